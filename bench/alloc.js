@@ -1,0 +1,134 @@
+// Allocation benchmark: heap bytes and GC runs per CORS decision, against a bare baseline.
+//
+//   npm run bench:alloc        (node --expose-gc bench/alloc.js [decisions])
+//
+// Each outcome runs N decisions through Cors#handle with a request and a response stub whose
+// methods do nothing, so everything measured is the engine's own code. The baseline is the
+// least any handler does: one writeHead with a constant array and one end(). Node's own work on
+// a real response (header validation, the socket write) is deliberately outside this measurement;
+// autocannon benchmarks (issue 4) cover the whole path.
+import { PerformanceObserver } from 'node:perf_hooks';
+import { createCors } from '../dist/index.js';
+
+const N = Number(process.argv[2] ?? 1_000_000);
+if (typeof globalThis.gc !== 'function') {
+  console.error('run with node --expose-gc (npm run bench:alloc does)');
+  process.exit(2);
+}
+
+let gcRuns = 0;
+new PerformanceObserver((list) => {
+  gcRuns += list.getEntries().length;
+}).observe({ entryTypes: ['gc'] });
+
+// A response stub: every method a no-op that allocates nothing.
+const res = {
+  writeHead(status, headers) {
+    this.lastStatus = status;
+    this.lastHeaders = headers;
+    return this;
+  },
+  end() {},
+  setHeader() {},
+  hasHeader() {
+    return false;
+  },
+  getHeader() {
+    return undefined;
+  },
+  lastStatus: 0,
+  lastHeaders: null,
+};
+
+function req(method, headers) {
+  return { method, headers };
+}
+
+const ORIGIN = 'https://app.example.com';
+const small = createCors({
+  origins: [ORIGIN, 'https://*.example.org', 'http://localhost:*'],
+  methods: ['PUT', 'DELETE'],
+  allowedHeaders: ['content-type', 'x-requested-with', 'range'],
+  exposedHeaders: ['x-request-id'],
+  maxAge: 600,
+});
+const many = createCors({
+  origins: [
+    ...Array.from({ length: 999 }, (_, i) => `https://app${i}.customer${i % 37}.example.org`),
+    'https://*.tenant.example.net',
+  ],
+  methods: ['PUT'],
+  allowedHeaders: ['content-type'],
+});
+const credentialed = createCors({ origins: [ORIGIN], credentials: true, methods: ['*'], allowedHeaders: ['*'] });
+const any = createCors({ origins: ['*'], methods: ['PUT'], allowedHeaders: ['content-type'] });
+
+const preflight = (origin, acrh = 'content-type') =>
+  req('OPTIONS', { origin, 'access-control-request-method': 'PUT', 'access-control-request-headers': acrh });
+
+const outcomes = [
+  ['baseline: writeHead(const) + end()', null, req('GET', {})],
+  ['control: allocates one object per decision', 'control', req('GET', {})],
+  ['preflight allowed (exact)', small, preflight(ORIGIN, 'content-type, x-requested-with')],
+  ['preflight denied (origin)', small, preflight('https://evil.com')],
+  ['preflight denied (header)', small, preflight(ORIGIN, 'content-type, x-evil')],
+  ['preflight allowed (wildcard match)', small, preflight('https://a.b.example.org')],
+  ['preflight allowed (credentials, echo)', credentialed, preflight(ORIGIN, 'x-one, x-two')],
+  ['preflight allowed ("*" policy)', any, preflight('https://anyone.test')],
+  ['actual allowed', small, req('GET', { origin: ORIGIN })],
+  ['actual denied', small, req('GET', { origin: 'https://evil.com' })],
+  ['actual, wildcard match', small, req('GET', { origin: 'https://cdn.example.org' })],
+  ['non-CORS (no Origin)', small, req('GET', {})],
+  ['1,000-origin policy, preflight exact', many, preflight('https://app998.customer36.example.org')],
+  ['1,000-origin policy, preflight pattern', many, preflight('https://shop.tenant.example.net')],
+  ['1,000-origin policy, actual denied', many, req('GET', { origin: 'https://app998.customer35.example.org' })],
+];
+
+const BASE_BLOCK = ['Content-Length', '0'];
+let sink = null;
+function run(cors, r, n) {
+  if (cors === 'control') {
+    // Allocates one small object per decision on purpose: proves the measurement sees allocation.
+    for (let i = 0; i < n; i++) sink = { i, r };
+  } else if (cors === null) {
+    for (let i = 0; i < n; i++) {
+      res.writeHead(204, BASE_BLOCK);
+      res.end();
+    }
+  } else {
+    for (let i = 0; i < n; i++) cors.handle(r, res);
+  }
+}
+
+// GC observer entries are delivered asynchronously: yield before reading the counter.
+const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+async function measure(cors, r) {
+  run(cors, r, 200_000); // warm up: let the JIT settle before counting
+  globalThis.gc();
+  globalThis.gc();
+  await tick(); // deliver the forced collections' entries before counting starts
+  const gcBefore = gcRuns;
+  const before = process.memoryUsage().heapUsed;
+  const t0 = process.hrtime.bigint();
+  run(cors, r, N);
+  const ns = Number(process.hrtime.bigint() - t0) / N;
+  const after = process.memoryUsage().heapUsed;
+  await tick();
+  // A collection during the run frees memory, so heap growth alone would understate allocation;
+  // the GC count is the decisive figure.
+  return { bytes: (after - before) / N, gcs: gcRuns - gcBefore, ns };
+}
+
+console.log(`# CORS decisions: heap growth and GC runs, ${N.toLocaleString('en')} decisions per outcome`);
+console.log(`node ${process.version}, ${process.platform}/${process.arch}\n`);
+console.log('| outcome | heap bytes / decision | GC runs | ns / decision |');
+console.log('|---|---:|---:|---:|');
+let worst = 0;
+for (const [name, cors, r] of outcomes) {
+  const m = await measure(cors, r);
+  if (cors !== 'control') worst = Math.max(worst, m.bytes);
+  console.log(`| ${name} | ${m.bytes.toFixed(3)} | ${m.gcs} | ${m.ns.toFixed(1)} |`);
+}
+console.log(`\nworst heap growth among engine outcomes: ${worst.toFixed(3)} bytes per decision`);
+if (sink === null) console.log('(control did not run)');

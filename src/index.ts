@@ -1,0 +1,3 @@
+// Public API. The CORS engine alone is also importable as 'xorigin/cors', without the file server.
+export { Cors, createCors, compilePolicy, RequestKind, PolicyError } from './cors.js';
+export type { CorsOptions, CompiledPolicy, PolicyProblem, NextFunction } from './cors.js';

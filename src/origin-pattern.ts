@@ -1,0 +1,222 @@
+import { domainToASCII } from 'node:url';
+
+/**
+ * A configured origin, parsed and validated at start-up. Three forms exist:
+ *   https://app.example.com          exact
+ *   https://*.example.com            one or more labels in front of example.com, never the apex
+ *   http://localhost:*               any port, including none; combines with *. as https://*.example.com:*
+ */
+export interface OriginPattern {
+  /** The string as configured. */
+  readonly source: string;
+  readonly scheme: 'http' | 'https';
+  /** The host in canonical form; for a subdomain pattern, the base domain without `*.`. */
+  readonly host: string;
+  /** True for `*.` patterns. */
+  readonly subdomains: boolean;
+  /** PORT_NONE (no port: the scheme's default), PORT_ANY (`:*`), or the explicit port. */
+  readonly port: number;
+  /** localhost, *.localhost, 127.0.0.0/8 or [::1]: potentially trustworthy even over http. */
+  readonly loopback: boolean;
+}
+
+export const PORT_NONE = -1;
+export const PORT_ANY = -2;
+
+export const DEFAULT_PORTS: Readonly<Record<'http' | 'https', number>> = { http: 80, https: 443 };
+
+export interface PatternProblem {
+  readonly reason: string;
+  readonly fix: string;
+}
+
+export type PatternResult =
+  | { readonly ok: true; readonly pattern: OriginPattern }
+  | { readonly ok: false; readonly problem: PatternProblem };
+
+function fail(reason: string, fix: string): PatternResult {
+  return { ok: false, problem: { reason, fix } };
+}
+
+/**
+ * Fails with a corrected origin as the fix. The correction is parsed in turn, so an origin with
+ * several faults (`HTTPS://App.example.com:443/`) gets one fix that is right, not one per attempt.
+ */
+function failSuggesting(reason: string, corrected: string): PatternResult {
+  const again = parseOriginPattern(corrected);
+  if (!again.ok) return fail(`${reason}; also, ${again.problem.reason}`, again.problem.fix);
+  return fail(reason, `use "${corrected}"`);
+}
+
+// Characters a browser can put in a serialised origin's host label. Underscore appears in real
+// hostnames (and browsers send it), so it is accepted.
+const LABEL = /^[a-z0-9_-]{1,63}$/;
+const HAS_NON_ASCII = /[^\x00-\x7f]/;
+const DIGITS = /^[0-9]+$/;
+
+/** The canonical host as the WHATWG URL parser (and so every browser) would serialise it, or null. */
+function canonicalHost(host: string): string | null {
+  try {
+    return new URL(`http://${host}/`).hostname;
+  } catch {
+    return null;
+  }
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return (
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    host === '[::1]' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+  );
+}
+
+/**
+ * Parses one configured origin. Everything a browser would never send byte-for-byte is rejected
+ * with the fix, because a request `Origin` is matched byte-exactly and such an entry would never
+ * match (or, worse, would match more than the author meant).
+ */
+export function parseOriginPattern(source: string): PatternResult {
+  if (source.toLowerCase() === 'null') {
+    return fail(
+      'the "null" origin is sent by sandboxed iframes, file: pages and cross-origin redirects, so allowing it allows all of them',
+      'remove "null"; serve the calling page from a real origin',
+    );
+  }
+  if (source.trim() !== source || source.length === 0) {
+    return fail('an origin must not be empty or carry whitespace', `use ${JSON.stringify(source.trim())}`);
+  }
+  const sep = source.indexOf('://');
+  if (sep <= 0) {
+    return fail('not an origin: expected scheme://host[:port]', `write it as "https://${source}"`);
+  }
+  const rawScheme = source.slice(0, sep);
+  const scheme = rawScheme.toLowerCase();
+  if (scheme !== 'http' && scheme !== 'https') {
+    return fail(
+      `scheme "${rawScheme}" is not supported: only http and https origins can be allowed`,
+      'use an http:// or https:// origin',
+    );
+  }
+  if (rawScheme !== scheme) {
+    return failSuggesting('browsers send the scheme in lowercase, so this entry would never match', `${scheme}${source.slice(sep)}`);
+  }
+  const rest = source.slice(sep + 3);
+  const at = rest.indexOf('@');
+  if (at !== -1) {
+    return failSuggesting('an origin never has userinfo (user:password@)', `${scheme}://${rest.slice(at + 1)}`);
+  }
+  const end = rest.search(/[/?#]/);
+  if (end !== -1) {
+    const authority = rest.slice(0, end);
+    const what = rest[end] === '/' && end === rest.length - 1 ? 'a trailing slash' : 'a path, query or fragment';
+    return failSuggesting(`an origin never has ${what}: browsers send scheme://host[:port] only`, `${scheme}://${authority}`);
+  }
+
+  // Split host and port. An IPv6 literal carries colons inside its brackets.
+  let host: string;
+  let portText: string | null = null;
+  if (rest.startsWith('[')) {
+    const close = rest.indexOf(']');
+    if (close === -1) return fail('unterminated IPv6 literal', 'close the address with "]"');
+    host = rest.slice(0, close + 1);
+    const after = rest.slice(close + 1);
+    if (after !== '') {
+      if (!after.startsWith(':')) return fail('unexpected characters after the IPv6 literal', 'write [address]:port');
+      portText = after.slice(1);
+    }
+  } else {
+    const colon = rest.lastIndexOf(':');
+    if (colon !== -1) {
+      host = rest.slice(0, colon);
+      portText = rest.slice(colon + 1);
+    } else {
+      host = rest;
+    }
+  }
+
+  let port = PORT_NONE;
+  if (portText !== null) {
+    if (portText === '*') {
+      port = PORT_ANY;
+    } else if (!DIGITS.test(portText) || portText.length > 5) {
+      return fail(`port "${portText}" is not a number from 1 to 65535 or "*"`, 'write a port number, or ":*" for any port');
+    } else if (portText[0] === '0') {
+      return failSuggesting('browsers never send a port with leading zeros, so this entry would never match', `${scheme}://${host}:${Number(portText)}`);
+    } else {
+      port = Number(portText);
+      if (port < 1 || port > 65535) {
+        return fail(`port ${port} is out of range`, 'use a port from 1 to 65535');
+      }
+      if (port === DEFAULT_PORTS[scheme]) {
+        return failSuggesting(`:${port} is the default port for ${scheme}, which browsers omit from the Origin, so this entry would never match`, `${scheme}://${host}`);
+      }
+    }
+  }
+
+  const portSuffix = portText === null ? '' : `:${portText}`;
+
+  if (host.startsWith('[')) {
+    const canonical = canonicalHost(host);
+    if (canonical === null) return fail(`"${host}" is not a valid IPv6 address`, 'write a valid IPv6 address in brackets');
+    if (canonical !== host) {
+      return failSuggesting('browsers send IPv6 addresses compressed and in lowercase, so this entry would never match', `${scheme}://${canonical}${portSuffix}`);
+    }
+    return { ok: true, pattern: { source, scheme, host, subdomains: false, port, loopback: isLoopbackHost(host) } };
+  }
+
+  let subdomains = false;
+  let base = host;
+  if (host.startsWith('*.')) {
+    subdomains = true;
+    base = host.slice(2);
+  }
+  if (base.includes('*')) {
+    return fail(
+      'a "*" is only allowed as a leading "*." label (subdomains) or as the port ":*" (any port)',
+      'use a pattern like "https://*.example.com" or "http://localhost:*"',
+    );
+  }
+  if (base === '') return fail('the host is empty', 'write a host name, e.g. "https://example.com"');
+  if (HAS_NON_ASCII.test(base)) {
+    const ascii = domainToASCII(base);
+    return ascii === ''
+      ? fail('the host is not a valid internationalised domain name', 'write the host in its punycode (xn--) form')
+      : failSuggesting(
+          'browsers send internationalised hosts in their punycode form, so this entry would never match',
+          `${scheme}://${subdomains ? '*.' : ''}${ascii}${portSuffix}`,
+        );
+  }
+  if (base !== base.toLowerCase()) {
+    return failSuggesting('browsers send the host in lowercase, so this entry would never match', `${scheme}://${subdomains ? '*.' : ''}${base.toLowerCase()}${portSuffix}`);
+  }
+  if (base.endsWith('.')) {
+    return failSuggesting('a trailing dot makes a different origin from the one browsers send', `${scheme}://${host.slice(0, -1)}${portSuffix}`);
+  }
+  const labels = base.split('.');
+  if (base.length > 253 || !labels.every((l) => LABEL.test(l))) {
+    return fail(
+      'not a valid host: labels are 1 to 63 of a-z, 0-9, "-" and "_", joined by single dots',
+      'correct the host name',
+    );
+  }
+  const last = labels[labels.length - 1] as string;
+  if (DIGITS.test(last)) {
+    if (subdomains) {
+      return fail('"*." cannot apply to an IP address', 'list each address as its own exact origin');
+    }
+    const canonical = canonicalHost(base);
+    if (canonical === null) return fail(`"${base}" is not a valid IPv4 address`, 'write the address as four decimal numbers, e.g. 127.0.0.1');
+    if (canonical !== base) {
+      return failSuggesting('browsers send IPv4 addresses as four plain decimal numbers, so this entry would never match', `${scheme}://${canonical}${portSuffix}`);
+    }
+  }
+  if (subdomains && labels.length < 2 && base !== 'localhost') {
+    return fail(
+      `"*.${base}" would allow every site under a top-level domain`,
+      `name your own domain, e.g. "${scheme}://*.example.${base}"`,
+    );
+  }
+  return { ok: true, pattern: { source, scheme, host: base, subdomains, port, loopback: isLoopbackHost(base) } };
+}

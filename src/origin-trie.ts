@@ -1,0 +1,245 @@
+import { DEFAULT_PORTS, PORT_ANY, PORT_NONE, type OriginPattern } from './origin-pattern.js';
+
+/** Returned by `match` when no configured origin allows the request's Origin. */
+export const NO_MATCH = -1;
+
+/** Which entry ids a host allows, by port. */
+class PortTable {
+  none = NO_MATCH;
+  any = NO_MATCH;
+  readonly ports: number[] = [];
+  readonly ids: number[] = [];
+
+  add(port: number, id: number): void {
+    if (port === PORT_NONE) {
+      if (this.none === NO_MATCH) this.none = id;
+    } else if (port === PORT_ANY) {
+      if (this.any === NO_MATCH) this.any = id;
+    } else if (!this.ports.includes(port)) {
+      this.ports.push(port);
+      this.ids.push(id);
+    }
+  }
+
+  lookup(port: number): number {
+    if (port === PORT_NONE) return this.none !== NO_MATCH ? this.none : this.any;
+    const ports = this.ports;
+    for (let i = 0; i < ports.length; i++) {
+      if (ports[i] === port) return this.ids[i] as number;
+    }
+    return this.any;
+  }
+}
+
+// Tails are byte arrays rather than strings built with +=, which V8 keeps as cons strings that
+// every charCodeAt would have to walk through.
+const EMPTY_TAIL = new Uint8Array(0);
+
+class TrieNode {
+  // Children keyed by one character of the host, host read right to left. Most nodes have one or
+  // two children, so parallel arrays scanned linearly beat a Map here and allocate nothing.
+  codes: number[] = [];
+  children: TrieNode[] = [];
+  /**
+   * Characters (in walk order) that must follow on entering this node before its entries and
+   * children apply: chains of single-child nodes are merged at compile time, so most of a host is
+   * compared with a tight charCodeAt loop instead of one child lookup per character.
+   */
+  tail: Uint8Array = EMPTY_TAIL;
+  /** Entries whose host ends exactly at this node. */
+  exact: PortTable | null = null;
+  /** `*.` entries whose base domain ends at this node: they match when a '.' and a label follow. */
+  wildcard: PortTable | null = null;
+
+  child(code: number): TrieNode | undefined {
+    const codes = this.codes;
+    for (let i = 0; i < codes.length; i++) {
+      if (codes[i] === code) return this.children[i];
+    }
+    return undefined;
+  }
+
+  /** Merges chains of single-child nodes without entries into their parent's tail. */
+  compress(): void {
+    while (this.children.length === 1 && this.exact === null && this.wildcard === null) {
+      const only = this.children[0] as TrieNode;
+      const merged = new Uint8Array(this.tail.length + 1 + only.tail.length);
+      merged.set(this.tail, 0);
+      merged[this.tail.length] = this.codes[0] as number;
+      merged.set(only.tail, this.tail.length + 1);
+      this.tail = merged;
+      this.codes = only.codes;
+      this.children = only.children;
+      this.exact = only.exact;
+      this.wildcard = only.wildcard;
+    }
+    for (const child of this.children) child.compress();
+  }
+
+  childOrNew(code: number): TrieNode {
+    let next = this.child(code);
+    if (next === undefined) {
+      next = new TrieNode();
+      this.codes.push(code);
+      this.children.push(next);
+    }
+    return next;
+  }
+}
+
+const C_DOT = 46; // .
+const C_COLON = 58; // :
+const C_LBRACKET = 91; // [
+const C_RBRACKET = 93; // ]
+const C_0 = 48;
+const C_9 = 57;
+
+/** a-z, 0-9, '-', '_': what a serialised origin's host label may contain. */
+function isLabelChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= C_0 && c <= C_9) || c === 45 || c === 95;
+}
+
+/** Hex digits (lowercase only: browsers serialise IPv6 in lowercase), ':' and '.' (embedded IPv4). */
+function isIPv6Char(c: number): boolean {
+  return (c >= 97 && c <= 102) || (c >= C_0 && c <= C_9) || c === C_COLON || c === C_DOT;
+}
+
+function startsWithAt(s: string, prefix: string): boolean {
+  if (s.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    if (s.charCodeAt(i) !== prefix.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/**
+ * The precompiled origin matcher. Configured origins are inserted host-reversed under one root per
+ * scheme; `match` walks the request's Origin by character index, so it never creates a substring,
+ * and it rejects anything that is not a canonical serialised origin (uppercase, default or
+ * zero-padded port, trailing slash or path, userinfo, two values joined by ", ").
+ */
+export class OriginTrie {
+  private readonly http = new TrieNode();
+  private readonly https = new TrieNode();
+  private size = 0;
+  private compiled = false;
+
+  get entries(): number {
+    return this.size;
+  }
+
+  /** Freezes the shape: merges single-child chains. Call once, after the last add(). */
+  compile(): this {
+    if (!this.compiled) {
+      this.compiled = true;
+      this.http.compress();
+      this.https.compress();
+    }
+    return this;
+  }
+
+  /** Adds a parsed pattern under the given entry id (the first id added for a host and port wins). */
+  add(pattern: OriginPattern, id: number): void {
+    if (this.compiled) throw new Error('OriginTrie: add() after compile()');
+    let node = pattern.scheme === 'https' ? this.https : this.http;
+    const host = pattern.host;
+    for (let i = host.length - 1; i >= 0; i--) node = node.childOrNew(host.charCodeAt(i));
+    if (pattern.subdomains) {
+      node.wildcard ??= new PortTable();
+      node.wildcard.add(pattern.port, id);
+    } else {
+      node.exact ??= new PortTable();
+      node.exact.add(pattern.port, id);
+    }
+    this.size++;
+  }
+
+  /** The entry id allowing `origin`, or NO_MATCH. Exact entries win over `*.`; deeper `*.` over shallower. */
+  match(origin: string): number {
+    let root: TrieNode;
+    let hostStart: number;
+    let defaultPort: number;
+    if (startsWithAt(origin, 'https://')) {
+      root = this.https;
+      hostStart = 8;
+      defaultPort = DEFAULT_PORTS.https;
+    } else if (startsWithAt(origin, 'http://')) {
+      root = this.http;
+      hostStart = 7;
+      defaultPort = DEFAULT_PORTS.http;
+    } else {
+      return NO_MATCH;
+    }
+    const len = origin.length;
+
+    // Forward scan: find where the host ends and check it is a well-formed host, so that the
+    // right-to-left walk below may treat any '.' boundary as the start of a valid label.
+    let i = hostStart;
+    if (i < len && origin.charCodeAt(i) === C_LBRACKET) {
+      i++;
+      while (i < len && isIPv6Char(origin.charCodeAt(i))) i++;
+      if (i >= len || origin.charCodeAt(i) !== C_RBRACKET || i === hostStart + 1) return NO_MATCH;
+      i++;
+    } else {
+      let labelLen = 0;
+      while (i < len) {
+        const c = origin.charCodeAt(i);
+        if (c === C_DOT) {
+          if (labelLen === 0) return NO_MATCH; // leading dot or empty label
+          labelLen = 0;
+        } else if (isLabelChar(c)) {
+          if (++labelLen > 63) return NO_MATCH;
+        } else {
+          break;
+        }
+        i++;
+      }
+      if (labelLen === 0) return NO_MATCH; // empty host or trailing dot
+    }
+    const hostEnd = i;
+
+    // Port: none, or ':' and 1-5 digits without a leading zero, within range, not the default.
+    let port = PORT_NONE;
+    if (i < len) {
+      if (origin.charCodeAt(i) !== C_COLON) return NO_MATCH;
+      i++;
+      const digitsStart = i;
+      port = 0;
+      while (i < len) {
+        const c = origin.charCodeAt(i);
+        if (c < C_0 || c > C_9) return NO_MATCH;
+        port = port * 10 + (c - C_0);
+        i++;
+      }
+      const digits = i - digitsStart;
+      if (digits === 0 || digits > 5 || origin.charCodeAt(digitsStart) === C_0) return NO_MATCH;
+      if (port > 65535 || port === defaultPort) return NO_MATCH;
+    }
+
+    let best = NO_MATCH;
+    let node: TrieNode | undefined = root;
+    let k = hostEnd - 1;
+    for (;;) {
+      const tail = node.tail;
+      for (let t = 0; t < tail.length; t++, k--) {
+        if (k < hostStart || origin.charCodeAt(k) !== tail[t]) return best;
+      }
+      if (k < hostStart) break; // the whole host is consumed: only exact entries can match here
+      const c = origin.charCodeAt(k);
+      // A '*.' base ends here and a '.' plus at least one label lies to the left: a candidate.
+      // Deeper candidates overwrite shallower ones, so the most specific pattern wins.
+      if (c === C_DOT && node.wildcard !== null) {
+        const id = node.wildcard.lookup(port);
+        if (id !== NO_MATCH) best = id;
+      }
+      node = node.child(c);
+      if (node === undefined) return best;
+      k--;
+    }
+    if (node.exact !== null) {
+      const id = node.exact.lookup(port);
+      if (id !== NO_MATCH) return id;
+    }
+    return best;
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Scans `Access-Control-Request-Headers` in place against the allowed set: case-insensitive, any
+ * order, duplicates and empty elements accepted, `,` with optional spaces or tabs between elements
+ * (Node joins repeated header lines with ", "). The scan is bounded: a value longer than
+ * MAX_REQUEST_HEADERS_BYTES or with more than MAX_REQUEST_HEADERS_ELEMENTS elements is refused at
+ * once, so a hostile list costs no more than a legitimate one.
+ */
+
+/** Longest Access-Control-Request-Headers value accepted. Browsers send a short sorted list. */
+export const MAX_REQUEST_HEADERS_BYTES = 4096;
+/** Most elements (empty ones included) accepted in one list. */
+export const MAX_REQUEST_HEADERS_ELEMENTS = 128;
+
+// RFC 9110 tchar, as a lookup table over ASCII.
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  TCHAR[c.charCodeAt(0)] = 1;
+}
+
+function isTchar(c: number): boolean {
+  return c < 128 && TCHAR[c] === 1;
+}
+
+/** True when `s` is a non-empty RFC 9110 token (a valid method or header name). */
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) if (!isTchar(s.charCodeAt(i))) return false;
+  return true;
+}
+
+/** Compares s[start, start+name.length) with a lowercase `name`, folding only A-Z. */
+function equalsLowerAt(s: string, start: number, name: string): boolean {
+  for (let j = 0; j < name.length; j++) {
+    let c = s.charCodeAt(start + j);
+    if (c >= 65 && c <= 90) c |= 0x20;
+    if (c !== name.charCodeAt(j)) return false;
+  }
+  return true;
+}
+
+/** A byte-case-insensitive comparison of a whole string with a lowercase name, no allocation. */
+export function equalsLower(s: string, name: string): boolean {
+  return s.length === name.length && equalsLowerAt(s, 0, name);
+}
+
+const AUTHORIZATION = 'authorization';
+
+/** The compiled set of request-header names a preflight may ask for. */
+export class HeaderNameSet {
+  /** Lowercase names bucketed by length, so a lookup compares only names of the right length. */
+  private readonly byLength: (readonly string[] | undefined)[] = [];
+  /** `*`: any valid name is allowed, except `authorization` unless it is listed as well. */
+  readonly any: boolean;
+  /** The lowercase names, deduplicated, in configuration order. */
+  readonly names: readonly string[];
+
+  constructor(names: readonly string[], any: boolean) {
+    this.any = any;
+    const unique: string[] = [];
+    for (const raw of names) {
+      const name = raw.toLowerCase();
+      if (unique.includes(name)) continue;
+      unique.push(name);
+      const bucket = (this.byLength[name.length] as string[] | undefined) ?? [];
+      bucket.push(name);
+      this.byLength[name.length] = bucket;
+    }
+    this.names = Object.freeze(unique);
+  }
+
+  private allowsAt(s: string, start: number, end: number): boolean {
+    const n = end - start;
+    if (this.any) {
+      if (n !== AUTHORIZATION.length || !equalsLowerAt(s, start, AUTHORIZATION)) return true;
+    }
+    const bucket = this.byLength[n];
+    if (bucket === undefined) return false;
+    for (let k = 0; k < bucket.length; k++) {
+      if (equalsLowerAt(s, start, bucket[k] as string)) return true;
+    }
+    return false;
+  }
+
+  /** True when every element of the list is allowed and the list is well-formed and within bounds. */
+  allowsList(value: string): boolean {
+    const len = value.length;
+    if (len > MAX_REQUEST_HEADERS_BYTES) return false;
+    let elements = 0;
+    let i = 0;
+    while (i <= len) {
+      while (i < len && isOws(value.charCodeAt(i))) i++;
+      const start = i;
+      while (i < len && isTchar(value.charCodeAt(i))) i++;
+      const end = i;
+      while (i < len && isOws(value.charCodeAt(i))) i++;
+      if (i < len && value.charCodeAt(i) !== 44 /* , */) return false; // a byte no list may hold
+      if (++elements > MAX_REQUEST_HEADERS_ELEMENTS) return false;
+      if (end > start && !this.allowsAt(value, start, end)) return false;
+      i++; // past the comma (or past the end)
+    }
+    return true;
+  }
+}
+
+function isOws(c: number): boolean {
+  return c === 32 || c === 9;
+}

@@ -1,0 +1,109 @@
+// The same compiled policy as Connect/Express middleware, over real sockets.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import express from 'express';
+import { createCors } from '../dist/index.js';
+import { createCors as createCorsOnly } from '../dist/cors.js';
+import { acHeaders, listen, request } from './helpers.js';
+
+const APP = 'https://app.example.com';
+
+describe('express middleware', () => {
+  let s;
+  let routeRuns = 0;
+  before(async () => {
+    const cors = createCors({ origins: [APP, 'https://*.example.net'], methods: ['PUT', 'DELETE'], allowedHeaders: ['content-type'], credentials: true });
+    const app = express();
+    app.use((req, res, next) => {
+      res.setHeader('Vary', 'Accept-Encoding'); // an earlier middleware, like compression
+      res.setHeader('X-Frame-Options', 'DENY');
+      next();
+    });
+    app.use(cors.middleware);
+    app.get('/data', (req, res) => {
+      routeRuns++;
+      res.json({ ok: true });
+    });
+    app.put('/data', (req, res) => {
+      routeRuns++;
+      res.status(201).send('created');
+    });
+    app.options('/data', (req, res) => {
+      routeRuns++;
+      res.status(200).send('route options');
+    });
+    s = await listen(app);
+  });
+  after(() => s.close());
+
+  test('allowed preflight answered by the middleware, routes not run, Vary merged', async () => {
+    const before = routeRuns;
+    const res = await request(s.port, {
+      method: 'OPTIONS',
+      path: '/data',
+      headers: { Origin: APP, 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'content-type' },
+    });
+    assert.equal(res.status, 204);
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    assert.equal(res.headers['access-control-allow-credentials'], 'true');
+    assert.equal(res.headers['access-control-allow-methods'], 'PUT, DELETE');
+    assert.equal(res.headers['access-control-allow-headers'], 'content-type');
+    assert.equal(res.headers.vary, 'Accept-Encoding, Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
+    assert.equal(res.headers['x-frame-options'], 'DENY', 'headers set earlier survive');
+    assert.equal(routeRuns, before);
+  });
+
+  test('denied preflight: 403, no Access-Control-*', async () => {
+    const res = await request(s.port, {
+      method: 'OPTIONS',
+      path: '/data',
+      headers: { Origin: 'https://evil.example.com', 'Access-Control-Request-Method': 'PUT' },
+    });
+    assert.equal(res.status, 403);
+    assert.deepEqual(acHeaders(res), []);
+    assert.equal(res.body.length, 0);
+  });
+
+  test('actual GET from an allowed pattern origin: ACAO and credentials, Vary appended', async () => {
+    const res = await request(s.port, { path: '/data', headers: { Origin: 'https://eu.example.net' } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(res.body), { ok: true });
+    assert.equal(res.headers['access-control-allow-origin'], 'https://eu.example.net');
+    assert.equal(res.headers['access-control-allow-credentials'], 'true');
+    assert.equal(res.headers.vary, 'Accept-Encoding, Origin');
+  });
+
+  test('actual PUT from a disallowed origin: the route runs, the response has no Access-Control-*', async () => {
+    const res = await request(s.port, { method: 'PUT', path: '/data', headers: { Origin: 'https://evil.com' } });
+    assert.equal(res.status, 201);
+    assert.deepEqual(acHeaders(res), []);
+    assert.equal(res.headers.vary, 'Accept-Encoding, Origin');
+  });
+
+  test('a plain OPTIONS reaches the route', async () => {
+    const res = await request(s.port, { method: 'OPTIONS', path: '/data', headers: { Origin: APP } });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), 'route options');
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+  });
+
+  test('a 404 from Express carries the CORS headers', async () => {
+    const res = await request(s.port, { path: '/missing', headers: { Origin: APP } });
+    assert.equal(res.status, 404);
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+  });
+});
+
+test("'xorigin/cors' entry exposes the same engine", () => {
+  assert.equal(createCorsOnly, createCors);
+});
+
+test('the package exports map resolves both entry points with types first', async () => {
+  const pkg = (await import('../package.json', { with: { type: 'json' } })).default;
+  for (const entry of ['.', './cors']) {
+    assert.deepEqual(Object.keys(pkg.exports[entry]), ['types', 'default']);
+  }
+  assert.equal(pkg.dependencies, undefined, 'no runtime dependencies');
+  const self = await import('xorigin/cors');
+  assert.equal(typeof self.createCors, 'function');
+});

@@ -1,0 +1,337 @@
+// The engine embedded in a plain node:http server, driven over real sockets on 127.0.0.1.
+// Each test maps to a protocol decision in ../shared/DESIGN.md.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCors } from '../dist/index.js';
+import { acHeaders, listen, rawRequest, request } from './helpers.js';
+
+const APP = 'https://app.example.com';
+const PREFLIGHT_VARY = 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers';
+
+/** A server whose handler answers 200 "handler" (or the status in ?status=) unless the engine answered. */
+async function serve(options, onHandler = () => {}) {
+  const cors = createCors(options);
+  let handled = 0;
+  const s = await listen((req, res) => {
+    if (cors.handle(req, res)) return;
+    handled++;
+    onHandler(req, res);
+    if (res.headersSent) return;
+    const status = Number(new URL(req.url, 'http://x').searchParams.get('status') ?? 200);
+    res.writeHead(status, { 'Content-Type': 'text/plain' });
+    res.end('handler');
+  });
+  return { ...s, handled: () => handled };
+}
+
+function preflight(port, origin, method, requestHeaders, path = '/') {
+  const headers = { Origin: origin, 'Access-Control-Request-Method': method };
+  if (requestHeaders !== undefined) headers['Access-Control-Request-Headers'] = requestHeaders;
+  return request(port, { method: 'OPTIONS', path, headers });
+}
+
+function assertDenied(res) {
+  assert.equal(res.status, 403);
+  assert.equal(res.body.length, 0);
+  assert.deepEqual(acHeaders(res), [], 'a denied preflight carries no Access-Control-* header');
+}
+
+describe('allow-list policy', () => {
+  let s;
+  before(async () => {
+    s = await serve({
+      origins: [APP, 'https://*.example.org', 'http://localhost:*'],
+      methods: ['PUT', 'DELETE', 'PATCH'],
+      allowedHeaders: ['content-type', 'x-requested-with', 'range'],
+      exposedHeaders: ['x-request-id', 'content-range'],
+      maxAge: 600,
+      timingAllowOrigin: true,
+    });
+  });
+  after(() => s.close());
+
+  test('allowed preflight: 204, echoed origin, full lists, max-age, Vary, empty body, handler not run', async () => {
+    const before = s.handled();
+    const res = await preflight(s.port, APP, 'PUT', 'content-type');
+    assert.equal(res.status, 204);
+    assert.equal(res.body.length, 0);
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    assert.equal(res.headers['access-control-allow-methods'], 'PUT, DELETE, PATCH');
+    assert.equal(res.headers['access-control-allow-headers'], 'content-type, x-requested-with, range');
+    assert.equal(res.headers['access-control-max-age'], '600');
+    assert.equal(res.headers['access-control-allow-credentials'], undefined);
+    assert.equal(res.headers.vary, PREFLIGHT_VARY);
+    assert.equal(res.headers['content-length'], undefined, 'a 204 has no Content-Length');
+    assert.equal(res.headers['transfer-encoding'], undefined);
+    assert.equal(s.handled(), before);
+  });
+
+  test('a preflight for a safelisted method with allowed headers succeeds', async () => {
+    const res = await preflight(s.port, APP, 'GET', 'range');
+    assert.equal(res.status, 204);
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+  });
+
+  test('wildcard-subdomain and any-port origins are echoed', async () => {
+    for (const origin of ['https://a.b.example.org', 'http://localhost:5173', 'http://localhost']) {
+      const res = await preflight(s.port, origin, 'DELETE');
+      assert.equal(res.status, 204, origin);
+      assert.equal(res.headers['access-control-allow-origin'], origin);
+    }
+  });
+
+  test('denied preflight: origin not allowed -> 403, no Access-Control-*', async () => {
+    for (const origin of ['https://evil.com', 'https://example.org', 'https://app.example.com.evil.com', 'null', 'https://APP.example.com']) {
+      const res = await preflight(s.port, origin, 'PUT');
+      assertDenied(res);
+      assert.equal(res.headers.vary, PREFLIGHT_VARY);
+    }
+  });
+
+  test('denied preflight: method not allowed, compared case-sensitively', async () => {
+    assertDenied(await preflight(s.port, APP, 'OPTIONSX'));
+    assertDenied(await preflight(s.port, APP, 'patch')); // Fetch does not normalise patch
+    assertDenied(await preflight(s.port, APP, 'CONNECT'));
+    assertDenied(await preflight(s.port, APP, 'PUT, PUT'));
+    assert.equal((await preflight(s.port, APP, 'PATCH')).status, 204);
+  });
+
+  test('denied preflight: a header not allowed', async () => {
+    assertDenied(await preflight(s.port, APP, 'PUT', 'content-type, x-evil'));
+    assertDenied(await preflight(s.port, APP, 'PUT', 'authorization'));
+  });
+
+  test('request-header list: case-insensitive, any order, OWS, duplicates', async () => {
+    for (const list of ['Content-Type', 'range,content-type', 'x-requested-with ,\tRANGE', 'range,range,,range']) {
+      const res = await preflight(s.port, APP, 'PUT', list);
+      assert.equal(res.status, 204, list);
+    }
+  });
+
+  test('request-header list split over two header lines (Node joins them) is accepted', async () => {
+    const res = await rawRequest(
+      s.port,
+      `OPTIONS / HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\nAccess-Control-Request-Method: PUT\r\n` +
+        'Access-Control-Request-Headers: content-type\r\nAccess-Control-Request-Headers: range\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(res.status, 204);
+    assert.equal(res.get('access-control-allow-origin'), APP);
+  });
+
+  test('an over-long request-header list is refused (403), the server keeps serving', async () => {
+    const list = Array(300).fill('content-type').join(',');
+    assertDenied(await preflight(s.port, APP, 'PUT', list));
+    const huge = 'x-a,'.repeat(3000); // 12 KB, under Node's 16 KB header limit
+    assertDenied(await preflight(s.port, APP, 'PUT', huge));
+    assert.equal((await preflight(s.port, APP, 'PUT', 'range')).status, 204);
+  });
+
+  test('headers past Node\'s limit get 431 from Node and the server keeps serving', async () => {
+    const res = await rawRequest(
+      s.port,
+      `OPTIONS / HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\nAccess-Control-Request-Method: PUT\r\nAccess-Control-Request-Headers: ${'a,'.repeat(20000)}\r\n\r\n`,
+    );
+    assert.equal(res.status, 431);
+    assert.equal((await preflight(s.port, APP, 'PUT', 'range')).status, 204);
+  });
+
+  test('two Origin header lines never match (Node joins them with ", ")', async () => {
+    const res = await rawRequest(
+      s.port,
+      `OPTIONS / HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\nOrigin: ${APP}\r\nAccess-Control-Request-Method: PUT\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(res.status, 403);
+    assert.equal(res.get('access-control-allow-origin'), undefined);
+  });
+
+  test('OWS around the Origin value is stripped by the HTTP parser, so the origin still matches', async () => {
+    const res = await rawRequest(
+      s.port,
+      `OPTIONS / HTTP/1.1\r\nHost: x\r\nOrigin: \t ${APP} \t\r\nAccess-Control-Request-Method: PUT\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(res.status, 204);
+    assert.equal(res.get('access-control-allow-origin'), APP);
+  });
+
+  test('non-canonical origins do not match on the wire', async () => {
+    for (const origin of [`${APP}/`, `${APP}:443`, 'HTTPS://app.example.com', `${APP}, https://evil.com`]) {
+      assertDenied(await preflight(s.port, origin, 'PUT'));
+    }
+  });
+
+  test('OPTIONS without Access-Control-Request-Method is an ordinary request', async () => {
+    const before = s.handled();
+    const res = await request(s.port, { method: 'OPTIONS', headers: { Origin: APP } });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), 'handler');
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    assert.equal(s.handled(), before + 1);
+  });
+
+  test('OPTIONS with Access-Control-Request-Method but no Origin is an ordinary request', async () => {
+    const res = await request(s.port, { method: 'OPTIONS', headers: { 'Access-Control-Request-Method': 'PUT' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), 'handler');
+    assert.deepEqual(acHeaders(res), []);
+    assert.equal(res.headers.vary, 'Origin');
+  });
+
+  test('actual request from an allowed origin: ACAO, expose, timing, Vary: Origin', async () => {
+    const res = await request(s.port, { headers: { Origin: APP } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    assert.equal(res.headers['access-control-expose-headers'], 'x-request-id, content-range');
+    assert.equal(res.headers['timing-allow-origin'], APP);
+    assert.equal(res.headers['access-control-allow-credentials'], undefined);
+    assert.equal(res.headers.vary, 'Origin');
+  });
+
+  test('actual request from a disallowed origin: no Access-Control-*, still Vary: Origin', async () => {
+    const res = await request(s.port, { method: 'PUT', headers: { Origin: 'https://evil.com' } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(acHeaders(res), []);
+    assert.equal(res.headers['timing-allow-origin'], undefined);
+    assert.equal(res.headers.vary, 'Origin');
+  });
+
+  test('plain request (no Origin): only Vary: Origin', async () => {
+    const res = await request(s.port);
+    assert.deepEqual(acHeaders(res), []);
+    assert.equal(res.headers.vary, 'Origin');
+  });
+
+  test('error statuses written by the handler carry the CORS headers', async () => {
+    for (const status of [404, 405, 500]) {
+      const res = await request(s.port, { path: `/?status=${status}`, headers: { Origin: APP } });
+      assert.equal(res.status, status);
+      assert.equal(res.headers['access-control-allow-origin'], APP);
+      assert.equal(res.headers.vary, 'Origin');
+    }
+  });
+});
+
+describe('credentials', () => {
+  let s;
+  before(async () => {
+    s = await serve({ origins: [APP, 'http://localhost:3000'], credentials: true, methods: ['*'], allowedHeaders: ['*'] });
+  });
+  after(() => s.close());
+
+  test('preflight echoes origin, method and headers, with Allow-Credentials', async () => {
+    const res = await preflight(s.port, APP, 'PURGE', 'x-one, X-Two');
+    assert.equal(res.status, 204);
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    assert.equal(res.headers['access-control-allow-credentials'], 'true');
+    assert.equal(res.headers['access-control-allow-methods'], 'PURGE');
+    assert.equal(res.headers['access-control-allow-headers'], 'x-one, X-Two');
+  });
+
+  test('no Allow-Headers when the preflight asks for none', async () => {
+    const res = await preflight(s.port, 'http://localhost:3000', 'DELETE');
+    assert.equal(res.status, 204);
+    assert.equal(res.headers['access-control-allow-headers'], undefined);
+    assert.equal(res.headers['access-control-allow-methods'], 'DELETE');
+  });
+
+  test('"*" still never covers authorization, and forbidden methods stay forbidden', async () => {
+    assertDenied(await preflight(s.port, APP, 'PUT', 'x-one, authorization'));
+    assertDenied(await preflight(s.port, APP, 'TRACE'));
+    assertDenied(await preflight(s.port, APP, 'BAD METHOD'));
+  });
+
+  test('actual request: Allow-Credentials beside the echoed origin', async () => {
+    const res = await request(s.port, { headers: { Origin: APP } });
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    assert.equal(res.headers['access-control-allow-credentials'], 'true');
+  });
+});
+
+describe('"*" policy', () => {
+  let s;
+  before(async () => {
+    s = await serve({ origins: ['*'], methods: ['PUT'], allowedHeaders: ['*'], exposedHeaders: ['*'], timingAllowOrigin: true, preflightStatus: 200 });
+  });
+  after(() => s.close());
+
+  test('preflight: ACAO *, ACAH *, preflightStatus 200 with Content-Length 0, Vary without Origin', async () => {
+    const res = await preflight(s.port, 'https://anyone.test', 'PUT', 'x-custom');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-length'], '0');
+    assert.equal(res.body.length, 0);
+    assert.equal(res.headers['access-control-allow-origin'], '*');
+    assert.equal(res.headers['access-control-allow-headers'], '*');
+    assert.equal(res.headers.vary, 'Access-Control-Request-Method, Access-Control-Request-Headers');
+  });
+
+  test('"*" allows the null origin, but not a method outside the list or authorization', async () => {
+    assert.equal((await preflight(s.port, 'null', 'PUT')).status, 200);
+    assertDenied(await preflight(s.port, 'https://anyone.test', 'DELETE'));
+    assertDenied(await preflight(s.port, 'https://anyone.test', 'PUT', 'authorization'));
+  });
+
+  test('actual responses carry ACAO * with or without Origin, and no Vary: Origin', async () => {
+    for (const headers of [{ Origin: 'https://anyone.test' }, {}]) {
+      const res = await request(s.port, { headers });
+      assert.equal(res.headers['access-control-allow-origin'], '*');
+      assert.equal(res.headers['access-control-expose-headers'], '*');
+      assert.equal(res.headers['timing-allow-origin'], '*');
+      assert.equal(res.headers.vary, undefined);
+    }
+  });
+});
+
+describe('Vary is appended, never replaced', () => {
+  let s;
+  before(async () => {
+    const cors = createCors({ origins: [APP], methods: ['PUT'] });
+    s = await listen((req, res) => {
+      res.setHeader('Vary', 'Accept-Encoding');
+      if (cors.handle(req, res)) return;
+      res.end('ok');
+    });
+  });
+  after(() => s.close());
+
+  test('actual response: the application\'s Vary is kept and Origin added', async () => {
+    const res = await request(s.port, { headers: { Origin: APP } });
+    assert.equal(res.headers.vary, 'Accept-Encoding, Origin');
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+  });
+
+  test('preflight: the application\'s Vary is kept and the preflight tokens added', async () => {
+    const res = await preflight(s.port, APP, 'PUT');
+    assert.equal(res.status, 204);
+    assert.equal(res.headers.vary, `Accept-Encoding, ${PREFLIGHT_VARY}`);
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+  });
+});
+
+describe('maxAge -1', () => {
+  let s;
+  before(async () => {
+    s = await serve({ origins: [APP], methods: ['PUT'], maxAge: -1 });
+  });
+  after(() => s.close());
+
+  test('sends Access-Control-Max-Age: 0', async () => {
+    const res = await preflight(s.port, APP, 'PUT');
+    assert.equal(res.headers['access-control-max-age'], '0');
+  });
+});
+
+describe('no allowed methods or headers', () => {
+  let s;
+  before(async () => {
+    s = await serve({ origins: [APP] });
+  });
+  after(() => s.close());
+
+  test('a safelisted-method preflight succeeds without Allow-Methods; anything else is denied', async () => {
+    const ok = await preflight(s.port, APP, 'GET');
+    assert.equal(ok.status, 204);
+    assert.equal(ok.headers['access-control-allow-methods'], undefined);
+    assert.equal(ok.headers['access-control-allow-headers'], undefined);
+    assertDenied(await preflight(s.port, APP, 'PUT'));
+    assertDenied(await preflight(s.port, APP, 'GET', 'content-type'));
+  });
+});

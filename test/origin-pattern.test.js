@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseOriginPattern, PORT_ANY, PORT_NONE } from '../dist/origin-pattern.js';
+
+const valid = [
+  // source, scheme, host, subdomains, port, loopback
+  ['https://example.com', 'https', 'example.com', false, PORT_NONE, false],
+  ['https://app.example.com:8443', 'https', 'app.example.com', false, 8443, false],
+  ['http://localhost:3000', 'http', 'localhost', false, 3000, true],
+  ['http://localhost:*', 'http', 'localhost', false, PORT_ANY, true],
+  ['https://*.example.com', 'https', 'example.com', true, PORT_NONE, false],
+  ['https://*.example.com:*', 'https', 'example.com', true, PORT_ANY, false],
+  ['http://*.localhost', 'http', 'localhost', true, PORT_NONE, true],
+  ['http://127.0.0.1:8080', 'http', '127.0.0.1', false, 8080, true],
+  ['http://192.168.1.10', 'http', '192.168.1.10', false, PORT_NONE, false],
+  ['http://[::1]:8080', 'http', '[::1]', false, 8080, true],
+  ['https://[2001:db8::1]', 'https', '[2001:db8::1]', false, PORT_NONE, false],
+  ['https://xn--bcher-kva.de', 'https', 'xn--bcher-kva.de', false, PORT_NONE, false],
+  ['https://my_host.example.com', 'https', 'my_host.example.com', false, PORT_NONE, false],
+  ['https://example.com:65535', 'https', 'example.com', false, 65535, false],
+];
+
+for (const [source, scheme, host, subdomains, port, loopback] of valid) {
+  test(`parses ${source}`, () => {
+    const r = parseOriginPattern(source);
+    assert.equal(r.ok, true, r.ok ? '' : r.problem.reason);
+    assert.deepEqual(r.pattern, { source, scheme, host, subdomains, port, loopback });
+  });
+}
+
+// source, a fragment the reason must contain, the fix it must suggest (or a fragment of it)
+const invalid = [
+  ['null', 'null', 'remove'],
+  ['NULL', 'null', 'remove'],
+  ['example.com', 'expected scheme://host', '"https://example.com"'],
+  ['ftp://example.com', 'only http and https', 'http'],
+  ['HTTPS://example.com', 'scheme in lowercase', '"https://example.com"'],
+  ['https://example.com/', 'trailing slash', '"https://example.com"'],
+  ['https://example.com/app', 'path, query or fragment', '"https://example.com"'],
+  ['https://example.com?x=1', 'path, query or fragment', '"https://example.com"'],
+  ['https://example.com#top', 'path, query or fragment', '"https://example.com"'],
+  ['https://user:pw@example.com', 'userinfo', '"https://example.com"'],
+  ['https://example.com:443', 'default port', '"https://example.com"'],
+  ['http://example.com:80', 'default port', '"http://example.com"'],
+  ['https://example.com:0443', 'leading zeros', '"https://example.com"'],
+  ['https://example.com:99999', 'port', 'port'],
+  ['https://example.com:', 'port', 'port'],
+  ['https://example.com:8x', 'port', 'port'],
+  ['https://Example.com', 'lowercase', '"https://example.com"'],
+  ['https://*.Example.com', 'lowercase', '"https://*.example.com"'],
+  ['https://bücher.de', 'punycode', '"https://xn--bcher-kva.de"'],
+  ['http://[0:0:0:0:0:0:0:1]', 'compressed', '"http://[::1]"'],
+  ['http://[::FFFF:1]', 'compressed', '"http://[::ffff:1]"'],
+  ['http://[::1', 'unterminated', ']'],
+  ['http://[zz::1]', 'not a valid IPv6', 'IPv6'],
+  ['http://127.1', 'four plain decimal', '"http://127.0.0.1"'],
+  ['http://0x7f.0.0.1', 'decimal', '"http://127.0.0.1"'],
+  ['https://*.com', 'top-level domain', '*.example.com'],
+  ['https://*', 'only allowed as a leading', '*.example.com'],
+  ['https://a.*.example.com', 'only allowed as a leading', '*.example.com'],
+  ['https://*example.com', 'only allowed as a leading', '*.example.com'],
+  ['https://*.*.example.com', 'only allowed as a leading', '*.example.com'],
+  ['https://*.10.0.0.1', 'IP address', 'exact origin'],
+  ['https://example.com.', 'trailing dot', '"https://example.com"'],
+  ['https://exa mple.com', 'not a valid host', 'host'],
+  ['https://a..example.com', 'not a valid host', 'host'],
+  [' https://example.com', 'whitespace', '"https://example.com"'],
+  ['', 'empty', 'use'],
+  ['HTTPS://App.Example.com:443/', 'trailing slash', '"https://app.example.com"'],
+];
+
+for (const [source, reason, fix] of invalid) {
+  test(`rejects ${JSON.stringify(source)}`, () => {
+    const r = parseOriginPattern(source);
+    assert.equal(r.ok, false, `${source} was accepted`);
+    assert.match(r.problem.reason, new RegExp(reason.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i'));
+    assert.ok(r.problem.fix.includes(fix), `fix ${JSON.stringify(r.problem.fix)} lacks ${fix}`);
+  });
+}

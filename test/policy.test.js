@@ -1,0 +1,160 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compilePolicy, createCors, PolicyError } from '../dist/index.js';
+
+/** Compiles and returns the problems, asserting that it threw a PolicyError. */
+function problems(options) {
+  try {
+    compilePolicy(options);
+  } catch (e) {
+    assert.ok(e instanceof PolicyError, `expected a PolicyError, got ${e}`);
+    return e.problems;
+  }
+  assert.fail(`policy was accepted: ${JSON.stringify(options)}`);
+}
+
+function one(options, option, reason) {
+  const ps = problems(options);
+  const p = ps.find((x) => x.option === option);
+  assert.ok(p, `no problem reported for ${option}: ${JSON.stringify(ps)}`);
+  assert.match(p.reason, reason);
+  assert.ok(p.fix.length > 0, 'every problem names a fix');
+  return p;
+}
+
+const ok = { origins: ['https://app.example.com'] };
+
+test('a minimal policy compiles with the documented defaults', () => {
+  const p = compilePolicy(ok);
+  assert.equal(p.anyOrigin, false);
+  assert.deepEqual(p.methods, []);
+  assert.equal(p.credentials, false);
+  assert.equal(p.maxAge, null);
+  assert.equal(p.preflightStatus, 204);
+  assert.equal(p.timingAllowOrigin, false);
+  assert.ok(Object.isFrozen(p));
+});
+
+test('origins is required, must be an array, must not be empty', () => {
+  one({}, 'origins', /required/);
+  one({ origins: 'https://a.com' }, 'origins', /array/);
+  one({ origins: [] }, 'origins', /empty/);
+  one({ origins: [42] }, 'origins', /array of strings/);
+});
+
+test('"*" alone, never beside others, never with credentials', () => {
+  assert.equal(compilePolicy({ origins: ['*'] }).anyOrigin, true);
+  one({ origins: ['*', 'https://a.com'] }, 'origins', /alone|beside/);
+  one({ origins: ['*'], credentials: true }, 'origins', /credential/);
+});
+
+test('each bad origin is reported with its index', () => {
+  const ps = problems({ origins: ['https://ok.com', 'https://bad.com/', 'null', 'https://*.com'] });
+  assert.deepEqual(
+    ps.map((p) => p.option),
+    ['origins[1]', 'origins[2]', 'origins[3]'],
+  );
+});
+
+test('http origins with credentials: loopback allowed, others refused unless tolerated', () => {
+  for (const o of ['http://localhost:3000', 'http://127.0.0.1:8080', 'http://[::1]:8080', 'http://*.localhost']) {
+    assert.doesNotThrow(() => compilePolicy({ origins: [o], credentials: true }), o);
+  }
+  one({ origins: ['http://app.example.com'], credentials: true }, 'origins[0]', /plain-http/);
+  one({ origins: ['http://*.example.com'], credentials: true }, 'origins[0]', /plain-http/);
+  assert.doesNotThrow(() =>
+    compilePolicy({ origins: ['http://app.example.com'], credentials: true, tolerateInsecureOrigins: true }),
+  );
+  assert.doesNotThrow(() => compilePolicy({ origins: ['http://app.example.com'] }));
+});
+
+test('methods: forbidden and invalid methods refused; normalised names uppercased; safelisted dropped', () => {
+  one({ ...ok, methods: ['CONNECT'] }, 'methods[0]', /forbidden/);
+  one({ ...ok, methods: ['trace'] }, 'methods[0]', /forbidden/);
+  one({ ...ok, methods: ['Track'] }, 'methods[0]', /forbidden/);
+  one({ ...ok, methods: ['PUT', 'BAD METHOD'] }, 'methods[1]', /token/);
+  one({ ...ok, methods: [''] }, 'methods[0]', /token/);
+  one({ ...ok, methods: 'PUT' }, 'methods', /array/);
+  one({ ...ok, methods: ['*', 'PUT'] }, 'methods', /alone|already/);
+  const p = compilePolicy({ ...ok, methods: ['put', 'delete', 'PATCH', 'patch', 'GET', 'post', 'PUT'] });
+  // PATCH is not normalised by Fetch, so "patch" stays a distinct, case-sensitive method.
+  assert.deepEqual(p.methods, ['PUT', 'DELETE', 'PATCH', 'patch']);
+  assert.equal(compilePolicy({ ...ok, methods: ['*'] }).anyMethod, true);
+});
+
+test('allowedHeaders: forbidden and invalid names refused', () => {
+  for (const h of ['Cookie', 'host', 'Origin', 'content-length', 'Sec-Fetch-Mode', 'proxy-authorization', 'Access-Control-Request-Method', 'connection']) {
+    one({ ...ok, allowedHeaders: [h] }, 'allowedHeaders[0]', /forbidden/);
+  }
+  one({ ...ok, allowedHeaders: ['x ok'] }, 'allowedHeaders[0]', /not a valid header name/);
+  one({ ...ok, allowedHeaders: ['x:y'] }, 'allowedHeaders[0]', /not a valid header name/);
+  one({ ...ok, allowedHeaders: ['*', 'x-foo'] }, 'allowedHeaders', /already allows/);
+  assert.doesNotThrow(() => compilePolicy({ ...ok, allowedHeaders: ['*', 'Authorization'] }));
+  assert.deepEqual(compilePolicy({ ...ok, allowedHeaders: ['X-Foo', 'x-foo', 'Range'] }).allowedHeaders.names, ['x-foo', 'range']);
+});
+
+test('exposedHeaders: set-cookie refused; "*" refused with credentials', () => {
+  one({ ...ok, exposedHeaders: ['Set-Cookie'] }, 'exposedHeaders[0]', /Set-Cookie/);
+  one({ ...ok, exposedHeaders: ['set-cookie2'] }, 'exposedHeaders[0]', /Set-Cookie/);
+  one({ ...ok, exposedHeaders: ['*'], credentials: true }, 'exposedHeaders', /literal/);
+  one({ ...ok, exposedHeaders: ['bad name'] }, 'exposedHeaders[0]', /not a valid/);
+  assert.equal(compilePolicy({ ...ok, exposedHeaders: ['*'] }).anyExposed, true);
+});
+
+test('maxAge bounds, -1 means send 0', () => {
+  for (const bad of [-2, 86401, 1.5, '600', Infinity, NaN]) one({ ...ok, maxAge: bad }, 'maxAge', /whole number/);
+  assert.equal(compilePolicy({ ...ok, maxAge: -1 }).maxAge, 0);
+  assert.equal(compilePolicy({ ...ok, maxAge: 0 }).maxAge, 0);
+  assert.equal(compilePolicy({ ...ok, maxAge: 86400 }).maxAge, 86400);
+});
+
+test('preflightStatus, booleans', () => {
+  one({ ...ok, preflightStatus: 201 }, 'preflightStatus', /204 or 200/);
+  assert.equal(compilePolicy({ ...ok, preflightStatus: 200 }).preflightStatus, 200);
+  one({ ...ok, credentials: 'yes' }, 'credentials', /true or false/);
+  one({ ...ok, timingAllowOrigin: 1 }, 'timingAllowOrigin', /true or false/);
+  one({ ...ok, tolerateInsecureOrigins: 'true' }, 'tolerateInsecureOrigins', /true or false/);
+});
+
+test('unknown option names are errors, with a suggestion for likely typos', () => {
+  assert.match(one({ ...ok, allowHeaders: ['x'] }, 'allowHeaders', /unknown/).fix, /allowedHeaders/);
+  assert.match(one({ ...ok, origin: 'x' }, 'origin', /unknown/).fix, /origins/);
+  assert.match(one({ ...ok, colour: 'red' }, 'colour', /unknown/).fix, /known options/);
+});
+
+test('a policy that is not an object is refused', () => {
+  for (const bad of [null, 'https://a.com', ['https://a.com'], 42]) {
+    assert.throws(() => compilePolicy(bad), PolicyError);
+  }
+});
+
+test('every problem is reported at once, and the message names option, value and fix', () => {
+  let err;
+  try {
+    createCors({
+      origins: ['https://A.com/', 'null'],
+      methods: ['TRACE'],
+      allowedHeaders: ['cookie'],
+      exposedHeaders: ['set-cookie'],
+      maxAge: 1e9,
+      preflightStatus: 500,
+      allowHeaders: [],
+    });
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof PolicyError);
+  assert.deepEqual(err.problems.map((p) => p.option).sort(), [
+    'allowHeaders',
+    'allowedHeaders[0]',
+    'exposedHeaders[0]',
+    'maxAge',
+    'methods[0]',
+    'origins[0]',
+    'origins[1]',
+    'preflightStatus',
+  ]);
+  assert.match(err.message, /8 problems/);
+  assert.match(err.message, /origins\[0\] = "https:\/\/A\.com\/": .*Fix: use "https:\/\/a\.com"\./);
+  for (const p of err.problems) assert.ok(err.message.includes(p.option));
+});

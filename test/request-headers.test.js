@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  HeaderNameSet,
+  isToken,
+  MAX_REQUEST_HEADERS_BYTES,
+  MAX_REQUEST_HEADERS_ELEMENTS,
+} from '../dist/request-headers.js';
+
+const set = new HeaderNameSet(['Content-Type', 'x-requested-with', 'range', 'X-Custom-Header'], false);
+
+const cases = [
+  // value, allowed?
+  ['', true],
+  ['content-type', true],
+  ['Content-Type', true],
+  ['CONTENT-TYPE', true],
+  ['content-type,x-requested-with', true],
+  ['x-requested-with,content-type', true], // any order
+  ['content-type, x-requested-with', true], // ", " as Node joins repeated lines
+  ['content-type ,\tx-requested-with', true], // OWS either side
+  ['  content-type  ', true],
+  ['content-type,content-type', true], // duplicates
+  ['content-type,,range', true], // empty element
+  [',content-type,', true],
+  ['x-custom-header', true],
+  ['authorization', false],
+  ['content-type,authorization', false],
+  ['content-typ', false], // truncated
+  ['content-typex', false], // longer
+  ['content-type;x', false], // not a list separator
+  ['content type', false], // a space inside an element
+  ['content-type\r\nx-evil: 1', false],
+  ['contént-type', false], // non-ASCII
+  ['x-custom-headeR', true],
+  ['x-custom-header~', false],
+];
+
+for (const [value, allowed] of cases) {
+  test(`list ${JSON.stringify(value)} is ${allowed ? 'allowed' : 'refused'}`, () => {
+    assert.equal(set.allowsList(value), allowed);
+  });
+}
+
+test('a list over the byte bound is refused, even if every element is allowed', () => {
+  const parts = [];
+  while (parts.join(',').length <= MAX_REQUEST_HEADERS_BYTES) parts.push('content-type');
+  assert.equal(set.allowsList(parts.join(',')), false);
+  assert.equal(set.allowsList(parts.slice(0, MAX_REQUEST_HEADERS_ELEMENTS).join(',')), true);
+});
+
+test('a list over the element bound is refused', () => {
+  assert.equal(set.allowsList(Array(MAX_REQUEST_HEADERS_ELEMENTS).fill('range').join(',')), true);
+  assert.equal(set.allowsList(Array(MAX_REQUEST_HEADERS_ELEMENTS + 1).fill('range').join(',')), false);
+  assert.equal(set.allowsList(','.repeat(MAX_REQUEST_HEADERS_ELEMENTS)), false);
+});
+
+test('a huge hostile list is refused fast (bounded work)', () => {
+  const huge = 'a,'.repeat(5_000_000);
+  const t0 = process.hrtime.bigint();
+  assert.equal(set.allowsList(huge), false);
+  // Only a sanity bound, far above the microseconds this takes: the point is that the scan stops
+  // at the length check instead of walking ten million bytes.
+  assert.ok(Number(process.hrtime.bigint() - t0) < 50e6);
+});
+
+test('"*" allows any valid name except authorization', () => {
+  const any = new HeaderNameSet([], true);
+  assert.equal(any.allowsList('x-anything, content-type, x-y'), true);
+  assert.equal(any.allowsList('authorization'), false);
+  assert.equal(any.allowsList('x-a, Authorization'), false);
+  assert.equal(any.allowsList('x a'), false);
+  const withAuth = new HeaderNameSet(['authorization'], true);
+  assert.equal(withAuth.allowsList('x-anything, AUTHORIZATION'), true);
+});
+
+test('isToken', () => {
+  assert.equal(isToken('PUT'), true);
+  assert.equal(isToken("x-!#$%&'*+-.^_`|~1"), true);
+  assert.equal(isToken(''), false);
+  assert.equal(isToken('P UT'), false);
+  assert.equal(isToken('PUT,'), false);
+  assert.equal(isToken('PÜT'), false);
+});
