@@ -40,8 +40,9 @@ export class Cors {
   private readonly preflights: PreflightBlocks;
   private readonly actual: ActualValues;
 
-  constructor(options: CorsOptions) {
-    this.policy = compilePolicy(options);
+  /** `prefix` names where the policy sits in a larger configuration (`cors.`), for error messages. */
+  constructor(options: CorsOptions, prefix = '') {
+    this.policy = compilePolicy(options, prefix);
     this.preflights = buildPreflightBlocks(this.policy);
     this.actual = buildActualValues(this.policy);
   }

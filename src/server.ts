@@ -1,0 +1,381 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { open } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { AssetTable, type AssetInfo } from './assets.js';
+import {
+  evaluatePreconditions,
+  ifRangeAllows,
+  parseRange,
+  Precondition,
+} from './conditional.js';
+import { Cors, RequestKind } from './cors.js';
+import { PolicyError, type PolicyProblem } from './errors.js';
+import type { CorsOptions } from './policy.js';
+import { NO_MATCH } from './origin-matcher.js';
+
+export interface ServerOptions {
+  /** Directory to serve. */
+  root: string;
+  /** CORS policy (the core's options). Default: `{ origins: ["*"] }`. */
+  cors?: CorsOptions | undefined;
+  /** Cache-Control for files and 304s. Default `public, max-age=3600`. */
+  cacheControl?: string | undefined;
+  /** Versioned URLs: `public, max-age=31536000, immutable`. */
+  immutable?: boolean | undefined;
+  /** Files up to this size (bytes) are served from memory. Default 256 KiB. */
+  smallFileLimit?: number | undefined;
+  /** Send `Cross-Origin-Resource-Policy: cross-origin`. Default: on for a `*` policy. */
+  crossOriginResourcePolicy?: boolean | undefined;
+  /** Watch the root and pick up changes without a restart. Default true. */
+  watch?: boolean | undefined;
+  /** Access log: one line per request to this function (default none). */
+  log?: ((line: string) => void) | undefined;
+}
+
+export const DEFAULT_CACHE_CONTROL = 'public, max-age=3600';
+export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
+const DEFAULT_SMALL_FILE_LIMIT = 256 * 1024;
+const ALLOW = 'GET, HEAD, OPTIONS';
+
+const SERVER_OPTIONS = ['root', 'cors', 'cacheControl', 'immutable', 'smallFileLimit', 'crossOriginResourcePolicy', 'watch', 'log'];
+
+/** A prebuilt header array and the indexes of its per-request origin slots. */
+interface Block {
+  readonly h: string[];
+  readonly slots: readonly number[];
+}
+
+/** Per file: one block per outcome and CORS variant (0: not allowed / plain / `*`; 1: allowed origin). */
+interface Entry {
+  readonly info: AssetInfo;
+  readonly ok: readonly [Block, Block];
+  readonly notModified: readonly [Block, Block];
+  /** Everything a 206 or 416 carries besides Content-Range/Length. */
+  readonly partial: readonly [Block, Block];
+}
+
+/** The CORS part of every response, for the two variants. */
+interface CorsParts {
+  readonly other: readonly string[];
+  readonly allowed: readonly string[];
+  /** Offsets of the origin slots inside `allowed`. */
+  readonly allowedSlots: readonly number[];
+}
+
+const ORIGIN_SLOT = '\u0000origin';
+
+function corsParts(cors: Cors, corp: boolean): CorsParts {
+  const p = cors.policy;
+  const corpPart = corp ? ['Cross-Origin-Resource-Policy', 'cross-origin'] : [];
+  const expose = p.anyExposed ? '*' : p.exposedHeaders.length > 0 ? p.exposedHeaders.join(', ') : null;
+  if (p.anyOrigin) {
+    const h = ['Access-Control-Allow-Origin', '*'];
+    if (expose !== null) h.push('Access-Control-Expose-Headers', expose);
+    if (p.timingAllowOrigin) h.push('Timing-Allow-Origin', '*');
+    h.push(...corpPart);
+    return { other: h, allowed: h, allowedSlots: [] };
+  }
+  const allowed = ['Access-Control-Allow-Origin', ORIGIN_SLOT];
+  if (p.credentials) allowed.push('Access-Control-Allow-Credentials', 'true');
+  if (expose !== null) allowed.push('Access-Control-Expose-Headers', expose);
+  if (p.timingAllowOrigin) allowed.push('Timing-Allow-Origin', ORIGIN_SLOT);
+  allowed.push('Vary', 'Origin', ...corpPart);
+  const slots: number[] = [];
+  allowed.forEach((v, i) => {
+    if (v === ORIGIN_SLOT) slots.push(i);
+  });
+  return { other: ['Vary', 'Origin', ...corpPart], allowed, allowedSlots: slots };
+}
+
+function block(base: readonly string[], parts: CorsParts, variant: 0 | 1): Block {
+  const tail = variant === 1 ? parts.allowed : parts.other;
+  const h = [...base, ...tail];
+  const slots = variant === 1 ? parts.allowedSlots.map((s) => s + base.length) : [];
+  return { h, slots };
+}
+
+function both(base: readonly string[], parts: CorsParts): readonly [Block, Block] {
+  return [block(base, parts, 0), block(base, parts, 1)];
+}
+
+/** Validates the server options (and the policy inside), collecting every problem. */
+function validate(options: ServerOptions): { cors: Cors; problems: PolicyProblem[] } {
+  const problems: PolicyProblem[] = [];
+  const raw = options as unknown as Record<string, unknown>;
+  for (const key of Object.keys(raw)) {
+    if (!SERVER_OPTIONS.includes(key)) {
+      problems.push({ option: key, value: raw[key], reason: 'unknown server option', fix: `remove it; known options are ${SERVER_OPTIONS.join(', ')}` });
+    }
+  }
+  if (typeof options.root !== 'string' || options.root === '') {
+    problems.push({ option: 'root', value: options.root, reason: 'the directory to serve is required', fix: 'pass root: "./fonts"' });
+  }
+  if (options.cacheControl !== undefined && (typeof options.cacheControl !== 'string' || /[\r\n]/.test(options.cacheControl) || options.cacheControl === '')) {
+    problems.push({ option: 'cacheControl', value: options.cacheControl, reason: 'must be a non-empty one-line header value', fix: 'e.g. "public, max-age=3600"' });
+  }
+  if (options.cacheControl !== undefined && options.immutable === true) {
+    problems.push({ option: 'immutable', value: true, reason: 'immutable and cacheControl both set the Cache-Control header', fix: 'use one of them' });
+  }
+  const limit = options.smallFileLimit;
+  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0 || limit > 64 * 1024 * 1024)) {
+    problems.push({ option: 'smallFileLimit', value: limit, reason: 'must be a whole number of bytes from 0 to 67108864', fix: 'e.g. 262144 (256 KiB)' });
+  }
+  // Server defaults (DESIGN.md): a public font host allows the range request header, and
+  // Timing-Allow-Origin follows a `*` policy unless the policy says otherwise.
+  const given = options.cors ?? { origins: ['*'] };
+  const corsOptions: CorsOptions = { ...given };
+  const anyHeader = given.allowedHeaders?.includes('*') ?? false;
+  if (!anyHeader && !(given.allowedHeaders ?? []).some((h) => typeof h === 'string' && h.toLowerCase() === 'range')) {
+    corsOptions.allowedHeaders = [...(given.allowedHeaders ?? []), 'range'];
+  }
+  if (given.timingAllowOrigin === undefined && Array.isArray(given.origins) && given.origins.length === 1 && given.origins[0] === '*') {
+    corsOptions.timingAllowOrigin = true;
+  }
+  let cors: Cors | null = null;
+  try {
+    cors = new Cors(corsOptions, 'cors.');
+  } catch (e) {
+    if (!(e instanceof PolicyError)) throw e;
+    problems.push(...e.problems);
+  }
+  if (problems.length > 0 || cors === null) throw new PolicyError(problems);
+  return { cors, problems };
+}
+
+/** A node:http server serving a directory with xorigin's CORS, caching and range handling. */
+export interface XoriginServer extends Server {
+  /** The asset table's root, resolved. */
+  readonly root: string;
+  /** Stops listening, lets in-flight responses finish (up to `graceMs`), then closes what is left. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Validates the options, scans the root and returns a node:http server ready to `listen`.
+ * Rejects with a PolicyError listing every problem when the options are invalid.
+ */
+export async function createServer(options: ServerOptions): Promise<XoriginServer> {
+  const { cors } = validate(options);
+  const policy = cors.policy;
+  const root = resolve(options.root);
+  const cacheControl = options.cacheControl ?? (options.immutable === true ? IMMUTABLE_CACHE_CONTROL : DEFAULT_CACHE_CONTROL);
+  const corp = options.crossOriginResourcePolicy ?? policy.anyOrigin;
+  const parts = corsParts(cors, corp);
+  const log = options.log;
+
+  const buildEntry = (info: AssetInfo): Entry => {
+    const validators = ['ETag', info.etag, 'Last-Modified', info.lastModifiedText, 'Cache-Control', cacheControl];
+    const common = ['Content-Type', info.contentType, 'Accept-Ranges', 'bytes', 'X-Content-Type-Options', 'nosniff'];
+    return {
+      info,
+      ok: both([...common, 'Content-Length', String(info.size), ...validators], parts),
+      notModified: both(validators, parts),
+      partial: both([...common, ...validators], parts),
+    };
+  };
+
+  const table = new AssetTable<Entry>(root, { smallFileLimit: options.smallFileLimit ?? DEFAULT_SMALL_FILE_LIMIT, watch: options.watch }, buildEntry);
+  await table.open();
+
+  // Error responses: one small text body per status, prebuilt per CORS variant.
+  const errorBlocks = new Map<number, { body: Buffer; blocks: readonly [Block, Block] }>();
+  const errorBody = (status: number, text: string, extra: readonly string[] = []): void => {
+    const body = Buffer.from(`${text}\n`);
+    const base = ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length), 'X-Content-Type-Options', 'nosniff', 'Cache-Control', 'no-store', ...extra];
+    errorBlocks.set(status, { body, blocks: both(base, parts) });
+  };
+  errorBody(400, 'Bad Request');
+  errorBody(404, 'Not Found');
+  errorBody(405, 'Method Not Allowed', ['Allow', ALLOW]);
+  errorBody(412, 'Precondition Failed');
+  errorBody(500, 'Internal Server Error');
+  const optionsBlocks = both(['Allow', ALLOW], parts);
+
+  /** 1 when the request's origin is allowed (its slots must be filled), else 0. */
+  const variantOf = (origin: string | undefined): 0 | 1 =>
+    policy.anyOrigin || origin === undefined || policy.matcher.match(origin) === NO_MATCH ? 0 : 1;
+
+  /** Writes a prebuilt block: fills the origin slots in place (Node copies the array synchronously). */
+  const writeBlock = (res: ServerResponse, status: number, b: Block, origin: string | undefined): void => {
+    const h = b.h;
+    const slots = b.slots;
+    for (let i = 0; i < slots.length; i++) h[slots[i] as number] = origin as string;
+    res.writeHead(status, h);
+  };
+
+  const sendError = (res: ServerResponse, status: number, origin: string | undefined): void => {
+    const e = errorBlocks.get(status) as { body: Buffer; blocks: readonly [Block, Block] };
+    writeBlock(res, status, e.blocks[variantOf(origin)], origin);
+    res.end(e.body);
+  };
+
+  let inFlight = 0;
+  let idleResolve: (() => void) | null = null;
+
+  const serveFile = async (req: IncomingMessage, res: ServerResponse, entry: Entry, origin: string | undefined, variant: 0 | 1, retried: boolean): Promise<void> => {
+    const info = entry.info;
+    const headers = req.headers;
+    const pre = evaluatePreconditions(headers, info);
+    if (pre === Precondition.NotModified) {
+      writeBlock(res, 304, entry.notModified[variant], origin);
+      res.end();
+      return;
+    }
+    if (pre === Precondition.Failed) {
+      sendError(res, 412, origin);
+      return;
+    }
+    let start = 0;
+    let end = info.size - 1;
+    let status = 200;
+    const range = headers.range;
+    // Ranges are defined for GET only (RFC 9110 §14.2): HEAD with Range answers 200.
+    if (range !== undefined && req.method === 'GET' && ifRangeAllows(headers['if-range'] as string | undefined, info)) {
+      const r = parseRange(range, info.size);
+      if (r === 'unsatisfiable') {
+        const b = entry.partial[variant];
+        writeBlock(res, 416, { h: [...b.h, 'Content-Range', `bytes */${info.size}`, 'Content-Length', '0'], slots: b.slots }, origin);
+        res.end();
+        return;
+      }
+      if (r !== 'ignore') {
+        start = r.start;
+        end = r.end;
+        status = 206;
+      }
+    }
+    const length = end - start + 1;
+    const sendHead = (): void => {
+      if (status === 200) {
+        writeBlock(res, 200, entry.ok[variant], origin);
+      } else {
+        const b = entry.partial[variant];
+        writeBlock(res, 206, { h: [...b.h, 'Content-Range', `bytes ${start}-${end}/${info.size}`, 'Content-Length', String(length)], slots: b.slots }, origin);
+      }
+    };
+    if (info.body !== null) {
+      sendHead();
+      res.end(status === 200 ? info.body : info.body.subarray(start, end + 1));
+      return;
+    }
+    // Large file: stream from an fd opened now, after checking that the file is still the one
+    // the tags describe; a changed file is rescanned first, so tag and bytes always agree.
+    let fh;
+    try {
+      fh = await open(info.filePath, 'r');
+    } catch {
+      await table.rescan();
+      const again = table.get(info.urlPath);
+      if (again === undefined || retried) sendError(res, 404, origin);
+      else await serveFile(req, res, again, origin, variant, true);
+      return;
+    }
+    const s = await fh.stat();
+    if (s.size !== info.size || s.mtimeMs !== info.mtimeMs) {
+      await fh.close();
+      await table.rescan();
+      const again = table.get(info.urlPath);
+      if (again === undefined || retried) sendError(res, 404, origin);
+      else await serveFile(req, res, again, origin, variant, true);
+      return;
+    }
+    sendHead();
+    if (req.method === 'HEAD' || length === 0) {
+      res.end();
+      await fh.close();
+      return;
+    }
+    const stream = fh.createReadStream({ start, end, autoClose: true });
+    let sent = 0;
+    stream.on('data', (chunk: Buffer | string) => {
+      sent += chunk.length;
+    });
+    stream.on('error', () => res.destroy());
+    stream.on('end', () => {
+      // A file truncated in place mid-stream: never end a response short of its Content-Length.
+      if (sent !== length) res.destroy();
+    });
+    res.on('close', () => stream.destroy());
+    stream.pipe(res);
+  };
+
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    inFlight++;
+    res.once('close', () => {
+      if (--inFlight === 0 && idleResolve !== null) idleResolve();
+      if (log !== undefined) log(accessLine(req, res));
+    });
+    const origin = req.headers.origin;
+    const method = req.method;
+    if (method === 'OPTIONS') {
+      if (cors.classify(req) === RequestKind.Preflight) {
+        cors.handle(req, res);
+        return;
+      }
+      writeBlock(res, 204, optionsBlocks[variantOf(origin)], origin);
+      res.end();
+      return;
+    }
+    if (method !== 'GET' && method !== 'HEAD') {
+      sendError(res, 405, origin);
+      return;
+    }
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    let path = q === -1 ? url : url.slice(0, q);
+    if (path.charCodeAt(0) !== 47 /* / */) {
+      sendError(res, 400, origin);
+      return;
+    }
+    if (path.includes('%')) {
+      try {
+        path = decodeURIComponent(path);
+      } catch {
+        sendError(res, 400, origin);
+        return;
+      }
+    }
+    const entry = table.get(path);
+    if (entry === undefined) {
+      sendError(res, 404, origin);
+      return;
+    }
+    serveFile(req, res, entry, origin, variantOf(origin), false).catch(() => {
+      if (!res.headersSent) sendError(res, 500, origin);
+      else res.destroy();
+    });
+  };
+
+  const server = createHttpServer(handler) as XoriginServer;
+  // Slow or stalled clients must not hold sockets forever.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  Object.defineProperty(server, 'root', { value: root });
+  server.on('close', () => table.close());
+  server.shutdown = (graceMs = 10_000) =>
+    new Promise<void>((done) => {
+      // Stop accepting; Node 20's close() also drops connections it deems idle, so in-flight
+      // responses are awaited before anything else is closed.
+      server.close(() => done());
+      const finish = (): void => {
+        server.closeAllConnections();
+      };
+      if (inFlight === 0) finish();
+      else {
+        idleResolve = finish;
+        setTimeout(finish, graceMs).unref();
+      }
+      server.closeIdleConnections();
+    });
+  return server;
+}
+
+function escapeControl(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f"\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+function accessLine(req: IncomingMessage, res: ServerResponse): string {
+  const origin = req.headers.origin;
+  return `${new Date().toISOString()} ${req.socket.remoteAddress ?? '-'} "${escapeControl(req.method ?? '')} ${escapeControl(req.url ?? '')}" ${res.statusCode} origin=${origin === undefined ? '-' : `"${escapeControl(origin)}"`}`;
+}

@@ -1,0 +1,371 @@
+// xorigin serve: the static server over real sockets on 127.0.0.1.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { createServer } from '../dist/index.js';
+import { acHeaders, rawRequest, request } from './helpers.js';
+
+const APP = 'https://app.example.com';
+const SECRET = 'TOP-SECRET-OUTSIDE-ROOT';
+
+function makeTree() {
+  const base = mkdtempSync(join(tmpdir(), 'xorigin-'));
+  const root = join(base, 'root');
+  mkdirSync(join(root, 'fonts'), { recursive: true });
+  mkdirSync(join(root, '.well-known'), { recursive: true });
+  mkdirSync(join(root, '.git'), { recursive: true });
+  writeFileSync(join(base, 'secret.txt'), SECRET);
+  writeFileSync(join(root, 'fonts', 'a.woff2'), Buffer.from('wOF2' + 'x'.repeat(96)));
+  writeFileSync(join(root, 'fonts', 'b.ttf'), Buffer.alloc(50, 1));
+  writeFileSync(join(root, 'hello.txt'), 'hello world');
+  writeFileSync(join(root, 'index.html'), '<h1>hi</h1>');
+  writeFileSync(join(root, 'a b.css'), 'body{}');
+  writeFileSync(join(root, '.env'), SECRET);
+  writeFileSync(join(root, '.git', 'config'), SECRET);
+  writeFileSync(join(root, '.well-known', 'security.txt'), 'Contact: x');
+  const big = Buffer.alloc(3 * 1024 * 1024);
+  for (let i = 0; i < big.length; i++) big[i] = i % 251;
+  writeFileSync(join(root, 'fonts', 'big.otf'), big);
+  symlinkSync(join(base, 'secret.txt'), join(root, 'outside-link.txt'));
+  symlinkSync(join(root, 'hello.txt'), join(root, 'inside-link.txt'));
+  return { base, root, big };
+}
+
+async function start(options) {
+  const server = await createServer(options);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: server.address().port };
+}
+
+describe('allow-list policy', () => {
+  let tree;
+  let s;
+  before(async () => {
+    tree = makeTree();
+    s = await start({ root: tree.root, cors: { origins: [APP], exposedHeaders: ['content-range'] }, smallFileLimit: 64 * 1024 });
+  });
+  after(async () => {
+    await s.server.shutdown(1000);
+    rmSync(tree.base, { recursive: true, force: true });
+  });
+
+  test('GET a font from an allowed origin: body, type, validators, CORS, nosniff, cache', async () => {
+    const res = await request(s.port, { path: '/fonts/a.woff2', headers: { Origin: APP } });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), 'wOF2' + 'x'.repeat(96));
+    assert.equal(res.headers['content-type'], 'font/woff2');
+    assert.equal(res.headers['content-length'], '100');
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    assert.equal(res.headers['access-control-expose-headers'], 'content-range');
+    assert.equal(res.headers.vary, 'Origin');
+    assert.equal(res.headers['x-content-type-options'], 'nosniff');
+    assert.equal(res.headers['cache-control'], 'public, max-age=3600');
+    assert.equal(res.headers['accept-ranges'], 'bytes');
+    assert.match(res.headers.etag, /^"[A-Za-z0-9_-]+"$/);
+    assert.ok(Date.parse(res.headers['last-modified']) > 0);
+    assert.equal(res.headers['cross-origin-resource-policy'], undefined);
+  });
+
+  test('the ETag is derived from content: same bytes, same tag', async () => {
+    const a = await request(s.port, { path: '/hello.txt' });
+    const b = await request(s.port, { path: '/inside-link.txt' });
+    assert.equal(a.headers.etag, b.headers.etag);
+    const digest = createHash('sha256').update('hello world').digest('base64url').slice(0, 27);
+    assert.equal(a.headers.etag, `"${digest}"`);
+  });
+
+  test('disallowed and plain requests: no Access-Control-*, Vary: Origin', async () => {
+    for (const headers of [{ Origin: 'https://evil.com' }, {}]) {
+      const res = await request(s.port, { path: '/hello.txt', headers });
+      assert.equal(res.status, 200);
+      assert.deepEqual(acHeaders(res), []);
+      assert.equal(res.headers.vary, 'Origin');
+    }
+  });
+
+  test('HEAD: headers of a GET, no body', async () => {
+    const res = await request(s.port, { method: 'HEAD', path: '/hello.txt', headers: { Origin: APP } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-length'], '11');
+    assert.equal(res.body.length, 0);
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+  });
+
+  test('If-None-Match -> 304 with validators, Cache-Control, Vary and CORS', async () => {
+    const { headers } = await request(s.port, { path: '/fonts/a.woff2' });
+    for (const inm of [headers.etag, `W/${headers.etag}`, `"nope", ${headers.etag}`, '*']) {
+      const res = await request(s.port, { path: '/fonts/a.woff2', headers: { Origin: APP, 'If-None-Match': inm } });
+      assert.equal(res.status, 304, inm);
+      assert.equal(res.body.length, 0);
+      assert.equal(res.headers.etag, headers.etag);
+      assert.equal(res.headers['last-modified'], headers['last-modified']);
+      assert.equal(res.headers['cache-control'], 'public, max-age=3600');
+      assert.equal(res.headers['access-control-allow-origin'], APP);
+      assert.equal(res.headers.vary, 'Origin');
+    }
+    const miss = await request(s.port, { path: '/fonts/a.woff2', headers: { 'If-None-Match': '"other"' } });
+    assert.equal(miss.status, 200);
+  });
+
+  test('If-Modified-Since only without If-None-Match', async () => {
+    const { headers } = await request(s.port, { path: '/hello.txt' });
+    const lm = headers['last-modified'];
+    assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Modified-Since': lm } })).status, 304);
+    const old = new Date(Date.parse(lm) - 60_000).toUTCString();
+    assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Modified-Since': old } })).status, 200);
+    assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Modified-Since': lm, 'If-None-Match': '"x"' } })).status, 200);
+    assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Modified-Since': 'garbage' } })).status, 200);
+  });
+
+  test('If-Match / If-Unmodified-Since -> 412 with CORS', async () => {
+    const { headers } = await request(s.port, { path: '/hello.txt' });
+    let res = await request(s.port, { path: '/hello.txt', headers: { Origin: APP, 'If-Match': '"other"' } });
+    assert.equal(res.status, 412);
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Match': headers.etag } })).status, 200);
+    assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Match': `W/${headers.etag}` } })).status, 412);
+    res = await request(s.port, { path: '/hello.txt', headers: { 'If-Unmodified-Since': 'Thu, 01 Jan 1970 00:00:00 GMT' } });
+    assert.equal(res.status, 412);
+  });
+
+  test('Range: single, open-ended, suffix -> 206 with Content-Range and CORS', async () => {
+    const cases = [
+      ['bytes=0-4', 'hello', 'bytes 0-4/11'],
+      ['bytes=6-', 'world', 'bytes 6-10/11'],
+      ['bytes=-5', 'world', 'bytes 6-10/11'],
+      ['bytes=6-100', 'world', 'bytes 6-10/11'],
+    ];
+    for (const [range, body, contentRange] of cases) {
+      const res = await request(s.port, { path: '/hello.txt', headers: { Origin: APP, Range: range } });
+      assert.equal(res.status, 206, range);
+      assert.equal(res.body.toString(), body);
+      assert.equal(res.headers['content-range'], contentRange);
+      assert.equal(res.headers['content-length'], String(body.length));
+      assert.equal(res.headers['access-control-allow-origin'], APP);
+    }
+  });
+
+  test('Range: unsatisfiable -> 416 with bytes */size; multiple ranges or bad syntax -> 200', async () => {
+    let res = await request(s.port, { path: '/hello.txt', headers: { Origin: APP, Range: 'bytes=50-60' } });
+    assert.equal(res.status, 416);
+    assert.equal(res.headers['content-range'], 'bytes */11');
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    for (const range of ['bytes=0-1,3-4', 'items=0-1', 'bytes=5-2']) {
+      res = await request(s.port, { path: '/hello.txt', headers: { Range: range } });
+      assert.equal(res.status, 200, range);
+      assert.equal(res.body.toString(), 'hello world');
+    }
+  });
+
+  test('If-Range: matching strong ETag or exact date honours Range; otherwise 200', async () => {
+    const { headers } = await request(s.port, { path: '/hello.txt' });
+    const ok = [headers.etag, headers['last-modified']];
+    for (const v of ok) assert.equal((await request(s.port, { path: '/hello.txt', headers: { Range: 'bytes=0-0', 'If-Range': v } })).status, 206);
+    for (const v of ['"stale"', `W/${headers.etag}`, 'Thu, 01 Jan 1970 00:00:00 GMT']) {
+      assert.equal((await request(s.port, { path: '/hello.txt', headers: { Range: 'bytes=0-0', 'If-Range': v } })).status, 200, v);
+    }
+  });
+
+  test('HEAD with Range answers 200', async () => {
+    const res = await request(s.port, { method: 'HEAD', path: '/hello.txt', headers: { Range: 'bytes=0-1' } });
+    assert.equal(res.status, 200);
+  });
+
+  test('a large file is streamed whole, and by range', async () => {
+    const res = await request(s.port, { path: '/fonts/big.otf', headers: { Origin: APP } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'font/otf');
+    assert.ok(res.body.equals(tree.big));
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    const part = await request(s.port, { path: '/fonts/big.otf', headers: { Range: 'bytes=1000000-1000099' } });
+    assert.equal(part.status, 206);
+    assert.ok(part.body.equals(tree.big.subarray(1000000, 1000100)));
+  });
+
+  test('directory index and percent-encoded names', async () => {
+    assert.equal((await request(s.port, { path: '/' })).body.toString(), '<h1>hi</h1>');
+    assert.equal((await request(s.port, { path: '/a%20b.css' })).body.toString(), 'body{}');
+    assert.equal((await request(s.port, { path: '/hello.txt?v=3' })).status, 200);
+  });
+
+  test('traversal attempts never reach outside the root', async () => {
+    const attempts = [
+      '/../secret.txt',
+      '/fonts/../../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/%2e%2e%2fsecret.txt',
+      '/..%2fsecret.txt',
+      '/..%5csecret.txt',
+      '/%252e%252e/secret.txt',
+      '/hello.txt%00.css',
+      '/.env',
+      '/%2eenv',
+      '/.git/config',
+      '/outside-link.txt',
+      '//secret.txt',
+      '/./hello.txt/../../secret.txt',
+    ];
+    for (const path of attempts) {
+      const res = await rawRequest(s.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\nConnection: close\r\n\r\n`);
+      assert.ok(!res.text.includes(SECRET), `${path} leaked the secret`);
+      assert.ok([400, 404].includes(res.status), `${path} -> ${res.status}`);
+      assert.equal(res.get('access-control-allow-origin'), APP, `${path}: error statuses carry CORS`);
+    }
+    assert.equal((await request(s.port, { path: '/.well-known/security.txt' })).status, 200);
+    assert.equal((await request(s.port, { path: '/inside-link.txt' })).body.toString(), 'hello world');
+  });
+
+  test('bad percent-encoding -> 400; unknown path -> 404; both with CORS and Vary', async () => {
+    for (const [path, status] of [['/%zz', 400], ['/%E0%A4%A', 400], ['/missing.woff2', 404]]) {
+      const res = await request(s.port, { path, headers: { Origin: APP } });
+      assert.equal(res.status, status, path);
+      assert.equal(res.headers['access-control-allow-origin'], APP);
+      assert.equal(res.headers.vary, 'Origin');
+    }
+  });
+
+  test('methods: OPTIONS non-preflight 204 with Allow; others 405 with Allow and CORS', async () => {
+    let res = await request(s.port, { method: 'OPTIONS', path: '/hello.txt', headers: { Origin: APP } });
+    assert.equal(res.status, 204);
+    assert.equal(res.headers.allow, 'GET, HEAD, OPTIONS');
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+      res = await request(s.port, { method, path: '/hello.txt', headers: { Origin: APP } });
+      assert.equal(res.status, 405, method);
+      assert.equal(res.headers.allow, 'GET, HEAD, OPTIONS');
+      assert.equal(res.headers['access-control-allow-origin'], APP);
+    }
+  });
+
+  test('preflights: range allowed by default, methods not, 403 for other origins', async () => {
+    const pf = (origin, method, acrh) =>
+      request(s.port, { method: 'OPTIONS', path: '/fonts/a.woff2', headers: { Origin: origin, 'Access-Control-Request-Method': method, ...(acrh ? { 'Access-Control-Request-Headers': acrh } : {}) } });
+    const ok = await pf(APP, 'GET', 'range');
+    assert.equal(ok.status, 204);
+    assert.equal(ok.headers['access-control-allow-headers'], 'range');
+    assert.equal((await pf(APP, 'PUT')).status, 403);
+    assert.equal((await pf('https://evil.com', 'GET', 'range')).status, 403);
+  });
+
+  test('a file added, changed and removed is served correctly without a restart', async () => {
+    const file = join(tree.root, 'fresh.txt');
+    writeFileSync(file, 'one');
+    const wait = async (check) => {
+      for (let i = 0; i < 100; i++) {
+        if (await check()) return;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.fail('change not picked up within 2.5 s');
+    };
+    await wait(async () => (await request(s.port, { path: '/fresh.txt' })).body.toString() === 'one');
+    const first = await request(s.port, { path: '/fresh.txt' });
+    writeFileSync(file, 'two!');
+    await wait(async () => (await request(s.port, { path: '/fresh.txt' })).body.toString() === 'two!');
+    const second = await request(s.port, { path: '/fresh.txt' });
+    assert.notEqual(second.headers.etag, first.headers.etag);
+    assert.equal(second.headers['content-length'], '4');
+    rmSync(file);
+    await wait(async () => (await request(s.port, { path: '/fresh.txt' })).status === 404);
+  });
+});
+
+describe('"*" policy defaults (a public font host)', () => {
+  let tree;
+  let s;
+  before(async () => {
+    tree = makeTree();
+    s = await start({ root: tree.root, immutable: true });
+  });
+  after(async () => {
+    await s.server.shutdown(1000);
+    rmSync(tree.base, { recursive: true, force: true });
+  });
+
+  test('ACAO *, Timing-Allow-Origin *, CORP cross-origin, immutable, no Vary: Origin', async () => {
+    for (const headers of [{ Origin: 'https://anyone.test' }, {}]) {
+      const res = await request(s.port, { path: '/fonts/b.ttf', headers });
+      assert.equal(res.headers['content-type'], 'font/ttf');
+      assert.equal(res.headers['access-control-allow-origin'], '*');
+      assert.equal(res.headers['timing-allow-origin'], '*');
+      assert.equal(res.headers['cross-origin-resource-policy'], 'cross-origin');
+      assert.equal(res.headers['cache-control'], 'public, max-age=31536000, immutable');
+      assert.equal(res.headers.vary, undefined);
+    }
+    const missing = await request(s.port, { path: '/nope', headers: { Origin: 'https://anyone.test' } });
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers['access-control-allow-origin'], '*');
+  });
+});
+
+test('createServer rejects bad options with every problem listed', async () => {
+  await assert.rejects(
+    createServer({ root: '', cors: { origins: ['https://a.com/'] }, cacheControl: 'x\r\ny', colour: 1 }),
+    (e) => {
+      assert.equal(e.name, 'PolicyError');
+      const options = e.problems.map((p) => p.option).sort();
+      assert.deepEqual(options, ['cacheControl', 'colour', 'cors.origins[0]', 'root']);
+      return true;
+    },
+  );
+});
+
+test('shutdown lets a large download in flight finish', async () => {
+  const tree = makeTree();
+  const s = await start({ root: tree.root });
+  const pending = request(s.port, { path: '/fonts/big.otf' });
+  await new Promise((r) => setTimeout(r, 5));
+  await s.server.shutdown(5000);
+  const res = await pending;
+  assert.equal(res.status, 200);
+  assert.ok(res.body.equals(tree.big));
+  rmSync(tree.base, { recursive: true, force: true });
+});
+
+function runCli(args, { untilListening = false } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['dist/cli.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (untilListening && /listening on http:\/\/127\.0\.0\.1:\d+/.test(out)) resolve({ child, out, err });
+    });
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => resolve({ code, out, err }));
+  });
+}
+
+test('CLI: bad flags exit 2 and name every option', async () => {
+  const r = await runCli(['serve', 'example', '--origin', 'https://A.com/', '--methods', 'TRACE', '--max-age', '999999', '--port', '99999']);
+  assert.equal(r.code, 2);
+  for (const name of ['cors.origins[0]', 'cors.methods[0]', 'cors.maxAge', 'port']) assert.ok(r.err.includes(name), `${name} missing from: ${r.err}`);
+});
+
+test('CLI: a config file with an unknown key exits 2 naming it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-cfg-'));
+  const cfg = join(dir, 'x.json');
+  writeFileSync(cfg, JSON.stringify({ root: 'example', cors: { origins: ['*'], allowHeaders: ['x'] }, prot: 1 }));
+  const r = await runCli(['serve', '--config', cfg]);
+  assert.equal(r.code, 2);
+  assert.ok(r.err.includes('prot'));
+  assert.ok(r.err.includes('cors.allowHeaders'));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('CLI: prints the URL, serves, and exits 0 on SIGTERM', async () => {
+  const r = await runCli(['serve', 'example', '--port', '0', '--origin', 'http://localhost:*'], { untilListening: true });
+  const port = Number(/:(\d+)/.exec(r.out.split('listening on ')[1])[1]);
+  const res = await request(port, { path: '/fonts/xorigin-blocks.ttf', headers: { Origin: 'http://localhost:5173' } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['content-type'], 'font/ttf');
+  assert.equal(res.headers['access-control-allow-origin'], 'http://localhost:5173');
+  const code = await new Promise((resolve) => {
+    r.child.on('exit', resolve);
+    r.child.kill('SIGTERM');
+  });
+  assert.equal(code, 0);
+});
