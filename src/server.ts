@@ -10,6 +10,7 @@ import {
 } from './conditional.js';
 import { Cors, RequestKind } from './cors.js';
 import { PolicyError, type PolicyProblem } from './errors.js';
+import { buildActualValues } from './header-blocks.js';
 import type { CorsOptions } from './policy.js';
 import { NO_MATCH } from './origin-matcher.js';
 
@@ -67,7 +68,7 @@ const ORIGIN_SLOT = '\u0000origin';
 function corsParts(cors: Cors, corp: boolean): CorsParts {
   const p = cors.policy;
   const corpPart = corp ? ['Cross-Origin-Resource-Policy', 'cross-origin'] : [];
-  const expose = p.anyExposed ? '*' : p.exposedHeaders.length > 0 ? p.exposedHeaders.join(', ') : null;
+  const { expose } = buildActualValues(p);
   if (p.anyOrigin) {
     const h = ['Access-Control-Allow-Origin', '*'];
     if (expose !== null) h.push('Access-Control-Expose-Headers', expose);
