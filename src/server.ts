@@ -100,7 +100,7 @@ function both(base: readonly string[], parts: CorsParts): readonly [Block, Block
 }
 
 /** Validates the server options (and the policy inside), collecting every problem. */
-function validate(options: ServerOptions): { cors: Cors; problems: PolicyProblem[] } {
+function validate(options: ServerOptions): Cors {
   const problems: PolicyProblem[] = [];
   const raw = options as unknown as Record<string, unknown>;
   for (const key of Object.keys(raw)) {
@@ -140,7 +140,7 @@ function validate(options: ServerOptions): { cors: Cors; problems: PolicyProblem
     problems.push(...e.problems);
   }
   if (problems.length > 0 || cors === null) throw new PolicyError(problems);
-  return { cors, problems };
+  return cors;
 }
 
 /** A node:http server serving a directory with xorigin's CORS, caching and range handling. */
@@ -156,7 +156,7 @@ export interface XoriginServer extends Server {
  * Rejects with a PolicyError listing every problem when the options are invalid.
  */
 export async function createServer(options: ServerOptions): Promise<XoriginServer> {
-  const { cors } = validate(options);
+  const cors = validate(options);
   const policy = cors.policy;
   const root = resolve(options.root);
   const cacheControl = options.cacheControl ?? (options.immutable === true ? IMMUTABLE_CACHE_CONTROL : DEFAULT_CACHE_CONTROL);
@@ -261,23 +261,23 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
     }
     // Large file: stream from an fd opened now, after checking that the file is still the one
     // the tags describe; a changed file is rescanned first, so tag and bytes always agree.
-    let fh;
-    try {
-      fh = await open(info.filePath, 'r');
-    } catch {
+    const rescanAndRetry = async (): Promise<void> => {
       await table.rescan();
       const again = table.get(info.urlPath);
       if (again === undefined || retried) sendError(res, 404, origin);
       else await serveFile(req, res, again, origin, variant, true);
+    };
+    let fh;
+    try {
+      fh = await open(info.filePath, 'r');
+    } catch {
+      await rescanAndRetry();
       return;
     }
     const s = await fh.stat();
     if (s.size !== info.size || s.mtimeMs !== info.mtimeMs) {
       await fh.close();
-      await table.rescan();
-      const again = table.get(info.urlPath);
-      if (again === undefined || retried) sendError(res, 404, origin);
-      else await serveFile(req, res, again, origin, variant, true);
+      await rescanAndRetry();
       return;
     }
     sendHead();
