@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, watch, type FSWatcher } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
+import { ENCODINGS } from './encoding.js';
 import { contentTypeFor } from './mime.js';
 
 /** What the start-up scan knows about one file. */
@@ -22,6 +23,14 @@ export interface AssetInfo {
   readonly body: Buffer | null;
 }
 
+/**
+ * Precompressed siblings of a file, indexed by coding (see encoding.ts): `[unused, br, zstd, gzip]`.
+ * Each sibling is also an ordinary file of the table, served at its own URL.
+ */
+export type Variants = readonly (AssetInfo | undefined)[];
+
+const NO_VARIANTS: Variants = [];
+
 export interface AssetTableOptions {
   /** Files up to this many bytes are kept in memory. */
   readonly smallFileLimit: number;
@@ -39,6 +48,25 @@ async function hashFile(filePath: string): Promise<Buffer> {
   return hash.digest();
 }
 
+/** The siblings `x.br`, `x.zst`, `x.gz` of the file behind an entry (found by its real URL path, so `/dir/` uses index.html's). */
+function variantsOf(info: AssetInfo, infos: ReadonlyMap<string, AssetInfo>): Variants {
+  let out: (AssetInfo | undefined)[] | null = null;
+  for (const { coding, suffix } of ENCODINGS) {
+    const sibling = infos.get(info.urlPath + suffix);
+    if (sibling === undefined) continue;
+    out ??= [];
+    out[coding] = sibling;
+  }
+  return out ?? NO_VARIANTS;
+}
+
+function sameVariants(a: Variants | undefined, b: Variants): boolean {
+  a ??= NO_VARIANTS;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function isServableName(name: string, isTopLevel: boolean): boolean {
   // Dotfiles (.env, .git, .htpasswd) are never served; /.well-known/ is the one public dot-directory.
   return !name.startsWith('.') || (isTopLevel && name === '.well-known');
@@ -54,6 +82,7 @@ function isServableName(name: string, isTopLevel: boolean): boolean {
 export class AssetTable<T> {
   private entries = new Map<string, T>();
   private infos = new Map<string, AssetInfo>();
+  private variants = new Map<string, Variants>();
   private rootReal = '';
   private watcher: FSWatcher | null = null;
   private pending: NodeJS.Timeout | null = null;
@@ -63,7 +92,7 @@ export class AssetTable<T> {
   constructor(
     readonly root: string,
     private readonly options: AssetTableOptions,
-    private readonly build: (info: AssetInfo) => T,
+    private readonly build: (info: AssetInfo, variants: Variants) => T,
   ) {}
 
   get size(): number {
@@ -129,12 +158,16 @@ export class AssetTable<T> {
         const infos = new Map<string, AssetInfo>();
         await this.walk(this.rootReal, '', infos, new Set([this.rootReal]));
         const entries = new Map<string, T>();
+        const variants = new Map<string, Variants>();
         for (const [urlPath, info] of infos) {
-          const previous = this.infos.get(urlPath);
-          const existing = previous === info ? this.entries.get(urlPath) : undefined;
-          entries.set(urlPath, existing ?? this.build(info));
+          const v = variantsOf(info, infos);
+          const reuse = this.infos.get(urlPath) === info && sameVariants(this.variants.get(urlPath), v);
+          const existing = reuse ? this.entries.get(urlPath) : undefined;
+          entries.set(urlPath, existing ?? this.build(info, v));
+          if (v !== NO_VARIANTS) variants.set(urlPath, v);
         }
         this.infos = infos;
+        this.variants = variants;
         this.entries = entries;
       } while (this.dirty);
     })().finally(() => {

@@ -1,7 +1,8 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { AssetTable, type AssetInfo } from './assets.js';
+import { AssetTable, type AssetInfo, type Variants } from './assets.js';
+import { ENCODINGS, negotiateEncoding } from './encoding.js';
 import {
   evaluatePreconditions,
   ifRangeAllows,
@@ -46,8 +47,9 @@ interface Block {
   readonly slots: readonly number[];
 }
 
-/** Per file: one block per outcome and CORS variant (0: not allowed / plain / `*`; 1: allowed origin). */
-interface Entry {
+/** One representation of a file (the file itself or a precompressed sibling): blocks per outcome and CORS variant (0: not allowed / plain / `*`; 1: allowed origin). */
+interface Representation {
+  /** The bytes sent and their validators (for a sibling: the sibling file's). */
   readonly info: AssetInfo;
   readonly ok: readonly [Block, Block];
   readonly notModified: readonly [Block, Block];
@@ -55,12 +57,21 @@ interface Entry {
   readonly partial: readonly [Block, Block];
 }
 
-/** The CORS part of every response, for the two variants. */
+/** Per URL: the identity representation at index 0, precompressed siblings at their coding's index. */
+interface Entry {
+  readonly reps: readonly (Representation | undefined)[];
+  /** Bit set of `1 << coding` for the siblings present; 0 means no negotiation (and no Vary for it). */
+  readonly available: number;
+}
+
+/** The CORS part of every response, for the two variants, without Vary (added per file). */
 interface CorsParts {
   readonly other: readonly string[];
   readonly allowed: readonly string[];
   /** Offsets of the origin slots inside `allowed`. */
   readonly allowedSlots: readonly number[];
+  /** Not a `*` policy: every response varies on Origin. */
+  readonly varyOrigin: boolean;
 }
 
 const ORIGIN_SLOT = '\u0000origin';
@@ -74,29 +85,32 @@ function corsParts(cors: Cors, corp: boolean): CorsParts {
     if (expose !== null) h.push('Access-Control-Expose-Headers', expose);
     if (p.timingAllowOrigin) h.push('Timing-Allow-Origin', '*');
     h.push(...corpPart);
-    return { other: h, allowed: h, allowedSlots: [] };
+    return { other: h, allowed: h, allowedSlots: [], varyOrigin: false };
   }
   const allowed = ['Access-Control-Allow-Origin', ORIGIN_SLOT];
   if (p.credentials) allowed.push('Access-Control-Allow-Credentials', 'true');
   if (expose !== null) allowed.push('Access-Control-Expose-Headers', expose);
   if (p.timingAllowOrigin) allowed.push('Timing-Allow-Origin', ORIGIN_SLOT);
-  allowed.push('Vary', 'Origin', ...corpPart);
+  allowed.push(...corpPart);
   const slots: number[] = [];
   allowed.forEach((v, i) => {
     if (v === ORIGIN_SLOT) slots.push(i);
   });
-  return { other: ['Vary', 'Origin', ...corpPart], allowed, allowedSlots: slots };
+  return { other: corpPart, allowed, allowedSlots: slots, varyOrigin: true };
 }
 
-function block(base: readonly string[], parts: CorsParts, variant: 0 | 1): Block {
+/** `negotiated`: the file has precompressed siblings, so all its responses vary on Accept-Encoding. */
+function block(base: readonly string[], parts: CorsParts, variant: 0 | 1, negotiated: boolean): Block {
   const tail = variant === 1 ? parts.allowed : parts.other;
   const h = [...base, ...tail];
+  const vary = parts.varyOrigin ? (negotiated ? 'Origin, Accept-Encoding' : 'Origin') : negotiated ? 'Accept-Encoding' : null;
+  if (vary !== null) h.push('Vary', vary);
   const slots = variant === 1 ? parts.allowedSlots.map((s) => s + base.length) : [];
   return { h, slots };
 }
 
-function both(base: readonly string[], parts: CorsParts): readonly [Block, Block] {
-  return [block(base, parts, 0), block(base, parts, 1)];
+function both(base: readonly string[], parts: CorsParts, negotiated = false): readonly [Block, Block] {
+  return [block(base, parts, 0, negotiated), block(base, parts, 1, negotiated)];
 }
 
 /** Validates the server options (and the policy inside), collecting every problem. */
@@ -164,15 +178,29 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
   const parts = corsParts(cors, corp);
   const log = options.log;
 
-  const buildEntry = (info: AssetInfo): Entry => {
+  const buildRep = (info: AssetInfo, contentType: string, encoding: string | null, negotiated: boolean): Representation => {
     const validators = ['ETag', info.etag, 'Last-Modified', info.lastModifiedText, 'Cache-Control', cacheControl];
-    const common = ['Content-Type', info.contentType, 'Accept-Ranges', 'bytes', 'X-Content-Type-Options', 'nosniff'];
+    const common = ['Content-Type', contentType, 'Accept-Ranges', 'bytes', 'X-Content-Type-Options', 'nosniff'];
+    if (encoding !== null) common.push('Content-Encoding', encoding);
     return {
       info,
-      ok: both([...common, 'Content-Length', String(info.size), ...validators], parts),
-      notModified: both(validators, parts),
-      partial: both([...common, ...validators], parts),
+      ok: both([...common, 'Content-Length', String(info.size), ...validators], parts, negotiated),
+      notModified: both(validators, parts, negotiated),
+      partial: both([...common, ...validators], parts, negotiated),
     };
+  };
+
+  const buildEntry = (info: AssetInfo, variants: Variants): Entry => {
+    let available = 0;
+    for (const { coding } of ENCODINGS) if (variants[coding] !== undefined) available |= 1 << coding;
+    const negotiated = available !== 0;
+    const reps: (Representation | undefined)[] = [buildRep(info, info.contentType, null, negotiated)];
+    for (const { coding, name } of ENCODINGS) {
+      const v = variants[coding];
+      // A sibling carries the original's media type; its own bytes, length and ETag.
+      if (v !== undefined) reps[coding] = buildRep(v, info.contentType, name, true);
+    }
+    return { reps, available };
   };
 
   const table = new AssetTable<Entry>(root, { smallFileLimit: options.smallFileLimit ?? DEFAULT_SMALL_FILE_LIMIT, watch: options.watch }, buildEntry);
@@ -213,12 +241,13 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
   let inFlight = 0;
   let idleResolve: (() => void) | null = null;
 
-  const serveFile = async (req: IncomingMessage, res: ServerResponse, entry: Entry, origin: string | undefined, variant: 0 | 1, retried: boolean): Promise<void> => {
-    const info = entry.info;
+  const serveFile = async (req: IncomingMessage, res: ServerResponse, path: string, entry: Entry, origin: string | undefined, variant: 0 | 1, retried: boolean): Promise<void> => {
+    const rep = (entry.available === 0 ? entry.reps[0] : entry.reps[negotiateEncoding(req.headers['accept-encoding'], entry.available)]) as Representation;
+    const info = rep.info;
     const headers = req.headers;
     const pre = evaluatePreconditions(headers, info);
     if (pre === Precondition.NotModified) {
-      writeBlock(res, 304, entry.notModified[variant], origin);
+      writeBlock(res, 304, rep.notModified[variant], origin);
       res.end();
       return;
     }
@@ -234,7 +263,7 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
     if (range !== undefined && req.method === 'GET' && ifRangeAllows(headers['if-range'] as string | undefined, info)) {
       const r = parseRange(range, info.size);
       if (r === 'unsatisfiable') {
-        const b = entry.partial[variant];
+        const b = rep.partial[variant];
         writeBlock(res, 416, { h: [...b.h, 'Content-Range', `bytes */${info.size}`, 'Content-Length', '0'], slots: b.slots }, origin);
         res.end();
         return;
@@ -248,9 +277,9 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
     const length = end - start + 1;
     const sendHead = (): void => {
       if (status === 200) {
-        writeBlock(res, 200, entry.ok[variant], origin);
+        writeBlock(res, 200, rep.ok[variant], origin);
       } else {
-        const b = entry.partial[variant];
+        const b = rep.partial[variant];
         writeBlock(res, 206, { h: [...b.h, 'Content-Range', `bytes ${start}-${end}/${info.size}`, 'Content-Length', String(length)], slots: b.slots }, origin);
       }
     };
@@ -263,9 +292,9 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
     // the tags describe; a changed file is rescanned first, so tag and bytes always agree.
     const rescanAndRetry = async (): Promise<void> => {
       await table.rescan();
-      const again = table.get(info.urlPath);
+      const again = table.get(path);
       if (again === undefined || retried) sendError(res, 404, origin);
-      else await serveFile(req, res, again, origin, variant, true);
+      else await serveFile(req, res, path, again, origin, variant, true);
     };
     let fh;
     try {
@@ -341,7 +370,7 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
       sendError(res, 404, origin);
       return;
     }
-    serveFile(req, res, entry, origin, variantOf(origin), false).catch(() => {
+    serveFile(req, res, path, entry, origin, variantOf(origin), false).catch(() => {
       if (!res.headersSent) sendError(res, 500, origin);
       else res.destroy();
     });

@@ -6,6 +6,7 @@ import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { brotliCompressSync, gunzipSync, gzipSync, brotliDecompressSync } from 'node:zlib';
 import { createServer } from '../dist/index.js';
 import { acHeaders, rawRequest, request } from './helpers.js';
 
@@ -30,9 +31,15 @@ function makeTree() {
   const big = Buffer.alloc(3 * 1024 * 1024);
   for (let i = 0; i < big.length; i++) big[i] = i % 251;
   writeFileSync(join(root, 'fonts', 'big.otf'), big);
+  // Precompressed siblings: a small one (served from memory) and a large one (streamed).
+  const css = Buffer.from('body { font-family: "xorigin Blocks"; }\n'.repeat(40));
+  writeFileSync(join(root, 'app.css'), css);
+  writeFileSync(join(root, 'app.css.br'), brotliCompressSync(css));
+  writeFileSync(join(root, 'app.css.gz'), gzipSync(css));
+  writeFileSync(join(root, 'fonts', 'big.otf.gz'), gzipSync(big));
   symlinkSync(join(base, 'secret.txt'), join(root, 'outside-link.txt'));
   symlinkSync(join(root, 'hello.txt'), join(root, 'inside-link.txt'));
-  return { base, root, big };
+  return { base, root, big, css };
 }
 
 async function start(options) {
@@ -251,6 +258,66 @@ describe('allow-list policy', () => {
     assert.equal((await pf('https://evil.com', 'GET', 'range')).status, 403);
   });
 
+  test('precompressed siblings: chosen by Accept-Encoding, own ETag, original type, Vary', async () => {
+    const br = await request(s.port, { path: '/app.css', headers: { Origin: APP, 'Accept-Encoding': 'gzip, deflate, br, zstd' } });
+    assert.equal(br.status, 200);
+    assert.equal(br.headers['content-encoding'], 'br');
+    assert.equal(br.headers['content-type'], 'text/css; charset=utf-8');
+    assert.ok(brotliDecompressSync(br.body).equals(tree.css));
+    assert.equal(Number(br.headers['content-length']), br.body.length);
+    assert.equal(br.headers.vary, 'Origin, Accept-Encoding');
+    assert.equal(br.headers['access-control-allow-origin'], APP);
+
+    const gz = await request(s.port, { path: '/app.css', headers: { 'Accept-Encoding': 'gzip;q=1, br;q=0.5' } });
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.ok(gunzipSync(gz.body).equals(tree.css));
+    assert.equal(gz.headers.vary, 'Origin, Accept-Encoding');
+
+    const plain = await request(s.port, { path: '/app.css', headers: { 'Accept-Encoding': 'br;q=0, gzip;q=0' } });
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.ok(plain.body.equals(tree.css));
+    assert.equal(plain.headers.vary, 'Origin, Accept-Encoding');
+    const none = await request(s.port, { path: '/app.css' });
+    assert.equal(none.headers['content-encoding'], undefined);
+    assert.equal(none.headers.etag, plain.headers.etag);
+
+    // Each representation has its own strong ETag.
+    assert.equal(new Set([br.headers.etag, gz.headers.etag, plain.headers.etag]).size, 3);
+    // A file without siblings does not vary on Accept-Encoding.
+    const font = await request(s.port, { path: '/fonts/a.woff2', headers: { 'Accept-Encoding': 'br, gzip' } });
+    assert.equal(font.headers['content-encoding'], undefined);
+    assert.equal(font.headers.vary, 'Origin');
+  });
+
+  test('precompressed siblings: conditional requests and ranges apply to the chosen representation', async () => {
+    const ae = { 'Accept-Encoding': 'br' };
+    const br = await request(s.port, { path: '/app.css', headers: ae });
+    const hit = await request(s.port, { path: '/app.css', headers: { ...ae, Origin: APP, 'If-None-Match': br.headers.etag } });
+    assert.equal(hit.status, 304);
+    assert.equal(hit.headers.etag, br.headers.etag);
+    assert.equal(hit.headers.vary, 'Origin, Accept-Encoding');
+    assert.equal(hit.headers['access-control-allow-origin'], APP);
+    // The identity tag does not validate the br representation.
+    const identity = await request(s.port, { path: '/app.css' });
+    const miss = await request(s.port, { path: '/app.css', headers: { ...ae, 'If-None-Match': identity.headers.etag } });
+    assert.equal(miss.status, 200);
+    assert.equal(miss.headers['content-encoding'], 'br');
+    const part = await request(s.port, { path: '/app.css', headers: { ...ae, Range: 'bytes=0-9' } });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers['content-encoding'], 'br');
+    assert.equal(part.headers['content-range'], `bytes 0-9/${br.body.length}`);
+    assert.ok(part.body.equals(br.body.subarray(0, 10)));
+    // A large streamed file and its streamed sibling.
+    const big = await request(s.port, { path: '/fonts/big.otf', headers: { 'Accept-Encoding': 'gzip' } });
+    assert.equal(big.headers['content-encoding'], 'gzip');
+    assert.equal(big.headers['content-type'], 'font/otf');
+    assert.ok(gunzipSync(big.body).equals(tree.big));
+    // The sibling is also an ordinary file at its own URL.
+    const direct = await request(s.port, { path: '/app.css.gz' });
+    assert.equal(direct.headers['content-encoding'], undefined);
+    assert.ok(gunzipSync(direct.body).equals(tree.css));
+  });
+
   test('a file added, changed and removed is served correctly without a restart', async () => {
     const file = join(tree.root, 'fresh.txt');
     writeFileSync(file, 'one');
@@ -268,6 +335,16 @@ describe('allow-list policy', () => {
     const second = await request(s.port, { path: '/fresh.txt' });
     assert.notEqual(second.headers.etag, first.headers.etag);
     assert.equal(second.headers['content-length'], '4');
+    // A sibling added later is negotiated; removed, the original is served again.
+    const ae = { 'Accept-Encoding': 'gzip' };
+    writeFileSync(`${file}.gz`, gzipSync('two!'));
+    await wait(async () => (await request(s.port, { path: '/fresh.txt', headers: ae })).headers['content-encoding'] === 'gzip');
+    const zipped = await request(s.port, { path: '/fresh.txt', headers: ae });
+    assert.equal(gunzipSync(zipped.body).toString(), 'two!');
+    assert.equal(zipped.headers.vary, 'Origin, Accept-Encoding');
+    rmSync(`${file}.gz`);
+    await wait(async () => (await request(s.port, { path: '/fresh.txt', headers: ae })).headers['content-encoding'] === undefined);
+    assert.equal((await request(s.port, { path: '/fresh.txt', headers: ae })).headers.vary, 'Origin');
     rmSync(file);
     await wait(async () => (await request(s.port, { path: '/fresh.txt' })).status === 404);
   });
@@ -295,6 +372,11 @@ describe('"*" policy defaults (a public font host)', () => {
       assert.equal(res.headers['cache-control'], 'public, max-age=31536000, immutable');
       assert.equal(res.headers.vary, undefined);
     }
+    // Under `*`, only a file with siblings varies, and only on Accept-Encoding.
+    const css = await request(s.port, { path: '/app.css', headers: { Origin: 'https://anyone.test', 'Accept-Encoding': 'gzip' } });
+    assert.equal(css.headers['content-encoding'], 'gzip');
+    assert.equal(css.headers.vary, 'Accept-Encoding');
+    assert.equal(css.headers['access-control-allow-origin'], '*');
     const missing = await request(s.port, { path: '/nope', headers: { Origin: 'https://anyone.test' } });
     assert.equal(missing.status, 404);
     assert.equal(missing.headers['access-control-allow-origin'], '*');

@@ -1,0 +1,124 @@
+/**
+ * Content-coding negotiation for precompressed siblings (`font.css.br`, `.zst`, `.gz`), after
+ * RFC 9110 §12.5.3. The header is scanned in place by char index: no split, no per-request arrays.
+ */
+
+export const ENCODING_IDENTITY = 0;
+export const ENCODING_BR = 1;
+export const ENCODING_ZSTD = 2;
+export const ENCODING_GZIP = 3;
+export type Encoding = 0 | 1 | 2 | 3;
+
+/** Sibling file suffix and Content-Encoding value for each coding, in our order of preference. */
+export const ENCODINGS: readonly { readonly coding: Exclude<Encoding, 0>; readonly suffix: string; readonly name: string }[] = [
+  { coding: ENCODING_BR, suffix: '.br', name: 'br' },
+  { coding: ENCODING_ZSTD, suffix: '.zst', name: 'zstd' },
+  { coding: ENCODING_GZIP, suffix: '.gz', name: 'gzip' },
+];
+
+/** A q-value in thousandths; -1 when the element is absent or its q-value is malformed. */
+function parseQ(s: string, i: number, end: number): number {
+  // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
+  const first = s.charCodeAt(i);
+  if (first !== 48 && first !== 49) return -1;
+  let q = first === 49 ? 1000 : 0;
+  i++;
+  if (i === end) return q;
+  if (s.charCodeAt(i) !== 46 /* . */ || end - i > 4) return -1;
+  let scale = 100;
+  for (i++; i < end; i++, scale /= 10) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9 || (first === 49 && d !== 0)) return -1;
+    q += d * scale;
+  }
+  return q;
+}
+
+function isOws(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/** Case-insensitive compare of s[start, end) with a lowercase ASCII literal. */
+function tokenIs(s: string, start: number, end: number, lower: string): boolean {
+  if (end - start !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    if ((s.charCodeAt(start + i) | 0x20) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/**
+ * Picks the coding to send. `available` is a bit set of `1 << coding` for the siblings a file has.
+ * A coding is acceptable when it is listed (or covered by `*`) with q > 0; the highest q wins, ties
+ * go to br, then zstd, then gzip. Identity is the fallback and wins only when it is listed with a
+ * higher q than every acceptable coding. A missing or empty header means identity: RFC 9110 lets a
+ * server assume any coding then, but old clients that send nothing may not decode.
+ */
+export function negotiateEncoding(header: string | undefined, available: number): Encoding {
+  if (header === undefined || available === 0) return ENCODING_IDENTITY;
+  let qBr = -1;
+  let qZstd = -1;
+  let qGzip = -1;
+  let qIdentity = -1;
+  let qAny = -1;
+  const n = header.length;
+  let i = 0;
+  while (i < n) {
+    let c = header.charCodeAt(i);
+    if (c === 44 /* , */ || isOws(c)) {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < n && (c = header.charCodeAt(i)) !== 44 && c !== 59 /* ; */ && !isOws(c)) i++;
+    const end = i;
+    let q = 1000;
+    // Parameters: only q matters; anything else is skipped up to the next ';' or ','.
+    while (i < n && header.charCodeAt(i) !== 44) {
+      c = header.charCodeAt(i);
+      if (c !== 59) {
+        i++;
+        continue;
+      }
+      i++;
+      while (i < n && isOws(header.charCodeAt(i))) i++;
+      const pStart = i;
+      while (i < n && (c = header.charCodeAt(i)) !== 61 /* = */ && c !== 59 && c !== 44) i++;
+      if (i < n && header.charCodeAt(i) === 61 && i - pStart === 1 && (header.charCodeAt(pStart) | 0x20) === 113 /* q */) {
+        const vStart = ++i;
+        while (i < n && (c = header.charCodeAt(i)) !== 59 && c !== 44 && !isOws(c)) i++;
+        q = parseQ(header, vStart, i);
+      }
+    }
+    if (q < 0) continue; // malformed q-value: ignore the element rather than guess
+    if (tokenIs(header, start, end, 'br')) qBr = q;
+    else if (tokenIs(header, start, end, 'zstd')) qZstd = q;
+    else if (tokenIs(header, start, end, 'gzip') || tokenIs(header, start, end, 'x-gzip')) qGzip = q;
+    else if (tokenIs(header, start, end, 'identity')) qIdentity = q;
+    else if (end - start === 1 && header.charCodeAt(start) === 42 /* * */) qAny = q;
+  }
+  let best: Encoding = ENCODING_IDENTITY;
+  let bestQ = 0;
+  if ((available & (1 << ENCODING_BR)) !== 0) {
+    const q = qBr >= 0 ? qBr : qAny;
+    if (q > bestQ) {
+      best = ENCODING_BR;
+      bestQ = q;
+    }
+  }
+  if ((available & (1 << ENCODING_ZSTD)) !== 0) {
+    const q = qZstd >= 0 ? qZstd : qAny;
+    if (q > bestQ) {
+      best = ENCODING_ZSTD;
+      bestQ = q;
+    }
+  }
+  if ((available & (1 << ENCODING_GZIP)) !== 0) {
+    const q = qGzip >= 0 ? qGzip : qAny;
+    if (q > bestQ) {
+      best = ENCODING_GZIP;
+      bestQ = q;
+    }
+  }
+  return qIdentity > bestQ ? ENCODING_IDENTITY : best;
+}
