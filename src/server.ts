@@ -157,6 +157,14 @@ function validate(options: ServerOptions): Cors {
   return cors;
 }
 
+/**
+ * Checks the options (and the policy inside) without scanning the root: throws a PolicyError
+ * listing every problem. createServer runs the same checks.
+ */
+export function validateServerOptions(options: ServerOptions): void {
+  validate(options);
+}
+
 /** A node:http server serving a directory with xorigin's CORS, caching and range handling. */
 export interface XoriginServer extends Server {
   /** The asset table's root, resolved. */

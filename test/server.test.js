@@ -2,7 +2,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -450,4 +451,107 @@ test('CLI: prints the URL, serves, and exits 0 on SIGTERM', async () => {
     r.child.kill('SIGTERM');
   });
   assert.equal(code, 0);
+});
+
+test('a file truncated in place mid-stream: the response is cut, never ended short or mixed', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'xorigin-trunc-'));
+  const size = 48 * 1024 * 1024; // well beyond what loopback socket buffers hold while the client is paused
+  const data = Buffer.alloc(size);
+  for (let i = 0; i < size; i += 4) data.writeUInt32LE(i, i);
+  const file = join(base, 'big.otf');
+  writeFileSync(file, data);
+  const s = await start({ root: base, smallFileLimit: 1024 });
+  t.after(async () => {
+    await s.server.shutdown(100);
+    rmSync(base, { recursive: true, force: true });
+  });
+  // Keep-alive, so a response ended short would leave the client waiting instead of being masked by a close.
+  const agent = new http.Agent({ keepAlive: true });
+  const outcome = await new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: s.port, path: '/big.otf', agent }, (res) => {
+      const chunks = [];
+      res.pause();
+      // Truncate while the server is blocked on back-pressure, then drain.
+      setTimeout(() => {
+        truncateSync(file, 1000);
+        res.on('data', (c) => chunks.push(c));
+        res.resume();
+      }, 100);
+      const done = (how) => resolve({ how, complete: res.complete, length: Number(res.headers['content-length']), body: Buffer.concat(chunks) });
+      res.on('end', () => done('end'));
+      res.on('aborted', () => done('aborted'));
+      res.on('error', () => done('error'));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('the server neither finished nor cut the response')));
+    req.on('error', (e) => {
+      agent.destroy();
+      reject(e);
+    });
+    req.end();
+  });
+  agent.destroy();
+  assert.equal(outcome.length, size);
+  assert.equal(outcome.complete, false, `response ended ${outcome.how} with ${outcome.body.length} of ${size} bytes`);
+  assert.ok(outcome.body.length < size);
+  assert.ok(outcome.body.equals(data.subarray(0, outcome.body.length)), 'the bytes sent are a prefix of the original');
+  // The server keeps serving, with the new length and a new tag.
+  const after = await request(s.port, { path: '/big.otf' });
+  assert.equal(after.status, 200);
+  assert.equal(after.body.length, 1000);
+  assert.equal(after.headers['content-length'], '1000');
+});
+
+test('CLI --workers 2: both serve, a killed worker is replaced, SIGTERM stops them all with exit 0', async (t) => {
+  const child = spawn(process.execPath, ['dist/cli.js', 'serve', 'example', '--port', '0', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const until = async (check, what) => {
+    for (let i = 0; i < 200; i++) {
+      if (check()) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.fail(`${what} within 5 s; stdout: ${out} stderr: ${err}`);
+  };
+  const pids = () => [...err.matchAll(/worker (\d+) listening/g)].map((m) => Number(m[1]));
+  await until(() => pids().length === 2 && /listening on http:\/\/127\.0\.0\.1:\d+/.test(out), 'two workers listening');
+  assert.equal(out.match(/listening on/g).length, 1, 'the URL is printed once');
+  const port = Number(/127\.0\.0\.1:(\d+)/.exec(out)[1]);
+  const [first, second] = pids();
+  assert.notEqual(first, child.pid);
+  assert.equal((await request(port, { path: '/' })).status, 200);
+
+  process.kill(first, 'SIGKILL');
+  await until(() => pids().length === 3, 'a replacement worker listening');
+  const replacement = pids()[2];
+  assert.ok(![first, second].includes(replacement));
+  assert.match(err, new RegExp(`worker ${first} died \\(SIGKILL\\)`));
+  // Round-robin spreads these over both live workers; every one must succeed.
+  for (let i = 0; i < 6; i++) {
+    const res = await request(port, { path: '/fonts/xorigin-blocks.ttf' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'font/ttf');
+  }
+
+  const code = await new Promise((resolve) => {
+    child.on('exit', resolve);
+    child.kill('SIGTERM');
+  });
+  assert.equal(code, 0);
+  for (const pid of [second, replacement]) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} still running`);
+});
+
+test('CLI --workers: a bad count exits 2 naming it; a port in use exits 1 without a restart loop', async () => {
+  const bad = await runCli(['serve', 'example', '--workers', '0']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /workers/);
+  const blocker = http.createServer();
+  await new Promise((r) => blocker.listen(0, '127.0.0.1', r));
+  const busy = await runCli(['serve', 'example', '--workers', '2', '--port', String(blocker.address().port)]);
+  blocker.close();
+  assert.equal(busy.code, 1);
+  assert.match(busy.err, /EADDRINUSE/);
+  assert.match(busy.err, /failed to start/);
 });
