@@ -169,7 +169,10 @@ export function validateServerOptions(options: ServerOptions): void {
 export interface XoriginServer extends Server {
   /** The asset table's root, resolved. */
   readonly root: string;
-  /** Stops listening, lets in-flight responses finish (up to `graceMs`), then closes what is left. */
+  /**
+   * Stops listening, lets in-flight responses finish (up to `graceMs`, default 10 s), then closes
+   * what is left. `close(cb)` does the same with the default deadline.
+   */
   shutdown(graceMs?: number): Promise<void>;
 }
 
@@ -391,21 +394,26 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
   server.keepAliveTimeout = 5_000;
   Object.defineProperty(server, 'root', { value: root });
   server.on('close', () => table.close());
-  server.shutdown = (graceMs = 10_000) =>
-    new Promise<void>((done) => {
-      // Stop accepting; Node 20's close() also drops connections it deems idle, so in-flight
-      // responses are awaited before anything else is closed.
-      server.close(() => done());
-      const finish = (): void => {
-        server.closeAllConnections();
-      };
-      if (inFlight === 0) finish();
-      else {
-        idleResolve = finish;
-        setTimeout(finish, graceMs).unref();
-      }
-      server.closeIdleConnections();
-    });
+  // close() is made graceful too: Node 20's own close() drops connections it deems idle, which has
+  // been seen to cut a response still flushing a large buffer. Stop accepting, let in-flight
+  // responses finish (or the deadline pass), then close what is left.
+  const nativeClose = server.close.bind(server);
+  const gracefulClose = (graceMs: number, callback?: (err?: Error) => void): void => {
+    nativeClose(callback);
+    const finish = (): void => {
+      server.closeAllConnections();
+    };
+    if (inFlight === 0) finish();
+    else {
+      idleResolve = finish;
+      setTimeout(finish, graceMs).unref();
+    }
+  };
+  server.shutdown = (graceMs = 10_000) => new Promise<void>((done) => gracefulClose(graceMs, () => done()));
+  server.close = (callback?: (err?: Error) => void) => {
+    gracefulClose(10_000, callback);
+    return server;
+  };
   return server;
 }
 

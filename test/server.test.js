@@ -396,6 +396,18 @@ test('createServer rejects bad options with every problem listed', async () => {
   );
 });
 
+test('close() is graceful too: a large download in flight finishes', async () => {
+  const tree = makeTree();
+  const s = await start({ root: tree.root });
+  const pending = request(s.port, { path: '/fonts/big.otf' });
+  await new Promise((r) => setTimeout(r, 5));
+  await new Promise((resolve) => s.server.close(resolve));
+  const res = await pending;
+  assert.equal(res.status, 200);
+  assert.ok(res.body.equals(tree.big));
+  rmSync(tree.base, { recursive: true, force: true });
+});
+
 test('shutdown lets a large download in flight finish', async () => {
   const tree = makeTree();
   const s = await start({ root: tree.root });
