@@ -4,8 +4,12 @@
 // committed, so the repository ships no third-party font file.
 //
 //   node scripts/make-font.mjs example/fonts/xorigin-blocks.ttf
+//
+// Writes the same font as WOFF2 beside it (xorigin-blocks.woff2), with the null transform for every
+// table (WOFF2 §5: glyf/loca transform version 3), so only Brotli is needed to encode it.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { brotliCompressSync, constants as zlib } from 'node:zlib';
 
 const UPM = 1000;
 const FIRST = 0x20;
@@ -232,7 +236,62 @@ const headOffset = out.indexOf(Buffer.from('head')) + 8;
 const headStart = out.readUInt32BE(headOffset);
 out.writeUInt32BE((0xb1b0afba - checksum(out) + 0x100000000) % 0x100000000, headStart + 8);
 
+// WOFF2 (https://www.w3.org/TR/WOFF2/): header, table directory with known-tag indexes and
+// UIntBase128 lengths, then one Brotli stream of the tables' bytes, unpadded, in directory order.
+const KNOWN_TAGS = ['cmap', 'head', 'hhea', 'hmtx', 'maxp', 'name', 'OS/2', 'post', 'cvt ', 'fpgm', 'glyf', 'loca', 'prep'];
+
+function uintBase128(v) {
+  const bytes = [v & 0x7f];
+  for (v = Math.floor(v / 128); v > 0; v = Math.floor(v / 128)) bytes.unshift((v & 0x7f) | 0x80);
+  return bytes;
+}
+
+function toWoff2(sfnt, tableTags) {
+  // loca must directly follow glyf in a WOFF2 directory.
+  const order = tableTags.filter((t) => t !== 'loca');
+  order.splice(order.indexOf('glyf') + 1, 0, 'loca');
+  const dir = new Writer();
+  const datas = [];
+  let sfntSize = 12 + 16 * order.length;
+  for (const tag of order) {
+    const data = tables[tag];
+    const known = KNOWN_TAGS.indexOf(tag);
+    const nullTransform = tag === 'glyf' || tag === 'loca' ? 3 << 6 : 0;
+    dir.u8((known === -1 ? 63 : known) | nullTransform);
+    if (known === -1) dir.tag(tag);
+    dir.raw(uintBase128(data.length));
+    datas.push(data);
+    sfntSize += Math.ceil(data.length / 4) * 4;
+  }
+  const compressed = brotliCompressSync(Buffer.concat(datas), {
+    params: { [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_FONT, [zlib.BROTLI_PARAM_QUALITY]: 11 },
+  });
+  const directory = dir.buffer();
+  const length = Math.ceil((48 + directory.length + compressed.length) / 4) * 4;
+  const header = new Writer()
+    .tag('wOF2')
+    .u32(sfnt.readUInt32BE(0))
+    .u32(length)
+    .u16(order.length)
+    .u16(0)
+    .u32(sfntSize)
+    .u32(compressed.length)
+    .u16(1)
+    .u16(0)
+    .u32(0)
+    .u32(0)
+    .u32(0)
+    .u32(0)
+    .u32(0);
+  const file = Buffer.alloc(length);
+  Buffer.concat([header.buffer(), directory, compressed]).copy(file);
+  return file;
+}
+
 const target = process.argv[2] ?? 'example/fonts/xorigin-blocks.ttf';
 mkdirSync(dirname(target), { recursive: true });
 writeFileSync(target, out);
-console.log(`wrote ${target} (${out.length} bytes, ${numGlyphs} glyphs)`);
+const woff2 = toWoff2(out, tags);
+const woff2Target = target.replace(/\.ttf$/, '') + '.woff2';
+writeFileSync(woff2Target, woff2);
+console.log(`wrote ${target} (${out.length} bytes, ${numGlyphs} glyphs) and ${woff2Target} (${woff2.length} bytes)`);
