@@ -396,13 +396,30 @@ test('createServer rejects bad options with every problem listed', async () => {
   );
 });
 
+/** A GET whose response has begun (headers received, body still flowing) when `started` resolves. */
+function startDownload(port, path) {
+  let started;
+  const done = new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      started();
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  return { started: new Promise((r) => (started = r)), done };
+}
+
 test('close() is graceful too: a large download in flight finishes', async () => {
   const tree = makeTree();
   const s = await start({ root: tree.root });
-  const pending = request(s.port, { path: '/fonts/big.otf' });
-  await new Promise((r) => setTimeout(r, 5));
+  const download = startDownload(s.port, '/fonts/big.otf');
+  await download.started;
   await new Promise((resolve) => s.server.close(resolve));
-  const res = await pending;
+  const res = await download.done;
   assert.equal(res.status, 200);
   assert.ok(res.body.equals(tree.big));
   rmSync(tree.base, { recursive: true, force: true });
@@ -411,10 +428,10 @@ test('close() is graceful too: a large download in flight finishes', async () =>
 test('shutdown lets a large download in flight finish', async () => {
   const tree = makeTree();
   const s = await start({ root: tree.root });
-  const pending = request(s.port, { path: '/fonts/big.otf' });
-  await new Promise((r) => setTimeout(r, 5));
+  const download = startDownload(s.port, '/fonts/big.otf');
+  await download.started;
   await s.server.shutdown(5000);
-  const res = await pending;
+  const res = await download.done;
   assert.equal(res.status, 200);
   assert.ok(res.body.equals(tree.big));
   rmSync(tree.base, { recursive: true, force: true });
