@@ -465,7 +465,7 @@ function chart(rows) {
   const height = 60 + SCENARIOS.length * groupH + 20;
   const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="system-ui, sans-serif" font-size="11">`];
   out.push(`<rect width="100%" height="100%" fill="#fff"/>`);
-  out.push(`<text x="10" y="20" font-size="14" font-weight="bold">req/s as a ratio of bare node:http in the same round (${useWrk ? 'wrk' : 'autocannon'}, median of ${ROUNDS} rounds; longer is faster)</text>`);
+  out.push(`<text x="10" y="20" font-size="12" font-weight="bold">req/s as a ratio of bare node:http in the same round (${useWrk ? 'wrk' : 'autocannon'}, median of ${ROUNDS} rounds; longer is faster)</text>`);
   const x1 = left + plotW / max;
   out.push(`<line x1="${x1}" y1="30" x2="${x1}" y2="${height - 10}" stroke="#999" stroke-dasharray="3,3"/><text x="${x1 + 3}" y="40" fill="#666">1.0 = bare</text>`);
   SCENARIOS.forEach((s, gi) => {
