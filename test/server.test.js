@@ -14,7 +14,8 @@ import { acHeaders, rawRequest, request } from './helpers.js';
 const APP = 'https://app.example.com';
 const SECRET = 'TOP-SECRET-OUTSIDE-ROOT';
 
-function makeTree() {
+/** `huge`: also a 6 MiB font, past the size read whole, so it takes the streaming path. */
+function makeTree({ huge = false } = {}) {
   const base = mkdtempSync(join(tmpdir(), 'xorigin-'));
   const root = join(base, 'root');
   mkdirSync(join(root, 'fonts'), { recursive: true });
@@ -24,6 +25,8 @@ function makeTree() {
   writeFileSync(join(root, 'fonts', 'a.woff2'), Buffer.from('wOF2' + 'x'.repeat(96)));
   writeFileSync(join(root, 'fonts', 'b.ttf'), Buffer.alloc(50, 1));
   writeFileSync(join(root, 'hello.txt'), 'hello world');
+  // Every byte value: small bodies are kept as latin1 strings, which must round-trip exactly.
+  writeFileSync(join(root, 'fonts', 'bytes.otf'), Buffer.from(Array.from({ length: 1024 }, (_, i) => (i * 7) % 256)));
   writeFileSync(join(root, 'index.html'), '<h1>hi</h1>');
   writeFileSync(join(root, 'a b.css'), 'body{}');
   writeFileSync(join(root, '.env'), SECRET);
@@ -32,6 +35,12 @@ function makeTree() {
   const big = Buffer.alloc(3 * 1024 * 1024);
   for (let i = 0; i < big.length; i++) big[i] = i % 251;
   writeFileSync(join(root, 'fonts', 'big.otf'), big);
+  let hugeFile = null;
+  if (huge) {
+    hugeFile = Buffer.alloc(6 * 1024 * 1024);
+    for (let i = 0; i < hugeFile.length; i++) hugeFile[i] = i % 253;
+    writeFileSync(join(root, 'fonts', 'huge.otf'), hugeFile);
+  }
   // Precompressed siblings: a small one (served from memory) and a large one (streamed).
   const css = Buffer.from('body { font-family: "xorigin Blocks"; }\n'.repeat(40));
   writeFileSync(join(root, 'app.css'), css);
@@ -40,7 +49,7 @@ function makeTree() {
   writeFileSync(join(root, 'fonts', 'big.otf.gz'), gzipSync(big));
   symlinkSync(join(base, 'secret.txt'), join(root, 'outside-link.txt'));
   symlinkSync(join(root, 'hello.txt'), join(root, 'inside-link.txt'));
-  return { base, root, big, css };
+  return { base, root, big, css, huge: hugeFile };
 }
 
 async function start(options) {
@@ -53,7 +62,7 @@ describe('allow-list policy', () => {
   let tree;
   let s;
   before(async () => {
-    tree = makeTree();
+    tree = makeTree({ huge: true });
     s = await start({ root: tree.root, cors: { origins: [APP], exposedHeaders: ['content-range'] }, smallFileLimit: 64 * 1024 });
   });
   after(async () => {
@@ -183,15 +192,45 @@ describe('allow-list policy', () => {
     assert.equal(res.status, 200);
   });
 
-  test('a large file is streamed whole, and by range', async () => {
+  test('a large file is served whole, and by range, from disk', async () => {
     const res = await request(s.port, { path: '/fonts/big.otf', headers: { Origin: APP } });
     assert.equal(res.status, 200);
     assert.equal(res.headers['content-type'], 'font/otf');
+    assert.equal(res.headers['content-length'], String(tree.big.length));
     assert.ok(res.body.equals(tree.big));
     assert.equal(res.headers['access-control-allow-origin'], APP);
     const part = await request(s.port, { path: '/fonts/big.otf', headers: { Range: 'bytes=1000000-1000099' } });
     assert.equal(part.status, 206);
     assert.ok(part.body.equals(tree.big.subarray(1000000, 1000100)));
+  });
+
+  test('a small binary file is sent byte for byte, whole and by range', async () => {
+    const bytes = Buffer.from(Array.from({ length: 1024 }, (_, i) => (i * 7) % 256));
+    const res = await request(s.port, { path: '/fonts/bytes.otf', headers: { Origin: APP } });
+    assert.equal(res.headers['content-length'], '1024');
+    assert.ok(res.body.equals(bytes));
+    const part = await request(s.port, { path: '/fonts/bytes.otf', headers: { Range: 'bytes=100-899' } });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers['content-length'], '800');
+    assert.ok(part.body.equals(bytes.subarray(100, 900)));
+    const head = await request(s.port, { method: 'HEAD', path: '/fonts/bytes.otf' });
+    assert.equal(head.headers['content-length'], '1024');
+    assert.equal(head.body.length, 0);
+  });
+
+  test('a file past the whole-read size is streamed byte for byte, whole and by range', async () => {
+    const res = await request(s.port, { path: '/fonts/huge.otf', headers: { Origin: APP } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-length'], String(tree.huge.length));
+    assert.ok(res.body.equals(tree.huge));
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    // A range longer than the whole-read size streams too; a short one is a single read.
+    for (const [from, to] of [[1, 5 * 1024 * 1024], [6 * 1024 * 1024 - 10, 6 * 1024 * 1024 - 1]]) {
+      const part = await request(s.port, { path: '/fonts/huge.otf', headers: { Range: `bytes=${from}-${to}` } });
+      assert.equal(part.status, 206);
+      assert.equal(part.headers['content-range'], `bytes ${from}-${to}/${tree.huge.length}`);
+      assert.ok(part.body.equals(tree.huge.subarray(from, to + 1)));
+    }
   });
 
   test('directory index and percent-encoded names', async () => {
@@ -413,19 +452,19 @@ function startDownload(port, path) {
   return { started: new Promise((r) => (started = r)), done };
 }
 
-test('close() is graceful too: a large download in flight finishes', async () => {
-  const tree = makeTree();
+test('close() is graceful too: a large download in flight finishes (streamed)', async () => {
+  const tree = makeTree({ huge: true });
   const s = await start({ root: tree.root });
-  const download = startDownload(s.port, '/fonts/big.otf');
+  const download = startDownload(s.port, '/fonts/huge.otf');
   await download.started;
   await new Promise((resolve) => s.server.close(resolve));
   const res = await download.done;
   assert.equal(res.status, 200);
-  assert.ok(res.body.equals(tree.big));
+  assert.ok(res.body.equals(tree.huge));
   rmSync(tree.base, { recursive: true, force: true });
 });
 
-test('shutdown lets a large download in flight finish', async () => {
+test('shutdown lets a large download in flight finish (read whole)', async () => {
   const tree = makeTree();
   const s = await start({ root: tree.root });
   const download = startDownload(s.port, '/fonts/big.otf');

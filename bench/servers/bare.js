@@ -6,9 +6,12 @@ import { ready } from './common.js';
 
 const canned = JSON.parse(readFileSync(process.env.BENCH_CANNED, 'utf8'));
 const headers = canned.headers;
-const body = Buffer.from(canned.body, 'base64');
+const bytes = Buffer.from(canned.body, 'base64');
+// A small body as a latin1 string, as xorigin sends it: node:http then writes it together with
+// the headers, which is measurably faster than a Buffer. The ceiling must be the fastest way.
+const body = bytes.length <= 4096 ? bytes.toString('latin1') : bytes;
 const status = canned.status;
 ready(createServer((req, res) => {
   res.writeHead(status, headers);
-  res.end(body);
+  res.end(body, 'latin1');
 }));
