@@ -623,3 +623,46 @@ test('CLI --workers: a bad count exits 2 naming it; a port in use exits 1 withou
   assert.match(busy.err, /EADDRINUSE/);
   assert.match(busy.err, /failed to start/);
 });
+
+test('72 slow downloads at once (more than the 64 pooled read buffers), and aborted ones, all get exact bytes', async (t) => {
+  const tree = makeTree({ huge: true });
+  const s = await start({ root: tree.root });
+  t.after(async () => {
+    await s.server.shutdown(100);
+    rmSync(tree.base, { recursive: true, force: true });
+  });
+  // Each client waits before reading, so every response holds its read buffer at once: the server
+  // runs out of pooled buffers and streams the rest with fresh ones. Some clients abort midway,
+  // which must give their buffers back only once no read can still land in them.
+  const burst = () =>
+    Promise.all(
+      Array.from({ length: 72 }, (_, i) =>
+        new Promise((resolve, reject) => {
+          const req = http.request({ host: '127.0.0.1', port: s.port, path: '/fonts/huge.otf', agent: false }, (res) => {
+            res.pause();
+            const chunks = [];
+            setTimeout(() => {
+              if (i % 10 === 9) {
+                res.once('data', () => req.destroy());
+                res.resume();
+                req.on('close', () => resolve(null));
+                return;
+              }
+              res.on('data', (c) => chunks.push(c));
+              res.on('end', () => resolve(Buffer.concat(chunks)));
+              res.resume();
+            }, 300);
+          });
+          req.on('error', (e) => (i % 10 === 9 ? resolve(null) : reject(e)));
+          req.end();
+        }),
+      ),
+    );
+  const bodies = await burst();
+  const complete = bodies.filter((b) => b !== null);
+  assert.equal(complete.length, 65);
+  for (const b of complete) assert.ok(b.equals(tree.huge), `a body of ${b.length} bytes differs from the file`);
+  // The buffers given back are reused without mixing bytes between responses.
+  const again = await Promise.all(Array.from({ length: 4 }, () => request(s.port, { path: '/fonts/huge.otf' })));
+  for (const r of again) assert.ok(r.body.equals(tree.huge));
+});
