@@ -423,9 +423,9 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
   /**
    * A body longer than one buffer, whose first `filled` bytes are in `buf` and whose rest runs from
    * `from` to `end`: write a chunk, and read the next into the same buffer once the socket has
-   * taken it. The fd and buffer are released when the response has
-   * closed and no read is pending, never earlier (a read still landing in a reused buffer, or in
-   * an fd number already reused, would send another file's bytes).
+   * taken it. The fd and buffer are released when the response has closed and no read is pending,
+   * never earlier (a read still landing in a reused buffer, or in an fd number already reused,
+   * would send another file's bytes).
    */
   const sendChunks = (res: ServerResponse, fd: number, buf: Buffer, filled: number, from: number, end: number): void => {
     let pos = from;
