@@ -147,6 +147,10 @@ describe('allow-list policy', () => {
     assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Match': `W/${headers.etag}` } })).status, 412);
     res = await request(s.port, { path: '/hello.txt', headers: { 'If-Unmodified-Since': 'Thu, 01 Jan 1970 00:00:00 GMT' } });
     assert.equal(res.status, 412);
+    // Not an HTTP-date (Date.parse would read a year into each): the condition is ignored.
+    for (const v of ['garbage 1970', '1970-01-01', 'Thu, 01 Jan 1970 00:00:00']) {
+      assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Unmodified-Since': v } })).status, 200, v);
+    }
   });
 
   test('Range: single, open-ended, suffix -> 206 with Content-Range and CORS', async () => {
