@@ -365,6 +365,7 @@ for (const scenario of SCENARIOS) {
     }
     const bare = perRound.get('bare');
     for (const [id, m] of perRound) {
+      m.round = round;
       m.ratioAc = bare ? m.ac.rps / bare.ac.rps : null;
       m.ratioWrk = bare && m.wrk && bare.wrk ? m.wrk.rps / bare.wrk.rps : null;
       rows.get(id).rounds.push(m);
@@ -439,13 +440,24 @@ for (const scenario of SCENARIOS) {
   const xo = rows.find((r) => r.contender === 'xorigin');
   const peers = rows.filter((r) => r.equivalent && !['bare', 'xorigin', 'xorigin-handle', 'nginx'].includes(r.contender) && r.rps !== null);
   if (xo?.rps && peers.length > 0) {
-    const bestPeer = peers.reduce((a, b) => (a.rps > b.rps ? a : b));
-    lines.push('', `xorigin serve vs the fastest Node peer here (${label(bestPeer.contender)}): **${fmt(xo.rps / bestPeer.rps, 2)}×** (autocannon)${xo.wrkRps && bestPeer.wrkRps ? `, ${fmt(xo.wrkRps / bestPeer.wrkRps, 2)}× (wrk)` : ''}.`);
+    // Same-round quotients: each round's xorigin figure over the peer's in that round, then the
+    // median. Steadier than a quotient of medians taken from different rounds on a noisy machine.
+    const vs = (peer, pick) => median(xo.rounds.map((m) => {
+      const p = peer.rounds.find((q) => q.round === m.round);
+      return p && pick(m) && pick(p) ? pick(m) / pick(p) : null;
+    }));
+    const useWrk = xo.wrkRps !== null;
+    const margins = peers.map((p) => ({ p, wrk: vs(p, (m) => m.wrk?.rps), ac: vs(p, (m) => m.ac.rps) })).sort((a, b) => (useWrk ? a.wrk - b.wrk : a.ac - b.ac));
+    lines.push('', `xorigin serve ÷ each Node peer (median of same-round quotients, ${useWrk ? 'wrk; autocannon in brackets' : 'autocannon'}): ${margins.map((x) => `${label(x.p.contender)} **${fmt(useWrk ? x.wrk : x.ac, 2)}×**${useWrk ? ` (${fmt(x.ac, 2)}×)` : ''}`).join(', ')}.`);
+    const lightest = peers.reduce((a, b) => (a.rss < b.rss ? a : b));
+    lines.push('', `RSS: xorigin serve ${fmt(xo.rss / 2 ** 20, 1)} MB, the lightest Node peer (${label(lightest.contender)}) ${fmt(lightest.rss / 2 ** 20, 1)} MB.`);
   }
   lines.push('');
 }
 writeFileSync(join(HERE, 'RESULTS.md'), `${lines.join('\n')}\n`);
-writeFileSync(join(HERE, 'results.json'), JSON.stringify({ command, versions, summary: summary.map(({ rounds, ...r }) => r) }, null, 2));
+// Per-round figures are kept too, so every median and quotient above can be recomputed.
+const perRoundOf = (rounds) => rounds.map((m) => ({ round: m.round, rps: m.ac.rps, wrkRps: m.wrk?.rps ?? null, rss: m.rss, ratio: m.ratioAc, wrkRatio: m.ratioWrk }));
+writeFileSync(join(HERE, 'results.json'), JSON.stringify({ command, versions, summary: summary.map(({ rounds, ...r }) => ({ ...r, rounds: perRoundOf(rounds) })) }, null, 2));
 writeFileSync(join(HERE, 'chart.svg'), chart(summary));
 console.error(`wrote bench/RESULTS.md, bench/results.json and bench/chart.svg`);
 rmSync(work, { recursive: true, force: true });
