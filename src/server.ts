@@ -270,6 +270,12 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
     res.writeHead(status, h);
   };
 
+  /** An unexpected failure: a 500 if nothing has been sent yet, else the connection is cut. */
+  const fail = (res: ServerResponse, origin: string | undefined): void => {
+    if (!res.headersSent) sendError(res, 500, origin);
+    else res.destroy();
+  };
+
   const sendError = (res: ServerResponse, status: number, origin: string | undefined): void => {
     const e = errorBlocks.get(status) as { body: string; blocks: readonly [Block, Block] };
     writeBlock(res, status, e.blocks[variantOf(origin)], origin);
@@ -343,10 +349,7 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
       res.end(status === 200 ? info.body : info.body.subarray(start, end + 1));
       return;
     }
-    serveFromDisk(req, res, path, rep, origin, variant, retried, status, start, end).catch(() => {
-      if (!res.headersSent) sendError(res, 500, origin);
-      else res.destroy();
-    });
+    serveFromDisk(req, res, path, rep, origin, variant, retried, status, start, end).catch(() => fail(res, origin));
   };
 
   /**
@@ -402,10 +405,10 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
       diskBuffers.give(buf);
       throw e;
     }
-    if (bytesRead !== n || res.closed) {
+    if (res.closed || bytesRead !== n) {
       closeFd(fd);
       diskBuffers.give(buf);
-      // Truncated since the fstat: the tags no longer describe the file.
+      // Short: truncated since the fstat, so the tags no longer describe the file.
       if (!res.closed) await rescanAndRetry();
       return;
     }
@@ -493,8 +496,7 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
       route(req, res);
     } catch {
       // A bug must cost one response, not the process.
-      if (!res.headersSent) sendError(res, 500, req.headers.origin);
-      else res.destroy();
+      fail(res, req.headers.origin);
     }
   };
 
