@@ -4,7 +4,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PolicyError, type PolicyProblem } from './errors.js';
 import type { CorsOptions } from './policy.js';
-import { createServer, validateServerOptions, type ServerOptions } from './server.js';
+import { createServer } from './server.js';
+import { validateServerOptions, type ServerOptions } from './server-options.js';
 
 const HELP = `xorigin serve [root] [options]
 

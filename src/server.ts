@@ -12,33 +12,10 @@ import {
   Precondition,
 } from './conditional.js';
 import { Cors, RequestKind } from './cors.js';
-import { PolicyError, type PolicyProblem } from './errors.js';
 import { buildActualValues } from './header-blocks.js';
-import type { CorsOptions } from './policy.js';
+import { validate, type ServerOptions } from './server-options.js';
 import { NO_MATCH } from './origin-matcher.js';
 
-export interface ServerOptions {
-  /** Directory to serve. */
-  root: string;
-  /** CORS policy (the core's options). Default: `{ origins: ["*"] }`. */
-  cors?: CorsOptions | undefined;
-  /** Cache-Control for files and 304s. Default `public, max-age=3600`. */
-  cacheControl?: string | undefined;
-  /** Versioned URLs: `public, max-age=31536000, immutable`. */
-  immutable?: boolean | undefined;
-  /** Files up to this size (bytes) are served from memory. Default 256 KiB. */
-  smallFileLimit?: number | undefined;
-  /** Send `Cross-Origin-Resource-Policy: cross-origin`. Default: on for a `*` policy. */
-  crossOriginResourcePolicy?: boolean | undefined;
-  /** Watch the root and pick up changes without a restart. Default true. */
-  watch?: boolean | undefined;
-  /** Access log: one line per request to this function (default none). */
-  log?: ((line: string) => void) | undefined;
-}
-
-export const DEFAULT_CACHE_CONTROL = 'public, max-age=3600';
-export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
-const DEFAULT_SMALL_FILE_LIMIT = 256 * 1024;
 const ALLOW = 'GET, HEAD, OPTIONS';
 /**
  * Files read from disk go out in chunks of this size, each one positioned read into a pooled buffer
@@ -61,8 +38,6 @@ const openFile = promisify(openCallback);
 const fstatFile = promisify(fstat);
 const readFile = promisify(read);
 const closeFd = (fd: number): void => close(fd, () => {});
-
-const SERVER_OPTIONS = ['root', 'cors', 'cacheControl', 'immutable', 'smallFileLimit', 'crossOriginResourcePolicy', 'watch', 'log'];
 
 /** A prebuilt header array and the indexes of its per-request origin slots. */
 interface Block {
@@ -138,58 +113,6 @@ function both(base: readonly string[], parts: CorsParts, negotiated = false): re
   return [block(base, parts, 0, negotiated), block(base, parts, 1, negotiated)];
 }
 
-/** Validates the server options (and the policy inside), collecting every problem. */
-function validate(options: ServerOptions): Cors {
-  const problems: PolicyProblem[] = [];
-  const raw = options as unknown as Record<string, unknown>;
-  for (const key of Object.keys(raw)) {
-    if (!SERVER_OPTIONS.includes(key)) {
-      problems.push({ option: key, value: raw[key], reason: 'unknown server option', fix: `remove it; known options are ${SERVER_OPTIONS.join(', ')}` });
-    }
-  }
-  if (typeof options.root !== 'string' || options.root === '') {
-    problems.push({ option: 'root', value: options.root, reason: 'the directory to serve is required', fix: 'pass root: "./fonts"' });
-  }
-  if (options.cacheControl !== undefined && (typeof options.cacheControl !== 'string' || /[\r\n]/.test(options.cacheControl) || options.cacheControl === '')) {
-    problems.push({ option: 'cacheControl', value: options.cacheControl, reason: 'must be a non-empty one-line header value', fix: 'e.g. "public, max-age=3600"' });
-  }
-  if (options.cacheControl !== undefined && options.immutable === true) {
-    problems.push({ option: 'immutable', value: true, reason: 'immutable and cacheControl both set the Cache-Control header', fix: 'use one of them' });
-  }
-  const limit = options.smallFileLimit;
-  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0 || limit > 64 * 1024 * 1024)) {
-    problems.push({ option: 'smallFileLimit', value: limit, reason: 'must be a whole number of bytes from 0 to 67108864', fix: 'e.g. 262144 (256 KiB)' });
-  }
-  // Server defaults (DESIGN.md): a public font host allows the range request header, and
-  // Timing-Allow-Origin follows a `*` policy unless the policy says otherwise.
-  const given = options.cors ?? { origins: ['*'] };
-  const corsOptions: CorsOptions = { ...given };
-  const anyHeader = given.allowedHeaders?.includes('*') ?? false;
-  if (!anyHeader && !(given.allowedHeaders ?? []).some((h) => typeof h === 'string' && h.toLowerCase() === 'range')) {
-    corsOptions.allowedHeaders = [...(given.allowedHeaders ?? []), 'range'];
-  }
-  if (given.timingAllowOrigin === undefined && Array.isArray(given.origins) && given.origins.length === 1 && given.origins[0] === '*') {
-    corsOptions.timingAllowOrigin = true;
-  }
-  let cors: Cors | null = null;
-  try {
-    cors = new Cors(corsOptions, 'cors.');
-  } catch (e) {
-    if (!(e instanceof PolicyError)) throw e;
-    problems.push(...e.problems);
-  }
-  if (problems.length > 0 || cors === null) throw new PolicyError(problems);
-  return cors;
-}
-
-/**
- * Checks the options (and the policy inside) without scanning the root: throws a PolicyError
- * listing every problem. createServer runs the same checks.
- */
-export function validateServerOptions(options: ServerOptions): void {
-  validate(options);
-}
-
 /** A node:http server serving a directory with xorigin's CORS, caching and range handling. */
 export interface XoriginServer extends Server {
   /** The asset table's root, resolved. */
@@ -206,13 +129,13 @@ export interface XoriginServer extends Server {
  * Rejects with a PolicyError listing every problem when the options are invalid.
  */
 export async function createServer(options: ServerOptions): Promise<XoriginServer> {
-  const cors = validate(options);
+  const config = validate(options);
+  const cors = config.cors;
   const policy = cors.policy;
-  const root = resolve(options.root);
-  const cacheControl = options.cacheControl ?? (options.immutable === true ? IMMUTABLE_CACHE_CONTROL : DEFAULT_CACHE_CONTROL);
-  const corp = options.crossOriginResourcePolicy ?? policy.anyOrigin;
-  const parts = corsParts(cors, corp);
-  const log = options.log;
+  const root = resolve(config.root);
+  const cacheControl = config.cacheControl;
+  const parts = corsParts(cors, config.crossOriginResourcePolicy);
+  const log = config.log;
 
   const buildRep = (info: AssetInfo, contentType: string, encoding: string | null, negotiated: boolean): Representation => {
     const validators = ['ETag', info.etag, 'Last-Modified', info.lastModifiedText, 'Cache-Control', cacheControl];
@@ -240,7 +163,7 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
     return { reps, available };
   };
 
-  const table = new AssetTable<Entry>(root, { smallFileLimit: options.smallFileLimit ?? DEFAULT_SMALL_FILE_LIMIT, watch: options.watch }, buildEntry);
+  const table = new AssetTable<Entry>(root, { smallFileLimit: config.smallFileLimit, watch: config.watch }, buildEntry);
   await table.open();
 
   // Error responses: one small text body per status, prebuilt per CORS variant.
@@ -543,7 +466,7 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
   // Slow or stalled clients must not hold sockets forever.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
+  server.keepAliveTimeout = config.keepAliveTimeout;
   Object.defineProperty(server, 'root', { value: root });
   server.on('close', () => table.close());
   // close() is made graceful too: Node 20's own close() drops connections it deems idle, which has
