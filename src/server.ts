@@ -1,9 +1,11 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { close, createReadStream, fstat, open as openCallback, read } from 'node:fs';
-import { promisify } from 'node:util';
+import type { BigIntStats } from 'node:fs';
+import type { Duplex } from 'node:stream';
 import { resolve } from 'node:path';
 import { AssetTable, type AssetInfo, type Variants } from './assets.js';
 import { BufferPool } from './buffer-pool.js';
+import { DiskBody, type DiskCounters } from './send-body.js';
+import { hasEncodedSlash, targetPath } from './request-target.js';
 import { ENCODINGS, negotiateEncoding } from './encoding.js';
 import {
   evaluatePreconditions,
@@ -13,7 +15,7 @@ import {
 } from './conditional.js';
 import { Cors, RequestKind } from './cors.js';
 import { buildActualValues } from './header-blocks.js';
-import { validate, type ServerOptions } from './server-options.js';
+import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ServerOptions } from './server-options.js';
 import { NO_MATCH } from './origin-matcher.js';
 
 const ALLOW = 'GET, HEAD, OPTIONS';
@@ -34,11 +36,6 @@ const DISK_BUFFERS = 64;
  */
 const TEXT_BODY_LIMIT = 4 * 1024;
 
-const openFile = promisify(openCallback);
-const fstatFile = promisify(fstat);
-const readFile = promisify(read);
-const closeFd = (fd: number): void => close(fd, () => {});
-
 /** A prebuilt header array and the indexes of its per-request origin slots. */
 interface Block {
   readonly h: string[];
@@ -51,8 +48,10 @@ interface Representation {
   readonly info: AssetInfo;
   readonly ok: readonly [Block, Block];
   readonly notModified: readonly [Block, Block];
-  /** Everything a 206 or 416 carries besides Content-Range/Length. */
+  /** Everything a 206 carries besides Content-Range/Length. */
   readonly partial: readonly [Block, Block];
+  /** A 416: no Content-Type or Content-Encoding, as it has no body of this representation. */
+  readonly unsatisfiable: readonly [Block, Block];
   /** A small in-memory body as a latin1 string (byte for byte), else null. */
   readonly text: string | null;
 }
@@ -122,6 +121,17 @@ export interface XoriginServer extends Server {
    * what is left. `close(cb)` does the same with the default deadline.
    */
   shutdown(graceMs?: number): Promise<void>;
+  /** What the server holds right now; every count returns to 0 when no response is in flight. */
+  readonly stats: ServerStats;
+}
+
+export interface ServerStats {
+  /** Responses begun and not yet ended (finished, aborted, or dropped with their connection). */
+  readonly inFlight: number;
+  /** File descriptors open for bodies read from disk. */
+  readonly openFiles: number;
+  /** Pooled read buffers lent to responses. */
+  readonly buffersInUse: number;
 }
 
 /**
@@ -146,6 +156,7 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
       ok: both([...common, 'Content-Length', String(info.size), ...validators], parts, negotiated),
       notModified: both(validators, parts, negotiated),
       partial: both([...common, ...validators], parts, negotiated),
+      unsatisfiable: both(['Accept-Ranges', 'bytes', 'X-Content-Type-Options', 'nosniff', 'Cache-Control', 'no-store', 'Content-Range', `bytes */${info.size}`, 'Content-Length', '0'], parts, negotiated),
       text: info.body !== null && info.body.length <= TEXT_BODY_LIMIT ? info.body.toString('latin1') : null,
     };
   };
@@ -180,6 +191,18 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
   errorBody(412, 'Precondition Failed');
   errorBody(500, 'Internal Server Error');
   const optionsBlocks = both(['Allow', ALLOW], parts);
+  // A cached redirect outlives a directory's removal, so it never gets a year-long immutable lifetime.
+  const redirectCache = config.cacheControl === IMMUTABLE_CACHE_CONTROL ? DEFAULT_CACHE_CONTROL : config.cacheControl;
+  const redirectBlocks = both(['Content-Length', '0', 'Cache-Control', redirectCache], parts);
+
+  /** 308 to the same target with a slash after the path (the query kept). */
+  const redirect = (res: ServerResponse, url: string, encodedPath: string, origin: string | undefined): void => {
+    const q = url.indexOf('?');
+    const location = `${encodedPath}/${q === -1 ? '' : url.slice(q)}`;
+    const b = redirectBlocks[variantOf(origin)];
+    writeBlock(res, 308, { h: [...b.h, 'Location', location], slots: b.slots }, origin);
+    res.end();
+  };
 
   /** 1 when the request's origin is allowed (its slots must be filled), else 0. */
   const variantOf = (origin: string | undefined): 0 | 1 =>
@@ -206,12 +229,18 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
   };
 
   let inFlight = 0;
+  let stopping = false;
+  const counters: DiskCounters = { openFiles: 0 };
   const diskBuffers = new BufferPool(DISK_CHUNK, DISK_BUFFERS);
   let idleResolve: (() => void) | null = null;
+  /** A response has ended, one way or another: called exactly once per response. */
+  const responseDone = (res: ServerResponse): void => {
+    if (--inFlight === 0 && idleResolve !== null) idleResolve();
+    if (log !== undefined) log(accessLine(res.req, res));
+  };
   // One shared listener (it reads the response from `this`) instead of a closure per request.
   function onResponseClose(this: ServerResponse): void {
-    if (--inFlight === 0 && idleResolve !== null) idleResolve();
-    if (log !== undefined) log(accessLine(this.req, this));
+    responseDone(this);
   }
 
   /** Status line and headers of a 200 or 206 (Content-Range and Content-Length built for the range). */
@@ -250,8 +279,7 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
     if (range !== undefined && req.method === 'GET' && ifRangeAllows(headers['if-range'] as string | undefined, info)) {
       const r = parseRange(range, info.size);
       if (r === 'unsatisfiable') {
-        const b = rep.partial[variant];
-        writeBlock(res, 416, { h: [...b.h, 'Content-Range', `bytes */${info.size}`, 'Content-Length', '0'], slots: b.slots }, origin);
+        writeBlock(res, 416, rep.unsatisfiable[variant], origin);
         res.end();
         return;
       }
@@ -272,149 +300,53 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
       res.end(status === 200 ? info.body : info.body.subarray(start, end + 1));
       return;
     }
-    serveFromDisk(req, res, path, rep, origin, variant, retried, status, start, end).catch(() => fail(res, origin));
+    serveFromDisk(req, res, path, rep, origin, variant, retried, status, start, end);
   };
 
   /**
-   * A large file: read from an fd opened now, after checking that the file is still the one
-   * the tags describe; a changed file is rescanned first, so tag and bytes always agree.
+   * A large file, read from disk by a DiskBody. A response queued behind another on a pipelining
+   * connection starts only once it is at the head of its socket (see DiskBody for why).
    */
-  const serveFromDisk = async (req: IncomingMessage, res: ServerResponse, path: string, rep: Representation, origin: string | undefined, variant: 0 | 1, retried: boolean, status: number, start: number, end: number): Promise<void> => {
+  const serveFromDisk = (req: IncomingMessage, res: ServerResponse, path: string, rep: Representation, origin: string | undefined, variant: 0 | 1, retried: boolean, status: number, start: number, end: number): void => {
     const info = rep.info;
-    const length = end - start + 1;
-    const rescanAndRetry = async (): Promise<void> => {
-      await table.rescan();
-      const again = table.get(path);
-      if (again === undefined || retried) sendError(res, 404, origin);
-      else serveFile(req, res, path, again, origin, variant, true);
-    };
-    let fd: number;
-    try {
-      fd = await openFile(info.filePath, 'r');
-    } catch {
-      await rescanAndRetry();
-      return;
-    }
-    let s;
-    try {
-      s = await fstatFile(fd);
-    } catch (e) {
-      closeFd(fd);
-      throw e;
-    }
-    if (s.size !== info.size || s.mtimeMs !== info.mtimeMs) {
-      closeFd(fd);
-      await rescanAndRetry();
-      return;
-    }
-    if (req.method === 'HEAD' || length === 0) {
-      closeFd(fd);
-      writeFileHead(res, rep, variant, origin, status, start, end);
-      res.end();
-      return;
-    }
-    const buf = diskBuffers.take();
-    if (buf === null) {
-      // Every pooled buffer is in flight: stream with Node's own (allocating) reads instead.
-      streamWithAllocation(res, fd, rep, variant, origin, status, start, end);
-      return;
-    }
-    const n = Math.min(buf.length, length);
-    let bytesRead: number;
-    try {
-      ({ bytesRead } = await readFile(fd, buf, 0, n, start));
-    } catch (e) {
-      closeFd(fd);
-      diskBuffers.give(buf);
-      throw e;
-    }
-    if (res.closed || bytesRead !== n) {
-      closeFd(fd);
-      diskBuffers.give(buf);
-      // Short: truncated since the fstat, so the tags no longer describe the file.
-      if (!res.closed) await rescanAndRetry();
-      return;
-    }
-    writeFileHead(res, rep, variant, origin, status, start, end);
-    if (n === length) {
-      // A range or a font up to DISK_CHUNK: one read, one write.
-      closeFd(fd);
-      res.once('close', () => diskBuffers.give(buf));
-      res.end(buf.subarray(0, n));
-      return;
-    }
-    sendChunks(res, fd, buf, n, start + n, end);
-  };
-
-  /**
-   * A body longer than one buffer, whose first `filled` bytes are in `buf` and whose rest runs from
-   * `from` to `end`: write a chunk, and read the next into the same buffer once the socket has
-   * taken it. The fd and buffer are released when the response has closed and no read is pending,
-   * never earlier (a read still landing in a reused buffer, or in an fd number already reused,
-   * would send another file's bytes).
-   */
-  const sendChunks = (res: ServerResponse, fd: number, buf: Buffer, filled: number, from: number, end: number): void => {
-    let pos = from;
-    let reading = false;
-    let closed = false;
-    const release = (): void => {
-      closeFd(fd);
-      diskBuffers.give(buf);
-    };
-    res.once('close', () => {
-      closed = true;
-      if (!reading) release();
-    });
-    const step = (): void => {
-      if (closed) return;
-      const n = Math.min(buf.length, end + 1 - pos);
-      reading = true;
-      read(fd, buf, 0, n, pos, (err, bytesRead) => {
-        reading = false;
-        if (closed) {
-          release();
-          return;
-        }
-        if (err !== null || bytesRead !== n) {
-          // Truncated or failed mid-body: never end a response short of its Content-Length.
-          res.destroy();
-          return;
-        }
-        pos += n;
-        write(n);
-      });
-    };
-    const write = (n: number): void => {
-      if (pos > end) res.end(buf.subarray(0, n));
-      else
-        res.write(buf.subarray(0, n), (e) => {
-          if (e == null) step();
-        });
-    };
-    write(filled);
-  };
-
-  /** Streams a range with fresh buffers from fs.createReadStream (used when the pool is exhausted). */
-  const streamWithAllocation = (res: ServerResponse, fd: number, rep: Representation, variant: 0 | 1, origin: string | undefined, status: number, start: number, end: number): void => {
-    writeFileHead(res, rep, variant, origin, status, start, end);
-    const length = end - start + 1;
-    const stream = createReadStream('', { fd, start, end, autoClose: true });
-    let sent = 0;
-    stream.on('data', (chunk: Buffer | string) => {
-      sent += chunk.length;
-    });
-    stream.on('error', () => res.destroy());
-    stream.on('end', () => {
-      // A file truncated in place mid-stream: never end a response short of its Content-Length.
-      if (sent !== length) res.destroy();
-    });
-    res.on('close', () => stream.destroy());
-    stream.pipe(res);
+    const body = new DiskBody(res, {
+      filePath: info.filePath,
+      describes: (s: BigIntStats) => describes(info, s),
+      start,
+      end,
+      headOnly: req.method === 'HEAD' || end < start,
+      writeHead: () => writeFileHead(res, rep, variant, origin, status, start, end),
+      stale: () => {
+        // The file changed or vanished since the scan: rescan, then answer from the new table once.
+        table.rescan().then(() => {
+          if (res.destroyed) return;
+          const again = table.get(path);
+          if (again === undefined || retried) sendError(res, 404, origin);
+          else serveFile(req, res, path, again, origin, variant, true);
+        }, () => fail(res, origin));
+      },
+    }, diskBuffers, counters);
+    if (res.socket !== null) body.start();
+    else res.once('socket', () => body.start());
   };
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     inFlight++;
     res.on('close', onResponseClose);
+    if (res.socket === null) {
+      // Queued behind another response on a pipelining connection: if the socket closes first,
+      // Node emits no 'close' for this response, only for its request.
+      req.once('close', () => {
+        if (!res.closed) {
+          res.off('close', onResponseClose);
+          responseDone(res);
+        }
+      });
+    }
+    // Read now: once the socket has closed the peer address is gone (Node caches it on first read).
+    if (log !== undefined) void req.socket.remoteAddress;
+    // Shutting down: tell keep-alive clients to reconnect (elsewhere) instead of being cut later.
+    if (stopping) res.shouldKeepAlive = false;
     try {
       route(req, res);
     } catch {
@@ -440,13 +372,17 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
       return;
     }
     const url = req.url ?? '';
-    const q = url.indexOf('?');
-    let path = q === -1 ? url : url.slice(0, q);
-    if (path.charCodeAt(0) !== 47 /* / */) {
+    const encoded = targetPath(url);
+    if (encoded === null) {
       sendError(res, 400, origin);
       return;
     }
+    let path = encoded;
     if (path.includes('%')) {
+      if (hasEncodedSlash(path)) {
+        sendError(res, 404, origin);
+        return;
+      }
       try {
         path = decodeURIComponent(path);
       } catch {
@@ -456,7 +392,10 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
     }
     const entry = table.get(path);
     if (entry === undefined) {
-      sendError(res, 404, origin);
+      // A directory named without its slash, as nginx, serve-static and Caddy do: 308 to `dir/`
+      // (relative links in its index resolve against the slash).
+      if (path.charCodeAt(path.length - 1) !== 47 && table.get(`${path}/`) !== undefined) redirect(res, url, encoded, origin);
+      else sendError(res, 404, origin);
       return;
     }
     serveFile(req, res, path, entry, origin, variantOf(origin), false);
@@ -467,13 +406,21 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = config.keepAliveTimeout;
+  // The send timeout: Node measures socket inactivity (no read, no completed write) and, with no
+  // 'timeout' listener, destroys the socket, which closes the response and releases what it held.
+  server.timeout = config.sendTimeout;
+  server.on('clientError', answerClientError(parts));
   Object.defineProperty(server, 'root', { value: root });
+  Object.defineProperty(server, 'stats', {
+    get: (): ServerStats => ({ inFlight, openFiles: counters.openFiles, buffersInUse: diskBuffers.inUse }),
+  });
   server.on('close', () => table.close());
   // close() is made graceful too: Node 20's own close() drops connections it deems idle, which has
   // been seen to cut a response still flushing a large buffer. Stop accepting, let in-flight
   // responses finish (or the deadline pass), then close what is left.
   const nativeClose = server.close.bind(server);
   const gracefulClose = (graceMs: number, callback?: (err?: Error) => void): void => {
+    stopping = true;
     nativeClose(callback);
     const finish = (): void => {
       server.closeAllConnections();
@@ -492,11 +439,57 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
   return server;
 }
 
+/** Node's own statuses for a request it could not parse (see its default clientError handler). */
+const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload Too Large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
+};
+
+/**
+ * Answers a request Node could not parse (400, 431, 413, 408) ourselves, with the CORS headers the
+ * policy gives every response: Node's own answer has none, so a browser would report a CORS error
+ * and hide the status. The origin of an unparsed request is unknown, so only the part that does
+ * not depend on it is sent (under `*`: `Access-Control-Allow-Origin: *`; otherwise Vary: Origin).
+ */
+function answerClientError(parts: CorsParts): (err: NodeJS.ErrnoException, socket: Duplex) => void {
+  const cors = block([], parts, 0, false).h;
+  let fields = '';
+  for (let i = 0; i < cors.length; i += 2) fields += `${cors[i] as string}: ${cors[i + 1] as string}\r\n`;
+  return (err, socket) => {
+    // Node's check: never write into a response already under way on this socket.
+    const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || (current != null && current.headersSent)) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request'];
+    const body = `${reason}\n`;
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nDate: ${new Date().toUTCString()}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+        `Content-Length: ${body.length}\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n${fields}Connection: close\r\n\r\n${body}`,
+      () => socket.destroy(),
+    );
+  };
+}
+
+// TEMPORARY until the asset table carries the full identity.
+function describes(info: AssetInfo, s: BigIntStats): boolean {
+  return Number(s.size) === info.size && Number(s.mtimeMs) === Math.trunc(info.mtimeMs);
+}
+
 function escapeControl(s: string): string {
   return s.replace(/[\x00-\x1f\x7f"\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
+/**
+ * One access-log line. A response that never completed (the client went away, the send timed out,
+ * the connection was dropped at shutdown) shows the status it started with, or `-` if none, and
+ * ends in ` incomplete`.
+ */
 function accessLine(req: IncomingMessage, res: ServerResponse): string {
   const origin = req.headers.origin;
-  return `${new Date().toISOString()} ${req.socket.remoteAddress ?? '-'} "${escapeControl(req.method ?? '')} ${escapeControl(req.url ?? '')}" ${res.statusCode} origin=${origin === undefined ? '-' : `"${escapeControl(origin)}"`}`;
+  const status = res.headersSent ? String(res.statusCode) : '-';
+  const incomplete = res.writableFinished ? '' : ' incomplete';
+  return `${new Date().toISOString()} ${req.socket.remoteAddress ?? '-'} "${escapeControl(req.method ?? '')} ${escapeControl(req.url ?? '')}" ${status} origin=${origin === undefined ? '-' : `"${escapeControl(origin)}"`}${incomplete}`;
 }

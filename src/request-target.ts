@@ -1,0 +1,43 @@
+/**
+ * The path of a request target (RFC 9112 §3.2), still percent-encoded and without the query, or
+ * null when the target has no path this server can serve.
+ *
+ * - origin-form `/a/b?q` gives `/a/b`;
+ * - absolute-form `http://host:8080/a?q` gives `/a`, and `http://host` gives `/`: §3.2.2 says a
+ *   server must accept it (proxies and some clients send it). Its authority replaces Host, and
+ *   like Host it does not matter here: every host name gets the same files.
+ * - asterisk-form (`*`, valid only for OPTIONS, which is answered before any path is needed),
+ *   authority-form and anything else give null (400).
+ */
+export function targetPath(target: string): string | null {
+  const q = target.indexOf('?');
+  const end = q === -1 ? target.length : q;
+  if (target.charCodeAt(0) === 47 /* / */) return q === -1 ? target : target.slice(0, q);
+  const scheme = schemeLength(target);
+  if (scheme === 0) return null;
+  const slash = target.indexOf('/', scheme);
+  if (slash === -1 || slash > end) return '/';
+  return target.slice(slash, end);
+}
+
+/** Length of a leading `http://` or `https://` (any case, RFC 9110 §4.2.3), else 0. */
+function schemeLength(target: string): number {
+  const lower = target.slice(0, 8).toLowerCase();
+  if (lower.startsWith('http://')) return 7;
+  if (lower.startsWith('https://')) return 8;
+  return 0;
+}
+
+/**
+ * True when an encoded path contains `%2F` (an encoded slash). Decoded, it would act as a
+ * separator here while a front proxy's path rules saw one segment (`/a%2Fb`), so such paths are
+ * refused (404), as Apache does by default with AllowEncodedSlashes Off.
+ */
+export function hasEncodedSlash(path: string): boolean {
+  let i = path.indexOf('%');
+  while (i !== -1) {
+    if (path.charCodeAt(i + 1) === 50 /* 2 */ && (path.charCodeAt(i + 2) | 0x20) === 102 /* f */) return true;
+    i = path.indexOf('%', i + 1);
+  }
+  return false;
+}

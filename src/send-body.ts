@@ -1,0 +1,190 @@
+import { close, fstat, open, read, stat, type BigIntStats } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import type { BufferPool } from './buffer-pool.js';
+
+/**
+ * Resources held by bodies read from disk, for tests and monitoring: both return to zero when
+ * nothing is being sent.
+ */
+export interface DiskCounters {
+  /** File descriptors open for responses. */
+  openFiles: number;
+}
+
+/** One body to send from disk: what to read, and how the server answers around it. */
+export interface DiskSend {
+  readonly filePath: string;
+  /** True when `s` is still the file the prepared headers describe (identity: see assets.ts). */
+  readonly describes: (s: BigIntStats) => boolean;
+  /** First and last byte, inclusive. */
+  readonly start: number;
+  readonly end: number;
+  /** HEAD, or an empty body: check the file, send the headers, read nothing. */
+  readonly headOnly: boolean;
+  /** Writes the status line and headers (called once, only after the file has been checked). */
+  readonly writeHead: () => void;
+  /**
+   * The file is gone or no longer the one the headers describe, and nothing has been sent:
+   * the caller rescans and answers again.
+   */
+  readonly stale: () => void;
+}
+
+/** Bytes per read when the pool is empty: each such response allocates its own, smaller buffer. */
+const UNPOOLED_CHUNK = 64 * 1024;
+
+const statBig = (path: string, cb: (err: Error | null, s: BigIntStats) => void): void => stat(path, { bigint: true }, cb);
+const fstatBig = (fd: number, cb: (err: Error | null, s: BigIntStats) => void): void => fstat(fd, { bigint: true }, cb);
+
+/**
+ * Sends a file's bytes from disk into one response, and releases what it took (its fd, its
+ * buffer) exactly once, on whichever comes last of the response's end and the fs call in flight.
+ *
+ * Callers start it only once the response is at the head of its socket (`res.socket !== null`):
+ * a response queued behind another on a pipelining connection gets no `'close'` if the socket
+ * closes first, so anything it held would leak. For the head response `'close'` always fires:
+ * after `'finish'`, or when the socket closes, errors or times out.
+ *
+ * A read never lands in a buffer or fd that has been released (the release waits for the pending
+ * call), and a body is never ended short of its Content-Length or mixed from two versions of the
+ * file: the file's identity is checked after the first read (before the headers go out) and after
+ * the last (before the body ends); a mismatch mid-body cuts the connection.
+ */
+export class DiskBody {
+  private fd = -1;
+  private buffer: Buffer | null = null;
+  private pooled = false;
+  /** An fs call on `fd`/`buffer` is in flight: releasing now could hand them to someone else mid-call. */
+  private busy = false;
+  /** The response has closed (finished, aborted, socket gone). */
+  private closed = false;
+  private pos: number;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly send: DiskSend,
+    private readonly pool: BufferPool,
+    private readonly counters: DiskCounters,
+  ) {
+    this.pos = send.start;
+    res.once('close', () => {
+      this.closed = true;
+      if (!this.busy) this.release();
+    });
+  }
+
+  start(): void {
+    if (this.send.headOnly) this.checkOnly();
+    else this.open();
+  }
+
+  /** HEAD or an empty body: one stat by path, no fd. */
+  private checkOnly(): void {
+    this.busy = true;
+    statBig(this.send.filePath, (err, s) => {
+      if (this.settle()) return;
+      if (err !== null || !this.send.describes(s)) return this.send.stale();
+      this.send.writeHead();
+      this.res.end();
+    });
+  }
+
+  private open(): void {
+    this.busy = true;
+    open(this.send.filePath, 'r', (err, fd) => {
+      if (err === null) {
+        this.fd = fd;
+        this.counters.openFiles++;
+      }
+      if (this.settle()) return;
+      if (err !== null) return this.send.stale(); // vanished since the scan
+      this.takeBuffer();
+      this.readChunk(true);
+    });
+  }
+
+  private takeBuffer(): void {
+    const b = this.pool.take();
+    this.pooled = b !== null;
+    // Every pooled buffer is in flight: this response reads with one of its own, so a burst of
+    // downloads is still served, only with more allocation.
+    this.buffer = b ?? Buffer.allocUnsafe(UNPOOLED_CHUNK);
+  }
+
+  /** Reads the next chunk at `pos`; the first one is checked before the headers go out. */
+  private readChunk(first: boolean): void {
+    const buffer = this.buffer as Buffer;
+    const n = Math.min(buffer.length, this.send.end + 1 - this.pos);
+    this.busy = true;
+    read(this.fd, buffer, 0, n, this.pos, (err, bytesRead) => {
+      if (this.settle()) return;
+      // Short: truncated since the scan (or since the last chunk), so the headers are no longer true.
+      const short = err !== null || bytesRead !== n;
+      this.pos += n;
+      const last = this.pos > this.send.end;
+      if (first || last) this.verify(first, last, short, n);
+      else if (short) this.res.destroy();
+      else this.writeChunk(n, false);
+    });
+  }
+
+  /** fstat after a read: the bytes read belong to the version the headers describe. */
+  private verify(first: boolean, last: boolean, short: boolean, n: number): void {
+    this.busy = true;
+    fstatBig(this.fd, (err, s) => {
+      if (this.settle()) return;
+      const good = !short && err === null && this.send.describes(s);
+      if (first && !good) {
+        this.release();
+        this.send.stale();
+        return;
+      }
+      // Headers (and maybe bytes) are out: never end a response short or with another version's bytes.
+      if (!good) return void this.res.destroy();
+      if (first) this.send.writeHead();
+      if (last) this.closeFd();
+      this.writeChunk(n, last);
+    });
+  }
+
+  /** Writes `n` bytes of the buffer; the next read starts once the socket has taken them. */
+  private writeChunk(n: number, last: boolean): void {
+    const chunk = (this.buffer as Buffer).subarray(0, n);
+    if (last) {
+      // The buffer is given back on 'close', which comes after the socket has taken it.
+      this.res.end(chunk);
+      return;
+    }
+    this.res.write(chunk, (e) => {
+      if (e == null && !this.closed) this.readChunk(false);
+    });
+  }
+
+  /**
+   * Called first in every fs callback: clears `busy`, and when the response closed meanwhile
+   * releases everything and returns true (the caller stops).
+   */
+  private settle(): boolean {
+    this.busy = false;
+    if (!this.closed) return false;
+    this.release();
+    return true;
+  }
+
+  private closeFd(): void {
+    if (this.fd === -1) return;
+    close(this.fd, () => {});
+    this.fd = -1;
+    this.counters.openFiles--;
+  }
+
+  /** Idempotent: each resource is given back once, then forgotten. */
+  private release(): void {
+    this.closeFd();
+    const b = this.buffer;
+    if (b !== null) {
+      this.buffer = null;
+      if (this.pooled) this.pool.give(b);
+    }
+  }
+}
