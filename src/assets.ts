@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, watch, type FSWatcher } from 'node:fs';
+import { createReadStream, watch } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { ENCODINGS } from './encoding.js';
@@ -31,11 +31,39 @@ export type Variants = readonly (AssetInfo | undefined)[];
 
 const NO_VARIANTS: Variants = [];
 
+/** A running watch of the tree: only its failure and its end matter to the table. */
+export interface TreeWatcher {
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  close(): void;
+}
+
+/** Starts watching a directory tree, calling `onChange` on any change below it. */
+export type WatchTree = (dir: string, onChange: () => void) => TreeWatcher;
+
 export interface AssetTableOptions {
   /** Files up to this many bytes are kept in memory. */
   readonly smallFileLimit: number;
   /** Watch the tree and rescan on change (default true). */
   readonly watch?: boolean | undefined;
+  /** Rescan period once the tree cannot be watched (default 2000 ms). */
+  readonly pollIntervalMs?: number | undefined;
+  /** Receives the one line saying watching failed (default: written to stderr). */
+  readonly warn?: ((line: string) => void) | undefined;
+  /** How the tree is watched (default: recursive `fs.watch`); tests inject one to make it fail. */
+  readonly watchTree?: WatchTree | undefined;
+}
+
+/** A burst of events is rescanned once it has been quiet this long... */
+const DEBOUNCE_MS = 30;
+/** ...or this long after its first event, so a file written continuously cannot keep the rest stale. */
+const DEBOUNCE_MAX_MS = 300;
+const POLL_DEFAULT_MS = 2000;
+
+const defaultWatchTree: WatchTree = (dir, onChange) => watch(dir, { recursive: true }, onChange);
+const writeStderr = (line: string): void => void process.stderr.write(`${line}\n`);
+
+function formatInterval(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 function etagOf(digest: Buffer): string {
@@ -84,8 +112,11 @@ export class AssetTable<T> {
   private infos = new Map<string, AssetInfo>();
   private variants = new Map<string, Variants>();
   private rootReal = '';
-  private watcher: FSWatcher | null = null;
+  private watcher: TreeWatcher | null = null;
   private pending: NodeJS.Timeout | null = null;
+  private burstStart = 0;
+  private poll: NodeJS.Timeout | null = null;
+  private closed = false;
   private scanning: Promise<void> | null = null;
   private dirty = false;
 
@@ -113,32 +144,60 @@ export class AssetTable<T> {
     if (!s.isDirectory()) throw new Error(`root ${this.root} is not a directory`);
     this.rootReal = await realpath(this.root);
     await this.rescan();
-    if (this.options.watch !== false) {
-      try {
-        this.watcher = watch(this.rootReal, { recursive: true }, () => this.schedule());
-        this.watcher.on('error', () => this.schedule());
-      } catch {
-        // No recursive watch on this platform: revalidate on a timer instead.
-        const timer = setInterval(() => this.schedule(), 2000);
-        timer.unref();
-      }
+    if (this.options.watch === false || this.closed) return;
+    try {
+      const watcher = (this.options.watchTree ?? defaultWatchTree)(this.rootReal, () => this.schedule());
+      this.watcher = watcher;
+      watcher.on('error', (e) => this.pollInstead(e.message));
+    } catch (e) {
+      // No recursive watch on this platform, or no inotify watches left.
+      this.pollInstead((e as Error).message);
     }
   }
 
+  /** Stops watching and every timer; a scan already running completes. */
   close(): void {
-    this.watcher?.close();
-    this.watcher = null;
+    this.closed = true;
+    this.stopWatcher();
     if (this.pending !== null) clearTimeout(this.pending);
-    this.pending = null;
+    if (this.poll !== null) clearInterval(this.poll);
+    this.pending = this.poll = null;
   }
 
-  /** Coalesces bursts of file-system events into one rescan shortly after they stop. */
+  private stopWatcher(): void {
+    try {
+      this.watcher?.close();
+    } catch {
+      // Already dead after its error: nothing left to release.
+    }
+    this.watcher = null;
+  }
+
+  /** A watcher that failed sees nothing more, so rescans run on a timer from now on; said once. */
+  private pollInstead(reason: string): void {
+    if (this.closed || this.poll !== null) return;
+    this.stopWatcher();
+    const every = this.options.pollIntervalMs ?? POLL_DEFAULT_MS;
+    (this.options.warn ?? writeStderr)(`xorigin: watching ${this.root} failed (${reason}); rescanning every ${formatInterval(every)} instead`);
+    this.poll = setInterval(() => this.schedule(), every);
+    this.poll.unref();
+    this.schedule(); // changes made while the watcher was failing went unreported
+  }
+
+  /**
+   * Coalesces bursts of file-system events into one rescan once they have been quiet for
+   * DEBOUNCE_MS, but no later than DEBOUNCE_MAX_MS after the burst began.
+   */
   private schedule(): void {
-    if (this.pending !== null) clearTimeout(this.pending);
+    if (this.closed) return;
+    const now = Date.now();
+    if (this.pending === null) this.burstStart = now;
+    else clearTimeout(this.pending);
+    const wait = Math.max(0, Math.min(DEBOUNCE_MS, this.burstStart + DEBOUNCE_MAX_MS - now));
     this.pending = setTimeout(() => {
       this.pending = null;
       void this.rescan().catch(() => {});
-    }, 30);
+    }, wait);
     this.pending.unref();
   }
 
