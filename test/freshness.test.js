@@ -1,16 +1,32 @@
-// Freshness: the watcher keeps up with steady writes and survives its own failure.
+// Freshness: a changed file is served with its new bytes and validators, whatever its timestamps say,
+// and the watcher keeps up with steady writes and survives its own failure.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { createServer } from '../dist/index.js';
 import * as assets from '../dist/assets.js';
 import { request } from './helpers.js';
 
+/** npm stamps every file of a package with this date. */
+const NPM_DATE = new Date('1985-10-26T08:15:00Z');
+
 function tempRoot() {
   return mkdtempSync(join(tmpdir(), 'xorigin-fresh-'));
+}
+
+/** Writes `content` and sets its mtime (and atime) to `date`, as `cp -p`, `rsync -a` or npm do. */
+function writeStamped(path, content, date = NPM_DATE) {
+  writeFileSync(path, content);
+  utimesSync(path, date, date);
+}
+
+function etagOf(bytes) {
+  return `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
 }
 
 /** Calls `probe` every 20 ms until it returns something truthy; fails with `what` after `ms`. */
@@ -36,6 +52,14 @@ async function openTable(root, options = {}) {
   const table = new assets.AssetTable(root, { smallFileLimit: 64 * 1024, ...options }, (info) => info);
   await table.open();
   return table;
+}
+
+/** A stat whose mtime and ctime never move: a coarse file system where every write lands in one tick. */
+function frozenStat(frozenNs) {
+  return async (path) => {
+    const s = await stat(path, { bigint: true });
+    return Object.assign(Object.create(Object.getPrototypeOf(s)), s, { mtimeNs: frozenNs, ctimeNs: frozenNs });
+  };
 }
 
 /**
@@ -72,6 +96,167 @@ function fakeWatcher() {
   w.close = () => (w.closed = true);
   return w;
 }
+
+describe('file identity', () => {
+  test('a file replaced by one of the same size and mtime is served with its new bytes (memory)', async () => {
+    const root = tempRoot();
+    const file = join(root, 'lib.css');
+    writeStamped(file, 'a{--v:"1.2.3"}\n');
+    const s = await serve({ root });
+    try {
+      const first = await request(s.port, { path: '/lib.css' });
+      assert.equal(first.body.toString(), 'a{--v:"1.2.3"}\n');
+      writeStamped(file, 'a{--v:"1.2.4"}\n');
+      const fresh = await until('GET /lib.css serves 1.2.4', async () => {
+        const res = await request(s.port, { path: '/lib.css' });
+        return res.body.toString() === 'a{--v:"1.2.4"}\n' && res;
+      });
+      assert.equal(fresh.headers.etag, etagOf('a{--v:"1.2.4"}\n'));
+      assert.notEqual(fresh.headers.etag, first.headers.etag);
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a same-size, same-mtime replacement of a file read from disk gets the ETag of its new bytes', async () => {
+    const root = tempRoot();
+    const file = join(root, 'font.woff2');
+    const v1 = Buffer.alloc(4096, 1);
+    const v2 = Buffer.alloc(4096, 2);
+    writeStamped(file, v1);
+    const s = await serve({ root, smallFileLimit: 1024 });
+    try {
+      assert.equal((await request(s.port, { path: '/font.woff2' })).headers.etag, etagOf(v1));
+      writeStamped(file, v2);
+      await until('GET /font.woff2 has v2 and its ETag', async () => {
+        const res = await request(s.port, { path: '/font.woff2' });
+        return res.body.equals(v2) && res.headers.etag === etagOf(v2);
+      });
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('AssetInfo.identity is the bigint stat identity; rescan() re-reads a file whose identity changed', async () => {
+    const root = tempRoot();
+    const file = join(root, 'lib.css');
+    writeStamped(file, 'a{--v:"1.2.3"}\n');
+    const table = await openTable(root, { watch: false });
+    try {
+      const before = table.info('/lib.css');
+      const s = statSync(file, { bigint: true });
+      assert.deepEqual(before.identity, { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs });
+      assert.deepEqual(assets.identityOf(s), before.identity);
+      assert.equal(assets.sameIdentity(before.identity, s), true);
+      assert.equal(before.mtimeMs, statSync(file).mtimeMs, 'mtimeMs as a plain stat gives it');
+      writeStamped(file, 'a{--v:"1.2.4"}\n');
+      assert.equal(assets.sameIdentity(before.identity, statSync(file, { bigint: true })), false);
+      await table.rescan();
+      const after = table.info('/lib.css');
+      assert.equal(after.body.toString(), 'a{--v:"1.2.4"}\n');
+      assert.equal(after.etag, etagOf('a{--v:"1.2.4"}\n'));
+      assert.equal(after.lastModifiedText, before.lastModifiedText, 'same mtime, same date; the ETag tells them apart');
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a file long unchanged, then replaced by one of the same size and mtime, is re-read by the next scan', async () => {
+    const root = tempRoot();
+    const file = join(root, 'lib.css');
+    writeStamped(file, 'a{--v:"1.2.3"}\n');
+    // Real identities, with ctime an hour earlier: the file is not racily clean, only its identity can tell.
+    const statFile = async (path) => {
+      const s = await stat(path, { bigint: true });
+      return Object.assign(Object.create(Object.getPrototypeOf(s)), s, { ctimeNs: s.ctimeNs - 3_600_000_000_000n });
+    };
+    const table = await openTable(root, { watch: false, statFile });
+    try {
+      writeStamped(file, 'a{--v:"1.2.4"}\n');
+      await table.rescan();
+      assert.equal(table.info('/lib.css').body.toString(), 'a{--v:"1.2.4"}\n');
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a write landing between the read and the stat after it makes the scan read again', async () => {
+    const root = tempRoot();
+    const file = join(root, 'lib.css');
+    writeFileSync(file, 'old');
+    let stats = 0;
+    const statFile = async (path) => {
+      // The scan's first stat of lib.css is the walk's; the second follows its read.
+      if (path === file && ++stats === 2) writeFileSync(file, 'new, longer');
+      return stat(path, { bigint: true });
+    };
+    const table = await openTable(root, { watch: false, statFile });
+    try {
+      const info = table.info('/lib.css');
+      assert.equal(info.body.toString(), 'new, longer');
+      assert.equal(assets.sameIdentity(info.identity, statSync(file, { bigint: true })), true);
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a file that never settles is left out of the scan, then picked up once it does', async () => {
+    const root = tempRoot();
+    const file = join(root, 'busy.txt');
+    writeFileSync(join(root, 'calm.txt'), 'calm');
+    writeFileSync(file, '0');
+    let churn = true;
+    let n = 0;
+    const statFile = async (path) => {
+      if (path === file && churn) writeFileSync(file, String(++n).repeat(n)); // a new size every time
+      return stat(path, { bigint: true });
+    };
+    const table = await openTable(root, { watch: false, statFile });
+    try {
+      assert.equal(table.info('/busy.txt'), undefined, 'never served with a tag that may not match its bytes');
+      assert.equal(table.info('/calm.txt').body.toString(), 'calm');
+      churn = false;
+      const info = await until('busy.txt appears once writes stop', () => table.info('/busy.txt'));
+      assert.equal(info.body.toString(), String(n).repeat(n));
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a racily clean file is read again on the next scan, and rescanned after the window without any event', async () => {
+    const root = tempRoot();
+    const file = join(root, 'lib.css');
+    writeStamped(file, 'v1');
+    // Every write keeps dev, ino, size, mtime and ctime: only a re-read can see it.
+    const statFile = frozenStat(BigInt(Date.now()) * 1_000_000n);
+    const timers = trackTimers();
+    const table = await openTable(root, { statFile, watchTree: () => fakeWatcher() });
+    try {
+      assert.equal(table.info('/lib.css').body.toString(), 'v1');
+      writeStamped(file, 'v2');
+      await table.rescan();
+      assert.equal(table.info('/lib.css').body.toString(), 'v2', 'the next scan re-read the racy file');
+      writeStamped(file, 'v3');
+      await until('v3 without any watcher event', () => table.info('/lib.css').body.toString() === 'v3', 4000);
+      table.close();
+      // A fresh table on racy files has its recheck pending; close() must clear it.
+      const other = await openTable(root, { statFile: frozenStat(BigInt(Date.now()) * 1_000_000n), watchTree: () => fakeWatcher() });
+      assert.ok(timers.live() > 0, 'a recheck is pending');
+      other.close();
+      assert.equal(timers.live(), 0, 'close() left a timer running');
+    } finally {
+      timers.restore();
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('watcher', () => {
   test('a file appended to every 10 ms does not keep another file stale', async () => {
