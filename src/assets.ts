@@ -43,7 +43,10 @@ export interface AssetInfo {
   readonly size: number;
   /** As a plain (non-bigint) `stat` reports it, so the two compare equal. */
   readonly mtimeMs: number;
-  /** Last-Modified in ms, truncated to whole seconds as HTTP dates are. */
+  /**
+   * Last-Modified in ms, truncated to whole seconds as HTTP dates are, and never later than the time
+   * the file was read: RFC 9110 §8.8.2.1 forbids a Last-Modified later than the response's Date.
+   */
   readonly lastModified: number;
   readonly lastModifiedText: string;
   /** Strong, content-derived: the same bytes give the same tag on every replica. */
@@ -432,7 +435,9 @@ export class AssetTable<T> {
 
 function describe(filePath: string, urlPath: string, read: Read): AssetInfo {
   const mtimeMs = msOf(read.identity.mtimeNs);
-  const lastModified = Math.floor(mtimeMs / 1000) * 1000;
+  // A future mtime (clock skew, a tarball from a machine ahead of us) is clamped to when we read the
+  // file: a later change then gets a later date whenever it lands in a later second.
+  const lastModified = Math.min(Math.floor(mtimeMs / 1000), Math.floor(read.readAtMs / 1000)) * 1000;
   return {
     urlPath,
     filePath,

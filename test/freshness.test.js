@@ -258,6 +258,34 @@ describe('file identity', () => {
   });
 });
 
+describe('Last-Modified', () => {
+  test('a future mtime is clamped to the scan time, and a later change still revalidates by date', async () => {
+    const root = tempRoot();
+    const file = join(root, 'lib.css');
+    const future = new Date(Date.now() + 365 * 24 * 3600 * 1000);
+    writeStamped(file, 'a{--v:"1"}\n', future);
+    const s = await serve({ root });
+    try {
+      const first = await request(s.port, { path: '/lib.css' });
+      const lm = Date.parse(first.headers['last-modified']);
+      assert.ok(lm <= Date.parse(first.headers.date), `Last-Modified ${first.headers['last-modified']} is after Date ${first.headers.date}`);
+      // Change it in a later second, stamped with the same future date again.
+      await until('the next second', () => Date.now() >= lm + 1000);
+      writeStamped(file, 'a{--v:"2"}\n', future);
+      const fresh = await until('If-Modified-Since the clamped date gets 200 with the new bytes', async () => {
+        const res = await request(s.port, { path: '/lib.css', headers: { 'If-Modified-Since': first.headers['last-modified'] } });
+        return res.status === 200 && res;
+      });
+      assert.equal(fresh.body.toString(), 'a{--v:"2"}\n');
+      const lm2 = Date.parse(fresh.headers['last-modified']);
+      assert.ok(lm2 > lm && lm2 <= Date.parse(fresh.headers.date));
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('watcher', () => {
   test('a file appended to every 10 ms does not keep another file stale', async () => {
     const root = tempRoot();
