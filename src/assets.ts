@@ -348,8 +348,10 @@ export class AssetTable<T> {
     this.variants = variants;
     this.entries = entries;
     this.racy = scan.racy;
+    // A file left out is missing from the table: look again soon, watched or not.
     if (scan.unsettled) this.recheckIn(UNSETTLED_RECHECK_MS);
-    // Without this, a same-tick write to a racy file would wait for some unrelated event.
+    // A same-tick write to a racy file raises an event the scan may already have consumed; without this
+    // rescan it would wait for some unrelated change. With `watch: false` the table never rescans itself.
     if (scan.racy.size > 0 && this.options.watch !== false) this.recheckIn(RACY_RECHECK_MS);
   }
 
