@@ -1,0 +1,351 @@
+// Freshness: a changed file is served with its new bytes and validators, whatever its timestamps say,
+// and the watcher keeps up with steady writes and survives its own failure.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { appendFileSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { createServer } from '../dist/index.js';
+import * as assets from '../dist/assets.js';
+import { request } from './helpers.js';
+
+/** npm stamps every file of a package with this date. */
+const NPM_DATE = new Date('1985-10-26T08:15:00Z');
+
+function tempRoot() {
+  return mkdtempSync(join(tmpdir(), 'xorigin-fresh-'));
+}
+
+/** Writes `content` and sets its mtime (and atime) to `date`, as `cp -p`, `rsync -a` or npm do. */
+function writeStamped(path, content, date = NPM_DATE) {
+  writeFileSync(path, content);
+  utimesSync(path, date, date);
+}
+
+function etagOf(bytes) {
+  return `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
+}
+
+/** Calls `probe` every 20 ms until it returns something truthy; fails with `what` after `ms`. */
+async function until(what, probe, ms = 3000) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    last = await probe();
+    if (last) return last;
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function serve(options) {
+  const server = await createServer(options);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: server.address().port, close: () => server.shutdown(1000) };
+}
+
+/** An AssetTable whose entries are the AssetInfos themselves. */
+async function openTable(root, options = {}) {
+  const table = new assets.AssetTable(root, { smallFileLimit: 64 * 1024, ...options }, (info) => info);
+  await table.open();
+  return table;
+}
+
+/** A stat whose mtime and ctime never move: a coarse file system where every write lands in one tick. */
+function frozenStat(frozenNs) {
+  return async (path) => {
+    const s = await stat(path, { bigint: true });
+    return Object.assign(Object.create(Object.getPrototypeOf(s)), s, { mtimeNs: frozenNs, ctimeNs: frozenNs });
+  };
+}
+
+/**
+ * Counts the timers set through the globals (as dist/assets.js sets them) that have neither fired
+ * nor been cleared, so a test can check that close() leaves none behind.
+ */
+function trackTimers() {
+  const live = new Set();
+  const saved = { setTimeout, setInterval, clearTimeout, clearInterval };
+  globalThis.setTimeout = (fn, ms, ...args) => {
+    const t = saved.setTimeout((...a) => {
+      live.delete(t);
+      fn(...a);
+    }, ms, ...args);
+    live.add(t);
+    return t;
+  };
+  globalThis.setInterval = (fn, ms, ...args) => {
+    const t = saved.setInterval(fn, ms, ...args);
+    live.add(t);
+    return t;
+  };
+  globalThis.clearTimeout = globalThis.clearInterval = (t) => {
+    live.delete(t);
+    saved.clearTimeout(t);
+  };
+  return { live: () => live.size, restore: () => Object.assign(globalThis, saved) };
+}
+
+/** A watcher that reports nothing until a test makes it fail. */
+function fakeWatcher() {
+  const w = new EventEmitter();
+  w.closed = false;
+  w.close = () => (w.closed = true);
+  return w;
+}
+
+describe('file identity', () => {
+  test('a file replaced by one of the same size and mtime is served with its new bytes (memory)', async () => {
+    const root = tempRoot();
+    const file = join(root, 'lib.css');
+    writeStamped(file, 'a{--v:"1.2.3"}\n');
+    const s = await serve({ root });
+    try {
+      const first = await request(s.port, { path: '/lib.css' });
+      assert.equal(first.body.toString(), 'a{--v:"1.2.3"}\n');
+      writeStamped(file, 'a{--v:"1.2.4"}\n');
+      const fresh = await until('GET /lib.css serves 1.2.4', async () => {
+        const res = await request(s.port, { path: '/lib.css' });
+        return res.body.toString() === 'a{--v:"1.2.4"}\n' && res;
+      });
+      assert.equal(fresh.headers.etag, etagOf('a{--v:"1.2.4"}\n'));
+      assert.notEqual(fresh.headers.etag, first.headers.etag);
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a same-size, same-mtime replacement of a file read from disk gets the ETag of its new bytes', async () => {
+    const root = tempRoot();
+    const file = join(root, 'font.woff2');
+    const v1 = Buffer.alloc(4096, 1);
+    const v2 = Buffer.alloc(4096, 2);
+    writeStamped(file, v1);
+    const s = await serve({ root, smallFileLimit: 1024 });
+    try {
+      assert.equal((await request(s.port, { path: '/font.woff2' })).headers.etag, etagOf(v1));
+      writeStamped(file, v2);
+      await until('GET /font.woff2 has v2 and its ETag', async () => {
+        const res = await request(s.port, { path: '/font.woff2' });
+        return res.body.equals(v2) && res.headers.etag === etagOf(v2);
+      });
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('AssetInfo.identity is the bigint stat identity; rescan() re-reads a file whose identity changed', async () => {
+    const root = tempRoot();
+    const file = join(root, 'lib.css');
+    writeStamped(file, 'a{--v:"1.2.3"}\n');
+    const table = await openTable(root, { watch: false });
+    try {
+      const before = table.info('/lib.css');
+      const s = statSync(file, { bigint: true });
+      assert.deepEqual(before.identity, { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs });
+      assert.deepEqual(assets.identityOf(s), before.identity);
+      assert.equal(assets.sameIdentity(before.identity, s), true);
+      assert.equal(before.mtimeMs, statSync(file).mtimeMs, 'mtimeMs as a plain stat gives it');
+      writeStamped(file, 'a{--v:"1.2.4"}\n');
+      assert.equal(assets.sameIdentity(before.identity, statSync(file, { bigint: true })), false);
+      await table.rescan();
+      const after = table.info('/lib.css');
+      assert.equal(after.body.toString(), 'a{--v:"1.2.4"}\n');
+      assert.equal(after.etag, etagOf('a{--v:"1.2.4"}\n'));
+      assert.equal(after.lastModifiedText, before.lastModifiedText, 'same mtime, same date; the ETag tells them apart');
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a file long unchanged, then replaced by one of the same size and mtime, is re-read by the next scan', async () => {
+    const root = tempRoot();
+    const file = join(root, 'lib.css');
+    writeStamped(file, 'a{--v:"1.2.3"}\n');
+    // Real identities, with ctime an hour earlier: the file is not racily clean, only its identity can tell.
+    const statFile = async (path) => {
+      const s = await stat(path, { bigint: true });
+      return Object.assign(Object.create(Object.getPrototypeOf(s)), s, { ctimeNs: s.ctimeNs - 3_600_000_000_000n });
+    };
+    const table = await openTable(root, { watch: false, statFile });
+    try {
+      writeStamped(file, 'a{--v:"1.2.4"}\n');
+      await table.rescan();
+      assert.equal(table.info('/lib.css').body.toString(), 'a{--v:"1.2.4"}\n');
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a write landing between the read and the stat after it makes the scan read again', async () => {
+    const root = tempRoot();
+    const file = join(root, 'lib.css');
+    writeFileSync(file, 'old');
+    let stats = 0;
+    const statFile = async (path) => {
+      // The scan's first stat of lib.css is the walk's; the second follows its read.
+      if (path === file && ++stats === 2) writeFileSync(file, 'new, longer');
+      return stat(path, { bigint: true });
+    };
+    const table = await openTable(root, { watch: false, statFile });
+    try {
+      const info = table.info('/lib.css');
+      assert.equal(info.body.toString(), 'new, longer');
+      assert.equal(assets.sameIdentity(info.identity, statSync(file, { bigint: true })), true);
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a file that never settles is left out of the scan, then picked up once it does', async () => {
+    const root = tempRoot();
+    const file = join(root, 'busy.txt');
+    writeFileSync(join(root, 'calm.txt'), 'calm');
+    writeFileSync(file, '0');
+    let churn = true;
+    let n = 0;
+    const statFile = async (path) => {
+      if (path === file && churn) writeFileSync(file, String(++n).repeat(n)); // a new size every time
+      return stat(path, { bigint: true });
+    };
+    const table = await openTable(root, { watch: false, statFile });
+    try {
+      assert.equal(table.info('/busy.txt'), undefined, 'never served with a tag that may not match its bytes');
+      assert.equal(table.info('/calm.txt').body.toString(), 'calm');
+      churn = false;
+      const info = await until('busy.txt appears once writes stop', () => table.info('/busy.txt'));
+      assert.equal(info.body.toString(), String(n).repeat(n));
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a racily clean file is read again on the next scan, and rescanned after the window without any event', async () => {
+    const root = tempRoot();
+    const file = join(root, 'lib.css');
+    writeStamped(file, 'v1');
+    // Every write keeps dev, ino, size, mtime and ctime: only a re-read can see it.
+    const statFile = frozenStat(BigInt(Date.now()) * 1_000_000n);
+    const timers = trackTimers();
+    const table = await openTable(root, { statFile, watchTree: () => fakeWatcher() });
+    try {
+      assert.equal(table.info('/lib.css').body.toString(), 'v1');
+      writeStamped(file, 'v2');
+      await table.rescan();
+      assert.equal(table.info('/lib.css').body.toString(), 'v2', 'the next scan re-read the racy file');
+      writeStamped(file, 'v3');
+      await until('v3 without any watcher event', () => table.info('/lib.css').body.toString() === 'v3', 4000);
+      table.close();
+      // A fresh table on racy files has its recheck pending; close() must clear it.
+      const other = await openTable(root, { statFile: frozenStat(BigInt(Date.now()) * 1_000_000n), watchTree: () => fakeWatcher() });
+      assert.ok(timers.live() > 0, 'a recheck is pending');
+      other.close();
+      assert.equal(timers.live(), 0, 'close() left a timer running');
+    } finally {
+      timers.restore();
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Last-Modified', () => {
+  test('a future mtime is clamped to the scan time, and a later change still revalidates by date', async () => {
+    const root = tempRoot();
+    const file = join(root, 'lib.css');
+    const future = new Date(Date.now() + 365 * 24 * 3600 * 1000);
+    writeStamped(file, 'a{--v:"1"}\n', future);
+    const s = await serve({ root });
+    try {
+      const first = await request(s.port, { path: '/lib.css' });
+      const lm = Date.parse(first.headers['last-modified']);
+      assert.ok(lm <= Date.parse(first.headers.date), `Last-Modified ${first.headers['last-modified']} is after Date ${first.headers.date}`);
+      // Change it in a later second, stamped with the same future date again.
+      await until('the next second', () => Date.now() >= lm + 1000);
+      writeStamped(file, 'a{--v:"2"}\n', future);
+      const fresh = await until('If-Modified-Since the clamped date gets 200 with the new bytes', async () => {
+        const res = await request(s.port, { path: '/lib.css', headers: { 'If-Modified-Since': first.headers['last-modified'] } });
+        return res.status === 200 && res;
+      });
+      assert.equal(fresh.body.toString(), 'a{--v:"2"}\n');
+      const lm2 = Date.parse(fresh.headers['last-modified']);
+      assert.ok(lm2 > lm && lm2 <= Date.parse(fresh.headers.date));
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('watcher', () => {
+  test('a file appended to every 10 ms does not keep another file stale', async () => {
+    const root = tempRoot();
+    writeFileSync(join(root, 'build.log'), '');
+    writeFileSync(join(root, 'app.css'), 'v1');
+    const s = await serve({ root });
+    const appender = setInterval(() => appendFileSync(join(root, 'build.log'), 'line\n'), 10);
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      writeFileSync(join(root, 'app.css'), 'v2');
+      await until('app.css served fresh while build.log grows', async () => (await request(s.port, { path: '/app.css' })).body.toString() === 'v2', 1500);
+    } finally {
+      clearInterval(appender);
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a failed watcher falls back to periodic rescans, says so once, and close() stops them', async () => {
+    const root = tempRoot();
+    const file = join(root, 'a.txt');
+    writeFileSync(file, 'v1');
+    const watcher = fakeWatcher();
+    const warnings = [];
+    const timers = trackTimers();
+    const table = await openTable(root, { watchTree: () => watcher, pollIntervalMs: 50, warn: (line) => warnings.push(line) });
+    try {
+      watcher.emit('error', new Error('EMFILE: too many open files'));
+      watcher.emit('error', new Error('again'));
+      assert.deepEqual(warnings, [`xorigin: watching ${root} failed (EMFILE: too many open files); rescanning every 50 ms instead`]);
+      assert.equal(watcher.closed, true);
+      writeFileSync(file, 'v2');
+      await until('a.txt rescanned without a watcher', () => table.info('/a.txt').body.toString() === 'v2');
+      table.close();
+      assert.equal(timers.live(), 0, 'close() left a timer running');
+      writeFileSync(file, 'v3');
+      await new Promise((r) => setTimeout(r, 300)); // six poll periods
+      assert.equal(table.info('/a.txt').body.toString(), 'v2', 'no rescan after close()');
+    } finally {
+      timers.restore();
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a watcher that cannot start falls back to periodic rescans too', async () => {
+    const root = tempRoot();
+    writeFileSync(join(root, 'a.txt'), 'v1');
+    const warnings = [];
+    const watchTree = () => {
+      throw new Error('ENOSPC: System limit for number of file watchers reached');
+    };
+    const table = await openTable(root, { watchTree, warn: (line) => warnings.push(line) });
+    try {
+      assert.deepEqual(warnings, [`xorigin: watching ${root} failed (ENOSPC: System limit for number of file watchers reached); rescanning every 2 s instead`]);
+      writeFileSync(join(root, 'a.txt'), 'v2');
+      await until('a.txt rescanned without a watcher', () => table.info('/a.txt').body.toString() === 'v2');
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
