@@ -3,39 +3,26 @@ import cluster from 'node:cluster';
 import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PolicyError, type PolicyProblem } from './errors.js';
-import type { CorsOptions } from './policy.js';
-import { createServer } from './server.js';
-import { validateServerOptions, type ServerOptions } from './server-options.js';
+import { createServer, type XoriginServer } from './server.js';
+import { OPTION_SCHEMA, SERVER_SCHEMA, checkOption, unknownKeys, validateServerOptions, type OptionSpec, type ServerOptions } from './server-options.js';
 
-const HELP = `xorigin serve [root] [options]
-
-Serves a directory (fonts first) with correct CORS, caching and range headers.
-
-  -p, --port N              port (default 8080, or $PORT; 0 picks a free port)
-      --host H              address to bind (default 127.0.0.1; 0.0.0.0 to expose)
-      --config FILE         JSON: { "root", "port", "host", "cors": {...}, "cacheControl", ... }
-      --origin O            allowed origin, repeatable: https://app.example.com,
-                            'https://*.example.com', 'http://localhost:*' or '*' (default '*')
-      --methods LIST        extra allowed methods, comma-separated (e.g. PUT,DELETE)
-      --allowed-headers L   request headers a preflight may ask for (range is always allowed)
-      --exposed-headers L   response headers scripts may read
-      --credentials         send Access-Control-Allow-Credentials: true to allowed origins
-      --max-age SECONDS     how long browsers may cache a preflight (-1 sends 0)
-      --cache-control V     Cache-Control value (default "public, max-age=3600")
-      --immutable           versioned URLs: "public, max-age=31536000, immutable"
-      --workers N           run N server processes (node:cluster); a worker that dies is
-                            replaced (default 1: a single process, no cluster)
-      --log                 access log on stdout, one line per request
-  -h, --help                this help
-  -v, --version             print the version
-
-Flags override the config file. Invalid options exit with status 2 and list every problem.`;
-
-const CONFIG_KEYS = ['root', 'port', 'host', 'workers', 'cors', 'cacheControl', 'immutable', 'smallFileLimit', 'crossOriginResourcePolicy', 'watch', 'log'];
-const MAX_WORKERS = 256;
-
-function list(value: string | undefined): string[] | undefined {
-  return value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+/** --help, from the option schema: one line per flag, continuation lines aligned under the text. */
+function help(): string {
+  const rows: [string, string][] = [];
+  for (const spec of OPTION_SCHEMA) {
+    const f = spec.flag;
+    if (f !== undefined) rows.push([`${f.short === undefined ? '    ' : `-${f.short}, `}--${f.name}${f.arg === undefined ? '' : ` ${f.arg}`}`, spec.help]);
+  }
+  rows.push(['-h, --help', 'this help'], ['-v, --version', 'print the version']);
+  const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
+  const lines = ['xorigin serve [root] [options]', '', 'Serves a directory (fonts first) with correct CORS, caching and range headers.', ''];
+  for (const [flag, text] of rows) {
+    const [first, ...rest] = text.split('\n');
+    lines.push(`  ${flag.padEnd(width)}${first ?? ''}`);
+    for (const more of rest) lines.push(`  ${''.padEnd(width)}${more}`);
+  }
+  lines.push('', 'Flags override the config file. Config values keep their JSON types: "port": 8080 and', '"watch": false, not "8080" or "false". Invalid options exit with status 2 and list every problem.');
+  return lines.join('\n');
 }
 
 function fail(problems: readonly PolicyProblem[]): never {
@@ -48,37 +35,123 @@ function version(): string {
   return pkg.version;
 }
 
-async function main(argv: string[]): Promise<void> {
-  let parsed;
+type FlagValues = Record<string, string | boolean | string[] | undefined>;
+
+function parseFlags(argv: string[]): { values: FlagValues; positionals: string[] } {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'v' },
+  };
+  for (const { flag } of OPTION_SCHEMA) {
+    if (flag === undefined) continue;
+    options[flag.name] = { type: flag.arg === undefined ? 'boolean' : 'string', ...(flag.short === undefined ? {} : { short: flag.short }), ...(flag.multiple === true ? { multiple: true } : {}) };
+  }
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        port: { type: 'string', short: 'p' },
-        host: { type: 'string' },
-        config: { type: 'string' },
-        origin: { type: 'string', multiple: true },
-        methods: { type: 'string' },
-        'allowed-headers': { type: 'string' },
-        'exposed-headers': { type: 'string' },
-        credentials: { type: 'boolean' },
-        'max-age': { type: 'string' },
-        'cache-control': { type: 'string' },
-        immutable: { type: 'boolean' },
-        log: { type: 'boolean' },
-        workers: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    });
+    return parseArgs({ args: argv, allowPositionals: true, strict: true, options }) as { values: FlagValues; positionals: string[] };
   } catch (e) {
     fail([{ option: 'arguments', value: argv.join(' '), reason: (e as Error).message, fix: 'see xorigin --help' }]);
   }
-  const { values, positionals } = parsed;
+}
+
+/**
+ * A flag's text as the option's value. Digits become a number; anything else stays a string, so
+ * the check names the option with the value as typed (never NaN).
+ */
+function flagValue(spec: OptionSpec, text: string | boolean | string[]): unknown {
+  if (typeof text !== 'string') return text;
+  if (spec.flag?.list === true) return text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (spec.type === 'integer' && /^\s*-?\d+\s*$/.test(text)) return Number(text);
+  return text;
+}
+
+function readConfig(path: string | undefined, problems: PolicyProblem[]): Record<string, unknown> {
+  if (path === undefined) return {};
+  let config: Record<string, unknown> = {};
+  try {
+    const data: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new Error('the top level must be a JSON object');
+    config = data as Record<string, unknown>;
+  } catch (e) {
+    fail([{ option: '--config', value: path, reason: `cannot read the config file: ${(e as Error).message}`, fix: 'pass a readable JSON file' }]);
+  }
+  const keys = OPTION_SCHEMA.filter((s) => s.scope !== 'policy' && s.configType !== null);
+  problems.push(...unknownKeys(config, keys, 'key in the config file'));
+  return config;
+}
+
+/**
+ * The settings: the config file, then the flags over it. Policy flags go into `cors`; a `cors` that
+ * is not an object is left as is, so validation names it rather than a spread of its characters.
+ */
+function settings(config: Record<string, unknown>, values: FlagValues): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  const policy: Record<string, unknown> = {};
+  for (const spec of OPTION_SCHEMA) {
+    const text = spec.flag === undefined ? undefined : values[spec.flag.name];
+    // A boolean flag can only switch something on (there are no --no- flags yet).
+    if (text === undefined || text === false) continue;
+    if (spec.scope === 'policy') policy[spec.name] = flagValue(spec, text);
+    else out[spec.name] = flagValue(spec, text);
+  }
+  if (config.cors === undefined || (config.cors !== null && typeof config.cors === 'object' && !Array.isArray(config.cors))) {
+    const cors: Record<string, unknown> = { ...(config.cors as Record<string, unknown> | undefined), ...policy };
+    if (cors.origins === undefined) cors.origins = ['*'];
+    out.cors = cors;
+  }
+  return out;
+}
+
+function spec(name: string): OptionSpec {
+  return OPTION_SCHEMA.find((s) => s.name === name) as OptionSpec;
+}
+
+/** Checks and resolves what only the CLI uses: port (flag, config, then $PORT), host, workers. */
+function cliSettings(all: Record<string, unknown>, problems: PolicyProblem[]): { port: number; host: string; workers: number } {
+  // An empty $PORT (`PORT= xorigin serve`) counts as unset, as in most shells' idiom.
+  const env = process.env.PORT?.trim() || undefined;
+  const fromEnv = env === undefined ? undefined : /^\d+$/.test(env) ? Number(env) : env;
+  const resolved = { port: all.port ?? fromEnv ?? 8080, host: all.host ?? '127.0.0.1', workers: all.workers ?? 1 };
+  for (const [name, value] of Object.entries(resolved)) {
+    const problem = checkOption(spec(name), value);
+    if (problem !== null) problems.push(problem);
+  }
+  return resolved as { port: number; host: string; workers: number };
+}
+
+/** The createServer options: every server key as given (validate() checks them), `log` turned into stdout. */
+function serverOptions(all: Record<string, unknown>, root: string | undefined, problems: PolicyProblem[]): ServerOptions {
+  const options: Record<string, unknown> = {};
+  for (const s of SERVER_SCHEMA) if (all[s.name] !== undefined) options[s.name] = all[s.name];
+  if (root !== undefined) options.root = root;
+  const log = spec('log');
+  const problem = checkOption(log, all.log, log.configType ?? log.type);
+  if (problem !== null) problems.push(problem);
+  delete options.log;
+  if (all.log === true) options.log = (line: string) => process.stdout.write(`${line}\n`);
+  return options as unknown as ServerOptions;
+}
+
+/** Every problem of the options, the CLI's own included; the root must be a directory. */
+function check(options: ServerOptions, problems: PolicyProblem[]): void {
+  const noRoot = options.root === undefined;
+  if (noRoot) problems.push({ option: 'root', value: null, reason: 'no directory to serve', fix: 'run "xorigin serve DIR" or set "root" in the config file' });
+  try {
+    // A placeholder root, so a missing one is reported once, in the CLI's words.
+    validateServerOptions(noRoot ? { ...options, root: '.' } : options);
+  } catch (e) {
+    if (!(e instanceof PolicyError)) throw e;
+    problems.push(...e.problems);
+  }
+  if (typeof options.root === 'string' && options.root !== '' && !isDirectory(options.root)) {
+    problems.push({ option: 'root', value: options.root, reason: 'not a readable directory', fix: 'pass an existing directory' });
+  }
+  if (problems.length > 0) fail(problems);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseFlags(argv);
   if (values.help === true) {
-    process.stdout.write(`${HELP}\n`);
+    process.stdout.write(`${help()}\n`);
     return;
   }
   if (values.version === true) {
@@ -86,108 +159,39 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const [command, root, ...extra] = positionals;
-  const problems: PolicyProblem[] = [];
   if (command !== 'serve') {
     fail([{ option: 'command', value: command ?? null, reason: 'unknown or missing command', fix: 'run "xorigin serve DIR" (see --help)' }]);
   }
+  const problems: PolicyProblem[] = [];
   if (extra.length > 0) problems.push({ option: 'arguments', value: extra, reason: 'only one root directory is served', fix: 'pass a single directory' });
+  const all = settings(readConfig(values.config as string | undefined, problems), values);
+  const { port, host, workers } = cliSettings(all, problems);
+  const options = serverOptions(all, root, problems);
+  // The same checks with and without --workers, before anything listens or forks.
+  check(options, problems);
 
-  // The config file first; flags override it.
-  let config: Record<string, unknown> = {};
-  if (values.config !== undefined) {
-    try {
-      const data: unknown = JSON.parse(readFileSync(values.config, 'utf8'));
-      if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new Error('the top level must be a JSON object');
-      config = data as Record<string, unknown>;
-    } catch (e) {
-      fail([{ option: '--config', value: values.config, reason: `cannot read the config file: ${(e as Error).message}`, fix: 'pass a readable JSON file' }]);
-    }
-    for (const key of Object.keys(config)) {
-      if (!CONFIG_KEYS.includes(key)) {
-        problems.push({ option: key, value: config[key], reason: 'unknown key in the config file', fix: `remove it; known keys are ${CONFIG_KEYS.join(', ')}` });
-      }
-    }
-  }
-
-  const cors: Record<string, unknown> = { ...((config.cors as Record<string, unknown> | undefined) ?? {}) };
-  if (values.origin !== undefined) cors.origins = values.origin;
-  if (cors.origins === undefined) cors.origins = ['*'];
-  const methods = list(values.methods);
-  if (methods !== undefined) cors.methods = methods;
-  const allowed = list(values['allowed-headers']);
-  if (allowed !== undefined) cors.allowedHeaders = allowed;
-  const exposed = list(values['exposed-headers']);
-  if (exposed !== undefined) cors.exposedHeaders = exposed;
-  if (values.credentials === true) cors.credentials = true;
-  if (values['max-age'] !== undefined) {
-    const n = Number(values['max-age']);
-    cors.maxAge = values['max-age'].trim() === '' ? values['max-age'] : n;
-  }
-
-  let port: unknown = values.port ?? config.port ?? process.env.PORT ?? 8080;
-  if (typeof port === 'string' && /^\d+$/.test(port)) port = Number(port);
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
-    problems.push({ option: 'port', value: port, reason: 'must be a port number from 0 to 65535', fix: 'e.g. --port 8080 (0 picks a free port)' });
-  }
-  const host = values.host ?? config.host ?? '127.0.0.1';
-  if (typeof host !== 'string' || host === '') problems.push({ option: 'host', value: host, reason: 'must be an address or host name', fix: 'e.g. --host 127.0.0.1' });
-
-  let workers: unknown = values.workers ?? config.workers ?? 1;
-  if (typeof workers === 'string' && /^\d+$/.test(workers)) workers = Number(workers);
-  if (typeof workers !== 'number' || !Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
-    problems.push({ option: 'workers', value: workers, reason: `must be a whole number from 1 to ${MAX_WORKERS}`, fix: 'e.g. --workers 2 (one per CPU core is the usual choice)' });
-  }
-
-  const logEnabled = values.log === true || config.log === true;
-  const options: ServerOptions = {
-    root: root ?? (config.root as string | undefined) ?? '',
-    cors: cors as unknown as CorsOptions,
-  };
-  const copy = ['cacheControl', 'immutable', 'smallFileLimit', 'crossOriginResourcePolicy', 'watch'] as const;
-  for (const key of copy) if (config[key] !== undefined) (options as unknown as Record<string, unknown>)[key] = config[key];
-  if (values['cache-control'] !== undefined) options.cacheControl = values['cache-control'];
-  if (values.immutable === true) options.immutable = true;
-  if (logEnabled) options.log = (line) => process.stdout.write(`${line}\n`);
-  if (options.root === '') problems.push({ option: 'root', value: null, reason: 'no directory to serve', fix: 'run "xorigin serve DIR" or set "root" in the config file' });
-
-  const shown = (host as string).includes(':') ? `[${host as string}]` : (host as string);
+  const shown = host.includes(':') ? `[${host}]` : host;
   if (cluster.isPrimary && workers !== 1) {
-    // Validate here, once, so a bad option exits 2 before any worker starts.
-    try {
-      validateServerOptions(options);
-    } catch (e) {
-      if (e instanceof PolicyError) problems.push(...e.problems);
-      else throw e;
-    }
-    if (options.root !== '' && !isDirectory(options.root)) {
-      problems.push({ option: 'root', value: options.root, reason: 'not a readable directory', fix: 'pass an existing directory' });
-    }
-    if (problems.length > 0) fail(problems);
-    runPrimary(workers as number, shown);
+    runPrimary(workers, shown);
     return;
   }
+  await serve(options, port, host, shown);
+}
 
-  let server;
+async function serve(options: ServerOptions, port: number, host: string, shown: string): Promise<void> {
+  let server: XoriginServer;
   try {
-    if (problems.length > 0) {
-      // Validate the rest too, so every problem is listed in one go.
-      try {
-        validateServerOptions({ ...options, root: options.root === '' ? '.' : options.root });
-      } catch (e) {
-        if (e instanceof PolicyError) problems.push(...e.problems);
-      }
-      fail(problems);
-    }
     server = await createServer(options);
   } catch (e) {
     if (e instanceof PolicyError) fail(e.problems);
-    fail([{ option: 'root', value: options.root, reason: (e as Error).message, fix: 'pass an existing directory' }]);
+    // The options were valid, so what failed is the scan of the root.
+    fail([{ option: 'root', value: options.root, reason: (e as Error).message, fix: 'pass a readable directory' }]);
   }
   server.on('error', (e: NodeJS.ErrnoException) => {
-    process.stderr.write(`xorigin: cannot listen on ${String(host)}:${String(port)}: ${e.message}\n`);
+    process.stderr.write(`xorigin: cannot listen on ${host}:${String(port)}: ${e.message}\n`);
     process.exit(1);
   });
-  server.listen(port as number, host as string, () => {
+  server.listen(port, host, () => {
     // In a cluster the primary prints the URL once, for all workers.
     if (cluster.isWorker) return;
     const address = server.address();

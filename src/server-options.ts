@@ -1,3 +1,4 @@
+import { validateHeaderValue } from 'node:http';
 import { PolicyError, type PolicyProblem } from './errors.js';
 import { Cors } from './cors.js';
 import type { CorsOptions } from './policy.js';
@@ -5,7 +6,11 @@ import type { CorsOptions } from './policy.js';
 export interface ServerOptions {
   /** Directory to serve. */
   root: string;
-  /** CORS policy (the core's options). Default: `{ origins: ["*"] }`. */
+  /**
+   * CORS policy (the core's options). Default: `{ origins: ["*"] }`. The server fills in only what the
+   * policy says nothing about: `allowedHeaders` absent → `["range"]`; `exposedHeaders` absent →
+   * `["content-range", "accept-ranges", "content-length"]`. An explicit list, even `[]`, is taken as is.
+   */
   cors?: CorsOptions | undefined;
   /** Cache-Control for files and 304s. Default `public, max-age=3600`. */
   cacheControl?: string | undefined;
@@ -17,7 +22,10 @@ export interface ServerOptions {
   crossOriginResourcePolicy?: boolean | undefined;
   /** Watch the root and pick up changes without a restart. Default true. */
   watch?: boolean | undefined;
-  /** Access log: one line per request to this function (default none). */
+  /**
+   * Access log: one line per request to this function (default none). A throw from it is caught and
+   * reported once on stderr; the server keeps serving.
+   */
   log?: ((line: string) => void) | undefined;
   /**
    * Send (inactivity) timeout in ms, like nginx's `send_timeout`: a connection on which nothing could
@@ -41,6 +49,7 @@ export interface ResolvedServerOptions {
   readonly crossOriginResourcePolicy: boolean;
   readonly smallFileLimit: number;
   readonly watch: boolean;
+  /** The user's callback, guarded: it never throws (see guardLog). */
   readonly log: ((line: string) => void) | undefined;
   readonly sendTimeout: number;
   readonly keepAliveTimeout: number;
@@ -51,55 +60,230 @@ export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 export const DEFAULT_SMALL_FILE_LIMIT = 256 * 1024;
 export const DEFAULT_SEND_TIMEOUT = 60_000;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT = 5_000;
+/** Request headers the server allows when the policy names none: resumable and ranged font reads. */
+export const DEFAULT_ALLOWED_HEADERS: readonly string[] = ['range'];
+/** Response headers the server exposes when the policy names none: what ranged readers (pdf.js) read. */
+export const DEFAULT_EXPOSED_HEADERS: readonly string[] = ['content-range', 'accept-ranges', 'content-length'];
 
-const SERVER_OPTIONS = ['root', 'cors', 'cacheControl', 'immutable', 'smallFileLimit', 'crossOriginResourcePolicy', 'watch', 'log', 'sendTimeout', 'keepAliveTimeout'];
+/** The kinds of value an option takes. Config files are JSON, so a number in quotes is a string. */
+export type OptionType = 'string' | 'boolean' | 'integer' | 'function' | 'object' | 'strings';
 
-/** Validates the server options (and the policy inside), collecting every problem. */
-export function validate(options: ServerOptions): ResolvedServerOptions {
-  const problems: PolicyProblem[] = [];
-  const raw = options as unknown as Record<string, unknown>;
-  for (const key of Object.keys(raw)) {
-    if (!SERVER_OPTIONS.includes(key)) {
-      problems.push({ option: key, value: raw[key], reason: 'unknown server option', fix: `remove it; known options are ${SERVER_OPTIONS.join(', ')}` });
+/**
+ * Where an option lives. `server`: a createServer option and a config-file key, checked by validate().
+ * `cli`: a config key and/or flag of the CLI only (port, host, workers, config), checked by the CLI.
+ * `policy`: a key of the `cors` policy, checked by compilePolicy; listed here for its flag.
+ */
+export type OptionScope = 'server' | 'cli' | 'policy';
+
+export interface OptionFlag {
+  /** Long name without dashes. */
+  readonly name: string;
+  readonly short?: string;
+  /** Placeholder of the value in --help (`MS`); absent for a boolean flag. */
+  readonly arg?: string;
+  /** Repeatable: `--origin a --origin b`. */
+  readonly multiple?: boolean;
+  /** One comma-separated argument: `--methods PUT,DELETE`. */
+  readonly list?: boolean;
+}
+
+/**
+ * One option: the single description that drives createServer's checks, the config file's keys and
+ * types, the CLI flags and --help (and that the README tables are checked against).
+ */
+export interface OptionSpec {
+  readonly name: string;
+  readonly scope: OptionScope;
+  readonly type: OptionType;
+  /** Its type in the config file when that differs (`log` is a function in code, `true` in JSON); null: no config key. */
+  readonly configType?: OptionType | null;
+  readonly required?: boolean;
+  /** Bounds of an integer. */
+  readonly min?: number;
+  readonly max?: number;
+  readonly unit?: string;
+  /** The value is sent as this response header, so it must pass node:http's header-value check. */
+  readonly header?: string;
+  /** The default, as documented. */
+  readonly default: string;
+  readonly flag?: OptionFlag;
+  /** One line for --help; `\n` continues it on the next line. */
+  readonly help: string;
+  /** A valid value, quoted in the fix of a problem. */
+  readonly example: string;
+}
+
+const TIMEOUT_MAX = 3_600_000;
+
+export const OPTION_SCHEMA: readonly OptionSpec[] = [
+  { name: 'root', scope: 'server', type: 'string', required: true, default: '', help: 'the directory to serve (the first argument)', example: '"./fonts"' },
+  { name: 'port', scope: 'cli', type: 'integer', min: 0, max: 65535, default: '8080 or $PORT', flag: { name: 'port', short: 'p', arg: 'N' }, help: 'port (default 8080, or $PORT; 0 picks a free port)', example: '8080' },
+  { name: 'host', scope: 'cli', type: 'string', default: '127.0.0.1', flag: { name: 'host', arg: 'H' }, help: 'address to bind (default 127.0.0.1; 0.0.0.0 to expose)', example: '"127.0.0.1"' },
+  { name: 'config', scope: 'cli', type: 'string', configType: null, default: '', flag: { name: 'config', arg: 'FILE' }, help: 'JSON: { "root", "port", "host", "cors": {...}, "cacheControl", ... }', example: '"xorigin.json"' },
+  { name: 'cors', scope: 'server', type: 'object', default: '{ "origins": ["*"] }', help: 'the CORS policy', example: '{ "origins": ["https://app.example.com"] }' },
+  { name: 'origins', scope: 'policy', type: 'strings', default: '*', flag: { name: 'origin', arg: 'O', multiple: true }, help: "allowed origin, repeatable: https://app.example.com,\n'https://*.example.com', 'http://localhost:*' or '*' (default '*')", example: '["https://app.example.com"]' },
+  { name: 'methods', scope: 'policy', type: 'strings', default: 'none', flag: { name: 'methods', arg: 'LIST', list: true }, help: 'extra allowed methods, comma-separated (e.g. PUT,DELETE)', example: '["PUT"]' },
+  { name: 'allowedHeaders', scope: 'policy', type: 'strings', default: 'range', flag: { name: 'allowed-headers', arg: 'L', list: true }, help: 'request headers a preflight may ask for (default: range;\na list given here replaces it)', example: '["range", "x-requested-with"]' },
+  { name: 'exposedHeaders', scope: 'policy', type: 'strings', default: 'content-range, accept-ranges, content-length', flag: { name: 'exposed-headers', arg: 'L', list: true }, help: 'response headers scripts may read (default: content-range,\naccept-ranges, content-length; a list given here replaces it)', example: '["content-range"]' },
+  { name: 'credentials', scope: 'policy', type: 'boolean', default: 'off', flag: { name: 'credentials' }, help: 'send Access-Control-Allow-Credentials: true to allowed origins', example: 'true' },
+  { name: 'maxAge', scope: 'policy', type: 'integer', default: 'none', flag: { name: 'max-age', arg: 'SECONDS' }, help: 'how long browsers may cache a preflight (-1 sends 0)', example: '7200' },
+  { name: 'cacheControl', scope: 'server', type: 'string', header: 'Cache-Control', default: DEFAULT_CACHE_CONTROL, flag: { name: 'cache-control', arg: 'V' }, help: `Cache-Control value (default "${DEFAULT_CACHE_CONTROL}")`, example: '"public, max-age=3600"' },
+  { name: 'immutable', scope: 'server', type: 'boolean', default: 'off', flag: { name: 'immutable' }, help: `versioned URLs: "${IMMUTABLE_CACHE_CONTROL}"`, example: 'true' },
+  { name: 'smallFileLimit', scope: 'server', type: 'integer', min: 0, max: 64 * 1024 * 1024, unit: 'bytes', default: String(DEFAULT_SMALL_FILE_LIMIT), help: 'files up to this size are kept in memory', example: '262144 (256 KiB)' },
+  { name: 'crossOriginResourcePolicy', scope: 'server', type: 'boolean', default: 'on for a * policy', help: 'send Cross-Origin-Resource-Policy: cross-origin', example: 'true' },
+  { name: 'watch', scope: 'server', type: 'boolean', default: 'true', help: 'pick up changed files without a restart', example: 'false' },
+  { name: 'sendTimeout', scope: 'server', type: 'integer', min: 1, max: TIMEOUT_MAX, unit: 'milliseconds', default: String(DEFAULT_SEND_TIMEOUT), flag: { name: 'send-timeout', arg: 'MS' }, help: `close a connection nothing could be written to for MS ms\n(default ${DEFAULT_SEND_TIMEOUT}, like nginx's send_timeout)`, example: '60000 (60 s)' },
+  { name: 'keepAliveTimeout', scope: 'server', type: 'integer', min: 1, max: TIMEOUT_MAX, unit: 'milliseconds', default: String(DEFAULT_KEEP_ALIVE_TIMEOUT), flag: { name: 'keep-alive-timeout', arg: 'MS' }, help: `idle keep-alive connections are closed after MS ms (default\n${DEFAULT_KEEP_ALIVE_TIMEOUT}); behind a load balancer, set it above the balancer's\nidle timeout (often 60 s), or the balancer answers 502`, example: '65000 (above a 60 s balancer timeout)' },
+  { name: 'workers', scope: 'cli', type: 'integer', min: 1, max: 256, default: '1', flag: { name: 'workers', arg: 'N' }, help: 'run N server processes (node:cluster); a worker that dies is\nreplaced (default 1: a single process, no cluster)', example: '2 (one per CPU core is the usual choice)' },
+  { name: 'log', scope: 'server', type: 'function', configType: 'boolean', default: 'off', flag: { name: 'log' }, help: 'access log on stdout, one line per request', example: 'true' },
+];
+
+export const SERVER_SCHEMA: readonly OptionSpec[] = OPTION_SCHEMA.filter((s) => s.scope === 'server');
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function expected(spec: OptionSpec, type: OptionType): string {
+  switch (type) {
+    case 'string':
+      return 'a non-empty string';
+    case 'boolean':
+      return 'true or false';
+    case 'integer':
+      return `a whole number${spec.unit === undefined ? '' : ` of ${spec.unit}`} from ${spec.min ?? 0} to ${spec.max ?? Number.MAX_SAFE_INTEGER}`;
+    case 'function':
+      return 'a function';
+    case 'object':
+      return 'an object';
+    case 'strings':
+      return 'an array of strings';
+  }
+}
+
+function hasType(value: unknown, spec: OptionSpec, type: OptionType): boolean {
+  switch (type) {
+    case 'string':
+      return typeof value === 'string' && value !== '';
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'integer':
+      return typeof value === 'number' && Number.isInteger(value) && value >= (spec.min ?? 0) && value <= (spec.max ?? Number.MAX_SAFE_INTEGER);
+    case 'function':
+      return typeof value === 'function';
+    case 'object':
+      return isPlainObject(value);
+    case 'strings':
+      return Array.isArray(value) && value.every((v) => typeof v === 'string');
+  }
+}
+
+/**
+ * Checks one value against its spec (`type` overrides the spec's, for the config file's JSON type).
+ * Returns the problem, or null. An absent value is fine unless the option is required.
+ */
+export function checkOption(spec: OptionSpec, value: unknown, type: OptionType = spec.type): PolicyProblem | null {
+  const option = spec.name;
+  if (value === undefined) {
+    return spec.required === true ? { option, value, reason: 'is required', fix: `set it, e.g. ${spec.example}` } : null;
+  }
+  if (!hasType(value, spec, type)) {
+    // A JSON value in quotes is the usual slip: say so, rather than only what was expected.
+    const quoted = typeof value === 'string' && type !== 'string' && /^(true|false|-?\d+)$/.test(value.trim());
+    const fix = quoted ? `write it without quotes: ${value.trim()}` : `e.g. ${spec.example}`;
+    return { option, value, reason: `must be ${expected(spec, type)}${quoted ? ', not a string' : ''}`, fix };
+  }
+  if (spec.header !== undefined) {
+    try {
+      validateHeaderValue(spec.header, value as string);
+    } catch {
+      return {
+        option,
+        value,
+        reason: `is sent as the ${spec.header} header, and a header value may hold only tabs, spaces, visible ASCII and latin1 characters (no line breaks, no other Unicode)`,
+        fix: `e.g. ${spec.example}`,
+      };
     }
   }
-  if (typeof options.root !== 'string' || options.root === '') {
-    problems.push({ option: 'root', value: options.root, reason: 'the directory to serve is required', fix: 'pass root: "./fonts"' });
+  return null;
+}
+
+/** Problems for keys of `raw` that no spec in `specs` names. */
+export function unknownKeys(raw: Record<string, unknown>, specs: readonly OptionSpec[], what: string): PolicyProblem[] {
+  const known = specs.map((s) => s.name);
+  return Object.keys(raw)
+    .filter((key) => !known.includes(key))
+    .map((key) => ({ option: key, value: raw[key], reason: `unknown ${what}`, fix: `remove it; known ones are ${known.join(', ')}` }));
+}
+
+/**
+ * Compiles the policy with the server's defaults. A default fills only what the policy says nothing
+ * about (DESIGN.md "The policy is honoured exactly"): an explicit list, even [], is taken as is.
+ */
+function compileCors(given: CorsOptions | undefined, problems: PolicyProblem[]): Cors | null {
+  const options: CorsOptions = { ...(given ?? { origins: ['*'] }) };
+  if (options.allowedHeaders === undefined) options.allowedHeaders = DEFAULT_ALLOWED_HEADERS;
+  if (options.exposedHeaders === undefined) options.exposedHeaders = DEFAULT_EXPOSED_HEADERS;
+  // A public font host (a `*` policy) lets Resource Timing see full timings unless the policy says otherwise.
+  if (options.timingAllowOrigin === undefined && Array.isArray(options.origins) && options.origins.length === 1 && options.origins[0] === '*') {
+    options.timingAllowOrigin = true;
   }
-  if (options.cacheControl !== undefined && (typeof options.cacheControl !== 'string' || /[\r\n]/.test(options.cacheControl) || options.cacheControl === '')) {
-    problems.push({ option: 'cacheControl', value: options.cacheControl, reason: 'must be a non-empty one-line header value', fix: 'e.g. "public, max-age=3600"' });
+  try {
+    return new Cors(options, 'cors.');
+  } catch (e) {
+    if (!(e instanceof PolicyError)) throw e;
+    problems.push(...e.problems);
+    return null;
+  }
+}
+
+/**
+ * Wraps the user's access-log callback: a throw from it must not reach the response's 'close'
+ * listener (where it would take the process down). It is reported once, not once per request.
+ */
+function guardLog(log: ((line: string) => void) | undefined): ((line: string) => void) | undefined {
+  if (log === undefined) return undefined;
+  let reported = false;
+  return (line) => {
+    try {
+      log(line);
+    } catch (e) {
+      if (reported) return;
+      reported = true;
+      let why: string;
+      try {
+        why = e instanceof Error ? e.message : String(e);
+      } catch {
+        why = 'a value that cannot be printed';
+      }
+      process.stderr.write(`xorigin: the log callback threw: ${why}; continuing\n`);
+    }
+  };
+}
+
+/**
+ * Validates the server options (and the policy inside), collecting every problem. Throws nothing
+ * but a PolicyError, whatever it is given.
+ */
+export function validate(options: ServerOptions): ResolvedServerOptions {
+  if (!isPlainObject(options)) {
+    throw new PolicyError([{ option: '(options)', value: options, reason: 'the server options must be an object', fix: 'pass an object such as { root: "./fonts" }' }]);
+  }
+  const raw = options as unknown as Record<string, unknown>;
+  const problems = unknownKeys(raw, SERVER_SCHEMA, 'server option');
+  const bad = new Set<string>();
+  for (const spec of SERVER_SCHEMA) {
+    const problem = checkOption(spec, raw[spec.name]);
+    if (problem !== null) {
+      problems.push(problem);
+      bad.add(spec.name);
+    }
   }
   if (options.cacheControl !== undefined && options.immutable === true) {
     problems.push({ option: 'immutable', value: true, reason: 'immutable and cacheControl both set the Cache-Control header', fix: 'use one of them' });
   }
-  const limit = options.smallFileLimit;
-  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0 || limit > 64 * 1024 * 1024)) {
-    problems.push({ option: 'smallFileLimit', value: limit, reason: 'must be a whole number of bytes from 0 to 67108864', fix: 'e.g. 262144 (256 KiB)' });
-  }
-  // Server defaults (DESIGN.md): a public font host allows the range request header, and
-  // Timing-Allow-Origin follows a `*` policy unless the policy says otherwise.
-  const given = options.cors ?? { origins: ['*'] };
-  const corsOptions: CorsOptions = { ...given };
-  const anyHeader = given.allowedHeaders?.includes('*') ?? false;
-  if (!anyHeader && !(given.allowedHeaders ?? []).some((h) => typeof h === 'string' && h.toLowerCase() === 'range')) {
-    corsOptions.allowedHeaders = [...(given.allowedHeaders ?? []), 'range'];
-  }
-  if (given.timingAllowOrigin === undefined && Array.isArray(given.origins) && given.origins.length === 1 && given.origins[0] === '*') {
-    corsOptions.timingAllowOrigin = true;
-  }
-  let cors: Cors | null = null;
-  try {
-    cors = new Cors(corsOptions, 'cors.');
-  } catch (e) {
-    if (!(e instanceof PolicyError)) throw e;
-    problems.push(...e.problems);
-  }
-  for (const key of ['sendTimeout', 'keepAliveTimeout'] as const) {
-    const v = options[key];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 3_600_000)) {
-      problems.push({ option: key, value: v, reason: 'must be a whole number of milliseconds from 1 to 3600000', fix: 'e.g. 60000 (60 s)' });
-    }
-  }
+  // A policy of the wrong type is already reported as a problem of `cors`; compiling it would only add noise.
+  const cors = bad.has('cors') ? null : compileCors(options.cors, problems);
   if (problems.length > 0 || cors === null) throw new PolicyError(problems);
   return {
     cors,
@@ -107,8 +291,8 @@ export function validate(options: ServerOptions): ResolvedServerOptions {
     cacheControl: options.cacheControl ?? (options.immutable === true ? IMMUTABLE_CACHE_CONTROL : DEFAULT_CACHE_CONTROL),
     crossOriginResourcePolicy: options.crossOriginResourcePolicy ?? cors.policy.anyOrigin,
     smallFileLimit: options.smallFileLimit ?? DEFAULT_SMALL_FILE_LIMIT,
-    watch: options.watch !== false,
-    log: options.log,
+    watch: options.watch ?? true,
+    log: guardLog(options.log),
     sendTimeout: options.sendTimeout ?? DEFAULT_SEND_TIMEOUT,
     keepAliveTimeout: options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT,
   };
@@ -121,4 +305,3 @@ export function validate(options: ServerOptions): ResolvedServerOptions {
 export function validateServerOptions(options: ServerOptions): void {
   validate(options);
 }
-
