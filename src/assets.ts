@@ -28,6 +28,17 @@ export function sameIdentity(a: FileIdentity, s: BigIntStats): boolean {
   return equalIdentities(a, s);
 }
 
+/**
+ * For a file already open and being read: true when its bytes are still those of `a`. As
+ * `sameIdentity`, except that an inode unlinked meanwhile (nlink 0: deleted, or replaced by a
+ * rename, as rsync, npm and most deploy tools do) may have a newer ctime, since unlinking changes
+ * it; its size and mtime must still match. Nobody can open an unlinked file by name to write it.
+ */
+export function unchangedWhileOpen(a: FileIdentity, s: BigIntStats): boolean {
+  if (equalIdentities(a, s)) return true;
+  return s.nlink === 0n && a.ino === s.ino && a.mtimeNs === s.mtimeNs && a.size === s.size && a.dev === s.dev;
+}
+
 function equalIdentities(a: FileIdentity, b: FileIdentity): boolean {
   return a.ino === b.ino && a.ctimeNs === b.ctimeNs && a.mtimeNs === b.mtimeNs && a.size === b.size && a.dev === b.dev;
 }

@@ -14,8 +14,11 @@ export interface DiskCounters {
 /** One body to send from disk: what to read, and how the server answers around it. */
 export interface DiskSend {
   readonly filePath: string;
-  /** True when `s` is still the file the prepared headers describe (identity: see assets.ts). */
-  readonly describes: (s: BigIntStats) => boolean;
+  /**
+   * True when `s` is still the file the prepared headers describe (identity: see assets.ts).
+   * `open`: asked about the file already being read, where an unlink since does not matter.
+   */
+  readonly describes: (s: BigIntStats, open: boolean) => boolean;
   /** First and last byte, inclusive. */
   readonly start: number;
   readonly end: number;
@@ -83,7 +86,7 @@ export class DiskBody {
     this.busy = true;
     statBig(this.send.filePath, (err, s) => {
       if (this.settle()) return;
-      if (err !== null || !this.send.describes(s)) return this.send.stale();
+      if (err !== null || !this.send.describes(s, false)) return this.send.stale();
       this.send.writeHead();
       this.res.end();
     });
@@ -133,7 +136,7 @@ export class DiskBody {
     this.busy = true;
     fstatBig(this.fd, (err, s) => {
       if (this.settle()) return;
-      const good = !short && err === null && this.send.describes(s);
+      const good = !short && err === null && this.send.describes(s, !first);
       if (first && !good) {
         this.release();
         this.send.stale();

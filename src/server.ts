@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import type { BigIntStats } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { resolve } from 'node:path';
-import { AssetTable, type AssetInfo, type Variants } from './assets.js';
+import { AssetTable, sameIdentity, unchangedWhileOpen, type AssetInfo, type Variants } from './assets.js';
 import { BufferPool } from './buffer-pool.js';
 import { DiskBody, type DiskCounters } from './send-body.js';
 import { hasEncodedSlash, targetPath } from './request-target.js';
@@ -311,7 +311,7 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
     const info = rep.info;
     const body = new DiskBody(res, {
       filePath: info.filePath,
-      describes: (s: BigIntStats) => describes(info, s),
+      describes: (s: BigIntStats, open: boolean) => (open ? unchangedWhileOpen(info.identity, s) : sameIdentity(info.identity, s)),
       start,
       end,
       headOnly: req.method === 'HEAD' || end < start,
@@ -471,11 +471,6 @@ function answerClientError(parts: CorsParts): (err: NodeJS.ErrnoException, socke
       () => socket.destroy(),
     );
   };
-}
-
-// TEMPORARY until the asset table carries the full identity.
-function describes(info: AssetInfo, s: BigIntStats): boolean {
-  return Number(s.size) === info.size && Number(s.mtimeMs) === Math.trunc(info.mtimeMs);
 }
 
 function escapeControl(s: string): string {

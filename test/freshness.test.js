@@ -139,6 +139,34 @@ describe('file identity', () => {
     }
   });
 
+  test('without a watcher, the disk path re-checks identity: new bytes, new ETag, and no If-Range splice', async () => {
+    const root = tempRoot();
+    const file = join(root, 'font.woff2');
+    const v1 = Buffer.alloc(300_000, 1);
+    const v2 = Buffer.alloc(300_000, 2);
+    writeStamped(file, v1);
+    const s = await serve({ root, smallFileLimit: 1024, watch: false });
+    try {
+      const first = await request(s.port, { path: '/font.woff2', headers: { Range: 'bytes=0-99' } });
+      assert.equal(first.status, 206);
+      assert.equal(first.headers.etag, etagOf(v1));
+      writeStamped(file, v2);
+      // The very next request: nothing has rescanned, the fstat after the read notices.
+      const whole = await request(s.port, { path: '/font.woff2' });
+      assert.ok(whole.body.equals(v2), 'new bytes');
+      assert.equal(whole.headers.etag, etagOf(v2));
+      writeStamped(file, v1);
+      // A client resuming v2's download with If-Range must get all of v1, never v2's head + v1's tail.
+      const resumed = await request(s.port, { path: '/font.woff2', headers: { Range: 'bytes=100-', 'If-Range': etagOf(v2) } });
+      assert.equal(resumed.status, 200);
+      assert.ok(resumed.body.equals(v1));
+      assert.equal(resumed.headers.etag, etagOf(v1));
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('AssetInfo.identity is the bigint stat identity; rescan() re-reads a file whose identity changed', async () => {
     const root = tempRoot();
     const file = join(root, 'lib.css');

@@ -1,0 +1,175 @@
+// Protocol details checked against RFC 9110/9112, over raw sockets so nothing normalises the request.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import http from 'node:http';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { createServer } from '../dist/index.js';
+import { rawRequest } from './helpers.js';
+import { hasEncodedSlash, targetPath } from '../dist/request-target.js';
+
+const APP = 'https://app.example.com';
+
+function makeRoot() {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-proto-'));
+  mkdirSync(join(root, 'fonts'));
+  mkdirSync(join(root, 'sub'));
+  mkdirSync(join(root, 'sub', 'inner.woff2')); // a directory named like the file below
+  writeFileSync(join(root, 'font.woff2'), 'wOF2-font');
+  writeFileSync(join(root, 'sub', 'x.woff2'), 'sub-x');
+  writeFileSync(join(root, 'fonts', 'index.html'), '<h1>fonts</h1>');
+  writeFileSync(join(root, 'fonts', 'a.woff2'), 'a-font');
+  const css = Buffer.from('body{}\n'.repeat(50));
+  writeFileSync(join(root, 'app.css'), css);
+  writeFileSync(join(root, 'app.css.gz'), gzipSync(css));
+  // sub/inner.woff2 would be served for /sub%2Finner.woff2 if %2F were a separator.
+  writeFileSync(join(root, 'sub', 'inner.woff2', 'index.html'), 'never');
+  return root;
+}
+
+async function start(root, cors) {
+  const server = await createServer({ root, cors });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: server.address().port };
+}
+
+test('targetPath: origin-form, absolute-form, and what has no path', () => {
+  const table = [
+    ['/a/b?q=1', '/a/b'],
+    ['/', '/'],
+    ['http://localhost/font.woff2', '/font.woff2'],
+    ['HTTPS://Example.com:8443/a%20b.css?x', '/a%20b.css'],
+    ['http://localhost', '/'],
+    ['http://localhost?x=/y', '/'],
+    ['*', null],
+    ['localhost:80', null],
+    ['ftp://x/y', null],
+    ['', null],
+  ];
+  for (const [target, want] of table) assert.equal(targetPath(target), want, target);
+  for (const [path, want] of [['/a%2Fb', true], ['/a%2fb', true], ['/a%252Fb', false], ['/a%20b', false], ['/a%2', false]]) {
+    assert.equal(hasEncodedSlash(path), want, path);
+  }
+});
+
+for (const [name, cors, expectAcao] of [
+  ['allow-list', { origins: [APP] }, APP],
+  ['"*"', { origins: ['*'] }, '*'],
+]) {
+  describe(`request targets and redirects (${name} policy)`, () => {
+    let root;
+    let s;
+    before(async () => {
+      root = makeRoot();
+      s = await start(root, cors);
+    });
+    after(async () => {
+      await s.server.shutdown(200);
+      rmSync(root, { recursive: true, force: true });
+    });
+
+    test('absolute-form targets are served as their path (RFC 9112 §3.2.2)', async () => {
+      const res = await rawRequest(s.port, `GET http://localhost/font.woff2 HTTP/1.1\r\nHost: other\r\nOrigin: ${APP}\r\n\r\n`);
+      assert.equal(res.status, 200);
+      assert.ok(res.text.endsWith('wOF2-font'));
+      assert.equal(res.get('access-control-allow-origin'), expectAcao);
+    });
+
+    test('an encoded slash is not a separator: 404, with CORS', async () => {
+      for (const path of ['/sub%2Fx.woff2', '/sub%2fx.woff2', '/sub%2Finner.woff2/']) {
+        const res = await rawRequest(s.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\n\r\n`);
+        assert.equal(res.status, 404, path);
+        assert.equal(res.get('access-control-allow-origin'), expectAcao, path);
+      }
+      assert.equal((await rawRequest(s.port, 'GET /sub/x.woff2 HTTP/1.1\r\nHost: x\r\n\r\n')).status, 200);
+    });
+
+    test('a directory without its slash: 308 to dir/ with the query kept, and CORS', async () => {
+      const res = await rawRequest(s.port, `GET /fonts?v=2 HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\n\r\n`);
+      assert.equal(res.status, 308);
+      assert.equal(res.get('location'), '/fonts/?v=2');
+      assert.equal(res.get('access-control-allow-origin'), expectAcao);
+      assert.equal(res.get('content-length'), '0');
+      const target = await rawRequest(s.port, 'GET /fonts/ HTTP/1.1\r\nHost: x\r\n\r\n');
+      assert.equal(target.status, 200);
+      // A file is never redirected, and a name that is neither is a plain 404.
+      assert.equal((await rawRequest(s.port, 'GET /font.woff2 HTTP/1.1\r\nHost: x\r\n\r\n')).status, 200);
+      assert.equal((await rawRequest(s.port, 'GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n')).status, 404);
+    });
+
+    test('a 416 has no Content-Type or Content-Encoding on its empty body', async () => {
+      for (const headers of ['', 'Accept-Encoding: gzip\r\n']) {
+        const res = await rawRequest(s.port, `GET /app.css HTTP/1.1\r\nHost: x\r\nRange: bytes=99999-\r\n${headers}Origin: ${APP}\r\n\r\n`);
+        assert.equal(res.status, 416);
+        assert.equal(res.get('content-type'), undefined);
+        assert.equal(res.get('content-encoding'), undefined);
+        assert.match(res.get('content-range'), /^bytes \*\/\d+$/);
+        assert.equal(res.get('content-length'), '0');
+        assert.equal(res.get('access-control-allow-origin'), expectAcao);
+      }
+    });
+
+    test("requests Node cannot parse get Node's status with the policy's CORS headers, and the server goes on", async () => {
+      const cases = [
+        ['GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n', 400],
+        [`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+        ['GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', 400],
+      ];
+      for (const [raw, status] of cases) {
+        const res = await rawRequest(s.port, raw);
+        assert.equal(res.status, status);
+        assert.equal(res.get('connection'), 'close');
+        if (expectAcao === '*') assert.equal(res.get('access-control-allow-origin'), '*');
+        else assert.equal(res.get('vary'), 'Origin');
+      }
+      assert.equal((await rawRequest(s.port, 'GET /font.woff2 HTTP/1.1\r\nHost: x\r\n\r\n')).status, 200);
+    });
+  });
+}
+
+test('during shutdown, a keep-alive connection reused while others finish is told Connection: close', async () => {
+  const root = makeRoot();
+  writeFileSync(join(root, 'big.otf'), Buffer.alloc(16 * 1024 * 1024, 5)); // more than loopback buffers absorb
+  const s = await start(root, { origins: ['*'] });
+  const agents = [new http.Agent({ keepAlive: true, maxSockets: 1 }), new http.Agent({ keepAlive: true, maxSockets: 1 })];
+  const get = (agent, path, onResponse) =>
+    new Promise((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: s.port, path, agent }, (res) => {
+          let length = 0;
+          res.on('data', (c) => (length += c.length));
+          res.on('end', () => resolve({ res, length }));
+          onResponse?.(res);
+        })
+        .on('error', reject);
+    });
+  try {
+    // A: a download that stays in flight (paused) through the whole shutdown.
+    let pausedA;
+    const a = get(agents[0], '/big.otf', (res) => {
+      res.pause();
+      pausedA = res;
+    });
+    // B: a download under way when shutdown begins, then its connection reused.
+    let closing;
+    const b = await get(agents[1], '/big.otf', (res) => {
+      res.pause();
+      closing = s.server.shutdown(5000);
+      setTimeout(() => res.resume(), 50);
+    });
+    assert.equal(b.length, 16 * 1024 * 1024);
+    assert.equal(b.res.headers.connection, 'keep-alive'); // its headers went out before shutdown
+    const again = await get(agents[1], '/font.woff2');
+    assert.equal(again.res.headers.connection, 'close');
+    assert.equal(again.length, 'wOF2-font'.length);
+    pausedA.resume();
+    assert.equal((await a).length, 16 * 1024 * 1024);
+    await closing;
+  } finally {
+    for (const agent of agents) agent.destroy();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
