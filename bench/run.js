@@ -2,7 +2,11 @@
 //
 //   npm run bench                      (installs bench/ peers, builds, then runs this)
 //   node bench/run.js [--rounds 3] [--duration 3] [--warmup 1] [--connections 32]
-//                     [--scenarios a,b] [--contenders a,b] [--no-wrk]
+//                     [--scenarios a,b] [--contenders a,b] [--no-wrk] [--out DIR]
+//
+// A full run writes the published results (bench/RESULTS.md, results.json, chart.svg). A run limited
+// to some scenarios or contenders writes to bench/partial/ (not committed) unless --out says where,
+// so a quick check never replaces the published figures.
 //
 // Each contender is its own process pinned to core 0; the load generator (autocannon, and wrk when
 // installed) runs pinned to core 1. Before anything is timed, every contender's answer to every
@@ -12,7 +16,7 @@
 // the median over rounds; ratios are to the bare node:http ceiling measured in the same round.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -31,8 +35,11 @@ const { values: args } = parseArgs({
     scenarios: { type: 'string' },
     contenders: { type: 'string' },
     'no-wrk': { type: 'boolean', default: false },
+    out: { type: 'string' },
   },
 });
+const PARTIAL = args.scenarios !== undefined || args.contenders !== undefined;
+const OUT = args.out ?? (PARTIAL ? join(HERE, 'partial') : HERE);
 const ROUNDS = Number(args.rounds);
 const DURATION = Number(args.duration);
 const WARMUP = Number(args.warmup);
@@ -454,12 +461,13 @@ for (const scenario of SCENARIOS) {
   }
   lines.push('');
 }
-writeFileSync(join(HERE, 'RESULTS.md'), `${lines.join('\n')}\n`);
+mkdirSync(OUT, { recursive: true });
+writeFileSync(join(OUT, 'RESULTS.md'), `${lines.join('\n')}\n`);
 // Per-round figures are kept too, so every median and quotient above can be recomputed.
 const perRoundOf = (rounds) => rounds.map((m) => ({ round: m.round, rps: m.ac.rps, wrkRps: m.wrk?.rps ?? null, rss: m.rss, ratio: m.ratioAc, wrkRatio: m.ratioWrk }));
-writeFileSync(join(HERE, 'results.json'), JSON.stringify({ command, versions, summary: summary.map(({ rounds, ...r }) => ({ ...r, rounds: perRoundOf(rounds) })) }, null, 2));
-writeFileSync(join(HERE, 'chart.svg'), chart(summary));
-console.error(`wrote bench/RESULTS.md, bench/results.json and bench/chart.svg`);
+writeFileSync(join(OUT, 'results.json'), JSON.stringify({ command, versions, summary: summary.map(({ rounds, ...r }) => ({ ...r, rounds: perRoundOf(rounds) })) }, null, 2));
+writeFileSync(join(OUT, 'chart.svg'), chart(summary));
+console.error(`wrote RESULTS.md, results.json and chart.svg in ${OUT}`);
 rmSync(work, { recursive: true, force: true });
 
 /** Grouped horizontal bars: per scenario, each contender's ratio to the bare ceiling (wrk when available: it is not generator-bound). */
