@@ -5,9 +5,9 @@
 // Each request Origin is a fresh string made from a Buffer, as Node's HTTP parser makes it, so
 // V8 has no cached hash for it: a Map is not flattered by re-using the same string object.
 // Contenders run interleaved, several rounds; the table shows the median ns per lookup.
-import { parseOriginPattern } from '../dist/origin-pattern.js';
-import { OriginTrie } from '../dist/origin-trie.js';
-import { OriginMatcher } from '../dist/origin-matcher.js';
+import { parseOriginPattern } from '../dist/cors/origin-pattern.js';
+import { OriginTrie } from '../dist/cors/origin-trie.js';
+import { OriginMatcher } from '../dist/cors/origin-matcher.js';
 
 const ROUNDS = Number(process.argv[2] ?? 7);
 const COPIES = 100_000;

@@ -182,7 +182,7 @@ async function startContender(c, scenario, cannedFile) {
   const env = { ...process.env, BENCH_ROOT: root, BENCH_POLICY: join(work, `policy-${scenario.policy}.json`), BENCH_CANNED: cannedFile ?? '' };
   let cmd;
   let fixedPort = null;
-  if (c.cli) cmd = pin(0, node, [join(PROJECT, 'dist/cli.js'), 'serve', '--config', join(work, `xorigin-${scenario.policy}.json`), '--port', '0']);
+  if (c.cli) cmd = pin(0, node, [join(PROJECT, 'dist/cli/main.js'), 'serve', '--config', join(work, `xorigin-${scenario.policy}.json`), '--port', '0']);
   else if (c.nginx) {
     const { dir, port } = await nginxConf(scenario.policy);
     fixedPort = port;

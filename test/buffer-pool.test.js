@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BufferPool } from '../dist/buffer-pool.js';
+import { BufferPool } from '../dist/static/buffer-pool.js';
 
 test('BufferPool: reuses given-back buffers and refuses past max', () => {
   const pool = new BufferPool(16, 3);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluatePreconditions, ifRangeAllows, parseHttpDate } from '../dist/conditional.js';
+import { evaluatePreconditions, ifRangeAllows, parseHttpDate } from '../dist/http/conditional.js';
 
 const T = Date.UTC(1994, 10, 6, 8, 49, 37); // the RFC's example instant
 const NOW = Date.UTC(2026, 10, 25);

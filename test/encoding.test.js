@@ -1,7 +1,7 @@
 // Accept-Encoding negotiation (RFC 9110 §12.5.3) against the siblings a file has.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ENCODING_BR, ENCODING_GZIP, ENCODING_IDENTITY, ENCODING_ZSTD, negotiateEncoding } from '../dist/encoding.js';
+import { ENCODING_BR, ENCODING_GZIP, ENCODING_IDENTITY, ENCODING_ZSTD, negotiateEncoding } from '../dist/http/encoding.js';
 
 const ALL = (1 << ENCODING_BR) | (1 << ENCODING_ZSTD) | (1 << ENCODING_GZIP);
 const GZ = 1 << ENCODING_GZIP;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { createServer } from '../dist/index.js';
-import * as assets from '../dist/assets.js';
+import * as assets from '../dist/static/asset-table.js';
 import { request } from './helpers.js';
 
 /** npm stamps every file of a package with this date. */
@@ -63,7 +63,7 @@ function frozenStat(frozenNs) {
 }
 
 /**
- * Counts the timers set through the globals (as dist/assets.js sets them) that have neither fired
+ * Counts the timers set through the globals (as dist/static/asset-table.js sets them) that have neither fired
  * nor been cleared, so a test can check that close() leaves none behind.
  */
 function trackTimers() {

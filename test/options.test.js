@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from '../dist/index.js';
-import { validate } from '../dist/server-options.js';
+import { validate } from '../dist/static/options.js';
 import { rawRequest, request } from './helpers.js';
 
 const APP = 'https://app.example.com';
@@ -85,7 +85,7 @@ function runCli(args, { timeoutMs = 8000 } = {}) {
   return new Promise((resolve) => {
     const env = { ...process.env };
     delete env.PORT;
-    const child = spawn(process.execPath, ['dist/cli.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(process.execPath, ['dist/cli/main.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     let err = '';
     const timer = setTimeout(() => {
@@ -292,7 +292,7 @@ test('a log callback that throws is reported once on stderr and the server keeps
 });
 
 test('--help and the README list every flag and config key of the option schema', async () => {
-  const { OPTION_SCHEMA } = await import('../dist/server-options.js');
+  const { OPTION_SCHEMA } = await import('../dist/static/options.js');
   const help = await runCli(['--help']);
   const readme = readFileSync('README.md', 'utf8');
   for (const spec of OPTION_SCHEMA) {

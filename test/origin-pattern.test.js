@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseOriginPattern, PORT_ANY, PORT_NONE } from '../dist/origin-pattern.js';
+import { parseOriginPattern, PORT_ANY, PORT_NONE } from '../dist/cors/origin-pattern.js';
 
 const valid = [
   // source, scheme, host, subdomains, port, loopback

@@ -2,9 +2,9 @@
 // (which also holds exact origins) and the shipped OriginMatcher (list/Map for exact + trie).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseOriginPattern } from '../dist/origin-pattern.js';
-import { OriginTrie, NO_MATCH } from '../dist/origin-trie.js';
-import { OriginMatcher } from '../dist/origin-matcher.js';
+import { parseOriginPattern } from '../dist/cors/origin-pattern.js';
+import { OriginTrie, NO_MATCH } from '../dist/cors/origin-trie.js';
+import { OriginMatcher } from '../dist/cors/origin-matcher.js';
 
 function parseAll(list) {
   return list.map((s) => {

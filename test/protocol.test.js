@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createServer } from '../dist/index.js';
 import { rawRequest } from './helpers.js';
-import { hasEncodedSlash, targetPath } from '../dist/request-target.js';
+import { hasEncodedSlash, targetPath } from '../dist/http/request-target.js';
 
 const APP = 'https://app.example.com';
 

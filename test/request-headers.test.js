@@ -5,7 +5,7 @@ import {
   isToken,
   MAX_REQUEST_HEADERS_BYTES,
   MAX_REQUEST_HEADERS_ELEMENTS,
-} from '../dist/request-headers.js';
+} from '../dist/cors/request-headers.js';
 
 const set = new HeaderNameSet(['Content-Type', 'x-requested-with', 'range', 'X-Custom-Header'], false);
 

@@ -482,7 +482,7 @@ test('shutdown lets a large download in flight finish (read whole)', async () =>
 
 function runCli(args, { untilListening = false } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/cli.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['dist/cli/main.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => {
@@ -574,7 +574,7 @@ test('a file truncated in place mid-stream: the response is cut, never ended sho
 });
 
 test('CLI --workers 2: both serve, a killed worker is replaced, SIGTERM stops them all with exit 0', async (t) => {
-  const child = spawn(process.execPath, ['dist/cli.js', 'serve', 'example', '--port', '0', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', 'example', '--port', '0', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => child.kill('SIGKILL'));
   let out = '';
   let err = '';

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NO_MATCH } from './origin-matcher.js';
-import { compilePolicy, isForbiddenMethod, type CompiledPolicy, type CorsOptions } from './policy.js';
+import { compilePolicy, isForbiddenMethod, type CompiledPolicy, type CorsOptions } from './options.js';
 import { isToken, MAX_REQUEST_HEADERS_BYTES } from './request-headers.js';
 import {
   appendVary,
@@ -10,11 +10,11 @@ import {
   type ActualValues,
   type PreflightBlock,
   type PreflightBlocks,
-} from './header-blocks.js';
+} from './response-headers.js';
 
 export { PolicyError, type PolicyProblem } from './errors.js';
-export type { CorsOptions, CompiledPolicy } from './policy.js';
-export { compilePolicy } from './policy.js';
+export type { CorsOptions, CompiledPolicy } from './options.js';
+export { compilePolicy } from './options.js';
 
 /** How a request was classified (DESIGN.md: the protocol decisions). */
 export enum RequestKind {

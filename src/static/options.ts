@@ -1,7 +1,7 @@
 import { validateHeaderValue } from 'node:http';
-import { PolicyError, type PolicyProblem } from './errors.js';
-import { Cors } from './cors.js';
-import type { CorsOptions } from './policy.js';
+import { PolicyError, type PolicyProblem } from '../cors/errors.js';
+import { Cors } from '../cors/node.js';
+import type { CorsOptions } from '../cors/options.js';
 
 export interface ServerOptions {
   /** Directory to serve. */

@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { CompiledPolicy } from './policy.js';
+import type { CompiledPolicy } from './options.js';
 
 /** What a preflight response depends on, beyond the URL. */
 export const PREFLIGHT_VARY = 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers';

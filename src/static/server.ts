@@ -2,21 +2,21 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import type { BigIntStats } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { resolve } from 'node:path';
-import { AssetTable, sameIdentity, unchangedWhileOpen, type AssetInfo, type Variants } from './assets.js';
+import { AssetTable, sameIdentity, unchangedWhileOpen, type AssetInfo, type Variants } from './asset-table.js';
 import { BufferPool } from './buffer-pool.js';
 import { DiskBody, type DiskCounters } from './send-body.js';
-import { hasEncodedSlash, targetPath } from './request-target.js';
-import { ENCODINGS, negotiateEncoding } from './encoding.js';
+import { hasEncodedSlash, targetPath } from '../http/request-target.js';
+import { ENCODINGS, negotiateEncoding } from '../http/encoding.js';
 import {
   evaluatePreconditions,
   ifRangeAllows,
   parseRange,
   Precondition,
-} from './conditional.js';
-import { Cors, RequestKind } from './cors.js';
-import { buildActualValues } from './header-blocks.js';
-import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ServerOptions } from './server-options.js';
-import { NO_MATCH } from './origin-matcher.js';
+} from '../http/conditional.js';
+import { Cors, RequestKind } from '../cors/node.js';
+import { buildActualValues } from '../cors/response-headers.js';
+import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ServerOptions } from './options.js';
+import { NO_MATCH } from '../cors/origin-matcher.js';
 
 const ALLOW = 'GET, HEAD, OPTIONS';
 /**

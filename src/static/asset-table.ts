@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, watch, type BigIntStats } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import { ENCODINGS } from './encoding.js';
-import { contentTypeFor } from './mime.js';
+import { ENCODINGS } from '../http/encoding.js';
+import { contentTypeFor } from '../http/mime.js';
 
 /**
  * Which version of a file the table describes. Size and mtime alone miss a file replaced by one of the

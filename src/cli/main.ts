@@ -2,9 +2,9 @@
 import cluster from 'node:cluster';
 import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { PolicyError, type PolicyProblem } from './errors.js';
-import { createServer, type XoriginServer } from './server.js';
-import { OPTION_SCHEMA, SERVER_SCHEMA, checkOption, unknownKeys, validateServerOptions, type OptionSpec, type ServerOptions } from './server-options.js';
+import { PolicyError, type PolicyProblem } from '../cors/errors.js';
+import { createServer, type XoriginServer } from '../static/server.js';
+import { OPTION_SCHEMA, SERVER_SCHEMA, checkOption, unknownKeys, validateServerOptions, type OptionSpec, type ServerOptions } from '../static/options.js';
 
 /** --help, from the option schema: one line per flag, continuation lines aligned under the text. */
 function help(): string {
@@ -31,7 +31,7 @@ function fail(problems: readonly PolicyProblem[]): never {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 
