@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import express from 'express';
 import { createCors } from '../dist/index.js';
-import { createCors as createCorsOnly } from '../dist/cors/node.js';
+import { createCors as createCorsOnly } from '../dist/cors/index.js';
 import { acHeaders, listen, request } from './helpers.js';
 
 const APP = 'https://app.example.com';

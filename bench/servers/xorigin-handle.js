@@ -1,7 +1,7 @@
 // xorigin's CORS engine embedded in a plain node:http handler, with sirv serving the files.
 import { createServer } from 'node:http';
 import sirv from 'sirv';
-import { Cors } from '../../dist/cors/node.js';
+import { Cors } from '../../dist/cors/index.js';
 import { policy, ready, root } from './common.js';
 
 const origins = policy.pattern === null ? policy.exact : [...policy.exact, policy.pattern];

@@ -76,25 +76,64 @@ export function buildPreflightBlocks(policy: CompiledPolicy): PreflightBlocks {
   };
 }
 
+/** Stands in an actual-response block for the request's origin; filled per request. */
+export const ORIGIN_SLOT = '\u0000origin';
+
 /**
- * The constant parts of an actual (non-preflight) response's CORS headers, joined once.
- * The origin itself is the only per-request value.
+ * The CORS headers of an actual (non-preflight) response, as flat `[name, value, ...]` blocks built
+ * once. This is the one place that decides them; the node:http handler, the Fetch and Fastify
+ * adapters and the file server all copy or fill these blocks.
  */
-export interface ActualValues {
-  /** Access-Control-Expose-Headers value, or null for none. */
-  readonly expose: string | null;
-  /** True when `Access-Control-Allow-Credentials: true` is sent to allowed origins. */
-  readonly credentials: boolean;
-  /** True when `Timing-Allow-Origin` is sent beside the allowed origin. */
-  readonly timing: boolean;
+export interface ActualBlocks {
+  /**
+   * For a request whose Origin the policy allows: Access-Control-Allow-Origin, -Allow-Credentials,
+   * -Expose-Headers, Timing-Allow-Origin, Cross-Origin-Resource-Policy, as the policy says. Values
+   * equal to ORIGIN_SLOT stand for the request's origin.
+   */
+  readonly allowed: readonly string[];
+  /** Indexes in `allowed` of the ORIGIN_SLOT values. */
+  readonly originSlots: readonly number[];
+  /**
+   * For every other response: no Origin, or one the policy does not allow. Under `*` this is every
+   * response (`Access-Control-Allow-Origin: *` even without Origin: a shared cache may hand the stored
+   * copy to any reader, and it carries no Vary: Origin to stop it).
+   */
+  readonly other: readonly string[];
+  /** The Vary token every response of the resource needs for CORS: `Origin`, or null under `*`. */
+  readonly vary: string | null;
 }
 
-export function buildActualValues(policy: CompiledPolicy): ActualValues {
-  return {
-    expose: policy.anyExposed ? '*' : policy.exposedHeaders.length > 0 ? policy.exposedHeaders.join(', ') : null,
-    credentials: policy.credentials,
-    timing: policy.timingAllowOrigin,
-  };
+export interface ActualBlockOptions {
+  /** Add `Cross-Origin-Resource-Policy: cross-origin` to every response (a file server's choice). */
+  readonly crossOriginResourcePolicy?: boolean | undefined;
+}
+
+/** Access-Control-Expose-Headers for the policy, or null for none. */
+function exposeValue(policy: CompiledPolicy): string | null {
+  if (policy.anyExposed) return '*';
+  return policy.exposedHeaders.length > 0 ? policy.exposedHeaders.join(', ') : null;
+}
+
+export function buildActualBlocks(policy: CompiledPolicy, options: ActualBlockOptions = {}): ActualBlocks {
+  const expose = exposeValue(policy);
+  const corp = options.crossOriginResourcePolicy === true ? ['Cross-Origin-Resource-Policy', 'cross-origin'] : [];
+  if (policy.anyOrigin) {
+    const h = ['Access-Control-Allow-Origin', '*'];
+    if (expose !== null) h.push('Access-Control-Expose-Headers', expose);
+    if (policy.timingAllowOrigin) h.push('Timing-Allow-Origin', '*');
+    h.push(...corp);
+    return { allowed: h, originSlots: [], other: h, vary: null };
+  }
+  const allowed = ['Access-Control-Allow-Origin', ORIGIN_SLOT];
+  if (policy.credentials) allowed.push('Access-Control-Allow-Credentials', 'true');
+  if (expose !== null) allowed.push('Access-Control-Expose-Headers', expose);
+  if (policy.timingAllowOrigin) allowed.push('Timing-Allow-Origin', ORIGIN_SLOT);
+  allowed.push(...corp);
+  const originSlots: number[] = [];
+  allowed.forEach((v, i) => {
+    if (v === ORIGIN_SLOT) originSlots.push(i);
+  });
+  return { allowed, originSlots, other: corp, vary: 'Origin' };
 }
 
 /** True when a Vary value (string or list) already names `token` or is `*`. Case-insensitive. */

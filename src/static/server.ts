@@ -13,10 +13,9 @@ import {
   parseRange,
   Precondition,
 } from '../http/conditional.js';
-import { Cors, RequestKind } from '../cors/node.js';
-import { buildActualValues } from '../cors/response-headers.js';
+import { RequestKind } from '../cors/engine.js';
+import { buildActualBlocks, type ActualBlocks } from '../cors/response-headers.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ServerOptions } from './options.js';
-import { NO_MATCH } from '../cors/origin-matcher.js';
 
 const ALLOW = 'GET, HEAD, OPTIONS';
 /**
@@ -63,52 +62,17 @@ interface Entry {
   readonly available: number;
 }
 
-/** The CORS part of every response, for the two variants, without Vary (added per file). */
-interface CorsParts {
-  readonly other: readonly string[];
-  readonly allowed: readonly string[];
-  /** Offsets of the origin slots inside `allowed`. */
-  readonly allowedSlots: readonly number[];
-  /** Not a `*` policy: every response varies on Origin. */
-  readonly varyOrigin: boolean;
-}
-
-const ORIGIN_SLOT = '\u0000origin';
-
-function corsParts(cors: Cors, corp: boolean): CorsParts {
-  const p = cors.policy;
-  const corpPart = corp ? ['Cross-Origin-Resource-Policy', 'cross-origin'] : [];
-  const { expose } = buildActualValues(p);
-  if (p.anyOrigin) {
-    const h = ['Access-Control-Allow-Origin', '*'];
-    if (expose !== null) h.push('Access-Control-Expose-Headers', expose);
-    if (p.timingAllowOrigin) h.push('Timing-Allow-Origin', '*');
-    h.push(...corpPart);
-    return { other: h, allowed: h, allowedSlots: [], varyOrigin: false };
-  }
-  const allowed = ['Access-Control-Allow-Origin', ORIGIN_SLOT];
-  if (p.credentials) allowed.push('Access-Control-Allow-Credentials', 'true');
-  if (expose !== null) allowed.push('Access-Control-Expose-Headers', expose);
-  if (p.timingAllowOrigin) allowed.push('Timing-Allow-Origin', ORIGIN_SLOT);
-  allowed.push(...corpPart);
-  const slots: number[] = [];
-  allowed.forEach((v, i) => {
-    if (v === ORIGIN_SLOT) slots.push(i);
-  });
-  return { other: corpPart, allowed, allowedSlots: slots, varyOrigin: true };
-}
-
 /** `negotiated`: the file has precompressed siblings, so all its responses vary on Accept-Encoding. */
-function block(base: readonly string[], parts: CorsParts, variant: 0 | 1, negotiated: boolean): Block {
+function block(base: readonly string[], parts: ActualBlocks, variant: 0 | 1, negotiated: boolean): Block {
   const tail = variant === 1 ? parts.allowed : parts.other;
   const h = [...base, ...tail];
-  const vary = parts.varyOrigin ? (negotiated ? 'Origin, Accept-Encoding' : 'Origin') : negotiated ? 'Accept-Encoding' : null;
+  const vary = parts.vary !== null ? (negotiated ? `${parts.vary}, Accept-Encoding` : parts.vary) : negotiated ? 'Accept-Encoding' : null;
   if (vary !== null) h.push('Vary', vary);
-  const slots = variant === 1 ? parts.allowedSlots.map((s) => s + base.length) : [];
+  const slots = variant === 1 ? parts.originSlots.map((s) => s + base.length) : [];
   return { h, slots };
 }
 
-function both(base: readonly string[], parts: CorsParts, negotiated = false): readonly [Block, Block] {
+function both(base: readonly string[], parts: ActualBlocks, negotiated = false): readonly [Block, Block] {
   return [block(base, parts, 0, negotiated), block(base, parts, 1, negotiated)];
 }
 
@@ -144,7 +108,7 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
   const policy = cors.policy;
   const root = resolve(config.root);
   const cacheControl = config.cacheControl;
-  const parts = corsParts(cors, config.crossOriginResourcePolicy);
+  const parts = buildActualBlocks(policy, { crossOriginResourcePolicy: config.crossOriginResourcePolicy });
   const log = config.log;
 
   const buildRep = (info: AssetInfo, contentType: string, encoding: string | null, negotiated: boolean): Representation => {
@@ -205,8 +169,7 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
   };
 
   /** 1 when the request's origin is allowed (its slots must be filled), else 0. */
-  const variantOf = (origin: string | undefined): 0 | 1 =>
-    policy.anyOrigin || origin === undefined || policy.matcher.match(origin) === NO_MATCH ? 0 : 1;
+  const variantOf = (origin: string | undefined): 0 | 1 => (policy.anyOrigin || origin === undefined || !cors.allows(origin) ? 0 : 1);
 
   /** Writes a prebuilt block: fills the origin slots in place (Node copies the array synchronously). */
   const writeBlock = (res: ServerResponse, status: number, b: Block, origin: string | undefined): void => {
@@ -452,7 +415,7 @@ const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
  * and hide the status. The origin of an unparsed request is unknown, so only the part that does
  * not depend on it is sent (under `*`: `Access-Control-Allow-Origin: *`; otherwise Vary: Origin).
  */
-function answerClientError(parts: CorsParts): (err: NodeJS.ErrnoException, socket: Duplex) => void {
+function answerClientError(parts: ActualBlocks): (err: NodeJS.ErrnoException, socket: Duplex) => void {
   const cors = block([], parts, 0, false).h;
   let fields = '';
   for (let i = 0; i < cors.length; i += 2) fields += `${cors[i] as string}: ${cors[i + 1] as string}\r\n`;

@@ -1,0 +1,127 @@
+import { NO_MATCH } from './origin-matcher.js';
+import { compilePolicy, isForbiddenMethod, type CompiledPolicy, type CorsOptions } from './options.js';
+import { isToken, MAX_REQUEST_HEADERS_BYTES } from './request-headers.js';
+import {
+  buildActualBlocks,
+  buildPreflightBlocks,
+  ORIGIN_SLOT,
+  type ActualBlocks,
+  type PreflightBlock,
+  type PreflightBlocks,
+} from './response-headers.js';
+
+/** How a request is classified (Fetch standard §3.2.2 "CORS protocol"; DESIGN.md). */
+export enum RequestKind {
+  /** No Origin header: a plain request. */
+  Plain = 0,
+  /** Origin present, not a preflight: an actual CORS request. */
+  Actual = 1,
+  /** OPTIONS with Origin and Access-Control-Request-Method. */
+  Preflight = 2,
+}
+
+/**
+ * Classifies a request from its method, `Origin` and `Access-Control-Request-Method` values
+ * (undefined when absent). Any OPTIONS without both headers is an ordinary request.
+ */
+export function classify(method: string, origin: string | undefined, requestMethod: string | undefined): RequestKind {
+  if (origin === undefined) return RequestKind.Plain;
+  return method === 'OPTIONS' && requestMethod !== undefined ? RequestKind.Preflight : RequestKind.Actual;
+}
+
+/** A preflight's answer, owned by the caller (safe to keep across `await`). */
+export interface PreflightAnswer {
+  /** True when the policy allows the request the preflight asks about. */
+  readonly allowed: boolean;
+  /** 204 (or 200 with `preflightStatus: 200`) when allowed; 403 when not. */
+  readonly status: number;
+  /** `[name, value, name, value, ...]`; when refused, only Vary and Content-Length (no Access-Control-*). */
+  readonly headers: string[];
+}
+
+const SAFELISTED_METHODS = ['GET', 'HEAD', 'POST'];
+
+/**
+ * A compiled CORS policy and its decisions, with no tie to any HTTP library: the node:http, Fetch
+ * and Fastify faces are built on it. Everything is computed once in the constructor; the methods
+ * only look things up. Throws a PolicyError listing every problem when the options are invalid.
+ */
+export class CorsEngine {
+  readonly policy: CompiledPolicy;
+  /** The prebuilt preflight header blocks (shared: copy before keeping). */
+  protected readonly preflights: PreflightBlocks;
+  /** The prebuilt actual-response header blocks (shared: copy before keeping). */
+  readonly actualBlocks: ActualBlocks;
+
+  /** `prefix` names where the policy sits in a larger configuration (`cors.`), for error messages. */
+  constructor(options: CorsOptions, prefix = '') {
+    this.policy = compilePolicy(options, prefix);
+    this.preflights = buildPreflightBlocks(this.policy);
+    this.actualBlocks = buildActualBlocks(this.policy);
+  }
+
+  /** True when an actual request from `origin` may read the response. Byte-exact (DESIGN.md "Origins"). */
+  allows(origin: string): boolean {
+    return this.policy.anyOrigin || this.policy.matcher.match(origin) !== NO_MATCH;
+  }
+
+  /**
+   * Decides a preflight (Fetch §4.8 "CORS-preflight fetch", from the server's side). `requestHeaders`
+   * is the Access-Control-Request-Headers value as received (Node joins repeated lines with `, `).
+   * Allocates a fresh answer; the node:http path uses the shared blocks instead.
+   */
+  decidePreflight(origin: string, method: string, requestHeaders: string | undefined): PreflightAnswer {
+    const block = this.preflightInPlace(origin, method, requestHeaders);
+    if (block === null) return { allowed: false, status: 403, headers: this.preflights.denied.slice() };
+    return { allowed: true, status: this.policy.preflightStatus, headers: block.slice() };
+  }
+
+  /**
+   * The CORS headers (and `Vary: Origin` unless the policy is `*`) an actual response to a request
+   * with this `Origin` (undefined when absent) carries, as a fresh `[name, value, ...]` array. An
+   * origin the policy does not allow gets no Access-Control-* header.
+   */
+  actualHeaders(origin: string | undefined): string[] {
+    const b = this.actualBlocks;
+    const allowed = origin !== undefined && this.allows(origin);
+    const out = (allowed ? b.allowed : b.other).slice();
+    if (allowed) for (const i of b.originSlots) out[i] = origin;
+    if (b.vary !== null) out.push('Vary', b.vary);
+    return out;
+  }
+
+  /**
+   * The success block with its per-request slots filled in place, or null for a refusal. The array
+   * is shared by every request: hand it to a synchronous writer at once (node:http copies it in
+   * `writeHead`) and never keep it; this is what keeps the node:http path allocation-free.
+   */
+  protected preflightInPlace(origin: string, method: string, requestHeaders: string | undefined): string[] | null {
+    const policy = this.policy;
+    if (!this.allows(origin)) return null;
+    if (!this.methodAllowed(method)) return null;
+    let block: PreflightBlock = this.preflights.ok;
+    if (requestHeaders !== undefined && requestHeaders.length > 0) {
+      if (!policy.allowedHeaders.allowsList(requestHeaders)) return null;
+      if (policy.allowedHeaders.any && policy.credentials) block = this.preflights.okEchoHeaders;
+    }
+    const h = block.headers;
+    if (block.originSlot !== -1) h[block.originSlot] = origin;
+    if (block.methodSlot !== -1) h[block.methodSlot] = method;
+    if (block.headersSlot !== -1) h[block.headersSlot] = requestHeaders as string;
+    return h;
+  }
+
+  private methodAllowed(method: string): boolean {
+    // Compared case-sensitively: Fetch normalises only DELETE, GET, HEAD, OPTIONS, POST and PUT,
+    // and the policy stored those uppercased.
+    for (let i = 0; i < SAFELISTED_METHODS.length; i++) if (SAFELISTED_METHODS[i] === method) return true;
+    if (this.policy.anyMethod) {
+      return method.length <= MAX_REQUEST_HEADERS_BYTES && isToken(method) && !isForbiddenMethod(method);
+    }
+    const methods = this.policy.methods;
+    for (let i = 0; i < methods.length; i++) if (methods[i] === method) return true;
+    return false;
+  }
+}
+
+export { ORIGIN_SLOT };
