@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from '../dist/index.js';
+import { serve } from '../dist/index.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const REQUIRED = process.env.XORIGIN_BROWSER_TESTS === 'required';
@@ -80,7 +80,7 @@ describe('real browser (Chromium)', { skip }, () => {
   /** Starts xorigin on the fixture root; its URL uses `localhost`, another origin than the page's. */
   async function xorigin(cors) {
     const log = [];
-    const server = await createServer({ root, cors, log: (line) => log.push(line) });
+    const server = await serve({ root, cors, log: (line) => log.push(line) });
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
     servers.push(server);
     const url = `http://localhost:${server.address().port}`;

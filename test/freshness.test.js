@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { createServer } from '../dist/index.js';
+import { serve as serveFiles } from '../dist/index.js';
 import * as assets from '../dist/static/asset-table.js';
 import { request } from './helpers.js';
 
@@ -42,7 +42,7 @@ async function until(what, probe, ms = 3000) {
 }
 
 async function serve(options) {
-  const server = await createServer(options);
+  const server = await serveFiles(options);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, port: server.address().port, close: () => server.shutdown(1000) };
 }

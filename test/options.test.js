@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from '../dist/index.js';
+import { serve } from '../dist/index.js';
 import { validate } from '../dist/static/options.js';
 import { rawRequest, request } from './helpers.js';
 
@@ -74,7 +74,7 @@ test('wrong types are errors, never truthy or falsy guesses: each named with its
 test('options sent as header values must be valid header values at start-up', async () => {
   for (const cacheControl of ['max-age=60 — fonts', 'max-age=60\r\nX-Injected: 1', 'max-age=60\u0000']) {
     assert.deepEqual(problemsOf({ root: ROOT, cacheControl }).map((p) => p.option), ['cacheControl'], JSON.stringify(cacheControl));
-    await assert.rejects(createServer({ root: ROOT, cacheControl }), (e) => e.name === 'PolicyError');
+    await assert.rejects(serve({ root: ROOT, cacheControl }), (e) => e.name === 'PolicyError');
   }
   // latin1 is a valid (if unwise) header value: Node sends it byte for byte.
   assert.deepEqual(problemsOf({ root: ROOT, cacheControl: 'public, max-age=60, café' }), []);
@@ -201,7 +201,7 @@ test('CLI: --send-timeout and --keep-alive-timeout (and their config keys) reach
 });
 
 async function start(options) {
-  const server = await createServer(options);
+  const server = await serve(options);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, port: server.address().port };
 }

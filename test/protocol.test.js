@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { createServer } from '../dist/index.js';
+import { serve } from '../dist/index.js';
 import { rawRequest } from './helpers.js';
 import { hasEncodedSlash, targetPath } from '../dist/http/request-target.js';
 
@@ -31,7 +31,7 @@ function makeRoot() {
 }
 
 async function start(root, cors) {
-  const server = await createServer({ root, cors });
+  const server = await serve({ root, cors });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, port: server.address().port };
 }

@@ -8,7 +8,7 @@ import http from 'node:http';
 import { mkdtempSync, readdirSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from '../dist/index.js';
+import { serve } from '../dist/index.js';
 
 const BIG = 400_000; // above the in-memory limit: served from disk
 const HUGE = 3 * 1024 * 1024; // several pooled chunks
@@ -29,7 +29,7 @@ const fdCount = () => readdirSync('/proc/self/fd').length;
 
 async function start(root, extra = {}) {
   const log = [];
-  const server = await createServer({ root, cors: { origins: ['*'] }, log: (l) => log.push(l), ...extra });
+  const server = await serve({ root, cors: { origins: ['*'] }, log: (l) => log.push(l), ...extra });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, port: server.address().port, log };
 }
@@ -41,6 +41,24 @@ async function eventually(check, describe, ms = 3000) {
     if (Date.now() > deadline) assert.fail(describe());
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+async function eventuallyAsync(check, describe, ms = 3000) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(describe());
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The Content-Length a HEAD request gets. */
+function head(port, path) {
+  return new Promise((resolve, reject) => {
+    http.request({ host: '127.0.0.1', port, path, method: 'HEAD', agent: false }, (res) => {
+      res.resume();
+      resolve(res.headers['content-length']);
+    }).on('error', reject).end();
+  });
 }
 
 /** Waits until the server holds nothing and the process's fd count is back at `baseline`. */
@@ -157,6 +175,8 @@ describe('a file that vanishes or shrinks mid-body', () => {
     try {
       for (const change of ['truncate', 'unlink']) {
         writeFileSync(join(root, 'stalling.otf'), Buffer.alloc(STALLING, 3));
+        // Served from memory while it was 1000 bytes: wait until the watcher has seen it grow.
+        await eventuallyAsync(async () => (await head(s.port, '/stalling.otf')) === String(STALLING), () => 'the rewrite was never picked up');
         const outcome = await new Promise((resolve) => {
           http
             .get({ host: '127.0.0.1', port: s.port, path: '/stalling.otf', agent: false }, (res) => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { brotliCompressSync, gunzipSync, gzipSync, brotliDecompressSync } from 'node:zlib';
-import { createServer } from '../dist/index.js';
+import { serve } from '../dist/index.js';
 import { acHeaders, rawRequest, request } from './helpers.js';
 
 const APP = 'https://app.example.com';
@@ -53,7 +53,7 @@ function makeTree({ huge = false } = {}) {
 }
 
 async function start(options) {
-  const server = await createServer(options);
+  const server = await serve(options);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, port: server.address().port };
 }
@@ -429,7 +429,7 @@ describe('"*" policy defaults (a public font host)', () => {
 
 test('createServer rejects bad options with every problem listed', async () => {
   await assert.rejects(
-    createServer({ root: '', cors: { origins: ['https://a.com/'] }, cacheControl: 'x\r\ny', colour: 1 }),
+    serve({ root: '', cors: { origins: ['https://a.com/'] }, cacheControl: 'x\r\ny', colour: 1 }),
     (e) => {
       assert.equal(e.name, 'PolicyError');
       const options = e.problems.map((p) => p.option).sort();

@@ -3,7 +3,7 @@ import cluster from 'node:cluster';
 import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PolicyError, type PolicyProblem } from '../cors/errors.js';
-import { createServer, type XoriginServer } from '../static/server.js';
+import { serve as serveFiles, type XoriginServer } from '../static/server.js';
 import { OPTION_SCHEMA, SERVER_SCHEMA, checkOption, unknownKeys, validateServerOptions, type OptionSpec, type ServerOptions } from '../static/options.js';
 
 /** --help, from the option schema: one line per flag, continuation lines aligned under the text. */
@@ -181,7 +181,7 @@ async function main(argv: string[]): Promise<void> {
 async function serve(options: ServerOptions, port: number, host: string, shown: string): Promise<void> {
   let server: XoriginServer;
   try {
-    server = await createServer(options);
+    server = await serveFiles(options);
   } catch (e) {
     if (e instanceof PolicyError) fail(e.problems);
     // The options were valid, so what failed is the scan of the root.

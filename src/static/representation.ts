@@ -1,0 +1,161 @@
+import type { ServerResponse } from 'node:http';
+import type { ActualBlocks } from '../cors/response-headers.js';
+import { ENCODINGS } from '../http/encoding.js';
+import type { AssetInfo, Variants } from './asset-table.js';
+
+/**
+ * In-memory bodies up to this size are also kept as latin1 strings: node:http joins a string body
+ * to the header string and writes one chunk, where a Buffer goes out as a chunk of its own
+ * (measured: 8% more requests/s for a 1-byte body; for a 30 KB one copying the string costs more).
+ */
+const TEXT_BODY_LIMIT = 4 * 1024;
+
+export const ALLOW = 'GET, HEAD, OPTIONS';
+
+/** A prebuilt `[name, value, ...]` header array and the indexes of its per-request origin slots. */
+export interface Block {
+  readonly h: string[];
+  readonly slots: readonly number[];
+}
+
+/**
+ * A block per CORS variant: index 0 for a response to no Origin, a disallowed one, or any under
+ * `*`; index 1 for an allowed origin (its slots are filled with that origin).
+ */
+export type Variant = 0 | 1;
+export type Blocks = readonly [Block, Block];
+
+/** One representation of a file (the file itself or a precompressed sibling), every outcome prebuilt. */
+export interface Representation {
+  /** The bytes sent and their validators (for a sibling: the sibling file's). */
+  readonly info: AssetInfo;
+  readonly ok: Blocks;
+  readonly notModified: Blocks;
+  /** Everything a 206 carries besides Content-Range/Length. */
+  readonly partial: Blocks;
+  /** A 416: no Content-Type or Content-Encoding, as it has no body of this representation. */
+  readonly unsatisfiable: Blocks;
+  /** A small in-memory body as a latin1 string (byte for byte), else null. */
+  readonly text: string | null;
+}
+
+/** Per URL: the identity representation at index 0, precompressed siblings at their coding's index. */
+export interface Entry {
+  readonly reps: readonly (Representation | undefined)[];
+  /** Bit set of `1 << coding` for the siblings present; 0 means no negotiation (and no Vary for it). */
+  readonly available: number;
+}
+
+/** A prebuilt error answer: a short text body and its blocks. */
+export interface ErrorAnswer {
+  readonly body: string;
+  readonly blocks: Blocks;
+}
+
+/** `negotiated`: the file has precompressed siblings, so all its responses vary on Accept-Encoding. */
+function block(base: readonly string[], cors: ActualBlocks, variant: Variant, negotiated: boolean): Block {
+  const h = [...base, ...(variant === 1 ? cors.allowed : cors.other)];
+  const vary = cors.vary !== null ? (negotiated ? `${cors.vary}, Accept-Encoding` : cors.vary) : negotiated ? 'Accept-Encoding' : null;
+  if (vary !== null) h.push('Vary', vary);
+  const slots = variant === 1 ? cors.originSlots.map((s) => s + base.length) : [];
+  return { h, slots };
+}
+
+function both(base: readonly string[], cors: ActualBlocks, negotiated = false): Blocks {
+  return [block(base, cors, 0, negotiated), block(base, cors, 1, negotiated)];
+}
+
+/** The same block with more headers after it (a 206's range, a redirect's Location): per request. */
+export function extend(b: Block, ...extra: string[]): Block {
+  return { h: [...b.h, ...extra], slots: b.slots };
+}
+
+/**
+ * Writes a prebuilt block: fills the origin slots in place, then writeHead. Node copies the array
+ * synchronously and keeps no reference, so one shared array serves every request.
+ */
+export function writeBlock(res: ServerResponse, status: number, b: Block, origin: string | undefined): void {
+  const h = b.h;
+  const slots = b.slots;
+  for (let i = 0; i < slots.length; i++) h[slots[i] as number] = origin as string;
+  res.writeHead(status, h);
+}
+
+/**
+ * Every header array the file server sends, built at start-up from the policy's CORS blocks (the
+ * one source of CORS headers, cors/response-headers.ts) and the caching options.
+ */
+export class ResponseBlocks {
+  readonly errors = new Map<number, ErrorAnswer>();
+  /** An OPTIONS that is not a preflight: 204 with Allow. */
+  readonly options: Blocks;
+  /** A 308 to a directory's slash form (Location added per request). */
+  readonly redirect: Blocks;
+
+  /** `redirectCacheControl`: a cached redirect outlives a directory's removal, so it gets a bounded lifetime. */
+  constructor(
+    readonly cors: ActualBlocks,
+    private readonly cacheControl: string,
+    redirectCacheControl: string,
+  ) {
+    this.addError(400, 'Bad Request');
+    this.addError(404, 'Not Found');
+    this.addError(405, 'Method Not Allowed', ['Allow', ALLOW]);
+    this.addError(412, 'Precondition Failed');
+    this.addError(500, 'Internal Server Error');
+    this.options = both(['Allow', ALLOW], cors);
+    this.redirect = both(['Content-Length', '0', 'Cache-Control', redirectCacheControl], cors);
+  }
+
+  /** The entry of one URL: its file and precompressed siblings, each with every outcome's blocks. */
+  readonly entry = (info: AssetInfo, variants: Variants): Entry => {
+    let available = 0;
+    for (const { coding } of ENCODINGS) if (variants[coding] !== undefined) available |= 1 << coding;
+    const negotiated = available !== 0;
+    const reps: (Representation | undefined)[] = [this.representation(info, info.contentType, null, negotiated)];
+    for (const { coding, name } of ENCODINGS) {
+      const v = variants[coding];
+      // A sibling carries the original's media type; its own bytes, length and ETag.
+      if (v !== undefined) reps[coding] = this.representation(v, info.contentType, name, true);
+    }
+    return { reps, available };
+  };
+
+  private representation(info: AssetInfo, contentType: string, encoding: string | null, negotiated: boolean): Representation {
+    const cors = this.cors;
+    const validators = ['ETag', info.etag, 'Last-Modified', info.lastModifiedText, 'Cache-Control', this.cacheControl];
+    const common = ['Content-Type', contentType, 'Accept-Ranges', 'bytes', 'X-Content-Type-Options', 'nosniff'];
+    if (encoding !== null) common.push('Content-Encoding', encoding);
+    const unsatisfiable = ['Accept-Ranges', 'bytes', 'X-Content-Type-Options', 'nosniff', 'Cache-Control', 'no-store'];
+    return {
+      info,
+      ok: both([...common, 'Content-Length', String(info.size), ...validators], cors, negotiated),
+      notModified: both(validators, cors, negotiated),
+      partial: both([...common, ...validators], cors, negotiated),
+      unsatisfiable: both([...unsatisfiable, 'Content-Range', `bytes */${info.size}`, 'Content-Length', '0'], cors, negotiated),
+      text: info.body !== null && info.body.length <= TEXT_BODY_LIMIT ? info.body.toString('latin1') : null,
+    };
+  }
+
+  /** One small text body per status, sent in one write with the headers (see TEXT_BODY_LIMIT). */
+  private addError(status: number, text: string, extra: readonly string[] = []): void {
+    const body = `${text}\n`;
+    const base = ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length), 'X-Content-Type-Options', 'nosniff', 'Cache-Control', 'no-store', ...extra];
+    this.errors.set(status, { body, blocks: both(base, this.cors) });
+  }
+}
+
+/**
+ * The raw text of a response for a request Node could not parse, with the CORS headers that do not
+ * depend on the (unknown) origin: under `*`, `Access-Control-Allow-Origin: *`; else Vary: Origin.
+ */
+export function rawErrorResponse(cors: ActualBlocks, status: number, reason: string): string {
+  const h = block([], cors, 0, false).h;
+  let fields = '';
+  for (let i = 0; i < h.length; i += 2) fields += `${h[i] as string}: ${h[i + 1] as string}\r\n`;
+  const body = `${reason}\n`;
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\nDate: ${new Date().toUTCString()}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+    `Content-Length: ${body.length}\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n${fields}Connection: close\r\n\r\n${body}`
+  );
+}
