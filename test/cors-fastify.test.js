@@ -4,7 +4,19 @@ import assert from 'node:assert/strict';
 import Fastify from 'fastify';
 import xoriginCors from '../dist/cors/fastify.js';
 import { PolicyError } from '../dist/cors/index.js';
+import http from 'node:http';
 import { acHeaders, request } from './helpers.js';
+
+function requestWithBody(port, path, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path, headers, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 const APP = 'https://app.example.com';
 const POLICY = { origins: [APP, 'https://*.example.org'], methods: ['PUT'], allowedHeaders: ['content-type'], credentials: true, maxAge: 600 };
@@ -117,6 +129,30 @@ test('fastify: a Vary set by an earlier onRequest hook is merged, not replaced',
     assert.equal(pre.headers.vary, 'Accept-Encoding, Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
   } finally {
     await app.close();
+  }
+});
+
+test('fastify: preflights pass an auth hook registered after the plugin; its 401 and body-parse 400s carry CORS headers', async () => {
+  // Browsers send preflights without credentials, so the answer must come before any auth hook;
+  // and errors raised before the handler (auth, content-type parsing) must still be readable.
+  const s = await start((app) => {
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.headers.authorization === undefined) return reply.code(401).send({ error: 'no credentials' });
+    });
+    app.post('/items', async (req) => req.body);
+  });
+  try {
+    const pre = await request(s.port, { method: 'OPTIONS', path: '/items', headers: PREFLIGHT });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers['access-control-allow-origin'], APP);
+    const denied = await request(s.port, { method: 'POST', path: '/items', headers: { Origin: APP } });
+    assert.equal(denied.status, 401);
+    assert.equal(denied.headers['access-control-allow-origin'], APP);
+    const bad = await requestWithBody(s.port, '/items', { Origin: APP, Authorization: 'x', 'Content-Type': 'application/json' }, '{bad');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.headers['access-control-allow-origin'], APP);
+  } finally {
+    await s.app.close();
   }
 });
 
