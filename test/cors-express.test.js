@@ -3,7 +3,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import express from 'express';
 import { createCors } from '../dist/index.js';
-import { createCors as createCorsOnly } from '../dist/cors/index.js';
 import { acHeaders, listen, request } from './helpers.js';
 
 const APP = 'https://app.example.com';
@@ -92,18 +91,4 @@ describe('express middleware', () => {
     assert.equal(res.status, 404);
     assert.equal(res.headers['access-control-allow-origin'], APP);
   });
-});
-
-test("'xorigin/cors' entry exposes the same engine", () => {
-  assert.equal(createCorsOnly, createCors);
-});
-
-test('the package exports map resolves both entry points with types first', async () => {
-  const pkg = (await import('../package.json', { with: { type: 'json' } })).default;
-  for (const entry of ['.', './cors']) {
-    assert.deepEqual(Object.keys(pkg.exports[entry]), ['types', 'default']);
-  }
-  assert.equal(pkg.dependencies, undefined, 'no runtime dependencies');
-  const self = await import('xorigin/cors');
-  assert.equal(typeof self.createCors, 'function');
 });

@@ -147,6 +147,21 @@ function varyCovers(existing: string, token: string): boolean {
 }
 
 /**
+ * `existing` (a Vary value, or null when absent) with the tokens of `value` appended, each only if
+ * not already named (case-insensitive) and none at all if `existing` is `*`. Returns `existing`
+ * itself when nothing is added, so callers can skip the write. Used by every adapter.
+ */
+export function mergeVary(existing: string | null, value: string): string {
+  if (existing === null || existing.trim() === '') return value;
+  let merged = existing;
+  for (const token of value.split(',')) {
+    const t = token.trim();
+    if (!varyCovers(merged, t)) merged = `${merged}, ${t}`;
+  }
+  return merged;
+}
+
+/**
  * Adds the tokens of `value` to the response's Vary header without replacing what the application
  * already set and without repeating a token. The common case (no Vary yet) is one setHeader.
  */
@@ -157,11 +172,7 @@ export function appendVary(res: ServerResponse, value: string): void {
     return;
   }
   const current = Array.isArray(existing) ? existing.join(', ') : String(existing);
-  let merged = current;
-  for (const token of value.split(',')) {
-    const t = token.trim();
-    if (!varyCovers(merged, t)) merged = merged === '' ? t : `${merged}, ${t}`;
-  }
+  const merged = mergeVary(current, value);
   if (merged !== current) res.setHeader('Vary', merged);
 }
 

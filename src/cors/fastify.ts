@@ -1,0 +1,86 @@
+// `xorigin/fastify`: the CORS engine as a Fastify 5 plugin. Only types come from 'fastify' (erased
+// at build), so xorigin keeps zero runtime dependencies.
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import { CorsEngine, RequestKind, classify } from './engine.js';
+import type { CorsOptions } from './options.js';
+import { mergeVary } from './response-headers.js';
+
+/**
+ * Fastify plugin: `app.register(xoriginCors, { origins: [...] })`; the register options are the
+ * CorsOptions, validated at registration (a bad policy makes `register`/`ready` reject with
+ * PolicyError).
+ *
+ * - An `onRequest` hook, which runs before routing decides anything, answers every CORS-preflight
+ *   request (Fetch §3.2.2) itself: 204/200 with the Access-Control-* headers or 403 with none
+ *   (Fetch §4.8), whether or not a route exists for the URL.
+ * - Every other request gets its actual-response CORS headers (Fetch §3.2.3) in the same hook, so
+ *   they are on the reply whatever sends it: a route, Fastify's 404 or its error handler.
+ * - An `onSend` hook puts `Vary: Origin` back if a route replaced the Vary header (`reply.header`
+ *   replaces); tokens are merged, never duplicated.
+ *
+ * The plugin skips Fastify's encapsulation (as fastify-plugin does), so it applies to the whole app
+ * however deep it is registered.
+ */
+const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => {
+  let engine: CorsEngine;
+  try {
+    engine = new CorsEngine(options);
+  } catch (error) {
+    done(error as Error);
+    return;
+  }
+  app.addHook('onRequest', onRequest(engine));
+  const vary = engine.actualBlocks.vary;
+  if (vary !== null) app.addHook('onSend', keepVary(vary));
+  done();
+};
+
+function onRequest(engine: CorsEngine) {
+  return (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void => {
+    const headers = request.headers;
+    const origin = headers.origin;
+    const acrm = headers['access-control-request-method'];
+    if (classify(request.method, origin, typeof acrm === 'string' ? acrm : undefined) === RequestKind.Preflight) {
+      const answer = engine.decidePreflight(origin as string, acrm as string, headers['access-control-request-headers']);
+      setBlock(reply, answer.headers);
+      // Sending from onRequest ends the request here: no routing, no handler, no `next()`.
+      reply.code(answer.status).send();
+      return;
+    }
+    setBlock(reply, engine.actualHeaders(origin));
+    next();
+  };
+}
+
+function keepVary(vary: string) {
+  return (_request: FastifyRequest, reply: FastifyReply, payload: unknown, next: (err: null, payload: unknown) => void): void => {
+    const current = varyOf(reply);
+    const merged = mergeVary(current, vary);
+    if (merged !== current) reply.header('Vary', merged);
+    next(null, payload);
+  };
+}
+
+/** Applies a flat `[name, value, ...]` block to the reply, merging Vary with one set before us. */
+function setBlock(reply: FastifyReply, block: readonly string[]): void {
+  for (let i = 0; i < block.length; i += 2) {
+    const name = block[i] as string;
+    const value = block[i + 1] as string;
+    if (name === 'Vary') reply.header('Vary', mergeVary(varyOf(reply), value));
+    else reply.header(name, value);
+  }
+}
+
+function varyOf(reply: FastifyReply): string | null {
+  const value = reply.getHeader('vary');
+  if (value === undefined) return null;
+  return Array.isArray(value) ? value.join(', ') : String(value);
+}
+
+// What fastify-plugin sets, without depending on it: no encapsulation (the hooks reach every route
+// and the 404 handler) and a readable name in Fastify's plugin tree and errors.
+Object.defineProperty(xoriginCors, Symbol.for('skip-override'), { value: true });
+Object.defineProperty(xoriginCors, Symbol.for('fastify.display-name'), { value: 'xorigin-cors' });
+
+export default xoriginCors;
+export { xoriginCors };

@@ -1,0 +1,112 @@
+// `xorigin/fetch`: the CORS engine for Fetch API handlers (Hono's app.fetch, Bun.serve, Deno.serve,
+// Cloudflare Workers). No node: import here: this module must load where only the Fetch API exists.
+import { CorsEngine, RequestKind, classify } from './engine.js';
+import type { CorsOptions } from './options.js';
+import { mergeVary } from './response-headers.js';
+
+/** Any Fetch handler: `(request, env?, ctx?) => Response | Promise<Response>`. */
+export type FetchHandler<Rest extends unknown[] = []> = (request: Request, ...rest: Rest) => Response | Promise<Response>;
+
+/** Where withCors reports an error thrown by the wrapped handler (the client only sees a 500). */
+export interface WithCorsHooks {
+  /** Called with the error and the request; defaults to `console.error`. Its own throw is ignored. */
+  readonly onError?: ((error: unknown, request: Request) => void) | undefined;
+}
+
+/**
+ * Wraps a Fetch handler with a CORS policy, compiled once here: a bad policy throws PolicyError now,
+ * not on the first request.
+ *
+ * - A CORS-preflight request (Fetch §3.2.2: OPTIONS with `Origin` and `Access-Control-Request-Method`)
+ *   is answered without calling the handler: 204/200 with the Access-Control-* headers, or 403 with
+ *   none (Fetch §4.8 from the server's side), empty body.
+ * - Every other request goes to the handler, and its response gets the CORS headers of an actual
+ *   response (Fetch §3.2.3), `Vary: Origin` merged into any Vary it already has. A response whose
+ *   headers are immutable (`Response.redirect`, a `fetch()`ed response) is copied first.
+ * - A handler that throws or rejects becomes a 500 with the CORS headers and no error text, so the
+ *   browser shows the real status instead of a CORS error.
+ *
+ * Every per-request array is fresh (`decidePreflight`, `actualHeaders`), so concurrent requests that
+ * interleave at `await` never see each other's origin.
+ */
+export function withCors<Rest extends unknown[]>(
+  options: CorsOptions,
+  handler: FetchHandler<Rest>,
+  hooks: WithCorsHooks = {},
+): (request: Request, ...rest: Rest) => Promise<Response> {
+  const engine = new CorsEngine(options);
+  const onError = hooks.onError ?? defaultOnError;
+  return async (request, ...rest) => {
+    const headers = request.headers;
+    const origin = headers.get('origin') ?? undefined;
+    const acrm = headers.get('access-control-request-method') ?? undefined;
+    if (classify(request.method, origin, acrm) === RequestKind.Preflight) {
+      return preflightResponse(engine, origin as string, acrm as string, headers.get('access-control-request-headers'));
+    }
+    let response: Response;
+    try {
+      response = await handler(request, ...rest);
+    } catch (error) {
+      report(onError, error, request);
+      response = new Response('Internal Server Error', {
+        status: 500,
+        headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+      });
+    }
+    return withHeaders(response, engine.actualHeaders(origin));
+  };
+}
+
+function defaultOnError(error: unknown): void {
+  console.error('xorigin/fetch: the handler threw; answered 500', error);
+}
+
+function report(onError: (error: unknown, request: Request) => void, error: unknown, request: Request): void {
+  try {
+    onError(error, request);
+  } catch {
+    // A failing logger must not turn a 500 into an unhandled rejection without CORS headers.
+  }
+}
+
+function preflightResponse(engine: CorsEngine, origin: string, method: string, requestHeaders: string | null): Response {
+  // Headers.get joins repeated lines with ", " as Node does, which the header-list scan accepts.
+  const answer = engine.decidePreflight(origin, method, requestHeaders ?? undefined);
+  const out = new Headers();
+  appendBlock(out, answer.headers);
+  return new Response(null, { status: answer.status, headers: out });
+}
+
+/** `response` with the flat `[name, value, ...]` block applied, copied first if its headers are immutable. */
+function withHeaders(response: Response, block: readonly string[]): Response {
+  // Response.error() (status 0) cannot be copied and is a network error to the client anyway.
+  if (block.length === 0 || response.type === 'error') return response;
+  try {
+    setBlock(response.headers, block);
+    return response;
+  } catch {
+    // Immutable guard (Fetch §5.2 "headers guard"): the very first write throws, so nothing was
+    // applied; copy status, statusText, headers and the unread body into a response we own.
+    const copy = new Response(response.body, response);
+    setBlock(copy.headers, block);
+    return copy;
+  }
+}
+
+function setBlock(headers: Headers, block: readonly string[]): void {
+  for (let i = 0; i < block.length; i += 2) {
+    const name = block[i] as string;
+    const value = block[i + 1] as string;
+    if (name === 'Vary') {
+      const existing = headers.get('vary');
+      const merged = mergeVary(existing, value);
+      if (merged !== existing) headers.set('Vary', merged);
+    } else {
+      headers.set(name, value);
+    }
+  }
+}
+
+function appendBlock(headers: Headers, block: readonly string[]): void {
+  for (let i = 0; i < block.length; i += 2) headers.append(block[i] as string, block[i + 1] as string);
+}

@@ -1,0 +1,184 @@
+// xorigin/fastify: the plugin in a real Fastify 5 app over real sockets.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import Fastify from 'fastify';
+import xoriginCors from '../dist/cors/fastify.js';
+import { PolicyError } from '../dist/cors/index.js';
+import http from 'node:http';
+import { acHeaders, request } from './helpers.js';
+
+function requestWithBody(port, path, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path, headers, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const APP = 'https://app.example.com';
+const POLICY = { origins: [APP, 'https://*.example.org'], methods: ['PUT'], allowedHeaders: ['content-type'], credentials: true, maxAge: 600 };
+const PREFLIGHT = { Origin: APP, 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'content-type' };
+
+async function start(register, policy = POLICY) {
+  const app = Fastify();
+  await app.register(xoriginCors, policy);
+  register(app);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return { app, port: app.server.address().port };
+}
+
+describe('fastify plugin', () => {
+  let s;
+  let routeRuns = 0;
+  before(async () => {
+    s = await start((app) => {
+      app.get('/items', async () => ({ items: [] }));
+      app.put('/items/:id', async (req) => (routeRuns++, { saved: req.params.id }));
+      app.get('/boom', async () => {
+        throw new Error('secret');
+      });
+      app.get('/vary', async (req, reply) => {
+        reply.header('Vary', 'Accept-Language'); // replaces what the plugin set in onRequest
+        return 'hi';
+      });
+      // An encapsulated sibling context registered after the plugin: the plugin must reach it too.
+      app.register(async (child) => {
+        child.get('/child', async () => 'child');
+      }, { prefix: '/nested' });
+    });
+  });
+  after(() => s.app.close());
+
+  test('a preflight is answered in onRequest, before the route runs', async () => {
+    const res = await request(s.port, { method: 'OPTIONS', path: '/items/1', headers: PREFLIGHT });
+    assert.equal(res.status, 204);
+    assert.equal(res.body.length, 0);
+    assert.deepEqual(Object.fromEntries(acHeaders(res).map((n) => [n, res.headers[n]])), {
+      'access-control-allow-origin': APP,
+      'access-control-allow-credentials': 'true',
+      'access-control-allow-methods': 'PUT',
+      'access-control-allow-headers': 'content-type',
+      'access-control-max-age': '600',
+    });
+    assert.equal(res.headers.vary, 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
+    assert.equal(routeRuns, 0);
+  });
+
+  test('a preflight to a URL with no route is still answered', async () => {
+    const res = await request(s.port, { method: 'OPTIONS', path: '/no/such/route', headers: PREFLIGHT });
+    assert.equal(res.status, 204);
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+  });
+
+  test('a refused preflight is 403 with no Access-Control-* header', async () => {
+    for (const headers of [{ ...PREFLIGHT, Origin: 'https://evil.test' }, { ...PREFLIGHT, 'Access-Control-Request-Method': 'DELETE' }]) {
+      const res = await request(s.port, { method: 'OPTIONS', path: '/items/1', headers });
+      assert.equal(res.status, 403);
+      assert.deepEqual(acHeaders(res), []);
+    }
+  });
+
+  test('a route, Fastify\'s 404 and its error reply all carry the CORS headers', async () => {
+    for (const [path, status] of [['/items', 200], ['/missing', 404], ['/boom', 500], ['/nested/child', 200]]) {
+      const res = await request(s.port, { path, headers: { Origin: 'https://a.example.org' } });
+      assert.equal(res.status, status, path);
+      assert.equal(res.headers['access-control-allow-origin'], 'https://a.example.org', path);
+      assert.equal(res.headers['access-control-allow-credentials'], 'true', path);
+      assert.equal(res.headers.vary, 'Origin', path);
+    }
+  });
+
+  test('a disallowed or absent Origin: Vary: Origin and no Access-Control-* header', async () => {
+    for (const headers of [{ Origin: 'https://evil.test' }, {}]) {
+      const res = await request(s.port, { path: '/items', headers });
+      assert.deepEqual(acHeaders(res), []);
+      assert.equal(res.headers.vary, 'Origin');
+    }
+  });
+
+  test('a route that replaces Vary keeps its token and gets Origin back', async () => {
+    const res = await request(s.port, { path: '/vary', headers: { Origin: APP } });
+    assert.equal(res.headers.vary, 'Accept-Language, Origin');
+  });
+
+  test('an actual PUT runs the route and is decorated', async () => {
+    const res = await request(s.port, { method: 'PUT', path: '/items/4', headers: { Origin: APP } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(res.body), { saved: '4' });
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+  });
+});
+
+test('fastify: a Vary set by an earlier onRequest hook is merged, not replaced', async () => {
+  const app = Fastify();
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('Vary', 'Accept-Encoding');
+  });
+  await app.register(xoriginCors, { origins: [APP] });
+  app.get('/', async () => 'x');
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const port = app.server.address().port;
+    const res = await request(port, { path: '/', headers: { Origin: APP } });
+    assert.equal(res.headers.vary, 'Accept-Encoding, Origin');
+    const pre = await request(port, { method: 'OPTIONS', path: '/', headers: { Origin: APP, 'Access-Control-Request-Method': 'GET' } });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.vary, 'Accept-Encoding, Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
+  } finally {
+    await app.close();
+  }
+});
+
+test('fastify: preflights pass an auth hook registered after the plugin; its 401 and body-parse 400s carry CORS headers', async () => {
+  // Browsers send preflights without credentials, so the answer must come before any auth hook;
+  // and errors raised before the handler (auth, content-type parsing) must still be readable.
+  const s = await start((app) => {
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.headers.authorization === undefined) return reply.code(401).send({ error: 'no credentials' });
+    });
+    app.post('/items', async (req) => req.body);
+  });
+  try {
+    const pre = await request(s.port, { method: 'OPTIONS', path: '/items', headers: PREFLIGHT });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers['access-control-allow-origin'], APP);
+    const denied = await request(s.port, { method: 'POST', path: '/items', headers: { Origin: APP } });
+    assert.equal(denied.status, 401);
+    assert.equal(denied.headers['access-control-allow-origin'], APP);
+    const bad = await requestWithBody(s.port, '/items', { Origin: APP, Authorization: 'x', 'Content-Type': 'application/json' }, '{bad');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.headers['access-control-allow-origin'], APP);
+  } finally {
+    await s.app.close();
+  }
+});
+
+test('fastify: the "*" policy sends * everywhere and no Vary: Origin; preflightStatus 200', async () => {
+  const s = await start((app) => app.get('/', async () => 'x'), { origins: ['*'], methods: ['PUT'], preflightStatus: 200 });
+  try {
+    const res = await request(s.port, { path: '/' });
+    assert.equal(res.headers['access-control-allow-origin'], '*');
+    assert.equal(res.headers.vary, undefined);
+    const pre = await request(s.port, { method: 'OPTIONS', path: '/', headers: { Origin: APP, 'Access-Control-Request-Method': 'PUT' } });
+    assert.equal(pre.status, 200);
+    assert.equal(pre.headers['content-length'], '0');
+    assert.equal(pre.headers['access-control-allow-origin'], '*');
+  } finally {
+    await s.app.close();
+  }
+});
+
+test('fastify: a bad policy fails registration with PolicyError', async () => {
+  const app = Fastify();
+  app.register(xoriginCors, { origins: ['https://app.example.com:443'] });
+  await assert.rejects(app.ready(), PolicyError);
+  await app.close();
+});
+
+test('fastify: the plugin carries fastify-plugin\'s markers', async () => {
+  assert.equal(xoriginCors[Symbol.for('skip-override')], true);
+  assert.equal(xoriginCors[Symbol.for('fastify.display-name')], 'xorigin-cors');
+});

@@ -1,0 +1,237 @@
+// xorigin/fetch: withCors around Fetch handlers, under Node's own Request/Response and with a real
+// Hono app served over sockets by @hono/node-server.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Hono } from 'hono';
+import { createAdaptorServer } from '@hono/node-server';
+import { withCors } from '../dist/cors/fetch.js';
+import { PolicyError } from '../dist/cors/index.js';
+import { listen, request } from './helpers.js';
+
+const APP = 'https://app.example.com';
+const POLICY = { origins: [APP, 'https://*.example.org'], methods: ['PUT'], allowedHeaders: ['content-type'], exposedHeaders: ['x-request-id'] };
+const URL_ = 'http://api.test/items';
+
+const get = (origin, init = {}) =>
+  new Request(URL_, { ...init, headers: { ...(origin ? { Origin: origin } : {}), ...(init.headers ?? {}) } });
+const preflight = (origin, method = 'PUT', headers) =>
+  new Request(URL_, {
+    method: 'OPTIONS',
+    headers: { Origin: origin, 'Access-Control-Request-Method': method, ...(headers ? { 'Access-Control-Request-Headers': headers } : {}) },
+  });
+const acNames = (res) => [...res.headers.keys()].filter((n) => n.startsWith('access-control-'));
+
+describe('withCors under the Fetch API', () => {
+  test('a bad policy throws PolicyError when wrapping, before any request', () => {
+    assert.throws(() => withCors({ origins: ['https://app.example.com/'] }, () => new Response()), PolicyError);
+  });
+
+  test('a preflight is answered without calling the handler', async () => {
+    let calls = 0;
+    const h = withCors(POLICY, () => (calls++, new Response('no')));
+    const res = await h(preflight(APP, 'PUT', 'content-type'));
+    assert.equal(res.status, 204);
+    assert.equal(res.headers.get('access-control-allow-origin'), APP);
+    assert.equal(res.headers.get('access-control-allow-methods'), 'PUT');
+    assert.equal(res.headers.get('access-control-allow-headers'), 'content-type');
+    assert.equal(res.headers.get('vary'), 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
+    assert.equal(await res.text(), '');
+    assert.equal(calls, 0);
+  });
+
+  test('a refused preflight is 403 with no Access-Control-* header', async () => {
+    const h = withCors(POLICY, () => new Response('no'));
+    for (const req of [preflight('https://evil.test'), preflight(APP, 'DELETE'), preflight(APP, 'PUT', 'x-evil')]) {
+      const res = await h(req);
+      assert.equal(res.status, 403);
+      assert.deepEqual(acNames(res), []);
+    }
+  });
+
+  test('preflightStatus 200 answers 200 with Content-Length: 0', async () => {
+    const res = await withCors({ ...POLICY, preflightStatus: 200 }, () => new Response('no'))(preflight(APP));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-length'), '0');
+  });
+
+  test('an OPTIONS without Access-Control-Request-Method goes to the handler', async () => {
+    const h = withCors(POLICY, (req) => new Response(`handled ${req.method}`, { status: 200 }));
+    const res = await h(new Request(URL_, { method: 'OPTIONS', headers: { Origin: APP } }));
+    assert.equal(await res.text(), 'handled OPTIONS');
+    assert.equal(res.headers.get('access-control-allow-origin'), APP);
+  });
+
+  test('an actual response keeps its status, body and headers and gains the CORS headers', async () => {
+    const h = withCors(POLICY, () => new Response('{"ok":1}', { status: 201, headers: { 'Content-Type': 'application/json', 'X-Request-Id': '7' } }));
+    const res = await h(get(APP));
+    assert.equal(res.status, 201);
+    assert.equal(await res.text(), '{"ok":1}');
+    assert.equal(res.headers.get('content-type'), 'application/json');
+    assert.equal(res.headers.get('access-control-allow-origin'), APP);
+    assert.equal(res.headers.get('access-control-expose-headers'), 'x-request-id');
+    assert.equal(res.headers.get('vary'), 'Origin');
+  });
+
+  test('a disallowed or absent Origin gets Vary: Origin and no Access-Control-* header', async () => {
+    const h = withCors(POLICY, () => new Response('x'));
+    for (const origin of ['https://evil.test', undefined]) {
+      const res = await h(get(origin));
+      assert.deepEqual(acNames(res), []);
+      assert.equal(res.headers.get('vary'), 'Origin');
+    }
+  });
+
+  test('the "*" policy: Access-Control-Allow-Origin: * with or without Origin, no Vary', async () => {
+    const h = withCors({ origins: ['*'] }, () => new Response('x'));
+    for (const origin of [APP, undefined]) {
+      const res = await h(get(origin));
+      assert.equal(res.headers.get('access-control-allow-origin'), '*');
+      assert.equal(res.headers.get('vary'), null);
+    }
+  });
+
+  test('Vary is merged into the handler\'s own: appended, never replaced, never duplicated', async () => {
+    const cases = [
+      ['Accept-Encoding', 'Accept-Encoding, Origin'],
+      ['accept-encoding, origin', 'accept-encoding, origin'],
+      ['*', '*'],
+    ];
+    for (const [mine, want] of cases) {
+      const res = await withCors(POLICY, () => new Response('x', { headers: { Vary: mine } }))(get(APP));
+      assert.equal(res.headers.get('vary'), want, `handler Vary ${mine}`);
+    }
+  });
+
+  test('a redirect (immutable headers) is copied and keeps status and Location', async () => {
+    const h = withCors(POLICY, () => Response.redirect('https://elsewhere.test/x', 307));
+    const res = await h(get(APP));
+    assert.equal(res.status, 307);
+    assert.equal(res.headers.get('location'), 'https://elsewhere.test/x');
+    assert.equal(res.headers.get('access-control-allow-origin'), APP);
+    assert.equal(res.headers.get('vary'), 'Origin');
+  });
+
+  test('a fetch()ed response (immutable headers) is copied with its body, status and Vary merged', async () => {
+    const upstream = await listen((req, res) => {
+      res.writeHead(203, { 'Content-Type': 'text/plain', Vary: 'Accept' });
+      res.end('from upstream');
+    });
+    try {
+      const h = withCors(POLICY, () => fetch(`http://127.0.0.1:${upstream.port}/`));
+      const res = await h(get('https://a.example.org'));
+      assert.equal(res.status, 203);
+      assert.equal(await res.text(), 'from upstream');
+      assert.equal(res.headers.get('access-control-allow-origin'), 'https://a.example.org');
+      assert.equal(res.headers.get('vary'), 'Accept, Origin');
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  test('a handler that throws or rejects becomes a 500 with the CORS headers and no error text', async () => {
+    const seen = [];
+    const hooks = { onError: (error, req) => seen.push([error.message, req.method]) };
+    const throwing = [
+      () => {
+        throw new Error('secret: db password wrong');
+      },
+      async () => {
+        await sleep(1);
+        throw new Error('secret: db password wrong');
+      },
+    ];
+    for (const handler of throwing) {
+      const res = await withCors(POLICY, handler, hooks)(get(APP));
+      assert.equal(res.status, 500);
+      assert.equal(res.headers.get('access-control-allow-origin'), APP);
+      assert.equal(res.headers.get('vary'), 'Origin');
+      assert.doesNotMatch(await res.text(), /secret/);
+    }
+    assert.deepEqual(seen, [['secret: db password wrong', 'GET'], ['secret: db password wrong', 'GET']]);
+  });
+
+  test('a throwing onError still gives the 500 with CORS headers', async () => {
+    const h = withCors(POLICY, () => Promise.reject(new Error('x')), { onError: () => { throw new Error('logger down'); } });
+    const res = await h(get(APP));
+    assert.equal(res.status, 500);
+    assert.equal(res.headers.get('access-control-allow-origin'), APP);
+  });
+
+  test('concurrent requests interleaving at await each get their own origin', async () => {
+    // The first request's handler resumes after the others have been decided: a shared, in-place
+    // filled array would hand it the last origin.
+    const origins = ['https://one.example.org', 'https://two.example.org', 'https://three.example.org'];
+    const h = withCors(POLICY, async (req) => {
+      await sleep(req.headers.get('origin') === origins[0] ? 30 : 1);
+      return new Response('x');
+    });
+    const responses = await Promise.all(origins.map((o) => h(get(o))));
+    assert.deepEqual(responses.map((r) => r.headers.get('access-control-allow-origin')), origins);
+  });
+
+  test('extra handler arguments (env, ctx) are passed through', async () => {
+    const h = withCors(POLICY, (req, env, ctx) => new Response(`${env.name} ${ctx.id}`));
+    const res = await h(get(APP), { name: 'env' }, { id: 'ctx' });
+    assert.equal(await res.text(), 'env ctx');
+  });
+});
+
+describe('withCors around a real Hono app over sockets', () => {
+  let s;
+  before(async () => {
+    const app = new Hono();
+    app.get('/items', (c) => c.json({ items: [] }));
+    app.put('/items/:id', (c) => c.json({ saved: c.req.param('id') }));
+    app.get('/vary', (c) => {
+      c.header('Vary', 'Accept-Language');
+      return c.text('hi');
+    });
+    app.get('/boom', () => {
+      throw new Error('secret');
+    });
+    app.get('/moved', (c) => c.redirect('/items', 301));
+    app.onError((err, c) => c.text('Internal Server Error', 500)); // Hono's own 500, quietly
+    const server = createAdaptorServer({ fetch: withCors(POLICY, app.fetch) });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    s = {
+      port: server.address().port,
+      close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    };
+  });
+  after(() => s.close());
+
+  test('a preflight to a route Hono does not have is still answered', async () => {
+    const res = await request(s.port, {
+      method: 'OPTIONS',
+      path: '/nowhere',
+      headers: { Origin: APP, 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'content-type' },
+    });
+    assert.equal(res.status, 204);
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    assert.equal(res.headers['access-control-allow-methods'], 'PUT');
+    assert.equal(res.body.length, 0);
+  });
+
+  test('a route, Hono\'s 404, its 500 and a redirect all carry the CORS headers', async () => {
+    for (const [path, status] of [['/items', 200], ['/missing', 404], ['/boom', 500], ['/moved', 301]]) {
+      const res = await request(s.port, { path, headers: { Origin: APP } });
+      assert.equal(res.status, status, path);
+      assert.equal(res.headers['access-control-allow-origin'], APP, path);
+      assert.equal(res.headers.vary, 'Origin', path);
+    }
+  });
+
+  test('a Vary set by a Hono route is kept, Origin appended', async () => {
+    const res = await request(s.port, { path: '/vary', headers: { Origin: 'https://x.example.org' } });
+    assert.equal(res.headers.vary, 'Accept-Language, Origin');
+    assert.equal(res.headers['access-control-allow-origin'], 'https://x.example.org');
+  });
+
+  test('an actual PUT reaches the route and is decorated', async () => {
+    const res = await request(s.port, { method: 'PUT', path: '/items/9', headers: { Origin: APP } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(res.body), { saved: '9' });
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+  });
+});

@@ -1,0 +1,70 @@
+// The published entry points: the exports map, what each one loads (by walking the emitted JS's
+// import graph), and the size of the CORS-only graph.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { importGraph, specifiersOf } from '../scripts/import-graph.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dist = (p) => fileURLToPath(new URL(`../dist/${p}`, import.meta.url));
+const pkg = (await import('../package.json', { with: { type: 'json' } })).default;
+const SIZE_LIMIT = 48 * 1024;
+
+test('the exports map names every face, types first, and every target exists', () => {
+  assert.deepEqual(Object.keys(pkg.exports), ['.', './cors', './fetch', './fastify', './static', './package.json']);
+  for (const [entry, target] of Object.entries(pkg.exports)) {
+    if (entry === './package.json') continue;
+    assert.deepEqual(Object.keys(target), ['types', 'default'], entry);
+    for (const file of Object.values(target)) assert.ok(existsSync(`${root}/${file}`), `${entry} -> ${file}`);
+  }
+  assert.equal(pkg.dependencies, undefined, 'no runtime dependencies');
+});
+
+test('each subpath resolves by package name to its own face', async () => {
+  assert.equal(typeof (await import('xorigin')).createServer, 'function');
+  assert.equal(typeof (await import('xorigin/cors')).createCors, 'function');
+  assert.equal(typeof (await import('xorigin/fetch')).withCors, 'function');
+  assert.equal(typeof (await import('xorigin/fastify')).default, 'function');
+  assert.equal(typeof (await import('xorigin/static')).createServer, 'function');
+});
+
+test("'xorigin/cors' reaches no module of the file server or the CLI", () => {
+  const { files } = importGraph(dist('cors/index.js'));
+  assert.ok(files.length > 3, 'the walker found the engine');
+  const outside = files.filter((f) => !f.startsWith(dist('cors/')));
+  assert.deepEqual(outside, []);
+});
+
+test('the CORS entry points import nothing outside xorigin but node: built-ins', () => {
+  for (const entry of ['cors/index.js', 'cors/fetch.js', 'cors/fastify.js']) {
+    const { external } = importGraph(dist(entry));
+    const bare = [...external.keys()].filter((s) => !s.startsWith('node:'));
+    assert.deepEqual(bare, [], `${entry} must not load a package at run time (fastify is imported for types only)`);
+  }
+});
+
+test("'xorigin/fetch' imports no node: module itself; the one below it is node:url (origin-pattern.js)", () => {
+  assert.deepEqual(specifiersOf(`${'import'} x from 'node:fs'; export * from "./a.js"`), ['node:fs', './a.js'], 'the scanner sees both forms');
+  const { files, external } = importGraph(dist('cors/fetch.js'));
+  assert.deepEqual(specifiersOf(readText(files[0])).filter((s) => s.startsWith('node:')), []);
+  // origin-pattern.js uses node:url's domainToASCII at policy compile time. Deno and Bun have it;
+  // Cloudflare Workers need the nodejs_compat flag. Any new node: import fails this test.
+  assert.deepEqual([...external.keys()], ['node:url']);
+  assert.deepEqual(external.get('node:url'), [dist('cors/origin-pattern.js')]);
+});
+
+test(`the JS reachable from 'xorigin/cors' stays within ${SIZE_LIMIT / 1024} KiB`, (t) => {
+  const { files, bytes } = importGraph(dist('cors/index.js'));
+  t.diagnostic(`xorigin/cors: ${files.length} files, ${bytes} bytes`);
+  assert.ok(bytes <= SIZE_LIMIT, `${bytes} bytes > ${SIZE_LIMIT}; see \`npm run size\``);
+});
+
+test('the package ships no source maps pointing at sources it does not ship', () => {
+  const maps = importGraph(dist('index.js')).files.filter((f) => readText(f).includes('sourceMappingURL'));
+  assert.deepEqual(maps, []);
+});
+
+function readText(file) {
+  return readFileSync(file, 'utf8');
+}

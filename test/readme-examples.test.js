@@ -1,0 +1,116 @@
+// The README's Library examples, run as they are: each ```js block whose first line names a file
+// (`// server.mjs: ...`) is written under test-artifacts/, its `from 'xorigin...'` imports pointed at
+// this build through the exports map, and started in a child process on a free port. A block with a
+// `export default { fetch }` (a Workers/Bun-style module) is served through @hono/node-server.
+// Then one preflight and one GET must carry the CORS headers.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { request } from './helpers.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dir = `${root}test-artifacts/readme`;
+const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
+const APP = 'https://app.example.com';
+
+/** The Library section's runnable blocks: [{ name, code }]. */
+function examples() {
+  const readme = readFileSync(`${root}README.md`, 'utf8');
+  const library = readme.slice(readme.indexOf('\n## Library\n'), readme.indexOf('\n### API\n'));
+  return [...library.matchAll(/```js\n(\/\/ (\S+\.mjs):[^\n]*\n[\s\S]*?)```/g)].map((m) => ({ name: m[2], code: m[1] }));
+}
+
+/** Points `from 'xorigin'` and `from 'xorigin/x'` at the file the exports map gives, in this build. */
+function localImports(code) {
+  return code.replace(/from '(xorigin(?:\/[\w-]+)?)'/g, (_, spec) => {
+    const target = pkg.exports[spec === 'xorigin' ? '.' : `.${spec.slice('xorigin'.length)}`];
+    assert.ok(target, `${spec} is not in the exports map`);
+    return `from '${pathToFileURL(`${root}${target.default}`).href}'`;
+  });
+}
+
+const FETCH_HOST = `
+import { serve } from '@hono/node-server';
+const { default: mod } = await import(process.env.EXAMPLE);
+serve({ fetch: mod.fetch, port: Number(process.env.PORT) });
+`;
+
+async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function untilListening(port, child, output) {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`example exited ${child.exitCode}: ${output()}`);
+    const ok = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => (socket.destroy(), resolve(true)));
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(25);
+  }
+  throw new Error(`example never listened on ${port}: ${output()}`);
+}
+
+describe('README Library examples', () => {
+  const children = [];
+  after(() => {
+    for (const child of children) child.kill();
+  });
+  mkdirSync(dir, { recursive: true });
+  const blocks = examples();
+
+  test('there is one example per face', () => {
+    assert.deepEqual(blocks.map((b) => b.name), ['server.mjs', 'express.mjs', 'fastify.mjs', 'hono.mjs', 'worker.mjs']);
+  });
+
+  for (const { name, code } of blocks) {
+    test(`${name} answers a preflight and a GET with the CORS headers`, async () => {
+      const file = `${dir}/${name}`;
+      writeFileSync(file, localImports(code));
+      let script = file;
+      if (/^export default \{ fetch/m.test(code)) {
+        script = `${dir}/host-${name}`;
+        writeFileSync(script, FETCH_HOST);
+      }
+      const port = await freePort();
+      const child = spawn(process.execPath, [script], {
+        env: { ...process.env, PORT: String(port), EXAMPLE: pathToFileURL(file).href },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      try {
+        await untilListening(port, child, () => out);
+        const pre = await request(port, {
+          method: 'OPTIONS',
+          path: '/items/1',
+          headers: { Origin: APP, 'Access-Control-Request-Method': 'PUT' },
+        });
+        assert.equal(pre.status, 204, out);
+        assert.equal(pre.headers['access-control-allow-origin'], APP);
+        assert.match(pre.headers['access-control-allow-methods'], /\bPUT\b/);
+        assert.equal(pre.body.length, 0);
+        const got = await request(port, { path: '/items', headers: { Origin: APP } });
+        assert.equal(got.status, 200, out);
+        assert.deepEqual(JSON.parse(got.body), { items: [] });
+        assert.equal(got.headers['access-control-allow-origin'], APP);
+        assert.match(got.headers.vary, /\bOrigin\b/);
+        const refused = await request(port, { method: 'OPTIONS', path: '/items/1', headers: { Origin: 'https://evil.test', 'Access-Control-Request-Method': 'PUT' } });
+        assert.equal(refused.status, 403);
+      } finally {
+        child.kill();
+      }
+    });
+  }
+});
