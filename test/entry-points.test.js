@@ -22,11 +22,13 @@ test('the exports map names every face, types first, and every target exists', (
 });
 
 test('each subpath resolves by package name to its own face', async () => {
-  assert.equal(typeof (await import('xorigin')).createServer, 'function');
+  assert.equal(typeof (await import('xorigin')).serve, 'function');
+  assert.equal(typeof (await import('xorigin')).createCors, 'function');
   assert.equal(typeof (await import('xorigin/cors')).createCors, 'function');
   assert.equal(typeof (await import('xorigin/fetch')).withCors, 'function');
   assert.equal(typeof (await import('xorigin/fastify')).default, 'function');
-  assert.equal(typeof (await import('xorigin/static')).createServer, 'function');
+  assert.equal(typeof (await import('xorigin/static')).serve, 'function');
+  assert.equal(typeof (await import('xorigin/static')).createStaticHandler, 'function');
 });
 
 test("'xorigin/cors' reaches no module of the file server or the CLI", () => {
