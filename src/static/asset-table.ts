@@ -114,6 +114,8 @@ const POLL_DEFAULT_MS = 2000;
  * common clocks (FAT's 2 s mtime; ext3, HFS+ and many network file systems use 1 s).
  */
 const RACY_WINDOW_NS = 2_000_000_000n;
+/** How often a watched root is checked for having moved (a switched symlink, a replaced directory). */
+const ROOT_CHECK_MS = 2000;
 /** How long after a scan that found racy files the next one runs: once the window has surely passed. */
 const RACY_RECHECK_MS = 2100;
 /** How often a file is read before a writer that keeps changing it makes the scan give up on it. */
@@ -212,6 +214,9 @@ export class AssetTable<T> {
   private variants = new Map<string, Variants>();
   private racy = new Set<AssetInfo>();
   private rootReal = '';
+  private rootIno = -1n;
+  private rootDev = -1n;
+  private rootCheck: NodeJS.Timeout | null = null;
   private watcher: TreeWatcher | null = null;
   private pending: NodeJS.Timeout | null = null;
   private burstStart = 0;
@@ -247,9 +252,17 @@ export class AssetTable<T> {
   async open(): Promise<void> {
     const s = await stat(this.root);
     if (!s.isDirectory()) throw new Error(`root ${this.root} is not a directory`);
-    this.rootReal = await realpath(this.root);
+    await this.locateRoot();
     await this.rescan();
     if (this.options.watch === false || this.closed) return;
+    this.startWatcher();
+    // A deploy that switches a symlinked root, or replaces the root directory, raises no event in the
+    // directory watched: look for that on a timer too (two syscalls).
+    this.rootCheck = setInterval(() => void this.rootMoved().then((moved) => moved && this.schedule()), ROOT_CHECK_MS);
+    this.rootCheck.unref();
+  }
+
+  private startWatcher(): void {
     try {
       const watcher = (this.options.watchTree ?? defaultWatchTree)(this.rootReal, () => this.schedule());
       this.watcher = watcher;
@@ -260,13 +273,43 @@ export class AssetTable<T> {
     }
   }
 
+  /** True when the root now resolves to another directory than the one scanned (and watched). */
+  private async rootMoved(): Promise<boolean> {
+    try {
+      const real = await realpath(this.root);
+      const s = await stat(real, { bigint: true });
+      return real !== this.rootReal || s.ino !== this.rootIno || s.dev !== this.rootDev;
+    } catch {
+      return false; // gone for now (rm -rf, then recreated): the walk finds nothing, the next check retries
+    }
+  }
+
+  /** Resolves the root again; when it moved, the watcher follows it. */
+  private async locateRoot(): Promise<void> {
+    if (this.rootReal !== '' && !(await this.rootMoved())) return;
+    try {
+      const real = await realpath(this.root);
+      const s = await stat(real, { bigint: true });
+      this.rootReal = real;
+      this.rootIno = s.ino;
+      this.rootDev = s.dev;
+    } catch {
+      return;
+    }
+    if (this.watcher !== null) {
+      this.stopWatcher();
+      this.startWatcher();
+    }
+  }
+
   /** Stops watching and every timer; a scan already running completes but schedules nothing. */
   close(): void {
     this.closed = true;
     this.stopWatcher();
     for (const t of [this.pending, this.recheck]) if (t !== null) clearTimeout(t);
     if (this.poll !== null) clearInterval(this.poll);
-    this.pending = this.recheck = this.poll = null;
+    if (this.rootCheck !== null) clearInterval(this.rootCheck);
+    this.pending = this.recheck = this.poll = this.rootCheck = null;
   }
 
   private stopWatcher(): void {
@@ -335,6 +378,7 @@ export class AssetTable<T> {
     this.scanning = (async () => {
       do {
         this.dirty = false;
+        await this.locateRoot();
         const scan: Scan = { out: new Map(), seen: new Set([this.rootReal]), racy: new Set(), unsettled: false };
         await this.walk(this.rootReal, '', scan);
         this.publish(scan);
@@ -411,7 +455,10 @@ export class AssetTable<T> {
     }
     const read = await this.readSettled(filePath, s);
     if (read === null) {
-      scan.unsettled = true; // left out rather than served with a tag that may not match its bytes
+      // Still changing: keep the version known so far (its bytes and tag agree; the disk path checks
+      // its identity before sending), or leave a new file out rather than guess; look again soon.
+      scan.unsettled = true;
+      if (previous !== undefined && previous.filePath === filePath) scan.out.set(urlPath, previous);
       return;
     }
     // Read again only because it was racy, and unchanged: keep the entry, and its Last-Modified.

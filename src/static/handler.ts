@@ -10,7 +10,7 @@ import { hasEncodedSlash, targetPath } from '../http/request-target.js';
 import { AssetTable, sameIdentity, unchangedWhileOpen } from './asset-table.js';
 import { BufferPool } from './buffer-pool.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
-import { extend, ResponseBlocks, writeBlock, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
+import { extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
 import { DiskBody, type DiskCounters } from './send-body.js';
 
 /**
@@ -23,6 +23,8 @@ import { DiskBody, type DiskCounters } from './send-body.js';
 const DISK_CHUNK = 256 * 1024;
 /** Pooled chunk buffers (so at most 16 MiB held); past it, responses read with buffers of their own. */
 const DISK_BUFFERS = 64;
+/** Rescans a response may wait for when its file keeps changing under it. */
+const RETRIES = 3;
 
 /** Connect/Express-style `next`: called for what the handler does not serve, when mounted in an app. */
 export type Next = (err?: unknown) => void;
@@ -56,6 +58,8 @@ export interface StaticHandler {
   drain(): void;
   /** Calls `callback` once no response is in flight (at once if none is). */
   whenIdle(callback: () => void): void;
+  /** Calls `callback` once no response is in flight and every fd and buffer is back (at once if so). */
+  whenReleased(callback: () => void): void;
   /** Stops watching the root. */
   close(): void;
 }
@@ -79,6 +83,7 @@ export async function handlerFor(config: ResolvedServerOptions): Promise<StaticH
     corsBlocks: { value: files.blocks.cors },
     drain: { value: () => void (files.draining = true) },
     whenIdle: { value: (callback: () => void) => files.whenIdle(callback) },
+    whenReleased: { value: (callback: () => void) => files.whenReleased(callback) },
     close: { value: () => files.table.close() },
   });
   return handler;
@@ -93,9 +98,10 @@ class StaticFiles {
   private readonly anyOrigin: boolean;
   private readonly log: ((line: string) => void) | undefined;
   private readonly pool = new BufferPool(DISK_CHUNK, DISK_BUFFERS);
-  private readonly counters: DiskCounters = { openFiles: 0 };
+  private readonly counters: DiskCounters = { openFiles: 0, released: () => this.checkReleased() };
   private inFlight = 0;
   private idleCallbacks: (() => void)[] = [];
+  private releasedCallbacks: (() => void)[] = [];
   /** One shared listener (it reads the response from `this`) instead of a closure per request. */
   private readonly onResponseClose: (this: ServerResponse) => void;
 
@@ -121,6 +127,18 @@ class StaticFiles {
   whenIdle(callback: () => void): void {
     if (this.inFlight === 0) callback();
     else this.idleCallbacks.push(callback);
+  }
+
+  whenReleased(callback: () => void): void {
+    this.releasedCallbacks.push(callback);
+    this.checkReleased();
+  }
+
+  private checkReleased(): void {
+    if (this.releasedCallbacks.length === 0 || this.inFlight !== 0 || this.counters.openFiles !== 0 || this.pool.inUse !== 0) return;
+    const callbacks = this.releasedCallbacks;
+    this.releasedCallbacks = [];
+    for (const callback of callbacks) callback();
   }
 
   handle(req: IncomingMessage, res: ServerResponse, next: Next | undefined): void {
@@ -163,7 +181,7 @@ class StaticFiles {
     }
     // Read now: once the socket has closed the peer address is gone (Node caches it on first read).
     if (this.log !== undefined) void req.socket.remoteAddress;
-    // Shutting down: tell keep-alive clients to reconnect (elsewhere) instead of being cut later.
+    // Shutting down (preflights are written by the engine, synchronously): see head().
     if (this.draining) res.shouldKeepAlive = false;
   }
 
@@ -174,6 +192,7 @@ class StaticFiles {
       for (const callback of callbacks) callback();
     }
     if (this.log !== undefined) this.log(accessLine(res.req, res));
+    this.checkReleased();
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
@@ -185,7 +204,7 @@ class StaticFiles {
         return;
       }
       // Not a preflight: the methods this resource allows.
-      writeBlock(res, 204, this.blocks.options[this.variantOf(origin)], origin);
+      this.head(res, 204, this.blocks.options[this.variantOf(origin)], origin);
       res.end();
       return;
     }
@@ -194,7 +213,7 @@ class StaticFiles {
     const path = this.decodedPath(url);
     if (typeof path === 'number') return this.sendError(res, path, origin);
     const entry = this.table.get(path);
-    if (entry !== undefined) return this.serveFile(req, res, path, entry, origin, this.variantOf(origin), false);
+    if (entry !== undefined) return this.serveFile(req, res, path, entry, origin, this.variantOf(origin), 0);
     // A directory named without its slash, as nginx, serve-static and Caddy do: 308 to `dir/`
     // (relative links in its index resolve against the slash).
     if (!path.endsWith('/') && this.table.get(`${path}/`) !== undefined) return this.redirect(req, res, origin);
@@ -222,8 +241,18 @@ class StaticFiles {
     const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '';
     const q = url.indexOf('?');
     const location = `${targetPath(url) as string}/${q === -1 ? '' : url.slice(q)}`;
-    writeBlock(res, 308, extend(this.blocks.redirect[this.variantOf(origin)], 'Location', location), origin);
+    this.head(res, 308, extend(this.blocks.redirect[this.variantOf(origin)], 'Location', location), origin);
     res.end();
+  }
+
+  /**
+   * Every status line and header block goes out here. Shutting down: tell keep-alive clients to
+   * reconnect (elsewhere) instead of being cut later; checked when the headers are written, which
+   * for a file read from disk (or a pipelined response) can be after shutdown began.
+   */
+  private head(res: ServerResponse, status: number, b: Block, origin: string | undefined): void {
+    if (this.draining) res.shouldKeepAlive = false;
+    writeBlock(res, status, b, origin);
   }
 
   /** 1 when the request's origin is allowed (its slots must be filled), else 0. */
@@ -233,7 +262,7 @@ class StaticFiles {
 
   private sendError(res: ServerResponse, status: number, origin: string | undefined): void {
     const e = this.blocks.errors.get(status) as ErrorAnswer;
-    writeBlock(res, status, e.blocks[this.variantOf(origin)], origin);
+    this.head(res, status, e.blocks[this.variantOf(origin)], origin);
     res.end(e.body, 'latin1');
   }
 
@@ -247,13 +276,13 @@ class StaticFiles {
    * Everything up to the body is synchronous: a file kept in memory is answered without a promise
    * or a timer; only a large file goes on to the asynchronous disk path.
    */
-  private serveFile(req: IncomingMessage, res: ServerResponse, path: string, entry: Entry, origin: string | undefined, variant: Variant, retried: boolean): void {
+  private serveFile(req: IncomingMessage, res: ServerResponse, path: string, entry: Entry, origin: string | undefined, variant: Variant, retries: number): void {
     const headers = req.headers;
     const rep = (entry.available === 0 ? entry.reps[0] : entry.reps[negotiateEncoding(headers['accept-encoding'], entry.available)]) as Representation;
     const info = rep.info;
     const pre = evaluatePreconditions(headers, info);
     if (pre === Precondition.NotModified) {
-      writeBlock(res, 304, rep.notModified[variant], origin);
+      this.head(res, 304, rep.notModified[variant], origin);
       res.end();
       return;
     }
@@ -266,7 +295,7 @@ class StaticFiles {
     if (range !== undefined && req.method === 'GET' && ifRangeAllows(headers['if-range'] as string | undefined, info)) {
       const r = parseRange(range, info.size);
       if (r === 'unsatisfiable') {
-        writeBlock(res, 416, rep.unsatisfiable[variant], origin);
+        this.head(res, 416, rep.unsatisfiable[variant], origin);
         res.end();
         return;
       }
@@ -284,14 +313,14 @@ class StaticFiles {
       this.writeFileHead(res, rep, variant, origin, status, start, end);
       res.end(status === 200 ? info.body : info.body.subarray(start, end + 1));
     } else {
-      this.serveFromDisk(req, res, { path, rep, origin, variant, retried, status, start, end });
+      this.serveFromDisk(req, res, { path, rep, origin, variant, retries, status, start, end });
     }
   }
 
   /** Status line and headers of a 200 or 206 (Content-Range and Content-Length built for the range). */
   private writeFileHead(res: ServerResponse, rep: Representation, variant: Variant, origin: string | undefined, status: number, start: number, end: number): void {
-    if (status === 200) writeBlock(res, 200, rep.ok[variant], origin);
-    else writeBlock(res, 206, extend(rep.partial[variant], 'Content-Range', `bytes ${start}-${end}/${rep.info.size}`, 'Content-Length', String(end - start + 1)), origin);
+    if (status === 200) this.head(res, 200, rep.ok[variant], origin);
+    else this.head(res, 206, extend(rep.partial[variant], 'Content-Range', `bytes ${start}-${end}/${rep.info.size}`, 'Content-Length', String(end - start + 1)), origin);
   }
 
   /**
@@ -314,13 +343,19 @@ class StaticFiles {
     else res.once('socket', () => body.start());
   }
 
-  /** The file changed or vanished since the scan: rescan, then answer from the new table, once. */
+  /**
+   * The file changed or vanished since the scan: rescan, then answer from the new table. A file
+   * replaced again and again (a deploy loop writing it every few ms) may change between each scan
+   * and the read after it: after RETRIES tries it is answered 503 with Retry-After, not 404, since
+   * it exists.
+   */
   private retryAfterRescan(req: IncomingMessage, res: ServerResponse, d: DiskAnswer): void {
     this.table.rescan().then(() => {
       if (res.destroyed) return;
       const again = this.table.get(d.path);
-      if (again === undefined || d.retried) this.sendError(res, 404, d.origin);
-      else this.serveFile(req, res, d.path, again, d.origin, d.variant, true);
+      if (again === undefined) this.sendError(res, 404, d.origin);
+      else if (d.retries >= RETRIES) this.sendError(res, 503, d.origin);
+      else this.serveFile(req, res, d.path, again, d.origin, d.variant, d.retries + 1);
     }, () => this.fail(res, d.origin));
   }
 }
@@ -331,7 +366,8 @@ interface DiskAnswer {
   readonly rep: Representation;
   readonly origin: string | undefined;
   readonly variant: Variant;
-  readonly retried: boolean;
+  /** How many times the file was found changed and the table rescanned for this response. */
+  readonly retries: number;
   readonly status: number;
   readonly start: number;
   readonly end: number;

@@ -9,6 +9,8 @@ import type { BufferPool } from './buffer-pool.js';
 export interface DiskCounters {
   /** File descriptors open for responses. */
   openFiles: number;
+  /** Called after a body has given back everything it held (for waiting until all is released). */
+  readonly released: () => void;
 }
 
 /** One body to send from disk: what to read, and how the server answers around it. */
@@ -183,11 +185,13 @@ export class DiskBody {
 
   /** Idempotent: each resource is given back once, then forgotten. */
   private release(): void {
+    const held = this.fd !== -1 || this.buffer !== null;
     this.closeFd();
     const b = this.buffer;
     if (b !== null) {
       this.buffer = null;
       if (this.pooled) this.pool.give(b);
     }
+    if (held) this.counters.released();
   }
 }

@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ActualBlocks } from '../cors/response-headers.js';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
@@ -28,7 +28,14 @@ export type ServerStats = StaticStats;
 export async function serve(options: ServerOptions): Promise<XoriginServer> {
   const config = validate(options);
   const handler = await handlerFor(config);
-  const server = createHttpServer(handler) as XoriginServer;
+  // Timeouts are enforced by a periodic sweep (default every 30 s, which made the 10 s headers
+  // timeout up to 40 s): sweep every second.
+  const server = createHttpServer({ connectionsCheckingInterval: 1000 }, handler) as XoriginServer;
+  // A client may half-close after sending its requests (`printf ... | nc -N`): answer them all,
+  // then close. Node's default drops every response not written synchronously on the FIN. The
+  // switch is Node's own (set in its http.Server constructor, not yet in its typings or docs);
+  // test/protocol.test.js fails if it stops working.
+  (server as XoriginServer & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   // Slow or stalled clients must not hold sockets forever.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -63,7 +70,9 @@ function makeCloseGraceful(server: XoriginServer, handler: StaticHandler): void 
     handler.whenIdle(finish);
     setTimeout(finish, graceMs).unref();
   };
-  server.shutdown = (graceMs = 10_000) => new Promise<void>((done) => gracefulClose(graceMs, () => done()));
+  // Resolves once the server has closed and every response has given back what it held.
+  server.shutdown = (graceMs = 10_000) =>
+    new Promise<void>((done) => gracefulClose(graceMs, () => handler.whenReleased(done)));
   server.close = (callback?: (err?: Error) => void) => {
     gracefulClose(10_000, callback);
     return server;
@@ -84,10 +93,17 @@ const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
  */
 function answerClientError(cors: ActualBlocks): (err: NodeJS.ErrnoException, socket: Duplex) => void {
   return (err, socket) => {
-    // Node's check: never write into a response already under way on this socket.
-    const current = (socket as Duplex & { _httpMessage?: { headersSent: boolean } | null })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || (current != null && current.headersSent)) {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
+      return;
+    }
+    // A response still under way on this socket (a pipelined request before the bad one, its body
+    // still being read from disk) is let finish, with Connection: close; the bad request gets no
+    // answer of its own, since writing one would take that response's place on the wire.
+    const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (current != null && !current.writableFinished) {
+      if (!current.headersSent) current.shouldKeepAlive = false;
+      current.once('close', () => socket.destroy());
       return;
     }
     const [status, reason] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request'];

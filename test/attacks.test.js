@@ -1,0 +1,249 @@
+// Regressions found by attacking the server as a hostile client and a careless operator would:
+// each test is named after the fault it pins.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import http from 'node:http';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '../dist/index.js';
+
+const MIB = 1024 * 1024;
+
+function tempDir() {
+  return mkdtempSync(join(tmpdir(), 'xorigin-attack-'));
+}
+
+async function start(root, extra = {}) {
+  const server = await serve({ root, cors: { origins: ['*'] }, ...extra });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: server.address().port };
+}
+
+function get(port, path, { method = 'GET', agent = false } = {}) {
+  return new Promise((resolve, reject) => {
+    http
+      .request({ host: '127.0.0.1', port, path, method, agent }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      })
+      .on('error', reject)
+      .end();
+  });
+}
+
+async function until(what, probe, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Sends raw bytes, half-closes or not, and collects everything until the server closes. */
+function rawExchange(port, text, { halfClose = false, ms = 5000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.write(text);
+      if (halfClose) socket.end();
+    });
+    const chunks = [];
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.on('error', reject);
+    setTimeout(() => {
+      socket.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    }, ms);
+  });
+}
+
+const statusLines = (wire) => wire.match(/HTTP\/1\.1 \d{3}[^\r]*/g) ?? [];
+
+test('a root replaced by another directory (mv, or a switched symlink) is followed, and later edits are seen', async () => {
+  const base = tempDir();
+  const site = join(base, 'site');
+  mkdirSync(join(base, 'v1'));
+  mkdirSync(join(base, 'v2'));
+  writeFileSync(join(base, 'v1', 'app.css'), 'v1');
+  writeFileSync(join(base, 'v2', 'app.css'), 'v2');
+  symlinkSync(join(base, 'v1'), site);
+  const s = await start(site);
+  try {
+    assert.equal((await get(s.port, '/app.css')).body.toString(), 'v1');
+    // A deploy switches the symlink: nothing changes inside the directory being watched.
+    const next = join(base, 'next');
+    symlinkSync(join(base, 'v2'), next);
+    renameSync(next, site);
+    await until('the switched root is served', async () => (await get(s.port, '/app.css')).body.toString() === 'v2');
+    // Then edits inside the new root are seen too: the watcher moved with it.
+    writeFileSync(join(base, 'v2', 'app.css'), 'v3');
+    writeFileSync(join(base, 'v2', 'late.txt'), 'late');
+    await until('an edit after the switch is served', async () => (await get(s.port, '/app.css')).body.toString() === 'v3');
+    assert.equal((await get(s.port, '/late.txt')).status, 200);
+  } finally {
+    await s.server.shutdown(200);
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('a file replaced every few ms (write + rename) is never answered 404, and every 200 is one whole version', async () => {
+  const root = tempDir();
+  const versions = new Map();
+  const write = (i) => {
+    const body = Buffer.alloc(600 * 1024, i % 251); // from disk
+    versions.set(`"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`, body);
+    writeFileSync(join(root, '.tmp'), body);
+    renameSync(join(root, '.tmp'), join(root, 'big.bin'));
+  };
+  write(0);
+  const s = await start(root);
+  let i = 1;
+  const writer = setInterval(() => write(i++), 15);
+  try {
+    const statuses = new Map();
+    for (let n = 0; n < 60; n++) {
+      const res = await get(s.port, '/big.bin');
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      assert.notEqual(res.status, 404, 'the file exists throughout');
+      if (res.status === 200) {
+        const version = versions.get(res.headers.etag);
+        assert.ok(version?.equals(res.body), 'the body is the version its ETag names');
+      } else {
+        assert.equal(res.status, 503);
+        assert.equal(res.headers['retry-after'], '1');
+      }
+    }
+    assert.ok((statuses.get(200) ?? 0) > 0, `statuses: ${JSON.stringify([...statuses])}`);
+  } finally {
+    clearInterval(writer);
+    await s.server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a client that half-closes after its requests still gets every response (disk, HEAD, pipelined)', async () => {
+  const root = tempDir();
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(MIB, 1));
+  writeFileSync(join(root, 'small.txt'), 'small');
+  const s = await start(root);
+  try {
+    for (const method of ['GET', 'HEAD']) {
+      const wire = await rawExchange(s.port, `${method} /big.bin HTTP/1.1\r\nHost: x\r\n\r\n`, { halfClose: true });
+      assert.deepEqual(statusLines(wire), ['HTTP/1.1 200 OK'], method);
+      if (method === 'GET') assert.equal(wire.length - wire.indexOf('\r\n\r\n') - 4, MIB);
+    }
+    const many = 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(10);
+    const wire = await rawExchange(s.port, many, { halfClose: true });
+    assert.equal(statusLines(wire).length, 20);
+  } finally {
+    await s.server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('during shutdown, a pipelined disk response written after it began says Connection: close', async () => {
+  const root = tempDir();
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(16 * MIB, 2)); // more than loopback buffers absorb
+  const s = await start(root);
+  const socket = net.connect(s.port, '127.0.0.1');
+  socket.pause();
+  await new Promise((r) => socket.once('connect', r));
+  socket.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(2));
+  await until('the first download is under way', () => s.server.stats.buffersInUse > 0);
+  const closing = s.server.shutdown(5000);
+  const chunks = [];
+  socket.on('data', (c) => chunks.push(c));
+  const closed = new Promise((r) => socket.on('close', r));
+  socket.resume();
+  await closed;
+  await closing;
+  const heads = Buffer.concat(chunks).toString('latin1').match(/HTTP\/1\.1 200 OK\r\n[\s\S]*?\r\n\r\n/g) ?? [];
+  rmSync(root, { recursive: true, force: true });
+  assert.equal(heads.length, 2);
+  assert.match(heads[0], /Connection: keep-alive/i);
+  assert.match(heads[1], /Connection: close/i);
+});
+
+test('a valid request pipelined before a malformed one gets its own whole response, not the 400', async () => {
+  const root = tempDir();
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(MIB, 3));
+  const s = await start(root);
+  try {
+    for (const bad of ['GARBAGE\r\n\r\n', `GET / HTTP/1.1\r\nX: ${'a'.repeat(20_000)}\r\n\r\n`]) {
+      const wire = await rawExchange(s.port, `GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n${bad}`);
+      assert.deepEqual(statusLines(wire), ['HTTP/1.1 200 OK']);
+      assert.equal(wire.length - wire.indexOf('\r\n\r\n') - 4, MIB);
+      assert.match(wire, /Connection: close/i);
+    }
+    assert.equal((await get(s.port, '/big.bin')).status, 200);
+  } finally {
+    await s.server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('the 10 s headers timeout is enforced near 10 s, not at Node\'s 30 s sweep', async () => {
+  const root = tempDir();
+  const s = await start(root);
+  try {
+    const began = Date.now();
+    const wire = await rawExchange(s.port, 'GET / HTTP/1.1\r\nHost: x\r\n', { ms: 20_000 });
+    const took = Date.now() - began;
+    assert.match(wire, /^HTTP\/1\.1 408/);
+    assert.match(wire, /Access-Control-Allow-Origin: \*/);
+    assert.ok(took < 15_000, `the 408 came after ${took} ms`);
+  } finally {
+    await s.server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('shutdown() resolves only once every fd and buffer is back', async () => {
+  const root = tempDir();
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(16 * MIB, 4));
+  const s = await start(root);
+  const sockets = [];
+  for (let n = 0; n < 5; n++) {
+    const socket = net.connect(s.port, '127.0.0.1');
+    socket.pause();
+    socket.on('error', () => {});
+    socket.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+    sockets.push(socket);
+  }
+  await until('downloads under way', () => s.server.stats.buffersInUse === 5);
+  await s.server.shutdown(100);
+  assert.deepEqual(s.server.stats, { inFlight: 0, openFiles: 0, buffersInUse: 0 });
+  for (const socket of sockets) socket.destroy();
+  rmSync(root, { recursive: true, force: true });
+});
+
+test('unlinking a file mid-download lets the download finish with the old bytes', async () => {
+  const root = tempDir();
+  const body = Buffer.alloc(16 * MIB, 5);
+  writeFileSync(join(root, 'big.bin'), body);
+  const s = await start(root);
+  try {
+    const res = await new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: s.port, path: '/big.bin', agent: false }, (r) => {
+        r.pause();
+        setTimeout(() => {
+          unlinkSync(join(root, 'big.bin'));
+          const chunks = [];
+          r.on('data', (c) => chunks.push(c));
+          r.on('end', () => resolve(Buffer.concat(chunks)));
+          r.on('error', reject);
+          r.resume();
+        }, 100);
+      }).on('error', reject);
+    });
+    assert.ok(res.equals(body));
+  } finally {
+    await s.server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
