@@ -1,7 +1,9 @@
 import { PolicyError, type PolicyProblem } from './errors.js';
 import { parseOriginPattern, type OriginPattern } from './origin-pattern.js';
 import { OriginMatcher } from './origin-matcher.js';
-import { HeaderNameSet, equalsLower, isToken } from './request-headers.js';
+import { HeaderNameSet } from './request-headers.js';
+import { isToken } from '../http/tokens.js';
+import { FORBIDDEN_METHODS, NORMALISED_METHODS, SAFELISTED_METHODS } from './methods.js';
 
 /**
  * A CORS policy. JSON-compatible, so the same object can live in a configuration file.
@@ -68,11 +70,6 @@ const KNOWN_OPTIONS: readonly string[] = [
   'tolerateInsecureOrigins',
 ];
 
-/** Fetch's forbidden methods: browsers never send them, and allowing them only helps attacks. */
-const FORBIDDEN_METHODS = ['connect', 'trace', 'track'];
-/** Fetch normalises these (byte-uppercase); every other method is compared case-sensitively. */
-const NORMALISED_METHODS = ['delete', 'get', 'head', 'options', 'post', 'put'];
-const SAFELISTED_METHODS = ['GET', 'HEAD', 'POST'];
 
 /** Fetch's forbidden request-header names: a script cannot set them, so a preflight never asks. */
 const FORBIDDEN_REQUEST_HEADERS = [
@@ -344,9 +341,4 @@ export function compilePolicy(options: CorsOptions, prefix = ''): CompiledPolicy
     preflightStatus,
     timingAllowOrigin,
   });
-}
-
-/** True for CONNECT, TRACE and TRACK in any case, without allocating. */
-export function isForbiddenMethod(method: string): boolean {
-  return equalsLower(method, 'connect') || equalsLower(method, 'trace') || equalsLower(method, 'track');
 }

@@ -7,12 +7,8 @@ import { BufferPool } from './buffer-pool.js';
 import { DiskBody, type DiskCounters } from './send-body.js';
 import { hasEncodedSlash, targetPath } from '../http/request-target.js';
 import { ENCODINGS, negotiateEncoding } from '../http/encoding.js';
-import {
-  evaluatePreconditions,
-  ifRangeAllows,
-  parseRange,
-  Precondition,
-} from '../http/conditional.js';
+import { evaluatePreconditions, Precondition } from '../http/conditional.js';
+import { ifRangeAllows, parseRange } from '../http/range.js';
 import { RequestKind } from '../cors/engine.js';
 import { buildActualBlocks, type ActualBlocks } from '../cors/response-headers.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ServerOptions } from './options.js';
