@@ -3,33 +3,51 @@
  * order §13.2.2 prescribes. Pure functions over header values, so each rule is testable alone.
  */
 import { parseHttpDate } from './http-date.js';
+import { isOws } from './tokens.js';
 
-/** True when an entity-tag list (If-Match / If-None-Match) contains `etag`. `*` matches any. */
+/** etagc = %x21 / %x23-7E / obs-text (RFC 9110 §8.8.3): visible ASCII but DQUOTE, and 0x80-0xFF. */
+function isEtagc(c: number): boolean {
+  return c === 0x21 || (c >= 0x23 && c <= 0x7e) || (c >= 0x80 && c <= 0xff);
+}
+
+/**
+ * True when an If-Match / If-None-Match value lists `etag` (ours, always strong). `weak` selects
+ * weak comparison (If-None-Match, §13.1.2), where `W/"x"` matches `"x"`; under strong comparison
+ * (If-Match, §13.1.1) a weak tag never matches.
+ *
+ * The grammar is `"*" / #entity-tag` (§13.1.1): `*` counts only as the whole field value. Inside a
+ * list (`"a", *`) it is not an entity-tag, so such a list is malformed, and a malformed list
+ * (anywhere, even after a matching tag) matches nothing: If-Match then fails (412) and
+ * If-None-Match lets the full response through. The whole value is checked, so the answer never
+ * depends on where in the list the fault sits.
+ */
 export function etagListMatches(list: string, etag: string, weak: boolean): boolean {
-  if (list === etag) return true; // the common case: one tag, exactly ours
+  if (list === etag || list === '*') return true; // the common cases
   const len = list.length;
+  let matched = false;
   let i = 0;
   while (i < len) {
-    let c = list.charCodeAt(i);
-    if (c === 32 || c === 9 || c === 44) {
-      i++;
+    const c = list.charCodeAt(i);
+    if (c === 44 /* , */ || isOws(c)) {
+      i++; // empty list elements and OWS around "," (§5.6.1)
       continue;
     }
-    if (c === 42 /* * */) return true;
     let isWeak = false;
     if (c === 87 /* W */ && list.charCodeAt(i + 1) === 47 /* / */) {
       isWeak = true;
       i += 2;
-      c = list.charCodeAt(i);
     }
-    if (c !== 34 /* " */) return false; // malformed: stop, match nothing
-    const end = list.indexOf('"', i + 1);
-    if (end === -1) return false;
-    // Strong comparison (If-Match) needs both tags strong; ours always is.
-    if ((weak || !isWeak) && end + 1 - i === etag.length && list.startsWith(etag, i)) return true;
-    i = end + 1;
+    const open = i;
+    if (list.charCodeAt(i) !== 34 /* " */) return false;
+    i++;
+    while (i < len && isEtagc(list.charCodeAt(i))) i++;
+    if (list.charCodeAt(i) !== 34) return false;
+    i++;
+    if (!matched && (weak || !isWeak) && i - open === etag.length && list.startsWith(etag, open)) matched = true;
+    while (i < len && isOws(list.charCodeAt(i))) i++;
+    if (i < len && list.charCodeAt(i) !== 44) return false; // two tags need a "," between them
   }
-  return false;
+  return matched;
 }
 
 /** The outcome of evaluating preconditions (§13.2.2). */
