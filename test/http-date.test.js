@@ -58,3 +58,33 @@ test('parseHttpDate: anything else is not a date (NaN), whatever Date.parse woul
 test('parseHttpDate: a four-digit year below 100 is that year, not 19xx', () => {
   assert.equal(new Date(parseHttpDate('Mon, 01 Jan 0050 00:00:00 GMT', NOW)).getUTCFullYear(), 50);
 });
+
+const dates = [
+  // value, expected instant (or NaN)
+  ['Tue, 29 Feb 2000 00:00:00 GMT', Date.UTC(2000, 1, 29)], // 2000 is a leap year
+  ['Wed, 29 Feb 1900 00:00:00 GMT', NaN], // 1900 is not
+  ['Sat, 29 Feb 2025 00:00:00 GMT', NaN],
+  ['Thu, 31 Apr 2025 00:00:00 GMT', NaN],
+  ['Fri, 31 Dec 9999 23:59:59 GMT', Date.UTC(9999, 11, 31, 23, 59, 59)],
+  ['Sat, 01 Jan 0000 00:00:00 GMT', Date.parse('0000-01-01T00:00:00Z')], // year 0, not 1900
+  ['Sun, 06 Nov 1994 08:49:37 GMT ', NaN], // the field parser strips OWS; a value that still has it is not a date
+  [' Sun, 06 Nov 1994 08:49:37 GMT', NaN],
+  ['Sun, 06 Nov 1994 08:49:37 GMT, Sun, 06 Nov 1994 08:49:37 GMT', NaN], // two members
+  ['Sun, 06 NOV 1994 08:49:37 GMT', NaN],
+  ['Sun, 06 Nov 1994 08:49:37 gmt', NaN],
+  ['Sun, 06 Nov 19940 08:49:37 GMT', NaN],
+  ['Sun, 06 Nov 1994 08:49 GMT', NaN],
+  ['Sun, 06 Nov 1994 08:49:37.5 GMT', NaN],
+  ['Sun, ٠٦ Nov 1994 08:49:37 GMT', NaN], // Arabic-Indic digits are not DIGIT
+  ['Sun Nov 06 08:49:37 1994', T], // asctime: date1 = 2DIGIT / ( SP DIGIT ), so "06" is fine
+  ['Sun Nov  6 08:49:37 94', NaN],
+  ['Sunday, 06-Nov-94 08:49:37 GMT ', NaN],
+  ['Sunday, 06-nov-94 08:49:37 GMT', NaN],
+];
+for (const [value, expected] of dates) {
+  test(`parseHttpDate(${JSON.stringify(value)})`, () => {
+    const got = parseHttpDate(value, NOW);
+    if (Number.isNaN(expected)) assert.ok(Number.isNaN(got), `got ${got}`);
+    else assert.equal(got, expected);
+  });
+}
