@@ -76,10 +76,74 @@ test('methods: forbidden and invalid methods refused; normalised names uppercase
   one({ ...ok, methods: [''] }, 'methods[0]', /token/);
   one({ ...ok, methods: 'PUT' }, 'methods', /array/);
   one({ ...ok, methods: ['*', 'PUT'] }, 'methods', /alone|already/);
-  const p = compilePolicy({ ...ok, methods: ['put', 'delete', 'PATCH', 'patch', 'GET', 'post', 'PUT'] });
-  // PATCH is not normalised by Fetch, so "patch" stays a distinct, case-sensitive method.
-  assert.deepEqual(p.methods, ['PUT', 'DELETE', 'PATCH', 'patch']);
+  const p = compilePolicy({ ...ok, methods: ['put', 'delete', 'PATCH', 'GET', 'post', 'PUT', 'purge', 'X-Thing'] });
+  // Unregistered methods are kept exactly as written: browsers send them as the script wrote them.
+  assert.deepEqual(p.methods, ['PUT', 'DELETE', 'PATCH', 'purge', 'X-Thing']);
   assert.equal(compilePolicy({ ...ok, methods: ['*'] }).anyMethod, true);
+});
+
+// A lowercase or mixed-case spelling of a registered method never matches what scripts send
+// (Fetch uppercases only DELETE, GET, HEAD, OPTIONS, POST, PUT), so it is refused with the fix.
+for (const [m, upper] of [
+  ['patch', 'PATCH'],
+  ['Patch', 'PATCH'],
+  ['pAtCh', 'PATCH'],
+  ['propfind', 'PROPFIND'],
+  ['proppatch', 'PROPPATCH'],
+  ['mkcol', 'MKCOL'],
+  ['copy', 'COPY'],
+  ['move', 'MOVE'],
+  ['lock', 'LOCK'],
+  ['unlock', 'UNLOCK'],
+  ['search', 'SEARCH'],
+  ['query', 'QUERY'],
+  ['report', 'REPORT'],
+  ['version-control', 'VERSION-CONTROL'],
+]) {
+  test(`methods: ${JSON.stringify(m)} is refused with the fix ${JSON.stringify(upper)}`, () => {
+    const p = one({ ...ok, methods: ['PUT', m] }, 'methods[1]', new RegExp(`send ${upper} exactly`));
+    assert.equal(p.value, m);
+    assert.match(p.fix, new RegExp(`use "${upper}"`));
+    assert.match(p.fix, /caseSensitiveMethods: true/);
+  });
+}
+
+test('methods: caseSensitiveMethods: true takes every spelling as written (the documented escape)', () => {
+  const p = compilePolicy({ ...ok, methods: ['PATCH', 'patch', 'Propfind', 'put'], caseSensitiveMethods: true });
+  // Normalised names are still uppercased: browsers send them uppercase whatever the script wrote.
+  assert.deepEqual(p.methods, ['PATCH', 'patch', 'Propfind', 'PUT']);
+  one({ ...ok, methods: ['patch'], caseSensitiveMethods: false }, 'methods[0]', /never match/);
+  one({ ...ok, caseSensitiveMethods: 'yes' }, 'caseSensitiveMethods', /true or false/);
+  one({ ...ok, methods: ['trace'], caseSensitiveMethods: true }, 'methods[0]', /forbidden/);
+});
+
+test('methods: with caseSensitiveMethods, PATCH and patch each match only themselves over the wire', async () => {
+  const { createCors } = await import('../dist/index.js');
+  const http = await import('node:http');
+  const cors = createCors({ origins: ['https://app.example.com'], methods: ['PATCH', 'patch'], caseSensitiveMethods: true });
+  const server = http.createServer((req, res) => {
+    if (!cors.handle(req, res)) res.end('handler');
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const ask = (method) =>
+    new Promise((resolve, reject) => {
+      const req = http.request(
+        { host: '127.0.0.1', port: server.address().port, method: 'OPTIONS', agent: false, headers: { Origin: 'https://app.example.com', 'Access-Control-Request-Method': method } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  try {
+    assert.equal(await ask('PATCH'), 204);
+    assert.equal(await ask('patch'), 204);
+    assert.equal(await ask('Patch'), 403);
+  } finally {
+    server.close();
+  }
 });
 
 test('allowedHeaders: forbidden and invalid names refused', () => {

@@ -17,3 +17,50 @@ export const NORMALISED_METHODS: readonly string[] = ['delete', 'get', 'head', '
 export function isForbiddenMethod(method: string): boolean {
   return equalsLower(method, 'connect') || equalsLower(method, 'trace') || equalsLower(method, 'track');
 }
+
+/**
+ * Methods in the IANA HTTP Method Registry (RFC 9110 §18.2 and the documents it lists: WebDAV
+ * RFC 4918, DeltaV RFC 3253, RFC 5323 SEARCH, RFC 5789 PATCH, the QUERY method, ...), minus the
+ * forbidden ones. Their names are uppercase; a lowercase spelling in `methods` is almost always a
+ * mistake, because browsers send every method outside NORMALISED_METHODS exactly as the script
+ * wrote it, and scripts write `PATCH`.
+ */
+export const REGISTERED_METHODS: readonly string[] = [
+  'ACL',
+  'BASELINE-CONTROL',
+  'BIND',
+  'CHECKIN',
+  'CHECKOUT',
+  'COPY',
+  'LABEL',
+  'LINK',
+  'LOCK',
+  'MERGE',
+  'MKACTIVITY',
+  'MKCALENDAR',
+  'MKCOL',
+  'MKREDIRECTREF',
+  'MKWORKSPACE',
+  'MOVE',
+  'ORDERPATCH',
+  'PATCH',
+  'PROPFIND',
+  'PROPPATCH',
+  'QUERY',
+  'REBIND',
+  'REPORT',
+  'SEARCH',
+  'UNBIND',
+  'UNCHECKOUT',
+  'UNLINK',
+  'UNLOCK',
+  'UPDATE',
+  'UPDATEREDIRECTREF',
+  'VERSION-CONTROL',
+];
+
+/** The registered (uppercase) name `method` is a differently-cased spelling of, or null. */
+export function miscasedRegisteredMethod(method: string): string | null {
+  const upper = method.toUpperCase();
+  return upper !== method && REGISTERED_METHODS.includes(upper) ? upper : null;
+}
