@@ -13,6 +13,9 @@ export interface CorsOptions {
   /**
    * Origins allowed to read responses: exact (`https://app.example.com`), subdomain patterns
    * (`https://*.example.com`, never the apex), port patterns (`http://localhost:*`), or `["*"]`.
+   * App origins (`capacitor://localhost`, `ionic://localhost`, `chrome-extension://<id>`,
+   * `moz-extension://<uuid>`) may be listed exactly, never as patterns; `file://`, `null`, `data:`,
+   * `javascript:` and `blob:` are refused (browsers send "null" or the creator's origin for them).
    */
   origins: readonly string[];
   /**
