@@ -1,62 +1,9 @@
+// Preconditions and entity-tag lists, RFC 9110 §13 (src/http/conditional.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluatePreconditions, ifRangeAllows, parseHttpDate } from '../dist/http/conditional.js';
+import { etagListMatches, evaluatePreconditions } from '../dist/http/conditional.js';
 
 const T = Date.UTC(1994, 10, 6, 8, 49, 37); // the RFC's example instant
-const NOW = Date.UTC(2026, 10, 25);
-
-test('parseHttpDate: the three forms RFC 9110 §5.6.7 requires a recipient to accept', () => {
-  assert.equal(parseHttpDate('Sun, 06 Nov 1994 08:49:37 GMT', NOW), T); // IMF-fixdate
-  assert.equal(parseHttpDate('Sunday, 06-Nov-94 08:49:37 GMT', NOW), T); // rfc850-date
-  assert.equal(parseHttpDate('Sun Nov  6 08:49:37 1994', NOW), T); // asctime-date, always GMT
-  assert.equal(parseHttpDate('Sun Nov 16 08:49:37 1994', NOW), Date.UTC(1994, 10, 16, 8, 49, 37));
-  assert.equal(parseHttpDate('Thu, 01 Jan 1970 00:00:00 GMT', NOW), 0);
-  assert.equal(parseHttpDate('Wed, 31 Dec 2025 23:59:60 GMT', NOW), Date.UTC(2026, 0, 1)); // a leap second
-  // The day name is not checked against the date (the grammar does not ask for it).
-  assert.equal(parseHttpDate('Mon, 06 Nov 1994 08:49:37 GMT', NOW), T);
-});
-
-test('parseHttpDate: an rfc850 two-digit year more than 50 years ahead is in the past century', () => {
-  assert.equal(parseHttpDate('Sunday, 06-Nov-94 08:49:37 GMT', NOW), T);
-  assert.equal(parseHttpDate('Friday, 01-Jan-76 00:00:00 GMT', NOW), Date.UTC(2076, 0, 1)); // 50 years ahead: kept
-  assert.equal(parseHttpDate('Monday, 01-Jan-77 00:00:00 GMT', NOW), Date.UTC(1977, 0, 1)); // 51 ahead: 1977
-  assert.equal(parseHttpDate('Monday, 01-Jan-05 00:00:00 GMT', Date.UTC(2090, 0, 1)), Date.UTC(2105, 0, 1));
-});
-
-test('parseHttpDate: anything else is not a date (NaN), whatever Date.parse would make of it', () => {
-  for (const v of [
-    '',
-    'garbage',
-    'garbage 1994',
-    '1994',
-    '784111777',
-    '2026-11-25',
-    '2026-11-25T10:00:00Z',
-    'Sun, 06 Nov 1994 08:49:37', // no GMT
-    'Sun, 06 Nov 1994 08:49:37 UTC',
-    'Sun, 06 Nov 1994 08:49:37 +0000',
-    'sun, 06 nov 1994 08:49:37 gmt', // case-sensitive
-    'Sun, 6 Nov 1994 08:49:37 GMT', // day needs two digits
-    'Sun,  06 Nov 1994 08:49:37 GMT',
-    'Sun, 06 Nov 94 08:49:37 GMT',
-    'Sun, 31 Feb 1994 08:49:37 GMT',
-    'Sun, 00 Nov 1994 08:49:37 GMT',
-    'Sun, 06 Nov 1994 24:00:00 GMT',
-    'Sun, 06 Nov 1994 08:60:00 GMT',
-    'Sun, 06 Nov 1994 08:49:61 GMT',
-    'Sun, 06 Nov 1994 8:49:37 GMT',
-    'Sunday, 06-Nov-1994 08:49:37 GMT',
-    'Sun, 06-Nov-94 08:49:37 GMT', // rfc850 needs the long day name
-    'Sun Nov 6 08:49:37 1994', // asctime pads a one-digit day with a space
-    'Sun Nov  6 08:49:37 1994 GMT',
-  ]) {
-    assert.ok(Number.isNaN(parseHttpDate(v, NOW)), `${JSON.stringify(v)} must not parse`);
-  }
-});
-
-test('parseHttpDate: a four-digit year below 100 is that year, not 19xx', () => {
-  assert.equal(new Date(parseHttpDate('Mon, 01 Jan 0050 00:00:00 GMT', NOW)).getUTCFullYear(), 50);
-});
 
 const V = { etag: '"abc"', lastModified: T };
 
@@ -70,11 +17,99 @@ test('preconditions: an invalid date is ignored, never a 412 or a 304', () => {
   assert.equal(evaluatePreconditions({ 'if-modified-since': 'Sun Nov  6 08:49:37 1994' }, V), 304);
 });
 
-test('If-Range: a date validates only when it is an HTTP-date equal to Last-Modified', () => {
-  assert.equal(ifRangeAllows('Sun, 06 Nov 1994 08:49:37 GMT', V), true);
-  assert.equal(ifRangeAllows('Sunday, 06-Nov-94 08:49:37 GMT', V), true);
-  assert.equal(ifRangeAllows('Sun, 06 Nov 1994 08:49:38 GMT', V), false);
-  assert.equal(ifRangeAllows('1994-11-06T08:49:37Z', V), false);
-  assert.equal(ifRangeAllows('"abc"', V), true);
-  assert.equal(ifRangeAllows('W/"abc"', V), false);
-});
+// list, our (strong) tag, weak comparison?, expected. Grammar, RFC 9110 §8.8.3 and §13.1.1-2:
+//   If-Match = "*" / #entity-tag     entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE
+//   etagc = %x21 / %x23-7E / obs-text
+const E = '"abc"';
+const lists = [
+  // exact and in lists, OWS and empty elements around "," (§5.6.1)
+  ['"abc"', false, true],
+  ['"abc"', true, true],
+  ['"x", "abc"', false, true],
+  ['"x","abc"', false, true],
+  ['"abc" , "x"', false, true],
+  [', "abc",', false, true],
+  ['"x",\t"abc"', false, true],
+  ['"x", "y"', false, false],
+  ['"ABC"', true, false], // opaque-tags compare case-sensitively
+  ['"abc', true, false],
+  ['abc', true, false],
+  ['""', true, false],
+  // "*" is only valid as the whole field value (§13.1.1 grammar: "*" / #entity-tag): in a list
+  // it is not an entity-tag, the list is malformed, and a malformed list matches nothing.
+  ['*', false, true],
+  ['*', true, true],
+  ['"x", *', false, false],
+  ['*, "x"', false, false],
+  ['"abc", *', false, false],
+  ['*, *', true, false],
+  ['**', true, false],
+  // weak tags: never match under strong comparison (If-Match, §13.1.1); do under weak (If-None-Match, §13.1.2)
+  ['W/"abc"', false, false],
+  ['W/"abc"', true, true],
+  ['W/"x", W/"abc"', true, true],
+  ['W/"x", "abc"', false, true],
+  ['w/"abc"', true, false], // weak = %s"W/", case-sensitive (§8.8.3)
+  ['W /"abc"', true, false],
+  ['W/ "abc"', true, false],
+  // malformed anywhere: the whole list matches nothing, even a tag listed before the fault
+  ['"abc", garbage', true, false],
+  ['"abc" "x"', true, false],
+  ['"abc""x"', true, false],
+  ['"abc"; "x"', true, false],
+  ['"a b", "abc"', true, false], // SP is not etagc
+  ['"a\\"b", "abc"', true, false],
+  ['"x", "abc', true, false],
+  ['', true, false],
+  [' ', true, false],
+  [',', true, false],
+  // obs-text is etagc
+  ['"\u00e9", "abc"', true, true],
+];
+for (const [list, weak, expected] of lists) {
+  test(`etagListMatches(${JSON.stringify(list)}, ${E}, ${weak ? 'weak' : 'strong'}) is ${expected}`, () => {
+    assert.equal(etagListMatches(list, E, weak), expected);
+  });
+}
+
+const PROCEED = 0;
+// headers, expected outcome for GET/HEAD (§13.2.2 order: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since)
+const LATER = 'Sun, 06 Nov 1994 08:49:38 GMT';
+const SAME = 'Sun, 06 Nov 1994 08:49:37 GMT';
+const EARLIER = 'Sun, 06 Nov 1994 08:49:36 GMT';
+const preconditions = [
+  [{}, PROCEED],
+  [{ 'if-match': '"abc"' }, PROCEED],
+  [{ 'if-match': '*' }, PROCEED],
+  [{ 'if-match': '"x"' }, 412],
+  [{ 'if-match': 'W/"abc"' }, 412], // strong comparison
+  [{ 'if-match': '"x", *' }, 412], // malformed: no tag matches
+  [{ 'if-match': 'garbage' }, 412],
+  // If-Unmodified-Since applies only without If-Match (§13.2.2 step 2)
+  [{ 'if-unmodified-since': EARLIER }, 412],
+  [{ 'if-unmodified-since': SAME }, PROCEED],
+  [{ 'if-unmodified-since': LATER }, PROCEED],
+  [{ 'if-match': '"abc"', 'if-unmodified-since': EARLIER }, PROCEED],
+  // If-None-Match: weak comparison (§13.1.2), 304 for GET/HEAD
+  [{ 'if-none-match': '"abc"' }, 304],
+  [{ 'if-none-match': 'W/"abc"' }, 304],
+  [{ 'if-none-match': '"x", W/"abc"' }, 304],
+  [{ 'if-none-match': '*' }, 304],
+  [{ 'if-none-match': '"x"' }, PROCEED],
+  [{ 'if-none-match': '"x", *' }, PROCEED], // malformed: matches nothing, so the full response
+  [{ 'if-none-match': 'W/"x"' }, PROCEED],
+  // If-Modified-Since only without If-None-Match (§13.1.3, §13.2.2 step 4)
+  [{ 'if-modified-since': SAME }, 304],
+  [{ 'if-modified-since': LATER }, 304],
+  [{ 'if-modified-since': EARLIER }, PROCEED],
+  [{ 'if-none-match': '"x"', 'if-modified-since': LATER }, PROCEED],
+  [{ 'if-modified-since': `${SAME}, ${SAME}` }, PROCEED], // more than one member: ignored (§13.1.3)
+  // If-Match failing wins over everything after it
+  [{ 'if-match': '"x"', 'if-none-match': '"abc"' }, 412],
+  [{ 'if-match': '"abc"', 'if-none-match': '"abc"' }, 304],
+];
+for (const [headers, expected] of preconditions) {
+  test(`preconditions ${JSON.stringify(headers)} -> ${expected || 'proceed'}`, () => {
+    assert.equal(evaluatePreconditions(headers, V), expected);
+  });
+}

@@ -51,3 +51,23 @@ for (const [header, available, expected] of cases) {
 test('no siblings: always identity, whatever the header says', () => {
   assert.equal(negotiateEncoding('br, gzip', 0), ENCODING_IDENTITY);
 });
+
+// Edge cases of the scan itself: case folding touches A-Z only, OWS is SP/HTAB, nothing past the end.
+const edges = [
+  ['x\rgzip', GZ, 'identity'], // "\r" | 0x20 is "-": must not read as x-gzip
+  ['X-GZIP', GZ, 'gzip'],
+  ['gzip;q=0.5;q=0', GZ, 'identity'], // the last q parameter counts
+  ['gzip;q=', GZ, 'identity'], // empty q-value is malformed
+  ['gzip;q', GZ, 'gzip'], // a parameter without "=" is skipped
+  ['gzip;q=0.', GZ, 'identity'], // "0." is allowed by the grammar: q=0
+  ['gzip;q=1.', GZ, 'gzip'],
+  ['gzip\t;\tq=0.5', GZ, 'gzip'],
+  ['gzip;q=0.5 , br;q=0.6', BR_GZ, 'br'],
+  ['\u0130dentity, gzip', GZ, 'gzip'], // non-ASCII never folds to an ASCII coding name
+  ['identity;q=0', GZ, 'identity'], // no acceptable sibling either: identity is the fallback
+];
+for (const [header, available, expected] of edges) {
+  test(`Accept-Encoding edge ${JSON.stringify(header)} -> ${expected}`, () => {
+    assert.equal(names[negotiateEncoding(header, available)], expected);
+  });
+}

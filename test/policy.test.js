@@ -1,6 +1,7 @@
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compilePolicy, createCors, PolicyError } from '../dist/index.js';
+import { acHeaders, listen, request } from './helpers.js';
 
 /** Compiles and returns the problems, asserting that it threw a PolicyError. */
 function problems(options) {
@@ -76,10 +77,74 @@ test('methods: forbidden and invalid methods refused; normalised names uppercase
   one({ ...ok, methods: [''] }, 'methods[0]', /token/);
   one({ ...ok, methods: 'PUT' }, 'methods', /array/);
   one({ ...ok, methods: ['*', 'PUT'] }, 'methods', /alone|already/);
-  const p = compilePolicy({ ...ok, methods: ['put', 'delete', 'PATCH', 'patch', 'GET', 'post', 'PUT'] });
-  // PATCH is not normalised by Fetch, so "patch" stays a distinct, case-sensitive method.
-  assert.deepEqual(p.methods, ['PUT', 'DELETE', 'PATCH', 'patch']);
+  const p = compilePolicy({ ...ok, methods: ['put', 'delete', 'PATCH', 'GET', 'post', 'PUT', 'purge', 'X-Thing'] });
+  // Unregistered methods are kept exactly as written: browsers send them as the script wrote them.
+  assert.deepEqual(p.methods, ['PUT', 'DELETE', 'PATCH', 'purge', 'X-Thing']);
   assert.equal(compilePolicy({ ...ok, methods: ['*'] }).anyMethod, true);
+});
+
+// A lowercase or mixed-case spelling of a registered method never matches what scripts send
+// (Fetch uppercases only DELETE, GET, HEAD, OPTIONS, POST, PUT), so it is refused with the fix.
+for (const [m, upper] of [
+  ['patch', 'PATCH'],
+  ['Patch', 'PATCH'],
+  ['pAtCh', 'PATCH'],
+  ['propfind', 'PROPFIND'],
+  ['proppatch', 'PROPPATCH'],
+  ['mkcol', 'MKCOL'],
+  ['copy', 'COPY'],
+  ['move', 'MOVE'],
+  ['lock', 'LOCK'],
+  ['unlock', 'UNLOCK'],
+  ['search', 'SEARCH'],
+  ['query', 'QUERY'],
+  ['report', 'REPORT'],
+  ['version-control', 'VERSION-CONTROL'],
+]) {
+  test(`methods: ${JSON.stringify(m)} is refused with the fix ${JSON.stringify(upper)}`, () => {
+    const p = one({ ...ok, methods: ['PUT', m] }, 'methods[1]', new RegExp(`send ${upper} exactly`));
+    assert.equal(p.value, m);
+    assert.match(p.fix, new RegExp(`use "${upper}"`));
+    assert.match(p.fix, /caseSensitiveMethods: true/);
+  });
+}
+
+test('methods: caseSensitiveMethods: true takes every spelling as written (the documented escape)', () => {
+  const p = compilePolicy({ ...ok, methods: ['PATCH', 'patch', 'Propfind', 'put'], caseSensitiveMethods: true });
+  // Normalised names are still uppercased: browsers send them uppercase whatever the script wrote.
+  assert.deepEqual(p.methods, ['PATCH', 'patch', 'Propfind', 'PUT']);
+  one({ ...ok, methods: ['patch'], caseSensitiveMethods: false }, 'methods[0]', /never match/);
+  one({ ...ok, caseSensitiveMethods: 'yes' }, 'caseSensitiveMethods', /true or false/);
+  one({ ...ok, methods: ['trace'], caseSensitiveMethods: true }, 'methods[0]', /forbidden/);
+});
+
+test('methods: with caseSensitiveMethods, PATCH and patch each match only themselves over the wire', async () => {
+  const { createCors } = await import('../dist/index.js');
+  const http = await import('node:http');
+  const cors = createCors({ origins: ['https://app.example.com'], methods: ['PATCH', 'patch'], caseSensitiveMethods: true });
+  const server = http.createServer((req, res) => {
+    if (!cors.handle(req, res)) res.end('handler');
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const ask = (method) =>
+    new Promise((resolve, reject) => {
+      const req = http.request(
+        { host: '127.0.0.1', port: server.address().port, method: 'OPTIONS', agent: false, headers: { Origin: 'https://app.example.com', 'Access-Control-Request-Method': method } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  try {
+    assert.equal(await ask('PATCH'), 204);
+    assert.equal(await ask('patch'), 204);
+    assert.equal(await ask('Patch'), 403);
+  } finally {
+    server.close();
+  }
 });
 
 test('allowedHeaders: forbidden and invalid names refused', () => {
@@ -157,4 +222,117 @@ test('every problem is reported at once, and the message names option, value and
   assert.match(err.message, /8 problems/);
   assert.match(err.message, /origins\[0\] = "https:\/\/A\.com\/": .*Fix: use "https:\/\/a\.com"\./);
   for (const p of err.problems) assert.ok(err.message.includes(p.option));
+});
+
+// App origins (DESIGN.md "App origins"): exact only, byte-for-byte, never implied by a pattern.
+const CAPACITOR = 'capacitor://localhost';
+const IONIC = 'ionic://localhost';
+const CHROME_EXT = 'chrome-extension://abcdefghijklmnopabcdefghijklmnop';
+const MOZ_EXT = 'moz-extension://0f8e3b2a-1c4d-4e5f-8a9b-0c1d2e3f4a5b';
+const APPS = [CAPACITOR, IONIC, CHROME_EXT, MOZ_EXT];
+
+test('app origins compile, with credentials under the same rules as https', () => {
+  const p = compilePolicy({ origins: APPS, credentials: true });
+  for (const o of APPS) assert.notEqual(p.matcher.match(o), -1, o);
+});
+
+// request Origin, matched by { origins: [CAPACITOR, CHROME_EXT, patterns that must not imply app origins] }
+const appPolicy = { origins: [CAPACITOR, CHROME_EXT, 'http://localhost:*', 'https://*.localhost', 'https://*.example.com:*'] };
+const appCases = [
+  [CAPACITOR, true],
+  [CHROME_EXT, true],
+  ['http://localhost:8100', true],
+  [IONIC, false], // not listed: another scheme on the same host is another origin
+  [MOZ_EXT, false],
+  ['Capacitor://localhost', false],
+  ['CAPACITOR://localhost', false],
+  ['capacitor://LOCALHOST', false],
+  ['capacitor://localhost/', false],
+  ['capacitor://localhost:80', false],
+  ['capacitor://localhost.', false],
+  ['capacitor://localhost, capacitor://localhost', false],
+  ['capacitor://a.localhost', false], // https://*.localhost covers https only
+  ['capacitor://x.example.com', false],
+  ['capacitor://localhos', false],
+  ['capacitor://localhostx', false],
+  ['capacitorx://localhost', false],
+  ['xcapacitor://localhost', false],
+  ['capacitor:/localhost', false],
+  ['capacitor:localhost', false],
+  ['chrome-extension://abcdefghijklmnopabcdefghijklmno', false],
+  ['chrome-extension://abcdefghijklmnopabcdefghijklmnopp', false],
+  ['chrome-extension://ABCDEFGHIJKLMNOPABCDEFGHIJKLMNOP', false],
+  ['http://abcdefghijklmnopabcdefghijklmnop', false],
+  ['null', false],
+];
+const appCompiled = compilePolicy(appPolicy);
+for (const [origin, allowed] of appCases) {
+  test(`app-origin policy: ${JSON.stringify(origin)} ${allowed ? 'matches' : 'does not match'}`, () => {
+    assert.equal(appCompiled.matcher.match(origin) !== -1, allowed);
+  });
+}
+
+test('app origins match exactly in the Map as well as the short list (more than 8 exact origins)', () => {
+  const many = [...APPS, ...Array.from({ length: 10 }, (_, i) => `https://h${i}.example.com`)];
+  const p = compilePolicy({ origins: many });
+  for (const o of many) assert.equal(p.matcher.match(o), many.indexOf(o), o);
+  for (const [o] of appCases) if (!APPS.includes(o)) assert.equal(p.matcher.match(o), -1, o);
+});
+
+test('file://, null, data:, javascript:, blob:, about:, ws: are refused with a reason and a fix', () => {
+  const bad = ['file://', 'null', 'data:text/html,x', 'javascript:void(0)', 'blob:https://app.example.com/x', 'about:blank', 'wss://app.example.com'];
+  const ps = problems({ origins: ['https://ok.example.com', ...bad] });
+  assert.deepEqual(
+    ps.map((p) => p.option),
+    bad.map((_, i) => `origins[${i + 1}]`),
+  );
+  for (const p of ps) {
+    assert.ok(p.reason.length > 20, p.reason);
+    assert.ok(p.fix.length > 0);
+  }
+  assert.match(ps[0].reason, /Origin: null/);
+  assert.equal(ps[4].fix, 'use "https://app.example.com"');
+  one({ origins: ['capacitor://*.localhost'] }, 'origins[0]', /exactly/);
+  one({ origins: ['capacitor://localhost:*'] }, 'origins[0]', /exactly/);
+});
+
+describe('app origins over sockets (createCors + node:http)', () => {
+  let s;
+  before(async () => {
+    const cors = createCors({ origins: [CAPACITOR, CHROME_EXT, 'http://localhost:*'], methods: ['PUT'], credentials: true });
+    s = await listen((req, res) => {
+      if (cors.handle(req, res)) return;
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end('handler');
+    });
+  });
+  after(() => s.close());
+
+  const preflight = (origin) =>
+    request(s.port, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'PUT' } });
+
+  test('a listed app origin gets its preflight and actual response, echoed, with credentials', async () => {
+    for (const origin of [CAPACITOR, CHROME_EXT]) {
+      const pre = await preflight(origin);
+      assert.equal(pre.status, 204, origin);
+      assert.equal(pre.headers['access-control-allow-origin'], origin);
+      assert.equal(pre.headers['access-control-allow-credentials'], 'true');
+      const res = await request(s.port, { headers: { Origin: origin } });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers['access-control-allow-origin'], origin);
+      assert.equal(res.headers['access-control-allow-credentials'], 'true');
+      assert.match(res.headers.vary, /Origin/);
+    }
+  });
+
+  test('an unlisted or differently spelled app origin is refused (403 preflight, no Access-Control-* on the actual)', async () => {
+    for (const origin of [IONIC, MOZ_EXT, 'Capacitor://localhost', 'capacitor://localhost:8080', 'capacitor://localhost/']) {
+      const pre = await preflight(origin);
+      assert.equal(pre.status, 403, origin);
+      assert.deepEqual(acHeaders(pre), [], origin);
+      const res = await request(s.port, { headers: { Origin: origin } });
+      assert.equal(res.status, 200);
+      assert.deepEqual(acHeaders(res), [], origin);
+    }
+  });
 });

@@ -1,6 +1,8 @@
 import { NO_MATCH } from './origin-matcher.js';
-import { compilePolicy, isForbiddenMethod, type CompiledPolicy, type CorsOptions } from './options.js';
-import { isToken, MAX_REQUEST_HEADERS_BYTES } from './request-headers.js';
+import { compilePolicy, type CompiledPolicy, type CorsOptions } from './options.js';
+import { isForbiddenMethod, SAFELISTED_METHODS } from './methods.js';
+import { MAX_REQUEST_HEADERS_BYTES } from './request-headers.js';
+import { isToken } from '../http/tokens.js';
 import {
   buildActualBlocks,
   buildPreflightBlocks,
@@ -38,8 +40,6 @@ export interface PreflightAnswer {
   /** `[name, value, name, value, ...]`; when refused, only Vary and Content-Length (no Access-Control-*). */
   readonly headers: string[];
 }
-
-const SAFELISTED_METHODS = ['GET', 'HEAD', 'POST'];
 
 /**
  * A compiled CORS policy and its decisions, with no tie to any HTTP library: the node:http, Fetch

@@ -1,7 +1,9 @@
 import { PolicyError, type PolicyProblem } from './errors.js';
 import { parseOriginPattern, type OriginPattern } from './origin-pattern.js';
 import { OriginMatcher } from './origin-matcher.js';
-import { HeaderNameSet, equalsLower, isToken } from './request-headers.js';
+import { HeaderNameSet } from './request-headers.js';
+import { isToken } from '../http/tokens.js';
+import { FORBIDDEN_METHODS, NORMALISED_METHODS, SAFELISTED_METHODS, miscasedRegisteredMethod } from './methods.js';
 
 /**
  * A CORS policy. JSON-compatible, so the same object can live in a configuration file.
@@ -11,10 +13,26 @@ export interface CorsOptions {
   /**
    * Origins allowed to read responses: exact (`https://app.example.com`), subdomain patterns
    * (`https://*.example.com`, never the apex), port patterns (`http://localhost:*`), or `["*"]`.
+   * App origins (`capacitor://localhost`, `ionic://localhost`, `chrome-extension://<id>`,
+   * `moz-extension://<uuid>`) may be listed exactly, never as patterns; `file://`, `null`, `data:`,
+   * `javascript:` and `blob:` are refused (browsers send "null" or the creator's origin for them).
    */
   origins: readonly string[];
-  /** Non-safelisted methods a preflight may ask for (`PUT`, `DELETE`, ...), or `["*"]`. GET, HEAD and POST always pass. */
+  /**
+   * Non-safelisted methods a preflight may ask for (`PUT`, `DELETE`, ...), or `["*"]`. GET, HEAD and
+   * POST always pass. DELETE, GET, HEAD, OPTIONS, POST and PUT are matched in any case (browsers
+   * uppercase them); every other method is matched exactly as written, as browsers send it. So a
+   * lowercase or mixed-case spelling of a registered method (`"patch"`, `"Propfind"`) is refused
+   * with the fix (`"PATCH"`): scripts send `PATCH`, and the entry would never match. If a client of
+   * yours really sends `patch`, set `caseSensitiveMethods: true` and list both spellings.
+   */
   methods?: readonly string[] | undefined;
+  /**
+   * Take every entry of `methods` as the exact byte string it is, and accept lowercase or
+   * mixed-case spellings of registered methods (`"patch"` beside `"PATCH"`). Off by default, because
+   * such an entry is almost always a typo that would silently never match.
+   */
+  caseSensitiveMethods?: boolean | undefined;
   /** Request headers a preflight may ask for, or `["*"]` (which never covers `authorization` unless listed too). */
   allowedHeaders?: readonly string[] | undefined;
   /** Response headers scripts may read, or `["*"]` (not with credentials). */
@@ -59,6 +77,7 @@ export const MAX_AGE_LIMIT = 86400;
 const KNOWN_OPTIONS: readonly string[] = [
   'origins',
   'methods',
+  'caseSensitiveMethods',
   'allowedHeaders',
   'exposedHeaders',
   'credentials',
@@ -68,11 +87,6 @@ const KNOWN_OPTIONS: readonly string[] = [
   'tolerateInsecureOrigins',
 ];
 
-/** Fetch's forbidden methods: browsers never send them, and allowing them only helps attacks. */
-const FORBIDDEN_METHODS = ['connect', 'trace', 'track'];
-/** Fetch normalises these (byte-uppercase); every other method is compared case-sensitively. */
-const NORMALISED_METHODS = ['delete', 'get', 'head', 'options', 'post', 'put'];
-const SAFELISTED_METHODS = ['GET', 'HEAD', 'POST'];
 
 /** Fetch's forbidden request-header names: a script cannot set them, so a preflight never asks. */
 const FORBIDDEN_REQUEST_HEADERS = [
@@ -153,6 +167,10 @@ export function compilePolicy(options: CorsOptions, prefix = ''): CompiledPolicy
   if (raw.credentials !== undefined && typeof raw.credentials !== 'boolean') {
     report('credentials', raw.credentials, 'must be true or false', 'write credentials: true or leave it out');
   }
+  const caseSensitiveMethods = raw.caseSensitiveMethods === true;
+  if (raw.caseSensitiveMethods !== undefined && typeof raw.caseSensitiveMethods !== 'boolean') {
+    report('caseSensitiveMethods', raw.caseSensitiveMethods, 'must be true or false', 'write true or leave it out');
+  }
   const tolerateInsecure = raw.tolerateInsecureOrigins === true;
   if (raw.tolerateInsecureOrigins !== undefined && typeof raw.tolerateInsecureOrigins !== 'boolean') {
     report('tolerateInsecureOrigins', raw.tolerateInsecureOrigins, 'must be true or false', 'write true or leave it out');
@@ -220,6 +238,14 @@ export function compilePolicy(options: CorsOptions, prefix = ''): CompiledPolicy
           report(`methods[${i}]`, m, 'not a valid HTTP method token', 'use a method name such as "PUT" (letters, no spaces)');
         } else if (FORBIDDEN_METHODS.includes(lower)) {
           report(`methods[${i}]`, m, 'a forbidden method: browsers never send it cross-origin, and it only serves attacks', 'remove it');
+        } else if (!caseSensitiveMethods && !NORMALISED_METHODS.includes(lower) && miscasedRegisteredMethod(m) !== null) {
+          const upper = miscasedRegisteredMethod(m) as string;
+          report(
+            `methods[${i}]`,
+            m,
+            `browsers send ${upper} exactly as scripts write it (Fetch uppercases only DELETE, GET, HEAD, OPTIONS, POST and PUT), so "${m}" would never match`,
+            `use "${upper}"; if a client really sends "${m}", set caseSensitiveMethods: true`,
+          );
         } else {
           const method = NORMALISED_METHODS.includes(lower) ? m.toUpperCase() : m;
           if (!SAFELISTED_METHODS.includes(method) && !methods.includes(method)) methods.push(method);
@@ -344,9 +370,4 @@ export function compilePolicy(options: CorsOptions, prefix = ''): CompiledPolicy
     preflightStatus,
     timingAllowOrigin,
   });
-}
-
-/** True for CONNECT, TRACE and TRACK in any case, without allocating. */
-export function isForbiddenMethod(method: string): boolean {
-  return equalsLower(method, 'connect') || equalsLower(method, 'trace') || equalsLower(method, 'track');
 }

@@ -5,18 +5,21 @@ import { domainToASCII } from 'node:url';
  *   https://app.example.com          exact
  *   https://*.example.com            one or more labels in front of example.com, never the apex
  *   http://localhost:*               any port, including none; combines with *. as https://*.example.com:*
+ * and app origins, exact only: capacitor://localhost, ionic://localhost, chrome-extension://<id>,
+ * moz-extension://<uuid> (any scheme other than http(s) that browsers put in Origin for an app).
  */
 export interface OriginPattern {
   /** The string as configured. */
   readonly source: string;
-  readonly scheme: 'http' | 'https';
+  /** Lowercase; `http`, `https`, or an app scheme (`capacitor`, `chrome-extension`, ...). */
+  readonly scheme: string;
   /** The host in canonical form; for a subdomain pattern, the base domain without `*.`. */
   readonly host: string;
   /** True for `*.` patterns. */
   readonly subdomains: boolean;
   /** PORT_NONE (no port: the scheme's default), PORT_ANY (`:*`), or the explicit port. */
   readonly port: number;
-  /** localhost, *.localhost, 127.0.0.0/8 or [::1]: potentially trustworthy even over http. */
+  /** http(s) only: localhost, *.localhost, 127.0.0.0/8 or [::1], potentially trustworthy even over http. */
   readonly loopback: boolean;
 }
 
@@ -72,6 +75,109 @@ export function isLoopbackHost(host: string): boolean {
   );
 }
 
+// RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/;
+
+/**
+ * Schemes a browser never sends in `Origin`, each with the reason, checked before anything else so
+ * the message says why rather than "not an origin".
+ */
+function refusedScheme(source: string): PatternResult | null {
+  const colon = source.indexOf(':');
+  if (colon <= 0) return null;
+  const scheme = source.slice(0, colon).toLowerCase();
+  const rest = source.slice(colon + 1);
+  switch (scheme) {
+    case 'file':
+      return fail(
+        'file: pages have an opaque origin and send "Origin: null", so no request ever carries a file:// origin (and allowing "null" would allow every sandboxed page)',
+        'serve the page over http://localhost:PORT or https and list that origin',
+      );
+    case 'data':
+      return fail('a data: URL document has an opaque origin and sends "Origin: null"', 'serve the document from a real origin and list that');
+    case 'javascript':
+      return fail('a javascript: URL runs in the origin of the page that opens it; it has no origin of its own', 'list the origin of that page');
+    case 'about':
+      return fail('about:blank and about:srcdoc documents take the origin of the page that creates them', 'list the origin of that page');
+    case 'blob': {
+      let inner: string | null = null;
+      try {
+        const origin = new URL(rest).origin;
+        if (origin !== 'null') inner = origin;
+      } catch {
+        // not a URL inside: no suggestion
+      }
+      const reason = 'a blob: URL has the origin of the page that created it, and requests from it send that origin';
+      return inner === null ? fail(reason, 'list the origin of the page that creates the blob') : failSuggesting(reason, inner);
+    }
+    case 'ws':
+    case 'wss': {
+      const reason = 'a WebSocket handshake carries the origin of the page that opens it (http or https), never a ws: origin';
+      return failSuggesting(reason, `${scheme === 'wss' ? 'https' : 'http'}${source.slice(colon)}`);
+    }
+    case 'ftp':
+      return fail('browsers no longer load ftp: pages, so no request carries an ftp origin', 'remove it, or list the http:// or https:// origin of the calling page');
+    default:
+      return null;
+  }
+}
+
+// Hosts of app origins are opaque to the URL parser (kept as declared, case included: Safari
+// extension ids are uppercase UUIDs), so they are matched byte-for-byte and only their shape is checked.
+const APP_HOST = /^[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*$/;
+const CHROME_EXTENSION_ID = /^[a-p]{32}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * An app origin (capacitor://localhost, chrome-extension://<id>, ...): a scheme other than http(s),
+ * allowed exactly. No `*.` and no `:*`: a pattern over an app scheme would match apps nobody
+ * reviewed, and none of these schemes has subdomains or ports in practice.
+ */
+function parseAppOrigin(source: string, scheme: string, rest: string): PatternResult {
+  const example = `"${scheme}://localhost"`;
+  if (rest === '') return fail('the host is empty', `write the app's host, e.g. ${example}`);
+  if (rest.includes('*')) {
+    return fail(
+      `"${scheme}:" origins can only be listed exactly: "*." and ":*" patterns are for http and https`,
+      'list each app origin exactly, e.g. "capacitor://localhost"',
+    );
+  }
+  const at = rest.indexOf('@');
+  if (at !== -1) return failSuggesting('an origin never has userinfo (user:password@)', `${scheme}://${rest.slice(at + 1)}`);
+  const end = rest.search(/[/?#]/);
+  if (end !== -1) {
+    const what = rest[end] === '/' && end === rest.length - 1 ? 'a trailing slash' : 'a path, query or fragment';
+    return failSuggesting(`an origin never has ${what}: browsers send scheme://host[:port] only`, `${scheme}://${rest.slice(0, end)}`);
+  }
+  const badHost = fail(
+    'not a valid app host: labels of A-Z, a-z, 0-9, "-" and "_", joined by single dots (no IP literals, no trailing dot)',
+    `write the host exactly as the app sends it, e.g. ${example}`,
+  );
+  if (rest.startsWith('[')) return badHost;
+  let host = rest;
+  let port = PORT_NONE;
+  const colon = rest.lastIndexOf(':');
+  if (colon !== -1) {
+    host = rest.slice(0, colon);
+    const portText = rest.slice(colon + 1);
+    if (!DIGITS.test(portText) || portText.length > 5 || portText[0] === '0' || Number(portText) > 65535) {
+      return fail(`port "${portText}" is not a number from 1 to 65535 without leading zeros`, `write the port as the app sends it, or none: ${example}`);
+    }
+    port = Number(portText);
+  }
+  if (HAS_NON_ASCII.test(host) || host.length > 253 || !APP_HOST.test(host)) return badHost;
+  if (scheme === 'chrome-extension' && (port !== PORT_NONE || !CHROME_EXTENSION_ID.test(host))) {
+    return fail('a Chrome extension id is 32 letters from a to p, and its origin has no port', 'copy the id from chrome://extensions: "chrome-extension://<id>"');
+  }
+  if (scheme === 'moz-extension' && (port !== PORT_NONE || !UUID.test(host))) {
+    return fail(
+      'a Firefox extension origin is moz-extension://<UUID> with a lowercase UUID and no port',
+      'copy the "Internal UUID" from about:debugging: "moz-extension://xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"',
+    );
+  }
+  return { ok: true, pattern: { source, scheme, host, subdomains: false, port, loopback: false } };
+}
+
 /**
  * Parses one configured origin. Everything a browser would never send byte-for-byte is rejected
  * with the fix, because a request `Origin` is matched byte-exactly and such an entry would never
@@ -87,22 +193,25 @@ export function parseOriginPattern(source: string): PatternResult {
   if (source.trim() !== source || source.length === 0) {
     return fail('an origin must not be empty or carry whitespace', `use ${JSON.stringify(source.trim())}`);
   }
+  const refused = refusedScheme(source);
+  if (refused !== null) return refused;
   const sep = source.indexOf('://');
   if (sep <= 0) {
     return fail('not an origin: expected scheme://host[:port]', `write it as "https://${source}"`);
   }
   const rawScheme = source.slice(0, sep);
-  const scheme = rawScheme.toLowerCase();
-  if (scheme !== 'http' && scheme !== 'https') {
+  if (!SCHEME.test(rawScheme)) {
     return fail(
-      `scheme "${rawScheme}" is not supported: only http and https origins can be allowed`,
-      'use an http:// or https:// origin',
+      `"${rawScheme}" is not a URI scheme (RFC 3986 §3.1: a letter, then letters, digits, "+", "-" or ".")`,
+      'write the origin as scheme://host, e.g. "https://app.example.com" or "capacitor://localhost"',
     );
   }
+  const scheme = rawScheme.toLowerCase();
   if (rawScheme !== scheme) {
     return failSuggesting('browsers send the scheme in lowercase, so this entry would never match', `${scheme}${source.slice(sep)}`);
   }
   const rest = source.slice(sep + 3);
+  if (scheme !== 'http' && scheme !== 'https') return parseAppOrigin(source, scheme, rest);
   const at = rest.indexOf('@');
   if (at !== -1) {
     return failSuggesting('an origin never has userinfo (user:password@)', `${scheme}://${rest.slice(at + 1)}`);

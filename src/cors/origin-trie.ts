@@ -141,6 +141,9 @@ export class OriginTrie {
   /** Adds a parsed pattern under the given entry id (the first id added for a host and port wins). */
   add(pattern: OriginPattern, id: number): void {
     if (this.compiled) throw new Error('OriginTrie: add() after compile()');
+    // App origins (capacitor://, chrome-extension://, ...) are exact only and live in the matcher's
+    // exact set, compared byte-for-byte; the trie walks http(s) hosts alone.
+    if (pattern.scheme !== 'https' && pattern.scheme !== 'http') throw new Error(`OriginTrie: ${pattern.scheme}: origins are exact only`);
     let node = pattern.scheme === 'https' ? this.https : this.http;
     const host = pattern.host;
     for (let i = host.length - 1; i >= 0; i--) node = node.childOrNew(host.charCodeAt(i));

@@ -5,43 +5,12 @@
  * MAX_REQUEST_HEADERS_BYTES or with more than MAX_REQUEST_HEADERS_ELEMENTS elements is refused at
  * once, so a hostile list costs no more than a legitimate one.
  */
+import { equalsLowerAt, isOws, isTchar } from '../http/tokens.js';
 
 /** Longest Access-Control-Request-Headers value accepted. Browsers send a short sorted list. */
 export const MAX_REQUEST_HEADERS_BYTES = 4096;
 /** Most elements (empty ones included) accepted in one list. */
 export const MAX_REQUEST_HEADERS_ELEMENTS = 128;
-
-// RFC 9110 tchar, as a lookup table over ASCII.
-const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
-  TCHAR[c.charCodeAt(0)] = 1;
-}
-
-function isTchar(c: number): boolean {
-  return c < 128 && TCHAR[c] === 1;
-}
-
-/** True when `s` is a non-empty RFC 9110 token (a valid method or header name). */
-export function isToken(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) if (!isTchar(s.charCodeAt(i))) return false;
-  return true;
-}
-
-/** Compares s[start, start+name.length) with a lowercase `name`, folding only A-Z. */
-function equalsLowerAt(s: string, start: number, name: string): boolean {
-  for (let j = 0; j < name.length; j++) {
-    let c = s.charCodeAt(start + j);
-    if (c >= 65 && c <= 90) c |= 0x20;
-    if (c !== name.charCodeAt(j)) return false;
-  }
-  return true;
-}
-
-/** A byte-case-insensitive comparison of a whole string with a lowercase name, no allocation. */
-export function equalsLower(s: string, name: string): boolean {
-  return s.length === name.length && equalsLowerAt(s, 0, name);
-}
 
 const AUTHORIZATION = 'authorization';
 
@@ -100,8 +69,4 @@ export class HeaderNameSet {
     }
     return true;
   }
-}
-
-function isOws(c: number): boolean {
-  return c === 32 || c === 9;
 }

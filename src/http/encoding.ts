@@ -2,6 +2,7 @@
  * Content-coding negotiation for precompressed siblings (`font.css.br`, `.zst`, `.gz`), after
  * RFC 9110 §12.5.3. The header is scanned in place by char index: no split, no per-request arrays.
  */
+import { isOws, rangeEqualsLower } from './tokens.js';
 
 export const ENCODING_IDENTITY = 0;
 export const ENCODING_BR = 1;
@@ -32,19 +33,6 @@ function parseQ(s: string, i: number, end: number): number {
     q += d * scale;
   }
   return q;
-}
-
-function isOws(c: number): boolean {
-  return c === 32 || c === 9;
-}
-
-/** Case-insensitive compare of s[start, end) with a lowercase ASCII literal. */
-function tokenIs(s: string, start: number, end: number, lower: string): boolean {
-  if (end - start !== lower.length) return false;
-  for (let i = 0; i < lower.length; i++) {
-    if ((s.charCodeAt(start + i) | 0x20) !== lower.charCodeAt(i)) return false;
-  }
-  return true;
 }
 
 /**
@@ -91,10 +79,10 @@ export function negotiateEncoding(header: string | undefined, available: number)
       }
     }
     if (q < 0) continue; // malformed q-value: ignore the element rather than guess
-    if (tokenIs(header, start, end, 'br')) qBr = q;
-    else if (tokenIs(header, start, end, 'zstd')) qZstd = q;
-    else if (tokenIs(header, start, end, 'gzip') || tokenIs(header, start, end, 'x-gzip')) qGzip = q;
-    else if (tokenIs(header, start, end, 'identity')) qIdentity = q;
+    if (rangeEqualsLower(header, start, end, 'br')) qBr = q;
+    else if (rangeEqualsLower(header, start, end, 'zstd')) qZstd = q;
+    else if (rangeEqualsLower(header, start, end, 'gzip') || rangeEqualsLower(header, start, end, 'x-gzip')) qGzip = q;
+    else if (rangeEqualsLower(header, start, end, 'identity')) qIdentity = q;
     else if (end - start === 1 && header.charCodeAt(start) === 42 /* * */) qAny = q;
   }
   let best: Encoding = ENCODING_IDENTITY;

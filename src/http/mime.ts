@@ -1,5 +1,7 @@
 /** Extension (lowercase, without the dot) to Content-Type. Fonts first: they are why xorigin exists. */
-const TYPES: Readonly<Record<string, string>> = {
+// A Map, not an object literal: an extension such as "constructor" or "__proto__" must not find
+// Object.prototype's members (a file `x.constructor` once got a function as its Content-Type).
+const TYPES: ReadonlyMap<string, string> = new Map(Object.entries({
   woff2: 'font/woff2',
   woff: 'font/woff',
   ttf: 'font/ttf',
@@ -32,7 +34,7 @@ const TYPES: Readonly<Record<string, string>> = {
   wav: 'audio/wav',
   pdf: 'application/pdf',
   zip: 'application/zip',
-};
+}));
 
 const DEFAULT_TYPE = 'application/octet-stream';
 
@@ -40,5 +42,5 @@ const DEFAULT_TYPE = 'application/octet-stream';
 export function contentTypeFor(fileName: string): string {
   const dot = fileName.lastIndexOf('.');
   if (dot === -1 || dot === fileName.length - 1) return DEFAULT_TYPE;
-  return TYPES[fileName.slice(dot + 1).toLowerCase()] ?? DEFAULT_TYPE;
+  return TYPES.get(fileName.slice(dot + 1).toLowerCase()) ?? DEFAULT_TYPE;
 }

@@ -6,6 +6,7 @@
  * - absolute-form `http://host:8080/a?q` gives `/a`, and `http://host` gives `/`: §3.2.2 says a
  *   server must accept it (proxies and some clients send it). Its authority replaces Host, and
  *   like Host it does not matter here: every host name gets the same files.
+ * - an absolute-form target with an empty host (`http:///a`) is invalid (RFC 9110 §4.2.1): null.
  * - asterisk-form (`*`, valid only for OPTIONS, which is answered before any path is needed),
  *   authority-form and anything else give null (400).
  */
@@ -16,8 +17,12 @@ export function targetPath(target: string): string | null {
   const scheme = schemeLength(target);
   if (scheme === 0) return null;
   const slash = target.indexOf('/', scheme);
-  if (slash === -1 || slash > end) return '/';
-  return target.slice(slash, end);
+  const authorityEnd = slash === -1 || slash > end ? end : slash;
+  // RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid and must be rejected.
+  const at = target.lastIndexOf('@', authorityEnd - 1);
+  const hostStart = at >= scheme ? at + 1 : scheme;
+  if (hostStart === authorityEnd || target.charCodeAt(hostStart) === 58 /* : */) return null;
+  return authorityEnd === end ? '/' : target.slice(slash, end);
 }
 
 /** Length of a leading `http://` or `https://` (any case, RFC 9110 §4.2.3), else 0. */

@@ -1,0 +1,66 @@
+/**
+ * Request methods as the Fetch standard treats them. The one home of these lists: the policy
+ * compiler and the engine both import them.
+ */
+import { equalsLower } from '../http/tokens.js';
+
+/** CORS-safelisted methods (Fetch §2.2.1): a preflight asking for one passes without a listing. */
+export const SAFELISTED_METHODS: readonly string[] = ['GET', 'HEAD', 'POST'];
+
+/** Fetch's forbidden methods, lowercase: browsers never send them, and allowing them only helps attacks. */
+export const FORBIDDEN_METHODS: readonly string[] = ['connect', 'trace', 'track'];
+
+/** Fetch normalises these (byte-uppercase, Fetch §2.2.1 "normalize"); every other method is sent as written. */
+export const NORMALISED_METHODS: readonly string[] = ['delete', 'get', 'head', 'options', 'post', 'put'];
+
+/** True for CONNECT, TRACE and TRACK in any case, without allocating. */
+export function isForbiddenMethod(method: string): boolean {
+  return equalsLower(method, 'connect') || equalsLower(method, 'trace') || equalsLower(method, 'track');
+}
+
+/**
+ * Methods in the IANA HTTP Method Registry (RFC 9110 §18.2 and the documents it lists: WebDAV
+ * RFC 4918, DeltaV RFC 3253, RFC 5323 SEARCH, RFC 5789 PATCH, the QUERY method, ...), minus the
+ * forbidden ones. Their names are uppercase; a lowercase spelling in `methods` is almost always a
+ * mistake, because browsers send every method outside NORMALISED_METHODS exactly as the script
+ * wrote it, and scripts write `PATCH`.
+ */
+export const REGISTERED_METHODS: readonly string[] = [
+  'ACL',
+  'BASELINE-CONTROL',
+  'BIND',
+  'CHECKIN',
+  'CHECKOUT',
+  'COPY',
+  'LABEL',
+  'LINK',
+  'LOCK',
+  'MERGE',
+  'MKACTIVITY',
+  'MKCALENDAR',
+  'MKCOL',
+  'MKREDIRECTREF',
+  'MKWORKSPACE',
+  'MOVE',
+  'ORDERPATCH',
+  'PATCH',
+  'PROPFIND',
+  'PROPPATCH',
+  'QUERY',
+  'REBIND',
+  'REPORT',
+  'SEARCH',
+  'UNBIND',
+  'UNCHECKOUT',
+  'UNLINK',
+  'UNLOCK',
+  'UPDATE',
+  'UPDATEREDIRECTREF',
+  'VERSION-CONTROL',
+];
+
+/** The registered (uppercase) name `method` is a differently-cased spelling of, or null. */
+export function miscasedRegisteredMethod(method: string): string | null {
+  const upper = method.toUpperCase();
+  return upper !== method && REGISTERED_METHODS.includes(upper) ? upper : null;
+}

@@ -1,0 +1,47 @@
+/**
+ * HTTP-date, RFC 9110 §5.6.7: the preferred IMF-fixdate and the two obsolete forms a recipient
+ * must still accept. Case-sensitive and strict; anything else is NaN, never a guess.
+ */
+
+const MONTHS = 'Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec';
+const MONTH_INDEX = new Map(MONTHS.split('|').map((m, i) => [m, i]));
+// RFC 9110 §5.6.7, case-sensitive: IMF-fixdate, then the two obsolete forms a recipient must accept.
+const IMF_FIXDATE = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\\d{2}) (${MONTHS}) (\\d{4}) (\\d{2}):(\\d{2}):(\\d{2}) GMT$`);
+const RFC850_DATE = new RegExp(`^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\\d{2})-(${MONTHS})-(\\d{2}) (\\d{2}):(\\d{2}):(\\d{2}) GMT$`);
+const ASCTIME_DATE = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (${MONTHS}) ( \\d|\\d{2}) (\\d{2}):(\\d{2}):(\\d{2}) (\\d{4})$`);
+
+/**
+ * An HTTP-date (RFC 9110 §5.6.7) in milliseconds, or NaN when the value is not one: anything else
+ * (ISO dates, a bare year, a date without GMT) must make the condition be ignored, which
+ * `Date.parse` would not do; it also reads asctime dates in the server's local time zone.
+ * `now` (ms) only anchors a two-digit rfc850 year.
+ */
+export function parseHttpDate(value: string, now = Date.now()): number {
+  // Field order in each form: [day, month, year, hour, minute, second].
+  let f: (string | undefined)[];
+  let m = IMF_FIXDATE.exec(value);
+  if (m !== null) f = [m[1], m[2], m[3], m[4], m[5], m[6]];
+  else if ((m = RFC850_DATE.exec(value)) !== null) f = [m[1], m[2], m[3], m[4], m[5], m[6]];
+  else if ((m = ASCTIME_DATE.exec(value)) !== null) f = [m[2], m[1], m[6], m[3], m[4], m[5]];
+  else return NaN;
+  const day = Number((f[0] as string).trim());
+  const month = MONTH_INDEX.get(f[1] as string) as number;
+  let year = Number(f[2]);
+  const hour = Number(f[3]);
+  const minute = Number(f[4]);
+  const second = Number(f[5]);
+  if ((f[2] as string).length === 2) {
+    // rfc850: a two-digit year more than 50 years ahead is the most recent past year with those digits.
+    const current = new Date(now).getUTCFullYear();
+    year += Math.floor(current / 100) * 100;
+    if (year > current + 50) year -= 100;
+    else if (year + 100 <= current + 50) year += 100;
+  }
+  if (hour > 23 || minute > 59 || second > 60) return NaN; // 60: a leap second
+  // setUTCFullYear, not Date.UTC, which reads years below 100 as 19xx. A day the month does not
+  // have (31 Feb) rolls over, and is rejected.
+  const date = new Date(0);
+  date.setUTCFullYear(year, month, day);
+  if (date.getUTCMonth() !== month || date.getUTCDate() !== day) return NaN;
+  return date.setUTCHours(hour, minute, second);
+}

@@ -1,0 +1,121 @@
+// Range (RFC 9110 §14) and If-Range (§13.1.5) (src/http/range.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ifRangeAllows, parseRange } from '../dist/http/range.js';
+
+const T = Date.UTC(1994, 10, 6, 8, 49, 37); // the RFC's example instant
+const V = { etag: '"abc"', lastModified: T };
+
+test('If-Range: a date validates only when it is an HTTP-date equal to Last-Modified', () => {
+  assert.equal(ifRangeAllows('Sun, 06 Nov 1994 08:49:37 GMT', V), true);
+  assert.equal(ifRangeAllows('Sunday, 06-Nov-94 08:49:37 GMT', V), true);
+  assert.equal(ifRangeAllows('Sun, 06 Nov 1994 08:49:38 GMT', V), false);
+  assert.equal(ifRangeAllows('1994-11-06T08:49:37Z', V), false);
+  assert.equal(ifRangeAllows('"abc"', V), true);
+  assert.equal(ifRangeAllows('W/"abc"', V), false);
+});
+
+const I = 'ignore';
+const U = 'unsatisfiable';
+const r = (start, end) => ({ start, end });
+// value, size, expected. Grammar, RFC 9110 §14.1.1/§14.1.2:
+//   ranges-specifier = range-unit "=" range-set      range-set = 1#range-spec
+//   int-range = first-pos "-" [ last-pos ]            suffix-range = "-" suffix-length
+const ranges = [
+  // the examples of §14.1.2 against a 10000-byte representation
+  ['bytes=0-499', 10000, r(0, 499)],
+  ['bytes=500-999', 10000, r(500, 999)],
+  ['bytes=-500', 10000, r(9500, 9999)],
+  ['bytes=9500-', 10000, r(9500, 9999)],
+  ['bytes=0-0', 10000, r(0, 0)],
+  ['bytes=-1', 10000, r(9999, 9999)],
+  // last-pos past the end is clamped (§14.1.2); suffix longer than the file is the whole file
+  ['bytes=0-99999', 100, r(0, 99)],
+  ['bytes=-500', 100, r(0, 99)],
+  ['bytes=99-', 100, r(99, 99)],
+  ['bytes=99-99', 100, r(99, 99)],
+  // unsatisfiable (§14.1.2: first-pos not below the length; a suffix-length of zero)
+  ['bytes=100-', 100, U],
+  ['bytes=100-200', 100, U],
+  ['bytes=-0', 100, U],
+  ['bytes=-000', 100, U],
+  // leading zeros are digits like any other (1*DIGIT)
+  ['bytes=000-001', 100, r(0, 1)],
+  ['bytes=-0005', 100, r(95, 99)],
+  // invalid int-range: last-pos below first-pos (§14.1.1) is ignored, whatever the length
+  ['bytes=5-4', 100, I],
+  ['bytes=500-400', 100, I], // first-pos beyond the file, still invalid rather than unsatisfiable
+  // the range unit is case-insensitive (§14.1); other units are ignored (§14.2)
+  ['BYTES=0-4', 100, r(0, 4)],
+  ['Bytes=0-4', 100, r(0, 4)],
+  ['items=0-4', 100, I],
+  ['byte=0-4', 100, I],
+  ['bytesx=0-4', 100, I],
+  ['none', 100, I],
+  // empty list elements are accepted around the one range-spec (#rule, §5.6.1), with OWS around ","
+  ['bytes=0-0,', 100, r(0, 0)],
+  ['bytes=0-0 ,', 100, r(0, 0)],
+  ['bytes=,0-0', 100, r(0, 0)],
+  ['bytes=, 0-0 , ,', 100, r(0, 0)],
+  ['bytes=0-0\t', 100, r(0, 0)],
+  // no whitespace is allowed around "=" or "-": not a ranges-specifier, ignored (§14.2)
+  ['bytes =0-4', 100, I],
+  ['bytes= 0-4', 100, I],
+  ['bytes=0 -4', 100, I],
+  ['bytes=0- 4', 100, I],
+  ['bytes = 0 - 4', 100, I],
+  [' bytes=0-4', 100, I],
+  // malformed
+  ['', 100, I],
+  ['bytes', 100, I],
+  ['bytes=', 100, I],
+  ['bytes=,', 100, I],
+  ['bytes=-', 100, I],
+  ['bytes=--5', 100, I],
+  ['bytes=0-4-', 100, I],
+  ['bytes=0-4-8', 100, I],
+  ['bytes=+1-4', 100, I],
+  ['bytes=0x10-', 100, I],
+  ['bytes=1e2-', 100, I],
+  ['bytes=1.5-', 100, I],
+  ['bytes=0-4;x', 100, I],
+  ['bytes=٠-٤', 100, I], // Arabic-Indic digits are not DIGIT
+  ['bytes==0-4', 100, I],
+  // several ranges: the whole representation (§14.2 allows ignoring; no multipart amplification)
+  ['bytes=0-0,5-6', 100, I],
+  ['bytes=0-0, -1', 100, I],
+  ['bytes=0-0,0-0', 100, I],
+  ['bytes=0-0, garbage', 100, I],
+  // huge numbers: never rounded into a wrong range (2^53 = 9007199254740992, 2^64 = 18446744073709551616)
+  ['bytes=0-9007199254740993', 100, r(0, 99)],
+  ['bytes=0-18446744073709551616', 100, r(0, 99)],
+  ['bytes=9007199254740993-', 100, U],
+  ['bytes=18446744073709551616-', 100, U],
+  ['bytes=18446744073709551616-18446744073709551617', 100, U],
+  ['bytes=-18446744073709551616', 100, r(0, 99)],
+  ['bytes=' + '9'.repeat(400) + '-', 100, U], // Number() would give Infinity
+  ['bytes=0-' + '9'.repeat(400), 100, r(0, 99)],
+  // last < first where both round to the same double: still invalid, so ignored
+  ['bytes=9007199254740993-9007199254740992', 100, I],
+  ['bytes=18446744073709551617-18446744073709551616', 100, I],
+  ['bytes=' + '9'.repeat(400) + '-' + '9'.repeat(399), 100, I],
+  ['bytes=00000000000000000000000000001-00000000000000000000000000000', 100, I],
+  ['bytes=00000000000000000000000000000-00000000000000000000000000001', 100, r(0, 1)],
+  // at the largest file size a double holds exactly
+  ['bytes=9007199254740990-', 9007199254740991, r(9007199254740990, 9007199254740990)],
+  ['bytes=9007199254740991-', 9007199254740991, U],
+  ['bytes=-2', 9007199254740991, r(9007199254740989, 9007199254740990)],
+  // an empty representation: no int-range is satisfiable (§14.1.2), so 416; a non-zero
+  // suffix-range is satisfiable yet a 206 cannot describe zero bytes, so Range is ignored (§14.2
+  // "MAY ignore a Range header field when the selected representation has no content")
+  ['bytes=0-', 0, U],
+  ['bytes=0-0', 0, U],
+  ['bytes=-5', 0, I],
+  ['bytes=-0', 0, U],
+];
+
+for (const [value, size, expected] of ranges) {
+  test(`Range ${JSON.stringify(value.length > 60 ? value.slice(0, 57) + '...' : value)} on ${size} bytes -> ${JSON.stringify(expected)}`, () => {
+    assert.deepEqual(parseRange(value, size), expected);
+  });
+}

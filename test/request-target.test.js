@@ -1,0 +1,56 @@
+// Request targets, RFC 9112 §3.2 (src/http/request-target.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hasEncodedSlash, targetPath } from '../dist/http/request-target.js';
+
+const targets = [
+  // origin-form (§3.2.1): the path, still encoded, without the query
+  ['/a/b?q=1', '/a/b'],
+  ['/', '/'],
+  ['/?', '/'],
+  ['/a%20b', '/a%20b'],
+  ['//a/b', '//a/b'], // empty segments are path, not authority, in origin-form
+  ['/a?b?c', '/a'],
+  // absolute-form (§3.2.2): the scheme is case-insensitive (RFC 9110 §4.2.3)
+  ['http://localhost/font.woff2', '/font.woff2'],
+  ['HTTPS://Example.com:8443/a%20b.css?x', '/a%20b.css'],
+  ['Http://x/a', '/a'],
+  ['http://localhost', '/'],
+  ['http://localhost?x=/y', '/'],
+  ['http://localhost:8080', '/'],
+  ['http://user@localhost/a', '/a'],
+  // an http(s) URI with an empty host is invalid and must be rejected (RFC 9110 §4.2.1, §4.2.2)
+  ['http:///a', null],
+  ['https://', null],
+  ['http://?x', null],
+  ['http://:80/a', null],
+  // asterisk-form, authority-form, other schemes, relative references: no path to serve
+  ['*', null],
+  ['localhost:80', null],
+  ['ftp://x/y', null],
+  ['http:/a', null],
+  ['http:a', null],
+  ['a/b', null],
+  ['?x', null],
+  ['', null],
+];
+for (const [target, expected] of targets) {
+  test(`targetPath(${JSON.stringify(target)}) is ${JSON.stringify(expected)}`, () => assert.equal(targetPath(target), expected));
+}
+
+const slashes = [
+  ['/a%2Fb', true],
+  ['/a%2fb', true],
+  ['/%2F', true],
+  ['/a/b%2F', true],
+  ['/a%252Fb', false], // an encoded "%" followed by "2F": decodes to "%2F", not a slash
+  ['/a%20b', false],
+  ['/a%2', false],
+  ['/a%', false],
+  ['/a%%2F', true],
+  ['/a/b', false],
+  ['/a%5Cb', false], // an encoded backslash is the file server's business, not this check's
+];
+for (const [path, expected] of slashes) {
+  test(`hasEncodedSlash(${JSON.stringify(path)}) is ${expected}`, () => assert.equal(hasEncodedSlash(path), expected));
+}

@@ -1,0 +1,75 @@
+// RFC 9110 lexical primitives (src/http/tokens.ts): tchar/token §5.6.2, OWS §5.6.3, ASCII case folding.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { equalsLower, equalsLowerAt, isOws, isTchar, isToken, rangeEqualsLower } from '../dist/http/tokens.js';
+
+test('isTchar: exactly the 77 tchar code units of RFC 9110 §5.6.2', () => {
+  const tchar = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  for (let c = 0; c < 0x10000; c++) {
+    assert.equal(isTchar(c), tchar.includes(String.fromCharCode(c)), `code ${c}`);
+  }
+  assert.equal(isTchar(NaN), false); // charCodeAt past the end
+});
+
+const tokens = [
+  ['PUT', true],
+  ["x-!#$%&'*+-.^_`|~1", true],
+  ['*', true], // a token; "*" as a wildcard is the caller's business
+  ['', false],
+  ['P UT', false],
+  ['PUT,', false],
+  ['PÜT', false],
+  ['"PUT"', false],
+  ['PUT\t', false],
+  ['a:b', false],
+  ['a/b', false],
+  ['a(b)', false],
+  ['a;b', false],
+  ['a=b', false],
+  ['a@b', false],
+  ['a[b]', false],
+  ['a{b}', false],
+  ['a\\b', false],
+  ['a?b', false],
+  ['\u0000', false],
+  ['\u007f', false],
+];
+for (const [s, expected] of tokens) {
+  test(`isToken(${JSON.stringify(s)}) is ${expected}`, () => assert.equal(isToken(s), expected));
+}
+
+test('isOws: SP and HTAB only (§5.6.3); CR, LF, NBSP and others are not OWS', () => {
+  assert.equal(isOws(32), true);
+  assert.equal(isOws(9), true);
+  for (const c of [10, 11, 12, 13, 0, 0xa0, 0x3000, 44, NaN]) assert.equal(isOws(c), false, `code ${c}`);
+});
+
+const lower = [
+  // s, lowercase literal, expected
+  ['content-type', 'content-type', true],
+  ['Content-Type', 'content-type', true],
+  ['CONTENT-TYPE', 'content-type', true],
+  ['content-typ', 'content-type', false],
+  ['content-types', 'content-type', false],
+  ['', '', true],
+  ['x\r', 'x-', false], // CR | 0x20 is "-": folding must touch A-Z only
+  ['x@', 'x`', false], // "@" | 0x20 is "`"
+  ['[', '{', false],
+  ['\u212a', 'k', false], // KELVIN SIGN lowercases to "k" in Unicode, never in ASCII folding
+  ['\u0130', 'i', false],
+];
+for (const [s, l, expected] of lower) {
+  test(`equalsLower(${JSON.stringify(s)}, ${JSON.stringify(l)}) is ${expected}`, () => assert.equal(equalsLower(s, l), expected));
+}
+
+test('equalsLowerAt / rangeEqualsLower: compare a slice in place, never past the end', () => {
+  assert.equal(equalsLowerAt('x, GZIP, y', 3, 'gzip'), true);
+  assert.equal(equalsLowerAt('x, GZIP', 3, 'gzip'), true);
+  assert.equal(equalsLowerAt('x, GZI', 3, 'gzip'), false);
+  assert.equal(equalsLowerAt('gzip', -1, 'gzip'), false);
+  assert.equal(rangeEqualsLower('x, GZIP, y', 3, 7, 'gzip'), true);
+  assert.equal(rangeEqualsLower('x, GZIPS, y', 3, 8, 'gzip'), false);
+  assert.equal(rangeEqualsLower('x, GZIP, y', 3, 6, 'gzi'), true);
+  assert.equal(rangeEqualsLower('x-gzip', 0, 6, 'x-gzip'), true);
+  assert.equal(rangeEqualsLower('x\rgzip', 0, 6, 'x-gzip'), false);
+});
