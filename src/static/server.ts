@@ -15,6 +15,7 @@ import {
 } from '../http/conditional.js';
 import { RequestKind } from '../cors/engine.js';
 import { buildActualBlocks, type ActualBlocks } from '../cors/response-headers.js';
+import { accessLine, noteArrival } from './access-log.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ServerOptions } from './options.js';
 
 const ALLOW = 'GET, HEAD, OPTIONS';
@@ -199,7 +200,7 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
   /** A response has ended, one way or another: called exactly once per response. */
   const responseDone = (res: ServerResponse): void => {
     if (--inFlight === 0 && idleResolve !== null) idleResolve();
-    if (log !== undefined) log(accessLine(res.req, res));
+    if (log !== undefined) log(accessLine(res.req, res, config.logFormat));
   };
   // One shared listener (it reads the response from `this`) instead of a closure per request.
   function onResponseClose(this: ServerResponse): void {
@@ -306,8 +307,8 @@ export async function createServer(options: ServerOptions): Promise<XoriginServe
         }
       });
     }
-    // Read now: once the socket has closed the peer address is gone (Node caches it on first read).
-    if (log !== undefined) void req.socket.remoteAddress;
+    // The peer address is read now: once the socket has closed it is gone.
+    if (log !== undefined) noteArrival(req, res);
     // Shutting down: tell keep-alive clients to reconnect (elsewhere) instead of being cut later.
     if (stopping) res.shouldKeepAlive = false;
     try {
@@ -434,20 +435,4 @@ function answerClientError(parts: ActualBlocks): (err: NodeJS.ErrnoException, so
       () => socket.destroy(),
     );
   };
-}
-
-function escapeControl(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f"\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
-/**
- * One access-log line. A response that never completed (the client went away, the send timed out,
- * the connection was dropped at shutdown) shows the status it started with, or `-` if none, and
- * ends in ` incomplete`.
- */
-function accessLine(req: IncomingMessage, res: ServerResponse): string {
-  const origin = req.headers.origin;
-  const status = res.headersSent ? String(res.statusCode) : '-';
-  const incomplete = res.writableFinished ? '' : ' incomplete';
-  return `${new Date().toISOString()} ${req.socket.remoteAddress ?? '-'} "${escapeControl(req.method ?? '')} ${escapeControl(req.url ?? '')}" ${status} origin=${origin === undefined ? '-' : `"${escapeControl(origin)}"`}${incomplete}`;
 }
