@@ -80,12 +80,16 @@ export function helpText(): string {
   const negations = FLAGGED.filter(isSwitch).map((s) => `--no-${s.flag.name}`);
   lines.push(
     '',
-    `Each on/off flag has an off form (${negations.join(', ')}); the last one given wins.`,
-    `Precedence: ${PRECEDENCE}. A flag about a header replaces what the config`,
-    'file said about it (--cache-control over "immutable": true). A relative "root" in the config file',
-    'is relative to that file; the root argument is relative to the working directory. Config values keep',
-    'their JSON types: "port": 8080 and "watch": false, not "8080" or "false". Invalid options exit with',
-    'status 2 and list every problem. SIGTERM or Ctrl-C stops gracefully; a second Ctrl-C exits at once (130).',
+    `Each on/off flag has an off form (${negations.join(', ')});`,
+    'the last one given wins.',
+    '',
+    `Precedence: ${PRECEDENCE}.`,
+    'A flag about a header replaces what the config file said about it (--cache-control over',
+    '"immutable": true). A relative "root" in the config file is relative to that file; the root',
+    'argument is relative to the working directory. Config values keep their JSON types: "port": 8080',
+    'and "watch": false, not "8080" or "false". Invalid options exit with status 2 and list every problem.',
+    '',
+    'SIGTERM or Ctrl-C stops gracefully; a second Ctrl-C exits at once with status 130.',
   );
   return lines.join('\n');
 }
