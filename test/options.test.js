@@ -1,14 +1,10 @@
-// Server options: type checks of every option (createServer, config file, flags), header values,
+// Server options: type checks of every option given to serve() (the CLI's in cli.test.js), header values,
 // the server's policy defaults, and a throwing log callback. Real sockets on 127.0.0.1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { serve } from '../dist/index.js';
 import { validate } from '../dist/static/options.js';
-import { rawRequest, request } from './helpers.js';
+import { request } from './helpers.js';
 
 const APP = 'https://app.example.com';
 const ROOT = 'example';
@@ -26,7 +22,7 @@ function problemsOf(options) {
 
 // One value of each JSON (and JS) kind: whatever an option's type, most of these are wrong for it.
 const KINDS = [null, 'x-foo', '80', 'false', '', 0, -1, 1.5, 80, true, false, [], ['x'], [1], {}, { a: 1 }, () => {}, Number.NaN];
-const SERVER_KEYS = ['root', 'cors', 'cacheControl', 'immutable', 'smallFileLimit', 'crossOriginResourcePolicy', 'watch', 'log', 'sendTimeout', 'keepAliveTimeout'];
+const SERVER_KEYS = ['root', 'cors', 'cacheControl', 'immutable', 'smallFileLimit', 'crossOriginResourcePolicy', 'watch', 'log', 'logFormat', 'sendTimeout', 'keepAliveTimeout'];
 const POLICY_KEYS = ['origins', 'methods', 'caseSensitiveMethods', 'allowedHeaders', 'exposedHeaders', 'credentials', 'maxAge', 'preflightStatus', 'timingAllowOrigin', 'tolerateInsecureOrigins'];
 
 test('validate throws only PolicyError, and names the option at fault, for a value of any kind in any key', () => {
@@ -80,126 +76,6 @@ test('options sent as header values must be valid header values at start-up', as
   assert.deepEqual(problemsOf({ root: ROOT, cacheControl: 'public, max-age=60, café' }), []);
 });
 
-/** Runs the CLI; resolves at exit, or once it prints its URL (then with the child still running). */
-function runCli(args, { timeoutMs = 8000 } = {}) {
-  return new Promise((resolve) => {
-    const env = { ...process.env };
-    delete env.PORT;
-    const child = spawn(process.execPath, ['dist/cli/main.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      resolve({ code: 'timeout', out, err });
-    }, timeoutMs);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ code: 'listening', port: Number(m[1]), child, out, err });
-      }
-    });
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-  });
-}
-
-async function stop(r) {
-  if (r.child === undefined) return;
-  await new Promise((resolve) => {
-    r.child.on('exit', resolve);
-    r.child.kill('SIGTERM');
-  });
-}
-
-function withConfig(json, fn) {
-  const dir = mkdtempSync(join(tmpdir(), 'xorigin-opt-'));
-  const file = join(dir, 'x.json');
-  writeFileSync(file, JSON.stringify(json));
-  return fn(file).finally(() => rmSync(dir, { recursive: true, force: true }));
-}
-
-function assertNoStack(r) {
-  assert.doesNotMatch(r.err, /\n\s+at |TypeError/, `a stack trace on stderr: ${r.err}`);
-}
-
-test('CLI: a policy key of the wrong type is named as itself (not root), with and without --workers', async () => {
-  await withConfig({ root: ROOT, cors: { origins: ['*'], allowedHeaders: 'x-foo' } }, async (cfg) => {
-    for (const extra of [[], ['--workers', '2']]) {
-      const r = await runCli(['serve', '--config', cfg, '--port', '0', ...extra]);
-      await stop(r);
-      assert.equal(r.code, 2, `${extra.join(' ')}: ${r.err}`);
-      assert.match(r.err, /cors\.allowedHeaders = "x-foo"/);
-      assert.doesNotMatch(r.err, /\broot\b/);
-      assertNoStack(r);
-    }
-  });
-});
-
-test('CLI: every config key is type-checked (JSON types kept: "80" and "false" are errors), all reported at once', async () => {
-  const wrong = { port: '80', host: 5, workers: '2', watch: 'false', log: 'yes', immutable: 1, smallFileLimit: -1, crossOriginResourcePolicy: 'yes', sendTimeout: '1000', keepAliveTimeout: 0, cacheControl: '' };
-  await withConfig({ root: ROOT, ...wrong }, async (cfg) => {
-    for (const extra of [[], ['--workers', '2']]) {
-      const r = await runCli(['serve', '--config', cfg, ...extra]);
-      await stop(r);
-      assert.equal(r.code, 2, r.err);
-      for (const key of Object.keys(wrong)) {
-        // --workers 2 overrides the config's bad "workers".
-        if (key === 'workers' && extra.length > 0) continue;
-        assert.match(r.err, new RegExp(`^  - ${key} = `, 'm'), `${key} missing from: ${r.err}`);
-      }
-      assertNoStack(r);
-    }
-  });
-  await withConfig({ root: ROOT, cors: 'x' }, async (cfg) => {
-    const r = await runCli(['serve', '--config', cfg, '--origin', APP]);
-    await stop(r);
-    assert.equal(r.code, 2);
-    assert.match(r.err, /^ {2}- cors = "x": must be an object/m);
-    assert.match(r.err, /1 problem/);
-  });
-});
-
-test('CLI: a Cache-Control value that is not a valid header value exits 2 before listening', async () => {
-  for (const extra of [[], ['--workers', '2']]) {
-    const r = await runCli(['serve', ROOT, '--port', '0', '--cache-control', 'max-age=60 — fonts', ...extra]);
-    await stop(r);
-    assert.equal(r.code, 2, `${extra.join(' ')}: started anyway: ${r.out}`);
-    assert.match(r.err, /cacheControl = "max-age=60 — fonts"/);
-    assertNoStack(r);
-  }
-});
-
-test('CLI: --send-timeout and --keep-alive-timeout (and their config keys) reach the server; bad values exit 2', async () => {
-  const r = await runCli(['serve', ROOT, '--port', '0', '--send-timeout', '1000', '--keep-alive-timeout', '65000']);
-  try {
-    assert.equal(r.code, 'listening', r.err);
-    const res = await rawRequest(r.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-    assert.equal(res.status, 200);
-    assert.equal(res.get('keep-alive'), 'timeout=65');
-  } finally {
-    await stop(r);
-  }
-  await withConfig({ root: ROOT, sendTimeout: 2000, keepAliveTimeout: 61000 }, async (cfg) => {
-    const ok = await runCli(['serve', '--config', cfg, '--port', '0']);
-    try {
-      assert.equal(ok.code, 'listening', ok.err);
-      assert.equal((await rawRequest(ok.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')).get('keep-alive'), 'timeout=61');
-    } finally {
-      await stop(ok);
-    }
-  });
-  const bad = await runCli(['serve', ROOT, '--send-timeout', 'soon', '--keep-alive-timeout', '0']);
-  await stop(bad);
-  assert.equal(bad.code, 2);
-  assert.match(bad.err, /sendTimeout = "soon"/);
-  assert.match(bad.err, /keepAliveTimeout = 0/);
-});
-
 async function start(options) {
   const server = await serve(options);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -226,18 +102,6 @@ test('the policy is honoured exactly: range is allowed only when the policy name
       if (cors.allowedHeaders?.includes('x-foo')) assert.equal((await preflight(s.port, 'x-foo')).status, 204);
     } finally {
       await s.server.shutdown(100);
-    }
-  }
-});
-
-test('CLI: --allowed-headers x-foo refuses a preflight for range; no flag allows it', async () => {
-  for (const [extra, status] of [[['--allowed-headers', 'x-foo'], 403], [[], 204]]) {
-    const r = await runCli(['serve', ROOT, '--port', '0', '--origin', APP, ...extra]);
-    try {
-      assert.equal(r.code, 'listening', r.err);
-      assert.equal((await preflight(r.port, 'range')).status, status, extra.join(' '));
-    } finally {
-      await stop(r);
     }
   }
 });
@@ -291,16 +155,3 @@ test('a log callback that throws is reported once on stderr and the server keeps
   assert.deepEqual(written, ['xorigin: the log callback threw: disk full; continuing\n']);
 });
 
-test('--help and the README list every flag and config key of the option schema', async () => {
-  const { OPTION_SCHEMA } = await import('../dist/static/options.js');
-  const help = await runCli(['--help']);
-  const readme = readFileSync('README.md', 'utf8');
-  for (const spec of OPTION_SCHEMA) {
-    if (spec.flag !== undefined) {
-      const flag = `--${spec.flag.name}${spec.flag.arg === undefined ? '' : ` ${spec.flag.arg}`}`;
-      assert.ok(help.out.includes(flag), `${flag} missing from --help`);
-      assert.match(readme, new RegExp(`^\\| \`(-\\w, )?--${spec.flag.name}\\b`, 'm'), `${flag} missing from the README's flag table`);
-    }
-    if (spec.scope !== 'policy' && spec.configType !== null) assert.ok(readme.includes(`"${spec.name}"`), `config key "${spec.name}" missing from the README`);
-  }
-});

@@ -137,7 +137,11 @@ describe('resources are released exactly once', () => {
       });
     }
     await backToBaseline(s, baseline);
-    assert.ok(s.log.slice(-2).every((l) => l.endsWith(' incomplete')), s.log.slice(-2).join('\n'));
+    // Common Log Format marks a response cut short by what it sent: its status and fewer body bytes than the file.
+    for (const line of s.log.slice(-2)) {
+      const m = /"GET \/huge\.otf HTTP\/1\.1" 200 (\d+|-)$/.exec(line);
+      assert.ok(m !== null && (m[1] === '-' || Number(m[1]) < HUGE), line);
+    }
   });
 
   test('finished responses of every kind: 200, 206, 304, 416, 404, HEAD, each logged once', async () => {

@@ -1,7 +1,6 @@
 // xorigin serve: the static server over real sockets on 127.0.0.1.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -427,7 +426,7 @@ describe('"*" policy defaults (a public font host)', () => {
   });
 });
 
-test('createServer rejects bad options with every problem listed', async () => {
+test('serve() rejects bad options with every problem listed', async () => {
   await assert.rejects(
     serve({ root: '', cors: { origins: ['https://a.com/'] }, cacheControl: 'x\r\ny', colour: 1 }),
     (e) => {
@@ -480,51 +479,6 @@ test('shutdown lets a large download in flight finish (read whole)', async () =>
   rmSync(tree.base, { recursive: true, force: true });
 });
 
-function runCli(args, { untilListening = false } = {}) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/cli/main.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (untilListening && /listening on http:\/\/127\.0\.0\.1:\d+/.test(out)) resolve({ child, out, err });
-    });
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
-
-test('CLI: bad flags exit 2 and name every option', async () => {
-  const r = await runCli(['serve', 'example', '--origin', 'https://A.com/', '--methods', 'TRACE', '--max-age', '999999', '--port', '99999']);
-  assert.equal(r.code, 2);
-  for (const name of ['cors.origins[0]', 'cors.methods[0]', 'cors.maxAge', 'port']) assert.ok(r.err.includes(name), `${name} missing from: ${r.err}`);
-});
-
-test('CLI: a config file with an unknown key exits 2 naming it', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xorigin-cfg-'));
-  const cfg = join(dir, 'x.json');
-  writeFileSync(cfg, JSON.stringify({ root: 'example', cors: { origins: ['*'], allowHeaders: ['x'] }, prot: 1 }));
-  const r = await runCli(['serve', '--config', cfg]);
-  assert.equal(r.code, 2);
-  assert.ok(r.err.includes('prot'));
-  assert.ok(r.err.includes('cors.allowHeaders'));
-  rmSync(dir, { recursive: true, force: true });
-});
-
-test('CLI: prints the URL, serves, and exits 0 on SIGTERM', async () => {
-  const r = await runCli(['serve', 'example', '--port', '0', '--origin', 'http://localhost:*'], { untilListening: true });
-  const port = Number(/:(\d+)/.exec(r.out.split('listening on ')[1])[1]);
-  const res = await request(port, { path: '/fonts/xorigin-blocks.ttf', headers: { Origin: 'http://localhost:5173' } });
-  assert.equal(res.status, 200);
-  assert.equal(res.headers['content-type'], 'font/ttf');
-  assert.equal(res.headers['access-control-allow-origin'], 'http://localhost:5173');
-  const code = await new Promise((resolve) => {
-    r.child.on('exit', resolve);
-    r.child.kill('SIGTERM');
-  });
-  assert.equal(code, 0);
-});
-
 test('a file truncated in place mid-stream: the response is cut, never ended short or mixed', async (t) => {
   const base = mkdtempSync(join(tmpdir(), 'xorigin-trunc-'));
   const size = 48 * 1024 * 1024; // well beyond what loopback socket buffers hold while the client is paused
@@ -571,61 +525,6 @@ test('a file truncated in place mid-stream: the response is cut, never ended sho
   assert.equal(after.status, 200);
   assert.equal(after.body.length, 1000);
   assert.equal(after.headers['content-length'], '1000');
-});
-
-test('CLI --workers 2: both serve, a killed worker is replaced, SIGTERM stops them all with exit 0', async (t) => {
-  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', 'example', '--port', '0', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => child.kill('SIGKILL'));
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
-  const until = async (check, what) => {
-    for (let i = 0; i < 200; i++) {
-      if (check()) return;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    assert.fail(`${what} within 5 s; stdout: ${out} stderr: ${err}`);
-  };
-  const pids = () => [...err.matchAll(/worker (\d+) listening/g)].map((m) => Number(m[1]));
-  await until(() => pids().length === 2 && /listening on http:\/\/127\.0\.0\.1:\d+/.test(out), 'two workers listening');
-  assert.equal(out.match(/listening on/g).length, 1, 'the URL is printed once');
-  const port = Number(/127\.0\.0\.1:(\d+)/.exec(out)[1]);
-  const [first, second] = pids();
-  assert.notEqual(first, child.pid);
-  assert.equal((await request(port, { path: '/' })).status, 200);
-
-  process.kill(first, 'SIGKILL');
-  await until(() => pids().length === 3, 'a replacement worker listening');
-  const replacement = pids()[2];
-  assert.ok(![first, second].includes(replacement));
-  assert.match(err, new RegExp(`worker ${first} died \\(SIGKILL\\)`));
-  // Round-robin spreads these over both live workers; every one must succeed.
-  for (let i = 0; i < 6; i++) {
-    const res = await request(port, { path: '/fonts/xorigin-blocks.ttf' });
-    assert.equal(res.status, 200);
-    assert.equal(res.headers['content-type'], 'font/ttf');
-  }
-
-  const code = await new Promise((resolve) => {
-    child.on('exit', resolve);
-    child.kill('SIGTERM');
-  });
-  assert.equal(code, 0);
-  for (const pid of [second, replacement]) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} still running`);
-});
-
-test('CLI --workers: a bad count exits 2 naming it; a port in use exits 1 without a restart loop', async () => {
-  const bad = await runCli(['serve', 'example', '--workers', '0']);
-  assert.equal(bad.code, 2);
-  assert.match(bad.err, /workers/);
-  const blocker = http.createServer();
-  await new Promise((r) => blocker.listen(0, '127.0.0.1', r));
-  const busy = await runCli(['serve', 'example', '--workers', '2', '--port', String(blocker.address().port)]);
-  blocker.close();
-  assert.equal(busy.code, 1);
-  assert.match(busy.err, /EADDRINUSE/);
-  assert.match(busy.err, /failed to start/);
 });
 
 test('72 slow downloads at once (more than the 64 pooled read buffers), and aborted ones, all get exact bytes', async (t) => {

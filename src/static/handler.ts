@@ -9,6 +9,7 @@ import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
 import { hasEncodedSlash, targetPath } from '../http/request-target.js';
 import { AssetTable, sameIdentity, unchangedWhileOpen } from './asset-table.js';
+import { accessLine, noteArrival } from './access-log.js';
 import { BufferPool } from './buffer-pool.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
@@ -98,6 +99,7 @@ class StaticFiles {
   private readonly cors: Cors;
   private readonly anyOrigin: boolean;
   private readonly log: ((line: string) => void) | undefined;
+  private readonly logFormat: ResolvedServerOptions['logFormat'];
   private readonly pool = new BufferPool(DISK_CHUNK, DISK_BUFFERS);
   private readonly counters: DiskCounters = { openFiles: 0, released: () => this.checkReleased() };
   private inFlight = 0;
@@ -110,6 +112,7 @@ class StaticFiles {
     this.cors = config.cors;
     this.anyOrigin = config.cors.policy.anyOrigin;
     this.log = config.log;
+    this.logFormat = config.logFormat;
     const cors = buildActualBlocks(config.cors.policy, { crossOriginResourcePolicy: config.crossOriginResourcePolicy });
     // A cached redirect outlives a directory's removal, so it never gets a year-long immutable lifetime.
     const redirectCache = config.cacheControl === IMMUTABLE_CACHE_CONTROL ? DEFAULT_CACHE_CONTROL : config.cacheControl;
@@ -180,8 +183,8 @@ class StaticFiles {
         }
       });
     }
-    // Read now: once the socket has closed the peer address is gone (Node caches it on first read).
-    if (this.log !== undefined) void req.socket.remoteAddress;
+    // The peer address is read now: once the socket has closed it is gone.
+    if (this.log !== undefined) noteArrival(req, res);
     // Shutting down (preflights are written by the engine, synchronously): see head().
     if (this.draining) res.shouldKeepAlive = false;
   }
@@ -192,7 +195,7 @@ class StaticFiles {
       this.idleCallbacks = [];
       for (const callback of callbacks) callback();
     }
-    if (this.log !== undefined) this.log(accessLine(res.req, res));
+    if (this.log !== undefined) this.log(accessLine(res.req, res, this.logFormat));
     this.checkReleased();
   }
 
@@ -372,20 +375,4 @@ interface DiskAnswer {
   readonly status: number;
   readonly start: number;
   readonly end: number;
-}
-
-function escapeControl(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f"\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
-/**
- * One access-log line. A response that never completed (the client went away, the send timed out,
- * the connection was dropped at shutdown) shows the status it started with, or `-` if none, and
- * ends in ` incomplete`.
- */
-function accessLine(req: IncomingMessage, res: ServerResponse): string {
-  const origin = req.headers.origin;
-  const status = res.headersSent ? String(res.statusCode) : '-';
-  const incomplete = res.writableFinished ? '' : ' incomplete';
-  return `${new Date().toISOString()} ${req.socket.remoteAddress ?? '-'} "${escapeControl(req.method ?? '')} ${escapeControl(req.url ?? '')}" ${status} origin=${origin === undefined ? '-' : `"${escapeControl(origin)}"`}${incomplete}`;
 }

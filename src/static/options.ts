@@ -2,6 +2,7 @@ import { validateHeaderValue } from 'node:http';
 import { PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { Cors } from '../cors/node.js';
 import type { CorsOptions } from '../cors/options.js';
+import { LOG_FORMATS, type LogFormat } from './access-log.js';
 
 export interface ServerOptions {
   /** Directory to serve. */
@@ -28,6 +29,11 @@ export interface ServerOptions {
    */
   log?: ((line: string) => void) | undefined;
   /**
+   * The access log's format: `clf` (Common Log Format, the default) or `json` (one JSON object per
+   * line). See access-log.ts for the fields.
+   */
+  logFormat?: LogFormat | undefined;
+  /**
    * Send (inactivity) timeout in ms, like nginx's `send_timeout`: a connection on which nothing could
    * be written for this long is closed, and everything its response held is released. Default 60000.
    */
@@ -51,6 +57,7 @@ export interface ResolvedServerOptions {
   readonly watch: boolean;
   /** The user's callback, guarded: it never throws (see guardLog). */
   readonly log: ((line: string) => void) | undefined;
+  readonly logFormat: LogFormat;
   readonly sendTimeout: number;
   readonly keepAliveTimeout: number;
 }
@@ -76,7 +83,7 @@ export type OptionType = 'string' | 'boolean' | 'integer' | 'function' | 'object
 export type OptionScope = 'server' | 'cli' | 'policy';
 
 export interface OptionFlag {
-  /** Long name without dashes. */
+  /** Long name without dashes. A boolean flag (no `arg`) also has a `--no-NAME` form that sets false. */
   readonly name: string;
   readonly short?: string;
   /** Placeholder of the value in --help (`MS`); absent for a boolean flag. */
@@ -104,6 +111,14 @@ export interface OptionSpec {
   readonly unit?: string;
   /** The value is sent as this response header, so it must pass node:http's header-value check. */
   readonly header?: string;
+  /**
+   * The response header this option decides. Options that decide the same header are one setting
+   * for precedence: where a higher source (a flag) sets one of them, what a lower source (the config
+   * file) said through the others is dropped.
+   */
+  readonly decides?: string;
+  /** The only values a string option takes. */
+  readonly values?: readonly string[];
   /** The default, as documented. */
   readonly default: string;
   readonly flag?: OptionFlag;
@@ -127,15 +142,16 @@ export const OPTION_SCHEMA: readonly OptionSpec[] = [
   { name: 'exposedHeaders', scope: 'policy', type: 'strings', default: 'content-range, accept-ranges, content-length', flag: { name: 'exposed-headers', arg: 'L', list: true }, help: 'response headers scripts may read (default: content-range,\naccept-ranges, content-length; a list given here replaces it)', example: '["content-range"]' },
   { name: 'credentials', scope: 'policy', type: 'boolean', default: 'off', flag: { name: 'credentials' }, help: 'send Access-Control-Allow-Credentials: true to allowed origins', example: 'true' },
   { name: 'maxAge', scope: 'policy', type: 'integer', default: 'none', flag: { name: 'max-age', arg: 'SECONDS' }, help: 'how long browsers may cache a preflight (-1 sends 0)', example: '7200' },
-  { name: 'cacheControl', scope: 'server', type: 'string', header: 'Cache-Control', default: DEFAULT_CACHE_CONTROL, flag: { name: 'cache-control', arg: 'V' }, help: `Cache-Control value (default "${DEFAULT_CACHE_CONTROL}")`, example: '"public, max-age=3600"' },
-  { name: 'immutable', scope: 'server', type: 'boolean', default: 'off', flag: { name: 'immutable' }, help: `versioned URLs: "${IMMUTABLE_CACHE_CONTROL}"`, example: 'true' },
+  { name: 'cacheControl', scope: 'server', type: 'string', header: 'Cache-Control', decides: 'Cache-Control', default: DEFAULT_CACHE_CONTROL, flag: { name: 'cache-control', arg: 'V' }, help: `Cache-Control value (default "${DEFAULT_CACHE_CONTROL}")`, example: '"public, max-age=3600"' },
+  { name: 'immutable', scope: 'server', type: 'boolean', decides: 'Cache-Control', default: 'off', flag: { name: 'immutable' }, help: `versioned URLs: "${IMMUTABLE_CACHE_CONTROL}"`, example: 'true' },
   { name: 'smallFileLimit', scope: 'server', type: 'integer', min: 0, max: 64 * 1024 * 1024, unit: 'bytes', default: String(DEFAULT_SMALL_FILE_LIMIT), help: 'files up to this size are kept in memory', example: '262144 (256 KiB)' },
   { name: 'crossOriginResourcePolicy', scope: 'server', type: 'boolean', default: 'on for a * policy', help: 'send Cross-Origin-Resource-Policy: cross-origin', example: 'true' },
-  { name: 'watch', scope: 'server', type: 'boolean', default: 'true', help: 'pick up changed files without a restart', example: 'false' },
+  { name: 'watch', scope: 'server', type: 'boolean', default: 'on', flag: { name: 'watch' }, help: 'pick up added, changed and removed files without a restart (default on)', example: 'false' },
   { name: 'sendTimeout', scope: 'server', type: 'integer', min: 1, max: TIMEOUT_MAX, unit: 'milliseconds', default: String(DEFAULT_SEND_TIMEOUT), flag: { name: 'send-timeout', arg: 'MS' }, help: `close a connection nothing could be written to for MS ms\n(default ${DEFAULT_SEND_TIMEOUT}, like nginx's send_timeout)`, example: '60000 (60 s)' },
   { name: 'keepAliveTimeout', scope: 'server', type: 'integer', min: 1, max: TIMEOUT_MAX, unit: 'milliseconds', default: String(DEFAULT_KEEP_ALIVE_TIMEOUT), flag: { name: 'keep-alive-timeout', arg: 'MS' }, help: `idle keep-alive connections are closed after MS ms (default\n${DEFAULT_KEEP_ALIVE_TIMEOUT}); behind a load balancer, set it above the balancer's\nidle timeout (often 60 s), or the balancer answers 502`, example: '65000 (above a 60 s balancer timeout)' },
   { name: 'workers', scope: 'cli', type: 'integer', min: 1, max: 256, default: '1', flag: { name: 'workers', arg: 'N' }, help: 'run N server processes (node:cluster); a worker that dies is\nreplaced (default 1: a single process, no cluster)', example: '2 (one per CPU core is the usual choice)' },
   { name: 'log', scope: 'server', type: 'function', configType: 'boolean', default: 'off', flag: { name: 'log' }, help: 'access log on stdout, one line per request', example: 'true' },
+  { name: 'logFormat', scope: 'server', type: 'string', values: LOG_FORMATS, default: 'clf', flag: { name: 'log-format', arg: 'F' }, help: 'clf (Common Log Format, the default) or json (one object per line)', example: '"json"' },
 ];
 
 export const SERVER_SCHEMA: readonly OptionSpec[] = OPTION_SCHEMA.filter((s) => s.scope === 'server');
@@ -147,7 +163,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function expected(spec: OptionSpec, type: OptionType): string {
   switch (type) {
     case 'string':
-      return 'a non-empty string';
+      return spec.values === undefined ? 'a non-empty string' : `one of ${spec.values.map((v) => `"${v}"`).join(', ')}`;
     case 'boolean':
       return 'true or false';
     case 'integer':
@@ -164,7 +180,7 @@ function expected(spec: OptionSpec, type: OptionType): string {
 function hasType(value: unknown, spec: OptionSpec, type: OptionType): boolean {
   switch (type) {
     case 'string':
-      return typeof value === 'string' && value !== '';
+      return typeof value === 'string' && value !== '' && (spec.values === undefined || spec.values.includes(value));
     case 'boolean':
       return typeof value === 'boolean';
     case 'integer':
@@ -293,6 +309,7 @@ export function validate(options: ServerOptions): ResolvedServerOptions {
     smallFileLimit: options.smallFileLimit ?? DEFAULT_SMALL_FILE_LIMIT,
     watch: options.watch ?? true,
     log: guardLog(options.log),
+    logFormat: options.logFormat ?? 'clf',
     sendTimeout: options.sendTimeout ?? DEFAULT_SEND_TIMEOUT,
     keepAliveTimeout: options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT,
   };

@@ -1,0 +1,156 @@
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { PolicyError, type PolicyProblem } from '../cors/errors.js';
+import { OPTION_SCHEMA, SERVER_SCHEMA, checkOption, unknownKeys, validateServerOptions, type OptionSpec, type ServerOptions } from '../static/options.js';
+import type { CommandLine } from './args.js';
+
+/** Everything `xorigin serve` needs, from every source, checked. */
+export interface Settings {
+  readonly options: ServerOptions;
+  readonly port: number;
+  readonly host: string;
+  readonly workers: number;
+}
+
+/** Option values by option name, as one source gives them; policy keys under `cors`. */
+type Layer = Record<string, unknown>;
+
+function spec(name: string): OptionSpec {
+  return OPTION_SCHEMA.find((s) => s.name === name) as OptionSpec;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * The config file's keys. A relative `root` is resolved against the file's own directory, so the
+ * file means the same wherever it is run from. Unreadable or not an object: a PolicyError at once.
+ */
+function configLayer(path: string, problems: PolicyProblem[]): Layer {
+  let config: Layer;
+  try {
+    const data: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    if (!isPlainObject(data)) throw new Error('the top level must be a JSON object');
+    config = data;
+  } catch (e) {
+    throw new PolicyError([{ option: '--config', value: path, reason: `cannot read the config file: ${(e as Error).message}`, fix: 'pass a readable JSON file' }]);
+  }
+  problems.push(...unknownKeys(config, OPTION_SCHEMA.filter((s) => s.scope !== 'policy' && s.configType !== null), 'key in the config file'));
+  if (typeof config.root === 'string' && config.root !== '') config.root = resolve(dirname(path), config.root);
+  return config;
+}
+
+/** The environment: `$PORT` (digits become a number; an empty or blank value counts as unset). */
+function envLayer(env: NodeJS.ProcessEnv): Layer {
+  const text = env.PORT?.trim();
+  if (text === undefined || text === '') return {};
+  return { port: /^\d+$/.test(text) ? Number(text) : text };
+}
+
+/** The flags; the root argument is the `root` flag's value, relative to the working directory. */
+function flagLayer(cmd: CommandLine): Layer {
+  const layer: Layer = {};
+  const cors: Layer = {};
+  for (const [name, value] of Object.entries(cmd.options)) {
+    if (spec(name).scope === 'policy') cors[name] = value;
+    else layer[name] = value;
+  }
+  if (Object.keys(cors).length > 0) layer.cors = cors;
+  const root = cmd.positionals[1];
+  if (root !== undefined) layer.root = root;
+  return layer;
+}
+
+/**
+ * `higher` over `lower`, key by key (policy keys inside `cors` too). Options that decide the same
+ * response header (cacheControl, immutable) are one setting: where `higher` sets one of them, what
+ * `lower` said through the others is dropped. A `cors` that is not an object is kept as is, so
+ * validation names it rather than a spread of its characters.
+ */
+function overlay(lower: Layer, higher: Layer): Layer {
+  const out: Layer = { ...lower };
+  for (const [name, value] of Object.entries(higher)) {
+    const decides = OPTION_SCHEMA.find((s) => s.name === name)?.decides;
+    if (decides === undefined || value === false) continue;
+    for (const other of OPTION_SCHEMA) if (other.decides === decides) delete out[other.name];
+  }
+  for (const [name, value] of Object.entries(higher)) {
+    if (name === 'cors' && isPlainObject(value)) {
+      out.cors = isPlainObject(lower.cors) ? { ...lower.cors, ...value } : lower.cors === undefined ? value : lower.cors;
+    } else {
+      out[name] = value;
+    }
+  }
+  return out;
+}
+
+/** Port, host and workers, checked; a bad port from the environment is named `$PORT`. */
+function cliSettings(all: Layer, portFromEnv: boolean, problems: PolicyProblem[]): { port: number; host: string; workers: number } {
+  const resolved = { port: all.port ?? 8080, host: all.host ?? '127.0.0.1', workers: all.workers ?? 1 };
+  for (const [name, value] of Object.entries(resolved)) {
+    const problem = checkOption(spec(name), value);
+    if (problem === null) continue;
+    if (name === 'port' && portFromEnv) problems.push({ ...problem, option: '$PORT', fix: `${problem.fix}, or unset PORT` });
+    else problems.push(problem);
+  }
+  return resolved as { port: number; host: string; workers: number };
+}
+
+/** The serve() options: every server key as given (validate() checks them), `log: true` turned into stdout. */
+function serverOptions(all: Layer, problems: PolicyProblem[]): ServerOptions {
+  const options: Layer = {};
+  for (const s of SERVER_SCHEMA) if (all[s.name] !== undefined) options[s.name] = all[s.name];
+  if (isPlainObject(options.cors) && options.cors.origins === undefined) options.cors = { ...options.cors, origins: ['*'] };
+  else if (options.cors === undefined) options.cors = { origins: ['*'] };
+  const log = spec('log');
+  const problem = checkOption(log, all.log, log.configType ?? log.type);
+  if (problem !== null) problems.push(problem);
+  delete options.log;
+  if (all.log === true) options.log = (line: string) => process.stdout.write(`${line}\n`);
+  return options as unknown as ServerOptions;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Every problem of the server options; the root must be a directory. */
+function checkServerOptions(options: ServerOptions, problems: PolicyProblem[]): void {
+  const noRoot = options.root === undefined;
+  if (noRoot) problems.push({ option: 'root', value: null, reason: 'no directory to serve', fix: 'run "xorigin serve DIR" or set "root" in the config file' });
+  try {
+    // A placeholder root, so a missing one is reported once, in the CLI's words.
+    validateServerOptions(noRoot ? { ...options, root: '.' } : options);
+  } catch (e) {
+    if (!(e instanceof PolicyError)) throw e;
+    problems.push(...e.problems);
+  }
+  if (typeof options.root === 'string' && options.root !== '' && !isDirectory(options.root)) {
+    problems.push({ option: 'root', value: options.root, reason: 'not a readable directory', fix: 'pass an existing directory' });
+  }
+}
+
+/**
+ * The settings from every source: flags > environment > config file > defaults (args.ts
+ * PRECEDENCE). Throws a PolicyError listing every problem, before anything listens or forks.
+ */
+export function resolveSettings(cmd: CommandLine, env: NodeJS.ProcessEnv): Settings {
+  const problems: PolicyProblem[] = [];
+  const extra = cmd.positionals.slice(2);
+  if (extra.length > 0) problems.push({ option: 'arguments', value: extra, reason: 'only one root directory is served', fix: 'pass a single directory' });
+  const configPath = cmd.options.config as string | undefined;
+  const config = configPath === undefined ? {} : configLayer(configPath, problems);
+  const fromEnv = envLayer(env);
+  const flags = flagLayer(cmd);
+  const all = overlay(overlay(config, fromEnv), flags);
+  const { port, host, workers } = cliSettings(all, flags.port === undefined && fromEnv.port !== undefined, problems);
+  const options = serverOptions(all, problems);
+  checkServerOptions(options, problems);
+  if (problems.length > 0) throw new PolicyError(problems);
+  return { options, port, host, workers };
+}

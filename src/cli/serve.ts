@@ -1,0 +1,36 @@
+import cluster from 'node:cluster';
+import { PolicyError } from '../cors/errors.js';
+import { serve as serveFiles, type XoriginServer } from '../static/server.js';
+import type { Settings } from './config.js';
+import { onStopSignals } from './signals.js';
+
+/** `[::1]` for an IPv6 host, so the printed URL can be pasted. */
+export function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * Scans the root and serves until a signal: one process, or one worker of a cluster (whose primary
+ * prints the URL). A problem found only now (the root could not be scanned) exits 2; a port that
+ * cannot be bound exits 1.
+ */
+export async function serve({ options, port, host }: Settings): Promise<void> {
+  let server: XoriginServer;
+  try {
+    server = await serveFiles(options);
+  } catch (e) {
+    // The options were checked already, so what failed is most likely the scan of the root.
+    throw e instanceof PolicyError ? e : new PolicyError([{ option: 'root', value: options.root, reason: (e as Error).message, fix: 'pass a readable directory' }]);
+  }
+  server.on('error', (e: NodeJS.ErrnoException) => {
+    process.stderr.write(`xorigin: cannot listen on ${host}:${String(port)}: ${e.message}\n`);
+    process.exit(1);
+  });
+  server.listen(port, host, () => {
+    if (cluster.isWorker) return;
+    const address = server.address();
+    const actual = typeof address === 'object' && address !== null ? address.port : port;
+    process.stdout.write(`listening on http://${urlHost(host)}:${String(actual)}\n`);
+  });
+  onStopSignals(() => void server.shutdown().then(() => process.exit(0)));
+}

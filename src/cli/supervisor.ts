@@ -1,0 +1,79 @@
+import cluster, { type Worker } from 'node:cluster';
+import { onStopSignals } from './signals.js';
+
+/** A worker is killed if it has not finished its responses this long after being asked to stop. */
+const STOP_DEADLINE = 15_000;
+/** A worker that dies within this long of starting counts as a quick death (restart backoff). */
+const QUICK_DEATH = 1_000;
+const MAX_RESTART_DELAY = 10_000;
+
+function liveWorkers(): Worker[] {
+  return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+}
+
+/**
+ * The cluster primary: forks `count` workers (each re-runs the CLI with the same arguments and
+ * serves), prints the URL once, replaces a worker that dies (with a growing delay while they keep
+ * dying at once), and stops them all on SIGTERM/SIGINT (a second SIGINT kills them and exits 130).
+ */
+export function supervise(count: number, urlHost: string): void {
+  const state = { stopping: false, everListened: false, printed: false, quickDeaths: 0 };
+  const startedAt = new Map<number, number>();
+  const fork = (): void => {
+    startedAt.set(cluster.fork().id, Date.now());
+  };
+
+  cluster.on('listening', (worker, address) => {
+    state.everListened = true;
+    process.stderr.write(`xorigin: worker ${String(worker.process.pid)} listening\n`);
+    if (state.printed) return;
+    state.printed = true;
+    process.stdout.write(`listening on http://${urlHost}:${String(address.port)}\n`);
+  });
+
+  cluster.on('exit', (worker, code, signal) => {
+    const lived = Date.now() - (startedAt.get(worker.id) ?? 0);
+    startedAt.delete(worker.id);
+    if (state.stopping) {
+      // process.exitCode is 1 when stopping because start-up failed, else unset (0).
+      if (liveWorkers().length === 0) process.exit();
+      return;
+    }
+    if (!state.everListened) {
+      // Never got as far as listening (port in use, root unreadable): restarting would loop.
+      process.stderr.write(`xorigin: worker ${String(worker.process.pid)} failed to start (exit ${String(code)}); stopping\n`);
+      state.stopping = true;
+      process.exitCode = 1;
+      for (const w of liveWorkers()) w.kill('SIGTERM');
+      if (liveWorkers().length === 0) process.exit(1);
+      return;
+    }
+    state.quickDeaths = lived < QUICK_DEATH ? state.quickDeaths + 1 : 0;
+    const delay = state.quickDeaths === 0 ? 0 : Math.min(MAX_RESTART_DELAY, 100 * 2 ** state.quickDeaths);
+    const how = signal ?? `exit ${String(code)}`;
+    process.stderr.write(`xorigin: worker ${String(worker.process.pid)} died (${how}); starting a new one${delay > 0 ? ` in ${String(delay)} ms` : ''}\n`);
+    setTimeout(() => {
+      if (!state.stopping) fork();
+    }, delay);
+  });
+
+  for (let i = 0; i < count; i++) fork();
+  onStopSignals(
+    () => stopAll(state),
+    () => {
+      for (const w of liveWorkers()) w.process.kill('SIGKILL');
+    },
+  );
+}
+
+/** Each worker finishes its in-flight responses and exits 0; a stuck one is killed at the deadline. */
+function stopAll(state: { stopping: boolean }): void {
+  state.stopping = true;
+  const live = liveWorkers();
+  if (live.length === 0) process.exit(0);
+  for (const w of live) w.process.kill('SIGTERM');
+  setTimeout(() => {
+    for (const w of liveWorkers()) w.process.kill('SIGKILL');
+    process.exit(0);
+  }, STOP_DEADLINE).unref();
+}

@@ -1,0 +1,126 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+/** The access log's formats: Common Log Format (the default) and one JSON object per line. */
+export const LOG_FORMATS = ['clf', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** What is known of a request when it arrives, kept until its response is logged. */
+interface Arrival {
+  /** The peer's address, read now: once the socket has closed, Node can no longer tell it. */
+  readonly remote: string | undefined;
+  /** Date.now() and performance.now() at arrival: the logged time and the start of the duration. */
+  readonly wall: number;
+  readonly start: number;
+  /** socket.bytesWritten when the response got its socket (a pipelined one gets it later), or -1. */
+  startBytes: number;
+  /** socket.bytesWritten once the whole response was handed to the socket ('prefinish'), or -1. */
+  endBytes: number;
+  socket: Socket | null;
+}
+
+const arrivals = new WeakMap<IncomingMessage, Arrival>();
+
+/**
+ * Records the request's peer address and arrival time. Called by the server as the request arrives,
+ * only when a log is configured. A response queued behind another on a pipelining connection gets
+ * its socket later; its byte count starts then.
+ */
+export function noteArrival(req: IncomingMessage, res: ServerResponse): void {
+  const a: Arrival = { remote: req.socket.remoteAddress, wall: Date.now(), start: performance.now(), startBytes: -1, endBytes: -1, socket: null };
+  arrivals.set(req, a);
+  if (res.socket !== null) takeSocket(a, res.socket);
+  else res.once('socket', onSocket);
+  res.once('prefinish', onPrefinish);
+}
+
+function takeSocket(a: Arrival, socket: Socket): void {
+  a.socket = socket;
+  a.startBytes = socket.bytesWritten;
+}
+
+// Shared listeners (they read the response from `this`) instead of closures per request.
+function onSocket(this: ServerResponse, socket: Socket): void {
+  const a = arrivals.get(this.req);
+  if (a !== undefined) takeSocket(a, socket);
+}
+
+/**
+ * The end of the count, taken when the last byte has been handed to the socket: by 'close' the
+ * next pipelined response may already have written to the same socket.
+ */
+function onPrefinish(this: ServerResponse): void {
+  const a = arrivals.get(this.req);
+  if (a !== undefined && a.socket !== null) a.endBytes = a.socket.bytesWritten;
+}
+
+/**
+ * Body bytes handed to the connection for this response, or null when no head was sent. Node writes
+ * one response at a time per connection (a pipelined one waits for its socket), so between taking
+ * the socket and 'prefinish' (or, for a response that never finished, its close) the socket's count
+ * grew by this response's head and body alone. The head is Node's own header string (`_header`,
+ * latin1, so its length is its size in bytes); it is unset until the head is written.
+ */
+function bodyBytes(res: ServerResponse, a: Arrival | undefined): number | null {
+  const head = (res as ServerResponse & { _header?: string | null })._header;
+  if (!res.headersSent || typeof head !== 'string') return null;
+  if (a === undefined || a.socket === null || a.startBytes < 0) return null;
+  const end = a.endBytes >= 0 ? a.endBytes : (a.socket.bytesWritten ?? a.startBytes);
+  const sent = end - a.startBytes - head.length;
+  return sent > 0 ? sent : 0;
+}
+
+/** `\xHH` for C0 and C1 control characters and DEL, and in quoted fields for `"` and `\` too. */
+function escapeField(s: string, quoted: boolean): string {
+  return s.replace(quoted ? /[\x00-\x1f\x7f-\x9f"\\]/g : /[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** CLF's `[10/Oct/2000:13:55:36 +0000]`, in UTC. */
+function clfDate(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `[${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()] as string}/${d.getUTCFullYear()}:${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000]`;
+}
+
+/**
+ * Common Log Format: `host ident authuser [date] "request" status bytes`. ident and authuser are
+ * always `-`; date is the arrival time; bytes are the body bytes sent, `-` for none. A response that
+ * did not complete shows what was sent: its status (`-` if no head went out) and the body bytes that
+ * reached the connection, fewer than its Content-Length.
+ */
+function clfLine(req: IncomingMessage, res: ServerResponse, a: Arrival | undefined): string {
+  const remote = a?.remote ?? '-';
+  const bytes = bodyBytes(res, a);
+  const request = `${req.method ?? '-'} ${req.url ?? '-'} HTTP/${req.httpVersion}`;
+  return `${escapeField(remote, false)} - - ${clfDate(a?.wall ?? Date.now())} "${escapeField(request, true)}" ${res.headersSent ? String(res.statusCode) : '-'} ${bytes === null || bytes === 0 ? '-' : String(bytes)}`;
+}
+
+/**
+ * One JSON object: time (arrival, ISO 8601), remote, method, target, protocol, status (null if no
+ * head was sent), bytes (body bytes sent), origin (null without one), durationMs (arrival to the
+ * response's end) and completed (false when the response ended before all of it was sent).
+ * JSON.stringify escapes C0 controls, `"` and `\`; C1 controls and U+2028/9 are escaped here too.
+ */
+function jsonLine(req: IncomingMessage, res: ServerResponse, a: Arrival | undefined): string {
+  const entry = {
+    time: new Date(a?.wall ?? Date.now()).toISOString(),
+    remote: a?.remote ?? null,
+    method: req.method ?? null,
+    target: req.url ?? null,
+    protocol: `HTTP/${req.httpVersion}`,
+    status: res.headersSent ? res.statusCode : null,
+    bytes: bodyBytes(res, a) ?? 0,
+    origin: req.headers.origin ?? null,
+    durationMs: a === undefined ? null : Math.round((performance.now() - a.start) * 1000) / 1000,
+    completed: res.writableFinished,
+  };
+  return JSON.stringify(entry).replace(/[\x7f-\x9f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** One access-log line for a response that has ended, one way or another. */
+export function accessLine(req: IncomingMessage, res: ServerResponse, format: LogFormat): string {
+  const a = arrivals.get(req);
+  return format === 'json' ? jsonLine(req, res, a) : clfLine(req, res, a);
+}

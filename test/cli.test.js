@@ -1,0 +1,521 @@
+// The CLI as users run it: a real `node dist/cli/main.js` child per test, real sockets on 127.0.0.1,
+// bounded timeouts. Precedence (flags > environment > config file > defaults), --no- flags, the
+// config file's own directory, the access log on stdout, signals, and --workers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rawRequest, request } from './helpers.js';
+
+const ROOT = 'example';
+const APP = 'https://app.example.com';
+const FONT = '/fonts/xorigin-blocks.ttf';
+const CLI = join(process.cwd(), 'dist/cli/main.js');
+
+/**
+ * Runs the CLI; resolves at exit, or once it prints its URL (then with the child still running).
+ * `env` is added to a copy of this process's environment without PORT (`PORT: undefined` keeps it out).
+ */
+function runCli(args, { env = {}, cwd = process.cwd(), timeoutMs = 8000 } = {}) {
+  return new Promise((resolve) => {
+    const childEnv = { ...process.env };
+    delete childEnv.PORT;
+    for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv, cwd });
+    const r = { code: null, out: '', err: '', child };
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve({ ...r, code: 'timeout' });
+    }, timeoutMs);
+    child.stdout.on('data', (d) => {
+      r.out += d;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(r.out);
+      if (m && r.port === undefined) {
+        r.port = Number(m[1]);
+        clearTimeout(timer);
+        resolve({ ...r, code: 'listening', get out() { return r.out; }, get err() { return r.err; } });
+      }
+    });
+    child.stderr.on('data', (d) => (r.err += d));
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      r.exited = code ?? signal;
+      resolve({ ...r, code: code ?? signal, child: undefined });
+    });
+  });
+}
+
+async function stop(r) {
+  if (r.child === undefined || r.child.exitCode !== null || r.child.signalCode !== null) return;
+  await new Promise((resolve) => {
+    r.child.on('exit', resolve);
+    r.child.kill('SIGTERM');
+  });
+}
+
+function tempDir(t) {
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function writeConfig(dir, json, name = 'x.json') {
+  const file = join(dir, name);
+  writeFileSync(file, JSON.stringify(json));
+  return file;
+}
+
+/** A port that was free a moment ago (listen on 0, close). */
+async function freePort() {
+  const s = http.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function assertNoStack(r) {
+  assert.doesNotMatch(r.err, /\n\s+at |TypeError/, `a stack trace on stderr: ${r.err}`);
+}
+
+async function until(check, what, ms = 5000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.fail(`${what} within ${ms} ms`);
+}
+
+// ---------------------------------------------------------------- precedence
+
+test('precedence: --cache-control overrides the config file\'s "immutable": true (same header), and --immutable its "cacheControl"', async (t) => {
+  const dir = tempDir(t);
+  const cases = [
+    [{ immutable: true }, ['--cache-control', 'public, max-age=60'], 'public, max-age=60'],
+    [{ cacheControl: 'no-cache' }, ['--immutable'], 'public, max-age=31536000, immutable'],
+    [{ cacheControl: 'no-cache' }, [], 'no-cache'],
+  ];
+  for (const [json, flags, expected] of cases) {
+    const cfg = writeConfig(dir, { root: join(process.cwd(), ROOT), ...json });
+    const r = await runCli(['serve', '--config', cfg, '--port', '0', ...flags]);
+    try {
+      assert.equal(r.code, 'listening', `${JSON.stringify(json)} ${flags.join(' ')}: ${r.err}`);
+      assert.equal((await request(r.port, { path: FONT })).headers['cache-control'], expected);
+    } finally {
+      await stop(r);
+    }
+  }
+  // Both flags at once are still a conflict: the user said two things about one header.
+  const both = await runCli(['serve', ROOT, '--port', '0', '--immutable', '--cache-control', 'no-cache']);
+  await stop(both);
+  assert.equal(both.code, 2);
+  assert.match(both.err, /immutable/);
+  assertNoStack(both);
+});
+
+test('precedence: --port beats $PORT, which beats the config file\'s "port"; an empty $PORT is unset', async (t) => {
+  const dir = tempDir(t);
+  const [fromConfig, fromEnv] = [await freePort(), await freePort()];
+  const cfg = writeConfig(dir, { root: join(process.cwd(), ROOT), port: fromConfig });
+  const cases = [
+    [{ PORT: String(fromEnv) }, [], fromEnv],
+    [{ PORT: '' }, [], fromConfig],
+    [{ PORT: ' ' }, [], fromConfig],
+    [{}, [], fromConfig],
+  ];
+  for (const [env, flags, expected] of cases) {
+    const r = await runCli(['serve', '--config', cfg, ...flags], { env });
+    await stop(r);
+    assert.equal(r.code, 'listening', `${JSON.stringify(env)}: ${r.err}`);
+    assert.equal(r.port, expected, `PORT=${JSON.stringify(env.PORT)}: listened on ${r.port}`);
+  }
+  const flag = await runCli(['serve', '--config', cfg, '--port', '0'], { env: { PORT: String(fromEnv) } });
+  await stop(flag);
+  assert.equal(flag.code, 'listening', flag.err);
+  assert.ok(flag.port !== fromEnv && flag.port !== fromConfig, `--port 0 lost to ${flag.port}`);
+  // A bad $PORT is named as such, and only when it is used.
+  const bad = await runCli(['serve', ROOT], { env: { PORT: 'http' } });
+  await stop(bad);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /\$PORT = "http"/);
+  const ignored = await runCli(['serve', ROOT, '--port', '0'], { env: { PORT: 'http' } });
+  await stop(ignored);
+  assert.equal(ignored.code, 'listening', ignored.err);
+});
+
+test('precedence: every boolean flag has a --no- form that turns off what the config file turned on; the last one given wins', async (t) => {
+  const dir = tempDir(t);
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  writeFileSync(join(root, 'a.txt'), 'a');
+  const cfg = writeConfig(dir, { root, immutable: true, log: true, watch: true, cors: { origins: [APP], credentials: true } });
+  const r = await runCli(['serve', '--config', cfg, '--port', '0', '--no-immutable', '--no-log', '--no-credentials', '--no-watch']);
+  try {
+    assert.equal(r.code, 'listening', r.err);
+    const res = await request(r.port, { path: '/a.txt', headers: { Origin: APP } });
+    assert.equal(res.headers['cache-control'], 'public, max-age=3600', '--no-immutable');
+    assert.equal(res.headers['access-control-allow-credentials'], undefined, '--no-credentials');
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    // --no-watch: a file added after start is not picked up.
+    writeFileSync(join(root, 'b.txt'), 'b');
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    assert.equal((await request(r.port, { path: '/b.txt' })).status, 404, '--no-watch');
+    assert.doesNotMatch(r.out, /GET \/a\.txt/, '--no-log');
+  } finally {
+    await stop(r);
+  }
+  // Without the --no- flags the config's values hold (so the test above can fail).
+  const on = await runCli(['serve', '--config', cfg, '--port', '0']);
+  try {
+    assert.equal(on.code, 'listening', on.err);
+    const res = await request(on.port, { path: '/a.txt', headers: { Origin: APP } });
+    assert.equal(res.headers['cache-control'], 'public, max-age=31536000, immutable');
+    assert.equal(res.headers['access-control-allow-credentials'], 'true');
+    writeFileSync(join(root, 'c.txt'), 'c');
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      status = (await request(on.port, { path: '/c.txt' })).status;
+    }
+    assert.equal(status, 200, 'watching picks up a new file');
+    await until(() => /GET \/a\.txt/.test(on.out), 'an access-log line');
+  } finally {
+    await stop(on);
+  }
+  // Last one wins, either way round.
+  for (const [flags, expected] of [[['--immutable', '--no-immutable'], 'public, max-age=3600'], [['--no-immutable', '--immutable'], 'public, max-age=31536000, immutable']]) {
+    const x = await runCli(['serve', ROOT, '--port', '0', ...flags]);
+    try {
+      assert.equal(x.code, 'listening', x.err);
+      assert.equal((await request(x.port, { path: FONT })).headers['cache-control'], expected, flags.join(' '));
+    } finally {
+      await stop(x);
+    }
+  }
+  const help = await runCli(['--help']);
+  for (const flag of ['--no-immutable', '--no-credentials', '--no-log', '--no-watch']) assert.ok(help.out.includes(flag), `${flag} missing from --help`);
+});
+
+test('precedence: a relative "root" in a config file is relative to the file\'s directory; a root argument stays relative to the working directory', async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'conf', 'site'), { recursive: true });
+  writeFileSync(join(dir, 'conf', 'site', 'here.txt'), 'config root');
+  mkdirSync(join(dir, 'site'));
+  writeFileSync(join(dir, 'site', 'there.txt'), 'cwd root');
+  const cfg = writeConfig(join(dir, 'conf'), { root: 'site' });
+  // Run from `dir`, where a cwd-relative "site" would be the other directory.
+  const r = await runCli(['serve', '--config', cfg, '--port', '0'], { cwd: dir });
+  try {
+    assert.equal(r.code, 'listening', r.err);
+    assert.equal((await request(r.port, { path: '/here.txt' })).status, 200);
+    assert.equal((await request(r.port, { path: '/there.txt' })).status, 404);
+  } finally {
+    await stop(r);
+  }
+  const arg = await runCli(['serve', 'site', '--config', cfg, '--port', '0'], { cwd: dir });
+  try {
+    assert.equal(arg.code, 'listening', arg.err);
+    assert.equal((await request(arg.port, { path: '/there.txt' })).status, 200);
+  } finally {
+    await stop(arg);
+  }
+  // A missing config-relative root is reported with the path it resolved to.
+  const missing = writeConfig(join(dir, 'conf'), { root: 'nowhere' }, 'missing.json');
+  const bad = await runCli(['serve', '--config', missing], { cwd: dir });
+  assert.equal(bad.code, 2);
+  assert.ok(bad.err.includes(join(dir, 'conf', 'nowhere')), bad.err);
+});
+
+// ---------------------------------------------------------------- signals
+
+/** A root with one large file, and a download of it that the client holds open (reading nothing). */
+function bigRoot(t) {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'big.otf'), Buffer.alloc(32 * 1024 * 1024, 7));
+  return dir;
+}
+
+function holdDownload(port) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/big.otf', agent: false }, (res) => {
+      res.pause();
+      resolve(req);
+    });
+    req.on('error', () => {});
+    req.setTimeout(5000, () => reject(new Error('no response headers')));
+  });
+}
+
+/** The process has exited: no such pid, or a zombie (killed, reparented, not yet reaped by init). */
+function gone(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+function exitOf(child) {
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
+}
+
+for (const extra of [[], ['--workers', '2']]) {
+  const name = extra.length === 0 ? 'single process' : 'cluster primary';
+  test(`signals (${name}): the first SIGINT shuts down gracefully, a second one exits at once with 130`, async (t) => {
+    const dir = bigRoot(t);
+    const r = await runCli(['serve', dir, '--port', '0', ...extra]);
+    t.after(() => r.child?.kill('SIGKILL'));
+    assert.equal(r.code, 'listening', r.err);
+    if (extra.length > 0) await until(() => (r.err.match(/worker \d+ listening/g) ?? []).length === 2, 'two workers listening');
+    const req = await holdDownload(r.port);
+    t.after(() => req.destroy());
+    const exited = exitOf(r.child);
+    r.child.kill('SIGINT');
+    // Graceful: the download in flight keeps the process alive.
+    const early = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve(null), 500))]);
+    assert.equal(early, null, `exited on the first SIGINT: ${JSON.stringify(early)} ${r.err}`);
+    const sent = Date.now();
+    r.child.kill('SIGINT');
+    const end = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve(null), 2000))]);
+    assert.notEqual(end, null, 'still running 2 s after the second SIGINT');
+    assert.equal(end.code, 130, JSON.stringify(end));
+    assert.ok(end.at - sent < 1000, `took ${end.at - sent} ms`);
+    // No worker is left behind, serving or holding the port.
+    for (const m of r.err.matchAll(/worker (\d+) listening/g)) {
+      const pid = Number(m[1]);
+      await until(() => gone(pid), `worker ${pid} gone`, 1000);
+    }
+  });
+}
+
+test('signals: a single SIGINT with nothing in flight exits 0', async () => {
+  const r = await runCli(['serve', ROOT, '--port', '0']);
+  assert.equal(r.code, 'listening', r.err);
+  const exited = exitOf(r.child);
+  r.child.kill('SIGINT');
+  assert.equal((await exited).code, 0);
+});
+
+// ---------------------------------------------------------------- the access log on stdout
+
+test('--log writes Common Log Format lines; --log-format json (or "logFormat" in the config) JSON lines', async (t) => {
+  const r = await runCli(['serve', ROOT, '--port', '0', '--log']);
+  try {
+    assert.equal(r.code, 'listening', r.err);
+    await request(r.port, { path: FONT, headers: { Origin: APP } });
+    await until(() => r.out.includes(FONT), 'a log line');
+    const size = readFileSync(join(ROOT, FONT)).length;
+    const line = r.out.split('\n').find((l) => l.includes(FONT));
+    assert.match(line, new RegExp(`^127\\.0\\.0\\.1 - - \\[\\d{2}/\\w{3}/\\d{4}:\\d{2}:\\d{2}:\\d{2} \\+0000\\] "GET ${FONT} HTTP/1\\.1" 200 ${size}$`));
+  } finally {
+    await stop(r);
+  }
+  const dir = tempDir(t);
+  for (const [args, how] of [[['--log', '--log-format', 'json'], 'flag'], [['--config', writeConfig(dir, { root: join(process.cwd(), ROOT), log: true, logFormat: 'json' })], 'config']]) {
+    const j = await runCli(['serve', ...(how === 'flag' ? [ROOT] : []), '--port', '0', ...args]);
+    try {
+      assert.equal(j.code, 'listening', j.err);
+      await request(j.port, { path: FONT, headers: { Origin: APP } });
+      await until(() => j.out.includes(FONT), 'a log line');
+      const entry = JSON.parse(j.out.split('\n').find((l) => l.includes(FONT)));
+      assert.equal(entry.method, 'GET', how);
+      assert.equal(entry.target, FONT);
+      assert.equal(entry.status, 200);
+      assert.equal(entry.origin, APP);
+      assert.equal(entry.completed, true);
+    } finally {
+      await stop(j);
+    }
+  }
+  const bad = await runCli(['serve', ROOT, '--log-format', 'combined']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /logFormat = "combined": must be one of "clf", "json"/);
+  assertNoStack(bad);
+});
+
+// ---------------------------------------------------------------- moved from server.test.js and options.test.js
+
+test('CLI: bad flags exit 2 and name every option', async () => {
+  const r = await runCli(['serve', 'example', '--origin', 'https://A.com/', '--methods', 'TRACE', '--max-age', '999999', '--port', '99999']);
+  assert.equal(r.code, 2);
+  for (const name of ['cors.origins[0]', 'cors.methods[0]', 'cors.maxAge', 'port']) assert.ok(r.err.includes(name), `${name} missing from: ${r.err}`);
+  const unknown = await runCli(['serve', 'example', '--colour']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.err, /--colour/);
+  assertNoStack(unknown);
+});
+
+test('CLI: a config file with an unknown key exits 2 naming it', async (t) => {
+  const cfg = writeConfig(tempDir(t), { root: 'example', cors: { origins: ['*'], allowHeaders: ['x'] }, prot: 1 });
+  const r = await runCli(['serve', '--config', cfg]);
+  assert.equal(r.code, 2);
+  assert.ok(r.err.includes('prot'));
+  assert.ok(r.err.includes('cors.allowHeaders'));
+});
+
+test('CLI: prints the URL, serves, and exits 0 on SIGTERM', async () => {
+  const r = await runCli(['serve', 'example', '--port', '0', '--origin', 'http://localhost:*']);
+  assert.equal(r.code, 'listening', r.err);
+  const res = await request(r.port, { path: FONT, headers: { Origin: 'http://localhost:5173' } });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['content-type'], 'font/ttf');
+  assert.equal(res.headers['access-control-allow-origin'], 'http://localhost:5173');
+  const exited = exitOf(r.child);
+  r.child.kill('SIGTERM');
+  assert.equal((await exited).code, 0);
+});
+
+test('CLI --workers 2: both serve, a killed worker is replaced, SIGTERM stops them all with exit 0', async (t) => {
+  const r = await runCli(['serve', 'example', '--port', '0', '--workers', '2']);
+  t.after(() => r.child?.kill('SIGKILL'));
+  assert.equal(r.code, 'listening', r.err);
+  const pids = () => [...r.err.matchAll(/worker (\d+) listening/g)].map((m) => Number(m[1]));
+  await until(() => pids().length === 2, 'two workers listening');
+  assert.equal(r.out.match(/listening on/g).length, 1, 'the URL is printed once');
+  const [first, second] = pids();
+  assert.notEqual(first, r.child.pid);
+  assert.equal((await request(r.port, { path: '/' })).status, 200);
+
+  process.kill(first, 'SIGKILL');
+  await until(() => pids().length === 3, 'a replacement worker listening');
+  const replacement = pids()[2];
+  assert.ok(![first, second].includes(replacement));
+  assert.match(r.err, new RegExp(`worker ${first} died \\(SIGKILL\\)`));
+  // Round-robin spreads these over both live workers; every one must succeed.
+  for (let i = 0; i < 6; i++) {
+    const res = await request(r.port, { path: FONT });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'font/ttf');
+  }
+  const exited = exitOf(r.child);
+  r.child.kill('SIGTERM');
+  assert.equal((await exited).code, 0);
+  for (const pid of [second, replacement]) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} still running`);
+});
+
+test('CLI --workers: a bad count exits 2 naming it; a port in use exits 1 without a restart loop', async () => {
+  const bad = await runCli(['serve', 'example', '--workers', '0']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /workers/);
+  const blocker = http.createServer();
+  await new Promise((r) => blocker.listen(0, '127.0.0.1', r));
+  const busy = await runCli(['serve', 'example', '--workers', '2', '--port', String(blocker.address().port)]);
+  blocker.close();
+  assert.equal(busy.code, 1);
+  assert.match(busy.err, /EADDRINUSE/);
+  assert.match(busy.err, /failed to start/);
+});
+
+test('CLI: a policy key of the wrong type is named as itself (not root), with and without --workers', async (t) => {
+  const cfg = writeConfig(tempDir(t), { root: join(process.cwd(), ROOT), cors: { origins: ['*'], allowedHeaders: 'x-foo' } });
+  for (const extra of [[], ['--workers', '2']]) {
+    const r = await runCli(['serve', '--config', cfg, '--port', '0', ...extra]);
+    await stop(r);
+    assert.equal(r.code, 2, `${extra.join(' ')}: ${r.err}`);
+    assert.match(r.err, /cors\.allowedHeaders = "x-foo"/);
+    assert.doesNotMatch(r.err, /\broot\b/);
+    assertNoStack(r);
+  }
+});
+
+test('CLI: every config key is type-checked (JSON types kept: "80" and "false" are errors), all reported at once', async (t) => {
+  const dir = tempDir(t);
+  const wrong = { port: '80', host: 5, workers: '2', watch: 'false', log: 'yes', logFormat: 1, immutable: 1, smallFileLimit: -1, crossOriginResourcePolicy: 'yes', sendTimeout: '1000', keepAliveTimeout: 0, cacheControl: '' };
+  const cfg = writeConfig(dir, { root: join(process.cwd(), ROOT), ...wrong });
+  for (const extra of [[], ['--workers', '2']]) {
+    const r = await runCli(['serve', '--config', cfg, ...extra]);
+    await stop(r);
+    assert.equal(r.code, 2, r.err);
+    for (const key of Object.keys(wrong)) {
+      // --workers 2 overrides the config's bad "workers".
+      if (key === 'workers' && extra.length > 0) continue;
+      assert.match(r.err, new RegExp(`^  - ${key} = `, 'm'), `${key} missing from: ${r.err}`);
+    }
+    assertNoStack(r);
+  }
+  const cors = writeConfig(dir, { root: join(process.cwd(), ROOT), cors: 'x' }, 'cors.json');
+  const r = await runCli(['serve', '--config', cors, '--origin', APP]);
+  await stop(r);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /^ {2}- cors = "x": must be an object/m);
+  assert.match(r.err, /1 problem/);
+});
+
+test('CLI: a Cache-Control value that is not a valid header value exits 2 before listening', async () => {
+  for (const extra of [[], ['--workers', '2']]) {
+    const r = await runCli(['serve', ROOT, '--port', '0', '--cache-control', 'max-age=60 — fonts', ...extra]);
+    await stop(r);
+    assert.equal(r.code, 2, `${extra.join(' ')}: started anyway: ${r.out}`);
+    assert.match(r.err, /cacheControl = "max-age=60 — fonts"/);
+    assertNoStack(r);
+  }
+});
+
+test('CLI: --send-timeout and --keep-alive-timeout (and their config keys) reach the server; bad values exit 2', async (t) => {
+  const r = await runCli(['serve', ROOT, '--port', '0', '--send-timeout', '1000', '--keep-alive-timeout', '65000']);
+  try {
+    assert.equal(r.code, 'listening', r.err);
+    const res = await rawRequest(r.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal(res.status, 200);
+    assert.equal(res.get('keep-alive'), 'timeout=65');
+  } finally {
+    await stop(r);
+  }
+  const cfg = writeConfig(tempDir(t), { root: join(process.cwd(), ROOT), sendTimeout: 2000, keepAliveTimeout: 61000 });
+  const ok = await runCli(['serve', '--config', cfg, '--port', '0']);
+  try {
+    assert.equal(ok.code, 'listening', ok.err);
+    assert.equal((await rawRequest(ok.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')).get('keep-alive'), 'timeout=61');
+  } finally {
+    await stop(ok);
+  }
+  const bad = await runCli(['serve', ROOT, '--send-timeout', 'soon', '--keep-alive-timeout', '0']);
+  await stop(bad);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /sendTimeout = "soon"/);
+  assert.match(bad.err, /keepAliveTimeout = 0/);
+});
+
+test('CLI: --allowed-headers x-foo refuses a preflight for range; no flag allows it', async () => {
+  const preflight = (port) =>
+    request(port, { method: 'OPTIONS', path: '/', headers: { Origin: APP, 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'range' } });
+  for (const [extra, status] of [[['--allowed-headers', 'x-foo'], 403], [[], 204]]) {
+    const r = await runCli(['serve', ROOT, '--port', '0', '--origin', APP, ...extra]);
+    try {
+      assert.equal(r.code, 'listening', r.err);
+      assert.equal((await preflight(r.port)).status, status, extra.join(' '));
+    } finally {
+      await stop(r);
+    }
+  }
+});
+
+test('--help and the README list every flag (with its --no- form) and config key of the option schema, and the precedence rule', async () => {
+  const { OPTION_SCHEMA } = await import('../dist/static/options.js');
+  const help = await runCli(['--help']);
+  const readme = readFileSync('README.md', 'utf8');
+  for (const spec of OPTION_SCHEMA) {
+    if (spec.flag !== undefined) {
+      const flag = `--${spec.flag.name}${spec.flag.arg === undefined ? '' : ` ${spec.flag.arg}`}`;
+      assert.ok(help.out.includes(flag), `${flag} missing from --help`);
+      assert.match(readme, new RegExp(`^\\| \`(-\\w, )?--${spec.flag.name}\\b`, 'm'), `${flag} missing from the README's flag table`);
+      if (spec.flag.arg === undefined) {
+        assert.ok(help.out.includes(`--no-${spec.flag.name}`), `--no-${spec.flag.name} missing from --help`);
+        assert.ok(readme.includes(`--no-${spec.flag.name}`), `--no-${spec.flag.name} missing from the README`);
+      }
+    }
+    if (spec.scope !== 'policy' && spec.configType !== null) assert.ok(readme.includes(`"${spec.name}"`), `config key "${spec.name}" missing from the README`);
+  }
+  const rule = 'flags > environment ($PORT) > config file > defaults';
+  assert.ok(help.out.includes(rule), `--help lacks "${rule}"`);
+  assert.ok(readme.includes(rule), `README lacks "${rule}"`);
+});
