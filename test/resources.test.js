@@ -43,6 +43,24 @@ async function eventually(check, describe, ms = 3000) {
   }
 }
 
+async function eventuallyAsync(check, describe, ms = 3000) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(describe());
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The Content-Length a HEAD request gets. */
+function head(port, path) {
+  return new Promise((resolve, reject) => {
+    http.request({ host: '127.0.0.1', port, path, method: 'HEAD', agent: false }, (res) => {
+      res.resume();
+      resolve(res.headers['content-length']);
+    }).on('error', reject).end();
+  });
+}
+
 /** Waits until the server holds nothing and the process's fd count is back at `baseline`. */
 async function backToBaseline(s, baseline) {
   await eventually(
@@ -157,6 +175,8 @@ describe('a file that vanishes or shrinks mid-body', () => {
     try {
       for (const change of ['truncate', 'unlink']) {
         writeFileSync(join(root, 'stalling.otf'), Buffer.alloc(STALLING, 3));
+        // Served from memory while it was 1000 bytes: wait until the watcher has seen it grow.
+        await eventuallyAsync(async () => (await head(s.port, '/stalling.otf')) === String(STALLING), () => 'the rewrite was never picked up');
         const outcome = await new Promise((resolve) => {
           http
             .get({ host: '127.0.0.1', port: s.port, path: '/stalling.otf', agent: false }, (res) => {
