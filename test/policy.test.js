@@ -336,3 +336,12 @@ describe('app origins over sockets (createCors + node:http)', () => {
     }
   });
 });
+
+test('unknown keys named like Object.prototype members get the plain fix, not "[object Object]"', () => {
+  for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+    const options = JSON.parse(`{ "origins": ["https://app.example.com"], "${key}": 1 }`);
+    const p = one(options, key, /unknown option/);
+    assert.match(p.fix, /^remove it; known options are /, key);
+  }
+  assert.match(one({ ...ok, allowHeaders: ['x'] }, 'allowHeaders', /unknown option/).fix, /did you mean "allowedHeaders"/);
+});

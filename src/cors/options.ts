@@ -136,238 +136,243 @@ function isStringArray(value: unknown): value is readonly string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string');
 }
 
+/** Records one problem with the option at `option`; compilePolicy prefixes it and collects them all. */
+type Report = (option: string, value: unknown, reason: string, fix: string) => void;
+
 /**
  * Validates a policy and compiles it. Throws a PolicyError listing every problem found, each with
- * the option, the value, the reason and the fix. Nothing is checked later, at request time.
+ * the option, the value, the reason and the fix. Nothing is checked later, at request time. Each
+ * option has its own small validator below, all reporting into one list.
  */
 export function compilePolicy(options: CorsOptions, prefix = ''): CompiledPolicy {
   const problems: PolicyProblem[] = [];
-  const report = (option: string, value: unknown, reason: string, fix: string): void => {
+  const report: Report = (option, value, reason, fix) => {
     problems.push({ option: prefix + option, value, reason, fix });
   };
-
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     report('(policy)', options, 'the policy must be an object', 'pass an object such as { origins: ["https://app.example.com"] }');
     throw new PolicyError(problems);
   }
   const raw = options as unknown as Record<string, unknown>;
-  for (const key of Object.keys(raw)) {
-    if (!KNOWN_OPTIONS.includes(key)) {
-      const meant = LIKELY_MEANT[key];
-      report(
-        key,
-        raw[key],
-        'unknown option',
-        meant !== undefined ? `did you mean "${meant}"?` : `remove it; known options are ${KNOWN_OPTIONS.join(', ')}`,
-      );
-    }
-  }
-
-  const credentials = raw.credentials === true;
-  if (raw.credentials !== undefined && typeof raw.credentials !== 'boolean') {
-    report('credentials', raw.credentials, 'must be true or false', 'write credentials: true or leave it out');
-  }
-  const caseSensitiveMethods = raw.caseSensitiveMethods === true;
-  if (raw.caseSensitiveMethods !== undefined && typeof raw.caseSensitiveMethods !== 'boolean') {
-    report('caseSensitiveMethods', raw.caseSensitiveMethods, 'must be true or false', 'write true or leave it out');
-  }
-  const tolerateInsecure = raw.tolerateInsecureOrigins === true;
-  if (raw.tolerateInsecureOrigins !== undefined && typeof raw.tolerateInsecureOrigins !== 'boolean') {
-    report('tolerateInsecureOrigins', raw.tolerateInsecureOrigins, 'must be true or false', 'write true or leave it out');
-  }
-
-  // origins
-  let anyOrigin = false;
-  const patterns: OriginPattern[] = [];
-  if (raw.origins === undefined) {
-    report('origins', undefined, 'is required', 'list the allowed origins, e.g. origins: ["https://app.example.com"], or ["*"] for any');
-  } else if (!isStringArray(raw.origins)) {
-    report('origins', raw.origins, 'must be an array of strings', 'write origins: ["https://app.example.com"]');
-  } else if (raw.origins.length === 0) {
-    report('origins', raw.origins, 'is empty, so no origin could ever be allowed', 'list at least one origin, or ["*"] for any');
-  } else if (raw.origins.includes('*')) {
-    if (raw.origins.length > 1) {
-      report('origins', raw.origins, '"*" allows every origin, so listing others beside it is a mistake', 'use ["*"] alone, or remove "*"');
-    } else if (credentials) {
-      report(
-        'origins',
-        raw.origins,
-        'browsers reject "Access-Control-Allow-Origin: *" on credentialed requests, and echoing any origin with credentials would let every site read your users\' data',
-        'list the exact origins allowed to send credentials, or set credentials: false',
-      );
-    }
-    anyOrigin = true;
-  } else {
-    const seen = new Set<string>();
-    raw.origins.forEach((source, i) => {
-      const option = `origins[${i}]`;
-      const parsed = parseOriginPattern(source);
-      if (!parsed.ok) {
-        report(option, source, parsed.problem.reason, parsed.problem.fix);
-        return;
-      }
-      const p = parsed.pattern;
-      if (credentials && p.scheme === 'http' && !p.loopback && !tolerateInsecure) {
-        report(
-          option,
-          source,
-          'credentials to a plain-http origin: anyone on the network path can impersonate it and read your users\' responses',
-          'use the https:// origin, or set tolerateInsecureOrigins: true if you accept that risk',
-        );
-        return;
-      }
-      if (seen.has(p.source)) return;
-      seen.add(p.source);
-      patterns.push(p);
-    });
-  }
-
-  // methods
-  let anyMethod = false;
-  const methods: string[] = [];
-  if (raw.methods !== undefined) {
-    if (!isStringArray(raw.methods)) {
-      report('methods', raw.methods, 'must be an array of strings', 'write methods: ["PUT", "DELETE"]');
-    } else if (raw.methods.includes('*')) {
-      anyMethod = true;
-      if (raw.methods.length > 1) report('methods', raw.methods, '"*" already allows every method', 'use ["*"] alone');
-    } else {
-      raw.methods.forEach((m, i) => {
-        const lower = m.toLowerCase();
-        if (!isToken(m)) {
-          report(`methods[${i}]`, m, 'not a valid HTTP method token', 'use a method name such as "PUT" (letters, no spaces)');
-        } else if (FORBIDDEN_METHODS.includes(lower)) {
-          report(`methods[${i}]`, m, 'a forbidden method: browsers never send it cross-origin, and it only serves attacks', 'remove it');
-        } else if (!caseSensitiveMethods && !NORMALISED_METHODS.includes(lower) && miscasedRegisteredMethod(m) !== null) {
-          const upper = miscasedRegisteredMethod(m) as string;
-          report(
-            `methods[${i}]`,
-            m,
-            `browsers send ${upper} exactly as scripts write it (Fetch uppercases only DELETE, GET, HEAD, OPTIONS, POST and PUT), so "${m}" would never match`,
-            `use "${upper}"; if a client really sends "${m}", set caseSensitiveMethods: true`,
-          );
-        } else {
-          const method = NORMALISED_METHODS.includes(lower) ? m.toUpperCase() : m;
-          if (!SAFELISTED_METHODS.includes(method) && !methods.includes(method)) methods.push(method);
-        }
-      });
-    }
-  }
-
-  // allowedHeaders
-  let anyHeader = false;
-  const headerNames: string[] = [];
-  if (raw.allowedHeaders !== undefined) {
-    if (!isStringArray(raw.allowedHeaders)) {
-      report('allowedHeaders', raw.allowedHeaders, 'must be an array of strings', 'write allowedHeaders: ["content-type"]');
-    } else {
-      raw.allowedHeaders.forEach((h, i) => {
-        if (h === '*') {
-          anyHeader = true;
-          return;
-        }
-        const lower = h.toLowerCase();
-        if (!isToken(h)) {
-          report(`allowedHeaders[${i}]`, h, 'not a valid header name', 'use a header name such as "content-type" (no spaces, colons or commas)');
-        } else if (FORBIDDEN_REQUEST_HEADERS.includes(lower) || lower.startsWith('proxy-') || lower.startsWith('sec-')) {
-          report(
-            `allowedHeaders[${i}]`,
-            h,
-            'a forbidden request header: browsers set it themselves and scripts cannot, so a preflight never asks for it',
-            'remove it',
-          );
-        } else {
-          headerNames.push(lower);
-        }
-      });
-      if (anyHeader && headerNames.some((n) => n !== 'authorization')) {
-        report(
-          'allowedHeaders',
-          raw.allowedHeaders,
-          '"*" already allows every header except "authorization", so other names beside it are a mistake',
-          'use ["*"], or ["*", "authorization"] to allow authorization too',
-        );
-      }
-    }
-  }
-
-  // exposedHeaders
-  let anyExposed = false;
-  const exposed: string[] = [];
-  if (raw.exposedHeaders !== undefined) {
-    if (!isStringArray(raw.exposedHeaders)) {
-      report('exposedHeaders', raw.exposedHeaders, 'must be an array of strings', 'write exposedHeaders: ["x-request-id"]');
-    } else if (raw.exposedHeaders.includes('*')) {
-      anyExposed = true;
-      if (credentials) {
-        report(
-          'exposedHeaders',
-          raw.exposedHeaders,
-          'browsers treat "*" as a literal header name on credentialed requests, so nothing would be exposed',
-          'list the header names to expose',
-        );
-      } else if (raw.exposedHeaders.length > 1) {
-        report('exposedHeaders', raw.exposedHeaders, '"*" already exposes every header', 'use ["*"] alone');
-      }
-    } else {
-      raw.exposedHeaders.forEach((h, i) => {
-        const lower = h.toLowerCase();
-        if (!isToken(h)) {
-          report(`exposedHeaders[${i}]`, h, 'not a valid header name', 'use a header name such as "x-request-id"');
-        } else if (FORBIDDEN_RESPONSE_HEADERS.includes(lower)) {
-          report(`exposedHeaders[${i}]`, h, 'browsers never expose Set-Cookie to scripts', 'remove it');
-        } else if (!exposed.includes(lower)) {
-          exposed.push(lower);
-        }
-      });
-    }
-  }
-
-  // maxAge
-  let maxAge: number | null = null;
-  if (raw.maxAge !== undefined) {
-    const v = raw.maxAge;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < -1 || v > MAX_AGE_LIMIT) {
-      report(
-        'maxAge',
-        v,
-        `must be a whole number of seconds from 0 to ${MAX_AGE_LIMIT}, or -1 to forbid caching`,
-        'use e.g. maxAge: 7200 (Chromium caps preflight caching at 7200 s), or leave it out',
-      );
-    } else {
-      maxAge = v === -1 ? 0 : v;
-    }
-  }
-
-  let preflightStatus: 200 | 204 = 204;
-  if (raw.preflightStatus !== undefined) {
-    if (raw.preflightStatus === 200 || raw.preflightStatus === 204) {
-      preflightStatus = raw.preflightStatus;
-    } else {
-      report('preflightStatus', raw.preflightStatus, 'must be 204 or 200', 'use 204 (the default) or 200');
-    }
-  }
-
-  const timingAllowOrigin = raw.timingAllowOrigin === true;
-  if (raw.timingAllowOrigin !== undefined && typeof raw.timingAllowOrigin !== 'boolean') {
-    report('timingAllowOrigin', raw.timingAllowOrigin, 'must be true or false', 'write true or leave it out');
-  }
-
+  checkKnownKeys(raw, report);
+  const credentials = readBoolean(raw, 'credentials', report);
+  const caseSensitiveMethods = readBoolean(raw, 'caseSensitiveMethods', report);
+  const tolerateInsecure = readBoolean(raw, 'tolerateInsecureOrigins', report);
+  const timingAllowOrigin = readBoolean(raw, 'timingAllowOrigin', report);
+  const origins = compileOrigins(raw.origins, credentials, tolerateInsecure, report);
+  const methods = compileMethods(raw.methods, caseSensitiveMethods, report);
+  const allowed = compileAllowedHeaders(raw.allowedHeaders, report);
+  const exposed = compileExposedHeaders(raw.exposedHeaders, credentials, report);
+  const maxAge = compileMaxAge(raw.maxAge, report);
+  const preflightStatus = compilePreflightStatus(raw.preflightStatus, report);
   if (problems.length > 0) throw new PolicyError(problems);
-
-  const matcher = new OriginMatcher(patterns);
   return Object.freeze({
-    anyOrigin,
-    origins: Object.freeze(patterns),
-    matcher,
-    methods: Object.freeze(methods),
-    anyMethod,
-    allowedHeaders: new HeaderNameSet(headerNames, anyHeader),
-    exposedHeaders: Object.freeze(exposed),
-    anyExposed,
+    anyOrigin: origins.any,
+    origins: Object.freeze(origins.patterns),
+    matcher: new OriginMatcher(origins.patterns),
+    methods: Object.freeze(methods.list),
+    anyMethod: methods.any,
+    allowedHeaders: new HeaderNameSet(allowed.names, allowed.any),
+    exposedHeaders: Object.freeze(exposed.names),
+    anyExposed: exposed.any,
     credentials,
     maxAge,
     preflightStatus,
     timingAllowOrigin,
   });
+}
+
+function checkKnownKeys(raw: Record<string, unknown>, report: Report): void {
+  for (const key of Object.keys(raw)) {
+    if (KNOWN_OPTIONS.includes(key)) continue;
+    // hasOwn: a key such as "__proto__" or "constructor" must not find Object.prototype's members.
+    const meant = Object.hasOwn(LIKELY_MEANT, key) ? LIKELY_MEANT[key] : undefined;
+    const fix = meant !== undefined ? `did you mean "${meant}"?` : `remove it; known options are ${KNOWN_OPTIONS.join(', ')}`;
+    report(key, raw[key], 'unknown option', fix);
+  }
+}
+
+/** An optional boolean option: false when absent; a problem when it is anything but a boolean. */
+function readBoolean(raw: Record<string, unknown>, key: string, report: Report): boolean {
+  const v = raw[key];
+  if (v !== undefined && typeof v !== 'boolean') report(key, v, 'must be true or false', `write ${key}: true or leave it out`);
+  return v === true;
+}
+
+function compileOrigins(value: unknown, credentials: boolean, tolerateInsecure: boolean, report: Report): { any: boolean; patterns: OriginPattern[] } {
+  const none = { any: false, patterns: [] };
+  if (value === undefined) {
+    report('origins', undefined, 'is required', 'list the allowed origins, e.g. origins: ["https://app.example.com"], or ["*"] for any');
+    return none;
+  }
+  if (!isStringArray(value)) {
+    report('origins', value, 'must be an array of strings', 'write origins: ["https://app.example.com"]');
+    return none;
+  }
+  if (value.length === 0) {
+    report('origins', value, 'is empty, so no origin could ever be allowed', 'list at least one origin, or ["*"] for any');
+    return none;
+  }
+  if (!value.includes('*')) return { any: false, patterns: compileOriginList(value, credentials, tolerateInsecure, report) };
+  if (value.length > 1) {
+    report('origins', value, '"*" allows every origin, so listing others beside it is a mistake', 'use ["*"] alone, or remove "*"');
+  } else if (credentials) {
+    report(
+      'origins',
+      value,
+      'browsers reject "Access-Control-Allow-Origin: *" on credentialed requests, and echoing any origin with credentials would let every site read your users\' data',
+      'list the exact origins allowed to send credentials, or set credentials: false',
+    );
+  }
+  return { any: true, patterns: [] };
+}
+
+/** Each origin or pattern parsed strictly; duplicates (after canonical parsing) are dropped. */
+function compileOriginList(list: readonly string[], credentials: boolean, tolerateInsecure: boolean, report: Report): OriginPattern[] {
+  const patterns: OriginPattern[] = [];
+  const seen = new Set<string>();
+  list.forEach((source, i) => {
+    const option = `origins[${i}]`;
+    const parsed = parseOriginPattern(source);
+    if (!parsed.ok) {
+      report(option, source, parsed.problem.reason, parsed.problem.fix);
+      return;
+    }
+    const p = parsed.pattern;
+    if (credentials && p.scheme === 'http' && !p.loopback && !tolerateInsecure) {
+      report(
+        option,
+        source,
+        'credentials to a plain-http origin: anyone on the network path can impersonate it and read your users\' responses',
+        'use the https:// origin, or set tolerateInsecureOrigins: true if you accept that risk',
+      );
+      return;
+    }
+    if (seen.has(p.source)) return;
+    seen.add(p.source);
+    patterns.push(p);
+  });
+  return patterns;
+}
+
+function compileMethods(value: unknown, caseSensitive: boolean, report: Report): { any: boolean; list: string[] } {
+  const list: string[] = [];
+  if (value === undefined) return { any: false, list };
+  if (!isStringArray(value)) {
+    report('methods', value, 'must be an array of strings', 'write methods: ["PUT", "DELETE"]');
+    return { any: false, list };
+  }
+  if (value.includes('*')) {
+    if (value.length > 1) report('methods', value, '"*" already allows every method', 'use ["*"] alone');
+    return { any: true, list };
+  }
+  value.forEach((m, i) => {
+    const method = compileMethod(m, `methods[${i}]`, caseSensitive, report);
+    if (method !== null && !SAFELISTED_METHODS.includes(method) && !list.includes(method)) list.push(method);
+  });
+  return { any: false, list };
+}
+
+/** One method as browsers will send it (Fetch "normalize a method"), or null after reporting why not. */
+function compileMethod(m: string, option: string, caseSensitive: boolean, report: Report): string | null {
+  const lower = m.toLowerCase();
+  if (!isToken(m)) {
+    report(option, m, 'not a valid HTTP method token', 'use a method name such as "PUT" (letters, no spaces)');
+    return null;
+  }
+  if (FORBIDDEN_METHODS.includes(lower)) {
+    report(option, m, 'a forbidden method: browsers never send it cross-origin, and it only serves attacks', 'remove it');
+    return null;
+  }
+  if (NORMALISED_METHODS.includes(lower)) return m.toUpperCase();
+  const upper = caseSensitive ? null : miscasedRegisteredMethod(m);
+  if (upper !== null) {
+    report(
+      option,
+      m,
+      `browsers send ${upper} exactly as scripts write it (Fetch uppercases only DELETE, GET, HEAD, OPTIONS, POST and PUT), so "${m}" would never match`,
+      `use "${upper}"; if a client really sends "${m}", set caseSensitiveMethods: true`,
+    );
+    return null;
+  }
+  return m;
+}
+
+function compileAllowedHeaders(value: unknown, report: Report): { any: boolean; names: string[] } {
+  const names: string[] = [];
+  if (value === undefined) return { any: false, names };
+  if (!isStringArray(value)) {
+    report('allowedHeaders', value, 'must be an array of strings', 'write allowedHeaders: ["content-type"]');
+    return { any: false, names };
+  }
+  let any = false;
+  value.forEach((h, i) => {
+    if (h === '*') {
+      any = true;
+      return;
+    }
+    const lower = h.toLowerCase();
+    if (!isToken(h)) {
+      report(`allowedHeaders[${i}]`, h, 'not a valid header name', 'use a header name such as "content-type" (no spaces, colons or commas)');
+    } else if (FORBIDDEN_REQUEST_HEADERS.includes(lower) || lower.startsWith('proxy-') || lower.startsWith('sec-')) {
+      report(`allowedHeaders[${i}]`, h, 'a forbidden request header: browsers set it themselves and scripts cannot, so a preflight never asks for it', 'remove it');
+    } else {
+      names.push(lower);
+    }
+  });
+  if (any && names.some((n) => n !== 'authorization')) {
+    report(
+      'allowedHeaders',
+      value,
+      '"*" already allows every header except "authorization", so other names beside it are a mistake',
+      'use ["*"], or ["*", "authorization"] to allow authorization too',
+    );
+  }
+  return { any, names };
+}
+
+function compileExposedHeaders(value: unknown, credentials: boolean, report: Report): { any: boolean; names: string[] } {
+  const names: string[] = [];
+  if (value === undefined) return { any: false, names };
+  if (!isStringArray(value)) {
+    report('exposedHeaders', value, 'must be an array of strings', 'write exposedHeaders: ["x-request-id"]');
+    return { any: false, names };
+  }
+  if (value.includes('*')) {
+    if (credentials) {
+      report('exposedHeaders', value, 'browsers treat "*" as a literal header name on credentialed requests, so nothing would be exposed', 'list the header names to expose');
+    } else if (value.length > 1) {
+      report('exposedHeaders', value, '"*" already exposes every header', 'use ["*"] alone');
+    }
+    return { any: true, names };
+  }
+  value.forEach((h, i) => {
+    const lower = h.toLowerCase();
+    if (!isToken(h)) report(`exposedHeaders[${i}]`, h, 'not a valid header name', 'use a header name such as "x-request-id"');
+    else if (FORBIDDEN_RESPONSE_HEADERS.includes(lower)) report(`exposedHeaders[${i}]`, h, 'browsers never expose Set-Cookie to scripts', 'remove it');
+    else if (!names.includes(lower)) names.push(lower);
+  });
+  return { any: false, names };
+}
+
+/** The Access-Control-Max-Age value to send, or null for none. */
+function compileMaxAge(v: unknown, report: Report): number | null {
+  if (v === undefined) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < -1 || v > MAX_AGE_LIMIT) {
+    report(
+      'maxAge',
+      v,
+      `must be a whole number of seconds from 0 to ${MAX_AGE_LIMIT}, or -1 to forbid caching`,
+      'use e.g. maxAge: 7200 (Chromium caps preflight caching at 7200 s), or leave it out',
+    );
+    return null;
+  }
+  return v === -1 ? 0 : v;
+}
+
+function compilePreflightStatus(v: unknown, report: Report): 200 | 204 {
+  if (v === undefined || v === 204) return 204;
+  if (v === 200) return 200;
+  report('preflightStatus', v, 'must be 204 or 200', 'use 204 (the default) or 200');
+  return 204;
 }
