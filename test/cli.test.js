@@ -3,7 +3,7 @@
 // config file's own directory, the access log on stdout, signals, and --workers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -518,4 +518,9 @@ test('--help and the README list every flag (with its --no- form) and config key
   const rule = 'flags > environment ($PORT) > config file > defaults';
   assert.ok(help.out.includes(rule), `--help lacks "${rule}"`);
   assert.ok(readme.includes(rule), `README lacks "${rule}"`);
+});
+
+test('the README option tables are the ones the schema generates (npm run docs)', () => {
+  const r = spawnSync(process.execPath, ['scripts/readme-options.mjs', '--check'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
 });
