@@ -184,3 +184,51 @@ test('logFormat is checked: only "clf" or "json"', async () => {
     await assert.rejects(serve({ root: '.', logFormat }), (e) => e.name === 'PolicyError' && e.problems.length === 1 && e.problems[0].option === 'logFormat');
   }
 });
+
+describe('requests Node cannot parse, and mounted requests, are logged (found by an adversarial review)', () => {
+  for (const format of ['clf', 'json']) {
+    test(`a 400 and a 431 each write one ${format} line`, async () => {
+      const root = mkdtempSync(join(tmpdir(), 'xorigin-log-bad-'));
+      const log = [];
+      const server = await serve({ root, cors: { origins: ['*'] }, log: (l) => log.push(l), logFormat: format });
+      await new Promise((r) => server.listen(0, '127.0.0.1', r));
+      const port = server.address().port;
+      try {
+        await rawRequest(port, 'GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
+        await rawRequest(port, `GET / HTTP/1.1\r\nHost: x\r\nX: ${'a'.repeat(20_000)}\r\n\r\n`);
+        await eventually(() => log.length === 2, () => `log: ${JSON.stringify(log)}`);
+        if (format === 'json') assert.deepEqual(log.map((l) => JSON.parse(l).status), [400, 431]);
+        else {
+          assert.match(log[0], /^127\.0\.0\.1 - - \[[^\]]+\] "-" 400 \d+$/);
+          assert.match(log[1], /"-" 431 \d+$/);
+        }
+      } finally {
+        await server.shutdown(100);
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+  }
+
+  test('under Express at /fonts, the logged target is the one the client sent', async () => {
+    const { default: express } = await import('express');
+    const { createStaticHandler } = await import('../dist/static/index.js');
+    const root = mkdtempSync(join(tmpdir(), 'xorigin-log-mount-'));
+    writeFileSync(join(root, 'a.woff2'), 'font');
+    const log = [];
+    const handler = await createStaticHandler({ root, log: (l) => log.push(l) });
+    const app = express();
+    app.use('/fonts', handler);
+    const server = http.createServer(app);
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      await request(server.address().port, { path: '/fonts/a.woff2?v=1' });
+      await eventually(() => log.length === 1, () => `log: ${JSON.stringify(log)}`);
+      assert.match(log[0], /"GET \/fonts\/a\.woff2\?v=1 HTTP\/1\.1" 200 4$/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      handler.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

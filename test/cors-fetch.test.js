@@ -235,3 +235,15 @@ describe('withCors around a real Hono app over sockets', () => {
     assert.equal(res.headers['access-control-allow-origin'], APP);
   });
 });
+
+test('a handler that returns something other than a Response gets a 500 with the CORS headers, reported', async () => {
+  for (const value of [undefined, null, 'text', 42]) {
+    const errors = [];
+    const wrapped = withCors({ origins: ['https://app.example.com'] }, () => value, { onError: (e) => errors.push(e) });
+    const res = await wrapped(new Request('http://x/a', { headers: { Origin: 'https://app.example.com' } }));
+    assert.equal(res.status, 500, String(value));
+    assert.equal(res.headers.get('access-control-allow-origin'), 'https://app.example.com');
+    assert.equal(errors.length, 1);
+    assert.ok(errors[0] instanceof TypeError);
+  }
+});

@@ -52,6 +52,11 @@ const invalid = [
   ['https://example.com:443', 'default port', '"https://example.com"'],
   ['http://example.com:80', 'default port', '"http://example.com"'],
   ['https://example.com:0443', 'leading zeros', '"https://example.com"'],
+  // Port 0 (and its zero-padded forms) once sent the parser into endless re-suggestion.
+  ['https://example.com:0', 'port 0', 'port from 1 to 65535'],
+  ['https://example.com:00', 'port 0', 'port from 1 to 65535'],
+  ['http://localhost:0', 'port 0', 'port from 1 to 65535'],
+  ['http://[::1]:000', 'port 0', 'port from 1 to 65535'],
   ['https://example.com:99999', 'port', 'port'],
   ['https://example.com:', 'port', 'port'],
   ['https://example.com:8x', 'port', 'port'],

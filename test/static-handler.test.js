@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import { createStaticHandler } from '../dist/static/index.js';
+import { createCors } from '../dist/cors/index.js';
 import { listen, request } from './helpers.js';
 
 const APP = 'https://app.example.com';
@@ -81,4 +82,74 @@ test('standalone as a node:http listener: 404 and 405 are its own, with CORS', a
     handler.close();
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+describe('mounted beside other middleware (found by an adversarial review)', () => {
+  let root;
+  let handler;
+  let s;
+  let crashes = 0;
+  const onCrash = () => crashes++;
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'xorigin-mount2-'));
+    writeFileSync(join(root, 'big.bin'), Buffer.alloc(3 * 1024 * 1024, 7)); // read from disk
+    writeFileSync(join(root, 'a.woff2'), 'font-a');
+    writeFileSync(join(root, 'index.html'), '<p>root</p>');
+    process.on('uncaughtException', onCrash);
+    handler = await createStaticHandler({ root, cors: { origins: [APP] } });
+    const app = express();
+    // Answers on its own a moment after passing the request on: races the handler's disk read.
+    app.use('/race', (req, res, next) => {
+      next();
+      setImmediate(() => {
+        if (res.headersSent) return;
+        res.writeHead(503);
+        setTimeout(() => res.end('taken'), 50);
+      });
+    });
+    app.use('/race', handler);
+    app.use((req, res, next) => {
+      res.setHeader('Vary', 'Cookie');
+      next();
+    });
+    app.use('/fonts', handler);
+    const appCors = createCors({ origins: [APP], methods: ['PUT'] });
+    app.put('/fonts/a.woff2', appCors.middleware, (req, res) => res.send('put'));
+    app.options('/fonts/a.woff2', appCors.middleware);
+    s = await listen(app);
+  });
+  after(async () => {
+    process.off('uncaughtException', onCrash);
+    await s.close();
+    handler.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test('another middleware answering while the disk read is pending costs that response, never the process', async () => {
+    for (let i = 0; i < 30; i++) await request(s.port, { path: '/race/big.bin' }).catch(() => null);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(crashes, 0);
+    assert.deepEqual(handler.stats, { inFlight: 0, openFiles: 0, buffersInUse: 0 });
+    assert.equal((await request(s.port, { path: '/fonts/a.woff2' })).status, 200);
+  });
+
+  test('a preflight for a method the app serves on the same path goes to the app', async () => {
+    const pre = { Origin: APP, 'Access-Control-Request-Method': 'PUT' };
+    const res = await request(s.port, { method: 'OPTIONS', path: '/fonts/a.woff2', headers: pre });
+    assert.equal(res.status, 204);
+    assert.match(res.headers['access-control-allow-methods'], /PUT/);
+  });
+
+  test("an earlier middleware's Vary is kept, Origin appended", async () => {
+    for (const path of ['/fonts/a.woff2', '/fonts/big.bin']) {
+      const res = await request(s.port, { method: 'HEAD', path, headers: { Origin: APP } });
+      assert.equal(res.headers.vary, 'Cookie, Origin', path);
+    }
+  });
+
+  test('the mount path without its slash redirects to it', async () => {
+    const res = await request(s.port, { path: '/fonts?x=1' });
+    assert.equal(res.status, 308);
+    assert.equal(res.headers.location, '/fonts/?x=1');
+  });
 });

@@ -18,8 +18,13 @@ import { mergeVary } from './response-headers.js';
  * - An `onSend` hook puts `Vary: Origin` back if a route replaced the Vary header (`reply.header`
  *   replaces); tokens are merged, never duplicated.
  *
- * The plugin skips Fastify's encapsulation (as fastify-plugin does), so it applies to the whole app
- * however deep it is registered.
+ * The plugin skips Fastify's encapsulation (as fastify-plugin does): registered at the root, before
+ * the routes, its hooks reach every route and the 404 handler. Registered inside a child plugin it
+ * covers that child only, as any fastify-plugin-style plugin.
+ *
+ * Not covered: replies Fastify writes before any hook runs, for a malformed URL (400
+ * FST_ERR_BAD_URL) and an over-long parameter (414); give them the headers with Fastify's own
+ * `frameworkErrors` option (see the README), and raw or hijacked replies, which bypass reply headers.
  */
 const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => {
   let engine: CorsEngine;

@@ -46,6 +46,8 @@ export function withCors<Rest extends unknown[]>(
     let response: Response;
     try {
       response = await handler(request, ...rest);
+      // Outside the type, but JavaScript handlers do it: answer as for a throw, with the headers.
+      if (!isResponse(response)) throw new TypeError(`the handler returned ${response === null ? 'null' : typeof response}, not a Response`);
     } catch (error) {
       report(onError, error, request);
       response = new Response('Internal Server Error', {
@@ -55,6 +57,12 @@ export function withCors<Rest extends unknown[]>(
     }
     return withHeaders(response, engine.actualHeaders(origin));
   };
+}
+
+/** Duck-typed, so a Response from another realm or a polyfill counts too. */
+function isResponse(value: unknown): value is Response {
+  const r = value as Response | null;
+  return typeof r === 'object' && r !== null && typeof r.status === 'number' && typeof r.headers?.get === 'function';
 }
 
 function defaultOnError(error: unknown): void {

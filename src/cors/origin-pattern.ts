@@ -46,10 +46,19 @@ function fail(reason: string, fix: string): PatternResult {
  * several faults (`HTTPS://App.example.com:443/`) gets one fix that is right, not one per attempt.
  */
 function failSuggesting(reason: string, corrected: string): PatternResult {
-  const again = parseOriginPattern(corrected);
-  if (!again.ok) return fail(`${reason}; also, ${again.problem.reason}`, again.problem.fix);
-  return fail(reason, `use "${corrected}"`);
+  // Each correction removes a fault, so a few rounds suffice; the bound keeps a rule whose fix is
+  // itself refused (port 0 once was) from recursing without end.
+  if (suggestionDepth >= 4) return fail(reason, 'write the origin exactly as the browser sends it: scheme://host[:port]');
+  suggestionDepth++;
+  try {
+    const again = parseOriginPattern(corrected);
+    if (!again.ok) return fail(`${reason}; also, ${again.problem.reason}`, again.problem.fix);
+    return fail(reason, `use "${corrected}"`);
+  } finally {
+    suggestionDepth--;
+  }
 }
+let suggestionDepth = 0;
 
 // Characters a browser can put in a serialised origin's host label. Underscore appears in real
 // hostnames (and browsers send it), so it is accepted.
@@ -251,6 +260,9 @@ export function parseOriginPattern(source: string): PatternResult {
       port = PORT_ANY;
     } else if (!DIGITS.test(portText) || portText.length > 5) {
       return fail(`port "${portText}" is not a number from 1 to 65535 or "*"`, 'write a port number, or ":*" for any port');
+    } else if (Number(portText) === 0) {
+      // Checked before the leading-zero rule, whose suggestion (`:0`) would be refused again.
+      return fail('port 0 is not a port a page can be served from', 'use a port from 1 to 65535, ":*" for any, or none');
     } else if (portText[0] === '0') {
       return failSuggesting('browsers never send a port with leading zeros, so this entry would never match', `${scheme}://${host}:${Number(portText)}`);
     } else {

@@ -9,6 +9,8 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 interface Arrival {
   /** The peer's address, read now: once the socket has closed, Node can no longer tell it. */
   readonly remote: string | undefined;
+  /** The request target as received: mounted under a prefix, Connect and Express rewrite req.url. */
+  readonly target: string | undefined;
   /** Date.now() and performance.now() at arrival: the logged time and the start of the duration. */
   readonly wall: number;
   readonly start: number;
@@ -27,7 +29,8 @@ const arrivals = new WeakMap<IncomingMessage, Arrival>();
  * its socket later; its byte count starts then.
  */
 export function noteArrival(req: IncomingMessage, res: ServerResponse): void {
-  const a: Arrival = { remote: req.socket.remoteAddress, wall: Date.now(), start: performance.now(), startBytes: -1, endBytes: -1, socket: null };
+  const target = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url;
+  const a: Arrival = { remote: req.socket.remoteAddress, target, wall: Date.now(), start: performance.now(), startBytes: -1, endBytes: -1, socket: null };
   arrivals.set(req, a);
   if (res.socket !== null) takeSocket(a, res.socket);
   else res.once('socket', onSocket);
@@ -93,7 +96,7 @@ function clfDate(ms: number): string {
 function clfLine(req: IncomingMessage, res: ServerResponse, a: Arrival | undefined): string {
   const remote = a?.remote ?? '-';
   const bytes = bodyBytes(res, a);
-  const request = `${req.method ?? '-'} ${req.url ?? '-'} HTTP/${req.httpVersion}`;
+  const request = `${req.method ?? '-'} ${a?.target ?? req.url ?? '-'} HTTP/${req.httpVersion}`;
   return `${escapeField(remote, false)} - - ${clfDate(a?.wall ?? Date.now())} "${escapeField(request, true)}" ${res.headersSent ? String(res.statusCode) : '-'} ${bytes === null || bytes === 0 ? '-' : String(bytes)}`;
 }
 
@@ -108,7 +111,7 @@ function jsonLine(req: IncomingMessage, res: ServerResponse, a: Arrival | undefi
     time: new Date(a?.wall ?? Date.now()).toISOString(),
     remote: a?.remote ?? null,
     method: req.method ?? null,
-    target: req.url ?? null,
+    target: a?.target ?? req.url ?? null,
     protocol: `HTTP/${req.httpVersion}`,
     status: res.headersSent ? res.statusCode : null,
     bytes: bodyBytes(res, a) ?? 0,
@@ -123,4 +126,17 @@ function jsonLine(req: IncomingMessage, res: ServerResponse, a: Arrival | undefi
 export function accessLine(req: IncomingMessage, res: ServerResponse, format: LogFormat): string {
   const a = arrivals.get(req);
   return format === 'json' ? jsonLine(req, res, a) : clfLine(req, res, a);
+}
+
+/**
+ * The line for a request Node could not parse (answered 400, 408, 413 or 431 by the server, with
+ * no request to speak of): the request is `-` in CLF and null in JSON; `bytes` is the body sent.
+ */
+export function clientErrorLine(remote: string | undefined, status: number, bytes: number, format: LogFormat): string {
+  const now = Date.now();
+  if (format === 'json') {
+    const entry = { time: new Date(now).toISOString(), remote: remote ?? null, method: null, target: null, protocol: null, status, bytes, origin: null, durationMs: null, completed: true };
+    return JSON.stringify(entry);
+  }
+  return `${escapeField(remote ?? '-', false)} - - ${clfDate(now)} "-" ${status} ${bytes}`;
 }

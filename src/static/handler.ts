@@ -3,7 +3,7 @@ import type { BigIntStats } from 'node:fs';
 import { resolve } from 'node:path';
 import { RequestKind } from '../cors/engine.js';
 import type { Cors } from '../cors/node.js';
-import { buildActualBlocks, type ActualBlocks } from '../cors/response-headers.js';
+import { buildActualBlocks, mergeVary, type ActualBlocks } from '../cors/response-headers.js';
 import { evaluatePreconditions, Precondition } from '../http/conditional.js';
 import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
@@ -162,7 +162,10 @@ class StaticFiles {
   /** Mounted: GET, HEAD and preflights for a path this handler has (or redirects); the rest is the app's. */
   private serves(req: IncomingMessage): boolean {
     const method = req.method;
-    const preflight = method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
+    // A preflight is this handler's only when it asks about a method it serves: one asking for PUT
+    // on the same path is about the app's route, whose own CORS policy must answer it.
+    const asked = method === 'OPTIONS' ? req.headers['access-control-request-method'] : undefined;
+    const preflight = asked === 'GET' || asked === 'HEAD';
     if (method !== 'GET' && method !== 'HEAD' && !preflight) return false;
     const path = this.decodedPath(req.url ?? '');
     if (typeof path !== 'string') return false;
@@ -216,6 +219,8 @@ class StaticFiles {
     const url = req.url ?? '';
     const path = this.decodedPath(url);
     if (typeof path === 'number') return this.sendError(res, path, origin);
+    // Mounted at /fonts, a request for `/fonts` reaches here as `/`: its links need `/fonts/` too.
+    if (path === '/' && mountedWithoutSlash(req) && this.table.get('/') !== undefined) return this.redirect(req, res, origin);
     const entry = this.table.get(path);
     if (entry !== undefined) return this.serveFile(req, res, path, entry, origin, this.variantOf(origin), 0);
     // A directory named without its slash, as nginx, serve-static and Caddy do: 308 to `dir/`
@@ -256,7 +261,10 @@ class StaticFiles {
    */
   private head(res: ServerResponse, status: number, b: Block, origin: string | undefined): void {
     if (this.draining) res.shouldKeepAlive = false;
-    writeBlock(res, status, b, origin);
+    // Mounted in an app, a middleware before this one may have set Vary: writeHead would replace
+    // it, so merge (DESIGN.md: Vary is appended, never replaced). Never the case standalone.
+    if (res.hasHeader('vary')) writeBlock(res, status, withMergedVary(b, res.getHeader('vary')), origin);
+    else writeBlock(res, status, b, origin);
   }
 
   /** 1 when the request's origin is allowed (its slots must be filled), else 0. */
@@ -272,8 +280,12 @@ class StaticFiles {
 
   /** An unexpected failure: a 500 if nothing has been sent yet, else the connection is cut. */
   private fail(res: ServerResponse, origin: string | undefined): void {
-    if (!res.headersSent) this.sendError(res, 500, origin);
-    else res.destroy();
+    try {
+      if (!res.headersSent) return this.sendError(res, 500, origin);
+    } catch {
+      // Even the 500 could not be written: cut the connection below.
+    }
+    res.destroy();
   }
 
   /**
@@ -354,14 +366,34 @@ class StaticFiles {
    * it exists.
    */
   private retryAfterRescan(req: IncomingMessage, res: ServerResponse, d: DiskAnswer): void {
-    this.table.rescan().then(() => {
-      if (res.destroyed) return;
+    const answer = (): void => {
+      if (res.destroyed || res.headersSent) return;
       const again = this.table.get(d.path);
       if (again === undefined) this.sendError(res, 404, d.origin);
       else if (d.retries >= RETRIES) this.sendError(res, 503, d.origin);
       else this.serveFile(req, res, d.path, again, d.origin, d.variant, d.retries + 1);
-    }, () => this.fail(res, d.origin));
+    };
+    const failed = (): void => this.fail(res, d.origin);
+    this.table.rescan().then(answer, failed).catch(failed);
   }
+
+}
+
+/** True when Connect/Express mounted this handler and the request named the mount path without a slash. */
+function mountedWithoutSlash(req: IncomingMessage): boolean {
+  const original = (req as IncomingMessage & { originalUrl?: string }).originalUrl;
+  if (original === undefined) return false;
+  const path = targetPath(original);
+  return path !== null && !path.endsWith('/');
+}
+
+/** A copy of `b` whose Vary (if it has one) also keeps the tokens the response already had. */
+function withMergedVary(b: Block, existing: ReturnType<ServerResponse['getHeader']>): Block {
+  const i = b.h.indexOf('Vary');
+  if (i === -1) return b;
+  const h = b.h.slice();
+  h[i + 1] = mergeVary(Array.isArray(existing) ? existing.join(', ') : String(existing), h[i + 1] as string);
+  return { h, slots: b.slots };
 }
 
 /** What the disk path needs to answer (and to answer again after a rescan). */

@@ -89,8 +89,7 @@ export class DiskBody {
     statBig(this.send.filePath, (err, s) => {
       if (this.settle()) return;
       if (err !== null || !this.send.describes(s, false)) return this.send.stale();
-      this.send.writeHead();
-      this.res.end();
+      if (this.writeHead()) this.res.end();
     });
   }
 
@@ -146,10 +145,25 @@ export class DiskBody {
       }
       // Headers (and maybe bytes) are out: never end a response short or with another version's bytes.
       if (!good) return void this.res.destroy();
-      if (first) this.send.writeHead();
+      if (first && !this.writeHead()) return;
       if (last) this.closeFd();
       this.writeChunk(n, last);
     });
+  }
+
+  /**
+   * The headers, written from an fs callback, where a throw would take the process down: mounted in
+   * an app, another middleware may have answered meanwhile (ERR_HTTP_HEADERS_SENT). Then this
+   * response is not ours to finish: it is cut, and 'close' releases what it held.
+   */
+  private writeHead(): boolean {
+    try {
+      this.send.writeHead();
+      return true;
+    } catch {
+      this.res.destroy();
+      return false;
+    }
   }
 
   /** Writes `n` bytes of the buffer; the next read starts once the socket has taken them. */

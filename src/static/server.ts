@@ -2,7 +2,8 @@ import { createServer as createHttpServer, type Server, type ServerResponse } fr
 import type { Duplex } from 'node:stream';
 import type { ActualBlocks } from '../cors/response-headers.js';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
-import { validate, type ServerOptions } from './options.js';
+import { clientErrorLine } from './access-log.js';
+import { validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { rawErrorResponse } from './representation.js';
 
 /** A node:http server serving a directory with xorigin's CORS, caching and range handling. */
@@ -43,7 +44,7 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
   // The send timeout: Node measures socket inactivity (no read, no completed write) and, with no
   // 'timeout' listener, destroys the socket, which closes the response and releases what it held.
   server.timeout = config.sendTimeout;
-  server.on('clientError', answerClientError(handler.corsBlocks));
+  server.on('clientError', answerClientError(handler.corsBlocks, config));
   server.on('close', () => handler.close());
   Object.defineProperty(server, 'root', { value: handler.root });
   Object.defineProperty(server, 'stats', { get: () => handler.stats });
@@ -91,7 +92,7 @@ const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
  * policy gives every response: Node's own answer has none, so a browser would report a CORS error
  * and hide the status. Then the connection is closed.
  */
-function answerClientError(cors: ActualBlocks): (err: NodeJS.ErrnoException, socket: Duplex) => void {
+function answerClientError(cors: ActualBlocks, config: ResolvedServerOptions): (err: NodeJS.ErrnoException, socket: Duplex) => void {
   return (err, socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
@@ -107,6 +108,10 @@ function answerClientError(cors: ActualBlocks): (err: NodeJS.ErrnoException, soc
       return;
     }
     const [status, reason] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request'];
-    socket.end(rawErrorResponse(cors, status, reason), () => socket.destroy());
+    const answer = rawErrorResponse(cors, status, reason);
+    socket.end(answer.text, () => socket.destroy());
+    // Logged too: probes with malformed requests must leave a trace.
+    const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
+    config.log?.(clientErrorLine(remote, status, answer.bodyBytes, config.logFormat));
   };
 }
