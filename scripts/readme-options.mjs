@@ -24,6 +24,7 @@ function cliTable() {
     if (spec.flag === undefined) continue;
     rows.push(`| ${flagCell(spec)} | ${spec.default === '' ? '' : code(spec.default)} | ${spec.doc ?? oneLine(spec.help)} |`);
   }
+  rows.push('| `-h, --help` | | this help |', '| `-v, --version` | | print the version |');
   return rows.join('\n');
 }
 

@@ -524,3 +524,20 @@ test('the README option tables are the ones the schema generates (npm run docs)'
   const r = spawnSync(process.execPath, ['scripts/readme-options.mjs', '--check'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
 });
+
+test('a negative number after a flag is its value: --max-age -1 sends Access-Control-Max-Age: 0', async (t) => {
+  const r = await runCli(['serve', ROOT, '--port', '0', '--origin', 'https://app.example.com', '--max-age', '-1']);
+  t.after(() => stop(r));
+  assert.equal(r.code, 'listening', r.err);
+  const res = await request(r.port, {
+    method: 'OPTIONS',
+    path: '/',
+    headers: { Origin: 'https://app.example.com', 'Access-Control-Request-Method': 'GET' },
+  });
+  assert.equal(res.headers['access-control-max-age'], '0');
+  // A missing value is still an error, in one line naming what went wrong.
+  const bad = await runCli(['serve', ROOT, '--port', '0', '--max-age']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /arguments = .*--max-age/);
+  assertNoStack(bad);
+});

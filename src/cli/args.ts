@@ -42,13 +42,38 @@ function flagValue(spec: OptionSpec, text: string | string[]): unknown {
   return text;
 }
 
+/** The long flags that take a value (`--max-age`). */
+const VALUED = new Set(FLAGGED.filter((s) => !isSwitch(s)).map(({ flag }) => `--${flag.name}`));
+
+/**
+ * `--max-age -1` as `--max-age=-1`: parseArgs (Node 20) reads a value starting with a dash as a
+ * flag and refuses it as ambiguous, but a negative number after a flag that takes a value can only
+ * be that value.
+ */
+function joinNegativeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    if (VALUED.has(arg) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 /** Reads argv; an unknown flag or a missing value is a PolicyError naming the arguments. */
 export function parseCommandLine(argv: readonly string[]): CommandLine {
   let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: ParseSpec; allowPositionals: true; strict: true; tokens: true }>>;
   try {
-    parsed = parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: parseSpec(), tokens: true });
+    parsed = parseArgs({ args: joinNegativeValues(argv), allowPositionals: true, strict: true, options: parseSpec(), tokens: true });
   } catch (e) {
-    throw new PolicyError([{ option: 'arguments', value: argv.join(' '), reason: (e as Error).message, fix: 'see xorigin --help' }]);
+    // parseArgs' own wording, on one line, without its trailing period (the message adds one).
+    const reason = (e as Error).message.replace(/\s*\n\s*/g, ' ').replace(/\.+$/, '');
+    throw new PolicyError([{ option: 'arguments', value: argv.join(' '), reason, fix: 'see xorigin --help' }]);
   }
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   const options: Record<string, unknown> = {};

@@ -1,4 +1,3 @@
-import { domainToASCII } from 'node:url';
 
 /**
  * A configured origin, parsed and validated at start-up. Three forms exist:
@@ -221,6 +220,11 @@ export function parseOriginPattern(source: string): PatternResult {
   }
   const rest = source.slice(sep + 3);
   if (scheme !== 'http' && scheme !== 'https') return parseAppOrigin(source, scheme, rest);
+  return parseWebOrigin(source, scheme, rest);
+}
+
+/** An http(s) origin or pattern: `rest` is what follows `scheme://`. */
+function parseWebOrigin(source: string, scheme: 'http' | 'https', rest: string): PatternResult {
   const at = rest.indexOf('@');
   if (at !== -1) {
     return failSuggesting('an origin never has userinfo (user:password@)', `${scheme}://${rest.slice(at + 1)}`);
@@ -231,68 +235,66 @@ export function parseOriginPattern(source: string): PatternResult {
     const what = rest[end] === '/' && end === rest.length - 1 ? 'a trailing slash' : 'a path, query or fragment';
     return failSuggesting(`an origin never has ${what}: browsers send scheme://host[:port] only`, `${scheme}://${authority}`);
   }
-
-  // Split host and port. An IPv6 literal carries colons inside its brackets.
-  let host: string;
-  let portText: string | null = null;
-  if (rest.startsWith('[')) {
-    const close = rest.indexOf(']');
-    if (close === -1) return fail('unterminated IPv6 literal', 'close the address with "]"');
-    host = rest.slice(0, close + 1);
-    const after = rest.slice(close + 1);
-    if (after !== '') {
-      if (!after.startsWith(':')) return fail('unexpected characters after the IPv6 literal', 'write [address]:port');
-      portText = after.slice(1);
-    }
-  } else {
-    const colon = rest.lastIndexOf(':');
-    if (colon !== -1) {
-      host = rest.slice(0, colon);
-      portText = rest.slice(colon + 1);
-    } else {
-      host = rest;
-    }
-  }
-
-  let port = PORT_NONE;
-  if (portText !== null) {
-    if (portText === '*') {
-      port = PORT_ANY;
-    } else if (!DIGITS.test(portText) || portText.length > 5) {
-      return fail(`port "${portText}" is not a number from 1 to 65535 or "*"`, 'write a port number, or ":*" for any port');
-    } else if (Number(portText) === 0) {
-      // Checked before the leading-zero rule, whose suggestion (`:0`) would be refused again.
-      return fail('port 0 is not a port a page can be served from', 'use a port from 1 to 65535, ":*" for any, or none');
-    } else if (portText[0] === '0') {
-      return failSuggesting('browsers never send a port with leading zeros, so this entry would never match', `${scheme}://${host}:${Number(portText)}`);
-    } else {
-      port = Number(portText);
-      if (port < 1 || port > 65535) {
-        return fail(`port ${port} is out of range`, 'use a port from 1 to 65535');
-      }
-      if (port === DEFAULT_PORTS[scheme]) {
-        return failSuggesting(`:${port} is the default port for ${scheme}, which browsers omit from the Origin, so this entry would never match`, `${scheme}://${host}`);
-      }
-    }
-  }
-
+  const split = splitHostPort(rest);
+  if ('ok' in split) return split;
+  const { host, portText } = split;
+  const port = parsePort(scheme, host, portText);
+  if (typeof port !== 'number') return port;
   const portSuffix = portText === null ? '' : `:${portText}`;
+  if (host.startsWith('[')) return ipv6Origin(source, scheme, host, port, portSuffix);
+  return namedOrigin(source, scheme, host, port, portSuffix);
+}
 
-  if (host.startsWith('[')) {
-    const canonical = canonicalHost(host);
-    if (canonical === null) return fail(`"${host}" is not a valid IPv6 address`, 'write a valid IPv6 address in brackets');
-    if (canonical !== host) {
-      return failSuggesting('browsers send IPv6 addresses compressed and in lowercase, so this entry would never match', `${scheme}://${canonical}${portSuffix}`);
-    }
-    return { ok: true, pattern: { source, scheme, host, subdomains: false, port, loopback: isLoopbackHost(host) } };
+/** Host and port text of an authority. An IPv6 literal carries colons inside its brackets. */
+function splitHostPort(rest: string): { host: string; portText: string | null } | PatternResult {
+  if (!rest.startsWith('[')) {
+    const colon = rest.lastIndexOf(':');
+    return colon === -1 ? { host: rest, portText: null } : { host: rest.slice(0, colon), portText: rest.slice(colon + 1) };
   }
+  const close = rest.indexOf(']');
+  if (close === -1) return fail('unterminated IPv6 literal', 'close the address with "]"');
+  const after = rest.slice(close + 1);
+  if (after === '') return { host: rest.slice(0, close + 1), portText: null };
+  if (!after.startsWith(':')) return fail('unexpected characters after the IPv6 literal', 'write [address]:port');
+  return { host: rest.slice(0, close + 1), portText: after.slice(1) };
+}
 
-  let subdomains = false;
-  let base = host;
-  if (host.startsWith('*.')) {
-    subdomains = true;
-    base = host.slice(2);
+/** The port (PORT_NONE, PORT_ANY or 1..65535) exactly as browsers would send it, or why not. */
+function parsePort(scheme: 'http' | 'https', host: string, portText: string | null): number | PatternResult {
+  if (portText === null) return PORT_NONE;
+  if (portText === '*') return PORT_ANY;
+  if (!DIGITS.test(portText) || portText.length > 5) {
+    return fail(`port "${portText}" is not a number from 1 to 65535 or "*"`, 'write a port number, or ":*" for any port');
   }
+  if (Number(portText) === 0) {
+    // Checked before the leading-zero rule, whose suggestion (`:0`) would be refused again.
+    return fail('port 0 is not a port a page can be served from', 'use a port from 1 to 65535, ":*" for any, or none');
+  }
+  if (portText[0] === '0') {
+    return failSuggesting('browsers never send a port with leading zeros, so this entry would never match', `${scheme}://${host}:${Number(portText)}`);
+  }
+  const port = Number(portText);
+  if (port > 65535) return fail(`port ${port} is out of range`, 'use a port from 1 to 65535');
+  if (port === DEFAULT_PORTS[scheme]) {
+    return failSuggesting(`:${port} is the default port for ${scheme}, which browsers omit from the Origin, so this entry would never match`, `${scheme}://${host}`);
+  }
+  return port;
+}
+
+function ipv6Origin(source: string, scheme: string, host: string, port: number, portSuffix: string): PatternResult {
+  const canonical = canonicalHost(host);
+  if (canonical === null) return fail(`"${host}" is not a valid IPv6 address`, 'write a valid IPv6 address in brackets');
+  if (canonical !== host) {
+    return failSuggesting('browsers send IPv6 addresses compressed and in lowercase, so this entry would never match', `${scheme}://${canonical}${portSuffix}`);
+  }
+  return { ok: true, pattern: { source, scheme, host, subdomains: false, port, loopback: isLoopbackHost(host) } };
+}
+
+/** A host name, an IPv4 address, or a `*.` subdomain pattern. */
+function namedOrigin(source: string, scheme: string, host: string, port: number, portSuffix: string): PatternResult {
+  const subdomains = host.startsWith('*.');
+  const base = subdomains ? host.slice(2) : host;
+  const prefix = subdomains ? '*.' : '';
   if (base.includes('*')) {
     return fail(
       'a "*" is only allowed as a leading "*." label (subdomains) or as the port ":*" (any port)',
@@ -301,43 +303,48 @@ export function parseOriginPattern(source: string): PatternResult {
   }
   if (base === '') return fail('the host is empty', 'write a host name, e.g. "https://example.com"');
   if (HAS_NON_ASCII.test(base)) {
-    const ascii = domainToASCII(base);
+    const ascii = punycodeOf(base);
     return ascii === ''
       ? fail('the host is not a valid internationalised domain name', 'write the host in its punycode (xn--) form')
-      : failSuggesting(
-          'browsers send internationalised hosts in their punycode form, so this entry would never match',
-          `${scheme}://${subdomains ? '*.' : ''}${ascii}${portSuffix}`,
-        );
+      : failSuggesting('browsers send internationalised hosts in their punycode form, so this entry would never match', `${scheme}://${prefix}${ascii}${portSuffix}`);
   }
   if (base !== base.toLowerCase()) {
-    return failSuggesting('browsers send the host in lowercase, so this entry would never match', `${scheme}://${subdomains ? '*.' : ''}${base.toLowerCase()}${portSuffix}`);
+    return failSuggesting('browsers send the host in lowercase, so this entry would never match', `${scheme}://${prefix}${base.toLowerCase()}${portSuffix}`);
   }
   if (base.endsWith('.')) {
     return failSuggesting('a trailing dot makes a different origin from the one browsers send', `${scheme}://${host.slice(0, -1)}${portSuffix}`);
   }
   const labels = base.split('.');
   if (base.length > 253 || !labels.every((l) => LABEL.test(l))) {
-    return fail(
-      'not a valid host: labels are 1 to 63 of a-z, 0-9, "-" and "_", joined by single dots',
-      'correct the host name',
-    );
+    return fail('not a valid host: labels are 1 to 63 of a-z, 0-9, "-" and "_", joined by single dots', 'correct the host name');
   }
-  const last = labels[labels.length - 1] as string;
-  if (DIGITS.test(last)) {
-    if (subdomains) {
-      return fail('"*." cannot apply to an IP address', 'list each address as its own exact origin');
-    }
-    const canonical = canonicalHost(base);
-    if (canonical === null) return fail(`"${base}" is not a valid IPv4 address`, 'write the address as four decimal numbers, e.g. 127.0.0.1');
-    if (canonical !== base) {
-      return failSuggesting('browsers send IPv4 addresses as four plain decimal numbers, so this entry would never match', `${scheme}://${canonical}${portSuffix}`);
-    }
-  }
+  const problem = DIGITS.test(labels[labels.length - 1] as string) ? ipv4Problem(scheme, base, subdomains, portSuffix) : null;
+  if (problem !== null) return problem;
   if (subdomains && labels.length < 2 && base !== 'localhost') {
-    return fail(
-      `"*.${base}" would allow every site under a top-level domain`,
-      `name your own domain, e.g. "${scheme}://*.example.${base}"`,
-    );
+    return fail(`"*.${base}" would allow every site under a top-level domain`, `name your own domain, e.g. "${scheme}://*.example.${base}"`);
   }
   return { ok: true, pattern: { source, scheme, host: base, subdomains, port, loopback: isLoopbackHost(base) } };
+}
+
+/**
+ * The host as the WHATWG URL parser serialises it (punycode), or '' when it is not a valid domain.
+ * URL, not node:url, so the engine runs unchanged in Workers, Deno and Bun.
+ */
+function punycodeOf(host: string): string {
+  try {
+    return new URL(`http://${host}`).hostname;
+  } catch {
+    return '';
+  }
+}
+
+/** A host ending in a number is an IPv4 address: it must be canonical, and never under `*.`. */
+function ipv4Problem(scheme: string, base: string, subdomains: boolean, portSuffix: string): PatternResult | null {
+  if (subdomains) return fail('"*." cannot apply to an IP address', 'list each address as its own exact origin');
+  const canonical = canonicalHost(base);
+  if (canonical === null) return fail(`"${base}" is not a valid IPv4 address`, 'write the address as four decimal numbers, e.g. 127.0.0.1');
+  if (canonical !== base) {
+    return failSuggesting('browsers send IPv4 addresses as four plain decimal numbers, so this entry would never match', `${scheme}://${canonical}${portSuffix}`);
+  }
+  return null;
 }
