@@ -96,6 +96,8 @@ class StaticFiles {
   readonly blocks: ResponseBlocks;
   readonly table: AssetTable<Entry>;
   draining = false;
+  /** Ever called with `next`: mounted in an app, whose middleware may have set headers before us. */
+  private mounted = false;
   private readonly cors: Cors;
   private readonly anyOrigin: boolean;
   private readonly log: ((line: string) => void) | undefined;
@@ -146,9 +148,12 @@ class StaticFiles {
   }
 
   handle(req: IncomingMessage, res: ServerResponse, next: Next | undefined): void {
-    if (next !== undefined && !this.serves(req)) {
-      next();
-      return;
+    if (next !== undefined) {
+      this.mounted = true;
+      if (!this.serves(req)) {
+        next();
+        return;
+      }
     }
     this.track(req, res);
     try {
@@ -262,8 +267,9 @@ class StaticFiles {
   private head(res: ServerResponse, status: number, b: Block, origin: string | undefined): void {
     if (this.draining) res.shouldKeepAlive = false;
     // Mounted in an app, a middleware before this one may have set Vary: writeHead would replace
-    // it, so merge (DESIGN.md: Vary is appended, never replaced). Never the case standalone.
-    if (res.hasHeader('vary')) writeBlock(res, status, withMergedVary(b, res.getHeader('vary')), origin);
+    // it, so merge (DESIGN.md: Vary is appended, never replaced). Standalone nothing else sets
+    // headers, and the check (a name validation and lookup per response) is skipped.
+    if (this.mounted && res.hasHeader('vary')) writeBlock(res, status, withMergedVary(b, res.getHeader('vary')), origin);
     else writeBlock(res, status, b, origin);
   }
 
