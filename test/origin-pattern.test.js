@@ -52,6 +52,10 @@ const invalid = [
   ['https://example.com:443', 'default port', '"https://example.com"'],
   ['http://example.com:80', 'default port', '"http://example.com"'],
   ['https://example.com:0443', 'leading zeros', '"https://example.com"'],
+  // Non-ASCII hosts beside URL delimiters: refused, never "corrected" by the URL parser's reading.
+  ['https://ü:1:8080', 'not a valid internationalised domain name', 'punycode'],
+  ['https://\\ü', 'not a valid internationalised domain name', 'punycode'],
+  ['https://ü\\x', 'not a valid internationalised domain name', 'punycode'],
   // Port 0 (and its zero-padded forms) once sent the parser into endless re-suggestion.
   ['https://example.com:0', 'port 0', 'port from 1 to 65535'],
   ['https://example.com:00', 'port 0', 'port from 1 to 65535'],

@@ -331,12 +331,16 @@ function namedOrigin(source: string, scheme: string, host: string, port: number,
  * URL, not node:url, so the engine runs unchanged in Workers, Deno and Bun.
  */
 function punycodeOf(host: string): string {
+  // The URL parser would read ':' as a port and skip '\\', turning `ü:1:8080` into a suggestion:
+  // only label characters may stand beside the non-ASCII ones.
+  if (NOT_LABEL_ASCII.test(host)) return '';
   try {
     return new URL(`http://${host}`).hostname;
   } catch {
     return '';
   }
 }
+const NOT_LABEL_ASCII = /[\x00-\x2c\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]/;
 
 /** A host ending in a number is an IPv4 address: it must be canonical, and never under `*.`. */
 function ipv4Problem(scheme: string, base: string, subdomains: boolean, portSuffix: string): PatternResult | null {
