@@ -173,91 +173,76 @@ export class OriginTrie {
     } else {
       return NO_MATCH;
     }
-    const hostEnd = scanHost(origin, hostStart);
-    if (hostEnd === -1) return NO_MATCH;
-    const port = scanPort(origin, hostEnd, defaultPort);
-    if (port === BAD_PORT) return NO_MATCH;
-    return walk(root, origin, hostStart, hostEnd, port);
-  }
-}
+    const len = origin.length;
 
-/** Returned by scanPort for a port browsers never send (leading zero, out of range, the default). */
-const BAD_PORT = -2;
-
-/**
- * Forward scan: where the host ends, or -1 when it is not a well-formed host, so that the
- * right-to-left walk may treat any '.' boundary as the start of a valid label.
- */
-function scanHost(origin: string, hostStart: number): number {
-  const len = origin.length;
-  let i = hostStart;
-  if (i < len && origin.charCodeAt(i) === C_LBRACKET) {
-    i++;
-    while (i < len && isIPv6Char(origin.charCodeAt(i))) i++;
-    if (i >= len || origin.charCodeAt(i) !== C_RBRACKET || i === hostStart + 1) return -1;
-    return i + 1;
-  }
-  let labelLen = 0;
-  while (i < len) {
-    const c = origin.charCodeAt(i);
-    if (c === C_DOT) {
-      if (labelLen === 0) return -1; // leading dot or empty label
-      labelLen = 0;
-    } else if (isLabelChar(c)) {
-      if (++labelLen > 63) return -1;
+    // Forward scan: find where the host ends and check it is a well-formed host, so that the
+    // right-to-left walk below may treat any '.' boundary as the start of a valid label.
+    let i = hostStart;
+    if (i < len && origin.charCodeAt(i) === C_LBRACKET) {
+      i++;
+      while (i < len && isIPv6Char(origin.charCodeAt(i))) i++;
+      if (i >= len || origin.charCodeAt(i) !== C_RBRACKET || i === hostStart + 1) return NO_MATCH;
+      i++;
     } else {
-      break;
+      let labelLen = 0;
+      while (i < len) {
+        const c = origin.charCodeAt(i);
+        if (c === C_DOT) {
+          if (labelLen === 0) return NO_MATCH; // leading dot or empty label
+          labelLen = 0;
+        } else if (isLabelChar(c)) {
+          if (++labelLen > 63) return NO_MATCH;
+        } else {
+          break;
+        }
+        i++;
+      }
+      if (labelLen === 0) return NO_MATCH; // empty host or trailing dot
     }
-    i++;
-  }
-  return labelLen === 0 ? -1 : i; // labelLen 0: empty host or trailing dot
-}
+    const hostEnd = i;
 
-/** The port after the host: PORT_NONE, or ':' and 1-5 digits without a leading zero, in range, not the default. */
-function scanPort(origin: string, hostEnd: number, defaultPort: number): number {
-  const len = origin.length;
-  if (hostEnd === len) return PORT_NONE;
-  if (origin.charCodeAt(hostEnd) !== C_COLON) return BAD_PORT;
-  const digitsStart = hostEnd + 1;
-  let port = 0;
-  let i = digitsStart;
-  for (; i < len; i++) {
-    const c = origin.charCodeAt(i);
-    if (c < C_0 || c > C_9) return BAD_PORT;
-    port = port * 10 + (c - C_0);
-  }
-  const digits = i - digitsStart;
-  if (digits === 0 || digits > 5 || origin.charCodeAt(digitsStart) === C_0) return BAD_PORT;
-  return port > 65535 || port === defaultPort ? BAD_PORT : port;
-}
+    // Port: none, or ':' and 1-5 digits without a leading zero, within range, not the default.
+    let port = PORT_NONE;
+    if (i < len) {
+      if (origin.charCodeAt(i) !== C_COLON) return NO_MATCH;
+      i++;
+      const digitsStart = i;
+      port = 0;
+      while (i < len) {
+        const c = origin.charCodeAt(i);
+        if (c < C_0 || c > C_9) return NO_MATCH;
+        port = port * 10 + (c - C_0);
+        i++;
+      }
+      const digits = i - digitsStart;
+      if (digits === 0 || digits > 5 || origin.charCodeAt(digitsStart) === C_0) return NO_MATCH;
+      if (port > 65535 || port === defaultPort) return NO_MATCH;
+    }
 
-/**
- * Walks the host right to left from `root`, comparing compressed tails by char code. A `*.` base
- * that ends at a '.' with at least one label to its left is a candidate; deeper candidates
- * overwrite shallower ones, so the most specific pattern wins, and an exact entry beats them all.
- */
-function walk(root: TrieNode, origin: string, hostStart: number, hostEnd: number, port: number): number {
-  let best = NO_MATCH;
-  let node: TrieNode | undefined = root;
-  let k = hostEnd - 1;
-  for (;;) {
-    const tail = node.tail;
-    for (let t = 0; t < tail.length; t++, k--) {
-      if (k < hostStart || origin.charCodeAt(k) !== tail[t]) return best;
+    let best = NO_MATCH;
+    let node: TrieNode | undefined = root;
+    let k = hostEnd - 1;
+    for (;;) {
+      const tail = node.tail;
+      for (let t = 0; t < tail.length; t++, k--) {
+        if (k < hostStart || origin.charCodeAt(k) !== tail[t]) return best;
+      }
+      if (k < hostStart) break; // the whole host is consumed: only exact entries can match here
+      const c = origin.charCodeAt(k);
+      // A '*.' base ends here and a '.' plus at least one label lies to the left: a candidate.
+      // Deeper candidates overwrite shallower ones, so the most specific pattern wins.
+      if (c === C_DOT && node.wildcard !== null) {
+        const id = node.wildcard.lookup(port);
+        if (id !== NO_MATCH) best = id;
+      }
+      node = node.child(c);
+      if (node === undefined) return best;
+      k--;
     }
-    if (k < hostStart) break; // the whole host is consumed: only exact entries can match here
-    const c = origin.charCodeAt(k);
-    if (c === C_DOT && node.wildcard !== null) {
-      const id = node.wildcard.lookup(port);
-      if (id !== NO_MATCH) best = id;
+    if (node.exact !== null) {
+      const id = node.exact.lookup(port);
+      if (id !== NO_MATCH) return id;
     }
-    node = node.child(c);
-    if (node === undefined) return best;
-    k--;
+    return best;
   }
-  if (node.exact !== null) {
-    const id = node.exact.lookup(port);
-    if (id !== NO_MATCH) return id;
-  }
-  return best;
 }
