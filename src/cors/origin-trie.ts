@@ -157,7 +157,11 @@ export class OriginTrie {
     this.size++;
   }
 
-  /** The entry id allowing `origin`, or NO_MATCH. Exact entries win over `*.`; deeper `*.` over shallower. */
+  /**
+   * The entry id allowing `origin`, or NO_MATCH. Exact entries win over `*.`; deeper `*.` over shallower.
+   * Kept as one function on purpose: split into host scan, port scan and walk it measured 7-10 ns
+   * slower per lookup (bench/alloc.js: a refused preflight 59 -> 66-69 ns, a `*.` match 175 -> 185 ns).
+   */
   match(origin: string): number {
     let root: TrieNode;
     let hostStart: number;
