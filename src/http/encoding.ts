@@ -36,15 +36,6 @@ function parseQ(s: string, i: number, end: number): number {
 }
 
 /**
- * q-values (thousandths; -1: not listed) from the last scan, by coding, with `*` at ANY. One table for
- * the module, reused by every request: the scan and the pick below run synchronously back to back.
- */
-const seen = new Int32Array(5);
-const ANY = 4;
-/** Where the last parameter scan stopped: the ',' that ends the element, or the header's end. */
-let cursor = 0;
-
-/**
  * Picks the coding to send. `available` is a bit set of `1 << coding` for the siblings a file has.
  * A coding is acceptable when it is listed (or covered by `*`) with q > 0; the highest q wins, ties
  * go to br, then zstd, then gzip. Identity is the fallback and wins only when it is listed with a
@@ -53,25 +44,11 @@ let cursor = 0;
  */
 export function negotiateEncoding(header: string | undefined, available: number): Encoding {
   if (header === undefined || available === 0) return ENCODING_IDENTITY;
-  scanAcceptEncoding(header);
-  let best: Encoding = ENCODING_IDENTITY;
-  let bestQ = 0;
-  for (let k = 0; k < ENCODINGS.length; k++) {
-    const coding = (ENCODINGS[k] as (typeof ENCODINGS)[number]).coding;
-    if ((available & (1 << coding)) === 0) continue;
-    const listed = seen[coding] as number;
-    const q = listed >= 0 ? listed : (seen[ANY] as number);
-    if (q > bestQ) {
-      best = coding;
-      bestQ = q;
-    }
-  }
-  return (seen[ENCODING_IDENTITY] as number) > bestQ ? ENCODING_IDENTITY : best;
-}
-
-/** Fills `seen` from an Accept-Encoding value, element by element, in place. */
-function scanAcceptEncoding(header: string): void {
-  seen.fill(-1);
+  let qBr = -1;
+  let qZstd = -1;
+  let qGzip = -1;
+  let qIdentity = -1;
+  let qAny = -1;
   const n = header.length;
   let i = 0;
   while (i < n) {
@@ -83,46 +60,53 @@ function scanAcceptEncoding(header: string): void {
     const start = i;
     while (i < n && (c = header.charCodeAt(i)) !== 44 && c !== 59 /* ; */ && !isOws(c)) i++;
     const end = i;
-    const q = paramsQ(header, i);
-    i = cursor;
-    if (q < 0) continue; // malformed q-value: ignore the element rather than guess
-    const slot = slotOf(header, start, end);
-    if (slot !== -1) seen[slot] = q;
-  }
-}
-
-/**
- * The q of the parameters from `i` to the element's end (1000 when there is none); only q matters,
- * anything else is skipped up to the next ';' or ','. Leaves `cursor` at the element's end.
- */
-function paramsQ(header: string, i: number): number {
-  const n = header.length;
-  let q = 1000;
-  let c: number;
-  while (i < n && header.charCodeAt(i) !== 44) {
-    if (header.charCodeAt(i) !== 59) {
+    let q = 1000;
+    // Parameters: only q matters; anything else is skipped up to the next ';' or ','.
+    while (i < n && header.charCodeAt(i) !== 44) {
+      c = header.charCodeAt(i);
+      if (c !== 59) {
+        i++;
+        continue;
+      }
       i++;
-      continue;
+      while (i < n && isOws(header.charCodeAt(i))) i++;
+      const pStart = i;
+      while (i < n && (c = header.charCodeAt(i)) !== 61 /* = */ && c !== 59 && c !== 44) i++;
+      if (i < n && header.charCodeAt(i) === 61 && i - pStart === 1 && (header.charCodeAt(pStart) | 0x20) === 113 /* q */) {
+        const vStart = ++i;
+        while (i < n && (c = header.charCodeAt(i)) !== 59 && c !== 44 && !isOws(c)) i++;
+        q = parseQ(header, vStart, i);
+      }
     }
-    i++;
-    while (i < n && isOws(header.charCodeAt(i))) i++;
-    const pStart = i;
-    while (i < n && (c = header.charCodeAt(i)) !== 61 /* = */ && c !== 59 && c !== 44) i++;
-    if (i < n && header.charCodeAt(i) === 61 && i - pStart === 1 && (header.charCodeAt(pStart) | 0x20) === 113 /* q */) {
-      const vStart = ++i;
-      while (i < n && (c = header.charCodeAt(i)) !== 59 && c !== 44 && !isOws(c)) i++;
-      q = parseQ(header, vStart, i);
+    if (q < 0) continue; // malformed q-value: ignore the element rather than guess
+    if (rangeEqualsLower(header, start, end, 'br')) qBr = q;
+    else if (rangeEqualsLower(header, start, end, 'zstd')) qZstd = q;
+    else if (rangeEqualsLower(header, start, end, 'gzip') || rangeEqualsLower(header, start, end, 'x-gzip')) qGzip = q;
+    else if (rangeEqualsLower(header, start, end, 'identity')) qIdentity = q;
+    else if (end - start === 1 && header.charCodeAt(start) === 42 /* * */) qAny = q;
+  }
+  let best: Encoding = ENCODING_IDENTITY;
+  let bestQ = 0;
+  if ((available & (1 << ENCODING_BR)) !== 0) {
+    const q = qBr >= 0 ? qBr : qAny;
+    if (q > bestQ) {
+      best = ENCODING_BR;
+      bestQ = q;
     }
   }
-  cursor = i;
-  return q;
-}
-
-/** The `seen` slot of the coding named at `header[start, end)`, or -1 for a coding we do not have. */
-function slotOf(header: string, start: number, end: number): number {
-  if (rangeEqualsLower(header, start, end, 'br')) return ENCODING_BR;
-  if (rangeEqualsLower(header, start, end, 'zstd')) return ENCODING_ZSTD;
-  if (rangeEqualsLower(header, start, end, 'gzip') || rangeEqualsLower(header, start, end, 'x-gzip')) return ENCODING_GZIP;
-  if (rangeEqualsLower(header, start, end, 'identity')) return ENCODING_IDENTITY;
-  return end - start === 1 && header.charCodeAt(start) === 42 /* * */ ? ANY : -1;
+  if ((available & (1 << ENCODING_ZSTD)) !== 0) {
+    const q = qZstd >= 0 ? qZstd : qAny;
+    if (q > bestQ) {
+      best = ENCODING_ZSTD;
+      bestQ = q;
+    }
+  }
+  if ((available & (1 << ENCODING_GZIP)) !== 0) {
+    const q = qGzip >= 0 ? qGzip : qAny;
+    if (q > bestQ) {
+      best = ENCODING_GZIP;
+      bestQ = q;
+    }
+  }
+  return qIdentity > bestQ ? ENCODING_IDENTITY : best;
 }
