@@ -41,6 +41,9 @@ function parseQ(s: string, i: number, end: number): number {
  * go to br, then zstd, then gzip. Identity is the fallback and wins only when it is listed with a
  * higher q than every acceptable coding. A missing or empty header means identity: RFC 9110 lets a
  * server assume any coding then, but old clients that send nothing may not decode.
+ *
+ * One function on purpose: split into a scan filling a reused q-value table, a parameter scan and a
+ * pick, it measured 136-154 against 95-124 ns per call (2M calls over five real headers, pinned).
  */
 export function negotiateEncoding(header: string | undefined, available: number): Encoding {
   if (header === undefined || available === 0) return ENCODING_IDENTITY;
