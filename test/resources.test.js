@@ -29,7 +29,8 @@ const fdCount = () => readdirSync('/proc/self/fd').length;
 
 async function start(root, extra = {}) {
   const log = [];
-  const server = await serve({ root, cors: { origins: ['*'] }, log: (l) => log.push(l), ...extra });
+  // Files above 256 KiB are never held in memory here, so large ones always take the disk path under test.
+  const server = await serve({ root, cors: { origins: ['*'] }, log: (l) => log.push(l), smallFileLimit: 256 * 1024, ...extra });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, port: server.address().port, log };
 }

@@ -63,8 +63,6 @@ export interface AssetInfo {
   /** Strong, content-derived: the same bytes give the same tag on every replica. */
   readonly etag: string;
   readonly contentType: string;
-  /** The whole body for small files (served from memory), null for large ones (streamed). */
-  readonly body: Buffer | null;
 }
 
 /**
@@ -85,8 +83,6 @@ export interface TreeWatcher {
 export type WatchTree = (dir: string, onChange: () => void) => TreeWatcher;
 
 export interface AssetTableOptions {
-  /** Files up to this many bytes are kept in memory. */
-  readonly smallFileLimit: number;
   /** Watch the tree and rescan on change (default true). */
   readonly watch?: boolean | undefined;
   /** Rescan period once the tree cannot be watched (default 2000 ms). */
@@ -101,6 +97,11 @@ export interface AssetTableOptions {
    * that lands exactly between a read and the stat after it.
    */
   readonly statFile?: ((path: string) => Promise<BigIntStats>) | undefined;
+  /**
+   * Called after each scan has replaced the table, with the files now in it by URL path, so what is
+   * kept per file elsewhere (bodies in memory) can let go of versions no longer served.
+   */
+  readonly published?: ((infos: ReadonlyMap<string, AssetInfo>) => void) | undefined;
 }
 
 /** A burst of events is rescanned once it has been quiet this long... */
@@ -122,6 +123,8 @@ const RACY_RECHECK_MS = 2100;
 const READ_ATTEMPTS = 3;
 /** When the scan gave up on a file being written, it looks again this much later. */
 const UNSETTLED_RECHECK_MS = 100;
+/** Files up to this size are hashed from one whole read (one syscall), larger ones streamed. */
+const WHOLE_READ_LIMIT = 256 * 1024;
 
 const defaultWatchTree: WatchTree = (dir, onChange) => watch(dir, { recursive: true }, onChange);
 const defaultStat = (path: string): Promise<BigIntStats> => stat(path, { bigint: true });
@@ -149,10 +152,9 @@ function formatInterval(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
-/** The content of one file version, and when its read started. */
+/** The digest of one file version, and when its read started. */
 interface Read {
   readonly identity: FileIdentity;
-  readonly body: Buffer | null;
   readonly digest: Buffer;
   readonly readAtMs: number;
 }
@@ -167,7 +169,8 @@ interface Scan {
   unsettled: boolean;
 }
 
-function etagOf(digest: Buffer): string {
+/** The strong ETag of content with this SHA-256 digest. */
+export function etagOf(digest: Buffer): string {
   return `"${digest.toString('base64url').slice(0, 27)}"`;
 }
 
@@ -403,6 +406,7 @@ export class AssetTable<T> {
     this.variants = variants;
     this.entries = entries;
     this.racy = scan.racy;
+    this.options.published?.(scan.out);
     // A file left out is missing from the table: look again soon, watched or not.
     if (scan.unsettled) this.recheckIn(UNSETTLED_RECHECK_MS);
     // A same-tick write to a racy file raises an event the scan may already have consumed; without this
@@ -469,24 +473,16 @@ export class AssetTable<T> {
   }
 
   /**
-   * Reads (small) or hashes (large) a file, then stats it again: a writer that changed it during the
-   * read would otherwise leave old bytes recorded under the new identity, unnoticed by every later scan.
+   * Hashes a file, then stats it again: a writer that changed it during the read would otherwise
+   * leave old bytes recorded under the new identity, unnoticed by every later scan.
    * Returns null if it changed during each of READ_ATTEMPTS reads.
    */
   private async readSettled(filePath: string, before: BigIntStats): Promise<Read | null> {
     for (let attempt = 1; ; attempt++) {
       const readAtMs = Date.now();
-      let body: Buffer | null = null;
-      let digest: Buffer;
-      if (before.size <= BigInt(this.options.smallFileLimit)) {
-        body = await readFile(filePath);
-        // Hash exactly the bytes kept, so the tag always describes the body served with it.
-        digest = createHash('sha256').update(body).digest();
-      } else {
-        digest = await hashFile(filePath);
-      }
+      const digest = before.size <= BigInt(WHOLE_READ_LIMIT) ? createHash('sha256').update(await readFile(filePath)).digest() : await hashFile(filePath);
       const after = await this.statFile(filePath);
-      if (sameIdentity(identityOf(before), after)) return { identity: identityOf(after), body, digest, readAtMs };
+      if (sameIdentity(identityOf(before), after)) return { identity: identityOf(after), digest, readAtMs };
       if (attempt === READ_ATTEMPTS || !after.isFile()) return null;
       before = after;
     }
@@ -502,12 +498,11 @@ function describe(filePath: string, urlPath: string, read: Read): AssetInfo {
     urlPath,
     filePath,
     identity: read.identity,
-    size: read.body?.length ?? Number(read.identity.size),
+    size: Number(read.identity.size),
     mtimeMs,
     lastModified,
     lastModifiedText: new Date(lastModified).toUTCString(),
     etag: etagOf(read.digest),
     contentType: contentTypeFor(urlPath),
-    body: read.body,
   };
 }

@@ -8,8 +8,9 @@ import { evaluatePreconditions, Precondition } from '../http/conditional.js';
 import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
 import { hasEncodedSlash, targetPath } from '../http/request-target.js';
-import { AssetTable, sameIdentity, unchangedWhileOpen } from './asset-table.js';
+import { AssetTable, sameIdentity, unchangedWhileOpen, type AssetInfo } from './asset-table.js';
 import { accessLine, noteArrival } from './access-log.js';
+import { BodyCache } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
@@ -38,6 +39,10 @@ export interface StaticStats {
   readonly openFiles: number;
   /** Pooled read buffers lent to responses. */
   readonly buffersInUse: number;
+  /** Bytes of file bodies held in memory (never above `memoryBudget`). */
+  readonly bytesInMemory: number;
+  /** Files whose body is held in memory. */
+  readonly filesInMemory: number;
 }
 
 /**
@@ -103,6 +108,7 @@ class StaticFiles {
   private readonly log: ((line: string) => void) | undefined;
   private readonly logFormat: ResolvedServerOptions['logFormat'];
   private readonly pool = new BufferPool(DISK_CHUNK, DISK_BUFFERS);
+  private readonly bodies: BodyCache;
   private readonly counters: DiskCounters = { openFiles: 0, released: () => this.checkReleased() };
   private inFlight = 0;
   private idleCallbacks: (() => void)[] = [];
@@ -118,8 +124,11 @@ class StaticFiles {
     const cors = buildActualBlocks(config.cors.policy, { crossOriginResourcePolicy: config.crossOriginResourcePolicy });
     // A cached redirect outlives a directory's removal, so it never gets a year-long immutable lifetime.
     const redirectCache = config.cacheControl === IMMUTABLE_CACHE_CONTROL ? DEFAULT_CACHE_CONTROL : config.cacheControl;
-    this.blocks = new ResponseBlocks(cors, config.cacheControl, redirectCache);
-    this.table = new AssetTable<Entry>(resolve(config.root), { smallFileLimit: config.smallFileLimit, watch: config.watch }, this.blocks.entry);
+    const stale = (): void => void this.table.rescan().catch(() => {});
+    this.bodies = new BodyCache({ budget: config.memoryBudget, fileLimit: config.smallFileLimit, stale });
+    this.blocks = new ResponseBlocks(cors, config.cacheControl, redirectCache, (info) => this.bodies.slotFor(info));
+    const published = (infos: ReadonlyMap<string, AssetInfo>): void => this.bodies.retain((info) => infos.get(info.urlPath) === info);
+    this.table = new AssetTable<Entry>(resolve(config.root), { watch: config.watch, published }, this.blocks.entry);
     const files = this;
     this.onResponseClose = function (this: ServerResponse) {
       files.responseDone(this);
@@ -127,7 +136,8 @@ class StaticFiles {
   }
 
   stats(): StaticStats {
-    return { inFlight: this.inFlight, openFiles: this.counters.openFiles, buffersInUse: this.pool.inUse };
+    const { inFlight, counters, pool, bodies } = this;
+    return { inFlight, openFiles: counters.openFiles, buffersInUse: pool.inUse, bytesInMemory: bodies.bytes, filesInMemory: bodies.files };
   }
 
   whenIdle(callback: () => void): void {
@@ -327,16 +337,16 @@ class StaticFiles {
         status = 206;
       }
     }
-    if (rep.text !== null) {
-      this.writeFileHead(res, rep, variant, origin, status, start, end);
-      // latin1: byte for byte, and joined to the headers in one chunk (see representation.ts).
-      res.end(status === 200 ? rep.text : rep.text.slice(start, end + 1), 'latin1');
-    } else if (info.body !== null) {
-      this.writeFileHead(res, rep, variant, origin, status, start, end);
-      res.end(status === 200 ? info.body : info.body.subarray(start, end + 1));
-    } else {
-      this.serveFromDisk(req, res, { path, rep, origin, variant, retries, status, start, end });
+    const held = rep.memory.body;
+    if (held === null) {
+      this.bodies.miss(rep.memory);
+      return this.serveFromDisk(req, res, { path, rep, origin, variant, retries, status, start, end });
     }
+    this.bodies.hit(rep.memory);
+    this.writeFileHead(res, rep, variant, origin, status, start, end);
+    // A string is latin1, byte for byte, and joined to the headers in one chunk (see body-cache.ts).
+    if (typeof held === 'string') res.end(status === 200 ? held : held.slice(start, end + 1), 'latin1');
+    else res.end(status === 200 ? held : held.subarray(start, end + 1));
   }
 
   /** Status line and headers of a 200 or 206 (Content-Range and Content-Length built for the range). */
