@@ -12,6 +12,7 @@ import { AssetTable, sameIdentity, unchangedWhileOpen, type AssetInfo } from './
 import { accessLine, noteArrival } from './access-log.js';
 import { BodyCache } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
+import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
 import { DiskBody, type DiskCounters } from './send-body.js';
@@ -26,6 +27,12 @@ import { DiskBody, type DiskCounters } from './send-body.js';
 const DISK_CHUNK = 256 * 1024;
 /** Pooled chunk buffers (so at most 16 MiB held); past it, responses read with buffers of their own. */
 const DISK_BUFFERS = 64;
+/**
+ * File descriptors of files served from disk kept open between responses (nginx's open_file_cache
+ * `max`): far below the usual 1024 soft limit, and enough for the large files a font host has in
+ * use at once.
+ */
+const FD_CACHE_SIZE = 128;
 /** Rescans a response may wait for when its file keeps changing under it. */
 const RETRIES = 3;
 
@@ -43,6 +50,8 @@ export interface StaticStats {
   readonly bytesInMemory: number;
   /** Files whose body is held in memory. */
   readonly filesInMemory: number;
+  /** File descriptors open in the fd cache: held by responses or kept for later ones (at most 128 kept). */
+  readonly cachedFds: number;
 }
 
 /**
@@ -91,7 +100,7 @@ export async function handlerFor(config: ResolvedServerOptions): Promise<StaticH
     drain: { value: () => void (files.draining = true) },
     whenIdle: { value: (callback: () => void) => files.whenIdle(callback) },
     whenReleased: { value: (callback: () => void) => files.whenReleased(callback) },
-    close: { value: () => files.table.close() },
+    close: { value: () => files.close() },
   });
   return handler;
 }
@@ -109,6 +118,7 @@ class StaticFiles {
   private readonly logFormat: ResolvedServerOptions['logFormat'];
   private readonly pool = new BufferPool(DISK_CHUNK, DISK_BUFFERS);
   private readonly bodies: BodyCache;
+  private readonly fds = new FdCache(FD_CACHE_SIZE);
   private readonly counters: DiskCounters = { openFiles: 0, released: () => this.checkReleased() };
   private inFlight = 0;
   private idleCallbacks: (() => void)[] = [];
@@ -127,7 +137,11 @@ class StaticFiles {
     const stale = (): void => void this.table.rescan().catch(() => {});
     this.bodies = new BodyCache({ budget: config.memoryBudget, fileLimit: config.smallFileLimit, stale });
     this.blocks = new ResponseBlocks(cors, config.cacheControl, redirectCache, (info) => this.bodies.slotFor(info));
-    const published = (infos: ReadonlyMap<string, AssetInfo>): void => this.bodies.retain((info) => infos.get(info.urlPath) === info);
+    const published = (infos: ReadonlyMap<string, AssetInfo>): void => {
+      const isCurrent = (info: AssetInfo): boolean => infos.get(info.urlPath) === info;
+      this.bodies.retain(isCurrent);
+      this.fds.retain(isCurrent);
+    };
     this.table = new AssetTable<Entry>(resolve(config.root), { watch: config.watch, published }, this.blocks.entry);
     const files = this;
     this.onResponseClose = function (this: ServerResponse) {
@@ -135,9 +149,15 @@ class StaticFiles {
     };
   }
 
+  /** Stops watching; cached fds are closed now, or by the last response holding one. */
+  close(): void {
+    this.table.close();
+    this.fds.clear();
+  }
+
   stats(): StaticStats {
-    const { inFlight, counters, pool, bodies } = this;
-    return { inFlight, openFiles: counters.openFiles, buffersInUse: pool.inUse, bytesInMemory: bodies.bytes, filesInMemory: bodies.files };
+    const { inFlight, counters, pool, bodies, fds } = this;
+    return { inFlight, openFiles: counters.openFiles, buffersInUse: pool.inUse, bytesInMemory: bodies.bytes, filesInMemory: bodies.files, cachedFds: fds.size };
   }
 
   whenIdle(callback: () => void): void {
@@ -361,15 +381,21 @@ class StaticFiles {
    */
   private serveFromDisk(req: IncomingMessage, res: ServerResponse, d: DiskAnswer): void {
     const { rep, origin, variant, status, start, end } = d;
-    const identity = rep.info.identity;
+    const info = rep.info;
+    const identity = info.identity;
     const body = new DiskBody(res, {
-      filePath: rep.info.filePath,
+      filePath: info.filePath,
+      openFile: (done) => this.fds.acquire(info, done),
+      closeFile: (fd) => this.fds.release(fd),
       describes: (s: BigIntStats, open: boolean) => (open ? unchangedWhileOpen(identity, s) : sameIdentity(identity, s)),
       start,
       end,
       headOnly: req.method === 'HEAD' || end < start,
       writeHead: () => this.writeFileHead(res, rep, variant, origin, status, start, end),
-      stale: () => this.retryAfterRescan(req, res, d),
+      stale: () => {
+        this.fds.forget(info);
+        this.retryAfterRescan(req, res, d);
+      },
     }, this.pool, this.counters);
     if (res.socket !== null) body.start();
     else res.once('socket', () => body.start());
