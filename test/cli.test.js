@@ -1,7 +1,7 @@
 // The CLI as users run it: a real `node dist/cli/main.js` child per test, real sockets on 127.0.0.1,
 // bounded timeouts. Precedence (flags > environment > config file > defaults), --no- flags, the
 // config file's own directory, the access log on stdout, signals, and --workers.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
@@ -14,6 +14,9 @@ const ROOT = 'example';
 const APP = 'https://app.example.com';
 const FONT = '/fonts/xorigin-blocks.ttf';
 const CLI = join(process.cwd(), 'dist/cli/main.js');
+// The CLI keeps ETags under $XDG_CACHE_HOME: here, not in the user's ~/.cache.
+const CACHE_HOME = mkdtempSync(join(tmpdir(), 'xorigin-cli-cache-'));
+after(() => rmSync(CACHE_HOME, { recursive: true, force: true }));
 
 /**
  * Runs the CLI; resolves at exit, or once it prints its URL (then with the child still running).
@@ -21,7 +24,7 @@ const CLI = join(process.cwd(), 'dist/cli/main.js');
  */
 function runCli(args, { env = {}, cwd = process.cwd(), timeoutMs = 8000 } = {}) {
   return new Promise((resolve) => {
-    const childEnv = { ...process.env };
+    const childEnv = { ...process.env, XDG_CACHE_HOME: CACHE_HOME };
     delete childEnv.PORT;
     for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv, cwd });

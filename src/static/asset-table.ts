@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, watch, type BigIntStats } from 'node:fs';
-import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { watch, type BigIntStats, type Dirent } from 'node:fs';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
 import { contentTypeFor } from '../http/mime.js';
+import { EtagCache, etagCacheFile } from './etag-cache.js';
+import { HashWorkers } from './hash-workers.js';
+import { TaskLimit } from './task-limit.js';
 
 /**
  * Which version of a file the table describes. Size and mtime alone miss a file replaced by one of the
@@ -62,6 +65,8 @@ export interface AssetInfo {
   readonly lastModifiedText: string;
   /** Strong, content-derived: the same bytes give the same tag on every replica. */
   readonly etag: string;
+  /** When the bytes the ETag was computed from were read (ms since the epoch). */
+  readonly readAtMs: number;
   readonly contentType: string;
 }
 
@@ -102,6 +107,11 @@ export interface AssetTableOptions {
    * kept per file elsewhere (bodies in memory) can let go of versions no longer served.
    */
   readonly published?: ((infos: ReadonlyMap<string, AssetInfo>) => void) | undefined;
+  /**
+   * Directory of the ETag cache (see etag-cache.ts), or undefined for none: an unchanged file is then
+   * not read again at start-up. A directory inside the root is not used (said once).
+   */
+  readonly etagCache?: string | undefined;
 }
 
 /** A burst of events is rescanned once it has been quiet this long... */
@@ -123,8 +133,13 @@ const RACY_RECHECK_MS = 2100;
 const READ_ATTEMPTS = 3;
 /** When the scan gave up on a file being written, it looks again this much later. */
 const UNSETTLED_RECHECK_MS = 100;
-/** Files up to this size are hashed from one whole read (one syscall), larger ones streamed. */
-const WHOLE_READ_LIMIT = 256 * 1024;
+/**
+ * Files up to this size are read and hashed on the main thread (one read; a message to a hashing
+ * thread and back would cost more than the hash), larger ones on the hashing threads.
+ */
+const INLINE_HASH_LIMIT = 16 * 1024;
+/** Files stat'ed and hashed at once during a scan: enough to keep every thread and the disk busy. */
+const SCAN_CONCURRENCY = 64;
 
 const defaultWatchTree: WatchTree = (dir, onChange) => watch(dir, { recursive: true }, onChange);
 const defaultStat = (path: string): Promise<BigIntStats> => stat(path, { bigint: true });
@@ -152,10 +167,10 @@ function formatInterval(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
-/** The digest of one file version, and when its read started. */
+/** The tag of one file version, and when the read it was computed from started. */
 interface Read {
   readonly identity: FileIdentity;
-  readonly digest: Buffer;
+  readonly etag: string;
   readonly readAtMs: number;
 }
 
@@ -167,17 +182,31 @@ interface Scan {
   readonly racy: Set<AssetInfo>;
   /** Some file kept changing while read and was left out. */
   unsettled: boolean;
+  /** Files whose content was read (not known from the table or the ETag cache). */
+  hashed: number;
+  /** Paths stat'ed. */
+  stated: number;
+  /** Files whose tag came from the ETag cache. */
+  cached: number;
+}
+
+/** The work of the last scan, for tests and the start-up report. */
+export interface ScanReport {
+  /** Files in the table after it. */
+  readonly files: number;
+  /** Paths stat'ed (files and directories). */
+  readonly stated: number;
+  /** Files read and hashed. */
+  readonly hashed: number;
+  /** Files whose tag came from the ETag cache instead. */
+  readonly cached: number;
+  /** Wall time of the scan, ms. */
+  readonly ms: number;
 }
 
 /** The strong ETag of content with this SHA-256 digest. */
 export function etagOf(digest: Buffer): string {
   return `"${digest.toString('base64url').slice(0, 27)}"`;
-}
-
-async function hashFile(filePath: string): Promise<Buffer> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(filePath)) hash.update(chunk as Buffer);
-  return hash.digest();
 }
 
 /** The siblings `x.br`, `x.zst`, `x.gz` of the file behind an entry (found by its real URL path, so `/dir/` uses index.html's). */
@@ -230,6 +259,17 @@ export class AssetTable<T> {
   private scanning: Promise<void> | null = null;
   private dirty = false;
   private readonly statFile: (path: string) => Promise<BigIntStats>;
+  private readonly hashers = new HashWorkers();
+  /** What the last scan did (null before the first). */
+  lastScan: ScanReport | null = null;
+  private readonly limit = new TaskLimit(SCAN_CONCURRENCY);
+  /** Tags from the ETag cache, during the first scan only. */
+  private known: EtagCache | null = null;
+  private tags: EtagCache | null = null;
+  private saving: Promise<void> | null = null;
+  private saveAgain = false;
+  /** Entries in the table after the last scan (a scan that only removed files also rewrites the cache). */
+  private published = -1;
 
   constructor(
     readonly root: string,
@@ -256,13 +296,49 @@ export class AssetTable<T> {
     const s = await stat(this.root);
     if (!s.isDirectory()) throw new Error(`root ${this.root} is not a directory`);
     await this.locateRoot();
+    this.tags = await this.openTags();
+    this.known = this.tags;
     await this.rescan();
+    this.known?.release();
+    this.known = null;
     if (this.options.watch === false || this.closed) return;
     this.startWatcher();
     // A deploy that switches a symlinked root, or replaces the root directory, raises no event in the
     // directory watched: look for that on a timer too (two syscalls).
     this.rootCheck = setInterval(() => void this.rootMoved().then((moved) => moved && this.schedule()), ROOT_CHECK_MS);
     this.rootCheck.unref();
+  }
+
+  /** The ETag cache of this root, if one is configured and outside the root. */
+  private async openTags(): Promise<EtagCache | null> {
+    const dir = this.options.etagCache;
+    if (dir === undefined || this.rootReal === '') return null;
+    const file = etagCacheFile(dir, this.rootReal);
+    if (file.startsWith(this.rootReal + sep)) {
+      (this.options.warn ?? writeStderr)(`xorigin: the ETag cache ${dir} is inside the root ${this.root}, where it would be served; not using it`);
+      return null;
+    }
+    return EtagCache.open(dir, this.rootReal);
+  }
+
+  /** Writes the ETag cache after a scan that read some file; one write at a time, the last one wins. */
+  private saveTags(): void {
+    const tags = this.tags;
+    if (tags === null) return;
+    if (this.saving !== null) {
+      this.saveAgain = true;
+      return;
+    }
+    this.saving = tags.save(this.infos.values(), this.racy).catch((e: Error) => {
+      (this.options.warn ?? writeStderr)(`xorigin: cannot write the ETag cache: ${e.message}; the next start reads every file again`);
+      this.tags = null;
+    }).finally(() => {
+      this.saving = null;
+      if (this.saveAgain) {
+        this.saveAgain = false;
+        this.saveTags();
+      }
+    });
   }
 
   private startWatcher(): void {
@@ -309,6 +385,7 @@ export class AssetTable<T> {
   close(): void {
     this.closed = true;
     this.stopWatcher();
+    this.hashers.close();
     for (const t of [this.pending, this.recheck]) if (t !== null) clearTimeout(t);
     if (this.poll !== null) clearInterval(this.poll);
     if (this.rootCheck !== null) clearInterval(this.rootCheck);
@@ -382,9 +459,11 @@ export class AssetTable<T> {
       do {
         this.dirty = false;
         await this.locateRoot();
-        const scan: Scan = { out: new Map(), seen: new Set([this.rootReal]), racy: new Set(), unsettled: false };
+        const started = performance.now();
+        const scan: Scan = { out: new Map(), seen: new Set([this.rootReal]), racy: new Set(), unsettled: false, hashed: 0, stated: 0, cached: 0 };
         await this.walk(this.rootReal, '', scan);
         this.publish(scan);
+        this.lastScan = { files: this.infos.size, stated: scan.stated, hashed: scan.hashed, cached: scan.cached, ms: performance.now() - started };
       } while (this.dirty);
     })().finally(() => {
       this.scanning = null;
@@ -407,6 +486,8 @@ export class AssetTable<T> {
     this.entries = entries;
     this.racy = scan.racy;
     this.options.published?.(scan.out);
+    if (scan.hashed > 0 || scan.out.size !== this.published) this.saveTags();
+    this.published = scan.out.size;
     // A file left out is missing from the table: look again soon, watched or not.
     if (scan.unsettled) this.recheckIn(UNSETTLED_RECHECK_MS);
     // A same-tick write to a racy file raises an event the scan may already have consumed; without this
@@ -421,33 +502,38 @@ export class AssetTable<T> {
     } catch {
       return; // removed while walking, or unreadable: serve nothing from it
     }
-    for (const entry of names) {
-      if (!isServableName(entry.name, urlDir === '')) continue;
-      const full = join(dir, entry.name);
-      const urlPath = `${urlDir}/${entry.name}`;
-      let target = full;
-      try {
-        const l = await lstat(full);
-        if (l.isSymbolicLink()) {
-          target = await realpath(full);
-          // Symlinks may point anywhere; only targets inside the root are served.
-          if (target !== this.rootReal && !target.startsWith(this.rootReal + sep)) continue;
-        }
-        const s = await this.statFile(target);
-        if (s.isDirectory()) {
-          if (scan.seen.has(target)) continue; // a symlink cycle
-          scan.seen.add(target);
-          await this.walk(target, urlPath, scan);
-        } else if (s.isFile()) {
-          await this.addFile(target, urlPath, s, scan);
-        }
-      } catch {
-        // Vanished between readdir and stat, or a dangling symlink: not servable.
-      }
-    }
+    const work: Promise<void>[] = [];
+    for (const entry of names) if (isServableName(entry.name, urlDir === '')) work.push(this.visit(entry, dir, urlDir, scan));
+    await Promise.all(work);
     // Directory index: /dir/ and / serve index.html when present.
     const index = scan.out.get(`${urlDir}/index.html`);
     if (index !== undefined) scan.out.set(`${urlDir}/`, index);
+  }
+
+  /** One directory entry: a directory is walked, a file added; the entries of a directory go in parallel. */
+  private async visit(entry: Dirent, dir: string, urlDir: string, scan: Scan): Promise<void> {
+    const urlPath = `${urlDir}/${entry.name}`;
+    try {
+      const target = entry.isSymbolicLink() ? await this.linkTarget(join(dir, entry.name)) : join(dir, entry.name);
+      if (target === null) return;
+      scan.stated++;
+      const s = await this.limit.run(() => this.statFile(target));
+      if (s.isDirectory()) {
+        if (scan.seen.has(target)) return; // a symlink cycle
+        scan.seen.add(target);
+        await this.walk(target, urlPath, scan);
+      } else if (s.isFile()) {
+        await this.limit.run(() => this.addFile(target, urlPath, s, scan));
+      }
+    } catch {
+      // Vanished between readdir and stat, or a dangling symlink: not servable.
+    }
+  }
+
+  /** Where a symlink points, when that is inside the root (symlinks may point anywhere; only those are served). */
+  private async linkTarget(link: string): Promise<string | null> {
+    const target = await realpath(link);
+    return target === this.rootReal || target.startsWith(this.rootReal + sep) ? target : null;
   }
 
   private async addFile(filePath: string, urlPath: string, s: BigIntStats, scan: Scan): Promise<void> {
@@ -457,7 +543,10 @@ export class AssetTable<T> {
       scan.out.set(urlPath, previous);
       return;
     }
-    const read = await this.readSettled(filePath, s);
+    const known = this.known?.get(filePath, s);
+    const read = known !== undefined ? { identity: identityOf(s), ...known } : await this.readSettled(filePath, s);
+    if (known === undefined) scan.hashed++;
+    else scan.cached++;
     if (read === null) {
       // Still changing: keep the version known so far (its bytes and tag agree; the disk path checks
       // its identity before sending), or leave a new file out rather than guess; look again soon.
@@ -466,7 +555,7 @@ export class AssetTable<T> {
       return;
     }
     // Read again only because it was racy, and unchanged: keep the entry, and its Last-Modified.
-    const unchanged = same && previous.etag === etagOf(read.digest) && equalIdentities(previous.identity, read.identity);
+    const unchanged = same && previous.etag === read.etag && equalIdentities(previous.identity, read.identity);
     const info = unchanged ? previous : describe(filePath, urlPath, read);
     if (isRacy(read.identity, read.readAtMs)) scan.racy.add(info);
     scan.out.set(urlPath, info);
@@ -480,9 +569,9 @@ export class AssetTable<T> {
   private async readSettled(filePath: string, before: BigIntStats): Promise<Read | null> {
     for (let attempt = 1; ; attempt++) {
       const readAtMs = Date.now();
-      const digest = before.size <= BigInt(WHOLE_READ_LIMIT) ? createHash('sha256').update(await readFile(filePath)).digest() : await hashFile(filePath);
+      const digest = before.size <= BigInt(INLINE_HASH_LIMIT) ? createHash('sha256').update(await readFile(filePath)).digest() : await this.hashers.hash(filePath);
       const after = await this.statFile(filePath);
-      if (sameIdentity(identityOf(before), after)) return { identity: identityOf(after), digest, readAtMs };
+      if (sameIdentity(identityOf(before), after)) return { identity: identityOf(after), etag: etagOf(digest), readAtMs };
       if (attempt === READ_ATTEMPTS || !after.isFile()) return null;
       before = after;
     }
@@ -502,7 +591,8 @@ function describe(filePath: string, urlPath: string, read: Read): AssetInfo {
     mtimeMs,
     lastModified,
     lastModifiedText: new Date(lastModified).toUTCString(),
-    etag: etagOf(read.digest),
+    etag: read.etag,
+    readAtMs: read.readAtMs,
     contentType: contentTypeFor(urlPath),
   };
 }

@@ -1,4 +1,5 @@
 import { validateHeaderValue } from 'node:http';
+import { resolve } from 'node:path';
 import { PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { Cors } from '../cors/node.js';
 import type { CorsOptions } from '../cors/options.js';
@@ -28,6 +29,12 @@ export interface ServerOptions {
    * from disk. Default 64 MiB.
    */
   memoryBudget?: number | string | undefined;
+  /**
+   * Directory of the ETag cache, which lets an unchanged tree restart without reading file contents,
+   * or `"off"`. Default for serve() and createStaticHandler: off; `xorigin serve` uses
+   * `$XDG_CACHE_HOME/xorigin` (or `~/.cache/xorigin`).
+   */
+  etagCache?: string | undefined;
   /** Send `Cross-Origin-Resource-Policy: cross-origin`. Default: on for a `*` policy. */
   crossOriginResourcePolicy?: boolean | undefined;
   /** Watch the root and pick up changes without a restart. Default true. */
@@ -65,6 +72,8 @@ export interface ResolvedServerOptions {
   readonly smallFileLimit: number;
   /** Bytes. */
   readonly memoryBudget: number;
+  /** An absolute directory, or undefined: no ETag cache. */
+  readonly etagCache: string | undefined;
   readonly watch: boolean;
   /** The user's callback, guarded: it never throws (see guardLog). */
   readonly log: ((line: string) => void) | undefined;
@@ -156,7 +165,7 @@ export const OPTION_SCHEMA: readonly OptionSpec[] = [
   { name: 'root', scope: 'server', type: 'string', required: true, default: '', help: 'the directory to serve (the first argument)', example: '"./fonts"', apiDefault: 'required', apiDoc: 'the directory to serve' },
   { name: 'port', scope: 'cli', type: 'integer', min: 0, max: 65535, default: '8080 or $PORT', flag: { name: 'port', short: 'p', arg: 'N' }, help: 'port (default 8080, or $PORT; 0 picks a free port)', example: '8080', doc: '`0` picks a free port' },
   { name: 'host', scope: 'cli', type: 'string', default: '127.0.0.1', flag: { name: 'host', arg: 'H' }, help: 'address to bind (default 127.0.0.1; 0.0.0.0 to expose)', example: '"127.0.0.1"', doc: '`0.0.0.0` to expose' },
-  { name: 'config', scope: 'cli', type: 'string', configType: null, default: '', flag: { name: 'config', arg: 'FILE' }, help: 'JSON: { "root", "port", "host", "cors": {...}, "cacheControl", ... }', example: '"xorigin.json"', doc: 'JSON: `{ "root", "port", "host", "workers", "cors": { …policy options… }, "cacheControl", "immutable", "smallFileLimit", "memoryBudget", "crossOriginResourcePolicy", "watch", "log", "logFormat", "sendTimeout", "keepAliveTimeout" }`; unknown keys are errors, and every value must have its JSON type: `"port": 8080`, `"watch": false`, `"log": true` (a quoted `"8080"` or `"false"` is an error, never read as a number or a truthy string); a relative `"root"` is relative to the config file\'s directory' },
+  { name: 'config', scope: 'cli', type: 'string', configType: null, default: '', flag: { name: 'config', arg: 'FILE' }, help: 'JSON: { "root", "port", "host", "cors": {...}, "cacheControl", ... }', example: '"xorigin.json"', doc: 'JSON: `{ "root", "port", "host", "workers", "cors": { …policy options… }, "cacheControl", "immutable", "smallFileLimit", "memoryBudget", "etagCache", "crossOriginResourcePolicy", "watch", "log", "logFormat", "sendTimeout", "keepAliveTimeout" }`; unknown keys are errors, and every value must have its JSON type: `"port": 8080`, `"watch": false`, `"log": true` (a quoted `"8080"` or `"false"` is an error, never read as a number or a truthy string); a relative `"root"` is relative to the config file\'s directory' },
   { name: 'cors', scope: 'server', type: 'object', default: '{ "origins": ["*"] }', help: 'the CORS policy', example: '{ "origins": ["https://app.example.com"] }', apiDefault: '{ origins: ["*"] }', apiDoc: 'the policy ([options](#options)); with no `allowedHeaders` the server allows `range`, with no `exposedHeaders` it exposes `content-range, accept-ranges, content-length`; an explicit list, even `[]`, is taken as is' },
   { name: 'origins', scope: 'policy', type: 'strings', default: '*', flag: { name: 'origin', arg: 'O', multiple: true }, help: "allowed origin, repeatable: https://app.example.com,\n'https://*.example.com', 'http://localhost:*' or '*' (default '*')", example: '["https://app.example.com"]', doc: 'repeatable; any origin form of the policy' },
   { name: 'methods', scope: 'policy', type: 'strings', default: 'none', flag: { name: 'methods', arg: 'LIST', list: true }, help: 'extra allowed methods, comma-separated (e.g. PUT,DELETE)', example: '["PUT"]', doc: 'comma-separated (the server itself answers only GET/HEAD/OPTIONS)' },
@@ -168,6 +177,7 @@ export const OPTION_SCHEMA: readonly OptionSpec[] = [
   { name: 'immutable', scope: 'server', type: 'boolean', decides: 'Cache-Control', default: 'off', flag: { name: 'immutable' }, help: `versioned URLs: "${IMMUTABLE_CACHE_CONTROL}"`, example: 'true', doc: '`public, max-age=31536000, immutable`, for versioned URLs only', apiDefault: 'false', apiDoc: '`public, max-age=31536000, immutable` (not with `cacheControl`)' },
   { name: 'smallFileLimit', scope: 'server', type: 'integer', min: 0, max: 64 * 1024 * 1024, unit: 'bytes', default: String(DEFAULT_SMALL_FILE_LIMIT), help: 'the largest file that may be held in memory', example: '4194304 (4 MiB)', apiDoc: 'the largest file (bytes) that may be held in memory, when used often enough (0–67108864; see `memoryBudget`)' },
   { name: 'memoryBudget', scope: 'server', type: 'bytes', min: 0, max: MEMORY_BUDGET_MAX, unit: 'bytes', default: '64MiB', flag: { name: 'memory-budget', arg: 'BYTES' }, help: 'file bodies held in memory, at most, per process (default 64MiB;\nalso KiB, MiB, GiB); the most used files are held, the rest read from disk', example: '"256MiB"', doc: 'bytes of file bodies held in memory per process (`67108864`, `64MiB`, `1GiB`); the files held are chosen by use (see [Memory](#memory)); `0` reads every body from disk', apiDoc: 'as `--memory-budget`: a number of bytes, or a string such as `"256MiB"`' },
+  { name: 'etagCache', scope: 'server', type: 'string', default: '$XDG_CACHE_HOME/xorigin', flag: { name: 'etag-cache', arg: 'DIR' }, help: 'where ETags are kept between runs, so an unchanged tree restarts\nwithout reading its files (default $XDG_CACHE_HOME/xorigin or\n~/.cache/xorigin; off: none)', example: '"/var/cache/xorigin" or "off"', doc: 'where ETags are kept between runs, keyed by file identity, so an unchanged tree restarts without reading its files (or `~/.cache/xorigin`; `off` for none); a cache file that is corrupt, of another version or of another root is ignored; one inside the root is not used', apiDefault: 'off', apiDoc: 'a directory for the ETag cache (see `--etag-cache`), or `"off"`; off unless given' },
   { name: 'crossOriginResourcePolicy', scope: 'server', type: 'boolean', default: 'on for a * policy', help: 'send Cross-Origin-Resource-Policy: cross-origin', example: 'true', apiDoc: 'send `Cross-Origin-Resource-Policy: cross-origin`', apiDefault: 'on for a `*` policy' },
   { name: 'watch', scope: 'server', type: 'boolean', default: 'on', flag: { name: 'watch' }, help: 'pick up added, changed and removed files without a restart (default on)', example: 'false', doc: 'pick up added, changed and removed files without a restart', apiDefault: 'true' },
   { name: 'sendTimeout', scope: 'server', type: 'integer', min: 1, max: TIMEOUT_MAX, unit: 'milliseconds', default: String(DEFAULT_SEND_TIMEOUT), flag: { name: 'send-timeout', arg: 'MS' }, help: `close a connection nothing could be written to for MS ms\n(default ${DEFAULT_SEND_TIMEOUT}, like nginx's send_timeout)`, example: '60000 (60 s)', doc: 'a connection nothing could be written to for this long is closed and its response\'s resources released (nginx\'s `send_timeout`)', apiDoc: 'ms, as `--send-timeout` (1–3600000)' },
@@ -354,6 +364,7 @@ export function validate(options: ServerOptions): ResolvedServerOptions {
     crossOriginResourcePolicy: options.crossOriginResourcePolicy ?? cors.policy.anyOrigin,
     smallFileLimit: options.smallFileLimit ?? DEFAULT_SMALL_FILE_LIMIT,
     memoryBudget: byteCount(options.memoryBudget) ?? DEFAULT_MEMORY_BUDGET,
+    etagCache: options.etagCache === undefined || options.etagCache === 'off' ? undefined : resolve(options.etagCache),
     watch: options.watch ?? true,
     log: guardLog(options.log),
     logFormat: options.logFormat ?? 'clf',
