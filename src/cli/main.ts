@@ -3,9 +3,21 @@ import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { PolicyError } from '../cors/errors.js';
 import { helpText, parseCommandLine, type CommandLine } from './args.js';
-import { resolveSettings } from './config.js';
+import { resolve } from 'node:path';
+import { writeEtagCache } from '../static/asset-table.js';
+import { resolveSettings, type Settings } from './config.js';
 import { serve, urlHost } from './serve.js';
 import { supervise } from './supervisor.js';
+
+/**
+ * Under --workers, the primary hashes the tree once into the ETag cache before forking, so each
+ * worker's scan reads only what changed since (and the hashing is not multiplied by N). Without an
+ * ETag cache each worker hashes the tree itself. A failure here is left to the workers to report.
+ */
+async function scanOnceForWorkers({ options }: Settings): Promise<void> {
+  if (options.etagCache === undefined || options.etagCache === 'off') return;
+  await writeEtagCache(resolve(options.root), resolve(options.etagCache)).catch(() => null);
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -20,8 +32,12 @@ async function run(cmd: CommandLine): Promise<void> {
   }
   // The same checks with and without --workers, before anything listens or forks.
   const settings = resolveSettings(cmd, process.env);
-  if (cluster.isPrimary && settings.workers !== 1) supervise(settings.workers, urlHost(settings.host));
-  else await serve(settings);
+  if (cluster.isPrimary && settings.workers !== 1) {
+    await scanOnceForWorkers(settings);
+    supervise(settings.workers, urlHost(settings.host));
+  } else {
+    await serve(settings);
+  }
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -22,6 +22,8 @@ export async function serve({ options, port, host }: Settings): Promise<void> {
     // The options were checked already, so what failed is most likely the scan of the root.
     throw e instanceof PolicyError ? e : new PolicyError([{ option: 'root', value: options.root, reason: (e as Error).message, fix: 'pass a readable directory' }]);
   }
+  // The primary names each worker's scan in its "listening" line.
+  if (cluster.isWorker) process.send?.({ xorigin: 'scanned', scan: server.stats.lastScan });
   server.on('error', (e: NodeJS.ErrnoException) => {
     process.stderr.write(`xorigin: cannot listen on ${host}:${String(port)}: ${e.message}\n`);
     process.exit(1);

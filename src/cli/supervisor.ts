@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import type { ScanReport } from '../static/asset-table.js';
 import { onStopSignals } from './signals.js';
 
 /** A worker is killed if it has not finished its responses this long after being asked to stop. */
@@ -6,6 +7,11 @@ const STOP_DEADLINE = 15_000;
 /** A worker that dies within this long of starting counts as a quick death (restart backoff). */
 const QUICK_DEATH = 1_000;
 const MAX_RESTART_DELAY = 10_000;
+
+/** ` (N files: H read, C from the ETag cache)`: whether a worker had to hash the tree. */
+function scanSummary(s: ScanReport): string {
+  return ` (${String(s.files)} files: ${String(s.hashed)} read, ${String(s.cached)} from the ETag cache)`;
+}
 
 function liveWorkers(): Worker[] {
   return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
@@ -23,9 +29,15 @@ export function supervise(count: number, urlHost: string): void {
     startedAt.set(cluster.fork().id, Date.now());
   };
 
+  const scans = new Map<number, string>();
+  cluster.on('message', (worker, message: { xorigin?: string; scan?: ScanReport | null }) => {
+    if (message?.xorigin === 'scanned' && message.scan != null) scans.set(worker.id, scanSummary(message.scan));
+  });
+
   cluster.on('listening', (worker, address) => {
     state.everListened = true;
-    process.stderr.write(`xorigin: worker ${String(worker.process.pid)} listening\n`);
+    process.stderr.write(`xorigin: worker ${String(worker.process.pid)} listening${scans.get(worker.id) ?? ''}\n`);
+    scans.delete(worker.id);
     if (state.printed) return;
     state.printed = true;
     process.stdout.write(`listening on http://${urlHost}:${String(address.port)}\n`);

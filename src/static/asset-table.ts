@@ -6,6 +6,7 @@ import { ENCODINGS } from '../http/encoding.js';
 import { contentTypeFor } from '../http/mime.js';
 import { EtagCache, etagCacheFile } from './etag-cache.js';
 import { HashWorkers } from './hash-workers.js';
+import { reportScan, type ProgressOut, type ScanCounts } from './scan-progress.js';
 import { TaskLimit } from './task-limit.js';
 
 /**
@@ -112,6 +113,8 @@ export interface AssetTableOptions {
    * not read again at start-up. A directory inside the root is not used (said once).
    */
   readonly etagCache?: string | undefined;
+  /** Where a start-up scan longer than a second reports its progress (default stderr). */
+  readonly progress?: ProgressOut | undefined;
 }
 
 /** A burst of events is rescanned once it has been quiet this long... */
@@ -188,6 +191,8 @@ interface Scan {
   stated: number;
   /** Files whose tag came from the ETag cache. */
   cached: number;
+  /** Files found, bytes to read and read (for progress reports). */
+  counts: { files: number; bytesToHash: number; bytesHashed: number };
 }
 
 /** The work of the last scan, for tests and the start-up report. */
@@ -260,6 +265,7 @@ export class AssetTable<T> {
   private dirty = false;
   private readonly statFile: (path: string) => Promise<BigIntStats>;
   private readonly hashers = new HashWorkers();
+  private scanCounts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
   /** What the last scan did (null before the first). */
   lastScan: ScanReport | null = null;
   private readonly limit = new TaskLimit(SCAN_CONCURRENCY);
@@ -298,7 +304,12 @@ export class AssetTable<T> {
     await this.locateRoot();
     this.tags = await this.openTags();
     this.known = this.tags;
-    await this.rescan();
+    const stop = reportScan(() => this.counts(), this.options.progress ?? process.stderr);
+    try {
+      await this.rescan();
+    } finally {
+      stop();
+    }
     this.known?.release();
     this.known = null;
     if (this.options.watch === false || this.closed) return;
@@ -307,6 +318,11 @@ export class AssetTable<T> {
     // directory watched: look for that on a timer too (two syscalls).
     this.rootCheck = setInterval(() => void this.rootMoved().then((moved) => moved && this.schedule()), ROOT_CHECK_MS);
     this.rootCheck.unref();
+  }
+
+  /** The progress of the scan under way (or the last one). */
+  private counts(): ScanCounts {
+    return this.scanCounts;
   }
 
   /** The ETag cache of this root, if one is configured and outside the root. */
@@ -339,6 +355,11 @@ export class AssetTable<T> {
         this.saveTags();
       }
     });
+  }
+
+  /** Resolves once the ETag cache file has been written (at once if no write is pending). */
+  async flush(): Promise<void> {
+    while (this.saving !== null) await this.saving;
   }
 
   private startWatcher(): void {
@@ -460,10 +481,11 @@ export class AssetTable<T> {
         this.dirty = false;
         await this.locateRoot();
         const started = performance.now();
-        const scan: Scan = { out: new Map(), seen: new Set([this.rootReal]), racy: new Set(), unsettled: false, hashed: 0, stated: 0, cached: 0 };
+        this.scanCounts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
+        const scan: Scan = { out: new Map(), seen: new Set([this.rootReal]), racy: new Set(), unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.scanCounts };
         await this.walk(this.rootReal, '', scan);
         this.publish(scan);
-        this.lastScan = { files: this.infos.size, stated: scan.stated, hashed: scan.hashed, cached: scan.cached, ms: performance.now() - started };
+        this.lastScan = { files: scan.counts.files, stated: scan.stated, hashed: scan.hashed, cached: scan.cached, ms: performance.now() - started };
       } while (this.dirty);
     })().finally(() => {
       this.scanning = null;
@@ -486,7 +508,8 @@ export class AssetTable<T> {
     this.entries = entries;
     this.racy = scan.racy;
     this.options.published?.(scan.out);
-    if (scan.hashed > 0 || scan.out.size !== this.published) this.saveTags();
+    // A first scan that read nothing found the cache complete: N workers starting at once do not all rewrite it.
+    if (scan.hashed > 0 || (this.published !== -1 && scan.out.size !== this.published)) this.saveTags();
     this.published = scan.out.size;
     // A file left out is missing from the table: look again soon, watched or not.
     if (scan.unsettled) this.recheckIn(UNSETTLED_RECHECK_MS);
@@ -537,6 +560,7 @@ export class AssetTable<T> {
   }
 
   private async addFile(filePath: string, urlPath: string, s: BigIntStats, scan: Scan): Promise<void> {
+    scan.counts.files++;
     const previous = this.infos.get(urlPath);
     const same = previous !== undefined && previous.filePath === filePath && sameIdentity(previous.identity, s);
     if (same && !this.racy.has(previous)) {
@@ -544,9 +568,14 @@ export class AssetTable<T> {
       return;
     }
     const known = this.known?.get(filePath, s);
+    if (known === undefined) {
+      scan.hashed++;
+      scan.counts.bytesToHash += Number(s.size);
+    } else {
+      scan.cached++;
+    }
     const read = known !== undefined ? { identity: identityOf(s), ...known } : await this.readSettled(filePath, s);
-    if (known === undefined) scan.hashed++;
-    else scan.cached++;
+    if (known === undefined) scan.counts.bytesHashed += Number(s.size);
     if (read === null) {
       // Still changing: keep the version known so far (its bytes and tag agree; the disk path checks
       // its identity before sending), or leave a new file out rather than guess; look again soon.
@@ -595,4 +624,19 @@ function describe(filePath: string, urlPath: string, read: Read): AssetInfo {
     readAtMs: read.readAtMs,
     contentType: contentTypeFor(urlPath),
   };
+}
+
+/**
+ * Scans `root` once, without watching or keeping anything, and writes its ETag cache in `dir`: run
+ * by a cluster primary before it forks, so that the workers' own scans read no file the cache knows.
+ */
+export async function writeEtagCache(root: string, dir: string): Promise<ScanReport | null> {
+  const table = new AssetTable(root, { watch: false, etagCache: dir }, () => null);
+  try {
+    await table.open();
+    await table.flush();
+    return table.lastScan;
+  } finally {
+    table.close();
+  }
 }

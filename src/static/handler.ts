@@ -8,7 +8,7 @@ import { evaluatePreconditions, Precondition } from '../http/conditional.js';
 import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
 import { hasEncodedSlash, targetPath } from '../http/request-target.js';
-import { AssetTable, sameIdentity, unchangedWhileOpen, type AssetInfo } from './asset-table.js';
+import { AssetTable, sameIdentity, unchangedWhileOpen, type AssetInfo, type ScanReport } from './asset-table.js';
 import { accessLine, noteArrival } from './access-log.js';
 import { BodyCache } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
@@ -52,6 +52,8 @@ export interface StaticStats {
   readonly filesInMemory: number;
   /** File descriptors open in the fd cache: held by responses or kept for later ones (at most 128 kept). */
   readonly cachedFds: number;
+  /** What the last scan of the root did: files, paths stat'ed, files read and hashed, tags from the ETag cache, ms. */
+  readonly lastScan: ScanReport | null;
 }
 
 /**
@@ -157,7 +159,8 @@ class StaticFiles {
 
   stats(): StaticStats {
     const { inFlight, counters, pool, bodies, fds } = this;
-    return { inFlight, openFiles: counters.openFiles, buffersInUse: pool.inUse, bytesInMemory: bodies.bytes, filesInMemory: bodies.files, cachedFds: fds.size };
+    const lastScan = this.table.lastScan;
+    return { inFlight, openFiles: counters.openFiles, buffersInUse: pool.inUse, bytesInMemory: bodies.bytes, filesInMemory: bodies.files, cachedFds: fds.size, lastScan };
   }
 
   whenIdle(callback: () => void): void {
