@@ -131,6 +131,34 @@ describe('BodyCache', () => {
   });
 });
 
+describe('per-file memory', () => {
+  test('header blocks are built on first use, kept while the file is unchanged, rebuilt when it changes', async () => {
+    const { root } = tree(50, 100);
+    let built = 0;
+    const table = new AssetTable(root, { watch: false }, (info) => {
+      built++;
+      return { info };
+    });
+    try {
+      await table.open();
+      assert.equal(built, 0, 'a scan builds no entry');
+      const first = table.get('/f1.bin');
+      assert.equal(table.get('/f1.bin'), first);
+      assert.equal(table.get('/missing'), undefined);
+      assert.equal(built, 1);
+      await table.rescan();
+      assert.equal(table.get('/f1.bin'), first, 'an unchanged file keeps its entry');
+      writeFileSync(join(root, 'f1.bin'), 'changed');
+      await table.rescan();
+      assert.notEqual(table.get('/f1.bin'), first);
+      assert.equal(built, 2);
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('memoryBudget on the server', () => {
   test('bytes in memory never exceed the budget, whatever the pattern, and every body is right', async () => {
     const { root, files } = tree(40, 16 * KIB);

@@ -289,8 +289,18 @@ export class AssetTable<T> {
     return this.infos.size;
   }
 
+  /**
+   * The entry of a URL path. Entries are built on first use, not by the scan: the header blocks of a
+   * file cost some 3.6 KB, which a tree of 100,000 files would pay for every file it never serves.
+   */
   get(urlPath: string): T | undefined {
-    return this.entries.get(urlPath);
+    const entry = this.entries.get(urlPath);
+    if (entry !== undefined) return entry;
+    const info = this.infos.get(urlPath);
+    if (info === undefined) return undefined;
+    const built = this.build(info, this.variants.get(urlPath) ?? NO_VARIANTS);
+    this.entries.set(urlPath, built);
+    return built;
   }
 
   info(urlPath: string): AssetInfo | undefined {
@@ -500,7 +510,7 @@ export class AssetTable<T> {
       const v = variantsOf(info, scan.out);
       const reuse = this.infos.get(urlPath) === info && sameVariants(this.variants.get(urlPath), v);
       const existing = reuse ? this.entries.get(urlPath) : undefined;
-      entries.set(urlPath, existing ?? this.build(info, v));
+      if (existing !== undefined) entries.set(urlPath, existing);
       if (v !== NO_VARIANTS) variants.set(urlPath, v);
     }
     this.infos = scan.out;
