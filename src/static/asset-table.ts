@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { watch, type BigIntStats, type Dirent } from 'node:fs';
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
 import { contentTypeFor } from '../http/mime.js';
 import { EtagCache, etagCacheFile } from './etag-cache.js';
@@ -85,8 +85,11 @@ export interface TreeWatcher {
   close(): void;
 }
 
-/** Starts watching a directory tree, calling `onChange` on any change below it. */
-export type WatchTree = (dir: string, onChange: () => void) => TreeWatcher;
+/**
+ * Starts watching a directory tree, calling `onChange` on any change below it with the changed path
+ * relative to `dir` when the platform says which (null or undefined: something changed, somewhere).
+ */
+export type WatchTree = (dir: string, onChange: (event?: string, filename?: string | null) => void) => TreeWatcher;
 
 export interface AssetTableOptions {
   /** Watch the tree and rescan on change (default true). */
@@ -141,6 +144,11 @@ const UNSETTLED_RECHECK_MS = 100;
  * thread and back would cost more than the hash), larger ones on the hashing threads.
  */
 const INLINE_HASH_LIMIT = 16 * 1024;
+/**
+ * Up to this many paths named by the watcher are looked at alone (a stat each, a walk of a new
+ * directory); past it, or when one of them is a symlink, the whole tree is walked again.
+ */
+const TARGETED_MAX = 1000;
 /** Files stat'ed and hashed at once during a scan: enough to keep every thread and the disk busy. */
 const SCAN_CONCURRENCY = 64;
 
@@ -193,11 +201,13 @@ interface Scan {
   cached: number;
   /** Files found, bytes to read and read (for progress reports). */
   counts: { files: number; bytesToHash: number; bytesHashed: number };
+  /** Some entry was reached through a symlink: a change to its target raises an event under another path. */
+  linked: boolean;
 }
 
 /** The work of the last scan, for tests and the start-up report. */
 export interface ScanReport {
-  /** Files in the table after it. */
+  /** Files looked at: every file for a walk of the tree, the ones named by the watcher otherwise. */
   readonly files: number;
   /** Paths stat'ed (files and directories). */
   readonly stated: number;
@@ -212,6 +222,20 @@ export interface ScanReport {
 /** The strong ETag of content with this SHA-256 digest. */
 export function etagOf(digest: Buffer): string {
   return `"${digest.toString('base64url').slice(0, 27)}"`;
+}
+
+/** Removes an entry and, if it was a directory, every entry under it (and its index). */
+function removeUnder(out: Map<string, AssetInfo>, urlPath: string): void {
+  out.delete(urlPath);
+  const prefix = `${urlPath}/`;
+  for (const key of out.keys()) if (key.startsWith(prefix)) out.delete(key);
+}
+
+/** The `/dir/` entry of a directory: its index.html when it has one. */
+function relinkIndex(out: Map<string, AssetInfo>, urlDir: string): void {
+  const index = out.get(`${urlDir}/index.html`);
+  if (index !== undefined) out.set(`${urlDir}/`, index);
+  else out.delete(`${urlDir}/`);
 }
 
 /** The siblings `x.br`, `x.zst`, `x.gz` of the file behind an entry (found by its real URL path, so `/dir/` uses index.html's). */
@@ -266,6 +290,11 @@ export class AssetTable<T> {
   private readonly statFile: (path: string) => Promise<BigIntStats>;
   private readonly hashers = new HashWorkers();
   private scanCounts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
+  /** Paths the watcher named since the last scan began; null: the next scan walks the whole tree. */
+  private changed: Set<string> | null = null;
+  /** The last walk reached some entry through a symlink (so events cannot be trusted to name it). */
+  private linked = false;
+  private recheckWalk = false;
   /** What the last scan did (null before the first). */
   lastScan: ScanReport | null = null;
   private readonly limit = new TaskLimit(SCAN_CONCURRENCY);
@@ -326,7 +355,7 @@ export class AssetTable<T> {
     this.startWatcher();
     // A deploy that switches a symlinked root, or replaces the root directory, raises no event in the
     // directory watched: look for that on a timer too (two syscalls).
-    this.rootCheck = setInterval(() => void this.rootMoved().then((moved) => moved && this.schedule()), ROOT_CHECK_MS);
+    this.rootCheck = setInterval(() => void this.rootMoved().then((moved) => moved && this.scheduleWalk()), ROOT_CHECK_MS);
     this.rootCheck.unref();
   }
 
@@ -374,7 +403,10 @@ export class AssetTable<T> {
 
   private startWatcher(): void {
     try {
-      const watcher = (this.options.watchTree ?? defaultWatchTree)(this.rootReal, () => this.schedule());
+      const watcher = (this.options.watchTree ?? defaultWatchTree)(this.rootReal, (_event, filename) => {
+        this.note(typeof filename === 'string' ? filename : null);
+        this.schedule();
+      });
       this.watcher = watcher;
       watcher.on('error', (e) => this.pollInstead(e.message));
     } catch (e) {
@@ -438,9 +470,20 @@ export class AssetTable<T> {
     this.stopWatcher();
     const every = this.options.pollIntervalMs ?? POLL_DEFAULT_MS;
     (this.options.warn ?? writeStderr)(`xorigin: watching ${this.root} failed (${reason}); rescanning every ${formatInterval(every)} instead`);
-    this.poll = setInterval(() => this.schedule(), every);
+    this.poll = setInterval(() => this.scheduleWalk(), every);
     this.poll.unref();
-    this.schedule(); // changes made while the watcher was failing went unreported
+    this.scheduleWalk(); // changes made while the watcher was failing went unreported
+  }
+
+  /** Records a path (relative to the root) to look at in the next scan; null: walk the whole tree. */
+  private note(rel: string | null): void {
+    if (rel === null || this.changed === null || this.changed.size >= TARGETED_MAX) this.changed = null;
+    else this.changed.add(rel);
+  }
+
+  private scheduleWalk(): void {
+    this.note(null);
+    this.schedule();
   }
 
   /**
@@ -455,13 +498,14 @@ export class AssetTable<T> {
     const wait = Math.max(0, Math.min(DEBOUNCE_MS, this.burstStart + DEBOUNCE_MAX_MS - now));
     this.pending = setTimeout(() => {
       this.pending = null;
-      void this.rescan().catch(() => {});
+      void this.runScans().catch(() => {});
     }, wait);
     this.pending.unref();
   }
 
-  /** Rescans in `ms` (or sooner, if another recheck is already due earlier). */
-  private recheckIn(ms: number): void {
+  /** Rescans in `ms` (or sooner, if another recheck is already due earlier): the racy files, or the tree. */
+  private recheckIn(ms: number, walk: boolean): void {
+    if (walk) this.recheckWalk = true;
     if (this.closed) return;
     const at = Date.now() + ms;
     if (this.recheck !== null) {
@@ -471,6 +515,9 @@ export class AssetTable<T> {
     this.recheckAt = at;
     this.recheck = setTimeout(() => {
       this.recheck = null;
+      if (this.recheckWalk) this.note(null);
+      for (const info of this.racy) this.note(relative(this.rootReal, info.filePath));
+      this.recheckWalk = false;
       this.schedule();
     }, ms);
     this.recheck.unref();
@@ -482,6 +529,12 @@ export class AssetTable<T> {
    * the old or the new state, never a mix.
    */
   rescan(): Promise<void> {
+    this.note(null);
+    return this.runScans();
+  }
+
+  /** Runs scans until nothing new is pending: a walk, or a look at just the paths the watcher named. */
+  private runScans(): Promise<void> {
     if (this.scanning !== null) {
       this.dirty = true;
       return this.scanning;
@@ -489,11 +542,20 @@ export class AssetTable<T> {
     this.scanning = (async () => {
       do {
         this.dirty = false;
+        const rootBefore = this.rootReal;
         await this.locateRoot();
         const started = performance.now();
-        this.scanCounts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
-        const scan: Scan = { out: new Map(), seen: new Set([this.rootReal]), racy: new Set(), unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.scanCounts };
-        await this.walk(this.rootReal, '', scan);
+        const paths = this.changed;
+        this.changed = new Set();
+        const walk = paths === null || this.linked || this.rootReal !== rootBefore;
+        const scan = walk ? this.newScan(new Map(), new Set()) : this.newScan(new Map(this.infos), new Set(this.racy));
+        if (walk || !(await this.update(paths, scan))) {
+          scan.out.clear();
+          scan.racy.clear();
+          scan.linked = false;
+          await this.walk(this.rootReal, '', scan);
+          this.linked = scan.linked;
+        }
         this.publish(scan);
         this.lastScan = { files: scan.counts.files, stated: scan.stated, hashed: scan.hashed, cached: scan.cached, ms: performance.now() - started };
       } while (this.dirty);
@@ -501,6 +563,40 @@ export class AssetTable<T> {
       this.scanning = null;
     });
     return this.scanning;
+  }
+
+  private newScan(out: Map<string, AssetInfo>, racy: Set<AssetInfo>): Scan {
+    this.scanCounts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
+    return { out, seen: new Set([this.rootReal]), racy, unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.scanCounts, linked: false };
+  }
+
+  /**
+   * Brings `scan` (a copy of the table) up to date for just these paths relative to the root: a
+   * file is stat'ed (and read if its identity changed), a directory walked, a missing path removed
+   * with everything under it. False when a path is a symlink: the caller walks the whole tree.
+   */
+  private async update(paths: ReadonlySet<string>, scan: Scan): Promise<boolean> {
+    for (const rel of paths) {
+      if (rel === '') return false; // the root itself
+      if (!AssetTable.servable(rel)) continue; // .git, editor swap files: nothing served changes
+      const full = join(this.rootReal, rel);
+      const urlPath = `/${rel.split(sep).join('/')}`;
+      scan.stated++;
+      const l = await lstat(full).catch(() => null);
+      if (l?.isSymbolicLink() === true) return false;
+      const s = l === null ? null : await this.statFile(full).catch(() => null);
+      const previous = scan.out.get(urlPath);
+      if (previous !== undefined) scan.racy.delete(previous); // read again below if still racy
+      // A file that was one replaces only its own entry; otherwise (a directory, a path gone: rm -rf
+      // names only the directories, a directory replaced by a file) everything under it goes too.
+      if (s?.isFile() === true && previous !== undefined) scan.out.delete(urlPath);
+      else removeUnder(scan.out, urlPath);
+      if (s?.isDirectory() === true) await this.walk(full, urlPath, scan);
+      else if (s?.isFile() === true) await this.addFile(full, urlPath, s, scan);
+      relinkIndex(scan.out, urlPath.slice(0, urlPath.lastIndexOf('/')));
+    }
+    for (const info of scan.racy) if (scan.out.get(info.urlPath) !== info) scan.racy.delete(info);
+    return true;
   }
 
   private publish(scan: Scan): void {
@@ -522,10 +618,10 @@ export class AssetTable<T> {
     if (scan.hashed > 0 || (this.published !== -1 && scan.out.size !== this.published)) this.saveTags();
     this.published = scan.out.size;
     // A file left out is missing from the table: look again soon, watched or not.
-    if (scan.unsettled) this.recheckIn(UNSETTLED_RECHECK_MS);
+    if (scan.unsettled) this.recheckIn(UNSETTLED_RECHECK_MS, true);
     // A same-tick write to a racy file raises an event the scan may already have consumed; without this
     // rescan it would wait for some unrelated change. With `watch: false` the table never rescans itself.
-    if (scan.racy.size > 0 && this.options.watch !== false) this.recheckIn(RACY_RECHECK_MS);
+    if (scan.racy.size > 0 && this.options.watch !== false) this.recheckIn(RACY_RECHECK_MS, false);
   }
 
   private async walk(dir: string, urlDir: string, scan: Scan): Promise<void> {
@@ -547,6 +643,7 @@ export class AssetTable<T> {
   private async visit(entry: Dirent, dir: string, urlDir: string, scan: Scan): Promise<void> {
     const urlPath = `${urlDir}/${entry.name}`;
     try {
+      if (entry.isSymbolicLink()) scan.linked = true;
       const target = entry.isSymbolicLink() ? await this.linkTarget(join(dir, entry.name)) : join(dir, entry.name);
       if (target === null) return;
       scan.stated++;
@@ -561,6 +658,11 @@ export class AssetTable<T> {
     } catch {
       // Vanished between readdir and stat, or a dangling symlink: not servable.
     }
+  }
+
+  /** Whether a path relative to the root may be served (no dot segment but a top-level .well-known). */
+  private static servable(rel: string): boolean {
+    return rel.split(sep).every((name, i) => isServableName(name, i === 0));
   }
 
   /** Where a symlink points, when that is inside the root (symlinks may point anywhere; only those are served). */
