@@ -107,6 +107,8 @@ const node = process.execPath;
 const CONTENDERS = [
   { id: 'bare', label: 'bare node:http (ceiling)', file: 'bare.js' },
   { id: 'xorigin', label: 'xorigin serve', cli: true },
+  // The same server with no memory budget: every body read from disk (through the open-fd cache).
+  { id: 'xorigin-disk', label: 'xorigin serve, bodies from disk', cli: true, args: ['--memory-budget', '0'] },
   { id: 'xorigin-handle', label: 'node:http + xorigin handle + sirv', file: 'xorigin-handle.js' },
   { id: 'cors-sirv', label: 'node:http + cors + sirv', file: 'cors-sirv.js' },
   { id: 'express', label: 'express + cors + static', file: 'express.js' },
@@ -182,7 +184,7 @@ async function startContender(c, scenario, cannedFile) {
   const env = { ...process.env, BENCH_ROOT: root, BENCH_POLICY: join(work, `policy-${scenario.policy}.json`), BENCH_CANNED: cannedFile ?? '' };
   let cmd;
   let fixedPort = null;
-  if (c.cli) cmd = pin(0, node, [join(PROJECT, 'dist/cli/main.js'), 'serve', '--config', join(work, `xorigin-${scenario.policy}.json`), '--port', '0']);
+  if (c.cli) cmd = pin(0, node, [join(PROJECT, 'dist/cli/main.js'), 'serve', '--config', join(work, `xorigin-${scenario.policy}.json`), '--port', '0', '--etag-cache', 'off', ...(c.args ?? [])]);
   else if (c.nginx) {
     const { dir, port } = await nginxConf(scenario.policy);
     fixedPort = port;
@@ -445,7 +447,7 @@ for (const scenario of SCENARIOS) {
     lines.push(`| ${r.contender === 'xorigin' ? `**${label(r.contender)}**` : label(r.contender)} | ${fmt(r.rps)} | ${fmt(r.ratio, 2)} | ${fmt(r.p99, 1)} | ${fmt(r.genCpu * 100)}%${sat} | ${fmt(r.serverCpu * 100)}% | ${fmt(r.rss / 2 ** 20, 1)} |${WRK ? ` ${fmt(r.wrkRps)} | ${fmt(r.wrkRatio, 2)} | ${fmt(r.wrkP99, 2)} | ${fmt(r.wrkCpu === null ? null : r.wrkCpu * 100)}%${wsat} |` : ''}`);
   }
   const xo = rows.find((r) => r.contender === 'xorigin');
-  const peers = rows.filter((r) => r.equivalent && !['bare', 'xorigin', 'xorigin-handle', 'nginx'].includes(r.contender) && r.rps !== null);
+  const peers = rows.filter((r) => r.equivalent && !['bare', 'xorigin', 'xorigin-disk', 'xorigin-handle', 'nginx'].includes(r.contender) && r.rps !== null);
   if (xo?.rps && peers.length > 0) {
     // Same-round quotients: each round's xorigin figure over the peer's in that round, then the
     // median. Steadier than a quotient of medians taken from different rounds on a noisy machine.
@@ -475,7 +477,7 @@ function chart(rows) {
   const useWrk = rows.some((r) => r.wrkRatio !== null);
   const value = (r) => (useWrk ? r.wrkRatio : r.ratio);
   const ids = CONTENDERS.map((c) => c.id).filter((id) => id !== 'bare');
-  const colors = { xorigin: '#d9480f', 'xorigin-handle': '#f08c00', 'cors-sirv': '#1971c2', express: '#5c7cfa', fastify: '#2f9e44', hono: '#ae3ec9', nginx: '#495057' };
+  const colors = { xorigin: '#d9480f', 'xorigin-disk': '#e8590c', 'xorigin-handle': '#f08c00', 'cors-sirv': '#1971c2', express: '#5c7cfa', fastify: '#2f9e44', hono: '#ae3ec9', nginx: '#495057' };
   const barH = 11;
   const groupH = ids.length * barH + 26;
   const left = 250;

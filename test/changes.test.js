@@ -128,3 +128,24 @@ test('with the real watcher, an edit in a 200-file tree is served fresh after a 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('a file a response finds changed (before any watcher event) is looked at alone, then served fresh', async () => {
+  const { serve } = await import('../dist/index.js');
+  const { request } = await import('./helpers.js');
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
+  for (let f = 0; f < 100; f++) writeFileSync(join(root, `f${f}.woff2`), Buffer.alloc(1000, f));
+  const server = await serve({ root, watch: false, memoryBudget: 0 });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = server.address().port;
+    assert.ok((await request(port, { path: '/f5.woff2' })).body.equals(Buffer.alloc(1000, 5)));
+    writeFileSync(join(root, 'f5.woff2'), Buffer.alloc(1000, 55));
+    const fresh = await request(port, { path: '/f5.woff2' });
+    assert.ok(fresh.body.equals(Buffer.alloc(1000, 55)));
+    assert.equal(fresh.headers.etag, etagOf(Buffer.alloc(1000, 55)));
+    assert.deepEqual([server.stats.lastScan.stated, server.stats.lastScan.hashed], [1, 1]);
+  } finally {
+    await server.shutdown(500);
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -533,6 +533,17 @@ export class AssetTable<T> {
     return this.runScans();
   }
 
+  /**
+   * Looks at one file again (found changed by a response reading it, before any watcher event):
+   * only its path is stat'ed, unless the tree must be walked anyway. Resolves once the table is
+   * up to date for it.
+   */
+  refresh(info: AssetInfo): Promise<void> {
+    const rel = relative(this.rootReal, info.filePath);
+    this.note(rel.startsWith('..') ? null : rel);
+    return this.runScans();
+  }
+
   /** Runs scans until nothing new is pending: a walk, or a look at just the paths the watcher named. */
   private runScans(): Promise<void> {
     if (this.scanning !== null) {
@@ -546,6 +557,7 @@ export class AssetTable<T> {
         await this.locateRoot();
         const started = performance.now();
         const paths = this.changed;
+        if (paths !== null && paths.size === 0) continue; // already seen by a scan that ran meanwhile
         this.changed = new Set();
         const walk = paths === null || this.linked || this.rootReal !== rootBefore;
         const scan = walk ? this.newScan(new Map(), new Set()) : this.newScan(new Map(this.infos), new Set(this.racy));

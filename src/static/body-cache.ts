@@ -38,8 +38,8 @@ export interface BodyCacheOptions {
   readonly budget: number;
   /** The largest body held, in bytes. */
   readonly fileLimit: number;
-  /** A file's bytes no longer match its table entry: the table should rescan. */
-  readonly stale: () => void;
+  /** A file's bytes no longer match its table entry: the table should look at it again. */
+  readonly stale: (info: AssetInfo) => void;
 }
 
 /**
@@ -158,7 +158,7 @@ export class BodyCache {
     slot.loading = false;
     if (body === null || slot.dropped) {
       this.held -= slot.info.size;
-      if (body === null && !slot.dropped) this.options.stale();
+      if (body === null && !slot.dropped) this.options.stale(slot.info);
       return;
     }
     slot.body = body.length <= TEXT_BODY_LIMIT ? body.toString('latin1') : body;

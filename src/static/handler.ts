@@ -136,7 +136,7 @@ class StaticFiles {
     const cors = buildActualBlocks(config.cors.policy, { crossOriginResourcePolicy: config.crossOriginResourcePolicy });
     // A cached redirect outlives a directory's removal, so it never gets a year-long immutable lifetime.
     const redirectCache = config.cacheControl === IMMUTABLE_CACHE_CONTROL ? DEFAULT_CACHE_CONTROL : config.cacheControl;
-    const stale = (): void => void this.table.rescan().catch(() => {});
+    const stale = (info: AssetInfo): void => void this.table.refresh(info).catch(() => {});
     this.bodies = new BodyCache({ budget: config.memoryBudget, fileLimit: config.smallFileLimit, stale });
     this.blocks = new ResponseBlocks(cors, config.cacheControl, redirectCache, (info) => this.bodies.slotFor(info));
     const published = (infos: ReadonlyMap<string, AssetInfo>): void => {
@@ -405,7 +405,7 @@ class StaticFiles {
   }
 
   /**
-   * The file changed or vanished since the scan: rescan, then answer from the new table. A file
+   * The file changed or vanished since the scan: look at it again, then answer from the new table. A file
    * replaced again and again (a deploy loop writing it every few ms) may change between each scan
    * and the read after it: after RETRIES tries it is answered 503 with Retry-After, not 404, since
    * it exists.
@@ -419,7 +419,7 @@ class StaticFiles {
       else this.serveFile(req, res, d.path, again, d.origin, d.variant, d.retries + 1);
     };
     const failed = (): void => this.fail(res, d.origin);
-    this.table.rescan().then(answer, failed).catch(failed);
+    this.table.refresh(d.rep.info).then(answer, failed).catch(failed);
   }
 
 }
