@@ -148,6 +148,8 @@ async function changeCost(root, cacheDir) {
   } finally {
     writeFileSync(file, original);
     await server.shutdown(1000);
+    // The edit's scan rewrites the ETag cache just after: let it land before the directory goes.
+    await new Promise((ok) => setTimeout(ok, 1000));
   }
 }
 

@@ -12,13 +12,19 @@ import { AssetTable } from '../dist/static/asset-table.js';
 
 const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
 
-/** 20 directories of 10 files (220 paths to stat in a walk), and a table whose watcher the test drives. */
-async function setup() {
+/** 20 directories of 10 files: 220 paths to stat in a walk. */
+function makeTree() {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
   for (let d = 0; d < 20; d++) {
     mkdirSync(join(root, `d${d}`));
     for (let f = 0; f < 10; f++) writeFileSync(join(root, `d${d}`, `f${f}.txt`), `${d}/${f}`);
   }
+  return root;
+}
+
+/** A tree and a table whose watcher the test drives. */
+async function setup() {
+  const root = makeTree();
   let emit;
   const watchTree = (_dir, onChange) => {
     emit = onChange;
@@ -112,11 +118,7 @@ describe('changes cost what changed', () => {
 });
 
 test('with the real watcher, an edit in a 200-file tree is served fresh after a look at a few paths', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
-  for (let d = 0; d < 20; d++) {
-    mkdirSync(join(root, `d${d}`));
-    for (let f = 0; f < 10; f++) writeFileSync(join(root, `d${d}`, `f${f}.txt`), `${d}/${f}`);
-  }
+  const root = makeTree();
   const table = new AssetTable(root, {}, (info) => info);
   try {
     await table.open();

@@ -644,7 +644,12 @@ export class AssetTable<T> {
       return; // removed while walking, or unreadable: serve nothing from it
     }
     const work: Promise<void>[] = [];
-    for (const entry of names) if (isServableName(entry.name, urlDir === '')) work.push(this.visit(entry, dir, urlDir, scan));
+    for (const entry of names) {
+      if (!isServableName(entry.name, urlDir === '')) continue;
+      // A regular file takes a slot for its stat and read; a directory (or a symlink, which may be
+      // one) is walked outside the limit, or directories holding every slot would wait on their files.
+      work.push(entry.isFile() ? this.limit.run(() => this.visit(entry, dir, urlDir, scan)) : this.visit(entry, dir, urlDir, scan));
+    }
     await Promise.all(work);
     // Directory index: /dir/ and / serve index.html when present.
     const index = scan.out.get(`${urlDir}/index.html`);
@@ -659,13 +664,13 @@ export class AssetTable<T> {
       const target = entry.isSymbolicLink() ? await this.linkTarget(join(dir, entry.name)) : join(dir, entry.name);
       if (target === null) return;
       scan.stated++;
-      const s = await this.limit.run(() => this.statFile(target));
+      const s = await this.statFile(target);
       if (s.isDirectory()) {
         if (scan.seen.has(target)) return; // a symlink cycle
         scan.seen.add(target);
         await this.walk(target, urlPath, scan);
       } else if (s.isFile()) {
-        await this.limit.run(() => this.addFile(target, urlPath, s, scan));
+        await this.addFile(target, urlPath, s, scan);
       }
     } catch {
       // Vanished between readdir and stat, or a dangling symlink: not servable.
