@@ -4,6 +4,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,4 +91,62 @@ test(`${N} idle keep-alive connections do not keep a new client out, and the ser
   const gone = Date.now() + 5000;
   while ((await connections()) > 0 && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
   assert.equal(await connections(), 0, 'the server holds no connection any more');
+});
+
+// xorigin sets no connection cap (no maxConnections): the process's fd limit is the one limit. Past it,
+// Node (libuv) accepts and at once closes each new connection, so clients see a reset; the server keeps
+// serving the connections it has and accepts again once fds are free. Run here with the CLI under
+// `ulimit -n 200` (lowering needs no privilege) and a 1 s keep-alive timeout.
+test('at the fd limit new connections are reset, the server lives on and serves again once idle connections time out', async (t) => {
+  const child = spawn('sh', ['-c', `ulimit -n 200 && exec "$0" dist/cli/main.js serve "$1" --port 0 --keep-alive-timeout 1000`, process.execPath, root], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => child.kill('SIGKILL'));
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const cliPort = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`xorigin exited (${code}): ${err}`)));
+  });
+  const outcomes = await Promise.all(
+    Array.from({ length: 300 }, () => new Promise((resolve) => {
+      const socket = net.connect(cliPort, '127.0.0.1', () => socket.write('GET /font.woff2 HTTP/1.1\r\nHost: x\r\n\r\n'));
+      const done = (held) => {
+        clearTimeout(timer);
+        resolve({ socket, held });
+      };
+      const timer = setTimeout(() => done(false), 10_000);
+      let got = 0;
+      socket.on('data', (d) => {
+        got += d.length;
+        if (got >= FONT.length) done(true);
+      });
+      socket.on('error', () => done(false));
+      socket.on('end', () => done(false));
+    })),
+  );
+  const held = outcomes.filter((o) => o.held).length;
+  assert.ok(held > 0 && held < 200, `${held} connections held under a limit of 200 fds`);
+  const get = () =>
+    new Promise((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port: cliPort, path: '/font.woff2', agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      });
+      req.on('error', (e) => resolve(e.code));
+      req.setTimeout(5000, () => req.destroy(new Error('timed out')));
+    });
+  assert.equal(await get(), 'ECONNRESET', 'a new client is reset while every fd is taken');
+  // The held connections go idle and the server closes them after 1 s; then it accepts again.
+  let status;
+  const deadline = Date.now() + 15_000;
+  while ((status = await get()) !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  assert.equal(status, 200, 'served again once the idle connections were closed');
+  assert.equal(child.exitCode, null, 'the server is still running');
+  for (const o of outcomes) o.socket.destroy();
 });
