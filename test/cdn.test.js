@@ -121,18 +121,22 @@ const SMALL = Buffer.from(Array.from({ length: 2048 }, (_, i) => (i * 13) % 256)
 const BIG = Buffer.from(Array.from({ length: 600 * 1024 }, (_, i) => (i * 7 + (i >> 9)) % 256));
 const CSS = Buffer.from('@font-face { font-family: "x"; src: url(/fonts/small.woff2); }\n'.repeat(30));
 const FILES = { '/fonts/small.woff2': SMALL, '/fonts/big.ttf': BIG, '/app.css': CSS };
+// Files whose first request through the cache is a Range or a conditional one (the miss path).
+const RANGED_FIRST = '/fonts/ranged-first.ttf';
+const CONDITIONAL_FIRST = '/fonts/conditional-first.woff2';
+const EXTRA = { [RANGED_FIRST]: BIG, [CONDITIONAL_FIRST]: SMALL };
 
 /** The tree, written once and copied into one directory per replica, each copy with its own mtimes. */
 function makeTrees(base) {
   const src = join(base, 'src');
   mkdirSync(join(src, 'fonts'), { recursive: true });
-  for (const [path, bytes] of Object.entries(FILES)) writeFileSync(join(src, path), bytes);
+  for (const [path, bytes] of Object.entries({ ...FILES, ...EXTRA })) writeFileSync(join(src, path), bytes);
   writeFileSync(join(src, 'app.css.gz'), gzipSync(CSS));
   const roots = [];
   for (const [i, when] of [new Date('2026-01-01T00:00:00Z'), new Date('2026-02-01T00:00:00Z')].entries()) {
     const root = join(base, `replica-${i + 1}`);
     cpSync(src, root, { recursive: true });
-    for (const path of [...Object.keys(FILES), '/app.css.gz']) utimesSync(join(root, path), when, when);
+    for (const path of [...Object.keys(FILES), ...Object.keys(EXTRA), '/app.css.gz']) utimesSync(join(root, path), when, when);
     roots.push(root);
   }
   return roots;
@@ -238,6 +242,35 @@ describe('behind a shared cache (nginx proxy_cache, two replicas)', { skip }, ()
       const etags = new Map();
       const lastModified = new Map(); // per path and origin: what that requester was given
 
+      // Asked directly, the replicas give one ETag and two Last-Modified dates: the copies differ in
+      // everything but their bytes.
+      const direct = await Promise.all(stack.replicas.map((r) => request(r.port, { path: CONDITIONAL_FIRST })));
+      assert.equal(direct[0].headers.etag, direct[1].headers.etag, 'the replicas agree on the ETag');
+      assert.notEqual(direct[0].headers['last-modified'], direct[1].headers['last-modified'], 'the copies have other mtimes');
+
+      for (const origin of ORIGINS) {
+        // A first request that is a Range: the cache fetches the whole file, then answers the range.
+        const ranged = await stack.get(RANGED_FIRST, origin, { range: 'bytes=100-199' });
+        sent++;
+        assert.equal(ranged.status, 206, `first request a Range, from ${origin}`);
+        assert.equal(ranged.headers['content-range'], `bytes 100-199/${BIG.length}`);
+        assert.ok(ranged.body.equals(BIG.subarray(100, 200)));
+        checkCors(policy, origin, ranged, 'first request a Range');
+        // A first request that is conditional, with the tag one replica gave: whichever replica the
+        // miss reaches, the answer is a 304.
+        const conditional = await stack.get(CONDITIONAL_FIRST, origin, { 'if-none-match': direct[0].headers.etag });
+        sent++;
+        assert.equal(conditional.status, 304, `first request conditional, from ${origin}`);
+        checkCors(policy, origin, conditional, 'first request conditional');
+        // HEAD: the cache asks for a GET and answers the HEAD from it.
+        const head = await stack.get(RANGED_FIRST, origin, {}, 'HEAD');
+        sent++;
+        assert.equal(head.status, 200, `HEAD from ${origin}`);
+        assert.equal(head.body.length, 0);
+        assert.equal(head.headers['content-length'], String(BIG.length));
+        checkCors(policy, origin, head, 'HEAD');
+      }
+
       // Three rounds over every file and every requester, the order of the requesters rotated each
       // round, so that each origin's first request meets a cache already filled by another's.
       for (let round = 0; round < 3; round++) {
@@ -333,7 +366,7 @@ describe('behind a shared cache (nginx proxy_cache, two replicas)', { skip }, ()
       const all = await logOf(stack, sent);
       const gets = all.filter((r) => !r.request.startsWith('OPTIONS'));
       const hit = gets.filter((r) => r.cache === 'HIT').length;
-      t.diagnostic(`${policy}: ${hit} of ${gets.length} GETs served from the cache (${((100 * hit) / gets.length).toFixed(1)} %); ${gets.length - hit} went to a replica`);
+      t.diagnostic(`${policy}: ${hit} of ${gets.length} GET and HEAD requests served from the cache (${((100 * hit) / gets.length).toFixed(1)} %); ${gets.length - hit} went to a replica`);
       assert.ok(hit > 0);
     });
   }
