@@ -91,9 +91,13 @@ function stopChild(child) {
   });
 }
 
+/** Every process started here, killed in after() even when a start-up failed half-way. */
+const children = [];
+
 /** One xorigin replica: the CLI, as a user runs it. Resolves { port, child }. */
 async function startReplica(root, flags) {
   const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', root, '--port', '0', ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
   let out = '';
   let err = '';
   child.stderr.on('data', (d) => (err += d));
@@ -169,6 +173,7 @@ ${readmeSnippet({ dir, port, upstreams: replicas.map((r) => r.port) })}
   writeFileSync(join(dir, 'nginx.conf'), conf);
   let nginxErr = '';
   const nginx = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off; master_process off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(nginx);
   nginx.stderr.on('data', (d) => (nginxErr += d));
   try {
     await waitForPort(port, nginx);
@@ -189,7 +194,6 @@ ${readmeSnippet({ dir, port, upstreams: replicas.map((r) => r.port) })}
           assert.ok(m, `access log line: ${line}`);
           return { status: Number(m[1]), cache: m[2], upstream: m[3], origin: m[4], request: m[5] };
         }),
-    stop: () => Promise.all([stopChild(nginx), ...replicas.map((r) => stopChild(r.child))]),
   };
   return stack;
 }
@@ -219,14 +223,13 @@ async function logOf(stack, n) {
 
 describe('behind a shared cache (nginx proxy_cache, two replicas)', { skip }, () => {
   let base;
-  const stacks = [];
 
   before(() => {
     base = mkdtempSync(join(tmpdir(), 'xorigin-cdn-'));
   });
 
   after(async () => {
-    await Promise.all(stacks.map((s) => s.stop()));
+    await Promise.all(children.map(stopChild));
     if (base !== undefined) rmSync(base, { recursive: true, force: true });
   });
 
@@ -236,7 +239,6 @@ describe('behind a shared cache (nginx proxy_cache, two replicas)', { skip }, ()
   ]) {
     test(`${policy}: every origin gets * or itself through the cache, 304s and ranges stay right, and the cache hits`, async (t) => {
       const stack = await startStack(base, policy, flags);
-      stacks.push(stack);
       let sent = 0;
       const statuses = [];
       const etags = new Map();
@@ -380,7 +382,6 @@ describe('behind a shared cache (nginx proxy_cache, two replicas)', { skip }, ()
       ['star', STAR],
     ]) {
       const stack = await startStack(base, `${policy}-expiring`, [...flags, '--cache-control', 'public, max-age=1']);
-      stacks.push(stack);
       const first = await stack.get('/fonts/small.woff2', A);
       assert.equal(first.headers['x-cache-status'], 'MISS');
       pairs.push({ policy, stack, first });
