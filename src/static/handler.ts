@@ -14,7 +14,7 @@ import { BufferPool } from './buffer-pool.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
 import { DiskBody, type DiskCounters } from './send-body.js';
-import { planReload, type ReloadReport } from './reload.js';
+import { inForce, planReload, type ReloadReport } from './reload.js';
 
 /**
  * Files read from disk go out in chunks of this size, each one positioned read into a pooled buffer
@@ -91,9 +91,10 @@ export async function handlerFor(config: ResolvedServerOptions, given?: ServerOp
   let current = { given, config };
   const reload = (options: ServerOptions): ReloadReport => {
     const fresh = validate(options);
-    const report = planReload(current.given ?? options, options, current.config, fresh);
+    const before = current.given ?? options;
+    const report = planReload(before, options, current.config, fresh);
     files.reconfigure(fresh);
-    current = { given: options, config: fresh };
+    current = { given: inForce(before, options, report), config: fresh };
     return report;
   };
   Object.defineProperties(handler, {

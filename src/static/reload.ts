@@ -45,6 +45,17 @@ export function planReload(before: ServerOptions, after: ServerOptions, old: Res
   return { applied, needsRestart };
 }
 
+/**
+ * The options in force after a reload: the new ones, except what needs a restart, which keeps its
+ * old value (so the next reload is compared against what is really in force).
+ */
+export function inForce(before: ServerOptions, after: ServerOptions, report: ReloadReport): ServerOptions {
+  const out = { ...after } as unknown as Record<string, unknown>;
+  const old = before as unknown as Record<string, unknown>;
+  for (const name of report.needsRestart) out[name] = old[name];
+  return out as unknown as ServerOptions;
+}
+
 /** One line for a log or terminal: `applied: cors, tls; needs a restart: root`. */
 export function describeReload(report: ReloadReport): string {
   const parts = [report.applied.length === 0 ? 'nothing changed' : `applied: ${report.applied.join(', ')}`];

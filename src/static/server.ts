@@ -7,7 +7,7 @@ import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
 import { answerClientError } from './client-error.js';
 import { HTTP2_LIMITS, Http2Sessions } from './http2-sessions.js';
 import { validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
-import { planReload, type ReloadReport } from './reload.js';
+import { inForce, planReload, type ReloadReport } from './reload.js';
 
 /**
  * A server serving a directory with xorigin's CORS, caching and range handling: a node:http
@@ -69,8 +69,8 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
     if (sessions !== null) Object.assign(sessions.timeouts, { keepAlive: fresh.keepAliveTimeout, send: fresh.sendTimeout });
     if (fresh.tls !== null && config.tls !== null) (node as unknown as TlsServer).setSecureContext({ cert: fresh.tls.cert, key: fresh.tls.key });
     // What needs a restart stays as it was, so the next comparison is against what is in force.
-    config = { ...fresh, tls: fresh.tls ?? config.tls, http2: config.http2 };
-    given = next;
+    config = { ...fresh, tls: config.tls === null ? null : fresh.tls, http2: config.http2 };
+    given = inForce(given, next, report);
     return report;
   };
   return server;
