@@ -160,6 +160,7 @@ test('cors.reconfigure: a new policy in one step; an invalid one throws and the 
   assert.equal((await request(s.port, { headers: { Origin: A } })).headers['access-control-allow-origin'], undefined);
   const pf = await request(s.port, { method: 'OPTIONS', headers: { Origin: B, 'Access-Control-Request-Method': 'PUT' } });
   assert.equal(pf.status, 204);
+  assert.equal(pf.headers['access-control-allow-methods'], 'PUT');
   assert.throws(() => cors.reconfigure({ origins: ['*'], credentials: true }), (e) => e.name === 'PolicyError');
   assert.equal((await request(s.port, { headers: { Origin: B } })).headers['access-control-allow-origin'], B);
   assert.deepEqual(cors.policy.methods, ['PUT']);
