@@ -209,17 +209,22 @@ for (const workers of [1, 2]) {
   });
 }
 
-test('CLI: --cert/--key serve HTTPS (URL printed with https); an unreadable or mismatched pair exits 2 naming the option', async (t) => {
+test('CLI: --cert/--key serve HTTPS and HTTP/2 (also under --workers; URL printed with https); an unreadable or mismatched pair exits 2 naming the option', async (t) => {
   const c = testCertificate();
   const other = testCertificate('other.test');
   const root = makeRoot();
   t.after(() => rmSync(root, { recursive: true, force: true }));
-  const r = await runCli(['serve', root, '--port', '0', '--cert', c.cert, '--key', c.key]);
-  t.after(() => stopCli(r));
-  assert.equal(r.code, 'listening', r.err);
-  assert.match(r.out, /listening on https:\/\/127\.0\.0\.1:/);
-  const res = await TRANSPORTS[2].request(r.port, { path: '/a.woff2' });
-  assert.equal(res.status, 200);
+  for (const workers of ['1', '2']) {
+    const r = await runCli(['serve', root, '--port', '0', '--cert', c.cert, '--key', c.key, '--workers', workers]);
+    t.after(() => stopCli(r));
+    assert.equal(r.code, 'listening', r.err);
+    assert.match(r.out, /listening on https:\/\/127\.0\.0\.1:/);
+    for (let i = 0; i < 4; i++) {
+      const res = await TRANSPORTS[2].request(r.port, { path: '/a.woff2' });
+      assert.equal(res.status, 200);
+      assert.equal(res.protocol, 'HTTP/2.0');
+    }
+  }
   const missing = await runCli(['serve', root, '--cert', join(root, 'nope.pem'), '--key', c.key]);
   assert.equal(missing.code, 2);
   assert.match(missing.err, /tls\.cert = ".*nope\.pem": cannot read the file/);

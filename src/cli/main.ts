@@ -5,6 +5,7 @@ import { PolicyError } from '../cors/errors.js';
 import { helpText, parseCommandLine, type CommandLine } from './args.js';
 import { resolveSettings } from './config.js';
 import { serve } from './serve.js';
+import { listenForReloads } from './reload.js';
 import { supervise } from './supervisor.js';
 
 function version(): string {
@@ -18,6 +19,7 @@ async function run(cmd: CommandLine): Promise<void> {
   if (command !== 'serve') {
     throw new PolicyError([{ option: 'command', value: command ?? null, reason: 'unknown or missing command', fix: 'run "xorigin serve DIR" (see --help)' }]);
   }
+  listenForReloads();
   // The same checks with and without --workers, before anything listens or forks.
   const reread = (): ReturnType<typeof resolveSettings> => resolveSettings(cmd, process.env);
   const settings = reread();

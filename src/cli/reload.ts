@@ -44,17 +44,34 @@ export function reloadServer(server: XoriginServer, running: { settings: Setting
 }
 
 /**
- * One process: SIGHUP reloads and says how on stderr. A cluster worker: the primary asks (it
- * validated first); the worker answers it, and a SIGHUP sent to the worker itself (a whole
- * process group hung up) is ignored instead of ending it.
+ * A worker's reload requests, listened for from the moment the worker starts: a request that
+ * arrives while the root is still being scanned is answered once the server is ready (the
+ * worker read its sources before the change, so it must reload too).
+ */
+const workerRequests = { pending: false, answer: null as (() => void) | null };
+
+/** In a cluster worker, at start: take reload requests from the primary, ignore SIGHUP itself. */
+export function listenForReloads(): void {
+  if (!cluster.isWorker) return;
+  // A SIGHUP sent to the whole process group (a terminal hung up) must not end the worker.
+  process.on('SIGHUP', () => {});
+  process.on('message', (m: Partial<ReloadRequest>) => {
+    if (m?.xorigin !== 'reload') return;
+    if (workerRequests.answer === null) workerRequests.pending = true;
+    else workerRequests.answer();
+  });
+}
+
+/**
+ * The server is ready. One process: SIGHUP reloads and says how on stderr. A cluster worker:
+ * each request from the primary (which validated first) reloads, and the answer goes back to it.
  */
 export function reloadOnSignal(server: XoriginServer, settings: Settings, reread: Reread): void {
   const running = { settings };
   if (cluster.isWorker) {
-    process.on('SIGHUP', () => {});
-    process.on('message', (m: Partial<ReloadRequest>) => {
-      if (m?.xorigin === 'reload') process.send?.(reloadServer(server, running, reread));
-    });
+    workerRequests.answer = () => process.send?.(reloadServer(server, running, reread));
+    if (workerRequests.pending) workerRequests.answer();
+    workerRequests.pending = false;
     return;
   }
   process.on('SIGHUP', () => process.stderr.write(`xorigin: ${reloadServer(server, running, reread).line}\n`));
