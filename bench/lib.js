@@ -402,19 +402,25 @@ export async function runScenario({ scenario, contenders, rounds, start, equival
         const m = { round, gen: {}, ratio: {}, serverCpu: null, rss: null };
         for (const [i, g] of generators.entries()) {
           const before = i === 0 ? procStats(s.pid) : null;
-          m.gen[g.key] = await g.run(s.port, scenario);
-          if (before !== null) m.serverCpu = (procStats(s.pid).cpuMs - before.cpuMs) / (seconds * 1000);
+          try {
+            m.gen[g.key] = await g.run(s.port, scenario);
+          } catch (err) {
+            // One failed measurement (a generator error, failed requests) leaves a gap, not a lost run.
+            console.error(`  ${scenario.id} r${round + 1} ${c.id}: ${g.name} failed: ${err.message}`);
+            m.gen[g.key] = { rps: null, p99: null, cpu: null, error: err.message };
+          }
+          if (before !== null && m.gen[g.key].rps !== null) m.serverCpu = (procStats(s.pid).cpuMs - before.cpuMs) / (seconds * 1000);
         }
         m.rss = procStats(s.pid).rss;
         perRound.set(c.id, m);
-        console.error(`  ${scenario.id} r${round + 1} ${c.id.padEnd(15)}${generators.map((g) => `  ${g.name} ${Math.round(m.gen[g.key].rps).toString().padStart(6)} req/s (gen CPU ${Math.round(m.gen[g.key].cpu * 100)}%)`).join('')}`);
+        console.error(`  ${scenario.id} r${round + 1} ${c.id.padEnd(15)}${generators.map((g) => `  ${g.name} ${fmt(m.gen[g.key].rps).padStart(6)} req/s (gen CPU ${fmt(m.gen[g.key].cpu === null ? null : m.gen[g.key].cpu * 100)}%)`).join('')}`);
       } finally {
         await s.stop();
       }
     }
     const base = perRound.get(ceiling);
     for (const [id, m] of perRound) {
-      for (const g of generators) m.ratio[g.key] = base?.gen[g.key] ? m.gen[g.key].rps / base.gen[g.key].rps : null;
+      for (const g of generators) m.ratio[g.key] = base?.gen[g.key]?.rps && m.gen[g.key].rps !== null ? m.gen[g.key].rps / base.gen[g.key].rps : null;
       rows.get(id).rounds.push(m);
     }
   }
