@@ -6,7 +6,8 @@ import { helpText, parseCommandLine, type CommandLine } from './args.js';
 import { resolve } from 'node:path';
 import { writeEtagCache } from '../static/asset-table.js';
 import { resolveSettings, type Settings } from './config.js';
-import { serve, urlHost } from './serve.js';
+import { serve } from './serve.js';
+import { listenForReloads } from './reload.js';
 import { supervise } from './supervisor.js';
 
 /**
@@ -30,13 +31,15 @@ async function run(cmd: CommandLine): Promise<void> {
   if (command !== 'serve') {
     throw new PolicyError([{ option: 'command', value: command ?? null, reason: 'unknown or missing command', fix: 'run "xorigin serve DIR" (see --help)' }]);
   }
+  listenForReloads();
   // The same checks with and without --workers, before anything listens or forks.
-  const settings = resolveSettings(cmd, process.env);
+  const reread = (): ReturnType<typeof resolveSettings> => resolveSettings(cmd, process.env);
+  const settings = reread();
   if (cluster.isPrimary && settings.workers !== 1) {
     await scanOnceForWorkers(settings);
-    supervise(settings.workers, urlHost(settings.host));
+    supervise(settings, reread);
   } else {
-    await serve(settings);
+    await serve(settings, reread);
   }
 }
 

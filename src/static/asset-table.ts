@@ -309,7 +309,7 @@ export class AssetTable<T> {
   constructor(
     readonly root: string,
     private readonly options: AssetTableOptions,
-    private readonly build: (info: AssetInfo, variants: Variants) => T,
+    private build: (info: AssetInfo, variants: Variants) => T,
   ) {
     this.statFile = options.statFile ?? defaultStat;
   }
@@ -330,6 +330,17 @@ export class AssetTable<T> {
     const built = this.build(info, this.variants.get(urlPath) ?? NO_VARIANTS);
     this.entries.set(urlPath, built);
     return built;
+  }
+
+  /**
+   * Puts `build` (a new configuration's header blocks) in force for every entry: the built entries
+   * are dropped in one assignment and rebuilt on first use, so a request sees an entry built the
+   * old way or the new way, and every entry built after this call is built the new way.
+   */
+  rebuild(build: (info: AssetInfo, variants: Variants) => T): void {
+    // Entries are built on first use (see get()): dropping them all puts `build` in force at once.
+    this.build = build;
+    this.entries = new Map();
   }
 
   info(urlPath: string): AssetInfo | undefined {
