@@ -187,6 +187,19 @@ describe('memoryBudget on the server', () => {
     }
   });
 
+  test('small files the scan read whole are held from the start while there is room, without a second read', async () => {
+    const { root, files } = tree(10, 2 * KIB);
+    const server = await serve({ root, memoryBudget: 10 * KIB });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      assert.deepEqual([server.stats.filesInMemory, server.stats.bytesInMemory], [5, 10 * KIB], 'the room filled, nothing over it');
+      for (let i = 0; i < 10; i++) assert.ok((await request(server.address().port, { path: `/f${i}.bin` })).body.equals(files[i]));
+    } finally {
+      await server.shutdown(500);
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('memoryBudget 0 holds nothing: every body from disk', async () => {
     const { root, files } = tree(3, 1 * KIB);
     const server = await serve({ root, memoryBudget: 0 });

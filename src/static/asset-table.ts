@@ -116,6 +116,11 @@ export interface AssetTableOptions {
    * not read again at start-up. A directory inside the root is not used (said once).
    */
   readonly etagCache?: string | undefined;
+  /**
+   * Given the bytes of a small file the scan read whole to hash them (identity unchanged across the
+   * read, so they are exactly the version `info` describes), to keep if there is room.
+   */
+  readonly readWhole?: ((info: AssetInfo, bytes: Buffer) => void) | undefined;
   /** Where a start-up scan longer than a second reports its progress (default stderr). */
   readonly progress?: ProgressOut | undefined;
 }
@@ -183,6 +188,8 @@ interface Read {
   readonly identity: FileIdentity;
   readonly etag: string;
   readonly readAtMs: number;
+  /** The bytes, when the file was small enough to be read whole on the main thread. */
+  readonly bytes?: Buffer | undefined;
 }
 
 /** What one walk of the tree collects. */
@@ -726,6 +733,7 @@ export class AssetTable<T> {
     // Read again only because it was racy, and unchanged: keep the entry, and its Last-Modified.
     const unchanged = same && previous.etag === read.etag && equalIdentities(previous.identity, read.identity);
     const info = unchanged ? previous : describe(filePath, urlPath, read);
+    if (read.bytes !== undefined) this.options.readWhole?.(info, read.bytes);
     if (isRacy(read.identity, read.readAtMs)) scan.racy.add(info);
     scan.out.set(urlPath, info);
   }
@@ -738,9 +746,10 @@ export class AssetTable<T> {
   private async readSettled(filePath: string, before: BigIntStats): Promise<Read | null> {
     for (let attempt = 1; ; attempt++) {
       const readAtMs = Date.now();
-      const digest = before.size <= BigInt(INLINE_HASH_LIMIT) ? createHash('sha256').update(await readFile(filePath)).digest() : await this.hashers.hash(filePath);
+      const bytes = before.size <= BigInt(INLINE_HASH_LIMIT) ? await readFile(filePath) : undefined;
+      const digest = bytes !== undefined ? createHash('sha256').update(bytes).digest() : await this.hashers.hash(filePath);
       const after = await this.statFile(filePath);
-      if (sameIdentity(identityOf(before), after)) return { identity: identityOf(after), etag: etagOf(digest), readAtMs };
+      if (sameIdentity(identityOf(before), after)) return { identity: identityOf(after), etag: etagOf(digest), readAtMs, bytes };
       if (attempt === READ_ATTEMPTS || !after.isFile()) return null;
       before = after;
     }

@@ -101,6 +101,18 @@ export class BodyCache {
     void this.load(slot);
   }
 
+  /**
+   * Holds the bytes a scan has just read of `info`'s version, if they fit in the room left (nothing
+   * is evicted for them): a small tree is in memory from the start, without a second read.
+   */
+  offer(info: AssetInfo, bytes: Buffer): void {
+    if (info.size > this.options.fileLimit || this.held + info.size > this.options.budget || bytes.length !== info.size) return;
+    const slot = this.slotFor(info);
+    if (slot.body !== null || slot.loading || slot.dropped) return;
+    this.held += info.size;
+    this.hold(slot, bytes.length <= TEXT_BODY_LIMIT ? bytes : Buffer.from(bytes));
+  }
+
   /** Forgets every file version `isCurrent` rejects (called after each scan), freeing its body. */
   retain(isCurrent: (info: AssetInfo) => boolean): void {
     for (const [info, slot] of this.slots) {
@@ -161,6 +173,11 @@ export class BodyCache {
       if (body === null && !slot.dropped) this.options.stale(slot.info);
       return;
     }
+    this.hold(slot, body);
+  }
+
+  /** Puts a body (bytes already counted in `held`) on the resident list. */
+  private hold(slot: BodySlot, body: Buffer): void {
     slot.body = body.length <= TEXT_BODY_LIMIT ? body.toString('latin1') : body;
     slot.index = this.resident.length;
     this.resident.push(slot);

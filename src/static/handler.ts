@@ -158,7 +158,7 @@ class StaticFiles {
       this.bodies.retain(isCurrent);
       this.fds.retain(isCurrent);
     };
-    this.table = new AssetTable<Entry>(resolve(config.root), { watch: config.watch, published, etagCache: config.etagCache }, this.blocks.entry);
+    this.table = new AssetTable<Entry>(resolve(config.root), { watch: config.watch, published, etagCache: config.etagCache, readWhole: (info, bytes) => this.bodies.offer(info, bytes) }, this.blocks.entry);
     const files = this;
     this.onResponseClose = function (this: ServerResponse) {
       files.responseDone(this);
