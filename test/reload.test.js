@@ -3,6 +3,7 @@
 // wholly under the old or wholly under the new one; certificates apply to new handshakes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -207,6 +208,39 @@ for (const workers of [1, 2]) {
     assert.equal(r.child.exitCode, null, 'still running');
   });
 }
+
+test('--workers: a SIGHUP that finds a worker just died (listed, its channel closed) does not end the primary', async (t) => {
+  // The state lasts from the worker's death until the primary has seen its 'exit': a SIGHUP landing
+  // then (a renewal hook while a worker crashed) made send() emit an unhandled 'error' on the Worker,
+  // which ended the primary and every worker with it. Here the dead worker is handed over directly.
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-hup-dead-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const worker = join(dir, 'worker.mjs');
+  writeFileSync(worker, 'setInterval(() => {}, 1000);\n');
+  const primary = join(dir, 'primary.mjs');
+  writeFileSync(primary, `
+import cluster from 'node:cluster';
+import { forwardReloads } from ${JSON.stringify(new URL('../dist/cli/reload.js', import.meta.url).href)};
+cluster.setupPrimary({ exec: ${JSON.stringify(worker)} });
+const w = cluster.fork();
+w.on('online', () => w.process.kill('SIGKILL'));
+w.on('exit', () => {
+  forwardReloads(() => [w], () => ({}));
+  process.kill(process.pid, 'SIGHUP');
+  setTimeout(() => { process.stdout.write('primary still running'); process.exit(0); }, 200);
+});
+`);
+  const child = spawn(process.execPath, [primary], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  clearTimeout(timer);
+  assert.equal(code, 0, err);
+  assert.equal(out, 'primary still running');
+});
 
 test('CLI: --cert/--key serve HTTPS (URL printed with https); an unreadable or mismatched pair exits 2 naming the option', async (t) => {
   const c = testCertificate();

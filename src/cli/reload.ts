@@ -76,6 +76,10 @@ export function forwardReloads(workers: () => Worker[], reread: Reread): void {
       return;
     }
     const request: ReloadRequest = { xorigin: 'reload' };
-    for (const w of workers()) w.send(request);
+    // A worker that just died stays listed until its 'exit' has been seen, with its channel already
+    // closed: send() to it would emit an 'error' on the Worker, which has no listener and would end
+    // the primary (and with it every worker). Skip it; with the callback, a send that fails anyway
+    // (the channel closing in between) is ignored. Its replacement reads the sources as it starts.
+    for (const w of workers()) if (w.isConnected()) w.send(request, () => {});
   });
 }
