@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, watch, type BigIntStats } from 'node:fs';
+import { createReadStream, watch, type BigIntStats, type Dirent } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
@@ -101,6 +101,8 @@ export interface AssetTableOptions {
    * that lands exactly between a read and the stat after it.
    */
   readonly statFile?: ((path: string) => Promise<BigIntStats>) | undefined;
+  /** How directories are listed (default: `fs.promises.readdir` with file types); tests inject failures. */
+  readonly readDir?: ((path: string) => Promise<Dirent[]>) | undefined;
 }
 
 /** A burst of events is rescanned once it has been quiet this long... */
@@ -125,6 +127,18 @@ const UNSETTLED_RECHECK_MS = 100;
 
 const defaultWatchTree: WatchTree = (dir, onChange) => watch(dir, { recursive: true }, onChange);
 const defaultStat = (path: string): Promise<BigIntStats> => stat(path, { bigint: true });
+const defaultReadDir = (path: string): Promise<Dirent[]> => readdir(path, { withFileTypes: true });
+
+/**
+ * Errors that say nothing about the file: the process is out of descriptors or memory (a flood of
+ * HTTP/2 streams, each holding a file open, can do that). The scan keeps what it knew and looks
+ * again soon; taking them for "gone" emptied the table and answered 404 for every file until the
+ * next change under the root.
+ */
+const TRANSIENT = new Set(['EMFILE', 'ENFILE', 'ENOMEM']);
+function isTransient(e: unknown): boolean {
+  return TRANSIENT.has((e as NodeJS.ErrnoException | null)?.code ?? '');
+}
 const writeStderr = (line: string): void => void process.stderr.write(`${line}\n`);
 
 /** Milliseconds exactly as a plain `stat` computes them (seconds * 1000 + nanoseconds / 1e6). */
@@ -227,6 +241,7 @@ export class AssetTable<T> {
   private scanning: Promise<void> | null = null;
   private dirty = false;
   private readonly statFile: (path: string) => Promise<BigIntStats>;
+  private readonly readDir: (path: string) => Promise<Dirent[]>;
 
   constructor(
     readonly root: string,
@@ -234,6 +249,7 @@ export class AssetTable<T> {
     private build: (info: AssetInfo, variants: Variants) => T,
   ) {
     this.statFile = options.statFile ?? defaultStat;
+    this.readDir = options.readDir ?? defaultReadDir;
   }
 
   get size(): number {
@@ -425,8 +441,9 @@ export class AssetTable<T> {
   private async walk(dir: string, urlDir: string, scan: Scan): Promise<void> {
     let names;
     try {
-      names = await readdir(dir, { withFileTypes: true });
-    } catch {
+      names = await this.readDir(dir);
+    } catch (e) {
+      if (isTransient(e)) this.keepKnown(urlDir, scan);
       return; // removed while walking, or unreadable: serve nothing from it
     }
     for (const entry of names) {
@@ -449,13 +466,26 @@ export class AssetTable<T> {
         } else if (s.isFile()) {
           await this.addFile(target, urlPath, s, scan);
         }
-      } catch {
+      } catch (e) {
         // Vanished between readdir and stat, or a dangling symlink: not servable.
+        if (isTransient(e)) this.keepKnown(urlPath, scan);
       }
     }
     // Directory index: /dir/ and / serve index.html when present.
     const index = scan.out.get(`${urlDir}/index.html`);
     if (index !== undefined) scan.out.set(`${urlDir}/`, index);
+  }
+
+  /**
+   * A transient error (see TRANSIENT) at `urlPath`: what the table had there (the file, or everything
+   * under the directory) stays as it was, and the scan is marked unsettled, so it runs again soon.
+   */
+  private keepKnown(urlPath: string, scan: Scan): void {
+    scan.unsettled = true;
+    const below = `${urlPath}/`;
+    for (const [path, info] of this.infos) {
+      if ((path === urlPath || path.startsWith(below)) && !scan.out.has(path)) scan.out.set(path, info);
+    }
   }
 
   private async addFile(filePath: string, urlPath: string, s: BigIntStats, scan: Scan): Promise<void> {
