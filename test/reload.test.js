@@ -209,6 +209,71 @@ for (const workers of [1, 2]) {
   });
 }
 
+test('CLI: a SIGHUP while the root is still being scanned is applied once the server is up, not fatal', async (t) => {
+  // SIGHUP's default action ends a process: one arriving during the start-up scan (a large tree, a
+  // renewal hook firing as the service restarts) killed it without a word. The scan is held here
+  // by a preloaded hook until the test has sent its SIGHUP, so the signal lands in it every time.
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-hup-early-'));
+  const root = makeRoot();
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
+  });
+  const config = join(dir, 'xorigin.json');
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] } }));
+  const go = join(dir, 'go');
+  const hook = join(dir, 'hold-scan.mjs');
+  writeFileSync(hook, `
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
+const readdir = fsp.readdir;
+let held = false;
+fsp.readdir = async (...args) => {
+  if (!held) {
+    held = true;
+    process.stderr.write('scanning\\n');
+    while (!fs.existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 10));
+  }
+  return readdir(...args);
+};
+syncBuiltinESMExports();
+`);
+  const child = spawn(process.execPath, ['--import', new URL(`file://${hook}`).href, 'dist/cli/main.js', 'serve', '--config', config, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  let err = '';
+  const waiters = [];
+  const check = () => {
+    for (const w of waiters.splice(0)) if (!w()) waiters.push(w);
+  };
+  child.stdout.on('data', (d) => {
+    out += d;
+    check();
+  });
+  child.stderr.on('data', (d) => {
+    err += d;
+    check();
+  });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(`exited (${code ?? signal})`)));
+  const seen = (test) => Promise.race([
+    new Promise((resolve) => {
+      const w = () => test() && (resolve(true), true);
+      if (!w()) waiters.push(w);
+    }),
+    exited,
+    new Promise((r) => setTimeout(() => r('timed out'), 8000).unref()),
+  ]);
+  assert.equal(await seen(() => /scanning/.test(err)), true, err);
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: ['https://b.example'] } }));
+  child.kill('SIGHUP');
+  writeFileSync(go, '');
+  assert.equal(await seen(() => /reloaded: applied: cors/.test(err) && /listening on http:\/\/127\.0\.0\.1:\d+/.test(out)), true, `stderr: ${err}`);
+  const port = Number(/127\.0\.0\.1:(\d+)/.exec(out)[1]);
+  const res = await request(port, { path: '/a.woff2', headers: { Origin: 'https://b.example' } });
+  assert.equal(res.headers['access-control-allow-origin'], 'https://b.example');
+});
+
 test('--workers: a SIGHUP that finds a worker just died (listed, its channel closed) does not end the primary', async (t) => {
   // The state lasts from the worker's death until the primary has seen its 'exit': a SIGHUP landing
   // then (a renewal hook while a worker crashed) made send() emit an unhandled 'error' on the Worker,
