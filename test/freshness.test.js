@@ -3,8 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { appendFileSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -250,6 +250,46 @@ describe('file identity', () => {
       churn = false;
       const info = await until('busy.txt appears once writes stop', () => table.info('/busy.txt'));
       assert.equal(info.etag, etagOf(String(n).repeat(n)));
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('out of file descriptors (EMFILE) the scan keeps what it knew, instead of emptying the table', async () => {
+    // A flood of HTTP/2 streams, each holding a file open, exhausted the descriptors; the rescan
+    // that followed (a disk read failing with EMFILE asks for one) could not list the root and
+    // published an empty table: every file answered 404 until the next change under the root.
+    const root = tempRoot();
+    mkdirSync(join(root, 'sub'));
+    writeFileSync(join(root, 'a.txt'), 'a');
+    writeFileSync(join(root, 'sub', 'index.html'), 'index');
+    writeFileSync(join(root, 'sub', 'b.txt'), 'b');
+    const emfile = () => Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+    let failDir = null;
+    let failStat = null;
+    const readDir = async (path) => {
+      if (path === failDir) throw emfile();
+      return readdir(path, { withFileTypes: true });
+    };
+    const statFile = async (path) => {
+      if (path === failStat) throw emfile();
+      return stat(path, { bigint: true });
+    };
+    const table = await openTable(root, { watch: false, readDir, statFile });
+    const known = ['/a.txt', '/sub/', '/sub/index.html', '/sub/b.txt'];
+    try {
+      for (const [what, set] of [['the root cannot be listed', () => (failDir = root)], ['a directory cannot be listed', () => (failDir = join(root, 'sub'))], ['a file cannot be stat\'ed', () => (failStat = join(root, 'a.txt'))]]) {
+        set();
+        await table.rescan();
+        for (const path of known) assert.ok(table.info(path), `${what}: ${path} is still served`);
+        failDir = failStat = null;
+      }
+      // A file really gone is still dropped.
+      rmSync(join(root, 'sub', 'b.txt'));
+      await table.rescan();
+      assert.equal(table.info('/sub/b.txt'), undefined);
+      assert.ok(table.info('/a.txt'));
     } finally {
       table.close();
       rmSync(root, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { writeEtagCache } from '../static/asset-table.js';
 import { resolveSettings, type Settings } from './config.js';
 import { serve } from './serve.js';
-import { listenForReloads } from './reload.js';
+import { holdEarlyReloads } from './reload.js';
 import { supervise } from './supervisor.js';
 
 /**
@@ -31,13 +31,16 @@ async function run(cmd: CommandLine): Promise<void> {
   if (command !== 'serve') {
     throw new PolicyError([{ option: 'command', value: command ?? null, reason: 'unknown or missing command', fix: 'run "xorigin serve DIR" (see --help)' }]);
   }
-  listenForReloads();
   // The same checks with and without --workers, before anything listens or forks.
   const reread = (): ReturnType<typeof resolveSettings> => resolveSettings(cmd, process.env);
   const settings = reread();
   if (cluster.isPrimary && settings.workers !== 1) {
+    // A SIGHUP during this scan must not end the primary (SIGHUP's default action); the workers it
+    // forks afterwards read every source themselves, so there is nothing to forward.
+    const stopHolding = holdEarlyReloads();
     await scanOnceForWorkers(settings);
     supervise(settings, reread);
+    stopHolding();
   } else {
     await serve(settings, reread);
   }

@@ -3,7 +3,7 @@ import { PolicyError } from '../cors/errors.js';
 import { serve as serveFiles, type XoriginServer } from '../static/server.js';
 import type { Settings } from './config.js';
 import { onStopSignals } from './signals.js';
-import { reloadOnSignal, type Reread } from './reload.js';
+import { holdEarlyReloads, reloadOnSignal, type Reread } from './reload.js';
 
 /** `[::1]` for an IPv6 host, so the printed URL can be pasted. */
 export function urlHost(host: string): string {
@@ -18,6 +18,7 @@ export function urlHost(host: string): string {
 export async function serve(settings: Settings, reread: Reread): Promise<void> {
   const { options, port, host } = settings;
   let server: XoriginServer;
+  const stopHolding = holdEarlyReloads();
   try {
     server = await serveFiles(options);
   } catch (e) {
@@ -36,6 +37,6 @@ export async function serve(settings: Settings, reread: Reread): Promise<void> {
     const actual = typeof address === 'object' && address !== null ? address.port : port;
     process.stdout.write(`listening on ${server.scheme}://${urlHost(host)}:${String(actual)}\n`);
   });
-  reloadOnSignal(server, settings, reread);
+  reloadOnSignal(server, settings, reread, stopHolding);
   onStopSignals(() => void server.shutdown().then(() => process.exit(0)));
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { watch, type BigIntStats, type Dirent } from 'node:fs';
+import { watch, type BigIntStats, type Dirent, type Stats } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
@@ -123,6 +123,8 @@ export interface AssetTableOptions {
   readonly readWhole?: ((info: AssetInfo, bytes: Buffer) => void) | undefined;
   /** Where a start-up scan longer than a second reports its progress (default stderr). */
   readonly progress?: ProgressOut | undefined;
+  /** How directories are listed (default: `fs.promises.readdir` with file types); tests inject failures. */
+  readonly readDir?: ((path: string) => Promise<Dirent[]>) | undefined;
 }
 
 /** A burst of events is rescanned once it has been quiet this long... */
@@ -159,6 +161,23 @@ const SCAN_CONCURRENCY = 64;
 
 const defaultWatchTree: WatchTree = (dir, onChange) => watch(dir, { recursive: true }, onChange);
 const defaultStat = (path: string): Promise<BigIntStats> => stat(path, { bigint: true });
+const defaultReadDir = (path: string): Promise<Dirent[]> => readdir(path, { withFileTypes: true });
+
+/**
+ * Errors that say nothing about the file: the process is out of descriptors or memory (a flood of
+ * HTTP/2 streams, each holding a file open, can do that). The scan keeps what it knew and looks
+ * again soon; taking them for "gone" emptied the table and answered 404 for every file until the
+ * next change under the root.
+ */
+const TRANSIENT = new Set(['EMFILE', 'ENFILE', 'ENOMEM']);
+function isTransient(e: unknown): boolean {
+  return TRANSIENT.has((e as NodeJS.ErrnoException | null)?.code ?? '');
+}
+/** For a `.catch`: a path that is gone reads as null; a transient error is passed on. */
+function goneOrThrow(e: unknown): null {
+  if (isTransient(e)) throw e;
+  return null;
+}
 const writeStderr = (line: string): void => void process.stderr.write(`${line}\n`);
 
 /** Milliseconds exactly as a plain `stat` computes them (seconds * 1000 + nanoseconds / 1e6). */
@@ -295,6 +314,7 @@ export class AssetTable<T> {
   private scanning: Promise<void> | null = null;
   private dirty = false;
   private readonly statFile: (path: string) => Promise<BigIntStats>;
+  private readonly readDir: (path: string) => Promise<Dirent[]>;
   private readonly hashers = new HashWorkers();
   private scanCounts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
   /** Paths the watcher named since the last scan began; null: the next scan walks the whole tree. */
@@ -319,6 +339,7 @@ export class AssetTable<T> {
     private build: (info: AssetInfo, variants: Variants) => T,
   ) {
     this.statFile = options.statFile ?? defaultStat;
+    this.readDir = options.readDir ?? defaultReadDir;
   }
 
   get size(): number {
@@ -612,9 +633,18 @@ export class AssetTable<T> {
       const full = join(this.rootReal, rel);
       const urlPath = `/${rel.split(sep).join('/')}`;
       scan.stated++;
-      const l = await lstat(full).catch(() => null);
-      if (l?.isSymbolicLink() === true) return false;
-      const s = l === null ? null : await this.statFile(full).catch(() => null);
+      let l: BigIntStats | Stats | null;
+      let s: BigIntStats | null;
+      try {
+        l = await lstat(full).catch(goneOrThrow);
+        if (l?.isSymbolicLink() === true) return false;
+        s = l === null ? null : await this.statFile(full).catch(goneOrThrow);
+      } catch (e) {
+        // Out of descriptors: nothing is known of this path now; keep what the table had.
+        if (!isTransient(e)) throw e;
+        this.keepKnown(urlPath, scan);
+        continue;
+      }
       const previous = scan.out.get(urlPath);
       if (previous !== undefined) scan.racy.delete(previous); // read again below if still racy
       // A file that was one replaces only its own entry; otherwise (a directory, a path gone: rm -rf
@@ -657,8 +687,9 @@ export class AssetTable<T> {
   private async walk(dir: string, urlDir: string, scan: Scan): Promise<void> {
     let names;
     try {
-      names = await readdir(dir, { withFileTypes: true });
-    } catch {
+      names = await this.readDir(dir);
+    } catch (e) {
+      if (isTransient(e)) this.keepKnown(urlDir, scan);
       return; // removed while walking, or unreadable: serve nothing from it
     }
     const work: Promise<void>[] = [];
@@ -690,8 +721,21 @@ export class AssetTable<T> {
       } else if (s.isFile()) {
         await this.addFile(target, urlPath, s, scan);
       }
-    } catch {
+    } catch (e) {
       // Vanished between readdir and stat, or a dangling symlink: not servable.
+      if (isTransient(e)) this.keepKnown(urlPath, scan);
+    }
+  }
+
+  /**
+   * A transient error (see TRANSIENT) at `urlPath`: what the table had there (the file, or everything
+   * under the directory) stays as it was, and the scan is marked unsettled, so it runs again soon.
+   */
+  private keepKnown(urlPath: string, scan: Scan): void {
+    scan.unsettled = true;
+    const below = `${urlPath}/`;
+    for (const [path, info] of this.infos) {
+      if ((path === urlPath || path.startsWith(below)) && !scan.out.has(path)) scan.out.set(path, info);
     }
   }
 
