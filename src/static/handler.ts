@@ -16,6 +16,7 @@ import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
 import { DiskBody, type DiskCounters } from './send-body.js';
+import { whenDiskTurn } from './disk-turns.js';
 import { inForce, planReload, type ReloadReport } from './reload.js';
 
 /**
@@ -415,8 +416,8 @@ class StaticFiles {
   }
 
   /**
-   * A large file, read from disk by a DiskBody. A response queued behind another on a pipelining
-   * connection starts only once it is at the head of its socket (see DiskBody for why).
+   * A large file, read from disk by a DiskBody, started when it is this response's turn: at the head
+   * of its socket (HTTP/1.x pipelining), or within its connection's share (HTTP/2; see disk-turns.ts).
    */
   private serveFromDisk(req: IncomingMessage, res: ServerResponse, d: DiskAnswer): void {
     const { rep, origin, variant, status, start, end } = d;
@@ -436,10 +437,7 @@ class StaticFiles {
         this.retryAfterRescan(req, res, d);
       },
     }, this.pool, this.counters);
-    // `!= null`: an HTTP/2 response's socket is undefined once its stream has closed, and it gets
-    // no 'socket' event: then nothing is started (and nothing acquired).
-    if (res.socket != null) body.start();
-    else res.once('socket', () => body.start());
+    whenDiskTurn(res, () => body.start());
   }
 
   /**

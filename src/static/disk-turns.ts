@@ -1,0 +1,68 @@
+import type { ServerResponse } from 'node:http';
+
+/**
+ * Bodies read from disk that one HTTP/2 connection may have in progress at once. HTTP/1.1 reads one
+ * per connection (a pipelined response waits for the socket); HTTP/2 multiplexes up to 128 streams,
+ * and a client that never opens its flow-control window kept a file descriptor and a read buffer
+ * per stream for the whole send timeout: 60 connections held 7,680 fds and ~700 MB. Past this
+ * count a stream waits, holding nothing, until one of its connection's disk bodies has ended.
+ */
+export const DISK_BODIES_PER_CONNECTION = 8;
+
+/** The disk bodies of one connection: how many are running, and the starts waiting their turn. */
+interface Turns {
+  running: number;
+  readonly waiting: { readonly res: ServerResponse; readonly start: () => void }[];
+}
+
+/** The HTTP/2 session behind a response (node:http2's compatibility API), or undefined for HTTP/1.x. */
+function sessionOf(res: ServerResponse): object | undefined {
+  return (res as ServerResponse & { stream?: { session?: object } }).stream?.session;
+}
+
+function ended(res: ServerResponse): boolean {
+  const stream = (res as ServerResponse & { stream?: { closed: boolean; destroyed: boolean } }).stream;
+  return stream === undefined || stream.closed || stream.destroyed;
+}
+
+const bySession = new WeakMap<object, Turns>();
+
+/**
+ * Calls `start` when this response may begin reading from disk: over HTTP/1.x once it is at the
+ * head of its socket (a response queued behind another on a pipelining connection gets no 'close'
+ * if the socket closes first, so it must hold nothing until then); over HTTP/2 once its connection
+ * has fewer than DISK_BODIES_PER_CONNECTION running. A response that ends while waiting never starts.
+ */
+export function whenDiskTurn(res: ServerResponse, start: () => void): void {
+  const session = sessionOf(res);
+  if (session === undefined) {
+    if (res.socket != null) start();
+    else res.once('socket', start);
+    return;
+  }
+  if (ended(res)) return;
+  let turns = bySession.get(session);
+  if (turns === undefined) {
+    turns = { running: 0, waiting: [] };
+    bySession.set(session, turns);
+  }
+  if (turns.running < DISK_BODIES_PER_CONNECTION) run(turns, res, start);
+  else turns.waiting.push({ res, start });
+}
+
+function run(turns: Turns, res: ServerResponse, start: () => void): void {
+  turns.running++;
+  res.once('close', () => {
+    turns.running--;
+    next(turns);
+  });
+  start();
+}
+
+/** The next waiting response still open takes the turn given back. */
+function next(turns: Turns): void {
+  while (turns.running < DISK_BODIES_PER_CONNECTION && turns.waiting.length > 0) {
+    const w = turns.waiting.shift() as { res: ServerResponse; start: () => void };
+    if (!ended(w.res)) run(turns, w.res, w.start);
+  }
+}
