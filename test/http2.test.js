@@ -141,11 +141,16 @@ function h2RequestOn(session, path) {
   });
 }
 
-test('a rapid-reset flood (CVE-2023-44487: streams opened and reset at once) costs its own connection only', async () => {
+test('a rapid-reset flood (CVE-2023-44487: streams opened and reset at once) costs its own connection only', async (t) => {
   const tree = makeRoot();
   const s = await start({ root: tree.root, smallFileLimit: 1024 });
   const baseline = fdCount();
   const session = connect(s.port);
+  t.after(async () => {
+    session.destroy();
+    await s.server.shutdown(500);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
   await new Promise((r) => session.once('connect', r));
   let opened = 0;
   for (let round = 0; round < 200 && !session.destroyed && !session.closed; round++) {
@@ -170,11 +175,9 @@ test('a rapid-reset flood (CVE-2023-44487: streams opened and reset at once) cos
   session.destroy();
   assert.ok(await until(() => s.server.stats.inFlight === 0 && s.server.stats.openFiles === 0 && s.server.stats.buffersInUse === 0), JSON.stringify(s.server.stats));
   assert.ok(await until(() => fdCount() <= baseline + 1), `fds ${fdCount()} (baseline ${baseline})`);
-  await s.server.shutdown(500);
-  rmSync(tree.root, { recursive: true, force: true });
 });
 
-test('streams that are never read are reset after the send timeout, and give back what they held', async () => {
+test('streams that are never read are reset after the send timeout, and give back what they held', async (t) => {
   const tree = makeRoot();
   const s = await start({ root: tree.root, smallFileLimit: 1024, sendTimeout: 1000 });
   const stalled = connect(s.port);
@@ -182,6 +185,13 @@ test('streams that are never read are reset after the send timeout, and give bac
   const pinger = setInterval(() => {
     if (!stalled.destroyed && !stalled.closed) stalled.ping(() => {});
   }, 200);
+  // Cleaned up however the test ends: a failure must not leave the process waiting on them.
+  t.after(async () => {
+    clearInterval(pinger);
+    stalled.destroy();
+    await s.server.shutdown(500);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
   const streams = [];
   for (let i = 0; i < 40; i++) {
     const stream = stalled.request({ ':path': '/big.otf' });
@@ -202,10 +212,6 @@ test('streams that are never read are reset after the send timeout, and give bac
   assert.ok(await until(() => s.server.stats.inFlight === 0 && s.server.stats.openFiles === 0 && s.server.stats.buffersInUse === 0, 15000), JSON.stringify(s.server.stats));
   // The client learns of each reset a moment after the server has given everything back.
   assert.ok(await until(() => streams.every((st) => st.destroyed || st.closed)), 'every stalled stream was ended by the server');
-  clearInterval(pinger);
-  stalled.destroy();
-  await s.server.shutdown(500);
-  rmSync(tree.root, { recursive: true, force: true });
 });
 
 test('with http2: false, ALPN offers only http/1.1', async () => {
