@@ -1,0 +1,52 @@
+// Each engine's rules: the Fetch standard's, and where a shipping browser departs from them. Every
+// deviation here was found by the differential test (test/check-browser.test.js) against the real
+// browser, or is marked as taken from the engine's source and not observable from a page.
+import type { Browser } from './types.js';
+
+export interface EngineRules {
+  readonly browser: Browser;
+  /**
+   * Request-header names the engine treats as CORS-safelisted beyond the standard's, with their
+   * value rule. Chromium safelists client hints and `Intervention` (observed: `DPR: 2` sends no preflight).
+   */
+  readonly extraSafelisted: ReadonlyMap<string, (value: string) => boolean>;
+  /** The preflight cache lifetime cap, in seconds (Chromium 2 h, Firefox 24 h; the standard: none). */
+  readonly maxAgeCap: number;
+  /** The lifetime without a valid Access-Control-Max-Age, in seconds (the standard: 5). */
+  readonly maxAgeDefault: number;
+}
+
+const double = (v: string): boolean => /^\d+(\.\d+)?$/.test(v);
+const int = (v: string): boolean => /^\d+$/.test(v);
+
+/** The standard's rules (https://fetch.spec.whatwg.org/). */
+const STANDARD: EngineRules = { browser: 'standard', extraSafelisted: new Map(), maxAgeCap: Infinity, maxAgeDefault: 5 };
+
+/**
+ * Chromium's: services/network/public/cpp/cors/cors.cc IsCorsSafelistedHeader adds the legacy client
+ * hints (device-memory, dpr, width, viewport-width, rtt, downlink, ect, save-data) and `intervention`;
+ * the preflight cache is capped at 7200 s (preflight_result.cc kMaxTimeout).
+ */
+const CHROMIUM: EngineRules = {
+  browser: 'chromium',
+  extraSafelisted: new Map<string, (v: string) => boolean>([
+    ['intervention', () => true],
+    ['device-memory', double],
+    ['dpr', double],
+    ['downlink', double],
+    ['width', int],
+    ['viewport-width', int],
+    ['rtt', int],
+    ['ect', (v) => ['slow-2g', '2g', '3g', '4g'].includes(v)],
+    ['save-data', (v) => v.toLowerCase() === 'on'],
+  ]),
+  maxAgeCap: 7200,
+  maxAgeDefault: 5,
+};
+
+/** Firefox's: the standard's checks; the preflight cache capped at 86400 s (nsCORSListenerProxy). */
+const FIREFOX: EngineRules = { browser: 'firefox', extraSafelisted: new Map(), maxAgeCap: 86400, maxAgeDefault: 5 };
+
+export function rulesFor(browser: Browser): EngineRules {
+  return browser === 'chromium' ? CHROMIUM : browser === 'firefox' ? FIREFOX : STANDARD;
+}
