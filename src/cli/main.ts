@@ -6,6 +6,7 @@ import { helpText, parseCommandLine, type CommandLine } from './args.js';
 import { resolveSettings } from './config.js';
 import { serve, urlHost } from './serve.js';
 import { supervise } from './supervisor.js';
+import { runCheck } from './check.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -16,7 +17,7 @@ function version(): string {
 async function run(cmd: CommandLine): Promise<void> {
   const command = cmd.positionals[0];
   if (command !== 'serve') {
-    throw new PolicyError([{ option: 'command', value: command ?? null, reason: 'unknown or missing command', fix: 'run "xorigin serve DIR" (see --help)' }]);
+    throw new PolicyError([{ option: 'command', value: command ?? null, reason: 'unknown or missing command', fix: 'run "xorigin serve DIR" or "xorigin check URL --origin O" (see --help)' }]);
   }
   // The same checks with and without --workers, before anything listens or forks.
   const settings = resolveSettings(cmd, process.env);
@@ -25,6 +26,11 @@ async function run(cmd: CommandLine): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // `xorigin check`: its own flags (src/cli/check.ts), its own exit codes (0 allowed, 1 blocked, 2 error).
+  if (argv[0] === 'check') {
+    process.exitCode = await runCheck(argv.slice(1), { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) });
+    return;
+  }
   try {
     const cmd = parseCommandLine(argv);
     if (cmd.help) process.stdout.write(`${helpText()}\n`);
