@@ -119,7 +119,7 @@ export function evaluateCors(input: CorsInput): CorsVerdict {
       const req = preflightRequest(url.href, requestOrigin, method, unsafe);
       const res = answer(req);
       if (res === null) return pending(req);
-      const failure = checkPreflight(res, requestOrigin, credentials, method, headers.map(([n]) => n), unsafe);
+      const failure = checkPreflight(rules, res, requestOrigin, credentials, method, headers.map(([n]) => n), unsafe);
       const mattered = ['Access-Control-Allow-Origin', ...(credentials === 'include' ? ['Access-Control-Allow-Credentials'] : []), 'Access-Control-Allow-Methods', 'Access-Control-Allow-Headers', 'Access-Control-Max-Age']
         .map((n) => shown(res.headers, n));
       steps.push({ request: req, response: res, outcome: failure === null ? 'passed' : 'failed', mattered });

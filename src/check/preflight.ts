@@ -28,6 +28,7 @@ export const isOkStatus = (status: number): boolean => status >= 200 && status <
  * (case-insensitively) or `*` without credentials. Returns null when the preflight passes.
  */
 export function checkPreflight(
+  rules: EngineRules,
   response: ServerResponse,
   origin: string,
   credentials: Credentials,
@@ -97,7 +98,8 @@ export function checkPreflight(
   }
   const names = (headerNames ?? []).map((n) => n.toLowerCase());
   const star = names.includes('*');
-  if (scriptHeaderNames.some((n) => n.toLowerCase() === 'authorization') && !names.includes('authorization')) {
+  const authCovered = names.includes('authorization') || (rules.wildcardCoversAuthorization && star && credentials !== 'include');
+  if (scriptHeaderNames.some((n) => n.toLowerCase() === 'authorization') && !authCovered) {
     return {
       check: 'preflight: Access-Control-Allow-Headers (authorization)',
       reason: star
@@ -108,7 +110,7 @@ export function checkPreflight(
     };
   }
   for (const name of unsafe.names) {
-    if (names.includes(name) || (star && credentials !== 'include')) continue;
+    if (names.includes(name) || (star && credentials !== 'include' && (name !== 'authorization' || authCovered))) continue;
     return {
       check: 'preflight: Access-Control-Allow-Headers',
       reason: `the request header "${name}" (${unsafe.why.get(name) ?? 'not safelisted'}) is not in Access-Control-Allow-Headers${headerNames === null ? ' (absent)' : ` "${names.join(', ')}"`}${star ? '; "*" is a literal name with credentials' : ''}`,

@@ -130,7 +130,17 @@ export function unsafeHeaderNames(headers: readonly HeaderPair[], rules: EngineR
   const why = new Map<string, string>();
   const safe: string[] = [];
   let size = 0;
-  for (const [name, value] of headers) {
+  let list: readonly HeaderPair[] = headers;
+  if (rules.combinesRepeatedHeaders) {
+    const combined = new Map<string, [string, string]>();
+    for (const [n, v] of headers) {
+      const seen = combined.get(n.toLowerCase());
+      if (seen === undefined) combined.set(n.toLowerCase(), [n, v]);
+      else seen[1] = `${seen[1]}, ${v}`;
+    }
+    list = [...combined.values()];
+  }
+  for (const [name, value] of list) {
     const reason = whyNotSafelisted(name, value, rules);
     if (reason === null) {
       safe.push(name.toLowerCase());

@@ -10,6 +10,17 @@ export interface EngineRules {
    * value rule. Chromium safelists client hints and `Intervention` (observed: `DPR: 2` sends no preflight).
    */
   readonly extraSafelisted: ReadonlyMap<string, (value: string) => boolean>;
+  /**
+   * Whether `Access-Control-Allow-Headers: *` (without credentials) also covers `Authorization`. The
+   * standard: never. Chromium 150: it does (observed; it only logs a deprecation warning).
+   */
+  readonly wildcardCoversAuthorization: boolean;
+  /**
+   * Whether headers set twice under one name are judged as one combined value ("a, b") when deciding
+   * on a preflight. The standard judges each entry of the header list. Chromium combines them
+   * (observed: two 100-byte Accept-Language values send a preflight, the combined value being over 128 bytes).
+   */
+  readonly combinesRepeatedHeaders: boolean;
   /** The preflight cache lifetime cap, in seconds (Chromium 2 h, Firefox 24 h; the standard: none). */
   readonly maxAgeCap: number;
   /** The lifetime without a valid Access-Control-Max-Age, in seconds (the standard: 5). */
@@ -20,7 +31,7 @@ const double = (v: string): boolean => /^\d+(\.\d+)?$/.test(v);
 const int = (v: string): boolean => /^\d+$/.test(v);
 
 /** The standard's rules (https://fetch.spec.whatwg.org/). */
-const STANDARD: EngineRules = { browser: 'standard', extraSafelisted: new Map(), maxAgeCap: Infinity, maxAgeDefault: 5 };
+const STANDARD: EngineRules = { browser: 'standard', extraSafelisted: new Map(), wildcardCoversAuthorization: false, combinesRepeatedHeaders: false, maxAgeCap: Infinity, maxAgeDefault: 5 };
 
 /**
  * Chromium's: services/network/public/cpp/cors/cors.cc IsCorsSafelistedHeader adds the legacy client
@@ -40,12 +51,14 @@ const CHROMIUM: EngineRules = {
     ['ect', (v) => ['slow-2g', '2g', '3g', '4g'].includes(v)],
     ['save-data', (v) => v.toLowerCase() === 'on'],
   ]),
+  wildcardCoversAuthorization: true,
+  combinesRepeatedHeaders: true,
   maxAgeCap: 7200,
   maxAgeDefault: 5,
 };
 
 /** Firefox's: the standard's checks; the preflight cache capped at 86400 s (nsCORSListenerProxy). */
-const FIREFOX: EngineRules = { browser: 'firefox', extraSafelisted: new Map(), maxAgeCap: 86400, maxAgeDefault: 5 };
+const FIREFOX: EngineRules = { browser: 'firefox', extraSafelisted: new Map(), wildcardCoversAuthorization: false, combinesRepeatedHeaders: false, maxAgeCap: 86400, maxAgeDefault: 5 };
 
 export function rulesFor(browser: Browser): EngineRules {
   return browser === 'chromium' ? CHROMIUM : browser === 'firefox' ? FIREFOX : STANDARD;

@@ -18,10 +18,13 @@ const BODY_LIMIT = 1 << 20;
 export function send(req: OutgoingRequest, timeoutMs: number): Promise<ServerResponse> {
   const url = new URL(req.url);
   const client = url.protocol === 'https:' ? https : http;
-  // With headers as raw pairs node:http adds no Host of its own.
-  const flat: string[] = ['Host', url.host];
-  for (const [n, v] of req.headers) flat.push(n, v);
-  flat.push('User-Agent', 'xorigin-check');
+  // One setHeader per name (repeated names as an array, so each goes on its own line, order kept).
+  const byName = new Map<string, { name: string; values: string[] }>();
+  for (const [n, v] of [...req.headers, ['User-Agent', 'xorigin-check'] as const]) {
+    const entry = byName.get(n.toLowerCase());
+    if (entry === undefined) byName.set(n.toLowerCase(), { name: n, values: [v] });
+    else entry.values.push(v);
+  }
   return new Promise((resolve, reject) => {
     let settled = false;
     const fail = (e: Error & { code?: string }): void => {
@@ -30,7 +33,7 @@ export function send(req: OutgoingRequest, timeoutMs: number): Promise<ServerRes
       const code = e.code === undefined ? e.message : `${e.code}${e.message.includes(e.code) ? '' : `: ${e.message}`}`;
       reject(new NetworkError(`cannot ${req.method} ${url.href}: ${code}`));
     };
-    const r = client.request(url, { method: req.method, headers: flat as unknown as http.OutgoingHttpHeaders, agent: false }, (res) => {
+    const r = client.request(url, { method: req.method, agent: false }, (res) => {
       let size = 0;
       const headers: [string, string][] = [];
       for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.push([res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string]);
@@ -58,6 +61,10 @@ export function send(req: OutgoingRequest, timeoutMs: number): Promise<ServerRes
       clearTimeout(timer);
       fail(e);
     });
+    for (const { name, values } of byName.values()) r.setHeader(name, values.length === 1 ? (values[0] as string) : values);
+    // node:http upper-cases the method; a browser sends `patch` as the script wrote it. The request
+    // line is written at end(), from this property.
+    r.method = req.method;
     r.end();
   });
 }
