@@ -114,7 +114,8 @@ export function evaluateCors(input: CorsInput): CorsVerdict {
     }
     cors = true;
     const unsafe = unsafeHeaderNames(headers, rules);
-    if (!isSafelistedMethod(method) || unsafe.names.length > 0) {
+    const sticky = rules.preflightSticksAfterRedirect && preflight && redirects > 0;
+    if (!isSafelistedMethod(method) || unsafe.names.length > 0 || sticky) {
       preflight = true;
       const req = preflightRequest(url.href, requestOrigin, method, unsafe);
       const res = answer(req);
@@ -123,7 +124,7 @@ export function evaluateCors(input: CorsInput): CorsVerdict {
       const mattered = ['Access-Control-Allow-Origin', ...(credentials === 'include' ? ['Access-Control-Allow-Credentials'] : []), 'Access-Control-Allow-Methods', 'Access-Control-Allow-Headers', 'Access-Control-Max-Age']
         .map((n) => shown(res.headers, n));
       steps.push({ request: req, response: res, outcome: failure === null ? 'passed' : 'failed', mattered });
-      const why = [!isSafelistedMethod(method) ? `the method ${method} is not GET, HEAD or POST` : '', ...unsafe.names.map((n) => `${n}: ${unsafe.why.get(n)}`)].filter((s) => s !== '');
+      const why = [sticky ? `${browser} preflights a redirected request that was preflighted` : '', !isSafelistedMethod(method) ? `the method ${method} is not GET, HEAD or POST` : '', ...unsafe.names.map((n) => `${n}: ${unsafe.why.get(n)}`)].filter((s) => s !== '');
       notes.push(`a preflight goes out to ${url.href} because ${why.join('; ')}`);
       if (failure !== null) return blocked({ failure, where: 'preflight' });
       maxAge = preflightMaxAge(res, rules);

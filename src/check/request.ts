@@ -149,7 +149,7 @@ export function unsafeHeaderNames(headers: readonly HeaderPair[], rules: EngineR
       why.set(name.toLowerCase(), reason);
     }
   }
-  if (size > 1024) {
+  if (size > rules.safelistTotal) {
     for (const n of safe) if (!why.has(n)) why.set(n, `the safelisted headers' values total ${size} bytes, over 1,024`);
   }
   return { names: [...why.keys()].sort(), why };
