@@ -53,7 +53,7 @@ export function checkPreflight(
   }
   if (!isOkStatus(response.status)) {
     return {
-      check: 'preflight status',
+      check: 'status',
       reason: redirected ? `the preflight was redirected (${response.status}); a preflight is never followed` : `the preflight's status is ${response.status}, not an ok status (200-299)`,
       fix: redirected
         ? 'Answer OPTIONS at this exact URL with 204 and the CORS headers, without the redirect (trailing slash, HTTPS upgrade, login).'
@@ -64,7 +64,7 @@ export function checkPreflight(
   const methods = extractList(response.headers, 'Access-Control-Allow-Methods');
   if (methods === 'failure') {
     return {
-      check: 'preflight: Access-Control-Allow-Methods',
+      check: 'Access-Control-Allow-Methods',
       reason: `Access-Control-Allow-Methods "${getHeader(response.headers, 'Access-Control-Allow-Methods')}" is not a comma-separated list of methods`,
       fix: 'Send Access-Control-Allow-Methods as methods separated by commas: "GET, PUT, PATCH".',
       spec: spec('extract-header-list-values'),
@@ -73,7 +73,7 @@ export function checkPreflight(
   const headerNames = extractList(response.headers, 'Access-Control-Allow-Headers');
   if (headerNames === 'failure') {
     return {
-      check: 'preflight: Access-Control-Allow-Headers',
+      check: 'Access-Control-Allow-Headers',
       reason: `Access-Control-Allow-Headers "${getHeader(response.headers, 'Access-Control-Allow-Headers')}" is not a comma-separated list of header names`,
       fix: 'Send Access-Control-Allow-Headers as header names separated by commas: "Content-Type, Authorization".',
       spec: spec('extract-header-list-values'),
@@ -84,7 +84,7 @@ export function checkPreflight(
     const caseOnly = ms.some((m) => m.toLowerCase() === method.toLowerCase());
     const starCred = ms.includes('*') && credentials === 'include';
     return {
-      check: 'preflight: Access-Control-Allow-Methods',
+      check: 'Access-Control-Allow-Methods',
       reason: caseOnly
         ? `the method "${method}" is not in Access-Control-Allow-Methods "${ms.join(', ')}": methods compare case-sensitively, and fetch() sends "${method}" as written`
         : starCred
@@ -99,22 +99,25 @@ export function checkPreflight(
   const names = (headerNames ?? []).map((n) => n.toLowerCase());
   const star = names.includes('*');
   const authCovered = names.includes('authorization') || (rules.wildcardCoversAuthorization && star && credentials !== 'include');
+  const covered = (name: string): boolean => names.includes(name) || (star && credentials !== 'include' && (name !== 'authorization' || authCovered));
+  const missing = unsafe.names.filter((n) => !covered(n));
+  const addAll = `Add ${missing.join(', ')} to Access-Control-Allow-Headers by name on the preflight response`;
   if (scriptHeaderNames.some((n) => n.toLowerCase() === 'authorization') && !authCovered) {
     return {
-      check: 'preflight: Access-Control-Allow-Headers (authorization)',
+      check: 'Access-Control-Allow-Headers (authorization)',
       reason: star
-        ? 'the request sends Authorization, which "Access-Control-Allow-Headers: *" never covers'
+        ? `the request sends Authorization, which "Access-Control-Allow-Headers: *" never covers${credentials === 'include' ? ' (and with credentials "*" is only a literal name)' : ''}`
         : `the request sends Authorization, which Access-Control-Allow-Headers${headerNames === null ? ' (absent)' : ` "${names.join(', ')}"`} does not list`,
-      fix: `Add Authorization to Access-Control-Allow-Headers by name${star ? ' beside the "*"' : ''}.`,
+      fix: `${addAll}${star && credentials !== 'include' ? ' (beside the "*")' : ''}.`,
       spec: spec('cors-non-wildcard-request-header-name'),
     };
   }
   for (const name of unsafe.names) {
-    if (names.includes(name) || (star && credentials !== 'include' && (name !== 'authorization' || authCovered))) continue;
+    if (covered(name)) continue;
     return {
-      check: 'preflight: Access-Control-Allow-Headers',
+      check: 'Access-Control-Allow-Headers',
       reason: `the request header "${name}" (${unsafe.why.get(name) ?? 'not safelisted'}) is not in Access-Control-Allow-Headers${headerNames === null ? ' (absent)' : ` "${names.join(', ')}"`}${star ? '; "*" is a literal name with credentials' : ''}`,
-      fix: `Add ${name} to Access-Control-Allow-Headers on the preflight response${star ? ' by name (with credentials "*" does not count)' : ''}.`,
+      fix: `${addAll}${star ? ' (with credentials "*" does not count)' : ''}.`,
       spec: at,
     };
   }
