@@ -142,3 +142,28 @@ test('xorigin --help mentions check; xorigin check --help exits 0', async () => 
   assert.equal(c.status, 0);
   assert.match(c.stdout, /Exit status: 0 allowed, 1 blocked, 2/);
 });
+
+test("the README's transcript is this command's real output", async () => {
+  const readme = (await import('node:fs')).readFileSync('README.md', 'utf8');
+  const block = /```\n\$ (xorigin check http:\/\/127\.0\.0\.1:8787\/items[\s\S]*?)\n\$ echo \$\?\n(\d)\n```/.exec(readme);
+  assert.ok(block, 'the transcript block');
+  const demo = await listen((req, res) => {
+    const cors = { 'Access-Control-Allow-Origin': 'https://app.example.com', 'Access-Control-Allow-Credentials': 'true', Vary: 'Origin' };
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { ...cors, 'Access-Control-Allow-Methods': 'GET, PUT', 'Access-Control-Allow-Headers': '*', 'Access-Control-Max-Age': '86400' });
+      return res.end();
+    }
+    res.writeHead(200, { ...cors, 'Content-Type': 'application/json' });
+    res.end('[]');
+  });
+  try {
+    const [command, ...output] = block[1].split('\n');
+    const more = output.findIndex((l) => !l.startsWith('    --'));
+    const args = [command, ...output.slice(0, more)].join(' ').replace(/\\ /g, ' ').match(/'[^']*'|\S+/g).slice(2).map((a) => a.replace(/^'|'$/g, '').replace('8787', String(demo.port)));
+    const r = await cli(...args);
+    assert.equal(String(r.status), block[2]);
+    assert.equal(r.stdout.trimEnd().replaceAll(String(demo.port), '8787'), output.slice(more).join('\n'));
+  } finally {
+    await demo.close();
+  }
+});
