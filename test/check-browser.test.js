@@ -33,7 +33,14 @@ export const DEVIATIONS = {
     'client-hint-dpr': 'chromium: allowed, no preflight; standard: blocked, preflight',
     'client-hint-width': 'chromium: allowed, no preflight; standard: blocked, preflight',
     'client-hint-save-data': 'chromium: allowed, no preflight; standard: blocked, preflight',
+    'client-hint-viewport-width': 'chromium: allowed, no preflight; standard: blocked, preflight',
+    'client-hint-device-memory': 'chromium: allowed, no preflight; standard: blocked, preflight',
+    'client-hint-rtt': 'chromium: allowed, no preflight; standard: blocked, preflight',
+    'client-hint-downlink': 'chromium: allowed, no preflight; standard: blocked, preflight',
+    'client-hint-ect': 'chromium: allowed, no preflight; standard: blocked, preflight',
+    'intervention': 'chromium: allowed, no preflight; standard: blocked, preflight',
   },
+
   firefox: {
     'auth-star': 'firefox: allowed, preflight; standard: blocked, preflight',
     'safelisted-over-1024': 'firefox: allowed, no preflight; standard: blocked, preflight',

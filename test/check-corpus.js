@@ -106,6 +106,13 @@ export const CASES = {
   'client-hint-width': pre({ headers: [['Width', '100']] }, r(204, A)),
   'client-hint-save-data': pre({ headers: [['Save-Data', 'on']] }, r(204, A)),
   'client-hint-dpr-bad-value': pre({ headers: [['DPR', 'two']] }, r(204, A)),
+  'client-hint-viewport-width': pre({ headers: [['Viewport-Width', '800']] }, r(204, A)),
+  'client-hint-device-memory': pre({ headers: [['Device-Memory', '0.5']] }, r(204, A)),
+  'client-hint-rtt': pre({ headers: [['RTT', '50']] }, r(204, A)),
+  'client-hint-downlink': pre({ headers: [['Downlink', '1.5']] }, r(204, A)),
+  'client-hint-ect': pre({ headers: [['ECT', '4g']] }, r(204, A)),
+  'client-hint-ect-bad-value': pre({ headers: [['ECT', '5g']] }, r(204, A)),
+  'intervention': pre({ headers: [['Intervention', '<https://example/x>']] }, r(204, A)),
   // Readable response headers.
   'aceh-none': get(r(200, A, ...BODY_HEADERS)),
   'aceh-listed': get(r(200, A, ...BODY_HEADERS, aceh('x-a'))),

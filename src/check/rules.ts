@@ -1,6 +1,6 @@
 // Each engine's rules: the Fetch standard's, and where a shipping browser departs from them. Every
 // deviation here was found by the differential test (test/check-browser.test.js) against the real
-// browser, or is marked as taken from the engine's source and not observable from a page.
+// browser, or is marked as documented and not observable in a test (the preflight cache caps).
 import type { Browser } from './types.js';
 
 export interface EngineRules {
@@ -48,7 +48,7 @@ const STANDARD: EngineRules = { browser: 'standard', extraSafelisted: new Map(),
 /**
  * Chromium's: services/network/public/cpp/cors/cors.cc IsCorsSafelistedHeader adds the legacy client
  * hints (device-memory, dpr, width, viewport-width, rtt, downlink, ect, save-data) and `intervention`;
- * the preflight cache is capped at 7200 s (preflight_result.cc kMaxTimeout).
+ * the preflight cache is capped at 7200 s (as MDN documents it since Chromium 76; not timed by the test).
  */
 const CHROMIUM: EngineRules = {
   browser: 'chromium',
@@ -73,8 +73,8 @@ const CHROMIUM: EngineRules = {
 
 /**
  * Firefox ESR's: `*` covers Authorization, no 1,024-byte total, a preflight again after each redirect
- * of a preflighted request (all observed); the preflight cache capped at 86400 s (nsCORSListenerProxy,
- * from its source: not observed, a day is too long to wait in a test).
+ * of a preflighted request (all observed); the preflight cache capped at 86400 s (as MDN documents
+ * it; not observed, a day is too long to wait in a test).
  */
 const FIREFOX: EngineRules = {
   browser: 'firefox',
