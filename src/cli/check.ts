@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
-  CheckInputError, evaluateCors, parseHeaderLine, type Browser, type CheckRequest, type CorsVerdict, type Credentials,
+  CheckInputError, evaluateCors, parseHeaderLine, parseOrigin, type Browser, type CheckRequest, type CorsVerdict, type Credentials,
   type HeaderPair, type OutgoingRequest, type ServerResponse,
 } from '../check/index.js';
 import { NetworkError, send } from './fetch-step.js';
@@ -209,7 +209,7 @@ export async function runCheck(argv: readonly string[], io: Io): Promise<number>
     if (p.har !== undefined) return runHar(p, io);
     if (p.url === undefined) throw new CheckInputError('missing URL: xorigin check URL --origin O (see xorigin check --help)');
     if (p.origin === undefined) throw new CheckInputError('missing --origin: the origin of the page that makes the request, e.g. --origin https://app.example.com');
-    const request: CheckOptions = { ...p.request, url: p.url, origin: p.origin };
+    const request: CheckOptions = { ...p.request, url: p.url, origin: parseOrigin(p.origin) };
     const result = await checkCors(request);
     io.out(p.json ? JSON.stringify(toJson(result), null, 2) : renderText(request, result));
     return result.verdict.verdict === 'allowed' ? 0 : 1;
