@@ -12,6 +12,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
+import { testCertificate } from './transports.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const REQUIRED = process.env.XORIGIN_BROWSER_TESTS === 'required';
@@ -49,6 +50,8 @@ describe('real browser (Chromium)', { skip }, () => {
         '--disable-component-update',
         '--disable-sync',
         `--host-resolver-rules=${HOST_RULES}`,
+        // Trusts exactly the test certificate (by its public key), not every certificate.
+        `--ignore-certificate-errors-spki-list=${testCertificate().spki}`,
       ],
     });
     // The page origin: one blank page.
@@ -77,13 +80,16 @@ describe('real browser (Chromium)', { skip }, () => {
 
   const pageOrigin = (host = '127.0.0.1') => `http://${host}:${pagePort}`;
 
-  /** Starts xorigin on the fixture root; its URL uses `localhost`, another origin than the page's. */
-  async function xorigin(cors) {
+  /**
+   * Starts xorigin on the fixture root; its URL uses `localhost`, another origin than the page's.
+   * `extra`: more serve() options (`tls` makes it https).
+   */
+  async function xorigin(cors, extra = {}) {
     const log = [];
-    const server = await serve({ root, cors, logFormat: 'json', log: (line) => log.push(JSON.parse(line)) });
+    const server = await serve({ root, cors, logFormat: 'json', log: (line) => log.push(JSON.parse(line)), ...extra });
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
     servers.push(server);
-    const url = `http://localhost:${server.address().port}`;
+    const url = `${server.scheme}://localhost:${server.address().port}`;
     const preflights = (path) => log.filter((l) => l.method === 'OPTIONS' && l.target === path).length;
     return { url, log, preflights };
   }
@@ -301,6 +307,25 @@ describe('real browser (Chromium)', { skip }, () => {
     assert.equal(await outcome(`deep.cdn.${WILD}`), 'loaded');
     assert.equal(await outcome(WILD), 'error');
     assert.equal(await outcome(`evil${WILD}`), 'error');
+  });
+
+  test('14. over HTTPS and HTTP/2: the font renders and a preflighted fetch succeeds, both on h2', async () => {
+    const c = testCertificate();
+    const tls = { cert: c.cert, key: c.key };
+    const fonts = await xorigin({ origins: ['*'] }, { tls });
+    const api = await xorigin({ origins: [pageOrigin()], allowedHeaders: ['x-probe'], timingAllowOrigin: true }, { tls });
+    const { page, close } = await openPage();
+    const font = await loadFont(page, `${fonts.url}/fonts/blocks.woff2`);
+    const fetched = await pageFetch(page, `${api.url}/data.json`, { headers: { 'x-probe': '1' } });
+    // The protocol Chromium used, from Resource Timing (readable: both send Timing-Allow-Origin).
+    const protocols = await page.evaluate((urls) => urls.map((u) => performance.getEntriesByName(u)[0]?.nextHopProtocol ?? null), [`${fonts.url}/fonts/blocks.woff2`, `${api.url}/data.json`]);
+    await close();
+    assert.equal(font.status, 'loaded');
+    assert.ok(font.differs, JSON.stringify(font));
+    assert.equal(fetched.status, 200, JSON.stringify(fetched));
+    assert.equal(api.preflights('/data.json'), 1, 'the custom header made Chromium send a preflight');
+    assert.deepEqual(protocols, ['h2', 'h2']);
+    assert.ok(api.log.every((l) => l.protocol === 'HTTP/2.0'), JSON.stringify(api.log.map((l) => l.protocol)));
   });
 
   test('13. the bundled example (npm start) renders its page with the font from the other origin', async (t) => {

@@ -8,53 +8,11 @@ import http from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rawRequest, request } from './helpers.js';
+import { rawRequest, request, runCli, stopCli as stop } from './helpers.js';
 
 const ROOT = 'example';
 const APP = 'https://app.example.com';
 const FONT = '/fonts/xorigin-blocks.ttf';
-const CLI = join(process.cwd(), 'dist/cli/main.js');
-
-/**
- * Runs the CLI; resolves at exit, or once it prints its URL (then with the child still running).
- * `env` is added to a copy of this process's environment without PORT (`PORT: undefined` keeps it out).
- */
-function runCli(args, { env = {}, cwd = process.cwd(), timeoutMs = 8000 } = {}) {
-  return new Promise((resolve) => {
-    const childEnv = { ...process.env };
-    delete childEnv.PORT;
-    for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv, cwd });
-    const r = { code: null, out: '', err: '', child };
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      resolve({ ...r, code: 'timeout' });
-    }, timeoutMs);
-    child.stdout.on('data', (d) => {
-      r.out += d;
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(r.out);
-      if (m && r.port === undefined) {
-        r.port = Number(m[1]);
-        clearTimeout(timer);
-        resolve({ ...r, code: 'listening', get out() { return r.out; }, get err() { return r.err; } });
-      }
-    });
-    child.stderr.on('data', (d) => (r.err += d));
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      r.exited = code ?? signal;
-      resolve({ ...r, code: code ?? signal, child: undefined });
-    });
-  });
-}
-
-async function stop(r) {
-  if (r.child === undefined || r.child.exitCode !== null || r.child.signalCode !== null) return;
-  await new Promise((resolve) => {
-    r.child.on('exit', resolve);
-    r.child.kill('SIGTERM');
-  });
-}
 
 function tempDir(t) {
   const dir = mkdtempSync(join(tmpdir(), 'xorigin-cli-'));

@@ -1,6 +1,8 @@
 // Test helpers: real servers on 127.0.0.1 (port 0), requests with node:http or raw bytes with node:net.
 import http from 'node:http';
 import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 
 /** Starts a node:http server on 127.0.0.1 with an ephemeral port. */
 export async function listen(handler) {
@@ -93,4 +95,47 @@ export function rawRequest(port, text) {
 /** The Access-Control-* header names present in a node:http response. */
 export function acHeaders(res) {
   return Object.keys(res.headers).filter((n) => n.startsWith('access-control-'));
+}
+
+const CLI = join(process.cwd(), 'dist/cli/main.js');
+
+/**
+ * Runs the CLI; resolves at exit, or once it prints its URL (then with the child still running).
+ * `env` is added to a copy of this process's environment without PORT (`PORT: undefined` keeps it out).
+ */
+export function runCli(args, { env = {}, cwd = process.cwd(), timeoutMs = 8000 } = {}) {
+  return new Promise((resolve) => {
+    const childEnv = { ...process.env };
+    delete childEnv.PORT;
+    for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv, cwd });
+    const r = { code: null, out: '', err: '', child };
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve({ ...r, code: 'timeout' });
+    }, timeoutMs);
+    child.stdout.on('data', (d) => {
+      r.out += d;
+      const m = /listening on https?:\/\/127\.0\.0\.1:(\d+)/.exec(r.out);
+      if (m && r.port === undefined) {
+        r.port = Number(m[1]);
+        clearTimeout(timer);
+        resolve({ ...r, code: 'listening', get out() { return r.out; }, get err() { return r.err; } });
+      }
+    });
+    child.stderr.on('data', (d) => (r.err += d));
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      r.exited = code ?? signal;
+      resolve({ ...r, code: code ?? signal, child: undefined });
+    });
+  });
+}
+
+export async function stopCli(r) {
+  if (r.child === undefined || r.child.exitCode !== null || r.child.signalCode !== null) return;
+  await new Promise((resolve) => {
+    r.child.on('exit', resolve);
+    r.child.kill('SIGTERM');
+  });
 }

@@ -2,13 +2,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { brotliCompressSync, gunzipSync, gzipSync, brotliDecompressSync } from 'node:zlib';
 import { serve } from '../dist/index.js';
-import { acHeaders, rawRequest, request } from './helpers.js';
+import { acHeaders, request } from './helpers.js';
+import { TRANSPORTS } from './transports.js';
+import http2 from 'node:http2';
+import { testCertificate } from './transports.js';
 
 const APP = 'https://app.example.com';
 const SECRET = 'TOP-SECRET-OUTSIDE-ROOT';
@@ -51,380 +55,386 @@ function makeTree({ huge = false } = {}) {
   return { base, root, big, css, huge: hugeFile };
 }
 
-async function start(options) {
-  const server = await serve(options);
+async function start(options, transport = TRANSPORTS[0]) {
+  const server = await serve({ ...options, ...transport.options() });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, port: server.address().port };
 }
 
-describe('allow-list policy', () => {
-  let tree;
-  let s;
-  before(async () => {
-    tree = makeTree({ huge: true });
-    s = await start({ root: tree.root, cors: { origins: [APP], exposedHeaders: ['content-range'] }, smallFileLimit: 64 * 1024 });
-  });
-  after(async () => {
-    await s.server.shutdown(1000);
-    rmSync(tree.base, { recursive: true, force: true });
-  });
+// The same promises over each protocol: HTTP/1.1, HTTPS/1.1 and HTTP/2 (transports.js).
+for (const transport of TRANSPORTS) {
+  const request = transport.request;
+  describe(transport.name, () => {
+    describe('allow-list policy', () => {
+      let tree;
+      let s;
+      before(async () => {
+        tree = makeTree({ huge: true });
+        s = await start({ root: tree.root, cors: { origins: [APP], exposedHeaders: ['content-range'] }, smallFileLimit: 64 * 1024 }, transport);
+      });
+      after(async () => {
+        await s.server.shutdown(1000);
+        rmSync(tree.base, { recursive: true, force: true });
+      });
 
-  test('GET a font from an allowed origin: body, type, validators, CORS, nosniff, cache', async () => {
-    const res = await request(s.port, { path: '/fonts/a.woff2', headers: { Origin: APP } });
-    assert.equal(res.status, 200);
-    assert.equal(res.body.toString(), 'wOF2' + 'x'.repeat(96));
-    assert.equal(res.headers['content-type'], 'font/woff2');
-    assert.equal(res.headers['content-length'], '100');
-    assert.equal(res.headers['access-control-allow-origin'], APP);
-    assert.equal(res.headers['access-control-expose-headers'], 'content-range');
-    assert.equal(res.headers.vary, 'Origin');
-    assert.equal(res.headers['x-content-type-options'], 'nosniff');
-    assert.equal(res.headers['cache-control'], 'public, max-age=3600');
-    assert.equal(res.headers['accept-ranges'], 'bytes');
-    assert.match(res.headers.etag, /^"[A-Za-z0-9_-]+"$/);
-    assert.ok(Date.parse(res.headers['last-modified']) > 0);
-    assert.equal(res.headers['cross-origin-resource-policy'], undefined);
+      test('GET a font from an allowed origin: body, type, validators, CORS, nosniff, cache', async () => {
+        const res = await request(s.port, { path: '/fonts/a.woff2', headers: { Origin: APP } });
+        assert.equal(res.status, 200);
+        assert.equal(res.body.toString(), 'wOF2' + 'x'.repeat(96));
+        assert.equal(res.headers['content-type'], 'font/woff2');
+        assert.equal(res.headers['content-length'], '100');
+        assert.equal(res.headers['access-control-allow-origin'], APP);
+        assert.equal(res.headers['access-control-expose-headers'], 'content-range');
+        assert.equal(res.headers.vary, 'Origin');
+        assert.equal(res.headers['x-content-type-options'], 'nosniff');
+        assert.equal(res.headers['cache-control'], 'public, max-age=3600');
+        assert.equal(res.headers['accept-ranges'], 'bytes');
+        assert.match(res.headers.etag, /^"[A-Za-z0-9_-]+"$/);
+        assert.ok(Date.parse(res.headers['last-modified']) > 0);
+        assert.equal(res.headers['cross-origin-resource-policy'], undefined);
+      });
+
+      test('the ETag is derived from content: same bytes, same tag', async () => {
+        const a = await request(s.port, { path: '/hello.txt' });
+        const b = await request(s.port, { path: '/inside-link.txt' });
+        assert.equal(a.headers.etag, b.headers.etag);
+        const digest = createHash('sha256').update('hello world').digest('base64url').slice(0, 27);
+        assert.equal(a.headers.etag, `"${digest}"`);
+      });
+
+      test('disallowed and plain requests: no Access-Control-*, Vary: Origin', async () => {
+        for (const headers of [{ Origin: 'https://evil.com' }, {}]) {
+          const res = await request(s.port, { path: '/hello.txt', headers });
+          assert.equal(res.status, 200);
+          assert.deepEqual(acHeaders(res), []);
+          assert.equal(res.headers.vary, 'Origin');
+        }
+      });
+
+      test('HEAD: headers of a GET, no body', async () => {
+        const res = await request(s.port, { method: 'HEAD', path: '/hello.txt', headers: { Origin: APP } });
+        assert.equal(res.status, 200);
+        assert.equal(res.headers['content-length'], '11');
+        assert.equal(res.body.length, 0);
+        assert.equal(res.headers['access-control-allow-origin'], APP);
+      });
+
+      test('If-None-Match -> 304 with validators, Cache-Control, Vary and CORS', async () => {
+        const { headers } = await request(s.port, { path: '/fonts/a.woff2' });
+        for (const inm of [headers.etag, `W/${headers.etag}`, `"nope", ${headers.etag}`, '*']) {
+          const res = await request(s.port, { path: '/fonts/a.woff2', headers: { Origin: APP, 'If-None-Match': inm } });
+          assert.equal(res.status, 304, inm);
+          assert.equal(res.body.length, 0);
+          assert.equal(res.headers.etag, headers.etag);
+          assert.equal(res.headers['last-modified'], headers['last-modified']);
+          assert.equal(res.headers['cache-control'], 'public, max-age=3600');
+          assert.equal(res.headers['access-control-allow-origin'], APP);
+          assert.equal(res.headers.vary, 'Origin');
+        }
+        const miss = await request(s.port, { path: '/fonts/a.woff2', headers: { 'If-None-Match': '"other"' } });
+        assert.equal(miss.status, 200);
+      });
+
+      test('If-Modified-Since only without If-None-Match', async () => {
+        const { headers } = await request(s.port, { path: '/hello.txt' });
+        const lm = headers['last-modified'];
+        assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Modified-Since': lm } })).status, 304);
+        const old = new Date(Date.parse(lm) - 60_000).toUTCString();
+        assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Modified-Since': old } })).status, 200);
+        assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Modified-Since': lm, 'If-None-Match': '"x"' } })).status, 200);
+        assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Modified-Since': 'garbage' } })).status, 200);
+      });
+
+      test('If-Match / If-Unmodified-Since -> 412 with CORS', async () => {
+        const { headers } = await request(s.port, { path: '/hello.txt' });
+        let res = await request(s.port, { path: '/hello.txt', headers: { Origin: APP, 'If-Match': '"other"' } });
+        assert.equal(res.status, 412);
+        assert.equal(res.headers['access-control-allow-origin'], APP);
+        assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Match': headers.etag } })).status, 200);
+        assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Match': `W/${headers.etag}` } })).status, 412);
+        res = await request(s.port, { path: '/hello.txt', headers: { 'If-Unmodified-Since': 'Thu, 01 Jan 1970 00:00:00 GMT' } });
+        assert.equal(res.status, 412);
+        // Not an HTTP-date (Date.parse would read a year into each): the condition is ignored.
+        for (const v of ['garbage 1970', '1970-01-01', 'Thu, 01 Jan 1970 00:00:00']) {
+          assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Unmodified-Since': v } })).status, 200, v);
+        }
+      });
+
+      test('Range: single, open-ended, suffix -> 206 with Content-Range and CORS', async () => {
+        const cases = [
+          ['bytes=0-4', 'hello', 'bytes 0-4/11'],
+          ['bytes=6-', 'world', 'bytes 6-10/11'],
+          ['bytes=-5', 'world', 'bytes 6-10/11'],
+          ['bytes=6-100', 'world', 'bytes 6-10/11'],
+        ];
+        for (const [range, body, contentRange] of cases) {
+          const res = await request(s.port, { path: '/hello.txt', headers: { Origin: APP, Range: range } });
+          assert.equal(res.status, 206, range);
+          assert.equal(res.body.toString(), body);
+          assert.equal(res.headers['content-range'], contentRange);
+          assert.equal(res.headers['content-length'], String(body.length));
+          assert.equal(res.headers['access-control-allow-origin'], APP);
+        }
+      });
+
+      test('Range: unsatisfiable -> 416 with bytes */size; multiple ranges or bad syntax -> 200', async () => {
+        let res = await request(s.port, { path: '/hello.txt', headers: { Origin: APP, Range: 'bytes=50-60' } });
+        assert.equal(res.status, 416);
+        assert.equal(res.headers['content-range'], 'bytes */11');
+        assert.equal(res.headers['access-control-allow-origin'], APP);
+        for (const range of ['bytes=0-1,3-4', 'items=0-1', 'bytes=5-2']) {
+          res = await request(s.port, { path: '/hello.txt', headers: { Range: range } });
+          assert.equal(res.status, 200, range);
+          assert.equal(res.body.toString(), 'hello world');
+        }
+      });
+
+      test('If-Range: matching strong ETag or exact date honours Range; otherwise 200', async () => {
+        const { headers } = await request(s.port, { path: '/hello.txt' });
+        const ok = [headers.etag, headers['last-modified']];
+        for (const v of ok) assert.equal((await request(s.port, { path: '/hello.txt', headers: { Range: 'bytes=0-0', 'If-Range': v } })).status, 206);
+        for (const v of ['"stale"', `W/${headers.etag}`, 'Thu, 01 Jan 1970 00:00:00 GMT']) {
+          assert.equal((await request(s.port, { path: '/hello.txt', headers: { Range: 'bytes=0-0', 'If-Range': v } })).status, 200, v);
+        }
+      });
+
+      test('HEAD with Range answers 200', async () => {
+        const res = await request(s.port, { method: 'HEAD', path: '/hello.txt', headers: { Range: 'bytes=0-1' } });
+        assert.equal(res.status, 200);
+      });
+
+      test('a large file is served whole, and by range, from disk', async () => {
+        const res = await request(s.port, { path: '/fonts/big.otf', headers: { Origin: APP } });
+        assert.equal(res.status, 200);
+        assert.equal(res.headers['content-type'], 'font/otf');
+        assert.equal(res.headers['content-length'], String(tree.big.length));
+        assert.ok(res.body.equals(tree.big));
+        assert.equal(res.headers['access-control-allow-origin'], APP);
+        const part = await request(s.port, { path: '/fonts/big.otf', headers: { Range: 'bytes=1000000-1000099' } });
+        assert.equal(part.status, 206);
+        assert.ok(part.body.equals(tree.big.subarray(1000000, 1000100)));
+      });
+
+      test('a small binary file is sent byte for byte, whole and by range', async () => {
+        const bytes = Buffer.from(Array.from({ length: 1024 }, (_, i) => (i * 7) % 256));
+        const res = await request(s.port, { path: '/fonts/bytes.otf', headers: { Origin: APP } });
+        assert.equal(res.headers['content-length'], '1024');
+        assert.ok(res.body.equals(bytes));
+        const part = await request(s.port, { path: '/fonts/bytes.otf', headers: { Range: 'bytes=100-899' } });
+        assert.equal(part.status, 206);
+        assert.equal(part.headers['content-length'], '800');
+        assert.ok(part.body.equals(bytes.subarray(100, 900)));
+        const head = await request(s.port, { method: 'HEAD', path: '/fonts/bytes.otf' });
+        assert.equal(head.headers['content-length'], '1024');
+        assert.equal(head.body.length, 0);
+      });
+
+      test('a file past the whole-read size is streamed byte for byte, whole and by range', async () => {
+        const res = await request(s.port, { path: '/fonts/huge.otf', headers: { Origin: APP } });
+        assert.equal(res.status, 200);
+        assert.equal(res.headers['content-length'], String(tree.huge.length));
+        assert.ok(res.body.equals(tree.huge));
+        assert.equal(res.headers['access-control-allow-origin'], APP);
+        // A range longer than the whole-read size streams too; a short one is a single read.
+        for (const [from, to] of [[1, 5 * 1024 * 1024], [6 * 1024 * 1024 - 10, 6 * 1024 * 1024 - 1]]) {
+          const part = await request(s.port, { path: '/fonts/huge.otf', headers: { Range: `bytes=${from}-${to}` } });
+          assert.equal(part.status, 206);
+          assert.equal(part.headers['content-range'], `bytes ${from}-${to}/${tree.huge.length}`);
+          assert.ok(part.body.equals(tree.huge.subarray(from, to + 1)));
+        }
+      });
+
+      test('directory index and percent-encoded names', async () => {
+        assert.equal((await request(s.port, { path: '/' })).body.toString(), '<h1>hi</h1>');
+        assert.equal((await request(s.port, { path: '/a%20b.css' })).body.toString(), 'body{}');
+        assert.equal((await request(s.port, { path: '/hello.txt?v=3' })).status, 200);
+      });
+
+      test('traversal attempts never reach outside the root', async () => {
+        const attempts = [
+          '/../secret.txt',
+          '/fonts/../../secret.txt',
+          '/%2e%2e/secret.txt',
+          '/%2e%2e%2fsecret.txt',
+          '/..%2fsecret.txt',
+          '/..%5csecret.txt',
+          '/%252e%252e/secret.txt',
+          '/hello.txt%00.css',
+          '/.env',
+          '/%2eenv',
+          '/.git/config',
+          '/outside-link.txt',
+          '//secret.txt',
+          '/./hello.txt/../../secret.txt',
+        ];
+        for (const path of attempts) {
+          const res = await request(s.port, { path, headers: { Origin: APP } });
+          assert.ok(!res.body.toString('latin1').includes(SECRET), `${path} leaked the secret`);
+          assert.ok([400, 404].includes(res.status), `${path} -> ${res.status}`);
+          assert.equal(res.headers['access-control-allow-origin'], APP, `${path}: error statuses carry CORS`);
+        }
+        assert.equal((await request(s.port, { path: '/.well-known/security.txt' })).status, 200);
+        assert.equal((await request(s.port, { path: '/inside-link.txt' })).body.toString(), 'hello world');
+      });
+
+      test('bad percent-encoding -> 400; unknown path -> 404; both with CORS and Vary', async () => {
+        for (const [path, status] of [['/%zz', 400], ['/%E0%A4%A', 400], ['/missing.woff2', 404]]) {
+          const res = await request(s.port, { path, headers: { Origin: APP } });
+          assert.equal(res.status, status, path);
+          assert.equal(res.headers['access-control-allow-origin'], APP);
+          assert.equal(res.headers.vary, 'Origin');
+        }
+      });
+
+      test('methods: OPTIONS non-preflight 204 with Allow; others 405 with Allow and CORS', async () => {
+        let res = await request(s.port, { method: 'OPTIONS', path: '/hello.txt', headers: { Origin: APP } });
+        assert.equal(res.status, 204);
+        assert.equal(res.headers.allow, 'GET, HEAD, OPTIONS');
+        assert.equal(res.headers['access-control-allow-origin'], APP);
+        for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+          res = await request(s.port, { method, path: '/hello.txt', headers: { Origin: APP } });
+          assert.equal(res.status, 405, method);
+          assert.equal(res.headers.allow, 'GET, HEAD, OPTIONS');
+          assert.equal(res.headers['access-control-allow-origin'], APP);
+        }
+      });
+
+      test('preflights: range allowed by default, methods not, 403 for other origins', async () => {
+        const pf = (origin, method, acrh) =>
+          request(s.port, { method: 'OPTIONS', path: '/fonts/a.woff2', headers: { Origin: origin, 'Access-Control-Request-Method': method, ...(acrh ? { 'Access-Control-Request-Headers': acrh } : {}) } });
+        const ok = await pf(APP, 'GET', 'range');
+        assert.equal(ok.status, 204);
+        assert.equal(ok.headers['access-control-allow-headers'], 'range');
+        assert.equal((await pf(APP, 'PUT')).status, 403);
+        assert.equal((await pf('https://evil.com', 'GET', 'range')).status, 403);
+      });
+
+      test('precompressed siblings: chosen by Accept-Encoding, own ETag, original type, Vary', async () => {
+        const br = await request(s.port, { path: '/app.css', headers: { Origin: APP, 'Accept-Encoding': 'gzip, deflate, br, zstd' } });
+        assert.equal(br.status, 200);
+        assert.equal(br.headers['content-encoding'], 'br');
+        assert.equal(br.headers['content-type'], 'text/css; charset=utf-8');
+        assert.ok(brotliDecompressSync(br.body).equals(tree.css));
+        assert.equal(Number(br.headers['content-length']), br.body.length);
+        assert.equal(br.headers.vary, 'Origin, Accept-Encoding');
+        assert.equal(br.headers['access-control-allow-origin'], APP);
+
+        const gz = await request(s.port, { path: '/app.css', headers: { 'Accept-Encoding': 'gzip;q=1, br;q=0.5' } });
+        assert.equal(gz.headers['content-encoding'], 'gzip');
+        assert.ok(gunzipSync(gz.body).equals(tree.css));
+        assert.equal(gz.headers.vary, 'Origin, Accept-Encoding');
+
+        const plain = await request(s.port, { path: '/app.css', headers: { 'Accept-Encoding': 'br;q=0, gzip;q=0' } });
+        assert.equal(plain.headers['content-encoding'], undefined);
+        assert.ok(plain.body.equals(tree.css));
+        assert.equal(plain.headers.vary, 'Origin, Accept-Encoding');
+        const none = await request(s.port, { path: '/app.css' });
+        assert.equal(none.headers['content-encoding'], undefined);
+        assert.equal(none.headers.etag, plain.headers.etag);
+
+        // Each representation has its own strong ETag.
+        assert.equal(new Set([br.headers.etag, gz.headers.etag, plain.headers.etag]).size, 3);
+        // A file without siblings does not vary on Accept-Encoding.
+        const font = await request(s.port, { path: '/fonts/a.woff2', headers: { 'Accept-Encoding': 'br, gzip' } });
+        assert.equal(font.headers['content-encoding'], undefined);
+        assert.equal(font.headers.vary, 'Origin');
+      });
+
+      test('precompressed siblings: conditional requests and ranges apply to the chosen representation', async () => {
+        const ae = { 'Accept-Encoding': 'br' };
+        const br = await request(s.port, { path: '/app.css', headers: ae });
+        const hit = await request(s.port, { path: '/app.css', headers: { ...ae, Origin: APP, 'If-None-Match': br.headers.etag } });
+        assert.equal(hit.status, 304);
+        assert.equal(hit.headers.etag, br.headers.etag);
+        assert.equal(hit.headers.vary, 'Origin, Accept-Encoding');
+        assert.equal(hit.headers['access-control-allow-origin'], APP);
+        // The identity tag does not validate the br representation.
+        const identity = await request(s.port, { path: '/app.css' });
+        const miss = await request(s.port, { path: '/app.css', headers: { ...ae, 'If-None-Match': identity.headers.etag } });
+        assert.equal(miss.status, 200);
+        assert.equal(miss.headers['content-encoding'], 'br');
+        const part = await request(s.port, { path: '/app.css', headers: { ...ae, Range: 'bytes=0-9' } });
+        assert.equal(part.status, 206);
+        assert.equal(part.headers['content-encoding'], 'br');
+        assert.equal(part.headers['content-range'], `bytes 0-9/${br.body.length}`);
+        assert.ok(part.body.equals(br.body.subarray(0, 10)));
+        // A large streamed file and its streamed sibling.
+        const big = await request(s.port, { path: '/fonts/big.otf', headers: { 'Accept-Encoding': 'gzip' } });
+        assert.equal(big.headers['content-encoding'], 'gzip');
+        assert.equal(big.headers['content-type'], 'font/otf');
+        assert.ok(gunzipSync(big.body).equals(tree.big));
+        // The sibling is also an ordinary file at its own URL.
+        const direct = await request(s.port, { path: '/app.css.gz' });
+        assert.equal(direct.headers['content-encoding'], undefined);
+        assert.ok(gunzipSync(direct.body).equals(tree.css));
+      });
+
+      test('a file added, changed and removed is served correctly without a restart', async () => {
+        const file = join(tree.root, 'fresh.txt');
+        writeFileSync(file, 'one');
+        const wait = async (check) => {
+          for (let i = 0; i < 100; i++) {
+            if (await check()) return;
+            await new Promise((r) => setTimeout(r, 25));
+          }
+          assert.fail('change not picked up within 2.5 s');
+        };
+        await wait(async () => (await request(s.port, { path: '/fresh.txt' })).body.toString() === 'one');
+        const first = await request(s.port, { path: '/fresh.txt' });
+        writeFileSync(file, 'two!');
+        await wait(async () => (await request(s.port, { path: '/fresh.txt' })).body.toString() === 'two!');
+        const second = await request(s.port, { path: '/fresh.txt' });
+        assert.notEqual(second.headers.etag, first.headers.etag);
+        assert.equal(second.headers['content-length'], '4');
+        // A sibling added later is negotiated; removed, the original is served again.
+        const ae = { 'Accept-Encoding': 'gzip' };
+        writeFileSync(`${file}.gz`, gzipSync('two!'));
+        await wait(async () => (await request(s.port, { path: '/fresh.txt', headers: ae })).headers['content-encoding'] === 'gzip');
+        const zipped = await request(s.port, { path: '/fresh.txt', headers: ae });
+        assert.equal(gunzipSync(zipped.body).toString(), 'two!');
+        assert.equal(zipped.headers.vary, 'Origin, Accept-Encoding');
+        rmSync(`${file}.gz`);
+        await wait(async () => (await request(s.port, { path: '/fresh.txt', headers: ae })).headers['content-encoding'] === undefined);
+        assert.equal((await request(s.port, { path: '/fresh.txt', headers: ae })).headers.vary, 'Origin');
+        rmSync(file);
+        await wait(async () => (await request(s.port, { path: '/fresh.txt' })).status === 404);
+      });
+    });
+
+    describe('"*" policy defaults (a public font host)', () => {
+      let tree;
+      let s;
+      before(async () => {
+        tree = makeTree();
+        s = await start({ root: tree.root, immutable: true }, transport);
+      });
+      after(async () => {
+        await s.server.shutdown(1000);
+        rmSync(tree.base, { recursive: true, force: true });
+      });
+
+      test('ACAO *, Timing-Allow-Origin *, CORP cross-origin, immutable, no Vary: Origin', async () => {
+        for (const headers of [{ Origin: 'https://anyone.test' }, {}]) {
+          const res = await request(s.port, { path: '/fonts/b.ttf', headers });
+          assert.equal(res.headers['content-type'], 'font/ttf');
+          assert.equal(res.headers['access-control-allow-origin'], '*');
+          assert.equal(res.headers['timing-allow-origin'], '*');
+          assert.equal(res.headers['cross-origin-resource-policy'], 'cross-origin');
+          assert.equal(res.headers['cache-control'], 'public, max-age=31536000, immutable');
+          assert.equal(res.headers.vary, undefined);
+        }
+        // Under `*`, only a file with siblings varies, and only on Accept-Encoding.
+        const css = await request(s.port, { path: '/app.css', headers: { Origin: 'https://anyone.test', 'Accept-Encoding': 'gzip' } });
+        assert.equal(css.headers['content-encoding'], 'gzip');
+        assert.equal(css.headers.vary, 'Accept-Encoding');
+        assert.equal(css.headers['access-control-allow-origin'], '*');
+        const missing = await request(s.port, { path: '/nope', headers: { Origin: 'https://anyone.test' } });
+        assert.equal(missing.status, 404);
+        assert.equal(missing.headers['access-control-allow-origin'], '*');
+      });
+    });
   });
-
-  test('the ETag is derived from content: same bytes, same tag', async () => {
-    const a = await request(s.port, { path: '/hello.txt' });
-    const b = await request(s.port, { path: '/inside-link.txt' });
-    assert.equal(a.headers.etag, b.headers.etag);
-    const digest = createHash('sha256').update('hello world').digest('base64url').slice(0, 27);
-    assert.equal(a.headers.etag, `"${digest}"`);
-  });
-
-  test('disallowed and plain requests: no Access-Control-*, Vary: Origin', async () => {
-    for (const headers of [{ Origin: 'https://evil.com' }, {}]) {
-      const res = await request(s.port, { path: '/hello.txt', headers });
-      assert.equal(res.status, 200);
-      assert.deepEqual(acHeaders(res), []);
-      assert.equal(res.headers.vary, 'Origin');
-    }
-  });
-
-  test('HEAD: headers of a GET, no body', async () => {
-    const res = await request(s.port, { method: 'HEAD', path: '/hello.txt', headers: { Origin: APP } });
-    assert.equal(res.status, 200);
-    assert.equal(res.headers['content-length'], '11');
-    assert.equal(res.body.length, 0);
-    assert.equal(res.headers['access-control-allow-origin'], APP);
-  });
-
-  test('If-None-Match -> 304 with validators, Cache-Control, Vary and CORS', async () => {
-    const { headers } = await request(s.port, { path: '/fonts/a.woff2' });
-    for (const inm of [headers.etag, `W/${headers.etag}`, `"nope", ${headers.etag}`, '*']) {
-      const res = await request(s.port, { path: '/fonts/a.woff2', headers: { Origin: APP, 'If-None-Match': inm } });
-      assert.equal(res.status, 304, inm);
-      assert.equal(res.body.length, 0);
-      assert.equal(res.headers.etag, headers.etag);
-      assert.equal(res.headers['last-modified'], headers['last-modified']);
-      assert.equal(res.headers['cache-control'], 'public, max-age=3600');
-      assert.equal(res.headers['access-control-allow-origin'], APP);
-      assert.equal(res.headers.vary, 'Origin');
-    }
-    const miss = await request(s.port, { path: '/fonts/a.woff2', headers: { 'If-None-Match': '"other"' } });
-    assert.equal(miss.status, 200);
-  });
-
-  test('If-Modified-Since only without If-None-Match', async () => {
-    const { headers } = await request(s.port, { path: '/hello.txt' });
-    const lm = headers['last-modified'];
-    assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Modified-Since': lm } })).status, 304);
-    const old = new Date(Date.parse(lm) - 60_000).toUTCString();
-    assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Modified-Since': old } })).status, 200);
-    assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Modified-Since': lm, 'If-None-Match': '"x"' } })).status, 200);
-    assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Modified-Since': 'garbage' } })).status, 200);
-  });
-
-  test('If-Match / If-Unmodified-Since -> 412 with CORS', async () => {
-    const { headers } = await request(s.port, { path: '/hello.txt' });
-    let res = await request(s.port, { path: '/hello.txt', headers: { Origin: APP, 'If-Match': '"other"' } });
-    assert.equal(res.status, 412);
-    assert.equal(res.headers['access-control-allow-origin'], APP);
-    assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Match': headers.etag } })).status, 200);
-    assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Match': `W/${headers.etag}` } })).status, 412);
-    res = await request(s.port, { path: '/hello.txt', headers: { 'If-Unmodified-Since': 'Thu, 01 Jan 1970 00:00:00 GMT' } });
-    assert.equal(res.status, 412);
-    // Not an HTTP-date (Date.parse would read a year into each): the condition is ignored.
-    for (const v of ['garbage 1970', '1970-01-01', 'Thu, 01 Jan 1970 00:00:00']) {
-      assert.equal((await request(s.port, { path: '/hello.txt', headers: { 'If-Unmodified-Since': v } })).status, 200, v);
-    }
-  });
-
-  test('Range: single, open-ended, suffix -> 206 with Content-Range and CORS', async () => {
-    const cases = [
-      ['bytes=0-4', 'hello', 'bytes 0-4/11'],
-      ['bytes=6-', 'world', 'bytes 6-10/11'],
-      ['bytes=-5', 'world', 'bytes 6-10/11'],
-      ['bytes=6-100', 'world', 'bytes 6-10/11'],
-    ];
-    for (const [range, body, contentRange] of cases) {
-      const res = await request(s.port, { path: '/hello.txt', headers: { Origin: APP, Range: range } });
-      assert.equal(res.status, 206, range);
-      assert.equal(res.body.toString(), body);
-      assert.equal(res.headers['content-range'], contentRange);
-      assert.equal(res.headers['content-length'], String(body.length));
-      assert.equal(res.headers['access-control-allow-origin'], APP);
-    }
-  });
-
-  test('Range: unsatisfiable -> 416 with bytes */size; multiple ranges or bad syntax -> 200', async () => {
-    let res = await request(s.port, { path: '/hello.txt', headers: { Origin: APP, Range: 'bytes=50-60' } });
-    assert.equal(res.status, 416);
-    assert.equal(res.headers['content-range'], 'bytes */11');
-    assert.equal(res.headers['access-control-allow-origin'], APP);
-    for (const range of ['bytes=0-1,3-4', 'items=0-1', 'bytes=5-2']) {
-      res = await request(s.port, { path: '/hello.txt', headers: { Range: range } });
-      assert.equal(res.status, 200, range);
-      assert.equal(res.body.toString(), 'hello world');
-    }
-  });
-
-  test('If-Range: matching strong ETag or exact date honours Range; otherwise 200', async () => {
-    const { headers } = await request(s.port, { path: '/hello.txt' });
-    const ok = [headers.etag, headers['last-modified']];
-    for (const v of ok) assert.equal((await request(s.port, { path: '/hello.txt', headers: { Range: 'bytes=0-0', 'If-Range': v } })).status, 206);
-    for (const v of ['"stale"', `W/${headers.etag}`, 'Thu, 01 Jan 1970 00:00:00 GMT']) {
-      assert.equal((await request(s.port, { path: '/hello.txt', headers: { Range: 'bytes=0-0', 'If-Range': v } })).status, 200, v);
-    }
-  });
-
-  test('HEAD with Range answers 200', async () => {
-    const res = await request(s.port, { method: 'HEAD', path: '/hello.txt', headers: { Range: 'bytes=0-1' } });
-    assert.equal(res.status, 200);
-  });
-
-  test('a large file is served whole, and by range, from disk', async () => {
-    const res = await request(s.port, { path: '/fonts/big.otf', headers: { Origin: APP } });
-    assert.equal(res.status, 200);
-    assert.equal(res.headers['content-type'], 'font/otf');
-    assert.equal(res.headers['content-length'], String(tree.big.length));
-    assert.ok(res.body.equals(tree.big));
-    assert.equal(res.headers['access-control-allow-origin'], APP);
-    const part = await request(s.port, { path: '/fonts/big.otf', headers: { Range: 'bytes=1000000-1000099' } });
-    assert.equal(part.status, 206);
-    assert.ok(part.body.equals(tree.big.subarray(1000000, 1000100)));
-  });
-
-  test('a small binary file is sent byte for byte, whole and by range', async () => {
-    const bytes = Buffer.from(Array.from({ length: 1024 }, (_, i) => (i * 7) % 256));
-    const res = await request(s.port, { path: '/fonts/bytes.otf', headers: { Origin: APP } });
-    assert.equal(res.headers['content-length'], '1024');
-    assert.ok(res.body.equals(bytes));
-    const part = await request(s.port, { path: '/fonts/bytes.otf', headers: { Range: 'bytes=100-899' } });
-    assert.equal(part.status, 206);
-    assert.equal(part.headers['content-length'], '800');
-    assert.ok(part.body.equals(bytes.subarray(100, 900)));
-    const head = await request(s.port, { method: 'HEAD', path: '/fonts/bytes.otf' });
-    assert.equal(head.headers['content-length'], '1024');
-    assert.equal(head.body.length, 0);
-  });
-
-  test('a file past the whole-read size is streamed byte for byte, whole and by range', async () => {
-    const res = await request(s.port, { path: '/fonts/huge.otf', headers: { Origin: APP } });
-    assert.equal(res.status, 200);
-    assert.equal(res.headers['content-length'], String(tree.huge.length));
-    assert.ok(res.body.equals(tree.huge));
-    assert.equal(res.headers['access-control-allow-origin'], APP);
-    // A range longer than the whole-read size streams too; a short one is a single read.
-    for (const [from, to] of [[1, 5 * 1024 * 1024], [6 * 1024 * 1024 - 10, 6 * 1024 * 1024 - 1]]) {
-      const part = await request(s.port, { path: '/fonts/huge.otf', headers: { Range: `bytes=${from}-${to}` } });
-      assert.equal(part.status, 206);
-      assert.equal(part.headers['content-range'], `bytes ${from}-${to}/${tree.huge.length}`);
-      assert.ok(part.body.equals(tree.huge.subarray(from, to + 1)));
-    }
-  });
-
-  test('directory index and percent-encoded names', async () => {
-    assert.equal((await request(s.port, { path: '/' })).body.toString(), '<h1>hi</h1>');
-    assert.equal((await request(s.port, { path: '/a%20b.css' })).body.toString(), 'body{}');
-    assert.equal((await request(s.port, { path: '/hello.txt?v=3' })).status, 200);
-  });
-
-  test('traversal attempts never reach outside the root', async () => {
-    const attempts = [
-      '/../secret.txt',
-      '/fonts/../../secret.txt',
-      '/%2e%2e/secret.txt',
-      '/%2e%2e%2fsecret.txt',
-      '/..%2fsecret.txt',
-      '/..%5csecret.txt',
-      '/%252e%252e/secret.txt',
-      '/hello.txt%00.css',
-      '/.env',
-      '/%2eenv',
-      '/.git/config',
-      '/outside-link.txt',
-      '//secret.txt',
-      '/./hello.txt/../../secret.txt',
-    ];
-    for (const path of attempts) {
-      const res = await rawRequest(s.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\nConnection: close\r\n\r\n`);
-      assert.ok(!res.text.includes(SECRET), `${path} leaked the secret`);
-      assert.ok([400, 404].includes(res.status), `${path} -> ${res.status}`);
-      assert.equal(res.get('access-control-allow-origin'), APP, `${path}: error statuses carry CORS`);
-    }
-    assert.equal((await request(s.port, { path: '/.well-known/security.txt' })).status, 200);
-    assert.equal((await request(s.port, { path: '/inside-link.txt' })).body.toString(), 'hello world');
-  });
-
-  test('bad percent-encoding -> 400; unknown path -> 404; both with CORS and Vary', async () => {
-    for (const [path, status] of [['/%zz', 400], ['/%E0%A4%A', 400], ['/missing.woff2', 404]]) {
-      const res = await request(s.port, { path, headers: { Origin: APP } });
-      assert.equal(res.status, status, path);
-      assert.equal(res.headers['access-control-allow-origin'], APP);
-      assert.equal(res.headers.vary, 'Origin');
-    }
-  });
-
-  test('methods: OPTIONS non-preflight 204 with Allow; others 405 with Allow and CORS', async () => {
-    let res = await request(s.port, { method: 'OPTIONS', path: '/hello.txt', headers: { Origin: APP } });
-    assert.equal(res.status, 204);
-    assert.equal(res.headers.allow, 'GET, HEAD, OPTIONS');
-    assert.equal(res.headers['access-control-allow-origin'], APP);
-    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
-      res = await request(s.port, { method, path: '/hello.txt', headers: { Origin: APP } });
-      assert.equal(res.status, 405, method);
-      assert.equal(res.headers.allow, 'GET, HEAD, OPTIONS');
-      assert.equal(res.headers['access-control-allow-origin'], APP);
-    }
-  });
-
-  test('preflights: range allowed by default, methods not, 403 for other origins', async () => {
-    const pf = (origin, method, acrh) =>
-      request(s.port, { method: 'OPTIONS', path: '/fonts/a.woff2', headers: { Origin: origin, 'Access-Control-Request-Method': method, ...(acrh ? { 'Access-Control-Request-Headers': acrh } : {}) } });
-    const ok = await pf(APP, 'GET', 'range');
-    assert.equal(ok.status, 204);
-    assert.equal(ok.headers['access-control-allow-headers'], 'range');
-    assert.equal((await pf(APP, 'PUT')).status, 403);
-    assert.equal((await pf('https://evil.com', 'GET', 'range')).status, 403);
-  });
-
-  test('precompressed siblings: chosen by Accept-Encoding, own ETag, original type, Vary', async () => {
-    const br = await request(s.port, { path: '/app.css', headers: { Origin: APP, 'Accept-Encoding': 'gzip, deflate, br, zstd' } });
-    assert.equal(br.status, 200);
-    assert.equal(br.headers['content-encoding'], 'br');
-    assert.equal(br.headers['content-type'], 'text/css; charset=utf-8');
-    assert.ok(brotliDecompressSync(br.body).equals(tree.css));
-    assert.equal(Number(br.headers['content-length']), br.body.length);
-    assert.equal(br.headers.vary, 'Origin, Accept-Encoding');
-    assert.equal(br.headers['access-control-allow-origin'], APP);
-
-    const gz = await request(s.port, { path: '/app.css', headers: { 'Accept-Encoding': 'gzip;q=1, br;q=0.5' } });
-    assert.equal(gz.headers['content-encoding'], 'gzip');
-    assert.ok(gunzipSync(gz.body).equals(tree.css));
-    assert.equal(gz.headers.vary, 'Origin, Accept-Encoding');
-
-    const plain = await request(s.port, { path: '/app.css', headers: { 'Accept-Encoding': 'br;q=0, gzip;q=0' } });
-    assert.equal(plain.headers['content-encoding'], undefined);
-    assert.ok(plain.body.equals(tree.css));
-    assert.equal(plain.headers.vary, 'Origin, Accept-Encoding');
-    const none = await request(s.port, { path: '/app.css' });
-    assert.equal(none.headers['content-encoding'], undefined);
-    assert.equal(none.headers.etag, plain.headers.etag);
-
-    // Each representation has its own strong ETag.
-    assert.equal(new Set([br.headers.etag, gz.headers.etag, plain.headers.etag]).size, 3);
-    // A file without siblings does not vary on Accept-Encoding.
-    const font = await request(s.port, { path: '/fonts/a.woff2', headers: { 'Accept-Encoding': 'br, gzip' } });
-    assert.equal(font.headers['content-encoding'], undefined);
-    assert.equal(font.headers.vary, 'Origin');
-  });
-
-  test('precompressed siblings: conditional requests and ranges apply to the chosen representation', async () => {
-    const ae = { 'Accept-Encoding': 'br' };
-    const br = await request(s.port, { path: '/app.css', headers: ae });
-    const hit = await request(s.port, { path: '/app.css', headers: { ...ae, Origin: APP, 'If-None-Match': br.headers.etag } });
-    assert.equal(hit.status, 304);
-    assert.equal(hit.headers.etag, br.headers.etag);
-    assert.equal(hit.headers.vary, 'Origin, Accept-Encoding');
-    assert.equal(hit.headers['access-control-allow-origin'], APP);
-    // The identity tag does not validate the br representation.
-    const identity = await request(s.port, { path: '/app.css' });
-    const miss = await request(s.port, { path: '/app.css', headers: { ...ae, 'If-None-Match': identity.headers.etag } });
-    assert.equal(miss.status, 200);
-    assert.equal(miss.headers['content-encoding'], 'br');
-    const part = await request(s.port, { path: '/app.css', headers: { ...ae, Range: 'bytes=0-9' } });
-    assert.equal(part.status, 206);
-    assert.equal(part.headers['content-encoding'], 'br');
-    assert.equal(part.headers['content-range'], `bytes 0-9/${br.body.length}`);
-    assert.ok(part.body.equals(br.body.subarray(0, 10)));
-    // A large streamed file and its streamed sibling.
-    const big = await request(s.port, { path: '/fonts/big.otf', headers: { 'Accept-Encoding': 'gzip' } });
-    assert.equal(big.headers['content-encoding'], 'gzip');
-    assert.equal(big.headers['content-type'], 'font/otf');
-    assert.ok(gunzipSync(big.body).equals(tree.big));
-    // The sibling is also an ordinary file at its own URL.
-    const direct = await request(s.port, { path: '/app.css.gz' });
-    assert.equal(direct.headers['content-encoding'], undefined);
-    assert.ok(gunzipSync(direct.body).equals(tree.css));
-  });
-
-  test('a file added, changed and removed is served correctly without a restart', async () => {
-    const file = join(tree.root, 'fresh.txt');
-    writeFileSync(file, 'one');
-    const wait = async (check) => {
-      for (let i = 0; i < 100; i++) {
-        if (await check()) return;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      assert.fail('change not picked up within 2.5 s');
-    };
-    await wait(async () => (await request(s.port, { path: '/fresh.txt' })).body.toString() === 'one');
-    const first = await request(s.port, { path: '/fresh.txt' });
-    writeFileSync(file, 'two!');
-    await wait(async () => (await request(s.port, { path: '/fresh.txt' })).body.toString() === 'two!');
-    const second = await request(s.port, { path: '/fresh.txt' });
-    assert.notEqual(second.headers.etag, first.headers.etag);
-    assert.equal(second.headers['content-length'], '4');
-    // A sibling added later is negotiated; removed, the original is served again.
-    const ae = { 'Accept-Encoding': 'gzip' };
-    writeFileSync(`${file}.gz`, gzipSync('two!'));
-    await wait(async () => (await request(s.port, { path: '/fresh.txt', headers: ae })).headers['content-encoding'] === 'gzip');
-    const zipped = await request(s.port, { path: '/fresh.txt', headers: ae });
-    assert.equal(gunzipSync(zipped.body).toString(), 'two!');
-    assert.equal(zipped.headers.vary, 'Origin, Accept-Encoding');
-    rmSync(`${file}.gz`);
-    await wait(async () => (await request(s.port, { path: '/fresh.txt', headers: ae })).headers['content-encoding'] === undefined);
-    assert.equal((await request(s.port, { path: '/fresh.txt', headers: ae })).headers.vary, 'Origin');
-    rmSync(file);
-    await wait(async () => (await request(s.port, { path: '/fresh.txt' })).status === 404);
-  });
-});
-
-describe('"*" policy defaults (a public font host)', () => {
-  let tree;
-  let s;
-  before(async () => {
-    tree = makeTree();
-    s = await start({ root: tree.root, immutable: true });
-  });
-  after(async () => {
-    await s.server.shutdown(1000);
-    rmSync(tree.base, { recursive: true, force: true });
-  });
-
-  test('ACAO *, Timing-Allow-Origin *, CORP cross-origin, immutable, no Vary: Origin', async () => {
-    for (const headers of [{ Origin: 'https://anyone.test' }, {}]) {
-      const res = await request(s.port, { path: '/fonts/b.ttf', headers });
-      assert.equal(res.headers['content-type'], 'font/ttf');
-      assert.equal(res.headers['access-control-allow-origin'], '*');
-      assert.equal(res.headers['timing-allow-origin'], '*');
-      assert.equal(res.headers['cross-origin-resource-policy'], 'cross-origin');
-      assert.equal(res.headers['cache-control'], 'public, max-age=31536000, immutable');
-      assert.equal(res.headers.vary, undefined);
-    }
-    // Under `*`, only a file with siblings varies, and only on Accept-Encoding.
-    const css = await request(s.port, { path: '/app.css', headers: { Origin: 'https://anyone.test', 'Accept-Encoding': 'gzip' } });
-    assert.equal(css.headers['content-encoding'], 'gzip');
-    assert.equal(css.headers.vary, 'Accept-Encoding');
-    assert.equal(css.headers['access-control-allow-origin'], '*');
-    const missing = await request(s.port, { path: '/nope', headers: { Origin: 'https://anyone.test' } });
-    assert.equal(missing.status, 404);
-    assert.equal(missing.headers['access-control-allow-origin'], '*');
-  });
-});
+}
 
 test('serve() rejects bad options with every problem listed', async () => {
   await assert.rejects(
@@ -438,46 +448,67 @@ test('serve() rejects bad options with every problem listed', async () => {
   );
 });
 
-/** A GET whose response has begun (headers received, body still flowing) when `started` resolves. */
-function startDownload(port, path) {
+/**
+ * A GET whose response has begun (headers received, body still flowing) when `started` resolves;
+ * over HTTP/2, `goaway` resolves when the server announces it is going away.
+ */
+function startDownload(port, path, transport) {
   let started;
+  let goaway;
+  const sawGoaway = new Promise((r) => (goaway = r));
+  const begun = new Promise((r) => (started = r));
   const done = new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+    const onResponse = (res, statusOf) => {
       started();
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+      res.on('end', () => resolve({ status: statusOf(), body: Buffer.concat(chunks) }));
       res.on('error', reject);
-    });
+    };
+    if (transport.name === 'HTTP/2') {
+      const session = http2.connect(`https://127.0.0.1:${port}`, { ca: testCertificate().pem });
+      session.on('goaway', () => goaway(true));
+      session.on('error', reject);
+      const stream = session.request({ ':path': path });
+      stream.on('response', (h) => onResponse(stream, () => h[':status']));
+      stream.on('close', () => session.close());
+      return;
+    }
+    const lib = transport.name === 'HTTP/1.1' ? http : https;
+    const req = lib.request({ host: '127.0.0.1', port, path, agent: false, ca: testCertificate().pem }, (res) => onResponse(res, () => res.statusCode));
     req.on('error', reject);
     req.end();
   });
-  return { started: new Promise((r) => (started = r)), done };
+  return { started: begun, done, sawGoaway };
 }
 
-test('close() is graceful too: a large download in flight finishes (streamed)', async () => {
-  const tree = makeTree({ huge: true });
-  const s = await start({ root: tree.root });
-  const download = startDownload(s.port, '/fonts/huge.otf');
-  await download.started;
-  await new Promise((resolve) => s.server.close(resolve));
-  const res = await download.done;
-  assert.equal(res.status, 200);
-  assert.ok(res.body.equals(tree.huge));
-  rmSync(tree.base, { recursive: true, force: true });
-});
+for (const transport of TRANSPORTS) {
+  test(`${transport.name}: close() is graceful too: a large download in flight finishes (streamed)`, async () => {
+    const tree = makeTree({ huge: true });
+    const s = await start({ root: tree.root }, transport);
+    const download = startDownload(s.port, '/fonts/huge.otf', transport);
+    await download.started;
+    await new Promise((resolve) => s.server.close(resolve));
+    const res = await download.done;
+    assert.equal(res.status, 200);
+    assert.ok(res.body.equals(tree.huge));
+    if (transport.name === 'HTTP/2') assert.equal(await download.sawGoaway, true);
+    rmSync(tree.base, { recursive: true, force: true });
+  });
 
-test('shutdown lets a large download in flight finish (read whole)', async () => {
-  const tree = makeTree();
-  const s = await start({ root: tree.root });
-  const download = startDownload(s.port, '/fonts/big.otf');
-  await download.started;
-  await s.server.shutdown(5000);
-  const res = await download.done;
-  assert.equal(res.status, 200);
-  assert.ok(res.body.equals(tree.big));
-  rmSync(tree.base, { recursive: true, force: true });
-});
+  test(`${transport.name}: shutdown lets a large download in flight finish (read whole)`, async () => {
+    const tree = makeTree();
+    const s = await start({ root: tree.root }, transport);
+    const download = startDownload(s.port, '/fonts/big.otf', transport);
+    await download.started;
+    await s.server.shutdown(5000);
+    const res = await download.done;
+    assert.equal(res.status, 200);
+    assert.ok(res.body.equals(tree.big));
+    assert.equal(s.server.stats.inFlight, 0);
+    rmSync(tree.base, { recursive: true, force: true });
+  });
+}
 
 test('a file truncated in place mid-stream: the response is cut, never ended short or mixed', async (t) => {
   const base = mkdtempSync(join(tmpdir(), 'xorigin-trunc-'));

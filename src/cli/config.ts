@@ -36,8 +36,14 @@ function configLayer(path: string, problems: PolicyProblem[]): Layer {
   } catch (e) {
     throw new PolicyError([{ option: '--config', value: path, reason: `cannot read the config file: ${(e as Error).message}`, fix: 'pass a readable JSON file' }]);
   }
-  problems.push(...unknownKeys(config, OPTION_SCHEMA.filter((s) => s.scope !== 'policy' && s.configType !== null), 'key in the config file'));
-  if (typeof config.root === 'string' && config.root !== '') config.root = resolve(dirname(path), config.root);
+  problems.push(...unknownKeys(config, OPTION_SCHEMA.filter((s) => (s.scope === 'server' || s.scope === 'cli') && s.configType !== null), 'key in the config file'));
+  const here = dirname(path);
+  if (typeof config.root === 'string' && config.root !== '') config.root = resolve(here, config.root);
+  if (isPlainObject(config.tls)) {
+    const tls = { ...config.tls };
+    for (const name of ['cert', 'key']) if (typeof tls[name] === 'string' && tls[name] !== '') tls[name] = resolve(here, tls[name] as string);
+    config.tls = tls;
+  }
   return config;
 }
 
@@ -51,22 +57,27 @@ function envLayer(env: NodeJS.ProcessEnv): Layer {
 /** The flags; the root argument is the `root` flag's value, relative to the working directory. */
 function flagLayer(cmd: CommandLine): Layer {
   const layer: Layer = {};
-  const cors: Layer = {};
+  const nested: Record<'cors' | 'tls', Layer> = { cors: {}, tls: {} };
   for (const [name, value] of Object.entries(cmd.options)) {
-    if (spec(name).scope === 'policy') cors[name] = value;
+    const scope = spec(name).scope;
+    if (scope === 'policy') nested.cors[name] = value;
+    else if (scope === 'tls') nested.tls[name] = value;
     else layer[name] = value;
   }
-  if (Object.keys(cors).length > 0) layer.cors = cors;
+  for (const key of ['cors', 'tls'] as const) if (Object.keys(nested[key]).length > 0) layer[key] = nested[key];
   const root = cmd.positionals[1];
   if (root !== undefined) layer.root = root;
   return layer;
 }
 
+/** The options that hold an object of keys, each of which a flag may set on its own. */
+const NESTED = ['cors', 'tls'];
+
 /**
- * `higher` over `lower`, key by key (policy keys inside `cors` too). Options that decide the same
+ * `higher` over `lower`, key by key (policy keys inside `cors`, and `tls` keys, too). Options that decide the same
  * response header (cacheControl, immutable) are one setting: where `higher` sets one of them, what
- * `lower` said through the others is dropped. A `cors` that is not an object is kept as is, so
- * validation names it rather than a spread of its characters.
+ * `lower` said through the others is dropped. A `cors` or `tls` that is not an object is kept as is,
+ * so validation names it rather than a spread of its characters.
  */
 function overlay(lower: Layer, higher: Layer): Layer {
   const out: Layer = { ...lower };
@@ -76,8 +87,9 @@ function overlay(lower: Layer, higher: Layer): Layer {
     for (const other of OPTION_SCHEMA) if (other.decides === decides) delete out[other.name];
   }
   for (const [name, value] of Object.entries(higher)) {
-    if (name === 'cors' && isPlainObject(value)) {
-      out.cors = isPlainObject(lower.cors) ? { ...lower.cors, ...value } : lower.cors === undefined ? value : lower.cors;
+    if (NESTED.includes(name) && isPlainObject(value)) {
+      const below = lower[name];
+      out[name] = isPlainObject(below) ? { ...below, ...value } : below === undefined ? value : below;
     } else {
       out[name] = value;
     }

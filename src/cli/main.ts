@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { PolicyError } from '../cors/errors.js';
 import { helpText, parseCommandLine, type CommandLine } from './args.js';
 import { resolveSettings } from './config.js';
-import { serve, urlHost } from './serve.js';
+import { serve } from './serve.js';
 import { supervise } from './supervisor.js';
 import { runCheck } from './check.js';
 
@@ -20,9 +20,10 @@ async function run(cmd: CommandLine): Promise<void> {
     throw new PolicyError([{ option: 'command', value: command ?? null, reason: 'unknown or missing command', fix: 'run "xorigin serve DIR" or "xorigin check URL --origin O" (see --help)' }]);
   }
   // The same checks with and without --workers, before anything listens or forks.
-  const settings = resolveSettings(cmd, process.env);
-  if (cluster.isPrimary && settings.workers !== 1) supervise(settings.workers, urlHost(settings.host));
-  else await serve(settings);
+  const reread = (): ReturnType<typeof resolveSettings> => resolveSettings(cmd, process.env);
+  const settings = reread();
+  if (cluster.isPrimary && settings.workers !== 1) supervise(settings, reread);
+  else await serve(settings, reread);
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -3,6 +3,7 @@ import { PolicyError } from '../cors/errors.js';
 import { serve as serveFiles, type XoriginServer } from '../static/server.js';
 import type { Settings } from './config.js';
 import { onStopSignals } from './signals.js';
+import { reloadOnSignal, type Reread } from './reload.js';
 
 /** `[::1]` for an IPv6 host, so the printed URL can be pasted. */
 export function urlHost(host: string): string {
@@ -11,10 +12,11 @@ export function urlHost(host: string): string {
 
 /**
  * Scans the root and serves until a signal: one process, or one worker of a cluster (whose primary
- * prints the URL). A problem found only now (the root could not be scanned) exits 2; a port that
- * cannot be bound exits 1.
+ * prints the URL). SIGHUP (or the primary's request) reloads from `reread`. A problem found only
+ * now (the root could not be scanned) exits 2; a port that cannot be bound exits 1.
  */
-export async function serve({ options, port, host }: Settings): Promise<void> {
+export async function serve(settings: Settings, reread: Reread): Promise<void> {
+  const { options, port, host } = settings;
   let server: XoriginServer;
   try {
     server = await serveFiles(options);
@@ -30,7 +32,8 @@ export async function serve({ options, port, host }: Settings): Promise<void> {
     if (cluster.isWorker) return;
     const address = server.address();
     const actual = typeof address === 'object' && address !== null ? address.port : port;
-    process.stdout.write(`listening on http://${urlHost(host)}:${String(actual)}\n`);
+    process.stdout.write(`listening on ${server.scheme}://${urlHost(host)}:${String(actual)}\n`);
   });
+  reloadOnSignal(server, settings, reread);
   onStopSignals(() => void server.shutdown().then(() => process.exit(0)));
 }

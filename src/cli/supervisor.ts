@@ -1,5 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import { onStopSignals } from './signals.js';
+import type { Settings } from './config.js';
+import { forwardReloads, type Reread } from './reload.js';
+import { urlHost } from './serve.js';
 
 /** A worker is killed if it has not finished its responses this long after being asked to stop. */
 const STOP_DEADLINE = 15_000;
@@ -12,11 +15,14 @@ function liveWorkers(): Worker[] {
 }
 
 /**
- * The cluster primary: forks `count` workers (each re-runs the CLI with the same arguments and
- * serves), prints the URL once, replaces a worker that dies (with a growing delay while they keep
- * dying at once), and stops them all on SIGTERM/SIGINT (a second SIGINT kills them and exits 130).
+ * The cluster primary: forks `settings.workers` workers (each re-runs the CLI with the same
+ * arguments and serves), prints the URL once, replaces a worker that dies (with a growing delay
+ * while they keep dying at once), forwards SIGHUP as a reload once the sources validate, and stops
+ * them all on SIGTERM/SIGINT (a second SIGINT kills them and exits 130).
  */
-export function supervise(count: number, urlHost: string): void {
+export function supervise(settings: Settings, reread: Reread): void {
+  const count = settings.workers;
+  const url = `${settings.options.tls === undefined ? 'http' : 'https'}://${urlHost(settings.host)}`;
   const state = { stopping: false, everListened: false, printed: false, quickDeaths: 0 };
   const startedAt = new Map<number, number>();
   const fork = (): void => {
@@ -28,7 +34,7 @@ export function supervise(count: number, urlHost: string): void {
     process.stderr.write(`xorigin: worker ${String(worker.process.pid)} listening\n`);
     if (state.printed) return;
     state.printed = true;
-    process.stdout.write(`listening on http://${urlHost}:${String(address.port)}\n`);
+    process.stdout.write(`listening on ${url}:${String(address.port)}\n`);
   });
 
   cluster.on('exit', (worker, code, signal) => {
@@ -58,6 +64,7 @@ export function supervise(count: number, urlHost: string): void {
   });
 
   for (let i = 0; i < count; i++) fork();
+  forwardReloads(liveWorkers, reread);
   onStopSignals(
     () => stopAll(state),
     () => {

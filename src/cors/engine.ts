@@ -47,17 +47,36 @@ export interface PreflightAnswer {
  * only look things up. Throws a PolicyError listing every problem when the options are invalid.
  */
 export class CorsEngine {
-  readonly policy: CompiledPolicy;
+  /** The policy in force (replaced whole by reconfigure). */
+  get policy(): CompiledPolicy {
+    return this.compiled;
+  }
+  private compiled: CompiledPolicy;
   /** The prebuilt preflight header blocks (shared: copy before keeping). */
-  protected readonly preflights: PreflightBlocks;
+  protected preflights: PreflightBlocks;
   /** The prebuilt actual-response header blocks (shared: copy before keeping). */
-  readonly actualBlocks: ActualBlocks;
+  actualBlocks: ActualBlocks;
 
   /** `prefix` names where the policy sits in a larger configuration (`cors.`), for error messages. */
-  constructor(options: CorsOptions, prefix = '') {
-    this.policy = compilePolicy(options, prefix);
-    this.preflights = buildPreflightBlocks(this.policy);
-    this.actualBlocks = buildActualBlocks(this.policy);
+  constructor(options: CorsOptions, private readonly prefix = '') {
+    this.compiled = compilePolicy(options, prefix);
+    this.preflights = buildPreflightBlocks(this.compiled);
+    this.actualBlocks = buildActualBlocks(this.compiled);
+  }
+
+  /**
+   * Puts a new policy in force without a restart (DESIGN.md "Reload"). `options` is compiled and
+   * validated completely first: on any problem a PolicyError lists them all and the current policy
+   * stays. The swap is three assignments in one synchronous call, and every decision reads the
+   * policy synchronously, so each request is decided wholly by the old or wholly by the new one.
+   */
+  reconfigure(options: CorsOptions): void {
+    const policy = compilePolicy(options, this.prefix);
+    const preflights = buildPreflightBlocks(policy);
+    const actual = buildActualBlocks(policy);
+    this.compiled = policy;
+    this.preflights = preflights;
+    this.actualBlocks = actual;
   }
 
   /** True when an actual request from `origin` may read the response. Byte-exact (DESIGN.md "Origins"). */

@@ -32,6 +32,8 @@ export function noteArrival(req: IncomingMessage, res: ServerResponse): void {
   const target = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url;
   const a: Arrival = { remote: req.socket.remoteAddress, target, wall: Date.now(), start: performance.now(), startBytes: -1, endBytes: -1, socket: null };
   arrivals.set(req, a);
+  // An HTTP/2 response shares its connection with other streams: its bytes are counted otherwise.
+  if (streamOf(res) !== undefined) return;
   if (res.socket !== null) takeSocket(a, res.socket);
   else res.once('socket', onSocket);
   res.once('prefinish', onPrefinish);
@@ -57,6 +59,33 @@ function onPrefinish(this: ServerResponse): void {
   if (a !== undefined && a.socket !== null) a.endBytes = a.socket.bytesWritten;
 }
 
+/** What an HTTP/2 response (node:http2's compatibility API) tells of its stream. */
+interface StreamState {
+  /** The RST_STREAM code it closed with: 0 (NO_ERROR) when it ended normally. */
+  readonly rstCode?: number;
+}
+
+function streamOf(res: ServerResponse): StreamState | undefined {
+  return (res as ServerResponse & { stream?: StreamState }).stream;
+}
+
+/** True when the whole response reached the connection. */
+function completed(res: ServerResponse): boolean {
+  const stream = streamOf(res);
+  return stream === undefined ? res.writableFinished : res.headersSent && stream.rstCode === 0;
+}
+
+/**
+ * An HTTP/2 response's body bytes: what it declared when it ended normally, else unknown (null):
+ * the stream's share of the connection's bytes is not counted by Node.
+ */
+function http2BodyBytes(req: IncomingMessage, res: ServerResponse): number | null {
+  if (!completed(res)) return null;
+  if (req.method === 'HEAD') return 0;
+  const length = Number(res.getHeader('content-length') ?? 0);
+  return Number.isFinite(length) ? length : null;
+}
+
 /**
  * Body bytes handed to the connection for this response, or null when no head was sent. Node writes
  * one response at a time per connection (a pipelined one waits for its socket), so between taking
@@ -64,7 +93,8 @@ function onPrefinish(this: ServerResponse): void {
  * grew by this response's head and body alone. The head is Node's own header string (`_header`,
  * latin1, so its length is its size in bytes); it is unset until the head is written.
  */
-function bodyBytes(res: ServerResponse, a: Arrival | undefined): number | null {
+function bodyBytes(req: IncomingMessage, res: ServerResponse, a: Arrival | undefined): number | null {
+  if (streamOf(res) !== undefined) return http2BodyBytes(req, res);
   const head = (res as ServerResponse & { _header?: string | null })._header;
   if (!res.headersSent || typeof head !== 'string') return null;
   if (a === undefined || a.socket === null || a.startBytes < 0) return null;
@@ -91,11 +121,12 @@ function clfDate(ms: number): string {
  * Common Log Format: `host ident authuser [date] "request" status bytes`. ident and authuser are
  * always `-`; date is the arrival time; bytes are the body bytes sent, `-` for none. A response that
  * did not complete shows what was sent: its status (`-` if no head went out) and the body bytes that
- * reached the connection, fewer than its Content-Length.
+ * reached the connection, fewer than its Content-Length (over HTTP/2, where Node counts bytes per
+ * connection only, `-`). The protocol is `HTTP/1.1` or `HTTP/2.0`.
  */
 function clfLine(req: IncomingMessage, res: ServerResponse, a: Arrival | undefined): string {
   const remote = a?.remote ?? '-';
-  const bytes = bodyBytes(res, a);
+  const bytes = bodyBytes(req, res, a);
   const request = `${req.method ?? '-'} ${a?.target ?? req.url ?? '-'} HTTP/${req.httpVersion}`;
   return `${escapeField(remote, false)} - - ${clfDate(a?.wall ?? Date.now())} "${escapeField(request, true)}" ${res.headersSent ? String(res.statusCode) : '-'} ${bytes === null || bytes === 0 ? '-' : String(bytes)}`;
 }
@@ -114,10 +145,10 @@ function jsonLine(req: IncomingMessage, res: ServerResponse, a: Arrival | undefi
     target: a?.target ?? req.url ?? null,
     protocol: `HTTP/${req.httpVersion}`,
     status: res.headersSent ? res.statusCode : null,
-    bytes: bodyBytes(res, a) ?? 0,
+    bytes: bodyBytes(req, res, a) ?? 0,
     origin: req.headers.origin ?? null,
     durationMs: a === undefined ? null : Math.round((performance.now() - a.start) * 1000) / 1000,
-    completed: res.writableFinished,
+    completed: completed(res),
   };
   return JSON.stringify(entry).replace(/[\x7f-\x9f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

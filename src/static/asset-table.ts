@@ -231,7 +231,7 @@ export class AssetTable<T> {
   constructor(
     readonly root: string,
     private readonly options: AssetTableOptions,
-    private readonly build: (info: AssetInfo, variants: Variants) => T,
+    private build: (info: AssetInfo, variants: Variants) => T,
   ) {
     this.statFile = options.statFile ?? defaultStat;
   }
@@ -242,6 +242,18 @@ export class AssetTable<T> {
 
   get(urlPath: string): T | undefined {
     return this.entries.get(urlPath);
+  }
+
+  /**
+   * Rebuilds every entry with `build` (a new configuration's header blocks) from the files already
+   * read, and uses it for later scans. Synchronous, and the new map replaces the old in one
+   * assignment: a request sees every entry built the old way or every entry built the new way.
+   */
+  rebuild(build: (info: AssetInfo, variants: Variants) => T): void {
+    const entries = new Map<string, T>();
+    for (const [urlPath, info] of this.infos) entries.set(urlPath, build(info, this.variants.get(urlPath) ?? NO_VARIANTS));
+    this.build = build;
+    this.entries = entries;
   }
 
   info(urlPath: string): AssetInfo | undefined {

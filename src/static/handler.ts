@@ -15,6 +15,7 @@ import { BufferPool } from './buffer-pool.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
 import { DiskBody, type DiskCounters } from './send-body.js';
+import { inForce, planReload, type ReloadReport } from './reload.js';
 
 /**
  * Files read from disk go out in chunks of this size, each one positioned read into a pooled buffer
@@ -63,6 +64,14 @@ export interface StaticHandler {
   whenIdle(callback: () => void): void;
   /** Calls `callback` once no response is in flight and every fd and buffer is back (at once if so). */
   whenReleased(callback: () => void): void;
+  /**
+   * Puts new options in force (see XoriginServer.reload): validated completely first (a
+   * PolicyError and no change on any problem), then swapped atomically. The root, smallFileLimit
+   * and watch stay until a restart; the report says so when they were changed.
+   */
+  reload(options: ServerOptions): ReloadReport;
+  /** As reload, from options validated already (the server validates once for everything it changes). */
+  reconfigure(config: ResolvedServerOptions): void;
   /** Stops watching the root. */
   close(): void;
 }
@@ -72,18 +81,29 @@ export interface StaticHandler {
  * listing every problem when the options are invalid, or with an Error when the root cannot be read.
  */
 export async function createStaticHandler(options: ServerOptions): Promise<StaticHandler> {
-  return handlerFor(validate(options));
+  return handlerFor(validate(options), options);
 }
 
 /** As createStaticHandler, from options already validated (the server validates once for both). */
-export async function handlerFor(config: ResolvedServerOptions): Promise<StaticHandler> {
+export async function handlerFor(config: ResolvedServerOptions, given?: ServerOptions): Promise<StaticHandler> {
   const files = new StaticFiles(config);
   await files.table.open();
   const handler = ((req: IncomingMessage, res: ServerResponse, next?: Next) => files.handle(req, res, next)) as StaticHandler;
+  let current = { given, config };
+  const reload = (options: ServerOptions): ReloadReport => {
+    const fresh = validate(options);
+    const before = current.given ?? options;
+    const report = planReload(before, options, current.config, fresh);
+    files.reconfigure(fresh);
+    current = { given: inForce(before, options, report), config: fresh };
+    return report;
+  };
   Object.defineProperties(handler, {
     root: { value: files.table.root },
     stats: { get: () => files.stats() },
-    corsBlocks: { value: files.blocks.cors },
+    corsBlocks: { get: () => files.blocks.cors },
+    reload: { value: reload },
+    reconfigure: { value: (fresh: ResolvedServerOptions) => files.reconfigure(fresh) },
     drain: { value: () => void (files.draining = true) },
     whenIdle: { value: (callback: () => void) => files.whenIdle(callback) },
     whenReleased: { value: (callback: () => void) => files.whenReleased(callback) },
@@ -94,17 +114,18 @@ export async function handlerFor(config: ResolvedServerOptions): Promise<StaticH
 
 /** The state and request path behind a StaticHandler. */
 class StaticFiles {
-  readonly blocks: ResponseBlocks;
+  // The configuration's part (configure() sets these together; see reconfigure()).
+  blocks!: ResponseBlocks;
+  private cors!: Cors;
+  private anyOrigin!: boolean;
+  private log!: ((line: string) => void) | undefined;
+  /** Explain mode's callback, or undefined: then a refusal costs nothing more. */
+  private debug!: ((line: string) => void) | undefined;
+  private logFormat!: ResolvedServerOptions['logFormat'];
   readonly table: AssetTable<Entry>;
   draining = false;
   /** Ever called with `next`: mounted in an app, whose middleware may have set headers before us. */
   private mounted = false;
-  private readonly cors: Cors;
-  private readonly anyOrigin: boolean;
-  private readonly log: ((line: string) => void) | undefined;
-  /** Explain mode's callback, or undefined: then a refusal costs nothing more. */
-  private readonly debug: ((line: string) => void) | undefined;
-  private readonly logFormat: ResolvedServerOptions['logFormat'];
   private readonly pool = new BufferPool(DISK_CHUNK, DISK_BUFFERS);
   private readonly counters: DiskCounters = { openFiles: 0, released: () => this.checkReleased() };
   private inFlight = 0;
@@ -114,6 +135,26 @@ class StaticFiles {
   private readonly onResponseClose: (this: ServerResponse) => void;
 
   constructor(config: ResolvedServerOptions) {
+    this.configure(config);
+    this.table = new AssetTable<Entry>(resolve(config.root), { smallFileLimit: config.smallFileLimit, watch: config.watch }, this.blocks.entry);
+    const files = this;
+    this.onResponseClose = function (this: ServerResponse) {
+      files.responseDone(this);
+    };
+  }
+
+  /**
+   * Puts a new configuration (already validated) in force: the policy, the header blocks of every
+   * file, the log. All synchronous, so a request is answered wholly under the old or wholly under
+   * the new configuration (a body already being read from disk keeps the headers it was given).
+   * The root, smallFileLimit and watch are the table's and stay (see reload.ts).
+   */
+  reconfigure(config: ResolvedServerOptions): void {
+    this.configure(config);
+    this.table.rebuild(this.blocks.entry);
+  }
+
+  private configure(config: ResolvedServerOptions): void {
     this.cors = config.cors;
     this.anyOrigin = config.cors.policy.anyOrigin;
     this.log = config.log;
@@ -123,11 +164,6 @@ class StaticFiles {
     // A cached redirect outlives a directory's removal, so it never gets a year-long immutable lifetime.
     const redirectCache = config.cacheControl === IMMUTABLE_CACHE_CONTROL ? DEFAULT_CACHE_CONTROL : config.cacheControl;
     this.blocks = new ResponseBlocks(cors, config.cacheControl, redirectCache);
-    this.table = new AssetTable<Entry>(resolve(config.root), { smallFileLimit: config.smallFileLimit, watch: config.watch }, this.blocks.entry);
-    const files = this;
-    this.onResponseClose = function (this: ServerResponse) {
-      files.responseDone(this);
-    };
   }
 
   stats(): StaticStats {
@@ -381,7 +417,9 @@ class StaticFiles {
       writeHead: () => this.writeFileHead(res, rep, variant, origin, status, start, end),
       stale: () => this.retryAfterRescan(req, res, d),
     }, this.pool, this.counters);
-    if (res.socket !== null) body.start();
+    // `!= null`: an HTTP/2 response's socket is undefined once its stream has closed, and it gets
+    // no 'socket' event: then nothing is started (and nothing acquired).
+    if (res.socket != null) body.start();
     else res.once('socket', () => body.start());
   }
 
@@ -397,7 +435,8 @@ class StaticFiles {
       const again = this.table.get(d.path);
       if (again === undefined) this.sendError(res, 404, d.origin);
       else if (d.retries >= RETRIES) this.sendError(res, 503, d.origin);
-      else this.serveFile(req, res, d.path, again, d.origin, d.variant, d.retries + 1);
+      // A new answer, under the configuration in force now (a reload may have changed the policy).
+      else this.serveFile(req, res, d.path, again, d.origin, this.variantOf(d.origin), d.retries + 1);
     };
     const failed = (): void => this.fail(res, d.origin);
     this.table.rescan().then(answer, failed).catch(failed);

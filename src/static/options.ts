@@ -3,6 +3,7 @@ import { PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { Cors } from '../cors/node.js';
 import type { CorsOptions } from '../cors/options.js';
 import { LOG_FORMATS, type LogFormat } from './access-log.js';
+import { loadTls, type TlsFiles, type TlsMaterial } from './tls.js';
 
 export interface ServerOptions {
   /** Directory to serve. */
@@ -51,6 +52,13 @@ export interface ServerOptions {
    * this server is closing and answers 502.
    */
   keepAliveTimeout?: number | undefined;
+  /**
+   * HTTPS: the certificate chain and private key, as PEM file paths. Read (and checked to belong
+   * together) at start-up and again on each reload. Default: none, plain HTTP.
+   */
+  tls?: TlsFiles | undefined;
+  /** With `tls`: offer HTTP/2 by ALPN (`h2`, then `http/1.1` for older clients). Default true. */
+  http2?: boolean | undefined;
 }
 
 /** The options after validation, with every default applied. */
@@ -69,6 +77,9 @@ export interface ResolvedServerOptions {
   readonly debug: ((line: string) => void) | undefined;
   readonly sendTimeout: number;
   readonly keepAliveTimeout: number;
+  /** The certificate and key read and checked, or null for plain HTTP. */
+  readonly tls: TlsMaterial | null;
+  readonly http2: boolean;
 }
 
 export const DEFAULT_CACHE_CONTROL = 'public, max-age=3600';
@@ -88,8 +99,9 @@ export type OptionType = 'string' | 'boolean' | 'integer' | 'function' | 'object
  * Where an option lives. `server`: a createServer option and a config-file key, checked by validate().
  * `cli`: a config key and/or flag of the CLI only (port, host, workers, config), checked by the CLI.
  * `policy`: a key of the `cors` policy, checked by compilePolicy; listed here for its flag.
+ * `tls`: a key of the `tls` object (the certificate files), checked by validate(); listed for its flag.
  */
-export type OptionScope = 'server' | 'cli' | 'policy';
+export type OptionScope = 'server' | 'cli' | 'policy' | 'tls';
 
 export interface OptionFlag {
   /** Long name without dashes. A boolean flag (no `arg`) also has a `--no-NAME` form that sets false. */
@@ -151,7 +163,7 @@ export const OPTION_SCHEMA: readonly OptionSpec[] = [
   { name: 'root', scope: 'server', type: 'string', required: true, default: '', help: 'the directory to serve (the first argument)', example: '"./fonts"', apiDefault: 'required', apiDoc: 'the directory to serve' },
   { name: 'port', scope: 'cli', type: 'integer', min: 0, max: 65535, default: '8080 or $PORT', flag: { name: 'port', short: 'p', arg: 'N' }, help: 'port (default 8080, or $PORT; 0 picks a free port)', example: '8080', doc: '`0` picks a free port' },
   { name: 'host', scope: 'cli', type: 'string', default: '127.0.0.1', flag: { name: 'host', arg: 'H' }, help: 'address to bind (default 127.0.0.1; 0.0.0.0 to expose)', example: '"127.0.0.1"', doc: '`0.0.0.0` to expose' },
-  { name: 'config', scope: 'cli', type: 'string', configType: null, default: '', flag: { name: 'config', arg: 'FILE' }, help: 'JSON: { "root", "port", "host", "cors": {...}, "cacheControl", ... }', example: '"xorigin.json"', doc: 'JSON: `{ "root", "port", "host", "workers", "cors": { …policy options… }, "cacheControl", "immutable", "smallFileLimit", "crossOriginResourcePolicy", "watch", "log", "logFormat", "sendTimeout", "keepAliveTimeout" }`; unknown keys are errors, and every value must have its JSON type: `"port": 8080`, `"watch": false`, `"log": true` (a quoted `"8080"` or `"false"` is an error, never read as a number or a truthy string); a relative `"root"` is relative to the config file\'s directory' },
+  { name: 'config', scope: 'cli', type: 'string', configType: null, default: '', flag: { name: 'config', arg: 'FILE' }, help: 'JSON: { "root", "port", "host", "cors": {...}, "cacheControl", ... }', example: '"xorigin.json"', doc: 'JSON: `{ "root", "port", "host", "workers", "cors": { …policy options… }, "cacheControl", "immutable", "smallFileLimit", "crossOriginResourcePolicy", "watch", "log", "logFormat", "sendTimeout", "keepAliveTimeout", "tls": { "cert", "key" }, "http2" }`; unknown keys are errors, and every value must have its JSON type: `"port": 8080`, `"watch": false`, `"log": true` (a quoted `"8080"` or `"false"` is an error, never read as a number or a truthy string); a relative `"root"` (or `"tls"` file) is relative to the config file\'s directory' },
   { name: 'cors', scope: 'server', type: 'object', default: '{ "origins": ["*"] }', help: 'the CORS policy', example: '{ "origins": ["https://app.example.com"] }', apiDefault: '{ origins: ["*"] }', apiDoc: 'the policy ([options](#options)); with no `allowedHeaders` the server allows `range`, with no `exposedHeaders` it exposes `content-range, accept-ranges, content-length`; an explicit list, even `[]`, is taken as is' },
   { name: 'origins', scope: 'policy', type: 'strings', default: '*', flag: { name: 'origin', arg: 'O', multiple: true }, help: "allowed origin, repeatable: https://app.example.com,\n'https://*.example.com', 'http://localhost:*' or '*' (default '*')", example: '["https://app.example.com"]', doc: 'repeatable; any origin form of the policy' },
   { name: 'methods', scope: 'policy', type: 'strings', default: 'none', flag: { name: 'methods', arg: 'LIST', list: true }, help: 'extra allowed methods, comma-separated (e.g. PUT,DELETE)', example: '["PUT"]', doc: 'comma-separated (the server itself answers only GET/HEAD/OPTIONS)' },
@@ -166,6 +178,10 @@ export const OPTION_SCHEMA: readonly OptionSpec[] = [
   { name: 'watch', scope: 'server', type: 'boolean', default: 'on', flag: { name: 'watch' }, help: 'pick up added, changed and removed files without a restart (default on)', example: 'false', doc: 'pick up added, changed and removed files without a restart', apiDefault: 'true' },
   { name: 'sendTimeout', scope: 'server', type: 'integer', min: 1, max: TIMEOUT_MAX, unit: 'milliseconds', default: String(DEFAULT_SEND_TIMEOUT), flag: { name: 'send-timeout', arg: 'MS' }, help: `close a connection nothing could be written to for MS ms\n(default ${DEFAULT_SEND_TIMEOUT}, like nginx's send_timeout)`, example: '60000 (60 s)', doc: 'a connection nothing could be written to for this long is closed and its response\'s resources released (nginx\'s `send_timeout`)', apiDoc: 'ms, as `--send-timeout` (1–3600000)' },
   { name: 'keepAliveTimeout', scope: 'server', type: 'integer', min: 1, max: TIMEOUT_MAX, unit: 'milliseconds', default: String(DEFAULT_KEEP_ALIVE_TIMEOUT), flag: { name: 'keep-alive-timeout', arg: 'MS' }, help: `idle keep-alive connections are closed after MS ms (default\n${DEFAULT_KEEP_ALIVE_TIMEOUT}); behind a load balancer, set it above the balancer's\nidle timeout (often 60 s), or the balancer answers 502`, example: '65000 (above a 60 s balancer timeout)', doc: 'how long an idle keep-alive connection stays open; behind a load balancer, set it above the balancer\'s idle timeout (often 60 s), or the balancer reuses a connection being closed and answers 502', apiDoc: 'ms, as `--keep-alive-timeout` (1–3600000)' },
+  { name: 'tls', scope: 'server', type: 'object', default: 'none (plain HTTP)', help: 'HTTPS: { "cert": FILE, "key": FILE }', example: '{ "cert": "/etc/tls/fullchain.pem", "key": "/etc/tls/privkey.pem" }', apiDefault: 'none', apiDoc: '`{ cert, key }`: PEM file paths of the certificate chain and its private key; read and checked at start-up and on each reload' },
+  { name: 'cert', scope: 'tls', type: 'string', required: true, default: 'none', flag: { name: 'cert', arg: 'FILE' }, help: 'serve HTTPS with this PEM certificate chain (with --key)', example: '"/etc/tls/fullchain.pem"', doc: 'PEM certificate chain, leaf first (`fullchain.pem`); with `--key`, the server speaks HTTPS (and HTTP/2 unless `--no-http2`); re-read on SIGHUP' },
+  { name: 'key', scope: 'tls', type: 'string', required: true, default: 'none', flag: { name: 'key', arg: 'FILE' }, help: 'the private key of --cert (PEM, unencrypted)', example: '"/etc/tls/privkey.pem"', doc: 'the certificate\'s private key (PEM, unencrypted); a key that does not match the certificate is a start-up error' },
+  { name: 'http2', scope: 'server', type: 'boolean', default: 'on', flag: { name: 'http2' }, help: 'with --cert: offer HTTP/2 as well as HTTP/1.1 (default on)', example: 'false', doc: 'with `--cert`: offer HTTP/2 (ALPN `h2`) and HTTP/1.1; `--no-http2` offers HTTP/1.1 only. Without TLS it changes nothing (browsers speak HTTP/2 only over TLS)', apiDefault: 'true', apiDoc: 'with `tls`: offer HTTP/2 and HTTP/1.1 (ALPN); false: HTTP/1.1 only' },
   { name: 'workers', scope: 'cli', type: 'integer', min: 1, max: 256, default: '1', flag: { name: 'workers', arg: 'N' }, help: 'run N server processes (node:cluster); a worker that dies is\nreplaced (default 1: a single process, no cluster)', example: '2 (one per CPU core is the usual choice)', doc: 'run N processes with `node:cluster` sharing the port; a worker that dies is replaced (with a growing delay if it keeps dying at once); if none ever starts listening, the CLI exits 1' },
   { name: 'log', scope: 'server', type: 'function', configType: 'boolean', default: 'off', flag: { name: 'log' }, help: 'access log on stdout, one line per request', example: 'true', doc: 'one access-log line per request on stdout (see [Access log](#access-log))', apiDefault: 'none', apiDoc: '`(line) => void`, one access-log line per request; if it throws, the server reports that once on stderr and keeps serving' },
   { name: 'debug', scope: 'server', type: 'function', configType: 'boolean', default: 'off', flag: { name: 'debug' }, help: 'explain each CORS refusal on stderr, one line each (never on the wire)', example: 'true', doc: 'one line on stderr per refused preflight or disallowed origin, saying why (origin, method, which request header, the header list\'s bounds); request values escaped and truncated; the response is unchanged', apiDefault: 'none', apiDoc: '`(line) => void`: explain mode, one line per CORS refusal, saying why; never on the wire' },
@@ -173,6 +189,8 @@ export const OPTION_SCHEMA: readonly OptionSpec[] = [
 ];
 
 export const SERVER_SCHEMA: readonly OptionSpec[] = OPTION_SCHEMA.filter((s) => s.scope === 'server');
+/** The keys of the `tls` object. */
+export const TLS_SCHEMA: readonly OptionSpec[] = OPTION_SCHEMA.filter((s) => s.scope === 'tls');
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -272,6 +290,22 @@ function compileCors(given: CorsOptions | undefined, problems: PolicyProblem[]):
 }
 
 /**
+ * The `tls` object's keys checked, then the files read and checked (see loadTls). Problems are
+ * named `tls.cert`, `tls.key`.
+ */
+function checkTls(tls: TlsFiles | undefined, problems: PolicyProblem[]): TlsMaterial | null {
+  if (tls === undefined) return null;
+  const raw = tls as unknown as Record<string, unknown>;
+  const found = unknownKeys(raw, TLS_SCHEMA, 'key of tls');
+  for (const spec of TLS_SCHEMA) {
+    const problem = checkOption(spec, raw[spec.name]);
+    if (problem !== null) found.push(problem);
+  }
+  problems.push(...found.map((p) => ({ ...p, option: `tls.${p.option}` })));
+  return found.length > 0 ? null : loadTls(tls, problems);
+}
+
+/**
  * Wraps the user's access-log callback: a throw from it must not reach the response's 'close'
  * listener (where it would take the process down). It is reported once, not once per request.
  */
@@ -318,6 +352,7 @@ export function validate(options: ServerOptions): ResolvedServerOptions {
   }
   // A policy of the wrong type is already reported as a problem of `cors`; compiling it would only add noise.
   const cors = bad.has('cors') ? null : compileCors(options.cors, problems);
+  const tls = bad.has('tls') ? null : checkTls(options.tls, problems);
   if (problems.length > 0 || cors === null) throw new PolicyError(problems);
   return {
     cors,
@@ -331,6 +366,8 @@ export function validate(options: ServerOptions): ResolvedServerOptions {
     debug: guardLog(options.debug, 'debug'),
     sendTimeout: options.sendTimeout ?? DEFAULT_SEND_TIMEOUT,
     keepAliveTimeout: options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT,
+    tls,
+    http2: options.http2 ?? true,
   };
 }
 

@@ -1,55 +1,118 @@
-import { createServer as createHttpServer, type Server, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
-import type { ActualBlocks } from '../cors/response-headers.js';
+import { createServer as createHttpServer, Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import type { Server as NetServer } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
-import { clientErrorLine } from './access-log.js';
+import { answerClientError } from './client-error.js';
+import { HTTP2_LIMITS, Http2Sessions } from './http2-sessions.js';
 import { validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
-import { rawErrorResponse } from './representation.js';
+import { inForce, planReload, type ReloadReport } from './reload.js';
 
-/** A node:http server serving a directory with xorigin's CORS, caching and range handling. */
-export interface XoriginServer extends Server {
+/**
+ * A server serving a directory with xorigin's CORS, caching and range handling: a node:http
+ * server, or with `tls` a node:http2 secure server that also speaks HTTP/1.1 (or, with
+ * `http2: false`, a node:https server).
+ */
+export interface XoriginServer extends NetServer {
   /** The directory served, resolved. */
   readonly root: string;
+  /** `http` or `https`, for the URL a client uses. */
+  readonly scheme: 'http' | 'https';
   /**
    * Stops listening, lets in-flight responses finish (up to `graceMs`, default 10 s), then closes
-   * what is left. `close(cb)` does the same with the default deadline.
+   * what is left. `close(cb)` does the same with the default deadline. HTTP/1.1 responses carry
+   * `Connection: close` meanwhile; HTTP/2 connections get GOAWAY.
    */
   shutdown(graceMs?: number): Promise<void>;
+  /**
+   * Puts new options in force without dropping a connection (DESIGN.md "Reload"). They are
+   * validated completely first, certificate files included: on any problem a PolicyError lists
+   * them all and nothing changes. Otherwise the swap is atomic (each request is answered wholly
+   * under the old or wholly under the new options), a new certificate applies to new handshakes,
+   * and the report names what changed and what only a restart can change (root, smallFileLimit,
+   * watch, http2, TLS on or off).
+   */
+  reload(options: ServerOptions): ReloadReport;
   /** What the server holds right now; every count returns to 0 when no response is in flight. */
   readonly stats: ServerStats;
 }
 
 export type ServerStats = StaticStats;
 
+type NodeServer = HttpServer | Http2SecureServer;
+
 /**
- * Validates the options, scans the root and resolves to a node:http server ready to `listen`
+ * Validates the options, scans the root and resolves to a server ready to `listen`
  * (`(await serve(options)).listen(8080)`). Rejects with a PolicyError listing every problem when
- * the options are invalid.
+ * the options are invalid (an unreadable certificate, a key that does not match it, included).
  */
 export async function serve(options: ServerOptions): Promise<XoriginServer> {
-  const config = validate(options);
+  let config = validate(options);
+  let given = options;
   const handler = await handlerFor(config);
+  const node = createNodeServer(config, handler);
+  const sessions = isHttp2(node) ? new Http2Sessions(node, { keepAlive: config.keepAliveTimeout, send: config.sendTimeout }) : null;
+  applyHttp1Timeouts(node, config);
+  node.on('clientError', answerClientError({ cors: () => handler.corsBlocks, log: () => config.log, logFormat: () => config.logFormat }));
+  node.on('close', () => handler.close());
+  const server = node as unknown as XoriginServer;
+  Object.defineProperty(server, 'root', { value: handler.root });
+  Object.defineProperty(server, 'scheme', { value: config.tls === null ? 'http' : 'https' });
+  Object.defineProperty(server, 'stats', { get: () => handler.stats });
+  makeCloseGraceful(node, handler, sessions);
+  server.reload = (next: ServerOptions): ReloadReport => {
+    const fresh = validate(next);
+    const report = planReload(given, next, config, fresh);
+    handler.reconfigure(fresh);
+    applyHttp1Timeouts(node, fresh);
+    if (sessions !== null) Object.assign(sessions.timeouts, { keepAlive: fresh.keepAliveTimeout, send: fresh.sendTimeout });
+    if (fresh.tls !== null && config.tls !== null) (node as unknown as TlsServer).setSecureContext({ cert: fresh.tls.cert, key: fresh.tls.key });
+    // What needs a restart stays as it was, so the next comparison is against what is in force.
+    config = { ...fresh, tls: config.tls === null ? null : fresh.tls, http2: config.http2 };
+    given = inForce(given, next, report);
+    return report;
+  };
+  return server;
+}
+
+/** Plain HTTP/1.1; with TLS, HTTP/2 and HTTP/1.1 by ALPN, or HTTPS/1.1 only. */
+function createNodeServer(config: ResolvedServerOptions, handler: StaticHandler): NodeServer {
   // Timeouts are enforced by a periodic sweep (default every 30 s, which made the 10 s headers
   // timeout up to 40 s): sweep every second.
-  const server = createHttpServer({ connectionsCheckingInterval: 1000 }, handler) as XoriginServer;
+  const common = { connectionsCheckingInterval: 1000 };
+  if (config.tls === null) return createHttpServer(common, handler);
+  // A TLS handshake that does not finish holds a socket too: the same 10 s as the headers.
+  const tls = { cert: config.tls.cert, key: config.tls.key, handshakeTimeout: 10_000 };
+  if (!config.http2) return createHttpsServer({ ...common, ...tls }, handler) as HttpServer;
+  const server = createSecureServer({ ...tls, allowHTTP1: true, settings: HTTP2_LIMITS.settings, maxSessionMemory: HTTP2_LIMITS.maxSessionMemory }, handler as never);
+  // The HTTP/1.1 side of this server reads these as node:http does; they are not constructor options here.
+  (server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = 1000;
+  return server;
+}
+
+function isHttp2(server: NodeServer): server is Http2SecureServer {
+  return !(server instanceof HttpServer);
+}
+
+/**
+ * The HTTP/1.x timeouts (the HTTP/2 secure server applies them to its HTTP/1.1 connections too;
+ * `timeout` is also its HTTP/2 session inactivity timeout).
+ */
+function applyHttp1Timeouts(server: NodeServer, config: ResolvedServerOptions): void {
+  const s = server as unknown as HttpServer & { httpAllowHalfOpen: boolean };
   // A client may half-close after sending its requests (`printf ... | nc -N`): answer them all,
   // then close. Node's default drops every response not written synchronously on the FIN. The
   // switch is Node's own (set in its http.Server constructor, not yet in its typings or docs);
   // test/protocol.test.js fails if it stops working.
-  (server as XoriginServer & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  s.httpAllowHalfOpen = true;
   // Slow or stalled clients must not hold sockets forever.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  server.keepAliveTimeout = config.keepAliveTimeout;
+  s.headersTimeout = 10_000;
+  s.requestTimeout = 30_000;
+  s.keepAliveTimeout = config.keepAliveTimeout;
   // The send timeout: Node measures socket inactivity (no read, no completed write) and, with no
   // 'timeout' listener, destroys the socket, which closes the response and releases what it held.
-  server.timeout = config.sendTimeout;
-  server.on('clientError', answerClientError(handler.corsBlocks, config));
-  server.on('close', () => handler.close());
-  Object.defineProperty(server, 'root', { value: handler.root });
-  Object.defineProperty(server, 'stats', { get: () => handler.stats });
-  makeCloseGraceful(server, handler);
-  return server;
+  s.timeout = config.sendTimeout;
 }
 
 /**
@@ -57,16 +120,20 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
  * been seen to cut a response still flushing a large buffer. Stop accepting, let in-flight
  * responses finish (or the deadline pass), then close what is left.
  */
-function makeCloseGraceful(server: XoriginServer, handler: StaticHandler): void {
-  const nativeClose = server.close.bind(server);
+function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: Http2Sessions | null): void {
+  const server = node as unknown as XoriginServer;
+  const nativeClose = node.close.bind(node) as (callback?: (err?: Error) => void) => void;
   const gracefulClose = (graceMs: number, callback?: (err?: Error) => void): void => {
     handler.drain();
+    sessions?.drain();
     nativeClose(callback);
     let done = false;
     const finish = (): void => {
       if (done) return;
       done = true;
-      server.closeAllConnections();
+      // The HTTP/2 server keeps its HTTP/1.1 connections in node:http's own list.
+      HttpServer.prototype.closeAllConnections.call(node);
+      sessions?.destroyAll();
     };
     handler.whenIdle(finish);
     setTimeout(finish, graceMs).unref();
@@ -77,41 +144,5 @@ function makeCloseGraceful(server: XoriginServer, handler: StaticHandler): void 
   server.close = (callback?: (err?: Error) => void) => {
     gracefulClose(10_000, callback);
     return server;
-  };
-}
-
-/** Node's own statuses for a request it could not parse (see its default clientError handler). */
-const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
-  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload Too Large'],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
-};
-
-/**
- * Answers a request Node could not parse (400, 431, 413, 408) ourselves, with the CORS headers the
- * policy gives every response: Node's own answer has none, so a browser would report a CORS error
- * and hide the status. Then the connection is closed.
- */
-function answerClientError(cors: ActualBlocks, config: ResolvedServerOptions): (err: NodeJS.ErrnoException, socket: Duplex) => void {
-  return (err, socket) => {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    // A response still under way on this socket (a pipelined request before the bad one, its body
-    // still being read from disk) is let finish, with Connection: close; the bad request gets no
-    // answer of its own, since writing one would take that response's place on the wire.
-    const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (current != null && !current.writableFinished) {
-      if (!current.headersSent) current.shouldKeepAlive = false;
-      current.once('close', () => socket.destroy());
-      return;
-    }
-    const [status, reason] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request'];
-    const answer = rawErrorResponse(cors, status, reason);
-    socket.end(answer.text, () => socket.destroy());
-    // Logged too: probes with malformed requests must leave a trace.
-    const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
-    config.log?.(clientErrorLine(remote, status, answer.bodyBytes, config.logFormat));
   };
 }

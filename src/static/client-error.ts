@@ -1,0 +1,55 @@
+import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ActualBlocks } from '../cors/response-headers.js';
+import { clientErrorLine, type LogFormat } from './access-log.js';
+import { rawErrorResponse } from './representation.js';
+
+/** Node's own statuses for a request it could not parse (see its default clientError handler). */
+const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload Too Large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
+};
+
+/** What the answer needs at the moment of the error (a reload may have changed it since start-up). */
+export interface ClientErrorContext {
+  readonly cors: () => ActualBlocks;
+  readonly log: () => ((line: string) => void) | undefined;
+  readonly logFormat: () => LogFormat;
+}
+
+/**
+ * Answers an HTTP/1.x request Node could not parse (400, 431, 413, 408) ourselves, with the CORS
+ * headers the policy gives every response: Node's own answer has none, so a browser would report
+ * a CORS error and hide the status. Then the connection is closed. A failed TLS handshake (Node
+ * reports it here too, with no HTTP spoken yet) only closes the connection.
+ */
+export function answerClientError(context: ClientErrorContext): (err: NodeJS.ErrnoException, socket: Duplex) => void {
+  return (err, socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable || !isHttpError(err)) {
+      socket.destroy();
+      return;
+    }
+    // A response still under way on this socket (a pipelined request before the bad one, its body
+    // still being read from disk) is let finish, with Connection: close; the bad request gets no
+    // answer of its own, since writing one would take that response's place on the wire.
+    const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (current != null && !current.writableFinished) {
+      if (!current.headersSent) current.shouldKeepAlive = false;
+      current.once('close', () => socket.destroy());
+      return;
+    }
+    const [status, reason] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request'];
+    const answer = rawErrorResponse(context.cors(), status, reason);
+    socket.end(answer.text, () => socket.destroy());
+    // Logged too: probes with malformed requests must leave a trace.
+    const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
+    context.log()?.(clientErrorLine(remote, status, answer.bodyBytes, context.logFormat()));
+  };
+}
+
+/** An error of Node's HTTP/1 parser or its request timeout, as opposed to one of TLS. */
+function isHttpError(err: NodeJS.ErrnoException): boolean {
+  const code = err.code ?? '';
+  return code.startsWith('HPE_') || code === 'ERR_HTTP_REQUEST_TIMEOUT';
+}

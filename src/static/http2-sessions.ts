@@ -1,0 +1,84 @@
+import { constants, type Http2SecureServer, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+
+/**
+ * The HTTP/2 limits the server announces (SETTINGS) or enforces, chosen rather than inherited:
+ * Node's own default allows 2^32-1 concurrent streams per connection.
+ *
+ * - 128 concurrent streams per connection, as nginx (`http2_max_concurrent_streams`): a page's
+ *   fonts, styles and scripts fit; one client cannot make thousands of responses in flight.
+ * - A 16 KiB header list, as the HTTP/1 side (Node's `maxHeaderSize`): beyond it the stream is
+ *   refused (431-equivalent) and the connection lives on.
+ * - 10 MB of buffered session memory (Node's default, kept), past which new streams are refused
+ *   until the client reads.
+ * Abuse of the protocol itself (a rapid-reset flood, CVE-2023-44487; floods of SETTINGS, PING or
+ * empty frames) is cut by Node's nghttp2 with GOAWAY; test/http2.test.js shows it.
+ */
+export const HTTP2_LIMITS = {
+  settings: { maxConcurrentStreams: 128, maxHeaderListSize: 16 * 1024 },
+  maxSessionMemory: 10,
+} as const;
+
+export interface SessionTimeouts {
+  /** An open connection with no stream for this long gets GOAWAY (ms). */
+  keepAlive: number;
+  /** A stream nothing could be written to for this long is reset (ms). */
+  send: number;
+}
+
+/**
+ * The HTTP/2 connections of a server: the same timeouts as HTTP/1 (a connection idle for the
+ * keep-alive timeout is closed; a stream that makes no progress for the send timeout is reset,
+ * which releases what its response held), GOAWAY to every connection when the server drains
+ * (streams in flight finish; clients open new ones elsewhere), and a hard stop at the deadline.
+ */
+export class Http2Sessions {
+  private readonly sessions = new Set<ServerHttp2Session>();
+  private draining = false;
+
+  constructor(server: Http2SecureServer, readonly timeouts: SessionTimeouts) {
+    server.on('session', (session: ServerHttp2Session) => this.add(session));
+  }
+
+  get count(): number {
+    return this.sessions.size;
+  }
+
+  private add(session: ServerHttp2Session): void {
+    if (this.draining) {
+      session.close();
+      return;
+    }
+    this.sessions.add(session);
+    let open = 0;
+    let idle: NodeJS.Timeout | null = null;
+    const arm = (): void => {
+      idle = setTimeout(() => session.close(), this.timeouts.keepAlive);
+      idle.unref();
+    };
+    session.on('stream', (stream: ServerHttp2Stream) => {
+      open++;
+      if (idle !== null) clearTimeout(idle);
+      idle = null;
+      stream.setTimeout(this.timeouts.send, () => stream.close(constants.NGHTTP2_CANCEL));
+      stream.once('close', () => {
+        if (--open === 0 && !session.closed && !session.destroyed) arm();
+      });
+    });
+    session.once('close', () => {
+      if (idle !== null) clearTimeout(idle);
+      this.sessions.delete(session);
+    });
+    arm();
+  }
+
+  /** GOAWAY to every connection: their streams in flight finish, no new one is accepted. */
+  drain(): void {
+    this.draining = true;
+    for (const session of this.sessions) session.close();
+  }
+
+  /** The deadline: every connection is closed, whatever it was doing. */
+  destroyAll(): void {
+    for (const session of this.sessions) session.destroy();
+  }
+}

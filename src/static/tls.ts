@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { PolicyProblem } from '../cors/errors.js';
+
+/** Where the certificate chain and its private key are (PEM files), as `tls` in the options. */
+export interface TlsFiles {
+  /** The certificate chain, leaf first (`fullchain.pem`). */
+  cert: string;
+  /** The leaf certificate's private key (`privkey.pem`), unencrypted. */
+  key: string;
+}
+
+/** A certificate and key read, parsed and checked to belong together: ready for a TLS server. */
+export interface TlsMaterial {
+  readonly files: TlsFiles;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  /** The leaf certificate's end of validity. */
+  readonly validTo: Date;
+}
+
+function readPem(path: string, option: string, flag: string, problems: PolicyProblem[]): Buffer | null {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    problems.push({ option, value: path, reason: `cannot read the file: ${(e as Error).message}`, fix: `pass a readable PEM file with ${flag} (or "${option}" in the config file)` });
+    return null;
+  }
+}
+
+/** The leaf certificate, or null with a problem saying why it is not one. */
+function leafOf(cert: Buffer, path: string, problems: PolicyProblem[]): X509Certificate | null {
+  try {
+    return new X509Certificate(cert);
+  } catch (e) {
+    problems.push({ option: 'tls.cert', value: path, reason: `not a PEM certificate (${(e as Error).message})`, fix: 'pass the certificate chain (fullchain.pem, "-----BEGIN CERTIFICATE-----"), not the key or a DER file' });
+    return null;
+  }
+}
+
+function keyProblem(key: Buffer, path: string): PolicyProblem | null {
+  try {
+    createPrivateKey(key);
+    return null;
+  } catch (e) {
+    const encrypted = /encrypted|passphrase|bad decrypt/i.test((e as Error).message) || key.includes('ENCRYPTED');
+    return {
+      option: 'tls.key',
+      value: path,
+      reason: encrypted ? 'the private key is encrypted with a passphrase' : `not a PEM private key (${(e as Error).message})`,
+      fix: encrypted ? 'decrypt it once (openssl pkey -in key.pem -out key-plain.pem) and keep that file readable by this user only' : 'pass the private key (privkey.pem, "-----BEGIN PRIVATE KEY-----")',
+    };
+  }
+}
+
+/**
+ * Reads the certificate chain and key, and checks what can be checked before a client connects:
+ * both readable and PEM, the key unencrypted, the key belonging to the leaf certificate, the
+ * certificate within its validity period. Every problem goes to `problems`, named by option.
+ */
+export function loadTls(files: TlsFiles, problems: PolicyProblem[]): TlsMaterial | null {
+  const before = problems.length;
+  const cert = readPem(files.cert, 'tls.cert', '--cert', problems);
+  const key = readPem(files.key, 'tls.key', '--key', problems);
+  if (cert === null || key === null) return null;
+  const leaf = leafOf(cert, files.cert, problems);
+  const bad = keyProblem(key, files.key);
+  if (bad !== null) problems.push(bad);
+  if (leaf === null || bad !== null) return null;
+  if (!leaf.checkPrivateKey(createPrivateKey(key))) {
+    problems.push({ option: 'tls.key', value: files.key, reason: `this key does not belong to the certificate in ${files.cert} (${leaf.subject.replace(/\n/g, ', ')})`, fix: 'pass the key issued with that certificate (a renewal writes both files; use the pair from the same renewal)' });
+  }
+  const validTo = new Date(leaf.validTo);
+  if (validTo.getTime() < Date.now()) {
+    problems.push({ option: 'tls.cert', value: files.cert, reason: `the certificate expired on ${validTo.toISOString()}`, fix: 'renew it (certbot renew, or your CA) and point --cert at the new chain' });
+  }
+  return problems.length === before ? { files, cert, key, validTo } : null;
+}

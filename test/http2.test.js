@@ -1,0 +1,209 @@
+// HTTPS and HTTP/2: what only these protocols add (ALPN, limits, stream-level abuse, GOAWAY,
+// connection-specific headers). The promises common to every protocol are in server.test.js,
+// run over HTTP/1.1, HTTPS/1.1 and HTTP/2 (transports.js).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import tls from 'node:tls';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '../dist/index.js';
+import { h2Request, testCertificate } from './transports.js';
+
+const BIG = 4 * 1024 * 1024;
+const warnings = [];
+process.on('warning', (w) => warnings.push(`${w.name}: ${w.message}`));
+
+function makeRoot() {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-h2-'));
+  writeFileSync(join(root, 'a.woff2'), Buffer.from('wOF2' + 'x'.repeat(96)));
+  const big = Buffer.alloc(BIG);
+  for (let i = 0; i < big.length; i++) big[i] = i % 249;
+  writeFileSync(join(root, 'big.otf'), big);
+  return { root, big };
+}
+
+async function start(options) {
+  const c = testCertificate();
+  const server = await serve({ tls: { cert: c.cert, key: c.key }, ...options });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: server.address().port };
+}
+
+function connect(port) {
+  const session = http2.connect(`https://127.0.0.1:${port}`, { ca: testCertificate().pem });
+  session.on('error', () => {});
+  return session;
+}
+
+/** The protocol ALPN picks when the client offers h2 and http/1.1. */
+function negotiated(port) {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2', 'http/1.1'] }, () => {
+      resolve(socket.alpnProtocol);
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
+}
+
+const fdCount = () => readdirSync('/proc/self/fd').length;
+
+async function until(check, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+describe('HTTP/2 over TLS', () => {
+  let tree;
+  let s;
+  const lines = [];
+  before(async () => {
+    tree = makeRoot();
+    s = await start({ root: tree.root, cors: { origins: ['https://app.example'] }, log: (l) => lines.push(l), logFormat: 'json', keepAliveTimeout: 300 });
+  });
+  after(async () => {
+    await s.server.shutdown(500);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
+
+  test('ALPN offers h2 first, http/1.1 for older clients; the URL scheme is https', async () => {
+    assert.equal(await negotiated(s.port), 'h2');
+    assert.equal(s.server.scheme, 'https');
+  });
+
+  test('the limits are announced in SETTINGS: 128 concurrent streams, a 16 KiB header list', async () => {
+    const session = connect(s.port);
+    await new Promise((r) => session.once('remoteSettings', r));
+    assert.equal(session.remoteSettings.maxConcurrentStreams, 128);
+    assert.equal(session.remoteSettings.maxHeaderListSize, 16384);
+    session.close();
+  });
+
+  test('no connection-specific header, HEAD ends cleanly, the log says HTTP/2.0 with the bytes', async () => {
+    const res = await h2Request(s.port, { path: '/a.woff2', headers: { Origin: 'https://app.example' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['access-control-allow-origin'], 'https://app.example');
+    for (const name of ['connection', 'keep-alive', 'transfer-encoding', 'upgrade']) assert.equal(res.headers[name], undefined, name);
+    const head = await h2Request(s.port, { method: 'HEAD', path: '/a.woff2' });
+    assert.equal(head.status, 200);
+    assert.equal(head.body.length, 0);
+    assert.equal(head.rstCode, 0, 'HEAD stream closed with NO_ERROR');
+    assert.ok(await until(() => lines.length >= 2));
+    const entry = lines.map((l) => JSON.parse(l)).find((e) => e.method === 'GET' && e.target === '/a.woff2');
+    assert.equal(entry.protocol, 'HTTP/2.0');
+    assert.equal(entry.bytes, 100);
+    assert.equal(entry.completed, true);
+  });
+
+  test('an idle connection gets GOAWAY after the keep-alive timeout', async () => {
+    const session = connect(s.port);
+    await h2RequestOn(session, '/a.woff2');
+    const closed = await new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), 3000);
+      session.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    assert.equal(closed, true, 'the idle session was closed by the server');
+  });
+
+  test('a header list over 16 KiB is refused without harming the connection or the server', async (t) => {
+    const session = connect(s.port);
+    t.after(() => session.destroy());
+    // The limit binds once the client has acknowledged the server's SETTINGS (the first round trip).
+    await new Promise((r) => session.once('remoteSettings', r));
+    const outcome = await new Promise((resolve) => {
+      const stream = session.request({ ':path': '/a.woff2', 'x-big': 'a'.repeat(20_000) });
+      stream.on('response', (h) => resolve(h[':status']));
+      stream.on('error', (e) => resolve(e.code));
+      stream.on('close', () => resolve(`closed ${stream.rstCode}`));
+      stream.end();
+    });
+    assert.notEqual(outcome, 200, 'the oversized request was not served');
+    assert.equal((await h2Request(s.port, { path: '/a.woff2' })).status, 200);
+  });
+});
+
+function h2RequestOn(session, path) {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':path': path });
+    stream.on('data', () => {});
+    stream.on('end', resolve);
+    stream.on('error', reject);
+    stream.end();
+  });
+}
+
+test('a rapid-reset flood (CVE-2023-44487: streams opened and reset at once) costs its own connection only', async () => {
+  const tree = makeRoot();
+  const s = await start({ root: tree.root, smallFileLimit: 1024 });
+  const baseline = fdCount();
+  const session = connect(s.port);
+  await new Promise((r) => session.once('connect', r));
+  let opened = 0;
+  for (let round = 0; round < 200 && !session.destroyed && !session.closed; round++) {
+    for (let i = 0; i < 100; i++) {
+      let stream;
+      try {
+        stream = session.request({ ':path': '/big.otf' });
+      } catch {
+        break;
+      }
+      stream.on('error', () => {});
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+      opened++;
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.ok(opened >= 1000, `the flood sent ${opened} streams`);
+  // Meanwhile and after, a normal client is served in full.
+  const res = await h2Request(s.port, { path: '/big.otf' });
+  assert.equal(res.status, 200);
+  assert.ok(res.body.equals(tree.big));
+  session.destroy();
+  assert.ok(await until(() => s.server.stats.inFlight === 0 && s.server.stats.openFiles === 0 && s.server.stats.buffersInUse === 0), JSON.stringify(s.server.stats));
+  assert.ok(await until(() => fdCount() <= baseline + 1), `fds ${fdCount()} (baseline ${baseline})`);
+  await s.server.shutdown(500);
+  rmSync(tree.root, { recursive: true, force: true });
+});
+
+test('streams that are never read are reset after the send timeout, and give back what they held', async () => {
+  const tree = makeRoot();
+  const s = await start({ root: tree.root, smallFileLimit: 1024, sendTimeout: 1000 });
+  const stalled = connect(s.port);
+  const streams = [];
+  for (let i = 0; i < 40; i++) {
+    const stream = stalled.request({ ':path': '/big.otf' });
+    stream.on('error', () => {});
+    stream.pause();
+    streams.push(stream);
+  }
+  assert.ok(await until(() => s.server.stats.inFlight >= 40), `in flight: ${s.server.stats.inFlight}`);
+  // A normal client is served whole meanwhile.
+  const res = await h2Request(s.port, { path: '/big.otf' });
+  assert.ok(res.body.equals(tree.big));
+  assert.ok(await until(() => s.server.stats.inFlight === 0 && s.server.stats.openFiles === 0 && s.server.stats.buffersInUse === 0, 8000), JSON.stringify(s.server.stats));
+  assert.ok(streams.every((st) => st.destroyed || st.closed), 'every stalled stream was ended by the server');
+  stalled.destroy();
+  await s.server.shutdown(500);
+  rmSync(tree.root, { recursive: true, force: true });
+});
+
+test('with http2: false, ALPN offers only http/1.1', async () => {
+  const tree = makeRoot();
+  const s = await start({ root: tree.root, http2: false });
+  assert.notEqual(await negotiated(s.port), 'h2');
+  await s.server.shutdown(500);
+  rmSync(tree.root, { recursive: true, force: true });
+});
+
+test('no process warning was raised (a connection header on HTTP/2 would raise one)', () => {
+  assert.deepEqual(warnings, []);
+});

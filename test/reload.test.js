@@ -1,0 +1,247 @@
+// Reload without restart (DESIGN.md "Reload"): server.reload(), cors.reconfigure() and SIGHUP.
+// A new configuration is validated whole before anything changes; then each request is answered
+// wholly under the old or wholly under the new one; certificates apply to new handshakes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCors, serve } from '../dist/index.js';
+import { listen, request, runCli, stopCli } from './helpers.js';
+import { TRANSPORTS, testCertificate } from './transports.js';
+
+const A = 'https://a.example';
+const OLD = { cors: { origins: [A], exposedHeaders: ['x-old'] }, cacheControl: 'public, max-age=1' };
+const NEW = { cors: { origins: [A], exposedHeaders: ['x-new'] }, cacheControl: 'public, max-age=2' };
+
+function makeRoot() {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-reload-'));
+  writeFileSync(join(root, 'a.woff2'), Buffer.from('wOF2' + 'x'.repeat(96)));
+  return root;
+}
+
+async function start(options) {
+  const server = await serve(options);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: server.address().port };
+}
+
+/** Which configuration answered: the policy's exposed header and the Cache-Control must agree. */
+function generation(res) {
+  const exposed = res.headers['access-control-expose-headers'];
+  const cache = res.headers['cache-control'];
+  if (exposed === 'x-old' && cache === 'public, max-age=1') return 'old';
+  if (exposed === 'x-new' && cache === 'public, max-age=2') return 'new';
+  return `mixed: ${exposed} / ${cache}`;
+}
+
+for (const transport of TRANSPORTS) {
+  test(`${transport.name}: under a steady stream of requests a reload flips the answer once, with no failure and no mix`, async () => {
+    const root = makeRoot();
+    const s = await start({ root, ...OLD, ...transport.options() });
+    let reloaded = false;
+    const seen = [];
+    const loop = async () => {
+      for (let i = 0; i < 60; i++) {
+        const res = await transport.request(s.port, { path: '/a.woff2', headers: { Origin: A } });
+        assert.equal(res.status, 200);
+        seen.push({ g: generation(res), after: reloaded });
+      }
+    };
+    const loops = [loop(), loop(), loop()];
+    while (seen.length < 30) await new Promise((r) => setTimeout(r, 5));
+    const report = s.server.reload({ root, ...NEW, ...transport.options() });
+    reloaded = true;
+    await Promise.all(loops);
+    assert.deepEqual(report.applied.sort(), ['cacheControl', 'cors']);
+    assert.deepEqual(report.needsRestart, []);
+    assert.deepEqual(seen.filter((x) => x.g !== 'old' && x.g !== 'new'), [], 'no response mixes the two');
+    // A request that began after reload() returned is answered under the new configuration.
+    assert.deepEqual(seen.filter((x) => x.after && x.g === 'old').length <= 3, true, 'at most the requests already in flight answered old');
+    assert.ok(seen.some((x) => x.g === 'old') && seen.some((x) => x.g === 'new'));
+    const preflight = await transport.request(s.port, { method: 'OPTIONS', path: '/a.woff2', headers: { Origin: A, 'Access-Control-Request-Method': 'GET' } });
+    assert.equal(preflight.status, 204);
+    await s.server.shutdown(500);
+    rmSync(root, { recursive: true, force: true });
+  });
+}
+
+test('a broken configuration changes nothing, and every problem is reported', async () => {
+  const root = makeRoot();
+  const s = await start({ root, ...OLD });
+  assert.throws(
+    () => s.server.reload({ root, cors: { origins: ['https://b.example/'] }, cacheControl: 'x\r\ny', colour: 1 }),
+    (e) => {
+      assert.equal(e.name, 'PolicyError');
+      assert.deepEqual(e.problems.map((p) => p.option).sort(), ['cacheControl', 'colour', 'cors.origins[0]']);
+      return true;
+    },
+  );
+  const res = await request(s.port, { path: '/a.woff2', headers: { Origin: A } });
+  assert.equal(generation(res), 'old');
+  await s.server.shutdown(500);
+  rmSync(root, { recursive: true, force: true });
+});
+
+test('what needs a restart (root, smallFileLimit, watch, http2, TLS on/off) is reported and left as it was', async () => {
+  const root = makeRoot();
+  const other = makeRoot();
+  writeFileSync(join(other, 'only-here.txt'), 'x');
+  const s = await start({ root, ...OLD });
+  const report = s.server.reload({ root: other, ...NEW, smallFileLimit: 10, watch: false });
+  assert.deepEqual(report.needsRestart.sort(), ['root', 'smallFileLimit', 'watch']);
+  assert.deepEqual(report.applied.sort(), ['cacheControl', 'cors']);
+  assert.equal((await request(s.port, { path: '/only-here.txt' })).status, 404, 'still serving the old root');
+  assert.equal(generation(await request(s.port, { path: '/a.woff2', headers: { Origin: A } })), 'new');
+  const c = testCertificate();
+  assert.deepEqual(s.server.reload({ root: other, ...NEW, smallFileLimit: 10, watch: false, tls: { cert: c.cert, key: c.key } }).needsRestart.sort(), ['root', 'smallFileLimit', 'tls', 'watch']);
+  assert.equal(s.server.scheme, 'http');
+  await s.server.shutdown(500);
+  rmSync(root, { recursive: true, force: true });
+  rmSync(other, { recursive: true, force: true });
+});
+
+/** The subject CN of the certificate a new TLS handshake is given. */
+function servedName(port) {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['h2'] }, () => {
+      resolve(socket.getPeerCertificate().subject.CN);
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
+}
+
+test('a renewed certificate is served to new handshakes; a mismatched key is refused and the old pair stays', async () => {
+  const root = makeRoot();
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-renew-'));
+  const one = testCertificate('one.test');
+  const two = testCertificate('two.test');
+  const files = { cert: join(dir, 'fullchain.pem'), key: join(dir, 'privkey.pem') };
+  copyFileSync(one.cert, files.cert);
+  copyFileSync(one.key, files.key);
+  const s = await start({ root, ...OLD, tls: files });
+  assert.equal(await servedName(s.port), 'one.test');
+  // A keep-alive HTTPS/1.1 connection opened before the renewal lives on across it.
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
+  const get = () => new Promise((resolve, reject) => https.get({ host: '127.0.0.1', port: s.port, path: '/a.woff2', agent }, (res) => {
+    res.resume();
+    res.on('end', () => resolve(res.socket));
+  }).on('error', reject));
+  const before = await get();
+  // Renewal writes both files in place (certbot's live/ names stay the same).
+  copyFileSync(two.cert, files.cert);
+  copyFileSync(two.key, files.key);
+  assert.deepEqual(s.server.reload({ root, ...OLD, tls: files }).applied, ['tls']);
+  assert.equal(await servedName(s.port), 'two.test');
+  assert.equal(await get(), before, 'the connection from before the renewal was kept');
+  agent.destroy();
+  // Half a renewal: the new certificate with the old key.
+  copyFileSync(one.key, files.key);
+  assert.throws(() => s.server.reload({ root, ...OLD, tls: files }), (e) => e.problems.some((p) => p.option === 'tls.key' && /does not belong/.test(p.reason)));
+  assert.equal(await servedName(s.port), 'two.test');
+  await s.server.shutdown(500);
+  rmSync(root, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('cors.reconfigure: a new policy in one step; an invalid one throws and the old stays', async () => {
+  const cors = createCors({ origins: [A] });
+  const s = await listen((req, res) => {
+    if (!cors.handle(req, res)) res.end('ok');
+  });
+  const B = 'https://b.example';
+  assert.equal((await request(s.port, { headers: { Origin: B } })).headers['access-control-allow-origin'], undefined);
+  cors.reconfigure({ origins: [B], methods: ['PUT'] });
+  assert.equal((await request(s.port, { headers: { Origin: B } })).headers['access-control-allow-origin'], B);
+  assert.equal((await request(s.port, { headers: { Origin: A } })).headers['access-control-allow-origin'], undefined);
+  const pf = await request(s.port, { method: 'OPTIONS', headers: { Origin: B, 'Access-Control-Request-Method': 'PUT' } });
+  assert.equal(pf.status, 204);
+  assert.throws(() => cors.reconfigure({ origins: ['*'], credentials: true }), (e) => e.name === 'PolicyError');
+  assert.equal((await request(s.port, { headers: { Origin: B } })).headers['access-control-allow-origin'], B);
+  assert.deepEqual(cors.policy.methods, ['PUT']);
+  await s.close();
+});
+
+/** Resolves with the stderr text once `pattern` appears in it (or rejects after 8 s). */
+function stderrMatch(r, pattern) {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const tick = () => {
+      const m = pattern.exec(r.err);
+      if (m) return resolve(m[0]);
+      if (Date.now() - started > 8000) return reject(new Error(`no ${pattern} on stderr; got: ${r.err}`));
+      setTimeout(tick, 25);
+    };
+    tick();
+  });
+}
+
+for (const workers of [1, 2]) {
+  test(`CLI${workers > 1 ? ' --workers 2' : ''}: SIGHUP re-reads the config file; a broken one is refused and the old policy stays`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-hup-'));
+    const root = makeRoot();
+    const config = join(dir, 'xorigin.json');
+    writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] } }));
+    const r = await runCli(['serve', '--config', config, '--port', '0', '--workers', String(workers)]);
+    t.after(async () => {
+      await stopCli(r);
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true });
+    });
+    assert.equal(r.code, 'listening', r.err);
+    const B = 'https://b.example';
+    const acao = async () => (await request(r.port, { path: '/a.woff2', headers: { Origin: B } })).headers['access-control-allow-origin'];
+    assert.equal(await acao(), undefined);
+    writeFileSync(config, JSON.stringify({ root, cors: { origins: [B] }, host: 'localhost' }));
+    r.child.kill('SIGHUP');
+    await stderrMatch(r, workers > 1 ? /(worker \d+: reloaded[^\n]*\n[^]*){2}/ : /reloaded: applied: cors; needs a restart to change: host/);
+    for (let i = 0; i < 4; i++) assert.equal(await acao(), B, 'every worker answers under the new policy');
+    writeFileSync(config, JSON.stringify({ root, cors: { origins: ['https://c.example/'] } }));
+    r.child.kill('SIGHUP');
+    await stderrMatch(r, /reload refused, the running configuration stays in force: invalid xorigin configuration[^]*cors\.origins\[0\]/);
+    for (let i = 0; i < 4; i++) assert.equal(await acao(), B);
+    assert.equal(r.child.exitCode, null, 'still running');
+  });
+}
+
+test('CLI: --cert/--key serve HTTPS (URL printed with https); an unreadable or mismatched pair exits 2 naming the option', async (t) => {
+  const c = testCertificate();
+  const other = testCertificate('other.test');
+  const root = makeRoot();
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const r = await runCli(['serve', root, '--port', '0', '--cert', c.cert, '--key', c.key]);
+  t.after(() => stopCli(r));
+  assert.equal(r.code, 'listening', r.err);
+  assert.match(r.out, /listening on https:\/\/127\.0\.0\.1:/);
+  const res = await TRANSPORTS[2].request(r.port, { path: '/a.woff2' });
+  assert.equal(res.status, 200);
+  const missing = await runCli(['serve', root, '--cert', join(root, 'nope.pem'), '--key', c.key]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /tls\.cert = ".*nope\.pem": cannot read the file/);
+  const mismatched = await runCli(['serve', root, '--cert', c.cert, '--key', other.key]);
+  assert.equal(mismatched.code, 2);
+  assert.match(mismatched.err, /tls\.key = .*does not belong to the certificate/);
+  const half = await runCli(['serve', root, '--cert', c.cert]);
+  assert.equal(half.code, 2);
+  assert.match(half.err, /tls\.key = undefined: is required/);
+  const swapped = await runCli(['serve', root, '--cert', c.key, '--key', c.cert]);
+  assert.equal(swapped.code, 2);
+  assert.match(swapped.err, /tls\.cert = .*not a PEM certificate/);
+});
+
+test('plain HTTP is unchanged by the TLS options being absent', async () => {
+  const root = makeRoot();
+  const s = await start({ root });
+  assert.equal(s.server.scheme, 'http');
+  const res = await new Promise((resolve, reject) => http.get({ host: '127.0.0.1', port: s.port, path: '/a.woff2' }, (r) => {
+    r.resume();
+    r.on('end', () => resolve(r));
+  }).on('error', reject));
+  assert.equal(res.statusCode, 200);
+  await s.server.shutdown(500);
+  rmSync(root, { recursive: true, force: true });
+});

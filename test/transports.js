@@ -1,0 +1,103 @@
+// The three ways the server is reached, for tests that must hold over each: HTTP/1.1, HTTPS/1.1 and
+// HTTP/2 (TLS, ALPN). The test certificate is generated at test time with openssl (no key material
+// is committed) and trusted by the clients here, not by turning verification off.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import http2 from 'node:http2';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { X509Certificate, createHash } from 'node:crypto';
+
+let material = null;
+
+/**
+ * A self-signed P-256 certificate for 127.0.0.1 and localhost, made once per test process:
+ * { cert, key (paths), pem (Buffer), spki (base64 SHA-256 of the public key, as Chromium's
+ * --ignore-certificate-errors-spki-list wants it) }.
+ */
+export function testCertificate(name = 'localhost') {
+  if (material !== null && name === 'localhost') return material;
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-tls-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+    '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert,
+  ], { stdio: 'pipe' });
+  const pem = readFileSync(cert);
+  const spkiDer = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
+  const made = { cert, key, pem, spki: createHash('sha256').update(spkiDer).digest('base64') };
+  if (name === 'localhost') material = made;
+  return made;
+}
+
+function collect(res, resolve, reject) {
+  const chunks = [];
+  res.on('data', (c) => chunks.push(c));
+  res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, raw: res.rawHeaders, body: Buffer.concat(chunks), protocol: `HTTP/${res.httpVersion}` }));
+  res.on('error', reject);
+}
+
+/** node:http or node:https, one connection per request. */
+function http1Request(lib, extra) {
+  return (port, { method = 'GET', path = '/', headers = {} } = {}) =>
+    new Promise((resolve, reject) => {
+      const req = lib.request({ host: '127.0.0.1', port, method, path, headers, agent: false, ...extra() }, (res) => collect(res, resolve, reject));
+      req.setTimeout(5000, () => req.destroy(new Error('request timed out')));
+      req.on('error', reject);
+      req.end();
+    });
+}
+
+/**
+ * One HTTP/2 request on a connection of its own: { status, headers (lowercased, no pseudo-headers),
+ * raw, body, protocol: 'HTTP/2.0' }, the same shape as the HTTP/1 helpers.
+ */
+export function h2Request(port, { method = 'GET', path = '/', headers = {} } = {}) {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`https://127.0.0.1:${port}`, { ca: testCertificate().pem });
+    const fail = (e) => {
+      session.destroy();
+      reject(e);
+    };
+    session.on('error', fail);
+    const lower = Object.fromEntries(Object.entries(headers).map(([n, v]) => [n.toLowerCase(), v]));
+    delete lower.host;
+    const stream = session.request({ ':method': method, ':path': path, ...lower });
+    stream.setTimeout(5000, () => fail(new Error('request timed out')));
+    const chunks = [];
+    let head = null;
+    stream.on('response', (h) => (head = h));
+    stream.on('data', (c) => chunks.push(c));
+    stream.on('end', () => {
+      session.close();
+      const out = {};
+      const raw = [];
+      for (const [n, v] of Object.entries(head)) {
+        if (n.startsWith(':')) continue;
+        out[n] = Array.isArray(v) ? v.join(', ') : String(v);
+        raw.push(n, out[n]);
+      }
+      resolve({ status: head[':status'], headers: out, raw, body: Buffer.concat(chunks), protocol: 'HTTP/2.0', rstCode: stream.rstCode });
+    });
+    stream.on('error', fail);
+    stream.end();
+  });
+}
+
+const tlsFiles = () => {
+  const c = testCertificate();
+  return { cert: c.cert, key: c.key };
+};
+
+/**
+ * Each transport: `name`, `options()` (what serve() needs for it), `request(port, opts)`,
+ * `scheme`, and `http1` (raw HTTP/1 bytes can be written to it).
+ */
+export const TRANSPORTS = [
+  { name: 'HTTP/1.1', scheme: 'http', http1: true, options: () => ({}), request: http1Request(http, () => ({})) },
+  { name: 'HTTPS/1.1', scheme: 'https', http1: false, options: () => ({ tls: tlsFiles(), http2: false }), request: http1Request(https, () => ({ ca: testCertificate().pem })) },
+  { name: 'HTTP/2', scheme: 'https', http1: false, options: () => ({ tls: tlsFiles() }), request: h2Request },
+];
