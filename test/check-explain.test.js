@@ -118,3 +118,37 @@ test('xorigin serve --debug writes the lines on stderr; a non-boolean "debug" in
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('onDenied in the library: each refused preflight and disallowed origin, raw; explainDenied says why', async () => {
+  const { createCors, CorsEngine, PolicyError } = await import('../dist/cors/index.js');
+  const seen = [];
+  const cors = createCors({ origins: ['https://app.example'], methods: ['PUT'], onDenied: (info) => seen.push(info) });
+  const res = () => {
+    const h = {};
+    return { statusCode: 200, hasHeader: (n) => n.toLowerCase() in h, setHeader: (n, v) => (h[n.toLowerCase()] = v), writeHead: () => {}, end: () => {} };
+  };
+  const req = (method, headers) => ({ method, headers, url: '/x' });
+  cors.handle(req('OPTIONS', { origin: 'https://app.example', 'access-control-request-method': 'DELETE', 'access-control-request-headers': 'x-a' }), res());
+  cors.handle(req('GET', { origin: 'https://evil.example' }), res());
+  cors.handle(req('GET', { origin: 'https://app.example' }), res());
+  cors.handle(req('GET', {}), res());
+  cors.handle(req('OPTIONS', { origin: 'https://app.example', 'access-control-request-method': 'PUT' }), res());
+  assert.deepEqual(seen, [
+    { kind: 'preflight', origin: 'https://app.example', method: 'DELETE', requestHeaders: 'x-a' },
+    { kind: 'actual', origin: 'https://evil.example' },
+  ]);
+  assert.match(explainDenied(cors.policy, seen[0]).line, /method "DELETE" not allowed/);
+  assert.match(explainDenied(cors.policy, seen[1]).line, /origin not in the policy/);
+
+  const engine = new CorsEngine({ origins: ['https://app.example'], onDenied: (info) => seen.push(info) });
+  engine.decidePreflight('https://evil.example', 'GET', undefined);
+  engine.actualHeaders('https://evil.example');
+  engine.actualHeaders(undefined);
+  assert.equal(seen.length, 4);
+  assert.deepEqual(seen[2], { kind: 'preflight', origin: 'https://evil.example', method: 'GET', requestHeaders: undefined });
+
+  engine.reconfigure({ origins: ['https://app.example'] });
+  engine.actualHeaders('https://evil.example');
+  assert.equal(seen.length, 4, 'reconfigure without onDenied turns it off');
+  assert.throws(() => createCors({ origins: ['*'], onDenied: 'log' }), (e) => e instanceof PolicyError && /onDenied/.test(e.message));
+});
