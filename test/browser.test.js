@@ -329,7 +329,7 @@ describe('real browser (Chromium)', { skip }, () => {
   });
 
   test('13. the bundled example (npm start) renders its page with the font from the other origin', async (t) => {
-    const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', 'example', '--origin', '*', '--port', '0', '--log', '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', 'example', '--origin', '*', '--port', '0', '--log', '--log-format', 'json', '--etag-cache', 'off'], { stdio: ['ignore', 'pipe', 'inherit'] });
     t.after(() => child.kill('SIGTERM'));
     let out = '';
     const port = await new Promise((resolve, reject) => {

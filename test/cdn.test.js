@@ -96,7 +96,7 @@ const children = [];
 
 /** One xorigin replica: the CLI, as a user runs it. Resolves { port, child }. */
 async function startReplica(root, flags) {
-  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', root, '--port', '0', ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', root, '--port', '0', '--etag-cache', 'off', ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   let err = '';

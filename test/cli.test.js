@@ -360,6 +360,27 @@ test('CLI --workers 2: both serve, a killed worker is replaced, SIGTERM stops th
   for (const pid of [second, replacement]) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} still running`);
 });
 
+test('CLI --workers 2: the primary hashes the tree once; each worker reads none of it (ETag cache)', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-cli-workers-'));
+  const cache = mkdtempSync(join(tmpdir(), 'xorigin-cli-etags-'));
+  t.after(() => {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(cache, { recursive: true, force: true });
+  });
+  for (let i = 0; i < 20; i++) writeFileSync(join(root, `f${i}.woff2`), Buffer.alloc(30_000, i));
+  // Files changed in the last 2 s are never cached (a same-tick write would go unseen): let them settle.
+  await new Promise((r) => setTimeout(r, 2100));
+  const r = await runCli(['serve', root, '--port', '0', '--workers', '2', '--etag-cache', cache]);
+  t.after(() => r.child?.kill('SIGKILL'));
+  assert.equal(r.code, 'listening', r.err);
+  await until(() => (r.err.match(/worker \d+ listening/g) ?? []).length === 2, 'two workers listening');
+  const lines = r.err.split('\n').filter((l) => /worker \d+ listening/.test(l));
+  for (const line of lines) assert.match(line, /listening \(20 files: 0 read, 20 from the ETag cache\)$/);
+  const exited = exitOf(r.child);
+  r.child.kill('SIGTERM');
+  assert.equal((await exited).code, 0);
+});
+
 test('CLI --workers: a bad count exits 2 naming it; a port in use exits 1 without a restart loop', async () => {
   const bad = await runCli(['serve', 'example', '--workers', '0']);
   assert.equal(bad.code, 2);

@@ -2,6 +2,8 @@
 import http from 'node:http';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Starts a node:http server on 127.0.0.1 with an ephemeral port. */
@@ -99,13 +101,24 @@ export function acHeaders(res) {
 
 const CLI = join(process.cwd(), 'dist/cli/main.js');
 
+let cliCacheHome = null;
+
+/** The CLI keeps ETags under $XDG_CACHE_HOME: for the tests, a directory of their own, removed at exit. */
+function cacheHome() {
+  if (cliCacheHome === null) {
+    cliCacheHome = mkdtempSync(join(tmpdir(), 'xorigin-cli-cache-'));
+    process.once('exit', () => rmSync(cliCacheHome, { recursive: true, force: true }));
+  }
+  return cliCacheHome;
+}
+
 /**
  * Runs the CLI; resolves at exit, or once it prints its URL (then with the child still running).
  * `env` is added to a copy of this process's environment without PORT (`PORT: undefined` keeps it out).
  */
 export function runCli(args, { env = {}, cwd = process.cwd(), timeoutMs = 8000 } = {}) {
   return new Promise((resolve) => {
-    const childEnv = { ...process.env };
+    const childEnv = { ...process.env, XDG_CACHE_HOME: cacheHome() };
     delete childEnv.PORT;
     for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv, cwd });

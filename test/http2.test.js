@@ -178,6 +178,10 @@ test('streams that are never read are reset after the send timeout, and give bac
   const tree = makeRoot();
   const s = await start({ root: tree.root, smallFileLimit: 1024, sendTimeout: 1000 });
   const stalled = connect(s.port);
+  // The connection itself stays active (PINGs), so only a per-stream timeout can end these streams.
+  const pinger = setInterval(() => {
+    if (!stalled.destroyed && !stalled.closed) stalled.ping(() => {});
+  }, 200);
   const streams = [];
   for (let i = 0; i < 40; i++) {
     const stream = stalled.request({ ':path': '/big.otf' });
@@ -191,6 +195,7 @@ test('streams that are never read are reset after the send timeout, and give bac
   assert.ok(res.body.equals(tree.big));
   assert.ok(await until(() => s.server.stats.inFlight === 0 && s.server.stats.openFiles === 0 && s.server.stats.buffersInUse === 0, 8000), JSON.stringify(s.server.stats));
   assert.ok(streams.every((st) => st.destroyed || st.closed), 'every stalled stream was ended by the server');
+  clearInterval(pinger);
   stalled.destroy();
   await s.server.shutdown(500);
   rmSync(tree.root, { recursive: true, force: true });

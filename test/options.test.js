@@ -22,7 +22,7 @@ function problemsOf(options) {
 
 // One value of each JSON (and JS) kind: whatever an option's type, most of these are wrong for it.
 const KINDS = [null, 'x-foo', '80', 'false', '', 0, -1, 1.5, 80, true, false, [], ['x'], [1], {}, { a: 1 }, () => {}, Number.NaN];
-const SERVER_KEYS = ['root', 'cors', 'cacheControl', 'immutable', 'smallFileLimit', 'crossOriginResourcePolicy', 'watch', 'log', 'logFormat', 'sendTimeout', 'keepAliveTimeout'];
+const SERVER_KEYS = ['root', 'cors', 'cacheControl', 'immutable', 'smallFileLimit', 'memoryBudget', 'etagCache', 'crossOriginResourcePolicy', 'watch', 'log', 'logFormat', 'sendTimeout', 'keepAliveTimeout'];
 const POLICY_KEYS = ['origins', 'methods', 'caseSensitiveMethods', 'allowedHeaders', 'exposedHeaders', 'credentials', 'maxAge', 'preflightStatus', 'timingAllowOrigin', 'tolerateInsecureOrigins'];
 
 test('validate throws only PolicyError, and names the option at fault, for a value of any kind in any key', () => {

@@ -3,6 +3,7 @@
 // wholly under the old or wholly under the new one; certificates apply to new handshakes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -160,6 +161,7 @@ test('cors.reconfigure: a new policy in one step; an invalid one throws and the 
   assert.equal((await request(s.port, { headers: { Origin: A } })).headers['access-control-allow-origin'], undefined);
   const pf = await request(s.port, { method: 'OPTIONS', headers: { Origin: B, 'Access-Control-Request-Method': 'PUT' } });
   assert.equal(pf.status, 204);
+  assert.equal(pf.headers['access-control-allow-methods'], 'PUT');
   assert.throws(() => cors.reconfigure({ origins: ['*'], credentials: true }), (e) => e.name === 'PolicyError');
   assert.equal((await request(s.port, { headers: { Origin: B } })).headers['access-control-allow-origin'], B);
   assert.deepEqual(cors.policy.methods, ['PUT']);
@@ -196,6 +198,9 @@ for (const workers of [1, 2]) {
     const B = 'https://b.example';
     const acao = async () => (await request(r.port, { path: '/a.woff2', headers: { Origin: B } })).headers['access-control-allow-origin'];
     assert.equal(await acao(), undefined);
+    // The URL is printed once the first worker listens; a worker still starting would not answer
+    // (it reads the sources as it starts, so it is not left behind either: see the next tests).
+    if (workers > 1) await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
     writeFileSync(config, JSON.stringify({ root, cors: { origins: [B] }, host: 'localhost' }));
     r.child.kill('SIGHUP');
     await stderrMatch(r, workers > 1 ? /(worker \d+: reloaded[^\n]*\n[^]*){2}/ : /reloaded: applied: cors; needs a restart to change: host/);
@@ -208,17 +213,120 @@ for (const workers of [1, 2]) {
   });
 }
 
-test('CLI: --cert/--key serve HTTPS (URL printed with https); an unreadable or mismatched pair exits 2 naming the option', async (t) => {
+test('CLI: a SIGHUP while the root is still being scanned is applied once the server is up, not fatal', async (t) => {
+  // SIGHUP's default action ends a process: one arriving during the start-up scan (a large tree, a
+  // renewal hook firing as the service restarts) killed it without a word. The scan is held here
+  // by a preloaded hook until the test has sent its SIGHUP, so the signal lands in it every time.
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-hup-early-'));
+  const root = makeRoot();
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
+  });
+  const config = join(dir, 'xorigin.json');
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] } }));
+  const go = join(dir, 'go');
+  const hook = join(dir, 'hold-scan.mjs');
+  writeFileSync(hook, `
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
+const readdir = fsp.readdir;
+let held = false;
+fsp.readdir = async (...args) => {
+  if (!held) {
+    held = true;
+    process.stderr.write('scanning\\n');
+    while (!fs.existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 10));
+  }
+  return readdir(...args);
+};
+syncBuiltinESMExports();
+`);
+  const child = spawn(process.execPath, ['--import', new URL(`file://${hook}`).href, 'dist/cli/main.js', 'serve', '--config', config, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  let err = '';
+  const waiters = [];
+  const check = () => {
+    for (const w of waiters.splice(0)) if (!w()) waiters.push(w);
+  };
+  child.stdout.on('data', (d) => {
+    out += d;
+    check();
+  });
+  child.stderr.on('data', (d) => {
+    err += d;
+    check();
+  });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(`exited (${code ?? signal})`)));
+  const seen = (test) => Promise.race([
+    new Promise((resolve) => {
+      const w = () => test() && (resolve(true), true);
+      if (!w()) waiters.push(w);
+    }),
+    exited,
+    new Promise((r) => setTimeout(() => r('timed out'), 8000).unref()),
+  ]);
+  assert.equal(await seen(() => /scanning/.test(err)), true, err);
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: ['https://b.example'] } }));
+  child.kill('SIGHUP');
+  writeFileSync(go, '');
+  assert.equal(await seen(() => /reloaded: applied: cors/.test(err) && /listening on http:\/\/127\.0\.0\.1:\d+/.test(out)), true, `stderr: ${err}`);
+  const port = Number(/127\.0\.0\.1:(\d+)/.exec(out)[1]);
+  const res = await request(port, { path: '/a.woff2', headers: { Origin: 'https://b.example' } });
+  assert.equal(res.headers['access-control-allow-origin'], 'https://b.example');
+});
+
+test('--workers: a SIGHUP that finds a worker just died (listed, its channel closed) does not end the primary', async (t) => {
+  // The state lasts from the worker's death until the primary has seen its 'exit': a SIGHUP landing
+  // then (a renewal hook while a worker crashed) made send() emit an unhandled 'error' on the Worker,
+  // which ended the primary and every worker with it. Here the dead worker is handed over directly.
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-hup-dead-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const worker = join(dir, 'worker.mjs');
+  writeFileSync(worker, 'setInterval(() => {}, 1000);\n');
+  const primary = join(dir, 'primary.mjs');
+  writeFileSync(primary, `
+import cluster from 'node:cluster';
+import { forwardReloads } from ${JSON.stringify(new URL('../dist/cli/reload.js', import.meta.url).href)};
+cluster.setupPrimary({ exec: ${JSON.stringify(worker)} });
+const w = cluster.fork();
+w.on('online', () => w.process.kill('SIGKILL'));
+w.on('exit', () => {
+  forwardReloads(() => [w], () => ({}));
+  process.kill(process.pid, 'SIGHUP');
+  setTimeout(() => { process.stdout.write('primary still running'); process.exit(0); }, 200);
+});
+`);
+  const child = spawn(process.execPath, [primary], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  clearTimeout(timer);
+  assert.equal(code, 0, err);
+  assert.equal(out, 'primary still running');
+});
+
+test('CLI: --cert/--key serve HTTPS and HTTP/2 (also under --workers; URL printed with https); an unreadable or mismatched pair exits 2 naming the option', async (t) => {
   const c = testCertificate();
   const other = testCertificate('other.test');
   const root = makeRoot();
   t.after(() => rmSync(root, { recursive: true, force: true }));
-  const r = await runCli(['serve', root, '--port', '0', '--cert', c.cert, '--key', c.key]);
-  t.after(() => stopCli(r));
-  assert.equal(r.code, 'listening', r.err);
-  assert.match(r.out, /listening on https:\/\/127\.0\.0\.1:/);
-  const res = await TRANSPORTS[2].request(r.port, { path: '/a.woff2' });
-  assert.equal(res.status, 200);
+  for (const workers of ['1', '2']) {
+    const r = await runCli(['serve', root, '--port', '0', '--cert', c.cert, '--key', c.key, '--workers', workers]);
+    t.after(() => stopCli(r));
+    assert.equal(r.code, 'listening', r.err);
+    assert.match(r.out, /listening on https:\/\/127\.0\.0\.1:/);
+    for (let i = 0; i < 4; i++) {
+      const res = await TRANSPORTS[2].request(r.port, { path: '/a.woff2' });
+      assert.equal(res.status, 200);
+      assert.equal(res.protocol, 'HTTP/2.0');
+    }
+  }
   const missing = await runCli(['serve', root, '--cert', join(root, 'nope.pem'), '--key', c.key]);
   assert.equal(missing.code, 2);
   assert.match(missing.err, /tls\.cert = ".*nope\.pem": cannot read the file/);

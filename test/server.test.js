@@ -55,8 +55,9 @@ function makeTree({ huge = false } = {}) {
   return { base, root, big, css, huge: hugeFile };
 }
 
+// Files above 256 KiB are never held in memory here (unless a test says otherwise), so large ones take the disk path.
 async function start(options, transport = TRANSPORTS[0]) {
-  const server = await serve({ ...options, ...transport.options() });
+  const server = await serve({ smallFileLimit: 256 * 1024, ...options, ...transport.options() });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, port: server.address().port };
 }

@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { OPTION_SCHEMA, SERVER_SCHEMA, checkOption, unknownKeys, validateServerOptions, type OptionSpec, type ServerOptions } from '../static/options.js';
+import { defaultEtagCacheDir } from '../static/etag-cache.js';
 import type { CommandLine } from './args.js';
 
 /** Everything `xorigin serve` needs, from every source, checked. */
@@ -38,7 +39,10 @@ function configLayer(path: string, problems: PolicyProblem[]): Layer {
   }
   problems.push(...unknownKeys(config, OPTION_SCHEMA.filter((s) => (s.scope === 'server' || s.scope === 'cli') && s.configType !== null), 'key in the config file'));
   const here = dirname(path);
-  if (typeof config.root === 'string' && config.root !== '') config.root = resolve(here, config.root);
+  for (const key of ['root', 'etagCache']) {
+    const value = config[key];
+    if (typeof value === 'string' && value !== '' && value !== 'off') config[key] = resolve(here, value);
+  }
   if (isPlainObject(config.tls)) {
     const tls = { ...config.tls };
     for (const name of ['cert', 'key']) if (typeof tls[name] === 'string' && tls[name] !== '') tls[name] = resolve(here, tls[name] as string);
@@ -110,9 +114,11 @@ function cliSettings(all: Layer, portFromEnv: boolean, problems: PolicyProblem[]
 }
 
 /** The serve() options: every server key as given (validate() checks them), `log: true` turned into stdout. */
-function serverOptions(all: Layer, problems: PolicyProblem[]): ServerOptions {
+function serverOptions(all: Layer, env: NodeJS.ProcessEnv, problems: PolicyProblem[]): ServerOptions {
   const options: Layer = {};
   for (const s of SERVER_SCHEMA) if (all[s.name] !== undefined) options[s.name] = all[s.name];
+  // The library writes nowhere unless asked; the command keeps its ETags where caches go.
+  options.etagCache ??= defaultEtagCacheDir(env);
   if (isPlainObject(options.cors) && options.cors.origins === undefined) options.cors = { ...options.cors, origins: ['*'] };
   else if (options.cors === undefined) options.cors = { origins: ['*'] };
   const log = spec('log');
@@ -167,7 +173,7 @@ export function resolveSettings(cmd: CommandLine, env: NodeJS.ProcessEnv): Setti
   const flags = flagLayer(cmd);
   const all = overlay(overlay(config, fromEnv), flags);
   const { port, host, workers } = cliSettings(all, flags.port === undefined && fromEnv.port !== undefined, problems);
-  const options = serverOptions(all, problems);
+  const options = serverOptions(all, env, problems);
   checkServerOptions(options, problems);
   if (problems.length > 0) throw new PolicyError(problems);
   return { options, port, host, workers };

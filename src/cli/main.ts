@@ -3,10 +3,23 @@ import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { PolicyError } from '../cors/errors.js';
 import { helpText, parseCommandLine, type CommandLine } from './args.js';
-import { resolveSettings } from './config.js';
+import { resolve } from 'node:path';
+import { writeEtagCache } from '../static/asset-table.js';
+import { resolveSettings, type Settings } from './config.js';
 import { serve } from './serve.js';
+import { holdEarlyReloads } from './reload.js';
 import { supervise } from './supervisor.js';
 import { runCheck } from './check.js';
+
+/**
+ * Under --workers, the primary hashes the tree once into the ETag cache before forking, so each
+ * worker's scan reads only what changed since (and the hashing is not multiplied by N). Without an
+ * ETag cache each worker hashes the tree itself. A failure here is left to the workers to report.
+ */
+async function scanOnceForWorkers({ options }: Settings): Promise<void> {
+  if (options.etagCache === undefined || options.etagCache === 'off') return;
+  await writeEtagCache(resolve(options.root), resolve(options.etagCache)).catch(() => null);
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -22,8 +35,16 @@ async function run(cmd: CommandLine): Promise<void> {
   // The same checks with and without --workers, before anything listens or forks.
   const reread = (): ReturnType<typeof resolveSettings> => resolveSettings(cmd, process.env);
   const settings = reread();
-  if (cluster.isPrimary && settings.workers !== 1) supervise(settings, reread);
-  else await serve(settings, reread);
+  if (cluster.isPrimary && settings.workers !== 1) {
+    // A SIGHUP during this scan must not end the primary (SIGHUP's default action); the workers it
+    // forks afterwards read every source themselves, so there is nothing to forward.
+    const stopHolding = holdEarlyReloads();
+    await scanOnceForWorkers(settings);
+    supervise(settings, reread);
+    stopHolding();
+  } else {
+    await serve(settings, reread);
+  }
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -44,20 +44,49 @@ export function reloadServer(server: XoriginServer, running: { settings: Setting
 }
 
 /**
+ * Holds reloads asked for while the server is starting (the root being scanned, which takes a while
+ * for a large tree): a SIGHUP then would otherwise end the process (its default action) without a
+ * word, and a worker would drop the primary's request, keeping the configuration it read before the
+ * change. Call before the scan; the function returned stops holding and says whether one was asked.
+ */
+export function holdEarlyReloads(): () => boolean {
+  let asked = false;
+  // A worker's own SIGHUP (its process group hung up) is only kept from ending it, as later.
+  const onSignal = (): void => {
+    if (!cluster.isWorker) asked = true;
+  };
+  const onMessage = (m: Partial<ReloadRequest>): void => {
+    if (m?.xorigin === 'reload') asked = true;
+  };
+  process.on('SIGHUP', onSignal);
+  if (cluster.isWorker) process.on('message', onMessage);
+  return () => {
+    process.off('SIGHUP', onSignal);
+    process.off('message', onMessage);
+    return asked;
+  };
+}
+
+/**
  * One process: SIGHUP reloads and says how on stderr. A cluster worker: the primary asks (it
  * validated first); the worker answers it, and a SIGHUP sent to the worker itself (a whole
  * process group hung up) is ignored instead of ending it.
  */
-export function reloadOnSignal(server: XoriginServer, settings: Settings, reread: Reread): void {
+export function reloadOnSignal(server: XoriginServer, settings: Settings, reread: Reread, stopHolding: () => boolean = () => false): void {
   const running = { settings };
   if (cluster.isWorker) {
+    const answer = (): void => void process.send?.(reloadServer(server, running, reread));
     process.on('SIGHUP', () => {});
     process.on('message', (m: Partial<ReloadRequest>) => {
-      if (m?.xorigin === 'reload') process.send?.(reloadServer(server, running, reread));
+      if (m?.xorigin === 'reload') answer();
     });
+    // Released only now: with no SIGHUP listener for an instant, a signal then would end the process.
+    if (stopHolding()) answer();
     return;
   }
-  process.on('SIGHUP', () => process.stderr.write(`xorigin: ${reloadServer(server, running, reread).line}\n`));
+  const reload = (): void => void process.stderr.write(`xorigin: ${reloadServer(server, running, reread).line}\n`);
+  process.on('SIGHUP', reload);
+  if (stopHolding()) reload();
 }
 
 /**
@@ -76,6 +105,10 @@ export function forwardReloads(workers: () => Worker[], reread: Reread): void {
       return;
     }
     const request: ReloadRequest = { xorigin: 'reload' };
-    for (const w of workers()) w.send(request);
+    // A worker that just died stays listed until its 'exit' has been seen, with its channel already
+    // closed: send() to it would emit an 'error' on the Worker, which has no listener and would end
+    // the primary (and with it every worker). Skip it; with the callback, a send that fails anyway
+    // (the channel closing in between) is ignored. Its replacement reads the sources as it starts.
+    for (const w of workers()) if (w.isConnected()) w.send(request, () => {});
   });
 }

@@ -3,7 +3,7 @@ import { PolicyError } from '../cors/errors.js';
 import { serve as serveFiles, type XoriginServer } from '../static/server.js';
 import type { Settings } from './config.js';
 import { onStopSignals } from './signals.js';
-import { reloadOnSignal, type Reread } from './reload.js';
+import { holdEarlyReloads, reloadOnSignal, type Reread } from './reload.js';
 
 /** `[::1]` for an IPv6 host, so the printed URL can be pasted. */
 export function urlHost(host: string): string {
@@ -18,12 +18,15 @@ export function urlHost(host: string): string {
 export async function serve(settings: Settings, reread: Reread): Promise<void> {
   const { options, port, host } = settings;
   let server: XoriginServer;
+  const stopHolding = holdEarlyReloads();
   try {
     server = await serveFiles(options);
   } catch (e) {
     // The options were checked already, so what failed is most likely the scan of the root.
     throw e instanceof PolicyError ? e : new PolicyError([{ option: 'root', value: options.root, reason: (e as Error).message, fix: 'pass a readable directory' }]);
   }
+  // The primary names each worker's scan in its "listening" line.
+  if (cluster.isWorker) process.send?.({ xorigin: 'scanned', scan: server.stats.lastScan });
   server.on('error', (e: NodeJS.ErrnoException) => {
     process.stderr.write(`xorigin: cannot listen on ${host}:${String(port)}: ${e.message}\n`);
     process.exit(1);
@@ -34,6 +37,6 @@ export async function serve(settings: Settings, reread: Reread): Promise<void> {
     const actual = typeof address === 'object' && address !== null ? address.port : port;
     process.stdout.write(`listening on ${server.scheme}://${urlHost(host)}:${String(actual)}\n`);
   });
-  reloadOnSignal(server, settings, reread);
+  reloadOnSignal(server, settings, reread, stopHolding);
   onStopSignals(() => void server.shutdown().then(() => process.exit(0)));
 }

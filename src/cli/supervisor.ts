@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import type { ScanReport } from '../static/asset-table.js';
 import { onStopSignals } from './signals.js';
 import type { Settings } from './config.js';
 import { forwardReloads, type Reread } from './reload.js';
@@ -9,6 +10,11 @@ const STOP_DEADLINE = 15_000;
 /** A worker that dies within this long of starting counts as a quick death (restart backoff). */
 const QUICK_DEATH = 1_000;
 const MAX_RESTART_DELAY = 10_000;
+
+/** ` (N files: H read, C from the ETag cache)`: whether a worker had to hash the tree. */
+function scanSummary(s: ScanReport): string {
+  return ` (${String(s.files)} files: ${String(s.hashed)} read, ${String(s.cached)} from the ETag cache)`;
+}
 
 function liveWorkers(): Worker[] {
   return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
@@ -29,9 +35,15 @@ export function supervise(settings: Settings, reread: Reread): void {
     startedAt.set(cluster.fork().id, Date.now());
   };
 
+  const scans = new Map<number, string>();
+  cluster.on('message', (worker, message: { xorigin?: string; scan?: ScanReport | null }) => {
+    if (message?.xorigin === 'scanned' && message.scan != null) scans.set(worker.id, scanSummary(message.scan));
+  });
+
   cluster.on('listening', (worker, address) => {
     state.everListened = true;
-    process.stderr.write(`xorigin: worker ${String(worker.process.pid)} listening\n`);
+    process.stderr.write(`xorigin: worker ${String(worker.process.pid)} listening${scans.get(worker.id) ?? ''}\n`);
+    scans.delete(worker.id);
     if (state.printed) return;
     state.printed = true;
     process.stdout.write(`listening on ${url}:${String(address.port)}\n`);

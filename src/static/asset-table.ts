@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, watch, type BigIntStats } from 'node:fs';
+import { watch, type BigIntStats, type Dirent, type Stats } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
 import { contentTypeFor } from '../http/mime.js';
+import { EtagCache, etagCacheFile } from './etag-cache.js';
+import { HashWorkers } from './hash-workers.js';
+import { reportScan, type ProgressOut, type ScanCounts } from './scan-progress.js';
+import { TaskLimit } from './task-limit.js';
 
 /**
  * Which version of a file the table describes. Size and mtime alone miss a file replaced by one of the
@@ -62,9 +66,9 @@ export interface AssetInfo {
   readonly lastModifiedText: string;
   /** Strong, content-derived: the same bytes give the same tag on every replica. */
   readonly etag: string;
+  /** When the bytes the ETag was computed from were read (ms since the epoch). */
+  readonly readAtMs: number;
   readonly contentType: string;
-  /** The whole body for small files (served from memory), null for large ones (streamed). */
-  readonly body: Buffer | null;
 }
 
 /**
@@ -81,12 +85,13 @@ export interface TreeWatcher {
   close(): void;
 }
 
-/** Starts watching a directory tree, calling `onChange` on any change below it. */
-export type WatchTree = (dir: string, onChange: () => void) => TreeWatcher;
+/**
+ * Starts watching a directory tree, calling `onChange` on any change below it with the changed path
+ * relative to `dir` when the platform says which (null or undefined: something changed, somewhere).
+ */
+export type WatchTree = (dir: string, onChange: (event?: string, filename?: string | null) => void) => TreeWatcher;
 
 export interface AssetTableOptions {
-  /** Files up to this many bytes are kept in memory. */
-  readonly smallFileLimit: number;
   /** Watch the tree and rescan on change (default true). */
   readonly watch?: boolean | undefined;
   /** Rescan period once the tree cannot be watched (default 2000 ms). */
@@ -101,6 +106,25 @@ export interface AssetTableOptions {
    * that lands exactly between a read and the stat after it.
    */
   readonly statFile?: ((path: string) => Promise<BigIntStats>) | undefined;
+  /**
+   * Called after each scan has replaced the table, with the files now in it by URL path, so what is
+   * kept per file elsewhere (bodies in memory) can let go of versions no longer served.
+   */
+  readonly published?: ((infos: ReadonlyMap<string, AssetInfo>) => void) | undefined;
+  /**
+   * Directory of the ETag cache (see etag-cache.ts), or undefined for none: an unchanged file is then
+   * not read again at start-up. A directory inside the root is not used (said once).
+   */
+  readonly etagCache?: string | undefined;
+  /**
+   * Given the bytes of a small file the scan read whole to hash them (identity unchanged across the
+   * read, so they are exactly the version `info` describes), to keep if there is room.
+   */
+  readonly readWhole?: ((info: AssetInfo, bytes: Buffer) => void) | undefined;
+  /** Where a start-up scan longer than a second reports its progress (default stderr). */
+  readonly progress?: ProgressOut | undefined;
+  /** How directories are listed (default: `fs.promises.readdir` with file types); tests inject failures. */
+  readonly readDir?: ((path: string) => Promise<Dirent[]>) | undefined;
 }
 
 /** A burst of events is rescanned once it has been quiet this long... */
@@ -122,9 +146,38 @@ const RACY_RECHECK_MS = 2100;
 const READ_ATTEMPTS = 3;
 /** When the scan gave up on a file being written, it looks again this much later. */
 const UNSETTLED_RECHECK_MS = 100;
+/**
+ * Files up to this size are read and hashed on the main thread (one read; a message to a hashing
+ * thread and back would cost more than the hash), larger ones on the hashing threads.
+ */
+const INLINE_HASH_LIMIT = 16 * 1024;
+/**
+ * Up to this many paths named by the watcher are looked at alone (a stat each, a walk of a new
+ * directory); past it, or when one of them is a symlink, the whole tree is walked again.
+ */
+const TARGETED_MAX = 1000;
+/** Files stat'ed and hashed at once during a scan: enough to keep every thread and the disk busy. */
+const SCAN_CONCURRENCY = 64;
 
 const defaultWatchTree: WatchTree = (dir, onChange) => watch(dir, { recursive: true }, onChange);
 const defaultStat = (path: string): Promise<BigIntStats> => stat(path, { bigint: true });
+const defaultReadDir = (path: string): Promise<Dirent[]> => readdir(path, { withFileTypes: true });
+
+/**
+ * Errors that say nothing about the file: the process is out of descriptors or memory (a flood of
+ * HTTP/2 streams, each holding a file open, can do that). The scan keeps what it knew and looks
+ * again soon; taking them for "gone" emptied the table and answered 404 for every file until the
+ * next change under the root.
+ */
+const TRANSIENT = new Set(['EMFILE', 'ENFILE', 'ENOMEM']);
+function isTransient(e: unknown): boolean {
+  return TRANSIENT.has((e as NodeJS.ErrnoException | null)?.code ?? '');
+}
+/** For a `.catch`: a path that is gone reads as null; a transient error is passed on. */
+function goneOrThrow(e: unknown): null {
+  if (isTransient(e)) throw e;
+  return null;
+}
 const writeStderr = (line: string): void => void process.stderr.write(`${line}\n`);
 
 /** Milliseconds exactly as a plain `stat` computes them (seconds * 1000 + nanoseconds / 1e6). */
@@ -149,12 +202,13 @@ function formatInterval(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
-/** The content of one file version, and when its read started. */
+/** The tag of one file version, and when the read it was computed from started. */
 interface Read {
   readonly identity: FileIdentity;
-  readonly body: Buffer | null;
-  readonly digest: Buffer;
+  readonly etag: string;
   readonly readAtMs: number;
+  /** The bytes, when the file was small enough to be read whole on the main thread. */
+  readonly bytes?: Buffer | undefined;
 }
 
 /** What one walk of the tree collects. */
@@ -165,16 +219,49 @@ interface Scan {
   readonly racy: Set<AssetInfo>;
   /** Some file kept changing while read and was left out. */
   unsettled: boolean;
+  /** Files whose content was read (not known from the table or the ETag cache). */
+  hashed: number;
+  /** Paths stat'ed. */
+  stated: number;
+  /** Files whose tag came from the ETag cache. */
+  cached: number;
+  /** Files found, bytes to read and read (for progress reports). */
+  counts: { files: number; bytesToHash: number; bytesHashed: number };
+  /** Some entry was reached through a symlink: a change to its target raises an event under another path. */
+  linked: boolean;
 }
 
-function etagOf(digest: Buffer): string {
+/** The work of the last scan, for tests and the start-up report. */
+export interface ScanReport {
+  /** Files looked at: every file for a walk of the tree, the ones named by the watcher otherwise. */
+  readonly files: number;
+  /** Paths stat'ed (files and directories). */
+  readonly stated: number;
+  /** Files read and hashed. */
+  readonly hashed: number;
+  /** Files whose tag came from the ETag cache instead. */
+  readonly cached: number;
+  /** Wall time of the scan, ms. */
+  readonly ms: number;
+}
+
+/** The strong ETag of content with this SHA-256 digest. */
+export function etagOf(digest: Buffer): string {
   return `"${digest.toString('base64url').slice(0, 27)}"`;
 }
 
-async function hashFile(filePath: string): Promise<Buffer> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(filePath)) hash.update(chunk as Buffer);
-  return hash.digest();
+/** Removes an entry and, if it was a directory, every entry under it (and its index). */
+function removeUnder(out: Map<string, AssetInfo>, urlPath: string): void {
+  out.delete(urlPath);
+  const prefix = `${urlPath}/`;
+  for (const key of out.keys()) if (key.startsWith(prefix)) out.delete(key);
+}
+
+/** The `/dir/` entry of a directory: its index.html when it has one. */
+function relinkIndex(out: Map<string, AssetInfo>, urlDir: string): void {
+  const index = out.get(`${urlDir}/index.html`);
+  if (index !== undefined) out.set(`${urlDir}/`, index);
+  else out.delete(`${urlDir}/`);
 }
 
 /** The siblings `x.br`, `x.zst`, `x.gz` of the file behind an entry (found by its real URL path, so `/dir/` uses index.html's). */
@@ -227,6 +314,24 @@ export class AssetTable<T> {
   private scanning: Promise<void> | null = null;
   private dirty = false;
   private readonly statFile: (path: string) => Promise<BigIntStats>;
+  private readonly readDir: (path: string) => Promise<Dirent[]>;
+  private readonly hashers = new HashWorkers();
+  private scanCounts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
+  /** Paths the watcher named since the last scan began; null: the next scan walks the whole tree. */
+  private changed: Set<string> | null = null;
+  /** The last walk reached some entry through a symlink (so events cannot be trusted to name it). */
+  private linked = false;
+  private recheckWalk = false;
+  /** What the last scan did (null before the first). */
+  lastScan: ScanReport | null = null;
+  private readonly limit = new TaskLimit(SCAN_CONCURRENCY);
+  /** Tags from the ETag cache, during the first scan only. */
+  private known: EtagCache | null = null;
+  private tags: EtagCache | null = null;
+  private saving: Promise<void> | null = null;
+  private saveAgain = false;
+  /** Entries in the table after the last scan (a scan that only removed files also rewrites the cache). */
+  private published = -1;
 
   constructor(
     readonly root: string,
@@ -234,26 +339,36 @@ export class AssetTable<T> {
     private build: (info: AssetInfo, variants: Variants) => T,
   ) {
     this.statFile = options.statFile ?? defaultStat;
+    this.readDir = options.readDir ?? defaultReadDir;
   }
 
   get size(): number {
     return this.infos.size;
   }
 
+  /**
+   * The entry of a URL path. Entries are built on first use, not by the scan: the header blocks of a
+   * file cost some 3.6 KB, which a tree of 100,000 files would pay for every file it never serves.
+   */
   get(urlPath: string): T | undefined {
-    return this.entries.get(urlPath);
+    const entry = this.entries.get(urlPath);
+    if (entry !== undefined) return entry;
+    const info = this.infos.get(urlPath);
+    if (info === undefined) return undefined;
+    const built = this.build(info, this.variants.get(urlPath) ?? NO_VARIANTS);
+    this.entries.set(urlPath, built);
+    return built;
   }
 
   /**
-   * Rebuilds every entry with `build` (a new configuration's header blocks) from the files already
-   * read, and uses it for later scans. Synchronous, and the new map replaces the old in one
-   * assignment: a request sees every entry built the old way or every entry built the new way.
+   * Puts `build` (a new configuration's header blocks) in force for every entry: the built entries
+   * are dropped in one assignment and rebuilt on first use, so a request sees an entry built the
+   * old way or the new way, and every entry built after this call is built the new way.
    */
   rebuild(build: (info: AssetInfo, variants: Variants) => T): void {
-    const entries = new Map<string, T>();
-    for (const [urlPath, info] of this.infos) entries.set(urlPath, build(info, this.variants.get(urlPath) ?? NO_VARIANTS));
+    // Entries are built on first use (see get()): dropping them all puts `build` in force at once.
     this.build = build;
-    this.entries = entries;
+    this.entries = new Map();
   }
 
   info(urlPath: string): AssetInfo | undefined {
@@ -265,18 +380,72 @@ export class AssetTable<T> {
     const s = await stat(this.root);
     if (!s.isDirectory()) throw new Error(`root ${this.root} is not a directory`);
     await this.locateRoot();
-    await this.rescan();
+    this.tags = await this.openTags();
+    this.known = this.tags;
+    const stop = reportScan(() => this.counts(), this.options.progress ?? process.stderr);
+    try {
+      await this.rescan();
+    } finally {
+      stop();
+    }
+    this.known?.release();
+    this.known = null;
     if (this.options.watch === false || this.closed) return;
     this.startWatcher();
     // A deploy that switches a symlinked root, or replaces the root directory, raises no event in the
     // directory watched: look for that on a timer too (two syscalls).
-    this.rootCheck = setInterval(() => void this.rootMoved().then((moved) => moved && this.schedule()), ROOT_CHECK_MS);
+    this.rootCheck = setInterval(() => void this.rootMoved().then((moved) => moved && this.scheduleWalk()), ROOT_CHECK_MS);
     this.rootCheck.unref();
+  }
+
+  /** The progress of the scan under way (or the last one). */
+  private counts(): ScanCounts {
+    return this.scanCounts;
+  }
+
+  /** The ETag cache of this root, if one is configured and outside the root. */
+  private async openTags(): Promise<EtagCache | null> {
+    const dir = this.options.etagCache;
+    if (dir === undefined || this.rootReal === '') return null;
+    const file = etagCacheFile(dir, this.rootReal);
+    if (file.startsWith(this.rootReal + sep)) {
+      (this.options.warn ?? writeStderr)(`xorigin: the ETag cache ${dir} is inside the root ${this.root}, where it would be served; not using it`);
+      return null;
+    }
+    return EtagCache.open(dir, this.rootReal);
+  }
+
+  /** Writes the ETag cache after a scan that read some file; one write at a time, the last one wins. */
+  private saveTags(): void {
+    const tags = this.tags;
+    if (tags === null) return;
+    if (this.saving !== null) {
+      this.saveAgain = true;
+      return;
+    }
+    this.saving = tags.save(this.infos.values(), this.racy).catch((e: Error) => {
+      (this.options.warn ?? writeStderr)(`xorigin: cannot write the ETag cache: ${e.message}; the next start reads every file again`);
+      this.tags = null;
+    }).finally(() => {
+      this.saving = null;
+      if (this.saveAgain) {
+        this.saveAgain = false;
+        this.saveTags();
+      }
+    });
+  }
+
+  /** Resolves once the ETag cache file has been written (at once if no write is pending). */
+  async flush(): Promise<void> {
+    while (this.saving !== null) await this.saving;
   }
 
   private startWatcher(): void {
     try {
-      const watcher = (this.options.watchTree ?? defaultWatchTree)(this.rootReal, () => this.schedule());
+      const watcher = (this.options.watchTree ?? defaultWatchTree)(this.rootReal, (_event, filename) => {
+        this.note(typeof filename === 'string' ? filename : null);
+        this.schedule();
+      });
       this.watcher = watcher;
       watcher.on('error', (e) => this.pollInstead(e.message));
     } catch (e) {
@@ -318,6 +487,7 @@ export class AssetTable<T> {
   close(): void {
     this.closed = true;
     this.stopWatcher();
+    this.hashers.close();
     for (const t of [this.pending, this.recheck]) if (t !== null) clearTimeout(t);
     if (this.poll !== null) clearInterval(this.poll);
     if (this.rootCheck !== null) clearInterval(this.rootCheck);
@@ -339,9 +509,20 @@ export class AssetTable<T> {
     this.stopWatcher();
     const every = this.options.pollIntervalMs ?? POLL_DEFAULT_MS;
     (this.options.warn ?? writeStderr)(`xorigin: watching ${this.root} failed (${reason}); rescanning every ${formatInterval(every)} instead`);
-    this.poll = setInterval(() => this.schedule(), every);
+    this.poll = setInterval(() => this.scheduleWalk(), every);
     this.poll.unref();
-    this.schedule(); // changes made while the watcher was failing went unreported
+    this.scheduleWalk(); // changes made while the watcher was failing went unreported
+  }
+
+  /** Records a path (relative to the root) to look at in the next scan; null: walk the whole tree. */
+  private note(rel: string | null): void {
+    if (rel === null || this.changed === null || this.changed.size >= TARGETED_MAX) this.changed = null;
+    else this.changed.add(rel);
+  }
+
+  private scheduleWalk(): void {
+    this.note(null);
+    this.schedule();
   }
 
   /**
@@ -356,13 +537,14 @@ export class AssetTable<T> {
     const wait = Math.max(0, Math.min(DEBOUNCE_MS, this.burstStart + DEBOUNCE_MAX_MS - now));
     this.pending = setTimeout(() => {
       this.pending = null;
-      void this.rescan().catch(() => {});
+      void this.runScans().catch(() => {});
     }, wait);
     this.pending.unref();
   }
 
-  /** Rescans in `ms` (or sooner, if another recheck is already due earlier). */
-  private recheckIn(ms: number): void {
+  /** Rescans in `ms` (or sooner, if another recheck is already due earlier): the racy files, or the tree. */
+  private recheckIn(ms: number, walk: boolean): void {
+    if (walk) this.recheckWalk = true;
     if (this.closed) return;
     const at = Date.now() + ms;
     if (this.recheck !== null) {
@@ -372,6 +554,9 @@ export class AssetTable<T> {
     this.recheckAt = at;
     this.recheck = setTimeout(() => {
       this.recheck = null;
+      if (this.recheckWalk) this.note(null);
+      for (const info of this.racy) this.note(relative(this.rootReal, info.filePath));
+      this.recheckWalk = false;
       this.schedule();
     }, ms);
     this.recheck.unref();
@@ -383,6 +568,23 @@ export class AssetTable<T> {
    * the old or the new state, never a mix.
    */
   rescan(): Promise<void> {
+    this.note(null);
+    return this.runScans();
+  }
+
+  /**
+   * Looks at one file again (found changed by a response reading it, before any watcher event):
+   * only its path is stat'ed, unless the tree must be walked anyway. Resolves once the table is
+   * up to date for it.
+   */
+  refresh(info: AssetInfo): Promise<void> {
+    const rel = relative(this.rootReal, info.filePath);
+    this.note(rel.startsWith('..') ? null : rel);
+    return this.runScans();
+  }
+
+  /** Runs scans until nothing new is pending: a walk, or a look at just the paths the watcher named. */
+  private runScans(): Promise<void> {
     if (this.scanning !== null) {
       this.dirty = true;
       return this.scanning;
@@ -390,15 +592,71 @@ export class AssetTable<T> {
     this.scanning = (async () => {
       do {
         this.dirty = false;
+        const rootBefore = this.rootReal;
         await this.locateRoot();
-        const scan: Scan = { out: new Map(), seen: new Set([this.rootReal]), racy: new Set(), unsettled: false };
-        await this.walk(this.rootReal, '', scan);
+        const started = performance.now();
+        const paths = this.changed;
+        if (paths !== null && paths.size === 0) continue; // already seen by a scan that ran meanwhile
+        this.changed = new Set();
+        const walk = paths === null || this.linked || this.rootReal !== rootBefore;
+        const scan = walk ? this.newScan(new Map(), new Set()) : this.newScan(new Map(this.infos), new Set(this.racy));
+        if (walk || !(await this.update(paths, scan))) {
+          scan.out.clear();
+          scan.racy.clear();
+          scan.linked = false;
+          await this.walk(this.rootReal, '', scan);
+          this.linked = scan.linked;
+        }
         this.publish(scan);
+        this.lastScan = { files: scan.counts.files, stated: scan.stated, hashed: scan.hashed, cached: scan.cached, ms: performance.now() - started };
       } while (this.dirty);
     })().finally(() => {
       this.scanning = null;
     });
     return this.scanning;
+  }
+
+  private newScan(out: Map<string, AssetInfo>, racy: Set<AssetInfo>): Scan {
+    this.scanCounts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
+    return { out, seen: new Set([this.rootReal]), racy, unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.scanCounts, linked: false };
+  }
+
+  /**
+   * Brings `scan` (a copy of the table) up to date for just these paths relative to the root: a
+   * file is stat'ed (and read if its identity changed), a directory walked, a missing path removed
+   * with everything under it. False when a path is a symlink: the caller walks the whole tree.
+   */
+  private async update(paths: ReadonlySet<string>, scan: Scan): Promise<boolean> {
+    for (const rel of paths) {
+      if (rel === '') return false; // the root itself
+      if (!AssetTable.servable(rel)) continue; // .git, editor swap files: nothing served changes
+      const full = join(this.rootReal, rel);
+      const urlPath = `/${rel.split(sep).join('/')}`;
+      scan.stated++;
+      let l: BigIntStats | Stats | null;
+      let s: BigIntStats | null;
+      try {
+        l = await lstat(full).catch(goneOrThrow);
+        if (l?.isSymbolicLink() === true) return false;
+        s = l === null ? null : await this.statFile(full).catch(goneOrThrow);
+      } catch (e) {
+        // Out of descriptors: nothing is known of this path now; keep what the table had.
+        if (!isTransient(e)) throw e;
+        this.keepKnown(urlPath, scan);
+        continue;
+      }
+      const previous = scan.out.get(urlPath);
+      if (previous !== undefined) scan.racy.delete(previous); // read again below if still racy
+      // A file that was one replaces only its own entry; otherwise (a directory, a path gone: rm -rf
+      // names only the directories, a directory replaced by a file) everything under it goes too.
+      if (s?.isFile() === true && previous !== undefined) scan.out.delete(urlPath);
+      else removeUnder(scan.out, urlPath);
+      if (s?.isDirectory() === true) await this.walk(full, urlPath, scan);
+      else if (s?.isFile() === true) await this.addFile(full, urlPath, s, scan);
+      relinkIndex(scan.out, urlPath.slice(0, urlPath.lastIndexOf('/')));
+    }
+    for (const info of scan.racy) if (scan.out.get(info.urlPath) !== info) scan.racy.delete(info);
+    return true;
   }
 
   private publish(scan: Scan): void {
@@ -408,64 +666,107 @@ export class AssetTable<T> {
       const v = variantsOf(info, scan.out);
       const reuse = this.infos.get(urlPath) === info && sameVariants(this.variants.get(urlPath), v);
       const existing = reuse ? this.entries.get(urlPath) : undefined;
-      entries.set(urlPath, existing ?? this.build(info, v));
+      if (existing !== undefined) entries.set(urlPath, existing);
       if (v !== NO_VARIANTS) variants.set(urlPath, v);
     }
     this.infos = scan.out;
     this.variants = variants;
     this.entries = entries;
     this.racy = scan.racy;
+    this.options.published?.(scan.out);
+    // A first scan that read nothing found the cache complete: N workers starting at once do not all rewrite it.
+    if (scan.hashed > 0 || (this.published !== -1 && scan.out.size !== this.published)) this.saveTags();
+    this.published = scan.out.size;
     // A file left out is missing from the table: look again soon, watched or not.
-    if (scan.unsettled) this.recheckIn(UNSETTLED_RECHECK_MS);
+    if (scan.unsettled) this.recheckIn(UNSETTLED_RECHECK_MS, true);
     // A same-tick write to a racy file raises an event the scan may already have consumed; without this
     // rescan it would wait for some unrelated change. With `watch: false` the table never rescans itself.
-    if (scan.racy.size > 0 && this.options.watch !== false) this.recheckIn(RACY_RECHECK_MS);
+    if (scan.racy.size > 0 && this.options.watch !== false) this.recheckIn(RACY_RECHECK_MS, false);
   }
 
   private async walk(dir: string, urlDir: string, scan: Scan): Promise<void> {
     let names;
     try {
-      names = await readdir(dir, { withFileTypes: true });
-    } catch {
+      names = await this.readDir(dir);
+    } catch (e) {
+      if (isTransient(e)) this.keepKnown(urlDir, scan);
       return; // removed while walking, or unreadable: serve nothing from it
     }
+    const work: Promise<void>[] = [];
     for (const entry of names) {
       if (!isServableName(entry.name, urlDir === '')) continue;
-      const full = join(dir, entry.name);
-      const urlPath = `${urlDir}/${entry.name}`;
-      let target = full;
-      try {
-        const l = await lstat(full);
-        if (l.isSymbolicLink()) {
-          target = await realpath(full);
-          // Symlinks may point anywhere; only targets inside the root are served.
-          if (target !== this.rootReal && !target.startsWith(this.rootReal + sep)) continue;
-        }
-        const s = await this.statFile(target);
-        if (s.isDirectory()) {
-          if (scan.seen.has(target)) continue; // a symlink cycle
-          scan.seen.add(target);
-          await this.walk(target, urlPath, scan);
-        } else if (s.isFile()) {
-          await this.addFile(target, urlPath, s, scan);
-        }
-      } catch {
-        // Vanished between readdir and stat, or a dangling symlink: not servable.
-      }
+      // A regular file takes a slot for its stat and read; a directory (or a symlink, which may be
+      // one) is walked outside the limit, or directories holding every slot would wait on their files.
+      work.push(entry.isFile() ? this.limit.run(() => this.visit(entry, dir, urlDir, scan)) : this.visit(entry, dir, urlDir, scan));
     }
+    await Promise.all(work);
     // Directory index: /dir/ and / serve index.html when present.
     const index = scan.out.get(`${urlDir}/index.html`);
     if (index !== undefined) scan.out.set(`${urlDir}/`, index);
   }
 
+  /** One directory entry: a directory is walked, a file added; the entries of a directory go in parallel. */
+  private async visit(entry: Dirent, dir: string, urlDir: string, scan: Scan): Promise<void> {
+    const urlPath = `${urlDir}/${entry.name}`;
+    try {
+      if (entry.isSymbolicLink()) scan.linked = true;
+      const target = entry.isSymbolicLink() ? await this.linkTarget(join(dir, entry.name)) : join(dir, entry.name);
+      if (target === null) return;
+      scan.stated++;
+      const s = await this.statFile(target);
+      if (s.isDirectory()) {
+        if (scan.seen.has(target)) return; // a symlink cycle
+        scan.seen.add(target);
+        await this.walk(target, urlPath, scan);
+      } else if (s.isFile()) {
+        await this.addFile(target, urlPath, s, scan);
+      }
+    } catch (e) {
+      // Vanished between readdir and stat, or a dangling symlink: not servable.
+      if (isTransient(e)) this.keepKnown(urlPath, scan);
+    }
+  }
+
+  /**
+   * A transient error (see TRANSIENT) at `urlPath`: what the table had there (the file, or everything
+   * under the directory) stays as it was, and the scan is marked unsettled, so it runs again soon.
+   */
+  private keepKnown(urlPath: string, scan: Scan): void {
+    scan.unsettled = true;
+    const below = `${urlPath}/`;
+    for (const [path, info] of this.infos) {
+      if ((path === urlPath || path.startsWith(below)) && !scan.out.has(path)) scan.out.set(path, info);
+    }
+  }
+
+  /** Whether a path relative to the root may be served (no dot segment but a top-level .well-known). */
+  private static servable(rel: string): boolean {
+    return rel.split(sep).every((name, i) => isServableName(name, i === 0));
+  }
+
+  /** Where a symlink points, when that is inside the root (symlinks may point anywhere; only those are served). */
+  private async linkTarget(link: string): Promise<string | null> {
+    const target = await realpath(link);
+    return target === this.rootReal || target.startsWith(this.rootReal + sep) ? target : null;
+  }
+
   private async addFile(filePath: string, urlPath: string, s: BigIntStats, scan: Scan): Promise<void> {
+    scan.counts.files++;
     const previous = this.infos.get(urlPath);
     const same = previous !== undefined && previous.filePath === filePath && sameIdentity(previous.identity, s);
     if (same && !this.racy.has(previous)) {
       scan.out.set(urlPath, previous);
       return;
     }
-    const read = await this.readSettled(filePath, s);
+    const known = this.known?.get(filePath, s);
+    if (known === undefined) {
+      scan.hashed++;
+      scan.counts.bytesToHash += Number(s.size);
+    } else {
+      scan.cached++;
+    }
+    const read = known !== undefined ? { identity: identityOf(s), ...known } : await this.readSettled(filePath, s);
+    if (known === undefined) scan.counts.bytesHashed += Number(s.size);
     if (read === null) {
       // Still changing: keep the version known so far (its bytes and tag agree; the disk path checks
       // its identity before sending), or leave a new file out rather than guess; look again soon.
@@ -474,31 +775,25 @@ export class AssetTable<T> {
       return;
     }
     // Read again only because it was racy, and unchanged: keep the entry, and its Last-Modified.
-    const unchanged = same && previous.etag === etagOf(read.digest) && equalIdentities(previous.identity, read.identity);
+    const unchanged = same && previous.etag === read.etag && equalIdentities(previous.identity, read.identity);
     const info = unchanged ? previous : describe(filePath, urlPath, read);
+    if (read.bytes !== undefined) this.options.readWhole?.(info, read.bytes);
     if (isRacy(read.identity, read.readAtMs)) scan.racy.add(info);
     scan.out.set(urlPath, info);
   }
 
   /**
-   * Reads (small) or hashes (large) a file, then stats it again: a writer that changed it during the
-   * read would otherwise leave old bytes recorded under the new identity, unnoticed by every later scan.
+   * Hashes a file, then stats it again: a writer that changed it during the read would otherwise
+   * leave old bytes recorded under the new identity, unnoticed by every later scan.
    * Returns null if it changed during each of READ_ATTEMPTS reads.
    */
   private async readSettled(filePath: string, before: BigIntStats): Promise<Read | null> {
     for (let attempt = 1; ; attempt++) {
       const readAtMs = Date.now();
-      let body: Buffer | null = null;
-      let digest: Buffer;
-      if (before.size <= BigInt(this.options.smallFileLimit)) {
-        body = await readFile(filePath);
-        // Hash exactly the bytes kept, so the tag always describes the body served with it.
-        digest = createHash('sha256').update(body).digest();
-      } else {
-        digest = await hashFile(filePath);
-      }
+      const bytes = before.size <= BigInt(INLINE_HASH_LIMIT) ? await readFile(filePath) : undefined;
+      const digest = bytes !== undefined ? createHash('sha256').update(bytes).digest() : await this.hashers.hash(filePath);
       const after = await this.statFile(filePath);
-      if (sameIdentity(identityOf(before), after)) return { identity: identityOf(after), body, digest, readAtMs };
+      if (sameIdentity(identityOf(before), after)) return { identity: identityOf(after), etag: etagOf(digest), readAtMs, bytes };
       if (attempt === READ_ATTEMPTS || !after.isFile()) return null;
       before = after;
     }
@@ -514,12 +809,27 @@ function describe(filePath: string, urlPath: string, read: Read): AssetInfo {
     urlPath,
     filePath,
     identity: read.identity,
-    size: read.body?.length ?? Number(read.identity.size),
+    size: Number(read.identity.size),
     mtimeMs,
     lastModified,
     lastModifiedText: new Date(lastModified).toUTCString(),
-    etag: etagOf(read.digest),
+    etag: read.etag,
+    readAtMs: read.readAtMs,
     contentType: contentTypeFor(urlPath),
-    body: read.body,
   };
+}
+
+/**
+ * Scans `root` once, without watching or keeping anything, and writes its ETag cache in `dir`: run
+ * by a cluster primary before it forks, so that the workers' own scans read no file the cache knows.
+ */
+export async function writeEtagCache(root: string, dir: string): Promise<ScanReport | null> {
+  const table = new AssetTable(root, { watch: false, etagCache: dir }, () => null);
+  try {
+    await table.open();
+    await table.flush();
+    return table.lastScan;
+  } finally {
+    table.close();
+  }
 }

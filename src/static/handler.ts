@@ -8,10 +8,12 @@ import { evaluatePreconditions, Precondition } from '../http/conditional.js';
 import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
 import { hasEncodedSlash, targetPath } from '../http/request-target.js';
-import { AssetTable, sameIdentity, unchangedWhileOpen } from './asset-table.js';
+import { AssetTable, sameIdentity, unchangedWhileOpen, type AssetInfo, type ScanReport } from './asset-table.js';
 import { accessLine, noteArrival } from './access-log.js';
 import { explainDenied } from '../check/explain.js';
+import { BodyCache } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
+import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
 import { DiskBody, type DiskCounters } from './send-body.js';
@@ -27,6 +29,12 @@ import { inForce, planReload, type ReloadReport } from './reload.js';
 const DISK_CHUNK = 256 * 1024;
 /** Pooled chunk buffers (so at most 16 MiB held); past it, responses read with buffers of their own. */
 const DISK_BUFFERS = 64;
+/**
+ * File descriptors of files served from disk kept open between responses (nginx's open_file_cache
+ * `max`): far below the usual 1024 soft limit, and enough for the large files a font host has in
+ * use at once.
+ */
+const FD_CACHE_SIZE = 128;
 /** Rescans a response may wait for when its file keeps changing under it. */
 const RETRIES = 3;
 
@@ -40,6 +48,14 @@ export interface StaticStats {
   readonly openFiles: number;
   /** Pooled read buffers lent to responses. */
   readonly buffersInUse: number;
+  /** Bytes of file bodies held in memory (never above `memoryBudget`). */
+  readonly bytesInMemory: number;
+  /** Files whose body is held in memory. */
+  readonly filesInMemory: number;
+  /** File descriptors open in the fd cache: held by responses or kept for later ones (at most 128 kept). */
+  readonly cachedFds: number;
+  /** What the last scan of the root did: files, paths stat'ed, files read and hashed, tags from the ETag cache, ms. */
+  readonly lastScan: ScanReport | null;
 }
 
 /**
@@ -107,7 +123,7 @@ export async function handlerFor(config: ResolvedServerOptions, given?: ServerOp
     drain: { value: () => void (files.draining = true) },
     whenIdle: { value: (callback: () => void) => files.whenIdle(callback) },
     whenReleased: { value: (callback: () => void) => files.whenReleased(callback) },
-    close: { value: () => files.table.close() },
+    close: { value: () => files.close() },
   });
   return handler;
 }
@@ -127,6 +143,8 @@ class StaticFiles {
   /** Ever called with `next`: mounted in an app, whose middleware may have set headers before us. */
   private mounted = false;
   private readonly pool = new BufferPool(DISK_CHUNK, DISK_BUFFERS);
+  private readonly bodies: BodyCache;
+  private readonly fds = new FdCache(FD_CACHE_SIZE);
   private readonly counters: DiskCounters = { openFiles: 0, released: () => this.checkReleased() };
   private inFlight = 0;
   private idleCallbacks: (() => void)[] = [];
@@ -135,8 +153,15 @@ class StaticFiles {
   private readonly onResponseClose: (this: ServerResponse) => void;
 
   constructor(config: ResolvedServerOptions) {
+    const stale = (info: AssetInfo): void => void this.table.refresh(info).catch(() => {});
+    this.bodies = new BodyCache({ budget: config.memoryBudget, fileLimit: config.smallFileLimit, stale });
     this.configure(config);
-    this.table = new AssetTable<Entry>(resolve(config.root), { smallFileLimit: config.smallFileLimit, watch: config.watch }, this.blocks.entry);
+    const published = (infos: ReadonlyMap<string, AssetInfo>): void => {
+      const isCurrent = (info: AssetInfo): boolean => infos.get(info.urlPath) === info;
+      this.bodies.retain(isCurrent);
+      this.fds.retain(isCurrent);
+    };
+    this.table = new AssetTable<Entry>(resolve(config.root), { watch: config.watch, published, etagCache: config.etagCache, readWhole: (info, bytes) => this.bodies.offer(info, bytes) }, this.blocks.entry);
     const files = this;
     this.onResponseClose = function (this: ServerResponse) {
       files.responseDone(this);
@@ -147,7 +172,7 @@ class StaticFiles {
    * Puts a new configuration (already validated) in force: the policy, the header blocks of every
    * file, the log. All synchronous, so a request is answered wholly under the old or wholly under
    * the new configuration (a body already being read from disk keeps the headers it was given).
-   * The root, smallFileLimit and watch are the table's and stay (see reload.ts).
+   * The root, smallFileLimit, memoryBudget, etagCache and watch are the table's and stay (see reload.ts).
    */
   reconfigure(config: ResolvedServerOptions): void {
     this.configure(config);
@@ -163,11 +188,19 @@ class StaticFiles {
     const cors = buildActualBlocks(config.cors.policy, { crossOriginResourcePolicy: config.crossOriginResourcePolicy });
     // A cached redirect outlives a directory's removal, so it never gets a year-long immutable lifetime.
     const redirectCache = config.cacheControl === IMMUTABLE_CACHE_CONTROL ? DEFAULT_CACHE_CONTROL : config.cacheControl;
-    this.blocks = new ResponseBlocks(cors, config.cacheControl, redirectCache);
+    this.blocks = new ResponseBlocks(cors, config.cacheControl, redirectCache, (info) => this.bodies.slotFor(info));
+  }
+
+  /** Stops watching; cached fds are closed now, or by the last response holding one. */
+  close(): void {
+    this.table.close();
+    this.fds.clear();
   }
 
   stats(): StaticStats {
-    return { inFlight: this.inFlight, openFiles: this.counters.openFiles, buffersInUse: this.pool.inUse };
+    const { inFlight, counters, pool, bodies, fds } = this;
+    const lastScan = this.table.lastScan;
+    return { inFlight, openFiles: counters.openFiles, buffersInUse: pool.inUse, bytesInMemory: bodies.bytes, filesInMemory: bodies.files, cachedFds: fds.size, lastScan };
   }
 
   whenIdle(callback: () => void): void {
@@ -383,16 +416,16 @@ class StaticFiles {
         status = 206;
       }
     }
-    if (rep.text !== null) {
-      this.writeFileHead(res, rep, variant, origin, status, start, end);
-      // latin1: byte for byte, and joined to the headers in one chunk (see representation.ts).
-      res.end(status === 200 ? rep.text : rep.text.slice(start, end + 1), 'latin1');
-    } else if (info.body !== null) {
-      this.writeFileHead(res, rep, variant, origin, status, start, end);
-      res.end(status === 200 ? info.body : info.body.subarray(start, end + 1));
-    } else {
-      this.serveFromDisk(req, res, { path, rep, origin, variant, retries, status, start, end });
+    const held = rep.memory.body;
+    if (held === null) {
+      this.bodies.miss(rep.memory);
+      return this.serveFromDisk(req, res, { path, rep, origin, variant, retries, status, start, end });
     }
+    this.bodies.hit(rep.memory);
+    this.writeFileHead(res, rep, variant, origin, status, start, end);
+    // A string is latin1, byte for byte, and joined to the headers in one chunk (see body-cache.ts).
+    if (typeof held === 'string') res.end(status === 200 ? held : held.slice(start, end + 1), 'latin1');
+    else res.end(status === 200 ? held : held.subarray(start, end + 1));
   }
 
   /** Status line and headers of a 200 or 206 (Content-Range and Content-Length built for the range). */
@@ -407,15 +440,21 @@ class StaticFiles {
    */
   private serveFromDisk(req: IncomingMessage, res: ServerResponse, d: DiskAnswer): void {
     const { rep, origin, variant, status, start, end } = d;
-    const identity = rep.info.identity;
+    const info = rep.info;
+    const identity = info.identity;
     const body = new DiskBody(res, {
-      filePath: rep.info.filePath,
+      filePath: info.filePath,
+      openFile: (done) => this.fds.acquire(info, done),
+      closeFile: (fd) => this.fds.release(fd),
       describes: (s: BigIntStats, open: boolean) => (open ? unchangedWhileOpen(identity, s) : sameIdentity(identity, s)),
       start,
       end,
       headOnly: req.method === 'HEAD' || end < start,
       writeHead: () => this.writeFileHead(res, rep, variant, origin, status, start, end),
-      stale: () => this.retryAfterRescan(req, res, d),
+      stale: () => {
+        this.fds.forget(info);
+        this.retryAfterRescan(req, res, d);
+      },
     }, this.pool, this.counters);
     // `!= null`: an HTTP/2 response's socket is undefined once its stream has closed, and it gets
     // no 'socket' event: then nothing is started (and nothing acquired).
@@ -424,7 +463,7 @@ class StaticFiles {
   }
 
   /**
-   * The file changed or vanished since the scan: rescan, then answer from the new table. A file
+   * The file changed or vanished since the scan: look at it again, then answer from the new table. A file
    * replaced again and again (a deploy loop writing it every few ms) may change between each scan
    * and the read after it: after RETRIES tries it is answered 503 with Retry-After, not 404, since
    * it exists.
@@ -439,7 +478,7 @@ class StaticFiles {
       else this.serveFile(req, res, d.path, again, d.origin, this.variantOf(d.origin), d.retries + 1);
     };
     const failed = (): void => this.fail(res, d.origin);
-    this.table.rescan().then(answer, failed).catch(failed);
+    this.table.refresh(d.rep.info).then(answer, failed).catch(failed);
   }
 
 }

@@ -18,6 +18,15 @@ export const HTTP2_LIMITS = {
   maxSessionMemory: 10,
 } as const;
 
+/** How often streams are checked for progress (the send timeout's resolution). */
+const SWEEP_MS = 1000;
+
+/** What a stream had queued when last seen, and since when. */
+interface Progress {
+  queued: number;
+  since: number;
+}
+
 export interface SessionTimeouts {
   /** An open connection with no stream for this long gets GOAWAY (ms). */
   keepAlive: number;
@@ -28,11 +37,13 @@ export interface SessionTimeouts {
 /**
  * The HTTP/2 connections of a server: the same timeouts as HTTP/1 (a connection idle for the
  * keep-alive timeout is closed; a stream that makes no progress for the send timeout is reset,
- * which releases what its response held), GOAWAY to every connection when the server drains
+ * which releases what its response held; see watch()), GOAWAY to every connection when the server drains
  * (streams in flight finish; clients open new ones elsewhere), and a hard stop at the deadline.
  */
 export class Http2Sessions {
   private readonly sessions = new Set<ServerHttp2Session>();
+  private readonly streams = new Map<ServerHttp2Stream, Progress>();
+  private sweeper: NodeJS.Timeout | null = null;
   private draining = false;
 
   constructor(server: Http2SecureServer, readonly timeouts: SessionTimeouts) {
@@ -59,8 +70,9 @@ export class Http2Sessions {
       open++;
       if (idle !== null) clearTimeout(idle);
       idle = null;
-      stream.setTimeout(this.timeouts.send, () => stream.close(constants.NGHTTP2_CANCEL));
+      this.watch(stream);
       stream.once('close', () => {
+        this.streams.delete(stream);
         if (--open === 0 && !session.closed && !session.destroyed) arm();
       });
     });
@@ -69,6 +81,36 @@ export class Http2Sessions {
       this.sessions.delete(session);
     });
     arm();
+  }
+
+  /**
+   * The send timeout per stream. Node's own stream timeout cannot serve: it counts any bytes the
+   * connection sends as progress of every stream with a write pending, so a client answering PINGs
+   * (or reading one stream) holds its other streams, and their buffers and fds, forever. Here a
+   * stream whose queued bytes have not changed for the send timeout is reset.
+   */
+  private watch(stream: ServerHttp2Stream): void {
+    this.streams.set(stream, { queued: 0, since: Date.now() });
+    if (this.sweeper !== null) return;
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [stream, p] of this.streams) {
+      const queued = stream.bufferSize;
+      if (queued === 0 || queued !== p.queued) {
+        p.queued = queued;
+        p.since = now;
+      } else if (now - p.since >= this.timeouts.send) {
+        stream.close(constants.NGHTTP2_CANCEL);
+      }
+    }
+    if (this.streams.size === 0 && this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
   }
 
   /** GOAWAY to every connection: their streams in flight finish, no new one is accepted. */

@@ -1,4 +1,5 @@
 import { validateHeaderValue } from 'node:http';
+import { resolve } from 'node:path';
 import { PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { Cors } from '../cors/node.js';
 import type { CorsOptions } from '../cors/options.js';
@@ -18,8 +19,23 @@ export interface ServerOptions {
   cacheControl?: string | undefined;
   /** Versioned URLs: `public, max-age=31536000, immutable`. */
   immutable?: boolean | undefined;
-  /** Files up to this size (bytes) are served from memory. Default 256 KiB. */
+  /**
+   * The largest file (bytes) that may be held in memory, if it is used often enough and fits the
+   * memory budget. Default 4 MiB.
+   */
   smallFileLimit?: number | undefined;
+  /**
+   * Bytes of file bodies held in memory, at most (per process): a number, or a string such as
+   * `"64MiB"`, `"512KiB"`, `"1GiB"`. Which files are held is chosen by use. `0` serves every body
+   * from disk. Default 64 MiB.
+   */
+  memoryBudget?: number | string | undefined;
+  /**
+   * Directory of the ETag cache, which lets an unchanged tree restart without reading file contents,
+   * or `"off"`. Default for serve() and createStaticHandler: off; `xorigin serve` uses
+   * `$XDG_CACHE_HOME/xorigin` (or `~/.cache/xorigin`).
+   */
+  etagCache?: string | undefined;
   /** Send `Cross-Origin-Resource-Policy: cross-origin`. Default: on for a `*` policy. */
   crossOriginResourcePolicy?: boolean | undefined;
   /** Watch the root and pick up changes without a restart. Default true. */
@@ -69,6 +85,10 @@ export interface ResolvedServerOptions {
   readonly cacheControl: string;
   readonly crossOriginResourcePolicy: boolean;
   readonly smallFileLimit: number;
+  /** Bytes. */
+  readonly memoryBudget: number;
+  /** An absolute directory, or undefined: no ETag cache. */
+  readonly etagCache: string | undefined;
   readonly watch: boolean;
   /** The user's callback, guarded: it never throws (see guardLog). */
   readonly log: ((line: string) => void) | undefined;
@@ -84,7 +104,10 @@ export interface ResolvedServerOptions {
 
 export const DEFAULT_CACHE_CONTROL = 'public, max-age=3600';
 export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
-export const DEFAULT_SMALL_FILE_LIMIT = 256 * 1024;
+export const DEFAULT_SMALL_FILE_LIMIT = 4 * 1024 * 1024;
+export const DEFAULT_MEMORY_BUDGET = 64 * 1024 * 1024;
+/** 1 TiB: beyond any machine this runs on, and still an exact double. */
+const MEMORY_BUDGET_MAX = 2 ** 40;
 export const DEFAULT_SEND_TIMEOUT = 60_000;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT = 5_000;
 /** Request headers the server allows when the policy names none: resumable and ranged font reads. */
@@ -93,7 +116,7 @@ export const DEFAULT_ALLOWED_HEADERS: readonly string[] = ['range'];
 export const DEFAULT_EXPOSED_HEADERS: readonly string[] = ['content-range', 'accept-ranges', 'content-length'];
 
 /** The kinds of value an option takes. Config files are JSON, so a number in quotes is a string. */
-export type OptionType = 'string' | 'boolean' | 'integer' | 'function' | 'object' | 'strings';
+export type OptionType = 'string' | 'boolean' | 'integer' | 'bytes' | 'function' | 'object' | 'strings';
 
 /**
  * Where an option lives. `server`: a createServer option and a config-file key, checked by validate().
@@ -163,7 +186,7 @@ export const OPTION_SCHEMA: readonly OptionSpec[] = [
   { name: 'root', scope: 'server', type: 'string', required: true, default: '', help: 'the directory to serve (the first argument)', example: '"./fonts"', apiDefault: 'required', apiDoc: 'the directory to serve' },
   { name: 'port', scope: 'cli', type: 'integer', min: 0, max: 65535, default: '8080 or $PORT', flag: { name: 'port', short: 'p', arg: 'N' }, help: 'port (default 8080, or $PORT; 0 picks a free port)', example: '8080', doc: '`0` picks a free port' },
   { name: 'host', scope: 'cli', type: 'string', default: '127.0.0.1', flag: { name: 'host', arg: 'H' }, help: 'address to bind (default 127.0.0.1; 0.0.0.0 to expose)', example: '"127.0.0.1"', doc: '`0.0.0.0` to expose' },
-  { name: 'config', scope: 'cli', type: 'string', configType: null, default: '', flag: { name: 'config', arg: 'FILE' }, help: 'JSON: { "root", "port", "host", "cors": {...}, "cacheControl", ... }', example: '"xorigin.json"', doc: 'JSON: `{ "root", "port", "host", "workers", "cors": { …policy options… }, "cacheControl", "immutable", "smallFileLimit", "crossOriginResourcePolicy", "watch", "log", "logFormat", "sendTimeout", "keepAliveTimeout", "tls": { "cert", "key" }, "http2" }`; unknown keys are errors, and every value must have its JSON type: `"port": 8080`, `"watch": false`, `"log": true` (a quoted `"8080"` or `"false"` is an error, never read as a number or a truthy string); a relative `"root"` (or `"tls"` file) is relative to the config file\'s directory' },
+  { name: 'config', scope: 'cli', type: 'string', configType: null, default: '', flag: { name: 'config', arg: 'FILE' }, help: 'JSON: { "root", "port", "host", "cors": {...}, "cacheControl", ... }', example: '"xorigin.json"', doc: 'JSON: `{ "root", "port", "host", "workers", "cors": { …policy options… }, "cacheControl", "immutable", "smallFileLimit", "memoryBudget", "etagCache", "crossOriginResourcePolicy", "watch", "log", "logFormat", "sendTimeout", "keepAliveTimeout", "tls": { "cert", "key" }, "http2" }`; unknown keys are errors, and every value must have its JSON type: `"port": 8080`, `"watch": false`, `"log": true` (a quoted `"8080"` or `"false"` is an error, never read as a number or a truthy string); a relative `"root"` (or `"tls"` file) is relative to the config file\'s directory' },
   { name: 'cors', scope: 'server', type: 'object', default: '{ "origins": ["*"] }', help: 'the CORS policy', example: '{ "origins": ["https://app.example.com"] }', apiDefault: '{ origins: ["*"] }', apiDoc: 'the policy ([options](#options)); with no `allowedHeaders` the server allows `range`, with no `exposedHeaders` it exposes `content-range, accept-ranges, content-length`; an explicit list, even `[]`, is taken as is' },
   { name: 'origins', scope: 'policy', type: 'strings', default: '*', flag: { name: 'origin', arg: 'O', multiple: true }, help: "allowed origin, repeatable: https://app.example.com,\n'https://*.example.com', 'http://localhost:*' or '*' (default '*')", example: '["https://app.example.com"]', doc: 'repeatable; any origin form of the policy' },
   { name: 'methods', scope: 'policy', type: 'strings', default: 'none', flag: { name: 'methods', arg: 'LIST', list: true }, help: 'extra allowed methods, comma-separated (e.g. PUT,DELETE)', example: '["PUT"]', doc: 'comma-separated (the server itself answers only GET/HEAD/OPTIONS)' },
@@ -173,7 +196,9 @@ export const OPTION_SCHEMA: readonly OptionSpec[] = [
   { name: 'maxAge', scope: 'policy', type: 'integer', default: 'none', flag: { name: 'max-age', arg: 'SECONDS' }, help: 'how long browsers may cache a preflight (-1 sends 0)', example: '7200', doc: 'preflight cache time in seconds (`-1` sends `0`)' },
   { name: 'cacheControl', scope: 'server', type: 'string', header: 'Cache-Control', decides: 'Cache-Control', default: DEFAULT_CACHE_CONTROL, flag: { name: 'cache-control', arg: 'V' }, help: `Cache-Control value (default "${DEFAULT_CACHE_CONTROL}")`, example: '"public, max-age=3600"', doc: 'also repeated on 304s', apiDoc: 'a valid header value' },
   { name: 'immutable', scope: 'server', type: 'boolean', decides: 'Cache-Control', default: 'off', flag: { name: 'immutable' }, help: `versioned URLs: "${IMMUTABLE_CACHE_CONTROL}"`, example: 'true', doc: '`public, max-age=31536000, immutable`, for versioned URLs only', apiDefault: 'false', apiDoc: '`public, max-age=31536000, immutable` (not with `cacheControl`)' },
-  { name: 'smallFileLimit', scope: 'server', type: 'integer', min: 0, max: 64 * 1024 * 1024, unit: 'bytes', default: String(DEFAULT_SMALL_FILE_LIMIT), help: 'files up to this size are kept in memory', example: '262144 (256 KiB)', apiDoc: 'files up to this many bytes are kept in memory (0–67108864)' },
+  { name: 'smallFileLimit', scope: 'server', type: 'integer', min: 0, max: 64 * 1024 * 1024, unit: 'bytes', default: String(DEFAULT_SMALL_FILE_LIMIT), help: 'the largest file that may be held in memory', example: '4194304 (4 MiB)', apiDoc: 'the largest file (bytes) that may be held in memory, when used often enough (0–67108864; see `memoryBudget`)' },
+  { name: 'memoryBudget', scope: 'server', type: 'bytes', min: 0, max: MEMORY_BUDGET_MAX, unit: 'bytes', default: '64MiB', flag: { name: 'memory-budget', arg: 'BYTES' }, help: 'file bodies held in memory, at most, per process (default 64MiB;\nalso KiB, MiB, GiB); the most used files are held, the rest read from disk', example: '"256MiB"', doc: 'bytes of file bodies held in memory per process (`67108864`, `64MiB`, `1GiB`); the files held are chosen by use (see [Memory](#memory)); `0` reads every body from disk', apiDoc: 'as `--memory-budget`: a number of bytes, or a string such as `"256MiB"`' },
+  { name: 'etagCache', scope: 'server', type: 'string', default: '$XDG_CACHE_HOME/xorigin', flag: { name: 'etag-cache', arg: 'DIR' }, help: 'where ETags are kept between runs, so an unchanged tree restarts\nwithout reading its files (default $XDG_CACHE_HOME/xorigin or\n~/.cache/xorigin; off: none)', example: '"/var/cache/xorigin" or "off"', doc: 'where ETags are kept between runs, keyed by file identity, so an unchanged tree restarts without reading its files (or `~/.cache/xorigin`; `off` for none); a cache file that is corrupt, of another version or of another root is ignored; one inside the root is not used', apiDefault: 'off', apiDoc: 'a directory for the ETag cache (see `--etag-cache`), or `"off"`; off unless given' },
   { name: 'crossOriginResourcePolicy', scope: 'server', type: 'boolean', default: 'on for a * policy', help: 'send Cross-Origin-Resource-Policy: cross-origin', example: 'true', apiDoc: 'send `Cross-Origin-Resource-Policy: cross-origin`', apiDefault: 'on for a `*` policy' },
   { name: 'watch', scope: 'server', type: 'boolean', default: 'on', flag: { name: 'watch' }, help: 'pick up added, changed and removed files without a restart (default on)', example: 'false', doc: 'pick up added, changed and removed files without a restart', apiDefault: 'true' },
   { name: 'sendTimeout', scope: 'server', type: 'integer', min: 1, max: TIMEOUT_MAX, unit: 'milliseconds', default: String(DEFAULT_SEND_TIMEOUT), flag: { name: 'send-timeout', arg: 'MS' }, help: `close a connection nothing could be written to for MS ms\n(default ${DEFAULT_SEND_TIMEOUT}, like nginx's send_timeout)`, example: '60000 (60 s)', doc: 'a connection nothing could be written to for this long is closed and its response\'s resources released (nginx\'s `send_timeout`)', apiDoc: 'ms, as `--send-timeout` (1–3600000)' },
@@ -182,7 +207,7 @@ export const OPTION_SCHEMA: readonly OptionSpec[] = [
   { name: 'cert', scope: 'tls', type: 'string', required: true, default: 'none', flag: { name: 'cert', arg: 'FILE' }, help: 'serve HTTPS with this PEM certificate chain (with --key)', example: '"/etc/tls/fullchain.pem"', doc: 'PEM certificate chain, leaf first (`fullchain.pem`); with `--key`, the server speaks HTTPS (and HTTP/2 unless `--no-http2`); re-read on SIGHUP' },
   { name: 'key', scope: 'tls', type: 'string', required: true, default: 'none', flag: { name: 'key', arg: 'FILE' }, help: 'the private key of --cert (PEM, unencrypted)', example: '"/etc/tls/privkey.pem"', doc: 'the certificate\'s private key (PEM, unencrypted); a key that does not match the certificate is a start-up error' },
   { name: 'http2', scope: 'server', type: 'boolean', default: 'on', flag: { name: 'http2' }, help: 'with --cert: offer HTTP/2 as well as HTTP/1.1 (default on)', example: 'false', doc: 'with `--cert`: offer HTTP/2 (ALPN `h2`) and HTTP/1.1; `--no-http2` offers HTTP/1.1 only. Without TLS it changes nothing (browsers speak HTTP/2 only over TLS)', apiDefault: 'true', apiDoc: 'with `tls`: offer HTTP/2 and HTTP/1.1 (ALPN); false: HTTP/1.1 only' },
-  { name: 'workers', scope: 'cli', type: 'integer', min: 1, max: 256, default: '1', flag: { name: 'workers', arg: 'N' }, help: 'run N server processes (node:cluster); a worker that dies is\nreplaced (default 1: a single process, no cluster)', example: '2 (one per CPU core is the usual choice)', doc: 'run N processes with `node:cluster` sharing the port; a worker that dies is replaced (with a growing delay if it keeps dying at once); if none ever starts listening, the CLI exits 1' },
+  { name: 'workers', scope: 'cli', type: 'integer', min: 1, max: 256, default: '1', flag: { name: 'workers', arg: 'N' }, help: 'run N server processes (node:cluster); a worker that dies is\nreplaced (default 1: a single process, no cluster)', example: '2 (one per CPU core is the usual choice)', doc: 'run N processes with `node:cluster` sharing the port; the primary first hashes the tree once into the ETag cache, so the workers read no file it knows (with `--etag-cache off`, each worker hashes the tree); a worker that dies is replaced (with a growing delay if it keeps dying at once); if none ever starts listening, the CLI exits 1' },
   { name: 'log', scope: 'server', type: 'function', configType: 'boolean', default: 'off', flag: { name: 'log' }, help: 'access log on stdout, one line per request', example: 'true', doc: 'one access-log line per request on stdout (see [Access log](#access-log))', apiDefault: 'none', apiDoc: '`(line) => void`, one access-log line per request; if it throws, the server reports that once on stderr and keeps serving' },
   { name: 'debug', scope: 'server', type: 'function', configType: 'boolean', default: 'off', flag: { name: 'debug' }, help: 'explain each CORS refusal on stderr, one line each (never on the wire)', example: 'true', doc: 'one line on stderr per refused preflight or disallowed origin, saying why (origin, method, which request header, the header list\'s bounds); request values escaped and truncated; the response is unchanged', apiDefault: 'none', apiDoc: '`(line) => void`: explain mode, one line per CORS refusal, saying why; never on the wire' },
   { name: 'logFormat', scope: 'server', type: 'string', values: LOG_FORMATS, default: 'clf', flag: { name: 'log-format', arg: 'F' }, help: 'clf (Common Log Format, the default) or json (one object per line)', example: '"json"', doc: '`clf` (Common Log Format) or `json` (one object per line); takes effect with `--log`', apiDoc: '`clf` or `json` ([Access log](#access-log))' },
@@ -191,6 +216,23 @@ export const OPTION_SCHEMA: readonly OptionSpec[] = [
 export const SERVER_SCHEMA: readonly OptionSpec[] = OPTION_SCHEMA.filter((s) => s.scope === 'server');
 /** The keys of the `tls` object. */
 export const TLS_SCHEMA: readonly OptionSpec[] = OPTION_SCHEMA.filter((s) => s.scope === 'tls');
+
+const BYTE_UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
+
+/**
+ * A size in bytes: a whole number, or digits with a binary unit (`64MiB`, `512 KiB`, `1GiB`; case
+ * ignored). Null for anything else, `64MB` included: decimal and binary units differ by 5-10%, so
+ * the ambiguous form is refused rather than guessed at.
+ */
+export function byteCount(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? value : null;
+  if (typeof value !== 'string') return null;
+  const m = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = m === null ? undefined : BYTE_UNITS[(m[2] as string).toLowerCase()];
+  if (m === null || unit === undefined) return null;
+  const n = Number(m[1]) * unit;
+  return Number.isSafeInteger(n) ? n : null;
+}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -204,6 +246,8 @@ function expected(spec: OptionSpec, type: OptionType): string {
       return 'true or false';
     case 'integer':
       return `a whole number${spec.unit === undefined ? '' : ` of ${spec.unit}`} from ${spec.min ?? 0} to ${spec.max ?? Number.MAX_SAFE_INTEGER}`;
+    case 'bytes':
+      return `a number of bytes from ${spec.min ?? 0} to ${spec.max ?? Number.MAX_SAFE_INTEGER}, or a size such as "64MiB", "512KiB", "1GiB"`;
     case 'function':
       return 'a function';
     case 'object':
@@ -221,6 +265,10 @@ function hasType(value: unknown, spec: OptionSpec, type: OptionType): boolean {
       return typeof value === 'boolean';
     case 'integer':
       return typeof value === 'number' && Number.isInteger(value) && value >= (spec.min ?? 0) && value <= (spec.max ?? Number.MAX_SAFE_INTEGER);
+    case 'bytes': {
+      const n = byteCount(value);
+      return n !== null && n >= (spec.min ?? 0) && n <= (spec.max ?? Number.MAX_SAFE_INTEGER);
+    }
     case 'function':
       return typeof value === 'function';
     case 'object':
@@ -241,7 +289,7 @@ export function checkOption(spec: OptionSpec, value: unknown, type: OptionType =
   }
   if (!hasType(value, spec, type)) {
     // A JSON value in quotes is the usual slip: say so, rather than only what was expected.
-    const quoted = typeof value === 'string' && type !== 'string' && /^(true|false|-?\d+)$/.test(value.trim());
+    const quoted = typeof value === 'string' && type !== 'string' && type !== 'bytes' && /^(true|false|-?\d+)$/.test(value.trim());
     const fix = quoted ? `write it without quotes: ${value.trim()}` : `e.g. ${spec.example}`;
     return { option, value, reason: `must be ${expected(spec, type)}${quoted ? ', not a string' : ''}`, fix };
   }
@@ -360,6 +408,8 @@ export function validate(options: ServerOptions): ResolvedServerOptions {
     cacheControl: options.cacheControl ?? (options.immutable === true ? IMMUTABLE_CACHE_CONTROL : DEFAULT_CACHE_CONTROL),
     crossOriginResourcePolicy: options.crossOriginResourcePolicy ?? cors.policy.anyOrigin,
     smallFileLimit: options.smallFileLimit ?? DEFAULT_SMALL_FILE_LIMIT,
+    memoryBudget: byteCount(options.memoryBudget) ?? DEFAULT_MEMORY_BUDGET,
+    etagCache: options.etagCache === undefined || options.etagCache === 'off' ? undefined : resolve(options.etagCache),
     watch: options.watch ?? true,
     log: guardLog(options.log),
     logFormat: options.logFormat ?? 'clf',

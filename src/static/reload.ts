@@ -12,10 +12,10 @@ export interface ReloadReport {
 
 /**
  * Options a running server keeps until a restart: the directory scanned and how (root,
- * smallFileLimit, watch), and what is negotiated per connection (HTTP/2, TLS on or off). The
+ * smallFileLimit, memoryBudget, etagCache, watch), and what is negotiated per connection (HTTP/2, TLS on or off). The
  * CLI adds its own (port, host, workers), which decide what is bound.
  */
-const RESTART_ONLY: readonly string[] = ['root', 'smallFileLimit', 'watch', 'http2'];
+const RESTART_ONLY: readonly string[] = ['root', 'smallFileLimit', 'memoryBudget', 'etagCache', 'watch', 'http2'];
 
 /** Same value for the report: functions (the log) by presence, since each reload makes a new one. */
 function same(name: string, a: unknown, b: unknown): boolean {

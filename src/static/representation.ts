@@ -2,13 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { ActualBlocks } from '../cors/response-headers.js';
 import { ENCODINGS } from '../http/encoding.js';
 import type { AssetInfo, Variants } from './asset-table.js';
-
-/**
- * In-memory bodies up to this size are also kept as latin1 strings: node:http joins a string body
- * to the header string and writes one chunk, where a Buffer goes out as a chunk of its own
- * (measured: 8% more requests/s for a 1-byte body; for a 30 KB one copying the string costs more).
- */
-const TEXT_BODY_LIMIT = 4 * 1024;
+import type { BodySlot } from './body-cache.js';
 
 export const ALLOW = 'GET, HEAD, OPTIONS';
 
@@ -35,8 +29,8 @@ export interface Representation {
   readonly partial: Blocks;
   /** A 416: no Content-Type or Content-Encoding, as it has no body of this representation. */
   readonly unsatisfiable: Blocks;
-  /** A small in-memory body as a latin1 string (byte for byte), else null. */
-  readonly text: string | null;
+  /** Its body in memory, when held (see body-cache.ts). */
+  readonly memory: BodySlot;
 }
 
 /** Per URL: the identity representation at index 0, precompressed siblings at their coding's index. */
@@ -92,11 +86,15 @@ export class ResponseBlocks {
   /** A 308 to a directory's slash form (Location added per request). */
   readonly redirect: Blocks;
 
-  /** `redirectCacheControl`: a cached redirect outlives a directory's removal, so it gets a bounded lifetime. */
+  /**
+   * `redirectCacheControl`: a cached redirect outlives a directory's removal, so it gets a bounded
+   * lifetime. `slotFor`: where a file version's body is held in memory, when it is.
+   */
   constructor(
     readonly cors: ActualBlocks,
     private readonly cacheControl: string,
     redirectCacheControl: string,
+    private readonly slotFor: (info: AssetInfo) => BodySlot,
   ) {
     this.addError(400, 'Bad Request');
     this.addError(404, 'Not Found');
@@ -134,11 +132,11 @@ export class ResponseBlocks {
       notModified: both(validators, cors, negotiated),
       partial: both([...common, ...validators], cors, negotiated),
       unsatisfiable: both([...unsatisfiable, 'Content-Range', `bytes */${info.size}`, 'Content-Length', '0'], cors, negotiated),
-      text: info.body !== null && info.body.length <= TEXT_BODY_LIMIT ? info.body.toString('latin1') : null,
+      memory: this.slotFor(info),
     };
   }
 
-  /** One small text body per status, sent in one write with the headers (see TEXT_BODY_LIMIT). */
+  /** One small text body per status, sent in one write with the headers (see body-cache.ts TEXT_BODY_LIMIT). */
   private addError(status: number, text: string, extra: readonly string[] = []): void {
     const body = `${text}\n`;
     const base = ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length), 'X-Content-Type-Options', 'nosniff', 'Cache-Control', 'no-store', ...extra];

@@ -1,4 +1,4 @@
-import { close, fstat, open, read, stat, type BigIntStats } from 'node:fs';
+import { fstat, read, stat, type BigIntStats } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { BufferPool } from './buffer-pool.js';
 
@@ -7,7 +7,7 @@ import type { BufferPool } from './buffer-pool.js';
  * nothing is being sent.
  */
 export interface DiskCounters {
-  /** File descriptors open for responses. */
+  /** File descriptors held by responses (one shared cached fd counts once per response holding it). */
   openFiles: number;
   /** Called after a body has given back everything it held (for waiting until all is released). */
   readonly released: () => void;
@@ -16,6 +16,10 @@ export interface DiskCounters {
 /** One body to send from disk: what to read, and how the server answers around it. */
 export interface DiskSend {
   readonly filePath: string;
+  /** Opens the file for reading (the fd may be shared with other responses: see fd-cache.ts). */
+  readonly openFile: (done: (err: Error | null, fd: number) => void) => void;
+  /** Gives back an fd from `openFile`; called exactly once for each. */
+  readonly closeFile: (fd: number) => void;
   /**
    * True when `s` is still the file the prepared headers describe (identity: see assets.ts).
    * `open`: asked about the file already being read, where an unlink since does not matter.
@@ -95,7 +99,7 @@ export class DiskBody {
 
   private open(): void {
     this.busy = true;
-    open(this.send.filePath, 'r', (err, fd) => {
+    this.send.openFile((err, fd) => {
       if (err === null) {
         this.fd = fd;
         this.counters.openFiles++;
@@ -192,7 +196,7 @@ export class DiskBody {
 
   private closeFd(): void {
     if (this.fd === -1) return;
-    close(this.fd, () => {});
+    this.send.closeFile(this.fd);
     this.fd = -1;
     this.counters.openFiles--;
   }

@@ -1,0 +1,118 @@
+import { close, open } from 'node:fs';
+import type { AssetInfo } from './asset-table.js';
+
+/** One open file, shared by the responses reading it (positioned reads do not move a shared offset). */
+interface OpenFile {
+  readonly info: AssetInfo;
+  readonly fd: number;
+  /** Responses holding it now. */
+  refs: number;
+  /** Still in the cache; once out of it, it is closed as soon as no response holds it. */
+  cached: boolean;
+}
+
+type Opened = (err: Error | null, fd: number) => void;
+
+/**
+ * Open file descriptors of files served from disk, kept between responses so that a Range or a
+ * large GET does not pay open + close each time (nginx's `open_file_cache`). At most `max` are
+ * kept, least recently used first out; a file's fd is closed only when it is out of the cache AND no
+ * response holds it, so a response never reads from a closed (or reused) descriptor.
+ *
+ * Freshness is not the cache's business: it hands out an fd per file version (AssetInfo), and each
+ * response still checks the fd's identity with fstat after its first read, as for a fresh open. A
+ * file written in place, replaced by a rename or deleted changes the cached inode's ctime (or nlink),
+ * so that check fails, the response calls `forget` and answers from a rescan. After each scan
+ * `retain` closes the fds of versions no longer in the table (a deleted file's space is then freed).
+ */
+export class FdCache {
+  /** Cached files by version, least recently used first (Map order). */
+  private readonly cached = new Map<AssetInfo, OpenFile>();
+  /** Every fd opened here and not yet closed, cached or only held by responses. */
+  private readonly byFd = new Map<number, OpenFile>();
+  /** Opens under way, with the responses waiting for them. */
+  private readonly opening = new Map<AssetInfo, Opened[]>();
+  /** Counts `retain` calls: an open begun before a scan may be of a version that scan dropped. */
+  private generation = 0;
+
+  /** `max`: file descriptors kept open while no response uses them; 0 disables the cache. */
+  constructor(private readonly max: number) {}
+
+  /** File descriptors open here now (held by responses or kept for later ones). */
+  get size(): number {
+    return this.byFd.size;
+  }
+
+  /**
+   * An fd for reading `info`'s file, to be given back once with `release(fd)`. The callback may run
+   * synchronously (a cached fd). An error means the file cannot be opened (gone since the scan).
+   */
+  acquire(info: AssetInfo, done: Opened): void {
+    const file = this.cached.get(info);
+    if (file !== undefined) {
+      file.refs++;
+      this.cached.delete(info); // to the most recently used end
+      this.cached.set(info, file);
+      return done(null, file.fd);
+    }
+    const waiting = this.opening.get(info);
+    if (waiting !== undefined) return void waiting.push(done);
+    this.opening.set(info, [done]);
+    const generation = this.generation;
+    open(info.filePath, 'r', (err, fd) => this.opened(info, err, fd, generation === this.generation));
+  }
+
+  /** Gives back an fd from `acquire`; call exactly once per acquire. */
+  release(fd: number): void {
+    const file = this.byFd.get(fd);
+    if (file === undefined) return;
+    file.refs--;
+    this.closeIfUnused(file);
+  }
+
+  /** This version's cached fd no longer describes it (found changed): later responses open afresh. */
+  forget(info: AssetInfo): void {
+    const file = this.cached.get(info);
+    if (file !== undefined) this.evict(file);
+  }
+
+  /** Closes the cached fds of every version `isCurrent` rejects (called after each scan). */
+  retain(isCurrent: (info: AssetInfo) => boolean): void {
+    this.generation++;
+    for (const file of [...this.cached.values()]) if (!isCurrent(file.info)) this.evict(file);
+  }
+
+  /** Closes every cached fd not held by a response; those held close when released. */
+  clear(): void {
+    for (const file of [...this.cached.values()]) this.evict(file);
+  }
+
+  /** `keep`: no scan has run since the open began, so the version is still current and may be cached. */
+  private opened(info: AssetInfo, err: Error | null, fd: number, keep: boolean): void {
+    const waiting = this.opening.get(info) as Opened[];
+    this.opening.delete(info);
+    if (err !== null) {
+      for (const done of waiting) done(err, -1);
+      return;
+    }
+    const file: OpenFile = { info, fd, refs: waiting.length, cached: keep && this.max > 0 };
+    this.byFd.set(fd, file);
+    if (file.cached) {
+      this.cached.set(info, file);
+      if (this.cached.size > this.max) this.evict(this.cached.values().next().value as OpenFile);
+    }
+    for (const done of waiting) done(null, fd);
+  }
+
+  private evict(file: OpenFile): void {
+    this.cached.delete(file.info);
+    file.cached = false;
+    this.closeIfUnused(file);
+  }
+
+  private closeIfUnused(file: OpenFile): void {
+    if (file.cached || file.refs > 0) return;
+    this.byFd.delete(file.fd);
+    close(file.fd, () => {});
+  }
+}

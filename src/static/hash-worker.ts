@@ -1,0 +1,32 @@
+/**
+ * The body of one hashing thread (see hash-workers.ts): reads each file it is sent with positioned
+ * reads into one reused buffer and answers its SHA-256. Synchronous reads are the fastest here:
+ * this thread has nothing else to do, and the main thread stays free.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+
+const CHUNK = 1024 * 1024;
+const buffer = Buffer.allocUnsafeSlow(CHUNK);
+
+function sha256(path: string): { digest: Buffer; bytes: number } {
+  const fd = openSync(path, 'r');
+  try {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    for (let n; (n = readSync(fd, buffer, 0, CHUNK, bytes)) > 0; bytes += n) hash.update(buffer.subarray(0, n));
+    return { digest: hash.digest(), bytes };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+parentPort?.on('message', ({ id, path }: { id: number; path: string }) => {
+  try {
+    const { digest, bytes } = sha256(path);
+    parentPort?.postMessage({ id, digest, bytes });
+  } catch (e) {
+    parentPort?.postMessage({ id, error: (e as Error).message });
+  }
+});

@@ -1,0 +1,120 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+/** Threads at most: hashing is bound by the disk and the cores, and each thread costs some 10 MB. */
+const MAX_THREADS = 8;
+/** Files queued per thread at once, so a thread never waits for its next file. */
+const DEPTH = 2;
+/** Threads idle this long are stopped: they are needed only while a scan runs. */
+const IDLE_MS = 1000;
+
+interface Job {
+  readonly path: string;
+  readonly resolve: (digest: Buffer) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface Reply {
+  readonly id: number;
+  readonly digest?: Uint8Array;
+  readonly error?: string;
+}
+
+/**
+ * SHA-256 of files, computed on worker threads so that a start-up scan uses every core and the
+ * main thread stays free to serve. Threads start on the first file and stop once idle; they never
+ * keep the process alive.
+ */
+export class HashWorkers {
+  private readonly threads: Worker[] = [];
+  private readonly queue: Job[] = [];
+  private readonly running = new Map<number, { job: Job; thread: Worker }>();
+  private readonly load = new Map<Worker, number>();
+  private nextId = 0;
+  private idle: NodeJS.Timeout | null = null;
+  /** Bytes hashed so far (for progress reports). */
+  bytes = 0;
+
+  constructor(private readonly size = Math.min(MAX_THREADS, Math.max(1, availableParallelism()))) {}
+
+  /** The SHA-256 of the file's content; rejects when it cannot be read. */
+  hash(path: string): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ path, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Stops every thread now (a scan under way gets its pending hashes rejected). */
+  close(): void {
+    if (this.idle !== null) clearTimeout(this.idle);
+    this.idle = null;
+    for (const thread of this.threads.splice(0)) void thread.terminate();
+    this.load.clear();
+    const lost = [...this.running.values()].map((r) => r.job).concat(this.queue.splice(0));
+    this.running.clear();
+    for (const job of lost) job.reject(new Error('hashing stopped'));
+  }
+
+  private dispatch(): void {
+    if (this.idle !== null) clearTimeout(this.idle);
+    this.idle = null;
+    while (this.queue.length > 0) {
+      const thread = this.freeThread();
+      if (thread === null) return;
+      const job = this.queue.shift() as Job;
+      const id = this.nextId++;
+      this.running.set(id, { job, thread });
+      this.load.set(thread, (this.load.get(thread) ?? 0) + 1);
+      thread.postMessage({ id, path: job.path });
+    }
+    if (this.running.size === 0) {
+      this.idle = setTimeout(() => this.close(), IDLE_MS);
+      this.idle.unref();
+    }
+  }
+
+  /** The least loaded thread with room, starting one if all are busy and fewer than `size` run. */
+  private freeThread(): Worker | null {
+    let best: Worker | null = null;
+    for (const t of this.threads) if ((this.load.get(t) ?? 0) < DEPTH && (best === null || (this.load.get(t) ?? 0) < (this.load.get(best) ?? 0))) best = t;
+    if ((best === null || (this.load.get(best) ?? 0) > 0) && this.threads.length < this.size) return this.start();
+    return best;
+  }
+
+  private start(): Worker {
+    const thread = new Worker(new URL('./hash-worker.js', import.meta.url));
+    thread.unref();
+    thread.on('message', (reply: Reply) => this.answered(thread, reply));
+    thread.on('error', (e) => this.failed(thread, e));
+    this.threads.push(thread);
+    this.load.set(thread, 0);
+    return thread;
+  }
+
+  private answered(thread: Worker, reply: Reply & { bytes?: number }): void {
+    const running = this.running.get(reply.id);
+    if (running === undefined) return;
+    this.running.delete(reply.id);
+    this.load.set(thread, (this.load.get(thread) ?? 1) - 1);
+    if (reply.digest !== undefined) {
+      this.bytes += reply.bytes ?? 0;
+      running.job.resolve(Buffer.from(reply.digest));
+    } else {
+      running.job.reject(new Error(reply.error ?? 'hashing failed'));
+    }
+    this.dispatch();
+  }
+
+  /** A thread that died takes its jobs down with it; the others carry on. */
+  private failed(thread: Worker, e: Error): void {
+    this.threads.splice(this.threads.indexOf(thread), 1);
+    this.load.delete(thread);
+    for (const [id, r] of this.running) {
+      if (r.thread !== thread) continue;
+      this.running.delete(id);
+      r.job.reject(e);
+    }
+    this.dispatch();
+  }
+}

@@ -1,0 +1,153 @@
+// Changes cost what changed: a path the watcher names is stat'ed (and read, if its identity changed) alone,
+// a new directory walked alone, a removed one dropped with everything under it; the whole tree is walked
+// again only when the watcher cannot say what changed, when a symlink is involved, or when the root moved.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AssetTable } from '../dist/static/asset-table.js';
+
+const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
+
+/** 20 directories of 10 files: 220 paths to stat in a walk. */
+function makeTree() {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
+  for (let d = 0; d < 20; d++) {
+    mkdirSync(join(root, `d${d}`));
+    for (let f = 0; f < 10; f++) writeFileSync(join(root, `d${d}`, `f${f}.txt`), `${d}/${f}`);
+  }
+  return root;
+}
+
+/** A tree and a table whose watcher the test drives. */
+async function setup() {
+  const root = makeTree();
+  let emit;
+  const watchTree = (_dir, onChange) => {
+    emit = onChange;
+    const w = new EventEmitter();
+    w.close = () => {};
+    return w;
+  };
+  const table = new AssetTable(root, { watchTree }, (info) => info);
+  await table.open();
+  return { root, table, emit: (filename) => emit('change', filename), close: () => { table.close(); rmSync(root, { recursive: true, force: true }); } };
+}
+
+/** Waits until `check()` is true (the watcher's debounce is 30 ms). */
+async function until(what, check, ms = 3000) {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('changes cost what changed', () => {
+  test('one edited file is stat\'ed and read alone, not the 220 paths of the tree', async () => {
+    const t = await setup();
+    try {
+      assert.equal(t.table.lastScan.stated, 220);
+      writeFileSync(join(t.root, 'd7', 'f3.txt'), 'edited');
+      t.emit('d7/f3.txt');
+      await until('the edit is served', () => t.table.info('/d7/f3.txt').etag === etagOf('edited'));
+      assert.deepEqual([t.table.lastScan.stated, t.table.lastScan.hashed], [1, 1]);
+      assert.equal(t.table.info('/d7/f4.txt').etag, etagOf('7/4'), 'the rest is kept');
+      assert.equal(t.table.size, 200);
+    } finally {
+      t.close();
+    }
+  });
+
+  test('a directory removed (rm -rf names only directories) drops everything under it; one added is walked alone', async () => {
+    const t = await setup();
+    try {
+      rmSync(join(t.root, 'd4'), { recursive: true });
+      t.emit('d4');
+      await until('d4 gone', () => t.table.info('/d4/f1.txt') === undefined);
+      assert.equal(t.table.size, 190);
+      assert.equal(t.table.lastScan.stated, 1);
+      mkdirSync(join(t.root, 'new', 'deep'), { recursive: true });
+      writeFileSync(join(t.root, 'new', 'deep', 'index.html'), '<p>new</p>');
+      t.emit('new');
+      await until('new/deep served', () => t.table.info('/new/deep/') !== undefined);
+      assert.equal(t.table.info('/new/deep/').etag, etagOf('<p>new</p>'));
+      assert.equal(t.table.lastScan.stated, 3, 'new, new/deep, new/deep/index.html');
+    } finally {
+      t.close();
+    }
+  });
+
+  test('an event in a dot directory stats nothing; a file replaced by a directory (and back) leaves nothing stale', async () => {
+    const t = await setup();
+    try {
+      t.emit('.git/index');
+      await until('a scan ran', () => t.table.lastScan.stated === 0);
+      rmSync(join(t.root, 'd2'), { recursive: true });
+      writeFileSync(join(t.root, 'd2'), 'now a file');
+      t.emit('d2');
+      await until('d2 is a file', () => t.table.info('/d2') !== undefined);
+      assert.equal(t.table.info('/d2/f0.txt'), undefined);
+      assert.equal(t.table.size, 191);
+    } finally {
+      t.close();
+    }
+  });
+
+  test('the whole tree is walked again when the watcher names no path, or when a symlink is involved', async () => {
+    const t = await setup();
+    try {
+      t.emit(null);
+      await until('a walk', () => t.table.lastScan.stated === 220 && t.table.lastScan !== null);
+      symlinkSync(join(t.root, 'd1', 'f1.txt'), join(t.root, 'link.txt'));
+      t.emit('link.txt');
+      await until('the link served', () => t.table.info('/link.txt') !== undefined);
+      assert.equal(t.table.lastScan.stated, 221, 'a symlink named: the tree is walked');
+      // From now on a change to d1/f1.txt must reach /link.txt too: every event walks the tree.
+      writeFileSync(join(t.root, 'd1', 'f1.txt'), 'through the link');
+      t.emit('d1/f1.txt');
+      await until('the link follows its target', () => t.table.info('/link.txt').etag === etagOf('through the link'));
+      assert.equal(t.table.lastScan.stated, 221);
+    } finally {
+      t.close();
+    }
+  });
+});
+
+test('with the real watcher, an edit in a 200-file tree is served fresh after a look at a few paths', async () => {
+  const root = makeTree();
+  const table = new AssetTable(root, {}, (info) => info);
+  try {
+    await table.open();
+    writeFileSync(join(root, 'd9', 'f9.txt'), 'fresh');
+    await until('fresh', () => table.info('/d9/f9.txt').etag === etagOf('fresh'));
+    assert.ok(table.lastScan.stated <= 4, `${table.lastScan.stated} paths stat'ed for one edit`);
+  } finally {
+    table.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a file a response finds changed (before any watcher event) is looked at alone, then served fresh', async () => {
+  const { serve } = await import('../dist/index.js');
+  const { request } = await import('./helpers.js');
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
+  for (let f = 0; f < 100; f++) writeFileSync(join(root, `f${f}.woff2`), Buffer.alloc(1000, f));
+  const server = await serve({ root, watch: false, memoryBudget: 0 });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = server.address().port;
+    assert.ok((await request(port, { path: '/f5.woff2' })).body.equals(Buffer.alloc(1000, 5)));
+    writeFileSync(join(root, 'f5.woff2'), Buffer.alloc(1000, 55));
+    const fresh = await request(port, { path: '/f5.woff2' });
+    assert.ok(fresh.body.equals(Buffer.alloc(1000, 55)));
+    assert.equal(fresh.headers.etag, etagOf(Buffer.alloc(1000, 55)));
+    assert.deepEqual([server.stats.lastScan.stated, server.stats.lastScan.hashed], [1, 1]);
+  } finally {
+    await server.shutdown(500);
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,150 @@
+// The ETag cache: an unchanged tree is ready again after a restart without reading any file; a file
+// whose identity changed is read again; a cache file that is corrupt, of another format, of another root
+// or with one malformed entry is ignored as a whole; one inside the served root is never used.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AssetTable } from '../dist/static/asset-table.js';
+import { defaultEtagCacheDir, etagCacheFile } from '../dist/static/etag-cache.js';
+import { validate } from '../dist/static/options.js';
+
+const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
+
+function tree(count) {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-etags-'));
+  mkdirSync(join(root, 'fonts'));
+  for (let i = 0; i < count; i++) writeFileSync(join(root, 'fonts', `f${i}.woff2`), Buffer.alloc(20_000 + i, i)); // hashed on threads
+  writeFileSync(join(root, 'small.css'), 'a{}'); // hashed inline
+  return root;
+}
+
+/**
+ * Real identities with the ctime an hour earlier: files written by the test are otherwise racily clean
+ * (changed within 2 s of being read), and those are never cached, since a write in the same tick would
+ * not change their identity.
+ */
+async function settledStat(path) {
+  const s = await stat(path, { bigint: true });
+  return Object.assign(Object.create(Object.getPrototypeOf(s)), s, { ctimeNs: s.ctimeNs - 3_600_000_000_000n });
+}
+
+/** Scans `root` once with the ETag cache in `dir` and returns the table (closed). */
+async function scanOnce(root, dir, warn = () => {}, statFile = settledStat) {
+  const table = new AssetTable(root, { watch: false, etagCache: dir, warn, statFile }, (info) => info);
+  await table.open();
+  table.close();
+  return table;
+}
+
+async function written(file) {
+  for (let i = 0; i < 200 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(existsSync(file), `${file} was not written`);
+  // The write is a rename of a complete file: once it exists it is whole.
+}
+
+describe('ETag cache', () => {
+  test('an unchanged tree restarts without reading any file; a changed file is read again', async () => {
+    const root = tree(20);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    try {
+      const cold = await scanOnce(root, dir);
+      assert.deepEqual([cold.lastScan.hashed, cold.lastScan.cached], [21, 0]);
+      const file = etagCacheFile(dir, realpathSync(root));
+      await written(file);
+      const warm = await scanOnce(root, dir);
+      assert.deepEqual([warm.lastScan.hashed, warm.lastScan.cached], [0, 21], 'read files the cache knew');
+      assert.equal(warm.info('/fonts/f3.woff2').etag, etagOf(Buffer.alloc(20_003, 3)));
+      assert.equal(warm.info('/small.css').etag, etagOf('a{}'));
+      // Same size, new bytes: the ctime (and mtime) differ, so the cached tag is not used.
+      writeFileSync(join(root, 'fonts', 'f3.woff2'), Buffer.alloc(20_003, 99));
+      const after = await scanOnce(root, dir);
+      assert.deepEqual([after.lastScan.hashed, after.lastScan.cached], [1, 20]);
+      assert.equal(after.info('/fonts/f3.woff2').etag, etagOf(Buffer.alloc(20_003, 99)));
+      const newTag = JSON.stringify(etagOf(Buffer.alloc(20_003, 99)));
+      for (let i = 0; i < 200 && !readFileSync(file, 'utf8').includes(newTag); i++) await new Promise((r) => setTimeout(r, 10));
+      const again = await scanOnce(root, dir);
+      assert.deepEqual([again.lastScan.hashed, again.lastScan.cached], [0, 21], 'the rewritten cache has the new tag');
+      assert.equal(again.info('/fonts/f3.woff2').etag, etagOf(Buffer.alloc(20_003, 99)));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a corrupt, foreign or partly malformed cache file is ignored as a whole', async () => {
+    const root = tree(3);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    try {
+      await scanOnce(root, dir);
+      const file = etagCacheFile(dir, realpathSync(root));
+      await written(file);
+      const good = JSON.parse(readFileSync(file, 'utf8'));
+      const entries = Object.entries(good.files);
+      const [firstPath, firstEntry] = entries[0];
+      const badEntry = (i, v) => ({ ...good, files: { ...good.files, [firstPath]: firstEntry.map((x, j) => (j === i ? v : x)) } });
+      const variants = {
+        'not JSON': '{"format": "xorigin-etags/1", "root"',
+        'another format': JSON.stringify({ ...good, format: 'xorigin-etags/0' }),
+        'another root': JSON.stringify({ ...good, root: '/elsewhere' }),
+        'a path outside the root': JSON.stringify({ ...good, files: { ...good.files, '/etc/passwd': firstEntry } }),
+        'a malformed ETag': JSON.stringify(badEntry(5, '"x"\r\nSet-Cookie: a=b')),
+        'a number where a decimal string belongs': JSON.stringify(badEntry(1, 12345)),
+        'a short entry': JSON.stringify({ ...good, files: { ...good.files, [firstPath]: firstEntry.slice(0, 6) } }),
+        'an array at the top': '[]',
+      };
+      for (const [what, text] of Object.entries(variants)) {
+        writeFileSync(file, text);
+        const table = await scanOnce(root, dir);
+        assert.deepEqual([table.lastScan.hashed, table.lastScan.cached], [4, 0], what);
+        assert.equal(table.info('/small.css').etag, etagOf('a{}'), what);
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('files read within 2 s of a change (racily clean) are not cached: a same-tick write would go unseen', async () => {
+    const root = tree(2);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    try {
+      const real = (path) => stat(path, { bigint: true });
+      await scanOnce(root, dir, () => {}, real);
+      await written(etagCacheFile(dir, realpathSync(root)));
+      const again = await scanOnce(root, dir, () => {}, real);
+      assert.deepEqual([again.lastScan.hashed, again.lastScan.cached], [3, 0]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a cache directory inside the served root is not used (said once), and nothing is written there', async () => {
+    const root = tree(2);
+    const warnings = [];
+    try {
+      const table = await scanOnce(root, join(root, 'cache'), (line) => warnings.push(line));
+      assert.equal(table.lastScan.hashed, 3);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(existsSync(join(root, 'cache')), false);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0], /inside the root/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('where the cache lives: $XDG_CACHE_HOME/xorigin, else ~/.cache/xorigin; "off" or absent in code: none', () => {
+    assert.equal(defaultEtagCacheDir({ XDG_CACHE_HOME: '/var/cache/me' }), '/var/cache/me/xorigin');
+    assert.match(defaultEtagCacheDir({ XDG_CACHE_HOME: 'relative' }), /\/\.cache\/xorigin$/, 'a relative XDG_CACHE_HOME is invalid by the spec');
+    assert.match(defaultEtagCacheDir({}), /\/\.cache\/xorigin$/);
+    assert.equal(validate({ root: '.' }).etagCache, undefined);
+    assert.equal(validate({ root: '.', etagCache: 'off' }).etagCache, undefined);
+    assert.equal(validate({ root: '.', etagCache: '/tmp/x' }).etagCache, '/tmp/x');
+    assert.throws(() => validate({ root: '.', etagCache: '' }), (e) => e.problems[0].option === 'etagCache');
+  });
+});

@@ -1,0 +1,199 @@
+// The open-fd cache: files served from disk are opened once, not per request; the cache is bounded; and
+// a file replaced, rewritten in place, truncated or deleted while its fd is cached is never served from
+// that fd (a new version's bytes, never a mix, never a stale body). Real sockets on 127.0.0.1.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs, { mkdtempSync, readdirSync, renameSync, rmSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { createHash } from 'node:crypto';
+import { syncBuiltinESMExports } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '../dist/index.js';
+import { request } from './helpers.js';
+
+const MB = 1024 * 1024;
+const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
+const fdCount = () => readdirSync('/proc/self/fd').length;
+
+/** A server that reads every body from disk (no memory budget) and never rescans by itself. */
+async function start(root, extra = {}) {
+  const server = await serve({ root, memoryBudget: 0, watch: false, ...extra });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: server.address().port };
+}
+
+/** Counts fs.open calls on `path` while `fn` runs (the server's modules import open from node:fs). */
+async function countOpens(path, fn) {
+  const original = fs.open;
+  let opens = 0;
+  fs.open = (p, ...rest) => {
+    if (p === path) opens++;
+    return original(p, ...rest);
+  };
+  syncBuiltinESMExports();
+  try {
+    await fn();
+  } finally {
+    fs.open = original;
+    syncBuiltinESMExports();
+  }
+  return opens;
+}
+
+/** Polls until `check()` holds, or fails with `describe()`. */
+async function eventually(check, describe, ms = 3000) {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(describe());
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('open-fd cache', () => {
+  test('Range requests and GETs of a 1 MB font open it once', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'xorigin-fd-'));
+    const font = Buffer.alloc(MB, 7);
+    font.write('head', 0);
+    writeFileSync(join(root, 'font.woff2'), font);
+    const s = await start(root);
+    try {
+      const opens = await countOpens(join(root, 'font.woff2'), async () => {
+        for (let i = 0; i < 10; i++) {
+          const part = await request(s.port, { path: '/font.woff2', headers: { Range: `bytes=${i * 1000}-${i * 1000 + 999}` } });
+          assert.equal(part.status, 206);
+          assert.ok(part.body.equals(font.subarray(i * 1000, i * 1000 + 1000)));
+          assert.ok((await request(s.port, { path: '/font.woff2' })).body.equals(font));
+        }
+      });
+      assert.equal(opens, 1, `${opens} opens for 20 responses`);
+      assert.equal(s.server.stats.openFiles, 0, 'no response holds it');
+      assert.equal(s.server.stats.cachedFds, 1);
+    } finally {
+      await s.server.shutdown(500);
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('the number of fds kept is bounded, and shutdown closes them', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'xorigin-fd-'));
+    for (let i = 0; i < 300; i++) writeFileSync(join(root, `f${i}.otf`), `font ${i}`);
+    const baseline = fdCount();
+    const s = await start(root);
+    try {
+      for (let i = 0; i < 300; i++) assert.equal((await request(s.port, { path: `/f${i}.otf` })).body.toString(), `font ${i}`);
+      await eventually(() => s.server.stats.openFiles === 0, () => JSON.stringify(s.server.stats));
+      assert.equal(s.server.stats.cachedFds, 128);
+      assert.ok(fdCount() <= baseline + 128 + 2, `fds: ${fdCount()}, baseline ${baseline}`); // + the listening socket and a client's
+    } finally {
+      await s.server.shutdown(500);
+    }
+    await eventually(() => fdCount() <= baseline, () => `fds after shutdown: ${fdCount()}, baseline ${baseline}`);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test('an fd evicted while a download still reads from it stays open until that download ends', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'xorigin-fd-'));
+    const big = Buffer.alloc(16 * MB);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(i, i);
+    writeFileSync(join(root, 'big.otf'), big);
+    for (let i = 0; i < 200; i++) writeFileSync(join(root, `f${i}.otf`), `font ${i}`);
+    const s = await start(root);
+    try {
+      const received = [];
+      let resume;
+      const done = new Promise((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port: s.port, path: '/big.otf', agent: false }, (res) => {
+          res.on('data', (c) => received.push(c));
+          res.on('end', resolve);
+          res.on('error', reject);
+          res.pause(); // the download stalls with the fd held
+          resume = () => res.resume();
+        });
+        req.on('error', reject);
+      });
+      await eventually(() => resume !== undefined && s.server.stats.openFiles === 1, () => JSON.stringify(s.server.stats));
+      // 200 other files push big.otf's fd out of the cache (and reuse freed fd numbers, if it were closed).
+      for (let i = 0; i < 200; i++) assert.equal((await request(s.port, { path: `/f${i}.otf` })).body.toString(), `font ${i}`);
+      resume();
+      await done;
+      assert.ok(Buffer.concat(received).equals(big), 'the download was cut or mixed with another file');
+    } finally {
+      await s.server.shutdown(500);
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  // Each way a file can change while its fd is cached; no watcher, so only the fd's own check can tell.
+  const changes = [
+    ['replaced by a rename (deploy)', (file, v2) => {
+      writeFileSync(`${file}.tmp`, v2);
+      renameSync(`${file}.tmp`, file);
+    }],
+    ['rewritten in place with the same size and mtime', (file, v2) => {
+      writeFileSync(file, v2);
+      utimesSync(file, new Date('1985-10-26T08:15:00Z'), new Date('1985-10-26T08:15:00Z'));
+    }],
+    ['truncated, then rewritten', (file, v2) => {
+      truncateSync(file, 0);
+      writeFileSync(file, v2);
+    }],
+  ];
+  for (const [name, change] of changes) {
+    test(`a file ${name} while its fd is cached is served with its new bytes only`, async () => {
+      const root = mkdtempSync(join(tmpdir(), 'xorigin-fd-'));
+      const file = join(root, 'font.woff2');
+      const v1 = Buffer.alloc(MB, 1);
+      const v2 = Buffer.alloc(MB, 2);
+      writeFileSync(file, v1);
+      utimesSync(file, new Date('1985-10-26T08:15:00Z'), new Date('1985-10-26T08:15:00Z'));
+      const s = await start(root);
+      try {
+        assert.ok((await request(s.port, { path: '/font.woff2' })).body.equals(v1));
+        assert.equal(s.server.stats.cachedFds, 1);
+        change(file, v2);
+        const whole = await request(s.port, { path: '/font.woff2' });
+        assert.equal(whole.status, 200);
+        assert.ok(whole.body.equals(v2), 'old or mixed bytes from the cached fd');
+        assert.equal(whole.headers.etag, etagOf(v2), 'new bytes under the old version\'s ETag');
+        const part = await request(s.port, { path: '/font.woff2', headers: { Range: 'bytes=0-999' } });
+        assert.ok(part.body.equals(v2.subarray(0, 1000)));
+      } finally {
+        await s.server.shutdown(500);
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+  }
+
+  test('a deleted file is 404 (not served from its cached fd), and its fd is closed', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'xorigin-fd-'));
+    writeFileSync(join(root, 'gone.otf'), Buffer.alloc(MB, 4));
+    const s = await start(root);
+    try {
+      assert.equal((await request(s.port, { path: '/gone.otf' })).status, 200);
+      assert.equal(s.server.stats.cachedFds, 1);
+      unlinkSync(join(root, 'gone.otf'));
+      assert.equal((await request(s.port, { path: '/gone.otf' })).status, 404);
+      await eventually(() => s.server.stats.cachedFds === 0, () => `cached fds: ${s.server.stats.cachedFds}`);
+    } finally {
+      await s.server.shutdown(500);
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('with the watcher on, a rescan closes the fds of files it dropped', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'xorigin-fd-'));
+    writeFileSync(join(root, 'a.otf'), Buffer.alloc(MB, 5));
+    writeFileSync(join(root, 'b.otf'), Buffer.alloc(MB, 6));
+    const s = await start(root, { watch: true });
+    try {
+      for (const p of ['/a.otf', '/b.otf']) assert.equal((await request(s.port, { path: p })).status, 200);
+      assert.equal(s.server.stats.cachedFds, 2);
+      unlinkSync(join(root, 'a.otf'));
+      await eventually(() => s.server.stats.cachedFds === 1, () => `cached fds: ${s.server.stats.cachedFds}`);
+    } finally {
+      await s.server.shutdown(500);
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
