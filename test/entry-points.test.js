@@ -13,7 +13,7 @@ const pkg = (await import('../package.json', { with: { type: 'json' } })).defaul
 const SIZE_LIMIT = 52 * 1024;
 
 test('the exports map names every face, types first, and every target exists', () => {
-  assert.deepEqual(Object.keys(pkg.exports), ['.', './cors', './fetch', './fastify', './static', './package.json']);
+  assert.deepEqual(Object.keys(pkg.exports), ['.', './cors', './fetch', './fastify', './static', './check', './package.json']);
   for (const [entry, target] of Object.entries(pkg.exports)) {
     if (entry === './package.json') continue;
     assert.deepEqual(Object.keys(target), ['types', 'default'], entry);
@@ -30,6 +30,16 @@ test('each subpath resolves by package name to its own face', async () => {
   assert.equal(typeof (await import('xorigin/fastify')).default, 'function');
   assert.equal(typeof (await import('xorigin/static')).serve, 'function');
   assert.equal(typeof (await import('xorigin/static')).createStaticHandler, 'function');
+  assert.equal(typeof (await import('xorigin/check')).evaluateCors, 'function');
+});
+
+test("'xorigin/check' imports no node: module and stays out of 'xorigin/cors'", () => {
+  const { files, external } = importGraph(dist('check/index.js'));
+  assert.deepEqual([...external.keys()], [], 'pure: no node:http, no node:fs');
+  // explainDenied reads a compiled policy with the engine's own primitives (pure modules too).
+  assert.ok(files.every((f) => f.startsWith(dist('check/')) || f.startsWith(dist('cors/')) || f.startsWith(dist('http/'))), 'its own folder and the pure engine modules');
+  const cors = importGraph(dist('cors/index.js')).files;
+  assert.ok(!cors.some((f) => f.startsWith(dist('check/'))), 'xorigin/cors does not load the checker');
 });
 
 test("'xorigin/cors' reaches no module of the file server or the CLI", () => {

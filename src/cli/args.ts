@@ -115,6 +115,9 @@ export function helpText(): string {
     'and "watch": false, not "8080" or "false". Invalid options exit with status 2 and list every problem.',
     '',
     'SIGTERM or Ctrl-C stops gracefully; a second Ctrl-C exits at once with status 130.',
+    '',
+    'xorigin check URL --origin O [...]: what a browser decides about a cross-origin request, and why',
+    '(see xorigin check --help).',
   );
   return lines.join('\n');
 }

@@ -126,6 +126,12 @@ function serverOptions(all: Layer, env: NodeJS.ProcessEnv, problems: PolicyProbl
   if (problem !== null) problems.push(problem);
   delete options.log;
   if (all.log === true) options.log = (line: string) => process.stdout.write(`${line}\n`);
+  // --debug / "debug": true: explain mode on stderr (the access log keeps stdout).
+  const debug = spec('debug');
+  const debugProblem = checkOption(debug, all.debug, debug.configType ?? debug.type);
+  if (debugProblem !== null) problems.push(debugProblem);
+  delete options.debug;
+  if (all.debug === true) options.debug = (line: string) => process.stderr.write(`${line}\n`);
   return options as unknown as ServerOptions;
 }
 

@@ -9,6 +9,7 @@ import { resolveSettings, type Settings } from './config.js';
 import { serve } from './serve.js';
 import { holdEarlyReloads } from './reload.js';
 import { supervise } from './supervisor.js';
+import { runCheck } from './check.js';
 
 /**
  * Under --workers, the primary hashes the tree once into the ETag cache before forking, so each
@@ -29,7 +30,7 @@ function version(): string {
 async function run(cmd: CommandLine): Promise<void> {
   const command = cmd.positionals[0];
   if (command !== 'serve') {
-    throw new PolicyError([{ option: 'command', value: command ?? null, reason: 'unknown or missing command', fix: 'run "xorigin serve DIR" (see --help)' }]);
+    throw new PolicyError([{ option: 'command', value: command ?? null, reason: 'unknown or missing command', fix: 'run "xorigin serve DIR" or "xorigin check URL --origin O" (see --help)' }]);
   }
   // The same checks with and without --workers, before anything listens or forks.
   const reread = (): ReturnType<typeof resolveSettings> => resolveSettings(cmd, process.env);
@@ -47,6 +48,11 @@ async function run(cmd: CommandLine): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // `xorigin check`: its own flags (src/cli/check.ts), its own exit codes (0 allowed, 1 blocked, 2 error).
+  if (argv[0] === 'check') {
+    process.exitCode = await runCheck(argv.slice(1), { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) });
+    return;
+  }
   try {
     const cmd = parseCommandLine(argv);
     if (cmd.help) process.stdout.write(`${helpText()}\n`);

@@ -1,5 +1,5 @@
 import { NO_MATCH } from './origin-matcher.js';
-import { compilePolicy, type CompiledPolicy, type CorsOptions } from './options.js';
+import { compilePolicy, type CompiledPolicy, type CorsOptions, type DeniedInfo } from './options.js';
 import { isForbiddenMethod, SAFELISTED_METHODS } from './methods.js';
 import { MAX_REQUEST_HEADERS_BYTES } from './request-headers.js';
 import { isToken } from '../http/tokens.js';
@@ -56,12 +56,15 @@ export class CorsEngine {
   protected preflights: PreflightBlocks;
   /** The prebuilt actual-response header blocks (shared: copy before keeping). */
   actualBlocks: ActualBlocks;
+  /** The policy's `onDenied`, or null: then a refusal costs this one check. */
+  protected onDenied: ((info: DeniedInfo) => void) | null;
 
   /** `prefix` names where the policy sits in a larger configuration (`cors.`), for error messages. */
   constructor(options: CorsOptions, private readonly prefix = '') {
     this.compiled = compilePolicy(options, prefix);
     this.preflights = buildPreflightBlocks(this.compiled);
     this.actualBlocks = buildActualBlocks(this.compiled);
+    this.onDenied = options.onDenied ?? null;
   }
 
   /**
@@ -77,6 +80,7 @@ export class CorsEngine {
     this.compiled = policy;
     this.preflights = preflights;
     this.actualBlocks = actual;
+    this.onDenied = options.onDenied ?? null;
   }
 
   /** True when an actual request from `origin` may read the response. Byte-exact (DESIGN.md "Origins"). */
@@ -91,7 +95,10 @@ export class CorsEngine {
    */
   decidePreflight(origin: string, method: string, requestHeaders: string | undefined): PreflightAnswer {
     const block = this.preflightInPlace(origin, method, requestHeaders);
-    if (block === null) return { allowed: false, status: 403, headers: this.preflights.denied.slice() };
+    if (block === null) {
+      if (this.onDenied !== null) this.onDenied({ kind: 'preflight', origin, method, requestHeaders });
+      return { allowed: false, status: 403, headers: this.preflights.denied.slice() };
+    }
     return { allowed: true, status: this.policy.preflightStatus, headers: block.slice() };
   }
 
@@ -103,6 +110,7 @@ export class CorsEngine {
   actualHeaders(origin: string | undefined): string[] {
     const b = this.actualBlocks;
     const allowed = origin !== undefined && this.allows(origin);
+    if (!allowed && origin !== undefined && this.onDenied !== null) this.onDenied({ kind: 'actual', origin });
     const out = (allowed ? b.allowed : b.other).slice();
     if (allowed) for (const i of b.originSlots) out[i] = origin;
     if (b.vary !== null) out.push('Vary', b.vary);

@@ -44,6 +44,7 @@ export class Cors extends CorsEngine {
 
   private answerPreflight(res: ServerResponse, origin: string, method: string, requestHeaders: string | undefined): void {
     const block = this.preflightInPlace(origin, method, requestHeaders);
+    if (block === null && this.onDenied !== null) this.onDenied({ kind: 'preflight', origin, method, requestHeaders });
     const status = block === null ? 403 : this.policy.preflightStatus;
     const headers = block ?? this.preflights.denied;
     if (res.hasHeader('vary')) {
@@ -64,6 +65,7 @@ export class Cors extends CorsEngine {
       else res.setHeader('Vary', b.vary);
     }
     const block = origin !== undefined && this.allows(origin) ? b.allowed : b.other;
+    if (block === b.other && origin !== undefined && this.onDenied !== null) this.onDenied({ kind: 'actual', origin });
     for (let i = 0; i < block.length; i += 2) {
       const value = block[i + 1] as string;
       res.setHeader(block[i] as string, value === ORIGIN_SLOT ? (origin as string) : value);

@@ -50,6 +50,22 @@ export interface CorsOptions {
    * impersonate such an origin, so this is off and an error unless you say so here.
    */
   tolerateInsecureOrigins?: boolean | undefined;
+  /**
+   * Called with each refused preflight and each actual request from an origin the policy does not
+   * allow; never on the wire, and with it absent a refusal costs one null check. The engine only
+   * reports; `explainDenied(cors.policy, info)` from `xorigin/check` says why, as one sanitised line.
+   */
+  onDenied?: ((info: DeniedInfo) => void) | undefined;
+}
+
+/** A refusal, as `onDenied` gets it: the request's values as received (not sanitised). */
+export interface DeniedInfo {
+  readonly kind: 'preflight' | 'actual';
+  readonly origin: string;
+  /** A preflight's Access-Control-Request-Method. */
+  readonly method?: string | undefined;
+  /** A preflight's Access-Control-Request-Headers. */
+  readonly requestHeaders?: string | undefined;
 }
 
 /** A validated, frozen policy: everything the request path needs, computed once. */
@@ -85,6 +101,7 @@ const KNOWN_OPTIONS: readonly string[] = [
   'preflightStatus',
   'timingAllowOrigin',
   'tolerateInsecureOrigins',
+  'onDenied',
 ];
 
 
@@ -159,6 +176,7 @@ export function compilePolicy(options: CorsOptions, prefix = ''): CompiledPolicy
   const caseSensitiveMethods = readBoolean(raw, 'caseSensitiveMethods', report);
   const tolerateInsecure = readBoolean(raw, 'tolerateInsecureOrigins', report);
   const timingAllowOrigin = readBoolean(raw, 'timingAllowOrigin', report);
+  if (raw.onDenied !== undefined && typeof raw.onDenied !== 'function') report('onDenied', raw.onDenied, 'must be a function', 'pass (info) => void, or leave it out');
   const origins = compileOrigins(raw.origins, credentials, tolerateInsecure, report);
   const methods = compileMethods(raw.methods, caseSensitiveMethods, report);
   const allowed = compileAllowedHeaders(raw.allowedHeaders, report);

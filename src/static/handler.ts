@@ -10,6 +10,7 @@ import { negotiateEncoding } from '../http/encoding.js';
 import { hasEncodedSlash, targetPath } from '../http/request-target.js';
 import { AssetTable, sameIdentity, unchangedWhileOpen, type AssetInfo, type ScanReport } from './asset-table.js';
 import { accessLine, noteArrival } from './access-log.js';
+import { explainDenied } from '../check/explain.js';
 import { BodyCache } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
 import { FdCache } from './fd-cache.js';
@@ -135,6 +136,8 @@ class StaticFiles {
   private cors!: Cors;
   private anyOrigin!: boolean;
   private log!: ((line: string) => void) | undefined;
+  /** Explain mode's callback, or undefined: then a refusal costs nothing more. */
+  private debug!: ((line: string) => void) | undefined;
   private logFormat!: ResolvedServerOptions['logFormat'];
   readonly table: AssetTable<Entry>;
   draining = false;
@@ -181,6 +184,7 @@ class StaticFiles {
     this.cors = config.cors;
     this.anyOrigin = config.cors.policy.anyOrigin;
     this.log = config.log;
+    this.debug = config.debug;
     this.logFormat = config.logFormat;
     const cors = buildActualBlocks(config.cors.policy, { crossOriginResourcePolicy: config.crossOriginResourcePolicy });
     // A cached redirect outlives a directory's removal, so it never gets a year-long immutable lifetime.
@@ -283,6 +287,7 @@ class StaticFiles {
     if (method === 'OPTIONS') {
       if (this.cors.classify(req) === RequestKind.Preflight) {
         this.cors.handle(req, res);
+        if (this.debug !== undefined && res.statusCode === 403) this.explain(req, 'preflight');
         return;
       }
       // Not a preflight: the methods this resource allows.
@@ -290,6 +295,7 @@ class StaticFiles {
       res.end();
       return;
     }
+    if (this.debug !== undefined && origin !== undefined && !this.anyOrigin && !this.cors.allows(origin)) this.explain(req, 'actual');
     if (method !== 'GET' && method !== 'HEAD') return this.sendError(res, 405, origin);
     const url = req.url ?? '';
     const path = this.decodedPath(url);
@@ -341,6 +347,20 @@ class StaticFiles {
     // headers, and the check (a name validation and lookup per response) is skipped.
     if (this.mounted && res.hasHeader('vary')) writeBlock(res, status, withMergedVary(b, res.getHeader('vary')), origin);
     else writeBlock(res, status, b, origin);
+  }
+
+  /** Explain mode: why the policy refused this request, one sanitised line to `debug`. */
+  private explain(req: IncomingMessage, kind: 'preflight' | 'actual'): void {
+    const h = req.headers;
+    const preflight = kind === 'preflight';
+    const { line } = explainDenied(this.cors.policy, {
+      kind,
+      origin: h.origin as string,
+      method: preflight ? h['access-control-request-method'] : req.method,
+      requestHeaders: preflight ? h['access-control-request-headers'] : undefined,
+      target: req.url,
+    });
+    (this.debug as (line: string) => void)(line);
   }
 
   /** 1 when the request's origin is allowed (its slots must be filled), else 0. */

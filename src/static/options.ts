@@ -51,6 +51,13 @@ export interface ServerOptions {
    */
   logFormat?: LogFormat | undefined;
   /**
+   * Explain mode: each refused preflight and each request from an origin the policy does not allow
+   * gets one line here saying why (origin not in the policy, method, which request header, the
+   * header list's bounds), request values escaped and truncated. Never on the wire; off by default,
+   * and then the refusal path does nothing more. A throw from it is reported once on stderr.
+   */
+  debug?: ((line: string) => void) | undefined;
+  /**
    * Send (inactivity) timeout in ms, like nginx's `send_timeout`: a connection on which nothing could
    * be written for this long is closed, and everything its response held is released. Default 60000.
    */
@@ -86,6 +93,8 @@ export interface ResolvedServerOptions {
   /** The user's callback, guarded: it never throws (see guardLog). */
   readonly log: ((line: string) => void) | undefined;
   readonly logFormat: LogFormat;
+  /** The explain-mode callback, guarded like `log`. */
+  readonly debug: ((line: string) => void) | undefined;
   readonly sendTimeout: number;
   readonly keepAliveTimeout: number;
   /** The certificate and key read and checked, or null for plain HTTP. */
@@ -200,6 +209,7 @@ export const OPTION_SCHEMA: readonly OptionSpec[] = [
   { name: 'http2', scope: 'server', type: 'boolean', default: 'on', flag: { name: 'http2' }, help: 'with --cert: offer HTTP/2 as well as HTTP/1.1 (default on)', example: 'false', doc: 'with `--cert`: offer HTTP/2 (ALPN `h2`) and HTTP/1.1; `--no-http2` offers HTTP/1.1 only. Without TLS it changes nothing (browsers speak HTTP/2 only over TLS)', apiDefault: 'true', apiDoc: 'with `tls`: offer HTTP/2 and HTTP/1.1 (ALPN); false: HTTP/1.1 only' },
   { name: 'workers', scope: 'cli', type: 'integer', min: 1, max: 256, default: '1', flag: { name: 'workers', arg: 'N' }, help: 'run N server processes (node:cluster); a worker that dies is\nreplaced (default 1: a single process, no cluster)', example: '2 (one per CPU core is the usual choice)', doc: 'run N processes with `node:cluster` sharing the port; the primary first hashes the tree once into the ETag cache, so the workers read no file it knows (with `--etag-cache off`, each worker hashes the tree); a worker that dies is replaced (with a growing delay if it keeps dying at once); if none ever starts listening, the CLI exits 1' },
   { name: 'log', scope: 'server', type: 'function', configType: 'boolean', default: 'off', flag: { name: 'log' }, help: 'access log on stdout, one line per request', example: 'true', doc: 'one access-log line per request on stdout (see [Access log](#access-log))', apiDefault: 'none', apiDoc: '`(line) => void`, one access-log line per request; if it throws, the server reports that once on stderr and keeps serving' },
+  { name: 'debug', scope: 'server', type: 'function', configType: 'boolean', default: 'off', flag: { name: 'debug' }, help: 'explain each CORS refusal on stderr, one line each (never on the wire)', example: 'true', doc: 'one line on stderr per refused preflight or disallowed origin, saying why (origin, method, which request header, the header list\'s bounds); request values escaped and truncated; the response is unchanged', apiDefault: 'none', apiDoc: '`(line) => void`: explain mode, one line per CORS refusal, saying why; never on the wire' },
   { name: 'logFormat', scope: 'server', type: 'string', values: LOG_FORMATS, default: 'clf', flag: { name: 'log-format', arg: 'F' }, help: 'clf (Common Log Format, the default) or json (one object per line)', example: '"json"', doc: '`clf` (Common Log Format) or `json` (one object per line); takes effect with `--log`', apiDoc: '`clf` or `json` ([Access log](#access-log))' },
 ];
 
@@ -347,7 +357,7 @@ function checkTls(tls: TlsFiles | undefined, problems: PolicyProblem[]): TlsMate
  * Wraps the user's access-log callback: a throw from it must not reach the response's 'close'
  * listener (where it would take the process down). It is reported once, not once per request.
  */
-function guardLog(log: ((line: string) => void) | undefined): ((line: string) => void) | undefined {
+function guardLog(log: ((line: string) => void) | undefined, what = 'log'): ((line: string) => void) | undefined {
   if (log === undefined) return undefined;
   let reported = false;
   return (line) => {
@@ -362,7 +372,7 @@ function guardLog(log: ((line: string) => void) | undefined): ((line: string) =>
       } catch {
         why = 'a value that cannot be printed';
       }
-      process.stderr.write(`xorigin: the log callback threw: ${why}; continuing\n`);
+      process.stderr.write(`xorigin: the ${what} callback threw: ${why}; continuing\n`);
     }
   };
 }
@@ -403,6 +413,7 @@ export function validate(options: ServerOptions): ResolvedServerOptions {
     watch: options.watch ?? true,
     log: guardLog(options.log),
     logFormat: options.logFormat ?? 'clf',
+    debug: guardLog(options.debug, 'debug'),
     sendTimeout: options.sendTimeout ?? DEFAULT_SEND_TIMEOUT,
     keepAliveTimeout: options.keepAliveTimeout ?? DEFAULT_KEEP_ALIVE_TIMEOUT,
     tls,

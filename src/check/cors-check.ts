@@ -1,0 +1,77 @@
+// The CORS check of a response (preflight, redirect or final): one Access-Control-Allow-Origin value,
+// byte-equal to the request's origin or `*` without credentials, and Access-Control-Allow-Credentials
+// exactly `true` with credentials.
+import { countHeader, getHeader } from './headers.js';
+import { spec, type Credentials, type ServerResponse } from './types.js';
+
+/** Why a step failed, phrased for the server's operator. */
+export interface Failure {
+  /** The check that failed: `CORS check: Access-Control-Allow-Origin`. */
+  readonly check: string;
+  readonly reason: string;
+  readonly fix: string;
+  readonly spec: string;
+}
+
+const errorHint = (status: number): string =>
+  status >= 400 ? ` The response is a ${status}: error responses need the CORS headers too (set them before the error handler or proxy answers).` : '';
+
+/**
+ * Fetch §4.10 "CORS check" (https://fetch.spec.whatwg.org/#cors-check). `origin` is the serialised
+ * request origin (`null` once a redirect tainted it). Returns null on success.
+ */
+export function corsCheck(response: ServerResponse, origin: string, credentials: Credentials, what: string): Failure | null {
+  const acao = getHeader(response.headers, 'Access-Control-Allow-Origin');
+  const at = spec('cors-check');
+  if (acao === null) {
+    return {
+      check: 'CORS check: Access-Control-Allow-Origin',
+      reason: `the ${what} (status ${response.status}) has no Access-Control-Allow-Origin header`,
+      fix: `Send "Access-Control-Allow-Origin: ${credentials === 'include' ? origin : `${origin}" (or "*")`}${credentials === 'include' ? '"' : ''} on the ${what}.${errorHint(response.status)}`,
+      spec: at,
+    };
+  }
+  const fields = countHeader(response.headers, 'Access-Control-Allow-Origin');
+  if (fields > 1 || acao.includes(',')) {
+    return {
+      check: 'CORS check: Access-Control-Allow-Origin',
+      reason: `the ${what} has ${fields > 1 ? `${fields} Access-Control-Allow-Origin fields` : 'a list in Access-Control-Allow-Origin'}, read as the one value "${acao}"`,
+      fix: 'Send exactly one Access-Control-Allow-Origin with one origin; when two layers (app, proxy, CDN) each add it, remove it from one of them.',
+      spec: at,
+    };
+  }
+  if (acao === '*') {
+    if (credentials !== 'include') return null;
+    return {
+      check: 'CORS check: Access-Control-Allow-Origin',
+      reason: `the ${what} answers "Access-Control-Allow-Origin: *" to a request with credentials`,
+      fix: `With credentials "*" is not allowed: echo the request's origin ("Access-Control-Allow-Origin: ${origin}"), add "Access-Control-Allow-Credentials: true" and "Vary: Origin".`,
+      spec: spec('cors-protocol-and-credentials'),
+    };
+  }
+  if (acao !== origin) {
+    let hint = '';
+    if (acao.replace(/\/+$/, '') === origin) hint = ' (a trailing slash: an origin has no path)';
+    else if (acao.toLowerCase() === origin.toLowerCase()) hint = ' (the comparison is byte for byte, case included)';
+    else if (origin === 'null') hint = ' (a cross-origin redirect made the request origin "null")';
+    return {
+      check: 'CORS check: Access-Control-Allow-Origin',
+      reason: `the ${what}'s Access-Control-Allow-Origin "${acao}" is not the request's origin "${origin}"${hint}`,
+      fix: origin === 'null'
+        ? 'After a cross-origin redirect the browser sends "Origin: null": the redirect target must answer "Access-Control-Allow-Origin: *" (without credentials), or link the API directly instead of redirecting.'
+        : `Answer "Access-Control-Allow-Origin: ${origin}" exactly (scheme, host and port, no path) for this origin.`,
+      spec: at,
+    };
+  }
+  if (credentials !== 'include') return null;
+  const acac = getHeader(response.headers, 'Access-Control-Allow-Credentials');
+  if (acac === 'true') return null;
+  return {
+    check: 'CORS check: Access-Control-Allow-Credentials',
+    reason: acac === null
+      ? `the request has credentials but the ${what} has no Access-Control-Allow-Credentials`
+      : `Access-Control-Allow-Credentials is "${acac}"; only the exact, lower-case "true" counts`,
+    fix: `Send "Access-Control-Allow-Credentials: true" (lower case, exactly) on the ${what}, or make the request without credentials.`,
+    spec: spec('http-access-control-allow-credentials'),
+  };
+}

@@ -1,0 +1,182 @@
+// evaluateCors: the browser's CORS decision for one fetch, from the server's answers, step by step.
+import { corsCheck, type Failure } from './cors-check.js';
+import { getHeader, shown } from './headers.js';
+import { checkPreflight, preflightMaxAge, preflightRequest } from './preflight.js';
+import { readableHeaders } from './readable.js';
+import { isSafelistedMethod, normalizeMethod, scriptHeaders, unsafeHeaderNames } from './request.js';
+import { rulesFor } from './rules.js';
+import {
+  CheckInputError, spec, type CorsInput, type CorsVerdict, type Credentials, type HeaderPair, type OutgoingRequest,
+  type ServerResponse, type Step,
+} from './types.js';
+
+/** Fetch §2.4 / HTML "origin": the serialisation of an http(s) URL's scheme, host and port, or `null`. */
+export function parseOrigin(text: string): string {
+  if (text === 'null') return 'null';
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new CheckInputError(`--origin ${JSON.stringify(text)}: not an origin; write it as scheme://host[:port], e.g. https://app.example.com`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CheckInputError(`--origin ${JSON.stringify(text)}: an origin for this check is http: or https:`);
+  const rest = text.slice(url.origin.length);
+  if (rest !== '' && rest !== '/') throw new CheckInputError(`--origin ${JSON.stringify(text)}: an origin has no path, query or fragment; did you mean ${url.origin}?`);
+  if (url.username !== '' || url.password !== '') throw new CheckInputError(`--origin ${JSON.stringify(text)}: an origin has no user or password`);
+  return url.origin;
+}
+
+/** The request URL: absolute http(s). */
+export function parseUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new CheckInputError(`${JSON.stringify(text)}: not an absolute URL; write it as https://host/path`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CheckInputError(`${JSON.stringify(text)}: only http: and https: URLs are checked`);
+  if (url.username !== '' || url.password !== '') throw new CheckInputError(`${JSON.stringify(text)}: fetch() refuses a URL with credentials in it`);
+  url.hash = '';
+  return url;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Fetch §2.2.2 "request-body-header name": dropped when a redirect turns the request into a GET. */
+const BODY_HEADERS = new Set(['content-encoding', 'content-language', 'content-location', 'content-type']);
+
+interface Blocked {
+  readonly failure: Failure;
+  readonly where: string;
+}
+
+/**
+ * Fetch §4.1 "main fetch", §4.3 "HTTP fetch", §4.4 "HTTP-redirect fetch", §4.9 "CORS-preflight fetch"
+ * and §4.10 "CORS check" (https://fetch.spec.whatwg.org/#main-fetch), for one fetch() call or font
+ * load from a page on `origin`, under `browser`'s rules (the standard, or Chromium's or Firefox's
+ * deviations). Pure: it sends nothing. `responses` are the server's answers to the requests it asks
+ * for, in order; when they run out the verdict is `pending` with `next` the request to send.
+ * Bad input throws a CheckInputError.
+ */
+export function evaluateCors(input: CorsInput): CorsVerdict {
+  const browser = input.browser ?? 'standard';
+  const rules = rulesFor(browser);
+  const origin = parseOrigin(input.origin);
+  let url = parseUrl(input.url);
+  const font = input.as === 'font';
+  const credentials: Credentials = font ? 'same-origin' : (input.credentials ?? 'same-origin');
+  if (!['omit', 'same-origin', 'include'].includes(credentials)) throw new CheckInputError(`--credentials ${String(credentials)}: use omit, same-origin or include`);
+  let method = font ? 'GET' : normalizeMethod(input.method ?? 'GET');
+  const notes: string[] = [];
+  const { kept, dropped } = font ? { kept: [] as HeaderPair[], dropped: [] as string[] } : scriptHeaders(input.headers ?? []);
+  if (font && (input.headers?.length ?? 0) > 0) notes.push('a font load sends no script headers; --header is ignored with --as font');
+  for (const d of dropped) notes.push(`fetch() silently drops the forbidden request header ${d}`);
+  let headers: HeaderPair[] = kept;
+
+  const steps: Step[] = [];
+  let answered = 0;
+  const answer = (req: OutgoingRequest): ServerResponse | null => {
+    if (typeof input.responses === 'function') return input.responses(req);
+    const r = input.responses[answered];
+    if (r === undefined) return null;
+    answered++;
+    return r;
+  };
+  let preflight = false;
+  let maxAge: number | null = null;
+  let tainted = false;
+  let cors = false;
+  let redirects = 0;
+
+  const result = (over: Partial<CorsVerdict> & Pick<CorsVerdict, 'verdict'>): CorsVerdict => ({
+    browser, preflight, status: null, readable: [], reason: null, failedStep: null, spec: null, fix: null, maxAge, steps, next: null, notes, ...over,
+  });
+  const pending = (next: OutgoingRequest): CorsVerdict => result({ verdict: 'pending', next });
+  const blocked = ({ failure, where }: Blocked): CorsVerdict =>
+    result({ verdict: 'blocked', reason: failure.reason, failedStep: `${where}: ${failure.check}`, spec: failure.spec, fix: failure.fix });
+
+  for (;;) {
+    const requestOrigin = tainted ? 'null' : origin;
+    // Main fetch step 12: same-origin with "basic" tainting needs no CORS; anything else is CORS from here on.
+    if (!cors && url.origin === origin) {
+      const req: OutgoingRequest = { kind: 'actual', url: url.href, method, headers };
+      const res = answer(req);
+      if (res === null) return pending(req);
+      const location = getHeader(res.headers, 'Location');
+      if (REDIRECTS.has(res.status) && location !== null) {
+        steps.push({ request: req, response: res, outcome: 'redirect', mattered: [shown(res.headers, 'Location')] });
+        const next = follow(res, location);
+        if ('failure' in next) return blocked(next);
+        continue;
+      }
+      steps.push({ request: req, response: res, outcome: 'passed', mattered: [] });
+      notes.push('same-origin: no CORS checks apply');
+      return result({ verdict: 'allowed', status: res.status, readable: [...new Set(res.headers.map(([n]) => n.toLowerCase()))].filter((n) => n !== 'set-cookie' && n !== 'set-cookie2').sort() });
+    }
+    cors = true;
+    const unsafe = unsafeHeaderNames(headers, rules);
+    const sticky = rules.preflightSticksAfterRedirect && preflight && redirects > 0;
+    if (!isSafelistedMethod(method) || unsafe.names.length > 0 || sticky) {
+      preflight = true;
+      const req = preflightRequest(url.href, requestOrigin, method, unsafe);
+      const res = answer(req);
+      if (res === null) return pending(req);
+      const failure = checkPreflight(rules, res, requestOrigin, credentials, method, headers.map(([n]) => n), unsafe);
+      const mattered = ['Access-Control-Allow-Origin', ...(credentials === 'include' ? ['Access-Control-Allow-Credentials'] : []), 'Access-Control-Allow-Methods', 'Access-Control-Allow-Headers', 'Access-Control-Max-Age']
+        .map((n) => shown(res.headers, n));
+      steps.push({ request: req, response: res, outcome: failure === null ? 'passed' : 'failed', mattered });
+      const why = [sticky ? `${browser} preflights a redirected request that was preflighted` : '', !isSafelistedMethod(method) ? `the method ${method} is not GET, HEAD or POST` : '', ...unsafe.names.map((n) => `${n}: ${unsafe.why.get(n)}`)].filter((s) => s !== '');
+      notes.push(`a preflight goes out to ${url.href} because ${why.join('; ')}`);
+      if (failure !== null) return blocked({ failure, where: 'preflight' });
+      maxAge = preflightMaxAge(res, rules);
+    }
+    const req: OutgoingRequest = { kind: 'actual', url: url.href, method, headers: [['Origin', requestOrigin], ...headers] };
+    const res = answer(req);
+    if (res === null) return pending(req);
+    const location = getHeader(res.headers, 'Location');
+    const isRedirect = REDIRECTS.has(res.status) && location !== null;
+    // HTTP fetch step 4: the CORS check applies to every response, redirects included.
+    const failure = corsCheck(res, requestOrigin, credentials, isRedirect ? 'redirect response' : 'response');
+    const mattered = ['Access-Control-Allow-Origin', ...(credentials === 'include' ? ['Access-Control-Allow-Credentials'] : []), ...(isRedirect ? ['Location'] : ['Access-Control-Expose-Headers'])]
+      .map((n) => shown(res.headers, n));
+    steps.push({ request: req, response: res, outcome: failure !== null ? 'failed' : isRedirect ? 'redirect' : 'passed', mattered });
+    if (failure !== null) return blocked({ failure, where: isRedirect ? 'redirect' : 'actual request' });
+    if (isRedirect) {
+      const next = follow(res, location);
+      if ('failure' in next) return blocked(next);
+      continue;
+    }
+    return result({ verdict: 'allowed', status: res.status, readable: readableHeaders(res, credentials) });
+  }
+
+  /** Fetch §4.4 "HTTP-redirect fetch" (https://fetch.spec.whatwg.org/#http-redirect-fetch). Updates url, method, headers, tainted. */
+  function follow(res: ServerResponse, location: string): { ok: true } | Blocked {
+    const at = spec('http-redirect-fetch');
+    let target: URL;
+    try {
+      target = new URL(location, url);
+    } catch {
+      return { where: 'redirect', failure: { check: 'Location', reason: `the redirect's Location "${location}" is not a URL`, fix: 'Send an absolute URL in Location.', spec: at } };
+    }
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+      return { where: 'redirect', failure: { check: 'Location', reason: `the redirect goes to a ${target.protocol} URL`, fix: 'Redirect only to http: or https: URLs.', spec: at } };
+    }
+    if (++redirects > 20) {
+      return { where: 'redirect', failure: { check: 'redirect count', reason: 'more than 20 redirects', fix: 'Break the redirect loop.', spec: at } };
+    }
+    if (cors && (target.username !== '' || target.password !== '')) {
+      return { where: 'redirect', failure: { check: 'Location', reason: 'the redirect target has a user name or password in it', fix: 'Redirect to a URL without user:password@.', spec: at } };
+    }
+    if (target.origin !== url.origin && url.origin !== origin) {
+      if (!tainted) notes.push(`the redirect from ${url.origin} to ${target.origin} taints the request's origin: from here the browser sends "Origin: null"`);
+      tainted = true;
+    }
+    if (((res.status === 301 || res.status === 302) && method === 'POST') || (res.status === 303 && method !== 'GET' && method !== 'HEAD')) {
+      method = 'GET';
+      headers = headers.filter(([n]) => !BODY_HEADERS.has(n.toLowerCase()));
+    }
+    if (target.origin !== url.origin) headers = headers.filter(([n]) => n.toLowerCase() !== 'authorization');
+    url = target;
+    url.hash = '';
+    return { ok: true };
+  }
+}

@@ -1,0 +1,58 @@
+// Header-list primitives of the Fetch standard, on name/value pairs as received.
+import { CheckInputError, type HeaderPair } from './types.js';
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** An HTTP token (RFC 9110 §5.6.2): a method or a header name. */
+export const isToken = (s: string): boolean => TOKEN.test(s);
+
+/** Fetch §2.2 "HTTP whitespace" stripped from both ends (https://fetch.spec.whatwg.org/#concept-header-value-normalize). */
+export const normalizeValue = (v: string): string => v.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
+
+/**
+ * Fetch §2.2.2 "get" a header from a header list (https://fetch.spec.whatwg.org/#concept-header-list-get):
+ * null when absent, else every value of that name joined with ", " — so two ACAO fields read as one
+ * value "a, b".
+ */
+export function getHeader(headers: readonly HeaderPair[], name: string): string | null {
+  const lower = name.toLowerCase();
+  const values = headers.filter(([n]) => n.toLowerCase() === lower).map(([, v]) => normalizeValue(v));
+  return values.length === 0 ? null : values.join(', ');
+}
+
+/** How many fields of that name the response has. */
+export const countHeader = (headers: readonly HeaderPair[], name: string): number =>
+  headers.filter(([n]) => n.toLowerCase() === name.toLowerCase()).length;
+
+/**
+ * Fetch §2.2.2 "extract header list values" (https://fetch.spec.whatwg.org/#extract-header-list-values)
+ * for a `#token` list (ACAM `#method`, ACAH/ACEH `#field-name`): null when absent, `failure` when an
+ * element is not a token, else the elements (empty elements skipped, as the # rule allows).
+ */
+export function extractList(headers: readonly HeaderPair[], name: string): string[] | null | 'failure' {
+  const value = getHeader(headers, name);
+  if (value === null) return null;
+  const out: string[] = [];
+  for (const raw of value.split(',')) {
+    const item = raw.replace(/^[\t ]+|[\t ]+$/g, '');
+    if (item === '') continue;
+    if (!isToken(item)) return 'failure';
+    out.push(item);
+  }
+  return out;
+}
+
+/** `Name: value`, or `Name: (absent)`, for the steps printed. */
+export function shown(headers: readonly HeaderPair[], name: string): string {
+  const v = getHeader(headers, name);
+  return `${name}: ${v === null ? '(absent)' : v}`;
+}
+
+/** Parses `Name: value` as written on the command line; a malformed header is a CheckInputError. */
+export function parseHeaderLine(line: string): HeaderPair {
+  const i = line.indexOf(':');
+  if (i <= 0) throw new CheckInputError(`--header ${JSON.stringify(line)}: expected 'Name: value'`);
+  const name = line.slice(0, i).trim();
+  if (!isToken(name)) throw new CheckInputError(`--header ${JSON.stringify(line)}: ${JSON.stringify(name)} is not a valid header name`);
+  return [name, line.slice(i + 1)];
+}

@@ -1,0 +1,135 @@
+// The preflight: what is sent, and the checks of its response.
+import { corsCheck, type Failure } from './cors-check.js';
+import { countHeader, extractList, getHeader } from './headers.js';
+import type { UnsafeHeaders } from './request.js';
+import { isSafelistedMethod } from './request.js';
+import type { EngineRules } from './rules.js';
+import { spec, type Credentials, type HeaderPair, type OutgoingRequest, type ServerResponse } from './types.js';
+
+/**
+ * Fetch §4.9 "CORS-preflight fetch" steps 1-5 (https://fetch.spec.whatwg.org/#cors-preflight-fetch):
+ * OPTIONS with `Accept: *\/*`, Access-Control-Request-Method, and Access-Control-Request-Headers (the
+ * unsafe names, lower case, sorted, comma-separated without spaces) when there are any.
+ */
+export function preflightRequest(url: string, origin: string, method: string, unsafe: UnsafeHeaders): OutgoingRequest {
+  const headers: HeaderPair[] = [['Origin', origin], ['Accept', '*/*'], ['Access-Control-Request-Method', method]];
+  if (unsafe.names.length > 0) headers.push(['Access-Control-Request-Headers', unsafe.names.join(',')]);
+  return { kind: 'preflight', url, method: 'OPTIONS', headers };
+}
+
+/** An ok status: 200-299 (https://fetch.spec.whatwg.org/#ok-status). */
+export const isOkStatus = (status: number): boolean => status >= 200 && status <= 299;
+
+/**
+ * Fetch §4.9 "CORS-preflight fetch" step 7 (https://fetch.spec.whatwg.org/#cors-preflight-fetch): the
+ * CORS check and an ok status; ACAM and ACAH parsed as header lists (a malformed one fails); the
+ * method listed byte for byte (case-sensitive), or `*` without credentials, unless it is safelisted;
+ * `authorization` listed by name (never covered by `*`); every unsafe header name listed
+ * (case-insensitively) or `*` without credentials. Returns null when the preflight passes.
+ */
+export function checkPreflight(
+  rules: EngineRules,
+  response: ServerResponse,
+  origin: string,
+  credentials: Credentials,
+  method: string,
+  scriptHeaderNames: readonly string[],
+  unsafe: UnsafeHeaders,
+): Failure | null {
+  const at = spec('cors-preflight-fetch');
+  const cors = corsCheck(response, origin, credentials, 'preflight response');
+  const redirected = response.status >= 300 && response.status <= 399;
+  if (cors !== null) {
+    if (!isOkStatus(response.status)) {
+      return {
+        ...cors,
+        reason: `${cors.reason}; its status ${response.status} is not ok either`,
+        fix: redirected
+          ? `The preflight (OPTIONS) was answered with a ${response.status} redirect: a preflight is never followed. Answer OPTIONS at this exact URL with 204 and the CORS headers (look for a trailing-slash, HTTPS or login redirect in front of it).`
+          : `Answer the preflight (OPTIONS) with a 2xx and the CORS headers; it got ${response.status} (often a router with no OPTIONS route, an auth check, or an error handler running before CORS). ${cors.fix}`,
+      };
+    }
+    return cors;
+  }
+  if (!isOkStatus(response.status)) {
+    return {
+      check: 'status',
+      reason: redirected ? `the preflight was redirected (${response.status}); a preflight is never followed` : `the preflight's status is ${response.status}, not an ok status (200-299)`,
+      fix: redirected
+        ? 'Answer OPTIONS at this exact URL with 204 and the CORS headers, without the redirect (trailing slash, HTTPS upgrade, login).'
+        : `Answer the preflight (OPTIONS) with 200 or 204; it got ${response.status}, so the CORS headers on it do not count.`,
+      spec: spec('ok-status'),
+    };
+  }
+  const methods = extractList(response.headers, 'Access-Control-Allow-Methods');
+  if (methods === 'failure') {
+    return {
+      check: 'Access-Control-Allow-Methods',
+      reason: `Access-Control-Allow-Methods "${getHeader(response.headers, 'Access-Control-Allow-Methods')}" is not a comma-separated list of methods`,
+      fix: 'Send Access-Control-Allow-Methods as methods separated by commas: "GET, PUT, PATCH".',
+      spec: spec('extract-header-list-values'),
+    };
+  }
+  const headerNames = extractList(response.headers, 'Access-Control-Allow-Headers');
+  if (headerNames === 'failure') {
+    return {
+      check: 'Access-Control-Allow-Headers',
+      reason: `Access-Control-Allow-Headers "${getHeader(response.headers, 'Access-Control-Allow-Headers')}" is not a comma-separated list of header names`,
+      fix: 'Send Access-Control-Allow-Headers as header names separated by commas: "Content-Type, Authorization".',
+      spec: spec('extract-header-list-values'),
+    };
+  }
+  const ms = methods ?? [];
+  if (!ms.includes(method) && !isSafelistedMethod(method) && (credentials === 'include' || !ms.includes('*'))) {
+    const caseOnly = ms.some((m) => m.toLowerCase() === method.toLowerCase());
+    const starCred = ms.includes('*') && credentials === 'include';
+    return {
+      check: 'Access-Control-Allow-Methods',
+      reason: caseOnly
+        ? `the method "${method}" is not in Access-Control-Allow-Methods "${ms.join(', ')}": methods compare case-sensitively, and fetch() sends "${method}" as written`
+        : starCred
+          ? `Access-Control-Allow-Methods "*" is a literal name when the request has credentials, so "${method}" is not allowed`
+          : `the method "${method}" is not in Access-Control-Allow-Methods${methods === null ? ' (absent)' : ` "${ms.join(', ')}"`}`,
+      fix: caseOnly
+        ? `List "${method}" exactly as the browser sends it (Access-Control-Allow-Methods: ${[...ms, method].join(', ')}), or have the script send "${method.toUpperCase()}".`
+        : `Add ${method} to Access-Control-Allow-Methods on the preflight response${starCred ? ' by name' : ''}.`,
+      spec: at,
+    };
+  }
+  const names = (headerNames ?? []).map((n) => n.toLowerCase());
+  const star = names.includes('*');
+  const authCovered = names.includes('authorization') || (rules.wildcardCoversAuthorization && star && credentials !== 'include');
+  const covered = (name: string): boolean => names.includes(name) || (star && credentials !== 'include' && (name !== 'authorization' || authCovered));
+  const missing = unsafe.names.filter((n) => !covered(n));
+  const addAll = `Add ${missing.join(', ')} to Access-Control-Allow-Headers by name on the preflight response`;
+  if (scriptHeaderNames.some((n) => n.toLowerCase() === 'authorization') && !authCovered) {
+    return {
+      check: 'Access-Control-Allow-Headers (authorization)',
+      reason: star
+        ? `the request sends Authorization, which "Access-Control-Allow-Headers: *" never covers${credentials === 'include' ? ' (and with credentials "*" is only a literal name)' : ''}`
+        : `the request sends Authorization, which Access-Control-Allow-Headers${headerNames === null ? ' (absent)' : ` "${names.join(', ')}"`} does not list`,
+      fix: `${addAll}${star && credentials !== 'include' ? ' (beside the "*")' : ''}.`,
+      spec: spec('cors-non-wildcard-request-header-name'),
+    };
+  }
+  for (const name of unsafe.names) {
+    if (covered(name)) continue;
+    return {
+      check: 'Access-Control-Allow-Headers',
+      reason: `the request header "${name}" (${unsafe.why.get(name) ?? 'not safelisted'}) is not in Access-Control-Allow-Headers${headerNames === null ? ' (absent)' : ` "${names.join(', ')}"`}${star ? '; "*" is a literal name with credentials' : ''}`,
+      fix: `${addAll}${star ? ' (with credentials "*" does not count)' : ''}.`,
+      spec: at,
+    };
+  }
+  return null;
+}
+
+/**
+ * Fetch §4.9 step 7.8-7.9 and §4.9.1 "CORS-preflight cache" (https://fetch.spec.whatwg.org/#cors-preflight-cache):
+ * Access-Control-Max-Age (one delta-seconds value, else the default of 5 s), capped by the engine.
+ */
+export function preflightMaxAge(response: ServerResponse, rules: EngineRules): number {
+  const v = getHeader(response.headers, 'Access-Control-Max-Age');
+  const seconds = v === null || countHeader(response.headers, 'Access-Control-Max-Age') > 1 || !/^\d+$/.test(v) ? rules.maxAgeDefault : Number(v);
+  return Math.min(seconds, rules.maxAgeCap);
+}

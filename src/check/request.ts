@@ -1,0 +1,176 @@
+// Does the request need a preflight? Method normalisation, forbidden headers, and the CORS-safelisted
+// request-header rules of the Fetch standard.
+import { isToken, normalizeValue } from './headers.js';
+import type { EngineRules } from './rules.js';
+import { CheckInputError, type HeaderPair } from './types.js';
+
+/**
+ * Fetch §2.2.1 "normalize" a method (https://fetch.spec.whatwg.org/#concept-method-normalize): only
+ * DELETE, GET, HEAD, OPTIONS, POST and PUT are upper-cased; `patch` stays `patch`. A forbidden
+ * method (CONNECT, TRACE, TRACK) or a non-token is a CheckInputError, as fetch() throws a TypeError.
+ */
+export function normalizeMethod(method: string): string {
+  if (!isToken(method)) throw new CheckInputError(`--method ${JSON.stringify(method)}: not a valid HTTP method`);
+  const upper = method.toUpperCase();
+  if (['CONNECT', 'TRACE', 'TRACK'].includes(upper)) throw new CheckInputError(`--method ${method}: a forbidden method; fetch() throws a TypeError`);
+  return ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'].includes(upper) ? upper : method;
+}
+
+/** Fetch §2.2.1 "CORS-safelisted method" (https://fetch.spec.whatwg.org/#cors-safelisted-method): `GET`, `HEAD`, `POST`, byte for byte. */
+export const isSafelistedMethod = (method: string): boolean => method === 'GET' || method === 'HEAD' || method === 'POST';
+
+const FORBIDDEN_HEADERS = new Set([
+  'accept-charset', 'accept-encoding', 'access-control-request-headers', 'access-control-request-method', 'connection',
+  'content-length', 'cookie', 'cookie2', 'date', 'dnt', 'expect', 'host', 'keep-alive', 'origin', 'referer',
+  'set-cookie', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'via',
+]);
+
+/**
+ * Fetch §2.2.2 "forbidden request-header" (https://fetch.spec.whatwg.org/#forbidden-request-header):
+ * headers fetch() silently drops. The X-HTTP-Method(-Override) rule is kept too.
+ */
+export function isForbiddenRequestHeader(name: string, value: string): boolean {
+  const lower = name.toLowerCase();
+  if (FORBIDDEN_HEADERS.has(lower) || lower.startsWith('proxy-') || lower.startsWith('sec-')) return true;
+  if (['x-http-method', 'x-http-method-override', 'x-method-override'].includes(lower)) {
+    return value.split(',').some((m) => ['CONNECT', 'TRACE', 'TRACK'].includes(normalizeValue(m).toUpperCase()));
+  }
+  return false;
+}
+
+/**
+ * Fetch §2.2.2 "CORS-unsafe request-header byte" (https://fetch.spec.whatwg.org/#cors-unsafe-request-header-byte):
+ * a control byte other than HT, or one of `"():<>?@[\]{}` and DEL.
+ */
+export function isUnsafeByte(code: number): boolean {
+  return (code < 0x20 && code !== 0x09) || '"():<>?@[\\]{}'.includes(String.fromCharCode(code)) || code === 0x7f;
+}
+
+const hasUnsafeByte = (v: string): boolean => {
+  for (let i = 0; i < v.length; i++) if (isUnsafeByte(v.charCodeAt(i))) return true;
+  return false;
+};
+
+const HTTP_TOKEN_CP = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * The essence of a MIME type, per MIME Sniffing §4.4 "parse a MIME type"
+ * (https://mimesniff.spec.whatwg.org/#parse-a-mime-type), or null on failure. Parameters never make it fail.
+ */
+export function mimeEssence(value: string): string | null {
+  const v = value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
+  const slash = v.indexOf('/');
+  if (slash === -1) return null;
+  const type = v.slice(0, slash);
+  const semi = v.indexOf(';', slash + 1);
+  const subtype = v.slice(slash + 1, semi === -1 ? v.length : semi).replace(/[\t\n\r ]+$/, '');
+  if (!HTTP_TOKEN_CP.test(type) || !HTTP_TOKEN_CP.test(subtype)) return null;
+  return `${type}/${subtype}`.toLowerCase();
+}
+
+/**
+ * Fetch §2.2.2 "parse a single range header value" with allowWhitespace false, then "simple range"
+ * (https://fetch.spec.whatwg.org/#simple-range-header-value): `bytes=N-` or `bytes=N-M` with N <= M;
+ * a suffix range (`bytes=-500`) is not safelisted.
+ */
+export function isSimpleRange(value: string): boolean {
+  const m = /^([^=]*)=(\d*)-(\d*)$/.exec(value);
+  if (m === null || (m[1] as string).toLowerCase() !== 'bytes') return false;
+  const start = m[2] === '' ? null : Number(m[2]);
+  const end = m[3] === '' ? null : Number(m[3]);
+  if (start === null) return false;
+  return end === null || start <= end;
+}
+
+/**
+ * Fetch §2.2.2 "CORS-safelisted request-header" (https://fetch.spec.whatwg.org/#cors-safelisted-request-header):
+ * whether one header needs no preflight, with the engine's extra names. Returns null when it is
+ * safelisted, else why not.
+ */
+export function whyNotSafelisted(name: string, value: string, rules: EngineRules): string | null {
+  if (value.length > 128) return `its value is ${value.length} bytes, over the 128 a safelisted header may have`;
+  const lower = name.toLowerCase();
+  switch (lower) {
+    case 'accept':
+      return hasUnsafeByte(value) ? 'its value has a CORS-unsafe byte (a control character or one of "():<>?@[\\]{})' : null;
+    case 'accept-language':
+    case 'content-language':
+      return /^[0-9A-Za-z *,\-.;=]*$/.test(value) ? null : 'its value has a byte outside 0-9 A-Z a-z space *,-.;=';
+    case 'content-type': {
+      if (hasUnsafeByte(value)) return 'its value has a CORS-unsafe byte (a control character or one of "():<>?@[\\]{})';
+      const essence = mimeEssence(value);
+      if (essence === null) return 'its value is not a MIME type';
+      if (!['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'].includes(essence)) {
+        return `only text/plain, multipart/form-data and application/x-www-form-urlencoded are safelisted, not ${essence}`;
+      }
+      return null;
+    }
+    case 'range':
+      return isSimpleRange(value) ? null : 'only a single range bytes=N- or bytes=N-M (N <= M, no spaces) is safelisted';
+    default: {
+      const extra = rules.extraSafelisted.get(lower);
+      if (extra !== undefined) return extra(value) ? null : `its value is not one ${rules.browser} safelists`;
+      return 'it is not a CORS-safelisted request header';
+    }
+  }
+}
+
+export interface UnsafeHeaders {
+  /** Lower-cased, unique, sorted (as Access-Control-Request-Headers sends them). */
+  readonly names: readonly string[];
+  /** Why each was unsafe, by name. */
+  readonly why: ReadonlyMap<string, string>;
+}
+
+/**
+ * Fetch §2.2.2 "CORS-unsafe request-header names" (https://fetch.spec.whatwg.org/#cors-unsafe-request-header-names):
+ * the names that are not safelisted, plus every safelisted one when their values total over 1,024 bytes.
+ */
+export function unsafeHeaderNames(headers: readonly HeaderPair[], rules: EngineRules): UnsafeHeaders {
+  const why = new Map<string, string>();
+  const safe: string[] = [];
+  let size = 0;
+  let list: readonly HeaderPair[] = headers;
+  if (rules.combinesRepeatedHeaders) {
+    const combined = new Map<string, [string, string]>();
+    for (const [n, v] of headers) {
+      const seen = combined.get(n.toLowerCase());
+      if (seen === undefined) combined.set(n.toLowerCase(), [n, v]);
+      else seen[1] = `${seen[1]}, ${v}`;
+    }
+    list = [...combined.values()];
+  }
+  for (const [name, value] of list) {
+    const reason = whyNotSafelisted(name, value, rules);
+    if (reason === null) {
+      safe.push(name.toLowerCase());
+      size += value.length;
+    } else if (!why.has(name.toLowerCase())) {
+      why.set(name.toLowerCase(), reason);
+    }
+  }
+  if (size > rules.safelistTotal) {
+    for (const n of safe) if (!why.has(n)) why.set(n, `the safelisted headers' values total ${size} bytes, over 1,024`);
+  }
+  return { names: [...why.keys()].sort(), why };
+}
+
+/**
+ * The script's headers as fetch() keeps them: values normalised (HTTP whitespace stripped), forbidden
+ * ones dropped (returned in `dropped`). A value with NUL, CR or LF is a CheckInputError (fetch() throws).
+ */
+export function scriptHeaders(headers: readonly HeaderPair[]): { kept: HeaderPair[]; dropped: string[] } {
+  const kept: HeaderPair[] = [];
+  const dropped: string[] = [];
+  for (const [name, raw] of headers) {
+    if (!isToken(name)) throw new CheckInputError(`header name ${JSON.stringify(name)} is not a valid header name`);
+    const value = normalizeValue(raw);
+    if (/[\0\r\n]/.test(value)) throw new CheckInputError(`header ${name}: a value may not contain NUL, CR or LF`);
+    for (let i = 0; i < value.length; i++) {
+      if (value.charCodeAt(i) > 0xff) throw new CheckInputError(`header ${name}: a value must be bytes (Latin-1), fetch() throws on ${JSON.stringify(value[i])}`);
+    }
+    if (isForbiddenRequestHeader(name, value)) dropped.push(name);
+    else kept.push([name, value]);
+  }
+  return { kept, dropped };
+}

@@ -1,0 +1,287 @@
+// `xorigin check URL --origin O ...`: sends what a browser would send, and says what the browser
+// decides and why, with the fix for the server's operator. `--har FILE` explains a DevTools export.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import {
+  CheckInputError, evaluateCors, parseHeaderLine, parseOrigin, type Browser, type CheckRequest, type CorsVerdict, type Credentials,
+  type HeaderPair, type OutgoingRequest, type ServerResponse,
+} from '../check/index.js';
+import { NetworkError, send } from './fetch-step.js';
+
+const BROWSERS: readonly Browser[] = ['standard', 'chromium', 'firefox'];
+const DEFAULT_TIMEOUT = 10_000;
+
+export const CHECK_HELP = `xorigin check URL --origin O [options]
+xorigin check --har FILE [--origin O] [options]
+
+Sends what a browser would send for fetch(URL) from a page on origin O (the preflight when one is
+needed, then the request, following redirects as fetch() does) and prints each step, the verdict
+(allowed / blocked: reason) and the fix.
+
+  --origin O                 the page's origin, e.g. https://app.example.com (required with a URL)
+  --method M                 as the script writes it (default GET; "patch" stays lower case)
+  --header 'Name: value'     a request header the script sets (repeatable, order kept)
+  --credentials C            omit | same-origin | include (fetch()'s credentials; default same-origin)
+  --as fetch|font            font: an @font-face load (a CORS GET, credentials same-origin)
+  --browser B                standard | chromium | firefox: whose rules set the exit code (default standard)
+  --timeout MS               per request (default ${DEFAULT_TIMEOUT}, at most 60000)
+  --json                     one JSON object instead of the text
+  --har FILE                 explain every cross-origin request in a HAR export (no network)
+  -h, --help                 this help
+
+Exit status: 0 allowed, 1 blocked, 2 bad input or a network error.`;
+
+export interface CheckOptions extends CheckRequest {
+  readonly browser: Browser;
+  readonly timeoutMs?: number;
+}
+
+export interface CheckResult {
+  /** The verdict under the chosen browser's rules. */
+  readonly verdict: CorsVerdict;
+  /** The verdict under each engine's rules, from the same server answers. */
+  readonly all: Readonly<Record<Browser, CorsVerdict>>;
+}
+
+const keyOf = (r: OutgoingRequest): string => JSON.stringify([r.kind, r.method, r.url, r.headers]);
+
+/**
+ * The in-process entry of `xorigin check`: drives evaluateCors over the network for each engine
+ * (answers shared, so the server is asked each distinct request once) and returns every verdict.
+ * Throws CheckInputError for bad input and NetworkError when a request gets no answer.
+ */
+export async function checkCors(options: CheckOptions): Promise<CheckResult> {
+  const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT;
+  const cache = new Map<string, ServerResponse>();
+  const all = {} as Record<Browser, CorsVerdict>;
+  for (const browser of BROWSERS) {
+    const answers: ServerResponse[] = [];
+    for (;;) {
+      const v = evaluateCors({ ...options, browser, responses: answers });
+      if (v.verdict !== 'pending' || v.next === null) {
+        all[browser] = v;
+        break;
+      }
+      const key = keyOf(v.next);
+      let res = cache.get(key);
+      if (res === undefined) {
+        res = await send(v.next, timeout);
+        cache.set(key, res);
+      }
+      answers.push(res);
+    }
+  }
+  return { verdict: all[options.browser], all };
+}
+
+/** "allowed in chromium; blocked by the standard and firefox", or null when all agree. */
+export function disagreement(all: Readonly<Record<Browser, CorsVerdict>>): string | null {
+  const by = (verdict: string): Browser[] => BROWSERS.filter((b) => all[b].verdict === verdict);
+  const allowed = by('allowed');
+  const blocked = by('blocked');
+  const preflights = BROWSERS.filter((b) => all[b].preflight);
+  const parts: string[] = [];
+  const name = (b: Browser): string => (b === 'standard' ? 'the standard' : b === 'chromium' ? 'Chromium' : 'Firefox');
+  const list = (bs: Browser[]): string => bs.map(name).join(' and ');
+  if (allowed.length > 0 && blocked.length > 0) parts.push(`allowed ${allowed.includes('standard') ? 'by' : 'in'} ${list(allowed)}, blocked ${blocked.includes('standard') ? 'by' : 'in'} ${list(blocked)}`);
+  if (preflights.length > 0 && preflights.length < BROWSERS.length) parts.push(`a preflight goes out under ${list(preflights)} only`);
+  return parts.length === 0 ? null : parts.join('; ');
+}
+
+interface Parsed {
+  help: boolean;
+  json: boolean;
+  har: string | undefined;
+  url: string | undefined;
+  origin: string | undefined;
+  request: Omit<CheckOptions, 'url' | 'origin'>;
+}
+
+function parse(argv: readonly string[]): Parsed {
+  let p;
+  try {
+    p = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        origin: { type: 'string' }, method: { type: 'string' }, header: { type: 'string', multiple: true },
+        credentials: { type: 'string' }, as: { type: 'string' }, browser: { type: 'string' }, timeout: { type: 'string' },
+        json: { type: 'boolean' }, har: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new CheckInputError((e as Error).message.replace(/\s*\n\s*/g, ' ').replace(/\.+$/, ''));
+  }
+  const v = p.values;
+  const oneOf = <T extends string>(flag: string, value: string | undefined, allowed: readonly T[], dflt: T): T => {
+    if (value === undefined) return dflt;
+    if (!(allowed as readonly string[]).includes(value)) throw new CheckInputError(`--${flag} ${JSON.stringify(value)}: use ${allowed.join(', ')}`);
+    return value as T;
+  };
+  let timeoutMs = DEFAULT_TIMEOUT;
+  if (v.timeout !== undefined) {
+    if (!/^\d+$/.test(v.timeout) || Number(v.timeout) < 1 || Number(v.timeout) > 60_000) throw new CheckInputError(`--timeout ${JSON.stringify(v.timeout)}: milliseconds from 1 to 60000`);
+    timeoutMs = Number(v.timeout);
+  }
+  if (p.positionals.length > 1) throw new CheckInputError(`one URL at a time; got ${p.positionals.length}: ${p.positionals.join(' ')}`);
+  const headers: HeaderPair[] = (v.header ?? []).map(parseHeaderLine);
+  return {
+    help: v.help === true,
+    json: v.json === true,
+    har: v.har,
+    url: p.positionals[0],
+    origin: v.origin,
+    request: {
+      ...(v.method === undefined ? {} : { method: v.method }),
+      headers,
+      credentials: oneOf<Credentials>('credentials', v.credentials, ['omit', 'same-origin', 'include'], 'same-origin'),
+      as: oneOf('as', v.as, ['fetch', 'font'] as const, 'fetch'),
+      browser: oneOf<Browser>('browser', v.browser, BROWSERS, 'standard'),
+      timeoutMs,
+    },
+  };
+}
+
+const indent = (s: string, n: number): string => `${' '.repeat(n)}${s}`;
+
+/** The text report: each step with the headers that mattered, the verdict, the fix, and any disagreement. */
+export function renderText(request: CheckRequest, result: CheckResult): string {
+  const v = result.verdict;
+  const lines: string[] = [];
+  const method = request.as === 'font' ? 'GET (font)' : (request.method ?? 'GET');
+  lines.push(`${method} ${request.url}`, `  from origin ${request.origin}, credentials ${request.as === 'font' ? 'same-origin' : (request.credentials ?? 'same-origin')}, ${v.browser} rules`, '');
+  v.steps.forEach((s, i) => {
+    const sent = s.request.headers.filter(([n]) => n === 'Origin' || n.startsWith('Access-Control-Request-') || s.request.kind === 'actual');
+    lines.push(`${i + 1}. ${s.request.kind === 'preflight' ? 'preflight' : 'request'}: ${s.request.method} ${s.request.url}`);
+    for (const [n, val] of sent) lines.push(indent(`> ${n}: ${val}`, 3));
+    lines.push(indent(`< ${s.response.status}`, 3));
+    for (const m of s.mattered) lines.push(indent(`< ${m}`, 3));
+    lines.push(indent(s.outcome === 'passed' ? 'passed' : s.outcome === 'redirect' ? 'redirect, followed' : 'FAILED', 3), '');
+  });
+  if (v.verdict === 'allowed') {
+    lines.push(`verdict: allowed (script sees status ${v.status})`);
+    lines.push(`readable: ${v.readable.length === 0 ? '(none)' : v.readable.join(', ')}`);
+  } else {
+    lines.push(`verdict: blocked: ${v.reason}`, `failed step: ${v.failedStep}`, `fix: ${v.fix}`, `see: ${v.spec}`);
+  }
+  if (v.maxAge !== null) lines.push(`preflight cached for: ${v.maxAge} s`);
+  for (const n of v.notes) lines.push(`note: ${n}`);
+  const differ = disagreement(result.all);
+  if (differ !== null) lines.push(`browsers differ: ${differ}`);
+  return lines.join('\n');
+}
+
+/** The --json shape. */
+export function toJson(result: CheckResult): Record<string, unknown> {
+  const v = result.verdict;
+  return {
+    verdict: v.verdict,
+    browser: v.browser,
+    preflight: v.preflight,
+    status: v.status,
+    readable: v.readable,
+    reason: v.reason,
+    failedStep: v.failedStep,
+    fix: v.fix,
+    spec: v.spec,
+    maxAge: v.maxAge,
+    notes: v.notes,
+    steps: v.steps.map((s) => ({ kind: s.request.kind, method: s.request.method, url: s.request.url, sent: s.request.headers, status: s.response.status, mattered: s.mattered, outcome: s.outcome })),
+    browsers: Object.fromEntries(BROWSERS.map((b) => [b, { verdict: result.all[b].verdict, preflight: result.all[b].preflight, reason: result.all[b].reason }])),
+    disagreement: disagreement(result.all),
+  };
+}
+
+export interface Io {
+  readonly out: (s: string) => void;
+  readonly err: (s: string) => void;
+}
+
+/** `xorigin check ...`: returns the exit status (0 allowed, 1 blocked, 2 bad input or network error). */
+export async function runCheck(argv: readonly string[], io: Io): Promise<number> {
+  try {
+    const p = parse(argv);
+    if (p.help) {
+      io.out(CHECK_HELP);
+      return 0;
+    }
+    if (p.har !== undefined) return runHar(p, io);
+    if (p.url === undefined) throw new CheckInputError('missing URL: xorigin check URL --origin O (see xorigin check --help)');
+    if (p.origin === undefined) throw new CheckInputError('missing --origin: the origin of the page that makes the request, e.g. --origin https://app.example.com');
+    const request: CheckOptions = { ...p.request, url: p.url, origin: parseOrigin(p.origin) };
+    const result = await checkCors(request);
+    io.out(p.json ? JSON.stringify(toJson(result), null, 2) : renderText(request, result));
+    return result.verdict.verdict === 'allowed' ? 0 : 1;
+  } catch (e) {
+    if (e instanceof CheckInputError || e instanceof NetworkError) {
+      io.err(`xorigin check: ${e.message}`);
+      return 2;
+    }
+    io.err(`xorigin check: ${(e as Error).message ?? String(e)}`);
+    return 2;
+  }
+}
+
+interface HarEntry {
+  request: { method: string; url: string; headers: { name: string; value: string }[] };
+  response: { status: number; headers: { name: string; value: string }[] };
+}
+
+/** Headers the browser adds itself (not the script's), left out when rebuilding a request from a HAR. */
+const BROWSER_ADDED = new Set(['user-agent', 'accept', 'accept-language', 'cache-control', 'pragma', 'priority', 'referer', 'origin', 'cookie', 'accept-encoding', 'connection', 'host', 'content-length']);
+
+/** --har: every cross-origin request in the export, judged from the answers recorded in it (no network). */
+function runHar(p: Parsed, io: Io): number {
+  let har: { log?: { entries?: HarEntry[]; pages?: { title?: string }[] } };
+  try {
+    har = JSON.parse(readFileSync(p.har as string, 'utf8')) as typeof har;
+  } catch (e) {
+    throw new CheckInputError(`--har ${p.har}: ${(e as NodeJS.ErrnoException).code ?? 'not JSON'}${(e as Error).message.includes('JSON') ? ' (not a HAR file: not JSON)' : ''}`);
+  }
+  const entries = har.log?.entries;
+  if (!Array.isArray(entries)) throw new CheckInputError(`--har ${p.har}: no log.entries; export it from DevTools' Network panel ("Save all as HAR")`);
+  const pairs = (hs: { name: string; value: string }[]): HeaderPair[] => hs.filter((h) => !h.name.startsWith(':')).map((h) => [h.name, h.value]);
+  const reports: Record<string, unknown>[] = [];
+  let blocked = 0;
+  for (const [i, e] of entries.entries()) {
+    const reqHeaders = pairs(e.request.headers);
+    const origin = p.origin ?? reqHeaders.find(([n]) => n.toLowerCase() === 'origin')?.[1];
+    if (origin === undefined || origin === 'null' || e.request.method === 'OPTIONS') continue;
+    let target: URL;
+    try {
+      target = new URL(e.request.url);
+    } catch {
+      continue;
+    }
+    if (target.origin === origin || (target.protocol !== 'http:' && target.protocol !== 'https:')) continue;
+    const scriptHeaders = reqHeaders.filter(([n]) => !BROWSER_ADDED.has(n.toLowerCase()) && !n.toLowerCase().startsWith('sec-'));
+    const hasCookie = reqHeaders.some(([n]) => n.toLowerCase() === 'cookie');
+    const answer = (req: OutgoingRequest): ServerResponse => {
+      const found = req.kind === 'preflight'
+        ? entries.slice(0, i + 1).reverse().find((x) => x.request.method === 'OPTIONS' && x.request.url === req.url)
+        : entries.slice(i).find((x) => x.request.url === req.url && x.request.method !== 'OPTIONS');
+      if (found === undefined) throw new CheckInputError(`--har: entry ${i + 1} (${e.request.method} ${e.request.url}) needs the ${req.kind === 'preflight' ? 'preflight (OPTIONS) ' : ''}answer from ${req.url}, which the HAR does not have (DevTools often hides preflights: enable "Show CORS preflight requests")`);
+      return { status: found.response.status, headers: pairs(found.response.headers) };
+    };
+    let v: CorsVerdict;
+    try {
+      v = evaluateCors({ url: e.request.url, origin, method: e.request.method, headers: scriptHeaders, credentials: hasCookie ? 'include' : p.request.credentials ?? 'same-origin', browser: p.request.browser, responses: answer });
+    } catch (err) {
+      if (!(err instanceof CheckInputError)) throw err;
+      reports.push({ entry: i + 1, method: e.request.method, url: e.request.url, origin, verdict: 'unknown', reason: err.message });
+      continue;
+    }
+    if (v.verdict === 'blocked') blocked++;
+    reports.push({ entry: i + 1, method: e.request.method, url: e.request.url, origin, verdict: v.verdict, preflight: v.preflight, status: v.status, readable: v.readable, reason: v.reason, failedStep: v.failedStep, fix: v.fix });
+  }
+  if (p.json) io.out(JSON.stringify({ verdict: blocked > 0 ? 'blocked' : 'allowed', requests: reports }, null, 2));
+  else {
+    if (reports.length === 0) io.out('no cross-origin requests in this HAR');
+    for (const r of reports) {
+      io.out(`#${String(r.entry)} ${String(r.method)} ${String(r.url)} (from ${String(r.origin)}): ${String(r.verdict)}${r.verdict === 'allowed' ? ` ${String(r.status)}` : `: ${String(r.reason)}`}`);
+      if (r.fix !== null && r.fix !== undefined) io.out(`   fix: ${String(r.fix)}`);
+    }
+  }
+  return blocked > 0 ? 1 : 0;
+}

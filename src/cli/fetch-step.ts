@@ -1,0 +1,70 @@
+// The command's network side: sends one request as the browser would put it on the wire
+// (node:http / node:https), with a bounded timeout, and returns the status and header fields.
+import http from 'node:http';
+import https from 'node:https';
+import type { OutgoingRequest, ServerResponse } from '../check/index.js';
+
+/** A network failure, said in one line (exit 2). */
+export class NetworkError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NetworkError';
+  }
+}
+
+const BODY_LIMIT = 1 << 20;
+
+/** Sends `req` and resolves the response's status and raw header fields; the body is read and dropped. */
+export function send(req: OutgoingRequest, timeoutMs: number): Promise<ServerResponse> {
+  const url = new URL(req.url);
+  const client = url.protocol === 'https:' ? https : http;
+  // One setHeader per name (repeated names as an array, so each goes on its own line, order kept).
+  const byName = new Map<string, { name: string; values: string[] }>();
+  for (const [n, v] of [...req.headers, ['User-Agent', 'xorigin-check'] as const]) {
+    const entry = byName.get(n.toLowerCase());
+    if (entry === undefined) byName.set(n.toLowerCase(), { name: n, values: [v] });
+    else entry.values.push(v);
+  }
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (e: Error & { code?: string }): void => {
+      if (settled) return;
+      settled = true;
+      const code = e.code === undefined ? e.message : `${e.code}${e.message.includes(e.code) ? '' : `: ${e.message}`}`;
+      reject(new NetworkError(`cannot ${req.method} ${url.href}: ${code}`));
+    };
+    const r = client.request(url, { method: req.method, agent: false }, (res) => {
+      let size = 0;
+      const headers: [string, string][] = [];
+      for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.push([res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string]);
+      const done = (): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, headers });
+      };
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > BODY_LIMIT) {
+          done();
+          res.destroy();
+        }
+      });
+      res.on('end', done);
+      res.on('error', (e) => (size > BODY_LIMIT ? done() : fail(e)));
+    });
+    const timer = setTimeout(() => {
+      fail(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'timeout' }));
+      r.destroy();
+    }, timeoutMs);
+    r.on('error', (e) => {
+      clearTimeout(timer);
+      fail(e);
+    });
+    for (const { name, values } of byName.values()) r.setHeader(name, values.length === 1 ? (values[0] as string) : values);
+    // node:http upper-cases the method; a browser sends `patch` as the script wrote it. The request
+    // line is written at end(), from this property.
+    r.method = req.method;
+    r.end();
+  });
+}

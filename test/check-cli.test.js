@@ -1,0 +1,169 @@
+// `xorigin check`: the command against small servers on 127.0.0.1 — exit codes, the text and JSON
+// reports, redirects, bad input in one line, and --har.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { listen } from './helpers.js';
+import { checkCors, runCheck } from '../dist/cli/check.js';
+
+const ORIGIN = 'https://app.example';
+let api;
+let base;
+const seen = [];
+
+before(async () => {
+  api = await listen((req, res) => {
+    seen.push({ method: req.method, url: req.url, headers: req.headers });
+    const u = new URL(req.url, 'http://x');
+    if (u.pathname === '/items') {
+      const h = { 'Access-Control-Allow-Origin': ORIGIN, 'Vary': 'Origin' };
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, { ...h, 'Access-Control-Allow-Methods': 'GET, PUT', 'Access-Control-Allow-Headers': 'content-type', 'Access-Control-Max-Age': '600' });
+        return res.end();
+      }
+      res.writeHead(200, { ...h, 'Content-Type': 'application/json', 'X-Total': '3', 'Access-Control-Expose-Headers': 'X-Total' });
+      return res.end('[]');
+    }
+    if (u.pathname === '/broken') {
+      res.writeHead(500, { 'Content-Type': 'text/plain' });
+      return res.end('boom');
+    }
+    if (u.pathname === '/moved') {
+      res.writeHead(301, { 'Access-Control-Allow-Origin': ORIGIN, Location: '/items' });
+      return res.end();
+    }
+    if (u.pathname === '/slow') return; // never answers
+    res.writeHead(404);
+    res.end();
+  });
+  base = `http://127.0.0.1:${api.port}`;
+});
+after(() => api.close());
+
+// Async: the servers live in this process, so a synchronous child would starve them.
+const cli = (...args) =>
+  new Promise((resolve) => {
+    execFile(process.execPath, ['dist/cli/main.js', 'check', ...args], { encoding: 'utf8', timeout: 20000 }, (error, stdout, stderr) =>
+      resolve({ status: error === null ? 0 : error.code, stdout, stderr }),
+    );
+  });
+
+test('allowed: exit 0, the steps, readable headers, preflight cache time', async () => {
+  const r = await cli(`${base}/items`, '--origin', ORIGIN, '--method', 'put', '--header', 'Content-Type: application/json');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /1\. preflight: OPTIONS/);
+  assert.match(r.stdout, /> Access-Control-Request-Method: PUT/);
+  assert.match(r.stdout, /> Access-Control-Request-Headers: content-type/);
+  assert.match(r.stdout, /verdict: allowed \(script sees status 200\)/);
+  assert.match(r.stdout, /readable: content-type, x-total/);
+  assert.match(r.stdout, /preflight cached for: 600 s/);
+  assert.equal(r.stderr, '');
+});
+
+test('blocked: exit 1 with the reason and the fix; a 500 without CORS headers', async () => {
+  const r = await cli(`${base}/broken`, '--origin', ORIGIN);
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, /verdict: blocked: the response \(status 500\) has no Access-Control-Allow-Origin/);
+  assert.match(r.stdout, /fix: .*error responses need the CORS headers too/);
+});
+
+test('--json: the documented shape; the method case kept on the preflight', async () => {
+  const r = await cli(`${base}/items`, '--origin', ORIGIN, '--method', 'patch', '--json', '--browser', 'chromium');
+  assert.equal(r.status, 1);
+  const j = JSON.parse(r.stdout);
+  for (const k of ['verdict', 'preflight', 'status', 'readable', 'reason', 'fix']) assert.ok(k in j, k);
+  assert.equal(j.verdict, 'blocked');
+  assert.equal(j.preflight, true);
+  assert.equal(j.status, null);
+  assert.equal(j.browser, 'chromium');
+  assert.match(j.reason, /"patch" is not in Access-Control-Allow-Methods/);
+  const pre = seen.filter((s) => s.method === 'OPTIONS').at(-1);
+  assert.equal(pre.headers['access-control-request-method'], 'patch');
+});
+
+test('redirects are followed as fetch() does; credentials need ACAC', async () => {
+  const ok = await checkCors({ url: `${base}/moved`, origin: ORIGIN, browser: 'standard' });
+  assert.equal(ok.verdict.verdict, 'allowed');
+  assert.equal(ok.verdict.steps.length, 2);
+  const cred = await checkCors({ url: `${base}/items`, origin: ORIGIN, credentials: 'include', browser: 'standard' });
+  assert.equal(cred.verdict.verdict, 'blocked');
+  assert.match(cred.verdict.fix, /Access-Control-Allow-Credentials: true/);
+});
+
+test('bad input and network errors: one line on stderr, exit 2, never a stack trace', async () => {
+  const bad = [
+    ['--origin', ORIGIN],
+    [`${base}/items`],
+    [`${base}/items`, '--origin', 'app.example'],
+    [`${base}/items`, '--origin', ORIGIN, '--header', 'no colon'],
+    [`${base}/items`, '--origin', ORIGIN, '--credentials', 'always'],
+    [`${base}/items`, '--origin', ORIGIN, '--browser', 'netscape'],
+    [`${base}/items`, '--origin', ORIGIN, '--method', 'TRACE'],
+    [`${base}/items`, '--origin', ORIGIN, '--bogus'],
+    ['not-a-url', '--origin', ORIGIN],
+    ['http://127.0.0.1:1/', '--origin', ORIGIN],
+    [`${base}/slow`, '--origin', ORIGIN, '--timeout', '300'],
+  ];
+  for (const args of bad) {
+    const r = await cli(...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^xorigin check: /);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
+});
+
+test('--har: each cross-origin request judged from the recorded answers', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-har-'));
+  const file = join(dir, 's.har');
+  const h = (o) => Object.entries(o).map(([name, value]) => ({ name, value }));
+  writeFileSync(file, JSON.stringify({ log: { entries: [
+    { request: { method: 'GET', url: `${ORIGIN}/`, headers: [] }, response: { status: 200, headers: [] } },
+    { request: { method: 'GET', url: 'https://api.example/a', headers: h({ Origin: ORIGIN }) }, response: { status: 200, headers: h({ 'Access-Control-Allow-Origin': ORIGIN }) } },
+    { request: { method: 'OPTIONS', url: 'https://api.example/b', headers: h({ Origin: ORIGIN, 'Access-Control-Request-Method': 'DELETE' }) }, response: { status: 204, headers: h({ 'Access-Control-Allow-Origin': ORIGIN }) } },
+    { request: { method: 'DELETE', url: 'https://api.example/b', headers: h({ Origin: ORIGIN }) }, response: { status: 0, headers: [] } },
+  ] } }));
+  const out = [];
+  const code = await runCheck(['--har', file], { out: (s) => out.push(s), err: (s) => out.push(s) });
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(code, 1);
+  const text = out.join('\n');
+  assert.match(text, /#2 GET https:\/\/api\.example\/a .*: allowed 200/);
+  assert.match(text, /#4 DELETE https:\/\/api\.example\/b .*: blocked: the method "DELETE" is not in Access-Control-Allow-Methods/);
+});
+
+test('xorigin --help mentions check; xorigin check --help exits 0', async () => {
+  const r = spawnSync(process.execPath, ['dist/cli/main.js', '--help'], { encoding: 'utf8' });
+  assert.match(r.stdout, /xorigin check URL --origin O/);
+  const c = await cli('--help');
+  assert.equal(c.status, 0);
+  assert.match(c.stdout, /Exit status: 0 allowed, 1 blocked, 2/);
+});
+
+test("the README's transcript is this command's real output", async () => {
+  const readme = (await import('node:fs')).readFileSync('README.md', 'utf8');
+  const block = /```\n\$ (xorigin check http:\/\/127\.0\.0\.1:8787\/items[\s\S]*?)\n\$ echo \$\?\n(\d)\n```/.exec(readme);
+  assert.ok(block, 'the transcript block');
+  const demo = await listen((req, res) => {
+    const cors = { 'Access-Control-Allow-Origin': 'https://app.example.com', 'Access-Control-Allow-Credentials': 'true', Vary: 'Origin' };
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { ...cors, 'Access-Control-Allow-Methods': 'GET, PUT', 'Access-Control-Allow-Headers': '*', 'Access-Control-Max-Age': '86400' });
+      return res.end();
+    }
+    res.writeHead(200, { ...cors, 'Content-Type': 'application/json' });
+    res.end('[]');
+  });
+  try {
+    const [command, ...output] = block[1].split('\n');
+    const more = output.findIndex((l) => !l.startsWith('    --'));
+    const args = [command, ...output.slice(0, more)].join(' ').replace(/\\ /g, ' ').match(/'[^']*'|\S+/g).slice(2).map((a) => a.replace(/^'|'$/g, '').replace('8787', String(demo.port)));
+    const r = await cli(...args);
+    assert.equal(String(r.status), block[2]);
+    assert.equal(r.stdout.trimEnd().replaceAll(String(demo.port), '8787'), output.slice(more).join('\n'));
+  } finally {
+    await demo.close();
+  }
+});

@@ -1,0 +1,156 @@
+// evaluateCors, table-tested: the Fetch standard's steps, each engine's deviations, and the
+// operator-facing reason and fix.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CheckInputError, evaluateCors, isSimpleRange, mimeEssence, normalizeMethod, unsafeHeaderNames, rulesFor, readableHeaders } from '../dist/check/index.js';
+
+const O = 'https://app.example';
+const U = 'https://api.example/items';
+const ok = (headers = [], status = 200) => ({ status, headers });
+const acao = (o = O) => ['Access-Control-Allow-Origin', o];
+
+test('method normalisation: only the six are upper-cased; patch stays patch; forbidden ones throw', () => {
+  assert.equal(normalizeMethod('get'), 'GET');
+  assert.equal(normalizeMethod('delete'), 'DELETE');
+  assert.equal(normalizeMethod('patch'), 'patch');
+  assert.throws(() => normalizeMethod('trace'), CheckInputError);
+  assert.throws(() => normalizeMethod('GE T'), CheckInputError);
+});
+
+test('MIME essence and simple Range, as the standard parses them', () => {
+  for (const [v, e] of [['text/plain', 'text/plain'], ['Text/Plain; charset=utf-8', 'text/plain'], [' text/plain ;x', 'text/plain'], ['text/plain garbage', null], ['text', null], ['/plain', null], ['application/json', 'application/json']]) {
+    assert.equal(mimeEssence(v), e, v);
+  }
+  for (const [v, e] of [['bytes=0-99', true], ['bytes=5-', true], ['BYTES=0-1', true], ['bytes=-500', false], ['bytes=5-2', false], ['bytes=0-1,2-3', false], ['bytes = 0-1', false], ['bytes=0-1 ', false], ['items=0-1', false]]) {
+    assert.equal(isSimpleRange(v), e, v);
+  }
+});
+
+const cases = [
+  // [name, request, responses, expected subset, browser]
+  ['simple GET, exact ACAO', {}, [ok([acao()])], { verdict: 'allowed', preflight: false, status: 200 }],
+  ['simple GET, ACAO *', {}, [ok([acao('*')])], { verdict: 'allowed' }],
+  ['no ACAO', {}, [ok([])], { verdict: 'blocked', failedStep: 'actual request: CORS check: Access-Control-Allow-Origin' }],
+  ['a 500 without CORS headers', {}, [ok([], 500)], { verdict: 'blocked' }],
+  ['a 500 with CORS headers is readable', {}, [ok([acao()], 500)], { verdict: 'allowed', status: 500 }],
+  ['two ACAO fields', {}, [ok([acao(), acao()])], { verdict: 'blocked' }],
+  ['ACAO with a trailing slash', {}, [ok([acao(`${O}/`)])], { verdict: 'blocked' }],
+  ['ACAO of another case', {}, [ok([acao(O.toUpperCase())])], { verdict: 'blocked' }],
+  ['* with credentials', { credentials: 'include' }, [ok([acao('*')])], { verdict: 'blocked' }],
+  ['credentials, ACAC true', { credentials: 'include' }, [ok([acao(), ['Access-Control-Allow-Credentials', 'true']])], { verdict: 'allowed' }],
+  ['credentials, ACAC True', { credentials: 'include' }, [ok([acao(), ['Access-Control-Allow-Credentials', 'True']])], { verdict: 'blocked', failedStep: 'actual request: CORS check: Access-Control-Allow-Credentials' }],
+  ['credentials, no ACAC', { credentials: 'include' }, [ok([acao()])], { verdict: 'blocked' }],
+  ['same-origin credentials ignore ACAC', { credentials: 'same-origin' }, [ok([acao('*')])], { verdict: 'allowed' }],
+  ['PUT: preflight then the request', { method: 'PUT' }, [ok([acao(), ['Access-Control-Allow-Methods', 'PUT']], 204), ok([acao()])], { verdict: 'allowed', preflight: true, maxAge: 5 }],
+  ['PUT: method missing', { method: 'PUT' }, [ok([acao(), ['Access-Control-Allow-Methods', 'GET']], 204)], { verdict: 'blocked', failedStep: 'preflight: Access-Control-Allow-Methods' }],
+  ['PUT: ACAM * without credentials', { method: 'PUT' }, [ok([acao(), ['Access-Control-Allow-Methods', '*']], 204), ok([acao()])], { verdict: 'allowed' }],
+  ['PUT: ACAM * with credentials', { method: 'PUT', credentials: 'include' }, [ok([acao(), ['Access-Control-Allow-Credentials', 'true'], ['Access-Control-Allow-Methods', '*']], 204)], { verdict: 'blocked' }],
+  ['patch vs PATCH', { method: 'patch' }, [ok([acao(), ['Access-Control-Allow-Methods', 'PATCH']], 204)], { verdict: 'blocked' }],
+  ['patch listed as patch', { method: 'patch' }, [ok([acao(), ['Access-Control-Allow-Methods', 'patch']], 204), ok([acao()])], { verdict: 'allowed' }],
+  ['preflight 403', { method: 'PUT' }, [ok([acao(), ['Access-Control-Allow-Methods', 'PUT']], 403)], { verdict: 'blocked', failedStep: 'preflight: status' }],
+  ['preflight 301', { method: 'PUT' }, [ok([acao(), ['Location', '/other']], 301)], { verdict: 'blocked' }],
+  ['preflight 500 without headers', { method: 'PUT' }, [ok([], 500)], { verdict: 'blocked' }],
+  ['header not listed', { headers: [['X-Token', '1']] }, [ok([acao()], 204)], { verdict: 'blocked', failedStep: 'preflight: Access-Control-Allow-Headers' }],
+  ['header listed in another case', { headers: [['X-Token', '1']] }, [ok([acao(), ['Access-Control-Allow-Headers', 'x-TOKEN']], 204), ok([acao()])], { verdict: 'allowed', preflight: true }],
+  ['ACAH *', { headers: [['X-Token', '1']] }, [ok([acao(), ['Access-Control-Allow-Headers', '*']], 204), ok([acao()])], { verdict: 'allowed' }],
+  ['ACAH * does not cover Authorization', { headers: [['Authorization', 'Bearer x']] }, [ok([acao(), ['Access-Control-Allow-Headers', '*']], 204)], { verdict: 'blocked', failedStep: 'preflight: Access-Control-Allow-Headers (authorization)' }],
+  ['ACAH *, authorization', { headers: [['Authorization', 'Bearer x']] }, [ok([acao(), ['Access-Control-Allow-Headers', '*, authorization']], 204), ok([acao()])], { verdict: 'allowed' }],
+  ['ACAH * with credentials is literal', { credentials: 'include', headers: [['X-Token', '1']] }, [ok([acao(), ['Access-Control-Allow-Credentials', 'true'], ['Access-Control-Allow-Headers', '*']], 204)], { verdict: 'blocked' }],
+  ['ACAH malformed', { headers: [['X-Token', '1']] }, [ok([acao(), ['Access-Control-Allow-Headers', 'x-token; x-other']], 204)], { verdict: 'blocked' }],
+  ['JSON Content-Type needs a preflight', { method: 'POST', headers: [['Content-Type', 'application/json']] }, [ok([acao(), ['Access-Control-Allow-Headers', 'content-type']], 204), ok([acao()])], { verdict: 'allowed', preflight: true }],
+  ['text/plain;charset=utf-8 needs none', { method: 'POST', headers: [['Content-Type', 'text/plain;charset=utf-8']] }, [ok([acao()])], { verdict: 'allowed', preflight: false }],
+  ['simple Range needs none', { headers: [['Range', 'bytes=0-99']] }, [ok([acao()], 206)], { verdict: 'allowed', preflight: false, status: 206 }],
+  ['suffix Range needs one', { headers: [['Range', 'bytes=-99']] }, [ok([acao()], 204)], { verdict: 'blocked', preflight: true }],
+  ['a 129-byte Accept needs one', { headers: [['Accept', 'a'.repeat(129)]] }, [ok([acao()], 204)], { verdict: 'blocked', preflight: true }],
+  ['DPR is safelisted by Chromium only', { headers: [['DPR', '2']] }, [ok([acao()])], { verdict: 'allowed', preflight: false }, 'chromium'],
+  ['DPR needs a preflight in the standard', { headers: [['DPR', '2']] }, [ok([acao()], 204)], { verdict: 'blocked', preflight: true }, 'standard'],
+  ['Chromium lets ACAH * cover Authorization', { headers: [['Authorization', 'Bearer x']] }, [ok([acao(), ['Access-Control-Allow-Headers', '*']], 204), ok([acao()])], { verdict: 'allowed' }, 'chromium'],
+  ['... but not with credentials', { credentials: 'include', headers: [['Authorization', 'Bearer x']] }, [ok([acao(), ['Access-Control-Allow-Credentials', 'true'], ['Access-Control-Allow-Headers', '*']], 204)], { verdict: 'blocked' }, 'chromium'],
+  ['Firefox too lets ACAH * cover Authorization', { headers: [['Authorization', 'Bearer x']] }, [ok([acao(), ['Access-Control-Allow-Headers', '*']], 204), ok([acao()])], { verdict: 'allowed' }, 'firefox'],
+  ['Firefox applies no 1,024-byte total', { headers: Array.from({ length: 9 }, () => ['Accept-Language', 'a'.repeat(120)]) }, [ok([acao()])], { verdict: 'allowed', preflight: false }, 'firefox'],
+  ['Firefox preflights again after a redirect, even a GET', { method: 'PUT' }, [ok([acao(), ['Access-Control-Allow-Methods', 'PUT']], 204), ok([acao(), ['Location', '/t']], 303), ok([], 404)], { verdict: 'blocked', failedStep: 'preflight: CORS check: Access-Control-Allow-Origin' }, 'firefox'],
+  ['... the standard does not', { method: 'PUT' }, [ok([acao(), ['Access-Control-Allow-Methods', 'PUT']], 204), ok([acao(), ['Location', '/t']], 303), ok([acao()])], { verdict: 'allowed' }, 'standard'],
+  ['Chromium judges a repeated header as one combined value', { headers: [['Accept-Language', 'a'.repeat(100)], ['Accept-Language', 'b'.repeat(100)]] }, [ok([acao()], 204)], { verdict: 'blocked', preflight: true }, 'chromium'],
+  ['the standard judges each entry', { headers: [['Accept-Language', 'a'.repeat(100)], ['Accept-Language', 'b'.repeat(100)]] }, [ok([acao()])], { verdict: 'allowed', preflight: false }, 'standard'],
+  ['a cross-origin redirect taints the origin', {}, [ok([acao(), ['Location', 'https://other.example/x']], 302), ok([acao()])], { verdict: 'blocked' }],
+  ['... and ACAO: null or * passes', {}, [ok([acao(), ['Location', 'https://other.example/x']], 302), ok([acao('*')])], { verdict: 'allowed' }],
+  ['a redirect without ACAO fails', {}, [ok([['Location', 'https://other.example/x']], 302)], { verdict: 'blocked', failedStep: 'redirect: CORS check: Access-Control-Allow-Origin' }],
+  ['a same-origin redirect keeps the origin', {}, [ok([acao(), ['Location', '/moved']], 301), ok([acao()])], { verdict: 'allowed' }],
+  ['a 3xx without Location is a response', {}, [ok([acao()], 304 - 4)], { verdict: 'allowed', status: 300 }],
+  ['same-origin needs no CORS', { url: `${O}/x` }, [ok([])], { verdict: 'allowed', preflight: false }],
+  ['a font is a CORS GET', { as: 'font', credentials: 'include' }, [ok([acao('*')])], { verdict: 'allowed' }],
+];
+
+for (const [name, req, responses, expected, browser = 'standard'] of cases) {
+  test(`${browser}: ${name}`, () => {
+    const v = evaluateCors({ url: U, origin: O, ...req, browser, responses });
+    for (const [k, e] of Object.entries(expected)) assert.deepEqual(v[k], e, `${k}: ${JSON.stringify(v, null, 1)}`);
+    if (v.verdict === 'blocked') assert.ok(v.reason && v.fix && v.spec?.startsWith('https://fetch.spec.whatwg.org/#'), 'blocked has a reason, a fix and a section');
+    else assert.equal(v.reason, null);
+  });
+}
+
+test('too few answers: pending, with the next request to send', () => {
+  const v = evaluateCors({ url: U, origin: O, method: 'PUT', headers: [['X-B', '1'], ['x-a', '2'], ['Accept', 'x']], responses: [] });
+  assert.equal(v.verdict, 'pending');
+  assert.deepEqual(v.next, {
+    kind: 'preflight', url: U, method: 'OPTIONS',
+    headers: [['Origin', O], ['Accept', '*/*'], ['Access-Control-Request-Method', 'PUT'], ['Access-Control-Request-Headers', 'x-a,x-b']],
+  });
+});
+
+test('1,024 bytes of safelisted values in total makes them all unsafe', () => {
+  const rules = rulesFor('standard');
+  const h = (n) => Array.from({ length: n }, (_, i) => ['Accept-Language', 'a'.repeat(128)]).concat([['Accept', 'x'.repeat(n === 8 ? 1 : 0)]]);
+  assert.deepEqual(unsafeHeaderNames(h(8), rules).names, ['accept', 'accept-language']);
+  assert.deepEqual(unsafeHeaderNames(h(7), rules).names, []);
+});
+
+test('readable headers: safelisted, ACEH, * only without credentials, never Set-Cookie', () => {
+  const res = ok([['Content-Type', 'x'], ['X-A', '1'], ['X-B', '1'], ['Set-Cookie', 'a=1'], ['Access-Control-Expose-Headers', 'x-a, set-cookie']]);
+  assert.deepEqual(readableHeaders(res, 'omit'), ['content-type', 'x-a']);
+  const star = ok([['Content-Type', 'x'], ['X-A', '1'], ['Set-Cookie', 'a=1'], ['Access-Control-Expose-Headers', '*']]);
+  assert.deepEqual(readableHeaders(star, 'omit'), ['access-control-expose-headers', 'content-type', 'x-a']);
+  assert.deepEqual(readableHeaders(star, 'include'), ['content-type']);
+});
+
+test('max-age: the default, and the Chromium and Firefox caps', () => {
+  const pre = (v) => [ok([acao(), ['Access-Control-Allow-Methods', 'PUT'], ...(v === undefined ? [] : [['Access-Control-Max-Age', v]])], 204), ok([acao()])];
+  const age = (browser, v) => evaluateCors({ url: U, origin: O, method: 'PUT', browser, responses: pre(v) }).maxAge;
+  assert.equal(age('standard', undefined), 5);
+  assert.equal(age('standard', '999999'), 999999);
+  assert.equal(age('chromium', '999999'), 7200);
+  assert.equal(age('firefox', '999999'), 86400);
+  assert.equal(age('standard', '-1'), 5);
+});
+
+test('bad input: one clear CheckInputError', () => {
+  const bad = [
+    { origin: 'app.example' }, { origin: 'https://app.example/path' }, { origin: 'ftp://x' }, { url: 'not a url' },
+    { method: 'TRACE' }, { headers: [['X-A', 'a\nb']] }, { headers: [['Bad Name', 'x']] }, { credentials: 'sometimes' },
+  ];
+  for (const b of bad) assert.throws(() => evaluateCors({ url: U, origin: O, ...b, responses: [] }), CheckInputError, JSON.stringify(b));
+});
+
+test('forbidden request headers are dropped with a note', () => {
+  const v = evaluateCors({ url: U, origin: O, headers: [['Cookie', 'a=1'], ['Sec-Foo', '1']], responses: [ok([acao()])] });
+  assert.equal(v.preflight, false);
+  assert.equal(v.notes.length, 2);
+});
+
+test('a cross-origin redirect drops Authorization and a 303 turns PUT into GET', () => {
+  const seen = [];
+  const v = evaluateCors({
+    url: U, origin: O, method: 'PUT', headers: [['Authorization', 'x']],
+    responses: (req) => {
+      seen.push(req);
+      if (req.url === U && req.kind === 'preflight') return ok([acao(), ['Access-Control-Allow-Methods', 'PUT'], ['Access-Control-Allow-Headers', 'authorization']], 204);
+      if (req.url === U) return ok([acao(), ['Location', 'https://other.example/y']], 303);
+      return ok([acao('*')]);
+    },
+  });
+  assert.equal(v.verdict, 'allowed');
+  const last = seen.at(-1);
+  assert.equal(last.method, 'GET');
+  assert.deepEqual(last.headers, [['Origin', 'null']]);
+});

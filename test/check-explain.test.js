@@ -1,0 +1,154 @@
+// Explain mode: why a policy refused a request, one sanitised line, never on the wire.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compilePolicy } from '../dist/cors/index.js';
+import { explainDenied, sanitize } from '../dist/check/explain.js';
+import { serve } from '../dist/index.js';
+import { rawRequest } from './helpers.js';
+
+const policy = compilePolicy({ origins: ['https://app.example', 'https://*.example.com'], methods: ['PUT', 'PATCH'], allowedHeaders: ['*'] });
+const narrow = compilePolicy({ origins: ['https://app.example'], allowedHeaders: ['x-token'] });
+
+test('sanitize: controls, C1, DEL, U+2028/9, quotes and backslashes escaped; long values cut', () => {
+  assert.equal(sanitize('a\x00b\x1b[31mc\x7f\x85\u2028\u2029"\\'), 'a\\x00b\\x1b[31mc\\x7f\\x85\\u2028\\u2029\\"\\\\');
+  assert.equal(sanitize('é and 日本'), 'é and 日本');
+  const long = sanitize('x'.repeat(250));
+  assert.equal(long, `${'x'.repeat(100)}...(150 more)`);
+});
+
+const cases = [
+  [policy, { kind: 'preflight', origin: 'https://evil.example', method: 'PUT' }, 'origin', /origin "https:\/\/evil\.example": origin not in the policy \(origins: https:\/\/app\.example, https:\/\/\*\.example\.com\)/],
+  [policy, { kind: 'preflight', origin: 'https://app.example', method: 'DELETE' }, 'method', /method "DELETE" not allowed \(methods: GET, HEAD, POST, PUT, PATCH\)$/],
+  [policy, { kind: 'preflight', origin: 'https://app.example', method: 'patch' }, 'method', /the policy has "PATCH", methods compare case-sensitively/],
+  [policy, { kind: 'preflight', origin: 'https://app.example', method: 'PUT', requestHeaders: 'x-token,authorization' }, 'header', /"\*" in allowedHeaders never covers it; list it too/],
+  [narrow, { kind: 'preflight', origin: 'https://app.example', method: 'GET', requestHeaders: 'x-token,x-other' }, 'header', /request header "x-other" not allowed \(allowedHeaders: x-token\)/],
+  [narrow, { kind: 'preflight', origin: 'https://app.example', method: 'GET', requestHeaders: 'a,'.repeat(200) }, 'header-list-bound', /201 elements, over the bound of 128/],
+  [narrow, { kind: 'preflight', origin: 'https://app.example', method: 'GET', requestHeaders: 'x'.repeat(5000) }, 'header-list-bound', /5000 bytes, over the 4096-byte bound/],
+  [narrow, { kind: 'preflight', origin: 'https://app.example', method: 'GET', requestHeaders: 'x-token; x' }, 'header-list-syntax', /not a list of header names/],
+  [narrow, { kind: 'actual', origin: 'https://a.example', method: 'GET', target: '/x' }, 'origin', /^xorigin debug: no CORS headers for GET "\/x" from origin "https:\/\/a\.example": origin not in the policy/],
+  [narrow, { kind: 'preflight', origin: 'https://app.example', method: 'GET' }, 'none', /allowed by the policy/],
+];
+for (const [p, req, reason, line] of cases) {
+  test(`explainDenied: ${reason}: ${JSON.stringify(req).slice(0, 90)}`, () => {
+    const e = explainDenied(p, req);
+    assert.equal(e.reason, reason);
+    assert.match(e.line, line);
+    assert.equal(e.line.split('\n').length, 1);
+  });
+}
+
+test('a hostile origin or header list stays one escaped, bounded line', () => {
+  const e = explainDenied(narrow, { kind: 'preflight', origin: `https://x\r\nInjected: 1${'y'.repeat(300)}`, method: 'GET' });
+  assert.doesNotMatch(e.line, /[\r\n\u2028]/);
+  assert.match(e.line, /\\x0d\\x0aInjected/);
+  assert.ok(e.line.length < 400, String(e.line.length));
+});
+
+async function server(options) {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-explain-'));
+  writeFileSync(join(root, 'a.txt'), 'hello');
+  const s = await serve({ root, cors: { origins: ['https://app.example'], methods: ['PUT'] }, ...options });
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  return { port: s.address().port, close: async () => { await s.shutdown(100); rmSync(root, { recursive: true, force: true }); } };
+}
+
+const PREFLIGHT = 'OPTIONS /a.txt HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\nAccess-Control-Request-Method: DELETE\r\nConnection: close\r\n\r\n';
+const EVIL_GET = 'GET /a.txt HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\nConnection: close\r\n\r\n';
+
+test('serve({ debug }): one line per refusal; the bytes on the wire are the same as without it', async () => {
+  const lines = [];
+  const on = await server({ debug: (l) => lines.push(l) });
+  const off = await server({});
+  try {
+    const strip = (t) => t.replace(/^Date: .*\r\n/m, '');
+    for (const raw of [PREFLIGHT, EVIL_GET]) {
+      const a = await rawRequest(on.port, raw);
+      const b = await rawRequest(off.port, raw);
+      assert.equal(strip(a.text), strip(b.text));
+    }
+    const ok = await rawRequest(on.port, 'GET /a.txt HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\nConnection: close\r\n\r\n');
+    assert.equal(ok.status, 200);
+    assert.deepEqual(lines, [
+      'xorigin debug: refused preflight for "/a.txt" from origin "https://app.example": method "DELETE" not allowed (methods: GET, HEAD, POST, PUT)',
+      'xorigin debug: no CORS headers for GET "/a.txt" from origin "https://evil.example": origin not in the policy (origins: https://app.example)',
+    ]);
+  } finally {
+    await on.close();
+    await off.close();
+  }
+});
+
+test('a throwing debug callback is reported once and the server keeps serving', async () => {
+  const s = await server({ debug: () => { throw new Error('boom'); } });
+  try {
+    assert.equal((await rawRequest(s.port, PREFLIGHT)).status, 403);
+    assert.equal((await rawRequest(s.port, PREFLIGHT)).status, 403);
+  } finally {
+    await s.close();
+  }
+});
+
+test('xorigin serve --debug writes the lines on stderr; a non-boolean "debug" in the config is an error', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-explain-cli-'));
+  writeFileSync(join(root, 'a.txt'), 'hello');
+  writeFileSync(join(root, 'bad.json'), JSON.stringify({ debug: 'yes' }));
+  const bad = await new Promise((resolve) => execFile(process.execPath, ['dist/cli/main.js', 'serve', root, '--config', join(root, 'bad.json')], (error, stdout, stderr) => resolve({ code: error?.code, stderr })));
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /debug/);
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', root, '--port', '0', '--origin', 'https://app.example', '--debug'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const deadline = Date.now() + 10000;
+    while (!/:(\d+)/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
+    assert.ok(port > 0, out);
+    assert.equal((await rawRequest(port, PREFLIGHT)).status, 403);
+    while (!/xorigin debug/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.match(err, /^xorigin debug: refused preflight for "\/a.txt" from origin "https:\/\/app\.example": method "DELETE" not allowed/m);
+  } finally {
+    child.kill('SIGTERM');
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('onDenied in the library: each refused preflight and disallowed origin, raw; explainDenied says why', async () => {
+  const { createCors, CorsEngine, PolicyError } = await import('../dist/cors/index.js');
+  const seen = [];
+  const cors = createCors({ origins: ['https://app.example'], methods: ['PUT'], onDenied: (info) => seen.push(info) });
+  const res = () => {
+    const h = {};
+    return { statusCode: 200, hasHeader: (n) => n.toLowerCase() in h, setHeader: (n, v) => (h[n.toLowerCase()] = v), writeHead: () => {}, end: () => {} };
+  };
+  const req = (method, headers) => ({ method, headers, url: '/x' });
+  cors.handle(req('OPTIONS', { origin: 'https://app.example', 'access-control-request-method': 'DELETE', 'access-control-request-headers': 'x-a' }), res());
+  cors.handle(req('GET', { origin: 'https://evil.example' }), res());
+  cors.handle(req('GET', { origin: 'https://app.example' }), res());
+  cors.handle(req('GET', {}), res());
+  cors.handle(req('OPTIONS', { origin: 'https://app.example', 'access-control-request-method': 'PUT' }), res());
+  assert.deepEqual(seen, [
+    { kind: 'preflight', origin: 'https://app.example', method: 'DELETE', requestHeaders: 'x-a' },
+    { kind: 'actual', origin: 'https://evil.example' },
+  ]);
+  assert.match(explainDenied(cors.policy, seen[0]).line, /method "DELETE" not allowed/);
+  assert.match(explainDenied(cors.policy, seen[1]).line, /origin not in the policy/);
+
+  const engine = new CorsEngine({ origins: ['https://app.example'], onDenied: (info) => seen.push(info) });
+  engine.decidePreflight('https://evil.example', 'GET', undefined);
+  engine.actualHeaders('https://evil.example');
+  engine.actualHeaders(undefined);
+  assert.equal(seen.length, 4);
+  assert.deepEqual(seen[2], { kind: 'preflight', origin: 'https://evil.example', method: 'GET', requestHeaders: undefined });
+
+  engine.reconfigure({ origins: ['https://app.example'] });
+  engine.actualHeaders('https://evil.example');
+  assert.equal(seen.length, 4, 'reconfigure without onDenied turns it off');
+  assert.throws(() => createCors({ origins: ['*'], onDenied: 'log' }), (e) => e instanceof PolicyError && /onDenied/.test(e.message));
+});
