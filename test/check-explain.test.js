@@ -152,3 +152,29 @@ test('onDenied in the library: each refused preflight and disallowed origin, raw
   assert.equal(seen.length, 4, 'reconfigure without onDenied turns it off');
   assert.throws(() => createCors({ origins: ['*'], onDenied: 'log' }), (e) => e instanceof PolicyError && /onDenied/.test(e.message));
 });
+
+test('an onDenied that throws costs nothing but one report: the refusal is still answered, the server lives on', async () => {
+  const { createCors } = await import('../dist/cors/index.js');
+  const { listen, request } = await import('./helpers.js');
+  const reports = [];
+  const original = console.error;
+  console.error = (...args) => reports.push(args.join(' '));
+  const cors = createCors({ origins: ['https://app.example'], onDenied: () => { throw new Error('log sink down'); } });
+  const s = await listen((req, res) => {
+    if (!cors.handle(req, res)) res.end('ok');
+  });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const pf = await request(s.port, { method: 'OPTIONS', headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'GET' } });
+      assert.equal(pf.status, 403);
+      const get = await request(s.port, { headers: { Origin: 'https://evil.example' } });
+      assert.equal(get.status, 200);
+      assert.equal(get.headers['access-control-allow-origin'], undefined);
+    }
+  } finally {
+    console.error = original;
+    await s.close();
+  }
+  assert.equal(reports.length, 1);
+  assert.match(reports[0], /onDenied callback threw/);
+});

@@ -31,6 +31,26 @@ export function classify(method: string, origin: string | undefined, requestMeth
   return method === 'OPTIONS' && requestMethod !== undefined ? RequestKind.Preflight : RequestKind.Actual;
 }
 
+/**
+ * The policy's `onDenied`, made safe to call on the request path: a throw from it would otherwise
+ * reach the caller's request listener (and end a plain node:http process). It is reported once,
+ * with console.error (there is no node: module here), and the request is answered as if it had not.
+ */
+function guarded(hook: ((info: DeniedInfo) => void) | undefined): ((info: DeniedInfo) => void) | null {
+  if (hook === undefined) return null;
+  let reported = false;
+  return (info) => {
+    try {
+      hook(info);
+    } catch (e) {
+      if (!reported) {
+        reported = true;
+        console.error('xorigin: the onDenied callback threw; refusals are still answered, reported once:', e);
+      }
+    }
+  };
+}
+
 /** A preflight's answer, owned by the caller (safe to keep across `await`). */
 export interface PreflightAnswer {
   /** True when the policy allows the request the preflight asks about. */
@@ -64,7 +84,7 @@ export class CorsEngine {
     this.compiled = compilePolicy(options, prefix);
     this.preflights = buildPreflightBlocks(this.compiled);
     this.actualBlocks = buildActualBlocks(this.compiled);
-    this.onDenied = options.onDenied ?? null;
+    this.onDenied = guarded(options.onDenied);
   }
 
   /**
@@ -80,7 +100,7 @@ export class CorsEngine {
     this.compiled = policy;
     this.preflights = preflights;
     this.actualBlocks = actual;
-    this.onDenied = options.onDenied ?? null;
+    this.onDenied = guarded(options.onDenied);
   }
 
   /** True when an actual request from `origin` may read the response. Byte-exact (DESIGN.md "Origins"). */
