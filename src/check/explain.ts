@@ -3,7 +3,7 @@
 // the server loads it, and calls it only when `debug` is on.
 import type { CompiledPolicy } from '../cors/options.js';
 import { NO_MATCH } from '../cors/origin-matcher.js';
-import { isForbiddenMethod, miscasedRegisteredMethod, SAFELISTED_METHODS } from '../cors/methods.js';
+import { allowsMethod, miscasedRegisteredMethod } from '../cors/methods.js';
 import { MAX_REQUEST_HEADERS_BYTES, MAX_REQUEST_HEADERS_ELEMENTS } from '../cors/request-headers.js';
 import { isToken } from '../http/tokens.js';
 
@@ -47,12 +47,6 @@ export function sanitize(value: string, max = LIMIT): string {
 const q = (s: string): string => `"${sanitize(s)}"`;
 const list = (names: readonly string[]): string => (names.length === 0 ? 'none' : sanitize(names.join(', '), 200));
 
-function methodAllowed(policy: CompiledPolicy, method: string): boolean {
-  if (SAFELISTED_METHODS.includes(method)) return true;
-  if (policy.anyMethod) return method.length <= MAX_REQUEST_HEADERS_BYTES && isToken(method) && !isForbiddenMethod(method);
-  return policy.methods.includes(method);
-}
-
 /** Why the list failed, or null when every element is allowed (the engine's scan, element by element). */
 function headerProblem(policy: CompiledPolicy, value: string): { reason: DenialExplained['reason']; text: string } | null {
   if (value.length > MAX_REQUEST_HEADERS_BYTES) {
@@ -92,7 +86,7 @@ export function explainDenied(policy: CompiledPolicy, request: DeniedRequest): D
   }
   if (request.kind === 'preflight') {
     const method = request.method ?? '';
-    if (!methodAllowed(policy, method)) {
+    if (!allowsMethod(policy, method)) {
       const upper = miscasedRegisteredMethod(method);
       const hint = upper !== null && policy.methods.includes(upper) ? `; the policy has ${q(upper)}, methods compare case-sensitively` : '';
       return line('method', `method ${q(method)} not allowed (methods: GET, HEAD, POST${policy.anyMethod ? ', *' : policy.methods.length > 0 ? `, ${list(policy.methods)}` : ''})${hint}`);

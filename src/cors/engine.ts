@@ -1,8 +1,6 @@
 import { NO_MATCH } from './origin-matcher.js';
 import { compilePolicy, type CompiledPolicy, type CorsOptions, type DeniedInfo } from './options.js';
-import { isForbiddenMethod, SAFELISTED_METHODS } from './methods.js';
-import { MAX_REQUEST_HEADERS_BYTES } from './request-headers.js';
-import { isToken } from '../http/tokens.js';
+import { allowsMethod } from './methods.js';
 import {
   buildActualBlocks,
   buildPreflightBlocks,
@@ -145,7 +143,7 @@ export class CorsEngine {
   protected preflightInPlace(origin: string, method: string, requestHeaders: string | undefined): string[] | null {
     const policy = this.policy;
     if (!this.allows(origin)) return null;
-    if (!this.methodAllowed(method)) return null;
+    if (!allowsMethod(policy, method)) return null;
     let block: PreflightBlock = this.preflights.ok;
     if (requestHeaders !== undefined && requestHeaders.length > 0) {
       if (!policy.allowedHeaders.allowsList(requestHeaders)) return null;
@@ -158,17 +156,6 @@ export class CorsEngine {
     return h;
   }
 
-  private methodAllowed(method: string): boolean {
-    // Compared case-sensitively: Fetch normalises only DELETE, GET, HEAD, OPTIONS, POST and PUT,
-    // and the policy stored those uppercased.
-    for (let i = 0; i < SAFELISTED_METHODS.length; i++) if (SAFELISTED_METHODS[i] === method) return true;
-    if (this.policy.anyMethod) {
-      return method.length <= MAX_REQUEST_HEADERS_BYTES && isToken(method) && !isForbiddenMethod(method);
-    }
-    const methods = this.policy.methods;
-    for (let i = 0; i < methods.length; i++) if (methods[i] === method) return true;
-    return false;
-  }
 }
 
 export { ORIGIN_SLOT };

@@ -2,7 +2,8 @@
  * Request methods as the Fetch standard treats them. The one home of these lists: the policy
  * compiler and the engine both import them.
  */
-import { equalsLower } from '../http/tokens.js';
+import { equalsLower, isToken } from '../http/tokens.js';
+import { MAX_REQUEST_HEADERS_BYTES } from './request-headers.js';
 
 /** CORS-safelisted methods (Fetch §2.2.1): a preflight asking for one passes without a listing. */
 export const SAFELISTED_METHODS: readonly string[] = ['GET', 'HEAD', 'POST'];
@@ -63,4 +64,18 @@ export const REGISTERED_METHODS: readonly string[] = [
 export function miscasedRegisteredMethod(method: string): string | null {
   const upper = method.toUpperCase();
   return upper !== method && REGISTERED_METHODS.includes(upper) ? upper : null;
+}
+
+/**
+ * Whether a preflight may ask for `method` under a policy (its `anyMethod` and `methods`): the one
+ * statement of the rule, for the engine and for explain mode. Compared case-sensitively: Fetch
+ * normalises only DELETE, GET, HEAD, OPTIONS, POST and PUT, and the policy stored those uppercased.
+ * GET, HEAD and POST always pass; `*` allows any token within the header bound but a forbidden one.
+ */
+export function allowsMethod(policy: { readonly anyMethod: boolean; readonly methods: readonly string[] }, method: string): boolean {
+  for (let i = 0; i < SAFELISTED_METHODS.length; i++) if (SAFELISTED_METHODS[i] === method) return true;
+  if (policy.anyMethod) return method.length <= MAX_REQUEST_HEADERS_BYTES && isToken(method) && !isForbiddenMethod(method);
+  const methods = policy.methods;
+  for (let i = 0; i < methods.length; i++) if (methods[i] === method) return true;
+  return false;
 }
