@@ -101,6 +101,31 @@ describe('HTTP/2 over TLS', () => {
     assert.equal(entry.completed, true);
   });
 
+  test('a request body (GET or POST with DATA frames) is read and dropped: the answer comes, the stream closes', async () => {
+    const session = connect(s.port);
+    try {
+      for (const [method, status] of [['GET', 200], ['POST', 405]]) {
+        const outcome = await new Promise((resolve) => {
+          const stream = session.request({ ':method': method, ':path': '/a.woff2' });
+          let got = null;
+          stream.on('response', (h) => (got = h[':status']));
+          stream.on('data', () => {});
+          stream.on('close', () => resolve({ status: got, rst: stream.rstCode }));
+          // Once the answer is complete the server may stop the upload with RST_STREAM(NO_ERROR)
+          // (RFC 9113 §8.1): the client's remaining writes then fail, as they should.
+          stream.on('error', () => {});
+          stream.write(Buffer.alloc(100_000, 1));
+          setTimeout(() => stream.end(Buffer.alloc(100_000, 2)), 20);
+        });
+        assert.equal(outcome.status, status, method);
+        assert.equal(outcome.rst, 0, `${method}: closed with NO_ERROR`);
+      }
+    } finally {
+      session.destroy();
+    }
+    assert.ok(await until(() => s.server.stats.inFlight === 0), JSON.stringify(s.server.stats));
+  });
+
   test('an idle connection gets GOAWAY after the keep-alive timeout', async () => {
     const session = connect(s.port);
     await h2RequestOn(session, '/a.woff2');

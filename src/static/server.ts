@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import { createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { exchangeOf } from './http2-exchange.js';
 import type { Server as NetServer } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
@@ -86,6 +87,14 @@ function createNodeServer(config: ResolvedServerOptions, handler: StaticHandler)
   const tls = { cert: config.tls.cert, key: config.tls.key, handshakeTimeout: 10_000 };
   if (!config.http2) return createHttpsServer({ ...common, ...tls }, handler) as HttpServer;
   const server = createSecureServer({ ...tls, allowHTTP1: true, settings: HTTP2_LIMITS.settings, maxSessionMemory: HTTP2_LIMITS.maxSessionMemory }, handler as never);
+  // HTTP/1.1 connections come as 'request' (node:http's objects); HTTP/2 streams are answered
+  // without node:http2's compatibility layer (see http2-exchange.ts), which adding the 'request'
+  // listener above attached to 'stream'.
+  server.removeAllListeners('stream');
+  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    const [req, res] = exchangeOf(stream, headers);
+    handler(req, res);
+  });
   // The HTTP/1.1 side of this server reads these as node:http does; they are not constructor options here.
   (server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = 1000;
   return server;
@@ -127,16 +136,16 @@ function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: H
     handler.drain();
     sessions?.drain();
     nativeClose(callback);
-    let done = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      // The HTTP/2 server keeps its HTTP/1.1 connections in node:http's own list.
-      HttpServer.prototype.closeAllConnections.call(node);
+    // Every response has ended: what is left of HTTP/1.1 is idle keep-alive connections. HTTP/2
+    // sessions were sent GOAWAY and close themselves once their last bytes are out; destroying them
+    // now could cut a response's final frames still queued for the socket.
+    const idle = (): void => HttpServer.prototype.closeAllConnections.call(node);
+    const deadline = (): void => {
+      idle();
       sessions?.destroyAll();
     };
-    handler.whenIdle(finish);
-    setTimeout(finish, graceMs).unref();
+    handler.whenIdle(idle);
+    setTimeout(deadline, graceMs).unref();
   };
   // Resolves once the server has closed and every response has given back what it held.
   server.shutdown = (graceMs = 10_000) =>
