@@ -312,6 +312,16 @@ test('CLI: bad flags exit 2 and name every option', async () => {
   assertNoStack(unknown);
 });
 
+test('CLI: a config file that is not valid JSON is named as such (not as unreadable), with the parser\'s position', async (t) => {
+  const dir = tempDir(t);
+  const config = join(dir, 'bad.json');
+  writeFileSync(config, '{ "root": "example", }');
+  const r = await runCli(['serve', '--config', config]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /--config = ".*bad\.json": not valid JSON: .*position \d+/);
+  assert.doesNotMatch(r.err, /cannot read/);
+});
+
 test('CLI: a config file with an unknown key exits 2 naming it', async (t) => {
   const cfg = writeConfig(tempDir(t), { root: 'example', cors: { origins: ['*'], allowHeaders: ['x'] }, prot: 1 });
   const r = await runCli(['serve', '--config', cfg]);

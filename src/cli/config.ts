@@ -29,13 +29,19 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * file means the same wherever it is run from. Unreadable or not an object: a PolicyError at once.
  */
 function configLayer(path: string, problems: PolicyProblem[]): Layer {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new PolicyError([{ option: '--config', value: path, reason: `cannot read the config file: ${(e as Error).message}`, fix: 'pass a readable JSON file' }]);
+  }
   let config: Layer;
   try {
-    const data: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    const data: unknown = JSON.parse(text);
     if (!isPlainObject(data)) throw new Error('the top level must be a JSON object');
     config = data;
   } catch (e) {
-    throw new PolicyError([{ option: '--config', value: path, reason: `cannot read the config file: ${(e as Error).message}`, fix: 'pass a readable JSON file' }]);
+    throw new PolicyError([{ option: '--config', value: path, reason: `not valid JSON: ${(e as Error).message}`, fix: 'correct the file there (keys and strings in double quotes, no trailing commas, no comments)' }]);
   }
   problems.push(...unknownKeys(config, OPTION_SCHEMA.filter((s) => (s.scope === 'server' || s.scope === 'cli') && s.configType !== null), 'key in the config file'));
   const here = dirname(path);

@@ -35,7 +35,8 @@ export async function serve(settings: Settings, reread: Reread): Promise<void> {
     if (cluster.isWorker) return;
     const address = server.address();
     const actual = typeof address === 'object' && address !== null ? address.port : port;
-    process.stdout.write(`listening on ${server.scheme}://${urlHost(host)}:${String(actual)}\n`);
+    // The pid is the one to send SIGHUP (reload) or SIGTERM to: a wrapper (npx, npm) has its own.
+    process.stdout.write(`listening on ${server.scheme}://${urlHost(host)}:${String(actual)} (pid ${String(process.pid)})\n`);
   });
   reloadOnSignal(server, settings, reread, stopHolding);
   onStopSignals(() => void server.shutdown().then(() => process.exit(0)));

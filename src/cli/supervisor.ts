@@ -46,7 +46,7 @@ export function supervise(settings: Settings, reread: Reread): void {
     scans.delete(worker.id);
     if (state.printed) return;
     state.printed = true;
-    process.stdout.write(`listening on ${url}:${String(address.port)}\n`);
+    process.stdout.write(`listening on ${url}:${String(address.port)} (pid ${String(process.pid)})\n`);
   });
 
   cluster.on('exit', (worker, code, signal) => {

@@ -347,7 +347,13 @@ function checkTls(tls: TlsFiles | undefined, problems: PolicyProblem[]): TlsMate
   const found = unknownKeys(raw, TLS_SCHEMA, 'key of tls');
   for (const spec of TLS_SCHEMA) {
     const problem = checkOption(spec, raw[spec.name]);
-    if (problem !== null) found.push(problem);
+    // One of the pair without the other: say which flag goes with which.
+    const other = spec.name === 'cert' ? 'key' : 'cert';
+    if (problem !== null && raw[spec.name] === undefined && raw[other] !== undefined) {
+      found.push({ ...problem, reason: `is required with --${other} (HTTPS needs both the certificate chain and its key)`, fix: `add --${spec.name} ${spec.example} (config: "tls": { "cert", "key" })` });
+    } else if (problem !== null) {
+      found.push(problem);
+    }
   }
   problems.push(...found.map((p) => ({ ...p, option: `tls.${p.option}` })));
   return found.length > 0 ? null : loadTls(tls, problems);
