@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,6 +135,29 @@ describe('ETag cache', () => {
       assert.match(warnings[0], /inside the root/);
     } finally {
       rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a cache directory reached through a symlink into the root is not used either (its file would be served)', async () => {
+    const root = tree(2);
+    const outside = mkdtempSync(join(tmpdir(), 'xorigin-etag-link-'));
+    mkdirSync(join(root, 'pub'));
+    symlinkSync(join(root, 'pub'), join(outside, 'cache')); // $XDG_CACHE_HOME/xorigin -> <root>/pub
+    const warnings = [];
+    try {
+      // Not yet existing below the link (mkdir -p at save would create it inside the root) and the link itself.
+      for (const dir of [join(outside, 'cache', 'xorigin'), join(outside, 'cache')]) {
+        warnings.length = 0;
+        const table = await scanOnce(root, dir, (line) => warnings.push(line));
+        assert.equal(table.lastScan.hashed, 3);
+        await new Promise((r) => setTimeout(r, 100));
+        assert.deepEqual(readdirSync(join(root, 'pub')), [], `${dir}: the cache was written inside the root`);
+        assert.equal(warnings.length, 1, `${dir}: ${warnings.join(' | ')}`);
+        assert.match(warnings[0], /inside the root/);
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(outside, { recursive: true, force: true });
     }
   });
 

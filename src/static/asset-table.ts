@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { watch, type BigIntStats, type Dirent, type Stats } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
 import { contentTypeFor } from '../http/mime.js';
 import { EtagCache, etagCacheFile } from './etag-cache.js';
@@ -407,7 +407,8 @@ export class AssetTable<T> {
   private async openTags(): Promise<EtagCache | null> {
     const dir = this.options.etagCache;
     if (dir === undefined || this.rootReal === '') return null;
-    const file = etagCacheFile(dir, this.rootReal);
+    // Where the file would really be: a cache directory (or an ancestor of it) may be a symlink into the root.
+    const file = etagCacheFile(await realDir(dir), this.rootReal);
     if (file.startsWith(this.rootReal + sep)) {
       (this.options.warn ?? writeStderr)(`xorigin: the ETag cache ${dir} is inside the root ${this.root}, where it would be served; not using it`);
       return null;
@@ -796,6 +797,25 @@ export class AssetTable<T> {
       if (sameIdentity(identityOf(before), after)) return { identity: identityOf(after), etag: etagOf(digest), readAtMs, bytes };
       if (attempt === READ_ATTEMPTS || !after.isFile()) return null;
       before = after;
+    }
+  }
+}
+
+/**
+ * The real path `dir` names, symlinks resolved, even when it does not exist yet (it is created at
+ * the first save): the real path of its nearest existing ancestor, with the rest appended.
+ */
+async function realDir(dir: string): Promise<string> {
+  let head = resolve(dir);
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      return join(await realpath(head), ...rest.reverse());
+    } catch {
+      const parent = dirname(head);
+      if (parent === head) return resolve(dir);
+      rest.push(basename(head));
+      head = parent;
     }
   }
 }
