@@ -413,7 +413,7 @@ export class AssetTable<T> {
       (this.options.warn ?? writeStderr)(`xorigin: the ETag cache ${dir} is inside the root ${this.root}, where it would be served; not using it`);
       return null;
     }
-    return EtagCache.open(dir, this.rootReal);
+    return EtagCache.open(dir, this.rootReal, this.options.warn ?? writeStderr);
   }
 
   /** Writes the ETag cache after a scan that read some file; one write at a time, the last one wins. */
