@@ -135,6 +135,38 @@ test('--har: each cross-origin request judged from the recorded answers', async 
   assert.match(text, /#4 DELETE https:\/\/api\.example\/b .*: blocked: the method "DELETE" is not in Access-Control-Allow-Methods/);
 });
 
+test('values from the server or a HAR reach the terminal escaped: no control sequence gets through', async () => {
+  // An 8-bit CSI (U+009B, what a latin1 header byte 0x9B reads as) passes node's parser; ESC arrives through a HAR's JSON.
+  const hostile = await listen((req, res) => {
+    res.writeHead(302, { 'Access-Control-Allow-Origin': 'https://a\x9b2J\x9b31m.example', Location: 'http://[\x9b31m' });
+    res.end();
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-har-'));
+  const file = join(dir, 's.har');
+  const h = (o) => Object.entries(o).map(([name, value]) => ({ name, value }));
+  writeFileSync(file, JSON.stringify({ log: { entries: [
+    { request: { method: 'GET', url: 'https://api.example/a', headers: h({ Origin: ORIGIN }) }, response: { status: 200, headers: h({ 'Access-Control-Allow-Origin': '\x1b]0;owned\x07\x1b[2J\u2028forged' }) } },
+  ] } }));
+  try {
+    const runs = [
+      await cli(`http://127.0.0.1:${hostile.port}/x`, '--origin', ORIGIN),
+      await cli(`http://127.0.0.1:${hostile.port}/x`, '--origin', ORIGIN, '--credentials', 'include'),
+      await cli(`http://127.0.0.1:${hostile.port}/x`, '--origin', ORIGIN, '--json'),
+      await cli('--har', file),
+      await cli('--har', file, '--json'),
+    ];
+    for (const r of runs) {
+      assert.equal(r.status, 1, r.stderr);
+      const text = r.stdout + r.stderr;
+      assert.doesNotMatch(text, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/, JSON.stringify(text));
+    }
+    assert.match(runs[0].stdout, /Access-Control-Allow-Origin: https:\/\/a\\x9b2J\\x9b31m\.example/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await hostile.close();
+  }
+});
+
 test('xorigin --help mentions check; xorigin check --help exits 0', async () => {
   const r = spawnSync(process.execPath, ['dist/cli/main.js', '--help'], { encoding: 'utf8' });
   assert.match(r.stdout, /xorigin check URL --origin O/);
