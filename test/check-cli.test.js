@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listen } from './helpers.js';
 import { checkCors, runCheck } from '../dist/cli/check.js';
+import { NetworkError, send } from '../dist/cli/fetch-step.js';
 
 const ORIGIN = 'https://app.example';
 let api;
@@ -164,6 +165,21 @@ test('values from the server or a HAR reach the terminal escaped: no control seq
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await hostile.close();
+  }
+});
+
+test('a response cut mid-body is a network error that leaves no timer behind (the process exits at once)', async () => {
+  const cut = await listen((req, res) => {
+    res.writeHead(200, { 'Access-Control-Allow-Origin': '*', 'Content-Length': '100' });
+    res.write('abc', () => setImmediate(() => res.socket.destroy()));
+  });
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  try {
+    const before = timers();
+    await assert.rejects(send({ kind: 'actual', method: 'GET', url: `http://127.0.0.1:${cut.port}/`, headers: [] }, 60_000), (e) => e instanceof NetworkError);
+    assert.equal(timers(), before, 'the 60 s timeout is still pending: it keeps `xorigin check` alive after its answer');
+  } finally {
+    await cut.close();
   }
 });
 
