@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import tls from 'node:tls';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
@@ -212,6 +212,40 @@ test('streams that are never read are reset after the send timeout, and give bac
   assert.ok(await until(() => s.server.stats.inFlight === 0 && s.server.stats.openFiles === 0 && s.server.stats.buffersInUse === 0, 15000), JSON.stringify(s.server.stats));
   // The client learns of each reset a moment after the server has given everything back.
   assert.ok(await until(() => streams.every((st) => st.destroyed || st.closed)), 'every stalled stream was ended by the server');
+});
+
+test('streams that find their file replaced answer from the rescan: a retry reuses its disk turn (no deadlock)', async (t) => {
+  const tree = makeRoot();
+  // No watcher: each of the streams below finds the file changed itself, and asks for the rescan.
+  const s = await start({ root: tree.root, memoryBudget: 0, watch: false });
+  const session = connect(s.port);
+  t.after(async () => {
+    session.destroy();
+    await s.server.shutdown(500);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
+  const v2 = Buffer.alloc(BIG, 2);
+  writeFileSync(join(tree.root, 'big.otf.new'), v2);
+  renameSync(join(tree.root, 'big.otf.new'), join(tree.root, 'big.otf'));
+  // More streams than a connection's disk turns (8): each retry took a second turn while holding its
+  // first, and past 4 such streams every one waited for a turn only they could give back.
+  const answers = await Promise.all(Array.from({ length: 12 }, () => new Promise((resolve) => {
+    const stream = session.request({ ':path': '/big.otf' });
+    const chunks = [];
+    let status = null;
+    const timer = setTimeout(() => resolve({ status: 'no answer in 10 s', body: Buffer.alloc(0) }), 10_000);
+    stream.on('response', (h) => (status = h[':status']));
+    stream.on('data', (c) => chunks.push(c));
+    stream.on('close', () => {
+      clearTimeout(timer);
+      resolve({ status, body: Buffer.concat(chunks) });
+    });
+    stream.on('error', () => {});
+    stream.end();
+  })));
+  assert.deepEqual(answers.map((a) => a.status), Array(12).fill(200));
+  assert.ok(answers.every((a) => a.body.equals(v2)), 'every answer is the new version, whole');
+  assert.ok(await until(() => s.server.stats.inFlight === 0 && s.server.stats.openFiles === 0 && s.server.stats.buffersInUse === 0), JSON.stringify(s.server.stats));
 });
 
 test('with http2: false, ALPN offers only http/1.1', async () => {
