@@ -777,7 +777,9 @@ export class AssetTable<T> {
     }
     // Read again only because it was racy, and unchanged: keep the entry, and its Last-Modified.
     const unchanged = same && previous.etag === read.etag && equalIdentities(previous.identity, read.identity);
-    const info = unchanged ? previous : describe(filePath, urlPath, read);
+    // Other bytes at this URL never get an earlier Last-Modified than the version they replace.
+    const notBefore = previous !== undefined && previous.etag !== read.etag ? previous.lastModified : undefined;
+    const info = unchanged ? previous : describe(filePath, urlPath, read, notBefore);
     if (read.bytes !== undefined) this.options.readWhole?.(info, read.bytes);
     if (isRacy(read.identity, read.readAtMs)) scan.racy.add(info);
     scan.out.set(urlPath, info);
@@ -820,11 +822,17 @@ async function realDir(dir: string): Promise<string> {
   }
 }
 
-function describe(filePath: string, urlPath: string, read: Read): AssetInfo {
+function describe(filePath: string, urlPath: string, read: Read, notBefore?: number): AssetInfo {
   const mtimeMs = msOf(read.identity.mtimeNs);
   // A future mtime (clock skew, a tarball from a machine ahead of us) is clamped to when we read the
   // file: a later change then gets a later date whenever it lands in a later second.
-  const lastModified = Math.min(Math.floor(mtimeMs / 1000), Math.floor(read.readAtMs / 1000)) * 1000;
+  const readSecond = Math.floor(read.readAtMs / 1000) * 1000;
+  let lastModified = Math.min(Math.floor(mtimeMs / 1000) * 1000, readSecond);
+  // New bytes stamped with an older mtime (tar, rsync -a, cp -p of an old build, a clock set back):
+  // a cache revalidating by date only would be told 304 for them. They are dated when read instead.
+  // The same mtime keeps the same date (npm's 1985 stamp): the ETag tells those apart, as do dates
+  // in one second, which HTTP dates cannot.
+  if (notBefore !== undefined && lastModified < notBefore) lastModified = Math.max(notBefore, readSecond);
   return {
     urlPath,
     filePath,
