@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listen } from './helpers.js';
 import { checkCors, runCheck } from '../dist/cli/check.js';
+import { NetworkError, send } from '../dist/cli/fetch-step.js';
 
 const ORIGIN = 'https://app.example';
 let api;
@@ -133,6 +134,53 @@ test('--har: each cross-origin request judged from the recorded answers', async 
   const text = out.join('\n');
   assert.match(text, /#2 GET https:\/\/api\.example\/a .*: allowed 200/);
   assert.match(text, /#4 DELETE https:\/\/api\.example\/b .*: blocked: the method "DELETE" is not in Access-Control-Allow-Methods/);
+});
+
+test('values from the server or a HAR reach the terminal escaped: no control sequence gets through', async () => {
+  // An 8-bit CSI (U+009B, what a latin1 header byte 0x9B reads as) passes node's parser; ESC arrives through a HAR's JSON.
+  const hostile = await listen((req, res) => {
+    res.writeHead(302, { 'Access-Control-Allow-Origin': 'https://a\x9b2J\x9b31m.example', Location: 'http://[\x9b31m' });
+    res.end();
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-har-'));
+  const file = join(dir, 's.har');
+  const h = (o) => Object.entries(o).map(([name, value]) => ({ name, value }));
+  writeFileSync(file, JSON.stringify({ log: { entries: [
+    { request: { method: 'GET', url: 'https://api.example/a', headers: h({ Origin: ORIGIN }) }, response: { status: 200, headers: h({ 'Access-Control-Allow-Origin': '\x1b]0;owned\x07\x1b[2J\u2028forged' }) } },
+  ] } }));
+  try {
+    const runs = [
+      await cli(`http://127.0.0.1:${hostile.port}/x`, '--origin', ORIGIN),
+      await cli(`http://127.0.0.1:${hostile.port}/x`, '--origin', ORIGIN, '--credentials', 'include'),
+      await cli(`http://127.0.0.1:${hostile.port}/x`, '--origin', ORIGIN, '--json'),
+      await cli('--har', file),
+      await cli('--har', file, '--json'),
+    ];
+    for (const r of runs) {
+      assert.equal(r.status, 1, r.stderr);
+      const text = r.stdout + r.stderr;
+      assert.doesNotMatch(text, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/, JSON.stringify(text));
+    }
+    assert.match(runs[0].stdout, /Access-Control-Allow-Origin: https:\/\/a\\x9b2J\\x9b31m\.example/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await hostile.close();
+  }
+});
+
+test('a response cut mid-body is a network error that leaves no timer behind (the process exits at once)', async () => {
+  const cut = await listen((req, res) => {
+    res.writeHead(200, { 'Access-Control-Allow-Origin': '*', 'Content-Length': '100' });
+    res.write('abc', () => setImmediate(() => res.socket.destroy()));
+  });
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  try {
+    const before = timers();
+    await assert.rejects(send({ kind: 'actual', method: 'GET', url: `http://127.0.0.1:${cut.port}/`, headers: [] }, 60_000), (e) => e instanceof NetworkError);
+    assert.equal(timers(), before, 'the 60 s timeout is still pending: it keeps `xorigin check` alive after its answer');
+  } finally {
+    await cut.close();
+  }
 });
 
 test('xorigin --help mentions check; xorigin check --help exits 0', async () => {

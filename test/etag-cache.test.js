@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,6 +135,71 @@ describe('ETag cache', () => {
       assert.match(warnings[0], /inside the root/);
     } finally {
       rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a cache directory reached through a symlink into the root is not used either (its file would be served)', async () => {
+    const root = tree(2);
+    const outside = mkdtempSync(join(tmpdir(), 'xorigin-etag-link-'));
+    mkdirSync(join(root, 'pub'));
+    symlinkSync(join(root, 'pub'), join(outside, 'cache')); // $XDG_CACHE_HOME/xorigin -> <root>/pub
+    const warnings = [];
+    try {
+      // Not yet existing below the link (mkdir -p at save would create it inside the root) and the link itself.
+      for (const dir of [join(outside, 'cache', 'xorigin'), join(outside, 'cache')]) {
+        warnings.length = 0;
+        const table = await scanOnce(root, dir, (line) => warnings.push(line));
+        assert.equal(table.lastScan.hashed, 3);
+        await new Promise((r) => setTimeout(r, 100));
+        assert.deepEqual(readdirSync(join(root, 'pub')), [], `${dir}: the cache was written inside the root`);
+        assert.equal(warnings.length, 1, `${dir}: ${warnings.join(' | ')}`);
+        assert.match(warnings[0], /inside the root/);
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  test('a cache file another user could have written is not read (a forged tag would be served with other bytes)', async () => {
+    const root = tree(1);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    try {
+      await scanOnce(root, dir);
+      const file = etagCacheFile(dir, realpathSync(root));
+      await written(file);
+      // Someone else's tag for /small.css, in an otherwise valid file with its real identity.
+      const forged = JSON.parse(readFileSync(file, 'utf8'));
+      const small = Object.keys(forged.files).find((p) => p.endsWith('small.css'));
+      forged.files[small][5] = etagOf('the old version a CDN still holds');
+      writeFileSync(file, JSON.stringify(forged));
+      const cases = [
+        ['file world-writable', 0o666, 0o700, true],
+        ['file group-writable', 0o620, 0o700, true],
+        ['directory world-writable', 0o600, 0o777, true],
+        ['directory world-writable but sticky (as /tmp)', 0o600, 0o1777, false],
+        ['both private', 0o600, 0o700, false],
+      ];
+      if (process.getuid?.() === 0) cases.push(['file owned by another user', 0o600, 0o700, true, 65534]);
+      for (const [what, fileMode, dirMode, ignored, owner] of cases) {
+        chmodSync(file, fileMode);
+        chmodSync(dir, dirMode);
+        if (owner !== undefined) chownSync(file, owner, owner);
+        const warnings = [];
+        const table = await scanOnce(root, dir, (line) => warnings.push(line));
+        if (ignored) {
+          assert.deepEqual([table.lastScan.hashed, table.lastScan.cached], [2, 0], what);
+          assert.equal(table.info('/small.css').etag, etagOf('a{}'), what);
+          assert.match(warnings.join('\n'), /another user/, what);
+        } else {
+          assert.deepEqual([table.lastScan.hashed, table.lastScan.cached], [0, 2], what);
+          assert.deepEqual(warnings, [], what);
+        }
+        writeFileSync(file, JSON.stringify(forged)); // the scan may have rewritten it
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

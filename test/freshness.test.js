@@ -351,6 +351,31 @@ describe('Last-Modified', () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+
+  test('a new version stamped with an older mtime (tar, rsync -a of an old build) still revalidates by date', async () => {
+    const root = tempRoot();
+    const file = join(root, 'lib.css');
+    writeFileSync(file, 'a{--v:"1"}\n');
+    const s = await serve({ root });
+    try {
+      const first = await request(s.port, { path: '/lib.css' });
+      const lm = Date.parse(first.headers['last-modified']);
+      // Replaced in a later second by other bytes stamped 2001: a cache that revalidates by date only
+      // (no ETag) was told 304, the new Last-Modified being older than the one it held.
+      await until('the next second', () => Date.now() >= lm + 1000);
+      writeStamped(file, 'a{--v:"2"}\n', new Date('2001-01-01T00:00:00Z'));
+      const fresh = await until('If-Modified-Since the first date gets 200 with the new bytes', async () => {
+        const res = await request(s.port, { path: '/lib.css', headers: { 'If-Modified-Since': first.headers['last-modified'] } });
+        return res.status !== 304 && res.body.toString() === 'a{--v:"2"}\n' && res;
+      });
+      assert.equal(fresh.status, 200);
+      const lm2 = Date.parse(fresh.headers['last-modified']);
+      assert.ok(lm2 > lm && lm2 <= Date.parse(fresh.headers.date), `${fresh.headers['last-modified']} after ${first.headers['last-modified']}`);
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('watcher', () => {

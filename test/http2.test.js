@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import tls from 'node:tls';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
@@ -237,6 +237,72 @@ test('streams that are never read are reset after the send timeout, and give bac
   assert.ok(await until(() => s.server.stats.inFlight === 0 && s.server.stats.openFiles === 0 && s.server.stats.buffersInUse === 0, 15000), JSON.stringify(s.server.stats));
   // The client learns of each reset a moment after the server has given everything back.
   assert.ok(await until(() => streams.every((st) => st.destroyed || st.closed)), 'every stalled stream was ended by the server');
+});
+
+test('streams that find their file replaced answer from the rescan: a retry reuses its disk turn (no deadlock)', async (t) => {
+  const tree = makeRoot();
+  // No watcher: each of the streams below finds the file changed itself, and asks for the rescan.
+  const s = await start({ root: tree.root, memoryBudget: 0, watch: false });
+  const session = connect(s.port);
+  t.after(async () => {
+    session.destroy();
+    await s.server.shutdown(500);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
+  const v2 = Buffer.alloc(BIG, 2);
+  writeFileSync(join(tree.root, 'big.otf.new'), v2);
+  renameSync(join(tree.root, 'big.otf.new'), join(tree.root, 'big.otf'));
+  // More streams than a connection's disk turns (8): each retry took a second turn while holding its
+  // first, and past 4 such streams every one waited for a turn only they could give back.
+  const answers = await Promise.all(Array.from({ length: 12 }, () => new Promise((resolve) => {
+    const stream = session.request({ ':path': '/big.otf' });
+    const chunks = [];
+    let status = null;
+    const timer = setTimeout(() => resolve({ status: 'no answer in 10 s', body: Buffer.alloc(0) }), 10_000);
+    stream.on('response', (h) => (status = h[':status']));
+    stream.on('data', (c) => chunks.push(c));
+    stream.on('close', () => {
+      clearTimeout(timer);
+      resolve({ status, body: Buffer.concat(chunks) });
+    });
+    stream.on('error', () => {});
+    stream.end();
+  })));
+  assert.deepEqual(answers.map((a) => a.status), Array(12).fill(200));
+  assert.ok(answers.every((a) => a.body.equals(v2)), 'every answer is the new version, whole');
+  assert.ok(await until(() => s.server.stats.inFlight === 0 && s.server.stats.openFiles === 0 && s.server.stats.buffersInUse === 0), JSON.stringify(s.server.stats));
+});
+
+test('a body cut because its file changed mid-send ends with an error code, not as a complete stream', async (t) => {
+  const tree = makeRoot();
+  const s = await start({ root: tree.root, memoryBudget: 0, watch: false });
+  const session = connect(s.port);
+  t.after(async () => {
+    session.destroy();
+    await s.server.shutdown(500);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
+  const stream = session.request({ ':path': '/big.otf' });
+  stream.on('error', () => {});
+  let received = 0;
+  let ended = false;
+  const headers = new Promise((resolve) => stream.on('response', resolve));
+  stream.on('data', (c) => (received += c.length));
+  stream.on('end', () => (ended = true));
+  stream.pause(); // flow control stops the server after the first window: the rest is read after the write below
+  assert.equal((await headers)[':status'], 200);
+  // Written in place (same size): the identity check after the last read fails, and the body is cut.
+  const fd = openSync(join(tree.root, 'big.otf'), 'r+');
+  writeSync(fd, Buffer.alloc(1000, 7), 0, 1000, BIG - 1000);
+  closeSync(fd);
+  await new Promise((resolve) => {
+    stream.on('close', resolve);
+    stream.resume();
+  });
+  assert.ok(received < BIG, `${received} bytes: the whole body was sent`);
+  // NO_ERROR (or END_STREAM) says "complete" to any client that does not compare Content-Length.
+  assert.notEqual(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR, 'the stream was ended without an error code');
+  assert.equal(ended, false, 'the client saw the end of a complete body');
 });
 
 test('with http2: false, ALPN offers only http/1.1', async () => {

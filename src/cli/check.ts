@@ -145,6 +145,22 @@ function parse(argv: readonly string[]): Parsed {
 
 const indent = (s: string, n: number): string => `${' '.repeat(n)}${s}`;
 
+/**
+ * One line of the report made safe for a terminal: header values come from the server checked (a
+ * byte 0x9B reads as U+009B, an 8-bit CSI) and HAR values from any JSON, so C0 and C1 controls, DEL
+ * and U+2028/U+2029 are written as escapes (\x1b, \u2028), never as themselves.
+ */
+export function terminalSafe(line: string): string {
+  return line.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, '0')}`;
+  });
+}
+
+/** JSON for a terminal: JSON.stringify escapes C0 controls; DEL, C1 and U+2028/U+2029 are escaped too (still valid JSON). */
+const safeJson = (value: unknown): string =>
+  JSON.stringify(value, null, 2).replace(/[\x7f-\x9f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 /** The text report: each step with the headers that mattered, the verdict, the fix, and any disagreement. */
 export function renderText(request: CheckRequest, result: CheckResult): string {
   const v = result.verdict;
@@ -169,7 +185,7 @@ export function renderText(request: CheckRequest, result: CheckResult): string {
   for (const n of v.notes) lines.push(`note: ${n}`);
   const differ = disagreement(result.all);
   if (differ !== null) lines.push(`browsers differ: ${differ}`);
-  return lines.join('\n');
+  return lines.map(terminalSafe).join('\n');
 }
 
 /** The --json shape. */
@@ -211,14 +227,14 @@ export async function runCheck(argv: readonly string[], io: Io): Promise<number>
     if (p.origin === undefined) throw new CheckInputError('missing --origin: the origin of the page that makes the request, e.g. --origin https://app.example.com');
     const request: CheckOptions = { ...p.request, url: p.url, origin: parseOrigin(p.origin) };
     const result = await checkCors(request);
-    io.out(p.json ? JSON.stringify(toJson(result), null, 2) : renderText(request, result));
+    io.out(p.json ? safeJson(toJson(result)) : renderText(request, result));
     return result.verdict.verdict === 'allowed' ? 0 : 1;
   } catch (e) {
     if (e instanceof CheckInputError || e instanceof NetworkError) {
-      io.err(`xorigin check: ${e.message}`);
+      io.err(terminalSafe(`xorigin check: ${e.message}`));
       return 2;
     }
-    io.err(`xorigin check: ${(e as Error).message ?? String(e)}`);
+    io.err(terminalSafe(`xorigin check: ${(e as Error).message ?? String(e)}`));
     return 2;
   }
 }
@@ -275,12 +291,12 @@ function runHar(p: Parsed, io: Io): number {
     if (v.verdict === 'blocked') blocked++;
     reports.push({ entry: i + 1, method: e.request.method, url: e.request.url, origin, verdict: v.verdict, preflight: v.preflight, status: v.status, readable: v.readable, reason: v.reason, failedStep: v.failedStep, fix: v.fix });
   }
-  if (p.json) io.out(JSON.stringify({ verdict: blocked > 0 ? 'blocked' : 'allowed', requests: reports }, null, 2));
+  if (p.json) io.out(safeJson({ verdict: blocked > 0 ? 'blocked' : 'allowed', requests: reports }));
   else {
     if (reports.length === 0) io.out('no cross-origin requests in this HAR');
     for (const r of reports) {
-      io.out(`#${String(r.entry)} ${String(r.method)} ${String(r.url)} (from ${String(r.origin)}): ${String(r.verdict)}${r.verdict === 'allowed' ? ` ${String(r.status)}` : `: ${String(r.reason)}`}`);
-      if (r.fix !== null && r.fix !== undefined) io.out(`   fix: ${String(r.fix)}`);
+      io.out(terminalSafe(`#${String(r.entry)} ${String(r.method)} ${String(r.url)} (from ${String(r.origin)}): ${String(r.verdict)}${r.verdict === 'allowed' ? ` ${String(r.status)}` : `: ${String(r.reason)}`}`));
+      if (r.fix !== null && r.fix !== undefined) io.out(terminalSafe(`   fix: ${String(r.fix)}`));
     }
   }
   return blocked > 0 ? 1 : 0;

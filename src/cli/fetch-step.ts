@@ -27,9 +27,12 @@ export function send(req: OutgoingRequest, timeoutMs: number): Promise<ServerRes
   }
   return new Promise((resolve, reject) => {
     let settled = false;
+    let timer: NodeJS.Timeout | undefined;
     const fail = (e: Error & { code?: string }): void => {
       if (settled) return;
       settled = true;
+      // Whatever failed (the request, or the response mid-body), the timer must not keep the process alive.
+      clearTimeout(timer);
       const code = e.code === undefined ? e.message : `${e.code}${e.message.includes(e.code) ? '' : `: ${e.message}`}`;
       reject(new NetworkError(`cannot ${req.method} ${url.href}: ${code}`));
     };
@@ -53,14 +56,11 @@ export function send(req: OutgoingRequest, timeoutMs: number): Promise<ServerRes
       res.on('end', done);
       res.on('error', (e) => (size > BODY_LIMIT ? done() : fail(e)));
     });
-    const timer = setTimeout(() => {
+    timer = setTimeout(() => {
       fail(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'timeout' }));
       r.destroy();
     }, timeoutMs);
-    r.on('error', (e) => {
-      clearTimeout(timer);
-      fail(e);
-    });
+    r.on('error', fail);
     for (const { name, values } of byName.values()) r.setHeader(name, values.length === 1 ? (values[0] as string) : values);
     // node:http upper-cases the method; a browser sends `patch` as the script wrote it. The request
     // line is written at end(), from this property.

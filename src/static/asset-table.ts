@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { watch, type BigIntStats, type Dirent, type Stats } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
 import { contentTypeFor } from '../http/mime.js';
 import { EtagCache, etagCacheFile } from './etag-cache.js';
@@ -407,12 +407,13 @@ export class AssetTable<T> {
   private async openTags(): Promise<EtagCache | null> {
     const dir = this.options.etagCache;
     if (dir === undefined || this.rootReal === '') return null;
-    const file = etagCacheFile(dir, this.rootReal);
+    // Where the file would really be: a cache directory (or an ancestor of it) may be a symlink into the root.
+    const file = etagCacheFile(await realDir(dir), this.rootReal);
     if (file.startsWith(this.rootReal + sep)) {
       (this.options.warn ?? writeStderr)(`xorigin: the ETag cache ${dir} is inside the root ${this.root}, where it would be served; not using it`);
       return null;
     }
-    return EtagCache.open(dir, this.rootReal);
+    return EtagCache.open(dir, this.rootReal, this.options.warn ?? writeStderr);
   }
 
   /** Writes the ETag cache after a scan that read some file; one write at a time, the last one wins. */
@@ -776,7 +777,9 @@ export class AssetTable<T> {
     }
     // Read again only because it was racy, and unchanged: keep the entry, and its Last-Modified.
     const unchanged = same && previous.etag === read.etag && equalIdentities(previous.identity, read.identity);
-    const info = unchanged ? previous : describe(filePath, urlPath, read);
+    // Other bytes at this URL never get an earlier Last-Modified than the version they replace.
+    const notBefore = previous !== undefined && previous.etag !== read.etag ? previous.lastModified : undefined;
+    const info = unchanged ? previous : describe(filePath, urlPath, read, notBefore);
     if (read.bytes !== undefined) this.options.readWhole?.(info, read.bytes);
     if (isRacy(read.identity, read.readAtMs)) scan.racy.add(info);
     scan.out.set(urlPath, info);
@@ -800,11 +803,36 @@ export class AssetTable<T> {
   }
 }
 
-function describe(filePath: string, urlPath: string, read: Read): AssetInfo {
+/**
+ * The real path `dir` names, symlinks resolved, even when it does not exist yet (it is created at
+ * the first save): the real path of its nearest existing ancestor, with the rest appended.
+ */
+async function realDir(dir: string): Promise<string> {
+  let head = resolve(dir);
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      return join(await realpath(head), ...rest.reverse());
+    } catch {
+      const parent = dirname(head);
+      if (parent === head) return resolve(dir);
+      rest.push(basename(head));
+      head = parent;
+    }
+  }
+}
+
+function describe(filePath: string, urlPath: string, read: Read, notBefore?: number): AssetInfo {
   const mtimeMs = msOf(read.identity.mtimeNs);
   // A future mtime (clock skew, a tarball from a machine ahead of us) is clamped to when we read the
   // file: a later change then gets a later date whenever it lands in a later second.
-  const lastModified = Math.min(Math.floor(mtimeMs / 1000), Math.floor(read.readAtMs / 1000)) * 1000;
+  const readSecond = Math.floor(read.readAtMs / 1000) * 1000;
+  let lastModified = Math.min(Math.floor(mtimeMs / 1000) * 1000, readSecond);
+  // New bytes stamped with an older mtime (tar, rsync -a, cp -p of an old build, a clock set back):
+  // a cache revalidating by date only would be told 304 for them. They are dated when read instead.
+  // The same mtime keeps the same date (npm's 1985 stamp): the ETag tells those apart, as do dates
+  // in one second, which HTTP dates cannot.
+  if (notBefore !== undefined && lastModified < notBefore) lastModified = Math.max(notBefore, readSecond);
   return {
     urlPath,
     filePath,

@@ -26,6 +26,13 @@ function ended(res: ServerResponse): boolean {
 }
 
 const bySession = new WeakMap<object, Turns>();
+/**
+ * Responses holding a turn (until their 'close'). A response that found its file changed answers
+ * again after a rescan and comes back here: it keeps the turn it holds. Taking a second one leaked
+ * it until 'close', and with 5 such streams on a connection every one waited for a turn that only
+ * they could give back: no answer, ever, while the connection lived.
+ */
+const holding = new WeakSet<ServerResponse>();
 
 /**
  * Calls `start` when this response may begin reading from disk: over HTTP/1.x once it is at the
@@ -41,6 +48,7 @@ export function whenDiskTurn(res: ServerResponse, start: () => void): void {
     return;
   }
   if (ended(res)) return;
+  if (holding.has(res)) return start();
   let turns = bySession.get(session);
   if (turns === undefined) {
     turns = { running: 0, waiting: [] };
@@ -52,6 +60,7 @@ export function whenDiskTurn(res: ServerResponse, start: () => void): void {
 
 function run(turns: Turns, res: ServerResponse, start: () => void): void {
   turns.running++;
+  holding.add(res);
   res.once('close', () => {
     turns.running--;
     next(turns);

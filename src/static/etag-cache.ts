@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, sep } from 'node:path';
-import type { BigIntStats } from 'node:fs';
+import type { BigIntStats, Stats } from 'node:fs';
 import type { AssetInfo, FileIdentity } from './asset-table.js';
 
 /** The format tag of a cache file; any other value (another version, another program) is ignored. */
@@ -48,12 +48,24 @@ export class EtagCache {
     private known: Map<string, Known>,
   ) {}
 
-  /** Reads the cache file of `rootReal` in `dir`; never throws (a missing or bad file gives an empty cache). */
-  static async open(dir: string, rootReal: string): Promise<EtagCache> {
+  /**
+   * Reads the cache file of `rootReal` in `dir`; never throws (a missing or bad file gives an empty
+   * cache). A file another user could have written is not read (`warn` says so): its tags are
+   * believed without reading the files, so a forged one would be served with other bytes, and a
+   * client or CDN revalidating its old copy would keep it (304).
+   */
+  static async open(dir: string, rootReal: string, warn?: (line: string) => void): Promise<EtagCache> {
     const file = etagCacheFile(dir, rootReal);
     let known = new Map<string, Known>();
     try {
-      known = parse(JSON.parse(await readFile(file, 'utf8')), rootReal) ?? known;
+      const handle = await open(file, 'r');
+      try {
+        const writable = writableByOthers(await handle.stat(), false) ? file : writableByOthers(await stat(dir), true) ? dir : null;
+        if (writable !== null) warn?.(`xorigin: not reading the ETag cache ${file}: ${writable} may be written by another user (it must be yours, and not group- or world-writable)`);
+        else known = parse(JSON.parse(await handle.readFile('utf8')), rootReal) ?? known;
+      } finally {
+        await handle.close();
+      }
     } catch {
       // Missing (first run) or unreadable: start empty.
     }
@@ -96,6 +108,18 @@ export class EtagCache {
     await writeFile(tmp, JSON.stringify({ format: FORMAT, root: this.rootReal, files }), { mode: 0o600 });
     await rename(tmp, this.file);
   }
+}
+
+/**
+ * True when someone but this process's user (or root) may have written what `s` describes: owned by
+ * another user, or group- or world-writable (a directory that is sticky, as /tmp, lets nobody
+ * replace our file). Always false where there are no user ids (Windows).
+ */
+function writableByOthers(s: Stats, isDir: boolean): boolean {
+  const uid = process.getuid?.();
+  if (uid === undefined) return false;
+  if (s.uid !== uid && !(isDir && s.uid === 0)) return true;
+  return (s.mode & 0o022) !== 0 && !(isDir && (s.mode & 0o1000) !== 0);
 }
 
 /** The entries of a cache file's content, or null when anything in it is not as written by save(). */

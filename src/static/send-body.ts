@@ -39,6 +39,9 @@ export interface DiskSend {
   readonly stale: () => void;
 }
 
+/** RST_STREAM's INTERNAL_ERROR (RFC 9113 §7), without loading node:http2 for HTTP/1.x servers. */
+const NGHTTP2_INTERNAL_ERROR = 2;
+
 /** Bytes per read when the pool is empty: each such response allocates its own, smaller buffer. */
 const UNPOOLED_CHUNK = 64 * 1024;
 
@@ -131,7 +134,7 @@ export class DiskBody {
       this.pos += n;
       const last = this.pos > this.send.end;
       if (first || last) this.verify(first, last, short, n);
-      else if (short) this.res.destroy();
+      else if (short) this.cut();
       else this.writeChunk(n, false);
     });
   }
@@ -148,11 +151,22 @@ export class DiskBody {
         return;
       }
       // Headers (and maybe bytes) are out: never end a response short or with another version's bytes.
-      if (!good) return void this.res.destroy();
+      if (!good) return void this.cut();
       if (first && !this.writeHead()) return;
       if (last) this.closeFd();
       this.writeChunk(n, last);
     });
+  }
+
+  /**
+   * Ends a response whose headers are out short of its body. HTTP/1.x: the connection is closed.
+   * HTTP/2: the stream is reset with INTERNAL_ERROR; `destroy()` without an error resets it with
+   * NO_ERROR, which tells a client that does not compare Content-Length that the body is complete.
+   */
+  private cut(): void {
+    const stream = (this.res as ServerResponse & { stream?: { destroyed: boolean; close(code: number): void } }).stream;
+    if (stream !== undefined && !stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+    else this.res.destroy();
   }
 
   /**
