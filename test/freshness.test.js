@@ -441,3 +441,47 @@ describe('watcher', () => {
     }
   });
 });
+
+test('a file written in place with its mtime put back, then renamed over mid-download, is cut, never ended mixed', async (t) => {
+  // `cp -p` / `rsync --inplace -t` / SOURCE_DATE_EPOCH builds write new bytes and restore the mtime to
+  // the nanosecond; a rename deploy then unlinks the inode, and an unlinked inode's ctime (the only
+  // trace of the write) is not compared. Found by the second hostile review: 200, full length, a
+  // clean end, half old and half new bytes. The content is now hashed against the ETag before the end.
+  const { execFileSync } = await import('node:child_process');
+  const { closeSync, openSync, renameSync, writeSync } = await import('node:fs');
+  const http = (await import('node:http')).default;
+  const root = tempRoot();
+  const BIG = 8 * 1024 * 1024;
+  const file = join(root, 'big.woff2');
+  writeFileSync(file, Buffer.alloc(BIG, 1));
+  const { server, port } = await serve({ root, memoryBudget: 0, watch: false });
+  t.after(async () => {
+    await server.shutdown(300);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const res = await new Promise((resolve, reject) => http.get({ host: '127.0.0.1', port, path: '/big.woff2', agent: false }, resolve).on('error', reject));
+  res.pause();
+  // Wait until the server has filled the socket's buffers and is waiting to write more.
+  await new Promise((r) => setTimeout(r, 300));
+  const ref = join(root, '.ref');
+  writeFileSync(ref, '');
+  execFileSync('touch', ['-r', file, ref]);
+  const fd = openSync(file, 'r+');
+  writeSync(fd, Buffer.alloc(BIG, 2), 0, BIG, 0);
+  closeSync(fd);
+  execFileSync('touch', ['-r', ref, file]);
+  writeFileSync(join(root, 'n.tmp'), Buffer.alloc(BIG, 3));
+  renameSync(join(root, 'n.tmp'), file);
+  const chunks = [];
+  let ended = false;
+  res.on('data', (c) => chunks.push(c));
+  res.on('end', () => (ended = true));
+  res.on('error', () => {});
+  res.on('aborted', () => {});
+  const closed = new Promise((r) => res.on('close', r));
+  res.resume();
+  await closed;
+  const body = Buffer.concat(chunks);
+  assert.ok(!(ended && res.complete), `ended as complete with ${body.length} bytes, ${body.includes(2) ? 'mixed' : 'one version'}`);
+  assert.ok(body.length < BIG);
+});

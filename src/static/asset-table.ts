@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { watch, type BigIntStats, type Dirent, type Stats } from 'node:fs';
+import { read, watch, type BigIntStats, type Dirent, type Stats } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
@@ -41,6 +41,11 @@ export function sameIdentity(a: FileIdentity, s: BigIntStats): boolean {
 export function unchangedWhileOpen(a: FileIdentity, s: BigIntStats): boolean {
   if (equalIdentities(a, s)) return true;
   return s.nlink === 0n && a.ino === s.ino && a.mtimeNs === s.mtimeNs && a.size === s.size && a.dev === s.dev;
+}
+
+/** True when `s` passes unchangedWhileOpen only through its unlinked-inode exception. */
+export function unchangedOnlyBecauseUnlinked(a: FileIdentity, s: BigIntStats): boolean {
+  return !equalIdentities(a, s) && unchangedWhileOpen(a, s);
 }
 
 function equalIdentities(a: FileIdentity, b: FileIdentity): boolean {
@@ -248,6 +253,25 @@ export interface ScanReport {
 /** The strong ETag of content with this SHA-256 digest. */
 export function etagOf(digest: Buffer): string {
   return `"${digest.toString('base64url').slice(0, 27)}"`;
+}
+
+/**
+ * Hashes the first `size` bytes of an open file and calls back whether they have `etag` (rare path:
+ * see DiskSend.contentMatches). Positioned reads, so a shared fd's offset is not touched; a read
+ * error or a short file counts as a mismatch.
+ */
+export function fdHasEtag(fd: number, size: number, etag: string, done: (same: boolean) => void): void {
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(Math.min(size, 256 * 1024) || 1);
+  const next = (pos: number): void => {
+    if (pos >= size) return done(etagOf(hash.digest()) === etag);
+    read(fd, buffer, 0, Math.min(buffer.length, size - pos), pos, (err, n) => {
+      if (err !== null || n === 0) return done(false);
+      hash.update(buffer.subarray(0, n));
+      next(pos + n);
+    });
+  };
+  next(0);
 }
 
 /** Removes an entry and, if it was a directory, every entry under it (and its index). */

@@ -8,7 +8,7 @@ import { evaluatePreconditions, Precondition } from '../http/conditional.js';
 import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
 import { hasEncodedSlash, targetPath } from '../http/request-target.js';
-import { AssetTable, sameIdentity, unchangedWhileOpen, type AssetInfo, type ScanReport } from './asset-table.js';
+import { AssetTable, fdHasEtag, sameIdentity, unchangedOnlyBecauseUnlinked, unchangedWhileOpen, type AssetInfo, type ScanReport } from './asset-table.js';
 import { accessLine, noteArrival } from './access-log.js';
 import { explainDenied } from '../check/explain.js';
 import { BodyCache } from './body-cache.js';
@@ -448,6 +448,8 @@ class StaticFiles {
       openFile: (done) => this.fds.acquire(info, done),
       closeFile: (fd) => this.fds.release(fd),
       describes: (s: BigIntStats, open: boolean) => (open ? unchangedWhileOpen(identity, s) : sameIdentity(identity, s)),
+      onlyUnlinked: (s: BigIntStats) => unchangedOnlyBecauseUnlinked(identity, s),
+      contentMatches: (fd, done) => fdHasEtag(fd, info.size, info.etag, done),
       start,
       end,
       headOnly: req.method === 'HEAD' || end < start,

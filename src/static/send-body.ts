@@ -25,6 +25,14 @@ export interface DiskSend {
    * `open`: asked about the file already being read, where an unlink since does not matter.
    */
   readonly describes: (s: BigIntStats, open: boolean) => boolean;
+  /**
+   * True when `s` passes `describes` only because the file was unlinked while open (a rename
+   * deploy changes the old inode's ctime). Its ctime then no longer tells an in-place write apart,
+   * so before the body ends its content is hashed and compared with the ETag (`contentMatches`).
+   */
+  readonly onlyUnlinked: (s: BigIntStats) => boolean;
+  /** Hashes the open file's whole content; calls back with whether it still has the ETag's bytes. */
+  readonly contentMatches: (fd: number, done: (same: boolean) => void) => void;
   /** First and last byte, inclusive. */
   readonly start: number;
   readonly end: number;
@@ -153,8 +161,24 @@ export class DiskBody {
       // Headers (and maybe bytes) are out: never end a response short or with another version's bytes.
       if (!good) return void this.cut();
       if (first && !this.writeHead()) return;
+      if (last && this.send.onlyUnlinked(s)) return void this.confirmContent(n);
       if (last) this.closeFd();
       this.writeChunk(n, last);
+    });
+  }
+
+  /**
+   * The last chunk of a file unlinked while it was read: rare (a deploy renamed a new version over
+   * it mid-download) and then the ctime cannot show an in-place write before the unlink. The file's
+   * content, still readable through the fd, must hash to the ETag, or the body is cut.
+   */
+  private confirmContent(n: number): void {
+    this.busy = true;
+    this.send.contentMatches(this.fd, (same) => {
+      if (this.settle()) return;
+      if (!same) return void this.cut();
+      this.closeFd();
+      this.writeChunk(n, true);
     });
   }
 
