@@ -203,6 +203,33 @@ describe('ETag cache', () => {
     }
   });
 
+  test('a tag found wrong when the bytes are read (same identity) is corrected by refresh, not kept', async () => {
+    const root = tree(0);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    try {
+      await scanOnce(root, dir);
+      const file = etagCacheFile(dir, realpathSync(root));
+      await written(file);
+      // A wrong tag this user's own cache file can carry (a forgery as this user, a bug, a disk error).
+      const forged = JSON.parse(readFileSync(file, 'utf8'));
+      const small = Object.keys(forged.files).find((p) => p.endsWith('small.css'));
+      forged.files[small][5] = etagOf('another version');
+      writeFileSync(file, JSON.stringify(forged));
+      chmodSync(file, 0o600);
+      chmodSync(dir, 0o700);
+      const table = new AssetTable(root, { watch: false, etagCache: dir, statFile: settledStat }, (info) => info);
+      await table.open();
+      assert.equal(table.info('/small.css').etag, etagOf('another version'), 'the cache was used');
+      // What the body cache does when the bytes it read do not hash to the tag.
+      await table.refresh(table.info('/small.css'));
+      assert.equal(table.info('/small.css').etag, etagOf('a{}'));
+      table.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('where the cache lives: $XDG_CACHE_HOME/xorigin, else ~/.cache/xorigin; "off" or absent in code: none', () => {
     assert.equal(defaultEtagCacheDir({ XDG_CACHE_HOME: '/var/cache/me' }), '/var/cache/me/xorigin');
     assert.match(defaultEtagCacheDir({ XDG_CACHE_HOME: 'relative' }), /\/\.cache\/xorigin$/, 'a relative XDG_CACHE_HOME is invalid by the spec');

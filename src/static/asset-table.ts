@@ -598,11 +598,15 @@ export class AssetTable<T> {
   }
 
   /**
-   * Looks at one file again (found changed by a response reading it, before any watcher event):
-   * only its path is stat'ed, unless the tree must be walked anyway. Resolves once the table is
-   * up to date for it.
+   * Looks at one file again (found changed by a response reading it, before any watcher event), and
+   * reads it again: only its path is stat'ed, unless the tree must be walked anyway. Resolves once
+   * the table is up to date for it.
    */
   refresh(info: AssetInfo): Promise<void> {
+    // Read again even if its identity is unchanged: the caller found bytes that do not hash to its
+    // ETag (a tag from a cache that was wrong, a write that kept every stat field), which a look at
+    // the identity alone would keep forever.
+    this.racy.add(info);
     const rel = relative(this.rootReal, info.filePath);
     this.note(rel.startsWith('..') ? null : rel);
     return this.runScans();
