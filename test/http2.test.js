@@ -239,9 +239,12 @@ test('streams that are never read are reset after the send timeout, and give bac
   assert.ok(await until(() => streams.every((st) => st.destroyed || st.closed)), 'every stalled stream was ended by the server');
 });
 
-test('streams that find their file replaced answer from the rescan: a retry reuses its disk turn (no deadlock)', async (t) => {
+/**
+ * A server reading every body from disk (no memory budget) and never watching the tree, so a
+ * response itself finds its file changed; one connection to it; all closed when the test ends.
+ */
+async function fromDisk(t) {
   const tree = makeRoot();
-  // No watcher: each of the streams below finds the file changed itself, and asks for the rescan.
   const s = await start({ root: tree.root, memoryBudget: 0, watch: false });
   const session = connect(s.port);
   t.after(async () => {
@@ -249,6 +252,12 @@ test('streams that find their file replaced answer from the rescan: a retry reus
     await s.server.shutdown(500);
     rmSync(tree.root, { recursive: true, force: true });
   });
+  return { tree, s, session };
+}
+
+test('streams that find their file replaced answer from the rescan: a retry reuses its disk turn (no deadlock)', async (t) => {
+  // No watcher: each of the streams below finds the file changed itself, and asks for the rescan.
+  const { tree, s, session } = await fromDisk(t);
   const v2 = Buffer.alloc(BIG, 2);
   writeFileSync(join(tree.root, 'big.otf.new'), v2);
   renameSync(join(tree.root, 'big.otf.new'), join(tree.root, 'big.otf'));
@@ -274,14 +283,7 @@ test('streams that find their file replaced answer from the rescan: a retry reus
 });
 
 test('a body cut because its file changed mid-send ends with an error code, not as a complete stream', async (t) => {
-  const tree = makeRoot();
-  const s = await start({ root: tree.root, memoryBudget: 0, watch: false });
-  const session = connect(s.port);
-  t.after(async () => {
-    session.destroy();
-    await s.server.shutdown(500);
-    rmSync(tree.root, { recursive: true, force: true });
-  });
+  const { tree, s, session } = await fromDisk(t);
   const stream = session.request({ ':path': '/big.otf' });
   stream.on('error', () => {});
   let received = 0;

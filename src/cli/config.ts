@@ -64,24 +64,24 @@ function envLayer(env: NodeJS.ProcessEnv): Layer {
   return { port: /^\d+$/.test(text) ? Number(text) : text };
 }
 
+/** The options that hold an object of keys, each of which a flag may set on its own. */
+const NESTED = ['cors', 'tls'];
+
 /** The flags; the root argument is the `root` flag's value, relative to the working directory. */
 function flagLayer(cmd: CommandLine): Layer {
   const layer: Layer = {};
-  const nested: Record<'cors' | 'tls', Layer> = { cors: {}, tls: {} };
+  const nested: Record<string, Layer> = { cors: {}, tls: {} };
   for (const [name, value] of Object.entries(cmd.options)) {
     const scope = spec(name).scope;
-    if (scope === 'policy') nested.cors[name] = value;
-    else if (scope === 'tls') nested.tls[name] = value;
+    if (scope === 'policy') (nested.cors as Layer)[name] = value;
+    else if (scope === 'tls') (nested.tls as Layer)[name] = value;
     else layer[name] = value;
   }
-  for (const key of ['cors', 'tls'] as const) if (Object.keys(nested[key]).length > 0) layer[key] = nested[key];
+  for (const key of NESTED) if (Object.keys(nested[key] as Layer).length > 0) layer[key] = nested[key];
   const root = cmd.positionals[1];
   if (root !== undefined) layer.root = root;
   return layer;
 }
-
-/** The options that hold an object of keys, each of which a flag may set on its own. */
-const NESTED = ['cors', 'tls'];
 
 /**
  * `higher` over `lower`, key by key (policy keys inside `cors`, and `tls` keys, too). Options that decide the same
