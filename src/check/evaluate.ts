@@ -58,125 +58,169 @@ interface Blocked {
  * Bad input throws a CheckInputError.
  */
 export function evaluateCors(input: CorsInput): CorsVerdict {
-  const browser = input.browser ?? 'standard';
-  const rules = rulesFor(browser);
-  const origin = parseOrigin(input.origin);
-  let url = parseUrl(input.url);
-  const font = input.as === 'font';
-  const credentials: Credentials = font ? 'same-origin' : (input.credentials ?? 'same-origin');
-  if (!['omit', 'same-origin', 'include'].includes(credentials)) throw new CheckInputError(`--credentials ${String(credentials)}: use omit, same-origin or include`);
-  let method = font ? 'GET' : normalizeMethod(input.method ?? 'GET');
-  const notes: string[] = [];
-  const { kept, dropped } = font ? { kept: [] as HeaderPair[], dropped: [] as string[] } : scriptHeaders(input.headers ?? []);
-  if (font && (input.headers?.length ?? 0) > 0) notes.push('a font load sends no script headers; --header is ignored with --as font');
-  for (const d of dropped) notes.push(`fetch() silently drops the forbidden request header ${d}`);
-  let headers: HeaderPair[] = kept;
+  return new Evaluation(input).run();
+}
 
-  const steps: Step[] = [];
-  let answered = 0;
-  const answer = (req: OutgoingRequest): ServerResponse | null => {
-    if (typeof input.responses === 'function') return input.responses(req);
-    const r = input.responses[answered];
-    if (r === undefined) return null;
-    answered++;
-    return r;
-  };
-  let preflight = false;
-  let maxAge: number | null = null;
-  let tainted = false;
-  let cors = false;
-  let redirects = 0;
+/**
+ * One evaluation: the request as it stands (URL, method, headers, tainted origin: redirects change
+ * them), what the browser has decided so far, and the transcript. Each step is a method that returns
+ * the verdict, or null when a redirect was followed and main fetch goes round again.
+ */
+class Evaluation {
+  readonly browser: NonNullable<CorsInput['browser']>;
+  readonly rules: ReturnType<typeof rulesFor>;
+  readonly origin: string;
+  readonly credentials: Credentials;
+  url: URL;
+  method: string;
+  headers: HeaderPair[];
+  readonly notes: string[] = [];
+  readonly steps: Step[] = [];
+  answered = 0;
+  preflight = false;
+  maxAge: number | null = null;
+  tainted = false;
+  cors = false;
+  redirects = 0;
 
-  const result = (over: Partial<CorsVerdict> & Pick<CorsVerdict, 'verdict'>): CorsVerdict => ({
-    browser, preflight, status: null, readable: [], reason: null, failedStep: null, spec: null, fix: null, maxAge, steps, next: null, notes, ...over,
-  });
-  const pending = (next: OutgoingRequest): CorsVerdict => result({ verdict: 'pending', next });
-  const blocked = ({ failure, where }: Blocked): CorsVerdict =>
-    result({ verdict: 'blocked', reason: failure.reason, failedStep: `${where}: ${failure.check}`, spec: failure.spec, fix: failure.fix });
+  constructor(private readonly input: CorsInput) {
+    this.browser = input.browser ?? 'standard';
+    this.rules = rulesFor(this.browser);
+    this.origin = parseOrigin(input.origin);
+    this.url = parseUrl(input.url);
+    const font = input.as === 'font';
+    const credentials: Credentials = font ? 'same-origin' : (input.credentials ?? 'same-origin');
+    if (!['omit', 'same-origin', 'include'].includes(credentials)) throw new CheckInputError(`--credentials ${String(credentials)}: use omit, same-origin or include`);
+    this.credentials = credentials;
+    this.method = font ? 'GET' : normalizeMethod(input.method ?? 'GET');
+    const { kept, dropped } = font ? { kept: [] as HeaderPair[], dropped: [] as string[] } : scriptHeaders(input.headers ?? []);
+    if (font && (input.headers?.length ?? 0) > 0) this.notes.push('a font load sends no script headers; --header is ignored with --as font');
+    for (const d of dropped) this.notes.push(`fetch() silently drops the forbidden request header ${d}`);
+    this.headers = kept;
+  }
 
-  for (;;) {
-    const requestOrigin = tainted ? 'null' : origin;
-    // Main fetch step 12: same-origin with "basic" tainting needs no CORS; anything else is CORS from here on.
-    if (!cors && url.origin === origin) {
-      const req: OutgoingRequest = { kind: 'actual', url: url.href, method, headers };
-      const res = answer(req);
-      if (res === null) return pending(req);
-      const location = getHeader(res.headers, 'Location');
-      if (REDIRECTS.has(res.status) && location !== null) {
-        steps.push({ request: req, response: res, outcome: 'redirect', mattered: [shown(res.headers, 'Location')] });
-        const next = follow(res, location);
-        if ('failure' in next) return blocked(next);
-        continue;
-      }
-      steps.push({ request: req, response: res, outcome: 'passed', mattered: [] });
-      notes.push('same-origin: no CORS checks apply');
-      return result({ verdict: 'allowed', status: res.status, readable: [...new Set(res.headers.map(([n]) => n.toLowerCase()))].filter((n) => n !== 'set-cookie' && n !== 'set-cookie2').sort() });
+  run(): CorsVerdict {
+    for (;;) {
+      // Main fetch step 12: same-origin with "basic" tainting needs no CORS; anything else is CORS from here on.
+      const verdict = !this.cors && this.url.origin === this.origin ? this.sameOrigin() : this.crossOrigin();
+      if (verdict !== null) return verdict;
     }
-    cors = true;
-    const unsafe = unsafeHeaderNames(headers, rules);
-    const sticky = rules.preflightSticksAfterRedirect && preflight && redirects > 0;
-    if (!isSafelistedMethod(method) || unsafe.names.length > 0 || sticky) {
-      preflight = true;
-      const req = preflightRequest(url.href, requestOrigin, method, unsafe);
-      const res = answer(req);
-      if (res === null) return pending(req);
-      const failure = checkPreflight(rules, res, requestOrigin, credentials, method, headers.map(([n]) => n), unsafe);
-      const mattered = ['Access-Control-Allow-Origin', ...(credentials === 'include' ? ['Access-Control-Allow-Credentials'] : []), 'Access-Control-Allow-Methods', 'Access-Control-Allow-Headers', 'Access-Control-Max-Age']
-        .map((n) => shown(res.headers, n));
-      steps.push({ request: req, response: res, outcome: failure === null ? 'passed' : 'failed', mattered });
-      const why = [sticky ? `${browser} preflights a redirected request that was preflighted` : '', !isSafelistedMethod(method) ? `the method ${method} is not GET, HEAD or POST` : '', ...unsafe.names.map((n) => `${n}: ${unsafe.why.get(n)}`)].filter((s) => s !== '');
-      notes.push(`a preflight goes out to ${url.href} because ${why.join('; ')}`);
-      if (failure !== null) return blocked({ failure, where: 'preflight' });
-      maxAge = preflightMaxAge(res, rules);
+  }
+
+  private sameOrigin(): CorsVerdict | null {
+    const req: OutgoingRequest = { kind: 'actual', url: this.url.href, method: this.method, headers: this.headers };
+    const res = this.answer(req);
+    if (res === null) return this.pending(req);
+    const location = getHeader(res.headers, 'Location');
+    if (REDIRECTS.has(res.status) && location !== null) {
+      this.steps.push({ request: req, response: res, outcome: 'redirect', mattered: [shown(res.headers, 'Location')] });
+      return this.redirect(res, location);
     }
-    const req: OutgoingRequest = { kind: 'actual', url: url.href, method, headers: [['Origin', requestOrigin], ...headers] };
-    const res = answer(req);
-    if (res === null) return pending(req);
+    this.steps.push({ request: req, response: res, outcome: 'passed', mattered: [] });
+    this.notes.push('same-origin: no CORS checks apply');
+    return this.result({ verdict: 'allowed', status: res.status, readable: [...new Set(res.headers.map(([n]) => n.toLowerCase()))].filter((n) => n !== 'set-cookie' && n !== 'set-cookie2').sort() });
+  }
+
+  private crossOrigin(): CorsVerdict | null {
+    this.cors = true;
+    const requestOrigin = this.tainted ? 'null' : this.origin;
+    const refused = this.preflightIfNeeded(requestOrigin);
+    if (refused !== null) return refused;
+    const credentials = this.credentials;
+    const req: OutgoingRequest = { kind: 'actual', url: this.url.href, method: this.method, headers: [['Origin', requestOrigin], ...this.headers] };
+    const res = this.answer(req);
+    if (res === null) return this.pending(req);
     const location = getHeader(res.headers, 'Location');
     const isRedirect = REDIRECTS.has(res.status) && location !== null;
     // HTTP fetch step 4: the CORS check applies to every response, redirects included.
     const failure = corsCheck(res, requestOrigin, credentials, isRedirect ? 'redirect response' : 'response');
     const mattered = ['Access-Control-Allow-Origin', ...(credentials === 'include' ? ['Access-Control-Allow-Credentials'] : []), ...(isRedirect ? ['Location'] : ['Access-Control-Expose-Headers'])]
       .map((n) => shown(res.headers, n));
-    steps.push({ request: req, response: res, outcome: failure !== null ? 'failed' : isRedirect ? 'redirect' : 'passed', mattered });
-    if (failure !== null) return blocked({ failure, where: isRedirect ? 'redirect' : 'actual request' });
-    if (isRedirect) {
-      const next = follow(res, location);
-      if ('failure' in next) return blocked(next);
-      continue;
-    }
-    return result({ verdict: 'allowed', status: res.status, readable: readableHeaders(res, credentials) });
+    this.steps.push({ request: req, response: res, outcome: failure !== null ? 'failed' : isRedirect ? 'redirect' : 'passed', mattered });
+    if (failure !== null) return this.blocked({ failure, where: isRedirect ? 'redirect' : 'actual request' });
+    if (isRedirect) return this.redirect(res, location);
+    return this.result({ verdict: 'allowed', status: res.status, readable: readableHeaders(res, credentials) });
+  }
+
+  /** Fetch §4.9 "CORS-preflight fetch", when the request needs one: a verdict if it ends here, else null. */
+  private preflightIfNeeded(requestOrigin: string): CorsVerdict | null {
+    const { method, headers, rules, credentials } = this;
+    const unsafe = unsafeHeaderNames(headers, rules);
+    const sticky = rules.preflightSticksAfterRedirect && this.preflight && this.redirects > 0;
+    if (isSafelistedMethod(method) && unsafe.names.length === 0 && !sticky) return null;
+    this.preflight = true;
+    const req = preflightRequest(this.url.href, requestOrigin, method, unsafe);
+    const res = this.answer(req);
+    if (res === null) return this.pending(req);
+    const failure = checkPreflight(rules, res, requestOrigin, credentials, method, headers.map(([n]) => n), unsafe);
+    const mattered = ['Access-Control-Allow-Origin', ...(credentials === 'include' ? ['Access-Control-Allow-Credentials'] : []), 'Access-Control-Allow-Methods', 'Access-Control-Allow-Headers', 'Access-Control-Max-Age']
+      .map((n) => shown(res.headers, n));
+    this.steps.push({ request: req, response: res, outcome: failure === null ? 'passed' : 'failed', mattered });
+    const why = [sticky ? `${this.browser} preflights a redirected request that was preflighted` : '', !isSafelistedMethod(method) ? `the method ${method} is not GET, HEAD or POST` : '', ...unsafe.names.map((n) => `${n}: ${unsafe.why.get(n)}`)].filter((w) => w !== '');
+    this.notes.push(`a preflight goes out to ${this.url.href} because ${why.join('; ')}`);
+    if (failure !== null) return this.blocked({ failure, where: 'preflight' });
+    this.maxAge = preflightMaxAge(res, rules);
+    return null;
+  }
+
+  private answer(req: OutgoingRequest): ServerResponse | null {
+    const responses = this.input.responses;
+    if (typeof responses === 'function') return responses(req);
+    const r = responses[this.answered];
+    if (r === undefined) return null;
+    this.answered++;
+    return r;
+  }
+
+  private result(over: Partial<CorsVerdict> & Pick<CorsVerdict, 'verdict'>): CorsVerdict {
+    const { browser, preflight, maxAge, steps, notes } = this;
+    return { browser, preflight, status: null, readable: [], reason: null, failedStep: null, spec: null, fix: null, maxAge, steps, next: null, notes, ...over };
+  }
+
+  private pending(next: OutgoingRequest): CorsVerdict {
+    return this.result({ verdict: 'pending', next });
+  }
+
+  private blocked({ failure, where }: Blocked): CorsVerdict {
+    return this.result({ verdict: 'blocked', reason: failure.reason, failedStep: `${where}: ${failure.check}`, spec: failure.spec, fix: failure.fix });
+  }
+
+  /** Follows a redirect: null to go round main fetch again, or the verdict when it cannot be followed. */
+  private redirect(res: ServerResponse, location: string): CorsVerdict | null {
+    const next = this.follow(res, location);
+    return 'failure' in next ? this.blocked(next) : null;
   }
 
   /** Fetch §4.4 "HTTP-redirect fetch" (https://fetch.spec.whatwg.org/#http-redirect-fetch). Updates url, method, headers, tainted. */
-  function follow(res: ServerResponse, location: string): { ok: true } | Blocked {
+  private follow(res: ServerResponse, location: string): { ok: true } | Blocked {
     const at = spec('http-redirect-fetch');
     let target: URL;
     try {
-      target = new URL(location, url);
+      target = new URL(location, this.url);
     } catch {
       return { where: 'redirect', failure: { check: 'Location', reason: `the redirect's Location "${location}" is not a URL`, fix: 'Send an absolute URL in Location.', spec: at } };
     }
     if (target.protocol !== 'http:' && target.protocol !== 'https:') {
       return { where: 'redirect', failure: { check: 'Location', reason: `the redirect goes to a ${target.protocol} URL`, fix: 'Redirect only to http: or https: URLs.', spec: at } };
     }
-    if (++redirects > 20) {
+    if (++this.redirects > 20) {
       return { where: 'redirect', failure: { check: 'redirect count', reason: 'more than 20 redirects', fix: 'Break the redirect loop.', spec: at } };
     }
-    if (cors && (target.username !== '' || target.password !== '')) {
+    if (this.cors && (target.username !== '' || target.password !== '')) {
       return { where: 'redirect', failure: { check: 'Location', reason: 'the redirect target has a user name or password in it', fix: 'Redirect to a URL without user:password@.', spec: at } };
     }
-    if (target.origin !== url.origin && url.origin !== origin) {
-      if (!tainted) notes.push(`the redirect from ${url.origin} to ${target.origin} taints the request's origin: from here the browser sends "Origin: null"`);
-      tainted = true;
+    if (target.origin !== this.url.origin && this.url.origin !== this.origin) {
+      if (!this.tainted) this.notes.push(`the redirect from ${this.url.origin} to ${target.origin} taints the request's origin: from here the browser sends "Origin: null"`);
+      this.tainted = true;
     }
-    if (((res.status === 301 || res.status === 302) && method === 'POST') || (res.status === 303 && method !== 'GET' && method !== 'HEAD')) {
-      method = 'GET';
-      headers = headers.filter(([n]) => !BODY_HEADERS.has(n.toLowerCase()));
+    const m = this.method;
+    if (((res.status === 301 || res.status === 302) && m === 'POST') || (res.status === 303 && m !== 'GET' && m !== 'HEAD')) {
+      this.method = 'GET';
+      this.headers = this.headers.filter(([n]) => !BODY_HEADERS.has(n.toLowerCase()));
     }
-    if (target.origin !== url.origin) headers = headers.filter(([n]) => n.toLowerCase() !== 'authorization');
-    url = target;
-    url.hash = '';
+    if (target.origin !== this.url.origin) this.headers = this.headers.filter(([n]) => n.toLowerCase() !== 'authorization');
+    this.url = target;
+    this.url.hash = '';
     return { ok: true };
   }
 }
