@@ -36,92 +36,102 @@ export function checkPreflight(
   scriptHeaderNames: readonly string[],
   unsafe: UnsafeHeaders,
 ): Failure | null {
-  const at = spec('cors-preflight-fetch');
-  const cors = corsCheck(response, origin, credentials, 'preflight response');
+  const first = statusAndCorsProblem(response, corsCheck(response, origin, credentials, 'preflight response'));
+  if (first !== null) return first;
+  const methods = extractList(response.headers, 'Access-Control-Allow-Methods');
+  if (methods === 'failure') return notAList(response, 'Access-Control-Allow-Methods', 'methods', 'GET, PUT, PATCH');
+  const headerNames = extractList(response.headers, 'Access-Control-Allow-Headers');
+  if (headerNames === 'failure') return notAList(response, 'Access-Control-Allow-Headers', 'header names', 'Content-Type, Authorization');
+  return methodProblem(methods, method, credentials) ?? headersProblem(rules, headerNames, credentials, scriptHeaderNames, unsafe);
+}
+
+/** The CORS check's failure (`cors`) and the ok-status rule, each said with the other when both fail. */
+function statusAndCorsProblem(response: ServerResponse, cors: Failure | null): Failure | null {
   const redirected = response.status >= 300 && response.status <= 399;
   if (cors !== null) {
-    if (!isOkStatus(response.status)) {
-      return {
-        ...cors,
-        reason: `${cors.reason}; its status ${response.status} is not ok either`,
-        fix: redirected
-          ? `The preflight (OPTIONS) was answered with a ${response.status} redirect: a preflight is never followed. Answer OPTIONS at this exact URL with 204 and the CORS headers (look for a trailing-slash, HTTPS or login redirect in front of it).`
-          : `Answer the preflight (OPTIONS) with a 2xx and the CORS headers; it got ${response.status} (often a router with no OPTIONS route, an auth check, or an error handler running before CORS). ${cors.fix}`,
-      };
-    }
-    return cors;
-  }
-  if (!isOkStatus(response.status)) {
+    if (isOkStatus(response.status)) return cors;
     return {
-      check: 'status',
-      reason: redirected ? `the preflight was redirected (${response.status}); a preflight is never followed` : `the preflight's status is ${response.status}, not an ok status (200-299)`,
+      ...cors,
+      reason: `${cors.reason}; its status ${response.status} is not ok either`,
       fix: redirected
-        ? 'Answer OPTIONS at this exact URL with 204 and the CORS headers, without the redirect (trailing slash, HTTPS upgrade, login).'
-        : `Answer the preflight (OPTIONS) with 200 or 204; it got ${response.status}, so the CORS headers on it do not count.`,
-      spec: spec('ok-status'),
+        ? `The preflight (OPTIONS) was answered with a ${response.status} redirect: a preflight is never followed. Answer OPTIONS at this exact URL with 204 and the CORS headers (look for a trailing-slash, HTTPS or login redirect in front of it).`
+        : `Answer the preflight (OPTIONS) with a 2xx and the CORS headers; it got ${response.status} (often a router with no OPTIONS route, an auth check, or an error handler running before CORS). ${cors.fix}`,
     };
   }
-  const methods = extractList(response.headers, 'Access-Control-Allow-Methods');
-  if (methods === 'failure') {
-    return {
-      check: 'Access-Control-Allow-Methods',
-      reason: `Access-Control-Allow-Methods "${getHeader(response.headers, 'Access-Control-Allow-Methods')}" is not a comma-separated list of methods`,
-      fix: 'Send Access-Control-Allow-Methods as methods separated by commas: "GET, PUT, PATCH".',
-      spec: spec('extract-header-list-values'),
-    };
-  }
-  const headerNames = extractList(response.headers, 'Access-Control-Allow-Headers');
-  if (headerNames === 'failure') {
-    return {
-      check: 'Access-Control-Allow-Headers',
-      reason: `Access-Control-Allow-Headers "${getHeader(response.headers, 'Access-Control-Allow-Headers')}" is not a comma-separated list of header names`,
-      fix: 'Send Access-Control-Allow-Headers as header names separated by commas: "Content-Type, Authorization".',
-      spec: spec('extract-header-list-values'),
-    };
-  }
+  if (isOkStatus(response.status)) return null;
+  return {
+    check: 'status',
+    reason: redirected ? `the preflight was redirected (${response.status}); a preflight is never followed` : `the preflight's status is ${response.status}, not an ok status (200-299)`,
+    fix: redirected
+      ? 'Answer OPTIONS at this exact URL with 204 and the CORS headers, without the redirect (trailing slash, HTTPS upgrade, login).'
+      : `Answer the preflight (OPTIONS) with 200 or 204; it got ${response.status}, so the CORS headers on it do not count.`,
+    spec: spec('ok-status'),
+  };
+}
+
+/** Fetch §2.2 "extract header list values" failed on `name`. */
+function notAList(response: ServerResponse, name: string, what: string, example: string): Failure {
+  return {
+    check: name,
+    reason: `${name} "${getHeader(response.headers, name)}" is not a comma-separated list of ${what}`,
+    fix: `Send ${name} as ${what} separated by commas: "${example}".`,
+    spec: spec('extract-header-list-values'),
+  };
+}
+
+/** The method listed byte for byte, or `*` without credentials, unless it is safelisted. */
+function methodProblem(methods: string[] | null, method: string, credentials: Credentials): Failure | null {
   const ms = methods ?? [];
-  if (!ms.includes(method) && !isSafelistedMethod(method) && (credentials === 'include' || !ms.includes('*'))) {
-    const caseOnly = ms.some((m) => m.toLowerCase() === method.toLowerCase());
-    const starCred = ms.includes('*') && credentials === 'include';
-    return {
-      check: 'Access-Control-Allow-Methods',
-      reason: caseOnly
-        ? `the method "${method}" is not in Access-Control-Allow-Methods "${ms.join(', ')}": methods compare case-sensitively, and fetch() sends "${method}" as written`
-        : starCred
-          ? `Access-Control-Allow-Methods "*" is a literal name when the request has credentials, so "${method}" is not allowed`
-          : `the method "${method}" is not in Access-Control-Allow-Methods${methods === null ? ' (absent)' : ` "${ms.join(', ')}"`}`,
-      fix: caseOnly
-        ? `List "${method}" exactly as the browser sends it (Access-Control-Allow-Methods: ${[...ms, method].join(', ')}), or have the script send "${method.toUpperCase()}".`
-        : `Add ${method} to Access-Control-Allow-Methods on the preflight response${starCred ? ' by name' : ''}.`,
-      spec: at,
-    };
-  }
+  if (ms.includes(method) || isSafelistedMethod(method) || (credentials !== 'include' && ms.includes('*'))) return null;
+  const caseOnly = ms.some((m) => m.toLowerCase() === method.toLowerCase());
+  const starCred = ms.includes('*') && credentials === 'include';
+  return {
+    check: 'Access-Control-Allow-Methods',
+    reason: caseOnly
+      ? `the method "${method}" is not in Access-Control-Allow-Methods "${ms.join(', ')}": methods compare case-sensitively, and fetch() sends "${method}" as written`
+      : starCred
+        ? `Access-Control-Allow-Methods "*" is a literal name when the request has credentials, so "${method}" is not allowed`
+        : `the method "${method}" is not in Access-Control-Allow-Methods${methods === null ? ' (absent)' : ` "${ms.join(', ')}"`}`,
+    fix: caseOnly
+      ? `List "${method}" exactly as the browser sends it (Access-Control-Allow-Methods: ${[...ms, method].join(', ')}), or have the script send "${method.toUpperCase()}".`
+      : `Add ${method} to Access-Control-Allow-Methods on the preflight response${starCred ? ' by name' : ''}.`,
+    spec: spec('cors-preflight-fetch'),
+  };
+}
+
+/** `authorization` listed by name (never covered by `*` in the standard); every unsafe name listed, or `*` without credentials. */
+function headersProblem(
+  rules: EngineRules,
+  headerNames: string[] | null,
+  credentials: Credentials,
+  scriptHeaderNames: readonly string[],
+  unsafe: UnsafeHeaders,
+): Failure | null {
   const names = (headerNames ?? []).map((n) => n.toLowerCase());
   const star = names.includes('*');
   const authCovered = names.includes('authorization') || (rules.wildcardCoversAuthorization && star && credentials !== 'include');
   const covered = (name: string): boolean => names.includes(name) || (star && credentials !== 'include' && (name !== 'authorization' || authCovered));
   const missing = unsafe.names.filter((n) => !covered(n));
   const addAll = `Add ${missing.join(', ')} to Access-Control-Allow-Headers by name on the preflight response`;
+  const listed = headerNames === null ? ' (absent)' : ` "${names.join(', ')}"`;
   if (scriptHeaderNames.some((n) => n.toLowerCase() === 'authorization') && !authCovered) {
     return {
       check: 'Access-Control-Allow-Headers (authorization)',
       reason: star
         ? `the request sends Authorization, which "Access-Control-Allow-Headers: *" never covers${credentials === 'include' ? ' (and with credentials "*" is only a literal name)' : ''}`
-        : `the request sends Authorization, which Access-Control-Allow-Headers${headerNames === null ? ' (absent)' : ` "${names.join(', ')}"`} does not list`,
+        : `the request sends Authorization, which Access-Control-Allow-Headers${listed} does not list`,
       fix: `${addAll}${star && credentials !== 'include' ? ' (beside the "*")' : ''}.`,
       spec: spec('cors-non-wildcard-request-header-name'),
     };
   }
-  for (const name of unsafe.names) {
-    if (covered(name)) continue;
-    return {
-      check: 'Access-Control-Allow-Headers',
-      reason: `the request header "${name}" (${unsafe.why.get(name) ?? 'not safelisted'}) is not in Access-Control-Allow-Headers${headerNames === null ? ' (absent)' : ` "${names.join(', ')}"`}${star ? '; "*" is a literal name with credentials' : ''}`,
-      fix: `${addAll}${star ? ' (with credentials "*" does not count)' : ''}.`,
-      spec: at,
-    };
-  }
-  return null;
+  const name = missing[0];
+  if (name === undefined) return null;
+  return {
+    check: 'Access-Control-Allow-Headers',
+    reason: `the request header "${name}" (${unsafe.why.get(name) ?? 'not safelisted'}) is not in Access-Control-Allow-Headers${listed}${star ? '; "*" is a literal name with credentials' : ''}`,
+    fix: `${addAll}${star ? ' (with credentials "*" does not count)' : ''}.`,
+    spec: spec('cors-preflight-fetch'),
+  };
 }
 
 /**
