@@ -46,6 +46,21 @@ async function written(file) {
   // The write is a rename of a complete file: once it exists it is whole.
 }
 
+/**
+ * Scans `root` once to write its cache in `dir`, then gives /small.css the tag of `otherBytes` in that
+ * otherwise valid file (its real identity kept). Returns the file and the forged content.
+ */
+async function forgeTag(root, dir, otherBytes) {
+  await scanOnce(root, dir);
+  const file = etagCacheFile(dir, realpathSync(root));
+  await written(file);
+  const forged = JSON.parse(readFileSync(file, 'utf8'));
+  const small = Object.keys(forged.files).find((p) => p.endsWith('small.css'));
+  forged.files[small][5] = etagOf(otherBytes);
+  writeFileSync(file, JSON.stringify(forged));
+  return { file, forged };
+}
+
 describe('ETag cache', () => {
   test('an unchanged tree restarts without reading any file; a changed file is read again', async () => {
     const root = tree(20);
@@ -165,14 +180,8 @@ describe('ETag cache', () => {
     const root = tree(1);
     const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
     try {
-      await scanOnce(root, dir);
-      const file = etagCacheFile(dir, realpathSync(root));
-      await written(file);
       // Someone else's tag for /small.css, in an otherwise valid file with its real identity.
-      const forged = JSON.parse(readFileSync(file, 'utf8'));
-      const small = Object.keys(forged.files).find((p) => p.endsWith('small.css'));
-      forged.files[small][5] = etagOf('the old version a CDN still holds');
-      writeFileSync(file, JSON.stringify(forged));
+      const { file, forged } = await forgeTag(root, dir, 'the old version a CDN still holds');
       const cases = [
         ['file world-writable', 0o666, 0o700, true],
         ['file group-writable', 0o620, 0o700, true],
@@ -207,14 +216,8 @@ describe('ETag cache', () => {
     const root = tree(0);
     const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
     try {
-      await scanOnce(root, dir);
-      const file = etagCacheFile(dir, realpathSync(root));
-      await written(file);
       // A wrong tag this user's own cache file can carry (a forgery as this user, a bug, a disk error).
-      const forged = JSON.parse(readFileSync(file, 'utf8'));
-      const small = Object.keys(forged.files).find((p) => p.endsWith('small.css'));
-      forged.files[small][5] = etagOf('another version');
-      writeFileSync(file, JSON.stringify(forged));
+      const { file } = await forgeTag(root, dir, 'another version');
       chmodSync(file, 0o600);
       chmodSync(dir, 0o700);
       const table = new AssetTable(root, { watch: false, etagCache: dir, statFile: settledStat }, (info) => info);
