@@ -45,3 +45,20 @@ export function parseHttpDate(value: string, now = Date.now()): number {
   if (date.getUTCMonth() !== month || date.getUTCDate() !== day) return NaN;
   return date.setUTCHours(hour, minute, second);
 }
+
+let currentText: string | null = null;
+
+/**
+ * Now as an IMF-fixdate, for a response's Date (RFC 9110 §6.6.1): made once a second at most and
+ * kept until the next second begins (an unref'd timer drops it), as node:http does for its own.
+ */
+export function currentHttpDate(): string {
+  if (currentText === null) {
+    const now = new Date();
+    currentText = now.toUTCString();
+    setTimeout(() => {
+      currentText = null;
+    }, 1000 - now.getUTCMilliseconds()).unref();
+  }
+  return currentText;
+}

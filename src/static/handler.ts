@@ -497,7 +497,7 @@ function withMergedVary(b: Block, existing: ReturnType<ServerResponse['getHeader
   if (i === -1) return b;
   const h = b.h.slice();
   h[i + 1] = mergeVary(Array.isArray(existing) ? existing.join(', ') : String(existing), h[i + 1] as string);
-  return { h, slots: b.slots };
+  return { h, slots: b.slots, h2: null };
 }
 
 /** What the disk path needs to answer (and to answer again after a rescan). */

@@ -1,4 +1,5 @@
 import { constants, type Http2SecureServer, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { StreamTracker } from './http2-exchange.js';
 
 /**
  * The HTTP/2 limits the server announces (SETTINGS) or enforces, chosen rather than inherited:
@@ -34,15 +35,55 @@ export interface SessionTimeouts {
   send: number;
 }
 
+/** One connection: its open streams, and the timer that sends GOAWAY once it has none for a while. */
+class SessionState {
+  private open = 0;
+  private idle: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly session: ServerHttp2Session,
+    private readonly timeouts: SessionTimeouts,
+  ) {}
+
+  streamOpened(): void {
+    this.open++;
+    if (this.idle !== null) clearTimeout(this.idle);
+    this.idle = null;
+  }
+
+  streamClosed(): void {
+    const session = this.session;
+    if (--this.open === 0 && !session.closed && !session.destroyed) this.arm();
+  }
+
+  arm(): void {
+    const session = this.session;
+    this.idle = setTimeout(() => session.close(), this.timeouts.keepAlive);
+    this.idle.unref();
+  }
+
+  disarm(): void {
+    if (this.idle !== null) clearTimeout(this.idle);
+    this.idle = null;
+  }
+}
+
 /**
  * The HTTP/2 connections of a server: the same timeouts as HTTP/1 (a connection idle for the
  * keep-alive timeout is closed; a stream that makes no progress for the send timeout is reset,
- * which releases what its response held; see watch()), GOAWAY to every connection when the server drains
- * (streams in flight finish; clients open new ones elsewhere), and a hard stop at the deadline.
+ * which releases what its response held; see sweep()), GOAWAY to every connection when the server
+ * drains (streams in flight finish; clients open new ones elsewhere), and a hard stop at the deadline.
+ *
+ * Streams are reported by whoever answers them (`opened`, and `closed` from the one 'close'
+ * listener the response puts on its stream), not by listeners of this module's own: a 1-byte GET
+ * costs ~25 µs, of which a listener and its `once` wrapper per stream were a measurable part.
  */
-export class Http2Sessions {
-  private readonly sessions = new Set<ServerHttp2Session>();
-  private readonly streams = new Map<ServerHttp2Stream, Progress>();
+export class Http2Sessions implements StreamTracker {
+  private readonly sessions = new Map<ServerHttp2Session, SessionState>();
+  /** The open streams and their connection (a closed stream no longer names its session). */
+  private readonly streams = new Map<ServerHttp2Stream, SessionState | undefined>();
+  /** Streams a sweep found with bytes queued, and since when those bytes have not moved. */
+  private readonly progress = new Map<ServerHttp2Stream, Progress>();
   private sweeper: NodeJS.Timeout | null = null;
   private draining = false;
 
@@ -59,28 +100,31 @@ export class Http2Sessions {
       session.close();
       return;
     }
-    this.sessions.add(session);
-    let open = 0;
-    let idle: NodeJS.Timeout | null = null;
-    const arm = (): void => {
-      idle = setTimeout(() => session.close(), this.timeouts.keepAlive);
-      idle.unref();
-    };
-    session.on('stream', (stream: ServerHttp2Stream) => {
-      open++;
-      if (idle !== null) clearTimeout(idle);
-      idle = null;
-      this.watch(stream);
-      stream.once('close', () => {
-        this.streams.delete(stream);
-        if (--open === 0 && !session.closed && !session.destroyed) arm();
-      });
-    });
+    const state = new SessionState(session, this.timeouts);
+    this.sessions.set(session, state);
     session.once('close', () => {
-      if (idle !== null) clearTimeout(idle);
+      state.disarm();
       this.sessions.delete(session);
     });
-    arm();
+    state.arm();
+  }
+
+  /** A stream is being answered. */
+  opened(stream: ServerHttp2Stream): void {
+    const state = this.sessions.get(stream.session as ServerHttp2Session);
+    state?.streamOpened();
+    this.streams.set(stream, state);
+    if (this.sweeper !== null) return;
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /** A stream reported by opened() has closed. */
+  closed(stream: ServerHttp2Stream): void {
+    const state = this.streams.get(stream);
+    if (!this.streams.delete(stream)) return;
+    if (this.progress.size !== 0) this.progress.delete(stream);
+    state?.streamClosed();
   }
 
   /**
@@ -89,18 +133,14 @@ export class Http2Sessions {
    * (or reading one stream) holds its other streams, and their buffers and fds, forever. Here a
    * stream whose queued bytes have not changed for the send timeout is reset.
    */
-  private watch(stream: ServerHttp2Stream): void {
-    this.streams.set(stream, { queued: 0, since: Date.now() });
-    if (this.sweeper !== null) return;
-    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
-    this.sweeper.unref();
-  }
-
   private sweep(): void {
     const now = Date.now();
-    for (const [stream, p] of this.streams) {
+    for (const stream of this.streams.keys()) {
       const queued = stream.bufferSize;
-      if (queued === 0 || queued !== p.queued) {
+      const p = this.progress.get(stream);
+      if (p === undefined) {
+        if (queued !== 0) this.progress.set(stream, { queued, since: now });
+      } else if (queued === 0 || queued !== p.queued) {
         p.queued = queued;
         p.since = now;
       } else if (now - p.since >= this.timeouts.send) {
@@ -116,11 +156,11 @@ export class Http2Sessions {
   /** GOAWAY to every connection: their streams in flight finish, no new one is accepted. */
   drain(): void {
     this.draining = true;
-    for (const session of this.sessions) session.close();
+    for (const session of this.sessions.keys()) session.close();
   }
 
   /** The deadline: every connection is closed, whatever it was doing. */
   destroyAll(): void {
-    for (const session of this.sessions) session.destroy();
+    for (const session of this.sessions.keys()) session.destroy();
   }
 }

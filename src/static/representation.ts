@@ -3,13 +3,18 @@ import type { ActualBlocks } from '../cors/response-headers.js';
 import { ENCODINGS } from '../http/encoding.js';
 import type { AssetInfo, Variants } from './asset-table.js';
 import type { BodySlot } from './body-cache.js';
+import { Http2Response, type Http2Block } from './http2-exchange.js';
 
 export const ALLOW = 'GET, HEAD, OPTIONS';
 
-/** A prebuilt `[name, value, ...]` header array and the indexes of its per-request origin slots. */
+/**
+ * A prebuilt `[name, value, ...]` header array and the indexes of its per-request origin slots;
+ * `h2` is the same block as HTTP/2 sends it, made on its first HTTP/2 response (http2-exchange.ts).
+ */
 export interface Block {
   readonly h: string[];
   readonly slots: readonly number[];
+  h2: Http2Block | null;
 }
 
 /**
@@ -52,7 +57,7 @@ function block(base: readonly string[], cors: ActualBlocks, variant: Variant, ne
   const vary = cors.vary !== null ? (negotiated ? `${cors.vary}, Accept-Encoding` : cors.vary) : negotiated ? 'Accept-Encoding' : null;
   if (vary !== null) h.push('Vary', vary);
   const slots = variant === 1 ? cors.originSlots.map((s) => s + base.length) : [];
-  return { h, slots };
+  return { h, slots, h2: null };
 }
 
 function both(base: readonly string[], cors: ActualBlocks, negotiated = false): Blocks {
@@ -61,7 +66,7 @@ function both(base: readonly string[], cors: ActualBlocks, negotiated = false): 
 
 /** The same block with more headers after it (a 206's range, a redirect's Location): per request. */
 export function extend(b: Block, ...extra: string[]): Block {
-  return { h: [...b.h, ...extra], slots: b.slots };
+  return { h: [...b.h, ...extra], slots: b.slots, h2: null };
 }
 
 /**
@@ -69,6 +74,7 @@ export function extend(b: Block, ...extra: string[]): Block {
  * synchronously and keeps no reference, so one shared array serves every request.
  */
 export function writeBlock(res: ServerResponse, status: number, b: Block, origin: string | undefined): void {
+  if (res instanceof Http2Response) return res.writeBlock(status, b, origin);
   const h = b.h;
   const slots = b.slots;
   for (let i = 0; i < slots.length; i++) h[slots[i] as number] = origin as string;

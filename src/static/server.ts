@@ -6,7 +6,7 @@ import type { Server as NetServer } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
 import { answerClientError } from './client-error.js';
-import { HTTP2_LIMITS, Http2Sessions } from './http2-sessions.js';
+import { HTTP2_LIMITS, Http2Sessions, type SessionTimeouts } from './http2-sessions.js';
 import { validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { inForce, planReload, type ReloadReport } from './reload.js';
 
@@ -53,7 +53,7 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
   let given = options;
   const handler = await handlerFor(config);
   const node = createNodeServer(config, handler);
-  const sessions = isHttp2(node) ? new Http2Sessions(node, { keepAlive: config.keepAliveTimeout, send: config.sendTimeout }) : null;
+  const sessions = isHttp2(node) ? answerStreams(node, handler, { keepAlive: config.keepAliveTimeout, send: config.sendTimeout }) : null;
   applyHttp1Timeouts(node, config);
   node.on('clientError', answerClientError({ cors: () => handler.corsBlocks, log: () => config.log, logFormat: () => config.logFormat }));
   node.on('close', () => handler.close());
@@ -87,17 +87,25 @@ function createNodeServer(config: ResolvedServerOptions, handler: StaticHandler)
   const tls = { cert: config.tls.cert, key: config.tls.key, handshakeTimeout: 10_000 };
   if (!config.http2) return createHttpsServer({ ...common, ...tls }, handler) as HttpServer;
   const server = createSecureServer({ ...tls, allowHTTP1: true, settings: HTTP2_LIMITS.settings, maxSessionMemory: HTTP2_LIMITS.maxSessionMemory }, handler as never);
-  // HTTP/1.1 connections come as 'request' (node:http's objects); HTTP/2 streams are answered
-  // without node:http2's compatibility layer (see http2-exchange.ts), which adding the 'request'
-  // listener above attached to 'stream'.
-  server.removeAllListeners('stream');
-  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    const [req, res] = exchangeOf(stream, headers);
-    handler(req, res);
-  });
   // The HTTP/1.1 side of this server reads these as node:http does; they are not constructor options here.
   (server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = 1000;
   return server;
+}
+
+/**
+ * HTTP/1.1 connections come as 'request' (node:http's objects); HTTP/2 streams are answered without
+ * node:http2's compatibility layer (see http2-exchange.ts), which the 'request' listener attached
+ * to 'stream'. Returns the connections' bookkeeping, told of each stream by its response.
+ */
+function answerStreams(server: Http2SecureServer, handler: StaticHandler, timeouts: SessionTimeouts): Http2Sessions {
+  const sessions = new Http2Sessions(server, timeouts);
+  server.removeAllListeners('stream');
+  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    sessions.opened(stream);
+    const res = exchangeOf(stream, headers, sessions);
+    handler(res.req, res);
+  });
+  return sessions;
 }
 
 function isHttp2(server: NodeServer): server is Http2SecureServer {
