@@ -1,7 +1,7 @@
 // HTTP-date, RFC 9110 §5.6.7 (src/http/http-date.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseHttpDate } from '../dist/http/http-date.js';
+import { currentHttpDate, parseHttpDate } from '../dist/http/http-date.js';
 
 const T = Date.UTC(1994, 10, 6, 8, 49, 37); // the RFC's example instant
 const NOW = Date.UTC(2026, 10, 25);
@@ -88,3 +88,16 @@ for (const [value, expected] of dates) {
     else assert.equal(got, expected);
   });
 }
+
+test('currentHttpDate: now as an IMF-fixdate, the same string within a second, a new one in the next', async () => {
+  const before = Math.floor(Date.now() / 1000) * 1000;
+  const first = currentHttpDate();
+  const after = Date.now();
+  const at = parseHttpDate(first);
+  assert.ok(at >= before && at <= after, `${first} is not now`);
+  assert.equal(currentHttpDate(), first, 'made again within the same second');
+  // Into the next second (plus a margin for the timer): a stale cached date would fail here.
+  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 50));
+  const next = currentHttpDate();
+  assert.equal(parseHttpDate(next), Math.floor(Date.now() / 1000) * 1000, `${next} after ${first}`);
+});
