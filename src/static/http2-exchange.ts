@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { constants, type ServerHttp2Stream } from 'node:http2';
+import type { ServerHttp2Stream } from 'node:http2';
 import { currentHttpDate } from '../http/http-date.js';
 
 /**
@@ -54,6 +54,12 @@ export function toHttp2Block(h: readonly string[], slots: readonly number[]): Ht
 }
 
 function ignore(): void {}
+
+/**
+ * RFC 9113 §7 INTERNAL_ERROR, as node:http2's `constants.NGHTTP2_INTERNAL_ERROR`: written out so that
+ * this module (which representation.ts needs) loads node:http2 only where TLS is used.
+ */
+const NGHTTP2_INTERNAL_ERROR = 2;
 
 /**
  * The response side: headers go out in one `respond`, bodies through the stream's own write/end.
@@ -199,7 +205,7 @@ export class Http2Response {
   }
 
   destroy(): void {
-    this.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    this.stream.close(NGHTTP2_INTERNAL_ERROR);
   }
 
   /** A header already sent, by name in any case (the access log reads Content-Length). */

@@ -1,12 +1,11 @@
 import { createServer as createHttpServer, Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import { createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { exchangeOf } from './http2-exchange.js';
+import type { Http2SecureServer } from 'node:http2';
 import type { Server as NetServer } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
 import { answerClientError } from './client-error.js';
-import { HTTP2_LIMITS, Http2Sessions, type SessionTimeouts } from './http2-sessions.js';
+import type { Http2Sessions } from './http2-sessions.js';
+import type { SecureServer } from './secure-server.js';
 import { validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { inForce, planReload, type ReloadReport } from './reload.js';
 
@@ -52,8 +51,7 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
   let config = validate(options);
   let given = options;
   const handler = await handlerFor(config);
-  const node = createNodeServer(config, handler);
-  const sessions = isHttp2(node) ? answerStreams(node, handler, { keepAlive: config.keepAliveTimeout, send: config.sendTimeout }) : null;
+  const { node, sessions } = await createNodeServer(config, handler);
   applyHttp1Timeouts(node, config);
   node.on('clientError', answerClientError({ cors: () => handler.corsBlocks, log: () => config.log, logFormat: () => config.logFormat }));
   node.on('close', () => handler.close());
@@ -77,39 +75,17 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
   return server;
 }
 
-/** Plain HTTP/1.1; with TLS, HTTP/2 and HTTP/1.1 by ALPN, or HTTPS/1.1 only. */
-function createNodeServer(config: ResolvedServerOptions, handler: StaticHandler): NodeServer {
+/**
+ * Plain HTTP/1.1; with TLS, HTTP/2 and HTTP/1.1 by ALPN, or HTTPS/1.1 only (secure-server.ts,
+ * loaded only then).
+ */
+async function createNodeServer(config: ResolvedServerOptions, handler: StaticHandler): Promise<SecureServer> {
   // Timeouts are enforced by a periodic sweep (default every 30 s, which made the 10 s headers
   // timeout up to 40 s): sweep every second.
   const common = { connectionsCheckingInterval: 1000 };
-  if (config.tls === null) return createHttpServer(common, handler);
-  // A TLS handshake that does not finish holds a socket too: the same 10 s as the headers.
-  const tls = { cert: config.tls.cert, key: config.tls.key, handshakeTimeout: 10_000 };
-  if (!config.http2) return createHttpsServer({ ...common, ...tls }, handler) as HttpServer;
-  const server = createSecureServer({ ...tls, allowHTTP1: true, settings: HTTP2_LIMITS.settings, maxSessionMemory: HTTP2_LIMITS.maxSessionMemory }, handler as never);
-  // The HTTP/1.1 side of this server reads these as node:http does; they are not constructor options here.
-  (server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = 1000;
-  return server;
-}
-
-/**
- * HTTP/1.1 connections come as 'request' (node:http's objects); HTTP/2 streams are answered without
- * node:http2's compatibility layer (see http2-exchange.ts), which the 'request' listener attached
- * to 'stream'. Returns the connections' bookkeeping, told of each stream by its response.
- */
-function answerStreams(server: Http2SecureServer, handler: StaticHandler, timeouts: SessionTimeouts): Http2Sessions {
-  const sessions = new Http2Sessions(server, timeouts);
-  server.removeAllListeners('stream');
-  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    sessions.opened(stream);
-    const res = exchangeOf(stream, headers, sessions);
-    handler(res.req, res);
-  });
-  return sessions;
-}
-
-function isHttp2(server: NodeServer): server is Http2SecureServer {
-  return !(server instanceof HttpServer);
+  if (config.tls === null) return { node: createHttpServer(common, handler), sessions: null };
+  const { createSecureNodeServer } = await import('./secure-server.js');
+  return createSecureNodeServer(config, config.tls, handler, common);
 }
 
 /**
