@@ -11,12 +11,13 @@
 // means the ETag cache is cold, not the disk. Results go to DIR/startup.json and a Markdown table on stdout
 // (DIR defaults to bench/partial/; nothing published is overwritten).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { fontTree, MIB } from './font-tree.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PROJECT = dirname(HERE);
@@ -30,52 +31,7 @@ const { values: args } = parseArgs({
 });
 const COUNTS = args.files.split(',').map(Number);
 const ROUNDS = Number(args.rounds);
-const PER_DIR = 12;
-const MIB = 1024 * 1024;
-
-/** mulberry32: a small seeded generator, so every run builds the same tree. */
-function random(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Log-normal font sizes: median 20 KiB, sigma 1.1, between 1 KiB and 8 MiB. */
-function sizes(count) {
-  const next = random(count);
-  const out = [];
-  for (let i = 0; i < count; i++) {
-    const z = Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
-    out.push(Math.round(Math.min(8 * MIB, Math.max(1024, 20 * 1024 * Math.exp(1.1 * z)))));
-  }
-  return out;
-}
-
-/** The tree of `count` files (made once, reused while its marker says it is complete). */
-function tree(count) {
-  const root = join(os.tmpdir(), `xorigin-startup-${count}`);
-  const marker = join(root, '.complete');
-  if (!args.fresh && existsSync(marker)) return { root, ...JSON.parse(readFileSync(marker, 'utf8')) };
-  rmSync(root, { recursive: true, force: true });
-  const block = Buffer.alloc(9 * MIB);
-  const next = random(7);
-  for (let i = 0; i < block.length; i += 4) block.writeUInt32LE((next() * 2 ** 32) >>> 0, i);
-  let bytes = 0;
-  sizes(count).forEach((size, i) => {
-    const dir = join(root, `family-${Math.floor(i / PER_DIR)}`);
-    if (i % PER_DIR === 0) mkdirSync(dir, { recursive: true });
-    const body = Buffer.from(block.subarray(i % 997, (i % 997) + size));
-    body.writeUInt32LE(i, 0); // every file its own bytes, so its own hash
-    writeFileSync(join(dir, `font-${i}.woff2`), body);
-    bytes += size;
-  });
-  writeFileSync(marker, JSON.stringify({ count, bytes }));
-  return { root, count, bytes };
-}
-
+const tree = (count) => fontTree(count, args.fresh);
 /** Runs `cmd` and resolves the ms until it prints `ready`, and its resident memory then (MB). */
 function startUntilReady(cmd, cmdArgs, ready, cwd = HERE) {
   return new Promise((resolve, reject) => {
