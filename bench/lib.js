@@ -264,7 +264,7 @@ ${entries.join('\n')}
 }
 
 /**
- * Starts a contender: `launch` is { cmd: [command, args], env?, fixedPort? }. Without a fixed port
+ * Starts a contender: `launch` is { cmd: [command, args], env?, fixedPort?, readyTimeoutMs? (15 s) }. Without a fixed port
  * the process prints "ready PORT" or xorigin's "listening on http(s)://127.0.0.1:PORT"; with one
  * (nginx, sirv-cli) the port is polled. Resolves { port, pid, stop }.
  */
@@ -275,7 +275,8 @@ export async function startProcess(id, launch) {
   child.stderr.on('data', (d) => (err += d));
   const fixedPort = launch.fixedPort ?? null;
   const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${id} did not start in 15 s: ${err}`)), 15_000);
+    const limit = launch.readyTimeoutMs ?? 15_000;
+    const timer = setTimeout(() => reject(new Error(`${id} did not start in ${limit / 1000} s: ${err}`)), limit);
     let out = '';
     let ready = false;
     const done = (p) => {
