@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { listen } from './helpers.js';
 import { checkCors, runCheck } from '../dist/cli/check.js';
 import { NetworkError, send } from '../dist/cli/fetch-step.js';
+import { evaluateCors } from '../dist/check/index.js';
 
 const ORIGIN = 'https://app.example';
 let api;
@@ -92,6 +93,31 @@ test('redirects are followed as fetch() does; credentials need ACAC', async () =
   const cred = await checkCors({ url: `${base}/items`, origin: ORIGIN, credentials: 'include', browser: 'standard' });
   assert.equal(cred.verdict.verdict, 'blocked');
   assert.match(cred.verdict.fix, /Access-Control-Allow-Credentials: true/);
+});
+
+test("a refusal by xorigin's own policy (a bare 403 preflight; no ACAO but Vary: Origin) is named as one, with --debug and onDenied as the way to see why", async () => {
+  const { serve } = await import('../dist/index.js');
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-check-refused-'));
+  writeFileSync(join(root, 'a.txt'), 'hello');
+  const s = await serve({ root, cors: { origins: [ORIGIN], methods: ['PUT'] } });
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${s.address().port}/a.txt`;
+  try {
+    const pre = JSON.parse((await cli(url, '--origin', ORIGIN, '--method', 'DELETE', '--json')).stdout);
+    assert.equal(pre.steps[0].status, 403);
+    assert.match(pre.reason, /refused with a bare 403 \(no CORS headers\): the server's CORS policy does not allow this request/);
+    assert.match(pre.fix, /the reason never goes on the wire.*xorigin serve --debug.*onDenied/);
+    const actual = JSON.parse((await cli(url, '--origin', 'https://evil.example', '--json')).stdout);
+    assert.match(actual.fix, /varies on Origin, so the server has a CORS policy and it does not allow https:\/\/evil\.example.*--debug/);
+    // Not the policy's refusal: a 403 that carries CORS headers, and a response without Vary: Origin.
+    const other = evaluateCors({ url, origin: ORIGIN, method: 'PUT', responses: [{ status: 403, headers: [['Access-Control-Allow-Origin', ORIGIN]] }] });
+    assert.doesNotMatch(other.fix, /policy|--debug/);
+    const plain = evaluateCors({ url, origin: ORIGIN, responses: [{ status: 200, headers: [['Vary', 'Accept-Encoding']] }] });
+    assert.doesNotMatch(plain.fix, /policy|--debug/);
+  } finally {
+    await s.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('bad input and network errors: one line on stderr, exit 2, never a stack trace', async () => {
