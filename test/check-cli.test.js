@@ -38,6 +38,15 @@ before(async () => {
       return res.end();
     }
     if (u.pathname === '/slow') return; // never answers
+    const hop = /^\/hop\/(\d+)$/.exec(u.pathname);
+    if (hop !== null) {
+      // A redirect chain whose every hop answers well inside --timeout: only an overall bound ends it.
+      setTimeout(() => {
+        res.writeHead(302, { 'Access-Control-Allow-Origin': ORIGIN, Location: `/hop/${Number(hop[1]) + 1}` });
+        res.end();
+      }, 150);
+      return;
+    }
     res.writeHead(404);
     res.end();
   });
@@ -120,6 +129,18 @@ test("a refusal by xorigin's own policy (a bare 403 preflight; no ACAO but Vary:
   }
 });
 
+test('--deadline bounds the whole check: a redirect chain of hops each under --timeout ends at it, exit 2, one line', async () => {
+  const r = await cli(`${base}/hop/0`, '--origin', ORIGIN, '--timeout', '2000', '--deadline', '500');
+  assert.equal(r.status, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, /^xorigin check: no verdict within the 500 ms deadline \(--deadline\): \d+ requests sent, the last GET http:\/\/127\.0\.0\.1:\d+\/hop\/\d+; raise --deadline/);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  await assert.rejects(checkCors({ url: `${base}/hop/0`, origin: ORIGIN, browser: 'standard', deadlineMs: 400 }), (e) => e instanceof NetworkError && e.code === 'deadline');
+  // One request that never answers: its timeout is cut to what is left of the deadline.
+  const slow = await cli(`${base}/slow`, '--origin', ORIGIN, '--timeout', '60000', '--deadline', '300');
+  assert.equal(slow.status, 2, `killed after 20 s: the 60 s timeout was not cut to the deadline ${slow.stderr}`);
+  assert.match(slow.stderr, /^xorigin check: no verdict within the 300 ms deadline \(--deadline\): 1 request sent, the last GET /);
+});
+
 test('bad input and network errors: one line on stderr, exit 2, never a stack trace', async () => {
   const bad = [
     ['--origin', ORIGIN],
@@ -133,6 +154,8 @@ test('bad input and network errors: one line on stderr, exit 2, never a stack tr
     ['not-a-url', '--origin', ORIGIN],
     ['http://127.0.0.1:1/', '--origin', ORIGIN],
     [`${base}/slow`, '--origin', ORIGIN, '--timeout', '300'],
+    [`${base}/items`, '--origin', ORIGIN, '--deadline', '0'],
+    [`${base}/items`, '--origin', ORIGIN, '--deadline', '600001'],
   ];
   for (const args of bad) {
     const r = await cli(...args);
@@ -215,6 +238,16 @@ test('xorigin --help mentions check; xorigin check --help exits 0', async () => 
   const c = await cli('--help');
   assert.equal(c.status, 0);
   assert.match(c.stdout, /Exit status: 0 allowed, 1 blocked, 2/);
+});
+
+test("every flag in xorigin check --help has its row in the README's check table, and the other way round", async () => {
+  const { CHECK_HELP } = await import('../dist/cli/check.js');
+  const readme = (await import('node:fs')).readFileSync('README.md', 'utf8');
+  const section = readme.slice(readme.indexOf('## Why is my request blocked?'), readme.indexOf('## Security model'));
+  const inHelp = [...CHECK_HELP.matchAll(/^ {2}(?:-h, )?(--[a-z-]+)/gm)].map((m) => m[1]).filter((f) => f !== '--help').sort();
+  const inReadme = [...section.matchAll(/^\| `(--[a-z-]+)/gm)].map((m) => m[1]).sort();
+  assert.ok(inHelp.length >= 10, inHelp.join(' '));
+  assert.deepEqual(inReadme, inHelp);
 });
 
 test("the README's transcript is this command's real output", async () => {

@@ -10,6 +10,9 @@ import { NetworkError, send } from './fetch-step.js';
 
 const BROWSERS: readonly Browser[] = ['standard', 'chromium', 'firefox'];
 const DEFAULT_TIMEOUT = 10_000;
+/** The whole check's bound: redirects (up to 20) each answered just under the timeout would otherwise take 20 timeouts. */
+const DEFAULT_DEADLINE = 30_000;
+const MAX_MS = 600_000;
 
 export const CHECK_HELP = `xorigin check URL --origin O [options]
 xorigin check --har FILE [--origin O] [options]
@@ -25,6 +28,7 @@ needed, then the request, following redirects as fetch() does) and prints each s
   --as fetch|font            font: an @font-face load (a CORS GET, credentials same-origin)
   --browser B                standard | chromium | firefox: whose rules set the exit code (default standard)
   --timeout MS               per request (default ${DEFAULT_TIMEOUT}, at most 60000)
+  --deadline MS              for the whole check, every request and redirect (default ${DEFAULT_DEADLINE}, at most ${MAX_MS})
   --json                     one JSON object instead of the text
   --har FILE                 explain every cross-origin request in a HAR export (no network)
   -h, --help                 this help
@@ -33,7 +37,10 @@ Exit status: 0 allowed, 1 blocked, 2 bad input or a network error.`;
 
 export interface CheckOptions extends CheckRequest {
   readonly browser: Browser;
+  /** Per request, ms (default 10000). */
   readonly timeoutMs?: number;
+  /** For the whole check, ms (default 30000): past it, a NetworkError with code `deadline`. */
+  readonly deadlineMs?: number;
 }
 
 export interface CheckResult {
@@ -48,10 +55,11 @@ const keyOf = (r: OutgoingRequest): string => JSON.stringify([r.kind, r.method, 
 /**
  * The in-process entry of `xorigin check`: drives evaluateCors over the network for each engine
  * (answers shared, so the server is asked each distinct request once) and returns every verdict.
- * Throws CheckInputError for bad input and NetworkError when a request gets no answer.
+ * Throws CheckInputError for bad input and NetworkError when a request gets no answer, or when the
+ * whole check outlasts `deadlineMs` (code `deadline`).
  */
 export async function checkCors(options: CheckOptions): Promise<CheckResult> {
-  const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT;
+  const ask = withDeadline(options.timeoutMs ?? DEFAULT_TIMEOUT, options.deadlineMs ?? DEFAULT_DEADLINE);
   const cache = new Map<string, ServerResponse>();
   const all = {} as Record<Browser, CorsVerdict>;
   for (const browser of BROWSERS) {
@@ -65,13 +73,35 @@ export async function checkCors(options: CheckOptions): Promise<CheckResult> {
       const key = keyOf(v.next);
       let res = cache.get(key);
       if (res === undefined) {
-        res = await send(v.next, timeout);
+        res = await ask(v.next);
         cache.set(key, res);
       }
       answers.push(res);
     }
   }
   return { verdict: all[options.browser], all };
+}
+
+/**
+ * `send` under both bounds: each request gets the per-request timeout or what is left of the
+ * deadline, whichever is shorter, so the check ends at the deadline, not a timeout after it.
+ */
+function withDeadline(timeoutMs: number, deadlineMs: number): (req: OutgoingRequest) => Promise<ServerResponse> {
+  const end = Date.now() + deadlineMs;
+  let sent = 0;
+  const over = (req: OutgoingRequest): NetworkError =>
+    new NetworkError(`no verdict within the ${deadlineMs} ms deadline (--deadline): ${sent} request${sent === 1 ? '' : 's'} sent, the last ${req.method} ${req.url}; raise --deadline, or find the slow hop (a redirect chain, a slow server)`, 'deadline');
+  return async (req) => {
+    const left = end - Date.now();
+    if (left <= 0) throw over(req);
+    sent++;
+    try {
+      return await send(req, Math.min(timeoutMs, left));
+    } catch (e) {
+      if (e instanceof NetworkError && e.code === 'timeout' && left < timeoutMs) throw over(req);
+      throw e;
+    }
+  };
 }
 
 /** "allowed in chromium; blocked by the standard and firefox", or null when all agree. */
@@ -106,7 +136,7 @@ function parse(argv: readonly string[]): Parsed {
       strict: true,
       options: {
         origin: { type: 'string' }, method: { type: 'string' }, header: { type: 'string', multiple: true },
-        credentials: { type: 'string' }, as: { type: 'string' }, browser: { type: 'string' }, timeout: { type: 'string' },
+        credentials: { type: 'string' }, as: { type: 'string' }, browser: { type: 'string' }, timeout: { type: 'string' }, deadline: { type: 'string' },
         json: { type: 'boolean' }, har: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     });
@@ -119,11 +149,11 @@ function parse(argv: readonly string[]): Parsed {
     if (!(allowed as readonly string[]).includes(value)) throw new CheckInputError(`--${flag} ${JSON.stringify(value)}: use ${allowed.join(', ')}`);
     return value as T;
   };
-  let timeoutMs = DEFAULT_TIMEOUT;
-  if (v.timeout !== undefined) {
-    if (!/^\d+$/.test(v.timeout) || Number(v.timeout) < 1 || Number(v.timeout) > 60_000) throw new CheckInputError(`--timeout ${JSON.stringify(v.timeout)}: milliseconds from 1 to 60000`);
-    timeoutMs = Number(v.timeout);
-  }
+  const milliseconds = (flag: string, value: string | undefined, max: number, dflt: number): number => {
+    if (value === undefined) return dflt;
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) throw new CheckInputError(`--${flag} ${JSON.stringify(value)}: milliseconds from 1 to ${max}`);
+    return Number(value);
+  };
   if (p.positionals.length > 1) throw new CheckInputError(`one URL at a time; got ${p.positionals.length}: ${p.positionals.join(' ')}`);
   const headers: HeaderPair[] = (v.header ?? []).map(parseHeaderLine);
   return {
@@ -138,7 +168,8 @@ function parse(argv: readonly string[]): Parsed {
       credentials: oneOf<Credentials>('credentials', v.credentials, ['omit', 'same-origin', 'include'], 'same-origin'),
       as: oneOf('as', v.as, ['fetch', 'font'] as const, 'fetch'),
       browser: oneOf<Browser>('browser', v.browser, BROWSERS, 'standard'),
-      timeoutMs,
+      timeoutMs: milliseconds('timeout', v.timeout, 60_000, DEFAULT_TIMEOUT),
+      deadlineMs: milliseconds('deadline', v.deadline, MAX_MS, DEFAULT_DEADLINE),
     },
   };
 }
