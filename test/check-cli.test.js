@@ -141,6 +141,12 @@ test('--deadline bounds the whole check: a redirect chain of hops each under --t
   assert.match(slow.stderr, /^xorigin check: no verdict within the 300 ms deadline \(--deadline\): 1 request sent, the last GET /);
 });
 
+test('a refused connection says so, and what to check', async () => {
+  const r = await cli('http://127.0.0.1:1/', '--origin', ORIGIN);
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr.trim(), 'xorigin check: cannot GET http://127.0.0.1:1/: nothing listens on 127.0.0.1:1: the connection was refused; check the port, and that the server is running (ECONNREFUSED)');
+});
+
 test('bad input and network errors: one line on stderr, exit 2, never a stack trace', async () => {
   const bad = [
     ['--origin', ORIGIN],
