@@ -191,6 +191,95 @@ test('--har: each cross-origin request judged from the recorded answers', async 
   assert.match(text, /#4 DELETE https:\/\/api\.example\/b .*: blocked: the method "DELETE" is not in Access-Control-Allow-Methods/);
 });
 
+/** Runs `xorigin check --har` in process on `har` (any JSON value), with `args`; { code, out, err }. */
+async function harRun(har, ...args) {
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-har-'));
+  const file = join(dir, 's.har');
+  writeFileSync(file, typeof har === 'string' ? har : JSON.stringify(har));
+  const out = [];
+  const err = [];
+  try {
+    const code = await runCheck(['--har', file, ...args], { out: (t) => out.push(t), err: (t) => err.push(t) });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+const hs = (o) => Object.entries(o).map(([name, value]) => ({ name, value }));
+
+test('--har, a Chromium export: no response (status 0/-1, _error), no Origin, same-origin, postData, _fromCache, pseudo-headers', async () => {
+  const har = { log: { version: '1.2', creator: { name: 'WebInspector', version: '537.36' }, pages: [{ id: 'page_1', title: `${ORIGIN}/`, startedDateTime: '2026-11-30T10:00:00.000Z' }], entries: [
+    { pageref: 'page_1', _resourceType: 'document', request: { method: 'GET', url: `${ORIGIN}/`, headers: hs({ ':authority': 'app.example', Accept: 'text/html' }) }, response: { status: 200, headers: hs({ 'Content-Type': 'text/html' }) } },
+    { pageref: 'page_1', _resourceType: 'fetch', request: { method: 'GET', url: 'https://api.example/a', headers: hs({ Origin: ORIGIN, Referer: `${ORIGIN}/` }) }, response: { status: 0, statusText: '', headers: [], _error: 'net::ERR_FAILED' } },
+    { pageref: 'page_1', _resourceType: 'image', request: { method: 'GET', url: 'https://cdn.example/logo.png', headers: hs({ Referer: `${ORIGIN}/` }) }, response: { status: 200, headers: [] } },
+    { pageref: 'page_1', _resourceType: 'preflight', request: { method: 'OPTIONS', url: 'https://api.example/b', headers: hs({ Origin: ORIGIN, 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'content-type' }) }, response: { status: 204, headers: hs({ 'Access-Control-Allow-Origin': ORIGIN, 'Access-Control-Allow-Methods': 'PUT' }) } },
+    { pageref: 'page_1', _resourceType: 'fetch', request: { method: 'PUT', url: 'https://api.example/b', headers: hs({ Origin: ORIGIN }), postData: { mimeType: 'application/json', text: '{}' } }, response: { status: -1, headers: [], _error: 'net::ERR_FAILED' } },
+    { pageref: 'page_1', _resourceType: 'fetch', request: { method: 'GET', url: 'https://ads.example/t', headers: hs({ Origin: ORIGIN }) }, response: { status: -1, headers: [], _error: 'net::ERR_BLOCKED_BY_CLIENT' } },
+    { pageref: 'page_1', _fromCache: 'memory', request: { method: 'GET', url: 'https://api.example/d', headers: hs({ Origin: ORIGIN }) }, response: { status: 200, headers: hs({ 'Access-Control-Allow-Origin': '*' }) } },
+  ] } };
+  const r = await harRun(har);
+  assert.equal(r.err, '');
+  assert.equal(r.code, 1, r.out);
+  const line = (n) => r.out.split('\n').filter((l, i, all) => l.startsWith(`#${n} `) || (all[i - 1]?.startsWith(`#${n} `) && l.startsWith('   fix:'))).join('\n');
+  assert.doesNotMatch(r.out, /#1 /, 'the page itself is same-origin');
+  assert.match(r.out, /\(1 same-origin request: not CORS, not judged\)/);
+  assert.match(line(2), /^#2 GET https:\/\/api\.example\/a \(from https:\/\/app\.example\): no-response: the browser got no response \(net::ERR_FAILED: what Chromium records for a CORS failure, among others\)/);
+  assert.match(line(2), /fix: check it over the network: xorigin check https:\/\/api\.example\/a --origin https:\/\/app\.example$/);
+  assert.match(line(3), /^#3 GET https:\/\/cdn\.example\/logo\.png \(from https:\/\/app\.example\): not-cors: not a CORS request as recorded: no Origin header/);
+  assert.match(line(5), /#5 PUT https:\/\/api\.example\/b .*: blocked: .*content-type/, 'postData gives the Content-Type the preflight had to allow');
+  assert.match(line(6), /no-response: the browser got no response \(net::ERR_BLOCKED_BY_CLIENT: an extension in the browser, such as an ad or privacy blocker, stopped it; not CORS\)/);
+  assert.match(line(7), /#7 GET https:\/\/api\.example\/d .*: allowed 200/);
+  const j = JSON.parse((await harRun(har, '--json')).out);
+  assert.deepEqual(j.requests.map((x) => [x.entry, x.verdict]), [[1, 'not-cors'], [2, 'no-response'], [3, 'not-cors'], [5, 'blocked'], [6, 'no-response'], [7, 'allowed']]);
+});
+
+test('--har, a Firefox export: status 0 and no response.headers; a preflight that got no response', async () => {
+  const har = { log: { version: '1.2', creator: { name: 'Firefox', version: '128.0' }, pages: [{ id: 'page_1', title: 'My app' }], entries: [
+    { pageref: 'page_1', request: { method: 'GET', url: 'https://api.example/e', headers: hs({ Origin: ORIGIN }) }, response: { status: 0, statusText: '', httpVersion: '', content: { size: 0 } } },
+    { pageref: 'page_1', request: { method: 'POST', url: 'https://api.example/f', headers: hs({ Origin: ORIGIN, 'Content-Type': 'text/plain' }), postData: { mimeType: 'text/plain', text: 'x' } }, response: { status: 200, content: {} } },
+    { pageref: 'page_1', request: { method: 'OPTIONS', url: 'https://api.example/g', headers: hs({ Origin: ORIGIN, 'Access-Control-Request-Method': 'DELETE' }) }, response: { status: 0, content: {} } },
+    { pageref: 'page_1', request: { method: 'DELETE', url: 'https://api.example/g', headers: hs({ Origin: ORIGIN }) }, response: { status: 0, content: {} } },
+  ] } };
+  const r = await harRun(har);
+  assert.equal(r.err, '');
+  assert.equal(r.code, 1);
+  assert.match(r.out, /#1 GET https:\/\/api\.example\/e .*: no-response: the browser got no response: blocked, failed or cancelled/);
+  assert.match(r.out, /#2 POST https:\/\/api\.example\/f .*: blocked: the response \(status 200\) has no Access-Control-Allow-Origin/);
+  assert.match(r.out, /#4 DELETE https:\/\/api\.example\/g .*: no-response: its preflight \(entry #3\) got no response/);
+  assert.match(r.out, /fix: check it over the network: xorigin check https:\/\/api\.example\/g --origin https:\/\/app\.example --method DELETE/);
+});
+
+test('--har: any JSON, however shaped, is read without a crash: exit 0 or 1 with a report, or 2 with one line when it is no HAR', async () => {
+  let seed = 13;
+  const rand = (n) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const values = [null, true, 0, -1, 204, 1e308, '', 'x', 'OPTIONS', 'https://api.example/a', ORIGIN, 'null', [], {}, [null], [{ name: 1 }], [{ name: 'Origin', value: ORIGIN }], [{ name: 'Origin' }]];
+  const pick = () => values[rand(values.length)];
+  const maybe = (make) => (rand(4) === 0 ? pick() : make());
+  const entry = () => maybe(() => ({
+    request: maybe(() => ({ method: maybe(() => ['GET', 'PUT', 'OPTIONS', 'get'][rand(4)]), url: maybe(() => ['https://api.example/a', `${ORIGIN}/`, 'data:,x', 'not a url'][rand(4)]), headers: maybe(() => [{ name: 'Origin', value: maybe(() => ORIGIN) }, { name: maybe(() => 'X-A'), value: 'v' }]), postData: pick() })),
+    response: maybe(() => ({ status: maybe(() => [0, -1, 200, 204, 302, 403][rand(6)]), headers: maybe(() => [{ name: 'Access-Control-Allow-Origin', value: maybe(() => ORIGIN) }, { name: 'Location', value: pick() }]), _error: pick() })),
+    pageref: pick(),
+  }));
+  for (let i = 0; i < 60; i++) {
+    const har = { log: { pages: maybe(() => [{ id: pick(), title: pick() }]), entries: Array.from({ length: rand(8) }, entry) } };
+    for (const args of [[], ['--json']]) {
+      const r = await harRun(har, ...args);
+      assert.ok(r.code === 0 || r.code === 1, `exit ${r.code} for ${JSON.stringify(har)}: ${r.err}`);
+      assert.equal(r.err, '', JSON.stringify(har));
+      if (args.length > 0) JSON.parse(r.out);
+    }
+  }
+  for (const notHar of ['null', '1', '"x"', '[]', '{}', '{"log":null}', '{"log":{"entries":{}}}', '{not json']) {
+    const r = await harRun(notHar);
+    assert.equal(r.code, 2, notHar);
+    assert.match(r.err, /^xorigin check: --har \S+: (no log\.entries|not JSON)/, notHar);
+    assert.equal(r.err.split('\n').length, 1);
+  }
+});
+
 test('values from the server or a HAR reach the terminal escaped: no control sequence gets through', async () => {
   // An 8-bit CSI (U+009B, what a latin1 header byte 0x9B reads as) passes node's parser; ESC arrives through a HAR's JSON.
   const hostile = await listen((req, res) => {

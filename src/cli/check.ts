@@ -1,12 +1,15 @@
 // `xorigin check URL --origin O ...`: sends what a browser would send, and says what the browser
 // decides and why, with the fix for the server's operator. `--har FILE` explains a DevTools export.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   CheckInputError, evaluateCors, parseHeaderLine, parseOrigin, type Browser, type CheckRequest, type CorsVerdict, type Credentials,
   type HeaderPair, type OutgoingRequest, type ServerResponse,
 } from '../check/index.js';
 import { NetworkError, send } from './fetch-step.js';
+import { runHar } from './har.js';
+import { safeJson, terminalSafe, type Io } from './terminal.js';
+
+export { terminalSafe, type Io } from './terminal.js';
 
 const BROWSERS: readonly Browser[] = ['standard', 'chromium', 'firefox'];
 const DEFAULT_TIMEOUT = 10_000;
@@ -30,7 +33,7 @@ needed, then the request, following redirects as fetch() does) and prints each s
   --timeout MS               per request (default ${DEFAULT_TIMEOUT}, at most 60000)
   --deadline MS              for the whole check, every request and redirect (default ${DEFAULT_DEADLINE}, at most ${MAX_MS})
   --json                     one JSON object instead of the text
-  --har FILE                 explain every cross-origin request in a HAR export (no network)
+  --har FILE                 judge every request of a DevTools HAR export from its recorded answers (no network)
   -h, --help                 this help
 
 Exit status: 0 allowed, 1 blocked, 2 bad input or a network error.`;
@@ -176,22 +179,6 @@ function parse(argv: readonly string[]): Parsed {
 
 const indent = (s: string, n: number): string => `${' '.repeat(n)}${s}`;
 
-/**
- * One line of the report made safe for a terminal: header values come from the server checked (a
- * byte 0x9B reads as U+009B, an 8-bit CSI) and HAR values from any JSON, so C0 and C1 controls, DEL
- * and U+2028/U+2029 are written as escapes (\x1b, \u2028), never as themselves.
- */
-export function terminalSafe(line: string): string {
-  return line.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => {
-    const code = c.charCodeAt(0);
-    return code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, '0')}`;
-  });
-}
-
-/** JSON for a terminal: JSON.stringify escapes C0 controls; DEL, C1 and U+2028/U+2029 are escaped too (still valid JSON). */
-const safeJson = (value: unknown): string =>
-  JSON.stringify(value, null, 2).replace(/[\x7f-\x9f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-
 /** The text report: each step with the headers that mattered, the verdict, the fix, and any disagreement. */
 export function renderText(request: CheckRequest, result: CheckResult): string {
   const v = result.verdict;
@@ -240,11 +227,6 @@ export function toJson(result: CheckResult): Record<string, unknown> {
   };
 }
 
-export interface Io {
-  readonly out: (s: string) => void;
-  readonly err: (s: string) => void;
-}
-
 /** `xorigin check ...`: returns the exit status (0 allowed, 1 blocked, 2 bad input or network error). */
 export async function runCheck(argv: readonly string[], io: Io): Promise<number> {
   try {
@@ -253,7 +235,7 @@ export async function runCheck(argv: readonly string[], io: Io): Promise<number>
       io.out(CHECK_HELP);
       return 0;
     }
-    if (p.har !== undefined) return runHar(p, io);
+    if (p.har !== undefined) return runHar({ file: p.har, origin: p.origin, credentials: p.request.credentials ?? 'same-origin', browser: p.request.browser, json: p.json }, io);
     if (p.url === undefined) throw new CheckInputError('missing URL: xorigin check URL --origin O (see xorigin check --help)');
     if (p.origin === undefined) throw new CheckInputError('missing --origin: the origin of the page that makes the request, e.g. --origin https://app.example.com');
     const request: CheckOptions = { ...p.request, url: p.url, origin: parseOrigin(p.origin) };
@@ -268,67 +250,4 @@ export async function runCheck(argv: readonly string[], io: Io): Promise<number>
     io.err(terminalSafe(`xorigin check: ${(e as Error).message ?? String(e)}`));
     return 2;
   }
-}
-
-interface HarEntry {
-  request: { method: string; url: string; headers: { name: string; value: string }[] };
-  response: { status: number; headers: { name: string; value: string }[] };
-}
-
-/** Headers the browser adds itself (not the script's), left out when rebuilding a request from a HAR. */
-const BROWSER_ADDED = new Set(['user-agent', 'accept', 'accept-language', 'cache-control', 'pragma', 'priority', 'referer', 'origin', 'cookie', 'accept-encoding', 'connection', 'host', 'content-length']);
-
-/** --har: every cross-origin request in the export, judged from the answers recorded in it (no network). */
-function runHar(p: Parsed, io: Io): number {
-  let har: { log?: { entries?: HarEntry[]; pages?: { title?: string }[] } };
-  try {
-    har = JSON.parse(readFileSync(p.har as string, 'utf8')) as typeof har;
-  } catch (e) {
-    throw new CheckInputError(`--har ${p.har}: ${(e as NodeJS.ErrnoException).code ?? 'not JSON'}${(e as Error).message.includes('JSON') ? ' (not a HAR file: not JSON)' : ''}`);
-  }
-  const entries = har.log?.entries;
-  if (!Array.isArray(entries)) throw new CheckInputError(`--har ${p.har}: no log.entries; export it from DevTools' Network panel ("Save all as HAR")`);
-  const pairs = (hs: { name: string; value: string }[]): HeaderPair[] => hs.filter((h) => !h.name.startsWith(':')).map((h) => [h.name, h.value]);
-  const reports: Record<string, unknown>[] = [];
-  let blocked = 0;
-  for (const [i, e] of entries.entries()) {
-    const reqHeaders = pairs(e.request.headers);
-    const origin = p.origin ?? reqHeaders.find(([n]) => n.toLowerCase() === 'origin')?.[1];
-    if (origin === undefined || origin === 'null' || e.request.method === 'OPTIONS') continue;
-    let target: URL;
-    try {
-      target = new URL(e.request.url);
-    } catch {
-      continue;
-    }
-    if (target.origin === origin || (target.protocol !== 'http:' && target.protocol !== 'https:')) continue;
-    const scriptHeaders = reqHeaders.filter(([n]) => !BROWSER_ADDED.has(n.toLowerCase()) && !n.toLowerCase().startsWith('sec-'));
-    const hasCookie = reqHeaders.some(([n]) => n.toLowerCase() === 'cookie');
-    const answer = (req: OutgoingRequest): ServerResponse => {
-      const found = req.kind === 'preflight'
-        ? entries.slice(0, i + 1).reverse().find((x) => x.request.method === 'OPTIONS' && x.request.url === req.url)
-        : entries.slice(i).find((x) => x.request.url === req.url && x.request.method !== 'OPTIONS');
-      if (found === undefined) throw new CheckInputError(`--har: entry ${i + 1} (${e.request.method} ${e.request.url}) needs the ${req.kind === 'preflight' ? 'preflight (OPTIONS) ' : ''}answer from ${req.url}, which the HAR does not have (DevTools often hides preflights: enable "Show CORS preflight requests")`);
-      return { status: found.response.status, headers: pairs(found.response.headers) };
-    };
-    let v: CorsVerdict;
-    try {
-      v = evaluateCors({ url: e.request.url, origin, method: e.request.method, headers: scriptHeaders, credentials: hasCookie ? 'include' : p.request.credentials ?? 'same-origin', browser: p.request.browser, responses: answer });
-    } catch (err) {
-      if (!(err instanceof CheckInputError)) throw err;
-      reports.push({ entry: i + 1, method: e.request.method, url: e.request.url, origin, verdict: 'unknown', reason: err.message });
-      continue;
-    }
-    if (v.verdict === 'blocked') blocked++;
-    reports.push({ entry: i + 1, method: e.request.method, url: e.request.url, origin, verdict: v.verdict, preflight: v.preflight, status: v.status, readable: v.readable, reason: v.reason, failedStep: v.failedStep, fix: v.fix });
-  }
-  if (p.json) io.out(safeJson({ verdict: blocked > 0 ? 'blocked' : 'allowed', requests: reports }));
-  else {
-    if (reports.length === 0) io.out('no cross-origin requests in this HAR');
-    for (const r of reports) {
-      io.out(terminalSafe(`#${String(r.entry)} ${String(r.method)} ${String(r.url)} (from ${String(r.origin)}): ${String(r.verdict)}${r.verdict === 'allowed' ? ` ${String(r.status)}` : `: ${String(r.reason)}`}`));
-      if (r.fix !== null && r.fix !== undefined) io.out(terminalSafe(`   fix: ${String(r.fix)}`));
-    }
-  }
-  return blocked > 0 ? 1 : 0;
 }
