@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { listen } from './helpers.js';
 import { checkCors, runCheck } from '../dist/cli/check.js';
 import { NetworkError, send } from '../dist/cli/fetch-step.js';
+import { evaluateCors } from '../dist/check/index.js';
 
 const ORIGIN = 'https://app.example';
 let api;
@@ -37,6 +38,15 @@ before(async () => {
       return res.end();
     }
     if (u.pathname === '/slow') return; // never answers
+    const hop = /^\/hop\/(\d+)$/.exec(u.pathname);
+    if (hop !== null) {
+      // A redirect chain whose every hop answers well inside --timeout: only an overall bound ends it.
+      setTimeout(() => {
+        res.writeHead(302, { 'Access-Control-Allow-Origin': ORIGIN, Location: `/hop/${Number(hop[1]) + 1}` });
+        res.end();
+      }, 150);
+      return;
+    }
     res.writeHead(404);
     res.end();
   });
@@ -94,6 +104,49 @@ test('redirects are followed as fetch() does; credentials need ACAC', async () =
   assert.match(cred.verdict.fix, /Access-Control-Allow-Credentials: true/);
 });
 
+test("a refusal by xorigin's own policy (a bare 403 preflight; no ACAO but Vary: Origin) is named as one, with --debug and onDenied as the way to see why", async () => {
+  const { serve } = await import('../dist/index.js');
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-check-refused-'));
+  writeFileSync(join(root, 'a.txt'), 'hello');
+  const s = await serve({ root, cors: { origins: [ORIGIN], methods: ['PUT'] } });
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${s.address().port}/a.txt`;
+  try {
+    const pre = JSON.parse((await cli(url, '--origin', ORIGIN, '--method', 'DELETE', '--json')).stdout);
+    assert.equal(pre.steps[0].status, 403);
+    assert.match(pre.reason, /refused with a bare 403 \(no CORS headers\): the server's CORS policy does not allow this request/);
+    assert.match(pre.fix, /the reason never goes on the wire.*xorigin serve --debug.*onDenied/);
+    const actual = JSON.parse((await cli(url, '--origin', 'https://evil.example', '--json')).stdout);
+    assert.match(actual.fix, /varies on Origin, so the server has a CORS policy and it does not allow https:\/\/evil\.example.*--debug/);
+    // Not the policy's refusal: a 403 that carries CORS headers, and a response without Vary: Origin.
+    const other = evaluateCors({ url, origin: ORIGIN, method: 'PUT', responses: [{ status: 403, headers: [['Access-Control-Allow-Origin', ORIGIN]] }] });
+    assert.doesNotMatch(other.fix, /policy|--debug/);
+    const plain = evaluateCors({ url, origin: ORIGIN, responses: [{ status: 200, headers: [['Vary', 'Accept-Encoding']] }] });
+    assert.doesNotMatch(plain.fix, /policy|--debug/);
+  } finally {
+    await s.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('--deadline bounds the whole check: a redirect chain of hops each under --timeout ends at it, exit 2, one line', async () => {
+  const r = await cli(`${base}/hop/0`, '--origin', ORIGIN, '--timeout', '2000', '--deadline', '500');
+  assert.equal(r.status, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, /^xorigin check: no verdict within the 500 ms deadline \(--deadline\): \d+ requests sent, the last GET http:\/\/127\.0\.0\.1:\d+\/hop\/\d+; raise --deadline/);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  await assert.rejects(checkCors({ url: `${base}/hop/0`, origin: ORIGIN, browser: 'standard', deadlineMs: 400 }), (e) => e instanceof NetworkError && e.code === 'deadline');
+  // One request that never answers: its timeout is cut to what is left of the deadline.
+  const slow = await cli(`${base}/slow`, '--origin', ORIGIN, '--timeout', '60000', '--deadline', '300');
+  assert.equal(slow.status, 2, `killed after 20 s: the 60 s timeout was not cut to the deadline ${slow.stderr}`);
+  assert.match(slow.stderr, /^xorigin check: no verdict within the 300 ms deadline \(--deadline\): 1 request sent, the last GET /);
+});
+
+test('a refused connection says so, and what to check', async () => {
+  const r = await cli('http://127.0.0.1:1/', '--origin', ORIGIN);
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr.trim(), 'xorigin check: cannot GET http://127.0.0.1:1/: nothing listens on 127.0.0.1:1: the connection was refused; check the port, and that the server is running (ECONNREFUSED)');
+});
+
 test('bad input and network errors: one line on stderr, exit 2, never a stack trace', async () => {
   const bad = [
     ['--origin', ORIGIN],
@@ -107,6 +160,8 @@ test('bad input and network errors: one line on stderr, exit 2, never a stack tr
     ['not-a-url', '--origin', ORIGIN],
     ['http://127.0.0.1:1/', '--origin', ORIGIN],
     [`${base}/slow`, '--origin', ORIGIN, '--timeout', '300'],
+    [`${base}/items`, '--origin', ORIGIN, '--deadline', '0'],
+    [`${base}/items`, '--origin', ORIGIN, '--deadline', '600001'],
   ];
   for (const args of bad) {
     const r = await cli(...args);
@@ -134,6 +189,95 @@ test('--har: each cross-origin request judged from the recorded answers', async 
   const text = out.join('\n');
   assert.match(text, /#2 GET https:\/\/api\.example\/a .*: allowed 200/);
   assert.match(text, /#4 DELETE https:\/\/api\.example\/b .*: blocked: the method "DELETE" is not in Access-Control-Allow-Methods/);
+});
+
+/** Runs `xorigin check --har` in process on `har` (any JSON value), with `args`; { code, out, err }. */
+async function harRun(har, ...args) {
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-har-'));
+  const file = join(dir, 's.har');
+  writeFileSync(file, typeof har === 'string' ? har : JSON.stringify(har));
+  const out = [];
+  const err = [];
+  try {
+    const code = await runCheck(['--har', file, ...args], { out: (t) => out.push(t), err: (t) => err.push(t) });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+const hs = (o) => Object.entries(o).map(([name, value]) => ({ name, value }));
+
+test('--har, a Chromium export: no response (status 0/-1, _error), no Origin, same-origin, postData, _fromCache, pseudo-headers', async () => {
+  const har = { log: { version: '1.2', creator: { name: 'WebInspector', version: '537.36' }, pages: [{ id: 'page_1', title: `${ORIGIN}/`, startedDateTime: '2026-11-30T10:00:00.000Z' }], entries: [
+    { pageref: 'page_1', _resourceType: 'document', request: { method: 'GET', url: `${ORIGIN}/`, headers: hs({ ':authority': 'app.example', Accept: 'text/html' }) }, response: { status: 200, headers: hs({ 'Content-Type': 'text/html' }) } },
+    { pageref: 'page_1', _resourceType: 'fetch', request: { method: 'GET', url: 'https://api.example/a', headers: hs({ Origin: ORIGIN, Referer: `${ORIGIN}/` }) }, response: { status: 0, statusText: '', headers: [], _error: 'net::ERR_FAILED' } },
+    { pageref: 'page_1', _resourceType: 'image', request: { method: 'GET', url: 'https://cdn.example/logo.png', headers: hs({ Referer: `${ORIGIN}/` }) }, response: { status: 200, headers: [] } },
+    { pageref: 'page_1', _resourceType: 'preflight', request: { method: 'OPTIONS', url: 'https://api.example/b', headers: hs({ Origin: ORIGIN, 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'content-type' }) }, response: { status: 204, headers: hs({ 'Access-Control-Allow-Origin': ORIGIN, 'Access-Control-Allow-Methods': 'PUT' }) } },
+    { pageref: 'page_1', _resourceType: 'fetch', request: { method: 'PUT', url: 'https://api.example/b', headers: hs({ Origin: ORIGIN }), postData: { mimeType: 'application/json', text: '{}' } }, response: { status: -1, headers: [], _error: 'net::ERR_FAILED' } },
+    { pageref: 'page_1', _resourceType: 'fetch', request: { method: 'GET', url: 'https://ads.example/t', headers: hs({ Origin: ORIGIN }) }, response: { status: -1, headers: [], _error: 'net::ERR_BLOCKED_BY_CLIENT' } },
+    { pageref: 'page_1', _fromCache: 'memory', request: { method: 'GET', url: 'https://api.example/d', headers: hs({ Origin: ORIGIN }) }, response: { status: 200, headers: hs({ 'Access-Control-Allow-Origin': '*' }) } },
+  ] } };
+  const r = await harRun(har);
+  assert.equal(r.err, '');
+  assert.equal(r.code, 1, r.out);
+  const line = (n) => r.out.split('\n').filter((l, i, all) => l.startsWith(`#${n} `) || (all[i - 1]?.startsWith(`#${n} `) && l.startsWith('   fix:'))).join('\n');
+  assert.doesNotMatch(r.out, /#1 /, 'the page itself is same-origin');
+  assert.match(r.out, /\(1 same-origin request: not CORS, not judged\)/);
+  assert.match(line(2), /^#2 GET https:\/\/api\.example\/a \(from https:\/\/app\.example\): no-response: the browser got no response \(net::ERR_FAILED: what Chromium records for a CORS failure, among others\)/);
+  assert.match(line(2), /fix: check it over the network: xorigin check https:\/\/api\.example\/a --origin https:\/\/app\.example$/);
+  assert.match(line(3), /^#3 GET https:\/\/cdn\.example\/logo\.png \(from https:\/\/app\.example\): not-cors: not a CORS request as recorded: no Origin header/);
+  assert.match(line(5), /#5 PUT https:\/\/api\.example\/b .*: blocked: .*content-type/, 'postData gives the Content-Type the preflight had to allow');
+  assert.match(line(6), /no-response: the browser got no response \(net::ERR_BLOCKED_BY_CLIENT: an extension in the browser, such as an ad or privacy blocker, stopped it; not CORS\)/);
+  assert.match(line(7), /#7 GET https:\/\/api\.example\/d .*: allowed 200/);
+  const j = JSON.parse((await harRun(har, '--json')).out);
+  assert.deepEqual(j.requests.map((x) => [x.entry, x.verdict]), [[1, 'not-cors'], [2, 'no-response'], [3, 'not-cors'], [5, 'blocked'], [6, 'no-response'], [7, 'allowed']]);
+});
+
+test('--har, a Firefox export: status 0 and no response.headers; a preflight that got no response', async () => {
+  const har = { log: { version: '1.2', creator: { name: 'Firefox', version: '128.0' }, pages: [{ id: 'page_1', title: 'My app' }], entries: [
+    { pageref: 'page_1', request: { method: 'GET', url: 'https://api.example/e', headers: hs({ Origin: ORIGIN }) }, response: { status: 0, statusText: '', httpVersion: '', content: { size: 0 } } },
+    { pageref: 'page_1', request: { method: 'POST', url: 'https://api.example/f', headers: hs({ Origin: ORIGIN, 'Content-Type': 'text/plain' }), postData: { mimeType: 'text/plain', text: 'x' } }, response: { status: 200, content: {} } },
+    { pageref: 'page_1', request: { method: 'OPTIONS', url: 'https://api.example/g', headers: hs({ Origin: ORIGIN, 'Access-Control-Request-Method': 'DELETE' }) }, response: { status: 0, content: {} } },
+    { pageref: 'page_1', request: { method: 'DELETE', url: 'https://api.example/g', headers: hs({ Origin: ORIGIN }) }, response: { status: 0, content: {} } },
+  ] } };
+  const r = await harRun(har);
+  assert.equal(r.err, '');
+  assert.equal(r.code, 1);
+  assert.match(r.out, /#1 GET https:\/\/api\.example\/e .*: no-response: the browser got no response: blocked, failed or cancelled/);
+  assert.match(r.out, /#2 POST https:\/\/api\.example\/f .*: blocked: the response \(status 200\) has no Access-Control-Allow-Origin/);
+  assert.match(r.out, /#4 DELETE https:\/\/api\.example\/g .*: no-response: its preflight \(entry #3\) got no response/);
+  assert.match(r.out, /fix: check it over the network: xorigin check https:\/\/api\.example\/g --origin https:\/\/app\.example --method DELETE/);
+});
+
+test('--har: any JSON, however shaped, is read without a crash: exit 0 or 1 with a report, or 2 with one line when it is no HAR', async () => {
+  let seed = 13;
+  const rand = (n) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const values = [null, true, 0, -1, 204, 1e308, '', 'x', 'OPTIONS', 'https://api.example/a', ORIGIN, 'null', [], {}, [null], [{ name: 1 }], [{ name: 'Origin', value: ORIGIN }], [{ name: 'Origin' }]];
+  const pick = () => values[rand(values.length)];
+  const maybe = (make) => (rand(4) === 0 ? pick() : make());
+  const entry = () => maybe(() => ({
+    request: maybe(() => ({ method: maybe(() => ['GET', 'PUT', 'OPTIONS', 'get'][rand(4)]), url: maybe(() => ['https://api.example/a', `${ORIGIN}/`, 'data:,x', 'not a url'][rand(4)]), headers: maybe(() => [{ name: 'Origin', value: maybe(() => ORIGIN) }, { name: maybe(() => 'X-A'), value: 'v' }]), postData: pick() })),
+    response: maybe(() => ({ status: maybe(() => [0, -1, 200, 204, 302, 403][rand(6)]), headers: maybe(() => [{ name: 'Access-Control-Allow-Origin', value: maybe(() => ORIGIN) }, { name: 'Location', value: pick() }]), _error: pick() })),
+    pageref: pick(),
+  }));
+  for (let i = 0; i < 60; i++) {
+    const har = { log: { pages: maybe(() => [{ id: pick(), title: pick() }]), entries: Array.from({ length: rand(8) }, entry) } };
+    for (const args of [[], ['--json']]) {
+      const r = await harRun(har, ...args);
+      assert.ok(r.code === 0 || r.code === 1, `exit ${r.code} for ${JSON.stringify(har)}: ${r.err}`);
+      assert.equal(r.err, '', JSON.stringify(har));
+      if (args.length > 0) JSON.parse(r.out);
+    }
+  }
+  for (const notHar of ['null', '1', '"x"', '[]', '{}', '{"log":null}', '{"log":{"entries":{}}}', '{not json']) {
+    const r = await harRun(notHar);
+    assert.equal(r.code, 2, notHar);
+    assert.match(r.err, /^xorigin check: --har \S+: (no log\.entries|not JSON)/, notHar);
+    assert.equal(r.err.split('\n').length, 1);
+  }
 });
 
 test('values from the server or a HAR reach the terminal escaped: no control sequence gets through', async () => {
@@ -189,6 +333,16 @@ test('xorigin --help mentions check; xorigin check --help exits 0', async () => 
   const c = await cli('--help');
   assert.equal(c.status, 0);
   assert.match(c.stdout, /Exit status: 0 allowed, 1 blocked, 2/);
+});
+
+test("every flag in xorigin check --help has its row in the README's check table, and the other way round", async () => {
+  const { CHECK_HELP } = await import('../dist/cli/check.js');
+  const readme = (await import('node:fs')).readFileSync('README.md', 'utf8');
+  const section = readme.slice(readme.indexOf('## Why is my request blocked?'), readme.indexOf('## Security model'));
+  const inHelp = [...CHECK_HELP.matchAll(/^ {2}(?:-h, )?(--[a-z-]+)/gm)].map((m) => m[1]).filter((f) => f !== '--help').sort();
+  const inReadme = [...section.matchAll(/^\| `(--[a-z-]+)/gm)].map((m) => m[1]).sort();
+  assert.ok(inHelp.length >= 10, inHelp.join(' '));
+  assert.deepEqual(inReadme, inHelp);
 });
 
 test("the README's transcript is this command's real output", async () => {

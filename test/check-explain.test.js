@@ -178,3 +178,26 @@ test('an onDenied that throws costs nothing but one report: the refusal is still
   assert.equal(reports.length, 1);
   assert.match(reports[0], /onDenied callback threw/);
 });
+
+test("serve(): the policy's onDenied sees refused actual requests too (the file server writes its own headers), in the engine's shape", async () => {
+  const seen = [];
+  const lines = [];
+  const onDenied = (info) => seen.push(info);
+  const s = await server({ cors: { origins: ['https://app.example'], methods: ['PUT'], onDenied }, debug: (l) => lines.push(l) });
+  const ask = (method, path, origin, extra = '') => rawRequest(s.port, `${method} ${path} HTTP/1.1\r\nHost: x\r\n${origin === null ? '' : `Origin: ${origin}\r\n`}${extra}Connection: close\r\n\r\n`);
+  try {
+    assert.equal((await ask('OPTIONS', '/a.txt', 'https://app.example', 'Access-Control-Request-Method: DELETE\r\n')).status, 403);
+    assert.equal((await ask('GET', '/a.txt', 'https://evil.example')).status, 200);
+    assert.equal((await ask('GET', '/missing', 'https://evil.example')).status, 404);
+    assert.equal((await ask('POST', '/a.txt', 'https://evil.example')).status, 405);
+    assert.equal((await ask('OPTIONS', '/a.txt', 'https://evil.example')).status, 204, 'an OPTIONS without Access-Control-Request-Method is an actual request');
+    assert.equal((await ask('GET', '/a.txt', 'https://app.example')).status, 200);
+    assert.equal((await ask('GET', '/a.txt', null)).status, 200);
+    const actual = { kind: 'actual', origin: 'https://evil.example' };
+    assert.deepEqual(seen, [{ kind: 'preflight', origin: 'https://app.example', method: 'DELETE', requestHeaders: undefined }, actual, actual, actual, actual]);
+    assert.equal(lines.length, 5, lines.join('\n'));
+    assert.match(lines[4], /no CORS headers for OPTIONS "\/a\.txt" from origin "https:\/\/evil\.example": origin not in the policy/);
+  } finally {
+    await s.close();
+  }
+});

@@ -17,6 +17,15 @@ const errorHint = (status: number): string =>
   status >= 400 ? ` The response is a ${status}: error responses need the CORS headers too (set them before the error handler or proxy answers).` : '';
 
 /**
+ * No Access-Control-Allow-Origin but `Vary: Origin`: the server decides per origin, so a CORS policy
+ * is there and refused this one (xorigin answers a refused origin exactly so).
+ */
+const refusedOriginHint = (response: ServerResponse, origin: string): string =>
+  /(^|,)\s*origin\s*(,|$)/i.test(getHeader(response.headers, 'Vary') ?? '')
+    ? ` The response varies on Origin, so the server has a CORS policy and it does not allow ${origin}: add the origin to it (with xorigin, serve --debug or the policy's onDenied logs each refusal and why).`
+    : '';
+
+/**
  * Fetch §4.10 "CORS check" (https://fetch.spec.whatwg.org/#cors-check). `origin` is the serialised
  * request origin (`null` once a redirect tainted it). Returns null on success.
  */
@@ -27,7 +36,7 @@ export function corsCheck(response: ServerResponse, origin: string, credentials:
     return {
       check: 'CORS check: Access-Control-Allow-Origin',
       reason: `the ${what} (status ${response.status}) has no Access-Control-Allow-Origin header`,
-      fix: `Send "Access-Control-Allow-Origin: ${credentials === 'include' ? origin : `${origin}" (or "*")`}${credentials === 'include' ? '"' : ''} on the ${what}.${errorHint(response.status)}`,
+      fix: `Send "Access-Control-Allow-Origin: ${credentials === 'include' ? origin : `${origin}" (or "*")`}${credentials === 'include' ? '"' : ''} on the ${what}.${errorHint(response.status)}${refusedOriginHint(response, origin)}`,
       spec: at,
     };
   }

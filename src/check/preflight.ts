@@ -45,9 +45,25 @@ export function checkPreflight(
   return methodProblem(methods, method, credentials) ?? headersProblem(rules, headerNames, credentials, scriptHeaderNames, unsafe);
 }
 
+/**
+ * A 403 without a single Access-Control-* field: how a CORS policy refuses a preflight (xorigin, and
+ * most middleware), with the reason kept off the wire; only the server's log can say which rule.
+ */
+const refusedByPolicy = (response: ServerResponse): boolean =>
+  response.status === 403 && !response.headers.some(([n]) => n.toLowerCase().startsWith('access-control-'));
+
+/** What the operator does about a refusal by the server's CORS policy (a bare 403 to the preflight). */
+const POLICY_REFUSAL_FIX =
+  "The server's CORS policy refused this preflight: a bare 403 with no CORS headers is how a policy says no, and the reason never goes on the wire. " +
+  "The server's log can say why: with xorigin, run xorigin serve --debug (or give the policy an onDenied callback) and it logs which origin, method or request header the policy does not allow; " +
+  'add that to the policy.';
+
 /** The CORS check's failure (`cors`) and the ok-status rule, each said with the other when both fail. */
 function statusAndCorsProblem(response: ServerResponse, cors: Failure | null): Failure | null {
   const redirected = response.status >= 300 && response.status <= 399;
+  if (refusedByPolicy(response)) {
+    return { check: 'status', reason: "the preflight was refused with a bare 403 (no CORS headers): the server's CORS policy does not allow this request", fix: POLICY_REFUSAL_FIX, spec: spec('ok-status') };
+  }
   if (cors !== null) {
     if (isOkStatus(response.status)) return cors;
     return {

@@ -1,15 +1,21 @@
 // `xorigin check URL --origin O ...`: sends what a browser would send, and says what the browser
 // decides and why, with the fix for the server's operator. `--har FILE` explains a DevTools export.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   CheckInputError, evaluateCors, parseHeaderLine, parseOrigin, type Browser, type CheckRequest, type CorsVerdict, type Credentials,
   type HeaderPair, type OutgoingRequest, type ServerResponse,
 } from '../check/index.js';
 import { NetworkError, send } from './fetch-step.js';
+import { runHar } from './har.js';
+import { safeJson, terminalSafe, type Io } from './terminal.js';
+
+export { terminalSafe, type Io } from './terminal.js';
 
 const BROWSERS: readonly Browser[] = ['standard', 'chromium', 'firefox'];
 const DEFAULT_TIMEOUT = 10_000;
+/** The whole check's bound: redirects (up to 20) each answered just under the timeout would otherwise take 20 timeouts. */
+const DEFAULT_DEADLINE = 30_000;
+const MAX_MS = 600_000;
 
 export const CHECK_HELP = `xorigin check URL --origin O [options]
 xorigin check --har FILE [--origin O] [options]
@@ -25,15 +31,19 @@ needed, then the request, following redirects as fetch() does) and prints each s
   --as fetch|font            font: an @font-face load (a CORS GET, credentials same-origin)
   --browser B                standard | chromium | firefox: whose rules set the exit code (default standard)
   --timeout MS               per request (default ${DEFAULT_TIMEOUT}, at most 60000)
+  --deadline MS              for the whole check, every request and redirect (default ${DEFAULT_DEADLINE}, at most ${MAX_MS})
   --json                     one JSON object instead of the text
-  --har FILE                 explain every cross-origin request in a HAR export (no network)
+  --har FILE                 judge every request of a DevTools HAR export from its recorded answers (no network)
   -h, --help                 this help
 
 Exit status: 0 allowed, 1 blocked, 2 bad input or a network error.`;
 
 export interface CheckOptions extends CheckRequest {
   readonly browser: Browser;
+  /** Per request, ms (default 10000). */
   readonly timeoutMs?: number;
+  /** For the whole check, ms (default 30000): past it, a NetworkError with code `deadline`. */
+  readonly deadlineMs?: number;
 }
 
 export interface CheckResult {
@@ -48,10 +58,11 @@ const keyOf = (r: OutgoingRequest): string => JSON.stringify([r.kind, r.method, 
 /**
  * The in-process entry of `xorigin check`: drives evaluateCors over the network for each engine
  * (answers shared, so the server is asked each distinct request once) and returns every verdict.
- * Throws CheckInputError for bad input and NetworkError when a request gets no answer.
+ * Throws CheckInputError for bad input and NetworkError when a request gets no answer, or when the
+ * whole check outlasts `deadlineMs` (code `deadline`).
  */
 export async function checkCors(options: CheckOptions): Promise<CheckResult> {
-  const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT;
+  const ask = withDeadline(options.timeoutMs ?? DEFAULT_TIMEOUT, options.deadlineMs ?? DEFAULT_DEADLINE);
   const cache = new Map<string, ServerResponse>();
   const all = {} as Record<Browser, CorsVerdict>;
   for (const browser of BROWSERS) {
@@ -65,13 +76,35 @@ export async function checkCors(options: CheckOptions): Promise<CheckResult> {
       const key = keyOf(v.next);
       let res = cache.get(key);
       if (res === undefined) {
-        res = await send(v.next, timeout);
+        res = await ask(v.next);
         cache.set(key, res);
       }
       answers.push(res);
     }
   }
   return { verdict: all[options.browser], all };
+}
+
+/**
+ * `send` under both bounds: each request gets the per-request timeout or what is left of the
+ * deadline, whichever is shorter, so the check ends at the deadline, not a timeout after it.
+ */
+function withDeadline(timeoutMs: number, deadlineMs: number): (req: OutgoingRequest) => Promise<ServerResponse> {
+  const end = Date.now() + deadlineMs;
+  let sent = 0;
+  const over = (req: OutgoingRequest): NetworkError =>
+    new NetworkError(`no verdict within the ${deadlineMs} ms deadline (--deadline): ${sent} request${sent === 1 ? '' : 's'} sent, the last ${req.method} ${req.url}; raise --deadline, or find the slow hop (a redirect chain, a slow server)`, 'deadline');
+  return async (req) => {
+    const left = end - Date.now();
+    if (left <= 0) throw over(req);
+    sent++;
+    try {
+      return await send(req, Math.min(timeoutMs, left));
+    } catch (e) {
+      if (e instanceof NetworkError && e.code === 'timeout' && left < timeoutMs) throw over(req);
+      throw e;
+    }
+  };
 }
 
 /** "allowed in chromium; blocked by the standard and firefox", or null when all agree. */
@@ -106,7 +139,7 @@ function parse(argv: readonly string[]): Parsed {
       strict: true,
       options: {
         origin: { type: 'string' }, method: { type: 'string' }, header: { type: 'string', multiple: true },
-        credentials: { type: 'string' }, as: { type: 'string' }, browser: { type: 'string' }, timeout: { type: 'string' },
+        credentials: { type: 'string' }, as: { type: 'string' }, browser: { type: 'string' }, timeout: { type: 'string' }, deadline: { type: 'string' },
         json: { type: 'boolean' }, har: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     });
@@ -119,11 +152,11 @@ function parse(argv: readonly string[]): Parsed {
     if (!(allowed as readonly string[]).includes(value)) throw new CheckInputError(`--${flag} ${JSON.stringify(value)}: use ${allowed.join(', ')}`);
     return value as T;
   };
-  let timeoutMs = DEFAULT_TIMEOUT;
-  if (v.timeout !== undefined) {
-    if (!/^\d+$/.test(v.timeout) || Number(v.timeout) < 1 || Number(v.timeout) > 60_000) throw new CheckInputError(`--timeout ${JSON.stringify(v.timeout)}: milliseconds from 1 to 60000`);
-    timeoutMs = Number(v.timeout);
-  }
+  const milliseconds = (flag: string, value: string | undefined, max: number, dflt: number): number => {
+    if (value === undefined) return dflt;
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) throw new CheckInputError(`--${flag} ${JSON.stringify(value)}: milliseconds from 1 to ${max}`);
+    return Number(value);
+  };
   if (p.positionals.length > 1) throw new CheckInputError(`one URL at a time; got ${p.positionals.length}: ${p.positionals.join(' ')}`);
   const headers: HeaderPair[] = (v.header ?? []).map(parseHeaderLine);
   return {
@@ -138,28 +171,13 @@ function parse(argv: readonly string[]): Parsed {
       credentials: oneOf<Credentials>('credentials', v.credentials, ['omit', 'same-origin', 'include'], 'same-origin'),
       as: oneOf('as', v.as, ['fetch', 'font'] as const, 'fetch'),
       browser: oneOf<Browser>('browser', v.browser, BROWSERS, 'standard'),
-      timeoutMs,
+      timeoutMs: milliseconds('timeout', v.timeout, 60_000, DEFAULT_TIMEOUT),
+      deadlineMs: milliseconds('deadline', v.deadline, MAX_MS, DEFAULT_DEADLINE),
     },
   };
 }
 
 const indent = (s: string, n: number): string => `${' '.repeat(n)}${s}`;
-
-/**
- * One line of the report made safe for a terminal: header values come from the server checked (a
- * byte 0x9B reads as U+009B, an 8-bit CSI) and HAR values from any JSON, so C0 and C1 controls, DEL
- * and U+2028/U+2029 are written as escapes (\x1b, \u2028), never as themselves.
- */
-export function terminalSafe(line: string): string {
-  return line.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => {
-    const code = c.charCodeAt(0);
-    return code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, '0')}`;
-  });
-}
-
-/** JSON for a terminal: JSON.stringify escapes C0 controls; DEL, C1 and U+2028/U+2029 are escaped too (still valid JSON). */
-const safeJson = (value: unknown): string =>
-  JSON.stringify(value, null, 2).replace(/[\x7f-\x9f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /** The text report: each step with the headers that mattered, the verdict, the fix, and any disagreement. */
 export function renderText(request: CheckRequest, result: CheckResult): string {
@@ -209,11 +227,6 @@ export function toJson(result: CheckResult): Record<string, unknown> {
   };
 }
 
-export interface Io {
-  readonly out: (s: string) => void;
-  readonly err: (s: string) => void;
-}
-
 /** `xorigin check ...`: returns the exit status (0 allowed, 1 blocked, 2 bad input or network error). */
 export async function runCheck(argv: readonly string[], io: Io): Promise<number> {
   try {
@@ -222,7 +235,7 @@ export async function runCheck(argv: readonly string[], io: Io): Promise<number>
       io.out(CHECK_HELP);
       return 0;
     }
-    if (p.har !== undefined) return runHar(p, io);
+    if (p.har !== undefined) return runHar({ file: p.har, origin: p.origin, credentials: p.request.credentials ?? 'same-origin', browser: p.request.browser, json: p.json }, io);
     if (p.url === undefined) throw new CheckInputError('missing URL: xorigin check URL --origin O (see xorigin check --help)');
     if (p.origin === undefined) throw new CheckInputError('missing --origin: the origin of the page that makes the request, e.g. --origin https://app.example.com');
     const request: CheckOptions = { ...p.request, url: p.url, origin: parseOrigin(p.origin) };
@@ -237,67 +250,4 @@ export async function runCheck(argv: readonly string[], io: Io): Promise<number>
     io.err(terminalSafe(`xorigin check: ${(e as Error).message ?? String(e)}`));
     return 2;
   }
-}
-
-interface HarEntry {
-  request: { method: string; url: string; headers: { name: string; value: string }[] };
-  response: { status: number; headers: { name: string; value: string }[] };
-}
-
-/** Headers the browser adds itself (not the script's), left out when rebuilding a request from a HAR. */
-const BROWSER_ADDED = new Set(['user-agent', 'accept', 'accept-language', 'cache-control', 'pragma', 'priority', 'referer', 'origin', 'cookie', 'accept-encoding', 'connection', 'host', 'content-length']);
-
-/** --har: every cross-origin request in the export, judged from the answers recorded in it (no network). */
-function runHar(p: Parsed, io: Io): number {
-  let har: { log?: { entries?: HarEntry[]; pages?: { title?: string }[] } };
-  try {
-    har = JSON.parse(readFileSync(p.har as string, 'utf8')) as typeof har;
-  } catch (e) {
-    throw new CheckInputError(`--har ${p.har}: ${(e as NodeJS.ErrnoException).code ?? 'not JSON'}${(e as Error).message.includes('JSON') ? ' (not a HAR file: not JSON)' : ''}`);
-  }
-  const entries = har.log?.entries;
-  if (!Array.isArray(entries)) throw new CheckInputError(`--har ${p.har}: no log.entries; export it from DevTools' Network panel ("Save all as HAR")`);
-  const pairs = (hs: { name: string; value: string }[]): HeaderPair[] => hs.filter((h) => !h.name.startsWith(':')).map((h) => [h.name, h.value]);
-  const reports: Record<string, unknown>[] = [];
-  let blocked = 0;
-  for (const [i, e] of entries.entries()) {
-    const reqHeaders = pairs(e.request.headers);
-    const origin = p.origin ?? reqHeaders.find(([n]) => n.toLowerCase() === 'origin')?.[1];
-    if (origin === undefined || origin === 'null' || e.request.method === 'OPTIONS') continue;
-    let target: URL;
-    try {
-      target = new URL(e.request.url);
-    } catch {
-      continue;
-    }
-    if (target.origin === origin || (target.protocol !== 'http:' && target.protocol !== 'https:')) continue;
-    const scriptHeaders = reqHeaders.filter(([n]) => !BROWSER_ADDED.has(n.toLowerCase()) && !n.toLowerCase().startsWith('sec-'));
-    const hasCookie = reqHeaders.some(([n]) => n.toLowerCase() === 'cookie');
-    const answer = (req: OutgoingRequest): ServerResponse => {
-      const found = req.kind === 'preflight'
-        ? entries.slice(0, i + 1).reverse().find((x) => x.request.method === 'OPTIONS' && x.request.url === req.url)
-        : entries.slice(i).find((x) => x.request.url === req.url && x.request.method !== 'OPTIONS');
-      if (found === undefined) throw new CheckInputError(`--har: entry ${i + 1} (${e.request.method} ${e.request.url}) needs the ${req.kind === 'preflight' ? 'preflight (OPTIONS) ' : ''}answer from ${req.url}, which the HAR does not have (DevTools often hides preflights: enable "Show CORS preflight requests")`);
-      return { status: found.response.status, headers: pairs(found.response.headers) };
-    };
-    let v: CorsVerdict;
-    try {
-      v = evaluateCors({ url: e.request.url, origin, method: e.request.method, headers: scriptHeaders, credentials: hasCookie ? 'include' : p.request.credentials ?? 'same-origin', browser: p.request.browser, responses: answer });
-    } catch (err) {
-      if (!(err instanceof CheckInputError)) throw err;
-      reports.push({ entry: i + 1, method: e.request.method, url: e.request.url, origin, verdict: 'unknown', reason: err.message });
-      continue;
-    }
-    if (v.verdict === 'blocked') blocked++;
-    reports.push({ entry: i + 1, method: e.request.method, url: e.request.url, origin, verdict: v.verdict, preflight: v.preflight, status: v.status, readable: v.readable, reason: v.reason, failedStep: v.failedStep, fix: v.fix });
-  }
-  if (p.json) io.out(safeJson({ verdict: blocked > 0 ? 'blocked' : 'allowed', requests: reports }));
-  else {
-    if (reports.length === 0) io.out('no cross-origin requests in this HAR');
-    for (const r of reports) {
-      io.out(terminalSafe(`#${String(r.entry)} ${String(r.method)} ${String(r.url)} (from ${String(r.origin)}): ${String(r.verdict)}${r.verdict === 'allowed' ? ` ${String(r.status)}` : `: ${String(r.reason)}`}`));
-      if (r.fix !== null && r.fix !== undefined) io.out(terminalSafe(`   fix: ${String(r.fix)}`));
-    }
-  }
-  return blocked > 0 ? 1 : 0;
 }

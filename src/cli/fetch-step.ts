@@ -3,10 +3,11 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { OutgoingRequest, ServerResponse } from '../check/index.js';
+import { explainNetworkFailure } from './network-failure.js';
 
-/** A network failure, said in one line (exit 2). */
+/** A network failure, said in one line (exit 2). `code`: the system's (`ECONNREFUSED`, a TLS one), `timeout` or `deadline`. */
 export class NetworkError extends Error {
-  constructor(message: string) {
+  constructor(message: string, readonly code?: string) {
     super(message);
     this.name = 'NetworkError';
   }
@@ -33,8 +34,7 @@ export function send(req: OutgoingRequest, timeoutMs: number): Promise<ServerRes
       settled = true;
       // Whatever failed (the request, or the response mid-body), the timer must not keep the process alive.
       clearTimeout(timer);
-      const code = e.code === undefined ? e.message : `${e.code}${e.message.includes(e.code) ? '' : `: ${e.message}`}`;
-      reject(new NetworkError(`cannot ${req.method} ${url.href}: ${code}`));
+      reject(new NetworkError(`cannot ${req.method} ${url.href}: ${explainNetworkFailure(e.code, e.message, url)}`, e.code));
     };
     const r = client.request(url, { method: req.method, agent: false }, (res) => {
       let size = 0;

@@ -101,6 +101,14 @@ export class CorsEngine {
     this.onDenied = guarded(options.onDenied);
   }
 
+  /**
+   * Tells `onDenied` (if any) that an actual request from `origin` was refused: the one place that
+   * builds that report, for the engine's faces and for the file server, which writes its own headers.
+   */
+  deniedActual(origin: string): void {
+    if (this.onDenied !== null) this.onDenied({ kind: 'actual', origin });
+  }
+
   /** True when an actual request from `origin` may read the response. Byte-exact (DESIGN.md "Origins"). */
   allows(origin: string): boolean {
     return this.policy.anyOrigin || this.policy.matcher.match(origin) !== NO_MATCH;
@@ -128,7 +136,7 @@ export class CorsEngine {
   actualHeaders(origin: string | undefined): string[] {
     const b = this.actualBlocks;
     const allowed = origin !== undefined && this.allows(origin);
-    if (!allowed && origin !== undefined && this.onDenied !== null) this.onDenied({ kind: 'actual', origin });
+    if (!allowed && origin !== undefined) this.deniedActual(origin);
     const out = (allowed ? b.allowed : b.other).slice();
     if (allowed) for (const i of b.originSlots) out[i] = origin;
     if (b.vary !== null) out.push('Vary', b.vary);

@@ -65,7 +65,7 @@ export class Cors extends CorsEngine {
       else res.setHeader('Vary', b.vary);
     }
     const block = origin !== undefined && this.allows(origin) ? b.allowed : b.other;
-    if (block === b.other && origin !== undefined && this.onDenied !== null) this.onDenied({ kind: 'actual', origin });
+    if (block === b.other && origin !== undefined) this.deniedActual(origin);
     for (let i = 0; i < block.length; i += 2) {
       const value = block[i + 1] as string;
       res.setHeader(block[i] as string, value === ORIGIN_SLOT ? (origin as string) : value);

@@ -284,18 +284,19 @@ class StaticFiles {
   private route(req: IncomingMessage, res: ServerResponse): void {
     const origin = req.headers.origin;
     const method = req.method;
+    if (method === 'OPTIONS' && this.cors.classify(req) === RequestKind.Preflight) {
+      this.cors.handle(req, res);
+      if (this.debug !== undefined && res.statusCode === 403) this.explain(req, 'preflight');
+      return;
+    }
+    const variant = this.variantOf(origin);
+    if (variant === 0 && origin !== undefined && !this.anyOrigin) this.refused(req, origin);
     if (method === 'OPTIONS') {
-      if (this.cors.classify(req) === RequestKind.Preflight) {
-        this.cors.handle(req, res);
-        if (this.debug !== undefined && res.statusCode === 403) this.explain(req, 'preflight');
-        return;
-      }
       // Not a preflight: the methods this resource allows.
-      this.head(res, 204, this.blocks.options[this.variantOf(origin)], origin);
+      this.head(res, 204, this.blocks.options[variant], origin);
       res.end();
       return;
     }
-    if (this.debug !== undefined && origin !== undefined && !this.anyOrigin && !this.cors.allows(origin)) this.explain(req, 'actual');
     if (method !== 'GET' && method !== 'HEAD') return this.sendError(res, 405, origin);
     const url = req.url ?? '';
     const path = this.decodedPath(url);
@@ -303,7 +304,7 @@ class StaticFiles {
     // Mounted at /fonts, a request for `/fonts` reaches here as `/`: its links need `/fonts/` too.
     if (path === '/' && mountedWithoutSlash(req) && this.table.get('/') !== undefined) return this.redirect(req, res, origin);
     const entry = this.table.get(path);
-    if (entry !== undefined) return this.serveFile(req, res, path, entry, origin, this.variantOf(origin), 0);
+    if (entry !== undefined) return this.serveFile(req, res, path, entry, origin, variant, 0);
     // A directory named without its slash, as nginx, serve-static and Caddy do: 308 to `dir/`
     // (relative links in its index resolve against the slash).
     if (!path.endsWith('/') && this.table.get(`${path}/`) !== undefined) return this.redirect(req, res, origin);
@@ -347,6 +348,16 @@ class StaticFiles {
     // headers, and the check (a name validation and lookup per response) is skipped.
     if (this.mounted && res.hasHeader('vary')) writeBlock(res, status, withMergedVary(b, res.getHeader('vary')), origin);
     else writeBlock(res, status, b, origin);
+  }
+
+  /**
+   * An actual request from an origin the policy refuses: this handler writes its own header blocks,
+   * so it reports the refusal itself, to the policy's `onDenied` (through the engine, which builds the
+   * info) and to explain mode. Each costs one null check when absent.
+   */
+  private refused(req: IncomingMessage, origin: string): void {
+    this.cors.deniedActual(origin);
+    if (this.debug !== undefined) this.explain(req, 'actual');
   }
 
   /** Explain mode: why the policy refused this request, one sanitised line to `debug`. */

@@ -1,0 +1,44 @@
+// Why `xorigin check` got no answer, in one line: what failed (by the system's or TLS's error code)
+// and the fix, for the server's operator or for the user. Certificates are verified as a browser
+// verifies them, and there is deliberately no --insecure: a certificate the browser would refuse is
+// the finding, so the only way around is to trust a private CA explicitly (NODE_EXTRA_CA_CERTS).
+
+const TRUST = 'to check a server with a private CA, trust that CA for the run: NODE_EXTRA_CA_CERTS=ca.pem xorigin check ...';
+
+/** The host name without an IPv6 literal's brackets, as certificates and DNS name it. */
+const hostOf = (url: URL): string => url.hostname.replace(/^\[|\]$/g, '');
+
+const unknownCa = (): string =>
+  `the server's certificate is signed by an unknown CA, or the server does not send its intermediate certificates; server operator: send the whole chain (certificate, then intermediates); ${TRUST}`;
+
+/** Known failures: what happened, and the fix. Codes are OpenSSL's (as Node reports them) or Node's. */
+const KNOWN: Readonly<Record<string, (url: URL) => string>> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: () => `the server's certificate is self-signed, so a browser refuses it too; server operator: use a certificate from a CA browsers trust; to check this server anyway, trust its certificate for the run: NODE_EXTRA_CA_CERTS=cert.pem xorigin check ...`,
+  SELF_SIGNED_CERT_IN_CHAIN: () => `the server's certificate chain ends in a CA nobody here trusts (a private CA), so a browser refuses it too; server operator: use a certificate from a CA browsers trust; ${TRUST}`,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: unknownCa,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: unknownCa,
+  UNABLE_TO_GET_ISSUER_CERT: unknownCa,
+  CERT_HAS_EXPIRED: () => `the server's certificate has expired (this machine's clock says ${new Date().toISOString()}); server operator: renew it. If this clock is wrong, set it right`,
+  CERT_NOT_YET_VALID: () => `the server's certificate is not valid yet (this machine's clock says ${new Date().toISOString()}); check this clock, or the server operator reissues the certificate with a start date in the past`,
+  ERR_TLS_CERT_ALTNAME_INVALID: (url) => `the server's certificate is not for the host name ${hostOf(url)}; request the name the certificate is for, or server operator: add ${hostOf(url)} to the certificate's subjectAltName`,
+  ERR_SSL_WRONG_VERSION_NUMBER: () => 'the server does not speak TLS on this port (a plain HTTP server?); use http:// or the HTTPS port',
+  ECONNREFUSED: (url) => `nothing listens on ${url.host}: the connection was refused; check the port, and that the server is running`,
+  ENOTFOUND: (url) => `the host name ${hostOf(url)} does not resolve (DNS); check its spelling, or this machine's resolver`,
+  EAI_AGAIN: (url) => `the host name ${hostOf(url)} could not be resolved now (DNS did not answer); try again, or check this machine's resolver`,
+  ECONNRESET: () => 'the server closed the connection before answering (a crash, a proxy, or TLS refused on its side)',
+};
+
+/**
+ * One line for a request that got no answer: `code` is the error's `code` (a system, OpenSSL or
+ * Node code; undefined for others), `message` its message, `url` the request's. Known codes say what
+ * happened and the fix, with the code in parentheses; others keep the code and message.
+ */
+export function explainNetworkFailure(code: string | undefined, message: string, url: URL): string {
+  // OpenSSL's reason ("wrong version number") inside Node's EPROTO message, without the file and line.
+  const ssl = /:SSL routines:[^:]*:([^:]+)/.exec(message)?.[1];
+  const key = code === 'EPROTO' && ssl === 'wrong version number' ? 'ERR_SSL_WRONG_VERSION_NUMBER' : code;
+  const explain = key !== undefined && Object.hasOwn(KNOWN, key) ? KNOWN[key] : undefined;
+  if (explain !== undefined) return `${explain(url)} (${code as string})`;
+  if (code !== undefined && /CERT|SSL|TLS|EPROTO/.test(code)) return `TLS failed (${code}: ${ssl ?? message}); a browser refuses this too; server operator: fix the certificate or the TLS setup; ${TRUST}`;
+  return code === undefined ? message : `${code}${message.includes(code) ? '' : `: ${message}`}`;
+}
