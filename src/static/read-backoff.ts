@@ -2,12 +2,12 @@
  * How soon a file that keeps changing may be read (and hashed) again. Without it, a file appended to
  * for 6 s was re-read whole after every burst of events: 52 reads of a file growing to 150 MB, 7.9 GB.
  *
- * A file read for the first time, or quiet since its last read for longer than `cap` ms past its
- * wait, is read at once: an ordinary save is served as fast as without this. A file that changed
- * again sooner waits: `base` ms after its first read, twice as long after each further read, at most
- * `cap`, and never less than `readFactor` times as long as its last read took, so hashing one
- * growing file takes at most 1 / (1 + readFactor) of a hashing thread's time. Once writes stop, the
- * final version is read within the wait in force then: at most max(`cap`, `readFactor` × read time).
+ * A file read for the first time, or not read for twice its last wait, is read at once: an ordinary
+ * save is served as fast as without this. A file that changed again sooner waits: `base` ms after
+ * its first read, twice as long after each further read, at most `cap`, and never less than
+ * `readFactor` times as long as its last read took, so hashing one growing file takes at most
+ * 1 / (1 + readFactor) of a hashing thread's time. Once writes stop, the final version is read
+ * within the wait in force then: at most max(`cap`, `readFactor` × read time).
  */
 export interface ReadBackoffOptions {
   /** ms; default 250. */
@@ -67,6 +67,6 @@ export class ReadBackoff {
   }
 
   private isQuiet(last: LastRead, now: number): boolean {
-    return now - last.at >= last.wait + this.cap;
+    return now - last.at >= 2 * last.wait;
   }
 }
