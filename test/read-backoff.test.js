@@ -80,6 +80,23 @@ describe('read backoff', () => {
     assert.equal(b.size, 0);
   });
 
+  test('rescan() reads a file changed again at once, whatever its backoff', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'xorigin-growing-'));
+    writeFileSync(join(root, 'a.txt'), 'v1');
+    const table = new AssetTable(root, { watch: false }, (info) => info);
+    try {
+      await table.open();
+      for (const v of ['v2', 'v3', 'v4']) {
+        writeFileSync(join(root, 'a.txt'), v);
+        await table.rescan();
+        assert.equal(table.info('/a.txt').etag, etagOf(v));
+      }
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('a file appended to for 4 s is read a bounded number of times, and its final bytes are served once writing stops', async () => {
     const root = mkdtempSync(join(tmpdir(), 'xorigin-growing-'));
     const file = join(root, 'growing.bin');
