@@ -683,6 +683,7 @@ export class AssetTable<T> {
     })().finally(() => {
       this.scanning = null;
       this.readNow = false;
+      this.urgent.clear(); // a file asked for that is gone now: nothing to keep it for
     });
     return this.scanning;
   }
