@@ -123,7 +123,7 @@ export class TreeWatcher extends EventEmitter {
     try {
       w = this.watchDir(join(this.root, rel), (event, filename) => this.event(rel, event, filename));
     } catch (e) {
-      if (throwing) throw e;
+      if (throwing) throw this.exhausted(e as NodeJS.ErrnoException) ?? e;
       this.refused(rel, e as NodeJS.ErrnoException);
       return;
     }
@@ -135,14 +135,20 @@ export class TreeWatcher extends EventEmitter {
   /** A watch refused or failed: out of watches is the caller's problem; anything else, the directory went away. */
   private refused(rel: string, e: NodeJS.ErrnoException): void {
     if (this.closed) return;
-    if (EXHAUSTED.has(e.code ?? '')) {
-      const error = Object.assign(new Error(limitMessage(e.code ?? '', this.watches.size)), { code: e.code });
+    const error = this.exhausted(e);
+    if (error !== null) {
       this.close();
       this.emit('error', error);
       return;
     }
     this.unwatch(rel);
     this.onChange('rename', rel === '' ? null : rel);
+  }
+
+  /** For an error that says the kernel has no watch left: one that says which limit, and how to raise it. */
+  private exhausted(e: NodeJS.ErrnoException): Error | null {
+    if (!EXHAUSTED.has(e.code ?? '')) return null;
+    return Object.assign(new Error(limitMessage(e.code ?? '', this.watches.size)), { code: e.code });
   }
 
   private async list(rel: string, report: boolean): Promise<void> {
