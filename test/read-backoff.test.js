@@ -149,7 +149,7 @@ describe('read backoff', () => {
       await Promise.all([append(join(root, 'small.log'), 1500, Buffer.from('line\n')), append(join(root, 'large.bin'), 1500, Buffer.alloc(32 * 1024, 1))]);
       growing = false;
       await Promise.all(checkers);
-      assert.ok(checked > 10, `only ${checked} responses checked`);
+      assert.ok(checked >= 5, `only ${checked} complete responses to check`);
     } finally {
       growing = false;
       await server.shutdown(500);
