@@ -3,20 +3,7 @@ import { watch, type Dirent } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 
-/**
- * Watches a directory tree with one non-recursive `fs.watch` (one inotify watch on Linux) per
- * directory, never per file. Node 20's `fs.watch(dir, { recursive: true })` on Linux is written in
- * JavaScript: it walks the tree with readdirSync and statSync and opens a watcher for every file, which
- * for 100,000 files blocked the event loop for 2.7 s and cost some 250 MB. Here directories are found
- * by an asynchronous walk (or handed over by a walk the caller already made), and watches are opened a
- * batch per event-loop turn.
- *
- * Events: `onChange(event, path)`, `path` relative to the root (`fonts/a.woff2`), or null when the
- * platform did not say which. `'error'` (once, then the watcher is closed) when the kernel refuses a
- * watch for want of resources (ENOSPC, EMFILE: see `limitMessage`); the caller then has to look for
- * changes some other way. Symlinks are never followed: a symlinked directory raises no event here,
- * only its target, at its own path, when that is under the root.
- */
+/** How a TreeWatcher finds its directories, which it skips, and how it watches one. */
 export interface TreeWatcherOptions {
   /**
    * Directories (relative to the root, `''` the root itself) already found by a walk the caller made:
@@ -50,6 +37,20 @@ export function limitMessage(code: string, watched: number): string {
     '(`sudo sysctl fs.inotify.max_user_watches=524288`, and in /etc/sysctl.d/ to keep it)';
 }
 
+/**
+ * Watches a directory tree with one non-recursive `fs.watch` (one inotify watch on Linux) per
+ * directory, never per file. Node 20's `fs.watch(dir, { recursive: true })` on Linux is written in
+ * JavaScript: it walks the tree with readdirSync and statSync and opens a watcher for every file, which
+ * for 100,000 files blocked the event loop for 2.7 s and cost some 250 MB. Here directories are found
+ * by an asynchronous walk (or handed over by a walk the caller already made), and watches are opened a
+ * batch per event-loop turn.
+ *
+ * Events: `onChange(event, path)`, `path` relative to the root (`fonts/a.woff2`), or null when the
+ * platform did not say which. `'error'` (once, then the watcher is closed) when the kernel refuses a
+ * watch for want of resources (ENOSPC, EMFILE: see `limitMessage`); the caller then has to look for
+ * changes some other way. Symlinks are never followed: a symlinked directory raises no event here,
+ * only its target, at its own path, when that is under the root.
+ */
 export class TreeWatcher extends EventEmitter {
   private readonly watches = new Map<string, DirWatch>();
   private readonly watchDir: WatchDir;
@@ -60,6 +61,8 @@ export class TreeWatcher extends EventEmitter {
    * report what is in it (a directory that appeared after start, not one of the initial walk).
    */
   private queue: Queued[] = [];
+  /** The first item of `queue` not opened yet (an index, not shift(): a tree may queue 100,000 directories). */
+  private head = 0;
   private draining: NodeJS.Immediate | null = null;
   private idleWaiters: (() => void)[] = [];
   private listing = 0;
@@ -94,6 +97,7 @@ export class TreeWatcher extends EventEmitter {
     for (const w of this.watches.values()) closeQuietly(w);
     this.watches.clear();
     this.queue = [];
+    this.head = 0;
     if (this.draining !== null) clearImmediate(this.draining);
     this.draining = null;
     this.settle();
@@ -106,9 +110,10 @@ export class TreeWatcher extends EventEmitter {
 
   private drain(): void {
     this.draining = null;
-    const batch = this.queue.splice(0, BATCH);
-    for (const item of batch) if (!this.closed) this.open(item, false);
-    if (this.queue.length > 0) this.draining = setImmediate(() => this.drain());
+    const end = Math.min(this.queue.length, this.head + BATCH);
+    for (; this.head < end && !this.closed; this.head++) this.open(this.queue[this.head] as Queued, false);
+    if (this.head < this.queue.length) this.draining = setImmediate(() => this.drain());
+    else this.queue.length = this.head = 0;
     this.settle();
   }
 
@@ -208,7 +213,7 @@ export class TreeWatcher extends EventEmitter {
   }
 
   private isIdle(): boolean {
-    return this.closed || (this.queue.length === 0 && this.draining === null && this.listing === 0);
+    return this.closed || (this.head === this.queue.length && this.draining === null && this.listing === 0);
   }
 
   private settle(): void {
