@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssetTable } from '../dist/static/asset-table.js';
 
@@ -146,8 +147,75 @@ test('a file a response finds changed (before any watcher event) is looked at al
     assert.ok(fresh.body.equals(Buffer.alloc(1000, 55)));
     assert.equal(fresh.headers.etag, etagOf(Buffer.alloc(1000, 55)));
     assert.deepEqual([server.stats.lastScan.stated, server.stats.lastScan.hashed], [1, 1]);
+    // Changed again at once: its backoff (see read-backoff.ts) would put the read off, but a response is
+    // waiting for it, so it is read now.
+    writeFileSync(join(root, 'f5.woff2'), Buffer.alloc(1000, 56));
+    const again = await request(port, { path: '/f5.woff2' });
+    assert.equal(again.status, 200);
+    assert.ok(again.body.equals(Buffer.alloc(1000, 56)));
   } finally {
     await server.shutdown(500);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+/** A table driven by a fake watcher, resolving `nextPublish()` after each scan has replaced the table. */
+async function driven(root, options = {}) {
+  let emit;
+  let published = () => {};
+  const watchTree = (_dir, onChange) => {
+    emit = onChange;
+    const w = new EventEmitter();
+    w.close = () => {};
+    return w;
+  };
+  const table = new AssetTable(root, { watchTree, published: () => published(), ...options }, (info, variants) => ({ info, variants }));
+  await table.open();
+  const scanAfter = (path) => {
+    // The table's timers do not keep the process alive; this one does, and turns a scan that never comes into a failure.
+    let timer;
+    const done = new Promise((resolve, reject) => {
+      published = resolve;
+      timer = setTimeout(() => reject(new Error(`no scan within 3 s of an event naming ${path}`)), 3000);
+    });
+    emit('change', path);
+    return done.finally(() => clearTimeout(timer));
+  };
+  return { table, scanAfter };
+}
+
+test('a sibling x.br added or removed after start changes what x is served with', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
+  writeFileSync(join(root, 'a.css'), 'a{}'.repeat(100));
+  // Old timestamps: no file is racily clean, so no recheck of the table's own can publish between an event and its scan.
+  const statFile = async (path) => Object.assign(await stat(path, { bigint: true }), { mtimeNs: 1_000_000_000n, ctimeNs: 1_000_000_000n });
+  const { table, scanAfter } = await driven(root, { statFile });
+  try {
+    assert.equal(table.get('/a.css').variants[1], undefined);
+    writeFileSync(join(root, 'a.css.br'), 'compressed');
+    await scanAfter('a.css.br');
+    assert.equal(table.get('/a.css').variants[1]?.urlPath, '/a.css.br', 'the new sibling is a variant of a.css');
+    rmSync(join(root, 'a.css.br'));
+    await scanAfter('a.css.br');
+    assert.equal(table.get('/a.css').variants[1], undefined, 'the removed sibling is no longer one');
+  } finally {
+    table.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a file read again only because it was racily clean is not held back when it is then edited', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
+  writeFileSync(join(root, 'a.txt'), 'v1'); // just written: racily clean, so a scan naming it reads it again
+  const { table, scanAfter } = await driven(root);
+  try {
+    await scanAfter('a.txt');
+    assert.equal(table.info('/a.txt').etag, etagOf('v1'));
+    writeFileSync(join(root, 'a.txt'), 'v2');
+    await scanAfter('a.txt');
+    assert.equal(table.info('/a.txt').etag, etagOf('v2'), 'an ordinary edit is read by the scan it causes');
+  } finally {
+    table.close();
     rmSync(root, { recursive: true, force: true });
   }
 });

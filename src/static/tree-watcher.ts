@@ -1,0 +1,239 @@
+import { EventEmitter } from 'node:events';
+import { watch, type Dirent } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+
+/** How a TreeWatcher finds its directories, which it skips, and how it watches one. */
+export interface TreeWatcherOptions {
+  /**
+   * Directories (relative to the root, `''` the root itself) already found by a walk the caller made:
+   * they are watched without being listed again. Omitted: the watcher walks the tree itself.
+   */
+  readonly dirs?: Iterable<string> | undefined;
+  /** Directory names not to descend into when the watcher finds them itself (default: none). */
+  readonly ignore?: ((name: string, parentRel: string) => boolean) | undefined;
+  /** How one directory is watched (default: non-recursive `fs.watch`); tests inject failures. */
+  readonly watchDir?: WatchDir | undefined;
+}
+
+/** One directory's watch: what `fs.watch(path, listener)` returns, as far as this module uses it. */
+export interface DirWatch {
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  close(): void;
+}
+
+export type WatchDir = (path: string, listener: (event: string, filename: string | Buffer | null) => void) => DirWatch;
+
+const defaultWatchDir: WatchDir = (path, listener) => watch(path, { persistent: true }, listener);
+
+/** Watches opened per event-loop turn: each is one syscall; a batch keeps the loop answering between them. */
+const BATCH = 256;
+/** Errors that mean the kernel has no watch (or descriptor) left for us, not that the directory is gone. */
+const EXHAUSTED = new Set(['ENOSPC', 'EMFILE', 'ENFILE', 'ENOMEM']);
+
+/** What to tell an operator whose watches ran out: the limit's name and how to raise it. */
+export function limitMessage(code: string, watched: number): string {
+  return `${code}: the kernel refused an inotify watch after ${watched} directories; raise fs.inotify.max_user_watches ` +
+    '(`sudo sysctl fs.inotify.max_user_watches=524288`, and in /etc/sysctl.d/ to keep it)';
+}
+
+/**
+ * Watches a directory tree with one non-recursive `fs.watch` (one inotify watch on Linux) per
+ * directory, never per file. Node 20's `fs.watch(dir, { recursive: true })` on Linux is written in
+ * JavaScript: it walks the tree with readdirSync and statSync and opens a watcher for every file, which
+ * for 100,000 files blocked the event loop for 2.7 s and cost some 250 MB. Here directories are found
+ * by an asynchronous walk (or handed over by a walk the caller already made), and watches are opened a
+ * batch per event-loop turn.
+ *
+ * Events: `onChange(event, path)`, `path` relative to the root (`fonts/a.woff2`), or null when the
+ * platform did not say which. `'error'` (once, then the watcher is closed) when the kernel refuses a
+ * watch for want of resources (ENOSPC, EMFILE: see `limitMessage`); the caller then has to look for
+ * changes some other way. Symlinks are never followed: a symlinked directory raises no event here,
+ * only its target, at its own path, when that is under the root.
+ */
+export class TreeWatcher extends EventEmitter {
+  private readonly watches = new Map<string, DirWatch>();
+  private readonly watchDir: WatchDir;
+  private readonly ignore: (name: string, parentRel: string) => boolean;
+  private closed = false;
+  /**
+   * Directories waiting for their watch (a batch per turn). `list`: list it once watched; `report`: and
+   * report what is in it (a directory that appeared after start, not one of the initial walk).
+   */
+  private queue: Queued[] = [];
+  /** The first item of `queue` not opened yet (an index, not shift(): a tree may queue 100,000 directories). */
+  private head = 0;
+  private draining: NodeJS.Immediate | null = null;
+  private idleWaiters: (() => void)[] = [];
+  private listing = 0;
+
+  constructor(
+    readonly root: string,
+    private readonly onChange: (event: string, path: string | null) => void,
+    options: TreeWatcherOptions = {},
+  ) {
+    super();
+    this.watchDir = options.watchDir ?? defaultWatchDir;
+    this.ignore = options.ignore ?? (() => false);
+    // The root's own watch is opened now, so a failure to watch at all is thrown to the caller.
+    const walk = options.dirs === undefined;
+    this.open({ rel: '', list: walk, report: false }, true);
+    if (!walk) for (const rel of options.dirs) if (rel !== '') this.enqueue({ rel, list: false, report: false });
+  }
+
+  /** Directories watched now. */
+  get size(): number {
+    return this.watches.size;
+  }
+
+  /** Resolves once every directory found so far is watched and listed (for tests and benchmarks). */
+  ready(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.watches.values()) closeQuietly(w);
+    this.watches.clear();
+    this.queue = [];
+    this.head = 0;
+    if (this.draining !== null) clearImmediate(this.draining);
+    this.draining = null;
+    this.settle();
+  }
+
+  private enqueue(item: Queued): void {
+    this.queue.push(item);
+    this.draining ??= setImmediate(() => this.drain());
+  }
+
+  private drain(): void {
+    this.draining = null;
+    const end = Math.min(this.queue.length, this.head + BATCH);
+    for (; this.head < end && !this.closed; this.head++) this.open(this.queue[this.head] as Queued, false);
+    if (this.head < this.queue.length) this.draining = setImmediate(() => this.drain());
+    else this.queue.length = this.head = 0;
+    this.settle();
+  }
+
+  /**
+   * Watches one directory, then (when `list`) lists it: what was created in it before its watch
+   * existed is reported, and its subdirectories get theirs. Watch first, list second, so nothing
+   * written in between goes unseen.
+   */
+  private open({ rel, list, report }: Queued, throwing: boolean): void {
+    if (this.closed || this.watches.has(rel)) return;
+    let w: DirWatch;
+    try {
+      w = this.watchDir(join(this.root, rel), (event, filename) => this.event(rel, event, filename));
+    } catch (e) {
+      if (throwing) throw this.exhausted(e as NodeJS.ErrnoException) ?? e;
+      this.refused(rel, e as NodeJS.ErrnoException);
+      return;
+    }
+    this.watches.set(rel, w);
+    w.on('error', (e) => this.refused(rel, e as NodeJS.ErrnoException));
+    if (list) void this.list(rel, report);
+  }
+
+  /** A watch refused or failed: out of watches is the caller's problem; anything else, the directory went away. */
+  private refused(rel: string, e: NodeJS.ErrnoException): void {
+    if (this.closed) return;
+    const error = this.exhausted(e);
+    if (error !== null) {
+      this.close();
+      this.emit('error', error);
+      return;
+    }
+    this.unwatch(rel);
+    this.onChange('rename', rel === '' ? null : rel);
+  }
+
+  /** For an error that says the kernel has no watch left: one that says which limit, and how to raise it. */
+  private exhausted(e: NodeJS.ErrnoException): Error | null {
+    if (!EXHAUSTED.has(e.code ?? '')) return null;
+    return Object.assign(new Error(limitMessage(e.code ?? '', this.watches.size)), { code: e.code });
+  }
+
+  private async list(rel: string, report: boolean): Promise<void> {
+    this.listing++;
+    try {
+      let entries: Dirent[];
+      try {
+        entries = await readdir(join(this.root, rel), { withFileTypes: true });
+      } catch {
+        return; // gone already: its parent's event says so
+      }
+      for (const entry of entries) {
+        if (this.closed) return;
+        const child = rel === '' ? entry.name : `${rel}${sep}${entry.name}`;
+        if (report) this.onChange('rename', child);
+        if (entry.isDirectory() && !this.ignore(entry.name, rel)) this.enqueue({ rel: child, list: true, report });
+      }
+    } finally {
+      this.listing--;
+      this.settle();
+    }
+  }
+
+  private event(dirRel: string, event: string, filename: string | Buffer | null): void {
+    if (this.closed) return;
+    if (filename === null) {
+      this.onChange(event, null);
+      return;
+    }
+    const name = filename.toString();
+    const rel = dirRel === '' ? name : `${dirRel}${sep}${name}`;
+    this.onChange(event, rel);
+    // A name that appeared or went away may be a directory: only 'rename' events say so on inotify.
+    if (event === 'rename') void this.renamed(rel, name, dirRel);
+  }
+
+  /** A name appeared or went away: a new directory is watched and listed, a vanished one released. */
+  private async renamed(rel: string, name: string, parentRel: string): Promise<void> {
+    const s = await lstat(join(this.root, rel)).catch(() => null);
+    if (this.closed) return;
+    if (s?.isDirectory() === true) {
+      if (!this.watches.has(rel) && this.watches.has(parentRel) && !this.ignore(name, parentRel)) this.enqueue({ rel, list: true, report: true });
+      return;
+    }
+    this.unwatch(rel);
+  }
+
+  /** Releases the watches of `rel` and of every directory under it. */
+  private unwatch(rel: string): void {
+    const below = `${rel}${sep}`;
+    for (const [path, w] of this.watches) {
+      if (path === rel || (rel === '' ? true : path.startsWith(below))) {
+        closeQuietly(w);
+        this.watches.delete(path);
+      }
+    }
+  }
+
+  private isIdle(): boolean {
+    return this.closed || (this.head === this.queue.length && this.draining === null && this.listing === 0);
+  }
+
+  private settle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+interface Queued {
+  readonly rel: string;
+  readonly list: boolean;
+  readonly report: boolean;
+}
+
+function closeQuietly(w: DirWatch): void {
+  try {
+    w.close();
+  } catch {
+    // Already closed by its own error: nothing left to release.
+  }
+}

@@ -1,0 +1,171 @@
+// The tree watcher: one inotify watch per directory (never per file), directories found without blocking,
+// new ones watched (and what was written in them before their watch existed reported), removed or renamed
+// ones released, and out of watches reported as an error that names the kernel limit. Real files, real inotify.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { watch, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, sep } from 'node:path';
+import { AssetTable } from '../dist/static/asset-table.js';
+import { TreeWatcher } from '../dist/static/tree-watcher.js';
+
+const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
+const rel = (...names) => names.join(sep);
+
+/** 5 directories of 3 files each, one of them with a subdirectory, and a dot directory: 8 directories watched. */
+function makeTree() {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-tree-'));
+  for (let d = 0; d < 5; d++) {
+    mkdirSync(join(root, `d${d}`));
+    for (let f = 0; f < 3; f++) writeFileSync(join(root, `d${d}`, `f${f}.txt`), `${d}/${f}`);
+  }
+  mkdirSync(join(root, 'd0', 'sub'));
+  writeFileSync(join(root, 'd0', 'sub', 'deep.txt'), 'deep');
+  mkdirSync(join(root, '.git'));
+  return root;
+}
+
+/**
+ * Waits until `check()` holds. Each check follows a file-system event the watcher handles; the bound is
+ * only there to fail with a message instead of hanging.
+ */
+async function until(what, check, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A table using a real TreeWatcher it lets the test see (and, optionally, a watchDir of the test's). */
+async function openTable(root, watchDir) {
+  const seen = { watcher: null };
+  const watchTree = (dir, onChange, dirs) => (seen.watcher = new TreeWatcher(dir, onChange, { dirs, watchDir, ignore: (name) => name.startsWith('.') }));
+  const warnings = [];
+  const table = new AssetTable(root, { watchTree, pollIntervalMs: 50, warn: (line) => warnings.push(line) }, (info) => info);
+  await table.open();
+  return { table, seen, warnings, close: () => { table.close(); rmSync(root, { recursive: true, force: true }); } };
+}
+
+describe('tree watcher', () => {
+  test('walking the tree itself, it watches each directory once (no file, no ignored directory) and reports nothing', async () => {
+    const root = makeTree();
+    const events = [];
+    const w = new TreeWatcher(root, (event, path) => events.push(path), { ignore: (name) => name.startsWith('.') });
+    try {
+      await w.ready();
+      assert.equal(w.size, 7, 'root, d0..d4, d0/sub: 7 directories for 16 files');
+      assert.deepEqual(events, []);
+      writeFileSync(join(root, 'd0', 'sub', 'deep.txt'), 'edited');
+      await until('the nested edit is reported', () => events.includes(rel('d0', 'sub', 'deep.txt')));
+    } finally {
+      w.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('what is written in a new directory before its watch exists is reported, path by path', async () => {
+    const root = makeTree();
+    const events = new Set();
+    const w = new TreeWatcher(root, (event, path) => events.add(path), { dirs: ['', 'd0', 'd1', 'd2', 'd3', 'd4', rel('d0', 'sub')] });
+    try {
+      await w.ready();
+      // Synchronous: every file exists before the watcher has even heard of `new`.
+      mkdirSync(join(root, 'new', 'a', 'b'), { recursive: true });
+      for (let i = 0; i < 20; i++) writeFileSync(join(root, 'new', 'a', 'b', `f${i}.txt`), `n${i}`);
+      const expected = [...Array(20).keys()].map((i) => rel('new', 'a', 'b', `f${i}.txt`));
+      await until('each file of new/a/b reported', () => expected.every((p) => events.has(p)));
+      assert.equal(w.size, 10);
+    } finally {
+      w.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a file created, changed and removed in a nested directory is served fresh', async () => {
+    const t = await openTable(makeTree());
+    try {
+      const file = join(t.table.root, 'd0', 'sub', 'new.txt');
+      writeFileSync(file, 'created');
+      await until('created', () => t.table.info('/d0/sub/new.txt')?.etag === etagOf('created'));
+      writeFileSync(file, 'changed');
+      await until('changed', () => t.table.info('/d0/sub/new.txt')?.etag === etagOf('changed'));
+      rmSync(file);
+      await until('removed', () => t.table.info('/d0/sub/new.txt') === undefined);
+      assert.equal(t.table.info('/d0/sub/deep.txt').etag, etagOf('deep'), 'its neighbour is kept');
+    } finally {
+      t.close();
+    }
+  });
+
+  test('a new nested directory, written into before its watch can exist, is served whole, and watched', async () => {
+    const t = await openTable(makeTree());
+    try {
+      const before = t.seen.watcher.size;
+      const deep = join(t.table.root, 'new', 'a', 'b');
+      mkdirSync(deep, { recursive: true });
+      for (let i = 0; i < 20; i++) writeFileSync(join(deep, `f${i}.txt`), `n${i}`);
+      writeFileSync(join(t.table.root, 'new', 'top.txt'), 'top');
+      await until('all 21 new files served', () => t.table.info('/new/top.txt') !== undefined && [...Array(20).keys()].every((i) => t.table.info(`/new/a/b/f${i}.txt`)?.etag === etagOf(`n${i}`)));
+      await until('new, new/a, new/a/b watched', () => t.seen.watcher.size === before + 3);
+      writeFileSync(join(deep, 'later.txt'), 'later');
+      await until('a file written after the watch exists', () => t.table.info('/new/a/b/later.txt')?.etag === etagOf('later'));
+    } finally {
+      t.close();
+    }
+  });
+
+  test('a removed directory releases its watches and those of every directory under it', async () => {
+    const t = await openTable(makeTree());
+    try {
+      assert.equal(t.seen.watcher.size, 7);
+      rmSync(join(t.table.root, 'd0'), { recursive: true });
+      await until('d0 and d0/sub released', () => t.seen.watcher.size === 5);
+      await until('d0 no longer served', () => t.table.info('/d0/f0.txt') === undefined && t.table.info('/d0/sub/deep.txt') === undefined);
+      for (let i = 0; i < 3; i++) {
+        mkdirSync(join(t.table.root, 'tmp', 'x'), { recursive: true });
+        await until('tmp, tmp/x watched', () => t.seen.watcher.size === 7);
+        rmSync(join(t.table.root, 'tmp'), { recursive: true });
+        await until('tmp, tmp/x released', () => t.seen.watcher.size === 5);
+      }
+    } finally {
+      t.close();
+    }
+  });
+
+  test('a renamed directory is served at its new path only, and edits in it are reported there', async () => {
+    const t = await openTable(makeTree());
+    try {
+      renameSync(join(t.table.root, 'd0'), join(t.table.root, 'moved'));
+      await until('served at the new path', () => t.table.info('/moved/sub/deep.txt')?.etag === etagOf('deep'));
+      await until('not at the old one', () => t.table.info('/d0/sub/deep.txt') === undefined);
+      await until('as many watches as before', () => t.seen.watcher.size === 7);
+      writeFileSync(join(t.table.root, 'moved', 'sub', 'deep.txt'), 'edited after the move');
+      await until('the edit served at the new path', () => t.table.info('/moved/sub/deep.txt')?.etag === etagOf('edited after the move'));
+      assert.equal(t.table.info('/d0/sub/deep.txt'), undefined);
+    } finally {
+      t.close();
+    }
+  });
+
+  for (const [when, allowed] of [['after 4 directories', 4], ['at the root', 0]]) test(`out of inotify watches (ENOSPC) ${when}: the table says so once, naming the limit, and polls instead`, async () => {
+    let opened = 0;
+    const watchDir = (path, listener) => {
+      if (++opened > allowed) throw Object.assign(new Error(`ENOSPC: System limit for number of file watchers reached, watch '${path}'`), { code: 'ENOSPC' });
+      return watch(path, listener);
+    };
+    const t = await openTable(makeTree(), watchDir);
+    try {
+      await until('the warning', () => t.warnings.length > 0);
+      assert.equal(t.warnings.length, 1);
+      assert.match(t.warnings[0], /watching .* failed \(ENOSPC: .*fs\.inotify\.max_user_watches.*sysctl.*\); rescanning every 50 ms instead/);
+      assert.equal(t.seen.watcher?.size ?? 0, 0, 'every watch already opened is closed');
+      writeFileSync(join(t.table.root, 'd4', 'f2.txt'), 'seen by polling');
+      await until('served by polling', () => t.table.info('/d4/f2.txt').etag === etagOf('seen by polling'));
+      assert.equal(t.warnings.length, 1, 'said once');
+    } finally {
+      t.close();
+    }
+  });
+});
