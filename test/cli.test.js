@@ -223,7 +223,7 @@ function gone(pid) {
 }
 
 function exitOf(child) {
-  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
 }
 
 for (const extra of [[], ['--workers', '2']]) {
@@ -241,16 +241,16 @@ for (const extra of [[], ['--workers', '2']]) {
     // Graceful: the download in flight keeps the process alive.
     const early = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve(null), 500))]);
     assert.equal(early, null, `exited on the first SIGINT: ${JSON.stringify(early)} ${r.err}`);
-    const sent = Date.now();
     r.child.kill('SIGINT');
-    const end = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve(null), 2000))]);
-    assert.notEqual(end, null, 'still running 2 s after the second SIGINT');
+    // At once, not at the end of the 10 s grace the held download would otherwise be given (which
+    // ends with 0, not 130): 5 s leaves a slow machine room and stays well inside that grace.
+    const end = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve(null), 5000))]);
+    assert.notEqual(end, null, 'still running 5 s after the second SIGINT');
     assert.equal(end.code, 130, JSON.stringify(end));
-    assert.ok(end.at - sent < 1000, `took ${end.at - sent} ms`);
     // No worker is left behind, serving or holding the port.
     for (const m of r.err.matchAll(/worker (\d+) listening/g)) {
       const pid = Number(m[1]);
-      await until(() => gone(pid), `worker ${pid} gone`, 1000);
+      await until(() => gone(pid), `worker ${pid} gone`);
     }
   });
 }
