@@ -15,7 +15,7 @@ const SMALL = 'a{}\n'.repeat(100);
 const BIG = 8 * 1024 * 1024;
 const CLF = /^(\S+) - - \[(\d{2})\/(\w{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) \+0000\] "((?:[^"\\]|\\.)*)" (\d{3}|-) (\d+|-)$/;
 
-async function eventually(check, describe, ms = 3000) {
+async function eventually(check, describe, ms = 10_000) {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) assert.fail(describe());

@@ -39,7 +39,7 @@ function assertNoStack(r) {
   assert.doesNotMatch(r.err, /\n\s+at |TypeError/, `a stack trace on stderr: ${r.err}`);
 }
 
-async function until(check, what, ms = 5000) {
+async function until(check, what, ms = 10_000) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (check()) return;
