@@ -42,7 +42,7 @@ function get(port, path, { method = 'GET', agent = false } = {}) {
   });
 }
 
-async function until(what, probe, ms = 5000) {
+async function until(what, probe, ms = 10_000) {
   const deadline = Date.now() + ms;
   while (!(await probe())) {
     if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);

@@ -64,23 +64,23 @@ function freePort() {
   });
 }
 
-/** Resolves once something accepts connections on `port`; rejects after `ms`. */
-async function waitForPort(port, child, ms = 10_000) {
+/**
+ * Resolves true once nginx has bound its port: it writes its pid file only after opening its listening
+ * sockets (a connect could reach whoever else took the port). Resolves false if it exited because
+ * the port was taken meanwhile (it was free when picked: the caller picks another); rejects on any
+ * other exit, or after `ms`.
+ */
+async function nginxListening(nginx, pidFile, stderr, ms = 10_000) {
   const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode} before listening`);
-    const up = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.on('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 50));
+  while (!existsSync(pidFile)) {
+    if (nginx.exitCode !== null) {
+      if (/Address already in use/.test(stderr())) return false;
+      throw new Error(`nginx exited with ${nginx.exitCode} before listening: ${stderr()}`);
+    }
+    if (Date.now() > end) throw new Error(`nginx not listening after ${ms} ms: ${stderr()}`);
+    await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(`nothing listening on ${port} after ${ms} ms`);
+  return true;
 }
 
 function stopChild(child) {
@@ -156,8 +156,13 @@ async function startStack(base, name, flags) {
   const roots = makeTrees(dir);
   const replicas = [];
   for (const root of roots) replicas.push(await startReplica(root, flags));
-  const port = await freePort();
-  const conf = `
+  // nginx cannot listen on port 0 and say which it got: a free port is picked, and picked again if
+  // another process took it before nginx bound it.
+  let port;
+  let nginx;
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    const conf = `
 error_log stderr error;
 pid ${dir}/nginx.pid;
 events { worker_connections 256; }
@@ -170,15 +175,14 @@ http {
 ${readmeSnippet({ dir, port, upstreams: replicas.map((r) => r.port) })}
 }
 `;
-  writeFileSync(join(dir, 'nginx.conf'), conf);
-  let nginxErr = '';
-  const nginx = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off; master_process off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(nginx);
-  nginx.stderr.on('data', (d) => (nginxErr += d));
-  try {
-    await waitForPort(port, nginx);
-  } catch (e) {
-    throw new Error(`nginx: ${e.message}: ${nginxErr}`);
+    writeFileSync(join(dir, 'nginx.conf'), conf);
+    rmSync(join(dir, 'nginx.pid'), { force: true });
+    let nginxErr = '';
+    nginx = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off; master_process off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(nginx);
+    nginx.stderr.on('data', (d) => (nginxErr += d));
+    if (await nginxListening(nginx, join(dir, 'nginx.pid'), () => nginxErr)) break;
+    assert.ok(attempt < 5, `nginx found ${attempt} free ports taken before it could bind them: ${nginxErr}`);
   }
   const stack = {
     replicas,

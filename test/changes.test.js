@@ -39,7 +39,7 @@ async function setup() {
 }
 
 /** Waits until `check()` is true (the watcher's debounce is 30 ms). */
-async function until(what, check, ms = 3000) {
+async function until(what, check, ms = 10_000) {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);

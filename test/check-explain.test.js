@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePolicy } from '../dist/cors/index.js';
@@ -48,9 +48,14 @@ test('a hostile origin or header list stays one escaped, bounded line', () => {
   assert.ok(e.line.length < 400, String(e.line.length));
 });
 
+const MTIME = new Date('2026-01-02T03:04:05Z');
+
 async function server(options) {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-explain-'));
   writeFileSync(join(root, 'a.txt'), 'hello');
+  // One mtime for every server's copy: two copies written a moment apart can straddle a second and
+  // give two Last-Modified dates, which the wire comparison below would take for a difference.
+  utimesSync(join(root, 'a.txt'), MTIME, MTIME);
   const s = await serve({ root, cors: { origins: ['https://app.example'], methods: ['PUT'] }, ...options });
   await new Promise((r) => s.listen(0, '127.0.0.1', r));
   return { port: s.address().port, close: async () => { await s.shutdown(100); rmSync(root, { recursive: true, force: true }); } };

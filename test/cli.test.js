@@ -39,7 +39,7 @@ function assertNoStack(r) {
   assert.doesNotMatch(r.err, /\n\s+at |TypeError/, `a stack trace on stderr: ${r.err}`);
 }
 
-async function until(check, what, ms = 5000) {
+async function until(check, what, ms = 10_000) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (check()) return;
@@ -135,11 +135,11 @@ test('precedence: every boolean flag has a --no- form that turns off what the co
     assert.equal(res.headers['access-control-allow-credentials'], 'true');
     writeFileSync(join(root, 'c.txt'), 'c');
     let status = 0;
-    for (let i = 0; i < 50 && status !== 200; i++) {
+    for (const end = Date.now() + 10_000; status !== 200 && Date.now() < end; ) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       status = (await request(on.port, { path: '/c.txt' })).status;
     }
-    assert.equal(status, 200, 'watching picks up a new file');
+    assert.equal(status, 200, 'watching picks up a new file (within 10 s)');
     await until(() => /GET \/a\.txt/.test(on.out), 'an access-log line');
   } finally {
     await stop(on);
@@ -223,7 +223,7 @@ function gone(pid) {
 }
 
 function exitOf(child) {
-  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
 }
 
 for (const extra of [[], ['--workers', '2']]) {
@@ -241,16 +241,16 @@ for (const extra of [[], ['--workers', '2']]) {
     // Graceful: the download in flight keeps the process alive.
     const early = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve(null), 500))]);
     assert.equal(early, null, `exited on the first SIGINT: ${JSON.stringify(early)} ${r.err}`);
-    const sent = Date.now();
     r.child.kill('SIGINT');
-    const end = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve(null), 2000))]);
-    assert.notEqual(end, null, 'still running 2 s after the second SIGINT');
+    // At once, not at the end of the 10 s grace the held download would otherwise be given (which
+    // ends with 0, not 130): 5 s leaves a slow machine room and stays well inside that grace.
+    const end = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve(null), 5000))]);
+    assert.notEqual(end, null, 'still running 5 s after the second SIGINT');
     assert.equal(end.code, 130, JSON.stringify(end));
-    assert.ok(end.at - sent < 1000, `took ${end.at - sent} ms`);
     // No worker is left behind, serving or holding the port.
     for (const m of r.err.matchAll(/worker (\d+) listening/g)) {
       const pid = Number(m[1]);
-      await until(() => gone(pid), `worker ${pid} gone`, 1000);
+      await until(() => gone(pid), `worker ${pid} gone`);
     }
   });
 }

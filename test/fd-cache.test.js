@@ -42,7 +42,7 @@ async function countOpens(path, fn) {
 }
 
 /** Polls until `check()` holds, or fails with `describe()`. */
-async function eventually(check, describe, ms = 3000) {
+async function eventually(check, describe, ms = 10_000) {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) assert.fail(describe());

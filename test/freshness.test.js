@@ -30,7 +30,7 @@ function etagOf(bytes) {
 }
 
 /** Calls `probe` every 20 ms until it returns something truthy; fails with `what` after `ms`. */
-async function until(what, probe, ms = 3000) {
+async function until(what, probe, ms = 10_000) {
   const deadline = Date.now() + ms;
   let last;
   for (;;) {
@@ -388,7 +388,9 @@ describe('watcher', () => {
     try {
       await new Promise((r) => setTimeout(r, 100));
       writeFileSync(join(root, 'app.css'), 'v2');
-      await until('app.css served fresh while build.log grows', async () => (await request(s.port, { path: '/app.css' })).body.toString() === 'v2', 1500);
+      // Without the debounce's upper bound the appends (every 10 ms, under its 30 ms quiet time) would
+      // put the rescan off for as long as they go on: 5 s is the safety net, not the expected delay.
+      await until('app.css served fresh while build.log grows', async () => (await request(s.port, { path: '/app.css' })).body.toString() === 'v2', 5000);
     } finally {
       clearInterval(appender);
       await s.close();

@@ -101,3 +101,13 @@ test('currentHttpDate: now as an IMF-fixdate, the same string within a second, a
   const next = currentHttpDate();
   assert.equal(parseHttpDate(next), Math.floor(Date.now() / 1000) * 1000, `${next} after ${first}`);
 });
+
+test('currentHttpDate: a new second is seen at once, even when the event loop was busy across its start', () => {
+  const first = currentHttpDate();
+  // Synchronous work (no timer can run) past the start of the next second.
+  const next = Math.floor(Date.now() / 1000) * 1000 + 1000;
+  while (Date.now() < next + 5);
+  const now = currentHttpDate();
+  assert.notEqual(now, first, 'the cached date of the second before was given');
+  assert.equal(parseHttpDate(now), Math.floor(Date.now() / 1000) * 1000, now);
+});

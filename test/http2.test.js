@@ -50,7 +50,7 @@ function negotiated(port) {
 
 const fdCount = () => readdirSync('/proc/self/fd').length;
 
-async function until(check, ms = 5000) {
+async function until(check, ms = 10_000) {
   const end = Date.now() + ms;
   while (!check()) {
     if (Date.now() > end) return false;

@@ -32,10 +32,10 @@ async function tableOf(root) {
   return table;
 }
 
-/** Waits until no read into memory is under way. */
+/** Waits until no read into memory is under way (10 s: a safety net for a slow machine). */
 async function settled(slots) {
-  for (let i = 0; i < 200 && slots.some((s) => s.loading); i++) await new Promise((r) => setTimeout(r, 5));
-  assert.ok(!slots.some((s) => s.loading), 'reads into memory still under way');
+  for (const end = Date.now() + 10_000; slots.some((s) => s.loading) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(!slots.some((s) => s.loading), 'reads into memory still under way after 10 s');
 }
 
 describe('BodyCache', () => {

@@ -144,8 +144,12 @@ test('a log callback that throws is reported once on stderr and the server keeps
     for (let i = 0; i < 3; i++) {
       const res = await request(s.port, { path: '/' });
       assert.equal(res.status, 200);
-      // The log runs when the response closes, just after the client has its bytes.
-      await new Promise((r) => setTimeout(r, 20));
+      // The log runs when the response closes, just after the client has its bytes: waited for, so
+      // that every call (the throwing first one above all) happens while stderr is being watched.
+      for (const end = Date.now() + 10_000; calls < i + 1; ) {
+        assert.ok(Date.now() < end, `the log callback was not called for request ${i + 1} within 10 s`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
     }
   } finally {
     process.stderr.write = write;

@@ -1,14 +1,13 @@
 // The README's Library examples, run as they are: each ```js block whose first line names a file
 // (`// server.mjs: ...`) is written under test-artifacts/, its `from 'xorigin...'` imports pointed at
-// this build through the exports map, and started in a child process on a free port. A block with a
-// `export default { fetch }` (a Workers/Bun-style module) is served through @hono/node-server.
+// this build through the exports map, and started in a child process with PORT=0 (it reports the port
+// it got). A block with a `export default { fetch }` (a Workers/Bun-style module) is served through
+// @hono/node-server.
 // Then one preflight and one GET must carry the CORS headers.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { request } from './helpers.js';
 
@@ -39,25 +38,36 @@ const { default: mod } = await import(process.env.EXAMPLE);
 serve({ fetch: mod.fetch, port: Number(process.env.PORT) });
 `;
 
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+/**
+ * Loaded into each example (--import): tells the test, over the IPC channel, the port its server
+ * listens on. The example is started with PORT=0, so no port has to be guessed free beforehand (one
+ * picked and released here could be taken by another test before the example bound it).
+ */
+const REPORT_PORT = `
+import net from 'node:net';
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  this.once('listening', () => process.send({ port: this.address().port }));
+  return listen.apply(this, args);
+};
+`;
 
-async function untilListening(port, child, output) {
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`example exited ${child.exitCode}: ${output()}`);
-    const ok = await new Promise((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => (socket.destroy(), resolve(true)));
-      socket.on('error', () => resolve(false));
+/** The ports the kernel picks from for a listen on port 0. */
+const EPHEMERAL = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+
+/** The port the example reports once it listens; fails if it exits first or is silent for 30 s. */
+function listening(child, output) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`example not listening after 30 s: ${output()}`)), 30_000);
+    child.once('message', ({ port }) => {
+      clearTimeout(timer);
+      resolve(port);
     });
-    if (ok) return;
-    await sleep(25);
-  }
-  throw new Error(`example never listened on ${port}: ${output()}`);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`example exited ${code} before listening: ${output()}`));
+    });
+  });
 }
 
 describe('README Library examples', () => {
@@ -66,6 +76,8 @@ describe('README Library examples', () => {
     for (const child of children) child.kill();
   });
   mkdirSync(dir, { recursive: true });
+  const reporter = `${dir}/report-port.mjs`;
+  writeFileSync(reporter, REPORT_PORT);
   const blocks = examples();
 
   test('there is one example per face', () => {
@@ -81,17 +93,18 @@ describe('README Library examples', () => {
         script = `${dir}/host-${name}`;
         writeFileSync(script, FETCH_HOST);
       }
-      const port = await freePort();
-      const child = spawn(process.execPath, [script], {
-        env: { ...process.env, PORT: String(port), EXAMPLE: pathToFileURL(file).href },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const child = spawn(process.execPath, ['--import', pathToFileURL(reporter).href, script], {
+        env: { ...process.env, PORT: '0', EXAMPLE: pathToFileURL(file).href },
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       });
       children.push(child);
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (out += d));
       try {
-        await untilListening(port, child, () => out);
+        const port = await listening(child, () => out);
+        // PORT=0 was obeyed: the kernel chose the port (one of its ephemeral ones), not the example.
+        assert.ok(port >= EPHEMERAL[0] && port <= EPHEMERAL[1], `listening on ${port}, not on the port PORT=0 asked for`);
         const pre = await request(port, {
           method: 'OPTIONS',
           path: '/items/1',

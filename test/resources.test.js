@@ -36,7 +36,7 @@ async function start(root, extra = {}) {
 }
 
 /** Polls until `check()` is true, or fails with `describe()` after `ms`. */
-async function eventually(check, describe, ms = 3000) {
+async function eventually(check, describe, ms = 10_000) {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) assert.fail(describe());
@@ -44,7 +44,7 @@ async function eventually(check, describe, ms = 3000) {
   }
 }
 
-async function eventuallyAsync(check, describe, ms = 3000) {
+async function eventuallyAsync(check, describe, ms = 10_000) {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) assert.fail(describe());

@@ -127,7 +127,12 @@ describe('mounted beside other middleware (found by an adversarial review)', () 
 
   test('another middleware answering while the disk read is pending costs that response, never the process', async () => {
     for (let i = 0; i < 30; i++) await request(s.port, { path: '/race/big.bin' }).catch(() => null);
-    await new Promise((r) => setTimeout(r, 100));
+    // The disk reads the other middleware outran finish after the responses: wait until they have
+    // given everything back (a leak never does: the safety net then fails with the counts).
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not released within 10 s: ${JSON.stringify(handler.stats)}`)), 10_000);
+      handler.whenReleased(() => resolve(clearTimeout(timer)));
+    });
     assert.equal(crashes, 0);
     const { inFlight, openFiles, buffersInUse } = handler.stats;
     assert.deepEqual({ inFlight, openFiles, buffersInUse }, { inFlight: 0, openFiles: 0, buffersInUse: 0 });

@@ -46,19 +46,20 @@ export function parseHttpDate(value: string, now = Date.now()): number {
   return date.setUTCHours(hour, minute, second);
 }
 
-let currentText: string | null = null;
+let currentText = '';
+/** When the second `currentText` names ends (ms since the epoch). */
+let currentEnd = 0;
 
 /**
- * Now as an IMF-fixdate, for a response's Date (RFC 9110 §6.6.1): made once a second at most and
- * kept until the next second begins (an unref'd timer drops it), as node:http does for its own.
+ * Now as an IMF-fixdate, for a response's Date (RFC 9110 §6.6.1): made once a second at most. The
+ * clock is read on every call, not left to a timer to say the second is over: a timer runs only
+ * between turns of the event loop, and a busy loop would give the last second's date meanwhile.
  */
 export function currentHttpDate(): string {
-  if (currentText === null) {
-    const now = new Date();
-    currentText = now.toUTCString();
-    setTimeout(() => {
-      currentText = null;
-    }, 1000 - now.getUTCMilliseconds()).unref();
+  const now = Date.now();
+  if (now >= currentEnd) {
+    currentText = new Date(now).toUTCString();
+    currentEnd = now - (now % 1000) + 1000;
   }
   return currentText;
 }
