@@ -90,6 +90,36 @@ describe('ETag cache', () => {
     }
   });
 
+  test('after start-up, the changes of a rescan are written to the cache later (once for many edits), at once by flush() or close()', async () => {
+    const root = tree(3);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    const table = new AssetTable(root, { watch: false, etagCache: dir, statFile: settledStat }, (info) => info);
+    try {
+      await table.open();
+      await table.flush();
+      const file = etagCacheFile(dir, realpathSync(root));
+      written(file);
+      const tagOf = (text) => JSON.stringify(etagOf(text));
+      writeFileSync(join(root, 'small.css'), 'b{}');
+      await table.rescan();
+      assert.equal(table.info('/small.css').etag, etagOf('b{}'));
+      // A write made right after the rescan would be in the file by now (a few KB): none was.
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(!readFileSync(file, 'utf8').includes(tagOf('b{}')), 'the cache was rewritten for one edit at once');
+      await table.flush();
+      assert.ok(readFileSync(file, 'utf8').includes(tagOf('b{}')), 'flush() wrote the pending change');
+      writeFileSync(join(root, 'small.css'), 'c{}');
+      await table.rescan();
+      table.close();
+      for (let i = 0; i < 250 && !readFileSync(file, 'utf8').includes(tagOf('c{}')); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(readFileSync(file, 'utf8').includes(tagOf('c{}')), 'close() started the pending write');
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a corrupt, foreign or partly malformed cache file is ignored as a whole', async () => {
     const root = tree(3);
     const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
