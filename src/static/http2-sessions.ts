@@ -100,6 +100,9 @@ export class Http2Sessions implements StreamTracker {
       session.close();
       return;
     }
+    // A connection with no traffic at all for the send timeout is cut, as node:http2 does when the
+    // server's `timeout` is set; that one is 0 here (the HTTP/1.x side has its own, SendTimeouts).
+    session.setTimeout(this.timeouts.send, () => session.destroy());
     const state = new SessionState(session, this.timeouts);
     this.sessions.set(session, state);
     session.once('close', () => {
