@@ -48,12 +48,25 @@ test('a hostile origin or header list stays one escaped, bounded line', () => {
   assert.ok(e.line.length < 400, String(e.line.length));
 });
 
-async function server(options) {
+function makeRoot() {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-explain-'));
   writeFileSync(join(root, 'a.txt'), 'hello');
+  return root;
+}
+
+/**
+ * `shared`: a root given by the caller (who removes it), when two servers' bytes are compared: a file
+ * written in another second has another Last-Modified.
+ */
+async function server(options, shared) {
+  const root = shared ?? makeRoot();
   const s = await serve({ root, cors: { origins: ['https://app.example'], methods: ['PUT'] }, ...options });
   await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  return { port: s.address().port, close: async () => { await s.shutdown(100); rmSync(root, { recursive: true, force: true }); } };
+  const close = async () => {
+    await s.shutdown(100);
+    if (shared === undefined) rmSync(root, { recursive: true, force: true });
+  };
+  return { port: s.address().port, close };
 }
 
 const PREFLIGHT = 'OPTIONS /a.txt HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\nAccess-Control-Request-Method: DELETE\r\nConnection: close\r\n\r\n';
@@ -61,8 +74,9 @@ const EVIL_GET = 'GET /a.txt HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example
 
 test('serve({ debug }): one line per refusal; the bytes on the wire are the same as without it', async () => {
   const lines = [];
-  const on = await server({ debug: (l) => lines.push(l) });
-  const off = await server({});
+  const root = makeRoot();
+  const on = await server({ debug: (l) => lines.push(l) }, root);
+  const off = await server({}, root);
   try {
     const strip = (t) => t.replace(/^Date: .*\r\n/m, '');
     for (const raw of [PREFLIGHT, EVIL_GET]) {
@@ -79,6 +93,7 @@ test('serve({ debug }): one line per refusal; the bytes on the wire are the same
   } finally {
     await on.close();
     await off.close();
+    rmSync(root, { recursive: true, force: true });
   }
 });
 

@@ -3,6 +3,7 @@
 // the stream may be gone. Real node:http2 streams on 127.0.0.1; every wait is on an event.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { exchangeOf } from '../dist/static/http2-exchange.js';
 import { whenDiskTurn } from '../dist/static/disk-turns.js';
@@ -11,7 +12,7 @@ import { testCertificate } from './transports.js';
 /** A server whose first stream is handed over unanswered, with the client's session. */
 async function oneStream() {
   const c = testCertificate();
-  const server = http2.createSecureServer({ cert: c.pem, key: (await import('node:fs')).readFileSync(c.key) });
+  const server = http2.createSecureServer({ cert: c.pem, key: readFileSync(c.key) });
   const arrived = new Promise((resolve) => server.once('stream', (stream, headers) => resolve({ stream, headers })));
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const client = http2.connect(`https://127.0.0.1:${server.address().port}`, { ca: c.pem });
