@@ -156,6 +156,17 @@ export class Http2Sessions implements StreamTracker {
     }
   }
 
+  /**
+   * New timeouts (a reload): the sweep and new connections read them from `timeouts`; connections
+   * already open get the new inactivity timeout now, as HTTP/1.x ones get theirs from the next sweep.
+   */
+  retime(next: SessionTimeouts): void {
+    const changed = next.send !== this.timeouts.send;
+    Object.assign(this.timeouts, next);
+    // No callback: the one given when the session came ('timeout' listener) stays, and only one.
+    if (changed) for (const session of this.sessions.keys()) session.setTimeout(next.send);
+  }
+
   /** GOAWAY to every connection: their streams in flight finish, no new one is accepted. */
   drain(): void {
     this.draining = true;

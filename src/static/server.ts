@@ -68,7 +68,7 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
     handler.reconfigure(fresh);
     applyHttp1Timeouts(node, fresh);
     sends.timeout = fresh.sendTimeout;
-    if (sessions !== null) Object.assign(sessions.timeouts, { keepAlive: fresh.keepAliveTimeout, send: fresh.sendTimeout });
+    sessions?.retime({ keepAlive: fresh.keepAliveTimeout, send: fresh.sendTimeout });
     if (fresh.tls !== null && config.tls !== null) (node as unknown as TlsServer).setSecureContext({ cert: fresh.tls.cert, key: fresh.tls.key });
     // What needs a restart stays as it was, so the next comparison is against what is in force.
     config = { ...fresh, tls: config.tls === null ? null : fresh.tls, http2: config.http2 };
