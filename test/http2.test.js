@@ -307,6 +307,24 @@ test('a body cut because its file changed mid-send ends with an error code, not 
   assert.equal(ended, false, 'the client saw the end of a complete body');
 });
 
+test('a reload gives connections already open the new send timeout (a silent connection is cut by it)', async (t) => {
+  const { root } = makeRoot();
+  const c = testCertificate();
+  const options = { root, tls: { cert: c.cert, key: c.key }, sendTimeout: 60_000, keepAliveTimeout: 60_000 };
+  const { server, port } = await start(options);
+  t.after(async () => {
+    await server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const session = connect(port);
+  await new Promise((resolve) => session.once('remoteSettings', resolve));
+  const closed = new Promise((resolve) => session.once('close', () => resolve('closed')));
+  server.reload({ ...options, sendTimeout: 200 });
+  // The connection sends nothing from now on: the new 200 ms cut it, not the 60 s it opened with.
+  const safety = new Promise((resolve) => setTimeout(resolve, 5000, 'still open 5 s after the reload').unref());
+  assert.equal(await Promise.race([closed, safety]), 'closed');
+});
+
 test('with http2: false, ALPN offers only http/1.1', async () => {
   const tree = makeRoot();
   const s = await start({ root: tree.root, http2: false });

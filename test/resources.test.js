@@ -4,11 +4,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import tls from 'node:tls';
 import http from 'node:http';
 import { mkdtempSync, readdirSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
+import { testCertificate } from './transports.js';
 
 const BIG = 400_000; // above the in-memory limit: served from disk
 const HUGE = 3 * 1024 * 1024; // several pooled chunks
@@ -283,4 +285,30 @@ describe('send timeout: a client that stops reading', () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+
+  // Over TLS the responses queue in the TLS socket, not the TCP one: HTTPS/1.1 alone and HTTP/1.1
+  // chosen by ALPN on the HTTP/2 server.
+  for (const http2 of [false, true]) {
+    test(`over HTTPS/1.1${http2 ? ' (ALPN http/1.1 on the HTTP/2 server)' : ''}: a stalled reader is cut after the timeout`, async () => {
+      const root = makeRoot();
+      const { cert, key } = testCertificate();
+      const s = await start(root, { sendTimeout: 400, tls: { cert, key }, http2 });
+      try {
+        const socket = tls.connect({ port: s.port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+        socket.on('error', () => {});
+        await new Promise((resolve) => socket.once('secureConnect', resolve));
+        socket.pause();
+        socket.write('GET /stalling.otf HTTP/1.1\r\nHost: x\r\n\r\n');
+        await eventually(() => s.server.stats.openFiles === 1, () => `stats: ${JSON.stringify(s.server.stats)}`);
+        // The server gives up on it: the response ends, its fd and buffer are back.
+        await eventually(() => s.server.stats.inFlight === 0 && s.server.stats.openFiles === 0 && s.server.stats.buffersInUse === 0, () => `stats: ${JSON.stringify(s.server.stats)}`);
+        const closed = new Promise((resolve) => socket.on('close', resolve));
+        socket.resume();
+        await closed;
+      } finally {
+        await s.server.shutdown(200);
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+  }
 });

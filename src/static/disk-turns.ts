@@ -15,13 +15,20 @@ interface Turns {
   readonly waiting: { readonly res: ServerResponse; readonly start: () => void }[];
 }
 
-/** The HTTP/2 session behind a response (node:http2's compatibility API), or undefined for HTTP/1.x. */
-function sessionOf(res: ServerResponse): object | undefined {
-  return (res as ServerResponse & { stream?: { session?: object } }).stream?.session;
+/** What the disk turns read of an HTTP/2 response's stream; `session` is unset once it has closed. */
+interface StreamState {
+  readonly closed: boolean;
+  readonly destroyed: boolean;
+  readonly session?: object;
+}
+
+/** The HTTP/2 stream behind a response, or undefined for HTTP/1.x. */
+function streamOf(res: ServerResponse): StreamState | undefined {
+  return (res as ServerResponse & { stream?: StreamState }).stream;
 }
 
 function ended(res: ServerResponse): boolean {
-  const stream = (res as ServerResponse & { stream?: { closed: boolean; destroyed: boolean } }).stream;
+  const stream = streamOf(res);
   return stream === undefined || stream.closed || stream.destroyed;
 }
 
@@ -41,13 +48,16 @@ const holding = new WeakSet<ServerResponse>();
  * has fewer than DISK_BODIES_PER_CONNECTION running. A response that ends while waiting never starts.
  */
 export function whenDiskTurn(res: ServerResponse, start: () => void): void {
-  const session = sessionOf(res);
-  if (session === undefined) {
+  // HTTP/2 is told by its stream, not its session: a stream closed while this response waited (a
+  // rescan) names no session, and Http2Response has no 'socket' event to wait for.
+  const stream = streamOf(res);
+  if (stream === undefined) {
     if (res.socket != null) start();
     else res.once('socket', start);
     return;
   }
   if (ended(res)) return;
+  const session = stream.session as object;
   if (holding.has(res)) return start();
   let turns = bySession.get(session);
   if (turns === undefined) {

@@ -138,6 +138,15 @@ export class Http2Response {
     return s.closed || s.destroyed ? undefined : s;
   }
 
+  /**
+   * True once the stream is closed or destroyed (node:http's `ServerResponse.destroyed`): steps
+   * that run after an await (a retry after a rescan) read it to leave a reset stream unanswered.
+   */
+  get destroyed(): boolean {
+    const s = this.stream;
+    return s.closed || s.destroyed;
+  }
+
   get writableFinished(): boolean {
     return this.stream.writableFinished;
   }

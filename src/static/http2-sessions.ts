@@ -100,6 +100,9 @@ export class Http2Sessions implements StreamTracker {
       session.close();
       return;
     }
+    // A connection with no traffic at all for the send timeout is cut, as node:http2 does when the
+    // server's `timeout` is set; that one is 0 here (the HTTP/1.x side has its own, SendTimeouts).
+    session.setTimeout(this.timeouts.send, () => session.destroy());
     const state = new SessionState(session, this.timeouts);
     this.sessions.set(session, state);
     session.once('close', () => {
@@ -151,6 +154,17 @@ export class Http2Sessions implements StreamTracker {
       clearInterval(this.sweeper);
       this.sweeper = null;
     }
+  }
+
+  /**
+   * New timeouts (a reload): the sweep and new connections read them from `timeouts`; connections
+   * already open get the new inactivity timeout now, as HTTP/1.x ones get theirs from the next sweep.
+   */
+  retime(next: SessionTimeouts): void {
+    const changed = next.send !== this.timeouts.send;
+    Object.assign(this.timeouts, next);
+    // No callback: the one given when the session came ('timeout' listener) stays, and only one.
+    if (changed) for (const session of this.sessions.keys()) session.setTimeout(next.send);
   }
 
   /** GOAWAY to every connection: their streams in flight finish, no new one is accepted. */

@@ -1,7 +1,8 @@
 import { createServer as createHttpServer, Server as HttpServer } from 'node:http';
 import type { Http2SecureServer } from 'node:http2';
-import type { Server as NetServer } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
+import { SendTimeouts } from './send-timeouts.js';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
 import { answerClientError } from './client-error.js';
 import type { Http2Sessions } from './http2-sessions.js';
@@ -53,6 +54,7 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
   const handler = await handlerFor(config);
   const { node, sessions } = await createNodeServer(config, handler);
   applyHttp1Timeouts(node, config);
+  const sends = watchSends(node, config);
   node.on('clientError', answerClientError({ cors: () => handler.corsBlocks, log: () => config.log, logFormat: () => config.logFormat }));
   node.on('close', () => handler.close());
   const server = node as unknown as XoriginServer;
@@ -65,7 +67,8 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
     const report = planReload(given, next, config, fresh);
     handler.reconfigure(fresh);
     applyHttp1Timeouts(node, fresh);
-    if (sessions !== null) Object.assign(sessions.timeouts, { keepAlive: fresh.keepAliveTimeout, send: fresh.sendTimeout });
+    sends.timeout = fresh.sendTimeout;
+    sessions?.retime({ keepAlive: fresh.keepAliveTimeout, send: fresh.sendTimeout });
     if (fresh.tls !== null && config.tls !== null) (node as unknown as TlsServer).setSecureContext({ cert: fresh.tls.cert, key: fresh.tls.key });
     // What needs a restart stays as it was, so the next comparison is against what is in force.
     config = { ...fresh, tls: config.tls === null ? null : fresh.tls, http2: config.http2 };
@@ -88,10 +91,7 @@ async function createNodeServer(config: ResolvedServerOptions, handler: StaticHa
   return createSecureNodeServer(config, config.tls, handler, common);
 }
 
-/**
- * The HTTP/1.x timeouts (the HTTP/2 secure server applies them to its HTTP/1.1 connections too;
- * `timeout` is also its HTTP/2 session inactivity timeout).
- */
+/** The HTTP/1.x timeouts (the HTTP/2 secure server applies them to its HTTP/1.1 connections too). */
 function applyHttp1Timeouts(server: NodeServer, config: ResolvedServerOptions): void {
   const s = server as unknown as HttpServer & { httpAllowHalfOpen: boolean };
   // A client may half-close after sending its requests (`printf ... | nc -N`): answer them all,
@@ -103,9 +103,19 @@ function applyHttp1Timeouts(server: NodeServer, config: ResolvedServerOptions): 
   s.headersTimeout = 10_000;
   s.requestTimeout = 30_000;
   s.keepAliveTimeout = config.keepAliveTimeout;
-  // The send timeout: Node measures socket inactivity (no read, no completed write) and, with no
-  // 'timeout' listener, destroys the socket, which closes the response and releases what it held.
-  s.timeout = config.sendTimeout;
+  // The send timeout is SendTimeouts' (see watchSends), not node:http's socket inactivity timer.
+  s.timeout = 0;
+}
+
+/**
+ * Every HTTP/1.x connection under the send timeout (send-timeouts.ts). Over TLS the connection
+ * watched is the TLS socket, where responses queue; an HTTP/2 connection's output never queues
+ * there (node:http2 writes to the TLS layer itself), and its streams are watched by Http2Sessions.
+ */
+function watchSends(node: NodeServer, config: ResolvedServerOptions): SendTimeouts {
+  const sends = new SendTimeouts(config.sendTimeout);
+  node.on(config.tls === null ? 'connection' : 'secureConnection', (socket: Socket) => sends.add(socket));
+  return sends;
 }
 
 /**

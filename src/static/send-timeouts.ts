@@ -1,0 +1,70 @@
+import type { Socket } from 'node:net';
+
+/** What a connection had queued when a sweep last saw it move, and since when. */
+interface Progress {
+  queued: number;
+  written: number;
+  since: number;
+}
+
+/** The sweep's period: a quarter of the timeout, within [25 ms, 1 s]. */
+const periodFor = (timeoutMs: number): number => Math.min(1000, Math.max(25, Math.floor(timeoutMs / 4)));
+
+/**
+ * The send timeout of HTTP/1.x connections, as nginx's `send_timeout`: a connection whose queued
+ * output has not moved (the client took no byte of it) for the timeout is closed, which closes its
+ * responses and releases what they held. A periodic sweep over the connections checks it, instead
+ * of node:http's socket timeout, which re-arms a timer on every read and write and makes a new
+ * one (a Timeout and a bound function) for every request on a keep-alive connection.
+ */
+export class SendTimeouts {
+  private readonly watched = new Map<Socket, Progress>();
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(private timeoutMs: number) {}
+
+  /** Changes the timeout (a reload); connections already open get it from the next sweep. */
+  set timeout(ms: number) {
+    this.timeoutMs = ms;
+    if (this.sweeper === null) return;
+    clearInterval(this.sweeper);
+    this.sweeper = null;
+    this.start();
+  }
+
+  /** Watches a connection until it closes. */
+  add(socket: Socket): void {
+    this.watched.set(socket, { queued: 0, written: 0, since: 0 });
+    socket.once('close', () => this.watched.delete(socket));
+    this.start();
+  }
+
+  private start(): void {
+    if (this.sweeper !== null) return;
+    this.sweeper = setInterval(() => this.sweep(), periodFor(this.timeoutMs));
+    this.sweeper.unref();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [socket, p] of this.watched) {
+      const queued = socket.writableLength;
+      if (queued === 0) {
+        p.since = 0;
+        continue;
+      }
+      const written = socket.bytesWritten;
+      if (p.since === 0 || queued !== p.queued || written !== p.written) {
+        p.queued = queued;
+        p.written = written;
+        p.since = now;
+      } else if (now - p.since >= this.timeoutMs) {
+        socket.destroy();
+      }
+    }
+    if (this.watched.size === 0 && this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
+  }
+}

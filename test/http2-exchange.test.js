@@ -1,0 +1,50 @@
+// The HTTP/2 response object (static/http2-exchange.ts) as the handler's later steps see it once the
+// client has reset the stream: a retry after a rescan and the disk path's turn run after awaits, when
+// the stream may be gone. Real node:http2 streams on 127.0.0.1; every wait is on an event.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
+import { exchangeOf } from '../dist/static/http2-exchange.js';
+import { whenDiskTurn } from '../dist/static/disk-turns.js';
+import { testCertificate } from './transports.js';
+
+/** A server whose first stream is handed over unanswered, with the client's session. */
+async function oneStream() {
+  const c = testCertificate();
+  const server = http2.createSecureServer({ cert: c.pem, key: readFileSync(c.key) });
+  const arrived = new Promise((resolve) => server.once('stream', (stream, headers) => resolve({ stream, headers })));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = http2.connect(`https://127.0.0.1:${server.address().port}`, { ca: c.pem });
+  client.on('error', () => {});
+  const req = client.request({ ':path': '/big.otf' });
+  req.on('error', () => {});
+  const { stream, headers } = await arrived;
+  const stop = async () => {
+    client.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return { stream, headers, req, stop };
+}
+
+test('a response whose stream the client reset reads as destroyed, and gets no disk turn', async () => {
+  const { stream, headers, req, stop } = await oneStream();
+  try {
+    const closed = [];
+    const res = exchangeOf(stream, headers, { closed: (s) => closed.push(s) });
+    assert.equal(res.destroyed, false, 'an open stream is not destroyed');
+    const gone = new Promise((resolve) => res.on('close', resolve));
+    req.close(http2.constants.NGHTTP2_CANCEL);
+    await gone;
+    assert.deepEqual(closed, [stream], 'the tracker is told once');
+    // handler.ts retryAfterRescan stops on this: a reset stream must not be answered again.
+    assert.equal(res.destroyed, true, 'a reset stream reads as destroyed');
+    // A closed stream no longer names its session: the disk turn must still see an HTTP/2 response
+    // that has ended (not an HTTP/1.x one waiting for its socket), and never start.
+    let started = false;
+    assert.doesNotThrow(() => whenDiskTurn(res, () => (started = true)));
+    assert.equal(started, false, 'no disk read for a stream that has closed');
+  } finally {
+    await stop();
+  }
+});
