@@ -3,6 +3,7 @@
 // or with one malformed entry is ignored as a whole; one inside the served root is never used.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -115,6 +116,27 @@ describe('ETag cache', () => {
       assert.ok(readFileSync(file, 'utf8').includes(tagOf('c{}')), 'close() started the pending write');
     } finally {
       table.close();
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('temporary files left by a process killed mid-write are deleted; those of a live process are not', async () => {
+    const root = tree(1);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    try {
+      await scanOnce(root, dir);
+      const file = etagCacheFile(dir, realpathSync(root));
+      // A pid that surely ran and ended: a child that has exited.
+      const child = spawn(process.execPath, ['-e', '']);
+      await new Promise((r) => child.on('exit', r));
+      const dead = `${file}.${child.pid}.0123456789ab.tmp`;
+      const live = `${file}.${process.pid}.0123456789ab.tmp`;
+      const other = join(dir, `unrelated.${child.pid}.tmp`);
+      for (const f of [dead, live, other]) writeFileSync(f, '{"format": "xorigin-etags/1", "roo');
+      await scanOnce(root, dir);
+      assert.deepEqual([existsSync(dead), existsSync(live), existsSync(other)], [false, true, true]);
+    } finally {
       rmSync(root, { recursive: true, force: true });
       rmSync(dir, { recursive: true, force: true });
     }

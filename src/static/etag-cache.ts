@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, sep } from 'node:path';
 import type { BigIntStats, Stats } from 'node:fs';
@@ -69,6 +69,7 @@ export class EtagCache {
     } catch {
       // Missing (first run) or unreadable: start empty.
     }
+    await removeAbandoned(file);
     return new EtagCache(file, rootReal, known);
   }
 
@@ -115,6 +116,38 @@ export class EtagCache {
  * another user, or group- or world-writable (a directory that is sticky, as /tmp, lets nobody
  * replace our file). Always false where there are no user ids (Windows).
  */
+/**
+ * Deletes the temporary files of `file` left by processes that died while writing one (save() names
+ * them FILE.PID.RANDOM.tmp and renames them when complete): a server killed mid-write left a
+ * partial copy of the cache, megabytes for a large tree, on every such kill. A file whose process
+ * still runs (or may: another user's, or a pid reused) is left alone.
+ */
+async function removeAbandoned(file: string): Promise<void> {
+  const dir = file.slice(0, file.lastIndexOf(sep));
+  const prefix = `${file.slice(dir.length + 1)}.`;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const pid = Number(name.slice(prefix.length, name.indexOf('.', prefix.length)));
+    if (!Number.isInteger(pid) || pid <= 0 || isRunning(pid)) continue;
+    await unlink(join(dir, name)).catch(() => {});
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
 function writableByOthers(s: Stats, isDir: boolean): boolean {
   const uid = process.getuid?.();
   if (uid === undefined) return false;
