@@ -833,19 +833,20 @@ export class AssetTable<T> {
    */
   private apply(delta: TableDelta): AssetInfo[] {
     const changed = new Set<string>();
-    const gone: AssetInfo[] = [];
+    // A set: an index.html is one version at two URL paths, and a caller is told of it once.
+    const gone = new Set<AssetInfo>(delta.created);
     for (const [urlPath, info] of delta.changes) {
       const old = this.infos.get(urlPath);
       if (old === (info ?? undefined)) continue;
       changed.add(urlPath);
-      if (old !== undefined) gone.push(old);
+      if (old !== undefined) gone.add(old);
       if (info === null) this.infos.delete(urlPath);
       else this.infos.set(urlPath, info);
     }
     const touched = new Set<string>();
     for (const urlPath of changed) touchedBy(urlPath, touched);
     for (const urlPath of touched) this.relink(urlPath, changed.has(urlPath));
-    return [...gone, ...delta.created].filter((info) => !this.isCurrent(info));
+    return [...gone].filter((info) => !this.isCurrent(info));
   }
 
   /** Brings the sibling set and built entry of one URL path in line with `infos` (`changed`: its file is another). */
