@@ -5,14 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
 import { AssetTable } from '../dist/static/asset-table.js';
-import { request } from './helpers.js';
+import { fakeWatcher, request } from './helpers.js';
 
 const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
 // Old timestamps: no file is racily clean, so no recheck of the table's own publishes between an event and its
@@ -45,27 +44,21 @@ function makeTree() {
  * what the next publish reported (`dropped`), failing after 3 s.
  */
 async function driven(root, options = {}) {
-  let emit;
+  const { watchTree, emit } = fakeWatcher();
   let published = () => {};
-  const watchTree = (_dir, onChange) => {
-    emit = onChange;
-    const w = new EventEmitter();
-    w.close = () => {};
-    return w;
-  };
   const table = new AssetTable(root, { watchTree, statFile: oldStat, published: (dropped) => published(dropped), ...options }, (info, variants) => ({ info, variants }));
   await table.open();
   const nextPublish = () => within(new Promise((resolve) => (published = resolve)), 'a scan published');
   const scanAfter = (...paths) => {
     const done = nextPublish();
-    for (const path of paths) emit('change', path);
+    for (const path of paths) emit(path);
     return done;
   };
   const close = () => {
     table.close();
     rmSync(root, { recursive: true, force: true });
   };
-  return { table, scanAfter, nextPublish, emit: (path) => emit('change', path), close };
+  return { table, scanAfter, nextPublish, emit, close };
 }
 
 test('a sibling x.br added or removed next to an unchanged x: x gets a new entry, nothing else does', async () => {
