@@ -133,6 +133,26 @@ test('a directory removed drops every version under it, and reports each as drop
   }
 });
 
+test('a directory added by targeted scans, then removed, takes everything under it along', async () => {
+  const t = await driven(makeTree());
+  try {
+    mkdirSync(join(t.table.root, 'n', 'm'), { recursive: true });
+    writeFileSync(join(t.table.root, 'n', 'm', 'x.txt'), 'x');
+    mkdirSync(join(t.table.root, 'q'));
+    writeFileSync(join(t.table.root, 'q', 'y.txt'), 'y');
+    // n is walked; q/y.txt is named alone, as a watcher may name a file before (or without) its new directory.
+    await t.scanAfter('n', 'q/y.txt');
+    assert.deepEqual([t.table.info('/n/m/x.txt')?.etag, t.table.info('/q/y.txt')?.etag], [etagOf('x'), etagOf('y')]);
+    rmSync(join(t.table.root, 'n'), { recursive: true });
+    rmSync(join(t.table.root, 'q'), { recursive: true });
+    const dropped = await t.scanAfter('n', 'q'); // rm -rf names only the directories
+    assert.deepEqual(dropped.map((info) => info.urlPath).sort(), ['/n/m/x.txt', '/q/y.txt']);
+    assert.deepEqual([t.table.info('/n/m/x.txt'), t.table.info('/q/y.txt'), t.table.size], [undefined, undefined, 9]);
+  } finally {
+    t.close();
+  }
+});
+
 test('an edited file gets a new entry and its old version is reported dropped; the others are kept', async () => {
   const t = await driven(makeTree());
   try {

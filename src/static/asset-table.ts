@@ -8,7 +8,7 @@ import { EtagCache, etagCacheFile } from './etag-cache.js';
 import { HashWorkers } from './hash-workers.js';
 import { ReadBackoff } from './read-backoff.js';
 import { reportScan, type ProgressOut, type ScanCounts } from './scan-progress.js';
-import { TableDelta, type TableView } from './table-delta.js';
+import { addDirsOf, TableDelta } from './table-delta.js';
 import { TaskLimit } from './task-limit.js';
 import { TreeWatcher } from './tree-watcher.js';
 
@@ -293,8 +293,9 @@ export function fdHasEtag(fd: number, size: number, etag: string, done: (same: b
 }
 
 /** Removes an entry and, if it was a directory, every entry under it (and its index). */
-function removeUnder(out: TableView, urlPath: string): void {
+function removeUnder(out: TableDelta, urlPath: string): void {
   out.delete(urlPath);
+  if (!out.mayHoldUnder(urlPath)) return; // a new path, or a file's: nothing to look for
   const prefix = `${urlPath}/`;
   const under: string[] = [];
   for (const key of out.keys()) if (key.startsWith(prefix)) under.push(key);
@@ -302,7 +303,7 @@ function removeUnder(out: TableView, urlPath: string): void {
 }
 
 /** The `/dir/` entry of a directory: its index.html when it has one. */
-function relinkIndex(out: TableView, urlDir: string): void {
+function relinkIndex(out: TableDelta, urlDir: string): void {
   const index = out.get(`${urlDir}/index.html`);
   if (index !== undefined) out.set(`${urlDir}/`, index);
   else out.delete(`${urlDir}/`);
@@ -357,6 +358,8 @@ export class AssetTable<T> {
   private infos = new Map<string, AssetInfo>();
   private variants = new Map<string, Variants>();
   private racy = new Set<AssetInfo>();
+  /** Every directory (URL path) some entry is under, and maybe some no longer: see TableDelta.mayHoldUnder. */
+  private dirs = new Set<string>();
   private rootReal = '';
   private rootIno = -1n;
   private rootDev = -1n;
@@ -715,8 +718,9 @@ export class AssetTable<T> {
         if (paths !== null && paths.size === 0) continue; // already seen by a scan that ran meanwhile
         this.changed = new Set();
         const walk = paths === null || this.linked || this.rootReal !== rootBefore;
-        const scan = walk ? this.newScan(new Map(), new Set()) : this.newScan(new TableDelta(this.infos), new Set(this.racy));
-        if (walk || !(await this.update(paths, scan))) {
+        const delta = walk ? null : new TableDelta(this.infos, this.dirs);
+        const scan = delta === null ? this.newScan(new Map(), new Set()) : this.newScan(delta, new Set(this.racy));
+        if (walk || delta === null || !(await this.update(paths, scan, delta))) {
           scan.out = new Map();
           scan.racy.clear();
           scan.linked = false;
@@ -742,11 +746,11 @@ export class AssetTable<T> {
   }
 
   /**
-   * Brings `scan` (changes to the table) up to date for just these paths relative to the root: a
+   * Brings `delta` (the changes `scan` makes) up to date for just these paths relative to the root: a
    * file is stat'ed (and read if its identity changed), a directory walked, a missing path removed
    * with everything under it. False when a path is a symlink: the caller walks the whole tree.
    */
-  private async update(paths: ReadonlySet<string>, scan: Scan): Promise<boolean> {
+  private async update(paths: ReadonlySet<string>, scan: Scan, delta: TableDelta): Promise<boolean> {
     for (const rel of paths) {
       if (rel === '') return false; // the root itself
       if (!AssetTable.servable(rel)) continue; // .git, editor swap files: nothing served changes
@@ -765,18 +769,18 @@ export class AssetTable<T> {
         this.keepKnown(urlPath, scan);
         continue;
       }
-      const previous = scan.out.get(urlPath);
+      const previous = delta.get(urlPath);
       if (previous !== undefined) scan.racy.delete(previous); // read again below if still racy
       // A path that was a file has nothing under it (whatever it is now): only its own entry goes.
-      // Otherwise (it was a directory, or unknown: rm -rf names only the directories) everything under
-      // it goes too, which looks at every key of the table.
-      if (previous !== undefined) scan.out.delete(urlPath);
-      else removeUnder(scan.out, urlPath);
+      // Otherwise (it was a directory, or is new: rm -rf names only the directories) everything under
+      // it goes too.
+      if (previous !== undefined) delta.delete(urlPath);
+      else removeUnder(delta, urlPath);
       if (s?.isDirectory() === true) await this.walk(full, urlPath, scan);
       else if (s?.isFile() === true) await this.addFile(full, urlPath, s, scan);
-      relinkIndex(scan.out, urlPath.slice(0, urlPath.lastIndexOf('/')));
+      relinkIndex(delta, urlPath.slice(0, urlPath.lastIndexOf('/')));
     }
-    for (const info of scan.racy) if (scan.out.get(info.urlPath) !== info) scan.racy.delete(info);
+    for (const info of scan.racy) if (delta.get(info.urlPath) !== info) scan.racy.delete(info);
     return true;
   }
 
@@ -820,9 +824,12 @@ export class AssetTable<T> {
       if (existing !== undefined) entries.set(urlPath, existing);
       if (v !== NO_VARIANTS) variants.set(urlPath, v);
     }
+    const dirs = new Set<string>();
+    for (const urlPath of out.keys()) addDirsOf(urlPath, dirs);
     this.infos = out;
     this.variants = variants;
     this.entries = entries;
+    this.dirs = dirs;
     return null;
   }
 
@@ -842,6 +849,7 @@ export class AssetTable<T> {
       if (old !== undefined) gone.add(old);
       if (info === null) this.infos.delete(urlPath);
       else this.infos.set(urlPath, info);
+      if (info !== null) addDirsOf(urlPath, this.dirs);
     }
     const touched = new Set<string>();
     for (const urlPath of changed) touchedBy(urlPath, touched);
