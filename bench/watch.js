@@ -3,6 +3,7 @@
 //
 //   npm run build && node bench/watch.js [--files 1000,10000,100000] [--rounds 3] [--out DIR]
 //   node bench/watch.js --part growing [--seconds 6] [--before DIST]
+//   node bench/watch.js --part rescan [--files 100000] [--before DIST]
 //
 // Part "tree" (default): trees of N files, 100 per directory (made once under the temp directory, kept:
 // xorigin-watch-N). For each contender, in a fresh process per measurement:
@@ -18,6 +19,13 @@
 // counts the reads (hashing jobs) and bytes the table read for it while it grew, and the ms from the last write
 // until the final bytes are served. --before DIST (a dist/ directory built from another commit) runs the same
 // against that build, for a before/after figure.
+//
+// Part "rescan": what one changed file costs the main thread in a tree of N files (the tree of part "tree"). An
+// AssetTable with the TreeWatcher; 7 files edited one after the other (each then reverted), 7 new files added and
+// removed; for each change, the ms from the write until the table serves it, the ms spent in the table's publish
+// (the one synchronous step that puts a scan in force: no request is answered meanwhile) and the longest the event
+// loop was held from write to fresh (a 1 ms interval probe). Medians. --before DIST runs the same against another
+// build, for a before/after figure.
 //
 // Results: a Markdown table on stdout and DIR/watch.json (DIR defaults to bench/partial/).
 import { execFileSync } from 'node:child_process';
@@ -146,6 +154,57 @@ async function childFresh(count, contender) {
   return { freshMs: median(times), stated: median(stated) };
 }
 
+/**
+ * Child: an AssetTable on the tree of `count` files; for each kind of change (a file edited, a new file, a file
+ * removed), medians over 7 files of: write → fresh ms, ms in publish, longest block, paths stat'ed.
+ */
+async function childRescan(count) {
+  const root = tree(count);
+  const { AssetTable } = await import(pathToFileURL(join(args.dist, 'static/asset-table.js')).href);
+  let published = () => {};
+  const table = new AssetTable(root, { published: () => published() }, (info) => info);
+  await table.open();
+  const publish = table.publish;
+  let publishMs = 0;
+  table.publish = function (...rest) {
+    const t0 = performance.now();
+    try {
+      return publish.apply(this, rest);
+    } finally {
+      publishMs += performance.now() - t0;
+    }
+  };
+  /** Makes one change; resolves with its costs once `isFresh()` holds after a publish. */
+  const measure = async (change, isFresh) => {
+    const fresh = new Promise((r) => (published = () => isFresh() && r()));
+    publishMs = 0;
+    const stopProbe = blockProbe();
+    await new Promise((r) => setTimeout(r, 5)); // the probe ticks once before the change
+    const t0 = performance.now();
+    change();
+    await fresh;
+    const freshMs = performance.now() - t0;
+    const row = { freshMs, publishMs, blockMs: stopProbe(), stated: table.lastScan.stated };
+    await new Promise((r) => setTimeout(r, 600)); // any backoff (see read-backoff.ts) over before the next change
+    return row;
+  };
+  const rows = { edit: [], new: [], removed: [] };
+  for (let i = 0; i < 7; i++) {
+    const f = 250 + i * 113;
+    const dir = `g${Math.floor(f / PER_DIR / 10)}/d${Math.floor(f / PER_DIR) % 10}`;
+    const [file, urlPath] = [join(root, dir, `f${f}.woff2`), `/${dir}/f${f}.woff2`];
+    const bytes = `edit ${i} ${Date.now()}`;
+    rows.edit.push(await measure(() => writeFileSync(file, bytes), () => table.info(urlPath)?.etag === etagOf(bytes)));
+    await measure(() => writeFileSync(file, `font ${f}`), () => table.info(urlPath)?.etag === etagOf(`font ${f}`));
+    const [added, addedUrl] = [join(root, dir, `new${i}.woff2`), `/${dir}/new${i}.woff2`];
+    rows.new.push(await measure(() => writeFileSync(added, bytes), () => table.info(addedUrl) !== undefined));
+    rows.removed.push(await measure(() => rmSync(added), () => table.info(addedUrl) === undefined));
+  }
+  table.close();
+  const med = (list, key) => median(list.map((r) => r[key]));
+  return Object.entries(rows).map(([change, list]) => ({ change, files: table.size, freshMs: med(list, 'freshMs'), publishMs: med(list, 'publishMs'), blockMs: med(list, 'blockMs'), stated: med(list, 'stated') }));
+}
+
 /** Child: append to one file for `seconds`; reads and bytes the table spent on it, and ms from the last write to fresh. */
 async function childGrowing(seconds) {
   const { AssetTable } = await import(pathToFileURL(join(args.dist, 'static/asset-table.js')).href);
@@ -202,6 +261,19 @@ function partTree() {
   return rows;
 }
 
+function partRescan() {
+  const builds = [['this build', args.dist], ...(args.before !== undefined ? [['before', resolve(args.before)]] : [])];
+  const rows = [];
+  for (const count of args.files.split(',').map(Number)) {
+    tree(count);
+    for (const [name, dist] of builds) for (const r of runChild(['--child', 'rescan', '--files', String(count)], dist)) rows.push({ build: name, ...r });
+  }
+  console.log('| build | files | change | write → fresh ms | publish ms | longest block ms | paths stat\'ed |');
+  console.log('|---|---:|---|---:|---:|---:|---:|');
+  for (const r of rows) console.log(`| ${r.build} | ${r.files} | ${r.change} | ${r.freshMs.toFixed(1)} | ${r.publishMs.toFixed(2)} | ${r.blockMs.toFixed(1)} | ${r.stated} |`);
+  return rows;
+}
+
 function partGrowing() {
   const builds = [['this build', args.dist], ...(args.before !== undefined ? [['before', resolve(args.before)]] : [])];
   const rows = builds.map(([name, dist]) => ({ build: name, ...runChild(['--child', 'growing', '--seconds', args.seconds], dist) }));
@@ -215,11 +287,12 @@ if (args.child !== undefined) {
   const count = Number(args.files);
   const result = args.child === 'start' ? await childStart(count, args.contender)
     : args.child === 'fresh' ? await childFresh(count, args.contender)
+    : args.child === 'rescan' ? await childRescan(count)
     : await childGrowing(Number(args.seconds));
   console.log(JSON.stringify(result));
   process.exit(0);
 } else {
-  const rows = args.part === 'growing' ? partGrowing() : partTree();
+  const rows = args.part === 'growing' ? partGrowing() : args.part === 'rescan' ? partRescan() : partTree();
   mkdirSync(args.out, { recursive: true });
   writeFileSync(join(args.out, `watch-${args.part}.json`), JSON.stringify(rows, null, 2));
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssetTable } from '../dist/static/asset-table.js';
+import { fakeWatcher } from './helpers.js';
 
 const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
 
@@ -161,14 +162,8 @@ test('a file a response finds changed (before any watcher event) is looked at al
 
 /** A table driven by a fake watcher, resolving `nextPublish()` after each scan has replaced the table. */
 async function driven(root, options = {}) {
-  let emit;
+  const { watchTree, emit } = fakeWatcher();
   let published = () => {};
-  const watchTree = (_dir, onChange) => {
-    emit = onChange;
-    const w = new EventEmitter();
-    w.close = () => {};
-    return w;
-  };
   const table = new AssetTable(root, { watchTree, published: () => published(), ...options }, (info, variants) => ({ info, variants }));
   await table.open();
   const scanAfter = (path) => {
@@ -178,7 +173,7 @@ async function driven(root, options = {}) {
       published = resolve;
       timer = setTimeout(() => reject(new Error(`no scan within 3 s of an event naming ${path}`)), 3000);
     });
-    emit('change', path);
+    emit(path);
     return done.finally(() => clearTimeout(timer));
   };
   return { table, scanAfter };

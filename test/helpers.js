@@ -2,9 +2,27 @@
 import http from 'node:http';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/**
+ * A watcher for an AssetTable (its `watchTree` option) that the test drives: `emit(path)` reports a change
+ * at `path` (relative to the root; null: somewhere) as the real one would.
+ */
+export function fakeWatcher() {
+  let onChange = () => {
+    throw new Error('the table has not started its watcher');
+  };
+  const watchTree = (_dir, listener) => {
+    onChange = listener;
+    const w = new EventEmitter();
+    w.close = () => {};
+    return w;
+  };
+  return { watchTree, emit: (path) => onChange('change', path) };
+}
 
 /** Starts a node:http server on 127.0.0.1 with an ephemeral port. */
 export async function listen(handler) {

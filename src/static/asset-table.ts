@@ -8,6 +8,7 @@ import { EtagCache, etagCacheFile } from './etag-cache.js';
 import { HashWorkers } from './hash-workers.js';
 import { ReadBackoff } from './read-backoff.js';
 import { reportScan, type ProgressOut, type ScanCounts } from './scan-progress.js';
+import { addDirsOf, TableDelta } from './table-delta.js';
 import { TaskLimit } from './task-limit.js';
 import { TreeWatcher } from './tree-watcher.js';
 
@@ -118,10 +119,13 @@ export interface AssetTableOptions {
    */
   readonly statFile?: ((path: string) => Promise<BigIntStats>) | undefined;
   /**
-   * Called after each scan has replaced the table, with the files now in it by URL path, so what is
-   * kept per file elsewhere (bodies in memory) can let go of versions no longer served.
+   * Called after each scan has replaced the table, so what is kept per file version elsewhere (bodies
+   * in memory, open fds) can let go of versions no longer served. `dropped`: the versions a targeted
+   * scan took out (replaced or removed, and any it read but did not keep), each no longer current;
+   * null after a walk of the whole tree, when any version may be gone: ask `isCurrent` (O(1)) of each
+   * one held.
    */
-  readonly published?: ((infos: ReadonlyMap<string, AssetInfo>) => void) | undefined;
+  readonly published?: ((dropped: readonly AssetInfo[] | null, isCurrent: (info: AssetInfo) => boolean) => void) | undefined;
   /**
    * Directory of the ETag cache (see etag-cache.ts), or undefined for none: an unchanged file is then
    * not read again at start-up. A directory inside the root is not used (said once).
@@ -227,7 +231,8 @@ interface Read {
 
 /** What one walk of the tree collects. */
 interface Scan {
-  readonly out: Map<string, AssetInfo>;
+  /** The table as this scan leaves it: a new Map for a walk, changes to the live table for a targeted scan. */
+  out: Map<string, AssetInfo> | TableDelta;
   readonly seen: Set<string>;
   /** Entries read while racily clean: the next scan reads them again. */
   readonly racy: Set<AssetInfo>;
@@ -288,14 +293,17 @@ export function fdHasEtag(fd: number, size: number, etag: string, done: (same: b
 }
 
 /** Removes an entry and, if it was a directory, every entry under it (and its index). */
-function removeUnder(out: Map<string, AssetInfo>, urlPath: string): void {
+function removeUnder(out: TableDelta, urlPath: string): void {
   out.delete(urlPath);
+  if (!out.mayHoldUnder(urlPath)) return; // a new path, or a file's: nothing to look for
   const prefix = `${urlPath}/`;
-  for (const key of out.keys()) if (key.startsWith(prefix)) out.delete(key);
+  const under: string[] = [];
+  for (const key of out.keys()) if (key.startsWith(prefix)) under.push(key);
+  for (const key of under) out.delete(key);
 }
 
 /** The `/dir/` entry of a directory: its index.html when it has one. */
-function relinkIndex(out: Map<string, AssetInfo>, urlDir: string): void {
+function relinkIndex(out: TableDelta, urlDir: string): void {
   const index = out.get(`${urlDir}/index.html`);
   if (index !== undefined) out.set(`${urlDir}/`, index);
   else out.delete(`${urlDir}/`);
@@ -311,6 +319,19 @@ function variantsOf(info: AssetInfo, infos: ReadonlyMap<string, AssetInfo>): Var
     out[coding] = sibling;
   }
   return out ?? NO_VARIANTS;
+}
+
+/**
+ * Adds to `touched` the URL paths whose entry a change at `urlPath` may alter: itself, the file it is
+ * a sibling of (`x` for `x.br`), and the `/dir/` entry of an index.html among those.
+ */
+function touchedBy(urlPath: string, touched: Set<string>): void {
+  const paths = [urlPath];
+  for (const { suffix } of ENCODINGS) if (urlPath.endsWith(suffix)) paths.push(urlPath.slice(0, -suffix.length));
+  for (const path of paths) {
+    touched.add(path);
+    if (path.endsWith('/index.html')) touched.add(path.slice(0, -'index.html'.length));
+  }
 }
 
 function sameVariants(a: Variants | undefined, b: Variants): boolean {
@@ -337,6 +358,8 @@ export class AssetTable<T> {
   private infos = new Map<string, AssetInfo>();
   private variants = new Map<string, Variants>();
   private racy = new Set<AssetInfo>();
+  /** Every directory (URL path) some entry is under, and maybe some no longer: see TableDelta.mayHoldUnder. */
+  private dirs = new Set<string>();
   private rootReal = '';
   private rootIno = -1n;
   private rootDev = -1n;
@@ -695,9 +718,10 @@ export class AssetTable<T> {
         if (paths !== null && paths.size === 0) continue; // already seen by a scan that ran meanwhile
         this.changed = new Set();
         const walk = paths === null || this.linked || this.rootReal !== rootBefore;
-        const scan = walk ? this.newScan(new Map(), new Set()) : this.newScan(new Map(this.infos), new Set(this.racy));
-        if (walk || !(await this.update(paths, scan))) {
-          scan.out.clear();
+        const delta = walk ? null : new TableDelta(this.infos, this.dirs);
+        const scan = delta === null ? this.newScan(new Map(), new Set()) : this.newScan(delta, new Set(this.racy));
+        if (walk || delta === null || !(await this.update(paths, scan, delta))) {
+          scan.out = new Map();
           scan.racy.clear();
           scan.linked = false;
           scan.dirs = this.watcherWanted ? [] : null;
@@ -716,17 +740,17 @@ export class AssetTable<T> {
     return this.scanning;
   }
 
-  private newScan(out: Map<string, AssetInfo>, racy: Set<AssetInfo>): Scan {
+  private newScan(out: Map<string, AssetInfo> | TableDelta, racy: Set<AssetInfo>): Scan {
     this.scanCounts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
     return { out, seen: new Set([this.rootReal]), racy, unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.scanCounts, linked: false, dirs: null, later: new Map() };
   }
 
   /**
-   * Brings `scan` (a copy of the table) up to date for just these paths relative to the root: a
+   * Brings `delta` (the changes `scan` makes) up to date for just these paths relative to the root: a
    * file is stat'ed (and read if its identity changed), a directory walked, a missing path removed
    * with everything under it. False when a path is a symlink: the caller walks the whole tree.
    */
-  private async update(paths: ReadonlySet<string>, scan: Scan): Promise<boolean> {
+  private async update(paths: ReadonlySet<string>, scan: Scan, delta: TableDelta): Promise<boolean> {
     for (const rel of paths) {
       if (rel === '') return false; // the root itself
       if (!AssetTable.servable(rel)) continue; // .git, editor swap files: nothing served changes
@@ -745,51 +769,101 @@ export class AssetTable<T> {
         this.keepKnown(urlPath, scan);
         continue;
       }
-      const previous = scan.out.get(urlPath);
+      const previous = delta.get(urlPath);
       if (previous !== undefined) scan.racy.delete(previous); // read again below if still racy
-      // A file that was one replaces only its own entry; otherwise (a directory, a path gone: rm -rf
-      // names only the directories, a directory replaced by a file) everything under it goes too.
-      if (s?.isFile() === true && previous !== undefined) scan.out.delete(urlPath);
-      else removeUnder(scan.out, urlPath);
+      // A path that was a file has nothing under it (whatever it is now): only its own entry goes.
+      // Otherwise (it was a directory, or is new: rm -rf names only the directories) everything under
+      // it goes too.
+      if (previous !== undefined) delta.delete(urlPath);
+      else removeUnder(delta, urlPath);
       if (s?.isDirectory() === true) await this.walk(full, urlPath, scan);
       else if (s?.isFile() === true) await this.addFile(full, urlPath, s, scan);
-      relinkIndex(scan.out, urlPath.slice(0, urlPath.lastIndexOf('/')));
+      relinkIndex(delta, urlPath.slice(0, urlPath.lastIndexOf('/')));
     }
-    for (const info of scan.racy) if (scan.out.get(info.urlPath) !== info) scan.racy.delete(info);
+    for (const info of scan.racy) if (delta.get(info.urlPath) !== info) scan.racy.delete(info);
     return true;
   }
 
+  /**
+   * Puts a scan's result in force, in one synchronous step: a request sees the table before or after
+   * the scan, never a mix.
+   */
   private publish(scan: Scan): void {
-    const entries = new Map<string, T>();
-    const variants = new Map<string, Variants>();
-    const touched = this.touched(scan.out);
-    for (const [urlPath, info] of scan.out) {
-      // Siblings looked up only where something changed: for 100,000 files that lookup was most of the
-      // 350 ms a one-file rescan took.
-      const kept = this.infos.get(urlPath) === info && !touched.has(urlPath) && !touched.has(info.urlPath);
-      const v = kept ? (this.variants.get(urlPath) ?? NO_VARIANTS) : variantsOf(info, scan.out);
-      const reuse = this.infos.get(urlPath) === info && sameVariants(this.variants.get(urlPath), v);
-      const existing = reuse ? this.entries.get(urlPath) : undefined;
-      if (existing !== undefined) entries.set(urlPath, existing);
-      if (v !== NO_VARIANTS) variants.set(urlPath, v);
-    }
-    this.infos = scan.out;
-    this.variants = variants;
-    this.entries = entries;
+    const dropped = scan.out instanceof TableDelta ? this.apply(scan.out) : this.replace(scan.out);
     this.racy = scan.racy;
-    this.options.published?.(scan.out);
+    this.options.published?.(dropped, this.isCurrent);
     // A first scan that read nothing found the cache complete: N workers starting at once do not all rewrite it.
-    if (scan.hashed > 0 || (this.published !== -1 && scan.out.size !== this.published)) {
+    if (scan.hashed > 0 || (this.published !== -1 && this.infos.size !== this.published)) {
       if (this.published === -1) this.saveTags();
       else this.saveSoon();
     }
-    this.published = scan.out.size;
+    this.published = this.infos.size;
     // A file left out is missing from the table: look again soon, watched or not.
     if (scan.unsettled) this.recheckIn(UNSETTLED_RECHECK_MS, true);
     // A same-tick write to a racy file raises an event the scan may already have consumed; without this
     // rescan it would wait for some unrelated change. With `watch: false` the table never rescans itself.
     if (scan.racy.size > 0 && this.options.watch !== false) this.recheckIn(RACY_RECHECK_MS, false);
     this.readLater(scan.later);
+  }
+
+  /** True when `info` is the version the table serves at its URL path. */
+  private readonly isCurrent = (info: AssetInfo): boolean => this.infos.get(info.urlPath) === info;
+
+  /** Replaces the table by a walk's; null: every version held elsewhere may be gone (see `published`). */
+  private replace(out: Map<string, AssetInfo>): null {
+    const entries = new Map<string, T>();
+    const variants = new Map<string, Variants>();
+    const touched = this.touched(out);
+    for (const [urlPath, info] of out) {
+      // Siblings looked up only where something changed: for 100,000 files that lookup was most of the
+      // 350 ms a one-file rescan took.
+      const kept = this.infos.get(urlPath) === info && !touched.has(urlPath) && !touched.has(info.urlPath);
+      const v = kept ? (this.variants.get(urlPath) ?? NO_VARIANTS) : variantsOf(info, out);
+      const reuse = this.infos.get(urlPath) === info && sameVariants(this.variants.get(urlPath), v);
+      const existing = reuse ? this.entries.get(urlPath) : undefined;
+      if (existing !== undefined) entries.set(urlPath, existing);
+      if (v !== NO_VARIANTS) variants.set(urlPath, v);
+    }
+    const dirs = new Set<string>();
+    for (const urlPath of out.keys()) addDirsOf(urlPath, dirs);
+    this.infos = out;
+    this.variants = variants;
+    this.entries = entries;
+    this.dirs = dirs;
+    return null;
+  }
+
+  /**
+   * Applies a targeted scan's changes to the live table in place, in work proportional to them: the
+   * entries changed lose their built entry, and those whose sibling set may have changed (see
+   * touchedBy) get it looked up again. Returns the versions no longer in the table.
+   */
+  private apply(delta: TableDelta): AssetInfo[] {
+    const changed = new Set<string>();
+    // A set: an index.html is one version at two URL paths, and a caller is told of it once.
+    const gone = new Set<AssetInfo>(delta.created);
+    for (const [urlPath, info] of delta.changes) {
+      const old = this.infos.get(urlPath);
+      if (old === (info ?? undefined)) continue;
+      changed.add(urlPath);
+      if (old !== undefined) gone.add(old);
+      if (info === null) this.infos.delete(urlPath);
+      else this.infos.set(urlPath, info);
+      if (info !== null) addDirsOf(urlPath, this.dirs);
+    }
+    const touched = new Set<string>();
+    for (const urlPath of changed) touchedBy(urlPath, touched);
+    for (const urlPath of touched) this.relink(urlPath, changed.has(urlPath));
+    return [...gone].filter((info) => !this.isCurrent(info));
+  }
+
+  /** Brings the sibling set and built entry of one URL path in line with `infos` (`changed`: its file is another). */
+  private relink(urlPath: string, changed: boolean): void {
+    const info = this.infos.get(urlPath);
+    const v = info === undefined ? NO_VARIANTS : variantsOf(info, this.infos);
+    if (changed || !sameVariants(this.variants.get(urlPath), v)) this.entries.delete(urlPath);
+    if (v === NO_VARIANTS) this.variants.delete(urlPath);
+    else this.variants.set(urlPath, v);
   }
 
   /**

@@ -49,7 +49,7 @@ export interface BodyCacheOptions {
  * A scan of a cold tree therefore never flushes the hot files.
  *
  * Freshness: a slot belongs to one AssetInfo, i.e. one file version; the table's next scan
- * replaces a changed file's AssetInfo, and `retain` then drops the old slot. A body is held only if
+ * replaces a changed file's AssetInfo, and `drop` (or `retain`) then drops the old slot. A body is held only if
  * the file's identity was the same before and after reading it and its bytes hash to the ETag.
  */
 export class BodyCache {
@@ -113,14 +113,23 @@ export class BodyCache {
     this.hold(slot, bytes.length <= TEXT_BODY_LIMIT ? bytes : Buffer.from(bytes));
   }
 
-  /** Forgets every file version `isCurrent` rejects (called after each scan), freeing its body. */
+  /** Forgets every file version `isCurrent` rejects (called after a walk of the tree), freeing its body. */
   retain(isCurrent: (info: AssetInfo) => boolean): void {
-    for (const [info, slot] of this.slots) {
-      if (isCurrent(info)) continue;
-      slot.dropped = true;
-      this.slots.delete(info);
-      if (slot.index !== -1) this.release(slot);
+    for (const [info, slot] of this.slots) if (!isCurrent(info)) this.forget(slot);
+  }
+
+  /** Forgets these file versions, no longer in the table (called after a targeted scan), freeing their bodies. */
+  drop(infos: readonly AssetInfo[]): void {
+    for (const info of infos) {
+      const slot = this.slots.get(info);
+      if (slot !== undefined) this.forget(slot);
     }
+  }
+
+  private forget(slot: BodySlot): void {
+    slot.dropped = true;
+    this.slots.delete(slot.info);
+    if (slot.index !== -1) this.release(slot);
   }
 
   /** Halves every use count: what counts is recent use. */

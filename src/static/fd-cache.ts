@@ -23,7 +23,7 @@ type Opened = (err: Error | null, fd: number) => void;
  * response still checks the fd's identity with fstat after its first read, as for a fresh open. A
  * file written in place, replaced by a rename or deleted changes the cached inode's ctime (or nlink),
  * so that check fails, the response calls `forget` and answers from a rescan. After each scan
- * `retain` closes the fds of versions no longer in the table (a deleted file's space is then freed).
+ * `drop` (or `retain`) closes the fds of versions no longer in the table (a deleted file's space is then freed).
  */
 export class FdCache {
   /** Cached files by version, least recently used first (Map order). */
@@ -32,7 +32,7 @@ export class FdCache {
   private readonly byFd = new Map<number, OpenFile>();
   /** Opens under way, with the responses waiting for them. */
   private readonly opening = new Map<AssetInfo, Opened[]>();
-  /** Counts `retain` calls: an open begun before a scan may be of a version that scan dropped. */
+  /** Counts scans (`retain` and `drop` calls): an open begun before a scan may be of a version that scan dropped. */
   private generation = 0;
 
   /** `max`: file descriptors kept open while no response uses them; 0 disables the cache. */
@@ -76,10 +76,16 @@ export class FdCache {
     if (file !== undefined) this.evict(file);
   }
 
-  /** Closes the cached fds of every version `isCurrent` rejects (called after each scan). */
+  /** Closes the cached fds of every version `isCurrent` rejects (called after a walk of the tree). */
   retain(isCurrent: (info: AssetInfo) => boolean): void {
     this.generation++;
     for (const file of [...this.cached.values()]) if (!isCurrent(file.info)) this.evict(file);
+  }
+
+  /** Closes the cached fds of these versions, no longer in the table (called after a targeted scan). */
+  drop(infos: readonly AssetInfo[]): void {
+    this.generation++;
+    for (const info of infos) this.forget(info);
   }
 
   /** Closes every cached fd not held by a response; those held close when released. */

@@ -157,10 +157,15 @@ class StaticFiles {
     const stale = (info: AssetInfo): void => void this.table.refresh(info).catch(() => {});
     this.bodies = new BodyCache({ budget: config.memoryBudget, fileLimit: config.smallFileLimit, stale });
     this.configure(config);
-    const published = (infos: ReadonlyMap<string, AssetInfo>): void => {
-      const isCurrent = (info: AssetInfo): boolean => infos.get(info.urlPath) === info;
-      this.bodies.retain(isCurrent);
-      this.fds.retain(isCurrent);
+    const published = (dropped: readonly AssetInfo[] | null, isCurrent: (info: AssetInfo) => boolean): void => {
+      // After a targeted scan only the versions it dropped are looked up, not every one held.
+      if (dropped === null) {
+        this.bodies.retain(isCurrent);
+        this.fds.retain(isCurrent);
+      } else {
+        this.bodies.drop(dropped);
+        this.fds.drop(dropped);
+      }
     };
     this.table = new AssetTable<Entry>(resolve(config.root), { watch: config.watch, published, etagCache: config.etagCache, readWhole: (info, bytes) => this.bodies.offer(info, bytes) }, this.blocks.entry);
     const files = this;

@@ -1,0 +1,236 @@
+// A targeted rescan changes the live table in place (see table-delta.ts) instead of copying and comparing
+// it: what a copy got for free must still hold. Siblings (x.br) added or removed next to an unchanged x,
+// directory indexes, a directory removed with everything under it (bodies and fds let go), two edits
+// racing one scan, and every entry nothing touched kept, built header blocks included.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '../dist/index.js';
+import { AssetTable } from '../dist/static/asset-table.js';
+import { fakeWatcher, request } from './helpers.js';
+
+const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
+// Old timestamps: no file is racily clean, so no recheck of the table's own publishes between an event and its
+// scan. An edit must then change the size to change the identity (an inode written in place keeps the rest).
+const oldStat = async (path) => Object.assign(await stat(path, { bigint: true }), { mtimeNs: 1_000_000_000n, ctimeNs: 1_000_000_000n });
+
+/**
+ * `promise`, or a failure saying `what` did not happen within 3 s (the table's own timers are unref'd:
+ * this one also keeps the process alive while the test waits on them).
+ */
+function within(promise, what) {
+  let timer;
+  const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within 3 s`)), 3000)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** A tree: /a.css, /b.css, /d/index.html, /d/f0.txt … /d/f4.txt. */
+function makeTree() {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-incr-'));
+  writeFileSync(join(root, 'a.css'), 'a{}');
+  writeFileSync(join(root, 'b.css'), 'b{}');
+  mkdirSync(join(root, 'd'));
+  writeFileSync(join(root, 'd', 'index.html'), '<p>d</p>');
+  for (let i = 0; i < 5; i++) writeFileSync(join(root, 'd', `f${i}.txt`), `f${i}`);
+  return root;
+}
+
+/**
+ * A table driven by a fake watcher. `scanAfter(...paths)` names the paths in one burst and resolves with
+ * what the next publish reported (`dropped`), failing after 3 s.
+ */
+async function driven(root, options = {}) {
+  const { watchTree, emit } = fakeWatcher();
+  let published = () => {};
+  const table = new AssetTable(root, { watchTree, statFile: oldStat, published: (dropped) => published(dropped), ...options }, (info, variants) => ({ info, variants }));
+  await table.open();
+  const nextPublish = () => within(new Promise((resolve) => (published = resolve)), 'a scan published');
+  const scanAfter = (...paths) => {
+    const done = nextPublish();
+    for (const path of paths) emit(path);
+    return done;
+  };
+  const close = () => {
+    table.close();
+    rmSync(root, { recursive: true, force: true });
+  };
+  return { table, scanAfter, nextPublish, emit, close };
+}
+
+test('a sibling x.br added or removed next to an unchanged x: x gets a new entry, nothing else does', async () => {
+  const t = await driven(makeTree());
+  try {
+    const a = t.table.get('/a.css');
+    const b = t.table.get('/b.css');
+    writeFileSync(join(t.table.root, 'a.css.br'), 'compressed');
+    assert.deepEqual(await t.scanAfter('a.css.br'), [], 'nothing dropped: a.css is the same version');
+    const a2 = t.table.get('/a.css');
+    assert.notEqual(a2, a, 'a.css is built again, with its new sibling');
+    assert.equal(a2.info, a.info);
+    assert.equal(a2.variants[1]?.urlPath, '/a.css.br');
+    assert.equal(t.table.get('/b.css'), b, 'b.css keeps its built entry');
+    rmSync(join(t.table.root, 'a.css.br'));
+    const dropped = await t.scanAfter('a.css.br');
+    assert.deepEqual(dropped.map((info) => info.urlPath), ['/a.css.br']);
+    assert.equal(t.table.get('/a.css').variants[1], undefined, 'the removed sibling is no longer one');
+    assert.equal(t.table.get('/a.css.br'), undefined);
+    assert.equal(t.table.get('/b.css'), b);
+  } finally {
+    t.close();
+  }
+});
+
+test('a sibling of a directory index changes the /dir/ entry too', async () => {
+  const t = await driven(makeTree());
+  try {
+    assert.equal(t.table.get('/d/').variants[3], undefined);
+    writeFileSync(join(t.table.root, 'd', 'index.html.gz'), 'gzipped');
+    await t.scanAfter('d/index.html.gz');
+    assert.equal(t.table.get('/d/index.html').variants[3]?.urlPath, '/d/index.html.gz');
+    assert.equal(t.table.get('/d/').variants[3]?.urlPath, '/d/index.html.gz', '/d/ serves index.html with its sibling');
+  } finally {
+    t.close();
+  }
+});
+
+test('an index.html removed and added again: /dir/ follows, with the new version', async () => {
+  const t = await driven(makeTree());
+  try {
+    const before = t.table.info('/d/');
+    assert.equal(before, t.table.info('/d/index.html'));
+    rmSync(join(t.table.root, 'd', 'index.html'));
+    const dropped = await t.scanAfter('d/index.html');
+    assert.deepEqual(dropped, [before], 'the old index version, once (it was served at two URL paths)');
+    assert.equal(t.table.get('/d/'), undefined);
+    assert.equal(t.table.get('/d/index.html'), undefined);
+    writeFileSync(join(t.table.root, 'd', 'index.html'), '<p>new index</p>');
+    await t.scanAfter('d/index.html');
+    assert.equal(t.table.info('/d/').etag, etagOf('<p>new index</p>'));
+    assert.equal(t.table.info('/d/'), t.table.info('/d/index.html'));
+    assert.equal(t.table.size, 9);
+  } finally {
+    t.close();
+  }
+});
+
+test('a directory removed drops every version under it, and reports each as dropped once', async () => {
+  const t = await driven(makeTree());
+  try {
+    const under = ['/d/index.html', ...[0, 1, 2, 3, 4].map((i) => `/d/f${i}.txt`)].map((p) => t.table.info(p));
+    const a = t.table.get('/a.css');
+    rmSync(join(t.table.root, 'd'), { recursive: true });
+    const dropped = await t.scanAfter('d');
+    assert.deepEqual(new Set(dropped), new Set(under));
+    assert.equal(dropped.length, under.length);
+    assert.deepEqual([t.table.size, t.table.get('/d/'), t.table.get('/d/f0.txt')], [2, undefined, undefined]);
+    assert.equal(t.table.get('/a.css'), a, 'the rest keeps its built entries');
+  } finally {
+    t.close();
+  }
+});
+
+test('a directory added by targeted scans, then removed, takes everything under it along', async () => {
+  const t = await driven(makeTree());
+  try {
+    mkdirSync(join(t.table.root, 'n', 'm'), { recursive: true });
+    writeFileSync(join(t.table.root, 'n', 'm', 'x.txt'), 'x');
+    mkdirSync(join(t.table.root, 'q'));
+    writeFileSync(join(t.table.root, 'q', 'y.txt'), 'y');
+    // n is walked; q/y.txt is named alone, as a watcher may name a file before (or without) its new directory.
+    await t.scanAfter('n', 'q/y.txt');
+    assert.deepEqual([t.table.info('/n/m/x.txt')?.etag, t.table.info('/q/y.txt')?.etag], [etagOf('x'), etagOf('y')]);
+    rmSync(join(t.table.root, 'n'), { recursive: true });
+    rmSync(join(t.table.root, 'q'), { recursive: true });
+    const dropped = await t.scanAfter('n', 'q'); // rm -rf names only the directories
+    assert.deepEqual(dropped.map((info) => info.urlPath).sort(), ['/n/m/x.txt', '/q/y.txt']);
+    assert.deepEqual([t.table.info('/n/m/x.txt'), t.table.info('/q/y.txt'), t.table.size], [undefined, undefined, 9]);
+  } finally {
+    t.close();
+  }
+});
+
+test('an edited file gets a new entry and its old version is reported dropped; the others are kept', async () => {
+  const t = await driven(makeTree());
+  try {
+    const old = t.table.get('/d/f1.txt');
+    const kept = t.table.get('/d/f2.txt');
+    writeFileSync(join(t.table.root, 'd', 'f1.txt'), 'edited, and longer');
+    assert.deepEqual(await t.scanAfter('d/f1.txt'), [old.info]);
+    assert.equal(t.table.info('/d/f1.txt').etag, etagOf('edited, and longer'));
+    assert.notEqual(t.table.get('/d/f1.txt'), old);
+    assert.equal(t.table.get('/d/f2.txt'), kept);
+  } finally {
+    t.close();
+  }
+});
+
+test('two edits racing one scan: a file found changed while the scan runs is served by the scan after it', async () => {
+  const root = makeTree();
+  let gate = null;
+  // The first stat of f1.txt by a rescan waits until the test has made its second round of edits.
+  const statFile = async (path) => {
+    if (gate !== null && path.endsWith('f1.txt')) {
+      const g = gate;
+      gate = null;
+      g.reached();
+      await g.release;
+    }
+    return oldStat(path);
+  };
+  const drops = [];
+  const t = await driven(root, { statFile, published: (dropped) => drops.push(...(dropped ?? [])) });
+  try {
+    const [f1, f3] = [t.table.info('/d/f1.txt'), t.table.info('/d/f3.txt')];
+    let release;
+    const reached = new Promise((resolve) => (gate = { reached: resolve, release: new Promise((r) => (release = r)) }));
+    writeFileSync(join(root, 'd', 'f1.txt'), 'first edit');
+    t.emit('d/f1.txt');
+    await within(reached, 'the scan the event causes stats f1.txt');
+    // While that scan waits, f3 is edited and found changed (as a response reading it would): refresh()
+    // then runs no scan of its own but asks the running one for another, and resolves once that is done.
+    writeFileSync(join(root, 'd', 'f3.txt'), 'f3 edited');
+    const done = t.table.refresh(f3);
+    release();
+    await within(done, 'the scans asked for are done');
+    assert.deepEqual([t.table.info('/d/f1.txt').etag, t.table.info('/d/f3.txt').etag], [etagOf('first edit'), etagOf('f3 edited')]);
+    assert.deepEqual(new Set(drops), new Set([f1, f3]), 'each old version dropped');
+    assert.equal(t.table.size, 9);
+  } finally {
+    t.close();
+  }
+});
+
+test('a directory removed under a server: its entries, bodies held and cached fds are all let go', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-incr-'));
+  for (const dir of ['gone', 'kept']) {
+    mkdirSync(join(root, dir));
+    writeFileSync(join(root, dir, 'small.txt'), `small in ${dir}`);
+    writeFileSync(join(root, dir, 'big.otf'), Buffer.alloc(512 * 1024, dir.length));
+  }
+  // Small files held in memory from the scan; the big ones served from disk, through the fd cache.
+  const server = await serve({ root, smallFileLimit: 1024, memoryBudget: 1024 * 1024, watch: true });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = server.address().port;
+  try {
+    for (const path of ['/gone/big.otf', '/kept/big.otf', '/gone/small.txt', '/kept/small.txt']) assert.equal((await request(port, { path })).status, 200);
+    assert.deepEqual([server.stats.filesInMemory, server.stats.cachedFds], [2, 2]);
+    rmSync(join(root, 'gone'), { recursive: true });
+    // No request meanwhile: only the scans the removal causes can let go of a body or an fd.
+    const deadline = Date.now() + 10_000;
+    while (server.stats.filesInMemory !== 1 || server.stats.cachedFds !== 1) {
+      if (Date.now() > deadline) assert.fail(`10 s after gone/ was removed, still held: ${JSON.stringify(server.stats)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const path of ['/gone/small.txt', '/gone/big.otf', '/gone/']) assert.equal((await request(port, { path })).status, 404, path);
+    // The watcher names gone/ and (as they go) its two files; a walk would stat the 6 paths of the tree.
+    assert.ok(server.stats.lastScan.stated <= 3, `a targeted scan, not a walk: ${server.stats.lastScan.stated} paths stat'ed`);
+    assert.equal((await request(port, { path: '/kept/small.txt' })).body.toString(), 'small in kept');
+  } finally {
+    await server.shutdown(500);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
