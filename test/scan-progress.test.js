@@ -45,3 +45,14 @@ test('progressLine: GiB past 10 GiB, minutes past 100 s, "?" before any byte is 
   assert.match(progressLine({ files: 1, bytesToHash: 20 * 1024 * MIB, bytesHashed: 0 }, 500, false), /0\.0 MiB hashed of 20\.0 GiB found so far, 0\.0 MiB\/s, \? left/);
   assert.match(progressLine({ files: 1, bytesToHash: 20 * 1024 * MIB, bytesHashed: 10 * MIB }, 1000, false), /34 min left/);
 });
+
+test('progressLine groups thousands without toLocaleString (whose ICU data would stay resident, ~8 MB)', (t) => {
+  t.mock.method(Number.prototype, 'toLocaleString', () => {
+    throw new Error('toLocaleString called');
+  });
+  const line = (files) => progressLine({ files, bytesToHash: MIB, bytesHashed: MIB }, 2000, true);
+  assert.match(line(100_000), /scanned 100,000 files/);
+  assert.match(line(1_234_567), /scanned 1,234,567 files/);
+  assert.match(line(999), /scanned 999 files/);
+  assert.match(line(0), /scanned 0 files/);
+});
