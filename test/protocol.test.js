@@ -87,6 +87,25 @@ for (const [name, cors, expectAcao] of [
       assert.equal((await rawRequest(s.port, 'GET /sub/x.woff2 HTTP/1.1\r\nHost: x\r\n\r\n')).status, 200);
     });
 
+    test('runs of slashes are one (nginx merge_slashes); a redirect never says //host', async () => {
+      for (const [path, body] of [['//font.woff2', 'wOF2-font'], ['/sub//x.woff2', 'sub-x'], ['///fonts//a.woff2', 'a-font'], ['//fonts//', '<h1>fonts</h1>'], ['http://localhost//font.woff2', 'wOF2-font']]) {
+        const res = await rawRequest(s.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\n\r\n`);
+        assert.equal(res.status, 200, path);
+        assert.ok(res.text.endsWith(body), path);
+        assert.equal(res.get('access-control-allow-origin'), expectAcao, path);
+      }
+      // `//fonts/` as a Location is a network-path reference: a browser would go to the host "fonts".
+      for (const path of ['//fonts', '///fonts?v=1', '/./fonts']) {
+        const res = await rawRequest(s.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        if (res.status === 308) assert.match(res.get('location'), /^\/[^/\\]/, path);
+      }
+      assert.equal((await rawRequest(s.port, 'GET //fonts?v=2 HTTP/1.1\r\nHost: x\r\n\r\n')).get('location'), '/fonts/?v=2');
+      // Merging never crosses an encoded slash or climbs out: still 404.
+      for (const path of ['/sub%2F/x.woff2', '//..//font.woff2', '/sub//..//font.woff2']) {
+        assert.equal((await rawRequest(s.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`)).status, 404, path);
+      }
+    });
+
     test('a directory without its slash: 308 to dir/ with the query kept, and CORS', async () => {
       const res = await rawRequest(s.port, `GET /fonts?v=2 HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\n\r\n`);
       assert.equal(res.status, 308);

@@ -46,3 +46,13 @@ export function hasEncodedSlash(path: string): boolean {
   }
   return false;
 }
+
+/**
+ * The path with each run of slashes made one (`//fonts///a.woff2` → `/fonts/a.woff2`), as nginx
+ * (`merge_slashes`, on by default) and Caddy do: a link built as `${base}/${file}` from a base that
+ * already ends in a slash is a common page bug, and the file it means is not in doubt. Also what
+ * keeps a redirect's Location from starting with `//`, which a browser reads as another host.
+ */
+export function mergeSlashes(path: string): string {
+  return path.includes('//') ? path.replace(/\/{2,}/g, '/') : path;
+}

@@ -7,7 +7,7 @@ import { buildActualBlocks, mergeVary, type ActualBlocks } from '../cors/respons
 import { evaluatePreconditions, Precondition } from '../http/conditional.js';
 import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
-import { hasEncodedSlash, targetPath } from '../http/request-target.js';
+import { hasEncodedSlash, mergeSlashes, targetPath } from '../http/request-target.js';
 import { AssetTable, fdHasEtag, sameIdentity, unchangedOnlyBecauseUnlinked, unchangedWhileOpen, type AssetInfo, type ScanReport } from './asset-table.js';
 import { accessLine, noteArrival } from './access-log.js';
 import { explainDenied } from '../check/explain.js';
@@ -318,8 +318,9 @@ class StaticFiles {
 
   /** The decoded path of a request target, or the status to answer (400 bad target, 404 encoded slash). */
   private decodedPath(url: string): string | 400 | 404 {
-    const encoded = targetPath(url);
-    if (encoded === null) return 400;
+    const target = targetPath(url);
+    if (target === null) return 400;
+    const encoded = mergeSlashes(target);
     if (!encoded.includes('%')) return encoded;
     if (hasEncodedSlash(encoded)) return 404;
     try {
@@ -336,7 +337,7 @@ class StaticFiles {
   private redirect(req: IncomingMessage, res: ServerResponse, origin: string | undefined): void {
     const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '';
     const q = url.indexOf('?');
-    const location = `${targetPath(url) as string}/${q === -1 ? '' : url.slice(q)}`;
+    const location = `${mergeSlashes(targetPath(url) as string)}/${q === -1 ? '' : url.slice(q)}`;
     this.head(res, 308, extend(this.blocks.redirect[this.variantOf(origin)], 'Location', location), origin);
     res.end();
   }
