@@ -101,6 +101,48 @@ describe('HTTP/2 over TLS', () => {
     assert.equal(entry.completed, true);
   });
 
+  test('concurrent ranges on one connection: each stream gets its own Content-Range and Content-Length, and the log its own bytes', async () => {
+    // One 206 header object per file is shared and its range values are written per response.
+    const session = connect(s.port);
+    const asks = [];
+    for (let i = 0; i < 24; i++) {
+      const path = i % 2 === 0 ? '/a.woff2' : '/big.otf';
+      const size = path === '/a.woff2' ? 100 : BIG;
+      const from = (i * 3) % 50;
+      const to = from + 1 + ((i * 7) % 40);
+      asks.push({ path, size, from, to, target: `${path}?r=${i}` });
+    }
+    try {
+      const answers = await Promise.all(asks.map((a) => new Promise((resolve, reject) => {
+        const stream = session.request({ ':path': a.target, range: `bytes=${a.from}-${a.to}` });
+        const chunks = [];
+        let head = null;
+        stream.on('response', (h) => (head = h));
+        stream.on('data', (c) => chunks.push(c));
+        stream.on('end', () => resolve({ head, body: Buffer.concat(chunks) }));
+        stream.on('error', reject);
+        stream.end();
+      })));
+      const whole = { '/a.woff2': Buffer.from('wOF2' + 'x'.repeat(96)), '/big.otf': tree.big };
+      answers.forEach(({ head, body }, i) => {
+        const a = asks[i];
+        assert.equal(head[':status'], 206, a.target);
+        assert.equal(head['content-range'], `bytes ${a.from}-${a.to}/${a.size}`, a.target);
+        assert.equal(head['content-length'], String(a.to - a.from + 1), a.target);
+        assert.ok(body.equals(whole[a.path].subarray(a.from, a.to + 1)), a.target);
+      });
+    } finally {
+      session.close();
+    }
+    const logged = () => lines.map((l) => JSON.parse(l)).filter((e) => /[?]r=\d+$/.test(e.target));
+    assert.ok(await until(() => logged().length === asks.length), `${logged().length} of ${asks.length} logged`);
+    for (const e of logged()) {
+      const a = asks.find((x) => x.target === e.target);
+      assert.equal(e.status, 206, e.target);
+      assert.equal(e.bytes, a.to - a.from + 1, e.target);
+    }
+  });
+
   test('a request body (GET or POST with DATA frames) is read and dropped: the answer comes, the stream closes', async () => {
     const session = connect(s.port);
     try {
