@@ -520,7 +520,7 @@ export class AssetTable<T> {
       this.saveAgain = true;
       return;
     }
-    this.saving = tags.save(this.infos.values(), this.racy).catch((e: Error) => {
+    this.saving = tags.save(this.infos, this.racy).catch((e: Error) => {
       (this.options.warn ?? writeStderr)(`xorigin: cannot write the ETag cache: ${e.message}; the next start reads every file again`);
       this.tags = null;
     }).finally(() => {
