@@ -64,7 +64,12 @@ export class EtagCache {
     private readonly rootReal: string,
     /** By path relative to the root. */
     private known: Map<string, Known>,
-  ) {}
+  ) {
+    this.prefix = rootReal + sep;
+  }
+
+  /** The root's real path and a separator: what the path of every file under it starts with. */
+  private readonly prefix: string;
 
   /**
    * Reads the cache file of `rootReal` in `dir`; never throws (a missing or bad file gives an empty
@@ -98,8 +103,8 @@ export class EtagCache {
 
   /** The tag of `filePath` when `s` is exactly the version it was computed for. */
   get(filePath: string, s: BigIntStats): KnownTag | undefined {
-    if (!filePath.startsWith(this.rootReal + sep)) return undefined;
-    const known = this.known.get(filePath.slice(this.rootReal.length + 1));
+    if (!filePath.startsWith(this.prefix)) return undefined;
+    const known = this.known.get(filePath.slice(this.prefix.length));
     return known !== undefined && known.identity === identityText(s) ? { etag: known.etag, readAtMs: known.readAtMs } : undefined;
   }
 
@@ -128,7 +133,7 @@ export class EtagCache {
    */
   private *lines(infos: ReadonlyMap<string, AssetInfo>, skip: ReadonlySet<AssetInfo>): Generator<string> {
     let chunk = `${JSON.stringify({ format: FORMAT, root: this.rootReal })}\n`;
-    const prefix = this.rootReal + sep;
+    const prefix = this.prefix;
     for (const [urlPath, info] of infos) {
       if (urlPath !== info.urlPath || skip.has(info) || !info.filePath.startsWith(prefix)) continue;
       chunk += `${pathField(info.filePath.slice(prefix.length))}\t${identityText(info.identity)}${info.etag}\t${String(info.readAtMs)}\n`;
@@ -257,7 +262,11 @@ function addEntry(data: Buffer, start: number, end: number, known: Map<string, K
   return true;
 }
 
+/** An empty, `.` or `..` segment (a leading separator makes an empty one). */
+const SEP = sep === '/' ? '/' : '\\\\';
+const ODD_SEGMENT = new RegExp(`(?:^|${SEP})\\.{0,2}(?:${SEP}|$)`);
+
 /** A path relative to the root that stays under it: no empty, `.` or `..` segment, not absolute. */
 function isPlainRelative(rel: string): boolean {
-  return rel.split(sep).every((name) => name !== '' && name !== '.' && name !== '..');
+  return !ODD_SEGMENT.test(rel);
 }
