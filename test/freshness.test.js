@@ -256,7 +256,7 @@ describe('file identity', () => {
     }
   });
 
-  test('a walk lists a bounded number of directories ahead of their files (not the whole tree at once)', async () => {
+  test('a walk lists and stats a bounded number of directories ahead of their files (not the whole tree at once)', async () => {
     // Every directory used to be listed before most files were stat'ed, so a 100,000-file tree had
     // all its entries and 100,000 queued tasks in memory at once (~200 MB of garbage at start-up).
     const root = tempRoot();
@@ -267,7 +267,11 @@ describe('file identity', () => {
     }
     const pending = new Map();
     let most = 0;
+    // Directories stat'ed and not yet listed: each waits for a slot holding its stat.
+    const waiting = new Set();
+    let mostWaiting = 0;
     const readDir = async (path) => {
+      waiting.delete(path);
       const names = await readdir(path, { withFileTypes: true });
       if (path !== root) pending.set(path, names.length);
       most = Math.max(most, pending.size);
@@ -275,6 +279,7 @@ describe('file identity', () => {
     };
     const statFile = async (path) => {
       const s = await stat(path, { bigint: true });
+      if (s.isDirectory()) mostWaiting = Math.max(mostWaiting, waiting.add(path).size);
       const dir = join(path, '..');
       if (s.isFile() && pending.has(dir)) {
         if (pending.get(dir) === 1) pending.delete(dir);
@@ -286,6 +291,7 @@ describe('file identity', () => {
     try {
       assert.equal(table.size, dirs * 3, 'every file is served');
       assert.ok(most <= 64, `${most} directories were listed with files not yet looked at (the scan runs 64 at once)`);
+      assert.ok(mostWaiting <= 64, `${mostWaiting} directories were stat'ed and waiting to be listed`);
     } finally {
       table.close();
       rmSync(root, { recursive: true, force: true });

@@ -943,8 +943,13 @@ export class AssetTable<T> {
   private async walk(dir: string, urlDir: string, scan: Scan): Promise<void> {
     scan.dirs?.push(dir);
     const others = await this.dirLimit.run(() => this.walkFiles(dir, urlDir, scan));
-    // Outside the directory's slot: a subdirectory waiting for one must not hold its parent's.
-    await Promise.all(others.map((entry) => this.visit(entry, dir, urlDir, scan)));
+    // Outside the directory's slot: a subdirectory waiting for one must not hold its parent's. A
+    // few at a time: 8,000 subdirectories stat'ed at once each held its stat until it got a slot.
+    let next = 0;
+    const visitNext = async (): Promise<void> => {
+      while (next < others.length) await this.visit(others[next++] as Dirent, dir, urlDir, scan);
+    };
+    await Promise.all(Array.from({ length: Math.min(others.length, SCAN_CONCURRENCY) }, visitNext));
     // Directory index: /dir/ and / serve index.html when present.
     const index = scan.out.get(`${urlDir}/index.html`);
     if (index !== undefined) scan.out.set(`${urlDir}/`, index);
