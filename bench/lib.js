@@ -309,6 +309,7 @@ export async function startProcess(id, launch) {
   return {
     port,
     pid: child.pid,
+    stderr: () => err,
     stop: async () => {
       child.kill('SIGKILL');
       await exited;

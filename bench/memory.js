@@ -11,6 +11,14 @@
 // paths drawn from the distribution) to core 1. RSS is sampled every 250 ms. Every tree's ETag cache
 // is written by a first start that is not measured, so every measured start is warm (as a restart). Results go to
 // DIR/memory.json and a Markdown table on stdout (DIR defaults to bench/partial/).
+//
+//   node bench/memory.js --part startup [--files 10000,100000] [--rounds 3] [--before DIST]
+//
+// Start-up alone, no load: for each tree, a cold start (a new ETag cache directory) then a warm one
+// (the cache it wrote), each a fresh process on core 0 with bench/ready-probe.js preloaded; the
+// median over rounds of the ms from the process's start to its "listening on" line, RSS and heap
+// used at that moment, and the heap still used after a full GC then (live). --before DIST runs a
+// dist/ built from another commit too, interleaved round by round. Results in DIR/startup-memory.json.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,10 +34,12 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '1' },
     out: { type: 'string', default: join(HERE, 'partial') },
+    part: { type: 'string', default: 'load' },
+    before: { type: 'string' },
   },
 });
 const WRK = which('wrk');
-if (WRK === null) {
+if (WRK === null && args.part !== 'startup') {
   console.error('bench/memory.js needs wrk (Debian: apt-get install wrk)');
   process.exit(2);
 }
@@ -126,10 +136,66 @@ async function measure(tree, cacheDir, budget, script) {
 async function primeCache(tree, cacheDir) {
   const cmd = pin(0, node, [join(PROJECT, 'dist/cli/main.js'), 'serve', tree.root, '--port', '0', '--etag-cache', cacheDir]);
   const server = await startProcess('xorigin (writing the ETag cache)', { cmd, env: {}, readyTimeoutMs: 600_000 });
-  const written = () => existsSync(cacheDir) && readdirSync(cacheDir).some((name) => name.endsWith('.json'));
+  const written = () => cacheWritten(cacheDir);
   for (let i = 0; i < 1200 && !written(); i++) await new Promise((ok) => setTimeout(ok, 50));
   await server.stop();
   if (!written()) throw new Error(`the ETag cache of ${tree.root} was not written in 60 s`);
+}
+
+/** True once a complete ETag cache file (either format) is in `cacheDir`. */
+function cacheWritten(cacheDir) {
+  return existsSync(cacheDir) && readdirSync(cacheDir).some((name) => /^etags-[0-9a-f]+\.(json|tsv)$/.test(name));
+}
+
+/** One start of the CLI in `dist` with the probe: what it reports at ready; stopped once its cache is written. */
+async function probeStart(dist, tree, cacheDir) {
+  const cmd = pin(0, node, ['--expose-gc', '--import', join(HERE, 'ready-probe.js'), join(dist, 'cli/main.js'), 'serve', tree.root, '--port', '0', '--etag-cache', cacheDir]);
+  const server = await startProcess('xorigin (start-up probe)', { cmd, env: {}, readyTimeoutMs: 600_000 });
+  try {
+    for (let i = 0; i < 1200 && !cacheWritten(cacheDir); i++) await new Promise((ok) => setTimeout(ok, 50));
+    const line = /ready-probe (.*)/.exec(server.stderr())?.[1];
+    if (line === undefined) throw new Error(`no ready-probe line from ${dist}: ${server.stderr()}`);
+    return JSON.parse(line);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function startupPart() {
+  const builds = [['this build', join(PROJECT, 'dist')], ...(args.before === undefined ? [] : [['before', args.before]])];
+  const out = [];
+  for (const count of COUNTS) {
+    const tree = fontTree(count);
+    const runs = new Map();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, dist] of round % 2 === 0 ? builds : [...builds].reverse()) {
+        const cacheDir = mkdtempSync(join(os.tmpdir(), 'xorigin-startup-etags-'));
+        try {
+          for (const start of ['cold', 'warm']) {
+            const m = await probeStart(dist, tree, cacheDir);
+            const key = `${name}|${start}`;
+            runs.set(key, [...(runs.get(key) ?? []), m]);
+            process.stderr.write(`  ${count} files, ${name}, ${start} r${round + 1}: ready ${m.ms.toFixed(0)} ms, RSS ${(m.rss / MIB).toFixed(1)} MiB, heap used ${(m.heapUsed / MIB).toFixed(1)} (live ${(m.liveHeap / MIB).toFixed(1)}) MiB\n`);
+          }
+        } finally {
+          rmSync(cacheDir, { recursive: true, force: true });
+        }
+      }
+    }
+    for (const [key, ms] of runs) {
+      const [build, start] = key.split('|');
+      const med = (k) => median(ms.map((m) => m[k]));
+      out.push({ files: count, build, start, readyMs: med('ms'), rssMib: med('rss') / MIB, heapUsedMib: med('heapUsed') / MIB, heapTotalMib: med('heapTotal') / MIB, liveHeapMib: med('liveHeap') / MIB });
+    }
+  }
+  console.log(['| files | build | ETag cache | ready ms | RSS at ready MiB | heap used MiB (of which live) | heap committed MiB |', '|--:|---|---|--:|--:|--:|--:|', ...out.map((r) => `| ${r.files} | ${r.build} | ${r.start} | ${r.readyMs.toFixed(0)} | ${r.rssMib.toFixed(1)} | ${r.heapUsedMib.toFixed(1)} (${r.liveHeapMib.toFixed(1)}) | ${r.heapTotalMib.toFixed(1)} |`)].join('\n'));
+  mkdirSync(args.out, { recursive: true });
+  writeFileSync(join(args.out, 'startup-memory.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, before: args.before ?? null, rows: out }, null, 2));
+}
+
+if (args.part === 'startup') {
+  await startupPart();
+  process.exit(0);
 }
 
 const rows = [];

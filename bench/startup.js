@@ -57,7 +57,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function xorigin(root, cacheDir) {
   const r = await startUntilReady(process.execPath, [join(PROJECT, 'dist/cli/main.js'), 'serve', root, '--port', '0', '--etag-cache', cacheDir], /listening on/);
   // The ETag cache is written just after the server answers: wait for it before stopping.
-  for (let i = 0; i < 600 && !execFileSync('ls', [cacheDir], { encoding: 'utf8' }).includes('.json'); i++) await new Promise((ok) => setTimeout(ok, 50));
+  for (let i = 0; i < 600 && !execFileSync('ls', [cacheDir], { encoding: 'utf8' }).match(/etags-[0-9a-f]+\.(json|tsv)\n/); i++) await new Promise((ok) => setTimeout(ok, 50));
   await new Promise((ok) => setTimeout(ok, 200));
   r.progress = r.stderr().trim().split('\n').filter((l) => l.includes('scan')).pop() ?? '';
   await r.stop();

@@ -48,6 +48,17 @@ function written(file) {
 }
 
 /**
+ * A cache file's content as its format line (parsed) and its entry lines (split into fields:
+ * path, dev, ino, size, mtime ns, ctime ns, ETag, read at ms), and back.
+ */
+function readCache(file) {
+  const [head, ...lines] = readFileSync(file, 'utf8').split('\n');
+  assert.equal(lines.pop(), '', 'the file ends with a line break');
+  return { header: JSON.parse(head), entries: lines.map((line) => line.split('\t')) };
+}
+const cacheText = ({ header, entries }) => `${JSON.stringify(header)}\n${entries.map((fields) => `${fields.join('\t')}\n`).join('')}`;
+
+/**
  * Scans `root` once to write its cache in `dir`, then gives /small.css the tag of `otherBytes` in that
  * otherwise valid file (its real identity kept). Returns the file and the forged content.
  */
@@ -55,10 +66,11 @@ async function forgeTag(root, dir, otherBytes) {
   await scanOnce(root, dir);
   const file = etagCacheFile(dir, realpathSync(root));
   written(file);
-  const forged = JSON.parse(readFileSync(file, 'utf8'));
-  const small = Object.keys(forged.files).find((p) => p.endsWith('small.css'));
-  forged.files[small][5] = etagOf(otherBytes);
-  writeFileSync(file, JSON.stringify(forged));
+  const cache = readCache(file);
+  const small = cache.entries.find((fields) => fields[0] === 'small.css');
+  small[6] = etagOf(otherBytes);
+  const forged = cacheText(cache);
+  writeFileSync(file, forged);
   return { file, forged };
 }
 
@@ -80,11 +92,31 @@ describe('ETag cache', () => {
       const after = await scanOnce(root, dir);
       assert.deepEqual([after.lastScan.hashed, after.lastScan.cached], [1, 20]);
       assert.equal(after.info('/fonts/f3.woff2').etag, etagOf(Buffer.alloc(20_003, 99)));
-      const newTag = JSON.stringify(etagOf(Buffer.alloc(20_003, 99)));
+      const newTag = etagOf(Buffer.alloc(20_003, 99));
       assert.ok(readFileSync(file, 'utf8').includes(newTag), 'the cache was rewritten with the new tag');
       const again = await scanOnce(root, dir);
       assert.deepEqual([again.lastScan.hashed, again.lastScan.cached], [0, 21], 'the rewritten cache has the new tag');
       assert.equal(again.info('/fonts/f3.woff2').etag, etagOf(Buffer.alloc(20_003, 99)));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('paths with a tab, a line break or a leading quote are read back; the root\'s cache of format 1 is deleted', async () => {
+    const root = tree(1);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    const names = ['tab\there.woff2', 'line\nbreak.woff2', '"quoted".woff2', 'back\\slash.woff2'];
+    for (const name of names) writeFileSync(join(root, 'fonts', name), name);
+    try {
+      await scanOnce(root, dir);
+      const file = etagCacheFile(dir, realpathSync(root));
+      const legacy = file.replace(/\.tsv$/, '.json');
+      writeFileSync(legacy, '{"format": "xorigin-etags/1"}');
+      const warm = await scanOnce(root, dir);
+      assert.deepEqual([warm.lastScan.hashed, warm.lastScan.cached], [0, 6]);
+      for (const name of names) assert.equal(warm.info(`/fonts/${name}`).etag, etagOf(name), name);
+      assert.equal(existsSync(legacy), false, 'the format-1 file is gone');
     } finally {
       rmSync(root, { recursive: true, force: true });
       rmSync(dir, { recursive: true, force: true });
@@ -100,7 +132,7 @@ describe('ETag cache', () => {
       await table.flush();
       const file = etagCacheFile(dir, realpathSync(root));
       written(file);
-      const tagOf = (text) => JSON.stringify(etagOf(text));
+      const tagOf = (text) => etagOf(text);
       writeFileSync(join(root, 'small.css'), 'b{}');
       await table.rescan();
       assert.equal(table.info('/small.css').etag, etagOf('b{}'));
@@ -149,18 +181,22 @@ describe('ETag cache', () => {
       await scanOnce(root, dir);
       const file = etagCacheFile(dir, realpathSync(root));
       written(file);
-      const good = JSON.parse(readFileSync(file, 'utf8'));
-      const entries = Object.entries(good.files);
-      const [firstPath, firstEntry] = entries[0];
-      const badEntry = (i, v) => ({ ...good, files: { ...good.files, [firstPath]: firstEntry.map((x, j) => (j === i ? v : x)) } });
+      const good = readCache(file);
+      const [first] = good.entries;
+      const withEntry = (fields) => cacheText({ ...good, entries: [...good.entries, fields] });
+      const badEntry = (i, v) => cacheText({ ...good, entries: [first.map((x, j) => (j === i ? v : x)), ...good.entries.slice(1)] });
+      const text = cacheText(good);
       const variants = {
-        'not JSON': '{"format": "xorigin-etags/1", "root"',
-        'another format': JSON.stringify({ ...good, format: 'xorigin-etags/0' }),
-        'another root': JSON.stringify({ ...good, root: '/elsewhere' }),
-        'a path outside the root': JSON.stringify({ ...good, files: { ...good.files, '/etc/passwd': firstEntry } }),
-        'a malformed ETag': JSON.stringify(badEntry(5, '"x"\r\nSet-Cookie: a=b')),
-        'a number where a decimal string belongs': JSON.stringify(badEntry(1, 12345)),
-        'a short entry': JSON.stringify({ ...good, files: { ...good.files, [firstPath]: firstEntry.slice(0, 6) } }),
+        'not the format line': '{"format": "xorigin-etags/2", "root"',
+        'another format': cacheText({ ...good, header: { ...good.header, format: 'xorigin-etags/1' } }),
+        'the JSON of format 1': JSON.stringify({ format: 'xorigin-etags/1', root: good.header.root, files: {} }),
+        'another root': cacheText({ ...good, header: { ...good.header, root: '/elsewhere' } }),
+        'a path outside the root': withEntry(['../../etc/passwd', ...first.slice(1)]),
+        'an absolute path': withEntry(['/etc/passwd', ...first.slice(1)]),
+        'a malformed ETag': badEntry(6, '"x"\r\nSet-Cookie: a=b'),
+        'a decimal not in canonical form': badEntry(2, `0${first[2]}`),
+        'a short entry': cacheText({ ...good, entries: [first.slice(0, 7), ...good.entries.slice(1)] }),
+        'a last line cut short': text.slice(0, -5),
         'an array at the top': '[]',
       };
       for (const [what, text] of Object.entries(variants)) {
@@ -256,7 +292,7 @@ describe('ETag cache', () => {
           assert.deepEqual([table.lastScan.hashed, table.lastScan.cached], [0, 2], what);
           assert.deepEqual(warnings, [], what);
         }
-        writeFileSync(file, JSON.stringify(forged)); // the scan may have rewritten it
+        writeFileSync(file, forged); // the scan may have rewritten it
       }
     } finally {
       rmSync(root, { recursive: true, force: true });

@@ -256,6 +256,48 @@ describe('file identity', () => {
     }
   });
 
+  test('a walk lists and stats a bounded number of directories ahead of their files (not the whole tree at once)', async () => {
+    // Every directory used to be listed before most files were stat'ed, so a 100,000-file tree had
+    // all its entries and 100,000 queued tasks in memory at once (~200 MB of garbage at start-up).
+    const root = tempRoot();
+    const dirs = 150;
+    for (let d = 0; d < dirs; d++) {
+      mkdirSync(join(root, `d${d}`));
+      for (let f = 0; f < 3; f++) writeFileSync(join(root, `d${d}`, `f${f}.txt`), `${d}/${f}`);
+    }
+    const pending = new Map();
+    let most = 0;
+    // Directories stat'ed and not yet listed: each waits for a slot holding its stat.
+    const waiting = new Set();
+    let mostWaiting = 0;
+    const readDir = async (path) => {
+      waiting.delete(path);
+      const names = await readdir(path, { withFileTypes: true });
+      if (path !== root) pending.set(path, names.length);
+      most = Math.max(most, pending.size);
+      return names;
+    };
+    const statFile = async (path) => {
+      const s = await stat(path, { bigint: true });
+      if (s.isDirectory()) mostWaiting = Math.max(mostWaiting, waiting.add(path).size);
+      const dir = join(path, '..');
+      if (s.isFile() && pending.has(dir)) {
+        if (pending.get(dir) === 1) pending.delete(dir);
+        else pending.set(dir, pending.get(dir) - 1);
+      }
+      return s;
+    };
+    const table = await openTable(root, { watch: false, readDir, statFile });
+    try {
+      assert.equal(table.size, dirs * 3, 'every file is served');
+      assert.ok(most <= 64, `${most} directories were listed with files not yet looked at (the scan runs 64 at once)`);
+      assert.ok(mostWaiting <= 64, `${mostWaiting} directories were stat'ed and waiting to be listed`);
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('out of file descriptors (EMFILE) the scan keeps what it knew, instead of emptying the table', async () => {
     // A flood of HTTP/2 streams, each holding a file open, exhausted the descriptors; the rescan
     // that followed (a disk read failing with EMFILE asks for one) could not list the root and

@@ -292,6 +292,14 @@ export function fdHasEtag(fd: number, size: number, etag: string, done: (same: b
   next(0);
 }
 
+/**
+ * The path of the entry `name` of directory `dir`, a real path with no `.`, `..` or doubled
+ * separator: path.join would normalise it again, ~0.6 KB of garbage per file of a walk.
+ */
+function childPath(dir: string, name: string): string {
+  return dir.endsWith(sep) ? dir + name : dir + sep + name;
+}
+
 /** Removes an entry and, if it was a directory, every entry under it (and its index). */
 function removeUnder(out: TableDelta, urlPath: string): void {
   out.delete(urlPath);
@@ -319,6 +327,23 @@ function variantsOf(info: AssetInfo, infos: ReadonlyMap<string, AssetInfo>): Var
     out[coding] = sibling;
   }
   return out ?? NO_VARIANTS;
+}
+
+const NOTHING: ReadonlySet<string> = new Set();
+
+/**
+ * The URL paths that have a sibling (`x` of `x.br`) in `infos`: only those need their siblings looked
+ * up, three string concatenations and Map lookups per entry otherwise, for a tree without any.
+ */
+function siblingBases(infos: ReadonlyMap<string, AssetInfo>): Set<string> {
+  const bases = new Set<string>();
+  for (const urlPath of infos.keys()) addSiblingBase(urlPath, bases);
+  return bases;
+}
+
+/** Adds to `to` the URL path `urlPath` is a sibling of (`x` for `x.br`), if it is one. */
+function addSiblingBase(urlPath: string, to: Set<string>): void {
+  for (const { suffix } of ENCODINGS) if (urlPath.endsWith(suffix)) to.add(urlPath.slice(0, -suffix.length));
 }
 
 /**
@@ -398,6 +423,8 @@ export class AssetTable<T> {
   /** What the last scan did (null before the first). */
   lastScan: ScanReport | null = null;
   private readonly limit = new TaskLimit(SCAN_CONCURRENCY);
+  /** Directories whose files are being visited at once (see walkFiles). */
+  private readonly dirLimit = new TaskLimit(SCAN_CONCURRENCY);
   /** Tags from the ETag cache, during the first scan only. */
   private known: EtagCache | null = null;
   private tags: EtagCache | null = null;
@@ -520,7 +547,7 @@ export class AssetTable<T> {
       this.saveAgain = true;
       return;
     }
-    this.saving = tags.save(this.infos.values(), this.racy).catch((e: Error) => {
+    this.saving = tags.save(this.infos, this.racy).catch((e: Error) => {
       (this.options.warn ?? writeStderr)(`xorigin: cannot write the ETag cache: ${e.message}; the next start reads every file again`);
       this.tags = null;
     }).finally(() => {
@@ -813,12 +840,14 @@ export class AssetTable<T> {
   private replace(out: Map<string, AssetInfo>): null {
     const entries = new Map<string, T>();
     const variants = new Map<string, Variants>();
-    const touched = this.touched(out);
+    // Nothing is kept from an empty table (the start-up scan's): no need to know what changed.
+    const touched = this.infos.size === 0 ? NOTHING : this.touched(out);
+    const bases = siblingBases(out);
     for (const [urlPath, info] of out) {
       // Siblings looked up only where something changed: for 100,000 files that lookup was most of the
       // 350 ms a one-file rescan took.
       const kept = this.infos.get(urlPath) === info && !touched.has(urlPath) && !touched.has(info.urlPath);
-      const v = kept ? (this.variants.get(urlPath) ?? NO_VARIANTS) : variantsOf(info, out);
+      const v = kept ? (this.variants.get(urlPath) ?? NO_VARIANTS) : bases.has(info.urlPath) ? variantsOf(info, out) : NO_VARIANTS;
       const reuse = this.infos.get(urlPath) === info && sameVariants(this.variants.get(urlPath), v);
       const existing = reuse ? this.entries.get(urlPath) : undefined;
       if (existing !== undefined) entries.set(urlPath, existing);
@@ -875,9 +904,7 @@ export class AssetTable<T> {
     for (const [urlPath, info] of out) if (this.infos.get(urlPath) !== info) changed.push(urlPath);
     for (const urlPath of this.infos.keys()) if (!out.has(urlPath)) changed.push(urlPath);
     const touched = new Set(changed);
-    for (const urlPath of changed) {
-      for (const { suffix } of ENCODINGS) if (urlPath.endsWith(suffix)) touched.add(urlPath.slice(0, -suffix.length));
-    }
+    for (const urlPath of changed) addSiblingBase(urlPath, touched);
     return touched;
   }
 
@@ -915,24 +942,43 @@ export class AssetTable<T> {
 
   private async walk(dir: string, urlDir: string, scan: Scan): Promise<void> {
     scan.dirs?.push(dir);
+    const others = await this.dirLimit.run(() => this.walkFiles(dir, urlDir, scan));
+    // Outside the directory's slot: a subdirectory waiting for one must not hold its parent's. A
+    // few at a time: 8,000 subdirectories stat'ed at once each held its stat until it got a slot.
+    let next = 0;
+    const visitNext = async (): Promise<void> => {
+      while (next < others.length) await this.visit(others[next++] as Dirent, dir, urlDir, scan);
+    };
+    await Promise.all(Array.from({ length: Math.min(others.length, SCAN_CONCURRENCY) }, visitNext));
+    // Directory index: /dir/ and / serve index.html when present.
+    const index = scan.out.get(`${urlDir}/index.html`);
+    if (index !== undefined) scan.out.set(`${urlDir}/`, index);
+  }
+
+  /**
+   * Reads a directory and visits its regular files; returns its other entries (directories, and
+   * symlinks, which may be one) for the caller to visit. Run under `dirLimit`, so the files of a
+   * few directories wait for a slot at a time, not those of the whole tree: queued all at once,
+   * 100,000 files' tasks and their directories' entries were most of the 200 MB a warm start of
+   * such a tree allocated.
+   */
+  private async walkFiles(dir: string, urlDir: string, scan: Scan): Promise<Dirent[]> {
     let names;
     try {
       names = await this.readDir(dir);
     } catch (e) {
       if (isTransient(e)) this.keepKnown(urlDir, scan);
-      return; // removed while walking, or unreadable: serve nothing from it
+      return []; // removed while walking, or unreadable: serve nothing from it
     }
-    const work: Promise<void>[] = [];
+    const files: Promise<void>[] = [];
+    const others: Dirent[] = [];
     for (const entry of names) {
       if (!isServableName(entry.name, urlDir === '')) continue;
-      // A regular file takes a slot for its stat and read; a directory (or a symlink, which may be
-      // one) is walked outside the limit, or directories holding every slot would wait on their files.
-      work.push(entry.isFile() ? this.limit.run(() => this.visit(entry, dir, urlDir, scan)) : this.visit(entry, dir, urlDir, scan));
+      if (entry.isFile()) files.push(this.limit.run(() => this.visit(entry, dir, urlDir, scan)));
+      else others.push(entry);
     }
-    await Promise.all(work);
-    // Directory index: /dir/ and / serve index.html when present.
-    const index = scan.out.get(`${urlDir}/index.html`);
-    if (index !== undefined) scan.out.set(`${urlDir}/`, index);
+    await Promise.all(files);
+    return others;
   }
 
   /** One directory entry: a directory is walked, a file added; the entries of a directory go in parallel. */
@@ -940,7 +986,7 @@ export class AssetTable<T> {
     const urlPath = `${urlDir}/${entry.name}`;
     try {
       if (entry.isSymbolicLink()) scan.linked = true;
-      const target = entry.isSymbolicLink() ? await this.linkTarget(join(dir, entry.name)) : join(dir, entry.name);
+      const target = entry.isSymbolicLink() ? await this.linkTarget(childPath(dir, entry.name)) : childPath(dir, entry.name);
       if (target === null) return;
       scan.stated++;
       const s = await this.statFile(target);

@@ -1,14 +1,30 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, sep } from 'node:path';
 import type { BigIntStats, Stats } from 'node:fs';
 import type { AssetInfo, FileIdentity } from './asset-table.js';
 
-/** The format tag of a cache file; any other value (another version, another program) is ignored. */
-const FORMAT = 'xorigin-etags/1';
-const ETAG = /^"[A-Za-z0-9_-]{27}"$/;
-const INTEGER = /^-?\d{1,30}$/;
+/**
+ * The format tag of a cache file, on its first line; any other value (another version, another
+ * program, the JSON of xorigin-etags/1) makes the file ignored. After that line, one line per file:
+ * `PATH \t DEV \t INO \t SIZE \t MTIME_NS \t CTIME_NS \t ETAG \t READ_AT_MS`, PATH relative to the
+ * root (as a JSON string when it holds a tab, a line break or starts with `"`). Read line by line:
+ * the JSON of version 1 was read and parsed whole (18 MB of text for 100,000 files, then an object
+ * and an array per file, and five bigints per file kept until the scan ended).
+ */
+const FORMAT = 'xorigin-etags/2';
+const DECIMAL = '(?:0|-?[1-9]\\d{0,29})';
+/** Everything after the path: the identity in canonical decimals, the tag, when it was read. */
+const ENTRY = new RegExp(`^(?:${DECIMAL}\\t){5}"[A-Za-z0-9_-]{27}"\\t\\d{1,16}$`);
+const TAG_LENGTH = 29;
+/**
+ * Lines are read this many bytes at a time; a longer line makes the file ignored (a path is at most
+ * PATH_MAX, 4,096 bytes, six times that JSON-escaped): format 1 was one line of megabytes.
+ */
+const CHUNK = 64 * 1024;
+/** Lines are written about this many characters at a time, so a write never holds the loop for the whole table. */
+const WRITE_CHUNK = 256 * 1024;
 
 /** A tag known from an earlier run, for a file version: its ETag and when its bytes were read (ms). */
 export interface KnownTag {
@@ -16,8 +32,13 @@ export interface KnownTag {
   readonly readAtMs: number;
 }
 
+/**
+ * A tag as read, with the identity it is valid for as the file has it (canonical decimals, each
+ * followed by a tab): compared as a string, exactly as bigints would be, and a string per file is
+ * cheaper than five bigints and the object around them.
+ */
 interface Known extends KnownTag {
-  readonly identity: FileIdentity;
+  readonly identity: string;
 }
 
 /**
@@ -31,7 +52,7 @@ export function defaultEtagCacheDir(env: NodeJS.ProcessEnv = process.env): strin
 
 /** The cache file of one root, in `dir`: one per root, named by a hash of its real path. */
 export function etagCacheFile(dir: string, rootReal: string): string {
-  return join(dir, `etags-${createHash('sha256').update(rootReal).digest('hex').slice(0, 16)}.json`);
+  return join(dir, `etags-${createHash('sha256').update(rootReal).digest('hex').slice(0, 16)}.tsv`);
 }
 
 /**
@@ -45,8 +66,14 @@ export class EtagCache {
   private constructor(
     private readonly file: string,
     private readonly rootReal: string,
+    /** By path relative to the root. */
     private known: Map<string, Known>,
-  ) {}
+  ) {
+    this.prefix = rootReal + sep;
+  }
+
+  /** The root's real path and a separator: what the path of every file under it starts with. */
+  private readonly prefix: string;
 
   /**
    * Reads the cache file of `rootReal` in `dir`; never throws (a missing or bad file gives an empty
@@ -62,7 +89,7 @@ export class EtagCache {
       try {
         const writable = writableByOthers(await handle.stat(), false) ? file : writableByOthers(await stat(dir), true) ? dir : null;
         if (writable !== null) warn?.(`xorigin: not reading the ETag cache ${file}: ${writable} may be written by another user (it must be yours, and not group- or world-writable)`);
-        else known = parse(JSON.parse(await handle.readFile('utf8')), rootReal) ?? known;
+        else known = (await readEntries(handle, rootReal)) ?? known;
       } finally {
         await handle.close();
       }
@@ -80,10 +107,9 @@ export class EtagCache {
 
   /** The tag of `filePath` when `s` is exactly the version it was computed for. */
   get(filePath: string, s: BigIntStats): KnownTag | undefined {
-    const k = this.known.get(filePath);
-    if (k === undefined) return undefined;
-    const i = k.identity;
-    return i.ino === s.ino && i.ctimeNs === s.ctimeNs && i.mtimeNs === s.mtimeNs && i.size === s.size && i.dev === s.dev ? k : undefined;
+    if (!filePath.startsWith(this.prefix)) return undefined;
+    const known = this.known.get(filePath.slice(this.prefix.length));
+    return known !== undefined && known.identity === identityText(s) ? { etag: known.etag, readAtMs: known.readAtMs } : undefined;
   }
 
   /** Forgets what was read at open (the table knows it from now on). */
@@ -95,20 +121,42 @@ export class EtagCache {
    * Writes the tags of `infos` (except those in `skip`: read too recently to be sure of) to the
    * cache file, atomically (a temporary file renamed over it). Rejects when it cannot be written.
    */
-  async save(infos: Iterable<AssetInfo>, skip: ReadonlySet<AssetInfo>): Promise<void> {
-    const files: Record<string, (string | number)[]> = {};
-    for (const info of infos) {
-      if (skip.has(info)) continue;
-      const i = info.identity;
-      files[info.filePath] = [String(i.dev), String(i.ino), String(i.size), String(i.mtimeNs), String(i.ctimeNs), info.etag, info.readAtMs];
-    }
+  async save(infos: ReadonlyMap<string, AssetInfo>, skip: ReadonlySet<AssetInfo>): Promise<void> {
     const dir = this.file.slice(0, this.file.lastIndexOf(sep));
     await mkdir(dir, { recursive: true, mode: 0o700 });
     // Its own name: two tables (two handlers, or workers) may write the same root's cache at once.
     const tmp = `${this.file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    await writeFile(tmp, JSON.stringify({ format: FORMAT, root: this.rootReal, files }), { mode: 0o600 });
+    await writeFile(tmp, this.lines(infos, skip), { mode: 0o600 });
     await rename(tmp, this.file);
   }
+
+  /**
+   * The file's content, a chunk at a time. Each file once: a directory's `/dir/` entry is its
+   * index.html's. The table may change between chunks; every line still pairs a tag with the identity
+   * it was computed for.
+   */
+  private *lines(infos: ReadonlyMap<string, AssetInfo>, skip: ReadonlySet<AssetInfo>): Generator<string> {
+    let chunk = `${JSON.stringify({ format: FORMAT, root: this.rootReal })}\n`;
+    const prefix = this.prefix;
+    for (const [urlPath, info] of infos) {
+      if (urlPath !== info.urlPath || skip.has(info) || !info.filePath.startsWith(prefix)) continue;
+      chunk += `${pathField(info.filePath.slice(prefix.length))}\t${identityText(info.identity)}${info.etag}\t${String(info.readAtMs)}\n`;
+      if (chunk.length < WRITE_CHUNK) continue;
+      yield chunk;
+      chunk = '';
+    }
+    yield chunk;
+  }
+}
+
+/** The identity as a line holds it, each field followed by a tab. */
+function identityText(i: FileIdentity): string {
+  return `${String(i.dev)}\t${String(i.ino)}\t${String(i.size)}\t${String(i.mtimeNs)}\t${String(i.ctimeNs)}\t`;
+}
+
+/** A path as written: as is, unless it could be mistaken for the end of a field or line. */
+function pathField(rel: string): string {
+  return /[\t\n\r]/.test(rel) || rel.startsWith('"') ? JSON.stringify(rel) : rel;
 }
 
 /**
@@ -120,10 +168,13 @@ export class EtagCache {
  * Deletes the temporary files of `file` left by processes that died while writing one (save() names
  * them FILE.PID.RANDOM.tmp and renames them when complete): a server killed mid-write left a
  * partial copy of the cache, megabytes for a large tree, on every such kill. A file whose process
- * still runs (or may: another user's, or a pid reused) is left alone.
+ * still runs (or may: another user's, or a pid reused) is left alone. Also the root's cache file of
+ * format 1 (`.json`), which no version reads once this one has run.
  */
 async function removeAbandoned(file: string): Promise<void> {
   const dir = file.slice(0, file.lastIndexOf(sep));
+  // This root's cache in the JSON of version 1, superseded by this file: never read again.
+  await unlink(file.replace(/\.tsv$/, '.json')).catch(() => {});
   const prefix = `${file.slice(dir.length + 1)}.`;
   let names: string[];
   try {
@@ -155,20 +206,72 @@ function writableByOthers(s: Stats, isDir: boolean): boolean {
   return (s.mode & 0o022) !== 0 && !(isDir && (s.mode & 0o1000) !== 0);
 }
 
-/** The entries of a cache file's content, or null when anything in it is not as written by save(). */
-function parse(data: unknown, rootReal: string): Map<string, Known> | null {
-  if (typeof data !== 'object' || data === null) return null;
-  const { format, root, files } = data as Record<string, unknown>;
-  if (format !== FORMAT || root !== rootReal || typeof files !== 'object' || files === null) return null;
+/**
+ * The entries of a cache file, read from `handle` a chunk at a time, or null when anything in it is
+ * not as written by save(): another format or root, a malformed line, a path that is not plainly
+ * under the root, a last line cut short.
+ */
+async function readEntries(handle: FileHandle, rootReal: string): Promise<Map<string, Known> | null> {
   const known = new Map<string, Known>();
-  for (const [path, entry] of Object.entries(files)) {
-    if (!path.startsWith(rootReal + sep) || !Array.isArray(entry) || entry.length !== 7) return null;
-    const [dev, ino, size, mtimeNs, ctimeNs, etag, readAtMs] = entry as unknown[];
-    const ints = [dev, ino, size, mtimeNs, ctimeNs];
-    if (!ints.every((v) => typeof v === 'string' && INTEGER.test(v))) return null;
-    if (typeof etag !== 'string' || !ETAG.test(etag) || typeof readAtMs !== 'number' || !Number.isFinite(readAtMs)) return null;
-    const [d, i, s, m, c] = ints.map((v) => BigInt(v as string)) as [bigint, bigint, bigint, bigint, bigint];
-    known.set(path, { identity: { dev: d, ino: i, size: s, mtimeNs: m, ctimeNs: c }, etag, readAtMs });
+  const buffer = Buffer.allocUnsafe(CHUNK);
+  let carry = Buffer.alloc(0);
+  let header = true;
+  for (;;) {
+    const { bytesRead } = await handle.read(buffer, 0, CHUNK, null);
+    if (bytesRead === 0) return carry.length === 0 && !header ? known : null;
+    const data = carry.length === 0 ? buffer.subarray(0, bytesRead) : Buffer.concat([carry, buffer.subarray(0, bytesRead)]);
+    let start = 0;
+    for (let nl = data.indexOf(10); nl !== -1; start = nl + 1, nl = data.indexOf(10, start)) {
+      if (header ? !isHeader(data.toString('utf8', start, nl), rootReal) : !addEntry(data, start, nl, known)) return null;
+      header = false;
+    }
+    if (data.length - start >= CHUNK) return null;
+    // A copy: `buffer` is read into again.
+    carry = Buffer.from(data.subarray(start));
   }
-  return known;
+}
+
+function isHeader(line: string, rootReal: string): boolean {
+  try {
+    const { format, root } = JSON.parse(line) as Record<string, unknown>;
+    return format === FORMAT && root === rootReal;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Adds the entry on bytes `start` to `end` of `data` to `known`; false when it is malformed. The
+ * strings kept are cut from the bytes, not from the line: a slice of the line would keep all of it
+ * alive for as long as the table keeps the tag.
+ */
+function addEntry(data: Buffer, start: number, end: number, known: Map<string, Known>): boolean {
+  const line = data.toString('utf8', start, end);
+  const quoted = line.startsWith('"');
+  const tab = quoted ? line.indexOf('"\t') + 1 : line.indexOf('\t');
+  if (tab <= 0) return false;
+  const rest = line.slice(tab + 1);
+  if (!ENTRY.test(rest)) return false;
+  // The rest is ASCII: as many bytes as characters, counted back from the end of the line.
+  const restAt = end - rest.length;
+  const tagAt = restAt + rest.lastIndexOf('\t') - TAG_LENGTH;
+  let path: unknown;
+  try {
+    path = quoted ? JSON.parse(line.slice(0, tab)) : data.toString('utf8', start, restAt - 1);
+  } catch {
+    return false;
+  }
+  if (typeof path !== 'string' || !isPlainRelative(path)) return false;
+  const readAtMs = Number(data.toString('latin1', tagAt + TAG_LENGTH + 1, end));
+  known.set(path, { identity: data.toString('latin1', restAt, tagAt), etag: data.toString('latin1', tagAt, tagAt + TAG_LENGTH), readAtMs });
+  return true;
+}
+
+/** An empty, `.` or `..` segment (a leading separator makes an empty one). */
+const SEP = sep === '/' ? '/' : '\\\\';
+const ODD_SEGMENT = new RegExp(`(?:^|${SEP})\\.{0,2}(?:${SEP}|$)`);
+
+/** A path relative to the root that stays under it: no empty, `.` or `..` segment, not absolute. */
+function isPlainRelative(rel: string): boolean {
+  return !ODD_SEGMENT.test(rel);
 }
