@@ -134,6 +134,22 @@ describe('tree watcher', () => {
     }
   });
 
+  test('a directory removed and made again under the same name is watched again: a file written in it later is served', async () => {
+    const t = await openTable(makeTree());
+    try {
+      // Both before the watcher hears of either: its look at d1 finds a directory there, but not the one it watched.
+      rmSync(join(t.table.root, 'd1'), { recursive: true });
+      mkdirSync(join(t.table.root, 'd1'));
+      await until('the old d1 no longer served', () => t.table.info('/d1/f0.txt') === undefined);
+      await t.seen.watcher.ready();
+      writeFileSync(join(t.table.root, 'd1', 'later.txt'), 'later');
+      await until('a file written in the new d1', () => t.table.info('/d1/later.txt')?.etag === etagOf('later'));
+      assert.equal(t.seen.watcher.size, 7, 'one watch for d1, as before');
+    } finally {
+      t.close();
+    }
+  });
+
   test('a renamed directory is served at its new path only, and edits in it are reported there', async () => {
     const t = await openTable(makeTree());
     try {

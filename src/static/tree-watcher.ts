@@ -53,6 +53,8 @@ export function limitMessage(code: string, watched: number): string {
  */
 export class TreeWatcher extends EventEmitter {
   private readonly watches = new Map<string, DirWatch>();
+  /** The inode each watch was opened for, when a 'rename' event made us look (see renamed). */
+  private readonly inodes = new Map<string, bigint>();
   private readonly watchDir: WatchDir;
   private readonly ignore: (name: string, parentRel: string) => boolean;
   private closed = false;
@@ -96,6 +98,7 @@ export class TreeWatcher extends EventEmitter {
     this.closed = true;
     for (const w of this.watches.values()) closeQuietly(w);
     this.watches.clear();
+    this.inodes.clear();
     this.queue = [];
     this.head = 0;
     if (this.draining !== null) clearImmediate(this.draining);
@@ -122,7 +125,7 @@ export class TreeWatcher extends EventEmitter {
    * existed is reported, and its subdirectories get theirs. Watch first, list second, so nothing
    * written in between goes unseen.
    */
-  private open({ rel, list, report }: Queued, throwing: boolean): void {
+  private open({ rel, list, report, ino }: Queued, throwing: boolean): void {
     if (this.closed || this.watches.has(rel)) return;
     let w: DirWatch;
     try {
@@ -133,6 +136,7 @@ export class TreeWatcher extends EventEmitter {
       return;
     }
     this.watches.set(rel, w);
+    if (ino !== undefined) this.inodes.set(rel, ino);
     w.on('error', (e) => this.refused(rel, e as NodeJS.ErrnoException));
     if (list) void this.list(rel, report);
   }
@@ -192,10 +196,14 @@ export class TreeWatcher extends EventEmitter {
 
   /** A name appeared or went away: a new directory is watched and listed, a vanished one released. */
   private async renamed(rel: string, name: string, parentRel: string): Promise<void> {
-    const s = await lstat(join(this.root, rel)).catch(() => null);
+    const s = await lstat(join(this.root, rel), { bigint: true }).catch(() => null);
     if (this.closed) return;
     if (s?.isDirectory() === true) {
-      if (!this.watches.has(rel) && this.watches.has(parentRel) && !this.ignore(name, parentRel)) this.enqueue({ rel, list: true, report: true });
+      if (this.inodes.get(rel) === s.ino || !this.watches.has(parentRel) || this.ignore(name, parentRel)) return;
+      // Watched under this name, but maybe another directory (rm -rf x && mkdir x): the watch of the
+      // old one would report nothing more, so the one there now is watched afresh.
+      this.unwatch(rel);
+      this.enqueue({ rel, list: true, report: true, ino: s.ino });
       return;
     }
     this.unwatch(rel);
@@ -208,6 +216,7 @@ export class TreeWatcher extends EventEmitter {
       if (path === rel || (rel === '' ? true : path.startsWith(below))) {
         closeQuietly(w);
         this.watches.delete(path);
+        this.inodes.delete(path);
       }
     }
   }
@@ -228,6 +237,8 @@ interface Queued {
   readonly rel: string;
   readonly list: boolean;
   readonly report: boolean;
+  /** The inode lstat found at this path when a 'rename' event queued it. */
+  readonly ino?: bigint | undefined;
 }
 
 function closeQuietly(w: DirWatch): void {
