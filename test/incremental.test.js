@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -199,6 +199,49 @@ test('two edits racing one scan: a file found changed while the scan runs is ser
     assert.deepEqual([t.table.info('/d/f1.txt').etag, t.table.info('/d/f3.txt').etag], [etagOf('first edit'), etagOf('f3 edited')]);
     assert.deepEqual(new Set(drops), new Set([f1, f3]), 'each old version dropped');
     assert.equal(t.table.size, 9);
+  } finally {
+    t.close();
+  }
+});
+
+test('a directory swapped for a symlink to outside the root, named first through a file under it, serves nothing from outside', async () => {
+  const outside = mkdtempSync(join(tmpdir(), 'xorigin-outside-'));
+  writeFileSync(join(outside, 'f0.txt'), 'outside the root');
+  const t = await driven(makeTree());
+  try {
+    renameSync(join(t.table.root, 'd'), join(t.table.root, 'd.old'));
+    symlinkSync(outside, join(t.table.root, 'd'));
+    // The file's event alone: the burst naming d itself may come a scan later (a writer kept d/f0.txt busy).
+    await t.scanAfter('d/f0.txt');
+    assert.notEqual(t.table.info('/d/f0.txt')?.etag, etagOf('outside the root'), 'bytes from outside the root served');
+    assert.equal(t.table.info('/d/f0.txt'), undefined, 'as at start-up, a symlink out of the root is not followed');
+    assert.equal(t.table.info('/d.old/f0.txt')?.etag, etagOf('f0'), 'the tree was walked again');
+  } finally {
+    t.close();
+    rmSync(outside, { recursive: true, force: true });
+  }
+});
+
+test('a file gone between its stat and its read: the other paths of that scan still go in force', async () => {
+  const root = makeTree();
+  let vanish = false;
+  // The stat of b.css succeeds, then b.css is deleted before the scan reads it.
+  const statFile = async (path) => {
+    const s = await oldStat(path);
+    if (vanish && path.endsWith('b.css')) {
+      vanish = false;
+      unlinkSync(path);
+    }
+    return s;
+  };
+  const t = await driven(root, { statFile });
+  try {
+    writeFileSync(join(root, 'b.css'), 'b{color:red}');
+    writeFileSync(join(root, 'a.css'), 'a{color:red}');
+    vanish = true;
+    await t.scanAfter('b.css', 'a.css');
+    assert.equal(t.table.info('/a.css')?.etag, etagOf('a{color:red}'), 'the edit of a.css, named in the same burst, is served');
+    assert.equal(t.table.info('/b.css'), undefined, 'b.css is gone');
   } finally {
     t.close();
   }

@@ -761,7 +761,7 @@ export class AssetTable<T> {
       let s: BigIntStats | null;
       try {
         l = await lstat(full).catch(goneOrThrow);
-        if (l?.isSymbolicLink() === true) return false;
+        if (l !== null && !(await this.reachedDirectly(full))) return false;
         s = l === null ? null : await this.statFile(full).catch(goneOrThrow);
       } catch (e) {
         // Out of descriptors: nothing is known of this path now; keep what the table had.
@@ -776,12 +776,32 @@ export class AssetTable<T> {
       // it goes too.
       if (previous !== undefined) delta.delete(urlPath);
       else removeUnder(delta, urlPath);
-      if (s?.isDirectory() === true) await this.walk(full, urlPath, scan);
-      else if (s?.isFile() === true) await this.addFile(full, urlPath, s, scan);
+      await this.updateOne(full, urlPath, s, scan);
       relinkIndex(delta, urlPath.slice(0, urlPath.lastIndexOf('/')));
     }
     for (const info of scan.racy) if (delta.get(info.urlPath) !== info) scan.racy.delete(info);
     return true;
+  }
+
+  /**
+   * False when `full` is, or is reached through, a symlink: the whole tree is walked then, which
+   * serves a symlink only when it points inside the root. A directory of the path replaced by a
+   * symlink to /etc since the walk would otherwise have its files served by a look at them alone.
+   */
+  private async reachedDirectly(full: string): Promise<boolean> {
+    return (await realpath(full).catch(goneOrThrow)) === full;
+  }
+
+  /** One path of a targeted scan, as a walk visits it: a directory walked, a file added, anything else left out. */
+  private async updateOne(full: string, urlPath: string, s: BigIntStats | null, scan: Scan): Promise<void> {
+    try {
+      if (s?.isDirectory() === true) await this.walk(full, urlPath, scan);
+      else if (s?.isFile() === true) await this.addFile(full, urlPath, s, scan);
+    } catch (e) {
+      // Gone between its stat and its read, or unreadable: not servable, and the other paths of this
+      // scan still go in force (a throw here lost them all, until their next change).
+      if (isTransient(e)) this.keepKnown(urlPath, scan);
+    }
   }
 
   /**
