@@ -150,6 +150,23 @@ describe('tree watcher', () => {
     }
   });
 
+  test('the root removed and made again at the same path: what is written in the new one is served, then and later', async () => {
+    const t = await openTable(makeTree());
+    try {
+      const root = t.table.root;
+      // Synchronous: the new root exists before any event is handled, and may get the old one's inode number.
+      rmSync(root, { recursive: true });
+      mkdirSync(root);
+      writeFileSync(join(root, 'first.txt'), 'first');
+      await until('a file of the new root', () => t.table.info('/first.txt')?.etag === etagOf('first'), 10_000);
+      assert.equal(t.table.info('/d0/f0.txt'), undefined, 'nothing of the old root');
+      writeFileSync(join(root, 'later.txt'), 'later');
+      await until('a file written in the new root later', () => t.table.info('/later.txt')?.etag === etagOf('later'), 10_000);
+    } finally {
+      t.close();
+    }
+  });
+
   test('a renamed directory is served at its new path only, and edits in it are reported there', async () => {
     const t = await openTable(makeTree());
     try {

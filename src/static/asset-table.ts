@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { read, type BigIntStats, type Dirent, type Stats } from 'node:fs';
+import { closeSync, open as openFd, read, type BigIntStats, type Dirent, type Stats } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
@@ -363,6 +363,12 @@ export class AssetTable<T> {
   private rootReal = '';
   private rootIno = -1n;
   private rootDev = -1n;
+  /**
+   * The root directory held open (-1: none), so that its inode number cannot go to another file: a
+   * root removed and made again (rm -rf root && mkdir root) got the same number back, rootMoved saw
+   * nothing, and the table, watching the deleted directory, never changed again.
+   */
+  private rootFd = -1;
   private rootCheck: NodeJS.Timeout | null = null;
   private watcher: TreeWatch | null = null;
   /** The next walk starts the watcher with the directories it found (at start, and when the root moved). */
@@ -575,28 +581,44 @@ export class AssetTable<T> {
     }
   }
 
-  /** Resolves the root again; when it moved, the watcher follows it. */
-  private async locateRoot(): Promise<void> {
-    if (this.rootReal !== '' && !(await this.rootMoved())) return;
+  /** Resolves the root again; when it moved (true), the watcher follows it. */
+  private async locateRoot(): Promise<boolean> {
+    if (this.rootReal !== '' && !(await this.rootMoved())) return false;
     try {
       const real = await realpath(this.root);
+      await this.holdRoot(real);
       const s = await stat(real, { bigint: true });
       this.rootReal = real;
       this.rootIno = s.ino;
       this.rootDev = s.dev;
     } catch {
-      return;
+      return false;
     }
     if (this.watcher !== null) {
       // The walk that follows (the root moved, so the tree is walked) starts it again where the root is now.
       this.stopWatcher();
       this.watcherWanted = true;
     }
+    return true;
+  }
+
+  /** Holds `dir` open in place of the root held so far (see rootFd); where a directory cannot be opened, none. */
+  private async holdRoot(dir: string): Promise<void> {
+    const fd = await new Promise<number>((done) => openFd(dir, 'r', (err, n) => done(err === null ? n : -1)));
+    this.releaseRoot();
+    if (this.closed && fd !== -1) closeSync(fd);
+    else this.rootFd = fd;
+  }
+
+  private releaseRoot(): void {
+    if (this.rootFd !== -1) closeSync(this.rootFd);
+    this.rootFd = -1;
   }
 
   /** Stops watching and every timer; a scan already running completes but schedules nothing. */
   close(): void {
     this.closed = true;
+    this.releaseRoot();
     this.stopWatcher();
     this.hashers.close();
     for (const t of [this.pending, this.recheck, this.dueTimer]) if (t !== null) clearTimeout(t);
@@ -711,13 +733,13 @@ export class AssetTable<T> {
     this.scanning = (async () => {
       do {
         this.dirty = false;
-        const rootBefore = this.rootReal;
-        await this.locateRoot();
+        // Moved: the tree is walked, which starts the watcher again (a root made again at the same path too).
+        const moved = await this.locateRoot();
         const started = performance.now();
         const paths = this.changed;
-        if (paths !== null && paths.size === 0) continue; // already seen by a scan that ran meanwhile
+        if (!moved && paths !== null && paths.size === 0) continue; // already seen by a scan that ran meanwhile
         this.changed = new Set();
-        const walk = paths === null || this.linked || this.rootReal !== rootBefore;
+        const walk = paths === null || this.linked || moved;
         const delta = walk ? null : new TableDelta(this.infos, this.dirs);
         const scan = delta === null ? this.newScan(new Map(), new Set()) : this.newScan(delta, new Set(this.racy));
         if (walk || delta === null || !(await this.update(paths, scan, delta))) {
