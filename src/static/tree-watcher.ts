@@ -53,8 +53,13 @@ export function limitMessage(code: string, watched: number): string {
  */
 export class TreeWatcher extends EventEmitter {
   private readonly watches = new Map<string, DirWatch>();
-  /** The inode each watch was opened for, when a 'rename' event made us look (see renamed). */
-  private readonly inodes = new Map<string, bigint>();
+  /**
+   * When each watch was opened, on a clock that also counts events: a watch opened after an event
+   * already sees what that event reported (see renamed). Not inodes: a directory removed and made
+   * again under its name most often gets the same inode number.
+   */
+  private readonly openedAt = new Map<string, number>();
+  private clock = 0;
   private readonly watchDir: WatchDir;
   private readonly ignore: (name: string, parentRel: string) => boolean;
   private closed = false;
@@ -98,7 +103,7 @@ export class TreeWatcher extends EventEmitter {
     this.closed = true;
     for (const w of this.watches.values()) closeQuietly(w);
     this.watches.clear();
-    this.inodes.clear();
+    this.openedAt.clear();
     this.queue = [];
     this.head = 0;
     if (this.draining !== null) clearImmediate(this.draining);
@@ -125,7 +130,7 @@ export class TreeWatcher extends EventEmitter {
    * existed is reported, and its subdirectories get theirs. Watch first, list second, so nothing
    * written in between goes unseen.
    */
-  private open({ rel, list, report, ino }: Queued, throwing: boolean): void {
+  private open({ rel, list, report }: Queued, throwing: boolean): void {
     if (this.closed || this.watches.has(rel)) return;
     let w: DirWatch;
     try {
@@ -136,7 +141,7 @@ export class TreeWatcher extends EventEmitter {
       return;
     }
     this.watches.set(rel, w);
-    if (ino !== undefined) this.inodes.set(rel, ino);
+    this.openedAt.set(rel, ++this.clock);
     w.on('error', (e) => this.refused(rel, e as NodeJS.ErrnoException));
     if (list) void this.list(rel, report);
   }
@@ -191,19 +196,19 @@ export class TreeWatcher extends EventEmitter {
     const rel = dirRel === '' ? name : `${dirRel}${sep}${name}`;
     this.onChange(event, rel);
     // A name that appeared or went away may be a directory: only 'rename' events say so on inotify.
-    if (event === 'rename') void this.renamed(rel, name, dirRel);
+    if (event === 'rename') void this.renamed(rel, name, dirRel, ++this.clock);
   }
 
   /** A name appeared or went away: a new directory is watched and listed, a vanished one released. */
-  private async renamed(rel: string, name: string, parentRel: string): Promise<void> {
-    const s = await lstat(join(this.root, rel), { bigint: true }).catch(() => null);
+  private async renamed(rel: string, name: string, parentRel: string, at: number): Promise<void> {
+    const s = await lstat(join(this.root, rel)).catch(() => null);
     if (this.closed) return;
     if (s?.isDirectory() === true) {
-      if (this.inodes.get(rel) === s.ino || !this.watches.has(parentRel) || this.ignore(name, parentRel)) return;
-      // Watched under this name, but maybe another directory (rm -rf x && mkdir x): the watch of the
+      if ((this.openedAt.get(rel) ?? 0) > at || !this.watches.has(parentRel) || this.ignore(name, parentRel)) return;
+      // Maybe watched under this name, but another directory (rm -rf x && mkdir x): the watch of the
       // old one would report nothing more, so the one there now is watched afresh.
       this.unwatch(rel);
-      this.enqueue({ rel, list: true, report: true, ino: s.ino });
+      this.enqueue({ rel, list: true, report: true });
       return;
     }
     this.unwatch(rel);
@@ -216,7 +221,7 @@ export class TreeWatcher extends EventEmitter {
       if (path === rel || (rel === '' ? true : path.startsWith(below))) {
         closeQuietly(w);
         this.watches.delete(path);
-        this.inodes.delete(path);
+        this.openedAt.delete(path);
       }
     }
   }
@@ -237,8 +242,6 @@ interface Queued {
   readonly rel: string;
   readonly list: boolean;
   readonly report: boolean;
-  /** The inode lstat found at this path when a 'rename' event queued it. */
-  readonly ino?: bigint | undefined;
 }
 
 function closeQuietly(w: DirWatch): void {
