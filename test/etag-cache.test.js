@@ -121,6 +121,45 @@ describe('ETag cache', () => {
     }
   });
 
+  test('a rescan that ends after close() writes its changes at once, not 10 s after the table is gone', async () => {
+    const root = tree(1);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    let gate = null;
+    // The rescan's stat of small.css waits until the test has closed the table.
+    const statFile = async (path) => {
+      if (gate !== null && path.endsWith('small.css')) {
+        const g = gate;
+        gate = null;
+        g.reached();
+        await g.release;
+      }
+      return settledStat(path);
+    };
+    const table = new AssetTable(root, { watch: false, etagCache: dir, statFile }, (info) => info);
+    try {
+      await table.open();
+      await table.flush();
+      const file = etagCacheFile(dir, realpathSync(root));
+      const tag = JSON.stringify(etagOf('d{}'));
+      writeFileSync(join(root, 'small.css'), 'd{}');
+      let release;
+      const reached = new Promise((resolve) => (gate = { reached: resolve, release: new Promise((r) => (release = r)) }));
+      const scanned = table.rescan();
+      await reached;
+      table.close();
+      release();
+      await scanned;
+      assert.equal(table.info('/small.css').etag, etagOf('d{}'));
+      // Bounded well below the 10 s a write scheduled by the rescan would wait: the write is started by now.
+      for (let i = 0; i < 250 && !readFileSync(file, 'utf8').includes(tag); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(readFileSync(file, 'utf8').includes(tag), 'the rescan that ended after close() wrote its change within 5 s');
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('temporary files left by a process killed mid-write are deleted; those of a live process are not', async () => {
     const root = tree(1);
     const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));

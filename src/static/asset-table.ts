@@ -510,6 +510,9 @@ export class AssetTable<T> {
    * The start-up scan's is written at once. One left pending at close is started then.
    */
   private saveSoon(): void {
+    // A scan that ends after close() (it was running then) writes now, as close() does with one pending:
+    // a timer armed now would write 10 s after the table is gone, or never if the process exits first.
+    if (this.closed) return this.saveTags();
     if (this.saveTimer !== null || this.tags === null) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = null;
