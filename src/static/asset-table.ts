@@ -6,6 +6,7 @@ import { ENCODINGS } from '../http/encoding.js';
 import { contentTypeFor } from '../http/mime.js';
 import { EtagCache, etagCacheFile } from './etag-cache.js';
 import { HashWorkers } from './hash-workers.js';
+import { READ_BY_PATH } from './read-flags.js';
 import { ReadBackoff } from './read-backoff.js';
 import { reportScan, type ProgressOut, type ScanCounts } from './scan-progress.js';
 import { addDirsOf, TableDelta } from './table-delta.js';
@@ -1092,7 +1093,7 @@ export class AssetTable<T> {
       for (let attempt = 1; ; attempt++) {
         const readAtMs = Date.now();
         this.reads++;
-        const bytes = before.size <= BigInt(INLINE_HASH_LIMIT) ? await readFile(filePath) : undefined;
+        const bytes = before.size <= BigInt(INLINE_HASH_LIMIT) ? await readFile(filePath, { flag: READ_BY_PATH }) : undefined;
         this.inlineBytes += bytes?.length ?? 0;
         const digest = bytes !== undefined ? createHash('sha256').update(bytes).digest() : await this.hashers.hash(filePath);
         const after = await this.statFile(filePath);
