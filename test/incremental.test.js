@@ -247,6 +247,38 @@ test('a file gone between its stat and its read: the other paths of that scan st
   }
 });
 
+test('directories made and removed one after another are not kept: the table forgets each once it is gone', async () => {
+  const t = await driven(makeTree());
+  try {
+    const before = t.table.knownDirs;
+    for (let i = 0; i < 20; i++) {
+      mkdirSync(join(t.table.root, `tmp-${i}`, 'sub'), { recursive: true });
+      writeFileSync(join(t.table.root, `tmp-${i}`, 'sub', 'f.txt'), `f${i}`);
+      await t.scanAfter(`tmp-${i}`);
+      assert.equal(t.table.info(`/tmp-${i}/sub/f.txt`)?.etag, etagOf(`f${i}`));
+      rmSync(join(t.table.root, `tmp-${i}`), { recursive: true });
+      await t.scanAfter(`tmp-${i}`);
+      assert.equal(t.table.info(`/tmp-${i}/sub/f.txt`), undefined);
+    }
+    assert.equal(t.table.knownDirs, before, 'directories kept after 20 made and removed (each made kept 2 until a walk)');
+    // A directory removed while another under the same parent stays: the parent is still known.
+    mkdirSync(join(t.table.root, 'd', 'e'));
+    writeFileSync(join(t.table.root, 'd', 'e', 'g.txt'), 'g');
+    await t.scanAfter('d/e');
+    rmSync(join(t.table.root, 'd', 'e'), { recursive: true });
+    await t.scanAfter('d/e');
+    assert.equal(t.table.knownDirs, before);
+    rmSync(join(t.table.root, 'd', 'f0.txt'));
+    await t.scanAfter('d/f0.txt');
+    assert.equal(t.table.info('/d/f1.txt')?.etag, etagOf('f1'), 'the rest of d kept');
+    rmSync(join(t.table.root, 'd'), { recursive: true });
+    await t.scanAfter('d');
+    assert.deepEqual([t.table.size, t.table.knownDirs], [2, 0], 'only a.css and b.css left, under no directory');
+  } finally {
+    t.close();
+  }
+});
+
 test('a directory removed under a server: its entries, bodies held and cached fds are all let go', async () => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-incr-'));
   for (const dir of ['gone', 'kept']) {

@@ -301,6 +301,7 @@ function removeUnder(out: TableDelta, urlPath: string): void {
   const under: string[] = [];
   for (const key of out.keys()) if (key.startsWith(prefix)) under.push(key);
   for (const key of under) out.delete(key);
+  out.removedDir(urlPath);
 }
 
 /** The `/dir/` entry of a directory: its index.html when it has one. */
@@ -425,6 +426,11 @@ export class AssetTable<T> {
 
   get size(): number {
     return this.infos.size;
+  }
+
+  /** Directories (URL paths) the table keeps as maybe holding entries (for tests: it must not only grow). */
+  get knownDirs(): number {
+    return this.dirs.size;
   }
 
   /**
@@ -897,10 +903,17 @@ export class AssetTable<T> {
       else this.infos.set(urlPath, info);
       if (info !== null) addDirsOf(urlPath, this.dirs);
     }
+    for (const dir of delta.emptied) this.forgetDir(dir);
     const touched = new Set<string>();
     for (const urlPath of changed) touchedBy(urlPath, touched);
     for (const urlPath of touched) this.relink(urlPath, changed.has(urlPath));
     return [...gone].filter((info) => !this.isCurrent(info));
+  }
+
+  /** Takes `urlDir` and every directory under it out of `dirs` (no entry is under them now). */
+  private forgetDir(urlDir: string): void {
+    const below = `${urlDir}/`;
+    for (const dir of this.dirs) if (dir === urlDir || dir.startsWith(below)) this.dirs.delete(dir);
   }
 
   /** Brings the sibling set and built entry of one URL path in line with `infos` (`changed`: its file is another). */
