@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { AssetTable } from '../dist/static/asset-table.js';
 import { defaultEtagCacheDir, etagCacheFile } from '../dist/static/etag-cache.js';
 import { validate } from '../dist/static/options.js';
+import { statGate } from './helpers.js';
 
 const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
 
@@ -124,26 +125,16 @@ describe('ETag cache', () => {
   test('a rescan that ends after close() writes its changes at once, not 10 s after the table is gone', async () => {
     const root = tree(1);
     const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
-    let gate = null;
     // The rescan's stat of small.css waits until the test has closed the table.
-    const statFile = async (path) => {
-      if (gate !== null && path.endsWith('small.css')) {
-        const g = gate;
-        gate = null;
-        g.reached();
-        await g.release;
-      }
-      return settledStat(path);
-    };
-    const table = new AssetTable(root, { watch: false, etagCache: dir, statFile }, (info) => info);
+    const gate = statGate('small.css', settledStat);
+    const table = new AssetTable(root, { watch: false, etagCache: dir, statFile: gate.statFile }, (info) => info);
     try {
       await table.open();
       await table.flush();
       const file = etagCacheFile(dir, realpathSync(root));
       const tag = JSON.stringify(etagOf('d{}'));
       writeFileSync(join(root, 'small.css'), 'd{}');
-      let release;
-      const reached = new Promise((resolve) => (gate = { reached: resolve, release: new Promise((r) => (release = r)) }));
+      const { reached, release } = gate.arm();
       const scanned = table.rescan();
       await reached;
       table.close();

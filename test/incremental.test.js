@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
 import { AssetTable } from '../dist/static/asset-table.js';
-import { fakeWatcher, request } from './helpers.js';
+import { fakeWatcher, request, statGate } from './helpers.js';
 
 const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
 // Old timestamps: no file is racily clean, so no recheck of the table's own publishes between an event and its
@@ -170,23 +170,13 @@ test('an edited file gets a new entry and its old version is reported dropped; t
 
 test('two edits racing one scan: a file found changed while the scan runs is served by the scan after it', async () => {
   const root = makeTree();
-  let gate = null;
   // The first stat of f1.txt by a rescan waits until the test has made its second round of edits.
-  const statFile = async (path) => {
-    if (gate !== null && path.endsWith('f1.txt')) {
-      const g = gate;
-      gate = null;
-      g.reached();
-      await g.release;
-    }
-    return oldStat(path);
-  };
+  const gate = statGate('f1.txt', oldStat);
   const drops = [];
-  const t = await driven(root, { statFile, published: (dropped) => drops.push(...(dropped ?? [])) });
+  const t = await driven(root, { statFile: gate.statFile, published: (dropped) => drops.push(...(dropped ?? [])) });
   try {
     const [f1, f3] = [t.table.info('/d/f1.txt'), t.table.info('/d/f3.txt')];
-    let release;
-    const reached = new Promise((resolve) => (gate = { reached: resolve, release: new Promise((r) => (release = r)) }));
+    const { reached, release } = gate.arm();
     writeFileSync(join(root, 'd', 'f1.txt'), 'first edit');
     t.emit('d/f1.txt');
     await within(reached, 'the scan the event causes stats f1.txt');
