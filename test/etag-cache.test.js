@@ -132,7 +132,8 @@ describe('ETag cache', () => {
       await table.open();
       await table.flush();
       const file = etagCacheFile(dir, realpathSync(root));
-      const tag = JSON.stringify(etagOf('d{}'));
+      // The tag's characters, whatever quoting the file's format gives it.
+      const tag = etagOf('d{}').slice(1, -1);
       writeFileSync(join(root, 'small.css'), 'd{}');
       const { reached, release } = gate.arm();
       const scanned = table.rescan();
