@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { AssetTable } from '../dist/static/asset-table.js';
 import { defaultEtagCacheDir, etagCacheFile } from '../dist/static/etag-cache.js';
 import { validate } from '../dist/static/options.js';
+import { statGate } from './helpers.js';
 
 const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
 
@@ -146,6 +147,36 @@ describe('ETag cache', () => {
       table.close();
       for (let i = 0; i < 250 && !readFileSync(file, 'utf8').includes(tagOf('c{}')); i++) await new Promise((r) => setTimeout(r, 20));
       assert.ok(readFileSync(file, 'utf8').includes(tagOf('c{}')), 'close() started the pending write');
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a rescan that ends after close() writes its changes at once, not 10 s after the table is gone', async () => {
+    const root = tree(1);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    // The rescan's stat of small.css waits until the test has closed the table.
+    const gate = statGate('small.css', settledStat);
+    const table = new AssetTable(root, { watch: false, etagCache: dir, statFile: gate.statFile }, (info) => info);
+    try {
+      await table.open();
+      await table.flush();
+      const file = etagCacheFile(dir, realpathSync(root));
+      // The tag's characters, whatever quoting the file's format gives it.
+      const tag = etagOf('d{}').slice(1, -1);
+      writeFileSync(join(root, 'small.css'), 'd{}');
+      const { reached, release } = gate.arm();
+      const scanned = table.rescan();
+      await reached;
+      table.close();
+      release();
+      await scanned;
+      assert.equal(table.info('/small.css').etag, etagOf('d{}'));
+      // Bounded well below the 10 s a write scheduled by the rescan would wait: the write is started by now.
+      for (let i = 0; i < 250 && !readFileSync(file, 'utf8').includes(tag); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(readFileSync(file, 'utf8').includes(tag), 'the rescan that ended after close() wrote its change within 5 s');
     } finally {
       table.close();
       rmSync(root, { recursive: true, force: true });

@@ -24,6 +24,33 @@ export function fakeWatcher() {
   return { watchTree, emit: (path) => onChange('change', path) };
 }
 
+/**
+ * A `statFile` for an AssetTable (wrapping `statFile`) that, once armed, holds the next stat of a path
+ * ending in `suffix` until released: `const g = gate.arm(); …; await g.reached; …; g.release()`. The test
+ * then acts while a scan is known to be under way.
+ */
+export function statGate(suffix, statFile) {
+  let armed = null;
+  const gated = async (path) => {
+    if (armed !== null && path.endsWith(suffix)) {
+      const g = armed;
+      armed = null;
+      g.arrive();
+      await g.released;
+    }
+    return statFile(path);
+  };
+  const arm = () => {
+    let arrive;
+    let release;
+    const reached = new Promise((resolve) => (arrive = resolve));
+    const released = new Promise((resolve) => (release = resolve));
+    armed = { arrive, released };
+    return { reached, release };
+  };
+  return { statFile: gated, arm };
+}
+
 /** Starts a node:http server on 127.0.0.1 with an ephemeral port. */
 export async function listen(handler) {
   const server = http.createServer(handler);

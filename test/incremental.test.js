@@ -5,13 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
 import { AssetTable } from '../dist/static/asset-table.js';
-import { fakeWatcher, request } from './helpers.js';
+import { fakeWatcher, request, statGate } from './helpers.js';
 
 const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
 // Old timestamps: no file is racily clean, so no recheck of the table's own publishes between an event and its
@@ -170,23 +170,13 @@ test('an edited file gets a new entry and its old version is reported dropped; t
 
 test('two edits racing one scan: a file found changed while the scan runs is served by the scan after it', async () => {
   const root = makeTree();
-  let gate = null;
   // The first stat of f1.txt by a rescan waits until the test has made its second round of edits.
-  const statFile = async (path) => {
-    if (gate !== null && path.endsWith('f1.txt')) {
-      const g = gate;
-      gate = null;
-      g.reached();
-      await g.release;
-    }
-    return oldStat(path);
-  };
+  const gate = statGate('f1.txt', oldStat);
   const drops = [];
-  const t = await driven(root, { statFile, published: (dropped) => drops.push(...(dropped ?? [])) });
+  const t = await driven(root, { statFile: gate.statFile, published: (dropped) => drops.push(...(dropped ?? [])) });
   try {
     const [f1, f3] = [t.table.info('/d/f1.txt'), t.table.info('/d/f3.txt')];
-    let release;
-    const reached = new Promise((resolve) => (gate = { reached: resolve, release: new Promise((r) => (release = r)) }));
+    const { reached, release } = gate.arm();
     writeFileSync(join(root, 'd', 'f1.txt'), 'first edit');
     t.emit('d/f1.txt');
     await within(reached, 'the scan the event causes stats f1.txt');
@@ -199,6 +189,81 @@ test('two edits racing one scan: a file found changed while the scan runs is ser
     assert.deepEqual([t.table.info('/d/f1.txt').etag, t.table.info('/d/f3.txt').etag], [etagOf('first edit'), etagOf('f3 edited')]);
     assert.deepEqual(new Set(drops), new Set([f1, f3]), 'each old version dropped');
     assert.equal(t.table.size, 9);
+  } finally {
+    t.close();
+  }
+});
+
+test('a directory swapped for a symlink to outside the root, named first through a file under it, serves nothing from outside', async () => {
+  const outside = mkdtempSync(join(tmpdir(), 'xorigin-outside-'));
+  writeFileSync(join(outside, 'f0.txt'), 'outside the root');
+  const t = await driven(makeTree());
+  try {
+    renameSync(join(t.table.root, 'd'), join(t.table.root, 'd.old'));
+    symlinkSync(outside, join(t.table.root, 'd'));
+    // The file's event alone: the burst naming d itself may come a scan later (a writer kept d/f0.txt busy).
+    await t.scanAfter('d/f0.txt');
+    assert.notEqual(t.table.info('/d/f0.txt')?.etag, etagOf('outside the root'), 'bytes from outside the root served');
+    assert.equal(t.table.info('/d/f0.txt'), undefined, 'as at start-up, a symlink out of the root is not followed');
+    assert.equal(t.table.info('/d.old/f0.txt')?.etag, etagOf('f0'), 'the tree was walked again');
+  } finally {
+    t.close();
+    rmSync(outside, { recursive: true, force: true });
+  }
+});
+
+test('a file gone between its stat and its read: the other paths of that scan still go in force', async () => {
+  const root = makeTree();
+  let vanish = false;
+  // The stat of b.css succeeds, then b.css is deleted before the scan reads it.
+  const statFile = async (path) => {
+    const s = await oldStat(path);
+    if (vanish && path.endsWith('b.css')) {
+      vanish = false;
+      unlinkSync(path);
+    }
+    return s;
+  };
+  const t = await driven(root, { statFile });
+  try {
+    writeFileSync(join(root, 'b.css'), 'b{color:red}');
+    writeFileSync(join(root, 'a.css'), 'a{color:red}');
+    vanish = true;
+    await t.scanAfter('b.css', 'a.css');
+    assert.equal(t.table.info('/a.css')?.etag, etagOf('a{color:red}'), 'the edit of a.css, named in the same burst, is served');
+    assert.equal(t.table.info('/b.css'), undefined, 'b.css is gone');
+  } finally {
+    t.close();
+  }
+});
+
+test('directories made and removed one after another are not kept: the table forgets each once it is gone', async () => {
+  const t = await driven(makeTree());
+  try {
+    const before = t.table.knownDirs;
+    for (let i = 0; i < 20; i++) {
+      mkdirSync(join(t.table.root, `tmp-${i}`, 'sub'), { recursive: true });
+      writeFileSync(join(t.table.root, `tmp-${i}`, 'sub', 'f.txt'), `f${i}`);
+      await t.scanAfter(`tmp-${i}`);
+      assert.equal(t.table.info(`/tmp-${i}/sub/f.txt`)?.etag, etagOf(`f${i}`));
+      rmSync(join(t.table.root, `tmp-${i}`), { recursive: true });
+      await t.scanAfter(`tmp-${i}`);
+      assert.equal(t.table.info(`/tmp-${i}/sub/f.txt`), undefined);
+    }
+    assert.equal(t.table.knownDirs, before, 'directories kept after 20 made and removed (each made kept 2 until a walk)');
+    // A directory removed while another under the same parent stays: the parent is still known.
+    mkdirSync(join(t.table.root, 'd', 'e'));
+    writeFileSync(join(t.table.root, 'd', 'e', 'g.txt'), 'g');
+    await t.scanAfter('d/e');
+    rmSync(join(t.table.root, 'd', 'e'), { recursive: true });
+    await t.scanAfter('d/e');
+    assert.equal(t.table.knownDirs, before);
+    rmSync(join(t.table.root, 'd', 'f0.txt'));
+    await t.scanAfter('d/f0.txt');
+    assert.equal(t.table.info('/d/f1.txt')?.etag, etagOf('f1'), 'the rest of d kept');
+    rmSync(join(t.table.root, 'd'), { recursive: true });
+    await t.scanAfter('d');
+    assert.deepEqual([t.table.size, t.table.knownDirs], [2, 0], 'only a.css and b.css left, under no directory');
   } finally {
     t.close();
   }

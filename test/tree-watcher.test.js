@@ -134,6 +134,42 @@ describe('tree watcher', () => {
     }
   });
 
+  test('a directory removed and made again under the same name is watched again: a file written in it later is served', async () => {
+    const t = await openTable(makeTree());
+    try {
+      // Three times: the new directory most often gets the inode number of the one it replaces.
+      for (let round = 0; round < 3; round++) {
+        // Both before the watcher hears of either: its look at d1 finds a directory there, but not the one it watched.
+        rmSync(join(t.table.root, 'd1'), { recursive: true });
+        mkdirSync(join(t.table.root, 'd1'));
+        const before = round === 0 ? '/d1/f0.txt' : `/d1/later${round - 1}.txt`;
+        await until(`round ${round}: the old d1 no longer served`, () => t.table.info(before) === undefined);
+        writeFileSync(join(t.table.root, 'd1', `later${round}.txt`), 'later');
+        await until(`round ${round}: a file written in the new d1`, () => t.table.info(`/d1/later${round}.txt`)?.etag === etagOf('later'));
+      }
+      await until('one watch for d1, as before: 7 in all', () => t.seen.watcher.size === 7);
+    } finally {
+      t.close();
+    }
+  });
+
+  test('the root removed and made again at the same path: what is written in the new one is served, then and later', async () => {
+    const t = await openTable(makeTree());
+    try {
+      const root = t.table.root;
+      // Synchronous: the new root exists before any event is handled, and may get the old one's inode number.
+      rmSync(root, { recursive: true });
+      mkdirSync(root);
+      writeFileSync(join(root, 'first.txt'), 'first');
+      await until('a file of the new root', () => t.table.info('/first.txt')?.etag === etagOf('first'), 10_000);
+      assert.equal(t.table.info('/d0/f0.txt'), undefined, 'nothing of the old root');
+      writeFileSync(join(root, 'later.txt'), 'later');
+      await until('a file written in the new root later', () => t.table.info('/later.txt')?.etag === etagOf('later'), 10_000);
+    } finally {
+      t.close();
+    }
+  });
+
   test('a renamed directory is served at its new path only, and edits in it are reported there', async () => {
     const t = await openTable(makeTree());
     try {

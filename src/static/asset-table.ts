@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { read, type BigIntStats, type Dirent, type Stats } from 'node:fs';
+import { closeSync, open as openFd, read, type BigIntStats, type Dirent, type Stats } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
 import { contentTypeFor } from '../http/mime.js';
 import { EtagCache, etagCacheFile } from './etag-cache.js';
 import { HashWorkers } from './hash-workers.js';
+import { READ_BY_PATH } from './read-flags.js';
 import { ReadBackoff } from './read-backoff.js';
 import { reportScan, type ProgressOut, type ScanCounts } from './scan-progress.js';
 import { addDirsOf, TableDelta } from './table-delta.js';
@@ -308,6 +309,7 @@ function removeUnder(out: TableDelta, urlPath: string): void {
   const under: string[] = [];
   for (const key of out.keys()) if (key.startsWith(prefix)) under.push(key);
   for (const key of under) out.delete(key);
+  out.removedDir(urlPath);
 }
 
 /** The `/dir/` entry of a directory: its index.html when it has one. */
@@ -388,6 +390,12 @@ export class AssetTable<T> {
   private rootReal = '';
   private rootIno = -1n;
   private rootDev = -1n;
+  /**
+   * The root directory held open (-1: none), so that its inode number cannot go to another file: a
+   * root removed and made again (rm -rf root && mkdir root) got the same number back, rootMoved saw
+   * nothing, and the table, watching the deleted directory, never changed again.
+   */
+  private rootFd = -1;
   private rootCheck: NodeJS.Timeout | null = null;
   private watcher: TreeWatch | null = null;
   /** The next walk starts the watcher with the directories it found (at start, and when the root moved). */
@@ -445,6 +453,11 @@ export class AssetTable<T> {
 
   get size(): number {
     return this.infos.size;
+  }
+
+  /** Directories (URL paths) the table keeps as maybe holding entries (for tests: it must not only grow). */
+  get knownDirs(): number {
+    return this.dirs.size;
   }
 
   /**
@@ -531,6 +544,9 @@ export class AssetTable<T> {
    * The start-up scan's is written at once. One left pending at close is started then.
    */
   private saveSoon(): void {
+    // A scan that ends after close() (it was running then) writes now, as close() does with one pending:
+    // a timer armed now would write 10 s after the table is gone, or never if the process exits first.
+    if (this.closed) return this.saveTags();
     if (this.saveTimer !== null || this.tags === null) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = null;
@@ -602,28 +618,44 @@ export class AssetTable<T> {
     }
   }
 
-  /** Resolves the root again; when it moved, the watcher follows it. */
-  private async locateRoot(): Promise<void> {
-    if (this.rootReal !== '' && !(await this.rootMoved())) return;
+  /** Resolves the root again; when it moved (true), the watcher follows it. */
+  private async locateRoot(): Promise<boolean> {
+    if (this.rootReal !== '' && !(await this.rootMoved())) return false;
     try {
       const real = await realpath(this.root);
+      await this.holdRoot(real);
       const s = await stat(real, { bigint: true });
       this.rootReal = real;
       this.rootIno = s.ino;
       this.rootDev = s.dev;
     } catch {
-      return;
+      return false;
     }
     if (this.watcher !== null) {
       // The walk that follows (the root moved, so the tree is walked) starts it again where the root is now.
       this.stopWatcher();
       this.watcherWanted = true;
     }
+    return true;
+  }
+
+  /** Holds `dir` open in place of the root held so far (see rootFd); where a directory cannot be opened, none. */
+  private async holdRoot(dir: string): Promise<void> {
+    const fd = await new Promise<number>((done) => openFd(dir, 'r', (err, n) => done(err === null ? n : -1)));
+    this.releaseRoot();
+    if (this.closed && fd !== -1) closeSync(fd);
+    else this.rootFd = fd;
+  }
+
+  private releaseRoot(): void {
+    if (this.rootFd !== -1) closeSync(this.rootFd);
+    this.rootFd = -1;
   }
 
   /** Stops watching and every timer; a scan already running completes but schedules nothing. */
   close(): void {
     this.closed = true;
+    this.releaseRoot();
     this.stopWatcher();
     this.hashers.close();
     for (const t of [this.pending, this.recheck, this.dueTimer]) if (t !== null) clearTimeout(t);
@@ -738,13 +770,13 @@ export class AssetTable<T> {
     this.scanning = (async () => {
       do {
         this.dirty = false;
-        const rootBefore = this.rootReal;
-        await this.locateRoot();
+        // Moved: the tree is walked, which starts the watcher again (a root made again at the same path too).
+        const moved = await this.locateRoot();
         const started = performance.now();
         const paths = this.changed;
-        if (paths !== null && paths.size === 0) continue; // already seen by a scan that ran meanwhile
+        if (!moved && paths !== null && paths.size === 0) continue; // already seen by a scan that ran meanwhile
         this.changed = new Set();
-        const walk = paths === null || this.linked || this.rootReal !== rootBefore;
+        const walk = paths === null || this.linked || moved;
         const delta = walk ? null : new TableDelta(this.infos, this.dirs);
         const scan = delta === null ? this.newScan(new Map(), new Set()) : this.newScan(delta, new Set(this.racy));
         if (walk || delta === null || !(await this.update(paths, scan, delta))) {
@@ -788,7 +820,7 @@ export class AssetTable<T> {
       let s: BigIntStats | null;
       try {
         l = await lstat(full).catch(goneOrThrow);
-        if (l?.isSymbolicLink() === true) return false;
+        if (l !== null && !(await this.reachedDirectly(full))) return false;
         s = l === null ? null : await this.statFile(full).catch(goneOrThrow);
       } catch (e) {
         // Out of descriptors: nothing is known of this path now; keep what the table had.
@@ -803,12 +835,32 @@ export class AssetTable<T> {
       // it goes too.
       if (previous !== undefined) delta.delete(urlPath);
       else removeUnder(delta, urlPath);
-      if (s?.isDirectory() === true) await this.walk(full, urlPath, scan);
-      else if (s?.isFile() === true) await this.addFile(full, urlPath, s, scan);
+      await this.updateOne(full, urlPath, s, scan);
       relinkIndex(delta, urlPath.slice(0, urlPath.lastIndexOf('/')));
     }
     for (const info of scan.racy) if (delta.get(info.urlPath) !== info) scan.racy.delete(info);
     return true;
+  }
+
+  /**
+   * False when `full` is, or is reached through, a symlink: the whole tree is walked then, which
+   * serves a symlink only when it points inside the root. A directory of the path replaced by a
+   * symlink to /etc since the walk would otherwise have its files served by a look at them alone.
+   */
+  private async reachedDirectly(full: string): Promise<boolean> {
+    return (await realpath(full).catch(goneOrThrow)) === full;
+  }
+
+  /** One path of a targeted scan, as a walk visits it: a directory walked, a file added, anything else left out. */
+  private async updateOne(full: string, urlPath: string, s: BigIntStats | null, scan: Scan): Promise<void> {
+    try {
+      if (s?.isDirectory() === true) await this.walk(full, urlPath, scan);
+      else if (s?.isFile() === true) await this.addFile(full, urlPath, s, scan);
+    } catch (e) {
+      // Gone between its stat and its read, or unreadable: not servable, and the other paths of this
+      // scan still go in force (a throw here lost them all, until their next change).
+      if (isTransient(e)) this.keepKnown(urlPath, scan);
+    }
   }
 
   /**
@@ -880,10 +932,17 @@ export class AssetTable<T> {
       else this.infos.set(urlPath, info);
       if (info !== null) addDirsOf(urlPath, this.dirs);
     }
+    for (const dir of delta.emptied) this.forgetDir(dir);
     const touched = new Set<string>();
     for (const urlPath of changed) touchedBy(urlPath, touched);
     for (const urlPath of touched) this.relink(urlPath, changed.has(urlPath));
     return [...gone].filter((info) => !this.isCurrent(info));
+  }
+
+  /** Takes `urlDir` and every directory under it out of `dirs` (no entry is under them now). */
+  private forgetDir(urlDir: string): void {
+    const below = `${urlDir}/`;
+    for (const dir of this.dirs) if (dir === urlDir || dir.startsWith(below)) this.dirs.delete(dir);
   }
 
   /** Brings the sibling set and built entry of one URL path in line with `infos` (`changed`: its file is another). */
@@ -1093,7 +1152,7 @@ export class AssetTable<T> {
       for (let attempt = 1; ; attempt++) {
         const readAtMs = Date.now();
         this.reads++;
-        const bytes = before.size <= BigInt(INLINE_HASH_LIMIT) ? await readFile(filePath) : undefined;
+        const bytes = before.size <= BigInt(INLINE_HASH_LIMIT) ? await readFile(filePath, { flag: READ_BY_PATH }) : undefined;
         this.inlineBytes += bytes?.length ?? 0;
         const digest = bytes !== undefined ? createHash('sha256').update(bytes).digest() : await this.hashers.hash(filePath);
         const after = await this.statFile(filePath);

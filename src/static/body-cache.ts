@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { etagOf, sameIdentity, type AssetInfo } from './asset-table.js';
+import { READ_BY_PATH } from './read-flags.js';
 
 /**
  * Bodies up to this size are held as latin1 strings instead of Buffers: node:http joins a string
@@ -199,7 +200,7 @@ export class BodyCache {
  * same timestamp tick keeps the identity; only the hash can tell).
  */
 async function readVersion(info: AssetInfo): Promise<Buffer | null> {
-  const file = await open(info.filePath, 'r');
+  const file = await open(info.filePath, READ_BY_PATH);
   try {
     if (!sameIdentity(info.identity, await file.stat({ bigint: true }))) return null;
     // Its own memory, never a slice of a shared pool that a small body would keep alive.

@@ -1,5 +1,6 @@
 import { close, open } from 'node:fs';
 import type { AssetInfo } from './asset-table.js';
+import { READ_BY_PATH } from './read-flags.js';
 
 /** One open file, shared by the responses reading it (positioned reads do not move a shared offset). */
 interface OpenFile {
@@ -59,7 +60,7 @@ export class FdCache {
     if (waiting !== undefined) return void waiting.push(done);
     this.opening.set(info, [done]);
     const generation = this.generation;
-    open(info.filePath, 'r', (err, fd) => this.opened(info, err, fd, generation === this.generation));
+    open(info.filePath, READ_BY_PATH, (err, fd) => this.opened(info, err, fd, generation === this.generation));
   }
 
   /** Gives back an fd from `acquire`; call exactly once per acquire. */

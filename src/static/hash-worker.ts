@@ -6,12 +6,13 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+import { READ_BY_PATH } from './read-flags.js';
 
 const CHUNK = 1024 * 1024;
 const buffer = Buffer.allocUnsafeSlow(CHUNK);
 
 function sha256(path: string): { digest: Buffer; bytes: number } {
-  const fd = openSync(path, 'r');
+  const fd = openSync(path, READ_BY_PATH);
   try {
     const hash = createHash('sha256');
     let bytes = 0;

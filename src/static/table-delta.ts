@@ -14,6 +14,8 @@ export class TableDelta {
   private readonly made: AssetInfo[] = [];
   /** The directories (URL paths) of the entries set here, as `baseDirs` holds those of the table's. */
   private readonly dirs = new Set<string>();
+  /** Directories this scan removed with everything under them (see `emptied`). */
+  private readonly removedDirs: string[] = [];
 
   /** `baseDirs`: every directory some entry of `base` is under (it may hold more). */
   constructor(
@@ -39,6 +41,20 @@ export class TableDelta {
   /** False when no entry is under the directory `urlDir` (so nothing need be looked for there). */
   mayHoldUnder(urlDir: string): boolean {
     return this.baseDirs.has(urlDir) || this.dirs.has(urlDir);
+  }
+
+  /** `urlDir` was a directory and its entries are all deleted here. */
+  removedDir(urlDir: string): void {
+    this.removedDirs.push(urlDir);
+  }
+
+  /**
+   * The directories removed by this scan that it set no entry under again: no entry is under them
+   * once it is applied, so the table's `dirs` may let go of them (it would otherwise keep every
+   * directory name ever created until a walk).
+   */
+  get emptied(): readonly string[] {
+    return this.removedDirs.filter((dir) => !this.dirs.has(dir));
   }
 
   delete(urlPath: string): void {

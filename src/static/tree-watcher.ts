@@ -53,6 +53,13 @@ export function limitMessage(code: string, watched: number): string {
  */
 export class TreeWatcher extends EventEmitter {
   private readonly watches = new Map<string, DirWatch>();
+  /**
+   * When each watch was opened, on a clock that also counts events: a watch opened after an event
+   * already sees what that event reported (see renamed). Not inodes: a directory removed and made
+   * again under its name most often gets the same inode number.
+   */
+  private readonly openedAt = new Map<string, number>();
+  private clock = 0;
   private readonly watchDir: WatchDir;
   private readonly ignore: (name: string, parentRel: string) => boolean;
   private closed = false;
@@ -96,6 +103,7 @@ export class TreeWatcher extends EventEmitter {
     this.closed = true;
     for (const w of this.watches.values()) closeQuietly(w);
     this.watches.clear();
+    this.openedAt.clear();
     this.queue = [];
     this.head = 0;
     if (this.draining !== null) clearImmediate(this.draining);
@@ -133,6 +141,7 @@ export class TreeWatcher extends EventEmitter {
       return;
     }
     this.watches.set(rel, w);
+    this.openedAt.set(rel, ++this.clock);
     w.on('error', (e) => this.refused(rel, e as NodeJS.ErrnoException));
     if (list) void this.list(rel, report);
   }
@@ -187,15 +196,19 @@ export class TreeWatcher extends EventEmitter {
     const rel = dirRel === '' ? name : `${dirRel}${sep}${name}`;
     this.onChange(event, rel);
     // A name that appeared or went away may be a directory: only 'rename' events say so on inotify.
-    if (event === 'rename') void this.renamed(rel, name, dirRel);
+    if (event === 'rename') void this.renamed(rel, name, dirRel, ++this.clock);
   }
 
   /** A name appeared or went away: a new directory is watched and listed, a vanished one released. */
-  private async renamed(rel: string, name: string, parentRel: string): Promise<void> {
+  private async renamed(rel: string, name: string, parentRel: string, at: number): Promise<void> {
     const s = await lstat(join(this.root, rel)).catch(() => null);
     if (this.closed) return;
     if (s?.isDirectory() === true) {
-      if (!this.watches.has(rel) && this.watches.has(parentRel) && !this.ignore(name, parentRel)) this.enqueue({ rel, list: true, report: true });
+      if ((this.openedAt.get(rel) ?? 0) > at || !this.watches.has(parentRel) || this.ignore(name, parentRel)) return;
+      // Maybe watched under this name, but another directory (rm -rf x && mkdir x): the watch of the
+      // old one would report nothing more, so the one there now is watched afresh.
+      this.unwatch(rel);
+      this.enqueue({ rel, list: true, report: true });
       return;
     }
     this.unwatch(rel);
@@ -208,6 +221,7 @@ export class TreeWatcher extends EventEmitter {
       if (path === rel || (rel === '' ? true : path.startsWith(below))) {
         closeQuietly(w);
         this.watches.delete(path);
+        this.openedAt.delete(path);
       }
     }
   }

@@ -1,0 +1,119 @@
+// A path the scan found a regular file at may be something else by the time it is opened: a symlink to
+// outside the root, or a FIFO. Neither may be read through: the symlink's target is never served (the
+// start-up rule: a symlink is followed only inside the root), and a FIFO never holds a scan or a request
+// waiting for a writer. Real files, FIFOs made with mkfifo, real sockets on 127.0.0.1.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, constants, mkdtempSync, openSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '../dist/index.js';
+import { AssetTable } from '../dist/static/asset-table.js';
+import { request } from './helpers.js';
+
+const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
+
+/** `promise`, or a failure saying `what` did not happen within `ms`. */
+function within(promise, what, ms = 5000) {
+  let timer;
+  const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** Lets go of every open waiting on the FIFO at `path` (a writer appears and leaves), then removes it. */
+function releaseFifo(path) {
+  try {
+    closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK));
+  } catch {
+    // No reader waiting (ENXIO), or gone already.
+  }
+  rmSync(path, { force: true });
+}
+
+/** Bytes read inline on the main thread (small) or on a hashing thread (over 16 KiB). */
+const SIZES = [['small', (fill) => Buffer.from(`file ${fill}`)], ['large', (fill) => Buffer.alloc(20_000 + fill, fill)]];
+
+/**
+ * A table (no watcher) over a root holding a.bin, whose stat by the next rescan is followed at once by
+ * `swap(path)`: the path changes between the scan's stat and its read, as a hostile writer can make it.
+ */
+async function swappedDuringRescan(bytes, swap) {
+  const root = realpathSync(mkdtempSync(join(tmpdir(), 'xorigin-swap-')));
+  const file = join(root, 'a.bin');
+  writeFileSync(file, bytes(1));
+  let armed = false;
+  const statFile = async (path) => {
+    const s = await stat(path, { bigint: true });
+    if (armed && path === file) {
+      armed = false;
+      swap(file);
+    }
+    return s;
+  };
+  const table = new AssetTable(root, { watch: false, statFile }, (info) => info);
+  await table.open();
+  writeFileSync(file, bytes(2));
+  armed = true;
+  return { table, file, close: () => { table.close(); releaseFifo(file); rmSync(root, { recursive: true, force: true }); } };
+}
+
+for (const [size, bytes] of SIZES) {
+  test(`a ${size} file swapped for a symlink out of the root between the scan's stat and its read: the target's bytes are not served`, async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'xorigin-outside-'));
+    const secret = Buffer.concat([bytes(3), Buffer.from(' outside the root')]);
+    writeFileSync(join(outside, 'secret'), secret);
+    const t = await swappedDuringRescan(bytes, (path) => {
+      rmSync(path);
+      symlinkSync(join(outside, 'secret'), path);
+    });
+    try {
+      await within(t.table.rescan(), 'the rescan');
+      assert.notEqual(t.table.info('/a.bin')?.etag, etagOf(secret), 'the bytes of a file outside the root are served');
+      assert.equal(t.table.info('/a.bin'), undefined, 'a symlink out of the root is not served, as at start-up');
+    } finally {
+      t.close();
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  test(`a ${size} file swapped for a FIFO between the scan's stat and its read: the scan ends, and serves no FIFO`, async () => {
+    const t = await swappedDuringRescan(bytes, (path) => {
+      rmSync(path);
+      execFileSync('mkfifo', [path]);
+    });
+    try {
+      await within(t.table.rescan(), 'the rescan (an open of the FIFO waiting for a writer holds it)');
+      assert.notEqual(t.table.info('/a.bin')?.etag, etagOf(Buffer.alloc(0)), 'the FIFO is served as an empty file');
+      assert.notEqual(t.table.info('/a.bin')?.etag, etagOf(bytes(2)), 'the version never read is served');
+    } finally {
+      t.close();
+    }
+  });
+}
+
+test('a file served from disk, replaced by a FIFO (no watcher): requests for it hold no thread, and other files are still served', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-swap-'));
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(300 * 1024, 1));
+  writeFileSync(join(root, 'other.bin'), Buffer.alloc(300 * 1024, 2));
+  // Nothing held in memory: every body is read from disk through the fd cache.
+  const server = await serve({ root, smallFileLimit: 1024, memoryBudget: 0, watch: false });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = server.address().port;
+  try {
+    rmSync(join(root, 'big.bin'));
+    execFileSync('mkfifo', [join(root, 'big.bin')]);
+    // More than libuv's 4 threads: each open left waiting for a writer would hold one.
+    const answers = await within(Promise.all([...Array(6)].map(() => request(port, { path: '/big.bin' }))), 'six requests for the FIFO answered');
+    for (const r of answers) assert.notEqual(r.status, 200, 'a FIFO served');
+    const other = await within(request(port, { path: '/other.bin' }), 'another file served after them');
+    assert.equal(other.status, 200);
+    assert.equal(other.body.length, 300 * 1024);
+  } finally {
+    releaseFifo(join(root, 'big.bin'));
+    await server.shutdown(500);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
