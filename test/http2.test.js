@@ -307,6 +307,41 @@ test('a body cut because its file changed mid-send ends with an error code, not 
   assert.equal(ended, false, 'the client saw the end of a complete body');
 });
 
+test('a slow but steady reader is never reset, however large the write being read; a reader that stops is', async (t) => {
+  // From disk, 256 KiB per write: at 100 KB/s one write takes 2.6 s to be read, longer than the
+  // send timeout plus a sweep (2 s), so only progress within a write keeps the stream alive. (The
+  // client opens its 64 KiB window in bursts, 0.64 s apart at this rate: the timeout must exceed that.)
+  const tree = makeRoot();
+  const s = await start({ root: tree.root, memoryBudget: 0, sendTimeout: 1000 });
+  const session = connect(s.port);
+  t.after(async () => {
+    session.destroy();
+    await s.server.shutdown(500);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
+  const stream = session.request({ ':path': '/big.otf' });
+  stream.on('error', () => {});
+  const closed = new Promise((resolve) => stream.on('close', () => resolve(Date.now())));
+  const rate = 100 * 1024;
+  const start0 = Date.now();
+  let received = 0;
+  await new Promise((resolve) => {
+    stream.on('data', (chunk) => {
+      received += chunk.length;
+      stream.pause();
+      if (received >= 400 * 1024) return resolve();
+      setTimeout(() => stream.resume(), Math.max(0, (received / rate) * 1000 - (Date.now() - start0)));
+    });
+    stream.on('close', resolve);
+  });
+  assert.ok(received >= 400 * 1024 && !stream.closed, `reset after ${received} bytes read steadily (rst ${stream.rstCode})`);
+  // It stops reading: reset within the send timeout and a sweep or two.
+  const safety = new Promise((resolve) => setTimeout(resolve, 6000, -1).unref());
+  assert.notEqual(await Promise.race([closed, safety]), -1, 'a reader that stopped was not reset');
+  assert.equal(stream.rstCode, http2.constants.NGHTTP2_CANCEL);
+  assert.ok(await until(() => s.server.stats.inFlight === 0 && s.server.stats.buffersInUse === 0), JSON.stringify(s.server.stats));
+});
+
 test('a reload gives connections already open the new send timeout (a silent connection is cut by it)', async (t) => {
   const { root } = makeRoot();
   const c = testCertificate();

@@ -22,10 +22,11 @@ export const HTTP2_LIMITS = {
 /** How often streams are checked for progress (the send timeout's resolution). */
 const SWEEP_MS = 1000;
 
-/** What a stream had queued when last seen, and since when. */
+/** What a stream had queued when last seen, and since when; `moved`: a slice was sent since. */
 interface Progress {
   queued: number;
   since: number;
+  moved: boolean;
 }
 
 export interface SessionTimeouts {
@@ -122,6 +123,12 @@ export class Http2Sessions implements StreamTracker {
     this.sweeper.unref();
   }
 
+  /** A slice of the stream's body was sent (http2-exchange.ts SLICE). */
+  progressed(stream: ServerHttp2Stream): void {
+    const p = this.progress.get(stream);
+    if (p !== undefined) p.moved = true;
+  }
+
   /** A stream reported by opened() has closed. */
   closed(stream: ServerHttp2Stream): void {
     const state = this.streams.get(stream);
@@ -134,7 +141,9 @@ export class Http2Sessions implements StreamTracker {
    * The send timeout per stream. Node's own stream timeout cannot serve: it counts any bytes the
    * connection sends as progress of every stream with a write pending, so a client answering PINGs
    * (or reading one stream) holds its other streams, and their buffers and fds, forever. Here a
-   * stream whose queued bytes have not changed for the send timeout is reset.
+   * stream none of whose slices was sent, and whose queued bytes have not changed, for the send
+   * timeout is reset. The queued count alone cannot tell: slices of one size sent one after
+   * another leave it the same at every sweep.
    */
   private sweep(): void {
     const now = Date.now();
@@ -142,10 +151,11 @@ export class Http2Sessions implements StreamTracker {
       const queued = stream.bufferSize;
       const p = this.progress.get(stream);
       if (p === undefined) {
-        if (queued !== 0) this.progress.set(stream, { queued, since: now });
-      } else if (queued === 0 || queued !== p.queued) {
+        if (queued !== 0) this.progress.set(stream, { queued, since: now, moved: false });
+      } else if (queued === 0 || queued !== p.queued || p.moved) {
         p.queued = queued;
         p.since = now;
+        p.moved = false;
       } else if (now - p.since >= this.timeouts.send) {
         stream.close(constants.NGHTTP2_CANCEL);
       }
