@@ -342,6 +342,92 @@ test('a slow but steady reader is never reset, however large the write being rea
   assert.ok(await until(() => s.server.stats.inFlight === 0 && s.server.stats.buffersInUse === 0), JSON.stringify(s.server.stats));
 });
 
+/**
+ * A raw HTTP/2 client that ignores the server's SETTINGS: the preface, then `count` GET requests
+ * in one write (HPACK: :method GET, :scheme https from the static table; :path /a.woff2 and
+ * :authority localhost as literals), and once those are answered one more, whose stream ID tells
+ * the server how many came before it. Resolves once the connection is closed.
+ */
+function rawStreams(port, count) {
+  const path = Buffer.from('/a.woff2');
+  const authority = Buffer.from('localhost');
+  const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, path.length]), path, Buffer.from([0x01, authority.length]), authority]);
+  const headers = (id) => {
+    const head = Buffer.from([0, 0, block.length, 1, 0x05, 0, 0, 0, 0]);
+    head.writeUInt32BE(id, 5);
+    return Buffer.concat([head, block]);
+  };
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, () => {
+      const frames = [Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])];
+      for (let i = 0; i < count; i++) frames.push(headers(2 * i + 1));
+      socket.write(Buffer.concat(frames));
+      setTimeout(() => {
+        socket.write(headers(2 * count + 1));
+        setTimeout(() => socket.end(), 200);
+      }, 300);
+    });
+    socket.on('data', () => {});
+    socket.on('close', resolve);
+    socket.on('error', reject);
+  });
+}
+
+test('streams node:http2 refuses or the client resets unanswered are logged, one line per connection and kind', async (t) => {
+  const tree = makeRoot();
+  const lines = [];
+  const s = await start({ root: tree.root, log: (l) => lines.push(l), logFormat: 'json' });
+  t.after(async () => {
+    await s.server.shutdown(500);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
+  const events = () => lines.map((l) => JSON.parse(l)).filter((e) => e.event !== undefined);
+  // Over 128 at once: 200 HEADERS in one burst, before any answer can end a stream, then one more.
+  await rawStreams(s.port, 200);
+  assert.ok(await until(() => events().length >= 1), 'no line for the refused streams');
+  const [over] = events();
+  assert.equal(over.event, 'refused');
+  assert.equal(over.protocol, 'HTTP/2.0');
+  assert.equal(over.remote, '127.0.0.1');
+  // Every stream is either answered (its own line, once its stream closes) or counted as refused.
+  const answered = () => lines.map((l) => JSON.parse(l)).filter((e) => e.method === 'GET').length;
+  assert.ok(await until(() => answered() + over.streams === 201), `${over.streams} refused + ${answered()} answered`);
+  assert.equal(over.streams, 200 - 128, "the streams over the limit of 128 at once");
+  // A header list over 16 KiB, the only stream of its connection.
+  const session = connect(s.port);
+  await new Promise((r) => session.once('remoteSettings', r));
+  await new Promise((resolve) => {
+    const stream = session.request({ ':path': '/a.woff2', 'x-big': 'a'.repeat(20_000) });
+    stream.on('error', () => {});
+    stream.on('close', resolve);
+    stream.end();
+  });
+  session.close();
+  assert.ok(await until(() => events().length >= 2), 'no line for the oversized header list');
+  assert.deepEqual([events()[1].event, events()[1].streams], ['refused', 1]);
+  // A rapid-reset flood: one line for the streams reset before their answer, however many.
+  const flood = connect(s.port);
+  await new Promise((r) => flood.once('connect', r));
+  for (let round = 0; round < 50 && !flood.destroyed && !flood.closed; round++) {
+    for (let i = 0; i < 100; i++) {
+      let stream;
+      try {
+        stream = flood.request({ ':path': '/big.otf' });
+      } catch {
+        break;
+      }
+      stream.on('error', () => {});
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  flood.destroy();
+  assert.ok(await until(() => events().length >= 3), `no line for the flood: ${JSON.stringify(events())}`);
+  const reset = events().slice(2);
+  assert.equal(reset.filter((e) => e.event === 'reset-early').length, 1, JSON.stringify(reset));
+  assert.ok(reset.find((e) => e.event === 'reset-early').streams >= 100);
+});
+
 test('a reload gives connections already open the new send timeout (a silent connection is cut by it)', async (t) => {
   const { root } = makeRoot();
   const c = testCertificate();

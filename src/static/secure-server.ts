@@ -39,7 +39,7 @@ export function createSecureNodeServer(config: ResolvedServerOptions, material: 
   answerPlainHttp(server, HANDSHAKE_TIMEOUT, clientErrors);
   // The HTTP/1.1 side of this server reads these as node:http does; they are not constructor options here.
   (server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = common.connectionsCheckingInterval;
-  return { node: server, sessions: answerStreams(server, handler, { keepAlive: config.keepAliveTimeout, send: config.sendTimeout }) };
+  return { node: server, sessions: answerStreams(server, handler, { keepAlive: config.keepAliveTimeout, send: config.sendTimeout }, clientErrors) };
 }
 
 /**
@@ -47,8 +47,8 @@ export function createSecureNodeServer(config: ResolvedServerOptions, material: 
  * node:http2's compatibility layer (see http2-exchange.ts), which the 'request' listener attached
  * to 'stream'. Returns the connections' bookkeeping, told of each stream by its response.
  */
-function answerStreams(server: Http2SecureServer, handler: StaticHandler, timeouts: SessionTimeouts): Http2Sessions {
-  const sessions = new Http2Sessions(server, timeouts);
+function answerStreams(server: Http2SecureServer, handler: StaticHandler, timeouts: SessionTimeouts, log: ClientErrorContext): Http2Sessions {
+  const sessions = new Http2Sessions(server, timeouts, log);
   server.removeAllListeners('stream');
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     sessions.opened(stream);
