@@ -9,7 +9,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
-import { h2Request, testCertificate } from './transports.js';
+import { h2Request, negotiated, testCertificate } from './transports.js';
 
 const BIG = 4 * 1024 * 1024;
 const warnings = [];
@@ -35,17 +35,6 @@ function connect(port) {
   const session = http2.connect(`https://127.0.0.1:${port}`, { ca: testCertificate().pem });
   session.on('error', () => {});
   return session;
-}
-
-/** The protocol ALPN picks when the client offers h2 and http/1.1. */
-function negotiated(port) {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2', 'http/1.1'] }, () => {
-      resolve(socket.alpnProtocol);
-      socket.destroy();
-    });
-    socket.on('error', reject);
-  });
 }
 
 const fdCount = () => readdirSync('/proc/self/fd').length;
@@ -166,19 +155,14 @@ function h2RequestOn(session, path) {
   });
 }
 
-test('a rapid-reset flood (CVE-2023-44487: streams opened and reset at once) costs its own connection only', async (t) => {
-  const tree = makeRoot();
-  const s = await start({ root: tree.root, smallFileLimit: 1024 });
-  const baseline = fdCount();
-  const session = connect(s.port);
-  t.after(async () => {
-    session.destroy();
-    await s.server.shutdown(500);
-    rmSync(tree.root, { recursive: true, force: true });
-  });
+/**
+ * A rapid-reset flood (CVE-2023-44487) on a session just made: once connected, `rounds` of 100
+ * streams opened and reset at once, until the server sends GOAWAY. Resolves with the streams opened.
+ */
+async function rapidReset(session, rounds) {
   await new Promise((r) => session.once('connect', r));
   let opened = 0;
-  for (let round = 0; round < 200 && !session.destroyed && !session.closed; round++) {
+  for (let round = 0; round < rounds && !session.destroyed && !session.closed; round++) {
     for (let i = 0; i < 100; i++) {
       let stream;
       try {
@@ -192,6 +176,20 @@ test('a rapid-reset flood (CVE-2023-44487: streams opened and reset at once) cos
     }
     await new Promise((r) => setImmediate(r));
   }
+  return opened;
+}
+
+test('a rapid-reset flood (CVE-2023-44487: streams opened and reset at once) costs its own connection only', async (t) => {
+  const tree = makeRoot();
+  const s = await start({ root: tree.root, smallFileLimit: 1024 });
+  const baseline = fdCount();
+  const session = connect(s.port);
+  t.after(async () => {
+    session.destroy();
+    await s.server.shutdown(500);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
+  const opened = await rapidReset(session, 200);
   assert.ok(opened >= 1000, `the flood sent ${opened} streams`);
   // Meanwhile and after, a normal client is served in full.
   const res = await h2Request(s.port, { path: '/big.otf' });
@@ -407,20 +405,7 @@ test('streams node:http2 refuses or the client resets unanswered are logged, one
   assert.deepEqual([events()[1].event, events()[1].streams], ['refused', 1]);
   // A rapid-reset flood: one line for the streams reset before their answer, however many.
   const flood = connect(s.port);
-  await new Promise((r) => flood.once('connect', r));
-  for (let round = 0; round < 50 && !flood.destroyed && !flood.closed; round++) {
-    for (let i = 0; i < 100; i++) {
-      let stream;
-      try {
-        stream = flood.request({ ':path': '/big.otf' });
-      } catch {
-        break;
-      }
-      stream.on('error', () => {});
-      stream.close(http2.constants.NGHTTP2_CANCEL);
-    }
-    await new Promise((r) => setImmediate(r));
-  }
+  await rapidReset(flood, 50);
   flood.destroy();
   assert.ok(await until(() => events().length >= 3), `no line for the flood: ${JSON.stringify(events())}`);
   const reset = events().slice(2);

@@ -5,14 +5,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
-import tls from 'node:tls';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
 import { firstBytesOf } from '../dist/static/plain-http-on-tls.js';
 import { HANDSHAKE_TIMEOUT } from '../dist/static/secure-server.js';
-import { TRANSPORTS, testCertificate } from './transports.js';
+import { TRANSPORTS, negotiated } from './transports.js';
 
 test('the first bytes: 0x16 is TLS; a method, a space and a target is HTTP; anything else is not', () => {
   const cases = [
@@ -49,16 +48,6 @@ function cleartext(port, bytes) {
     socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
     socket.on('error', reject);
     socket.setTimeout(5000, () => reject(new Error('the server did not close the connection')));
-  });
-}
-
-function negotiated(port) {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2', 'http/1.1'] }, () => {
-      resolve(socket.alpnProtocol);
-      socket.destroy();
-    });
-    socket.on('error', reject);
   });
 }
 
