@@ -59,9 +59,10 @@ export function toHttp2Block(h: readonly string[], slots: readonly number[]): Ht
 function ignore(): void {}
 
 /**
- * Bodies and chunks larger than WHOLE_LIMIT go to node:http2 SLICE bytes at a time. A stream's
- * `bufferSize` (what the send timeout watches, http2-sessions.ts) moves only when a whole write has
- * been sent, and flow control paces a stream to its reader: a 4 MB body in one write showed no
+ * Chunks passed to write() (a body read from disk) and bodies over WHOLE_LIMIT passed to end() (one
+ * held in memory) go to node:http2 SLICE bytes at a time. A stream's `bufferSize` (what the send
+ * timeout watches, http2-sessions.ts) moves only when a whole write has been sent, and flow
+ * control paces a stream to its reader: a 4 MB body in one write showed no
  * progress until its last byte, so a reader taking longer than the send timeout to read it (70 KB/s
  * at the default 60 s) was reset however steadily it read. Each slice sent is reported to the
  * tracker (`progressed`). One slice is one DATA frame at the default frame size; a body up to one

@@ -17,7 +17,7 @@ interface Handle {
 /**
  * The bytes libuv still holds for the connection's TCP handle: they shrink with every partial write
  * the kernel takes, while writableLength and bytesWritten move only when a whole chunk is out (a
- * 12 MB body held in memory is one chunk). Node's own socket timeout reads the same count.
+ * body held in memory, up to smallFileLimit, is one chunk). Node's own socket timeout reads the same count.
  */
 function unsentBytes(socket: Socket): number {
   const h = (socket as unknown as { _handle?: Handle | null })._handle;
@@ -30,8 +30,8 @@ const periodFor = (timeoutMs: number): number => Math.min(1000, Math.max(25, Mat
 
 /**
  * The send timeout of HTTP/1.x connections, as nginx's `send_timeout`: a connection whose queued
- * output has not moved (the client took no byte of it, not even part of a chunk) for the timeout is closed, which closes its
- * responses and releases what they held. A periodic sweep over the connections checks it, instead
+ * output has not moved (the client took no byte of it, not even part of a chunk) for the timeout
+ * is closed, which closes its responses and releases what they held. A periodic sweep over the connections checks it, instead
  * of node:http's socket timeout, which re-arms a timer on every read and write and makes a new
  * one (a Timeout and a bound function) for every request on a keep-alive connection.
  */
