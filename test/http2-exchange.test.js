@@ -31,7 +31,7 @@ test('a response whose stream the client reset reads as destroyed, and gets no d
   const { stream, headers, req, stop } = await oneStream();
   try {
     const closed = [];
-    const res = exchangeOf(stream, headers, { closed: (s) => closed.push(s) });
+    const res = exchangeOf(stream, headers, { closed: (s) => closed.push(s), progressed: () => {} });
     assert.equal(res.destroyed, false, 'an open stream is not destroyed');
     const gone = new Promise((resolve) => res.on('close', resolve));
     req.close(http2.constants.NGHTTP2_CANCEL);

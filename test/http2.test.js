@@ -9,7 +9,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
-import { h2Request, testCertificate } from './transports.js';
+import { h2Request, negotiated, testCertificate } from './transports.js';
 
 const BIG = 4 * 1024 * 1024;
 const warnings = [];
@@ -35,17 +35,6 @@ function connect(port) {
   const session = http2.connect(`https://127.0.0.1:${port}`, { ca: testCertificate().pem });
   session.on('error', () => {});
   return session;
-}
-
-/** The protocol ALPN picks when the client offers h2 and http/1.1. */
-function negotiated(port) {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2', 'http/1.1'] }, () => {
-      resolve(socket.alpnProtocol);
-      socket.destroy();
-    });
-    socket.on('error', reject);
-  });
 }
 
 const fdCount = () => readdirSync('/proc/self/fd').length;
@@ -208,19 +197,14 @@ function h2RequestOn(session, path) {
   });
 }
 
-test('a rapid-reset flood (CVE-2023-44487: streams opened and reset at once) costs its own connection only', async (t) => {
-  const tree = makeRoot();
-  const s = await start({ root: tree.root, smallFileLimit: 1024 });
-  const baseline = fdCount();
-  const session = connect(s.port);
-  t.after(async () => {
-    session.destroy();
-    await s.server.shutdown(500);
-    rmSync(tree.root, { recursive: true, force: true });
-  });
+/**
+ * A rapid-reset flood (CVE-2023-44487) on a session just made: once connected, `rounds` of 100
+ * streams opened and reset at once, until the server sends GOAWAY. Resolves with the streams opened.
+ */
+async function rapidReset(session, rounds) {
   await new Promise((r) => session.once('connect', r));
   let opened = 0;
-  for (let round = 0; round < 200 && !session.destroyed && !session.closed; round++) {
+  for (let round = 0; round < rounds && !session.destroyed && !session.closed; round++) {
     for (let i = 0; i < 100; i++) {
       let stream;
       try {
@@ -234,6 +218,20 @@ test('a rapid-reset flood (CVE-2023-44487: streams opened and reset at once) cos
     }
     await new Promise((r) => setImmediate(r));
   }
+  return opened;
+}
+
+test('a rapid-reset flood (CVE-2023-44487: streams opened and reset at once) costs its own connection only', async (t) => {
+  const tree = makeRoot();
+  const s = await start({ root: tree.root, smallFileLimit: 1024 });
+  const baseline = fdCount();
+  const session = connect(s.port);
+  t.after(async () => {
+    session.destroy();
+    await s.server.shutdown(500);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
+  const opened = await rapidReset(session, 200);
   assert.ok(opened >= 1000, `the flood sent ${opened} streams`);
   // Meanwhile and after, a normal client is served in full.
   const res = await h2Request(s.port, { path: '/big.otf' });
@@ -347,6 +345,114 @@ test('a body cut because its file changed mid-send ends with an error code, not 
   // NO_ERROR (or END_STREAM) says "complete" to any client that does not compare Content-Length.
   assert.notEqual(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR, 'the stream was ended without an error code');
   assert.equal(ended, false, 'the client saw the end of a complete body');
+});
+
+test('a slow but steady reader is never reset, however large the write being read; a reader that stops is', async (t) => {
+  // From disk, 256 KiB per write: at 100 KB/s one write takes 2.6 s to be read, longer than the
+  // send timeout plus a sweep (2 s), so only progress within a write keeps the stream alive. (The
+  // client opens its 64 KiB window in bursts, 0.64 s apart at this rate: the timeout must exceed that.)
+  const tree = makeRoot();
+  const s = await start({ root: tree.root, memoryBudget: 0, sendTimeout: 1000 });
+  const session = connect(s.port);
+  t.after(async () => {
+    session.destroy();
+    await s.server.shutdown(500);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
+  const stream = session.request({ ':path': '/big.otf' });
+  stream.on('error', () => {});
+  const closed = new Promise((resolve) => stream.on('close', () => resolve(Date.now())));
+  const rate = 100 * 1024;
+  const start0 = Date.now();
+  let received = 0;
+  await new Promise((resolve) => {
+    stream.on('data', (chunk) => {
+      received += chunk.length;
+      stream.pause();
+      if (received >= 400 * 1024) return resolve();
+      setTimeout(() => stream.resume(), Math.max(0, (received / rate) * 1000 - (Date.now() - start0)));
+    });
+    stream.on('close', resolve);
+  });
+  assert.ok(received >= 400 * 1024 && !stream.closed, `reset after ${received} bytes read steadily (rst ${stream.rstCode})`);
+  // It stops reading: reset within the send timeout and a sweep or two.
+  const safety = new Promise((resolve) => setTimeout(resolve, 6000, -1).unref());
+  assert.notEqual(await Promise.race([closed, safety]), -1, 'a reader that stopped was not reset');
+  assert.equal(stream.rstCode, http2.constants.NGHTTP2_CANCEL);
+  assert.ok(await until(() => s.server.stats.inFlight === 0 && s.server.stats.buffersInUse === 0), JSON.stringify(s.server.stats));
+});
+
+/**
+ * A raw HTTP/2 client that ignores the server's SETTINGS: the preface, then `count` GET requests
+ * in one write (HPACK: :method GET, :scheme https from the static table; :path /a.woff2 and
+ * :authority localhost as literals), and once those are answered one more, whose stream ID tells
+ * the server how many came before it. Resolves once the connection is closed.
+ */
+function rawStreams(port, count) {
+  const path = Buffer.from('/a.woff2');
+  const authority = Buffer.from('localhost');
+  const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, path.length]), path, Buffer.from([0x01, authority.length]), authority]);
+  const headers = (id) => {
+    const head = Buffer.from([0, 0, block.length, 1, 0x05, 0, 0, 0, 0]);
+    head.writeUInt32BE(id, 5);
+    return Buffer.concat([head, block]);
+  };
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, () => {
+      const frames = [Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])];
+      for (let i = 0; i < count; i++) frames.push(headers(2 * i + 1));
+      socket.write(Buffer.concat(frames));
+      setTimeout(() => {
+        socket.write(headers(2 * count + 1));
+        setTimeout(() => socket.end(), 200);
+      }, 300);
+    });
+    socket.on('data', () => {});
+    socket.on('close', resolve);
+    socket.on('error', reject);
+  });
+}
+
+test('streams node:http2 refuses or the client resets unanswered are logged, one line per connection and kind', async (t) => {
+  const tree = makeRoot();
+  const lines = [];
+  const s = await start({ root: tree.root, log: (l) => lines.push(l), logFormat: 'json' });
+  t.after(async () => {
+    await s.server.shutdown(500);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
+  const events = () => lines.map((l) => JSON.parse(l)).filter((e) => e.event !== undefined);
+  // Over 128 at once: 200 HEADERS in one burst, before any answer can end a stream, then one more.
+  await rawStreams(s.port, 200);
+  assert.ok(await until(() => events().length >= 1), 'no line for the refused streams');
+  const [over] = events();
+  assert.equal(over.event, 'refused');
+  assert.equal(over.protocol, 'HTTP/2.0');
+  assert.equal(over.remote, '127.0.0.1');
+  // Every stream is either answered (its own line, once its stream closes) or counted as refused.
+  const answered = () => lines.map((l) => JSON.parse(l)).filter((e) => e.method === 'GET').length;
+  assert.ok(await until(() => answered() + over.streams === 201), `${over.streams} refused + ${answered()} answered`);
+  assert.equal(over.streams, 200 - 128, "the streams over the limit of 128 at once");
+  // A header list over 16 KiB, the only stream of its connection.
+  const session = connect(s.port);
+  await new Promise((r) => session.once('remoteSettings', r));
+  await new Promise((resolve) => {
+    const stream = session.request({ ':path': '/a.woff2', 'x-big': 'a'.repeat(20_000) });
+    stream.on('error', () => {});
+    stream.on('close', resolve);
+    stream.end();
+  });
+  session.close();
+  assert.ok(await until(() => events().length >= 2), 'no line for the oversized header list');
+  assert.deepEqual([events()[1].event, events()[1].streams], ['refused', 1]);
+  // A rapid-reset flood: one line for the streams reset before their answer, however many.
+  const flood = connect(s.port);
+  await rapidReset(flood, 50);
+  flood.destroy();
+  assert.ok(await until(() => events().length >= 3), `no line for the flood: ${JSON.stringify(events())}`);
+  const reset = events().slice(2);
+  assert.equal(reset.filter((e) => e.event === 'reset-early').length, 1, JSON.stringify(reset));
+  assert.ok(reset.find((e) => e.event === 'reset-early').streams >= 100);
 });
 
 test('a reload gives connections already open the new send timeout (a silent connection is cut by it)', async (t) => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import https from 'node:https';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -352,4 +353,54 @@ test('plain HTTP is unchanged by the TLS options being absent', async () => {
   assert.equal(res.statusCode, 200);
   await s.server.shutdown(500);
   rmSync(root, { recursive: true, force: true });
+});
+
+/** The certificate's CN and the protocol ALPN picked, for a new handshake offering h2 and http/1.1. */
+function handshake(port) {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'] }, () => {
+      resolve(`${socket.getPeerCertificate().subject.CN} ${socket.alpnProtocol}`);
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** The status line a cleartext HTTP/1.1 request to the TLS port gets. */
+function cleartextStatus(port) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write('GET /a.woff2 HTTP/1.1\r\nHost: x\r\n\r\n'));
+    let text = '';
+    socket.on('data', (c) => (text += c.toString('latin1')));
+    socket.on('end', () => resolve(text.split('\r\n')[0]));
+    socket.on('error', reject);
+  });
+}
+
+test('CLI --workers 2 with TLS: every worker offers h2 and answers plain HTTP with 400; SIGHUP gives each the renewed certificate', async (t) => {
+  const root = makeRoot();
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-renew-'));
+  const files = { cert: join(dir, 'fullchain.pem'), key: join(dir, 'privkey.pem') };
+  const one = testCertificate('one.test');
+  const two = testCertificate('two.test');
+  copyFileSync(one.cert, files.cert);
+  copyFileSync(one.key, files.key);
+  const r = await runCli(['serve', root, '--port', '0', '--workers', '2', '--cert', files.cert, '--key', files.key]);
+  t.after(async () => {
+    await stopCli(r);
+    rmSync(root, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  assert.equal(r.code, 'listening', r.err);
+  await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
+  // Connections are dealt to the workers in turn: four reach both.
+  for (let i = 0; i < 4; i++) {
+    assert.equal(await handshake(r.port), 'one.test h2');
+    assert.equal(await cleartextStatus(r.port), 'HTTP/1.1 400 Bad Request');
+  }
+  copyFileSync(two.cert, files.cert);
+  copyFileSync(two.key, files.key);
+  r.child.kill('SIGHUP');
+  await stderrMatch(r, /(worker \d+: reloaded: applied: tls[^\n]*\n[^]*){2}/);
+  for (let i = 0; i < 4; i++) assert.equal(await handshake(r.port), 'two.test h2');
 });

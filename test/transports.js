@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate, createHash } from 'node:crypto';
@@ -101,3 +102,14 @@ export const TRANSPORTS = [
   { name: 'HTTPS/1.1', scheme: 'https', http1: false, options: () => ({ tls: tlsFiles(), http2: false }), request: http1Request(https, () => ({ ca: testCertificate().pem })) },
   { name: 'HTTP/2', scheme: 'https', http1: false, options: () => ({ tls: tlsFiles() }), request: h2Request },
 ];
+
+/** The protocol ALPN picks when the client offers h2 and http/1.1. */
+export function negotiated(port) {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2', 'http/1.1'] }, () => {
+      resolve(socket.alpnProtocol);
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
+}

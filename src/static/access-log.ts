@@ -171,3 +171,22 @@ export function clientErrorLine(remote: string | undefined, status: number, byte
   }
   return `${escapeField(remote ?? '-', false)} - - ${clfDate(now)} "-" ${status} ${bytes}`;
 }
+
+/** What an HTTP/2 connection did that no response shows (http2-sessions.ts): `streams` of one kind. */
+export type SessionEventKind = 'refused' | 'reset-early';
+
+/**
+ * One line summing up, for one HTTP/2 connection, streams that got no response of ours: `refused`
+ * (node:http2 refused them: over the concurrent-stream limit, a header list over its limit, session
+ * memory) or `reset-early` (the client reset them before their answer, as a rapid-reset flood does).
+ * CLF: the request field says it (`"HTTP/2 refused 3 streams"`), status and bytes are `-`. JSON:
+ * the client-error shape with protocol `HTTP/2.0`, status null, and `event` and `streams`.
+ */
+export function sessionEventLine(remote: string | undefined, kind: SessionEventKind, streams: number, format: LogFormat): string {
+  const now = Date.now();
+  if (format === 'json') {
+    const entry = { time: new Date(now).toISOString(), remote: remote ?? null, method: null, target: null, protocol: 'HTTP/2.0', status: null, bytes: 0, origin: null, durationMs: null, completed: false, event: kind, streams };
+    return JSON.stringify(entry);
+  }
+  return `${escapeField(remote ?? '-', false)} - - ${clfDate(now)} "HTTP/2 ${kind} ${streams} streams" - -`;
+}

@@ -1,4 +1,6 @@
 import { constants, type Http2SecureServer, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { sessionEventLine } from './access-log.js';
+import type { ClientErrorContext } from './client-error.js';
 import type { StreamTracker } from './http2-exchange.js';
 
 /**
@@ -22,10 +24,11 @@ export const HTTP2_LIMITS = {
 /** How often streams are checked for progress (the send timeout's resolution). */
 const SWEEP_MS = 1000;
 
-/** What a stream had queued when last seen, and since when. */
+/** What a stream had queued when last seen, and since when; `moved`: a slice was sent since. */
 interface Progress {
   queued: number;
   since: number;
+  moved: boolean;
 }
 
 export interface SessionTimeouts {
@@ -35,17 +38,38 @@ export interface SessionTimeouts {
   send: number;
 }
 
-/** One connection: its open streams, and the timer that sends GOAWAY once it has none for a while. */
+/**
+ * Client resets before the answer below this count per connection are not logged: a browser cancels
+ * a few streams when the user navigates away. A rapid-reset flood (CVE-2023-44487) resets hundreds
+ * to thousands before nghttp2 sends GOAWAY (at ~1,000 here).
+ */
+const RESET_EARLY_LOGGED = 100;
+
+/**
+ * One connection: its open streams, the timer that sends GOAWAY once it has none for a while, and
+ * the streams that got no answer of ours, logged once when the connection ends (summarise()).
+ */
 class SessionState {
   private open = 0;
   private idle: NodeJS.Timeout | null = null;
+  /** Streams handed to the server ('stream'), and those of them the client reset before their answer. */
+  private answered = 0;
+  resetEarly = 0;
+  /** nghttp2's lastProcStreamID, read while the session can still tell it (see noteLast). */
+  private lastProc = 0;
+  /** Read on arrival: once the socket has closed, Node no longer tells it. */
+  private readonly remote: string | undefined;
 
   constructor(
     private readonly session: ServerHttp2Session,
     private readonly timeouts: SessionTimeouts,
-  ) {}
+    private readonly log: ClientErrorContext,
+  ) {
+    this.remote = session.socket?.remoteAddress;
+  }
 
   streamOpened(): void {
+    this.answered++;
     this.open++;
     if (this.idle !== null) clearTimeout(this.idle);
     this.idle = null;
@@ -57,9 +81,39 @@ class SessionState {
   }
 
   arm(): void {
-    const session = this.session;
-    this.idle = setTimeout(() => session.close(), this.timeouts.keepAlive);
+    this.idle = setTimeout(() => this.end(false), this.timeouts.keepAlive);
     this.idle.unref();
+  }
+
+  /** GOAWAY (`hard`: destroyed), noting first what only the live session can tell. */
+  end(hard: boolean): void {
+    this.noteLast();
+    if (hard) this.session.destroy();
+    else this.session.close();
+  }
+
+  /**
+   * Reads nghttp2's lastProcStreamID, which the session reports only until it is destroyed: called
+   * at each point after which the client opens no new stream (its GOAWAY, the socket closing, ours).
+   */
+  noteLast(): void {
+    if (!this.session.destroyed) this.lastProc = Math.max(this.lastProc, this.session.state.lastProcStreamID ?? 0);
+  }
+
+  /**
+   * Logs, once the session has closed, the streams node:http2 refused without telling anyone (it
+   * resets them in C++ before 'stream'): the client's streams have odd IDs, so those up to
+   * nghttp2's lastProcStreamID that were not handed to the server were refused. That ID counts a
+   * stream refused for its header list, but not one refused for the concurrency limit: streams
+   * over the limit are counted only once a later stream is processed. One line per kind, so a
+   * flood writes at most two.
+   */
+  summarise(): void {
+    const log = this.log.log();
+    if (log === undefined) return;
+    const refused = this.lastProc === 0 ? 0 : (this.lastProc + 1) / 2 - this.answered;
+    if (refused > 0) log(sessionEventLine(this.remote, 'refused', refused, this.log.logFormat()));
+    if (this.resetEarly >= RESET_EARLY_LOGGED) log(sessionEventLine(this.remote, 'reset-early', this.resetEarly, this.log.logFormat()));
   }
 
   disarm(): void {
@@ -87,7 +141,11 @@ export class Http2Sessions implements StreamTracker {
   private sweeper: NodeJS.Timeout | null = null;
   private draining = false;
 
-  constructor(server: Http2SecureServer, readonly timeouts: SessionTimeouts) {
+  constructor(
+    server: Http2SecureServer,
+    readonly timeouts: SessionTimeouts,
+    private readonly log: ClientErrorContext,
+  ) {
     server.on('session', (session: ServerHttp2Session) => this.add(session));
   }
 
@@ -102,10 +160,15 @@ export class Http2Sessions implements StreamTracker {
     }
     // A connection with no traffic at all for the send timeout is cut, as node:http2 does when the
     // server's `timeout` is set; that one is 0 here (the HTTP/1.x side has its own, SendTimeouts).
-    session.setTimeout(this.timeouts.send, () => session.destroy());
-    const state = new SessionState(session, this.timeouts);
+    const state = new SessionState(session, this.timeouts, this.log);
+    session.setTimeout(this.timeouts.send, () => state.end(true));
     this.sessions.set(session, state);
+    // Node closes the session on a GOAWAY it receives, and destroys it from its own 'close'
+    // listener of the socket: these run first.
+    session.on('goaway', () => state.noteLast());
+    session.socket.prependListener('close', () => state.noteLast());
     session.once('close', () => {
+      state.summarise();
       state.disarm();
       this.sessions.delete(session);
     });
@@ -122,19 +185,29 @@ export class Http2Sessions implements StreamTracker {
     this.sweeper.unref();
   }
 
+  /** A slice of the stream's body was sent (http2-exchange.ts SLICE). */
+  progressed(stream: ServerHttp2Stream): void {
+    const p = this.progress.get(stream);
+    if (p !== undefined) p.moved = true;
+  }
+
   /** A stream reported by opened() has closed. */
   closed(stream: ServerHttp2Stream): void {
     const state = this.streams.get(stream);
     if (!this.streams.delete(stream)) return;
     if (this.progress.size !== 0) this.progress.delete(stream);
-    state?.streamClosed();
+    if (state === undefined) return;
+    if (stream.rstCode !== constants.NGHTTP2_NO_ERROR && !stream.headersSent) state.resetEarly++;
+    state.streamClosed();
   }
 
   /**
    * The send timeout per stream. Node's own stream timeout cannot serve: it counts any bytes the
    * connection sends as progress of every stream with a write pending, so a client answering PINGs
    * (or reading one stream) holds its other streams, and their buffers and fds, forever. Here a
-   * stream whose queued bytes have not changed for the send timeout is reset.
+   * stream none of whose slices was sent, and whose queued bytes have not changed, for the send
+   * timeout is reset. The queued count alone cannot tell: slices of one size sent one after
+   * another leave it the same at every sweep.
    */
   private sweep(): void {
     const now = Date.now();
@@ -142,10 +215,11 @@ export class Http2Sessions implements StreamTracker {
       const queued = stream.bufferSize;
       const p = this.progress.get(stream);
       if (p === undefined) {
-        if (queued !== 0) this.progress.set(stream, { queued, since: now });
-      } else if (queued === 0 || queued !== p.queued) {
+        if (queued !== 0) this.progress.set(stream, { queued, since: now, moved: false });
+      } else if (queued === 0 || queued !== p.queued || p.moved) {
         p.queued = queued;
         p.since = now;
+        p.moved = false;
       } else if (now - p.since >= this.timeouts.send) {
         stream.close(constants.NGHTTP2_CANCEL);
       }
@@ -170,11 +244,11 @@ export class Http2Sessions implements StreamTracker {
   /** GOAWAY to every connection: their streams in flight finish, no new one is accepted. */
   drain(): void {
     this.draining = true;
-    for (const session of this.sessions.keys()) session.close();
+    for (const state of this.sessions.values()) state.end(false);
   }
 
   /** The deadline: every connection is closed, whatever it was doing. */
   destroyAll(): void {
-    for (const session of this.sessions.keys()) session.destroy();
+    for (const state of this.sessions.values()) state.end(true);
   }
 }

@@ -185,12 +185,12 @@ export class ResponseBlocks {
 /**
  * The raw text of a response for a request Node could not parse, with the CORS headers that do not
  * depend on the (unknown) origin: under `*`, `Access-Control-Allow-Origin: *`; else Vary: Origin.
+ * `body`: ASCII text (its length is its size in bytes), the reason phrase by default.
  */
-export function rawErrorResponse(cors: ActualBlocks, status: number, reason: string): { text: string; bodyBytes: number } {
+export function rawErrorResponse(cors: ActualBlocks, status: number, reason: string, body = `${reason}\n`): { text: string; bodyBytes: number } {
   const h = block([], cors, 0, false).h;
   let fields = '';
   for (let i = 0; i < h.length; i += 2) fields += `${h[i] as string}: ${h[i + 1] as string}\r\n`;
-  const body = `${reason}\n`;
   const text =
     `HTTP/1.1 ${status} ${reason}\r\nDate: ${new Date().toUTCString()}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
     `Content-Length: ${body.length}\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n${fields}Connection: close\r\n\r\n${body}`;

@@ -1,10 +1,12 @@
 import type { Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { ClientErrorContext } from './client-error.js';
 import type { StaticHandler } from './handler.js';
 import { exchangeOf } from './http2-exchange.js';
 import { HTTP2_LIMITS, Http2Sessions, type SessionTimeouts } from './http2-sessions.js';
 import type { ResolvedServerOptions } from './options.js';
+import { answerPlainHttp } from './plain-http-on-tls.js';
 import type { TlsMaterial } from './tls.js';
 
 /**
@@ -19,15 +21,25 @@ export interface SecureServer {
   readonly sessions: Http2Sessions | null;
 }
 
-/** `common`: the node:http options every server gets. */
-export function createSecureNodeServer(config: ResolvedServerOptions, material: TlsMaterial, handler: StaticHandler, common: { connectionsCheckingInterval: number }): SecureServer {
-  // A TLS handshake that does not finish holds a socket too: the same 10 s as the headers.
-  const tls = { cert: material.cert, key: material.key, handshakeTimeout: 10_000 };
-  if (!config.http2) return { node: createHttpsServer({ ...common, ...tls }, handler) as unknown as HttpServer, sessions: null };
+/** A TLS handshake that does not finish holds a socket too: the same 10 s as the headers (ms). */
+export const HANDSHAKE_TIMEOUT = 10_000;
+
+/**
+ * `common`: the node:http options every server gets; `clientErrors`: what the answer to a plain
+ * HTTP request on this port needs (plain-http-on-tls.ts).
+ */
+export function createSecureNodeServer(config: ResolvedServerOptions, material: TlsMaterial, handler: StaticHandler, common: { connectionsCheckingInterval: number }, clientErrors: ClientErrorContext): SecureServer {
+  const tls = { cert: material.cert, key: material.key, handshakeTimeout: HANDSHAKE_TIMEOUT };
+  if (!config.http2) {
+    const server = createHttpsServer({ ...common, ...tls }, handler);
+    answerPlainHttp(server, HANDSHAKE_TIMEOUT, clientErrors);
+    return { node: server as unknown as HttpServer, sessions: null };
+  }
   const server = createSecureServer({ ...tls, allowHTTP1: true, settings: HTTP2_LIMITS.settings, maxSessionMemory: HTTP2_LIMITS.maxSessionMemory }, handler as never);
+  answerPlainHttp(server, HANDSHAKE_TIMEOUT, clientErrors);
   // The HTTP/1.1 side of this server reads these as node:http does; they are not constructor options here.
   (server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = common.connectionsCheckingInterval;
-  return { node: server, sessions: answerStreams(server, handler, { keepAlive: config.keepAliveTimeout, send: config.sendTimeout }) };
+  return { node: server, sessions: answerStreams(server, handler, { keepAlive: config.keepAliveTimeout, send: config.sendTimeout }, clientErrors) };
 }
 
 /**
@@ -35,8 +47,8 @@ export function createSecureNodeServer(config: ResolvedServerOptions, material: 
  * node:http2's compatibility layer (see http2-exchange.ts), which the 'request' listener attached
  * to 'stream'. Returns the connections' bookkeeping, told of each stream by its response.
  */
-function answerStreams(server: Http2SecureServer, handler: StaticHandler, timeouts: SessionTimeouts): Http2Sessions {
-  const sessions = new Http2Sessions(server, timeouts);
+function answerStreams(server: Http2SecureServer, handler: StaticHandler, timeouts: SessionTimeouts, log: ClientErrorContext): Http2Sessions {
+  const sessions = new Http2Sessions(server, timeouts, log);
   server.removeAllListeners('stream');
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     sessions.opened(stream);

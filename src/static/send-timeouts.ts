@@ -4,7 +4,25 @@ import type { Socket } from 'node:net';
 interface Progress {
   queued: number;
   written: number;
+  unsent: number;
   since: number;
+}
+
+/** A socket's handle; over TLS, a TLSWrap, whose `_parent` is the TCP handle under it. */
+interface Handle {
+  readonly writeQueueSize?: number;
+  readonly _parent?: Handle;
+}
+
+/**
+ * The bytes libuv still holds for the connection's TCP handle: they shrink with every partial write
+ * the kernel takes, while writableLength and bytesWritten move only when a whole chunk is out (a
+ * body held in memory, up to smallFileLimit, is one chunk). Node's own socket timeout reads the same count.
+ */
+function unsentBytes(socket: Socket): number {
+  const h = (socket as unknown as { _handle?: Handle | null })._handle;
+  if (h == null) return 0;
+  return (h._parent ?? h).writeQueueSize ?? 0;
 }
 
 /** The sweep's period: a quarter of the timeout, within [25 ms, 1 s]. */
@@ -12,8 +30,8 @@ const periodFor = (timeoutMs: number): number => Math.min(1000, Math.max(25, Mat
 
 /**
  * The send timeout of HTTP/1.x connections, as nginx's `send_timeout`: a connection whose queued
- * output has not moved (the client took no byte of it) for the timeout is closed, which closes its
- * responses and releases what they held. A periodic sweep over the connections checks it, instead
+ * output has not moved (the client took no byte of it, not even part of a chunk) for the timeout
+ * is closed, which closes its responses and releases what they held. A periodic sweep over the connections checks it, instead
  * of node:http's socket timeout, which re-arms a timer on every read and write and makes a new
  * one (a Timeout and a bound function) for every request on a keep-alive connection.
  */
@@ -34,7 +52,7 @@ export class SendTimeouts {
 
   /** Watches a connection until it closes. */
   add(socket: Socket): void {
-    this.watched.set(socket, { queued: 0, written: 0, since: 0 });
+    this.watched.set(socket, { queued: 0, written: 0, unsent: 0, since: 0 });
     socket.once('close', () => this.watched.delete(socket));
     this.start();
   }
@@ -54,9 +72,11 @@ export class SendTimeouts {
         continue;
       }
       const written = socket.bytesWritten;
-      if (p.since === 0 || queued !== p.queued || written !== p.written) {
+      const unsent = unsentBytes(socket);
+      if (p.since === 0 || queued !== p.queued || written !== p.written || unsent !== p.unsent) {
         p.queued = queued;
         p.written = written;
+        p.unsent = unsent;
         p.since = now;
       } else if (now - p.since >= this.timeoutMs) {
         socket.destroy();

@@ -4,7 +4,7 @@ import type { Server as NetServer, Socket } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { SendTimeouts } from './send-timeouts.js';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
-import { answerClientError } from './client-error.js';
+import { answerClientError, type ClientErrorContext } from './client-error.js';
 import type { Http2Sessions } from './http2-sessions.js';
 import type { SecureServer } from './secure-server.js';
 import { validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
@@ -52,10 +52,11 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
   let config = validate(options);
   let given = options;
   const handler = await handlerFor(config);
-  const { node, sessions } = await createNodeServer(config, handler);
+  const clientErrors: ClientErrorContext = { cors: () => handler.corsBlocks, log: () => config.log, logFormat: () => config.logFormat };
+  const { node, sessions } = await createNodeServer(config, handler, clientErrors);
   applyHttp1Timeouts(node, config);
   const sends = watchSends(node, config);
-  node.on('clientError', answerClientError({ cors: () => handler.corsBlocks, log: () => config.log, logFormat: () => config.logFormat }));
+  node.on('clientError', answerClientError(clientErrors));
   node.on('close', () => handler.close());
   const server = node as unknown as XoriginServer;
   Object.defineProperty(server, 'root', { value: handler.root });
@@ -82,13 +83,13 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
  * Plain HTTP/1.1; with TLS, HTTP/2 and HTTP/1.1 by ALPN, or HTTPS/1.1 only (secure-server.ts,
  * loaded only then).
  */
-async function createNodeServer(config: ResolvedServerOptions, handler: StaticHandler): Promise<SecureServer> {
+async function createNodeServer(config: ResolvedServerOptions, handler: StaticHandler, clientErrors: ClientErrorContext): Promise<SecureServer> {
   // Timeouts are enforced by a periodic sweep (default every 30 s, which made the 10 s headers
   // timeout up to 40 s): sweep every second.
   const common = { connectionsCheckingInterval: 1000 };
   if (config.tls === null) return { node: createHttpServer(common, handler), sessions: null };
   const { createSecureNodeServer } = await import('./secure-server.js');
-  return createSecureNodeServer(config, config.tls, handler, common);
+  return createSecureNodeServer(config, config.tls, handler, common, clientErrors);
 }
 
 /** The HTTP/1.x timeouts (the HTTP/2 secure server applies them to its HTTP/1.1 connections too). */

@@ -1,0 +1,106 @@
+import type { Socket } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
+import { clientErrorLine } from './access-log.js';
+import type { ClientErrorContext } from './client-error.js';
+import { rawErrorResponse } from './representation.js';
+
+/** The first byte of every TLS connection: a handshake record (RFC 8446 §5.1, ContentType 22). */
+const TLS_HANDSHAKE = 0x16;
+
+/**
+ * Bytes looked at for a method and its space before the connection counts as neither TLS nor
+ * HTTP: the longest method in the IANA registry (`UPDATEREDIRECTREF`) is 17 characters.
+ */
+const LOOK_LIMIT = 24;
+
+/** What the answer to a cleartext request says, as nginx and Go's net/http say it. */
+const PLAIN_HTTP_BODY = 'This port speaks HTTPS: the request was sent as plain HTTP. Use an https:// URL.\n';
+
+/** What the first bytes of a connection are; `more` when they cannot tell yet. */
+export type FirstBytes = 'tls' | 'http' | 'other' | 'more';
+
+/** RFC 9110 §5.6.2 `tchar`: the characters of a method name. */
+function isTchar(c: number): boolean {
+  if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)) return true;
+  return c > 0x20 && c < 0x7f && "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c));
+}
+
+/**
+ * Tells a TLS ClientHello from an HTTP/1.x request line by the first bytes, as Go's net/http does
+ * with the record header a failed handshake returns: TLS starts with 0x16; HTTP with a method
+ * (a token), a space and the start of a request target (`/`, `*`, or a scheme's letter).
+ */
+export function firstBytesOf(b: Buffer): FirstBytes {
+  if (b.length === 0) return 'more';
+  if (b[0] === TLS_HANDSHAKE) return 'tls';
+  const n = Math.min(b.length, LOOK_LIMIT);
+  for (let i = 0; i < n; i++) {
+    const c = b[i] as number;
+    if (c !== 0x20) {
+      if (!isTchar(c)) return 'other';
+      continue;
+    }
+    if (i === 0) return 'other';
+    if (i + 1 === b.length) return 'more';
+    const t = (b[i + 1] as number) | 0x20;
+    return t === 0x2f || t === 0x2a || (t >= 0x61 && t <= 0x7a) ? 'http' : 'other';
+  }
+  return b.length >= LOOK_LIMIT ? 'other' : 'more';
+}
+
+function ignore(): void {}
+
+function destroyOnTimeout(this: Socket): void {
+  this.destroy();
+}
+
+/**
+ * Answers a cleartext HTTP/1.x request sent to the TLS port with `400 Bad Request` saying to use
+ * https:// (nginx's 497 answer, Go's "Client sent an HTTP request to an HTTPS server"), logged as
+ * a client error, then closes; anything else that is not TLS is closed without a word. Node's TLS
+ * layer would only fail the handshake and close, and a user typing http:// would see nothing.
+ *
+ * node:tls's own 'connection' listener (which wraps the socket in a TLSSocket) is taken off the
+ * server and called once the first byte is 0x16, with that byte put back (`unshift`: the TLSSocket
+ * feeds what its socket has buffered to OpenSSL first). Until then the connection is under the
+ * handshake timeout, as a TLS handshake is: one that sends nothing, or a byte and stalls, is cut
+ * after `handshakeTimeout` ms of silence either way.
+ */
+export function answerPlainHttp(server: TlsServer, handshakeTimeout: number, context: ClientErrorContext): void {
+  const listeners = server.listeners('connection');
+  if (listeners.length !== 1) throw new Error(`answerPlainHttp: expected node:tls's one 'connection' listener, found ${listeners.length}`);
+  const startTls = listeners[0] as (this: TlsServer, socket: Socket) => void;
+  server.removeListener('connection', startTls);
+  server.on('connection', (socket: Socket) => {
+    socket.setTimeout(handshakeTimeout, destroyOnTimeout);
+    socket.on('error', ignore);
+    let seen: Buffer | null = null;
+    const onData = (chunk: Buffer): void => {
+      seen = seen === null ? chunk : Buffer.concat([seen, chunk]);
+      const kind = firstBytesOf(seen);
+      if (kind === 'more') return;
+      socket.removeListener('data', onData);
+      if (kind === 'tls') {
+        socket.removeListener('error', ignore);
+        socket.setTimeout(0, destroyOnTimeout);
+        socket.pause();
+        socket.unshift(seen);
+        startTls.call(server, socket);
+      } else if (kind === 'http') answer(socket, context);
+      else socket.destroy();
+    };
+    socket.on('data', onData);
+  });
+}
+
+/**
+ * The 400, with the CORS headers every response carries. The rest of the request is read and
+ * dropped until the client closes (or the timeout, still armed, cuts it): closing with unread
+ * bytes would send a TCP reset, which can make the client lose the answer.
+ */
+function answer(socket: Socket, context: ClientErrorContext): void {
+  const response = rawErrorResponse(context.cors(), 400, 'Bad Request', PLAIN_HTTP_BODY);
+  socket.on('data', ignore);
+  socket.end(response.text);
+  context.log()?.(clientErrorLine(socket.remoteAddress, 400, response.bodyBytes, context.logFormat()));
+}

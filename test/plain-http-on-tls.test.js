@@ -1,0 +1,166 @@
+// Plain HTTP sent to the TLS port: answered 400 with a word on https:// (as nginx and Go do), logged,
+// closed; anything else that is not TLS closed without a word; TLS clients (ALPN h2 and http/1.1)
+// unaffected; a connection that stalls before or after its first byte cut by the handshake timeout.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '../dist/index.js';
+import { firstBytesOf } from '../dist/static/plain-http-on-tls.js';
+import { HANDSHAKE_TIMEOUT } from '../dist/static/secure-server.js';
+import { TRANSPORTS, negotiated } from './transports.js';
+
+test('the first bytes: 0x16 is TLS; a method, a space and a target is HTTP; anything else is not', () => {
+  const cases = [
+    [[0x16], 'tls'],
+    [[0x16, 0x03, 0x01, 0x02, 0x00], 'tls'],
+    ['GET / HTTP/1.1\r\n', 'http'],
+    ['OPTIONS * HTTP/1.1\r\n', 'http'],
+    ['GET http://a.example/ HTTP/1.1\r\n', 'http'],
+    ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'http'],
+    ['M-SEARCH * HTTP/1.1\r\n', 'http'],
+    ['G', 'more'],
+    ['GET', 'more'],
+    ['GET ', 'more'],
+    ['', 'more'],
+    [' GET / HTTP/1.1', 'other'],
+    ['GET \x00', 'other'],
+    ['GE\x01T / HTTP/1.1', 'other'],
+    [[0x80, 0x2e, 0x01], 'other'],
+    ['SSH-2.0-OpenSSH_9.2\r\n', 'other'],
+    ['A'.repeat(30), 'other'],
+  ];
+  for (const [bytes, kind] of cases) {
+    const b = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : Buffer.from(bytes);
+    assert.equal(firstBytesOf(b), kind, JSON.stringify(b.toString('latin1')));
+  }
+});
+
+/** Writes `bytes` on a cleartext connection; resolves with all it got back once the server closed it. */
+function cleartext(port, bytes) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes));
+    const chunks = [];
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => reject(new Error('the server did not close the connection')));
+  });
+}
+
+async function eventually(check, what, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(what());
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+for (const transport of TRANSPORTS.filter((t) => t.scheme === 'https')) {
+  describe(`plain HTTP on the TLS port (${transport.name} server)`, () => {
+    let root;
+    let server;
+    let port;
+    const log = [];
+    before(async () => {
+      root = mkdtempSync(join(tmpdir(), 'xorigin-plain-'));
+      writeFileSync(join(root, 'a.woff2'), 'wOF2');
+      server = await serve({ root, cors: { origins: ['*'] }, log: (l) => log.push(l), logFormat: 'json', ...transport.options() });
+      await new Promise((r) => server.listen(0, '127.0.0.1', r));
+      port = server.address().port;
+    });
+    after(async () => {
+      await server.shutdown(100);
+      rmSync(root, { recursive: true, force: true });
+    });
+
+    test('a cleartext request gets 400 saying to use https://, with CORS headers and Connection: close; it is logged', async () => {
+      const before = log.length;
+      const answer = await cleartext(port, 'GET /a.woff2 HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://app.example\r\n\r\n');
+      const [head, body] = answer.split('\r\n\r\n');
+      assert.match(head, /^HTTP\/1\.1 400 Bad Request\r\n/);
+      assert.match(head, /\r\nConnection: close(\r\n|$)/i);
+      assert.match(head, /\r\nAccess-Control-Allow-Origin: \*(\r\n|$)/i);
+      assert.equal(Number(/\r\nContent-Length: (\d+)/i.exec(head)[1]), body.length);
+      assert.match(body, /https:\/\//);
+      await eventually(() => log.length > before, () => 'no log line for the 400');
+      const entry = JSON.parse(log[before]);
+      assert.equal(entry.status, 400);
+      assert.equal(entry.bytes, body.length);
+      assert.equal(entry.remote, '127.0.0.1');
+    });
+
+    test('a request that arrives a byte at a time is answered too', async () => {
+      const answer = await new Promise((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1');
+        const bytes = Buffer.from('OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n');
+        let i = 0;
+        const next = () => (i < bytes.length ? socket.write(bytes.subarray(i, ++i), () => setTimeout(next, 2)) : null);
+        socket.on('connect', next);
+        const chunks = [];
+        socket.on('data', (c) => chunks.push(c));
+        socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+        socket.on('error', reject);
+      });
+      assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    });
+
+    test('bytes that are neither TLS nor HTTP are closed without an answer or a log line', async () => {
+      const before = log.length;
+      for (const garbage of ['SSH-2.0-OpenSSH_9.2\r\n', '\x00\x01\x02\x03', ' GET / HTTP/1.1\r\n\r\n']) {
+        assert.equal(await cleartext(port, Buffer.from(garbage, 'latin1')), '', JSON.stringify(garbage));
+      }
+      assert.equal(log.length, before, log.slice(before).join('\n'));
+    });
+
+    test('HTTP/2 with prior knowledge is not offered in cleartext; TLS clients are served as before', async () => {
+      const refused = await new Promise((resolve) => {
+        const session = http2.connect(`http://127.0.0.1:${port}`);
+        session.on('error', (e) => resolve(e.code ?? e.message));
+        session.on('close', () => resolve('closed'));
+        const stream = session.request({ ':path': '/a.woff2' });
+        stream.on('response', () => resolve('answered'));
+        stream.on('error', () => {});
+        stream.end();
+      });
+      assert.notEqual(refused, 'answered');
+      assert.equal(await negotiated(port), transport.name === 'HTTP/2' ? 'h2' : 'http/1.1');
+      const res = await transport.request(port, { path: '/a.woff2', headers: { Origin: 'https://app.example' } });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.toString(), 'wOF2');
+      await eventually(() => server.stats.inFlight === 0, () => JSON.stringify(server.stats));
+    });
+  });
+}
+
+test(`a connection that sends nothing, or one byte of HTTP or of TLS, is cut at the handshake timeout (${HANDSHAKE_TIMEOUT} ms)`, async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-plain-'));
+  const server = await serve({ root, ...TRANSPORTS[2].options() });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    await server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const port = server.address().port;
+  const stall = (first) =>
+    new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => (first === null ? null : socket.write(first)));
+      const start = Date.now();
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(Date.now() - start));
+      // The safety net: a connection the server never cut is reported, not waited for forever.
+      setTimeout(() => {
+        resolve(-1);
+        socket.destroy();
+      }, HANDSHAKE_TIMEOUT + 10_000).unref();
+    });
+  const [nothing, http, tlsByte] = await Promise.all([stall(null), stall('G'), stall(Buffer.from([0x16]))]);
+  for (const [what, ms] of [['nothing', nothing], ['one byte of HTTP', http], ['one byte of TLS', tlsByte]]) {
+    assert.ok(ms >= HANDSHAKE_TIMEOUT - 50, `${what}: cut after ${ms} ms (-1: never)`);
+  }
+  const open = await new Promise((r) => server.getConnections((e, n) => r(n)));
+  assert.equal(open, 0, 'connections left open');
+});
