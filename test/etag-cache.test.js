@@ -230,6 +230,8 @@ describe('ETag cache', () => {
         // save() writes each path once: a second line for it (here with another tag) is not its work.
         'a path twice': withEntry([...first.slice(0, 6), etagOf('other bytes'), first[7]]),
         'CRLF line ends': text.replace(/\n/g, '\r\n'),
+        // Longer than any path (PATH_MAX, JSON-escaped), and not at the file's start: it straddles two reads.
+        'a line over 64 KiB': withEntry([`fonts/${'x'.repeat(70_000)}`, ...first.slice(1)]),
         'a last line cut short': text.slice(0, -5),
         'an array at the top': '[]',
       };

@@ -224,6 +224,8 @@ async function readEntries(handle: FileHandle, rootReal: string): Promise<Map<st
     const data = carry.length === 0 ? buffer.subarray(0, bytesRead) : Buffer.concat([carry, buffer.subarray(0, bytesRead)]);
     let start = 0;
     for (let nl = data.indexOf(10); nl !== -1; start = nl + 1, nl = data.indexOf(10, start)) {
+      // A line begun in the carry can end in this read, up to twice CHUNK long: the limit is per line.
+      if (nl - start >= CHUNK) return null;
       if (header ? !isHeader(data.toString('utf8', start, nl), rootReal) : !addEntry(data, start, nl, known)) return null;
       header = false;
     }
