@@ -3,9 +3,9 @@
 // or with one malformed entry is ignored as a whole; one inside the served root is never used.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -227,6 +227,11 @@ describe('ETag cache', () => {
         'a malformed ETag': badEntry(6, '"x"\r\nSet-Cookie: a=b'),
         'a decimal not in canonical form': badEntry(2, `0${first[2]}`),
         'a short entry': cacheText({ ...good, entries: [first.slice(0, 7), ...good.entries.slice(1)] }),
+        // save() writes each path once: a second line for it (here with another tag) is not its work.
+        'a path twice': withEntry([...first.slice(0, 6), etagOf('other bytes'), first[7]]),
+        'CRLF line ends': text.replace(/\n/g, '\r\n'),
+        // Longer than any path (PATH_MAX, JSON-escaped), and not at the file's start: it straddles two reads.
+        'a line over 64 KiB': withEntry([`fonts/${'x'.repeat(70_000)}`, ...first.slice(1)]),
         'a last line cut short': text.slice(0, -5),
         'an array at the top': '[]',
       };
@@ -236,6 +241,31 @@ describe('ETag cache', () => {
         assert.deepEqual([table.lastScan.hashed, table.lastScan.cached], [4, 0], what);
         assert.equal(table.info('/small.css').etag, etagOf('a{}'), what);
       }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a FIFO named as the cache file is not waited on (start-up goes on, every file is hashed)', async () => {
+    const root = tree(1);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    const file = etagCacheFile(dir, realpathSync(root));
+    execFileSync('mkfifo', ['-m', '600', file]);
+    try {
+      let timer;
+      const stuck = new Promise((resolve) => {
+        timer = setTimeout(resolve, 5000, 'stuck');
+      });
+      const outcome = await Promise.race([scanOnce(root, dir), stuck]);
+      clearTimeout(timer);
+      if (outcome === 'stuck') {
+        // Give the blocked open() its writer, so that this process can end.
+        closeSync(openSync(file, constants.O_WRONLY | constants.O_NONBLOCK));
+        assert.fail('the scan still waited for a writer to the FIFO after 5 s');
+      }
+      assert.deepEqual([outcome.lastScan.hashed, outcome.lastScan.cached], [2, 0]);
+      assert.equal(outcome.info('/small.css').etag, etagOf('a{}'));
     } finally {
       rmSync(root, { recursive: true, force: true });
       rmSync(dir, { recursive: true, force: true });

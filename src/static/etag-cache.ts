@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, sep } from 'node:path';
-import type { BigIntStats, Stats } from 'node:fs';
+import { constants, type BigIntStats, type Stats } from 'node:fs';
 import type { AssetInfo, FileIdentity } from './asset-table.js';
 
 /**
@@ -59,7 +59,7 @@ export function etagCacheFile(dir: string, rootReal: string): string {
  * ETags computed by an earlier run, keyed by file path and valid only for the exact identity
  * (device, inode, size, mtime and ctime in ns) they were computed for, so an unchanged tree restarts
  * without reading file contents. The file is a cache, never an authority: one that cannot be read,
- * is not valid JSON, has another format, describes another root or has a single malformed entry is
+ * is malformed, has another format, describes another root or has a single malformed entry is
  * ignored as a whole (everything is hashed again).
  */
 export class EtagCache {
@@ -85,11 +85,13 @@ export class EtagCache {
     const file = etagCacheFile(dir, rootReal);
     let known = new Map<string, Known>();
     try {
-      const handle = await open(file, 'r');
+      // O_NONBLOCK: a FIFO at this name is opened at once (then not read), not waited on for a writer forever.
+      const handle = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
       try {
-        const writable = writableByOthers(await handle.stat(), false) ? file : writableByOthers(await stat(dir), true) ? dir : null;
+        const s = await handle.stat();
+        const writable = writableByOthers(s, false) ? file : writableByOthers(await stat(dir), true) ? dir : null;
         if (writable !== null) warn?.(`xorigin: not reading the ETag cache ${file}: ${writable} may be written by another user (it must be yours, and not group- or world-writable)`);
-        else known = (await readEntries(handle, rootReal)) ?? known;
+        else if (s.isFile()) known = (await readEntries(handle, rootReal)) ?? known;
       } finally {
         await handle.close();
       }
@@ -160,11 +162,6 @@ function pathField(rel: string): string {
 }
 
 /**
- * True when someone but this process's user (or root) may have written what `s` describes: owned by
- * another user, or group- or world-writable (a directory that is sticky, as /tmp, lets nobody
- * replace our file). Always false where there are no user ids (Windows).
- */
-/**
  * Deletes the temporary files of `file` left by processes that died while writing one (save() names
  * them FILE.PID.RANDOM.tmp and renames them when complete): a server killed mid-write left a
  * partial copy of the cache, megabytes for a large tree, on every such kill. A file whose process
@@ -199,6 +196,11 @@ function isRunning(pid: number): boolean {
   }
 }
 
+/**
+ * True when someone but this process's user (or root) may have written what `s` describes: owned by
+ * another user, or group- or world-writable (a directory that is sticky, as /tmp, lets nobody
+ * replace our file). Always false where there are no user ids (Windows).
+ */
 function writableByOthers(s: Stats, isDir: boolean): boolean {
   const uid = process.getuid?.();
   if (uid === undefined) return false;
@@ -209,7 +211,7 @@ function writableByOthers(s: Stats, isDir: boolean): boolean {
 /**
  * The entries of a cache file, read from `handle` a chunk at a time, or null when anything in it is
  * not as written by save(): another format or root, a malformed line, a path that is not plainly
- * under the root, a last line cut short.
+ * under the root or is there twice, a last line cut short.
  */
 async function readEntries(handle: FileHandle, rootReal: string): Promise<Map<string, Known> | null> {
   const known = new Map<string, Known>();
@@ -222,6 +224,8 @@ async function readEntries(handle: FileHandle, rootReal: string): Promise<Map<st
     const data = carry.length === 0 ? buffer.subarray(0, bytesRead) : Buffer.concat([carry, buffer.subarray(0, bytesRead)]);
     let start = 0;
     for (let nl = data.indexOf(10); nl !== -1; start = nl + 1, nl = data.indexOf(10, start)) {
+      // A line begun in the carry can end in this read, up to twice CHUNK long: the limit is per line.
+      if (nl - start >= CHUNK) return null;
       if (header ? !isHeader(data.toString('utf8', start, nl), rootReal) : !addEntry(data, start, nl, known)) return null;
       header = false;
     }
@@ -261,7 +265,8 @@ function addEntry(data: Buffer, start: number, end: number, known: Map<string, K
   } catch {
     return false;
   }
-  if (typeof path !== 'string' || !isPlainRelative(path)) return false;
+  // save() writes each path once: a second line for one (which would win) is not its work.
+  if (typeof path !== 'string' || !isPlainRelative(path) || known.has(path)) return false;
   const readAtMs = Number(data.toString('latin1', tagAt + TAG_LENGTH + 1, end));
   known.set(path, { identity: data.toString('latin1', restAt, tagAt), etag: data.toString('latin1', tagAt, tagAt + TAG_LENGTH), readAtMs });
   return true;
