@@ -187,3 +187,29 @@ test(`a connection that sends nothing, or one byte of HTTP or of TLS, is cut at 
   const open = await new Promise((r) => server.getConnections((e, n) => r(n)));
   assert.equal(open, 0, 'connections left open');
 });
+
+test('shutdown closes at once the connections that have asked nothing yet: in the peek or the TLS handshake', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-plain-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const server = await serve({ root, ...TRANSPORTS[2].options() });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const port = server.address().port;
+  let seen = 0;
+  server.on('connection', () => seen++);
+  const closes = [null, 'G', Buffer.from([0x16])].map(
+    (first) =>
+      new Promise((resolve) => {
+        const socket = net.connect(port, '127.0.0.1', () => (first === null ? null : socket.write(first)));
+        socket.on('error', () => {});
+        socket.on('close', () => resolve('closed'));
+        // The safety net, well short of the handshake timeout that cut them before.
+        setTimeout(() => {
+          resolve(`open after ${HANDSHAKE_TIMEOUT / 2} ms`);
+          socket.destroy();
+        }, HANDSHAKE_TIMEOUT / 2).unref();
+      }),
+  );
+  await eventually(() => seen === 3, () => 'the three connections did not reach the server');
+  await server.shutdown(100);
+  assert.deepEqual(await Promise.all(closes), ['closed', 'closed', 'closed']);
+});

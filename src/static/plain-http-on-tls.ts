@@ -57,6 +57,29 @@ export function firstBytesOf(b: Buffer): FirstBytes {
 
 function ignore(): void {}
 
+/**
+ * The connections that have asked nothing yet: still in the peek, or in the TLS handshake.
+ * `shutdown()` closes them at once (`dropAll`), as node:http closes idle keep-alive connections:
+ * otherwise each holds it until the handshake timeout, and none of them has a response to finish.
+ */
+export class UnstartedConnections {
+  readonly #sockets = new Set<Socket>();
+
+  add(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+  }
+
+  started(socket: Socket): void {
+    this.#sockets.delete(socket);
+  }
+
+  dropAll(): void {
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+  }
+}
+
 function destroyOnTimeout(this: Socket): void {
   this.destroy();
 }
@@ -73,12 +96,16 @@ function destroyOnTimeout(this: Socket): void {
  * handshake timeout, as a TLS handshake is: one that sends nothing, or a byte and stalls, is cut
  * after `handshakeTimeout` ms of silence either way.
  */
-export function answerPlainHttp(server: TlsServer, handshakeTimeout: number, context: ClientErrorContext): void {
+export function answerPlainHttp(server: TlsServer, handshakeTimeout: number, context: ClientErrorContext): UnstartedConnections {
+  const unstarted = new UnstartedConnections();
+  // The TLSSocket's _parent is the socket node:tls wrapped (Node's own field, not in its typings).
+  server.on('secureConnection', (tls: { _parent?: Socket }) => tls._parent && unstarted.started(tls._parent));
   const listeners = server.listeners('connection');
   if (listeners.length !== 1) throw new Error(`answerPlainHttp: expected node:tls's one 'connection' listener, found ${listeners.length}`);
   const startTls = listeners[0] as (this: TlsServer, socket: Socket) => void;
   server.removeListener('connection', startTls);
   server.on('connection', (socket: Socket) => {
+    unstarted.add(socket);
     socket.setTimeout(handshakeTimeout, destroyOnTimeout);
     socket.on('error', ignore);
     let seen: Buffer | null = null;
@@ -93,11 +120,14 @@ export function answerPlainHttp(server: TlsServer, handshakeTimeout: number, con
         socket.pause();
         socket.unshift(seen);
         startTls.call(server, socket);
-      } else if (kind === 'http') answer(socket, handshakeTimeout, context);
-      else socket.destroy();
+      } else if (kind === 'http') {
+        unstarted.started(socket);
+        answer(socket, handshakeTimeout, context);
+      } else socket.destroy();
     };
     socket.on('data', onData);
   });
+  return unstarted;
 }
 
 /**
