@@ -108,6 +108,29 @@ for (const transport of TRANSPORTS.filter((t) => t.scheme === 'https')) {
       assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
     });
 
+    test('a client that half-closes and keeps sending after the 400 is still closed, and shutdown is not held by it', async () => {
+      const closed = await new Promise((resolve) => {
+        const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+        let answer = '';
+        socket.on('data', (c) => {
+          answer += c;
+        });
+        // Each byte would reset an idle timeout: only a limit on the whole drain closes this one.
+        const drip = setInterval(() => socket.write('x'), 100);
+        socket.on('error', () => {});
+        socket.on('close', () => {
+          clearInterval(drip);
+          resolve(answer);
+        });
+        // The safety net: past the handshake timeout the server has failed; report it, do not wait forever.
+        setTimeout(() => {
+          resolve('never closed');
+          socket.destroy();
+        }, HANDSHAKE_TIMEOUT + 5_000).unref();
+      });
+      assert.match(closed, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    });
+
     test('bytes that are neither TLS nor HTTP are closed without an answer or a log line', async () => {
       const before = log.length;
       for (const garbage of ['SSH-2.0-OpenSSH_9.2\r\n', '\x00\x01\x02\x03', ' GET / HTTP/1.1\r\n\r\n']) {
@@ -163,4 +186,30 @@ test(`a connection that sends nothing, or one byte of HTTP or of TLS, is cut at 
   }
   const open = await new Promise((r) => server.getConnections((e, n) => r(n)));
   assert.equal(open, 0, 'connections left open');
+});
+
+test('shutdown closes at once the connections that have asked nothing yet: in the peek or the TLS handshake', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-plain-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const server = await serve({ root, ...TRANSPORTS[2].options() });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const port = server.address().port;
+  let seen = 0;
+  server.on('connection', () => seen++);
+  const closes = [null, 'G', Buffer.from([0x16])].map(
+    (first) =>
+      new Promise((resolve) => {
+        const socket = net.connect(port, '127.0.0.1', () => (first === null ? null : socket.write(first)));
+        socket.on('error', () => {});
+        socket.on('close', () => resolve('closed'));
+        // The safety net, well short of the handshake timeout that cut them before.
+        setTimeout(() => {
+          resolve(`open after ${HANDSHAKE_TIMEOUT / 2} ms`);
+          socket.destroy();
+        }, HANDSHAKE_TIMEOUT / 2).unref();
+      }),
+  );
+  await eventually(() => seen === 3, () => 'the three connections did not reach the server');
+  await server.shutdown(100);
+  assert.deepEqual(await Promise.all(closes), ['closed', 'closed', 'closed']);
 });

@@ -13,6 +13,13 @@ const TLS_HANDSHAKE = 0x16;
  */
 const LOOK_LIMIT = 24;
 
+/**
+ * How long the rest of a cleartext request is read and dropped once the 400 is flushed, before the
+ * connection is closed (ms): Go's net/http waits the same 500 ms (`rstAvoidanceDelay`) for the
+ * client to read the answer before a close that could send it a TCP reset.
+ */
+const LINGER_AFTER_ANSWER = 500;
+
 /** What the answer to a cleartext request says, as nginx and Go's net/http say it. */
 const PLAIN_HTTP_BODY = 'This port speaks HTTPS: the request was sent as plain HTTP. Use an https:// URL.\n';
 
@@ -50,6 +57,29 @@ export function firstBytesOf(b: Buffer): FirstBytes {
 
 function ignore(): void {}
 
+/**
+ * The connections that have asked nothing yet: still in the peek, or in the TLS handshake.
+ * `shutdown()` closes them at once (`dropAll`), as node:http closes idle keep-alive connections:
+ * otherwise each holds it until the handshake timeout, and none of them has a response to finish.
+ */
+export class UnstartedConnections {
+  readonly #sockets = new Set<Socket>();
+
+  add(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+  }
+
+  started(socket: Socket): void {
+    this.#sockets.delete(socket);
+  }
+
+  dropAll(): void {
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+  }
+}
+
 function destroyOnTimeout(this: Socket): void {
   this.destroy();
 }
@@ -66,12 +96,16 @@ function destroyOnTimeout(this: Socket): void {
  * handshake timeout, as a TLS handshake is: one that sends nothing, or a byte and stalls, is cut
  * after `handshakeTimeout` ms of silence either way.
  */
-export function answerPlainHttp(server: TlsServer, handshakeTimeout: number, context: ClientErrorContext): void {
+export function answerPlainHttp(server: TlsServer, handshakeTimeout: number, context: ClientErrorContext): UnstartedConnections {
+  const unstarted = new UnstartedConnections();
+  // The TLSSocket's _parent is the socket node:tls wrapped (Node's own field, not in its typings).
+  server.on('secureConnection', (tls: { _parent?: Socket }) => tls._parent && unstarted.started(tls._parent));
   const listeners = server.listeners('connection');
   if (listeners.length !== 1) throw new Error(`answerPlainHttp: expected node:tls's one 'connection' listener, found ${listeners.length}`);
   const startTls = listeners[0] as (this: TlsServer, socket: Socket) => void;
   server.removeListener('connection', startTls);
   server.on('connection', (socket: Socket) => {
+    unstarted.add(socket);
     socket.setTimeout(handshakeTimeout, destroyOnTimeout);
     socket.on('error', ignore);
     let seen: Buffer | null = null;
@@ -86,21 +120,37 @@ export function answerPlainHttp(server: TlsServer, handshakeTimeout: number, con
         socket.pause();
         socket.unshift(seen);
         startTls.call(server, socket);
-      } else if (kind === 'http') answer(socket, context);
-      else socket.destroy();
+      } else if (kind === 'http') {
+        unstarted.started(socket);
+        answer(socket, handshakeTimeout, context);
+      } else socket.destroy();
     };
     socket.on('data', onData);
   });
+  return unstarted;
 }
 
 /**
  * The 400, with the CORS headers every response carries. The rest of the request is read and
- * dropped until the client closes (or the timeout, still armed, cuts it): closing with unread
- * bytes would send a TCP reset, which can make the client lose the answer.
+ * dropped (closing with unread bytes would send a TCP reset, which can make the client lose the
+ * answer) for LINGER_AFTER_ANSWER ms once the answer is flushed, and `limit` ms in all: a client
+ * that half-closes and keeps sending a byte now and then would otherwise reset the idle timeout
+ * forever, holding the socket and keeping `shutdown()` from finishing.
  */
-function answer(socket: Socket, context: ClientErrorContext): void {
+function answer(socket: Socket, limit: number, context: ClientErrorContext): void {
   const response = rawErrorResponse(context.cors(), 400, 'Bad Request', PLAIN_HTTP_BODY);
+  const close = (): void => {
+    socket.destroy();
+  };
+  const cap = setTimeout(close, limit);
+  let linger: NodeJS.Timeout | undefined;
   socket.on('data', ignore);
-  socket.end(response.text);
+  socket.once('close', () => {
+    clearTimeout(cap);
+    clearTimeout(linger);
+  });
+  socket.end(response.text, () => {
+    linger = setTimeout(close, LINGER_AFTER_ANSWER);
+  });
   context.log()?.(clientErrorLine(socket.remoteAddress, 400, response.bodyBytes, context.logFormat()));
 }

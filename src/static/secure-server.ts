@@ -6,7 +6,7 @@ import type { StaticHandler } from './handler.js';
 import { exchangeOf } from './http2-exchange.js';
 import { HTTP2_LIMITS, Http2Sessions, type SessionTimeouts } from './http2-sessions.js';
 import type { ResolvedServerOptions } from './options.js';
-import { answerPlainHttp } from './plain-http-on-tls.js';
+import { answerPlainHttp, type UnstartedConnections } from './plain-http-on-tls.js';
 import type { TlsMaterial } from './tls.js';
 
 /**
@@ -19,6 +19,8 @@ export interface SecureServer {
   readonly node: HttpServer | Http2SecureServer;
   /** The HTTP/2 connections' bookkeeping; null without HTTP/2. */
   readonly sessions: Http2Sessions | null;
+  /** The connections still in the plain-HTTP peek or the TLS handshake; null without TLS. */
+  readonly unstarted: UnstartedConnections | null;
 }
 
 /** A TLS handshake that does not finish holds a socket too: the same 10 s as the headers (ms). */
@@ -32,14 +34,14 @@ export function createSecureNodeServer(config: ResolvedServerOptions, material: 
   const tls = { cert: material.cert, key: material.key, handshakeTimeout: HANDSHAKE_TIMEOUT };
   if (!config.http2) {
     const server = createHttpsServer({ ...common, ...tls }, handler);
-    answerPlainHttp(server, HANDSHAKE_TIMEOUT, clientErrors);
-    return { node: server as unknown as HttpServer, sessions: null };
+    const unstarted = answerPlainHttp(server, HANDSHAKE_TIMEOUT, clientErrors);
+    return { node: server as unknown as HttpServer, sessions: null, unstarted };
   }
   const server = createSecureServer({ ...tls, allowHTTP1: true, settings: HTTP2_LIMITS.settings, maxSessionMemory: HTTP2_LIMITS.maxSessionMemory }, handler as never);
-  answerPlainHttp(server, HANDSHAKE_TIMEOUT, clientErrors);
+  const unstarted = answerPlainHttp(server, HANDSHAKE_TIMEOUT, clientErrors);
   // The HTTP/1.1 side of this server reads these as node:http does; they are not constructor options here.
   (server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = common.connectionsCheckingInterval;
-  return { node: server, sessions: answerStreams(server, handler, { keepAlive: config.keepAliveTimeout, send: config.sendTimeout }, clientErrors) };
+  return { node: server, unstarted, sessions: answerStreams(server, handler, { keepAlive: config.keepAliveTimeout, send: config.sendTimeout }, clientErrors) };
 }
 
 /**

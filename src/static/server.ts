@@ -6,6 +6,7 @@ import { SendTimeouts } from './send-timeouts.js';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
 import { answerClientError, type ClientErrorContext } from './client-error.js';
 import type { Http2Sessions } from './http2-sessions.js';
+import type { UnstartedConnections } from './plain-http-on-tls.js';
 import type { SecureServer } from './secure-server.js';
 import { validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { inForce, planReload, type ReloadReport } from './reload.js';
@@ -53,7 +54,7 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
   let given = options;
   const handler = await handlerFor(config);
   const clientErrors: ClientErrorContext = { cors: () => handler.corsBlocks, log: () => config.log, logFormat: () => config.logFormat };
-  const { node, sessions } = await createNodeServer(config, handler, clientErrors);
+  const { node, sessions, unstarted } = await createNodeServer(config, handler, clientErrors);
   applyHttp1Timeouts(node, config);
   const sends = watchSends(node, config);
   node.on('clientError', answerClientError(clientErrors));
@@ -62,7 +63,7 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
   Object.defineProperty(server, 'root', { value: handler.root });
   Object.defineProperty(server, 'scheme', { value: config.tls === null ? 'http' : 'https' });
   Object.defineProperty(server, 'stats', { get: () => handler.stats });
-  makeCloseGraceful(node, handler, sessions);
+  makeCloseGraceful(node, handler, sessions, unstarted);
   server.reload = (next: ServerOptions): ReloadReport => {
     const fresh = validate(next);
     const report = planReload(given, next, config, fresh);
@@ -87,7 +88,7 @@ async function createNodeServer(config: ResolvedServerOptions, handler: StaticHa
   // Timeouts are enforced by a periodic sweep (default every 30 s, which made the 10 s headers
   // timeout up to 40 s): sweep every second.
   const common = { connectionsCheckingInterval: 1000 };
-  if (config.tls === null) return { node: createHttpServer(common, handler), sessions: null };
+  if (config.tls === null) return { node: createHttpServer(common, handler), sessions: null, unstarted: null };
   const { createSecureNodeServer } = await import('./secure-server.js');
   return createSecureNodeServer(config, config.tls, handler, common, clientErrors);
 }
@@ -124,13 +125,14 @@ function watchSends(node: NodeServer, config: ResolvedServerOptions): SendTimeou
  * been seen to cut a response still flushing a large buffer. Stop accepting, let in-flight
  * responses finish (or the deadline pass), then close what is left.
  */
-function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: Http2Sessions | null): void {
+function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: Http2Sessions | null, unstarted: UnstartedConnections | null): void {
   const server = node as unknown as XoriginServer;
   const nativeClose = node.close.bind(node) as (callback?: (err?: Error) => void) => void;
   const gracefulClose = (graceMs: number, callback?: (err?: Error) => void): void => {
     handler.drain();
     sessions?.drain();
     nativeClose(callback);
+    unstarted?.dropAll();
     // Every response has ended: what is left of HTTP/1.1 is idle keep-alive connections. HTTP/2
     // sessions were sent GOAWAY and close themselves once their last bytes are out; destroying them
     // now could cut a response's final frames still queued for the socket.
