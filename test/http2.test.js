@@ -388,7 +388,7 @@ test('a slow but steady reader is never reset, however large the write being rea
  * :authority localhost as literals), and once those are answered one more, whose stream ID tells
  * the server how many came before it. Resolves once the connection is closed.
  */
-function rawStreams(port, count) {
+function rawStreams(port, count, lastId = 2 * count + 1) {
   const path = Buffer.from('/a.woff2');
   const authority = Buffer.from('localhost');
   const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, path.length]), path, Buffer.from([0x01, authority.length]), authority]);
@@ -403,7 +403,7 @@ function rawStreams(port, count) {
       for (let i = 0; i < count; i++) frames.push(headers(2 * i + 1));
       socket.write(Buffer.concat(frames));
       setTimeout(() => {
-        socket.write(headers(2 * count + 1));
+        socket.write(headers(lastId));
         setTimeout(() => socket.end(), 200);
       }, 300);
     });
@@ -453,6 +453,24 @@ test('streams node:http2 refuses or the client resets unanswered are logged, one
   const reset = events().slice(2);
   assert.equal(reset.filter((e) => e.event === 'reset-early').length, 1, JSON.stringify(reset));
   assert.ok(reset.find((e) => e.event === 'reset-early').streams >= 100);
+});
+
+test('a client that skips stream IDs cannot make the log claim refusals its bytes could not have carried', async (t) => {
+  // RFC 9113 §5.1.1 lets a client open stream 2^31 - 15 after stream 1: counted by IDs, that is a
+  // billion streams refused. Each refused stream needs a HEADERS frame of 10 bytes or more.
+  const tree = makeRoot();
+  const lines = [];
+  const s = await start({ root: tree.root, log: (l) => lines.push(l), logFormat: 'json' });
+  t.after(async () => {
+    await s.server.shutdown(500);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
+  await rawStreams(s.port, 1, 0x7ffffff1);
+  const answered = () => lines.map((l) => JSON.parse(l)).filter((e) => e.method === 'GET').length;
+  assert.ok(await until(() => answered() === 2), `${answered()} of 2 streams answered`);
+  await s.server.shutdown(500);
+  const refused = lines.map((l) => JSON.parse(l)).filter((e) => e.event === 'refused');
+  for (const e of refused) assert.ok(e.streams <= 1000, `logged ${e.streams} refused streams for a connection that sent two`);
 });
 
 test('a reload gives connections already open the new send timeout (a silent connection is cut by it)', async (t) => {

@@ -49,6 +49,9 @@ const RESET_EARLY_LOGGED = 100;
  * One connection: its open streams, the timer that sends GOAWAY once it has none for a while, and
  * the streams that got no answer of ours, logged once when the connection ends (summarise()).
  */
+/** The smallest HEADERS frame that opens a stream: a 9-byte frame header and one byte of header block (RFC 9113 §4.1). */
+const HEADERS_MIN = 10;
+
 class SessionState {
   private open = 0;
   private idle: NodeJS.Timeout | null = null;
@@ -57,6 +60,8 @@ class SessionState {
   resetEarly = 0;
   /** nghttp2's lastProcStreamID, read while the session can still tell it (see noteLast). */
   private lastProc = 0;
+  /** The bytes the connection had received by then. */
+  private bytesRead = 0;
   /** Read on arrival: once the socket has closed, Node no longer tells it. */
   private readonly remote: string | undefined;
 
@@ -97,7 +102,9 @@ class SessionState {
    * at each point after which the client opens no new stream (its GOAWAY, the socket closing, ours).
    */
   noteLast(): void {
-    if (!this.session.destroyed) this.lastProc = Math.max(this.lastProc, this.session.state.lastProcStreamID ?? 0);
+    if (this.session.destroyed) return;
+    this.lastProc = Math.max(this.lastProc, this.session.state.lastProcStreamID ?? 0);
+    this.bytesRead = Math.max(this.bytesRead, this.session.socket?.bytesRead ?? 0);
   }
 
   /**
@@ -111,7 +118,11 @@ class SessionState {
   summarise(): void {
     const log = this.log.log();
     if (log === undefined) return;
-    const refused = this.lastProc === 0 ? 0 : (this.lastProc + 1) / 2 - this.answered;
+    // A client may skip stream IDs (RFC 9113 §5.1.1: HEADERS on 1 then on 2^31 - 15): the count of
+    // IDs is then no count of streams. Each refused stream came in a HEADERS frame of at least
+    // HEADERS_MIN bytes, so what the connection received bounds it.
+    const ids = this.lastProc === 0 ? 0 : (this.lastProc + 1) / 2 - this.answered;
+    const refused = Math.min(ids, Math.floor(this.bytesRead / HEADERS_MIN));
     if (refused > 0) log(sessionEventLine(this.remote, 'refused', refused, this.log.logFormat()));
     if (this.resetEarly >= RESET_EARLY_LOGGED) log(sessionEventLine(this.remote, 'reset-early', this.resetEarly, this.log.logFormat()));
   }
