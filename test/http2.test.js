@@ -413,7 +413,8 @@ function rawStreams(port, count, lastId = 2 * count + 1) {
   });
 }
 
-test('streams node:http2 refuses or the client resets unanswered are logged, one line per connection and kind', async (t) => {
+/** A server on a fresh tree with a JSON access log (its lines in `lines`), stopped after the test. */
+async function startLogged(t) {
   const tree = makeRoot();
   const lines = [];
   const s = await start({ root: tree.root, log: (l) => lines.push(l), logFormat: 'json' });
@@ -421,6 +422,11 @@ test('streams node:http2 refuses or the client resets unanswered are logged, one
     await s.server.shutdown(500);
     rmSync(tree.root, { recursive: true, force: true });
   });
+  return { s, lines };
+}
+
+test('streams node:http2 refuses or the client resets unanswered are logged, one line per connection and kind', async (t) => {
+  const { s, lines } = await startLogged(t);
   const events = () => lines.map((l) => JSON.parse(l)).filter((e) => e.event !== undefined);
   // Over 128 at once: 200 HEADERS in one burst, before any answer can end a stream, then one more.
   await rawStreams(s.port, 200);
@@ -458,13 +464,7 @@ test('streams node:http2 refuses or the client resets unanswered are logged, one
 test('a client that skips stream IDs cannot make the log claim refusals its bytes could not have carried', async (t) => {
   // RFC 9113 §5.1.1 lets a client open stream 2^31 - 15 after stream 1: counted by IDs, that is a
   // billion streams refused. Each refused stream needs a HEADERS frame of 10 bytes or more.
-  const tree = makeRoot();
-  const lines = [];
-  const s = await start({ root: tree.root, log: (l) => lines.push(l), logFormat: 'json' });
-  t.after(async () => {
-    await s.server.shutdown(500);
-    rmSync(tree.root, { recursive: true, force: true });
-  });
+  const { s, lines } = await startLogged(t);
   await rawStreams(s.port, 1, 0x7ffffff1);
   const answered = () => lines.map((l) => JSON.parse(l)).filter((e) => e.method === 'GET').length;
   assert.ok(await until(() => answered() === 2), `${answered()} of 2 streams answered`);

@@ -353,8 +353,8 @@ function addSiblingBase(urlPath: string, to: Set<string>): void {
  * a sibling of (`x` for `x.br`), and the `/dir/` entry of an index.html among those.
  */
 function touchedBy(urlPath: string, touched: Set<string>): void {
-  const paths = [urlPath];
-  for (const { suffix } of ENCODINGS) if (urlPath.endsWith(suffix)) paths.push(urlPath.slice(0, -suffix.length));
+  const paths = new Set([urlPath]);
+  addSiblingBase(urlPath, paths);
   for (const path of paths) {
     touched.add(path);
     if (path.endsWith('/index.html')) touched.add(path.slice(0, -'index.html'.length));

@@ -2,8 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, sep } from 'node:path';
-import { constants, type BigIntStats, type Stats } from 'node:fs';
+import type { BigIntStats, Stats } from 'node:fs';
 import type { AssetInfo, FileIdentity } from './asset-table.js';
+import { READ_NONBLOCK } from './read-flags.js';
 
 /**
  * The format tag of a cache file, on its first line; any other value (another version, another
@@ -86,7 +87,7 @@ export class EtagCache {
     let known = new Map<string, Known>();
     try {
       // O_NONBLOCK: a FIFO at this name is opened at once (then not read), not waited on for a writer forever.
-      const handle = await open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+      const handle = await open(file, READ_NONBLOCK);
       try {
         const s = await handle.stat();
         const writable = writableByOthers(s, false) ? file : writableByOthers(await stat(dir), true) ? dir : null;

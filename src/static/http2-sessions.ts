@@ -45,13 +45,13 @@ export interface SessionTimeouts {
  */
 const RESET_EARLY_LOGGED = 100;
 
+/** The smallest HEADERS frame that opens a stream: a 9-byte frame header and one byte of header block (RFC 9113 §4.1). */
+const HEADERS_MIN = 10;
+
 /**
  * One connection: its open streams, the timer that sends GOAWAY once it has none for a while, and
  * the streams that got no answer of ours, logged once when the connection ends (summarise()).
  */
-/** The smallest HEADERS frame that opens a stream: a 9-byte frame header and one byte of header block (RFC 9113 §4.1). */
-const HEADERS_MIN = 10;
-
 class SessionState {
   private open = 0;
   private idle: NodeJS.Timeout | null = null;

@@ -10,3 +10,6 @@ import { constants } from 'node:fs';
  * nothing. 0 where a flag is missing.
  */
 export const READ_BY_PATH = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
+/** Read-only, not waiting for a writer should the path be a FIFO; a symlink is followed (the ETag cache's file). */
+export const READ_NONBLOCK = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
