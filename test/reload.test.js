@@ -150,6 +150,50 @@ test('a renewed certificate is served to new handshakes; a mismatched key is ref
   rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * One HTTPS/1.1 exchange offering `session` (a ticket from an earlier connection, or undefined):
+ * whether the server resumed it, and the last ticket it sent (TLS 1.3 sends them after the handshake).
+ */
+function tlsExchange(port, session) {
+  return new Promise((resolve, reject) => {
+    let ticket;
+    const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], session }, () => {
+      socket.write('GET /a.woff2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    });
+    socket.on('session', (s) => (ticket = s));
+    socket.resume();
+    socket.on('end', () => resolve({ reused: socket.isSessionReused(), ticket }));
+    socket.on('error', reject);
+  });
+}
+
+test('a session ticket issued before a reload still resumes after it: one that changed nothing, and a certificate renewal', async (t) => {
+  const root = makeRoot();
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-resume-'));
+  const files = { cert: join(dir, 'fullchain.pem'), key: join(dir, 'privkey.pem') };
+  const one = testCertificate('one.test');
+  const two = testCertificate('two.test');
+  copyFileSync(one.cert, files.cert);
+  copyFileSync(one.key, files.key);
+  const s = await start({ root, ...OLD, tls: files });
+  t.after(async () => {
+    await s.server.shutdown(500);
+    rmSync(root, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const first = await tlsExchange(s.port);
+  assert.equal(first.reused, false);
+  assert.ok(first.ticket, 'the server sent a session ticket');
+  assert.equal((await tlsExchange(s.port, first.ticket)).reused, true, 'resumed before any reload');
+  s.server.reload({ root, ...OLD, tls: files });
+  assert.equal((await tlsExchange(s.port, first.ticket)).reused, true, 'resumed after a reload that changed nothing');
+  copyFileSync(two.cert, files.cert);
+  copyFileSync(two.key, files.key);
+  assert.deepEqual(s.server.reload({ root, ...OLD, tls: files }).applied, ['tls']);
+  assert.equal(await servedName(s.port), 'two.test');
+  assert.equal((await tlsExchange(s.port, first.ticket)).reused, true, 'resumed after a certificate renewal');
+});
+
 test('cors.reconfigure: a new policy in one step; an invalid one throws and the old stays', async () => {
   const cors = createCors({ origins: [A] });
   const s = await listen((req, res) => {
@@ -398,9 +442,13 @@ test('CLI --workers 2 with TLS: every worker offers h2 and answers plain HTTP wi
     assert.equal(await handshake(r.port), 'one.test h2');
     assert.equal(await cleartextStatus(r.port), 'HTTP/1.1 400 Bad Request');
   }
+  // The workers share their session ticket keys: a ticket from one resumes on every worker.
+  const { ticket } = await tlsExchange(r.port);
+  for (let i = 0; i < 4; i++) assert.equal((await tlsExchange(r.port, ticket)).reused, true, `resumption ${String(i + 1)} of 4`);
   copyFileSync(two.cert, files.cert);
   copyFileSync(two.key, files.key);
   r.child.kill('SIGHUP');
   await stderrMatch(r, /(worker \d+: reloaded: applied: tls[^\n]*\n[^]*){2}/);
   for (let i = 0; i < 4; i++) assert.equal(await handshake(r.port), 'two.test h2');
+  for (let i = 0; i < 4; i++) assert.equal((await tlsExchange(r.port, ticket)).reused, true, `resumption ${String(i + 1)} of 4 after SIGHUP`);
 });

@@ -4,6 +4,7 @@ import { onStopSignals } from './signals.js';
 import type { Settings } from './config.js';
 import { forwardReloads, type Reread } from './reload.js';
 import { urlHost } from './serve.js';
+import { newTicketKeys, TICKET_KEYS_ENV } from '../static/ticket-keys.js';
 
 /** A worker is killed if it has not finished its responses this long after being asked to stop. */
 const STOP_DEADLINE = 15_000;
@@ -31,8 +32,11 @@ export function supervise(settings: Settings, reread: Reread): void {
   const url = `${settings.options.tls === undefined ? 'http' : 'https'}://${urlHost(settings.host)}`;
   const state = { stopping: false, everListened: false, printed: false, quickDeaths: 0 };
   const startedAt = new Map<number, number>();
+  // One set of session ticket keys for every worker, replacements included: a client resumes its
+  // TLS session on whichever worker its next connection is dealt to.
+  const env = settings.options.tls === undefined ? {} : { [TICKET_KEYS_ENV]: newTicketKeys().toString('hex') };
   const fork = (): void => {
-    startedAt.set(cluster.fork().id, Date.now());
+    startedAt.set(cluster.fork(env).id, Date.now());
   };
 
   const scans = new Map<number, string>();

@@ -8,6 +8,7 @@ import { answerClientError, type ClientErrorContext } from './client-error.js';
 import type { Http2Sessions } from './http2-sessions.js';
 import type { UnstartedConnections } from './plain-http-on-tls.js';
 import type { SecureServer } from './secure-server.js';
+import type { TlsMaterial } from './tls.js';
 import { validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { inForce, planReload, type ReloadReport } from './reload.js';
 
@@ -71,13 +72,22 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
     applyHttp1Timeouts(node, fresh);
     sends.timeout = fresh.sendTimeout;
     sessions?.retime({ keepAlive: fresh.keepAliveTimeout, send: fresh.sendTimeout });
-    if (fresh.tls !== null && config.tls !== null) (node as unknown as TlsServer).setSecureContext({ cert: fresh.tls.cert, key: fresh.tls.key });
+    if (fresh.tls !== null && config.tls !== null) renewCertificate(node as unknown as TlsServer, fresh.tls);
     // What needs a restart stays as it was, so the next comparison is against what is in force.
     config = { ...fresh, tls: config.tls === null ? null : fresh.tls, http2: config.http2 };
     given = inForce(given, next, report);
     return report;
   };
   return server;
+}
+
+/**
+ * New handshakes get the new pair; connections already open carry on. The session ticket keys in
+ * use are passed on (node:tls reuses only those given at creation, and setTicketKeys() may have changed
+ * them since): new keys would cost every client holding a ticket a full handshake (see ticket-keys.ts).
+ */
+function renewCertificate(server: TlsServer, tls: TlsMaterial): void {
+  server.setSecureContext({ cert: tls.cert, key: tls.key, ticketKeys: server.getTicketKeys() });
 }
 
 /**
