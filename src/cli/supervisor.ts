@@ -17,6 +17,14 @@ function scanSummary(s: ScanReport): string {
   return ` (${String(s.files)} files: ${String(s.hashed)} read, ${String(s.cached)} from the ETag cache)`;
 }
 
+/**
+ * What every worker is forked with, replacements included: with TLS, one set of session ticket
+ * keys, so a client resumes its TLS session on whichever worker its next connection is dealt to.
+ */
+function workerEnv(settings: Settings): Record<string, string> {
+  return settings.options.tls === undefined ? {} : { [TICKET_KEYS_ENV]: newTicketKeys().toString('hex') };
+}
+
 function liveWorkers(): Worker[] {
   return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
 }
@@ -32,9 +40,7 @@ export function supervise(settings: Settings, reread: Reread): void {
   const url = `${settings.options.tls === undefined ? 'http' : 'https'}://${urlHost(settings.host)}`;
   const state = { stopping: false, everListened: false, printed: false, quickDeaths: 0 };
   const startedAt = new Map<number, number>();
-  // One set of session ticket keys for every worker, replacements included: a client resumes its
-  // TLS session on whichever worker its next connection is dealt to.
-  const env = settings.options.tls === undefined ? {} : { [TICKET_KEYS_ENV]: newTicketKeys().toString('hex') };
+  const env = workerEnv(settings);
   const fork = (): void => {
     startedAt.set(cluster.fork(env).id, Date.now());
   };
