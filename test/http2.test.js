@@ -491,6 +491,46 @@ test('a reload gives connections already open the new send timeout (a silent con
   assert.equal(await Promise.race([closed, safety]), 'closed');
 });
 
+test('the keep-alive timeout counts from the last stream: a connection used more often than it stays open, then gets GOAWAY', async (t) => {
+  const { root } = makeRoot();
+  const { server, port } = await start({ root, keepAliveTimeout: 1500 });
+  t.after(async () => {
+    await server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const session = connect(port);
+  let goaway = null;
+  session.on('goaway', () => (goaway ??= Date.now()));
+  const closed = new Promise((resolve) => session.once('close', resolve));
+  // Seven requests 300 ms apart: 2 s of use, longer than the timeout, never idle for as long as it.
+  for (let i = 0; i < 7; i++) {
+    await h2RequestOn(session, '/a.woff2');
+    assert.equal(goaway, null, `GOAWAY after request ${i + 1}, though the connection was never idle for 1.5 s`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  const idleFrom = Date.now() - 300;
+  const safety = new Promise((resolve) => setTimeout(resolve, 6000, 'still open 6 s after the last stream').unref());
+  assert.notEqual(await Promise.race([closed.then(() => 'closed'), safety]), 'still open 6 s after the last stream');
+  assert.ok(goaway !== null && goaway - idleFrom >= 1400, `GOAWAY ${goaway === null ? 'never sent' : `${goaway - idleFrom} ms after the last stream`}`);
+});
+
+test('a reload that shortens the keep-alive timeout applies to connections already idle', async (t) => {
+  const { root } = makeRoot();
+  const c = testCertificate();
+  const options = { root, tls: { cert: c.cert, key: c.key }, keepAliveTimeout: 60_000 };
+  const { server, port } = await start(options);
+  t.after(async () => {
+    await server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const session = connect(port);
+  await h2RequestOn(session, '/a.woff2');
+  const closed = new Promise((resolve) => session.once('close', () => resolve('closed')));
+  server.reload({ ...options, keepAliveTimeout: 200 });
+  const safety = new Promise((resolve) => setTimeout(resolve, 5000, 'still open 5 s after the reload').unref());
+  assert.equal(await Promise.race([closed, safety]), 'closed');
+});
+
 test('with http2: false, ALPN offers only http/1.1', async () => {
   const tree = makeRoot();
   const s = await start({ root: tree.root, http2: false });

@@ -49,11 +49,19 @@ const RESET_EARLY_LOGGED = 100;
 const HEADERS_MIN = 10;
 
 /**
- * One connection: its open streams, the timer that sends GOAWAY once it has none for a while, and
- * the streams that got no answer of ours, logged once when the connection ends (summarise()).
+ * One connection: its open streams, the timer that sends GOAWAY once it has had none for the
+ * keep-alive timeout, and the streams that got no answer of ours, logged once when the connection
+ * ends (summarise()).
+ *
+ * The idle timer is lazy: it is armed once and, when it fires, looks at when the connection last
+ * became idle (`idleSince`) and either sends GOAWAY or waits for the rest. A timer set each time
+ * the last stream closes and cleared when the next one opens cost ~0.9 µs of a 1-byte GET over
+ * HTTP/2 (`setTimeout`, libuv's clock, the timer list), as often as once per request.
  */
 class SessionState {
   private open = 0;
+  /** When the connection last had no open stream (Date.now() ms): read only by the idle timer. */
+  private idleSince = Date.now();
   private idle: NodeJS.Timeout | null = null;
   /** Streams handed to the server ('stream'), and those of them the client reset before their answer. */
   private answered = 0;
@@ -76,18 +84,29 @@ class SessionState {
   streamOpened(): void {
     this.answered++;
     this.open++;
-    if (this.idle !== null) clearTimeout(this.idle);
-    this.idle = null;
   }
 
   streamClosed(): void {
-    const session = this.session;
-    if (--this.open === 0 && !session.closed && !session.destroyed) this.arm();
+    if (--this.open === 0) this.idleSince = Date.now();
   }
 
-  arm(): void {
-    this.idle = setTimeout(() => this.end(false), this.timeouts.keepAlive);
+  /** (Re)starts the idle timer: it fires after `delay` ms (the keep-alive timeout by default). */
+  arm(delay: number = this.timeouts.keepAlive): void {
+    if (this.idle !== null) clearTimeout(this.idle);
+    this.idle = setTimeout(() => this.checkIdle(), delay);
     this.idle.unref();
+  }
+
+  /** GOAWAY once idle for the keep-alive timeout; otherwise looks again when it could be. */
+  private checkIdle(): void {
+    this.idle = null;
+    const session = this.session;
+    if (session.closed || session.destroyed) return;
+    const keepAlive = this.timeouts.keepAlive;
+    if (this.open > 0) return this.arm(keepAlive);
+    const left = this.idleSince + keepAlive - Date.now();
+    if (left <= 0) this.end(false);
+    else this.arm(left);
   }
 
   /** GOAWAY (`hard`: destroyed), noting first what only the live session can tell. */
@@ -243,13 +262,17 @@ export class Http2Sessions implements StreamTracker {
 
   /**
    * New timeouts (a reload): the sweep and new connections read them from `timeouts`; connections
-   * already open get the new inactivity timeout now, as HTTP/1.x ones get theirs from the next sweep.
+   * already open get the new inactivity and keep-alive timeouts now, as HTTP/1.x ones get theirs
+   * from the next sweep.
    */
   retime(next: SessionTimeouts): void {
-    const changed = next.send !== this.timeouts.send;
+    const sendChanged = next.send !== this.timeouts.send;
+    const keepAliveChanged = next.keepAlive !== this.timeouts.keepAlive;
     Object.assign(this.timeouts, next);
     // No callback: the one given when the session came ('timeout' listener) stays, and only one.
-    if (changed) for (const session of this.sessions.keys()) session.setTimeout(next.send);
+    if (sendChanged) for (const session of this.sessions.keys()) session.setTimeout(next.send);
+    // The idle timers look again now, against the new timeout (a shorter one may have passed).
+    if (keepAliveChanged) for (const state of this.sessions.values()) state.arm(0);
   }
 
   /** GOAWAY to every connection: their streams in flight finish, no new one is accepted. */
