@@ -491,6 +491,39 @@ test('a reload gives connections already open the new send timeout (a silent con
   assert.equal(await Promise.race([closed, safety]), 'closed');
 });
 
+test('preflights over HTTP/2 each carry their own origin, method and headers, and a reload brings its policy at once', async (t) => {
+  const { root } = makeRoot();
+  const c = testCertificate();
+  const A = 'https://a.example';
+  const B = 'https://b.example';
+  const options = { root, tls: { cert: c.cert, key: c.key }, cors: { origins: [A, B], methods: ['PUT', 'DELETE'], allowedHeaders: ['*'], credentials: true } };
+  const { server, port } = await start(options);
+  t.after(async () => {
+    await server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const preflight = (origin, method, asked) =>
+    h2Request(port, { method: 'OPTIONS', path: '/a.woff2', headers: { origin, 'access-control-request-method': method, ...(asked ? { 'access-control-request-headers': asked } : {}) } });
+  // The engine refills one block in place for every allowed preflight: no value may carry over.
+  const seen = [];
+  for (const [origin, method, asked] of [[A, 'PUT', 'x-one'], [B, 'DELETE', 'x-two, x-three'], [A, 'PUT', undefined], [B, 'PUT', 'x-four']]) {
+    const res = await preflight(origin, method, asked);
+    seen.push([res.status, res.headers['access-control-allow-origin'], res.headers['access-control-allow-methods'], res.headers['access-control-allow-headers']]);
+  }
+  assert.deepEqual(seen.map((r) => r[1]), [A, B, A, B]);
+  assert.deepEqual(seen.map((r) => r[3]), ['x-one', 'x-two, x-three', undefined, 'x-four']);
+  assert.ok(seen.every((r) => r[0] === 204 && /PUT/.test(r[2])), JSON.stringify(seen));
+  const denied = await preflight('https://evil.example', 'PUT', 'x-one');
+  assert.equal(denied.status, 403);
+  assert.equal(denied.headers['access-control-allow-origin'], undefined);
+  server.reload({ ...options, cors: { origins: [B], methods: ['PATCH'] } });
+  assert.equal((await preflight(A, 'PUT')).status, 403, 'A is no longer allowed after the reload');
+  const after = await preflight(B, 'PATCH');
+  assert.equal(after.status, 204);
+  assert.equal(after.headers['access-control-allow-origin'], B);
+  assert.match(after.headers['access-control-allow-methods'], /PATCH/);
+});
+
 test('the keep-alive timeout counts from the last stream: a connection used more often than it stays open, then gets GOAWAY', async (t) => {
   const { root } = makeRoot();
   const { server, port } = await start({ root, keepAliveTimeout: 1500 });
