@@ -253,6 +253,8 @@ interface Scan {
   dirs: string[] | null;
   /** Files that changed again too soon after their last read (see read-backoff.ts): ms until each is looked at again. */
   readonly later: Map<string, number>;
+  /** URL paths of entries whose name is not valid UTF-8 (see visit), which no request can name. */
+  readonly undecodable: string[];
 }
 
 /** The work of the last scan, for tests and the start-up report. */
@@ -427,6 +429,8 @@ export class AssetTable<T> {
   private changed: Set<string> | null = null;
   /** The last walk reached some entry through a symlink (so events cannot be trusted to name it). */
   private linked = false;
+  /** The undecodable names last warned about (warnUndecodable), joined. */
+  private undecodableWarned = '';
   private recheckWalk = false;
   /** What the last scan did (null before the first). */
   lastScan: ScanReport | null = null;
@@ -786,6 +790,7 @@ export class AssetTable<T> {
           scan.dirs = this.watcherWanted ? [] : null;
           await this.walk(this.rootReal, '', scan);
           this.linked = scan.linked;
+          this.warnUndecodable(scan.undecodable);
           if (scan.dirs !== null) this.startWatcher(scan.dirs);
         }
         this.publish(scan);
@@ -801,7 +806,7 @@ export class AssetTable<T> {
 
   private newScan(out: Map<string, AssetInfo> | TableDelta, racy: Set<AssetInfo>): Scan {
     this.scanCounts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
-    return { out, seen: new Set([this.rootReal]), racy, unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.scanCounts, linked: false, dirs: null, later: new Map() };
+    return { out, seen: new Set([this.rootReal]), racy, unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.scanCounts, linked: false, dirs: null, later: new Map(), undecodable: [] };
   }
 
   /**
@@ -883,6 +888,19 @@ export class AssetTable<T> {
     // rescan it would wait for some unrelated change. With `watch: false` the table never rescans itself.
     if (scan.racy.size > 0 && this.options.watch !== false) this.recheckIn(RACY_RECHECK_MS, false);
     this.readLater(scan.later);
+  }
+
+  /**
+   * Says, once per walk that finds a different set, which names are skipped for not being UTF-8:
+   * without it, the operator sees only 404s for files that `ls` shows.
+   */
+  private warnUndecodable(paths: readonly string[]): void {
+    const key = paths.join('\n');
+    if (key === this.undecodableWarned) return;
+    this.undecodableWarned = key;
+    if (paths.length === 0) return;
+    const shown = paths.slice(0, 3).join(', ') + (paths.length > 3 ? `, and ${paths.length - 3} more` : '');
+    (this.options.warn ?? writeStderr)(`xorigin: ${paths.length} name(s) under ${this.root} are not valid UTF-8 and are not served (${shown}; U+FFFD marks the bytes); rename them to UTF-8 (e.g. convmv -f latin1 -t utf8)`);
   }
 
   /** True when `info` is the version the table serves at its URL path. */
@@ -1059,6 +1077,9 @@ export class AssetTable<T> {
     } catch (e) {
       // Vanished between readdir and stat, or a dangling symlink: not servable.
       if (isTransient(e)) this.keepKnown(urlPath, scan);
+      // Node reads a name that is not valid UTF-8 with U+FFFD in place of the bad bytes: that name
+      // opens nothing (ENOENT), and no URL could name it either (%E9 is not UTF-8 for decodeURIComponent).
+      else if ((e as NodeJS.ErrnoException).code === 'ENOENT' && entry.name.includes('\uFFFD')) scan.undecodable.push(urlPath);
     }
   }
 
