@@ -1,5 +1,5 @@
 // TLS session ticket keys (src/static/ticket-keys.ts): shared by every --workers worker through the
-// primary's $XORIGIN_TLS_TICKET_KEYS.
+// primary's $XORIGIN_TLS_TICKET_KEYS, and honoured when the user sets it.
 //
 // Why killing every worker at once: node:cluster already gives each worker that listens on a port
 // the ticket keys of the first one that did (child.js sends _getServerData() with queryServer, the
@@ -10,6 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -62,4 +63,25 @@ test('CLI --workers 2: a ticket issued before every worker died at once resumes 
   await stderrMatch(r, /(worker \d+ listening[^]*){4}/);
   assert.deepEqual(listeningWorkers(r).length, 4, r.err);
   await resumesFourTimes(r.port, ticket, 'after both workers were replaced');
+});
+
+test('$XORIGIN_TLS_TICKET_KEYS set by the user is used with and without --workers: a ticket resumes across a restart', async (t) => {
+  const root = makeRoot();
+  const env = { XORIGIN_TLS_TICKET_KEYS: randomBytes(48).toString('hex') };
+  const runs = [];
+  t.after(async () => {
+    for (const run of runs) await stopCli(run);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const single = await runCli(tlsArgs(root), { env });
+  runs.push(single);
+  assert.equal(single.code, 'listening', single.err);
+  const { ticket } = await tlsExchange(single.port);
+  await stopCli(single);
+  const cluster = await runCli([...tlsArgs(root), '--workers', '2'], { env });
+  runs.push(cluster);
+  assert.equal(cluster.code, 'listening', cluster.err);
+  await stderrMatch(cluster, /(worker \d+ listening[^]*){2}/);
+  await resumesFourTimes(cluster.port, ticket, 'on the restarted server\'s workers');
+  assert.ok(!`${single.out}${single.err}${cluster.out}${cluster.err}`.includes(env.XORIGIN_TLS_TICKET_KEYS), 'the keys are never printed');
 });
