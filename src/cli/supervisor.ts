@@ -19,7 +19,7 @@ function scanSummary(s: ScanReport): string {
 
 /**
  * What every worker is forked with, replacements included: with TLS, one set of session ticket
- * keys (the user's $XORIGIN_TLS_TICKET_KEYS when valid, else fresh ones), so a client
+ * keys (the user's $XORIGIN_TLS_TICKET_KEYS, checked with the settings, else fresh ones), so a client
  * resumes its TLS session on whichever worker its next connection is dealt to, even one started
  * after every worker had died (node:cluster's own hand-off of the keys lasts only while a worker
  * holds the port: see ticket-keys.ts).

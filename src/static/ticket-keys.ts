@@ -1,18 +1,69 @@
 import { randomBytes } from 'node:crypto';
+import type { PolicyProblem } from '../cors/errors.js';
 
 /**
  * How a cluster primary hands its workers the session ticket keys they share (hex of 48 bytes).
  * Set by the CLI's supervisor (to the user's own, when given); a library user running their own
- * cluster, or several machines behind one address, may set it the same way.
+ * cluster, or several machines behind one address, may set it the same way. A secret: it is never
+ * printed, not even in an error.
  */
 export const TICKET_KEYS_ENV = 'XORIGIN_TLS_TICKET_KEYS';
 
 /** node:tls's `ticketKeys`: 16 bytes of key name, 16 of HMAC secret, 16 of AES key. */
 const TICKET_KEYS_BYTES = 48;
+const TICKET_KEYS_HEX = new RegExp(`^[0-9a-f]{${String(TICKET_KEYS_BYTES * 2)}}$`, 'i');
 
 /** Fresh keys, for a process or a cluster (the supervisor's, passed on in TICKET_KEYS_ENV). */
-export function newTicketKeys(): Buffer {
+function newTicketKeys(): Buffer {
   return randomBytes(TICKET_KEYS_BYTES);
+}
+
+interface GivenKeys {
+  readonly keys: Buffer | null;
+  readonly problem: PolicyProblem | null;
+}
+
+/** What TICKET_KEYS_ENV held when this process first asked; undefined until then. */
+let given: GivenKeys | undefined;
+
+/**
+ * TICKET_KEYS_ENV, read once. It is then removed from process.env, so that no child process
+ * inherits it and no diagnostic report (process.report, --report-on-fatalerror) lists it.
+ * An empty or blank value counts as unset, as `$PORT` does.
+ */
+function givenKeys(): GivenKeys {
+  if (given !== undefined) return given;
+  const text = process.env[TICKET_KEYS_ENV]?.trim();
+  delete process.env[TICKET_KEYS_ENV];
+  given = text === undefined || text === '' ? { keys: null, problem: null } : parseKeys(text);
+  return given;
+}
+
+/** The keys, or the problem naming the variable, what is wrong and the fix; never the value. */
+function parseKeys(text: string): GivenKeys {
+  if (TICKET_KEYS_HEX.test(text)) return { keys: Buffer.from(text, 'hex'), problem: null };
+  const notHex = /[^0-9a-f]/i.exec(text);
+  const reason = notHex === null
+    ? `has ${String(text.length)} hex digits; session ticket keys are ${String(TICKET_KEYS_BYTES * 2)} (${String(TICKET_KEYS_BYTES)} bytes)`
+    : `has a character that is not a hex digit at position ${String(notHex.index + 1)}`;
+  return {
+    keys: null,
+    problem: {
+      option: `$${TICKET_KEYS_ENV}`,
+      value: `(${String(text.length)} characters, not shown: a secret)`,
+      reason,
+      fix: `set it to ${String(TICKET_KEYS_BYTES * 2)} hex digits (openssl rand -hex ${String(TICKET_KEYS_BYTES)}), the same in every process that is to resume the others' TLS sessions, or unset it to have fresh keys made at start`,
+    },
+  };
+}
+
+/**
+ * A start-up problem when TICKET_KEYS_ENV is set but malformed, else null. Falling back to fresh
+ * keys would quietly defeat the one thing the variable is set for (sharing), and the only symptom,
+ * clients doing full handshakes, shows nowhere.
+ */
+export function ticketKeysProblem(): PolicyProblem | null {
+  return givenKeys().problem;
 }
 
 /**
@@ -26,9 +77,7 @@ export function newTicketKeys(): Buffer {
  * still holds the port: when every worker has died at once, the replacements start anew.
  */
 export function ticketKeysForProcess(): Buffer {
-  const given = process.env[TICKET_KEYS_ENV];
-  if (given !== undefined && /^[0-9a-f]{96}$/i.test(given)) return Buffer.from(given, 'hex');
-  return newTicketKeys();
+  return givenKeys().keys ?? newTicketKeys();
 }
 
 /**
