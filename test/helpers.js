@@ -211,3 +211,12 @@ export function stderrMatch(r, pattern) {
     tick();
   });
 }
+
+/** A port on 127.0.0.1 that was free a moment ago (listen on 0, close), for a server that must bind it again. */
+export async function freePort() {
+  const probe = net.createServer();
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}

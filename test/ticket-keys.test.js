@@ -14,9 +14,8 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import net from 'node:net';
 import { join } from 'node:path';
-import { runCli, stderrMatch, stopCli } from './helpers.js';
+import { freePort, runCli, stderrMatch, stopCli } from './helpers.js';
 import { testCertificate, tlsExchange } from './transports.js';
 
 function makeRoot() {
@@ -39,17 +38,9 @@ async function resumesFourTimes(port, ticket, when) {
   for (let i = 0; i < 4; i++) assert.equal((await tlsExchange(port, ticket)).reused, true, `resumption ${String(i + 1)} of 4 ${when}`);
 }
 
-/** A port free right now: when every worker has died, the primary binds the port again (with 0, another one). */
-async function freePort() {
-  const probe = net.createServer();
-  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 test('CLI --workers 2: a ticket issued before every worker died at once resumes on their replacements (the primary\'s keys)', async (t) => {
   const root = makeRoot();
+  // A fixed port: when every worker has died the primary binds it again (with 0, another one).
   const r = await runCli([...tlsArgs(root, await freePort()), '--workers', '2']);
   t.after(async () => {
     await stopCli(r);
