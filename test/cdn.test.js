@@ -13,11 +13,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { request } from './helpers.js';
+import { freePort, request } from './helpers.js';
 
 const NGINX = process.env.NGINX_PATH ?? ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
 const REQUIRED = process.env.XORIGIN_BROWSER_TESTS === 'required';
@@ -53,15 +52,6 @@ function readmeSnippet({ dir, port, upstreams }) {
   swap('server 127.0.0.1:8082;', `server 127.0.0.1:${upstreams[1]};`);
   swap('listen 80;', `listen 127.0.0.1:${port};`);
   return conf;
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /**

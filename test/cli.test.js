@@ -8,7 +8,7 @@ import http from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rawRequest, request, runCli, stopCli as stop } from './helpers.js';
+import { freePort, rawRequest, request, runCli, stopCli as stop } from './helpers.js';
 
 const ROOT = 'example';
 const APP = 'https://app.example.com';
@@ -24,15 +24,6 @@ function writeConfig(dir, json, name = 'x.json') {
   const file = join(dir, name);
   writeFileSync(file, JSON.stringify(json));
   return file;
-}
-
-/** A port that was free a moment ago (listen on 0, close). */
-async function freePort() {
-  const s = http.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 function assertNoStack(r) {

@@ -197,3 +197,26 @@ export async function stopCli(r) {
     r.child.kill('SIGTERM');
   });
 }
+
+/** Resolves with the stderr text once `pattern` appears in it (or rejects after 8 s). */
+export function stderrMatch(r, pattern) {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const tick = () => {
+      const m = pattern.exec(r.err);
+      if (m) return resolve(m[0]);
+      if (Date.now() - started > 8000) return reject(new Error(`no ${pattern} on stderr; got: ${r.err}`));
+      setTimeout(tick, 25);
+    };
+    tick();
+  });
+}
+
+/** A port on 127.0.0.1 that was free a moment ago (listen on 0, close), for a server that must bind it again. */
+export async function freePort() {
+  const probe = net.createServer();
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}

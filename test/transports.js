@@ -113,3 +113,41 @@ export function negotiated(port) {
     socket.on('error', reject);
   });
 }
+
+/** The TLS versions and ALPN protocols a session ticket must resume over (TLS 1.2 sends it in the handshake, 1.3 after). */
+export const TLS_RESUMPTIONS = ['TLSv1.2', 'TLSv1.3'].flatMap((version) => ['h2', 'http/1.1'].map((alpn) => ({ version, alpn, name: `${version} ${alpn}` })));
+
+/**
+ * One TLS connection offering `session` (a ticket from an earlier connection, or undefined) over
+ * `version` and ALPN `alpn`: { reused, ticket (the first one the server sent), alpn }. It ends once
+ * the handshake is done and, unless the session was resumed, a ticket has come (TLS 1.3 sends
+ * tickets after the handshake); a server that sends none fails it after 5 s.
+ */
+export function tlsExchange(port, session, { version = 'TLSv1.3', alpn = 'http/1.1' } = {}) {
+  return new Promise((resolve, reject) => {
+    let ticket;
+    let connected = false;
+    const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: [alpn], minVersion: version, maxVersion: version, session }, () => {
+      connected = true;
+      settle();
+    });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`${version} ${alpn}: no session ticket within 5 s of connecting (handshake done: ${String(connected)})`));
+    }, 5000);
+    function settle() {
+      if (!connected || (!socket.isSessionReused() && ticket === undefined)) return;
+      clearTimeout(timer);
+      resolve({ reused: socket.isSessionReused(), ticket, alpn: socket.alpnProtocol });
+      socket.destroy();
+    }
+    socket.on('session', (s) => {
+      ticket ??= s;
+      settle();
+    });
+    socket.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}

@@ -4,7 +4,7 @@ import { onStopSignals } from './signals.js';
 import type { Settings } from './config.js';
 import { forwardReloads, type Reread } from './reload.js';
 import { urlHost } from './serve.js';
-import { newTicketKeys, TICKET_KEYS_ENV } from '../static/ticket-keys.js';
+import { ticketKeysForProcess, TICKET_KEYS_ENV } from '../static/ticket-keys.js';
 
 /** A worker is killed if it has not finished its responses this long after being asked to stop. */
 const STOP_DEADLINE = 15_000;
@@ -19,10 +19,13 @@ function scanSummary(s: ScanReport): string {
 
 /**
  * What every worker is forked with, replacements included: with TLS, one set of session ticket
- * keys, so a client resumes its TLS session on whichever worker its next connection is dealt to.
+ * keys (the user's $XORIGIN_TLS_TICKET_KEYS, checked with the settings, else fresh ones), so a client
+ * resumes its TLS session on whichever worker its next connection is dealt to, even one started
+ * after every worker had died (node:cluster's own hand-off of the keys lasts only while a worker
+ * holds the port: see ticket-keys.ts).
  */
 function workerEnv(settings: Settings): Record<string, string> {
-  return settings.options.tls === undefined ? {} : { [TICKET_KEYS_ENV]: newTicketKeys().toString('hex') };
+  return settings.options.tls === undefined ? {} : { [TICKET_KEYS_ENV]: ticketKeysForProcess().toString('hex') };
 }
 
 function liveWorkers(): Worker[] {

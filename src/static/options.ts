@@ -5,6 +5,7 @@ import { Cors } from '../cors/node.js';
 import type { CorsOptions } from '../cors/options.js';
 import { LOG_FORMATS, type LogFormat } from './access-log.js';
 import { loadTls, type TlsFiles, type TlsMaterial } from './tls.js';
+import { ticketKeysProblem } from './ticket-keys.js';
 
 export interface ServerOptions {
   /** Directory to serve. */
@@ -339,7 +340,7 @@ function compileCors(given: CorsOptions | undefined, problems: PolicyProblem[]):
 
 /**
  * The `tls` object's keys checked, then the files read and checked (see loadTls). Problems are
- * named `tls.cert`, `tls.key`.
+ * named `tls.cert`, `tls.key`; a malformed `$XORIGIN_TLS_TICKET_KEYS` is one too (ticket-keys.ts).
  */
 function checkTls(tls: TlsFiles | undefined, problems: PolicyProblem[]): TlsMaterial | null {
   if (tls === undefined) return null;
@@ -356,6 +357,8 @@ function checkTls(tls: TlsFiles | undefined, problems: PolicyProblem[]): TlsMate
     }
   }
   problems.push(...found.map((p) => ({ ...p, option: `tls.${p.option}` })));
+  const keys = ticketKeysProblem();
+  if (keys !== null) problems.push(keys);
   return found.length > 0 ? null : loadTls(tls, problems);
 }
 

@@ -8,7 +8,7 @@ import { HTTP2_LIMITS, Http2Sessions, type SessionTimeouts } from './http2-sessi
 import type { ResolvedServerOptions } from './options.js';
 import { answerPlainHttp, type UnstartedConnections } from './plain-http-on-tls.js';
 import type { TlsMaterial } from './tls.js';
-import { ticketKeysForProcess } from './ticket-keys.js';
+import { resumptionOptions, ticketKeysForProcess } from './ticket-keys.js';
 
 /**
  * The server over TLS: node:http2's secure server, which also speaks HTTP/1.1 (ALPN `h2`, then
@@ -32,7 +32,7 @@ export const HANDSHAKE_TIMEOUT = 10_000;
  * HTTP request on this port needs (plain-http-on-tls.ts).
  */
 export function createSecureNodeServer(config: ResolvedServerOptions, material: TlsMaterial, handler: StaticHandler, common: { connectionsCheckingInterval: number }, clientErrors: ClientErrorContext): SecureServer {
-  const tls = { cert: material.cert, key: material.key, handshakeTimeout: HANDSHAKE_TIMEOUT, ticketKeys: ticketKeysForProcess() };
+  const tls = { cert: material.cert, key: material.key, handshakeTimeout: HANDSHAKE_TIMEOUT, ...resumptionOptions(ticketKeysForProcess()) };
   if (!config.http2) {
     const server = createHttpsServer({ ...common, ...tls }, handler);
     const unstarted = answerPlainHttp(server, HANDSHAKE_TIMEOUT, clientErrors);

@@ -9,6 +9,7 @@ import type { Http2Sessions } from './http2-sessions.js';
 import type { UnstartedConnections } from './plain-http-on-tls.js';
 import type { SecureServer } from './secure-server.js';
 import type { TlsMaterial } from './tls.js';
+import { resumptionOptions } from './ticket-keys.js';
 import { validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { inForce, planReload, type ReloadReport } from './reload.js';
 
@@ -84,10 +85,11 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
 /**
  * New handshakes get the new pair; connections already open carry on. The session ticket keys in
  * use are passed on (node:tls reuses only those given at creation, and setTicketKeys() may have changed
- * them since): new keys would cost every client holding a ticket a full handshake (see ticket-keys.ts).
+ * them since: node:cluster does), and the session ID context with them (node:tls would make it anew):
+ * else every client holding a ticket would pay a full handshake (see ticket-keys.ts).
  */
 function renewCertificate(server: TlsServer, tls: TlsMaterial): void {
-  server.setSecureContext({ cert: tls.cert, key: tls.key, ticketKeys: server.getTicketKeys() });
+  server.setSecureContext({ cert: tls.cert, key: tls.key, ...resumptionOptions(server.getTicketKeys()) });
 }
 
 /**
