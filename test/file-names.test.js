@@ -58,3 +58,36 @@ test('a request for the latin1 bytes of such a name is refused and the server ke
   assert.equal(ok.status, 200);
   assert.equal(ok.body.toString(), 'utf-8 name');
 });
+
+test('a name that carries terminal control sequences is written escaped in the warning, never as itself', async (t) => {
+  const root = realpathSync(mkdtempSync(join(tmpdir(), 'xorigin-names-')));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  // ESC [ 2 J clears the screen, OSC 0 sets the window title, 0x85 is a C1 control (NEL) in U+0085's
+  // UTF-8 form; the lone 0xE9 makes the name not UTF-8, so the warning names it.
+  const name = Buffer.concat([Buffer.from('\x1b[2J\x1b]0;owned\x07\u0085x', 'utf8'), Buffer.from([0xe9]), Buffer.from('.woff2')]);
+  writeFileSync(Buffer.concat([Buffer.from(`${root}/`), name]), 'x');
+  const warnings = [];
+  const table = new AssetTable(root, { watch: false, warn: (line) => warnings.push(line) }, (info) => info);
+  t.after(() => table.close());
+  await table.open();
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.doesNotMatch(warnings[0], /[\x00-\x1f\x7f-\x9f]/, 'no control character reaches the terminal');
+  assert.ok(warnings[0].includes('/\\x1b[2J\\x1b]0;owned\\x07\\x85x\uFFFD.woff2'), warnings[0]);
+});
+
+test('a name that is not UTF-8 created while the server runs is named too (the watcher\'s targeted scan)', async (t) => {
+  const root = makeRoot();
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  let told = null;
+  const warned = new Promise((resolve) => (told = resolve));
+  const warnings = [];
+  const table = new AssetTable(root, { warn: (line) => warnings.push(line) && line.includes('new-\uFFFD') && told(line) }, (info) => info);
+  t.after(() => table.close());
+  await table.open();
+  assert.equal(warnings.length, 1, 'the walk names the two it found');
+  writeFileSync(bytePath(root, 'new-\u00e9.woff2'), 'latin1, added later');
+  const safety = new Promise((resolve) => setTimeout(resolve, 10_000, null).unref());
+  const line = await Promise.race([warned, safety]);
+  assert.ok(line !== null, `no warning named the new file within 10 s: ${JSON.stringify(warnings)}`);
+  assert.match(line, /^xorigin: 1 name\(s\) under .* are not valid UTF-8/, 'only the new name is said, not the two already told');
+});

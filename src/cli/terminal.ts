@@ -7,17 +7,8 @@ export interface Io {
   readonly err: (s: string) => void;
 }
 
-/**
- * One line of the report made safe for a terminal: header values come from the server checked (a
- * byte 0x9B reads as U+009B, an 8-bit CSI) and HAR values from any JSON, so C0 and C1 controls, DEL
- * and U+2028/U+2029 are written as escapes (\x1b, \u2028), never as themselves.
- */
-export function terminalSafe(line: string): string {
-  return line.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => {
-    const code = c.charCodeAt(0);
-    return code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, '0')}`;
-  });
-}
+/** One line of the report made safe for a terminal (one rule for every line xorigin writes). */
+export { terminalSafe } from '../static/terminal-safe.js';
 
 /** JSON for a terminal: JSON.stringify escapes C0 controls; DEL, C1 and U+2028/U+2029 are escaped too (still valid JSON). */
 export const safeJson = (value: unknown): string =>

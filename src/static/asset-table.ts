@@ -11,6 +11,7 @@ import { ReadBackoff } from './read-backoff.js';
 import { reportScan, type ProgressOut, type ScanCounts } from './scan-progress.js';
 import { addDirsOf, TableDelta } from './table-delta.js';
 import { TaskLimit } from './task-limit.js';
+import { terminalSafe } from './terminal-safe.js';
 import { TreeWatcher } from './tree-watcher.js';
 
 /**
@@ -429,8 +430,8 @@ export class AssetTable<T> {
   private changed: Set<string> | null = null;
   /** The last walk reached some entry through a symlink (so events cannot be trusted to name it). */
   private linked = false;
-  /** The undecodable names last warned about (warnUndecodable), joined. */
-  private undecodableWarned = '';
+  /** The undecodable names already warned about (warnUndecodable). */
+  private undecodableWarned = new Set<string>();
   private recheckWalk = false;
   /** What the last scan did (null before the first). */
   lastScan: ScanReport | null = null;
@@ -790,8 +791,10 @@ export class AssetTable<T> {
           scan.dirs = this.watcherWanted ? [] : null;
           await this.walk(this.rootReal, '', scan);
           this.linked = scan.linked;
-          this.warnUndecodable(scan.undecodable);
+          this.warnUndecodable(scan.undecodable, true);
           if (scan.dirs !== null) this.startWatcher(scan.dirs);
+        } else {
+          this.warnUndecodable(scan.undecodable, false);
         }
         this.publish(scan);
         this.lastScan = { files: scan.counts.files, stated: scan.stated, hashed: scan.hashed, cached: scan.cached, ms: performance.now() - started };
@@ -833,6 +836,8 @@ export class AssetTable<T> {
         this.keepKnown(urlPath, scan);
         continue;
       }
+      // The watcher reads a name that is not UTF-8 as the walk does (see visit): it opens nothing.
+      if (l === null && rel.includes('\uFFFD')) scan.undecodable.push(urlPath);
       const previous = delta.get(urlPath);
       if (previous !== undefined) scan.racy.delete(previous); // read again below if still racy
       // A path that was a file has nothing under it (whatever it is now): only its own entry goes.
@@ -891,16 +896,22 @@ export class AssetTable<T> {
   }
 
   /**
-   * Says, once per walk that finds a different set, which names are skipped for not being UTF-8:
-   * without it, the operator sees only 404s for files that `ls` shows.
+   * Says which names are skipped for not being UTF-8: without it, the operator sees only 404s for
+   * files that `ls` shows. A walk (`whole`) says them all, once per walk that finds a different set;
+   * a targeted scan (a file added while running) says only those not said before. At most three are
+   * shown, escaped (terminalSafe): a name is any bytes but `/` and NUL, escape sequences included.
    */
-  private warnUndecodable(paths: readonly string[]): void {
-    const key = paths.join('\n');
-    if (key === this.undecodableWarned) return;
-    this.undecodableWarned = key;
-    if (paths.length === 0) return;
-    const shown = paths.slice(0, 3).join(', ') + (paths.length > 3 ? `, and ${paths.length - 3} more` : '');
-    (this.options.warn ?? writeStderr)(`xorigin: ${paths.length} name(s) under ${this.root} are not valid UTF-8 and are not served (${shown}; U+FFFD marks the bytes); rename them to UTF-8 (e.g. convmv -f latin1 -t utf8)`);
+  private warnUndecodable(paths: readonly string[], whole: boolean): void {
+    const told = this.undecodableWarned;
+    const fresh = paths.filter((p) => !told.has(p));
+    if (whole && fresh.length === 0 && paths.length === told.size) return;
+    if (!whole && fresh.length === 0) return;
+    if (whole) told.clear();
+    for (const p of paths) told.add(p);
+    const said = whole ? paths : fresh;
+    if (said.length === 0) return;
+    const shown = said.slice(0, 3).map(terminalSafe).join(', ') + (said.length > 3 ? `, and ${said.length - 3} more` : '');
+    (this.options.warn ?? writeStderr)(`xorigin: ${said.length} name(s) under ${this.root} are not valid UTF-8 and are not served (${shown}; U+FFFD marks the bytes); rename them to UTF-8 (e.g. convmv -f latin1 -t utf8)`);
   }
 
   /** True when `info` is the version the table serves at its URL path. */
