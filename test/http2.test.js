@@ -473,7 +473,7 @@ test('a client that skips stream IDs cannot make the log claim refusals its byte
   for (const e of refused) assert.ok(e.streams <= 1000, `logged ${e.streams} refused streams for a connection that sent two`);
 });
 
-test('a reload gives connections already open the new send timeout (a silent connection is cut by it)', async (t) => {
+test('a reload gives connections already open the new send timeout (a silent connection with a stream in flight is cut by it)', async (t) => {
   const { root } = makeRoot();
   const c = testCertificate();
   const options = { root, tls: { cert: c.cert, key: c.key }, sendTimeout: 60_000, keepAliveTimeout: 60_000 };
@@ -483,10 +483,15 @@ test('a reload gives connections already open the new send timeout (a silent con
     rmSync(root, { recursive: true, force: true });
   });
   const session = connect(port);
-  await new Promise((resolve) => session.once('remoteSettings', resolve));
+  // A download the client never reads: its window fills, and then nothing moves on the connection.
+  const stalled = session.request({ ':path': '/big.otf' });
+  stalled.on('error', () => {});
+  await new Promise((resolve) => stalled.once('response', resolve));
+  stalled.pause();
   const closed = new Promise((resolve) => session.once('close', () => resolve('closed')));
   server.reload({ ...options, sendTimeout: 200 });
-  // The connection sends nothing from now on: the new 200 ms cut it, not the 60 s it opened with.
+  // The new 200 ms cut the connection, not the 60 s it opened with. (The sweep would only reset the
+  // stream, after a second or two, and leave the connection to the 60 s keep-alive timeout.)
   const safety = new Promise((resolve) => setTimeout(resolve, 5000, 'still open 5 s after the reload').unref());
   assert.equal(await Promise.race([closed, safety]), 'closed');
 });
@@ -545,6 +550,26 @@ test('the keep-alive timeout counts from the last stream: a connection used more
   const safety = new Promise((resolve) => setTimeout(resolve, 6000, 'still open 6 s after the last stream').unref());
   assert.notEqual(await Promise.race([closed.then(() => 'closed'), safety]), 'still open 6 s after the last stream');
   assert.ok(goaway !== null && goaway - idleFrom >= 1400, `GOAWAY ${goaway === null ? 'never sent' : `${goaway - idleFrom} ms after the last stream`}`);
+});
+
+test('an idle connection stays open for a keep-alive timeout longer than the send timeout (the inactivity cut is for stuck streams)', async (t) => {
+  const { root } = makeRoot();
+  // As `--keep-alive-timeout 65000` with the default 60 s send timeout, scaled down.
+  const { server, port } = await start({ root, keepAliveTimeout: 1500, sendTimeout: 400 });
+  t.after(async () => {
+    await server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const session = connect(port);
+  let goaway = null;
+  session.on('goaway', () => (goaway ??= Date.now()));
+  const closed = new Promise((resolve) => session.once('close', () => resolve('closed')));
+  await h2RequestOn(session, '/a.woff2');
+  const idleFrom = Date.now();
+  const safety = new Promise((resolve) => setTimeout(resolve, 6000, 'still open 6 s after the last stream').unref());
+  assert.equal(await Promise.race([closed, safety]), 'closed');
+  const after = goaway === null ? null : goaway - idleFrom;
+  assert.ok(after !== null && after >= 1400, `GOAWAY ${after === null ? 'never sent' : `${after} ms after the last stream`}, not at the 1.5 s keep-alive timeout`);
 });
 
 test('a reload that shortens the keep-alive timeout applies to connections already idle', async (t) => {

@@ -109,6 +109,17 @@ class SessionState {
     else this.arm(left);
   }
 
+  /**
+   * node:http2's inactivity timeout (nothing received or sent for the send timeout). A connection
+   * with a stream being answered is stuck and is cut; an idle one is left to the keep-alive timeout
+   * (checkIdle), which may be the longer: cut here, `--keep-alive-timeout 65000` behind a 60 s
+   * balancer had its idle HTTP/2 connections closed at the 60 s send timeout, the 502s it is set
+   * to avoid. Node arms the inactivity timer again at the connection's next frame.
+   */
+  inactive(): void {
+    if (this.open > 0) this.end(true);
+  }
+
   /** GOAWAY (`hard`: destroyed), noting first what only the live session can tell. */
   end(hard: boolean): void {
     this.noteLast();
@@ -188,10 +199,11 @@ export class Http2Sessions implements StreamTracker {
       session.close();
       return;
     }
-    // A connection with no traffic at all for the send timeout is cut, as node:http2 does when the
-    // server's `timeout` is set; that one is 0 here (the HTTP/1.x side has its own, SendTimeouts).
+    // A connection with a stream and no traffic at all for the send timeout is cut (see inactive),
+    // as node:http2 cuts any when the server's `timeout` is set; that one is 0 here (the HTTP/1.x
+    // side has its own, SendTimeouts).
     const state = new SessionState(session, this.timeouts, this.log);
-    session.setTimeout(this.timeouts.send, () => state.end(true));
+    session.setTimeout(this.timeouts.send, () => state.inactive());
     this.sessions.set(session, state);
     // Node closes the session on a GOAWAY it receives, and destroys it from its own 'close'
     // listener of the socket: these run first.
