@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import tls from 'node:tls';
-import { closeSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
@@ -570,6 +570,69 @@ test('an idle connection stays open for a keep-alive timeout longer than the sen
   assert.equal(await Promise.race([closed, safety]), 'closed');
   const after = goaway === null ? null : goaway - idleFrom;
   assert.ok(after !== null && after >= 1400, `GOAWAY ${after === null ? 'never sent' : `${after} ms after the last stream`}, not at the 1.5 s keep-alive timeout`);
+});
+
+/**
+ * True while this process has an fd for the server's end of the TCP connection 127.0.0.1:clientPort
+ * -> 127.0.0.1:port (its inode in /proc/net/tcp among /proc/self/fd's links). A socket closed by the
+ * server while its peer keeps its side open lingers in FIN-WAIT-2 without an fd (inode 0).
+ */
+function serverHoldsSocket(port, clientPort) {
+  const hex = (n) => n.toString(16).toUpperCase().padStart(4, '0');
+  const row = readFileSync('/proc/net/tcp', 'utf8').split('\n').map((l) => l.trim().split(/\s+/))
+    .find((f) => f[1] === `0100007F:${hex(port)}` && f[2] === `0100007F:${hex(clientPort)}`);
+  if (row === undefined || row[9] === '0') return false;
+  return readdirSync('/proc/self/fd').some((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === `socket:[${row[9]}]`;
+    } catch {
+      return false; // closed meanwhile
+    }
+  });
+}
+
+/**
+ * A TLS connection speaking h2 that sends the connection preface and an empty SETTINGS frame, then
+ * nothing: no stream, and no FIN of its own (allowHalfOpen: the server's FIN does not make it close).
+ */
+async function silentH2Client(port) {
+  const raw = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, servername: 'localhost', ALPNProtocols: ['h2'], allowHalfOpen: true });
+  raw.on('error', () => {});
+  await new Promise((resolve) => raw.once('secureConnect', resolve));
+  assert.equal(raw.alpnProtocol, 'h2');
+  raw.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+  raw.resume();
+  return raw;
+}
+
+test('a client that ignores GOAWAY and never closes its side does not hold the server\'s socket', async (t) => {
+  const { root } = makeRoot();
+  const { server, port } = await start({ root, keepAliveTimeout: 200, sendTimeout: 300 });
+  let raw = null;
+  t.after(async () => {
+    raw?.destroy();
+    await server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  });
+  raw = await silentH2Client(port);
+  const held = () => serverHoldsSocket(port, raw.localPort);
+  assert.ok(held(), 'the server\'s end of the connection is found among this process\'s fds');
+  await new Promise((resolve) => raw.once('end', resolve)); // GOAWAY, then the server's FIN
+  assert.ok(await until(() => !held(), 5000), 'the server still holds the connection\'s fd 5 s after its FIN');
+});
+
+test('shutdown() resolves at its deadline though a client ignores the GOAWAY and never closes its side', async (t) => {
+  const { root } = makeRoot();
+  const { server, port } = await start({ root, keepAliveTimeout: 60_000, sendTimeout: 60_000 });
+  let raw = null;
+  t.after(() => {
+    raw?.destroy();
+    rmSync(root, { recursive: true, force: true });
+  });
+  raw = await silentH2Client(port);
+  await new Promise((resolve) => raw.once('data', resolve)); // the server's SETTINGS: its session is up
+  const safety = new Promise((resolve) => setTimeout(resolve, 5000, 'shutdown(200) not resolved 5 s later').unref());
+  assert.equal(await Promise.race([server.shutdown(200).then(() => 'resolved'), safety]), 'resolved');
 });
 
 test('a reload that shortens the keep-alive timeout applies to connections already idle', async (t) => {

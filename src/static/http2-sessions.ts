@@ -1,4 +1,5 @@
 import { constants, type Http2SecureServer, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
 import { sessionEventLine } from './access-log.js';
 import type { ClientErrorContext } from './client-error.js';
 import type { StreamTracker } from './http2-exchange.js';
@@ -63,6 +64,8 @@ class SessionState {
   /** When the connection last had no open stream (Date.now() ms): read only by the idle timer. */
   private idleSince = Date.now();
   private idle: NodeJS.Timeout | null = null;
+  /** After our GOAWAY: destroys the socket if it outlives the session (see closeLingering). */
+  private linger: NodeJS.Timeout | null = null;
   /** Streams handed to the server ('stream'), and those of them the client reset before their answer. */
   private answered = 0;
   resetEarly = 0;
@@ -73,12 +76,19 @@ class SessionState {
   /** Read on arrival: once the socket has closed, Node no longer tells it. */
   private readonly remote: string | undefined;
 
+  /** The connection's own socket: session.socket is a proxy that refuses destroy(). */
+  private readonly socket: Socket;
+
   constructor(
     private readonly session: ServerHttp2Session,
     private readonly timeouts: SessionTimeouts,
     private readonly log: ClientErrorContext,
   ) {
     this.remote = session.socket?.remoteAddress;
+    // Node destroys the session from its own 'close' listener of the socket: this one runs first.
+    // The proxy binds the socket's methods to the socket, so prependListener returns the socket
+    // itself (EventEmitter's `return this`).
+    this.socket = session.socket.prependListener('close', () => this.noteLast()) as unknown as Socket;
   }
 
   streamOpened(): void {
@@ -120,11 +130,35 @@ class SessionState {
     if (this.open > 0) this.end(true);
   }
 
-  /** GOAWAY (`hard`: destroyed), noting first what only the live session can tell. */
+  /**
+   * GOAWAY (`hard`: destroyed, and the socket with it), noting first what only the live session can
+   * tell. node:http2 then ends the socket and waits for the client to end its side: a client that
+   * ignores the GOAWAY and never closes held the server's fd for good, and held shutdown() past
+   * its deadline (test/http2.test.js).
+   */
   end(hard: boolean): void {
     this.noteLast();
-    if (hard) this.session.destroy();
-    else this.session.close();
+    if (hard) {
+      this.session.destroy();
+      this.socket.destroy();
+      return;
+    }
+    this.session.close();
+    if (this.linger === null) this.closeLingering();
+  }
+
+  /**
+   * Every send timeout after our GOAWAY: once node:http2 is done with the session (its streams have
+   * finished; one stuck is reset by the sweep), a socket still open is the client not closing its
+   * side, and is destroyed.
+   */
+  private closeLingering(): void {
+    this.linger = setTimeout(() => {
+      if (this.socket.destroyed) return;
+      if (this.session.destroyed) this.socket.destroy();
+      else this.closeLingering();
+    }, this.timeouts.send);
+    this.linger.unref();
   }
 
   /**
@@ -159,7 +193,8 @@ class SessionState {
 
   disarm(): void {
     if (this.idle !== null) clearTimeout(this.idle);
-    this.idle = null;
+    if (this.linger !== null) clearTimeout(this.linger);
+    this.idle = this.linger = null;
   }
 }
 
@@ -205,10 +240,8 @@ export class Http2Sessions implements StreamTracker {
     const state = new SessionState(session, this.timeouts, this.log);
     session.setTimeout(this.timeouts.send, () => state.inactive());
     this.sessions.set(session, state);
-    // Node closes the session on a GOAWAY it receives, and destroys it from its own 'close'
-    // listener of the socket: these run first.
+    // Node closes the session on a GOAWAY it receives: this runs first.
     session.on('goaway', () => state.noteLast());
-    session.socket.prependListener('close', () => state.noteLast());
     session.once('close', () => {
       state.summarise();
       state.disarm();
