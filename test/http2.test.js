@@ -635,6 +635,25 @@ test('shutdown() resolves at its deadline though a client ignores the GOAWAY and
   assert.equal(await Promise.race([server.shutdown(200).then(() => 'resolved'), safety]), 'resolved');
 });
 
+test('the keep-alive timeout is counted on a monotonic clock: the wall clock set back an hour does not keep an idle connection open', async (t) => {
+  const { root } = makeRoot();
+  const wallClock = Date.now;
+  t.after(() => (Date.now = wallClock));
+  // The access log line comes once the stream's close is counted: the clock is set back (as NTP or
+  // an operator may) from then on, while the connection is idle.
+  const log = () => (Date.now = () => wallClock() - 3_600_000);
+  const { server, port } = await start({ root, keepAliveTimeout: 300, log });
+  t.after(async () => {
+    await server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const session = connect(port);
+  const closed = new Promise((resolve) => session.once('close', () => resolve('closed')));
+  await h2RequestOn(session, '/a.woff2');
+  const safety = new Promise((resolve) => setTimeout(resolve, 5000, 'still open 5 s after its last stream').unref());
+  assert.equal(await Promise.race([closed, safety]), 'closed');
+});
+
 test('a reload that shortens the keep-alive timeout applies to connections already idle', async (t) => {
   const { root } = makeRoot();
   const c = testCertificate();

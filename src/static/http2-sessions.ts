@@ -61,8 +61,12 @@ const HEADERS_MIN = 10;
  */
 class SessionState {
   private open = 0;
-  /** When the connection last had no open stream (Date.now() ms): read only by the idle timer. */
-  private idleSince = Date.now();
+  /**
+   * When the connection last had no open stream (performance.now() ms: a monotonic clock, as timers
+   * are; on the wall clock, set back an hour, an idle connection stayed open an hour): read only by
+   * the idle timer.
+   */
+  private idleSince = performance.now();
   private idle: NodeJS.Timeout | null = null;
   /** After our GOAWAY: destroys the socket if it outlives the session (see closeLingering). */
   private linger: NodeJS.Timeout | null = null;
@@ -97,7 +101,7 @@ class SessionState {
   }
 
   streamClosed(): void {
-    if (--this.open === 0) this.idleSince = Date.now();
+    if (--this.open === 0) this.idleSince = performance.now();
   }
 
   /** (Re)starts the idle timer: it fires after `delay` ms (the keep-alive timeout by default). */
@@ -114,7 +118,7 @@ class SessionState {
     if (session.closed || session.destroyed) return;
     const keepAlive = this.timeouts.keepAlive;
     if (this.open > 0) return this.arm(keepAlive);
-    const left = this.idleSince + keepAlive - Date.now();
+    const left = this.idleSince + keepAlive - performance.now();
     if (left <= 0) this.end(false);
     else this.arm(left);
   }
@@ -285,7 +289,7 @@ export class Http2Sessions implements StreamTracker {
    * another leave it the same at every sweep.
    */
   private sweep(): void {
-    const now = Date.now();
+    const now = performance.now(); // monotonic, as for idleSince
     for (const stream of this.streams.keys()) {
       const queued = stream.bufferSize;
       const p = this.progress.get(stream);
