@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
 import { testCertificate } from './transports.js';
+import { targetTooLong } from '../dist/static/client-error.js';
 
 const APP = 'https://app.example.com';
 
@@ -118,6 +119,16 @@ for (const server of SERVERS) {
       assert.equal(r.head['access-control-allow-origin'], APP);
     });
 
+    test('RFC 9112 §3: a target past the 16 KiB limit gets 414, not 431; a long header field still 431', async () => {
+      const long = await send(`GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\n\r\n`);
+      assert.equal(long.status, 414, long.raw.slice(0, 200));
+      assert.equal(long.body, 'URI Too Long\n');
+      // The request was not parsed, so its Origin is unknown: the allow-list policy's Vary only.
+      assert.equal(long.head.vary, 'Origin');
+      const header = await send(get(`Host: a.example\r\nX-Long: ${'a'.repeat(20_000)}\r\n`));
+      assert.equal(header.status, 431, header.raw.slice(0, 200));
+    });
+
     test('CONNECT (authority-form) gets 405 with Allow and CORS, then the connection closes', async () => {
       const r = await send(`CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\nOrigin: ${APP}\r\n\r\n`);
       assert.equal(r.status, 405, r.raw);
@@ -129,3 +140,26 @@ for (const server of SERVERS) {
     });
   });
 }
+
+// Which of node:http's header overflows are a request line (414): the chunk being parsed and the error's offset in it.
+const overflows = [
+  ['the target ends at the error, " HTTP/" after it', `GET /${'a'.repeat(300)} HTTP/1.1\r\n`, 305, true],
+  ['the target ends at the error, in a later read', `${'a'.repeat(300)} HTTP/1.1\r\nHost: x\r\n`, 300, true],
+  ['a read that starts the request and ends inside its target', `GET /${'a'.repeat(300)}`, 305, true],
+  ['a header value ends at the error', `GET / HTTP/1.1\r\nX-Long: ${'a'.repeat(300)}\r\n`, 317 + 300, false],
+  ['a read inside a header value', `${'a'.repeat(300)}`, 300, false],
+  ['a read inside a header value with spaces', `aaa bbb ${'a'.repeat(300)}`, 308, false],
+  ['not a method before the space', `GE(T /${'a'.repeat(300)}`, 306, false],
+  ['a lowercase word before the space', `get /${'a'.repeat(300)}`, 305, false],
+];
+for (const [what, chunk, at, expected] of overflows) {
+  test(`targetTooLong: ${what} -> ${expected}`, () => {
+    const err = Object.assign(new Error('Header overflow'), { code: 'HPE_HEADER_OVERFLOW', rawPacket: Buffer.from(chunk, 'latin1'), bytesParsed: at });
+    assert.equal(targetTooLong(err), expected);
+  });
+}
+
+test('targetTooLong: only a header overflow can be one', () => {
+  const err = Object.assign(new Error('Parse Error'), { code: 'HPE_INVALID_METHOD', rawPacket: Buffer.from('GET /a HTTP/1.1'), bytesParsed: 6 });
+  assert.equal(targetTooLong(err), false);
+});
