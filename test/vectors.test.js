@@ -163,3 +163,56 @@ test('targetTooLong: only a header overflow can be one', () => {
   const err = Object.assign(new Error('Parse Error'), { code: 'HPE_INVALID_METHOD', rawPacket: Buffer.from('GET /a HTTP/1.1'), bytesParsed: 6 });
   assert.equal(targetTooLong(err), false);
 });
+
+describe('CONNECT: the socket node:http hands over', () => {
+  let root;
+  let s;
+  let port;
+  const lines = [];
+  let onLine = () => {};
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'xorigin-vectors-'));
+    writeFileSync(join(root, 'font.woff2'), 'wOF2-font');
+    s = await serve({ root, cors: { origins: [APP] }, log: (line) => (lines.push(line), onLine(line)) });
+    await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
+    port = s.address().port;
+  });
+  after(async () => {
+    await s.shutdown(1000);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test('is closed once the 405 is written, even when the client keeps its side open (and the response is logged)', async () => {
+    const logged = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no access-log line within 5 s: the CONNECT response never ended; lines: ${JSON.stringify(lines)}`)), 5000);
+      onLine = (line) => {
+        if (!line.includes('CONNECT')) return;
+        clearTimeout(timer);
+        resolve(line);
+      };
+    });
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    socket.on('error', () => {});
+    socket.write('CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n');
+    const line = await logged;
+    assert.match(line, /"CONNECT a\.example:443 HTTP\/1\.1" 405 19$/);
+    socket.destroy();
+  });
+
+  test('an error on it after the answer does not take the process down', async () => {
+    const reset = (_req, socket) => process.nextTick(() => socket.emit('error', Object.assign(new Error('reset by the test'), { code: 'ECONNRESET' })));
+    s.prependListener('connect', reset);
+    try {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.resume(); // read to the end, so the server's close is seen
+      const closed = new Promise((resolve) => socket.on('close', resolve));
+      socket.write('CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n');
+      await closed;
+    } finally {
+      s.removeListener('connect', reset);
+    }
+    const r = await exchange((p) => net.connect(p, '127.0.0.1'), port, get('Host: a.example\r\n'));
+    assert.equal(r.status, 200);
+  });
+});

@@ -118,11 +118,16 @@ async function createNodeServer(config: ResolvedServerOptions, handler: StaticHa
 function answerHttp1Oddities(node: NodeServer, handler: StaticHandler): void {
   node.on('checkExpectation', handler);
   node.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    // node:http has taken its own 'error' listener off the socket: without one, a reset would throw.
+    socket.on('error', () => socket.destroy());
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
     res.assignSocket(socket as Socket);
-    res.on('finish', () => socket.end());
     handler(req, res);
+    // The handler answers a CONNECT at once (405, or 400 for a bad Host). The socket is ended and
+    // destroyed once that is flushed: it allows half-open, so an end() alone would keep it (and the
+    // response, unlogged) for as long as the client kept its side open.
+    (socket as Socket).destroySoon();
   });
 }
 
