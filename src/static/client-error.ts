@@ -19,9 +19,10 @@ const URI_TOO_LONG: readonly [number, string] = [414, 'URI Too Long'];
  * header limit and reports both as HPE_HEADER_OVERFLOW (431). The chunk Node was parsing
  * (`rawPacket`, the error at `bytesParsed`) tells: either the overflow ends at the target's end (the
  * parser checks the size when a span ends, and " HTTP/" follows a target), or the chunk starts with
- * an uppercase method and a space and has no line break before the error (a target longer than the read). A
- * target that goes on past the end of a read that did not start it (over TLS, whose records hold
- * 16 KiB, one past 32 KiB) keeps the 431, as does a request pipelined behind another in one read.
+ * an uppercase method and a space and has no line break before the error (a target longer than
+ * the read). A target that goes on past the end of a read that did not start it (over TLS, whose
+ * records hold 16 KiB, one past 32 KiB) keeps the 431, as does one pipelined behind another
+ * request in the same read.
  */
 export function targetTooLong(err: NodeJS.ErrnoException & { rawPacket?: unknown; bytesParsed?: unknown }): boolean {
   const raw = err.rawPacket;
