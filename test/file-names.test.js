@@ -27,7 +27,7 @@ test('names that are not UTF-8 are not served, and are named in one warning per 
   const root = makeRoot();
   t.after(() => rmSync(root, { recursive: true, force: true }));
   const warnings = [];
-  const table = new AssetTable(root, { watch: false, etagCache: 'off', warn: (line) => warnings.push(line) }, (info) => info);
+  const table = new AssetTable(root, { watch: false, warn: (line) => warnings.push(line) }, (info) => info);
   t.after(() => table.close());
   await table.open();
   assert.ok(table.get('/ok.woff2') !== undefined && table.get('/café-utf8.woff2') !== undefined, 'valid names are served');
