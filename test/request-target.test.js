@@ -1,7 +1,7 @@
 // Request targets, RFC 9112 §3.2 (src/http/request-target.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hasEncodedSlash, targetPath } from '../dist/http/request-target.js';
+import { hasEncodedSlash, hostLinesValid, targetPath } from '../dist/http/request-target.js';
 
 const targets = [
   // origin-form (§3.2.1): the path, still encoded, without the query
@@ -53,4 +53,26 @@ const slashes = [
 ];
 for (const [path, expected] of slashes) {
   test(`hasEncodedSlash(${JSON.stringify(path)}) is ${expected}`, () => assert.equal(hasEncodedSlash(path), expected));
+}
+
+// RFC 9112 §3.2: one Host line with a valid value; none only in HTTP/1.0.
+const hosts = [
+  [['Host', 'a.example'], true, true],
+  [['host', 'a.example:8080'], true, true],
+  [['HOST', '[::1]:443'], true, true],
+  [['Host', ''], true, true], // empty: a target URI without authority (RFC 9110 §7.2)
+  [['Accept', '*/*'], true, false],
+  [['Accept', '*/*'], false, true],
+  [['Host', 'a', 'Host', 'a'], true, false],
+  [['Host', 'a', 'hOsT', 'b'], false, false],
+  [['Host', 'a/b'], true, false],
+  [['Host', 'u@a'], true, false],
+  [['Host', 'a b'], true, false],
+  [['Host', 'a\\b'], true, false],
+  [['Host', 'a?'], true, false],
+  [['Host', 'bücher.example'], true, false],
+  [['Hosts', 'x', 'Host', 'a'], true, true],
+];
+for (const [raw, http11, expected] of hosts) {
+  test(`hostLinesValid(${JSON.stringify(raw)}, ${http11 ? '1.1' : '1.0'}) is ${expected}`, () => assert.equal(hostLinesValid(raw, http11), expected));
 }

@@ -7,6 +7,8 @@ const TYPES: ReadonlyMap<string, string> = new Map(Object.entries({
   ttf: 'font/ttf',
   otf: 'font/otf',
   ttc: 'font/collection',
+  // OpenType Collection: the same media type as .ttc (RFC 8081 §4.4.1 registers font/collection for both).
+  otc: 'font/collection',
   eot: 'application/vnd.ms-fontobject',
   svg: 'image/svg+xml',
   css: 'text/css; charset=utf-8',

@@ -1,3 +1,5 @@
+import { equalsLower } from './tokens.js';
+
 /**
  * The path of a request target (RFC 9112 §3.2), still percent-encoded and without the query, or
  * null when the target has no path this server can serve.
@@ -55,4 +57,39 @@ export function hasEncodedSlash(path: string): boolean {
  */
 export function mergeSlashes(path: string): string {
   return path.includes('//') ? path.replace(/\/{2,}/g, '/') : path;
+}
+
+// Host = uri-host [ ":" port ] (RFC 9110 §7.2), uri-host being an IP-literal, IPv4 address or
+// reg-name (RFC 3986 §3.2.2): unreserved, pct-encoded, sub-delims, and ":" "[" "]" for the port and
+// IPv6 literals. Anything else (a space, "/", "@", "?", "#", "\\") is not a Host value.
+const HOST_CHAR = new Uint8Array(128);
+for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:[]") {
+  HOST_CHAR[c.charCodeAt(0)] = 1;
+}
+
+function isHostValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 128 || HOST_CHAR[c] !== 1) return false;
+  }
+  return true;
+}
+
+/**
+ * True when the Host lines of an HTTP/1.x request are acceptable: exactly one, whose value is a
+ * host with an optional port (or empty, RFC 9110 §7.2), or, in HTTP/1.0 only, none. RFC 9112 §3.2:
+ * a server MUST answer 400 to an HTTP/1.1 request without Host, and to any request with more than
+ * one Host line or an invalid Host value (a front proxy and this server could read two different
+ * hosts from one request). `rawHeaders` is node:http's `[name, value, …]`, as received (node:http
+ * keeps only the first Host in `headers`).
+ */
+export function hostLinesValid(rawHeaders: readonly string[], http11: boolean): boolean {
+  let value: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length !== 4 || !equalsLower(name, 'host')) continue;
+    if (value !== undefined) return false;
+    value = rawHeaders[i + 1] as string;
+  }
+  return value === undefined ? !http11 : isHostValue(value);
 }

@@ -11,6 +11,32 @@ const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
 };
 
+const URI_TOO_LONG: readonly [number, string] = [414, 'URI Too Long'];
+
+/**
+ * True when Node's header-size overflow struck inside a request line: RFC 9112 §3 says a target
+ * longer than the server will parse MUST get 414, while node:http counts the line toward the
+ * header limit and reports both as HPE_HEADER_OVERFLOW (431). The chunk Node was parsing
+ * (`rawPacket`, the error at `bytesParsed`) tells: either the overflow ends at the target's end (the
+ * parser checks the size when a span ends, and " HTTP/" follows a target), or the chunk starts with
+ * an uppercase method and a space and has no line break before the error (a target longer than
+ * the read). A target that goes on past the end of a read that did not start it (over TLS, whose
+ * records hold 16 KiB, one past 32 KiB) keeps the 431, as does one pipelined behind another
+ * request in the same read.
+ */
+export function targetTooLong(err: NodeJS.ErrnoException & { rawPacket?: unknown; bytesParsed?: unknown }): boolean {
+  const raw = err.rawPacket;
+  const at = err.bytesParsed;
+  if (err.code !== 'HPE_HEADER_OVERFLOW' || !Buffer.isBuffer(raw) || typeof at !== 'number') return false;
+  if (raw.toString('latin1', at, at + 6) === ' HTTP/') return true;
+  const space = raw.indexOf(0x20);
+  if (space <= 0 || space >= at) return false;
+  // node:http's parser knows only uppercase methods (an unknown one fails before any overflow).
+  for (let i = 0; i < space; i++) if ((raw[i] as number) < 65 || (raw[i] as number) > 90) return false;
+  const lineEnd = raw.indexOf('\r\n', space);
+  return lineEnd === -1 || lineEnd >= at;
+}
+
 /** What the answer needs at the moment of the error (a reload may have changed it since start-up). */
 export interface ClientErrorContext {
   readonly cors: () => ActualBlocks;
@@ -19,7 +45,7 @@ export interface ClientErrorContext {
 }
 
 /**
- * Answers an HTTP/1.x request Node could not parse (400, 431, 413, 408) ourselves, with the CORS
+ * Answers an HTTP/1.x request Node could not parse (400, 414, 431, 413, 408) ourselves, with the CORS
  * headers the policy gives every response: Node's own answer has none, so a browser would report
  * a CORS error and hide the status. Then the connection is closed. A failed TLS handshake (Node
  * reports it here too, with no HTTP spoken yet) only closes the connection.
@@ -39,7 +65,7 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
       current.once('close', () => socket.destroy());
       return;
     }
-    const [status, reason] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request'];
+    const [status, reason] = targetTooLong(err) ? URI_TOO_LONG : (CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request']);
     const answer = rawErrorResponse(context.cors(), status, reason);
     socket.end(answer.text, () => socket.destroy());
     // Logged too: probes with malformed requests must leave a trace.

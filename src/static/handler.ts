@@ -7,7 +7,7 @@ import { buildActualBlocks, mergeVary, type ActualBlocks } from '../cors/respons
 import { evaluatePreconditions, Precondition } from '../http/conditional.js';
 import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
-import { hasEncodedSlash, mergeSlashes, targetPath } from '../http/request-target.js';
+import { hasEncodedSlash, hostLinesValid, mergeSlashes, targetPath } from '../http/request-target.js';
 import { AssetTable, fdHasEtag, sameIdentity, unchangedOnlyBecauseUnlinked, unchangedWhileOpen, type AssetInfo, type ScanReport } from './asset-table.js';
 import { accessLine, noteArrival } from './access-log.js';
 import { explainDenied } from '../check/explain.js';
@@ -289,6 +289,7 @@ class StaticFiles {
   private route(req: IncomingMessage, res: ServerResponse): void {
     const origin = req.headers.origin;
     const method = req.method;
+    if (!this.hostValid(req)) return this.sendError(res, 400, origin);
     if (method === 'OPTIONS' && this.cors.classify(req) === RequestKind.Preflight) {
       this.cors.handle(req, res);
       if (this.debug !== undefined && res.statusCode === 403) this.explain(req, 'preflight');
@@ -314,6 +315,17 @@ class StaticFiles {
     // (relative links in its index resolve against the slash).
     if (!path.endsWith('/') && this.table.get(`${path}/`) !== undefined) return this.redirect(req, res, origin);
     this.sendError(res, 404, origin);
+  }
+
+  /**
+   * RFC 9112 §3.2 on HTTP/1.x: no Host in 1.1, two Host lines or an invalid one get 400. The server
+   * sets node:http's own check (requireHostHeader) aside so that this 400 carries the CORS headers,
+   * and so that HTTPS/1.1 on the HTTP/2 port (where node:http2 never checks Host) answers the same.
+   * Mounted in an app, the app's server decides. HTTP/2 names the authority in `:authority`.
+   */
+  private hostValid(req: IncomingMessage): boolean {
+    const version = req.httpVersion;
+    return this.mounted || version === '2.0' || hostLinesValid(req.rawHeaders, version === '1.1');
   }
 
   /** The decoded path of a request target, or the status to answer (400 bad target, 404 encoded slash). */

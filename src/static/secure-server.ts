@@ -31,7 +31,7 @@ export const HANDSHAKE_TIMEOUT = 10_000;
  * `common`: the node:http options every server gets; `clientErrors`: what the answer to a plain
  * HTTP request on this port needs (plain-http-on-tls.ts).
  */
-export function createSecureNodeServer(config: ResolvedServerOptions, material: TlsMaterial, handler: StaticHandler, common: { connectionsCheckingInterval: number }, clientErrors: ClientErrorContext): SecureServer {
+export function createSecureNodeServer(config: ResolvedServerOptions, material: TlsMaterial, handler: StaticHandler, common: { connectionsCheckingInterval: number; requireHostHeader: boolean }, clientErrors: ClientErrorContext): SecureServer {
   const tls = { cert: material.cert, key: material.key, handshakeTimeout: HANDSHAKE_TIMEOUT, ...resumptionOptions(ticketKeysForProcess()) };
   if (!config.http2) {
     const server = createHttpsServer({ ...common, ...tls }, handler);

@@ -1,4 +1,5 @@
-import { createServer as createHttpServer, Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, ServerResponse, type IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Http2SecureServer } from 'node:http2';
 import type { Server as NetServer, Socket } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
@@ -60,6 +61,7 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
   applyHttp1Timeouts(node, config);
   const sends = watchSends(node, config);
   node.on('clientError', answerClientError(clientErrors));
+  answerHttp1Oddities(node, handler);
   node.on('close', () => handler.close());
   const server = node as unknown as XoriginServer;
   Object.defineProperty(server, 'root', { value: handler.root });
@@ -99,10 +101,36 @@ function renewCertificate(server: TlsServer, tls: TlsMaterial): void {
 async function createNodeServer(config: ResolvedServerOptions, handler: StaticHandler, clientErrors: ClientErrorContext): Promise<SecureServer> {
   // Timeouts are enforced by a periodic sweep (default every 30 s, which made the 10 s headers
   // timeout up to 40 s): sweep every second.
-  const common = { connectionsCheckingInterval: 1000 };
+  // requireHostHeader: the handler answers a missing Host itself, with the CORS headers (hostValid).
+  const common = { connectionsCheckingInterval: 1000, requireHostHeader: false };
   if (config.tls === null) return { node: createHttpServer(common, handler), sessions: null, unstarted: null };
   const { createSecureNodeServer } = await import('./secure-server.js');
   return createSecureNodeServer(config, config.tls, handler, common, clientErrors);
+}
+
+/**
+ * Two HTTP/1.x requests node:http would answer or drop without the handler, so without the CORS
+ * headers every response carries, and unlike the same request over HTTP/2:
+ * - `Expect` other than 100-continue: Node answers 417. RFC 9110 §10.1.1 only allows that (MAY);
+ *   the request is served as if the field were absent, as nginx does and as HTTP/2 here does.
+ * - `CONNECT host:port` (authority-form, RFC 9112 §3.2.3): with no 'connect' listener Node closes
+ *   the connection without a byte. It gets the handler's 405 with Allow, then the connection closes
+ *   (its bytes after the head would be tunnel data, not HTTP).
+ */
+function answerHttp1Oddities(node: NodeServer, handler: StaticHandler): void {
+  node.on('checkExpectation', handler);
+  node.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    // node:http has taken its own 'error' listener off the socket: without one, a reset would throw.
+    socket.on('error', () => socket.destroy());
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as Socket);
+    handler(req, res);
+    // The handler answers a CONNECT at once (405, or 400 for a bad Host). The socket is ended and
+    // destroyed once that is flushed: it allows half-open, so an end() alone would keep it (and the
+    // response, unlogged) for as long as the client kept its side open.
+    (socket as Socket).destroySoon();
+  });
 }
 
 /** The HTTP/1.x timeouts (the HTTP/2 secure server applies them to its HTTP/1.1 connections too). */

@@ -1,0 +1,218 @@
+// Protocol vectors of RFC 9112 that node:http answers (or drops) on its own unless told otherwise,
+// checked over each way HTTP/1.1 reaches the server: cleartext, HTTPS/1.1 (node:https), and HTTP/1.1
+// by ALPN on the HTTP/2 port (node:http2 with allowHTTP1, which never checks Host itself). Raw bytes,
+// so no client adds or fixes a Host line.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import tls from 'node:tls';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '../dist/index.js';
+import { testCertificate } from './transports.js';
+import { targetTooLong } from '../dist/static/client-error.js';
+
+const APP = 'https://app.example.com';
+
+const SERVERS = [
+  { name: 'HTTP/1.1', options: () => ({}), connect: (port) => net.connect(port, '127.0.0.1') },
+  { name: 'HTTPS/1.1 (node:https)', options: () => ({ tls: certFiles(), http2: false }), connect: tlsConnect },
+  { name: 'HTTP/1.1 by ALPN on the HTTP/2 port', options: () => ({ tls: certFiles() }), connect: tlsConnect },
+];
+
+function certFiles() {
+  const c = testCertificate();
+  return { cert: c.cert, key: c.key };
+}
+
+function tlsConnect(port) {
+  return tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['http/1.1'] });
+}
+
+/**
+ * Writes `text` on a new connection and resolves, once the server has closed it, to the bytes read:
+ * { status, head (lowercased names), body, closed: true }. Every request here ends the connection
+ * (Connection: close, or an answer that closes), so the close is the event waited for; the timer is
+ * only a safety net.
+ */
+function exchange(connect, port, text) {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port);
+    let data = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the server did not close the connection within 5 s; received: ${JSON.stringify(data)}`));
+    }, 5000);
+    socket.setEncoding('latin1');
+    socket.on('data', (d) => (data += d));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const end = data.indexOf('\r\n\r\n');
+      if (end === -1) return resolve({ status: null, head: {}, body: '', raw: data });
+      const lines = data.slice(0, end).split('\r\n');
+      const head = {};
+      for (const line of lines.slice(1)) {
+        const i = line.indexOf(':');
+        head[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+      }
+      resolve({ status: Number(lines[0].split(' ')[1]), head, body: data.slice(end + 4), raw: data });
+    });
+    socket.write(text);
+  });
+}
+
+const get = (lines) => `GET /font.woff2 HTTP/1.1\r\n${lines}Origin: ${APP}\r\nConnection: close\r\n\r\n`;
+
+for (const server of SERVERS) {
+  describe(server.name, () => {
+    let root;
+    let s;
+    let port;
+    const send = (text) => exchange(server.connect, port, text);
+    before(async () => {
+      root = mkdtempSync(join(tmpdir(), 'xorigin-vectors-'));
+      writeFileSync(join(root, 'font.woff2'), 'wOF2-font');
+      s = await serve({ root, cors: { origins: [APP] }, ...server.options() });
+      await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
+      port = s.address().port;
+    });
+    after(async () => {
+      await s.shutdown(1000);
+      rmSync(root, { recursive: true, force: true });
+    });
+
+    /** A 400 of the handler: its text body and the CORS headers the allowed origin gets. */
+    const assertBadRequest = (r, what) => {
+      assert.equal(r.status, 400, `${what}: ${r.raw}`);
+      assert.equal(r.head['access-control-allow-origin'], APP, what);
+      assert.equal(r.head.vary, 'Origin', what);
+      assert.equal(r.body, 'Bad Request\n', what);
+    };
+
+    test('RFC 9112 §3.2: HTTP/1.1 without Host, two Host lines or an invalid Host value -> 400 with CORS', async () => {
+      assertBadRequest(await send(get('')), 'no Host');
+      assertBadRequest(await send(get('Host: a.example\r\nHost: b.example\r\n')), 'two Host lines');
+      assertBadRequest(await send(get('Host: a.example\r\nhost: a.example\r\n')), 'two Host lines, names in two cases');
+      assertBadRequest(await send(get('Host: a.example/evil\r\n')), 'a "/" in Host');
+      assertBadRequest(await send(get('Host: user@a.example\r\n')), 'userinfo in Host');
+      // The server goes on serving, on the same connection kinds.
+      assert.equal((await send(get('Host: a.example\r\n'))).status, 200);
+    });
+
+    test('valid Host values, and HTTP/1.0 without Host, are served', async () => {
+      for (const host of ['a.example', 'a.example:8443', '127.0.0.1:1', '[::1]:8080', 'xn--bcher-kva.example', '']) {
+        const r = await send(get(`Host: ${host}\r\n`));
+        assert.equal(r.status, 200, `Host: ${JSON.stringify(host)}: ${r.raw}`);
+        assert.equal(r.body, 'wOF2-font');
+      }
+      const r = await send(`GET /font.woff2 HTTP/1.0\r\nOrigin: ${APP}\r\n\r\n`);
+      assert.equal(r.status, 200, r.raw);
+      assert.equal(r.head['access-control-allow-origin'], APP);
+    });
+
+    test('an Expect other than 100-continue is ignored (RFC 9110 §10.1.1 MAY), as over HTTP/2: no bare 417', async () => {
+      const r = await send(get('Host: a.example\r\nExpect: something-else\r\n'));
+      assert.equal(r.status, 200, r.raw);
+      assert.equal(r.body, 'wOF2-font');
+      assert.equal(r.head['access-control-allow-origin'], APP);
+    });
+
+    test('RFC 9112 §3: a target past the 16 KiB limit gets 414, not 431; a long header field still 431', async () => {
+      const long = await send(`GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\n\r\n`);
+      assert.equal(long.status, 414, long.raw.slice(0, 200));
+      assert.equal(long.body, 'URI Too Long\n');
+      // The request was not parsed, so its Origin is unknown: the allow-list policy's Vary only.
+      assert.equal(long.head.vary, 'Origin');
+      const header = await send(get(`Host: a.example\r\nX-Long: ${'a'.repeat(20_000)}\r\n`));
+      assert.equal(header.status, 431, header.raw.slice(0, 200));
+    });
+
+    test('CONNECT (authority-form) gets 405 with Allow and CORS, then the connection closes', async () => {
+      const r = await send(`CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\nOrigin: ${APP}\r\n\r\n`);
+      assert.equal(r.status, 405, r.raw);
+      assert.equal(r.head.allow, 'GET, HEAD, OPTIONS');
+      assert.equal(r.head['access-control-allow-origin'], APP);
+      assert.equal(r.head.connection, 'close');
+      assert.equal(r.body, 'Method Not Allowed\n');
+      assert.equal((await send(get('Host: a.example\r\n'))).status, 200);
+    });
+  });
+}
+
+// Which of node:http's header overflows are a request line (414): the chunk being parsed and the error's offset in it.
+const overflows = [
+  ['the target ends at the error, " HTTP/" after it', `GET /${'a'.repeat(300)} HTTP/1.1\r\n`, 305, true],
+  ['the target ends at the error, in a later read', `${'a'.repeat(300)} HTTP/1.1\r\nHost: x\r\n`, 300, true],
+  ['a read that starts the request and ends inside its target', `GET /${'a'.repeat(300)}`, 305, true],
+  ['a header value ends at the error', `GET / HTTP/1.1\r\nX-Long: ${'a'.repeat(300)}\r\n`, 317 + 300, false],
+  ['a read inside a header value', `${'a'.repeat(300)}`, 300, false],
+  ['a read inside a header value with spaces', `aaa bbb ${'a'.repeat(300)}`, 308, false],
+  ['not a method before the space', `GE(T /${'a'.repeat(300)}`, 306, false],
+  ['a lowercase word before the space', `get /${'a'.repeat(300)}`, 305, false],
+];
+for (const [what, chunk, at, expected] of overflows) {
+  test(`targetTooLong: ${what} -> ${expected}`, () => {
+    const err = Object.assign(new Error('Header overflow'), { code: 'HPE_HEADER_OVERFLOW', rawPacket: Buffer.from(chunk, 'latin1'), bytesParsed: at });
+    assert.equal(targetTooLong(err), expected);
+  });
+}
+
+test('targetTooLong: only a header overflow can be one', () => {
+  const err = Object.assign(new Error('Parse Error'), { code: 'HPE_INVALID_METHOD', rawPacket: Buffer.from('GET /a HTTP/1.1'), bytesParsed: 6 });
+  assert.equal(targetTooLong(err), false);
+});
+
+describe('CONNECT: the socket node:http hands over', () => {
+  let root;
+  let s;
+  let port;
+  const lines = [];
+  let onLine = () => {};
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'xorigin-vectors-'));
+    writeFileSync(join(root, 'font.woff2'), 'wOF2-font');
+    s = await serve({ root, cors: { origins: [APP] }, log: (line) => (lines.push(line), onLine(line)) });
+    await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
+    port = s.address().port;
+  });
+  after(async () => {
+    await s.shutdown(1000);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test('is closed once the 405 is written, even when the client keeps its side open (and the response is logged)', async () => {
+    const logged = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no access-log line within 5 s: the CONNECT response never ended; lines: ${JSON.stringify(lines)}`)), 5000);
+      onLine = (line) => {
+        if (!line.includes('CONNECT')) return;
+        clearTimeout(timer);
+        resolve(line);
+      };
+    });
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    socket.on('error', () => {});
+    socket.write('CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n');
+    const line = await logged;
+    assert.match(line, /"CONNECT a\.example:443 HTTP\/1\.1" 405 19$/);
+    socket.destroy();
+  });
+
+  test('an error on it after the answer does not take the process down', async () => {
+    const reset = (_req, socket) => process.nextTick(() => socket.emit('error', Object.assign(new Error('reset by the test'), { code: 'ECONNRESET' })));
+    s.prependListener('connect', reset);
+    try {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.resume(); // read to the end, so the server's close is seen
+      const closed = new Promise((resolve) => socket.on('close', resolve));
+      socket.write('CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n');
+      await closed;
+    } finally {
+      s.removeListener('connect', reset);
+    }
+    const r = await exchange((p) => net.connect(p, '127.0.0.1'), port, get('Host: a.example\r\n'));
+    assert.equal(r.status, 200);
+  });
+});
