@@ -406,7 +406,12 @@ export class AssetTable<T> {
   private readonly backoff = new ReadBackoff();
   /** Files a response found changed: read at once, whatever their backoff says. */
   private readonly urgent = new Set<string>();
-  /** Files waiting out their backoff: when each is to be looked at again (ms since the epoch). */
+  /**
+   * Files waiting out their backoff: when each is to be looked at again (performance.now() ms). The
+   * scheduling here runs on the monotonic clock, as timers do: on the wall clock, set back an hour, a
+   * file put off for 250 ms was not read again for an hour. Only readAtMs, compared with file times,
+   * is wall-clock time.
+   */
   private readonly due = new Map<string, number>();
   private dueTimer: NodeJS.Timeout | null = null;
   private inlineBytes = 0;
@@ -707,7 +712,7 @@ export class AssetTable<T> {
    */
   private schedule(): void {
     if (this.closed) return;
-    const now = Date.now();
+    const now = performance.now();
     if (this.pending === null) this.burstStart = now;
     else clearTimeout(this.pending);
     const wait = Math.max(0, Math.min(DEBOUNCE_MS, this.burstStart + DEBOUNCE_MAX_MS - now));
@@ -722,7 +727,7 @@ export class AssetTable<T> {
   private recheckIn(ms: number, walk: boolean): void {
     if (walk) this.recheckWalk = true;
     if (this.closed) return;
-    const at = Date.now() + ms;
+    const at = performance.now() + ms;
     if (this.recheck !== null) {
       if (this.recheckAt <= at) return;
       clearTimeout(this.recheck);
@@ -998,7 +1003,7 @@ export class AssetTable<T> {
 
   /** Looks at each file again once its backoff has passed (see read-backoff.ts). */
   private readLater(later: ReadonlyMap<string, number>): void {
-    const now = Date.now();
+    const now = performance.now();
     this.backoff.prune(now);
     for (const [filePath, ms] of later) {
       const due = this.due.get(filePath);
@@ -1015,7 +1020,7 @@ export class AssetTable<T> {
     for (const at of this.due.values()) next = Math.min(next, at);
     this.dueTimer = setTimeout(() => {
       this.dueTimer = null;
-      const now = Date.now();
+      const now = performance.now();
       for (const [filePath, at] of this.due) {
         if (at > now) continue;
         this.due.delete(filePath);
@@ -1024,7 +1029,7 @@ export class AssetTable<T> {
       }
       this.schedule();
       this.armDue();
-    }, Math.max(0, next - Date.now()));
+    }, Math.max(0, next - performance.now()));
     this.dueTimer.unref();
   }
 
@@ -1146,7 +1151,7 @@ export class AssetTable<T> {
       // its identity before sending), or leave a new file out rather than guess; look at it alone again
       // once its backoff has passed (not the whole tree: it is this file that is changing).
       if (previous !== undefined && previous.filePath === filePath) scan.out.set(urlPath, previous);
-      scan.later.set(filePath, Math.max(UNSETTLED_RECHECK_MS, this.backoff.delay(filePath, Date.now())));
+      scan.later.set(filePath, Math.max(UNSETTLED_RECHECK_MS, this.backoff.delay(filePath, performance.now())));
       return;
     }
     // Read again only because it was racy, and unchanged: keep the entry, and its Last-Modified.
@@ -1165,7 +1170,7 @@ export class AssetTable<T> {
    */
   private postponed(filePath: string, scan: Scan): boolean {
     if (this.urgent.delete(filePath) || this.readNow) return false;
-    const wait = this.backoff.delay(filePath, Date.now());
+    const wait = this.backoff.delay(filePath, performance.now());
     if (wait === 0) return false;
     scan.later.set(filePath, wait);
     return true;
@@ -1178,7 +1183,7 @@ export class AssetTable<T> {
    * changing (read recently: reading it again at once would most likely be wasted too).
    */
   private async readSettled(filePath: string, before: BigIntStats, changed: boolean): Promise<Read | null> {
-    const started = Date.now();
+    const started = performance.now();
     const attempts = this.backoff.isHot(filePath, started) ? 1 : READ_ATTEMPTS;
     try {
       for (let attempt = 1; ; attempt++) {
@@ -1195,7 +1200,7 @@ export class AssetTable<T> {
     } finally {
       // Only a read of a changed file after the start-up scan says a file keeps changing (not a racy
       // file read again to be sure, nor the start-up scan, which reads every file).
-      if (changed && this.published !== -1) this.backoff.read(filePath, started, Date.now() - started);
+      if (changed && this.published !== -1) this.backoff.read(filePath, started, performance.now() - started);
     }
   }
 }
