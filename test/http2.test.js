@@ -31,6 +31,22 @@ async function start(options) {
   return { server, port: server.address().port };
 }
 
+/**
+ * A server of the test's own over a fresh root, shut down and removed after the test. Returns its
+ * options (with `tls`), for a test that reloads it.
+ */
+async function startOwn(t, extra) {
+  const { root } = makeRoot();
+  const c = testCertificate();
+  const options = { root, tls: { cert: c.cert, key: c.key }, ...extra };
+  const { server, port } = await start(options);
+  t.after(async () => {
+    await server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  });
+  return { server, port, options };
+}
+
 function connect(port) {
   const session = http2.connect(`https://127.0.0.1:${port}`, { ca: testCertificate().pem });
   session.on('error', () => {});
@@ -474,14 +490,7 @@ test('a client that skips stream IDs cannot make the log claim refusals its byte
 });
 
 test('a reload gives connections already open the new send timeout (a silent connection with a stream in flight is cut by it)', async (t) => {
-  const { root } = makeRoot();
-  const c = testCertificate();
-  const options = { root, tls: { cert: c.cert, key: c.key }, sendTimeout: 60_000, keepAliveTimeout: 60_000 };
-  const { server, port } = await start(options);
-  t.after(async () => {
-    await server.shutdown(100);
-    rmSync(root, { recursive: true, force: true });
-  });
+  const { server, port, options } = await startOwn(t, { sendTimeout: 60_000, keepAliveTimeout: 60_000 });
   const session = connect(port);
   // A download the client never reads: its window fills, and then nothing moves on the connection.
   const stalled = session.request({ ':path': '/big.otf' });
@@ -497,16 +506,9 @@ test('a reload gives connections already open the new send timeout (a silent con
 });
 
 test('preflights over HTTP/2 each carry their own origin, method and headers, and a reload brings its policy at once', async (t) => {
-  const { root } = makeRoot();
-  const c = testCertificate();
   const A = 'https://a.example';
   const B = 'https://b.example';
-  const options = { root, tls: { cert: c.cert, key: c.key }, cors: { origins: [A, B], methods: ['PUT', 'DELETE'], allowedHeaders: ['*'], credentials: true } };
-  const { server, port } = await start(options);
-  t.after(async () => {
-    await server.shutdown(100);
-    rmSync(root, { recursive: true, force: true });
-  });
+  const { server, port, options } = await startOwn(t, { cors: { origins: [A, B], methods: ['PUT', 'DELETE'], allowedHeaders: ['*'], credentials: true } });
   const preflight = (origin, method, asked) =>
     h2Request(port, { method: 'OPTIONS', path: '/a.woff2', headers: { origin, 'access-control-request-method': method, ...(asked ? { 'access-control-request-headers': asked } : {}) } });
   // The engine refills one block in place for every allowed preflight: no value may carry over.
@@ -530,12 +532,7 @@ test('preflights over HTTP/2 each carry their own origin, method and headers, an
 });
 
 test('the keep-alive timeout counts from the last stream: a connection used more often than it stays open, then gets GOAWAY', async (t) => {
-  const { root } = makeRoot();
-  const { server, port } = await start({ root, keepAliveTimeout: 1500 });
-  t.after(async () => {
-    await server.shutdown(100);
-    rmSync(root, { recursive: true, force: true });
-  });
+  const { port } = await startOwn(t, { keepAliveTimeout: 1500 });
   const session = connect(port);
   let goaway = null;
   session.on('goaway', () => (goaway ??= Date.now()));
@@ -553,13 +550,8 @@ test('the keep-alive timeout counts from the last stream: a connection used more
 });
 
 test('an idle connection stays open for a keep-alive timeout longer than the send timeout (the inactivity cut is for stuck streams)', async (t) => {
-  const { root } = makeRoot();
   // As `--keep-alive-timeout 65000` with the default 60 s send timeout, scaled down.
-  const { server, port } = await start({ root, keepAliveTimeout: 1500, sendTimeout: 400 });
-  t.after(async () => {
-    await server.shutdown(100);
-    rmSync(root, { recursive: true, force: true });
-  });
+  const { port } = await startOwn(t, { keepAliveTimeout: 1500, sendTimeout: 400 });
   const session = connect(port);
   let goaway = null;
   session.on('goaway', () => (goaway ??= Date.now()));
@@ -655,14 +647,7 @@ test('the keep-alive timeout is counted on a monotonic clock: the wall clock set
 });
 
 test('a reload that shortens the keep-alive timeout applies to connections already idle', async (t) => {
-  const { root } = makeRoot();
-  const c = testCertificate();
-  const options = { root, tls: { cert: c.cert, key: c.key }, keepAliveTimeout: 60_000 };
-  const { server, port } = await start(options);
-  t.after(async () => {
-    await server.shutdown(100);
-    rmSync(root, { recursive: true, force: true });
-  });
+  const { server, port, options } = await startOwn(t, { keepAliveTimeout: 60_000 });
   const session = connect(port);
   await h2RequestOn(session, '/a.woff2');
   const closed = new Promise((resolve) => session.once('close', () => resolve('closed')));
