@@ -909,10 +909,12 @@ export class AssetTable<T> {
   private warnUndecodable(paths: readonly string[], whole: boolean): void {
     const told = this.undecodableWarned;
     const fresh = paths.filter((p) => !told.has(p));
-    if (whole && fresh.length === 0 && paths.length === told.size) return;
-    if (!whole && fresh.length === 0) return;
-    if (whole) told.clear();
-    for (const p of paths) told.add(p);
+    if (whole) {
+      if (fresh.length === 0 && paths.length === told.size) return; // the same set as last said
+      this.undecodableWarned = new Set(paths);
+    } else {
+      for (const p of fresh) told.add(p);
+    }
     const said = whole ? paths : fresh;
     if (said.length === 0) return;
     const shown = said.slice(0, 3).map(terminalSafe).join(', ') + (said.length > 3 ? `, and ${said.length - 3} more` : '');
