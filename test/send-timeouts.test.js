@@ -60,3 +60,76 @@ test('the handles read are where Node keeps them: writeQueueSize on a TCP socket
   assert.equal(typeof plain._handle.writeQueueSize, 'number');
   plain.destroy();
 });
+
+/**
+ * A connection whose queued output never moves; `looks` counts the sweeps that read it, so a test waits
+ * for a sweep instead of sleeping.
+ */
+function stuckSocket() {
+  const socket = new EventEmitter();
+  let looks = 0;
+  Object.defineProperty(socket, 'writableLength', { get: () => (looks++, 1024) });
+  Object.defineProperty(socket, 'looks', { get: () => looks });
+  socket.bytesWritten = 0;
+  socket._handle = { writeQueueSize: 1024 };
+  socket.destroyed = false;
+  socket.destroy = () => {
+    socket.destroyed = true;
+    socket.emit('close');
+  };
+  return socket;
+}
+
+/** Waits for `check()`; the bound only turns a hang into a message. */
+async function until(what, check, ms = 5000) {
+  const deadline = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Sets Date.now `byMs` off (an NTP step, an operator), running on from there; returns what puts it back. */
+function stepWallClock(byMs) {
+  const realNow = Date.now;
+  const from = realNow();
+  Date.now = () => from + byMs + (realNow() - from);
+  return () => {
+    Date.now = realNow;
+  };
+}
+
+/** A stuck connection under a send timeout of `timeoutMs`, once a first sweep has seen it stuck. */
+async function sweptOnce(timeoutMs) {
+  const socket = stuckSocket();
+  new SendTimeouts(timeoutMs).add(socket);
+  await until('a first sweep', () => socket.looks >= 1);
+  return socket;
+}
+
+test('a wall clock stepped forward an hour (NTP, an operator) does not cut a connection that stalled for less than the timeout', async () => {
+  // 4 s timeout, swept every second: the sweep after the step comes long before the timeout is really up.
+  const socket = await sweptOnce(4000);
+  const stalledAt = performance.now();
+  const restore = stepWallClock(3_600_000);
+  try {
+    await until('a sweep after the step', () => socket.looks >= 2);
+    const stalledMs = performance.now() - stalledAt;
+    assert.ok(stalledMs < 4000, `the sweep after the step came ${stalledMs} ms after the first: the test cannot tell`);
+    assert.equal(socket.destroyed, false, `cut after ${Math.round(stalledMs)} ms of a 4000 ms send timeout`);
+  } finally {
+    restore();
+    socket.destroy();
+  }
+});
+
+test('a wall clock set back an hour does not keep a stalled connection open for the hour', async () => {
+  const socket = await sweptOnce(400);
+  const restore = stepWallClock(-3_600_000);
+  try {
+    await until('the stalled connection cut after the clock was set back', () => socket.destroyed);
+  } finally {
+    restore();
+    socket.destroy();
+  }
+});

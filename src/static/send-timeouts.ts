@@ -5,6 +5,11 @@ interface Progress {
   queued: number;
   written: number;
   unsent: number;
+  /**
+   * performance.now() ms, -1 for nothing queued. Monotonic, as the sweep's timer: on the wall clock, a
+   * step forward of an hour cut every connection a client paused for one sweep, and a step back kept
+   * a stalled one open for the hour.
+   */
   since: number;
 }
 
@@ -52,7 +57,7 @@ export class SendTimeouts {
 
   /** Watches a connection until it closes. */
   add(socket: Socket): void {
-    this.watched.set(socket, { queued: 0, written: 0, unsent: 0, since: 0 });
+    this.watched.set(socket, { queued: 0, written: 0, unsent: 0, since: -1 });
     socket.once('close', () => this.watched.delete(socket));
     this.start();
   }
@@ -64,16 +69,16 @@ export class SendTimeouts {
   }
 
   private sweep(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const [socket, p] of this.watched) {
       const queued = socket.writableLength;
       if (queued === 0) {
-        p.since = 0;
+        p.since = -1;
         continue;
       }
       const written = socket.bytesWritten;
       const unsent = unsentBytes(socket);
-      if (p.since === 0 || queued !== p.queued || written !== p.written || unsent !== p.unsent) {
+      if (p.since === -1 || queued !== p.queued || written !== p.written || unsent !== p.unsent) {
         p.queued = queued;
         p.written = written;
         p.unsent = unsent;
