@@ -5,7 +5,7 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
 import { contentTypeFor } from '../http/mime.js';
 import { EtagCache, etagCacheFile } from './etag-cache.js';
-import { HashWorkers } from './hash-workers.js';
+import { FileHasher } from './file-hasher.js';
 import { READ_BY_PATH } from './read-flags.js';
 import { ReadBackoff } from './read-backoff.js';
 import { reportScan, type ProgressOut, type ScanCounts } from './scan-progress.js';
@@ -429,7 +429,7 @@ export class AssetTable<T> {
   private dirty = false;
   private readonly statFile: (path: string) => Promise<BigIntStats>;
   private readonly readDir: (path: string) => Promise<Dirent[]>;
-  private readonly hashers = new HashWorkers();
+  private readonly hashers = new FileHasher();
   private scanCounts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
   /** Paths the watcher named since the last scan began; null: the next scan walks the whole tree. */
   private changed: Set<string> | null = null;
@@ -1193,7 +1193,7 @@ export class AssetTable<T> {
         this.reads++;
         const bytes = before.size <= BigInt(INLINE_HASH_LIMIT) ? await readFile(filePath, { flag: READ_BY_PATH }) : undefined;
         this.inlineBytes += bytes?.length ?? 0;
-        const digest = bytes !== undefined ? createHash('sha256').update(bytes).digest() : await this.hashers.hash(filePath);
+        const digest = bytes !== undefined ? createHash('sha256').update(bytes).digest() : await this.hashers.hash(filePath, Number(before.size));
         const after = await this.statFile(filePath);
         if (sameIdentity(identityOf(before), after)) return { identity: identityOf(after), etag: etagOf(digest), readAtMs, bytes };
         if (attempt >= attempts || !after.isFile()) return null;

@@ -34,8 +34,15 @@ export class HashWorkers {
   private idle: NodeJS.Timeout | null = null;
   /** Bytes hashed so far (for progress reports). */
   bytes = 0;
+  /** Threads started so far. */
+  started = 0;
 
   constructor(private readonly size = Math.min(MAX_THREADS, Math.max(1, availableParallelism()))) {}
+
+  /** True while any thread runs (from the first file until they stop, idle). */
+  get active(): boolean {
+    return this.threads.length > 0;
+  }
 
   /** The SHA-256 of the file's content; rejects when it cannot be read. */
   hash(path: string): Promise<Buffer> {
@@ -85,6 +92,7 @@ export class HashWorkers {
   private start(): Worker {
     const thread = new Worker(new URL('./hash-worker.js', import.meta.url));
     thread.unref();
+    this.started++;
     thread.on('message', (reply: Reply) => this.answered(thread, reply));
     thread.on('error', (e) => this.failed(thread, e));
     this.threads.push(thread);

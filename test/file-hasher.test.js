@@ -1,0 +1,111 @@
+// Hashing files, on the main thread for a small burst and on worker threads past it: the digests are
+// SHA-256 of the files, a file that cannot be read rejects without stopping the others, and close()
+// settles everything pending (no hang, no leak of threads).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HashWorkers } from '../dist/static/hash-workers.js';
+import { FileHasher } from '../dist/static/file-hasher.js';
+
+test('many files hashed on threads give their SHA-256; a missing one rejects alone', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
+  const hashers = new HashWorkers(2);
+  try {
+    const files = [];
+    for (let i = 0; i < 40; i++) {
+      const bytes = Buffer.alloc(1000 + i * 70_000, i); // up to 2.7 MB: several reads of the thread's buffer
+      writeFileSync(join(root, `f${i}`), bytes);
+      files.push(bytes);
+    }
+    const results = await Promise.allSettled([...files.map((_, i) => hashers.hash(join(root, `f${i}`))), hashers.hash(join(root, 'missing'))]);
+    files.forEach((bytes, i) => assert.deepEqual(results[i].value, createHash('sha256').update(bytes).digest(), `f${i}`));
+    assert.equal(results[40].status, 'rejected');
+    assert.equal(hashers.bytes, files.reduce((n, b) => n + b.length, 0));
+  } finally {
+    hashers.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('close() rejects what is pending; the pool starts again when asked', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
+  writeFileSync(join(root, 'f'), Buffer.alloc(5_000_000, 1));
+  const hashers = new HashWorkers(1);
+  try {
+    const pending = [1, 2, 3, 4].map(() => hashers.hash(join(root, 'f')));
+    hashers.close();
+    for (const p of pending) await assert.rejects(p);
+    assert.deepEqual(await hashers.hash(join(root, 'f')), createHash('sha256').update(Buffer.alloc(5_000_000, 1)).digest());
+  } finally {
+    hashers.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+const MiB = 1024 * 1024;
+
+/** `sizes` files of those sizes, each of its own byte; returns their paths and contents. */
+function tree(root, sizes) {
+  return sizes.map((size, i) => {
+    const bytes = Buffer.alloc(size, i + 1);
+    const path = join(root, `f${i}`);
+    writeFileSync(path, bytes);
+    return { path, bytes };
+  });
+}
+
+test('a burst under 16 MiB is hashed on the main thread (no thread started: ~35 ms and ~2.5 MB resident each)', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
+  const hasher = new FileHasher(2);
+  try {
+    const files = tree(root, [20_000, 300_000, 1_000_000, 5 * MiB, 0, 17]);
+    const results = await Promise.allSettled([...files.map((f) => hasher.hash(f.path, f.bytes.length)), hasher.hash(join(root, 'missing'), 10)]);
+    files.forEach((f, i) => assert.deepEqual(results[i].value, createHash('sha256').update(f.bytes).digest(), `f${i}`));
+    assert.equal(results[files.length].status, 'rejected');
+    assert.equal(hasher.bytes, files.reduce((n, f) => n + f.bytes.length, 0));
+    assert.equal(hasher.threadsStarted, 0);
+    // The burst is over: the next one (6.6 + 10 MiB would be past 16 MiB) is the main thread's again.
+    const [next] = tree(mkdtempSync(join(root, 'next-')), [10 * MiB]);
+    assert.deepEqual(await hasher.hash(next.path, next.bytes.length), createHash('sha256').update(next.bytes).digest());
+    assert.equal(hasher.threadsStarted, 0);
+  } finally {
+    hasher.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('past 16 MiB in one burst, the rest goes to worker threads; every digest is right', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
+  const hasher = new FileHasher(2);
+  try {
+    const files = tree(root, Array.from({ length: 24 }, (_, i) => MiB + i));
+    const digests = await Promise.all(files.map((f) => hasher.hash(f.path, f.bytes.length)));
+    files.forEach((f, i) => assert.deepEqual(digests[i], createHash('sha256').update(f.bytes).digest(), `f${i}`));
+    assert.ok(hasher.threadsStarted > 0, 'no worker thread was started for 24 MiB');
+    assert.equal(hasher.bytes, files.reduce((n, f) => n + f.bytes.length, 0));
+  } finally {
+    hasher.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('close() rejects the main thread\'s jobs not yet begun; the hasher works again afterwards', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
+  const hasher = new FileHasher(1);
+  try {
+    const [f] = tree(root, [2 * MiB]);
+    const pending = [1, 2, 3, 4].map(() => hasher.hash(f.path, f.bytes.length));
+    hasher.close();
+    const settled = await Promise.allSettled(pending);
+    // The first may have begun (it finishes); the ones queued behind it never run.
+    assert.deepEqual(settled.slice(1).map((s) => s.status), ['rejected', 'rejected', 'rejected']);
+    assert.deepEqual(await hasher.hash(f.path, f.bytes.length), createHash('sha256').update(f.bytes).digest());
+    assert.equal(hasher.threadsStarted, 0);
+  } finally {
+    hasher.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
