@@ -112,6 +112,18 @@ for (const server of SERVERS) {
       assert.equal(r.head['access-control-allow-origin'], APP);
     });
 
+    test('RFC 9112 §2.3: "HTTP/2.0" in an HTTP/1.x request line -> 505 with CORS, the connection closed (no Host check skipped)', async () => {
+      for (const lines of ['', 'Host: a.example\r\n']) {
+        // No Connection: close: the server is the one to close (node:http keeps alive only from 1.1 on).
+        const r = await send(`GET /font.woff2 HTTP/2.0\r\n${lines}Origin: ${APP}\r\n\r\n`);
+        assert.equal(r.status, 505, r.raw);
+        assert.equal(r.body, 'HTTP Version Not Supported\n');
+        assert.equal(r.head['access-control-allow-origin'], APP);
+        assert.equal(r.head.connection, 'close');
+      }
+      assert.equal((await send(get('Host: a.example\r\n'))).status, 200);
+    });
+
     test('an Expect other than 100-continue is ignored (RFC 9110 §10.1.1 MAY), as over HTTP/2: no bare 417', async () => {
       const r = await send(get('Host: a.example\r\nExpect: something-else\r\n'));
       assert.equal(r.status, 200, r.raw);

@@ -17,6 +17,7 @@ import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
 import { DiskBody, type DiskCounters } from './send-body.js';
+import { Http2Response } from './http2-exchange.js';
 import { whenDiskTurn } from './disk-turns.js';
 import { inForce, planReload, type ReloadReport } from './reload.js';
 
@@ -289,7 +290,8 @@ class StaticFiles {
   private route(req: IncomingMessage, res: ServerResponse): void {
     const origin = req.headers.origin;
     const method = req.method;
-    if (!this.hostValid(req)) return this.sendError(res, 400, origin);
+    const refused = this.framingError(req, res);
+    if (refused !== 0) return this.sendError(res, refused, origin);
     if (method === 'OPTIONS' && this.cors.classify(req) === RequestKind.Preflight) {
       this.cors.handle(req, res);
       if (this.debug !== undefined && res.statusCode === 403) this.explain(req, 'preflight');
@@ -318,14 +320,19 @@ class StaticFiles {
   }
 
   /**
-   * RFC 9112 §3.2 on HTTP/1.x: no Host in 1.1, two Host lines or an invalid one get 400. The server
-   * sets node:http's own check (requireHostHeader) aside so that this 400 carries the CORS headers,
-   * and so that HTTPS/1.1 on the HTTP/2 port (where node:http2 never checks Host) answers the same.
-   * Mounted in an app, the app's server decides. HTTP/2 names the authority in `:authority`.
+   * What the request line and Host say, on HTTP/1.x: 0 (serve it), 400 or 505. RFC 9112 §3.2: no
+   * Host in 1.1, two Host lines or an invalid one get 400. The server sets node:http's own check
+   * (requireHostHeader) aside so that this 400 carries the CORS headers, and so that HTTPS/1.1 on
+   * the HTTP/2 port (where node:http2 never checks Host) answers the same. RFC 9112 §2.3: node:http
+   * parses "HTTP/2.0" in a request line (it is how the HTTP/2 preface starts), but HTTP/1.x framing
+   * with that version is no HTTP/2 (and would skip the Host check): 505, as nginx answers. Mounted
+   * in an app, the app's server decides. HTTP/2 names the authority in `:authority`.
    */
-  private hostValid(req: IncomingMessage): boolean {
+  private framingError(req: IncomingMessage, res: ServerResponse): 0 | 400 | 505 {
+    if (this.mounted) return 0;
     const version = req.httpVersion;
-    return this.mounted || version === '2.0' || hostLinesValid(req.rawHeaders, version === '1.1');
+    if (version === '2.0') return res instanceof Http2Response ? 0 : 505;
+    return hostLinesValid(req.rawHeaders, version === '1.1') ? 0 : 400;
   }
 
   /** The decoded path of a request target, or the status to answer (400 bad target, 404 encoded slash). */

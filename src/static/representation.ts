@@ -152,6 +152,7 @@ export class ResponseBlocks {
     this.addError(412, 'Precondition Failed');
     this.addError(500, 'Internal Server Error');
     this.addError(503, 'Service Unavailable', ['Retry-After', '1']);
+    this.addError(505, 'HTTP Version Not Supported');
     this.options = both(['Allow', ALLOW], cors);
     this.redirect = both(['Content-Length', '0', 'Cache-Control', redirectCacheControl], cors);
   }
