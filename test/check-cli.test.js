@@ -141,6 +141,20 @@ test('--deadline bounds the whole check: a redirect chain of hops each under --t
   assert.match(slow.stderr, /^xorigin check: no verdict within the 300 ms deadline \(--deadline\): 1 request sent, the last GET /);
 });
 
+test('--deadline is kept on a monotonic clock: the wall clock stepped an hour forward mid-check does not end it', async () => {
+  const wall = Date.now;
+  let calls = 0;
+  // Every reading after the first is an hour later, as after an NTP step or an operator's `date -s`.
+  Date.now = () => wall() + (calls++ === 0 ? 0 : 3_600_000);
+  try {
+    const r = await checkCors({ url: `${base}/moved`, origin: ORIGIN, browser: 'standard', deadlineMs: 10_000 });
+    assert.equal(r.verdict.verdict, 'allowed');
+    assert.equal(r.verdict.steps.length, 2);
+  } finally {
+    Date.now = wall;
+  }
+});
+
 test('a refused connection says so, and what to check', async () => {
   const r = await cli('http://127.0.0.1:1/', '--origin', ORIGIN);
   assert.equal(r.status, 2);

@@ -333,6 +333,25 @@ test('CLI: prints the URL, serves, and exits 0 on SIGTERM', async () => {
   assert.equal((await exited).code, 0);
 });
 
+test('CLI --workers: a worker dying at once is restarted after a delay even when the wall clock has just stepped forward an hour', async (t) => {
+  // Preloaded in the primary (and its workers): SIGUSR2 steps Date.now an hour forward, as NTP or `date -s` would.
+  const step = "let o=0;const w=Date.now;Date.now=()=>w()+o;process.on('SIGUSR2',()=>{o=3600000})";
+  const r = await runCli(['serve', 'example', '--port', '0', '--workers', '2'], { env: { NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(step)}` } });
+  t.after(() => r.child?.kill('SIGKILL'));
+  assert.equal(r.code, 'listening', r.err);
+  await until(() => /worker \d+ listening/.test(r.err), 'the worker listening');
+  const worker = Number(/worker (\d+) listening/.exec(r.err)[1]);
+  r.child.kill('SIGUSR2');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  process.kill(worker, 'SIGKILL');
+  await until(() => r.err.includes(`worker ${worker} died`), 'the death reported');
+  // Under a second old by any monotonic clock: a quick death, so the restart waits (crash-loop backoff).
+  assert.match(r.err, new RegExp(`worker ${worker} died \\(SIGKILL\\); starting a new one in 200 ms`));
+  const exited = exitOf(r.child);
+  r.child.kill('SIGTERM');
+  assert.equal((await exited).code, 0);
+});
+
 test('CLI --workers 2: both serve, a killed worker is replaced, SIGTERM stops them all with exit 0', async (t) => {
   const r = await runCli(['serve', 'example', '--port', '0', '--workers', '2']);
   t.after(() => r.child?.kill('SIGKILL'));

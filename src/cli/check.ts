@@ -90,12 +90,13 @@ export async function checkCors(options: CheckOptions): Promise<CheckResult> {
  * deadline, whichever is shorter, so the check ends at the deadline, not a timeout after it.
  */
 function withDeadline(timeoutMs: number, deadlineMs: number): (req: OutgoingRequest) => Promise<ServerResponse> {
-  const end = Date.now() + deadlineMs;
+  // Monotonic: a wall clock stepped (NTP, an operator) mid-check must neither end it nor stretch it.
+  const end = performance.now() + deadlineMs;
   let sent = 0;
   const over = (req: OutgoingRequest): NetworkError =>
     new NetworkError(`no verdict within the ${deadlineMs} ms deadline (--deadline): ${sent} request${sent === 1 ? '' : 's'} sent, the last ${req.method} ${req.url}; raise --deadline, or find the slow hop (a redirect chain, a slow server)`, 'deadline');
   return async (req) => {
-    const left = end - Date.now();
+    const left = end - performance.now();
     if (left <= 0) throw over(req);
     sent++;
     try {

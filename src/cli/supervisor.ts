@@ -45,7 +45,7 @@ export function supervise(settings: Settings, reread: Reread): void {
   const startedAt = new Map<number, number>();
   const env = workerEnv(settings);
   const fork = (): void => {
-    startedAt.set(cluster.fork(env).id, Date.now());
+    startedAt.set(cluster.fork(env).id, performance.now());
   };
 
   const scans = new Map<number, string>();
@@ -63,7 +63,8 @@ export function supervise(settings: Settings, reread: Reread): void {
   });
 
   cluster.on('exit', (worker, code, signal) => {
-    const lived = Date.now() - (startedAt.get(worker.id) ?? 0);
+    // Monotonic: a wall clock stepped forward would make a crash loop look like long-lived workers.
+    const lived = performance.now() - (startedAt.get(worker.id) ?? 0);
     startedAt.delete(worker.id);
     if (state.stopping) {
       // process.exitCode is 1 when stopping because start-up failed, else unset (0).
