@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HashWorkers } from '../dist/static/hash-workers.js';
@@ -169,4 +169,43 @@ test('close() stops the main thread\'s hash under way between two slices; its fi
     }
   });
   assert.deepEqual(open, [], 'the file is still open');
+});
+
+test('a thread\'s failure keeps its code (ENOENT): the scan tells a file gone from a transient error by it', async (t) => {
+  const hashers = new HashWorkers(1);
+  t.after(() => hashers.close());
+  await assert.rejects(hashers.hash(join(tmpdir(), 'xorigin-no-such-file'), 100_000), { code: 'ENOENT' });
+});
+
+test('out of descriptors while a thread hashes a changed file, the scan keeps the file (EMFILE is transient), instead of dropping it as gone (404)', { skip: process.platform === 'win32' }, async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, 'served'));
+  const big = join(root, 'served', 'big.bin');
+  writeFileSync(big, Buffer.alloc(17 * MiB, 1)); // past the main thread's 16 MiB burst: a thread hashes it
+  // A child under `ulimit -n 100`: once the rescan has stat'ed the changed file, every descriptor is taken.
+  const script = `
+    import { openSync, writeFileSync } from 'node:fs';
+    import { stat } from 'node:fs/promises';
+    import { AssetTable } from ${JSON.stringify(new URL('../dist/static/asset-table.js', import.meta.url).href)};
+    let exhaust = false;
+    const statFile = async (path) => {
+      const s = await stat(path, { bigint: true });
+      if (exhaust) try { for (;;) openSync('/dev/null', 'r'); } catch {}
+      return s;
+    };
+    const table = new AssetTable(${JSON.stringify(join(root, 'served'))}, { watch: false, statFile }, (info) => info);
+    await table.open();
+    writeFileSync(${JSON.stringify(big)}, Buffer.alloc(${17 * MiB}, 2));
+    exhaust = true;
+    await table.rescan();
+    console.log(table.info('/big.bin') === undefined ? 'dropped' : 'kept');
+    table.close();`;
+  // A file, not --input-type=module -e: the worker thread would inherit that flag and fail to start.
+  const main = join(root, 'child.mjs');
+  writeFileSync(main, script);
+  const out = await new Promise((resolve, reject) => {
+    execFile('/bin/sh', ['-c', 'ulimit -n 100 && exec "$0" "$1"', process.execPath, main], { timeout: 20_000 }, (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stderr}`)) : resolve(stdout.trim())));
+  });
+  assert.equal(out, 'kept');
 });

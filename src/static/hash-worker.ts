@@ -29,6 +29,7 @@ parentPort?.on('message', ({ id, path, size }: { id: number; path: string; size:
     const { digest, bytes } = sha256(path, size);
     parentPort?.postMessage({ id, digest, bytes });
   } catch (e) {
-    parentPort?.postMessage({ id, error: (e as Error).message });
+    // The code too: EMFILE and its kin say nothing about the file (the table keeps what it knew).
+    parentPort?.postMessage({ id, error: (e as Error).message, code: (e as NodeJS.ErrnoException).code });
   }
 });

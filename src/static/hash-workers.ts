@@ -19,6 +19,8 @@ interface Reply {
   readonly id: number;
   readonly digest?: Uint8Array;
   readonly error?: string;
+  /** The error's code (ENOENT, EMFILE…): the scan tells a file gone from a process out of descriptors by it. */
+  readonly code?: string;
 }
 
 /**
@@ -110,7 +112,7 @@ export class HashWorkers {
       this.bytes += reply.bytes ?? 0;
       running.job.resolve(Buffer.from(reply.digest));
     } else {
-      running.job.reject(new Error(reply.error ?? 'hashing failed'));
+      running.job.reject(Object.assign(new Error(reply.error ?? 'hashing failed'), reply.code === undefined ? {} : { code: reply.code }));
     }
     this.dispatch();
   }
