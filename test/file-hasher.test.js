@@ -111,6 +111,17 @@ test('close() rejects the main thread\'s jobs not yet begun; the hasher works ag
   }
 });
 
+/** A temporary directory and a FileHasher (one thread at most), both gone after the test. */
+function mainHasher(t) {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
+  const hasher = new FileHasher(1);
+  t.after(() => {
+    hasher.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  return { root, hasher };
+}
+
 test('reads stop at the size the scan stat\'d, on both sides: a file appended to faster than it is hashed cannot hold a hash forever', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
   const main = new FileHasher(2);
@@ -131,12 +142,7 @@ test('reads stop at the size the scan stat\'d, on both sides: a file appended to
 });
 
 test('a path that became a FIFO rejects on the main thread as on a thread (positioned reads), instead of reading it as empty', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
-  const hasher = new FileHasher(1);
-  t.after(() => {
-    hasher.close();
-    rmSync(root, { recursive: true, force: true });
-  });
+  const { root, hasher } = mainHasher(t);
   const fifo = join(root, 'was-a-font');
   execFileSync('mkfifo', [fifo]);
   await assert.rejects(hasher.hash(fifo, 100_000), { code: 'ESPIPE' });
@@ -144,12 +150,7 @@ test('a path that became a FIFO rejects on the main thread as on a thread (posit
 });
 
 test('close() stops the main thread\'s hash under way between two slices; its file is closed', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
-  const hasher = new FileHasher(1);
-  t.after(() => {
-    hasher.close();
-    rmSync(root, { recursive: true, force: true });
-  });
+  const { root, hasher } = mainHasher(t);
   const [f] = tree(root, [12 * MiB]);
   const job = hasher.hash(f.path, f.bytes.length);
   // Wait for its first slice (an event: the byte count moving), then close.
