@@ -1078,9 +1078,6 @@ export class AssetTable<T> {
 
   /** One directory entry: a directory is walked, a file added; the entries of a directory go in parallel. */
   private async visit(entry: Dirent, dir: string, urlDir: string, scan: Scan): Promise<void> {
-    // Closed: the rest of the tree is neither stat'ed nor read (a rescan of a replaced tree under way
-    // at close() went on hashing every file, the process waiting for it before it could exit).
-    if (this.closed) return;
     const urlPath = `${urlDir}/${entry.name}`;
     try {
       if (entry.isSymbolicLink()) scan.linked = true;
@@ -1128,7 +1125,6 @@ export class AssetTable<T> {
   }
 
   private async addFile(filePath: string, urlPath: string, s: BigIntStats, scan: Scan): Promise<void> {
-    if (this.closed) return; // see visit
     scan.counts.files++;
     const previous = this.infos.get(urlPath);
     const same = previous !== undefined && previous.filePath === filePath && sameIdentity(previous.identity, s);
