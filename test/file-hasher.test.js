@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HashWorkers } from '../dist/static/hash-workers.js';
@@ -20,7 +21,7 @@ test('many files hashed on threads give their SHA-256; a missing one rejects alo
       writeFileSync(join(root, `f${i}`), bytes);
       files.push(bytes);
     }
-    const results = await Promise.allSettled([...files.map((_, i) => hashers.hash(join(root, `f${i}`))), hashers.hash(join(root, 'missing'))]);
+    const results = await Promise.allSettled([...files.map((b, i) => hashers.hash(join(root, `f${i}`), b.length)), hashers.hash(join(root, 'missing'), 10)]);
     files.forEach((bytes, i) => assert.deepEqual(results[i].value, createHash('sha256').update(bytes).digest(), `f${i}`));
     assert.equal(results[40].status, 'rejected');
     assert.equal(hashers.bytes, files.reduce((n, b) => n + b.length, 0));
@@ -35,10 +36,10 @@ test('close() rejects what is pending; the pool starts again when asked', async 
   writeFileSync(join(root, 'f'), Buffer.alloc(5_000_000, 1));
   const hashers = new HashWorkers(1);
   try {
-    const pending = [1, 2, 3, 4].map(() => hashers.hash(join(root, 'f')));
+    const pending = [1, 2, 3, 4].map(() => hashers.hash(join(root, 'f'), 5_000_000));
     hashers.close();
     for (const p of pending) await assert.rejects(p);
-    assert.deepEqual(await hashers.hash(join(root, 'f')), createHash('sha256').update(Buffer.alloc(5_000_000, 1)).digest());
+    assert.deepEqual(await hashers.hash(join(root, 'f'), 5_000_000), createHash('sha256').update(Buffer.alloc(5_000_000, 1)).digest());
   } finally {
     hashers.close();
     rmSync(root, { recursive: true, force: true });
@@ -108,4 +109,104 @@ test('close() rejects the main thread\'s jobs not yet begun; the hasher works ag
     hasher.close();
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+/** A temporary directory and a FileHasher (one thread at most), both gone after the test. */
+function mainHasher(t) {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
+  const hasher = new FileHasher(1);
+  t.after(() => {
+    hasher.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  return { root, hasher };
+}
+
+test('reads stop at the size the scan stat\'d, on both sides: a file appended to faster than it is hashed cannot hold a hash forever', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
+  const main = new FileHasher(2);
+  const threads = new HashWorkers(1);
+  t.after(() => {
+    main.close();
+    threads.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  // Grown since its stat said 1 MiB (the caller stats again after the hash and reads again).
+  const [f] = tree(root, [3 * MiB]);
+  const prefix = createHash('sha256').update(f.bytes.subarray(0, MiB)).digest();
+  assert.deepEqual(await main.hash(f.path, MiB), prefix);
+  assert.equal(main.bytes, MiB, 'the main thread read past the size it was given');
+  assert.equal(main.threadsStarted, 0);
+  assert.deepEqual(await threads.hash(f.path, MiB), prefix);
+  assert.equal(threads.bytes, MiB, 'the thread read past the size it was given');
+});
+
+test('a path that became a FIFO rejects on the main thread as on a thread (positioned reads), instead of reading it as empty', async (t) => {
+  const { root, hasher } = mainHasher(t);
+  const fifo = join(root, 'was-a-font');
+  execFileSync('mkfifo', [fifo]);
+  await assert.rejects(hasher.hash(fifo, 100_000), { code: 'ESPIPE' });
+  assert.equal(hasher.threadsStarted, 0);
+});
+
+test('close() stops the main thread\'s hash under way between two slices; its file is closed', async (t) => {
+  const { root, hasher } = mainHasher(t);
+  const [f] = tree(root, [12 * MiB]);
+  const job = hasher.hash(f.path, f.bytes.length);
+  // Wait for its first slice (an event: the byte count moving), then close.
+  const started = performance.now();
+  while (hasher.bytes === 0) {
+    assert.ok(performance.now() - started < 10_000, 'no slice read within 10 s');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  hasher.close();
+  await assert.rejects(job, /hashing stopped/);
+  assert.ok(hasher.bytes < f.bytes.length, `read all ${hasher.bytes} bytes after close()`);
+  const open = readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === f.path;
+    } catch {
+      return false; // closed since it was listed
+    }
+  });
+  assert.deepEqual(open, [], 'the file is still open');
+});
+
+test('a thread\'s failure keeps its code (ENOENT): the scan tells a file gone from a transient error by it', async (t) => {
+  const hashers = new HashWorkers(1);
+  t.after(() => hashers.close());
+  await assert.rejects(hashers.hash(join(tmpdir(), 'xorigin-no-such-file'), 100_000), { code: 'ENOENT' });
+});
+
+test('out of descriptors while a thread hashes a changed file, the scan keeps the file (EMFILE is transient), instead of dropping it as gone (404)', { skip: process.platform === 'win32' }, async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, 'served'));
+  const big = join(root, 'served', 'big.bin');
+  writeFileSync(big, Buffer.alloc(17 * MiB, 1)); // past the main thread's 16 MiB burst: a thread hashes it
+  // A child under `ulimit -n 100`: once the rescan has stat'ed the changed file, every descriptor is taken.
+  const script = `
+    import { openSync, writeFileSync } from 'node:fs';
+    import { stat } from 'node:fs/promises';
+    import { AssetTable } from ${JSON.stringify(new URL('../dist/static/asset-table.js', import.meta.url).href)};
+    let exhaust = false;
+    const statFile = async (path) => {
+      const s = await stat(path, { bigint: true });
+      if (exhaust) try { for (;;) openSync('/dev/null', 'r'); } catch {}
+      return s;
+    };
+    const table = new AssetTable(${JSON.stringify(join(root, 'served'))}, { watch: false, statFile }, (info) => info);
+    await table.open();
+    writeFileSync(${JSON.stringify(big)}, Buffer.alloc(${17 * MiB}, 2));
+    exhaust = true;
+    await table.rescan();
+    console.log(table.info('/big.bin') === undefined ? 'dropped' : 'kept');
+    table.close();`;
+  // A file, not --input-type=module -e: the worker thread would inherit that flag and fail to start.
+  const main = join(root, 'child.mjs');
+  writeFileSync(main, script);
+  const out = await new Promise((resolve, reject) => {
+    execFile('/bin/sh', ['-c', 'ulimit -n 100 && exec "$0" "$1"', process.execPath, main], { timeout: 20_000 }, (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stderr}`)) : resolve(stdout.trim())));
+  });
+  assert.equal(out, 'kept');
 });

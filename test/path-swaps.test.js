@@ -94,6 +94,17 @@ for (const [size, bytes] of SIZES) {
   });
 }
 
+test('a small file replaced by a large one between the scan\'s stat and its read is read up to the stat\'d size, not whole into memory', async (t) => {
+  const big = Buffer.alloc(32 * 1024 * 1024, 7);
+  const { table, file, close } = await swappedDuringRescan((fill) => Buffer.from(`file ${fill}`), (path) => writeFileSync(path, big));
+  t.after(close);
+  const before = table.bytesRead;
+  await within(table.rescan(), 'the rescan');
+  // The small read finds the file changed (its stat after), and the retry hashes the large one once.
+  assert.ok(table.bytesRead - before <= big.length + 16 * 1024, `${table.bytesRead - before} bytes read for a ${big.length}-byte file`);
+  assert.equal(table.info('/a.bin')?.etag, etagOf(big), file);
+});
+
 test('a file served from disk, replaced by a FIFO (no watcher): requests for it hold no thread, and other files are still served', async () => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-swap-'));
   writeFileSync(join(root, 'big.bin'), Buffer.alloc(300 * 1024, 1));

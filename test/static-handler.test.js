@@ -2,6 +2,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,4 +160,27 @@ describe('mounted beside other middleware (found by an adversarial review)', () 
     assert.equal(res.status, 308);
     assert.equal(res.headers.location, '/fonts/?x=1');
   });
+});
+
+test('standalone as the listener of a node:http2 server (compatibility API): HTTP/2 requests are served, not 505', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-h2compat-'));
+  writeFileSync(join(root, 'a.woff2'), 'font-a');
+  const handler = await createStaticHandler({ root, cors: { origins: [APP] }, watch: false });
+  const server = http2.createServer(handler);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = http2.connect(`http://127.0.0.1:${server.address().port}`);
+  t.after(async () => {
+    client.destroy();
+    await new Promise((resolve) => server.close(resolve));
+    handler.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const stream = client.request({ ':path': '/a.woff2', origin: APP });
+  const [head, body] = await Promise.all([
+    once(stream, 'response').then(([h]) => h),
+    stream.toArray().then((chunks) => Buffer.concat(chunks).toString()),
+  ]);
+  assert.equal(head[':status'], 200, body);
+  assert.equal(body, 'font-a');
+  assert.equal(head['access-control-allow-origin'], APP);
 });

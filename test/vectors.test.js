@@ -124,6 +124,15 @@ for (const server of SERVERS) {
       assert.equal((await send(get('Host: a.example\r\n'))).status, 200);
     });
 
+    test('"HTTP/2.0" in the request line of a preflight or a HEAD: 505 too (the framing is checked before the preflight is answered)', async () => {
+      const preflight = await send(`OPTIONS /font.woff2 HTTP/2.0\r\nOrigin: ${APP}\r\nAccess-Control-Request-Method: GET\r\n\r\n`);
+      assert.equal(preflight.status, 505, preflight.raw);
+      assert.equal(preflight.head['access-control-allow-origin'], APP);
+      const head = await send('HEAD /font.woff2 HTTP/2.0\r\nHost: a.example\r\n\r\n');
+      assert.equal(head.status, 505, head.raw);
+      assert.equal(head.body, '');
+    });
+
     test('an Expect other than 100-continue is ignored (RFC 9110 §10.1.1 MAY), as over HTTP/2: no bare 417', async () => {
       const r = await send(get('Host: a.example\r\nExpect: something-else\r\n'));
       assert.equal(r.status, 200, r.raw);

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { closeSync, open as openFd, read, type BigIntStats, type Dirent, type Stats } from 'node:fs';
-import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
 import { contentTypeFor } from '../http/mime.js';
 import { EtagCache, etagCacheFile } from './etag-cache.js';
 import { FileHasher } from './file-hasher.js';
-import { READ_BY_PATH } from './read-flags.js';
 import { ReadBackoff } from './read-backoff.js';
+import { readStated } from './read-stated.js';
 import { reportScan, type ProgressOut, type ScanCounts } from './scan-progress.js';
 import { addDirsOf, TableDelta } from './table-delta.js';
 import { TaskLimit } from './task-limit.js';
@@ -1191,7 +1191,7 @@ export class AssetTable<T> {
       for (let attempt = 1; ; attempt++) {
         const readAtMs = Date.now();
         this.reads++;
-        const bytes = before.size <= BigInt(INLINE_HASH_LIMIT) ? await readFile(filePath, { flag: READ_BY_PATH }) : undefined;
+        const bytes = before.size <= BigInt(INLINE_HASH_LIMIT) ? await readStated(filePath, Number(before.size)) : undefined;
         this.inlineBytes += bytes?.length ?? 0;
         const digest = bytes !== undefined ? createHash('sha256').update(bytes).digest() : await this.hashers.hash(filePath, Number(before.size));
         const after = await this.statFile(filePath);

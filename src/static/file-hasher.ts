@@ -47,15 +47,19 @@ export class FileHasher {
     return this.threads.started;
   }
 
-  /** The SHA-256 of the file's content; `size`: its size at the scan's stat. Rejects when it cannot be read. */
+  /**
+   * The SHA-256 of the file's first `size` bytes (its size at the scan's stat: the caller stats it
+   * again after, and a file that grew, shrank or was replaced meanwhile is read again). Rejects when
+   * it cannot be read, or is no file (a FIFO: positioned reads fail with ESPIPE).
+   */
   hash(path: string, size: number): Promise<Buffer> {
-    if (this.threads.active || this.burst + size > MAIN_BURST) return this.threads.hash(path);
+    if (this.threads.active || this.burst + size > MAIN_BURST) return this.threads.hash(path, size);
     this.burst += size;
     this.queued++;
     const epoch = this.epoch;
     const job = this.tail.then(() => {
       if (epoch !== this.epoch) throw new Error('hashing stopped');
-      return this.hashHere(path);
+      return this.hashHere(path, size, epoch);
     });
     this.tail = job.then(this.done, this.done);
     return job;
@@ -73,12 +77,22 @@ export class FileHasher {
     this.buffer = null;
   };
 
-  private async hashHere(path: string): Promise<Buffer> {
+  /**
+   * Positioned reads up to `size`, never "until EOF": a file appended to faster than it is hashed (or
+   * a FIFO with a writer, which read(2) at the file position would drain forever) would hold this
+   * job, every job queued behind it and the burst, with no end. A close() stops it between slices.
+   */
+  private async hashHere(path: string, size: number, epoch: number): Promise<Buffer> {
     const buffer = (this.buffer ??= Buffer.allocUnsafeSlow(SLICE));
     const file = await open(path, READ_BY_PATH);
     try {
       const hash = createHash('sha256');
-      for (let n; (n = (await file.read(buffer, 0, SLICE, null)).bytesRead) > 0; this.mainBytes += n) hash.update(buffer.subarray(0, n));
+      for (let at = 0, n; at < size; at += n, this.mainBytes += n) {
+        if (epoch !== this.epoch) throw new Error('hashing stopped');
+        n = (await file.read(buffer, 0, Math.min(SLICE, size - at), at)).bytesRead;
+        if (n === 0) break;
+        hash.update(buffer.subarray(0, n));
+      }
       return hash.digest();
     } finally {
       await file.close();

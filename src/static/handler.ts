@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Http2ServerResponse } from 'node:http2';
 import type { BigIntStats } from 'node:fs';
 import { resolve } from 'node:path';
 import { RequestKind } from '../cors/engine.js';
@@ -325,13 +326,15 @@ class StaticFiles {
    * (requireHostHeader) aside so that this 400 carries the CORS headers, and so that HTTPS/1.1 on
    * the HTTP/2 port (where node:http2 never checks Host) answers the same. RFC 9112 §2.3: node:http
    * parses "HTTP/2.0" in a request line (it is how the HTTP/2 preface starts), but HTTP/1.x framing
-   * with that version is no HTTP/2 (and would skip the Host check): 505, as nginx answers. Mounted
-   * in an app, the app's server decides. HTTP/2 names the authority in `:authority`.
+   * with that version is no HTTP/2 (and would skip the Host check): 505, as nginx answers. Real
+   * HTTP/2 is our own exchange (Http2Response) or, the handler given to node:http2's server as its
+   * listener, the compatibility API's response. Mounted in an app, the app's server decides. HTTP/2
+   * names the authority in `:authority`.
    */
   private framingError(req: IncomingMessage, res: ServerResponse): 0 | 400 | 505 {
     if (this.mounted) return 0;
     const version = req.httpVersion;
-    if (version === '2.0') return res instanceof Http2Response ? 0 : 505;
+    if (version === '2.0') return res instanceof Http2Response || res instanceof Http2ServerResponse ? 0 : 505;
     return hostLinesValid(req.rawHeaders, version === '1.1') ? 0 : 400;
   }
 

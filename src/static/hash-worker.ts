@@ -11,23 +11,25 @@ import { READ_BY_PATH } from './read-flags.js';
 const CHUNK = 1024 * 1024;
 const buffer = Buffer.allocUnsafeSlow(CHUNK);
 
-function sha256(path: string): { digest: Buffer; bytes: number } {
+/** Reads up to `size` (the scan's stat; it stats again after), not until EOF: a file appended to forever would hold this thread. */
+function sha256(path: string, size: number): { digest: Buffer; bytes: number } {
   const fd = openSync(path, READ_BY_PATH);
   try {
     const hash = createHash('sha256');
     let bytes = 0;
-    for (let n; (n = readSync(fd, buffer, 0, CHUNK, bytes)) > 0; bytes += n) hash.update(buffer.subarray(0, n));
+    for (let n; bytes < size && (n = readSync(fd, buffer, 0, Math.min(CHUNK, size - bytes), bytes)) > 0; bytes += n) hash.update(buffer.subarray(0, n));
     return { digest: hash.digest(), bytes };
   } finally {
     closeSync(fd);
   }
 }
 
-parentPort?.on('message', ({ id, path }: { id: number; path: string }) => {
+parentPort?.on('message', ({ id, path, size }: { id: number; path: string; size: number }) => {
   try {
-    const { digest, bytes } = sha256(path);
+    const { digest, bytes } = sha256(path, size);
     parentPort?.postMessage({ id, digest, bytes });
   } catch (e) {
-    parentPort?.postMessage({ id, error: (e as Error).message });
+    // The code too: EMFILE and its kin say nothing about the file (the table keeps what it knew).
+    parentPort?.postMessage({ id, error: (e as Error).message, code: (e as NodeJS.ErrnoException).code });
   }
 });

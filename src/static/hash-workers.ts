@@ -10,6 +10,7 @@ const IDLE_MS = 1000;
 
 interface Job {
   readonly path: string;
+  readonly size: number;
   readonly resolve: (digest: Buffer) => void;
   readonly reject: (error: Error) => void;
 }
@@ -18,6 +19,8 @@ interface Reply {
   readonly id: number;
   readonly digest?: Uint8Array;
   readonly error?: string;
+  /** The error's code (ENOENT, EMFILE…): the scan tells a file gone from a process out of descriptors by it. */
+  readonly code?: string;
 }
 
 /**
@@ -44,10 +47,10 @@ export class HashWorkers {
     return this.threads.length > 0;
   }
 
-  /** The SHA-256 of the file's content; rejects when it cannot be read. */
-  hash(path: string): Promise<Buffer> {
+  /** The SHA-256 of the file's first `size` bytes (see FileHasher.hash); rejects when it cannot be read. */
+  hash(path: string, size: number): Promise<Buffer> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ path, resolve, reject });
+      this.queue.push({ path, size, resolve, reject });
       this.dispatch();
     });
   }
@@ -73,7 +76,7 @@ export class HashWorkers {
       const id = this.nextId++;
       this.running.set(id, { job, thread });
       this.load.set(thread, (this.load.get(thread) ?? 0) + 1);
-      thread.postMessage({ id, path: job.path });
+      thread.postMessage({ id, path: job.path, size: job.size });
     }
     if (this.running.size === 0) {
       this.idle = setTimeout(() => this.close(), IDLE_MS);
@@ -109,7 +112,7 @@ export class HashWorkers {
       this.bytes += reply.bytes ?? 0;
       running.job.resolve(Buffer.from(reply.digest));
     } else {
-      running.job.reject(new Error(reply.error ?? 'hashing failed'));
+      running.job.reject(Object.assign(new Error(reply.error ?? 'hashing failed'), reply.code === undefined ? {} : { code: reply.code }));
     }
     this.dispatch();
   }
