@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Http2ServerResponse } from 'node:http2';
 import type { BigIntStats } from 'node:fs';
 import { resolve } from 'node:path';
 import { RequestKind } from '../cors/engine.js';
@@ -18,7 +17,6 @@ import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
 import { DiskBody, type DiskCounters } from './send-body.js';
-import { Http2Response } from './http2-exchange.js';
 import { whenDiskTurn } from './disk-turns.js';
 import { inForce, planReload, type ReloadReport } from './reload.js';
 
@@ -291,7 +289,7 @@ class StaticFiles {
   private route(req: IncomingMessage, res: ServerResponse): void {
     const origin = req.headers.origin;
     const method = req.method;
-    const refused = this.framingError(req, res);
+    const refused = this.framingError(req);
     if (refused !== 0) return this.sendError(res, refused, origin);
     if (method === 'OPTIONS' && this.cors.classify(req) === RequestKind.Preflight) {
       this.cors.handle(req, res);
@@ -327,14 +325,15 @@ class StaticFiles {
    * the HTTP/2 port (where node:http2 never checks Host) answers the same. RFC 9112 §2.3: node:http
    * parses "HTTP/2.0" in a request line (it is how the HTTP/2 preface starts), but HTTP/1.x framing
    * with that version is no HTTP/2 (and would skip the Host check): 505, as nginx answers. Real
-   * HTTP/2 is our own exchange (Http2Response) or, the handler given to node:http2's server as its
-   * listener, the compatibility API's response. Mounted in an app, the app's server decides. HTTP/2
-   * names the authority in `:authority`.
+   * HTTP/2 arrives on a stream, which the request names (`req.stream`): our own exchange's, or, the
+   * handler given to node:http2's server as its listener, the compatibility API's (asked without
+   * importing node:http2, which a cleartext server never loads). Mounted in an app, the app's
+   * server decides. HTTP/2 names the authority in `:authority`.
    */
-  private framingError(req: IncomingMessage, res: ServerResponse): 0 | 400 | 505 {
+  private framingError(req: IncomingMessage): 0 | 400 | 505 {
     if (this.mounted) return 0;
     const version = req.httpVersion;
-    if (version === '2.0') return res instanceof Http2Response || res instanceof Http2ServerResponse ? 0 : 505;
+    if (version === '2.0') return (req as IncomingMessage & { stream?: object }).stream !== undefined ? 0 : 505;
     return hostLinesValid(req.rawHeaders, version === '1.1') ? 0 : 400;
   }
 
