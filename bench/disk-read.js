@@ -67,12 +67,18 @@ writeFileSync(script, SERVER);
 async function measure(mode, chunk) {
   const [cmd, args] = pin(0, process.execPath, [script, file, mode, String(chunk)]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
-  const wrk = (seconds) => execFileSync('sh', ['-c', `${pinShell(1)}${WRK} -t1 -c32 -d${seconds}s http://127.0.0.1:${port}/`], { encoding: 'utf8' });
-  wrk(1);
-  const rate = Number(/Requests\/sec:\s+([\d.]+)/.exec(wrk(3))[1]);
-  child.kill();
-  return rate;
+  // Killed whatever happens: a failing wrk used to leave this server running after the script exited.
+  try {
+    const port = await new Promise((resolve, reject) => {
+      child.stdout.once('data', (d) => resolve(Number(String(d).trim())));
+      child.once('exit', (code) => reject(new Error(`the ${mode} server exited (${code}) before it listened`)));
+    });
+    const wrk = (seconds) => execFileSync('sh', ['-c', `${pinShell(1)}${WRK} -t1 -c32 -d${seconds}s http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+    wrk(1);
+    return Number(/Requests\/sec:\s+([\d.]+)/.exec(wrk(3))[1]);
+  } finally {
+    child.kill();
+  }
 }
 
 try {

@@ -46,9 +46,13 @@ try {
     for (let round = 1; round <= opts.rounds; round++) {
       for (const [label, cmd] of contenders(scenario)) {
         const p = await startProcess(label, { cmd, env: env(scenario, canned) });
-        load(p.port, scenario, await requestHeaders(p.port, scenario));
-        console.log(`${scenario.id} round ${round} ${label.padEnd(26)} ${memory(p.pid)}`);
-        await p.stop();
+        // Stopped whatever happens: a failing wrk used to leave this server running after the script exited.
+        try {
+          load(p.port, scenario, await requestHeaders(p.port, scenario));
+          console.log(`${scenario.id} round ${round} ${label.padEnd(26)} ${memory(p.pid)}`);
+        } finally {
+          await p.stop();
+        }
       }
     }
   }
