@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { BigIntStats } from 'node:fs';
 import { resolve } from 'node:path';
 import { RequestKind } from '../cors/engine.js';
@@ -324,16 +324,16 @@ class StaticFiles {
    * (requireHostHeader) aside so that this 400 carries the CORS headers, and so that HTTPS/1.1 on
    * the HTTP/2 port (where node:http2 never checks Host) answers the same. RFC 9112 §2.3: node:http
    * parses "HTTP/2.0" in a request line (it is how the HTTP/2 preface starts), but HTTP/1.x framing
-   * with that version is no HTTP/2 (and would skip the Host check): 505, as nginx answers. Real
-   * HTTP/2 arrives on a stream, which the request names (`req.stream`): our own exchange's, or, the
-   * handler given to node:http2's server as its listener, the compatibility API's (asked without
-   * importing node:http2, which a cleartext server never loads). Mounted in an app, the app's
-   * server decides. HTTP/2 names the authority in `:authority`.
+   * with that version is no HTTP/2 (and would skip the Host check): 505, as nginx answers. Only
+   * node:http's parser makes an IncomingMessage; real HTTP/2 requests are our exchange's or, the
+   * handler given to node:http2's server as its listener, the compatibility API's (a class check, so
+   * no property a polluted prototype could lend decides it). Mounted in an app, the app's server
+   * decides. HTTP/2 names the authority in `:authority`.
    */
   private framingError(req: IncomingMessage): 0 | 400 | 505 {
     if (this.mounted) return 0;
     const version = req.httpVersion;
-    if (version === '2.0') return (req as IncomingMessage & { stream?: object }).stream !== undefined ? 0 : 505;
+    if (version === '2.0') return req instanceof IncomingMessage ? 505 : 0;
     return hostLinesValid(req.rawHeaders, version === '1.1') ? 0 : 400;
   }
 
