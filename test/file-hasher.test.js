@@ -58,69 +58,51 @@ function tree(root, sizes) {
   });
 }
 
-test('a burst under 16 MiB is hashed on the main thread (no thread started: ~35 ms and ~2.5 MB resident each)', async () => {
+/** A temporary directory and a FileHasher (`threads` at most), both gone after the test. */
+function mainHasher(t, threads = 1) {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
-  const hasher = new FileHasher(2);
-  try {
-    const files = tree(root, [20_000, 300_000, 1_000_000, 5 * MiB, 0, 17]);
-    const results = await Promise.allSettled([...files.map((f) => hasher.hash(f.path, f.bytes.length)), hasher.hash(join(root, 'missing'), 10)]);
-    files.forEach((f, i) => assert.deepEqual(results[i].value, createHash('sha256').update(f.bytes).digest(), `f${i}`));
-    assert.equal(results[files.length].status, 'rejected');
-    assert.equal(hasher.bytes, files.reduce((n, f) => n + f.bytes.length, 0));
-    assert.equal(hasher.threadsStarted, 0);
-    // The burst is over: the next one (6.6 + 10 MiB would be past 16 MiB) is the main thread's again.
-    const [next] = tree(mkdtempSync(join(root, 'next-')), [10 * MiB]);
-    assert.deepEqual(await hasher.hash(next.path, next.bytes.length), createHash('sha256').update(next.bytes).digest());
-    assert.equal(hasher.threadsStarted, 0);
-  } finally {
-    hasher.close();
-    rmSync(root, { recursive: true, force: true });
-  }
-});
-
-test('past 16 MiB in one burst, the rest goes to worker threads; every digest is right', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
-  const hasher = new FileHasher(2);
-  try {
-    const files = tree(root, Array.from({ length: 24 }, (_, i) => MiB + i));
-    const digests = await Promise.all(files.map((f) => hasher.hash(f.path, f.bytes.length)));
-    files.forEach((f, i) => assert.deepEqual(digests[i], createHash('sha256').update(f.bytes).digest(), `f${i}`));
-    assert.ok(hasher.threadsStarted > 0, 'no worker thread was started for 24 MiB');
-    assert.equal(hasher.bytes, files.reduce((n, f) => n + f.bytes.length, 0));
-  } finally {
-    hasher.close();
-    rmSync(root, { recursive: true, force: true });
-  }
-});
-
-test('close() rejects the main thread\'s jobs not yet begun; the hasher works again afterwards', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
-  const hasher = new FileHasher(1);
-  try {
-    const [f] = tree(root, [2 * MiB]);
-    const pending = [1, 2, 3, 4].map(() => hasher.hash(f.path, f.bytes.length));
-    hasher.close();
-    const settled = await Promise.allSettled(pending);
-    // The first may have begun (it finishes); the ones queued behind it never run.
-    assert.deepEqual(settled.slice(1).map((s) => s.status), ['rejected', 'rejected', 'rejected']);
-    assert.deepEqual(await hasher.hash(f.path, f.bytes.length), createHash('sha256').update(f.bytes).digest());
-    assert.equal(hasher.threadsStarted, 0);
-  } finally {
-    hasher.close();
-    rmSync(root, { recursive: true, force: true });
-  }
-});
-
-/** A temporary directory and a FileHasher (one thread at most), both gone after the test. */
-function mainHasher(t) {
-  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
-  const hasher = new FileHasher(1);
+  const hasher = new FileHasher(threads);
   t.after(() => {
     hasher.close();
     rmSync(root, { recursive: true, force: true });
   });
   return { root, hasher };
 }
+
+test('a burst under 16 MiB is hashed on the main thread (no thread started: ~35 ms and ~2.5 MB resident each)', async (t) => {
+  const { root, hasher } = mainHasher(t, 2);
+  const files = tree(root, [20_000, 300_000, 1_000_000, 5 * MiB, 0, 17]);
+  const results = await Promise.allSettled([...files.map((f) => hasher.hash(f.path, f.bytes.length)), hasher.hash(join(root, 'missing'), 10)]);
+  files.forEach((f, i) => assert.deepEqual(results[i].value, createHash('sha256').update(f.bytes).digest(), `f${i}`));
+  assert.equal(results[files.length].status, 'rejected');
+  assert.equal(hasher.bytes, files.reduce((n, f) => n + f.bytes.length, 0));
+  assert.equal(hasher.threadsStarted, 0);
+  // The burst is over: the next one (6.6 + 10 MiB would be past 16 MiB) is the main thread's again.
+  const [next] = tree(mkdtempSync(join(root, 'next-')), [10 * MiB]);
+  assert.deepEqual(await hasher.hash(next.path, next.bytes.length), createHash('sha256').update(next.bytes).digest());
+  assert.equal(hasher.threadsStarted, 0);
+});
+
+test('past 16 MiB in one burst, the rest goes to worker threads; every digest is right', async (t) => {
+  const { root, hasher } = mainHasher(t, 2);
+  const files = tree(root, Array.from({ length: 24 }, (_, i) => MiB + i));
+  const digests = await Promise.all(files.map((f) => hasher.hash(f.path, f.bytes.length)));
+  files.forEach((f, i) => assert.deepEqual(digests[i], createHash('sha256').update(f.bytes).digest(), `f${i}`));
+  assert.ok(hasher.threadsStarted > 0, 'no worker thread was started for 24 MiB');
+  assert.equal(hasher.bytes, files.reduce((n, f) => n + f.bytes.length, 0));
+});
+
+test('close() rejects the main thread\'s jobs not yet begun; the hasher works again afterwards', async (t) => {
+  const { root, hasher } = mainHasher(t);
+  const [f] = tree(root, [2 * MiB]);
+  const pending = [1, 2, 3, 4].map(() => hasher.hash(f.path, f.bytes.length));
+  hasher.close();
+  const settled = await Promise.allSettled(pending);
+  // The first may have begun (it finishes); the ones queued behind it never run.
+  assert.deepEqual(settled.slice(1).map((s) => s.status), ['rejected', 'rejected', 'rejected']);
+  assert.deepEqual(await hasher.hash(f.path, f.bytes.length), createHash('sha256').update(f.bytes).digest());
+  assert.equal(hasher.threadsStarted, 0);
+});
 
 test('reads stop at the size the scan stat\'d, on both sides: a file appended to faster than it is hashed cannot hold a hash forever', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
