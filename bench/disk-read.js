@@ -1,6 +1,7 @@
 // How fast Node itself can send a 1 MiB file from the page cache, whatever the server around it: a
 // minimal node:http server per way of reading (the file written from memory; fs.read of 256 KiB or
-// 1 MiB per socket write; fs.readSync of the whole file on the main thread), each pinned to core 0
+// 1 MiB per socket write on libuv's thread pool; fs.readSync of 256 KiB per write, as xorigin reads
+// while reads are fast (src/static/blocking-reads.ts), or of the whole file), each pinned to core 0
 // and loaded by wrk on core 1 (32 connections, 1 s warm-up, 3 s measured). It bounds what the
 // "1 MB GET from disk" scenario of bench/run.js can reach without sendfile.
 //
@@ -52,6 +53,7 @@ const WAYS = [
   ['memory', 'memory', 1 << 20],
   ['fs.read 256 KiB', 'read', 256 * 1024],
   ['fs.read 1 MiB', 'read', 1 << 20],
+  ['fs.readSync 256 KiB', 'readSync', 256 * 1024],
   ['fs.readSync 1 MiB', 'readSync', 1 << 20],
 ];
 

@@ -181,10 +181,14 @@ test('a valid request pipelined before a malformed one gets its own whole respon
   const s = await start(root);
   try {
     for (const bad of ['GARBAGE\r\n\r\n', `GET / HTTP/1.1\r\nX: ${'a'.repeat(20_000)}\r\n\r\n`]) {
+      const began = performance.now();
       const wire = await rawExchange(s.port, `GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n${bad}`);
       assert.deepEqual(statusLines(wire), ['HTTP/1.1 200 OK']);
       assert.equal(wire.length - wire.indexOf('\r\n\r\n') - 4, MIB);
-      assert.match(wire, /Connection: close/i);
+      // Then the server closes the connection (its headers may already have said keep-alive: the body
+      // of a file in the page cache starts before the malformed request is parsed). rawExchange gives
+      // up after 5 s, so sooner means the server closed it.
+      assert.ok(performance.now() - began < 4000, 'the connection was closed after the 200');
     }
     assert.equal((await get(s.port, '/big.bin')).status, 200);
   } finally {

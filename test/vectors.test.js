@@ -124,6 +124,14 @@ for (const server of SERVERS) {
       assert.equal((await send(get('Host: a.example\r\n'))).status, 200);
     });
 
+    test('"HTTP/0.9" written out in a request line (HTTP/0.9 has no version and no headers): 505 with CORS, as HTTP/2.0', async () => {
+      const r = await send(`GET /font.woff2 HTTP/0.9\r\nHost: a.example\r\nOrigin: ${APP}\r\n\r\n`);
+      assert.equal(r.status, 505, r.raw);
+      assert.equal(r.head['access-control-allow-origin'], APP);
+      assert.equal(r.head.connection, 'close');
+      assert.equal((await send(get('Host: a.example\r\n'))).status, 200);
+    });
+
     test('"HTTP/2.0" in the request line of a preflight or a HEAD: 505 too (the framing is checked before the preflight is answered)', async () => {
       const preflight = await send(`OPTIONS /font.woff2 HTTP/2.0\r\nOrigin: ${APP}\r\nAccess-Control-Request-Method: GET\r\n\r\n`);
       assert.equal(preflight.status, 505, preflight.raw);

@@ -27,8 +27,10 @@ export class BufferPool {
     if (b !== undefined) return b;
     if (this.allocated >= this.max) return null;
     this.allocated++;
-    // allocUnsafeSlow: its own memory, not a slice of Node's shared pool.
-    return Buffer.allocUnsafeSlow(this.size);
+    // allocUnsafeSlow: its own memory, not a slice of Node's shared pool. Filled now so that its pages
+    // are touched here: a first read into untouched pages faults on each (~1 ms for 256 KiB in a VM),
+    // which the timing of blocking reads would take for a slow device (blocking-reads.ts).
+    return Buffer.allocUnsafeSlow(this.size).fill(0);
   }
 
   /** Gives a buffer from `take()` back; call only once nothing can still read from it. */

@@ -18,6 +18,7 @@ import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type Resolved
 import { extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
 import { DiskBody, type DiskCounters } from './send-body.js';
 import { whenDiskTurn } from './disk-turns.js';
+import { BlockingReads } from './blocking-reads.js';
 import { inForce, planReload, type ReloadReport } from './reload.js';
 
 /**
@@ -146,6 +147,8 @@ class StaticFiles {
   private readonly pool = new BufferPool(DISK_CHUNK, DISK_BUFFERS);
   private readonly bodies: BodyCache;
   private readonly fds = new FdCache(FD_CACHE_SIZE);
+  /** Whether bodies from disk are read on the main thread (while reads are fast) or the thread pool. */
+  private readonly blockingReads = new BlockingReads();
   private readonly counters: DiskCounters = { openFiles: 0, released: () => this.checkReleased() };
   private inFlight = 0;
   private idleCallbacks: (() => void)[] = [];
@@ -324,7 +327,8 @@ class StaticFiles {
    * (requireHostHeader) aside so that this 400 carries the CORS headers, and so that HTTPS/1.1 on
    * the HTTP/2 port (where node:http2 never checks Host) answers the same. RFC 9112 §2.3: node:http
    * parses "HTTP/2.0" in a request line (it is how the HTTP/2 preface starts), but HTTP/1.x framing
-   * with that version is no HTTP/2 (and would skip the Host check): 505, as nginx answers. Only
+   * with that version is no HTTP/2 (and would skip the Host check): 505, as nginx answers; so is
+   * "HTTP/0.9" written out (an HTTP/0.9 request has no version, and no headers to frame). Only
    * node:http's parser makes an IncomingMessage; real HTTP/2 requests are our exchange's or, the
    * handler given to node:http2's server as its listener, the compatibility API's (a class check, so
    * no property a polluted prototype could lend decides it). Mounted in an app, the app's server
@@ -333,7 +337,7 @@ class StaticFiles {
   private framingError(req: IncomingMessage): 0 | 400 | 505 {
     if (this.mounted) return 0;
     const version = req.httpVersion;
-    if (version === '2.0') return req instanceof IncomingMessage ? 505 : 0;
+    if (version !== '1.1' && version !== '1.0') return version === '2.0' && !(req instanceof IncomingMessage) ? 0 : 505;
     return hostLinesValid(req.rawHeaders, version === '1.1') ? 0 : 400;
   }
 
@@ -496,7 +500,7 @@ class StaticFiles {
         this.fds.forget(info);
         this.retryAfterRescan(req, res, d);
       },
-    }, this.pool, this.counters);
+    }, this.pool, this.counters, this.blockingReads);
     whenDiskTurn(res, () => body.start());
   }
 

@@ -30,8 +30,8 @@ export class Http2Request {
 
 /** Told of a stream answered through an Http2Response (the connection's bookkeeping). */
 export interface StreamTracker {
-  /** The stream has closed. */
-  closed(stream: ServerHttp2Stream): void;
+  /** The stream has closed; `complete`: the answer had ended (its last byte handed to the stream). */
+  closed(stream: ServerHttp2Stream, complete: boolean): void;
   /** A write of the stream's body (a slice, see SLICE) has been sent: the reader took it. */
   progressed(stream: ServerHttp2Stream): void;
 }
@@ -110,6 +110,8 @@ export class Http2Response {
   private sent: OutgoingHttpHeaders | null = null;
   /** A sliced body's last slices are still being written; the stream ends after them. */
   private ending = false;
+  /** The answer has ended: its stream was ended here, or by node:http2 (HEAD, 204, 304). */
+  private complete = false;
   private onClose: CloseListener | null = null;
   private onCloseMore: CloseListener[] | null = null;
 
@@ -154,7 +156,7 @@ export class Http2Response {
 
   private streamClosed(): void {
     this.closed = true;
-    this.tracker.closed(this.stream);
+    this.tracker.closed(this.stream, this.complete);
     const self = this as unknown as ServerResponse;
     const first = this.onClose;
     const more = this.onCloseMore;
@@ -246,8 +248,12 @@ export class Http2Response {
   end(body?: string | Buffer, encoding?: BufferEncoding): this {
     if (!this.headersSent) this.writeHead(this.statusCode);
     const s = this.stream;
-    if (s.closed || s.destroyed || s.writableEnded || this.ending) return this;
-    // HEAD, 204 and 304 ended the stream in respond(); any body is dropped, as node:http drops it.
+    if (s.closed || s.destroyed || this.ending) return this;
+    if (s.writableEnded) {
+      // HEAD, 204 and 304 ended the stream in respond(); any body is dropped, as node:http drops it.
+      this.complete = true;
+      return this;
+    }
     if (body === undefined) s.end();
     else if (body.length > SLICE) {
       this.ending = true;
@@ -255,6 +261,7 @@ export class Http2Response {
     }
     else if (encoding === undefined) s.end(body);
     else s.end(body, encoding);
+    if (!this.ending) this.complete = true;
     return this;
   }
 
@@ -270,6 +277,7 @@ export class Http2Response {
     const next = Math.min(at + SLICE, b.length);
     if (next === b.length && last) {
       stream.end(b.subarray(at));
+      this.complete = true;
       return;
     }
     stream.write(b.subarray(at, next), (err) => {

@@ -40,11 +40,22 @@ export interface SessionTimeouts {
 }
 
 /**
- * Client resets before the answer below this count per connection are not logged: a browser cancels
- * a few streams when the user navigates away. A rapid-reset flood (CVE-2023-44487) resets hundreds
- * to thousands before nghttp2 sends GOAWAY (at ~1,000 here).
+ * Client resets before the answer was complete below this count per connection are not logged: a
+ * browser cancels a few streams when the user navigates away. A rapid-reset flood (CVE-2023-44487)
+ * resets hundreds to thousands before Node ends the connection.
  */
 const RESET_EARLY_LOGGED = 100;
+
+/**
+ * True when the stream was reset, and not by our cut of a body whose file changed (INTERNAL_ERROR;
+ * the sweep's resets are told apart by the caller). Counted when the answer was not complete, not
+ * when its headers were not sent: an answer begins at once when its body is in memory or in the page
+ * cache (a flood's streams have their headers out before nghttp2 reads their RST_STREAM).
+ */
+function resetByClient(stream: ServerHttp2Stream): boolean {
+  const code = stream.rstCode;
+  return code !== constants.NGHTTP2_NO_ERROR && code !== constants.NGHTTP2_INTERNAL_ERROR;
+}
 
 /** The smallest HEADERS frame that opens a stream: a 9-byte frame header and one byte of header block (RFC 9113 §4.1). */
 const HEADERS_MIN = 10;
@@ -70,7 +81,7 @@ class SessionState {
   private idle: NodeJS.Timeout | null = null;
   /** After our GOAWAY: destroys the socket if it outlives the session (see closeLingering). */
   private linger: NodeJS.Timeout | null = null;
-  /** Streams handed to the server ('stream'), and those of them the client reset before their answer. */
+  /** Streams handed to the server ('stream'), and those of them the client reset before their answer was complete. */
   private answered = 0;
   resetEarly = 0;
   /** nghttp2's lastProcStreamID, read while the session can still tell it (see noteLast). */
@@ -218,6 +229,8 @@ export class Http2Sessions implements StreamTracker {
   private readonly streams = new Map<ServerHttp2Stream, SessionState | undefined>();
   /** Streams a sweep found with bytes queued, and since when those bytes have not moved. */
   private readonly progress = new Map<ServerHttp2Stream, Progress>();
+  /** Streams the sweep reset (with CANCEL, as a client would): not counted as client resets. */
+  private readonly swept = new WeakSet<ServerHttp2Stream>();
   private sweeper: NodeJS.Timeout | null = null;
   private draining = false;
 
@@ -271,12 +284,12 @@ export class Http2Sessions implements StreamTracker {
   }
 
   /** A stream reported by opened() has closed. */
-  closed(stream: ServerHttp2Stream): void {
+  closed(stream: ServerHttp2Stream, complete: boolean): void {
     const state = this.streams.get(stream);
     if (!this.streams.delete(stream)) return;
     if (this.progress.size !== 0) this.progress.delete(stream);
     if (state === undefined) return;
-    if (stream.rstCode !== constants.NGHTTP2_NO_ERROR && !stream.headersSent) state.resetEarly++;
+    if (!complete && resetByClient(stream) && !this.swept.has(stream)) state.resetEarly++;
     state.streamClosed();
   }
 
@@ -300,6 +313,7 @@ export class Http2Sessions implements StreamTracker {
         p.since = now;
         p.moved = false;
       } else if (now - p.since >= this.timeouts.send) {
+        this.swept.add(stream);
         stream.close(constants.NGHTTP2_CANCEL);
       }
     }

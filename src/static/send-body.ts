@@ -1,5 +1,6 @@
-import { fstatSync, read, stat, type BigIntStats } from 'node:fs';
+import { fstatSync, read, readSync, stat, type BigIntStats } from 'node:fs';
 import type { ServerResponse } from 'node:http';
+import type { BlockingReads } from './blocking-reads.js';
 import type { BufferPool } from './buffer-pool.js';
 
 /**
@@ -92,6 +93,7 @@ export class DiskBody {
     private readonly send: DiskSend,
     private readonly pool: BufferPool,
     private readonly counters: DiskCounters,
+    private readonly blocking: BlockingReads,
   ) {
     this.pos = send.start;
     res.once('close', () => {
@@ -134,24 +136,47 @@ export class DiskBody {
     this.pooled = b !== null;
     // Every pooled buffer is in flight: this response reads with one of its own, so a burst of
     // downloads is still served, only with more allocation.
-    this.buffer = b ?? Buffer.allocUnsafe(UNPOOLED_CHUNK);
+    // Filled for the same reason as the pool's (buffer-pool.ts).
+    this.buffer = b ?? Buffer.allocUnsafeSlow(UNPOOLED_CHUNK).fill(0);
   }
 
-  /** Reads the next chunk at `pos`; the first one is checked before the headers go out. */
+  /**
+   * Reads the next chunk at `pos`, on the main thread while blocking reads are fast (see
+   * blocking-reads.ts), else on the thread pool; the first one is checked before the headers go out.
+   */
   private readChunk(first: boolean): void {
     const buffer = this.buffer as Buffer;
     const n = Math.min(buffer.length, this.send.end + 1 - this.pos);
+    if (this.blocking.allowed()) return this.chunkRead(first, n, this.readNow(buffer, n));
     this.busy = true;
     read(this.fd, buffer, 0, n, this.pos, (err, bytesRead) => {
       if (this.settle()) return;
-      // Short: truncated since the scan (or since the last chunk), so the headers are no longer true.
-      const short = err !== null || bytesRead !== n;
-      this.pos += n;
-      const last = this.pos > this.send.end;
-      if (first || last) this.verify(first, last, short, n);
-      else if (short) this.cut();
-      else this.writeChunk(n, false);
+      this.chunkRead(first, n, err === null ? bytesRead : -1);
     });
+  }
+
+  /** A timed `readSync`; -1 on an error. */
+  private readNow(buffer: Buffer, n: number): number {
+    const startedAt = this.blocking.now();
+    let bytesRead = -1;
+    try {
+      bytesRead = readSync(this.fd, buffer, 0, n, this.pos);
+    } catch {
+      // Treated as a short read below: the file is no longer what the headers describe.
+    }
+    this.blocking.took(startedAt);
+    return bytesRead;
+  }
+
+  /** `bytesRead` of the `n` asked for (-1: the read failed). */
+  private chunkRead(first: boolean, n: number, bytesRead: number): void {
+    // Short: truncated since the scan (or since the last chunk), so the headers are no longer true.
+    const short = bytesRead !== n;
+    this.pos += n;
+    const last = this.pos > this.send.end;
+    if (first || last) this.verify(first, last, short, n);
+    else if (short) this.cut();
+    else this.writeChunk(n, false);
   }
 
   /**
@@ -196,11 +221,16 @@ export class DiskBody {
    * Ends a response whose headers are out short of its body. HTTP/1.x: the connection is closed.
    * HTTP/2: the stream is reset with INTERNAL_ERROR; `destroy()` without an error resets it with
    * NO_ERROR, which tells a client that does not compare Content-Length that the body is complete.
+   * The reset waits for the next turn of the event loop: node:http2's close() ends the writable side
+   * before it resets, and called from a write's callback (a chunk read synchronously, see
+   * blocking-reads.ts) the END_STREAM went out first, so the client saw a complete stream.
    */
   private cut(): void {
     const stream = (this.res as ServerResponse & { stream?: { destroyed: boolean; close(code: number): void } }).stream;
-    if (stream !== undefined && !stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
-    else this.res.destroy();
+    if (stream === undefined) return void this.res.destroy();
+    setImmediate(() => {
+      if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+    });
   }
 
   /**

@@ -1,0 +1,104 @@
+// Bodies read from disk are read on the main thread while those reads are fast (a page-cache copy),
+// so they do not wait for libuv's thread pool; after slow reads (a device) they go back to the
+// thread pool. Real sockets on 127.0.0.1; the server runs in this process.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs, { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { syncBuiltinESMExports } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '../dist/index.js';
+import { SLOW_READ_MS } from '../dist/static/blocking-reads.js';
+import { request } from './helpers.js';
+
+const MB = 1024 * 1024;
+const CHUNK = 256 * 1024;
+
+async function start() {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-disk-reads-'));
+  const font = Buffer.alloc(MB);
+  for (let i = 0; i < MB; i += 4096) font.write(`@${i}`, i);
+  writeFileSync(join(root, 'font.ttf'), font);
+  const server = await serve({ root, memoryBudget: 0, watch: false });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const stop = async () => {
+    await server.shutdown();
+    rmSync(root, { recursive: true, force: true });
+  };
+  return { root, font, port: server.address().port, stop };
+}
+
+/**
+ * Replaces fs.read and fs.readSync (for the server's modules too) while `fn` runs, counting the
+ * 256 KiB chunk reads of each; `delayMs` makes every readSync that long (a slow device).
+ */
+async function countReads(fn, delayMs = 0) {
+  const { read, readSync } = fs;
+  const counts = { sync: 0, pool: 0 };
+  fs.readSync = (fd, buffer, ...rest) => {
+    if (buffer.length === CHUNK) counts.sync++;
+    const until = performance.now() + delayMs;
+    while (performance.now() < until); // the read waits for the device
+    return readSync(fd, buffer, ...rest);
+  };
+  fs.read = (fd, buffer, ...rest) => {
+    if (buffer.length === CHUNK) counts.pool++;
+    return read(fd, buffer, ...rest);
+  };
+  syncBuiltinESMExports();
+  try {
+    await fn();
+  } finally {
+    Object.assign(fs, { read, readSync });
+    syncBuiltinESMExports();
+  }
+  return counts;
+}
+
+/** `promise`'s value, or a failure after `ms` (so that the test still gives the threads back). */
+function within(ms, promise) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+test('a body from disk is served while every thread-pool thread is busy', async (t) => {
+  const s = await start();
+  t.after(s.stop);
+  const first = await request(s.port, { path: '/font.ttf' }); // opens the file: its fd is kept
+  assert.equal(first.status, 200);
+  // Each open of a FIFO with no writer holds one thread-pool thread until a writer comes.
+  const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  const fifos = Array.from({ length: threads }, (_, i) => join(s.root, `.fifo${i}`));
+  for (const f of fifos) execFileSync('mkfifo', [f]);
+  const held = fifos.map((f) => fs.promises.open(f, 'r'));
+  try {
+    const res = await within(3000, request(s.port, { path: '/font.ttf', headers: { Range: 'bytes=300000-899999' } }));
+    assert.equal(res.status, 206);
+    assert.ok(res.body.equals(s.font.subarray(300_000, 900_000)), 'the ranged bytes, read on the main thread');
+  } finally {
+    for (const f of fifos) closeSync(openSync(f, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+    for (const h of await Promise.all(held)) await h.close();
+  }
+});
+
+test('fast reads stay on the main thread; two slow ones send the rest to the thread pool', async (t) => {
+  const s = await start();
+  t.after(s.stop);
+  await request(s.port, { path: '/font.ttf' });
+  const fast = await countReads(async () => {
+    const res = await request(s.port, { path: '/font.ttf' });
+    assert.ok(res.body.equals(s.font));
+  });
+  assert.deepEqual(fast, { sync: 4, pool: 0 }, 'a 1 MiB body is four 256 KiB reads on the main thread');
+  const slow = await countReads(async () => {
+    const res = await request(s.port, { path: '/font.ttf' });
+    assert.ok(res.body.equals(s.font), 'the same bytes, however they were read');
+    const again = await request(s.port, { path: '/font.ttf' });
+    assert.ok(again.body.equals(s.font));
+  }, SLOW_READ_MS * 3);
+  assert.deepEqual(slow, { sync: 2, pool: 6 }, 'after two slow reads, the rest (and the next body) use the thread pool');
+});
