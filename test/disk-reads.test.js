@@ -3,8 +3,8 @@
 // thread pool. Real sockets on 127.0.0.1; the server runs in this process.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs, { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import fs, { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,11 +15,13 @@ import { request } from './helpers.js';
 const MB = 1024 * 1024;
 const CHUNK = 256 * 1024;
 
-async function start() {
+/** A server with memory budget 0 over a fresh root: font.ttf (1 MiB), and what `more(root)` adds. */
+async function start(more = () => {}) {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-disk-reads-'));
   const font = Buffer.alloc(MB);
   for (let i = 0; i < MB; i += 4096) font.write(`@${i}`, i);
   writeFileSync(join(root, 'font.ttf'), font);
+  more(root);
   const server = await serve({ root, memoryBudget: 0, watch: false });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const stop = async () => {
@@ -101,4 +103,50 @@ test('fast reads stay on the main thread; two slow ones send the rest to the thr
     assert.ok(again.body.equals(s.font));
   }, SLOW_READ_MS * 3);
   assert.deepEqual(slow, { sync: 2, pool: 6 }, 'after two slow reads, the rest (and the next body) use the thread pool');
+});
+
+test('a large body read on the main thread lets the event loop turn every 2 MiB', async (t) => {
+  // Sparse: 64 MiB of page-cache reads without writing them to the disk.
+  const s = await start((root) => {
+    const fd = openSync(join(root, 'large.ttf'), 'w');
+    ftruncateSync(fd, 64 * MB);
+    closeSync(fd);
+  });
+  t.after(s.stop);
+  // Chunk reads since the loop last reached its check phase; the most seen in one turn.
+  let inTurn = 0;
+  let most = 0;
+  let on = true;
+  const turn = () => {
+    most = Math.max(most, inTurn);
+    inTurn = 0;
+    if (on) setImmediate(turn);
+  };
+  setImmediate(turn);
+  const { readSync } = fs;
+  fs.readSync = (fd, buffer, ...rest) => {
+    if (buffer.length === CHUNK) inTurn++;
+    return readSync(fd, buffer, ...rest);
+  };
+  syncBuiltinESMExports();
+  try {
+    // A client in another process reads as fast as it can, so the server's socket writes complete at
+    // once: without a yield, each chunk's write callback read the next on process.nextTick.
+    const client = spawn(process.execPath, ['-e', `
+      require('node:http').get('http://127.0.0.1:${s.port}/large.ttf', (res) => {
+        let n = 0;
+        res.on('data', (d) => { n += d.length; });
+        res.on('end', () => process.stdout.write(res.statusCode + ' ' + n));
+      });`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    client.stdout.on('data', (d) => { out += d; });
+    await new Promise((resolve) => client.on('exit', resolve));
+    assert.equal(out, `200 ${64 * MB}`);
+  } finally {
+    on = false;
+    fs.readSync = readSync;
+    syncBuiltinESMExports();
+  }
+  assert.ok(most >= 1, 'the body was read on the main thread');
+  assert.ok(most <= (2 * MB) / CHUNK, `at most 2 MiB read between two turns of the event loop, not ${most} chunks`);
 });
