@@ -1,8 +1,9 @@
 // When bodies from disk may be read on the main thread: while blocking reads are fast (page cache),
-// and not for a cool-down after two slow ones in a row (a device), growing while the device stays slow.
+// and not for a cool-down after two slow ones in a row (a device), growing while the device stays slow,
+// nor once slow reads, however interleaved with fast ones, take more than their share of the thread.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BlockingReads, SLOW_READ_MS } from '../dist/static/blocking-reads.js';
+import { BlockingReads, SLOW_MS_PER_SECOND, SLOW_READ_MS } from '../dist/static/blocking-reads.js';
 
 /** A guard on a clock the test moves; `read(ms)` records a blocking read that took `ms`. */
 function guard() {
@@ -67,4 +68,29 @@ test('a device still slow after each cool-down doubles it, up to a minute; a fas
   assert.equal(g.allowed(), false);
   wait(1000);
   assert.equal(g.allowed(), true, 'back to a 1 s cool-down after a fast read');
+});
+
+test('slow reads interleaved with fast ones trip too: their time on the main thread is bounded', () => {
+  // A client alternating Range requests to cold parts of a large file with cached bytes.
+  const { g, read, wait } = guard();
+  let blocked = 0;
+  const seconds = 10;
+  for (let t = 0; t < seconds * 1000; t += 10) {
+    // Each read blocks only when the guard allows it (else it goes to the thread pool, untimed).
+    if (g.allowed()) {
+      read(SLOW);
+      blocked += SLOW;
+    }
+    if (g.allowed()) read(FAST);
+    wait(10);
+  }
+  assert.ok(blocked <= seconds * SLOW_MS_PER_SECOND + SLOW_MS_PER_SECOND + SLOW,
+    `slow reads held the main thread ${blocked} ms in ${seconds} s`);
+  assert.ok(blocked >= seconds * 2 * SLOW, 'reads are allowed again after each cool-down');
+});
+
+test('one read slower than the whole budget trips alone', () => {
+  const { g, read } = guard();
+  read(SLOW_MS_PER_SECOND + 1); // a network file system, say
+  assert.equal(g.allowed(), false);
 });

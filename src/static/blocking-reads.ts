@@ -17,12 +17,19 @@
  * ~1 ms now and then in a test run on a busy machine; a spinning disk's seek 5-10 ms, a network
  * file system anything. Two in a row, not one: with the server pinned to one core, a page-cache
  * read now and then takes 1-5 ms when the thread is descheduled (10 of ~80,000 in a 12 s benchmark),
- * and each alone sent a second of reads to the thread pool.
+ * and each alone sent a second of reads to the thread pool. In a row is not enough on its own: a
+ * fast read between two slow ones reset it, so a client alternating Range requests to cold parts of
+ * a large file with requests for cached bytes had every cold read made on the main thread, without
+ * end. So the time slow reads took is also summed, leaking SLOW_MS_PER_SECOND each second: past it,
+ * the guard trips too. That bounds the main thread's time in slow reads to about that share
+ * (2.5%), and page-cache reads slowed by descheduling (a few ms, ~1 a second) stay under it.
  */
 /** A blocking read slower than this (ms) waited for a device, not a copy from the page cache. */
 export const SLOW_READ_MS = 4;
 /** Slow reads in a row that send reads to the thread pool. */
 export const SLOW_READS_TO_TRIP = 2;
+/** Time (ms) slow blocking reads may take per second, however interleaved with fast ones. */
+export const SLOW_MS_PER_SECOND = 25;
 const MIN_COOL_DOWN = 1000;
 const MAX_COOL_DOWN = 60_000;
 
@@ -33,6 +40,9 @@ export class BlockingReads {
   private coolDown = MIN_COOL_DOWN;
   /** Blocking reads slower than SLOW_READ_MS since the last fast one. */
   private slowInARow = 0;
+  /** Time (ms) slow reads took, less SLOW_MS_PER_SECOND for each second since; as of `slowAt`. */
+  private slowMs = 0;
+  private slowAt = 0;
 
   /** `now`: a monotonic clock in ms (tests pass their own); a read is timed on it. */
   constructor(readonly now: () => number = () => performance.now()) {}
@@ -45,13 +55,17 @@ export class BlockingReads {
   /** Records a blocking read that started at `startedAt` (ms, from `now`) and has just returned. */
   took(startedAt: number): void {
     const end = this.now();
-    if (end - startedAt <= SLOW_READ_MS) {
+    const took = end - startedAt;
+    if (took <= SLOW_READ_MS) {
       this.slowInARow = 0;
       this.until = 0;
       this.coolDown = MIN_COOL_DOWN;
       return;
     }
-    if (++this.slowInARow < SLOW_READS_TO_TRIP) return;
+    this.slowMs = Math.max(0, this.slowMs - ((end - this.slowAt) * SLOW_MS_PER_SECOND) / 1000) + took;
+    this.slowAt = end;
+    if (++this.slowInARow < SLOW_READS_TO_TRIP && this.slowMs <= SLOW_MS_PER_SECOND) return;
+    // slowMs is kept: it leaks during the cool-down, so a burst past the budget is paid back.
     this.slowInARow = 0;
     // Slow again right after a cool-down (no fast read since): the device is still slow, wait longer.
     if (this.until !== 0) this.coolDown = Math.min(this.coolDown * 2, MAX_COOL_DOWN);
