@@ -215,9 +215,10 @@ function h2RequestOn(session, path) {
 
 /**
  * A rapid-reset flood (CVE-2023-44487) on a session just made: once connected, `rounds` of 100
- * streams opened and reset at once, until the server sends GOAWAY. Resolves with the streams opened.
+ * streams opened and reset at once (RST_STREAM with `code`), until the server sends GOAWAY. Resolves
+ * with the streams opened.
  */
-async function rapidReset(session, rounds) {
+async function rapidReset(session, rounds, code = http2.constants.NGHTTP2_CANCEL) {
   await new Promise((r) => session.once('connect', r));
   let opened = 0;
   for (let round = 0; round < rounds && !session.destroyed && !session.closed; round++) {
@@ -229,7 +230,7 @@ async function rapidReset(session, rounds) {
         break;
       }
       stream.on('error', () => {});
-      stream.close(http2.constants.NGHTTP2_CANCEL);
+      stream.close(code);
       opened++;
     }
     await new Promise((r) => setImmediate(r));
@@ -483,6 +484,16 @@ test('streams node:http2 refuses or the client resets unanswered are logged, one
   const reset = events().slice(2);
   assert.equal(reset.filter((e) => e.event === 'reset-early').length, 1, JSON.stringify(reset));
   assert.ok(reset.find((e) => e.event === 'reset-early').streams >= 100);
+});
+
+test('a rapid-reset flood that resets with INTERNAL_ERROR, the code of the server\'s own cuts, is logged too', async (t) => {
+  const { s, lines } = await startLogged(t);
+  const flood = connect(s.port);
+  await rapidReset(flood, 50, http2.constants.NGHTTP2_INTERNAL_ERROR);
+  flood.destroy();
+  const events = () => lines.map((l) => JSON.parse(l)).filter((e) => e.event === 'reset-early');
+  assert.ok(await until(() => events().length >= 1, 3000), `no line for the flood: ${lines.length} lines`);
+  assert.ok(events()[0].streams >= 100);
 });
 
 test('a client that skips stream IDs cannot make the log claim refusals its bytes could not have carried', async (t) => {

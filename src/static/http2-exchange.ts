@@ -94,6 +94,24 @@ const SLICE = 64 * 1024;
 const NGHTTP2_INTERNAL_ERROR = 2;
 
 /**
+ * Streams this server reset with INTERNAL_ERROR (a body cut short, a destroyed response): told apart
+ * from a client's resets by identity, not by code, since a client may reset with INTERNAL_ERROR too
+ * (a rapid-reset flood that did escaped the "reset-early" log line).
+ */
+const resetHere = new WeakSet<object>();
+
+/** Resets `stream` with INTERNAL_ERROR, remembered as the server's own reset (see resetByServer). */
+export function resetWithInternalError(stream: { close(code: number): void }): void {
+  resetHere.add(stream);
+  stream.close(NGHTTP2_INTERNAL_ERROR);
+}
+
+/** True when this server reset `stream` through resetWithInternalError. */
+export function resetByServer(stream: object): boolean {
+  return resetHere.has(stream);
+}
+
+/**
  * The response side: headers go out in one `respond`, bodies through the stream's own write/end.
  * Not an EventEmitter: the only event anything here listens to is 'close' (resources held by the
  * response, the count of responses in flight), so that one is kept in two fields. An emitter per
@@ -288,7 +306,7 @@ export class Http2Response {
   }
 
   destroy(): void {
-    this.stream.close(NGHTTP2_INTERNAL_ERROR);
+    resetWithInternalError(this.stream);
   }
 
   /** A header already sent, by name in any case (the access log reads Content-Length). */

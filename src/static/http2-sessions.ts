@@ -2,7 +2,7 @@ import { constants, type Http2SecureServer, type ServerHttp2Session, type Server
 import type { Socket } from 'node:net';
 import { sessionEventLine } from './access-log.js';
 import type { ClientErrorContext } from './client-error.js';
-import type { StreamTracker } from './http2-exchange.js';
+import { resetByServer, type StreamTracker } from './http2-exchange.js';
 
 /**
  * The HTTP/2 limits the server announces (SETTINGS) or enforces, chosen rather than inherited:
@@ -47,14 +47,15 @@ export interface SessionTimeouts {
 const RESET_EARLY_LOGGED = 100;
 
 /**
- * True when the stream was reset, and not by our cut of a body whose file changed (INTERNAL_ERROR;
- * the sweep's resets are told apart by the caller). Counted when the answer was not complete, not
+ * True when the stream was reset, and not by this server's INTERNAL_ERROR (a cut of a body whose file
+ * changed; told by identity, as a client may send that code too; the sweep's resets are told apart
+ * by the caller). Counted when the answer was not complete, not
  * when its headers were not sent: an answer begins at once when its body is in memory or in the page
  * cache (a flood's streams have their headers out before nghttp2 reads their RST_STREAM).
  */
 function resetByClient(stream: ServerHttp2Stream): boolean {
   const code = stream.rstCode;
-  return code !== constants.NGHTTP2_NO_ERROR && code !== constants.NGHTTP2_INTERNAL_ERROR;
+  return code !== constants.NGHTTP2_NO_ERROR && !resetByServer(stream);
 }
 
 /** The smallest HEADERS frame that opens a stream: a 9-byte frame header and one byte of header block (RFC 9113 §4.1). */

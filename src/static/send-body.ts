@@ -2,6 +2,7 @@ import { fstatSync, read, readSync, stat, type BigIntStats } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { BlockingReads } from './blocking-reads.js';
 import type { BufferPool } from './buffer-pool.js';
+import { resetWithInternalError } from './http2-exchange.js';
 
 /**
  * Resources held by bodies read from disk, for tests and monitoring: both return to zero when
@@ -48,8 +49,6 @@ export interface DiskSend {
   readonly stale: () => void;
 }
 
-/** RST_STREAM's INTERNAL_ERROR (RFC 9113 §7), without loading node:http2 for HTTP/1.x servers. */
-const NGHTTP2_INTERNAL_ERROR = 2;
 
 /** Bytes per read when the pool is empty: each such response allocates its own, smaller buffer. */
 const UNPOOLED_CHUNK = 64 * 1024;
@@ -241,7 +240,7 @@ export class DiskBody {
     const stream = (this.res as ServerResponse & { stream?: { destroyed: boolean; close(code: number): void } }).stream;
     if (stream === undefined) return void this.res.destroy();
     setImmediate(() => {
-      if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+      if (!stream.destroyed) resetWithInternalError(stream);
     });
   }
 
