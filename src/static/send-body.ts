@@ -49,7 +49,6 @@ export interface DiskSend {
   readonly stale: () => void;
 }
 
-
 /** Bytes per read when the pool is empty: each such response allocates its own, smaller buffer. */
 const UNPOOLED_CHUNK = 64 * 1024;
 
