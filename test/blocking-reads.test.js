@@ -94,3 +94,26 @@ test('one read slower than the whole budget trips alone', () => {
   read(SLOW_MS_PER_SECOND + 1); // a network file system, say
   assert.equal(g.allowed(), false);
 });
+
+test('slow reads longer than the budget, each after a fast one, still hold the main thread only the budget\'s share', () => {
+  // A fast read after each cool-down sets it back to 1 s: the wait must also cover the time the
+  // slow reads took, or one read per second goes through however long it blocks (a network file
+  // system, a saturated disk).
+  for (const slow of [100, 1000]) {
+    const { g, read, wait } = guard();
+    let blocked = 0;
+    const seconds = 60;
+    for (let t = 0; t < seconds * 1000; t += 10) {
+      if (g.allowed()) read(FAST);
+      if (g.allowed()) {
+        read(slow);
+        blocked += slow;
+        t += slow;
+      }
+      wait(10);
+    }
+    assert.ok(blocked <= seconds * SLOW_MS_PER_SECOND + SLOW_MS_PER_SECOND + slow,
+      `reads of ${slow} ms held the main thread ${blocked} ms in ${seconds} s`);
+    assert.ok(blocked >= slow, 'the first slow read was made on the main thread');
+  }
+});

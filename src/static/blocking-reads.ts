@@ -21,8 +21,10 @@
  * fast read between two slow ones reset it, so a client alternating Range requests to cold parts of
  * a large file with requests for cached bytes had every cold read made on the main thread, without
  * end. So the time slow reads took is also summed, leaking SLOW_MS_PER_SECOND each second: past it,
- * the guard trips too. That bounds the main thread's time in slow reads to about that share
- * (2.5%), and page-cache reads slowed by descheduling (a few ms, ~1 a second) stay under it.
+ * the guard trips too, and reads stay off the main thread (past the cool-down if need be) until
+ * the sum has leaked back under it. That bounds the main thread's time in slow reads to about that
+ * share (2.5%), however long each read takes, and page-cache reads slowed by descheduling (a few
+ * ms, ~1 a second) stay under it.
  */
 /** A blocking read slower than this (ms) waited for a device, not a copy from the page cache. */
 export const SLOW_READ_MS = 4;
@@ -69,6 +71,16 @@ export class BlockingReads {
     this.slowInARow = 0;
     // Slow again right after a cool-down (no fast read since): the device is still slow, wait longer.
     if (this.until !== 0) this.coolDown = Math.min(this.coolDown * 2, MAX_COOL_DOWN);
-    this.until = end + this.coolDown;
+    this.until = Math.max(end + this.coolDown, this.drainedAt(end));
+  }
+
+  /**
+   * When slowMs will have leaked back down to the budget. Until then no read blocks: a fast read
+   * after each cool-down set it back to 1 s, so without this wait one read per second was let
+   * through however long it took (reads of 1 s among fast ones held the main thread half the time).
+   */
+  private drainedAt(end: number): number {
+    const over = this.slowMs - SLOW_MS_PER_SECOND;
+    return over <= 0 ? 0 : end + (over * 1000) / SLOW_MS_PER_SECOND;
   }
 }

@@ -100,9 +100,26 @@ const NGHTTP2_INTERNAL_ERROR = 2;
  */
 const resetHere = new WeakSet<object>();
 
-/** Resets `stream` with INTERNAL_ERROR, remembered as the server's own reset (see resetByServer). */
-export function resetWithInternalError(stream: { close(code: number): void }): void {
+/** What resetWithInternalError uses of a ServerHttp2Stream. */
+interface Resettable {
+  readonly headersSent: boolean;
+  readonly writableEnded: boolean;
+  write(chunk: Buffer): boolean;
+  close(code: number): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Resets `stream` with INTERNAL_ERROR, remembered as the server's own reset (see resetByServer).
+ * node:http2's close() ends the writable side first, and with no write pending that end goes out
+ * as DATA with END_STREAM before the RST_STREAM (then sent as NO_ERROR): a client that does not
+ * compare Content-Length took a body cut short for a complete one. An empty write still pending
+ * holds the end back until after the reset. Not before the headers: a write would send a 200.
+ */
+export function resetWithInternalError(stream: Resettable): void {
   resetHere.add(stream);
+  if (stream.headersSent && !stream.writableEnded) stream.write(EMPTY);
   stream.close(NGHTTP2_INTERNAL_ERROR);
 }
 

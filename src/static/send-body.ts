@@ -229,18 +229,14 @@ export class DiskBody {
 
   /**
    * Ends a response whose headers are out short of its body. HTTP/1.x: the connection is closed.
-   * HTTP/2: the stream is reset with INTERNAL_ERROR; `destroy()` without an error resets it with
-   * NO_ERROR, which tells a client that does not compare Content-Length that the body is complete.
-   * The reset waits for the next turn of the event loop: node:http2's close() ends the writable side
-   * before it resets, and called from a write's callback (a chunk read synchronously, see
-   * blocking-reads.ts) the END_STREAM went out first, so the client saw a complete stream.
+   * HTTP/2: the stream is reset with INTERNAL_ERROR, and no END_STREAM goes out before it (see
+   * resetWithInternalError); `destroy()` without an error resets it with NO_ERROR, which tells a
+   * client that does not compare Content-Length that the body is complete.
    */
   private cut(): void {
-    const stream = (this.res as ServerResponse & { stream?: { destroyed: boolean; close(code: number): void } }).stream;
+    const stream = (this.res as ServerResponse & { stream?: Parameters<typeof resetWithInternalError>[0] & { destroyed: boolean } }).stream;
     if (stream === undefined) return void this.res.destroy();
-    setImmediate(() => {
-      if (!stream.destroyed) resetWithInternalError(stream);
-    });
+    if (!stream.destroyed) resetWithInternalError(stream);
   }
 
   /**
