@@ -12,7 +12,7 @@
  * other connection is served. So every blocking read is timed, and two in a row slower than
  * SLOW_READ_MS send every read to the thread pool for a cool-down: 1 s, doubled each time reads are
  * still slow right after one (a device that stays slow), at most 60 s; a fast read sets it back to
- * 1 s. A slow device then costs two blocking reads per cool-down, per process. The threshold sits
+ * 1 s. A slow device then costs two blocking reads per cool-down, per handler. The threshold sits
  * between a copy and a device: a page-cache read of 256 KiB takes ~0.02-0.1 ms here, but up to
  * ~1 ms now and then in a test run on a busy machine; a spinning disk's seek 5-10 ms, a network
  * file system anything. Two in a row, not one: with the server pinned to one core, a page-cache

@@ -94,14 +94,19 @@ const SLICE = 64 * 1024;
 const NGHTTP2_INTERNAL_ERROR = 2;
 
 /**
- * Streams this server reset with INTERNAL_ERROR (a body cut short, a destroyed response): told apart
- * from a client's resets by identity, not by code, since a client may reset with INTERNAL_ERROR too
- * (a rapid-reset flood that did escaped the "reset-early" log line).
+ * Streams this server reset (a body cut short, a destroyed response, the send-timeout sweep): told
+ * apart from a client's resets by identity, not by code, since a client may reset with any code (a
+ * rapid-reset flood with INTERNAL_ERROR escaped the "reset-early" log line when ours were told by it).
  */
 const resetHere = new WeakSet<object>();
 
+/** Marks `stream` as reset by this server, just before it resets it (see resetByServer). */
+export function markResetByServer(stream: object): void {
+  resetHere.add(stream);
+}
+
 /** What resetWithInternalError uses of a ServerHttp2Stream. */
-interface Resettable {
+export interface Resettable {
   readonly headersSent: boolean;
   readonly writableEnded: boolean;
   write(chunk: Buffer): boolean;
@@ -118,12 +123,12 @@ const EMPTY = Buffer.alloc(0);
  * holds the end back until after the reset. Not before the headers: a write would send a 200.
  */
 export function resetWithInternalError(stream: Resettable): void {
-  resetHere.add(stream);
+  markResetByServer(stream);
   if (stream.headersSent && !stream.writableEnded) stream.write(EMPTY);
   stream.close(NGHTTP2_INTERNAL_ERROR);
 }
 
-/** True when this server reset `stream` through resetWithInternalError. */
+/** True when this server reset `stream` (markResetByServer). */
 export function resetByServer(stream: object): boolean {
   return resetHere.has(stream);
 }

@@ -2,7 +2,7 @@ import { constants, type Http2SecureServer, type ServerHttp2Session, type Server
 import type { Socket } from 'node:net';
 import { sessionEventLine } from './access-log.js';
 import type { ClientErrorContext } from './client-error.js';
-import { resetByServer, type StreamTracker } from './http2-exchange.js';
+import { markResetByServer, resetByServer, type StreamTracker } from './http2-exchange.js';
 
 /**
  * The HTTP/2 limits the server announces (SETTINGS) or enforces, chosen rather than inherited:
@@ -47,11 +47,10 @@ export interface SessionTimeouts {
 const RESET_EARLY_LOGGED = 100;
 
 /**
- * True when the stream was reset, and not by this server's INTERNAL_ERROR (a cut of a body whose file
- * changed; told by identity, as a client may send that code too; the sweep's resets are told apart
- * by the caller). Counted when the answer was not complete, not
- * when its headers were not sent: an answer begins at once when its body is in memory or in the page
- * cache (a flood's streams have their headers out before nghttp2 reads their RST_STREAM).
+ * True when the stream was reset, and not by this server (a cut body, the sweep: told by identity, as
+ * a client may send any code). Counted when the answer was not complete, not when its headers were
+ * not sent: an answer begins at once when its body is in memory or in the page cache (a flood's
+ * streams have their headers out before nghttp2 reads their RST_STREAM).
  */
 function resetByClient(stream: ServerHttp2Stream): boolean {
   const code = stream.rstCode;
@@ -230,8 +229,6 @@ export class Http2Sessions implements StreamTracker {
   private readonly streams = new Map<ServerHttp2Stream, SessionState | undefined>();
   /** Streams a sweep found with bytes queued, and since when those bytes have not moved. */
   private readonly progress = new Map<ServerHttp2Stream, Progress>();
-  /** Streams the sweep reset (with CANCEL, as a client would): not counted as client resets. */
-  private readonly swept = new WeakSet<ServerHttp2Stream>();
   private sweeper: NodeJS.Timeout | null = null;
   private draining = false;
 
@@ -290,7 +287,7 @@ export class Http2Sessions implements StreamTracker {
     if (!this.streams.delete(stream)) return;
     if (this.progress.size !== 0) this.progress.delete(stream);
     if (state === undefined) return;
-    if (!complete && resetByClient(stream) && !this.swept.has(stream)) state.resetEarly++;
+    if (!complete && resetByClient(stream)) state.resetEarly++;
     state.streamClosed();
   }
 
@@ -314,7 +311,7 @@ export class Http2Sessions implements StreamTracker {
         p.since = now;
         p.moved = false;
       } else if (now - p.since >= this.timeouts.send) {
-        this.swept.add(stream);
+        markResetByServer(stream);
         stream.close(constants.NGHTTP2_CANCEL);
       }
     }

@@ -2,7 +2,7 @@ import { fstatSync, read, readSync, stat, type BigIntStats } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { BlockingReads } from './blocking-reads.js';
 import type { BufferPool } from './buffer-pool.js';
-import { resetWithInternalError } from './http2-exchange.js';
+import { resetWithInternalError, type Resettable } from './http2-exchange.js';
 
 /**
  * Resources held by bodies read from disk, for tests and monitoring: both return to zero when
@@ -234,7 +234,7 @@ export class DiskBody {
    * client that does not compare Content-Length that the body is complete.
    */
   private cut(): void {
-    const stream = (this.res as ServerResponse & { stream?: Parameters<typeof resetWithInternalError>[0] & { destroyed: boolean } }).stream;
+    const stream = (this.res as ServerResponse & { stream?: Resettable & { destroyed: boolean } }).stream;
     if (stream === undefined) return void this.res.destroy();
     if (!stream.destroyed) resetWithInternalError(stream);
   }
