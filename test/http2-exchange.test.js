@@ -31,12 +31,12 @@ test('a response whose stream the client reset reads as destroyed, and gets no d
   const { stream, headers, req, stop } = await oneStream();
   try {
     const closed = [];
-    const res = exchangeOf(stream, headers, { closed: (s) => closed.push(s), progressed: () => {} });
+    const res = exchangeOf(stream, headers, { opened: () => 7, closed: (s, slot) => closed.push([s, slot]), progressed: () => {} });
     assert.equal(res.destroyed, false, 'an open stream is not destroyed');
     const gone = new Promise((resolve) => res.on('close', resolve));
     req.close(http2.constants.NGHTTP2_CANCEL);
     await gone;
-    assert.deepEqual(closed, [stream], 'the tracker is told once');
+    assert.deepEqual(closed, [[stream, 7]], 'the tracker is told once, with the slot opened() gave');
     // handler.ts retryAfterRescan stops on this: a reset stream must not be answered again.
     assert.equal(res.destroyed, true, 'a reset stream reads as destroyed');
     // A closed stream no longer names its session: the disk turn must still see an HTTP/2 response

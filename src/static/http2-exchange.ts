@@ -30,8 +30,13 @@ export class Http2Request {
 
 /** Told of a stream answered through an Http2Response (the connection's bookkeeping). */
 export interface StreamTracker {
-  /** The stream has closed; `complete`: the answer had ended (its last byte handed to the stream). */
-  closed(stream: ServerHttp2Stream, complete: boolean): void;
+  /** A stream is to be answered; returns a number to give back to closed() (its slot). */
+  opened(stream: ServerHttp2Stream): number;
+  /**
+   * The stream has closed (`slot`: what opened() returned for it); `complete`: the answer had
+   * ended (its last byte handed to the stream).
+   */
+  closed(stream: ServerHttp2Stream, slot: number, complete: boolean): void;
   /** A write of the stream's body (a slice, see SLICE) has been sent: the reader took it. */
   progressed(stream: ServerHttp2Stream): void;
 }
@@ -154,12 +159,15 @@ export class Http2Response {
   private complete = false;
   private onClose: CloseListener | null = null;
   private onCloseMore: CloseListener[] | null = null;
+  /** The tracker's number for this stream. */
+  private readonly slot: number;
 
   constructor(
     readonly stream: ServerHttp2Stream,
     readonly req: Http2Request,
     private readonly tracker: StreamTracker,
   ) {
+    this.slot = tracker.opened(stream);
     // A reset or a protocol error ends the stream with 'error' then 'close'; 'close' is what every
     // holder of resources listens to. Without a listener, 'error' would end the process.
     stream.on('error', ignore);
@@ -196,7 +204,7 @@ export class Http2Response {
 
   private streamClosed(): void {
     this.closed = true;
-    this.tracker.closed(this.stream, this.complete);
+    this.tracker.closed(this.stream, this.slot, this.complete);
     const self = this as unknown as ServerResponse;
     const first = this.onClose;
     const more = this.onCloseMore;

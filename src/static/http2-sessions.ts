@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { sessionEventLine } from './access-log.js';
 import type { ClientErrorContext } from './client-error.js';
 import { markResetByServer, resetByServer, type StreamTracker } from './http2-exchange.js';
+import { SlotTable } from './slot-table.js';
 
 /**
  * The HTTP/2 limits the server announces (SETTINGS) or enforces, chosen rather than inherited:
@@ -225,8 +226,11 @@ class SessionState {
  */
 export class Http2Sessions implements StreamTracker {
   private readonly sessions = new Map<ServerHttp2Session, SessionState>();
-  /** The open streams and their connection (a closed stream no longer names its session). */
-  private readonly streams = new Map<ServerHttp2Stream, SessionState | undefined>();
+  /**
+   * The open streams and their connection, null when unknown (a closed stream no longer names its
+   * session). Not a Map: see slot-table.ts.
+   */
+  private readonly streams = new SlotTable<ServerHttp2Stream, SessionState | null>();
   /** Streams a sweep found with bytes queued, and since when those bytes have not moved. */
   private readonly progress = new Map<ServerHttp2Stream, Progress>();
   private sweeper: NodeJS.Timeout | null = null;
@@ -265,14 +269,16 @@ export class Http2Sessions implements StreamTracker {
     state.arm();
   }
 
-  /** A stream is being answered. */
-  opened(stream: ServerHttp2Stream): void {
-    const state = this.sessions.get(stream.session as ServerHttp2Session);
+  /** A stream is being answered; returns the slot closed() is to be given. */
+  opened(stream: ServerHttp2Stream): number {
+    const state = this.sessions.get(stream.session as ServerHttp2Session) ?? null;
     state?.streamOpened();
-    this.streams.set(stream, state);
-    if (this.sweeper !== null) return;
-    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
-    this.sweeper.unref();
+    const slot = this.streams.add(stream, state);
+    if (this.sweeper === null) {
+      this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+      this.sweeper.unref();
+    }
+    return slot;
   }
 
   /** A slice of the stream's body was sent (http2-exchange.ts SLICE). */
@@ -282,11 +288,11 @@ export class Http2Sessions implements StreamTracker {
   }
 
   /** A stream reported by opened() has closed. */
-  closed(stream: ServerHttp2Stream, complete: boolean): void {
-    const state = this.streams.get(stream);
-    if (!this.streams.delete(stream)) return;
-    if (this.progress.size !== 0) this.progress.delete(stream);
+  closed(stream: ServerHttp2Stream, slot: number, complete: boolean): void {
+    const state = this.streams.remove(slot, stream);
     if (state === undefined) return;
+    if (this.progress.size !== 0) this.progress.delete(stream);
+    if (state === null) return;
     if (!complete && resetByClient(stream)) state.resetEarly++;
     state.streamClosed();
   }
@@ -301,7 +307,7 @@ export class Http2Sessions implements StreamTracker {
    */
   private sweep(): void {
     const now = performance.now(); // monotonic, as for idleSince
-    for (const stream of this.streams.keys()) {
+    this.streams.forEach((stream) => {
       const queued = stream.bufferSize;
       const p = this.progress.get(stream);
       if (p === undefined) {
@@ -314,7 +320,7 @@ export class Http2Sessions implements StreamTracker {
         markResetByServer(stream);
         stream.close(constants.NGHTTP2_CANCEL);
       }
-    }
+    });
     if (this.streams.size === 0 && this.sweeper !== null) {
       clearInterval(this.sweeper);
       this.sweeper = null;

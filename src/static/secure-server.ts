@@ -48,13 +48,13 @@ export function createSecureNodeServer(config: ResolvedServerOptions, material: 
 /**
  * HTTP/1.1 connections come as 'request' (node:http's objects); HTTP/2 streams are answered without
  * node:http2's compatibility layer (see http2-exchange.ts), which the 'request' listener attached
- * to 'stream'. Returns the connections' bookkeeping, told of each stream by its response.
+ * to 'stream'. Returns the connections' bookkeeping, told of each stream by its response (opened
+ * and closed).
  */
 function answerStreams(server: Http2SecureServer, handler: StaticHandler, timeouts: SessionTimeouts, log: ClientErrorContext): Http2Sessions {
   const sessions = new Http2Sessions(server, timeouts, log);
   server.removeAllListeners('stream');
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    sessions.opened(stream);
     const res = exchangeOf(stream, headers, sessions);
     handler(res.req, res);
   });
