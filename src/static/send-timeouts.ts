@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { SlotTable } from './slot-table.js';
 
 /** What a connection had queued when a sweep last saw it move, and since when. */
 interface Progress {
@@ -41,7 +42,8 @@ const periodFor = (timeoutMs: number): number => Math.min(1000, Math.max(25, Mat
  * one (a Timeout and a bound function) for every request on a keep-alive connection.
  */
 export class SendTimeouts {
-  private readonly watched = new Map<Socket, Progress>();
+  /** Not a Map: a connection per request (`Connection: close`) is churn too (see slot-table.ts). */
+  private readonly watched = new SlotTable<Socket, Progress>();
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(private timeoutMs: number) {}
@@ -57,8 +59,8 @@ export class SendTimeouts {
 
   /** Watches a connection until it closes. */
   add(socket: Socket): void {
-    this.watched.set(socket, { queued: 0, written: 0, unsent: 0, since: -1 });
-    socket.once('close', () => this.watched.delete(socket));
+    const slot = this.watched.add(socket, { queued: 0, written: 0, unsent: 0, since: -1 });
+    socket.once('close', () => this.watched.remove(slot, socket));
     this.start();
   }
 
@@ -70,11 +72,11 @@ export class SendTimeouts {
 
   private sweep(): void {
     const now = performance.now();
-    for (const [socket, p] of this.watched) {
+    this.watched.forEach((socket, p) => {
       const queued = socket.writableLength;
       if (queued === 0) {
         p.since = -1;
-        continue;
+        return;
       }
       const written = socket.bytesWritten;
       const unsent = unsentBytes(socket);
@@ -86,7 +88,7 @@ export class SendTimeouts {
       } else if (now - p.since >= this.timeoutMs) {
         socket.destroy();
       }
-    }
+    });
     if (this.watched.size === 0 && this.sweeper !== null) {
       clearInterval(this.sweeper);
       this.sweeper = null;
