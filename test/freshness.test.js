@@ -184,7 +184,8 @@ describe('file identity', () => {
       await table.rescan();
       const after = table.info('/lib.css');
             assert.equal(after.etag, etagOf('a{--v:"1.2.4"}\n'));
-      assert.equal(after.lastModifiedText, before.lastModifiedText, 'same mtime, same date; the ETag tells them apart');
+      // Same mtime (1985), other bytes: dated when read, so a date-only revalidation sees the change.
+      assert.ok(after.lastModified > before.lastModified, `${after.lastModifiedText} after ${before.lastModifiedText}`);
     } finally {
       table.close();
       rmSync(root, { recursive: true, force: true });
@@ -413,6 +414,37 @@ describe('Last-Modified', () => {
       assert.equal(fresh.status, 200);
       const lm2 = Date.parse(fresh.headers['last-modified']);
       assert.ok(lm2 > lm && lm2 <= Date.parse(fresh.headers.date), `${fresh.headers['last-modified']} after ${first.headers['last-modified']}`);
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  // Replays freeunit#356 ("the ETag cannot see a same-size rewrite") and starlette#3052 (every mtime
+  // forced to one value, so If-Modified-Since answered 304 for changed files): an in-place rewrite of
+  // the same size with the mtime put back (cp -p, rsync -a, npm's 1985 stamp, Nix's epoch + 1).
+  test('a new version with the same size and mtime still revalidates by date (If-Modified-Since alone)', async () => {
+    const root = tempRoot();
+    const file = join(root, 'lib.css');
+    writeStamped(file, 'a{--v:"1"}\n');
+    const s = await serve({ root });
+    try {
+      const first = await request(s.port, { path: '/lib.css' });
+      assert.equal(first.headers['last-modified'], NPM_DATE.toUTCString());
+      writeStamped(file, 'a{--v:"2"}\n'); // same size, same mtime
+      const fresh = await until('the new bytes are served', async () => {
+        const res = await request(s.port, { path: '/lib.css' });
+        return res.body.toString() === 'a{--v:"2"}\n' && res;
+      });
+      assert.notEqual(fresh.headers.etag, first.headers.etag);
+      const res = await request(s.port, { path: '/lib.css', headers: { 'If-Modified-Since': first.headers['last-modified'] } });
+      assert.equal(res.status, 200, `If-Modified-Since ${first.headers['last-modified']} got ${res.status} for new bytes`);
+      assert.equal(res.body.toString(), 'a{--v:"2"}\n');
+      const lm = Date.parse(res.headers['last-modified']);
+      assert.ok(lm > NPM_DATE.getTime() && lm <= Date.parse(res.headers.date), `${res.headers['last-modified']} after 1985, not after Date`);
+      // A date-only revalidation with the new date is a 304 again.
+      const again = await request(s.port, { path: '/lib.css', headers: { 'If-Modified-Since': res.headers['last-modified'] } });
+      assert.equal(again.status, 304);
     } finally {
       await s.close();
       rmSync(root, { recursive: true, force: true });

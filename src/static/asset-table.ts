@@ -1158,7 +1158,8 @@ export class AssetTable<T> {
     }
     // Read again only because it was racy, and unchanged: keep the entry, and its Last-Modified.
     const unchanged = same && previous.etag === read.etag && equalIdentities(previous.identity, read.identity);
-    // Other bytes at this URL never get an earlier Last-Modified than the version they replace.
+    // Other bytes at this URL get a later Last-Modified than the version they replace (the same one
+    // only when both are read within one second).
     const notBefore = previous !== undefined && previous.etag !== read.etag ? previous.lastModified : undefined;
     const info = unchanged ? previous : describe(filePath, urlPath, read, notBefore);
     if (read.bytes !== undefined) this.options.readWhole?.(info, read.bytes);
@@ -1232,11 +1233,11 @@ function describe(filePath: string, urlPath: string, read: Read, notBefore?: num
   // file: a later change then gets a later date whenever it lands in a later second.
   const readSecond = Math.floor(read.readAtMs / 1000) * 1000;
   let lastModified = Math.min(Math.floor(mtimeMs / 1000) * 1000, readSecond);
-  // New bytes stamped with an older mtime (tar, rsync -a, cp -p of an old build, a clock set back):
-  // a cache revalidating by date only would be told 304 for them. They are dated when read instead.
-  // The same mtime keeps the same date (npm's 1985 stamp): the ETag tells those apart, as do dates
-  // in one second, which HTTP dates cannot.
-  if (notBefore !== undefined && lastModified < notBefore) lastModified = Math.max(notBefore, readSecond);
+  // New bytes stamped with an older or the same mtime (tar, rsync -a, cp -p of an old build, npm's
+  // 1985 stamp, Nix's epoch + 1, a clock set back): a cache revalidating by date only (curl -z,
+  // wget -N, some proxies) would be told 304 for them and keep the old bytes. They are dated when
+  // read instead; only two versions read within one second share a date, which HTTP dates cannot part.
+  if (notBefore !== undefined && lastModified <= notBefore) lastModified = Math.max(notBefore, readSecond);
   return {
     urlPath,
     filePath,
