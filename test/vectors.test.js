@@ -158,6 +158,41 @@ for (const server of SERVERS) {
       assert.equal(header.status, 431, header.raw.slice(0, 200));
     });
 
+    // No Connection: close in these: the server must be the one to close.
+    const statusLines = (raw) => raw.match(/HTTP\/1\.1 \d{3}/g) ?? [];
+
+    test('RFC 9112 §6.3: a Transfer-Encoding whose last coding is not chunked -> one 400 with CORS, then close (never a 200 and a 400)', async () => {
+      for (const te of ['gzip', 'identity', 'xchunked', '']) {
+        const r = await send(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\nTransfer-Encoding: ${te}\r\n\r\nGET /font.woff2 HTTP/1.1\r\nHost: a.example\r\n\r\n`);
+        assert.deepEqual(statusLines(r.raw), ['HTTP/1.1 400'], `Transfer-Encoding: ${te}: ${r.raw}`);
+        assert.equal(r.head['access-control-allow-origin'], APP, te);
+        assert.equal(r.head.connection, 'close', te);
+      }
+      // node:http's parser refuses this one while reading the head, before any request exists: one 400, then close.
+      const early = await send(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked, gzip\r\n\r\n${get('Host: a.example\r\n')}`);
+      assert.deepEqual(statusLines(early.raw), ['HTTP/1.1 400'], early.raw);
+    });
+
+    test('RFC 9112 §6.1: chunked after a coding the server does not decode -> 501; HTTP/1.0 with Transfer-Encoding -> 400; both close', async () => {
+      const gz = await send(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\nGET /font.woff2 HTTP/1.1\r\nHost: a.example\r\n\r\n`);
+      assert.deepEqual(statusLines(gz.raw), ['HTTP/1.1 501'], gz.raw);
+      assert.equal(gz.body, 'Not Implemented\n');
+      assert.equal(gz.head['access-control-allow-origin'], APP);
+      // A 1.0 keep-alive connection would otherwise stay open for the bytes after a body 1.0 cannot frame.
+      const old = await send(`GET /font.woff2 HTTP/1.0\r\nConnection: keep-alive\r\nOrigin: ${APP}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /font.woff2 HTTP/1.0\r\n\r\n`);
+      assert.deepEqual(statusLines(old.raw), ['HTTP/1.1 400'], old.raw);
+      assert.equal(old.head.connection, 'close');
+      // chunked alone, in any case, is served; the connection stays usable for the next request.
+      const ok = await send(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n${get('Host: a.example\r\n')}`);
+      assert.deepEqual(statusLines(ok.raw), ['HTTP/1.1 200', 'HTTP/1.1 200'], ok.raw);
+    });
+
+    test('a bad chunk size in the body of a GET already answered: that answer alone, then close (no second, unasked-for 400)', async () => {
+      const r = await send(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n`);
+      assert.deepEqual(statusLines(r.raw), ['HTTP/1.1 200'], r.raw);
+      assert.equal(r.body, 'wOF2-font');
+    });
+
     test('CONNECT (authority-form) gets 405 with Allow and CORS, then the connection closes', async () => {
       const r = await send(`CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\nOrigin: ${APP}\r\n\r\n`);
       assert.equal(r.status, 405, r.raw);

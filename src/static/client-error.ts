@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ActualBlocks } from '../cors/response-headers.js';
 import { clientErrorLine, type LogFormat } from './access-log.js';
@@ -56,15 +56,7 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
       socket.destroy();
       return;
     }
-    // A response still under way on this socket (a pipelined request before the bad one, its body
-    // still being read from disk) is let finish, with Connection: close; the bad request gets no
-    // answer of its own, since writing one would take that response's place on the wire.
-    const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (current != null && !current.writableFinished) {
-      if (!current.headersSent) current.shouldKeepAlive = false;
-      current.once('close', () => socket.destroy());
-      return;
-    }
+    if (closeAfterAnswer(socket)) return;
     const [status, reason] = targetTooLong(err) ? URI_TOO_LONG : (CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request']);
     const answer = rawErrorResponse(context.cors(), status, reason);
     socket.end(answer.text, () => socket.destroy());
@@ -72,6 +64,28 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
     const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
     context.log()?.(clientErrorLine(remote, status, answer.bodyBytes, context.logFormat()));
   };
+}
+
+/**
+ * True when the error needs no answer of its own, the connection being closed after the one under
+ * way. A response still being written on this socket (a pipelined request before the bad one, its
+ * body still being read from disk) is let finish, with Connection: close: an answer to the bad
+ * request would take that response's place on the wire. And a fault in the body of a request
+ * node:http has already handed to the handler (a bad chunk size, a Transfer-Encoding it rejects
+ * only after the head) belongs to that request, whose answer is given or under way: a second
+ * response to it would be read by a pipelining client as the answer to its next request.
+ */
+function closeAfterAnswer(socket: Duplex): boolean {
+  const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (current != null && !current.writableFinished) {
+    if (!current.headersSent) current.shouldKeepAlive = false;
+    current.once('close', () => socket.destroy());
+    return true;
+  }
+  const incoming = (socket as Duplex & { parser?: { incoming?: IncomingMessage | null } | null }).parser?.incoming;
+  if (incoming == null || incoming.complete) return false;
+  socket.end(() => socket.destroy());
+  return true;
 }
 
 /** An error of Node's HTTP/1 parser or its request timeout, as opposed to one of TLS. */
