@@ -173,6 +173,15 @@ describe('HTTP/2 over TLS', () => {
     assert.ok(await until(() => s.server.stats.inFlight === 0), JSON.stringify(s.server.stats));
   });
 
+  test('RFC 9110 §9.1: a method node:http does not know gets 501, as over HTTP/1.1 (not 405); a known one 405 with Allow', async () => {
+    for (const [method, status] of [['FOO', 501], ['get', 501], ['TRACE', 405], ['PROPFIND', 405]]) {
+      const r = await h2Request(s.port, { method, path: '/a.woff2', headers: { origin: 'https://app.example' } });
+      assert.equal(r.status, status, method);
+      assert.equal(r.headers['access-control-allow-origin'], 'https://app.example', method);
+      assert.equal(r.headers.allow, status === 405 ? 'GET, HEAD, OPTIONS' : undefined, method);
+    }
+  });
+
   test('an idle connection gets GOAWAY after the keep-alive timeout', async () => {
     const session = connect(s.port);
     await h2RequestOn(session, '/a.woff2');

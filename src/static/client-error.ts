@@ -12,6 +12,37 @@ const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
 };
 
 const URI_TOO_LONG: readonly [number, string] = [414, 'URI Too Long'];
+const NOT_IMPLEMENTED: readonly [number, string] = [501, 'Not Implemented'];
+const VERSION_NOT_SUPPORTED: readonly [number, string] = [505, 'HTTP Version Not Supported'];
+
+/** request-line = method SP request-target SP HTTP-version (RFC 9112 §3), method a token (RFC 9110 §9.1). */
+const REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [^ ]+ HTTP\/(\d)\.(\d)$/;
+
+/**
+ * The status for a well-formed request line node:http's parser refused, or null (then 400).
+ * - A method it does not know (`FOO`, `get`: methods are case-sensitive): RFC 9110 §9.1 says an
+ *   unrecognized method SHOULD get 501, and the handler answers the same over HTTP/2.
+ * - A version it does not parse (`HTTP/1.2`, `HTTP/3.0`): 505, with CORS. RFC 9110 §2.5 says a
+ *   higher minor version SHOULD be processed as 1.1 (nginx does), but llhttp stops at the version
+ *   before any callback, and node:http's only way round it (insecureHTTPParser) also accepts the
+ *   malformed framing that request smuggling relies on; a 505 at least names the cause.
+ * The line is the one holding the error (`bytesParsed`) in the chunk being parsed; it must be
+ * whole there, and every part of it valid but the one refused.
+ */
+export function requestLineStatus(err: NodeJS.ErrnoException & { rawPacket?: unknown; bytesParsed?: unknown }): readonly [number, string] | null {
+  const raw = err.rawPacket;
+  const at = err.bytesParsed;
+  const method = err.code === 'HPE_INVALID_METHOD';
+  if ((!method && err.code !== 'HPE_INVALID_VERSION') || !Buffer.isBuffer(raw) || typeof at !== 'number') return null;
+  const start = at > 0 ? raw.lastIndexOf(0x0a, at - 1) + 1 : 0;
+  const end = raw.indexOf(0x0a, start);
+  if (end === -1) return null;
+  const line = raw.toString('latin1', start, raw[end - 1] === 0x0d ? end - 1 : end);
+  const m = REQUEST_LINE.exec(line);
+  if (m === null) return null;
+  if (method) return NOT_IMPLEMENTED;
+  return m[1] === '1' && (m[2] === '0' || m[2] === '1') ? null : VERSION_NOT_SUPPORTED;
+}
 
 /**
  * True when Node's header-size overflow struck inside a request line: RFC 9112 §3 says a target
@@ -45,7 +76,7 @@ export interface ClientErrorContext {
 }
 
 /**
- * Answers an HTTP/1.x request Node could not parse (400, 414, 431, 413, 408) ourselves, with the CORS
+ * Answers an HTTP/1.x request Node could not parse (400, 414, 431, 413, 408, 501, 505) ourselves, with the CORS
  * headers the policy gives every response: Node's own answer has none, so a browser would report
  * a CORS error and hide the status. Then the connection is closed. A failed TLS handshake (Node
  * reports it here too, with no HTTP spoken yet) only closes the connection.
@@ -57,7 +88,7 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
       return;
     }
     if (closeAfterAnswer(socket)) return;
-    const [status, reason] = targetTooLong(err) ? URI_TOO_LONG : (CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request']);
+    const [status, reason] = targetTooLong(err) ? URI_TOO_LONG : (requestLineStatus(err) ?? CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request']);
     const answer = rawErrorResponse(context.cors(), status, reason);
     socket.end(answer.text, () => socket.destroy());
     // Logged too: probes with malformed requests must leave a trace.

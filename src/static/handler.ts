@@ -1,4 +1,4 @@
-import { IncomingMessage, type ServerResponse } from 'node:http';
+import { IncomingMessage, METHODS, type ServerResponse } from 'node:http';
 import type { BigIntStats } from 'node:fs';
 import { resolve } from 'node:path';
 import { RequestKind } from '../cors/engine.js';
@@ -38,6 +38,8 @@ const DISK_BUFFERS = 64;
  * use at once.
  */
 const FD_CACHE_SIZE = 128;
+/** The methods node:http's parser accepts (llhttp's list): the ones this server recognizes. */
+const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
 /** Rescans a response may wait for when its file keeps changing under it. */
 const RETRIES = 3;
 
@@ -308,7 +310,9 @@ class StaticFiles {
       res.end();
       return;
     }
-    if (method !== 'GET' && method !== 'HEAD') return this.sendError(res, 405, origin);
+    // A method node:http knows gets 405 with Allow; one it does not (only HTTP/2 brings those this
+    // far, node:http refuses them: client-error.ts) 501, RFC 9110 §9.1, the same on every transport.
+    if (method !== 'GET' && method !== 'HEAD') return this.sendError(res, KNOWN_METHODS.has(method as string) ? 405 : 501, origin);
     const url = req.url ?? '';
     const path = this.decodedPath(url);
     if (typeof path === 'number') return this.sendError(res, path, origin);
