@@ -384,9 +384,11 @@ test('a body cut because its file changed mid-send ends with an error code, not 
 /**
  * GET `path` over a raw HTTP/2 connection (no Content-Length check, unlike node:http2's client):
  * the server's frames on stream 1 are read until RST_STREAM or END_STREAM. `paused` runs once the
- * first 64 KiB window is used up, before the client opens its windows. Resolves with what was seen.
+ * first 64 KiB window is used up, before the client opens its windows. `extra`: [name, value] fields
+ * sent after the pseudo-headers as they are (node:http2's client refuses a field twice). Resolves
+ * with what was seen.
  */
-function rawGet(port, path, paused) {
+function rawGet(port, path, paused, extra = []) {
   const frame = (type, flags, id, payload) => {
     const head = Buffer.alloc(9);
     head.writeUIntBE(payload.length, 0, 3);
@@ -398,7 +400,9 @@ function rawGet(port, path, paused) {
   const windowUpdate = (id) => frame(8, 0, id, Buffer.from([0x7f, 0, 0, 0]));
   const p = Buffer.from(path);
   const authority = Buffer.from('localhost');
-  const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, p.length]), p, Buffer.from([0x01, authority.length]), authority]);
+  // Each extra field a literal without indexing, new name, lengths under 127 (RFC 7541 §6.2.2).
+  const literals = extra.map(([name, value]) => Buffer.concat([Buffer.from([0, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]));
+  const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, p.length]), p, Buffer.from([0x01, authority.length]), authority, ...literals]);
   return new Promise((resolve, reject) => {
     const seen = { data: 0, endStream: false, rstCode: null };
     const socket = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, () => {
@@ -440,6 +444,21 @@ function rawGet(port, path, paused) {
     socket.on('close', () => resolve(seen));
   });
 }
+
+test('RFC 9110 §13.1.3/§13.1.4: If-(Un)Modified-Since on two field lines is a list of dates, ignored (node:http2 keeps the first line)', async (t) => {
+  const s = await startOwn(t);
+  const size = 100; // a.woff2
+  const past = 'Thu, 01 Jan 1970 00:00:00 GMT';
+  const future = 'Thu, 01 Jan 2099 00:00:00 GMT';
+  // One line each: the first a 412 (its 20-byte text), the second a 304 (no body).
+  assert.equal((await rawGet(s.port, '/a.woff2', undefined, [['if-unmodified-since', past]])).data, 'Precondition Failed\n'.length);
+  assert.equal((await rawGet(s.port, '/a.woff2', undefined, [['if-modified-since', future]])).data, 0);
+  // Each sent twice: ignored, the whole file.
+  const ius = await rawGet(s.port, '/a.woff2', undefined, [['if-unmodified-since', past], ['if-unmodified-since', future]]);
+  assert.deepEqual([ius.data, ius.endStream], [size, true]);
+  const ims = await rawGet(s.port, '/a.woff2', undefined, [['if-modified-since', future], ['if-modified-since', future]]);
+  assert.deepEqual([ims.data, ims.endStream], [size, true]);
+});
 
 test('a body cut because its file changed mid-send is reset with INTERNAL_ERROR, with no END_STREAM before it (raw client)', async (t) => {
   // node:http2's client resets a stream ended short of its Content-Length itself (PROTOCOL_ERROR),

@@ -131,6 +131,16 @@ for (const [name, cors, expectAcao] of [
       }
     });
 
+    test('RFC 9110 §13.1.3/§13.1.4: If-(Un)Modified-Since on two lines is a list of dates, ignored (node:http keeps only the first line)', async () => {
+      const past = 'Thu, 01 Jan 1970 00:00:00 GMT';
+      const future = 'Thu, 01 Jan 2099 00:00:00 GMT';
+      const ask = (lines) => rawRequest(s.port, `GET /font.woff2 HTTP/1.1\r\nHost: x\r\n${lines}Origin: ${APP}\r\n\r\n`);
+      assert.equal((await ask(`If-Unmodified-Since: ${past}\r\n`)).status, 412);
+      assert.equal((await ask(`If-Modified-Since: ${future}\r\n`)).status, 304);
+      assert.equal((await ask(`If-Unmodified-Since: ${past}\r\nIf-Unmodified-Since: ${future}\r\n`)).status, 200);
+      assert.equal((await ask(`If-Modified-Since: ${future}\r\nif-modified-since: ${future}\r\n`)).status, 200);
+    });
+
     test("requests Node cannot parse get Node's status with the policy's CORS headers, and the server goes on", async () => {
       const cases = [
         ['GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n', 400],

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { RequestKind } from '../cors/engine.js';
 import type { Cors } from '../cors/node.js';
 import { buildActualBlocks, mergeVary, type ActualBlocks } from '../cors/response-headers.js';
-import { evaluatePreconditions, Precondition } from '../http/conditional.js';
+import { evaluatePreconditions, Precondition, withoutDateLists } from '../http/conditional.js';
 import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
 import { hasEncodedSlash, hostLinesValid, mergeSlashes, targetPath } from '../http/request-target.js';
@@ -449,7 +449,7 @@ class StaticFiles {
     const headers = req.headers;
     const rep = (entry.available === 0 ? entry.reps[0] : entry.reps[negotiateEncoding(headers['accept-encoding'], entry.available)]) as Representation;
     const info = rep.info;
-    const pre = evaluatePreconditions(headers, info);
+    const pre = evaluatePreconditions(withoutDateLists(headers, req.rawHeaders), info);
     if (pre === Precondition.NotModified) {
       this.head(res, 304, rep.notModified[variant], origin);
       res.end();
