@@ -182,6 +182,41 @@ describe('HTTP/2 over TLS', () => {
     }
   });
 
+  test('RFC 9113 §8.3.1: a host field naming another authority, or userinfo in :authority, is malformed: 400 with CORS', async () => {
+    // node:http2's client, as is (h2Request drops a host field).
+    const ask = (headers) =>
+      new Promise((resolve, reject) => {
+        const session = connect(s.port);
+        const stream = session.request({ ':path': '/a.woff2', origin: 'https://app.example', ...headers });
+        stream.on('response', (h) => {
+          stream.resume();
+          stream.on('end', () => {
+            session.close();
+            resolve({ status: h[':status'], headers: h });
+          });
+        });
+        stream.on('error', reject);
+        stream.end();
+      });
+    for (const headers of [{ ':authority': 'localhost', host: 'other.example' }, { ':authority': 'user@localhost' }, { ':authority': 'localhost', host: 'user@localhost' }]) {
+      const r = await ask(headers);
+      assert.equal(r.status, 400, JSON.stringify(headers));
+      assert.equal(r.headers['access-control-allow-origin'], 'https://app.example');
+    }
+    // The same authority in both, in another case or with the default port, is served.
+    for (const headers of [{ ':authority': 'localhost', host: 'LOCALHOST' }, { ':authority': 'localhost:443', host: 'localhost' }]) {
+      assert.equal((await ask(headers)).status, 200, JSON.stringify(headers));
+    }
+  });
+
+  test('RFC 9112 §3.2 / RFC 9113 §8.3.1: a "#" in :path (a fragment is no part of a target) gets 400, as over HTTP/1.1', async () => {
+    for (const path of ['/a.woff2#x', '/a.woff2?q#x']) {
+      const r = await h2Request(s.port, { path, headers: { origin: 'https://app.example' } });
+      assert.equal(r.status, 400, path);
+      assert.equal(r.headers['access-control-allow-origin'], 'https://app.example');
+    }
+  });
+
   test('an idle connection gets GOAWAY after the keep-alive timeout', async () => {
     const session = connect(s.port);
     await h2RequestOn(session, '/a.woff2');

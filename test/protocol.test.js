@@ -22,6 +22,7 @@ function makeRoot() {
   writeFileSync(join(root, 'sub', 'x.woff2'), 'sub-x');
   writeFileSync(join(root, 'fonts', 'index.html'), '<h1>fonts</h1>');
   writeFileSync(join(root, 'fonts', 'a.woff2'), 'a-font');
+  writeFileSync(join(root, 'x#y.woff2'), 'hash-font'); // named as an invalid target would read
   const css = Buffer.from('body{}\n'.repeat(50));
   writeFileSync(join(root, 'app.css'), css);
   writeFileSync(join(root, 'app.css.gz'), gzipSync(css));
@@ -76,6 +77,17 @@ for (const [name, cors, expectAcao] of [
       assert.equal(res.status, 200);
       assert.ok(res.text.endsWith('wOF2-font'));
       assert.equal(res.get('access-control-allow-origin'), expectAcao);
+    });
+
+    test('RFC 9112 §3.2: a "#" in the target (a fragment, no part of a request target) is an invalid target: 400 with CORS; %23 names the file', async () => {
+      for (const target of ['/font.woff2#x', '/font.woff2?q#x', '/x#y.woff2']) {
+        const res = await rawRequest(s.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\n\r\n`);
+        assert.equal(res.status, 400, target);
+        assert.equal(res.get('access-control-allow-origin'), expectAcao, target);
+      }
+      const res = await rawRequest(s.port, `GET /x%23y.woff2 HTTP/1.1\r\nHost: x\r\n\r\n`);
+      assert.equal(res.status, 200);
+      assert.ok(res.text.endsWith('hash-font'));
     });
 
     test('an encoded slash is not a separator: 404, with CORS', async () => {

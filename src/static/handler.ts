@@ -7,7 +7,7 @@ import { buildActualBlocks, mergeVary, type ActualBlocks } from '../cors/respons
 import { evaluatePreconditions, Precondition, withoutDateLists } from '../http/conditional.js';
 import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
-import { hasEncodedSlash, hostLinesValid, mergeSlashes, targetPath } from '../http/request-target.js';
+import { authorityValid, hasEncodedSlash, hostLinesValid, mergeSlashes, targetPath } from '../http/request-target.js';
 import { transferEncodingStatus } from '../http/framing.js';
 import { AssetTable, fdHasEtag, sameIdentity, unchangedOnlyBecauseUnlinked, unchangedWhileOpen, type AssetInfo, type ScanReport } from './asset-table.js';
 import { accessLine, noteArrival } from './access-log.js';
@@ -337,15 +337,20 @@ class StaticFiles {
    * node:http's parser makes an IncomingMessage; real HTTP/2 requests are our exchange's or, the
    * handler given to node:http2's server as its listener, the compatibility API's (a class check, so
    * no property a polluted prototype could lend decides it). Mounted in an app, the app's server
-   * decides. HTTP/2 names the authority in `:authority`. A Transfer-Encoding node:http frames
+   * decides. HTTP/2 names the authority in `:authority`, checked as Host is (a `host` field beside it
+   * must name the same one: authorityValid). A Transfer-Encoding node:http frames
    * wrongly or rejects only after the handler has answered gets 400 or 501, and the connection
    * closes after it (RFC 9112 §6.1, §6.3; see framing.ts).
    */
   private framingError(req: IncomingMessage, res: ServerResponse): 0 | 400 | 501 | 505 {
     if (this.mounted) return 0;
     const version = req.httpVersion;
-    if (version !== '1.1' && version !== '1.0') return version === '2.0' && !(req instanceof IncomingMessage) ? 0 : 505;
-    const te = req.headers['transfer-encoding'];
+    const h = req.headers;
+    if (version !== '1.1' && version !== '1.0') {
+      if (version !== '2.0' || req instanceof IncomingMessage) return 505;
+      return authorityValid(h[':authority'] as string | undefined, h.host, h[':scheme'] as string | undefined) ? 0 : 400;
+    }
+    const te = h['transfer-encoding'];
     if (te !== undefined) {
       const status = transferEncodingStatus(te, version === '1.0');
       if (status !== 0) {
