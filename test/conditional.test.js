@@ -1,7 +1,7 @@
 // Preconditions and entity-tag lists, RFC 9110 §13 (src/http/conditional.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { etagListMatches, evaluatePreconditions } from '../dist/http/conditional.js';
+import { etagListMatches, evaluatePreconditions, withoutDateLists } from '../dist/http/conditional.js';
 
 const T = Date.UTC(1994, 10, 6, 8, 49, 37); // the RFC's example instant
 
@@ -113,3 +113,17 @@ for (const [headers, expected] of preconditions) {
     assert.equal(evaluatePreconditions(headers, V), expected);
   });
 }
+
+test('withoutDateLists: a date field on two lines (any case) is dropped, one line or other fields kept, no copy when nothing is dropped', () => {
+  const d = 'Sun, 06 Nov 1994 08:49:37 GMT';
+  const h = { 'if-modified-since': d, 'if-unmodified-since': d, 'if-none-match': '"x"' };
+  assert.equal(withoutDateLists(h, ['If-Modified-Since', d, 'If-Unmodified-Since', d]), h);
+  assert.equal(withoutDateLists(h, undefined), h);
+  assert.deepEqual(withoutDateLists(h, ['If-Modified-Since', d, 'if-modified-since', d, 'If-Unmodified-Since', d]), { ...h, 'if-modified-since': undefined });
+  assert.deepEqual(withoutDateLists(h, ['if-unmodified-since', d, 'IF-UNMODIFIED-SINCE', d]), { ...h, 'if-unmodified-since': undefined });
+  const none = { 'if-none-match': '"x"' };
+  assert.equal(withoutDateLists(none, ['if-modified-since', d, 'if-modified-since', d]), none);
+  // What the handler then decides: no 412 from the first of two If-Unmodified-Since lines.
+  const two = withoutDateLists({ 'if-unmodified-since': 'Thu, 01 Jan 1970 00:00:00 GMT' }, ['If-Unmodified-Since', 'Thu, 01 Jan 1970 00:00:00 GMT', 'If-Unmodified-Since', d]);
+  assert.equal(evaluatePreconditions(two, V), 0);
+});

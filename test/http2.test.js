@@ -173,6 +173,50 @@ describe('HTTP/2 over TLS', () => {
     assert.ok(await until(() => s.server.stats.inFlight === 0), JSON.stringify(s.server.stats));
   });
 
+  test('RFC 9110 §9.1: a method node:http does not know gets 501, as over HTTP/1.1 (not 405); a known one 405 with Allow', async () => {
+    for (const [method, status] of [['FOO', 501], ['get', 501], ['TRACE', 405], ['PROPFIND', 405]]) {
+      const r = await h2Request(s.port, { method, path: '/a.woff2', headers: { origin: 'https://app.example' } });
+      assert.equal(r.status, status, method);
+      assert.equal(r.headers['access-control-allow-origin'], 'https://app.example', method);
+      assert.equal(r.headers.allow, status === 405 ? 'GET, HEAD, OPTIONS' : undefined, method);
+    }
+  });
+
+  test('RFC 9113 §8.3.1: a host field naming another authority, or userinfo in :authority, is malformed: 400 with CORS', async () => {
+    // node:http2's client, as is (h2Request drops a host field).
+    const ask = (headers) =>
+      new Promise((resolve, reject) => {
+        const session = connect(s.port);
+        const stream = session.request({ ':path': '/a.woff2', origin: 'https://app.example', ...headers });
+        stream.on('response', (h) => {
+          stream.resume();
+          stream.on('end', () => {
+            session.close();
+            resolve({ status: h[':status'], headers: h });
+          });
+        });
+        stream.on('error', reject);
+        stream.end();
+      });
+    for (const headers of [{ ':authority': 'localhost', host: 'other.example' }, { ':authority': 'user@localhost' }, { ':authority': 'localhost', host: 'user@localhost' }]) {
+      const r = await ask(headers);
+      assert.equal(r.status, 400, JSON.stringify(headers));
+      assert.equal(r.headers['access-control-allow-origin'], 'https://app.example');
+    }
+    // The same authority in both, in another case or with the default port, is served.
+    for (const headers of [{ ':authority': 'localhost', host: 'LOCALHOST' }, { ':authority': 'localhost:443', host: 'localhost' }]) {
+      assert.equal((await ask(headers)).status, 200, JSON.stringify(headers));
+    }
+  });
+
+  test('RFC 9112 §3.2 / RFC 9113 §8.3.1: a "#" in :path (a fragment is no part of a target) gets 400, as over HTTP/1.1', async () => {
+    for (const path of ['/a.woff2#x', '/a.woff2?q#x']) {
+      const r = await h2Request(s.port, { path, headers: { origin: 'https://app.example' } });
+      assert.equal(r.status, 400, path);
+      assert.equal(r.headers['access-control-allow-origin'], 'https://app.example');
+    }
+  });
+
   test('an idle connection gets GOAWAY after the keep-alive timeout', async () => {
     const session = connect(s.port);
     await h2RequestOn(session, '/a.woff2');
@@ -375,9 +419,11 @@ test('a body cut because its file changed mid-send ends with an error code, not 
 /**
  * GET `path` over a raw HTTP/2 connection (no Content-Length check, unlike node:http2's client):
  * the server's frames on stream 1 are read until RST_STREAM or END_STREAM. `paused` runs once the
- * first 64 KiB window is used up, before the client opens its windows. Resolves with what was seen.
+ * first 64 KiB window is used up, before the client opens its windows. `extra`: [name, value] fields
+ * sent after the pseudo-headers as they are (node:http2's client refuses a field twice). Resolves
+ * with what was seen.
  */
-function rawGet(port, path, paused) {
+function rawGet(port, path, paused, extra = []) {
   const frame = (type, flags, id, payload) => {
     const head = Buffer.alloc(9);
     head.writeUIntBE(payload.length, 0, 3);
@@ -389,7 +435,9 @@ function rawGet(port, path, paused) {
   const windowUpdate = (id) => frame(8, 0, id, Buffer.from([0x7f, 0, 0, 0]));
   const p = Buffer.from(path);
   const authority = Buffer.from('localhost');
-  const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, p.length]), p, Buffer.from([0x01, authority.length]), authority]);
+  // Each extra field a literal without indexing, new name, lengths under 127 (RFC 7541 §6.2.2).
+  const literals = extra.map(([name, value]) => Buffer.concat([Buffer.from([0, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]));
+  const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, p.length]), p, Buffer.from([0x01, authority.length]), authority, ...literals]);
   return new Promise((resolve, reject) => {
     const seen = { data: 0, endStream: false, rstCode: null };
     const socket = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, () => {
@@ -431,6 +479,21 @@ function rawGet(port, path, paused) {
     socket.on('close', () => resolve(seen));
   });
 }
+
+test('RFC 9110 §13.1.3/§13.1.4: If-(Un)Modified-Since on two field lines is a list of dates, ignored (node:http2 keeps the first line)', async (t) => {
+  const s = await startOwn(t);
+  const size = 100; // a.woff2
+  const past = 'Thu, 01 Jan 1970 00:00:00 GMT';
+  const future = 'Thu, 01 Jan 2099 00:00:00 GMT';
+  // One line each: the first a 412 (its 20-byte text), the second a 304 (no body).
+  assert.equal((await rawGet(s.port, '/a.woff2', undefined, [['if-unmodified-since', past]])).data, 'Precondition Failed\n'.length);
+  assert.equal((await rawGet(s.port, '/a.woff2', undefined, [['if-modified-since', future]])).data, 0);
+  // Each sent twice: ignored, the whole file.
+  const ius = await rawGet(s.port, '/a.woff2', undefined, [['if-unmodified-since', past], ['if-unmodified-since', future]]);
+  assert.deepEqual([ius.data, ius.endStream], [size, true]);
+  const ims = await rawGet(s.port, '/a.woff2', undefined, [['if-modified-since', future], ['if-modified-since', future]]);
+  assert.deepEqual([ims.data, ims.endStream], [size, true]);
+});
 
 test('a body cut because its file changed mid-send is reset with INTERNAL_ERROR, with no END_STREAM before it (raw client)', async (t) => {
   // node:http2's client resets a stream ended short of its Content-Length itself (PROTOCOL_ERROR),

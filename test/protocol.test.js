@@ -22,6 +22,7 @@ function makeRoot() {
   writeFileSync(join(root, 'sub', 'x.woff2'), 'sub-x');
   writeFileSync(join(root, 'fonts', 'index.html'), '<h1>fonts</h1>');
   writeFileSync(join(root, 'fonts', 'a.woff2'), 'a-font');
+  writeFileSync(join(root, 'x#y.woff2'), 'hash-font'); // named as an invalid target would read
   const css = Buffer.from('body{}\n'.repeat(50));
   writeFileSync(join(root, 'app.css'), css);
   writeFileSync(join(root, 'app.css.gz'), gzipSync(css));
@@ -78,6 +79,17 @@ for (const [name, cors, expectAcao] of [
       assert.equal(res.get('access-control-allow-origin'), expectAcao);
     });
 
+    test('RFC 9112 §3.2: a "#" in the target (a fragment, no part of a request target) is an invalid target: 400 with CORS; %23 names the file', async () => {
+      for (const target of ['/font.woff2#x', '/font.woff2?q#x', '/x#y.woff2']) {
+        const res = await rawRequest(s.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\n\r\n`);
+        assert.equal(res.status, 400, target);
+        assert.equal(res.get('access-control-allow-origin'), expectAcao, target);
+      }
+      const res = await rawRequest(s.port, `GET /x%23y.woff2 HTTP/1.1\r\nHost: x\r\n\r\n`);
+      assert.equal(res.status, 200);
+      assert.ok(res.text.endsWith('hash-font'));
+    });
+
     test('an encoded slash is not a separator: 404, with CORS', async () => {
       for (const path of ['/sub%2Fx.woff2', '/sub%2fx.woff2', '/sub%2Finner.woff2/']) {
         const res = await rawRequest(s.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\n\r\n`);
@@ -129,6 +141,16 @@ for (const [name, cors, expectAcao] of [
         assert.equal(res.get('content-length'), '0');
         assert.equal(res.get('access-control-allow-origin'), expectAcao);
       }
+    });
+
+    test('RFC 9110 §13.1.3/§13.1.4: If-(Un)Modified-Since on two lines is a list of dates, ignored (node:http keeps only the first line)', async () => {
+      const past = 'Thu, 01 Jan 1970 00:00:00 GMT';
+      const future = 'Thu, 01 Jan 2099 00:00:00 GMT';
+      const ask = (lines) => rawRequest(s.port, `GET /font.woff2 HTTP/1.1\r\nHost: x\r\n${lines}Origin: ${APP}\r\n\r\n`);
+      assert.equal((await ask(`If-Unmodified-Since: ${past}\r\n`)).status, 412);
+      assert.equal((await ask(`If-Modified-Since: ${future}\r\n`)).status, 304);
+      assert.equal((await ask(`If-Unmodified-Since: ${past}\r\nIf-Unmodified-Since: ${future}\r\n`)).status, 200);
+      assert.equal((await ask(`If-Modified-Since: ${future}\r\nif-modified-since: ${future}\r\n`)).status, 200);
     });
 
     test("requests Node cannot parse get Node's status with the policy's CORS headers, and the server goes on", async () => {

@@ -1,7 +1,7 @@
 // Request targets, RFC 9112 §3.2 (src/http/request-target.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hasEncodedSlash, hostLinesValid, targetPath } from '../dist/http/request-target.js';
+import { authorityValid, hasEncodedSlash, hostLinesValid, targetPath } from '../dist/http/request-target.js';
 
 const targets = [
   // origin-form (§3.2.1): the path, still encoded, without the query
@@ -33,6 +33,10 @@ const targets = [
   ['a/b', null],
   ['?x', null],
   ['', null],
+  // a fragment is no part of a request target (RFC 9112 §3.2): invalid, whether in the path or the query
+  ['/a.woff2#x', null],
+  ['/a.woff2?q#x', null],
+  ['http://x/a#b', null],
 ];
 for (const [target, expected] of targets) {
   test(`targetPath(${JSON.stringify(target)}) is ${JSON.stringify(expected)}`, () => assert.equal(targetPath(target), expected));
@@ -75,4 +79,24 @@ const hosts = [
 ];
 for (const [raw, http11, expected] of hosts) {
   test(`hostLinesValid(${JSON.stringify(raw)}, ${http11 ? '1.1' : '1.0'}) is ${expected}`, () => assert.equal(hostLinesValid(raw, http11), expected));
+}
+
+// HTTP/2 (RFC 9113 §8.3.1): [:authority, host, :scheme] -> acceptable
+const authorities = [
+  [['x.example', undefined, 'https'], true],
+  [['x.example:8443', undefined, 'https'], true],
+  [[undefined, 'x.example', 'https'], true],
+  [['x.example', 'x.example', 'https'], true],
+  [['X.Example', 'x.example', 'https'], true],
+  [['x.example:443', 'x.example', 'https'], true], // the scheme's default port
+  [['x.example', 'x.example:80', 'http'], true],
+  [['u@x.example', undefined, 'https'], false], // userinfo: MUST NOT
+  [['x.example', 'u@x.example', 'https'], false],
+  [['x.example', 'y.example', 'https'], false], // a Host naming another entity: SHOULD be malformed
+  [['x.example:8443', 'x.example', 'https'], false],
+  [['x.example', 'x.example:80', 'https'], false],
+  [['x.example/a', undefined, 'https'], false],
+];
+for (const [[authority, host, scheme], expected] of authorities) {
+  test(`authorityValid(${authority}, ${host}, ${scheme}) is ${expected}`, () => assert.equal(authorityValid(authority, host, scheme), expected));
 }

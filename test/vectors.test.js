@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
 import { testCertificate } from './transports.js';
-import { targetTooLong } from '../dist/static/client-error.js';
+import { requestLineStatus, targetTooLong } from '../dist/static/client-error.js';
 
 const APP = 'https://app.example.com';
 
@@ -158,6 +158,71 @@ for (const server of SERVERS) {
       assert.equal(header.status, 431, header.raw.slice(0, 200));
     });
 
+    // No Connection: close in these: the server must be the one to close.
+    const statusLines = (raw) => raw.match(/HTTP\/1\.1 \d{3}/g) ?? [];
+
+    test('RFC 9112 §6.3: a Transfer-Encoding whose last coding is not chunked -> one 400 with CORS, then close (never a 200 and a 400)', async () => {
+      for (const te of ['gzip', 'identity', 'xchunked', '']) {
+        const r = await send(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\nTransfer-Encoding: ${te}\r\n\r\nGET /font.woff2 HTTP/1.1\r\nHost: a.example\r\n\r\n`);
+        assert.deepEqual(statusLines(r.raw), ['HTTP/1.1 400'], `Transfer-Encoding: ${te}: ${r.raw}`);
+        assert.equal(r.head['access-control-allow-origin'], APP, te);
+        assert.equal(r.head.connection, 'close', te);
+      }
+      // node:http's parser refuses this one while reading the head, before any request exists: one 400, then close.
+      const early = await send(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked, gzip\r\n\r\n${get('Host: a.example\r\n')}`);
+      assert.deepEqual(statusLines(early.raw), ['HTTP/1.1 400'], early.raw);
+    });
+
+    test('RFC 9112 §6.1: chunked after a coding the server does not decode -> 501; HTTP/1.0 with Transfer-Encoding -> 400; both close', async () => {
+      const gz = await send(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\nGET /font.woff2 HTTP/1.1\r\nHost: a.example\r\n\r\n`);
+      assert.deepEqual(statusLines(gz.raw), ['HTTP/1.1 501'], gz.raw);
+      assert.equal(gz.body, 'Not Implemented\n');
+      assert.equal(gz.head['access-control-allow-origin'], APP);
+      // A 1.0 keep-alive connection would otherwise stay open for the bytes after a body 1.0 cannot frame.
+      const old = await send(`GET /font.woff2 HTTP/1.0\r\nConnection: keep-alive\r\nOrigin: ${APP}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /font.woff2 HTTP/1.0\r\n\r\n`);
+      assert.deepEqual(statusLines(old.raw), ['HTTP/1.1 400'], old.raw);
+      assert.equal(old.head.connection, 'close');
+      // chunked alone, in any case, is served; the connection stays usable for the next request.
+      const ok = await send(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n${get('Host: a.example\r\n')}`);
+      assert.deepEqual(statusLines(ok.raw), ['HTTP/1.1 200', 'HTTP/1.1 200'], ok.raw);
+    });
+
+    test('a bad chunk size in the body of a GET already answered: that answer alone, then close (no second, unasked-for 400)', async () => {
+      const r = await send(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n`);
+      assert.deepEqual(statusLines(r.raw), ['HTTP/1.1 200'], r.raw);
+      assert.equal(r.body, 'wOF2-font');
+    });
+
+    test('RFC 9110 §9.1: a method node:http does not know (FOO, lowercase get, a long one) -> 501 with CORS, not 400; TRACE 405', async () => {
+      for (const method of ['FOO', 'get', 'M'.repeat(200)]) {
+        const r = await send(`${method} /font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\n\r\n`);
+        assert.equal(r.status, 501, `${method.slice(0, 10)}: ${r.raw}`);
+        assert.equal(r.body, 'Not Implemented\n');
+        // Node refused the request before its Origin was read: the allow-list's Vary, as every such answer.
+        assert.equal(r.head.vary, 'Origin');
+        assert.equal(r.head.connection, 'close');
+      }
+      const trace = await send(get('Host: a.example\r\n').replace('GET', 'TRACE'));
+      assert.equal(trace.status, 405, trace.raw);
+      assert.equal(trace.head.allow, 'GET, HEAD, OPTIONS');
+      // Not a token: a malformed request line, still 400.
+      assert.equal((await send('F(O /font.woff2 HTTP/1.1\r\nHost: a.example\r\n\r\n')).status, 400);
+    });
+
+    test('RFC 9110 §2.5 / §15.6.6: HTTP/1.2 and HTTP/3.0 -> 505 with CORS headers, not 400; a malformed version still 400', async () => {
+      for (const version of ['HTTP/1.2', 'HTTP/1.9', 'HTTP/3.0']) {
+        const r = await send(`GET /font.woff2 ${version}\r\nHost: a.example\r\nOrigin: ${APP}\r\n\r\n`);
+        assert.equal(r.status, 505, `${version}: ${r.raw}`);
+        assert.equal(r.body, 'HTTP Version Not Supported\n');
+        assert.equal(r.head.vary, 'Origin');
+        assert.equal(r.head.connection, 'close');
+      }
+      for (const version of ['HTTP/1.10', 'HTTP/x.1', 'HTTP/1']) {
+        const r = await send(`GET /font.woff2 ${version}\r\nHost: a.example\r\n\r\n`);
+        assert.equal(r.status, 400, `${version}: ${r.raw}`);
+      }
+    });
+
     test('CONNECT (authority-form) gets 405 with Allow and CORS, then the connection closes', async () => {
       const r = await send(`CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\nOrigin: ${APP}\r\n\r\n`);
       assert.equal(r.status, 405, r.raw);
@@ -192,6 +257,25 @@ test('targetTooLong: only a header overflow can be one', () => {
   const err = Object.assign(new Error('Parse Error'), { code: 'HPE_INVALID_METHOD', rawPacket: Buffer.from('GET /a HTTP/1.1'), bytesParsed: 6 });
   assert.equal(targetTooLong(err), false);
 });
+
+// The request line holding node:http's error, when it is well formed but for the part refused.
+const lineErrors = [
+  ['an unknown method', 'HPE_INVALID_METHOD', 'FOO /a HTTP/1.1\r\nHost: x\r\n\r\n', 1, 501],
+  ['an unknown method after a request in the same read', 'HPE_INVALID_METHOD', 'GET / HTTP/1.1\r\nHost: x\r\n\r\nFOO / HTTP/1.1\r\n', 28, 501],
+  ['a method that is no token', 'HPE_INVALID_METHOD', 'F(O /a HTTP/1.1\r\n', 1, null],
+  ['an unknown method, the line not whole in this read', 'HPE_INVALID_METHOD', 'FOO /a HTT', 1, null],
+  ['HTTP/1.2', 'HPE_INVALID_VERSION', 'GET / HTTP/1.2\r\nHost: x\r\n\r\n', 14, 505],
+  ['HTTP/4.4 after a request in the same read', 'HPE_INVALID_VERSION', 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/4.4\r\n', 41, 505],
+  ['HTTP/1.10', 'HPE_INVALID_VERSION', 'GET / HTTP/1.10\r\n', 14, null],
+  ['two spaces before the version', 'HPE_INVALID_VERSION', 'GET /  HTTP/1.2\r\n', 15, null],
+  ['another error', 'HPE_INVALID_HEADER_TOKEN', 'FOO / HTTP/1.1\r\n', 1, null],
+];
+for (const [what, code, packet, at, expected] of lineErrors) {
+  test(`requestLineStatus: ${what} -> ${expected ?? 'null (400)'}`, () => {
+    const err = Object.assign(new Error('Parse Error'), { code, rawPacket: Buffer.from(packet, 'latin1'), bytesParsed: at });
+    assert.equal(requestLineStatus(err)?.[0] ?? null, expected);
+  });
+}
 
 describe('CONNECT: the socket node:http hands over', () => {
   let root;

@@ -3,7 +3,7 @@
  * order §13.2.2 prescribes. Pure functions over header values, so each rule is testable alone.
  */
 import { parseHttpDate } from './http-date.js';
-import { isOws } from './tokens.js';
+import { equalsLower, isOws } from './tokens.js';
 
 /** etagc = %x21 / %x23-7E / obs-text (RFC 9110 §8.8.3): visible ASCII but DQUOTE, and 0x80-0xFF. */
 function isEtagc(c: number): boolean {
@@ -68,6 +68,28 @@ export interface ConditionalHeaders {
   readonly 'if-none-match'?: string | undefined;
   readonly 'if-modified-since'?: string | undefined;
   readonly 'if-unmodified-since'?: string | undefined;
+}
+
+/**
+ * `h`, or a copy without the If-Modified-Since / If-Unmodified-Since that came on more than one
+ * field line. Lines of one field make one list (RFC 9110 §5.3), and a list of dates MUST be ignored
+ * (§13.1.3: "more than one member"; §13.1.4: "appears to be a list of dates"); node:http and
+ * node:http2 keep only the first line's value of these fields, so the lines are counted in the
+ * request's raw `[name, value, ...]` list. Nothing is scanned unless one of them is present.
+ */
+export function withoutDateLists(h: ConditionalHeaders, rawHeaders: readonly string[] | undefined): ConditionalHeaders {
+  const ims = h['if-modified-since'] !== undefined;
+  const ius = h['if-unmodified-since'] !== undefined;
+  if ((!ims && !ius) || rawHeaders === undefined) return h;
+  let imsLines = 0;
+  let iusLines = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 17 && equalsLower(name, 'if-modified-since')) imsLines++;
+    else if (name.length === 19 && equalsLower(name, 'if-unmodified-since')) iusLines++;
+  }
+  if (imsLines < 2 && iusLines < 2) return h;
+  return { ...h, 'if-modified-since': imsLines < 2 ? h['if-modified-since'] : undefined, 'if-unmodified-since': iusLines < 2 ? h['if-unmodified-since'] : undefined };
 }
 
 /** Evaluates If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since in RFC 9110 order, for GET/HEAD. */

@@ -9,10 +9,13 @@ import { equalsLower } from './tokens.js';
  *   server must accept it (proxies and some clients send it). Its authority replaces Host, and
  *   like Host it does not matter here: every host name gets the same files.
  * - an absolute-form target with an empty host (`http:///a`) is invalid (RFC 9110 §4.2.1): null.
+ * - a `#` anywhere: a fragment is no part of a request target (RFC 9112 §3.2, RFC 9113 §8.3.1),
+ *   so the target is invalid (§3: SHOULD get 400) rather than a file name with `#` in it: null.
  * - asterisk-form (`*`, valid only for OPTIONS, which is answered before any path is needed),
  *   authority-form and anything else give null (400).
  */
 export function targetPath(target: string): string | null {
+  if (target.includes('#')) return null;
   const q = target.indexOf('?');
   const end = q === -1 ? target.length : q;
   if (target.charCodeAt(0) === 47 /* / */) return q === -1 ? target : target.slice(0, q);
@@ -92,4 +95,22 @@ export function hostLinesValid(rawHeaders: readonly string[], http11: boolean): 
     value = rawHeaders[i + 1] as string;
   }
   return value === undefined ? !http11 : isHostValue(value);
+}
+
+/**
+ * True when an HTTP/2 request's authority is acceptable (RFC 9113 §8.3.1): `:authority` and any
+ * `host` field are host [":" port] values, as HTTP/1.1's Host must be (so no userinfo, which
+ * §8.3.1 says :authority MUST NOT include), and when both are present they name the same host and
+ * port (a server SHOULD treat a differing Host as malformed: a front proxy routing on one while
+ * this server reads the other would disagree about the request). Compared without ASCII case and
+ * without the scheme's default port, the normalization §8.3.1 asks for.
+ */
+export function authorityValid(authority: string | undefined, host: string | undefined, scheme: string | undefined): boolean {
+  if (authority !== undefined && !isHostValue(authority)) return false;
+  if (host === undefined) return true;
+  if (!isHostValue(host)) return false;
+  if (authority === undefined || authority === host) return true;
+  const port = scheme === 'http' ? ':80' : ':443';
+  const bare = (v: string): string => (v.endsWith(port) ? v.slice(0, -port.length) : v).toLowerCase();
+  return bare(authority) === bare(host);
 }

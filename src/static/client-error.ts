@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ActualBlocks } from '../cors/response-headers.js';
 import { clientErrorLine, type LogFormat } from './access-log.js';
@@ -12,6 +12,37 @@ const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
 };
 
 const URI_TOO_LONG: readonly [number, string] = [414, 'URI Too Long'];
+const NOT_IMPLEMENTED: readonly [number, string] = [501, 'Not Implemented'];
+const VERSION_NOT_SUPPORTED: readonly [number, string] = [505, 'HTTP Version Not Supported'];
+
+/** request-line = method SP request-target SP HTTP-version (RFC 9112 §3), method a token (RFC 9110 §9.1). */
+const REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [^ ]+ HTTP\/(\d)\.(\d)$/;
+
+/**
+ * The status for a well-formed request line node:http's parser refused, or null (then 400).
+ * - A method it does not know (`FOO`, `get`: methods are case-sensitive): RFC 9110 §9.1 says an
+ *   unrecognized method SHOULD get 501, and the handler answers the same over HTTP/2.
+ * - A version it does not parse (`HTTP/1.2`, `HTTP/3.0`): 505, with CORS. RFC 9110 §2.5 says a
+ *   higher minor version SHOULD be processed as 1.1 (nginx does), but llhttp stops at the version
+ *   before any callback, and node:http's only way round it (insecureHTTPParser) also accepts the
+ *   malformed framing that request smuggling relies on; a 505 at least names the cause.
+ * The line is the one holding the error (`bytesParsed`) in the chunk being parsed; it must be
+ * whole there, and every part of it valid but the one refused.
+ */
+export function requestLineStatus(err: NodeJS.ErrnoException & { rawPacket?: unknown; bytesParsed?: unknown }): readonly [number, string] | null {
+  const raw = err.rawPacket;
+  const at = err.bytesParsed;
+  const method = err.code === 'HPE_INVALID_METHOD';
+  if ((!method && err.code !== 'HPE_INVALID_VERSION') || !Buffer.isBuffer(raw) || typeof at !== 'number') return null;
+  const start = at > 0 ? raw.lastIndexOf(0x0a, at - 1) + 1 : 0;
+  const end = raw.indexOf(0x0a, start);
+  if (end === -1) return null;
+  const line = raw.toString('latin1', start, raw[end - 1] === 0x0d ? end - 1 : end);
+  const m = REQUEST_LINE.exec(line);
+  if (m === null) return null;
+  if (method) return NOT_IMPLEMENTED;
+  return m[1] === '1' && (m[2] === '0' || m[2] === '1') ? null : VERSION_NOT_SUPPORTED;
+}
 
 /**
  * True when Node's header-size overflow struck inside a request line: RFC 9112 §3 says a target
@@ -45,7 +76,7 @@ export interface ClientErrorContext {
 }
 
 /**
- * Answers an HTTP/1.x request Node could not parse (400, 414, 431, 413, 408) ourselves, with the CORS
+ * Answers an HTTP/1.x request Node could not parse (400, 414, 431, 413, 408, 501, 505) ourselves, with the CORS
  * headers the policy gives every response: Node's own answer has none, so a browser would report
  * a CORS error and hide the status. Then the connection is closed. A failed TLS handshake (Node
  * reports it here too, with no HTTP spoken yet) only closes the connection.
@@ -56,22 +87,36 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
       socket.destroy();
       return;
     }
-    // A response still under way on this socket (a pipelined request before the bad one, its body
-    // still being read from disk) is let finish, with Connection: close; the bad request gets no
-    // answer of its own, since writing one would take that response's place on the wire.
-    const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (current != null && !current.writableFinished) {
-      if (!current.headersSent) current.shouldKeepAlive = false;
-      current.once('close', () => socket.destroy());
-      return;
-    }
-    const [status, reason] = targetTooLong(err) ? URI_TOO_LONG : (CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request']);
+    if (closeAfterAnswer(socket)) return;
+    const [status, reason] = targetTooLong(err) ? URI_TOO_LONG : (requestLineStatus(err) ?? CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request']);
     const answer = rawErrorResponse(context.cors(), status, reason);
     socket.end(answer.text, () => socket.destroy());
     // Logged too: probes with malformed requests must leave a trace.
     const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
     context.log()?.(clientErrorLine(remote, status, answer.bodyBytes, context.logFormat()));
   };
+}
+
+/**
+ * True when the error needs no answer of its own, the connection being closed after the one under
+ * way. A response still being written on this socket (a pipelined request before the bad one, its
+ * body still being read from disk) is let finish, with Connection: close: an answer to the bad
+ * request would take that response's place on the wire. And a fault in the body of a request
+ * node:http has already handed to the handler (a bad chunk size, a Transfer-Encoding it rejects
+ * only after the head) belongs to that request, whose answer is given or under way: a second
+ * response to it would be read by a pipelining client as the answer to its next request.
+ */
+function closeAfterAnswer(socket: Duplex): boolean {
+  const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (current != null && !current.writableFinished) {
+    if (!current.headersSent) current.shouldKeepAlive = false;
+    current.once('close', () => socket.destroy());
+    return true;
+  }
+  const incoming = (socket as Duplex & { parser?: { incoming?: IncomingMessage | null } | null }).parser?.incoming;
+  if (incoming == null || incoming.complete) return false;
+  socket.end(() => socket.destroy());
+  return true;
 }
 
 /** An error of Node's HTTP/1 parser or its request timeout, as opposed to one of TLS. */

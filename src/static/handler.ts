@@ -1,13 +1,14 @@
-import { IncomingMessage, type ServerResponse } from 'node:http';
+import { IncomingMessage, METHODS, type ServerResponse } from 'node:http';
 import type { BigIntStats } from 'node:fs';
 import { resolve } from 'node:path';
 import { RequestKind } from '../cors/engine.js';
 import type { Cors } from '../cors/node.js';
 import { buildActualBlocks, mergeVary, type ActualBlocks } from '../cors/response-headers.js';
-import { evaluatePreconditions, Precondition } from '../http/conditional.js';
+import { evaluatePreconditions, Precondition, withoutDateLists } from '../http/conditional.js';
 import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
-import { hasEncodedSlash, hostLinesValid, mergeSlashes, targetPath } from '../http/request-target.js';
+import { authorityValid, hasEncodedSlash, hostLinesValid, mergeSlashes, targetPath } from '../http/request-target.js';
+import { transferEncodingStatus } from '../http/framing.js';
 import { AssetTable, fdHasEtag, sameIdentity, unchangedOnlyBecauseUnlinked, unchangedWhileOpen, type AssetInfo, type ScanReport } from './asset-table.js';
 import { accessLine, noteArrival } from './access-log.js';
 import { explainDenied } from '../check/explain.js';
@@ -37,6 +38,8 @@ const DISK_BUFFERS = 64;
  * use at once.
  */
 const FD_CACHE_SIZE = 128;
+/** The methods node:http's parser accepts (llhttp's list): the ones this server recognizes. */
+const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
 /** Rescans a response may wait for when its file keeps changing under it. */
 const RETRIES = 3;
 
@@ -292,7 +295,7 @@ class StaticFiles {
   private route(req: IncomingMessage, res: ServerResponse): void {
     const origin = req.headers.origin;
     const method = req.method;
-    const refused = this.framingError(req);
+    const refused = this.framingError(req, res);
     if (refused !== 0) return this.sendError(res, refused, origin);
     if (method === 'OPTIONS' && this.cors.classify(req) === RequestKind.Preflight) {
       this.cors.handle(req, res);
@@ -307,7 +310,9 @@ class StaticFiles {
       res.end();
       return;
     }
-    if (method !== 'GET' && method !== 'HEAD') return this.sendError(res, 405, origin);
+    // A method node:http knows gets 405 with Allow; one it does not (only HTTP/2 brings those this
+    // far, node:http refuses them: client-error.ts) 501, RFC 9110 §9.1, the same on every transport.
+    if (method !== 'GET' && method !== 'HEAD') return this.sendError(res, KNOWN_METHODS.has(method as string) ? 405 : 501, origin);
     const url = req.url ?? '';
     const path = this.decodedPath(url);
     if (typeof path === 'number') return this.sendError(res, path, origin);
@@ -332,12 +337,27 @@ class StaticFiles {
    * node:http's parser makes an IncomingMessage; real HTTP/2 requests are our exchange's or, the
    * handler given to node:http2's server as its listener, the compatibility API's (a class check, so
    * no property a polluted prototype could lend decides it). Mounted in an app, the app's server
-   * decides. HTTP/2 names the authority in `:authority`.
+   * decides. HTTP/2 names the authority in `:authority`, checked as Host is (a `host` field beside it
+   * must name the same one: authorityValid). A Transfer-Encoding node:http frames
+   * wrongly or rejects only after the handler has answered gets 400 or 501, and the connection
+   * closes after it (RFC 9112 §6.1, §6.3; see framing.ts).
    */
-  private framingError(req: IncomingMessage): 0 | 400 | 505 {
+  private framingError(req: IncomingMessage, res: ServerResponse): 0 | 400 | 501 | 505 {
     if (this.mounted) return 0;
     const version = req.httpVersion;
-    if (version !== '1.1' && version !== '1.0') return version === '2.0' && !(req instanceof IncomingMessage) ? 0 : 505;
+    const h = req.headers;
+    if (version !== '1.1' && version !== '1.0') {
+      if (version !== '2.0' || req instanceof IncomingMessage) return 505;
+      return authorityValid(h[':authority'] as string | undefined, h.host, h[':scheme'] as string | undefined) ? 0 : 400;
+    }
+    const te = h['transfer-encoding'];
+    if (te !== undefined) {
+      const status = transferEncodingStatus(te, version === '1.0');
+      if (status !== 0) {
+        res.shouldKeepAlive = false;
+        return status;
+      }
+    }
     return hostLinesValid(req.rawHeaders, version === '1.1') ? 0 : 400;
   }
 
@@ -434,7 +454,7 @@ class StaticFiles {
     const headers = req.headers;
     const rep = (entry.available === 0 ? entry.reps[0] : entry.reps[negotiateEncoding(headers['accept-encoding'], entry.available)]) as Representation;
     const info = rep.info;
-    const pre = evaluatePreconditions(headers, info);
+    const pre = evaluatePreconditions(withoutDateLists(headers, req.rawHeaders), info);
     if (pre === Precondition.NotModified) {
       this.head(res, 304, rep.notModified[variant], origin);
       res.end();

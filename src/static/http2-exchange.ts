@@ -14,9 +14,14 @@ export class Http2Request {
   readonly url: string;
   readonly httpVersion = '2.0';
 
+  /**
+   * `rawHeaders`: the header block as received, `[name, value, ...]` (node:http2's 'stream' event
+   * gives it), where a field sent twice is seen twice (`headers` keeps one value of some fields).
+   */
   constructor(
     readonly stream: ServerHttp2Stream,
     readonly headers: IncomingHttpHeaders,
+    readonly rawHeaders?: readonly string[],
   ) {
     this.method = headers[':method'] as string;
     this.url = headers[':path'] as string;
@@ -355,7 +360,7 @@ export class Http2Response {
 }
 
 /** The response of one stream (its request is `res.req`), typed as the handler's parameters take them. */
-export function exchangeOf(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, tracker: StreamTracker): ServerResponse {
-  const res = new Http2Response(stream, new Http2Request(stream, headers), tracker);
+export function exchangeOf(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, tracker: StreamTracker, rawHeaders?: readonly string[]): ServerResponse {
+  const res = new Http2Response(stream, new Http2Request(stream, headers, rawHeaders), tracker);
   return res as unknown as ServerResponse;
 }

@@ -151,6 +151,7 @@ export class ResponseBlocks {
     this.addError(405, 'Method Not Allowed', ['Allow', ALLOW]);
     this.addError(412, 'Precondition Failed');
     this.addError(500, 'Internal Server Error');
+    this.addError(501, 'Not Implemented');
     this.addError(503, 'Service Unavailable', ['Retry-After', '1']);
     this.addError(505, 'HTTP Version Not Supported');
     this.options = both(['Allow', ALLOW], cors);

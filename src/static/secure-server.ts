@@ -54,8 +54,8 @@ export function createSecureNodeServer(config: ResolvedServerOptions, material: 
 function answerStreams(server: Http2SecureServer, handler: StaticHandler, timeouts: SessionTimeouts, log: ClientErrorContext): Http2Sessions {
   const sessions = new Http2Sessions(server, timeouts, log);
   server.removeAllListeners('stream');
-  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    const res = exchangeOf(stream, headers, sessions);
+  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+    const res = exchangeOf(stream, headers, sessions, rawHeaders);
     handler(res.req, res);
   });
   return sessions;
