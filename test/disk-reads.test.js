@@ -150,3 +150,54 @@ test('a large body read on the main thread lets the event loop turn every 2 MiB'
   assert.ok(most >= 1, 'the body was read on the main thread');
   assert.ok(most <= (2 * MB) / CHUNK, `at most 2 MiB read between two turns of the event loop, not ${most} chunks`);
 });
+
+test('with every pooled buffer lent, a small body from disk is read into a buffer of its size', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-disk-reads-'));
+  const fd = openSync(join(root, 'large.ttf'), 'w');
+  ftruncateSync(fd, 64 * MB); // sparse: page-cache reads, nothing written to the disk
+  closeSync(fd);
+  writeFileSync(join(root, 'small.txt'), 'tiny body');
+  const server = await serve({ root, memoryBudget: 0, watch: false });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = server.address().port;
+  const stalled = [];
+  t.after(async () => {
+    for (const socket of stalled) socket.destroy();
+    await server.shutdown();
+    rmSync(root, { recursive: true, force: true });
+  });
+  // Downloads whose clients never read hold their pooled 256 KiB buffer until they end: 64 of
+  // them (handler.ts DISK_BUFFERS) lend the whole pool.
+  const { connect } = await import('node:net');
+  for (let i = 0; i < 64; i++) {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write(`GET /large.ttf HTTP/1.1\r\nHost: x\r\n\r\n`);
+    socket.pause();
+    stalled.push(socket);
+  }
+  const deadline = Date.now() + 5000;
+  while (server.stats.buffersInUse < 64 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(server.stats.buffersInUse, 64, 'the stalled downloads hold every pooled buffer');
+  const { readSync, read } = fs;
+  const sizes = [];
+  fs.readSync = (fd, buffer, ...rest) => {
+    sizes.push(buffer.length);
+    return readSync(fd, buffer, ...rest);
+  };
+  fs.read = (fd, buffer, ...rest) => {
+    sizes.push(buffer.length);
+    return read(fd, buffer, ...rest);
+  };
+  syncBuiltinESMExports();
+  try {
+    const res = await within(3000, request(port, { path: '/small.txt' }));
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), 'tiny body');
+  } finally {
+    Object.assign(fs, { read, readSync });
+    syncBuiltinESMExports();
+  }
+  // 64 KiB per such response made V8 run a full GC every ~900 of them over HTTP/2 (send-body.ts).
+  assert.deepEqual(sizes, [9], 'one read, into a buffer the size of the body');
+});
