@@ -83,7 +83,21 @@ const invalid = [
   ['https://exa mple.com', 'not a valid host', 'host'],
   ['https://a..example.com', 'not a valid host', 'host'],
   [' https://example.com', 'whitespace', '"https://example.com"'],
-  ['', 'empty', 'use'],
+  ['', 'empty', '"https://app.example.com", or remove the entry'],
+  [' ', 'empty', '"https://app.example.com", or remove the entry'],
+  [' HTTPS://Example.com', 'whitespace', '"https://example.com"'],
+  // several origins in one entry (a header value or a shell list pasted in): each named, never a "port" fix
+  ['https://a.example, https://b.example', 'several origins in one entry', 'list them separately: "https://a.example", "https://b.example"'],
+  ['https://a.example,https://b.example:8443', 'several origins in one entry', '"https://a.example", "https://b.example:8443"'],
+  ['https://a.example https://b.example', 'several origins in one entry', '"https://a.example", "https://b.example"'],
+  ['https://*.a.example;capacitor://localhost', 'several origins in one entry', '"https://*.a.example", "capacitor://localhost"'],
+  // a mistyped "://": the fix is the origin meant, not "https://" glued in front of the typo
+  ['https:/example.com', 'expected scheme://host', '"https://example.com"'],
+  ['https:example.com', 'expected scheme://host', '"https://example.com"'],
+  ['http//localhost:3000', 'expected scheme://host', '"http://localhost:3000"'],
+  ['HTTPS:/Example.com', 'expected scheme://host', '"https://example.com"'],
+  ['//example.com', 'expected scheme://host', '"https://example.com"'],
+  ['localhost:3000', 'expected scheme://host', '"https://localhost:3000"'],
   ['HTTPS://App.Example.com:443/', 'trailing slash', '"https://app.example.com"'],
   // schemes a browser never sends in Origin, each with its reason
   ['file://', 'Origin: null', 'localhost'],

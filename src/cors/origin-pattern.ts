@@ -186,6 +186,35 @@ function parseAppOrigin(source: string, scheme: string, rest: string): PatternRe
   return { ok: true, pattern: { source, scheme, host, subdomains: false, port, loopback: false } };
 }
 
+// An entry that begins like an origin ("https://", "capacitor://") or is "*".
+const LOOKS_LIKE_ORIGIN = /^(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/|\*$)/;
+
+/**
+ * Several origins written as one entry ("https://a.com, https://b.com", as an
+ * Access-Control-Allow-Origin list or a shell variable would have them): named as such, with the
+ * entries to write, rather than reported as the path or port the parser would otherwise see.
+ */
+function severalOrigins(source: string): PatternResult | null {
+  const parts = source.split(/[\s,;|]+/).filter((p) => p !== '');
+  if (parts.filter((p) => LOOKS_LIKE_ORIGIN.test(p)).length < 2) return null;
+  return fail(
+    'several origins in one entry: each origin must be an entry of its own (one --origin flag each on the command line)',
+    `list them separately: ${parts.map((p) => JSON.stringify(p)).join(', ')}`,
+  );
+}
+
+// "https:/a.com", "https:a.com", "https//a.com": http(s) with a mistyped "://".
+const MISTYPED_SEPARATOR = /^(https?)(?::\/?|:?\/\/)([^/].*)$/i;
+
+/** An entry without "://": the fix restores the separator the author meant, or adds a scheme. */
+function notAnOrigin(source: string): PatternResult {
+  const reason = 'not an origin: expected scheme://host[:port]';
+  const mistyped = MISTYPED_SEPARATOR.exec(source);
+  if (mistyped !== null) return failSuggesting(reason, `${(mistyped[1] as string).toLowerCase()}://${mistyped[2] as string}`);
+  if (source.startsWith('//') && source.length > 2 && source[2] !== '/') return failSuggesting(reason, `https:${source}`);
+  return fail(reason, `write it as "https://${source}"`);
+}
+
 /**
  * Parses one configured origin. Everything a browser would never send byte-for-byte is rejected
  * with the fix, because a request `Origin` is matched byte-exactly and such an entry would never
@@ -198,15 +227,15 @@ export function parseOriginPattern(source: string): PatternResult {
       'remove "null"; serve the calling page from a real origin',
     );
   }
-  if (source.trim() !== source || source.length === 0) {
-    return fail('an origin must not be empty or carry whitespace', `use ${JSON.stringify(source.trim())}`);
-  }
+  const trimmed = source.trim();
+  if (trimmed === '') return fail('an origin must not be empty', 'write an origin such as "https://app.example.com", or remove the entry');
+  const several = severalOrigins(trimmed);
+  if (several !== null) return several;
+  if (trimmed !== source) return failSuggesting('an origin must not carry whitespace', trimmed);
   const refused = refusedScheme(source);
   if (refused !== null) return refused;
   const sep = source.indexOf('://');
-  if (sep <= 0) {
-    return fail('not an origin: expected scheme://host[:port]', `write it as "https://${source}"`);
-  }
+  if (sep <= 0) return notAnOrigin(source);
   const rawScheme = source.slice(0, sep);
   if (!SCHEME.test(rawScheme)) {
     return fail(
