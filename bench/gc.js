@@ -5,8 +5,8 @@
 // Each server runs under `node --trace-gc-nvp`, pinned to core 0; h2load (core 1; 16 connections x
 // 8 streams, as bench/run-h2.js) sends the 1-byte CORS GET and the allowed preflight. Reported per
 // scenario and server, medians over rounds: the bytes promoted to the old generation and the bytes
-// surviving per scavenge (medians over the run's scavenges after the first 20, which start-up and
-// the warm-up take), the scavenges, their summed pause, the full GCs, and the server's CPU per
+// surviving per scavenge (medians over the scavenges of the measured requests, after 30,000 of
+// warm-up), the scavenges, their summed pause, the full GCs, and the server's CPU per
 // request. This is how the open-stream Map was found to promote ~2.5 MB per scavenge
 // (src/static/slot-table.ts): a run that promotes megabytes per scavenge pays for it in GC time.
 import { execFile, spawn } from 'node:child_process';
@@ -52,9 +52,14 @@ async function h2load(port, scenario, n) {
   if (!new RegExp(`${n} succeeded`).test(out)) throw new Error(`h2load: not every request succeeded:\n${out}`);
 }
 
-/** Per-scavenge figures from --trace-gc-nvp lines, the first 20 scavenges left out. */
+/** The lines of `text` that begin at or after `at` (a line the warm-up had begun is left out). */
+function linesFrom(text, at) {
+  return at === 0 || text[at - 1] === '\n' ? text.slice(at) : text.slice(text.indexOf('\n', at) + 1);
+}
+
+/** Per-scavenge figures from the --trace-gc-nvp lines of the measured run. */
 function scavenges(trace) {
-  const lines = trace.split('\n').filter((l) => / gc=s /.test(l)).slice(20);
+  const lines = trace.split('\n').filter((l) => / gc=s /.test(l));
   const field = (l, name) => Number(new RegExp(` ${name}=([0-9.]+)`).exec(l)?.[1] ?? NaN);
   return {
     count: lines.length,
@@ -69,10 +74,11 @@ async function measure(args, env, scenario) {
   const s = await startTraced(args, env);
   try {
     await h2load(s.port, scenario, 30_000); // warm-up
+    const from = s.output().length;
     const before = procStats(s.pid).cpuMs;
     await h2load(s.port, scenario, REQUESTS);
     const usPerReq = ((procStats(s.pid).cpuMs - before) * 1000) / REQUESTS;
-    return { ...scavenges(s.output()), usPerReq };
+    return { ...scavenges(linesFrom(s.output(), from)), usPerReq };
   } finally {
     await s.stop();
   }
