@@ -27,6 +27,10 @@ const cases = [
   ['content-type,authorization', false],
   ['content-typ', false], // truncated
   ['content-typex', false], // longer
+  ['content-typf', false], // the length of an allowed name, not the name (the whole-value fast path)
+  ['rangE', true],
+  ['rangf', false],
+  ['x-requested-witH', true],
   ['content-type;x', false], // not a list separator
   ['content type', false], // a space inside an element
   ['content-type\r\nx-evil: 1', false],
@@ -71,4 +75,9 @@ test('"*" allows any valid name except authorization', () => {
   assert.equal(any.allowsList('x a'), false);
   const withAuth = new HeaderNameSet(['authorization'], true);
   assert.equal(withAuth.allowsList('x-anything, AUTHORIZATION'), true);
+  assert.equal(withAuth.allowsList('authorization'), true);
+  assert.equal(withAuth.allowsList('authorizatioN'), true);
+  assert.equal(withAuth.allowsList('authorizatiom'), true); // any other valid name of that length
+  assert.equal(withAuth.allowsList('authorizatio '), true); // trailing OWS
+  assert.equal(withAuth.allowsList('authorizati@n'), false);
 });
