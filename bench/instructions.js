@@ -1,0 +1,120 @@
+// Instructions per request, counted by valgrind, for xorigin and the ceiling: a measure that does
+// not move with the machine's load.
+//
+//   npm run bench:instructions   (node bench/instructions.js [--scenarios a,b] [--contenders a,b]
+//                                 [--warm 40000] [--requests 20000] [--h2])
+//
+// On a shared 2-core VM, req/s and even CPU time per request move by ±10% from one run to the
+// next; a difference of 2% in xorigin's own code cannot be seen in them. Here each server runs
+// under `valgrind --tool=callgrind` (Debian: apt-get install valgrind; h2load from nghttp2-client
+// sends the requests: over HTTP/1.1, 8 connections; with --h2 over TLS + HTTP/2, 16 connections ×
+// 8 streams, against the `stream.respond` ceiling of bench/run-h2.js and `xorigin serve --cert
+// --key`): instruction counting starts after a warm-up, counts a fixed
+// number of requests, and stops. The main thread's count (node's event loop: parsing, the handler,
+// writing, and its share of GC) repeats within ~1.5% from run to run; all threads together also
+// count V8's background compilation and GC helpers, which vary more. Reported per scenario:
+// instructions per request on the main thread and in all threads, and the ceiling's main-thread
+// count over each contender's (1.00 = as cheap as the ceiling). Instructions are not time (a cache
+// miss costs more than an add), so bench/run.js stays the measure of speed: this one says whether
+// a change to xorigin's code made a request cheaper, and where the cost is.
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { benchArgs, HERE, makeFixture, median, node, pin, PROJECT, request, requestHeaders, SCENARIOS, startProcess, which, writeCanned } from './lib.js';
+
+const run = promisify(execFile);
+const opts = benchArgs({ warm: { type: 'string', default: '40000' }, requests: { type: 'string', default: '20000' }, h2: { type: 'boolean', default: false } });
+const H2 = opts.args.h2;
+const PROTO = H2 ? 'h2' : 'http';
+const WARM = Number(opts.args.warm);
+const REQUESTS = Number(opts.args.requests);
+for (const tool of ['valgrind', 'callgrind_control', 'h2load']) {
+  if (which(tool) === null) {
+    console.error(`bench/instructions.js needs ${tool} (Debian: apt-get install valgrind nghttp2-client)`);
+    process.exit(2);
+  }
+}
+const fixture = makeFixture({ tls: H2 });
+// The 1 MB GET is left out by default: under valgrind it is mostly memcpy, the same in every server.
+const scenarios = opts.pick(SCENARIOS.filter((s) => opts.args.scenarios !== undefined || s.id !== 'get-1mb'), 'scenarios');
+const contenders = opts.pick([
+  H2
+    ? { id: 'bare', label: 'bare node:http2 stream.respond (ceiling)', args: [join(HERE, 'servers', 'bare-h2.js')] }
+    : { id: 'bare', label: 'bare node:http (ceiling)', args: [join(HERE, 'servers', 'bare.js')] },
+  { id: 'xorigin', label: 'xorigin serve', cli: true },
+  ...(H2 ? [] : [{ id: 'xorigin-handle', label: 'node:http + xorigin handle + sirv', args: [join(HERE, 'servers', 'xorigin-handle.js')] }]),
+], 'contenders', ['bare']);
+
+function serverArgs(c, scenario) {
+  if (!c.cli) return c.args;
+  const tls = H2 ? ['--cert', fixture.cert, '--key', fixture.key] : [];
+  return [join(PROJECT, 'dist/cli/main.js'), 'serve', '--config', join(fixture.work, `xorigin-${scenario.policy}.json`), '--port', '0', '--etag-cache', 'off', ...tls];
+}
+
+/**
+ * h2load over HTTP/1.1, 8 connections, one request at a time on each (no pipelining); with --h2,
+ * 16 connections × 8 streams. Every one of the `n` answers must have the status class of `status`
+ * (a refused preflight's 403 included).
+ */
+async function load(port, scenario, headers, n, status) {
+  const h = [`:method: ${scenario.method}`, ...Object.entries(headers).map(([k, v]) => `${k.toLowerCase()}: ${v}`)];
+  const shape = H2 ? ['-c16', '-m8'] : ['--h1', '-c8', '-m1'];
+  const [cmd, args] = pin(1, which('h2load'), [...shape, '-n', String(n), ...h.flatMap((x) => ['-H', x]), `${H2 ? 'https' : 'http'}://127.0.0.1:${port}${scenario.path}`]);
+  const { stdout } = await run(cmd, args, { maxBuffer: 1 << 20 });
+  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(stdout);
+  if (codes === null || Number(codes[Math.floor(status / 100) - 1]) !== n) throw new Error(`h2load: not every answer was a ${status}:\n${stdout}`);
+}
+
+/** Main-thread and all-thread instructions per request for one contender on one scenario. */
+async function count(c, scenario, canned, status) {
+  const out = join(fixture.work, `callgrind-${c.id}-${scenario.id}`);
+  const vg = ['--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${out}.%p`, node, ...serverArgs(c, scenario)];
+  const env = { BENCH_ROOT: fixture.root, BENCH_POLICY: join(fixture.work, `policy-${scenario.policy}.json`), BENCH_CANNED: canned, BENCH_CERT: fixture.cert ?? '', BENCH_KEY: fixture.key ?? '' };
+  const server = await startProcess(c.id, { cmd: pin(0, which('valgrind'), vg), env, readyTimeoutMs: 120_000 });
+  try {
+    const headers = await requestHeaders(server.port, scenario, PROTO);
+    await load(server.port, scenario, headers, WARM, status);
+    await run('callgrind_control', ['-i', 'on', String(server.pid)]);
+    await load(server.port, scenario, headers, REQUESTS, status);
+    await run('callgrind_control', ['-i', 'off', String(server.pid)]);
+    await run('callgrind_control', ['-d', String(server.pid)]);
+  } finally {
+    await server.stop();
+  }
+  // One file per thread and dump: `<out>.<pid>.1-01` is the main thread's count of the dump above.
+  let main = 0;
+  let all = 0;
+  for (const f of readdirSync(fixture.work).filter((name) => name.startsWith(`callgrind-${c.id}-${scenario.id}.`))) {
+    const totals = Number(/^totals: (\d+)/m.exec(readFileSync(join(fixture.work, f), 'utf8'))?.[1] ?? 0);
+    all += totals;
+    if (/\.1-01$/.test(f)) main += totals;
+    rmSync(join(fixture.work, f));
+  }
+  return { main: main / REQUESTS, all: all / REQUESTS };
+}
+
+const rows = [];
+console.error(`bench/instructions.js: ${scenarios.length} scenarios × ${contenders.length} contenders, ${WARM} requests of warm-up then ${REQUESTS} counted`);
+for (const scenario of scenarios) {
+  const x = await startProcess('xorigin', { cmd: pin(0, node, serverArgs({ cli: true }, scenario)) });
+  const sample = await request(x.port, scenario, await requestHeaders(x.port, scenario, PROTO), PROTO);
+  await x.stop();
+  const canned = join(fixture.work, `canned-${scenario.id}.json`);
+  writeCanned(canned, sample);
+  const counts = {};
+  for (const c of contenders) {
+    counts[c.id] = await count(c, scenario, canned, sample.status);
+    console.error(`  ${scenario.id} ${c.id}: ${Math.round(counts[c.id].main)} on the main thread, ${Math.round(counts[c.id].all)} in all`);
+  }
+  for (const c of contenders) rows.push({ scenario, c, ...counts[c.id], ratio: counts.bare.main / counts[c.id].main });
+}
+fixture.cleanUp();
+
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+console.log(`Instructions per request (valgrind callgrind, ${REQUESTS} requests after ${WARM} of warm-up; ${H2 ? 'HTTP/2 over TLS, h2load -c16 -m8' : 'HTTP/1.1, h2load --h1 -c8'})\n`);
+console.log('| scenario | contender | main thread | all threads | ceiling ÷ contender (main) |');
+console.log('|---|---|--:|--:|--:|');
+for (const r of rows) console.log(`| ${r.scenario.title} | ${r.c.label} | ${fmt(r.main)} | ${fmt(r.all)} | ${r.ratio.toFixed(3)} |`);
+const xo = rows.filter((r) => r.c.id === 'xorigin').map((r) => r.ratio);
+if (xo.length > 0) console.log(`\nxorigin serve, median over scenarios: ${median(xo).toFixed(3)} of the ceiling's instructions per request.`);
