@@ -27,24 +27,47 @@ const run = promisify(execFile);
 const opts = benchArgs({ warm: { type: 'string', default: '40000' }, requests: { type: 'string', default: '20000' }, h2: { type: 'boolean', default: false } });
 const H2 = opts.args.h2;
 const PROTO = H2 ? 'h2' : 'http';
+const CLIENTS = H2 ? 16 : 8;
 const WARM = Number(opts.args.warm);
 const REQUESTS = Number(opts.args.requests);
-for (const tool of ['valgrind', 'callgrind_control', 'h2load']) {
-  if (which(tool) === null) {
-    console.error(`bench/instructions.js needs ${tool} (Debian: apt-get install valgrind nghttp2-client)`);
-    process.exit(2);
-  }
-}
-const fixture = makeFixture({ tls: H2 });
-// The 1 MB GET is left out by default: under valgrind it is mostly memcpy, the same in every server.
-const scenarios = opts.pick(SCENARIOS.filter((s) => opts.args.scenarios !== undefined || s.id !== 'get-1mb'), 'scenarios');
-const contenders = opts.pick([
+const CONTENDERS = [
   H2
     ? { id: 'bare', label: 'bare node:http2 stream.respond (ceiling)', args: [join(HERE, 'servers', 'bare-h2.js')] }
     : { id: 'bare', label: 'bare node:http (ceiling)', args: [join(HERE, 'servers', 'bare.js')] },
   { id: 'xorigin', label: 'xorigin serve', cli: true },
   ...(H2 ? [] : [{ id: 'xorigin-handle', label: 'node:http + xorigin handle + sirv', args: [join(HERE, 'servers', 'xorigin-handle.js')] }]),
-], 'contenders', ['bare']);
+];
+
+function fail(message) {
+  console.error(`bench/instructions.js: ${message}`);
+  process.exit(2);
+}
+
+/**
+ * Refuses, before anything starts, what would otherwise fail after minutes under valgrind or be
+ * ignored without a word: counts h2load refuses, ids that pick nothing, the other benches' options.
+ */
+function checkArgs() {
+  for (const [flag, n] of [['warm', WARM], ['requests', REQUESTS]]) {
+    if (!Number.isInteger(n) || n < CLIENTS) fail(`--${flag} must be a whole number of at least ${CLIENTS} (h2load's connections), not ${JSON.stringify(opts.args[flag])}`);
+  }
+  for (const [option, known] of [['scenarios', SCENARIOS], ['contenders', CONTENDERS]]) {
+    const unknown = (opts.args[option] ?? '').split(',').filter((id) => id !== '' && !known.some((x) => x.id === id));
+    if (unknown.length > 0) fail(`--${option}: no ${unknown.join(', ')} here; known: ${known.map((x) => x.id).join(', ')}`);
+  }
+  // bench/lib.js's benchArgs accepts every bench's options; these belong to the timed benches.
+  const foreign = ['rounds', 'duration', 'warmup', 'connections', 'no-wrk', 'out'].filter((o) => process.argv.some((a) => a === `--${o}` || a.startsWith(`--${o}=`)));
+  if (foreign.length > 0) fail(`--${foreign.join(', --')} ${foreign.length > 1 ? 'are' : 'is'} not used here (the warm-up is --warm N requests; results go to stdout only)`);
+  for (const tool of ['valgrind', 'callgrind_control', 'h2load', ...(H2 ? ['openssl'] : [])]) {
+    if (which(tool) === null) fail(`needs ${tool} on the PATH (Debian: apt-get install valgrind nghttp2-client${H2 ? ' openssl' : ''})`);
+  }
+}
+
+checkArgs();
+const fixture = makeFixture({ tls: H2 });
+// The 1 MB GET is left out by default: under valgrind it is mostly memcpy, the same in every server.
+const scenarios = opts.pick(SCENARIOS.filter((s) => opts.args.scenarios !== undefined || s.id !== 'get-1mb'), 'scenarios');
+const contenders = opts.pick(CONTENDERS, 'contenders', ['bare']);
 
 function serverArgs(c, scenario) {
   if (!c.cli) return c.args;
@@ -63,7 +86,7 @@ async function load(port, scenario, headers, n, status) {
   const [cmd, args] = pin(1, which('h2load'), [...shape, '-n', String(n), ...h.flatMap((x) => ['-H', x]), `${H2 ? 'https' : 'http'}://127.0.0.1:${port}${scenario.path}`]);
   const { stdout } = await run(cmd, args, { maxBuffer: 1 << 20 });
   const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(stdout);
-  if (codes === null || Number(codes[Math.floor(status / 100) - 1]) !== n) throw new Error(`h2load: not every answer was a ${status}:\n${stdout}`);
+  if (codes === null || Number(codes[Math.floor(status / 100) - 1]) !== n) throw new Error(`h2load: not every one of ${n} answers was a ${Math.floor(status / 100)}xx, as xorigin's ${status} was:\n${stdout}`);
 }
 
 /** Main-thread and all-thread instructions per request for one contender on one scenario. */
@@ -82,24 +105,31 @@ async function count(c, scenario, canned, status) {
   } finally {
     await server.stop();
   }
-  // One file per thread and dump: `<out>.<pid>.1-01` is the main thread's count of the dump above.
-  let main = 0;
+  // One file per thread and dump: `<out>.<pid>.1-01` is the main thread's count of the dump above
+  // (valgrind's thread 1 is the process's first thread: node's event loop). `<out>.<pid>`, empty, is
+  // created at start-up and left so, as the server is killed rather than let exit.
+  let main = null;
   let all = 0;
   for (const f of readdirSync(fixture.work).filter((name) => name.startsWith(`callgrind-${c.id}-${scenario.id}.`))) {
     const totals = Number(/^totals: (\d+)/m.exec(readFileSync(join(fixture.work, f), 'utf8'))?.[1] ?? 0);
     all += totals;
-    if (/\.1-01$/.test(f)) main += totals;
+    if (/\.1-01$/.test(f)) main = totals;
     rmSync(join(fixture.work, f));
   }
+  // Without this the row would read 0 and the ratio Infinity (NaN for the ceiling), exit status 0.
+  if (main === null || main === 0) throw new Error(`${c.id} on ${scenario.id}: callgrind wrote no main-thread count (no callgrind-*.1-01 file with totals in ${fixture.work}); did callgrind_control -d reach pid ${server.pid}?`);
   return { main: main / REQUESTS, all: all / REQUESTS };
 }
 
-const rows = [];
-console.error(`bench/instructions.js: ${scenarios.length} scenarios × ${contenders.length} contenders, ${WARM} requests of warm-up then ${REQUESTS} counted`);
-for (const scenario of scenarios) {
+/** xorigin's answer to the scenario, captured for the ceiling to replay; then every contender counted. */
+async function measure(scenario) {
   const x = await startProcess('xorigin', { cmd: pin(0, node, serverArgs({ cli: true }, scenario)) });
-  const sample = await request(x.port, scenario, await requestHeaders(x.port, scenario, PROTO), PROTO);
-  await x.stop();
+  let sample;
+  try {
+    sample = await request(x.port, scenario, await requestHeaders(x.port, scenario, PROTO), PROTO);
+  } finally {
+    await x.stop();
+  }
   const canned = join(fixture.work, `canned-${scenario.id}.json`);
   writeCanned(canned, sample);
   const counts = {};
@@ -107,9 +137,18 @@ for (const scenario of scenarios) {
     counts[c.id] = await count(c, scenario, canned, sample.status);
     console.error(`  ${scenario.id} ${c.id}: ${Math.round(counts[c.id].main)} on the main thread, ${Math.round(counts[c.id].all)} in all`);
   }
-  for (const c of contenders) rows.push({ scenario, c, ...counts[c.id], ratio: counts.bare.main / counts[c.id].main });
+  return contenders.map((c) => ({ scenario, c, ...counts[c.id], ratio: counts.bare.main / counts[c.id].main }));
 }
-fixture.cleanUp();
+
+const rows = [];
+console.error(`bench/instructions.js: ${scenarios.length} scenarios × ${contenders.length} contenders, ${WARM} requests of warm-up then ${REQUESTS} counted`);
+try {
+  for (const scenario of scenarios) rows.push(...(await measure(scenario)));
+} finally {
+  // A failed run (h2load's check, a server that did not start) would otherwise leave the fixture,
+  // its 1 MB file and callgrind's files in the temporary directory.
+  fixture.cleanUp();
+}
 
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 console.log(`Instructions per request (valgrind callgrind, ${REQUESTS} requests after ${WARM} of warm-up; ${H2 ? 'HTTP/2 over TLS, h2load -c16 -m8' : 'HTTP/1.1, h2load --h1 -c8'})\n`);

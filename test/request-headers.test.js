@@ -81,3 +81,21 @@ test('"*" allows any valid name except authorization', () => {
   assert.equal(withAuth.allowsList('authorizatio '), true); // trailing OWS
   assert.equal(withAuth.allowsList('authorizati@n'), false);
 });
+
+test('the whole-value fast path never skips the byte bound: an allowed name over it is refused', () => {
+  // compilePolicy does not bound a name's length; the scan refuses any value over the bound, so the
+  // fast path (value === a stored name) must come after that check.
+  const long = `x-${'a'.repeat(MAX_REQUEST_HEADERS_BYTES)}`;
+  const set = new HeaderNameSet([long], false);
+  assert.equal(set.allowsList(long), false);
+  const atBound = 'x'.repeat(MAX_REQUEST_HEADERS_BYTES);
+  assert.equal(new HeaderNameSet([atBound], false).allowsList(atBound), true);
+});
+
+test('a name that is not a token is refused when the set is built (the fast path would allow it whole)', () => {
+  // The scan refuses "x a" and "a,b" as values; with such a name stored, the fast path would not.
+  for (const name of ['x a', 'a,b', 'x:y', 'a\r\nb', 'contént', '\u212Aey', '']) {
+    assert.throws(() => new HeaderNameSet([name], false), (err) => err instanceof Error && /HeaderNameSet: .* is not a header name/.test(err.message), JSON.stringify(name));
+  }
+  assert.equal(new HeaderNameSet(['X-Ok'], false).allowsList('x-ok'), true);
+});

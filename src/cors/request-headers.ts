@@ -5,7 +5,7 @@
  * MAX_REQUEST_HEADERS_BYTES or with more than MAX_REQUEST_HEADERS_ELEMENTS elements is refused at
  * once, so a hostile list costs no more than a legitimate one.
  */
-import { equalsLowerAt, isOws, isTchar } from '../http/tokens.js';
+import { equalsLowerAt, isOws, isTchar, isToken } from '../http/tokens.js';
 
 /** Longest Access-Control-Request-Headers value accepted. Browsers send a short sorted list. */
 export const MAX_REQUEST_HEADERS_BYTES = 4096;
@@ -27,6 +27,10 @@ export class HeaderNameSet {
     this.any = any;
     const unique: string[] = [];
     for (const raw of names) {
+      // allowsList's whole-value fast path answers true for any value equal to a stored name, with
+      // no syntax check: a name that is not a token ("x a", "a,b") would let that value through
+      // where the scan refuses it. compilePolicy never passes one; refuse it here all the same.
+      if (!isToken(raw)) throw new Error(`HeaderNameSet: ${JSON.stringify(raw)} is not a header name (an RFC 9110 token); validate names with compilePolicy first`);
       const name = raw.toLowerCase();
       if (unique.includes(name)) continue;
       unique.push(name);
