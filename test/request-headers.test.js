@@ -58,13 +58,10 @@ test('a list over the element bound is refused', () => {
   assert.equal(set.allowsList(','.repeat(MAX_REQUEST_HEADERS_ELEMENTS)), false);
 });
 
-test('a huge hostile list is refused fast (bounded work)', () => {
-  const huge = 'a,'.repeat(5_000_000);
-  const t0 = process.hrtime.bigint();
-  assert.equal(set.allowsList(huge), false);
-  // Only a sanity bound, far above the microseconds this takes: the point is that the scan stops
-  // at the length check instead of walking ten million bytes.
-  assert.ok(Number(process.hrtime.bigint() - t0) < 50e6);
+test('a huge hostile list is refused', () => {
+  // That it is refused at the length check, before any scanning, is what the byte-bound test above
+  // shows: a list of allowed names is refused there once it is over the bound. No timing here.
+  assert.equal(set.allowsList('a,'.repeat(5_000_000)), false);
 });
 
 test('"*" allows any valid name except authorization', () => {
