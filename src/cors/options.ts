@@ -1,7 +1,7 @@
 import { PolicyError, type PolicyProblem } from './errors.js';
 import { parseOriginPattern, type OriginPattern } from './origin-pattern.js';
 import { OriginMatcher } from './origin-matcher.js';
-import { HeaderNameSet } from './request-headers.js';
+import { HeaderNameSet, MAX_REQUEST_HEADERS_BYTES } from './request-headers.js';
 import { isToken } from '../http/tokens.js';
 import { FORBIDDEN_METHODS, NORMALISED_METHODS, SAFELISTED_METHODS, miscasedRegisteredMethod } from './methods.js';
 
@@ -334,6 +334,8 @@ function compileAllowedHeaders(value: unknown, report: Report): { any: boolean; 
       report(`allowedHeaders[${i}]`, h, 'not a valid header name', 'use a header name such as "content-type" (no spaces, colons or commas)');
     } else if (FORBIDDEN_REQUEST_HEADERS.includes(lower) || lower.startsWith('proxy-') || lower.startsWith('sec-')) {
       report(`allowedHeaders[${i}]`, h, 'a forbidden request header: browsers set it themselves and scripts cannot, so a preflight never asks for it', 'remove it');
+    } else if (h.length > MAX_REQUEST_HEADERS_BYTES) {
+      report(`allowedHeaders[${i}]`, `${h.slice(0, 32)}… (${h.length} characters)`, `longer than the ${MAX_REQUEST_HEADERS_BYTES} bytes of Access-Control-Request-Headers this server reads, so no preflight could ask for it`, 'remove it, or use the header name the page really sends');
     } else {
       names.push(lower);
     }
