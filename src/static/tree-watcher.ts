@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { watch, type Dirent } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join, sep } from 'node:path';
@@ -51,7 +50,13 @@ export function limitMessage(code: string, watched: number): string {
  * changes some other way. Symlinks are never followed: a symlinked directory raises no event here,
  * only its target, at its own path, when that is under the root.
  */
-export class TreeWatcher extends EventEmitter {
+export class TreeWatcher {
+  /**
+   * The 'error' listeners, kept here rather than by extending EventEmitter: with the watcher an
+   * EventEmitter, a plain node:http handler sharing the process ran ~1,300 more instructions per
+   * request (bench/instructions.js's method; README, "Instructions per request").
+   */
+  private readonly errorListeners: ((error: Error) => void)[] = [];
   private readonly watches = new Map<string, DirWatch>();
   /**
    * When each watch was opened, on a clock that also counts events: a watch opened after an event
@@ -79,13 +84,19 @@ export class TreeWatcher extends EventEmitter {
     private readonly onChange: (event: string, path: string | null) => void,
     options: TreeWatcherOptions = {},
   ) {
-    super();
     this.watchDir = options.watchDir ?? defaultWatchDir;
     this.ignore = options.ignore ?? (() => false);
     // The root's own watch is opened now, so a failure to watch at all is thrown to the caller.
     const walk = options.dirs === undefined;
     this.open({ rel: '', list: walk, report: false }, true);
     if (!walk) for (const rel of options.dirs) if (rel !== '') this.enqueue({ rel, list: false, report: false });
+  }
+
+  /** Only 'error' is emitted: once, when watching has stopped for want of kernel resources. */
+  on(event: 'error', listener: (error: Error) => void): this {
+    if (event !== 'error') throw new TypeError(`TreeWatcher emits only 'error', not '${String(event)}'`);
+    this.errorListeners.push(listener);
+    return this;
   }
 
   /** Directories watched now. */
@@ -152,7 +163,7 @@ export class TreeWatcher extends EventEmitter {
     const error = this.exhausted(e);
     if (error !== null) {
       this.close();
-      this.emit('error', error);
+      for (const listener of this.errorListeners) listener(error);
       return;
     }
     this.unwatch(rel);
