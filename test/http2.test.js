@@ -646,6 +646,22 @@ test('a client that skips stream IDs cannot make the log claim refusals its byte
   for (const e of refused) assert.ok(e.streams <= 1000, `logged ${e.streams} refused streams for a connection that sent two`);
 });
 
+test('a connection with a stream in flight and no byte moving either way for the send timeout is cut', async (t) => {
+  const { port } = await startOwn(t, { sendTimeout: 300, keepAliveTimeout: 60_000 });
+  const session = connect(port);
+  // A download the client never reads: its window fills, and then nothing moves on the connection.
+  const stalled = session.request({ ':path': '/big.otf' });
+  stalled.on('error', () => {});
+  await new Promise((resolve) => stalled.once('response', resolve));
+  stalled.pause();
+  const opened = Date.now();
+  const closed = new Promise((resolve) => session.once('close', () => resolve('closed')));
+  const safety = new Promise((resolve) => setTimeout(resolve, 5000, 'still open 5 s later').unref());
+  assert.equal(await Promise.race([closed, safety]), 'closed');
+  // Not before the send timeout, whatever the sweep's phase.
+  assert.ok(Date.now() - opened >= 300, `cut ${Date.now() - opened} ms after the stream stalled`);
+});
+
 test('a reload gives connections already open the new send timeout (a silent connection with a stream in flight is cut by it)', async (t) => {
   const { server, port, options } = await startOwn(t, { sendTimeout: 60_000, keepAliveTimeout: 60_000 });
   const session = connect(port);

@@ -94,6 +94,9 @@ class SessionState {
 
   /** The connection's own socket: session.socket is a proxy that refuses destroy(). */
   private readonly socket: Socket;
+  /** The socket's bytes read and written when a sweep last saw them change, and when (see quiet()). */
+  private traffic = -1;
+  private trafficSince = 0;
 
   constructor(
     private readonly session: ServerHttp2Session,
@@ -136,14 +139,27 @@ class SessionState {
   }
 
   /**
-   * node:http2's inactivity timeout (nothing received or sent for the send timeout). A connection
-   * with a stream being answered is stuck and is cut; an idle one is left to the keep-alive timeout
-   * (checkIdle), which may be the longer: cut here, `--keep-alive-timeout 65000` behind a 60 s
-   * balancer had its idle HTTP/2 connections closed at the 60 s send timeout, the 502s it is set
-   * to avoid. Node arms the inactivity timer again at the connection's next frame.
+   * Called by each sweep (`now`: performance.now() ms): a connection with a stream being answered and
+   * no byte received or sent for the send timeout is stuck, and is cut. An idle one is left to the
+   * keep-alive timeout (checkIdle), which may be the longer: cut here, `--keep-alive-timeout 65000`
+   * behind a 60 s balancer had its idle HTTP/2 connections closed at the 60 s send timeout, the 502s
+   * it is set to avoid.
+   *
+   * Not node:http2's `session.setTimeout`: that timer is refreshed at every frame and every write of
+   * every stream, ~1,200 instructions of a preflight's ~120,000 (bench/instructions.js --h2); here
+   * the socket's byte counts are read once a second, so the cut comes up to a sweep late.
    */
-  inactive(): void {
-    if (this.open > 0) this.end(true);
+  quiet(now: number): void {
+    if (this.open === 0) {
+      this.traffic = -1;
+      return;
+    }
+    const socket = this.socket;
+    const traffic = socket.bytesRead + socket.bytesWritten;
+    if (traffic !== this.traffic) {
+      this.traffic = traffic;
+      this.trafficSince = now;
+    } else if (now - this.trafficSince >= this.timeouts.send) this.end(true);
   }
 
   /**
@@ -253,11 +269,10 @@ export class Http2Sessions implements StreamTracker {
       session.close();
       return;
     }
-    // A connection with a stream and no traffic at all for the send timeout is cut (see inactive),
-    // as node:http2 cuts any when the server's `timeout` is set; that one is 0 here (the HTTP/1.x
-    // side has its own, SendTimeouts).
+    // A connection with a stream and no traffic at all for the send timeout is cut by the sweep
+    // (SessionState.quiet), not by node:http2's `timeout` (0 here; the HTTP/1.x side has its own,
+    // SendTimeouts).
     const state = new SessionState(session, this.timeouts, this.log);
-    session.setTimeout(this.timeouts.send, () => state.inactive());
     this.sessions.set(session, state);
     // Node closes the session on a GOAWAY it receives: this runs first.
     session.on('goaway', () => state.noteLast());
@@ -321,6 +336,7 @@ export class Http2Sessions implements StreamTracker {
         stream.close(constants.NGHTTP2_CANCEL);
       }
     });
+    for (const state of this.sessions.values()) state.quiet(now);
     if (this.streams.size === 0 && this.sweeper !== null) {
       clearInterval(this.sweeper);
       this.sweeper = null;
@@ -328,16 +344,13 @@ export class Http2Sessions implements StreamTracker {
   }
 
   /**
-   * New timeouts (a reload): the sweep and new connections read them from `timeouts`; connections
-   * already open get the new inactivity and keep-alive timeouts now, as HTTP/1.x ones get theirs
-   * from the next sweep.
+   * New timeouts (a reload): the sweep reads them from `timeouts`, for every connection, open or new;
+   * connections already idle get the new keep-alive timeout now, as HTTP/1.x ones get theirs from the
+   * next sweep.
    */
   retime(next: SessionTimeouts): void {
-    const sendChanged = next.send !== this.timeouts.send;
     const keepAliveChanged = next.keepAlive !== this.timeouts.keepAlive;
     Object.assign(this.timeouts, next);
-    // No callback: the one given when the session came ('timeout' listener) stays, and only one.
-    if (sendChanged) for (const session of this.sessions.keys()) session.setTimeout(next.send);
     // The idle timers look again now, against the new timeout (a shorter one may have passed).
     if (keepAliveChanged) for (const state of this.sessions.values()) state.arm(0);
   }
