@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
-import { exchangeOf } from '../dist/static/http2-exchange.js';
+import { answerStream } from '../dist/static/http2-exchange.js';
 import { whenDiskTurn } from '../dist/static/disk-turns.js';
 import { testCertificate } from './transports.js';
 
@@ -31,7 +31,7 @@ test('a response whose stream the client reset reads as destroyed, and gets no d
   const { stream, headers, req, stop } = await oneStream();
   try {
     const closed = [];
-    const res = exchangeOf(stream, headers, { opened: () => 7, closed: (s, slot) => closed.push([s, slot]), progressed: () => {} });
+    const res = answerStream(stream, headers, undefined, { opened: () => 7, closed: (s, slot) => closed.push([s, slot]), progressed: () => {} }, () => {});
     assert.equal(res.destroyed, false, 'an open stream is not destroyed');
     const gone = new Promise((resolve) => res.on('close', resolve));
     req.close(http2.constants.NGHTTP2_CANCEL);
@@ -46,5 +46,36 @@ test('a response whose stream the client reset reads as destroyed, and gets no d
     assert.equal(started, false, 'no disk read for a stream that has closed');
   } finally {
     await stop();
+  }
+});
+
+const tracker = { opened: () => 0, closed: () => {}, progressed: () => {} };
+
+test('a request answered in full when the handler returns lets go of its headers; one still being answered keeps them', async () => {
+  for (const complete of [true, false]) {
+    const { stream, headers, stop } = await oneStream();
+    try {
+      let during;
+      const res = answerStream(stream, headers, ['origin', 'https://app.example'], tracker, (req, r) => {
+        r.writeHead(200, ['Content-Length', '1']);
+        if (complete) r.end(Buffer.from('a'));
+        // Read after end(), still inside the handler (as explain mode reads a refused preflight).
+        during = req.headers[':path'];
+      });
+      assert.equal(during, '/big.otf', 'the handler reads its headers until it returns');
+      if (complete) {
+        assert.equal(res.req.headers[':path'], undefined, 'answered: the header block is let go');
+        assert.equal(res.req.rawHeaders, undefined);
+      } else {
+        assert.equal(res.req.headers[':path'], '/big.otf', 'still being answered (a retry may read them): kept');
+        assert.deepEqual(res.req.rawHeaders, ['origin', 'https://app.example']);
+        res.end(Buffer.from('a'));
+      }
+      // What the access log reads at close stays.
+      assert.equal(res.req.method, 'GET');
+      assert.equal(res.req.url, '/big.otf');
+    } finally {
+      await stop();
+    }
   }
 });

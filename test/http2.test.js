@@ -104,6 +104,8 @@ describe('HTTP/2 over TLS', () => {
     assert.equal(entry.protocol, 'HTTP/2.0');
     assert.equal(entry.bytes, 100);
     assert.equal(entry.completed, true);
+    // Logged when the stream closes, after the answered request let go of its headers.
+    assert.equal(entry.origin, 'https://app.example');
   });
 
   test('concurrent ranges on one connection: each stream gets its own Content-Range and Content-Length, and the log its own bytes', async () => {

@@ -11,6 +11,8 @@ interface Arrival {
   readonly remote: string | undefined;
   /** The request target as received: mounted under a prefix, Connect and Express rewrite req.url. */
   readonly target: string | undefined;
+  /** The request's Origin, read now: an HTTP/2 request lets go of its headers once answered. */
+  readonly origin: string | undefined;
   /** Date.now() and performance.now() at arrival: the logged time and the start of the duration. */
   readonly wall: number;
   readonly start: number;
@@ -30,7 +32,7 @@ const arrivals = new WeakMap<IncomingMessage, Arrival>();
  */
 export function noteArrival(req: IncomingMessage, res: ServerResponse): void {
   const target = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url;
-  const a: Arrival = { remote: req.socket.remoteAddress, target, wall: Date.now(), start: performance.now(), startBytes: -1, endBytes: -1, socket: null };
+  const a: Arrival = { remote: req.socket.remoteAddress, target, origin: req.headers.origin, wall: Date.now(), start: performance.now(), startBytes: -1, endBytes: -1, socket: null };
   arrivals.set(req, a);
   // An HTTP/2 response shares its connection with other streams: its bytes are counted otherwise.
   if (streamOf(res) !== undefined) return;
@@ -146,7 +148,7 @@ function jsonLine(req: IncomingMessage, res: ServerResponse, a: Arrival | undefi
     protocol: `HTTP/${req.httpVersion}`,
     status: res.headersSent ? res.statusCode : null,
     bytes: bodyBytes(req, res, a) ?? 0,
-    origin: req.headers.origin ?? null,
+    origin: (a === undefined ? req.headers.origin : a.origin) ?? null,
     durationMs: a === undefined ? null : Math.round((performance.now() - a.start) * 1000) / 1000,
     completed: completed(res),
   };

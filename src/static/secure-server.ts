@@ -3,7 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { ClientErrorContext } from './client-error.js';
 import type { StaticHandler } from './handler.js';
-import { exchangeOf } from './http2-exchange.js';
+import { answerStream } from './http2-exchange.js';
 import { HTTP2_LIMITS, Http2Sessions, type SessionTimeouts } from './http2-sessions.js';
 import type { ResolvedServerOptions } from './options.js';
 import { answerPlainHttp, type UnstartedConnections } from './plain-http-on-tls.js';
@@ -55,8 +55,7 @@ function answerStreams(server: Http2SecureServer, handler: StaticHandler, timeou
   const sessions = new Http2Sessions(server, timeouts, log);
   server.removeAllListeners('stream');
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
-    const res = exchangeOf(stream, headers, sessions, rawHeaders);
-    handler(res.req, res);
+    answerStream(stream, headers, rawHeaders, sessions, handler);
   });
   return sessions;
 }
