@@ -1,7 +1,7 @@
 // Request targets, RFC 9112 §3.2 (src/http/request-target.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { authorityValid, hasEncodedSlash, hostLinesValid, targetPath } from '../dist/http/request-target.js';
+import { authorityValid, decodedPath, hasEncodedSlash, hostLinesValid, targetPath } from '../dist/http/request-target.js';
 
 const targets = [
   // origin-form (§3.2.1): the path, still encoded, without the query
@@ -99,4 +99,40 @@ const authorities = [
 ];
 for (const [[authority, host, scheme], expected] of authorities) {
   test(`authorityValid(${authority}, ${host}, ${scheme}) is ${expected}`, () => assert.equal(authorityValid(authority, host, scheme), expected));
+}
+
+// Every code point a Host value may hold (RFC 9110 §7.2, RFC 3986 §3.2.2), and none other, checked
+// one by one at the start, the middle and the end of a value.
+test('a Host value is host [":" port] characters only: each of the 128 ASCII code points and some beyond', () => {
+  const allowed = new Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:[]");
+  for (let c = 0; c < 0x180; c++) {
+    const ch = String.fromCharCode(c);
+    for (const value of [`${ch}a`, `a${ch}a`, `a${ch}`]) {
+      assert.equal(hostLinesValid(['Host', value], true), allowed.has(ch), `Host ${JSON.stringify(value)}`);
+      assert.equal(authorityValid(value, undefined, 'https'), allowed.has(ch), `:authority ${JSON.stringify(value)}`);
+    }
+  }
+  assert.equal(hostLinesValid(['Host', 'a.example\n'], true), false);
+});
+
+const decoded = [
+  ['/a.woff2', '/a.woff2'],
+  ['/fonts/a.woff2?v=1&x=/y', '/fonts/a.woff2'],
+  ['/', '/'],
+  ['/?', '/'],
+  ['/a%20b.woff2', '/a b.woff2'],
+  ['//fonts///a.woff2', '/fonts/a.woff2'],
+  ['/a/?q=//x', '/a/'],
+  ['/a%2Fb', 404],
+  ['/a%2fb?x', 404],
+  ['/a%zz', 400],
+  ['/a#b', 400],
+  ['/a?q#b', 400],
+  ['/a?q%zz', '/a'],
+  ['*', 400],
+  ['', 400],
+  ['http://x//a%41', '/aA'],
+];
+for (const [target, expected] of decoded) {
+  test(`decodedPath(${JSON.stringify(target)}) is ${JSON.stringify(expected)}`, () => assert.equal(decodedPath(target), expected));
 }

@@ -39,6 +39,24 @@ function schemeLength(target: string): number {
 }
 
 /**
+ * The decoded path of a request target (see targetPath), or the status to answer: 400 for a target
+ * with no path to serve or a bad percent-encoding, 404 for an encoded slash (hasEncodedSlash). Runs
+ * of slashes are merged first (mergeSlashes).
+ */
+export function decodedPath(target: string): string | 400 | 404 {
+  const path = targetPath(target);
+  if (path === null) return 400;
+  const encoded = mergeSlashes(path);
+  if (!encoded.includes('%')) return encoded;
+  if (hasEncodedSlash(encoded)) return 404;
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return 400;
+  }
+}
+
+/**
  * True when an encoded path contains `%2F` (an encoded slash). Decoded, it would act as a
  * separator here while a front proxy's path rules saw one segment (`/a%2Fb`), so such paths are
  * refused (404), as Apache does by default with AllowEncodedSlashes Off.

@@ -7,7 +7,7 @@ import { buildActualBlocks, mergeVary, type ActualBlocks } from '../cors/respons
 import { evaluatePreconditions, Precondition, withoutDateLists } from '../http/conditional.js';
 import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
-import { authorityValid, hasEncodedSlash, hostLinesValid, mergeSlashes, targetPath } from '../http/request-target.js';
+import { authorityValid, decodedPath, hostLinesValid, mergeSlashes, targetPath } from '../http/request-target.js';
 import { transferEncodingStatus } from '../http/framing.js';
 import { AssetTable, fdHasEtag, sameIdentity, unchangedOnlyBecauseUnlinked, unchangedWhileOpen, type AssetInfo, type ScanReport } from './asset-table.js';
 import { accessLine, noteArrival } from './access-log.js';
@@ -257,7 +257,7 @@ class StaticFiles {
     const asked = method === 'OPTIONS' ? req.headers['access-control-request-method'] : undefined;
     const preflight = asked === 'GET' || asked === 'HEAD';
     if (method !== 'GET' && method !== 'HEAD' && !preflight) return false;
-    const path = this.decodedPath(req.url ?? '');
+    const path = decodedPath(req.url ?? '');
     if (typeof path !== 'string') return false;
     return this.table.get(path) !== undefined || (!path.endsWith('/') && this.table.get(`${path}/`) !== undefined);
   }
@@ -314,7 +314,7 @@ class StaticFiles {
     // far, node:http refuses them: client-error.ts) 501, RFC 9110 §9.1, the same on every transport.
     if (method !== 'GET' && method !== 'HEAD') return this.sendError(res, KNOWN_METHODS.has(method as string) ? 405 : 501, origin);
     const url = req.url ?? '';
-    const path = this.decodedPath(url);
+    const path = decodedPath(url);
     if (typeof path === 'number') return this.sendError(res, path, origin);
     // Mounted at /fonts, a request for `/fonts` reaches here as `/`: its links need `/fonts/` too.
     if (path === '/' && mountedWithoutSlash(req) && this.table.get('/') !== undefined) return this.redirect(req, res, origin);
@@ -359,20 +359,6 @@ class StaticFiles {
       }
     }
     return hostLinesValid(req.rawHeaders, version === '1.1') ? 0 : 400;
-  }
-
-  /** The decoded path of a request target, or the status to answer (400 bad target, 404 encoded slash). */
-  private decodedPath(url: string): string | 400 | 404 {
-    const target = targetPath(url);
-    if (target === null) return 400;
-    const encoded = mergeSlashes(target);
-    if (!encoded.includes('%')) return encoded;
-    if (hasEncodedSlash(encoded)) return 404;
-    try {
-      return decodeURIComponent(encoded);
-    } catch {
-      return 400;
-    }
   }
 
   /**
