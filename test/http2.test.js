@@ -680,6 +680,49 @@ test('a reload gives connections already open the new send timeout (a silent con
   assert.equal(await Promise.race([closed, safety]), 'closed');
 });
 
+test('a request answered before a reload turned the JSON access log on is logged with its Origin', async (t) => {
+  // 64 KiB, held in memory: handed to node:http2 in one end(), so the answer is complete when the
+  // handler returns (the request lets go of its headers), and its last byte waits for the client's
+  // window (65,535 bytes), which a paused stream does not open.
+  const { root } = makeRoot();
+  writeFileSync(join(root, 'w.woff2'), Buffer.alloc(64 * 1024, 1));
+  const c = testCertificate();
+  const options = { root, tls: { cert: c.cert, key: c.key }, cors: { origins: ['https://app.example'] }, logFormat: 'json' };
+  const { server, port } = await start(options);
+  const session = connect(port);
+  t.after(async () => {
+    session.destroy();
+    await server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const get = (headers) => {
+    const stream = session.request({ ':path': '/w.woff2', ...headers });
+    stream.on('error', () => {});
+    return stream;
+  };
+  // Read from disk the first time, then held (body-cache.ts).
+  const held = server.stats.filesInMemory;
+  for (let i = 0; i < 5 && server.stats.filesInMemory === held; i++) {
+    const warm = get({});
+    warm.resume();
+    await new Promise((resolve) => warm.once('close', resolve));
+  }
+  assert.equal(server.stats.filesInMemory, held + 1, 'w.woff2 is held in memory');
+  const stream = get({ origin: 'https://app.example' });
+  stream.pause();
+  const head = await new Promise((resolve) => stream.once('response', resolve));
+  assert.equal(head[':status'], 200);
+  assert.ok(await until(() => server.stats.inFlight === 1), 'the answer waits on the client\'s window');
+  const lines = [];
+  server.reload({ ...options, log: (l) => lines.push(l) });
+  stream.resume();
+  await new Promise((resolve) => stream.once('close', resolve));
+  assert.ok(await until(() => lines.length === 1), `log lines: ${lines.length}`);
+  const entry = JSON.parse(lines[0]);
+  assert.equal(entry.completed, true);
+  assert.equal(entry.origin, 'https://app.example');
+});
+
 test('preflights over HTTP/2 each carry their own origin, method and headers, and a reload brings its policy at once', async (t) => {
   const A = 'https://a.example';
   const B = 'https://b.example';
