@@ -664,6 +664,49 @@ test('a connection with a stream in flight and no byte moving either way for the
   assert.ok(Date.now() - opened >= 300, `cut ${Date.now() - opened} ms after the stream stalled`);
 });
 
+test('a client that stops reading its socket is cut at the send timeout though it keeps sending frames (WINDOW_UPDATE, PING)', async (t) => {
+  const { server, port } = await startOwn(t, { memoryBudget: 0, sendTimeout: 1000, keepAliveTimeout: 60_000 });
+  const frame = (type, flags, id, payload) => {
+    const head = Buffer.alloc(9);
+    head.writeUIntBE(payload.length, 0, 3);
+    head[3] = type;
+    head[4] = flags;
+    head.writeUInt32BE(id, 5);
+    return Buffer.concat([head, payload]);
+  };
+  const u32 = (n) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n, 0);
+    return b;
+  };
+  const path = Buffer.from('/big.otf');
+  const authority = Buffer.from('localhost');
+  const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, path.length]), path, Buffer.from([0x01, authority.length]), authority]);
+  // Windows as large as allowed, so the server writes until the socket's buffers are full.
+  const settings = Buffer.concat([Buffer.from([0, 4]), u32(0x7fffffff)]);
+  const sessionClosed = new Promise((resolve) => server.once('session', (session) => session.once('close', resolve)));
+  const raw = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, servername: 'localhost', ALPNProtocols: ['h2'] });
+  raw.on('error', () => {});
+  let trickle = null;
+  t.after(() => {
+    clearInterval(trickle);
+    raw.destroy();
+  });
+  await new Promise((resolve) => raw.once('secureConnect', resolve));
+  const frames = [Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, settings), frame(8, 0, 0, u32(0x7fffffff - 65535))];
+  for (let id = 1; id <= 7; id += 2) frames.push(frame(1, 0x05, id, block));
+  raw.write(Buffer.concat(frames));
+  raw.pause(); // never read again
+  // Bytes on the wire every 100 ms, none of which the server must take as progress: node:http2 stops
+  // reading while its write to the socket is pending, so they are not even read.
+  let n = 0;
+  trickle = setInterval(() => raw.write(n++ % 2 === 0 ? frame(8, 0, 0, u32(1)) : frame(6, 0, 0, Buffer.alloc(8))), 100);
+  assert.ok(await until(() => server.stats.openFiles > 0), 'the streams are being answered from disk');
+  const safety = new Promise((resolve) => setTimeout(resolve, 6000, 'still open 6 s later').unref());
+  assert.equal(await Promise.race([sessionClosed.then(() => 'closed'), safety]), 'closed');
+  assert.ok(await until(() => server.stats.inFlight === 0 && server.stats.openFiles === 0 && server.stats.buffersInUse === 0), JSON.stringify(server.stats));
+});
+
 test('a reload gives connections already open the new send timeout (a silent connection with a stream in flight is cut by it)', async (t) => {
   const { server, port, options } = await startOwn(t, { sendTimeout: 60_000, keepAliveTimeout: 60_000 });
   const session = connect(port);
@@ -678,6 +721,49 @@ test('a reload gives connections already open the new send timeout (a silent con
   // stream, after a second or two, and leave the connection to the 60 s keep-alive timeout.)
   const safety = new Promise((resolve) => setTimeout(resolve, 5000, 'still open 5 s after the reload').unref());
   assert.equal(await Promise.race([closed, safety]), 'closed');
+});
+
+test('a request answered before a reload turned the JSON access log on is logged with its Origin', async (t) => {
+  // 64 KiB, held in memory: handed to node:http2 in one end(), so the answer is complete when the
+  // handler returns (the request lets go of its headers), and its last byte waits for the client's
+  // window (65,535 bytes), which a paused stream does not open.
+  const { root } = makeRoot();
+  writeFileSync(join(root, 'w.woff2'), Buffer.alloc(64 * 1024, 1));
+  const c = testCertificate();
+  const options = { root, tls: { cert: c.cert, key: c.key }, cors: { origins: ['https://app.example'] }, logFormat: 'json' };
+  const { server, port } = await start(options);
+  const session = connect(port);
+  t.after(async () => {
+    session.destroy();
+    await server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const get = (headers) => {
+    const stream = session.request({ ':path': '/w.woff2', ...headers });
+    stream.on('error', () => {});
+    return stream;
+  };
+  // Read from disk the first time, then held (body-cache.ts).
+  const held = server.stats.filesInMemory;
+  for (let i = 0; i < 5 && server.stats.filesInMemory === held; i++) {
+    const warm = get({});
+    warm.resume();
+    await new Promise((resolve) => warm.once('close', resolve));
+  }
+  assert.equal(server.stats.filesInMemory, held + 1, 'w.woff2 is held in memory');
+  const stream = get({ origin: 'https://app.example' });
+  stream.pause();
+  const head = await new Promise((resolve) => stream.once('response', resolve));
+  assert.equal(head[':status'], 200);
+  assert.ok(await until(() => server.stats.inFlight === 1), 'the answer waits on the client\'s window');
+  const lines = [];
+  server.reload({ ...options, log: (l) => lines.push(l) });
+  stream.resume();
+  await new Promise((resolve) => stream.once('close', resolve));
+  assert.ok(await until(() => lines.length === 1), `log lines: ${lines.length}`);
+  const entry = JSON.parse(lines[0]);
+  assert.equal(entry.completed, true);
+  assert.equal(entry.origin, 'https://app.example');
 });
 
 test('preflights over HTTP/2 each carry their own origin, method and headers, and a reload brings its policy at once', async (t) => {

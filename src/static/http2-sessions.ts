@@ -145,9 +145,16 @@ class SessionState {
    * behind a 60 s balancer had its idle HTTP/2 connections closed at the 60 s send timeout, the 502s
    * it is set to avoid.
    *
-   * Not node:http2's `session.setTimeout`: that timer is refreshed at every frame and every write of
-   * every stream, ~1,200 instructions of a preflight's ~120,000 (bench/instructions.js --h2); here
-   * the socket's byte counts are read once a second, so the cut comes up to a sweep late.
+   * Not node:http2's `session.setTimeout`: that timer is refreshed at every HEADERS frame received
+   * and every write of every stream, ~1,200 instructions of a preflight's ~120,000
+   * (bench/instructions.js --h2); here the socket's byte counts are read once a second, so the cut
+   * comes up to a sweep late.
+   *
+   * Any byte counts, a PING or WINDOW_UPDATE too (the old timer ignored those), yet a client cannot
+   * hold a stuck connection with them: one that stops reading blocks node:http2's write to the
+   * socket, and node:http2 reads nothing while a write is pending (so neither count moves); one that
+   * reads, but leaves a stream's window shut, has that stream reset by the sweep (its bytes queued
+   * do not move) and its connection left to the keep-alive timeout (test/http2.test.js).
    */
   quiet(now: number): void {
     if (this.open === 0) {
