@@ -40,8 +40,21 @@ export function benchArgs(own = {}, partialIf = []) {
     duration: Number(args.duration),
     warmup: Number(args.warmup),
     connections: Number(args.connections),
-    /** Keeps the items whose id was asked for (all without the option); `keep` ids always stay. */
-    pick: (items, option, keep = []) => items.filter((x) => args[option] === undefined || keep.includes(x.id) || args[option].split(',').includes(x.id)),
+    /**
+     * Keeps the items whose id was asked for (all without the option); `keep` ids always stay. An id
+     * that names none of `items` ends the run before anything starts: a misspelt scenario
+     * (`get-30kb` for `get-30k`) was dropped without a word, and the run looked complete.
+     */
+    pick: (items, option, keep = []) => {
+      if (args[option] === undefined) return items;
+      const asked = args[option].split(',').filter((id) => id !== '');
+      const unknown = asked.filter((id) => !items.some((x) => x.id === id));
+      if (unknown.length > 0) {
+        console.error(`--${option}: no ${unknown.join(', ')} in this benchmark; known: ${items.map((x) => x.id).join(', ')}`);
+        process.exit(2);
+      }
+      return items.filter((x) => keep.includes(x.id) || asked.includes(x.id));
+    },
   };
 }
 
@@ -98,7 +111,10 @@ export function makeFixture({ tls = false } = {}) {
     const origins = p.pattern === null ? p.exact : [...p.exact, p.pattern];
     writeFileSync(join(work, `xorigin-${name}.json`), JSON.stringify({ root, cors: { origins, methods: p.methods, allowedHeaders: p.allowedHeaders, maxAge: p.maxAge } }));
   }
-  return { work, root, policies, cert, key, cleanUp: () => rmSync(work, { recursive: true, force: true }) };
+  const cleanUp = () => rmSync(work, { recursive: true, force: true });
+  // Also on any exit, a failed run's or a refused option's (pick): the fixture holds a 1 MB file and a key.
+  process.once('exit', cleanUp);
+  return { work, root, policies, cert, key, cleanUp };
 }
 
 // ---------------------------------------------------------------------------------------------
