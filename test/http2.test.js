@@ -418,6 +418,16 @@ test('a body cut because its file changed mid-send ends with an error code, not 
   assert.equal(ended, false, 'the client saw the end of a complete body');
 });
 
+/** One HTTP/2 frame: the 9-byte header (RFC 9113 §4.1) and its payload. */
+function frame(type, flags, id, payload) {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(id, 5);
+  return Buffer.concat([head, payload]);
+}
+
 /**
  * GET `path` over a raw HTTP/2 connection (no Content-Length check, unlike node:http2's client):
  * the server's frames on stream 1 are read until RST_STREAM or END_STREAM. `paused` runs once the
@@ -426,14 +436,6 @@ test('a body cut because its file changed mid-send ends with an error code, not 
  * with what was seen.
  */
 function rawGet(port, path, paused, extra = []) {
-  const frame = (type, flags, id, payload) => {
-    const head = Buffer.alloc(9);
-    head.writeUIntBE(payload.length, 0, 3);
-    head[3] = type;
-    head[4] = flags;
-    head.writeUInt32BE(id, 5);
-    return Buffer.concat([head, payload]);
-  };
   const windowUpdate = (id) => frame(8, 0, id, Buffer.from([0x7f, 0, 0, 0]));
   const p = Buffer.from(path);
   const authority = Buffer.from('localhost');
@@ -666,14 +668,6 @@ test('a connection with a stream in flight and no byte moving either way for the
 
 test('a client that stops reading its socket is cut at the send timeout though it keeps sending frames (WINDOW_UPDATE, PING)', async (t) => {
   const { server, port } = await startOwn(t, { memoryBudget: 0, sendTimeout: 1000, keepAliveTimeout: 60_000 });
-  const frame = (type, flags, id, payload) => {
-    const head = Buffer.alloc(9);
-    head.writeUIntBE(payload.length, 0, 3);
-    head[3] = type;
-    head[4] = flags;
-    head.writeUInt32BE(id, 5);
-    return Buffer.concat([head, payload]);
-  };
   const u32 = (n) => {
     const b = Buffer.alloc(4);
     b.writeUInt32BE(n, 0);
