@@ -52,8 +52,12 @@ function checkArgs() {
     if (!Number.isInteger(n) || n < CLIENTS) fail(`--${flag} must be a whole number of at least ${CLIENTS} (h2load's connections), not ${JSON.stringify(opts.args[flag])}`);
   }
   for (const [option, known] of [['scenarios', SCENARIOS], ['contenders', CONTENDERS]]) {
-    const unknown = (opts.args[option] ?? '').split(',').filter((id) => id !== '' && !known.some((x) => x.id === id));
-    if (unknown.length > 0) fail(`--${option}: no ${unknown.join(', ')} here; known: ${known.map((x) => x.id).join(', ')}`);
+    if (opts.args[option] === undefined) continue;
+    const asked = opts.args[option].split(',').filter((id) => id !== '');
+    const ids = `known: ${known.map((x) => x.id).join(', ')}`;
+    if (asked.length === 0) fail(`--${option}: ${JSON.stringify(opts.args[option])} names no id; give one or more, comma-separated, or leave the option out for all; ${ids}`);
+    const unknown = asked.filter((id) => !known.some((x) => x.id === id));
+    if (unknown.length > 0) fail(`--${option}: no ${unknown.join(', ')} here; ${ids}`);
   }
   // bench/lib.js's benchArgs accepts every bench's options; these belong to the timed benches.
   const foreign = ['rounds', 'duration', 'warmup', 'connections', 'no-wrk', 'out'].filter((o) => process.argv.some((a) => a === `--${o}` || a.startsWith(`--${o}=`)));

@@ -43,14 +43,21 @@ export function benchArgs(own = {}, partialIf = []) {
     /**
      * Keeps the items whose id was asked for (all without the option); `keep` ids always stay. An id
      * that names none of `items` ends the run before anything starts: a misspelt scenario
-     * (`get-30kb` for `get-30k`) was dropped without a word, and the run looked complete.
+     * (`get-30kb` for `get-30k`) was dropped without a word, and the run looked complete. So does a
+     * list with no id at all (`--scenarios=` from an unset shell variable, `--scenarios ,`), which
+     * ran nothing, exited 0 and wrote an empty report over bench/partial/'s last one.
      */
     pick: (items, option, keep = []) => {
       if (args[option] === undefined) return items;
       const asked = args[option].split(',').filter((id) => id !== '');
+      const known = `known: ${items.map((x) => x.id).join(', ')}`;
+      if (asked.length === 0) {
+        console.error(`--${option}: ${JSON.stringify(args[option])} names no id; give one or more, comma-separated, or leave the option out for all; ${known}`);
+        process.exit(2);
+      }
       const unknown = asked.filter((id) => !items.some((x) => x.id === id));
       if (unknown.length > 0) {
-        console.error(`--${option}: no ${unknown.join(', ')} in this benchmark; known: ${items.map((x) => x.id).join(', ')}`);
+        console.error(`--${option}: no ${unknown.join(', ')} in this benchmark; ${known}`);
         process.exit(2);
       }
       return items.filter((x) => keep.includes(x.id) || asked.includes(x.id));

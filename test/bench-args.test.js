@@ -1,0 +1,54 @@
+// The benchmarks' --scenarios and --contenders: a list that names nothing the benchmark has, or no id
+// at all, ends the run before anything is measured (exit 2, with the known ids), and the fixture made
+// for the run is removed. Nothing here loads a server: a run these options do not stop would start
+// with --rounds 0 (run.js, run-h2.js) or without valgrind on the PATH (instructions.js).
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BENCH = join(dirname(dirname(fileURLToPath(import.meta.url))), 'bench');
+const base = mkdtempSync(join(tmpdir(), 'xorigin-bench-args-'));
+after(() => rmSync(base, { recursive: true, force: true }));
+
+/** Runs a bench script with its own TMPDIR and --out, so what it leaves behind can be seen. */
+function bench(script, args, env = {}) {
+  const dir = mkdtempSync(join(base, 'run-'));
+  const tmp = join(dir, 'tmp');
+  mkdirSync(tmp);
+  const out = join(dir, 'out');
+  const extra = script === 'instructions.js' ? [] : ['--rounds', '0', '--out', out, '--no-wrk'];
+  const r = spawnSync(process.execPath, [join(BENCH, script), ...args, ...extra], {
+    encoding: 'utf8', timeout: 60_000, env: { ...process.env, TMPDIR: tmp, ...env },
+  });
+  return { status: r.status, stderr: r.stderr, left: readdirSync(tmp) };
+}
+
+const SCRIPTS = [
+  ['run.js', {}],
+  ['run-h2.js', {}],
+  // An empty directory as the PATH (the script starts node by its own path): no valgrind or h2load,
+  // so a run the ids do not stop stops at the tool check, before any load.
+  ['instructions.js', { PATH: mkdtempSync(join(base, 'empty-path-')) }],
+];
+
+for (const [script, env] of SCRIPTS) {
+  test(`${script}: an id the benchmark does not have is refused with the known ids`, () => {
+    const r = bench(script, ['--scenarios', 'preflight,get-30kb'], env);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--scenarios: no get-30kb .*known: preflight, .*get-30k\b/);
+    assert.deepEqual(r.left, [], 'the fixture is removed');
+  });
+
+  for (const args of [['--scenarios', ','], ['--scenarios='], ['--contenders', ',']]) {
+    test(`${script} ${args.join(' ')}: a list with no id is refused, not run as an empty benchmark`, () => {
+      const r = bench(script, args, env);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /--(scenarios|contenders): "[,]?" names no id; .*known: /);
+      assert.deepEqual(r.left, [], 'the fixture is removed');
+    });
+  }
+}
