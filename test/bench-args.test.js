@@ -5,7 +5,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +49,30 @@ for (const [script, env] of SCRIPTS) {
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, /--(scenarios|contenders): "[,]?" names no id; .*known: /);
       assert.deepEqual(r.left, [], 'the fixture is removed');
+    });
+  }
+}
+
+// The bench commands README.md quotes name ids the scripts have: each list is run with one id added
+// that no benchmark has, so the script refuses it before anything starts, and its refusal must name
+// that id alone. (README's run-h2.js command once named `bare`, which run-h2.js calls bare-stream.)
+const README = readFileSync(join(dirname(BENCH), 'README.md'), 'utf8').replace(/\s*\n\s*/g, ' ');
+const QUOTED = [...README.matchAll(/`node bench\/((?:run|run-h2|instructions)\.js)([^`]*)`/g)];
+test('README quotes bench commands with --scenarios or --contenders', () => {
+  assert.ok(QUOTED.some((m) => /--(scenarios|contenders) /.test(m[2])), 'none found: has the README changed form?');
+});
+for (const [quoted, script, rest] of QUOTED) {
+  const args = rest.trim().split(' ').filter((a) => a !== '');
+  for (const option of ['--scenarios', '--contenders']) {
+    const at = args.indexOf(option);
+    if (at < 0) continue;
+    test(`README's ${quoted}: its ${option} are known to ${script}`, () => {
+      const probe = args.map((a, i) => (i === at + 1 ? `${a},zz-no-such-id` : a)).filter((a, i) => a !== '--out' && args[i - 1] !== '--out');
+      const r = spawnSync(process.execPath, [join(BENCH, script), ...probe], {
+        encoding: 'utf8', timeout: 60_000, env: { ...process.env, TMPDIR: mkdtempSync(join(base, 'readme-')) },
+      });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`${option}: no zz-no-such-id (in this benchmark|here); known: `), r.stderr);
     });
   }
 }
