@@ -192,3 +192,37 @@ test('out of descriptors while a thread hashes a changed file, the scan keeps th
   });
   assert.equal(out, 'kept');
 });
+
+test('a server over a small tree never loads node:worker_threads (it costs each process about 1 MB of resident memory); a large burst does', () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
+  writeFileSync(join(root, 'a.woff2'), Buffer.alloc(100_000, 1));
+  const probe = (hashBig) => `
+    import { serve } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+    import { FileHasher } from ${JSON.stringify(new URL('../dist/static/file-hasher.js', import.meta.url).href)};
+    import { writeFileSync } from 'node:fs';
+    const server = await serve({ root: ${JSON.stringify(root)}, cors: { origins: ['*'] }, etagCache: 'off' });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    // node:http, not fetch: undici loads node:worker_threads itself.
+    const { get } = await import('node:http');
+    const res = await new Promise((resolve) => get({ host: '127.0.0.1', port: server.address().port, path: '/a.woff2' }, (r) => r.resume().on('end', () => resolve(r))));
+    if (${hashBig}) {
+      const big = ${JSON.stringify(join(root, 'big.bin'))};
+      writeFileSync(big, Buffer.alloc(17 * 1024 * 1024, 2));
+      const hasher = new FileHasher(1);
+      await hasher.hash(big, 17 * 1024 * 1024);
+      hasher.close();
+    }
+    await server.shutdown(100);
+    console.log(res.statusCode, process.moduleLoadList.includes('NativeModule worker_threads'));`;
+  try {
+    // A file, not `-e`: node's evaluation of `--input-type=module -e` loads node:worker_threads itself.
+    const run = (hashBig) => {
+      writeFileSync(join(root, 'probe.mjs'), probe(hashBig));
+      return execFileSync(process.execPath, [join(root, 'probe.mjs')], { encoding: 'utf8' }).trim();
+    };
+    assert.equal(run(false), '200 false');
+    assert.equal(run(true), '200 true', 'past MAIN_BURST the hash runs on a thread');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

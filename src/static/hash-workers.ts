@@ -1,5 +1,13 @@
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+
+/**
+ * node:worker_threads, loaded on the first thread started: a tree small enough to be hashed on the
+ * main thread (file-hasher.ts) never needs it, and loading it cost `xorigin serve` 1 to 1.5 MB of resident memory (bench fixture, after load).
+ */
+let workerThreads: typeof import('node:worker_threads') | null = null;
+const require = createRequire(import.meta.url);
 
 /** Threads at most: hashing is bound by the disk and the cores, and each thread costs some 10 MB. */
 const MAX_THREADS = 8;
@@ -93,7 +101,8 @@ export class HashWorkers {
   }
 
   private start(): Worker {
-    const thread = new Worker(new URL('./hash-worker.js', import.meta.url));
+    workerThreads ??= require('node:worker_threads') as typeof import('node:worker_threads');
+    const thread = new workerThreads.Worker(new URL('./hash-worker.js', import.meta.url));
     thread.unref();
     this.started++;
     thread.on('message', (reply: Reply) => this.answered(thread, reply));
