@@ -16,7 +16,7 @@ import { BodyCache } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
 import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
-import { extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
+import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
 import { DiskBody, type DiskCounters } from './send-body.js';
 import { whenDiskTurn } from './disk-turns.js';
 import { BlockingReads } from './blocking-reads.js';
@@ -480,7 +480,12 @@ class StaticFiles {
   /** Status line and headers of a 200 or 206 (Content-Range and Content-Length built for the range). */
   private writeFileHead(res: ServerResponse, rep: Representation, variant: Variant, origin: string | undefined, status: number, start: number, end: number): void {
     if (status === 200) this.head(res, 200, rep.ok[variant], origin);
-    else this.head(res, 206, extend(rep.partial[variant], 'Content-Range', `bytes ${start}-${end}/${rep.info.size}`, 'Content-Length', String(end - start + 1)), origin);
+    else {
+      const b = rep.partial[variant];
+      b.h[CONTENT_RANGE_VALUE] = `bytes ${start}-${end}/${rep.info.size}`;
+      b.h[CONTENT_LENGTH_VALUE] = String(end - start + 1);
+      this.head(res, 206, b, origin);
+    }
   }
 
   /**
@@ -545,7 +550,7 @@ function withMergedVary(b: Block, existing: ReturnType<ServerResponse['getHeader
   if (i === -1) return b;
   const h = b.h.slice();
   h[i + 1] = mergeVary(Array.isArray(existing) ? existing.join(', ') : String(existing), h[i + 1] as string);
-  return { h, slots: b.slots, h2: null };
+  return { h, slots: b.slots, values: b.values, h2: null };
 }
 
 /** What the disk path needs to answer (and to answer again after a rescan). */

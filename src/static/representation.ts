@@ -9,13 +9,22 @@ export const ALLOW = 'GET, HEAD, OPTIONS';
 
 /**
  * A prebuilt `[name, value, ...]` header array and the indexes of its per-request origin slots;
- * `h2` is the same block as HTTP/2 sends it, made on its first HTTP/2 response (http2-exchange.ts).
+ * `values`: indexes of other values set per response before it is written (a 206's Content-Range and
+ * Content-Length); `h2` is the same block as HTTP/2 sends it, made on its first HTTP/2 response
+ * (http2-exchange.ts).
  */
 export interface Block {
   readonly h: string[];
   readonly slots: readonly number[];
+  readonly values: readonly number[];
   h2: Http2Block | null;
 }
+
+/** Where a 206 block (Representation.partial) holds its range's values, set per response. */
+export const CONTENT_RANGE_VALUE = 1;
+export const CONTENT_LENGTH_VALUE = 3;
+const RANGE_VALUES: readonly number[] = [CONTENT_RANGE_VALUE, CONTENT_LENGTH_VALUE];
+const NO_VALUES: readonly number[] = [];
 
 /**
  * A block per CORS variant: index 0 for a response to no Origin, a disallowed one, or any under
@@ -57,9 +66,12 @@ export class Representation {
     return (this.notModifiedBlocks ??= this.both(this.validators()));
   }
 
-  /** Everything a 206 carries besides Content-Range/Length. */
+  /**
+   * A 206's headers, its Content-Range and Content-Length left blank at CONTENT_RANGE_VALUE and
+   * CONTENT_LENGTH_VALUE: the response fills them in place, as it does the origin (no array per 206).
+   */
   get partial(): Blocks {
-    return (this.partialBlocks ??= this.both([...this.common(), ...this.validators()]));
+    return (this.partialBlocks ??= both(['Content-Range', '', 'Content-Length', '', ...this.common(), ...this.validators()], this.blocks.cors, this.negotiated, RANGE_VALUES));
   }
 
   /** A 416: no Content-Type or Content-Encoding, as it has no body of this representation. */
@@ -96,21 +108,22 @@ export interface ErrorAnswer {
 }
 
 /** `negotiated`: the file has precompressed siblings, so all its responses vary on Accept-Encoding. */
-function block(base: readonly string[], cors: ActualBlocks, variant: Variant, negotiated: boolean): Block {
+function block(base: readonly string[], cors: ActualBlocks, variant: Variant, negotiated: boolean, values: readonly number[]): Block {
   const h = [...base, ...(variant === 1 ? cors.allowed : cors.other)];
   const vary = cors.vary !== null ? (negotiated ? `${cors.vary}, Accept-Encoding` : cors.vary) : negotiated ? 'Accept-Encoding' : null;
   if (vary !== null) h.push('Vary', vary);
   const slots = variant === 1 ? cors.originSlots.map((s) => s + base.length) : [];
-  return { h, slots, h2: null };
+  return { h, slots, values, h2: null };
 }
 
-function both(base: readonly string[], cors: ActualBlocks, negotiated = false): Blocks {
-  return [block(base, cors, 0, negotiated), block(base, cors, 1, negotiated)];
+/** `values`: indexes in `base` of the values set per response (see Block). */
+function both(base: readonly string[], cors: ActualBlocks, negotiated = false, values = NO_VALUES): Blocks {
+  return [block(base, cors, 0, negotiated, values), block(base, cors, 1, negotiated, values)];
 }
 
-/** The same block with more headers after it (a 206's range, a redirect's Location): per request. */
+/** The same block with more headers after it (a redirect's Location): per request. */
 export function extend(b: Block, ...extra: string[]): Block {
-  return { h: [...b.h, ...extra], slots: b.slots, h2: null };
+  return { h: [...b.h, ...extra], slots: b.slots, values: b.values, h2: null };
 }
 
 /**
@@ -190,7 +203,7 @@ export class ResponseBlocks {
  * `body`: ASCII text (its length is its size in bytes), the reason phrase by default.
  */
 export function rawErrorResponse(cors: ActualBlocks, status: number, reason: string, body = `${reason}\n`): { text: string; bodyBytes: number } {
-  const h = block([], cors, 0, false).h;
+  const h = block([], cors, 0, false, NO_VALUES).h;
   let fields = '';
   for (let i = 0; i < h.length; i += 2) fields += `${h[i] as string}: ${h[i + 1] as string}\r\n`;
   const text =
