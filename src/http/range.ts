@@ -23,25 +23,8 @@ function isDigit(c: number): boolean {
   return c >= C_0 && c <= C_9;
 }
 
-/** The end of the run of DIGITs starting at `i`. */
-function digitsEnd(s: string, i: number): number {
-  while (i < s.length && isDigit(s.charCodeAt(i))) i++;
-  return i;
-}
-
-/**
- * The value of the digits s[start, end), or Infinity past Number.MAX_SAFE_INTEGER: a file is never
- * that large, so "beyond every file" is all such a number can mean, and no rounding can turn it
- * into a smaller, wrong, satisfiable position.
- */
-function digitsValue(s: string, start: number, end: number): number {
-  let v = 0;
-  for (let i = start; i < end; i++) {
-    v = v * 10 + (s.charCodeAt(i) - C_0);
-    if (v > Number.MAX_SAFE_INTEGER) return Infinity;
-  }
-  return v;
-}
+/** Positions past this are "beyond every file": see parseRange. */
+const MAX_POSITION = Number.MAX_SAFE_INTEGER;
 
 /** Compares two digit strings by value (leading zeros ignored) without converting them: -1, 0, 1. */
 function compareDigits(s: string, aStart: number, aEnd: number, bStart: number, bEnd: number): number {
@@ -74,46 +57,56 @@ export function parseRange(value: string, size: number): RangeResult {
   if (!equalsLowerAt(value, 0, 'bytes') || value.charCodeAt(5) !== 61 /* = */) return 'ignore';
   if (isOws(value.charCodeAt(6))) return 'ignore'; // OWS may stand only next to a comma (§5.6.1)
   const len = value.length;
+  // One pass, each position's value summed as its digits are read: charCodeAt is most of the cost.
+  // A value past 2^53 is inexact but stays past it (the sums only grow), and is made Infinity below.
   let firstStart = -1;
   let firstEnd = -1;
   let lastStart = -1;
   let lastEnd = -1;
+  let first = 0;
+  let last = 0;
   let specs = 0;
   let i = 6;
   while (i < len) {
-    const c = value.charCodeAt(i);
+    let c = value.charCodeAt(i);
     if (c === C_COMMA || isOws(c)) {
       i++; // an empty list element, or OWS around ","
       continue;
     }
     if (++specs > 1) return 'ignore';
     firstStart = i;
-    firstEnd = i = digitsEnd(value, i);
-    if (value.charCodeAt(i) !== C_DASH) return 'ignore';
+    for (; isDigit(c); c = value.charCodeAt(++i)) first = first * 10 + (c - C_0);
+    firstEnd = i;
+    if (c !== C_DASH) return 'ignore';
     lastStart = ++i;
-    lastEnd = i = digitsEnd(value, i);
+    for (c = value.charCodeAt(i); isDigit(c); c = value.charCodeAt(++i)) last = last * 10 + (c - C_0);
+    lastEnd = i;
     if (firstEnd === firstStart && lastEnd === lastStart) return 'ignore'; // "-" alone
-    while (i < len && isOws(value.charCodeAt(i))) i++;
-    if (i < len && value.charCodeAt(i) !== C_COMMA) return 'ignore';
+    while (isOws(c)) c = value.charCodeAt(++i);
+    if (i < len && c !== C_COMMA) return 'ignore';
   }
   if (specs === 0) return 'ignore'; // range-set needs one range-spec
+  // Past 2^53 a number means only "beyond every file", and no rounding can make it a smaller,
+  // wrong, satisfiable position.
+  if (first > MAX_POSITION) first = Infinity;
+  if (last > MAX_POSITION) last = Infinity;
 
   if (firstEnd === firstStart) {
     // suffix-range: satisfiable only with a non-zero suffix-length (§14.1.2).
-    const suffix = digitsValue(value, lastStart, lastEnd);
-    if (suffix === 0) return 'unsatisfiable';
+    if (last === 0) return 'unsatisfiable';
     // §14.1.2: on an empty representation a non-zero suffix-range is the one satisfiable form, but
     // a 206 cannot describe zero bytes; §14.2 lets a server ignore Range when there is no content.
     if (size === 0) return 'ignore';
-    return { start: suffix >= size ? 0 : size - suffix, end: size - 1 };
+    return { start: last >= size ? 0 : size - last, end: size - 1 };
   }
   // §14.1.1: an int-range whose last-pos is below its first-pos is invalid (ignored), whatever
-  // the length; checked on the digits, so two positions past 2^53 cannot round equal.
-  if (lastEnd > lastStart && compareDigits(value, lastStart, lastEnd, firstStart, firstEnd) < 0) return 'ignore';
-  const start = digitsValue(value, firstStart, firstEnd);
-  if (start >= size) return 'unsatisfiable'; // §14.1.2: first-pos must be below the length
-  const last = lastEnd > lastStart ? digitsValue(value, lastStart, lastEnd) : Infinity;
-  return { start, end: last >= size ? size - 1 : last };
+  // the length; two positions past 2^53 are compared on their digits, so they cannot round equal.
+  if (lastEnd > lastStart) {
+    const below = first === Infinity || last === Infinity ? compareDigits(value, lastStart, lastEnd, firstStart, firstEnd) < 0 : last < first;
+    if (below) return 'ignore';
+  }
+  if (first >= size) return 'unsatisfiable'; // §14.1.2: first-pos must be below the length
+  return { start: first, end: lastEnd === lastStart || last >= size ? size - 1 : last };
 }
 
 /** If-Range (§13.1.5): true when the Range may be honoured. A date must equal Last-Modified exactly. */
