@@ -31,6 +31,14 @@ export function benchArgs(own = {}, partialIf = []) {
       ...own,
     },
   });
+  // Number('abc') is NaN and Number('') 0: a mistyped count ran a benchmark of nothing, or looped on NaN.
+  for (const [option, min] of [['rounds', 0], ['duration', 1], ['warmup', 0], ['connections', 1]]) {
+    const n = Number(args[option]);
+    if (!/^\d+$/.test(args[option]) || n < min) {
+      console.error(`--${option}: ${JSON.stringify(args[option])} is not a whole number of at least ${min}; e.g. --${option} ${min === 0 ? 1 : 3}`);
+      process.exit(2);
+    }
+  }
   const partial = args.scenarios !== undefined || args.contenders !== undefined || partialIf.some((o) => args[o]);
   return {
     args,

@@ -1,6 +1,6 @@
 // The benchmarks' --scenarios and --contenders: a list that names nothing the benchmark has, or no id
 // at all, ends the run before anything is measured (exit 2, with the known ids), and the fixture made
-// for the run is removed. Nothing here loads a server: a run these options do not stop would start
+// for the run is removed; so does a count (--rounds, --duration...) that is no whole number. Nothing here loads a server: a run these options do not stop would start
 // with --rounds 0 (run.js, run-h2.js) or without valgrind on the PATH (instructions.js).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,6 +49,21 @@ for (const [script, env] of SCRIPTS) {
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, /--(scenarios|contenders): "[,]?" names no id; .*known: /);
       assert.deepEqual(r.left, [], 'the fixture is removed');
+    });
+  }
+}
+
+// A count that is no whole number (NaN from `abc`, 0 from an empty value) is refused before anything
+// starts. (run.js and run-h2.js get --rounds 0 from bench(), which wins over an earlier --rounds.)
+for (const [script, env] of SCRIPTS) {
+  const cases = script === 'instructions.js' ? [['--rounds', 'abc']] : [['--duration', '0'], ['--warmup', '1.5'], ['--connections', 'abc'], ['--duration=']];
+  for (const args of cases) {
+    test(`${script} ${args.join(' ')}: refused, naming the option`, () => {
+      const r = bench(script, args, env);
+      assert.equal(r.status, 2, r.stderr);
+      const option = args[0].replace(/=$/, '');
+      assert.match(r.stderr, new RegExp(`^${option}: ".*" is not a whole number of at least \\d`, 'm'));
+      assert.deepEqual(r.left, [], 'no fixture made');
     });
   }
 }
