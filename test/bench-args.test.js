@@ -91,3 +91,21 @@ for (const [quoted, script, rest] of QUOTED) {
     });
   }
 }
+
+// README's table of ids is what each script knows: a script's refusal lists its ids (nginx only where it is
+// installed, so it is left out of the comparison).
+const ID_ROWS = [...README.matchAll(/\| `bench\/((?:run|run-h2|instructions)\.js)` \| ([^|]+) \| ([^|]+) \|/g)];
+test('README has a table of bench ids for run.js, run-h2.js and instructions.js', () => {
+  assert.deepEqual(ID_ROWS.map((m) => m[1]).sort(), ['instructions.js', 'run-h2.js', 'run.js']);
+});
+for (const [, script, scenarios, contenders] of ID_ROWS) {
+  const ids = (cell) => cell.replace(/\(with `--h2`.*\)|\([^)]*installed[^)]*\)/g, '').split(',').map((x) => x.trim()).filter((x) => x !== '' && x !== 'nginx');
+  for (const [option, cell] of [['scenarios', scenarios], ['contenders', contenders]]) {
+    test(`README's --${option} ids for ${script} are the ones it knows`, () => {
+      const r = bench(script, [`--${option}`, 'zz-no-such-id'], script === 'instructions.js' ? { PATH: mkdtempSync(join(base, 'empty-path-')) } : {});
+      assert.equal(r.status, 2, r.stderr);
+      const known = /known: (.*)/.exec(r.stderr)[1].split(', ').filter((x) => x !== 'nginx');
+      assert.deepEqual(ids(cell), known);
+    });
+  }
+}
