@@ -31,12 +31,14 @@ function makeRoot() {
 
 const fdCount = () => readdirSync('/proc/self/fd').length;
 
+/** A server on `root`; `options` are those it was started with, for a test that reloads it. */
 async function start(root, extra = {}) {
   const log = [];
   // Files above 256 KiB are never held in memory here, so large ones always take the disk path under test.
-  const server = await serve({ root, cors: { origins: ['*'] }, log: (l) => log.push(l), smallFileLimit: 256 * 1024, ...extra });
+  const options = { root, cors: { origins: ['*'] }, log: (l) => log.push(l), smallFileLimit: 256 * 1024, ...extra };
+  const server = await serve(options);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, port: server.address().port, log };
+  return { server, port: server.address().port, log, options };
 }
 
 /** Polls until `check()` is true, or fails with `describe()` after `ms`. */
@@ -245,7 +247,10 @@ describe('shutdown with responses in flight and queued', () => {
 describe('send timeout: a client that stops reading', () => {
   test('stalled readers are cut after the timeout, release everything, and never starve others', async () => {
     const root = makeRoot();
-    const s = await start(root, { sendTimeout: 400 });
+    // A timeout no stalled download reaches while the test looks at them: with 400 ms from the start,
+    // the first were cut (their buffers back in the pool) before the last of 70 had begun on a busy
+    // machine, and the pool was never seen lent whole. It is cut to 400 ms by a reload below.
+    const s = await start(root, { sendTimeout: 60_000 });
     const baseline = fdCount();
     try {
       // 70 stalled downloads: more than the 64 pooled buffers.
@@ -271,8 +276,11 @@ describe('send timeout: a client that stops reading', () => {
         });
         assert.equal(body.length, size, path);
       }
-      // Then the server gives everything back and closes every stalled connection itself (a paused
-      // socket notices only once it reads again).
+      // Then, with a 400 ms timeout (a reload gives it to the connections already open), the server
+      // gives everything back and closes every stalled connection itself (a paused socket notices only
+      // once it reads again).
+      assert.equal(s.server.stats.buffersInUse, 64, 'a stalled download was cut under the 60 s timeout');
+      s.server.reload({ ...s.options, sendTimeout: 400 });
       await eventually(() => s.server.stats.inFlight === 0, () => `stats: ${JSON.stringify(s.server.stats)}`);
       await Promise.all(
         stalled.map((socket) => new Promise((resolve) => {
