@@ -84,7 +84,10 @@ describe('open-fd cache', () => {
       for (let i = 0; i < 300; i++) assert.equal((await request(s.port, { path: `/f${i}.otf` })).body.toString(), `font ${i}`);
       await eventually(() => s.server.stats.openFiles === 0, () => JSON.stringify(s.server.stats));
       assert.equal(s.server.stats.cachedFds, 128);
-      assert.ok(fdCount() <= baseline + 128 + 2, `fds: ${fdCount()}, baseline ${baseline}`); // + the listening socket and a client's
+      // The 128 kept, the listening socket and the root directory's own fd (asset-table.ts rootFd), once
+      // the last request's sockets and the fds evicted (closed on the thread pool) are gone: counted at
+      // once, a socket still open made it one too many (on a busy machine, or with this test run alone).
+      await eventually(() => fdCount() <= baseline + 128 + 2, () => `fds: ${fdCount()}, baseline ${baseline}`);
     } finally {
       await s.server.shutdown(500);
     }
