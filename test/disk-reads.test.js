@@ -32,16 +32,45 @@ async function start(more = () => {}) {
 }
 
 /**
- * Replaces fs.read and fs.readSync (for the server's modules too) while `fn` runs, counting the
- * 256 KiB chunk reads of each; `delayMs` makes every readSync that long (a slow device).
+ * The clock blocking-reads.ts times each blocking read on (performance.now), made the test's until it
+ * ends: a call of fs.readSync (for the server's modules too) takes no time on it, or exactly what
+ * `slowReads(ms)` last set (a slow device). On a busy machine a 256 KiB page-cache read now and then took
+ * 3-14 ms (its thread descheduled), and a read made slow by spinning for 12 ms took longer: the guard
+ * counted what it saw, and its trips followed the machine's load (two page-cache reads in a row sent
+ * the rest to the thread pool, one spin past 25 ms tripped it alone).
  */
-async function countReads(fn, delayMs = 0) {
+function readClock(t) {
+  const { readSync } = fs;
+  const now = performance.now;
+  let offset = 0;
+  let readMs = 0;
+  performance.now = () => now.call(performance) + offset;
+  fs.readSync = (...args) => {
+    const start = now.call(performance);
+    try {
+      return readSync(...args);
+    } finally {
+      offset += readMs - (now.call(performance) - start);
+    }
+  };
+  syncBuiltinESMExports();
+  t.after(() => {
+    performance.now = now;
+    fs.readSync = readSync;
+    syncBuiltinESMExports();
+  });
+  return { slowReads: (ms) => (readMs = ms) };
+}
+
+/**
+ * Replaces fs.read and fs.readSync (for the server's modules too) while `fn` runs, counting the
+ * 256 KiB chunk reads of each.
+ */
+async function countReads(fn) {
   const { read, readSync } = fs;
   const counts = { sync: 0, pool: 0 };
   fs.readSync = (fd, buffer, ...rest) => {
     if (buffer.length === CHUNK) counts.sync++;
-    const until = performance.now() + delayMs;
-    while (performance.now() < until); // the read waits for the device
     return readSync(fd, buffer, ...rest);
   };
   fs.read = (fd, buffer, ...rest) => {
@@ -68,6 +97,7 @@ function within(ms, promise) {
 }
 
 test('a body from disk is served while every thread-pool thread is busy', async (t) => {
+  readClock(t);
   const s = await start();
   t.after(s.stop);
   const first = await request(s.port, { path: '/font.ttf' }); // opens the file: its fd is kept
@@ -88,6 +118,7 @@ test('a body from disk is served while every thread-pool thread is busy', async 
 });
 
 test('fast reads stay on the main thread; two slow ones send the rest to the thread pool', async (t) => {
+  const clock = readClock(t);
   const s = await start();
   t.after(s.stop);
   await request(s.port, { path: '/font.ttf' });
@@ -96,12 +127,13 @@ test('fast reads stay on the main thread; two slow ones send the rest to the thr
     assert.ok(res.body.equals(s.font));
   });
   assert.deepEqual(fast, { sync: 4, pool: 0 }, 'a 1 MiB body is four 256 KiB reads on the main thread');
+  clock.slowReads(SLOW_READ_MS * 3);
   const slow = await countReads(async () => {
     const res = await request(s.port, { path: '/font.ttf' });
     assert.ok(res.body.equals(s.font), 'the same bytes, however they were read');
     const again = await request(s.port, { path: '/font.ttf' });
     assert.ok(again.body.equals(s.font));
-  }, SLOW_READ_MS * 3);
+  });
   assert.deepEqual(slow, { sync: 2, pool: 6 }, 'after two slow reads, the rest (and the next body) use the thread pool');
 });
 
