@@ -105,7 +105,8 @@ test('xorigin serve --debug writes the lines on stderr; a non-boolean "debug" in
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /debug/);
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', root, '--port', '0', '--origin', 'https://app.example', '--debug'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // --etag-cache off: the default cache is the user's ~/.cache/xorigin, which a test must not write.
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', root, '--port', '0', '--origin', 'https://app.example', '--debug', '--etag-cache', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     let out = '';
     let err = '';

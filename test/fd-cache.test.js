@@ -91,8 +91,11 @@ describe('open-fd cache', () => {
     } finally {
       await s.server.shutdown(500);
     }
-    await eventually(() => fdCount() <= baseline, () => `fds after shutdown: ${fdCount()}, baseline ${baseline}`);
-    rmSync(root, { recursive: true, force: true });
+    try {
+      await eventually(() => fdCount() <= baseline, () => `fds after shutdown: ${fdCount()}, baseline ${baseline}`);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   test('an fd evicted while a download still reads from it stays open until that download ends', async () => {

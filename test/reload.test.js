@@ -274,7 +274,8 @@ fsp.readdir = async (...args) => {
 };
 syncBuiltinESMExports();
 `);
-  const child = spawn(process.execPath, ['--import', new URL(`file://${hook}`).href, 'dist/cli/main.js', 'serve', '--config', config, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // --etag-cache off: the default cache is the user's ~/.cache/xorigin, which a test must not write.
+  const child = spawn(process.execPath, ['--import', new URL(`file://${hook}`).href, 'dist/cli/main.js', 'serve', '--config', config, '--port', '0', '--etag-cache', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => child.kill('SIGKILL'));
   let out = '';
   let err = '';

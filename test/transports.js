@@ -2,7 +2,7 @@
 // HTTP/2 (TLS, ALPN). The test certificate is generated at test time with openssl (no key material
 // is committed) and trusted by the clients here, not by turning verification off.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
@@ -21,6 +21,8 @@ let material = null;
 export function testCertificate(name = 'localhost') {
   if (material !== null && name === 'localhost') return material;
   const dir = mkdtempSync(join(tmpdir(), 'xorigin-tls-'));
+  // Removed when the test process ends (a server may still read the files until then).
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   execFileSync('openssl', [
