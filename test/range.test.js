@@ -119,3 +119,65 @@ for (const [value, size, expected] of ranges) {
     assert.deepEqual(parseRange(value, size), expected);
   });
 }
+
+/**
+ * parseRange is a hand-optimized one-pass scanner; this is the same policy written plainly, on
+ * BigInt (so no position rounds), to compare it with over random and adversarial values. Policy:
+ * the unit is `bytes`, any case (§14.1); OWS only next to a comma, so none right after "=" (§5.6.1);
+ * exactly one range-spec among empty list elements, else the whole representation (§14.2).
+ */
+function referenceRange(value, size) {
+  const m = /^bytes=(.*)$/is.exec(value);
+  if (m === null || /^[ \t]/.test(m[1])) return I;
+  const specs = m[1].split(',').map((e) => e.replace(/^[ \t]+|[ \t]+$/g, '')).filter((e) => e !== '');
+  if (specs.length !== 1) return I;
+  const spec = /^([0-9]*)-([0-9]*)$/.exec(specs[0]);
+  if (spec === null || (spec[1] === '' && spec[2] === '')) return I;
+  const n = BigInt(size);
+  if (spec[1] === '') {
+    const suffix = BigInt(spec[2]);
+    if (suffix === 0n) return U; // §14.1.2
+    if (n === 0n) return I; // a 206 cannot describe zero bytes (§14.2 lets Range be ignored)
+    return r(Number(suffix >= n ? 0n : n - suffix), size - 1);
+  }
+  const first = BigInt(spec[1]);
+  const last = spec[2] === '' ? null : BigInt(spec[2]);
+  if (last !== null && last < first) return I; // §14.1.1
+  if (first >= n) return U; // §14.1.2
+  return r(Number(first), Number(last === null || last >= n ? n - 1n : last));
+}
+
+test('parseRange agrees with a plain BigInt reference on 200,000 random and adversarial values (positions around 2^53 and 2^64, leading zeros, OWS, empty elements)', () => {
+  let seed = 20260;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+  const pick = (a) => a[Math.floor(rnd() * a.length)];
+  const around = (base) => (base + BigInt(Math.floor(rnd() * 9)) - 4n).toString();
+  const position = () =>
+    pick([
+      () => String(Math.floor(rnd() * 3000)),
+      () => String(Math.floor(rnd() * 2 ** 53)),
+      () => around(2n ** 53n),
+      () => around(2n ** 64n),
+      () => '0'.repeat(1 + Math.floor(rnd() * 25)) + Math.floor(rnd() * 3000),
+      () => '9'.repeat(1 + Math.floor(rnd() * 30)),
+      () => '',
+    ])();
+  const ows = () => pick(['', '', ' ', '\t', ' \t ']);
+  // Mostly well-formed, with one kind of damage now and then.
+  const rarely = (...noise) => (rnd() < 0.08 ? pick(noise) : '');
+  const sizes = [0, 1, 2, 100, 2999, 2 ** 53 - 2, 2 ** 53 - 1];
+  let satisfiable = 0;
+  for (let k = 0; k < 200_000; k++) {
+    let value = (rnd() < 0.9 ? pick(['bytes=', 'BYTES=', 'Bytes=']) : pick(['bytes =', 'items=', 'bytes=\t', 'bytes= '])) + rarely(',', ', ', ',,');
+    const specs = rnd() < 0.9 ? 1 : pick([0, 2]);
+    for (let s = 0; s < specs; s++) {
+      value += (s > 0 ? `${ows()},${ows()}` : '') + rarely(' ', 'x', '+') + position() + (rnd() < 0.95 ? '-' : pick(['--', '', ' -'])) + position();
+    }
+    value += rarely(ows(), ',', `${ows()},${ows()}`, 'x', '\u0660', ' x');
+    const size = rnd() < 0.3 ? Math.floor(rnd() * 3000) : pick(sizes);
+    const expected = referenceRange(value, size);
+    if (typeof expected === 'object') satisfiable++;
+    assert.deepEqual(parseRange(value, size), expected, `${JSON.stringify(value)} on ${size} bytes`);
+  }
+  assert.ok(satisfiable > 20_000, `only ${satisfiable} satisfiable cases: the generator no longer reaches them`);
+});
