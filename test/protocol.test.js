@@ -13,15 +13,6 @@ import { hasEncodedSlash, targetPath } from '../dist/http/request-target.js';
 
 const APP = 'https://app.example.com';
 
-async function until(check, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) return false;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return true;
-}
-
 function makeRoot() {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-proto-'));
   mkdirSync(join(root, 'fonts'));
@@ -222,82 +213,4 @@ test('during shutdown, a keep-alive connection reused while others finish is tol
     for (const agent of agents) agent.destroy();
     rmSync(root, { recursive: true, force: true });
   }
-});
-
-describe('a pipelining client that reads steadily, while node has stopped reading its socket behind the responses', () => {
-  let root;
-  let server;
-  let port;
-  // Past the largest body held in memory: each answer is read from disk in chunks as the client reads,
-  // and node resumes and pauses its socket between them.
-  const BIG = 3 * 1024 * 1024;
-  before(async () => {
-    root = mkdtempSync(join(tmpdir(), 'xorigin-pipe-'));
-    writeFileSync(join(root, 'big.otf'), Buffer.alloc(BIG, 7));
-    writeFileSync(join(root, 'small.woff2'), Buffer.alloc(1000, 1));
-    ({ server, port } = await start(root, { origins: ['*'] }));
-    // node:http checks its timeouts every second here (server.ts); a 1 s head timeout keeps this short.
-    server.headersTimeout = 1000;
-    // Asked for once: its fd is kept open (fd-cache.ts), so the answers below start without waiting.
-    await new Promise((resolve) => http.get({ host: '127.0.0.1', port, path: '/big.otf' }, (r) => r.resume().on('end', resolve)));
-  });
-  after(async () => {
-    await server.shutdown(100);
-    rmSync(root, { recursive: true, force: true });
-  });
-
-  /**
-   * Sends `text` but its last `tail` bytes, those 200 ms later (or never), then reads at ~3 MB/s;
-   * resolves with what it got and whether the server closed, at the close or after `ms`.
-   */
-  function pipeline(text, tail, ms, sendTail = true) {
-    return new Promise((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      let got = Buffer.alloc(0);
-      let closed = false;
-      socket.on('connect', () => {
-        socket.write(text.slice(0, text.length - tail));
-        if (sendTail) setTimeout(() => socket.write(text.slice(text.length - tail)), 200);
-      });
-      socket.on('data', (d) => {
-        got = Buffer.concat([got, d]);
-        socket.pause();
-        setTimeout(() => socket.resume(), d.length / 3000);
-      });
-      const done = () => {
-        clearTimeout(limit);
-        socket.destroy();
-        resolve({ text: got.toString('latin1'), bytes: got.length, closed });
-      };
-      const limit = setTimeout(done, ms);
-      socket.on('close', () => {
-        closed = true;
-        done();
-      });
-      socket.on('error', () => {});
-    });
-  }
-  const get = (path) => `GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`;
-  const answers = (text) => (text.match(/HTTP\/1\.1 200 OK/g) ?? []).length;
-
-  test('gets every answer, though a request waited longer than the head timeout for node to read it', async () => {
-    // 21 requests (4 of 3 MB), the last one's end sent 200 ms later: node has read its first bytes, then
-    // stops reading behind the answers before it, which take ~4 s to read (the head timeout is 1 s).
-    let text = '';
-    for (let i = 1; i <= 21; i++) text += get(i % 5 === 0 ? `/big.otf?i=${i}` : `/small.woff2?i=${i}`);
-    const r = await pipeline(text, 20, 20_000);
-    assert.equal(answers(r.text), 21, `answers: ${answers(r.text)}, bytes: ${r.bytes}, closed: ${r.closed}`);
-    assert.ok(r.bytes > 4 * BIG + 17 * 1000, `bytes: ${r.bytes}`);
-  });
-
-  test('a request head still unfinished after the answers before it have drained is timed out (408, closed)', async () => {
-    // The same, but the last request's end never comes: once the 20 answers have drained, its head
-    // gets the head timeout again, and then a 408.
-    let text = '';
-    for (let i = 1; i <= 21; i++) text += get(i % 5 === 0 ? `/big.otf?i=${i}` : `/small.woff2?i=${i}`);
-    const r = await pipeline(text, 20, 15_000, false);
-    assert.ok(r.closed, `the connection is closed (bytes: ${r.bytes})`);
-    assert.equal(answers(r.text), 20, 'every whole request answered');
-    assert.match(r.text, /HTTP\/1\.1 408 Request Timeout\r\n[^]*$/);
-  });
 });

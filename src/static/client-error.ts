@@ -73,8 +73,6 @@ export interface ClientErrorContext {
   readonly cors: () => ActualBlocks;
   readonly log: () => ((line: string) => void) | undefined;
   readonly logFormat: () => LogFormat;
-  /** node:http's headersTimeout in force, ms. */
-  readonly headersTimeout: () => number;
 }
 
 /**
@@ -84,13 +82,9 @@ export interface ClientErrorContext {
  * reports it here too, with no HTTP spoken yet) only closes the connection.
  */
 export function answerClientError(context: ClientErrorContext): (err: NodeJS.ErrnoException, socket: Duplex) => void {
-  const handle = (err: NodeJS.ErrnoException, socket: Duplex): void => {
+  return (err, socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable || !isHttpError(err)) {
       socket.destroy();
-      return;
-    }
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && answering(socket) !== null) {
-      timeAfterAnswer(socket, context.headersTimeout(), () => handle(err, socket));
       return;
     }
     if (closeAfterAnswer(socket)) return;
@@ -101,49 +95,6 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
     const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
     context.log()?.(clientErrorLine(remote, status, answer.bodyBytes, context.logFormat()));
   };
-  return handle;
-}
-
-/** The response being written on this socket, if one is. */
-function answering(socket: Duplex): ServerResponse | null {
-  const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-  return current != null && !current.writableFinished ? current : null;
-}
-
-/**
- * node:http's request timeout came while a response is still being written: the request it times is
- * one node has stopped reading (a pipelining client's next request, its first bytes read, the rest
- * left in the socket until the responses before it drain), so the client is not slow. node takes the
- * connection off its timed list when it reports it, so the request gets a fresh headers timeout here
- * from the end of the responses before it; still incomplete then (a client that never finishes it),
- * it is answered as node would have (`expired`: 408, then close).
- */
-function timeAfterAnswer(socket: Duplex, timeoutMs: number, expired: () => void): void {
-  const parser = (socket as Duplex & { parser?: { headersCompleted?: () => boolean } | null }).parser;
-  let timer: NodeJS.Timeout | null = null;
-  const check = (): void => {
-    timer = null;
-    if (socket.destroyed) return;
-    // Between two answers (the next one not yet begun when the last closed) there is no answer in
-    // progress for a moment: follow the answers until none is left.
-    if (answering(socket) !== null) return wait();
-    if (parser?.headersCompleted?.() === false) expired();
-  };
-  const wait = (): void => {
-    const current = answering(socket);
-    if (current !== null) {
-      current.once('close', wait);
-      return;
-    }
-    // Counted from the last answer's end: the client had no way to send the rest before.
-    if (timer !== null) clearTimeout(timer);
-    timer = setTimeout(check, timeoutMs);
-    timer.unref();
-  };
-  socket.once('close', () => {
-    if (timer !== null) clearTimeout(timer);
-  });
-  wait();
 }
 
 /**

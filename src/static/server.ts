@@ -47,9 +47,6 @@ export type ServerStats = StaticStats;
 
 type NodeServer = HttpServer | Http2SecureServer;
 
-/** node:http's headersTimeout: a request's head must have arrived this long after its first byte. */
-const HEADERS_TIMEOUT_MS = 10_000;
-
 /**
  * Validates the options, scans the root and resolves to a server ready to `listen`
  * (`(await serve(options)).listen(8080)`). Rejects with a PolicyError listing every problem when
@@ -59,15 +56,8 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
   let config = validate(options);
   let given = options;
   const handler = await handlerFor(config);
-  const made: { node: NodeServer | null } = { node: null };
-  const clientErrors: ClientErrorContext = {
-    cors: () => handler.corsBlocks,
-    log: () => config.log,
-    logFormat: () => config.logFormat,
-    headersTimeout: () => (made.node as unknown as HttpServer | null)?.headersTimeout ?? HEADERS_TIMEOUT_MS,
-  };
+  const clientErrors: ClientErrorContext = { cors: () => handler.corsBlocks, log: () => config.log, logFormat: () => config.logFormat };
   const { node, sessions, unstarted } = await createNodeServer(config, handler, clientErrors);
-  made.node = node;
   applyHttp1Timeouts(node, config);
   const sends = watchSends(node, config);
   node.on('clientError', answerClientError(clientErrors));
@@ -152,7 +142,7 @@ function applyHttp1Timeouts(server: NodeServer, config: ResolvedServerOptions): 
   // test/protocol.test.js fails if it stops working.
   s.httpAllowHalfOpen = true;
   // Slow or stalled clients must not hold sockets forever.
-  s.headersTimeout = HEADERS_TIMEOUT_MS;
+  s.headersTimeout = 10_000;
   s.requestTimeout = 30_000;
   s.keepAliveTimeout = config.keepAliveTimeout;
   // The send timeout is SendTimeouts' (see watchSends), not node:http's socket inactivity timer.
