@@ -1,5 +1,5 @@
 // Protocol details checked against RFC 9110/9112, over raw sockets so nothing normalises the request.
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
@@ -213,4 +213,135 @@ test('during shutdown, a keep-alive connection reused while others finish is tol
     for (const agent of agents) agent.destroy();
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+describe('a pipelining client that reads steadily, while node has stopped reading its socket behind the responses', () => {
+  let root;
+  let server;
+  let port;
+  // Past the largest body held in memory: each answer is read from disk in chunks as the client reads,
+  // and node pauses reading the socket while they are written.
+  const BIG = 3 * 1024 * 1024;
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'xorigin-pipe-'));
+    writeFileSync(join(root, 'big.otf'), Buffer.alloc(BIG, 7));
+    writeFileSync(join(root, 'small.woff2'), Buffer.alloc(1000, 1));
+    ({ server, port } = await start(root, { origins: ['*'] }));
+    // Asked for once: its fd is kept open (fd-cache.ts), so the answers below start without waiting.
+    await new Promise((resolve) => http.get({ host: '127.0.0.1', port, path: '/big.otf' }, (r) => r.resume().on('end', resolve)));
+  });
+  beforeEach(() => {
+    // node:http checks its timeouts every second here; short ones keep these tests short.
+    server.headersTimeout = 1000;
+    server.requestTimeout = 2000;
+  });
+  after(async () => {
+    await server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const get = (path) => `GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`;
+  // 4 answers of 3 MB, then 16 of 1 KB: ~4 s to read at 3 MB/s, node's socket paused most of it.
+  const DOWNLOADS = Array.from({ length: 20 }, (_, i) => get(i < 4 ? `/big.otf?i=${i}` : `/small.woff2?i=${i}`)).join('');
+  const ANSWERED = 4 * BIG + 16 * 1000;
+
+  /**
+   * Sends `text`, then reads: at ~3 MB/s until the 4 large answers have come, at once after that.
+   * `writes` are [ms, text] sent that long after connecting, or (`afterAnswers`) after the 20th
+   * answer has come. Resolves when the server closes, when `stopAt(statuses)` says so, or after `ms`,
+   * with the bytes received, their answers' statuses, and whether the server closed.
+   */
+  function pipeline({ text, writes = [], afterAnswers = [], stopAt = () => false, ms }) {
+    return new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      const timers = [];
+      const later = (list) => {
+        for (const [delay, more] of list) timers.push(setTimeout(() => socket.write(more), delay));
+      };
+      let bytes = 0;
+      let statuses = [];
+      let tail = '';
+      let closed = false;
+      const done = () => {
+        for (const t of timers) clearTimeout(t);
+        socket.destroy();
+        resolve({ bytes, statuses, closed });
+      };
+      socket.on('connect', () => {
+        socket.write(text);
+        later(writes);
+      });
+      socket.on('data', (d) => {
+        bytes += d.length;
+        // Status lines counted as they come (the bodies hold no letters).
+        const seen = tail + d.toString('latin1');
+        const before = statuses.length;
+        statuses = statuses.concat([...seen.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1])));
+        tail = seen.slice(-16);
+        if (before < 20 && statuses.length >= 20) later(afterAnswers);
+        if (stopAt(statuses)) return done();
+        if (bytes < 4 * BIG) {
+          socket.pause();
+          timers.push(setTimeout(() => socket.resume(), d.length / 3000));
+        }
+      });
+      timers.push(setTimeout(done, ms));
+      socket.on('close', () => {
+        closed = true;
+        done();
+      });
+      socket.on('error', () => {});
+    });
+  }
+
+  test('gets every answer, though a request waited longer than the head timeout for node to read it', async () => {
+    // A 21st request whose last bytes come 200 ms later: node has read its first bytes, then stops
+    // reading behind the answers before it, which take ~4 s to read (the head timeout is 1 s).
+    const last = get('/small.woff2?i=20');
+    const r = await pipeline({
+      text: DOWNLOADS + last.slice(0, -20),
+      writes: [[200, last.slice(-20)]],
+      stopAt: (s) => s.length === 21,
+      ms: 20_000,
+    });
+    assert.deepEqual(r.statuses, Array(21).fill(200), `closed: ${r.closed}, bytes: ${r.bytes}`);
+    assert.ok(r.bytes > ANSWERED + 1000, `bytes: ${r.bytes}`);
+  });
+
+  test('a request head still unfinished a head timeout after the answers before it is answered 408, and closed', async () => {
+    const r = await pipeline({ text: DOWNLOADS + get('/small.woff2?i=20').slice(0, -20), ms: 15_000 });
+    assert.ok(r.closed, `the connection is closed (bytes: ${r.bytes})`);
+    assert.deepEqual(r.statuses, [...Array(20).fill(200), 408]);
+  });
+
+  test('the next request is timed from its own start, not by the timer of the one before it', async () => {
+    // The 21st head is finished only once the 20 answers have come; a 22nd begins 1 s later, its
+    // end 1.5 s after that. Its head took less than the 2 s head timeout: no 408. (Timed from the
+    // end of the answers, as the 21st was, it would get one.)
+    server.headersTimeout = 2000;
+    const last = get('/small.woff2?i=20');
+    const next = get('/small.woff2?i=21');
+    const r = await pipeline({
+      text: DOWNLOADS + last.slice(0, -20),
+      afterAnswers: [[0, last.slice(-20)], [1000, next.slice(0, -20)], [2500, next.slice(-20)]],
+      stopAt: (s) => s.length === 22 || s.includes(408),
+      ms: 20_000,
+    });
+    assert.deepEqual(r.statuses, Array(22).fill(200), `closed: ${r.closed}`);
+  });
+
+  test('a request body trickled behind the answers is still timed: the connection is closed after them', async () => {
+    // node's request timeout (2 s here) strikes while the answers are written; counted again from
+    // their end, the body, one byte every 100 ms of 1,000, is still unfinished: closed.
+    const started = Date.now();
+    const trickle = Array.from({ length: 150 }, (_, i) => [100 * (i + 1), 'x']);
+    const r = await pipeline({
+      text: DOWNLOADS + 'POST /small.woff2 HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n',
+      writes: trickle,
+      ms: 15_000,
+    });
+    assert.ok(r.closed, `the connection is closed (after ${Date.now() - started} ms, bytes ${r.bytes})`);
+    // Every download and the POST's own answer (405) came first.
+    assert.deepEqual(r.statuses, [...Array(20).fill(200), 405]);
+  });
 });
