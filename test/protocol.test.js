@@ -226,6 +226,8 @@ describe('a pipelining client that reads steadily, while node has stopped readin
     root = mkdtempSync(join(tmpdir(), 'xorigin-pipe-'));
     writeFileSync(join(root, 'big.otf'), Buffer.alloc(BIG, 7));
     writeFileSync(join(root, 'small.woff2'), Buffer.alloc(1000, 1));
+    // More than the loopback buffers take at once: read slowly, it holds the socket for seconds.
+    writeFileSync(join(root, 'huge.otf'), Buffer.alloc(8 * BIG, 7));
     ({ server, port } = await start(root, { origins: ['*'] }));
     // Asked for once: its fd is kept open (fd-cache.ts), so the answers below start without waiting.
     await new Promise((resolve) => http.get({ host: '127.0.0.1', port, path: '/big.otf' }, (r) => r.resume().on('end', resolve)));
@@ -328,6 +330,52 @@ describe('a pipelining client that reads steadily, while node has stopped readin
       ms: 20_000,
     });
     assert.deepEqual(r.statuses, Array(22).fill(200), `closed: ${r.closed}`);
+  });
+
+  test('a head finished late behind the answers, then its body trickled: the body is still timed, and closed', async () => {
+    // node puts a connection back on its timed list only when a later message begins: the head
+    // timed again and finished, its body must still be timed (request timeout, 2 s here).
+    const started = Date.now();
+    const head = 'POST /small.woff2 HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n';
+    const trickle = Array.from({ length: 150 }, (_, i) => [100 * (i + 1), 'x']);
+    const r = await pipeline({ text: DOWNLOADS + head.slice(0, 10), afterAnswers: [[0, head.slice(10)], ...trickle], ms: 15_000 });
+    assert.ok(r.closed, `the connection is closed (after ${Date.now() - started} ms, bytes ${r.bytes})`);
+    assert.deepEqual(r.statuses, [...Array(20).fill(200), 405]);
+  });
+
+  test('heads struck by the timeout again and again behind one long answer hold one listener, not one each', async () => {
+    // A client reading one 24 MB answer at ~300 KB/s starts a head every 2.1 s and finishes it 2 s
+    // later, past the 1 s head timeout: each is timed again behind the answer, by the same timer.
+    let serverSide;
+    server.once('connection', (s) => {
+      serverSide = s;
+    });
+    let strikes = 0;
+    const count = (err) => {
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') strikes++;
+    };
+    server.prependListener('clientError', count);
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.on('data', () => {
+      socket.pause();
+      setTimeout(() => socket.resume(), 200);
+    });
+    socket.write(get('/huge.otf'));
+    const counts = [];
+    for (let i = 0; i < 4; i++) {
+      const head = get(`/small.woff2?late=${i}`);
+      socket.write(head.slice(0, 10));
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      assert.equal(serverSide._httpMessage?.req.url, '/huge.otf', 'the long answer holds the socket');
+      counts.push([serverSide.listenerCount('close'), serverSide._httpMessage.listenerCount('close')]);
+      socket.write(head.slice(10));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    socket.destroy();
+    server.removeListener('clientError', count);
+    assert.equal(strikes, 4, 'every head was struck by the head timeout');
+    assert.deepEqual(counts.slice(1), [counts[0], counts[0], counts[0]], `close listeners (socket, answer) after each head: ${JSON.stringify(counts)}`);
   });
 
   test('a request body trickled behind the answers is still timed: the connection is closed after them', async () => {

@@ -1,8 +1,8 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ActualBlocks } from '../cors/response-headers.js';
 import { clientErrorLine, type LogFormat } from './access-log.js';
 import { rawErrorResponse } from './representation.js';
+import { answering, retimeBehindAnswers, type Http1Socket } from './unread-request-timeout.js';
 
 /** Node's own statuses for a request it could not parse (see its default clientError handler). */
 const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
@@ -82,12 +82,12 @@ export interface ClientErrorContext {
  * reports it here too, with no HTTP spoken yet) only closes the connection.
  */
 export function answerClientError(context: ClientErrorContext): (err: NodeJS.ErrnoException, socket: Duplex) => void {
-  const handle = (err: NodeJS.ErrnoException, socket: Duplex): void => {
+  const handle = (err: NodeJS.ErrnoException, socket: Duplex, retimed = false): void => {
     if (err.code === 'ECONNRESET' || !socket.writable || !isHttpError(err)) {
       socket.destroy();
       return;
     }
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && retimeBehindAnswers(socket as Http1Socket, () => handle(err, socket))) return;
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && !retimed && retimeBehindAnswers(socket, () => handle(err, socket, true))) return;
     if (closeAfterAnswer(socket)) return;
     const [status, reason] = targetTooLong(err) ? URI_TOO_LONG : (requestLineStatus(err) ?? CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request']);
     const answer = rawErrorResponse(context.cors(), status, reason);
@@ -97,81 +97,6 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
     context.log()?.(clientErrorLine(remote, status, answer.bodyBytes, context.logFormat()));
   };
   return handle;
-}
-
-/** What node:http puts on the sockets it serves (its connectionListener), as far as used here. */
-type Http1Socket = Duplex & {
-  server?: { headersTimeout?: number; requestTimeout?: number };
-  parser?: Http1Parser | null;
-  _httpMessage?: ServerResponse | null;
-};
-
-/** node:http's parser: the last request parsed, and the message being parsed (`duration`: ms since it began). */
-interface Http1Parser {
-  incoming?: IncomingMessage | null;
-  headersCompleted?: () => boolean;
-  duration?: () => number;
-}
-
-/**
- * The response that has the socket, if one has: node:http writes them one at a time, in order, the
- * next taking the socket when one finishes. One whose bytes are all written but whose 'finish' has
- * not yet come still holds it, with the rest queued behind.
- */
-function answering(socket: Http1Socket): ServerResponse | null {
-  return socket._httpMessage ?? null;
-}
-
-/**
- * node:http's head or request timeout struck a request node itself stopped reading: while the
- * responses to the requests before it are written, node pauses the socket (a pipelining client's
- * next request is left in it, its first bytes read, the rest not), so the client is not slow. The
- * timeout is counted again, whole, from the end of those responses: node has taken the connection
- * off its timed list in reporting it, so this times that one message, its head (headersTimeout) or
- * its body (requestTimeout), until it is whole (`expired` is then not called; node times the
- * messages after it itself) or its time is up (`expired`: answered as node would have). False when
- * no response is being written: the client had the time node gave it.
- */
-function retimeBehindAnswers(socket: Http1Socket, expired: () => void): boolean {
-  const parser = socket.parser;
-  if (answering(socket) === null || parser == null || typeof parser.headersCompleted !== 'function' || typeof parser.duration !== 'function') return false;
-  const head = !parser.headersCompleted();
-  const request = head ? null : (parser.incoming ?? null);
-  if (!head && (request === null || request.complete)) return false;
-  const limitMs = (head ? socket.server?.headersTimeout : socket.server?.requestTimeout) ?? 0;
-  if (limitMs <= 0) return false;
-  // The message timed is told from a later one by when it began: a later one begins after this
-  // error, at least limitMs after it.
-  const began = performance.now() - parser.duration();
-  const pending = (): boolean =>
-    !socket.destroyed && socket.parser === parser && Math.abs(performance.now() - (parser.duration as () => number)() - began) < limitMs / 2 &&
-    (request === null ? !(parser.headersCompleted as () => boolean)() : !request.complete);
-  let timer: NodeJS.Timeout | null = null;
-  const stop = (): void => {
-    if (timer !== null) clearTimeout(timer);
-    socket.removeListener('close', stop);
-  };
-  // Follows the responses one by one, each holding the socket in turn, then times the message.
-  const follow = (): void => {
-    timer = null;
-    if (!pending()) return stop();
-    const current = answering(socket);
-    if (current !== null) {
-      current.once('close', follow);
-      return;
-    }
-    timer = setTimeout(() => {
-      timer = null;
-      stop();
-      // No answer can have begun since: node answers in order and parses nothing past the message.
-      if (pending()) expired();
-    }, limitMs);
-    // Cleared when the socket closes; never what keeps a stopping process up.
-    timer.unref();
-  };
-  socket.once('close', stop);
-  follow();
-  return true;
 }
 
 /**
