@@ -71,7 +71,7 @@ export class Representation {
    * CONTENT_LENGTH_VALUE: the response fills them in place, as it does the origin (no array per 206).
    */
   get partial(): Blocks {
-    return (this.partialBlocks ??= both(['Content-Range', '', 'Content-Length', '', ...this.common(), ...this.validators()], this.blocks.cors, this.negotiated, RANGE_VALUES));
+    return (this.partialBlocks ??= this.both(['Content-Range', '', 'Content-Length', '', ...this.common(), ...this.validators()], RANGE_VALUES));
   }
 
   /** A 416: no Content-Type or Content-Encoding, as it has no body of this representation. */
@@ -89,8 +89,8 @@ export class Representation {
     return ['ETag', this.info.etag, 'Last-Modified', this.info.lastModifiedText, 'Cache-Control', this.blocks.cacheControl];
   }
 
-  private both(base: readonly string[]): Blocks {
-    return both(base, this.blocks.cors, this.negotiated);
+  private both(base: readonly string[], values?: readonly number[]): Blocks {
+    return both(base, this.blocks.cors, this.negotiated, values);
   }
 }
 
