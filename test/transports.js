@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
+import net from 'node:net';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +105,22 @@ export const TRANSPORTS = [
   { name: 'HTTPS/1.1', scheme: 'https', http1: false, options: () => ({ tls: tlsFiles(), http2: false }), request: http1Request(https, () => ({ ca: testCertificate().pem })) },
   { name: 'HTTP/2', scheme: 'https', http1: false, options: () => ({ tls: tlsFiles() }), request: h2Request },
 ];
+
+/**
+ * The ways raw HTTP/1.1 bytes reach the server: cleartext, HTTPS/1.1 (`http2: false`), and TLS with
+ * HTTP/2 on, reached by ALPN http/1.1. Each: `name`, `options()` for serve(), `connect(port)`, a
+ * socket that may be written at once (TLS buffers writes until its handshake is done), and `ready`,
+ * the event it emits once connected (and the handshake done).
+ */
+export const HTTP1_WIRES = [
+  { name: 'HTTP/1.1', options: () => ({}), connect: (port) => net.connect({ host: '127.0.0.1', port }), ready: 'connect' },
+  { name: 'HTTPS/1.1', options: () => ({ tls: tlsFiles(), http2: false }), connect: tlsHttp1, ready: 'secureConnect' },
+  { name: 'HTTP/1.1 by ALPN on the HTTP/2 server', options: () => ({ tls: tlsFiles() }), connect: tlsHttp1, ready: 'secureConnect' },
+];
+
+function tlsHttp1(port) {
+  return tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+}
 
 /** The protocol ALPN picks when the client offers h2 and http/1.1. */
 export function negotiated(port) {

@@ -1,5 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { ClientErrorContext } from './client-error.js';
 import type { StaticHandler } from './handler.js';
@@ -35,14 +36,39 @@ export function createSecureNodeServer(config: ResolvedServerOptions, material: 
   const tls = { cert: material.cert, key: material.key, handshakeTimeout: HANDSHAKE_TIMEOUT, ...resumptionOptions(ticketKeysForProcess()) };
   if (!config.http2) {
     const server = createHttpsServer({ ...common, ...tls }, handler);
+    prepareHttp1OverTls(server);
     const unstarted = answerPlainHttp(server, HANDSHAKE_TIMEOUT, clientErrors);
     return { node: server as unknown as HttpServer, sessions: null, unstarted };
   }
   const server = createSecureServer({ ...tls, allowHTTP1: true, settings: HTTP2_LIMITS.settings, maxSessionMemory: HTTP2_LIMITS.maxSessionMemory }, handler as never);
+  prepareHttp1OverTls(server);
   const unstarted = answerPlainHttp(server, HANDSHAKE_TIMEOUT, clientErrors);
   // The HTTP/1.1 side of this server reads these as node:http does; they are not constructor options here.
   (server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = common.connectionsCheckingInterval;
   return { node: server, unstarted, sessions: answerStreams(server, handler, { keepAlive: config.keepAliveTimeout, send: config.sendTimeout }, clientErrors) };
+}
+
+/**
+ * Two things node:http gets wrong on a TLS connection speaking HTTP/1.1 (Node 20.20; a bare
+ * node:https server the same), set right on each as it starts. HTTP/2 connections are left alone:
+ * node:http2 reads and closes them itself.
+ * - Its parser reads the TLS layer directly (it "consumes" the handle), and while answers queue it
+ *   pauses and stops the handle reading. The TLS layer still hands over the rest of what it had
+ *   decrypted, one TLS record at a time: the paused parser refuses each (HPE_PAUSED), its bytes are
+ *   lost and node reports a client error. A pipelining client that wrote each request on its own
+ *   while downloads were under way got 2 answers of 15, then the close. Marked as consumed already,
+ *   the socket is read as a stream instead ('data' events, which a pause holds back), as node:http
+ *   reads any other stream.
+ * - A TLSSocket is not half-open: the client's close_notify and FIN after its last request ended
+ *   the server's writing too, and the answers still queued were lost (1 of 3). node:http answers
+ *   them and then closes (httpAllowHalfOpen, set in server.ts), as over cleartext.
+ */
+function prepareHttp1OverTls(server: TlsServer): void {
+  server.prependListener('secureConnection', (socket: TLSSocket & { _handle?: { _consumed?: boolean } | null }) => {
+    if (socket.alpnProtocol === 'h2') return;
+    if (socket._handle != null) socket._handle._consumed = true;
+    socket.allowHalfOpen = true;
+  });
 }
 
 /**
