@@ -189,12 +189,17 @@ class SessionState {
   /**
    * Every send timeout after our GOAWAY: once node:http2 is done with the session (its streams have
    * finished; one stuck is reset by the sweep), a socket still open is the client not closing its
-   * side, and is destroyed.
+   * side, and is destroyed. So is a session node:http2 keeps open with no stream of ours left: its
+   * graceful close waits until nghttp2 wants neither to read nor to write, which a client can put
+   * off for ever by leaving a header block unfinished (HEADERS without END_HEADERS: nghttp2 counts
+   * that stream as active, and no 'stream' event ever comes). That held the connection with no limit
+   * (still open 20 s in, with a 2 s keep-alive timeout and a 4 s send timeout): no sweep looks at a
+   * connection without a stream, and this timer waited for a destroy that never came.
    */
   private closeLingering(): void {
     this.linger = setTimeout(() => {
       if (this.socket.destroyed) return;
-      if (this.session.destroyed) this.socket.destroy();
+      if (this.session.destroyed || this.open === 0) this.end(true);
       else this.closeLingering();
     }, this.timeouts.send);
     this.linger.unref();
