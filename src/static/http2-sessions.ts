@@ -13,6 +13,9 @@ import { SlotTable } from './slot-table.js';
  *   fonts, styles and scripts fit; one client cannot make thousands of responses in flight.
  * - A 16 KiB header list, as the HTTP/1 side (Node's `maxHeaderSize`): beyond it the stream is
  *   refused (431-equivalent) and the connection lives on.
+ * - Up to 512 header fields, so that the list size is what binds: HPACK counts each field as at
+ *   least 32 bytes, so 16 KiB holds no more. Node's default of 128 refused a request well under the
+ *   size limit whose cookies came as one field each, as RFC 9113 §8.2.3 lets a client send them.
  * - 10 MB of buffered session memory (Node's default, kept), past which new streams are refused
  *   until the client reads.
  * Abuse of the protocol itself (a rapid-reset flood, CVE-2023-44487; floods of SETTINGS, PING or
@@ -20,6 +23,7 @@ import { SlotTable } from './slot-table.js';
  */
 export const HTTP2_LIMITS = {
   settings: { maxConcurrentStreams: 128, maxHeaderListSize: 16 * 1024 },
+  maxHeaderListPairs: (16 * 1024) / 32,
   maxSessionMemory: 10,
 } as const;
 

@@ -40,7 +40,7 @@ export function createSecureNodeServer(config: ResolvedServerOptions, material: 
     const unstarted = answerPlainHttp(server, HANDSHAKE_TIMEOUT, clientErrors);
     return { node: server as unknown as HttpServer, sessions: null, unstarted };
   }
-  const server = createSecureServer({ ...tls, allowHTTP1: true, settings: HTTP2_LIMITS.settings, maxSessionMemory: HTTP2_LIMITS.maxSessionMemory }, handler as never);
+  const server = createSecureServer({ ...tls, allowHTTP1: true, settings: HTTP2_LIMITS.settings, maxHeaderListPairs: HTTP2_LIMITS.maxHeaderListPairs, maxSessionMemory: HTTP2_LIMITS.maxSessionMemory }, handler as never);
   prepareHttp1OverTls(server);
   const unstarted = answerPlainHttp(server, HANDSHAKE_TIMEOUT, clientErrors);
   // The HTTP/1.1 side of this server reads these as node:http does; they are not constructor options here.
