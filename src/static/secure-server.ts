@@ -56,20 +56,41 @@ export function createSecureNodeServer(config: ResolvedServerOptions, material: 
  *   pauses and stops the handle reading. The TLS layer still hands over the rest of what it had
  *   decrypted, one TLS record at a time: the paused parser refuses each (HPE_PAUSED), its bytes are
  *   lost and node reports a client error. A pipelining client that wrote each request on its own
- *   while downloads were under way got 2 answers of 15, then the close. Marked as consumed already,
- *   the socket is read as a stream instead ('data' events, which a pause holds back), as node:http
- *   reads any other stream.
+ *   while downloads were under way got 2 answers of 15, then the close. So at its first pause the
+ *   connection is switched to being read as a stream (readAsStream), which a pause holds back.
+ *   Not from the start: read as a stream, a connection costs ~10% of HTTPS/1.1 requests per second
+ *   (wrk, 1-byte GETs, 20.2k against 22.5k), and most never pause.
  * - A TLSSocket is not half-open: the client's close_notify and FIN after its last request ended
  *   the server's writing too, and the answers still queued were lost (1 of 3). node:http answers
  *   them and then closes (httpAllowHalfOpen, set in server.ts), as over cleartext.
  */
 function prepareHttp1OverTls(server: TlsServer): void {
-  server.prependListener('secureConnection', (socket: TLSSocket & { _handle?: { _consumed?: boolean } | null }) => {
+  server.prependListener('secureConnection', (socket: TLSSocket) => {
     if (socket.alpnProtocol === 'h2') return;
-    if (socket._handle != null) socket._handle._consumed = true;
     socket.allowHalfOpen = true;
+    // Registered before node:http's own pause handler, which stops the handle reading.
+    socket.once('pause', () => readAsStream(socket));
   });
 }
+
+/**
+ * node:http's own switch: a 'data' listener makes it stop consuming the handle (its parser is fed
+ * from 'data' events instead). Its 'resume' handler, which restarted the handle it had stopped,
+ * goes with the switch, and the stream does not restart it (it believes a read is still under way),
+ * so the first resume does.
+ */
+function readAsStream(socket: TLSSocket & { _handle?: { reading?: boolean; readStart?: () => void } | null }): void {
+  socket.on('data', ignoreData);
+  socket.once('resume', () => {
+    const handle = socket._handle;
+    if (handle != null && handle.reading === false && typeof handle.readStart === 'function') {
+      handle.reading = true;
+      handle.readStart();
+    }
+  });
+}
+
+function ignoreData(): void {}
 
 /**
  * HTTP/1.1 connections come as 'request' (node:http's objects); HTTP/2 streams are answered without
