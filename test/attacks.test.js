@@ -239,6 +239,44 @@ test('a valid request pipelined before a malformed one gets its own whole respon
   }
 });
 
+test('a client sending garbage behind a download costs one close, not one listener per write', async () => {
+  const root = tempDir();
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(16 * MIB, 3)); // more than loopback buffers absorb
+  const s = await start(root);
+  let serverSide;
+  s.server.once('connection', (socket) => {
+    serverSide = socket;
+  });
+  const socket = net.connect(s.port, '127.0.0.1');
+  socket.on('error', () => {});
+  try {
+    await new Promise((r) => socket.once('connect', r));
+    socket.pause();
+    socket.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until('the download is under way', () => serverSide?._httpMessage != null);
+    // Each write a malformed request: node:http reports each as a client error.
+    for (let i = 0; i < 30; i++) {
+      socket.write('G\x01T / HTTP/1.1\r\n\r\n');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const listeners = serverSide._httpMessage.listenerCount('close');
+    assert.ok(listeners <= 4, `'close' listeners on the download: ${listeners}`);
+    // The download still arrives whole, alone, and then the connection closes.
+    const chunks = [];
+    socket.on('data', (c) => chunks.push(c));
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.resume();
+    await closed;
+    const wire = Buffer.concat(chunks).toString('latin1');
+    assert.deepEqual(statusLines(wire), ['HTTP/1.1 200 OK']);
+    assert.equal(wire.length - wire.indexOf('\r\n\r\n') - 4, 16 * MIB);
+  } finally {
+    socket.destroy();
+    await s.server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('the 10 s headers timeout is enforced near 10 s, not at Node\'s 30 s sweep', async () => {
   const root = tempDir();
   const s = await start(root);

@@ -99,6 +99,9 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
   return handle;
 }
 
+/** The connections closeAfterAnswer has set to close. */
+const closing = new WeakSet<Duplex>();
+
 /**
  * True when the error needs no answer of its own, the connection being closed after the one under
  * way. A response still being written on this socket (a pipelined request before the bad one, its
@@ -107,16 +110,22 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
  * node:http has already handed to the handler (a bad chunk size, a Transfer-Encoding it rejects
  * only after the head) belongs to that request, whose answer is given or under way: a second
  * response to it would be read by a pipelining client as the answer to its next request.
+ * Once a connection is to close so, later errors on it change nothing: node:http goes on parsing
+ * what the client sends, and a client sending garbage behind a long download raised one error per
+ * write, each of which added a 'close' listener (49 in 50 writes; MaxListenersExceededWarning).
  */
 function closeAfterAnswer(socket: Http1Socket): boolean {
+  if (closing.has(socket)) return true;
   const current = answering(socket);
   if (current !== null) {
+    closing.add(socket);
     if (!current.headersSent) current.shouldKeepAlive = false;
     current.once('close', () => socket.destroy());
     return true;
   }
   const incoming = socket.parser?.incoming;
   if (incoming == null || incoming.complete) return false;
+  closing.add(socket);
   socket.end(() => socket.destroy());
   return true;
 }
