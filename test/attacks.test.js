@@ -217,7 +217,7 @@ test('during shutdown, a pipelined disk response written after it began says Con
   assert.match(heads[1], /Connection: close/i);
 });
 
-test('a valid request pipelined before a malformed one gets its own whole response, not the 400', async () => {
+test('valid requests pipelined before a malformed one get their own whole responses, not the 400', async () => {
   const root = tempDir();
   writeFileSync(join(root, 'big.bin'), Buffer.alloc(MIB, 3));
   const s = await start(root);
@@ -232,6 +232,15 @@ test('a valid request pipelined before a malformed one gets its own whole respon
       // up after 5 s, so sooner means the server closed it.
       assert.ok(performance.now() - began < 4000, 'the connection was closed after the 200');
     }
+    // Three valid requests before the malformed one: all three answers, whole, then the close (the
+    // connection used to be closed after the first).
+    const began = performance.now();
+    const three = 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /big.bin?2 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\n';
+    const wire = await rawExchange(s.port, `${three}GARBAGE\r\n\r\n`);
+    assert.deepEqual(statusLines(wire), ['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']);
+    const heads = wire.match(/HTTP\/1\.1 200 OK\r\n[\s\S]*?\r\n\r\n/g) ?? [];
+    assert.equal(wire.length - heads.reduce((n, h) => n + h.length, 0), 2 * MIB, 'two whole bodies (and HEAD none)');
+    assert.ok(performance.now() - began < 4000, 'the connection was closed after the last answer');
     assert.equal((await get(s.port, '/big.bin')).status, 200);
   } finally {
     await s.server.shutdown(200);

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ActualBlocks } from '../cors/response-headers.js';
 import { clientErrorLine, type LogFormat } from './access-log.js';
@@ -103,10 +104,13 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
 const closing = new WeakSet<Duplex>();
 
 /**
- * True when the error needs no answer of its own, the connection being closed after the one under
- * way. A response still being written on this socket (a pipelined request before the bad one, its
- * body still being read from disk) is let finish, with Connection: close: an answer to the bad
- * request would take that response's place on the wire. And a fault in the body of a request
+ * True when the error needs no answer of its own, the connection being closed after the answers under
+ * way. The responses to the requests pipelined before the bad one (the one being written, its body
+ * perhaps still read from disk, and those queued behind it) are let finish, the last with
+ * Connection: close if its head is not written yet: an answer to the bad request would take the
+ * first one's place on the wire, and
+ * closing after the first one lost the others (3 valid requests before a malformed one: 1 answer).
+ * And a fault in the body of a request
  * node:http has already handed to the handler (a bad chunk size, a Transfer-Encoding it rejects
  * only after the head) belongs to that request, whose answer is given or under way: a second
  * response to it would be read by a pipelining client as the answer to its next request.
@@ -119,8 +123,7 @@ function closeAfterAnswer(socket: Http1Socket): boolean {
   const current = answering(socket);
   if (current !== null) {
     closing.add(socket);
-    if (!current.headersSent) current.shouldKeepAlive = false;
-    current.once('close', () => socket.destroy());
+    closeAfterLast(socket, current, socket.parser?.incoming ?? null);
     return true;
   }
   const incoming = socket.parser?.incoming;
@@ -128,6 +131,21 @@ function closeAfterAnswer(socket: Http1Socket): boolean {
   closing.add(socket);
   socket.end(() => socket.destroy());
   return true;
+}
+
+/**
+ * Follows the answers from `answer` on, each taking the socket in turn as the one before finishes,
+ * and destroys the socket after the last. `last`: the last request parsed before the error (null
+ * once node has let it go, its answer then done): its answer says Connection: close, which makes
+ * node end the connection after it, so it is not said on an earlier one.
+ */
+function closeAfterLast(socket: Http1Socket, answer: ServerResponse, last: IncomingMessage | null): void {
+  if (!answer.headersSent && (last === null || answer.req === last)) answer.shouldKeepAlive = false;
+  answer.once('close', () => {
+    const next = answering(socket);
+    if (next !== null && next !== answer) closeAfterLast(socket, next, last);
+    else socket.destroy();
+  });
 }
 
 /** An error of Node's HTTP/1 parser or its request timeout, as opposed to one of TLS. */
