@@ -871,7 +871,11 @@ async function silentH2Client(port) {
   return raw;
 }
 
-test('a client that ignores GOAWAY and never closes its side does not hold the server\'s socket', async (t) => {
+/**
+ * A server with a 200 ms keep-alive and a 300 ms send timeout, and a silentH2Client on it; `held()`
+ * says whether the server still holds that connection's fd. Both go when the test ends.
+ */
+async function silentClientOnShortTimeouts(t) {
   const { root } = makeRoot();
   const { server, port } = await start({ root, keepAliveTimeout: 200, sendTimeout: 300 });
   let raw = null;
@@ -883,6 +887,11 @@ test('a client that ignores GOAWAY and never closes its side does not hold the s
   raw = await silentH2Client(port);
   const held = () => serverHoldsSocket(port, raw.localPort);
   assert.ok(held(), 'the server\'s end of the connection is found among this process\'s fds');
+  return { raw, held };
+}
+
+test('a client that ignores GOAWAY and never closes its side does not hold the server\'s socket', async (t) => {
+  const { raw, held } = await silentClientOnShortTimeouts(t);
   await new Promise((resolve) => raw.once('end', resolve)); // GOAWAY, then the server's FIN
   assert.ok(await until(() => !held(), 5000), 'the server still holds the connection\'s fd 5 s after its FIN');
 });
@@ -890,23 +899,13 @@ test('a client that ignores GOAWAY and never closes its side does not hold the s
 test('a client that leaves a header block unfinished (HEADERS without END_HEADERS) is closed a send timeout after the GOAWAY', async (t) => {
   // nghttp2 counts the half-received stream as active, so node:http2's graceful close after the
   // keep-alive GOAWAY never completes, and no 'stream' event ever reaches the server's sweep.
-  const { root } = makeRoot();
-  const { server, port } = await start({ root, keepAliveTimeout: 200, sendTimeout: 300 });
-  let raw = null;
-  t.after(async () => {
-    raw?.destroy();
-    await server.shutdown(100);
-    rmSync(root, { recursive: true, force: true });
-  });
-  raw = await silentH2Client(port);
+  const { raw, held } = await silentClientOnShortTimeouts(t);
   // The server's SETTINGS, acknowledged before the header block: no other frame may come inside it.
   await new Promise((resolve) => raw.once('data', resolve));
   const path = Buffer.from('/a.woff2');
   const authority = Buffer.from('localhost');
   const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, path.length]), path, Buffer.from([0x01, authority.length]), authority]);
   raw.write(Buffer.concat([frame(4, 1, 0, Buffer.alloc(0)), frame(1, 0x01, 1, block)])); // END_STREAM, no END_HEADERS
-  const held = () => serverHoldsSocket(port, raw.localPort);
-  assert.ok(held(), 'the server\'s end of the connection is found among this process\'s fds');
   // GOAWAY at 200 ms, the cut a send timeout later: ~0.5 s, up to a sweep late.
   assert.ok(await until(() => !held(), 5000), 'the server still holds the connection 5 s after its GOAWAY');
 });
