@@ -192,7 +192,112 @@ for (const wire of HTTP1_WIRES) {
       rmSync(root, { recursive: true, force: true });
     }
   });
+  test(`${wire.name}: a client that goes on sending after the request that closes the connection still reads every answer`, async () => {
+    // The server closed with the client's later bytes unread: the kernel sent a TCP reset, and the
+    // client lost the answers it had not read yet (31 of 50 came, with 4 KB 20 ms after a malformed request).
+    const root = tempDir();
+    writeFileSync(join(root, 'small.txt'), 's'.repeat(2000));
+    writeFileSync(join(root, 'mid.bin'), Buffer.alloc(200_000, 7));
+    const s = await start(root, wire.options());
+    const GET = (path) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    try {
+      const cases = [
+        { name: 'answers before a malformed request', first: GET('/small.txt').repeat(40) + GET('/mid.bin').repeat(4) + 'GARBAGE\r\n\r\n', statuses: [...Array(44).fill('200')], bytes: 40 * 2000 + 4 * 200_000 },
+        { name: 'the 400 to a malformed request', first: 'GARBAGE\r\n\r\n', statuses: ['400'], bytes: -1 },
+        { name: 'a request with Connection: close', first: GET('/mid.bin').replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'), statuses: ['200'], bytes: 200_000 },
+        { name: 'an HTTP/1.0 request', first: 'GET /mid.bin HTTP/1.0\r\n\r\n', statuses: ['200'], bytes: 200_000, version: '1.0' },
+      ];
+      for (const c of cases) {
+        const socket = wire.connect(s.port);
+        socket.on('error', () => {});
+        await new Promise((resolve) => socket.once(wire.ready, resolve));
+        // Nothing read until the server has answered and closed, and the later bytes have come.
+        socket.pause();
+        socket.write(c.first);
+        await new Promise((r) => setTimeout(r, 20));
+        socket.write(GET('/small.txt').repeat(2000));
+        await new Promise((r) => setTimeout(r, 300));
+        const chunks = [];
+        socket.on('data', (d) => chunks.push(d));
+        const closed = new Promise((r) => socket.once('close', r));
+        socket.resume();
+        await closed;
+        const got = Buffer.concat(chunks).toString('latin1');
+        const statuses = [...got.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((m) => m[1]);
+        assert.deepEqual(statuses, c.statuses, c.name);
+        if (c.bytes >= 0) {
+          const heads = got.match(/HTTP\/1\.[01] 200 OK\r\n[\s\S]*?\r\n\r\n/g) ?? [];
+          assert.equal(got.length - heads.reduce((n, h) => n + h.length, 0), c.bytes, `${c.name}: whole bodies`);
+        }
+      }
+    } finally {
+      await s.server.shutdown(200);
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 }
+
+test('a connection closed after a 400 reads and drops what the client still sends, then goes when it pauses 2 s', async () => {
+  const root = tempDir();
+  const s = await start(root);
+  const socket = net.connect({ host: '127.0.0.1', port: s.port, allowHalfOpen: true });
+  const errors = [];
+  socket.on('error', (e) => errors.push(e.code));
+  try {
+    await new Promise((r) => socket.once('connect', r));
+    const chunks = [];
+    socket.on('data', (c) => chunks.push(c));
+    socket.write('GARBAGE\r\n\r\n');
+    await new Promise((r) => socket.once('end', r));
+    assert.match(Buffer.concat(chunks).toString('latin1'), /^HTTP\/1\.1 400 /);
+    // The server has closed its side. What comes now is read and dropped, not answered by a reset.
+    for (let i = 0; i < 5; i++) {
+      socket.write('MORE'.repeat(10_000));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.deepEqual(errors, [], 'no reset while the client keeps sending');
+    // 2 s of silence (LINGER_IDLE_MS): the server has closed the socket. The next bytes are answered
+    // by a reset, which the write after them reports.
+    await new Promise((r) => setTimeout(r, 2600));
+    socket.write('LATE');
+    await new Promise((r) => setTimeout(r, 100));
+    socket.write('LATE');
+    await until('the reset', () => errors.length > 0, 3000);
+    assert.ok(['ECONNRESET', 'EPIPE'].includes(errors[0]), `errors: ${errors}`);
+  } finally {
+    socket.destroy();
+    await s.server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a client that keeps sending after a 400 holds the connection 10 s at most', async () => {
+  const root = tempDir();
+  const s = await start(root);
+  // node:http's own head and request timeouts (10 s, 30 s) out of the way: the limit is the linger's.
+  s.server.headersTimeout = s.server.requestTimeout = 60_000;
+  const socket = net.connect({ host: '127.0.0.1', port: s.port, allowHalfOpen: true });
+  let reset = null;
+  socket.on('error', () => (reset ??= performance.now()));
+  try {
+    await new Promise((r) => socket.once('connect', r));
+    socket.write('GARBAGE\r\n\r\n');
+    socket.resume();
+    await new Promise((r) => socket.once('end', r));
+    const closed = performance.now();
+    // A few bytes every 400 ms: each would push the 2 s idle limit on forever.
+    while (reset === null && performance.now() - closed < 20_000) {
+      socket.write('MORE');
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    const held = (reset ?? Infinity) - closed;
+    assert.ok(held > 9000 && held < 13_000, `reset ${Math.round(held)} ms after the close`);
+  } finally {
+    socket.destroy();
+    await s.server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
 
 test('during shutdown, a pipelined disk response written after it began says Connection: close', async () => {
   const root = tempDir();

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ActualBlocks } from '../cors/response-headers.js';
 import { clientErrorLine, type LogFormat } from './access-log.js';
+import { closeLingering } from './lingering-close.js';
 import { rawErrorResponse } from './representation.js';
 import { answering, retimeBehindAnswers, type Http1Socket } from './unread-request-timeout.js';
 
@@ -92,7 +93,8 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
     if (closeAfterAnswer(socket)) return;
     const [status, reason] = targetTooLong(err) ? URI_TOO_LONG : (requestLineStatus(err) ?? CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request']);
     const answer = rawErrorResponse(context.cors(), status, reason);
-    socket.end(answer.text, () => socket.destroy());
+    socket.write(answer.text);
+    closeLingering(socket);
     // Logged too: probes with malformed requests must leave a trace.
     const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
     context.log()?.(clientErrorLine(remote, status, answer.bodyBytes, context.logFormat()));
@@ -129,22 +131,23 @@ function closeAfterAnswer(socket: Http1Socket): boolean {
   const incoming = socket.parser?.incoming;
   if (incoming == null || incoming.complete) return false;
   closing.add(socket);
-  socket.end(() => socket.destroy());
+  closeLingering(socket);
   return true;
 }
 
 /**
  * Follows the answers from `answer` on, each taking the socket in turn as the one before finishes,
- * and destroys the socket after the last. `last`: the last request parsed before the error (null
- * once node has let it go, its answer then done): its answer says Connection: close, which makes
- * node end the connection after it, so it is not said on an earlier one.
+ * and closes the connection after the last, lingering (the client may still be sending). `last`:
+ * the last request parsed before the error (null once node has let it go, its answer then done):
+ * its answer says Connection: close, which makes node close the connection after it, so it is not
+ * said on an earlier one.
  */
 function closeAfterLast(socket: Http1Socket, answer: ServerResponse, last: IncomingMessage | null): void {
   if (!answer.headersSent && (last === null || answer.req === last)) answer.shouldKeepAlive = false;
   answer.once('close', () => {
     const next = answering(socket);
     if (next !== null && next !== answer) closeAfterLast(socket, next, last);
-    else socket.destroy();
+    else closeLingering(socket);
   });
 }
 

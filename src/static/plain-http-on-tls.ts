@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { clientErrorLine } from './access-log.js';
 import type { ClientErrorContext } from './client-error.js';
+import { closeLingering } from './lingering-close.js';
 import { rawErrorResponse } from './representation.js';
 
 /** The first byte of every TLS connection: a handshake record (RFC 8446 §5.1, ContentType 22). */
@@ -12,13 +13,6 @@ const TLS_HANDSHAKE = 0x16;
  * HTTP: the longest method in the IANA registry (`UPDATEREDIRECTREF`) is 17 characters.
  */
 const LOOK_LIMIT = 24;
-
-/**
- * How long the rest of a cleartext request is read and dropped once the 400 is flushed, before the
- * connection is closed (ms): Go's net/http waits the same 500 ms (`rstAvoidanceDelay`) for the
- * client to read the answer before a close that could send it a TCP reset.
- */
-const LINGER_AFTER_ANSWER = 500;
 
 /** What the answer to a cleartext request says, as nginx and Go's net/http say it. */
 const PLAIN_HTTP_BODY = 'This port speaks HTTPS: the request was sent as plain HTTP. Use an https:// URL.\n';
@@ -122,7 +116,7 @@ export function answerPlainHttp(server: TlsServer, handshakeTimeout: number, con
         startTls.call(server, socket);
       } else if (kind === 'http') {
         unstarted.started(socket);
-        answer(socket, handshakeTimeout, context);
+        answer(socket, context);
       } else socket.destroy();
     };
     socket.on('data', onData);
@@ -131,26 +125,13 @@ export function answerPlainHttp(server: TlsServer, handshakeTimeout: number, con
 }
 
 /**
- * The 400, with the CORS headers every response carries. The rest of the request is read and
- * dropped (closing with unread bytes would send a TCP reset, which can make the client lose the
- * answer) for LINGER_AFTER_ANSWER ms once the answer is flushed, and `limit` ms in all: a client
- * that half-closes and keeps sending a byte now and then would otherwise reset the idle timeout
- * forever, holding the socket and keeping `shutdown()` from finishing.
+ * The 400, with the CORS headers every response carries, then a lingering close (lingering-close.ts):
+ * the rest of the request is read and dropped, as closing with unread bytes would send a TCP reset,
+ * which can make the client lose the answer.
  */
-function answer(socket: Socket, limit: number, context: ClientErrorContext): void {
+function answer(socket: Socket, context: ClientErrorContext): void {
   const response = rawErrorResponse(context.cors(), 400, 'Bad Request', PLAIN_HTTP_BODY);
-  const close = (): void => {
-    socket.destroy();
-  };
-  const cap = setTimeout(close, limit);
-  let linger: NodeJS.Timeout | undefined;
-  socket.on('data', ignore);
-  socket.once('close', () => {
-    clearTimeout(cap);
-    clearTimeout(linger);
-  });
-  socket.end(response.text, () => {
-    linger = setTimeout(close, LINGER_AFTER_ANSWER);
-  });
+  socket.write(response.text);
+  closeLingering(socket);
   context.log()?.(clientErrorLine(socket.remoteAddress, 400, response.bodyBytes, context.logFormat()));
 }

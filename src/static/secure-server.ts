@@ -3,6 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { ClientErrorContext } from './client-error.js';
+import { restartReading } from './lingering-close.js';
 import type { StaticHandler } from './handler.js';
 import { answerStream } from './http2-exchange.js';
 import { HTTP2_LIMITS, Http2Sessions, type SessionTimeouts } from './http2-sessions.js';
@@ -79,15 +80,9 @@ function prepareHttp1OverTls(server: TlsServer): void {
  * goes with the switch, and the stream does not restart it (it believes a read is still under way),
  * so the first resume does.
  */
-function readAsStream(socket: TLSSocket & { _handle?: { reading?: boolean; readStart?: () => void } | null }): void {
+function readAsStream(socket: TLSSocket): void {
   socket.on('data', ignoreData);
-  socket.once('resume', () => {
-    const handle = socket._handle;
-    if (handle != null && handle.reading === false && typeof handle.readStart === 'function') {
-      handle.reading = true;
-      handle.readStart();
-    }
-  });
+  socket.once('resume', () => restartReading(socket));
 }
 
 function ignoreData(): void {}

@@ -6,6 +6,7 @@ import type { Server as TlsServer } from 'node:tls';
 import { SendTimeouts } from './send-timeouts.js';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
 import { answerClientError, type ClientErrorContext } from './client-error.js';
+import { lingerWhenClosedSoon } from './lingering-close.js';
 import type { Http2Sessions } from './http2-sessions.js';
 import type { UnstartedConnections } from './plain-http-on-tls.js';
 import type { SecureServer } from './secure-server.js';
@@ -60,6 +61,7 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
   const { node, sessions, unstarted } = await createNodeServer(config, handler, clientErrors);
   applyHttp1Timeouts(node, config);
   const sends = watchSends(node, config);
+  closeHttp1Lingering(node, config);
   node.on('clientError', answerClientError(clientErrors));
   answerHttp1Oddities(node, handler);
   node.on('close', () => handler.close());
@@ -126,9 +128,9 @@ function answerHttp1Oddities(node: NodeServer, handler: StaticHandler): void {
     res.shouldKeepAlive = false;
     res.assignSocket(socket as Socket);
     handler(req, res);
-    // The handler answers a CONNECT at once (405, or 400 for a bad Host). The socket is ended and
-    // destroyed once that is flushed: it allows half-open, so an end() alone would keep it (and the
-    // response, unlogged) for as long as the client kept its side open.
+    // The handler answers a CONNECT at once (405, or 400 for a bad Host). The socket is then closed,
+    // lingering (see closeHttp1Lingering): it allows half-open, so an end() alone would keep it (and
+    // the response, unlogged) for as long as the client kept its side open.
     (socket as Socket).destroySoon();
   });
 }
@@ -158,6 +160,16 @@ function watchSends(node: NodeServer, config: ResolvedServerOptions): SendTimeou
   const sends = new SendTimeouts(config.sendTimeout);
   node.on(config.tls === null ? 'connection' : 'secureConnection', (socket: Socket) => sends.add(socket));
   return sends;
+}
+
+/**
+ * HTTP/1.x connections node:http closes after an answer close lingering (lingering-close.ts), so a
+ * client that sent more after its last request still reads every answer. HTTP/2 closes its own.
+ */
+function closeHttp1Lingering(node: NodeServer, config: ResolvedServerOptions): void {
+  node.on(config.tls === null ? 'connection' : 'secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
+    if (socket.alpnProtocol !== 'h2') lingerWhenClosedSoon(socket);
+  });
 }
 
 /**

@@ -1,0 +1,102 @@
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/**
+ * How long a lingering connection waits for more input before it is closed (ms), counted from the
+ * end of its output and from each later read: nginx's `lingering_timeout` is 5 s, Go's net/http
+ * waits 500 ms (`rstAvoidanceDelay`) without reading. A client that read its answers has closed
+ * by then; one that is still sending is not waiting for anything.
+ */
+export const LINGER_IDLE_MS = 2000;
+
+/**
+ * How long a lingering connection is kept in all once its output has ended (ms), however its
+ * client keeps sending: nginx's `lingering_time` (30 s), shortened as a byte every second would
+ * otherwise hold the socket, and `shutdown()`, that long.
+ */
+export const LINGER_MAX_MS = 10_000;
+
+/** A socket's stream handle (node's TCPWrap or TLSWrap), as far as reading is concerned. */
+interface ReadHandle {
+  reading?: boolean;
+  readStart?: () => number;
+}
+
+const lingering = new WeakSet<Duplex>();
+
+/**
+ * Restarts reading a handle node:http stopped: while its parser read the handle directly, its
+ * 'pause' handler stopped the handle (answers were queuing), and once the parser lets go, the
+ * stream believes a read is still under way and never asks again.
+ */
+export function restartReading(socket: Duplex): void {
+  const handle = (socket as Duplex & { _handle?: ReadHandle | null })._handle;
+  if (handle != null && handle.reading === false && typeof handle.readStart === 'function') {
+    handle.reading = true;
+    handle.readStart();
+  }
+}
+
+function drop(): void {}
+
+/**
+ * Closes an HTTP/1.x connection without losing the answers already written (RFC 9112 §9.6, nginx's
+ * lingering close): the output is ended (a FIN after the last answer), then what the client still
+ * sends is read and dropped until it closes its side, sends nothing for LINGER_IDLE_MS, or
+ * LINGER_MAX_MS have passed; then the socket is destroyed. Destroying it at once, with bytes of the
+ * client's unread (a request pipelined after the last one answered, the rest of a request body, or
+ * bytes still on their way), makes the kernel send a TCP reset, and a client that gets one may
+ * drop the answers it had not read yet (34 of 50 answers came, when 4 bytes followed a malformed
+ * request 20 ms later). Calling it again, or on a destroyed socket, does nothing.
+ *
+ * node:http's parser stops reading the connection: its 'data' listener is taken off, and a 'data'
+ * listener of our own makes node:http stop feeding its parser from the handle (its listener
+ * wrapper "unconsumes" it), so the bytes come to us as 'data' and are dropped.
+ */
+export function closeLingering(socket: Duplex): void {
+  if (socket.destroyed || lingering.has(socket)) return;
+  lingering.add(socket);
+  socket.removeAllListeners('data');
+  socket.on('data', drop);
+  // The client closed its side: nothing more can come once the output is out (lingerAfterOutput).
+  socket.once('end', () => socket.writableFinished && socket.destroy());
+  restartReading(socket);
+  socket.resume();
+  if (socket.writableFinished) lingerAfterOutput(socket);
+  else {
+    socket.once('finish', () => lingerAfterOutput(socket));
+    if (!socket.writableEnded) socket.end();
+  }
+}
+
+/** The idle and total limits, from the end of the output (before that, the send timeout holds). */
+function lingerAfterOutput(socket: Duplex): void {
+  if (socket.readableEnded) {
+    socket.destroy();
+    return;
+  }
+  const ended = performance.now();
+  const close = (): void => {
+    socket.destroy();
+  };
+  // One timer, pushed on by each read (refresh() reuses it) until the total limit is reached.
+  const idle = setTimeout(close, LINGER_IDLE_MS);
+  socket.on('data', () => {
+    if (performance.now() - ended >= LINGER_MAX_MS) close();
+    else idle.refresh();
+  });
+  socket.once('close', () => clearTimeout(idle));
+}
+
+/**
+ * node:http closes a connection after its last answer (a request with `Connection: close`, HTTP/1.0,
+ * an answer this server marked last) by `socket.destroySoon()`: end, then destroy once the output is
+ * written, with whatever the client sent after unread. On this socket it closes lingering instead.
+ */
+export function lingerWhenClosedSoon(socket: Socket): void {
+  (socket as Socket & { destroySoon: () => void }).destroySoon = destroySoonLingering;
+}
+
+function destroySoonLingering(this: Socket): void {
+  closeLingering(this);
+}
