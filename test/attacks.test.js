@@ -299,6 +299,38 @@ test('a client that keeps sending after a 400 holds the connection 10 s at most'
   }
 });
 
+test('shutdown does not wait for connections lingering after their last answer, though their clients keep sending', async () => {
+  const root = tempDir();
+  // A CONNECT's socket and a cleartext request's on the TLS port are not node:http's connections:
+  // its closeAllConnections() does not reach them, and shutdown(200) took 2 s, or 10 s like this.
+  const cases = [
+    { name: 'CONNECT', options: {}, request: 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', status: '405' },
+    { name: 'cleartext on the TLS port', options: HTTP1_WIRES[1].options(), request: 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', status: '400' },
+  ];
+  try {
+    for (const c of cases) {
+      const s = await start(root, c.options);
+      const socket = net.connect({ host: '127.0.0.1', port: s.port, allowHalfOpen: true });
+      socket.on('error', () => {});
+      const chunks = [];
+      socket.on('data', (d) => chunks.push(d));
+      const ended = new Promise((r) => socket.once('end', r));
+      socket.write(c.request);
+      await ended;
+      assert.match(Buffer.concat(chunks).toString('latin1'), new RegExp(`^HTTP/1\\.1 ${c.status} `), c.name);
+      const trickle = setInterval(() => socket.write('MORE'), 200);
+      const began = performance.now();
+      await s.server.shutdown(200);
+      const took = performance.now() - began;
+      clearInterval(trickle);
+      socket.destroy();
+      assert.ok(took < 1500, `${c.name}: shutdown(200) took ${Math.round(took)} ms`);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('during shutdown, a pipelined disk response written after it began says Connection: close', async () => {
   const root = tempDir();
   writeFileSync(join(root, 'big.bin'), Buffer.alloc(16 * MIB, 2)); // more than loopback buffers absorb

@@ -22,7 +22,14 @@ interface ReadHandle {
   readStart?: () => number;
 }
 
-const lingering = new WeakSet<Duplex>();
+/** The sockets lingering now (each leaves at its 'close'), for their server's shutdown to drop. */
+const lingering = new Set<Duplex>();
+
+/** Servers shutting down (stopLingering): their connections are closed as soon as their output is out. */
+const shuttingDown = new WeakSet<object>();
+
+/** The server a socket came to (node sets it on accepted and TLS sockets alike). */
+const serverOf = (socket: Duplex): unknown => (socket as Duplex & { server?: unknown }).server;
 
 /**
  * Restarts reading a handle node:http stopped: while its parser read the handle directly, its
@@ -47,26 +54,57 @@ function drop(): void {}
  * client's unread (a request pipelined after the last one answered, the rest of a request body, or
  * bytes still on their way), makes the kernel send a TCP reset, and a client that gets one may
  * drop the answers it had not read yet (34 of 50 answers came, when 4 bytes followed a malformed
- * request 20 ms later). Calling it again, or on a destroyed socket, does nothing.
+ * request 20 ms later). Calling it again, or on a destroyed socket, does nothing. Once the socket's
+ * server is shutting down (stopLingering), it is destroyed as soon as its output is out, as before.
  *
- * node:http's parser stops reading the connection: its 'data' listener is taken off, and a 'data'
- * listener of our own makes node:http stop feeding its parser from the handle (its listener
- * wrapper "unconsumes" it), so the bytes come to us as 'data' and are dropped.
+ * node:http's parser stops reading the connection: its 'data' and 'end' listeners are taken off,
+ * and a 'data' listener of our own makes node:http stop feeding its parser from the handle (its
+ * listener wrapper "unconsumes" it), so the bytes come to us as 'data' and are dropped.
  */
 export function closeLingering(socket: Duplex): void {
   if (socket.destroyed || lingering.has(socket)) return;
+  if (shuttingDown.has(serverOf(socket) as object)) {
+    destroyAfterOutput(socket);
+    return;
+  }
   lingering.add(socket);
+  socket.once('close', () => lingering.delete(socket));
   socket.removeAllListeners('data');
   socket.on('data', drop);
+  // node:http's 'end' listener would have its parser finish and end the socket again (an Error is
+  // built for that: a fifth of the server's time under Connection: close load); net's own is a
+  // no-op on these half-open sockets, and nothing is written after this.
+  socket.removeAllListeners('end');
   // The client closed its side: nothing more can come once the output is out (lingerAfterOutput).
   socket.once('end', () => socket.writableFinished && socket.destroy());
   restartReading(socket);
   socket.resume();
-  if (socket.writableFinished) lingerAfterOutput(socket);
+  afterOutput(socket, lingerAfterOutput);
+}
+
+/** Ends the output if not yet ended, and calls `then` once it is out. */
+function afterOutput(socket: Duplex, then: (socket: Duplex) => void): void {
+  if (socket.writableFinished) then(socket);
   else {
-    socket.once('finish', () => lingerAfterOutput(socket));
+    socket.once('finish', () => then(socket));
     if (!socket.writableEnded) socket.end();
   }
+}
+
+function destroyAfterOutput(socket: Duplex): void {
+  afterOutput(socket, (s) => s.destroy());
+}
+
+/**
+ * `server` is shutting down: its lingering connections are dropped now, and those it closes from now
+ * on are destroyed once their output is out, without lingering. A shutdown waits for every
+ * connection to close, and node:http's closeAllConnections() does not reach every lingering one (a
+ * CONNECT's socket, or a cleartext request's on the TLS port, is not an HTTP connection of its):
+ * `shutdown(200)` took 2 s, or 10 s with a client trickling bytes.
+ */
+export function stopLingering(server: object): void {
+  shuttingDown.add(server);
+  for (const socket of lingering) if (serverOf(socket) === server) socket.destroy();
 }
 
 /** The idle and total limits, from the end of the output (before that, the send timeout holds). */

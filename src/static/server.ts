@@ -6,7 +6,7 @@ import type { Server as TlsServer } from 'node:tls';
 import { SendTimeouts } from './send-timeouts.js';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
 import { answerClientError, type ClientErrorContext } from './client-error.js';
-import { lingerWhenClosedSoon } from './lingering-close.js';
+import { lingerWhenClosedSoon, stopLingering } from './lingering-close.js';
 import type { Http2Sessions } from './http2-sessions.js';
 import type { UnstartedConnections } from './plain-http-on-tls.js';
 import type { SecureServer } from './secure-server.js';
@@ -185,6 +185,7 @@ function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: H
     sessions?.drain();
     nativeClose(callback);
     unstarted?.dropAll();
+    stopLingering(node);
     // Every response has ended: what is left of HTTP/1.1 is idle keep-alive connections. HTTP/2
     // sessions were sent GOAWAY and close themselves once their last bytes are out; destroying them
     // now could cut a response's final frames still queued for the socket.
