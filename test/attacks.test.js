@@ -198,18 +198,24 @@ for (const wire of HTTP1_WIRES) {
     const root = tempDir();
     writeFileSync(join(root, 'small.txt'), 's'.repeat(2000));
     writeFileSync(join(root, 'mid.bin'), Buffer.alloc(200_000, 7));
+    // More than loopback buffers absorb: its answer is still being written when the later bytes come.
+    writeFileSync(join(root, 'big.bin'), Buffer.alloc(16 * MIB, 8));
     const s = await start(root, wire.options());
     const GET = (path) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const closing = (path) => GET(path).replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n');
     try {
       const cases = [
         { name: 'answers before a malformed request', first: GET('/small.txt').repeat(40) + GET('/mid.bin').repeat(4) + 'GARBAGE\r\n\r\n', statuses: [...Array(44).fill('200')], bytes: 40 * 2000 + 4 * 200_000 },
         { name: 'the 400 to a malformed request', first: 'GARBAGE\r\n\r\n', statuses: ['400'], bytes: -1 },
-        { name: 'a request with Connection: close', first: GET('/mid.bin').replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'), statuses: ['200'], bytes: 200_000 },
-        { name: 'an HTTP/1.0 request', first: 'GET /mid.bin HTTP/1.0\r\n\r\n', statuses: ['200'], bytes: 200_000, version: '1.0' },
+        { name: 'a request with Connection: close', first: closing('/big.bin'), statuses: ['200'], bytes: 16 * MIB },
+        { name: 'an HTTP/1.0 request', first: 'GET /big.bin HTTP/1.0\r\n\r\n', statuses: ['200'], bytes: 16 * MIB },
+        // Answered (405) before its body is in: the rest of the upload comes after the answer.
+        { name: 'a POST with Connection: close', first: `POST /small.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 100000\r\n\r\n${'b'.repeat(1000)}`, statuses: ['405'], bytes: -1 },
       ];
       for (const c of cases) {
         const socket = wire.connect(s.port);
-        socket.on('error', () => {});
+        const errors = [];
+        socket.on('error', (e) => errors.push(e.code));
         await new Promise((resolve) => socket.once(wire.ready, resolve));
         // Nothing read until the server has answered and closed, and the later bytes have come.
         socket.pause();
@@ -225,6 +231,7 @@ for (const wire of HTTP1_WIRES) {
         const got = Buffer.concat(chunks).toString('latin1');
         const statuses = [...got.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((m) => m[1]);
         assert.deepEqual(statuses, c.statuses, c.name);
+        assert.deepEqual(errors, [], `${c.name}: no reset`);
         if (c.bytes >= 0) {
           const heads = got.match(/HTTP\/1\.[01] 200 OK\r\n[\s\S]*?\r\n\r\n/g) ?? [];
           assert.equal(got.length - heads.reduce((n, h) => n + h.length, 0), c.bytes, `${c.name}: whole bodies`);
@@ -237,35 +244,60 @@ for (const wire of HTTP1_WIRES) {
   });
 }
 
-test('a connection closed after a 400 reads and drops what the client still sends, then goes when it pauses 2 s', async () => {
-  const root = tempDir();
-  const s = await start(root);
-  const socket = net.connect({ host: '127.0.0.1', port: s.port, allowHalfOpen: true });
+/**
+ * Writes `request` on a cleartext connection that stays open for writing once the server has closed its
+ * side; resolves with the socket, what came, and the errors seen (a reset shows as one on a later write).
+ */
+async function halfOpenExchange(port, request) {
+  const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
   const errors = [];
   socket.on('error', (e) => errors.push(e.code));
+  await new Promise((r) => socket.once('connect', r));
+  const chunks = [];
+  socket.on('data', (c) => chunks.push(c));
+  socket.write(request);
+  await new Promise((r) => socket.once('end', r));
+  return { socket, errors, got: Buffer.concat(chunks).toString('latin1') };
+}
+
+test('a connection closed while its client is still sending reads and drops the rest, then goes when it pauses 2 s', async () => {
+  const root = tempDir();
+  writeFileSync(join(root, 'small.txt'), 'small');
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(MIB, 5));
+  const s = await start(root);
+  const cases = [
+    { name: 'a 400', request: 'GARBAGE\r\n\r\n', statuses: ['400'] },
+    // The answer (from disk) has no head yet at the error: it says Connection: close, and node:http closes after it.
+    { name: 'the answer before a malformed request', request: 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n', statuses: ['200'] },
+    { name: 'the answers before a malformed request', request: 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /small.txt HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n', statuses: ['200', '200'] },
+    // Answered (405) before its body is in; the client then sends the rest of its upload.
+    { name: 'a POST with Connection: close', request: 'POST /small.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 1000000\r\n\r\nbody', statuses: ['405'] },
+  ];
   try {
-    await new Promise((r) => socket.once('connect', r));
-    const chunks = [];
-    socket.on('data', (c) => chunks.push(c));
-    socket.write('GARBAGE\r\n\r\n');
-    await new Promise((r) => socket.once('end', r));
-    assert.match(Buffer.concat(chunks).toString('latin1'), /^HTTP\/1\.1 400 /);
-    // The server has closed its side. What comes now is read and dropped, not answered by a reset.
-    for (let i = 0; i < 5; i++) {
-      socket.write('MORE'.repeat(10_000));
-      await new Promise((r) => setTimeout(r, 300));
+    for (const [n, c] of cases.entries()) {
+      const { socket, errors, got } = await halfOpenExchange(s.port, c.request);
+      try {
+        assert.deepEqual([...got.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]), c.statuses, c.name);
+        // The server has closed its side. What comes now is read and dropped, not answered by a reset.
+        for (let i = 0; i < 4; i++) {
+          socket.write('MORE'.repeat(10_000));
+          await new Promise((r) => setTimeout(r, 300));
+        }
+        assert.deepEqual(errors, [], `${c.name}: no reset while the client keeps sending`);
+        if (n > 0) continue;
+        // 2 s of silence (LINGER_IDLE_MS): the server has closed the socket. The next bytes are answered
+        // by a reset, which the write after them reports.
+        await new Promise((r) => setTimeout(r, 2600));
+        socket.write('LATE');
+        await new Promise((r) => setTimeout(r, 100));
+        socket.write('LATE');
+        await until('the reset', () => errors.length > 0, 3000);
+        assert.ok(['ECONNRESET', 'EPIPE'].includes(errors[0]), `errors: ${errors}`);
+      } finally {
+        socket.destroy();
+      }
     }
-    assert.deepEqual(errors, [], 'no reset while the client keeps sending');
-    // 2 s of silence (LINGER_IDLE_MS): the server has closed the socket. The next bytes are answered
-    // by a reset, which the write after them reports.
-    await new Promise((r) => setTimeout(r, 2600));
-    socket.write('LATE');
-    await new Promise((r) => setTimeout(r, 100));
-    socket.write('LATE');
-    await until('the reset', () => errors.length > 0, 3000);
-    assert.ok(['ECONNRESET', 'EPIPE'].includes(errors[0]), `errors: ${errors}`);
   } finally {
-    socket.destroy();
     await s.server.shutdown(200);
     rmSync(root, { recursive: true, force: true });
   }

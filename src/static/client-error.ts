@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ActualBlocks } from '../cors/response-headers.js';
 import { clientErrorLine, type LogFormat } from './access-log.js';
-import { closeLingering } from './lingering-close.js';
+import { closeLingering, markLingering } from './lingering-close.js';
 import { rawErrorResponse } from './representation.js';
 import { answering, retimeBehindAnswers, type Http1Socket } from './unread-request-timeout.js';
 
@@ -125,6 +125,8 @@ function closeAfterAnswer(socket: Http1Socket): boolean {
   const current = answering(socket);
   if (current !== null) {
     closing.add(socket);
+    // The client is sending past the answers: node:http's close after the last must linger.
+    markLingering(socket);
     closeAfterLast(socket, current, socket.parser?.incoming ?? null);
     return true;
   }
