@@ -14,6 +14,7 @@ import { accessLine, noteArrival } from './access-log.js';
 import { explainDenied } from '../check/explain.js';
 import { BodyCache } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
+import { markLingering } from './lingering-close.js';
 import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
@@ -355,6 +356,8 @@ class StaticFiles {
       const status = transferEncodingStatus(te, version === '1.0');
       if (status !== 0) {
         res.shouldKeepAlive = false;
+        // The client did not ask for the close and may be pipelining: its later bytes must not reset the answers.
+        markLingering(req.socket);
         return status;
       }
     }

@@ -117,13 +117,21 @@ function lingerAfterOutput(socket: Duplex): void {
   const close = (): void => {
     socket.destroy();
   };
-  // One timer, pushed on by each read (refresh() reuses it) until the total limit is reached.
-  const idle = setTimeout(close, LINGER_IDLE_MS);
+  // One timer, pushed on by each read (refresh() reuses it) until less than the idle time is left
+  // of the total; then one for what is left, which reads no longer move.
+  let timer = setTimeout(close, LINGER_IDLE_MS);
+  let last = false;
   socket.on('data', () => {
-    if (performance.now() - ended >= LINGER_MAX_MS) close();
-    else idle.refresh();
+    if (last) return;
+    const left = LINGER_MAX_MS - (performance.now() - ended);
+    if (left >= LINGER_IDLE_MS) timer.refresh();
+    else {
+      last = true;
+      clearTimeout(timer);
+      timer = setTimeout(close, left);
+    }
   });
-  socket.once('close', () => clearTimeout(idle));
+  socket.once('close', () => clearTimeout(timer));
 }
 
 /** Sockets that close lingering however node:http closes them (markLingering). */

@@ -6,7 +6,7 @@ import type { Server as TlsServer } from 'node:tls';
 import { SendTimeouts } from './send-timeouts.js';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
 import { answerClientError, type ClientErrorContext } from './client-error.js';
-import { lingerWhenClosedSoon, stopLingering } from './lingering-close.js';
+import { closeLingering, lingerWhenClosedSoon, stopLingering } from './lingering-close.js';
 import type { Http2Sessions } from './http2-sessions.js';
 import type { UnstartedConnections } from './plain-http-on-tls.js';
 import type { SecureServer } from './secure-server.js';
@@ -129,9 +129,10 @@ function answerHttp1Oddities(node: NodeServer, handler: StaticHandler): void {
     res.assignSocket(socket as Socket);
     handler(req, res);
     // The handler answers a CONNECT at once (405, or 400 for a bad Host). The socket is then closed,
-    // lingering (see closeHttp1Lingering): it allows half-open, so an end() alone would keep it (and
-    // the response, unlogged) for as long as the client kept its side open.
-    (socket as Socket).destroySoon();
+    // lingering, as the client may already be sending its tunnel's bytes (a TLS ClientHello): it
+    // allows half-open, so an end() alone would keep it (and the response, unlogged) for as long as
+    // the client kept its side open.
+    closeLingering(socket);
   });
 }
 
