@@ -192,6 +192,28 @@ for (const wire of HTTP1_WIRES) {
       rmSync(root, { recursive: true, force: true });
     }
   });
+  test(`${wire.name}: a CONNECT pipelined behind a GET in one write leaves the GET answered and the server up`, { timeout: 20_000 }, async () => {
+    // node:http emits 'connect' while the GET's answer holds the socket: giving the CONNECT its 405 took
+    // the socket from it, which threw ERR_HTTP_SOCKET_ASSIGNED in the listener and ended the process.
+    const root = tempDir();
+    writeFileSync(join(root, 'small.txt'), 'small');
+    writeFileSync(join(root, 'big.bin'), Buffer.alloc(MIB, 4));
+    const s = await start(root, wire.options());
+    const CONNECT = 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n';
+    try {
+      for (const path of ['/small.txt', '/big.bin']) {
+        const got = await rawExchange(s.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n${CONNECT}`, { wire });
+        assert.deepEqual(statusLines(got), ['HTTP/1.1 200 OK'], path);
+        assert.equal(got.length - got.indexOf('\r\n\r\n') - 4, path === '/big.bin' ? MIB : 5, `${path}: the whole body`);
+      }
+      const after = await rawExchange(s.port, 'GET /small.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { wire });
+      assert.deepEqual(statusLines(after), ['HTTP/1.1 200 OK']);
+    } finally {
+      await s.server.shutdown(200);
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test(`${wire.name}: a client that goes on sending after the request that closes the connection still reads every answer`, async () => {
     // The server closed with the client's later bytes unread: the kernel sent a TCP reset, and the
     // client lost the answers it had not read yet (31 of 50 came, with 4 KB 20 ms after a malformed request).

@@ -120,7 +120,7 @@ const closing = new WeakSet<Duplex>();
  * what the client sends, and a client sending garbage behind a long download raised one error per
  * write, each of which added a 'close' listener (49 in 50 writes; MaxListenersExceededWarning).
  */
-function closeAfterAnswer(socket: Http1Socket): boolean {
+export function closeAfterAnswer(socket: Http1Socket): boolean {
   if (closing.has(socket)) return true;
   const current = answering(socket);
   if (current !== null) {

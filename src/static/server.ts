@@ -5,7 +5,7 @@ import type { Server as NetServer, Socket } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { SendTimeouts } from './send-timeouts.js';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
-import { answerClientError, type ClientErrorContext } from './client-error.js';
+import { answerClientError, closeAfterAnswer, type ClientErrorContext } from './client-error.js';
 import { closeLingering, lingerWhenClosedSoon, stopLingering } from './lingering-close.js';
 import type { Http2Sessions } from './http2-sessions.js';
 import type { UnstartedConnections } from './plain-http-on-tls.js';
@@ -117,13 +117,18 @@ async function createNodeServer(config: ResolvedServerOptions, handler: StaticHa
  *   the request is served as if the field were absent, as nginx does and as HTTP/2 here does.
  * - `CONNECT host:port` (authority-form, RFC 9112 §3.2.3): with no 'connect' listener Node closes
  *   the connection without a byte. It gets the handler's 405 with Allow, then the connection closes
- *   (its bytes after the head would be tunnel data, not HTTP).
+ *   (its bytes after the head would be tunnel data, not HTTP); behind answers still being written,
+ *   no answer, and the connection closes after them.
  */
 function answerHttp1Oddities(node: NodeServer, handler: StaticHandler): void {
   node.on('checkExpectation', handler);
   node.on('connect', (req: IncomingMessage, socket: Duplex) => {
     // node:http has taken its own 'error' listener off the socket: without one, a reset would throw.
     socket.on('error', () => socket.destroy());
+    // Pipelined behind answers still being written (`GET …` then `CONNECT …` in one write), it gets
+    // none of its own: they finish, then the connection closes, as after a malformed request.
+    // Taking the socket from them threw (ERR_HTTP_SOCKET_ASSIGNED) and ended the process.
+    if (closeAfterAnswer(socket)) return;
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
     res.assignSocket(socket as Socket);
