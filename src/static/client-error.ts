@@ -110,15 +110,15 @@ const closing = new WeakSet<Duplex>();
  * way. The responses to the requests pipelined before the bad one (the one being written, its body
  * perhaps still read from disk, and those queued behind it) are let finish, the last with
  * Connection: close if its head is not written yet: an answer to the bad request would take the
- * first one's place on the wire, and
- * closing after the first one lost the others (3 valid requests before a malformed one: 1 answer).
- * And a fault in the body of a request
- * node:http has already handed to the handler (a bad chunk size, a Transfer-Encoding it rejects
+ * first one's place on the wire, and closing after the first one lost the others (3 valid
+ * requests before a malformed one: 1 answer). And a fault in the body of a request node:http has
+ * already handed to the handler (a bad chunk size, a Transfer-Encoding it rejects
  * only after the head) belongs to that request, whose answer is given or under way: a second
  * response to it would be read by a pipelining client as the answer to its next request.
  * Once a connection is to close so, later errors on it change nothing: node:http goes on parsing
  * what the client sends, and a client sending garbage behind a long download raised one error per
  * write, each of which added a 'close' listener (49 in 50 writes; MaxListenersExceededWarning).
+ * server.ts calls it too for a CONNECT pipelined behind answers, which gets none of its own.
  */
 export function closeAfterAnswer(socket: Http1Socket): boolean {
   if (closing.has(socket)) return true;

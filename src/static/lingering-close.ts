@@ -54,8 +54,9 @@ function drop(): void {}
  * client's unread (a request pipelined after the last one answered, the rest of a request body, or
  * bytes still on their way), makes the kernel send a TCP reset, and a client that gets one may
  * drop the answers it had not read yet (31 to 34 of 50 answers came, when 4 bytes to 4 KB followed
- * a malformed request 20 ms later). Calling it again, or on a destroyed socket, does nothing. Once the socket's
- * server is shutting down (stopLingering), it is destroyed as soon as its output is out, as before.
+ * a malformed request 20 ms later). Calling it again, or on a destroyed socket, does nothing. Once
+ * the socket's server is shutting down (stopLingering), it is destroyed as soon as its output is
+ * out, as before.
  *
  * node:http's parser stops reading the connection: its 'data' and 'end' listeners are taken off,
  * and a 'data' listener of our own makes node:http stop feeding its parser from the handle (its
