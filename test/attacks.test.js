@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
@@ -260,6 +260,99 @@ for (const wire of HTTP1_WIRES) {
         }
       }
     } finally {
+      await s.server.shutdown(200);
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+}
+
+for (const wire of HTTP1_WIRES) {
+  test(`${wire.name}: a shutdown lets a client that reads slowly and pipelines read every answer it was given`, async () => {
+    // node:http's close() destroyed a connection whose last answer had ended though its bytes were
+    // still queued for a client not reading: the client, sending its next request meanwhile, got a
+    // reset and none of the answer (0 of 2 MB). Held in memory, the answer ends at once; read from
+    // disk, two pipelined answers are still being read and queued when the shutdown begins.
+    const cases = [
+      { name: 'one answer held in memory', smallFileLimit: 4 * MIB, answers: 1 },
+      { name: 'two answers read from disk', smallFileLimit: DISK_ABOVE, answers: 2 },
+    ];
+    const root = tempDir();
+    writeFileSync(join(root, 'two.bin'), Buffer.alloc(2_000_000, 5));
+    const GET = 'GET /two.bin HTTP/1.1\r\nHost: x\r\n\r\n';
+    try {
+      for (const c of cases) {
+        const s = await start(root, { ...wire.options(), smallFileLimit: c.smallFileLimit });
+        const socket = wire.connect(s.port);
+        const errors = [];
+        socket.on('error', (e) => errors.push(e.code));
+        const closed = new Promise((r) => socket.once('close', r));
+        await new Promise((resolve) => socket.once(wire.ready, resolve));
+        socket.pause();
+        socket.write(GET.repeat(c.answers));
+        await new Promise((r) => setTimeout(r, 50));
+        const closing = s.server.shutdown(10_000);
+        for (let i = 0; i < 3; i++) {
+          await new Promise((r) => setTimeout(r, 300));
+          if (!socket.destroyed) socket.write(GET);
+        }
+        const chunks = [];
+        socket.on('data', (d) => chunks.push(d));
+        socket.resume();
+        await closed;
+        await closing;
+        const got = Buffer.concat(chunks).toString('latin1');
+        const heads = got.match(/HTTP\/1\.1 \d{3} [\s\S]*?\r\n\r\n/g) ?? [];
+        assert.deepEqual(heads.map((h) => h.slice(9, 12)), Array(c.answers).fill('200'), c.name);
+        assert.equal(got.length - heads.reduce((n, h) => n + h.length, 0), c.answers * 2_000_000, `${c.name}: whole bodies`);
+        assert.deepEqual(errors, [], `${c.name}: no reset`);
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+}
+
+for (const wire of HTTP1_WIRES) {
+  test(`${wire.name}: a body cut short under a pipelining client leaves the answers before it whole, with no reset`, async () => {
+    // A file truncated while it is read from disk: its answer must end with the connection. Destroyed
+    // with the client's later requests unread, the socket sent a reset, which can drop the answers
+    // the client had not read yet.
+    const root = tempDir();
+    writeFileSync(join(root, 'small.txt'), 's'.repeat(2000));
+    writeFileSync(join(root, 'big.bin'), Buffer.alloc(16 * MIB, 9));
+    const log = [];
+    const s = await start(root, { ...wire.options(), logFormat: 'json', log: (line) => log.push(JSON.parse(line)) });
+    const GET = (path) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const socket = wire.connect(s.port);
+    const errors = [];
+    socket.on('error', (e) => errors.push(e.code));
+    const closed = new Promise((r) => socket.once('close', r));
+    try {
+      await new Promise((resolve) => socket.once(wire.ready, resolve));
+      socket.pause();
+      socket.write(GET('/small.txt') + GET('/big.bin'));
+      await until('the download under way', () => s.server.stats.buffersInUse > 0);
+      truncateSync(join(root, 'big.bin'), 1000);
+      // More than node:http reads while answers queue: the rest is still unread when the answer is cut.
+      socket.write(GET('/small.txt').repeat(20_000));
+      await new Promise((r) => setTimeout(r, 300));
+      const chunks = [];
+      socket.on('data', (d) => chunks.push(d));
+      socket.resume();
+      await closed;
+      const got = Buffer.concat(chunks).toString('latin1');
+      const heads = got.match(/HTTP\/1\.1 \d{3} [\s\S]*?\r\n\r\n/g) ?? [];
+      assert.deepEqual(heads.map((h) => h.slice(9, 12)), ['200', '200']);
+      assert.equal(got.slice(got.indexOf(heads[0]) + heads[0].length, got.indexOf(heads[1])), 's'.repeat(2000), 'the first answer whole');
+      await until('the cut answer logged', () => log.some((l) => l.completed === false));
+      const cut = log.find((l) => l.completed === false);
+      assert.ok(cut.bytes < 16 * MIB, `the cut answer is short: ${cut.bytes} bytes`);
+      // A reset dropped what the client had not read yet: 179,670 of 4,459,487 bytes sent came.
+      assert.equal(got.length - got.indexOf(heads[1]) - heads[1].length, cut.bytes, 'every byte of the cut answer that was sent');
+      assert.deepEqual(errors, [], 'no reset');
+      await until('everything released', () => s.server.stats.openFiles === 0 && s.server.stats.buffersInUse === 0);
+    } finally {
+      socket.destroy();
       await s.server.shutdown(200);
       rmSync(root, { recursive: true, force: true });
     }

@@ -14,7 +14,7 @@ import { accessLine, noteArrival } from './access-log.js';
 import { explainDenied } from '../check/explain.js';
 import { BodyCache } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
-import { markLingering } from './lingering-close.js';
+import { cutHttp1Response, markLingering } from './lingering-close.js';
 import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
@@ -425,14 +425,16 @@ class StaticFiles {
     res.end(e.body, 'latin1');
   }
 
-  /** An unexpected failure: a 500 if nothing has been sent yet, else the connection is cut. */
+  /** An unexpected failure: a 500 if nothing has been sent yet, else the response is cut. */
   private fail(res: ServerResponse, origin: string | undefined): void {
     try {
       if (!res.headersSent) return this.sendError(res, 500, origin);
     } catch {
-      // Even the 500 could not be written: cut the connection below.
+      // Even the 500 could not be written: cut the response below.
     }
-    res.destroy();
+    // HTTP/2 (a compat response has its stream): the stream alone is reset.
+    if ((res as ServerResponse & { stream?: unknown }).stream === undefined) cutHttp1Response(res);
+    else res.destroy();
   }
 
   /**

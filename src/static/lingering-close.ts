@@ -25,7 +25,7 @@ interface ReadHandle {
 /** The sockets lingering now (each leaves at its 'close'), for their server's shutdown to drop. */
 const lingering = new Set<Duplex>();
 
-/** Servers shutting down (stopLingering): their connections are closed as soon as their output is out. */
+/** Servers past their shutdown deadline (stopLingering): their connections close as soon as their output is out. */
 const shuttingDown = new WeakSet<object>();
 
 /** The server a socket came to (node sets it on accepted and TLS sockets alike). */
@@ -55,8 +55,8 @@ function drop(): void {}
  * bytes still on their way), makes the kernel send a TCP reset, and a client that gets one may
  * drop the answers it had not read yet (31 to 34 of 50 answers came, when 4 bytes to 4 KB followed
  * a malformed request 20 ms later). Calling it again, or on a destroyed socket, does nothing. Once
- * the socket's server is shutting down (stopLingering), it is destroyed as soon as its output is
- * out, as before.
+ * the socket's server has passed its shutdown deadline (stopLingering), it is destroyed as soon as
+ * its output is out.
  *
  * node:http's parser stops reading the connection: its 'data' and 'end' listeners are taken off,
  * and a 'data' listener of our own makes node:http stop feeding its parser from the handle (its
@@ -97,11 +97,11 @@ function destroyAfterOutput(socket: Duplex): void {
 }
 
 /**
- * `server` is shutting down: its lingering connections are dropped now, and those it closes from now
- * on are destroyed once their output is out, without lingering. A shutdown waits for every
- * connection to close, and node:http's closeAllConnections() does not reach every lingering one (a
- * CONNECT's socket, or a cleartext request's on the TLS port, is not an HTTP connection of its):
- * `shutdown(200)` took 2 s, or 10 s with a client trickling bytes.
+ * `server`'s shutdown deadline has passed: its lingering connections are dropped now, and those it
+ * closes from now on are destroyed once their output is out, without lingering. A shutdown waits
+ * for every connection to close, and node:http's closeAllConnections() does not reach every
+ * lingering one (a CONNECT's socket, or a cleartext request's on the TLS port, is not an HTTP
+ * connection of its): `shutdown(200)` took 2 s, or 10 s with a client trickling bytes.
  */
 export function stopLingering(server: object): void {
   shuttingDown.add(server);
@@ -133,6 +133,37 @@ function lingerAfterOutput(socket: Duplex): void {
     }
   });
   socket.once('close', () => clearTimeout(timer));
+}
+
+/**
+ * Ends an HTTP/1.x response whose head is out but whose body cannot be finished (a file cut short
+ * under it, an unexpected failure). The connection must close, so the client sees the body short
+ * of its Content-Length (RFC 9112 §8); it is closed lingering, so what was written of it and the
+ * answers before it reach a client pipelining behind it: destroyed, the socket sent a reset, which
+ * can drop those answers before the client read them. What the response held is released at its
+ * 'close', which comes with the socket's.
+ */
+export function cutHttp1Response(res: { readonly socket: Duplex | null; destroy(): unknown }): void {
+  if (res.socket == null) res.destroy();
+  else closeLingering(res.socket);
+}
+
+/** The answer node:http is writing on a connection (the first of those queued), null between answers. */
+type Http1Connection = Socket & { _httpMessage?: { once(event: 'finish', listener: () => void): unknown } | null };
+
+/**
+ * Closes an HTTP/1.x connection lingering once the answers queued on it are out, for a shutdown:
+ * node:http's own close() destroys a connection as soon as its last answer has ended, though its
+ * bytes may still be queued for a client that reads slowly, and a client pipelining behind it then
+ * got a reset and none of it (0 of a 2 MB answer). Each answer's 'finish' is awaited in turn:
+ * node:http's own listener, added first, has by then handed the socket to the next answer queued,
+ * or closed it (Connection: close), or left it idle, which is when it is closed here.
+ */
+export function closeWhenAnswered(socket: Http1Connection): void {
+  if (socket.destroyed) return;
+  const answer = socket._httpMessage;
+  if (answer == null) closeLingering(socket);
+  else answer.once('finish', () => closeWhenAnswered(socket));
 }
 
 /** Sockets that close lingering however node:http closes them (markLingering). */

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { BlockingReads } from './blocking-reads.js';
 import type { BufferPool } from './buffer-pool.js';
 import { resetWithInternalError, type Resettable } from './http2-exchange.js';
+import { cutHttp1Response } from './lingering-close.js';
 
 /**
  * Resources held by bodies read from disk, for tests and monitoring: both return to zero when
@@ -230,14 +231,15 @@ export class DiskBody {
   }
 
   /**
-   * Ends a response whose headers are out short of its body. HTTP/1.x: the connection is closed.
+   * Ends a response whose headers are out short of its body. HTTP/1.x: the connection is closed
+   * (lingering, cutHttp1Response).
    * HTTP/2: the stream is reset with INTERNAL_ERROR, and no END_STREAM goes out before it (see
    * resetWithInternalError); `destroy()` without an error resets it with NO_ERROR, which tells a
    * client that does not compare Content-Length that the body is complete.
    */
   private cut(): void {
     const stream = (this.res as ServerResponse & { stream?: Resettable & { destroyed: boolean } }).stream;
-    if (stream === undefined) return void this.res.destroy();
+    if (stream === undefined) return void cutHttp1Response(this.res);
     if (!stream.destroyed) resetWithInternalError(stream);
   }
 

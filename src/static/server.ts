@@ -6,7 +6,7 @@ import type { Server as TlsServer } from 'node:tls';
 import { SendTimeouts } from './send-timeouts.js';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
 import { answerClientError, closeAfterAnswer, type ClientErrorContext } from './client-error.js';
-import { closeLingering, lingerWhenClosedSoon, stopLingering } from './lingering-close.js';
+import { closeLingering, closeWhenAnswered, lingerWhenClosedSoon, markLingering, stopLingering } from './lingering-close.js';
 import type { Http2Sessions } from './http2-sessions.js';
 import type { UnstartedConnections } from './plain-http-on-tls.js';
 import type { SecureServer } from './secure-server.js';
@@ -178,29 +178,56 @@ function closeHttp1Lingering(node: NodeServer, config: ResolvedServerOptions): v
   });
 }
 
+/** node:http's list of a server's HTTP/1.x connections (`server[kConnections]`, set on 'listening'). */
+interface ConnectionsList {
+  all(): { socket: Socket }[];
+  idle(): { socket: Socket }[];
+}
+
 /**
- * close() is made graceful too: Node 20's own close() drops connections it deems idle, which has
- * been seen to cut a response still flushing a large buffer. Stop accepting, let in-flight
- * responses finish (or the deadline pass), then close what is left.
+ * The server's HTTP/1.x connections, all or only those with no request coming in (node:http's own
+ * list: it knows a request whose head is half read, which nothing public shows). None before it listened.
+ */
+function http1Connections(node: NodeServer, which: 'all' | 'idle'): { socket: Socket }[] {
+  const key = Object.getOwnPropertySymbols(node).find((k) => k.description === 'http.server.connections');
+  const list = key === undefined ? undefined : (node as unknown as Record<symbol, ConnectionsList | undefined>)[key];
+  return list === undefined ? [] : list[which]();
+}
+
+/**
+ * close() is made graceful too: Node's own close() destroys the connections it deems idle, among
+ * them one whose last answer is still being written (see closeWhenAnswered). Stop accepting, let
+ * in-flight responses finish and their bytes go out (or the deadline pass), then close what is left.
  */
 function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: Http2Sessions | null, unstarted: UnstartedConnections | null): void {
   const server = node as unknown as XoriginServer;
   const nativeClose = node.close.bind(node) as (callback?: (err?: Error) => void) => void;
+  // Node's close() calls it, and the shutdown again once every response has ended: a connection
+  // with no request coming in and no answer being produced closes once its answers are out. One
+  // whose answer is still being produced stays open meanwhile, as in node: its client may reuse it
+  // and be told Connection: close, rather than lose the race with the close.
+  (node as { closeIdleConnections?: () => void }).closeIdleConnections = () => {
+    for (const { socket } of http1Connections(node, 'idle')) {
+      const answer = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+      if (answer == null || answer.writableEnded) closeWhenAnswered(socket);
+    }
+  };
   const gracefulClose = (graceMs: number, callback?: (err?: Error) => void): void => {
     handler.drain();
     sessions?.drain();
+    // Closes their clients did not ask for: they linger (RFC 9112 §9.6), as a request may be on its way.
+    for (const c of http1Connections(node, 'all')) markLingering(c.socket);
     nativeClose(callback);
     unstarted?.dropAll();
-    stopLingering(node);
-    // Every response has ended: what is left of HTTP/1.1 is idle keep-alive connections. HTTP/2
-    // sessions were sent GOAWAY and close themselves once their last bytes are out; destroying them
-    // now could cut a response's final frames still queued for the socket.
-    const idle = (): void => HttpServer.prototype.closeAllConnections.call(node);
+    // Every response has ended: the keep-alive connections left open close too. HTTP/2 sessions
+    // were sent GOAWAY and close themselves once their last bytes are out; destroying them now could
+    // cut a response's final frames still queued for the socket.
+    handler.whenIdle(() => (node as HttpServer).closeIdleConnections());
     const deadline = (): void => {
-      idle();
+      stopLingering(node);
+      HttpServer.prototype.closeAllConnections.call(node);
       sessions?.destroyAll();
     };
-    handler.whenIdle(idle);
     setTimeout(deadline, graceMs).unref();
   };
   // Resolves once the server has closed and every response has given back what it held.
