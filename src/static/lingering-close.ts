@@ -179,22 +179,35 @@ export function markLingering(socket: Duplex): void {
   mustLinger.add(socket);
 }
 
-/** What node:http's parser and pause leave on its sockets, as far as read here. */
-type Http1Input = Socket & { parser?: { incoming?: { complete: boolean } | null } | null; _paused?: boolean };
+/** What node:http's parser leaves on its sockets, as far as read here. */
+type Http1Input = Socket & { parser?: { incoming?: { complete: boolean } | null } | null };
 
 /**
- * True when the client may have sent bytes this server has not read: the body of the request
- * answered is not all in (a POST answered before its upload ended), or node:http had stopped
- * reading while answers queued. As nginx's default `lingering_close on` and Go's net/http, which
- * linger only then: a client that sent `Connection: close` or spoke HTTP/1.0 has nothing more to
- * send, and one that sends more while its answer is written is caught by node:http's parser
- * (HPE_CLOSED_CONNECTION: a client error, so markLingering). Lingering on every such close cost a
- * quarter of the requests per second under Connection: close load (wrk, 1-byte file: 7.3k
- * against 9.6k), for clients that break RFC 9112 §9.6 by sending after a close.
+ * True when the client may have sent bytes this server has not read because the body of the
+ * request answered is not all in (a POST answered before its upload ended). With a connection
+ * node:http stopped reading (markPaused), that is all: as nginx's default `lingering_close on`
+ * and Go's net/http, which linger only then, a client that sent `Connection: close` or spoke
+ * HTTP/1.0 has nothing more to send, and one that sends more while its answer is written is
+ * caught by node:http's parser (HPE_CLOSED_CONNECTION: a client error, so markLingering).
+ * Lingering on every such close cost a quarter of the requests per second under Connection:
+ * close load (wrk, 1-byte file: 7.3k against 9.6k), for clients that break RFC 9112 §9.6 by
+ * sending after a close.
  */
 function mayHaveUnreadInput(socket: Http1Input): boolean {
   const incoming = socket.parser?.incoming;
-  return (incoming != null && !incoming.complete) || socket._paused === true;
+  return incoming != null && !incoming.complete;
+}
+
+/**
+ * node:http stops reading a connection while answers queue on it (a client pipelining behind a
+ * large answer). What the client sends meanwhile, such as bytes after its own `Connection: close`
+ * request, then waits unread, in the kernel where nothing here sees it, and its parser never
+ * reports it: node reads again only once the answers are out, by which time it has closed the
+ * connection after the last. Closed at once, the connection was reset, and a client reading
+ * steadily lost the end of the answers (a 4 MB one cut in about half the runs).
+ */
+function markPaused(this: Socket): void {
+  mustLinger.add(this);
 }
 
 /** net's own: end, then destroy once the output is written. */
@@ -204,10 +217,11 @@ const destroySoon = (Socket.prototype as unknown as { destroySoon: (this: Socket
  * node:http closes a connection after its last answer (a request with `Connection: close`, HTTP/1.0,
  * an answer this server marked last) by `socket.destroySoon()`: end, then destroy once the output is
  * written, with whatever the client sent after unread. On this socket it closes lingering instead
- * when the client may still be sending (markLingering, mayHaveUnreadInput).
+ * when the client may still be sending (markLingering, markPaused, mayHaveUnreadInput).
  */
 export function lingerWhenClosedSoon(socket: Socket): void {
   (socket as Socket & { destroySoon: () => void }).destroySoon = destroySoonLingering;
+  socket.on('pause', markPaused);
 }
 
 function destroySoonLingering(this: Http1Input): void {
