@@ -398,6 +398,31 @@ for (const wire of HTTP1_WIRES) {
   });
 }
 
+test('a body cut short gives its file back at once, while its connection still lingers', async () => {
+  // The fd of the truncated file was held until the lingering connection closed: 2 s, or 10 s with a
+  // client trickling bytes.
+  const root = tempDir();
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(16 * MIB, 9));
+  const s = await start(root);
+  const socket = net.connect({ host: '127.0.0.1', port: s.port, allowHalfOpen: true });
+  try {
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.pause();
+    socket.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until('the download under way', () => s.server.stats.openFiles > 0);
+    truncateSync(join(root, 'big.bin'), 1000);
+    const ended = new Promise((r) => socket.once('end', r));
+    socket.resume();
+    await ended;
+    assert.equal(socket.destroyed, false, 'the client keeps its side open, so the server lingers');
+    await until('the fd given back', () => s.server.stats.openFiles === 0, 1000);
+  } finally {
+    socket.destroy();
+    await s.server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 /**
  * Writes `request` on a cleartext connection that stays open for writing once the server has closed its
  * side; resolves with the socket, what came, and the errors seen (a reset shows as one on a later write).

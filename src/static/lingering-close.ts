@@ -184,14 +184,13 @@ type Http1Input = Socket & { parser?: { incoming?: { complete: boolean } | null 
 
 /**
  * True when the client may have sent bytes this server has not read because the body of the
- * request answered is not all in (a POST answered before its upload ended). With a connection
- * node:http stopped reading (markPaused), that is all: as nginx's default `lingering_close on`
- * and Go's net/http, which linger only then, a client that sent `Connection: close` or spoke
- * HTTP/1.0 has nothing more to send, and one that sends more while its answer is written is
- * caught by node:http's parser (HPE_CLOSED_CONNECTION: a client error, so markLingering).
- * Lingering on every such close cost a quarter of the requests per second under Connection:
- * close load (wrk, 1-byte file: 7.3k against 9.6k), for clients that break RFC 9112 §9.6 by
- * sending after a close.
+ * request answered is not all in (a POST answered before its upload ended). Beside the sockets
+ * marked (a client error, a pause: markLingering, markPaused), that is the one case, as with
+ * nginx's default `lingering_close on`: a client that sent `Connection: close` or spoke HTTP/1.0
+ * has nothing more to send, and one that sends more while its answer is written is caught by
+ * node:http's parser (HPE_CLOSED_CONNECTION: a client error, so markLingering). Lingering on
+ * every such close cost a quarter of the requests per second under Connection: close load (wrk,
+ * 1-byte file: 7.3k against 9.6k), for clients that break RFC 9112 §9.6 by sending after a close.
  */
 function mayHaveUnreadInput(socket: Http1Input): boolean {
   const incoming = socket.parser?.incoming;

@@ -238,6 +238,9 @@ export class DiskBody {
    * client that does not compare Content-Length that the body is complete.
    */
   private cut(): void {
+    // Nothing more is read: the fd goes back now, not when the connection, closing lingering, is
+    // gone (up to 10 s). The buffer waits for 'close', as a write may still hold it.
+    this.closeFd();
     const stream = (this.res as ServerResponse & { stream?: Resettable & { destroyed: boolean } }).stream;
     if (stream === undefined) return void cutHttp1Response(this.res);
     if (!stream.destroyed) resetWithInternalError(stream);
