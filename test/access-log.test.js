@@ -233,3 +233,71 @@ describe('requests Node cannot parse, and mounted requests, are logged (found by
     }
   });
 });
+
+test('a pipelined request\'s 100 Continue is not counted as body bytes', async () => {
+  // The interim answer of a request queued behind another waits in node with its response and went
+  // out after the count began: a HEAD logged 25 bytes, a 100-byte GET 125.
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-log-'));
+  writeFileSync(join(root, 'small.css'), SMALL);
+  const log = [];
+  const server = await serve({ root, cors: { origins: ['*'] }, log: (l) => log.push(JSON.parse(l)), logFormat: 'json' });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const expecting = (method) => `${method} /small.css HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n`;
+    const socket = net.connect(server.address().port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (d) => (got += d.toString('latin1')));
+    socket.write(expecting('GET') + expecting('HEAD') + expecting('GET') + 'GET /small.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await new Promise((r) => socket.once('close', r));
+    assert.equal((got.match(/HTTP\/1\.1 100 Continue/g) ?? []).length, 3, 'one 100 per request expecting it');
+    await eventually(() => log.length === 4, () => `log lines: ${log.length}`);
+    assert.deepEqual(log.map((l) => [l.method, l.bytes]), [['GET', SMALL.length], ['HEAD', 0], ['GET', SMALL.length], ['GET', SMALL.length]]);
+  } finally {
+    await server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a reload decides a response\'s log line with the rest of it: the log in force when the request arrived', async () => {
+  // The line went to the log in force when the response ended: to the new log (in its format), to
+  // none once the log was turned off, and as `- - -` with no bytes once it was turned on.
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-log-'));
+  const SIZE = 16 * 1024 * 1024; // more than loopback buffers absorb: the answer waits for the reader
+  writeFileSync(join(root, 'big.otf'), Buffer.alloc(SIZE, 5));
+  const first = [];
+  const second = [];
+  const options = { root, cors: { origins: ['*'] } };
+  const logTo = (lines, format) => ({ ...options, log: (l) => lines.push(l), logFormat: format });
+  const server = await serve(logTo(first, 'json'));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const socket = net.connect(server.address().port, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  let got = 0;
+  socket.on('data', (d) => (got += d.length));
+  /** One download, with `reload` applied while it is under way; resolves once all of it has come. */
+  const download = async (reload) => {
+    const want = got + SIZE;
+    socket.pause();
+    socket.write('GET /big.otf HTTP/1.1\r\nHost: x\r\n\r\n');
+    await eventually(() => server.stats.inFlight === 1, () => 'the download never started');
+    server.reload(reload);
+    socket.resume();
+    await eventually(() => got > want, () => `${got - want + SIZE} of ${SIZE} bytes`);
+    await eventually(() => server.stats.inFlight === 0, () => 'the response never ended');
+  };
+  try {
+    await download(logTo(second, 'clf'));
+    assert.equal(first.length, 1, 'the line goes to the log in force at arrival');
+    assert.equal(JSON.parse(first[0]).bytes, SIZE, 'in its format, whole');
+    assert.deepEqual(second, []);
+    await download(options);
+    assert.equal(second.length, 1, 'turning the log off loses no line of a response under way');
+    assert.match(second[0], new RegExp(`^127\\.0\\.0\\.1 .* 200 ${SIZE}$`));
+    await download(logTo(first, 'json'));
+    assert.equal(first.length, 1, 'a response that arrived with no log is not logged once one is on');
+  } finally {
+    socket.destroy();
+    await server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  }
+});

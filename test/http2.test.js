@@ -736,7 +736,7 @@ test('a reload gives connections already open the new send timeout (a silent con
   assert.equal(await Promise.race([closed, safety]), 'closed');
 });
 
-test('a request answered before a reload turned the JSON access log on is logged with its Origin', async (t) => {
+test('a reload turning the JSON access log on logs the requests that arrive after it, with their Origin, not one under way', async (t) => {
   // 64 KiB, held in memory: handed to node:http2 in one end(), so the answer is complete when the
   // handler returns (the request lets go of its headers), and its last byte waits for the client's
   // window (65,535 bytes), which a paused stream does not open.
@@ -773,6 +773,14 @@ test('a request answered before a reload turned the JSON access log on is logged
   server.reload({ ...options, log: (l) => lines.push(l) });
   stream.resume();
   await new Promise((resolve) => stream.once('close', resolve));
+  // Decided with the rest of the request, by the options in force when it arrived: no log then.
+  assert.ok(await until(() => server.stats.inFlight === 0), 'the answer ended');
+  assert.deepEqual(lines, []);
+  // The next one is logged; its Origin is read from what was noted on arrival, as the request lets
+  // go of its headers once answered.
+  const next = get({ origin: 'https://app.example' });
+  next.resume();
+  await new Promise((resolve) => next.once('close', resolve));
   assert.ok(await until(() => lines.length === 1), `log lines: ${lines.length}`);
   const entry = JSON.parse(lines[0]);
   assert.equal(entry.completed, true);

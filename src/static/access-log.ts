@@ -16,8 +16,13 @@ interface Arrival {
   /** Date.now() and performance.now() at arrival: the logged time and the start of the duration. */
   readonly wall: number;
   readonly start: number;
+  /** Where the line goes, and in which format: the log in force at arrival (a reload may change it before the end). */
+  readonly sink: (line: string) => void;
+  readonly format: LogFormat;
   /** socket.bytesWritten when the response got its socket (a pipelined one gets it later), or -1. */
   startBytes: number;
+  /** The socket came after arrival (pipelined): what node had buffered for the response, a 100 Continue, is written after startBytes. */
+  late: boolean;
   /** socket.bytesWritten once the whole response was handed to the socket ('prefinish'), or -1. */
   endBytes: number;
   socket: Socket | null;
@@ -30,9 +35,9 @@ const arrivals = new WeakMap<IncomingMessage, Arrival>();
  * only when a log is configured. A response queued behind another on a pipelining connection gets
  * its socket later; its byte count starts then.
  */
-export function noteArrival(req: IncomingMessage, res: ServerResponse): void {
+export function noteArrival(req: IncomingMessage, res: ServerResponse, sink: (line: string) => void, format: LogFormat): void {
   const target = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url;
-  const a: Arrival = { remote: req.socket.remoteAddress, target, origin: req.headers.origin, wall: Date.now(), start: performance.now(), startBytes: -1, endBytes: -1, socket: null };
+  const a: Arrival = { remote: req.socket.remoteAddress, target, origin: req.headers.origin, wall: Date.now(), start: performance.now(), sink, format, startBytes: -1, late: false, endBytes: -1, socket: null };
   arrivals.set(req, a);
   // An HTTP/2 response shares its connection with other streams: its bytes are counted otherwise.
   if (streamOf(res) !== undefined) return;
@@ -49,7 +54,9 @@ function takeSocket(a: Arrival, socket: Socket): void {
 // Shared listeners (they read the response from `this`) instead of closures per request.
 function onSocket(this: ServerResponse, socket: Socket): void {
   const a = arrivals.get(this.req);
-  if (a !== undefined) takeSocket(a, socket);
+  if (a === undefined) return;
+  takeSocket(a, socket);
+  a.late = true;
 }
 
 /**
@@ -88,6 +95,9 @@ function http2BodyBytes(req: IncomingMessage, res: ServerResponse): number | nul
   return Number.isFinite(length) ? length : null;
 }
 
+/** What node:http writes for `writeContinue()` (ASCII: its length is its size in bytes). */
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
 /**
  * Body bytes handed to the connection for this response, or null when no head was sent. Node writes
  * one response at a time per connection (a pipelined one waits for its socket), so between taking
@@ -101,7 +111,9 @@ function bodyBytes(req: IncomingMessage, res: ServerResponse, a: Arrival | undef
   if (!res.headersSent || typeof head !== 'string') return null;
   if (a === undefined || a.socket === null || a.startBytes < 0) return null;
   const end = a.endBytes >= 0 ? a.endBytes : (a.socket.bytesWritten ?? a.startBytes);
-  const sent = end - a.startBytes - head.length;
+  // A pipelined request's 100 Continue waits in node with its response, and goes out after the count began.
+  const interim = a.late && (res as ServerResponse & { _sent100?: boolean })._sent100 === true ? CONTINUE.length : 0;
+  const sent = end - a.startBytes - interim - head.length;
   return sent > 0 ? sent : 0;
 }
 
@@ -159,6 +171,17 @@ function jsonLine(req: IncomingMessage, res: ServerResponse, a: Arrival | undefi
 export function accessLine(req: IncomingMessage, res: ServerResponse, format: LogFormat): string {
   const a = arrivals.get(req);
   return format === 'json' ? jsonLine(req, res, a) : clfLine(req, res, a);
+}
+
+/**
+ * Writes the line of a response that has ended to the log in force when its request arrived
+ * (noteArrival), in that log's format; none when there was no log then. A reload decides the
+ * whole of a request, its log line included: turning the log off does not lose the lines of
+ * responses under way, and turning it on does not log them half known.
+ */
+export function logResponse(req: IncomingMessage, res: ServerResponse): void {
+  const a = arrivals.get(req);
+  if (a !== undefined) a.sink(a.format === 'json' ? jsonLine(req, res, a) : clfLine(req, res, a));
 }
 
 /**

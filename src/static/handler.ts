@@ -10,7 +10,7 @@ import { negotiateEncoding } from '../http/encoding.js';
 import { authorityValid, decodedPath, hostLinesValid, mergeSlashes, targetPath } from '../http/request-target.js';
 import { transferEncodingStatus } from '../http/framing.js';
 import { AssetTable, fdHasEtag, sameIdentity, unchangedOnlyBecauseUnlinked, unchangedWhileOpen, type AssetInfo, type ScanReport } from './asset-table.js';
-import { accessLine, noteArrival } from './access-log.js';
+import { logResponse, noteArrival } from './access-log.js';
 import { explainDenied } from '../check/explain.js';
 import { BodyCache } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
@@ -144,6 +144,8 @@ class StaticFiles {
   /** Explain mode's callback, or undefined: then a refusal costs nothing more. */
   private debug!: ((line: string) => void) | undefined;
   private logFormat!: ResolvedServerOptions['logFormat'];
+  /** A log has been on since start-up: responses may hold an arrival to log (a lookup per response only then). */
+  private logged = false;
   readonly table: AssetTable<Entry>;
   draining = false;
   /** Ever called with `next`: mounted in an app, whose middleware may have set headers before us. */
@@ -196,6 +198,7 @@ class StaticFiles {
     this.cors = config.cors;
     this.anyOrigin = config.cors.policy.anyOrigin;
     this.log = config.log;
+    if (config.log !== undefined) this.logged = true;
     this.debug = config.debug;
     this.logFormat = config.logFormat;
     const cors = buildActualBlocks(config.cors.policy, { crossOriginResourcePolicy: config.crossOriginResourcePolicy });
@@ -278,7 +281,7 @@ class StaticFiles {
       });
     }
     // The peer address is read now: once the socket has closed it is gone.
-    if (this.log !== undefined) noteArrival(req, res);
+    if (this.log !== undefined) noteArrival(req, res, this.log, this.logFormat);
     // Shutting down (preflights are written by the engine, synchronously): see head().
     if (this.draining) res.shouldKeepAlive = false;
   }
@@ -289,7 +292,7 @@ class StaticFiles {
       this.idleCallbacks = [];
       for (const callback of callbacks) callback();
     }
-    if (this.log !== undefined) this.log(accessLine(res.req, res, this.logFormat));
+    if (this.logged) logResponse(res.req, res);
     this.checkReleased();
   }
 

@@ -36,14 +36,11 @@ export class Http2Request {
    * young GCs copy. Preflights over HTTP/2 (h2load -c16 -m8, `--trace-gc-nvp`): 2.12 MB surviving
    * each scavenge before, 1.64 after, the ceiling 1.36 (medians, bench/gc.js); in the runs' quiet
    * phases, where nothing is promoted, 0.36 MB before and 0.28 after (1-byte GETs: 0.76 and 0.60).
-   *
-   * The Origin stays (a one-field object): a request that arrived before a reload turned the access
-   * log on has no arrival noted, and its JSON line reads the Origin from here when the stream closes
-   * (with RELEASED alone it logged `"origin": null` for a request that had one).
+   * The access log reads the Origin from what noteArrival kept: a request that arrived with no log
+   * in force is not logged (access-log.ts logResponse).
    */
   release(): void {
-    const origin = this.headers.origin;
-    this.headers = origin === undefined ? RELEASED : { origin };
+    this.headers = RELEASED;
     this.rawHeaders = undefined;
   }
 
@@ -53,7 +50,7 @@ export class Http2Request {
   }
 }
 
-/** The headers of a request answered already, when it had no Origin (see Http2Request.release). */
+/** The headers of a request answered already (see Http2Request.release). */
 const RELEASED: IncomingHttpHeaders = Object.freeze(Object.create(null) as IncomingHttpHeaders);
 
 /** Told of a stream answered through an Http2Response (the connection's bookkeeping). */
