@@ -169,7 +169,10 @@ function jsonLine(req: IncomingMessage, res: ServerResponse, a: Arrival | undefi
 
 /** One access-log line for a response that has ended, one way or another. */
 export function accessLine(req: IncomingMessage, res: ServerResponse, format: LogFormat): string {
-  const a = arrivals.get(req);
+  return lineOf(req, res, arrivals.get(req), format);
+}
+
+function lineOf(req: IncomingMessage, res: ServerResponse, a: Arrival | undefined, format: LogFormat): string {
   return format === 'json' ? jsonLine(req, res, a) : clfLine(req, res, a);
 }
 
@@ -181,7 +184,7 @@ export function accessLine(req: IncomingMessage, res: ServerResponse, format: Lo
  */
 export function logResponse(req: IncomingMessage, res: ServerResponse): void {
   const a = arrivals.get(req);
-  if (a !== undefined) a.sink(a.format === 'json' ? jsonLine(req, res, a) : clfLine(req, res, a));
+  if (a !== undefined) a.sink(lineOf(req, res, a, a.format));
 }
 
 /**
