@@ -162,6 +162,36 @@ describe('mounted beside other middleware (found by an adversarial review)', () 
   });
 });
 
+test('under the compatibility API, a failure after the head resets the stream with INTERNAL_ERROR, not as a complete body', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-h2compat-'));
+  writeFileSync(join(root, 'a.woff2'), 'font-a');
+  const handler = await createStaticHandler({ root, cors: { origins: [APP] }, watch: false });
+  // The head goes out, then writing the body throws: the handler's last resort (fail) must cut it.
+  const server = http2.createServer((req, res) => {
+    res.end = () => {
+      throw new Error('the body could not be written');
+    };
+    handler(req, res);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = http2.connect(`http://127.0.0.1:${server.address().port}`);
+  t.after(async () => {
+    client.destroy();
+    await new Promise((resolve) => server.close(resolve));
+    handler.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const stream = client.request({ ':path': '/a.woff2', origin: APP });
+  const closed = new Promise((resolve) => stream.on('close', resolve));
+  stream.on('error', () => {}); // the reset, read below as rstCode
+  const [head] = await once(stream, 'response');
+  assert.equal(head[':status'], 200);
+  await closed;
+  // NO_ERROR (what destroy() without an error sends) would tell a client that reads no
+  // Content-Length that the empty body was all of it.
+  assert.equal(stream.rstCode, http2.constants.NGHTTP2_INTERNAL_ERROR);
+});
+
 test('standalone as the listener of a node:http2 server (compatibility API): HTTP/2 requests are served, not 505', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-h2compat-'));
   writeFileSync(join(root, 'a.woff2'), 'font-a');

@@ -14,11 +14,11 @@ import { logResponse, noteArrival } from './access-log.js';
 import { explainDenied } from '../check/explain.js';
 import { BodyCache } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
-import { cutHttp1Response, markLingering } from './lingering-close.js';
+import { markLingering } from './lingering-close.js';
 import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
-import { DiskBody, type DiskCounters } from './send-body.js';
+import { cutResponse, DiskBody, type DiskCounters } from './send-body.js';
 import { whenDiskTurn } from './disk-turns.js';
 import { BlockingReads } from './blocking-reads.js';
 import { inForce, planReload, type ReloadReport } from './reload.js';
@@ -435,9 +435,7 @@ class StaticFiles {
     } catch {
       // Even the 500 could not be written: cut the response below.
     }
-    // HTTP/2 (a compat response has its stream): the stream alone is reset.
-    if ((res as ServerResponse & { stream?: unknown }).stream === undefined) cutHttp1Response(res);
-    else res.destroy();
+    cutResponse(res);
   }
 
   /**

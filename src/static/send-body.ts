@@ -6,6 +6,21 @@ import { resetWithInternalError, type Resettable } from './http2-exchange.js';
 import { cutHttp1Response } from './lingering-close.js';
 
 /**
+ * Ends a response whose headers are out short of its body (a file cut short under it, an unexpected
+ * failure), so that no client can take what came for the whole body. HTTP/1.x: the connection is
+ * closed (lingering, cutHttp1Response), the body short of its Content-Length (RFC 9112 §8). HTTP/2
+ * (our exchange's response or node:http2's compatibility one, both with `stream`): the stream is
+ * reset with INTERNAL_ERROR, no END_STREAM before it (resetWithInternalError); `destroy()` without an
+ * error resets it with NO_ERROR, which tells a client that does not compare Content-Length that the
+ * body is complete.
+ */
+export function cutResponse(res: ServerResponse): void {
+  const stream = (res as ServerResponse & { stream?: Resettable & { destroyed: boolean } }).stream;
+  if (stream === undefined) cutHttp1Response(res);
+  else if (!stream.destroyed) resetWithInternalError(stream);
+}
+
+/**
  * Resources held by bodies read from disk, for tests and monitoring: both return to zero when
  * nothing is being sent.
  */
@@ -230,20 +245,12 @@ export class DiskBody {
     });
   }
 
-  /**
-   * Ends a response whose headers are out short of its body. HTTP/1.x: the connection is closed
-   * (lingering, cutHttp1Response).
-   * HTTP/2: the stream is reset with INTERNAL_ERROR, and no END_STREAM goes out before it (see
-   * resetWithInternalError); `destroy()` without an error resets it with NO_ERROR, which tells a
-   * client that does not compare Content-Length that the body is complete.
-   */
+  /** Ends the response short of its body (cutResponse). */
   private cut(): void {
     // Nothing more is read: the fd goes back now, not when the connection, closing lingering, is
     // gone (up to 10 s). The buffer waits for 'close', as a write may still hold it.
     this.closeFd();
-    const stream = (this.res as ServerResponse & { stream?: Resettable & { destroyed: boolean } }).stream;
-    if (stream === undefined) return void cutHttp1Response(this.res);
-    if (!stream.destroyed) resetWithInternalError(stream);
+    cutResponse(this.res);
   }
 
   /**
