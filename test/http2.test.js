@@ -655,6 +655,65 @@ test('a rapid-reset flood that resets with INTERNAL_ERROR, the code of the serve
   const events = () => lines.map((l) => JSON.parse(l)).filter((e) => e.event === 'reset-early');
   assert.ok(await until(() => events().length >= 1, 3000), `no line for the flood: ${lines.length} lines`);
   assert.ok(events()[0].streams >= 100);
+  // Each stream once: the first 10 resets have lines of their own, the rest only the count (one
+  // line per stream was ~500 lines per flood connection).
+  const alone = lines.map((l) => JSON.parse(l)).filter((e) => e.method === 'GET' && !e.completed);
+  assert.ok(alone.length <= 10, `${alone.length} streams of the flood logged a line each, besides the count of ${events()[0].streams}`);
+});
+
+/** A server logging JSON lines into `lines`, over a fresh tree, its 4 MB file held as `extra` says. */
+async function startLoggedWith(t, extra) {
+  const tree = makeRoot();
+  const lines = [];
+  const s = await start({ root: tree.root, watch: false, log: (l) => lines.push(l), logFormat: 'json', ...extra });
+  t.after(async () => {
+    await s.server.shutdown(100);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
+  return { s, lines, entry: () => lines.map((l) => JSON.parse(l)).find((e) => e.target === '/big.otf') };
+}
+
+const BODY_FROM = [['from disk', { memoryBudget: 0 }], ['from memory', { smallFileLimit: BIG }]];
+
+test('a stream cut by the shutdown deadline is logged as not completed, not with its whole size', async (t) => {
+  for (const [where, extra] of BODY_FROM) {
+    const { s, entry } = await startLoggedWith(t, extra);
+    const session = connect(s.port);
+    const stream = session.request({ ':path': '/big.otf' });
+    stream.on('error', () => {});
+    stream.pause(); // flow control holds the rest of the body on the server
+    assert.equal((await new Promise((resolve) => stream.on('response', resolve)))[':status'], 200, where);
+    await new Promise((r) => setTimeout(r, 100));
+    // Destroyed at the deadline, the session closes its streams with code 0, as if each had ended.
+    await s.server.shutdown(200);
+    assert.ok(await until(() => entry() !== undefined), `${where}: no line`);
+    assert.equal(entry().completed, false, `${where}: ${JSON.stringify(entry())}`);
+    assert.ok(entry().bytes < BIG, `${where}: logged ${entry().bytes} bytes, the whole body`);
+    session.destroy();
+  }
+});
+
+test('a stream the client resets mid-body is logged with the bytes sent, within a slice of what came', async (t) => {
+  for (const [where, extra] of BODY_FROM) {
+    const { s, entry } = await startLoggedWith(t, extra);
+    const session = connect(s.port);
+    t.after(() => session.destroy());
+    const stream = session.request({ ':path': '/big.otf' });
+    stream.on('error', () => {});
+    let received = 0;
+    await new Promise((resolve) => stream.on('data', (c) => {
+      received += c.length;
+      if (received >= BIG / 4) resolve();
+    }));
+    stream.pause();
+    const got = received;
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    assert.ok(await until(() => entry() !== undefined), `${where}: no line`);
+    const { bytes, completed } = entry();
+    assert.equal(completed, false, where);
+    // Slices are 64 KiB; what a paused stream holds and what is in flight, a window or two.
+    assert.ok(bytes > 0 && Math.abs(bytes - got) <= 4 * 65536, `${where}: logged ${bytes} bytes, the client got ${got}`);
+  }
 });
 
 test('a client that skips stream IDs cannot make the log claim refusals its bytes could not have carried', async (t) => {

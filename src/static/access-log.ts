@@ -68,28 +68,41 @@ function onPrefinish(this: ServerResponse): void {
   if (a !== undefined && a.socket !== null) a.endBytes = a.socket.bytesWritten;
 }
 
-/** What an HTTP/2 response (node:http2's compatibility API) tells of its stream. */
+/** What an HTTP/2 response (node:http2's compatibility API, or ours) tells of its stream. */
 interface StreamState {
-  /** The RST_STREAM code it closed with: 0 (NO_ERROR) when it ended normally. */
+  /** The RST_STREAM code it closed with: 0 (NO_ERROR) when it ended normally, and when its session was destroyed. */
   readonly rstCode?: number;
+  /** True once all of the body was handed to the session (false for one cut with its session). */
+  readonly writableFinished?: boolean;
+}
+
+/** What our HTTP/2 response (http2-exchange.ts Http2Response) adds. */
+interface CountedResponse {
+  readonly bodyBytesSent?: number;
+  readonly countedByConnection?: boolean;
 }
 
 function streamOf(res: ServerResponse): StreamState | undefined {
   return (res as ServerResponse & { stream?: StreamState }).stream;
 }
 
-/** True when the whole response reached the connection. */
+/**
+ * True when the whole response reached the connection. Over HTTP/2 a stream closed by its session's
+ * destruction (the shutdown's deadline) has rstCode 0 too: only writableFinished tells it was cut.
+ */
 function completed(res: ServerResponse): boolean {
   const stream = streamOf(res);
-  return stream === undefined ? res.writableFinished : res.headersSent && stream.rstCode === 0;
+  return stream === undefined ? res.writableFinished : res.headersSent && stream.rstCode === 0 && stream.writableFinished === true;
 }
 
 /**
- * An HTTP/2 response's body bytes: what it declared when it ended normally, else unknown (null):
- * the stream's share of the connection's bytes is not counted by Node.
+ * An HTTP/2 response's body bytes: what it declared when it ended normally. Cut short: the bytes
+ * of the 64 KiB slices node:http2 reported sent (ours), at most one slice below what the client
+ * got; unknown (null) under the compatibility API, whose stream's share of the connection's bytes
+ * Node does not count.
  */
 function http2BodyBytes(req: IncomingMessage, res: ServerResponse): number | null {
-  if (!completed(res)) return null;
+  if (!completed(res)) return (res as ServerResponse & CountedResponse).bodyBytesSent ?? null;
   if (req.method === 'HEAD') return 0;
   const length = Number(res.getHeader('content-length') ?? 0);
   return Number.isFinite(length) ? length : null;
@@ -184,7 +197,8 @@ function lineOf(req: IncomingMessage, res: ServerResponse, a: Arrival | undefine
  */
 export function logResponse(req: IncomingMessage, res: ServerResponse): void {
   const a = arrivals.get(req);
-  if (a !== undefined) a.sink(lineOf(req, res, a, a.format));
+  // A rapid-reset flood's streams: the connection's reset-early line counts them (sessionEventLine).
+  if (a !== undefined && (res as ServerResponse & CountedResponse).countedByConnection !== true) a.sink(lineOf(req, res, a, a.format));
 }
 
 /**
@@ -206,7 +220,8 @@ export type SessionEventKind = 'refused' | 'reset-early';
 /**
  * One line summing up, for one HTTP/2 connection, streams that got no response of ours: `refused`
  * (node:http2 refused them: over the concurrent-stream limit, a header list over its limit, session
- * memory) or `reset-early` (the client reset them before their answer, as a rapid-reset flood does).
+ * memory) or `reset-early` (the client reset them before their answer was complete, as a rapid-reset
+ * flood does: the connection's resets past its first 10, which have lines of their own).
  * CLF: the request field says it (`"HTTP/2 refused 3 streams"`), status and bytes are `-`. JSON:
  * the client-error shape with protocol `HTTP/2.0`, status null, and `event` and `streams`.
  */

@@ -59,9 +59,10 @@ export interface StreamTracker {
   opened(stream: ServerHttp2Stream): number;
   /**
    * The stream has closed (`slot`: what opened() returned for it); `complete`: the answer had
-   * ended (its last byte handed to the stream).
+   * ended (its last byte handed to the stream). Returns true when the connection's log line of
+   * client resets counts this stream, which then gets no line of its own (http2-sessions.ts).
    */
-  closed(stream: ServerHttp2Stream, slot: number, complete: boolean): void;
+  closed(stream: ServerHttp2Stream, slot: number, complete: boolean): boolean;
   /** A write of the stream's body (a slice, see SLICE) has been sent: the reader took it. */
   progressed(stream: ServerHttp2Stream): void;
 }
@@ -189,6 +190,10 @@ export class Http2Response {
   private onCloseMore: CloseListener[] | null = null;
   /** The tracker's number for this stream. */
   private readonly slot: number;
+  /** Body bytes of the slices node:http2 reported sent (see SLICE); read by the access log. */
+  bodyBytesSent = 0;
+  /** Set at close: the connection's reset-early line counts this stream (StreamTracker.closed). */
+  countedByConnection = false;
 
   constructor(
     readonly stream: ServerHttp2Stream,
@@ -241,7 +246,7 @@ export class Http2Response {
 
   private streamClosed(): void {
     this.closed = true;
-    this.tracker.closed(this.stream, this.slot, this.complete);
+    this.countedByConnection = this.tracker.closed(this.stream, this.slot, this.complete);
     const self = this as unknown as ServerResponse;
     const first = this.onClose;
     const more = this.onCloseMore;
@@ -374,7 +379,10 @@ export class Http2Response {
       return;
     }
     stream.write(b.subarray(at, next), (err) => {
-      if (err == null) this.tracker.progressed(stream);
+      if (err == null) {
+        this.bodyBytesSent += next - at;
+        this.tracker.progressed(stream);
+      }
       if (err != null || next === b.length) done?.(err);
       else this.writeSliced(b, next, last, done);
     });

@@ -45,11 +45,13 @@ export interface SessionTimeouts {
 }
 
 /**
- * Client resets before the answer was complete below this count per connection are not logged: a
- * browser cancels a few streams when the user navigates away. A rapid-reset flood (CVE-2023-44487)
- * resets hundreds to thousands before Node ends the connection.
+ * A connection's first streams reset by the client before their answer was complete are logged as
+ * their requests, one line each (a browser cancels a few when the user navigates away); later ones
+ * are only counted, on the connection's one reset-early line. A rapid-reset flood (CVE-2023-44487)
+ * resets hundreds before Node ends the connection: logged one line per stream, 9 flood
+ * connections wrote ~4,500 lines in 5 s.
  */
-const RESET_EARLY_LOGGED = 100;
+const RESETS_LOGGED_ALONE = 10;
 
 /**
  * True when the stream was reset, and not by this server (a cut body, the sweep: told by identity, as
@@ -236,7 +238,8 @@ class SessionState {
     const ids = this.lastProc === 0 ? 0 : (this.lastProc + 1) / 2 - this.answered;
     const refused = Math.min(ids, Math.floor(this.bytesRead / HEADERS_MIN));
     if (refused > 0) log(sessionEventLine(this.remote, 'refused', refused, this.log.logFormat()));
-    if (this.resetEarly >= RESET_EARLY_LOGGED) log(sessionEventLine(this.remote, 'reset-early', this.resetEarly, this.log.logFormat()));
+    const counted = this.resetEarly - RESETS_LOGGED_ALONE;
+    if (counted > 0) log(sessionEventLine(this.remote, 'reset-early', counted, this.log.logFormat()));
   }
 
   disarm(): void {
@@ -318,14 +321,19 @@ export class Http2Sessions implements StreamTracker {
     if (p !== undefined) p.moved = true;
   }
 
-  /** A stream reported by opened() has closed. */
-  closed(stream: ServerHttp2Stream, slot: number, complete: boolean): void {
+  /**
+   * A stream reported by opened() has closed. Returns true when it is one of the connection's
+   * client resets past RESETS_LOGGED_ALONE: counted on the reset-early line, with no line of its own.
+   */
+  closed(stream: ServerHttp2Stream, slot: number, complete: boolean): boolean {
     const state = this.streams.remove(slot, stream);
-    if (state === undefined) return;
+    if (state === undefined) return false;
     if (this.progress.size !== 0) this.progress.delete(stream);
-    if (state === null) return;
-    if (!complete && resetByClient(stream)) state.resetEarly++;
+    if (state === null) return false;
+    const reset = !complete && resetByClient(stream);
+    if (reset) state.resetEarly++;
     state.streamClosed();
+    return reset && state.resetEarly > RESETS_LOGGED_ALONE;
   }
 
   /**
