@@ -88,6 +88,26 @@ test('a broken configuration changes nothing, and every problem is reported', as
   rmSync(root, { recursive: true, force: true });
 });
 
+test('a new function (the log, cors.onDenied) is reported as applied; the same one as unchanged', async (t) => {
+  const root = makeRoot();
+  const lines = { a: [], b: [] };
+  const logA = (l) => lines.a.push(l);
+  const logB = (l) => lines.b.push(l);
+  const denied = () => {};
+  const s = await start({ root, ...OLD, log: logA });
+  t.after(async () => {
+    await s.server.shutdown(500);
+    rmSync(root, { recursive: true, force: true });
+  });
+  assert.deepEqual(s.server.reload({ root, ...OLD, log: logA }).applied, []);
+  assert.deepEqual(s.server.reload({ root, ...OLD, log: logB }).applied, ['log']);
+  await request(s.port, { path: '/a.woff2' });
+  assert.ok(await new Promise((r) => setTimeout(() => r(lines.b.length === 1 && lines.a.length === 0), 100)), JSON.stringify(lines));
+  const withOnDenied = { ...OLD, cors: { ...OLD.cors, onDenied: denied } };
+  assert.deepEqual(s.server.reload({ root, ...withOnDenied, log: logB }).applied, ['cors']);
+  assert.deepEqual(s.server.reload({ root, ...withOnDenied, log: logB }).applied, []);
+});
+
 test('what needs a restart (root, smallFileLimit, watch, http2, TLS on/off) is reported and left as it was', async () => {
   const root = makeRoot();
   const other = makeRoot();

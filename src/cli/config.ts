@@ -119,6 +119,10 @@ function cliSettings(all: Layer, portFromEnv: boolean, problems: PolicyProblem[]
   return resolved as { port: number; host: string; workers: number };
 }
 
+/** One function per destination, so that a reload compares them as unchanged (static/reload.ts). */
+const toStdout = (line: string): void => void process.stdout.write(`${line}\n`);
+const toStderr = (line: string): void => void process.stderr.write(`${line}\n`);
+
 /** The serve() options: every server key as given (validate() checks them), `log: true` turned into stdout. */
 function serverOptions(all: Layer, env: NodeJS.ProcessEnv, problems: PolicyProblem[]): ServerOptions {
   const options: Layer = {};
@@ -131,13 +135,13 @@ function serverOptions(all: Layer, env: NodeJS.ProcessEnv, problems: PolicyProbl
   const problem = checkOption(log, all.log, log.configType ?? log.type);
   if (problem !== null) problems.push(problem);
   delete options.log;
-  if (all.log === true) options.log = (line: string) => process.stdout.write(`${line}\n`);
+  if (all.log === true) options.log = toStdout;
   // --debug / "debug": true: explain mode on stderr (the access log keeps stdout).
   const debug = spec('debug');
   const debugProblem = checkOption(debug, all.debug, debug.configType ?? debug.type);
   if (debugProblem !== null) problems.push(debugProblem);
   delete options.debug;
-  if (all.debug === true) options.debug = (line: string) => process.stderr.write(`${line}\n`);
+  if (all.debug === true) options.debug = toStderr;
   return options as unknown as ServerOptions;
 }
 

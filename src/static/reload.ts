@@ -17,11 +17,26 @@ export interface ReloadReport {
  */
 const RESTART_ONLY: readonly string[] = ['root', 'smallFileLimit', 'memoryBudget', 'etagCache', 'watch', 'http2'];
 
-/** Same value for the report: functions (the log) by presence, since each reload makes a new one. */
+/**
+ * Same value for the report. Functions (the log, debug, cors.onDenied) by identity, at any depth:
+ * JSON.stringify drops them, so a new onDenied alone read as "nothing changed" though it was put
+ * in force. The CLI gives the same function for the same destination (cli/config.ts).
+ */
 function same(name: string, a: unknown, b: unknown): boolean {
   if (name === 'root') return resolve(String(a)) === resolve(String(b));
-  if (typeof a === 'function' || typeof b === 'function') return (a === undefined) === (b === undefined);
-  return JSON.stringify(a) === JSON.stringify(b);
+  return comparable(a) === comparable(b);
+}
+
+const functionIds = new WeakMap<object, number>();
+let functionsSeen = 0;
+
+function comparable(value: unknown): string | undefined {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v !== 'function') return v;
+    let id = functionIds.get(v);
+    if (id === undefined) functionIds.set(v, (id = ++functionsSeen));
+    return `function #${id}`;
+  });
 }
 
 /**
