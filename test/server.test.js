@@ -18,6 +18,9 @@ const APP = 'https://app.example.com';
 const SECRET = 'TOP-SECRET-OUTSIDE-ROOT';
 
 /** `huge`: also a 6 MiB font, past the size read whole, so it takes the streaming path. */
+/** 20,000 bytes of every value, held in memory as a Buffer (over the 4 KiB held as a string). */
+const MID = Buffer.from(Array.from({ length: 20_000 }, (_, i) => (i * 7 + (i >> 8)) % 256));
+
 function makeTree({ huge = false } = {}) {
   const base = mkdtempSync(join(tmpdir(), 'xorigin-'));
   const root = join(base, 'root');
@@ -30,6 +33,7 @@ function makeTree({ huge = false } = {}) {
   writeFileSync(join(root, 'hello.txt'), 'hello world');
   // Every byte value: small bodies are kept as latin1 strings, which must round-trip exactly.
   writeFileSync(join(root, 'fonts', 'bytes.otf'), Buffer.from(Array.from({ length: 1024 }, (_, i) => (i * 7) % 256)));
+  writeFileSync(join(root, 'fonts', 'mid.otf'), MID);
   writeFileSync(join(root, 'index.html'), '<h1>hi</h1>');
   writeFileSync(join(root, 'a b.css'), 'body{}');
   writeFileSync(join(root, '.env'), SECRET);
@@ -214,6 +218,15 @@ for (const transport of TRANSPORTS) {
         const part = await request(s.port, { path: '/fonts/big.otf', headers: { Range: 'bytes=1000000-1000099' } });
         assert.equal(part.status, 206);
         assert.ok(part.body.equals(tree.big.subarray(1000000, 1000100)));
+      });
+
+      test('ranges of a body held in memory are sent byte for byte, under, at and over 4 KiB', async () => {
+        for (const [range, start, end] of [['bytes=0-4094', 0, 4094], ['bytes=0-4095', 0, 4095], ['bytes=100-4196', 100, 4196], ['bytes=-4095', 20_000 - 4095, 19_999], ['bytes=19990-', 19_990, 19_999], ['bytes=255-255', 255, 255]]) {
+          const part = await request(s.port, { path: '/fonts/mid.otf', headers: { Origin: APP, Range: range } });
+          assert.equal(part.status, 206, range);
+          assert.equal(part.headers['content-range'], `bytes ${start}-${end}/20000`, range);
+          assert.ok(part.body.equals(MID.subarray(start, end + 1)), `${range}: the bytes differ`);
+        }
       });
 
       test('a small binary file is sent byte for byte, whole and by range', async () => {

@@ -12,7 +12,7 @@ import { transferEncodingStatus } from '../http/framing.js';
 import { AssetTable, fdHasEtag, sameIdentity, unchangedOnlyBecauseUnlinked, unchangedWhileOpen, type AssetInfo, type ScanReport } from './asset-table.js';
 import { logResponse, noteArrival } from './access-log.js';
 import { explainDenied } from '../check/explain.js';
-import { BodyCache } from './body-cache.js';
+import { BodyCache, TEXT_BODY_LIMIT } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
 import { markLingering } from './lingering-close.js';
 import { FdCache } from './fd-cache.js';
@@ -480,7 +480,10 @@ class StaticFiles {
     this.writeFileHead(res, rep, variant, origin, status, start, end);
     // A string is latin1, byte for byte, and joined to the headers in one chunk (see body-cache.ts).
     if (typeof held === 'string') res.end(status === 200 ? held : held.slice(start, end + 1), 'latin1');
-    else res.end(status === 200 ? held : held.subarray(start, end + 1));
+    else if (status === 200) res.end(held);
+    // A small range of a large body goes out as small bodies do: copied to a string, in one chunk with the head.
+    else if (end - start < TEXT_BODY_LIMIT) res.end(held.toString('latin1', start, end + 1), 'latin1');
+    else res.end(held.subarray(start, end + 1));
   }
 
   /** Status line and headers of a 200 or 206 (Content-Range and Content-Length built for the range). */
