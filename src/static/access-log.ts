@@ -76,10 +76,21 @@ interface StreamState {
   readonly writableFinished?: boolean;
 }
 
+/**
+ * An HTTP/2 connection that counts the streams its client abandoned (reset, or the connection
+ * closed, before their answer was complete): past its first few, on one line per log at the
+ * connection's end instead of a line each (http2-sessions.ts).
+ */
+export interface AbandonedStreams {
+  /** True when this stream, to be logged to `sink`, is counted there instead of getting its own line. */
+  counts(sink: (line: string) => void, format: LogFormat): boolean;
+}
+
 /** What our HTTP/2 response (http2-exchange.ts Http2Response) adds. */
 interface CountedResponse {
   readonly bodyBytesSent?: number;
-  readonly countedByConnection?: boolean;
+  /** Set when its client abandoned the stream: the connection that may count it. */
+  readonly abandonedOn?: AbandonedStreams | null;
 }
 
 function streamOf(res: ServerResponse): StreamState | undefined {
@@ -197,8 +208,11 @@ function lineOf(req: IncomingMessage, res: ServerResponse, a: Arrival | undefine
  */
 export function logResponse(req: IncomingMessage, res: ServerResponse): void {
   const a = arrivals.get(req);
-  // A rapid-reset flood's streams: the connection's reset-early line counts them (sessionEventLine).
-  if (a !== undefined && (res as ServerResponse & CountedResponse).countedByConnection !== true) a.sink(lineOf(req, res, a, a.format));
+  if (a === undefined) return;
+  // A rapid-reset flood's streams: their connection's reset-early line counts them (sessionEventLine).
+  const abandoned = (res as ServerResponse & CountedResponse).abandonedOn;
+  if (abandoned != null && abandoned.counts(a.sink, a.format)) return;
+  a.sink(lineOf(req, res, a, a.format));
 }
 
 /**
@@ -220,8 +234,8 @@ export type SessionEventKind = 'refused' | 'reset-early';
 /**
  * One line summing up, for one HTTP/2 connection, streams that got no response of ours: `refused`
  * (node:http2 refused them: over the concurrent-stream limit, a header list over its limit, session
- * memory) or `reset-early` (the client reset them before their answer was complete, as a rapid-reset
- * flood does: the connection's resets past its first 10, which have lines of their own).
+ * memory) or `reset-early` (the client abandoned them before their answer was complete, as a
+ * rapid-reset flood does: those past the connection's first 10, which have lines of their own).
  * CLF: the request field says it (`"HTTP/2 refused 3 streams"`), status and bytes are `-`. JSON:
  * the client-error shape with protocol `HTTP/2.0`, status null, and `event` and `streams`.
  */

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { ServerHttp2Stream } from 'node:http2';
 import { currentHttpDate } from '../http/http-date.js';
+import type { AbandonedStreams } from './access-log.js';
 
 /**
  * One HTTP/2 stream seen as the request and response the static handler reads and writes, without
@@ -59,10 +60,10 @@ export interface StreamTracker {
   opened(stream: ServerHttp2Stream): number;
   /**
    * The stream has closed (`slot`: what opened() returned for it); `complete`: the answer had
-   * ended (its last byte handed to the stream). Returns true when the connection's log line of
-   * client resets counts this stream, which then gets no line of its own (http2-sessions.ts).
+   * ended (its last byte handed to the stream). Returns its connection when the client abandoned
+   * it (the access log may count it there: AbandonedStreams), else null.
    */
-  closed(stream: ServerHttp2Stream, slot: number, complete: boolean): boolean;
+  closed(stream: ServerHttp2Stream, slot: number, complete: boolean): AbandonedStreams | null;
   /** A write of the stream's body (a slice, see SLICE) has been sent: the reader took it. */
   progressed(stream: ServerHttp2Stream): void;
 }
@@ -128,9 +129,10 @@ const SLICE = 64 * 1024;
 const NGHTTP2_INTERNAL_ERROR = 2;
 
 /**
- * Streams this server reset (a body cut short, a destroyed response, the send-timeout sweep): told
- * apart from a client's resets by identity, not by code, since a client may reset with any code (a
- * rapid-reset flood with INTERNAL_ERROR escaped the "reset-early" log line when ours were told by it).
+ * Streams this server reset of its own accord (a body cut short, a destroyed response; not the
+ * send-timeout sweep, which cuts what a client stopped reading): told apart from a client's resets
+ * by identity, not by code, since a client may reset with any code (a rapid-reset flood with
+ * INTERNAL_ERROR escaped the "reset-early" log line when ours were told by it).
  */
 const resetHere = new WeakSet<object>();
 
@@ -192,8 +194,8 @@ export class Http2Response {
   private readonly slot: number;
   /** Body bytes of the slices node:http2 reported sent (see SLICE); read by the access log. */
   bodyBytesSent = 0;
-  /** Set at close: the connection's reset-early line counts this stream (StreamTracker.closed). */
-  countedByConnection = false;
+  /** Set at close when the client abandoned the stream: its connection (StreamTracker.closed). */
+  abandonedOn: AbandonedStreams | null = null;
 
   constructor(
     readonly stream: ServerHttp2Stream,
@@ -246,7 +248,7 @@ export class Http2Response {
 
   private streamClosed(): void {
     this.closed = true;
-    this.countedByConnection = this.tracker.closed(this.stream, this.slot, this.complete);
+    this.abandonedOn = this.tracker.closed(this.stream, this.slot, this.complete);
     const self = this as unknown as ServerResponse;
     const first = this.onClose;
     const more = this.onCloseMore;

@@ -1,8 +1,8 @@
 import { constants, type Http2SecureServer, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
-import { sessionEventLine } from './access-log.js';
+import { sessionEventLine, type AbandonedStreams, type LogFormat } from './access-log.js';
 import type { ClientErrorContext } from './client-error.js';
-import { markResetByServer, resetByServer, type StreamTracker } from './http2-exchange.js';
+import { resetByServer, type StreamTracker } from './http2-exchange.js';
 import { SlotTable } from './slot-table.js';
 
 /**
@@ -45,24 +45,13 @@ export interface SessionTimeouts {
 }
 
 /**
- * A connection's first streams reset by the client before their answer was complete are logged as
- * their requests, one line each (a browser cancels a few when the user navigates away); later ones
- * are only counted, on the connection's one reset-early line. A rapid-reset flood (CVE-2023-44487)
+ * A connection's first streams abandoned by the client before their answer was complete are logged
+ * as their requests, one line each (a browser cancels a few when the user navigates away); later
+ * ones are only counted, on the connection's reset-early line. A rapid-reset flood (CVE-2023-44487)
  * resets hundreds before Node ends the connection: logged one line per stream, 9 flood
  * connections wrote ~4,500 lines in 5 s.
  */
-const RESETS_LOGGED_ALONE = 10;
-
-/**
- * True when the stream was reset, and not by this server (a cut body, the sweep: told by identity, as
- * a client may send any code). Counted when the answer was not complete, not when its headers were
- * not sent: an answer begins at once when its body is in memory or in the page cache (a flood's
- * streams have their headers out before nghttp2 reads their RST_STREAM).
- */
-function resetByClient(stream: ServerHttp2Stream): boolean {
-  const code = stream.rstCode;
-  return code !== constants.NGHTTP2_NO_ERROR && !resetByServer(stream);
-}
+const ABANDONED_LOGGED_ALONE = 10;
 
 /** The smallest HEADERS frame that opens a stream: a 9-byte frame header and one byte of header block (RFC 9113 §4.1). */
 const HEADERS_MIN = 10;
@@ -77,7 +66,7 @@ const HEADERS_MIN = 10;
  * the last stream closes and cleared when the next one opens cost ~0.9 µs of a 1-byte GET over
  * HTTP/2 (`setTimeout`, libuv's clock, the timer list), as often as once per request.
  */
-class SessionState {
+class SessionState implements AbandonedStreams {
   private open = 0;
   /**
    * When the connection last had no open stream (performance.now() ms: a monotonic clock, as timers
@@ -88,9 +77,18 @@ class SessionState {
   private idle: NodeJS.Timeout | null = null;
   /** After our GOAWAY: destroys the socket if it outlives the session (see closeLingering). */
   private linger: NodeJS.Timeout | null = null;
-  /** Streams handed to the server ('stream'), and those of them the client reset before their answer was complete. */
+  /** Streams handed to the server ('stream'). */
   private answered = 0;
-  resetEarly = 0;
+  /** Streams the client abandoned that were logged alone, and those counted instead, per log (see counts()). */
+  private abandonedAlone = 0;
+  private abandonedCounted: Map<(line: string) => void, { format: LogFormat; streams: number }> | null = null;
+  /** summarise() has run: a stream closing after it (none has been seen to) is logged alone. */
+  private summarised = false;
+  /**
+   * Destroyed at the shutdown's deadline, the server's choice: its streams were not abandoned. One
+   * cut as stuck (a client that stopped reading, or ignores GOAWAY) is the client's doing.
+   */
+  destroyedHere = false;
   /** nghttp2's lastProcStreamID, read while the session can still tell it (see noteLast). */
   private lastProc = 0;
   /** The bytes the connection had received by then. */
@@ -226,10 +224,15 @@ class SessionState {
    * resets them in C++ before 'stream'): the client's streams have odd IDs, so those up to
    * nghttp2's lastProcStreamID that were not handed to the server were refused. That ID counts a
    * stream refused for its header list, but not one refused for the concurrency limit: streams
-   * over the limit are counted only once a later stream is processed. One line per kind, so a
+   * over the limit are counted only once a later stream is processed. Then the streams its client
+   * abandoned past the first ABANDONED_LOGGED_ALONE (counts()). One line per kind and log, so a
    * flood writes at most two.
    */
   summarise(): void {
+    this.summarised = true;
+    // Each to the log in force when its streams arrived (one, unless a reload changed it meanwhile).
+    this.abandonedCounted?.forEach(({ format, streams }, sink) => sink(sessionEventLine(this.remote, 'reset-early', streams, format)));
+    // Refused streams never reached the server: the log in force now.
     const log = this.log.log();
     if (log === undefined) return;
     // A client may skip stream IDs (RFC 9113 §5.1.1: HEADERS on 1 then on 2^31 - 15): the count of
@@ -238,8 +241,22 @@ class SessionState {
     const ids = this.lastProc === 0 ? 0 : (this.lastProc + 1) / 2 - this.answered;
     const refused = Math.min(ids, Math.floor(this.bytesRead / HEADERS_MIN));
     if (refused > 0) log(sessionEventLine(this.remote, 'refused', refused, this.log.logFormat()));
-    const counted = this.resetEarly - RESETS_LOGGED_ALONE;
-    if (counted > 0) log(sessionEventLine(this.remote, 'reset-early', counted, this.log.logFormat()));
+  }
+
+  /**
+   * AbandonedStreams: the connection's first ABANDONED_LOGGED_ALONE abandoned streams get lines of
+   * their own; later ones are counted here, for the log `sink` their request arrived under.
+   */
+  counts(sink: (line: string) => void, format: LogFormat): boolean {
+    if (this.summarised || this.abandonedAlone < ABANDONED_LOGGED_ALONE) {
+      this.abandonedAlone++;
+      return false;
+    }
+    const counted = (this.abandonedCounted ??= new Map());
+    const entry = counted.get(sink);
+    if (entry === undefined) counted.set(sink, { format, streams: 1 });
+    else entry.streams++;
+    return true;
   }
 
   disarm(): void {
@@ -322,18 +339,19 @@ export class Http2Sessions implements StreamTracker {
   }
 
   /**
-   * A stream reported by opened() has closed. Returns true when it is one of the connection's
-   * client resets past RESETS_LOGGED_ALONE: counted on the reset-early line, with no line of its own.
+   * A stream reported by opened() has closed. Returns its connection when the client abandoned it:
+   * its answer not complete, and neither the stream reset nor the session destroyed by this server
+   * of its own accord (a body cut short, the shutdown's deadline). Whatever the code (a client may
+   * reset with NO_ERROR, the code a destroyed session gives its streams), with no reset at all (the
+   * connection closed), or reset by the send timeout (the client stopped reading).
    */
-  closed(stream: ServerHttp2Stream, slot: number, complete: boolean): boolean {
+  closed(stream: ServerHttp2Stream, slot: number, complete: boolean): AbandonedStreams | null {
     const state = this.streams.remove(slot, stream);
-    if (state === undefined) return false;
+    if (state === undefined) return null;
     if (this.progress.size !== 0) this.progress.delete(stream);
-    if (state === null) return false;
-    const reset = !complete && resetByClient(stream);
-    if (reset) state.resetEarly++;
+    if (state === null) return null;
     state.streamClosed();
-    return reset && state.resetEarly > RESETS_LOGGED_ALONE;
+    return complete || resetByServer(stream) || state.destroyedHere ? null : state;
   }
 
   /**
@@ -356,7 +374,7 @@ export class Http2Sessions implements StreamTracker {
         p.since = now;
         p.moved = false;
       } else if (now - p.since >= this.timeouts.send) {
-        markResetByServer(stream);
+        // Not marked as our own reset: a client that stopped reading abandoned the stream.
         stream.close(constants.NGHTTP2_CANCEL);
       }
     });
@@ -387,6 +405,9 @@ export class Http2Sessions implements StreamTracker {
 
   /** The deadline: every connection is closed, whatever it was doing. */
   destroyAll(): void {
-    for (const state of this.sessions.values()) state.end(true);
+    for (const state of this.sessions.values()) {
+      state.destroyedHere = true;
+      state.end(true);
+    }
   }
 }
