@@ -192,6 +192,46 @@ test('under the compatibility API, a failure after the head resets the stream wi
   assert.equal(stream.rstCode, http2.constants.NGHTTP2_INTERNAL_ERROR);
 });
 
+test('a middleware whose write throws while a body comes from disk costs that response, not the process', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-throwing-write-'));
+  const big = Buffer.alloc(1024 * 1024, 7);
+  writeFileSync(join(root, 'big.otf'), big);
+  const handler = await createStaticHandler({ root, watch: false, memoryBudget: 0 });
+  let throwing = true;
+  const server = http.createServer((req, res) => {
+    // As a compression middleware wraps them: here, the wrapped write fails.
+    if (throwing) res.write = () => {
+      throw new Error('the wrapped write failed');
+    };
+    handler(req, res);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    handler.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const port = server.address().port;
+  const cut = await new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/big.otf' }, (res) => {
+      let got = 0;
+      res.on('data', (c) => (got += c.length));
+      res.on('error', () => {});
+      res.on('close', () => resolve({ status: res.statusCode, length: Number(res.headers['content-length']), got, complete: res.complete }));
+    });
+    req.on('error', (e) => resolve({ error: e.code }));
+  });
+  // The head goes out with the first write: here none did, and the connection closes with no answer.
+  assert.ok(cut.error !== undefined || cut.complete === false, `the client could take the cut body for a whole one: ${JSON.stringify(cut)}`);
+  throwing = false;
+  const res = await request(port, { path: '/big.otf' });
+  assert.equal(res.status, 200);
+  assert.ok(res.body.equals(big));
+  const { inFlight, openFiles, buffersInUse } = handler.stats;
+  assert.deepEqual({ inFlight, openFiles, buffersInUse }, { inFlight: 0, openFiles: 0, buffersInUse: 0 });
+});
+
 test('standalone as the listener of a node:http2 server (compatibility API): HTTP/2 requests are served, not 505', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-h2compat-'));
   writeFileSync(join(root, 'a.woff2'), 'font-a');

@@ -269,7 +269,19 @@ export class DiskBody {
   }
 
   /** Writes `n` bytes of the buffer; the next read starts once the socket has taken them. */
+  /**
+   * Writes what was read. Mounted in an app, a middleware may have wrapped write or end, and a throw
+   * here, in an fs callback, would end the process: it costs this response only (cut).
+   */
   private writeChunk(n: number, last: boolean): void {
+    try {
+      this.writeOut(n, last);
+    } catch {
+      this.cut();
+    }
+  }
+
+  private writeOut(n: number, last: boolean): void {
     const chunk = (this.buffer as Buffer).subarray(0, n);
     if (last) {
       // The buffer is given back on 'close', which comes after the socket has taken it.
