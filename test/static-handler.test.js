@@ -162,17 +162,15 @@ describe('mounted beside other middleware (found by an adversarial review)', () 
   });
 });
 
-test('under the compatibility API, a failure after the head resets the stream with INTERNAL_ERROR, not as a complete body', async (t) => {
+/**
+ * The handler over a root holding a.woff2, given to node:http2's server as its listener by
+ * `listenerOf(handler)`; returns a client session. Everything is closed after the test.
+ */
+async function startH2Compat(t, listenerOf) {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-h2compat-'));
   writeFileSync(join(root, 'a.woff2'), 'font-a');
   const handler = await createStaticHandler({ root, cors: { origins: [APP] }, watch: false });
-  // The head goes out, then writing the body throws: the handler's last resort (fail) must cut it.
-  const server = http2.createServer((req, res) => {
-    res.end = () => {
-      throw new Error('the body could not be written');
-    };
-    handler(req, res);
-  });
+  const server = http2.createServer(listenerOf(handler));
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const client = http2.connect(`http://127.0.0.1:${server.address().port}`);
   t.after(async () => {
@@ -180,6 +178,17 @@ test('under the compatibility API, a failure after the head resets the stream wi
     await new Promise((resolve) => server.close(resolve));
     handler.close();
     rmSync(root, { recursive: true, force: true });
+  });
+  return client;
+}
+
+test('under the compatibility API, a failure after the head resets the stream with INTERNAL_ERROR, not as a complete body', async (t) => {
+  // The head goes out, then writing the body throws: the handler's last resort (fail) must cut it.
+  const client = await startH2Compat(t, (handler) => (req, res) => {
+    res.end = () => {
+      throw new Error('the body could not be written');
+    };
+    handler(req, res);
   });
   const stream = client.request({ ':path': '/a.woff2', origin: APP });
   const closed = new Promise((resolve) => stream.on('close', resolve));
@@ -233,18 +242,7 @@ test('a middleware whose write throws while a body comes from disk costs that re
 });
 
 test('standalone as the listener of a node:http2 server (compatibility API): HTTP/2 requests are served, not 505', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'xorigin-h2compat-'));
-  writeFileSync(join(root, 'a.woff2'), 'font-a');
-  const handler = await createStaticHandler({ root, cors: { origins: [APP] }, watch: false });
-  const server = http2.createServer(handler);
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const client = http2.connect(`http://127.0.0.1:${server.address().port}`);
-  t.after(async () => {
-    client.destroy();
-    await new Promise((resolve) => server.close(resolve));
-    handler.close();
-    rmSync(root, { recursive: true, force: true });
-  });
+  const client = await startH2Compat(t, (handler) => handler);
   const stream = client.request({ ':path': '/a.woff2', origin: APP });
   const [head, body] = await Promise.all([
     once(stream, 'response').then(([h]) => h),
