@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -160,6 +161,43 @@ describe('mounted beside other middleware (found by an adversarial review)', () 
     assert.equal(res.status, 308);
     assert.equal(res.headers.location, '/fonts/?x=1');
   });
+});
+
+test('whenIdle waits for an answer held in memory that a slow client is still reading', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-when-idle-'));
+  const big = Buffer.alloc(16 * 1024 * 1024, 3);
+  writeFileSync(join(root, 'big.bin'), big);
+  const handler = await createStaticHandler({ root, watch: false, smallFileLimit: 32 * 1024 * 1024, memoryBudget: 64 * 1024 * 1024 });
+  const server = http.createServer(handler);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = server.address().port;
+  t.after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    handler.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  assert.equal((await request(port, { path: '/big.bin' })).status, 200);
+  // Read from disk the first time and into memory in the background, which may end after the answer.
+  for (let i = 0; i < 250 && handler.stats.filesInMemory !== 1; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(handler.stats.filesInMemory, 1, 'big.bin is held in memory');
+  // An app's own graceful shutdown waits on whenIdle, then closes every connection.
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.pause();
+  socket.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+  await new Promise((r) => setTimeout(r, 200));
+  let idle = false;
+  handler.whenIdle(() => (idle = true));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(idle, false, 'whenIdle fired while 16 MB were still to be read');
+  let got = 0;
+  socket.on('data', (d) => (got += d.length));
+  socket.resume();
+  while (!idle) await new Promise((r) => setTimeout(r, 20));
+  // Fired once the answer was handed to the socket: what the kernel still buffers may be unread.
+  assert.ok(got > big.length / 2, `${got} bytes read when whenIdle fired`);
+  socket.destroy();
 });
 
 /**

@@ -48,11 +48,7 @@ const RETRIES = 3;
 export type Next = (err?: unknown) => void;
 
 export interface StaticStats {
-  /**
-   * Responses begun and not yet ended (finished, aborted, or dropped with their connection). One
-   * answered whole before the handler returned (a preflight, a body held in memory, an error) is
-   * counted only while an access log is in force, until its line is written: it holds nothing.
-   */
+  /** Responses begun and not yet ended (finished, aborted, or dropped with their connection). */
   readonly inFlight: number;
   /** File descriptors open for bodies read from disk. */
   readonly openFiles: number;
@@ -248,22 +244,13 @@ class StaticFiles {
         return;
       }
     }
-    // Shutting down (preflights are written by the engine, synchronously): see head().
-    if (this.draining) res.shouldKeepAlive = false;
-    // A request logged is noted before it is answered (the log in force at its arrival decides).
-    const logged = this.log !== undefined;
-    if (logged) this.track(req, res);
+    this.track(req, res);
     try {
       this.route(req, res);
     } catch {
       // A bug must cost one response, not the process.
       this.fail(res, req.headers.origin);
     }
-    // Answered already (a preflight, a body held in memory, an error) and not logged: nothing to
-    // wait for or give back, so no 'close' listener (bench/instructions.js, main thread, per
-    // request: 1-byte GET 77,860 -> 77,165, preflight 65,019 -> 64,819). Our HTTP/2 response has
-    // no writableEnded and is always tracked: its 'close' costs a field, not an emitter.
-    if (!logged && res.writableEnded !== true) this.track(req, res);
   }
 
   /** Mounted: GET, HEAD and preflights for a path this handler has (or redirects); the rest is the app's. */
@@ -279,10 +266,7 @@ class StaticFiles {
     return this.table.get(path) !== undefined || (!path.endsWith('/') && this.table.get(`${path}/`) !== undefined);
   }
 
-  /**
-   * Counts the response in flight until it ends, however it ends, and logs it then: exactly once.
-   * Called after the handler has begun the answer when no log is in force (see handle).
-   */
+  /** Counts the response in flight until it ends, however it ends, and logs it then: exactly once. */
   private track(req: IncomingMessage, res: ServerResponse): void {
     this.inFlight++;
     res.on('close', this.onResponseClose);
@@ -298,6 +282,8 @@ class StaticFiles {
     }
     // The peer address is read now: once the socket has closed it is gone.
     if (this.log !== undefined) noteArrival(req, res, this.log, this.logFormat);
+    // Shutting down (preflights are written by the engine, synchronously): see head().
+    if (this.draining) res.shouldKeepAlive = false;
   }
 
   private responseDone(res: ServerResponse): void {
