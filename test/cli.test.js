@@ -306,10 +306,11 @@ test('CLI: bad flags exit 2 and name every option', async () => {
 test('CLI: a config file that is not valid JSON is named as such (not as unreadable), with the parser\'s position', async (t) => {
   const dir = tempDir(t);
   const config = join(dir, 'bad.json');
-  writeFileSync(config, '{ "root": "example", }');
+  writeFileSync(config, '{\n  "root": "example",\n}');
   const r = await runCli(['serve', '--config', config]);
   assert.equal(r.code, 2);
-  assert.match(r.err, /--config = ".*bad\.json": not valid JSON: .*position \d+/);
+  // The trailing comma's error is at the closing brace: line 3, column 1.
+  assert.match(r.err, /--config = ".*bad\.json": not valid JSON: .*position \d+ \(line 3, column 1\)/);
   assert.doesNotMatch(r.err, /cannot read/);
 });
 

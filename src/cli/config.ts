@@ -24,6 +24,16 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+/** JSON.parse says where by offset ("at position 101"): the line and column are what an editor shows. */
+function withLineAndColumn(message: string, text: string): string {
+  const m = /position (\d+)/.exec(message);
+  if (m === null) return message;
+  const before = text.slice(0, Number(m[1]));
+  const line = before.split('\n').length;
+  const column = before.length - before.lastIndexOf('\n');
+  return `${message} (line ${line}, column ${column})`;
+}
+
 /**
  * The config file's keys. A relative `root` is resolved against the file's own directory, so the
  * file means the same wherever it is run from. Unreadable or not an object: a PolicyError at once.
@@ -41,7 +51,7 @@ function configLayer(path: string, problems: PolicyProblem[]): Layer {
     if (!isPlainObject(data)) throw new Error('the top level must be a JSON object');
     config = data;
   } catch (e) {
-    throw new PolicyError([{ option: '--config', value: path, reason: `not valid JSON: ${(e as Error).message}`, fix: 'correct the file there (keys and strings in double quotes, no trailing commas, no comments)' }]);
+    throw new PolicyError([{ option: '--config', value: path, reason: `not valid JSON: ${withLineAndColumn((e as Error).message, text)}`, fix: 'correct the file there (keys and strings in double quotes, no trailing commas, no comments)' }]);
   }
   problems.push(...unknownKeys(config, OPTION_SCHEMA.filter((s) => (s.scope === 'server' || s.scope === 'cli') && s.configType !== null), 'key in the config file'));
   const here = dirname(path);
