@@ -5,6 +5,9 @@ import type { Socket } from 'node:net';
 export const LOG_FORMATS = ['clf', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
+/** Where access-log lines go, one per call, without a newline. */
+export type LogSink = (line: string) => void;
+
 /** What is known of a request when it arrives, kept until its response is logged. */
 interface Arrival {
   /** The peer's address, read now: once the socket has closed, Node can no longer tell it. */
@@ -17,7 +20,7 @@ interface Arrival {
   readonly wall: number;
   readonly start: number;
   /** Where the line goes, and in which format: the log in force at arrival (a reload may change it before the end). */
-  readonly sink: (line: string) => void;
+  readonly sink: LogSink;
   readonly format: LogFormat;
   /** socket.bytesWritten when the response got its socket (a pipelined one gets it later), or -1. */
   startBytes: number;
@@ -35,7 +38,7 @@ const arrivals = new WeakMap<IncomingMessage, Arrival>();
  * only when a log is configured. A response queued behind another on a pipelining connection gets
  * its socket later; its byte count starts then.
  */
-export function noteArrival(req: IncomingMessage, res: ServerResponse, sink: (line: string) => void, format: LogFormat): void {
+export function noteArrival(req: IncomingMessage, res: ServerResponse, sink: LogSink, format: LogFormat): void {
   const target = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url;
   const a: Arrival = { remote: req.socket.remoteAddress, target, origin: req.headers.origin, wall: Date.now(), start: performance.now(), sink, format, startBytes: -1, late: false, endBytes: -1, socket: null };
   arrivals.set(req, a);
@@ -83,7 +86,7 @@ interface StreamState {
  */
 export interface AbandonedStreams {
   /** True when this stream, to be logged to `sink`, is counted there instead of getting its own line. */
-  counts(sink: (line: string) => void, format: LogFormat): boolean;
+  counts(sink: LogSink, format: LogFormat): boolean;
 }
 
 /** What our HTTP/2 response (http2-exchange.ts Http2Response) adds. */

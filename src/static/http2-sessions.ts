@@ -1,6 +1,6 @@
 import { constants, type Http2SecureServer, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
-import { sessionEventLine, type AbandonedStreams, type LogFormat } from './access-log.js';
+import { sessionEventLine, type AbandonedStreams, type LogFormat, type LogSink } from './access-log.js';
 import type { ClientErrorContext } from './client-error.js';
 import { resetByServer, type StreamTracker } from './http2-exchange.js';
 import { SlotTable } from './slot-table.js';
@@ -81,14 +81,14 @@ class SessionState implements AbandonedStreams {
   private answered = 0;
   /** Streams the client abandoned that were logged alone, and those counted instead, per log (see counts()). */
   private abandonedAlone = 0;
-  private abandonedCounted: Map<(line: string) => void, { format: LogFormat; streams: number }> | null = null;
+  private abandonedCounted: Map<LogSink, { format: LogFormat; streams: number }> | null = null;
   /** summarise() has run: a stream closing after it (none has been seen to) is logged alone. */
   private summarised = false;
   /**
    * Destroyed at the shutdown's deadline, the server's choice: its streams were not abandoned. One
    * cut as stuck (a client that stopped reading, or ignores GOAWAY) is the client's doing.
    */
-  destroyedHere = false;
+  private destroyedHere = false;
   /** nghttp2's lastProcStreamID, read while the session can still tell it (see noteLast). */
   private lastProc = 0;
   /** The bytes the connection had received by then. */
@@ -190,6 +190,16 @@ class SessionState implements AbandonedStreams {
     if (this.linger === null) this.closeLingering();
   }
 
+  /** The shutdown's deadline: destroyed, its streams cut by the server, not abandoned. */
+  destroyAtDeadline(): void {
+    this.destroyedHere = true;
+    this.end(true);
+  }
+
+  get destroyedAtDeadline(): boolean {
+    return this.destroyedHere;
+  }
+
   /**
    * Every send timeout after our GOAWAY: once node:http2 is done with the session (its streams have
    * finished; one stuck is reset by the sweep), a socket still open is the client not closing its
@@ -247,7 +257,7 @@ class SessionState implements AbandonedStreams {
    * AbandonedStreams: the connection's first ABANDONED_LOGGED_ALONE abandoned streams get lines of
    * their own; later ones are counted here, for the log `sink` their request arrived under.
    */
-  counts(sink: (line: string) => void, format: LogFormat): boolean {
+  counts(sink: LogSink, format: LogFormat): boolean {
     if (this.summarised || this.abandonedAlone < ABANDONED_LOGGED_ALONE) {
       this.abandonedAlone++;
       return false;
@@ -351,7 +361,7 @@ export class Http2Sessions implements StreamTracker {
     if (this.progress.size !== 0) this.progress.delete(stream);
     if (state === null) return null;
     state.streamClosed();
-    return complete || resetByServer(stream) || state.destroyedHere ? null : state;
+    return complete || resetByServer(stream) || state.destroyedAtDeadline ? null : state;
   }
 
   /**
@@ -405,9 +415,6 @@ export class Http2Sessions implements StreamTracker {
 
   /** The deadline: every connection is closed, whatever it was doing. */
   destroyAll(): void {
-    for (const state of this.sessions.values()) {
-      state.destroyedHere = true;
-      state.end(true);
-    }
+    for (const state of this.sessions.values()) state.destroyAtDeadline();
   }
 }
