@@ -452,6 +452,45 @@ describe('Last-Modified', () => {
   });
 });
 
+describe('If-Range', () => {
+  test('two versions read within one second share their date, which then validates no If-Range (the ETag does)', async () => {
+    const root = tempRoot();
+    const file = join(root, 'v.txt');
+    // Every read in one second, as when a file is written twice within it (RFC 9110 §8.8.2.2).
+    const second = Math.floor(Date.now() / 1000) * 1000;
+    const realNow = Date.now;
+    Date.now = () => second + 500;
+    writeStamped(file, 'AAAAAAAAAA', new Date(second + 100));
+    const s = await serve({ root });
+    try {
+      const v1 = await request(s.port, { path: '/v.txt' });
+      const resumeV1 = await request(s.port, { path: '/v.txt', headers: { Range: 'bytes=5-9', 'If-Range': v1.headers['last-modified'] } });
+      assert.equal(resumeV1.status, 206, 'a date no other version had validates');
+      assert.equal(resumeV1.body.toString(), 'AAAAA');
+      writeStamped(file, 'BBBBBBBBBB', new Date(second + 700));
+      let v2 = null;
+      for (let i = 0; i < 400 && v2 === null; i++) {
+        const res = await request(s.port, { path: '/v.txt' });
+        if (res.body.toString() === 'BBBBBBBBBB') v2 = res;
+        else await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.ok(v2 !== null, 'the new bytes are served within 10 s');
+      assert.equal(v2.headers['last-modified'], v1.headers['last-modified'], 'one second, one date');
+      // A client holding v1's head resumes with v1's date: the whole of v2, never AAAAA + BBBBB.
+      const spliced = await request(s.port, { path: '/v.txt', headers: { Range: 'bytes=5-9', 'If-Range': v1.headers['last-modified'] } });
+      assert.equal(spliced.status, 200);
+      assert.equal(spliced.body.toString(), 'BBBBBBBBBB');
+      const tagged = await request(s.port, { path: '/v.txt', headers: { Range: 'bytes=5-9', 'If-Range': v2.headers.etag } });
+      assert.equal(tagged.status, 206);
+      assert.equal(tagged.body.toString(), 'BBBBB');
+    } finally {
+      Date.now = realNow;
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('watcher', () => {
   test('a file appended to every 10 ms does not keep another file stale', async () => {
     const root = tempRoot();

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -381,6 +381,46 @@ for (const transport of TRANSPORTS) {
         const direct = await request(s.port, { path: '/app.css.gz' });
         assert.equal(direct.headers['content-encoding'], undefined);
         assert.ok(gunzipSync(direct.body).equals(tree.css));
+      });
+
+      test('If-Range: a Last-Modified shared by two representations of a URL validates neither; each ETag does', async () => {
+        // gzip -k keeps the original's mtime: a client resuming the plain bytes with that date must not be
+        // sent a range of the gzip ones (RFC 9110 §13.1.5, §8.8.2.2).
+        const root = mkdtempSync(join(tmpdir(), 'xorigin-ifrange-'));
+        const text = Buffer.from('0123456789abcdef'.repeat(64));
+        const shared = new Date('2025-03-04T05:06:07Z');
+        for (const [name, bytes, date] of [['same.txt', text, shared], ['same.txt.gz', gzipSync(text), shared], ['own.txt', text, shared], ['own.txt.gz', gzipSync(text), new Date('2025-03-04T05:06:09Z')]]) {
+          writeFileSync(join(root, name), bytes);
+          utimesSync(join(root, name), date, date);
+        }
+        const t = await start({ root, cors: { origins: [APP] } }, transport);
+        try {
+          const gz = { 'Accept-Encoding': 'gzip' };
+          const full = await request(t.port, { path: '/same.txt', headers: gz });
+          const plain = await request(t.port, { path: '/same.txt' });
+          assert.equal(full.headers['last-modified'], plain.headers['last-modified']);
+          for (const h of [gz, {}]) {
+            const res = await request(t.port, { path: '/same.txt', headers: { ...h, Range: 'bytes=10-19', 'If-Range': plain.headers['last-modified'] } });
+            assert.equal(res.status, 200, JSON.stringify(h));
+            assert.ok(res.body.equals(h === gz ? full.body : text));
+          }
+          const tagged = await request(t.port, { path: '/same.txt', headers: { ...gz, Range: 'bytes=10-19', 'If-Range': full.headers.etag } });
+          assert.equal(tagged.status, 206);
+          assert.ok(tagged.body.equals(full.body.subarray(10, 20)));
+          // Dates apart: each still validates its own representation, and only it.
+          const ownGz = await request(t.port, { path: '/own.txt', headers: gz });
+          const ownPlain = await request(t.port, { path: '/own.txt' });
+          assert.notEqual(ownGz.headers['last-modified'], ownPlain.headers['last-modified']);
+          const own = await request(t.port, { path: '/own.txt', headers: { ...gz, Range: 'bytes=10-19', 'If-Range': ownGz.headers['last-modified'] } });
+          assert.equal(own.status, 206);
+          assert.ok(own.body.equals(ownGz.body.subarray(10, 20)));
+          const other = await request(t.port, { path: '/own.txt', headers: { ...gz, Range: 'bytes=10-19', 'If-Range': ownPlain.headers['last-modified'] } });
+          assert.equal(other.status, 200);
+          assert.equal((await request(t.port, { path: '/own.txt', headers: { Range: 'bytes=10-19', 'If-Range': ownPlain.headers['last-modified'] } })).status, 206);
+        } finally {
+          await t.server.shutdown(1000);
+          rmSync(root, { recursive: true, force: true });
+        }
       });
 
       test('a file added, changed and removed is served correctly without a restart', async () => {

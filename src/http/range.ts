@@ -109,7 +109,11 @@ export function parseRange(value: string, size: number): RangeResult {
   return { start: first, end: lastEnd === lastStart || last >= size ? size - 1 : last };
 }
 
-/** If-Range (§13.1.5): true when the Range may be honoured. A date must equal Last-Modified exactly. */
+/**
+ * If-Range (§13.1.5): true when the Range may be honoured. An entity tag must be the strong ETag; a
+ * date must equal Last-Modified exactly, and `v.lastModified` is NaN where the date is no strong
+ * validator (§8.8.2.2), so that no date validates it.
+ */
 export function ifRangeAllows(ifRange: string | undefined, v: Validators): boolean {
   if (ifRange === undefined) return true;
   if (ifRange.charCodeAt(0) === 34 /* " */) return ifRange === v.etag; // strong comparison
