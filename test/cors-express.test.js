@@ -23,6 +23,10 @@ describe('express middleware', () => {
       routeRuns++;
       res.json({ ok: true });
     });
+    app.get('/localized', (req, res) => {
+      res.set('Vary', 'Accept-Language'); // replaces the header, as res.set does
+      res.send('bonjour');
+    });
     app.put('/data', (req, res) => {
       routeRuns++;
       res.status(201).send('created');
@@ -70,6 +74,13 @@ describe('express middleware', () => {
     assert.equal(res.headers['access-control-allow-origin'], 'https://eu.example.net');
     assert.equal(res.headers['access-control-allow-credentials'], 'true');
     assert.equal(res.headers.vary, 'Accept-Encoding, Origin');
+  });
+
+  test('a route that replaces Vary (res.set) still sends Vary: Origin with the echoed origin', async () => {
+    const res = await request(s.port, { path: '/localized', headers: { Origin: APP } });
+    assert.equal(res.body.toString(), 'bonjour');
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    assert.equal(res.headers.vary, 'Accept-Language, Origin');
   });
 
   test('actual PUT from a disallowed origin: the route runs, the response has no Access-Control-*', async () => {

@@ -306,6 +306,83 @@ describe('Vary is appended, never replaced', () => {
   });
 });
 
+describe('Vary set by the handler after handle() keeps Origin', () => {
+  // Each way a handler can replace or drop Vary once handle() has set it; `wrapped`: a middleware
+  // (like on-headers) had made writeHead its own before handle() ran.
+  const ways = {
+    setHeader: (res) => { res.setHeader('Vary', 'Accept'); res.end('ok'); },
+    removeHeader: (res) => { res.removeHeader('Vary'); res.end('ok'); },
+    'writeHead object': (res) => { res.writeHead(200, { vary: 'Accept', 'Content-Type': 'text/plain' }); res.end('ok'); },
+    'writeHead reason + object': (res) => { res.writeHead(200, 'Fine', { Vary: 'Accept' }); res.end('ok'); },
+    'writeHead array': (res) => { res.writeHead(200, ['Vary', 'Accept', 'Content-Type', 'text/plain']); res.end('ok'); },
+    'setHeader then write': (res) => { res.setHeader('Vary', ['Accept', 'Accept-Language']); res.write('o'); res.end('k'); },
+    'setHeader then flushHeaders': (res) => { res.setHeader('Vary', 'Accept'); res.flushHeaders(); res.end('ok'); },
+  };
+  let s;
+  let star;
+  before(async () => {
+    const cors = createCors({ origins: [APP] });
+    const any = createCors({ origins: ['*'] });
+    const handler = (engine) => (req, res) => {
+      const url = new URL(req.url, 'http://x');
+      if (url.searchParams.has('wrapped')) {
+        const original = res.writeHead;
+        res.writeHead = function (...args) {
+          this.setHeader('X-Wrapped', 'yes');
+          return original.apply(this, args);
+        };
+      }
+      if (engine.handle(req, res)) return;
+      ways[url.searchParams.get('way')](res);
+    };
+    s = await listen(handler(cors));
+    star = await listen(handler(any));
+  });
+  after(() => Promise.all([s.close(), star.close()]));
+
+  for (const way of Object.keys(ways)) {
+    test(way, async () => {
+      for (const wrapped of [false, true]) {
+        const res = await request(s.port, { path: `/?way=${encodeURIComponent(way)}${wrapped ? '&wrapped' : ''}`, headers: { Origin: APP } });
+        assert.equal(res.status, 200);
+        assert.equal(res.body.toString(), 'ok');
+        assert.equal(res.headers['access-control-allow-origin'], APP);
+        const expected = way === 'removeHeader' ? 'Origin' : way === 'setHeader then write' ? 'Accept, Accept-Language, Origin' : 'Accept, Origin';
+        assert.equal(res.headers.vary, expected, `wrapped: ${wrapped}`);
+        assert.equal(res.headers['x-wrapped'], wrapped ? 'yes' : undefined, 'the earlier wrapper still runs');
+      }
+      // Under "*" nothing varies by Origin: the handler's Vary is left as it set it.
+      const any = await request(star.port, { path: `/?way=${encodeURIComponent(way)}`, headers: { Origin: APP } });
+      assert.equal(any.headers['access-control-allow-origin'], '*');
+      assert.equal(any.headers.vary, way === 'removeHeader' ? undefined : way === 'setHeader then write' ? 'Accept, Accept-Language' : 'Accept');
+    });
+  }
+
+  test('handle() run twice on one response: Vary once, the earlier wrapper run once', async () => {
+    const cors = createCors({ origins: [APP] });
+    let wrapperRuns = 0;
+    const t = await listen((req, res) => {
+      const original = res.writeHead;
+      res.writeHead = function (...args) {
+        wrapperRuns++;
+        return original.apply(this, args);
+      };
+      cors.handle(req, res);
+      cors.handle(req, res);
+      res.setHeader('Vary', 'Accept');
+      res.end('ok');
+    });
+    try {
+      const res = await request(t.port, { headers: { Origin: APP } });
+      assert.equal(res.headers.vary, 'Accept, Origin');
+      assert.equal(res.headers['access-control-allow-origin'], APP);
+      assert.equal(wrapperRuns, 1);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('maxAge -1', () => {
   let s;
   before(async () => {
