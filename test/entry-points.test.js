@@ -9,8 +9,9 @@ import { importGraph, specifiersOf } from '../scripts/import-graph.mjs';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = (p) => fileURLToPath(new URL(`../dist/${p}`, import.meta.url));
 const pkg = (await import('../package.json', { with: { type: 'json' } })).default;
-// Raised from 48 KiB when reload (reconfigure) and the explain hook joined the engine.
-const SIZE_LIMIT = 52 * 1024;
+// Raised from 48 KiB when reload (reconfigure) and the explain hook joined the engine, and from 52 KiB
+// when the node:http face began keeping Vary: Origin against a handler that replaces Vary (cors/node.ts).
+const SIZE_LIMIT = 56 * 1024;
 
 test('the exports map names every face, types first, and every target exists', () => {
   assert.deepEqual(Object.keys(pkg.exports), ['.', './cors', './fetch', './fastify', './static', './check', './package.json']);
