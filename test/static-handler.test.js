@@ -3,15 +3,20 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
+import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import compression from 'compression';
 import express from 'express';
 import { createStaticHandler } from '../dist/static/index.js';
 import { createCors } from '../dist/cors/index.js';
 import { listen, request } from './helpers.js';
+import { testCertificate } from './transports.js';
 
 const APP = 'https://app.example.com';
 
@@ -289,4 +294,146 @@ test('standalone as the listener of a node:http2 server (compatibility API): HTT
   assert.equal(head[':status'], 200, body);
   assert.equal(body, 'font-a');
   assert.equal(head['access-control-allow-origin'], APP);
+});
+
+describe('bodies held in memory where writes are copied (found by a hostile review)', () => {
+  const MB = 1024 * 1024;
+  let root;
+  before(() => {
+    root = mkdtempSync(join(tmpdir(), 'xorigin-held-'));
+    for (let i = 0; i < 12; i++) writeFileSync(join(root, `f${i}.woff2`), Buffer.alloc(MB, i + 1));
+    writeFileSync(join(root, 'big.woff2'), Buffer.alloc(8 * MB, 0xab));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+  // Every file here is held in memory from its first request on.
+  const held = () => createStaticHandler({ root, watch: false, smallFileLimit: 64 * MB, memoryBudget: 256 * MB });
+
+  test('HTTPS/1.1: a reader that stopped reading a 4 MB held body has one slice queued, not the body', async (t) => {
+    const handler = await held();
+    const { cert, key } = testCertificate();
+    const sockets = [];
+    const server = https.createServer({ cert: readFileSync(cert), key: readFileSync(key) }, handler);
+    server.on('secureConnection', (s) => sockets.push(s));
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    let client = null;
+    t.after(async () => {
+      client?.destroy();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      handler.close();
+    });
+    const whole = await new Promise((resolve, reject) => {
+      https.get({ host: '127.0.0.1', port: server.address().port, path: '/big.woff2', rejectUnauthorized: false, agent: false }, (res) => {
+        let got = 0;
+        res.on('data', (c) => (got += c.length));
+        res.on('end', () => resolve(got));
+      }).on('error', reject);
+    });
+    assert.equal(whole, 8 * MB);
+    assert.ok(handler.stats.bytesInMemory >= 8 * MB, 'the body is held in memory now');
+    client = tls.connect({ host: '127.0.0.1', port: server.address().port, rejectUnauthorized: false });
+    await once(client, 'secureConnect');
+    client.write('GET /big.woff2 HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await once(client, 'data');
+    client.pause();
+    // Long enough for the server to have written all it would: with the body in one write, 8 MB queued.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const queued = sockets.at(-1).writableLength;
+    assert.ok(queued > 0 && queued <= 128 * 1024, `${queued} bytes queued on a stalled TLS socket`);
+    assert.equal(handler.stats.inFlight, 1);
+  });
+
+  test('HTTP/2 compatibility API: a page\'s parallel requests and cancelled streams are never refused', async (t) => {
+    const handler = await held();
+    const server = http2.createServer(handler);
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = http2.connect(`http://127.0.0.1:${server.address().port}`);
+    t.after(async () => {
+      client.destroy();
+      await new Promise((resolve) => server.close(resolve));
+      handler.close();
+    });
+    const get = (path, cancelAfter = Infinity) =>
+      new Promise((resolve) => {
+        const stream = client.request({ ':path': path, origin: APP });
+        let status = 0;
+        let got = 0;
+        let first = -1;
+        stream.on('response', (h) => (status = h[':status']));
+        stream.on('data', (c) => {
+          if (first === -1) first = c[0];
+          got += c.length;
+          if (got >= cancelAfter) stream.close(http2.constants.NGHTTP2_CANCEL);
+        });
+        stream.on('error', () => {});
+        stream.on('close', () => resolve({ status, got, first, rst: stream.rstCode }));
+      });
+    // Three rounds of twelve 1 MB fonts at once on one connection (the first reads them into memory).
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => get(`/f${i}.woff2`)));
+      answers.forEach((a, i) => assert.deepEqual(a, { status: 200, got: MB, first: i + 1, rst: 0 }, `round ${round}, f${i}`));
+    }
+    // Two 8 MB answers cancelled mid-body: the connection still answers everything after.
+    await Promise.all([get('/big.woff2', 200_000), get('/big.woff2', 200_000)]);
+    for (let i = 0; i < 3; i++) assert.deepEqual(await get('/big.woff2'), { status: 200, got: 8 * MB, first: 0xab, rst: 0 });
+  });
+});
+
+describe('mounted behind a middleware that wraps write (found by a hostile review)', () => {
+  let root;
+  let text;
+  let binary;
+  before(() => {
+    root = mkdtempSync(join(tmpdir(), 'xorigin-wrapped-'));
+    text = Buffer.from('body { font-family: "xorigin Blocks"; } /* a stylesheet */\n'.repeat(50_000));
+    binary = Buffer.from(Array.from({ length: 5 * 1024 * 1024 }, (_, i) => (i * 31 + (i >> 12)) % 256));
+    writeFileSync(join(root, 'big.css'), text);
+    writeFileSync(join(root, 'big.woff2'), binary);
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  for (const memoryBudget of [0, undefined]) {
+    test(`compression(), a wrapper that drops write's callback and one that defers writes get whole bodies (${memoryBudget === 0 ? 'from disk' : 'default budget'})`, async (t) => {
+      const handler = await createStaticHandler({ root, watch: false, memoryBudget });
+      const app = express();
+      app.use('/c', compression(), handler);
+      app.use('/d', (req, res, next) => {
+        const write = res.write;
+        // Passes the chunk on and says whether to go on, but never calls back.
+        res.write = function (chunk) {
+          return write.call(this, chunk);
+        };
+        next();
+      }, handler);
+      app.use('/a', (req, res, next) => {
+        const { write, end } = res;
+        // Hands the chunk on a turn later and says nothing: the chunk must still be the same bytes then.
+        res.write = function (chunk) {
+          setImmediate(() => write.call(this, chunk));
+        };
+        res.end = function (chunk) {
+          setImmediate(() => end.call(this, chunk));
+          return this;
+        };
+        next();
+      }, handler);
+      const s = await listen(app);
+      t.after(async () => {
+        await s.close();
+        handler.close();
+      });
+      for (let i = 0; i < 2; i++) {
+        const gz = await request(s.port, { path: '/c/big.css', headers: { 'Accept-Encoding': 'gzip' } });
+        assert.equal(gz.headers['content-encoding'], 'gzip');
+        assert.ok(gunzipSync(gz.body).equals(text), `round ${i}: the compressed body inflates to the file`);
+        const plain = await request(s.port, { path: '/d/big.woff2' });
+        assert.equal(plain.status, 200);
+        assert.ok(plain.body.equals(binary), `round ${i}: ${plain.body.length} of ${binary.length} bytes, in order`);
+        const later = await request(s.port, { path: '/a/big.woff2' });
+        assert.ok(later.body.equals(binary), `round ${i}: the bytes a deferring wrapper sent are the file's`);
+      }
+      const { inFlight, openFiles, buffersInUse } = handler.stats;
+      assert.deepEqual({ inFlight, openFiles, buffersInUse }, { inFlight: 0, openFiles: 0, buffersInUse: 0 });
+    });
+  }
 });

@@ -18,7 +18,7 @@ import { markLingering } from './lingering-close.js';
 import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
-import { cutResponse, DiskBody, type DiskCounters } from './send-body.js';
+import { cutResponse, DiskBody, endHeld, type DiskCounters } from './send-body.js';
 import { whenDiskTurn } from './disk-turns.js';
 import { BlockingReads } from './blocking-reads.js';
 import { inForce, planReload, type ReloadReport } from './reload.js';
@@ -480,10 +480,10 @@ class StaticFiles {
     this.writeFileHead(res, rep, variant, origin, status, start, end);
     // A string is latin1, byte for byte, and joined to the headers in one chunk (see body-cache.ts).
     if (typeof held === 'string') res.end(status === 200 ? held : held.slice(start, end + 1), 'latin1');
-    else if (status === 200) res.end(held);
+    else if (status === 200) endHeld(req, res, held);
     // A small range of a large body goes out as small bodies do: copied to a string, in one chunk with the head.
     else if (end - start < TEXT_BODY_LIMIT) res.end(held.toString('latin1', start, end + 1), 'latin1');
-    else res.end(held.subarray(start, end + 1));
+    else endHeld(req, res, held.subarray(start, end + 1));
   }
 
   /** Status line and headers of a 200 or 206 (Content-Range and Content-Length built for the range). */
