@@ -155,6 +155,31 @@ for (const wire of HTTP1_WIRES) {
     }
   });
 
+  test(`${wire.name}: header fields past node's 2000th are seen: a second Origin, a second Host, a Transfer-Encoding`, async () => {
+    // node:http kept the first 2000 fields (maxHeadersCount) and dropped the rest unseen, so a field
+    // checked for being sent twice or at all could hide behind filler (found by a hostile review).
+    const root = tempDir();
+    writeFileSync(join(root, 'a.txt'), 'a');
+    const s = await start(root, { ...wire.options(), cors: { origins: ['https://a.example'] } });
+    const filler = 'x:y\r\n'.repeat(2000);
+    const ask = (fields) => rawExchange(s.port, `GET /a.txt HTTP/1.1\r\nHost: x\r\nOrigin: https://a.example\r\n${filler}${fields}Connection: close\r\n\r\n`, { wire });
+    try {
+      const plain = await ask('');
+      assert.deepEqual(statusLines(plain), ['HTTP/1.1 200 OK']);
+      assert.match(plain, /access-control-allow-origin: https:\/\/a\.example/i);
+      // RFC 9112 §3.2 (two Host lines: 400) and §6.3 (a Transfer-Encoding on a request without chunked last: 400);
+      // two Origin lines match no origin (README, security model).
+      const twoOrigins = await ask('Origin: https://evil.example\r\n');
+      assert.deepEqual(statusLines(twoOrigins), ['HTTP/1.1 200 OK']);
+      assert.doesNotMatch(twoOrigins, /access-control-allow-origin/i);
+      assert.deepEqual(statusLines(await ask('Host: y\r\n')), ['HTTP/1.1 400 Bad Request']);
+      assert.deepEqual(statusLines(await ask('Transfer-Encoding: gzip\r\n')), ['HTTP/1.1 400 Bad Request']);
+    } finally {
+      await s.server.shutdown(200);
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test(`${wire.name}: pipelined requests written one by one while downloads are under way are all answered`, async () => {
     // Each write its own TLS record: Node's parser, paused behind the downloads, was still handed the
     // records the TLS layer had decrypted, refused them (HPE_PAUSED) and lost them (2 of 15 answered).

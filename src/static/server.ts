@@ -141,7 +141,7 @@ function answerHttp1Oddities(node: NodeServer, handler: StaticHandler): void {
   });
 }
 
-/** The HTTP/1.x timeouts (the HTTP/2 secure server applies them to its HTTP/1.1 connections too). */
+/** The HTTP/1.x limits and timeouts (the HTTP/2 secure server applies them to its HTTP/1.1 connections too). */
 function applyHttp1Timeouts(server: NodeServer, config: ResolvedServerOptions): void {
   const s = server as unknown as HttpServer & { httpAllowHalfOpen: boolean };
   // A client may half-close after sending its requests (`printf ... | nc -N`): answer them all,
@@ -149,6 +149,10 @@ function applyHttp1Timeouts(server: NodeServer, config: ResolvedServerOptions): 
   // switch is Node's own (set in its http.Server constructor, not yet in its typings or docs);
   // test/protocol.test.js fails if it stops working.
   s.httpAllowHalfOpen = true;
+  // Every field is kept: node keeps the first 2000 and drops the rest unseen, where a second Host,
+  // a second Origin or a Transfer-Encoding would hide from the checks that refuse them. The header
+  // section's size (maxHeaderSize) is what bounds the count.
+  s.maxHeadersCount = 0;
   // Slow or stalled clients must not hold sockets forever.
   s.headersTimeout = 10_000;
   s.requestTimeout = 30_000;
