@@ -327,8 +327,13 @@ for (const wire of HTTP1_WIRES) {
         await closing;
         const got = Buffer.concat(chunks).toString('latin1');
         const heads = got.match(/HTTP\/1\.1 \d{3} [\s\S]*?\r\n\r\n/g) ?? [];
-        assert.deepEqual(heads.map((h) => h.slice(9, 12)), Array(c.answers).fill('200'), c.name);
-        assert.equal(got.length - heads.reduce((n, h) => n + h.length, 0), c.answers * 2_000_000, `${c.name}: whole bodies`);
+        // A request that came after the shutdown began, while the connection was still open, may be
+        // answered too (RFC 9112 §9.6: the last answer says close); whether it came in time depends on
+        // how much of the answers before it the kernel's socket buffers took.
+        assert.ok(heads.length >= c.answers && heads.length <= c.answers + 3, `${c.name}: ${heads.length} answers`);
+        assert.deepEqual(heads.map((h) => h.slice(9, 12)), Array(heads.length).fill('200'), c.name);
+        if (heads.length > c.answers) assert.match(heads.at(-1), /\r\nConnection: close\r\n/i, `${c.name}: an answer begun after the shutdown closes`);
+        assert.equal(got.length - heads.reduce((n, h) => n + h.length, 0), heads.length * 2_000_000, `${c.name}: whole bodies`);
         assert.deepEqual(errors, [], `${c.name}: no reset`);
       }
     } finally {

@@ -132,6 +132,22 @@ const decoded = [
   ['*', 400],
   ['', 400],
   ['http://x//a%41', '/aA'],
+  // Dot segments (RFC 3986 §5.2.4), encoded ones too; above the root, 400 as nginx.
+  ['/fonts/../app.js', '/app.js'],
+  ['/a/./b', '/a/b'],
+  ['/dir/.', '/dir/'],
+  ['/dir/..', '/'],
+  ['/./', '/'],
+  ['/a/b/../../c?x=/../', '/c'],
+  ['/fonts/%2e%2e/app.js', '/app.js'],
+  ['/a/%2E/b', '/a/b'],
+  ['/..', 400],
+  ['/../a', 400],
+  ['/a/../../b', 400],
+  ['/%2e%2e/a', 400],
+  ['/.well-known/x', '/.well-known/x'],
+  ['/a/.../b', '/a/.../b'],
+  ['/.env', '/.env'],
 ];
 for (const [target, expected] of decoded) {
   test(`decodedPath(${JSON.stringify(target)}) is ${JSON.stringify(expected)}`, () => assert.equal(decodedPath(target), expected));

@@ -47,13 +47,47 @@ export function decodedPath(target: string): string | 400 | 404 {
   const path = targetPath(target);
   if (path === null) return 400;
   const encoded = mergeSlashes(path);
-  if (!encoded.includes('%')) return encoded;
+  if (!encoded.includes('%')) return withoutDotSegments(encoded);
   if (hasEncodedSlash(encoded)) return 404;
+  let decoded: string;
   try {
-    return decodeURIComponent(encoded);
+    decoded = decodeURIComponent(encoded);
   } catch {
     return 400;
   }
+  return withoutDotSegments(decoded);
+}
+
+/** `path` with its dot segments resolved (removeDotSegments), or 400 when they climb above the root. */
+function withoutDotSegments(path: string): string | 400 {
+  return path.includes('/.') ? (removeDotSegments(path) ?? 400) : path;
+}
+
+/**
+ * An absolute path with its `.` and `..` segments resolved, as RFC 3986 §5.2.4 does and RFC 9110
+ * §4.2.3 compares targets: `/fonts/../a.woff2` is `/a.woff2`, `/dir/.` is `/dir/`, `/dir/..` is `/`.
+ * Applied to the decoded path, so `%2e%2e` is `..` too (§6.2.2.2: `.` is unreserved). Browsers
+ * resolve these before sending; curl --path-as-is, proxies and scanners may not. A `..` above the
+ * root (`/../a`) gives null: RFC 3986 would drop it, but no browser sends one, and nginx answers such
+ * a target 400, as this server does. No file-system path is built from the result (the table is
+ * looked up), so nothing here could leave the root anyway.
+ */
+export function removeDotSegments(path: string): string | null {
+  const segments = path.split('/');
+  const out: string[] = [];
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i] as string;
+    const last = i === segments.length - 1;
+    if (segment === '..') {
+      if (out.pop() === undefined) return null;
+    } else if (segment !== '.') {
+      out.push(segment);
+      continue;
+    }
+    // A dot segment last names a directory: `/dir/..` is `/`, `/dir/.` is `/dir/`.
+    if (last) out.push('');
+  }
+  return `/${out.join('/')}`;
 }
 
 /**
