@@ -18,7 +18,10 @@ const targets = [
   ['http://localhost', '/'],
   ['http://localhost?x=/y', '/'],
   ['http://localhost:8080', '/'],
-  ['http://user@localhost/a', '/a'],
+  // userinfo is treated as an error (RFC 9110 §4.2.4): it disguises the authority
+  ['http://user@localhost/a', null],
+  ['http://u:p@localhost', null],
+  ['http://localhost/a@b', '/a@b'],
   // an http(s) URI with an empty host is invalid and must be rejected (RFC 9110 §4.2.1, §4.2.2)
   ['http:///a', null],
   ['https://', null],
