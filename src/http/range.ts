@@ -1,9 +1,7 @@
 /**
  * Byte ranges, RFC 9110 §14 (Range) and §13.1.5 (If-Range). Pure functions over header values.
  */
-import { parseHttpDate } from './http-date.js';
 import { equalsLowerAt, isOws } from './tokens.js';
-import type { Validators } from './conditional.js';
 
 /** A satisfiable single byte range, inclusive. */
 export interface ByteRange {
@@ -110,14 +108,14 @@ export function parseRange(value: string, size: number): RangeResult {
 }
 
 /**
- * If-Range (§13.1.5): true when the Range may be honoured. An entity tag must be the strong ETag; a
- * date must equal Last-Modified exactly, and `v.lastModified` is NaN where the date is no strong
- * validator (§8.8.2.2), so that no date validates it.
+ * If-Range (§13.1.5): true when the Range may be honoured, that is when there is no If-Range or it is
+ * the representation's strong ETag. A date never validates here: every response carries a strong
+ * ETag, and a client that has one MUST NOT send a date (§13.1.5); and a file server cannot reliably
+ * tell that a date names one representation only (§8.8.2.2): `gzip -k` gives a sibling the
+ * original's mtime, two versions can share a second, a file removed and put back with its old mtime
+ * (`tar`, `cp -p`) has the old date. A client that sends one anyway gets the whole representation.
  */
-export function ifRangeAllows(ifRange: string | undefined, v: Validators): boolean {
+export function ifRangeAllows(ifRange: string | undefined, etag: string): boolean {
   if (ifRange === undefined) return true;
-  if (ifRange.charCodeAt(0) === 34 /* " */) return ifRange === v.etag; // strong comparison
-  if (ifRange.startsWith('W/')) return false; // weak tags never validate a range
-  const date = parseHttpDate(ifRange);
-  return !Number.isNaN(date) && date === v.lastModified;
+  return ifRange.charCodeAt(0) === 34 /* " */ && ifRange === etag; // strong comparison; W/ never matches
 }

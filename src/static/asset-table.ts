@@ -74,13 +74,6 @@ export interface AssetInfo {
    */
   readonly lastModified: number;
   readonly lastModifiedText: string;
-  /**
-   * False when the version this one replaced had the same Last-Modified (two versions within one
-   * second): the date then names either, so it is no strong validator (RFC 9110 §8.8.2.2) and
-   * never validates an If-Range (§13.1.5). A restart forgets what came before: a version is then
-   * compared with nothing.
-   */
-  readonly lastModifiedStrong: boolean;
   /** Strong, content-derived: the same bytes give the same tag on every replica. */
   readonly etag: string;
   /** When the bytes the ETag was computed from were read (ms since the epoch). */
@@ -1253,7 +1246,6 @@ function describe(filePath: string, urlPath: string, read: Read, notBefore?: num
     mtimeMs,
     lastModified,
     lastModifiedText: new Date(lastModified).toUTCString(),
-    lastModifiedStrong: lastModified !== notBefore,
     etag: read.etag,
     readAtMs: read.readAtMs,
     contentType: contentTypeFor(urlPath),

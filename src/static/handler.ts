@@ -458,7 +458,7 @@ class StaticFiles {
     let status = 200;
     const range = headers.range;
     // Ranges are defined for GET only (RFC 9110 §14.2): HEAD with Range answers 200.
-    if (range !== undefined && req.method === 'GET' && ifRangeAllows(headers['if-range'] as string | undefined, rep.ifRange)) {
+    if (range !== undefined && req.method === 'GET' && ifRangeAllows(headers['if-range'] as string | undefined, info.etag)) {
       const r = parseRange(range, info.size);
       if (r === 'unsatisfiable') {
         this.head(res, 416, rep.unsatisfiable[variant], origin);

@@ -1,6 +1,5 @@
 import type { ServerResponse } from 'node:http';
 import type { ActualBlocks } from '../cors/response-headers.js';
-import type { Validators } from '../http/conditional.js';
 import { ENCODINGS } from '../http/encoding.js';
 import type { AssetInfo, Variants } from './asset-table.js';
 import type { BodySlot } from './body-cache.js';
@@ -26,7 +25,6 @@ export const CONTENT_RANGE_VALUE = 1;
 export const CONTENT_LENGTH_VALUE = 3;
 const RANGE_VALUES: readonly number[] = [CONTENT_RANGE_VALUE, CONTENT_LENGTH_VALUE];
 const NO_VALUES: readonly number[] = [];
-const NO_DATES: readonly (number | undefined)[] = [];
 
 /**
  * A block per CORS variant: index 0 for a response to no Origin, a disallowed one, or any under
@@ -46,19 +44,10 @@ export class Representation {
   private notModifiedBlocks: Blocks | null = null;
   private partialBlocks: Blocks | null = null;
   private unsatisfiableBlocks: Blocks | null = null;
-  /**
-   * What an If-Range may match (RFC 9110 §13.1.5): the ETag, and Last-Modified only while it is a
-   * strong validator, else NaN, which no date equals. A date is not strong when an earlier version
-   * had it (AssetInfo.lastModifiedStrong) or another representation of the same URL has it (`gzip -k`
-   * keeps the original's mtime): a client holding the plain bytes would be sent a range of the
-   * gzip ones, whose Content-Encoding a 206 need not repeat to it (§15.3.7).
-   */
-  readonly ifRange: Validators;
 
   /**
    * `info`: the bytes sent and their validators (for a sibling: the sibling file's). `memory`: its
-   * body in memory, when held (see body-cache.ts). `dateShared`: another representation of the URL
-   * has the same Last-Modified.
+   * body in memory, when held (see body-cache.ts).
    */
   constructor(
     readonly info: AssetInfo,
@@ -67,10 +56,7 @@ export class Representation {
     private readonly encoding: string | null,
     private readonly negotiated: boolean,
     private readonly blocks: ResponseBlocks,
-    dateShared: boolean,
-  ) {
-    this.ifRange = { etag: info.etag, lastModified: info.lastModifiedStrong && !dateShared ? info.lastModified : NaN };
-  }
+  ) {}
 
   get ok(): Blocks {
     return (this.okBlocks ??= this.both([...this.common(), 'Content-Length', String(this.info.size), ...this.validators()]));
@@ -190,19 +176,17 @@ export class ResponseBlocks {
     let available = 0;
     for (const { coding } of ENCODINGS) if (variants[coding] !== undefined) available |= 1 << coding;
     const negotiated = available !== 0;
-    const dates = negotiated ? [info, ...variants].map((v) => v?.lastModified) : NO_DATES;
-    const shared = (date: number): boolean => dates.indexOf(date) !== dates.lastIndexOf(date);
-    const reps: (Representation | undefined)[] = [this.representation(info, info.contentType, null, negotiated, shared(info.lastModified))];
+    const reps: (Representation | undefined)[] = [this.representation(info, info.contentType, null, negotiated)];
     for (const { coding, name } of ENCODINGS) {
       const v = variants[coding];
       // A sibling carries the original's media type; its own bytes, length and ETag.
-      if (v !== undefined) reps[coding] = this.representation(v, info.contentType, name, true, shared(v.lastModified));
+      if (v !== undefined) reps[coding] = this.representation(v, info.contentType, name, true);
     }
     return { reps, available };
   };
 
-  private representation(info: AssetInfo, contentType: string, encoding: string | null, negotiated: boolean, dateShared: boolean): Representation {
-    return new Representation(info, this.slotFor(info), contentType, encoding, negotiated, this, dateShared);
+  private representation(info: AssetInfo, contentType: string, encoding: string | null, negotiated: boolean): Representation {
+    return new Representation(info, this.slotFor(info), contentType, encoding, negotiated, this);
   }
 
   /** One small text body per status, sent in one write with the headers (see body-cache.ts TEXT_BODY_LIMIT). */
