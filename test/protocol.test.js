@@ -115,6 +115,10 @@ for (const [name, cors, expectAcao] of [
       // Merging never crosses an encoded slash (404) or climbs above the root (400); within it, dot segments resolve.
       assert.equal((await rawRequest(s.port, 'GET /sub%2F/x.woff2 HTTP/1.1\r\nHost: x\r\n\r\n')).status, 404);
       assert.equal((await rawRequest(s.port, 'GET //..//font.woff2 HTTP/1.1\r\nHost: x\r\n\r\n')).status, 400);
+      // A backslash, which a browser reads as "/", never gets as far as a Location (/\host/../dir/ is another host).
+      const backslash = await rawRequest(s.port, 'GET /\\evil.example/../fonts HTTP/1.1\r\nHost: x\r\n\r\n');
+      assert.equal(backslash.status, 400);
+      assert.equal(backslash.get('location'), undefined);
       const within = await rawRequest(s.port, 'GET /sub//..//font.woff2 HTTP/1.1\r\nHost: x\r\n\r\n');
       assert.equal(within.status, 200);
       assert.ok(within.text.endsWith('wOF2-font'));

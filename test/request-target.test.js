@@ -11,6 +11,12 @@ const targets = [
   ['/a%20b', '/a%20b'],
   ['//a/b', '//a/b'], // empty segments are path, not authority, in origin-form
   ['/a?b?c', '/a'],
+  // a backslash in the path is no URI character, and a browser reads it as "/": invalid
+  ['/\\evil.com/../dir', null],
+  ['/a\\b', null],
+  ['http://x/a\\b', null],
+  ['/a?q=\\', '/a'],
+  ['/a%5Cb', '/a%5Cb'],
   // absolute-form (§3.2.2): the scheme is case-insensitive (RFC 9110 §4.2.3)
   ['http://localhost/font.woff2', '/font.woff2'],
   ['HTTPS://Example.com:8443/a%20b.css?x', '/a%20b.css'],

@@ -12,6 +12,10 @@ import { equalsLower } from './tokens.js';
  *   with userinfo (`http://u:p@host/a`) is treated as an error (§4.2.4): null.
  * - a `#` anywhere: a fragment is no part of a request target (RFC 9112 §3.2, RFC 9113 §8.3.1),
  *   so the target is invalid (§3: SHOULD get 400) rather than a file name with `#` in it: null.
+ * - a `\` in the path: no URI character (RFC 3986 §2; a file name with one is asked for as `%5C`),
+ *   and browsers read it as `/` (WHATWG URL), so a redirect built from the target could send one to
+ *   another host (`/\evil.com/../dir` → `Location: /\evil.com/../dir/`): null. In the query, where
+ *   browsers send it as it is, it stays.
  * - asterisk-form (`*`, valid only for OPTIONS, which is answered before any path is needed),
  *   authority-form and anything else give null (400).
  */
@@ -19,6 +23,8 @@ export function targetPath(target: string): string | null {
   if (target.includes('#')) return null;
   const q = target.indexOf('?');
   const end = q === -1 ? target.length : q;
+  const backslash = target.indexOf('\\');
+  if (backslash !== -1 && backslash < end) return null;
   if (target.charCodeAt(0) === 47 /* / */) return q === -1 ? target : target.slice(0, q);
   const scheme = schemeLength(target);
   if (scheme === 0) return null;
