@@ -133,14 +133,23 @@ function sendHeadKeepingVary(res: ServerResponse, writeHead: WriteHead, vary: st
  * (writeHead would replace the response's with it); else the response's own Vary is completed.
  */
 function varyKept(res: ServerResponse, vary: string, headers: HeadersArgument): HeadersArgument {
+  // An odd-length list is left for writeHead to refuse, as it does without us.
   if (Array.isArray(headers)) {
-    for (let i = 0; i < headers.length; i += 2) if (String(headers[i]).toLowerCase() === 'vary') return withVary(headers, vary);
+    if (headers.length % 2 === 0) for (let i = 0; i < headers.length; i += 2) if (String(headers[i]).toLowerCase() === 'vary') return withVary(headers, vary);
   } else if (headers !== undefined && headers !== null) {
+    // Every key naming Vary (`Vary` and `vary` both: writeHead would apply the last) becomes one.
+    let copy: OutgoingHttpHeaders | null = null;
+    let merged: string | null = null;
     for (const name in headers) {
       if (name.toLowerCase() !== 'vary') continue;
+      copy ??= { ...headers };
       const given = headers[name];
-      const current = given === undefined ? null : Array.isArray(given) ? given.join(', ') : String(given);
-      return { ...headers, [name]: mergeVary(current, vary) };
+      merged = mergeVary(merged, given === undefined ? '' : Array.isArray(given) ? given.join(', ') : String(given));
+      delete copy[name];
+    }
+    if (copy !== null) {
+      copy.Vary = mergeVary(merged, vary);
+      return copy;
     }
   }
   // The common case: Vary is still what decorate() set.

@@ -33,27 +33,34 @@ const HELD_SLICE = 64 * 1024;
  * response slices its bodies itself (http2-exchange.ts).
  */
 export function endHeld(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+  // HEAD: no body goes out, and a write under the compatibility API would wait for a 'drain' that never comes.
+  if (req.method === 'HEAD') return void res.end();
   if (body.length <= HELD_SLICE || res instanceof Http2Response || !(req.httpVersionMajor === 2 || (req.socket as { encrypted?: boolean }).encrypted === true)) {
     res.end(body);
     return;
   }
   let at = 0;
+  let waiting = false;
   const pump = (): void => {
-    for (;;) {
-      const next = at + HELD_SLICE;
-      if (next >= body.length) {
-        res.end(body.subarray(at));
-        return;
+    waiting = false;
+    try {
+      // Ended meanwhile by a middleware's wrapper, or closed (no 'drain' comes then): nothing more is ours to write.
+      while (!res.writableEnded && !waiting) {
+        const next = at + HELD_SLICE;
+        if (next >= body.length) return void res.end(body.subarray(at));
+        waiting = res.write(body.subarray(at, next)) === false;
+        at = next;
       }
-      const more = res.write(body.subarray(at, next));
-      at = next;
-      // A response that closed takes no more: no 'drain' comes, and this is forgotten with it.
-      if (more === false) {
-        res.once('drain', pump);
-        return;
-      }
+    } catch {
+      // A middleware's write that throws, here from a 'drain' where a throw would end the process.
+      cutResponse(res);
     }
   };
+  // One listener for every wait: compression() hands 'drain' listeners to its zlib stream, where a
+  // once() wrapper, which removes itself from the response, was left behind at each wait.
+  res.on('drain', () => {
+    if (waiting) pump();
+  });
   pump();
 }
 
@@ -155,6 +162,9 @@ export class DiskBody {
    * go out as copies, paced by write's return value and 'drain' (see writeOut).
    */
   private readonly wrapped: boolean;
+  /** Wrapped: waiting for the response's 'drain' (waitForDrain), and whether that listener is on. */
+  private draining = false;
+  private drainListened = false;
 
   constructor(
     private readonly res: ServerResponse,
@@ -326,6 +336,9 @@ export class DiskBody {
 
   /** Writes `n` bytes of the buffer; the next read starts once the response has taken them. */
   private writeOut(n: number, last: boolean): void {
+    // Ended by a middleware's wrapper meanwhile: a write after the end would be an 'error' nobody
+    // listens to, ending the process. What this body holds goes back at 'close'.
+    if (this.res.writableEnded) return void this.closeFd();
     const read = (this.buffer as Buffer).subarray(0, n);
     const chunk = this.wrapped ? Buffer.from(read) : read;
     if (last) {
@@ -341,8 +354,23 @@ export class DiskBody {
       return;
     }
     // false: wait for 'drain'; anything else (true, or nothing from a wrapper that returns nothing) goes on.
-    if (this.res.write(chunk) === false) this.res.once('drain', () => void (this.closed || this.readNext()));
+    if (this.res.write(chunk) === false) this.waitForDrain();
     else this.readNext();
+  }
+
+  /**
+   * Reads on at the response's next 'drain'. One listener for the whole body: compression() hands
+   * 'drain' listeners to its zlib stream, where a once() wrapper was left behind at every wait.
+   */
+  private waitForDrain(): void {
+    this.draining = true;
+    if (this.drainListened) return;
+    this.drainListened = true;
+    this.res.on('drain', () => {
+      if (!this.draining) return;
+      this.draining = false;
+      if (!this.closed) this.readNext();
+    });
   }
 
   /** Reads the next chunk, after a turn of the event loop every BYTES_PER_TURN bytes. */
