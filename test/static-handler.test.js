@@ -206,13 +206,17 @@ test('whenIdle waits for an answer held in memory that a slow client is still re
 });
 
 /**
- * The handler over a root holding a.woff2, given to node:http2's server as its listener by
- * `listenerOf(handler)`; returns a client session. Everything is closed after the test.
+ * `handler` (by default one over a root holding a.woff2), given to node:http2's server as its listener
+ * by `listenerOf(handler)`; returns a client session. Everything is closed after the test.
  */
-async function startH2Compat(t, listenerOf) {
-  const root = mkdtempSync(join(tmpdir(), 'xorigin-h2compat-'));
-  writeFileSync(join(root, 'a.woff2'), 'font-a');
-  const handler = await createStaticHandler({ root, cors: { origins: [APP] }, watch: false });
+async function startH2Compat(t, listenerOf, given = undefined) {
+  let root = null;
+  let handler = given;
+  if (handler === undefined) {
+    root = mkdtempSync(join(tmpdir(), 'xorigin-h2compat-'));
+    writeFileSync(join(root, 'a.woff2'), 'font-a');
+    handler = await createStaticHandler({ root, cors: { origins: [APP] }, watch: false });
+  }
   const server = http2.createServer(listenerOf(handler));
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const client = http2.connect(`http://127.0.0.1:${server.address().port}`);
@@ -220,7 +224,7 @@ async function startH2Compat(t, listenerOf) {
     client.destroy();
     await new Promise((resolve) => server.close(resolve));
     handler.close();
-    rmSync(root, { recursive: true, force: true });
+    if (root !== null) rmSync(root, { recursive: true, force: true });
   });
   return client;
 }
@@ -345,14 +349,7 @@ describe('bodies held in memory where writes are copied (found by a hostile revi
 
   test('HTTP/2 compatibility API: a page\'s parallel requests and cancelled streams are never refused', async (t) => {
     const handler = await held();
-    const server = http2.createServer(handler);
-    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const client = http2.connect(`http://127.0.0.1:${server.address().port}`);
-    t.after(async () => {
-      client.destroy();
-      await new Promise((resolve) => server.close(resolve));
-      handler.close();
-    });
+    const client = await startH2Compat(t, (h) => h, handler);
     const get = (path, cancelAfter = Infinity) =>
       new Promise((resolve) => {
         const stream = client.request({ ':path': path, origin: APP });
