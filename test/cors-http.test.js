@@ -2,6 +2,8 @@
 // Each test maps to a protocol decision in ../shared/DESIGN.md.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import { once } from 'node:events';
 import { createCors } from '../dist/index.js';
 import { acHeaders, listen, rawRequest, request } from './helpers.js';
 
@@ -318,6 +320,9 @@ describe('Vary set by the handler after handle() keeps Origin', () => {
     'setHeader then write': (res) => { res.setHeader('Vary', ['Accept', 'Accept-Language']); res.write('o'); res.end('k'); },
     'setHeader then flushHeaders': (res) => { res.setHeader('Vary', 'Accept'); res.flushHeaders(); res.end('ok'); },
     'writeHead object with Vary and vary': (res) => { res.writeHead(200, { Vary: 'Accept', vary: 'Cookie' }); res.end('ok'); },
+    // node's writeHead takes its headers from the third argument whenever there is one.
+    'writeHead undefined reason + object': (res) => { res.writeHead(200, undefined, { 'X-T': '1', Vary: 'Accept' }); res.end('ok'); },
+    'writeHead null reason + array': (res) => { res.writeHead(200, null, ['X-T', '1', 'Vary', 'Accept']); res.end('ok'); },
     'writeHead odd array': (res) => {
       try {
         res.writeHead(200, ['Vary']);
@@ -362,6 +367,7 @@ describe('Vary set by the handler after handle() keeps Origin', () => {
         assert.equal(res.body.toString(), 'ok');
         assert.equal(res.headers['access-control-allow-origin'], APP);
         assert.equal(res.headers.vary, expectedVary[way]?.[0] ?? 'Accept, Origin', `wrapped: ${wrapped}`);
+        if (way.includes('reason +')) assert.equal(res.headers['x-t'], way.startsWith('writeHead reason') ? undefined : '1', 'the headers argument is applied');
         assert.equal(res.headers['x-wrapped'], wrapped ? 'yes' : undefined, 'the earlier wrapper still runs');
       }
       // Under "*" nothing varies by Origin: the handler's Vary is left as it set it.
@@ -370,6 +376,30 @@ describe('Vary set by the handler after handle() keeps Origin', () => {
       assert.equal(any.headers.vary, way in expectedVary ? expectedVary[way][1] : 'Accept');
     });
   }
+
+  test('under node:http2\'s compatibility API too, a list of [name, value] pairs included', async (t) => {
+    const cors = createCors({ origins: [APP] });
+    const server = http2.createServer((req, res) => {
+      cors.handle(req, res);
+      if (req.url === '/pairs') res.writeHead(200, [['Vary', 'Accept'], ['X-T', '1']]);
+      else res.setHeader('Vary', 'Accept');
+      res.end('ok');
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = http2.connect(`http://127.0.0.1:${server.address().port}`);
+    t.after(async () => {
+      client.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    for (const path of ['/pairs', '/set']) {
+      const stream = client.request({ ':path': path, origin: APP });
+      stream.resume();
+      const [head] = await once(stream, 'response');
+      assert.equal(head['access-control-allow-origin'], APP, path);
+      assert.equal(head.vary, 'Accept, Origin', path);
+      if (path === '/pairs') assert.equal(head['x-t'], '1');
+    }
+  });
 
   test('handle() run twice on one response: Vary once, the earlier wrapper run once', async () => {
     const cors = createCors({ origins: [APP] });

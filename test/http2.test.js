@@ -518,6 +518,15 @@ test('RFC 9110 §13.1.3/§13.1.4: If-(Un)Modified-Since on two field lines is a 
   assert.deepEqual([ims.data, ims.endStream], [size, true]);
 });
 
+test('If-Range on two field lines is no single validator: the whole file, as over HTTP/1.1 (node:http2 keeps the first line)', async (t) => {
+  const s = await startOwn(t);
+  const { headers } = await h2Request(s.port, { path: '/a.woff2' });
+  const one = await rawGet(s.port, '/a.woff2', undefined, [['range', 'bytes=0-9'], ['if-range', headers.etag]]);
+  assert.deepEqual([one.data, one.endStream], [10, true]);
+  const two = await rawGet(s.port, '/a.woff2', undefined, [['range', 'bytes=0-9'], ['if-range', headers.etag], ['if-range', headers.etag]]);
+  assert.deepEqual([two.data, two.endStream], [100, true]);
+});
+
 test('a body cut because its file changed mid-send is reset with INTERNAL_ERROR, with no END_STREAM before it (raw client)', async (t) => {
   // node:http2's client resets a stream ended short of its Content-Length itself (PROTOCOL_ERROR),
   // so only the frames show what a client that does not compare it sees.

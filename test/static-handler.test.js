@@ -15,7 +15,7 @@ import compression from 'compression';
 import express from 'express';
 import { createStaticHandler } from '../dist/static/index.js';
 import { createCors } from '../dist/cors/index.js';
-import { listen, request } from './helpers.js';
+import { listen, rawRequest, request } from './helpers.js';
 import { testCertificate } from './transports.js';
 
 const APP = 'https://app.example.com';
@@ -103,6 +103,8 @@ describe('mounted beside other middleware (found by an adversarial review)', () 
     writeFileSync(join(root, 'big.bin'), Buffer.alloc(3 * 1024 * 1024, 7)); // read from disk
     writeFileSync(join(root, 'a.woff2'), 'font-a');
     writeFileSync(join(root, 'index.html'), '<p>root</p>');
+    mkdirSync(join(root, 'sub'));
+    writeFileSync(join(root, 'sub', 'index.html'), '<p>sub</p>');
     process.on('uncaughtException', onCrash);
     handler = await createStaticHandler({ root, cors: { origins: [APP] }, smallFileLimit: 256 * 1024 });
     const app = express();
@@ -121,11 +123,22 @@ describe('mounted beside other middleware (found by an adversarial review)', () 
       next();
     });
     app.use('/fonts', handler);
+    app.use('/lang/:lang', handler);
     const appCors = createCors({ origins: [APP], methods: ['PUT'] });
     app.put('/fonts/a.woff2', appCors.middleware, (req, res) => res.send('put'));
     app.options('/fonts/a.woff2', appCors.middleware);
     s = await listen(app);
   });
+  test('a mount path parameter holding a backslash: 400 from the redirect, never 500 (a browser reads \\ as /)', async () => {
+    // The app's part of the target matched `:lang`; the handler's own part (`/`) was fine.
+    const res = await rawRequest(s.port, 'GET /lang/\\evil.example/sub HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal(res.status, 400);
+    assert.equal(res.get('location'), undefined);
+    const plain = await rawRequest(s.port, 'GET /lang/en/sub HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal(plain.status, 308);
+    assert.equal(plain.get('location'), '/lang/en/sub/');
+  });
+
   after(async () => {
     process.off('uncaughtException', onCrash);
     await s.close();

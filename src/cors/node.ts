@@ -1,6 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { CorsEngine, RequestKind, classify } from './engine.js';
 import type { CorsOptions } from './options.js';
+import { equalsLower } from '../http/tokens.js';
 import { appendVary, mergeVary, ORIGIN_SLOT, setHeaderBlock } from './response-headers.js';
 
 /** Connect/Express-style `next`. */
@@ -125,48 +126,60 @@ function varyGuard(engine: CorsEngine): WriteHead {
 function sendHeadKeepingVary(res: ServerResponse, writeHead: WriteHead, vary: string | null, statusCode: number, reason?: string | HeadersArgument, headers?: HeadersArgument): ServerResponse {
   if (vary === null || res.headersSent) return writeHead.call(res, statusCode, reason, headers);
   if (typeof reason === 'string') return writeHead.call(res, statusCode, reason, varyKept(res, vary, headers));
-  return writeHead.call(res, statusCode, varyKept(res, vary, reason));
+  // As node's writeHead reads its arguments: with no reason phrase, the headers are the third
+  // argument if given, else the second.
+  return writeHead.call(res, statusCode, varyKept(res, vary, headers ?? reason));
 }
+
+type HeaderPair = readonly [OutgoingHttpHeader, OutgoingHttpHeader];
 
 /**
  * `headers` as writeHead will apply them, naming `vary` in Vary: a copy when they carry a Vary
  * (writeHead would replace the response's with it); else the response's own Vary is completed.
+ * Headers writeHead itself refuses (an odd-length list, a Vary of null) are passed on unchanged.
  */
 function varyKept(res: ServerResponse, vary: string, headers: HeadersArgument): HeadersArgument {
-  // An odd-length list is left for writeHead to refuse, as it does without us.
-  if (Array.isArray(headers)) {
-    if (headers.length % 2 === 0) for (let i = 0; i < headers.length; i += 2) if (String(headers[i]).toLowerCase() === 'vary') return withVary(headers, vary);
-  } else if (headers !== undefined && headers !== null) {
-    // Every key naming Vary (`Vary` and `vary` both: writeHead would apply the last) becomes one.
-    let copy: OutgoingHttpHeaders | null = null;
-    let merged: string | null = null;
-    for (const name in headers) {
-      if (name.toLowerCase() !== 'vary') continue;
-      copy ??= { ...headers };
-      const given = headers[name];
-      merged = mergeVary(merged, given === undefined ? '' : Array.isArray(given) ? given.join(', ') : String(given));
-      delete copy[name];
-    }
-    if (copy !== null) {
-      copy.Vary = mergeVary(merged, vary);
-      return copy;
-    }
+  if (!carriesVary(headers)) {
+    // The common case: Vary is still what decorate() set.
+    if (res.getHeader('vary') !== vary) appendVary(res, vary);
+    return headers;
   }
-  // The common case: Vary is still what decorate() set.
-  if (res.getHeader('vary') !== vary) appendVary(res, vary);
-  return headers;
+  let given: [OutgoingHttpHeader, OutgoingHttpHeader][] = [];
+  if (Array.isArray(headers)) {
+    // A flat [name, value, …] list, or (node:http2's compatibility API) a list of pairs.
+    if (Array.isArray(headers[0])) given = headers as unknown as [OutgoingHttpHeader, OutgoingHttpHeader][];
+    else if (headers.length % 2 !== 0) return headers;
+    else for (let i = 0; i < headers.length; i += 2) given.push([headers[i] as OutgoingHttpHeader, headers[i + 1] as OutgoingHttpHeader]);
+  } else if (headers !== undefined && headers !== null) {
+    given = Object.entries(headers) as [OutgoingHttpHeader, OutgoingHttpHeader][];
+  }
+  const lines = given.filter(isVary);
+  if (lines.some(([, v]) => v === undefined || v === null)) return headers;
+  let merged: string | null = null;
+  for (const [, value] of lines) merged = mergeVary(merged, Array.isArray(value) ? value.join(', ') : String(value));
+  const out = given.filter((pair) => !isVary(pair));
+  out.push(['Vary', mergeVary(merged, vary)]);
+  if (!Array.isArray(headers)) return Object.fromEntries(out) as OutgoingHttpHeaders;
+  return Array.isArray(headers[0]) ? (out as unknown as OutgoingHttpHeader[]) : out.flat();
 }
 
-/** A flat header list whose Vary lines are merged into one that names `vary` too. */
-function withVary(headers: readonly OutgoingHttpHeader[], vary: string): OutgoingHttpHeader[] {
-  const out: OutgoingHttpHeader[] = [];
-  let merged: string | null = null;
-  for (let i = 0; i < headers.length; i += 2) {
-    if (String(headers[i]).toLowerCase() === 'vary') merged = mergeVary(merged, String(headers[i + 1]));
-    else out.push(headers[i] as OutgoingHttpHeader, headers[i + 1] as OutgoingHttpHeader);
+/** Whether writeHead's headers argument names Vary, looked for without allocating (every head passes here). */
+function carriesVary(headers: HeadersArgument): boolean {
+  if (Array.isArray(headers)) {
+    if (Array.isArray(headers[0])) return (headers as unknown as HeaderPair[]).some(isVary);
+    for (let i = 0; i < headers.length; i += 2) if (isVaryName(headers[i])) return true;
+  } else if (headers !== undefined && headers !== null) {
+    for (const name in headers) if (isVaryName(name)) return true;
   }
-  out.push('Vary', mergeVary(merged, vary));
-  return out;
+  return false;
+}
+
+function isVary([name]: HeaderPair): boolean {
+  return isVaryName(name);
+}
+
+function isVaryName(name: unknown): boolean {
+  return typeof name === 'string' && name.length === 4 && equalsLower(name, 'vary');
 }
 
 /**

@@ -373,8 +373,11 @@ class StaticFiles {
    */
   private redirect(req: IncomingMessage, res: ServerResponse, origin: string | undefined): void {
     const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '';
+    // Mounted, the app's part of the target (`/:lang` matching `\evil.com`) was never checked here.
+    const path = targetPath(url);
+    if (path === null) return this.sendError(res, 400, origin);
     const q = url.indexOf('?');
-    const location = `${mergeSlashes(targetPath(url) as string)}/${q === -1 ? '' : url.slice(q)}`;
+    const location = `${mergeSlashes(path)}/${q === -1 ? '' : url.slice(q)}`;
     this.head(res, 308, extend(this.blocks.redirect[this.variantOf(origin)], 'Location', location), origin);
     res.end();
   }
@@ -458,7 +461,7 @@ class StaticFiles {
     let status = 200;
     const range = headers.range;
     // Ranges are defined for GET only (RFC 9110 §14.2): HEAD with Range answers 200.
-    if (range !== undefined && req.method === 'GET' && ifRangeAllows(headers['if-range'] as string | undefined, info.etag)) {
+    if (range !== undefined && req.method === 'GET' && ifRangeAllows(headers['if-range'] as string | undefined, info.etag, req.rawHeaders)) {
       const r = parseRange(range, info.size);
       if (r === 'unsatisfiable') {
         this.head(res, 416, rep.unsatisfiable[variant], origin);
