@@ -3,7 +3,7 @@
  * order §13.2.2 prescribes. Pure functions over header values, so each rule is testable alone.
  */
 import { parseHttpDate } from './http-date.js';
-import { equalsLower, isOws } from './tokens.js';
+import { fieldLines, isOws } from './tokens.js';
 
 /** etagc = %x21 / %x23-7E / obs-text (RFC 9110 §8.8.3): visible ASCII but DQUOTE, and 0x80-0xFF. */
 function isEtagc(c: number): boolean {
@@ -81,13 +81,8 @@ export function withoutDateLists(h: ConditionalHeaders, rawHeaders: readonly str
   const ims = h['if-modified-since'] !== undefined;
   const ius = h['if-unmodified-since'] !== undefined;
   if ((!ims && !ius) || rawHeaders === undefined) return h;
-  let imsLines = 0;
-  let iusLines = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string;
-    if (name.length === 17 && equalsLower(name, 'if-modified-since')) imsLines++;
-    else if (name.length === 19 && equalsLower(name, 'if-unmodified-since')) iusLines++;
-  }
+  const imsLines = ims ? fieldLines(rawHeaders, 'if-modified-since') : 0;
+  const iusLines = ius ? fieldLines(rawHeaders, 'if-unmodified-since') : 0;
   if (imsLines < 2 && iusLines < 2) return h;
   return { ...h, 'if-modified-since': imsLines < 2 ? h['if-modified-since'] : undefined, 'if-unmodified-since': iusLines < 2 ? h['if-unmodified-since'] : undefined };
 }

@@ -1,7 +1,7 @@
 /**
  * Byte ranges, RFC 9110 §14 (Range) and §13.1.5 (If-Range). Pure functions over header values.
  */
-import { equalsLower, equalsLowerAt, isOws } from './tokens.js';
+import { equalsLowerAt, fieldLines, isOws } from './tokens.js';
 
 /** A satisfiable single byte range, inclusive. */
 export interface ByteRange {
@@ -119,16 +119,5 @@ export function ifRangeAllows(ifRange: string | undefined, etag: string, rawHead
   if (ifRange === undefined) return true;
   // Strong comparison (W/ never matches), of one value: If-Range is no list (§13.1.5). node:http joins
   // two lines with ", " (never equal to a tag) but node:http2 keeps the first, so lines are counted.
-  return ifRange.charCodeAt(0) === 34 /* " */ && ifRange === etag && linesOf(rawHeaders, 'if-range') < 2;
-}
-
-/** How many lines of the field `lower` (lower case) a raw `[name, value, ...]` list has; 0 when unknown. */
-function linesOf(rawHeaders: readonly string[] | undefined, lower: string): number {
-  if (rawHeaders === undefined) return 0;
-  let n = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string;
-    if (name.length === lower.length && equalsLower(name, lower)) n++;
-  }
-  return n;
+  return ifRange.charCodeAt(0) === 34 /* " */ && ifRange === etag && fieldLines(rawHeaders, 'if-range') < 2;
 }
