@@ -6,6 +6,7 @@ import xoriginCors from '../dist/cors/fastify.js';
 import { PolicyError } from '../dist/cors/index.js';
 import http from 'node:http';
 import { acHeaders, request } from './helpers.js';
+import { rawH2Request } from './transports.js';
 
 function requestWithBody(port, path, headers, body) {
   return new Promise((resolve, reject) => {
@@ -181,4 +182,18 @@ test('fastify: a bad policy fails registration with PolicyError', async () => {
 test('fastify: the plugin carries fastify-plugin\'s markers', async () => {
   assert.equal(xoriginCors[Symbol.for('skip-override')], true);
   assert.equal(xoriginCors[Symbol.for('fastify.display-name')], 'xorigin-cors');
+});
+
+test('over HTTP/2 (http2: true), two Access-Control-Request-Method lines are no method, as over HTTP/1.1 (node:http2 kept the first)', async (t) => {
+  const app = Fastify({ http2: true });
+  await app.register(xoriginCors, POLICY);
+  app.get('/items', async () => ({ items: [] }));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  t.after(() => app.close());
+  const preflight = async (...methods) => {
+    const fields = [['origin', APP], ...methods.map((m) => ['access-control-request-method', m])];
+    return (await rawH2Request(app.server.address().port, '/items', { fields, method: 'OPTIONS', secure: false })).statusByte;
+  };
+  assert.equal(await preflight('PUT'), 0x89); // 204
+  assert.notEqual(await preflight('PUT', 'PATCH'), 0x89);
 });

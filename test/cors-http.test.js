@@ -6,6 +6,7 @@ import http2 from 'node:http2';
 import { once } from 'node:events';
 import { createCors } from '../dist/index.js';
 import { acHeaders, listen, rawRequest, request } from './helpers.js';
+import { rawH2Request } from './transports.js';
 
 const APP = 'https://app.example.com';
 const PREFLIGHT_VARY = 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers';
@@ -399,6 +400,21 @@ describe('Vary set by the handler after handle() keeps Origin', () => {
       assert.equal(head.vary, 'Accept, Origin', path);
       if (path === '/pairs') assert.equal(head['x-t'], '1');
     }
+  });
+
+  test('under node:http2\'s compatibility API, two Access-Control-Request-Method lines are no method (node:http2 kept the first)', async (t) => {
+    const cors = createCors({ origins: [APP], methods: ['PUT'] });
+    const server = http2.createServer((req, res) => {
+      if (!cors.handle(req, res)) res.end('app');
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise((resolve) => server.close(resolve)));
+    const preflight = async (...methods) => {
+      const fields = [['origin', APP], ...methods.map((m) => ['access-control-request-method', m])];
+      return (await rawH2Request(server.address().port, '/x', { fields, method: 'OPTIONS', secure: false })).statusByte;
+    };
+    assert.equal(await preflight('PUT'), 0x89); // 204
+    assert.notEqual(await preflight('PUT', 'PATCH'), 0x89);
   });
 
   test('handle() run twice on one response: Vary once, the earlier wrapper run once', async () => {

@@ -9,7 +9,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
-import { h2Request, negotiated, testCertificate } from './transports.js';
+import { frame, h2Request, negotiated, rawH2Request, testCertificate } from './transports.js';
 
 const BIG = 4 * 1024 * 1024;
 const warnings = [];
@@ -438,15 +438,6 @@ test('a body cut because its file changed mid-send ends with an error code, not 
 });
 
 /** One HTTP/2 frame: the 9-byte header (RFC 9113 §4.1) and its payload. */
-function frame(type, flags, id, payload) {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(id, 5);
-  return Buffer.concat([head, payload]);
-}
-
 /**
  * GET `path` over a raw HTTP/2 connection (no Content-Length check, unlike node:http2's client):
  * the server's frames on stream 1 are read until RST_STREAM or END_STREAM. `paused` runs once the
@@ -454,54 +445,6 @@ function frame(type, flags, id, payload) {
  * sent after the pseudo-headers as they are (node:http2's client refuses a field twice). Resolves
  * with what was seen.
  */
-function rawGet(port, path, paused, extra = []) {
-  const windowUpdate = (id) => frame(8, 0, id, Buffer.from([0x7f, 0, 0, 0]));
-  const p = Buffer.from(path);
-  const authority = Buffer.from('localhost');
-  // Each extra field a literal without indexing, new name, lengths under 127 (RFC 7541 §6.2.2).
-  const literals = extra.map(([name, value]) => Buffer.concat([Buffer.from([0, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]));
-  const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, p.length]), p, Buffer.from([0x01, authority.length]), authority, ...literals]);
-  return new Promise((resolve, reject) => {
-    const seen = { data: 0, endStream: false, rstCode: null };
-    const socket = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, () => {
-      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0)), frame(1, 0x05, 1, block)]));
-    });
-    let buffered = Buffer.alloc(0);
-    let opened = false;
-    const done = () => {
-      socket.destroy();
-      resolve(seen);
-    };
-    socket.on('data', (d) => {
-      buffered = Buffer.concat([buffered, d]);
-      while (buffered.length >= 9 && buffered.length >= 9 + buffered.readUIntBE(0, 3)) {
-        const length = buffered.readUIntBE(0, 3);
-        const [type, flags] = [buffered[3], buffered[4]];
-        const id = buffered.readUInt32BE(5) & 0x7fffffff;
-        const payload = buffered.subarray(9, 9 + length);
-        buffered = buffered.subarray(9 + length);
-        if (type === 4 && (flags & 1) === 0) socket.write(frame(4, 1, 0, Buffer.alloc(0)));
-        if (id !== 1) continue;
-        if (type === 0) {
-          seen.data += length;
-          if (flags & 1) seen.endStream = true;
-          if (!opened && seen.data >= 65535) {
-            opened = true;
-            paused();
-            socket.write(Buffer.concat([windowUpdate(0), windowUpdate(1)]));
-          }
-          if (seen.endStream) return done();
-        }
-        if (type === 3) {
-          seen.rstCode = payload.readUInt32BE(0);
-          return done();
-        }
-      }
-    });
-    socket.on('error', reject);
-    socket.on('close', () => resolve(seen));
-  });
-}
 
 test('RFC 9110 §13.1.3/§13.1.4: If-(Un)Modified-Since on two field lines is a list of dates, ignored (node:http2 keeps the first line)', async (t) => {
   const s = await startOwn(t);
@@ -509,34 +452,50 @@ test('RFC 9110 §13.1.3/§13.1.4: If-(Un)Modified-Since on two field lines is a 
   const past = 'Thu, 01 Jan 1970 00:00:00 GMT';
   const future = 'Thu, 01 Jan 2099 00:00:00 GMT';
   // One line each: the first a 412 (its 20-byte text), the second a 304 (no body).
-  assert.equal((await rawGet(s.port, '/a.woff2', undefined, [['if-unmodified-since', past]])).data, 'Precondition Failed\n'.length);
-  assert.equal((await rawGet(s.port, '/a.woff2', undefined, [['if-modified-since', future]])).data, 0);
+  assert.equal((await rawH2Request(s.port, '/a.woff2', { fields: [['if-unmodified-since', past]] })).data, 'Precondition Failed\n'.length);
+  assert.equal((await rawH2Request(s.port, '/a.woff2', { fields: [['if-modified-since', future]] })).data, 0);
   // Each sent twice: ignored, the whole file.
-  const ius = await rawGet(s.port, '/a.woff2', undefined, [['if-unmodified-since', past], ['if-unmodified-since', future]]);
+  const ius = await rawH2Request(s.port, '/a.woff2', { fields: [['if-unmodified-since', past], ['if-unmodified-since', future]] });
   assert.deepEqual([ius.data, ius.endStream], [size, true]);
-  const ims = await rawGet(s.port, '/a.woff2', undefined, [['if-modified-since', future], ['if-modified-since', future]]);
+  const ims = await rawH2Request(s.port, '/a.woff2', { fields: [['if-modified-since', future], ['if-modified-since', future]] });
   assert.deepEqual([ims.data, ims.endStream], [size, true]);
 });
 
-test('If-Range on two field lines is no single validator: the whole file, as over HTTP/1.1 (node:http2 keeps the first line)', async (t) => {
-  const s = await startOwn(t);
+test('RFC 9110 §5.3: a field sent on several lines is read as over HTTP/1.1 (node:http joins the lines; node:http2 kept the first)', async (t) => {
+  const s = await startOwn(t, { cors: { origins: ['https://app.example'], methods: ['PUT'] } });
   const { headers } = await h2Request(s.port, { path: '/a.woff2' });
-  const one = await rawGet(s.port, '/a.woff2', undefined, [['range', 'bytes=0-9'], ['if-range', headers.etag]]);
-  assert.deepEqual([one.data, one.endStream], [10, true]);
-  const two = await rawGet(s.port, '/a.woff2', undefined, [['range', 'bytes=0-9'], ['if-range', headers.etag], ['if-range', headers.etag]]);
-  assert.deepEqual([two.data, two.endStream], [100, true]);
+  const etag = headers.etag;
+  const get = async (fields) => {
+    const seen = await rawH2Request(s.port, '/a.woff2', { fields });
+    return [seen.statusByte, seen.data];
+  };
+  // If-Range: two lines are no single validator, so the whole file (one line: the range).
+  assert.deepEqual(await get([['range', 'bytes=0-9'], ['if-range', etag]]), [0x8a, 10]);
+  assert.deepEqual(await get([['range', 'bytes=0-9'], ['if-range', etag], ['if-range', etag]]), [0x88, 100]);
+  // If-None-Match: the lines are one list of tags (§13.1.2), which holds the current one.
+  assert.deepEqual(await get([['if-none-match', '"other"'], ['if-none-match', etag]]), [0x8b, 0]);
+  // If-Match: likewise one list; the current tag on the second line passes, a bad second line fails.
+  assert.deepEqual(await get([['if-match', '"other"'], ['if-match', etag]]), [0x88, 100]);
+  assert.notDeepEqual(await get([['if-match', etag], ['if-match', 'nope']]), [0x88, 100]);
+  // Range: two lines make no valid range (§14.2): the whole file.
+  assert.deepEqual(await get([['range', 'bytes=0-9'], ['range', 'bytes=10-19']]), [0x88, 100]);
+  // Access-Control-Request-Method: two lines are no method, a refused preflight (204 for one).
+  const preflight = async (fields) => (await rawH2Request(s.port, '/a.woff2', { fields: [['origin', 'https://app.example'], ...fields], method: 'OPTIONS' })).statusByte;
+  assert.equal(await preflight([['access-control-request-method', 'PUT']]), 0x89);
+  assert.notEqual(await preflight([['access-control-request-method', 'GET'], ['access-control-request-method', 'PATCH']]), 0x89);
 });
 
 test('a body cut because its file changed mid-send is reset with INTERNAL_ERROR, with no END_STREAM before it (raw client)', async (t) => {
   // node:http2's client resets a stream ended short of its Content-Length itself (PROTOCOL_ERROR),
   // so only the frames show what a client that does not compare it sees.
   const { tree, s } = await fromDisk(t);
-  const seen = await rawGet(s.port, '/big.otf', () => {
+  const paused = () => {
     // Written in place (same size): the identity check after the last read fails.
     const fd = openSync(join(tree.root, 'big.otf'), 'r+');
     writeSync(fd, Buffer.alloc(1000, 7), 0, 1000, BIG - 1000);
     closeSync(fd);
-  });
+  };
+  const seen = await rawH2Request(s.port, '/big.otf', { paused });
   assert.ok(seen.data < BIG, `${seen.data} bytes: the whole body was sent`);
   assert.deepEqual({ endStream: seen.endStream, rstCode: seen.rstCode }, { endStream: false, rstCode: http2.constants.NGHTTP2_INTERNAL_ERROR });
   assert.ok(await until(() => s.server.stats.inFlight === 0 && s.server.stats.openFiles === 0 && s.server.stats.buffersInUse === 0), JSON.stringify(s.server.stats));

@@ -16,7 +16,7 @@ import express from 'express';
 import { createStaticHandler } from '../dist/static/index.js';
 import { createCors } from '../dist/cors/index.js';
 import { listen, rawRequest, request } from './helpers.js';
-import { testCertificate } from './transports.js';
+import { rawH2Request, testCertificate } from './transports.js';
 
 const APP = 'https://app.example.com';
 
@@ -311,6 +311,22 @@ test('standalone as the listener of a node:http2 server (compatibility API): HTT
   assert.equal(head[':status'], 200, body);
   assert.equal(body, 'font-a');
   assert.equal(head['access-control-allow-origin'], APP);
+});
+
+test('as the listener of a node:http2 server, a field sent on two lines reads as over HTTP/1.1 (node:http2 kept the first line)', async (t) => {
+  const client = await startH2Compat(t, (handler) => handler);
+  const first = client.request({ ':path': '/a.woff2' });
+  first.resume();
+  const [{ etag }] = await once(first, 'response');
+  const port = client.socket.remotePort;
+  const get = async (fields, method = 'GET') => (await rawH2Request(port, '/a.woff2', { fields, method, secure: false })).statusByte;
+  // If-None-Match's lines are one list of tags (RFC 9110 §13.1.2): 304. One line not matching: 200.
+  assert.equal(await get([['if-none-match', '"other"']]), 0x88);
+  assert.equal(await get([['if-none-match', '"other"'], ['if-none-match', etag]]), 0x8b);
+  // Two Access-Control-Request-Method lines are no method: not the 204 one line gets.
+  const preflight = (...methods) => get([['origin', APP], ...methods.map((m) => ['access-control-request-method', m])], 'OPTIONS');
+  assert.equal(await preflight('GET'), 0x89);
+  assert.notEqual(await preflight('GET', 'PATCH'), 0x89);
 });
 
 describe('bodies held in memory where writes are copied (found by a hostile review)', () => {

@@ -170,3 +170,79 @@ export function tlsExchange(port, session, { version = 'TLSv1.3', alpn = 'http/1
     });
   });
 }
+
+/** An HTTP/2 frame (RFC 9113 §4.1). */
+export function frame(type, flags, id, payload) {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(id, 5);
+  return Buffer.concat([head, payload]);
+}
+
+/**
+ * One request on a raw HTTP/2 connection, over TLS (`secure`) or cleartext (node:http2's client
+ * refuses to send a field twice): `fields` are [name, value] pairs (lower case, each under 127 bytes),
+ * `paused` is called when the first 64 KiB window is full (before it is opened wider). Resolves to its
+ * answer as frames: DATA bytes, END_STREAM, RST_STREAM's code, and the first byte of the HEADERS
+ * block (`statusByte`: 0x88 + n for the static table's :status, RFC 7541 Appendix A: 0x88 200,
+ * 0x89 204, 0x8a 206, 0x8b 304, 0x8c 400, 0x8d 404; anything else is a literal).
+ */
+export function rawH2Request(port, path, { paused, fields = [], method = 'GET', secure = true } = {}) {
+  const windowUpdate = (id) => frame(8, 0, id, Buffer.from([0x7f, 0, 0, 0]));
+  const p = Buffer.from(path);
+  const authority = Buffer.from('localhost');
+  // Each extra field a literal without indexing, new name, lengths under 127 (RFC 7541 §6.2.2).
+  const literals = fields.map(([name, value]) => Buffer.concat([Buffer.from([0, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]));
+  // GET is indexed (0x82); another method a literal with the indexed name :method (0x02).
+  const m = method === 'GET' ? Buffer.from([0x82]) : Buffer.concat([Buffer.from([0x02, method.length]), Buffer.from(method)]);
+  // :scheme https (0x87) or http (0x86), indexed.
+  const block = Buffer.concat([m, Buffer.from([secure ? 0x87 : 0x86, 0x04, p.length]), p, Buffer.from([0x01, authority.length]), authority, ...literals]);
+  return new Promise((resolve, reject) => {
+    const seen = { data: 0, endStream: false, rstCode: null, statusByte: null };
+    const start = () => socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0)), frame(1, 0x05, 1, block)]));
+    const socket = secure ? tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, start) : net.connect(port, '127.0.0.1', start);
+    let buffered = Buffer.alloc(0);
+    let opened = false;
+    const done = () => {
+      socket.destroy();
+      resolve(seen);
+    };
+    socket.on('data', (d) => {
+      buffered = Buffer.concat([buffered, d]);
+      while (buffered.length >= 9 && buffered.length >= 9 + buffered.readUIntBE(0, 3)) {
+        const length = buffered.readUIntBE(0, 3);
+        const [type, flags] = [buffered[3], buffered[4]];
+        const id = buffered.readUInt32BE(5) & 0x7fffffff;
+        const payload = buffered.subarray(9, 9 + length);
+        buffered = buffered.subarray(9 + length);
+        if (type === 4 && (flags & 1) === 0) socket.write(frame(4, 1, 0, Buffer.alloc(0)));
+        if (id !== 1) continue;
+        if (type === 1 && seen.statusByte === null) {
+          seen.statusByte = payload[0];
+          if (flags & 1) {
+            seen.endStream = true;
+            return done();
+          }
+        }
+        if (type === 0) {
+          seen.data += length;
+          if (flags & 1) seen.endStream = true;
+          if (!opened && seen.data >= 65535) {
+            opened = true;
+            paused();
+            socket.write(Buffer.concat([windowUpdate(0), windowUpdate(1)]));
+          }
+          if (seen.endStream) return done();
+        }
+        if (type === 3) {
+          seen.rstCode = payload.readUInt32BE(0);
+          return done();
+        }
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(seen));
+  });
+}

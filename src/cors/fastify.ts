@@ -4,6 +4,7 @@ import type { FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDo
 import { CorsEngine, RequestKind, classify } from './engine.js';
 import type { CorsOptions } from './options.js';
 import { mergeVary } from './response-headers.js';
+import { joinRepeatedLines } from '../http/field-lines.js';
 
 /**
  * Fastify plugin: `app.register(xoriginCors, { origins: [...] })`; the register options are the
@@ -42,6 +43,9 @@ const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => 
 
 function onRequest(engine: CorsEngine) {
   return (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void => {
+    const raw = request.raw;
+    // Two Access-Control-Request-Method lines are no method: node:http joins them, node:http2 kept the first.
+    if (raw.httpVersion === '2.0' && request.method === 'OPTIONS') joinRepeatedLines(raw.headers, raw.rawHeaders);
     const headers = request.headers;
     const origin = headers.origin;
     const acrm = headers['access-control-request-method'];

@@ -2,6 +2,7 @@ import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerRe
 import { CorsEngine, RequestKind, classify } from './engine.js';
 import type { CorsOptions } from './options.js';
 import { equalsLower } from '../http/tokens.js';
+import { joinRepeatedLines } from '../http/field-lines.js';
 import { appendVary, mergeVary, ORIGIN_SLOT, setHeaderBlock } from './response-headers.js';
 
 /** Connect/Express-style `next`. */
@@ -26,6 +27,8 @@ export class Cors extends CorsEngine {
     const headers = req.headers;
     const origin = headers.origin;
     if (origin !== undefined && req.method === 'OPTIONS') {
+      // Two lines of it are no method: node:http joins them, node:http2 kept the first.
+      if (req.httpVersion === '2.0') joinRepeatedLines(headers, req.rawHeaders);
       const method = headers['access-control-request-method'];
       if (method !== undefined) {
         this.answerPreflight(res, origin, method, headers['access-control-request-headers']);

@@ -3,7 +3,8 @@
  * order §13.2.2 prescribes. Pure functions over header values, so each rule is testable alone.
  */
 import { parseHttpDate } from './http-date.js';
-import { fieldLines, isOws } from './tokens.js';
+import { fieldLines } from './field-lines.js';
+import { isOws } from './tokens.js';
 
 /** etagc = %x21 / %x23-7E / obs-text (RFC 9110 §8.8.3): visible ASCII but DQUOTE, and 0x80-0xFF. */
 function isEtagc(c: number): boolean {

@@ -50,15 +50,3 @@ export function rangeEqualsLower(s: string, start: number, end: number, lower: s
 export function equalsLower(s: string, lower: string): boolean {
   return s.length === lower.length && equalsLowerAt(s, 0, lower);
 }
-
-/**
- * How many lines of the field `lower` (its name in lower case) a request's raw `[name, value, ...]`
- * list has; 0 when the list is unknown. node:http and node:http2 keep one value of some fields (or
- * join them), so a field that must come once is counted here.
- */
-export function fieldLines(rawHeaders: readonly string[] | undefined, lower: string): number {
-  if (rawHeaders === undefined) return 0;
-  let n = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) if (equalsLower(rawHeaders[i] as string, lower)) n++;
-  return n;
-}

@@ -9,6 +9,7 @@ import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
 import { authorityValid, decodedPath, hostLinesValid, mergeSlashes, targetPath } from '../http/request-target.js';
 import { transferEncodingStatus } from '../http/framing.js';
+import { joinRepeatedLines } from '../http/field-lines.js';
 import { AssetTable, fdHasEtag, sameIdentity, unchangedOnlyBecauseUnlinked, unchangedWhileOpen, type AssetInfo, type ScanReport } from './asset-table.js';
 import { logResponse, noteArrival } from './access-log.js';
 import { explainDenied } from '../check/explain.js';
@@ -237,6 +238,8 @@ class StaticFiles {
   }
 
   handle(req: IncomingMessage, res: ServerResponse, next: Next | undefined): void {
+    // node:http2 reads some fields sent on several lines from the first only; node:http joins them.
+    if (req.httpVersion === '2.0') joinRepeatedLines(req.headers, req.rawHeaders);
     if (next !== undefined) {
       this.mounted = true;
       if (!this.serves(req)) {
@@ -470,7 +473,7 @@ class StaticFiles {
     let status = 200;
     const range = headers.range;
     // Ranges are defined for GET only (RFC 9110 §14.2): HEAD with Range answers 200.
-    if (range !== undefined && req.method === 'GET' && ifRangeAllows(headers['if-range'] as string | undefined, info.etag, req.rawHeaders)) {
+    if (range !== undefined && req.method === 'GET' && ifRangeAllows(headers['if-range'] as string | undefined, info.etag)) {
       const r = parseRange(range, info.size);
       if (r === 'unsatisfiable') {
         this.head(res, 416, rep.unsatisfiable[variant], origin);
