@@ -15,7 +15,7 @@ import compression from 'compression';
 import express from 'express';
 import { createStaticHandler } from '../dist/static/index.js';
 import { createCors } from '../dist/cors/index.js';
-import { listen, rawRequest, request } from './helpers.js';
+import { acHeaders, listen, rawRequest, request } from './helpers.js';
 import { rawH2Request, testCertificate } from './transports.js';
 
 const APP = 'https://app.example.com';
@@ -216,6 +216,48 @@ test('whenIdle waits for an answer held in memory that a slow client is still re
   // Fired once the answer was handed to the socket: what the kernel still buffers may be unread.
   assert.ok(got > big.length / 2, `${got} bytes read when whenIdle fired`);
   socket.destroy();
+});
+
+test('mounted behind the app\'s own CORS middleware, its answers carry its own policy\'s CORS headers alone, never a mix', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-layers-'));
+  writeFileSync(join(root, 'a.woff2'), 'font-a');
+  const OTHER = 'https://other.example';
+  const apps = [];
+  t.after(async () => {
+    for (const { s, files } of apps) {
+      await s.close();
+      files.close();
+    }
+    rmSync(root, { recursive: true, force: true });
+  });
+  const mount = async (policy) => {
+    const app = express();
+    // The app's layer: credentials, an exposed header and timing, for APP only.
+    app.use(createCors({ origins: [APP], credentials: true, exposedHeaders: ['x-request-id'], timingAllowOrigin: true }).middleware);
+    const files = await createStaticHandler({ root, cors: policy, watch: false });
+    app.use('/fonts', files);
+    const s = await listen(app);
+    apps.push({ s, files });
+    return s.port;
+  };
+  const cors = (res) => acHeaders(res).concat('timing-allow-origin' in res.headers ? ['timing-allow-origin'] : []).sort();
+  // `*` on the handler: no credentials beside it (a browser refuses `*` with them, and so the whole answer).
+  let port = await mount({ origins: ['*'] });
+  for (const headers of [{ Origin: APP }, { Origin: APP, Range: 'bytes=0-1' }]) {
+    const res = await request(port, { path: '/fonts/a.woff2', headers });
+    assert.equal(res.headers['access-control-allow-origin'], '*');
+    assert.equal(res.headers['access-control-allow-credentials'], undefined);
+    assert.ok(!String(res.headers['access-control-expose-headers']).includes('x-request-id'), res.headers['access-control-expose-headers']);
+  }
+  // A handler policy that refuses APP: no CORS header at all, though the app's layer allowed APP.
+  port = await mount({ origins: [OTHER] });
+  const refused = await request(port, { path: '/fonts/a.woff2', headers: { Origin: APP } });
+  assert.equal(refused.status, 200);
+  assert.deepEqual(cors(refused), []);
+  assert.match(refused.headers.vary, /Origin/);
+  const allowed = await request(port, { path: '/fonts/a.woff2', headers: { Origin: OTHER } });
+  assert.equal(allowed.headers['access-control-allow-origin'], OTHER);
+  assert.equal(allowed.headers['access-control-allow-credentials'], undefined);
 });
 
 /**

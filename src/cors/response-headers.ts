@@ -187,3 +187,16 @@ export function setHeaderBlock(res: ServerResponse, block: readonly string[]): v
 }
 
 export type { OutgoingHttpHeaders };
+
+/**
+ * Removes the CORS headers (Access-Control-*, Timing-Allow-Origin) another layer set on `res`, for
+ * a handler with a policy of its own mounted behind one (an app's CORS middleware): its answers
+ * carry its own policy's headers alone. Mixed, two layers' headers can allow what neither policy
+ * does (`Access-Control-Allow-Origin: *` beside `Access-Control-Allow-Credentials: true`), or keep
+ * the other policy's origin where this one refuses it.
+ */
+export function removeCorsHeaders(res: ServerResponse): void {
+  for (const name of res.getHeaderNames()) {
+    if (name.startsWith('access-control-') || name === 'timing-allow-origin') res.removeHeader(name);
+  }
+}

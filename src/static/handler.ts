@@ -3,7 +3,7 @@ import type { BigIntStats } from 'node:fs';
 import { resolve } from 'node:path';
 import { RequestKind } from '../cors/engine.js';
 import type { Cors } from '../cors/node.js';
-import { buildActualBlocks, mergeVary, type ActualBlocks } from '../cors/response-headers.js';
+import { buildActualBlocks, mergeVary, removeCorsHeaders, type ActualBlocks } from '../cors/response-headers.js';
 import { evaluatePreconditions, Precondition, withoutDateLists } from '../http/conditional.js';
 import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
@@ -246,6 +246,7 @@ class StaticFiles {
         next();
         return;
       }
+      removeCorsHeaders(res);
     }
     this.arrived(req, res);
     try {
