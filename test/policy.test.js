@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { compilePolicy, createCors, PolicyError } from '../dist/index.js';
 import { acHeaders, listen, request } from './helpers.js';
 
@@ -348,4 +349,18 @@ test('unknown keys named like Object.prototype members get the plain fix, not "[
     assert.match(p.fix, /^remove it; known options are /, key);
   }
   assert.match(one({ ...ok, allowHeaders: ['x'] }, 'allowHeaders', /unknown option/).fix, /did you mean "allowedHeaders"/);
+});
+
+test('README\'s Options table has a row for every policy option compilePolicy knows', () => {
+  let known = null;
+  try {
+    compilePolicy({ origins: ['*'], notAnOption: 1 });
+  } catch (e) {
+    known = /known options are (.*)\.$/m.exec(e.message)?.[1].split(', ');
+  }
+  assert.ok(known !== null && known.length > 5, 'the unknown-option message lists the known options');
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const table = readme.slice(readme.indexOf('### Options'), readme.indexOf('### What goes on the wire'));
+  const missing = known.filter((name) => !table.includes(`| \`${name}\` |`));
+  assert.deepEqual(missing, []);
 });
