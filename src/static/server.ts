@@ -78,8 +78,9 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
     sends.timeout = fresh.sendTimeout;
     sessions?.retime({ keepAlive: fresh.keepAliveTimeout, send: fresh.sendTimeout });
     if (fresh.tls !== null && config.tls !== null) renewCertificate(node as unknown as TlsServer, fresh.tls);
-    // What needs a restart stays as it was, so the next comparison is against what is in force.
-    config = { ...fresh, tls: config.tls === null ? null : fresh.tls, http2: config.http2 };
+    // What needs a restart stays as it was, so the next comparison is against what is in force: a
+    // reload turning TLS off or on keeps the server's own (a later renewal must still apply).
+    config = { ...fresh, tls: (config.tls === null) !== (fresh.tls === null) ? config.tls : fresh.tls, http2: config.http2 };
     given = inForce(given, next, report);
     return report;
   };
