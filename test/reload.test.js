@@ -3,7 +3,7 @@
 // wholly under the old or wholly under the new one; certificates apply to new handshakes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -401,6 +401,40 @@ test('CLI: --cert/--key serve HTTPS and HTTP/2 (also under --workers; URL printe
   const swapped = await runCli(['serve', root, '--cert', c.key, '--key', c.cert]);
   assert.equal(swapped.code, 2);
   assert.match(swapped.err, /tls\.cert = .*not a PEM certificate/);
+});
+
+test('a FIFO or a device given as certificate, key or config file is refused at once, naming it (a read waited for a writer, or grew without end, with every request stopped)', async (t) => {
+  const c = testCertificate();
+  const root = makeRoot();
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-fifo-'));
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  t.after(() => {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  // At start-up: exit 2 with the option named.
+  const started = await runCli(['serve', root, '--cert', fifo, '--key', '/dev/zero']);
+  assert.equal(started.code, 2, started.err);
+  assert.match(started.err, /tls\.cert = ".*fifo": cannot read the file: not a regular file \(a FIFO\)/);
+  assert.match(started.err, /tls\.key = "\/dev\/zero": cannot read the file: not a regular file/);
+  const config = await runCli(['serve', root, '--config', fifo]);
+  assert.equal(config.code, 2, config.err);
+  assert.match(config.err, /--config = ".*fifo": cannot read the config file: not a regular file \(a FIFO\)/);
+  // On a SIGHUP (in the CLI's process, so a regression stops that one, not the tests'): refused,
+  // and the server goes on answering with its certificate.
+  const file = join(dir, 'xorigin.json');
+  const write = (tls) => writeFileSync(file, JSON.stringify({ root, cors: { origins: [A] }, tls }));
+  write({ cert: c.cert, key: c.key });
+  const r = await runCli(['serve', '--config', file, '--port', '0']);
+  t.after(() => stopCli(r));
+  assert.equal(r.code, 'listening', r.err);
+  for (const [tls, refused] of [[{ cert: fifo, key: c.key }, /tls\.cert = ".*fifo": cannot read the file: not a regular file \(a FIFO\)/], [{ cert: c.cert, key: '/dev/zero' }, /tls\.key = "\/dev\/zero": cannot read the file: not a regular file/]]) {
+    write(tls);
+    r.child.kill('SIGHUP');
+    await stderrMatch(r, refused);
+    assert.equal(await servedName(r.port), 'localhost');
+  }
 });
 
 test('plain HTTP is unchanged by the TLS options being absent', async () => {

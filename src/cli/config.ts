@@ -1,8 +1,12 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { OPTION_SCHEMA, SERVER_SCHEMA, checkOption, unknownKeys, validateServerOptions, type OptionSpec, type ServerOptions } from '../static/options.js';
 import { defaultEtagCacheDir } from '../static/etag-cache.js';
+import { readSmallRegularFile } from '../static/read-flags.js';
+
+/** A config file is a few KiB (10,000 origins: ~400 KiB); past this it is not one. */
+const CONFIG_LIMIT = 16 * 1024 * 1024;
 import type { CommandLine } from './args.js';
 
 /** Everything `xorigin serve` needs, from every source, checked. */
@@ -41,7 +45,7 @@ function withLineAndColumn(message: string, text: string): string {
 function configLayer(path: string, problems: PolicyProblem[]): Layer {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readSmallRegularFile(path, CONFIG_LIMIT).toString('utf8');
   } catch (e) {
     throw new PolicyError([{ option: '--config', value: path, reason: `cannot read the config file: ${(e as Error).message}`, fix: 'pass a readable JSON file' }]);
   }

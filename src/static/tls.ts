@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { PolicyProblem } from '../cors/errors.js';
+import { readSmallRegularFile } from './read-flags.js';
+
+/** A certificate chain or key is a few KiB; past this the file is not one. */
+const PEM_LIMIT = 1024 * 1024;
 
 /** Where the certificate chain and its private key are (PEM files), as `tls` in the options. */
 export interface TlsFiles {
@@ -21,7 +24,7 @@ export interface TlsMaterial {
 
 function readPem(path: string, option: string, flag: string, problems: PolicyProblem[]): Buffer | null {
   try {
-    return readFileSync(path);
+    return readSmallRegularFile(path, PEM_LIMIT);
   } catch (e) {
     problems.push({ option, value: path, reason: `cannot read the file: ${(e as Error).message}`, fix: `pass a readable PEM file with ${flag} (or "${option}" in the config file)` });
     return null;
