@@ -485,6 +485,39 @@ test('RFC 9110 §5.3: a field sent on several lines is read as over HTTP/1.1 (no
   assert.notEqual(await preflight([['access-control-request-method', 'GET'], ['access-control-request-method', 'PATCH']]), 0x89);
 });
 
+test('a header list over 16 KiB sent before the client acknowledged SETTINGS closes its connection with ENHANCE_YOUR_CALM; others are served', async (t) => {
+  const s = await startOwn(t);
+  // A 4,000-byte field put in the dynamic table (literal with incremental indexing, RFC 7541 §6.2.1),
+  // then referenced (index 62) five times: 20 KB of fields in ~4 KB on the wire.
+  const value = Buffer.alloc(4000, 0x42);
+  const field = Buffer.concat([Buffer.from([0x40, 6]), Buffer.from('x-bomb'), Buffer.from([0x7f, 0xa1, 0x1e]), value]);
+  const path = Buffer.from('/a.woff2');
+  const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, path.length]), path, Buffer.from([0x01, 9]), Buffer.from('localhost'), field, Buffer.alloc(5, 0xbe)]);
+  const seen = await new Promise((resolve, reject) => {
+    const got = { goaway: null, headers: 0, closed: false };
+    const socket = tls.connect({ host: '127.0.0.1', port: s.port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, () => {
+      // The client's SETTINGS, never an ACK of the server's.
+      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0)), frame(1, 0x05, 1, block)]));
+    });
+    let buffered = Buffer.alloc(0);
+    socket.on('data', (d) => {
+      buffered = Buffer.concat([buffered, d]);
+      while (buffered.length >= 9 && buffered.length >= 9 + buffered.readUIntBE(0, 3)) {
+        const length = buffered.readUIntBE(0, 3);
+        if (buffered[3] === 7 && got.goaway === null) got.goaway = buffered.readUInt32BE(9 + 4);
+        if (buffered[3] === 1) got.headers++;
+        buffered = buffered.subarray(9 + length);
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ ...got, closed: true }));
+    setTimeout(() => socket.destroy(), 3000).unref();
+  });
+  assert.deepEqual(seen, { goaway: http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, headers: 0, closed: true });
+  // A list under the limit, on a client's first request (before its acknowledgement can arrive), is answered.
+  assert.equal((await h2Request(s.port, { path: '/a.woff2', headers: { 'x-small': 'B'.repeat(4000) } })).status, 200);
+});
+
 test('a body cut because its file changed mid-send is reset with INTERNAL_ERROR, with no END_STREAM before it (raw client)', async (t) => {
   // node:http2's client resets a stream ended short of its Content-Length itself (PROTOCOL_ERROR),
   // so only the frames show what a client that does not compare it sees.
