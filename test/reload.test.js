@@ -274,6 +274,50 @@ for (const workers of [1, 2]) {
   });
 }
 
+test('CLI --workers 2: the workers reload from the bytes the primary validated, not from the file read again', async (t) => {
+  // A file rewritten between the primary's read and a worker's left the workers on two policies.
+  // Here each worker's own read of the config after a reload request gets another file (a preloaded
+  // hook), which is what a rewrite at that instant would give it.
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-hup-bytes-'));
+  const root = makeRoot();
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
+  });
+  const config = join(dir, 'xorigin.json');
+  const later = join(dir, 'later.json');
+  const B = 'https://b.example';
+  const C = 'https://c.example';
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] } }));
+  writeFileSync(later, JSON.stringify({ root, cors: { origins: [C] } }));
+  const hook = join(dir, 'later-for-workers.mjs');
+  writeFileSync(hook, `
+import cluster from 'node:cluster';
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+if (cluster.isWorker) {
+  let reloading = false;
+  process.on('message', (m) => { if (m && m.xorigin === 'reload') reloading = true; });
+  const openSync = fs.openSync;
+  fs.openSync = (path, ...rest) => openSync(reloading && path === ${JSON.stringify(config)} ? ${JSON.stringify(later)} : path, ...rest);
+  syncBuiltinESMExports();
+}
+`);
+  const r = await runCli(['serve', '--config', config, '--port', '0', '--workers', '2'], { env: { NODE_OPTIONS: `--import ${new URL(`file://${hook}`).href}` } });
+  t.after(() => stopCli(r));
+  assert.equal(r.code, 'listening', r.err);
+  await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: [B] } }));
+  r.child.kill('SIGHUP');
+  await stderrMatch(r, /(worker \d+: reloaded: applied: cors[^\n]*\n[^]*){2}/);
+  const seen = new Set();
+  for (let i = 0; i < 8; i++) {
+    const res = await request(r.port, { path: '/a.woff2', headers: { Origin: B, Connection: 'close' } });
+    seen.add(res.headers['access-control-allow-origin'] ?? 'none');
+  }
+  assert.deepEqual([...seen], [B]);
+});
+
 test('CLI: a SIGHUP while the root is still being scanned is applied once the server is up, not fatal', async (t) => {
   // SIGHUP's default action ends a process: one arriving during the start-up scan (a large tree, a
   // renewal hook firing as the service restarts) killed it without a word. The scan is held here

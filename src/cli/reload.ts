@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { PolicyError } from '../cors/errors.js';
 import { describeReload } from '../static/reload.js';
+import { readingFrom, recordingReads } from '../static/operator-files.js';
 import type { XoriginServer } from '../static/server.js';
 import type { Settings } from './config.js';
 
@@ -10,9 +11,14 @@ export type Reread = () => Settings;
 /** What the CLI binds or forks: a reload reports a change of these as needing a restart. */
 const BOUND = ['port', 'host', 'workers'] as const;
 
-/** The message a cluster primary sends its workers, and the answer each sends back. */
+/**
+ * The message a cluster primary sends its workers, and the answer each sends back. `files`: the
+ * bytes (base64) of the operator files the primary validated, by path, for the workers to reload
+ * from (operator-files.ts).
+ */
 interface ReloadRequest {
   readonly xorigin: 'reload';
+  readonly files: readonly (readonly [string, string])[];
 }
 interface ReloadAnswer {
   readonly xorigin: 'reloaded';
@@ -75,10 +81,12 @@ export function holdEarlyReloads(): () => boolean {
 export function reloadOnSignal(server: XoriginServer, settings: Settings, reread: Reread, stopHolding: () => boolean = () => false): void {
   const running = { settings };
   if (cluster.isWorker) {
-    const answer = (): void => void process.send?.(reloadServer(server, running, reread));
+    const answer = (from: Reread = reread): void => void process.send?.(reloadServer(server, running, from));
     process.on('SIGHUP', () => {});
     process.on('message', (m: Partial<ReloadRequest>) => {
-      if (m?.xorigin === 'reload') answer();
+      if (m?.xorigin !== 'reload') return;
+      const files = new Map((m.files ?? []).map(([path, base64]) => [path, Buffer.from(base64, 'base64')]));
+      answer(() => readingFrom(files, reread));
     });
     // Released only now: with no SIGHUP listener for an instant, a signal then would end the process.
     if (stopHolding()) answer();
@@ -98,13 +106,16 @@ export function forwardReloads(workers: () => Worker[], reread: Reread): void {
     if (m?.xorigin === 'reloaded') process.stderr.write(`xorigin: worker ${String(worker.process.pid)}: ${String(m.line)}\n`);
   });
   process.on('SIGHUP', () => {
+    let files: Map<string, Buffer>;
     try {
-      reread();
+      files = recordingReads(reread).files;
     } catch (e) {
       process.stderr.write(`xorigin: ${refused(e)}\n`);
       return;
     }
-    const request: ReloadRequest = { xorigin: 'reload' };
+    // The workers reload from the bytes validated here: a file rewritten meanwhile would otherwise
+    // give each worker whichever version it read (two policies behind one port).
+    const request: ReloadRequest = { xorigin: 'reload', files: [...files].map(([path, bytes]) => [path, bytes.toString('base64')] as const) };
     // A worker that just died stays listed until its 'exit' has been seen, with its channel already
     // closed: send() to it would emit an 'error' on the Worker, which has no listener and would end
     // the primary (and with it every worker). Skip it; with the callback, a send that fails anyway

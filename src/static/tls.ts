@@ -1,6 +1,6 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { PolicyProblem } from '../cors/errors.js';
-import { readSmallRegularFile } from './read-flags.js';
+import { readSmallRegularFile } from './operator-files.js';
 
 /** A certificate chain or key is a few KiB; past this the file is not one. */
 const PEM_LIMIT = 1024 * 1024;
