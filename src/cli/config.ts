@@ -4,10 +4,10 @@ import { PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { OPTION_SCHEMA, SERVER_SCHEMA, checkOption, unknownKeys, validateServerOptions, type OptionSpec, type ServerOptions } from '../static/options.js';
 import { defaultEtagCacheDir } from '../static/etag-cache.js';
 import { readSmallRegularFile } from '../static/operator-files.js';
+import type { CommandLine } from './args.js';
 
 /** A config file is a few KiB (10,000 origins: ~400 KiB); past this it is not one. */
 const CONFIG_LIMIT = 16 * 1024 * 1024;
-import type { CommandLine } from './args.js';
 
 /** Everything `xorigin serve` needs, from every source, checked. */
 export interface Settings {
