@@ -274,23 +274,29 @@ for (const workers of [1, 2]) {
   });
 }
 
-test('CLI --workers 2: the workers reload from the bytes the primary validated, not from the file read again', async (t) => {
+test('CLI --workers 2: the workers reload from the bytes the primary validated (config, certificate, key), not from the files read again', async (t) => {
   // A file rewritten between the primary's read and a worker's left the workers on two policies.
-  // Here each worker's own read of the config after a reload request gets another file (a preloaded
-  // hook), which is what a rewrite at that instant would give it.
+  // Here each worker's own read of the config, the certificate and the key after a reload request
+  // gets other files (a preloaded hook), which is what rewrites at that instant would give it.
   const dir = mkdtempSync(join(tmpdir(), 'xorigin-hup-bytes-'));
   const root = makeRoot();
   t.after(() => {
     rmSync(dir, { recursive: true, force: true });
     rmSync(root, { recursive: true, force: true });
   });
+  const c = testCertificate();
+  const other = testCertificate('other.test');
+  const tls = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+  copyFileSync(c.cert, tls.cert);
+  copyFileSync(c.key, tls.key);
   const config = join(dir, 'xorigin.json');
   const later = join(dir, 'later.json');
   const B = 'https://b.example';
   const C = 'https://c.example';
-  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] } }));
-  writeFileSync(later, JSON.stringify({ root, cors: { origins: [C] } }));
-  const hook = join(dir, 'later-for-workers.mjs');
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] }, tls }));
+  writeFileSync(later, JSON.stringify({ root, cors: { origins: [C] }, tls }));
+  const elsewhere = { [config]: later, [tls.cert]: other.cert, [tls.key]: other.key };
+  const hook = join(dir, 'other-files-for-workers.mjs');
   writeFileSync(hook, `
 import cluster from 'node:cluster';
 import fs from 'node:fs';
@@ -298,8 +304,9 @@ import { syncBuiltinESMExports } from 'node:module';
 if (cluster.isWorker) {
   let reloading = false;
   process.on('message', (m) => { if (m && m.xorigin === 'reload') reloading = true; });
+  const elsewhere = ${JSON.stringify(elsewhere)};
   const openSync = fs.openSync;
-  fs.openSync = (path, ...rest) => openSync(reloading && path === ${JSON.stringify(config)} ? ${JSON.stringify(later)} : path, ...rest);
+  fs.openSync = (path, ...rest) => openSync(reloading && path in elsewhere ? elsewhere[path] : path, ...rest);
   syncBuiltinESMExports();
 }
 `);
@@ -307,15 +314,57 @@ if (cluster.isWorker) {
   t.after(() => stopCli(r));
   assert.equal(r.code, 'listening', r.err);
   await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
-  writeFileSync(config, JSON.stringify({ root, cors: { origins: [B] } }));
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: [B] }, tls }));
   r.child.kill('SIGHUP');
   await stderrMatch(r, /(worker \d+: reloaded: applied: cors[^\n]*\n[^]*){2}/);
   const seen = new Set();
   for (let i = 0; i < 8; i++) {
-    const res = await request(r.port, { path: '/a.woff2', headers: { Origin: B, Connection: 'close' } });
+    const res = await TRANSPORTS[1].request(r.port, { path: '/a.woff2', headers: { Origin: B, Connection: 'close' } });
     seen.add(res.headers['access-control-allow-origin'] ?? 'none');
+    seen.add(await servedName(r.port));
   }
-  assert.deepEqual([...seen], [B]);
+  assert.deepEqual([...seen].sort(), [B, 'localhost']);
+});
+
+test('CLI: a reload reads the certificate and key once: the server puts in force the bytes the settings were validated from', async (t) => {
+  // After a SIGHUP, a second read of either file (a preloaded hook) gets another pair, as a renewal
+  // landing between two reads would: only one read may happen.
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-hup-once-'));
+  const root = makeRoot();
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
+  });
+  const c = testCertificate();
+  const other = testCertificate('other.test');
+  const tls = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+  copyFileSync(c.cert, tls.cert);
+  copyFileSync(c.key, tls.key);
+  const config = join(dir, 'xorigin.json');
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] }, tls }));
+  const elsewhere = { [tls.cert]: other.cert, [tls.key]: other.key };
+  const hook = join(dir, 'second-read-elsewhere.mjs');
+  writeFileSync(hook, `
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+const elsewhere = ${JSON.stringify(elsewhere)};
+const reads = {};
+let reloading = false;
+process.on('SIGHUP', () => { reloading = true; });
+const openSync = fs.openSync;
+fs.openSync = (path, ...rest) => {
+  if (!reloading || !(path in elsewhere)) return openSync(path, ...rest);
+  reads[path] = (reads[path] ?? 0) + 1;
+  return openSync(reads[path] > 1 ? elsewhere[path] : path, ...rest);
+};
+syncBuiltinESMExports();
+`);
+  const r = await runCli(['serve', '--config', config, '--port', '0'], { env: { NODE_OPTIONS: `--import ${new URL(`file://${hook}`).href}` } });
+  t.after(() => stopCli(r));
+  assert.equal(r.code, 'listening', r.err);
+  r.child.kill('SIGHUP');
+  await stderrMatch(r, /reloaded: nothing changed/);
+  assert.equal(await servedName(r.port), 'localhost');
 });
 
 test('CLI: a SIGHUP while the root is still being scanned is applied once the server is up, not fatal', async (t) => {

@@ -38,8 +38,11 @@ function refused(e: unknown): string {
 export function reloadServer(server: XoriginServer, running: { settings: Settings }, reread: Reread): ReloadAnswer {
   let next: Settings;
   try {
-    next = reread();
-    const report = server.reload(next.options);
+    // The server validates again what it puts in force: from the bytes just read, not the disk again.
+    const read = recordingReads(reread);
+    next = read.value;
+    const options = next.options;
+    const report = readingFrom(read.files, () => server.reload(options));
     const bound = BOUND.filter((name) => next[name] !== running.settings[name]);
     running.settings = { ...next, port: running.settings.port, host: running.settings.host, workers: running.settings.workers };
     const line = describeReload({ applied: report.applied, needsRestart: [...report.needsRestart, ...bound] });
@@ -81,12 +84,12 @@ export function holdEarlyReloads(): () => boolean {
 export function reloadOnSignal(server: XoriginServer, settings: Settings, reread: Reread, stopHolding: () => boolean = () => false): void {
   const running = { settings };
   if (cluster.isWorker) {
-    const answer = (from: Reread = reread): void => void process.send?.(reloadServer(server, running, from));
+    const answer = (): void => void process.send?.(reloadServer(server, running, reread));
     process.on('SIGHUP', () => {});
     process.on('message', (m: Partial<ReloadRequest>) => {
       if (m?.xorigin !== 'reload') return;
       const files = new Map((m.files ?? []).map(([path, base64]) => [path, Buffer.from(base64, 'base64')]));
-      answer(() => readingFrom(files, reread));
+      readingFrom(files, answer);
     });
     // Released only now: with no SIGHUP listener for an instant, a signal then would end the process.
     if (stopHolding()) answer();

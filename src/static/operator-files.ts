@@ -6,7 +6,8 @@ import { READ_NONBLOCK } from './read-flags.js';
  * synchronously at start-up and on each reload. A cluster primary records the bytes it validated
  * (recordingReads) and its workers reload from those same bytes (readingFrom), not from the disk
  * again: a file rewritten between the primary's read and a worker's left the workers on two
- * policies until the next reload.
+ * policies until the next reload. A reload reads each file once too: the settings are read (and
+ * validated), then the server validates what it puts in force from the bytes read for them.
  */
 let recorded: Map<string, Buffer> | null = null;
 let given: ReadonlyMap<string, Buffer> | null = null;
@@ -19,8 +20,12 @@ let given: ReadonlyMap<string, Buffer> | null = null;
  * message says which (what an `ls -l` would show), for the caller's problem.
  */
 export function readSmallRegularFile(path: string, maxBytes: number): Buffer {
-  const kept = given?.get(path);
-  if (kept !== undefined) return kept;
+  const bytes = given?.get(path) ?? readFromDisk(path, maxBytes);
+  recorded?.set(path, bytes);
+  return bytes;
+}
+
+function readFromDisk(path: string, maxBytes: number): Buffer {
   const fd = openSync(path, READ_NONBLOCK);
   try {
     const s = fstatSync(fd);
@@ -28,9 +33,7 @@ export function readSmallRegularFile(path: string, maxBytes: number): Buffer {
     if (s.size > maxBytes) throw new Error(`${s.size} bytes, over the ${maxBytes}-byte limit for this file`);
     const bytes = Buffer.alloc(s.size);
     const n = readSync(fd, bytes, 0, s.size, 0);
-    const read = n === s.size ? bytes : bytes.subarray(0, n);
-    recorded?.set(path, read);
-    return read;
+    return n === s.size ? bytes : bytes.subarray(0, n);
   } finally {
     closeSync(fd);
   }
@@ -39,20 +42,22 @@ export function readSmallRegularFile(path: string, maxBytes: number): Buffer {
 /** Runs `read` (synchronous), returning its value and the bytes of every operator file it read, by path. */
 export function recordingReads<T>(read: () => T): { value: T; files: Map<string, Buffer> } {
   const files = new Map<string, Buffer>();
+  const outer = recorded;
   recorded = files;
   try {
     return { value: read(), files };
   } finally {
-    recorded = null;
+    recorded = outer;
   }
 }
 
 /** Runs `read` (synchronous) with the operator files in `files` read from there instead of the disk. */
 export function readingFrom<T>(files: ReadonlyMap<string, Buffer>, read: () => T): T {
+  const outer = given;
   given = files;
   try {
     return read();
   } finally {
-    given = null;
+    given = outer;
   }
 }
