@@ -485,19 +485,19 @@ test('RFC 9110 §5.3: a field sent on several lines is read as over HTTP/1.1 (no
   assert.notEqual(await preflight([['access-control-request-method', 'GET'], ['access-control-request-method', 'PATCH']]), 0x89);
 });
 
-test('a header list over 16 KiB sent before the client acknowledged SETTINGS closes its connection with ENHANCE_YOUR_CALM; others are served', async (t) => {
-  const s = await startOwn(t);
+test('a header list over 16 KiB (headers or trailers) sent before the client acknowledged SETTINGS: GOAWAY ENHANCE_YOUR_CALM, logged as refused; others are served', async (t) => {
+  const lines = [];
+  const s = await startOwn(t, { log: (line) => lines.push(line) });
   // A 4,000-byte field put in the dynamic table (literal with incremental indexing, RFC 7541 §6.2.1),
   // then referenced (index 62) five times: 20 KB of fields in ~4 KB on the wire.
-  const value = Buffer.alloc(4000, 0x42);
-  const field = Buffer.concat([Buffer.from([0x40, 6]), Buffer.from('x-bomb'), Buffer.from([0x7f, 0xa1, 0x1e]), value]);
+  const bomb = Buffer.concat([Buffer.from([0x40, 6]), Buffer.from('x-bomb'), Buffer.from([0x7f, 0xa1, 0x1e]), Buffer.alloc(4000, 0x42), Buffer.alloc(5, 0xbe)]);
   const path = Buffer.from('/a.woff2');
-  const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, path.length]), path, Buffer.from([0x01, 9]), Buffer.from('localhost'), field, Buffer.alloc(5, 0xbe)]);
-  const seen = await new Promise((resolve, reject) => {
+  const get = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, path.length]), path, Buffer.from([0x01, 9]), Buffer.from('localhost')]);
+  const send = (frames) => new Promise((resolve, reject) => {
     const got = { goaway: null, headers: 0, closed: false };
     const socket = tls.connect({ host: '127.0.0.1', port: s.port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, () => {
       // The client's SETTINGS, never an ACK of the server's.
-      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0)), frame(1, 0x05, 1, block)]));
+      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0)), ...frames]));
     });
     let buffered = Buffer.alloc(0);
     socket.on('data', (d) => {
@@ -513,7 +513,13 @@ test('a header list over 16 KiB sent before the client acknowledged SETTINGS clo
     socket.on('close', () => resolve({ ...got, closed: true }));
     setTimeout(() => socket.destroy(), 3000).unref();
   });
-  assert.deepEqual(seen, { goaway: http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, headers: 0, closed: true });
+  // In the request's header block: refused unanswered.
+  assert.deepEqual(await send([frame(1, 0x05, 1, Buffer.concat([get, bomb]))]), { goaway: http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, headers: 0, closed: true });
+  // In its trailers (a HEADERS block ending the stream after a request without END_STREAM).
+  const trailers = await send([frame(1, 0x04, 1, get), frame(1, 0x05, 1, bomb)]);
+  assert.deepEqual([trailers.goaway, trailers.closed], [http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, true]);
+  // The access log's summary of each connection counts the stream refused in its headers.
+  assert.ok(await until(() => lines.some((l) => /HTTP\/2 refused 1 streams/.test(l))), lines.join(''));
   // A list under the limit, on a client's first request (before its acknowledgement can arrive), is answered.
   assert.equal((await h2Request(s.port, { path: '/a.woff2', headers: { 'x-small': 'B'.repeat(4000) } })).status, 200);
 });

@@ -1,7 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
-import { constants, createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { ClientErrorContext } from './client-error.js';
 import { restartReading } from './lingering-close.js';
 import type { StaticHandler } from './handler.js';
@@ -88,38 +88,6 @@ function readAsStream(socket: TLSSocket): void {
 function ignoreData(): void {}
 
 /**
- * True when a header list is larger than the one announced in SETTINGS (RFC 9113 §6.5.2: names,
- * values and 32 bytes per field, as HPACK counts them, RFC 7541 §4.1).
- */
-function headerListTooLarge(rawHeaders: readonly string[]): boolean {
-  let size = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) size += (rawHeaders[i] as string).length + (rawHeaders[i + 1] as string).length + 32;
-  return size > HTTP2_LIMITS.settings.maxHeaderListSize;
-}
-
-/**
- * A request over the announced header list size, sent before the client acknowledged the SETTINGS
- * that announce it: nghttp2 enforces the size only from the acknowledgement on (before it, Node
- * refuses only past 512 fields), and HPACK lets a few bytes reference a 4 KB field again and again,
- * so a client that never acknowledges had every request decoded to megabytes of strings (8 such
- * connections: 6.9 s of CPU in 6 s, other clients' requests 1-2 s late). The stream is refused as
- * after the acknowledgement, and the connection closed with ENHANCE_YOUR_CALM (RFC 9113 §10.5.1
- * lets a server treat a larger list as an error): the next such request costs the client a new
- * TLS handshake.
- */
-function dropOversized(stream: ServerHttp2Stream): void {
-  const session = stream.session;
-  // Closed with an error code, the stream emits 'error': without a listener it would end the process.
-  stream.on('error', () => {});
-  stream.close(constants.NGHTTP2_ENHANCE_YOUR_CALM);
-  if (session === undefined) return;
-  session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
-  // Not close(): that waits for the client to stop, and one that goes on sending is decoded meanwhile.
-  // The GOAWAY is written on the next turn of the loop (node:http2 schedules its writes).
-  setImmediate(() => session.destroy());
-}
-
-/**
  * HTTP/1.1 connections come as 'request' (node:http's objects); HTTP/2 streams are answered without
  * node:http2's compatibility layer (see http2-exchange.ts), which the 'request' listener attached
  * to 'stream'. Returns the connections' bookkeeping, told of each stream by its response (opened
@@ -129,7 +97,7 @@ function answerStreams(server: Http2SecureServer, handler: StaticHandler, timeou
   const sessions = new Http2Sessions(server, timeouts, log);
   server.removeAllListeners('stream');
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
-    if (stream.session?.pendingSettingsAck === true && headerListTooLarge(rawHeaders)) return dropOversized(stream);
+    if (stream.session?.pendingSettingsAck === true && !sessions.withinAnnouncedLimits(stream, rawHeaders)) return;
     answerStream(stream, headers, rawHeaders, sessions, handler);
   });
   return sessions;
