@@ -371,6 +371,18 @@ test('as the listener of a node:http2 server, a field sent on two lines reads as
   assert.notEqual(await preflight('GET', 'PATCH'), 0x89);
 });
 
+test('mounted over node:http2\'s compatibility API, a request passed to next() reaches the app as node:http2 gave it', async (t) => {
+  const app = (handler) => (req, res) => handler(req, res, () => res.end(String(req.headers['if-none-match'])));
+  const client = await startH2Compat(t, app);
+  const first = client.request({ ':path': '/a.woff2' });
+  first.resume();
+  await once(first, 'response');
+  const port = client.socket.remotePort;
+  // Two If-None-Match lines: the handler, had it answered, would read both; the app's own route gets node:http2's view.
+  const seen = await rawH2Request(port, '/app', { fields: [['if-none-match', '"a"'], ['if-none-match', '"b"']], secure: false });
+  assert.equal(seen.data, '"a"'.length);
+});
+
 describe('bodies held in memory where writes are copied (found by a hostile review)', () => {
   const MB = 1024 * 1024;
   let root;

@@ -238,8 +238,6 @@ class StaticFiles {
   }
 
   handle(req: IncomingMessage, res: ServerResponse, next: Next | undefined): void {
-    // node:http2 reads some fields sent on several lines from the first only; node:http joins them.
-    if (req.httpVersion === '2.0') joinRepeatedLines(req.headers, req.rawHeaders);
     if (next !== undefined) {
       this.mounted = true;
       if (!this.serves(req)) {
@@ -248,6 +246,9 @@ class StaticFiles {
       }
       removeCorsHeaders(res);
     }
+    // node:http2 reads some fields sent on several lines from the first only; node:http joins them.
+    // (Only for a request answered here: one passed to next() reaches the app as node:http2 gave it.)
+    if (req.httpVersion === '2.0') joinRepeatedLines(req.headers, req.rawHeaders);
     this.arrived(req, res);
     try {
       this.route(req, res);
