@@ -5,6 +5,7 @@ import type { Settings } from './config.js';
 import { forwardReloads, type Reread } from './reload.js';
 import { urlHost } from './serve.js';
 import { ticketKeysForProcess, TICKET_KEYS_ENV } from '../static/ticket-keys.js';
+import { filesForEnv, OPERATOR_FILES_ENV } from '../static/operator-files.js';
 
 /** A worker is killed if it has not finished its responses this long after being asked to stop. */
 const STOP_DEADLINE = 15_000;
@@ -38,14 +39,17 @@ function liveWorkers(): Worker[] {
  * while they keep dying at once), forwards SIGHUP as a reload once the sources validate, and stops
  * them all on SIGTERM/SIGINT (a second SIGINT kills them and exits 130).
  */
-export function supervise(settings: Settings, reread: Reread): void {
+export function supervise(settings: Settings, reread: Reread, files: ReadonlyMap<string, Buffer>): void {
   const count = settings.workers;
   const url = `${settings.options.tls === undefined ? 'http' : 'https'}://${urlHost(settings.host)}`;
   const state = { stopping: false, everListened: false, printed: false, quickDeaths: 0 };
   const startedAt = new Map<number, number>();
   const env = workerEnv(settings);
+  // The operator files in force (as started, then as each reload accepted): every worker forked
+  // starts from them, a replacement for one that died included.
+  let inForce = filesForEnv(files);
   const fork = (): void => {
-    startedAt.set(cluster.fork(env).id, performance.now());
+    startedAt.set(cluster.fork(inForce === null ? env : { ...env, [OPERATOR_FILES_ENV]: inForce }).id, performance.now());
   };
 
   const scans = new Map<number, string>();
@@ -90,7 +94,7 @@ export function supervise(settings: Settings, reread: Reread): void {
   });
 
   for (let i = 0; i < count; i++) fork();
-  forwardReloads(liveWorkers, reread);
+  forwardReloads(liveWorkers, reread, (accepted) => void (inForce = filesForEnv(accepted)));
   onStopSignals(
     () => stopAll(state),
     () => {

@@ -61,3 +61,43 @@ export function readingFrom<T>(files: ReadonlyMap<string, Buffer>, read: () => T
     given = outer;
   }
 }
+
+/** Until `start` settles, reads come from `files`: a cluster worker starting from its primary's bytes. */
+export async function startingFrom<T>(files: ReadonlyMap<string, Buffer>, start: () => Promise<T>): Promise<T> {
+  const outer = given;
+  given = files;
+  try {
+    return await start();
+  } finally {
+    given = outer;
+  }
+}
+
+/**
+ * The environment variable a cluster primary gives the workers it forks: the operator files in
+ * force, so that a worker started later (a replacement for one that died) serves what the others
+ * serve, not whatever the files on disk say now (a config rewritten and never reloaded, or a broken
+ * one a reload refused: every replacement then exited, and nothing listened).
+ */
+export const OPERATOR_FILES_ENV = 'XORIGIN_OPERATOR_FILES';
+
+/** Linux caps one environment string at 128 KiB; larger sets of files are read from disk by the worker. */
+const ENV_LIMIT = 120 * 1024;
+
+/** `files` as OPERATOR_FILES_ENV's value, or null when over what one environment variable holds. */
+export function filesForEnv(files: ReadonlyMap<string, Buffer>): string | null {
+  const value = JSON.stringify([...files].map(([path, bytes]) => [path, bytes.toString('base64')]));
+  return value.length > ENV_LIMIT ? null : value;
+}
+
+/** OPERATOR_FILES_ENV's value read back; null when absent or not what filesForEnv writes. */
+export function filesFromEnv(value: string | undefined): Map<string, Buffer> | null {
+  if (value === undefined) return null;
+  try {
+    const pairs = JSON.parse(value) as unknown;
+    if (!Array.isArray(pairs)) return null;
+    return new Map(pairs.filter((p): p is [string, string] => Array.isArray(p) && typeof p[0] === 'string' && typeof p[1] === 'string').map(([path, b]) => [path, Buffer.from(b, 'base64')]));
+  } catch {
+    return null;
+  }
+}
