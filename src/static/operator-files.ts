@@ -74,23 +74,19 @@ export async function startingFrom<T>(files: ReadonlyMap<string, Buffer>, start:
 }
 
 /**
- * The environment variable a cluster primary gives the workers it forks: the config file in force,
- * so that a worker started later (a replacement for one that died) serves what the others serve,
- * not whatever the file on disk says now (a config rewritten and never reloaded, or a broken one a
- * reload refused: every replacement then exited, and nothing listened). Certificates and keys (PEM)
- * are left out: a private key does not belong in an environment (child processes inherit it, tools
- * print it), so a starting worker reads the pair from disk, both files together (a renewal writes
- * both; one from here and one from disk could belong to different renewals).
+ * The environment variable a cluster primary gives the workers it forks: the operator files in
+ * force, so that a worker started later (a replacement for one that died) serves what the others
+ * serve, not whatever the files on disk say now (a config rewritten and never reloaded, or a broken
+ * one a reload refused: every replacement then exited, and nothing listened).
  */
 export const OPERATOR_FILES_ENV = 'XORIGIN_OPERATOR_FILES';
 
 /** Linux caps one environment string at 128 KiB; larger sets of files are read from disk by the worker. */
 const ENV_LIMIT = 120 * 1024;
 
-/** `files` but PEM ones as OPERATOR_FILES_ENV's value, or null when over what one environment variable holds. */
+/** `files` as OPERATOR_FILES_ENV's value, or null when over what one environment variable holds. */
 export function filesForEnv(files: ReadonlyMap<string, Buffer>): string | null {
-  const config = [...files].filter(([, bytes]) => !bytes.includes('-----BEGIN '));
-  const value = JSON.stringify(config.map(([path, bytes]) => [path, bytes.toString('base64')]));
+  const value = JSON.stringify([...files].map(([path, bytes]) => [path, bytes.toString('base64')]));
   return value.length > ENV_LIMIT ? null : value;
 }
 
