@@ -326,41 +326,6 @@ if (cluster.isWorker) {
   assert.deepEqual([...seen].sort(), [B, 'localhost']);
 });
 
-test('CLI --workers 2: a worker started to replace one that died serves the configuration in force, not the file as rewritten since', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xorigin-replaced-'));
-  const root = makeRoot();
-  t.after(() => {
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(root, { recursive: true, force: true });
-  });
-  const config = join(dir, 'xorigin.json');
-  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] } }));
-  const r = await runCli(['serve', '--config', config, '--port', '0', '--workers', '2']);
-  t.after(() => stopCli(r));
-  assert.equal(r.code, 'listening', r.err);
-  await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
-  // Rewritten without a SIGHUP (an edit not yet meant to apply), then a worker dies.
-  writeFileSync(config, JSON.stringify({ root, cors: { origins: ['https://b.example'] } }));
-  const pid = Number(/worker (\d+) listening/.exec(r.err)[1]);
-  process.kill(pid, 'SIGKILL');
-  await stderrMatch(r, /died \(SIGKILL\); starting a new one[^]*worker \d+ listening/);
-  const seen = new Set();
-  for (let i = 0; i < 8; i++) seen.add((await request(r.port, { path: '/a.woff2', headers: { Origin: A, Connection: 'close' } })).headers['access-control-allow-origin'] ?? 'none');
-  assert.deepEqual([...seen], [A]);
-  // After a reload the primary accepted, the configuration in force is the reloaded one.
-  const C = 'https://c.example';
-  writeFileSync(config, JSON.stringify({ root, cors: { origins: [C] } }));
-  r.child.kill('SIGHUP');
-  await stderrMatch(r, /(worker \d+: reloaded: applied: cors[^\n]*\n[^]*){2}/);
-  writeFileSync(config, JSON.stringify({ root, cors: { origins: ['https://d.example'] } }));
-  const listening = [...r.err.matchAll(/worker (\d+) listening/g)];
-  process.kill(Number(listening[listening.length - 1][1]), 'SIGKILL');
-  await stderrMatch(r, /(died \(SIGKILL\); starting a new one[^]*worker \d+ listening[^]*){2}/);
-  seen.clear();
-  for (let i = 0; i < 8; i++) seen.add((await request(r.port, { path: '/a.woff2', headers: { Origin: C, Connection: 'close' } })).headers['access-control-allow-origin'] ?? 'none');
-  assert.deepEqual([...seen], [C]);
-});
-
 test('CLI: a reload reads the certificate and key once: the server puts in force the bytes the settings were validated from', async (t) => {
   // After a SIGHUP, a second read of either file (a preloaded hook) gets another pair, as a renewal
   // landing between two reads would: only one read may happen.

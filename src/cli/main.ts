@@ -9,7 +9,6 @@ import { resolveSettings, type Settings } from './config.js';
 import { serve } from './serve.js';
 import { holdEarlyReloads } from './reload.js';
 import { supervise } from './supervisor.js';
-import { filesFromEnv, OPERATOR_FILES_ENV, recordingReads, startingFrom } from '../static/operator-files.js';
 
 /**
  * Under --workers, the primary hashes the tree once into the ETag cache before forking, so each
@@ -34,16 +33,13 @@ async function run(cmd: CommandLine): Promise<void> {
   }
   // The same checks with and without --workers, before anything listens or forks.
   const reread = (): ReturnType<typeof resolveSettings> => resolveSettings(cmd, process.env);
-  // A worker starts from the files its primary has in force, when the primary could pass them.
-  const fromPrimary = cluster.isWorker ? filesFromEnv(process.env[OPERATOR_FILES_ENV]) : null;
-  if (fromPrimary !== null) return startingFrom(fromPrimary, () => serve(reread(), reread));
-  const { value: settings, files } = recordingReads(reread);
+  const settings = reread();
   if (cluster.isPrimary && settings.workers !== 1) {
     // A SIGHUP during this scan must not end the primary (SIGHUP's default action); the workers it
-    // forks afterwards start from the files in force then, so there is nothing to forward.
+    // forks afterwards read every source themselves, so there is nothing to forward.
     const stopHolding = holdEarlyReloads();
     await scanOnceForWorkers(settings);
-    supervise(settings, reread, files);
+    supervise(settings, reread);
     stopHolding();
   } else {
     await serve(settings, reread);

@@ -104,7 +104,7 @@ export function reloadOnSignal(server: XoriginServer, settings: Settings, reread
  * The cluster primary on SIGHUP: validates the sources once (on a problem nothing is forwarded),
  * then asks each worker to reload and prints each worker's answer.
  */
-export function forwardReloads(workers: () => Worker[], reread: Reread, accepted: (files: Map<string, Buffer>) => void = () => {}): void {
+export function forwardReloads(workers: () => Worker[], reread: Reread): void {
   cluster.on('message', (worker: Worker, m: Partial<ReloadAnswer>) => {
     if (m?.xorigin === 'reloaded') process.stderr.write(`xorigin: worker ${String(worker.process.pid)}: ${String(m.line)}\n`);
   });
@@ -116,7 +116,6 @@ export function forwardReloads(workers: () => Worker[], reread: Reread, accepted
       process.stderr.write(`xorigin: ${refused(e)}\n`);
       return;
     }
-    accepted(files);
     // The workers reload from the bytes validated here: a file rewritten meanwhile would otherwise
     // give each worker whichever version it read (two policies behind one port).
     const request: ReloadRequest = { xorigin: 'reload', files: [...files].map(([path, bytes]) => [path, bytes.toString('base64')] as const) };

@@ -5,7 +5,6 @@ import type { Settings } from './config.js';
 import { forwardReloads, type Reread } from './reload.js';
 import { urlHost } from './serve.js';
 import { ticketKeysForProcess, TICKET_KEYS_ENV } from '../static/ticket-keys.js';
-import { filesForEnv, OPERATOR_FILES_ENV } from '../static/operator-files.js';
 
 /** A worker is killed if it has not finished its responses this long after being asked to stop. */
 const STOP_DEADLINE = 15_000;
@@ -39,17 +38,14 @@ function liveWorkers(): Worker[] {
  * while they keep dying at once), forwards SIGHUP as a reload once the sources validate, and stops
  * them all on SIGTERM/SIGINT (a second SIGINT kills them and exits 130).
  */
-export function supervise(settings: Settings, reread: Reread, files: ReadonlyMap<string, Buffer>): void {
+export function supervise(settings: Settings, reread: Reread): void {
   const count = settings.workers;
   const url = `${settings.options.tls === undefined ? 'http' : 'https'}://${urlHost(settings.host)}`;
   const state = { stopping: false, everListened: false, printed: false, quickDeaths: 0 };
   const startedAt = new Map<number, number>();
   const env = workerEnv(settings);
-  // The operator files in force (as started, then as each reload accepted): every worker forked
-  // starts from them, a replacement for one that died included.
-  let inForce = filesForEnv(files);
   const fork = (): void => {
-    startedAt.set(cluster.fork(inForce === null ? env : { ...env, [OPERATOR_FILES_ENV]: inForce }).id, performance.now());
+    startedAt.set(cluster.fork(env).id, performance.now());
   };
 
   const scans = new Map<number, string>();
@@ -94,7 +90,7 @@ export function supervise(settings: Settings, reread: Reread, files: ReadonlyMap
   });
 
   for (let i = 0; i < count; i++) fork();
-  forwardReloads(liveWorkers, reread, (accepted) => void (inForce = filesForEnv(accepted)));
+  forwardReloads(liveWorkers, reread);
   onStopSignals(
     () => stopAll(state),
     () => {
