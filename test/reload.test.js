@@ -274,11 +274,12 @@ for (const workers of [1, 2]) {
   });
 }
 
-test('CLI --workers 2: the workers reload from the bytes the primary validated (config, certificate, key), not from the files read again', async (t) => {
-  // A file rewritten between the primary's read and a worker's left the workers on two policies.
-  // Here each worker's own read of the config, the certificate and the key after a reload request
-  // gets other files (a preloaded hook), which is what rewrites at that instant would give it.
-  const dir = mkdtempSync(join(tmpdir(), 'xorigin-hup-bytes-'));
+/**
+ * A config file naming a certificate pair copied into a directory of its own (`localhost`), a root,
+ * and a second pair (`other.test`) for hooks to hand out; all removed after the test.
+ */
+function tlsConfigFixture(t, prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const root = makeRoot();
   t.after(() => {
     rmSync(dir, { recursive: true, force: true });
@@ -290,10 +291,18 @@ test('CLI --workers 2: the workers reload from the bytes the primary validated (
   copyFileSync(c.cert, tls.cert);
   copyFileSync(c.key, tls.key);
   const config = join(dir, 'xorigin.json');
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] }, tls }));
+  return { dir, root, other, tls, config };
+}
+
+test('CLI --workers 2: the workers reload from the bytes the primary validated (config, certificate, key), not from the files read again', async (t) => {
+  // A file rewritten between the primary's read and a worker's left the workers on two policies.
+  // Here each worker's own read of the config, the certificate and the key after a reload request
+  // gets other files (a preloaded hook), which is what rewrites at that instant would give it.
+  const { dir, root, other, tls, config } = tlsConfigFixture(t, 'xorigin-hup-bytes-');
   const later = join(dir, 'later.json');
   const B = 'https://b.example';
   const C = 'https://c.example';
-  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] }, tls }));
   writeFileSync(later, JSON.stringify({ root, cors: { origins: [C] }, tls }));
   const elsewhere = { [config]: later, [tls.cert]: other.cert, [tls.key]: other.key };
   const hook = join(dir, 'other-files-for-workers.mjs');
@@ -329,19 +338,7 @@ if (cluster.isWorker) {
 test('CLI: a reload reads the certificate and key once: the server puts in force the bytes the settings were validated from', async (t) => {
   // After a SIGHUP, a second read of either file (a preloaded hook) gets another pair, as a renewal
   // landing between two reads would: only one read may happen.
-  const dir = mkdtempSync(join(tmpdir(), 'xorigin-hup-once-'));
-  const root = makeRoot();
-  t.after(() => {
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(root, { recursive: true, force: true });
-  });
-  const c = testCertificate();
-  const other = testCertificate('other.test');
-  const tls = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
-  copyFileSync(c.cert, tls.cert);
-  copyFileSync(c.key, tls.key);
-  const config = join(dir, 'xorigin.json');
-  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] }, tls }));
+  const { dir, other, tls, config } = tlsConfigFixture(t, 'xorigin-hup-once-');
   const elsewhere = { [tls.cert]: other.cert, [tls.key]: other.key };
   const hook = join(dir, 'second-read-elsewhere.mjs');
   writeFileSync(hook, `
