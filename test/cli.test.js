@@ -411,7 +411,7 @@ test('CLI --workers 2: the primary hashes the tree once; each worker reads none 
   assert.equal((await exited).code, 0);
 });
 
-test('CLI --workers: a bad count exits 2 naming it; a port in use exits 1 without a restart loop', async () => {
+test('CLI --workers: a bad count exits 2 naming it; a port in use exits 1 without a restart loop; a worker killed before it listens is named with its signal', async (t) => {
   const bad = await runCli(['serve', 'example', '--workers', '0']);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /workers/);
@@ -421,7 +421,13 @@ test('CLI --workers: a bad count exits 2 naming it; a port in use exits 1 withou
   blocker.close();
   assert.equal(busy.code, 1);
   assert.match(busy.err, /EADDRINUSE/);
-  assert.match(busy.err, /failed to start/);
+  assert.match(busy.err, /failed to start \(exit 1\)/);
+  // A worker killed before it listens is named with its signal (it read "exit null").
+  const hook = join(tempDir(t), 'die.mjs');
+  writeFileSync(hook, "import cluster from 'node:cluster';\nif (cluster.isWorker) process.kill(process.pid, 'SIGKILL');\n");
+  const killed = await runCli(['serve', 'example', '--workers', '2', '--port', '0'], { env: { NODE_OPTIONS: `--import ${new URL(`file://${hook}`).href}` } });
+  assert.equal(killed.code, 1, killed.err);
+  assert.match(killed.err, /failed to start \(SIGKILL\); stopping/);
 });
 
 test('CLI: a policy key of the wrong type is named as itself (not root), with and without --workers', async (t) => {

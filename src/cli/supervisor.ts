@@ -73,7 +73,7 @@ export function supervise(settings: Settings, reread: Reread): void {
     }
     if (!state.everListened) {
       // Never got as far as listening (port in use, root unreadable): restarting would loop.
-      process.stderr.write(`xorigin: worker ${String(worker.process.pid)} failed to start (exit ${String(code)}); stopping\n`);
+      process.stderr.write(`xorigin: worker ${String(worker.process.pid)} failed to start (${signal ?? `exit ${String(code)}`}); stopping\n`);
       state.stopping = true;
       process.exitCode = 1;
       for (const w of liveWorkers()) w.kill('SIGTERM');
