@@ -260,7 +260,7 @@ for (const workers of [1, 2]) {
     const acao = async () => (await request(r.port, { path: '/a.woff2', headers: { Origin: B } })).headers['access-control-allow-origin'];
     assert.equal(await acao(), undefined);
     // The URL is printed once the first worker listens; a worker still starting would not answer
-    // (it reads the sources as it starts, so it is not left behind either: see the next tests).
+    // (it applies a reload held while it scans, so it is not left behind either: see the tests below).
     if (workers > 1) await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
     writeFileSync(config, JSON.stringify({ root, cors: { origins: [B] }, host: 'localhost' }));
     r.child.kill('SIGHUP');
@@ -446,7 +446,7 @@ cluster.setupPrimary({ exec: ${JSON.stringify(worker)} });
 const w = cluster.fork();
 w.on('online', () => w.process.kill('SIGKILL'));
 w.on('exit', () => {
-  forwardReloads(() => [w], () => ({}));
+  forwardReloads(() => [w], () => ({}), { startedFrom: new Map(), reloaded: null });
   process.kill(process.pid, 'SIGHUP');
   setTimeout(() => { process.stdout.write('primary still running'); process.exit(0); }, 200);
 });
@@ -461,6 +461,168 @@ w.on('exit', () => {
   clearTimeout(timer);
   assert.equal(code, 0, err);
   assert.equal(out, 'primary still running');
+});
+
+/** The pids of the workers that have said they listen, in order. */
+function listeningWorkers(r) {
+  return [...r.err.matchAll(/worker (\d+) listening/g)].map((m) => Number(m[1]));
+}
+
+/** Kills the `count` workers listening now, one after the other, each once its replacement listens. */
+async function replaceEveryWorker(r, count = 2) {
+  for (const pid of listeningWorkers(r).slice(-count)) {
+    const before = listeningWorkers(r).length;
+    process.kill(pid, 'SIGKILL');
+    await stderrMatch(r, new RegExp(`(worker \\d+ listening[^]*){${before + 1}}`));
+  }
+}
+
+/** Status and ACAO of `path` for `origin` over `n` new connections (spread over the workers), distinct. */
+async function answers(port, path, origin, n = 8) {
+  const seen = new Set();
+  for (let i = 0; i < n; i++) {
+    const res = await request(port, { path, headers: { Origin: origin, Connection: 'close' } });
+    seen.add(`${res.status} ${res.headers['access-control-allow-origin'] ?? 'none'}`);
+  }
+  return [...seen].sort();
+}
+
+/** Runs the CLI with `hook` (module source) preloaded in the primary and every worker. */
+function runCliWithHook(t, dir, hook, args) {
+  const file = join(dir, `hook-${Math.random().toString(36).slice(2)}.mjs`);
+  writeFileSync(file, hook);
+  return runCli(args, { env: { NODE_OPTIONS: `--import ${new URL(`file://${file}`).href}` } });
+}
+
+test('CLI --workers 2: a replacement worker serves the configuration in force, not an edit never reloaded nor one a reload refused', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-replace-'));
+  const root = makeRoot();
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
+  });
+  const config = join(dir, 'xorigin.json');
+  const B = 'https://b.example';
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] } }));
+  const r = await runCli(['serve', '--config', config, '--port', '0', '--workers', '2']);
+  t.after(() => stopCli(r));
+  assert.equal(r.code, 'listening', r.err);
+  await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
+  // Edited, not reloaded: replacements keep the policy in force (they read the disk: half said B).
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: [B] } }));
+  await replaceEveryWorker(r);
+  assert.deepEqual(await answers(r.port, '/a.woff2', A), [`200 ${A}`]);
+  // A broken edit a reload refused: replacements still start (they exited 2, until none listened).
+  writeFileSync(config, '{ "root": ');
+  r.child.kill('SIGHUP');
+  await stderrMatch(r, /reload refused/);
+  await replaceEveryWorker(r);
+  assert.doesNotMatch(r.err, /exit 2/);
+  assert.deepEqual(await answers(r.port, '/a.woff2', A), [`200 ${A}`]);
+});
+
+test('CLI --workers 2: after a reload that needs a restart (root), a replacement keeps the root the others serve and takes the new policy', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-replace-root-'));
+  const root = makeRoot();
+  const other = mkdtempSync(join(tmpdir(), 'xorigin-replace-other-'));
+  t.after(() => {
+    for (const d of [dir, root, other]) rmSync(d, { recursive: true, force: true });
+  });
+  const config = join(dir, 'xorigin.json');
+  const B = 'https://b.example';
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] } }));
+  const r = await runCli(['serve', '--config', config, '--port', '0', '--workers', '2']);
+  t.after(() => stopCli(r));
+  assert.equal(r.code, 'listening', r.err);
+  await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
+  writeFileSync(config, JSON.stringify({ root: other, cors: { origins: [B] } }));
+  r.child.kill('SIGHUP');
+  await stderrMatch(r, /(reloaded: applied: cors; needs a restart to change: root[^]*){2}/);
+  await replaceEveryWorker(r);
+  // Started from the files on disk, a replacement served `other` (404) where the rest served root.
+  assert.deepEqual(await answers(r.port, '/a.woff2', B), [`200 ${B}`]);
+});
+
+test('CLI --workers 2: a reload asked for while a worker scans is applied from the bytes the primary validated', async (t) => {
+  // One worker, during its start-up scan, has the config edited to B and the primary reloaded, then
+  // (its reload request held) the config edited again to C without a reload. It must end on B: it
+  // read C from the disk when it applied the held request.
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-hup-scan-'));
+  const root = makeRoot();
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
+  });
+  const config = join(dir, 'xorigin.json');
+  const B = 'https://b.example';
+  const C = 'https://c.example';
+  const json = (origin) => JSON.stringify({ root, cors: { origins: [origin] } });
+  writeFileSync(config, json(A));
+  const r = await runCliWithHook(t, dir, `
+import cluster from 'node:cluster';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
+const readdir = fsp.readdir;
+let first = cluster.isWorker;
+fsp.readdir = async (...args) => {
+  if (first) {
+    first = false;
+    let mine = true;
+    try { fs.writeFileSync(${JSON.stringify(join(dir, 'claimed'))}, '', { flag: 'wx' }); } catch { mine = false; }
+    if (mine) {
+      const held = new Promise((resolve) => process.on('message', (m) => m && m.xorigin === 'reload' && resolve()));
+      fs.writeFileSync(${JSON.stringify(config)}, ${JSON.stringify(json(B))});
+      process.kill(process.ppid, 'SIGHUP');
+      await held;
+      fs.writeFileSync(${JSON.stringify(config)}, ${JSON.stringify(json(C))});
+    }
+  }
+  return readdir(...args);
+};
+syncBuiltinESMExports();
+`, ['serve', '--config', config, '--port', '0', '--workers', '2']);
+  t.after(() => stopCli(r));
+  assert.equal(r.code, 'listening', r.err);
+  await stderrMatch(r, /(worker \d+: reloaded: applied: cors[^]*){2}/);
+  await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
+  assert.deepEqual(await answers(r.port, '/a.woff2', B), [`200 ${B}`]);
+});
+
+test('CLI --workers 2: a SIGHUP during the primary\'s start-up hashing is applied to the workers it forks', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-hup-primary-'));
+  const root = makeRoot();
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
+  });
+  const config = join(dir, 'xorigin.json');
+  const B = 'https://b.example';
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] } }));
+  // In the primary's first directory listing (its hashing for the ETag cache): the edit, the signal.
+  const r = await runCliWithHook(t, dir, `
+import cluster from 'node:cluster';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
+const readdir = fsp.readdir;
+let first = cluster.isPrimary;
+fsp.readdir = async (...args) => {
+  if (first) {
+    first = false;
+    fs.writeFileSync(${JSON.stringify(config)}, ${JSON.stringify(JSON.stringify({ root, cors: { origins: [B] } }))});
+    process.kill(process.pid, 'SIGHUP');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return readdir(...args);
+};
+syncBuiltinESMExports();
+`, ['serve', '--config', config, '--port', '0', '--workers', '2']);
+  t.after(() => stopCli(r));
+  assert.equal(r.code, 'listening', r.err);
+  await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
+  await stderrMatch(r, /(worker \d+: reloaded: applied: cors[^]*){2}/);
+  assert.deepEqual(await answers(r.port, '/a.woff2', B), [`200 ${B}`]);
 });
 
 test('CLI: --cert/--key serve HTTPS and HTTP/2 (also under --workers; URL printed with https); an unreadable or mismatched pair exits 2 naming the option', async (t) => {

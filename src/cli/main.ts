@@ -8,6 +8,8 @@ import { writeEtagCache } from '../static/asset-table.js';
 import { resolveSettings, type Settings } from './config.js';
 import { serve } from './serve.js';
 import { holdEarlyReloads } from './reload.js';
+import { askForStartFiles } from './worker-start.js';
+import { readingFrom, recordingReads } from '../static/operator-files.js';
 import { supervise } from './supervisor.js';
 
 /**
@@ -31,19 +33,27 @@ async function run(cmd: CommandLine): Promise<void> {
   if (command !== 'serve') {
     throw new PolicyError([{ option: 'command', value: command ?? null, reason: 'unknown or missing command', fix: 'run "xorigin serve DIR" or "xorigin check URL --origin O" (see --help)' }]);
   }
-  // The same checks with and without --workers, before anything listens or forks.
-  const reread = (): ReturnType<typeof resolveSettings> => resolveSettings(cmd, process.env);
-  const settings = reread();
-  if (cluster.isPrimary && settings.workers !== 1) {
-    // A SIGHUP during this scan must not end the primary (SIGHUP's default action); the workers it
-    // forks afterwards read every source themselves, so there is nothing to forward.
-    const stopHolding = holdEarlyReloads();
-    await scanOnceForWorkers(settings);
-    supervise(settings, reread);
-    stopHolding();
-  } else {
-    await serve(settings, reread);
+  const reread = (): Settings => resolveSettings(cmd, process.env);
+  // From here on: a SIGHUP while starting would end the process (its default action), and a worker
+  // must not drop the primary's reload request while it scans.
+  const held = holdEarlyReloads();
+  if (cluster.isWorker) {
+    // The bytes its primary validated and has in force, not the files as they are now (worker-start.ts).
+    const files = await askForStartFiles(held);
+    await serve(readingFrom(files, reread), files, reread, held);
+    return;
   }
+  // The same checks with and without --workers, before anything listens or forks.
+  const first = recordingReads(reread);
+  const settings = first.value;
+  if (settings.workers === 1) {
+    await serve(settings, first.files, reread, held);
+    return;
+  }
+  await scanOnceForWorkers(settings);
+  const reload = supervise(settings, reread, { startedFrom: first.files, reloaded: null });
+  // Asked for during the scan: validated now, and what the workers just forked will start from.
+  if (held.release() !== null) reload();
 }
 
 async function main(argv: string[]): Promise<void> {

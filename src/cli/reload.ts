@@ -4,6 +4,7 @@ import { describeReload } from '../static/reload.js';
 import { readingFrom, recordingReads } from '../static/operator-files.js';
 import type { XoriginServer } from '../static/server.js';
 import type { Settings } from './config.js';
+import { fromWire, toWire, type ConfigInForce, type WireFiles } from './worker-start.js';
 
 /** Reads every source again (flags, environment, config file, certificate files), or throws PolicyError. */
 export type Reread = () => Settings;
@@ -18,7 +19,7 @@ const BOUND = ['port', 'host', 'workers'] as const;
  */
 interface ReloadRequest {
   readonly xorigin: 'reload';
-  readonly files: readonly (readonly [string, string])[];
+  readonly files: WireFiles;
 }
 interface ReloadAnswer {
   readonly xorigin: 'reloaded';
@@ -53,62 +54,75 @@ export function reloadServer(server: XoriginServer, running: { settings: Setting
 }
 
 /**
+ * A reload asked for while starting, to apply once the server is up: `'disk'` (a SIGHUP: read every
+ * source again) or the operator files a cluster primary sent (the last request: the newest).
+ */
+export interface HeldReloads {
+  hold(files: Map<string, Buffer>): void;
+  /** Stops holding; the reload to apply now, or null when none was asked for. */
+  release(): 'disk' | Map<string, Buffer> | null;
+}
+
+/**
  * Holds reloads asked for while the server is starting (the root being scanned, which takes a while
  * for a large tree): a SIGHUP then would otherwise end the process (its default action) without a
- * word, and a worker would drop the primary's request, keeping the configuration it read before the
- * change. Call before the scan; the function returned stops holding and says whether one was asked.
+ * word, and a worker would drop the primary's request, keeping the configuration it started from.
+ * Call before the scan (a worker: before it asks what to start from).
  */
-export function holdEarlyReloads(): () => boolean {
-  let asked = false;
+export function holdEarlyReloads(): HeldReloads {
+  let asked: 'disk' | Map<string, Buffer> | null = null;
   // A worker's own SIGHUP (its process group hung up) is only kept from ending it, as later.
   const onSignal = (): void => {
-    if (!cluster.isWorker) asked = true;
+    if (!cluster.isWorker) asked = 'disk';
   };
   const onMessage = (m: Partial<ReloadRequest>): void => {
-    if (m?.xorigin === 'reload') asked = true;
+    if (m?.xorigin === 'reload') asked = fromWire(m.files);
   };
   process.on('SIGHUP', onSignal);
   if (cluster.isWorker) process.on('message', onMessage);
-  return () => {
-    process.off('SIGHUP', onSignal);
-    process.off('message', onMessage);
-    return asked;
+  return {
+    hold: (files) => void (asked = files),
+    release: () => {
+      process.off('SIGHUP', onSignal);
+      process.off('message', onMessage);
+      return asked;
+    },
   };
 }
 
 /**
  * One process: SIGHUP reloads and says how on stderr. A cluster worker: the primary asks (it
  * validated first); the worker answers it, and a SIGHUP sent to the worker itself (a whole
- * process group hung up) is ignored instead of ending it.
+ * process group hung up) is ignored instead of ending it. `held`: what was asked while starting.
  */
-export function reloadOnSignal(server: XoriginServer, settings: Settings, reread: Reread, stopHolding: () => boolean = () => false): void {
+export function reloadOnSignal(server: XoriginServer, settings: Settings, reread: Reread, held: HeldReloads): void {
   const running = { settings };
   if (cluster.isWorker) {
     const answer = (): void => void process.send?.(reloadServer(server, running, reread));
     process.on('SIGHUP', () => {});
     process.on('message', (m: Partial<ReloadRequest>) => {
-      if (m?.xorigin !== 'reload') return;
-      const files = new Map((m.files ?? []).map(([path, base64]) => [path, Buffer.from(base64, 'base64')]));
-      readingFrom(files, answer);
+      if (m?.xorigin === 'reload') readingFrom(fromWire(m.files), answer);
     });
     // Released only now: with no SIGHUP listener for an instant, a signal then would end the process.
-    if (stopHolding()) answer();
+    const early = held.release();
+    if (early instanceof Map) readingFrom(early, answer);
     return;
   }
   const reload = (): void => void process.stderr.write(`xorigin: ${reloadServer(server, running, reread).line}\n`);
   process.on('SIGHUP', reload);
-  if (stopHolding()) reload();
+  if (held.release() !== null) reload();
 }
 
 /**
  * The cluster primary on SIGHUP: validates the sources once (on a problem nothing is forwarded),
- * then asks each worker to reload and prints each worker's answer.
+ * records them as the configuration in force (what replacements start from), then asks each worker
+ * to reload and prints each worker's answer. Returns the reload, for a SIGHUP held during start-up.
  */
-export function forwardReloads(workers: () => Worker[], reread: Reread): void {
+export function forwardReloads(workers: () => Worker[], reread: Reread, config: ConfigInForce): () => void {
   cluster.on('message', (worker: Worker, m: Partial<ReloadAnswer>) => {
     if (m?.xorigin === 'reloaded') process.stderr.write(`xorigin: worker ${String(worker.process.pid)}: ${String(m.line)}\n`);
   });
-  process.on('SIGHUP', () => {
+  const reload = (): void => {
     let files: Map<string, Buffer>;
     try {
       files = recordingReads(reread).files;
@@ -116,13 +130,16 @@ export function forwardReloads(workers: () => Worker[], reread: Reread): void {
       process.stderr.write(`xorigin: ${refused(e)}\n`);
       return;
     }
+    config.reloaded = files;
     // The workers reload from the bytes validated here: a file rewritten meanwhile would otherwise
     // give each worker whichever version it read (two policies behind one port).
-    const request: ReloadRequest = { xorigin: 'reload', files: [...files].map(([path, bytes]) => [path, bytes.toString('base64')] as const) };
+    const request: ReloadRequest = { xorigin: 'reload', files: toWire(files) };
     // A worker that just died stays listed until its 'exit' has been seen, with its channel already
     // closed: send() to it would emit an 'error' on the Worker, which has no listener and would end
     // the primary (and with it every worker). Skip it; with the callback, a send that fails anyway
-    // (the channel closing in between) is ignored. Its replacement reads the sources as it starts.
+    // (the channel closing in between) is ignored. Its replacement starts from `config`.
     for (const w of workers()) if (w.isConnected()) w.send(request, () => {});
-  });
+  };
+  process.on('SIGHUP', reload);
+  return reload;
 }

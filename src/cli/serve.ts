@@ -1,9 +1,10 @@
 import cluster from 'node:cluster';
 import { PolicyError } from '../cors/errors.js';
+import { readingFrom } from '../static/operator-files.js';
 import { serve as serveFiles, type XoriginServer } from '../static/server.js';
 import type { Settings } from './config.js';
 import { onStopSignals } from './signals.js';
-import { holdEarlyReloads, reloadOnSignal, type Reread } from './reload.js';
+import { reloadOnSignal, type HeldReloads, type Reread } from './reload.js';
 
 /** `[::1]` for an IPv6 host, so the printed URL can be pasted. */
 export function urlHost(host: string): string {
@@ -12,15 +13,17 @@ export function urlHost(host: string): string {
 
 /**
  * Scans the root and serves until a signal: one process, or one worker of a cluster (whose primary
- * prints the URL). SIGHUP (or the primary's request) reloads from `reread`. A problem found only
+ * prints the URL). `files`: the operator files `settings` were read from, which the server
+ * validates again from those bytes, not the disk. SIGHUP (or the primary's request) reloads from
+ * `reread`; one asked for before the server is up (`held`) is applied then. A problem found only
  * now (the root could not be scanned) exits 2; a port that cannot be bound exits 1.
  */
-export async function serve(settings: Settings, reread: Reread): Promise<void> {
+export async function serve(settings: Settings, files: ReadonlyMap<string, Buffer>, reread: Reread, held: HeldReloads): Promise<void> {
   const { options, port, host } = settings;
   let server: XoriginServer;
-  const stopHolding = holdEarlyReloads();
   try {
-    server = await serveFiles(options);
+    // serveFiles validates (reading the certificate and key) before its first await, so inside readingFrom.
+    server = await readingFrom(files, () => serveFiles(options));
   } catch (e) {
     // The options were checked already, so what failed is most likely the scan of the root.
     throw e instanceof PolicyError ? e : new PolicyError([{ option: 'root', value: options.root, reason: (e as Error).message, fix: 'pass a readable directory' }]);
@@ -38,6 +41,6 @@ export async function serve(settings: Settings, reread: Reread): Promise<void> {
     // The pid is the one to send SIGHUP (reload) or SIGTERM to: a wrapper (npx, npm) has its own.
     process.stdout.write(`listening on ${server.scheme}://${urlHost(host)}:${String(actual)} (pid ${String(process.pid)})\n`);
   });
-  reloadOnSignal(server, settings, reread, stopHolding);
+  reloadOnSignal(server, settings, reread, held);
   onStopSignals(() => void server.shutdown().then(() => process.exit(0)));
 }

@@ -3,6 +3,7 @@ import type { ScanReport } from '../static/asset-table.js';
 import { onStopSignals } from './signals.js';
 import type { Settings } from './config.js';
 import { forwardReloads, type Reread } from './reload.js';
+import { answerStartRequests, type ConfigInForce } from './worker-start.js';
 import { urlHost } from './serve.js';
 import { ticketKeysForProcess, TICKET_KEYS_ENV } from '../static/ticket-keys.js';
 
@@ -34,11 +35,12 @@ function liveWorkers(): Worker[] {
 
 /**
  * The cluster primary: forks `settings.workers` workers (each re-runs the CLI with the same
- * arguments and serves), prints the URL once, replaces a worker that dies (with a growing delay
- * while they keep dying at once), forwards SIGHUP as a reload once the sources validate, and stops
- * them all on SIGTERM/SIGINT (a second SIGINT kills them and exits 130).
+ * arguments and serves what `config` holds: worker-start.ts), prints the URL once, replaces a
+ * worker that dies (with a growing delay while they keep dying at once), forwards SIGHUP as a
+ * reload once the sources validate, and stops them all on SIGTERM/SIGINT (a second SIGINT kills
+ * them and exits 130). Returns the reload, for a SIGHUP received before.
  */
-export function supervise(settings: Settings, reread: Reread): void {
+export function supervise(settings: Settings, reread: Reread, config: ConfigInForce): () => void {
   const count = settings.workers;
   const url = `${settings.options.tls === undefined ? 'http' : 'https'}://${urlHost(settings.host)}`;
   const state = { stopping: false, everListened: false, printed: false, quickDeaths: 0 };
@@ -89,14 +91,16 @@ export function supervise(settings: Settings, reread: Reread): void {
     }, delay);
   });
 
+  answerStartRequests(config);
   for (let i = 0; i < count; i++) fork();
-  forwardReloads(liveWorkers, reread);
+  const reload = forwardReloads(liveWorkers, reread, config);
   onStopSignals(
     () => stopAll(state),
     () => {
       for (const w of liveWorkers()) w.process.kill('SIGKILL');
     },
   );
+  return reload;
 }
 
 /** Each worker finishes its in-flight responses and exits 0; a stuck one is killed at the deadline. */
