@@ -108,11 +108,16 @@ test('a new function (the log, cors.onDenied) is reported as applied; the same o
   assert.deepEqual(s.server.reload({ root, ...withOnDenied, log: logB }).applied, []);
 });
 
-test('what needs a restart (root, smallFileLimit, watch, http2, TLS on/off) is reported and left as it was', async () => {
+test('what needs a restart (root, smallFileLimit, watch, http2, TLS on/off) is reported and left as it was', async (t) => {
   const root = makeRoot();
   const other = makeRoot();
   writeFileSync(join(other, 'only-here.txt'), 'x');
   const s = await start({ root, ...OLD });
+  t.after(async () => {
+    await s.server.shutdown(500);
+    rmSync(root, { recursive: true, force: true });
+    rmSync(other, { recursive: true, force: true });
+  });
   const report = s.server.reload({ root: other, ...NEW, smallFileLimit: 10, watch: false });
   assert.deepEqual(report.needsRestart.sort(), ['root', 'smallFileLimit', 'watch']);
   assert.deepEqual(report.applied.sort(), ['cacheControl', 'cors']);
@@ -121,9 +126,22 @@ test('what needs a restart (root, smallFileLimit, watch, http2, TLS on/off) is r
   const c = testCertificate();
   assert.deepEqual(s.server.reload({ root: other, ...NEW, smallFileLimit: 10, watch: false, tls: { cert: c.cert, key: c.key } }).needsRestart.sort(), ['root', 'smallFileLimit', 'tls', 'watch']);
   assert.equal(s.server.scheme, 'http');
-  await s.server.shutdown(500);
-  rmSync(root, { recursive: true, force: true });
-  rmSync(other, { recursive: true, force: true });
+});
+
+test('a restart-only option given explicitly at the value in force is no change (compared as resolved: the default, a size in another form, the same root by another path)', async (t) => {
+  const root = makeRoot();
+  const s = await start({ root, ...OLD });
+  t.after(async () => {
+    await s.server.shutdown(500);
+    rmSync(root, { recursive: true, force: true });
+  });
+  // Compared as given, `http2: true` against an absent one (the default, true) read as a change.
+  const report = s.server.reload({ root: `${root}/./`, ...OLD, http2: true, watch: true, memoryBudget: '64MiB' });
+  assert.deepEqual(report, { applied: [], needsRestart: [] });
+  // A real change is still one, and stays one on the next reload (it is not in force).
+  assert.deepEqual(s.server.reload({ root, ...OLD, http2: false }).needsRestart, ['http2']);
+  assert.deepEqual(s.server.reload({ root, ...OLD, http2: false }).needsRestart, ['http2']);
+  assert.deepEqual(s.server.reload({ root, ...OLD }).needsRestart, []);
 });
 
 /** The subject CN of the certificate a new TLS handshake is given. */

@@ -22,7 +22,7 @@ import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, ResponseBlocks, writ
 import { cutResponse, DiskBody, endHeld, type DiskCounters } from './send-body.js';
 import { whenDiskTurn } from './disk-turns.js';
 import { BlockingReads } from './blocking-reads.js';
-import { inForce, planReload, type ReloadReport } from './reload.js';
+import { keepRestartOnly, planReload, type ReloadReport } from './reload.js';
 
 /**
  * Files read from disk go out in chunks of this size, each one positioned read into a pooled buffer
@@ -118,7 +118,7 @@ export async function handlerFor(config: ResolvedServerOptions, given?: ServerOp
     const before = current.given ?? options;
     const report = planReload(before, options, current.config, fresh);
     files.reconfigure(fresh);
-    current = { given: inForce(before, options, report), config: fresh };
+    current = { given: options, config: keepRestartOnly(current.config, fresh) };
     return report;
   };
   Object.defineProperties(handler, {

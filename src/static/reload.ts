@@ -41,19 +41,25 @@ function comparable(value: unknown): string | undefined {
 
 /**
  * Compares the options in force with new ones (both already validated; `before`/`after` are
- * what was given, `resolved` what validation made of them). A renewed certificate counts as a
- * change even under the same file names.
+ * what was given last and now, `old`/`next` what validation made of them, `old` as kept by
+ * keepRestartOnly).
+ * A restart-only option is compared by its resolved value, so `"http2": true` given where the
+ * default (true) was in force is no change. A renewed certificate counts as a change even under
+ * the same file names.
  */
 export function planReload(before: ServerOptions, after: ServerOptions, old: ResolvedServerOptions, next: ResolvedServerOptions): ReloadReport {
   const applied: string[] = [];
   const needsRestart: string[] = [];
   const given = before as unknown as Record<string, unknown>;
   const wanted = after as unknown as Record<string, unknown>;
+  const was = old as unknown as Record<string, unknown>;
+  const now = next as unknown as Record<string, unknown>;
   for (const spec of SERVER_SCHEMA) {
     const name = spec.name;
     if (name === 'tls') continue;
-    if (same(name, given[name], wanted[name])) continue;
-    (RESTART_ONLY.includes(name) ? needsRestart : applied).push(name);
+    if (RESTART_ONLY.includes(name)) {
+      if (!same(name, was[name], now[name])) needsRestart.push(name);
+    } else if (!same(name, given[name], wanted[name])) applied.push(name);
   }
   if ((old.tls === null) !== (next.tls === null)) needsRestart.push('tls');
   else if (old.tls !== null && next.tls !== null && !(old.tls.cert.equals(next.tls.cert) && old.tls.key.equals(next.tls.key))) applied.push('tls');
@@ -61,14 +67,15 @@ export function planReload(before: ServerOptions, after: ServerOptions, old: Res
 }
 
 /**
- * The options in force after a reload: the new ones, except what needs a restart, which keeps its
- * old value (so the next reload is compared against what is really in force).
+ * The resolved options in force after a reload: the new ones, but the restart-only ones as they
+ * were, TLS included when the reload would turn it on or off (a later renewal must still apply to
+ * the server's own), so the next reload is compared against what is really in force.
  */
-export function inForce(before: ServerOptions, after: ServerOptions, report: ReloadReport): ServerOptions {
-  const out = { ...after } as unknown as Record<string, unknown>;
-  const old = before as unknown as Record<string, unknown>;
-  for (const name of report.needsRestart) out[name] = old[name];
-  return out as unknown as ServerOptions;
+export function keepRestartOnly(old: ResolvedServerOptions, fresh: ResolvedServerOptions): ResolvedServerOptions {
+  const out = { ...fresh, tls: (old.tls === null) !== (fresh.tls === null) ? old.tls : fresh.tls } as unknown as Record<string, unknown>;
+  const was = old as unknown as Record<string, unknown>;
+  for (const name of RESTART_ONLY) out[name] = was[name];
+  return out as unknown as ResolvedServerOptions;
 }
 
 /** One line for a log or terminal: `applied: cors, tls; needs a restart: root`. */

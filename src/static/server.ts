@@ -13,7 +13,7 @@ import type { SecureServer } from './secure-server.js';
 import type { TlsMaterial } from './tls.js';
 import { resumptionOptions } from './ticket-keys.js';
 import { validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
-import { inForce, planReload, type ReloadReport } from './reload.js';
+import { keepRestartOnly, planReload, type ReloadReport } from './reload.js';
 
 /**
  * A server serving a directory with xorigin's CORS, caching and range handling: a node:http
@@ -78,10 +78,8 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
     sends.timeout = fresh.sendTimeout;
     sessions?.retime({ keepAlive: fresh.keepAliveTimeout, send: fresh.sendTimeout });
     if (fresh.tls !== null && config.tls !== null) renewCertificate(node as unknown as TlsServer, fresh.tls);
-    // What needs a restart stays as it was, so the next comparison is against what is in force: a
-    // reload turning TLS off or on keeps the server's own (a later renewal must still apply).
-    config = { ...fresh, tls: (config.tls === null) !== (fresh.tls === null) ? config.tls : fresh.tls, http2: config.http2 };
-    given = inForce(given, next, report);
+    config = keepRestartOnly(config, fresh);
+    given = next;
     return report;
   };
   return server;
