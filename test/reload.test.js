@@ -460,11 +460,12 @@ test('--workers: a SIGHUP that finds a worker just died (listed, its channel clo
   writeFileSync(primary, `
 import cluster from 'node:cluster';
 import { forwardReloads } from ${JSON.stringify(new URL('../dist/cli/reload.js', import.meta.url).href)};
+import { ConfigInForce } from ${JSON.stringify(new URL('../dist/cli/worker-start.js', import.meta.url).href)};
 cluster.setupPrimary({ exec: ${JSON.stringify(worker)} });
 const w = cluster.fork();
 w.on('online', () => w.process.kill('SIGKILL'));
 w.on('exit', () => {
-  forwardReloads(() => [w], () => ({}), { startedFrom: new Map(), reloaded: null });
+  forwardReloads(() => [w], () => ({}), new ConfigInForce({}, new Map()));
   process.kill(process.pid, 'SIGHUP');
   setTimeout(() => { process.stdout.write('primary still running'); process.exit(0); }, 200);
 });
@@ -556,9 +557,42 @@ test('CLI --workers 2: after a reload that needs a restart (root), a replacement
   writeFileSync(config, JSON.stringify({ root: other, cors: { origins: [B] } }));
   r.child.kill('SIGHUP');
   await stderrMatch(r, /(reloaded: applied: cors; needs a restart to change: root[^]*){2}/);
+  // The directory the reload named, staged for the next restart, is gone again.
+  rmSync(other, { recursive: true, force: true });
   await replaceEveryWorker(r);
-  // Started from the files on disk, a replacement served `other` (404) where the rest served root.
+  assert.doesNotMatch(r.err, /exit 2|refused/);
+  // Started from the files on disk, a replacement served `other` (404) where the rest served root;
+  // started from the start-up files then reloaded, its reload was refused (no `other`) and it
+  // answered under the start-up policy.
   assert.deepEqual(await answers(r.port, '/a.woff2', B), [`200 ${B}`]);
+});
+
+test('CLI --workers 2: a replacement starts once the certificate the primary started with has expired, from the renewal reloaded since', async (t) => {
+  const { dir, tls, config } = tlsConfigFixture(t, 'xorigin-replace-renewed-');
+  const renewed = { cert: join(dir, 'renewed-cert.pem'), key: join(dir, 'renewed-key.pem') };
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '400',
+    '-subj', '/CN=renewed.test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', renewed.key, '-out', renewed.cert], { stdio: 'pipe' });
+  const later = join(dir, 'later');
+  // Workers started once `later` exists live 10 days on: the first pair (2 days) has expired for them.
+  const r = await runCliWithHook(t, dir, `
+import cluster from 'node:cluster';
+import fs from 'node:fs';
+if (cluster.isWorker && fs.existsSync(${JSON.stringify(later)})) {
+  const now = Date.now;
+  Date.now = () => now() + 10 * 86_400_000;
+}
+`, ['serve', '--config', config, '--port', '0', '--workers', '2']);
+  t.after(() => stopCli(r));
+  assert.equal(r.code, 'listening', r.err);
+  await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
+  copyFileSync(renewed.cert, tls.cert);
+  copyFileSync(renewed.key, tls.key);
+  r.child.kill('SIGHUP');
+  await stderrMatch(r, /(reloaded: applied: tls[^]*){2}/);
+  writeFileSync(later, '');
+  await replaceEveryWorker(r);
+  assert.doesNotMatch(r.err, /exit 2|expired/);
+  assert.equal(await servedName(r.port), 'renewed.test');
 });
 
 test('CLI --workers 2: a reload asked for while a worker scans is applied from the bytes the primary validated', async (t) => {
@@ -602,7 +636,9 @@ syncBuiltinESMExports();
 `, ['serve', '--config', config, '--port', '0', '--workers', '2']);
   t.after(() => stopCli(r));
   assert.equal(r.code, 'listening', r.err);
-  await stderrMatch(r, /(worker \d+: reloaded: applied: cors[^]*){2}/);
+  // The scanning worker applies the reload it held; the other one, asking what to start from
+  // after it, may have started from B's files.
+  await stderrMatch(r, /worker \d+: reloaded: applied: cors/);
   await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
   assert.deepEqual(await answers(r.port, '/a.woff2', B), [`200 ${B}`]);
 });
@@ -639,7 +675,8 @@ syncBuiltinESMExports();
   t.after(() => stopCli(r));
   assert.equal(r.code, 'listening', r.err);
   await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
-  await stderrMatch(r, /(worker \d+: reloaded: applied: cors[^]*){2}/);
+  // The workers forked during that reload start from its files, or apply it once up (no line is
+  // printed for what they start from): either way, B's policy is what every one of them answers with.
   assert.deepEqual(await answers(r.port, '/a.woff2', B), [`200 ${B}`]);
 });
 

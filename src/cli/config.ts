@@ -4,6 +4,7 @@ import { PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { OPTION_SCHEMA, SERVER_SCHEMA, checkOption, unknownKeys, validateServerOptions, type OptionSpec, type ServerOptions } from '../static/options.js';
 import { defaultEtagCacheDir } from '../static/etag-cache.js';
 import { readSmallRegularFile } from '../static/operator-files.js';
+import { RESTART_ONLY } from '../static/reload.js';
 import type { CommandLine } from './args.js';
 
 /** A config file is a few KiB (10,000 origins: ~400 KiB); past this it is not one. */
@@ -183,11 +184,45 @@ function checkServerOptions(options: ServerOptions, problems: PolicyProblem[]): 
   }
 }
 
+/** What the CLI binds or forks: a reload reports a change of these as needing a restart. */
+export const BOUND = ['port', 'host', 'workers'] as const;
+
+/**
+ * The values of the settings a running server keeps until a restart (BOUND, the server's
+ * RESTART_ONLY options, and TLS on or off: its paths), as a cluster primary started with them.
+ * Plain JSON, for the IPC channel; an absent key is an option left to its default.
+ */
+export type StartupValues = Readonly<Record<string, unknown>>;
+
+export function startupValues(settings: Settings): StartupValues {
+  const options = settings.options as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = { port: settings.port, host: settings.host, workers: settings.workers, tls: options.tls };
+  for (const name of RESTART_ONLY) out[name] = options[name];
+  return out;
+}
+
+/**
+ * The layers with the settings that need a restart as `pinned` has them: how a worker replacing
+ * one that died starts with the values its siblings started with (they keep them until a restart),
+ * and everything else from the configuration in force. TLS stays on or off as it was; the
+ * certificate and key are the newest, as the siblings' last reload put them in force.
+ */
+function pin(all: Layer, pinned: StartupValues): Layer {
+  const out: Layer = { ...all };
+  const tlsWas = pinned.tls !== undefined;
+  for (const name of [...BOUND, ...RESTART_ONLY, ...((out.tls !== undefined) !== tlsWas ? ['tls'] : [])]) {
+    if (pinned[name] === undefined) delete out[name];
+    else out[name] = pinned[name];
+  }
+  return out;
+}
+
 /**
  * The settings from every source: flags > environment > config file > defaults (args.ts
- * PRECEDENCE). Throws a PolicyError listing every problem, before anything listens or forks.
+ * PRECEDENCE); with `pinned`, the settings that need a restart as given there (see pin). Throws a
+ * PolicyError listing every problem, before anything listens or forks.
  */
-export function resolveSettings(cmd: CommandLine, env: NodeJS.ProcessEnv): Settings {
+export function resolveSettings(cmd: CommandLine, env: NodeJS.ProcessEnv, pinned?: StartupValues): Settings {
   const problems: PolicyProblem[] = [];
   const extra = cmd.positionals.slice(2);
   if (extra.length > 0) problems.push({ option: 'arguments', value: extra, reason: 'only one root directory is served', fix: 'pass a single directory' });
@@ -195,7 +230,8 @@ export function resolveSettings(cmd: CommandLine, env: NodeJS.ProcessEnv): Setti
   const config = configPath === undefined ? {} : configLayer(configPath, problems);
   const fromEnv = envLayer(env);
   const flags = flagLayer(cmd);
-  const all = overlay(overlay(config, fromEnv), flags);
+  const layered = overlay(overlay(config, fromEnv), flags);
+  const all = pinned === undefined ? layered : pin(layered, pinned);
   const { port, host, workers } = cliSettings(all, flags.port === undefined && fromEnv.port !== undefined, problems);
   const options = serverOptions(all, env, problems);
   checkServerOptions(options, problems);

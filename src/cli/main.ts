@@ -5,10 +5,10 @@ import { PolicyError } from '../cors/errors.js';
 import { helpText, parseCommandLine, type CommandLine } from './args.js';
 import { resolve } from 'node:path';
 import { writeEtagCache } from '../static/asset-table.js';
-import { resolveSettings, type Settings } from './config.js';
+import { resolveSettings, startupValues, type Settings } from './config.js';
 import { serve } from './serve.js';
 import { holdEarlyReloads } from './reload.js';
-import { askForStartFiles } from './worker-start.js';
+import { askForStartFiles, ConfigInForce } from './worker-start.js';
 import { readingFrom, recordingReads } from '../static/operator-files.js';
 import { supervise } from './supervisor.js';
 
@@ -38,9 +38,9 @@ async function run(cmd: CommandLine): Promise<void> {
   // must not drop the primary's reload request while it scans.
   const held = holdEarlyReloads();
   if (cluster.isWorker) {
-    // The bytes its primary validated and has in force, not the files as they are now (worker-start.ts).
-    const files = await askForStartFiles(held);
-    await serve(readingFrom(files, reread), files, reread, held);
+    // The configuration its primary has in force, not the files as they are now (worker-start.ts).
+    const { files, startup } = await askForStartFiles();
+    await serve(readingFrom(files, () => resolveSettings(cmd, process.env, startup)), files, reread, held);
     return;
   }
   // The same checks with and without --workers, before anything listens or forks.
@@ -51,7 +51,7 @@ async function run(cmd: CommandLine): Promise<void> {
     return;
   }
   await scanOnceForWorkers(settings);
-  const reload = supervise(settings, reread, { startedFrom: first.files, reloaded: null });
+  const reload = supervise(settings, reread, new ConfigInForce(startupValues(settings), first.files));
   // Asked for during the scan: validated now, and what the workers just forked will start from.
   if (held.release() !== null) reload();
 }

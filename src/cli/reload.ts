@@ -3,14 +3,12 @@ import { PolicyError } from '../cors/errors.js';
 import { describeReload } from '../static/reload.js';
 import { readingFrom, recordingReads } from '../static/operator-files.js';
 import type { XoriginServer } from '../static/server.js';
-import type { Settings } from './config.js';
+import { BOUND, type Settings } from './config.js';
 import { fromWire, toWire, type ConfigInForce, type WireFiles } from './worker-start.js';
 
 /** Reads every source again (flags, environment, config file, certificate files), or throws PolicyError. */
 export type Reread = () => Settings;
 
-/** What the CLI binds or forks: a reload reports a change of these as needing a restart. */
-const BOUND = ['port', 'host', 'workers'] as const;
 
 /**
  * The message a cluster primary sends its workers, and the answer each sends back. `files`: the
@@ -130,7 +128,7 @@ export function forwardReloads(workers: () => Worker[], reread: Reread, config: 
       process.stderr.write(`xorigin: ${refused(e)}\n`);
       return;
     }
-    config.reloaded = files;
+    config.reloaded(files);
     // The workers reload from the bytes validated here: a file rewritten meanwhile would otherwise
     // give each worker whichever version it read (two policies behind one port).
     const request: ReloadRequest = { xorigin: 'reload', files: toWire(files) };

@@ -1,5 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
-import type { HeldReloads } from './reload.js';
+import type { StartupValues } from './config.js';
 
 /** Operator files (the config file, the certificate, its key) by path: the bytes a process validated. */
 export type OperatorFiles = ReadonlyMap<string, Buffer>;
@@ -16,30 +16,47 @@ export function fromWire(wire: WireFiles | null | undefined): Map<string, Buffer
 }
 
 /**
- * What a cluster primary starts its workers from, replacements included: the operator files it read
- * at start-up, and those of the last reload it validated. A worker starts from the first, then
- * applies the second as soon as it has scanned: the two steps every other worker went through, so a
- * replacement ends on the same configuration as they (the settings that need a restart, such as
- * root, from start-up; the rest from the reload). Read from disk instead, a replacement served an
- * edit never reloaded (a second policy behind one port), and a broken edit that a reload had refused
- * made every replacement exit 2, until nothing listened.
+ * What a cluster primary starts its workers from, replacements included: the configuration in
+ * force. A worker starts from the operator files of the last reload the primary validated (over
+ * those it read at start-up, by path: a reload that turned TLS off left the start-up pair in force),
+ * with the settings that need a restart (root, port, TLS on or off...) pinned to the values the
+ * primary started with (config.ts pin), so a replacement serves what its siblings serve. Read from
+ * disk instead, a replacement served an edit never reloaded (a second policy behind one port), and a
+ * broken edit that a reload had refused made every replacement exit 2, until nothing listened.
+ * Started from the start-up files and reloaded, a replacement failed on a certificate expired since
+ * (renewed and reloaded by then), and one whose reload was refused listened on the start-up policy.
  */
-export interface ConfigInForce {
-  readonly startedFrom: OperatorFiles;
-  /** The last reload the primary validated; null until one is. */
-  reloaded: OperatorFiles | null;
+export class ConfigInForce {
+  /** The files to start from, encoded once per reload rather than once per worker. */
+  private wire: WireFiles;
+
+  constructor(
+    readonly startup: StartupValues,
+    private readonly startedFrom: OperatorFiles,
+  ) {
+    this.wire = toWire(startedFrom);
+  }
+
+  /** A reload the primary validated: its files are in force from now on. */
+  reloaded(files: OperatorFiles): void {
+    this.wire = toWire(new Map([...this.startedFrom, ...files]));
+  }
+
+  get files(): WireFiles {
+    return this.wire;
+  }
 }
 
-/** A worker's first message: it listens for reloads now and asks what to start from. */
+/** A worker's first message: it holds reloads now and asks what to start from. */
 interface StartRequest {
   readonly xorigin: 'start?';
 }
 
-/** The primary's answer: the start-up files, and the last reload's (null: none since start-up). */
+/** The primary's answer: the files in force and the start-up values of what needs a restart. */
 interface StartAnswer {
   readonly xorigin: 'start';
   readonly files: WireFiles;
-  readonly reload: WireFiles | null;
+  readonly startup: StartupValues;
 }
 
 /**
@@ -50,24 +67,23 @@ interface StartAnswer {
 export function answerStartRequests(config: ConfigInForce): void {
   cluster.on('message', (worker: Worker, m: Partial<StartRequest>) => {
     if (m?.xorigin !== 'start?' || !worker.isConnected()) return;
-    const answer: StartAnswer = { xorigin: 'start', files: toWire(config.startedFrom), reload: config.reloaded === null ? null : toWire(config.reloaded) };
+    const answer: StartAnswer = { xorigin: 'start', files: config.files, startup: config.startup };
     // The callback: a worker dying meanwhile must not make send() emit an unhandled 'error'.
     worker.send(answer, () => {});
   });
 }
 
 /**
- * A worker: asks the primary for the files to start from, and resolves with them. Call once the
- * worker holds reload requests (`held`): a reload validated before the answer comes in the answer
- * and is handed to `held` at once, in message order, so one sent after it still wins.
+ * A worker: asks the primary what to start from. Call once the worker holds reload requests
+ * (holdEarlyReloads): one the primary validates after its answer is sent on, and applied once the
+ * worker is up.
  */
-export function askForStartFiles(held: HeldReloads): Promise<Map<string, Buffer>> {
+export function askForStartFiles(): Promise<{ files: Map<string, Buffer>; startup: StartupValues }> {
   return new Promise((resolve) => {
     const onMessage = (m: Partial<StartAnswer>): void => {
       if (m?.xorigin !== 'start') return;
       process.off('message', onMessage);
-      if (m.reload != null) held.hold(fromWire(m.reload));
-      resolve(fromWire(m.files));
+      resolve({ files: fromWire(m.files), startup: m.startup ?? {} });
     };
     process.on('message', onMessage);
     const request: StartRequest = { xorigin: 'start?' };

@@ -15,7 +15,7 @@ export interface ReloadReport {
  * smallFileLimit, memoryBudget, etagCache, watch), and what is negotiated per connection (HTTP/2, TLS on or off). The
  * CLI adds its own (port, host, workers), which decide what is bound.
  */
-const RESTART_ONLY: readonly string[] = ['root', 'smallFileLimit', 'memoryBudget', 'etagCache', 'watch', 'http2'];
+export const RESTART_ONLY: readonly string[] = ['root', 'smallFileLimit', 'memoryBudget', 'etagCache', 'watch', 'http2'];
 
 /**
  * Same value for the report. Functions (the log, debug, cors.onDenied) by identity, at any depth:
