@@ -292,6 +292,19 @@ for (const workers of [1, 2]) {
   });
 }
 
+/** A root and a config file serving it under origins [A], in a directory of their own; both removed after the test. */
+function configFixture(t, prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const root = makeRoot();
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
+  });
+  const config = join(dir, 'xorigin.json');
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] } }));
+  return { dir, root, config };
+}
+
 /**
  * A config file naming a certificate pair copied into a directory of its own (`localhost`), a root,
  * and a second pair (`other.test`) for hooks to hand out; all removed after the test.
@@ -386,14 +399,7 @@ test('CLI: a SIGHUP while the root is still being scanned is applied once the se
   // SIGHUP's default action ends a process: one arriving during the start-up scan (a large tree, a
   // renewal hook firing as the service restarts) killed it without a word. The scan is held here
   // by a preloaded hook until the test has sent its SIGHUP, so the signal lands in it every time.
-  const dir = mkdtempSync(join(tmpdir(), 'xorigin-hup-early-'));
-  const root = makeRoot();
-  t.after(() => {
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(root, { recursive: true, force: true });
-  });
-  const config = join(dir, 'xorigin.json');
-  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] } }));
+  const { dir, root, config } = configFixture(t, 'xorigin-hup-early-');
   const go = join(dir, 'go');
   const hook = join(dir, 'hold-scan.mjs');
   writeFileSync(hook, `
@@ -446,6 +452,25 @@ syncBuiltinESMExports();
   const port = Number(/127\.0\.0\.1:(\d+)/.exec(out)[1]);
   const res = await request(port, { path: '/a.woff2', headers: { Origin: 'https://b.example' } });
   assert.equal(res.headers['access-control-allow-origin'], 'https://b.example');
+});
+
+test('CLI --workers 2: each process listens for SIGHUP before it loads the server (a group SIGHUP while one starts does not end it)', async (t) => {
+  // SIGHUP's default action ends a process: before its first listener, while Node loaded the CLI's
+  // modules (a few hundred ms), \`pkill -HUP\` or a closing terminal ended a starting worker, and at
+  // start-up the whole command. Each process says here whether node:http was loaded by then.
+  const { dir, config } = configFixture(t, 'xorigin-hup-window-');
+  const r = await runCliWithHook(t, dir, `
+process.on('newListener', (event) => {
+  if (event !== 'SIGHUP' || globalThis.firstSighupListener) return;
+  globalThis.firstSighupListener = true;
+  process.stderr.write('first SIGHUP listener: node:http ' + (process.moduleLoadList.includes('NativeModule http') ? 'loaded' : 'not loaded') + '\\n');
+});
+`, ['serve', '--config', config, '--port', '0', '--workers', '2']);
+  t.after(() => stopCli(r));
+  assert.equal(r.code, 'listening', r.err);
+  await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
+  assert.equal(r.err.match(/first SIGHUP listener: node:http not loaded/g)?.length, 3, r.err);
+  assert.doesNotMatch(r.err, /node:http loaded/);
 });
 
 test('--workers: a SIGHUP that finds a worker just died (listed, its channel closed) does not end the primary', async (t) => {
@@ -514,15 +539,8 @@ function runCliWithHook(t, dir, hook, args) {
 }
 
 test('CLI --workers 2: a replacement worker serves the configuration in force, not an edit never reloaded nor one a reload refused', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xorigin-replace-'));
-  const root = makeRoot();
-  t.after(() => {
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(root, { recursive: true, force: true });
-  });
-  const config = join(dir, 'xorigin.json');
+  const { root, config } = configFixture(t, 'xorigin-replace-');
   const B = 'https://b.example';
-  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] } }));
   const r = await runCli(['serve', '--config', config, '--port', '0', '--workers', '2']);
   t.after(() => stopCli(r));
   assert.equal(r.code, 'listening', r.err);
@@ -644,15 +662,8 @@ syncBuiltinESMExports();
 });
 
 test('CLI --workers 2: a SIGHUP during the primary\'s start-up hashing is applied to the workers it forks', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xorigin-hup-primary-'));
-  const root = makeRoot();
-  t.after(() => {
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(root, { recursive: true, force: true });
-  });
-  const config = join(dir, 'xorigin.json');
+  const { dir, root, config } = configFixture(t, 'xorigin-hup-primary-');
   const B = 'https://b.example';
-  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] } }));
   // In the primary's first directory listing (its hashing for the ETag cache): the edit, the signal.
   const r = await runCliWithHook(t, dir, `
 import cluster from 'node:cluster';

@@ -4,6 +4,7 @@ import { describeReload } from '../static/reload.js';
 import { readingFrom, recordingReads } from '../static/operator-files.js';
 import type { XoriginServer } from '../static/server.js';
 import { BOUND, type Settings } from './config.js';
+import { takeEarlySighup } from './early-signals.js';
 import { fromWire, toWire, type ConfigInForce, type WireFiles } from './worker-start.js';
 
 /** Reads every source again (flags, environment, config file, certificate files), or throws PolicyError. */
@@ -77,6 +78,7 @@ export function holdEarlyReloads(): HeldReloads {
     if (m?.xorigin === 'reload') asked = fromWire(m.files);
   };
   process.on('SIGHUP', onSignal);
+  if (takeEarlySighup()) onSignal();
   if (cluster.isWorker) process.on('message', onMessage);
   return {
     hold: (files) => void (asked = files),
