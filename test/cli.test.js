@@ -428,6 +428,17 @@ test('CLI --workers: a bad count exits 2 naming it; a port in use exits 1 withou
   const killed = await runCli(['serve', 'example', '--workers', '2', '--port', '0'], { env: { NODE_OPTIONS: `--import ${new URL(`file://${hook}`).href}` } });
   assert.equal(killed.code, 1, killed.err);
   assert.match(killed.err, /failed to start \(SIGKILL\); stopping/);
+  // A SIGHUP in Node's own start-up (the process group hung up) ends a worker before any listener can
+  // exist: that one is started again (it stopped the whole command). Here the first worker gets one.
+  const once = join(tempDir(t), 'hup-once');
+  const hup = join(tempDir(t), 'hup.mjs');
+  writeFileSync(hup, `import cluster from 'node:cluster';\nimport fs from 'node:fs';\nif (cluster.isWorker) { try { fs.writeFileSync(${JSON.stringify(once)}, '', { flag: 'wx' }); process.kill(process.pid, 'SIGHUP'); } catch {} }\n`);
+  const hung = await runCli(['serve', 'example', '--workers', '2', '--port', '0'], { env: { NODE_OPTIONS: `--import ${new URL(`file://${hup}`).href}` } });
+  t.after(() => hung.child?.kill('SIGKILL'));
+  assert.equal(hung.code, 'listening', hung.err);
+  await until(() => (hung.err.match(/worker \d+ listening/g) ?? []).length === 2, 'two workers listening');
+  assert.match(hung.err, /worker \d+ died \(SIGHUP\); starting a new one/);
+  assert.equal((await request(hung.port, { path: '/' })).status, 200);
 });
 
 test('CLI: a policy key of the wrong type is named as itself (not root), with and without --workers', async (t) => {

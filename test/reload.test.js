@@ -585,8 +585,8 @@ test('CLI --workers 2: after a reload that needs a restart (root), a replacement
   assert.deepEqual(await answers(r.port, '/a.woff2', B), [`200 ${B}`]);
 });
 
-test('CLI --workers 2: a replacement starts once the certificate the primary started with has expired, from the renewal reloaded since', async (t) => {
-  const { dir, tls, config } = tlsConfigFixture(t, 'xorigin-replace-renewed-');
+test('CLI --workers 2: a replacement starts once the certificate the primary started with has expired, from the renewal reloaded since (TLS turned off by a later reload too)', async (t) => {
+  const { dir, root, tls, config } = tlsConfigFixture(t, 'xorigin-replace-renewed-');
   const renewed = { cert: join(dir, 'renewed-cert.pem'), key: join(dir, 'renewed-key.pem') };
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '400',
     '-subj', '/CN=renewed.test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', renewed.key, '-out', renewed.cert], { stdio: 'pipe' });
@@ -607,6 +607,11 @@ if (cluster.isWorker && fs.existsSync(${JSON.stringify(later)})) {
   copyFileSync(renewed.key, tls.key);
   r.child.kill('SIGHUP');
   await stderrMatch(r, /(reloaded: applied: tls[^]*){2}/);
+  // Then a reload turns TLS off (needs a restart): the workers keep the renewed pair, and so must a
+  // replacement (it got the start-up pair back, expired for it).
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] } }));
+  r.child.kill('SIGHUP');
+  await stderrMatch(r, /(reloaded: nothing changed; needs a restart to change: tls[^]*){2}/);
   writeFileSync(later, '');
   await replaceEveryWorker(r);
   assert.doesNotMatch(r.err, /exit 2|expired/);

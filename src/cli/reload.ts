@@ -123,14 +123,15 @@ export function forwardReloads(workers: () => Worker[], reread: Reread, config: 
     if (m?.xorigin === 'reloaded') process.stderr.write(`xorigin: worker ${String(worker.process.pid)}: ${String(m.line)}\n`);
   });
   const reload = (): void => {
-    let files: Map<string, Buffer>;
+    let read: { value: Settings; files: Map<string, Buffer> };
     try {
-      files = recordingReads(reread).files;
+      read = recordingReads(reread);
     } catch (e) {
       process.stderr.write(`xorigin: ${refused(e)}\n`);
       return;
     }
-    config.reloaded(files);
+    const files = read.files;
+    config.reloaded(files, read.value);
     // The workers reload from the bytes validated here: a file rewritten meanwhile would otherwise
     // give each worker whichever version it read (two policies behind one port).
     const request: ReloadRequest = { xorigin: 'reload', files: toWire(files) };

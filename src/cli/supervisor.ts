@@ -73,7 +73,9 @@ export function supervise(settings: Settings, reread: Reread, config: ConfigInFo
       if (liveWorkers().length === 0) process.exit();
       return;
     }
-    if (!state.everListened) {
+    // A SIGHUP to the whole process group in a worker's first ~0.1 s (Node's own start-up, before
+    // any listener can exist: early-signals.ts) says nothing about the worker: it is started again.
+    if (!state.everListened && signal !== 'SIGHUP') {
       // Never got as far as listening (port in use, root unreadable): restarting would loop.
       process.stderr.write(`xorigin: worker ${String(worker.process.pid)} failed to start (${signal ?? `exit ${String(code)}`}); stopping\n`);
       state.stopping = true;

@@ -1,5 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
-import type { StartupValues } from './config.js';
+import type { Settings, StartupValues } from './config.js';
 
 /** Operator files (the config file, the certificate, its key) by path: the bytes a process validated. */
 export type OperatorFiles = ReadonlyMap<string, Buffer>;
@@ -27,23 +27,32 @@ export function fromWire(wire: WireFiles | null | undefined): Map<string, Buffer
  * (renewed and reloaded by then), and one whose reload was refused listened on the start-up policy.
  */
 export class ConfigInForce {
-  /** The files to start from, encoded once per reload rather than once per worker. */
+  /** Every operator file in force, by path: the start-up ones, each reload's over them. */
+  private files: Map<string, Buffer>;
   private wire: WireFiles;
 
   constructor(
-    readonly startup: StartupValues,
-    private readonly startedFrom: OperatorFiles,
+    private pinned: StartupValues,
+    startedFrom: OperatorFiles,
   ) {
-    this.wire = toWire(startedFrom);
+    this.files = new Map(startedFrom);
+    this.wire = toWire(this.files);
   }
 
-  /** A reload the primary validated: its files are in force from now on. */
-  reloaded(files: OperatorFiles): void {
-    this.wire = toWire(new Map([...this.startedFrom, ...files]));
+  /**
+   * A reload the primary validated: its files are in force from now on. TLS on or off needs a
+   * restart, but the certificate and key a reload applied are in force: a later reload that turns
+   * TLS off leaves them (not the start-up pair, perhaps expired since) in force.
+   */
+  reloaded(files: OperatorFiles, settings: Settings): void {
+    for (const [path, bytes] of files) this.files.set(path, bytes);
+    if (this.pinned.tls !== undefined && settings.options.tls !== undefined) this.pinned = { ...this.pinned, tls: settings.options.tls };
+    this.wire = toWire(this.files);
   }
 
-  get files(): WireFiles {
-    return this.wire;
+  /** What a worker starting now is told (one encoding per reload, not one per worker). */
+  answer(): StartAnswer {
+    return { xorigin: 'start', files: this.wire, startup: this.pinned };
   }
 }
 
@@ -67,9 +76,8 @@ interface StartAnswer {
 export function answerStartRequests(config: ConfigInForce): void {
   cluster.on('message', (worker: Worker, m: Partial<StartRequest>) => {
     if (m?.xorigin !== 'start?' || !worker.isConnected()) return;
-    const answer: StartAnswer = { xorigin: 'start', files: config.files, startup: config.startup };
     // The callback: a worker dying meanwhile must not make send() emit an unhandled 'error'.
-    worker.send(answer, () => {});
+    worker.send(config.answer(), () => {});
   });
 }
 
