@@ -17,8 +17,8 @@ export function fromWire(wire: WireFiles | null | undefined): Map<string, Buffer
 
 /**
  * What a cluster primary starts its workers from, replacements included: the configuration in
- * force. A worker starts from the operator files of the last reload the primary validated (over
- * those it read at start-up, by path: a reload that turned TLS off left the start-up pair in force),
+ * force. A worker starts from the operator files in force (the start-up ones, each validated
+ * reload's over them by path: a reload that turned TLS off left the last pair applied in force),
  * with the settings that need a restart (root, port, TLS on or off...) pinned to the values the
  * primary started with (config.ts pin), so a replacement serves what its siblings serve. Read from
  * disk instead, a replacement served an edit never reloaded (a second policy behind one port), and a
