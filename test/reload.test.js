@@ -310,18 +310,12 @@ function configFixture(t, prefix) {
  * and a second pair (`other.test`) for hooks to hand out; all removed after the test.
  */
 function tlsConfigFixture(t, prefix) {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  const root = makeRoot();
-  t.after(() => {
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(root, { recursive: true, force: true });
-  });
+  const { dir, root, config } = configFixture(t, prefix);
   const c = testCertificate();
   const other = testCertificate('other.test');
   const tls = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
   copyFileSync(c.cert, tls.cert);
   copyFileSync(c.key, tls.key);
-  const config = join(dir, 'xorigin.json');
   writeFileSync(config, JSON.stringify({ root, cors: { origins: [A] }, tls }));
   return { dir, root, other, tls, config };
 }
@@ -531,6 +525,29 @@ async function answers(port, path, origin, n = 8) {
   return [...seen].sort();
 }
 
+/**
+ * A preloaded hook that runs `body` (module source, may await) in the first directory listing of
+ * a process for which `which` (`cluster.isWorker` or `cluster.isPrimary`) holds: its start-up scan.
+ */
+function inFirstListing(which, body) {
+  return `
+import cluster from 'node:cluster';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
+const readdir = fsp.readdir;
+let first = ${which};
+fsp.readdir = async (...args) => {
+  if (first) {
+    first = false;
+${body}
+  }
+  return readdir(...args);
+};
+syncBuiltinESMExports();
+`;
+}
+
 /** Runs the CLI with `hook` (module source) preloaded in the primary and every worker. */
 function runCliWithHook(t, dir, hook, args) {
   const file = join(dir, `hook-${Math.random().toString(36).slice(2)}.mjs`);
@@ -633,16 +650,7 @@ test('CLI --workers 2: a reload asked for while a worker scans is applied from t
   const C = 'https://c.example';
   const json = (origin) => JSON.stringify({ root, cors: { origins: [origin] } });
   writeFileSync(config, json(A));
-  const r = await runCliWithHook(t, dir, `
-import cluster from 'node:cluster';
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
-import { syncBuiltinESMExports } from 'node:module';
-const readdir = fsp.readdir;
-let first = cluster.isWorker;
-fsp.readdir = async (...args) => {
-  if (first) {
-    first = false;
+  const r = await runCliWithHook(t, dir, inFirstListing('cluster.isWorker', `
     let mine = true;
     try { fs.writeFileSync(${JSON.stringify(join(dir, 'claimed'))}, '', { flag: 'wx' }); } catch { mine = false; }
     if (mine) {
@@ -651,12 +659,7 @@ fsp.readdir = async (...args) => {
       process.kill(process.ppid, 'SIGHUP');
       await held;
       fs.writeFileSync(${JSON.stringify(config)}, ${JSON.stringify(json(C))});
-    }
-  }
-  return readdir(...args);
-};
-syncBuiltinESMExports();
-`, ['serve', '--config', config, '--port', '0', '--workers', '2']);
+    }`), ['serve', '--config', config, '--port', '0', '--workers', '2']);
   t.after(() => stopCli(r));
   assert.equal(r.code, 'listening', r.err);
   // The scanning worker applies the reload it held; the other one, asking what to start from
@@ -670,24 +673,10 @@ test('CLI --workers 2: a SIGHUP during the primary\'s start-up hashing is applie
   const { dir, root, config } = configFixture(t, 'xorigin-hup-primary-');
   const B = 'https://b.example';
   // In the primary's first directory listing (its hashing for the ETag cache): the edit, the signal.
-  const r = await runCliWithHook(t, dir, `
-import cluster from 'node:cluster';
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
-import { syncBuiltinESMExports } from 'node:module';
-const readdir = fsp.readdir;
-let first = cluster.isPrimary;
-fsp.readdir = async (...args) => {
-  if (first) {
-    first = false;
+  const r = await runCliWithHook(t, dir, inFirstListing('cluster.isPrimary', `
     fs.writeFileSync(${JSON.stringify(config)}, ${JSON.stringify(JSON.stringify({ root, cors: { origins: [B] } }))});
     process.kill(process.pid, 'SIGHUP');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return readdir(...args);
-};
-syncBuiltinESMExports();
-`, ['serve', '--config', config, '--port', '0', '--workers', '2']);
+    await new Promise((resolve) => setTimeout(resolve, 100));`), ['serve', '--config', config, '--port', '0', '--workers', '2']);
   t.after(() => stopCli(r));
   assert.equal(r.code, 'listening', r.err);
   await stderrMatch(r, /(worker \d+ listening[^]*){2}/);

@@ -57,7 +57,6 @@ export function reloadServer(server: XoriginServer, running: { settings: Setting
  * source again) or the operator files a cluster primary sent (the last request: the newest).
  */
 export interface HeldReloads {
-  hold(files: Map<string, Buffer>): void;
   /** Stops holding; the reload to apply now, or null when none was asked for. */
   release(): 'disk' | Map<string, Buffer> | null;
 }
@@ -81,7 +80,6 @@ export function holdEarlyReloads(): HeldReloads {
   if (takeEarlySighup()) onSignal();
   if (cluster.isWorker) process.on('message', onMessage);
   return {
-    hold: (files) => void (asked = files),
     release: () => {
       process.off('SIGHUP', onSignal);
       process.off('message', onMessage);

@@ -43,7 +43,7 @@ function liveWorkers(): Worker[] {
 export function supervise(settings: Settings, reread: Reread, config: ConfigInForce): () => void {
   const count = settings.workers;
   const url = `${settings.options.tls === undefined ? 'http' : 'https'}://${urlHost(settings.host)}`;
-  const state = { stopping: false, everListened: false, printed: false, quickDeaths: 0 };
+  const state: State = { stopping: false, everListened: false, printed: false, quickDeaths: 0 };
   const startedAt = new Map<number, number>();
   const env = workerEnv(settings);
   const fork = (): void => {
@@ -68,29 +68,7 @@ export function supervise(settings: Settings, reread: Reread, config: ConfigInFo
     // Monotonic: a wall clock stepped forward would make a crash loop look like long-lived workers.
     const lived = performance.now() - (startedAt.get(worker.id) ?? 0);
     startedAt.delete(worker.id);
-    if (state.stopping) {
-      // process.exitCode is 1 when stopping because start-up failed, else unset (0).
-      if (liveWorkers().length === 0) process.exit();
-      return;
-    }
-    // A SIGHUP to the whole process group in a worker's first ~0.1 s (Node's own start-up, before
-    // any listener can exist: early-signals.ts) says nothing about the worker: it is started again.
-    if (!state.everListened && signal !== 'SIGHUP') {
-      // Never got as far as listening (port in use, root unreadable): restarting would loop.
-      process.stderr.write(`xorigin: worker ${String(worker.process.pid)} failed to start (${signal ?? `exit ${String(code)}`}); stopping\n`);
-      state.stopping = true;
-      process.exitCode = 1;
-      for (const w of liveWorkers()) w.kill('SIGTERM');
-      if (liveWorkers().length === 0) process.exit(1);
-      return;
-    }
-    state.quickDeaths = lived < QUICK_DEATH ? state.quickDeaths + 1 : 0;
-    const delay = state.quickDeaths === 0 ? 0 : Math.min(MAX_RESTART_DELAY, 100 * 2 ** state.quickDeaths);
-    const how = signal ?? `exit ${String(code)}`;
-    process.stderr.write(`xorigin: worker ${String(worker.process.pid)} died (${how}); starting a new one${delay > 0 ? ` in ${String(delay)} ms` : ''}\n`);
-    setTimeout(() => {
-      if (!state.stopping) fork();
-    }, delay);
+    workerExited(state, worker, signal ?? `exit ${String(code)}`, lived, fork);
   });
 
   answerStartRequests(config);
@@ -103,6 +81,43 @@ export function supervise(settings: Settings, reread: Reread, config: ConfigInFo
     },
   );
   return reload;
+}
+
+/** Supervision state shared by the cluster's event handlers. */
+interface State {
+  stopping: boolean;
+  everListened: boolean;
+  printed: boolean;
+  quickDeaths: number;
+}
+
+/**
+ * A worker ended (`how`: its signal or `exit N`) after `lived` ms: while stopping, the primary exits
+ * with the last one; one that never listened stops everything (port in use, root unreadable:
+ * restarting would loop); any other is replaced, later while they keep dying at once.
+ */
+function workerExited(state: State, worker: Worker, how: string, lived: number, fork: () => void): void {
+  if (state.stopping) {
+    // process.exitCode is 1 when stopping because start-up failed, else unset (0).
+    if (liveWorkers().length === 0) process.exit();
+    return;
+  }
+  // A SIGHUP to the whole process group in a worker's first ~0.1 s (Node's own start-up, before
+  // any listener can exist: early-signals.ts) says nothing about the worker: it is started again.
+  if (!state.everListened && how !== 'SIGHUP') {
+    process.stderr.write(`xorigin: worker ${String(worker.process.pid)} failed to start (${how}); stopping\n`);
+    state.stopping = true;
+    process.exitCode = 1;
+    for (const w of liveWorkers()) w.kill('SIGTERM');
+    if (liveWorkers().length === 0) process.exit(1);
+    return;
+  }
+  state.quickDeaths = lived < QUICK_DEATH ? state.quickDeaths + 1 : 0;
+  const delay = state.quickDeaths === 0 ? 0 : Math.min(MAX_RESTART_DELAY, 100 * 2 ** state.quickDeaths);
+  process.stderr.write(`xorigin: worker ${String(worker.process.pid)} died (${how}); starting a new one${delay > 0 ? ` in ${String(delay)} ms` : ''}\n`);
+  setTimeout(() => {
+    if (!state.stopping) fork();
+  }, delay);
 }
 
 /** Each worker finishes its in-flight responses and exits 0; a stuck one is killed at the deadline. */
