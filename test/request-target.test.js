@@ -1,7 +1,7 @@
 // Request targets, RFC 9112 §3.2 (src/http/request-target.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { authorityValid, decodedPath, hasEncodedSlash, hostLinesValid, targetPath } from '../dist/http/request-target.js';
+import { authorityValid, decodedPath, hasEncodedSlash, hostLinesValid, mergeSlashes, removeDotSegments, targetPath } from '../dist/http/request-target.js';
 
 const targets = [
   // origin-form (§3.2.1): the path, still encoded, without the query
@@ -161,3 +161,35 @@ const decoded = [
 for (const [target, expected] of decoded) {
   test(`decodedPath(${JSON.stringify(target)}) is ${JSON.stringify(expected)}`, () => assert.equal(decodedPath(target), expected));
 }
+
+// decodedPath answers most targets from a one-pass shortcut (plainPath); this is what its steps,
+// each in its own function, give. Every target up to 6 characters from the characters the steps
+// act on must get the same answer both ways.
+function stepByStep(target) {
+  const path = targetPath(target);
+  if (path === null) return 400;
+  const merged = mergeSlashes(path);
+  const resolved = (p) => (p.includes('/.') ? (removeDotSegments(p) ?? 400) : p);
+  if (!merged.includes('%')) return resolved(merged);
+  if (hasEncodedSlash(merged)) return 404;
+  try {
+    return resolved(decodeURIComponent(merged));
+  } catch {
+    return 400;
+  }
+}
+
+test('decodedPath gives what its steps give, for every short target over / . % 2 f ? # \\ a', () => {
+  const alphabet = ['/', '.', '%', '2', 'f', '?', '#', '\\', 'a'];
+  let targets = [''];
+  let compared = 0;
+  for (let length = 1; length <= 6; length++) {
+    targets = targets.flatMap((t) => alphabet.map((c) => t + c));
+    for (const target of targets) {
+      const want = stepByStep(target);
+      if (decodedPath(target) !== want) assert.fail(`decodedPath(${JSON.stringify(target)}) is ${JSON.stringify(decodedPath(target))}, its steps give ${JSON.stringify(want)}`);
+      compared++;
+    }
+  }
+  assert.equal(compared, 597870);
+});

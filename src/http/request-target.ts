@@ -51,6 +51,8 @@ function schemeLength(target: string): number {
  * of slashes are merged first (mergeSlashes).
  */
 export function decodedPath(target: string): string | 400 | 404 {
+  const plain = plainPath(target);
+  if (plain !== null) return plain;
   const path = targetPath(target);
   if (path === null) return 400;
   const encoded = mergeSlashes(path);
@@ -63,6 +65,25 @@ export function decodedPath(target: string): string | 400 | 404 {
     return 400;
   }
   return withoutDotSegments(decoded);
+}
+
+/**
+ * The path of an origin-form target that needs none of decodedPath's steps (no `%`, `\` or `#`,
+ * no run of slashes, no dot segment), which is what nearly every request names; else null. One
+ * charCodeAt pass instead of the six searches of the string the steps make: ~700 of a GET's
+ * instructions (callgrind, `/big.ttf`). The query, when there is one, is only searched for `#`.
+ */
+function plainPath(target: string): string | null {
+  if (target.charCodeAt(0) !== 47 /* / */) return null;
+  let previous = 47;
+  for (let i = 1; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c === 63 /* ? */) return target.indexOf('#', i) === -1 ? target.slice(0, i) : null;
+    if (c === 37 /* % */ || c === 92 /* \\ */ || c === 35 /* # */) return null;
+    if (previous === 47 && (c === 47 || c === 46 /* . */)) return null;
+    previous = c;
+  }
+  return target;
 }
 
 /** `path` with its dot segments resolved (removeDotSegments), or 400 when they climb above the root. */
