@@ -195,6 +195,13 @@ test(`OriginMatcher and OriginTrie agree with a simple reference matcher (seed $
       checks++;
       if (expected) matched++;
     }
+    // Asked again, the matcher answers from what it remembers of its walks: the same entry.
+    for (const origin of origins) {
+      const first = patterns.findIndex((p) => referenceAllows(p, origin));
+      const again = matcher.match(origin);
+      assert.equal(again !== NO_MATCH, first !== -1, `OriginMatcher, asked again: seed ${SEED}, policy ${n}, origin ${JSON.stringify(origin)}`);
+      if (again !== NO_MATCH) assert.ok(referenceAllows(patterns[again], origin), `OriginMatcher, asked again, returned entry ${again}, which does not allow ${JSON.stringify(origin)}`);
+    }
   }
   // The generator must produce both outcomes in bulk, or the comparison proves little.
   assert.ok(checks > 20000, `only ${checks} checks`);

@@ -200,3 +200,23 @@ test('a compiled trie refuses further entries', () => {
   trie.compile();
   assert.throws(() => trie.add(parseAll(['https://a.com'])[0], 0), /after compile/);
 });
+
+test('OriginMatcher answers from its last walks as the trie does, whatever the order origins come in', () => {
+  const patterns = parseAll(['https://app.example.com', 'https://*.a.example.org', 'https://*.b.example.org', 'http://localhost:*']);
+  const m = new OriginMatcher(patterns);
+  const trie = new OriginTrie();
+  patterns.forEach((p, id) => trie.add(p, id));
+  trie.compile();
+  // More origins than the matcher keeps (allowed by each entry, refused), each asked for again
+  // after 0 to 6 others, so every answer comes from the walk or from the ring at each place in it.
+  const origins = ['https://x.a.example.org', 'https://x.b.example.org', 'https://x.c.example.org', 'http://localhost:8080', 'https://app.example.com', '', 'https://y.a.example.org', 'http://localhost'];
+  let asked = 0;
+  for (let gap = 0; gap <= 6; gap++) {
+    for (let i = 0; i < origins.length * 3; i++) {
+      const origin = origins[(i * (gap + 1)) % origins.length];
+      assert.equal(m.match(origin), trie.match(origin), `${JSON.stringify(origin)}, gap ${gap}, ask ${i}`);
+      asked++;
+    }
+  }
+  assert.equal(asked, 168);
+});
