@@ -54,6 +54,25 @@ export class HeaderNameSet {
     return false;
   }
 
+  /** One list element, `s[start, end)` between commas: empty, or an allowed name with optional OWS around it. */
+  private allowsElement(s: string, start: number, end: number): boolean {
+    // As browsers send it: a lowercase allowed name, nothing around it, decided by native
+    // comparisons. A stored name is a token, so an element equal to one needs no check of its bytes.
+    // The scan below took ~60 ns per element (2 elements: ~150 of a 157 ns preflight, bench/alloc.js).
+    const bucket = this.byLength[end - start];
+    if (bucket !== undefined) {
+      for (let k = 0; k < bucket.length; k++) if (s.startsWith(bucket[k] as string, start)) return true;
+    }
+    let i = start;
+    while (i < end && isOws(s.charCodeAt(i))) i++;
+    const nameStart = i;
+    while (i < end && isTchar(s.charCodeAt(i))) i++;
+    const nameEnd = i;
+    while (i < end && isOws(s.charCodeAt(i))) i++;
+    if (i < end) return false; // a byte no list may hold
+    return nameEnd === nameStart || this.allowsAt(s, nameStart, nameEnd);
+  }
+
   /** True when every element of the list is allowed and the list is well-formed and within bounds. */
   allowsList(value: string): boolean {
     const len = value.length;
@@ -67,17 +86,12 @@ export class HeaderNameSet {
       for (let k = 0; k < bucket.length; k++) if (bucket[k] === value) return true;
     }
     let elements = 0;
-    let i = 0;
-    while (i <= len) {
-      while (i < len && isOws(value.charCodeAt(i))) i++;
-      const start = i;
-      while (i < len && isTchar(value.charCodeAt(i))) i++;
-      const end = i;
-      while (i < len && isOws(value.charCodeAt(i))) i++;
-      if (i < len && value.charCodeAt(i) !== 44 /* , */) return false; // a byte no list may hold
+    for (let i = 0; i <= len; ) {
+      let comma = value.indexOf(',', i);
+      if (comma === -1) comma = len;
       if (++elements > MAX_REQUEST_HEADERS_ELEMENTS) return false;
-      if (end > start && !this.allowsAt(value, start, end)) return false;
-      i++; // past the comma (or past the end)
+      if (!this.allowsElement(value, i, comma)) return false;
+      i = comma + 1;
     }
     return true;
   }
