@@ -109,3 +109,22 @@ for (const [, script, scenarios, contenders] of ID_ROWS) {
     });
   }
 }
+
+// --help prints the script's opening comment (how to run it, its options); an option the script
+// does not take, or one missing its value, is refused in one line naming it (it was a stack trace).
+for (const [script, env] of SCRIPTS) {
+  test(`${script} --help prints how to run it; an unknown option is refused by name`, () => {
+    const help = spawnSync(process.execPath, [join(BENCH, script), '--help'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, new RegExp(`node bench/${script.replace('.', '\\.')} \\[--`));
+    assert.doesNotMatch(help.stdout, /^\/\//m);
+    for (const args of [['--bogus'], ['--scenarios']]) {
+      const r = bench(script, args, env);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`^bench/${script.replace('.', '\\.')}: .*'${args[0]}[ ']`, 'm'));
+      assert.match(r.stderr, /^\(--help for the options\)$/m);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      assert.deepEqual(r.left, [], 'no fixture made');
+    }
+  });
+}
