@@ -10,8 +10,10 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = (p) => fileURLToPath(new URL(`../dist/${p}`, import.meta.url));
 const pkg = (await import('../package.json', { with: { type: 'json' } })).default;
 // Raised from 48 KiB when reload (reconfigure) and the explain hook joined the engine, and from 52 KiB
-// when the node:http face began keeping Vary: Origin against a handler that replaces Vary (cors/node.ts).
-const SIZE_LIMIT = 56 * 1024;
+// when the node:http face began keeping Vary: Origin against a handler that replaces Vary (cors/node.ts),
+// and from 56 KiB when the origin matcher began keeping its last answers and the request-header set its
+// hash table (2026-12-03: 58.0 KiB; CI refused 56.7 KiB on 2026-12-02).
+const SIZE_LIMIT = 60 * 1024;
 
 test('the exports map names every face, types first, and every target exists', () => {
   assert.deepEqual(Object.keys(pkg.exports), ['.', './cors', './fetch', './fastify', './static', './check', './package.json']);
