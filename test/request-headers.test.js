@@ -119,6 +119,8 @@ test('allowsList gives what the list grammar read simply gives, for every short 
     [['a', 'ab', 'a-b'], false],
     [['a', 'ab', 'a-b'], true],
     [['b'], false],
+    // More than two names of one length: an element of that length is looked up by its hash.
+    [['aa', 'ab', 'ba', 'bb', 'a-', '-a', 'a-b', 'b-a', 'aab'], false],
   ];
   let values = [''];
   let compared = 0;
@@ -132,5 +134,53 @@ test('allowsList gives what the list grammar read simply gives, for every short 
       }
     }
   }
-  assert.equal(compared, 3 * 299592);
+  assert.equal(compared, 4 * 299592);
+});
+
+// A value that counts the work done on it: every charCodeAt, and the characters a startsWith may
+// compare. allowsList scans a list through these two (and indexOf, which visits each byte once).
+class CountingValue extends String {
+  work = 0;
+  charCodeAt(i) {
+    this.work++;
+    return super.charCodeAt(i);
+  }
+  startsWith(search, position) {
+    this.work += search.length;
+    return super.startsWith(search, position);
+  }
+}
+
+test('a list costs work in proportion to its length, however many allowed names share its elements\' length and prefix', () => {
+  // 40 names of 31 characters sharing 25: comparing each element with every name of its length
+  // cost ~30 character comparisons per byte of the list (350 µs for 128 elements).
+  const names = Array.from({ length: 40 }, (_, i) => `x-acme-tenant-feature-flag-${String(i).padStart(4, '0')}`);
+  const set = new HeaderNameSet(names, false);
+  const lists = [
+    names.join(','),
+    names.map((n) => n.toUpperCase()).join(', '),
+    Array(MAX_REQUEST_HEADERS_ELEMENTS).fill(names[39]).join(','),
+    Array(MAX_REQUEST_HEADERS_ELEMENTS).fill(names[39].toUpperCase()).join(','),
+  ];
+  for (const list of lists) {
+    const value = new CountingValue(list);
+    assert.equal(set.allowsList(value), true, list.slice(0, 40));
+    assert.ok(value.work <= 3 * list.length, `${value.work} characters visited for a ${list.length}-byte list (${list.slice(0, 40)}…)`);
+  }
+});
+
+test('the hash table finds every name of large sets, and only them', () => {
+  let seed = 7;
+  const random = (n) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+  const chars = 'abcAB-_0';
+  const word = () => Array.from({ length: 1 + random(6) }, () => chars[random(chars.length)]).join('');
+  for (let round = 0; round < 300; round++) {
+    const names = Array.from({ length: 1 + random(60) }, word);
+    const set = new HeaderNameSet(names, false);
+    const lower = names.map((n) => n.toLowerCase());
+    for (let k = 0; k < 50; k++) {
+      const list = Array.from({ length: 1 + random(4) }, () => (random(2) ? names[random(names.length)] : word())).join(random(2) ? ',' : ' , ');
+      assert.equal(set.allowsList(list), simply(list, lower, false), `${JSON.stringify(list)} with ${JSON.stringify(names)}`);
+    }
+  }
 });
