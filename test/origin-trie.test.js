@@ -220,3 +220,24 @@ test('OriginMatcher answers from its last walks as the trie does, whatever the o
   }
   assert.equal(asked, 168);
 });
+
+test('OriginMatcher walks an origin longer than any browser sends each time, and does not remember it', () => {
+  // Remembered, a 16 KB origin would be compared whole with every later one of its length, 4 times
+  // a request (a client sending a new one each time paid 1.8-4.6 µs a match instead of 0.2-0.3).
+  const patterns = parseAll(['https://*.example.org']);
+  const m = new OriginMatcher(patterns);
+  const label = 'a'.repeat(63);
+  const long = `https://${Array(250).fill(label).join('.')}.example.org`;
+  const longRefused = `${long}.evil`;
+  const atBound = `https://${'b'.repeat(24)}.${Array(4).fill(label).join('.')}.example.org`;
+  assert.equal(atBound.length, 300);
+  for (let i = 0; i < 3; i++) {
+    assert.equal(m.match(long), 0);
+    assert.equal(m.match(longRefused), NO_MATCH);
+    assert.equal(m.match(atBound), 0);
+  }
+  // The ring is private; reading it is the only way to see what it holds without timing.
+  const held = m['recentOrigins'];
+  assert.ok(!held.includes(long) && !held.includes(longRefused), 'an origin over 300 characters is not remembered');
+  assert.ok(held.includes(atBound), 'one of 300 characters is');
+});

@@ -69,6 +69,9 @@ export class OriginMatcher {
       for (let i = 0; i < list.length; i++) if (list[i] === origin) return this.exactIds[i] as number;
     }
     if (!this.hasPatterns) return NO_MATCH;
+    // A longer origin is no browser's (a host has at most 253 characters) and would be compared
+    // whole with each remembered one of its length: it is walked and not remembered.
+    if (origin.length > RECENT_MAX_LENGTH) return this.trie.match(origin);
     const recent = this.recentOrigins;
     for (let i = 0; i < RECENT; i++) if (recent[i] === origin) return this.recentIds[i] as number;
     const id = this.trie.match(origin);
@@ -82,6 +85,9 @@ export class OriginMatcher {
 
 /** How many of the trie's last answers OriginMatcher keeps. */
 const RECENT = 4;
+
+/** The longest origin the ring remembers: "https://", a 253-character host, ":65535", with room to spare. */
+const RECENT_MAX_LENGTH = 300;
 
 /** Up to this many exact origins, a linear === scan beats hashing the request string. */
 const LINEAR_LIMIT = 8;
