@@ -184,3 +184,21 @@ test('the hash table finds every name of large sets, and only them', () => {
     }
   }
 });
+
+test('names crafted to share a hash cost one comparison an element all the same', () => {
+  // 'a~' and 'b_' have one polynomial hash under 31 (97 * 31 + 126 = 98 * 31 + 95), so names made of
+  // such pairs all collided there, and an element naming the last was compared whole with every one.
+  const names = [];
+  for (let m = 0; m < 256; m++) {
+    let name = `x-${'p'.repeat(200)}`;
+    for (let b = 7; b >= 0; b--) name += (m >> b) & 1 ? 'b_' : 'a~';
+    names.push(name);
+  }
+  const set = new HeaderNameSet(names, false);
+  for (const name of [names[255], names[128], names[0]]) {
+    const value = new CountingValue(name.toUpperCase());
+    assert.equal(set.allowsList(value), true);
+    assert.ok(value.work <= 3 * name.length, `${value.work} characters visited for one ${name.length}-byte name`);
+  }
+  assert.equal(set.allowsList(`${names[255].slice(0, -2)}b~`), false);
+});

@@ -33,6 +33,12 @@ export class HeaderNameSet {
   private readonly slots: Int32Array;
   private readonly slotHashes: Int32Array;
   /**
+   * nameHash's multiplier: the first of MULTIPLIERS under which no two names share a hash, so an
+   * element is compared with one name at most (names crafted to collide under 31 made one element
+   * cost a full comparison with each of them: 256 names, 4.7 ms).
+   */
+  private readonly multiplier: number;
+  /**
    * By length, the names to compare an element with whole before hashing it, when at most
    * WHOLE_TRIES names have that length (undefined otherwise, so the tries stay bounded).
    */
@@ -56,12 +62,13 @@ export class HeaderNameSet {
     byLength.forEach((bucket, length) => {
       if (bucket.length <= WHOLE_TRIES) this.shortBuckets[length] = bucket;
     });
+    this.multiplier = fewestCollisions(unique);
     let size = 8;
     while (size < unique.length * 4) size *= 2; // at most a quarter full: probes stay short
     this.slots = new Int32Array(size);
     this.slotHashes = new Int32Array(size);
     unique.forEach((name, index) => {
-      const hash = nameHash(name, 0, name.length);
+      const hash = nameHash(name, this.multiplier);
       let slot = hash & (size - 1);
       while (this.slots[slot] !== 0) slot = (slot + 1) & (size - 1);
       this.slots[slot] = index + 1;
@@ -96,12 +103,13 @@ export class HeaderNameSet {
       for (let k = 0; k < bucket.length; k++) if (s.startsWith(bucket[k] as string, nameStart)) return true;
     }
     // nameHash, inlined so that the bytes are checked and hashed in one pass.
+    const multiplier = this.multiplier;
     let hash = 0;
     for (; i < end; i++) {
       let c = s.charCodeAt(i);
       if (!isTchar(c)) break;
       if (c >= 65 && c <= 90) c |= 0x20;
-      hash = (Math.imul(hash, 31) + c) | 0;
+      hash = (Math.imul(hash, multiplier) + c) | 0;
     }
     const nameEnd = i;
     while (i < end && isOws(s.charCodeAt(i))) i++;
@@ -131,15 +139,37 @@ export class HeaderNameSet {
 /** Most names allowsElement compares an element with whole before it scans the element. */
 const WHOLE_TRIES = 2;
 
-/** A hash of the name `s[start, end)` with A-Z folded to a-z; allowsElement computes the same inline. */
-function nameHash(s: string, start: number, end: number): number {
+/** The multipliers HeaderNameSet tries for nameHash, in turn. */
+const MULTIPLIERS = [31, 37, 131, 257, 1_000_003, 16_777_619, 2_654_435_761 | 0, 40_503];
+
+/** A hash of the lowercase `name` (A-Z folded to a-z); allowsElement computes the same inline. */
+function nameHash(name: string, multiplier: number): number {
   let hash = 0;
-  for (let i = start; i < end; i++) {
-    let c = s.charCodeAt(i);
+  for (let i = 0; i < name.length; i++) {
+    let c = name.charCodeAt(i);
     if (c >= 65 && c <= 90) c |= 0x20;
-    hash = (Math.imul(hash, 31) + c) | 0;
+    hash = (Math.imul(hash, multiplier) + c) | 0;
   }
   return mix(hash);
+}
+
+/** The first multiplier giving every name its own hash, else the one whose largest group of names sharing a hash is smallest. */
+function fewestCollisions(names: readonly string[]): number {
+  let best = MULTIPLIERS[0] as number;
+  let bestGroup = Infinity;
+  for (const multiplier of MULTIPLIERS) {
+    const groups = new Map<number, number>();
+    let largest = 0;
+    for (const name of names) {
+      const hash = nameHash(name, multiplier);
+      const size = (groups.get(hash) ?? 0) + 1;
+      groups.set(hash, size);
+      largest = Math.max(largest, size);
+    }
+    if (largest === 1) return multiplier;
+    if (largest < bestGroup) [best, bestGroup] = [multiplier, largest];
+  }
+  return best;
 }
 
 /** Spreads the polynomial hash's high bits into the low ones the table indexes by. */
