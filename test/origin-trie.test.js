@@ -231,13 +231,47 @@ test('OriginMatcher walks an origin longer than any browser sends each time, and
   const longRefused = `${long}.evil`;
   const atBound = `https://${'b'.repeat(24)}.${Array(4).fill(label).join('.')}.example.org`;
   assert.equal(atBound.length, 300);
+  const trie = new OriginTrie();
+  patterns.forEach((p, id) => trie.add(p, id));
+  trie.compile();
+  const short = 'https://cdn.example.org';
   for (let i = 0; i < 3; i++) {
-    assert.equal(m.match(long), 0);
-    assert.equal(m.match(longRefused), NO_MATCH);
-    assert.equal(m.match(atBound), 0);
+    for (const origin of [long, longRefused, atBound, short]) assert.equal(m.match(origin), trie.match(origin));
   }
+  assert.equal(m.match(short), 0);
   // The ring is private; reading it is the only way to see what it holds without timing.
   const held = m['recentOrigins'];
   assert.ok(!held.includes(long) && !held.includes(longRefused), 'an origin over 300 characters is not remembered');
   assert.ok(held.includes(atBound), 'one of 300 characters is');
+});
+
+test('an origin whose host is over 253 characters (no DNS name) is refused, and a long one without scanning it', () => {
+  const trie = new OriginTrie();
+  parseAll(['https://*.example.org', 'http://*.example.org:*']).forEach((p, id) => trie.add(p, id));
+  trie.compile();
+  const label = 'a'.repeat(60);
+  const hostOf = (length) => {
+    const base = '.example.org';
+    let sub = '';
+    while (sub.length + base.length < length) sub += sub.length % 61 === 60 ? '.' : 'b';
+    return sub.replace(/\.$/, 'c') + base;
+  };
+  assert.equal(hostOf(253).length, 253);
+  assert.equal(trie.match(`https://${hostOf(253)}`), 0);
+  assert.equal(trie.match(`http://${hostOf(253)}:65535`), 1);
+  assert.equal(trie.match(`https://${hostOf(254)}`), NO_MATCH);
+  assert.equal(trie.match(`http://${hostOf(254)}:1`), NO_MATCH);
+  // Counting the characters read: a 16 KB Origin (valid labels) is refused by its length alone.
+  class CountingValue extends String {
+    work = 0;
+    charCodeAt(i) {
+      this.work++;
+      return super.charCodeAt(i);
+    }
+  }
+  const long = new CountingValue(`https://${Array(250).fill(label).join('.')}.example.org`);
+  assert.equal(trie.match(long), NO_MATCH);
+  assert.ok(long.work < 20, `${long.work} characters read of ${long.length}`);
+  // One a few characters over the bound, with no port, is refused after its host is scanned.
+  assert.equal(trie.match(`https://${hostOf(258)}`), NO_MATCH);
 });

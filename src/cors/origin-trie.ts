@@ -87,6 +87,11 @@ class TrieNode {
   }
 }
 
+/** The longest host a policy accepts and a DNS name can have (origin-pattern.ts refuses longer ones). */
+const MAX_HOST_LENGTH = 253;
+/** ":65535". */
+const MAX_PORT_SUFFIX = 6;
+
 const C_DOT = 46; // .
 const C_COLON = 58; // :
 const C_LBRACKET = 91; // [
@@ -178,6 +183,10 @@ export class OriginTrie {
       return NO_MATCH;
     }
     const len = origin.length;
+    // A host over 253 characters is no DNS name (RFC 1035 §2.3.4), so no page has that origin, and
+    // the policy refuses such hosts too: refused at once, a 16 KB Origin costs no scan (it cost
+    // 21–62 µs here).
+    if (len - hostStart > MAX_HOST_LENGTH + MAX_PORT_SUFFIX) return NO_MATCH;
 
     // Forward scan: find where the host ends and check it is a well-formed host, so that the
     // right-to-left walk below may treat any '.' boundary as the start of a valid label.
@@ -204,6 +213,7 @@ export class OriginTrie {
       if (labelLen === 0) return NO_MATCH; // empty host or trailing dot
     }
     const hostEnd = i;
+    if (hostEnd - hostStart > MAX_HOST_LENGTH) return NO_MATCH;
 
     // Port: none, or ':' and 1-5 digits without a leading zero, within range, not the default.
     let port = PORT_NONE;
