@@ -70,7 +70,7 @@ export class OriginMatcher {
     }
     if (!this.hasPatterns) return NO_MATCH;
     // A longer origin is no browser's (a host has at most 253 characters) and would be compared
-    // whole with each remembered one of its length: it is walked and not remembered.
+    // whole with each remembered one of its length: the trie refuses it by its length, unremembered.
     if (origin.length > RECENT_MAX_LENGTH) return this.trie.match(origin);
     const recent = this.recentOrigins;
     for (let i = 0; i < RECENT; i++) if (recent[i] === origin) return this.recentIds[i] as number;
