@@ -65,6 +65,10 @@ const edges = [
   ['gzip;q=0.5 , br;q=0.6', BR_GZ, 'br'],
   ['\u0130dentity, gzip', GZ, 'gzip'], // non-ASCII never folds to an ASCII coding name
   ['identity;q=0', GZ, 'identity'], // no acceptable sibling either: identity is the fallback
+  ['gzip;qq=0', GZ, 'gzip'], // only a parameter named exactly q is the weight
+  ['br;q=0, *', BR_GZ, 'gzip'], // an explicit q=0 is not overridden by *
+  ['gzip ;q=0', GZ, 'identity'], // OWS before the parameters: still read
+  ['gzip\t;q=0, br', BR_GZ, 'br'],
 ];
 for (const [header, available, expected] of edges) {
   test(`Accept-Encoding edge ${JSON.stringify(header)} -> ${expected}`, () => {
