@@ -18,6 +18,10 @@ const valid = [
   ['https://xn--bcher-kva.de', 'https', 'xn--bcher-kva.de', false, PORT_NONE, false],
   ['https://my_host.example.com', 'https', 'my_host.example.com', false, PORT_NONE, false],
   ['https://example.com:65535', 'https', 'example.com', false, 65535, false],
+  // the longest hosts: 253 characters, and a "*." base of 251 (its subdomains have 253 and up)
+  ...[[`${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`, false], [`${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(59)}`, true]].map(
+    ([host, subdomains]) => [`https://${subdomains ? '*.' : ''}${host}`, 'https', host, subdomains, PORT_NONE, false],
+  ),
   // app origins: exact only, host kept byte-for-byte (Safari extension ids are uppercase UUIDs)
   ['capacitor://localhost', 'capacitor', 'localhost', false, PORT_NONE, false],
   ['ionic://localhost', 'ionic', 'localhost', false, PORT_NONE, false],
@@ -82,6 +86,9 @@ const invalid = [
   ['https://example.com.', 'trailing dot', '"https://example.com"'],
   ['https://exa mple.com', 'not a valid host', 'host'],
   ['https://a..example.com', 'not a valid host', 'host'],
+  // a host has at most 253 characters, and "*." adds at least two to its base
+  [`https://${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(62)}`, 'at most 253 characters', 'host'],
+  [`https://*.${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(60)}`, '251 after "*."', 'host'],
   [' https://example.com', 'whitespace', '"https://example.com"'],
   ['', 'empty', '"https://app.example.com", or remove the entry'],
   [' ', 'empty', '"https://app.example.com", or remove the entry'],

@@ -344,8 +344,12 @@ function namedOrigin(source: string, scheme: string, host: string, port: number,
     return failSuggesting('a trailing dot makes a different origin from the one browsers send', `${scheme}://${host.slice(0, -1)}${portSuffix}`);
   }
   const labels = base.split('.');
-  if (base.length > 253 || !labels.every((l) => LABEL.test(l))) {
-    return fail('not a valid host: labels are 1 to 63 of a-z, 0-9, "-" and "_", joined by single dots', 'correct the host name');
+  // A host has at most 253 characters (RFC 1035 §2.3.4) and "*." adds a label and a dot to its base.
+  if (base.length > (subdomains ? 251 : 253) || !labels.every((l) => LABEL.test(l))) {
+    return fail(
+      'not a valid host: labels are 1 to 63 of a-z, 0-9, "-" and "_", joined by single dots, at most 253 characters (251 after "*.")',
+      'correct the host name',
+    );
   }
   const problem = DIGITS.test(labels[labels.length - 1] as string) ? ipv4Problem(scheme, base, subdomains, portSuffix) : null;
   if (problem !== null) return problem;
