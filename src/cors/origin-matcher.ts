@@ -21,6 +21,11 @@ export class OriginMatcher {
   private readonly exactIds: number[] = [];
   /** Exact origins when there are many. */
   private readonly exactMap: Map<string, number> | null;
+  /**
+   * The longest exact origin. A longer Origin is not looked up: V8 hashes the whole string on a
+   * Map lookup, and a new 16,000-character one cost 24 µs where a short one costs 0.1.
+   */
+  private readonly longestExact: number;
   private readonly trie = new OriginTrie();
   private readonly hasPatterns: boolean;
   /**
@@ -38,17 +43,20 @@ export class OriginMatcher {
   constructor(patterns: readonly OriginPattern[]) {
     this.patterns = patterns;
     const exact = new Map<string, number>();
+    let longestExact = 0;
     patterns.forEach((p, id) => {
       if (!p.subdomains && p.port !== PORT_ANY) {
         // The configured string is canonical (the parser guarantees it), so it is exactly what a
         // browser sends for this origin.
         if (!exact.has(p.source)) exact.set(p.source, id);
+        longestExact = Math.max(longestExact, p.source.length);
       } else {
         this.trie.add(p, id);
       }
     });
     this.trie.compile();
     this.hasPatterns = this.trie.entries > 0;
+    this.longestExact = longestExact;
     if (exact.size > LINEAR_LIMIT) {
       this.exactMap = exact;
     } else {
@@ -61,12 +69,9 @@ export class OriginMatcher {
   }
 
   match(origin: string): number {
-    if (this.exactMap !== null) {
-      const id = this.exactMap.get(origin);
-      if (id !== undefined) return id;
-    } else {
-      const list = this.exactList;
-      for (let i = 0; i < list.length; i++) if (list[i] === origin) return this.exactIds[i] as number;
+    if (origin.length <= this.longestExact) {
+      const id = this.exactMatch(origin);
+      if (id !== NO_MATCH) return id;
     }
     if (!this.hasPatterns) return NO_MATCH;
     // A longer origin is no browser's (a host has at most 253 characters) and would be compared
@@ -80,6 +85,13 @@ export class OriginMatcher {
     this.recentIds[this.nextRecent] = id;
     this.nextRecent = (this.nextRecent + 1) % RECENT;
     return id;
+  }
+
+  private exactMatch(origin: string): number {
+    if (this.exactMap !== null) return this.exactMap.get(origin) ?? NO_MATCH;
+    const list = this.exactList;
+    for (let i = 0; i < list.length; i++) if (list[i] === origin) return this.exactIds[i] as number;
+    return NO_MATCH;
   }
 }
 
