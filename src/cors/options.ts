@@ -335,7 +335,7 @@ function compileAllowedHeaders(value: unknown, report: Report): { any: boolean; 
     } else if (FORBIDDEN_REQUEST_HEADERS.includes(lower) || lower.startsWith('proxy-') || lower.startsWith('sec-')) {
       report(`allowedHeaders[${i}]`, h, 'a forbidden request header: browsers set it themselves and scripts cannot, so a preflight never asks for it', 'remove it');
     } else if (h.length > MAX_REQUEST_HEADERS_BYTES) {
-      report(`allowedHeaders[${i}]`, `${h.slice(0, 32)}… (${h.length} characters)`, `longer than the ${MAX_REQUEST_HEADERS_BYTES} bytes of Access-Control-Request-Headers this server reads, so no preflight could ask for it`, 'remove it, or use the header name the page really sends');
+      report(`allowedHeaders[${i}]`, `${h.slice(0, 32)}... (${h.length} characters)`, `longer than the ${MAX_REQUEST_HEADERS_BYTES} bytes of Access-Control-Request-Headers this server reads, so no preflight could ask for it`, 'remove it, or use the header name the page really sends');
     } else {
       names.push(lower);
     }
