@@ -93,6 +93,25 @@ for (const transport of TRANSPORTS.filter((t) => t.scheme === 'https')) {
       assert.equal(entry.remote, '127.0.0.1');
     });
 
+    test('under an allow-list, the 400 echoes an allowed Origin read from the request, and no other', async () => {
+      const listed = await serve({ root, cors: { origins: ['http://app.example'] }, ...transport.options() });
+      await new Promise((r) => listed.listen(0, '127.0.0.1', r));
+      try {
+        const p = listed.address().port;
+        const request = (origin) => `GET /a.woff2 HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: ${origin}\r\n\r\n`;
+        const allowed = (await cleartext(p, request('http://app.example'))).split('\r\n\r\n')[0];
+        assert.match(allowed, /^HTTP\/1\.1 400 /);
+        assert.match(allowed, /\r\nAccess-Control-Allow-Origin: http:\/\/app\.example(\r\n|$)/i);
+        assert.match(allowed, /\r\nVary: Origin(\r\n|$)/i);
+        const refused = (await cleartext(p, request('http://evil.example'))).split('\r\n\r\n')[0];
+        assert.match(refused, /^HTTP\/1\.1 400 /);
+        assert.doesNotMatch(refused, /Access-Control-Allow-Origin/i);
+        assert.match(refused, /\r\nVary: Origin(\r\n|$)/i);
+      } finally {
+        await listed.shutdown(100);
+      }
+    });
+
     test('a request that arrives a byte at a time is answered too', async () => {
       const answer = await new Promise((resolve, reject) => {
         const socket = net.connect(port, '127.0.0.1');

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
 import { testCertificate } from './transports.js';
-import { requestLineStatus, targetTooLong } from '../dist/static/client-error.js';
+import { originInRawHead, requestLineStatus, targetTooLong } from '../dist/static/client-error.js';
 
 const APP = 'https://app.example.com';
 
@@ -223,6 +223,33 @@ for (const server of SERVERS) {
       }
     });
 
+    test('an answer to a request node:http could not parse echoes an allowed Origin read from its raw head', async () => {
+      const cases = [
+        [`FOO /font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\n\r\n`, 501],
+        [`GET /font.woff2 HTTP/1.2\r\nHost: a.example\r\norigin:\t${APP} \r\n\r\n`, 505],
+        [`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\nX-Folded: a\r\n b\r\n\r\n`, 400],
+        // The Origin line after the overflow, so that it is in the read Node was parsing over TLS too.
+        [`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nX-Big: ${'a'.repeat(20_000)}\r\nOrigin: ${APP}\r\n\r\n`, 431],
+      ];
+      for (const [text, status] of cases) {
+        const r = await send(text);
+        assert.equal(r.status, status, r.raw.slice(0, 300));
+        assert.equal(r.head['access-control-allow-origin'], APP, `${status}: ${r.raw.slice(0, 300)}`);
+        assert.equal(r.head.vary, 'Origin');
+      }
+      // A refused origin, two Origin lines, one cut off by the end of what was sent: nothing echoed.
+      for (const text of [
+        'FOO / HTTP/1.1\r\nHost: a.example\r\nOrigin: https://evil.example\r\n\r\n',
+        `FOO / HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\nOrigin: ${APP}\r\n\r\n`,
+        `FOO / HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}`,
+      ]) {
+        const r = await send(text);
+        assert.equal(r.status, 501, r.raw);
+        assert.equal(r.head['access-control-allow-origin'], undefined, r.raw);
+        assert.equal(r.head.vary, 'Origin');
+      }
+    });
+
     test('CONNECT (authority-form) gets 405 with Allow and CORS, then the connection closes', async () => {
       const r = await send(`CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\nOrigin: ${APP}\r\n\r\n`);
       assert.equal(r.status, 405, r.raw);
@@ -257,6 +284,26 @@ test('targetTooLong: only a header overflow can be one', () => {
   const err = Object.assign(new Error('Parse Error'), { code: 'HPE_INVALID_METHOD', rawPacket: Buffer.from('GET /a HTTP/1.1'), bytesParsed: 6 });
   assert.equal(targetTooLong(err), false);
 });
+
+// The Origin line of the head holding node:http's error (at the bad method FOO, or at 0): [raw, expected].
+const rawOrigins = [
+  ['FOO / HTTP/1.1\r\nOrigin: https://a.test\r\n\r\n', 'https://a.test'],
+  ['FOO / HTTP/1.1\r\nORIGIN:https://a.test \t\r\n\r\n', 'https://a.test'],
+  ['FOO / HTTP/1.1\r\nX-Origin: https://a.test\r\nOrigins: x\r\n\r\n', undefined],
+  ['FOO / HTTP/1.1\r\nOrigin : https://a.test\r\n\r\n', undefined],
+  ['FOO / HTTP/1.1\r\nOrigin: https://a.test\r\norigin: https://a.test\r\n\r\n', undefined],
+  ['FOO / HTTP/1.1\r\nOrigin: https://a.test', undefined],
+  ['FOO / HTTP/1.1\r\nHost: x\r\n\r\nOrigin: https://body.test\r\n', undefined],
+  ['GET / HTTP/1.1\r\nOrigin: https://first.test\r\n\r\nFOO / HTTP/1.1\r\nOrigin: https://second.test\r\n\r\n', 'https://second.test'],
+  ['GET / HTTP/1.1\r\nOrigin: https://first.test\r\n\r\nFOO / HTTP/1.1\r\n\r\n', undefined],
+  ['Origin: https://a.test\r\n\r\n', undefined],
+];
+for (const [raw, expected] of rawOrigins) {
+  test(`originInRawHead ${JSON.stringify(raw)} -> ${expected}`, () => {
+    const at = Math.max(0, raw.indexOf('FOO'));
+    assert.equal(originInRawHead(Buffer.from(raw, 'latin1'), at), expected);
+  });
+}
 
 // The request line holding node:http's error, when it is well formed but for the part refused.
 const lineErrors = [

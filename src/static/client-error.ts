@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ActualBlocks } from '../cors/response-headers.js';
+import { equalsLower } from '../http/tokens.js';
 import { clientErrorLine, type LogFormat } from './access-log.js';
 import { closeLingering, markLingering } from './lingering-close.js';
 import { rawErrorResponse } from './representation.js';
@@ -70,17 +71,56 @@ export function targetTooLong(err: NodeJS.ErrnoException & { rawPacket?: unknown
   return lineEnd === -1 || lineEnd >= at;
 }
 
+/**
+ * The value of the one `Origin` field line in the request head holding byte `at` of `raw` (the
+ * bytes node:http was parsing when it failed), or undefined: no such line, two or more (no one
+ * origin to answer), or one not whole in `raw`. The head starts after the last blank line before
+ * `at` (a request pipelined behind another) and ends at the next one. Node parsed none of the
+ * head's fields, so this is the only way an answer to a malformed request can name its origin.
+ */
+export function originInRawHead(raw: Buffer, at: number): string | undefined {
+  const blank = at >= 4 ? raw.lastIndexOf('\r\n\r\n', at - 4) : -1;
+  const start = blank === -1 ? 0 : blank + 4;
+  const end = raw.indexOf('\r\n\r\n', start);
+  const head = raw.toString('latin1', start, end === -1 ? raw.length : end + 2);
+  let origin: string | undefined;
+  let lines = 0;
+  // After the request line, each line ended by CRLF; a last one cut off by the read is not read.
+  for (let i = head.indexOf('\r\n'), next = head.indexOf('\r\n', i + 2); i !== -1 && next !== -1; i = next, next = head.indexOf('\r\n', i + 2)) {
+    if (next - i < 9 || head.charCodeAt(i + 8) !== 58 /* : */ || !equalsLower(head.slice(i + 2, i + 8), 'origin')) continue;
+    origin = head.slice(i + 9, next).replace(OWS_AROUND, '');
+    lines++;
+  }
+  return lines === 1 ? origin : undefined;
+}
+
+/** Optional whitespace (SP and HTAB only, RFC 9110 §5.6.3) at either end of a field value. */
+const OWS_AROUND = /^[ \t]+|[ \t]+$/g;
+
+/**
+ * The origin an answer written outside the handler echoes in Access-Control-Allow-Origin: the
+ * request's, read from its raw head, when the policy allows it (under `*` every answer says `*`).
+ */
+export function echoedOrigin(raw: unknown, at: unknown, context: ClientErrorContext): string | undefined {
+  if (!Buffer.isBuffer(raw) || typeof at !== 'number') return undefined;
+  const origin = originInRawHead(raw, at);
+  return origin !== undefined && context.echoes(origin) ? origin : undefined;
+}
+
 /** What the answer needs at the moment of the error (a reload may have changed it since start-up). */
 export interface ClientErrorContext {
   readonly cors: () => ActualBlocks;
+  /** True when a response to `origin` carries it in Access-Control-Allow-Origin (StaticHandler.echoesOrigin). */
+  readonly echoes: (origin: string) => boolean;
   readonly log: () => ((line: string) => void) | undefined;
   readonly logFormat: () => LogFormat;
 }
 
 /**
  * Answers an HTTP/1.x request Node could not parse (400, 414, 431, 413, 408, 501, 505) ourselves, with the CORS
- * headers the policy gives every response: Node's own answer has none, so a browser would report
- * a CORS error and hide the status. Then the connection is closed. A failed TLS handshake (Node
+ * headers the policy gives every response (the request's origin read from its raw head, when the
+ * bytes Node was parsing hold it): Node's own answer has none, so a browser would report a CORS
+ * error and hide the status. Then the connection is closed. A failed TLS handshake (Node
  * reports it here too, with no HTTP spoken yet) only closes the connection.
  */
 export function answerClientError(context: ClientErrorContext): (err: NodeJS.ErrnoException, socket: Duplex) => void {
@@ -92,7 +132,8 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && !retimed && retimeBehindAnswers(socket, () => handle(err, socket, true))) return;
     if (closeAfterAnswer(socket)) return;
     const [status, reason] = targetTooLong(err) ? URI_TOO_LONG : (requestLineStatus(err) ?? CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request']);
-    const answer = rawErrorResponse(context.cors(), status, reason);
+    const e = err as NodeJS.ErrnoException & { rawPacket?: unknown; bytesParsed?: unknown };
+    const answer = rawErrorResponse(context.cors(), status, reason, echoedOrigin(e.rawPacket, e.bytesParsed, context));
     socket.write(answer.text);
     closeLingering(socket);
     // Logged too: probes with malformed requests must leave a trace.

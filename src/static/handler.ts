@@ -81,6 +81,12 @@ export interface StaticHandler {
   readonly stats: StaticStats;
   /** The CORS blocks every response carries (for answers written outside the handler). */
   readonly corsBlocks: ActualBlocks;
+  /**
+   * True when a response to a request from `origin` echoes it in Access-Control-Allow-Origin (the
+   * policy lists or matches it; under `*` every response says `*` instead): for answers written
+   * outside the handler, with `corsBlocks.allowed`.
+   */
+  echoesOrigin(origin: string): boolean;
   /** From now on, responses carry `Connection: close` (HTTP/1.1 keep-alive clients reconnect). */
   drain(): void;
   /** Calls `callback` once no response is in flight (at once if none is). */
@@ -125,6 +131,7 @@ export async function handlerFor(config: ResolvedServerOptions, given?: ServerOp
     root: { value: files.table.root },
     stats: { get: () => files.stats() },
     corsBlocks: { get: () => files.blocks.cors },
+    echoesOrigin: { value: (origin: string) => files.echoesOrigin(origin) },
     reload: { value: reload },
     reconfigure: { value: (fresh: ResolvedServerOptions) => files.reconfigure(fresh) },
     drain: { value: () => void (files.draining = true) },
@@ -432,6 +439,10 @@ class StaticFiles {
       target: req.url,
     });
     (this.debug as (line: string) => void)(line);
+  }
+
+  echoesOrigin(origin: string): boolean {
+    return this.variantOf(origin) === 1;
   }
 
   /** 1 when the request's origin is allowed (its slots must be filled), else 0. */

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { clientErrorLine } from './access-log.js';
-import type { ClientErrorContext } from './client-error.js';
+import { echoedOrigin, type ClientErrorContext } from './client-error.js';
 import { closeLingering } from './lingering-close.js';
 import { rawErrorResponse } from './representation.js';
 
@@ -116,7 +116,7 @@ export function answerPlainHttp(server: TlsServer, handshakeTimeout: number, con
         startTls.call(server, socket);
       } else if (kind === 'http') {
         unstarted.started(socket);
-        answer(socket, context);
+        answer(socket, seen, context);
       } else socket.destroy();
     };
     socket.on('data', onData);
@@ -125,12 +125,13 @@ export function answerPlainHttp(server: TlsServer, handshakeTimeout: number, con
 }
 
 /**
- * The 400, with the CORS headers every response carries, then a lingering close (lingering-close.ts):
+ * The 400, with the CORS headers every response carries (the origin read from `seen`, the bytes
+ * received so far, which hold a whole head when the client wrote it at once), then a lingering close (lingering-close.ts):
  * the rest of the request is read and dropped, as closing with unread bytes would send a TCP reset,
  * which can make the client lose the answer.
  */
-function answer(socket: Socket, context: ClientErrorContext): void {
-  const response = rawErrorResponse(context.cors(), 400, 'Bad Request', PLAIN_HTTP_BODY);
+function answer(socket: Socket, seen: Buffer, context: ClientErrorContext): void {
+  const response = rawErrorResponse(context.cors(), 400, 'Bad Request', echoedOrigin(seen, 0, context), PLAIN_HTTP_BODY);
   socket.write(response.text);
   closeLingering(socket);
   context.log()?.(clientErrorLine(socket.remoteAddress, 400, response.bodyBytes, context.logFormat()));

@@ -198,12 +198,17 @@ export class ResponseBlocks {
 }
 
 /**
- * The raw text of a response for a request Node could not parse, with the CORS headers that do not
- * depend on the (unknown) origin: under `*`, `Access-Control-Allow-Origin: *`; else Vary: Origin.
- * `body`: ASCII text (its length is its size in bytes), the reason phrase by default.
+ * The raw text of a response for a request Node could not parse, with the CORS headers for
+ * `origin` (one the policy allows, read from the raw head; undefined when unknown or refused:
+ * then, under `*`, `Access-Control-Allow-Origin: *`, else Vary: Origin alone). An allowed origin is
+ * a configured one or a match of the trie's strict host grammar, so it holds no CR, LF or other
+ * byte that could break the head. `body`: ASCII text (its length is its size in bytes), the reason
+ * phrase by default.
  */
-export function rawErrorResponse(cors: ActualBlocks, status: number, reason: string, body = `${reason}\n`): { text: string; bodyBytes: number } {
-  const h = block([], cors, 0, false, NO_VALUES).h;
+export function rawErrorResponse(cors: ActualBlocks, status: number, reason: string, origin: string | undefined, body = `${reason}\n`): { text: string; bodyBytes: number } {
+  const b = block([], cors, origin === undefined ? 0 : 1, false, NO_VALUES);
+  const h = b.h;
+  for (const slot of b.slots) h[slot] = origin as string;
   let fields = '';
   for (let i = 0; i < h.length; i += 2) fields += `${h[i] as string}: ${h[i + 1] as string}\r\n`;
   const text =

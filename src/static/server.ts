@@ -57,7 +57,12 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
   let config = validate(options);
   let given = options;
   const handler = await handlerFor(config);
-  const clientErrors: ClientErrorContext = { cors: () => handler.corsBlocks, log: () => config.log, logFormat: () => config.logFormat };
+  const clientErrors: ClientErrorContext = {
+    cors: () => handler.corsBlocks,
+    echoes: (origin) => handler.echoesOrigin(origin),
+    log: () => config.log,
+    logFormat: () => config.logFormat,
+  };
   const { node, sessions, unstarted } = await createNodeServer(config, handler, clientErrors);
   applyHttp1Timeouts(node, config);
   const sends = watchSends(node, config);
