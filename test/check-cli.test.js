@@ -383,3 +383,17 @@ test("the README's transcript is this command's real output", async () => {
     await demo.close();
   }
 });
+
+test('check: a mistyped flag gets the one it most likely meant; a HAR file that cannot be read or parsed says so', async (t) => {
+  const err = [];
+  const io = { out: () => {}, err: (s) => err.push(s) };
+  assert.equal(await runCheck(['https://a.example/', '--orign', 'https://b.example'], io), 2);
+  assert.match(err.at(-1), /unknown option --orign: did you mean --origin\?/);
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-har-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  assert.equal(await runCheck(['--har', join(dir, 'missing.har')], io), 2);
+  assert.match(err.at(-1), /missing\.har: cannot be read \(ENOENT: no such file or directory.*\); give the path of a HAR file/);
+  writeFileSync(join(dir, 'bad.har'), '{x');
+  assert.equal(await runCheck(['--har', join(dir, 'bad.har')], io), 2);
+  assert.match(err.at(-1), /bad\.har: not JSON, so no HAR file \(.*\); export one from DevTools/);
+});

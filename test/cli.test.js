@@ -232,6 +232,9 @@ for (const extra of [[], ['--workers', '2']]) {
     // Graceful: the download in flight keeps the process alive.
     const early = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve(null), 500))]);
     assert.equal(early, null, `exited on the first SIGINT: ${JSON.stringify(early)} ${r.err}`);
+    // Said once (by the primary alone under --workers), so the wait does not look like a hang.
+    await until(() => /xorigin: stopping.*responses in flight finish.*Ctrl-C again exits at once/.test(r.err), 'the stop announced on stderr');
+    assert.equal(r.err.match(/xorigin: stopping/g).length, 1, r.err);
     r.child.kill('SIGINT');
     // At once, not at the end of the 10 s grace the held download would otherwise be given (which
     // ends with 0, not 130): 5 s leaves a slow machine room and stays well inside that grace.
@@ -301,6 +304,41 @@ test('CLI: bad flags exit 2 and name every option', async () => {
   assert.equal(unknown.code, 2);
   assert.match(unknown.err, /--colour/);
   assertNoStack(unknown);
+});
+
+test('CLI: with no arguments, the help on stderr and exit 2', async () => {
+  const r = await runCli([]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /^xorigin serve \[root\] \[options\]/);
+  assert.match(r.err, /--origin O/);
+  assert.equal(r.out, '');
+});
+
+test('CLI: a mistyped flag or config key gets the one it most likely meant', async (t) => {
+  const flag = await runCli(['serve', 'example', '--prot', '8080']);
+  assert.equal(flag.code, 2);
+  assert.match(flag.err, /unknown option --prot\. Fix: did you mean --port\?/);
+  assertNoStack(flag);
+  const spelled = await runCli(['serve', 'example', '--max_age', '60']);
+  assert.match(spelled.err, /did you mean --max-age\?/);
+  const far = await runCli(['serve', 'example', '--colour']);
+  assert.match(far.err, /unknown option --colour\. Fix: see xorigin --help/);
+  const key = await runCli(['serve', '--config', writeConfig(tempDir(t), { root: 'example', prot: 1 })]);
+  assert.equal(key.code, 2);
+  assert.match(key.err, /prot = 1: unknown key in the config file\. Fix: did you mean "port"\?/);
+});
+
+test('CLI: the fix of a policy problem from a flag is said in flags', async (t) => {
+  const maxAge = await runCli(['serve', 'example', '--origin', APP, '--max-age', '100000']);
+  assert.equal(maxAge.code, 2);
+  assert.match(maxAge.err, /cors\.maxAge = 100000: .* Fix: use e\.g\. --max-age 7200 /);
+  const star = await runCli(['serve', 'example', '--origin', '*', '--credentials']);
+  assert.match(star.err, /cors\.origins = \["\*"\]: .* or drop --credentials\./);
+  const insecure = await runCli(['serve', 'example', '--origin', 'http://a.example', '--credentials']);
+  assert.match(insecure.err, /tolerateInsecureOrigins has no flag: set it in a config file's "cors" object/);
+  // From a config file, the advice stays in the file's terms.
+  const file = await runCli(['serve', '--config', writeConfig(tempDir(t), { root: '.', cors: { origins: [APP], maxAge: 100000 } })]);
+  assert.match(file.err, /cors\.maxAge = 100000: .* Fix: use e\.g\. maxAge: 7200 /);
 });
 
 test('CLI: a config file that is not valid JSON is named as such (not as unreadable), with the parser\'s position', async (t) => {

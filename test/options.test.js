@@ -159,3 +159,16 @@ test('a log callback that throws is reported once on stderr and the server keeps
   assert.deepEqual(written, ['xorigin: the log callback threw: disk full; continuing\n']);
 });
 
+test('closestName: the known name a mistyped one most likely meant, or none', async () => {
+  const { closestName } = await import('../dist/static/closest-name.js');
+  const known = ['port', 'host', 'root', 'maxAge', 'max-age', 'keepAliveTimeout', 'cors', 'log'];
+  assert.equal(closestName('prot', known), 'port'); // two neighbours swapped: one edit
+  assert.equal(closestName('max_age', ['maxAge']), 'maxAge'); // case, dashes and underscores do not count
+  assert.equal(closestName('MAXAGE', ['max-age']), 'max-age');
+  assert.equal(closestName('keepAliveTimout', known), 'keepAliveTimeout');
+  assert.equal(closestName('keepAlveTimout', known), 'keepAliveTimeout'); // two edits past 4 characters
+  assert.equal(closestName('lg', known), 'log');
+  assert.equal(closestName('xx', known), undefined); // two edits in a short name: too far
+  assert.equal(closestName('colour', known), undefined);
+  assert.equal(closestName('kepAlveTimot', known), undefined); // three edits
+});

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { PolicyError } from '../cors/errors.js';
+import { argumentsProblem } from './argument-errors.js';
 import { OPTION_SCHEMA, type OptionSpec } from '../static/options.js';
 
 /** The one precedence rule, as --help and the README state it. */
@@ -71,9 +72,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   try {
     parsed = parseArgs({ args: joinNegativeValues(argv), allowPositionals: true, strict: true, options: parseSpec(), tokens: true });
   } catch (e) {
-    // parseArgs' own wording, on one line, without its trailing period (the message adds one).
-    const reason = (e as Error).message.replace(/\s*\n\s*/g, ' ').replace(/\.+$/, '');
-    throw new PolicyError([{ option: 'arguments', value: argv.join(' '), reason, fix: 'see xorigin --help' }]);
+    const { reason, meant } = argumentsProblem(e, Object.keys(parseSpec()));
+    throw new PolicyError([{ option: 'arguments', value: argv.join(' '), reason, fix: meant === undefined ? 'see xorigin --help' : `did you mean ${meant}? (see xorigin --help)` }]);
   }
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   const options: Record<string, unknown> = {};

@@ -1,6 +1,7 @@
 // `xorigin check URL --origin O ...`: sends what a browser would send, and says what the browser
 // decides and why, with the fix for the server's operator. `--har FILE` explains a DevTools export.
 import { parseArgs } from 'node:util';
+import { argumentsProblem } from './argument-errors.js';
 import {
   CheckInputError, evaluateCors, parseHeaderLine, parseOrigin, type Browser, type CheckRequest, type CorsVerdict, type Credentials,
   type HeaderPair, type OutgoingRequest, type ServerResponse,
@@ -131,21 +132,19 @@ interface Parsed {
   request: Omit<CheckOptions, 'url' | 'origin'>;
 }
 
+const CHECK_FLAGS = {
+  origin: { type: 'string' }, method: { type: 'string' }, header: { type: 'string', multiple: true },
+  credentials: { type: 'string' }, as: { type: 'string' }, browser: { type: 'string' }, timeout: { type: 'string' }, deadline: { type: 'string' },
+  json: { type: 'boolean' }, har: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
 function parse(argv: readonly string[]): Parsed {
   let p;
   try {
-    p = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        origin: { type: 'string' }, method: { type: 'string' }, header: { type: 'string', multiple: true },
-        credentials: { type: 'string' }, as: { type: 'string' }, browser: { type: 'string' }, timeout: { type: 'string' }, deadline: { type: 'string' },
-        json: { type: 'boolean' }, har: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
+    p = parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: CHECK_FLAGS });
   } catch (e) {
-    throw new CheckInputError((e as Error).message.replace(/\s*\n\s*/g, ' ').replace(/\.+$/, ''));
+    const { reason, meant } = argumentsProblem(e, Object.keys(CHECK_FLAGS));
+    throw new CheckInputError(meant === undefined ? `${reason} (see xorigin check --help)` : `${reason}: did you mean ${meant}?`);
   }
   const v = p.values;
   const oneOf = <T extends string>(flag: string, value: string | undefined, allowed: readonly T[], dflt: T): T => {

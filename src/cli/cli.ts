@@ -66,6 +66,12 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = await runCheck(argv.slice(1), { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) });
     return;
   }
+  if (argv.length === 0) {
+    // Nothing asked: what there is to ask, as an error (exit 2), since nothing was done.
+    process.stderr.write(`${helpText()}\n`);
+    process.exitCode = 2;
+    return;
+  }
   try {
     const cmd = parseCommandLine(argv);
     if (cmd.help) process.stdout.write(`${helpText()}\n`);

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { PolicyError, type PolicyProblem } from '../cors/errors.js';
+import { KNOWN_OPTIONS } from '../cors/options.js';
 import { OPTION_SCHEMA, SERVER_SCHEMA, checkOption, unknownKeys, validateServerOptions, type OptionSpec, type ServerOptions } from '../static/options.js';
 import { defaultEtagCacheDir } from '../static/etag-cache.js';
 import { readSmallRegularFile } from '../static/operator-files.js';
@@ -235,6 +236,27 @@ export function resolveSettings(cmd: CommandLine, env: NodeJS.ProcessEnv, pinned
   const { port, host, workers } = cliSettings(all, flags.port === undefined && fromEnv.port !== undefined, problems);
   const options = serverOptions(all, env, problems);
   checkServerOptions(options, problems);
-  if (problems.length > 0) throw new PolicyError(problems);
+  if (problems.length > 0) throw new PolicyError(problems.map((p) => inFlagTerms(p, cmd)));
   return { options, port, host, workers };
+}
+
+/**
+ * A problem's fix in the terms of the flags given: its `name: value` advice about an option a flag
+ * set, as the flag says it (`maxAge: 7200` as `--max-age 7200`, `set credentials: false` as `drop
+ * --credentials`); the problem keeps the option's own name, as the config file and the API spell it. A policy option the fix
+ * names that has no flag is said to belong in the config file's "cors" object.
+ */
+function inFlagTerms(p: PolicyProblem, cmd: CommandLine): PolicyProblem {
+  const given = (spec: OptionSpec | undefined): spec is OptionSpec & { flag: NonNullable<OptionSpec['flag']> } =>
+    spec?.flag !== undefined && Object.hasOwn(cmd.options, spec.name);
+  let fix = p.fix.replace(/\b(set )?(\w+): ([^\s,;)]+)/g, (said, set: string | undefined, name: string, value: string) => {
+    const spec = OPTION_SCHEMA.find((s) => s.name === name);
+    if (!given(spec)) return said;
+    const verb = set === undefined ? '' : value === 'false' && spec.flag.arg === undefined ? 'drop ' : 'pass ';
+    if (spec.flag.arg !== undefined) return `${verb}--${spec.flag.name} ${value}`;
+    return value === 'false' ? `${verb}--${verb === 'drop ' ? '' : 'no-'}${spec.flag.name}` : `${verb}--${spec.flag.name}`;
+  });
+  const flagless = KNOWN_OPTIONS.filter((name) => !OPTION_SCHEMA.some((s) => s.name === name && s.flag !== undefined) && new RegExp(`\\b${name}:`).test(fix));
+  if (flagless.length > 0 && cmd.options.config === undefined) fix += ` (${flagless.join(', ')} has no flag: set it in a config file's "cors" object, --config FILE)`;
+  return fix === p.fix ? p : { ...p, fix };
 }

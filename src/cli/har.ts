@@ -83,15 +83,21 @@ function readEntry(raw: unknown, n: number, pages: ReadonlyMap<unknown, string>)
 
 /** Reads FILE as a HAR: a clear CheckInputError when it is not JSON or has no entries. */
 function readHar(file: string): (Entry | null)[] {
+  const howTo = `export one from DevTools' Network panel ("Save all as HAR")`;
+  let contents: string;
+  try {
+    contents = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CheckInputError(`--har ${file}: cannot be read (${(e as Error).message}); give the path of a HAR file, or ${howTo}`);
+  }
   let har: unknown;
   try {
-    har = JSON.parse(readFileSync(file, 'utf8'));
+    har = JSON.parse(contents);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CheckInputError(`--har ${file}: ${code ?? 'not JSON'}${code === undefined ? ' (not a HAR file)' : ''}`);
+    throw new CheckInputError(`--har ${file}: not JSON, so no HAR file (${(e as Error).message}); ${howTo}`);
   }
   const log = record(record(har).log);
-  if (!Array.isArray(log.entries)) throw new CheckInputError(`--har ${file}: no log.entries; export it from DevTools' Network panel ("Save all as HAR")`);
+  if (!Array.isArray(log.entries)) throw new CheckInputError(`--har ${file}: no log.entries; ${howTo}`);
   const pages = new Map<unknown, string>();
   for (const page of Array.isArray(log.pages) ? log.pages : []) {
     const title = text(record(page).title);

@@ -90,7 +90,8 @@ export interface CompiledPolicy {
 
 export const MAX_AGE_LIMIT = 86400;
 
-const KNOWN_OPTIONS: readonly string[] = [
+/** The policy option names (CorsOptions keys). */
+export const KNOWN_OPTIONS: readonly string[] = [
   'origins',
   'methods',
   'caseSensitiveMethods',

@@ -6,6 +6,7 @@ import type { CorsOptions } from '../cors/options.js';
 import { LOG_FORMATS, type LogFormat } from './access-log.js';
 import { loadTls, type TlsFiles, type TlsMaterial } from './tls.js';
 import { ticketKeysProblem } from './ticket-keys.js';
+import { closestName } from './closest-name.js';
 
 export interface ServerOptions {
   /** Directory to serve. */
@@ -309,12 +310,16 @@ export function checkOption(spec: OptionSpec, value: unknown, type: OptionType =
   return null;
 }
 
-/** Problems for keys of `raw` that no spec in `specs` names. */
+/** Problems for keys of `raw` that no spec in `specs` names, each with the known name it most likely meant. */
 export function unknownKeys(raw: Record<string, unknown>, specs: readonly OptionSpec[], what: string): PolicyProblem[] {
   const known = specs.map((s) => s.name);
   return Object.keys(raw)
     .filter((key) => !known.includes(key))
-    .map((key) => ({ option: key, value: raw[key], reason: `unknown ${what}`, fix: `remove it; known ones are ${known.join(', ')}` }));
+    .map((key) => {
+      const meant = closestName(key, known);
+      const fix = meant === undefined ? `remove it; known ones are ${known.join(', ')}` : `did you mean "${meant}"? Known ones are ${known.join(', ')}`;
+      return { option: key, value: raw[key], reason: `unknown ${what}`, fix };
+    });
 }
 
 /**
