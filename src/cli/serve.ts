@@ -6,6 +6,9 @@ import type { Settings } from './config.js';
 import { onStopSignals } from './signals.js';
 import { reloadOnSignal, type HeldReloads, type Reread } from './reload.js';
 
+/** How long a stopping server lets responses in flight finish (XoriginServer.shutdown's default). */
+const SHUTDOWN_GRACE = 10_000;
+
 /** `[::1]` for an IPv6 host, so the printed URL can be pasted. */
 export function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
@@ -42,5 +45,7 @@ export async function serve(settings: Settings, files: ReadonlyMap<string, Buffe
     process.stdout.write(`listening on ${server.scheme}://${urlHost(host)}:${String(actual)} (pid ${String(process.pid)})\n`);
   });
   reloadOnSignal(server, settings, reread, held);
-  onStopSignals(() => void server.shutdown().then(() => process.exit(0)));
+  // A worker stops when its primary says so, and the primary says it for all of them.
+  const announce = cluster.isWorker ? undefined : `xorigin: stopping: responses in flight finish (up to ${String(SHUTDOWN_GRACE / 1000)} s); Ctrl-C again exits at once`;
+  onStopSignals(() => void server.shutdown(SHUTDOWN_GRACE).then(() => process.exit(0)), undefined, announce);
 }

@@ -79,6 +79,7 @@ export function supervise(settings: Settings, reread: Reread, config: ConfigInFo
     () => {
       for (const w of liveWorkers()) w.process.kill('SIGKILL');
     },
+    `xorigin: stopping ${String(count)} workers: responses in flight finish (up to ${String(STOP_DEADLINE / 1000)} s); Ctrl-C again exits at once`,
   );
   return reload;
 }
