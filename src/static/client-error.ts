@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ActualBlocks } from '../cors/response-headers.js';
-import { equalsLower } from '../http/tokens.js';
+import { equalsLower, isOws } from '../http/tokens.js';
 import { clientErrorLine, type LogFormat } from './access-log.js';
 import { closeLingering, markLingering } from './lingering-close.js';
 import { rawErrorResponse } from './representation.js';
@@ -74,13 +74,16 @@ export function targetTooLong(err: NodeJS.ErrnoException & { rawPacket?: unknown
 /**
  * The value of the one `Origin` field line in the request head holding byte `at` of `raw` (the
  * bytes node:http was parsing when it failed), or undefined: no such line, two or more (no one
- * origin to answer), or one not whole in `raw`. The head starts after the last blank line before
- * `at` (a request pipelined behind another) and ends at the next one. Node parsed none of the
- * head's fields, so this is the only way an answer to a malformed request can name its origin.
+ * origin to answer), or one not whole in `raw`. Node parsed none of the head's fields, so this is
+ * the only way an answer to a malformed request can name its origin. The head starts at the line
+ * holding `at` when that is a request line (a bad method or version), else after the last blank
+ * line before `at` (a request pipelined behind another), and ends at the next blank line. Only
+ * these bytes are seen: a head split over two reads, or an earlier request's body that holds an
+ * Origin line, can give another of the connection's own Origin lines; the policy still decides.
+ * Linear in `raw`'s length: a 60 KB run of spaces in a value cost 1.6 s with a trimming regex.
  */
 export function originInRawHead(raw: Buffer, at: number): string | undefined {
-  const blank = at >= 4 ? raw.lastIndexOf('\r\n\r\n', at - 4) : -1;
-  const start = blank === -1 ? 0 : blank + 4;
+  const start = headStart(raw, at);
   const end = raw.indexOf('\r\n\r\n', start);
   const head = raw.toString('latin1', start, end === -1 ? raw.length : end + 2);
   let origin: string | undefined;
@@ -88,14 +91,28 @@ export function originInRawHead(raw: Buffer, at: number): string | undefined {
   // After the request line, each line ended by CRLF; a last one cut off by the read is not read.
   for (let i = head.indexOf('\r\n'), next = head.indexOf('\r\n', i + 2); i !== -1 && next !== -1; i = next, next = head.indexOf('\r\n', i + 2)) {
     if (next - i < 9 || head.charCodeAt(i + 8) !== 58 /* : */ || !equalsLower(head.slice(i + 2, i + 8), 'origin')) continue;
-    origin = head.slice(i + 9, next).replace(OWS_AROUND, '');
+    origin = withoutOws(head, i + 9, next);
     lines++;
   }
   return lines === 1 ? origin : undefined;
 }
 
-/** Optional whitespace (SP and HTAB only, RFC 9110 §5.6.3) at either end of a field value. */
-const OWS_AROUND = /^[ \t]+|[ \t]+$/g;
+/** Where the head holding byte `at` starts: see originInRawHead. */
+function headStart(raw: Buffer, at: number): number {
+  const lineStart = at > 0 ? raw.lastIndexOf(0x0a, at - 1) + 1 : 0;
+  const lineEnd = raw.indexOf(0x0a, lineStart);
+  const line = raw.toString('latin1', lineStart, lineEnd === -1 ? raw.length : lineEnd).replace(/\r$/, '');
+  if (REQUEST_LINE.test(line)) return lineStart;
+  const blank = at >= 4 ? raw.lastIndexOf('\r\n\r\n', at - 4) : -1;
+  return blank === -1 ? 0 : blank + 4;
+}
+
+/** `s[start, end)` without the optional whitespace (SP, HTAB: RFC 9110 §5.6.3) at either end. */
+export function withoutOws(s: string, start: number, end: number): string {
+  while (start < end && isOws(s.charCodeAt(start))) start++;
+  while (end > start && isOws(s.charCodeAt(end - 1))) end--;
+  return s.slice(start, end);
+}
 
 /**
  * The origin an answer written outside the handler echoes in Access-Control-Allow-Origin: the
