@@ -243,8 +243,8 @@ export function resolveSettings(cmd: CommandLine, env: NodeJS.ProcessEnv, pinned
 /**
  * A problem's fix in the terms of the flags given: its `name: value` advice about an option a flag
  * set, as the flag says it (`maxAge: 7200` as `--max-age 7200`, `set credentials: false` as `drop
- * --credentials`); the problem keeps the option's own name, as the config file and the API spell it. A policy option the fix
- * names that has no flag is said to belong in the config file's "cors" object.
+ * --credentials`). The problem keeps the option's own name, as the config file and the API spell
+ * it. A policy option the fix names that has no flag is said to belong in a config file.
  */
 function inFlagTerms(p: PolicyProblem, cmd: CommandLine): PolicyProblem {
   const given = (spec: OptionSpec | undefined): spec is OptionSpec & { flag: NonNullable<OptionSpec['flag']> } =>
@@ -252,9 +252,10 @@ function inFlagTerms(p: PolicyProblem, cmd: CommandLine): PolicyProblem {
   let fix = p.fix.replace(/\b(set )?(\w+): ([^\s,;)]+)/g, (said, set: string | undefined, name: string, value: string) => {
     const spec = OPTION_SCHEMA.find((s) => s.name === name);
     if (!given(spec)) return said;
-    const verb = set === undefined ? '' : value === 'false' && spec.flag.arg === undefined ? 'drop ' : 'pass ';
-    if (spec.flag.arg !== undefined) return `${verb}--${spec.flag.name} ${value}`;
-    return value === 'false' ? `${verb}--${verb === 'drop ' ? '' : 'no-'}${spec.flag.name}` : `${verb}--${spec.flag.name}`;
+    const pass = set === undefined ? '' : 'pass ';
+    if (spec.flag.arg !== undefined) return `${pass}--${spec.flag.name} ${value}`;
+    if (value !== 'false') return `${pass}--${spec.flag.name}`;
+    return set === undefined ? `--no-${spec.flag.name}` : `drop --${spec.flag.name}`;
   });
   const flagless = KNOWN_OPTIONS.filter((name) => !OPTION_SCHEMA.some((s) => s.name === name && s.flag !== undefined) && new RegExp(`\\b${name}:`).test(fix));
   if (flagless.length > 0 && cmd.options.config === undefined) fix += ` (${flagless.join(', ')} has no flag: set it in a config file's "cors" object, --config FILE)`;
