@@ -73,3 +73,25 @@ test('equalsLowerAt / rangeEqualsLower: compare a slice in place, never past the
   assert.equal(rangeEqualsLower('x-gzip', 0, 6, 'x-gzip'), true);
   assert.equal(rangeEqualsLower('x\rgzip', 0, 6, 'x-gzip'), false);
 });
+
+test('trimmed, withoutTrailing, withoutOws: each character looked at once at most, whatever runs lie inside', async () => {
+  const { trimmed, withoutTrailing, withoutOws, isHttpWhitespace } = await import('../dist/http/whitespace.js');
+  const inner = ' '.repeat(60_000);
+  // text, without HTTP whitespace at either end, without OWS at either end
+  const cases = [
+    [` \t a${inner}b \r\n`, `a${inner}b`, `a${inner}b \r\n`],
+    [' \t\r\n ', '', '\r\n'],
+    ['', '', ''],
+    ['x', 'x', 'x'],
+  ];
+  for (const [text, both, ows] of cases) {
+    let looked = 0;
+    const counted = (c) => (looked++, isHttpWhitespace(c));
+    assert.equal(trimmed(text, counted), both);
+    assert.ok(looked <= text.length + 2, `${looked} looks for ${text.length} characters`);
+    assert.equal(withoutOws(text), ows);
+  }
+  assert.equal(withoutTrailing(`a${'/'.repeat(60_000)}`, (c) => c === 0x2f), 'a');
+  assert.equal(withoutTrailing(`/a//x//`, (c) => c === 0x2f, 1, 6), 'a//x');
+  assert.equal(withoutOws('  a b  ', 1, 6), 'a b');
+});

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
 import { testCertificate } from './transports.js';
-import { originInRawHead, requestLineStatus, targetTooLong, withoutOws } from '../dist/static/client-error.js';
+import { originInRawHead, requestLineStatus, targetTooLong } from '../dist/static/client-error.js';
+import { withoutOws } from '../dist/http/whitespace.js';
 
 const APP = 'https://app.example.com';
 

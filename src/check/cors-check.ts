@@ -1,6 +1,7 @@
 // The CORS check of a response (preflight, redirect or final): one Access-Control-Allow-Origin value,
 // byte-equal to the request's origin or `*` without credentials, and Access-Control-Allow-Credentials
 // exactly `true` with credentials.
+import { withoutTrailing } from '../http/whitespace.js';
 import { countHeader, getHeader } from './headers.js';
 import { spec, type Credentials, type ServerResponse } from './types.js';
 
@@ -60,7 +61,7 @@ export function corsCheck(response: ServerResponse, origin: string, credentials:
   }
   if (acao !== origin) {
     let hint = '';
-    if (acao.replace(/\/+$/, '') === origin) hint = ' (a trailing slash: an origin has no path)';
+    if (withoutTrailing(acao, (c) => c === 0x2f /* / */) === origin) hint = ' (a trailing slash: an origin has no path)';
     else if (acao.toLowerCase() === origin.toLowerCase()) hint = ' (the comparison is byte for byte, case included)';
     else if (origin === 'null') hint = ' (a cross-origin redirect made the request origin "null")';
     return {

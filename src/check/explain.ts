@@ -6,6 +6,7 @@ import { NO_MATCH } from '../cors/origin-matcher.js';
 import { allowsMethod, miscasedRegisteredMethod } from '../cors/methods.js';
 import { MAX_REQUEST_HEADERS_BYTES, MAX_REQUEST_HEADERS_ELEMENTS } from '../cors/request-headers.js';
 import { isToken } from '../http/tokens.js';
+import { withoutOws } from '../http/whitespace.js';
 
 /** A refused request, as the server saw it. `method` and `requestHeaders` are a preflight's ACRM and ACRH. */
 export interface DeniedRequest {
@@ -57,7 +58,7 @@ function headerProblem(policy: CompiledPolicy, value: string): { reason: DenialE
     return { reason: 'header-list-bound', text: `Access-Control-Request-Headers has ${elements.length} elements, over the bound of ${MAX_REQUEST_HEADERS_ELEMENTS}` };
   }
   for (const raw of elements) {
-    const name = raw.replace(/^[ \t]+|[ \t]+$/g, '');
+    const name = withoutOws(raw);
     if (name === '') continue;
     if (!isToken(name)) return { reason: 'header-list-syntax', text: `Access-Control-Request-Headers is not a list of header names (at ${q(name)})` };
     if (policy.allowedHeaders.allowsList(name)) continue;

@@ -1,4 +1,5 @@
 // Header-list primitives of the Fetch standard, on name/value pairs as received.
+import { isHttpWhitespace, trimmed, withoutOws } from '../http/whitespace.js';
 import { CheckInputError, type HeaderPair } from './types.js';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -7,7 +8,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 export const isToken = (s: string): boolean => TOKEN.test(s);
 
 /** Fetch §2.2 "HTTP whitespace" stripped from both ends (https://fetch.spec.whatwg.org/#concept-header-value-normalize). */
-export const normalizeValue = (v: string): string => v.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
+export const normalizeValue = (v: string): string => trimmed(v, isHttpWhitespace);
 
 /**
  * Fetch §2.2.2 "get" a header from a header list (https://fetch.spec.whatwg.org/#concept-header-list-get):
@@ -34,7 +35,7 @@ export function extractList(headers: readonly HeaderPair[], name: string): strin
   if (value === null) return null;
   const out: string[] = [];
   for (const raw of value.split(',')) {
-    const item = raw.replace(/^[\t ]+|[\t ]+$/g, '');
+    const item = withoutOws(raw);
     if (item === '') continue;
     if (!isToken(item)) return 'failure';
     out.push(item);

@@ -1,5 +1,6 @@
 // Does the request need a preflight? Method normalisation, forbidden headers, and the CORS-safelisted
 // request-header rules of the Fetch standard.
+import { isHttpWhitespace, trimmed, withoutTrailing } from '../http/whitespace.js';
 import { isToken, normalizeValue } from './headers.js';
 import type { EngineRules } from './rules.js';
 import { CheckInputError, type HeaderPair } from './types.js';
@@ -58,12 +59,12 @@ const HTTP_TOKEN_CP = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * (https://mimesniff.spec.whatwg.org/#parse-a-mime-type), or null on failure. Parameters never make it fail.
  */
 export function mimeEssence(value: string): string | null {
-  const v = value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
+  const v = trimmed(value, isHttpWhitespace);
   const slash = v.indexOf('/');
   if (slash === -1) return null;
   const type = v.slice(0, slash);
   const semi = v.indexOf(';', slash + 1);
-  const subtype = v.slice(slash + 1, semi === -1 ? v.length : semi).replace(/[\t\n\r ]+$/, '');
+  const subtype = withoutTrailing(v, isHttpWhitespace, slash + 1, semi === -1 ? v.length : semi);
   if (!HTTP_TOKEN_CP.test(type) || !HTTP_TOKEN_CP.test(subtype)) return null;
   return `${type}/${subtype}`.toLowerCase();
 }

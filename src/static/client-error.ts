@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ActualBlocks } from '../cors/response-headers.js';
-import { equalsLower, isOws } from '../http/tokens.js';
+import { equalsLower } from '../http/tokens.js';
+import { withoutOws } from '../http/whitespace.js';
 import { clientErrorLine, type LogFormat } from './access-log.js';
 import { closeLingering, markLingering } from './lingering-close.js';
 import { rawErrorResponse } from './representation.js';
@@ -105,13 +106,6 @@ function headStart(raw: Buffer, at: number): number {
   if (REQUEST_LINE.test(line)) return lineStart;
   const blank = at >= 4 ? raw.lastIndexOf('\r\n\r\n', at - 4) : -1;
   return blank === -1 ? 0 : blank + 4;
-}
-
-/** `s[start, end)` without the optional whitespace (SP, HTAB: RFC 9110 §5.6.3) at either end. */
-export function withoutOws(s: string, start: number, end: number): string {
-  while (start < end && isOws(s.charCodeAt(start))) start++;
-  while (end > start && isOws(s.charCodeAt(end - 1))) end--;
-  return s.slice(start, end);
 }
 
 /**
