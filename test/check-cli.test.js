@@ -397,3 +397,17 @@ test('check: a mistyped flag gets the one it most likely meant; a HAR file that 
   assert.equal(await runCheck(['--har', join(dir, 'bad.har')], io), 2);
   assert.match(err.at(-1), /bad\.har: not JSON, so no HAR file \(.*\); export one from DevTools/);
 });
+
+test('--har: each request is answered by the nearest preflight before it and its own entry (or the next to its URL)', async () => {
+  const h = hs;
+  const preflight = (methods) => ({ request: { method: 'OPTIONS', url: 'https://api.example/b', headers: h({ Origin: ORIGIN, 'Access-Control-Request-Method': 'DELETE' }) }, response: { status: 204, headers: h({ 'Access-Control-Allow-Origin': ORIGIN, 'Access-Control-Allow-Methods': methods }) } });
+  const del = (acao) => ({ request: { method: 'DELETE', url: 'https://api.example/b', headers: h({ Origin: ORIGIN }) }, response: { status: 200, headers: h({ 'Access-Control-Allow-Origin': acao }) } });
+  const get = (acao) => ({ request: { method: 'GET', url: 'https://api.example/c', headers: h({ Origin: ORIGIN }) }, response: { status: 200, headers: h({ 'Access-Control-Allow-Origin': acao }) } });
+  const r = await harRun({ log: { entries: [preflight('DELETE'), del(ORIGIN), preflight('PUT'), del(ORIGIN), preflight('DELETE'), del('https://other.example'), get('https://other.example'), get(ORIGIN)] } });
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /#2 DELETE .*: allowed 200/); // preflight #1 allows DELETE
+  assert.match(r.out, /#4 DELETE .*: blocked: the method "DELETE" is not in Access-Control-Allow-Methods/); // #3, not #1 or #5
+  assert.match(r.out, /#6 DELETE .*: blocked: .*Access-Control-Allow-Origin "https:\/\/other\.example"/); // its own answer, not #2's
+  assert.match(r.out, /#7 GET .*: blocked: .*Access-Control-Allow-Origin "https:\/\/other\.example"/);
+  assert.match(r.out, /#8 GET .*: allowed 200/); // its own answer, not #7's
+});

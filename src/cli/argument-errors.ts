@@ -1,3 +1,4 @@
+import { withoutTrailing } from '../http/whitespace.js';
 import { closestName } from '../static/closest-name.js';
 
 /**
@@ -12,5 +13,7 @@ export function argumentsProblem(e: unknown, flags: readonly string[]): { reason
     const meant = closestName(unknown[2] as string, flags);
     return { reason: `unknown option ${unknown[1]}${unknown[2]}`, meant: meant === undefined ? undefined : `--${meant}` };
   }
-  return { reason: message.replace(/\s*\n\s*/g, ' ').replace(/\.+$/, ''), meant: undefined };
+  // Line by line, not /\s*\n\s*/ (quadratic in a run of spaces); the period is the message's to add.
+  const oneLine = message.split('\n').map((line) => line.trim()).join(' ');
+  return { reason: withoutTrailing(oneLine, (c) => c === 0x2e /* . */), meant: undefined };
 }

@@ -229,7 +229,8 @@ const BYTE_UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, kib: 1024, m
 export function byteCount(value: unknown): number | null {
   if (typeof value === 'number') return Number.isSafeInteger(value) ? value : null;
   if (typeof value !== 'string') return null;
-  const m = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(value);
+  // Trimmed first: `\s*([a-z]*)\s*$` has two adjacent runs that can both match spaces (quadratic).
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(value.trim());
   const unit = m === null ? undefined : BYTE_UNITS[(m[2] as string).toLowerCase()];
   if (m === null || unit === undefined) return null;
   const n = Number(m[1]) * unit;
