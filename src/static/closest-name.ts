@@ -10,7 +10,11 @@ export function closestName(name: string, known: readonly string[]): string | un
   let best: string | undefined;
   let bestDistance = limit + 1;
   for (const candidate of known) {
-    const d = editDistance(typed, normalized(candidate));
+    const name = normalized(candidate);
+    // Each edit changes the length by one at most: a name farther off in length is never close, and
+    // skipping it keeps a 64 KB mistyped key from building a 64 KB-row table per known name.
+    if (Math.abs(name.length - typed.length) > limit) continue;
+    const d = editDistance(typed, name);
     if (d < bestDistance) {
       best = candidate;
       bestDistance = d;
