@@ -182,6 +182,25 @@ for (const transport of TRANSPORTS) {
         }
       });
 
+      test('each 206 describes its own range: asked again, or sharing its first or last byte with the one before', async () => {
+        // A 206's header values are kept for the next response asking the same range (representation.ts).
+        const files = [['/fonts/mid.otf', MID], ['/fonts/big.otf', tree.big]];
+        const ranges = [[0, 9], [0, 19], [10, 19], [10, 19], [0, 9], [5, 5], [0, 9]];
+        for (const [path, bytes] of files) {
+          for (const origin of [APP, undefined, APP]) {
+            for (const [start, end] of ranges) {
+              const headers = { Range: `bytes=${start}-${end}`, ...(origin === undefined ? {} : { Origin: origin }) };
+              const part = await request(s.port, { path, headers });
+              const what = `${path} ${headers.Range} from ${origin}`;
+              assert.equal(part.status, 206, what);
+              assert.equal(part.headers['content-range'], `bytes ${start}-${end}/${bytes.length}`, what);
+              assert.equal(part.headers['content-length'], String(end - start + 1), what);
+              assert.ok(part.body.equals(bytes.subarray(start, end + 1)), `${what}: the bytes differ`);
+            }
+          }
+        }
+      });
+
       test('Range: unsatisfiable -> 416 with bytes */size; multiple ranges or bad syntax -> 200', async () => {
         let res = await request(s.port, { path: '/hello.txt', headers: { Origin: APP, Range: 'bytes=50-60' } });
         assert.equal(res.status, 416);

@@ -18,7 +18,7 @@ import { BufferPool } from './buffer-pool.js';
 import { markLingering } from './lingering-close.js';
 import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
-import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
+import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, newBlock, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
 import { cutResponse, DiskBody, endHeld, type DiskCounters } from './send-body.js';
 import { whenDiskTurn } from './disk-turns.js';
 import { BlockingReads } from './blocking-reads.js';
@@ -519,8 +519,12 @@ class StaticFiles {
     if (status === 200) this.head(res, 200, rep.ok[variant], origin);
     else {
       const b = rep.partial[variant];
-      b.h[CONTENT_RANGE_VALUE] = `bytes ${start}-${end}/${rep.info.size}`;
-      b.h[CONTENT_LENGTH_VALUE] = String(end - start + 1);
+      if (start !== b.rangeStart || end !== b.rangeEnd) {
+        b.h[CONTENT_RANGE_VALUE] = `bytes ${start}-${end}/${rep.info.size}`;
+        b.h[CONTENT_LENGTH_VALUE] = String(end - start + 1);
+        b.rangeStart = start;
+        b.rangeEnd = end;
+      }
       this.head(res, 206, b, origin);
     }
   }
@@ -587,7 +591,7 @@ function withMergedVary(b: Block, existing: ReturnType<ServerResponse['getHeader
   if (i === -1) return b;
   const h = b.h.slice();
   h[i + 1] = mergeVary(Array.isArray(existing) ? existing.join(', ') : String(existing), h[i + 1] as string);
-  return { h, slots: b.slots, values: b.values, h2: null };
+  return newBlock(h, b.slots, b.values);
 }
 
 /** What the disk path needs to answer (and to answer again after a rescan). */

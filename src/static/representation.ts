@@ -18,6 +18,19 @@ export interface Block {
   readonly slots: readonly number[];
   readonly values: readonly number[];
   h2: Http2Block | null;
+  /**
+   * A 206 block: the first and last byte its values describe now (-1 before the first 206). A range
+   * asked again (a media element's `bytes=0-`, the same chunk from many clients) writes nothing:
+   * the Content-Range built per response is a V8 cons string, which node:http's header check
+   * could only test on V8's slow path (~1,200 instructions, callgrind); kept, it is flat.
+   */
+  rangeStart: number;
+  rangeEnd: number;
+}
+
+/** A block whose per-response values (if any) are still to be set. */
+export function newBlock(h: string[], slots: readonly number[], values: readonly number[]): Block {
+  return { h, slots, values, h2: null, rangeStart: -1, rangeEnd: -1 };
 }
 
 /** Where a 206 block (Representation.partial) holds its range's values, set per response. */
@@ -113,7 +126,7 @@ function block(base: readonly string[], cors: ActualBlocks, variant: Variant, ne
   const vary = cors.vary !== null ? (negotiated ? `${cors.vary}, Accept-Encoding` : cors.vary) : negotiated ? 'Accept-Encoding' : null;
   if (vary !== null) h.push('Vary', vary);
   const slots = variant === 1 ? cors.originSlots.map((s) => s + base.length) : [];
-  return { h, slots, values, h2: null };
+  return newBlock(h, slots, values);
 }
 
 /** `values`: indexes in `base` of the values set per response (see Block). */
@@ -123,7 +136,7 @@ function both(base: readonly string[], cors: ActualBlocks, negotiated = false, v
 
 /** The same block with more headers after it (a redirect's Location): per request. */
 export function extend(b: Block, ...extra: string[]): Block {
-  return { h: [...b.h, ...extra], slots: b.slots, values: b.values, h2: null };
+  return newBlock([...b.h, ...extra], b.slots, b.values);
 }
 
 /**
