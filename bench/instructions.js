@@ -2,7 +2,7 @@
 // not move with the machine's load.
 //
 //   npm run bench:instructions   (node bench/instructions.js [--scenarios a,b] [--contenders a,b]
-//                                 [--warm 40000] [--requests 20000] [--h2])
+//                                 [--warm 40000] [--requests 20000] [--h2] [--functions N])
 //
 // On a shared 2-core VM, req/s and even CPU time per request move by ±10% from one run to the
 // next; a difference of 2% in xorigin's own code cannot be seen in them. Here each server runs
@@ -17,19 +17,30 @@
 // count over each contender's (1.00 = as cheap as the ceiling). Instructions are not time (a cache
 // miss costs more than an add), so bench/run.js stays the measure of speed: this one says whether
 // a change to xorigin's code made a request cheaper, and where the cost is.
+//
+// --functions N also names where: each server runs with `node --perf-basic-prof` (V8 writes the
+// names of its compiled JavaScript to /tmp/perf-<pid>.map, which turns callgrind's bare addresses
+// into function names; see callgrind-functions.js), and per scenario the N functions whose own
+// instructions per request (main thread, inlined callees included in their caller) differ most
+// between xorigin and the ceiling are listed, both ways. V8 inlines differently from one run to the
+// next, so read a node-internal row of a few hundred as noise; rows of xorigin's own functions, and
+// V8 builtins that appear for one server only (a slow path), are what to look at. The counts in the
+// table then include V8's writing of the map and its code log: compare them with runs made the same way.
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { largestDifferences, selfCosts } from './callgrind-functions.js';
 import { benchArgs, HERE, makeFixture, median, node, pin, PROJECT, request, requestHeaders, SCENARIOS, startProcess, which, writeCanned } from './lib.js';
 
 const run = promisify(execFile);
-const opts = benchArgs({ warm: { type: 'string', default: '40000' }, requests: { type: 'string', default: '20000' }, h2: { type: 'boolean', default: false } });
+const opts = benchArgs({ warm: { type: 'string', default: '40000' }, requests: { type: 'string', default: '20000' }, h2: { type: 'boolean', default: false }, functions: { type: 'string' } });
 const H2 = opts.args.h2;
 const PROTO = H2 ? 'h2' : 'http';
 const CLIENTS = H2 ? 16 : 8;
 const WARM = Number(opts.args.warm);
 const REQUESTS = Number(opts.args.requests);
+const FUNCTIONS = opts.args.functions === undefined ? 0 : Number(opts.args.functions);
 const CONTENDERS = [
   H2
     ? { id: 'bare', label: 'bare node:http2 stream.respond (ceiling)', args: [join(HERE, 'servers', 'bare-h2.js')] }
@@ -51,6 +62,7 @@ function checkArgs() {
   for (const [flag, n] of [['warm', WARM], ['requests', REQUESTS]]) {
     if (!Number.isInteger(n) || n < CLIENTS) fail(`--${flag} must be a whole number of at least ${CLIENTS} (h2load's connections), not ${JSON.stringify(opts.args[flag])}`);
   }
+  if (opts.args.functions !== undefined && !(/^\d+$/.test(opts.args.functions) && FUNCTIONS >= 1)) fail(`--functions must be a whole number of at least 1 (rows per scenario), not ${JSON.stringify(opts.args.functions)}`);
   for (const [option, known] of [['scenarios', SCENARIOS], ['contenders', CONTENDERS]]) {
     if (opts.args[option] === undefined) continue;
     const asked = opts.args[option].split(',').filter((id) => id !== '');
@@ -96,7 +108,9 @@ async function load(port, scenario, headers, n, status) {
 /** Main-thread and all-thread instructions per request for one contender on one scenario. */
 async function count(c, scenario, canned, status) {
   const out = join(fixture.work, `callgrind-${c.id}-${scenario.id}`);
-  const vg = ['--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${out}.%p`, node, ...serverArgs(c, scenario)];
+  // The perf map names the JIT code; V8 also writes a code-event log then, kept in the fixture.
+  const names = FUNCTIONS > 0 ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(fixture.work, 'v8.log')}`] : [];
+  const vg = ['--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${out}.%p`, node, ...names, ...serverArgs(c, scenario)];
   const env = { BENCH_ROOT: fixture.root, BENCH_POLICY: join(fixture.work, `policy-${scenario.policy}.json`), BENCH_CANNED: canned, BENCH_CERT: fixture.cert ?? '', BENCH_KEY: fixture.key ?? '' };
   const server = await startProcess(c.id, { cmd: pin(0, which('valgrind'), vg), env, readyTimeoutMs: 120_000 });
   try {
@@ -114,15 +128,26 @@ async function count(c, scenario, canned, status) {
   // created at start-up and left so, as the server is killed rather than let exit.
   let main = null;
   let all = 0;
+  let functions = null;
+  const perfMap = `/tmp/perf-${server.pid}.map`;
   for (const f of readdirSync(fixture.work).filter((name) => name.startsWith(`callgrind-${c.id}-${scenario.id}.`))) {
     const totals = Number(/^totals: (\d+)/m.exec(readFileSync(join(fixture.work, f), 'utf8'))?.[1] ?? 0);
     all += totals;
-    if (/\.1-01$/.test(f)) main = totals;
+    if (/\.1-01$/.test(f)) {
+      main = totals;
+      if (FUNCTIONS > 0) functions = perRequest(selfCosts(join(fixture.work, f), perfMap));
+    }
     rmSync(join(fixture.work, f));
   }
+  if (FUNCTIONS > 0) rmSync(perfMap, { force: true });
   // Without this the row would read 0 and the ratio Infinity (NaN for the ceiling), exit status 0.
   if (main === null || main === 0) throw new Error(`${c.id} on ${scenario.id}: callgrind wrote no main-thread count (no callgrind-*.1-01 file with totals in ${fixture.work}); did callgrind_control -d reach pid ${server.pid}?`);
-  return { main: main / REQUESTS, all: all / REQUESTS };
+  return { main: main / REQUESTS, all: all / REQUESTS, functions };
+}
+
+function perRequest(costs) {
+  for (const [key, n] of costs) costs.set(key, n / REQUESTS);
+  return costs;
 }
 
 /** xorigin's answer to the scenario, captured for the ceiling to replay; then every contender counted. */
@@ -141,7 +166,26 @@ async function measure(scenario) {
     counts[c.id] = await count(c, scenario, canned, sample.status);
     console.error(`  ${scenario.id} ${c.id}: ${Math.round(counts[c.id].main)} on the main thread, ${Math.round(counts[c.id].all)} in all`);
   }
+  if (FUNCTIONS > 0 && counts.xorigin !== undefined) printFunctions(scenario, counts.xorigin.functions, counts.bare.functions);
   return contenders.map((c) => ({ scenario, c, ...counts[c.id], ratio: counts.bare.main / counts[c.id].main }));
+}
+
+/** The functions whose own instructions differ most between xorigin and the ceiling (stderr, as the progress lines). */
+function printFunctions(scenario, x, bare) {
+  const { more, less } = largestDifferences(x, bare, FUNCTIONS);
+  const line = (r) => `    ${fmtSigned(r.diff).padStart(7)} ${fmt(r.x).padStart(7)} ${fmt(r.bare).padStart(7)}  ${r.key.slice(0, 110)}`;
+  console.error(`  ${scenario.id}: own instructions per request by function (main thread): xorigin - ceiling, xorigin, ceiling`);
+  for (const r of more) console.error(line(r));
+  console.error('    ...');
+  for (const r of less) console.error(line(r));
+}
+
+function fmt(n) {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+function fmtSigned(n) {
+  return `${n > 0 ? '+' : ''}${fmt(n)}`;
 }
 
 const rows = [];
@@ -154,7 +198,6 @@ try {
   fixture.cleanUp();
 }
 
-const fmt = (n) => Math.round(n).toLocaleString('en-US');
 console.log(`Instructions per request (valgrind callgrind, ${REQUESTS} requests after ${WARM} of warm-up; ${H2 ? 'HTTP/2 over TLS, h2load -c16 -m8' : 'HTTP/1.1, h2load --h1 -c8'})\n`);
 console.log('| scenario | contender | main thread | all threads | ceiling ÷ contender (main) |');
 console.log('|---|---|--:|--:|--:|');

@@ -68,6 +68,15 @@ for (const [script, env] of SCRIPTS) {
   }
 }
 
+for (const value of ['0', 'abc', '']) {
+  test(`instructions.js --functions ${JSON.stringify(value)}: refused, naming the option`, () => {
+    const r = bench('instructions.js', [`--functions=${value}`], { PATH: mkdtempSync(join(base, 'empty-path-')) });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--functions must be a whole number of at least 1 \(rows per scenario\), not ".*"/);
+    assert.deepEqual(r.left, [], 'no fixture made');
+  });
+}
+
 // The bench commands README.md quotes name ids the scripts have: each list is run with one id added
 // that no benchmark has, so the script refuses it before anything starts, and its refusal must name
 // that id alone. (README's run-h2.js command once named `bare`, which run-h2.js calls bare-stream.)
