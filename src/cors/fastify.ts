@@ -45,7 +45,7 @@ function onRequest(engine: CorsEngine) {
   return (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void => {
     const raw = request.raw;
     // Two Access-Control-Request-Method lines are no method: node:http joins them, node:http2 kept the first.
-    if (raw.httpVersion === '2.0' && request.method === 'OPTIONS') joinRepeatedLines(raw.headers, raw.rawHeaders);
+    if (raw.httpVersionMajor === 2 && request.method === 'OPTIONS') joinRepeatedLines(raw.headers, raw.rawHeaders);
     const headers = request.headers;
     const origin = headers.origin;
     const acrm = headers['access-control-request-method'];

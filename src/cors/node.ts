@@ -28,7 +28,7 @@ export class Cors extends CorsEngine {
     const origin = headers.origin;
     if (origin !== undefined && req.method === 'OPTIONS') {
       // Two lines of it are no method: node:http joins them, node:http2 kept the first.
-      if (req.httpVersion === '2.0') joinRepeatedLines(headers, req.rawHeaders);
+      if (req.httpVersionMajor === 2) joinRepeatedLines(headers, req.rawHeaders);
       const method = headers['access-control-request-method'];
       if (method !== undefined) {
         this.answerPreflight(res, origin, method, headers['access-control-request-headers']);

@@ -255,7 +255,7 @@ class StaticFiles {
     }
     // node:http2 reads some fields sent on several lines from the first only; node:http joins them.
     // (Only for a request answered here: one passed to next() reaches the app as node:http2 gave it.)
-    if (req.httpVersion === '2.0') joinRepeatedLines(req.headers, req.rawHeaders);
+    if (req.httpVersionMajor === 2) joinRepeatedLines(req.headers, req.rawHeaders);
     this.arrived(req, res);
     try {
       this.route(req, res);
@@ -369,15 +369,18 @@ class StaticFiles {
    */
   private framingError(req: IncomingMessage, res: ServerResponse): 0 | 400 | 501 | 505 {
     if (this.mounted) return 0;
-    const version = req.httpVersion;
+    // The version as numbers: node:http makes `httpVersion` a new string per request, and comparing
+    // one is a call to V8's string comparison each time (bench/instructions.js --functions).
+    const major = req.httpVersionMajor;
+    const minor = req.httpVersionMinor;
     const h = req.headers;
-    if (version !== '1.1' && version !== '1.0') {
-      if (version !== '2.0' || req instanceof IncomingMessage) return 505;
+    if (major !== 1 || minor > 1) {
+      if (major !== 2 || minor !== 0 || req instanceof IncomingMessage) return 505;
       return authorityValid(h[':authority'] as string | undefined, h.host, h[':scheme'] as string | undefined) ? 0 : 400;
     }
     const te = h['transfer-encoding'];
     if (te !== undefined) {
-      const status = transferEncodingStatus(te, version === '1.0');
+      const status = transferEncodingStatus(te, minor === 0);
       if (status !== 0) {
         res.shouldKeepAlive = false;
         // The client did not ask for the close and may be pipelining: its later bytes must not reset the answers.
@@ -385,7 +388,7 @@ class StaticFiles {
         return status;
       }
     }
-    return hostLinesValid(req.rawHeaders, version === '1.1') ? 0 : 400;
+    return hostLinesValid(req.rawHeaders, minor === 1) ? 0 : 400;
   }
 
   /**

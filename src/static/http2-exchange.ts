@@ -14,6 +14,8 @@ export class Http2Request {
   readonly method: string;
   readonly url: string;
   readonly httpVersion = '2.0';
+  readonly httpVersionMajor = 2;
+  readonly httpVersionMinor = 0;
 
   /**
    * `rawHeaders`: the header block as received, `[name, value, ...]` (node:http2's 'stream' event
