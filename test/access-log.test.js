@@ -180,6 +180,21 @@ test('every C0 and C1 control character and DEL is escaped, whatever reaches the
   assert.equal(entry.origin, req.headers.origin);
 });
 
+test('each escaped character becomes its own escape, in place, in long runs and between plain text', () => {
+  // The reference: one character at a time, by code.
+  const clfRef = (s) => [...s].map((ch) => { const c = ch.charCodeAt(0); return c < 0x20 || (c >= 0x7f && c <= 0x9f) || ch === '"' || ch === '\\' ? `\\x${c.toString(16).padStart(2, '0')}` : ch; }).join('');
+  const jsonRef = (s) => [...s].map((ch) => { const c = ch.charCodeAt(0); return (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029 ? `\\u${c.toString(16).padStart(4, '0')}` : ch; }).join('');
+  const res = { headersSent: true, statusCode: 200, writableFinished: true, _header: 'HTTP/1.1 200 OK\r\n\r\n' };
+  for (const url of ['/plain', `/${'"'.repeat(15_000)}`, `/a"b\\c\x01d\x85e\u2028f"`, '"/x\x9f', `/x${'\x7f\x80ok'.repeat(3_000)}\\`]) {
+    const req = { method: 'GET', url, httpVersion: '1.1', headers: {}, socket: {} };
+    const clf = accessLine(req, res, 'clf');
+    assert.equal(clf.slice(clf.indexOf('"') + 1, clf.lastIndexOf('"')), clfRef(`GET ${url} HTTP/1.1`), url.slice(0, 40));
+    const json = accessLine(req, res, 'json');
+    assert.equal(JSON.parse(json).target, url);
+    assert.ok(json.includes(jsonRef(JSON.stringify(url))), url.slice(0, 40));
+  }
+});
+
 test('logFormat is checked: only "clf" or "json"', async () => {
   for (const logFormat of ['combined', 'CLF', '', 1, true]) {
     await assert.rejects(serve({ root: '.', logFormat }), (e) => e.name === 'PolicyError' && e.problems.length === 1 && e.problems[0].option === 'logFormat');
