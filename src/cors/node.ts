@@ -50,7 +50,12 @@ export class Cors extends CorsEngine {
     return classify(req.method ?? '', headers.origin, headers['access-control-request-method']);
   }
 
-  private answerPreflight(res: ServerResponse, origin: string, method: string, requestHeaders: string | undefined): void {
+  /**
+   * Answers a preflight (status, headers, empty body) from its fields, read already: what handle()
+   * does once it has read them, for a caller that classified the request itself (the static
+   * handler, which has also joined an HTTP/2 request's repeated lines).
+   */
+  answerPreflight(res: ServerResponse, origin: string, method: string, requestHeaders: string | undefined): void {
     const block = this.preflightInPlace(origin, method, requestHeaders);
     if (block === null && this.onDenied !== null) this.onDenied({ kind: 'preflight', origin, method, requestHeaders });
     const status = block === null ? 403 : this.policy.preflightStatus;

@@ -6,15 +6,17 @@ import type { IncomingHttpHeaders } from 'node:http';
  * as a bit each; 0 for any other name. HTTP/2 field names are lower case (RFC 9113 §8.2.1).
  */
 function firstLineOnlyInHttp2(name: string): number {
+  // A first character that differs settles most names without comparing the strings: node:http2's
+  // names are not V8's interned strings, so each === is a call to V8's string comparison.
   switch (name.length) {
     case 5:
-      return name === 'range' ? 1 : 0;
+      return name.charCodeAt(0) === 114 /* r */ && name === 'range' ? 1 : 0;
     case 8:
-      return name === 'if-match' ? 2 : name === 'if-range' ? 4 : 0;
+      return name.charCodeAt(0) !== 105 /* i */ ? 0 : name === 'if-match' ? 2 : name === 'if-range' ? 4 : 0;
     case 13:
-      return name === 'if-none-match' ? 8 : 0;
+      return name.charCodeAt(0) === 105 && name === 'if-none-match' ? 8 : 0;
     case 29:
-      return name === 'access-control-request-method' ? 16 : 0;
+      return name.charCodeAt(0) === 97 /* a */ && name === 'access-control-request-method' ? 16 : 0;
     default:
       return 0;
   }

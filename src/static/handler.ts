@@ -323,7 +323,9 @@ class StaticFiles {
     const refused = this.framingError(req, res);
     if (refused !== 0) return this.sendError(res, refused, origin);
     if (method === 'OPTIONS' && this.cors.classify(req) === RequestKind.Preflight) {
-      this.cors.handle(req, res);
+      // Classified a preflight, its lines joined (handle): answered from the fields, not read again.
+      const h = req.headers;
+      this.cors.answerPreflight(res, origin as string, h['access-control-request-method'] as string, h['access-control-request-headers']);
       if (this.debug !== undefined && res.statusCode === 403) this.explain(req, 'preflight');
       return;
     }
