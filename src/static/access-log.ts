@@ -148,40 +148,49 @@ function bodyBytes(req: IncomingMessage, res: ServerResponse, a: Arrival | undef
 const CLF_ESCAPES: readonly string[] = Array.from({ length: 0xa0 }, (_, c) => `\\x${c.toString(16).padStart(2, '0')}`);
 const JSON_ESCAPES: readonly string[] = Array.from({ length: 0xa0 }, (_, c) => `\\u${c.toString(16).padStart(4, '0')}`);
 
+/** The first character to escape: the regexp finds it in native code, so a long plain field is not walked in JavaScript. */
+const CLF_QUOTED = /[\x00-\x1f\x7f-\x9f"\\]/;
+const CLF_PLAIN = /[\x00-\x1f\x7f-\x9f]/;
+const JSON_EXTRA = /[\x7f-\x9f\u2028\u2029]/;
+
 function isControl(c: number): boolean {
   return c < 0x20 || (c >= 0x7f && c <= 0x9f);
 }
 
 /**
- * `\xHH` for C0 and C1 control characters and DEL, and in quoted fields for `"` and `\` too. One
- * scan, escapes from a table: a replace() callback per character made a 15 KB target of `"` cost
- * 2.3 ms per logged request, this 0.2 ms.
+ * `\xHH` for C0 and C1 control characters and DEL, and in quoted fields for `"` and `\` too. From
+ * the first one on, one scan with escapes from a table: a replace() callback per character made a
+ * 15 KB target of `"` cost 2.3 ms per logged request, this 0.2 ms.
  */
 function escapeField(s: string, quoted: boolean): string {
+  const first = s.search(quoted ? CLF_QUOTED : CLF_PLAIN);
+  if (first === -1) return s;
   let out = '';
   let from = 0;
-  for (let i = 0; i < s.length; i++) {
+  for (let i = first; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (isControl(c) || (quoted && (c === 0x22 || c === 0x5c))) {
       out += s.slice(from, i) + (CLF_ESCAPES[c] as string);
       from = i + 1;
     }
   }
-  return from === 0 ? s : out + s.slice(from);
+  return out + s.slice(from);
 }
 
 /** What JSON.stringify leaves as it is and a log line should not hold: C1 controls, DEL, U+2028/9. */
 function escapeJsonExtras(json: string): string {
+  const first = json.search(JSON_EXTRA);
+  if (first === -1) return json;
   let out = '';
   let from = 0;
-  for (let i = 0; i < json.length; i++) {
+  for (let i = first; i < json.length; i++) {
     const c = json.charCodeAt(i);
     if ((c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029) {
       out += json.slice(from, i) + (c <= 0x9f ? (JSON_ESCAPES[c] as string) : c === 0x2028 ? '\\u2028' : '\\u2029');
       from = i + 1;
     }
   }
-  return from === 0 ? json : out + json.slice(from);
+  return out + json.slice(from);
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
