@@ -371,6 +371,44 @@ test('as the listener of a node:http2 server, a field sent on two lines reads as
   assert.notEqual(await preflight('GET', 'PATCH'), 0x89);
 });
 
+test('mounted, a preflight with two Access-Control-Request-Method lines goes to the app over HTTP/2 as over HTTP/1.1 (found by a review)', async (t) => {
+  // The app answers what the handler declines: 200 "app". The handler's own preflight answer is a 204.
+  const app = (handler) => (req, res) => handler(req, res, () => res.end('app'));
+  const client = await startH2Compat(t, app);
+  const first = client.request({ ':path': '/a.woff2' });
+  first.resume();
+  await once(first, 'response');
+  const port = client.socket.remotePort;
+  const h2 = async (...methods) => (await rawH2Request(port, '/a.woff2', { method: 'OPTIONS', secure: false, fields: [['origin', APP], ...methods.map((m) => ['access-control-request-method', m])] })).statusByte;
+  assert.equal(await h2('GET'), 0x89, 'one line: the handler answers (204)');
+  assert.equal(await h2('GET', 'GET'), 0x88, 'two lines over HTTP/2: the app answers (200)');
+  assert.equal(await h2('GET', 'PUT'), 0x88, 'two lines over HTTP/2: the app answers (200)');
+  // The same handler mounted in a node:http app: node:http joins the lines ("GET, GET"), no method it serves.
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-h1-mounted-'));
+  writeFileSync(join(root, 'a.woff2'), 'font-a');
+  const handler = await createStaticHandler({ root, cors: { origins: [APP] }, watch: false });
+  const server = http.createServer(app(handler));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    handler.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const h1 = (...methods) => new Promise((resolve, reject) => {
+    const socket = net.connect(server.address().port, '127.0.0.1', () => {
+      socket.end(`OPTIONS /a.woff2 HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\n${methods.map((m) => `Access-Control-Request-Method: ${m}\r\n`).join('')}Connection: close\r\n\r\n`);
+    });
+    let text = '';
+    socket.on('data', (d) => (text += d));
+    socket.on('end', () => resolve(Number(text.slice(9, 12))));
+    socket.on('error', reject);
+  });
+  assert.equal(await h1('GET'), 204);
+  assert.equal(await h1('GET', 'GET'), 200);
+  assert.equal(await h1('GET', 'PUT'), 200);
+});
+
 test('mounted over node:http2\'s compatibility API, a request passed to next() reaches the app as node:http2 gave it', async (t) => {
   const app = (handler) => (req, res) => handler(req, res, () => res.end(String(req.headers['if-none-match'])));
   const client = await startH2Compat(t, app);

@@ -3,7 +3,8 @@
  * order §13.2.2 prescribes. Pure functions over header values, so each rule is testable alone.
  */
 import { parseHttpDate } from './http-date.js';
-import { equalsLower, isOws } from './tokens.js';
+import { fieldLines } from './field-lines.js';
+import { isOws } from './tokens.js';
 
 /** etagc = %x21 / %x23-7E / obs-text (RFC 9110 §8.8.3): visible ASCII but DQUOTE, and 0x80-0xFF. */
 function isEtagc(c: number): boolean {
@@ -70,17 +71,6 @@ export interface ConditionalHeaders {
   readonly 'if-unmodified-since'?: string | undefined;
 }
 
-/**
- * How many lines of the field `lower` (its name in lower case) a request's raw `[name, value, ...]`
- * list has; 0 when the list is unknown. node:http and node:http2 keep one value of some fields (or
- * join them), so a field that must come once is counted here.
- */
-function fieldLines(rawHeaders: readonly string[] | undefined, lower: string): number {
-  if (rawHeaders === undefined) return 0;
-  let n = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) if (equalsLower(rawHeaders[i] as string, lower)) n++;
-  return n;
-}
 
 /**
  * `h`, or a copy without the If-Modified-Since / If-Unmodified-Since that came on more than one

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { equalsLower } from './tokens.js';
 
 /**
  * The request fields node:http joins when they come on several lines (", ", RFC 9110 §5.3: the lines
@@ -49,4 +50,16 @@ export function joinRepeatedLines(headers: IncomingHttpHeaders, rawHeaders: read
     joined.set(name, before === undefined ? (rawHeaders[i + 1] as string) : `${before}, ${rawHeaders[i + 1] as string}`);
   }
   for (const [name, value] of joined) headers[name] = value;
+}
+
+/**
+ * How many lines of the field `lower` (its name in lower case) a request's raw `[name, value, ...]`
+ * list has; 0 when the list is unknown. node:http and node:http2 keep one value of some fields (or
+ * join them), so a field that must come once is counted here.
+ */
+export function fieldLines(rawHeaders: readonly string[] | undefined, lower: string): number {
+  if (rawHeaders === undefined) return 0;
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (equalsLower(rawHeaders[i] as string, lower)) n++;
+  return n;
 }

@@ -9,7 +9,7 @@ import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
 import { authorityValid, decodedPath, hostLinesValid, mergeSlashes, targetPath } from '../http/request-target.js';
 import { transferEncodingStatus } from '../http/framing.js';
-import { joinRepeatedLines } from '../http/field-lines.js';
+import { fieldLines, joinRepeatedLines } from '../http/field-lines.js';
 import { AssetTable, fdHasEtag, sameIdentity, unchangedOnlyBecauseUnlinked, unchangedWhileOpen, type AssetInfo, type ScanReport } from './asset-table.js';
 import { logResponse, noteArrival } from './access-log.js';
 import { explainDenied } from '../check/explain.js';
@@ -276,7 +276,9 @@ class StaticFiles {
     // A preflight is this handler's only when it asks about a method it serves: one asking for PUT
     // on the same path is about the app's route, whose own CORS policy must answer it.
     const asked = method === 'OPTIONS' ? req.headers['access-control-request-method'] : undefined;
-    const preflight = asked === 'GET' || asked === 'HEAD';
+    // Sent on two lines it is no method (node:http joins them, "GET, GET"); node:http2 kept the first
+    // line, so over HTTP/2 the lines are counted: the app gets the request on both transports.
+    const preflight = (asked === 'GET' || asked === 'HEAD') && (req.httpVersionMajor !== 2 || fieldLines(req.rawHeaders, 'access-control-request-method') < 2);
     if (method !== 'GET' && method !== 'HEAD' && !preflight) return false;
     const path = decodedPath(req.url ?? '');
     if (typeof path !== 'string') return false;
