@@ -485,6 +485,41 @@ test('RFC 9110 §5.3: a field sent on several lines is read as over HTTP/1.1 (no
   assert.notEqual(await preflight([['access-control-request-method', 'GET'], ['access-control-request-method', 'PATCH']]), 0x89);
 });
 
+test('streams named only in PRIORITY frames (RFC 7540\'s priority tree, nghttp\'s and Firefox\'s 3 to 11) are not logged as refused (found by a review)', async (t) => {
+  const lines = [];
+  const s = await startOwn(t, { log: (line) => lines.push(line) });
+  const path = Buffer.from('/a.woff2');
+  const get = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, path.length]), path, Buffer.from([0x01, 9]), Buffer.from('localhost')]);
+  // Five idle streams as the tree's groups (depends on 0, weight 201, 101, 1, 1, 1), then the request on 13.
+  const priority = (id, weight) => frame(2, 0, id, Buffer.from([0, 0, 0, 0, weight - 1]));
+  const frames = [priority(3, 201), priority(5, 101), priority(7, 1), priority(9, 1), priority(11, 1), frame(1, 0x05, 13, get)];
+  const status = await new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port: s.port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, () => {
+      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0)), frame(4, 1, 0, Buffer.alloc(0)), ...frames]));
+    });
+    let buffered = Buffer.alloc(0);
+    socket.on('data', (d) => {
+      buffered = Buffer.concat([buffered, d]);
+      while (buffered.length >= 9 && buffered.length >= 9 + buffered.readUIntBE(0, 3)) {
+        const length = buffered.readUIntBE(0, 3);
+        // The answer's HEADERS on stream 13: its first byte is the :status (0x88 = 200).
+        if (buffered[3] === 1 && buffered.readUInt32BE(5) === 13) {
+          resolve(buffered[9 + (buffered[4] & 0x08 ? 1 : 0) + (buffered[4] & 0x20 ? 5 : 0)]);
+          socket.destroy();
+        }
+        buffered = buffered.subarray(9 + length);
+      }
+    });
+    socket.on('error', reject);
+    setTimeout(() => reject(new Error('no answer on stream 13')), 3000).unref();
+  });
+  assert.equal(status, 0x88);
+  assert.ok(await until(() => lines.some((l) => / 200 /.test(l))), lines.join(''));
+  // The connection's summary comes when it closes: give it the time the other lines took.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(lines.filter((l) => /refused/.test(l)), [], lines.join(''));
+});
+
 test('a header list over 16 KiB (headers or trailers) sent before the client acknowledged SETTINGS: GOAWAY ENHANCE_YOUR_CALM, logged as refused; others are served', async (t) => {
   const lines = [];
   const s = await startOwn(t, { log: (line) => lines.push(line) });

@@ -89,6 +89,8 @@ class SessionState implements AbandonedStreams {
   private linger: NodeJS.Timeout | null = null;
   /** Streams handed to the server ('stream'). */
   private answered = 0;
+  /** The ID of the first of them (0 before it): see summarise(). */
+  private firstAnswered = 0;
   /** Streams the client abandoned that were logged alone, and those counted instead, per log (see counts()). */
   private abandonedAlone = 0;
   private abandonedCounted: Map<LogSink, { format: LogFormat; streams: number }> | null = null;
@@ -124,7 +126,8 @@ class SessionState implements AbandonedStreams {
     this.socket = session.socket.prependListener('close', () => this.noteLast()) as unknown as Socket;
   }
 
-  streamOpened(): void {
+  streamOpened(id: number): void {
+    if (this.answered === 0) this.firstAnswered = id;
     this.answered++;
     this.open++;
   }
@@ -257,8 +260,12 @@ class SessionState implements AbandonedStreams {
     if (log === undefined) return;
     // A client may skip stream IDs (RFC 9113 §5.1.1: HEADERS on 1 then on 2^31 - 15): the count of
     // IDs is then no count of streams. Each refused stream came in a HEADERS frame of at least
-    // HEADERS_MIN bytes, so what the connection received bounds it.
-    const ids = this.lastProc === 0 ? 0 : (this.lastProc + 1) / 2 - this.answered;
+    // HEADERS_MIN bytes, so what the connection received bounds it. IDs below the first stream
+    // answered are counted only when none was: RFC 7540's priority tree (nghttp's default, Firefox's
+    // streams 3 to 11) names streams in PRIORITY frames that are never opened, and reads as
+    // "refused 6 streams" on every such connection otherwise.
+    const first = this.answered === 0 ? 1 : this.firstAnswered;
+    const ids = this.lastProc < first ? 0 : (this.lastProc - first) / 2 + 1 - this.answered;
     const refused = Math.min(ids, Math.floor(this.bytesRead / HEADERS_MIN));
     if (refused > 0) log(sessionEventLine(this.remote, 'refused', refused, this.log.logFormat()));
   }
@@ -343,7 +350,7 @@ export class Http2Sessions implements StreamTracker {
   /** A stream is being answered; returns the slot closed() is to be given. */
   opened(stream: ServerHttp2Stream): number {
     const state = this.sessions.get(stream.session as ServerHttp2Session) ?? null;
-    state?.streamOpened();
+    state?.streamOpened(stream.id as number);
     const slot = this.streams.add(stream, state);
     if (this.sweeper === null) {
       this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
