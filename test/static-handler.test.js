@@ -387,16 +387,14 @@ test('mounted, a preflight with two Access-Control-Request-Method lines goes to 
   const root = mkdtempSync(join(tmpdir(), 'xorigin-h1-mounted-'));
   writeFileSync(join(root, 'a.woff2'), 'font-a');
   const handler = await createStaticHandler({ root, cors: { origins: [APP] }, watch: false });
-  const server = http.createServer(app(handler));
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const h1Server = await listen(app(handler));
   t.after(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await h1Server.close();
     handler.close();
     rmSync(root, { recursive: true, force: true });
   });
   const h1 = (...methods) => new Promise((resolve, reject) => {
-    const socket = net.connect(server.address().port, '127.0.0.1', () => {
+    const socket = net.connect(h1Server.port, '127.0.0.1', () => {
       socket.end(`OPTIONS /a.woff2 HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\n${methods.map((m) => `Access-Control-Request-Method: ${m}\r\n`).join('')}Connection: close\r\n\r\n`);
     });
     let text = '';
