@@ -5,6 +5,7 @@ import Fastify from 'fastify';
 import xoriginCors from '../dist/cors/fastify.js';
 import { PolicyError } from '../dist/cors/index.js';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { acHeaders, request } from './helpers.js';
 import { rawH2Request } from './transports.js';
 
@@ -197,3 +198,57 @@ test('over HTTP/2 (http2: true), two Access-Control-Request-Method lines are no 
   assert.equal(await preflight('PUT'), 0x89); // 204
   assert.notEqual(await preflight('PUT', 'PATCH'), 0x89);
 });
+
+/** One h2c request to a Fastify `http2: true` app: { status, vary, acao }. */
+function h2cRequest(port, path, headers) {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', reject);
+    const stream = session.request({ ':path': path, ...headers }, { endStream: true });
+    stream.on('response', (h) => {
+      stream.resume();
+      stream.on('end', () => {
+        session.close();
+        resolve({ status: h[':status'], vary: h.vary, acao: h['access-control-allow-origin'] });
+      });
+    });
+    stream.on('error', reject);
+  });
+}
+
+for (const http2Mode of [false, true]) {
+  test(`fastify${http2Mode ? ' (http2: true)' : ''}: hooks that run after the plugin's (a route's onSend, a child plugin's, a root one added later) cannot take Origin out of Vary`, async (t) => {
+    const app = Fastify({ http2: http2Mode });
+    await app.register(xoriginCors, { origins: [APP] });
+    app.get('/route-hook', { onSend: async (req, reply, payload) => (reply.header('Vary', 'Accept-Encoding'), payload) }, async () => 'x');
+    app.register(async (child) => {
+      child.addHook('onSend', async (req, reply, payload) => (reply.removeHeader('vary'), payload));
+      child.get('/child-hook', async () => 'x');
+    });
+    app.get('/late-root-hook', async () => 'x');
+    app.addHook('onSend', async (req, reply, payload) => (req.url === '/late-root-hook' && reply.header('Vary', ['Accept-Language', 'Accept-Encoding']), payload));
+    app.get('/hijacked', (req, reply) => {
+      reply.hijack();
+      reply.raw.writeHead(200, { Vary: 'Accept-Encoding', 'Content-Length': 1 });
+      reply.raw.end('x');
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    t.after(() => app.close());
+    const port = app.server.address().port;
+    const expected = {
+      '/route-hook': 'Accept-Encoding, Origin',
+      '/child-hook': 'Origin',
+      '/late-root-hook': 'Accept-Language, Accept-Encoding, Origin',
+      '/hijacked': 'Accept-Encoding, Origin',
+    };
+    for (const [path, vary] of Object.entries(expected)) {
+      for (const origin of [APP, 'https://other.example', undefined]) {
+        const headers = origin === undefined ? {} : { origin };
+        const res = http2Mode ? await h2cRequest(port, path, headers) : await request(port, { path, headers }).then((r) => ({ status: r.status, vary: r.headers.vary, acao: r.headers['access-control-allow-origin'] }));
+        assert.equal(res.status, 200, `${path} ${origin}`);
+        assert.equal(res.vary, vary, `${path} ${origin}`);
+        if (path !== '/hijacked') assert.equal(res.acao, origin === APP ? APP : undefined, `${path} ${origin}`);
+      }
+    }
+  });
+}

@@ -12,8 +12,10 @@ const pkg = (await import('../package.json', { with: { type: 'json' } })).defaul
 // Raised from 48 KiB when reload (reconfigure) and the explain hook joined the engine, and from 52 KiB
 // when the node:http face began keeping Vary: Origin against a handler that replaces Vary (cors/node.ts),
 // and from 56 KiB when the origin matcher began keeping its last answers and the request-header set its
-// hash table (2026-12-03: 58.8 KiB; CI refused 56.7 KiB on 2026-12-02).
-const SIZE_LIMIT = 60 * 1024;
+// hash table (2026-12-03: 58.8 KiB; CI refused 56.7 KiB on 2026-12-02), and from 60 KiB when the Vary guard
+// moved to its own module, shared with the Fastify plugin, and began passing a head's own Vary through
+// unchanged when it names Origin already (2026-12-03: 60.3 KiB).
+const SIZE_LIMIT = 61 * 1024;
 
 test('the exports map names every face, types first, and every target exists', () => {
   assert.deepEqual(Object.keys(pkg.exports), ['.', './cors', './fetch', './fastify', './static', './check', './package.json']);

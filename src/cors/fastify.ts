@@ -1,10 +1,12 @@
 // `xorigin/fastify`: the CORS engine as a Fastify 5 plugin. Only types come from 'fastify' (erased
 // at build), so xorigin keeps zero runtime dependencies.
+import type { ServerResponse } from 'node:http';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { CorsEngine, RequestKind, classify } from './engine.js';
 import type { CorsOptions } from './options.js';
 import { mergeVary } from './response-headers.js';
 import { joinRepeatedLines } from '../http/field-lines.js';
+import { VaryGuard } from './vary-guard.js';
 
 /**
  * Fastify plugin: `app.register(xoriginCors, { origins: [...] })`; the register options are the
@@ -16,8 +18,9 @@ import { joinRepeatedLines } from '../http/field-lines.js';
  *   (Fetch §4.8), whether or not a route exists for the URL.
  * - Every other request gets its actual-response CORS headers (Fetch §3.2.3) in the same hook, so
  *   they are on the reply whatever sends it: a route, Fastify's 404 or its error handler.
- * - An `onSend` hook puts `Vary: Origin` back if a route replaced the Vary header (`reply.header`
- *   replaces); tokens are merged, never duplicated.
+ * - `Vary: Origin` is kept on every reply whatever a handler or a later hook (a route's own
+ *   `onSend`, a child plugin's) does to Vary: the raw response's writeHead puts the token back
+ *   (VaryGuard, as the node:http face does); tokens are merged, never duplicated.
  *
  * The plugin skips Fastify's encapsulation (as fastify-plugin does): registered at the root, before
  * the routes, its hooks reach every route and the 404 handler. Registered inside a child plugin it
@@ -35,15 +38,15 @@ const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => 
     done(error as Error);
     return;
   }
-  app.addHook('onRequest', onRequest(engine));
-  const vary = engine.actualBlocks.vary;
-  if (vary !== null) app.addHook('onSend', keepVary(vary));
+  app.addHook('onRequest', onRequest(engine, new VaryGuard(engine)));
   done();
 };
 
-function onRequest(engine: CorsEngine) {
+function onRequest(engine: CorsEngine, varyGuard: VaryGuard) {
   return (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void => {
     const raw = request.raw;
+    // onSend hooks run in registration order, a route's own last: only the head itself comes after them all.
+    if (engine.actualBlocks.vary !== null) varyGuard.keep(reply.raw as ServerResponse);
     // Two Access-Control-Request-Method lines are no method: node:http joins them, node:http2 kept the first.
     if (raw.httpVersionMajor === 2 && request.method === 'OPTIONS') joinRepeatedLines(raw.headers, raw.rawHeaders);
     const headers = request.headers;
@@ -58,15 +61,6 @@ function onRequest(engine: CorsEngine) {
     }
     setBlock(reply, engine.actualHeaders(origin));
     next();
-  };
-}
-
-function keepVary(vary: string) {
-  return (_request: FastifyRequest, reply: FastifyReply, payload: unknown, next: (err: null, payload: unknown) => void): void => {
-    const current = varyOf(reply);
-    const merged = mergeVary(current, vary);
-    if (merged !== current) reply.header('Vary', merged);
-    next(null, payload);
   };
 }
 

@@ -1,0 +1,127 @@
+import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { CorsEngine } from './engine.js';
+import { equalsLower } from '../http/tokens.js';
+import { appendVary, mergeVary } from './response-headers.js';
+
+/** What writeHead takes after the status: a reason phrase and headers, or headers alone. */
+type HeadersArgument = OutgoingHttpHeaders | OutgoingHttpHeader[] | undefined;
+type WriteHead = (this: ServerResponse, statusCode: number, reason?: string | HeadersArgument, headers?: HeadersArgument) => ServerResponse;
+type HeaderPair = readonly [OutgoingHttpHeader, OutgoingHttpHeader];
+
+/**
+ * Keeps `Vary: Origin` on a node:http (or http2 compatibility) response whatever is done to Vary
+ * after the CORS headers were set (setHeader, removeHeader, writeHead(status, { Vary }), Fastify's
+ * own header object): else a shared cache could hand one origin's answer to another (Fetch, "CORS
+ * protocol and HTTP caches"). Done in writeHead, which node:http calls for an implicit head too.
+ */
+export class VaryGuard {
+  /** The writeHead each guarded response gets as its own. */
+  private readonly writeHead: WriteHead;
+
+  constructor(private readonly engine: CorsEngine) {
+    this.writeHead = guardedWriteHead(engine);
+  }
+
+  /** Guards `res`; a writeHead another layer wrapped before us (on-headers does) is wrapped in turn. */
+  keep(res: ServerResponse): void {
+    if (!Object.hasOwn(res, 'writeHead')) {
+      (res as { writeHead: unknown }).writeHead = this.writeHead;
+      return;
+    }
+    const wrapped = res.writeHead as WriteHead;
+    // Guarded twice (a handler mounted twice): its writeHead keeps Vary already.
+    if (wrapped === this.writeHead || varyKeepers.has(wrapped)) return;
+    const engine = this.engine;
+    const keeper: WriteHead = function (this: ServerResponse, statusCode, reason, headers) {
+      return sendHeadKeepingVary(this, wrapped, engine.actualBlocks.vary, statusCode, reason, headers);
+    };
+    varyKeepers.add(keeper);
+    (res as { writeHead: WriteHead }).writeHead = keeper;
+  }
+}
+
+/** The wrappers VaryGuard made of another layer's writeHead. */
+const varyKeepers = new WeakSet<WriteHead>();
+
+/**
+ * A writeHead sending the head through the one it shadows (the prototype's: node's, Express's),
+ * with Vary kept. It stays on the response: deleting it cost ~4,000 instructions per request, as
+ * the response then fell into dictionary mode (bench/instructions.js --contenders xorigin-handle).
+ */
+function guardedWriteHead(engine: CorsEngine): WriteHead {
+  return function (this: ServerResponse, statusCode, reason, headers) {
+    const shadowed = (Object.getPrototypeOf(this) as { writeHead: WriteHead }).writeHead;
+    return sendHeadKeepingVary(this, shadowed, engine.actualBlocks.vary, statusCode, reason, headers);
+  };
+}
+
+/** Calls `writeHead` with the tokens of `vary` (null: none, a `*` policy) put back in Vary if missing. */
+function sendHeadKeepingVary(res: ServerResponse, writeHead: WriteHead, vary: string | null, statusCode: number, reason?: string | HeadersArgument, headers?: HeadersArgument): ServerResponse {
+  if (vary === null || res.headersSent) return writeHead.call(res, statusCode, reason, headers);
+  if (typeof reason === 'string') return writeHead.call(res, statusCode, reason, varyKept(res, vary, headers));
+  // As node's writeHead reads its arguments: with no reason phrase, the headers are the third
+  // argument if given, else the second.
+  return writeHead.call(res, statusCode, varyKept(res, vary, headers ?? reason));
+}
+
+/**
+ * `headers` as writeHead will apply them, naming `vary` in Vary: unchanged when their one Vary
+ * names it already (Fastify passes every head's headers, its Vary included), a copy when their
+ * Vary lacks it (writeHead would replace the response's); with none, the response's own Vary is
+ * completed. What writeHead itself refuses (an odd-length list, a Vary of null) passes unchanged.
+ */
+function varyKept(res: ServerResponse, vary: string, headers: HeadersArgument): HeadersArgument {
+  const given = varyIn(headers);
+  if (given === undefined) {
+    if (res.getHeader('vary') !== vary) appendVary(res, vary);
+    return headers;
+  }
+  if (given === vary || (typeof given === 'string' && mergeVary(given, vary) === given)) return headers;
+  return withVaryMerged(headers, vary);
+}
+
+/**
+ * The Vary value in writeHead's headers, found without allocating (every head passes here):
+ * undefined for none, null for several entries or a list of pairs (read in full).
+ */
+function varyIn(headers: HeadersArgument): unknown {
+  if (headers === undefined || headers === null) return undefined;
+  if (Array.isArray(headers) && Array.isArray(headers[0])) return (headers as unknown as HeaderPair[]).some(isVary) ? null : undefined;
+  let found: unknown;
+  let count = 0;
+  if (Array.isArray(headers)) {
+    for (let i = 0; i < headers.length; i += 2) if (isVaryName(headers[i]) && count++ === 0) found = headers[i + 1];
+  } else {
+    for (const name in headers) if (isVaryName(name) && count++ === 0) found = headers[name];
+  }
+  return count > 1 ? null : found;
+}
+
+/** A copy of `headers` (object, flat list or list of pairs) with its Vary entries merged into one naming `vary`. */
+function withVaryMerged(headers: HeadersArgument, vary: string): HeadersArgument {
+  let given: [OutgoingHttpHeader, OutgoingHttpHeader][] = [];
+  if (Array.isArray(headers)) {
+    // A flat [name, value, …] list, or (node:http2's compatibility API) a list of pairs.
+    if (Array.isArray(headers[0])) given = headers as unknown as [OutgoingHttpHeader, OutgoingHttpHeader][];
+    else if (headers.length % 2 !== 0) return headers;
+    else for (let i = 0; i < headers.length; i += 2) given.push([headers[i] as OutgoingHttpHeader, headers[i + 1] as OutgoingHttpHeader]);
+  } else if (headers !== undefined && headers !== null) {
+    given = Object.entries(headers) as [OutgoingHttpHeader, OutgoingHttpHeader][];
+  }
+  const lines = given.filter(isVary);
+  if (lines.some(([, v]) => v === undefined || v === null)) return headers;
+  let merged: string | null = null;
+  for (const [, value] of lines) merged = mergeVary(merged, Array.isArray(value) ? value.join(', ') : String(value));
+  const out = given.filter((pair) => !isVary(pair));
+  out.push(['Vary', mergeVary(merged, vary)]);
+  if (!Array.isArray(headers)) return Object.fromEntries(out) as OutgoingHttpHeaders;
+  return Array.isArray(headers[0]) ? (out as unknown as OutgoingHttpHeader[]) : out.flat();
+}
+
+function isVary([name]: HeaderPair): boolean {
+  return isVaryName(name);
+}
+
+function isVaryName(name: unknown): boolean {
+  return typeof name === 'string' && name.length === 4 && equalsLower(name, 'vary');
+}
