@@ -191,3 +191,79 @@ for (const [policyName, policy] of Object.entries(POLICIES)) {
     }
   });
 }
+
+// An app-wide CORS layer in front (expressjs/cors#167: a permissive cors() before a strict route's) or
+// inside (a framework's own CORS middleware under withCors): each face's answer carries its own policy's
+// CORS headers alone, so a refused origin is not let through by the other layer's '*', and an
+// allowed one gets no credentials this policy does not grant.
+describe('another CORS layer\'s grant is removed before the policy applies', () => {
+  const STRICT = { origins: [APP] };
+  const GRANT = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Credentials': 'true', 'Access-Control-Expose-Headers': 'x-secret' };
+  const setGrant = (set) => { for (const [n, v] of Object.entries(GRANT)) set(n, v); };
+  const faces = {};
+  const closers = [];
+  before(async () => {
+    const strict = createCors(STRICT);
+    const plain = await listen((req, res) => {
+      setGrant((n, v) => res.setHeader(n, v));
+      if (!strict.handle(req, res)) res.end('x');
+    });
+    const app = express();
+    app.use((req, res, next) => (setGrant((n, v) => res.set(n, v)), next()));
+    app.get('/', strict.middleware, (req, res) => res.send('x'));
+    app.options('/', strict.middleware);
+    const viaExpress = await listen(app);
+    const fastify = Fastify();
+    fastify.addHook('onRequest', async (req, reply) => setGrant((n, v) => reply.header(n, v)));
+    await fastify.register(xoriginCors, STRICT);
+    fastify.get('/', async () => 'x');
+    await fastify.listen({ port: 0, host: '127.0.0.1' });
+    const hono = new Hono();
+    hono.get('/', (c) => (setGrant((n, v) => c.header(n, v)), c.text('x')));
+    const fetchFace = withCors(STRICT, hono.fetch);
+    closers.push(plain.close, viaExpress.close, () => fastify.close());
+    faces['node:http handle'] = (headers, method) => request(plain.port, { method, headers });
+    faces.Express = (headers, method) => request(viaExpress.port, { method, headers });
+    faces.Fastify = (headers, method) => request(fastify.server.address().port, { method, headers });
+    faces.withCors = async (headers, method) => {
+      const res = await fetchFace(new Request('http://x.test/', { method, headers }));
+      return { status: res.status, headers: Object.fromEntries(res.headers) };
+    };
+  });
+  after(async () => {
+    for (const close of closers) await close();
+  });
+
+  for (const face of ['node:http handle', 'Express', 'Fastify', 'withCors']) {
+    test(face, async () => {
+      const allowed = await faces[face]({ Origin: APP }, 'GET');
+      assert.equal(allowed.headers['access-control-allow-origin'], APP);
+      const refused = await faces[face]({ Origin: 'https://evil.example' }, 'GET');
+      for (const res of [allowed, refused]) {
+        assert.equal(res.status, 200);
+        assert.equal(res.headers['access-control-allow-credentials'], undefined);
+        assert.equal(res.headers['access-control-expose-headers'], undefined);
+      }
+      assert.equal(refused.headers['access-control-allow-origin'], undefined);
+      if (face === 'withCors') return; // a preflight never reaches the handler inside
+      const preflight = await faces[face]({ Origin: 'https://evil.example', 'Access-Control-Request-Method': 'PUT' }, 'OPTIONS');
+      assert.equal(preflight.status, 403);
+      assert.deepEqual(Object.keys(preflight.headers).filter((n) => n.startsWith('access-control-')), []);
+    });
+  }
+
+  test('a header the app sets alone, granting nothing (Access-Control-Expose-Headers), is left to it', async () => {
+    const strict = createCors(STRICT);
+    const s = await listen((req, res) => {
+      res.setHeader('Access-Control-Expose-Headers', 'x-total');
+      if (!strict.handle(req, res)) res.end('x');
+    });
+    try {
+      const res = await request(s.port, { headers: { Origin: APP } });
+      assert.equal(res.headers['access-control-allow-origin'], APP);
+      assert.equal(res.headers['access-control-expose-headers'], 'x-total');
+    } finally {
+      await s.close();
+    }
+  });
+});

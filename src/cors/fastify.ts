@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { CorsEngine, RequestKind, classify } from './engine.js';
 import type { CorsOptions } from './options.js';
-import { mergeVary } from './response-headers.js';
+import { isCorsHeader, mergeVary } from './response-headers.js';
 import { joinRepeatedLines } from '../http/field-lines.js';
 import { VaryGuard } from './vary-guard.js';
 
@@ -49,6 +49,7 @@ function onRequest(engine: CorsEngine, varyGuard: VaryGuard) {
     if (engine.actualBlocks.vary !== null) varyGuard.keep(reply.raw as ServerResponse);
     // Two Access-Control-Request-Method lines are no method: node:http joins them, node:http2 kept the first.
     if (raw.httpVersionMajor === 2 && request.method === 'OPTIONS') joinRepeatedLines(raw.headers, raw.rawHeaders);
+    removeOtherPolicy(reply);
     const headers = request.headers;
     const origin = headers.origin;
     const acrm = headers['access-control-request-method'];
@@ -62,6 +63,12 @@ function onRequest(engine: CorsEngine, varyGuard: VaryGuard) {
     setBlock(reply, engine.actualHeaders(origin));
     next();
   };
+}
+
+/** A CORS plugin's headers set before ours (@fastify/cors registered first) go when they grant anything. */
+function removeOtherPolicy(reply: FastifyReply): void {
+  if (!reply.hasHeader('access-control-allow-origin') && !reply.hasHeader('access-control-allow-credentials')) return;
+  for (const name of Object.keys(reply.getHeaders())) if (isCorsHeader(name)) reply.removeHeader(name);
 }
 
 /** Applies a flat `[name, value, ...]` block to the reply, merging Vary with one set before us. */

@@ -2,7 +2,7 @@
 // Cloudflare Workers). No node: import here: this module must load where only the Fetch API exists.
 import { CorsEngine, RequestKind, classify } from './engine.js';
 import type { CorsOptions } from './options.js';
-import { mergeVary } from './response-headers.js';
+import { isCorsHeader, mergeVary } from './response-headers.js';
 
 /** Any Fetch handler: `(request, env?, ctx?) => Response | Promise<Response>`. */
 export type FetchHandler<Rest extends unknown[] = []> = (request: Request, ...rest: Rest) => Response | Promise<Response>;
@@ -22,7 +22,9 @@ export interface WithCorsHooks {
  *   none (Fetch §4.8 from the server's side), empty body.
  * - Every other request goes to the handler, and its response gets the CORS headers of an actual
  *   response (Fetch §3.2.3), `Vary: Origin` merged into any Vary it already has. A response whose
- *   headers are immutable (`Response.redirect`, a `fetch()`ed response) is copied first.
+ *   headers are immutable (`Response.redirect`, a `fetch()`ed response) is copied first. CORS
+ *   headers the handler set (a framework's own CORS middleware) are removed first when they grant
+ *   anything (Access-Control-Allow-Origin or -Credentials): the answer carries this policy's alone.
  * - A handler that throws or rejects becomes a 500 with the CORS headers and no error text, so the
  *   browser shows the real status instead of a CORS error.
  *
@@ -88,17 +90,26 @@ function preflightResponse(engine: CorsEngine, origin: string, method: string, r
 /** `response` with the flat `[name, value, ...]` block applied, copied first if its headers are immutable. */
 function withHeaders(response: Response, block: readonly string[]): Response {
   // Response.error() (status 0) cannot be copied and is a network error to the client anyway.
-  if (block.length === 0 || response.type === 'error') return response;
+  if (response.type === 'error') return response;
+  const h = response.headers;
+  const other = h.has('access-control-allow-origin') || h.has('access-control-allow-credentials');
+  if (block.length === 0 && !other) return response;
   try {
-    setBlock(response.headers, block);
+    applyPolicy(h, block, other);
     return response;
   } catch {
     // Immutable guard (Fetch §5.2 "headers guard"): the very first write throws, so nothing was
     // applied; copy status, statusText, headers and the unread body into a response we own.
     const copy = new Response(response.body, response);
-    setBlock(copy.headers, block);
+    applyPolicy(copy.headers, block, other);
     return copy;
   }
+}
+
+/** Sets `block`, after removing the CORS headers another policy set when `other` says it granted anything. */
+function applyPolicy(headers: Headers, block: readonly string[], other: boolean): void {
+  if (other) for (const name of [...headers.keys()]) if (isCorsHeader(name)) headers.delete(name);
+  setBlock(headers, block);
 }
 
 function setBlock(headers: Headers, block: readonly string[]): void {

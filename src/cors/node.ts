@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CorsEngine, RequestKind, classify } from './engine.js';
 import type { CorsOptions } from './options.js';
 import { joinRepeatedLines } from '../http/field-lines.js';
-import { appendVary, ORIGIN_SLOT, setHeaderBlock } from './response-headers.js';
+import { appendVary, ORIGIN_SLOT, removeOtherPolicy, setHeaderBlock } from './response-headers.js';
 import { VaryGuard } from './vary-guard.js';
 
 /** Connect/Express-style `next`. */
@@ -17,7 +17,9 @@ export class Cors extends CorsEngine {
   /**
    * Applies the policy to one request. A preflight is answered completely (status, headers, empty
    * body) and `true` is returned: the caller must not respond again. Any other request gets its
-   * CORS headers set on `res` and `false` is returned, so the caller's handler runs.
+   * CORS headers set on `res` and `false` is returned, so the caller's handler runs. CORS headers
+   * another layer set before (an app-wide CORS middleware) are removed first when they grant
+   * anything: the answer carries this policy's alone.
    */
   readonly handle = (req: IncomingMessage, res: ServerResponse): boolean => {
     const headers = req.headers;
@@ -56,6 +58,7 @@ export class Cors extends CorsEngine {
     if (block === null && this.onDenied !== null) this.onDenied({ kind: 'preflight', origin, method, requestHeaders });
     const status = block === null ? 403 : this.policy.preflightStatus;
     const headers = block ?? this.preflights.denied;
+    removeOtherPolicy(res);
     if (res.hasHeader('vary')) {
       // The application set Vary before us (middleware stacks do): merge, never replace.
       setHeaderBlock(res, headers);
@@ -72,6 +75,7 @@ export class Cors extends CorsEngine {
   /** Sets an actual response's CORS headers from the prebuilt blocks, filling the origin in. */
   private decorate(res: ServerResponse, origin: string | undefined): void {
     const b = this.actualBlocks;
+    removeOtherPolicy(res);
     if (b.vary !== null) {
       if (res.hasHeader('vary')) appendVary(res, b.vary);
       else res.setHeader('Vary', b.vary);

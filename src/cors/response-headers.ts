@@ -197,6 +197,19 @@ export type { OutgoingHttpHeaders };
  */
 export function removeCorsHeaders(res: ServerResponse): void {
   for (const name of res.getHeaderNames()) {
-    if (name.startsWith('access-control-') || name === 'timing-allow-origin') res.removeHeader(name);
+    if (isCorsHeader(name)) res.removeHeader(name);
   }
+}
+
+/** A lower-case header name one CORS policy decides: Access-Control-*, Timing-Allow-Origin. */
+export function isCorsHeader(name: string): boolean {
+  return name.startsWith('access-control-') || name === 'timing-allow-origin';
+}
+
+/**
+ * removeCorsHeaders, when another layer (an app-wide CORS middleware before this one) granted
+ * anything: Access-Control-Allow-Origin or -Credentials. Two lookups when none did (every request).
+ */
+export function removeOtherPolicy(res: ServerResponse): void {
+  if (res.hasHeader('access-control-allow-origin') || res.hasHeader('access-control-allow-credentials')) removeCorsHeaders(res);
 }
