@@ -5,14 +5,15 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AssetTable } from '../dist/static/asset-table.js';
 import { defaultEtagCacheDir, etagCacheFile } from '../dist/static/etag-cache.js';
 import { validate } from '../dist/static/options.js';
-import { statGate } from './helpers.js';
+import { request, statGate } from './helpers.js';
+import { serve } from '../dist/index.js';
 
 const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
 
@@ -50,7 +51,7 @@ function written(file) {
 
 /**
  * A cache file's content as its format line (parsed) and its entry lines (split into fields:
- * path, dev, ino, size, mtime ns, ctime ns, ETag, read at ms), and back.
+ * path, dev, ino, size, mtime ns, ctime ns, ETag, read at ms, Last-Modified ms), and back.
  */
 function readCache(file) {
   const [head, ...lines] = readFileSync(file, 'utf8').split('\n');
@@ -228,7 +229,9 @@ describe('ETag cache', () => {
         'a decimal not in canonical form': badEntry(2, `0${first[2]}`),
         'a short entry': cacheText({ ...good, entries: [first.slice(0, 7), ...good.entries.slice(1)] }),
         // save() writes each path once: a second line for it (here with another tag) is not its work.
-        'a path twice': withEntry([...first.slice(0, 6), etagOf('other bytes'), first[7]]),
+        'a path twice': withEntry([...first.slice(0, 6), etagOf('other bytes'), ...first.slice(7)]),
+        'no Last-Modified (format 2)': cacheText({ ...good, entries: [first.slice(0, 8), ...good.entries.slice(1)] }),
+        'a Last-Modified that is no decimal': badEntry(8, '1e12'),
         'CRLF line ends': text.replace(/\n/g, '\r\n'),
         // Longer than any path (PATH_MAX, JSON-escaped), and not at the file's start: it straddles two reads.
         'a line over 64 KiB': withEntry([`fonts/${'x'.repeat(70_000)}`, ...first.slice(1)]),
@@ -242,6 +245,45 @@ describe('ETag cache', () => {
         assert.equal(table.info('/small.css').etag, etagOf('a{}'), what);
       }
     } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a version dated when read (its mtime older than its predecessor\'s) keeps that date after a restart; a kept date later than the read is not believed', async () => {
+    // Otherwise a date-only client (curl -z, wget -N) holding that date would be told 304 after the
+    // restart for a next version whose mtime lies between the two.
+    const root = tree(1);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    const css = join(root, 'small.css');
+    const day = (d) => new Date(`${d}T00:00:00Z`);
+    utimesSync(css, day('2020-01-02'), day('2020-01-02'));
+    const table = new AssetTable(root, { watch: false, etagCache: dir, statFile: settledStat }, (info) => info);
+    try {
+      await table.open();
+      assert.equal(table.info('/small.css').lastModified, day('2020-01-02').getTime());
+      writeFileSync(css, 'b{}'); // cp -p, rsync -a: new bytes, an older mtime
+      utimesSync(css, day('2020-01-01'), day('2020-01-01'));
+      await table.rescan();
+      const served = table.info('/small.css').lastModified;
+      assert.ok(served > day('2026-01-01').getTime(), `dated when read, not ${new Date(served).toUTCString()}`);
+      await table.flush();
+      table.close();
+      const restarted = await scanOnce(root, dir);
+      assert.deepEqual([restarted.lastScan.hashed, restarted.lastScan.cached], [0, 2], 'known from the cache');
+      assert.equal(restarted.info('/small.css').lastModified, served);
+      const font = restarted.info('/fonts/f0.woff2');
+      assert.equal(font.lastModified, Math.floor(font.mtimeMs / 1000) * 1000, 'a file dated by its mtime stays so');
+      const file = etagCacheFile(dir, realpathSync(root));
+      const cache = readCache(file);
+      const entry = cache.entries.find((fields) => fields[0] === 'small.css');
+      entry[8] = String(Number(entry[7]) + 86_400_000);
+      writeFileSync(file, cacheText(cache));
+      const forged = await scanOnce(root, dir);
+      assert.equal(forged.lastScan.cached, 2);
+      assert.equal(forged.info('/small.css').lastModified, day('2020-01-01').getTime(), 'a date after the read falls back to the mtime');
+    } finally {
+      table.close();
       rmSync(root, { recursive: true, force: true });
       rmSync(dir, { recursive: true, force: true });
     }
@@ -391,4 +433,30 @@ describe('ETag cache', () => {
     assert.equal(validate({ root: '.', etagCache: '/tmp/x' }).etagCache, '/tmp/x');
     assert.throws(() => validate({ root: '.', etagCache: '' }), (e) => e.problems[0].option === 'etagCache');
   });
+});
+
+test('server.shutdown() resolves once the ETag cache holds the last changes (the write waiting 10 s after a rescan is made then)', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-etags-'));
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+  const css = join(root, 'small.css');
+  writeFileSync(css, 'a{}');
+  // Read 2 s after its last change or later, a file's tag may be kept (else it is racily clean).
+  await new Promise((r) => setTimeout(r, 2100));
+  const server = await serve({ root, etagCache: dir });
+  try {
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    writeFileSync(css, 'b{}');
+    const port = server.address().port;
+    for (let i = 0; i < 100 && (await request(port, { path: '/small.css' })).body !== 'b{}'; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 2600)); // settled: read again, then kept at the next write
+  } finally {
+    await server.shutdown(1000);
+  }
+  try {
+    const cache = readCache(etagCacheFile(dir, realpathSync(root)));
+    assert.deepEqual(cache.entries.map((fields) => [fields[0], fields[6]]), [['small.css', etagOf('b{}')]]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -227,6 +227,8 @@ interface Read {
   readonly identity: FileIdentity;
   readonly etag: string;
   readonly readAtMs: number;
+  /** The Last-Modified an earlier run served this version with (from the ETag cache). */
+  readonly lastModified?: number | undefined;
   /** The bytes, when the file was small enough to be read whole on the main thread. */
   readonly bytes?: Buffer | undefined;
 }
@@ -1233,6 +1235,10 @@ function describe(filePath: string, urlPath: string, read: Read, notBefore?: num
   // file: a later change then gets a later date whenever it lands in a later second.
   const readSecond = Math.floor(read.readAtMs / 1000) * 1000;
   let lastModified = Math.min(Math.floor(mtimeMs / 1000) * 1000, readSecond);
+  // This version as an earlier run dated it (the ETag cache): the read-time date below would
+  // otherwise fall back to the mtime after a restart, older than what date-only caches hold.
+  const served = read.lastModified;
+  if (served !== undefined && served > lastModified && served <= readSecond) lastModified = served;
   // New bytes stamped with an older or the same mtime (tar, rsync -a, cp -p of an old build, npm's
   // 1985 stamp, Nix's epoch + 1, a clock set back): a cache revalidating by date only (curl -z,
   // wget -N, some proxies) would be told 304 for them and keep the old bytes. They are dated when

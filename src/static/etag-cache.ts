@@ -9,15 +9,16 @@ import { READ_NONBLOCK } from './read-flags.js';
 /**
  * The format tag of a cache file, on its first line; any other value (another version, another
  * program, the JSON of xorigin-etags/1) makes the file ignored. After that line, one line per file:
- * `PATH \t DEV \t INO \t SIZE \t MTIME_NS \t CTIME_NS \t ETAG \t READ_AT_MS`, PATH relative to the
- * root (as a JSON string when it holds a tab, a line break or starts with `"`). Read line by line:
- * the JSON of version 1 was read and parsed whole (18 MB of text for 100,000 files, then an object
- * and an array per file, and five bigints per file kept until the scan ended).
+ * `PATH \t DEV \t INO \t SIZE \t MTIME_NS \t CTIME_NS \t ETAG \t READ_AT_MS \t LAST_MODIFIED_MS`, PATH
+ * relative to the root (as a JSON string when it holds a tab, a line break or starts with `"`). Read
+ * line by line: the JSON of version 1 was read and parsed whole (18 MB of text for 100,000 files,
+ * then an object and an array per file, and five bigints per file kept until the scan ended).
+ * Version 3 added LAST_MODIFIED_MS.
  */
-const FORMAT = 'xorigin-etags/2';
+const FORMAT = 'xorigin-etags/3';
 const DECIMAL = '(?:0|-?[1-9]\\d{0,29})';
-/** Everything after the path: the identity in canonical decimals, the tag, when it was read. */
-const ENTRY = new RegExp(`^(?:${DECIMAL}\\t){5}"[A-Za-z0-9_-]{27}"\\t\\d{1,16}$`);
+/** Everything after the path: the identity in canonical decimals, the tag, when it was read, the date served. */
+const ENTRY = new RegExp(`^(?:${DECIMAL}\\t){5}"[A-Za-z0-9_-]{27}"\\t\\d{1,16}\\t-?\\d{1,16}$`);
 const TAG_LENGTH = 29;
 /**
  * Lines are read this many bytes at a time; a longer line makes the file ignored (a path is at most
@@ -31,6 +32,11 @@ const WRITE_CHUNK = 256 * 1024;
 export interface KnownTag {
   readonly etag: string;
   readonly readAtMs: number;
+  /**
+   * The Last-Modified (ms) it was served with: a version dated when read (its mtime older than its
+   * predecessor's) keeps that date after a restart instead of falling back to its mtime.
+   */
+  readonly lastModified: number;
 }
 
 /**
@@ -112,7 +118,7 @@ export class EtagCache {
   get(filePath: string, s: BigIntStats): KnownTag | undefined {
     if (!filePath.startsWith(this.prefix)) return undefined;
     const known = this.known.get(filePath.slice(this.prefix.length));
-    return known !== undefined && known.identity === identityText(s) ? { etag: known.etag, readAtMs: known.readAtMs } : undefined;
+    return known !== undefined && known.identity === identityText(s) ? { etag: known.etag, readAtMs: known.readAtMs, lastModified: known.lastModified } : undefined;
   }
 
   /** Forgets what was read at open (the table knows it from now on). */
@@ -143,7 +149,7 @@ export class EtagCache {
     const prefix = this.prefix;
     for (const [urlPath, info] of infos) {
       if (urlPath !== info.urlPath || skip.has(info) || !info.filePath.startsWith(prefix)) continue;
-      chunk += `${pathField(info.filePath.slice(prefix.length))}\t${identityText(info.identity)}${info.etag}\t${String(info.readAtMs)}\n`;
+      chunk += `${pathField(info.filePath.slice(prefix.length))}\t${identityText(info.identity)}${info.etag}\t${String(info.readAtMs)}\t${String(info.lastModified)}\n`;
       if (chunk.length < WRITE_CHUNK) continue;
       yield chunk;
       chunk = '';
@@ -259,7 +265,8 @@ function addEntry(data: Buffer, start: number, end: number, known: Map<string, K
   if (!ENTRY.test(rest)) return false;
   // The rest is ASCII: as many bytes as characters, counted back from the end of the line.
   const restAt = end - rest.length;
-  const tagAt = restAt + rest.lastIndexOf('\t') - TAG_LENGTH;
+  const dateAt = restAt + rest.lastIndexOf('\t') + 1;
+  const tagAt = restAt + rest.lastIndexOf('\t', dateAt - restAt - 2) - TAG_LENGTH;
   let path: unknown;
   try {
     path = quoted ? JSON.parse(line.slice(0, tab)) : data.toString('utf8', start, restAt - 1);
@@ -268,8 +275,9 @@ function addEntry(data: Buffer, start: number, end: number, known: Map<string, K
   }
   // save() writes each path once: a second line for one (which would win) is not its work.
   if (typeof path !== 'string' || !isPlainRelative(path) || known.has(path)) return false;
-  const readAtMs = Number(data.toString('latin1', tagAt + TAG_LENGTH + 1, end));
-  known.set(path, { identity: data.toString('latin1', restAt, tagAt), etag: data.toString('latin1', tagAt, tagAt + TAG_LENGTH), readAtMs });
+  const readAtMs = Number(data.toString('latin1', tagAt + TAG_LENGTH + 1, dateAt - 1));
+  const lastModified = Number(data.toString('latin1', dateAt, end));
+  known.set(path, { identity: data.toString('latin1', restAt, tagAt), etag: data.toString('latin1', tagAt, tagAt + TAG_LENGTH), readAtMs, lastModified });
   return true;
 }
 

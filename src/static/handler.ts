@@ -94,6 +94,12 @@ export interface StaticHandler {
   /** Calls `callback` once no response is in flight and every fd and buffer is back (at once if so). */
   whenReleased(callback: () => void): void;
   /**
+   * Resolves once the ETag cache holds what the table knows (a write pending after a rescan is
+   * started now); at once without a cache. Await it after close() before the process exits, or
+   * the last changes' tags (and the dates they were served with) are read again at the next start.
+   */
+  flush(): Promise<void>;
+  /**
    * Puts new options in force (see XoriginServer.reload): validated completely first (a
    * PolicyError and no change on any problem), then swapped atomically. The root, smallFileLimit
    * and watch stay until a restart; the report says so when they were changed.
@@ -137,6 +143,7 @@ export async function handlerFor(config: ResolvedServerOptions, given?: ServerOp
     drain: { value: () => void (files.draining = true) },
     whenIdle: { value: (callback: () => void) => files.whenIdle(callback) },
     whenReleased: { value: (callback: () => void) => files.whenReleased(callback) },
+    flush: { value: () => files.table.flush() },
     close: { value: () => files.close() },
   });
   return handler;

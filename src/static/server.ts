@@ -238,9 +238,10 @@ function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: H
     };
     setTimeout(deadline, graceMs).unref();
   };
-  // Resolves once the server has closed and every response has given back what it held.
+  // Resolves once the server has closed, every response has given back what it held, and the ETag
+  // cache is written (the table's close(), on 'close', started a write pending after a rescan).
   server.shutdown = (graceMs = 10_000) =>
-    new Promise<void>((done) => gracefulClose(graceMs, () => handler.whenReleased(done)));
+    new Promise<void>((done) => gracefulClose(graceMs, () => handler.whenReleased(() => void handler.flush().then(done, done))));
   server.close = (callback?: (err?: Error) => void) => {
     gracefulClose(10_000, callback);
     return server;
