@@ -232,6 +232,12 @@ for (const http2Mode of [false, true]) {
       reply.raw.writeHead(200, { Vary: 'Accept-Encoding', 'Content-Length': 1 });
       reply.raw.end('x');
     });
+    // A list of pairs: node:http takes one only while no header is set, so Vary must go into the list.
+    app.get('/hijacked-pairs', (req, reply) => {
+      reply.hijack();
+      reply.raw.writeHead(200, [['Content-Type', 'text/plain']]); // one pair: an odd-length list once a header is set
+      reply.raw.end('x');
+    });
     await app.listen({ port: 0, host: '127.0.0.1' });
     t.after(() => app.close());
     const port = app.server.address().port;
@@ -240,6 +246,7 @@ for (const http2Mode of [false, true]) {
       '/child-hook': 'Origin',
       '/late-root-hook': 'Accept-Language, Accept-Encoding, Origin',
       '/hijacked': 'Accept-Encoding, Origin',
+      '/hijacked-pairs': 'Origin',
     };
     for (const [path, vary] of Object.entries(expected)) {
       for (const origin of [APP, 'https://other.example', undefined]) {
@@ -247,7 +254,7 @@ for (const http2Mode of [false, true]) {
         const res = http2Mode ? await h2cRequest(port, path, headers) : await request(port, { path, headers }).then((r) => ({ status: r.status, vary: r.headers.vary, acao: r.headers['access-control-allow-origin'] }));
         assert.equal(res.status, 200, `${path} ${origin}`);
         assert.equal(res.vary, vary, `${path} ${origin}`);
-        if (path !== '/hijacked') assert.equal(res.acao, origin === APP ? APP : undefined, `${path} ${origin}`);
+        if (!path.startsWith('/hijacked')) assert.equal(res.acao, origin === APP ? APP : undefined, `${path} ${origin}`);
       }
     }
   });

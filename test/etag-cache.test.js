@@ -282,6 +282,17 @@ describe('ETag cache', () => {
       const forged = await scanOnce(root, dir);
       assert.equal(forged.lastScan.cached, 2);
       assert.equal(forged.info('/small.css').lastModified, day('2020-01-01').getTime(), 'a date after the read falls back to the mtime');
+      // A read time in the future (a clock set back, a forged line) does not carry a date past now.
+      const readAt = entry[7];
+      entry[7] = String(Date.now() + 10 * 86_400_000);
+      entry[8] = String(Date.now() + 5 * 86_400_000);
+      writeFileSync(file, cacheText(cache));
+      assert.equal((await scanOnce(root, dir)).info('/small.css').lastModified, day('2020-01-01').getTime(), 'no date past now');
+      // A kept date is whole seconds, as HTTP dates are (else If-Modified-Since, in seconds, never matches it).
+      entry[7] = readAt;
+      entry[8] = String(Number(readAt) - 1500);
+      writeFileSync(file, cacheText(cache));
+      assert.equal((await scanOnce(root, dir)).info('/small.css').lastModified, Math.floor((Number(readAt) - 1500) / 1000) * 1000);
     } finally {
       table.close();
       rmSync(root, { recursive: true, force: true });
@@ -458,5 +469,25 @@ test('server.shutdown() resolves once the ETag cache holds the last changes (the
   } finally {
     rmSync(root, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a cache directory that cannot be made although its parent exists (under /proc) is warned about once, and start-up and shutdown go on', { timeout: 20_000 }, async () => {
+  // Node's recursive mkdir retried such a level for ever on a libuv thread, at 100% CPU; shutdown then never ended.
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-etags-'));
+  writeFileSync(join(root, 'small.css'), 'a{}');
+  const warnings = [];
+  const table = await scanOnce(root, '/proc/self/xorigin-etags-test', (line) => warnings.push(line));
+  try {
+    assert.equal(table.info('/small.css').etag, etagOf('a{}'));
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0], /cannot write the ETag cache: .*\/proc\/self\/xorigin-etags-test/);
+    const server = await serve({ root, etagCache: '/proc/self/xorigin-etags-test' });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    const started = Date.now();
+    await server.shutdown(5000);
+    assert.ok(Date.now() - started < 4000, `shutdown took ${Date.now() - started} ms`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });

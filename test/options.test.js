@@ -65,6 +65,12 @@ test('wrong types are errors, never truthy or falsy guesses: each named with its
   assert.deepEqual(allowed.map((p) => p.option), ['cors.allowedHeaders']);
   const quoted = problemsOf({ root: ROOT, watch: 'false' })[0];
   assert.match(quoted.fix, /without quotes: false/);
+  // In code, log and debug take a function: the config file's `true` would be a wrong example there.
+  for (const option of ['log', 'debug']) {
+    const [problem] = problemsOf({ root: ROOT, [option]: false });
+    assert.equal(problem.option, option);
+    assert.match(problem.fix, /e\.g\. \(line\) => console\.log\(line\)/);
+  }
 });
 
 test('options sent as header values must be valid header values at start-up', async () => {

@@ -77,16 +77,16 @@ function varyKept(res: ServerResponse, vary: string, headers: HeadersArgument): 
     return headers;
   }
   if (given === vary || (typeof given === 'string' && mergeVary(given, vary) === given)) return headers;
-  return withVaryMerged(headers, vary);
+  return withVaryMerged(res, headers, vary);
 }
 
 /**
  * The Vary value in writeHead's headers, found without allocating (every head passes here):
- * undefined for none, null for several entries or a list of pairs (read in full).
+ * undefined for none, null for several entries or a list of pairs (read in full: see withVaryMerged).
  */
 function varyIn(headers: HeadersArgument): unknown {
   if (headers === undefined || headers === null) return undefined;
-  if (Array.isArray(headers) && Array.isArray(headers[0])) return (headers as unknown as HeaderPair[]).some(isVary) ? null : undefined;
+  if (Array.isArray(headers) && Array.isArray(headers[0])) return null;
   let found: unknown;
   let count = 0;
   if (Array.isArray(headers)) {
@@ -97,8 +97,12 @@ function varyIn(headers: HeadersArgument): unknown {
   return count > 1 ? null : found;
 }
 
-/** A copy of `headers` (object, flat list or list of pairs) with its Vary entries merged into one naming `vary`. */
-function withVaryMerged(headers: HeadersArgument, vary: string): HeadersArgument {
+/**
+ * A copy of `headers` (object, flat list or list of pairs) with its Vary entries merged into one
+ * naming `vary`; pairs without Vary get the response's own, as node:http takes pairs only on a
+ * response with no header set yet (node:http2's compatibility response would replace its Vary).
+ */
+function withVaryMerged(res: ServerResponse, headers: HeadersArgument, vary: string): HeadersArgument {
   let given: [OutgoingHttpHeader, OutgoingHttpHeader][] = [];
   if (Array.isArray(headers)) {
     // A flat [name, value, …] list, or (node:http2's compatibility API) a list of pairs.
@@ -110,7 +114,8 @@ function withVaryMerged(headers: HeadersArgument, vary: string): HeadersArgument
   }
   const lines = given.filter(isVary);
   if (lines.some(([, v]) => v === undefined || v === null)) return headers;
-  let merged: string | null = null;
+  const own = lines.length === 0 ? res.getHeader('vary') : undefined;
+  let merged: string | null = own === undefined ? null : Array.isArray(own) ? own.join(', ') : String(own);
   for (const [, value] of lines) merged = mergeVary(merged, Array.isArray(value) ? value.join(', ') : String(value));
   const out = given.filter((pair) => !isVary(pair));
   out.push(['Vary', mergeVary(merged, vary)]);

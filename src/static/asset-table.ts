@@ -1233,12 +1233,13 @@ function describe(filePath: string, urlPath: string, read: Read, notBefore?: num
   const mtimeMs = msOf(read.identity.mtimeNs);
   // A future mtime (clock skew, a tarball from a machine ahead of us) is clamped to when we read the
   // file: a later change then gets a later date whenever it lands in a later second.
-  const readSecond = Math.floor(read.readAtMs / 1000) * 1000;
+  // A read time from the ETag cache is not believed past now (a clock set back, a forged line).
+  const readSecond = Math.floor(Math.min(read.readAtMs, Date.now()) / 1000) * 1000;
   let lastModified = Math.min(Math.floor(mtimeMs / 1000) * 1000, readSecond);
   // This version as an earlier run dated it (the ETag cache): the read-time date below would
   // otherwise fall back to the mtime after a restart, older than what date-only caches hold.
   const served = read.lastModified;
-  if (served !== undefined && served > lastModified && served <= readSecond) lastModified = served;
+  if (served !== undefined && served > lastModified && served <= readSecond) lastModified = Math.floor(served / 1000) * 1000;
   // New bytes stamped with an older or the same mtime (tar, rsync -a, cp -p of an old build, npm's
   // 1985 stamp, Nix's epoch + 1, a clock set back): a cache revalidating by date only (curl -z,
   // wget -N, some proxies) would be told 304 for them and keep the old bytes. They are dated when

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join, sep } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import type { BigIntStats, Stats } from 'node:fs';
 import type { AssetInfo, FileIdentity } from './asset-table.js';
 import { READ_NONBLOCK } from './read-flags.js';
@@ -132,7 +132,7 @@ export class EtagCache {
    */
   async save(infos: ReadonlyMap<string, AssetInfo>, skip: ReadonlySet<AssetInfo>): Promise<void> {
     const dir = this.file.slice(0, this.file.lastIndexOf(sep));
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await makeDirs(dir);
     // Its own name: two tables (two handlers, or workers) may write the same root's cache at once.
     const tmp = `${this.file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     await writeFile(tmp, this.lines(infos, skip), { mode: 0o600 });
@@ -156,6 +156,25 @@ export class EtagCache {
     }
     yield chunk;
   }
+}
+
+/**
+ * `mkdir -p`, one level at a time. Node's recursive mkdir retries for ever where a level cannot be
+ * made although its parent exists (under /proc: ENOENT every time), holding a libuv thread at 100% CPU.
+ */
+async function makeDirs(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { mode: 0o700 });
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT' || dirname(dir) === dir) throw e;
+  }
+  await makeDirs(dirname(dir));
+  await mkdir(dir, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw e;
+  });
 }
 
 /** The identity as a line holds it, each field followed by a tab. */

@@ -293,7 +293,9 @@ export function checkOption(spec: OptionSpec, value: unknown, type: OptionType =
   if (!hasType(value, spec, type)) {
     // A JSON value in quotes is the usual slip: say so, rather than only what was expected.
     const quoted = typeof value === 'string' && type !== 'string' && type !== 'bytes' && /^(true|false|-?\d+)$/.test(value.trim());
-    const fix = quoted ? `write it without quotes: ${value.trim()}` : `e.g. ${spec.example}`;
+    // The examples are the config file's (`"log": true`); in code those options take a function.
+    const example = type === 'function' ? '(line) => console.log(line)' : spec.example;
+    const fix = quoted ? `write it without quotes: ${value.trim()}` : `e.g. ${example}`;
     return { option, value, reason: `must be ${expected(spec, type)}${quoted ? ', not a string' : ''}`, fix };
   }
   if (spec.header !== undefined) {

@@ -202,6 +202,15 @@ function http1Connections(node: NodeServer, which: 'all' | 'idle'): { socket: So
   return list === undefined ? [] : list[which]();
 }
 
+/** Calls `done` once `work` has settled, or `ms` later if it has not by then. */
+function settleWithin(work: Promise<unknown>, ms: number, done: () => void): void {
+  const deadline = setTimeout(done, ms);
+  void work.finally(() => {
+    clearTimeout(deadline);
+    done();
+  });
+}
+
 /**
  * close() is made graceful too: Node's own close() destroys the connections it deems idle, among
  * them one whose last answer is still being written (see closeWhenAnswered). Stop accepting, let
@@ -239,9 +248,10 @@ function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: H
     setTimeout(deadline, graceMs).unref();
   };
   // Resolves once the server has closed, every response has given back what it held, and the ETag
-  // cache is written (the table's close(), on 'close', started a write pending after a rescan).
+  // cache is written (the table's close(), on 'close', started a write pending after a rescan), or
+  // the grace period has passed: a cache on a hung file system must not keep the process from ending.
   server.shutdown = (graceMs = 10_000) =>
-    new Promise<void>((done) => gracefulClose(graceMs, () => handler.whenReleased(() => void handler.flush().then(done, done))));
+    new Promise<void>((done) => gracefulClose(graceMs, () => handler.whenReleased(() => settleWithin(handler.flush(), graceMs, done))));
   server.close = (callback?: (err?: Error) => void) => {
     gracefulClose(10_000, callback);
     return server;
