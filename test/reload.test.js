@@ -635,6 +635,41 @@ if (cluster.isWorker && fs.existsSync(${JSON.stringify(later)})) {
   assert.equal(await servedName(r.port), 'renewed.test');
 });
 
+test('CLI --workers 2: once the certificate in force has expired (a renewal that failed), a worker that dies is still replaced, with the certificate its siblings present', async (t) => {
+  // Replacements re-checked the validity period of the bytes the primary had put in force: each exited 2,
+  // and with every worker gone nothing listened (dojot/dojot#2426 is this outage in another server).
+  const { dir, config } = tlsConfigFixture(t, 'xorigin-replace-expired-');
+  const later = join(dir, 'later');
+  const r = await runCliWithHook(t, dir, `
+import cluster from 'node:cluster';
+import fs from 'node:fs';
+if (cluster.isWorker && fs.existsSync(${JSON.stringify(later)})) {
+  const now = Date.now;
+  Date.now = () => now() + 10 * 86_400_000;
+}
+`, ['serve', '--config', config, '--port', '0', '--workers', '2']);
+  t.after(() => stopCli(r));
+  assert.equal(r.code, 'listening', r.err);
+  await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
+  const name = await servedName(r.port);
+  writeFileSync(later, '');
+  await replaceEveryWorker(r);
+  assert.doesNotMatch(r.err, /exit 2|expired/);
+  assert.equal(await servedName(r.port), name);
+});
+
+test('a certificate not valid yet (notBefore ahead of this clock) is refused at start-up, naming the date', async (t) => {
+  // Only the end of the validity period was checked: a reload then put in force a certificate every client refuses.
+  const { dir, config } = tlsConfigFixture(t, 'xorigin-not-yet-');
+  const r = await runCliWithHook(t, dir, `
+const now = Date.now;
+Date.now = () => now() - 10 * 86_400_000;
+`, ['serve', '--config', config, '--port', '0']);
+  t.after(() => stopCli(r));
+  assert.equal(r.code, 2, r.err);
+  assert.match(r.err, /tls\.cert = .*: the certificate is not valid before \d{4}-\d\d-\d\dT/);
+});
+
 test('CLI --workers 2: a reload asked for while a worker scans is applied from the bytes the primary validated', async (t) => {
   // One worker, during its start-up scan, has the config edited to B and the primary reloaded, then
   // (its reload request held) the config edited again to C without a reload. It must end on B: it

@@ -40,7 +40,7 @@ async function run(cmd: CommandLine): Promise<void> {
   if (cluster.isWorker) {
     // The configuration its primary has in force, not the files as they are now (worker-start.ts).
     const { files, startup } = await askForStartFiles();
-    await serve(readingFrom(files, () => resolveSettings(cmd, process.env, startup)), files, reread, held);
+    await serve(readingFrom(files, () => resolveSettings(cmd, process.env, startup), true), files, reread, held);
     return;
   }
   // The same checks with and without --workers, before anything listens or forks.

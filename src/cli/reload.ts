@@ -99,11 +99,12 @@ export function reloadOnSignal(server: XoriginServer, settings: Settings, reread
     const answer = (): void => void process.send?.(reloadServer(server, running, reread));
     process.on('SIGHUP', () => {});
     process.on('message', (m: Partial<ReloadRequest>) => {
-      if (m?.xorigin === 'reload') readingFrom(fromWire(m.files), answer);
+      // Bytes the primary validated (readingFrom's `validated`).
+      if (m?.xorigin === 'reload') readingFrom(fromWire(m.files), answer, true);
     });
     // Released only now: with no SIGHUP listener for an instant, a signal then would end the process.
     const early = held.release();
-    if (early instanceof Map) readingFrom(early, answer);
+    if (early instanceof Map) readingFrom(early, answer, true);
     return;
   }
   const reload = (): void => void process.stderr.write(`xorigin: ${reloadServer(server, running, reread).line}\n`);

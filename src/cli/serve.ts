@@ -26,7 +26,8 @@ export async function serve(settings: Settings, files: ReadonlyMap<string, Buffe
   let server: XoriginServer;
   try {
     // serveFiles validates (reading the certificate and key) before its first await, so inside readingFrom.
-    server = await readingFrom(files, () => serveFiles(options));
+    // A worker starts from bytes its primary validated (worker-start.ts): their validity period is not checked again.
+    server = await readingFrom(files, () => serveFiles(options), cluster.isWorker);
   } catch (e) {
     // The options were checked already, so what failed is most likely the scan of the root.
     throw e instanceof PolicyError ? e : new PolicyError([{ option: 'root', value: options.root, reason: (e as Error).message, fix: 'pass a readable directory' }]);

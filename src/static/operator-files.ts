@@ -11,6 +11,7 @@ import { READ_NONBLOCK } from './read-flags.js';
  */
 let recorded: Map<string, Buffer> | null = null;
 let given: ReadonlyMap<string, Buffer> | null = null;
+let givenValidated = false;
 
 /**
  * The bytes of a small regular file named by an operator (a certificate, a key, the config file),
@@ -51,13 +52,27 @@ export function recordingReads<T>(read: () => T): { value: T; files: Map<string,
   }
 }
 
-/** Runs `read` (synchronous) with the operator files in `files` read from there instead of the disk. */
-export function readingFrom<T>(files: ReadonlyMap<string, Buffer>, read: () => T): T {
+/**
+ * Runs `read` (synchronous) with the operator files in `files` read from there instead of the disk.
+ * `validated`: a cluster primary checked these very bytes when it put them in force (a worker
+ * starting or reloading from them), so what depends on the time of the check is not checked again
+ * (validatedElsewhere): a worker replacing one that died starts with the certificate its siblings
+ * present, though it expired since, rather than exit and leave the port unserved.
+ */
+export function readingFrom<T>(files: ReadonlyMap<string, Buffer>, read: () => T, validated = false): T {
   const outer = given;
+  const outerValidated = givenValidated;
   given = files;
+  givenValidated = validated;
   try {
     return read();
   } finally {
     given = outer;
+    givenValidated = outerValidated;
   }
+}
+
+/** True inside readingFrom(files, read, true): see there. */
+export function validatedElsewhere(): boolean {
+  return given !== null && givenValidated;
 }

@@ -1,6 +1,6 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { PolicyProblem } from '../cors/errors.js';
-import { readSmallRegularFile } from './operator-files.js';
+import { readSmallRegularFile, validatedElsewhere } from './operator-files.js';
 
 /** A certificate chain or key is a few KiB; past this the file is not one. */
 const PEM_LIMIT = 1024 * 1024;
@@ -59,7 +59,8 @@ function keyProblem(key: Buffer, path: string): PolicyProblem | null {
 /**
  * Reads the certificate chain and key, and checks what can be checked before a client connects:
  * both readable and PEM, the key unencrypted, the key belonging to the leaf certificate, the
- * certificate within its validity period. Every problem goes to `problems`, named by option.
+ * certificate within its validity period (unless a cluster primary checked these bytes already:
+ * validatedElsewhere). Every problem goes to `problems`, named by option.
  */
 export function loadTls(files: TlsFiles, problems: PolicyProblem[]): TlsMaterial | null {
   const before = problems.length;
@@ -74,8 +75,21 @@ export function loadTls(files: TlsFiles, problems: PolicyProblem[]): TlsMaterial
     problems.push({ option: 'tls.key', value: files.key, reason: `this key does not belong to the certificate in ${files.cert} (${leaf.subject.replace(/\n/g, ', ')})`, fix: 'pass the key issued with that certificate (a renewal writes both files; use the pair from the same renewal)' });
   }
   const validTo = new Date(leaf.validTo);
-  if (validTo.getTime() < Date.now()) {
-    problems.push({ option: 'tls.cert', value: files.cert, reason: `the certificate expired on ${validTo.toISOString()}`, fix: 'renew it (certbot renew, or your CA) and point --cert at the new chain' });
-  }
+  if (!validatedElsewhere()) validityProblems(leaf, validTo, files.cert, problems);
   return problems.length === before ? { files, cert, key, validTo } : null;
+}
+
+/**
+ * The leaf outside its validity period (RFC 5280 §4.1.2.5): every client refuses it (RFC 8446
+ * §6.2 certificate_expired: "expired or is not currently valid"), so start-up and a reload do too.
+ */
+function validityProblems(leaf: X509Certificate, validTo: Date, path: string, problems: PolicyProblem[]): void {
+  const now = Date.now();
+  if (validTo.getTime() < now) {
+    problems.push({ option: 'tls.cert', value: path, reason: `the certificate expired on ${validTo.toISOString()}`, fix: 'renew it (certbot renew, or your CA) and point --cert at the new chain' });
+  }
+  const validFrom = new Date(leaf.validFrom);
+  if (validFrom.getTime() > now) {
+    problems.push({ option: 'tls.cert', value: path, reason: `the certificate is not valid before ${validFrom.toISOString()}`, fix: "check this machine's clock, or use the certificate in force until then (clients refuse this one before that date)" });
+  }
 }
