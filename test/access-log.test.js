@@ -7,7 +7,7 @@ import net from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serve } from '../dist/index.js';
+import { createStaticHandler, serve } from '../dist/index.js';
 import { accessLine } from '../dist/static/access-log.js';
 import { rawRequest, request } from './helpers.js';
 
@@ -249,13 +249,20 @@ describe('requests Node cannot parse, and mounted requests, are logged (found by
   });
 });
 
-test('a pipelined request\'s 100 Continue is not counted as body bytes', async () => {
+test('a pipelined request\'s 100 Continue is not counted as body bytes (the handler mounted in a server of the app\'s, which sends them)', async () => {
   // The interim answer of a request queued behind another waits in node with its response and went
-  // out after the count began: a HEAD logged 25 bytes, a 100-byte GET 125.
+  // out after the count began: a HEAD logged 25 bytes, a 100-byte GET 125. xorigin's own server
+  // sends no 100 (vectors.test.js); node:http does, by default, for the app's server.
   const root = mkdtempSync(join(tmpdir(), 'xorigin-log-'));
   writeFileSync(join(root, 'small.css'), SMALL);
   const log = [];
-  const server = await serve({ root, cors: { origins: ['*'] }, log: (l) => log.push(JSON.parse(l)), logFormat: 'json' });
+  const handler = await createStaticHandler({ root, cors: { origins: ['*'] }, log: (l) => log.push(JSON.parse(l)), logFormat: 'json' });
+  const server = http.createServer((req, res) => handler(req, res));
+  server.shutdown = () => new Promise((r) => {
+    handler.close();
+    server.closeAllConnections();
+    server.close(r);
+  });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   try {
     const expecting = (method) => `${method} /small.css HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n`;

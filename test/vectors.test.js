@@ -149,6 +149,15 @@ for (const server of SERVERS) {
       assert.equal(r.head['access-control-allow-origin'], APP);
     });
 
+    test('Expect: 100-continue gets the final answer at once, never an interim 100: nothing here reads a request body (RFC 9110 §10.1.1)', async () => {
+      const post = await send(`POST /font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n`);
+      assert.equal(post.status, 405, post.raw);
+      assert.equal(post.head['access-control-allow-origin'], APP);
+      const r = await send(get('Host: a.example\r\nExpect: 100-continue\r\n'));
+      assert.equal(r.status, 200, r.raw);
+      assert.equal(r.body, 'wOF2-font');
+    });
+
     test('RFC 9112 §3: a target past the 16 KiB limit gets 414, not 431; a long header field still 431', async () => {
       const long = await send(`GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\n\r\n`);
       assert.equal(long.status, 414, long.raw.slice(0, 200));

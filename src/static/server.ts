@@ -115,7 +115,7 @@ async function createNodeServer(config: ResolvedServerOptions, handler: StaticHa
 }
 
 /**
- * Two HTTP/1.x requests node:http would answer or drop without the handler, so without the CORS
+ * HTTP/1.x requests node:http would answer or drop without the handler, so without the CORS
  * headers every response carries, and unlike the same request over HTTP/2:
  * - `Expect` other than 100-continue: Node answers 417. RFC 9110 §10.1.1 only allows that (MAY);
  *   the request is served as if the field were absent, as nginx does and as HTTP/2 here does.
@@ -126,6 +126,10 @@ async function createNodeServer(config: ResolvedServerOptions, handler: StaticHa
  */
 function answerHttp1Oddities(node: NodeServer, handler: StaticHandler): void {
   node.on('checkExpectation', handler);
+  // `Expect: 100-continue` is answered at once, with no interim 100 (RFC 9110 §10.1.1 lets a server
+  // that sends a final status omit it): nothing here reads a request body, so node's default 100
+  // only had a client upload a body that a 405 then discarded.
+  node.on('checkContinue', handler);
   node.on('connect', (req: IncomingMessage, socket: Duplex) => {
     // node:http has taken its own 'error' listener off the socket: without one, a reset would throw.
     socket.on('error', () => socket.destroy());
