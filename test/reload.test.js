@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import https from 'node:https';
@@ -656,6 +656,49 @@ if (cluster.isWorker && fs.existsSync(${JSON.stringify(later)})) {
   await replaceEveryWorker(r);
   assert.doesNotMatch(r.err, /exit 2|expired/);
   assert.equal(await servedName(r.port), name);
+});
+
+test('CLI --workers 2: a reload the primary validated is applied by every worker, whatever the worker\'s clock says of the certificate', async (t) => {
+  // Workers checked the validity period of the reloaded certificate again: one whose clock ran ahead
+  // kept the old certificate while replacements started with the new one (two certificates on one port).
+  const { dir, tls, config } = tlsConfigFixture(t, 'xorigin-reload-validated-');
+  const renewed = { cert: join(dir, 'renewed-cert.pem'), key: join(dir, 'renewed-key.pem') };
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '5',
+    '-subj', '/CN=renewed.test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', renewed.key, '-out', renewed.cert], { stdio: 'pipe' });
+  const later = join(dir, 'later');
+  const r = await runCliWithHook(t, dir, `
+import cluster from 'node:cluster';
+import fs from 'node:fs';
+const now = Date.now;
+if (cluster.isWorker) Date.now = () => now() + (fs.existsSync(${JSON.stringify(later)}) ? 10 * 86_400_000 : 0);
+`, ['serve', '--config', config, '--port', '0', '--workers', '2']);
+  t.after(() => stopCli(r));
+  assert.equal(r.code, 'listening', r.err);
+  await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
+  writeFileSync(later, '');
+  copyFileSync(renewed.cert, tls.cert);
+  copyFileSync(renewed.key, tls.key);
+  r.child.kill('SIGHUP');
+  await stderrMatch(r, /(reloaded: applied: tls[^]*){2}/);
+  assert.doesNotMatch(r.err, /refused/);
+  for (let i = 0; i < 4; i++) assert.equal(await servedName(r.port), 'renewed.test');
+});
+
+test('a certificate chain cut short after the leaf (an interrupted write) is refused at start-up and on reload, naming tls.cert; the server keeps serving', async (t) => {
+  // Only the leaf was parsed: the secure context threw outside the checks, and a SIGHUP ended the process.
+  const { tls, config } = tlsConfigFixture(t, 'xorigin-cut-chain-');
+  const r = await runCli(['serve', '--config', config, '--port', '0']);
+  t.after(() => stopCli(r));
+  assert.equal(r.code, 'listening', r.err);
+  const name = await servedName(r.port);
+  appendFileSync(tls.cert, '-----BEGIN CERTIFICATE-----\nAAAA\n');
+  r.child.kill('SIGHUP');
+  await stderrMatch(r, /reload refused[^]*tls\.cert = [^]*the TLS library refuses the chain/);
+  assert.equal(await servedName(r.port), name);
+  const again = await runCli(['serve', '--config', config, '--port', '0']);
+  t.after(() => stopCli(again));
+  assert.equal(again.code, 2, again.err);
+  assert.match(again.err, /tls\.cert = .*the TLS library refuses the chain/);
 });
 
 test('a certificate not valid yet (notBefore ahead of this clock) is refused at start-up, naming the date', async (t) => {

@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { PolicyError } from '../cors/errors.js';
 import { describeReload } from '../static/reload.js';
-import { readingFrom, recordingReads } from '../static/operator-files.js';
+import { readingFrom, recordingReads, validatedElsewhere } from '../static/operator-files.js';
 import type { XoriginServer } from '../static/server.js';
 import { BOUND, type Settings } from './config.js';
 import { takeEarlySighup } from './early-signals.js';
@@ -42,7 +42,8 @@ export function reloadServer(server: XoriginServer, running: { settings: Setting
     const read = recordingReads(reread);
     next = read.value;
     const options = next.options;
-    const report = readingFrom(read.files, () => server.reload(options));
+    // A worker's reload comes from bytes its primary validated: keep that said (readingFrom's `validated`).
+    const report = readingFrom(read.files, () => server.reload(options), validatedElsewhere());
     const bound = BOUND.filter((name) => next[name] !== running.settings[name]);
     running.settings = { ...next, port: running.settings.port, host: running.settings.host, workers: running.settings.workers };
     const line = describeReload({ applied: report.applied, needsRestart: [...report.needsRestart, ...bound] });

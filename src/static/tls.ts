@@ -1,4 +1,5 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { PolicyProblem } from '../cors/errors.js';
 import { readSmallRegularFile, validatedElsewhere } from './operator-files.js';
 
@@ -74,9 +75,26 @@ export function loadTls(files: TlsFiles, problems: PolicyProblem[]): TlsMaterial
   if (!leaf.checkPrivateKey(createPrivateKey(key))) {
     problems.push({ option: 'tls.key', value: files.key, reason: `this key does not belong to the certificate in ${files.cert} (${leaf.subject.replace(/\n/g, ', ')})`, fix: 'pass the key issued with that certificate (a renewal writes both files; use the pair from the same renewal)' });
   }
+  const refused = contextProblem(cert, key, files.cert);
+  if (refused !== null) problems.push(refused);
   const validTo = new Date(leaf.validTo);
   if (!validatedElsewhere()) validityProblems(leaf, validTo, files.cert, problems);
   return problems.length === before ? { files, cert, key, validTo } : null;
+}
+
+/**
+ * What the TLS library itself says of the whole chain: only the leaf is parsed above, and a block
+ * cut short after it (a renewal's write interrupted) made the secure context throw when the server
+ * was built or reloaded, outside any check: a reload then ended the process. node:tls is loaded
+ * only here, with TLS configured.
+ */
+function contextProblem(cert: Buffer, key: Buffer, path: string): PolicyProblem | null {
+  try {
+    (createRequire(import.meta.url)('node:tls') as typeof import('node:tls')).createSecureContext({ cert, key });
+    return null;
+  } catch (e) {
+    return { option: 'tls.cert', value: path, reason: `the TLS library refuses the chain: ${(e as Error).message}`, fix: 'pass the complete chain as your CA issued it (fullchain.pem: PEM blocks, each from BEGIN to END)' };
+  }
 }
 
 /**
