@@ -602,24 +602,37 @@ test('CLI --workers 2: after a reload that needs a restart (root), a replacement
   assert.deepEqual(await answers(r.port, '/a.woff2', B), [`200 ${B}`]);
 });
 
-test('CLI --workers 2: a replacement starts once the certificate the primary started with has expired, from the renewal reloaded since (TLS turned off by a later reload too)', async (t) => {
-  const { dir, root, tls, config } = tlsConfigFixture(t, 'xorigin-replace-renewed-');
+/** A certificate for CN renewed.test valid `days` days, and its key, written in `dir`. */
+function renewedPair(dir, days) {
   const renewed = { cert: join(dir, 'renewed-cert.pem'), key: join(dir, 'renewed-key.pem') };
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '400',
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', String(days),
     '-subj', '/CN=renewed.test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', renewed.key, '-out', renewed.cert], { stdio: 'pipe' });
-  const later = join(dir, 'later');
-  // Workers started once `later` exists live 10 days on: the first pair (2 days) has expired for them.
+  return renewed;
+}
+
+/**
+ * `serve --config config --workers 2`, listening with both workers up, whose workers' clock is 10
+ * days ahead whenever the file `later` exists (the primary's never is): certificates expire for them alone.
+ */
+async function workersLivingLater(t, dir, config, later) {
   const r = await runCliWithHook(t, dir, `
 import cluster from 'node:cluster';
 import fs from 'node:fs';
-if (cluster.isWorker && fs.existsSync(${JSON.stringify(later)})) {
-  const now = Date.now;
-  Date.now = () => now() + 10 * 86_400_000;
-}
+const now = Date.now;
+if (cluster.isWorker) Date.now = () => now() + (fs.existsSync(${JSON.stringify(later)}) ? 10 * 86_400_000 : 0);
 `, ['serve', '--config', config, '--port', '0', '--workers', '2']);
   t.after(() => stopCli(r));
   assert.equal(r.code, 'listening', r.err);
   await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
+  return r;
+}
+
+test('CLI --workers 2: a replacement starts once the certificate the primary started with has expired, from the renewal reloaded since (TLS turned off by a later reload too)', async (t) => {
+  const { dir, root, tls, config } = tlsConfigFixture(t, 'xorigin-replace-renewed-');
+  const renewed = renewedPair(dir, 400);
+  const later = join(dir, 'later');
+  // Once `later` exists the workers live 10 days on: the first pair (2 days) has expired for them.
+  const r = await workersLivingLater(t, dir, config, later);
   copyFileSync(renewed.cert, tls.cert);
   copyFileSync(renewed.key, tls.key);
   r.child.kill('SIGHUP');
@@ -640,17 +653,7 @@ test('CLI --workers 2: once the certificate in force has expired (a renewal that
   // and with every worker gone nothing listened (dojot/dojot#2426 is this outage in another server).
   const { dir, config } = tlsConfigFixture(t, 'xorigin-replace-expired-');
   const later = join(dir, 'later');
-  const r = await runCliWithHook(t, dir, `
-import cluster from 'node:cluster';
-import fs from 'node:fs';
-if (cluster.isWorker && fs.existsSync(${JSON.stringify(later)})) {
-  const now = Date.now;
-  Date.now = () => now() + 10 * 86_400_000;
-}
-`, ['serve', '--config', config, '--port', '0', '--workers', '2']);
-  t.after(() => stopCli(r));
-  assert.equal(r.code, 'listening', r.err);
-  await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
+  const r = await workersLivingLater(t, dir, config, later);
   const name = await servedName(r.port);
   writeFileSync(later, '');
   await replaceEveryWorker(r);
@@ -662,19 +665,9 @@ test('CLI --workers 2: a reload the primary validated is applied by every worker
   // Workers checked the validity period of the reloaded certificate again: one whose clock ran ahead
   // kept the old certificate while replacements started with the new one (two certificates on one port).
   const { dir, tls, config } = tlsConfigFixture(t, 'xorigin-reload-validated-');
-  const renewed = { cert: join(dir, 'renewed-cert.pem'), key: join(dir, 'renewed-key.pem') };
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '5',
-    '-subj', '/CN=renewed.test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', renewed.key, '-out', renewed.cert], { stdio: 'pipe' });
+  const renewed = renewedPair(dir, 5);
   const later = join(dir, 'later');
-  const r = await runCliWithHook(t, dir, `
-import cluster from 'node:cluster';
-import fs from 'node:fs';
-const now = Date.now;
-if (cluster.isWorker) Date.now = () => now() + (fs.existsSync(${JSON.stringify(later)}) ? 10 * 86_400_000 : 0);
-`, ['serve', '--config', config, '--port', '0', '--workers', '2']);
-  t.after(() => stopCli(r));
-  assert.equal(r.code, 'listening', r.err);
-  await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
+  const r = await workersLivingLater(t, dir, config, later);
   writeFileSync(later, '');
   copyFileSync(renewed.cert, tls.cert);
   copyFileSync(renewed.key, tls.key);
