@@ -888,3 +888,22 @@ test('CLI --workers 2 with TLS: every worker offers h2 and answers plain HTTP wi
   for (let i = 0; i < 4; i++) assert.equal(await handshake(r.port), 'two.test h2');
   for (let i = 0; i < 4; i++) assert.equal((await tlsExchange(r.port, ticket)).reused, true, `resumption ${String(i + 1)} of 4 after SIGHUP`);
 });
+
+test('a reload that throws an unexpected error is reported with its stack and the server keeps serving', async () => {
+  const { reloadServer } = await import('../dist/cli/reload.js');
+  const root = makeRoot();
+  const s = await start({ root, ...OLD });
+  try {
+    const running = { settings: { options: { root, ...OLD } } };
+    const answer = reloadServer(s.server, running, () => {
+      throw new TypeError('boom from a reread');
+    });
+    assert.equal(answer.ok, false);
+    assert.match(answer.line, /^reload failed on an unexpected error, still serving .*TypeError: boom from a reread\n\s+at /s);
+    assert.equal(running.settings.options.cacheControl, OLD.cacheControl, 'nothing recorded as in force');
+    const res = await request(s.port, { path: '/a.woff2', headers: { Origin: A } });
+    assert.equal(generation(res), 'old');
+  } finally {
+    await new Promise((r) => s.server.close(r));
+  }
+});

@@ -26,9 +26,15 @@ interface ReloadAnswer {
   readonly line: string;
 }
 
-function refused(e: unknown): string {
-  if (!(e instanceof PolicyError)) throw e;
-  return `reload refused, the running configuration stays in force: ${e.message}`;
+/**
+ * The line for a reload that did not happen. An error other than PolicyError is a fault of ours
+ * (validation throws only PolicyError, and everything is validated before anything changes): it
+ * is reported with its stack and the process goes on serving, instead of a SIGHUP ending it.
+ */
+export function refused(e: unknown): string {
+  if (e instanceof PolicyError) return `reload refused, the running configuration stays in force: ${e.message}`;
+  const what = e instanceof Error ? (e.stack ?? e.message) : String(e);
+  return `reload failed on an unexpected error, still serving (a fault in xorigin, please report this line): ${what}`;
 }
 
 /**
