@@ -206,6 +206,24 @@ describe('ETag cache', () => {
     }
   });
 
+  test('a cache file that cannot be replaced is warned about and leaves no temporary file behind', async () => {
+    const root = tree(1);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    try {
+      const file = etagCacheFile(dir, realpathSync(root));
+      // A non-empty directory where the file goes: the rename over it fails after the copy is written.
+      mkdirSync(join(file, 'in-the-way'), { recursive: true });
+      const warnings = [];
+      await scanOnce(root, dir, (line) => warnings.push(line));
+      assert.ok(warnings.some((line) => line.includes(file)), `warned about the cache file: ${JSON.stringify(warnings)}`);
+      const left = readdirSync(join(file, '..')).filter((name) => name.endsWith('.tmp'));
+      assert.deepEqual(left, [], 'the temporary copy is deleted');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a corrupt, foreign or partly malformed cache file is ignored as a whole', async () => {
     const root = tree(3);
     const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));

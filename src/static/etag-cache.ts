@@ -135,8 +135,14 @@ export class EtagCache {
     await makeDirs(dir);
     // Its own name: two tables (two handlers, or workers) may write the same root's cache at once.
     const tmp = `${this.file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    await writeFile(tmp, this.lines(infos, skip), { mode: 0o600 });
-    await rename(tmp, this.file);
+    try {
+      await writeFile(tmp, this.lines(infos, skip), { mode: 0o600 });
+      await rename(tmp, this.file);
+    } catch (e) {
+      // A full disk or a cache file that cannot be replaced: the partial copy would stay until the next start.
+      await unlink(tmp).catch(() => {});
+      throw e;
+    }
   }
 
   /**
