@@ -318,6 +318,34 @@ describe('ETag cache', () => {
     }
   });
 
+  test('a version installed while stopped is dated after the one served before it; the same bytes reinstalled keep their date', async () => {
+    // The table's rule (other bytes get a later date) knew only the version in memory: after a restart a
+    // new version stamped older (cp -p, rsync -a of an old build) was dated by its mtime, and a date-only
+    // client holding the old version's date was told 304 (golang/go#9842, caddyserver/caddy#5548 class).
+    const root = tree(1);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    const css = join(root, 'small.css');
+    const day = (d) => new Date(`${d}T00:00:00Z`);
+    try {
+      utimesSync(css, day('2020-01-02'), day('2020-01-02'));
+      assert.equal((await scanOnce(root, dir)).info('/small.css').lastModified, day('2020-01-02').getTime());
+      rmSync(css);
+      writeFileSync(css, 'b{}'); // other bytes, an older mtime, another inode
+      utimesSync(css, day('2020-01-01'), day('2020-01-01'));
+      const next = (await scanOnce(root, dir)).info('/small.css');
+      assert.equal(next.etag, etagOf('b{}'));
+      assert.ok(next.lastModified > day('2026-01-01').getTime(), `dated when read, not ${next.lastModifiedText}`);
+      // Reinstalled: the same bytes under a new identity (a later mtime too) keep the date they were served with.
+      rmSync(css);
+      writeFileSync(css, 'b{}');
+      utimesSync(css, day('2021-01-01'), day('2021-01-01'));
+      assert.equal((await scanOnce(root, dir)).info('/small.css').lastModified, next.lastModified);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a FIFO named as the cache file is not waited on (start-up goes on, every file is hashed)', async () => {
     const root = tree(1);
     const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));

@@ -179,12 +179,14 @@ describe('file identity', () => {
       assert.deepEqual(assets.identityOf(s), before.identity);
       assert.equal(assets.sameIdentity(before.identity, s), true);
       assert.equal(before.mtimeMs, statSync(file).mtimeMs, 'mtimeMs as a plain stat gives it');
+      // Dated when read (npm's stamp is no time of change); a next version read in a later second is later.
+      await until('the next second', () => Date.now() >= before.lastModified + 1000);
       writeStamped(file, 'a{--v:"1.2.4"}\n');
       assert.equal(assets.sameIdentity(before.identity, statSync(file, { bigint: true })), false);
       await table.rescan();
       const after = table.info('/lib.css');
             assert.equal(after.etag, etagOf('a{--v:"1.2.4"}\n'));
-      // Same mtime (1985), other bytes: dated when read, so a date-only revalidation sees the change.
+      // Same mtime (1985), other bytes: a later date, so a date-only revalidation sees the change.
       assert.ok(after.lastModified > before.lastModified, `${after.lastModifiedText} after ${before.lastModifiedText}`);
     } finally {
       table.close();
@@ -430,7 +432,10 @@ describe('Last-Modified', () => {
     const s = await serve({ root });
     try {
       const first = await request(s.port, { path: '/lib.css' });
-      assert.equal(first.headers['last-modified'], NPM_DATE.toUTCString());
+      const lm1 = Date.parse(first.headers['last-modified']);
+      // npm's stamp says nothing of when the bytes changed: dated when read, not 1985.
+      assert.ok(lm1 > NPM_DATE.getTime() && lm1 <= Date.parse(first.headers.date), `${first.headers['last-modified']}`);
+      await until('the next second', () => Date.now() >= lm1 + 1000);
       writeStamped(file, 'a{--v:"2"}\n'); // same size, same mtime
       const fresh = await until('the new bytes are served', async () => {
         const res = await request(s.port, { path: '/lib.css' });
@@ -451,6 +456,33 @@ describe('Last-Modified', () => {
     }
   });
 });
+
+// Replays golang/go#9842, caddyserver/caddy#5548 and static-web-server#487 (a constant mtime served
+// as Last-Modified): a new version installed while the server is stopped, with the same stamp (npm
+// install of a newer package, a Nix store path switched), with no ETag cache to remember the old one.
+for (const [stamp, date] of [['npm\'s 1985 stamp', NPM_DATE], ['Nix\'s epoch + 1 s', new Date(1000)]]) {
+  test(`a new version installed while stopped, both with ${stamp}, revalidates by date after the restart`, async () => {
+    const root = tempRoot();
+    const file = join(root, 'lib.css');
+    writeStamped(file, 'a{--v:"1"}\n', date);
+    let s = await serve({ root });
+    try {
+      const first = await request(s.port, { path: '/lib.css' });
+      const lm1 = Date.parse(first.headers['last-modified']);
+      assert.ok(lm1 > date.getTime(), `dated when read, not by the stamp: ${first.headers['last-modified']}`);
+      await s.close();
+      await until('the next second', () => Date.now() >= lm1 + 1000);
+      writeStamped(file, 'a{--v:"2"}\n', date);
+      s = await serve({ root });
+      const res = await request(s.port, { path: '/lib.css', headers: { 'If-Modified-Since': first.headers['last-modified'] } });
+      assert.equal(res.status, 200, `If-Modified-Since ${first.headers['last-modified']} got ${res.status} for new bytes`);
+      assert.equal(res.body.toString(), 'a{--v:"2"}\n');
+    } finally {
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+}
 
 describe('If-Range', () => {
   test('two versions read within one second share their date: a client resuming with it gets the whole new version; the ETag validates', async () => {

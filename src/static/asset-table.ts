@@ -4,7 +4,7 @@ import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
 import { contentTypeFor } from '../http/mime.js';
-import { EtagCache, etagCacheFile } from './etag-cache.js';
+import { EtagCache, etagCacheFile, type KnownTag } from './etag-cache.js';
 import { FileHasher } from './file-hasher.js';
 import { ReadBackoff } from './read-backoff.js';
 import { readStated } from './read-stated.js';
@@ -1160,13 +1160,24 @@ export class AssetTable<T> {
     }
     // Read again only because it was racy, and unchanged: keep the entry, and its Last-Modified.
     const unchanged = same && previous.etag === read.etag && equalIdentities(previous.identity, read.identity);
-    // Other bytes at this URL get a later Last-Modified than the version they replace (the same one
-    // only when both are read within one second).
-    const notBefore = previous !== undefined && previous.etag !== read.etag ? previous.lastModified : undefined;
-    const info = unchanged ? previous : describe(filePath, urlPath, read, notBefore);
+    const info = unchanged ? previous : describe(filePath, urlPath, ...this.datedAfter(previous, filePath, known, read));
     if (read.bytes !== undefined) this.options.readWhole?.(info, read.bytes);
     if (isRacy(read.identity, read.readAtMs)) scan.racy.add(info);
     scan.out.set(urlPath, info);
+  }
+
+  /**
+   * What `describe` needs to date `read` after the version it replaces: the one in the table, or at
+   * start-up the one an earlier run served at this path (the ETag cache: a version installed while
+   * the server was stopped, its identity another). Other bytes get a later Last-Modified than it (the
+   * same only when both are read within one second); the same bytes under a new identity (a
+   * reinstall) keep its date.
+   */
+  private datedAfter(previous: AssetInfo | undefined, filePath: string, known: KnownTag | undefined, read: Read): [Read, number | undefined] {
+    const prior = previous ?? (known === undefined ? this.known?.lastServed(filePath) : undefined);
+    if (prior === undefined) return [read, undefined];
+    if (prior.etag !== read.etag) return [read, prior.lastModified];
+    return [previous === undefined ? { ...read, lastModified: prior.lastModified } : read, undefined];
   }
 
   /**
@@ -1229,17 +1240,32 @@ async function realDir(dir: string): Promise<string> {
   }
 }
 
+/** npm packs every file with this mtime (1985-10-26T08:15:00Z), whatever its age. */
+const NPM_MTIME_MS = 499_162_500_000;
+
+/**
+ * An mtime that is a constant stamp, not a time of change: npm's, or within the first day after the
+ * epoch (Nix's store sets 1 s, other reproducible builds 0). Two versions of a file carry the same
+ * one, so as a Last-Modified it would make a date-only cache (curl -z, wget -N, a proxy) keep the old
+ * bytes after a new version is installed while the server is stopped (RFC 9110 §13.1.3).
+ */
+function isConstantStamp(mtimeMs: number): boolean {
+  return mtimeMs < 86_400_000 || Math.floor(mtimeMs / 1000) * 1000 === NPM_MTIME_MS;
+}
+
 function describe(filePath: string, urlPath: string, read: Read, notBefore?: number): AssetInfo {
   const mtimeMs = msOf(read.identity.mtimeNs);
   // A future mtime (clock skew, a tarball from a machine ahead of us) is clamped to when we read the
   // file: a later change then gets a later date whenever it lands in a later second.
   // A read time from the ETag cache is not believed past now (a clock set back, a forged line).
   const readSecond = Math.floor(Math.min(read.readAtMs, Date.now()) / 1000) * 1000;
-  let lastModified = Math.min(Math.floor(mtimeMs / 1000) * 1000, readSecond);
+  // An mtime every version gets (npm's, Nix's) says nothing of when the bytes changed: dated when read.
+  const stamped = isConstantStamp(mtimeMs);
+  let lastModified = stamped ? readSecond : Math.min(Math.floor(mtimeMs / 1000) * 1000, readSecond);
   // This version as an earlier run dated it (the ETag cache): the read-time date below would
   // otherwise fall back to the mtime after a restart, older than what date-only caches hold.
   const served = read.lastModified;
-  if (served !== undefined && served > lastModified && served <= readSecond) lastModified = Math.floor(served / 1000) * 1000;
+  if (served !== undefined && (served > lastModified || stamped) && served <= readSecond) lastModified = Math.floor(served / 1000) * 1000;
   // New bytes stamped with an older or the same mtime (tar, rsync -a, cp -p of an old build, npm's
   // 1985 stamp, Nix's epoch + 1, a clock set back): a cache revalidating by date only (curl -z,
   // wget -N, some proxies) would be told 304 for them and keep the old bytes. They are dated when

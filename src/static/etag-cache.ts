@@ -121,6 +121,15 @@ export class EtagCache {
     return known !== undefined && known.identity === identityText(s) ? { etag: known.etag, readAtMs: known.readAtMs, lastModified: known.lastModified } : undefined;
   }
 
+  /**
+   * The tag and date an earlier run served at `filePath`, whatever version it was: a version put
+   * there while the server was stopped is dated after it, as one changed while it runs would be.
+   */
+  lastServed(filePath: string): { readonly etag: string; readonly lastModified: number } | undefined {
+    if (!filePath.startsWith(this.prefix)) return undefined;
+    return this.known.get(filePath.slice(this.prefix.length));
+  }
+
   /** Forgets what was read at open (the table knows it from now on). */
   release(): void {
     this.known = new Map();
