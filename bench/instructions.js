@@ -2,13 +2,13 @@
 // not move with the machine's load.
 //
 //   npm run bench:instructions   (node bench/instructions.js [--scenarios a,b] [--contenders a,b]
-//                                 [--warm 40000] [--requests 20000] [--h2] [--functions N])
+//                                 [--warm 40000] [--requests 20000] [--h2 | --https] [--functions N])
 //
 // On a shared 2-core VM, req/s and even CPU time per request move by ±10% from one run to the
 // next; a difference of 2% in xorigin's own code cannot be seen in them. Here each server runs
 // under `valgrind --tool=callgrind` (Debian: apt-get install valgrind; h2load from nghttp2-client
 // sends the requests: over HTTP/1.1, 8 connections; with --h2 over TLS + HTTP/2, 16 connections ×
-// 8 streams, against the `stream.respond` ceiling of bench/run-h2.js and `xorigin serve --cert
+// 8 streams, with --https HTTP/1.1 over TLS, 8 connections; both against the `stream.respond` ceiling of bench/run-h2.js and `xorigin serve --cert
 // --key`): instruction counting starts after a warm-up, counts a fixed
 // number of requests, and stops. The main thread's count (node's event loop: parsing, the handler,
 // writing, and its share of GC) repeats within ~1.5% from run to run; all threads together also
@@ -34,19 +34,22 @@ import { largestDifferences, selfCosts } from './callgrind-functions.js';
 import { benchArgs, HERE, makeFixture, median, node, pin, PROJECT, request, requestHeaders, SCENARIOS, startProcess, which, writeCanned } from './lib.js';
 
 const run = promisify(execFile);
-const opts = benchArgs({ warm: { type: 'string', default: '40000' }, requests: { type: 'string', default: '20000' }, h2: { type: 'boolean', default: false }, functions: { type: 'string' } });
+const opts = benchArgs({ warm: { type: 'string', default: '40000' }, requests: { type: 'string', default: '20000' }, h2: { type: 'boolean', default: false }, https: { type: 'boolean', default: false }, functions: { type: 'string' } });
 const H2 = opts.args.h2;
-const PROTO = H2 ? 'h2' : 'http';
+// --https: HTTP/1.1 over TLS (no ALPN h2 offered by h2load --h1), against the same node:http2 ceiling.
+const HTTPS1 = opts.args.https && !H2;
+const TLS = H2 || HTTPS1;
+const PROTO = H2 ? 'h2' : HTTPS1 ? 'https' : 'http';
 const CLIENTS = H2 ? 16 : 8;
 const WARM = Number(opts.args.warm);
 const REQUESTS = Number(opts.args.requests);
 const FUNCTIONS = opts.args.functions === undefined ? 0 : Number(opts.args.functions);
 const CONTENDERS = [
-  H2
+  TLS
     ? { id: 'bare', label: 'bare node:http2 stream.respond (ceiling)', args: [join(HERE, 'servers', 'bare-h2.js')] }
     : { id: 'bare', label: 'bare node:http (ceiling)', args: [join(HERE, 'servers', 'bare.js')] },
   { id: 'xorigin', label: 'xorigin serve', cli: true },
-  ...(H2 ? [] : [{ id: 'xorigin-handle', label: 'node:http + xorigin handle + sirv', args: [join(HERE, 'servers', 'xorigin-handle.js')] }]),
+  ...(TLS ? [] : [{ id: 'xorigin-handle', label: 'node:http + xorigin handle + sirv', args: [join(HERE, 'servers', 'xorigin-handle.js')] }]),
 ];
 
 function fail(message) {
@@ -74,20 +77,20 @@ function checkArgs() {
   // bench/lib.js's benchArgs accepts every bench's options; these belong to the timed benches.
   const foreign = ['rounds', 'duration', 'warmup', 'connections', 'no-wrk', 'out'].filter((o) => process.argv.some((a) => a === `--${o}` || a.startsWith(`--${o}=`)));
   if (foreign.length > 0) fail(`--${foreign.join(', --')} ${foreign.length > 1 ? 'are' : 'is'} not used here (the warm-up is --warm N requests; results go to stdout only)`);
-  for (const tool of ['valgrind', 'callgrind_control', 'h2load', ...(H2 ? ['openssl'] : [])]) {
-    if (which(tool) === null) fail(`needs ${tool} on the PATH (Debian: apt-get install valgrind nghttp2-client${H2 ? ' openssl' : ''})`);
+  for (const tool of ['valgrind', 'callgrind_control', 'h2load', ...(TLS ? ['openssl'] : [])]) {
+    if (which(tool) === null) fail(`needs ${tool} on the PATH (Debian: apt-get install valgrind nghttp2-client${TLS ? ' openssl' : ''})`);
   }
 }
 
 checkArgs();
-const fixture = makeFixture({ tls: H2 });
+const fixture = makeFixture({ tls: TLS });
 // The 1 MB GET is left out by default: under valgrind it is mostly memcpy, the same in every server.
 const scenarios = opts.pick(SCENARIOS.filter((s) => opts.args.scenarios !== undefined || s.id !== 'get-1mb'), 'scenarios');
 const contenders = opts.pick(CONTENDERS, 'contenders', ['bare']);
 
 function serverArgs(c, scenario) {
   if (!c.cli) return c.args;
-  const tls = H2 ? ['--cert', fixture.cert, '--key', fixture.key] : [];
+  const tls = TLS ? ['--cert', fixture.cert, '--key', fixture.key] : [];
   return [join(PROJECT, 'dist/cli/main.js'), 'serve', '--config', join(fixture.work, `xorigin-${scenario.policy}.json`), '--port', '0', '--etag-cache', 'off', ...tls];
 }
 
@@ -99,7 +102,7 @@ function serverArgs(c, scenario) {
 async function load(port, scenario, headers, n, status) {
   const h = [`:method: ${scenario.method}`, ...Object.entries(headers).map(([k, v]) => `${k.toLowerCase()}: ${v}`)];
   const shape = H2 ? ['-c16', '-m8'] : ['--h1', '-c8', '-m1'];
-  const [cmd, args] = pin(1, which('h2load'), [...shape, '-n', String(n), ...h.flatMap((x) => ['-H', x]), `${H2 ? 'https' : 'http'}://127.0.0.1:${port}${scenario.path}`]);
+  const [cmd, args] = pin(1, which('h2load'), [...shape, '-n', String(n), ...h.flatMap((x) => ['-H', x]), `${TLS ? 'https' : 'http'}://127.0.0.1:${port}${scenario.path}`]);
   const { stdout } = await run(cmd, args, { maxBuffer: 1 << 20 });
   const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(stdout);
   if (codes === null || Number(codes[Math.floor(status / 100) - 1]) !== n) throw new Error(`h2load: not every one of ${n} answers was a ${Math.floor(status / 100)}xx, as xorigin's ${status} was:\n${stdout}`);
@@ -198,7 +201,7 @@ try {
   fixture.cleanUp();
 }
 
-console.log(`Instructions per request (valgrind callgrind, ${REQUESTS} requests after ${WARM} of warm-up; ${H2 ? 'HTTP/2 over TLS, h2load -c16 -m8' : 'HTTP/1.1, h2load --h1 -c8'})\n`);
+console.log(`Instructions per request (valgrind callgrind, ${REQUESTS} requests after ${WARM} of warm-up; ${H2 ? 'HTTP/2 over TLS, h2load -c16 -m8' : HTTPS1 ? 'HTTP/1.1 over TLS, h2load --h1 -c8' : 'HTTP/1.1, h2load --h1 -c8'})\n`);
 console.log('| scenario | contender | main thread | all threads | ceiling ÷ contender (main) |');
 console.log('|---|---|--:|--:|--:|');
 for (const r of rows) console.log(`| ${r.scenario.title} | ${r.c.label} | ${fmt(r.main)} | ${fmt(r.all)} | ${r.ratio.toFixed(3)} |`);
