@@ -11,6 +11,7 @@ import { takeEarlySighup } from './early-signals.js';
 import { askForStartFiles, ConfigInForce } from './worker-start.js';
 import { readingFrom, recordingReads } from '../static/operator-files.js';
 import { supervise } from './supervisor.js';
+import { printChainNotes } from './chain-notes.js';
 
 /**
  * Under --workers, the primary hashes the tree once into the ETag cache before forking, so each
@@ -46,6 +47,7 @@ async function run(cmd: CommandLine): Promise<void> {
   // The same checks with and without --workers, before anything listens or forks.
   const first = recordingReads(reread);
   const settings = first.value;
+  printChainNotes(settings, first.files);
   if (settings.workers === 1) {
     await serve(settings, first.files, reread, held);
     return;

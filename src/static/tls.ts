@@ -111,3 +111,52 @@ function validityProblems(leaf: X509Certificate, validTo: Date, path: string, pr
     problems.push({ option: 'tls.cert', value: path, reason: `the certificate is not valid before ${validFrom.toISOString()}`, fix: "check this machine's clock, or use the certificate in force until then (clients refuse this one before that date)" });
   }
 }
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
+/** How a certificate is named in a note: its subject's CN, else the whole subject. */
+function named(c: X509Certificate): string {
+  return /^CN=(.*)$/m.exec(c.subject)?.[1] ?? c.subject.replace(/\n/g, ', ');
+}
+
+/**
+ * What is wrong with a chain that clients may still accept, so start-up goes on (RFC 8446 §4.4.2:
+ * the sender's certificate first, each following one certifying the one before it): the leaf alone
+ * when a CA issued it (cert.pem instead of fullchain.pem: browsers often fill the gap, curl, Node
+ * and Android clients refuse), blocks out of order or from another chain, and an intermediate
+ * outside its validity period (clients that build the path through it refuse it; an expired
+ * cross-sign they can route around is harmless, hence a note). One line per finding; none for a
+ * sound chain or a self-signed leaf. `cert`: the PEM bytes loadTls accepted.
+ */
+export function chainNotes(cert: Buffer, path: string, now = Date.now()): string[] {
+  const chain: X509Certificate[] = [];
+  for (const block of cert.toString('latin1').match(PEM_CERTIFICATE) ?? []) {
+    try {
+      chain.push(new X509Certificate(block));
+    } catch {
+      return []; // loadTls refused such a chain already
+    }
+  }
+  const leaf = chain[0];
+  if (leaf === undefined) return [];
+  const notes: string[] = [];
+  if (chain.length === 1 && !leaf.checkIssued(leaf)) {
+    notes.push(`${path} holds only the server's certificate, not the intermediate certificates of ${leaf.issuer.replace(/\n/g, ', ')} that sign it: browsers may fill the gap, curl, Node and Android clients refuse the connection; pass the full chain (certbot: fullchain.pem, not cert.pem)`);
+  }
+  let ordered = true;
+  for (let i = 1; i < chain.length; i++) {
+    const c = chain[i] as X509Certificate;
+    const below = chain[i - 1] as X509Certificate;
+    // The first break only: past it, every pair is out of step with the one above.
+    if (ordered && !below.checkIssued(c)) {
+      ordered = false;
+      notes.push(`${path}: certificate ${String(i + 1)} (${named(c)}) did not issue certificate ${String(i)} (${named(below)}): the chain is out of order or mixes two chains; pass it as your CA issued it (server certificate first)`);
+    }
+    if (Date.parse(c.validTo) < now) {
+      notes.push(`${path}: certificate ${String(i + 1)} (${named(c)}) expired on ${new Date(c.validTo).toISOString()}: clients that build the path through it refuse the connection; get the current chain from your CA`);
+    } else if (Date.parse(c.validFrom) > now) {
+      notes.push(`${path}: certificate ${String(i + 1)} (${named(c)}) is not valid before ${new Date(c.validFrom).toISOString()}: check this machine's clock, or the chain your CA gave`);
+    }
+  }
+  return notes;
+}

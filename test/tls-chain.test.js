@@ -1,0 +1,79 @@
+// The certificate chain at start-up and on reload: what clients may still accept is started with,
+// and said once on stderr (src/static/tls.ts chainNotes): the leaf alone when a CA issued it, blocks
+// out of order, an intermediate outside its validity period. A sound chain or a self-signed leaf
+// is started with in silence.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chainNotes } from '../dist/static/tls.js';
+import { runCli, stderrMatch, stopCli } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'xorigin-chain-'));
+const root = mkdtempSync(join(tmpdir(), 'xorigin-chain-root-'));
+writeFileSync(join(root, 'a.txt'), 'a');
+test.after(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(root, { recursive: true, force: true });
+});
+
+const openssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+const pem = (name) => readFileSync(join(dir, `${name}.pem`), 'latin1');
+
+/** `name`.pem signed by `issuer` for `days` (-1: expired when made); a CA when `ca`. */
+function issue(name, issuer, days, ca) {
+  openssl('req', ...EC, '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+  writeFileSync(join(dir, `${name}.ext`), ca ? 'basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign,cRLSign\n' : 'subjectAltName=IP:127.0.0.1\n');
+  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${issuer}.pem`, '-CAkey', `${issuer}.key`, '-set_serial', String(Date.now()), '-days', String(days), '-extfile', `${name}.ext`, '-out', `${name}.pem`);
+}
+
+openssl('req', '-x509', ...EC, '-days', '2', '-subj', '/CN=chain test root', '-keyout', 'root.key', '-out', 'root.pem');
+issue('intermediate', 'root', 2, true);
+issue('leaf', 'intermediate', 2, false);
+issue('old-intermediate', 'root', -1, true);
+issue('leaf-of-old', 'old-intermediate', 2, false);
+openssl('req', '-x509', ...EC, '-days', '2', '-subj', '/CN=127.0.0.1', '-keyout', 'self.key', '-out', 'self.pem');
+
+const CHAINS = {
+  'a full chain': { chain: pem('leaf') + pem('intermediate'), key: 'leaf', note: null },
+  'a self-signed certificate': { chain: pem('self'), key: 'self', note: null },
+  'the leaf alone (cert.pem)': { chain: pem('leaf'), key: 'leaf', note: /holds only the server's certificate, not the intermediate certificates of CN=intermediate .*fullchain\.pem/ },
+  'blocks out of order': { chain: pem('leaf') + pem('root') + pem('intermediate'), key: 'leaf', note: /certificate 2 \(chain test root\) did not issue certificate 1 \(leaf\): the chain is out of order/ },
+  'an expired intermediate': { chain: pem('leaf-of-old') + pem('old-intermediate'), key: 'leaf-of-old', note: /certificate 2 \(old-intermediate\) expired on \d{4}-.*get the current chain from your CA/ },
+};
+
+for (const [what, c] of Object.entries(CHAINS)) {
+  test(`chainNotes: ${what}`, () => {
+    const notes = chainNotes(Buffer.from(c.chain, 'latin1'), 'fullchain.pem');
+    if (c.note === null) assert.deepEqual(notes, []);
+    else {
+      assert.equal(notes.length, 1, JSON.stringify(notes));
+      assert.match(notes[0], c.note);
+    }
+  });
+}
+
+test('CLI: a doubtful chain is started with and said once on stderr, at start-up and after a reload; a sound one in silence', async (t) => {
+  const cert = join(dir, 'served.pem');
+  writeFileSync(cert, CHAINS['the leaf alone (cert.pem)'].chain);
+  for (const workers of ['1', '2']) {
+    const r = await runCli(['serve', root, '--port', '0', '--cert', cert, '--key', join(dir, 'leaf.key'), '--workers', workers]);
+    t.after(() => stopCli(r));
+    assert.equal(r.code, 'listening', r.err);
+    if (workers === '2') await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
+    assert.equal(r.err.match(/xorigin: warning: .*holds only the server's certificate/g)?.length, 1, r.err);
+    // Renewed into a full chain: the reload says nothing of it; back to the leaf alone: said again, once.
+    writeFileSync(cert, CHAINS['a full chain'].chain);
+    r.child.kill('SIGHUP');
+    await stderrMatch(r, workers === '1' ? /reloaded: / : /(worker \d+: reloaded: [^]*){2}/);
+    const before = r.err.length;
+    writeFileSync(cert, CHAINS['the leaf alone (cert.pem)'].chain);
+    r.child.kill('SIGHUP');
+    await stderrMatch(r, workers === '1' ? /(reloaded: [^]*){2}/ : /(worker \d+: reloaded: [^]*){4}/);
+    assert.equal(r.err.slice(before).match(/xorigin: warning: /g)?.length, 1, r.err.slice(before));
+    await stopCli(r);
+  }
+});
