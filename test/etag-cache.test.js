@@ -346,6 +346,28 @@ describe('ETag cache', () => {
     }
   });
 
+  test('a date served before that is past now (a clock set back, a forged line) is not carried to the next version', async () => {
+    const root = tree(1);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    const css = join(root, 'small.css');
+    try {
+      await scanOnce(root, dir);
+      const file = etagCacheFile(dir, realpathSync(root));
+      const cache = readCache(file);
+      const entry = cache.entries.find((fields) => fields[0] === 'small.css');
+      for (const future of [String(Date.now() + 86_400_000), '9999999999999999']) {
+        entry[8] = future;
+        writeFileSync(file, cacheText(cache));
+        writeFileSync(css, `other bytes ${future}`);
+        const info = (await scanOnce(root, dir, undefined, async (path) => settledStat(path))).info('/small.css');
+        assert.ok(Number.isFinite(info.lastModified) && info.lastModified <= Date.now(), `${info.lastModifiedText} is past now`);
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a FIFO named as the cache file is not waited on (start-up goes on, every file is hashed)', async () => {
     const root = tree(1);
     const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));

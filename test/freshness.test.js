@@ -460,7 +460,7 @@ describe('Last-Modified', () => {
 // Replays golang/go#9842, caddyserver/caddy#5548 and static-web-server#487 (a constant mtime served
 // as Last-Modified): a new version installed while the server is stopped, with the same stamp (npm
 // install of a newer package, a Nix store path switched), with no ETag cache to remember the old one.
-for (const [stamp, date] of [['npm\'s 1985 stamp', NPM_DATE], ['Nix\'s epoch + 1 s', new Date(1000)]]) {
+for (const [stamp, date] of [['npm\'s 1985 stamp', NPM_DATE], ['Yarn Berry\'s 1984 stamp', new Date('1984-06-22T21:50:00Z')], ['ZIP\'s 1980 epoch', new Date('1980-01-01T00:00:00Z')], ['Nix\'s epoch + 1 s', new Date(1000)]]) {
   test(`a new version installed while stopped, both with ${stamp}, revalidates by date after the restart`, async () => {
     const root = tempRoot();
     const file = join(root, 'lib.css');

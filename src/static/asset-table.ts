@@ -1240,17 +1240,23 @@ async function realDir(dir: string): Promise<string> {
   }
 }
 
-/** npm packs every file with this mtime (1985-10-26T08:15:00Z), whatever its age. */
-const NPM_MTIME_MS = 499_162_500_000;
+/**
+ * Package managers' fixed mtimes, whatever a file's age: npm's 1985-10-26T08:15:00Z, Yarn Berry's
+ * 1984-06-22T21:50:00Z.
+ */
+const PACKAGE_STAMPS_MS = [499_162_500_000, 456_789_000_000];
+/** 1980-01-02T00:00:00Z: before it, ZIP's (DOS) epoch, 1980-01-01, and the Unix epoch's first years. */
+const BEFORE_REAL_MTIMES_MS = 315_619_200_000;
 
 /**
- * An mtime that is a constant stamp, not a time of change: npm's, or within the first day after the
- * epoch (Nix's store sets 1 s, other reproducible builds 0). Two versions of a file carry the same
- * one, so as a Last-Modified it would make a date-only cache (curl -z, wget -N, a proxy) keep the old
- * bytes after a new version is installed while the server is stopped (RFC 9110 §13.1.3).
+ * An mtime that is a constant stamp, not a time of change: a package manager's, ZIP's 1980 epoch,
+ * or the Unix epoch (Nix's store sets 1 s, other reproducible builds 0; nothing served today was last
+ * changed before 1980). Two versions of a file carry the same one, so as a Last-Modified it would
+ * make a date-only cache (curl -z, wget -N, a proxy) keep the old bytes after a new version is
+ * installed while the server is stopped (RFC 9110 §13.1.3).
  */
 function isConstantStamp(mtimeMs: number): boolean {
-  return mtimeMs < 86_400_000 || Math.floor(mtimeMs / 1000) * 1000 === NPM_MTIME_MS;
+  return mtimeMs < BEFORE_REAL_MTIMES_MS || PACKAGE_STAMPS_MS.includes(Math.floor(mtimeMs / 1000) * 1000);
 }
 
 function describe(filePath: string, urlPath: string, read: Read, notBefore?: number): AssetInfo {
@@ -1270,7 +1276,8 @@ function describe(filePath: string, urlPath: string, read: Read, notBefore?: num
   // 1985 stamp, Nix's epoch + 1, a clock set back): a cache revalidating by date only (curl -z,
   // wget -N, some proxies) would be told 304 for them and keep the old bytes. They are dated when
   // read instead; only two versions read within one second share a date, which HTTP dates cannot part.
-  if (notBefore !== undefined && lastModified <= notBefore) lastModified = Math.max(notBefore, readSecond);
+  // A date past this read (a clock set back since, a forged cache line) is not carried on: never later than Date.
+  if (notBefore !== undefined && lastModified <= notBefore) lastModified = readSecond;
   return {
     urlPath,
     filePath,
