@@ -889,21 +889,64 @@ test('CLI --workers 2 with TLS: every worker offers h2 and answers plain HTTP wi
   for (let i = 0; i < 4; i++) assert.equal((await tlsExchange(r.port, ticket)).reused, true, `resumption ${String(i + 1)} of 4 after SIGHUP`);
 });
 
-test('a reload that throws an unexpected error is reported with its stack and the server keeps serving', async () => {
+test('a reload that throws an unexpected error is reported with its stack and the server keeps serving, saying whether anything changed', async () => {
   const { reloadServer } = await import('../dist/cli/reload.js');
   const root = makeRoot();
   const s = await start({ root, ...OLD });
   try {
     const running = { settings: { options: { root, ...OLD } } };
-    const answer = reloadServer(s.server, running, () => {
+    // While the sources are read and checked: nothing changed.
+    const checking = reloadServer(s.server, running, () => {
       throw new TypeError('boom from a reread');
     });
-    assert.equal(answer.ok, false);
-    assert.match(answer.line, /^reload failed on an unexpected error, still serving .*TypeError: boom from a reread\n\s+at /s);
+    assert.equal(checking.ok, false);
+    assert.equal(checking.unexpected, true);
+    assert.match(checking.line, /^reload failed on an unexpected error .*; the running configuration stays in force: TypeError: boom from a reread\n\s+at /s);
     assert.equal(running.settings.options.cacheControl, OLD.cacheControl, 'nothing recorded as in force');
-    const res = await request(s.port, { path: '/a.woff2', headers: { Origin: A } });
-    assert.equal(generation(res), 'old');
+    assert.equal(generation(await request(s.port, { path: '/a.woff2', headers: { Origin: A } })), 'old');
+    // While the server applies them: it may be partly in force, and the line says so.
+    const reload = s.server.reload;
+    s.server.reload = () => {
+      throw new TypeError('boom while applying');
+    };
+    const applying = reloadServer(s.server, running, () => ({ options: { root, ...NEW }, port: 0, host: '127.0.0.1', workers: 1 }));
+    s.server.reload = reload;
+    assert.match(applying.line, /^reload failed on an unexpected error .*; part of the new configuration may be in force: send SIGHUP again to apply it whole, or restart: TypeError: boom while applying\n/s);
+    assert.equal((await request(s.port, { path: '/a.woff2', headers: { Origin: A } })).status, 200, 'still serving');
   } finally {
     await new Promise((r) => s.server.close(r));
   }
 });
+
+test('CLI --workers 2: a worker whose reload fails on an unexpected error exits and is replaced under the new policy (never two policies behind the port)', async (t) => {
+  const { dir, root, config } = configFixture(t, 'xorigin-reload-fault-');
+  const B = 'https://b.example';
+  const flag = join(dir, 'fault');
+  // In one worker, the first reload after the flag appears throws a TypeError once the new policy is
+  // swapped in (setting node's keep-alive timeout, next in server.reload).
+  const r = await runCliWithHook(t, dir, `
+import cluster from 'node:cluster';
+import fs from 'node:fs';
+import http from 'node:http';
+const KEY = Symbol('keepAliveTimeout');
+if (cluster.isWorker) Object.defineProperty(http.Server.prototype, 'keepAliveTimeout', {
+  configurable: true,
+  get() { return this[KEY]; },
+  set(v) {
+    // Whichever worker unlinks the flag throws: one worker, once.
+    try { fs.unlinkSync(${JSON.stringify(flag)}); } catch { this[KEY] = v; return; }
+    throw new TypeError('injected fault while applying');
+  },
+});
+`, ['serve', '--config', config, '--port', '0', '--workers', '2']);
+  t.after(() => stopCli(r));
+  assert.equal(r.code, 'listening', r.err);
+  await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: [B] } }));
+  writeFileSync(flag, '');
+  r.child.kill('SIGHUP');
+  await stderrMatch(r, /worker \d+: reload failed on an unexpected error [^]*TypeError: injected fault while applying[^]*this worker exits and is replaced/);
+  await stderrMatch(r, /(worker \d+ listening[^]*){3}/);
+  assert.deepEqual(await answers(r.port, '/a.woff2', B, 16), [`200 ${B}`], 'every answer under the new policy');
+});
+

@@ -25,30 +25,39 @@ interface ReloadAnswer {
   readonly xorigin: 'reloaded';
   readonly ok: boolean;
   readonly line: string;
+  /** Failed on an error of xorigin's own, not a refused configuration (see reloadServer). */
+  readonly unexpected?: boolean;
+}
+
+/** The line for a configuration refused: nothing changed. */
+function refused(e: PolicyError): string {
+  return `reload refused, the running configuration stays in force: ${e.message}`;
 }
 
 /**
- * The line for a reload that did not happen. An error other than PolicyError is a fault of ours
- * (validation throws only PolicyError, and everything is validated before anything changes): it
- * is reported with its stack and the process goes on serving, instead of a SIGHUP ending it.
+ * The line for an error other than PolicyError, a fault of xorigin's own, with its stack: while the
+ * sources were read and checked nothing changed; while the server applied them, part of the new
+ * configuration may be in force.
  */
-export function refused(e: unknown): string {
-  if (e instanceof PolicyError) return `reload refused, the running configuration stays in force: ${e.message}`;
+function failed(e: unknown, applying: boolean): string {
   const what = e instanceof Error ? (e.stack ?? e.message) : String(e);
-  return `reload failed on an unexpected error, still serving (a fault in xorigin, please report this line): ${what}`;
+  const state = applying ? 'part of the new configuration may be in force: send SIGHUP again to apply it whole, or restart' : 'the running configuration stays in force';
+  return `reload failed on an unexpected error (a fault in xorigin, please report this line); ${state}: ${what}`;
 }
 
 /**
  * Reloads one server from the sources; returns the line to print. `running` is updated to what is
- * now in force, so the next reload compares against it.
+ * now in force, so the next reload compares against it. The sources are read and checked whole
+ * first (reread); only then does the server apply them (server.reload checks again, from the same bytes).
  */
 export function reloadServer(server: XoriginServer, running: { settings: Settings }, reread: Reread): ReloadAnswer {
-  let next: Settings;
+  let applying = false;
   try {
     // The server validates again what it puts in force: from the bytes just read, not the disk again.
     const read = recordingReads(reread);
-    next = read.value;
+    const next = read.value;
     const options = next.options;
+    applying = true;
     // A worker's reload comes from bytes its primary validated: keep that said (readingFrom's `validated`).
     const report = readingFrom(read.files, () => server.reload(options), validatedElsewhere());
     if (!cluster.isWorker) printChainNotes(next, read.files);
@@ -57,7 +66,8 @@ export function reloadServer(server: XoriginServer, running: { settings: Setting
     const line = describeReload({ applied: report.applied, needsRestart: [...report.needsRestart, ...bound] });
     return { xorigin: 'reloaded', ok: true, line: `reloaded: ${line}` };
   } catch (e) {
-    return { xorigin: 'reloaded', ok: false, line: refused(e) };
+    if (e instanceof PolicyError) return { xorigin: 'reloaded', ok: false, line: refused(e) };
+    return { xorigin: 'reloaded', ok: false, line: failed(e, applying), unexpected: true };
   }
 }
 
@@ -105,7 +115,14 @@ export function holdEarlyReloads(): HeldReloads {
 export function reloadOnSignal(server: XoriginServer, settings: Settings, reread: Reread, held: HeldReloads): void {
   const running = { settings };
   if (cluster.isWorker) {
-    const answer = (): void => void process.send?.(reloadServer(server, running, reread));
+    const answer = (): void => {
+      const reply = reloadServer(server, running, reread);
+      if (reply.unexpected !== true) return void process.send?.(reply);
+      // The primary has put the new configuration in force for every replacement: a worker left on
+      // the old one (or a mix) would answer under another policy behind the same port. It exits and
+      // is replaced from the configuration in force.
+      process.send?.({ ...reply, line: `${reply.line}\n  this worker exits and is replaced` }, () => process.exit(1));
+    };
     process.on('SIGHUP', () => {});
     process.on('message', (m: Partial<ReloadRequest>) => {
       // Bytes the primary validated (readingFrom's `validated`).
@@ -135,7 +152,7 @@ export function forwardReloads(workers: () => Worker[], reread: Reread, config: 
     try {
       read = recordingReads(reread);
     } catch (e) {
-      process.stderr.write(`xorigin: ${refused(e)}\n`);
+      process.stderr.write(`xorigin: ${e instanceof PolicyError ? refused(e) : failed(e, false)}\n`);
       return;
     }
     const files = read.files;
