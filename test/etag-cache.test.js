@@ -346,6 +346,123 @@ describe('ETag cache', () => {
     }
   });
 
+  // Each way a URL can come to serve other bytes with an older mtime than what it served last, without
+  // the table seeing the change happen (attack on e6dcbe1: F2, F4, F5, F7, F8). A date-only client
+  // (curl -z, wget -N) holding the last date must not be told 304 for the new bytes.
+  describe('what a URL served last is remembered by URL, across a restart', () => {
+    const day = (d) => new Date(`${d}T00:00:00Z`);
+    const stamp = (path, bytes, d) => {
+      writeFileSync(path, bytes);
+      utimesSync(path, day(d), day(d));
+    };
+    const nextSecond = async (ms) => {
+      while (Date.now() < Math.floor(ms / 1000) * 1000 + 1000) await new Promise((r) => setTimeout(r, 20));
+    };
+    let root;
+    let dir;
+    const fresh = () => {
+      root = mkdtempSync(join(tmpdir(), 'xorigin-etags-url-'));
+      dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    };
+    const cleanUp = () => {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    };
+
+    test('a version read too recently to cache (racily clean) is still remembered: the next one, even the one before reinstalled, is dated after it', async () => {
+      fresh();
+      try {
+        const css = join(root, 'a.css');
+        stamp(css, 'v1', '2020-01-02');
+        assert.equal((await scanOnce(root, dir)).info('/a.css').lastModified, day('2020-01-02').getTime());
+        stamp(css, 'v2', '2020-01-01');
+        // A real stat: just written, so racily clean, not cached as a tag.
+        const racy = (await scanOnce(root, dir, undefined, (path) => stat(path, { bigint: true }))).info('/a.css');
+        assert.ok(racy.lastModified > day('2026-01-01').getTime(), racy.lastModifiedText);
+        await nextSecond(racy.lastModified);
+        rmSync(css);
+        stamp(css, 'v1', '2020-01-02'); // v1 reinstalled: new inode, its old mtime
+        const back = (await scanOnce(root, dir)).info('/a.css');
+        assert.ok(back.lastModified > racy.lastModified, `${back.lastModifiedText} after ${racy.lastModifiedText}`);
+      } finally {
+        cleanUp();
+      }
+    });
+
+    test('a path removed, then put back older: while running, and across a restart in between', async () => {
+      fresh();
+      try {
+        const css = join(root, 'a.css');
+        stamp(css, 'v1', '2020-01-02');
+        const table = new AssetTable(root, { watch: false, etagCache: dir, statFile: settledStat }, (info) => info);
+        await table.open();
+        try {
+          rmSync(css);
+          await table.rescan();
+          assert.equal(table.info('/a.css'), undefined);
+          stamp(css, 'v2', '2020-01-01');
+          await table.rescan();
+          assert.ok(table.info('/a.css').lastModified > day('2026-01-01').getTime(), table.info('/a.css').lastModifiedText);
+          rmSync(css);
+          await table.rescan();
+          await table.flush();
+        } finally {
+          table.close();
+        }
+        const served = Date.now();
+        // Stopped without it; started once without it (the cache must keep saying it); then it is back.
+        await scanOnce(root, dir);
+        await nextSecond(served);
+        stamp(css, 'v3', '2020-01-01');
+        const back = (await scanOnce(root, dir)).info('/a.css');
+        assert.ok(back.lastModified > day('2026-01-01').getTime(), `dated when read, not ${back.lastModifiedText}`);
+      } finally {
+        cleanUp();
+      }
+    });
+
+    test('a URL re-pointed by a symlink while stopped is dated after what it served, not as its target', async () => {
+      fresh();
+      try {
+        stamp(join(root, 'a.js'), 'a', '2020-01-02');
+        stamp(join(root, 'b.js'), 'b', '2020-01-01');
+        await scanOnce(root, dir);
+        rmSync(join(root, 'a.js'));
+        symlinkSync('b.js', join(root, 'a.js'));
+        const table = await scanOnce(root, dir);
+        assert.equal(table.info('/a.js').etag, table.info('/b.js').etag);
+        assert.equal(table.info('/b.js').lastModified, day('2020-01-01').getTime());
+        assert.ok(table.info('/a.js').lastModified > day('2026-01-01').getTime(), table.info('/a.js').lastModifiedText);
+      } finally {
+        cleanUp();
+      }
+    });
+
+    test('a root symlink switched back to an older release while stopped: its URLs are dated after the newer release', async () => {
+      fresh();
+      try {
+        for (const [release, bytes, d] of [['r41', 'old', '2020-01-01'], ['r42', 'new', '2020-01-02']]) {
+          mkdirSync(join(root, release));
+          stamp(join(root, release, 'x.css'), bytes, d);
+        }
+        const current = join(root, 'current');
+        const point = (release) => {
+          rmSync(current, { force: true });
+          symlinkSync(release, current);
+        };
+        point('r41');
+        await scanOnce(current, dir);
+        point('r42');
+        assert.equal((await scanOnce(current, dir)).info('/x.css').lastModified, day('2020-01-02').getTime());
+        point('r41'); // rolled back
+        const back = (await scanOnce(current, dir)).info('/x.css');
+        assert.ok(back.lastModified > day('2026-01-01').getTime(), `dated when read, not ${back.lastModifiedText}`);
+      } finally {
+        cleanUp();
+      }
+    });
+  });
+
   test('a date served before that is past now (a clock set back, a forged line) is not carried to the next version', async () => {
     const root = tree(1);
     const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));

@@ -4,7 +4,7 @@ import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
 import { contentTypeFor } from '../http/mime.js';
-import { EtagCache, etagCacheFile, type KnownTag } from './etag-cache.js';
+import { EtagCache, etagCacheFile, type KnownTag, type Served } from './etag-cache.js';
 import { FileHasher } from './file-hasher.js';
 import { ReadBackoff } from './read-backoff.js';
 import { readStated } from './read-stated.js';
@@ -390,6 +390,11 @@ export class AssetTable<T> {
   private infos = new Map<string, AssetInfo>();
   private variants = new Map<string, Variants>();
   private racy = new Set<AssetInfo>();
+  /**
+   * What URL paths no longer in the table served last (the newest DEPARTED_LIMIT): a file deleted,
+   * then put back with an older mtime (rm, then cp -p) is dated after it, as one replaced in place is.
+   */
+  private departed = new Map<string, Served>();
   /** Every directory (URL path) some entry is under, and maybe some no longer: see TableDelta.mayHoldUnder. */
   private dirs = new Set<string>();
   private rootReal = '';
@@ -541,12 +546,12 @@ export class AssetTable<T> {
     const dir = this.options.etagCache;
     if (dir === undefined || this.rootReal === '') return null;
     // Where the file would really be: a cache directory (or an ancestor of it) may be a symlink into the root.
-    const file = etagCacheFile(await realDir(dir), this.rootReal);
+    const file = etagCacheFile(await realDir(dir), resolve(this.root));
     if (file.startsWith(this.rootReal + sep)) {
       (this.options.warn ?? writeStderr)(`xorigin: the ETag cache ${dir} is inside the root ${this.root}, where it would be served; not using it`);
       return null;
     }
-    return EtagCache.open(dir, this.rootReal, this.options.warn ?? writeStderr);
+    return EtagCache.open(dir, resolve(this.root), this.options.warn ?? writeStderr);
   }
 
   /**
@@ -575,7 +580,7 @@ export class AssetTable<T> {
       this.saveAgain = true;
       return;
     }
-    this.saving = tags.save(this.infos, this.racy).catch((e: Error) => {
+    this.saving = tags.save(this.infos, this.racy, this.departed).catch((e: Error) => {
       (this.options.warn ?? writeStderr)(`xorigin: cannot write the ETag cache: ${e.message}; the next start reads every file again`);
       this.tags = null;
     }).finally(() => {
@@ -887,6 +892,8 @@ export class AssetTable<T> {
   private publish(scan: Scan): void {
     const dropped = scan.out instanceof TableDelta ? this.apply(scan.out) : this.replace(scan.out);
     this.racy = scan.racy;
+    // Before the start-up scan's cache write, which then keeps saying them.
+    if (this.published === -1) this.rememberDeparted();
     this.options.published?.(dropped, this.isCurrent);
     // A first scan that read nothing found the cache complete: N workers starting at once do not all rewrite it.
     if (scan.hashed > 0 || (this.published !== -1 && this.infos.size !== this.published)) {
@@ -945,6 +952,8 @@ export class AssetTable<T> {
     }
     const dirs = new Set<string>();
     for (const urlPath of out.keys()) addDirsOf(urlPath, dirs);
+    for (const [urlPath, info] of this.infos) if (!out.has(urlPath)) this.depart(urlPath, info);
+    if (this.departed.size > 0) for (const urlPath of out.keys()) this.departed.delete(urlPath);
     this.infos = out;
     this.variants = variants;
     this.entries = entries;
@@ -966,8 +975,13 @@ export class AssetTable<T> {
       if (old === (info ?? undefined)) continue;
       changed.add(urlPath);
       if (old !== undefined) gone.add(old);
-      if (info === null) this.infos.delete(urlPath);
-      else this.infos.set(urlPath, info);
+      if (info === null) {
+        this.infos.delete(urlPath);
+        if (old !== undefined) this.depart(urlPath, old);
+      } else {
+        this.infos.set(urlPath, info);
+        this.departed.delete(urlPath);
+      }
       if (info !== null) addDirsOf(urlPath, this.dirs);
     }
     for (const dir of delta.emptied) this.forgetDir(dir);
@@ -975,6 +989,28 @@ export class AssetTable<T> {
     for (const urlPath of changed) touchedBy(urlPath, touched);
     for (const urlPath of touched) this.relink(urlPath, changed.has(urlPath));
     return [...gone].filter((info) => !this.isCurrent(info));
+  }
+
+  /**
+   * After the start-up scan: the URL paths an earlier run served that this tree no longer has, so the
+   * next version put there is dated after it, and the next cache written still says it.
+   */
+  private rememberDeparted(): void {
+    if (this.known === null) return;
+    for (const [urlPath, served] of this.known.served()) {
+      if (this.infos.has(urlPath) || this.departed.has(urlPath)) continue;
+      this.departed.set(urlPath, { etag: served.etag, lastModified: served.lastModified });
+      if (this.departed.size >= DEPARTED_LIMIT) return;
+    }
+  }
+
+  /** Remembers what `urlPath` served last, now that it is gone (see `departed`). */
+  private depart(urlPath: string, info: AssetInfo): void {
+    // A directory's `/dir/` is its index.html's version: that path departs on its own.
+    if (urlPath !== info.urlPath) return;
+    this.departed.delete(urlPath);
+    this.departed.set(urlPath, { etag: info.etag, lastModified: info.lastModified });
+    if (this.departed.size > DEPARTED_LIMIT) this.departed.delete(this.departed.keys().next().value as string);
   }
 
   /** Takes `urlDir` and every directory under it out of `dirs` (no entry is under them now). */
@@ -1134,7 +1170,7 @@ export class AssetTable<T> {
       scan.out.set(urlPath, previous);
       return;
     }
-    const known = this.known?.get(filePath, s);
+    const known = this.known?.get(urlPath, s);
     if (known === undefined && this.postponed(filePath, scan)) {
       // Changed again soon after its last read: the version known so far (bytes and tag agree; the disk
       // path checks its identity before sending) is served until the backoff has passed.
@@ -1160,21 +1196,21 @@ export class AssetTable<T> {
     }
     // Read again only because it was racy, and unchanged: keep the entry, and its Last-Modified.
     const unchanged = same && previous.etag === read.etag && equalIdentities(previous.identity, read.identity);
-    const info = unchanged ? previous : describe(filePath, urlPath, ...this.datedAfter(previous, filePath, known, read));
+    const info = unchanged ? previous : describe(filePath, urlPath, ...this.datedAfter(previous, urlPath, known, read));
     if (read.bytes !== undefined) this.options.readWhole?.(info, read.bytes);
     if (isRacy(read.identity, read.readAtMs)) scan.racy.add(info);
     scan.out.set(urlPath, info);
   }
 
   /**
-   * What `describe` needs to date `read` after the version it replaces: the one in the table, or at
-   * start-up the one an earlier run served at this path (the ETag cache: a version installed while
-   * the server was stopped, its identity another). Other bytes get a later Last-Modified than it (the
-   * same only when both are read within one second); the same bytes under a new identity (a
-   * reinstall) keep its date.
+   * What `describe` needs to date `read` after what its URL served before: the version in the table,
+   * else one removed since (departed), else at start-up what an earlier run served there last (the
+   * ETag cache: a version installed, a symlink re-pointed or a release rolled back while the server
+   * was stopped). Other bytes get a later Last-Modified (the same only when both are read within one
+   * second); the same bytes under a new identity (a reinstall) keep the date.
    */
-  private datedAfter(previous: AssetInfo | undefined, filePath: string, known: KnownTag | undefined, read: Read): [Read, number | undefined] {
-    const prior = previous ?? (known === undefined ? this.known?.lastServed(filePath) : undefined);
+  private datedAfter(previous: AssetInfo | undefined, urlPath: string, known: KnownTag | undefined, read: Read): [Read, number | undefined] {
+    const prior = previous ?? this.departed.get(urlPath) ?? (known === undefined ? this.known?.lastServed(urlPath) : undefined);
     if (prior === undefined) return [read, undefined];
     if (prior.etag !== read.etag) return [read, prior.lastModified];
     return [previous === undefined ? { ...read, lastModified: prior.lastModified } : read, undefined];
@@ -1239,6 +1275,9 @@ async function realDir(dir: string): Promise<string> {
     }
   }
 }
+
+/** How many removed URL paths the table remembers what they served (see AssetTable `departed`): ~100 bytes each. */
+const DEPARTED_LIMIT = 10_000;
 
 /**
  * Package managers' fixed mtimes, whatever a file's age: npm's 1985-10-26T08:15:00Z, Yarn Berry's

@@ -57,39 +57,51 @@ export function defaultEtagCacheDir(env: NodeJS.ProcessEnv = process.env): strin
   return join(xdg !== undefined && xdg.startsWith('/') ? xdg : join(homedir(), '.cache'), 'xorigin');
 }
 
-/** The cache file of one root, in `dir`: one per root, named by a hash of its real path. */
-export function etagCacheFile(dir: string, rootReal: string): string {
-  return join(dir, `etags-${createHash('sha256').update(rootReal).digest('hex').slice(0, 16)}.tsv`);
+/**
+ * The cache file of one root, in `dir`: one per root, named by a hash of its path as named (absolute,
+ * symlinks not resolved: `current`, not `releases/42`), so that a root switched back to an older
+ * release while the server was stopped still finds what each URL served last.
+ */
+export function etagCacheFile(dir: string, rootKey: string): string {
+  return join(dir, `etags-${createHash('sha256').update(rootKey).digest('hex').slice(0, 16)}.tsv`);
 }
 
 /**
- * ETags computed by an earlier run, keyed by file path and valid only for the exact identity
- * (device, inode, size, mtime and ctime in ns) they were computed for, so an unchanged tree restarts
- * without reading file contents. The file is a cache, never an authority: one that cannot be read,
+ * The identity of a line that records only what a URL served (its tag and date), never matched by a
+ * file (no file has inode 0): a version read too recently to vouch for its tag (racily clean), or a
+ * path since removed. What a later version at that URL is dated after (see lastServed).
+ */
+const UNMATCHABLE = '0\t0\t0\t0\t0\t';
+
+/** What a URL path last served: its tag and the Last-Modified (ms) it went with. */
+export interface Served {
+  readonly etag: string;
+  readonly lastModified: number;
+}
+
+/**
+ * ETags computed by an earlier run, keyed by URL path and valid only for the exact identity
+ * (device, inode, size, mtime and ctime in ns) of the file they were computed for, so an unchanged
+ * tree restarts without reading file contents. Each line also says what its URL served last. The file is a cache, never an authority: one that cannot be read,
  * is malformed, has another format, describes another root or has a single malformed entry is
  * ignored as a whole (everything is hashed again).
  */
 export class EtagCache {
   private constructor(
     private readonly file: string,
-    private readonly rootReal: string,
-    /** By path relative to the root. */
+    private readonly rootKey: string,
+    /** By URL path without its leading "/". */
     private known: Map<string, Known>,
-  ) {
-    this.prefix = rootReal + sep;
-  }
-
-  /** The root's real path and a separator: what the path of every file under it starts with. */
-  private readonly prefix: string;
+  ) {}
 
   /**
-   * Reads the cache file of `rootReal` in `dir`; never throws (a missing or bad file gives an empty
+   * Reads the cache file of `rootKey` (see etagCacheFile) in `dir`; never throws (a missing or bad file gives an empty
    * cache). A file another user could have written is not read (`warn` says so): its tags are
    * believed without reading the files, so a forged one would be served with other bytes, and a
    * client or CDN revalidating its old copy would keep it (304).
    */
-  static async open(dir: string, rootReal: string, warn?: (line: string) => void): Promise<EtagCache> {
-    const file = etagCacheFile(dir, rootReal);
+  static async open(dir: string, rootKey: string, warn?: (line: string) => void): Promise<EtagCache> {
+    const file = etagCacheFile(dir, rootKey);
     let known = new Map<string, Known>();
     try {
       // O_NONBLOCK: a FIFO at this name is opened at once (then not read), not waited on for a writer forever.
@@ -98,7 +110,7 @@ export class EtagCache {
         const s = await handle.stat();
         const writable = writableByOthers(s, false) ? file : writableByOthers(await stat(dir), true) ? dir : null;
         if (writable !== null) warn?.(`xorigin: not reading the ETag cache ${file}: ${writable} may be written by another user (it must be yours, and not group- or world-writable)`);
-        else if (s.isFile()) known = (await readEntries(handle, rootReal)) ?? known;
+        else if (s.isFile()) known = (await readEntries(handle, rootKey)) ?? known;
       } finally {
         await handle.close();
       }
@@ -106,7 +118,7 @@ export class EtagCache {
       // Missing (first run) or unreadable: start empty.
     }
     await removeAbandoned(file);
-    return new EtagCache(file, rootReal, known);
+    return new EtagCache(file, rootKey, known);
   }
 
   /** Files known from the file read at open. */
@@ -114,20 +126,23 @@ export class EtagCache {
     return this.known.size;
   }
 
-  /** The tag of `filePath` when `s` is exactly the version it was computed for. */
-  get(filePath: string, s: BigIntStats): KnownTag | undefined {
-    if (!filePath.startsWith(this.prefix)) return undefined;
-    const known = this.known.get(filePath.slice(this.prefix.length));
+  /** The tag served at `urlPath` when `s` is exactly the file version it was computed for. */
+  get(urlPath: string, s: BigIntStats): KnownTag | undefined {
+    const known = this.known.get(urlPath.slice(1));
     return known !== undefined && known.identity === identityText(s) ? { etag: known.etag, readAtMs: known.readAtMs, lastModified: known.lastModified } : undefined;
   }
 
   /**
-   * The tag and date an earlier run served at `filePath`, whatever version it was: a version put
-   * there while the server was stopped is dated after it, as one changed while it runs would be.
+   * The tag and date an earlier run served at `urlPath` last, whatever version or file it was: a
+   * version put there while the server was stopped is dated after it, as one changed while it runs is.
    */
-  lastServed(filePath: string): { readonly etag: string; readonly lastModified: number } | undefined {
-    if (!filePath.startsWith(this.prefix)) return undefined;
-    return this.known.get(filePath.slice(this.prefix.length));
+  lastServed(urlPath: string): Served | undefined {
+    return this.known.get(urlPath.slice(1));
+  }
+
+  /** What each URL path of the file read at open served last (lastServed for all of them). */
+  *served(): Generator<[urlPath: string, served: Served]> {
+    for (const [path, known] of this.known) yield [`/${path}`, known];
   }
 
   /** Forgets what was read at open (the table knows it from now on). */
@@ -136,16 +151,17 @@ export class EtagCache {
   }
 
   /**
-   * Writes the tags of `infos` (except those in `skip`: read too recently to be sure of) to the
-   * cache file, atomically (a temporary file renamed over it). Rejects when it cannot be written.
+   * Writes the tags of `infos` to the cache file, atomically (a temporary file renamed over it), with
+   * what `departed` URL paths served last: those in `skip` (read too recently to vouch for their
+   * tag) and the departed are written as served, never as a file's tag. Rejects when it cannot be written.
    */
-  async save(infos: ReadonlyMap<string, AssetInfo>, skip: ReadonlySet<AssetInfo>): Promise<void> {
+  async save(infos: ReadonlyMap<string, AssetInfo>, skip: ReadonlySet<AssetInfo>, departed: ReadonlyMap<string, Served>): Promise<void> {
     const dir = this.file.slice(0, this.file.lastIndexOf(sep));
     await makeDirs(dir);
     // Its own name: two tables (two handlers, or workers) may write the same root's cache at once.
     const tmp = `${this.file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     try {
-      await writeFile(tmp, this.lines(infos, skip), { mode: 0o600 });
+      await writeFile(tmp, this.lines(infos, skip, departed), { mode: 0o600 });
       await rename(tmp, this.file);
     } catch (e) {
       // A full disk or a cache file that cannot be replaced: the partial copy would stay until the next start.
@@ -155,22 +171,32 @@ export class EtagCache {
   }
 
   /**
-   * The file's content, a chunk at a time. Each file once: a directory's `/dir/` entry is its
-   * index.html's. The table may change between chunks; every line still pairs a tag with the identity
-   * it was computed for.
+   * The file's content, a chunk at a time, a line per URL path. Not a directory's `/dir/`: its
+   * index.html's line says it. The table may change between chunks; every line still pairs a tag with
+   * the identity it was computed for.
    */
-  private *lines(infos: ReadonlyMap<string, AssetInfo>, skip: ReadonlySet<AssetInfo>): Generator<string> {
-    let chunk = `${JSON.stringify({ format: FORMAT, root: this.rootReal })}\n`;
-    const prefix = this.prefix;
+  private *lines(infos: ReadonlyMap<string, AssetInfo>, skip: ReadonlySet<AssetInfo>, departed: ReadonlyMap<string, Served>): Generator<string> {
+    let chunk = `${JSON.stringify({ format: FORMAT, root: this.rootKey })}\n`;
     for (const [urlPath, info] of infos) {
-      if (urlPath !== info.urlPath || skip.has(info) || !info.filePath.startsWith(prefix)) continue;
-      chunk += `${pathField(info.filePath.slice(prefix.length))}\t${identityText(info.identity)}${info.etag}\t${String(info.readAtMs)}\t${String(info.lastModified)}\n`;
+      if (urlPath !== info.urlPath) continue;
+      chunk += line(urlPath, skip.has(info) ? UNMATCHABLE : identityText(info.identity), info.etag, info.readAtMs, info.lastModified);
+      if (chunk.length < WRITE_CHUNK) continue;
+      yield chunk;
+      chunk = '';
+    }
+    for (const [urlPath, served] of departed) {
+      if (infos.has(urlPath)) continue;
+      chunk += line(urlPath, UNMATCHABLE, served.etag, 0, served.lastModified);
       if (chunk.length < WRITE_CHUNK) continue;
       yield chunk;
       chunk = '';
     }
     yield chunk;
   }
+}
+
+function line(urlPath: string, identity: string, etag: string, readAtMs: number, lastModified: number): string {
+  return `${pathField(urlPath.slice(1))}\t${identity}${etag}\t${String(readAtMs)}\t${String(lastModified)}\n`;
 }
 
 /**
@@ -254,7 +280,7 @@ function writableByOthers(s: Stats, isDir: boolean): boolean {
  * not as written by save(): another format or root, a malformed line, a path that is not plainly
  * under the root or is there twice, a last line cut short.
  */
-async function readEntries(handle: FileHandle, rootReal: string): Promise<Map<string, Known> | null> {
+async function readEntries(handle: FileHandle, rootKey: string): Promise<Map<string, Known> | null> {
   const known = new Map<string, Known>();
   const buffer = Buffer.allocUnsafe(CHUNK);
   let carry = Buffer.alloc(0);
@@ -267,7 +293,7 @@ async function readEntries(handle: FileHandle, rootReal: string): Promise<Map<st
     for (let nl = data.indexOf(10); nl !== -1; start = nl + 1, nl = data.indexOf(10, start)) {
       // A line begun in the carry can end in this read, up to twice CHUNK long: the limit is per line.
       if (nl - start >= CHUNK) return null;
-      if (header ? !isHeader(data.toString('utf8', start, nl), rootReal) : !addEntry(data, start, nl, known)) return null;
+      if (header ? !isHeader(data.toString('utf8', start, nl), rootKey) : !addEntry(data, start, nl, known)) return null;
       header = false;
     }
     if (data.length - start >= CHUNK) return null;
@@ -276,10 +302,10 @@ async function readEntries(handle: FileHandle, rootReal: string): Promise<Map<st
   }
 }
 
-function isHeader(line: string, rootReal: string): boolean {
+function isHeader(line: string, rootKey: string): boolean {
   try {
     const { format, root } = JSON.parse(line) as Record<string, unknown>;
-    return format === FORMAT && root === rootReal;
+    return format === FORMAT && root === rootKey;
   } catch {
     return false;
   }
