@@ -350,7 +350,7 @@ describe('ETag cache', () => {
   // the table seeing the change happen (attack on e6dcbe1: F2, F4, F5, F7, F8). A date-only client
   // (curl -z, wget -N) holding the last date must not be told 304 for the new bytes.
   describe('what a URL served last is remembered by URL, across a restart', () => {
-    const day = (d) => new Date(`${d}T00:00:00Z`);
+    const day = (d) => new Date(d.includes('T') ? d : `${d}T00:00:00Z`);
     const stamp = (path, bytes, d) => {
       writeFileSync(path, bytes);
       utimesSync(path, day(d), day(d));
@@ -416,6 +416,31 @@ describe('ETag cache', () => {
         stamp(css, 'v3', '2020-01-01');
         const back = (await scanOnce(root, dir)).info('/a.css');
         assert.ok(back.lastModified > day('2026-01-01').getTime(), `dated when read, not ${back.lastModifiedText}`);
+      } finally {
+        cleanUp();
+      }
+    });
+
+    test('a reinstall of bytes the cache knew is never dated earlier than what the URL served since, in a run that did not write the cache', async () => {
+      fresh();
+      try {
+        const js = join(root, 'lib.js');
+        stamp(js, 'lib v1', '1985-10-26T08:15:00Z');
+        const v1 = (await scanOnce(root, dir)).info('/lib.js');
+        await nextSecond(v1.lastModified);
+        rmSync(js);
+        stamp(js, 'lib v2', '1985-10-26T08:15:00Z');
+        // Served by a run with --etag-cache off: the cache still says v1.
+        const uncached = new AssetTable(root, { watch: false, statFile: settledStat }, (info) => info);
+        await uncached.open();
+        const v2 = uncached.info('/lib.js');
+        uncached.close();
+        assert.ok(v2.lastModified > v1.lastModified, `${v2.lastModifiedText} ${v1.lastModifiedText} ${v2.etag} ${v1.etag}`);
+        await nextSecond(v2.lastModified);
+        rmSync(js);
+        stamp(js, 'lib v1', '1985-10-26T08:15:00Z'); // rolled back
+        const back = (await scanOnce(root, dir)).info('/lib.js');
+        assert.ok(back.lastModified > v2.lastModified, `${back.lastModifiedText} after ${v2.lastModifiedText}`);
       } finally {
         cleanUp();
       }

@@ -1206,14 +1206,16 @@ export class AssetTable<T> {
    * What `describe` needs to date `read` after what its URL served before: the version in the table,
    * else one removed since (departed), else at start-up what an earlier run served there last (the
    * ETag cache: a version installed, a symlink re-pointed or a release rolled back while the server
-   * was stopped). Other bytes get a later Last-Modified (the same only when both are read within one
-   * second); the same bytes under a new identity (a reinstall) keep the date.
+   * was stopped). Other bytes get a later Last-Modified (`notBefore`; the same only when both are read
+   * within one second); the same bytes under a new identity (a reinstall) never an earlier one
+   * (`floor`): a run that did not write the cache (--etag-cache off) may have served other bytes with a
+   * later date since, so its date is no more than a floor.
    */
-  private datedAfter(previous: AssetInfo | undefined, urlPath: string, known: KnownTag | undefined, read: Read): [Read, number | undefined] {
+  private datedAfter(previous: AssetInfo | undefined, urlPath: string, known: KnownTag | undefined, read: Read): [Read, number | undefined, number | undefined] {
     const prior = previous ?? this.departed.get(urlPath) ?? (known === undefined ? this.known?.lastServed(urlPath) : undefined);
-    if (prior === undefined) return [read, undefined];
-    if (prior.etag !== read.etag) return [read, prior.lastModified];
-    return [previous === undefined ? { ...read, lastModified: prior.lastModified } : read, undefined];
+    if (prior === undefined) return [read, undefined, undefined];
+    if (prior.etag !== read.etag) return [read, prior.lastModified, undefined];
+    return [read, undefined, previous === undefined ? prior.lastModified : undefined];
   }
 
   /**
@@ -1298,7 +1300,7 @@ function isConstantStamp(mtimeMs: number): boolean {
   return mtimeMs < BEFORE_REAL_MTIMES_MS || PACKAGE_STAMPS_MS.includes(Math.floor(mtimeMs / 1000) * 1000);
 }
 
-function describe(filePath: string, urlPath: string, read: Read, notBefore?: number): AssetInfo {
+function describe(filePath: string, urlPath: string, read: Read, notBefore?: number, floor?: number): AssetInfo {
   const mtimeMs = msOf(read.identity.mtimeNs);
   // A future mtime (clock skew, a tarball from a machine ahead of us) is clamped to when we read the
   // file: a later change then gets a later date whenever it lands in a later second.
@@ -1311,6 +1313,7 @@ function describe(filePath: string, urlPath: string, read: Read, notBefore?: num
   // otherwise fall back to the mtime after a restart, older than what date-only caches hold.
   const served = read.lastModified;
   if (served !== undefined && (served > lastModified || stamped) && served <= readSecond) lastModified = Math.floor(served / 1000) * 1000;
+  if (floor !== undefined && floor > lastModified && floor <= readSecond) lastModified = Math.floor(floor / 1000) * 1000;
   // New bytes stamped with an older or the same mtime (tar, rsync -a, cp -p of an old build, npm's
   // 1985 stamp, Nix's epoch + 1, a clock set back): a cache revalidating by date only (curl -z,
   // wget -N, some proxies) would be told 304 for them and keep the old bytes. They are dated when
