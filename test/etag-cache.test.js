@@ -446,6 +446,26 @@ describe('ETag cache', () => {
       }
     });
 
+    test('a cache holding more removed paths than are remembered is written again with those alone, not read whole at every start', async () => {
+      fresh();
+      try {
+        stamp(join(root, 'kept.css'), 'kept', '2020-01-02');
+        await scanOnce(root, dir);
+        const file = etagCacheFile(dir, realpathSync(root));
+        const cache = readCache(file);
+        const tag = cache.entries[0][6];
+        for (let i = 0; i < 10_500; i++) cache.entries.push([`gone/f${i}.css`, '0', '0', '0', '0', '0', tag, '0', String(day('2021-01-01').getTime())]);
+        writeFileSync(file, cacheText(cache));
+        const table = await scanOnce(root, dir);
+        assert.equal(table.lastScan.hashed, 0, 'nothing read: only the removed paths make it write');
+        const written = readCache(file).entries;
+        assert.equal(written.length, 10_001, 'kept.css and the 10,000 removed paths remembered');
+        assert.ok(written.some((fields) => fields[0] === 'kept.css'));
+      } finally {
+        cleanUp();
+      }
+    });
+
     test('a URL re-pointed by a symlink while stopped is dated after what it served, not as its target', async () => {
       fresh();
       try {
@@ -497,12 +517,24 @@ describe('ETag cache', () => {
       const file = etagCacheFile(dir, realpathSync(root));
       const cache = readCache(file);
       const entry = cache.entries.find((fields) => fields[0] === 'small.css');
-      for (const future of [String(Date.now() + 86_400_000), '9999999999999999']) {
+      for (const future of [String(Date.now() + 86_400_000), '9999999999999999', '-9999999999999999', '-1000']) {
         entry[8] = future;
         writeFileSync(file, cacheText(cache));
         writeFileSync(css, `other bytes ${future}`);
         const info = (await scanOnce(root, dir, undefined, async (path) => settledStat(path))).info('/small.css');
-        assert.ok(Number.isFinite(info.lastModified) && info.lastModified <= Date.now(), `${info.lastModifiedText} is past now`);
+        assert.ok(Number.isFinite(info.lastModified) && info.lastModified <= Date.now() && info.lastModified > 0, `${info.lastModifiedText} is past now or before 1970`);
+      }
+      // The line of the same version (its identity unchanged), npm-stamped, whose served date is believed.
+      utimesSync(css, new Date('1985-10-26T08:15:00Z'), new Date('1985-10-26T08:15:00Z'));
+      await scanOnce(root, dir);
+      for (const forged of ['-9999999999999999', '-1000', String(Date.now() + 86_400_000)]) {
+        const current = readCache(file);
+        current.entries.find((fields) => fields[0] === 'small.css')[8] = forged;
+        writeFileSync(file, cacheText(current));
+        const same = await scanOnce(root, dir);
+        assert.equal(same.lastScan.hashed, 0, 'the same version, known from the cache');
+        const info = same.info('/small.css');
+        assert.ok(info.lastModified > Date.UTC(2020, 0, 1) && info.lastModified <= Date.now(), `${forged}: ${info.lastModifiedText}`);
       }
     } finally {
       rmSync(root, { recursive: true, force: true });

@@ -36,11 +36,13 @@ issue('leaf', 'intermediate', 2, false);
 issue('old-intermediate', 'root', -1, true);
 issue('leaf-of-old', 'old-intermediate', 2, false);
 openssl('req', '-x509', ...EC, '-days', '2', '-subj', '/CN=127.0.0.1', '-keyout', 'self.key', '-out', 'self.pem');
+openssl('req', '-x509', ...EC, '-days', '2', '-subj', '/CN=plain', '-addext', 'keyUsage=digitalSignature', '-addext', 'basicConstraints=CA:FALSE', '-keyout', 'plain-self.key', '-out', 'plain-self.pem');
 
 const CHAINS = {
   'a full chain': { chain: pem('leaf') + pem('intermediate'), key: 'leaf', note: null },
   'a self-signed certificate': { chain: pem('self'), key: 'self', note: null },
-  'the leaf alone (cert.pem)': { chain: pem('leaf'), key: 'leaf', note: /holds only the server's certificate, not the intermediate certificates of CN=intermediate .*fullchain\.pem/ },
+  'the leaf alone (cert.pem)': { chain: pem('leaf'), key: 'leaf', note: /holds only the server's certificate, issued by CN=intermediate: unless that is a root your clients trust themselves .*fullchain\.pem/ },
+  'a self-signed certificate without keyCertSign': { chain: pem('plain-self'), key: 'plain-self', note: null },
   'blocks out of order': { chain: pem('leaf') + pem('root') + pem('intermediate'), key: 'leaf', note: /certificate 2 \(chain test root\) did not issue certificate 1 \(leaf\): the chain is out of order/ },
   'an expired intermediate': { chain: pem('leaf-of-old') + pem('old-intermediate'), key: 'leaf-of-old', note: /certificate 2 \(old-intermediate\) expired on \d{4}-.*get the current chain from your CA/ },
 };

@@ -893,10 +893,10 @@ export class AssetTable<T> {
     const dropped = scan.out instanceof TableDelta ? this.apply(scan.out) : this.replace(scan.out);
     this.racy = scan.racy;
     // Before the start-up scan's cache write, which then keeps saying them.
-    if (this.published === -1) this.rememberDeparted();
+    const overflowed = this.published === -1 && this.rememberDeparted();
     this.options.published?.(dropped, this.isCurrent);
     // A first scan that read nothing found the cache complete: N workers starting at once do not all rewrite it.
-    if (scan.hashed > 0 || (this.published !== -1 && this.infos.size !== this.published)) {
+    if (scan.hashed > 0 || overflowed || (this.published !== -1 && this.infos.size !== this.published)) {
       if (this.published === -1) this.saveTags();
       else this.saveSoon();
     }
@@ -995,13 +995,16 @@ export class AssetTable<T> {
    * After the start-up scan: the URL paths an earlier run served that this tree no longer has, so the
    * next version put there is dated after it, and the next cache written still says it.
    */
-  private rememberDeparted(): void {
-    if (this.known === null) return;
+  private rememberDeparted(): boolean {
+    if (this.known === null) return false;
     for (const [urlPath, served] of this.known.served()) {
       if (this.infos.has(urlPath) || this.departed.has(urlPath)) continue;
+      // More than are remembered (a tree emptied while stopped): true, so the cache is written again
+      // with those alone, instead of being read whole at every start.
+      if (this.departed.size >= DEPARTED_LIMIT) return true;
       this.departed.set(urlPath, { etag: served.etag, lastModified: served.lastModified });
-      if (this.departed.size >= DEPARTED_LIMIT) return;
     }
+    return false;
   }
 
   /** Remembers what `urlPath` served last, now that it is gone (see `departed`). */
@@ -1300,6 +1303,15 @@ function isConstantStamp(mtimeMs: number): boolean {
   return mtimeMs < BEFORE_REAL_MTIMES_MS || PACKAGE_STAMPS_MS.includes(Math.floor(mtimeMs / 1000) * 1000);
 }
 
+/**
+ * Whether a date from the ETag cache can be one this server sent: not past this read (a clock set back,
+ * a forged line) and not before 1980 (no version is dated so now: a forged or negative line printed
+ * "Invalid Date").
+ */
+function believable(ms: number, readSecond: number): boolean {
+  return ms >= BEFORE_REAL_MTIMES_MS && ms <= readSecond;
+}
+
 function describe(filePath: string, urlPath: string, read: Read, notBefore?: number, floor?: number): AssetInfo {
   const mtimeMs = msOf(read.identity.mtimeNs);
   // A future mtime (clock skew, a tarball from a machine ahead of us) is clamped to when we read the
@@ -1312,8 +1324,8 @@ function describe(filePath: string, urlPath: string, read: Read, notBefore?: num
   // This version as an earlier run dated it (the ETag cache): the read-time date below would
   // otherwise fall back to the mtime after a restart, older than what date-only caches hold.
   const served = read.lastModified;
-  if (served !== undefined && (served > lastModified || stamped) && served <= readSecond) lastModified = Math.floor(served / 1000) * 1000;
-  if (floor !== undefined && floor > lastModified && floor <= readSecond) lastModified = Math.floor(floor / 1000) * 1000;
+  if (served !== undefined && (served > lastModified || stamped) && believable(served, readSecond)) lastModified = Math.floor(served / 1000) * 1000;
+  if (floor !== undefined && floor > lastModified && believable(floor, readSecond)) lastModified = Math.floor(floor / 1000) * 1000;
   // New bytes stamped with an older or the same mtime (tar, rsync -a, cp -p of an old build, npm's
   // 1985 stamp, Nix's epoch + 1, a clock set back): a cache revalidating by date only (curl -z,
   // wget -N, some proxies) would be told 304 for them and keep the old bytes. They are dated when

@@ -140,8 +140,9 @@ export function chainNotes(cert: Buffer, path: string, now = Date.now()): string
   const leaf = chain[0];
   if (leaf === undefined) return [];
   const notes: string[] = [];
-  if (chain.length === 1 && !leaf.checkIssued(leaf)) {
-    notes.push(`${path} holds only the server's certificate, not the intermediate certificates of ${leaf.issuer.replace(/\n/g, ', ')} that sign it: browsers may fill the gap, curl, Node and Android clients refuse the connection; pass the full chain (certbot: fullchain.pem, not cert.pem)`);
+  // Self-issued (subject = issuer; checkIssued would also want keyCertSign, which a self-signed leaf may lack): no chain to add.
+  if (chain.length === 1 && leaf.issuer !== leaf.subject) {
+    notes.push(`${path} holds only the server's certificate, issued by ${leaf.issuer.replace(/\n/g, ', ')}: unless that is a root your clients trust themselves (a private CA, mkcert), add the intermediate certificates that sign it, since browsers may fill the gap but curl, Node and Android clients refuse the connection (certbot: fullchain.pem, not cert.pem)`);
   }
   let ordered = true;
   for (let i = 1; i < chain.length; i++) {
