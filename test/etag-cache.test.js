@@ -466,6 +466,41 @@ describe('ETag cache', () => {
       }
     });
 
+    test('a precompressed sibling and its file answer one URL: a new version of either is dated after what the other served; unchanged ones keep their dates', async () => {
+      fresh();
+      try {
+        const js = join(root, 'a.js');
+        const br = join(root, 'a.js.br');
+        stamp(js, 'build 1', '2020-01-01');
+        stamp(br, 'build 1, br', '2020-01-03'); // compressed after the build
+        const table = new AssetTable(root, { watch: false, etagCache: dir, statFile: settledStat }, (info) => info);
+        await table.open();
+        try {
+          assert.equal(table.info('/a.js.br').lastModified, day('2020-01-03').getTime());
+          // Build 2 (made on the 2nd), without its .br: a client holding the br bytes has the 3rd.
+          rmSync(br);
+          stamp(js, 'build 2, other bytes', '2020-01-02');
+          await table.rescan();
+          assert.ok(table.info('/a.js').lastModified > day('2026-01-01').getTime(), table.info('/a.js').lastModifiedText);
+          const served = table.info('/a.js').lastModified;
+          // A .br from an older build added: dated after what /a.js served.
+          stamp(br, 'build 0, br', '2019-06-01');
+          await table.rescan();
+          assert.ok(table.info('/a.js.br').lastModified >= served, table.info('/a.js.br').lastModifiedText);
+          await table.flush();
+        } finally {
+          table.close();
+        }
+        // Unchanged across a restart: each keeps its own date, the sibling's later one notwithstanding.
+        const before = [(await scanOnce(root, dir)).info('/a.js').lastModified];
+        const again = await scanOnce(root, dir);
+        assert.equal(again.lastScan.hashed, 0);
+        assert.deepEqual([again.info('/a.js').lastModified], before);
+      } finally {
+        cleanUp();
+      }
+    });
+
     test('a URL re-pointed by a symlink while stopped is dated after what it served, not as its target', async () => {
       fresh();
       try {

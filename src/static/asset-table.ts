@@ -1216,9 +1216,29 @@ export class AssetTable<T> {
    */
   private datedAfter(previous: AssetInfo | undefined, urlPath: string, known: KnownTag | undefined, read: Read): [Read, number | undefined, number | undefined] {
     const prior = previous ?? this.departed.get(urlPath) ?? (known === undefined ? this.known?.lastServed(urlPath) : undefined);
-    if (prior === undefined) return [read, undefined, undefined];
-    if (prior.etag !== read.etag) return [read, prior.lastModified, undefined];
-    return [read, undefined, previous === undefined ? prior.lastModified : undefined];
+    // Only for bytes not served before: a version the cache knows keeps its date across restarts.
+    const sibling = known === undefined && prior?.etag !== read.etag ? this.siblingsServed(urlPath) : undefined;
+    if (prior === undefined) return [read, sibling, undefined];
+    if (prior.etag !== read.etag) return [read, Math.max(prior.lastModified, sibling ?? 0), undefined];
+    return [read, sibling, previous === undefined ? prior.lastModified : undefined];
+  }
+
+  /**
+   * The latest date served for the same resource in another content coding: `x` and its `x.br`,
+   * `x.zst`, `x.gz` answer one URL (negotiated), so a client may hold either. A new version of one
+   * that is dated before what the other served (a `.br` from an older build added, or removed while
+   * `x` gets an older mtime) would be "not modified" to a date-only client holding the other.
+   */
+  private siblingsServed(urlPath: string): number | undefined {
+    let latest: number | undefined;
+    const consider = (path: string): void => {
+      const served = this.infos.get(path) ?? this.departed.get(path) ?? this.known?.lastServed(path);
+      if (served !== undefined && (latest === undefined || served.lastModified > latest)) latest = served.lastModified;
+    };
+    const coding = ENCODINGS.find(({ suffix }) => urlPath.endsWith(suffix));
+    if (coding !== undefined) consider(urlPath.slice(0, -coding.suffix.length));
+    else for (const { suffix } of ENCODINGS) consider(urlPath + suffix);
+    return latest;
   }
 
   /**
