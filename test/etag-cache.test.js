@@ -360,186 +360,155 @@ describe('ETag cache', () => {
     };
     let root;
     let dir;
-    const fresh = () => {
-      root = mkdtempSync(join(tmpdir(), 'xorigin-etags-url-'));
-      dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
-    };
-    const cleanUp = () => {
-      rmSync(root, { recursive: true, force: true });
-      rmSync(dir, { recursive: true, force: true });
-    };
+    /** A test with a fresh root and cache directory, both removed after it. */
+    const inTree = (name, body) =>
+      test(name, async () => {
+        root = mkdtempSync(join(tmpdir(), 'xorigin-etags-url-'));
+        dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+        try {
+          await body();
+        } finally {
+          rmSync(root, { recursive: true, force: true });
+          rmSync(dir, { recursive: true, force: true });
+        }
+      });
 
-    test('a version read too recently to cache (racily clean) is still remembered: the next one, even the one before reinstalled, is dated after it', async () => {
-      fresh();
+    inTree('a version read too recently to cache (racily clean) is still remembered: the next one, even the one before reinstalled, is dated after it', async () => {
+      const css = join(root, 'a.css');
+      stamp(css, 'v1', '2020-01-02');
+      assert.equal((await scanOnce(root, dir)).info('/a.css').lastModified, day('2020-01-02').getTime());
+      stamp(css, 'v2', '2020-01-01');
+      // A real stat: just written, so racily clean, not cached as a tag.
+      const racy = (await scanOnce(root, dir, undefined, (path) => stat(path, { bigint: true }))).info('/a.css');
+      assert.ok(racy.lastModified > day('2026-01-01').getTime(), racy.lastModifiedText);
+      await nextSecond(racy.lastModified);
+      rmSync(css);
+      stamp(css, 'v1', '2020-01-02'); // v1 reinstalled: new inode, its old mtime
+      const back = (await scanOnce(root, dir)).info('/a.css');
+      assert.ok(back.lastModified > racy.lastModified, `${back.lastModifiedText} after ${racy.lastModifiedText}`);
+    });
+
+    inTree('a path removed, then put back older: while running, and across a restart in between', async () => {
+      const css = join(root, 'a.css');
+      stamp(css, 'v1', '2020-01-02');
+      const table = new AssetTable(root, { watch: false, etagCache: dir, statFile: settledStat }, (info) => info);
+      await table.open();
       try {
-        const css = join(root, 'a.css');
-        stamp(css, 'v1', '2020-01-02');
-        assert.equal((await scanOnce(root, dir)).info('/a.css').lastModified, day('2020-01-02').getTime());
-        stamp(css, 'v2', '2020-01-01');
-        // A real stat: just written, so racily clean, not cached as a tag.
-        const racy = (await scanOnce(root, dir, undefined, (path) => stat(path, { bigint: true }))).info('/a.css');
-        assert.ok(racy.lastModified > day('2026-01-01').getTime(), racy.lastModifiedText);
-        await nextSecond(racy.lastModified);
         rmSync(css);
-        stamp(css, 'v1', '2020-01-02'); // v1 reinstalled: new inode, its old mtime
-        const back = (await scanOnce(root, dir)).info('/a.css');
-        assert.ok(back.lastModified > racy.lastModified, `${back.lastModifiedText} after ${racy.lastModifiedText}`);
+        await table.rescan();
+        assert.equal(table.info('/a.css'), undefined);
+        stamp(css, 'v2', '2020-01-01');
+        await table.rescan();
+        assert.ok(table.info('/a.css').lastModified > day('2026-01-01').getTime(), table.info('/a.css').lastModifiedText);
+        rmSync(css);
+        await table.rescan();
+        await table.flush();
       } finally {
-        cleanUp();
+        table.close();
       }
+      const served = Date.now();
+      // Stopped without it; started once without it (the cache must keep saying it); then it is back.
+      await scanOnce(root, dir);
+      await nextSecond(served);
+      stamp(css, 'v3', '2020-01-01');
+      const back = (await scanOnce(root, dir)).info('/a.css');
+      assert.ok(back.lastModified > day('2026-01-01').getTime(), `dated when read, not ${back.lastModifiedText}`);
     });
 
-    test('a path removed, then put back older: while running, and across a restart in between', async () => {
-      fresh();
-      try {
-        const css = join(root, 'a.css');
-        stamp(css, 'v1', '2020-01-02');
-        const table = new AssetTable(root, { watch: false, etagCache: dir, statFile: settledStat }, (info) => info);
-        await table.open();
-        try {
-          rmSync(css);
-          await table.rescan();
-          assert.equal(table.info('/a.css'), undefined);
-          stamp(css, 'v2', '2020-01-01');
-          await table.rescan();
-          assert.ok(table.info('/a.css').lastModified > day('2026-01-01').getTime(), table.info('/a.css').lastModifiedText);
-          rmSync(css);
-          await table.rescan();
-          await table.flush();
-        } finally {
-          table.close();
-        }
-        const served = Date.now();
-        // Stopped without it; started once without it (the cache must keep saying it); then it is back.
-        await scanOnce(root, dir);
-        await nextSecond(served);
-        stamp(css, 'v3', '2020-01-01');
-        const back = (await scanOnce(root, dir)).info('/a.css');
-        assert.ok(back.lastModified > day('2026-01-01').getTime(), `dated when read, not ${back.lastModifiedText}`);
-      } finally {
-        cleanUp();
-      }
+    inTree('a reinstall of bytes the cache knew is never dated earlier than what the URL served since, in a run that did not write the cache', async () => {
+      const js = join(root, 'lib.js');
+      stamp(js, 'lib v1', '1985-10-26T08:15:00Z');
+      const v1 = (await scanOnce(root, dir)).info('/lib.js');
+      await nextSecond(v1.lastModified);
+      rmSync(js);
+      stamp(js, 'lib v2', '1985-10-26T08:15:00Z');
+      // Served by a run with --etag-cache off: the cache still says v1.
+      const uncached = new AssetTable(root, { watch: false, statFile: settledStat }, (info) => info);
+      await uncached.open();
+      const v2 = uncached.info('/lib.js');
+      uncached.close();
+      assert.ok(v2.lastModified > v1.lastModified, `${v2.lastModifiedText} ${v1.lastModifiedText} ${v2.etag} ${v1.etag}`);
+      await nextSecond(v2.lastModified);
+      rmSync(js);
+      stamp(js, 'lib v1', '1985-10-26T08:15:00Z'); // rolled back
+      const back = (await scanOnce(root, dir)).info('/lib.js');
+      assert.ok(back.lastModified > v2.lastModified, `${back.lastModifiedText} after ${v2.lastModifiedText}`);
     });
 
-    test('a reinstall of bytes the cache knew is never dated earlier than what the URL served since, in a run that did not write the cache', async () => {
-      fresh();
-      try {
-        const js = join(root, 'lib.js');
-        stamp(js, 'lib v1', '1985-10-26T08:15:00Z');
-        const v1 = (await scanOnce(root, dir)).info('/lib.js');
-        await nextSecond(v1.lastModified);
-        rmSync(js);
-        stamp(js, 'lib v2', '1985-10-26T08:15:00Z');
-        // Served by a run with --etag-cache off: the cache still says v1.
-        const uncached = new AssetTable(root, { watch: false, statFile: settledStat }, (info) => info);
-        await uncached.open();
-        const v2 = uncached.info('/lib.js');
-        uncached.close();
-        assert.ok(v2.lastModified > v1.lastModified, `${v2.lastModifiedText} ${v1.lastModifiedText} ${v2.etag} ${v1.etag}`);
-        await nextSecond(v2.lastModified);
-        rmSync(js);
-        stamp(js, 'lib v1', '1985-10-26T08:15:00Z'); // rolled back
-        const back = (await scanOnce(root, dir)).info('/lib.js');
-        assert.ok(back.lastModified > v2.lastModified, `${back.lastModifiedText} after ${v2.lastModifiedText}`);
-      } finally {
-        cleanUp();
-      }
+    inTree('a cache holding more removed paths than are remembered is written again with those alone, not read whole at every start', async () => {
+      stamp(join(root, 'kept.css'), 'kept', '2020-01-02');
+      await scanOnce(root, dir);
+      const file = etagCacheFile(dir, realpathSync(root));
+      const cache = readCache(file);
+      const tag = cache.entries[0][6];
+      for (let i = 0; i < 10_500; i++) cache.entries.push([`gone/f${i}.css`, '0', '0', '0', '0', '0', tag, '0', String(day('2021-01-01').getTime())]);
+      writeFileSync(file, cacheText(cache));
+      const table = await scanOnce(root, dir);
+      assert.equal(table.lastScan.hashed, 0, 'nothing read: only the removed paths make it write');
+      const written = readCache(file).entries;
+      assert.equal(written.length, 10_001, 'kept.css and the 10,000 removed paths remembered');
+      assert.ok(written.some((fields) => fields[0] === 'kept.css'));
     });
 
-    test('a cache holding more removed paths than are remembered is written again with those alone, not read whole at every start', async () => {
-      fresh();
+    inTree('a precompressed sibling and its file answer one URL: a new version of either is dated after what the other served; unchanged ones keep their dates', async () => {
+      const js = join(root, 'a.js');
+      const br = join(root, 'a.js.br');
+      stamp(js, 'build 1', '2020-01-01');
+      stamp(br, 'build 1, br', '2020-01-03'); // compressed after the build
+      const table = new AssetTable(root, { watch: false, etagCache: dir, statFile: settledStat }, (info) => info);
+      await table.open();
       try {
-        stamp(join(root, 'kept.css'), 'kept', '2020-01-02');
-        await scanOnce(root, dir);
-        const file = etagCacheFile(dir, realpathSync(root));
-        const cache = readCache(file);
-        const tag = cache.entries[0][6];
-        for (let i = 0; i < 10_500; i++) cache.entries.push([`gone/f${i}.css`, '0', '0', '0', '0', '0', tag, '0', String(day('2021-01-01').getTime())]);
-        writeFileSync(file, cacheText(cache));
-        const table = await scanOnce(root, dir);
-        assert.equal(table.lastScan.hashed, 0, 'nothing read: only the removed paths make it write');
-        const written = readCache(file).entries;
-        assert.equal(written.length, 10_001, 'kept.css and the 10,000 removed paths remembered');
-        assert.ok(written.some((fields) => fields[0] === 'kept.css'));
-      } finally {
-        cleanUp();
-      }
-    });
-
-    test('a precompressed sibling and its file answer one URL: a new version of either is dated after what the other served; unchanged ones keep their dates', async () => {
-      fresh();
-      try {
-        const js = join(root, 'a.js');
-        const br = join(root, 'a.js.br');
-        stamp(js, 'build 1', '2020-01-01');
-        stamp(br, 'build 1, br', '2020-01-03'); // compressed after the build
-        const table = new AssetTable(root, { watch: false, etagCache: dir, statFile: settledStat }, (info) => info);
-        await table.open();
-        try {
-          assert.equal(table.info('/a.js.br').lastModified, day('2020-01-03').getTime());
-          // Build 2 (made on the 2nd), without its .br: a client holding the br bytes has the 3rd.
-          rmSync(br);
-          stamp(js, 'build 2, other bytes', '2020-01-02');
-          await table.rescan();
-          assert.ok(table.info('/a.js').lastModified > day('2026-01-01').getTime(), table.info('/a.js').lastModifiedText);
-          const served = table.info('/a.js').lastModified;
-          // A .br from an older build added: dated after what /a.js served.
-          stamp(br, 'build 0, br', '2019-06-01');
-          await table.rescan();
-          assert.ok(table.info('/a.js.br').lastModified >= served, table.info('/a.js.br').lastModifiedText);
-          await table.flush();
-        } finally {
-          table.close();
-        }
-        // Unchanged across a restart: each keeps its own date, the sibling's later one notwithstanding.
-        const before = [(await scanOnce(root, dir)).info('/a.js').lastModified];
-        const again = await scanOnce(root, dir);
-        assert.equal(again.lastScan.hashed, 0);
-        assert.deepEqual([again.info('/a.js').lastModified], before);
-      } finally {
-        cleanUp();
-      }
-    });
-
-    test('a URL re-pointed by a symlink while stopped is dated after what it served, not as its target', async () => {
-      fresh();
-      try {
-        stamp(join(root, 'a.js'), 'a', '2020-01-02');
-        stamp(join(root, 'b.js'), 'b', '2020-01-01');
-        await scanOnce(root, dir);
-        rmSync(join(root, 'a.js'));
-        symlinkSync('b.js', join(root, 'a.js'));
-        const table = await scanOnce(root, dir);
-        assert.equal(table.info('/a.js').etag, table.info('/b.js').etag);
-        assert.equal(table.info('/b.js').lastModified, day('2020-01-01').getTime());
+        assert.equal(table.info('/a.js.br').lastModified, day('2020-01-03').getTime());
+        // Build 2 (made on the 2nd), without its .br: a client holding the br bytes has the 3rd.
+        rmSync(br);
+        stamp(js, 'build 2, other bytes', '2020-01-02');
+        await table.rescan();
         assert.ok(table.info('/a.js').lastModified > day('2026-01-01').getTime(), table.info('/a.js').lastModifiedText);
+        const served = table.info('/a.js').lastModified;
+        // A .br from an older build added: dated after what /a.js served.
+        stamp(br, 'build 0, br', '2019-06-01');
+        await table.rescan();
+        assert.ok(table.info('/a.js.br').lastModified >= served, table.info('/a.js.br').lastModifiedText);
+        await table.flush();
       } finally {
-        cleanUp();
+        table.close();
       }
+      // Unchanged across a restart: each keeps its own date, the sibling's later one notwithstanding.
+      const before = [(await scanOnce(root, dir)).info('/a.js').lastModified];
+      const again = await scanOnce(root, dir);
+      assert.equal(again.lastScan.hashed, 0);
+      assert.deepEqual([again.info('/a.js').lastModified], before);
     });
 
-    test('a root symlink switched back to an older release while stopped: its URLs are dated after the newer release', async () => {
-      fresh();
-      try {
-        for (const [release, bytes, d] of [['r41', 'old', '2020-01-01'], ['r42', 'new', '2020-01-02']]) {
-          mkdirSync(join(root, release));
-          stamp(join(root, release, 'x.css'), bytes, d);
-        }
-        const current = join(root, 'current');
-        const point = (release) => {
-          rmSync(current, { force: true });
-          symlinkSync(release, current);
-        };
-        point('r41');
-        await scanOnce(current, dir);
-        point('r42');
-        assert.equal((await scanOnce(current, dir)).info('/x.css').lastModified, day('2020-01-02').getTime());
-        point('r41'); // rolled back
-        const back = (await scanOnce(current, dir)).info('/x.css');
-        assert.ok(back.lastModified > day('2026-01-01').getTime(), `dated when read, not ${back.lastModifiedText}`);
-      } finally {
-        cleanUp();
+    inTree('a URL re-pointed by a symlink while stopped is dated after what it served, not as its target', async () => {
+      stamp(join(root, 'a.js'), 'a', '2020-01-02');
+      stamp(join(root, 'b.js'), 'b', '2020-01-01');
+      await scanOnce(root, dir);
+      rmSync(join(root, 'a.js'));
+      symlinkSync('b.js', join(root, 'a.js'));
+      const table = await scanOnce(root, dir);
+      assert.equal(table.info('/a.js').etag, table.info('/b.js').etag);
+      assert.equal(table.info('/b.js').lastModified, day('2020-01-01').getTime());
+      assert.ok(table.info('/a.js').lastModified > day('2026-01-01').getTime(), table.info('/a.js').lastModifiedText);
+    });
+
+    inTree('a root symlink switched back to an older release while stopped: its URLs are dated after the newer release', async () => {
+      for (const [release, bytes, d] of [['r41', 'old', '2020-01-01'], ['r42', 'new', '2020-01-02']]) {
+        mkdirSync(join(root, release));
+        stamp(join(root, release, 'x.css'), bytes, d);
       }
+      const current = join(root, 'current');
+      const point = (release) => {
+        rmSync(current, { force: true });
+        symlinkSync(release, current);
+      };
+      point('r41');
+      await scanOnce(current, dir);
+      point('r42');
+      assert.equal((await scanOnce(current, dir)).info('/x.css').lastModified, day('2020-01-02').getTime());
+      point('r41'); // rolled back
+      const back = (await scanOnce(current, dir)).info('/x.css');
+      assert.ok(back.lastModified > day('2026-01-01').getTime(), `dated when read, not ${back.lastModifiedText}`);
     });
   });
 
