@@ -58,6 +58,19 @@ for (const [what, c] of Object.entries(CHAINS)) {
   });
 }
 
+test('CLI: a chain whose first certificate is not the server\'s (the key belongs to a later one) is refused as out of order, not as the wrong key', async () => {
+  const cert = join(dir, 'reversed.pem');
+  writeFileSync(cert, pem('intermediate') + pem('leaf'));
+  const r = await runCli(['serve', root, '--port', '0', '--cert', cert, '--key', join(dir, 'leaf.key')]);
+  assert.equal(r.code, 2, r.err);
+  assert.match(r.err, /tls\.cert = ".*reversed\.pem": the chain is out of order: the key belongs to certificate 2 \(leaf\), but the first must be the server's\. Fix: put the server's certificate first/);
+  assert.doesNotMatch(r.err, /does not belong/);
+  // A key of no certificate in the file is still the wrong key.
+  const other = await runCli(['serve', root, '--port', '0', '--cert', cert, '--key', join(dir, 'self.key')]);
+  assert.equal(other.code, 2, other.err);
+  assert.match(other.err, /tls\.key = .*this key does not belong to the certificate/);
+});
+
 test('CLI: a doubtful chain is started with and said once on stderr, at start-up and after a reload; a sound one in silence', async (t) => {
   const cert = join(dir, 'served.pem');
   writeFileSync(cert, CHAINS['the leaf alone (cert.pem)'].chain);

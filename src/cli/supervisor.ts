@@ -15,7 +15,7 @@ const MAX_RESTART_DELAY = 10_000;
 
 /** ` (N files: H read, C from the ETag cache)`: whether a worker had to hash the tree. */
 function scanSummary(s: ScanReport): string {
-  return ` (${String(s.files)} files: ${String(s.hashed)} read, ${String(s.cached)} from the ETag cache)`;
+  return ` (${String(s.files)} ${s.files === 1 ? 'file' : 'files'}: ${String(s.hashed)} read, ${String(s.cached)} from the ETag cache)`;
 }
 
 /**

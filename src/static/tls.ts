@@ -72,14 +72,39 @@ export function loadTls(files: TlsFiles, problems: PolicyProblem[]): TlsMaterial
   const bad = keyProblem(key, files.key);
   if (bad !== null) problems.push(bad);
   if (leaf === null || bad !== null) return null;
-  if (!leaf.checkPrivateKey(createPrivateKey(key))) {
-    problems.push({ option: 'tls.key', value: files.key, reason: `this key does not belong to the certificate in ${files.cert} (${leaf.subject.replace(/\n/g, ', ')})`, fix: 'pass the key issued with that certificate (a renewal writes both files; use the pair from the same renewal)' });
-  }
+  if (!leaf.checkPrivateKey(createPrivateKey(key))) problems.push(keyMismatch(cert, key, files));
   const refused = contextProblem(cert, key, files.cert);
   if (refused !== null) problems.push(refused);
   const validTo = new Date(leaf.validTo);
   if (!validatedElsewhere()) validityProblems(leaf, validTo, files.cert, problems);
   return problems.length === before ? { files, cert, key, validTo } : null;
+}
+
+/**
+ * The key does not belong to the chain's first certificate: when it belongs to a later one, the
+ * chain is out of order (the server's certificate must come first, RFC 8446 §4.4.2), not the key wrong.
+ */
+function keyMismatch(cert: Buffer, key: Buffer, files: TlsFiles): PolicyProblem {
+  const chain = certificatesIn(cert);
+  const owner = chain.findIndex((c) => c.checkPrivateKey(createPrivateKey(key)));
+  const first = chain[0] as X509Certificate;
+  if (owner > 0) {
+    return { option: 'tls.cert', value: files.cert, reason: `the chain is out of order: the key belongs to certificate ${String(owner + 1)} (${named(chain[owner] as X509Certificate)}), but the first must be the server's`, fix: "put the server's certificate first, then the intermediates that sign it (certbot's fullchain.pem is in this order)" };
+  }
+  return { option: 'tls.key', value: files.key, reason: `this key does not belong to the certificate in ${files.cert} (${first.subject.replace(/\n/g, ', ')})`, fix: 'pass the key issued with that certificate (a renewal writes both files; use the pair from the same renewal)' };
+}
+
+/** The certificates of a PEM chain, in order; [] when a block does not parse (loadTls says why). */
+function certificatesIn(cert: Buffer): X509Certificate[] {
+  const chain: X509Certificate[] = [];
+  for (const block of cert.toString('latin1').match(PEM_CERTIFICATE) ?? []) {
+    try {
+      chain.push(new X509Certificate(block));
+    } catch {
+      return [];
+    }
+  }
+  return chain;
 }
 
 /**
@@ -129,14 +154,7 @@ function named(c: X509Certificate): string {
  * sound chain or a self-signed leaf. `cert`: the PEM bytes loadTls accepted.
  */
 export function chainNotes(cert: Buffer, path: string, now = Date.now()): string[] {
-  const chain: X509Certificate[] = [];
-  for (const block of cert.toString('latin1').match(PEM_CERTIFICATE) ?? []) {
-    try {
-      chain.push(new X509Certificate(block));
-    } catch {
-      return []; // loadTls refused such a chain already
-    }
-  }
+  const chain = certificatesIn(cert);
   const leaf = chain[0];
   if (leaf === undefined) return [];
   const notes: string[] = [];
