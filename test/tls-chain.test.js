@@ -65,10 +65,16 @@ test('CLI: a chain whose first certificate is not the server\'s (the key belongs
   assert.equal(r.code, 2, r.err);
   assert.match(r.err, /tls\.cert = ".*reversed\.pem": the chain is out of order: the key belongs to certificate 2 \(leaf\), but the first must be the server's\. Fix: put the server's certificate first/);
   assert.doesNotMatch(r.err, /does not belong/);
-  // A key of no certificate in the file is still the wrong key.
+  // A key of no certificate in the file is still the wrong key, also beside a block that does not parse.
   const other = await runCli(['serve', root, '--port', '0', '--cert', cert, '--key', join(dir, 'self.key')]);
   assert.equal(other.code, 2, other.err);
   assert.match(other.err, /tls\.key = .*this key does not belong to the certificate/);
+  const garbled = join(dir, 'garbled.pem');
+  writeFileSync(garbled, `${pem('leaf')}-----BEGIN CERTIFICATE-----\nAAAAgarbage\n-----END CERTIFICATE-----\n`);
+  const broken = await runCli(['serve', root, '--port', '0', '--cert', garbled, '--key', join(dir, 'self.key')]);
+  assert.equal(broken.code, 2, broken.err);
+  assert.match(broken.err, /tls\.key = .*this key does not belong to the certificate in .*garbled\.pem \(CN=leaf\)/);
+  assert.doesNotMatch(broken.err, /TypeError/);
 });
 
 test('CLI: a doubtful chain is started with and said once on stderr, at start-up and after a reload; a sound one in silence', async (t) => {

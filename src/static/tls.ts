@@ -1,4 +1,4 @@
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { PolicyProblem } from '../cors/errors.js';
 import { readSmallRegularFile, validatedElsewhere } from './operator-files.js';
@@ -72,7 +72,8 @@ export function loadTls(files: TlsFiles, problems: PolicyProblem[]): TlsMaterial
   const bad = keyProblem(key, files.key);
   if (bad !== null) problems.push(bad);
   if (leaf === null || bad !== null) return null;
-  if (!leaf.checkPrivateKey(createPrivateKey(key))) problems.push(keyMismatch(cert, key, files));
+  const privateKey = createPrivateKey(key);
+  if (!leaf.checkPrivateKey(privateKey)) problems.push(keyMismatch(leaf, cert, privateKey, files));
   const refused = contextProblem(cert, key, files.cert);
   if (refused !== null) problems.push(refused);
   const validTo = new Date(leaf.validTo);
@@ -84,14 +85,14 @@ export function loadTls(files: TlsFiles, problems: PolicyProblem[]): TlsMaterial
  * The key does not belong to the chain's first certificate: when it belongs to a later one, the
  * chain is out of order (the server's certificate must come first, RFC 8446 §4.4.2), not the key wrong.
  */
-function keyMismatch(cert: Buffer, key: Buffer, files: TlsFiles): PolicyProblem {
+function keyMismatch(leaf: X509Certificate, cert: Buffer, key: KeyObject, files: TlsFiles): PolicyProblem {
+  // A block that does not parse is the TLS library's to report (contextProblem): [] here, no owner.
   const chain = certificatesIn(cert);
-  const owner = chain.findIndex((c) => c.checkPrivateKey(createPrivateKey(key)));
-  const first = chain[0] as X509Certificate;
+  const owner = chain.findIndex((c) => c.checkPrivateKey(key));
   if (owner > 0) {
     return { option: 'tls.cert', value: files.cert, reason: `the chain is out of order: the key belongs to certificate ${String(owner + 1)} (${named(chain[owner] as X509Certificate)}), but the first must be the server's`, fix: "put the server's certificate first, then the intermediates that sign it (certbot's fullchain.pem is in this order)" };
   }
-  return { option: 'tls.key', value: files.key, reason: `this key does not belong to the certificate in ${files.cert} (${first.subject.replace(/\n/g, ', ')})`, fix: 'pass the key issued with that certificate (a renewal writes both files; use the pair from the same renewal)' };
+  return { option: 'tls.key', value: files.key, reason: `this key does not belong to the certificate in ${files.cert} (${leaf.subject.replace(/\n/g, ', ')})`, fix: 'pass the key issued with that certificate (a renewal writes both files; use the pair from the same renewal)' };
 }
 
 /** The certificates of a PEM chain, in order; [] when a block does not parse (loadTls says why). */
