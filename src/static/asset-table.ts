@@ -953,7 +953,8 @@ export class AssetTable<T> {
     const dirs = new Set<string>();
     for (const urlPath of out.keys()) addDirsOf(urlPath, dirs);
     for (const [urlPath, info] of this.infos) if (!out.has(urlPath)) this.depart(urlPath, info);
-    if (this.departed.size > 0) for (const urlPath of out.keys()) this.departed.delete(urlPath);
+    // The remembered paths back in the table (at most DEPARTED_LIMIT to look at, not the whole table).
+    for (const urlPath of this.departed.keys()) if (out.has(urlPath)) this.departed.delete(urlPath);
     this.infos = out;
     this.variants = variants;
     this.entries = entries;

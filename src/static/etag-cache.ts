@@ -177,22 +177,22 @@ export class EtagCache {
    */
   private *lines(infos: ReadonlyMap<string, AssetInfo>, skip: ReadonlySet<AssetInfo>, departed: ReadonlyMap<string, Served>): Generator<string> {
     let chunk = `${JSON.stringify({ format: FORMAT, root: this.rootKey })}\n`;
-    for (const [urlPath, info] of infos) {
-      if (urlPath !== info.urlPath) continue;
-      chunk += line(urlPath, skip.has(info) ? UNMATCHABLE : identityText(info.identity), info.etag, info.readAtMs, info.lastModified);
-      if (chunk.length < WRITE_CHUNK) continue;
-      yield chunk;
-      chunk = '';
-    }
-    for (const [urlPath, served] of departed) {
-      if (infos.has(urlPath)) continue;
-      chunk += line(urlPath, UNMATCHABLE, served.etag, 0, served.lastModified);
+    for (const text of entryLines(infos, skip, departed)) {
+      chunk += text;
       if (chunk.length < WRITE_CHUNK) continue;
       yield chunk;
       chunk = '';
     }
     yield chunk;
   }
+}
+
+/** One line per URL path: each in `infos` (its tag unvouched when in `skip`), then each departed one. */
+function* entryLines(infos: ReadonlyMap<string, AssetInfo>, skip: ReadonlySet<AssetInfo>, departed: ReadonlyMap<string, Served>): Generator<string> {
+  for (const [urlPath, info] of infos) {
+    if (urlPath === info.urlPath) yield line(urlPath, skip.has(info) ? UNMATCHABLE : identityText(info.identity), info.etag, info.readAtMs, info.lastModified);
+  }
+  for (const [urlPath, served] of departed) if (!infos.has(urlPath)) yield line(urlPath, UNMATCHABLE, served.etag, 0, served.lastModified);
 }
 
 function line(urlPath: string, identity: string, etag: string, readAtMs: number, lastModified: number): string {
