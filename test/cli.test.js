@@ -306,6 +306,30 @@ test('CLI: bad flags exit 2 and name every option', async () => {
   assertNoStack(unknown);
 });
 
+test('CLI: every problem of the command line at once, beside the options\' own', async () => {
+  // parseArgs' strict mode stops at the first; each of these is named, and a bad value too.
+  const r = await runCli(['serve', 'example', '--port', '70000', '--frob', '--prot', '8080', '--watch=yes', '--origin', 'https://A.com/', '--max-age']);
+  assert.equal(r.code, 2);
+  assertNoStack(r);
+  assert.match(r.err, /\(6 problems\)/);
+  assert.match(r.err, /arguments = "--frob": unknown option --frob\. Fix: see xorigin --help/);
+  assert.match(r.err, /arguments = "--prot": unknown option --prot\. Fix: did you mean --port\?/);
+  assert.match(r.err, /arguments = "--watch=yes": --watch takes no value/);
+  assert.match(r.err, /arguments = "--max-age": --max-age needs a value\. Fix: write --max-age SECONDS/);
+  assert.match(r.err, /port = 70000: must be a whole number from 0 to 65535/);
+  assert.match(r.err, /cors\.origins\[0\] = "https:\/\/A\.com\/": an origin never has a trailing slash/);
+  assert.doesNotMatch(r.err, /root directory/, 'the word after --prot is its value, not a second root');
+  // A flag given no value before another flag: named, and that flag's value is no root.
+  const swallowed = await runCli(['serve', 'example', '--port', '--host', '0.0.0.0']);
+  assert.match(swallowed.err, /\(1 problem\):\n.*--port is followed by --host, not by its value\. Fix: give --port its value before --host/);
+  // An unknown command with a bad flag: both; --help with a bad flag: the flag.
+  const command = await runCli(['srve', '--frob']);
+  assert.match(command.err, /command = "srve"[\s\S]*unknown option --frob/);
+  const help = await runCli(['--help', '--frob']);
+  assert.equal(help.code, 2);
+  assert.match(help.err, /unknown option --frob/);
+});
+
 test('CLI: with no arguments, the help on stderr and exit 2', async () => {
   const r = await runCli([]);
   assert.equal(r.code, 2);

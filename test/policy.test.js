@@ -50,6 +50,14 @@ test('"*" alone, never beside others, never with credentials', () => {
   one({ origins: ['*'], credentials: true }, 'origins', /credential/);
 });
 
+test('"*" beside other entries: the entries beside it are checked too, every problem at once', () => {
+  // One pass fixes the policy whichever of "*" or the others is meant to go.
+  const ps = problems({ origins: ['*', 'https://A.com/', 'https://ok.com'], methods: ['TRACE', '*'], exposedHeaders: ['*', 'set-cookie', 'bad name'] });
+  assert.deepEqual(ps.map((p) => p.option), ['origins', 'origins[1]', 'methods', 'methods[0]', 'exposedHeaders', 'exposedHeaders[1]', 'exposedHeaders[2]']);
+  // Clean entries beside "*" still give the "*" problem alone.
+  assert.deepEqual(problems({ origins: ['*', 'https://ok.com'] }).map((p) => p.option), ['origins']);
+});
+
 test('each bad origin is reported with its index', () => {
   const ps = problems({ origins: ['https://ok.com', 'https://bad.com/', 'null', 'https://*.com'] });
   assert.deepEqual(

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { PolicyError } from '../cors/errors.js';
-import { argumentsProblem } from './argument-errors.js';
+import type { PolicyProblem } from '../cors/errors.js';
+import { closestName } from '../static/closest-name.js';
 import { OPTION_SCHEMA, type OptionSpec } from '../static/options.js';
 
 /** The one precedence rule, as --help and the README state it. */
@@ -14,6 +14,8 @@ export interface CommandLine {
   readonly positionals: readonly string[];
   /** Option values set by flags, by option name (`cacheControl`, `origins`), typed as the option is. */
   readonly options: Readonly<Record<string, unknown>>;
+  /** What is wrong with the command line itself (option `arguments`), reported with every other problem. */
+  readonly problems: readonly PolicyProblem[];
 }
 
 type ParseSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
@@ -66,29 +68,98 @@ function joinNegativeValues(argv: readonly string[]): string[] {
   return out;
 }
 
-/** Reads argv; an unknown flag or a missing value is a PolicyError naming the arguments. */
+/** One option as parseArgs (non-strict, with tokens) read it. */
+interface OptionToken {
+  readonly name: string;
+  readonly rawName: string;
+  readonly index: number;
+  readonly value?: string | undefined;
+  readonly inlineValue?: boolean | undefined;
+}
+
+const FLAG_NAMES = Object.keys(parseSpec());
+const problem = (token: OptionToken, reason: string, fix: string): PolicyProblem => ({ option: 'arguments', value: token.value === undefined ? token.rawName : `${token.rawName}${token.inlineValue === true ? '=' : ' '}${token.value}`, reason, fix });
+
+/**
+ * What is wrong with one option as written, or null: what parseArgs' strict mode refuses (it stops
+ * at the first; here each is named, so a command line is fixed in one pass).
+ */
+function optionProblem(token: OptionToken, spec: ParseSpec): PolicyProblem | null {
+  const known = Object.hasOwn(spec, token.name) ? spec[token.name] : undefined;
+  if (known === undefined) {
+    const meant = closestName(token.name, FLAG_NAMES);
+    return problem(token, `unknown option ${token.rawName}`, meant === undefined ? 'see xorigin --help' : `did you mean --${meant}? (see xorigin --help)`);
+  }
+  const placeholder = FLAGGED.find((s) => s.flag.name === token.name)?.flag.arg ?? 'VALUE';
+  if (known.type === 'boolean') {
+    return token.value === undefined ? null : problem(token, `${token.rawName} takes no value`, `write ${token.rawName} alone (or its --no- form)`);
+  }
+  if (token.value === undefined) return problem(token, `${token.rawName} needs a value`, `write ${token.rawName} ${placeholder} (see xorigin --help)`);
+  if (token.inlineValue !== true && token.value.startsWith('-')) {
+    const isFlag = FLAG_NAMES.includes(token.value.replace(/^-{1,2}/, '').split('=')[0] as string);
+    const fix = isFlag ? `give ${token.rawName} its value before ${token.value}` : `write ${token.rawName}=${token.value} if that is its value`;
+    return problem(token, `${token.rawName} is followed by ${token.value}, not by its value`, fix);
+  }
+  return null;
+}
+
+/**
+ * The index of the word after a refused option that is that option's value, not a root, or -1: after
+ * an unknown one when the flag it most likely meant takes a value (`--prot 8080`); after a flag
+ * given no value before another flag that takes one (`--port --host 0.0.0.0`), that flag's value.
+ */
+function wordTaken(token: OptionToken, spec: ParseSpec): number {
+  if (!Object.hasOwn(spec, token.name)) {
+    if (token.value !== undefined) return -1;
+    const meant = closestName(token.name, FLAG_NAMES);
+    return meant !== undefined && FLAGGED.some((s) => s.flag.name === meant && !isSwitch(s)) ? token.index + 1 : -1;
+  }
+  const next = token.inlineValue === false ? token.value?.replace(/^-{1,2}/, '') : undefined;
+  return next !== undefined && FLAGGED.some((s) => s.flag.name === next && !isSwitch(s)) ? token.index + 2 : -1;
+}
+
+/**
+ * Reads argv. What is wrong with it (an unknown flag, a missing value, a value given to an on/off
+ * flag) is in `problems`, each named, beside everything else the command line sets.
+ */
 export function parseCommandLine(argv: readonly string[]): CommandLine {
-  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: ParseSpec; allowPositionals: true; strict: true; tokens: true }>>;
-  try {
-    parsed = parseArgs({ args: joinNegativeValues(argv), allowPositionals: true, strict: true, options: parseSpec(), tokens: true });
-  } catch (e) {
-    const { reason, meant } = argumentsProblem(e, Object.keys(parseSpec()));
-    throw new PolicyError([{ option: 'arguments', value: argv.join(' '), reason, fix: meant === undefined ? 'see xorigin --help' : `did you mean ${meant}? (see xorigin --help)` }]);
-  }
-  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  const spec = parseSpec();
+  const { tokens } = parseArgs({ args: joinNegativeValues(argv), allowPositionals: true, strict: false, options: spec, tokens: true });
+  const problems: PolicyProblem[] = [];
+  const positionals: string[] = [];
+  const texts = new Map<string, string[]>();
   const options: Record<string, unknown> = {};
-  for (const spec of FLAGGED) {
-    const text = values[spec.flag.name];
-    if (!isSwitch(spec) && text !== undefined && typeof text !== 'boolean') options[spec.name] = flagValue(spec, text);
-  }
-  // On/off flags in the order given: the last of `--x` and `--no-x` wins.
-  for (const token of parsed.tokens) {
+  let taken = -1; // the index of a word that is a refused option's value (wordTaken)
+  let help = false;
+  let version = false;
+  for (const token of tokens) {
+    if (token.kind === 'positional') {
+      if (token.index !== taken) positionals.push(token.value);
+      continue;
+    }
     if (token.kind !== 'option') continue;
-    const negated = token.name.startsWith('no-');
-    const spec = FLAGGED.find((s) => isSwitch(s) && s.flag.name === (negated ? token.name.slice(3) : token.name));
-    if (spec !== undefined) options[spec.name] = !negated;
+    const wrong = optionProblem(token, spec);
+    if (wrong !== null) {
+      problems.push(wrong);
+      taken = wordTaken(token, spec);
+      continue;
+    }
+    if (token.name === 'help') help = true;
+    else if (token.name === 'version') version = true;
+    else if (token.value !== undefined) texts.set(token.name, [...(texts.get(token.name) ?? []), token.value]);
+    else {
+      // On/off flags in the order given: the last of `--x` and `--no-x` wins.
+      const negated = token.name.startsWith('no-');
+      const flagSpec = FLAGGED.find((s) => isSwitch(s) && s.flag.name === (negated ? token.name.slice(3) : token.name));
+      if (flagSpec !== undefined) options[flagSpec.name] = !negated;
+    }
   }
-  return { help: values.help === true, version: values.version === true, positionals: parsed.positionals, options };
+  for (const flagSpec of FLAGGED) {
+    const given = texts.get(flagSpec.flag.name);
+    // A repeatable flag keeps every value; any other, the last (as parseArgs).
+    if (given !== undefined) options[flagSpec.name] = flagValue(flagSpec, flagSpec.flag.multiple === true ? given : (given.at(-1) as string));
+  }
+  return { help, version, positionals, options, problems };
 }
 
 /** --help, from the option schema: one line per flag, continuation lines aligned under the text. */

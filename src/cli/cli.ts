@@ -32,7 +32,7 @@ function version(): string {
 async function run(cmd: CommandLine): Promise<void> {
   const command = cmd.positionals[0];
   if (command !== 'serve') {
-    throw new PolicyError([{ option: 'command', value: command ?? null, reason: 'unknown or missing command', fix: 'run "xorigin serve DIR" or "xorigin check URL --origin O" (see --help)' }]);
+    throw new PolicyError([{ option: 'command', value: command ?? null, reason: 'unknown or missing command', fix: 'run "xorigin serve DIR" or "xorigin check URL --origin O" (see --help)' }, ...cmd.problems]);
   }
   const reread = (): Settings => resolveSettings(cmd, process.env);
   // From here on: a SIGHUP while starting would end the process (its default action), and a worker
@@ -76,6 +76,7 @@ async function main(argv: string[]): Promise<void> {
   }
   try {
     const cmd = parseCommandLine(argv);
+    if ((cmd.help || cmd.version) && cmd.problems.length > 0) throw new PolicyError(cmd.problems);
     if (cmd.help) process.stdout.write(`${helpText()}\n`);
     else if (cmd.version) process.stdout.write(`${version()}\n`);
     else await run(cmd);

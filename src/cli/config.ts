@@ -42,14 +42,15 @@ function withLineAndColumn(message: string, text: string): string {
 
 /**
  * The config file's keys. A relative `root` is resolved against the file's own directory, so the
- * file means the same wherever it is run from. Unreadable or not an object: a PolicyError at once.
+ * file means the same wherever it is run from. Unreadable or not an object: a PolicyError at once,
+ * with the problems found before it (the command line's).
  */
 function configLayer(path: string, problems: PolicyProblem[]): Layer {
   let text: string;
   try {
     text = readSmallRegularFile(path, CONFIG_LIMIT).toString('utf8');
   } catch (e) {
-    throw new PolicyError([{ option: '--config', value: path, reason: `cannot read the config file: ${(e as Error).message}`, fix: 'pass a readable JSON file' }]);
+    throw new PolicyError([...problems, { option: '--config', value: path, reason: `cannot read the config file: ${(e as Error).message}`, fix: 'pass a readable JSON file' }]);
   }
   let config: Layer;
   try {
@@ -57,7 +58,7 @@ function configLayer(path: string, problems: PolicyProblem[]): Layer {
     if (!isPlainObject(data)) throw new Error('the top level must be a JSON object');
     config = data;
   } catch (e) {
-    throw new PolicyError([{ option: '--config', value: path, reason: `not valid JSON: ${withLineAndColumn((e as Error).message, text)}`, fix: 'correct the file there (keys and strings in double quotes, no trailing commas, no comments)' }]);
+    throw new PolicyError([...problems, { option: '--config', value: path, reason: `not valid JSON: ${withLineAndColumn((e as Error).message, text)}`, fix: 'correct the file there (keys and strings in double quotes, no trailing commas, no comments)' }]);
   }
   problems.push(...unknownKeys(config, OPTION_SCHEMA.filter((s) => (s.scope === 'server' || s.scope === 'cli') && s.configType !== null), 'key in the config file'));
   const here = dirname(path);
@@ -224,7 +225,7 @@ function pin(all: Layer, pinned: StartupValues): Layer {
  * PolicyError listing every problem, before anything listens or forks.
  */
 export function resolveSettings(cmd: CommandLine, env: NodeJS.ProcessEnv, pinned?: StartupValues): Settings {
-  const problems: PolicyProblem[] = [];
+  const problems: PolicyProblem[] = [...cmd.problems];
   const extra = cmd.positionals.slice(2);
   if (extra.length > 0) problems.push({ option: 'arguments', value: extra, reason: 'only one root directory is served', fix: 'pass a single directory' });
   const configPath = cmd.options.config as string | undefined;

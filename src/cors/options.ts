@@ -235,6 +235,8 @@ function compileOrigins(value: unknown, credentials: boolean, tolerateInsecure: 
   if (!value.includes('*')) return { any: false, patterns: compileOriginList(value, credentials, tolerateInsecure, report) };
   if (value.length > 1) {
     report('origins', value, '"*" allows every origin, so listing others beside it is a mistake', 'use ["*"] alone, or remove "*"');
+    // What is wrong with the others too, for the case where "*" is the one to remove.
+    compileOriginList(value, credentials, tolerateInsecure, report);
   } else if (credentials) {
     report(
       'origins',
@@ -251,6 +253,7 @@ function compileOriginList(list: readonly string[], credentials: boolean, tolera
   const patterns: OriginPattern[] = [];
   const seen = new Set<string>();
   list.forEach((source, i) => {
+    if (source === '*') return; // beside other origins: reported by compileOrigins
     const option = `origins[${i}]`;
     const parsed = parseOriginPattern(source);
     if (!parsed.ok) {
@@ -281,15 +284,15 @@ function compileMethods(value: unknown, caseSensitive: boolean, report: Report):
     report('methods', value, 'must be an array of strings', 'write methods: ["PUT", "DELETE"]');
     return { any: false, list };
   }
-  if (value.includes('*')) {
-    if (value.length > 1) report('methods', value, '"*" already allows every method', 'use ["*"] alone');
-    return { any: true, list };
-  }
+  const any = value.includes('*');
+  if (any && value.length > 1) report('methods', value, '"*" already allows every method', 'use ["*"] alone');
   value.forEach((m, i) => {
+    if (m === '*') return;
+    // Checked beside "*" too, so every problem is reported at once.
     const method = compileMethod(m, `methods[${i}]`, caseSensitive, report);
     if (method !== null && !SAFELISTED_METHODS.includes(method) && !list.includes(method)) list.push(method);
   });
-  return { any: false, list };
+  return any ? { any, list: [] } : { any, list };
 }
 
 /** One method as browsers will send it (Fetch "normalize a method"), or null after reporting why not. */
@@ -359,21 +362,21 @@ function compileExposedHeaders(value: unknown, credentials: boolean, report: Rep
     report('exposedHeaders', value, 'must be an array of strings', 'write exposedHeaders: ["x-request-id"]');
     return { any: false, names };
   }
-  if (value.includes('*')) {
-    if (credentials) {
-      report('exposedHeaders', value, 'browsers treat "*" as a literal header name on credentialed requests, so nothing would be exposed', 'list the header names to expose');
-    } else if (value.length > 1) {
-      report('exposedHeaders', value, '"*" already exposes every header', 'use ["*"] alone');
-    }
-    return { any: true, names };
+  const any = value.includes('*');
+  if (any && credentials) {
+    report('exposedHeaders', value, 'browsers treat "*" as a literal header name on credentialed requests, so nothing would be exposed', 'list the header names to expose');
+  } else if (any && value.length > 1) {
+    report('exposedHeaders', value, '"*" already exposes every header', 'use ["*"] alone');
   }
   value.forEach((h, i) => {
+    if (h === '*') return;
+    // Checked beside "*" too, so every problem is reported at once.
     const lower = h.toLowerCase();
     if (!isToken(h)) report(`exposedHeaders[${i}]`, h, 'not a valid header name', 'use a header name such as "x-request-id"');
     else if (FORBIDDEN_RESPONSE_HEADERS.includes(lower)) report(`exposedHeaders[${i}]`, h, 'browsers never expose Set-Cookie to scripts', 'remove it');
     else if (!names.includes(lower)) names.push(lower);
   });
-  return { any: false, names };
+  return any ? { any, names: [] } : { any, names };
 }
 
 /** The Access-Control-Max-Age value to send, or null for none. */
