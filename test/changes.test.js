@@ -160,6 +160,28 @@ test('a file a response finds changed (before any watcher event) is looked at al
   }
 });
 
+test('with watch: false, a body held in memory keeps the bytes it was read with, and the ETag of those bytes', async () => {
+  // As the README's --no-watch says: the tree as the start-up scan found it, never a mix of versions.
+  const { serve } = await import('../dist/index.js');
+  const { request } = await import('./helpers.js');
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
+  writeFileSync(join(root, 'a.woff2'), Buffer.alloc(1000, 1));
+  const server = await serve({ root, watch: false });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = server.address().port;
+    assert.ok((await request(port, { path: '/a.woff2' })).body.equals(Buffer.alloc(1000, 1)));
+    assert.equal(server.stats.filesInMemory, 1);
+    writeFileSync(join(root, 'a.woff2'), Buffer.alloc(1000, 2));
+    const kept = await request(port, { path: '/a.woff2' });
+    assert.ok(kept.body.equals(Buffer.alloc(1000, 1)));
+    assert.equal(kept.headers.etag, etagOf(Buffer.alloc(1000, 1)));
+  } finally {
+    await server.shutdown(500);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 /** A table driven by a fake watcher, resolving `nextPublish()` after each scan has replaced the table. */
 async function driven(root, options = {}) {
   const { watchTree, emit } = fakeWatcher();
