@@ -23,6 +23,7 @@ function makeRoot() {
   writeFileSync(join(root, 'fonts', 'index.html'), '<h1>fonts</h1>');
   writeFileSync(join(root, 'fonts', 'a.woff2'), 'a-font');
   writeFileSync(join(root, 'x#y.woff2'), 'hash-font'); // named as an invalid target would read
+  writeFileSync(join(root, 'empty.txt'), '');
   const css = Buffer.from('body{}\n'.repeat(50));
   writeFileSync(join(root, 'app.css'), css);
   writeFileSync(join(root, 'app.css.gz'), gzipSync(css));
@@ -147,6 +148,19 @@ for (const [name, cors, expectAcao] of [
         assert.equal(res.get('content-length'), '0');
         assert.equal(res.get('access-control-allow-origin'), expectAcao);
       }
+    });
+
+    test('an empty file asked for a range from 0 gets 200 and its empty body (CDN slicing, media players), from past 0 a 416', async () => {
+      for (const range of ['bytes=0-', 'bytes=0-1023', 'bytes=-5']) {
+        const res = await rawRequest(s.port, `GET /empty.txt HTTP/1.1\r\nHost: x\r\nRange: ${range}\r\nOrigin: ${APP}\r\n\r\n`);
+        assert.equal(res.status, 200, range);
+        assert.equal(res.get('content-length'), '0');
+        assert.equal(res.get('content-range'), undefined);
+        assert.equal(res.get('access-control-allow-origin'), expectAcao);
+      }
+      const beyond = await rawRequest(s.port, `GET /empty.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=5-\r\nOrigin: ${APP}\r\n\r\n`);
+      assert.equal(beyond.status, 416);
+      assert.equal(beyond.get('content-range'), 'bytes */0');
     });
 
     test('RFC 9110 §13.1.3/§13.1.4: If-(Un)Modified-Since on two lines is a list of dates, ignored (node:http keeps only the first line)', async () => {

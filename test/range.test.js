@@ -101,11 +101,14 @@ const ranges = [
   ['bytes=9007199254740990-', 9007199254740991, r(9007199254740990, 9007199254740990)],
   ['bytes=9007199254740991-', 9007199254740991, U],
   ['bytes=-2', 9007199254740991, r(9007199254740989, 9007199254740990)],
-  // an empty representation: no int-range is satisfiable (§14.1.2), so 416; a non-zero
-  // suffix-range is satisfiable yet a 206 cannot describe zero bytes, so Range is ignored (§14.2
-  // "MAY ignore a Range header field when the selected representation has no content")
-  ['bytes=0-', 0, U],
-  ['bytes=0-0', 0, U],
+  // an empty representation: no int-range is satisfiable (§14.1.2), yet one from 0 (CDN range
+  // slicing, media players: rack#2159) is ignored, as nginx does (§14.2: a server MAY ignore
+  // Range), so 200 with the empty body; one from past 0 is 416. A non-zero suffix-range is
+  // satisfiable yet a 206 cannot describe zero bytes, so Range is ignored.
+  ['bytes=0-', 0, I],
+  ['bytes=0-0', 0, I],
+  ['bytes=0-1023', 0, I],
+  ['bytes=5-', 0, U],
   ['bytes=-5', 0, I],
   ['bytes=-0', 0, U],
 ];
@@ -139,7 +142,7 @@ function referenceRange(value, size) {
   const first = BigInt(spec[1]);
   const last = spec[2] === '' ? null : BigInt(spec[2]);
   if (last !== null && last < first) return I; // §14.1.1
-  if (first >= n) return U; // §14.1.2
+  if (first >= n) return n === 0n && first === 0n ? I : U; // §14.1.2; an empty one asked from 0: ignored, as nginx
   return r(Number(first), Number(last === null || last >= n ? n - 1n : last));
 }
 

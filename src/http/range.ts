@@ -111,7 +111,10 @@ export function parseRange(value: string, size: number): RangeResult {
     const below = first === Infinity || last === Infinity ? compareDigits(value, lastStart, lastEnd, firstStart, firstEnd) < 0 : last < first;
     if (below) return 'ignore';
   }
-  if (first >= size) return 'unsatisfiable'; // §14.1.2: first-pos must be below the length
+  // §14.1.2: first-pos must be below the length. An empty representation asked from 0 (what CDNs'
+  // range slicing and media players send for every object: rack#2159) is ignored instead, as nginx
+  // does (§14.2: a server MAY ignore Range): 200 with its empty body serves them; a 416 broke them.
+  if (first >= size) return size === 0 && first === 0 ? 'ignore' : 'unsatisfiable';
   return { start: first, end: lastEnd === lastStart || last >= size ? size - 1 : last };
 }
 
