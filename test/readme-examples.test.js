@@ -121,6 +121,10 @@ describe('README Library examples', () => {
         assert.match(got.headers.vary, /\bOrigin\b/);
         const refused = await request(port, { method: 'OPTIONS', path: '/items/1', headers: { Origin: 'https://evil.test', 'Access-Control-Request-Method': 'PUT' } });
         assert.equal(refused.status, 403);
+        // What the example does not serve is a 404 that script can read: CORS headers on every status.
+        const missing = await request(port, { path: '/nothing', headers: { Origin: APP } });
+        assert.equal(missing.status, 404, out);
+        assert.equal(missing.headers['access-control-allow-origin'], APP);
       } finally {
         child.kill();
       }
