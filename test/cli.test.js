@@ -623,6 +623,10 @@ test('a negative number after a flag is its value: --max-age -1 sends Access-Con
     headers: { Origin: 'https://app.example.com', 'Access-Control-Request-Method': 'GET' },
   });
   assert.equal(res.headers['access-control-max-age'], '0');
+  // The short form too: -p -1 is the port -1, refused as a port, not as a flag without its value.
+  const short = await runCli(['serve', ROOT, '-p', '-1']);
+  assert.equal(short.code, 2);
+  assert.match(short.err, /port = -1: must be a whole number/);
   // A missing value is still an error, in one line naming what went wrong.
   const bad = await runCli(['serve', ROOT, '--port', '0', '--max-age']);
   assert.equal(bad.code, 2);

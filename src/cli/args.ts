@@ -45,8 +45,8 @@ function flagValue(spec: OptionSpec, text: string | string[]): unknown {
   return text;
 }
 
-/** The long flags that take a value (`--max-age`). */
-const VALUED = new Set(FLAGGED.filter((s) => !isSwitch(s)).map(({ flag }) => `--${flag.name}`));
+/** The flags that take a value, as typed: `--max-age`, and a short form (`-p`) where there is one. */
+const VALUED = new Set(FLAGGED.filter((s) => !isSwitch(s)).flatMap(({ flag }) => (flag.short === undefined ? [`--${flag.name}`] : [`--${flag.name}`, `-${flag.short}`])));
 
 /**
  * `--max-age -1` as `--max-age=-1`: parseArgs (Node 20) reads a value starting with a dash as a
@@ -59,7 +59,7 @@ function joinNegativeValues(argv: readonly string[]): string[] {
     const arg = argv[i] as string;
     const next = argv[i + 1];
     if (VALUED.has(arg) && next !== undefined && /^-\d/.test(next)) {
-      out.push(`${arg}=${next}`);
+      out.push(arg.startsWith('--') ? `${arg}=${next}` : `${arg}${next}`); // `-p-1`: a short flag's attached value
       i++;
     } else {
       out.push(arg);
@@ -97,7 +97,7 @@ function optionProblem(token: OptionToken, spec: ParseSpec): PolicyProblem | nul
   if (token.value === undefined) return problem(token, `${token.rawName} needs a value`, `write ${token.rawName} ${placeholder} (see xorigin --help)`);
   if (token.inlineValue !== true && token.value.startsWith('-')) {
     const isFlag = FLAG_NAMES.includes(token.value.replace(/^-{1,2}/, '').split('=')[0] as string);
-    const fix = isFlag ? `give ${token.rawName} its value before ${token.value}` : `write ${token.rawName}=${token.value} if that is its value`;
+    const fix = isFlag ? `give ${token.rawName} its value before ${token.value}` : `write --${token.name}=${token.value} if that is its value`;
     return problem(token, `${token.rawName} is followed by ${token.value}, not by its value`, fix);
   }
   return null;
