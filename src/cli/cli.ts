@@ -12,6 +12,7 @@ import { askForStartFiles, ConfigInForce } from './worker-start.js';
 import { readingFrom, recordingReads } from '../static/operator-files.js';
 import { supervise } from './supervisor.js';
 import { printChainNotes } from './chain-notes.js';
+import { guardOutput } from './output.js';
 
 /**
  * Under --workers, the primary hashes the tree once into the ETag cache before forking, so each
@@ -59,6 +60,8 @@ async function run(cmd: CommandLine): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // A reader of stdout or stderr gone (`| head`) must not end a server, or a check mid-output.
+  guardOutput();
   // `xorigin check`: its own flags (src/cli/check.ts), its own exit codes (0 allowed, 1 blocked, 2 error).
   if (argv[0] === 'check') {
     // Loaded only for this command: its HTTPS client (node:https, node:tls) is 2.3 MB of resident

@@ -7,6 +7,7 @@ import { defaultEtagCacheDir } from '../static/etag-cache.js';
 import { readSmallRegularFile } from '../static/operator-files.js';
 import { RESTART_ONLY } from '../static/reload.js';
 import type { CommandLine } from './args.js';
+import { toStderr, toStdout } from './output.js';
 
 /** A config file is a few KiB (10,000 origins: ~400 KiB); past this it is not one. */
 const CONFIG_LIMIT = 16 * 1024 * 1024;
@@ -136,11 +137,11 @@ function cliSettings(all: Layer, portFromEnv: boolean, problems: PolicyProblem[]
   return resolved as { port: number; host: string; workers: number };
 }
 
-/** One function per destination, so that a reload compares them as unchanged (static/reload.ts). */
-const toStdout = (line: string): void => void process.stdout.write(`${line}\n`);
-const toStderr = (line: string): void => void process.stderr.write(`${line}\n`);
-
-/** The serve() options: every server key as given (validate() checks them), `log: true` turned into stdout. */
+/**
+ * The serve() options: every server key as given (validate() checks them), `log: true` turned into
+ * stdout. One function per destination (output.ts), so that a reload compares them as unchanged
+ * (static/reload.ts).
+ */
 function serverOptions(all: Layer, env: NodeJS.ProcessEnv, problems: PolicyProblem[]): ServerOptions {
   const options: Layer = {};
   for (const s of SERVER_SCHEMA) if (all[s.name] !== undefined) options[s.name] = all[s.name];
