@@ -221,6 +221,51 @@ test('a sibling x.br added or removed after start changes what x is served with'
   }
 });
 
+test('a disk error (EIO) is not "gone": a file the scan could not stat stays served as last read, is tried again, and said once', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
+  mkdirSync(join(root, 'd'));
+  writeFileSync(join(root, 'a.woff2'), 'a'.repeat(100));
+  writeFileSync(join(root, 'd', 'b.woff2'), 'b'.repeat(100));
+  const eio = (path) => Object.assign(new Error(`EIO: i/o error, stat '${path}'`), { code: 'EIO' });
+  const failing = new Set(); // paths whose stat or listing fails now
+  const old = async (path) => Object.assign(await stat(path, { bigint: true }), { mtimeNs: 1_000_000_000n, ctimeNs: 1_000_000_000n });
+  const statFile = async (path) => {
+    if (failing.has(path)) throw eio(path);
+    return old(path);
+  };
+  const { readdir } = await import('node:fs/promises');
+  const readDir = async (path) => {
+    if (failing.has(path)) throw eio(path);
+    return readdir(path, { withFileTypes: true });
+  };
+  const warnings = [];
+  // At start-up the directory cannot be listed: its file is missing, then served once a later walk reads it.
+  failing.add(join(root, 'd'));
+  const { table, scanAfter } = await driven(root, { statFile, readDir, warn: (line) => warnings.push(line) });
+  try {
+    assert.equal(table.get('/d/b.woff2'), undefined);
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0], /^xorigin: cannot read \/d \(EIO\) under .*; kept as last read .* and tried again; said at most once a minute$/);
+    failing.clear();
+    const started = Date.now();
+    while (table.get('/d/b.woff2') === undefined && Date.now() - started < 3000) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(table.info('/d/b.woff2')?.etag, etagOf('b'.repeat(100)), 'served once the directory lists again');
+    // A file the table has, whose stat fails on a later scan: kept (it was dropped, 404 until it next changed), not said again.
+    failing.add(join(root, 'a.woff2'));
+    await scanAfter('a.woff2');
+    assert.equal(table.info('/a.woff2')?.etag, etagOf('a'.repeat(100)));
+    assert.equal(warnings.length, 1, 'said at most once a minute');
+    // ENOENT is still gone.
+    failing.clear();
+    rmSync(join(root, 'a.woff2'));
+    await scanAfter('a.woff2');
+    assert.equal(table.get('/a.woff2'), undefined);
+  } finally {
+    table.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('a file read again only because it was racily clean is not held back when it is then edited', async () => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
   writeFileSync(join(root, 'a.txt'), 'v1'); // just written: racily clean, so a scan naming it reads it again

@@ -163,6 +163,10 @@ const RACY_RECHECK_MS = 2100;
 const READ_ATTEMPTS = 3;
 /** When the scan gave up on a file being written, it looks again this much later. */
 const UNSETTLED_RECHECK_MS = 100;
+/** The longest wait before a walk retries paths the disk would not read (see noteFailures). */
+const FAILED_RECHECK_MAX_MS = 10_000;
+/** Paths that could not be read are said at most this often. */
+const FAILURE_QUIET_MS = 60_000;
 /**
  * Files up to this size are read and hashed on the main thread (one read; a message to a hashing
  * thread and back would cost more than the hash), larger ones on the hashing threads.
@@ -184,14 +188,23 @@ const defaultStat = (path: string): Promise<BigIntStats> => stat(path, { bigint:
 const defaultReadDir = (path: string): Promise<Dirent[]> => readdir(path, { withFileTypes: true });
 
 /**
- * Errors that say nothing about the file: the process is out of descriptors or memory (a flood of
- * HTTP/2 streams, each holding a file open, can do that). The scan keeps what it knew and looks
- * again soon; taking them for "gone" emptied the table and answered 404 for every file until the
- * next change under the root.
+ * The errors that say a path has nothing to serve: gone, not a directory, a symlink loop, a name too
+ * long, or not readable by this process (the operator's chmod). Any other system error (EIO, ESTALE,
+ * EMFILE…) says nothing about the file: the scan keeps what it knew and looks again. Taking them for
+ * "gone" answered 404, with nothing said, until the file next changed: for every file when the
+ * process ran out of descriptors (a flood of HTTP/2 streams each holding a file open), for a font
+ * whose disk failed one read.
  */
-const TRANSIENT = new Set(['EMFILE', 'ENFILE', 'ENOMEM']);
+const ABSENT = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EACCES', 'EPERM']);
+/** Out of descriptors or memory: the process's own state, brief, and never worth a line on stderr. */
+const EXHAUSTED = new Set(['EMFILE', 'ENFILE', 'ENOMEM']);
+function errorCode(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' ? code : '';
+}
 function isTransient(e: unknown): boolean {
-  return TRANSIENT.has((e as NodeJS.ErrnoException | null)?.code ?? '');
+  const code = errorCode(e);
+  return /^E[A-Z0-9]+$/.test(code) && !ABSENT.has(code);
 }
 /** For a `.catch`: a path that is gone reads as null; a transient error is passed on. */
 function goneOrThrow(e: unknown): null {
@@ -258,6 +271,9 @@ interface Scan {
   readonly later: Map<string, number>;
   /** URL paths of entries whose name is not valid UTF-8 (see visit), which no request can name. */
   readonly undecodable: string[];
+  /** Paths a system error other than EXHAUSTED kept from being read (EIO…), and the first as `path (CODE)`. */
+  failures: number;
+  firstFailure: string;
 }
 
 /** The work of the last scan, for tests and the start-up report. */
@@ -458,6 +474,9 @@ export class AssetTable<T> {
   private saveTimer: NodeJS.Timeout | null = null;
   /** Entries in the table after the last scan (a scan that only removed files also rewrites the cache). */
   private published = -1;
+  /** How long until a walk tries again paths that could not be read, and when that was last said (see noteFailures). */
+  private failedDelay = UNSETTLED_RECHECK_MS;
+  private failureSaidAt = -Infinity;
 
   constructor(
     readonly root: string,
@@ -821,7 +840,7 @@ export class AssetTable<T> {
 
   private newScan(out: Map<string, AssetInfo> | TableDelta, racy: Set<AssetInfo>): Scan {
     this.scanCounts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
-    return { out, seen: new Set([this.rootReal]), racy, unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.scanCounts, linked: false, dirs: null, later: new Map(), undecodable: [] };
+    return { out, seen: new Set([this.rootReal]), racy, unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.scanCounts, linked: false, dirs: null, later: new Map(), undecodable: [], failures: 0, firstFailure: '' };
   }
 
   /**
@@ -845,7 +864,7 @@ export class AssetTable<T> {
       } catch (e) {
         // Out of descriptors: nothing is known of this path now; keep what the table had.
         if (!isTransient(e)) throw e;
-        this.keepKnown(urlPath, scan);
+        this.keepKnown(urlPath, scan, e);
         continue;
       }
       // The watcher reads a name that is not UTF-8 as the walk does (see visit): it opens nothing.
@@ -881,7 +900,7 @@ export class AssetTable<T> {
     } catch (e) {
       // Gone between its stat and its read, or unreadable: not servable, and the other paths of this
       // scan still go in force (a throw here lost them all, until their next change).
-      if (isTransient(e)) this.keepKnown(urlPath, scan);
+      if (isTransient(e)) this.keepKnown(urlPath, scan, e);
     }
   }
 
@@ -903,10 +922,33 @@ export class AssetTable<T> {
     this.published = this.infos.size;
     // A file left out is missing from the table: look again soon, watched or not.
     if (scan.unsettled) this.recheckIn(UNSETTLED_RECHECK_MS, true);
+    this.noteFailures(scan);
     // A same-tick write to a racy file raises an event the scan may already have consumed; without this
     // rescan it would wait for some unrelated change. With `watch: false` the table never rescans itself.
     if (scan.racy.size > 0 && this.options.watch !== false) this.recheckIn(RACY_RECHECK_MS, false);
     this.readLater(scan.later);
+  }
+
+  /**
+   * Paths the disk would not read (EIO…): said on stderr, at most once a minute (a disk that keeps
+   * failing must not fill the log), and the tree is walked again after 0.1 s, doubling up to 10 s,
+   * so a path the walk failed on (a file not yet read, a directory) is served once it reads, and a
+   * disk that stays broken costs a walk every 10 s, not every 0.1 s.
+   */
+  private noteFailures(scan: Scan): void {
+    if (scan.failures === 0) {
+      // Only a walk looks at every path: a targeted scan of another file says nothing of the failed ones.
+      if (scan.out instanceof Map) this.failedDelay = UNSETTLED_RECHECK_MS;
+      return;
+    }
+    const now = performance.now();
+    if (now - this.failureSaidAt >= FAILURE_QUIET_MS) {
+      this.failureSaidAt = now;
+      const more = scan.failures > 1 ? ` and ${String(scan.failures - 1)} more` : '';
+      (this.options.warn ?? writeStderr)(`xorigin: cannot read ${scan.firstFailure}${more} under ${this.root}; kept as last read (a file served from disk answers 503 while it cannot be read) and tried again; said at most once a minute`);
+    }
+    this.recheckIn(this.failedDelay, true);
+    this.failedDelay = Math.min(this.failedDelay * 2, FAILED_RECHECK_MAX_MS);
   }
 
   /**
@@ -1104,7 +1146,7 @@ export class AssetTable<T> {
     try {
       names = await this.readDir(dir);
     } catch (e) {
-      if (isTransient(e)) this.keepKnown(urlDir, scan);
+      if (isTransient(e)) this.keepKnown(urlDir, scan, e);
       return []; // removed while walking, or unreadable: serve nothing from it
     }
     const files: Promise<void>[] = [];
@@ -1136,7 +1178,7 @@ export class AssetTable<T> {
       }
     } catch (e) {
       // Vanished between readdir and stat, or a dangling symlink: not servable.
-      if (isTransient(e)) this.keepKnown(urlPath, scan);
+      if (isTransient(e)) this.keepKnown(urlPath, scan, e);
       // Node reads a name that is not valid UTF-8 with U+FFFD in place of the bad bytes: that name
       // opens nothing (ENOENT), and no URL could name it either (%E9 is not UTF-8 for decodeURIComponent).
       else if ((e as NodeJS.ErrnoException).code === 'ENOENT' && entry.name.includes('\uFFFD')) scan.undecodable.push(urlPath);
@@ -1144,11 +1186,14 @@ export class AssetTable<T> {
   }
 
   /**
-   * A transient error (see TRANSIENT) at `urlPath`: what the table had there (the file, or everything
-   * under the directory) stays as it was, and the scan is marked unsettled, so it runs again soon.
+   * A transient error (see ABSENT) at `urlPath`: what the table had there (the file, or everything
+   * under the directory) stays as it was, and the tree is walked again: soon when the process was
+   * out of descriptors, and after a growing delay for an error of the disk (see noteFailures).
    */
-  private keepKnown(urlPath: string, scan: Scan): void {
-    scan.unsettled = true;
+  private keepKnown(urlPath: string, scan: Scan, e: unknown): void {
+    const code = errorCode(e);
+    if (EXHAUSTED.has(code)) scan.unsettled = true;
+    else if (scan.failures++ === 0) scan.firstFailure = `${urlPath} (${code})`;
     const below = `${urlPath}/`;
     for (const [path, info] of this.infos) {
       if ((path === urlPath || path.startsWith(below)) && !scan.out.has(path)) scan.out.set(path, info);
