@@ -30,10 +30,25 @@ const BATCH = 256;
 /** Errors that mean the kernel has no watch (or descriptor) left for us, not that the directory is gone. */
 const EXHAUSTED = new Set(['ENOSPC', 'EMFILE', 'ENFILE', 'ENOMEM']);
 
-/** What to tell an operator whose watches ran out: the limit's name and how to raise it. */
+/**
+ * What to tell an operator whose watches ran out: which limit (inotify(7): ENOSPC is the user's
+ * watches; EMFILE, with no watch yet, the user's inotify instances or this process's descriptors;
+ * ENFILE the system's open files; ENOMEM the kernel's memory) and how to raise it.
+ */
 export function limitMessage(code: string, watched: number): string {
-  return `${code}: the kernel refused an inotify watch after ${watched} directories; raise fs.inotify.max_user_watches ` +
-    '(`sudo sysctl fs.inotify.max_user_watches=524288`, and in /etc/sysctl.d/ to keep it)';
+  const keep = 'and in /etc/sysctl.d/ to keep it';
+  switch (code) {
+    case 'EMFILE':
+      return `EMFILE: the kernel refused an inotify instance or watch after ${watched} directories: the user has fs.inotify.max_user_instances of them ` +
+        `(often 128, shared by every program the user runs), or this process is at its open-file limit; raise it (\`sudo sysctl fs.inotify.max_user_instances=1024\`, ${keep}), or \`ulimit -n\``;
+    case 'ENFILE':
+      return `ENFILE: the system is at its open-file limit (fs.file-max) after ${watched} directories; raise it (\`sudo sysctl fs.file-max=...\`, ${keep})`;
+    case 'ENOMEM':
+      return `ENOMEM: the kernel had no memory for an inotify watch after ${watched} directories`;
+    default:
+      return `${code}: the kernel refused an inotify watch after ${watched} directories; raise fs.inotify.max_user_watches ` +
+        `(\`sudo sysctl fs.inotify.max_user_watches=524288\`, ${keep})`;
+  }
 }
 
 /**
