@@ -140,7 +140,18 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
       socket.destroy();
       return;
     }
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && !retimed && retimeBehindAnswers(socket, () => handle(err, socket, true))) return;
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && !retimed) {
+      if (retimeBehindAnswers(socket, () => handle(err, socket, true))) return;
+      // Not before node has read what is waiting: resumed from a pause (SIGSTOP, a frozen container, a
+      // held event loop), node runs its timeout check before the poll that reads the requests sent
+      // meanwhile, and a client whose request came whole and in time got 408. A head completed in
+      // that poll is answered as any; a client that really dripped gets its 408 a turn later.
+      const before = (socket as Http1Socket).parser?.incoming;
+      setImmediate(() => {
+        if ((socket as Http1Socket).parser?.incoming === before && answering(socket) === null) handle(err, socket, true);
+      });
+      return;
+    }
     if (closeAfterAnswer(socket)) return;
     const [status, reason] = targetTooLong(err) ? URI_TOO_LONG : (requestLineStatus(err) ?? CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request']);
     const e = err as NodeJS.ErrnoException & { rawPacket?: unknown; bytesParsed?: unknown };

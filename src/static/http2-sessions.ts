@@ -4,6 +4,7 @@ import { sessionEventLine, type AbandonedStreams, type LogFormat, type LogSink }
 import type { ClientErrorContext } from './client-error.js';
 import { resetByServer, type StreamTracker } from './http2-exchange.js';
 import { SlotTable } from './slot-table.js';
+import { SweepClock } from './sweep-clock.js';
 
 /**
  * The HTTP/2 limits the server announces (SETTINGS) or enforces, chosen rather than inherited:
@@ -313,6 +314,7 @@ export class Http2Sessions implements StreamTracker {
   /** Streams a sweep found with bytes queued, and since when those bytes have not moved. */
   private readonly progress = new Map<ServerHttp2Stream, Progress>();
   private sweeper: NodeJS.Timeout | null = null;
+  private readonly clock = new SweepClock(SWEEP_MS);
   private draining = false;
 
   constructor(
@@ -390,7 +392,7 @@ export class Http2Sessions implements StreamTracker {
    * another leave it the same at every sweep.
    */
   private sweep(): void {
-    const now = performance.now(); // monotonic, as for idleSince
+    const now = this.clock.tick(); // monotonic, and without the server's own pauses (sweep-clock.ts)
     this.streams.forEach((stream) => {
       const queued = stream.bufferSize;
       const p = this.progress.get(stream);
@@ -409,6 +411,7 @@ export class Http2Sessions implements StreamTracker {
     if (this.streams.size === 0 && this.sweeper !== null) {
       clearInterval(this.sweeper);
       this.sweeper = null;
+      this.clock.stopped();
     }
   }
 

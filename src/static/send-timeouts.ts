@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { SlotTable } from './slot-table.js';
+import { SweepClock } from './sweep-clock.js';
 
 /** What a connection had queued when a sweep last saw it move, and since when. */
 interface Progress {
@@ -7,9 +8,9 @@ interface Progress {
   written: number;
   unsent: number;
   /**
-   * performance.now() ms, -1 for nothing queued. Monotonic, as the sweep's timer: on the wall clock, a
-   * step forward of an hour cut every connection a client paused for one sweep, and a step back kept
-   * a stalled one open for the hour.
+   * SweepClock ms, -1 for nothing queued. Monotonic, as the sweep's timer: on the wall clock, a step
+   * forward of an hour cut every connection a client paused for one sweep, and a step back kept a
+   * stalled one open for the hour. And without the server's own pauses (see sweep-clock.ts).
    */
   since: number;
 }
@@ -45,8 +46,11 @@ export class SendTimeouts {
   /** Not a Map: a connection per request (`Connection: close`) is churn too (see slot-table.ts). */
   private readonly watched = new SlotTable<Socket, Progress>();
   private sweeper: NodeJS.Timeout | null = null;
+  private readonly clock: SweepClock;
 
-  constructor(private timeoutMs: number) {}
+  constructor(private timeoutMs: number) {
+    this.clock = new SweepClock(periodFor(timeoutMs));
+  }
 
   /** Changes the timeout (a reload); connections already open get it from the next sweep. */
   set timeout(ms: number) {
@@ -54,6 +58,7 @@ export class SendTimeouts {
     if (this.sweeper === null) return;
     clearInterval(this.sweeper);
     this.sweeper = null;
+    this.clock.stopped();
     this.start();
   }
 
@@ -66,12 +71,13 @@ export class SendTimeouts {
 
   private start(): void {
     if (this.sweeper !== null) return;
-    this.sweeper = setInterval(() => this.sweep(), periodFor(this.timeoutMs));
+    this.clock.periodMs = periodFor(this.timeoutMs);
+    this.sweeper = setInterval(() => this.sweep(), this.clock.periodMs);
     this.sweeper.unref();
   }
 
   private sweep(): void {
-    const now = performance.now();
+    const now = this.clock.tick();
     this.watched.forEach((socket, p) => {
       const queued = socket.writableLength;
       if (queued === 0) {
@@ -92,6 +98,7 @@ export class SendTimeouts {
     if (this.watched.size === 0 && this.sweeper !== null) {
       clearInterval(this.sweeper);
       this.sweeper = null;
+      this.clock.stopped();
     }
   }
 }
