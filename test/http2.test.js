@@ -1073,7 +1073,7 @@ test('a client that ignores GOAWAY and never closes its side does not hold the s
   assert.ok(await until(() => !held(), 5000), 'the server still holds the connection\'s fd 5 s after its FIN');
 });
 
-test('a client that leaves a header block unfinished (HEADERS without END_HEADERS) is closed a send timeout after the GOAWAY', async (t) => {
+test('a client that leaves a header block unfinished (HEADERS without END_HEADERS) is closed soon after the GOAWAY (1 s, as Go), not a send timeout later', async (t) => {
   // nghttp2 counts the half-received stream as active, so node:http2's graceful close after the
   // keep-alive GOAWAY never completes, and no 'stream' event ever reaches the server's sweep.
   const { raw, held } = await silentClientOnShortTimeouts(t);
@@ -1085,6 +1085,28 @@ test('a client that leaves a header block unfinished (HEADERS without END_HEADER
   raw.write(Buffer.concat([frame(4, 1, 0, Buffer.alloc(0)), frame(1, 0x01, 1, block)])); // END_STREAM, no END_HEADERS
   // GOAWAY at 200 ms, the cut a send timeout later: ~0.5 s, up to a sweep late.
   assert.ok(await until(() => !held(), 5000), 'the server still holds the connection 5 s after its GOAWAY');
+});
+
+test('after a connection error with a request sent (DATA on its finished stream), the socket goes soon after the GOAWAY (a PING that is never written), not a send timeout later', async (t) => {
+  // nghttp2 answers the error with GOAWAY and reads no more, so the client's FIN is never seen: with
+  // a 30 s send timeout the socket was held 30 s, and a loop of such connections used up the fds.
+  const { root } = makeRoot();
+  const { server, port } = await start({ root, keepAliveTimeout: 200, sendTimeout: 30_000 });
+  let raw = null;
+  t.after(async () => {
+    raw?.destroy();
+    await server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  });
+  raw = await silentH2Client(port);
+  const held = () => serverHoldsSocket(port, raw.localPort);
+  await new Promise((resolve) => raw.once('data', resolve));
+  const path = Buffer.from('/a.woff2');
+  const authority = Buffer.from('localhost');
+  const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, path.length]), path, Buffer.from([0x01, authority.length]), authority]);
+  raw.write(Buffer.concat([frame(4, 1, 0, Buffer.alloc(0)), frame(1, 0x05, 1, block), frame(0, 0, 1, Buffer.from('x'))]));
+  assert.ok(held(), 'held while the GOAWAY goes out');
+  assert.ok(await until(() => !held(), 4000), 'the server still holds the connection 4 s after its GOAWAY');
 });
 
 test('shutdown() resolves at its deadline though a client ignores the GOAWAY and never closes its side', async (t) => {

@@ -5,6 +5,7 @@ import type { ClientErrorContext } from './client-error.js';
 import { resetByServer, type StreamTracker } from './http2-exchange.js';
 import { SlotTable } from './slot-table.js';
 import { SweepClock } from './sweep-clock.js';
+import { unsentBytes } from './send-timeouts.js';
 
 /**
  * The HTTP/2 limits the server announces (SETTINGS) or enforces, chosen rather than inherited:
@@ -40,6 +41,8 @@ function tooLarge(rawHeaders: readonly string[]): boolean {
 
 /** How often streams are checked for progress (the send timeout's resolution). */
 const SWEEP_MS = 1000;
+/** After our GOAWAY on a connection with no stream left, how long its socket may stay open (see closeLingering). */
+const GOAWAY_GRACE_MS = 1000;
 
 /** What a stream had queued when last seen, and since when; `moved`: a slice was sent since. */
 interface Progress {
@@ -114,6 +117,8 @@ class SessionState implements AbandonedStreams {
   /** The socket's bytes read and written when a sweep last saw them change, and when (see quiet()). */
   private traffic = -1;
   private trafficSince = 0;
+  /** When a silent connection was sent a PING (see probe), -1 when none is pending. */
+  private probedAt = -1;
 
   constructor(
     private readonly session: ServerHttp2Session,
@@ -134,7 +139,13 @@ class SessionState implements AbandonedStreams {
   }
 
   streamClosed(): void {
-    if (--this.open === 0) this.idleSince = performance.now();
+    if (--this.open !== 0) return;
+    this.idleSince = performance.now();
+    // The last stream after our GOAWAY: the socket gets the short grace now (closeLingering).
+    if (this.linger !== null) {
+      clearTimeout(this.linger);
+      this.closeLingering();
+    }
   }
 
   /** (Re)starts the idle timer: it fires after `delay` ms (the keep-alive timeout by default). */
@@ -184,7 +195,28 @@ class SessionState implements AbandonedStreams {
     if (traffic !== this.traffic) {
       this.traffic = traffic;
       this.trafficSince = now;
+      this.probedAt = -1;
     } else if (now - this.trafficSince >= this.timeouts.send) this.end(true);
+    else if (this.probedAt !== -1) this.end(true); // the PING was not even written: nghttp2 has stopped
+    else if (now - this.trafficSince >= this.timeouts.keepAlive && unsentBytes(socket) === 0) this.probe(now);
+  }
+
+  /**
+   * A connection silent for the keep-alive timeout with a stream open and nothing waiting on its
+   * socket gets a PING; if by the next sweep not even that was written, nghttp2 will write nothing
+   * more: after a connection error (DATA on a finished request) it sends GOAWAY and stops reading
+   * and writing, and node:http2 says nothing, so the socket was held (the client's FIN unseen) a
+   * whole send timeout: 60 s each, and ~340 such connections a second used up 20,000 fds. A live
+   * client whose stream is paused (a video, its window shut) has the PING written (and answers
+   * it); one that stopped reading leaves bytes unsent, so it is not probed, and keeps the send timeout.
+   */
+  private probe(now: number): void {
+    try {
+      this.session.ping(() => {});
+      this.probedAt = now;
+    } catch {
+      // Closed or destroyed already: nothing to probe.
+    }
   }
 
   /**
@@ -215,9 +247,9 @@ class SessionState implements AbandonedStreams {
   }
 
   /**
-   * Every send timeout after our GOAWAY: once node:http2 is done with the session (its streams have
-   * finished; one stuck is reset by the sweep), a socket still open is the client not closing its
-   * side, and is destroyed. So is a session node:http2 keeps open with no stream of ours left: its
+   * After our GOAWAY, every send timeout while streams of ours are open, then once 1 s after the last:
+   * once node:http2 is done with the session (its streams have finished; one stuck is reset by the
+   * sweep), a socket still open is the client not closing its side, and is destroyed. So is a session node:http2 keeps open with no stream of ours left: its
    * graceful close waits until nghttp2 wants neither to read nor to write, which a client can put
    * off for ever by leaving a header block unfinished (HEADERS without END_HEADERS: nghttp2 counts
    * that stream as active, and no 'stream' event ever comes). That held the connection with no limit
@@ -225,11 +257,16 @@ class SessionState implements AbandonedStreams {
    * connection without a stream, and this timer waited for a destroy that never came.
    */
   private closeLingering(): void {
+    // With no stream of ours left, nothing is owed the client but the GOAWAY's delivery: 1 s, as Go's
+    // server waits (goAwayTimeout). Waiting a send timeout held, 60 s each, the sockets of clients
+    // already gone: after a connection error (DATA on a finished request) nghttp2 reads no more, so
+    // their FIN went unseen, and ~340 such connections a second kept 20,000 fds (h2 flood attack).
+    const delay = this.open === 0 ? Math.min(GOAWAY_GRACE_MS, this.timeouts.send) : this.timeouts.send;
     this.linger = setTimeout(() => {
       if (this.socket.destroyed) return;
       if (this.session.destroyed || this.open === 0) this.end(true);
       else this.closeLingering();
-    }, this.timeouts.send);
+    }, delay);
     this.linger.unref();
   }
 

@@ -26,7 +26,7 @@ interface Handle {
  * the kernel takes, while writableLength and bytesWritten move only when a whole chunk is out (a
  * body held in memory, up to smallFileLimit, is one chunk). Node's own socket timeout reads the same count.
  */
-function unsentBytes(socket: Socket): number {
+export function unsentBytes(socket: Socket): number {
   const h = (socket as unknown as { _handle?: Handle | null })._handle;
   if (h == null) return 0;
   return (h._parent ?? h).writeQueueSize ?? 0;
