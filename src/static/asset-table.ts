@@ -600,7 +600,7 @@ export class AssetTable<T> {
       return;
     }
     this.saving = tags.save(this.infos, this.racy, this.departed).catch((e: Error) => {
-      (this.options.warn ?? writeStderr)(`xorigin: cannot write the ETag cache: ${e.message}; the next start reads every file again`);
+      (this.options.warn ?? writeStderr)(`xorigin: cannot write the ETag cache: ${e.message}; the next start reads again every file the cache already there (if any) does not know`);
       this.tags = null;
     }).finally(() => {
       this.saving = null;
