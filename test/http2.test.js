@@ -1049,12 +1049,12 @@ async function silentH2Client(port) {
 }
 
 /**
- * A server with a 200 ms keep-alive and a 300 ms send timeout, and a silentH2Client on it; `held()`
- * says whether the server still holds that connection's fd. Both go when the test ends.
+ * A server with a 200 ms keep-alive and a 300 ms send timeout (or `sendTimeout`), and a silentH2Client
+ * on it; `held()` says whether the server still holds that connection's fd. Both go when the test ends.
  */
-async function silentClientOnShortTimeouts(t) {
+async function silentClientOnShortTimeouts(t, sendTimeout = 300) {
   const { root } = makeRoot();
-  const { server, port } = await start({ root, keepAliveTimeout: 200, sendTimeout: 300 });
+  const { server, port } = await start({ root, keepAliveTimeout: 200, sendTimeout });
   let raw = null;
   t.after(async () => {
     raw?.destroy();
@@ -1090,16 +1090,7 @@ test('a client that leaves a header block unfinished (HEADERS without END_HEADER
 test('after a connection error with a request sent (DATA on its finished stream), the socket goes soon after the GOAWAY (a PING that is never written), not a send timeout later', async (t) => {
   // nghttp2 answers the error with GOAWAY and reads no more, so the client's FIN is never seen: with
   // a 30 s send timeout the socket was held 30 s, and a loop of such connections used up the fds.
-  const { root } = makeRoot();
-  const { server, port } = await start({ root, keepAliveTimeout: 200, sendTimeout: 30_000 });
-  let raw = null;
-  t.after(async () => {
-    raw?.destroy();
-    await server.shutdown(100);
-    rmSync(root, { recursive: true, force: true });
-  });
-  raw = await silentH2Client(port);
-  const held = () => serverHoldsSocket(port, raw.localPort);
+  const { raw, held } = await silentClientOnShortTimeouts(t, 30_000);
   await new Promise((resolve) => raw.once('data', resolve));
   const path = Buffer.from('/a.woff2');
   const authority = Buffer.from('localhost');
