@@ -314,7 +314,14 @@ test('CLI: every problem of the command line at once, beside the options\' own',
   assert.match(r.err, /\(6 problems\)/);
   assert.match(r.err, /arguments = "--frob": unknown option --frob\. Fix: see xorigin --help/);
   assert.match(r.err, /arguments = "--prot": unknown option --prot\. Fix: did you mean --port\?/);
-  assert.match(r.err, /arguments = "--watch=yes": --watch takes no value/);
+  assert.match(r.err, /arguments = "--watch=yes": --watch takes no value\. Fix: write --watch alone \(or --no-watch\)/);
+  const negated = await runCli(['serve', 'example', '--no-watch=1', '--help=1']);
+  assert.match(negated.err, /--no-watch takes no value\. Fix: write --no-watch alone\.\n/);
+  assert.match(negated.err, /--help takes no value\. Fix: write --help alone\.\n/);
+  // The whole list reaches a pipe before the exit (process.exit at once cut it at what the pipe took).
+  const many = await runCli(['serve', 'example', ...Array.from({ length: 3000 }, (_, i) => `--origin${i}`)]);
+  assert.equal(many.code, 2);
+  assert.equal(many.err.split('\n').filter((l) => l.startsWith('  - ')).length, 3000);
   assert.match(r.err, /arguments = "--max-age": --max-age needs a value\. Fix: write --max-age SECONDS/);
   assert.match(r.err, /port = 70000: must be a whole number from 0 to 65535/);
   assert.match(r.err, /cors\.origins\[0\] = "https:\/\/A\.com\/": an origin never has a trailing slash/);

@@ -92,7 +92,9 @@ function optionProblem(token: OptionToken, spec: ParseSpec): PolicyProblem | nul
   }
   const placeholder = FLAGGED.find((s) => s.flag.name === token.name)?.flag.arg ?? 'VALUE';
   if (known.type === 'boolean') {
-    return token.value === undefined ? null : problem(token, `${token.rawName} takes no value`, `write ${token.rawName} alone (or its --no- form)`);
+    if (token.value === undefined) return null;
+    const switchName = FLAGGED.some((s) => isSwitch(s) && s.flag.name === token.name) ? ` (or --no-${token.name})` : '';
+    return problem(token, `${token.rawName} takes no value`, `write ${token.rawName} alone${switchName}`);
   }
   if (token.value === undefined) return problem(token, `${token.rawName} needs a value`, `write ${token.rawName} ${placeholder} (see xorigin --help)`);
   if (token.inlineValue !== true && token.value.startsWith('-')) {

@@ -86,8 +86,8 @@ async function main(argv: string[]): Promise<void> {
   } catch (e) {
     if (!(e instanceof PolicyError)) throw e;
     // Invalid options: every problem at once, exit 2.
-    process.stderr.write(`${e.message}\n`);
-    process.exit(2);
+    // Exit once it is written: process.exit at once cut a long list short when stderr is a pipe.
+    process.stderr.write(`${e.message}\n`, () => process.exit(2));
   }
 }
 
