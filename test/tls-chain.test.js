@@ -69,11 +69,16 @@ test('CLI: a chain whose first certificate is not the server\'s (the key belongs
   const other = await runCli(['serve', root, '--port', '0', '--cert', cert, '--key', join(dir, 'self.key')]);
   assert.equal(other.code, 2, other.err);
   assert.match(other.err, /tls\.key = .*this key does not belong to the certificate/);
+  // One problem, with its fix: the TLS library's own "key values mismatch" is no chain to complete.
+  assert.match(other.err, /\(1 problem\)/);
+  assert.doesNotMatch(other.err, /refuses the chain|complete chain/);
   const garbled = join(dir, 'garbled.pem');
   writeFileSync(garbled, `${pem('leaf')}-----BEGIN CERTIFICATE-----\nAAAAgarbage\n-----END CERTIFICATE-----\n`);
   const broken = await runCli(['serve', root, '--port', '0', '--cert', garbled, '--key', join(dir, 'self.key')]);
   assert.equal(broken.code, 2, broken.err);
   assert.match(broken.err, /tls\.key = .*this key does not belong to the certificate in .*garbled\.pem \(CN=leaf\)/);
+  // ...and the block that does not parse is said beside it: every problem at once.
+  assert.match(broken.err, /tls\.cert = .*garbled\.pem": the TLS library refuses the chain/);
   assert.doesNotMatch(broken.err, /TypeError/);
 });
 

@@ -73,8 +73,9 @@ export function loadTls(files: TlsFiles, problems: PolicyProblem[]): TlsMaterial
   if (bad !== null) problems.push(bad);
   if (leaf === null || bad !== null) return null;
   const privateKey = createPrivateKey(key);
-  if (!leaf.checkPrivateKey(privateKey)) problems.push(keyMismatch(leaf, cert, privateKey, files));
-  const refused = contextProblem(cert, key, files.cert);
+  const mismatched = !leaf.checkPrivateKey(privateKey);
+  if (mismatched) problems.push(keyMismatch(leaf, cert, privateKey, files));
+  const refused = contextProblem(cert, key, files.cert, mismatched);
   if (refused !== null) problems.push(refused);
   const validTo = new Date(leaf.validTo);
   if (!validatedElsewhere()) validityProblems(leaf, validTo, files.cert, problems);
@@ -112,13 +113,15 @@ function certificatesIn(cert: Buffer): X509Certificate[] {
  * What the TLS library itself says of the whole chain: only the leaf is parsed above, and a block
  * cut short after it (a renewal's write interrupted) made the secure context throw when the server
  * was built or reloaded, outside any check: a reload then ended the process. node:tls is loaded
- * only here, with TLS configured.
+ * only here, with TLS configured. `mismatchReported`: the key was found not to be the leaf's.
  */
-function contextProblem(cert: Buffer, key: Buffer, path: string): PolicyProblem | null {
+function contextProblem(cert: Buffer, key: Buffer, path: string, mismatchReported: boolean): PolicyProblem | null {
   try {
     (createRequire(import.meta.url)('node:tls') as typeof import('node:tls')).createSecureContext({ cert, key });
     return null;
   } catch (e) {
+    // The mismatch, said already with its own fix (the key of the same renewal), not the chain's.
+    if (mismatchReported && (e as { code?: unknown }).code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH') return null;
     return { option: 'tls.cert', value: path, reason: `the TLS library refuses the chain: ${(e as Error).message}`, fix: 'pass the complete chain as your CA issued it (fullchain.pem: PEM blocks, each from BEGIN to END)' };
   }
 }
