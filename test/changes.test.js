@@ -266,6 +266,47 @@ test('a disk error (EIO) is not "gone": a file the scan could not stat stays ser
   }
 });
 
+test('a path this process may not read (EACCES) is left out (404) and named on stderr once per set; served once readable', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
+  mkdirSync(join(root, 'd'));
+  writeFileSync(join(root, 'a.woff2'), 'a'.repeat(100));
+  writeFileSync(join(root, 'ok.woff2'), 'ok');
+  writeFileSync(join(root, 'd', 'b.woff2'), 'b'.repeat(100));
+  const denied = new Set(); // paths whose stat or listing is refused now
+  const eacces = (path) => Object.assign(new Error(`EACCES: permission denied, stat '${path}'`), { code: 'EACCES' });
+  const old = async (path) => Object.assign(await stat(path, { bigint: true }), { mtimeNs: 1_000_000_000n, ctimeNs: 1_000_000_000n });
+  const statFile = async (path) => {
+    if (denied.has(path)) throw eacces(path);
+    return old(path);
+  };
+  const { readdir } = await import('node:fs/promises');
+  const readDir = async (path) => {
+    if (denied.has(path)) throw eacces(path);
+    return readdir(path, { withFileTypes: true });
+  };
+  const warnings = [];
+  denied.add(join(root, 'a.woff2'));
+  denied.add(join(root, 'd'));
+  const { table, scanAfter } = await driven(root, { statFile, readDir, warn: (line) => warnings.push(line) });
+  try {
+    assert.equal(table.get('/a.woff2'), undefined);
+    assert.equal(table.get('/d/b.woff2'), undefined);
+    assert.ok(table.get('/ok.woff2') !== undefined);
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0], /^xorigin: 2 path\(s\) under .* may not be read by this process and are not served \(404\): .*; give the user xorigin runs as read permission/);
+    assert.ok(warnings[0].includes('/a.woff2') && / \/d\/?[,;]/.test(warnings[0]), warnings[0]);
+    await table.rescan();
+    assert.equal(warnings.length, 1, 'the same set is not said again');
+    denied.delete(join(root, 'a.woff2'));
+    await scanAfter('a.woff2');
+    assert.equal(table.info('/a.woff2')?.etag, etagOf('a'.repeat(100)), 'served once readable');
+    assert.equal(warnings.length, 1, 'a targeted scan says only paths not said before');
+  } finally {
+    table.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('a file read again only because it was racily clean is not held back when it is then edited', async () => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
   writeFileSync(join(root, 'a.txt'), 'v1'); // just written: racily clean, so a scan naming it reads it again

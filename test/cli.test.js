@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, rawRequest, request, runCli, stopCli as stop } from './helpers.js';
@@ -335,6 +335,55 @@ test('CLI: every problem of the command line at once, beside the options\' own',
   const help = await runCli(['--help', '--frob']);
   assert.equal(help.code, 2);
   assert.match(help.err, /unknown option --frob/);
+});
+
+test('CLI: a root that is missing, a file, or one this process may not list is a start-up error naming root and its fix', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'xorigin-root-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const missing = await runCli(['serve', join(base, 'nope'), '--port', '0']);
+  assert.equal(missing.code, 2, missing.err);
+  assert.match(missing.err, /root = ".*nope": no such directory\. Fix: pass an existing directory/);
+  writeFileSync(join(base, 'file.txt'), 'x');
+  const file = await runCli(['serve', join(base, 'file.txt'), '--port', '0']);
+  assert.equal(file.code, 2, file.err);
+  assert.match(file.err, /root = ".*file\.txt": not a directory\. Fix: pass the directory that holds the files/);
+  // It started and answered 404 to everything, saying nothing (fault-injection helper). Root may
+  // list anything: the check is run as nobody then.
+  const locked = join(base, 'locked');
+  mkdirSync(locked);
+  writeFileSync(join(locked, 'a.txt'), 'x');
+  chmodSync(locked, 0o300);
+  chmodSync(base, 0o711);
+  const uid = process.getuid?.() === 0 ? 65534 : undefined;
+  const r = await runCli(['serve', locked, '--origin', '*', '--port', '0', '--etag-cache', 'off'], { uid });
+  if (r.code === 'listening') t.after(() => stop(r));
+  assert.equal(r.code, 2, r.err);
+  assert.match(r.err, /root = ".*locked": this process \(uid \d+\) may not list it \(EACCES\)\. Fix: give the user xorigin runs as read and execute permission/);
+  chmodSync(locked, 0o700);
+  const served = await runCli(['serve', locked, '--origin', '*', '--port', '0', '--etag-cache', 'off']);
+  t.after(() => stop(served));
+  assert.equal(served.code, 'listening', served.err);
+});
+
+test('CLI: files and directories this process may not read are 404 and named on stderr (they were left out in silence)', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'xorigin-denied-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  chmodSync(base, 0o755);
+  writeFileSync(join(base, 'ok.txt'), 'ok');
+  writeFileSync(join(base, 'secret.txt'), 'no');
+  chmodSync(join(base, 'secret.txt'), 0o000);
+  mkdirSync(join(base, 'locked'));
+  writeFileSync(join(base, 'locked', 'a.txt'), 'x');
+  chmodSync(join(base, 'locked'), 0o000);
+  // Root may read anything: the server runs as nobody then.
+  const r = await runCli(['serve', base, '--origin', '*', '--port', '0', '--etag-cache', 'off'], { uid: process.getuid?.() === 0 ? 65534 : undefined });
+  t.after(() => stop(r));
+  assert.equal(r.code, 'listening', r.err);
+  assert.equal((await request(r.port, { path: '/ok.txt' })).status, 200);
+  assert.equal((await request(r.port, { path: '/secret.txt' })).status, 404);
+  assert.equal((await request(r.port, { path: '/locked/a.txt' })).status, 404);
+  assert.match(r.err, /xorigin: 2 path\(s\) under .* may not be read by this process and are not served \(404\): .*; give the user xorigin runs as read permission/);
+  assert.ok(r.err.includes('/secret.txt') && r.err.includes('/locked/'), r.err);
 });
 
 test('CLI: with no arguments, the help on stderr and exit 2', async () => {

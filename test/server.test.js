@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, mkdirSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -515,6 +516,24 @@ test('serve() rejects bad options with every problem listed', async () => {
       return true;
     },
   );
+});
+
+test('serve() rejects a root that is a file, or one this process may not list (it served nothing, saying nothing)', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'xorigin-api-root-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  writeFileSync(join(base, 'file.txt'), 'x');
+  await assert.rejects(serve({ root: join(base, 'file.txt'), cors: { origins: ['*'] } }), /root .*file\.txt is not a directory/);
+  const locked = join(base, 'locked');
+  mkdirSync(locked);
+  writeFileSync(join(locked, 'a.txt'), 'x');
+  chmodSync(locked, 0o300);
+  chmodSync(base, 0o711);
+  // Root may list anything: the call is made as nobody then, in a child process.
+  const script = `import { serve } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+    serve({ root: ${JSON.stringify(locked)}, cors: { origins: ['*'] } })
+      .then((s) => { console.log('served'); return s.shutdown(); }, (e) => console.log(e.message));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000, uid: process.getuid?.() === 0 ? 65534 : undefined });
+  assert.match(r.stdout, /root .*locked may not be listed by this process \(EACCES\): give the user it runs as read and execute permission/, r.stderr);
 });
 
 /**

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { KNOWN_OPTIONS } from '../cors/options.js';
@@ -163,11 +163,24 @@ function serverOptions(all: Layer, env: NodeJS.ProcessEnv, problems: PolicyProbl
   return options as unknown as ServerOptions;
 }
 
-function isDirectory(path: string): boolean {
+/**
+ * Why the root cannot be served, or null. A directory this process may not list or enter would start
+ * and answer 404 to everything, with nothing said: that is a start-up error too.
+ */
+function rootProblem(root: string): PolicyProblem | null {
+  const problem = (reason: string, fix: string): PolicyProblem => ({ option: 'root', value: root, reason, fix });
   try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
+    if (!statSync(root).isDirectory()) return problem('not a directory', 'pass the directory that holds the files to serve');
+    accessSync(root, constants.R_OK | constants.X_OK);
+    return null;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') {
+      const user = typeof process.getuid === 'function' ? ` (uid ${String(process.getuid())})` : '';
+      return problem(`this process${user} may not list it (${code})`, `give the user xorigin runs as read and execute permission on it and on the directories above it (chmod a+rx), or serve another directory`);
+    }
+    if (code === 'ENOENT') return problem('no such directory', 'pass an existing directory (a relative path is taken from the current directory, in a config file from the file\'s)');
+    return problem(`not a readable directory (${code ?? 'error'})`, 'pass an existing directory');
   }
 }
 
@@ -182,8 +195,9 @@ function checkServerOptions(options: ServerOptions, problems: PolicyProblem[]): 
     if (!(e instanceof PolicyError)) throw e;
     problems.push(...e.problems);
   }
-  if (typeof options.root === 'string' && options.root !== '' && !isDirectory(options.root)) {
-    problems.push({ option: 'root', value: options.root, reason: 'not a readable directory', fix: 'pass an existing directory' });
+  if (typeof options.root === 'string' && options.root !== '') {
+    const problem = rootProblem(options.root);
+    if (problem !== null) problems.push(problem);
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { closeSync, open as openFd, read, type BigIntStats, type Dirent, type Stats } from 'node:fs';
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { closeSync, constants, open as openFd, read, type BigIntStats, type Dirent, type Stats } from 'node:fs';
+import { access, lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
 import { contentTypeFor } from '../http/mime.js';
@@ -11,8 +11,8 @@ import { readStated } from './read-stated.js';
 import { reportScan, type ProgressOut, type ScanCounts } from './scan-progress.js';
 import { addDirsOf, TableDelta } from './table-delta.js';
 import { TaskLimit } from './task-limit.js';
-import { terminalSafe } from './terminal-safe.js';
 import { TreeWatcher } from './tree-watcher.js';
+import { SkippedPaths } from './skipped-paths.js';
 
 /**
  * Which version of a file the table describes. Size and mtime alone miss a file replaced by one of the
@@ -196,6 +196,8 @@ const defaultReadDir = (path: string): Promise<Dirent[]> => readdir(path, { with
  * whose disk failed one read.
  */
 const ABSENT = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EACCES', 'EPERM']);
+/** Not readable by this process: gone from what is served, and said (see deniedNotice). */
+const DENIED = new Set(['EACCES', 'EPERM']);
 /** Out of descriptors or memory: the process's own state, brief, and never worth a line on stderr. */
 const EXHAUSTED = new Set(['EMFILE', 'ENFILE', 'ENOMEM']);
 function errorCode(e: unknown): string {
@@ -271,6 +273,8 @@ interface Scan {
   readonly later: Map<string, number>;
   /** URL paths of entries whose name is not valid UTF-8 (see visit), which no request can name. */
   readonly undecodable: string[];
+  /** URL paths this process may not read (EACCES, EPERM: the operator's chmod), left out. */
+  readonly denied: string[];
   /** Paths a system error other than EXHAUSTED kept from being read (EIO…), and the first as `path (CODE)`. */
   failures: number;
   firstFailure: string;
@@ -458,8 +462,16 @@ export class AssetTable<T> {
   private changed: Set<string> | null = null;
   /** The last walk reached some entry through a symlink (so events cannot be trusted to name it). */
   private linked = false;
-  /** The undecodable names already warned about (warnUndecodable). */
-  private undecodableWarned = new Set<string>();
+  /** Names left out for not being UTF-8 (Node opens them as U+FFFD: nothing), said on stderr. */
+  private readonly undecodableNotice = new SkippedPaths(
+    (n, shown) => `xorigin: ${String(n)} name(s) under ${this.root} are not valid UTF-8 and are not served (${shown}; U+FFFD marks the bytes); rename them to UTF-8 (e.g. convmv -f latin1 -t utf8)`,
+    (line) => (this.options.warn ?? writeStderr)(line),
+  );
+  /** Paths left out because this process may not read them, said on stderr (nginx logs each 403). */
+  private readonly deniedNotice = new SkippedPaths(
+    (n, shown) => `xorigin: ${String(n)} path(s) under ${this.root} may not be read by this process and are not served (404): ${shown}; give the user xorigin runs as read permission (and execute on directories)`,
+    (line) => (this.options.warn ?? writeStderr)(line),
+  );
   private recheckWalk = false;
   /** What the last scan did (null before the first). */
   lastScan: ScanReport | null = null;
@@ -529,6 +541,10 @@ export class AssetTable<T> {
   async open(): Promise<void> {
     const s = await stat(this.root);
     if (!s.isDirectory()) throw new Error(`root ${this.root} is not a directory`);
+    // One this process may not list would be served as empty: 404 to everything, nothing said.
+    await access(this.root, constants.R_OK | constants.X_OK).catch((e: NodeJS.ErrnoException) => {
+      throw new Error(`root ${this.root} may not be listed by this process (${e.code ?? 'error'}): give the user it runs as read and execute permission on it`);
+    });
     await this.locateRoot();
     this.tags = await this.openTags();
     this.known = this.tags;
@@ -822,10 +838,12 @@ export class AssetTable<T> {
           scan.dirs = this.watcherWanted ? [] : null;
           await this.walk(this.rootReal, '', scan);
           this.linked = scan.linked;
-          this.warnUndecodable(scan.undecodable, true);
+          this.undecodableNotice.note(scan.undecodable, true);
+          this.deniedNotice.note(scan.denied, true);
           if (scan.dirs !== null) this.startWatcher(scan.dirs);
         } else {
-          this.warnUndecodable(scan.undecodable, false);
+          this.undecodableNotice.note(scan.undecodable, false);
+          this.deniedNotice.note(scan.denied, false);
         }
         this.publish(scan);
         this.lastScan = { files: scan.counts.files, stated: scan.stated, hashed: scan.hashed, cached: scan.cached, ms: performance.now() - started };
@@ -840,7 +858,7 @@ export class AssetTable<T> {
 
   private newScan(out: Map<string, AssetInfo> | TableDelta, racy: Set<AssetInfo>): Scan {
     this.scanCounts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
-    return { out, seen: new Set([this.rootReal]), racy, unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.scanCounts, linked: false, dirs: null, later: new Map(), undecodable: [], failures: 0, firstFailure: '' };
+    return { out, seen: new Set([this.rootReal]), racy, unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.scanCounts, linked: false, dirs: null, later: new Map(), undecodable: [], denied: [], failures: 0, firstFailure: '' };
   }
 
   /**
@@ -900,7 +918,7 @@ export class AssetTable<T> {
     } catch (e) {
       // Gone between its stat and its read, or unreadable: not servable, and the other paths of this
       // scan still go in force (a throw here lost them all, until their next change).
-      if (isTransient(e)) this.keepKnown(urlPath, scan, e);
+      this.couldNotRead(urlPath, scan, e);
     }
   }
 
@@ -949,27 +967,6 @@ export class AssetTable<T> {
     }
     this.recheckIn(this.failedDelay, true);
     this.failedDelay = Math.min(this.failedDelay * 2, FAILED_RECHECK_MAX_MS);
-  }
-
-  /**
-   * Says which names are skipped for not being UTF-8: without it, the operator sees only 404s for
-   * files that `ls` shows. A walk (`whole`) says them all, once per walk that finds a different set;
-   * a targeted scan (a file added while running) says only those not said before. At most three are
-   * shown, escaped (terminalSafe): a name is any bytes but `/` and NUL, escape sequences included.
-   */
-  private warnUndecodable(paths: readonly string[], whole: boolean): void {
-    const told = this.undecodableWarned;
-    const fresh = paths.filter((p) => !told.has(p));
-    if (whole) {
-      if (fresh.length === 0 && paths.length === told.size) return; // the same set as last said
-      this.undecodableWarned = new Set(paths);
-    } else {
-      for (const p of fresh) told.add(p);
-    }
-    const said = whole ? paths : fresh;
-    if (said.length === 0) return;
-    const shown = said.slice(0, 3).map(terminalSafe).join(', ') + (said.length > 3 ? `, and ${said.length - 3} more` : '');
-    (this.options.warn ?? writeStderr)(`xorigin: ${said.length} name(s) under ${this.root} are not valid UTF-8 and are not served (${shown}; U+FFFD marks the bytes); rename them to UTF-8 (e.g. convmv -f latin1 -t utf8)`);
   }
 
   /** True when `info` is the version the table serves at its URL path. */
@@ -1146,7 +1143,7 @@ export class AssetTable<T> {
     try {
       names = await this.readDir(dir);
     } catch (e) {
-      if (isTransient(e)) this.keepKnown(urlDir, scan, e);
+      this.couldNotRead(urlDir === '' ? '/' : `${urlDir}/`, scan, e);
       return []; // removed while walking, or unreadable: serve nothing from it
     }
     const files: Promise<void>[] = [];
@@ -1178,11 +1175,20 @@ export class AssetTable<T> {
       }
     } catch (e) {
       // Vanished between readdir and stat, or a dangling symlink: not servable.
-      if (isTransient(e)) this.keepKnown(urlPath, scan, e);
       // Node reads a name that is not valid UTF-8 with U+FFFD in place of the bad bytes: that name
       // opens nothing (ENOENT), and no URL could name it either (%E9 is not UTF-8 for decodeURIComponent).
-      else if ((e as NodeJS.ErrnoException).code === 'ENOENT' && entry.name.includes('\uFFFD')) scan.undecodable.push(urlPath);
+      if (errorCode(e) === 'ENOENT' && entry.name.includes('\uFFFD')) scan.undecodable.push(urlPath);
+      else this.couldNotRead(urlPath, scan, e);
     }
+  }
+
+  /**
+   * A path a scan could not read: kept as it was after a transient error (keepKnown); left out and
+   * said (deniedNotice) when this process may not read it; otherwise gone.
+   */
+  private couldNotRead(urlPath: string, scan: Scan, e: unknown): void {
+    if (isTransient(e)) this.keepKnown(urlPath, scan, e);
+    else if (DENIED.has(errorCode(e))) scan.denied.push(urlPath);
   }
 
   /**
