@@ -1100,6 +1100,23 @@ test('after a connection error with a request sent (DATA on its finished stream)
   assert.ok(await until(() => !held(), 4000), 'the server still holds the connection 4 s after its GOAWAY');
 });
 
+test('a download paused by its client (window shut) through a shutdown gets the grace, not cut as dead by the PING probe', async (t) => {
+  // After our GOAWAY node:http2 writes no PING: the probe read the paused client as nghttp2 stopped
+  // and cut it a keep-alive timeout plus a sweep in (attack s38, its BUG 4).
+  const tree = makeRoot();
+  const s = await start({ root: tree.root, keepAliveTimeout: 300, sendTimeout: 20_000 });
+  t.after(() => rmSync(tree.root, { recursive: true, force: true }));
+  let stopped = null;
+  const seen = await rawH2Request(s.port, '/big.otf', {
+    paused: async () => {
+      stopped = s.server.shutdown(10_000);
+      await new Promise((r) => setTimeout(r, 4000)); // keep-alive 0.3 s, sweeps 1 s apart: the probe cut in 2 to 3.5 s
+    },
+  });
+  assert.deepEqual(seen, { data: BIG, endStream: true, rstCode: null, statusByte: 0x88 });
+  await stopped;
+});
+
 test('shutdown() resolves at its deadline though a client ignores the GOAWAY and never closes its side', async (t) => {
   const { root } = makeRoot();
   const { server, port } = await start({ root, keepAliveTimeout: 60_000, sendTimeout: 60_000 });

@@ -184,7 +184,8 @@ export function frame(type, flags, id, payload) {
 /**
  * One request on a raw HTTP/2 connection, over TLS (`secure`) or cleartext (node:http2's client
  * refuses to send a field twice): `fields` are [name, value] pairs (lower case, each under 127 bytes),
- * `paused` is called when the first 64 KiB window is full (before it is opened wider). Resolves to its
+ * `paused` is called when the first 64 KiB window is full; it is opened wider once `paused` returns
+ * (or the promise it returns settles). Resolves to its
  * answer as frames: DATA bytes, END_STREAM, RST_STREAM's code, and the first byte of the HEADERS
  * block (`statusByte`: 0x88 + n for the static table's :status, RFC 7541 Appendix A: 0x88 200,
  * 0x89 204, 0x8a 206, 0x8b 304, 0x8c 400, 0x8d 404; anything else is a literal).
@@ -231,8 +232,8 @@ export function rawH2Request(port, path, { paused, fields = [], method = 'GET', 
           if (flags & 1) seen.endStream = true;
           if (!opened && seen.data >= 65535) {
             opened = true;
-            paused();
-            socket.write(Buffer.concat([windowUpdate(0), windowUpdate(1)]));
+            // Opened once `paused` has returned, or its promise settled (a client holding its window shut).
+            void Promise.resolve(paused()).then(() => socket.write(Buffer.concat([windowUpdate(0), windowUpdate(1)])));
           }
           if (seen.endStream) return done();
         }

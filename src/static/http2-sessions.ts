@@ -197,6 +197,10 @@ class SessionState implements AbandonedStreams {
       this.trafficSince = now;
       this.probedAt = -1;
     } else if (now - this.trafficSince >= this.timeouts.send) this.end(true);
+    // After our GOAWAY (a shutdown, a reload's drain) node:http2 takes a PING and writes nothing: a
+    // probe would read a live client, its download paused through a shutdown, as dead, and cut it
+    // seconds into the grace it is owed. The send timeout and the linger timer bound those.
+    else if (this.session.closed) this.probedAt = -1;
     else if (this.probedAt !== -1) this.end(true); // the PING was not even written: nghttp2 has stopped
     else if (now - this.trafficSince >= this.timeouts.keepAlive && unsentBytes(socket) === 0) this.probe(now);
   }
