@@ -4,6 +4,7 @@ import type { Http2SecureServer } from 'node:http2';
 import type { Server as NetServer, Socket } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { SendTimeouts } from './send-timeouts.js';
+import { closeIdleAfterPoll } from './keep-alive-expiry.js';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
 import { answerClientError, closeAfterAnswer, type ClientErrorContext } from './client-error.js';
 import { closeLingering, closeWhenAnswered, lingerWhenClosedSoon, markLingering, stopLingering } from './lingering-close.js';
@@ -65,6 +66,7 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
   };
   const { node, sessions, unstarted } = await createNodeServer(config, handler, clientErrors);
   applyHttp1Timeouts(node, config);
+  closeIdleAfterPoll(node);
   const sends = watchSends(node, config);
   closeHttp1Lingering(node, config);
   node.on('clientError', answerClientError(clientErrors));
