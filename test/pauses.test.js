@@ -130,3 +130,122 @@ for (const secure of [false, true]) {
     assert.ok(after >= 400 && after < 3000, `closed ${after} ms in, with a 0.5 s keep-alive timeout`);
   });
 }
+
+test('a request whose head came whole during a pause past the head timeout still has its body timed (a client dripping it is cut)', async (t) => {
+  // Node took the connection off its timed list when it reported the head timeout; the 408 was
+  // skipped (the head came in the next poll) and nothing timed the body: held for good (attack s38, its BUG 2).
+  const { server, port } = await start(t, {});
+  server.headersTimeout = 1000;
+  server.requestTimeout = 2000;
+  const client = spawn(process.execPath, ['-e', `
+    const s = require('net').connect(${port}, '127.0.0.1', () => {
+      s.write('PUT /a.txt HTTP/1.1\\r\\nHost: x\\r\\n');
+      console.log('connected');
+      setTimeout(() => s.write('Content-Length: 1000\\r\\n\\r\\n'), 300);
+    });
+    let got = '';
+    let drip = null;
+    s.on('data', (d) => {
+      got += d;
+      drip ??= setInterval(() => s.write('x'), 200); // the body, one byte at a time: 200 s
+    });
+    s.on('error', () => {});
+    s.on('close', () => {
+      clearInterval(drip);
+      console.log('closed: ' + got.split('\\r\\n')[0]);
+    });
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => client.kill());
+  let out = '';
+  await new Promise((resolve) => client.stdout.on('data', (d) => ((out += d), out.includes('connected') && resolve())));
+  hold(2500); // past headersTimeout, and node checks every second
+  const resumed = Date.now();
+  const exited = new Promise((resolve) => client.on('exit', resolve));
+  const safety = new Promise((resolve) => setTimeout(resolve, 8000, 'still open').unref());
+  assert.notEqual(await Promise.race([exited, safety]), 'still open', `the body was not timed: ${out}`);
+  assert.match(out, /closed: HTTP\/1\.1 405/);
+  assert.ok(Date.now() - resumed < 6000);
+});
+
+test('a pipelined head behind a long answer, completed during a pause past its own deadline, is answered, not 408', async (t) => {
+  // The head timeout struck while the answer before it was written (node pauses such a socket), so
+  // the message was timed again from the answer's end; that timer ran before the poll that read the
+  // rest of the head (attack s38, its BUG 1).
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-pause-'));
+  writeFileSync(join(root, 'a.txt'), 'hello');
+  // Larger than both ends' socket buffers (loopback: up to 6 MB + 4 MB here): the answer ends only as
+  // the client reads it.
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(24 * 1024 * 1024, 7));
+  const server = await serve({ root, etagCache: 'off', memoryBudget: 0 });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    await server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  });
+  server.headersTimeout = 1000;
+  server.requestTimeout = 5000;
+  const port = server.address().port;
+  const client = spawn(process.execPath, ['-e', `
+    const s = require('net').connect(${port}, '127.0.0.1', () => {
+      s.write('GET /big.bin HTTP/1.1\\r\\nHost: x\\r\\n\\r\\nGET /a.txt HTTP/1.1\\r\\n');
+      s.pause(); // unread, the big answer holds the socket past the second head's timeout
+      setTimeout(() => s.resume(), 2500);
+    });
+    let length = 0;
+    let tail = '';
+    let done = false;
+    s.on('data', (d) => {
+      length += d.length;
+      tail = (tail + d.toString('latin1', Math.max(0, d.length - 4096))).slice(-4096);
+      if (!done && length > 24 * 1024 * 1024) {
+        done = true;
+        console.log('first answered');
+        setTimeout(() => s.write('Host: x\\r\\nConnection: close\\r\\n\\r\\n'), 200);
+      }
+    });
+    s.on('error', () => {});
+    s.on('close', () => console.log('second: ' + tail.slice(tail.lastIndexOf('HTTP/1.1 ')).split('\\r\\n')[0]));
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => client.kill());
+  let out = '';
+  await new Promise((resolve) => client.stdout.on('data', (d) => ((out += d), out.includes('first answered') && resolve())));
+  hold(2000); // the rest of the head comes 0.2 s in; its 1 s from the answer's end runs out meanwhile
+  await new Promise((resolve) => client.on('exit', resolve));
+  assert.match(out, /second: HTTP\/1\.1 200 OK/, out);
+});
+
+test('a stream opened in time on an idle HTTP/2 connection while the server was paused past the keep-alive timeout is answered, not refused by GOAWAY', async (t) => {
+  const c = testCertificate();
+  const { port } = await start(t, { keepAliveTimeout: 500, tls: { cert: c.cert, key: c.key } });
+  const client = spawn(process.execPath, ['-e', `
+    const session = require('http2').connect('https://127.0.0.1:${port}', { ca: require('fs').readFileSync(${JSON.stringify(c.cert)}), servername: 'localhost' });
+    session.on('error', () => {});
+    session.on('goaway', (code, last) => console.log('goaway after stream ' + last));
+    const ask = (then) => {
+      const stream = session.request({ ':path': '/a.txt' });
+      let status = 0;
+      stream.on('response', (h) => (status = h[':status']));
+      stream.on('error', (e) => console.log('refused: ' + e.code));
+      stream.resume();
+      stream.on('end', () => then(status));
+    };
+    ask((status) => {
+      console.log('answered ' + status);
+      // The second asked during the pause, the third once it is answered: the connection lives on.
+      setTimeout(() => ask((second) => {
+        console.log('second: ' + second);
+        ask((third) => {
+          console.log('third: ' + third);
+          session.close();
+        });
+      }), 200);
+    });
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => client.kill());
+  let out = '';
+  await new Promise((resolve) => client.stdout.on('data', (d) => ((out += d), out.includes('answered') && resolve())));
+  hold(1500); // the second stream comes 0.2 s in, 1.3 s before the timer that had 0.5 s is run
+  await new Promise((resolve) => client.on('exit', resolve));
+  assert.match(out, /second: 200/, out);
+  assert.match(out, /third: 200/, out);
+});

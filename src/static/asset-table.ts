@@ -1143,7 +1143,7 @@ export class AssetTable<T> {
     try {
       names = await this.readDir(dir);
     } catch (e) {
-      this.couldNotRead(urlDir === '' ? '/' : `${urlDir}/`, scan, e);
+      this.couldNotRead(urlDir, scan, e, `${urlDir}/`);
       return []; // removed while walking, or unreadable: serve nothing from it
     }
     const files: Promise<void>[] = [];
@@ -1184,11 +1184,12 @@ export class AssetTable<T> {
 
   /**
    * A path a scan could not read: kept as it was after a transient error (keepKnown); left out and
-   * said (deniedNotice) when this process may not read it; otherwise gone.
+   * said (deniedNotice, as `shown`: a directory with its slash) when this process may not read it;
+   * otherwise gone.
    */
-  private couldNotRead(urlPath: string, scan: Scan, e: unknown): void {
+  private couldNotRead(urlPath: string, scan: Scan, e: unknown, shown = urlPath): void {
     if (isTransient(e)) this.keepKnown(urlPath, scan, e);
-    else if (DENIED.has(errorCode(e))) scan.denied.push(urlPath);
+    else if (DENIED.has(errorCode(e))) scan.denied.push(shown);
   }
 
   /**

@@ -6,7 +6,7 @@ import { withoutOws } from '../http/whitespace.js';
 import { clientErrorLine, type LogFormat } from './access-log.js';
 import { closeLingering, markLingering } from './lingering-close.js';
 import { rawErrorResponse } from './representation.js';
-import { answering, retimeBehindAnswers, type Http1Socket } from './unread-request-timeout.js';
+import { answering, retimeBehindAnswers, timeMessage, type Http1Socket } from './unread-request-timeout.js';
 
 /** Node's own statuses for a request it could not parse (see its default clientError handler). */
 const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string]>> = {
@@ -145,10 +145,14 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
       // Not before node has read what is waiting: resumed from a pause (SIGSTOP, a frozen container, a
       // held event loop), node runs its timeout check before the poll that reads the requests sent
       // meanwhile, and a client whose request came whole and in time got 408. A head completed in
-      // that poll is answered as any; a client that really dripped gets its 408 a turn later.
+      // that poll is answered as any; a client that really dripped gets its 408 a turn later. Node has
+      // taken the connection off its timed list by now, and puts it back only when a later message
+      // begins: the rest of this one (its body) is timed here, or a client dripping it after a pause
+      // held the connection for good.
       const before = (socket as Http1Socket).parser?.incoming;
       setImmediate(() => {
         if ((socket as Http1Socket).parser?.incoming === before && answering(socket) === null) handle(err, socket, true);
+        else timeMessage(socket, () => handle(err, socket, true));
       });
       return;
     }

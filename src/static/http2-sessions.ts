@@ -163,8 +163,16 @@ class SessionState implements AbandonedStreams {
     const keepAlive = this.timeouts.keepAlive;
     if (this.open > 0) return this.arm(keepAlive);
     const left = this.idleSince + keepAlive - performance.now();
-    if (left <= 0) this.end(false);
-    else this.arm(left);
+    if (left > 0) return this.arm(left);
+    // Not before the poll has read what is waiting: resumed from a pause (SIGSTOP, a frozen
+    // container), node runs this timer before the poll that reads a stream opened meanwhile, and
+    // that stream, sent in time, got GOAWAY (its client may retry it, but need not have to).
+    const since = this.idleSince;
+    setImmediate(() => {
+      if (session.closed || session.destroyed) return;
+      if (this.open === 0 && this.idleSince === since) this.end(false);
+      else this.arm();
+    });
   }
 
   /**

@@ -43,8 +43,18 @@ export function answering(socket: Http1Socket): ServerResponse | null {
  * One retimer per socket: a later strike on the same connection (the message before is whole) moves it on.
  */
 export function retimeBehindAnswers(socket: Http1Socket, expired: () => void): boolean {
+  return answering(socket) !== null && timeMessage(socket, expired);
+}
+
+/**
+ * Times the message node's parser is on, as retimeBehindAnswers does, whether or not a response
+ * holds the socket: for a message node took off its timed list, its head then completed in the
+ * same loop turn (answerClientError), whose body node would otherwise never time. False, and
+ * nothing done, when there is no parser to watch or no timeout to keep.
+ */
+export function timeMessage(socket: Http1Socket, expired: () => void): boolean {
   const parser = socket.parser;
-  if (answering(socket) === null || parser == null || typeof parser.headersCompleted !== 'function' || typeof parser.duration !== 'function') return false;
+  if (parser == null || typeof parser.headersCompleted !== 'function' || typeof parser.duration !== 'function') return false;
   const headersMs = socket.server?.headersTimeout ?? 0;
   const requestMs = socket.server?.requestTimeout ?? 0;
   if (headersMs <= 0 && requestMs <= 0) return false;
@@ -66,11 +76,14 @@ class Retimer {
   private requestMs = 0;
   private expired: () => void = () => {};
   private timer: NodeJS.Timeout | null = null;
+  /** An expiry waiting one loop turn (expireAfterPoll); replaced or dropped when the retimer moves on. */
+  private deferred: object | null = null;
   /** The response whose 'close' is awaited: one listener at a time, however often the timeout strikes. */
   private awaited: ServerResponse | null = null;
   private readonly stop = (): void => {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    this.deferred = null;
     this.socket.removeListener('close', this.stop);
     // Not `delete`: that would turn the socket, read on every request, into a slower dictionary object.
     this.socket[RETIMER] = undefined;
@@ -95,6 +108,7 @@ class Retimer {
     this.from = Number.NaN;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    this.deferred = null;
     this.follow();
   }
 
@@ -117,16 +131,35 @@ class Retimer {
     this.timer = null;
     if (this.whole()) return this.stop();
     const now = performance.now();
-    const head = this.parser.headersCompleted() ? Infinity : this.from + this.headersMs - now;
+    const headDone = this.parser.headersCompleted();
+    const head = headDone ? Infinity : this.from + this.headersMs - now;
     const left = Math.min(head, this.from + this.requestMs - now);
-    if (left <= 0) {
-      this.stop();
-      this.expired();
-      return;
-    }
+    if (left <= 0) return this.expireAfterPoll(headDone);
     this.timer = setTimeout(() => this.check(), Math.min(left, 2 ** 31 - 1));
     // Cleared when the socket closes; never what keeps a stopping process up.
     this.timer.unref();
+  }
+
+  /**
+   * Not before node has read what is waiting (as answerClientError's own 408): resumed from a pause,
+   * this timer runs before the poll that reads what the client sent meanwhile, and a head sent
+   * whole and in time got 408. One whole in that poll is done; one whose head came then has its body
+   * timed from then; anything else expires.
+   */
+  private expireAfterPoll(headDone: boolean): void {
+    const token = {};
+    this.deferred = token;
+    setImmediate(() => {
+      if (this.deferred !== token) return; // stopped, or timing a later strike, meanwhile
+      this.deferred = null;
+      if (this.whole()) return this.stop();
+      if (!headDone && this.parser.headersCompleted()) {
+        this.from = performance.now();
+        return this.check();
+      }
+      this.stop();
+      this.expired();
+    });
   }
 
   /**
