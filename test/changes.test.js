@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssetTable } from '../dist/static/asset-table.js';
 import { fakeWatcher } from './helpers.js';
@@ -221,23 +221,30 @@ test('a sibling x.br added or removed after start changes what x is served with'
   }
 });
 
+/**
+ * The table's stat and directory listing, failing with `code` for the paths in `failing` (the rest
+ * real; stats dated long ago, so no file is racily clean).
+ */
+function failingReads(code) {
+  const failing = new Set();
+  const fail = (path) => Object.assign(new Error(`${code}: injected, ${path}`), { code });
+  const statFile = async (path) => {
+    if (failing.has(path)) throw fail(path);
+    return Object.assign(await stat(path, { bigint: true }), { mtimeNs: 1_000_000_000n, ctimeNs: 1_000_000_000n });
+  };
+  const readDir = async (path) => {
+    if (failing.has(path)) throw fail(path);
+    return readdir(path, { withFileTypes: true });
+  };
+  return { failing, statFile, readDir };
+}
+
 test('a disk error (EIO) is not "gone": a file the scan could not stat stays served as last read, is tried again, and said once', async () => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
   mkdirSync(join(root, 'd'));
   writeFileSync(join(root, 'a.woff2'), 'a'.repeat(100));
   writeFileSync(join(root, 'd', 'b.woff2'), 'b'.repeat(100));
-  const eio = (path) => Object.assign(new Error(`EIO: i/o error, stat '${path}'`), { code: 'EIO' });
-  const failing = new Set(); // paths whose stat or listing fails now
-  const old = async (path) => Object.assign(await stat(path, { bigint: true }), { mtimeNs: 1_000_000_000n, ctimeNs: 1_000_000_000n });
-  const statFile = async (path) => {
-    if (failing.has(path)) throw eio(path);
-    return old(path);
-  };
-  const { readdir } = await import('node:fs/promises');
-  const readDir = async (path) => {
-    if (failing.has(path)) throw eio(path);
-    return readdir(path, { withFileTypes: true });
-  };
+  const { failing, statFile, readDir } = failingReads('EIO');
   const warnings = [];
   // At start-up the directory cannot be listed: its file is missing, then served once a later walk reads it.
   failing.add(join(root, 'd'));
@@ -272,18 +279,7 @@ test('a path this process may not read (EACCES) is left out (404) and named on s
   writeFileSync(join(root, 'a.woff2'), 'a'.repeat(100));
   writeFileSync(join(root, 'ok.woff2'), 'ok');
   writeFileSync(join(root, 'd', 'b.woff2'), 'b'.repeat(100));
-  const denied = new Set(); // paths whose stat or listing is refused now
-  const eacces = (path) => Object.assign(new Error(`EACCES: permission denied, stat '${path}'`), { code: 'EACCES' });
-  const old = async (path) => Object.assign(await stat(path, { bigint: true }), { mtimeNs: 1_000_000_000n, ctimeNs: 1_000_000_000n });
-  const statFile = async (path) => {
-    if (denied.has(path)) throw eacces(path);
-    return old(path);
-  };
-  const { readdir } = await import('node:fs/promises');
-  const readDir = async (path) => {
-    if (denied.has(path)) throw eacces(path);
-    return readdir(path, { withFileTypes: true });
-  };
+  const { failing: denied, statFile, readDir } = failingReads('EACCES');
   const warnings = [];
   denied.add(join(root, 'a.woff2'));
   denied.add(join(root, 'd'));

@@ -30,12 +30,26 @@ async function start(t, options) {
   return { server, port: server.address().port };
 }
 
+/**
+ * Runs `script` in a child node, the client, and holds this process, the server, for `ms` once the
+ * child has printed `marker`. `exited` resolves to all the child printed once it exits.
+ */
+async function clientAcrossPause(t, script, marker, ms) {
+  const client = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => client.kill());
+  let out = '';
+  const exited = new Promise((resolve) => client.on('exit', () => resolve(out)));
+  await new Promise((resolve) => client.stdout.on('data', (d) => ((out += d), out.includes(marker) && resolve())));
+  hold(ms);
+  return { exited, output: () => out };
+}
+
 test('a request sent whole while the server was paused past the head timeout is answered, not 408', async (t) => {
   const { server, port } = await start(t, {});
   server.headersTimeout = 1000;
   server.requestTimeout = 2000;
   // Connects, says so, and 300 ms later (the server held by then) sends its request.
-  const client = spawn(process.execPath, ['-e', `
+  const script = `
     const s = require('net').connect(${port}, '127.0.0.1', () => {
       console.log('connected');
       setTimeout(() => s.write('GET /a.txt HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'), 300);
@@ -43,12 +57,9 @@ test('a request sent whole while the server was paused past the head timeout is 
     let got = '';
     s.on('data', (d) => (got += d));
     s.on('close', () => console.log('answer: ' + got.split('\\r\\n')[0]));
-  `], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => client.kill());
-  let out = '';
-  await new Promise((resolve) => client.stdout.on('data', (d) => ((out += d), out.includes('connected') && resolve())));
-  hold(2500); // past headersTimeout, and node checks every second
-  await new Promise((resolve) => client.on('exit', resolve));
+  `;
+  // Held: past headersTimeout, and node checks every second
+  const out = await (await clientAcrossPause(t, script, 'connected', 2500)).exited;
   assert.match(out, /answer: HTTP\/1\.1 200 OK/);
   // A client that really sends nothing still gets its 408.
   const idle = net.connect(port, '127.0.0.1');
@@ -92,7 +103,7 @@ for (const secure of [false, true]) {
     const connect = secure
       ? `require('tls').connect({ port: ${port}, host: '127.0.0.1', ca: require('fs').readFileSync(${JSON.stringify(c.cert)}), servername: 'localhost' }, ask)`
       : `require('net').connect(${port}, '127.0.0.1', ask)`;
-    const client = spawn(process.execPath, ['-e', `
+    const script = `
       const ask = () => s.write('GET /a.txt HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n');
       const s = ${connect};
       let got = '';
@@ -111,12 +122,9 @@ for (const secure of [false, true]) {
       });
       s.on('error', (e) => console.log('error ' + e.code));
       s.on('close', () => console.log('answers: ' + (got.match(/HTTP\\/1\\.1 200 OK/g) || []).length));
-    `], { stdio: ['ignore', 'pipe', 'inherit'] });
-    t.after(() => client.kill());
-    let out = '';
-    await new Promise((resolve) => client.stdout.on('data', (d) => ((out += d), out.includes('answered') && resolve())));
-    hold(1500); // the second request comes 0.2 s in, 1.3 s before the timer that had 0.5 s is run
-    await new Promise((resolve) => client.on('exit', resolve));
+    `;
+    // Held: the second request comes 0.2 s in, 1.3 s before the timer that had 0.5 s is run
+    const out = await (await clientAcrossPause(t, script, 'answered', 1500)).exited;
     assert.match(out, /answers: 3/, out);
     // An idle keep-alive connection is still closed at its timeout.
     const idle = secure
@@ -137,7 +145,7 @@ test('a request whose head came whole during a pause past the head timeout still
   const { server, port } = await start(t, {});
   server.headersTimeout = 1000;
   server.requestTimeout = 2000;
-  const client = spawn(process.execPath, ['-e', `
+  const script = `
     const s = require('net').connect(${port}, '127.0.0.1', () => {
       s.write('PUT /a.txt HTTP/1.1\\r\\nHost: x\\r\\n');
       console.log('connected');
@@ -154,16 +162,14 @@ test('a request whose head came whole during a pause past the head timeout still
       clearInterval(drip);
       console.log('closed: ' + got.split('\\r\\n')[0]);
     });
-  `], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => client.kill());
-  let out = '';
-  await new Promise((resolve) => client.stdout.on('data', (d) => ((out += d), out.includes('connected') && resolve())));
-  hold(2500); // past headersTimeout, and node checks every second
+  `;
+  // Held: past headersTimeout, and node checks every second
+  const client = await clientAcrossPause(t, script, 'connected', 2500);
   const resumed = Date.now();
-  const exited = new Promise((resolve) => client.on('exit', resolve));
+  const exited = client.exited;
   const safety = new Promise((resolve) => setTimeout(resolve, 8000, 'still open').unref());
-  assert.notEqual(await Promise.race([exited, safety]), 'still open', `the body was not timed: ${out}`);
-  assert.match(out, /closed: HTTP\/1\.1 405/);
+  assert.notEqual(await Promise.race([exited, safety]), 'still open', `the body was not timed: ${client.output()}`);
+  assert.match(client.output(), /closed: HTTP\/1\.1 405/);
   assert.ok(Date.now() - resumed < 6000);
 });
 
@@ -185,7 +191,7 @@ test('a pipelined head behind a long answer, completed during a pause past its o
   server.headersTimeout = 1000;
   server.requestTimeout = 5000;
   const port = server.address().port;
-  const client = spawn(process.execPath, ['-e', `
+  const script = `
     const s = require('net').connect(${port}, '127.0.0.1', () => {
       s.write('GET /big.bin HTTP/1.1\\r\\nHost: x\\r\\n\\r\\nGET /a.txt HTTP/1.1\\r\\n');
       s.pause(); // unread, the big answer holds the socket past the second head's timeout
@@ -205,19 +211,16 @@ test('a pipelined head behind a long answer, completed during a pause past its o
     });
     s.on('error', () => {});
     s.on('close', () => console.log('second: ' + tail.slice(tail.lastIndexOf('HTTP/1.1 ')).split('\\r\\n')[0]));
-  `], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => client.kill());
-  let out = '';
-  await new Promise((resolve) => client.stdout.on('data', (d) => ((out += d), out.includes('first answered') && resolve())));
-  hold(2000); // the rest of the head comes 0.2 s in; its 1 s from the answer's end runs out meanwhile
-  await new Promise((resolve) => client.on('exit', resolve));
+  `;
+  // Held: the rest of the head comes 0.2 s in; its 1 s from the answer's end runs out meanwhile
+  const out = await (await clientAcrossPause(t, script, 'first answered', 2000)).exited;
   assert.match(out, /second: HTTP\/1\.1 200 OK/, out);
 });
 
 test('a stream opened in time on an idle HTTP/2 connection while the server was paused past the keep-alive timeout is answered, not refused by GOAWAY', async (t) => {
   const c = testCertificate();
   const { port } = await start(t, { keepAliveTimeout: 500, tls: { cert: c.cert, key: c.key } });
-  const client = spawn(process.execPath, ['-e', `
+  const script = `
     const session = require('http2').connect('https://127.0.0.1:${port}', { ca: require('fs').readFileSync(${JSON.stringify(c.cert)}), servername: 'localhost' });
     session.on('error', () => {});
     session.on('goaway', (code, last) => console.log('goaway after stream ' + last));
@@ -240,12 +243,9 @@ test('a stream opened in time on an idle HTTP/2 connection while the server was 
         });
       }), 200);
     });
-  `], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => client.kill());
-  let out = '';
-  await new Promise((resolve) => client.stdout.on('data', (d) => ((out += d), out.includes('answered') && resolve())));
-  hold(1500); // the second stream comes 0.2 s in, 1.3 s before the timer that had 0.5 s is run
-  await new Promise((resolve) => client.on('exit', resolve));
+  `;
+  // Held: the second stream comes 0.2 s in, 1.3 s before the timer that had 0.5 s is run
+  const out = await (await clientAcrossPause(t, script, 'answered', 1500)).exited;
   assert.match(out, /second: 200/, out);
   assert.match(out, /third: 200/, out);
 });
