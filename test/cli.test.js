@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, rawRequest, request, runCli, stopCli as stop } from './helpers.js';
@@ -384,6 +384,82 @@ test('CLI: files and directories this process may not read are 404 and named on 
   assert.equal((await request(r.port, { path: '/locked/a.txt' })).status, 404);
   assert.match(r.err, /xorigin: 2 path\(s\) under .* may not be read by this process and are not served \(404\): .*; give the user xorigin runs as read permission/);
   assert.ok(r.err.includes('/secret.txt') && r.err.includes('/locked/'), r.err);
+});
+
+/** Resolves once GET `path` answers `status` (checked every 50 ms), or fails after `ms` naming the last status. */
+async function statusBecomes(port, path, status, ms = 8000) {
+  const deadline = Date.now() + ms;
+  let last;
+  while ((last = (await request(port, { path })).status) !== status) {
+    if (Date.now() > deadline) assert.fail(`${path}: ${last}, not ${status}, after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('CLI: a root made unreadable while serving, then readable again, is served again (it stayed 404: an event on the root itself was read as a file named like the root)', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'xorigin-rootmode-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  chmodSync(base, 0o755);
+  writeFileSync(join(base, 'a.txt'), 'a');
+  const r = await runCli(['serve', base, '--origin', '*', '--port', '0', '--etag-cache', 'off'], { uid: process.getuid?.() === 0 ? 65534 : undefined });
+  t.after(() => stop(r));
+  assert.equal(r.code, 'listening', r.err);
+  assert.equal((await request(r.port, { path: '/a.txt' })).status, 200);
+  chmodSync(base, 0o000);
+  await statusBecomes(r.port, '/a.txt', 404);
+  chmodSync(base, 0o755);
+  await statusBecomes(r.port, '/a.txt', 200);
+});
+
+test('CLI: a symlinked root switched to a release this process may not list, then fixed, is served and watched again', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'xorigin-rootswitch-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  chmodSync(base, 0o755);
+  for (const release of ['v1', 'v2']) {
+    mkdirSync(join(base, release));
+    writeFileSync(join(base, release, 'a.txt'), release);
+  }
+  symlinkSync('v1', join(base, 'current'));
+  const r = await runCli(['serve', join(base, 'current'), '--origin', '*', '--port', '0', '--etag-cache', 'off'], { uid: process.getuid?.() === 0 ? 65534 : undefined });
+  t.after(() => stop(r));
+  assert.equal(r.code, 'listening', r.err);
+  chmodSync(join(base, 'v2'), 0o000);
+  symlinkSync('v2', join(base, 'next'));
+  renameSync(join(base, 'next'), join(base, 'current'));
+  await statusBecomes(r.port, '/a.txt', 404);
+  chmodSync(join(base, 'v2'), 0o755);
+  await statusBecomes(r.port, '/a.txt', 200);
+  assert.equal(String((await request(r.port, { path: '/a.txt' })).body), 'v2');
+  // Watched again (not polled): a new file is served at once.
+  writeFileSync(join(base, 'v2', 'b.txt'), 'b');
+  await statusBecomes(r.port, '/b.txt', 200, 1500);
+  assert.doesNotMatch(r.err, /watching .* failed/);
+});
+
+test('CLI: a file made unreadable is 404 at every path that reaches it, a symlink too, and said once (the link served the old bytes)', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'xorigin-linkmode-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  chmodSync(base, 0o755);
+  writeFileSync(join(base, 'font.txt'), 'glyphs');
+  symlinkSync('font.txt', join(base, 'alias.txt'));
+  const r = await runCli(['serve', base, '--origin', '*', '--port', '0', '--etag-cache', 'off'], { uid: process.getuid?.() === 0 ? 65534 : undefined });
+  t.after(() => stop(r));
+  assert.equal(r.code, 'listening', r.err);
+  assert.equal(String((await request(r.port, { path: '/alias.txt' })).body), 'glyphs');
+  chmodSync(join(base, 'font.txt'), 0o000);
+  await statusBecomes(r.port, '/font.txt', 404);
+  await statusBecomes(r.port, '/alias.txt', 404, 3000);
+  // More walks (the symlink makes each event one) find the same set: nothing more is said.
+  for (const name of ['b.txt', 'c.txt']) {
+    writeFileSync(join(base, name), name);
+    await statusBecomes(r.port, `/${name}`, 200);
+  }
+  const lines = r.err.split('\n').filter((l) => l.includes('may not be read by this process'));
+  assert.equal(lines.length, 1, r.err);
+  assert.ok(lines[0].includes('/alias.txt') && lines[0].includes('/font.txt'), lines[0]);
+  chmodSync(join(base, 'font.txt'), 0o644);
+  await statusBecomes(r.port, '/alias.txt', 200);
+  assert.equal(String((await request(r.port, { path: '/font.txt' })).body), 'glyphs');
 });
 
 test('CLI: with no arguments, the help on stderr and exit 2', async () => {

@@ -13,6 +13,7 @@ import { addDirsOf, TableDelta } from './table-delta.js';
 import { TaskLimit } from './task-limit.js';
 import { TreeWatcher } from './tree-watcher.js';
 import { SkippedPaths } from './skipped-paths.js';
+import { terminalSafe } from './terminal-safe.js';
 
 /**
  * Which version of a file the table describes. Size and mtime alone miss a file replaced by one of the
@@ -275,6 +276,8 @@ interface Scan {
   readonly undecodable: string[];
   /** URL paths this process may not read (EACCES, EPERM: the operator's chmod), left out. */
   readonly denied: string[];
+  /** The reads this scan made, by file path: a file reached by several URL paths (symlinks) is read once. */
+  readonly reads: Map<string, Promise<Read | null>>;
   /** Paths a system error other than EXHAUSTED kept from being read (EIO…), and the first as `path (CODE)`. */
   failures: number;
   firstFailure: string;
@@ -427,6 +430,12 @@ export class AssetTable<T> {
    */
   private rootFd = -1;
   private rootCheck: NodeJS.Timeout | null = null;
+  /**
+   * The last walk could not list the root (the operator's chmod): nothing is served, and nothing is
+   * watched (inotify refuses a directory it may not read), so the root check looks for it to be
+   * listable again.
+   */
+  private rootDenied = false;
   private watcher: TreeWatch | null = null;
   /** The next walk starts the watcher with the directories it found (at start, and when the root moved). */
   private watcherWanted = false;
@@ -464,12 +473,12 @@ export class AssetTable<T> {
   private linked = false;
   /** Names left out for not being UTF-8 (Node opens them as U+FFFD: nothing), said on stderr. */
   private readonly undecodableNotice = new SkippedPaths(
-    (n, shown) => `xorigin: ${String(n)} name(s) under ${this.root} are not valid UTF-8 and are not served (${shown}; U+FFFD marks the bytes); rename them to UTF-8 (e.g. convmv -f latin1 -t utf8)`,
+    (n, shown) => `xorigin: ${String(n)} name(s) under ${terminalSafe(this.root)} are not valid UTF-8 and are not served (${shown}; U+FFFD marks the bytes); rename them to UTF-8 (e.g. convmv -f latin1 -t utf8)`,
     (line) => (this.options.warn ?? writeStderr)(line),
   );
   /** Paths left out because this process may not read them, said on stderr (nginx logs each 403). */
   private readonly deniedNotice = new SkippedPaths(
-    (n, shown) => `xorigin: ${String(n)} path(s) under ${this.root} may not be read by this process and are not served (404): ${shown}; give the user xorigin runs as read permission (and execute on directories)`,
+    (n, shown) => `xorigin: ${String(n)} path(s) under ${terminalSafe(this.root)} may not be read by this process and are not served (404): ${shown}; give the user xorigin runs as read permission (and execute on directories)`,
     (line) => (this.options.warn ?? writeStderr)(line),
   );
   private recheckWalk = false;
@@ -562,7 +571,7 @@ export class AssetTable<T> {
     await this.watcher?.ready?.();
     // A deploy that switches a symlinked root, or replaces the root directory, raises no event in the
     // directory watched: look for that on a timer too (two syscalls).
-    this.rootCheck = setInterval(() => void this.rootMoved().then((moved) => moved && this.scheduleWalk()), ROOT_CHECK_MS);
+    this.rootCheck = setInterval(() => void this.rootChanged().then((changed) => changed && this.scheduleWalk()), ROOT_CHECK_MS);
     this.rootCheck.unref();
   }
 
@@ -583,7 +592,7 @@ export class AssetTable<T> {
     // Where the file would really be: a cache directory (or an ancestor of it) may be a symlink into the root.
     const file = etagCacheFile(await realDir(dir), resolve(this.root));
     if (file.startsWith(this.rootReal + sep)) {
-      (this.options.warn ?? writeStderr)(`xorigin: the ETag cache ${dir} is inside the root ${this.root}, where it would be served; not using it`);
+      (this.options.warn ?? writeStderr)(`xorigin: the ETag cache ${terminalSafe(dir)} is inside the root ${terminalSafe(this.root)}, where it would be served; not using it`);
       return null;
     }
     return EtagCache.open(dir, resolve(this.root), this.options.warn ?? writeStderr);
@@ -670,6 +679,13 @@ export class AssetTable<T> {
     }
   }
 
+  /** True when the root moved (see rootMoved), or may be listed again after a walk that could not. */
+  private async rootChanged(): Promise<boolean> {
+    if (await this.rootMoved()) return true;
+    if (!this.rootDenied) return false;
+    return access(this.rootReal, constants.R_OK | constants.X_OK).then(() => true, () => false);
+  }
+
   /** Resolves the root again; when it moved (true), the watcher follows it. */
   private async locateRoot(): Promise<boolean> {
     if (this.rootReal !== '' && !(await this.rootMoved())) return false;
@@ -731,7 +747,7 @@ export class AssetTable<T> {
     if (this.closed || this.poll !== null) return;
     this.stopWatcher();
     const every = this.options.pollIntervalMs ?? POLL_DEFAULT_MS;
-    (this.options.warn ?? writeStderr)(`xorigin: watching ${this.root} failed (${reason}); rescanning every ${formatInterval(every)} instead`);
+    (this.options.warn ?? writeStderr)(`xorigin: watching ${terminalSafe(this.root)} failed (${reason}); rescanning every ${formatInterval(every)} instead`);
     this.poll = setInterval(() => this.scheduleWalk(), every);
     this.poll.unref();
     this.scheduleWalk(); // changes made while the watcher was failing went unreported
@@ -838,9 +854,13 @@ export class AssetTable<T> {
           scan.dirs = this.watcherWanted ? [] : null;
           await this.walk(this.rootReal, '', scan);
           this.linked = scan.linked;
+          this.rootDenied = scan.denied.includes('/');
           this.undecodableNotice.note(scan.undecodable, true);
           this.deniedNotice.note(scan.denied, true);
-          if (scan.dirs !== null) this.startWatcher(scan.dirs);
+          // A root this process may not list may not be watched either: once the root check finds it
+          // listable again, the walk that follows starts the watcher.
+          if (scan.dirs !== null && this.rootDenied) this.watcherWanted = true;
+          else if (scan.dirs !== null) this.startWatcher(scan.dirs);
         } else {
           this.undecodableNotice.note(scan.undecodable, false);
           this.deniedNotice.note(scan.denied, false);
@@ -858,7 +878,7 @@ export class AssetTable<T> {
 
   private newScan(out: Map<string, AssetInfo> | TableDelta, racy: Set<AssetInfo>): Scan {
     this.scanCounts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
-    return { out, seen: new Set([this.rootReal]), racy, unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.scanCounts, linked: false, dirs: null, later: new Map(), undecodable: [], denied: [], failures: 0, firstFailure: '' };
+    return { out, seen: new Set([this.rootReal]), racy, unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.scanCounts, linked: false, dirs: null, later: new Map(), undecodable: [], denied: [], reads: new Map(), failures: 0, firstFailure: '' };
   }
 
   /**
@@ -963,7 +983,7 @@ export class AssetTable<T> {
     if (now - this.failureSaidAt >= FAILURE_QUIET_MS) {
       this.failureSaidAt = now;
       const more = scan.failures > 1 ? ` and ${String(scan.failures - 1)} more` : '';
-      (this.options.warn ?? writeStderr)(`xorigin: cannot read ${scan.firstFailure}${more} under ${this.root}; kept as last read (a file served from disk answers 503 while it cannot be read) and tried again; said at most once a minute`);
+      (this.options.warn ?? writeStderr)(`xorigin: cannot read ${terminalSafe(scan.firstFailure)}${more} under ${terminalSafe(this.root)}; kept as last read (a file served from disk answers 503 while it cannot be read) and tried again; said at most once a minute`);
     }
     this.recheckIn(this.failedDelay, true);
     this.failedDelay = Math.min(this.failedDelay * 2, FAILED_RECHECK_MAX_MS);
@@ -1227,21 +1247,23 @@ export class AssetTable<T> {
       return;
     }
     const known = this.known?.get(urlPath, s);
-    if (known === undefined && this.postponed(filePath, scan)) {
+    // Another URL path of this scan reached the file (a symlink) and read it: that read's backoff
+    // must not keep this path on the old version, nor its failure (chmod 000) leave it served.
+    const shared = known === undefined ? scan.reads.get(filePath) : undefined;
+    if (known === undefined && shared === undefined && this.postponed(filePath, scan)) {
       // Changed again soon after its last read: the version known so far (bytes and tag agree; the disk
       // path checks its identity before sending) is served until the backoff has passed.
       if (previous !== undefined && previous.filePath === filePath) scan.out.set(urlPath, previous);
       if (previous !== undefined && this.racy.has(previous)) scan.racy.add(previous);
       return;
     }
-    if (known === undefined) {
+    if (known !== undefined) scan.cached++;
+    else if (shared === undefined) {
       scan.hashed++;
       scan.counts.bytesToHash += Number(s.size);
-    } else {
-      scan.cached++;
     }
-    const read = known !== undefined ? { identity: identityOf(s), ...known } : await this.readSettled(filePath, s, !same);
-    if (known === undefined) scan.counts.bytesHashed += Number(s.size);
+    const read = known !== undefined ? { identity: identityOf(s), ...known } : await (shared ?? this.readOnce(filePath, s, !same, scan));
+    if (known === undefined && shared === undefined) scan.counts.bytesHashed += Number(s.size);
     if (read === null) {
       // Still changing: keep the version known so far (its bytes and tag agree; the disk path checks
       // its identity before sending), or leave a new file out rather than guess; look at it alone again
@@ -1304,6 +1326,13 @@ export class AssetTable<T> {
     if (wait === 0) return false;
     scan.later.set(filePath, wait);
     return true;
+  }
+
+  /** Reads `filePath` for this scan, recorded so that its other URL paths get the same version (or error). */
+  private readOnce(filePath: string, s: BigIntStats, changed: boolean, scan: Scan): Promise<Read | null> {
+    const read = this.readSettled(filePath, s, changed);
+    scan.reads.set(filePath, read);
+    return read;
   }
 
   /**

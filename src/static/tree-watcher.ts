@@ -1,6 +1,6 @@
 import { watch, type Dirent } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { basename, join, sep } from 'node:path';
 
 /** How a TreeWatcher finds its directories, which it skips, and how it watches one. */
 export interface TreeWatcherOptions {
@@ -59,7 +59,7 @@ export function limitMessage(code: string, watched: number): string {
  * by an asynchronous walk (or handed over by a walk the caller already made), and watches are opened a
  * batch per event-loop turn.
  *
- * Events: `onChange(event, path)`, `path` relative to the root (`fonts/a.woff2`), or null when the
+ * Events: `onChange(event, path)`, `path` relative to the root (`fonts/a.woff2`; `''` the root directory itself), or null when the
  * platform did not say which. `'error'` (once, then the watcher is closed) when the kernel refuses a
  * watch for want of resources (ENOSPC, EMFILE: see `limitMessage`); the caller then has to look for
  * changes some other way. Symlinks are never followed: a symlinked directory raises no event here,
@@ -72,6 +72,8 @@ export class TreeWatcher {
    * request (bench/instructions.js's method; README, "Instructions per request").
    */
   private readonly errorListeners: ((error: Error) => void)[] = [];
+  /** The name an event on the root directory itself comes with (see event). */
+  private readonly rootName: string;
   private readonly watches = new Map<string, DirWatch>();
   /**
    * When each watch was opened, on a clock that also counts events: a watch opened after an event
@@ -99,6 +101,7 @@ export class TreeWatcher {
     private readonly onChange: (event: string, path: string | null) => void,
     options: TreeWatcherOptions = {},
   ) {
+    this.rootName = basename(root);
     this.watchDir = options.watchDir ?? defaultWatchDir;
     this.ignore = options.ignore ?? (() => false);
     // The root's own watch is opened now, so a failure to watch at all is thrown to the caller.
@@ -220,6 +223,10 @@ export class TreeWatcher {
     }
     const name = filename.toString();
     const rel = dirRel === '' ? name : `${dirRel}${sep}${name}`;
+    // An event on a watched directory itself (a chmod, its removal) comes named as the directory: a
+    // subdirectory's also comes to its parent's watch, but the root's comes only here, so a name equal
+    // to the root's is also said as the root itself ('': a child of that name cannot be told apart).
+    if (dirRel === '' && name === this.rootName) this.onChange(event, '');
     this.onChange(event, rel);
     // A name that appeared or went away may be a directory: only 'rename' events say so on inotify.
     if (event === 'rename') void this.renamed(rel, name, dirRel, ++this.clock);
