@@ -132,6 +132,14 @@ test('bad input: one clear CheckInputError', () => {
   for (const b of bad) assert.throws(() => evaluateCors({ url: U, origin: O, ...b, responses: [] }), CheckInputError, JSON.stringify(b));
 });
 
+test('an origin with its scheme\'s default port is refused for that reason, not as a path', () => {
+  for (const [origin, port] of [['https://app.example:443', ':443 is the default port for https'], ['http://app.example:80/', ':80 is the default port for http']]) {
+    assert.throws(() => evaluateCors({ url: U, origin, responses: [] }), (e) => e instanceof CheckInputError && e.message.includes(port) && !e.message.includes('path'), origin);
+  }
+  // Another port is part of the origin.
+  assert.doesNotThrow(() => evaluateCors({ url: U, origin: 'https://app.example:8443', responses: [ok([acao()])] }));
+});
+
 test('forbidden request headers are dropped with a note', () => {
   const v = evaluateCors({ url: U, origin: O, headers: [['Cookie', 'a=1'], ['Sec-Foo', '1']], responses: [ok([acao()])] });
   assert.equal(v.preflight, false);

@@ -780,7 +780,7 @@ test('CLI: --cert/--key serve HTTPS and HTTP/2 (also under --workers; URL printe
   assert.match(mismatched.err, /tls\.key = .*does not belong to the certificate/);
   const half = await runCli(['serve', root, '--cert', c.cert]);
   assert.equal(half.code, 2);
-  assert.match(half.err, /tls\.key = undefined: is required with --cert/);
+  assert.match(half.err, /tls\.key \(not given\): is required with --cert/);
   const swapped = await runCli(['serve', root, '--cert', c.key, '--key', c.cert]);
   assert.equal(swapped.code, 2);
   assert.match(swapped.err, /tls\.cert = .*not a PEM certificate/);

@@ -21,6 +21,8 @@ export function parseOrigin(text: string): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CheckInputError(`--origin ${JSON.stringify(text)}: an origin for this check is http: or https:`);
   const rest = text.slice(url.origin.length);
+  // URL drops the scheme's default port (":443" for https): said as such, not as a path.
+  if (/^:\d+\/?$/.test(rest)) throw new CheckInputError(`--origin ${JSON.stringify(text)}: ${rest.replace(/\/$/, '')} is the default port for ${url.protocol.slice(0, -1)}, which an origin never includes; did you mean ${url.origin}?`);
   if (rest !== '' && rest !== '/') throw new CheckInputError(`--origin ${JSON.stringify(text)}: an origin has no path, query or fragment; did you mean ${url.origin}?`);
   if (url.username !== '' || url.password !== '') throw new CheckInputError(`--origin ${JSON.stringify(text)}: an origin has no user or password`);
   return url.origin;

@@ -10,8 +10,12 @@ export interface PolicyProblem {
   readonly fix: string;
 }
 
+/** `option = value` as the message shows it; an option with no value is said to be missing, not `= undefined`. */
+function named(option: string, value: unknown): string {
+  return value === undefined ? `${option} (not given)` : `${option} = ${render(value)}`;
+}
+
 function render(value: unknown): string {
-  if (value === undefined) return 'undefined';
   try {
     const s = JSON.stringify(value);
     return s.length > 120 ? `${s.slice(0, 117)}...` : s;
@@ -32,7 +36,7 @@ export class PolicyError extends Error {
   readonly problems: readonly PolicyProblem[];
 
   constructor(problems: readonly PolicyProblem[]) {
-    const lines = problems.map((p) => `  - ${p.option} = ${render(p.value)}: ${p.reason}. Fix: ${sentence(p.fix)}`);
+    const lines = problems.map((p) => `  - ${named(p.option, p.value)}: ${p.reason}. Fix: ${sentence(p.fix)}`);
     const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
     super(`invalid xorigin configuration (${count}):\n${lines.join('\n')}`);
     this.name = 'PolicyError';
