@@ -188,18 +188,40 @@ async function driven(root, options = {}) {
   let published = () => {};
   const table = new AssetTable(root, { watchTree, published: () => published(), ...options }, (info, variants) => ({ info, variants }));
   await table.open();
-  const scanAfter = (path) => {
+  /** Emits an event naming each path, in one burst (one scan), and resolves once that scan has published. */
+  const scanAfter = (...paths) => {
     // The table's timers do not keep the process alive; this one does, and turns a scan that never comes into a failure.
     let timer;
     const done = new Promise((resolve, reject) => {
       published = resolve;
-      timer = setTimeout(() => reject(new Error(`no scan within 3 s of an event naming ${path}`)), 3000);
+      timer = setTimeout(() => reject(new Error(`no scan within 3 s of events naming ${paths.join(', ')}`)), 3000);
     });
-    emit(path);
+    for (const path of paths) emit(path);
     return done.finally(() => clearTimeout(timer));
   };
   return { table, scanAfter };
 }
+
+test('directories named deepest first in one burst (cp -a, rsync -a, tar re-time them so) keep every file under them', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
+  const deep = ['sub/b.txt', 'sub/x/c.txt', 'sub/x/y/d.txt', 'sub/x/y/z/e.txt'];
+  mkdirSync(join(root, 'sub', 'x', 'y', 'z'), { recursive: true });
+  for (const f of ['a.txt', ...deep]) writeFileSync(join(root, f), f);
+  const statFile = async (path) => Object.assign(await stat(path, { bigint: true }), { mtimeNs: 1_000_000_000n, ctimeNs: 1_000_000_000n });
+  const { table, scanAfter } = await driven(root, { statFile });
+  const missing = () => deep.filter((f) => table.get(`/${f}`) === undefined);
+  try {
+    // A targeted scan: the child walked first must be walked again under its parent.
+    await scanAfter('sub/x', 'sub');
+    assert.deepEqual(missing(), []);
+    // A targeted pass given up for a walk (the root itself named): the walk enters what the pass had.
+    await scanAfter('sub/x', '');
+    assert.deepEqual(missing(), []);
+  } finally {
+    table.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
 
 test('a sibling x.br added or removed after start changes what x is served with', async () => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));

@@ -253,7 +253,8 @@ interface Read {
 interface Scan {
   /** The table as this scan leaves it: a new Map for a walk, changes to the live table for a targeted scan. */
   out: Map<string, AssetInfo> | TableDelta;
-  readonly seen: Set<string>;
+  /** Directories (real paths) the walk under way has entered: a symlink back to one is a cycle. */
+  seen: Set<string>;
   /** Entries read while racily clean: the next scan reads them again. */
   readonly racy: Set<AssetInfo>;
   /** Some file kept changing while read and was left out. */
@@ -851,6 +852,7 @@ export class AssetTable<T> {
           scan.out = new Map();
           scan.racy.clear();
           scan.linked = false;
+          scan.seen = new Set([this.rootReal]); // the targeted pass's directories are walked again
           scan.dirs = this.watcherWanted ? [] : null;
           await this.walk(this.rootReal, '', scan);
           this.linked = scan.linked;
@@ -914,6 +916,9 @@ export class AssetTable<T> {
       // it goes too.
       if (previous !== undefined) delta.delete(urlPath);
       else removeUnder(delta, urlPath);
+      // Each path walked afresh: a directory named after one under it (cp -a and rsync -a re-time
+      // directories deepest first) must walk that one again, since removeUnder dropped its entries.
+      scan.seen = new Set([this.rootReal, full]);
       await this.updateOne(full, urlPath, s, scan);
       relinkIndex(delta, urlPath.slice(0, urlPath.lastIndexOf('/')));
     }
