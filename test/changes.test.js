@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -220,6 +220,33 @@ test('directories named deepest first in one burst (cp -a, rsync -a, tar re-time
   } finally {
     table.close();
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a file with another name outside the root, rewritten through that name (no event here), is read again within seconds', async () => {
+  const base = mkdtempSync(join(tmpdir(), 'xorigin-links-'));
+  const root = join(base, 'root');
+  mkdirSync(root);
+  writeFileSync(join(root, 'font.txt'), 'version 1');
+  writeFileSync(join(root, 'single.txt'), 'one name');
+  linkSync(join(root, 'font.txt'), join(base, 'elsewhere.txt'));
+  // Old timestamps: no file is racily clean, so nothing but the check of linked files reads it again.
+  const statFile = async (path) => Object.assign(await stat(path, { bigint: true }), { mtimeNs: 1_000_000_000n, ctimeNs: 1_000_000_000n });
+  const { table } = await driven(root, { statFile });
+  try {
+    assert.equal(table.get('/font.txt').info.links, 2);
+    assert.equal(table.get('/single.txt').info.links, 1);
+    const before = table.get('/font.txt').info.etag;
+    writeFileSync(join(base, 'elsewhere.txt'), 'version 2, longer'); // the same inode: O_TRUNC, no rename
+    const deadline = Date.now() + 4000;
+    while (table.get('/font.txt').info.etag === before) {
+      if (Date.now() > deadline) assert.fail('the table still has the old version 4 s after the rewrite');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(table.get('/font.txt').info.size, 'version 2, longer'.length);
+  } finally {
+    table.close();
+    rmSync(base, { recursive: true, force: true });
   }
 });
 
