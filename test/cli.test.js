@@ -436,6 +436,35 @@ test('CLI: a symlinked root switched to a release this process may not list, the
   assert.doesNotMatch(r.err, /watching .* failed/);
 });
 
+test('CLI: a file system mounted over a directory of the root, then unmounted, is served as it is (a mount raises no inotify event)', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'xorigin-mount-'));
+  let r;
+  // In this order: the server lets go of the mount, the mount goes, then the tree (EBUSY otherwise).
+  t.after(async () => {
+    if (r !== undefined) await stop(r);
+    spawnSync('umount', [join(base, 'sub')]);
+    rmSync(base, { recursive: true, force: true });
+  });
+  mkdirSync(join(base, 'sub'));
+  writeFileSync(join(base, 'sub', 'covered.txt'), 'on the disk');
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', join(base, 'sub')], { encoding: 'utf8' });
+  if (mount.status !== 0) return t.skip(`cannot mount a tmpfs here: ${(mount.stderr || mount.error?.message || '').trim()}`);
+  spawnSync('umount', [join(base, 'sub')]);
+  r = await runCli(['serve', base, '--origin', '*', '--port', '0', '--etag-cache', 'off']);
+  assert.equal(r.code, 'listening', r.err);
+  assert.equal((await request(r.port, { path: '/sub/covered.txt' })).status, 200);
+  assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', join(base, 'sub')]).status, 0);
+  writeFileSync(join(base, 'sub', 'mounted.txt'), 'in the tmpfs');
+  await statusBecomes(r.port, '/sub/mounted.txt', 200);
+  assert.equal((await request(r.port, { path: '/sub/covered.txt' })).status, 404);
+  // Watched there now: a file written later in the mounted tree is served too.
+  writeFileSync(join(base, 'sub', 'later.txt'), 'later');
+  await statusBecomes(r.port, '/sub/later.txt', 200, 1500);
+  assert.equal(spawnSync('umount', [join(base, 'sub')]).status, 0);
+  await statusBecomes(r.port, '/sub/covered.txt', 200);
+  assert.equal((await request(r.port, { path: '/sub/mounted.txt' })).status, 404);
+});
+
 test('CLI: a file made unreadable is 404 at every path that reaches it, a symlink too, and said once (the link served the old bytes)', async (t) => {
   const base = mkdtempSync(join(tmpdir(), 'xorigin-linkmode-'));
   t.after(() => rmSync(base, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, open as openFd, read, type BigIntStats, type Dirent, type Stats } from 'node:fs';
-import { access, lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { access, lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
 import { contentTypeFor } from '../http/mime.js';
@@ -453,6 +453,8 @@ export class AssetTable<T> {
    * listable again.
    */
   private rootDenied = false;
+  /** The mount table as last read (Linux's /proc/self/mountinfo; '' where there is none): see mountedUnder. */
+  private mounts = '';
   private watcher: TreeWatch | null = null;
   /** The next walk starts the watcher with the directories it found (at start, and when the root moved). */
   private watcherWanted = false;
@@ -588,6 +590,7 @@ export class AssetTable<T> {
     await this.watcher?.ready?.();
     // A deploy that switches a symlinked root, or replaces the root directory, raises no event in the
     // directory watched: look for that on a timer too (two syscalls).
+    this.mounts = await readMounts();
     this.rootCheck = setInterval(() => void this.rootChanged().then((changed) => changed && this.scheduleWalk()), ROOT_CHECK_MS);
     this.rootCheck.unref();
     this.linkedCheck = setInterval(() => void this.checkLinked(), LINKED_CHECK_MS);
@@ -733,8 +736,34 @@ export class AssetTable<T> {
   /** True when the root moved (see rootMoved), or may be listed again after a walk that could not. */
   private async rootChanged(): Promise<boolean> {
     if (await this.rootMoved()) return true;
+    if (await this.mountedUnder()) {
+      // The watches of directories a mount now covers (or uncovered) see nothing of what is there now.
+      this.stopWatcher();
+      this.watcherWanted = true;
+      return true;
+    }
     if (!this.rootDenied) return false;
     return access(this.rootReal, constants.R_OK | constants.X_OK).then(() => true, () => false);
+  }
+
+  /**
+   * True when a file system was mounted or unmounted at or under the root since the last look: that
+   * raises no inotify event, and the files it covers would be served from the table (and memory) as if
+   * they were still there.
+   */
+  private async mountedUnder(): Promise<boolean> {
+    const now = await readMounts();
+    if (now === this.mounts) return false;
+    const before = new Set(this.mounts.split('\n'));
+    const after = new Set(now.split('\n'));
+    this.mounts = now;
+    const under = (line: string): boolean => {
+      const point = mountPoint(line);
+      return point === this.rootReal || point.startsWith(this.rootReal + sep);
+    };
+    for (const line of after) if (!before.has(line) && under(line)) return true;
+    for (const line of before) if (!after.has(line) && under(line)) return true;
+    return false;
   }
 
   /** Resolves the root again; when it moved (true), the watcher follows it. */
@@ -1419,6 +1448,17 @@ export class AssetTable<T> {
       if (changed && this.published !== -1) this.backoff.read(filePath, started, performance.now() - started);
     }
   }
+}
+
+/** Linux's mount table (proc(5), mountinfo), or '' where it cannot be read (another system). */
+function readMounts(): Promise<string> {
+  return readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+}
+
+/** A mountinfo line's mount point (its fifth field), with the octal escapes of spaces and the like undone. */
+function mountPoint(line: string): string {
+  const field = line.split(' ')[4] ?? '';
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
 }
 
 /**
