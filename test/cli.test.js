@@ -411,6 +411,21 @@ test('CLI: a root made unreadable while serving, then readable again, is served 
   await statusBecomes(r.port, '/a.txt', 200);
 });
 
+test('CLI: a root whose parent directory is made unreachable is 404 until it is reachable again (it kept serving what it could no longer read)', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'xorigin-parentmode-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  chmodSync(base, 0o755);
+  mkdirSync(join(base, 'site'));
+  writeFileSync(join(base, 'site', 'a.txt'), 'a');
+  const r = await runCli(['serve', join(base, 'site'), '--origin', '*', '--port', '0', '--etag-cache', 'off'], { uid: process.getuid?.() === 0 ? 65534 : undefined });
+  t.after(() => stop(r));
+  assert.equal(r.code, 'listening', r.err);
+  chmodSync(base, 0o700);
+  await statusBecomes(r.port, '/a.txt', 404);
+  chmodSync(base, 0o755);
+  await statusBecomes(r.port, '/a.txt', 200);
+});
+
 test('CLI: a symlinked root switched to a release this process may not list, then fixed, is served and watched again', async (t) => {
   const base = mkdtempSync(join(tmpdir(), 'xorigin-rootswitch-'));
   t.after(() => rmSync(base, { recursive: true, force: true }));

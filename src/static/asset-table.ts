@@ -728,7 +728,10 @@ export class AssetTable<T> {
       const real = await realpath(this.root);
       const s = await stat(real, { bigint: true });
       return real !== this.rootReal || s.ino !== this.rootIno || s.dev !== this.rootDev;
-    } catch {
+    } catch (e) {
+      // No longer reachable by this process (a parent directory's chmod): walked once, which finds it
+      // unlistable and serves nothing until it may be listed again (see rootDenied).
+      if (DENIED.has(errorCode(e))) return !this.rootDenied;
       return false; // gone for now (rm -rf, then recreated): the walk finds nothing, the next check retries
     }
   }
