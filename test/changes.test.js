@@ -250,6 +250,27 @@ test('a file with another name outside the root, rewritten through that name (no
   }
 });
 
+test('a symlink to a directory is not followed, whichever the walk meets first: the files stay at their own paths (a link met first took them away)', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
+  mkdirSync(join(root, 'deep', 'x', 'y'), { recursive: true });
+  writeFileSync(join(root, 'deep', 'x', 'y', 'app.js'), 'app');
+  for (const name of ['a-link', 'latest', 'z-link']) symlinkSync('deep/x/y', join(root, name));
+  symlinkSync('.', join(root, 'deep', 'loop')); // a cycle: not followed either
+  const statFile = async (path) => Object.assign(await stat(path, { bigint: true }), { mtimeNs: 1_000_000_000n, ctimeNs: 1_000_000_000n });
+  const { table, scanAfter } = await driven(root, { statFile });
+  try {
+    for (let round = 0; round < 3; round++) {
+      assert.ok(table.get('/deep/x/y/app.js') !== undefined, `round ${round}: the file at its own path`);
+      for (const name of ['a-link', 'latest', 'z-link']) assert.equal(table.get(`/${name}/app.js`), undefined, `round ${round}: /${name}/app.js`);
+      assert.equal(table.get('/deep/loop/x/y/app.js'), undefined);
+      await scanAfter('');
+    }
+  } finally {
+    table.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('a sibling x.br added or removed after start changes what x is served with', async () => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
   writeFileSync(join(root, 'a.css'), 'a{}'.repeat(100));

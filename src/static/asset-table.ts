@@ -263,8 +263,6 @@ interface Read {
 interface Scan {
   /** The table as this scan leaves it: a new Map for a walk, changes to the live table for a targeted scan. */
   out: Map<string, AssetInfo> | TableDelta;
-  /** Directories (real paths) the walk under way has entered: a symlink back to one is a cycle. */
-  seen: Set<string>;
   /** Entries read while racily clean: the next scan reads them again. */
   readonly racy: Set<AssetInfo>;
   /** Some file kept changing while read and was left out. */
@@ -935,7 +933,6 @@ export class AssetTable<T> {
           scan.out = new Map();
           scan.racy.clear();
           scan.linked = false;
-          scan.seen = new Set([this.rootReal]); // the targeted pass's directories are walked again
           scan.dirs = this.watcherWanted ? [] : null;
           await this.walk(this.rootReal, '', scan);
           this.linked = scan.linked;
@@ -963,7 +960,7 @@ export class AssetTable<T> {
 
   private newScan(out: Map<string, AssetInfo> | TableDelta, racy: Set<AssetInfo>): Scan {
     this.scanCounts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
-    return { out, seen: new Set([this.rootReal]), racy, unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.scanCounts, linked: false, dirs: null, later: new Map(), undecodable: [], denied: [], reads: new Map(), failures: 0, firstFailure: '' };
+    return { out, racy, unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.scanCounts, linked: false, dirs: null, later: new Map(), undecodable: [], denied: [], reads: new Map(), failures: 0, firstFailure: '' };
   }
 
   /**
@@ -999,9 +996,6 @@ export class AssetTable<T> {
       // it goes too.
       if (previous !== undefined) delta.delete(urlPath);
       else removeUnder(delta, urlPath);
-      // Each path walked afresh: a directory named after one under it (cp -a and rsync -a re-time
-      // directories deepest first) must walk that one again, since removeUnder dropped its entries.
-      scan.seen = new Set([this.rootReal, full]);
       await this.updateOne(full, urlPath, s, scan);
       relinkIndex(delta, urlPath.slice(0, urlPath.lastIndexOf('/')));
     }
@@ -1276,9 +1270,11 @@ export class AssetTable<T> {
       scan.stated++;
       const s = await this.statFile(target);
       if (s.isDirectory()) {
-        if (scan.seen.has(target)) return; // a symlink cycle
-        scan.seen.add(target);
-        await this.walk(target, urlPath, scan);
+        // A symlink to a directory is not followed (README, "No path from the URL"): its files are
+        // served at their own paths, whatever the order the walk meets the two in. Followed, it took
+        // them away from those paths when met first (a cycle guard that remembered it), and a chain of
+        // such links can name one directory under exponentially many URL paths.
+        if (!entry.isSymbolicLink()) await this.walk(target, urlPath, scan);
       } else if (s.isFile()) {
         await this.addFile(target, urlPath, s, scan);
       }
