@@ -80,7 +80,7 @@ export interface AssetInfo {
   /** When the bytes the ETag was computed from were read (ms since the epoch). */
   readonly readAtMs: number;
   readonly contentType: string;
-  /** Names the file had when read (hard links): past one, it may change with no event (see checkLinked). */
+  /** Names the file had when read (hard links): past one, it may change with no event (see revalidate). */
   readonly links: number;
 }
 
@@ -161,11 +161,13 @@ const RACY_WINDOW_NS = 2_000_000_000n;
 /** How often a watched root is checked for having moved (a switched symlink, a replaced directory). */
 const ROOT_CHECK_MS = 2000;
 /**
- * How often files with more than one name are stat'ed again, and at most how many each time: a tree
- * of 100,000 hard links (`cp -al` snapshots) is gone through in 100 s, at ~1,000 stats a second.
+ * How often files are stat'ed again for changes no event reports (see revalidate), and at most how
+ * many each time: those with more than one name (a tree of 100,000 hard links, as `cp -al` snapshots
+ * make, is gone through in 100 s), and every file in turn, slowly (a 1,000-file tree in 10 s).
  */
-const LINKED_CHECK_MS = 1000;
+const REVALIDATE_MS = 1000;
 const LINKED_PER_CHECK = 1000;
+const ANY_PER_CHECK = 100;
 /** How long after a scan that found racy files the next one runs: once the window has surely passed. */
 const RACY_RECHECK_MS = 2100;
 /** How often a file is read before a writer that keeps changing it makes the scan give up on it. */
@@ -439,12 +441,13 @@ export class AssetTable<T> {
    */
   private rootFd = -1;
   private rootCheck: NodeJS.Timeout | null = null;
-  private linkedCheck: NodeJS.Timeout | null = null;
-  /** The versions in the table with more than one name (null: to be listed again, after a publish). */
-  private linkedFiles: AssetInfo[] | null = null;
-  /** Where the next check of `linked` starts. */
+  private revalidation: NodeJS.Timeout | null = null;
+  /** The versions in the table, and those with more than one name (null: to be listed again, after a publish). */
+  private versions: { all: AssetInfo[]; linked: AssetInfo[] } | null = null;
+  /** Where revalidate goes on in each list (kept across publishes: a table that changes often is still gone through). */
+  private allNext = 0;
   private linkedNext = 0;
-  private checkingLinked = false;
+  private revalidating = false;
   /**
    * The last walk could not list the root (the operator's chmod): nothing is served, and nothing is
    * watched (inotify refuses a directory it may not read), so the root check looks for it to be
@@ -591,40 +594,48 @@ export class AssetTable<T> {
     this.mounts = await readMounts();
     this.rootCheck = setInterval(() => void this.rootChanged().then((changed) => changed && this.scheduleWalk()), ROOT_CHECK_MS);
     this.rootCheck.unref();
-    this.linkedCheck = setInterval(() => void this.checkLinked(), LINKED_CHECK_MS);
-    this.linkedCheck.unref();
-  }
-
-  /** The versions in the table whose file has more than one name, once each (a directory's index is one at two URL paths). */
-  private multiLinked(): AssetInfo[] {
-    const found = new Set<AssetInfo>();
-    // Values, not entries: no pair allocated per file of a 100,000-file table at each publish.
-    for (const info of this.infos.values()) if (info.links > 1) found.add(info);
-    return [...found];
+    this.revalidation = setInterval(() => void this.revalidate(), REVALIDATE_MS);
+    this.revalidation.unref();
   }
 
   /**
-   * A file with more than one name (a hard link) can be rewritten through a name in a directory no
-   * watch covers, which raises no event here: its version held in memory, its ETag and its 304s would
-   * stay those of the old bytes for good (nginx, which stats per request, serves the new ones). Such
-   * files are stat'ed again on a timer (LINKED_PER_CHECK at a time), and one found changed is read
-   * again at once.
+   * Stats files again for changes no event reports, and reads again one found changed: a file with
+   * more than one name (a hard link) rewritten in place through a name in a directory no watch covers,
+   * or linked so after it was read (a link count changes with no event either). Its body held in
+   * memory, its ETag and its 304s would otherwise stay those of the old bytes for good (nginx, which
+   * stats per request, serves the new ones). Files known to have other names are looked at every
+   * REVALIDATE_MS (LINKED_PER_CHECK at a time), every file in turn ANY_PER_CHECK at a time.
    */
-  private async checkLinked(): Promise<void> {
-    if (this.checkingLinked || this.closed) return;
-    this.checkingLinked = true;
+  private async revalidate(): Promise<void> {
+    if (this.revalidating || this.closed) return;
+    this.revalidating = true;
     try {
-      const list = (this.linkedFiles ??= this.multiLinked());
-      const count = Math.min(list.length, LINKED_PER_CHECK);
-      for (let i = 0; i < count && !this.closed; i++) {
-        const info = list[this.linkedNext++ % list.length] as AssetInfo;
-        const s = await this.statFile(info.filePath).catch(() => null);
-        if (this.isCurrent(info) && (s === null || !sameIdentity(info.identity, s))) void this.refresh(info).catch(() => {});
-      }
-      if (list.length > 0) this.linkedNext %= list.length;
+      const v = (this.versions ??= this.listVersions());
+      this.linkedNext = await this.restat(v.linked, this.linkedNext, LINKED_PER_CHECK);
+      this.allNext = await this.restat(v.all, this.allNext, ANY_PER_CHECK);
     } finally {
-      this.checkingLinked = false;
+      this.revalidating = false;
     }
+  }
+
+  /** Stats up to `count` of `list` from `next` on (in a ring), reading again each found changed; returns where to go on. */
+  private async restat(list: readonly AssetInfo[], next: number, count: number): Promise<number> {
+    const n = Math.min(list.length, count);
+    if (n === 0) return 0;
+    next %= list.length;
+    for (let i = 0; i < n && !this.closed; i++, next = (next + 1) % list.length) {
+      const info = list[next] as AssetInfo;
+      const s = await this.statFile(info.filePath).catch(() => null);
+      if (this.isCurrent(info) && (s === null || !sameIdentity(info.identity, s))) void this.refresh(info).catch(() => {});
+    }
+    return next;
+  }
+
+  /** The versions in the table, once each (a directory's index is one at two URL paths), and those with other names. */
+  private listVersions(): { all: AssetInfo[]; linked: AssetInfo[] } {
+    // Values, not entries: no pair allocated per file of a 100,000-file table at each publish.
+    const all = [...new Set(this.infos.values())];
+    return { all, linked: all.filter((info) => info.links > 1) };
   }
 
   /** Bytes of file content read to hash them, since the table was made. */
@@ -810,8 +821,8 @@ export class AssetTable<T> {
     for (const t of [this.pending, this.recheck, this.dueTimer]) if (t !== null) clearTimeout(t);
     if (this.poll !== null) clearInterval(this.poll);
     if (this.rootCheck !== null) clearInterval(this.rootCheck);
-    if (this.linkedCheck !== null) clearInterval(this.linkedCheck);
-    this.pending = this.recheck = this.dueTimer = this.poll = this.rootCheck = this.linkedCheck = null;
+    if (this.revalidation !== null) clearInterval(this.revalidation);
+    this.pending = this.recheck = this.dueTimer = this.poll = this.rootCheck = this.revalidation = null;
     this.savePending();
   }
 
@@ -1031,7 +1042,7 @@ export class AssetTable<T> {
   private publish(scan: Scan): void {
     const dropped = scan.out instanceof TableDelta ? this.apply(scan.out) : this.replace(scan.out);
     this.racy = scan.racy;
-    this.linkedFiles = null;
+    this.versions = null;
     // Before the start-up scan's cache write, which then keeps saying them.
     const overflowed = this.published === -1 && this.rememberDeparted();
     this.options.published?.(dropped, this.isCurrent);
