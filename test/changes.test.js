@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -259,6 +259,27 @@ test('a file linked elsewhere after it was read (no event), then rewritten throu
     linkSync(join(root, 'single.txt'), join(base, 'backup.txt'));
     writeFileSync(join(base, 'backup.txt'), 'rewritten through the backup');
     await until('the new version, read again', () => table.get('/single.txt').info.etag !== before, 4000);
+  } finally {
+    table.close();
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('the root\'s own events walk the tree only when the root changed, not at each write to a file named as the root', async () => {
+  const base = mkdtempSync(join(tmpdir(), 'xorigin-rootname-'));
+  const root = join(base, 'site');
+  mkdirSync(root);
+  for (let i = 0; i < 50; i++) writeFileSync(join(root, `${i}.txt`), String(i));
+  writeFileSync(join(root, 'site'), 'named as the root');
+  const { table, scanAfter } = await driven(root, { statFile: longAgo });
+  try {
+    writeFileSync(join(root, 'site'), 'written again');
+    // inotify names an event on the root itself by the root's name: the watcher says both.
+    await scanAfter('', 'site');
+    assert.ok(table.lastScan.stated < 5, `a write to /site stat'ed ${table.lastScan.stated} paths`);
+    chmodSync(root, 0o750);
+    await scanAfter('', 'site');
+    assert.ok(table.lastScan.stated > 50, `a chmod of the root stat'ed ${table.lastScan.stated} paths: no walk`);
   } finally {
     table.close();
     rmSync(base, { recursive: true, force: true });

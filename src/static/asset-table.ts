@@ -454,6 +454,8 @@ export class AssetTable<T> {
    * listable again.
    */
   private rootDenied = false;
+  /** The root directory's ctime when the last walk began (-1: unknown). */
+  private rootCtimeNs = -1n;
   /** The mount table as last read (Linux's /proc/self/mountinfo; '' where there is none): see mountedUnder. */
   private mounts = '';
   private watcher: TreeWatch | null = null;
@@ -740,7 +742,11 @@ export class AssetTable<T> {
     } catch (e) {
       // No longer reachable by this process (a parent directory's chmod): walked once, which finds it
       // unlistable and serves nothing until it may be listed again (see rootDenied).
-      if (DENIED.has(errorCode(e))) return !this.rootDenied;
+      if (DENIED.has(errorCode(e))) {
+        const first = !this.rootDenied;
+        this.rootDenied = true; // even before the walk says so: a walk a targeted scan runs may come first
+        return first;
+      }
       return false; // gone for now (rm -rf, then recreated): the walk finds nothing, the next check retries
     }
   }
@@ -754,7 +760,11 @@ export class AssetTable<T> {
       this.watcherWanted = true;
       return true;
     }
-    if (!this.rootDenied) return false;
+    return this.rootDenied && this.rootListable();
+  }
+
+  /** Whether this process may list the root now. */
+  private rootListable(): Promise<boolean> {
     return access(this.rootReal, constants.R_OK | constants.X_OK).then(() => true, () => false);
   }
 
@@ -945,6 +955,7 @@ export class AssetTable<T> {
           scan.racy.clear();
           scan.linked = false;
           scan.dirs = this.watcherWanted ? [] : null;
+          this.rootCtimeNs = await stat(this.rootReal, { bigint: true }).then((r) => r.ctimeNs, () => -1n);
           await this.walk(this.rootReal, '', scan);
           this.linked = scan.linked;
           this.rootDenied = scan.denied.includes('/');
@@ -981,7 +992,12 @@ export class AssetTable<T> {
    */
   private async update(paths: ReadonlySet<string>, scan: Scan, delta: TableDelta): Promise<boolean> {
     for (const rel of paths) {
-      if (rel === '') return false; // the root itself
+      if (rel === '') {
+        // The root itself (see TreeWatcher's event), or a file of the root named as the root is: walked
+        // only when the root's own inode changed (a chmod, a touch), not at every write to that file.
+        if (await this.rootUnchanged()) continue;
+        return false;
+      }
       if (!AssetTable.servable(rel)) continue; // .git, editor swap files: nothing served changes
       const full = join(this.rootReal, rel);
       const urlPath = `/${rel.split(sep).join('/')}`;
@@ -989,7 +1005,14 @@ export class AssetTable<T> {
       let l: BigIntStats | Stats | null;
       let s: BigIntStats | null;
       try {
-        l = await lstat(full).catch(goneOrThrow);
+        let denied = false as boolean;
+        l = await lstat(full).catch((e: unknown) => {
+          denied = DENIED.has(errorCode(e));
+          return goneOrThrow(e);
+        });
+        // The root no longer reachable (a chmod of it or of a parent, which no event reports): walked, where
+        // it is said, and looked at again by the root check until it may be listed (see rootDenied).
+        if (denied && !(await this.rootListable())) return false;
         if (l !== null && !(await this.reachedDirectly(full))) return false;
         s = l === null ? null : await this.statFile(full).catch(goneOrThrow);
       } catch (e) {
@@ -1012,6 +1035,12 @@ export class AssetTable<T> {
     }
     for (const info of scan.racy) if (delta.get(info.urlPath) !== info) scan.racy.delete(info);
     return true;
+  }
+
+  /** True when the root's inode is as the last walk found it (its ctime: every chmod, chown and touch changes it). */
+  private async rootUnchanged(): Promise<boolean> {
+    const ctime = await stat(this.rootReal, { bigint: true }).then((r) => r.ctimeNs, () => -2n);
+    return ctime === this.rootCtimeNs;
   }
 
   /**
