@@ -396,35 +396,27 @@ async function statusBecomes(port, path, status, ms = 8000) {
   }
 }
 
-test('CLI: a root made unreadable while serving, then readable again, is served again (it stayed 404: an event on the root itself was read as a file named like the root)', async (t) => {
-  const base = mkdtempSync(join(tmpdir(), 'xorigin-rootmode-'));
-  t.after(() => rmSync(base, { recursive: true, force: true }));
-  chmodSync(base, 0o755);
-  writeFileSync(join(base, 'a.txt'), 'a');
-  const r = await runCli(['serve', base, '--origin', '*', '--port', '0', '--etag-cache', 'off'], { uid: process.getuid?.() === 0 ? 65534 : undefined });
-  t.after(() => stop(r));
-  assert.equal(r.code, 'listening', r.err);
-  assert.equal((await request(r.port, { path: '/a.txt' })).status, 200);
-  chmodSync(base, 0o000);
-  await statusBecomes(r.port, '/a.txt', 404);
-  chmodSync(base, 0o755);
-  await statusBecomes(r.port, '/a.txt', 200);
-});
-
-test('CLI: a root whose parent directory is made unreachable is 404 until it is reachable again (it kept serving what it could no longer read)', async (t) => {
-  const base = mkdtempSync(join(tmpdir(), 'xorigin-parentmode-'));
-  t.after(() => rmSync(base, { recursive: true, force: true }));
-  chmodSync(base, 0o755);
-  mkdirSync(join(base, 'site'));
-  writeFileSync(join(base, 'site', 'a.txt'), 'a');
-  const r = await runCli(['serve', join(base, 'site'), '--origin', '*', '--port', '0', '--etag-cache', 'off'], { uid: process.getuid?.() === 0 ? 65534 : undefined });
-  t.after(() => stop(r));
-  assert.equal(r.code, 'listening', r.err);
-  chmodSync(base, 0o700);
-  await statusBecomes(r.port, '/a.txt', 404);
-  chmodSync(base, 0o755);
-  await statusBecomes(r.port, '/a.txt', 200);
-});
+// Made unreachable by a chmod of the root itself or of its parent (no event reports the parent's), then restored.
+for (const [what, sub, lockedMode, title] of [
+  ['the root', '', 0o000, 'an event on the root itself was read as a file named like the root'],
+  ['its parent', 'site', 0o700, 'it kept serving what it could no longer read, or stayed 404 once a file was found unreadable first'],
+]) {
+  test(`CLI: a root made unreachable while serving (a chmod of ${what}) is 404, then served again once restored (${title})`, async (t) => {
+    const base = mkdtempSync(join(tmpdir(), 'xorigin-rootmode-'));
+    t.after(() => rmSync(base, { recursive: true, force: true }));
+    chmodSync(base, 0o755);
+    mkdirSync(join(base, sub), { recursive: true });
+    writeFileSync(join(base, sub, 'a.txt'), 'a');
+    const r = await runCli(['serve', join(base, sub), '--origin', '*', '--port', '0', '--etag-cache', 'off'], { uid: process.getuid?.() === 0 ? 65534 : undefined });
+    t.after(() => stop(r));
+    assert.equal(r.code, 'listening', r.err);
+    assert.equal((await request(r.port, { path: '/a.txt' })).status, 200);
+    chmodSync(base, lockedMode);
+    await statusBecomes(r.port, '/a.txt', 404);
+    chmodSync(base, 0o755);
+    await statusBecomes(r.port, '/a.txt', 200);
+  });
+}
 
 test('CLI: a symlinked root switched to a release this process may not list, then fixed, is served and watched again', async (t) => {
   const base = mkdtempSync(join(tmpdir(), 'xorigin-rootswitch-'));
