@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -283,6 +283,26 @@ test('the root\'s own events walk the tree only when the root changed, not at ea
   } finally {
     table.close();
     rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('the same bytes read again after a chmod keep their Last-Modified, a constant stamp mtime too (it was dated anew)', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
+  writeFileSync(join(root, 'index.js'), 'module.exports = 1;');
+  utimesSync(join(root, 'index.js'), new Date('1985-10-26T08:15:00Z'), new Date('1985-10-26T08:15:00Z')); // npm's stamp
+  const { table, scanAfter } = await driven(root);
+  try {
+    const before = table.get('/index.js').info;
+    await new Promise((r) => setTimeout(r, 1100)); // a read now falls in a later second
+    chmodSync(join(root, 'index.js'), 0o600);
+    await scanAfter('index.js');
+    const after = table.get('/index.js').info;
+    assert.notEqual(after, before, 'read again (its ctime changed)');
+    assert.equal(after.etag, before.etag);
+    assert.equal(after.lastModifiedText, before.lastModifiedText);
+  } finally {
+    table.close();
+    rmSync(root, { recursive: true, force: true });
   }
 });
 

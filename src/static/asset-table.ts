@@ -1420,7 +1420,11 @@ export class AssetTable<T> {
     const sibling = known === undefined && prior?.etag !== read.etag ? this.siblingsServed(urlPath) : undefined;
     if (prior === undefined) return [read, sibling, undefined];
     if (prior.etag !== read.etag) return [read, Math.max(prior.lastModified, sibling ?? 0), undefined];
-    return [read, sibling, previous === undefined ? prior.lastModified : undefined];
+    // The same bytes read again after a chmod, a touch, a new link (a ctime change): the representation
+    // did not change, so neither does its date (a stamped mtime would otherwise be dated anew at each read,
+    // and an If-Modified-Since revalidation get 200 for bytes it holds).
+    if (previous !== undefined) return [{ ...read, lastModified: previous.lastModified }, sibling, undefined];
+    return [read, sibling, prior.lastModified];
   }
 
   /**
