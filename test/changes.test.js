@@ -242,6 +242,10 @@ test('a file with another name outside the root, rewritten in place through that
     writeFileSync(join(base, 'elsewhere.txt'), 'version 2, longer'); // the same inode: O_TRUNC, no rename
     await until('the new version, read again', () => table.get('/sub/font.txt').info.etag !== before, 2500);
     assert.equal(table.get('/sub/font.txt').info.size, 'version 2, longer'.length);
+    // Its new version is looked at as soon, not only once the lists are made again (every 10 s).
+    const second = table.get('/sub/font.txt').info.etag;
+    writeFileSync(join(base, 'elsewhere.txt'), 'version 3');
+    await until('the third version, read again', () => table.get('/sub/font.txt').info.etag !== second, 2500);
   } finally {
     table.close();
     rmSync(base, { recursive: true, force: true });
