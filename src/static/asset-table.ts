@@ -976,7 +976,7 @@ export class AssetTable<T> {
           scan.racy.clear();
           scan.linked = false;
           scan.dirs = this.watcherWanted ? [] : null;
-          this.rootCtimeNs = await stat(this.rootReal, { bigint: true }).then((r) => r.ctimeNs, () => -1n);
+          this.rootCtimeNs = await this.rootCtime();
           await this.walk(this.rootReal, '', scan);
           this.linked = scan.linked;
           this.rootDenied = scan.denied.includes('/');
@@ -1060,8 +1060,13 @@ export class AssetTable<T> {
 
   /** True when the root's inode is as the last walk found it (its ctime: every chmod, chown and touch changes it). */
   private async rootUnchanged(): Promise<boolean> {
-    const ctime = await stat(this.rootReal, { bigint: true }).then((r) => r.ctimeNs, () => -2n);
-    return ctime === this.rootCtimeNs;
+    const ctime = await this.rootCtime();
+    return ctime !== -1n && ctime === this.rootCtimeNs;
+  }
+
+  /** The root directory's ctime now (-1: it cannot be stat'ed). */
+  private rootCtime(): Promise<bigint> {
+    return stat(this.rootReal, { bigint: true }).then((r) => r.ctimeNs, () => -1n);
   }
 
   /**
