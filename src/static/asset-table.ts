@@ -347,6 +347,14 @@ function childPath(dir: string, name: string): string {
 }
 
 /** Removes an entry and, if it was a directory, every entry under it (and its index). */
+/** True when a directory above `rel` (not the root: it is walked only when it changed) is one of `paths`. */
+function hasAncestorIn(rel: string, paths: ReadonlySet<string>): boolean {
+  for (let end = rel.lastIndexOf(sep); end > 0; end = rel.lastIndexOf(sep, end - 1)) {
+    if (paths.has(rel.slice(0, end))) return true;
+  }
+  return false;
+}
+
 function removeUnder(out: TableDelta, urlPath: string): void {
   out.delete(urlPath);
   if (!out.mayHoldUnder(urlPath)) return; // a new path, or a file's: nothing to look for
@@ -1020,6 +1028,7 @@ export class AssetTable<T> {
         return false;
       }
       if (!AssetTable.servable(rel)) continue; // .git, editor swap files: nothing served changes
+      if (hasAncestorIn(rel, paths)) continue; // looked at (walked, or dropped with it) as part of it
       const full = join(this.rootReal, rel);
       const urlPath = `/${rel.split(sep).join('/')}`;
       scan.stated++;

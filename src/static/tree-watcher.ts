@@ -60,7 +60,8 @@ export function limitMessage(code: string, watched: number): string {
  * batch per event-loop turn.
  *
  * Events: `onChange(event, path)`, `path` relative to the root (`fonts/a.woff2`; `''` the root directory itself), or null when the
- * platform did not say which. `'error'` (once, then the watcher is closed) when the kernel refuses a
+ * platform did not say which. A directory that appeared (or came back: a chmod of one is said so) is
+ * reported again, as itself, once it is watched; what is in it is the caller's to walk. `'error'` (once, then the watcher is closed) when the kernel refuses a
  * watch for want of resources (ENOSPC, EMFILE: see `limitMessage`); the caller then has to look for
  * changes some other way. Symlinks are never followed: a symlinked directory raises no event here,
  * only its target, at its own path, when that is under the root.
@@ -87,7 +88,7 @@ export class TreeWatcher {
   private closed = false;
   /**
    * Directories waiting for their watch (a batch per turn). `list`: list it once watched; `report`: and
-   * report what is in it (a directory that appeared after start, not one of the initial walk).
+   * then report it (a directory that appeared after start, not one of the initial walk).
    */
   private queue: Queued[] = [];
   /** The first item of `queue` not opened yet (an index, not shift(): a tree may queue 100,000 directories). */
@@ -155,9 +156,9 @@ export class TreeWatcher {
   }
 
   /**
-   * Watches one directory, then (when `list`) lists it: what was created in it before its watch
-   * existed is reported, and its subdirectories get theirs. Watch first, list second, so nothing
-   * written in between goes unseen.
+   * Watches one directory, then (when `list`) lists it: the directory is reported once its watch
+   * exists (so what was created in it before is looked at by the caller's walk of it), and its
+   * subdirectories get theirs. Watch first, report second, so nothing written in between goes unseen.
    */
   private open({ rel, list, report }: Queued, throwing: boolean): void {
     if (this.closed || this.watches.has(rel)) return;
@@ -203,11 +204,15 @@ export class TreeWatcher {
       } catch {
         return; // gone already: its parent's event says so
       }
+      if (this.closed) return;
+      // The directory itself, once: what is in it is the caller's to walk. Named child by child, a chmod
+      // of a directory of 1,000 files (inotify says it as a name that went away and came back) was 1,000
+      // changes, more than a caller looks at one by one, and it walked the whole tree.
+      if (report) this.onChange('rename', rel);
       for (const entry of entries) {
-        if (this.closed) return;
-        const child = rel === '' ? entry.name : `${rel}${sep}${entry.name}`;
-        if (report) this.onChange('rename', child);
-        if (entry.isDirectory() && !this.ignore(entry.name, rel)) this.enqueue({ rel: child, list: true, report });
+        if (entry.isDirectory() && !this.ignore(entry.name, rel)) {
+          this.enqueue({ rel: rel === '' ? entry.name : `${rel}${sep}${entry.name}`, list: true, report });
+        }
       }
     } finally {
       this.listing--;
