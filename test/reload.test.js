@@ -923,21 +923,17 @@ test('CLI --workers 2: a worker whose reload fails on an unexpected error exits 
   const B = 'https://b.example';
   const flag = join(dir, 'fault');
   // In one worker, the first reload after the flag appears throws a TypeError once the new policy is
-  // swapped in (setting node's keep-alive timeout, next in server.reload).
+  // swapped in (retiming the connections' timeouts, next in server.reload).
   const r = await runCliWithHook(t, dir, `
 import cluster from 'node:cluster';
 import fs from 'node:fs';
-import http from 'node:http';
-const KEY = Symbol('keepAliveTimeout');
-if (cluster.isWorker) Object.defineProperty(http.Server.prototype, 'keepAliveTimeout', {
-  configurable: true,
-  get() { return this[KEY]; },
-  set(v) {
-    // Whichever worker unlinks the flag throws: one worker, once.
-    try { fs.unlinkSync(${JSON.stringify(flag)}); } catch { this[KEY] = v; return; }
-    throw new TypeError('injected fault while applying');
-  },
-});
+import { ConnectionTimeouts } from ${JSON.stringify(new URL('../dist/static/connection-timeouts.js', import.meta.url).href)};
+const retime = ConnectionTimeouts.prototype.retime;
+if (cluster.isWorker) ConnectionTimeouts.prototype.retime = function (ms) {
+  // Whichever worker unlinks the flag throws: one worker, once.
+  try { fs.unlinkSync(${JSON.stringify(flag)}); } catch { return retime.call(this, ms); }
+  throw new TypeError('injected fault while applying');
+};
 `, ['serve', '--config', config, '--port', '0', '--workers', '2']);
   t.after(() => stopCli(r));
   assert.equal(r.code, 'listening', r.err);

@@ -5,7 +5,7 @@ import type { ClientErrorContext } from './client-error.js';
 import { resetByServer, type StreamTracker } from './http2-exchange.js';
 import { SlotTable } from './slot-table.js';
 import { SweepClock } from './sweep-clock.js';
-import { unsentBytes } from './send-timeouts.js';
+import { unsentBytes } from './connection-timeouts.js';
 
 /**
  * The HTTP/2 limits the server announces (SETTINGS) or enforces, chosen rather than inherited:
@@ -385,7 +385,7 @@ export class Http2Sessions implements StreamTracker {
     }
     // A connection with a stream and no traffic at all for the send timeout is cut by the sweep
     // (SessionState.quiet), not by node:http2's `timeout` (0 here; the HTTP/1.x side has its own,
-    // SendTimeouts).
+    // ConnectionTimeouts).
     const state = new SessionState(session, this.timeouts, this.log);
     this.sessions.set(session, state);
     // Node closes the session on a GOAWAY it receives: this runs first.

@@ -1,4 +1,4 @@
-import type { Server as HttpServer } from 'node:http';
+import type { RequestListener, Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
@@ -33,15 +33,15 @@ export const HANDSHAKE_TIMEOUT = 10_000;
  * `common`: the node:http options every server gets; `clientErrors`: what the answer to a plain
  * HTTP request on this port needs (plain-http-on-tls.ts).
  */
-export function createSecureNodeServer(config: ResolvedServerOptions, material: TlsMaterial, handler: StaticHandler, common: { connectionsCheckingInterval: number; requireHostHeader: boolean }, clientErrors: ClientErrorContext): SecureServer {
+export function createSecureNodeServer(config: ResolvedServerOptions, material: TlsMaterial, { handler, http1 }: { handler: StaticHandler; http1: RequestListener }, common: { connectionsCheckingInterval: number; requireHostHeader: boolean }, clientErrors: ClientErrorContext): SecureServer {
   const tls = { cert: material.cert, key: material.key, handshakeTimeout: HANDSHAKE_TIMEOUT, ...resumptionOptions(ticketKeysForProcess()) };
   if (!config.http2) {
-    const server = createHttpsServer({ ...common, ...tls }, handler);
+    const server = createHttpsServer({ ...common, ...tls }, http1);
     prepareHttp1OverTls(server);
     const unstarted = answerPlainHttp(server, HANDSHAKE_TIMEOUT, clientErrors);
     return { node: server as unknown as HttpServer, sessions: null, unstarted };
   }
-  const server = createSecureServer({ ...tls, allowHTTP1: true, settings: HTTP2_LIMITS.settings, maxHeaderListPairs: HTTP2_LIMITS.maxHeaderListPairs, maxSessionMemory: HTTP2_LIMITS.maxSessionMemory }, handler as never);
+  const server = createSecureServer({ ...tls, allowHTTP1: true, settings: HTTP2_LIMITS.settings, maxHeaderListPairs: HTTP2_LIMITS.maxHeaderListPairs, maxSessionMemory: HTTP2_LIMITS.maxSessionMemory }, http1 as never);
   prepareHttp1OverTls(server);
   const unstarted = answerPlainHttp(server, HANDSHAKE_TIMEOUT, clientErrors);
   // The HTTP/1.1 side of this server reads these as node:http does; they are not constructor options here.

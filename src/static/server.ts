@@ -1,10 +1,9 @@
-import { createServer as createHttpServer, ServerResponse, type IncomingMessage, Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, ServerResponse, type IncomingMessage, type RequestListener, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Http2SecureServer } from 'node:http2';
 import type { Server as NetServer, Socket } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
-import { SendTimeouts } from './send-timeouts.js';
-import { closeIdleAfterPoll } from './keep-alive-expiry.js';
+import { ConnectionTimeouts } from './connection-timeouts.js';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
 import { answerClientError, closeAfterAnswer, type ClientErrorContext } from './client-error.js';
 import { closeLingering, closeWhenAnswered, lingerWhenClosedSoon, markLingering, stopLingering } from './lingering-close.js';
@@ -64,13 +63,14 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
     log: () => config.log,
     logFormat: () => config.logFormat,
   };
-  const { node, sessions, unstarted } = await createNodeServer(config, handler, clientErrors);
-  applyHttp1Timeouts(node, config);
-  closeIdleAfterPoll(node);
-  const sends = watchSends(node, config);
+  const keepAlive = { ms: config.keepAliveTimeout };
+  const http1 = http1Listener(handler, keepAlive);
+  const { node, sessions, unstarted } = await createNodeServer(config, handler, http1, clientErrors);
+  applyHttp1Timeouts(node);
+  const timeouts = watchConnections(node, config);
   closeHttp1Lingering(node, config);
   node.on('clientError', answerClientError(clientErrors));
-  answerHttp1Oddities(node, handler);
+  answerHttp1Oddities(node, http1);
   node.on('close', () => handler.close());
   const server = node as unknown as XoriginServer;
   Object.defineProperty(server, 'root', { value: handler.root });
@@ -81,8 +81,8 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
     const fresh = validate(next);
     const report = planReload(given, next, config, fresh);
     handler.reconfigure(fresh);
-    applyHttp1Timeouts(node, fresh);
-    sends.timeout = fresh.sendTimeout;
+    timeouts.retime({ send: fresh.sendTimeout, keepAlive: fresh.keepAliveTimeout });
+    keepAlive.ms = fresh.keepAliveTimeout;
     sessions?.retime({ keepAlive: fresh.keepAliveTimeout, send: fresh.sendTimeout });
     if (fresh.tls !== null && config.tls !== null) renewCertificate(node as unknown as TlsServer, fresh.tls);
     config = keepRestartOnly(config, fresh);
@@ -106,14 +106,27 @@ function renewCertificate(server: TlsServer, tls: TlsMaterial): void {
  * Plain HTTP/1.1; with TLS, HTTP/2 and HTTP/1.1 by ALPN, or HTTPS/1.1 only (secure-server.ts,
  * loaded only then).
  */
-async function createNodeServer(config: ResolvedServerOptions, handler: StaticHandler, clientErrors: ClientErrorContext): Promise<SecureServer> {
+async function createNodeServer(config: ResolvedServerOptions, handler: StaticHandler, http1: RequestListener, clientErrors: ClientErrorContext): Promise<SecureServer> {
   // Timeouts are enforced by a periodic sweep (default every 30 s, which made the 10 s headers
   // timeout up to 40 s): sweep every second.
   // requireHostHeader: the handler answers a missing Host itself, with the CORS headers (hostValid).
   const common = { connectionsCheckingInterval: 1000, requireHostHeader: false };
-  if (config.tls === null) return { node: createHttpServer(common, handler), sessions: null, unstarted: null };
+  if (config.tls === null) return { node: createHttpServer(common, http1), sessions: null, unstarted: null };
   const { createSecureNodeServer } = await import('./secure-server.js');
-  return createSecureNodeServer(config, config.tls, handler, common, clientErrors);
+  return createSecureNodeServer(config, config.tls, { handler, http1 }, common, clientErrors);
+}
+
+/**
+ * What node:http calls for an HTTP/1.x request: the handler, once the response knows the keep-alive
+ * timeout its `Keep-Alive: timeout=N` field states. node:http copies it from the server's
+ * keepAliveTimeout, which is 0 here (see applyHttp1Timeouts); clients such as undici read the field
+ * to stop reusing a connection before the server closes it. `keepAlive.ms` changes with a reload.
+ */
+function http1Listener(handler: StaticHandler, keepAlive: { ms: number }): RequestListener {
+  return (req, res) => {
+    (res as ServerResponse & { _keepAliveTimeout: number })._keepAliveTimeout = keepAlive.ms;
+    handler(req, res);
+  };
 }
 
 /**
@@ -126,7 +139,7 @@ async function createNodeServer(config: ResolvedServerOptions, handler: StaticHa
  *   (its bytes after the head would be tunnel data, not HTTP); behind answers still being written,
  *   no answer, and the connection closes after them.
  */
-function answerHttp1Oddities(node: NodeServer, handler: StaticHandler): void {
+function answerHttp1Oddities(node: NodeServer, handler: RequestListener): void {
   node.on('checkExpectation', handler);
   // `Expect: 100-continue` is answered at once, with no interim 100 (RFC 9110 §10.1.1 lets a server
   // that sends a final status omit it): nothing here reads a request body, so node's default 100
@@ -152,7 +165,7 @@ function answerHttp1Oddities(node: NodeServer, handler: StaticHandler): void {
 }
 
 /** The HTTP/1.x limits and timeouts (the HTTP/2 secure server applies them to its HTTP/1.1 connections too). */
-function applyHttp1Timeouts(server: NodeServer, config: ResolvedServerOptions): void {
+function applyHttp1Timeouts(server: NodeServer): void {
   const s = server as unknown as HttpServer & { httpAllowHalfOpen: boolean };
   // A client may half-close after sending its requests (`printf ... | nc -N`): answer them all,
   // then close. Node's default drops every response not written synchronously on the FIN. The
@@ -166,20 +179,23 @@ function applyHttp1Timeouts(server: NodeServer, config: ResolvedServerOptions): 
   // Slow or stalled clients must not hold sockets forever.
   s.headersTimeout = 10_000;
   s.requestTimeout = 30_000;
-  s.keepAliveTimeout = config.keepAliveTimeout;
-  // The send timeout is SendTimeouts' (see watchSends), not node:http's socket inactivity timer.
+  // The keep-alive and send timeouts are ConnectionTimeouts' (see watchConnections), not node:http's
+  // socket inactivity timer, armed and cleared at every request; the Keep-Alive field that says the
+  // timeout is the handler's to set (StaticHandler.keepAliveTimeout).
+  s.keepAliveTimeout = 0;
   s.timeout = 0;
 }
 
 /**
- * Every HTTP/1.x connection under the send timeout (send-timeouts.ts). Over TLS the connection
- * watched is the TLS socket, where responses queue; an HTTP/2 connection's output never queues
- * there (node:http2 writes to the TLS layer itself), and its streams are watched by Http2Sessions.
+ * Every connection under the send and keep-alive timeouts (connection-timeouts.ts). Over TLS the
+ * connection watched is the TLS socket, where responses queue; an HTTP/2 connection's output never
+ * queues there (node:http2 writes to the TLS layer itself), and its streams and idle time are
+ * watched by Http2Sessions.
  */
-function watchSends(node: NodeServer, config: ResolvedServerOptions): SendTimeouts {
-  const sends = new SendTimeouts(config.sendTimeout);
-  node.on(config.tls === null ? 'connection' : 'secureConnection', (socket: Socket) => sends.add(socket));
-  return sends;
+function watchConnections(node: NodeServer, config: ResolvedServerOptions): ConnectionTimeouts {
+  const timeouts = new ConnectionTimeouts({ send: config.sendTimeout, keepAlive: config.keepAliveTimeout });
+  node.on(config.tls === null ? 'connection' : 'secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => timeouts.add(socket, socket.alpnProtocol !== 'h2'));
+  return timeouts;
 }
 
 /**

@@ -1,11 +1,16 @@
-// The HTTP/1.x send timeout (send-timeouts.ts): progress is any byte the kernel took, including
+// The HTTP/1.x send timeout (connection-timeouts.ts): progress is any byte the kernel took, including
 // part of one large write, which neither writableLength nor bytesWritten show until it is all out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { SendTimeouts } from '../dist/static/send-timeouts.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '../dist/index.js';
+import { ConnectionTimeouts } from '../dist/static/connection-timeouts.js';
+import { closeAfterPoll } from '../dist/static/keep-alive-expiry.js';
 import { testCertificate } from './transports.js';
 
 /**
@@ -29,7 +34,7 @@ function writingSocket(overTls) {
 
 for (const overTls of [false, true]) {
   test(`a write the kernel keeps taking part of is progress; one it stops taking is cut (${overTls ? 'TLS' : 'TCP'})`, async () => {
-    const timeouts = new SendTimeouts(400);
+    const timeouts = new ConnectionTimeouts({ send: 400, keepAlive: 60_000 });
     const { socket, tcp } = writingSocket(overTls);
     timeouts.add(socket);
     // 2 s of partial writes, 40 ms apart: five times the timeout.
@@ -102,7 +107,7 @@ function stepWallClock(byMs) {
 /** A stuck connection under a send timeout of `timeoutMs`, once a first sweep has seen it stuck. */
 async function sweptOnce(timeoutMs) {
   const socket = stuckSocket();
-  new SendTimeouts(timeoutMs).add(socket);
+  new ConnectionTimeouts({ send: timeoutMs, keepAlive: 60_000 }).add(socket);
   await until('a first sweep', () => socket.looks >= 1);
   return socket;
 }
@@ -132,4 +137,99 @@ test('a wall clock set back an hour does not keep a stalled connection open for 
     restore();
     socket.destroy();
   }
+});
+
+// The keep-alive timeout, enforced by the same sweep (node:http's own timer cost ~2,000 instructions
+// per request): an idle connection after a response closes at the timeout, never before, at most two
+// sweeps (2 × 1/4 of it) after; reading part of a next request is activity, as it was for node's timer.
+
+async function keepAliveServer(t, keepAliveTimeout) {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-keepalive-'));
+  writeFileSync(join(root, 'a.txt'), 'hello');
+  const server = await serve({ root, etagCache: 'off', keepAliveTimeout, sendTimeout: 60_000 });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    await server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  });
+  return server;
+}
+
+/** A raw connection; `answered()` resolves at the end of the next whole answer, `closed` when the server closes. */
+function rawConnection(port) {
+  const socket = net.connect(port, '127.0.0.1');
+  let text = '';
+  let waiting = null;
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk) => {
+    text += chunk;
+    if (waiting !== null && /\r\n\r\nhello$/.test(text)) {
+      waiting(text);
+      waiting = null;
+      text = '';
+    }
+  });
+  socket.on('error', () => {});
+  const closed = new Promise((resolve) => socket.on('close', () => resolve(performance.now())));
+  return { socket, closed, answered: () => new Promise((resolve) => (waiting = resolve)) };
+}
+
+test('an idle keep-alive connection closes at the keep-alive timeout after its response, not before, within two sweeps after', async (t) => {
+  const server = await keepAliveServer(t, 800);
+  const c = rawConnection(server.address().port);
+  const answer = c.answered();
+  c.socket.write('GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.match(await answer, /\r\nKeep-Alive: timeout=0\r\n/i, 'the field says the timeout (floor of 0.8 s, as node:http)');
+  const at = performance.now();
+  const closedAfter = (await c.closed) - at;
+  assert.ok(closedAfter >= 790 && closedAfter <= 800 + 2 * 200 + 300, `closed ${Math.round(closedAfter)} ms after the response (timeout 800 ms, swept every 200 ms)`);
+});
+
+test('a next request read a byte at a time keeps the connection past the keep-alive timeout, and is answered', async (t) => {
+  const server = await keepAliveServer(t, 400);
+  const c = rawConnection(server.address().port);
+  let answer = c.answered();
+  c.socket.write('GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+  await answer;
+  let gone = false;
+  void c.closed.then(() => (gone = true));
+  answer = c.answered();
+  // 1.5 s of a head dripped every 150 ms: nearly four keep-alive timeouts, never one of silence.
+  for (const part of ['GET /a', '.txt', ' HTTP', '/1.1', '\r\nHo', 'st: ', 'x\r\n', 'Orig', 'in: h', 'ttps://a', '.example\r\n']) {
+    c.socket.write(part);
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(gone, false, 'closed while the next request was coming in');
+  }
+  c.socket.write('\r\n');
+  assert.match(await answer, /^HTTP\/1\.1 200 /);
+  c.socket.destroy();
+});
+
+test('a reload that changes the keep-alive timeout applies to HTTP/1.1 connections already idle, and to the Keep-Alive field', async (t) => {
+  const server = await keepAliveServer(t, 60_000);
+  const c = rawConnection(server.address().port);
+  const answer = c.answered();
+  c.socket.write('GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.match(await answer, /\r\nKeep-Alive: timeout=60\r\n/i);
+  const root = server.root;
+  server.reload({ root, etagCache: 'off', keepAliveTimeout: 300, sendTimeout: 60_000 });
+  const reloadedAt = performance.now();
+  const closedAfter = (await c.closed) - reloadedAt;
+  assert.ok(closedAfter <= 2000, `closed ${Math.round(closedAfter)} ms after the reload (new timeout 300 ms)`);
+  const d = rawConnection(server.address().port);
+  const next = d.answered();
+  d.socket.write('GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.match(await next, /\r\nKeep-Alive: timeout=0\r\n/i, 'the field says the new timeout');
+  d.socket.destroy();
+});
+
+test('the close at the keep-alive timeout waits for the poll: a request read in that loop turn keeps the connection', async () => {
+  const socket = (bytesRead) => Object.assign(new EventEmitter(), { bytesRead, destroyed: false, destroy() { this.destroyed = true; } });
+  const quiet = socket(100);
+  const spoken = socket(100);
+  closeAfterPoll(quiet);
+  closeAfterPoll(spoken);
+  spoken.bytesRead += 40; // what the poll phase reads before the check phase runs closeAfterPoll's immediate
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual([quiet.destroyed, spoken.destroyed], [true, false]);
 });

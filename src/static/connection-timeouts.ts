@@ -1,0 +1,154 @@
+import type { Socket } from 'node:net';
+import { closeAfterPoll } from './keep-alive-expiry.js';
+import { SlotTable } from './slot-table.js';
+import { SweepClock } from './sweep-clock.js';
+import { answering, type Http1Socket } from './unread-request-timeout.js';
+
+/** What a sweep last saw of a connection. */
+interface Progress {
+  queued: number;
+  written: number;
+  unsent: number;
+  /**
+   * Since when its queued output has not moved: SweepClock ms, -1 for nothing queued. Monotonic, as
+   * the sweep's timer: on the wall clock, a step forward of an hour cut every connection a client
+   * paused for one sweep, and a step back kept a stalled one open for the hour. And without the
+   * server's own pauses (see sweep-clock.ts).
+   */
+  since: number;
+  /** False for an HTTP/2 connection: node:http2 times its idle sessions (Http2Sessions), not this. */
+  readonly keptAlive: boolean;
+  /** Its bytesRead at the last sweep. */
+  read: number;
+  /** Since when it has been idle between requests (SweepClock ms), -1 when not. */
+  idleSince: number;
+}
+
+/** The timeouts a sweep enforces, in ms. */
+export interface Http1Timeouts {
+  /** Queued output that has not moved for this long closes the connection (nginx's `send_timeout`). */
+  readonly send: number;
+  /** A connection idle for this long after a response closes (node:http's `keepAliveTimeout`). */
+  readonly keepAlive: number;
+}
+
+/** A socket's handle; over TLS, a TLSWrap, whose `_parent` is the TCP handle under it. */
+interface Handle {
+  readonly writeQueueSize?: number;
+  readonly _parent?: Handle;
+}
+
+/**
+ * The bytes libuv still holds for the connection's TCP handle: they shrink with every partial write
+ * the kernel takes, while writableLength and bytesWritten move only when a whole chunk is out (a
+ * body held in memory, up to smallFileLimit, is one chunk). Node's own socket timeout reads the same count.
+ */
+export function unsentBytes(socket: Socket): number {
+  const h = (socket as unknown as { _handle?: Handle | null })._handle;
+  if (h == null) return 0;
+  return (h._parent ?? h).writeQueueSize ?? 0;
+}
+
+/** The sweep's period: a quarter of the shorter timeout, within [25 ms, 1 s]. */
+const periodFor = (t: Http1Timeouts): number => Math.min(1000, Math.max(25, Math.floor(Math.min(t.send, t.keepAlive) / 4)));
+
+/**
+ * The timeouts of HTTP/1.x connections, checked by a periodic sweep over them instead of node:http's
+ * socket inactivity timer, which re-arms a timer on every read and write, and for its keep-alive
+ * timeout makes a new one (a Timeout and a bound function) at the end of every response and clears
+ * it at the next request: ~2,000 of a 1-byte GET's ~73,000 instructions (bench/instructions.js).
+ * - The send timeout, as nginx's `send_timeout`: a connection whose queued output has not moved (the
+ *   client took no byte of it, not even part of a chunk) for the timeout is closed, which closes its
+ *   responses and releases what they held.
+ * - The keep-alive timeout: a connection that has had a response, has none under way and has read
+ *   nothing for the timeout is closed (after node has read what waits on it: keep-alive-expiry.ts).
+ *   A request's head and body stay node's to time (headersTimeout, requestTimeout).
+ * Either closes a connection between the timeout and the timeout plus two periods of the sweep (a
+ * period: a quarter of the shorter timeout, at most 1 s) after it stopped; never before.
+ */
+export class ConnectionTimeouts {
+  /** Not a Map: a connection per request (`Connection: close`) is churn too (see slot-table.ts). */
+  private readonly watched = new SlotTable<Socket, Progress>();
+  private sweeper: NodeJS.Timeout | null = null;
+  private readonly clock: SweepClock;
+
+  constructor(private ms: Http1Timeouts) {
+    this.clock = new SweepClock(periodFor(ms));
+  }
+
+  /** Changes the timeouts (a reload); connections already open get them from the next sweep. */
+  retime(ms: Http1Timeouts): void {
+    this.ms = ms;
+    if (this.sweeper === null) return;
+    clearInterval(this.sweeper);
+    this.sweeper = null;
+    this.clock.stopped();
+    this.start();
+  }
+
+  /** Watches a connection until it closes; `keptAlive` false for one speaking HTTP/2. */
+  add(socket: Socket, keptAlive = true): void {
+    const slot = this.watched.add(socket, { queued: 0, written: 0, unsent: 0, since: -1, keptAlive, read: 0, idleSince: -1 });
+    socket.once('close', () => this.watched.remove(slot, socket));
+    this.start();
+  }
+
+  private start(): void {
+    if (this.sweeper !== null) return;
+    this.clock.periodMs = periodFor(this.ms);
+    this.sweeper = setInterval(() => this.sweep(), this.clock.periodMs);
+    this.sweeper.unref();
+  }
+
+  private sweep(): void {
+    const now = this.clock.tick();
+    this.watched.forEach((socket, p) => {
+      if (socket.writableLength === 0) {
+        p.since = -1;
+        if (p.keptAlive) this.checkIdle(socket, p, now);
+      } else {
+        p.idleSince = -1;
+        this.checkSend(socket, p, now);
+      }
+    });
+    if (this.watched.size === 0 && this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+      this.clock.stopped();
+    }
+  }
+
+  private checkSend(socket: Socket, p: Progress, now: number): void {
+    const queued = socket.writableLength;
+    const written = socket.bytesWritten;
+    const unsent = unsentBytes(socket);
+    if (p.since === -1 || queued !== p.queued || written !== p.written || unsent !== p.unsent) {
+      p.queued = queued;
+      p.written = written;
+      p.unsent = unsent;
+      p.since = now;
+    } else if (now - p.since >= this.ms.send) {
+      socket.destroy();
+    }
+  }
+
+  /**
+   * Idle: answered before (node's keep-alive timer starts at the end of a response; a connection
+   * that never had one is under the head timeout), no response under way or queued, not closing
+   * (an ended one is lingering-close.ts's), and nothing read since the last sweep (part of a next
+   * request counts: node's inactivity timer restarted at each read too). Counted from the first
+   * sweep that saw it so, which is after the connection's last activity.
+   */
+  private checkIdle(socket: Socket, p: Progress, now: number): void {
+    const read = socket.bytesRead;
+    if (socket.bytesWritten === 0 || socket.writableEnded || answering(socket as unknown as Http1Socket) !== null) {
+      p.read = read;
+      p.idleSince = -1;
+    } else if (read !== p.read || p.idleSince === -1) {
+      p.read = read;
+      p.idleSince = now;
+    } else if (now - p.idleSince >= this.ms.keepAlive) {
+      closeAfterPoll(socket);
+    }
+  }
+}
