@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -122,6 +122,30 @@ describe('changes cost what changed', () => {
       t.close();
     }
   });
+
+  test('a directory that arrives holding a symlink (mv, cp -a, tar -x: only the directory is named) makes the tree walked, so the link follows its target', async () => {
+    const t = await setup();
+    try {
+      const outside = mkdtempSync(join(tmpdir(), 'xorigin-stage-'));
+      mkdirSync(join(outside, 'new'));
+      writeFileSync(join(outside, 'new', 'plain.txt'), 'plain');
+      symlinkSync('../d1/f1.txt', join(outside, 'new', 'link.txt'));
+      symlinkSync('../d1/later.txt', join(outside, 'new', 'dangling.txt'));
+      renameSync(join(outside, 'new'), join(t.root, 'new'));
+      rmSync(outside, { recursive: true });
+      t.emit('new');
+      await until('new/ served', () => t.table.info('/new/plain.txt') !== undefined);
+      assert.equal(t.table.info('/new/link.txt').etag, etagOf('1/1'));
+      writeFileSync(join(t.root, 'd1', 'f1.txt'), 'through the link');
+      writeFileSync(join(t.root, 'd1', 'later.txt'), 'later');
+      t.emit('d1/f1.txt');
+      t.emit('d1/later.txt');
+      await until('the link follows its target', () => t.table.info('/new/link.txt').etag === etagOf('through the link'));
+      assert.equal(t.table.info('/new/dangling.txt')?.etag, etagOf('later'), 'a link whose target came later is served');
+    } finally {
+      t.close();
+    }
+  });
 });
 
 test('with the real watcher, an edit in a 200-file tree is served fresh after a look at a few paths', async () => {
@@ -168,6 +192,31 @@ test('a chmod or touch of a directory of 1,200 files walks that directory, not t
       assert.deepEqual(scans.slice(from).map((scan) => scan.hashed), stated.map(() => 0), `${what}: nothing read again`);
       assert.equal(table.info('/big/1199.txt').etag, etagOf('big 1199'));
     }
+  } finally {
+    table.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a chmod of a directory of 1,100 directories walks that directory, not the tree: the directories named again under it do not count as 1,100 changes', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
+  mkdirSync(join(root, 'rest'));
+  for (let i = 0; i < 1500; i++) writeFileSync(join(root, 'rest', `${i}.txt`), `rest ${i}`);
+  for (let i = 0; i < 1100; i++) {
+    mkdirSync(join(root, 'wide', `d${i}`), { recursive: true });
+    writeFileSync(join(root, 'wide', `d${i}`, 'index.html'), `wide ${i}`);
+  }
+  const scans = [];
+  const table = new AssetTable(root, { statFile: longAgo, published: () => queueMicrotask(() => scans.push(table.lastScan)) }, (info) => info);
+  try {
+    await table.open();
+    const from = scans.length;
+    chmodSync(join(root, 'wide'), 0o750);
+    await until('a scan after the chmod', () => scans.length > from);
+    await new Promise((r) => setTimeout(r, 1000)); // the watcher's listings of the 1,100 directories, and their scans
+    const stated = scans.slice(from).map((scan) => scan.stated);
+    assert.ok(Math.max(...stated) <= 2300, `paths stat'ed per scan ${stated.join(', ')} (wide: 2,201; a walk of the tree: 3,702)`);
+    assert.equal(table.info('/wide/d1099/').etag, etagOf('wide 1099'));
   } finally {
     table.close();
     rmSync(root, { recursive: true, force: true });

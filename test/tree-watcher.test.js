@@ -83,6 +83,28 @@ describe('tree watcher', () => {
     }
   });
 
+  test('closed by its listener on the report of a new directory, it stops: nothing left queued, no turn spent', async () => {
+    const root = makeTree();
+    // Closed on n's second mention: the report once it is listed, with n/sub still to be queued.
+    let mentions = 0;
+    const w = new TreeWatcher(root, (event, path) => {
+      if (path === 'n' && ++mentions === 2) w.close();
+    }, { dirs: ['', 'd0', 'd1', 'd2', 'd3', 'd4', rel('d0', 'sub')] });
+    try {
+      await w.ready();
+      mkdirSync(join(root, 'n', 'sub'), { recursive: true });
+      await new Promise((r) => setTimeout(r, 300));
+      const before = process.cpuUsage();
+      await new Promise((r) => setTimeout(r, 500));
+      const used = process.cpuUsage(before);
+      assert.ok((used.user + used.system) / 1000 < 150, `${Math.round((used.user + used.system) / 1000)} ms of CPU in 500 ms after the close`);
+      assert.equal(w.size, 0);
+    } finally {
+      w.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('a file created, changed and removed in a nested directory is served fresh', async () => {
     const t = await openTable(makeTree());
     try {

@@ -888,7 +888,9 @@ export class AssetTable<T> {
   /** Records a path (relative to the root) to look at in the next scan; null: walk the whole tree. */
   private note(rel: string | null): void {
     if (rel === null || this.changed === null || this.changed.size >= TARGETED_MAX) this.changed = null;
-    else this.changed.add(rel);
+    // Under a directory already noted it is walked with it, and does not count towards the limit: a
+    // chmod of a directory of 1,100 directories names each of them again after it.
+    else if (!hasAncestorIn(rel, this.changed)) this.changed.add(rel);
   }
 
   private scheduleWalk(): void {
@@ -1063,6 +1065,10 @@ export class AssetTable<T> {
       await this.updateOne(full, urlPath, s, scan);
       relinkIndex(delta, urlPath.slice(0, urlPath.lastIndexOf('/')));
     }
+    // A directory walked here held a symlink (one moved or copied in with it, not named on its own):
+    // the tree is walked, which serves a symlink only when it points inside the root and, as for a
+    // symlink named, makes every later change walk it, so the link's path follows its target.
+    if (scan.linked) return false;
     for (const info of scan.racy) if (delta.get(info.urlPath) !== info) scan.racy.delete(info);
     return true;
   }

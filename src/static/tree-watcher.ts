@@ -142,6 +142,8 @@ export class TreeWatcher {
   }
 
   private enqueue(item: Queued): void {
+    // Closed by a listener (on a report of the directory listed): a queued item would keep drain() rescheduling itself.
+    if (this.closed) return;
     this.queue.push(item);
     this.draining ??= setImmediate(() => this.drain());
   }
