@@ -162,17 +162,22 @@ test('with the real watcher, an edit in a 200-file tree is served fresh after a 
   }
 });
 
+/** A table with the real watcher, and each of its scans (lastScan, read once the scan is published). */
+async function recordingTable(root) {
+  const scans = [];
+  const table = new AssetTable(root, { statFile: longAgo, published: () => queueMicrotask(() => scans.push(table.lastScan)) }, (info) => info);
+  await table.open();
+  return { table, scans };
+}
+
 test('a chmod or touch of a directory of 1,200 files walks that directory, not the 2,000 files beside it', async () => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
   for (const [dir, count] of [['big', 1200], ['rest', 2000]]) {
     mkdirSync(join(root, dir));
     for (let i = 0; i < count; i++) writeFileSync(join(root, dir, `${i}.txt`), `${dir} ${i}`);
   }
-  const scans = [];
-  // lastScan is set once the scan's changes are published: read it after.
-  const table = new AssetTable(root, { statFile: longAgo, published: () => queueMicrotask(() => scans.push(table.lastScan)) }, (info) => info);
+  const { table, scans } = await recordingTable(root);
   try {
-    await table.open();
     const quiet = async () => {
       // inotify says a directory's chmod as its name gone and back: the watcher lists it again, then says it once.
       let seen = -1;
@@ -206,10 +211,8 @@ test('a chmod of a directory of 1,100 directories walks that directory, not the 
     mkdirSync(join(root, 'wide', `d${i}`), { recursive: true });
     writeFileSync(join(root, 'wide', `d${i}`, 'index.html'), `wide ${i}`);
   }
-  const scans = [];
-  const table = new AssetTable(root, { statFile: longAgo, published: () => queueMicrotask(() => scans.push(table.lastScan)) }, (info) => info);
+  const { table, scans } = await recordingTable(root);
   try {
-    await table.open();
     const from = scans.length;
     chmodSync(join(root, 'wide'), 0o750);
     await until('a scan after the chmod', () => scans.length > from);
