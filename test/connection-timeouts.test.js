@@ -140,8 +140,9 @@ test('a wall clock set back an hour does not keep a stalled connection open for 
 });
 
 // The keep-alive timeout, enforced by the same sweep (node:http's own timer cost ~2,000 instructions
-// per request): an idle connection after a response closes at the timeout, never before, at most two
-// sweeps (2 × 1/4 of it) after; reading part of a next request is activity, as it was for node's timer.
+// per request): an idle connection after a response closes at the timeout plus node:http's 1 s of
+// grace, never before, at most two sweeps (2 × 1/4 of it) after; reading part of a next request is
+// activity, as it was for node's timer; blank lines between requests are not.
 
 async function keepAliveServer(t, keepAliveTimeout) {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-keepalive-'));
@@ -174,7 +175,7 @@ function rawConnection(port) {
   return { socket, closed, answered: () => new Promise((resolve) => (waiting = resolve)) };
 }
 
-test('an idle keep-alive connection closes at the keep-alive timeout after its response, not before, within two sweeps after', async (t) => {
+test('an idle keep-alive connection closes 1 s past the keep-alive timeout after its response (as node:http), not before, within two sweeps after', async (t) => {
   const server = await keepAliveServer(t, 800);
   const c = rawConnection(server.address().port);
   const answer = c.answered();
@@ -182,7 +183,36 @@ test('an idle keep-alive connection closes at the keep-alive timeout after its r
   assert.match(await answer, /\r\nKeep-Alive: timeout=0\r\n/i, 'the field says the timeout (floor of 0.8 s, as node:http)');
   const at = performance.now();
   const closedAfter = (await c.closed) - at;
-  assert.ok(closedAfter >= 790 && closedAfter <= 800 + 2 * 200 + 300, `closed ${Math.round(closedAfter)} ms after the response (timeout 800 ms, swept every 200 ms)`);
+  assert.ok(closedAfter >= 1790 && closedAfter <= 1800 + 2 * 450 + 300, `closed ${Math.round(closedAfter)} ms after the response (timeout 800 ms + 1 s, swept every 450 ms)`);
+});
+
+test('a connection reused half a second past the advertised keep-alive timeout is answered, not reset (node:http\'s grace)', async (t) => {
+  const server = await keepAliveServer(t, 800);
+  const c = rawConnection(server.address().port);
+  let answer = c.answered();
+  c.socket.write('GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+  await answer;
+  await new Promise((r) => setTimeout(r, 1300));
+  answer = c.answered();
+  c.socket.write('GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+  const outcome = await Promise.race([answer, c.closed.then(() => 'closed')]);
+  assert.match(outcome, /^HTTP\/1\.1 200 /, 'the request sent 1.3 s after the answer (timeout 0.8 s) was answered');
+  c.socket.destroy();
+});
+
+test('blank lines sent between requests do not keep an idle connection open (they begin no request)', async (t) => {
+  const server = await keepAliveServer(t, 300);
+  const c = rawConnection(server.address().port);
+  const answer = c.answered();
+  c.socket.write('GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+  await answer;
+  const at = performance.now();
+  const trickle = setInterval(() => c.socket.write('\r\n'), 100);
+  const limit = new Promise((r) => setTimeout(() => r(Infinity), 4000));
+  const closedAfter = (await Promise.race([c.closed, limit])) - at;
+  clearInterval(trickle);
+  c.socket.destroy();
+  assert.ok(closedAfter <= 1300 + 2 * 325 + 300, `closed ${Math.round(closedAfter)} ms after the answer, CRLF sent every 100 ms (timeout 300 ms + 1 s)`);
 });
 
 test('a next request read a byte at a time keeps the connection past the keep-alive timeout, and is answered', async (t) => {
@@ -194,15 +224,43 @@ test('a next request read a byte at a time keeps the connection past the keep-al
   let gone = false;
   void c.closed.then(() => (gone = true));
   answer = c.answered();
-  // 1.5 s of a head dripped every 150 ms: nearly four keep-alive timeouts, never one of silence.
+  // 3.3 s of a head dripped every 300 ms: over twice the 1.4 s an idle connection is kept, never that of silence.
   for (const part of ['GET /a', '.txt', ' HTTP', '/1.1', '\r\nHo', 'st: ', 'x\r\n', 'Orig', 'in: h', 'ttps://a', '.example\r\n']) {
     c.socket.write(part);
-    await new Promise((r) => setTimeout(r, 150));
+    await new Promise((r) => setTimeout(r, 300));
     assert.equal(gone, false, 'closed while the next request was coming in');
   }
   c.socket.write('\r\n');
   assert.match(await answer, /^HTTP\/1\.1 200 /);
   c.socket.destroy();
+});
+
+test('a connection asked again and again within the idle limit stays open: each answer restarts its idle time', async (t) => {
+  const server = await keepAliveServer(t, 300);
+  const c = rawConnection(server.address().port);
+  let gone = false;
+  void c.closed.then(() => (gone = true));
+  // 6 answers 600 ms apart: 3.6 s, well past the 1.3 s idle limit plus two sweeps, had the first answer started it.
+  for (let i = 0; i < 6; i++) {
+    const answer = c.answered();
+    c.socket.write('GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.match(await answer, /^HTTP\/1\.1 200 /);
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(gone, false, `closed after answer ${i + 1}, though asked again every 600 ms`);
+  }
+  c.socket.destroy();
+});
+
+test('a short keep-alive timeout does not make the sweep walk every connection 40 times a second', async () => {
+  // The sweep's period is a quarter of the idle limit (timeout + 1 s): 275 ms for 100 ms, not 25 ms.
+  let looks = 0;
+  const idle = Object.assign(new EventEmitter(), { writableLength: 0, bytesWritten: 10, writableEnded: false, destroy() {} });
+  Object.defineProperty(idle, 'bytesRead', { get: () => (looks++, 10) });
+  const timeouts = new ConnectionTimeouts({ send: 60_000, keepAlive: 100 });
+  timeouts.add(idle);
+  await new Promise((r) => setTimeout(r, 1000));
+  idle.emit('close');
+  assert.ok(looks >= 2 && looks <= 5, `the sweep looked at the connection ${looks} times in 1 s (every 275 ms: 3 or 4)`);
 });
 
 test('a reload that changes the keep-alive timeout applies to HTTP/1.1 connections already idle, and to the Keep-Alive field', async (t) => {
@@ -215,7 +273,7 @@ test('a reload that changes the keep-alive timeout applies to HTTP/1.1 connectio
   server.reload({ root, etagCache: 'off', keepAliveTimeout: 300, sendTimeout: 60_000 });
   const reloadedAt = performance.now();
   const closedAfter = (await c.closed) - reloadedAt;
-  assert.ok(closedAfter <= 2000, `closed ${Math.round(closedAfter)} ms after the reload (new timeout 300 ms)`);
+  assert.ok(closedAfter <= 1300 + 2 * 325 + 300, `closed ${Math.round(closedAfter)} ms after the reload (new timeout 300 ms + 1 s)`);
   const d = rawConnection(server.address().port);
   const next = d.answered();
   d.socket.write('GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n');

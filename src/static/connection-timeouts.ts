@@ -20,6 +20,8 @@ interface Progress {
   readonly keptAlive: boolean;
   /** Its bytesRead at the last sweep. */
   read: number;
+  /** Its bytesWritten at the last sweep it was idle at (a request answered between two sweeps). */
+  wrote: number;
   /** Since when it has been idle between requests (SweepClock ms), -1 when not. */
   idleSince: number;
 }
@@ -49,8 +51,21 @@ export function unsentBytes(socket: Socket): number {
   return (h._parent ?? h).writeQueueSize ?? 0;
 }
 
-/** The sweep's period: a quarter of the shorter timeout, within [25 ms, 1 s]. */
-const periodFor = (t: Http1Timeouts): number => Math.min(1000, Math.max(25, Math.floor(Math.min(t.send, t.keepAlive) / 4)));
+/**
+ * What node:http adds to keepAliveTimeout before it closes an idle connection
+ * (HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER in _http_server.js): the field advertises the timeout, and
+ * a client that reuses a connection just before it runs out must find it open, not a reset.
+ */
+const KEEP_ALIVE_GRACE_MS = 1000;
+
+/** How long an idle connection is kept, in ms. */
+const idleLimit = (t: Http1Timeouts): number => t.keepAlive + KEEP_ALIVE_GRACE_MS;
+
+/**
+ * The sweep's period: a quarter of the shorter limit, within [25 ms, 1 s]. Each sweep walks every
+ * connection: a 100 ms keep-alive timeout made it 25 ms, 10-13% of a core for 10,000 silent ones.
+ */
+const periodFor = (t: Http1Timeouts): number => Math.min(1000, Math.max(25, Math.floor(Math.min(t.send, idleLimit(t)) / 4)));
 
 /**
  * The timeouts of HTTP/1.x connections, checked by a periodic sweep over them instead of node:http's
@@ -60,11 +75,12 @@ const periodFor = (t: Http1Timeouts): number => Math.min(1000, Math.max(25, Math
  * - The send timeout, as nginx's `send_timeout`: a connection whose queued output has not moved (the
  *   client took no byte of it, not even part of a chunk) for the timeout is closed, which closes its
  *   responses and releases what they held.
- * - The keep-alive timeout: a connection that has had a response, has none under way and has read
- *   nothing for the timeout is closed (after node has read what waits on it: keep-alive-expiry.ts).
- *   A request's head and body stay node's to time (headersTimeout, requestTimeout).
- * Either closes a connection between the timeout and the timeout plus two periods of the sweep (a
- * period: a quarter of the shorter timeout, at most 1 s) after it stopped; never before.
+ * - The keep-alive timeout: a connection that has had a response, has none under way and has begun
+ *   no next request for the timeout plus 1 s (as node:http: KEEP_ALIVE_GRACE_MS) is closed (after
+ *   node has read what waits on it: keep-alive-expiry.ts). A request's head and body stay node's
+ *   to time (headersTimeout, requestTimeout).
+ * Either closes a connection between its limit and the limit plus two periods of the sweep (a
+ * period: a quarter of the shorter limit, at most 1 s) after it stopped; never before.
  */
 export class ConnectionTimeouts {
   /** Not a Map: a connection per request (`Connection: close`) is churn too (see slot-table.ts). */
@@ -88,7 +104,7 @@ export class ConnectionTimeouts {
 
   /** Watches a connection until it closes; `keptAlive` false for one speaking HTTP/2. */
   add(socket: Socket, keptAlive = true): void {
-    const slot = this.watched.add(socket, { queued: 0, written: 0, unsent: 0, since: -1, keptAlive, read: 0, idleSince: -1 });
+    const slot = this.watched.add(socket, { queued: 0, written: 0, unsent: 0, since: -1, keptAlive, read: 0, wrote: 0, idleSince: -1 });
     socket.once('close', () => this.watched.remove(slot, socket));
     this.start();
   }
@@ -135,20 +151,32 @@ export class ConnectionTimeouts {
   /**
    * Idle: answered before (node's keep-alive timer starts at the end of a response; a connection
    * that never had one is under the head timeout), no response under way or queued, not closing
-   * (an ended one is lingering-close.ts's), and nothing read since the last sweep (part of a next
-   * request counts: node's inactivity timer restarted at each read too). Counted from the first
-   * sweep that saw it so, which is after the connection's last activity.
+   * (an ended one is lingering-close.ts's), and no activity since the last sweep: an answer written,
+   * or bytes read of a next request (node's timer restarted at each read too). Counted from the
+   * first sweep that saw it so, which is after the connection's last activity.
    */
   private checkIdle(socket: Socket, p: Progress, now: number): void {
     const read = socket.bytesRead;
-    if (socket.bytesWritten === 0 || socket.writableEnded || answering(socket as unknown as Http1Socket) !== null) {
-      p.read = read;
+    const wrote = socket.bytesWritten;
+    if (wrote === 0 || socket.writableEnded || answering(socket as unknown as Http1Socket) !== null) {
       p.idleSince = -1;
-    } else if (read !== p.read || p.idleSince === -1) {
-      p.read = read;
+    } else if (p.idleSince === -1 || wrote !== p.wrote || (read !== p.read && messageBegun(socket))) {
       p.idleSince = now;
-    } else if (now - p.idleSince >= this.ms.keepAlive) {
+    } else if (now - p.idleSince >= idleLimit(this.ms)) {
       closeAfterPoll(socket);
     }
+    p.read = read;
+    p.wrote = wrote;
   }
+}
+
+/**
+ * Whether node's parser has begun a message since the last one ended: true for bytes of a next
+ * request, false for the blank lines llhttp skips before a request line (RFC 9112 section 2.2),
+ * which begin none, so a client sending CRLF once a second would keep the connection for good.
+ * True when the parser is gone or unknown, as node's timer counted every read.
+ */
+function messageBegun(socket: Socket): boolean {
+  const parser = (socket as unknown as Http1Socket).parser;
+  return typeof parser?.duration !== 'function' || parser.duration() > 0;
 }
