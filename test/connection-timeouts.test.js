@@ -291,3 +291,16 @@ test('the close at the keep-alive timeout waits for the poll: a request read in 
   await new Promise((r) => setImmediate(r));
   assert.deepEqual([quiet.destroyed, spoken.destroyed], [true, false]);
 });
+
+test('the close at the keep-alive timeout is not put off by blank lines read in that loop turn (a client sending CRLF without pause)', async () => {
+  // node's parser: duration() 0 between messages, more once a request line has begun.
+  const socket = (begun) => Object.assign(new EventEmitter(), { bytesRead: 100, bytesWritten: 500, _httpMessage: null, parser: { duration: () => (begun ? 3 : 0) }, destroyed: false, destroy() { this.destroyed = true; } });
+  const blank = socket(false);
+  const request = socket(true);
+  closeAfterPoll(blank);
+  closeAfterPoll(request);
+  blank.bytesRead += 2; // "\r\n": llhttp skips it, no message begins
+  request.bytesRead += 6; // "GET /a"
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual([blank.destroyed, request.destroyed], [true, false]);
+});

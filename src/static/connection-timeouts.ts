@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { closeAfterPoll } from './keep-alive-expiry.js';
+import { closeAfterPoll, messageBegun } from './keep-alive-expiry.js';
 import { SlotTable } from './slot-table.js';
 import { SweepClock } from './sweep-clock.js';
 import { answering, type Http1Socket } from './unread-request-timeout.js';
@@ -170,13 +170,3 @@ export class ConnectionTimeouts {
   }
 }
 
-/**
- * Whether node's parser has begun a message since the last one ended: true for bytes of a next
- * request, false for the blank lines llhttp skips before a request line (RFC 9112 section 2.2),
- * which begin none, so a client sending CRLF once a second would keep the connection for good.
- * True when the parser is gone or unknown, as node's timer counted every read.
- */
-function messageBegun(socket: Socket): boolean {
-  const parser = (socket as unknown as Http1Socket).parser;
-  return typeof parser?.duration !== 'function' || parser.duration() > 0;
-}
