@@ -431,8 +431,8 @@ export const median = (xs) => {
  * Interleaved rounds for one scenario: every contender once per round, the starting point rotated
  * each round, a fresh server process per measurement. In round 1 each contender's answer is
  * checked first (`equivalence` resolves the differences); one that differs is reported and never
- * timed. `generators` ([{ key, run(port, scenario) }]) run one after the other; the server's CPU
- * is read around the first. Ratios are to the contender `ceiling` in the same round.
+ * timed. `generators` ([{ key, run(port, scenario) }]) run one after the other, each on a fresh
+ * process; the server's CPU and RSS are read around the first. Ratios are to the contender `ceiling` in the same round.
  * Resolves rows { scenario, contender, equivalent, diff, rounds: [{ round, gen: { key: { rps, p99, cpu } }, ratio: { key }, serverCpu, rss }] }.
  */
 export async function runScenario({ scenario, contenders, rounds, start, equivalence, generators, ceiling, seconds }) {
@@ -443,19 +443,26 @@ export async function runScenario({ scenario, contenders, rounds, start, equival
     for (const c of order) {
       const row = rows.get(c.id);
       if (!row.equivalent) continue;
-      const s = await start(c, scenario);
-      try {
-        if (round === 0) {
+      if (round === 0) {
+        const s = await start(c, scenario);
+        try {
           row.diff = await equivalence(s.port, scenario);
-          if (row.diff.length > 0) {
-            row.equivalent = false;
-            console.error(`  ${scenario.id} / ${c.id}: NOT EQUIVALENT: ${row.diff.join('; ')}`);
-            continue;
-          }
+        } finally {
+          await s.stop();
         }
-        const m = { round, gen: {}, ratio: {}, serverCpu: null, rss: null };
-        for (const [i, g] of generators.entries()) {
-          const before = i === 0 ? procStats(s.pid) : null;
+        if (row.diff.length > 0) {
+          row.equivalent = false;
+          console.error(`  ${scenario.id} / ${c.id}: NOT EQUIVALENT: ${row.diff.join('; ')}`);
+          continue;
+        }
+      }
+      const m = { round, gen: {}, ratio: {}, serverCpu: null, rss: null };
+      // A process per generator: one generator's load leaves a process changed for the next (over
+      // TLS, wrk's HTTPS/1.1 after h2load's HTTP/2 ran slower for every server, by more for some).
+      for (const [i, g] of generators.entries()) {
+        const s = await start(c, scenario);
+        try {
+          const before = procStats(s.pid);
           try {
             m.gen[g.key] = await g.run(s.port, scenario);
           } catch (err) {
@@ -463,14 +470,16 @@ export async function runScenario({ scenario, contenders, rounds, start, equival
             console.error(`  ${scenario.id} r${round + 1} ${c.id}: ${g.name} failed: ${err.message}`);
             m.gen[g.key] = { rps: null, p99: null, cpu: null, error: err.message };
           }
-          if (before !== null && m.gen[g.key].rps !== null) m.serverCpu = (procStats(s.pid).cpuMs - before.cpuMs) / (seconds * 1000);
+          if (i === 0) {
+            if (m.gen[g.key].rps !== null) m.serverCpu = (procStats(s.pid).cpuMs - before.cpuMs) / (seconds * 1000);
+            m.rss = procStats(s.pid).rss;
+          }
+        } finally {
+          await s.stop();
         }
-        m.rss = procStats(s.pid).rss;
-        perRound.set(c.id, m);
-        console.error(`  ${scenario.id} r${round + 1} ${c.id.padEnd(15)}${generators.map((g) => `  ${g.name} ${fmt(m.gen[g.key].rps).padStart(6)} req/s (gen CPU ${fmt(m.gen[g.key].cpu === null ? null : m.gen[g.key].cpu * 100)}%)`).join('')}`);
-      } finally {
-        await s.stop();
       }
+      perRound.set(c.id, m);
+      console.error(`  ${scenario.id} r${round + 1} ${c.id.padEnd(15)}${generators.map((g) => `  ${g.name} ${fmt(m.gen[g.key].rps).padStart(6)} req/s (gen CPU ${fmt(m.gen[g.key].cpu === null ? null : m.gen[g.key].cpu * 100)}%)`).join('')}`);
     }
     const base = perRound.get(ceiling);
     for (const [id, m] of perRound) {
