@@ -3,7 +3,7 @@
 // the README differs (run by the tests).
 //   node scripts/readme-options.mjs [--check]      (after npm run build)
 import { readFileSync, writeFileSync } from 'node:fs';
-import { OPTION_SCHEMA } from '../dist/static/options.js';
+import { OPTION_SCHEMA, rangeText } from '../dist/static/options.js';
 
 const README = new URL('../README.md', import.meta.url);
 const PROSE = /^(none|off|on|required|on for .*)?$/;
@@ -22,7 +22,8 @@ function cliTable() {
   const rows = ['| flag | default | meaning |', '|---|---|---|', '| `[root]` | | the directory to serve |'];
   for (const spec of OPTION_SCHEMA) {
     if (spec.flag === undefined) continue;
-    rows.push(`| ${flagCell(spec)} | ${spec.default === '' ? '' : code(spec.default)} | ${spec.doc ?? oneLine(spec.help)} |`);
+    const range = rangeText(spec) === '' ? '' : ` (${rangeText(spec)})`;
+    rows.push(`| ${flagCell(spec)} | ${spec.default === '' ? '' : code(spec.default)} | ${spec.doc ?? oneLine(spec.help)}${range} |`);
   }
   rows.push('| `-h, --help` | | this help |', '| `-v, --version` | | print the version |');
   return rows.join('\n');

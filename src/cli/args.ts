@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { PolicyProblem } from '../cors/errors.js';
 import { closestName } from '../static/closest-name.js';
-import { OPTION_SCHEMA, type OptionSpec } from '../static/options.js';
+import { OPTION_SCHEMA, rangeText, type OptionSpec } from '../static/options.js';
 
 /** The one precedence rule, as --help and the README state it. */
 export const PRECEDENCE = 'flags > environment ($PORT) > config file > defaults';
@@ -165,8 +165,11 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
 }
 
 /** --help, from the option schema: one line per flag, continuation lines aligned under the text. */
+/** An option's help, with the range it accepts on a line of its own when it has one. */
+const withRange = (spec: OptionSpec): string => (rangeText(spec) === '' ? spec.help : `${spec.help}\n(${rangeText(spec)})`);
+
 export function helpText(): string {
-  const rows: [string, string][] = FLAGGED.map(({ flag, help }) => [`${flag.short === undefined ? '    ' : `-${flag.short}, `}--${flag.name}${flag.arg === undefined ? '' : ` ${flag.arg}`}`, help]);
+  const rows: [string, string][] = FLAGGED.map((spec) => [`${spec.flag.short === undefined ? '    ' : `-${spec.flag.short}, `}--${spec.flag.name}${spec.flag.arg === undefined ? '' : ` ${spec.flag.arg}`}`, withRange(spec)]);
   rows.push(['-h, --help', 'this help'], ['-v, --version', 'print the version']);
   const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
   const lines = ['xorigin serve [root] [options]', '', 'Serves a directory (fonts first) with correct CORS, caching and range headers.', ''];
