@@ -432,7 +432,8 @@ export const median = (xs) => {
  * each round, a fresh server process per measurement. In round 1 each contender's answer is
  * checked first (`equivalence` resolves the differences); one that differs is reported and never
  * timed. `generators` ([{ key, run(port, scenario) }]) run one after the other, each on a fresh
- * process; the server's CPU and RSS are read around the first. Ratios are to the contender `ceiling` in the same round.
+ * process; the server's CPU and RSS are read around the first. Ratios are to the contender
+ * `ceiling` in the same round.
  * Resolves rows { scenario, contender, equivalent, diff, rounds: [{ round, gen: { key: { rps, p99, cpu } }, ratio: { key }, serverCpu, rss }] }.
  */
 export async function runScenario({ scenario, contenders, rounds, start, equivalence, generators, ceiling, seconds }) {

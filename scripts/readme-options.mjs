@@ -22,8 +22,8 @@ function cliTable() {
   const rows = ['| flag | default | meaning |', '|---|---|---|', '| `[root]` | | the directory to serve |'];
   for (const spec of OPTION_SCHEMA) {
     if (spec.flag === undefined) continue;
-    const range = rangeText(spec) === '' ? '' : ` (${rangeText(spec)})`;
-    rows.push(`| ${flagCell(spec)} | ${spec.default === '' ? '' : code(spec.default)} | ${spec.doc ?? oneLine(spec.help)}${range} |`);
+    const range = rangeText(spec);
+    rows.push(`| ${flagCell(spec)} | ${spec.default === '' ? '' : code(spec.default)} | ${spec.doc ?? oneLine(spec.help)}${range === '' ? '' : ` (${range})`} |`);
   }
   rows.push('| `-h, --help` | | this help |', '| `-v, --version` | | print the version |');
   return rows.join('\n');

@@ -164,10 +164,13 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   return { help, version, positionals, options, problems };
 }
 
-/** --help, from the option schema: one line per flag, continuation lines aligned under the text. */
 /** An option's help, with the range it accepts on a line of its own when it has one. */
-const withRange = (spec: OptionSpec): string => (rangeText(spec) === '' ? spec.help : `${spec.help}\n(${rangeText(spec)})`);
+function withRange(spec: OptionSpec): string {
+  const range = rangeText(spec);
+  return range === '' ? spec.help : `${spec.help}\n(${range})`;
+}
 
+/** --help, from the option schema: one line per flag, continuation lines aligned under the text. */
 export function helpText(): string {
   const rows: [string, string][] = FLAGGED.map((spec) => [`${spec.flag.short === undefined ? '    ' : `-${spec.flag.short}, `}--${spec.flag.name}${spec.flag.arg === undefined ? '' : ` ${spec.flag.arg}`}`, withRange(spec)]);
   rows.push(['-h, --help', 'this help'], ['-v, --version', 'print the version']);

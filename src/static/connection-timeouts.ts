@@ -169,4 +169,3 @@ export class ConnectionTimeouts {
     p.wrote = wrote;
   }
 }
-
