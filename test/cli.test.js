@@ -755,7 +755,7 @@ test('CLI: --allowed-headers x-foo refuses a preflight for range; no flag allows
   }
 });
 
-test('--help and the README list every flag (with its --no- form) and config key of the option schema, and the precedence rule', async () => {
+test('--help and the README list every flag (with its --no- form, and an integer\'s range) and config key of the option schema, and the precedence rule', async () => {
   const { OPTION_SCHEMA } = await import('../dist/static/options.js');
   const help = await runCli(['--help']);
   const readme = readFileSync('README.md', 'utf8');
@@ -764,6 +764,14 @@ test('--help and the README list every flag (with its --no- form) and config key
       const flag = `--${spec.flag.name}${spec.flag.arg === undefined ? '' : ` ${spec.flag.arg}`}`;
       assert.ok(help.out.includes(flag), `${flag} missing from --help`);
       assert.match(readme, new RegExp(`^\\| \`(-\\w, )?--${spec.flag.name}\\b`, 'm'), `${flag} missing from the README's flag table`);
+      if (spec.type === 'integer' && spec.min !== undefined && spec.max !== undefined) {
+        const range = `(${spec.min}-${spec.max})`;
+        const from = help.out.indexOf(flag);
+        const next = help.out.slice(from).search(/\n {2}(-\w, | {4})--/); // the next flag's line
+        const section = help.out.slice(from, next === -1 ? undefined : from + next);
+        assert.ok(section.includes(range), `--help does not give ${flag}'s range ${range}`);
+        assert.match(readme, new RegExp(`^\\| \`(-\\w, )?--${spec.flag.name}\\b.*\\(${spec.min}-${spec.max}\\) \\|$`, 'm'), `the README's flag table does not give ${flag}'s range ${range}`);
+      }
       if (spec.flag.arg === undefined) {
         assert.ok(help.out.includes(`--no-${spec.flag.name}`), `--no-${spec.flag.name} missing from --help`);
         assert.ok(readme.includes(`--no-${spec.flag.name}`), `--no-${spec.flag.name} missing from the README`);
