@@ -285,6 +285,18 @@ describe('real browser (Chromium)', { skip }, () => {
     assert.equal(r.headers['content-range'], 'bytes 0-99/1000');
   });
 
+  test('15. with no exposedHeaders, a script resuming a download reads the ETag, Content-Range and Accept-Ranges', async () => {
+    const x = await xorigin({ origins: [pageOrigin()] });
+    const { page, close } = await openPage();
+    const r = await pageFetch(page, `${x.url}/bytes.bin`, { headers: { Range: 'bytes=100-' } }, ['etag', 'content-range', 'accept-ranges', 'x-content-type-options']);
+    await close();
+    assert.equal(r.status, 206);
+    assert.match(r.headers.etag, /^"[\w-]+"$/);
+    assert.equal(r.headers['content-range'], 'bytes 100-999/1000');
+    assert.equal(r.headers['accept-ranges'], 'bytes');
+    assert.equal(r.headers['x-content-type-options'], null, 'a header the default does not expose stays unreadable');
+  });
+
   test('11. error statuses are readable cross-origin: 404 is a status, not a CORS error', async () => {
     for (const cors of [{ origins: [pageOrigin()] }, { origins: ['*'] }]) {
       const x = await xorigin(cors);
