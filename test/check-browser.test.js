@@ -39,12 +39,25 @@ export const DEVIATIONS = {
     'client-hint-downlink': 'chromium: allowed, no preflight; standard: blocked, preflight',
     'client-hint-ect': 'chromium: allowed, no preflight; standard: blocked, preflight',
     'intervention': 'chromium: allowed, no preflight; standard: blocked, preflight',
+    'range-bytes-capitalised': 'chromium: allowed, no preflight; standard: blocked, preflight',
+    'range-plus-sign': 'chromium: allowed, no preflight; standard: blocked, preflight',
+    'range-int64-max-plus-1': 'chromium: blocked, preflight; standard: allowed, no preflight',
+    'range-uint64-max-plus-1': 'chromium: blocked, preflight; standard: allowed, no preflight',
+    'user-agent': 'chromium: allowed, no preflight; standard: blocked, preflight',
+    'redirect-empty-location': 'chromium: allowed, no preflight; standard: blocked, no preflight',
   },
 
   firefox: {
     'auth-star': 'firefox: allowed, preflight; standard: blocked, preflight',
     'safelisted-over-1024': 'firefox: allowed, no preflight; standard: blocked, preflight',
     'redirect-303-put-becomes-get': 'firefox: blocked, preflight; standard: allowed, preflight',
+    'range-uint64-max-plus-1': 'firefox: blocked, preflight; standard: allowed, no preflight',
+    'accept-latin1-byte': 'firefox: blocked, preflight; standard: allowed, no preflight',
+    'ct-latin1-byte-in-parameter': 'firefox: blocked, preflight; standard: allowed, no preflight',
+    'cred-acac-true-and-empty': 'firefox: allowed, no preflight; standard: blocked, no preflight',
+    'cred-acac-empty-and-true': 'firefox: allowed, no preflight; standard: blocked, no preflight',
+    'redirect-cross-put-null-preflight': 'firefox: blocked, preflight; standard: allowed, preflight',
+    'redirect-cross-put-page-preflight-null-actual': 'firefox: allowed, preflight; standard: blocked, preflight',
   },
 };
 

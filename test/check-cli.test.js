@@ -186,6 +186,14 @@ test('bad input and network errors: one line on stderr, exit 2, never a stack tr
   }
 });
 
+test('a header value node:http cannot send (DEL) is one line saying so and what browsers do, exit 2; nothing but the preflight goes out', async () => {
+  const before = seen.length;
+  const r = await cli(`${base}/items`, '--origin', ORIGIN, '--method', 'PUT', '--header', 'Content-Type: a\x7fb');
+  assert.equal(r.status, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, /^xorigin check: header Content-Type: its value has a DEL byte \(0x7F\), which node:http will not send, so this request cannot be checked; Chromium and Firefox fail such a request after its preflight: remove the byte\n$/);
+  assert.deepEqual(seen.slice(before).map((h) => h.method), ['OPTIONS']);
+});
+
 test('--har: each cross-origin request judged from the recorded answers', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'xorigin-har-'));
   const file = join(dir, 's.har');

@@ -21,8 +21,32 @@ test('MIME essence and simple Range, as the standard parses them', () => {
   for (const [v, e] of [['text/plain', 'text/plain'], ['Text/Plain; charset=utf-8', 'text/plain'], [' text/plain ;x', 'text/plain'], ['text/plain garbage', null], ['text', null], ['/plain', null], ['application/json', 'application/json']]) {
     assert.equal(mimeEssence(v), e, v);
   }
-  for (const [v, e] of [['bytes=0-99', true], ['bytes=5-', true], ['BYTES=0-1', true], ['bytes=-500', false], ['bytes=5-2', false], ['bytes=0-1,2-3', false], ['bytes = 0-1', false], ['bytes=0-1 ', false], ['items=0-1', false]]) {
+  // The unit is compared as written ("starts with `bytes`"), and the positions as exact integers:
+  // 2^53 + 1 and 2^53 are equal as JavaScript numbers, so start > end went unseen (found by a fuzz
+  // against Firefox, which preflights both).
+  for (const [v, e] of [['bytes=0-99', true], ['bytes=5-', true], ['BYTES=0-1', false], ['Bytes=0-1', false], ['bytes=-500', false], ['bytes=5-2', false], ['bytes=0-1,2-3', false], ['bytes = 0-1', false], ['bytes=0-1 ', false], ['items=0-1', false], ['bytes=+0-1', false], ['bytes=9007199254740993-9007199254740992', false], ['bytes=9007199254740992-9007199254740993', true], ['bytes=99999999999999999999999-', true]]) {
     assert.equal(isSimpleRange(v), e, v);
+  }
+});
+
+test('Range as each engine reads it: Chromium takes the unit in any case and a + sign, and neither engine reads a position past its integer type', () => {
+  const chromium = rulesFor('chromium').range;
+  const firefox = rulesFor('firefox').range;
+  for (const [v, c, f] of [
+    ['Bytes=0-1', true, false],
+    ['bytes=+0-1', true, false],
+    ['bytes=0-+1', true, false],
+    ['bytes=-+1', false, false],
+    ['bytes=+-1', false, false],
+    ['bytes=9223372036854775807-', true, true],
+    ['bytes=9223372036854775808-', false, true],
+    ['bytes=0-9223372036854775808', false, true],
+    ['bytes=18446744073709551615-', false, true],
+    ['bytes=18446744073709551616-', false, false],
+    ['bytes=9007199254740993-9007199254740992', false, false],
+  ]) {
+    assert.equal(isSimpleRange(v, chromium), c, `chromium ${v}`);
+    assert.equal(isSimpleRange(v, firefox), f, `firefox ${v}`);
   }
 });
 
@@ -79,6 +103,24 @@ const cases = [
   ['a 3xx without Location is a response', {}, [ok([acao()], 304 - 4)], { verdict: 'allowed', status: 300 }],
   ['same-origin needs no CORS', { url: `${O}/x` }, [ok([])], { verdict: 'allowed', preflight: false }],
   ['a font is a CORS GET', { as: 'font', credentials: 'include' }, [ok([acao('*')])], { verdict: 'allowed' }],
+  // Found by a differential fuzz against Chromium 150 and Firefox ESR 153 (each also a case of test/check-corpus.js).
+  ['a font from a 404 does not load, CORS headers or not', { as: 'font' }, [ok([acao('*')], 404)], { verdict: 'blocked', failedStep: 'font load: status' }],
+  ['... nor from a 204 (no body)', { as: 'font' }, [ok([acao('*')], 204)], { verdict: 'blocked', failedStep: 'font load: status' }],
+  ['... nor from a same-origin 500', { as: 'font', url: `${O}/f.woff2` }, [ok([], 500)], { verdict: 'blocked', failedStep: 'font load: status' }],
+  ['a fetch() of a 404 with ACAO is allowed (script sees the 404)', {}, [ok([acao()], 404)], { verdict: 'allowed', status: 404 }],
+  ['Chromium drops a User-Agent set by script: no preflight', { headers: [['User-Agent', 'x']] }, [ok([acao()])], { verdict: 'allowed', preflight: false }, 'chromium'],
+  ['... the standard preflights it', { headers: [['User-Agent', 'x']] }, [ok([acao()], 204)], { verdict: 'blocked', preflight: true }, 'standard'],
+  ['Firefox preflights a byte 0x80-0xFF in Accept', { headers: [['Accept', 'text/\xe9']] }, [ok([acao()], 204)], { verdict: 'blocked', preflight: true }, 'firefox'],
+  ['... and in Content-Type', { method: 'POST', headers: [['Content-Type', 'text/plain; charset=\xe9']] }, [ok([acao()], 204)], { verdict: 'blocked', preflight: true }, 'firefox'],
+  ['... the standard does not', { headers: [['Accept', 'text/\xe9']] }, [ok([acao()])], { verdict: 'allowed', preflight: false }, 'standard'],
+  ['Firefox skips an empty ACAC line', { credentials: 'include' }, [ok([acao(), ['Access-Control-Allow-Credentials', 'true'], ['Access-Control-Allow-Credentials', '']])], { verdict: 'allowed' }, 'firefox'],
+  ['... the standard reads "true, "', { credentials: 'include' }, [ok([acao(), ['Access-Control-Allow-Credentials', 'true'], ['Access-Control-Allow-Credentials', '']])], { verdict: 'blocked', failedStep: 'actual request: CORS check: Access-Control-Allow-Credentials' }, 'standard'],
+  ['Chromium hands a 3xx with an empty Location to script', {}, [ok([acao(), ['Location', '']], 302)], { verdict: 'allowed', status: 302 }, 'chromium'],
+  ['... the standard follows it to the same URL until the limit', {}, Array.from({ length: 21 }, () => ok([acao(), ['Location', '']], 302)), { verdict: 'blocked', failedStep: 'redirect: redirect count' }, 'standard'],
+  ['Firefox preflights a tainted request with the page\'s origin', { method: 'PUT' }, [ok([acao(), ['Access-Control-Allow-Methods', 'PUT']], 204), ok([acao(), ['Location', 'https://other.example/t']], 307), ok([acao(), ['Access-Control-Allow-Methods', 'PUT']], 204), ok([acao('null')])], { verdict: 'allowed' }, 'firefox'],
+  ['... the standard sends and checks null', { method: 'PUT' }, [ok([acao(), ['Access-Control-Allow-Methods', 'PUT']], 204), ok([acao(), ['Location', 'https://other.example/t']], 307), ok([acao(), ['Access-Control-Allow-Methods', 'PUT']], 204)], { verdict: 'blocked', failedStep: 'preflight: CORS check: Access-Control-Allow-Origin' }, 'standard'],
+  ['Chromium fails a request with DEL in a header value after its preflight', { headers: [['Accept', 'a\x7fb']] }, [ok([acao(), ['Access-Control-Allow-Headers', 'accept']], 204)], { verdict: 'blocked', preflight: true, failedStep: 'actual request: header value' }, 'chromium'],
+  ['... the standard sends it', { headers: [['Accept', 'a\x7fb']] }, [ok([acao(), ['Access-Control-Allow-Headers', 'accept']], 204), ok([acao()])], { verdict: 'allowed', preflight: true }, 'standard'],
 ];
 
 for (const [name, req, responses, expected, browser = 'standard'] of cases) {
@@ -122,6 +164,11 @@ test('max-age: the default, and the Chromium and Firefox caps', () => {
   assert.equal(age('chromium', '999999'), 7200);
   assert.equal(age('firefox', '999999'), 86400);
   assert.equal(age('standard', '-1'), 5);
+  // An invalid value: the standard's default; Chromium 150 reads a negative number as 0 (not cached),
+  // Firefox ESR 153 any invalid non-empty value (found by a two-fetch probe in both browsers).
+  for (const [v, s, c, f] of [['-1', 5, 0, 0], ['-0', 5, 0, 0], ['1.5', 5, 5, 0], ['abc', 5, 5, 0], ['', 5, 5, 5], ['05', 5, 5, 5]]) {
+    assert.deepEqual([age('standard', v), age('chromium', v), age('firefox', v)], [s, c, f], JSON.stringify(v));
+  }
 });
 
 test('bad input: one clear CheckInputError', () => {

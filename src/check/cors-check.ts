@@ -2,7 +2,8 @@
 // byte-equal to the request's origin or `*` without credentials, and Access-Control-Allow-Credentials
 // exactly `true` with credentials.
 import { withoutTrailing } from '../http/whitespace.js';
-import { countHeader, getHeader } from './headers.js';
+import { countHeader, getHeader, normalizeValue } from './headers.js';
+import { STANDARD_RULES, type EngineRules } from './rules.js';
 import { spec, type Credentials, type ServerResponse } from './types.js';
 
 /** Why a step failed, phrased for the server's operator. */
@@ -28,9 +29,10 @@ const refusedOriginHint = (response: ServerResponse, origin: string): string =>
 
 /**
  * Fetch §4.10 "CORS check" (https://fetch.spec.whatwg.org/#cors-check). `origin` is the serialised
- * request origin (`null` once a redirect tainted it). Returns null on success.
+ * request origin (`null` once a redirect tainted it); `rules`, the engine's (the standard's by
+ * default). Returns null on success.
  */
-export function corsCheck(response: ServerResponse, origin: string, credentials: Credentials, what: string): Failure | null {
+export function corsCheck(response: ServerResponse, origin: string, credentials: Credentials, what: string, rules: EngineRules = STANDARD_RULES): Failure | null {
   const acao = getHeader(response.headers, 'Access-Control-Allow-Origin');
   const at = spec('cors-check');
   if (acao === null) {
@@ -74,7 +76,7 @@ export function corsCheck(response: ServerResponse, origin: string, credentials:
     };
   }
   if (credentials !== 'include') return null;
-  const acac = getHeader(response.headers, 'Access-Control-Allow-Credentials');
+  const acac = allowCredentials(response, rules);
   if (acac === 'true') return null;
   return {
     check: 'CORS check: Access-Control-Allow-Credentials',
@@ -84,4 +86,11 @@ export function corsCheck(response: ServerResponse, origin: string, credentials:
     fix: `Send "Access-Control-Allow-Credentials: true" (lower case, exactly) on the ${what}, or make the request without credentials.`,
     spec: spec('http-access-control-allow-credentials'),
   };
+}
+
+/** Access-Control-Allow-Credentials as the engine combines its lines (EngineRules.skipsEmptyCredentialsLines). */
+function allowCredentials(response: ServerResponse, rules: EngineRules): string | null {
+  if (!rules.skipsEmptyCredentialsLines) return getHeader(response.headers, 'Access-Control-Allow-Credentials');
+  const lines = response.headers.filter(([n, v]) => n.toLowerCase() === 'access-control-allow-credentials' && normalizeValue(v) !== '');
+  return lines.length === 0 ? getHeader(response.headers, 'Access-Control-Allow-Credentials') : getHeader(lines, 'Access-Control-Allow-Credentials');
 }

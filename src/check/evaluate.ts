@@ -1,7 +1,7 @@
 // evaluateCors: the browser's CORS decision for one fetch, from the server's answers, step by step.
 import { corsCheck, type Failure } from './cors-check.js';
 import { getHeader, shown } from './headers.js';
-import { checkPreflight, preflightMaxAge, preflightRequest } from './preflight.js';
+import { checkPreflight, isOkStatus, preflightMaxAge, preflightRequest } from './preflight.js';
 import { readableHeaders } from './readable.js';
 import { isSafelistedMethod, normalizeMethod, scriptHeaders, unsafeHeaderNames } from './request.js';
 import { rulesFor } from './rules.js';
@@ -95,9 +95,10 @@ class Evaluation {
     if (!['omit', 'same-origin', 'include'].includes(credentials)) throw new CheckInputError(`--credentials ${String(credentials)}: use omit, same-origin or include`);
     this.credentials = credentials;
     this.method = font ? 'GET' : normalizeMethod(input.method ?? 'GET');
-    const { kept, dropped } = font ? { kept: [] as HeaderPair[], dropped: [] as string[] } : scriptHeaders(input.headers ?? []);
+    const { kept, dropped, droppedByEngine } = font ? { kept: [] as HeaderPair[], dropped: [] as string[], droppedByEngine: [] as string[] } : scriptHeaders(input.headers ?? [], this.rules);
     if (font && (input.headers?.length ?? 0) > 0) this.notes.push('a font load sends no script headers; --header is ignored with --as font');
     for (const d of dropped) this.notes.push(`fetch() silently drops the forbidden request header ${d}`);
+    for (const d of droppedByEngine) this.notes.push(`${this.browser} silently drops the request header ${d}, which the standard lets script set (and preflights)`);
     this.headers = kept;
   }
 
@@ -110,38 +111,88 @@ class Evaluation {
   }
 
   private sameOrigin(): CorsVerdict | null {
+    const refused = this.unsendable();
+    if (refused !== null) return refused;
     const req: OutgoingRequest = { kind: 'actual', url: this.url.href, method: this.method, headers: this.headers };
     const res = this.answer(req);
     if (res === null) return this.pending(req);
-    const location = getHeader(res.headers, 'Location');
-    if (REDIRECTS.has(res.status) && location !== null) {
+    const location = this.redirectLocation(res);
+    if (location !== null) {
       this.steps.push({ request: req, response: res, outcome: 'redirect', mattered: [shown(res.headers, 'Location')] });
       return this.redirect(res, location);
     }
     this.steps.push({ request: req, response: res, outcome: 'passed', mattered: [] });
     this.notes.push('same-origin: no CORS checks apply');
+    const noFont = this.fontProblem(res);
+    if (noFont !== null) return this.blocked(noFont);
     return this.result({ verdict: 'allowed', status: res.status, readable: [...new Set(res.headers.map(([n]) => n.toLowerCase()))].filter((n) => n !== 'set-cookie' && n !== 'set-cookie2').sort() });
   }
 
   private crossOrigin(): CorsVerdict | null {
     this.cors = true;
     const requestOrigin = this.tainted ? 'null' : this.origin;
-    const refused = this.preflightIfNeeded(requestOrigin);
+    const refused = this.preflightIfNeeded(requestOrigin) ?? this.unsendable();
     if (refused !== null) return refused;
     const credentials = this.credentials;
     const req: OutgoingRequest = { kind: 'actual', url: this.url.href, method: this.method, headers: [['Origin', requestOrigin], ...this.headers] };
     const res = this.answer(req);
     if (res === null) return this.pending(req);
-    const location = getHeader(res.headers, 'Location');
-    const isRedirect = REDIRECTS.has(res.status) && location !== null;
+    const location = this.redirectLocation(res);
+    const isRedirect = location !== null;
     // HTTP fetch step 4: the CORS check applies to every response, redirects included.
-    const failure = corsCheck(res, requestOrigin, credentials, isRedirect ? 'redirect response' : 'response');
+    const failure = corsCheck(res, requestOrigin, credentials, isRedirect ? 'redirect response' : 'response', this.rules);
     const mattered = ['Access-Control-Allow-Origin', ...(credentials === 'include' ? ['Access-Control-Allow-Credentials'] : []), ...(isRedirect ? ['Location'] : ['Access-Control-Expose-Headers'])]
       .map((n) => shown(res.headers, n));
     this.steps.push({ request: req, response: res, outcome: failure !== null ? 'failed' : isRedirect ? 'redirect' : 'passed', mattered });
     if (failure !== null) return this.blocked({ failure, where: isRedirect ? 'redirect' : 'actual request' });
     if (isRedirect) return this.redirect(res, location);
+    const noFont = this.fontProblem(res);
+    if (noFont !== null) return this.blocked(noFont);
     return this.result({ verdict: 'allowed', status: res.status, readable: readableHeaders(res, credentials) });
+  }
+
+  /**
+   * The Location of a redirect to follow, or null when `res` is the response script gets: not a
+   * redirect status, no Location, or (EngineRules.emptyLocationEndsRedirects) an empty one.
+   */
+  private redirectLocation(res: ServerResponse): string | null {
+    if (!REDIRECTS.has(res.status)) return null;
+    const location = getHeader(res.headers, 'Location');
+    return location === '' && this.rules.emptyLocationEndsRedirects ? null : location;
+  }
+
+  /** EngineRules.refusesDelInValues: the request itself fails when a header value has DEL (0x7F). */
+  private unsendable(): CorsVerdict | null {
+    if (!this.rules.refusesDelInValues) return null;
+    const bad = this.headers.find(([, v]) => v.includes('\x7f'));
+    if (bad === undefined) return null;
+    return this.blocked({
+      where: 'actual request',
+      failure: {
+        check: 'header value',
+        reason: `the ${bad[0]} header's value has a DEL byte (0x7F): ${this.browser} fails the request with a network error${this.preflight ? ' after its preflight' : ''}, though the standard would send it`,
+        fix: `Remove the DEL byte (0x7F) from the ${bad[0]} value the script sets.`,
+        spec: spec('header-value'),
+      },
+    });
+  }
+
+  /**
+   * A font load (`as: 'font'`) whose response passed the CORS check still fails when it holds no
+   * font: a status that is not ok, or 204/205, which have no body (Chromium 150 and Firefox ESR 153,
+   * observed: FontFace.load() rejects).
+   */
+  private fontProblem(res: ServerResponse): Blocked | null {
+    if (this.input.as !== 'font' || (isOkStatus(res.status) && res.status !== 204 && res.status !== 205)) return null;
+    return {
+      where: 'font load',
+      failure: {
+        check: 'status',
+        reason: `the font's response is a ${res.status}: the browser loads a font only from an ok status (200-299) with a body, so the load fails (not a CORS failure)`,
+        fix: `Serve the font file itself at this URL with 200 (it got ${res.status}: a wrong path, a missing file, or an error in front of it).`,
+        spec: spec('ok-status'),
+      },
+    };
   }
 
   /** Fetch §4.9 "CORS-preflight fetch", when the request needs one: a verdict if it ends here, else null. */
@@ -151,10 +202,12 @@ class Evaluation {
     const sticky = rules.preflightSticksAfterRedirect && this.preflight && this.redirects > 0;
     if (isSafelistedMethod(method) && unsafe.names.length === 0 && !sticky) return null;
     this.preflight = true;
-    const req = preflightRequest(this.url.href, requestOrigin, method, unsafe);
+    const origin = this.tainted && rules.preflightKeepsPageOrigin ? this.origin : requestOrigin;
+    if (origin !== requestOrigin) this.notes.push(`${this.browser} sends this preflight with the page's origin ${origin} and checks its answer against it, though the request itself goes with "Origin: null"`);
+    const req = preflightRequest(this.url.href, origin, method, unsafe);
     const res = this.answer(req);
     if (res === null) return this.pending(req);
-    const failure = checkPreflight(rules, res, requestOrigin, credentials, method, headers.map(([n]) => n), unsafe);
+    const failure = checkPreflight(rules, res, origin, credentials, method, headers.map(([n]) => n), unsafe);
     const mattered = ['Access-Control-Allow-Origin', ...(credentials === 'include' ? ['Access-Control-Allow-Credentials'] : []), 'Access-Control-Allow-Methods', 'Access-Control-Allow-Headers', 'Access-Control-Max-Age']
       .map((n) => shown(res.headers, n));
     this.steps.push({ request: req, response: res, outcome: failure === null ? 'passed' : 'failed', mattered });

@@ -36,7 +36,7 @@ export function checkPreflight(
   scriptHeaderNames: readonly string[],
   unsafe: UnsafeHeaders,
 ): Failure | null {
-  const first = statusAndCorsProblem(response, corsCheck(response, origin, credentials, 'preflight response'));
+  const first = statusAndCorsProblem(response, corsCheck(response, origin, credentials, 'preflight response', rules));
   if (first !== null) return first;
   const methods = extractList(response.headers, 'Access-Control-Allow-Methods');
   if (methods === 'failure') return notAList(response, 'Access-Control-Allow-Methods', 'methods', 'GET, PUT, PATCH');
@@ -152,10 +152,14 @@ function headersProblem(
 
 /**
  * Fetch §4.9 step 7.8-7.9 and §4.9.1 "CORS-preflight cache" (https://fetch.spec.whatwg.org/#cors-preflight-cache):
- * Access-Control-Max-Age (one delta-seconds value, else the default of 5 s), capped by the engine.
+ * Access-Control-Max-Age (one delta-seconds value, else the default of 5 s; an engine may read an
+ * invalid one otherwise: EngineRules.invalidMaxAge), capped by the engine.
  */
 export function preflightMaxAge(response: ServerResponse, rules: EngineRules): number {
   const v = getHeader(response.headers, 'Access-Control-Max-Age');
-  const seconds = v === null || countHeader(response.headers, 'Access-Control-Max-Age') > 1 || !/^\d+$/.test(v) ? rules.maxAgeDefault : Number(v);
+  let seconds: number;
+  if (v === null || v === '') seconds = rules.maxAgeDefault;
+  else if (countHeader(response.headers, 'Access-Control-Max-Age') > 1 || !/^\d+$/.test(v)) seconds = rules.invalidMaxAge(v);
+  else seconds = Number(v);
   return Math.min(seconds, rules.maxAgeCap);
 }

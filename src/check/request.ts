@@ -2,7 +2,7 @@
 // request-header rules of the Fetch standard.
 import { isHttpWhitespace, trimmed, withoutTrailing } from '../http/whitespace.js';
 import { isToken, normalizeValue } from './headers.js';
-import type { EngineRules } from './rules.js';
+import { STANDARD_RULES, type EngineRules, type RangeRules } from './rules.js';
 import { CheckInputError, type HeaderPair } from './types.js';
 
 /**
@@ -71,16 +71,28 @@ export function mimeEssence(value: string): string | null {
 
 /**
  * Fetch §2.2.2 "parse a single range header value" with allowWhitespace false, then "simple range"
- * (https://fetch.spec.whatwg.org/#simple-range-header-value): `bytes=N-` or `bytes=N-M` with N <= M;
- * a suffix range (`bytes=-500`) is not safelisted.
+ * (https://fetch.spec.whatwg.org/#simple-range-header-value): `bytes=N-` or `bytes=N-M` with N <= M,
+ * the unit in lower case, the positions compared exactly however many digits they have; a suffix
+ * range (`bytes=-500`) is not safelisted. `range`: how an engine departs from that (RangeRules).
  */
-export function isSimpleRange(value: string): boolean {
-  const m = /^([^=]*)=(\d*)-(\d*)$/.exec(value);
-  if (m === null || (m[1] as string).toLowerCase() !== 'bytes') return false;
-  const start = m[2] === '' ? null : Number(m[2]);
-  const end = m[3] === '' ? null : Number(m[3]);
-  if (start === null) return false;
+export function isSimpleRange(value: string, range: RangeRules = STANDARD_RULES.range): boolean {
+  const m = /^([^=]*)=([^-]*)-([^-]*)$/.exec(value);
+  if (m === null) return false;
+  const unit = m[1] as string;
+  if (unit !== 'bytes' && !(range.unitAnyCase && unit.toLowerCase() === 'bytes')) return false;
+  const start = rangePosition(m[2] as string, range);
+  const end = rangePosition(m[3] as string, range);
+  if (start === null || start === undefined || end === undefined) return false;
   return end === null || start <= end;
+}
+
+/** A position of a Range (digits, as an exact integer), null when empty, undefined when the engine does not read it. */
+function rangePosition(text: string, range: RangeRules): bigint | null | undefined {
+  if (text === '') return null;
+  const digits = range.plusSign && text.startsWith('+') ? text.slice(1) : text;
+  if (!/^\d+$/.test(digits)) return undefined;
+  const n = BigInt(digits);
+  return range.maxPosition !== null && n > range.maxPosition ? undefined : n;
 }
 
 /**
@@ -93,12 +105,15 @@ export function whyNotSafelisted(name: string, value: string, rules: EngineRules
   const lower = name.toLowerCase();
   switch (lower) {
     case 'accept':
-      return hasUnsafeByte(value) ? 'its value has a CORS-unsafe byte (a control character or one of "():<>?@[\\]{})' : null;
+      if (hasUnsafeByte(value)) return 'its value has a CORS-unsafe byte (a control character or one of "():<>?@[\\]{})';
+      return highByteProblem(value, rules);
     case 'accept-language':
     case 'content-language':
       return /^[0-9A-Za-z *,\-.;=]*$/.test(value) ? null : 'its value has a byte outside 0-9 A-Z a-z space *,-.;=';
     case 'content-type': {
       if (hasUnsafeByte(value)) return 'its value has a CORS-unsafe byte (a control character or one of "():<>?@[\\]{})';
+      const high = highByteProblem(value, rules);
+      if (high !== null) return high;
       const essence = mimeEssence(value);
       if (essence === null) return 'its value is not a MIME type';
       if (!['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'].includes(essence)) {
@@ -107,13 +122,18 @@ export function whyNotSafelisted(name: string, value: string, rules: EngineRules
       return null;
     }
     case 'range':
-      return isSimpleRange(value) ? null : 'only a single range bytes=N- or bytes=N-M (N <= M, no spaces) is safelisted';
+      return isSimpleRange(value, rules.range) ? null : `only a single range bytes=N- or bytes=N-M is safelisted (N <= M; the unit in lower case, no spaces${rules.range.maxPosition === null ? '' : `; ${rules.browser} reads positions up to ${rules.range.maxPosition}`})`;
     default: {
       const extra = rules.extraSafelisted.get(lower);
       if (extra !== undefined) return extra(value) ? null : `its value is not one ${rules.browser} safelists`;
       return 'it is not a CORS-safelisted request header';
     }
   }
+}
+
+/** Firefox's extra rule (EngineRules.highBytesUnsafe): a byte 0x80-0xFF makes Accept and Content-Type unsafe. */
+function highByteProblem(value: string, rules: EngineRules): string | null {
+  return rules.highBytesUnsafe && /[\x80-\xff]/.test(value) ? `its value has a byte 0x80-0xFF, which ${rules.browser} treats as CORS-unsafe` : null;
 }
 
 export interface UnsafeHeaders {
@@ -158,11 +178,13 @@ export function unsafeHeaderNames(headers: readonly HeaderPair[], rules: EngineR
 
 /**
  * The script's headers as fetch() keeps them: values normalised (HTTP whitespace stripped), forbidden
- * ones dropped (returned in `dropped`). A value with NUL, CR or LF is a CheckInputError (fetch() throws).
+ * ones dropped (returned in `dropped`), and those the engine drops besides (`droppedByEngine`,
+ * EngineRules.droppedHeaders). A value with NUL, CR or LF is a CheckInputError (fetch() throws).
  */
-export function scriptHeaders(headers: readonly HeaderPair[]): { kept: HeaderPair[]; dropped: string[] } {
+export function scriptHeaders(headers: readonly HeaderPair[], rules: EngineRules = STANDARD_RULES): { kept: HeaderPair[]; dropped: string[]; droppedByEngine: string[] } {
   const kept: HeaderPair[] = [];
   const dropped: string[] = [];
+  const droppedByEngine: string[] = [];
   for (const [name, raw] of headers) {
     if (!isToken(name)) throw new CheckInputError(`header name ${JSON.stringify(name)} is not a valid header name`);
     const value = normalizeValue(raw);
@@ -171,7 +193,8 @@ export function scriptHeaders(headers: readonly HeaderPair[]): { kept: HeaderPai
       if (value.charCodeAt(i) > 0xff) throw new CheckInputError(`header ${name}: a value must be bytes (Latin-1), fetch() throws on ${JSON.stringify(value[i])}`);
     }
     if (isForbiddenRequestHeader(name, value)) dropped.push(name);
+    else if (rules.droppedHeaders.has(name.toLowerCase())) droppedByEngine.push(name);
     else kept.push([name, value]);
   }
-  return { kept, dropped };
+  return { kept, dropped, droppedByEngine };
 }

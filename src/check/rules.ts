@@ -37,13 +37,86 @@ export interface EngineRules {
   readonly maxAgeCap: number;
   /** The lifetime without a valid Access-Control-Max-Age, in seconds (the standard: 5). */
   readonly maxAgeDefault: number;
+  /**
+   * The lifetime, in seconds, for a non-empty Access-Control-Max-Age that is not one delta-seconds
+   * value (two fields read as "5, 5" included). The standard: the default, 5. Chromium 150: 0 for a
+   * negative number (`-1`, `-0`), else the default. Firefox ESR 153: 0 (observed: not cached).
+   */
+  readonly invalidMaxAge: (value: string) => number;
+  /** How `Range` is read when deciding on a preflight (see RangeRules). */
+  readonly range: RangeRules;
+  /**
+   * Request-header names the engine drops from what script sets, where the standard sends them (and
+   * preflights them). Chromium 150: `user-agent` (observed; crbug.com/571722).
+   */
+  readonly droppedHeaders: ReadonlySet<string>;
+  /**
+   * Whether a byte 0x80-0xFF in an Accept or Content-Type value makes it CORS-unsafe. The standard
+   * and Chromium: no (only the CORS-unsafe request-header bytes do). Firefox ESR 153: yes (observed).
+   */
+  readonly highBytesUnsafe: boolean;
+  /**
+   * Whether an empty Access-Control-Allow-Credentials field line is left out when the lines are
+   * combined. The standard "gets" `true, ` (not `true`, so the check fails). Firefox ESR 153 skips
+   * it (observed: `true` plus an empty line passes, with credentials).
+   */
+  readonly skipsEmptyCredentialsLines: boolean;
+  /**
+   * Whether a 3xx whose Location is empty is the response script gets. The standard (and Firefox):
+   * an empty Location is the same URL, followed until the redirect limit. Chromium 150 hands the
+   * 3xx to script (observed).
+   */
+  readonly emptyLocationEndsRedirects: boolean;
+  /**
+   * Whether, once a cross-origin redirect has made the request's origin `null`, a preflight still
+   * sends the page's origin and is checked against it. The standard (and Chromium): `null` for the
+   * preflight as for the request. Firefox ESR 153: the page's origin (observed on the wire).
+   */
+  readonly preflightKeepsPageOrigin: boolean;
+  /**
+   * Whether a request whose header value has a DEL byte (0x7F) fails after its preflight. The
+   * standard sends it (a header value may hold 0x7F; it is only CORS-unsafe). Chromium 150 and
+   * Firefox ESR 153 send the preflight, then fail the request with a network error (observed).
+   */
+  readonly refusesDelInValues: boolean;
+}
+
+/**
+ * Fetch §2.2.2 "parse a single range header value" as an engine reads it
+ * (https://fetch.spec.whatwg.org/#simple-range-header-value). The standard: the unit is `bytes`,
+ * lower case, and a position is any run of ASCII digits. Chromium 150: the unit in any case, a `+`
+ * before a position allowed, a position past 2^63 - 1 not read. Firefox ESR 153: a position past
+ * 2^64 - 1 not read (all observed: a Range the engine does not read needs a preflight).
+ */
+export interface RangeRules {
+  readonly unitAnyCase: boolean;
+  readonly plusSign: boolean;
+  /** The largest position read, or null for no limit. */
+  readonly maxPosition: bigint | null;
 }
 
 const double = (v: string): boolean => /^\d+(\.\d+)?$/.test(v);
 const int = (v: string): boolean => /^\d+$/.test(v);
 
 /** The standard's rules (https://fetch.spec.whatwg.org/). */
-const STANDARD: EngineRules = { browser: 'standard', extraSafelisted: new Map(), wildcardCoversAuthorization: false, combinesRepeatedHeaders: false, safelistTotal: 1024, preflightSticksAfterRedirect: false, maxAgeCap: Infinity, maxAgeDefault: 5 };
+const STANDARD: EngineRules = {
+  browser: 'standard',
+  extraSafelisted: new Map(),
+  wildcardCoversAuthorization: false,
+  combinesRepeatedHeaders: false,
+  safelistTotal: 1024,
+  preflightSticksAfterRedirect: false,
+  maxAgeCap: Infinity,
+  maxAgeDefault: 5,
+  invalidMaxAge: () => 5,
+  range: { unitAnyCase: false, plusSign: false, maxPosition: null },
+  droppedHeaders: new Set(),
+  highBytesUnsafe: false,
+  skipsEmptyCredentialsLines: false,
+  emptyLocationEndsRedirects: false,
+  preflightKeepsPageOrigin: false,
+  refusesDelInValues: false,
+};
 
 /**
  * Chromium's: services/network/public/cpp/cors/cors.cc IsCorsSafelistedHeader adds the legacy client
@@ -69,6 +142,14 @@ const CHROMIUM: EngineRules = {
   preflightSticksAfterRedirect: false,
   maxAgeCap: 7200,
   maxAgeDefault: 5,
+  invalidMaxAge: (v) => (/^-\d+$/.test(v) ? 0 : 5),
+  range: { unitAnyCase: true, plusSign: true, maxPosition: 2n ** 63n - 1n },
+  droppedHeaders: new Set(['user-agent']),
+  highBytesUnsafe: false,
+  skipsEmptyCredentialsLines: false,
+  emptyLocationEndsRedirects: true,
+  preflightKeepsPageOrigin: false,
+  refusesDelInValues: true,
 };
 
 /**
@@ -82,9 +163,21 @@ const FIREFOX: EngineRules = {
   wildcardCoversAuthorization: true,
   combinesRepeatedHeaders: false,
   safelistTotal: Infinity,
-  preflightSticksAfterRedirect: true, maxAgeCap: 86400,
+  preflightSticksAfterRedirect: true,
+  maxAgeCap: 86400,
   maxAgeDefault: 5,
+  invalidMaxAge: () => 0,
+  range: { unitAnyCase: false, plusSign: false, maxPosition: 2n ** 64n - 1n },
+  droppedHeaders: new Set(),
+  highBytesUnsafe: true,
+  skipsEmptyCredentialsLines: true,
+  emptyLocationEndsRedirects: false,
+  preflightKeepsPageOrigin: true,
+  refusesDelInValues: true,
 };
+
+/** The standard's rules, for the entry points that take an engine's rules optionally. */
+export const STANDARD_RULES = STANDARD;
 
 export function rulesFor(browser: Browser): EngineRules {
   return browser === 'chromium' ? CHROMIUM : browser === 'firefox' ? FIREFOX : STANDARD;

@@ -2,7 +2,7 @@
 // (node:http / node:https), with a bounded timeout, and returns the status and header fields.
 import http from 'node:http';
 import https from 'node:https';
-import type { OutgoingRequest, ServerResponse } from '../check/index.js';
+import { CheckInputError, type OutgoingRequest, type ServerResponse } from '../check/index.js';
 import { explainNetworkFailure } from './network-failure.js';
 
 /** A network failure, said in one line (exit 2). `code`: the system's (`ECONNREFUSED`, a TLS one), `timeout` or `deadline`. */
@@ -15,8 +15,13 @@ export class NetworkError extends Error {
 
 const BODY_LIMIT = 1 << 20;
 
-/** Sends `req` and resolves the response's status and raw header fields; the body is read and dropped. */
+/**
+ * Sends `req` and resolves the response's status and raw header fields; the body is read and dropped.
+ * A header value node:http will not send is a CheckInputError (the check cannot be made), said before
+ * anything is sent.
+ */
 export function send(req: OutgoingRequest, timeoutMs: number): Promise<ServerResponse> {
+  for (const [n, v] of req.headers) unsendableValue(n, v);
   const url = new URL(req.url);
   const client = url.protocol === 'https:' ? https : http;
   // One setHeader per name (repeated names as an array, so each goes on its own line, order kept).
@@ -67,4 +72,18 @@ export function send(req: OutgoingRequest, timeoutMs: number): Promise<ServerRes
     r.method = req.method;
     r.end();
   });
+}
+
+/**
+ * node:http refuses a value with a byte outside HT, 0x20-0x7E and 0x80-0xFF; fetch() accepts DEL
+ * (0x7F) there, and Chromium and Firefox then fail the request after its preflight (xorigin check
+ * --browser chromium or firefox says so), where the standard would send it.
+ */
+function unsendableValue(name: string, value: string): void {
+  try {
+    http.validateHeaderValue(name, value);
+  } catch {
+    const del = value.includes('\x7f');
+    throw new CheckInputError(`header ${name}: its value has ${del ? 'a DEL byte (0x7F)' : 'a control byte'}, which node:http will not send, so this request cannot be checked${del ? '; Chromium and Firefox fail such a request after its preflight' : ''}: remove the byte`);
+  }
 }
