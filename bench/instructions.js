@@ -29,6 +29,13 @@
 // next, so read a node-internal row of a few hundred as noise; rows of xorigin's own functions, and
 // V8 builtins that appear for one server only (a slow path), are what to look at. The counts in the
 // table then include V8's writing of the map and its code log: compare them with runs made the same way.
+//
+// With --https or --h2, two scenarios count per TLS connection instead, only when named: tls-new and
+// tls-resumed (`openssl s_time -new` / `-reuse`: one connection at a time, each a full or a resumed
+// TLS 1.3 handshake and one HTTP/1.0 GET of the 1-byte file; 20 s of them as warm-up, then the
+// connections made in 20 s counted). The handshake's cryptography, the same in both servers, is
+// most of it: the difference is what xorigin adds to each connection. On the wall clock
+// (bench/run-h2.js) the handshake figures move too much with the host to tell.
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,6 +54,13 @@ const CLIENTS = H2 ? 16 : 8;
 const WARM = Number(opts.args.warm);
 const REQUESTS = Number(opts.args.requests);
 const FUNCTIONS = opts.args.functions === undefined ? 0 : Number(opts.args.functions);
+// Counted per connection, not per request (see above); xorigin's answer to get-1b is what the ceiling sends.
+const CONNECTION_SECONDS = 20;
+const CONNECTION_SCENARIOS = [
+  { id: 'tls-new', title: 'TLS connection: full handshake + 1-byte GET (per connection)', mode: 'new', policy: 'small', answers: 'get-1b' },
+  { id: 'tls-resumed', title: 'TLS connection: resumed (ticket) + 1-byte GET (per connection)', mode: 'reuse', policy: 'small', answers: 'get-1b' },
+];
+const SCENARIOS_HERE = TLS ? [...SCENARIOS, ...CONNECTION_SCENARIOS] : SCENARIOS;
 const CONTENDERS = [
   TLS
     ? { id: 'bare', label: 'bare node:http2 stream.respond (ceiling)', args: [join(HERE, 'servers', 'bare-h2.js')] }
@@ -77,7 +91,7 @@ function checkArgs() {
     if (!Number.isInteger(n) || n < CLIENTS) fail(`--${flag} must be a whole number of at least ${CLIENTS} (h2load's connections), not ${JSON.stringify(opts.args[flag])}`);
   }
   if (opts.args.functions !== undefined && !(/^\d+$/.test(opts.args.functions) && FUNCTIONS >= 1)) fail(`--functions must be a whole number of at least 1 (rows per scenario), not ${JSON.stringify(opts.args.functions)}`);
-  for (const [option, known] of [['scenarios', SCENARIOS], ['contenders', CONTENDERS]]) {
+  for (const [option, known] of [['scenarios', SCENARIOS_HERE], ['contenders', CONTENDERS]]) {
     if (opts.args[option] === undefined) continue;
     const asked = opts.args[option].split(',').filter((id) => id !== '');
     const ids = `known: ${known.map((x) => x.id).join(', ')}`;
@@ -95,8 +109,9 @@ function checkArgs() {
 
 checkArgs();
 const fixture = makeFixture({ tls: TLS });
-// The 1 MB GET is left out by default: under valgrind it is mostly memcpy, the same in every server.
-const scenarios = opts.pick(SCENARIOS.filter((s) => opts.args.scenarios !== undefined || s.id !== 'get-1mb'), 'scenarios');
+// The 1 MB GET is left out by default: under valgrind it is mostly memcpy, the same in every server;
+// the TLS connections too (a few minutes more).
+const scenarios = opts.pick(SCENARIOS_HERE.filter((s) => opts.args.scenarios !== undefined || (s.id !== 'get-1mb' && s.mode === undefined)), 'scenarios');
 const contenders = opts.args.contenders === undefined ? CONTENDERS.filter((c) => !c.peer) : opts.pick(CONTENDERS, 'contenders', ['bare']);
 
 function serverArgs(c, scenario) {
@@ -119,7 +134,39 @@ async function load(port, scenario, headers, n, status) {
   if (codes === null || Number(codes[Math.floor(status / 100) - 1]) !== n) throw new Error(`h2load: not every one of ${n} answers was a ${Math.floor(status / 100)}xx, as xorigin's ${status} was:\n${stdout}`);
 }
 
-/** Main-thread and all-thread instructions per request for one contender on one scenario. */
+/**
+ * `openssl s_time` for `seconds` (`mode`: new or reuse), one connection at a time; returns how many
+ * it made. With reuse, at least 9 in 10 must have been resumed, or the count is of full handshakes.
+ */
+async function connections(port, mode, seconds) {
+  const [cmd, args] = pin(1, which('openssl'), ['s_time', '-connect', `127.0.0.1:${port}`, `-${mode}`, '-www', '/one.txt', '-time', String(seconds)]);
+  const { stdout } = await run(cmd, args, { maxBuffer: 1 << 22 });
+  const made = Number(/(\d+) connections in [\d.]+s/.exec(stdout)?.[1] ?? 0);
+  if (made === 0) throw new Error(`openssl s_time made no connection:\n${stdout.slice(0, 500)}`);
+  const marks = (stdout.match(/^[*r]+$/gm) ?? []).join('');
+  if (mode === 'reuse' && [...marks].filter((ch) => ch === 'r').length < 0.9 * marks.length) throw new Error(`openssl s_time -reuse: fewer than 9 in 10 connections resumed (${marks.slice(0, 80)}…)`);
+  return made;
+}
+
+/** The requests (or, for tls-*, the connections) counted: warm-up, then counting on, the load, off, dumped. */
+async function countedLoad(server, scenario, headers, status) {
+  const on = () => run('callgrind_control', ['-i', 'on', String(server.pid)]);
+  let n = REQUESTS;
+  if (scenario.mode !== undefined) {
+    await connections(server.port, scenario.mode, CONNECTION_SECONDS);
+    await on();
+    n = await connections(server.port, scenario.mode, CONNECTION_SECONDS);
+  } else {
+    await load(server.port, scenario, headers, WARM, status);
+    await on();
+    await load(server.port, scenario, headers, REQUESTS, status);
+  }
+  await run('callgrind_control', ['-i', 'off', String(server.pid)]);
+  await run('callgrind_control', ['-d', String(server.pid)]);
+  return n;
+}
+
+/** Main-thread and all-thread instructions per request (per connection for tls-*) for one contender on one scenario. */
 async function count(c, scenario, canned, status) {
   const out = join(fixture.work, `callgrind-${c.id}-${scenario.id}`);
   // The perf map names the JIT code; V8 also writes a code-event log then, kept in the fixture.
@@ -127,16 +174,13 @@ async function count(c, scenario, canned, status) {
   const vg = ['--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${out}.%p`, node, ...names, ...serverArgs(c, scenario)];
   const env = { BENCH_ROOT: fixture.root, BENCH_POLICY: join(fixture.work, `policy-${scenario.policy}.json`), BENCH_CANNED: canned, BENCH_CERT: fixture.cert ?? '', BENCH_KEY: fixture.key ?? '' };
   const server = await startProcess(c.id, { cmd: pin(0, which('valgrind'), vg), env, readyTimeoutMs: 120_000 });
+  let n;
   try {
-    const headers = await requestHeaders(server.port, scenario, PROTO);
+    const headers = scenario.mode === undefined ? await requestHeaders(server.port, scenario, PROTO) : {};
     // A peer answers in its own way (npm cors lets a refused preflight through as a 204 without
     // CORS headers, which a browser refuses all the same): every answer must be its own first one's.
     const expected = c.peer ? (await request(server.port, scenario, headers, PROTO)).status : status;
-    await load(server.port, scenario, headers, WARM, expected);
-    await run('callgrind_control', ['-i', 'on', String(server.pid)]);
-    await load(server.port, scenario, headers, REQUESTS, expected);
-    await run('callgrind_control', ['-i', 'off', String(server.pid)]);
-    await run('callgrind_control', ['-d', String(server.pid)]);
+    n = await countedLoad(server, scenario, headers, expected);
   } finally {
     await server.stop();
   }
@@ -152,27 +196,28 @@ async function count(c, scenario, canned, status) {
     all += totals;
     if (/\.1-01$/.test(f)) {
       main = totals;
-      if (FUNCTIONS > 0) functions = perRequest(selfCosts(join(fixture.work, f), perfMap));
+      if (FUNCTIONS > 0) functions = perUnit(selfCosts(join(fixture.work, f), perfMap), n);
     }
     rmSync(join(fixture.work, f));
   }
   if (FUNCTIONS > 0) rmSync(perfMap, { force: true });
   // Without this the row would read 0 and the ratio Infinity (NaN for the ceiling), exit status 0.
   if (main === null || main === 0) throw new Error(`${c.id} on ${scenario.id}: callgrind wrote no main-thread count (no callgrind-*.1-01 file with totals in ${fixture.work}); did callgrind_control -d reach pid ${server.pid}?`);
-  return { main: main / REQUESTS, all: all / REQUESTS, functions };
+  return { main: main / n, all: all / n, functions };
 }
 
-function perRequest(costs) {
-  for (const [key, n] of costs) costs.set(key, n / REQUESTS);
+function perUnit(costs, n) {
+  for (const [key, total] of costs) costs.set(key, total / n);
   return costs;
 }
 
 /** xorigin's answer to the scenario, captured for the ceiling to replay; then every contender counted. */
 async function measure(scenario) {
   const x = await startProcess('xorigin', { cmd: pin(0, node, serverArgs({ cli: true }, scenario)) });
+  const asked = scenario.answers === undefined ? scenario : SCENARIOS.find((s) => s.id === scenario.answers);
   let sample;
   try {
-    sample = await request(x.port, scenario, await requestHeaders(x.port, scenario, PROTO), PROTO);
+    sample = await request(x.port, asked, await requestHeaders(x.port, asked, PROTO), PROTO);
   } finally {
     await x.stop();
   }
@@ -191,7 +236,7 @@ async function measure(scenario) {
 function printFunctions(scenario, x, bare) {
   const { more, less } = largestDifferences(x, bare, FUNCTIONS);
   const line = (r) => `    ${fmtSigned(r.diff).padStart(7)} ${fmt(r.x).padStart(7)} ${fmt(r.bare).padStart(7)}  ${r.key.slice(0, 110)}`;
-  console.error(`  ${scenario.id}: own instructions per request by function (main thread): xorigin - ceiling, xorigin, ceiling`);
+  console.error(`  ${scenario.id}: own instructions per ${scenario.mode === undefined ? 'request' : 'connection'} by function (main thread): xorigin - ceiling, xorigin, ceiling`);
   for (const r of more) console.error(line(r));
   console.error('    ...');
   for (const r of less) console.error(line(r));
@@ -206,7 +251,9 @@ function fmtSigned(n) {
 }
 
 const rows = [];
-console.error(`bench/instructions.js: ${scenarios.length} scenarios × ${contenders.length} contenders, ${WARM} requests of warm-up then ${REQUESTS} counted`);
+const perConnection = scenarios.some((s) => s.mode !== undefined);
+const connectionNote = perConnection ? `; tls-*: ${CONNECTION_SECONDS} s of connections (openssl s_time) as warm-up, then those of ${CONNECTION_SECONDS} s counted` : '';
+console.error(`bench/instructions.js: ${scenarios.length} scenarios × ${contenders.length} contenders, ${WARM} requests of warm-up then ${REQUESTS} counted${connectionNote}`);
 try {
   for (const scenario of scenarios) rows.push(...(await measure(scenario)));
 } finally {
@@ -215,9 +262,13 @@ try {
   fixture.cleanUp();
 }
 
-console.log(`Instructions per request (valgrind callgrind, ${REQUESTS} requests after ${WARM} of warm-up; ${H2 ? 'HTTP/2 over TLS, h2load -c16 -m8' : HTTPS1 ? 'HTTP/1.1 over TLS, h2load --h1 -c8' : 'HTTP/1.1, h2load --h1 -c8'})\n`);
+console.log(`Instructions per request (valgrind callgrind, ${REQUESTS} requests after ${WARM} of warm-up; ${H2 ? 'HTTP/2 over TLS, h2load -c16 -m8' : HTTPS1 ? 'HTTP/1.1 over TLS, h2load --h1 -c8' : 'HTTP/1.1, h2load --h1 -c8'}${connectionNote})\n`);
 console.log('| scenario | contender | main thread | all threads | ceiling ÷ contender (main) |');
 console.log('|---|---|--:|--:|--:|');
 for (const r of rows) console.log(`| ${r.scenario.title} | ${r.c.label} | ${fmt(r.main)} | ${fmt(r.all)} | ${r.ratio.toFixed(3)} |`);
-const xo = rows.filter((r) => r.c.id === 'xorigin').map((r) => r.ratio);
+const xo = rows.filter((r) => r.c.id === 'xorigin' && r.scenario.mode === undefined).map((r) => r.ratio);
 if (xo.length > 0) console.log(`\nxorigin serve, median over scenarios: ${median(xo).toFixed(3)} of the ceiling's instructions per request.`);
+for (const r of rows.filter((r) => r.c.id === 'xorigin' && r.scenario.mode !== undefined)) {
+  const ceiling = rows.find((b) => b.c.id === 'bare' && b.scenario === r.scenario);
+  if (ceiling !== undefined) console.log(`xorigin serve, ${r.scenario.id}: ${fmtSigned(r.main - ceiling.main)} instructions per connection on the main thread (${r.ratio.toFixed(3)} of the ceiling's).`);
+}
