@@ -213,6 +213,54 @@ async function runCorpus(t, browser, newPage) {
   return { mismatches, deviations, rows };
 }
 
+/**
+ * The preflight cache, which one fetch cannot show: for each Access-Control-Max-Age (one or two
+ * lines), the page sends the same PUT twice; the second sends a preflight exactly when
+ * evaluateCors's maxAge under that browser's rules is 0. Three PUTs to other URLs go first: a fresh
+ * Firefox context did not cache its first two preflights, even with a valid Max-Age.
+ */
+const MAX_AGES = [['5'], ['0'], ['-1'], ['-0'], ['1.5'], ['abc'], [''], ['+5'], [' 5'], ['05'], ['5, 5'], ['1e3'], [], ['5', '5'], ['5', '']];
+async function runMaxAges(browser, newPage) {
+  const hits = [];
+  const listen = (handler) => new Promise((resolve) => {
+    const s = http.createServer(handler);
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const page = await listen((req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html>'));
+  const pageOrigin = `http://127.0.0.1:${page.address().port}`;
+  const api = await listen((req, res) => {
+    const i = /^\/m\/(w?\d+)$/.exec(req.url)?.[1];
+    hits.push({ i, method: req.method });
+    const flat = ['Access-Control-Allow-Origin', pageOrigin, 'Access-Control-Allow-Methods', 'PUT'];
+    if (req.method === 'OPTIONS' && i !== undefined && !i.startsWith('w')) for (const v of MAX_AGES[Number(i)]) flat.push('Access-Control-Max-Age', v);
+    res.writeHead(req.method === 'OPTIONS' ? 204 : 200, flat).end();
+  });
+  const base = `http://127.0.0.1:${api.address().port}/m/`;
+  const rows = [];
+  const { evaluate, close } = await newPage(`${pageOrigin}/`);
+  try {
+    const twice = (url) => evaluate(async (u) => {
+      for (let k = 0; k < 2; k++) await (await fetch(u, { method: 'PUT' })).text();
+    }, url);
+    for (const w of ['w0', 'w1', 'w2']) await twice(base + w);
+    for (const [i, lines] of MAX_AGES.entries()) {
+      await twice(base + i);
+      const sent = hits.filter((h) => h.i === String(i) && h.method === 'OPTIONS').length;
+      const { all } = await checkCors({ url: base + i, origin: pageOrigin, method: 'PUT', browser, timeoutMs: 5000 });
+      rows.push({ lines, preflights: sent, expected: all[browser].maxAge > 0 ? 1 : 2, maxAge: all[browser].maxAge });
+    }
+  } finally {
+    await close();
+    for (const s of [page, api]) {
+      s.closeAllConnections();
+      s.close();
+    }
+  }
+  return rows;
+}
+
+const maxAgeReport = (rows) => rows.filter((r) => r.preflights !== r.expected).map((r) => `Access-Control-Max-Age ${JSON.stringify(r.lines)}: ${r.preflights} preflights for two fetches, the model's maxAge ${r.maxAge}`).join('\n');
+
 const report = (mismatches) => mismatches.map((m) => `${m.id}: browser ${JSON.stringify(m.browser)} model ${JSON.stringify(m.model)} (${m.reason ?? ''}${m.error ? `; ${m.error}` : ''}${m.wire ? `; on the wire: ${m.wire}` : ''})`).join('\n');
 
 test('the corpus has at least 60 cases', () => {
@@ -227,16 +275,23 @@ describe('xorigin check agrees with Chromium', { skip: chromiumSkip }, () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
   });
   after(() => browser?.close());
+  const newPage = async (url) => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(url);
+    return { evaluate: (fn, arg) => page.evaluate(fn, arg), close: () => context.close() };
+  };
 
   test('every case: fetch outcome, readable headers and preflight equal evaluateCors(chromium) and xorigin check --browser chromium', async (t) => {
-    const { mismatches, deviations } = await runCorpus(t, 'chromium', async (url) => {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      await page.goto(url);
-      return { evaluate: (fn, arg) => page.evaluate(fn, arg), close: () => context.close() };
-    });
+    const { mismatches, deviations } = await runCorpus(t, 'chromium', newPage);
     assert.equal(mismatches.length, 0, `Chromium and the model disagree:\n${report(mismatches)}`);
     assert.deepEqual(deviations, DEVIATIONS.chromium, 'the standard-vs-Chromium differences, as recorded');
+  });
+
+  test('the preflight cache: a second PUT is preflighted again exactly when evaluateCors(chromium) says maxAge 0', async () => {
+    const rows = await runMaxAges('chromium', newPage);
+    assert.equal(maxAgeReport(rows), '');
+    assert.ok(rows.some((r) => r.preflights === 2) && rows.some((r) => r.preflights === 1), JSON.stringify(rows));
   });
 });
 
@@ -248,15 +303,22 @@ describe('xorigin check agrees with Firefox (WebDriver BiDi)', { skip: firefoxSk
     browser = await puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true, protocol: 'webDriverBiDi' });
   });
   after(() => browser?.close());
+  const newPage = async (url) => {
+    const context = await browser.createBrowserContext();
+    const page = await context.newPage();
+    await page.goto(url);
+    return { evaluate: (fn, arg) => page.evaluate(fn, arg), close: () => context.close() };
+  };
 
   test('every case: fetch outcome, readable headers and preflight equal evaluateCors(firefox) and xorigin check --browser firefox', async (t) => {
-    const { mismatches, deviations } = await runCorpus(t, 'firefox', async (url) => {
-      const context = await browser.createBrowserContext();
-      const page = await context.newPage();
-      await page.goto(url);
-      return { evaluate: (fn, arg) => page.evaluate(fn, arg), close: () => context.close() };
-    });
+    const { mismatches, deviations } = await runCorpus(t, 'firefox', newPage);
     assert.equal(mismatches.length, 0, `Firefox and the model disagree:\n${report(mismatches)}`);
     assert.deepEqual(deviations, DEVIATIONS.firefox, 'the standard-vs-Firefox differences, as recorded');
+  });
+
+  test('the preflight cache: a second PUT is preflighted again exactly when evaluateCors(firefox) says maxAge 0', async () => {
+    const rows = await runMaxAges('firefox', newPage);
+    assert.equal(maxAgeReport(rows), '');
+    assert.ok(rows.some((r) => r.preflights === 2) && rows.some((r) => r.preflights === 1), JSON.stringify(rows));
   });
 });

@@ -169,6 +169,10 @@ test('max-age: the default, and the Chromium and Firefox caps', () => {
   for (const [v, s, c, f] of [['-1', 5, 0, 0], ['-0', 5, 0, 0], ['1.5', 5, 5, 0], ['abc', 5, 5, 0], ['', 5, 5, 5], ['05', 5, 5, 5]]) {
     assert.deepEqual([age('standard', v), age('chromium', v), age('firefox', v)], [s, c, f], JSON.stringify(v));
   }
+  // Two lines: the standard reads "5, 5" or "5, " (invalid, so 5 s); Firefox skips the empty line.
+  const ages = (browser, ...vs) => evaluateCors({ url: U, origin: O, method: 'PUT', browser, responses: [ok([acao(), ['Access-Control-Allow-Methods', 'PUT'], ...vs.map((v) => ['Access-Control-Max-Age', v])], 204), ok([acao()])] }).maxAge;
+  assert.deepEqual([ages('standard', '600', ''), ages('chromium', '600', ''), ages('firefox', '600', '')], [5, 5, 600]);
+  assert.deepEqual([ages('standard', '600', '600'), ages('chromium', '600', '600'), ages('firefox', '600', '600')], [5, 5, 0]);
 });
 
 test('bad input: one clear CheckInputError', () => {

@@ -2,7 +2,7 @@
 // byte-equal to the request's origin or `*` without credentials, and Access-Control-Allow-Credentials
 // exactly `true` with credentials.
 import { withoutTrailing } from '../http/whitespace.js';
-import { countHeader, getHeader, normalizeValue } from './headers.js';
+import { countHeader, getHeader, getHeaderSkippingEmpty } from './headers.js';
 import { STANDARD_RULES, type EngineRules } from './rules.js';
 import { spec, type Credentials, type ServerResponse } from './types.js';
 
@@ -76,7 +76,9 @@ export function corsCheck(response: ServerResponse, origin: string, credentials:
     };
   }
   if (credentials !== 'include') return null;
-  const acac = allowCredentials(response, rules);
+  const acac = rules.skipsEmptyFieldLines
+    ? getHeaderSkippingEmpty(response.headers, 'Access-Control-Allow-Credentials')
+    : getHeader(response.headers, 'Access-Control-Allow-Credentials');
   if (acac === 'true') return null;
   return {
     check: 'CORS check: Access-Control-Allow-Credentials',
@@ -86,11 +88,4 @@ export function corsCheck(response: ServerResponse, origin: string, credentials:
     fix: `Send "Access-Control-Allow-Credentials: true" (lower case, exactly) on the ${what}, or make the request without credentials.`,
     spec: spec('http-access-control-allow-credentials'),
   };
-}
-
-/** Access-Control-Allow-Credentials as the engine combines its lines (EngineRules.skipsEmptyCredentialsLines). */
-function allowCredentials(response: ServerResponse, rules: EngineRules): string | null {
-  if (!rules.skipsEmptyCredentialsLines) return getHeader(response.headers, 'Access-Control-Allow-Credentials');
-  const lines = response.headers.filter(([n, v]) => n.toLowerCase() === 'access-control-allow-credentials' && normalizeValue(v) !== '');
-  return lines.length === 0 ? getHeader(response.headers, 'Access-Control-Allow-Credentials') : getHeader(lines, 'Access-Control-Allow-Credentials');
 }

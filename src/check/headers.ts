@@ -21,6 +21,18 @@ export function getHeader(headers: readonly HeaderPair[], name: string): string 
   return values.length === 0 ? null : values.join(', ');
 }
 
+/**
+ * As getHeader, with empty field lines left out, unless every line is empty (how Firefox combines
+ * some fields: EngineRules.skipsEmptyFieldLines).
+ */
+export function getHeaderSkippingEmpty(headers: readonly HeaderPair[], name: string): string | null {
+  return getHeader(nonEmptyLines(headers, name), name) ?? getHeader(headers, name);
+}
+
+/** The field lines named `name` whose value is not empty. */
+export const nonEmptyLines = (headers: readonly HeaderPair[], name: string): HeaderPair[] =>
+  headers.filter(([n, v]) => n.toLowerCase() === name.toLowerCase() && normalizeValue(v) !== '');
+
 /** How many fields of that name the response has. */
 export const countHeader = (headers: readonly HeaderPair[], name: string): number =>
   headers.filter(([n]) => n.toLowerCase() === name.toLowerCase()).length;

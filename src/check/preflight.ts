@@ -1,6 +1,6 @@
 // The preflight: what is sent, and the checks of its response.
 import { corsCheck, type Failure } from './cors-check.js';
-import { countHeader, extractList, getHeader } from './headers.js';
+import { countHeader, extractList, getHeader, nonEmptyLines } from './headers.js';
 import type { UnsafeHeaders } from './request.js';
 import { isSafelistedMethod } from './request.js';
 import type { EngineRules } from './rules.js';
@@ -156,10 +156,13 @@ function headersProblem(
  * invalid one otherwise: EngineRules.invalidMaxAge), capped by the engine.
  */
 export function preflightMaxAge(response: ServerResponse, rules: EngineRules): number {
-  const v = getHeader(response.headers, 'Access-Control-Max-Age');
+  const NAME = 'Access-Control-Max-Age';
+  const nonEmpty = rules.skipsEmptyFieldLines ? nonEmptyLines(response.headers, NAME) : [];
+  const lines = nonEmpty.length > 0 ? nonEmpty : response.headers;
+  const v = getHeader(lines, NAME);
   let seconds: number;
   if (v === null || v === '') seconds = rules.maxAgeDefault;
-  else if (countHeader(response.headers, 'Access-Control-Max-Age') > 1 || !/^\d+$/.test(v)) seconds = rules.invalidMaxAge(v);
+  else if (countHeader(lines, NAME) > 1 || !/^\d+$/.test(v)) seconds = rules.invalidMaxAge(v);
   else seconds = Number(v);
   return Math.min(seconds, rules.maxAgeCap);
 }

@@ -56,11 +56,12 @@ export interface EngineRules {
    */
   readonly highBytesUnsafe: boolean;
   /**
-   * Whether an empty Access-Control-Allow-Credentials field line is left out when the lines are
-   * combined. The standard "gets" `true, ` (not `true`, so the check fails). Firefox ESR 153 skips
-   * it (observed: `true` plus an empty line passes, with credentials).
+   * Whether an empty Access-Control-Allow-Credentials or Access-Control-Max-Age field line is left
+   * out when the lines are combined. The standard "gets" `true, ` (not `true`: the check fails) and
+   * `5, ` (invalid). Firefox ESR 153 skips it (observed: `true` plus an empty line passes, `5` plus an
+   * empty line is cached); not an empty Access-Control-Allow-Origin line (that still fails).
    */
-  readonly skipsEmptyCredentialsLines: boolean;
+  readonly skipsEmptyFieldLines: boolean;
   /**
    * Whether a 3xx whose Location is empty is the response script gets. The standard (and Firefox):
    * an empty Location is the same URL, followed until the redirect limit. Chromium 150 hands the
@@ -112,7 +113,7 @@ const STANDARD: EngineRules = {
   range: { unitAnyCase: false, plusSign: false, maxPosition: null },
   droppedHeaders: new Set(),
   highBytesUnsafe: false,
-  skipsEmptyCredentialsLines: false,
+  skipsEmptyFieldLines: false,
   emptyLocationEndsRedirects: false,
   preflightKeepsPageOrigin: false,
   refusesDelInValues: false,
@@ -146,7 +147,7 @@ const CHROMIUM: EngineRules = {
   range: { unitAnyCase: true, plusSign: true, maxPosition: 2n ** 63n - 1n },
   droppedHeaders: new Set(['user-agent']),
   highBytesUnsafe: false,
-  skipsEmptyCredentialsLines: false,
+  skipsEmptyFieldLines: false,
   emptyLocationEndsRedirects: true,
   preflightKeepsPageOrigin: false,
   refusesDelInValues: true,
@@ -170,7 +171,7 @@ const FIREFOX: EngineRules = {
   range: { unitAnyCase: false, plusSign: false, maxPosition: 2n ** 64n - 1n },
   droppedHeaders: new Set(),
   highBytesUnsafe: true,
-  skipsEmptyCredentialsLines: true,
+  skipsEmptyFieldLines: true,
   emptyLocationEndsRedirects: false,
   preflightKeepsPageOrigin: true,
   refusesDelInValues: true,
