@@ -358,15 +358,64 @@ test('streams that are never read are reset after the send timeout, and give bac
   // One connection reads at most 8 bodies from disk at once (disk-turns.ts): the other streams wait
   // holding no buffer (before, each took one, 40 here, and an fd).
   assert.ok(await until(() => s.server.stats.buffersInUse === 8), `buffers in use: ${s.server.stats.buffersInUse}`);
+  const turnsTaken = Date.now();
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(s.server.stats.buffersInUse, 8);
   // A normal client is served whole meanwhile.
   const res = await h2Request(s.port, { path: '/big.otf' });
   assert.ok(res.body.equals(tree.big));
-  // Reset 8 at a time, a send timeout (1 s here) apart.
+  // All at once, within the send timeout (1 s) and two sweeps: the 32 waiting for a disk turn go with
+  // the 8 stalled bodies, as no body of their connection moved. (They were timed only once they had
+  // their turn: 8 at a time, a timeout apart, 5 rounds here, 16 for 128 streams.)
   assert.ok(await until(() => s.server.stats.inFlight === 0 && s.server.stats.openFiles === 0 && s.server.stats.buffersInUse === 0, 15000), JSON.stringify(s.server.stats));
+  assert.ok(Date.now() - turnsTaken < 3800, `every stream reset ${Date.now() - turnsTaken} ms after the turns were taken`);
   // The client learns of each reset a moment after the server has given everything back.
   assert.ok(await until(() => streams.every((st) => st.destroyed || st.closed)), 'every stalled stream was ended by the server');
+});
+
+test('streams waiting for a disk turn wait as long as a body of their connection moves, then get their own send timeout', async (t) => {
+  const tree = makeRoot();
+  const s = await start({ root: tree.root, smallFileLimit: 1024, sendTimeout: 1000 });
+  const session = connect(s.port);
+  // A connection window the 7 unread streams cannot fill: else the one read stalls with them.
+  await new Promise((resolve) => session.once('connect', resolve));
+  session.setLocalWindowSize(32 * 1024 * 1024);
+  let reading = true;
+  t.after(async () => {
+    reading = false;
+    session.destroy();
+    await s.server.shutdown(500);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
+  const closedAt = [];
+  const streams = [];
+  for (let i = 0; i < 10; i++) {
+    const stream = session.request({ ':path': '/big.otf' });
+    stream.on('error', () => {});
+    stream.on('close', () => (closedAt[i] = Date.now()));
+    stream.pause();
+    streams.push(stream);
+  }
+  assert.ok(await until(() => s.server.stats.inFlight >= 10 && s.server.stats.buffersInUse === 8), JSON.stringify(s.server.stats));
+  // The first stream is read steadily (~250 KB/s, 4 MB: it outlasts the test; a 64 KiB slice must be
+  // taken within each send timeout); 1-7 never; 8 and 9 wait for a turn.
+  const first = streams[0];
+  let got = 0;
+  first.on('data', (c) => {
+    got += c.length;
+    first.pause();
+    if (reading) setTimeout(() => first.resume(), 40);
+  });
+  first.resume();
+  assert.ok(await until(() => [1, 2, 3, 4, 5, 6, 7].every((i) => closedAt[i] !== undefined), 6000), `stalled streams not reset: ${JSON.stringify(closedAt)}`);
+  const reset = Math.max(...closedAt.slice(1, 8));
+  assert.equal(closedAt[8], undefined, `a stream waiting for its turn was reset while a body of its connection moved: got ${got} ${JSON.stringify(closedAt.map((c) => c - reset))} ${streams.map((st) => st.rstCode)}`);
+  assert.equal(closedAt[9], undefined);
+  // With their turn, 8 and 9 are not read either: reset by their own send timeout, a timeout or more later.
+  assert.ok(await until(() => closedAt[8] !== undefined && closedAt[9] !== undefined, 6000), JSON.stringify(closedAt));
+  assert.ok(Math.min(closedAt[8], closedAt[9]) - reset >= 900, `reset ${Math.min(closedAt[8], closedAt[9]) - reset} ms after the stalled ones`);
+  assert.equal(closedAt[0], undefined, 'the stream being read was reset');
+  assert.equal(streams[8].rstCode, http2.constants.NGHTTP2_CANCEL);
 });
 
 /**

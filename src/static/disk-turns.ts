@@ -78,6 +78,17 @@ function run(turns: Turns, res: ServerResponse, start: () => void): void {
   start();
 }
 
+/**
+ * Takes the responses waiting for a disk turn on `session` out of the queue, and returns them: they
+ * will never start. For the send timeout's sweep (http2-sessions.ts), when every body running on the
+ * connection stalled: those waiting are behind the same client.
+ */
+export function takeWaiting(session: object): ServerResponse[] {
+  const turns = bySession.get(session);
+  if (turns === undefined || turns.waiting.length === 0) return [];
+  return turns.waiting.splice(0).map((w) => w.res);
+}
+
 /** The next waiting response still open takes the turn given back. */
 function next(turns: Turns): void {
   while (turns.running < DISK_BODIES_PER_CONNECTION && turns.waiting.length > 0) {

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { sessionEventLine, type AbandonedStreams, type LogFormat, type LogSink } from './access-log.js';
 import type { ClientErrorContext } from './client-error.js';
 import { resetByServer, type StreamTracker } from './http2-exchange.js';
+import { takeWaiting } from './disk-turns.js';
 import { SlotTable } from './slot-table.js';
 import { SweepClock } from './sweep-clock.js';
 import { unsentBytes } from './connection-timeouts.js';
@@ -343,6 +344,14 @@ class SessionState implements AbandonedStreams {
   }
 }
 
+/** Resets the streams waiting for a disk turn on each connection in `stalled` where no stream is `moving` (see sweep()). */
+function resetWaiting(stalled: ReadonlySet<ServerHttp2Session>, moving: ReadonlySet<ServerHttp2Session> | null): void {
+  for (const session of stalled) {
+    if (moving?.has(session) === true) continue;
+    for (const res of takeWaiting(session)) (res as unknown as { stream: ServerHttp2Stream }).stream.close(constants.NGHTTP2_CANCEL);
+  }
+}
+
 /**
  * The HTTP/2 connections of a server: the same timeouts as HTTP/1 (a connection idle for the
  * keep-alive timeout is closed; a stream that makes no progress for the send timeout is reset,
@@ -439,9 +448,17 @@ export class Http2Sessions implements StreamTracker {
    * stream none of whose slices was sent, and whose queued bytes have not changed, for the send
    * timeout is reset. The queued count alone cannot tell: slices of one size sent one after
    * another leave it the same at every sweep.
+   *
+   * Streams waiting for a disk turn (disk-turns.ts) have nothing queued; when every stream of their
+   * connection that moved nothing is reset here and none moved, they are reset with them. Each used
+   * to be timed only once it had its turn: 128 streams a client never reads, 8 turns at a time,
+   * held a connection 16 send timeouts (a hostile-client hunt), where a reader that takes any body
+   * keeps them waiting as long as it reads.
    */
   private sweep(): void {
     const now = this.clock.tick(); // monotonic, and without the server's own pauses (sweep-clock.ts)
+    let stalled: Set<ServerHttp2Session> | null = null;
+    let moving: Set<ServerHttp2Session> | null = null;
     this.streams.forEach((stream) => {
       const queued = stream.bufferSize;
       const p = this.progress.get(stream);
@@ -451,11 +468,14 @@ export class Http2Sessions implements StreamTracker {
         p.queued = queued;
         p.since = now;
         p.moved = false;
+        (moving ??= new Set()).add(stream.session as ServerHttp2Session);
       } else if (now - p.since >= this.timeouts.send) {
+        (stalled ??= new Set()).add(stream.session as ServerHttp2Session);
         // Not marked as our own reset: a client that stopped reading abandoned the stream.
         stream.close(constants.NGHTTP2_CANCEL);
       }
     });
+    if (stalled !== null) resetWaiting(stalled, moving);
     for (const state of this.sessions.values()) state.quiet(now);
     if (this.streams.size === 0 && this.sweeper !== null) {
       clearInterval(this.sweeper);
