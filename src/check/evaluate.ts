@@ -111,8 +111,6 @@ class Evaluation {
   }
 
   private sameOrigin(): CorsVerdict | null {
-    const refused = this.unsendable();
-    if (refused !== null) return refused;
     const req: OutgoingRequest = { kind: 'actual', url: this.url.href, method: this.method, headers: this.headers };
     const res = this.answer(req);
     if (res === null) return this.pending(req);
@@ -161,7 +159,10 @@ class Evaluation {
     return location === '' && this.rules.emptyLocationEndsRedirects ? null : location;
   }
 
-  /** EngineRules.refusesDelInValues: the request itself fails when a header value has DEL (0x7F). */
+  /**
+   * EngineRules.refusesDelInValues: a cross-origin request fails after its preflight when a header
+   * value has DEL (0x7F). Only that was observed (a same-origin one is left to the standard's rule).
+   */
   private unsendable(): CorsVerdict | null {
     if (!this.rules.refusesDelInValues) return null;
     const bad = this.headers.find(([, v]) => v.includes('\x7f'));
@@ -170,7 +171,7 @@ class Evaluation {
       where: 'actual request',
       failure: {
         check: 'header value',
-        reason: `the ${bad[0]} header's value has a DEL byte (0x7F): ${this.browser} fails the request with a network error${this.preflight ? ' after its preflight' : ''}, though the standard would send it`,
+        reason: `the ${bad[0]} header's value has a DEL byte (0x7F): ${this.browser} fails the request with a network error after its preflight, though the standard would send it`,
         fix: `Remove the DEL byte (0x7F) from the ${bad[0]} value the script sets.`,
         spec: spec('header-value'),
       },

@@ -156,13 +156,13 @@ function headersProblem(
  * invalid one otherwise: EngineRules.invalidMaxAge), capped by the engine.
  */
 export function preflightMaxAge(response: ServerResponse, rules: EngineRules): number {
-  const NAME = 'Access-Control-Max-Age';
-  const nonEmpty = rules.skipsEmptyFieldLines ? nonEmptyLines(response.headers, NAME) : [];
+  const name = 'Access-Control-Max-Age';
+  const nonEmpty = rules.skipsEmptyFieldLines ? nonEmptyLines(response.headers, name) : [];
   const lines = nonEmpty.length > 0 ? nonEmpty : response.headers;
-  const v = getHeader(lines, NAME);
+  const v = getHeader(lines, name);
   let seconds: number;
   if (v === null || v === '') seconds = rules.maxAgeDefault;
-  else if (countHeader(lines, NAME) > 1 || !/^\d+$/.test(v)) seconds = rules.invalidMaxAge(v);
+  else if (countHeader(lines, name) > 1 || !/^\d+$/.test(v)) seconds = rules.invalidMaxAge(v);
   else seconds = Number(v);
   return Math.min(seconds, rules.maxAgeCap);
 }

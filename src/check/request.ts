@@ -122,7 +122,7 @@ export function whyNotSafelisted(name: string, value: string, rules: EngineRules
       return null;
     }
     case 'range':
-      return isSimpleRange(value, rules.range) ? null : `only a single range bytes=N- or bytes=N-M is safelisted (N <= M; the unit in lower case, no spaces${rules.range.maxPosition === null ? '' : `; ${rules.browser} reads positions up to ${rules.range.maxPosition}`})`;
+      return isSimpleRange(value, rules.range) ? null : `only a single range bytes=N- or bytes=N-M is safelisted (N <= M, no spaces${rules.range.unitAnyCase ? '' : ', the unit in lower case'}${rules.range.maxPosition === null ? '' : `; ${rules.browser} reads positions up to ${rules.range.maxPosition}`})`;
     default: {
       const extra = rules.extraSafelisted.get(lower);
       if (extra !== undefined) return extra(value) ? null : `its value is not one ${rules.browser} safelists`;

@@ -449,11 +449,11 @@ export class Http2Sessions implements StreamTracker {
    * timeout is reset. The queued count alone cannot tell: slices of one size sent one after
    * another leave it the same at every sweep.
    *
-   * Streams waiting for a disk turn (disk-turns.ts) have nothing queued; when every stream of their
-   * connection that moved nothing is reset here and none moved, they are reset with them. Each used
-   * to be timed only once it had its turn: 128 streams a client never reads, 8 turns at a time,
-   * held a connection 16 send timeouts (a hostile-client hunt), where a reader that takes any body
-   * keeps them waiting as long as it reads.
+   * Streams waiting for a disk turn (disk-turns.ts) have nothing queued: when a sweep resets stalled
+   * streams of their connection and no stream of it moved, they are reset with them. They used to be
+   * timed only once they had a turn: 128 streams a client never reads, 8 turns at a time, held a
+   * connection 16 send timeouts (a hostile-client hunt). A client that takes any body keeps them
+   * waiting as long as it reads.
    */
   private sweep(): void {
     const now = this.clock.tick(); // monotonic, and without the server's own pauses (sweep-clock.ts)
