@@ -418,6 +418,44 @@ test('streams waiting for a disk turn wait as long as a body of their connection
   assert.equal(streams[8].rstCode, http2.constants.NGHTTP2_CANCEL);
 });
 
+test('behind 8 stalled disk bodies, a HEAD is answered at once (it reads no body) and a range sent late gets its turn when they are reset', async (t) => {
+  const tree = makeRoot();
+  const s = await start({ root: tree.root, smallFileLimit: 1024, sendTimeout: 3000 });
+  const session = connect(s.port);
+  t.after(async () => {
+    session.destroy();
+    await s.server.shutdown(500);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
+  for (let i = 0; i < 8; i++) {
+    const stream = session.request({ ':path': '/big.otf' });
+    stream.on('error', () => {});
+    stream.pause();
+  }
+  assert.ok(await until(() => s.server.stats.buffersInUse === 8), JSON.stringify(s.server.stats));
+  const answer = (headers) => new Promise((resolve) => {
+    const stream = session.request(headers);
+    const chunks = [];
+    let status = null;
+    stream.on('response', (h) => (status = h[':status']));
+    stream.on('data', (c) => chunks.push(c));
+    stream.on('error', () => {});
+    stream.on('close', () => resolve({ status, body: Buffer.concat(chunks), rst: stream.rstCode, at: Date.now() }));
+  });
+  const sent = Date.now();
+  const head = await answer({ ':path': '/big.otf', ':method': 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.ok(head.at - sent < 500, `HEAD answered after ${head.at - sent} ms`);
+  // Sent 2.5 s after the bodies stalled, which are reset 3-5 s after (the timeout, counted from the
+  // sweep that first saw them): it has waited less than the timeout then, so it takes a freed turn.
+  // (One that has waited the whole timeout, with no body of its connection moving, is reset with them.)
+  await new Promise((r) => setTimeout(r, 2500));
+  const range = await answer({ ':path': '/big.otf', range: 'bytes=100-199' });
+  assert.equal(range.status, 206, `range reset (${range.rst}) instead of answered`);
+  assert.ok(range.body.equals(tree.big.subarray(100, 200)));
+  assert.ok(await until(() => s.server.stats.inFlight === 0 && s.server.stats.buffersInUse === 0), JSON.stringify(s.server.stats));
+});
+
 /**
  * A server reading every body from disk (no memory budget) and never watching the tree, so a
  * response itself finds its file changed; one connection to it; all closed when the test ends.

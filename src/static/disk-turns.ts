@@ -12,7 +12,8 @@ export const DISK_BODIES_PER_CONNECTION = 8;
 /** The disk bodies of one connection: how many are running, and the starts waiting their turn. */
 interface Turns {
   running: number;
-  readonly waiting: { readonly res: ServerResponse; readonly start: () => void }[];
+  /** `since`: when it began waiting (performance.now() ms). */
+  waiting: { readonly res: ServerResponse; readonly start: () => void; readonly since: number }[];
 }
 
 /** What the disk turns read of an HTTP/2 response's stream; `session` is unset once it has closed. */
@@ -45,9 +46,10 @@ const holding = new WeakSet<ServerResponse>();
  * Calls `start` when this response may begin reading from disk: over HTTP/1.x once it is at the
  * head of its socket (a response queued behind another on a pipelining connection gets no 'close'
  * if the socket closes first, so it must hold nothing until then); over HTTP/2 once its connection
- * has fewer than DISK_BODIES_PER_CONNECTION running. A response that ends while waiting never starts.
+ * has fewer than DISK_BODIES_PER_CONNECTION running, or at once when it reads no body (`bodyless`: a
+ * HEAD, an empty range; one stat, no fd or buffer held). A response that ends while waiting never starts.
  */
-export function whenDiskTurn(res: ServerResponse, start: () => void): void {
+export function whenDiskTurn(res: ServerResponse, start: () => void, bodyless = false): void {
   // HTTP/2 is told by its stream, not its session: a stream closed while this response waited (a
   // rescan) names no session, and Http2Response has no 'socket' event to wait for.
   const stream = streamOf(res);
@@ -57,6 +59,7 @@ export function whenDiskTurn(res: ServerResponse, start: () => void): void {
     return;
   }
   if (ended(res)) return;
+  if (bodyless) return start();
   const session = stream.session as object;
   if (holding.has(res)) return start();
   let turns = bySession.get(session);
@@ -65,7 +68,7 @@ export function whenDiskTurn(res: ServerResponse, start: () => void): void {
     bySession.set(session, turns);
   }
   if (turns.running < DISK_BODIES_PER_CONNECTION) run(turns, res, start);
-  else turns.waiting.push({ res, start });
+  else turns.waiting.push({ res, start, since: performance.now() });
 }
 
 function run(turns: Turns, res: ServerResponse, start: () => void): void {
@@ -79,14 +82,16 @@ function run(turns: Turns, res: ServerResponse, start: () => void): void {
 }
 
 /**
- * Takes the responses waiting for a disk turn on `session` out of the queue, and returns them: they
- * will never start. For the send timeout's sweep (http2-sessions.ts), when every body running on the
- * connection stalled: those waiting are behind the same client.
+ * Takes the responses that began waiting for a disk turn on `session` before `since`
+ * (performance.now() ms) out of the queue, and returns them: they will never start. For the send
+ * timeout's sweep (http2-sessions.ts), when no body of the connection moved for the timeout.
  */
-export function takeWaiting(session: object): ServerResponse[] {
+export function takeWaiting(session: object, since: number): ServerResponse[] {
   const turns = bySession.get(session);
   if (turns === undefined || turns.waiting.length === 0) return [];
-  return turns.waiting.splice(0).map((w) => w.res);
+  const taken = turns.waiting.filter((w) => w.since < since);
+  if (taken.length > 0) turns.waiting = turns.waiting.filter((w) => w.since >= since);
+  return taken.map((w) => w.res);
 }
 
 /** The next waiting response still open takes the turn given back. */

@@ -551,6 +551,7 @@ class StaticFiles {
     const { rep, origin, variant, status, start, end } = d;
     const info = rep.info;
     const identity = info.identity;
+    const headOnly = req.method === 'HEAD' || end < start;
     const body = new DiskBody(res, {
       filePath: info.filePath,
       openFile: (done) => this.fds.acquire(info, done),
@@ -560,14 +561,14 @@ class StaticFiles {
       contentMatches: (fd, done) => fdHasEtag(fd, info.size, info.etag, done),
       start,
       end,
-      headOnly: req.method === 'HEAD' || end < start,
+      headOnly,
       writeHead: () => this.writeFileHead(res, rep, variant, origin, status, start, end),
       stale: () => {
         this.fds.forget(info);
         this.retryAfterRescan(req, res, d);
       },
     }, this.pool, this.counters, this.blockingReads);
-    whenDiskTurn(res, () => body.start());
+    whenDiskTurn(res, () => body.start(), headOnly);
   }
 
   /**

@@ -176,6 +176,30 @@ class SessionState implements AbandonedStreams {
     });
   }
 
+  /** A body of this connection moved since the last sweep (set by Http2Sessions.sweep). */
+  bodyMoved = false;
+  /** When a sweep last saw a body of this connection move, or first saw the connection (sweep ms); -1 before. */
+  private bodyQuietSince = -1;
+
+  /** Called by each sweep after it has looked at every stream. */
+  noteBodies(now: number): void {
+    if (this.bodyMoved || this.bodyQuietSince === -1) this.bodyQuietSince = now;
+    this.bodyMoved = false;
+  }
+
+  /**
+   * Called when a sweep has reset stalled streams of this connection: the streams that have waited
+   * for a disk turn (disk-turns.ts) longer than the send timeout are reset too, when no body of the
+   * connection moved for that long. They used to be timed only once they had a turn: 128 streams a
+   * client never reads, 8 turns at a time, held a connection 16 send timeouts (a hostile-client
+   * hunt). A client that takes any body keeps them waiting (a slow link); one sent lately waits on.
+   */
+  resetWaiting(now: number): void {
+    const send = this.timeouts.send;
+    if (now - this.bodyQuietSince < send) return;
+    for (const res of takeWaiting(this.session, performance.now() - send)) (res as unknown as { stream: ServerHttp2Stream }).stream.close(constants.NGHTTP2_CANCEL);
+  }
+
   /**
    * Called by each sweep (`now`: performance.now() ms): a connection with a stream being answered and
    * no byte received or sent for the send timeout is stuck, and is cut. An idle one is left to the
@@ -344,14 +368,6 @@ class SessionState implements AbandonedStreams {
   }
 }
 
-/** Resets the streams waiting for a disk turn on each connection in `stalled` where no stream is `moving` (see sweep()). */
-function resetWaiting(stalled: ReadonlySet<ServerHttp2Session>, moving: ReadonlySet<ServerHttp2Session> | null): void {
-  for (const session of stalled) {
-    if (moving?.has(session) === true) continue;
-    for (const res of takeWaiting(session)) (res as unknown as { stream: ServerHttp2Stream }).stream.close(constants.NGHTTP2_CANCEL);
-  }
-}
-
 /**
  * The HTTP/2 connections of a server: the same timeouts as HTTP/1 (a connection idle for the
  * keep-alive timeout is closed; a stream that makes no progress for the send timeout is reset,
@@ -449,17 +465,12 @@ export class Http2Sessions implements StreamTracker {
    * timeout is reset. The queued count alone cannot tell: slices of one size sent one after
    * another leave it the same at every sweep.
    *
-   * Streams waiting for a disk turn (disk-turns.ts) have nothing queued: when a sweep resets stalled
-   * streams of their connection and no stream of it moved, they are reset with them. They used to be
-   * timed only once they had a turn: 128 streams a client never reads, 8 turns at a time, held a
-   * connection 16 send timeouts (a hostile-client hunt). A client that takes any body keeps them
-   * waiting as long as it reads.
+   * Streams waiting for a disk turn (disk-turns.ts) have nothing queued: see SessionState.resetWaiting.
    */
   private sweep(): void {
     const now = this.clock.tick(); // monotonic, and without the server's own pauses (sweep-clock.ts)
-    let stalled: Set<ServerHttp2Session> | null = null;
-    let moving: Set<ServerHttp2Session> | null = null;
-    this.streams.forEach((stream) => {
+    const stalled = new Set<SessionState>();
+    this.streams.forEach((stream, state) => {
       const queued = stream.bufferSize;
       const p = this.progress.get(stream);
       if (p === undefined) {
@@ -468,15 +479,18 @@ export class Http2Sessions implements StreamTracker {
         p.queued = queued;
         p.since = now;
         p.moved = false;
-        (moving ??= new Set()).add(stream.session as ServerHttp2Session);
+        if (state !== null) state.bodyMoved = true;
       } else if (now - p.since >= this.timeouts.send) {
-        (stalled ??= new Set()).add(stream.session as ServerHttp2Session);
+        if (state !== null) stalled.add(state);
         // Not marked as our own reset: a client that stopped reading abandoned the stream.
         stream.close(constants.NGHTTP2_CANCEL);
       }
     });
-    if (stalled !== null) resetWaiting(stalled, moving);
-    for (const state of this.sessions.values()) state.quiet(now);
+    for (const state of this.sessions.values()) {
+      state.noteBodies(now);
+      state.quiet(now);
+    }
+    for (const state of stalled) state.resetWaiting(now);
     if (this.streams.size === 0 && this.sweeper !== null) {
       clearInterval(this.sweeper);
       this.sweeper = null;
