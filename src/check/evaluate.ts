@@ -46,6 +46,19 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Fetch §2.2.2 "request-body-header name": dropped when a redirect turns the request into a GET. */
 const BODY_HEADERS = new Set(['content-encoding', 'content-language', 'content-location', 'content-type']);
 
+/**
+ * The fix for an engine that checks a tainted request's preflight against the page's origin and the
+ * request itself against `null` (EngineRules.preflightKeepsPageOrigin): one origin answered to both
+ * cannot pass, so the fix that works is `*`.
+ */
+function splitOriginFix(failure: Failure, browser: string, pageOrigin: string): Failure {
+  if (!failure.check.startsWith('CORS check: Access-Control-Allow-Origin')) return failure;
+  return {
+    ...failure,
+    fix: `${browser} checks this preflight against the page's origin ${pageOrigin} and the request after it against "null": answer both with "Access-Control-Allow-Origin: *" (without credentials), or link the API directly instead of redirecting.`,
+  };
+}
+
 interface Blocked {
   readonly failure: Failure;
   readonly where: string;
@@ -214,7 +227,7 @@ class Evaluation {
     this.steps.push({ request: req, response: res, outcome: failure === null ? 'passed' : 'failed', mattered });
     const why = [sticky ? `${this.browser} preflights a redirected request that was preflighted` : '', !isSafelistedMethod(method) ? `the method ${method} is not GET, HEAD or POST` : '', ...unsafe.names.map((n) => `${n}: ${unsafe.why.get(n)}`)].filter((w) => w !== '');
     this.notes.push(`a preflight goes out to ${this.url.href} because ${why.join('; ')}`);
-    if (failure !== null) return this.blocked({ failure, where: 'preflight' });
+    if (failure !== null) return this.blocked({ failure: origin === requestOrigin ? failure : splitOriginFix(failure, this.browser, origin), where: 'preflight' });
     this.maxAge = preflightMaxAge(res, rules);
     return null;
   }
