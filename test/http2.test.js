@@ -374,19 +374,12 @@ test('streams that are never read are reset after the send timeout, and give bac
 });
 
 test('streams waiting for a disk turn wait as long as a body of their connection moves, then get their own send timeout', async (t) => {
-  const tree = makeRoot();
-  const s = await start({ root: tree.root, smallFileLimit: 1024, sendTimeout: 1000 });
-  const session = connect(s.port);
+  let reading = true;
+  t.after(() => (reading = false));
+  const { s, session } = await withSession(t, { smallFileLimit: 1024, sendTimeout: 1000 });
   // A connection window the 7 unread streams cannot fill: else the one read stalls with them.
   await new Promise((resolve) => session.once('connect', resolve));
   session.setLocalWindowSize(32 * 1024 * 1024);
-  let reading = true;
-  t.after(async () => {
-    reading = false;
-    session.destroy();
-    await s.server.shutdown(500);
-    rmSync(tree.root, { recursive: true, force: true });
-  });
   const closedAt = [];
   const streams = [];
   for (let i = 0; i < 10; i++) {
@@ -419,14 +412,7 @@ test('streams waiting for a disk turn wait as long as a body of their connection
 });
 
 test('behind 8 stalled disk bodies, a HEAD is answered at once (it reads no body) and a range sent late gets its turn when they are reset', async (t) => {
-  const tree = makeRoot();
-  const s = await start({ root: tree.root, smallFileLimit: 1024, sendTimeout: 3000 });
-  const session = connect(s.port);
-  t.after(async () => {
-    session.destroy();
-    await s.server.shutdown(500);
-    rmSync(tree.root, { recursive: true, force: true });
-  });
+  const { tree, s, session } = await withSession(t, { smallFileLimit: 1024, sendTimeout: 3000 });
   for (let i = 0; i < 8; i++) {
     const stream = session.request({ ':path': '/big.otf' });
     stream.on('error', () => {});
@@ -460,9 +446,14 @@ test('behind 8 stalled disk bodies, a HEAD is answered at once (it reads no body
  * A server reading every body from disk (no memory budget) and never watching the tree, so a
  * response itself finds its file changed; one connection to it; all closed when the test ends.
  */
-async function fromDisk(t) {
+function fromDisk(t) {
+  return withSession(t, { memoryBudget: 0, watch: false });
+}
+
+/** A server on a fresh tree with `options`, and one connection to it; all closed when the test ends. */
+async function withSession(t, options) {
   const tree = makeRoot();
-  const s = await start({ root: tree.root, memoryBudget: 0, watch: false });
+  const s = await start({ root: tree.root, ...options });
   const session = connect(s.port);
   t.after(async () => {
     session.destroy();
@@ -666,14 +657,7 @@ test('a slow but steady reader is never reset, however large the write being rea
   // From disk, 256 KiB per write: at 100 KB/s one write takes 2.6 s to be read, longer than the
   // send timeout plus a sweep (2 s), so only progress within a write keeps the stream alive. (The
   // client opens its 64 KiB window in bursts, 0.64 s apart at this rate: the timeout must exceed that.)
-  const tree = makeRoot();
-  const s = await start({ root: tree.root, memoryBudget: 0, sendTimeout: 1000 });
-  const session = connect(s.port);
-  t.after(async () => {
-    session.destroy();
-    await s.server.shutdown(500);
-    rmSync(tree.root, { recursive: true, force: true });
-  });
+  const { s, session } = await withSession(t, { memoryBudget: 0, sendTimeout: 1000 });
   const stream = session.request({ ':path': '/big.otf' });
   stream.on('error', () => {});
   const closed = new Promise((resolve) => stream.on('close', () => resolve(Date.now())));
