@@ -29,8 +29,8 @@ needed, then the request, following redirects as fetch() does) and prints each s
   --method M                 as the script writes it (default GET; "patch" stays lower case)
   --header 'Name: value'     a request header the script sets (repeatable, order kept)
   --credentials C            omit | same-origin | include (fetch()'s credentials; default same-origin)
-  --as fetch|font            font: an @font-face load (a CORS GET, credentials same-origin; a non-2xx
-                             or 204 answer loads no font)
+  --as fetch|font            font: an @font-face load (a CORS GET, credentials same-origin; a non-2xx,
+                             204 or 205 answer loads no font)
   --browser B                standard | chromium | firefox: whose rules set the exit code (default standard)
   --timeout MS               per request (default ${DEFAULT_TIMEOUT}, at most 60000)
   --deadline MS              for the whole check, every request and redirect (default ${DEFAULT_DEADLINE}, at most ${MAX_MS})
