@@ -97,7 +97,9 @@ function checkArgs() {
     const ids = `known: ${known.map((x) => x.id).join(', ')}`;
     if (asked.length === 0) fail(`--${option}: ${JSON.stringify(opts.args[option])} names no id; give one or more, comma-separated, or leave the option out for all; ${ids}`);
     const unknown = asked.filter((id) => !known.some((x) => x.id === id));
-    if (unknown.length > 0) fail(`--${option}: no ${unknown.join(', ')} here; ${ids}`);
+    const tlsOnly = unknown.filter((id) => CONNECTION_SCENARIOS.some((c) => c.id === id));
+    const hint = tlsOnly.length > 0 ? ` (${tlsOnly.join(', ')}: with --https or --h2 only)` : '';
+    if (unknown.length > 0) fail(`--${option}: no ${unknown.join(', ')} here${hint}; ${ids}`);
   }
   // bench/lib.js's benchArgs accepts every bench's options; these belong to the timed benches.
   const foreign = ['rounds', 'duration', 'warmup', 'connections', 'no-wrk', 'out'].filter((o) => process.argv.some((a) => a === `--${o}` || a.startsWith(`--${o}=`)));

@@ -137,3 +137,11 @@ for (const [script, env] of SCRIPTS) {
     }
   });
 }
+
+test('instructions.js: tls-new and tls-resumed without --https or --h2 are refused saying which flag they need', () => {
+  const r = bench('instructions.js', ['--scenarios', 'tls-new,tls-resumed'], { PATH: mkdtempSync(join(base, 'empty-path-')) });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--scenarios: no tls-new, tls-resumed here \(tls-new, tls-resumed: with --https or --h2 only\); known: /);
+  const ok = bench('instructions.js', ['--https', '--scenarios', 'tls-new,zz-no-such-id'], { PATH: mkdtempSync(join(base, 'empty-path-')) });
+  assert.match(ok.stderr, /--scenarios: no zz-no-such-id here; known: .*tls-new, tls-resumed/);
+});
