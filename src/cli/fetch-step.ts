@@ -76,8 +76,8 @@ export function send(req: OutgoingRequest, timeoutMs: number): Promise<ServerRes
 
 /**
  * node:http refuses a value with a byte outside HT, 0x20-0x7E and 0x80-0xFF; fetch() accepts DEL
- * (0x7F) there, and Chromium and Firefox then fail the request after its preflight (xorigin check
- * --browser chromium or firefox says so), where the standard would send it.
+ * (0x7F) there, and Chromium and Firefox then fail the request after its preflight (evaluateCors
+ * under their rules says so), where the standard would send it: the command cannot send it.
  */
 function unsendableValue(name: string, value: string): void {
   try {

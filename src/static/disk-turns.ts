@@ -47,7 +47,7 @@ const holding = new WeakSet<ServerResponse>();
  * head of its socket (a response queued behind another on a pipelining connection gets no 'close'
  * if the socket closes first, so it must hold nothing until then); over HTTP/2 once its connection
  * has fewer than DISK_BODIES_PER_CONNECTION running, or at once when it reads no body (`bodyless`: a
- * HEAD, an empty range; one stat, no fd or buffer held). A response that ends while waiting never starts.
+ * HEAD, or a GET of an empty file; one stat, no fd or buffer held). A response that ends while waiting never starts.
  */
 export function whenDiskTurn(res: ServerResponse, start: () => void, bodyless = false): void {
   // HTTP/2 is told by its stream, not its session: a stream closed while this response waited (a

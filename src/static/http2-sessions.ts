@@ -192,7 +192,7 @@ class SessionState implements AbandonedStreams {
    * for a disk turn (disk-turns.ts) longer than the send timeout are reset too, when no body of the
    * connection moved for that long. They used to be timed only once they had a turn: 128 streams a
    * client never reads, 8 turns at a time, held a connection 16 send timeouts (a hostile-client
-   * hunt). A client that takes any body keeps them waiting (a slow link); one sent lately waits on.
+   * hunt). A client that takes any body keeps them waiting (a slow link); one opened lately waits on.
    */
   resetWaiting(now: number): void {
     const send = this.timeouts.send;
