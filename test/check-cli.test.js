@@ -29,6 +29,12 @@ before(async () => {
       res.writeHead(200, { ...h, 'Content-Type': 'application/json', 'X-Total': '3', 'Access-Control-Expose-Headers': 'X-Total' });
       return res.end('[]');
     }
+    if (u.pathname === '/long-cache') {
+      const h = { 'Access-Control-Allow-Origin': ORIGIN, 'Access-Control-Allow-Methods': 'PUT' };
+      if (req.method === 'OPTIONS') res.writeHead(204, { ...h, 'Access-Control-Max-Age': '100000000000000000000000' });
+      else res.writeHead(200, h);
+      return res.end();
+    }
     if (u.pathname === '/broken') {
       res.writeHead(500, { 'Content-Type': 'text/plain' });
       return res.end('boom');
@@ -72,6 +78,12 @@ test('allowed: exit 0, the steps, readable headers, preflight cache time', async
   assert.match(r.stdout, /readable: content-type, x-total/);
   assert.match(r.stdout, /preflight cached for: 600 s/);
   assert.equal(r.stderr, '');
+});
+
+test('a Max-Age past 2^53 is printed in the digits the server sent, not as 1e+23 (no cap under the standard)', async () => {
+  const r = await cli(`${base}/long-cache`, '--origin', ORIGIN, '--method', 'PUT');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /preflight cached for: 100000000000000000000000 s\n/);
 });
 
 test('blocked: exit 1 with the reason and the fix; a 500 without CORS headers', async () => {

@@ -200,11 +200,16 @@ export function renderText(request: CheckRequest, result: CheckResult): string {
   } else {
     lines.push(`verdict: blocked: ${v.reason}`, `failed step: ${v.failedStep}`, `fix: ${v.fix}`, `see: ${v.spec}`);
   }
-  if (v.maxAge !== null) lines.push(`preflight cached for: ${v.maxAge} s`);
+  if (v.maxAge !== null) lines.push(`preflight cached for: ${wholeSeconds(v.maxAge)} s`);
   for (const n of v.notes) lines.push(`note: ${n}`);
   const differ = disagreement(result.all);
   if (differ !== null) lines.push(`browsers differ: ${differ}`);
   return lines.map(terminalSafe).join('\n');
+}
+
+/** Seconds as digits: String(1e23) is `1e+23`, which reads as a typo for a Max-Age the server sent in digits. */
+function wholeSeconds(n: number): string {
+  return Number.isFinite(n) ? n.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 0 }) : String(n);
 }
 
 /** The --json shape. */
