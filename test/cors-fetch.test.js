@@ -191,6 +191,11 @@ describe('withCors around a real Hono app over sockets', () => {
       throw new Error('secret');
     });
     app.get('/moved', (c) => c.redirect('/items', 301));
+    app.get('/counted', (c) => {
+      c.header('X-Total-Count', '3');
+      c.header('Access-Control-Expose-Headers', 'x-total-count');
+      return c.json([]);
+    });
     app.onError((err, c) => c.text('Internal Server Error', 500)); // Hono's own 500, quietly
     const server = createAdaptorServer({ fetch: withCors(POLICY, app.fetch) });
     await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -226,6 +231,16 @@ describe('withCors around a real Hono app over sockets', () => {
     const res = await request(s.port, { path: '/vary', headers: { Origin: 'https://x.example.org' } });
     assert.equal(res.headers.vary, 'Accept-Language, Origin');
     assert.equal(res.headers['access-control-allow-origin'], 'https://x.example.org');
+  });
+
+  test('a route\'s own Access-Control-Expose-Headers is kept, as under node:http, Express and Fastify', async () => {
+    const res = await request(s.port, { path: '/counted', headers: { Origin: APP } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    assert.equal(res.headers['access-control-expose-headers'], 'x-total-count');
+    // A route that sets none gets the policy's list.
+    const other = await request(s.port, { path: '/items', headers: { Origin: APP } });
+    assert.equal(other.headers['access-control-expose-headers'], 'x-request-id');
   });
 
   test('an actual PUT reaches the route and is decorated', async () => {

@@ -261,6 +261,33 @@ test('cors.reconfigure: a new policy in one step; an invalid one throws and the 
   await s.close();
 });
 
+test('cors.reconfigure while a response is in flight: it keeps the old policy\'s Vary: Origin beside the echoed origin (found by a review)', async () => {
+  const cors = createCors({ origins: [A] });
+  let decorated;
+  const seen = new Promise((resolve) => (decorated = resolve));
+  let release;
+  const gate = new Promise((resolve) => (release = resolve));
+  // The handler replaces Vary after handle(), then writes only once the policy has changed to `*`.
+  const s = await listen(async (req, res) => {
+    if (cors.handle(req, res)) return;
+    res.setHeader('Vary', 'Accept');
+    decorated();
+    await gate;
+    res.end('ok');
+  });
+  const pending = request(s.port, { headers: { Origin: A } });
+  await seen;
+  cors.reconfigure({ origins: ['*'] });
+  release();
+  const res = await pending;
+  assert.equal(res.headers['access-control-allow-origin'], A);
+  assert.equal(res.headers.vary, 'Accept, Origin');
+  const next = await request(s.port, { headers: { Origin: A } });
+  assert.equal(next.headers['access-control-allow-origin'], '*');
+  assert.equal(next.headers.vary, 'Accept');
+  await s.close();
+});
+
 for (const workers of [1, 2]) {
   test(`CLI${workers > 1 ? ' --workers 2' : ''}: SIGHUP re-reads the config file; a broken one is refused and the old policy stays`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'xorigin-hup-'));

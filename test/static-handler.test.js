@@ -260,6 +260,44 @@ test('mounted behind the app\'s own CORS middleware, its answers carry its own p
   assert.equal(allowed.headers['access-control-allow-credentials'], undefined);
 });
 
+test('called as (req, res) after the app\'s own cors.handle, its answers carry its own policy alone (found by a review)', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-standalone-layers-'));
+  writeFileSync(join(root, 'a.woff2'), 'font-a');
+  const servers = [];
+  t.after(async () => {
+    for (const { s, files } of servers) {
+      await s.close();
+      files.close();
+    }
+    rmSync(root, { recursive: true, force: true });
+  });
+  const start = async (appPolicy, filesPolicy) => {
+    const cors = createCors(appPolicy);
+    const files = await createStaticHandler({ root, cors: filesPolicy, watch: false });
+    const s = await listen((req, res) => {
+      if (!cors.handle(req, res)) files(req, res);
+    });
+    servers.push({ s, files });
+    return s.port;
+  };
+  // The app's `*` must not let an origin the files' policy refuses read them.
+  let port = await start({ origins: ['*'] }, { origins: [APP] });
+  for (const path of ['/a.woff2', '/missing']) {
+    const refused = await request(port, { path, headers: { Origin: 'https://evil.example' } });
+    assert.equal(refused.headers['access-control-allow-origin'], undefined, path);
+    assert.match(refused.headers.vary, /Origin/, path);
+  }
+  assert.equal((await request(port, { path: '/a.woff2', headers: { Origin: APP } })).headers['access-control-allow-origin'], APP);
+  // The app's credentials must not end up beside the files' `*`.
+  port = await start({ origins: [APP], credentials: true, exposedHeaders: ['x-request-id'] }, { origins: ['*'] });
+  for (const path of ['/a.woff2', '/missing']) {
+    const res = await request(port, { path, headers: { Origin: APP } });
+    assert.equal(res.headers['access-control-allow-origin'], '*', path);
+    assert.equal(res.headers['access-control-allow-credentials'], undefined, path);
+    assert.ok(!String(res.headers['access-control-expose-headers']).includes('x-request-id'), path);
+  }
+});
+
 /**
  * `handler` (by default one over a root holding a.woff2), given to node:http2's server as its listener
  * by `listenerOf(handler)`; returns a client session. Everything is closed after the test.

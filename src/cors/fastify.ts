@@ -27,8 +27,10 @@ import { VaryGuard } from './vary-guard.js';
  * covers that child only, as any fastify-plugin-style plugin.
  *
  * Not covered: replies Fastify writes before any hook runs, for a malformed URL (400
- * FST_ERR_BAD_URL) and an over-long parameter (414); give them the headers with Fastify's own
- * `frameworkErrors` option (see the README), and raw or hijacked replies, which bypass reply headers.
+ * FST_ERR_BAD_URL), a failing asynchronous route constraint (500), an over-long parameter (414)
+ * and a request arriving while the app closes (503, `return503OnClosing`); give the first two the
+ * headers with Fastify's own `frameworkErrors` option (see the README); and raw or hijacked
+ * replies, which bypass reply headers.
  */
 const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => {
   let engine: CorsEngine;
@@ -38,7 +40,7 @@ const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => 
     done(error as Error);
     return;
   }
-  app.addHook('onRequest', onRequest(engine, new VaryGuard(engine)));
+  app.addHook('onRequest', onRequest(engine, new VaryGuard()));
   done();
 };
 
@@ -46,7 +48,8 @@ function onRequest(engine: CorsEngine, varyGuard: VaryGuard) {
   return (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void => {
     const raw = request.raw;
     // onSend hooks run in registration order, a route's own last: only the head itself comes after them all.
-    if (engine.actualBlocks.vary !== null) varyGuard.keep(reply.raw as ServerResponse);
+    const vary = engine.actualBlocks.vary;
+    if (vary !== null) varyGuard.keep(reply.raw as ServerResponse, vary);
     // Two Access-Control-Request-Method lines are no method: node:http joins them, node:http2 kept the first.
     if (raw.httpVersionMajor === 2 && request.method === 'OPTIONS') joinRepeatedLines(raw.headers, raw.rawHeaders);
     removeOtherPolicy(reply);

@@ -25,6 +25,7 @@ export interface WithCorsHooks {
  *   headers are immutable (`Response.redirect`, a `fetch()`ed response) is copied first. CORS
  *   headers the handler set (a framework's own CORS middleware) are removed first when they grant
  *   anything (Access-Control-Allow-Origin or -Credentials): the answer carries this policy's alone.
+ *   Otherwise a header the handler set that grants nothing (Access-Control-Expose-Headers) is kept.
  * - A handler that throws or rejects becomes a 500 with the CORS headers and no error text, so the
  *   browser shows the real status instead of a CORS error.
  *
@@ -112,6 +113,11 @@ function applyPolicy(headers: Headers, block: readonly string[], other: boolean)
   setBlock(headers, block);
 }
 
+/**
+ * Vary is merged. Any other header the handler set itself is kept: what is left after the removal
+ * above grants nothing (Access-Control-Expose-Headers, Timing-Allow-Origin), and is the handler's
+ * explicit choice, as a header set after `handle()` is under node:http, Express and Fastify.
+ */
 function setBlock(headers: Headers, block: readonly string[]): void {
   for (let i = 0; i < block.length; i += 2) {
     const name = block[i] as string;
@@ -120,7 +126,7 @@ function setBlock(headers: Headers, block: readonly string[]): void {
       const existing = headers.get('vary');
       const merged = mergeVary(existing, value);
       if (merged !== existing) headers.set('Vary', merged);
-    } else {
+    } else if (!headers.has(name)) {
       headers.set(name, value);
     }
   }

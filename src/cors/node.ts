@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { CorsEngine, RequestKind, classify } from './engine.js';
 import type { CorsOptions } from './options.js';
 import { joinRepeatedLines } from '../http/field-lines.js';
@@ -7,6 +8,11 @@ import { VaryGuard } from './vary-guard.js';
 
 /** Connect/Express-style `next`. */
 export type NextFunction = (err?: unknown) => void;
+
+/** A request node:http gives a listener, or node:http2's compatibility API (`createSecureServer((req, res) => …)`). */
+export type NodeRequest = IncomingMessage | Http2ServerRequest;
+/** The response that goes with a NodeRequest. */
+export type NodeResponse = ServerResponse | Http2ServerResponse;
 
 /**
  * The CORS engine for node:http, Connect and Express. Create one at start-up with
@@ -21,7 +27,7 @@ export class Cors extends CorsEngine {
    * another layer set before (an app-wide CORS middleware) are removed first when they grant
    * anything: the answer carries this policy's alone.
    */
-  readonly handle = (req: IncomingMessage, res: ServerResponse): boolean => {
+  readonly handle = (req: NodeRequest, res: NodeResponse): boolean => {
     const headers = req.headers;
     const origin = headers.origin;
     if (origin !== undefined && req.method === 'OPTIONS') {
@@ -29,16 +35,17 @@ export class Cors extends CorsEngine {
       if (req.httpVersionMajor === 2) joinRepeatedLines(headers, req.rawHeaders);
       const method = headers['access-control-request-method'];
       if (method !== undefined) {
-        this.answerPreflight(res, origin, method, headers['access-control-request-headers']);
+        // node:http2's compatibility response has every member used (setHeader, writeHead, end), with node:http's meaning.
+        this.answerPreflight(res as ServerResponse, origin, method, headers['access-control-request-headers']);
         return true;
       }
     }
-    this.decorate(res, origin);
+    this.decorate(res as ServerResponse, origin);
     return false;
   };
 
   /** Connect/Express middleware: `app.use(cors.middleware)`. */
-  readonly middleware = (req: IncomingMessage, res: ServerResponse, next: NextFunction): void => {
+  readonly middleware = (req: NodeRequest, res: NodeResponse, next: NextFunction): void => {
     if (!this.handle(req, res)) next();
   };
 
@@ -70,7 +77,7 @@ export class Cors extends CorsEngine {
   }
 
   /** Keeps Vary: Origin on decorated responses whatever their handler does to Vary later. */
-  private readonly varyGuard = new VaryGuard(this);
+  private readonly varyGuard = new VaryGuard();
 
   /** Sets an actual response's CORS headers from the prebuilt blocks, filling the origin in. */
   private decorate(res: ServerResponse, origin: string | undefined): void {
@@ -79,7 +86,7 @@ export class Cors extends CorsEngine {
     if (b.vary !== null) {
       if (res.hasHeader('vary')) appendVary(res, b.vary);
       else res.setHeader('Vary', b.vary);
-      this.varyGuard.keep(res);
+      this.varyGuard.keep(res, b.vary);
     }
     const block = origin !== undefined && this.allows(origin) ? b.allowed : b.other;
     if (block === b.other && origin !== undefined) this.deniedActual(origin);

@@ -1,5 +1,4 @@
 import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { CorsEngine } from './engine.js';
 import { equalsLower } from '../http/tokens.js';
 import { appendVary, mergeVary } from './response-headers.js';
 
@@ -15,32 +14,43 @@ type HeaderPair = readonly [OutgoingHttpHeader, OutgoingHttpHeader];
  * protocol and HTTP caches"). Done in writeHead, which node:http calls for an implicit head too.
  */
 export class VaryGuard {
-  /** The writeHead each guarded response gets as its own. */
-  private readonly writeHead: WriteHead;
+  /**
+   * The writeHead guarded responses get as their own, and the Vary value it keeps: rebuilt when a
+   * reconfigure changes that value, so a response decorated under the old policy keeps the old
+   * policy's Vary (read at writeHead time, a swap to `*` in between sent an echoed origin without it).
+   */
+  private current: { readonly vary: string; readonly writeHead: WriteHead } | null = null;
 
-  constructor(private readonly engine: CorsEngine) {
-    this.writeHead = guardedWriteHead(engine);
-  }
-
-  /** Guards `res`; a writeHead another layer wrapped before us (on-headers does) is wrapped in turn. */
-  keep(res: ServerResponse): void {
+  /**
+   * Guards `res`, keeping `vary` (the policy's Vary value when `res` was decorated); a writeHead
+   * another layer wrapped before us (on-headers does) is wrapped in turn.
+   */
+  keep(res: ServerResponse, vary: string): void {
     if (!Object.hasOwn(res, 'writeHead')) {
-      (res as { writeHead: unknown }).writeHead = this.writeHead;
+      (res as { writeHead: unknown }).writeHead = this.writeHeadKeeping(vary);
       return;
     }
     const wrapped = res.writeHead as WriteHead;
     // Guarded twice (a handler mounted twice): its writeHead keeps Vary already.
-    if (wrapped === this.writeHead || varyKeepers.has(wrapped)) return;
-    const engine = this.engine;
+    if (varyKeepers.has(wrapped)) return;
     const keeper: WriteHead = function (this: ServerResponse, statusCode, reason, headers) {
-      return sendHeadKeepingVary(this, wrapped, engine.actualBlocks.vary, statusCode, reason, headers);
+      return sendHeadKeepingVary(this, wrapped, vary, statusCode, reason, headers);
     };
     varyKeepers.add(keeper);
     (res as { writeHead: WriteHead }).writeHead = keeper;
   }
+
+  /** One function for every response of a policy (no closure per response on the common path). */
+  private writeHeadKeeping(vary: string): WriteHead {
+    if (this.current === null || this.current.vary !== vary) {
+      const writeHead = guardedWriteHead(vary);
+      varyKeepers.add(writeHead);
+      this.current = { vary, writeHead };
+    }
+    return this.current.writeHead;
+  }
 }
 
-/** The wrappers VaryGuard made of another layer's writeHead. */
 const varyKeepers = new WeakSet<WriteHead>();
 
 /**
@@ -48,16 +58,16 @@ const varyKeepers = new WeakSet<WriteHead>();
  * with Vary kept. It stays on the response: deleting it cost ~4,000 instructions per request, as
  * the response then fell into dictionary mode (bench/instructions.js --contenders xorigin-handle).
  */
-function guardedWriteHead(engine: CorsEngine): WriteHead {
+function guardedWriteHead(vary: string): WriteHead {
   return function (this: ServerResponse, statusCode, reason, headers) {
     const shadowed = (Object.getPrototypeOf(this) as { writeHead: WriteHead }).writeHead;
-    return sendHeadKeepingVary(this, shadowed, engine.actualBlocks.vary, statusCode, reason, headers);
+    return sendHeadKeepingVary(this, shadowed, vary, statusCode, reason, headers);
   };
 }
 
 /** Calls `writeHead` with the tokens of `vary` (null: none, a `*` policy) put back in Vary if missing. */
-function sendHeadKeepingVary(res: ServerResponse, writeHead: WriteHead, vary: string | null, statusCode: number, reason?: string | HeadersArgument, headers?: HeadersArgument): ServerResponse {
-  if (vary === null || res.headersSent) return writeHead.call(res, statusCode, reason, headers);
+function sendHeadKeepingVary(res: ServerResponse, writeHead: WriteHead, vary: string, statusCode: number, reason?: string | HeadersArgument, headers?: HeadersArgument): ServerResponse {
+  if (res.headersSent) return writeHead.call(res, statusCode, reason, headers);
   if (typeof reason === 'string') return writeHead.call(res, statusCode, reason, varyKept(res, vary, headers));
   // As node's writeHead reads its arguments: with no reason phrase, the headers are the third
   // argument if given, else the second.

@@ -2,8 +2,8 @@ import { IncomingMessage, METHODS, type ServerResponse } from 'node:http';
 import type { BigIntStats } from 'node:fs';
 import { resolve } from 'node:path';
 import { RequestKind } from '../cors/engine.js';
-import type { Cors } from '../cors/node.js';
-import { buildActualBlocks, mergeVary, removeCorsHeaders, type ActualBlocks } from '../cors/response-headers.js';
+import type { Cors, NodeRequest, NodeResponse } from '../cors/node.js';
+import { buildActualBlocks, mergeVary, removeCorsHeaders, removeOtherPolicy, type ActualBlocks } from '../cors/response-headers.js';
 import { evaluatePreconditions, Precondition, withoutDateLists } from '../http/conditional.js';
 import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
@@ -75,7 +75,7 @@ export interface StaticStats {
  * else to `next()`.
  */
 export interface StaticHandler {
-  (req: IncomingMessage, res: ServerResponse, next?: Next): void;
+  (req: NodeRequest, res: NodeResponse, next?: Next): void;
   /** The directory served, resolved. */
   readonly root: string;
   readonly stats: StaticStats;
@@ -123,7 +123,8 @@ export async function createStaticHandler(options: ServerOptions): Promise<Stati
 export async function handlerFor(config: ResolvedServerOptions, given?: ServerOptions): Promise<StaticHandler> {
   const files = new StaticFiles(config);
   await files.table.open();
-  const handler = ((req: IncomingMessage, res: ServerResponse, next?: Next) => files.handle(req, res, next)) as StaticHandler;
+  // node:http2's compatibility objects have every member the handler uses, with node:http's meaning.
+  const handler = ((req: NodeRequest, res: NodeResponse, next?: Next) => files.handle(req as IncomingMessage, res as ServerResponse, next)) as StaticHandler;
   let current = { given, config };
   const reload = (options: ServerOptions): ReloadReport => {
     const fresh = validate(options);
@@ -259,6 +260,11 @@ class StaticFiles {
         return;
       }
       removeCorsHeaders(res);
+    } else {
+      // Called as (req, res) after the app's own CORS layer (`cors.handle(req, res)` first), whose
+      // grant would otherwise stay beside this policy's headers: `*` for an origin this policy refuses.
+      // The rule cors.handle applies; two lookups on a fresh response.
+      removeOtherPolicy(res);
     }
     // node:http2 reads some fields sent on several lines from the first only; node:http joins them.
     // (Only for a request answered here: one passed to next() reaches the app as node:http2 gave it.)
