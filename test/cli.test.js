@@ -3,7 +3,7 @@
 // config file's own directory, the access log on stdout, signals, and --workers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -215,6 +215,33 @@ function gone(pid) {
 
 function exitOf(child) {
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+}
+
+for (const [extra, signal] of [[[], 'SIGTERM'], [['--workers', '2'], 'SIGINT']]) {
+  test(`${signal} during the start-up scan${extra.length > 0 ? ' (cluster primary)' : ''}: a line and exit 0, not a silent death by the signal (found by a review)`, async (t) => {
+    const root = mkdtempSync(join(tmpdir(), 'xorigin-cli-early-stop-'));
+    t.after(() => rmSync(root, { recursive: true, force: true }));
+    // A sparse 2 GiB file: hashing it keeps the scan going for seconds (5 s here), on no disk space.
+    execFileSync('truncate', ['-s', '2G', join(root, 'huge.bin')]);
+    // Under --workers the primary scans first only to fill an ETag cache (with none, the workers scan).
+    const cache = mkdtempSync(join(tmpdir(), 'xorigin-cli-early-stop-cache-'));
+    t.after(() => rmSync(cache, { recursive: true, force: true }));
+    const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', root, '--port', '0', '--etag-cache', extra.length > 0 ? cache : 'off', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => child.kill('SIGKILL'));
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const exited = exitOf(child);
+    // Node's own start-up and the CLI's modules take ~0.3 s; the scan has started by then.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    assert.equal(out, '', 'still scanning');
+    child.kill(signal);
+    const { code } = await exited;
+    assert.equal(code, 0, err);
+    assert.match(err, /xorigin: stopped while starting \(nothing was listening yet\)\n/);
+    assert.doesNotMatch(out, /listening on/);
+  });
 }
 
 for (const extra of [[], ['--workers', '2']]) {
@@ -620,6 +647,24 @@ test('CLI --workers 2: both serve, a killed worker is replaced, SIGTERM stops th
   for (const pid of [second, replacement]) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} still running`);
 });
 
+test('CLI --workers 2 --port 0: every worker killed at once, the replacements listen on the port printed, and the gap is said (found by a review)', async (t) => {
+  const r = await runCli(['serve', 'example', '--port', '0', '--workers', '2']);
+  t.after(() => r.child?.kill('SIGKILL'));
+  assert.equal(r.code, 'listening', r.err);
+  const pids = () => [...r.err.matchAll(/worker (\d+) listening/g)].map((m) => Number(m[1]));
+  await until(() => pids().length === 2, 'two workers listening');
+  // node:cluster lets the port go with its last worker; a replacement listening on 0 got a new one.
+  for (const pid of pids()) process.kill(pid, 'SIGKILL');
+  await until(() => pids().length === 4, 'two replacements listening');
+  assert.match(r.err, /no worker is serving: the port refuses connections until a replacement listens\n/);
+  assert.match(r.err, new RegExp(`serving again on port ${r.port}\n`));
+  assert.equal((await request(r.port, { path: FONT })).status, 200, 'the printed URL serves again');
+  assert.equal(r.out.match(/listening on/g).length, 1);
+  const exited = exitOf(r.child);
+  r.child.kill('SIGTERM');
+  assert.equal((await exited).code, 0);
+});
+
 test('CLI --workers 2: the primary hashes the tree once; each worker reads none of it (ETag cache)', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-cli-workers-'));
   const cache = mkdtempSync(join(tmpdir(), 'xorigin-cli-etags-'));
@@ -651,7 +696,10 @@ test('CLI --workers: a bad count exits 2 naming it; a port in use exits 1 withou
   blocker.close();
   assert.equal(busy.code, 1);
   assert.match(busy.err, /EADDRINUSE/);
-  assert.match(busy.err, /failed to start \(exit 1\)/);
+  // The worker's own line names it, as the primary's that follows does.
+  const failed = /xorigin: worker (\d+): cannot listen on 127\.0\.0\.1:\d+: [^\n]*EADDRINUSE[^]*xorigin: worker (\d+) failed to start \(exit 1\)/.exec(busy.err);
+  assert.ok(failed !== null, busy.err);
+  assert.equal(failed[1], failed[2]);
   // A worker killed before it listens is named with its signal (it read "exit null").
   const hook = join(tempDir(t), 'die.mjs');
   writeFileSync(hook, "import cluster from 'node:cluster';\nif (cluster.isWorker) process.kill(process.pid, 'SIGKILL');\n");

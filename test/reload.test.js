@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import https from 'node:https';
@@ -319,6 +319,52 @@ for (const workers of [1, 2]) {
   });
 }
 
+for (const workers of [1, 2]) {
+  test(`CLI${workers > 1 ? ' --workers 2' : ''}: a burst of SIGHUPs is one reload of what is on disk (or two), not one each (found by a review)`, async (t) => {
+    const { config, root } = configFixture(t, 'xorigin-hup-burst-');
+    // Enough origins that a reload takes a while: the burst arrives while the first one runs.
+    const origins = Array.from({ length: 30_000 }, (_, i) => `https://host${i}.example-customer.com`);
+    writeFileSync(config, JSON.stringify({ root, cors: { origins } }));
+    const r = await runCli(['serve', '--config', config, '--port', '0', '--workers', String(workers)], { timeoutMs: 20_000 });
+    t.after(() => stopCli(r));
+    assert.equal(r.code, 'listening', r.err);
+    if (workers > 1) await stderrMatch(r, /(worker \d+ listening[^]*){2}/);
+    writeFileSync(config, JSON.stringify({ root, cors: { origins: [...origins, 'https://b.example'] } }));
+    for (let i = 0; i < 10; i++) {
+      r.child.kill('SIGHUP');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await stderrMatch(r, workers > 1 ? /(worker \d+: reloaded: applied: cors\n[^]*){2}/ : /reloaded: applied: cors\n/);
+    // Whatever came after the first reload has had time to be applied too.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const reloads = (r.err.match(/reloaded: /g) ?? []).length;
+    assert.ok(reloads >= workers && reloads <= 2 * workers, `${reloads} reload lines for 10 SIGHUPs:\n${r.err}`);
+    // The primary says it put the configuration in force, whatever its workers answer.
+    if (workers > 1) assert.match(r.err, /xorigin: reload validated: asked 2 workers \(each answers below/);
+    assert.equal((await request(r.port, { path: '/a.woff2', headers: { Origin: 'https://b.example' } })).headers['access-control-allow-origin'], 'https://b.example');
+  });
+}
+
+test('CLI: a SIGHUP after SIGTERM, while a response is still in flight, is not applied and says so', async (t) => {
+  const { config, root } = configFixture(t, 'xorigin-hup-stopping-');
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(32 * 1024 * 1024));
+  const r = await runCli(['serve', '--config', config, '--port', '0']);
+  t.after(() => r.child?.kill('SIGKILL'));
+  assert.equal(r.code, 'listening', r.err);
+  // A client that asks for 32 MB and reads none of it keeps the response in flight.
+  const socket = net.connect(r.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  socket.pause();
+  socket.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  r.child.kill('SIGTERM');
+  await stderrMatch(r, /stopping: responses in flight finish/);
+  writeFileSync(config, JSON.stringify({ root, cors: { origins: ['https://b.example'] } }));
+  r.child.kill('SIGHUP');
+  await stderrMatch(r, /reload not applied: the server is stopping\n/);
+  assert.doesNotMatch(r.err, /reloaded: applied/);
+});
+
 /** A root and a config file serving it under origins [A], in a directory of their own; both removed after the test. */
 function configFixture(t, prefix) {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -511,7 +557,7 @@ cluster.setupPrimary({ exec: ${JSON.stringify(worker)} });
 const w = cluster.fork();
 w.on('online', () => w.process.kill('SIGKILL'));
 w.on('exit', () => {
-  forwardReloads(() => [w], () => ({}), new ConfigInForce({}, new Map()));
+  forwardReloads(() => [w], () => ({}), new ConfigInForce({}, new Map(), 0), () => false);
   process.kill(process.pid, 'SIGHUP');
   setTimeout(() => { process.stdout.write('primary still running'); process.exit(0); }, 200);
 });
@@ -811,6 +857,33 @@ test('CLI: --cert/--key serve HTTPS and HTTP/2 (also under --workers; URL printe
   const swapped = await runCli(['serve', root, '--cert', c.key, '--key', c.cert]);
   assert.equal(swapped.code, 2);
   assert.match(swapped.err, /tls\.cert = .*not a PEM certificate/);
+});
+
+test('an empty certificate or key, or one cut inside its PEM block, is named as such: a renewal caught mid-write, not a file of the wrong kind (found by a review)', async (t) => {
+  const c = testCertificate();
+  const root = makeRoot();
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-unfinished-'));
+  t.after(() => {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const empty = join(dir, 'empty.pem');
+  writeFileSync(empty, '\n');
+  const cut = (from, name) => {
+    const path = join(dir, name);
+    writeFileSync(path, readFileSync(from).subarray(0, 120));
+    return path;
+  };
+  for (const [args, pattern] of [
+    [['--cert', empty, '--key', c.key], /tls\.cert = ".*empty\.pem": the file is empty\. Fix: a write may still be under way/],
+    [['--cert', c.cert, '--key', empty], /tls\.key = ".*empty\.pem": the file is empty\. Fix: a write may still be under way/],
+    [['--cert', cut(c.cert, 'cert-cut.pem'), '--key', c.key], /tls\.cert = ".*cert-cut\.pem": the file ends inside a PEM block/],
+    [['--cert', c.cert, '--key', cut(c.key, 'key-cut.pem')], /tls\.key = ".*key-cut\.pem": the file ends inside a PEM block/],
+  ]) {
+    const r = await runCli(['serve', root, ...args]);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, pattern);
+  }
 });
 
 test('a FIFO or a device given as certificate, key or config file is refused at once, naming it (a read waited for a writer, or grew without end, with every request stopped)', async (t) => {

@@ -8,11 +8,12 @@ import { resolveSettings, startupValues, type Settings } from './config.js';
 import { serve } from './serve.js';
 import { holdEarlyReloads } from './reload.js';
 import { takeEarlySighup } from './early-signals.js';
+import { stopWhileStarting } from './signals.js';
 import { askForStartFiles, ConfigInForce } from './worker-start.js';
 import { readingFrom, recordingReads } from '../static/operator-files.js';
-import { supervise } from './supervisor.js';
+import { portForWorkers, supervise } from './supervisor.js';
 import { printChainNotes } from './chain-notes.js';
-import { guardOutput } from './output.js';
+import { guardOutput, speaker } from './output.js';
 
 /**
  * Under --workers, the primary hashes the tree once into the ETag cache before forking, so each
@@ -39,10 +40,12 @@ async function run(cmd: CommandLine): Promise<void> {
   // From here on: a SIGHUP while starting would end the process (its default action), and a worker
   // must not drop the primary's reload request while it scans.
   const held = holdEarlyReloads();
+  // A worker is stopped by its primary, which says so for all of them.
+  if (!cluster.isWorker) stopWhileStarting();
   if (cluster.isWorker) {
     // The configuration its primary has in force, not the files as they are now (worker-start.ts).
-    const { files, startup } = await askForStartFiles();
-    await serve(readingFrom(files, () => resolveSettings(cmd, process.env, startup), true), files, reread, held);
+    const { files, startup, port } = await askForStartFiles();
+    await serve(readingFrom(files, () => resolveSettings(cmd, process.env, startup), true), files, reread, held, port);
     return;
   }
   // The same checks with and without --workers, before anything listens or forks.
@@ -54,7 +57,7 @@ async function run(cmd: CommandLine): Promise<void> {
     return;
   }
   await scanOnceForWorkers(settings);
-  const reload = supervise(settings, reread, new ConfigInForce(startupValues(settings), first.files));
+  const reload = supervise(settings, reread, new ConfigInForce(startupValues(settings), first.files, await portForWorkers(settings)));
   // Asked for during the scan: validated now, and what the workers just forked will start from.
   if (held.release() !== null) reload();
 }
@@ -87,7 +90,8 @@ async function main(argv: string[]): Promise<void> {
     if (!(e instanceof PolicyError)) throw e;
     // Invalid options: every problem at once, exit 2.
     // Exit once it is written: process.exit at once cut a long list short when stderr is a pipe.
-    process.stderr.write(`${e.message}\n`, () => process.exit(2));
+    // A worker names itself (the primary's next line says which worker died).
+    process.stderr.write(`${cluster.isWorker ? speaker() : ''}${e.message}\n`, () => process.exit(2));
   }
 }
 

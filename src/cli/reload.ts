@@ -29,6 +29,27 @@ interface ReloadAnswer {
   readonly unexpected?: boolean;
 }
 
+/**
+ * `run`, once for any number of calls made before it starts: a burst of SIGHUPs (a tool hanging up
+ * every process, an operator pressing twice) asks for one reload of what is on disk now, not one
+ * each; with a large configuration each reload held new connections back for most of a second,
+ * and under --workers each sent every worker the whole configuration again. Calls made while it
+ * runs (signals dispatched once the event loop is free again) give one more run after it.
+ */
+function coalesced(run: () => void): () => void {
+  let scheduled = false;
+  return () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      run();
+    });
+  };
+}
+
+const STOPPING = 'reload not applied: the server is stopping';
+
 /** The line for a configuration refused: nothing changed. */
 function refused(e: PolicyError): string {
   return `reload refused, the running configuration stays in force: ${e.message}`;
@@ -110,9 +131,10 @@ export function holdEarlyReloads(): HeldReloads {
 /**
  * One process: SIGHUP reloads and says how on stderr. A cluster worker: the primary asks (it
  * validated first); the worker answers it, and a SIGHUP sent to the worker itself (a whole
- * process group hung up) is ignored instead of ending it. `held`: what was asked while starting.
+ * process group hung up) is ignored instead of ending it. `held`: what was asked while starting;
+ * `stopping`: true once SIGTERM or SIGINT was received (a reload then is not applied).
  */
-export function reloadOnSignal(server: XoriginServer, settings: Settings, reread: Reread, held: HeldReloads): void {
+export function reloadOnSignal(server: XoriginServer, settings: Settings, reread: Reread, held: HeldReloads, stopping: () => boolean): void {
   const running = { settings };
   if (cluster.isWorker) {
     const answer = (): void => {
@@ -124,17 +146,26 @@ export function reloadOnSignal(server: XoriginServer, settings: Settings, reread
       process.send?.({ ...reply, line: `${reply.line}\n  this worker exits and is replaced` }, () => process.exit(1));
     };
     process.on('SIGHUP', () => {});
+    // Requests queued while one was applied: the newest alone is applied (each carries every file in force).
+    let newest: WireFiles | undefined;
+    const applyNewest = coalesced(() => readingFrom(fromWire(newest), answer, true));
     process.on('message', (m: Partial<ReloadRequest>) => {
+      if (m?.xorigin !== 'reload') return;
       // Bytes the primary validated (readingFrom's `validated`).
-      if (m?.xorigin === 'reload') readingFrom(fromWire(m.files), answer, true);
+      newest = m.files;
+      applyNewest();
     });
     // Released only now: with no SIGHUP listener for an instant, a signal then would end the process.
     const early = held.release();
     if (early instanceof Map) readingFrom(early, answer, true);
     return;
   }
-  const reload = (): void => void process.stderr.write(`xorigin: ${reloadServer(server, running, reread).line}\n`);
-  process.on('SIGHUP', reload);
+  const reload = (): void => {
+    // A SIGHUP after SIGTERM: the server is closing, a new configuration would serve nothing.
+    const line = stopping() ? STOPPING : reloadServer(server, running, reread).line;
+    process.stderr.write(`xorigin: ${line}\n`);
+  };
+  process.on('SIGHUP', coalesced(reload));
   if (held.release() !== null) reload();
 }
 
@@ -143,11 +174,12 @@ export function reloadOnSignal(server: XoriginServer, settings: Settings, reread
  * records them as the configuration in force (what replacements start from), then asks each worker
  * to reload and prints each worker's answer. Returns the reload, for a SIGHUP held during start-up.
  */
-export function forwardReloads(workers: () => Worker[], reread: Reread, config: ConfigInForce): () => void {
+export function forwardReloads(workers: () => Worker[], reread: Reread, config: ConfigInForce, stopping: () => boolean): () => void {
   cluster.on('message', (worker: Worker, m: Partial<ReloadAnswer>) => {
     if (m?.xorigin === 'reloaded') process.stderr.write(`xorigin: worker ${String(worker.process.pid)}: ${String(m.line)}\n`);
   });
   const reload = (): void => {
+    if (stopping()) return void process.stderr.write(`xorigin: ${STOPPING}\n`);
     let read: { value: Settings; files: Map<string, Buffer> };
     try {
       read = recordingReads(reread);
@@ -165,8 +197,16 @@ export function forwardReloads(workers: () => Worker[], reread: Reread, config: 
     // closed: send() to it would emit an 'error' on the Worker, which has no listener and would end
     // the primary (and with it every worker). Skip it; with the callback, a send that fails anyway
     // (the channel closing in between) is ignored. Its replacement starts from `config`.
-    for (const w of workers()) if (w.isConnected()) w.send(request, () => {});
+    let sent = 0;
+    for (const w of workers()) {
+      if (!w.isConnected()) continue;
+      w.send(request, () => {});
+      sent++;
+    }
+    // Said here too: each worker answers for itself, but one still starting (a replacement) applies
+    // it silently once up, and with none running no worker line would come at all.
+    process.stderr.write(`xorigin: reload validated: ${sent === 0 ? 'no worker is running; the workers started next serve it' : `asked ${String(sent)} ${sent === 1 ? 'worker' : 'workers'} (each answers below; one still starting applies it once up)`}\n`);
   };
-  process.on('SIGHUP', reload);
+  process.on('SIGHUP', coalesced(reload));
   return reload;
 }

@@ -3,11 +3,12 @@ import { PolicyError } from '../cors/errors.js';
 import { readingFrom } from '../static/operator-files.js';
 import { serve as serveFiles, type XoriginServer } from '../static/server.js';
 import type { Settings } from './config.js';
+import { speaker } from './output.js';
 import { onStopSignals } from './signals.js';
 import { reloadOnSignal, type HeldReloads, type Reread } from './reload.js';
 
 /** How long a stopping server lets responses in flight finish (XoriginServer.shutdown's default). */
-const SHUTDOWN_GRACE = 10_000;
+export const SHUTDOWN_GRACE = 10_000;
 
 /** `[::1]` for an IPv6 host, so the printed URL can be pasted. */
 export function urlHost(host: string): string {
@@ -19,10 +20,11 @@ export function urlHost(host: string): string {
  * prints the URL). `files`: the operator files `settings` were read from, which the server
  * validates again from those bytes, not the disk. SIGHUP (or the primary's request) reloads from
  * `reread`; one asked for before the server is up (`held`) is applied then. A problem found only
- * now (the root could not be scanned) exits 2; a port that cannot be bound exits 1.
+ * now (the root could not be scanned) exits 2; a port that cannot be bound exits 1. `port`: where
+ * to listen, when not the settings' own (a worker: the port its primary chose for every worker).
  */
-export async function serve(settings: Settings, files: ReadonlyMap<string, Buffer>, reread: Reread, held: HeldReloads): Promise<void> {
-  const { options, port, host } = settings;
+export async function serve(settings: Settings, files: ReadonlyMap<string, Buffer>, reread: Reread, held: HeldReloads, port = settings.port): Promise<void> {
+  const { options, host } = settings;
   let server: XoriginServer;
   try {
     // serveFiles validates (reading the certificate and key) before its first await, so inside readingFrom.
@@ -35,7 +37,7 @@ export async function serve(settings: Settings, files: ReadonlyMap<string, Buffe
   // The primary names each worker's scan in its "listening" line.
   if (cluster.isWorker) process.send?.({ xorigin: 'scanned', scan: server.stats.lastScan });
   server.on('error', (e: NodeJS.ErrnoException) => {
-    process.stderr.write(`xorigin: cannot listen on ${host}:${String(port)}: ${e.message}\n`);
+    process.stderr.write(`${speaker()}cannot listen on ${host}:${String(port)}: ${e.message}\n`);
     process.exit(1);
   });
   server.listen(port, host, () => {
@@ -45,8 +47,12 @@ export async function serve(settings: Settings, files: ReadonlyMap<string, Buffe
     // The pid is the one to send SIGHUP (reload) or SIGTERM to: a wrapper (npx, npm) has its own.
     process.stdout.write(`listening on ${server.scheme}://${urlHost(host)}:${String(actual)} (pid ${String(process.pid)})\n`);
   });
-  reloadOnSignal(server, settings, reread, held);
+  let stopping = false;
+  reloadOnSignal(server, settings, reread, held, () => stopping);
   // A worker stops when its primary says so, and the primary says it for all of them.
   const announce = cluster.isWorker ? undefined : `xorigin: stopping: responses in flight finish (up to ${String(SHUTDOWN_GRACE / 1000)} s); Ctrl-C again exits at once`;
-  onStopSignals(() => void server.shutdown(SHUTDOWN_GRACE).then(() => process.exit(0)), undefined, announce);
+  onStopSignals(() => {
+    stopping = true;
+    void server.shutdown(SHUTDOWN_GRACE).then(() => process.exit(0));
+  }, undefined, announce);
 }

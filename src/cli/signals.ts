@@ -1,6 +1,9 @@
 /** 128 + SIGINT's number: the exit status shells report for a process ended by Ctrl-C. */
 export const INTERRUPTED = 130;
 
+/** Removes the handlers stopWhileStarting installed; null once onStopSignals took over. */
+let startingStop: (() => void) | null = null;
+
 /**
  * SIGTERM and a first SIGINT call `graceful` (once), after writing `announce` (if any) on stderr:
  * a server finishing a long download would otherwise seem to ignore the Ctrl-C. A SIGINT while
@@ -9,6 +12,8 @@ export const INTERRUPTED = 130;
  * then SIGKILL at their deadline.
  */
 export function onStopSignals(graceful: () => void, abort: () => void = () => {}, announce?: string): void {
+  startingStop?.();
+  startingStop = null;
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
@@ -25,4 +30,22 @@ export function onStopSignals(graceful: () => void, abort: () => void = () => {}
     abort();
     process.exit(INTERRUPTED);
   });
+}
+
+/**
+ * Until onStopSignals takes over: SIGTERM or SIGINT while the server is starting (the first scan of
+ * a large tree takes seconds) ends the process with a line and exit 0, as later, where the signal's
+ * default action ended it silently with 143 or 130. Nothing listens yet, so nothing is cut.
+ */
+export function stopWhileStarting(): void {
+  const stop = (): void => {
+    process.stderr.write('xorigin: stopped while starting (nothing was listening yet)\n');
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  startingStop = () => {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  };
 }

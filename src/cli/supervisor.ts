@@ -1,15 +1,20 @@
 import cluster, { type Worker } from 'node:cluster';
+import { createServer, type AddressInfo } from 'node:net';
 import type { ScanReport } from '../static/asset-table.js';
 import { onStopSignals } from './signals.js';
 import type { Settings } from './config.js';
 import { forwardReloads, type Reread } from './reload.js';
 import { answerStartRequests, type ConfigInForce } from './worker-start.js';
-import { urlHost } from './serve.js';
+import { SHUTDOWN_GRACE, urlHost } from './serve.js';
 import { ticketKeysForProcess, TICKET_KEYS_ENV } from '../static/ticket-keys.js';
 
 /** A worker is killed if it has not finished its responses this long after being asked to stop. */
 const STOP_DEADLINE = 15_000;
-/** A worker that dies within this long of starting counts as a quick death (restart backoff). */
+/**
+ * A worker that dies within this long of listening, or before it listened, counts as a quick death
+ * (restart backoff). Counted from the fork, a worker that died right after a long scan of the tree
+ * looked long-lived, and was restarted at once, forever, each one reading the tree again.
+ */
 const QUICK_DEATH = 1_000;
 const MAX_RESTART_DELAY = 10_000;
 
@@ -29,6 +34,27 @@ function workerEnv(settings: Settings): Record<string, string> {
   return settings.options.tls === undefined ? {} : { [TICKET_KEYS_ENV]: ticketKeysForProcess().toString('hex') };
 }
 
+/**
+ * The port every worker listens on: the settings' own, or with 0 a free one chosen here, once.
+ * node:cluster shares one listening socket among the workers and closes it with the last of them;
+ * a worker listening on 0 after they had all died was given a new port, not the one printed.
+ */
+export function portForWorkers({ port, host }: Settings): Promise<number> {
+  if (port !== 0) return Promise.resolve(port);
+  return new Promise((resolve) => {
+    const probe = createServer();
+    // As a single process reports it (serve.ts): nothing can listen there, so nothing is forked.
+    probe.once('error', (e: Error) => {
+      process.stderr.write(`xorigin: cannot listen on ${host}:0: ${e.message}\n`);
+      process.exit(1);
+    });
+    probe.listen(0, host, () => {
+      const { port: free } = probe.address() as AddressInfo;
+      probe.close(() => resolve(free));
+    });
+  });
+}
+
 function liveWorkers(): Worker[] {
   return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
 }
@@ -43,12 +69,9 @@ function liveWorkers(): Worker[] {
 export function supervise(settings: Settings, reread: Reread, config: ConfigInForce): () => void {
   const count = settings.workers;
   const url = `${settings.options.tls === undefined ? 'http' : 'https'}://${urlHost(settings.host)}`;
-  const state: State = { stopping: false, everListened: false, printed: false, quickDeaths: 0 };
-  const startedAt = new Map<number, number>();
+  const state: State = { stopping: false, everListened: false, printed: false, quickDeaths: 0, listenedAt: new Map(), unserved: false };
   const env = workerEnv(settings);
-  const fork = (): void => {
-    startedAt.set(cluster.fork(env).id, performance.now());
-  };
+  const fork = (): void => void cluster.fork(env);
 
   const scans = new Map<number, string>();
   cluster.on('message', (worker, message: { xorigin?: string; scan?: ScanReport | null }) => {
@@ -57,29 +80,30 @@ export function supervise(settings: Settings, reread: Reread, config: ConfigInFo
 
   cluster.on('listening', (worker, address) => {
     state.everListened = true;
+    // Monotonic: a wall clock stepped forward would make a crash loop look like long-lived workers.
+    state.listenedAt.set(worker.id, performance.now());
     process.stderr.write(`xorigin: worker ${String(worker.process.pid)} listening${scans.get(worker.id) ?? ''}\n`);
     scans.delete(worker.id);
+    if (state.unserved) {
+      state.unserved = false;
+      process.stderr.write(`xorigin: serving again on port ${String(address.port)}\n`);
+    }
     if (state.printed) return;
     state.printed = true;
     process.stdout.write(`listening on ${url}:${String(address.port)} (pid ${String(process.pid)})\n`);
   });
 
-  cluster.on('exit', (worker, code, signal) => {
-    // Monotonic: a wall clock stepped forward would make a crash loop look like long-lived workers.
-    const lived = performance.now() - (startedAt.get(worker.id) ?? 0);
-    startedAt.delete(worker.id);
-    workerExited(state, worker, signal ?? `exit ${String(code)}`, lived, fork);
-  });
+  cluster.on('exit', (worker, code, signal) => workerExited(state, worker, signal ?? `exit ${String(code)}`, fork));
 
   answerStartRequests(config);
   for (let i = 0; i < count; i++) fork();
-  const reload = forwardReloads(liveWorkers, reread, config);
+  const reload = forwardReloads(liveWorkers, reread, config, () => state.stopping);
   onStopSignals(
     () => stopAll(state),
     () => {
       for (const w of liveWorkers()) w.process.kill('SIGKILL');
     },
-    `xorigin: stopping ${String(count)} workers: responses in flight finish (up to ${String(STOP_DEADLINE / 1000)} s); Ctrl-C again exits at once`,
+    `xorigin: stopping ${String(count)} workers: responses in flight finish (up to ${String(SHUTDOWN_GRACE / 1000)} s; a worker still running at ${String(STOP_DEADLINE / 1000)} s is killed); Ctrl-C again exits at once`,
   );
   return reload;
 }
@@ -90,14 +114,21 @@ interface State {
   everListened: boolean;
   printed: boolean;
   quickDeaths: number;
+  /** When each worker serving now began listening (performance.now() ms), by worker id. */
+  readonly listenedAt: Map<number, number>;
+  /** No worker is serving: said once, until one listens again. */
+  unserved: boolean;
 }
 
 /**
- * A worker ended (`how`: its signal or `exit N`) after `lived` ms: while stopping, the primary exits
- * with the last one; one that never listened stops everything (port in use, root unreadable:
- * restarting would loop); any other is replaced, later while they keep dying at once.
+ * A worker ended (`how`: its signal or `exit N`): while stopping, the primary exits with the last
+ * one; one that never listened stops everything (port in use, root unreadable: restarting would
+ * loop); any other is replaced, later while they keep dying at once.
  */
-function workerExited(state: State, worker: Worker, how: string, lived: number, fork: () => void): void {
+function workerExited(state: State, worker: Worker, how: string, fork: () => void): void {
+  const listenedAt = state.listenedAt.get(worker.id);
+  state.listenedAt.delete(worker.id);
+  const served = listenedAt === undefined ? 0 : performance.now() - listenedAt;
   if (state.stopping) {
     // process.exitCode is 1 when stopping because start-up failed, else unset (0).
     if (liveWorkers().length === 0) process.exit();
@@ -113,9 +144,14 @@ function workerExited(state: State, worker: Worker, how: string, lived: number, 
     if (liveWorkers().length === 0) process.exit(1);
     return;
   }
-  state.quickDeaths = lived < QUICK_DEATH ? state.quickDeaths + 1 : 0;
+  state.quickDeaths = served < QUICK_DEATH ? state.quickDeaths + 1 : 0;
   const delay = state.quickDeaths === 0 ? 0 : Math.min(MAX_RESTART_DELAY, 100 * 2 ** state.quickDeaths);
   process.stderr.write(`xorigin: worker ${String(worker.process.pid)} died (${how}); starting a new one${delay > 0 ? ` in ${String(delay)} ms` : ''}\n`);
+  if (state.listenedAt.size === 0 && !state.unserved) {
+    // node:cluster closes the port with its last worker: connections are refused until one listens.
+    state.unserved = true;
+    process.stderr.write('xorigin: no worker is serving: the port refuses connections until a replacement listens\n');
+  }
   setTimeout(() => {
     if (!state.stopping) fork();
   }, delay);

@@ -31,9 +31,11 @@ export class ConfigInForce {
   private files: Map<string, Buffer>;
   private wire: WireFiles;
 
+  /** `port`: the one every worker listens on (a free one chosen once when the settings say 0). */
   constructor(
     private pinned: StartupValues,
     startedFrom: OperatorFiles,
+    private readonly port: number,
   ) {
     this.files = new Map(startedFrom);
     this.wire = toWire(this.files);
@@ -52,7 +54,7 @@ export class ConfigInForce {
 
   /** What a worker starting now is told (one encoding per reload, not one per worker). */
   answer(): StartAnswer {
-    return { xorigin: 'start', files: this.wire, startup: this.pinned };
+    return { xorigin: 'start', files: this.wire, startup: this.pinned, port: this.port };
   }
 }
 
@@ -66,6 +68,7 @@ interface StartAnswer {
   readonly xorigin: 'start';
   readonly files: WireFiles;
   readonly startup: StartupValues;
+  readonly port: number;
 }
 
 /**
@@ -86,12 +89,12 @@ export function answerStartRequests(config: ConfigInForce): void {
  * (holdEarlyReloads): one the primary validates after its answer is sent on, and applied once the
  * worker is up.
  */
-export function askForStartFiles(): Promise<{ files: Map<string, Buffer>; startup: StartupValues }> {
+export function askForStartFiles(): Promise<{ files: Map<string, Buffer>; startup: StartupValues; port: number | undefined }> {
   return new Promise((resolve) => {
     const onMessage = (m: Partial<StartAnswer>): void => {
       if (m?.xorigin !== 'start') return;
       process.off('message', onMessage);
-      resolve({ files: fromWire(m.files), startup: m.startup ?? {} });
+      resolve({ files: fromWire(m.files), startup: m.startup ?? {}, port: m.port });
     };
     process.on('message', onMessage);
     const request: StartRequest = { xorigin: 'start?' };

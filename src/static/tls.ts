@@ -32,12 +32,28 @@ function readPem(path: string, option: string, flag: string, problems: PolicyPro
   }
 }
 
+/**
+ * Why a PEM file is incomplete, when it is: empty, or cut inside a block (a BEGIN line without its
+ * END line). Both are what a renewal caught mid-write looks like, not a file of the wrong kind.
+ */
+function unfinishedPem(bytes: Buffer): string | null {
+  const text = bytes.toString('latin1');
+  if (text.trim() === '') return 'the file is empty';
+  const begins = text.match(/^-----BEGIN [^-\r\n]*-----/gm)?.length ?? 0;
+  const ends = text.match(/^-----END [^-\r\n]*-----/gm)?.length ?? 0;
+  return begins > ends ? 'the file ends inside a PEM block (a "-----BEGIN" line without its "-----END" line)' : null;
+}
+
+const UNFINISHED_FIX = 'a write may still be under way (a renewal writing the file in place): wait for it to finish, then reload (SIGHUP) or start again';
+
 /** The leaf certificate, or null with a problem saying why it is not one. */
 function leafOf(cert: Buffer, path: string, problems: PolicyProblem[]): X509Certificate | null {
   try {
     return new X509Certificate(cert);
   } catch (e) {
-    problems.push({ option: 'tls.cert', value: path, reason: `not a PEM certificate (${(e as Error).message})`, fix: 'pass the certificate chain (fullchain.pem, "-----BEGIN CERTIFICATE-----"), not the key or a DER file' });
+    const unfinished = unfinishedPem(cert);
+    if (unfinished !== null) problems.push({ option: 'tls.cert', value: path, reason: unfinished, fix: UNFINISHED_FIX });
+    else problems.push({ option: 'tls.cert', value: path, reason: `not a PEM certificate (${(e as Error).message})`, fix: 'pass the certificate chain (fullchain.pem, "-----BEGIN CERTIFICATE-----"), not the key or a DER file' });
     return null;
   }
 }
@@ -47,6 +63,8 @@ function keyProblem(key: Buffer, path: string): PolicyProblem | null {
     createPrivateKey(key);
     return null;
   } catch (e) {
+    const unfinished = unfinishedPem(key);
+    if (unfinished !== null) return { option: 'tls.key', value: path, reason: unfinished, fix: UNFINISHED_FIX };
     const encrypted = /encrypted|passphrase|bad decrypt/i.test((e as Error).message) || key.includes('ENCRYPTED');
     return {
       option: 'tls.key',
