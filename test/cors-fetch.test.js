@@ -262,3 +262,20 @@ test('a handler that returns something other than a Response gets a 500 with the
     assert.ok(errors[0] instanceof TypeError);
   }
 });
+
+test('a handler\'s own Timing-Allow-Origin grants: it goes with every CORS header the handler set, over a socket (found by a review)', async (t) => {
+  const handler = withCors({ origins: [APP], credentials: true, timingAllowOrigin: true }, () =>
+    new Response('ok', { headers: { 'Timing-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'x-secret' } }),
+  );
+  const server = createAdaptorServer({ fetch: handler });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  const port = server.address().port;
+  const refused = await request(port, { path: '/', headers: { Origin: 'https://evil.example' } });
+  assert.equal(refused.headers['timing-allow-origin'], undefined);
+  assert.equal(refused.headers['access-control-expose-headers'], undefined);
+  const allowed = await request(port, { path: '/', headers: { Origin: APP } });
+  assert.equal(allowed.headers['timing-allow-origin'], APP);
+  assert.equal(allowed.headers['access-control-allow-origin'], APP);
+  assert.equal(allowed.headers['access-control-expose-headers'], undefined);
+});

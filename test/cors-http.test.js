@@ -475,3 +475,22 @@ describe('no allowed methods or headers', () => {
     assertDenied(await preflight(s.port, APP, 'GET', 'content-type'));
   });
 });
+
+test('a Timing-Allow-Origin another layer set before handle() is a grant: it goes, with that layer\'s other CORS headers (found by a review)', async () => {
+  const cors = createCors({ origins: [APP] });
+  const s = await listen((req, res) => {
+    // The earlier layer: timing for everyone, and an exposed header.
+    res.setHeader('Timing-Allow-Origin', '*');
+    res.setHeader('Access-Control-Expose-Headers', 'x-secret');
+    if (!cors.handle(req, res)) res.end('ok');
+  });
+  try {
+    for (const origin of ['https://evil.example', APP]) {
+      const res = await request(s.port, { headers: { Origin: origin } });
+      assert.equal(res.headers['timing-allow-origin'], undefined, origin);
+      assert.equal(res.headers['access-control-expose-headers'], undefined, origin);
+    }
+  } finally {
+    await s.close();
+  }
+});

@@ -16,7 +16,7 @@ import express from 'express';
 import { createStaticHandler } from '../dist/static/index.js';
 import { createCors } from '../dist/cors/index.js';
 import { acHeaders, listen, rawRequest, request } from './helpers.js';
-import { rawH2Request, testCertificate } from './transports.js';
+import { frame, rawH2Request, testCertificate } from './transports.js';
 
 const APP = 'https://app.example.com';
 
@@ -296,6 +296,42 @@ test('called as (req, res) after the app\'s own cors.handle, its answers carry i
     assert.equal(res.headers['access-control-allow-credentials'], undefined, path);
     assert.ok(!String(res.headers['access-control-expose-headers']).includes('x-request-id'), path);
   }
+});
+
+test('in an app\'s own node:http2 server (compatibility API), a download whose client vanished while a write waited gives back its fd and buffer after sendTimeout (found by a review)', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-h2compat-vanish-'));
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(32 * 1024 * 1024, 7));
+  const files = await createStaticHandler({ root, memoryBudget: 0, sendTimeout: 500, watch: false });
+  const c = testCertificate();
+  const server = http2.createSecureServer({ cert: readFileSync(c.cert), key: readFileSync(c.key), allowHTTP1: true }, (req, res) => files(req, res));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    files.close();
+    server.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  // A client that opens every window, asks for 32 MB and never reads its socket: the server's
+  // writes fill the TCP buffers and wait. Then it closes its side. Node 20 never closes that stream.
+  const socket = tls.connect({ host: '127.0.0.1', port: server.address().port, ca: c.pem, ALPNProtocols: ['h2'] });
+  await once(socket, 'secureConnect');
+  const settings = Buffer.from([0x00, 0x04, 0x7f, 0xff, 0xff, 0xff]); // SETTINGS_INITIAL_WINDOW_SIZE 2^31-1
+  const path = Buffer.from('/big.bin');
+  const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, path.length]), path, Buffer.from([0x01, 9]), Buffer.from('localhost')]);
+  socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, settings), frame(8, 0, 0, Buffer.from([0x7f, 0xff, 0, 0])), frame(1, 0x05, 1, block)]));
+  socket.pause();
+  const until = async (check, what) => {
+    const end = Date.now() + 8000;
+    while (!check()) {
+      if (Date.now() > end) assert.fail(`${what}: ${JSON.stringify(files.stats)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  await until(() => files.stats.openFiles === 1 && files.stats.buffersInUse === 1, 'the download under way');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  // Its FIN, unread bytes still queued: the server's stream then never closed.
+  socket.end();
+  t.after(() => socket.destroy());
+  await until(() => files.stats.inFlight === 0 && files.stats.openFiles === 0 && files.stats.buffersInUse === 0, 'everything given back');
 });
 
 /**

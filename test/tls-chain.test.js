@@ -103,3 +103,12 @@ test('CLI: a doubtful chain is started with and said once on stderr, at start-up
     await stopCli(r);
   }
 });
+
+test('a fullchain cut inside its intermediate (a renewal caught mid-write) is named as such, not as a chain the TLS library refuses (found by a review)', async () => {
+  const whole = pem('leaf') + pem('intermediate');
+  const cut = join(dir, 'fullchain-cut.pem');
+  writeFileSync(cut, whole.slice(0, pem('leaf').length + 300), 'latin1');
+  const r = await runCli(['serve', root, '--port', '0', '--cert', cut, '--key', join(dir, 'leaf.key')]);
+  assert.equal(r.code, 2, r.err);
+  assert.match(r.err, /tls\.cert = ".*fullchain-cut\.pem": the file ends inside a PEM block[^\n]*\. Fix: a write may still be under way/);
+});

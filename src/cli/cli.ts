@@ -11,7 +11,7 @@ import { takeEarlySighup } from './early-signals.js';
 import { stopWhileStarting } from './signals.js';
 import { askForStartFiles, ConfigInForce } from './worker-start.js';
 import { readingFrom, recordingReads } from '../static/operator-files.js';
-import { portForWorkers, supervise } from './supervisor.js';
+import { supervise } from './supervisor.js';
 import { printChainNotes } from './chain-notes.js';
 import { guardOutput, speaker } from './output.js';
 
@@ -44,8 +44,8 @@ async function run(cmd: CommandLine): Promise<void> {
   if (!cluster.isWorker) stopWhileStarting();
   if (cluster.isWorker) {
     // The configuration its primary has in force, not the files as they are now (worker-start.ts).
-    const { files, startup, port } = await askForStartFiles();
-    await serve(readingFrom(files, () => resolveSettings(cmd, process.env, startup), true), files, reread, held, port);
+    const { files, startup } = await askForStartFiles();
+    await serve(readingFrom(files, () => resolveSettings(cmd, process.env, startup), true), files, reread, held);
     return;
   }
   // The same checks with and without --workers, before anything listens or forks.
@@ -57,7 +57,7 @@ async function run(cmd: CommandLine): Promise<void> {
     return;
   }
   await scanOnceForWorkers(settings);
-  const reload = supervise(settings, reread, new ConfigInForce(startupValues(settings), first.files, await portForWorkers(settings)));
+  const reload = supervise(settings, reread, new ConfigInForce(startupValues(settings), first.files));
   // Asked for during the scan: validated now, and what the workers just forked will start from.
   if (held.release() !== null) reload();
 }

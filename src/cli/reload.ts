@@ -205,7 +205,7 @@ export function forwardReloads(workers: () => Worker[], reread: Reread, config: 
     }
     // Said here too: each worker answers for itself, but one still starting (a replacement) applies
     // it silently once up, and with none running no worker line would come at all.
-    process.stderr.write(`xorigin: reload validated: ${sent === 0 ? 'no worker is running; the workers started next serve it' : `asked ${String(sent)} ${sent === 1 ? 'worker' : 'workers'} (each answers below; one still starting applies it once up)`}\n`);
+    process.stderr.write(`xorigin: reload validated: ${sent === 0 ? 'no worker is running; the workers started next serve it' : `sent to ${String(sent)} ${sent === 1 ? 'worker' : 'workers'} (each answers as it applies it; one still starting applies it once up, and one that dies first is replaced under it)`}\n`);
   };
   process.on('SIGHUP', coalesced(reload));
   return reload;

@@ -6,6 +6,7 @@ import type { Settings } from './config.js';
 import { speaker } from './output.js';
 import { onStopSignals } from './signals.js';
 import { reloadOnSignal, type HeldReloads, type Reread } from './reload.js';
+import { askForPort } from './worker-start.js';
 
 /** How long a stopping server lets responses in flight finish (XoriginServer.shutdown's default). */
 export const SHUTDOWN_GRACE = 10_000;
@@ -20,10 +21,10 @@ export function urlHost(host: string): string {
  * prints the URL). `files`: the operator files `settings` were read from, which the server
  * validates again from those bytes, not the disk. SIGHUP (or the primary's request) reloads from
  * `reread`; one asked for before the server is up (`held`) is applied then. A problem found only
- * now (the root could not be scanned) exits 2; a port that cannot be bound exits 1. `port`: where
- * to listen, when not the settings' own (a worker: the port its primary chose for every worker).
+ * now (the root could not be scanned) exits 2; a port that cannot be bound exits 1. A worker asks
+ * its primary on which port to listen once its scan is done (worker-start.ts askForPort).
  */
-export async function serve(settings: Settings, files: ReadonlyMap<string, Buffer>, reread: Reread, held: HeldReloads, port = settings.port): Promise<void> {
+export async function serve(settings: Settings, files: ReadonlyMap<string, Buffer>, reread: Reread, held: HeldReloads): Promise<void> {
   const { options, host } = settings;
   let server: XoriginServer;
   try {
@@ -36,6 +37,7 @@ export async function serve(settings: Settings, files: ReadonlyMap<string, Buffe
   }
   // The primary names each worker's scan in its "listening" line.
   if (cluster.isWorker) process.send?.({ xorigin: 'scanned', scan: server.stats.lastScan });
+  const port = cluster.isWorker ? await askForPort() : settings.port;
   server.on('error', (e: NodeJS.ErrnoException) => {
     process.stderr.write(`${speaker()}cannot listen on ${host}:${String(port)}: ${e.message}\n`);
     process.exit(1);

@@ -1,10 +1,9 @@
 import cluster, { type Worker } from 'node:cluster';
-import { createServer, type AddressInfo } from 'node:net';
 import type { ScanReport } from '../static/asset-table.js';
 import { onStopSignals } from './signals.js';
 import type { Settings } from './config.js';
 import { forwardReloads, type Reread } from './reload.js';
-import { answerStartRequests, type ConfigInForce } from './worker-start.js';
+import { answerPortRequests, answerStartRequests, type ConfigInForce } from './worker-start.js';
 import { SHUTDOWN_GRACE, urlHost } from './serve.js';
 import { ticketKeysForProcess, TICKET_KEYS_ENV } from '../static/ticket-keys.js';
 
@@ -34,27 +33,6 @@ function workerEnv(settings: Settings): Record<string, string> {
   return settings.options.tls === undefined ? {} : { [TICKET_KEYS_ENV]: ticketKeysForProcess().toString('hex') };
 }
 
-/**
- * The port every worker listens on: the settings' own, or with 0 a free one chosen here, once.
- * node:cluster shares one listening socket among the workers and closes it with the last of them;
- * a worker listening on 0 after they had all died was given a new port, not the one printed.
- */
-export function portForWorkers({ port, host }: Settings): Promise<number> {
-  if (port !== 0) return Promise.resolve(port);
-  return new Promise((resolve) => {
-    const probe = createServer();
-    // As a single process reports it (serve.ts): nothing can listen there, so nothing is forked.
-    probe.once('error', (e: Error) => {
-      process.stderr.write(`xorigin: cannot listen on ${host}:0: ${e.message}\n`);
-      process.exit(1);
-    });
-    probe.listen(0, host, () => {
-      const { port: free } = probe.address() as AddressInfo;
-      probe.close(() => resolve(free));
-    });
-  });
-}
-
 function liveWorkers(): Worker[] {
   return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
 }
@@ -69,7 +47,7 @@ function liveWorkers(): Worker[] {
 export function supervise(settings: Settings, reread: Reread, config: ConfigInForce): () => void {
   const count = settings.workers;
   const url = `${settings.options.tls === undefined ? 'http' : 'https'}://${urlHost(settings.host)}`;
-  const state: State = { stopping: false, everListened: false, printed: false, quickDeaths: 0, listenedAt: new Map(), unserved: false };
+  const state: State = { stopping: false, everListened: false, printed: false, quickDeaths: 0, listenedAt: new Map(), unserved: false, listenOn: settings.port, port: null };
   const env = workerEnv(settings);
   const fork = (): void => void cluster.fork(env);
 
@@ -82,6 +60,7 @@ export function supervise(settings: Settings, reread: Reread, config: ConfigInFo
     state.everListened = true;
     // Monotonic: a wall clock stepped forward would make a crash loop look like long-lived workers.
     state.listenedAt.set(worker.id, performance.now());
+    state.port = address.port;
     process.stderr.write(`xorigin: worker ${String(worker.process.pid)} listening${scans.get(worker.id) ?? ''}\n`);
     scans.delete(worker.id);
     if (state.unserved) {
@@ -96,6 +75,7 @@ export function supervise(settings: Settings, reread: Reread, config: ConfigInFo
   cluster.on('exit', (worker, code, signal) => workerExited(state, worker, signal ?? `exit ${String(code)}`, fork));
 
   answerStartRequests(config);
+  answerPortRequests(() => portToListenOn(state));
   for (let i = 0; i < count; i++) fork();
   const reload = forwardReloads(liveWorkers, reread, config, () => state.stopping);
   onStopSignals(
@@ -118,6 +98,21 @@ interface State {
   readonly listenedAt: Map<number, number>;
   /** No worker is serving: said once, until one listens again. */
   unserved: boolean;
+  /** The port workers are told to listen on (portToListenOn). */
+  listenOn: number;
+  /** The port workers were listening on, once one has. */
+  port: number | null;
+}
+
+/**
+ * The port a worker about to listen is told: the one its siblings were told while any of them
+ * serves (with --port 0 that is 0, which node:cluster answers with the socket they share); once
+ * every worker has died, the port they had. node:cluster closes the shared socket with its last
+ * worker, and a replacement listening on 0 then was given a new port, not the one printed.
+ */
+function portToListenOn(state: State): number {
+  if (state.listenedAt.size === 0 && state.port !== null) state.listenOn = state.port;
+  return state.listenOn;
 }
 
 /**
@@ -150,7 +145,7 @@ function workerExited(state: State, worker: Worker, how: string, fork: () => voi
   if (state.listenedAt.size === 0 && !state.unserved) {
     // node:cluster closes the port with its last worker: connections are refused until one listens.
     state.unserved = true;
-    process.stderr.write('xorigin: no worker is serving: the port refuses connections until a replacement listens\n');
+    process.stderr.write(`xorigin: no worker is serving: until a replacement listens${state.port === null ? '' : ` on port ${String(state.port)}`}, connections to it are refused (or reach whatever else binds it meanwhile)\n`);
   }
   setTimeout(() => {
     if (!state.stopping) fork();

@@ -31,11 +31,9 @@ export class ConfigInForce {
   private files: Map<string, Buffer>;
   private wire: WireFiles;
 
-  /** `port`: the one every worker listens on (a free one chosen once when the settings say 0). */
   constructor(
     private pinned: StartupValues,
     startedFrom: OperatorFiles,
-    private readonly port: number,
   ) {
     this.files = new Map(startedFrom);
     this.wire = toWire(this.files);
@@ -54,7 +52,7 @@ export class ConfigInForce {
 
   /** What a worker starting now is told (one encoding per reload, not one per worker). */
   answer(): StartAnswer {
-    return { xorigin: 'start', files: this.wire, startup: this.pinned, port: this.port };
+    return { xorigin: 'start', files: this.wire, startup: this.pinned };
   }
 }
 
@@ -68,7 +66,6 @@ interface StartAnswer {
   readonly xorigin: 'start';
   readonly files: WireFiles;
   readonly startup: StartupValues;
-  readonly port: number;
 }
 
 /**
@@ -89,15 +86,51 @@ export function answerStartRequests(config: ConfigInForce): void {
  * (holdEarlyReloads): one the primary validates after its answer is sent on, and applied once the
  * worker is up.
  */
-export function askForStartFiles(): Promise<{ files: Map<string, Buffer>; startup: StartupValues; port: number | undefined }> {
+export function askForStartFiles(): Promise<{ files: Map<string, Buffer>; startup: StartupValues }> {
   return new Promise((resolve) => {
     const onMessage = (m: Partial<StartAnswer>): void => {
       if (m?.xorigin !== 'start') return;
       process.off('message', onMessage);
-      resolve({ files: fromWire(m.files), startup: m.startup ?? {}, port: m.port });
+      resolve({ files: fromWire(m.files), startup: m.startup ?? {} });
     };
     process.on('message', onMessage);
     const request: StartRequest = { xorigin: 'start?' };
+    process.send?.(request);
+  });
+}
+
+/** A worker about to listen asks on which port; the primary answers with a number. */
+interface PortRequest {
+  readonly xorigin: 'port?';
+}
+interface PortAnswer {
+  readonly xorigin: 'port';
+  readonly port: number;
+}
+
+/**
+ * The primary: answers each worker about to listen with `port()`, the port to listen on at that
+ * moment (see supervisor.ts: with --port 0 it is 0 while a worker serves, so node:cluster deals the
+ * new one the same socket, and the port they had once every worker died).
+ */
+export function answerPortRequests(port: () => number): void {
+  cluster.on('message', (worker: Worker, m: Partial<PortRequest>) => {
+    if (m?.xorigin !== 'port?' || !worker.isConnected()) return;
+    const answer: PortAnswer = { xorigin: 'port', port: port() };
+    worker.send(answer, () => {});
+  });
+}
+
+/** A worker, its scan done: the port to listen on (asked now, not at start: a scan can take minutes). */
+export function askForPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const onMessage = (m: Partial<PortAnswer>): void => {
+      if (m?.xorigin !== 'port' || typeof m.port !== 'number') return;
+      process.off('message', onMessage);
+      resolve(m.port);
+    };
+    process.on('message', onMessage);
+    const request: PortRequest = { xorigin: 'port?' };
     process.send?.(request);
   });
 }

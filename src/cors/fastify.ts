@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { CorsEngine, RequestKind, classify } from './engine.js';
 import type { CorsOptions } from './options.js';
-import { isCorsHeader, mergeVary } from './response-headers.js';
+import { GRANT, isCorsHeader, mergeVary } from './response-headers.js';
 import { joinRepeatedLines } from '../http/field-lines.js';
 import { VaryGuard } from './vary-guard.js';
 
@@ -70,7 +70,7 @@ function onRequest(engine: CorsEngine, varyGuard: VaryGuard) {
 
 /** A CORS plugin's headers set before ours (@fastify/cors registered first) go when they grant anything. */
 function removeOtherPolicy(reply: FastifyReply): void {
-  if (!reply.hasHeader('access-control-allow-origin') && !reply.hasHeader('access-control-allow-credentials')) return;
+  if (!reply.hasHeader(GRANT.origin) && !reply.hasHeader(GRANT.credentials) && !reply.hasHeader(GRANT.timing)) return;
   for (const name of Object.keys(reply.getHeaders())) if (isCorsHeader(name)) reply.removeHeader(name);
 }
 

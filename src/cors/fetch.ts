@@ -2,7 +2,7 @@
 // Cloudflare Workers). No node: import here: this module must load where only the Fetch API exists.
 import { CorsEngine, RequestKind, classify } from './engine.js';
 import type { CorsOptions } from './options.js';
-import { isCorsHeader, mergeVary } from './response-headers.js';
+import { GRANT, isCorsHeader, mergeVary } from './response-headers.js';
 
 /** Any Fetch handler: `(request, env?, ctx?) => Response | Promise<Response>`. */
 export type FetchHandler<Rest extends unknown[] = []> = (request: Request, ...rest: Rest) => Response | Promise<Response>;
@@ -24,8 +24,9 @@ export interface WithCorsHooks {
  *   response (Fetch §3.2.3), `Vary: Origin` merged into any Vary it already has. A response whose
  *   headers are immutable (`Response.redirect`, a `fetch()`ed response) is copied first. CORS
  *   headers the handler set (a framework's own CORS middleware) are removed first when they grant
- *   anything (Access-Control-Allow-Origin or -Credentials): the answer carries this policy's alone.
- *   Otherwise a header the handler set that grants nothing (Access-Control-Expose-Headers) is kept.
+ *   anything (Access-Control-Allow-Origin, -Credentials, Timing-Allow-Origin): the answer carries
+ *   this policy's alone. Otherwise a header the handler set that grants nothing
+ *   (Access-Control-Expose-Headers) is kept.
  * - A handler that throws or rejects becomes a 500 with the CORS headers and no error text, so the
  *   browser shows the real status instead of a CORS error.
  *
@@ -93,7 +94,7 @@ function withHeaders(response: Response, block: readonly string[]): Response {
   // Response.error() (status 0) cannot be copied and is a network error to the client anyway.
   if (response.type === 'error') return response;
   const h = response.headers;
-  const other = h.has('access-control-allow-origin') || h.has('access-control-allow-credentials');
+  const other = h.has(GRANT.origin) || h.has(GRANT.credentials) || h.has(GRANT.timing);
   if (block.length === 0 && !other) return response;
   try {
     applyPolicy(h, block, other);
@@ -115,7 +116,7 @@ function applyPolicy(headers: Headers, block: readonly string[], other: boolean)
 
 /**
  * Vary is merged. Any other header the handler set itself is kept: what is left after the removal
- * above grants nothing (Access-Control-Expose-Headers, Timing-Allow-Origin), and is the handler's
+ * above grants nothing (Access-Control-Expose-Headers), and is the handler's
  * explicit choice, as a header set after `handle()` is under node:http, Express and Fastify.
  */
 function setBlock(headers: Headers, block: readonly string[]): void {

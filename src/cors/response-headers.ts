@@ -207,9 +207,15 @@ export function isCorsHeader(name: string): boolean {
 }
 
 /**
+ * The headers by which a layer grants a cross-origin reader something (Fetch §3.2.3; Resource
+ * Timing's Timing-Allow-Origin): another layer's policy that set one goes whole, in every face.
+ */
+export const GRANT = { origin: 'access-control-allow-origin', credentials: 'access-control-allow-credentials', timing: 'timing-allow-origin' } as const;
+
+/**
  * removeCorsHeaders, when another layer (an app-wide CORS middleware before this one) granted
- * anything: Access-Control-Allow-Origin or -Credentials. Two lookups when none did (every request).
+ * anything (GRANT). Three lookups when none did (every request).
  */
 export function removeOtherPolicy(res: ServerResponse): void {
-  if (res.hasHeader('access-control-allow-origin') || res.hasHeader('access-control-allow-credentials')) removeCorsHeaders(res);
+  if (res.hasHeader(GRANT.origin) || res.hasHeader(GRANT.credentials) || res.hasHeader(GRANT.timing)) removeCorsHeaders(res);
 }

@@ -18,6 +18,7 @@ import { BufferPool } from './buffer-pool.js';
 import { markLingering } from './lingering-close.js';
 import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { Http2Response } from './http2-exchange.js';
 import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, newBlock, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
 import { cutResponse, DiskBody, endHeld, type DiskCounters } from './send-body.js';
 import { whenDiskTurn } from './disk-turns.js';
@@ -160,6 +161,8 @@ class StaticFiles {
   /** Explain mode's callback, or undefined: then a refusal costs nothing more. */
   private debug!: ((line: string) => void) | undefined;
   private logFormat!: ResolvedServerOptions['logFormat'];
+  /** ms; limits a disk body's stall under node:http2's compatibility API only (DiskSend.stallLimit). */
+  private sendTimeout!: number;
   /** A log has been on since start-up: responses may hold an arrival to log (a lookup per response only then). */
   private logged = false;
   readonly table: AssetTable<Entry>;
@@ -217,6 +220,7 @@ class StaticFiles {
     if (config.log !== undefined) this.logged = true;
     this.debug = config.debug;
     this.logFormat = config.logFormat;
+    this.sendTimeout = config.sendTimeout;
     const cors = buildActualBlocks(config.cors.policy, { crossOriginResourcePolicy: config.crossOriginResourcePolicy });
     // A cached redirect outlives a directory's removal, so it never gets a year-long immutable lifetime.
     const redirectCache = config.cacheControl === IMMUTABLE_CACHE_CONTROL ? DEFAULT_CACHE_CONTROL : config.cacheControl;
@@ -569,6 +573,8 @@ class StaticFiles {
       end,
       headOnly,
       writeHead: () => this.writeFileHead(res, rep, variant, origin, status, start, end),
+      // node:http2's compatibility response (an app's own server): see DiskSend.stallLimit.
+      stallLimit: req.httpVersionMajor === 2 && !(res instanceof Http2Response) ? this.sendTimeout : 0,
       stale: () => {
         this.fds.forget(info);
         this.retryAfterRescan(req, res, d);

@@ -107,6 +107,14 @@ export interface DiskSend {
    * the caller rescans and answers again.
    */
   readonly stale: () => void;
+  /**
+   * ms: a chunk not taken within this long cuts the response; 0, no limit. For node:http2's
+   * compatibility API in an app's own server: when its client vanishes while a write waits, Node
+   * 20 never closes the stream (no 'close', on it or on its session), and its fd and buffer were
+   * held for good. xorigin's own server times every connection itself (connection-timeouts.ts,
+   * http2-sessions.ts).
+   */
+  readonly stallLimit: number;
 }
 
 /** Bytes per read when the pool is empty: each such response allocates its own, smaller buffer. */
@@ -165,6 +173,9 @@ export class DiskBody {
   /** Wrapped: waiting for the response's 'drain' (waitForDrain), and whether that listener is on. */
   private draining = false;
   private drainListened = false;
+  /** With a stallLimit: when the last chunk was handed to the response, and the timer that checks it. */
+  private handedAt = 0;
+  private stallTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly res: ServerResponse,
@@ -339,6 +350,7 @@ export class DiskBody {
     // Ended by a middleware's wrapper meanwhile: a write after the end would be an 'error' nobody
     // listens to, ending the process. What this body holds goes back at 'close'.
     if (this.res.writableEnded) return void this.closeFd();
+    if (this.send.stallLimit > 0) this.watchStall();
     const read = (this.buffer as Buffer).subarray(0, n);
     const chunk = this.wrapped ? Buffer.from(read) : read;
     if (last) {
@@ -373,6 +385,23 @@ export class DiskBody {
     });
   }
 
+  /**
+   * A chunk is being handed over: the one before was taken. Past stallLimit without the next, the
+   * response is destroyed, which closes its stream, and 'close' releases what this body holds.
+   */
+  private watchStall(): void {
+    this.handedAt = performance.now();
+    if (this.stallTimer !== null) return;
+    const check = (): void => {
+      this.stallTimer = null;
+      if (this.closed) return;
+      const waited = performance.now() - this.handedAt;
+      if (waited >= this.send.stallLimit) return void this.res.destroy();
+      this.stallTimer = setTimeout(check, this.send.stallLimit - waited).unref();
+    };
+    this.stallTimer = setTimeout(check, this.send.stallLimit).unref();
+  }
+
   /** Reads the next chunk, after a turn of the event loop every BYTES_PER_TURN bytes. */
   private readNext(): void {
     if (this.sinceTurn < BYTES_PER_TURN) return this.readChunk(false);
@@ -404,6 +433,8 @@ export class DiskBody {
 
   /** Idempotent: each resource is given back once, then forgotten. */
   private release(): void {
+    if (this.stallTimer !== null) clearTimeout(this.stallTimer);
+    this.stallTimer = null;
     const held = this.fd !== -1 || this.buffer !== null;
     this.closeFd();
     const b = this.buffer;

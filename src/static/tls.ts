@@ -140,6 +140,9 @@ function contextProblem(cert: Buffer, key: Buffer, path: string, mismatchReporte
   } catch (e) {
     // The mismatch, said already with its own fix (the key of the same renewal), not the chain's.
     if (mismatchReported && (e as { code?: unknown }).code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH') return null;
+    // A chain whose leaf is whole but whose intermediate was cut mid-write.
+    const unfinished = unfinishedPem(cert);
+    if (unfinished !== null) return { option: 'tls.cert', value: path, reason: unfinished, fix: UNFINISHED_FIX };
     return { option: 'tls.cert', value: path, reason: `the TLS library refuses the chain: ${(e as Error).message}`, fix: 'pass the complete chain as your CA issued it (fullchain.pem: PEM blocks, each from BEGIN to END)' };
   }
 }
