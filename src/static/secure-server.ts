@@ -98,7 +98,7 @@ function answerStreams(server: Http2SecureServer, handler: StaticHandler, timeou
   server.removeAllListeners('stream');
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
     if (stream.session?.pendingSettingsAck === true && !sessions.withinAnnouncedLimits(stream, rawHeaders)) return;
-    answerStream(stream, headers, rawHeaders, sessions, handler);
+    answerStream(stream, headers, rawHeaders, sessions, handler.answerFresh);
   });
   return sessions;
 }

@@ -125,7 +125,7 @@ async function createNodeServer(config: ResolvedServerOptions, handler: StaticHa
 function http1Listener(handler: StaticHandler, keepAlive: { ms: number }): RequestListener {
   return (req, res) => {
     (res as ServerResponse & { _keepAliveTimeout: number })._keepAliveTimeout = keepAlive.ms;
-    handler(req, res);
+    handler.answerFresh(req, res);
   };
 }
 
