@@ -56,12 +56,32 @@ export class ConfigInForce {
   }
 }
 
-/** A worker's first message: it holds reloads now and asks what to start from. */
-interface StartRequest {
-  readonly xorigin: 'start?';
+/**
+ * The primary's side of a question workers ask (`kind` + '?'): each is answered with `answer()` at
+ * that moment. The send callback: a worker dying meanwhile must not make send() emit an unhandled
+ * 'error'.
+ */
+function answerWorkers(kind: string, answer: () => { readonly xorigin: string }): void {
+  cluster.on('message', (worker: Worker, m: { xorigin?: unknown } | null) => {
+    if (m?.xorigin !== `${kind}?` || !worker.isConnected()) return;
+    worker.send(answer(), () => {});
+  });
 }
 
-/** The primary's answer: the files in force and the start-up values of what needs a restart. */
+/** A worker's side: sends `{ xorigin: kind + '?' }`, resolves with the primary's `{ xorigin: kind, ... }`. */
+function askPrimary<Answer extends { readonly xorigin: string }>(kind: Answer['xorigin']): Promise<Partial<Answer>> {
+  return new Promise((resolve) => {
+    const onMessage = (m: Partial<Answer> | null): void => {
+      if (m?.xorigin !== kind) return;
+      process.off('message', onMessage);
+      resolve(m);
+    };
+    process.on('message', onMessage);
+    process.send?.({ xorigin: `${kind}?` });
+  });
+}
+
+/** The primary's answer to a worker's first question (it holds reloads by then): the files in force and the start-up values of what needs a restart. */
 interface StartAnswer {
   readonly xorigin: 'start';
   readonly files: WireFiles;
@@ -74,11 +94,7 @@ interface StartAnswer {
  * while it scans: reload.ts holdEarlyReloads).
  */
 export function answerStartRequests(config: ConfigInForce): void {
-  cluster.on('message', (worker: Worker, m: Partial<StartRequest>) => {
-    if (m?.xorigin !== 'start?' || !worker.isConnected()) return;
-    // The callback: a worker dying meanwhile must not make send() emit an unhandled 'error'.
-    worker.send(config.answer(), () => {});
-  });
+  answerWorkers('start', () => config.answer());
 }
 
 /**
@@ -86,23 +102,12 @@ export function answerStartRequests(config: ConfigInForce): void {
  * (holdEarlyReloads): one the primary validates after its answer is sent on, and applied once the
  * worker is up.
  */
-export function askForStartFiles(): Promise<{ files: Map<string, Buffer>; startup: StartupValues }> {
-  return new Promise((resolve) => {
-    const onMessage = (m: Partial<StartAnswer>): void => {
-      if (m?.xorigin !== 'start') return;
-      process.off('message', onMessage);
-      resolve({ files: fromWire(m.files), startup: m.startup ?? {} });
-    };
-    process.on('message', onMessage);
-    const request: StartRequest = { xorigin: 'start?' };
-    process.send?.(request);
-  });
+export async function askForStartFiles(): Promise<{ files: Map<string, Buffer>; startup: StartupValues }> {
+  const m = await askPrimary<StartAnswer>('start');
+  return { files: fromWire(m.files), startup: m.startup ?? {} };
 }
 
-/** A worker about to listen asks on which port; the primary answers with a number. */
-interface PortRequest {
-  readonly xorigin: 'port?';
-}
+/** The port a worker about to listen is told. */
 interface PortAnswer {
   readonly xorigin: 'port';
   readonly port: number;
@@ -114,23 +119,11 @@ interface PortAnswer {
  * new one the same socket, and the port they had once every worker died).
  */
 export function answerPortRequests(port: () => number): void {
-  cluster.on('message', (worker: Worker, m: Partial<PortRequest>) => {
-    if (m?.xorigin !== 'port?' || !worker.isConnected()) return;
-    const answer: PortAnswer = { xorigin: 'port', port: port() };
-    worker.send(answer, () => {});
-  });
+  answerWorkers('port', (): PortAnswer => ({ xorigin: 'port', port: port() }));
 }
 
 /** A worker, its scan done: the port to listen on (asked now, not at start: a scan can take minutes). */
-export function askForPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const onMessage = (m: Partial<PortAnswer>): void => {
-      if (m?.xorigin !== 'port' || typeof m.port !== 'number') return;
-      process.off('message', onMessage);
-      resolve(m.port);
-    };
-    process.on('message', onMessage);
-    const request: PortRequest = { xorigin: 'port?' };
-    process.send?.(request);
-  });
+export async function askForPort(): Promise<number> {
+  const m = await askPrimary<PortAnswer>('port');
+  return typeof m.port === 'number' ? m.port : 0;
 }

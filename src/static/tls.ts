@@ -44,15 +44,19 @@ function unfinishedPem(bytes: Buffer): string | null {
   return begins > ends ? 'the file ends inside a PEM block (a "-----BEGIN" line without its "-----END" line)' : null;
 }
 
-const UNFINISHED_FIX = 'a write may still be under way (a renewal writing the file in place): wait for it to finish, then reload (SIGHUP) or start again';
+/** unfinishedPem's problem for `option`, or null when the file is whole. */
+function unfinishedProblem(bytes: Buffer, option: string, path: string): PolicyProblem | null {
+  const reason = unfinishedPem(bytes);
+  return reason === null ? null : { option, value: path, reason, fix: 'a write may still be under way (a renewal writing the file in place): wait for it to finish, then reload (SIGHUP) or start again' };
+}
 
 /** The leaf certificate, or null with a problem saying why it is not one. */
 function leafOf(cert: Buffer, path: string, problems: PolicyProblem[]): X509Certificate | null {
   try {
     return new X509Certificate(cert);
   } catch (e) {
-    const unfinished = unfinishedPem(cert);
-    if (unfinished !== null) problems.push({ option: 'tls.cert', value: path, reason: unfinished, fix: UNFINISHED_FIX });
+    const unfinished = unfinishedProblem(cert, 'tls.cert', path);
+    if (unfinished !== null) problems.push(unfinished);
     else problems.push({ option: 'tls.cert', value: path, reason: `not a PEM certificate (${(e as Error).message})`, fix: 'pass the certificate chain (fullchain.pem, "-----BEGIN CERTIFICATE-----"), not the key or a DER file' });
     return null;
   }
@@ -63,8 +67,8 @@ function keyProblem(key: Buffer, path: string): PolicyProblem | null {
     createPrivateKey(key);
     return null;
   } catch (e) {
-    const unfinished = unfinishedPem(key);
-    if (unfinished !== null) return { option: 'tls.key', value: path, reason: unfinished, fix: UNFINISHED_FIX };
+    const unfinished = unfinishedProblem(key, 'tls.key', path);
+    if (unfinished !== null) return unfinished;
     const encrypted = /encrypted|passphrase|bad decrypt/i.test((e as Error).message) || key.includes('ENCRYPTED');
     return {
       option: 'tls.key',
@@ -141,8 +145,8 @@ function contextProblem(cert: Buffer, key: Buffer, path: string, mismatchReporte
     // The mismatch, said already with its own fix (the key of the same renewal), not the chain's.
     if (mismatchReported && (e as { code?: unknown }).code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH') return null;
     // A chain whose leaf is whole but whose intermediate was cut mid-write.
-    const unfinished = unfinishedPem(cert);
-    if (unfinished !== null) return { option: 'tls.cert', value: path, reason: unfinished, fix: UNFINISHED_FIX };
+    const unfinished = unfinishedProblem(cert, 'tls.cert', path);
+    if (unfinished !== null) return unfinished;
     return { option: 'tls.cert', value: path, reason: `the TLS library refuses the chain: ${(e as Error).message}`, fix: 'pass the complete chain as your CA issued it (fullchain.pem: PEM blocks, each from BEGIN to END)' };
   }
 }
