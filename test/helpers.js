@@ -1,4 +1,5 @@
 // Test helpers: real servers on 127.0.0.1 (port 0), requests with node:http or raw bytes with node:net.
+import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
@@ -6,6 +7,18 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/**
+ * Resolves once `check()` is true, polling every 10 ms; fails with `what()` after `ms`. For state a
+ * server reaches after the response that caused it (a body loaded into memory behind the first GET).
+ */
+export async function eventually(check, what, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(what());
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 /**
  * A watcher for an AssetTable (its `watchTree` option) that the test drives: `emit(path)` reports a change

@@ -12,6 +12,7 @@ import { serve } from '../dist/index.js';
 import { firstBytesOf } from '../dist/static/plain-http-on-tls.js';
 import { HANDSHAKE_TIMEOUT } from '../dist/static/secure-server.js';
 import { TRANSPORTS, negotiated } from './transports.js';
+import { eventually } from './helpers.js';
 
 test('the first bytes: 0x16 is TLS; a method, a space and a target is HTTP; anything else is not', () => {
   const cases = [
@@ -49,14 +50,6 @@ function cleartext(port, bytes) {
     socket.on('error', reject);
     socket.setTimeout(5000, () => reject(new Error('the server did not close the connection')));
   });
-}
-
-async function eventually(check, what, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(what());
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 for (const transport of TRANSPORTS.filter((t) => t.scheme === 'https')) {
