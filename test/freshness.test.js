@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { serve as serveFiles } from '../dist/index.js';
 import * as assets from '../dist/static/asset-table.js';
+import { identityOf, sameIdentity } from '../dist/static/file-identity.js';
 import { request } from './helpers.js';
 
 /** npm stamps every file of a package with this date. */
@@ -176,13 +177,13 @@ describe('file identity', () => {
       const before = table.info('/lib.css');
       const s = statSync(file, { bigint: true });
       assert.deepEqual(before.identity, { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs });
-      assert.deepEqual(assets.identityOf(s), before.identity);
-      assert.equal(assets.sameIdentity(before.identity, s), true);
+      assert.deepEqual(identityOf(s), before.identity);
+      assert.equal(sameIdentity(before.identity, s), true);
       assert.equal(before.mtimeMs, statSync(file).mtimeMs, 'mtimeMs as a plain stat gives it');
       // Dated when read (npm's stamp is no time of change); a next version read in a later second is later.
       await until('the next second', () => Date.now() >= before.lastModified + 1000);
       writeStamped(file, 'a{--v:"1.2.4"}\n');
-      assert.equal(assets.sameIdentity(before.identity, statSync(file, { bigint: true })), false);
+      assert.equal(sameIdentity(before.identity, statSync(file, { bigint: true })), false);
       await table.rescan();
       const after = table.info('/lib.css');
             assert.equal(after.etag, etagOf('a{--v:"1.2.4"}\n'));
@@ -228,7 +229,7 @@ describe('file identity', () => {
     try {
       const info = table.info('/lib.css');
       assert.equal(info.etag, etagOf('new, longer'));
-      assert.equal(assets.sameIdentity(info.identity, statSync(file, { bigint: true })), true);
+      assert.equal(sameIdentity(info.identity, statSync(file, { bigint: true })), true);
     } finally {
       table.close();
       rmSync(root, { recursive: true, force: true });

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { etagOf, sameIdentity, type AssetInfo } from './asset-table.js';
+import type { AssetInfo } from './asset-info.js';
+import { etagOf } from './etag.js';
+import { sameIdentity } from './file-identity.js';
 import { READ_BY_PATH } from './read-flags.js';
 
 /**

@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, realpath, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { BigIntStats, Stats } from 'node:fs';
-import type { AssetInfo, FileIdentity } from './asset-table.js';
+import type { AssetInfo } from './asset-info.js';
+import type { FileIdentity } from './file-identity.js';
 import { READ_NONBLOCK } from './read-flags.js';
 
 /**
@@ -348,4 +349,23 @@ const ODD_SEGMENT = new RegExp(`(?:^|${SEP})\\.{0,2}(?:${SEP}|$)`);
 /** A path relative to the root that stays under it: no empty, `.` or `..` segment, not absolute. */
 function isPlainRelative(rel: string): boolean {
   return !ODD_SEGMENT.test(rel);
+}
+
+/**
+ * The real path `dir` names, symlinks resolved, even when it does not exist yet (it is created at
+ * the first save): the real path of its nearest existing ancestor, with the rest appended.
+ */
+export async function realDir(dir: string): Promise<string> {
+  let head = resolve(dir);
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      return join(await realpath(head), ...rest.reverse());
+    } catch {
+      const parent = dirname(head);
+      if (parent === head) return resolve(dir);
+      rest.push(basename(head));
+      head = parent;
+    }
+  }
 }

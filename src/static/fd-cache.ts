@@ -1,5 +1,5 @@
 import { close, open } from 'node:fs';
-import type { AssetInfo } from './asset-table.js';
+import type { AssetInfo } from './asset-info.js';
 import { READ_BY_PATH } from './read-flags.js';
 
 /** One open file, shared by the responses reading it (positioned reads do not move a shared offset). */

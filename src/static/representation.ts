@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import type { ActualBlocks } from '../cors/response-headers.js';
 import { ENCODINGS } from '../http/encoding.js';
-import type { AssetInfo, Variants } from './asset-table.js';
+import type { AssetInfo } from './asset-info.js';
+import type { Variants } from './precompressed-siblings.js';
 import type { BodySlot } from './body-cache.js';
 import { Http2Response, type Http2Block } from './http2-exchange.js';
 

@@ -1,4 +1,4 @@
-import type { AssetInfo } from './asset-table.js';
+import type { AssetInfo } from './asset-info.js';
 
 /**
  * The changes a targeted scan makes, kept beside the live table instead of in a copy of it: reads go
@@ -39,13 +39,26 @@ export class TableDelta {
   }
 
   /** False when no entry is under the directory `urlDir` (so nothing need be looked for there). */
-  mayHoldUnder(urlDir: string): boolean {
+  private mayHoldUnder(urlDir: string): boolean {
     return this.baseDirs.has(urlDir) || this.dirs.has(urlDir);
   }
 
-  /** `urlDir` was a directory and its entries are all deleted here. */
-  removedDir(urlDir: string): void {
-    this.removedDirs.push(urlDir);
+  /** Removes an entry and, if it was a directory, every entry under it (and its index). */
+  deleteUnder(urlPath: string): void {
+    this.delete(urlPath);
+    if (!this.mayHoldUnder(urlPath)) return; // a new path, or a file's: nothing to look for
+    const prefix = `${urlPath}/`;
+    const under: string[] = [];
+    for (const key of this.keys()) if (key.startsWith(prefix)) under.push(key);
+    for (const key of under) this.delete(key);
+    this.removedDirs.push(urlPath);
+  }
+
+  /** Points the `/dir/` entry of a directory at its index.html, or removes it when it has none. */
+  relinkIndex(urlDir: string): void {
+    const index = this.get(`${urlDir}/index.html`);
+    if (index !== undefined) this.set(`${urlDir}/`, index);
+    else this.delete(`${urlDir}/`);
   }
 
   /**

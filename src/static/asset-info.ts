@@ -1,0 +1,108 @@
+import { contentTypeFor } from '../http/mime.js';
+import { msOf, type FileIdentity } from './file-identity.js';
+
+/** What the start-up scan knows about one file. */
+export interface AssetInfo {
+  /** The decoded URL path it is served at: `/fonts/a b.woff2`. */
+  readonly urlPath: string;
+  /** Absolute file-system path (symlinks inside the root resolved). */
+  readonly filePath: string;
+  /** The file version the body and ETag were taken from. */
+  readonly identity: FileIdentity;
+  readonly size: number;
+  /** As a plain (non-bigint) `stat` reports it, so the two compare equal. */
+  readonly mtimeMs: number;
+  /**
+   * Last-Modified in ms, truncated to whole seconds as HTTP dates are, and never later than the time
+   * the file was read: RFC 9110 §8.8.2.1 forbids a Last-Modified later than the response's Date.
+   */
+  readonly lastModified: number;
+  readonly lastModifiedText: string;
+  /** Strong, content-derived: the same bytes give the same tag on every replica. */
+  readonly etag: string;
+  /** When the bytes the ETag was computed from were read (ms since the epoch). */
+  readonly readAtMs: number;
+  readonly contentType: string;
+  /** Names the file had when read (hard links): past one, it may change with no event (see AssetTable.revalidate). */
+  readonly links: number;
+}
+
+/** The tag of one file version, and when the read it was computed from started. */
+export interface Read {
+  readonly identity: FileIdentity;
+  /** The file's link count at the stat `identity` is from. */
+  readonly links: bigint;
+  readonly etag: string;
+  readonly readAtMs: number;
+  /** The Last-Modified an earlier run served this version with (from the ETag cache). */
+  readonly lastModified?: number | undefined;
+  /** The bytes, when the file was small enough to be read whole on the main thread. */
+  readonly bytes?: Buffer | undefined;
+}
+
+/**
+ * Package managers' fixed mtimes, whatever a file's age: npm's 1985-10-26T08:15:00Z, Yarn Berry's
+ * 1984-06-22T21:50:00Z.
+ */
+const PACKAGE_STAMPS_MS = [499_162_500_000, 456_789_000_000];
+/** 1980-01-02T00:00:00Z: before it, ZIP's (DOS) epoch, 1980-01-01, and the Unix epoch's first years. */
+const BEFORE_REAL_MTIMES_MS = 315_619_200_000;
+
+/**
+ * An mtime that is a constant stamp, not a time of change: a package manager's, ZIP's 1980 epoch,
+ * or the Unix epoch (Nix's store sets 1 s, other reproducible builds 0; nothing served today was last
+ * changed before 1980). Two versions of a file carry the same one, so as a Last-Modified it would
+ * make a date-only cache (curl -z, wget -N, a proxy) keep the old bytes after a new version is
+ * installed while the server is stopped (RFC 9110 §13.1.3).
+ */
+function isConstantStamp(mtimeMs: number): boolean {
+  return mtimeMs < BEFORE_REAL_MTIMES_MS || PACKAGE_STAMPS_MS.includes(Math.floor(mtimeMs / 1000) * 1000);
+}
+
+/**
+ * Whether a date from the ETag cache can be one this server sent: not past this read (a clock set back,
+ * a forged line) and not before 1980 (no version is dated so now: a forged or negative line printed
+ * "Invalid Date").
+ */
+function believable(ms: number, readSecond: number): boolean {
+  return ms >= BEFORE_REAL_MTIMES_MS && ms <= readSecond;
+}
+
+/**
+ * The AssetInfo of a version just read (or known from the ETag cache), dated by the rules above;
+ * `notBefore`, `floor`: see AssetTable.datedAfter.
+ */
+export function describe(filePath: string, urlPath: string, read: Read, notBefore?: number, floor?: number): AssetInfo {
+  const mtimeMs = msOf(read.identity.mtimeNs);
+  // A future mtime (clock skew, a tarball from a machine ahead of us) is clamped to when we read the
+  // file: a later change then gets a later date whenever it lands in a later second.
+  // A read time from the ETag cache is not believed past now (a clock set back, a forged line).
+  const readSecond = Math.floor(Math.min(read.readAtMs, Date.now()) / 1000) * 1000;
+  // An mtime every version gets (npm's, Nix's) says nothing of when the bytes changed: dated when read.
+  const stamped = isConstantStamp(mtimeMs);
+  let lastModified = stamped ? readSecond : Math.min(Math.floor(mtimeMs / 1000) * 1000, readSecond);
+  // This version as an earlier run dated it (the ETag cache): the read-time date below would
+  // otherwise fall back to the mtime after a restart, older than what date-only caches hold.
+  const served = read.lastModified;
+  if (served !== undefined && (served > lastModified || stamped) && believable(served, readSecond)) lastModified = Math.floor(served / 1000) * 1000;
+  if (floor !== undefined && floor > lastModified && believable(floor, readSecond)) lastModified = Math.floor(floor / 1000) * 1000;
+  // New bytes stamped with an older or the same mtime (tar, rsync -a, cp -p of an old build, npm's
+  // 1985 stamp, Nix's epoch + 1, a clock set back): a cache revalidating by date only (curl -z,
+  // wget -N, some proxies) would be told 304 for them and keep the old bytes. They are dated when
+  // read instead; only two versions read within one second share a date, which HTTP dates cannot part.
+  // A date past this read (a clock set back since, a forged cache line) is not carried on: never later than Date.
+  if (notBefore !== undefined && lastModified <= notBefore) lastModified = readSecond;
+  return {
+    urlPath,
+    filePath,
+    identity: read.identity,
+    size: Number(read.identity.size),
+    mtimeMs,
+    lastModified,
+    lastModifiedText: new Date(lastModified).toUTCString(),
+    etag: read.etag,
+    readAtMs: read.readAtMs,
+    contentType: contentTypeFor(urlPath),
+    links: Number(read.links),
+  };
+}

@@ -1,0 +1,26 @@
+import { createHash } from 'node:crypto';
+import { read } from 'node:fs';
+
+/** The strong ETag of content with this SHA-256 digest. */
+export function etagOf(digest: Buffer): string {
+  return `"${digest.toString('base64url').slice(0, 27)}"`;
+}
+
+/**
+ * Hashes the first `size` bytes of an open file and calls back whether they have `etag` (rare path:
+ * see DiskSend.contentMatches). Positioned reads, so a shared fd's offset is not touched; a read
+ * error or a short file counts as a mismatch.
+ */
+export function fdHasEtag(fd: number, size: number, etag: string, done: (same: boolean) => void): void {
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(Math.min(size, 256 * 1024) || 1);
+  const next = (pos: number): void => {
+    if (pos >= size) return done(etagOf(hash.digest()) === etag);
+    read(fd, buffer, 0, Math.min(buffer.length, size - pos), pos, (err, n) => {
+      if (err !== null || n === 0) return done(false);
+      hash.update(buffer.subarray(0, n));
+      next(pos + n);
+    });
+  };
+  next(0);
+}

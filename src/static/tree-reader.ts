@@ -1,0 +1,455 @@
+import { createHash } from 'node:crypto';
+import type { BigIntStats, Dirent, Stats } from 'node:fs';
+import { lstat, realpath } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import { ENCODINGS } from '../http/encoding.js';
+import { describe, type AssetInfo, type Read } from './asset-info.js';
+import { etagOf } from './etag.js';
+import type { EtagCache, KnownTag, Served } from './etag-cache.js';
+import { equalIdentities, identityOf, isRacy, sameIdentity } from './file-identity.js';
+import { FileHasher } from './file-hasher.js';
+import { DENIED, errorCode, EXHAUSTED, goneOrThrow, isTransient } from './path-errors.js';
+import { ReadBackoff } from './read-backoff.js';
+import { readStated } from './read-stated.js';
+import type { RootLocation } from './root-location.js';
+import { hasAncestorIn } from './scan-schedule.js';
+import type { TableDelta } from './table-delta.js';
+import { TaskLimit } from './task-limit.js';
+
+/** How often a file is read before a writer that keeps changing it makes the scan give up on it. */
+const READ_ATTEMPTS = 3;
+/** When the scan gave up on a file being written, it looks again this much later. */
+export const UNSETTLED_RECHECK_MS = 100;
+/**
+ * Files up to this size are read and hashed on the main thread (one read; a message to a hashing
+ * thread and back would cost more than the hash), larger ones on the hashing threads.
+ */
+const INLINE_HASH_LIMIT = 16 * 1024;
+/** Files stat'ed and hashed at once during a scan: enough to keep every thread and the disk busy. */
+const SCAN_CONCURRENCY = 64;
+
+/** What one scan of the tree (a walk, or a look at the paths the watcher named) collects. */
+export interface Scan {
+  /** The table as this scan leaves it: a new Map for a walk, changes to the live table for a targeted scan. */
+  out: Map<string, AssetInfo> | TableDelta;
+  /** Entries read while racily clean: the next scan reads them again. */
+  readonly racy: Set<AssetInfo>;
+  /** Some file kept changing while read and was left out. */
+  unsettled: boolean;
+  /** Files whose content was read (not known from the table or the ETag cache). */
+  hashed: number;
+  /** Paths stat'ed. */
+  stated: number;
+  /** Files whose tag came from the ETag cache. */
+  cached: number;
+  /** Files found, bytes to read and read (for progress reports). */
+  counts: { files: number; bytesToHash: number; bytesHashed: number };
+  /** Some entry was reached through a symlink: a change to its target raises an event under another path. */
+  linked: boolean;
+  /** Directories walked (real paths), collected when the watcher is to be started from this walk. */
+  dirs: string[] | null;
+  /** Files that changed again too soon after their last read (see read-backoff.ts): ms until each is looked at again. */
+  readonly later: Map<string, number>;
+  /** URL paths of entries whose name is not valid UTF-8 (see visit), which no request can name. */
+  readonly undecodable: string[];
+  /** URL paths this process may not read (EACCES, EPERM: the operator's chmod), left out. */
+  readonly denied: string[];
+  /** The reads this scan made, by file path: a file reached by several URL paths (symlinks) is read once. */
+  readonly reads: Map<string, Promise<Read | null>>;
+  /** Paths a system error other than EXHAUSTED kept from being read (EIO…), and the first as `path (CODE)`. */
+  failures: number;
+  firstFailure: string;
+}
+
+/** What a TreeReader needs of the table it reads for, read at each use (the table is replaced at each publish). */
+export interface ReadFor {
+  /** The table in force: an unchanged file keeps its version from here. */
+  readonly infos: () => ReadonlyMap<string, AssetInfo>;
+  /** Versions read while racily clean: read again even when their identity is unchanged. */
+  readonly racy: () => ReadonlySet<AssetInfo>;
+  /** What URL paths no longer in the table served last (a version put back there is dated after it). */
+  readonly departed: () => ReadonlyMap<string, Served>;
+  /** Tags from the ETag cache (during the start-up scan only), or null. */
+  readonly known: () => EtagCache | null;
+  /** True once the start-up scan is in force: from then on a read of a changed file counts towards its backoff. */
+  readonly started: () => boolean;
+}
+
+/** How a TreeReader reaches the file system, and where small files read whole go. */
+export interface ReaderOptions {
+  readonly statFile: (path: string) => Promise<BigIntStats>;
+  readonly readDir: (path: string) => Promise<Dirent[]>;
+  /** Given the bytes of a small file read whole to hash them (see AssetTableOptions.readWhole). */
+  readonly readWhole?: ((info: AssetInfo, bytes: Buffer) => void) | undefined;
+}
+
+/**
+ * Reads the tree under the root into a scan: walks directories, stats files, and hashes those whose
+ * identity is new (on the main thread when small, else on the hashing threads), so that the table
+ * (asset-table.ts) only has to put the scan's result in force. A file that keeps changing is read
+ * again only after its backoff (read-backoff.ts); a read counts only when the file's identity is the
+ * same before and after it.
+ */
+export class TreeReader {
+  /** Reads of a file's content (each attempt counts), since the reader was made. */
+  reads = 0;
+  /** The table's rescan() is under way: no read is put off. */
+  readNow = false;
+  /** Files a response found changed: read at once, whatever their backoff says. */
+  readonly urgent = new Set<string>();
+  readonly backoff = new ReadBackoff();
+  /** Found, to hash and hashed in the scan under way (or the last one): its progress. */
+  counts: Scan['counts'] = { files: 0, bytesToHash: 0, bytesHashed: 0 };
+  private inlineBytes = 0;
+  private readonly hashers = new FileHasher();
+  private readonly limit = new TaskLimit(SCAN_CONCURRENCY);
+  /** Directories whose files are being visited at once (see walkFiles). */
+  private readonly dirLimit = new TaskLimit(SCAN_CONCURRENCY);
+
+  constructor(
+    private readonly rootAt: RootLocation,
+    private readonly table: ReadFor,
+    private readonly options: ReaderOptions,
+  ) {}
+
+  /** Bytes of file content read to hash them, since the reader was made. */
+  get bytesRead(): number {
+    return this.inlineBytes + this.hashers.bytes;
+  }
+
+  close(): void {
+    this.hashers.close();
+  }
+
+  /** A new scan's state: `out`, a new Map for a walk or the changes to the live table for a targeted scan. */
+  newScan(out: Map<string, AssetInfo> | TableDelta, racy: Set<AssetInfo>): Scan {
+    this.counts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
+    return { out, racy, unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.counts, linked: false, dirs: null, later: new Map(), undecodable: [], denied: [], reads: new Map(), failures: 0, firstFailure: '' };
+  }
+
+  /**
+   * Brings `delta` (the changes `scan` makes) up to date for just these paths relative to the root: a
+   * file is stat'ed (and read if its identity changed), a directory walked, a missing path removed
+   * with everything under it. False when a path is a symlink: the caller walks the whole tree.
+   */
+  async update(paths: ReadonlySet<string>, scan: Scan, delta: TableDelta): Promise<boolean> {
+    for (const rel of paths) {
+      if (rel === '') {
+        // The root itself (see TreeWatcher's event), or a file of the root named as the root is: walked
+        // only when the root's own inode changed (a chmod, a touch), not at every write to that file.
+        if (await this.rootAt.unchanged()) continue;
+        return false;
+      }
+      if (!servablePath(rel)) continue; // .git, editor swap files: nothing served changes
+      if (hasAncestorIn(rel, paths)) continue; // looked at (walked, or dropped with it) as part of it
+      const full = join(this.rootAt.real, rel);
+      const urlPath = `/${rel.split(sep).join('/')}`;
+      scan.stated++;
+      let l: BigIntStats | Stats | null;
+      let s: BigIntStats | null;
+      try {
+        let denied = false as boolean;
+        l = await lstat(full).catch((e: unknown) => {
+          denied = DENIED.has(errorCode(e));
+          return goneOrThrow(e);
+        });
+        // The root no longer reachable (a chmod of it or of a parent, which no event reports): walked, where
+        // it is said, and looked at again by the root check until it may be listed (see RootLocation.denied).
+        if (denied && !(await this.rootAt.listable())) return false;
+        if (l !== null && !(await this.reachedDirectly(full))) return false;
+        s = l === null ? null : await this.options.statFile(full).catch(goneOrThrow);
+      } catch (e) {
+        // Out of descriptors: nothing is known of this path now; keep what the table had.
+        if (!isTransient(e)) throw e;
+        this.keepKnown(urlPath, scan, e);
+        continue;
+      }
+      // The watcher reads a name that is not UTF-8 as the walk does (see visit): it opens nothing.
+      if (l === null && rel.includes('\uFFFD')) scan.undecodable.push(urlPath);
+      const previous = delta.get(urlPath);
+      if (previous !== undefined) scan.racy.delete(previous); // read again below if still racy
+      // A path that was a file has nothing under it (whatever it is now): only its own entry goes.
+      // Otherwise (it was a directory, or is new: rm -rf names only the directories) everything under
+      // it goes too.
+      if (previous !== undefined) delta.delete(urlPath);
+      else delta.deleteUnder(urlPath);
+      await this.updateOne(full, urlPath, s, scan);
+      delta.relinkIndex(urlPath.slice(0, urlPath.lastIndexOf('/')));
+    }
+    // A directory walked here held a symlink (one moved or copied in with it, not named on its own):
+    // the tree is walked, which serves a symlink only when it points inside the root and, as for a
+    // symlink named, makes every later change walk it, so the link's path follows its target.
+    if (scan.linked) return false;
+    for (const info of scan.racy) if (delta.get(info.urlPath) !== info) scan.racy.delete(info);
+    return true;
+  }
+
+  /**
+   * False when `full` is, or is reached through, a symlink: the whole tree is walked then, which
+   * serves a symlink only when it points inside the root. A directory of the path replaced by a
+   * symlink to /etc since the walk would otherwise have its files served by a look at them alone.
+   */
+  private async reachedDirectly(full: string): Promise<boolean> {
+    return (await realpath(full).catch(goneOrThrow)) === full;
+  }
+
+  /** One path of a targeted scan, as a walk visits it: a directory walked, a file added, anything else left out. */
+  private async updateOne(full: string, urlPath: string, s: BigIntStats | null, scan: Scan): Promise<void> {
+    try {
+      if (s?.isDirectory() === true) await this.walk(full, urlPath, scan);
+      else if (s?.isFile() === true) await this.addFile(full, urlPath, s, scan);
+    } catch (e) {
+      // Gone between its stat and its read, or unreadable: not servable, and the other paths of this
+      // scan still go in force (a throw here lost them all, until their next change).
+      this.couldNotRead(urlPath, scan, e);
+    }
+  }
+
+  /** Walks `dir` (served at `urlDir`) into the scan: its files added, its subdirectories walked. */
+  async walk(dir: string, urlDir: string, scan: Scan): Promise<void> {
+    scan.dirs?.push(dir);
+    const others = await this.dirLimit.run(() => this.walkFiles(dir, urlDir, scan));
+    // Outside the directory's slot: a subdirectory waiting for one must not hold its parent's. A
+    // few at a time: 8,000 subdirectories stat'ed at once each held its stat until it got a slot.
+    let next = 0;
+    const visitNext = async (): Promise<void> => {
+      while (next < others.length) await this.visit(others[next++] as Dirent, dir, urlDir, scan);
+    };
+    await Promise.all(Array.from({ length: Math.min(others.length, SCAN_CONCURRENCY) }, visitNext));
+    // Directory index: /dir/ and / serve index.html when present.
+    const index = scan.out.get(`${urlDir}/index.html`);
+    if (index !== undefined) scan.out.set(`${urlDir}/`, index);
+  }
+
+  /**
+   * Reads a directory and visits its regular files; returns its other entries (directories, and
+   * symlinks, which may be one) for the caller to visit. Run under `dirLimit`, so the files of a
+   * few directories wait for a slot at a time, not those of the whole tree: queued all at once,
+   * 100,000 files' tasks and their directories' entries were most of the 200 MB a warm start of
+   * such a tree allocated.
+   */
+  private async walkFiles(dir: string, urlDir: string, scan: Scan): Promise<Dirent[]> {
+    let names;
+    try {
+      names = await this.options.readDir(dir);
+    } catch (e) {
+      this.couldNotRead(urlDir, scan, e, `${urlDir}/`);
+      return []; // removed while walking, or unreadable: serve nothing from it
+    }
+    const files: Promise<void>[] = [];
+    const others: Dirent[] = [];
+    for (const entry of names) {
+      if (!isServableName(entry.name, urlDir === '')) continue;
+      if (entry.isFile()) files.push(this.limit.run(() => this.visit(entry, dir, urlDir, scan)));
+      else others.push(entry);
+    }
+    await Promise.all(files);
+    return others;
+  }
+
+  /** One directory entry: a directory is walked, a file added; the entries of a directory go in parallel. */
+  private async visit(entry: Dirent, dir: string, urlDir: string, scan: Scan): Promise<void> {
+    const urlPath = `${urlDir}/${entry.name}`;
+    try {
+      if (entry.isSymbolicLink()) scan.linked = true;
+      const target = entry.isSymbolicLink() ? await this.linkTarget(childPath(dir, entry.name)) : childPath(dir, entry.name);
+      if (target === null) return;
+      scan.stated++;
+      const s = await this.options.statFile(target);
+      if (s.isDirectory()) {
+        // A symlink to a directory is not followed (README, "No path from the URL"): its files are
+        // served at their own paths, whatever the order the walk meets the two in. Followed, it took
+        // them away from those paths when met first (a cycle guard that remembered it), and a chain of
+        // such links can name one directory under exponentially many URL paths.
+        if (!entry.isSymbolicLink()) await this.walk(target, urlPath, scan);
+      } else if (s.isFile()) {
+        await this.addFile(target, urlPath, s, scan);
+      }
+    } catch (e) {
+      // Vanished between readdir and stat, or a dangling symlink: not servable.
+      // Node reads a name that is not valid UTF-8 with U+FFFD in place of the bad bytes: that name
+      // opens nothing (ENOENT), and no URL could name it either (%E9 is not UTF-8 for decodeURIComponent).
+      if (errorCode(e) === 'ENOENT' && entry.name.includes('\uFFFD')) scan.undecodable.push(urlPath);
+      else this.couldNotRead(urlPath, scan, e);
+    }
+  }
+
+  /**
+   * A path a scan could not read: kept as it was after a transient error (keepKnown); left out and
+   * said (deniedNotice, as `shown`: a directory with its slash) when this process may not read it;
+   * otherwise gone.
+   */
+  private couldNotRead(urlPath: string, scan: Scan, e: unknown, shown = urlPath): void {
+    if (isTransient(e)) this.keepKnown(urlPath, scan, e);
+    else if (DENIED.has(errorCode(e))) scan.denied.push(shown);
+  }
+
+  /**
+   * A transient error (see path-errors.ts) at `urlPath`: what the table had there (the file, or everything
+   * under the directory) stays as it was, and the tree is walked again: soon when the process was
+   * out of descriptors, and after a growing delay for an error of the disk (see AssetTable.noteFailures).
+   */
+  private keepKnown(urlPath: string, scan: Scan, e: unknown): void {
+    const code = errorCode(e);
+    if (EXHAUSTED.has(code)) scan.unsettled = true;
+    else if (scan.failures++ === 0) scan.firstFailure = `${urlPath} (${code})`;
+    const below = `${urlPath}/`;
+    for (const [path, info] of this.table.infos()) {
+      if ((path === urlPath || path.startsWith(below)) && !scan.out.has(path)) scan.out.set(path, info);
+    }
+  }
+
+  /** Where a symlink points, when that is inside the root (symlinks may point anywhere; only those are served). */
+  private async linkTarget(link: string): Promise<string | null> {
+    const target = await realpath(link);
+    return this.rootAt.holds(target) ? target : null;
+  }
+
+  private async addFile(filePath: string, urlPath: string, s: BigIntStats, scan: Scan): Promise<void> {
+    scan.counts.files++;
+    const previous = this.table.infos().get(urlPath);
+    const same = previous !== undefined && previous.filePath === filePath && sameIdentity(previous.identity, s);
+    if (same && !this.table.racy().has(previous)) {
+      scan.out.set(urlPath, previous);
+      return;
+    }
+    const known = this.table.known()?.get(urlPath, s);
+    // Another URL path of this scan reached the file (a symlink) and read it: that read's backoff
+    // must not keep this path on the old version, nor its failure (chmod 000) leave it served.
+    const shared = known === undefined ? scan.reads.get(filePath) : undefined;
+    if (known === undefined && shared === undefined && this.postponed(filePath, scan)) {
+      // Changed again soon after its last read: the version known so far (bytes and tag agree; the disk
+      // path checks its identity before sending) is served until the backoff has passed.
+      if (previous !== undefined && previous.filePath === filePath) scan.out.set(urlPath, previous);
+      if (previous !== undefined && this.table.racy().has(previous)) scan.racy.add(previous);
+      return;
+    }
+    if (known !== undefined) scan.cached++;
+    else if (shared === undefined) {
+      scan.hashed++;
+      scan.counts.bytesToHash += Number(s.size);
+    }
+    const read = known !== undefined ? { identity: identityOf(s), links: s.nlink, ...known } : await (shared ?? this.readOnce(filePath, s, !same, scan));
+    if (known === undefined && shared === undefined) scan.counts.bytesHashed += Number(s.size);
+    if (read === null) {
+      // Still changing: keep the version known so far (its bytes and tag agree; the disk path checks
+      // its identity before sending), or leave a new file out rather than guess; look at it alone again
+      // once its backoff has passed (not the whole tree: it is this file that is changing).
+      if (previous !== undefined && previous.filePath === filePath) scan.out.set(urlPath, previous);
+      scan.later.set(filePath, Math.max(UNSETTLED_RECHECK_MS, this.backoff.delay(filePath, performance.now())));
+      return;
+    }
+    // Read again only because it was racy, and unchanged: keep the entry, and its Last-Modified.
+    const unchanged = same && previous.etag === read.etag && equalIdentities(previous.identity, read.identity);
+    const info = unchanged ? previous : describe(filePath, urlPath, ...this.datedAfter(previous, urlPath, known, read));
+    if (read.bytes !== undefined) this.options.readWhole?.(info, read.bytes);
+    if (isRacy(read.identity, read.readAtMs)) scan.racy.add(info);
+    scan.out.set(urlPath, info);
+  }
+
+  /**
+   * What `describe` needs to date `read` after what its URL served before: the version in the table,
+   * else one removed since (departed), else at start-up what an earlier run served there last (the
+   * ETag cache: a version installed, a symlink re-pointed or a release rolled back while the server
+   * was stopped). Other bytes get a later Last-Modified (`notBefore`; the same only when both are read
+   * within one second); the same bytes under a new identity (a reinstall) never an earlier one
+   * (`floor`): a run that did not write the cache (--etag-cache off) may have served other bytes with a
+   * later date since, so its date is no more than a floor.
+   */
+  private datedAfter(previous: AssetInfo | undefined, urlPath: string, known: KnownTag | undefined, read: Read): [Read, number | undefined, number | undefined] {
+    const prior = previous ?? this.table.departed().get(urlPath) ?? (known === undefined ? this.table.known()?.lastServed(urlPath) : undefined);
+    // Only for bytes not served before: a version the cache knows keeps its date across restarts.
+    const sibling = known === undefined && prior?.etag !== read.etag ? this.siblingsServed(urlPath) : undefined;
+    if (prior === undefined) return [read, sibling, undefined];
+    if (prior.etag !== read.etag) return [read, Math.max(prior.lastModified, sibling ?? 0), undefined];
+    // The same bytes read again after a chmod, a touch, a new link (a ctime change): the representation
+    // did not change, so neither does its date (a stamped mtime would otherwise be dated anew at each read,
+    // and an If-Modified-Since revalidation get 200 for bytes it holds).
+    if (previous !== undefined) return [{ ...read, lastModified: previous.lastModified }, sibling, undefined];
+    return [read, sibling, prior.lastModified];
+  }
+
+  /**
+   * The latest date served for the same resource in another content coding: `x` and its `x.br`,
+   * `x.zst`, `x.gz` answer one URL (negotiated), so a client may hold either. A new version of one
+   * that is dated before what the other served (a `.br` from an older build added, or removed while
+   * `x` gets an older mtime) would be "not modified" to a date-only client holding the other.
+   */
+  private siblingsServed(urlPath: string): number | undefined {
+    let latest: number | undefined;
+    const consider = (path: string): void => {
+      const served = this.table.infos().get(path) ?? this.table.departed().get(path) ?? this.table.known()?.lastServed(path);
+      if (served !== undefined && (latest === undefined || served.lastModified > latest)) latest = served.lastModified;
+    };
+    const coding = ENCODINGS.find(({ suffix }) => urlPath.endsWith(suffix));
+    if (coding !== undefined) consider(urlPath.slice(0, -coding.suffix.length));
+    else for (const { suffix } of ENCODINGS) consider(urlPath + suffix);
+    return latest;
+  }
+
+  /**
+   * True when `filePath` changed again too soon after its last read (see read-backoff.ts): it is
+   * then put in `scan.later`. A file a response found changed (AssetTable.refresh: `urgent`) is never postponed.
+   */
+  private postponed(filePath: string, scan: Scan): boolean {
+    if (this.urgent.delete(filePath) || this.readNow) return false;
+    const wait = this.backoff.delay(filePath, performance.now());
+    if (wait === 0) return false;
+    scan.later.set(filePath, wait);
+    return true;
+  }
+
+  /** Reads `filePath` for this scan, recorded so that its other URL paths get the same version (or error). */
+  private readOnce(filePath: string, s: BigIntStats, changed: boolean, scan: Scan): Promise<Read | null> {
+    const read = this.readSettled(filePath, s, changed);
+    scan.reads.set(filePath, read);
+    return read;
+  }
+
+  /**
+   * Hashes a file, then stats it again: a writer that changed it during the read would otherwise
+   * leave old bytes recorded under the new identity, unnoticed by every later scan. Returns null if
+   * it changed during each of READ_ATTEMPTS reads, or during the one read of a file that keeps
+   * changing (read recently: reading it again at once would most likely be wasted too).
+   */
+  private async readSettled(filePath: string, before: BigIntStats, changed: boolean): Promise<Read | null> {
+    const started = performance.now();
+    const attempts = this.backoff.isHot(filePath, started) ? 1 : READ_ATTEMPTS;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const readAtMs = Date.now();
+        this.reads++;
+        const bytes = before.size <= BigInt(INLINE_HASH_LIMIT) ? await readStated(filePath, Number(before.size)) : undefined;
+        this.inlineBytes += bytes?.length ?? 0;
+        const digest = bytes !== undefined ? createHash('sha256').update(bytes).digest() : await this.hashers.hash(filePath, Number(before.size));
+        const after = await this.options.statFile(filePath);
+        if (sameIdentity(identityOf(before), after)) return { identity: identityOf(after), links: after.nlink, etag: etagOf(digest), readAtMs, bytes };
+        if (attempt >= attempts || !after.isFile()) return null;
+        before = after;
+      }
+    } finally {
+      // Only a read of a changed file after the start-up scan says a file keeps changing (not a racy
+      // file read again to be sure, nor the start-up scan, which reads every file).
+      if (changed && this.table.started()) this.backoff.read(filePath, started, performance.now() - started);
+    }
+  }
+}
+
+/**
+ * The path of the entry `name` of directory `dir`, a real path with no `.`, `..` or doubled
+ * separator: path.join would normalise it again, ~0.6 KB of garbage per file of a walk.
+ */
+function childPath(dir: string, name: string): string {
+  return dir.endsWith(sep) ? dir + name : dir + sep + name;
+}
+
+/** Whether a name may be served: no dotfile (.env, .git, .htpasswd) but a top-level `.well-known`. */
+export function isServableName(name: string, isTopLevel: boolean): boolean {
+  // /.well-known/ is the one public dot-directory.
+  return !name.startsWith('.') || (isTopLevel && name === '.well-known');
+}
+
+/** Whether a path relative to the root may be served (no dot segment but a top-level .well-known). */
+function servablePath(rel: string): boolean {
+  return rel.split(sep).every((name, i) => isServableName(name, i === 0));
+}
