@@ -166,7 +166,7 @@ test('a log callback that throws is reported once on stderr and the server keeps
 });
 
 test('closestName: the known name a mistyped one most likely meant, or none', async () => {
-  const { closestName } = await import('../dist/static/closest-name.js');
+  const { closestName } = await import('../dist/cors/closest-name.js');
   const known = ['port', 'host', 'root', 'maxAge', 'max-age', 'keepAliveTimeout', 'cors', 'log'];
   assert.equal(closestName('prot', known), 'port'); // two neighbours swapped: one edit
   assert.equal(closestName('max_age', ['maxAge']), 'maxAge'); // case, dashes and underscores do not count

@@ -302,7 +302,7 @@ for (const workers of [1, 2]) {
     });
     assert.equal(r.code, 'listening', r.err);
     const B = 'https://b.example';
-    const acao = async () => (await request(r.port, { path: '/a.woff2', headers: { Origin: B } })).headers['access-control-allow-origin'];
+    const acao = async (origin = B) => (await request(r.port, { path: '/a.woff2', headers: { Origin: origin } })).headers['access-control-allow-origin'];
     assert.equal(await acao(), undefined);
     // The URL is printed once the first worker listens; a worker still starting would not answer
     // (it applies a reload held while it scans, so it is not left behind either: see the tests below).
@@ -315,6 +315,11 @@ for (const workers of [1, 2]) {
     r.child.kill('SIGHUP');
     await stderrMatch(r, /reload refused, the running configuration stays in force: invalid xorigin configuration[^]*cors\.origins\[0\]/);
     for (let i = 0; i < 4; i++) assert.equal(await acao(), B);
+    // A second "cors" (JSON keeps the last, with no origins: `*`) was applied as a widening of the policy.
+    writeFileSync(config, `{"root":${JSON.stringify(root)},"cors":{"origins":["${B}"]},"cors":{"maxAge":600}}`);
+    r.child.kill('SIGHUP');
+    await stderrMatch(r, /reload refused[^]*cors = \{"maxAge":600\}: is given more than once in the config file/);
+    for (let i = 0; i < 4; i++) assert.equal(await acao('https://elsewhere.example'), undefined, 'not widened to *');
     assert.equal(r.child.exitCode, null, 'still running');
   });
 }
@@ -853,7 +858,7 @@ test('CLI: --cert/--key serve HTTPS and HTTP/2 (also under --workers; URL printe
   assert.match(mismatched.err, /tls\.key = .*does not belong to the certificate/);
   const half = await runCli(['serve', root, '--cert', c.cert]);
   assert.equal(half.code, 2);
-  assert.match(half.err, /tls\.key \(not given\): is required with --cert/);
+  assert.match(half.err, /tls\.key \(not given\): is required when cert is given .*Fix: give it too: --key /);
   const swapped = await runCli(['serve', root, '--cert', c.key, '--key', c.cert]);
   assert.equal(swapped.code, 2);
   assert.match(swapped.err, /tls\.cert = .*not a PEM certificate/);

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { PolicyProblem } from '../cors/errors.js';
-import { closestName } from '../static/closest-name.js';
+import { closestName } from '../cors/closest-name.js';
 import { OPTION_SCHEMA, rangeText, type OptionSpec } from '../static/options.js';
 
 /** The one precedence rule, as --help and the README state it. */
@@ -43,6 +43,12 @@ function flagValue(spec: OptionSpec, text: string | string[]): unknown {
   if (spec.flag?.list === true) return text.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (spec.type === 'integer' && /^\s*-?\d+\s*$/.test(text)) return Number(text);
   return text;
+}
+
+/** An empty list flag (`--allowed-headers=`, or only commas): an error, as an empty `--origin` is. */
+function emptyList(spec: OptionSpec): PolicyProblem {
+  const flag = `--${spec.flag?.name ?? spec.name}`;
+  return { option: flag, value: '', reason: 'names nothing (an empty list)', fix: `name at least one (${flag} ${spec.flag?.arg ?? 'LIST'}), leave the flag out for the default, or set "${spec.name}": [] in a config file's "cors" object for none` };
 }
 
 /** The flags that take a value, as typed: `--max-age`, and a short form (`-p`) where there is one. */
@@ -159,7 +165,11 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   for (const flagSpec of FLAGGED) {
     const given = texts.get(flagSpec.flag.name);
     // A repeatable flag keeps every value; any other, the last (as parseArgs).
-    if (given !== undefined) options[flagSpec.name] = flagValue(flagSpec, flagSpec.flag.multiple === true ? given : (given.at(-1) as string));
+    if (given === undefined) continue;
+    const value = flagValue(flagSpec, flagSpec.flag.multiple === true ? given : (given.at(-1) as string));
+    // `--allowed-headers "$HDRS"` with HDRS unset would otherwise replace the default list by none, unsaid.
+    if (Array.isArray(value) && value.length === 0) problems.push(emptyList(flagSpec));
+    else options[flagSpec.name] = value;
   }
   return { help, version, positionals, options, problems };
 }

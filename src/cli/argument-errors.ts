@@ -1,5 +1,5 @@
 import { withoutTrailing } from '../http/whitespace.js';
-import { closestName } from '../static/closest-name.js';
+import { closestName } from '../cors/closest-name.js';
 
 /**
  * What parseArgs refused, on one line without its trailing period (the message adds one), and for

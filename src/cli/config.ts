@@ -1,4 +1,5 @@
 import { accessSync, constants, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { KNOWN_OPTIONS } from '../cors/options.js';
@@ -7,6 +8,7 @@ import { defaultEtagCacheDir } from '../static/etag-cache.js';
 import { readSmallRegularFile } from '../static/operator-files.js';
 import { RESTART_ONLY } from '../static/reload.js';
 import type { CommandLine } from './args.js';
+import { duplicateKeys } from './duplicate-keys.js';
 import { toStderr, toStdout } from './output.js';
 
 /** A config file is a few KiB (10,000 origins: ~400 KiB); past this it is not one. */
@@ -43,15 +45,17 @@ function withLineAndColumn(message: string, text: string): string {
 
 /**
  * The config file's keys. A relative `root` is resolved against the file's own directory, so the
- * file means the same wherever it is run from. Unreadable or not an object: a PolicyError at once,
- * with the problems found before it (the command line's).
+ * file means the same wherever it is run from. Unreadable or not a JSON object: its problem is
+ * added and null returned (the rest of the command line is still checked).
  */
-function configLayer(path: string, problems: PolicyProblem[]): Layer {
+function configLayer(path: string, problems: PolicyProblem[]): Layer | null {
   let text: string;
   try {
-    text = readSmallRegularFile(path, CONFIG_LIMIT).toString('utf8');
+    // A UTF-8 byte-order mark (Windows editors, PowerShell's Out-File) is no part of the JSON; npm skips it too.
+    text = readSmallRegularFile(path, CONFIG_LIMIT).toString('utf8').replace(/^\uFEFF/, '');
   } catch (e) {
-    throw new PolicyError([...problems, { option: '--config', value: path, reason: `cannot read the config file: ${(e as Error).message}`, fix: 'pass a readable JSON file' }]);
+    problems.push({ option: '--config', value: path, reason: `cannot read the config file: ${(e as Error).message}`, fix: `pass a readable JSON file (a config file is a few KiB; ${CONFIG_LIMIT / 1048576} MiB at most)` });
+    return null;
   }
   let config: Layer;
   try {
@@ -59,9 +63,10 @@ function configLayer(path: string, problems: PolicyProblem[]): Layer {
     if (!isPlainObject(data)) throw new Error('the top level must be a JSON object');
     config = data;
   } catch (e) {
-    throw new PolicyError([...problems, { option: '--config', value: path, reason: `not valid JSON: ${withLineAndColumn((e as Error).message, text)}`, fix: 'correct the file there (keys and strings in double quotes, no trailing commas, no comments)' }]);
+    problems.push({ option: '--config', value: path, reason: `not valid JSON: ${withLineAndColumn((e as Error).message, text)}`, fix: 'correct the file there (keys and strings in double quotes, no trailing commas, no comments)' });
+    return null;
   }
-  problems.push(...unknownKeys(config, OPTION_SCHEMA.filter((s) => (s.scope === 'server' || s.scope === 'cli') && s.configType !== null), 'key in the config file'));
+  checkKeys(config, text, problems);
   const here = dirname(path);
   for (const key of ['root', 'etagCache']) {
     const value = config[key];
@@ -73,6 +78,27 @@ function configLayer(path: string, problems: PolicyProblem[]): Layer {
     config.tls = tls;
   }
   return config;
+}
+
+/**
+ * The config file's keys that JSON.parse and the schema alone would take wrongly: a key given twice
+ * (JSON keeps the last), a policy option outside `"cors"`, and `onDenied`, a function, which no JSON
+ * can hold. Unknown keys are named with the one most likely meant.
+ */
+function checkKeys(config: Layer, text: string, problems: PolicyProblem[]): void {
+  for (const path of duplicateKeys(text)) {
+    const kept = path.split('.').reduce<unknown>((at, key) => (isPlainObject(at) ? at[key] : undefined), config);
+    problems.push({ option: path, value: kept, reason: 'is given more than once in the config file, and JSON keeps only the last (this one): what the others said is dropped', fix: `keep one "${path.slice(path.lastIndexOf('.') + 1)}" there, with everything it should say` });
+  }
+  for (const problem of unknownKeys(config, OPTION_SCHEMA.filter((s) => (s.scope === 'server' || s.scope === 'cli') && s.configType !== null), 'key in the config file')) {
+    const policy = KNOWN_OPTIONS.includes(problem.option);
+    problems.push(policy ? { ...problem, reason: 'is a CORS policy option, and policy options go inside "cors"', fix: `move it there: "cors": { "${problem.option}": ... }` } : problem);
+  }
+  if (isPlainObject(config.cors) && Object.hasOwn(config.cors, 'onDenied')) {
+    problems.push({ option: 'cors.onDenied', value: config.cors.onDenied, reason: 'must be a function, which a JSON config file cannot hold', fix: 'remove it; pass onDenied to serve() or createCors() in code, or run with --debug to see each refusal explained on stderr' });
+    const { onDenied: _, ...rest } = config.cors;
+    config.cors = rest;
+  }
 }
 
 /** The environment: `$PORT` (digits become a number; an empty or blank value counts as unset). */
@@ -125,17 +151,40 @@ function overlay(lower: Layer, higher: Layer): Layer {
   return out;
 }
 
-/** Port, host and workers, checked; a bad port from the environment is named `$PORT`. */
+/**
+ * Port, host and workers, checked; a bad port from the environment is named `$PORT`. Only a key left
+ * out takes its default: a JSON `null` is a value of the wrong type, as it is for every other key.
+ */
 function cliSettings(all: Layer, portFromEnv: boolean, problems: PolicyProblem[]): { port: number; host: string; workers: number } {
-  const resolved = { port: all.port ?? 8080, host: all.host ?? '127.0.0.1', workers: all.workers ?? 1 };
+  const given = (name: string, otherwise: unknown): unknown => (all[name] === undefined ? otherwise : all[name]);
+  const resolved = { port: given('port', 8080), host: given('host', '127.0.0.1'), workers: given('workers', 1) };
   for (const [name, value] of Object.entries(resolved)) {
-    const problem = checkOption(spec(name), value);
+    const problem = checkOption(spec(name), value) ?? (name === 'host' ? hostProblem(value as string) : null);
     if (problem === null) continue;
-    if (name === 'port' && portFromEnv) problems.push({ ...problem, option: '$PORT', fix: `${problem.fix}, or unset PORT` });
+    if (name === 'port' && portFromEnv) problems.push({ ...problem, option: '$PORT', fix: 'set PORT to a whole number from 0 to 65535, or unset it' });
     else problems.push(problem);
   }
   return resolved as { port: number; host: string; workers: number };
 }
+
+/**
+ * Why `host` cannot be listened on, or null: an IP address (`127.0.0.1`, `0.0.0.0`, `::1`, `::`) or
+ * a host name. Checked here, so that a URL, a port or a bracketed IPv6 address is a start-up error
+ * naming the option, not a getaddrinfo failure after the scan of the root.
+ */
+function hostProblem(host: string): PolicyProblem | null {
+  if (isIP(host) !== 0) return null;
+  const problem = (reason: string, fix: string): PolicyProblem => ({ option: 'host', value: host, reason, fix });
+  const inBrackets = /^\[(.*)\]$/.exec(host);
+  if (inBrackets !== null && isIP(inBrackets[1] as string) === 6) return problem('an IPv6 address is written here without its brackets', `write it as ${inBrackets[1] as string}`);
+  if (host.includes('://')) return problem('is an address to listen on, not a URL', 'write the address alone, e.g. 127.0.0.1 (the port is --port)');
+  if (/^[^:]+:\d+$/.test(host)) return problem('holds a port', `write the address alone (${host.slice(0, host.lastIndexOf(':'))}) and the port as --port ${host.slice(host.lastIndexOf(':') + 1)}`);
+  if (/^[\d.]+$/.test(host) || !HOST_NAME.test(host)) return problem('is not an IP address or a host name', 'e.g. 127.0.0.1 (this machine only), 0.0.0.0 (every IPv4 interface) or :: (every interface)');
+  return null;
+}
+
+/** A DNS host name (RFC 1123 §2.1): dot-separated labels of letters, digits and inner hyphens, 253 characters at most. */
+const HOST_NAME = /^(?=.{1,253}\.?$)[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?(?:\.[a-z\d](?:[a-z\d-]{0,61}[a-z\d])?)*\.?$/i;
 
 /**
  * The serve() options: every server key as given (validate() checks them), `log: true` turned into
@@ -146,7 +195,7 @@ function serverOptions(all: Layer, env: NodeJS.ProcessEnv, problems: PolicyProbl
   const options: Layer = {};
   for (const s of SERVER_SCHEMA) if (all[s.name] !== undefined) options[s.name] = all[s.name];
   // The library writes nowhere unless asked; the command keeps its ETags where caches go.
-  options.etagCache ??= defaultEtagCacheDir(env);
+  if (options.etagCache === undefined) options.etagCache = defaultEtagCacheDir(env);
   if (isPlainObject(options.cors) && options.cors.origins === undefined) options.cors = { ...options.cors, origins: ['*'] };
   else if (options.cors === undefined) options.cors = { origins: ['*'] };
   const log = spec('log');
@@ -245,6 +294,12 @@ export function resolveSettings(cmd: CommandLine, env: NodeJS.ProcessEnv, pinned
   if (extra.length > 0) problems.push({ option: 'arguments', value: extra, reason: 'only one root directory is served', fix: 'pass a single directory' });
   const configPath = cmd.options.config as string | undefined;
   const config = configPath === undefined ? {} : configLayer(configPath, problems);
+  if (config === null) {
+    // What the file would have said is unknown: the flags are checked alone, without defaults that
+    // the file may have set (its root), so that every problem is reported at once.
+    checkFlagsAlone(cmd, problems);
+    throw new PolicyError(problems.map((p) => inFlagTerms(p, cmd)));
+  }
   const fromEnv = envLayer(env);
   const flags = flagLayer(cmd);
   const layered = overlay(overlay(config, fromEnv), flags);
@@ -254,6 +309,19 @@ export function resolveSettings(cmd: CommandLine, env: NodeJS.ProcessEnv, pinned
   checkServerOptions(options, problems);
   if (problems.length > 0) throw new PolicyError(problems.map((p) => inFlagTerms(p, cmd)));
   return { options, port, host, workers };
+}
+
+/**
+ * Each flag's value checked on its own (its type and range), when the config file could not be
+ * read: rules that combine options (credentials with `*`) wait for the file, which may change them.
+ */
+function checkFlagsAlone(cmd: CommandLine, problems: PolicyProblem[]): void {
+  cliSettings(flagLayer(cmd), false, problems);
+  for (const [name, value] of Object.entries(cmd.options)) {
+    if (name === 'port' || name === 'host' || name === 'workers') continue; // checked just above
+    const problem = checkOption(spec(name), value);
+    if (problem !== null) problems.push(problem);
+  }
 }
 
 /**

@@ -16,6 +16,15 @@ export function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/** What to do about the listen errors an operator meets, appended to node's own message. */
+const LISTEN_FIXES: Readonly<Record<string, string>> = {
+  EADDRINUSE: '; fix: stop what listens there, or pass another --port',
+  EACCES: '; fix: a port below 1024 needs privileges (setcap cap_net_bind_service=+ep on node, or a higher --port behind a proxy)',
+  EADDRNOTAVAIL: '; fix: --host must be an address of this machine (127.0.0.1, 0.0.0.0 for every IPv4 interface, :: for every interface)',
+  ENOTFOUND: '; fix: --host names no address; pass one of this machine\'s (127.0.0.1, 0.0.0.0, ::)',
+  EAI_AGAIN: '; fix: --host could not be resolved now; pass an IP address (127.0.0.1, 0.0.0.0, ::)',
+};
+
 /**
  * Scans the root and serves until a signal: one process, or one worker of a cluster (whose primary
  * prints the URL). `files`: the operator files `settings` were read from, which the server
@@ -39,7 +48,7 @@ export async function serve(settings: Settings, files: ReadonlyMap<string, Buffe
   if (cluster.isWorker) process.send?.({ xorigin: 'scanned', scan: server.stats.lastScan });
   const port = cluster.isWorker ? await askForPort() : settings.port;
   server.on('error', (e: NodeJS.ErrnoException) => {
-    process.stderr.write(`${speaker()}cannot listen on ${host}:${String(port)}: ${e.message}\n`);
+    process.stderr.write(`${speaker()}cannot listen on ${host}:${String(port)}: ${e.message}${LISTEN_FIXES[e.code ?? ''] ?? ''}\n`);
     process.exit(1);
   });
   server.listen(port, host, () => {

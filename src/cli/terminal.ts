@@ -8,7 +8,7 @@ export interface Io {
 }
 
 /** One line of the report made safe for a terminal (one rule for every line xorigin writes). */
-export { terminalSafe } from '../static/terminal-safe.js';
+export { terminalSafe } from '../http/terminal-safe.js';
 
 /** JSON for a terminal: JSON.stringify escapes C0 controls; DEL, C1 and U+2028/U+2029 are escaped too (still valid JSON). */
 export const safeJson = (value: unknown): string =>

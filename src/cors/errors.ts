@@ -1,3 +1,5 @@
+import { terminalSafe } from '../http/terminal-safe.js';
+
 /** One problem found while validating a policy or server configuration. */
 export interface PolicyProblem {
   /** The option at fault, as a path: `origins[2]`, `maxAge`, `cors.methods[0]`. */
@@ -15,9 +17,14 @@ function named(option: string, value: unknown): string {
   return value === undefined ? `${option} (not given)` : `${option} = ${render(value)}`;
 }
 
+/**
+ * The value as JSON, cut at 120 characters. A number JSON cannot write (NaN, Infinity, 1e309 read
+ * from a file) and a BigInt are written as JavaScript would, not as `null` or `10` (a valid-looking value).
+ */
 function render(value: unknown): string {
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   try {
-    const s = JSON.stringify(value);
+    const s = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
     return s.length > 120 ? `${s.slice(0, 117)}...` : s;
   } catch {
     return String(value);
@@ -36,7 +43,9 @@ export class PolicyError extends Error {
   readonly problems: readonly PolicyProblem[];
 
   constructor(problems: readonly PolicyProblem[]) {
-    const lines = problems.map((p) => `  - ${named(p.option, p.value)}: ${p.reason}. Fix: ${sentence(p.fix)}`);
+    // Option names, values and reasons come from config files and flags anyone may have written: as
+    // printed on a terminal, an escape sequence in them would act (clear the screen, set the title).
+    const lines = problems.map((p) => terminalSafe(`  - ${named(p.option, p.value)}: ${p.reason}. Fix: ${sentence(p.fix)}`));
     const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
     super(`invalid xorigin configuration (${count}):\n${lines.join('\n')}`);
     this.name = 'PolicyError';

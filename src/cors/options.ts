@@ -1,3 +1,4 @@
+import { closestName } from './closest-name.js';
 import { PolicyError, type PolicyProblem } from './errors.js';
 import { parseOriginPattern, type OriginPattern } from './origin-pattern.js';
 import { OriginMatcher } from './origin-matcher.js';
@@ -205,7 +206,8 @@ function checkKnownKeys(raw: Record<string, unknown>, report: Report): void {
   for (const key of Object.keys(raw)) {
     if (KNOWN_OPTIONS.includes(key)) continue;
     // hasOwn: a key such as "__proto__" or "constructor" must not find Object.prototype's members.
-    const meant = Object.hasOwn(LIKELY_MEANT, key) ? LIKELY_MEANT[key] : undefined;
+    // The names other CORS libraries use first, then a typo of one of ours (`orgins`, `credential`).
+    const meant = Object.hasOwn(LIKELY_MEANT, key) ? LIKELY_MEANT[key] : closestName(key, KNOWN_OPTIONS);
     const fix = meant !== undefined ? `did you mean "${meant}"?` : `remove it; known options are ${KNOWN_OPTIONS.join(', ')}`;
     report(key, raw[key], 'unknown option', fix);
   }

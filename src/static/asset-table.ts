@@ -11,7 +11,7 @@ import { reportScan, type ProgressOut } from './scan-progress.js';
 import { ScanSchedule } from './scan-schedule.js';
 import { SkippedPaths } from './skipped-paths.js';
 import { addDirsOf, TableDelta } from './table-delta.js';
-import { terminalSafe } from './terminal-safe.js';
+import { terminalSafe } from '../http/terminal-safe.js';
 import { isServableName, TreeReader, UNSETTLED_RECHECK_MS, type Scan } from './tree-reader.js';
 import { TreeWatcher } from './tree-watcher.js';
 

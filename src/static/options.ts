@@ -6,7 +6,7 @@ import { MAX_AGE_LIMIT, type CorsOptions } from '../cors/options.js';
 import { LOG_FORMATS, type LogFormat } from './access-log.js';
 import { loadTls, type TlsFiles, type TlsMaterial } from './tls.js';
 import { ticketKeysProblem } from './ticket-keys.js';
-import { closestName } from './closest-name.js';
+import { closestName } from '../cors/closest-name.js';
 
 export interface ServerOptions {
   /** Directory to serve. */
@@ -200,8 +200,8 @@ export function rangeText(spec: OptionSpec): string {
 export const OPTION_SCHEMA: readonly OptionSpec[] = [
   { name: 'root', scope: 'server', type: 'string', required: true, default: '', help: 'the directory to serve (the first argument)', example: '"./fonts"', apiDefault: 'required', apiDoc: 'the directory to serve' },
   { name: 'port', scope: 'cli', type: 'integer', min: 0, max: 65535, default: '8080 or $PORT', flag: { name: 'port', short: 'p', arg: 'N' }, help: 'port (default 8080, or $PORT; 0 picks a free port)', example: '8080', doc: '`0` picks a free port' },
-  { name: 'host', scope: 'cli', type: 'string', default: '127.0.0.1', flag: { name: 'host', arg: 'H' }, help: 'address to bind (default 127.0.0.1; 0.0.0.0 to expose)', example: '"127.0.0.1"', doc: '`0.0.0.0` to expose' },
-  { name: 'config', scope: 'cli', type: 'string', configType: null, default: '', flag: { name: 'config', arg: 'FILE' }, help: 'JSON: { "root", "port", "host", "cors": {...}, "cacheControl", ... }', example: '"xorigin.json"', doc: 'JSON: `{ "root", "port", "host", "workers", "cors": { ...policy options... }, "cacheControl", "immutable", "smallFileLimit", "memoryBudget", "etagCache", "crossOriginResourcePolicy", "watch", "log", "debug", "logFormat", "sendTimeout", "keepAliveTimeout", "tls": { "cert", "key" }, "http2" }`; unknown keys are errors, and every value must have its JSON type: `"port": 8080`, `"watch": false`, `"log": true` (a quoted `"8080"` or `"false"` is an error, never read as a number or a truthy string); a relative `"root"`, `"etagCache"` or `"tls"` file is relative to the config file\'s directory; `"smallFileLimit"` and `"crossOriginResourcePolicy"` have no flag (config only: see the `serve()` options for their defaults)' },
+  { name: 'host', scope: 'cli', type: 'string', default: '127.0.0.1', flag: { name: 'host', arg: 'H' }, help: 'address to bind (default 127.0.0.1; 0.0.0.0 to expose)', example: '"127.0.0.1"', doc: 'an IP address (`0.0.0.0` or `::` to expose) or a host name; IPv6 without brackets' },
+  { name: 'config', scope: 'cli', type: 'string', configType: null, default: '', flag: { name: 'config', arg: 'FILE' }, help: 'JSON: { "root", "port", "host", "cors": {...}, "cacheControl", ... }', example: '"xorigin.json"', doc: 'JSON: `{ "root", "port", "host", "workers", "cors": { ...policy options... }, "cacheControl", "immutable", "smallFileLimit", "memoryBudget", "etagCache", "crossOriginResourcePolicy", "watch", "log", "debug", "logFormat", "sendTimeout", "keepAliveTimeout", "tls": { "cert", "key" }, "http2" }`; unknown keys and a key given twice (JSON would keep the last) are errors, and every value must have its JSON type (`null` too is an error): `"port": 8080`, `"watch": false`, `"log": true` (a quoted `"8080"` or `"false"` is an error, never read as a number or a truthy string); a relative `"root"`, `"etagCache"` or `"tls"` file is relative to the config file\'s directory; `"smallFileLimit"` and `"crossOriginResourcePolicy"` have no flag (config only: see the `serve()` options for their defaults)' },
   { name: 'cors', scope: 'server', type: 'object', default: '{ "origins": ["*"] }', help: 'the CORS policy', example: '{ "origins": ["https://app.example.com"] }', apiDefault: '{ origins: ["*"] }', apiDoc: `the policy ([options](#options)); with no \`allowedHeaders\` the server allows \`range\`, with no \`exposedHeaders\` it exposes \`${EXPOSED_TEXT}\`; an explicit list, even \`[]\`, is taken as is` },
   { name: 'origins', scope: 'policy', type: 'strings', default: '*', flag: { name: 'origin', arg: 'O', multiple: true }, help: "allowed origin, repeatable: https://app.example.com,\n'https://*.example.com', 'http://localhost:*' or '*' (default '*')", example: '["https://app.example.com"]', doc: 'repeatable; any origin form of the policy' },
   { name: 'methods', scope: 'policy', type: 'strings', default: 'none', flag: { name: 'methods', arg: 'LIST', list: true }, help: 'extra allowed methods, comma-separated (e.g. PUT,DELETE)', example: '["PUT"]', doc: 'comma-separated (the server itself answers only GET/HEAD/OPTIONS)' },
@@ -308,7 +308,9 @@ export function checkOption(spec: OptionSpec, value: unknown, type: OptionType =
     const quoted = typeof value === 'string' && type !== 'string' && type !== 'bytes' && /^(true|false|-?\d+)$/.test(value.trim());
     // The examples are the config file's (`"log": true`); in code those options take a function.
     const example = type === 'function' ? '(line) => console.log(line)' : spec.example;
-    const fix = quoted ? `write it without quotes: ${value.trim()}` : `e.g. ${example}`;
+    // Without its quotes only when that is a valid value: "99999" as a port is out of range either way.
+    const unquoted = quoted && checkOption(spec, JSON.parse(value.trim()), type) === null;
+    const fix = unquoted ? `write it without quotes: ${value.trim()}` : `e.g. ${example}`;
     return { option, value, reason: `must be ${expected(spec, type)}${quoted ? ', not a string' : ''}`, fix };
   }
   if (spec.header !== undefined) {
@@ -372,7 +374,8 @@ function checkTls(tls: TlsFiles | undefined, problems: PolicyProblem[]): TlsMate
     // One of the pair without the other: say which flag goes with which.
     const other = spec.name === 'cert' ? 'key' : 'cert';
     if (problem !== null && raw[spec.name] === undefined && raw[other] !== undefined) {
-      found.push({ ...problem, reason: `is required with --${other} (HTTPS needs both the certificate chain and its key)`, fix: `add --${spec.name} ${spec.example} (config: "tls": { "cert", "key" })` });
+      // Said for flags, the config file and the library alike: any of them may have given the other one.
+      found.push({ ...problem, reason: `is required when ${other} is given (HTTPS needs both the certificate chain and its key)`, fix: `give it too: --${spec.name} ${spec.example}, or "${spec.name}" beside "${other}" in the config file's "tls" object` });
     } else if (problem !== null) {
       found.push(problem);
     }

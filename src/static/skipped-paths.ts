@@ -1,4 +1,4 @@
-import { terminalSafe } from './terminal-safe.js';
+import { terminalSafe } from '../http/terminal-safe.js';
 
 /**
  * Says on stderr which paths of the served tree a scan left out for one reason (a name not valid

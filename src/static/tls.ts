@@ -158,7 +158,7 @@ function contextProblem(cert: Buffer, key: Buffer, path: string, mismatchReporte
 function validityProblems(leaf: X509Certificate, validTo: Date, path: string, problems: PolicyProblem[]): void {
   const now = Date.now();
   if (validTo.getTime() < now) {
-    problems.push({ option: 'tls.cert', value: path, reason: `the certificate expired on ${validTo.toISOString()}`, fix: 'renew it (certbot renew, or your CA) and point --cert at the new chain' });
+    problems.push({ option: 'tls.cert', value: path, reason: `the certificate expired on ${validTo.toISOString()}`, fix: 'renew it (certbot renew, or your CA) and point the certificate (--cert, or "cert" in the config file\'s "tls") at the new chain' });
   }
   const validFrom = new Date(leaf.validFrom);
   if (validFrom.getTime() > now) {
