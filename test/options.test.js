@@ -178,3 +178,21 @@ test('closestName: the known name a mistyped one most likely meant, or none', as
   assert.equal(closestName('colour', known), undefined);
   assert.equal(closestName('kepAlveTimot', known), undefined); // three edits
 });
+
+test('options whose reading throws (a getter, a Proxy) are a PolicyError naming what it threw, from validate, serve, reload, createCors and reconfigure; the server keeps its configuration', async (t) => {
+  const { createCors, PolicyError } = await import('../dist/cors/index.js');
+  const base = { root: 'example', watch: false, cors: { origins: ['https://a.example'] } };
+  const threw = (what) => (e) => e instanceof PolicyError && /\(options\) = "boom": reading the options threw this error/.test(e.message) ? true : assert.fail(`${what}: ${e}`);
+  const proxy = new Proxy({ ...base }, { get(target, key) { if (key === 'cors') throw new Error('boom'); return target[key]; } });
+  assert.throws(() => validate(proxy), threw('validate'));
+  await assert.rejects(serve(proxy), threw('serve'));
+  const server = await serve(base);
+  t.after(() => server.close());
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  assert.throws(() => server.reload(Object.defineProperty({ ...base }, 'cacheControl', { get() { throw new Error('boom'); }, enumerable: true })), threw('reload'));
+  const res = await request(server.address().port, { path: '/', headers: { Origin: 'https://a.example' } });
+  assert.equal(res.headers['access-control-allow-origin'], 'https://a.example', 'the policy in force is unchanged');
+  assert.throws(() => createCors({ origins: new Proxy(['https://b.example'], { get(target, key) { if (key === 'length') throw new Error('boom'); return target[key]; } }) }), threw('createCors'));
+  const cors = createCors({ origins: ['https://a.example'] });
+  assert.throws(() => cors.reconfigure({ get origins() { throw new Error('boom'); } }), threw('reconfigure'));
+});

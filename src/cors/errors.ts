@@ -52,3 +52,13 @@ export class PolicyError extends Error {
     this.problems = Object.freeze(problems.slice());
   }
 }
+
+/**
+ * `e` as a PolicyError: itself, or one naming what reading the options threw (a getter or a Proxy
+ * of the caller's that throws), so that validation throws nothing else, whatever it is given.
+ */
+export function asPolicyError(e: unknown): PolicyError {
+  if (e instanceof PolicyError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new PolicyError([{ option: '(options)', value: message, reason: 'reading the options threw this error', fix: 'pass plain values (no getter or Proxy that throws)' }]);
+}

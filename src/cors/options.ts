@@ -1,5 +1,5 @@
 import { closestName } from './closest-name.js';
-import { PolicyError, type PolicyProblem } from './errors.js';
+import { asPolicyError, PolicyError, type PolicyProblem } from './errors.js';
 import { parseOriginPattern, type OriginPattern } from './origin-pattern.js';
 import { OriginMatcher } from './origin-matcher.js';
 import { HeaderNameSet, MAX_REQUEST_HEADERS_BYTES } from './request-headers.js';
@@ -164,6 +164,14 @@ type Report = (option: string, value: unknown, reason: string, fix: string) => v
  * option has its own small validator below, all reporting into one list.
  */
 export function compilePolicy(options: CorsOptions, prefix = ''): CompiledPolicy {
+  try {
+    return compile(options, prefix);
+  } catch (e) {
+    throw asPolicyError(e);
+  }
+}
+
+function compile(options: CorsOptions, prefix: string): CompiledPolicy {
   const problems: PolicyProblem[] = [];
   const report: Report = (option, value, reason, fix) => {
     problems.push({ option: prefix + option, value, reason, fix });

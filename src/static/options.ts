@@ -1,6 +1,6 @@
 import { validateHeaderValue } from 'node:http';
 import { resolve } from 'node:path';
-import { PolicyError, type PolicyProblem } from '../cors/errors.js';
+import { asPolicyError, PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { Cors } from '../cors/node.js';
 import { MAX_AGE_LIMIT, type CorsOptions } from '../cors/options.js';
 import { LOG_FORMATS, type LogFormat } from './access-log.js';
@@ -415,6 +415,14 @@ function guardLog(log: ((line: string) => void) | undefined, what = 'log'): ((li
  * but a PolicyError, whatever it is given.
  */
 export function validate(options: ServerOptions): ResolvedServerOptions {
+  try {
+    return validateData(options);
+  } catch (e) {
+    throw asPolicyError(e);
+  }
+}
+
+function validateData(options: ServerOptions): ResolvedServerOptions {
   if (!isPlainObject(options)) {
     throw new PolicyError([{ option: '(options)', value: options, reason: 'the server options must be an object', fix: 'pass an object such as { root: "./fonts" }' }]);
   }
