@@ -586,13 +586,18 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
     writeFileSync(file, `{"root":"${join(process.cwd(), 'example')}","cors":{"origins":["${APP}"],"credentials":true},"cors":{"maxAge":600}}`);
     const r = await runCli(['serve', '--config', file, '--port', '0']);
     assert.equal(r.code, 2);
-    assert.match(r.err, /cors = \{"maxAge":600\}: is given more than once in the config file, and JSON keeps only the last/);
+    assert.match(r.err, /cors = \{"maxAge":600\}: is given 2 times in one object of the config file, and JSON keeps only the last/);
     writeFileSync(file, `{"root":"example","cors":{"origins":["${APP}"],"o\\u0072igins":["*"]},"port":1,"port":0}`);
     const nested = await runCli(['serve', '--config', file]);
     assert.equal(nested.code, 2);
     // "\u0072" is "r": names compare as JSON decodes them.
-    assert.match(nested.err, /cors\.origins = \["\*"\]: is given more than once/);
-    assert.match(nested.err, /port = 0: is given more than once/);
+    assert.match(nested.err, /cors\.origins = \["\*"\]: is given 2 times/);
+    assert.match(nested.err, /port = 0: is given 2 times/);
+    // In an array, and under a key that is no identifier; three copies are one line.
+    writeFileSync(file, '{"root":"example","cors":{"origins":["*"]},"tls":[{"a.b":1,"a.b":2,"a.b":3}]}');
+    const deep = await runCli(['serve', '--config', file]);
+    assert.equal(deep.err.match(/is given 3 times/g)?.length, 1, deep.err);
+    assert.match(deep.err, /tls\[0\]\["a\.b"\] = 3: is given 3 times .*Fix: keep one "a\.b" there/);
     assertNoStack(nested);
   });
 
@@ -616,7 +621,7 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
       'http://127.0.0.1': /not a URL\. Fix: write the address alone/,
       '127.0.0.1:8080': /holds a port\. Fix: write the address alone \(127\.0\.0\.1\) and the port as --port 8080/,
       '[::1]': /without its brackets\. Fix: write it as ::1/,
-      '999.1.1.1': /is not an IP address or a host name/,
+      '[::1]:8080': /holds a port\. Fix: write the address alone, without brackets \(::1\), and the port as --port 8080/,
       'bad_host!': /is not an IP address or a host name/,
     };
     for (const [host, expected] of Object.entries(cases)) {
@@ -627,6 +632,10 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
     const fine = await runCli(['serve', 'example', '--port', '0', '--host', 'localhost'], { timeoutMs: 3000 });
     assert.match(fine.out, /listening on http:\/\/localhost:\d+/);
     await stop(fine);
+    // The short numeric forms getaddrinfo reads as inet_aton does (127.1 is 127.0.0.1) still start.
+    const short = await runCli(['serve', 'example', '--port', '0', '--host', '127.1'], { timeoutMs: 3000 });
+    assert.match(short.out, /listening on http:\/\/127\.1:\d+/);
+    await stop(short);
   });
 
   test('null in the config file is a value of the wrong type for every key (port, host and workers took their defaults)', async (t) => {
@@ -640,6 +649,18 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
     const quoted = await runCli(['serve', '--config', writeConfig(dir, { root: 'example', port: '99999', workers: '2' })]);
     assert.match(quoted.err, /port = "99999": must be a whole number from 0 to 65535, not a string\. Fix: e\.g\. 8080/);
     assert.match(quoted.err, /workers = "2": .*Fix: write it without quotes: 2\./);
+    // JSON has no leading zeros: "0080" is 80 without its quotes (JSON.parse of 0080 threw, uncaught).
+    const zeros = await runCli(['serve', '--config', writeConfig(dir, { root: 'example', port: '0080', sendTimeout: '01' })]);
+    assert.equal(zeros.code, 2, zeros.err);
+    assert.match(zeros.err, /port = "0080": .*Fix: write it without quotes: 80\./);
+    assert.match(zeros.err, /sendTimeout = "01": must be /);
+    assertNoStack(zeros);
+    const nested = join(dir, 'nested.json');
+    writeFileSync(nested, `{"root":"example","cacheControl":${'['.repeat(50_000)}${']'.repeat(50_000)}}`);
+    const deep = await runCli(['serve', '--config', nested]);
+    assert.equal(deep.code, 2, deep.err);
+    assert.match(deep.err, /cacheControl = \[\.\.\.\]: must be /);
+    assertNoStack(deep);
     const env = await runCli(['serve', 'example'], { env: { PORT: '-1' } });
     assert.match(env.err, /\$PORT = "-1": .*Fix: set PORT to a whole number from 0 to 65535, or unset it\./);
     const file = join(dir, 'inf.json');

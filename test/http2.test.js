@@ -1242,3 +1242,31 @@ test('with http2: false, ALPN offers only http/1.1', async () => {
 test('no process warning was raised (a connection header on HTTP/2 would raise one)', () => {
   assert.deepEqual(warnings, []);
 });
+
+test('a stream the client resets with NO_ERROR mid-body gives back its fd, buffer and disk turn at once, not at the send timeout (found by a chaos soak)', async (t) => {
+  const { s, session } = await fromDisk(t);
+  const { server } = s;
+  const idle = () => server.stats.inFlight === 0 && server.stats.openFiles === 0 && server.stats.buffersInUse === 0;
+  // node:http2 closes such a stream but waits for its queued write, which never completes.
+  const resetOnResponse = () => new Promise((resolve) => {
+    const stream = session.request({ ':path': '/big.otf' });
+    stream.on('error', () => {});
+    stream.on('response', () => stream.close(http2.constants.NGHTTP2_NO_ERROR));
+    stream.on('close', resolve);
+  });
+  // More than the connection's disk turns (8): each reset must give its turn back.
+  for (let i = 0; i < 10; i++) await resetOnResponse();
+  assert.ok(await until(idle, 5000), `still held 5 s after (send timeout 60 s): ${JSON.stringify(server.stats)}`);
+  const { status, bytes } = await new Promise((resolve, reject) => {
+    const stream = session.request({ ':path': '/big.otf' });
+    let n = 0;
+    let code = 0;
+    stream.on('response', (h) => (code = h[':status']));
+    stream.on('data', (c) => (n += c.length));
+    stream.on('end', () => resolve({ status: code, bytes: n }));
+    stream.on('error', reject);
+  });
+  assert.deepEqual([status, bytes], [200, BIG], 'the same connection is still served');
+  session.destroy();
+  assert.ok(await until(idle, 5000), JSON.stringify(server.stats));
+});

@@ -195,4 +195,8 @@ test('options whose reading throws (a getter, a Proxy) are a PolicyError naming 
   assert.throws(() => createCors({ origins: new Proxy(['https://b.example'], { get(target, key) { if (key === 'length') throw new Error('boom'); return target[key]; } }) }), threw('createCors'));
   const cors = createCors({ origins: ['https://a.example'] });
   assert.throws(() => cors.reconfigure({ get origins() { throw new Error('boom'); } }), threw('reconfigure'));
+  // What was thrown may itself refuse to be printed: still a PolicyError.
+  const unprintable = (e) => e instanceof PolicyError && /cannot be printed/.test(e.message) ? true : assert.fail(String(e?.name));
+  assert.throws(() => createCors({ get origins() { throw Object.create(null); } }), unprintable);
+  assert.throws(() => createCors({ get origins() { throw Object.defineProperty(new Error(), 'message', { get() { throw new Error('no'); } }); } }), unprintable);
 });

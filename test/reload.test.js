@@ -318,7 +318,7 @@ for (const workers of [1, 2]) {
     // A second "cors" (JSON keeps the last, with no origins: `*`) was applied as a widening of the policy.
     writeFileSync(config, `{"root":${JSON.stringify(root)},"cors":{"origins":["${B}"]},"cors":{"maxAge":600}}`);
     r.child.kill('SIGHUP');
-    await stderrMatch(r, /reload refused[^]*cors = \{"maxAge":600\}: is given more than once in the config file/);
+    await stderrMatch(r, /reload refused[^]*cors = \{"maxAge":600\}: is given 2 times in one object of the config file/);
     for (let i = 0; i < 4; i++) assert.equal(await acao('https://elsewhere.example'), undefined, 'not widened to *');
     assert.equal(r.child.exitCode, null, 'still running');
   });

@@ -1,4 +1,5 @@
 import { chainNotes } from '../static/tls.js';
+import { terminalSafe } from '../http/terminal-safe.js';
 import type { Settings } from './config.js';
 
 /**
@@ -12,7 +13,8 @@ export function printChainNotes(settings: Settings, files: ReadonlyMap<string, B
     const path = settings.options.tls?.cert;
     const bytes = path === undefined ? undefined : files.get(path);
     if (path === undefined || bytes === undefined) return;
-    for (const note of chainNotes(bytes, path)) process.stderr.write(`xorigin: warning: ${note}\n`);
+    // A certificate's names and the file's path may hold control characters.
+    for (const note of chainNotes(bytes, path)) process.stderr.write(`xorigin: warning: ${terminalSafe(note)}\n`);
   } catch {
     // Nothing to say, then.
   }

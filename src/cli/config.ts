@@ -86,9 +86,9 @@ function configLayer(path: string, problems: PolicyProblem[]): Layer | null {
  * can hold. Unknown keys are named with the one most likely meant.
  */
 function checkKeys(config: Layer, text: string, problems: PolicyProblem[]): void {
-  for (const path of duplicateKeys(text)) {
-    const kept = path.split('.').reduce<unknown>((at, key) => (isPlainObject(at) ? at[key] : undefined), config);
-    problems.push({ option: path, value: kept, reason: 'is given more than once in the config file, and JSON keeps only the last (this one): what the others said is dropped', fix: `keep one "${path.slice(path.lastIndexOf('.') + 1)}" there, with everything it should say` });
+  for (const { path, at, times } of duplicateKeys(text)) {
+    const kept = at.reduce<unknown>((value, step) => (value !== null && typeof value === 'object' ? (value as Record<string | number, unknown>)[step] : undefined), config);
+    problems.push({ option: path, value: kept, reason: `is given ${String(times)} times in one object of the config file, and JSON keeps only the last (this one): what the others said is dropped`, fix: `keep one "${String(at[at.length - 1])}" there, with everything it should say` });
   }
   for (const problem of unknownKeys(config, OPTION_SCHEMA.filter((s) => (s.scope === 'server' || s.scope === 'cli') && s.configType !== null), 'key in the config file')) {
     const policy = KNOWN_OPTIONS.includes(problem.option);
@@ -175,11 +175,16 @@ function cliSettings(all: Layer, portFromEnv: boolean, problems: PolicyProblem[]
 function hostProblem(host: string): PolicyProblem | null {
   if (isIP(host) !== 0) return null;
   const problem = (reason: string, fix: string): PolicyProblem => ({ option: 'host', value: host, reason, fix });
-  const inBrackets = /^\[(.*)\]$/.exec(host);
-  if (inBrackets !== null && isIP(inBrackets[1] as string) === 6) return problem('an IPv6 address is written here without its brackets', `write it as ${inBrackets[1] as string}`);
+  const inBrackets = /^\[(.*)\](?::(\d+))?$/.exec(host);
+  if (inBrackets !== null && isIP(inBrackets[1] as string) === 6) {
+    const [, address, port] = inBrackets as unknown as [string, string, string | undefined];
+    if (port !== undefined) return problem('holds a port', `write the address alone, without brackets (${address}), and the port as --port ${port}`);
+    return problem('an IPv6 address is written here without its brackets', `write it as ${address}`);
+  }
   if (host.includes('://')) return problem('is an address to listen on, not a URL', 'write the address alone, e.g. 127.0.0.1 (the port is --port)');
   if (/^[^:]+:\d+$/.test(host)) return problem('holds a port', `write the address alone (${host.slice(0, host.lastIndexOf(':'))}) and the port as --port ${host.slice(host.lastIndexOf(':') + 1)}`);
-  if (/^[\d.]+$/.test(host) || !HOST_NAME.test(host)) return problem('is not an IP address or a host name', 'e.g. 127.0.0.1 (this machine only), 0.0.0.0 (every IPv4 interface) or :: (every interface)');
+  // Numeric forms isIP refuses (`0`, `127.1`) are left to getaddrinfo, which reads them as inet_aton does.
+  if (!HOST_NAME.test(host)) return problem('is not an IP address or a host name', 'e.g. 127.0.0.1 (this machine only), 0.0.0.0 (every IPv4 interface) or :: (every interface)');
   return null;
 }
 

@@ -27,7 +27,8 @@ function render(value: unknown): string {
     const s = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
     return s.length > 120 ? `${s.slice(0, 117)}...` : s;
   } catch {
-    return String(value);
+    // Nested too deep for JSON.stringify (and for String, which recurses the same way), or cyclic.
+    return Array.isArray(value) ? '[...]' : typeof value === 'object' && value !== null ? '{...}' : '(unprintable)';
   }
 }
 
@@ -59,6 +60,11 @@ export class PolicyError extends Error {
  */
 export function asPolicyError(e: unknown): PolicyError {
   if (e instanceof PolicyError) return e;
-  const message = e instanceof Error ? e.message : String(e);
+  let message: string;
+  try {
+    message = e instanceof Error ? String(e.message) : String(e);
+  } catch {
+    message = 'a value that cannot be printed'; // an object without toString, a message getter that throws
+  }
   return new PolicyError([{ option: '(options)', value: message, reason: 'reading the options threw this error', fix: 'pass plain values (no getter or Proxy that throws)' }]);
 }

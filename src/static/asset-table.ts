@@ -151,12 +151,12 @@ export class AssetTable<T> {
   /** Names left out for not being UTF-8 (Node opens them as U+FFFD: nothing), said on stderr. */
   private readonly undecodableNotice = new SkippedPaths(
     (n, shown) => `xorigin: ${String(n)} name(s) under ${terminalSafe(this.root)} are not valid UTF-8 and are not served (${shown}; U+FFFD marks the bytes); rename them to UTF-8 (e.g. convmv -f latin1 -t utf8)`,
-    (line) => (this.options.warn ?? writeStderr)(line),
+    (line) => this.warn(line),
   );
   /** Paths left out because this process may not read them, said on stderr (nginx logs each 403). */
   private readonly deniedNotice = new SkippedPaths(
     (n, shown) => `xorigin: ${String(n)} path(s) under ${terminalSafe(this.root)} may not be read by this process and are not served (404): ${shown}; give the user xorigin runs as read permission (and execute on directories)`,
-    (line) => (this.options.warn ?? writeStderr)(line),
+    (line) => this.warn(line),
   );
   /** What the last scan did (null before the first). */
   lastScan: ScanReport | null = null;
@@ -165,7 +165,7 @@ export class AssetTable<T> {
   /** Writes the ETag cache (see etag-cache-writer.ts). */
   private readonly cacheWrites = new EtagCacheWriter(
     () => ({ infos: this.infos, racy: this.racy, departed: this.departed }),
-    (line) => (this.options.warn ?? writeStderr)(line),
+    (line) => this.warn(line),
   );
   /** Entries in the table after the last scan (a scan that only removed files also rewrites the cache). */
   private published = -1;
@@ -281,10 +281,10 @@ export class AssetTable<T> {
     // Where the file would really be: a cache directory (or an ancestor of it) may be a symlink into the root.
     const file = etagCacheFile(await realDir(dir), resolve(this.root));
     if (file.startsWith(this.rootAt.real + sep)) {
-      (this.options.warn ?? writeStderr)(`xorigin: the ETag cache ${terminalSafe(dir)} is inside the root ${terminalSafe(this.root)}, where it would be served; not using it`);
+      this.warn(`xorigin: the ETag cache ${terminalSafe(dir)} is inside the root ${terminalSafe(this.root)}, where it would be served; not using it`);
       return null;
     }
-    return EtagCache.open(dir, resolve(this.root), this.options.warn ?? writeStderr);
+    return EtagCache.open(dir, resolve(this.root), (line) => this.warn(line));
   }
 
   /** Resolves once the ETag cache file has been written (at once if no write is pending). */
@@ -333,6 +333,14 @@ export class AssetTable<T> {
     return true;
   }
 
+  /**
+   * Says one line (the `warn` option, else stderr), made terminal-safe whole: paths from the tree,
+   * the cache directory and the errors of the file system (which quote paths) may hold control characters.
+   */
+  private warn(line: string): void {
+    (this.options.warn ?? writeStderr)(terminalSafe(line));
+  }
+
   /** Stops watching and every timer; a scan already running completes but schedules nothing. */
   close(): void {
     this.closed = true;
@@ -361,7 +369,7 @@ export class AssetTable<T> {
     if (this.closed || this.poll !== null) return;
     this.stopWatcher();
     const every = this.options.pollIntervalMs ?? POLL_DEFAULT_MS;
-    (this.options.warn ?? writeStderr)(`xorigin: watching ${terminalSafe(this.root)} failed (${reason}); rescanning every ${formatInterval(every)} instead`);
+    this.warn(`xorigin: watching ${terminalSafe(this.root)} failed (${reason}); rescanning every ${formatInterval(every)} instead`);
     this.poll = setInterval(() => this.scans.walkSoon(), every);
     this.poll.unref();
     this.scans.walkSoon(); // changes made while the watcher was failing went unreported
@@ -495,7 +503,7 @@ export class AssetTable<T> {
     if (now - this.failureSaidAt >= FAILURE_QUIET_MS) {
       this.failureSaidAt = now;
       const more = scan.failures > 1 ? ` and ${String(scan.failures - 1)} more` : '';
-      (this.options.warn ?? writeStderr)(`xorigin: cannot read ${terminalSafe(scan.firstFailure)}${more} under ${terminalSafe(this.root)}; kept as last read (a file served from disk answers 503 while it cannot be read) and tried again; said at most once a minute`);
+      this.warn(`xorigin: cannot read ${terminalSafe(scan.firstFailure)}${more} under ${terminalSafe(this.root)}; kept as last read (a file served from disk answers 503 while it cannot be read) and tried again; said at most once a minute`);
     }
     this.scans.recheckIn(this.failedDelay, true);
     this.failedDelay = Math.min(this.failedDelay * 2, FAILED_RECHECK_MAX_MS);

@@ -471,6 +471,13 @@ export class Http2Sessions implements StreamTracker {
     const now = this.clock.tick(); // monotonic, and without the server's own pauses (sweep-clock.ts)
     const stalled = new Set<SessionState>();
     this.streams.forEach((stream, state) => {
+      if (stream.closed && !stream.destroyed) {
+        // Reset by the client with NO_ERROR while a write was queued: node:http2 closes the stream
+        // but waits for that write, which never completes, so the stream (its fd, buffer and disk
+        // turn) would be held until the send timeout, after its connection too. Let it go now.
+        stream.destroy();
+        return;
+      }
       const queued = stream.bufferSize;
       const p = this.progress.get(stream);
       if (p === undefined) {

@@ -7,6 +7,7 @@ import { LOG_FORMATS, type LogFormat } from './access-log.js';
 import { loadTls, type TlsFiles, type TlsMaterial } from './tls.js';
 import { ticketKeysProblem } from './ticket-keys.js';
 import { closestName } from '../cors/closest-name.js';
+import { terminalSafe } from '../http/terminal-safe.js';
 
 export interface ServerOptions {
   /** Directory to serve. */
@@ -309,8 +310,9 @@ export function checkOption(spec: OptionSpec, value: unknown, type: OptionType =
     // The examples are the config file's (`"log": true`); in code those options take a function.
     const example = type === 'function' ? '(line) => console.log(line)' : spec.example;
     // Without its quotes only when that is a valid value: "99999" as a port is out of range either way.
-    const unquoted = quoted && checkOption(spec, JSON.parse(value.trim()), type) === null;
-    const fix = unquoted ? `write it without quotes: ${value.trim()}` : `e.g. ${example}`;
+    // Written as JSON writes it ("0080" as 80: JSON has no leading zeros).
+    const bare = quoted ? unquoted(value.trim()) : undefined;
+    const fix = bare !== undefined && checkOption(spec, bare, type) === null ? `write it without quotes: ${String(bare)}` : `e.g. ${example}`;
     return { option, value, reason: `must be ${expected(spec, type)}${quoted ? ', not a string' : ''}`, fix };
   }
   if (spec.header !== undefined) {
@@ -326,6 +328,11 @@ export function checkOption(spec: OptionSpec, value: unknown, type: OptionType =
     }
   }
   return null;
+}
+
+/** `true`, `false` or a number, as the text in quotes says it. */
+function unquoted(text: string): boolean | number {
+  return text === 'true' ? true : text === 'false' ? false : Number(text);
 }
 
 /** Problems for keys of `raw` that no spec in `specs` names, each with the known name it most likely meant. */
@@ -405,7 +412,7 @@ function guardLog(log: ((line: string) => void) | undefined, what = 'log'): ((li
       } catch {
         why = 'a value that cannot be printed';
       }
-      process.stderr.write(`xorigin: the ${what} callback threw: ${why}; continuing\n`);
+      process.stderr.write(`xorigin: the ${what} callback threw: ${terminalSafe(why)}; continuing\n`);
     }
   };
 }
