@@ -200,3 +200,10 @@ test('options whose reading throws (a getter, a Proxy) are a PolicyError naming 
   assert.throws(() => createCors({ get origins() { throw Object.create(null); } }), unprintable);
   assert.throws(() => createCors({ get origins() { throw Object.defineProperty(new Error(), 'message', { get() { throw new Error('no'); } }); } }), unprintable);
 });
+
+test('a value JSON cannot write is shown as given in a policy error: NaN, Infinity and a BigInt (not null, or 10 as if valid)', async () => {
+  const { createCors, PolicyError } = await import('../dist/cors/index.js');
+  for (const [value, shown] of [[Number.NaN, 'NaN'], [Number.POSITIVE_INFINITY, 'Infinity'], [10n, '10n']]) {
+    assert.throws(() => createCors({ origins: ['https://a.example'], maxAge: value }), (e) => e instanceof PolicyError && e.message.includes(`maxAge = ${shown}:`) ? true : assert.fail(e.message));
+  }
+});

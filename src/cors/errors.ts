@@ -23,6 +23,7 @@ function named(option: string, value: unknown): string {
  */
 function render(value: unknown): string {
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
   try {
     const s = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
     return s.length > 120 ? `${s.slice(0, 117)}...` : s;
