@@ -736,12 +736,18 @@ test('CLI --workers: a worker dying at once is restarted after a delay even when
   assert.equal((await exited).code, 0);
 });
 
-test('CLI --workers 2: both serve, a killed worker is replaced, SIGTERM stops them all with exit 0', async (t) => {
+/** `xorigin serve example --workers 2` on a free port, once both workers listen; `pids()`: every worker that has listened, in order. */
+async function twoWorkers(t) {
   const r = await runCli(['serve', 'example', '--port', '0', '--workers', '2']);
   t.after(() => r.child?.kill('SIGKILL'));
   assert.equal(r.code, 'listening', r.err);
   const pids = () => [...r.err.matchAll(/worker (\d+) listening/g)].map((m) => Number(m[1]));
   await until(() => pids().length === 2, 'two workers listening');
+  return { r, pids };
+}
+
+test('CLI --workers 2: both serve, a killed worker is replaced, SIGTERM stops them all with exit 0', async (t) => {
+  const { r, pids } = await twoWorkers(t);
   assert.equal(r.out.match(/listening on/g).length, 1, 'the URL is printed once');
   const [first, second] = pids();
   assert.notEqual(first, r.child.pid);
@@ -765,11 +771,7 @@ test('CLI --workers 2: both serve, a killed worker is replaced, SIGTERM stops th
 });
 
 test('CLI --workers 2 --port 0: every worker killed at once, the replacements listen on the port printed, and the gap is said (found by a review)', async (t) => {
-  const r = await runCli(['serve', 'example', '--port', '0', '--workers', '2']);
-  t.after(() => r.child?.kill('SIGKILL'));
-  assert.equal(r.code, 'listening', r.err);
-  const pids = () => [...r.err.matchAll(/worker (\d+) listening/g)].map((m) => Number(m[1]));
-  await until(() => pids().length === 2, 'two workers listening');
+  const { r, pids } = await twoWorkers(t);
   // node:cluster lets the port go with its last worker; a replacement listening on 0 got a new one.
   for (const pid of pids()) process.kill(pid, 'SIGKILL');
   await until(() => pids().length === 4, 'two replacements listening');

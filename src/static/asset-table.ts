@@ -150,12 +150,12 @@ export class AssetTable<T> {
   private linked = false;
   /** Names left out for not being UTF-8 (Node opens them as U+FFFD: nothing), said on stderr. */
   private readonly undecodableNotice = new SkippedPaths(
-    (n, shown) => `xorigin: ${String(n)} name(s) under ${terminalSafe(this.root)} are not valid UTF-8 and are not served (${shown}; U+FFFD marks the bytes); rename them to UTF-8 (e.g. convmv -f latin1 -t utf8)`,
+    (n, shown) => `xorigin: ${String(n)} name(s) under ${this.root} are not valid UTF-8 and are not served (${shown}; U+FFFD marks the bytes); rename them to UTF-8 (e.g. convmv -f latin1 -t utf8)`,
     (line) => this.warn(line),
   );
   /** Paths left out because this process may not read them, said on stderr (nginx logs each 403). */
   private readonly deniedNotice = new SkippedPaths(
-    (n, shown) => `xorigin: ${String(n)} path(s) under ${terminalSafe(this.root)} may not be read by this process and are not served (404): ${shown}; give the user xorigin runs as read permission (and execute on directories)`,
+    (n, shown) => `xorigin: ${String(n)} path(s) under ${this.root} may not be read by this process and are not served (404): ${shown}; give the user xorigin runs as read permission (and execute on directories)`,
     (line) => this.warn(line),
   );
   /** What the last scan did (null before the first). */
@@ -281,7 +281,7 @@ export class AssetTable<T> {
     // Where the file would really be: a cache directory (or an ancestor of it) may be a symlink into the root.
     const file = etagCacheFile(await realDir(dir), resolve(this.root));
     if (file.startsWith(this.rootAt.real + sep)) {
-      this.warn(`xorigin: the ETag cache ${terminalSafe(dir)} is inside the root ${terminalSafe(this.root)}, where it would be served; not using it`);
+      this.warn(`xorigin: the ETag cache ${dir} is inside the root ${this.root}, where it would be served; not using it`);
       return null;
     }
     return EtagCache.open(dir, resolve(this.root), (line) => this.warn(line));
@@ -369,7 +369,7 @@ export class AssetTable<T> {
     if (this.closed || this.poll !== null) return;
     this.stopWatcher();
     const every = this.options.pollIntervalMs ?? POLL_DEFAULT_MS;
-    this.warn(`xorigin: watching ${terminalSafe(this.root)} failed (${reason}); rescanning every ${formatInterval(every)} instead`);
+    this.warn(`xorigin: watching ${this.root} failed (${reason}); rescanning every ${formatInterval(every)} instead`);
     this.poll = setInterval(() => this.scans.walkSoon(), every);
     this.poll.unref();
     this.scans.walkSoon(); // changes made while the watcher was failing went unreported
@@ -503,7 +503,7 @@ export class AssetTable<T> {
     if (now - this.failureSaidAt >= FAILURE_QUIET_MS) {
       this.failureSaidAt = now;
       const more = scan.failures > 1 ? ` and ${String(scan.failures - 1)} more` : '';
-      this.warn(`xorigin: cannot read ${terminalSafe(scan.firstFailure)}${more} under ${terminalSafe(this.root)}; kept as last read (a file served from disk answers 503 while it cannot be read) and tried again; said at most once a minute`);
+      this.warn(`xorigin: cannot read ${scan.firstFailure}${more} under ${this.root}; kept as last read (a file served from disk answers 503 while it cannot be read) and tried again; said at most once a minute`);
     }
     this.scans.recheckIn(this.failedDelay, true);
     this.failedDelay = Math.min(this.failedDelay * 2, FAILED_RECHECK_MAX_MS);
