@@ -601,14 +601,16 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
     assertNoStack(nested);
   });
 
-  test('control characters in names and values from a config file or the command line are escaped in the errors (no terminal escape acts)', async (t) => {
+  test('control and bidirectional characters in names and values from a config file or the command line are escaped in the errors (no terminal escape acts)', async (t) => {
     const dir = tempDir(t);
     const file = join(dir, 'esc.json');
-    writeFileSync(file, '{"root":"example","\\u001b[2Jclear":1,"cors":{"origins":["https://b\\u009b.com"]}}');
+    writeFileSync(file, '{"root":"example","\\u001b[2Jclear":1,"\\u202eyek":2,"cors":{"origins":["https://b\\u009b.com"]}}');
     const r = await runCli(['serve', '--config', file, '--\u001b]0;PWNED\u0007x']);
     assert.equal(r.code, 2);
-    assert.doesNotMatch(r.err, /[\u001b\u0007\u009b]/);
+    assert.doesNotMatch(r.err, /[\u001b\u0007\u009b\u202e]/);
     assert.match(r.err, /\\x1b\[2Jclear = 1: unknown key/);
+    // A bidirectional override would show the rest of the line reversed (Trojan Source).
+    assert.match(r.err, /\\u202eyek = 2: unknown key/);
     assert.match(r.err, /https:\/\/b\\x9b\.com/);
     writeFileSync(file, 'x\u001b]0;PWNED\u0007');
     const json = await runCli(['serve', '--config', file]);
@@ -616,13 +618,15 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
     assert.doesNotMatch(json.err, /[\u001b\u0007]/);
   });
 
-  test('--host must be an IP address or a host name: a URL, a port or brackets are named at start-up (exit 2), not a getaddrinfo failure after the scan', async () => {
+  test('--host must be an IP address or a host name: a URL, a port (alone too) or brackets are named at start-up (exit 2), not a getaddrinfo failure after the scan', async () => {
     const cases = {
       'http://127.0.0.1': /not a URL\. Fix: write the address alone/,
       '127.0.0.1:8080': /holds a port\. Fix: write the address alone \(127\.0\.0\.1\) and the port as --port 8080/,
       '[::1]': /without its brackets\. Fix: write it as ::1/,
       '[::1]:8080': /holds a port\. Fix: write the address alone, without brackets \(::1\), and the port as --port 8080/,
       'bad_host!': /is not an IP address or a host name/,
+      // getaddrinfo would listen on 0.0.31.144 (and fail there, after the scan).
+      '8080': /is a port number, not an address\. Fix: write the port as --port 8080/,
     };
     for (const [host, expected] of Object.entries(cases)) {
       const r = await runCli(['serve', 'example', '--port', '0', '--host', host]);
@@ -693,6 +697,14 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
       assert.match(r.err, /names nothing \(an empty list\)\. Fix: name at least one/);
     }
+    // Unquoted, the shell drops the empty word: the flag takes the root as its value, and the error says so.
+    const swallowed = await runCli(['serve', '--port', '0', '--allowed-headers', 'example']);
+    assert.equal(swallowed.code, 2, swallowed.err);
+    assert.match(swallowed.err, /root = null: no directory to serve\. Fix: .*\(--allowed-headers took "example" as its value: if that is the directory to serve, --allowed-headers is missing its own value/);
+    // A flag whose value is a directory by design says nothing of the root.
+    const cache = await runCli(['serve', '--port', '0', '--etag-cache', 'example']);
+    assert.doesNotMatch(cache.err, /took "example"/);
+    assert.match(cache.err, /root = null: no directory to serve/);
   });
 });
 

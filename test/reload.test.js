@@ -128,6 +128,27 @@ test('what needs a restart (root, smallFileLimit, watch, http2, TLS on/off) is r
   assert.equal(s.server.scheme, 'http');
 });
 
+test('a root that could not be served is refused at start-up and by a reload that changes the root (a PolicyError naming root; nothing changes), as the CLI refuses it', async (t) => {
+  const root = makeRoot();
+  const missing = join(root, 'nope');
+  const file = join(root, 'a.woff2');
+  for (const bad of [missing, file]) {
+    await assert.rejects(serve({ root: bad, ...OLD }), (e) => e.name === 'PolicyError' && e.problems.length === 1 && e.problems[0].option === 'root' && /no such directory|not a directory/.test(e.message));
+  }
+  const s = await start({ root, ...OLD });
+  t.after(async () => {
+    await s.server.shutdown(500);
+    rmSync(root, { recursive: true, force: true });
+  });
+  for (const bad of [missing, file]) {
+    assert.throws(() => s.server.reload({ root: bad, ...NEW }), (e) => e.name === 'PolicyError' && e.problems[0].option === 'root' && e.problems[0].value === bad);
+  }
+  assert.equal(generation(await request(s.port, { path: '/a.woff2', headers: { Origin: A } })), 'old', 'the refused reloads changed nothing');
+  // The same root is not checked again (it is served, however it is doing): the reload applies.
+  assert.deepEqual(s.server.reload({ root, ...NEW }), { applied: ['cors', 'cacheControl'], needsRestart: [] });
+  assert.equal(generation(await request(s.port, { path: '/a.woff2', headers: { Origin: A } })), 'new');
+});
+
 test('a restart-only option given explicitly at the value in force is no change (compared as resolved: the default, a size in another form, the same root by another path)', async (t) => {
   const root = makeRoot();
   const s = await start({ root, ...OLD });

@@ -518,11 +518,12 @@ test('serve() rejects bad options with every problem listed', async () => {
   );
 });
 
-test('serve() rejects a root that is a file, or one this process may not list (it served nothing, saying nothing)', async (t) => {
+test('serve() rejects a root that is missing, a file, or one this process may not list (it served nothing, saying nothing) with a PolicyError naming root', async (t) => {
   const base = mkdtempSync(join(tmpdir(), 'xorigin-api-root-'));
   t.after(() => rmSync(base, { recursive: true, force: true }));
   writeFileSync(join(base, 'file.txt'), 'x');
-  await assert.rejects(serve({ root: join(base, 'file.txt'), cors: { origins: ['*'] } }), /root .*file\.txt is not a directory/);
+  await assert.rejects(serve({ root: join(base, 'file.txt'), cors: { origins: ['*'] } }), (e) => e.name === 'PolicyError' && /root = ".*file\.txt": not a directory\. Fix: pass the directory/.test(e.message));
+  await assert.rejects(serve({ root: join(base, 'nope'), cors: { origins: ['*'] } }), (e) => e.name === 'PolicyError' && /root = ".*nope": no such directory\. Fix: pass an existing directory/.test(e.message));
   const locked = join(base, 'locked');
   mkdirSync(locked);
   writeFileSync(join(locked, 'a.txt'), 'x');
@@ -533,7 +534,7 @@ test('serve() rejects a root that is a file, or one this process may not list (i
     serve({ root: ${JSON.stringify(locked)}, cors: { origins: ['*'] } })
       .then((s) => { console.log('served'); return s.shutdown(); }, (e) => console.log(e.message));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000, uid: process.getuid?.() === 0 ? 65534 : undefined });
-  assert.match(r.stdout, /root .*locked may not be listed by this process \(EACCES\): give the user it runs as read and execute permission/, r.stderr);
+  assert.match(r.stdout, /root = ".*locked": this process( \(uid \d+\))? may not list it \(EACCES\)\. Fix: give the user xorigin runs as read and execute permission/, r.stderr);
 });
 
 /**

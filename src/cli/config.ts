@@ -1,4 +1,4 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { PolicyError, type PolicyProblem } from '../cors/errors.js';
@@ -6,6 +6,7 @@ import { KNOWN_OPTIONS } from '../cors/options.js';
 import { OPTION_SCHEMA, SERVER_SCHEMA, checkOption, unknownKeys, validateServerOptions, type OptionSpec, type ServerOptions } from '../static/options.js';
 import { defaultEtagCacheDir } from '../static/etag-cache.js';
 import { readSmallRegularFile } from '../static/operator-files.js';
+import { rootProblem } from '../static/root-problem.js';
 import { RESTART_ONLY } from '../static/reload.js';
 import type { CommandLine } from './args.js';
 import { duplicateKeys } from './duplicate-keys.js';
@@ -183,6 +184,8 @@ function hostProblem(host: string): PolicyProblem | null {
   }
   if (host.includes('://')) return problem('is an address to listen on, not a URL', 'write the address alone, e.g. 127.0.0.1 (the port is --port)');
   if (/^[^:]+:\d+$/.test(host)) return problem('holds a port', `write the address alone (${host.slice(0, host.lastIndexOf(':'))}) and the port as --port ${host.slice(host.lastIndexOf(':') + 1)}`);
+  // getaddrinfo reads a bare number as a 32-bit address (8080 is 0.0.31.144): in a port's range, it was meant as one.
+  if (/^\d+$/.test(host) && Number(host) >= 1 && Number(host) <= 65535) return problem('is a port number, not an address', `write the port as --port ${host}, and an address here, e.g. 127.0.0.1 or 0.0.0.0`);
   // Numeric forms isIP refuses (`0`, `127.1`) are left to getaddrinfo, which reads them as inet_aton does.
   if (!HOST_NAME.test(host)) return problem('is not an IP address or a host name', 'e.g. 127.0.0.1 (this machine only), 0.0.0.0 (every IPv4 interface) or :: (every interface)');
   return null;
@@ -215,27 +218,6 @@ function serverOptions(all: Layer, env: NodeJS.ProcessEnv, problems: PolicyProbl
   delete options.debug;
   if (all.debug === true) options.debug = toStderr;
   return options as unknown as ServerOptions;
-}
-
-/**
- * Why the root cannot be served, or null. A directory this process may not list or enter would start
- * and answer 404 to everything, with nothing said: that is a start-up error too.
- */
-function rootProblem(root: string): PolicyProblem | null {
-  const problem = (reason: string, fix: string): PolicyProblem => ({ option: 'root', value: root, reason, fix });
-  try {
-    if (!statSync(root).isDirectory()) return problem('not a directory', 'pass the directory that holds the files to serve');
-    accessSync(root, constants.R_OK | constants.X_OK);
-    return null;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM') {
-      const user = typeof process.getuid === 'function' ? ` (uid ${String(process.getuid())})` : '';
-      return problem(`this process${user} may not list it (${code})`, `give the user xorigin runs as read and execute permission on it and on the directories above it (chmod a+rx), or serve another directory`);
-    }
-    if (code === 'ENOENT') return problem('no such directory', 'pass an existing directory (a relative path is taken from the current directory, in a config file from the file\'s)');
-    return problem(`not a readable directory (${code ?? 'error'})`, 'pass an existing directory');
-  }
 }
 
 /** Every problem of the server options; the root must be a directory. */
@@ -312,8 +294,28 @@ export function resolveSettings(cmd: CommandLine, env: NodeJS.ProcessEnv, pinned
   const { port, host, workers } = cliSettings(all, flags.port === undefined && fromEnv.port !== undefined, problems);
   const options = serverOptions(all, env, problems);
   checkServerOptions(options, problems);
-  if (problems.length > 0) throw new PolicyError(problems.map((p) => inFlagTerms(p, cmd)));
+  if (problems.length > 0) throw new PolicyError(problems.map((p) => inFlagTerms(noRootHint(p, cmd), cmd)));
   return { options, port, host, workers };
+}
+
+/** Flags whose value is a directory by design: one of them naming a directory says nothing of the root. */
+const DIRECTORY_FLAGS = ['etagCache', 'config', 'cert', 'key'];
+
+/**
+ * The missing root's problem, with the flag that most likely took the root as its value: in
+ * `--allowed-headers $LIST fonts` with LIST unset, the shell drops the empty word and the flag takes
+ * `fonts`. Any other problem as it is.
+ */
+function noRootHint(p: PolicyProblem, cmd: CommandLine): PolicyProblem {
+  if (p.option !== 'root' || p.value !== null) return p;
+  for (const [name, value] of Object.entries(cmd.options)) {
+    const text: unknown = Array.isArray(value) && value.length === 1 ? value[0] : value;
+    if (typeof text !== 'string' || text === '' || DIRECTORY_FLAGS.includes(name)) continue;
+    if (statSync(text, { throwIfNoEntry: false })?.isDirectory() !== true) continue;
+    const flag = `--${spec(name).flag?.name ?? name}`;
+    return { ...p, fix: `${p.fix} (${flag} took "${text}" as its value: if that is the directory to serve, ${flag} is missing its own value, as when it is given an unset shell variable)` };
+  }
+  return p;
 }
 
 /**

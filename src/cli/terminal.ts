@@ -1,5 +1,6 @@
 // What `xorigin check` writes to a terminal: values come from the server checked or from a HAR file,
 // so nothing in them may act as a control sequence.
+import { hex, UNSAFE } from '../http/terminal-safe.js';
 
 /** Where the command writes: its report, and its one-line errors. */
 export interface Io {
@@ -10,6 +11,9 @@ export interface Io {
 /** One line of the report made safe for a terminal (one rule for every line xorigin writes). */
 export { terminalSafe } from '../http/terminal-safe.js';
 
-/** JSON for a terminal: JSON.stringify escapes C0 controls; DEL, C1 and U+2028/U+2029 are escaped too (still valid JSON). */
+/** For JSON.stringify's output, which already escapes C0 controls: the rest of UNSAFE. */
+const UNSAFE_IN_JSON = new RegExp(`[${UNSAFE}]`, 'g');
+
+/** JSON for a terminal, still valid JSON: what JSON.stringify leaves as it is of terminalSafe's characters is written `\uXXXX`. */
 export const safeJson = (value: unknown): string =>
-  JSON.stringify(value, null, 2).replace(/[\x7f-\x9f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  JSON.stringify(value, null, 2).replace(UNSAFE_IN_JSON, (c) => `\\u${hex(c.charCodeAt(0), 4)}`);

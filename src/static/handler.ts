@@ -26,7 +26,9 @@ import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, newBlock, ResponseBl
 import { cutResponse, DiskBody, endHeld, type DiskCounters } from './send-body.js';
 import { whenDiskTurn } from './disk-turns.js';
 import { BlockingReads } from './blocking-reads.js';
-import { keepRestartOnly, planReload, type ReloadReport } from './reload.js';
+import { keepRestartOnly, planReload, validateReload, type ReloadReport } from './reload.js';
+import { rootProblem } from './root-problem.js';
+import { PolicyError } from '../cors/errors.js';
 
 /**
  * Files read from disk go out in chunks of this size, each one positioned read into a pooled buffer
@@ -122,7 +124,8 @@ export interface StaticHandler {
 
 /**
  * Validates the options, scans the root, and resolves to a handler. Rejects with a PolicyError
- * listing every problem when the options are invalid, or with an Error when the root cannot be read.
+ * listing every problem when the options are invalid or the root is no directory this process may
+ * list (rootProblem).
  */
 export async function createStaticHandler(options: ServerOptions): Promise<StaticHandler> {
   return handlerFor(validate(options), options);
@@ -130,13 +133,15 @@ export async function createStaticHandler(options: ServerOptions): Promise<Stati
 
 /** As createStaticHandler, from options already validated (the server validates once for both). */
 export async function handlerFor(config: ResolvedServerOptions, given?: ServerOptions): Promise<StaticHandler> {
+  const problem = rootProblem(config.root);
+  if (problem !== null) throw new PolicyError([problem]);
   const files = new StaticFiles(config);
   await files.table.open();
   // node:http2's compatibility objects have every member the handler uses, with node:http's meaning.
   const handler = ((req: NodeRequest, res: NodeResponse, next?: Next) => files.handle(req as IncomingMessage, res as ServerResponse, next)) as StaticHandler;
   let current = { given, config };
   const reload = (options: ServerOptions): ReloadReport => {
-    const fresh = validate(options);
+    const fresh = validateReload(current.config, options);
     const before = current.given ?? options;
     const report = planReload(before, options, current.config, fresh);
     files.reconfigure(fresh);

@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
-import { SERVER_SCHEMA, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { PolicyError } from '../cors/errors.js';
+import { SERVER_SCHEMA, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { rootProblem } from './root-problem.js';
 
 /**
  * What a reload did: the options whose new value is in force, and those that changed but take
@@ -37,6 +39,19 @@ function comparable(value: unknown): string | undefined {
     if (id === undefined) functionIds.set(v, (id = ++functionsSeen));
     return `function #${id}`;
   });
+}
+
+/**
+ * The options of a reload, validated completely: as validate(), and a root other than the one in
+ * force must be a directory a restart could serve, though it applies only then (a reload that
+ * would leave the server unable to restart is refused, as the CLI refuses it).
+ * @throws PolicyError naming every problem found.
+ */
+export function validateReload(inForce: ResolvedServerOptions, next: ServerOptions): ResolvedServerOptions {
+  const fresh = validate(next);
+  const problem = same('root', inForce.root, fresh.root) ? null : rootProblem(fresh.root);
+  if (problem !== null) throw new PolicyError([problem]);
+  return fresh;
 }
 
 /**

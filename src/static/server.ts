@@ -13,7 +13,7 @@ import type { SecureServer } from './secure-server.js';
 import type { TlsMaterial } from './tls.js';
 import { resumptionOptions } from './ticket-keys.js';
 import { validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
-import { keepRestartOnly, planReload, type ReloadReport } from './reload.js';
+import { keepRestartOnly, planReload, validateReload, type ReloadReport } from './reload.js';
 
 /**
  * A server serving a directory with xorigin's CORS, caching and range handling: a node:http
@@ -78,7 +78,7 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
   Object.defineProperty(server, 'stats', { get: () => handler.stats });
   makeCloseGraceful(node, handler, sessions, unstarted);
   server.reload = (next: ServerOptions): ReloadReport => {
-    const fresh = validate(next);
+    const fresh = validateReload(config, next);
     const report = planReload(given, next, config, fresh);
     handler.reconfigure(fresh);
     timeouts.retime({ send: fresh.sendTimeout, keepAlive: fresh.keepAliveTimeout });
