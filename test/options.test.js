@@ -177,6 +177,8 @@ test('closestName: the known name a mistyped one most likely meant, or none', as
   assert.equal(closestName('xx', known), undefined); // two edits in a short name: too far
   assert.equal(closestName('colour', known), undefined);
   assert.equal(closestName('kepAlveTimot', known), undefined); // three edits
+  // Leading and trailing underscores are no typo: "__proto__" was answered with "did you mean root".
+  assert.equal(closestName('__proto__', known), undefined);
 });
 
 test('options whose reading throws (a getter, a Proxy) are a PolicyError naming what it threw, from validate, serve, reload, createCors and reconfigure; the server keeps its configuration', async (t) => {

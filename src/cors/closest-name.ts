@@ -1,6 +1,6 @@
 /**
  * The known name a mistyped one most likely meant, for "did you mean" in error messages: compared
- * without case, dashes and underscores (`max_age`, `--maxage` and `maxAge` are one name), by edit
+ * without case and inner dashes and underscores (`max_age`, `--maxage` and `maxAge` are one name), by edit
  * distance with a swap of two neighbours counting as one edit (`prot` is one edit from `port`).
  * Undefined when no known name is within 1 edit for names of up to 4 characters, 2 beyond.
  */
@@ -23,8 +23,9 @@ export function closestName(name: string, known: readonly string[]): string | un
   return best;
 }
 
+/** Inner dashes and underscores dropped; leading and trailing ones kept (`__proto__` is no typo of `root`). */
 function normalized(name: string): string {
-  return name.toLowerCase().replace(/[-_]/g, '');
+  return name.toLowerCase().replace(/(?<=[^-_])[-_]+(?=[^-_])/g, '');
 }
 
 /** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
