@@ -604,13 +604,16 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
   test('control and bidirectional characters in names and values from a config file or the command line are escaped in the errors (no terminal escape acts)', async (t) => {
     const dir = tempDir(t);
     const file = join(dir, 'esc.json');
-    writeFileSync(file, '{"root":"example","\\u001b[2Jclear":1,"\\u202eyek":2,"cors":{"origins":["https://b\\u009b.com"]}}');
+    writeFileSync(file, '{"root":"example","\\u001b[2Jclear":1,"\\u202eyek":2,"po\\u200brt":3,"\\u0645\\u06cc\\u200c\\u062e\\u0648\\u0627\\u0647\\u0645":4,"cors":{"origins":["https://b\\u009b.com"]}}');
     const r = await runCli(['serve', '--config', file, '--\u001b]0;PWNED\u0007x']);
     assert.equal(r.code, 2);
-    assert.doesNotMatch(r.err, /[\u001b\u0007\u009b\u202e]/);
+    assert.doesNotMatch(r.err, /[\u001b\u0007\u009b\u202e\u200b]/);
     assert.match(r.err, /\\x1b\[2Jclear = 1: unknown key/);
-    // A bidirectional override would show the rest of the line reversed (Trojan Source).
+    // A bidirectional override would show the rest of the line reversed (Trojan Source); a zero-width
+    // space would print "port" for another key. ZWNJ, which Persian words need, stays as it is.
     assert.match(r.err, /\\u202eyek = 2: unknown key/);
+    assert.match(r.err, /po\\u200brt = 3: unknown key/);
+    assert.match(r.err, /\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 = 4: unknown key/);
     assert.match(r.err, /https:\/\/b\\x9b\.com/);
     writeFileSync(file, 'x\u001b]0;PWNED\u0007');
     const json = await runCli(['serve', '--config', file]);
@@ -618,7 +621,7 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
     assert.doesNotMatch(json.err, /[\u001b\u0007]/);
   });
 
-  test('--host must be an IP address or a host name: a URL, a port (alone too) or brackets are named at start-up (exit 2), not a getaddrinfo failure after the scan', async () => {
+  test('--host must be an IP address or a host name: a URL, a port (alone too) or brackets are named at start-up (exit 2), not a getaddrinfo failure after the scan', async (t) => {
     const cases = {
       'http://127.0.0.1': /not a URL\. Fix: write the address alone/,
       '127.0.0.1:8080': /holds a port\. Fix: write the address alone \(127\.0\.0\.1\) and the port as --port 8080/,
@@ -636,6 +639,11 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
     const fine = await runCli(['serve', 'example', '--port', '0', '--host', 'localhost'], { timeoutMs: 3000 });
     assert.match(fine.out, /listening on http:\/\/localhost:\d+/);
     await stop(fine);
+    // From a config file, the port is told to go where the host came from.
+    const file = writeConfig(tempDir(t), { root: 'example', host: '127.0.0.1:8080' });
+    const config = await runCli(['serve', '--config', file]);
+    assert.match(config.err, /host = "127\.0\.0\.1:8080": holds a port\. Fix: write the address alone \(127\.0\.0\.1\) and the port as "port": 8080/);
+    assert.doesNotMatch(config.err, /--port/);
     // The short numeric forms getaddrinfo reads as inet_aton does (127.1 is 127.0.0.1) still start.
     const short = await runCli(['serve', 'example', '--port', '0', '--host', '127.1'], { timeoutMs: 3000 });
     assert.match(short.out, /listening on http:\/\/127\.1:\d+/);
@@ -691,7 +699,7 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
     await stop(started);
   });
 
-  test('an empty list flag is an error, not a silent empty list that drops the default (an unset shell variable)', async () => {
+  test('an empty list flag is an error, not a silent empty list that drops the default (an unset shell variable)', async (t) => {
     for (const args of [['--allowed-headers='], ['--allowed-headers', ' , '], ['--exposed-headers=']]) {
       const r = await runCli(['serve', 'example', '--port', '0', ...args]);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
@@ -705,6 +713,18 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
     const cache = await runCli(['serve', '--port', '0', '--etag-cache', 'example']);
     assert.doesNotMatch(cache.err, /took "example"/);
     assert.match(cache.err, /root = null: no directory to serve/);
+    // The root may be any of a repeatable flag's values.
+    const repeated = await runCli(['serve', '--port', '0', '--origin', 'https://a.example', '--origin', 'example']);
+    assert.match(repeated.err, /\(--origin took "example" as its value/);
+    // Values the file system cannot even look up (too long, through a file, a loop) are no directory: no crash.
+    const loop = join(tempDir(t), 'loop');
+    symlinkSync(loop, loop);
+    for (const value of [`public, max-age=${'9'.repeat(300)}`, `example${FONT}/x`, loop]) {
+      const odd = await runCli(['serve', '--port', '0', '--allowed-headers', value]);
+      assert.equal(odd.code, 2, odd.err);
+      assert.match(odd.err, /root = null: no directory to serve/);
+      assertNoStack(odd);
+    }
   });
 });
 

@@ -135,6 +135,9 @@ test('a root that could not be served is refused at start-up and by a reload tha
   for (const bad of [missing, file]) {
     await assert.rejects(serve({ root: bad, ...OLD }), (e) => e.name === 'PolicyError' && e.problems.length === 1 && e.problems[0].option === 'root' && /no such directory|not a directory/.test(e.message));
   }
+  // Named with every other problem, as the other options' are.
+  const both = (e) => e.name === 'PolicyError' && e.problems.map((p) => p.option).sort().join() === 'cacheControl,root';
+  await assert.rejects(serve({ root: missing, cacheControl: 5 }), both);
   const s = await start({ root, ...OLD });
   t.after(async () => {
     await s.server.shutdown(500);
@@ -143,6 +146,7 @@ test('a root that could not be served is refused at start-up and by a reload tha
   for (const bad of [missing, file]) {
     assert.throws(() => s.server.reload({ root: bad, ...NEW }), (e) => e.name === 'PolicyError' && e.problems[0].option === 'root' && e.problems[0].value === bad);
   }
+  assert.throws(() => s.server.reload({ root: missing, cacheControl: 5 }), both);
   assert.equal(generation(await request(s.port, { path: '/a.woff2', headers: { Origin: A } })), 'old', 'the refused reloads changed nothing');
   // The same root is not checked again (it is served, however it is doing): the reload applies.
   assert.deepEqual(s.server.reload({ root, ...NEW }), { applied: ['cors', 'cacheControl'], needsRestart: [] });

@@ -153,16 +153,17 @@ function overlay(lower: Layer, higher: Layer): Layer {
 }
 
 /**
- * Port, host and workers, checked; a bad port from the environment is named `$PORT`. Only a key left
+ * Port, host and workers, checked; a bad port from the environment is named `$PORT`, and a port
+ * written into the host is told to go where the host came from (a flag or the config file). Only a key left
  * out takes its default: a JSON `null` is a value of the wrong type, as it is for every other key.
  */
-function cliSettings(all: Layer, portFromEnv: boolean, problems: PolicyProblem[]): { port: number; host: string; workers: number } {
+function cliSettings(all: Layer, from: { portFromEnv: boolean; hostFromFlag: boolean }, problems: PolicyProblem[]): { port: number; host: string; workers: number } {
   const given = (name: string, otherwise: unknown): unknown => (all[name] === undefined ? otherwise : all[name]);
   const resolved = { port: given('port', 8080), host: given('host', '127.0.0.1'), workers: given('workers', 1) };
   for (const [name, value] of Object.entries(resolved)) {
-    const problem = checkOption(spec(name), value) ?? (name === 'host' ? hostProblem(value as string) : null);
+    const problem = checkOption(spec(name), value) ?? (name === 'host' ? hostProblem(value as string, from.hostFromFlag) : null);
     if (problem === null) continue;
-    if (name === 'port' && portFromEnv) problems.push({ ...problem, option: '$PORT', fix: 'set PORT to a whole number from 0 to 65535, or unset it' });
+    if (name === 'port' && from.portFromEnv) problems.push({ ...problem, option: '$PORT', fix: 'set PORT to a whole number from 0 to 65535, or unset it' });
     else problems.push(problem);
   }
   return resolved as { port: number; host: string; workers: number };
@@ -173,19 +174,20 @@ function cliSettings(all: Layer, portFromEnv: boolean, problems: PolicyProblem[]
  * a host name. Checked here, so that a URL, a port or a bracketed IPv6 address is a start-up error
  * naming the option, not a getaddrinfo failure after the scan of the root.
  */
-function hostProblem(host: string): PolicyProblem | null {
+function hostProblem(host: string, byFlag: boolean): PolicyProblem | null {
   if (isIP(host) !== 0) return null;
+  const portAs = (port: string): string => (byFlag ? `--port ${port}` : `"port": ${String(Number(port))}`);
   const problem = (reason: string, fix: string): PolicyProblem => ({ option: 'host', value: host, reason, fix });
   const inBrackets = /^\[(.*)\](?::(\d+))?$/.exec(host);
   if (inBrackets !== null && isIP(inBrackets[1] as string) === 6) {
     const [, address, port] = inBrackets as unknown as [string, string, string | undefined];
-    if (port !== undefined) return problem('holds a port', `write the address alone, without brackets (${address}), and the port as --port ${port}`);
+    if (port !== undefined) return problem('holds a port', `write the address alone, without brackets (${address}), and the port as ${portAs(port)}`);
     return problem('an IPv6 address is written here without its brackets', `write it as ${address}`);
   }
-  if (host.includes('://')) return problem('is an address to listen on, not a URL', 'write the address alone, e.g. 127.0.0.1 (the port is --port)');
-  if (/^[^:]+:\d+$/.test(host)) return problem('holds a port', `write the address alone (${host.slice(0, host.lastIndexOf(':'))}) and the port as --port ${host.slice(host.lastIndexOf(':') + 1)}`);
+  if (host.includes('://')) return problem('is an address to listen on, not a URL', `write the address alone, e.g. 127.0.0.1 (the port is ${byFlag ? '--port' : '"port"'})`);
+  if (/^[^:]+:\d+$/.test(host)) return problem('holds a port', `write the address alone (${host.slice(0, host.lastIndexOf(':'))}) and the port as ${portAs(host.slice(host.lastIndexOf(':') + 1))}`);
   // getaddrinfo reads a bare number as a 32-bit address (8080 is 0.0.31.144): in a port's range, it was meant as one.
-  if (/^\d+$/.test(host) && Number(host) >= 1 && Number(host) <= 65535) return problem('is a port number, not an address', `write the port as --port ${host}, and an address here, e.g. 127.0.0.1 or 0.0.0.0`);
+  if (/^\d+$/.test(host) && Number(host) >= 1 && Number(host) <= 65535) return problem('is a port number, not an address', `write the port as ${portAs(host)}, and an address here, e.g. 127.0.0.1 or 0.0.0.0`);
   // Numeric forms isIP refuses (`0`, `127.1`) are left to getaddrinfo, which reads them as inet_aton does.
   if (!HOST_NAME.test(host)) return problem('is not an IP address or a host name', 'e.g. 127.0.0.1 (this machine only), 0.0.0.0 (every IPv4 interface) or :: (every interface)');
   return null;
@@ -291,7 +293,7 @@ export function resolveSettings(cmd: CommandLine, env: NodeJS.ProcessEnv, pinned
   const flags = flagLayer(cmd);
   const layered = overlay(overlay(config, fromEnv), flags);
   const all = pinned === undefined ? layered : pin(layered, pinned);
-  const { port, host, workers } = cliSettings(all, flags.port === undefined && fromEnv.port !== undefined, problems);
+  const { port, host, workers } = cliSettings(all, { portFromEnv: flags.port === undefined && fromEnv.port !== undefined, hostFromFlag: flags.host !== undefined }, problems);
   const options = serverOptions(all, env, problems);
   checkServerOptions(options, problems);
   if (problems.length > 0) throw new PolicyError(problems.map((p) => inFlagTerms(noRootHint(p, cmd), cmd)));
@@ -309,13 +311,23 @@ const DIRECTORY_FLAGS = ['etagCache', 'config', 'cert', 'key'];
 function noRootHint(p: PolicyProblem, cmd: CommandLine): PolicyProblem {
   if (p.option !== 'root' || p.value !== null) return p;
   for (const [name, value] of Object.entries(cmd.options)) {
-    const text: unknown = Array.isArray(value) && value.length === 1 ? value[0] : value;
-    if (typeof text !== 'string' || text === '' || DIRECTORY_FLAGS.includes(name)) continue;
-    if (statSync(text, { throwIfNoEntry: false })?.isDirectory() !== true) continue;
-    const flag = `--${spec(name).flag?.name ?? name}`;
-    return { ...p, fix: `${p.fix} (${flag} took "${text}" as its value: if that is the directory to serve, ${flag} is missing its own value, as when it is given an unset shell variable)` };
+    if (DIRECTORY_FLAGS.includes(name)) continue;
+    for (const text of Array.isArray(value) ? (value as unknown[]) : [value]) {
+      if (typeof text !== 'string' || !isDirectory(text)) continue;
+      const flag = `--${spec(name).flag?.name ?? name}`;
+      return { ...p, fix: `${p.fix} (${flag} took "${text}" as its value: if that is the directory to serve, ${flag} is missing its own value, as when it is given an unset shell variable)` };
+    }
   }
   return p;
+}
+
+/** Whether `path` names a directory; any failure to tell (a name too long, a loop, no permission) is no. */
+function isDirectory(path: string): boolean {
+  try {
+    return path !== '' && statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -323,7 +335,7 @@ function noRootHint(p: PolicyProblem, cmd: CommandLine): PolicyProblem {
  * read: rules that combine options (credentials with `*`) wait for the file, which may change them.
  */
 function checkFlagsAlone(cmd: CommandLine, problems: PolicyProblem[]): void {
-  cliSettings(flagLayer(cmd), false, problems);
+  cliSettings(flagLayer(cmd), { portFromEnv: false, hostFromFlag: true }, problems);
   for (const [name, value] of Object.entries(cmd.options)) {
     if (name === 'port' || name === 'host' || name === 'workers') continue; // checked just above
     const problem = checkOption(spec(name), value);

@@ -20,15 +20,14 @@ import { BodyCache, TEXT_BODY_LIMIT } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
 import { markLingering } from './lingering-close.js';
 import { FdCache } from './fd-cache.js';
-import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { Http2Response } from './http2-exchange.js';
 import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, newBlock, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
 import { cutResponse, DiskBody, endHeld, type DiskCounters } from './send-body.js';
 import { whenDiskTurn } from './disk-turns.js';
 import { BlockingReads } from './blocking-reads.js';
 import { keepRestartOnly, planReload, validateReload, type ReloadReport } from './reload.js';
-import { rootProblem } from './root-problem.js';
-import { PolicyError } from '../cors/errors.js';
+import { validateServable } from './root-problem.js';
 
 /**
  * Files read from disk go out in chunks of this size, each one positioned read into a pooled buffer
@@ -128,13 +127,11 @@ export interface StaticHandler {
  * list (rootProblem).
  */
 export async function createStaticHandler(options: ServerOptions): Promise<StaticHandler> {
-  return handlerFor(validate(options), options);
+  return handlerFor(validateServable(options), options);
 }
 
-/** As createStaticHandler, from options already validated (the server validates once for both). */
+/** As createStaticHandler, from options already validated, root included (validateServable: the server validates once for both). */
 export async function handlerFor(config: ResolvedServerOptions, given?: ServerOptions): Promise<StaticHandler> {
-  const problem = rootProblem(config.root);
-  if (problem !== null) throw new PolicyError([problem]);
   const files = new StaticFiles(config);
   await files.table.open();
   // node:http2's compatibility objects have every member the handler uses, with node:http's meaning.

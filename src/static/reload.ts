@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
-import { PolicyError } from '../cors/errors.js';
-import { SERVER_SCHEMA, validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
-import { rootProblem } from './root-problem.js';
+import { SERVER_SCHEMA, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { validateServable } from './root-problem.js';
 
 /**
  * What a reload did: the options whose new value is in force, and those that changed but take
@@ -48,10 +47,7 @@ function comparable(value: unknown): string | undefined {
  * @throws PolicyError naming every problem found.
  */
 export function validateReload(inForce: ResolvedServerOptions, next: ServerOptions): ResolvedServerOptions {
-  const fresh = validate(next);
-  const problem = same('root', inForce.root, fresh.root) ? null : rootProblem(fresh.root);
-  if (problem !== null) throw new PolicyError([problem]);
-  return fresh;
+  return validateServable(next, (root) => !same('root', inForce.root, root));
 }
 
 /**

@@ -1,5 +1,36 @@
 import { accessSync, constants, statSync } from 'node:fs';
-import type { PolicyProblem } from '../cors/errors.js';
+import { asPolicyError, PolicyError, type PolicyProblem } from '../cors/errors.js';
+import { validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
+
+/**
+ * validate(options), with the root checked too (rootProblem) unless `checkRoot` says it need not be
+ * (a reload keeping the root in force): every problem in one PolicyError.
+ * @throws PolicyError listing every problem found.
+ */
+export function validateServable(options: ServerOptions, checkRoot: (root: string) => boolean = () => true): ResolvedServerOptions {
+  const problems: PolicyProblem[] = [];
+  let valid: ResolvedServerOptions | null = null;
+  try {
+    valid = validate(options);
+  } catch (e) {
+    problems.push(...asPolicyError(e).problems);
+  }
+  const root = valid?.root ?? givenRoot(options);
+  const problem = root !== null && checkRoot(root) ? rootProblem(root) : null;
+  if (problem !== null) problems.push(problem);
+  if (valid === null || problems.length > 0) throw new PolicyError(problems);
+  return valid;
+}
+
+/** The root of options validate() refused, when it is a path to check at all (the rest is validate's to report). */
+function givenRoot(options: ServerOptions): string | null {
+  try {
+    const root: unknown = (options as { root?: unknown } | null)?.root;
+    return typeof root === 'string' && root !== '' ? root : null;
+  } catch {
+    return null; // a getter that throws: validate() has said so
+  }
+}
 
 /**
  * Why `root` cannot be served, or null: not there, not a directory, or one this process may not

@@ -12,7 +12,8 @@ import type { UnstartedConnections } from './plain-http-on-tls.js';
 import type { SecureServer } from './secure-server.js';
 import type { TlsMaterial } from './tls.js';
 import { resumptionOptions } from './ticket-keys.js';
-import { validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import type { ResolvedServerOptions, ServerOptions } from './options.js';
+import { validateServable } from './root-problem.js';
 import { keepRestartOnly, planReload, validateReload, type ReloadReport } from './reload.js';
 
 /**
@@ -54,7 +55,7 @@ type NodeServer = HttpServer | Http2SecureServer;
  * the options are invalid (an unreadable certificate, a key that does not match it, included).
  */
 export async function serve(options: ServerOptions): Promise<XoriginServer> {
-  let config = validate(options);
+  let config = validateServable(options);
   let given = options;
   const handler = await handlerFor(config);
   const clientErrors: ClientErrorContext = {
