@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import https from 'node:https';
@@ -163,6 +163,11 @@ test('a restart-only option given explicitly at the value in force is no change 
   // Compared as given, `http2: true` against an absent one (the default, true) read as a change.
   const report = s.server.reload({ root: `${root}/./`, ...OLD, http2: true, watch: true, memoryBudget: '64MiB' });
   assert.deepEqual(report, { applied: [], needsRestart: [] });
+  // Through a symlink it is the same directory (its device and inode), not a new root.
+  const link = `${root}-link`;
+  symlinkSync(root, link);
+  t.after(() => rmSync(link, { force: true }));
+  assert.deepEqual(s.server.reload({ root: link, ...OLD }), { applied: [], needsRestart: [] });
   // A real change is still one, and stays one on the next reload (it is not in force).
   assert.deepEqual(s.server.reload({ root, ...OLD, http2: false }).needsRestart, ['http2']);
   assert.deepEqual(s.server.reload({ root, ...OLD, http2: false }).needsRestart, ['http2']);

@@ -537,6 +537,29 @@ test('serve() rejects a root that is missing, a file, or one this process may no
   assert.match(r.stdout, /root = ".*locked": this process( \(uid \d+\))? may not list it \(EACCES\)\. Fix: give the user xorigin runs as read and execute permission/, r.stderr);
 });
 
+test('serve() starts on a root its user may read only through CAP_DAC_READ_SEARCH (systemd AmbientCapabilities), and serves it', { skip: process.getuid?.() !== 0 && 'needs root to start a process as nobody with a capability' }, async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'xorigin-api-cap-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const locked = join(base, 'locked');
+  mkdirSync(locked);
+  writeFileSync(join(locked, 'a.txt'), 'capable');
+  chmodSync(locked, 0o700); // root's alone: nobody gets through only with the capability
+  chmodSync(base, 0o755);
+  const script = `import { serve } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+    const s = await serve({ root: ${JSON.stringify(locked)} }).catch((e) => { console.log(e.message); process.exit(0); });
+    s.listen(0, '127.0.0.1', async () => {
+      const r = await fetch('http://127.0.0.1:' + s.address().port + '/a.txt');
+      console.log(r.status, await r.text());
+      await s.shutdown();
+    });`;
+  const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+  const capable = spawnSync('setpriv', [...asNobody, '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(capable.stdout.trim(), '200 capable', capable.stderr);
+  // Without it, the same process is refused at start-up (so the capability is what let it in).
+  const plain = spawnSync('setpriv', [...asNobody, process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+  assert.match(plain.stdout, /may not list it \(EACCES\)/, plain.stderr);
+});
+
 /**
  * A GET whose response has begun (headers received, body still flowing) when `started` resolves;
  * over HTTP/2, `goaway` resolves when the server announces it is going away.

@@ -1,12 +1,12 @@
-import { constants, type BigIntStats, type Dirent } from 'node:fs';
-import { access, readdir, stat } from 'node:fs/promises';
+import type { BigIntStats, Dirent } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
 import type { AssetInfo } from './asset-info.js';
 import { EtagCacheWriter } from './etag-cache-writer.js';
 import { EtagCache, etagCacheFile, realDir, type Served } from './etag-cache.js';
 import { addSiblingBase, NO_VARIANTS, sameVariants, siblingBases, touchedBy, variantsOf, type Variants } from './precompressed-siblings.js';
 import { Revalidation } from './revalidation.js';
-import { RootLocation } from './root-location.js';
+import { mayList, RootLocation } from './root-location.js';
 import { reportScan, type ProgressOut } from './scan-progress.js';
 import { ScanSchedule } from './scan-schedule.js';
 import { SkippedPaths } from './skipped-paths.js';
@@ -238,9 +238,8 @@ export class AssetTable<T> {
     const s = await stat(this.root);
     if (!s.isDirectory()) throw new Error(`root ${this.root} is not a directory`);
     // One this process may not list would be served as empty: 404 to everything, nothing said.
-    await access(this.root, constants.R_OK | constants.X_OK).catch((e: NodeJS.ErrnoException) => {
-      throw new Error(`root ${this.root} may not be listed by this process (${e.code ?? 'error'}): give the user it runs as read and execute permission on it`);
-    });
+    const refused = await mayList(this.root);
+    if (refused !== null) throw new Error(`root ${this.root} may not be listed by this process (${refused.code ?? 'error'}): give the user it runs as read and execute permission on it`);
     await this.locateRoot();
     this.known = await this.openTags();
     this.cacheWrites.writeTo(this.known);

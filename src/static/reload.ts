@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SERVER_SCHEMA, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { validateServable } from './root-problem.js';
@@ -24,8 +25,20 @@ export const RESTART_ONLY: readonly string[] = ['root', 'smallFileLimit', 'memor
  * in force. The CLI gives the same function for the same destination (cli/config.ts).
  */
 function same(name: string, a: unknown, b: unknown): boolean {
-  if (name === 'root') return resolve(String(a)) === resolve(String(b));
+  if (name === 'root') return sameDirectory(String(a), String(b));
   return comparable(a) === comparable(b);
+}
+
+/** One directory, by path or, named another way (a symlink, a bind mount), by device and inode. */
+function sameDirectory(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  try {
+    const x = statSync(a, { throwIfNoEntry: false, bigint: true });
+    const y = statSync(b, { throwIfNoEntry: false, bigint: true });
+    return x !== undefined && y !== undefined && x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false; // a path that cannot be looked up (too long, a loop): rootProblem names it
+  }
 }
 
 const functionIds = new WeakMap<object, number>();

@@ -1,6 +1,6 @@
-import { closeSync, constants, open as openFd } from 'node:fs';
-import { access, readFile, realpath, stat } from 'node:fs/promises';
-import { sep } from 'node:path';
+import { closeSync, open as openFd, opendirSync, statSync } from 'node:fs';
+import { opendir, readFile, realpath, stat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import { DENIED, errorCode } from './path-errors.js';
 
 /**
@@ -77,7 +77,7 @@ export class RootLocation {
 
   /** Whether this process may list the root now. */
   listable(): Promise<boolean> {
-    return access(this.real, constants.R_OK | constants.X_OK).then(() => true, () => false);
+    return mayList(this.real).then((refused) => refused === null);
   }
 
   /** Reads the mount table that mountedUnder compares with. */
@@ -147,4 +147,25 @@ function readMounts(): Promise<string> {
 function mountPoint(line: string): string {
   const field = line.split(' ')[4] ?? '';
   return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+/**
+ * Lists and enters `dir` for real, or throws the system's error (EACCES): not asked with access(2),
+ * which answers for the real uid without its capabilities and so refused a service given
+ * CAP_DAC_READ_SEARCH (systemd's AmbientCapabilities) a root it could read.
+ */
+export function listSync(dir: string): void {
+  opendirSync(dir).closeSync();
+  statSync(join(dir, '.'));
+}
+
+/** listSync, off the main thread: whether the served root may still be listed (AssetTable, RootLocation). */
+export async function mayList(dir: string): Promise<NodeJS.ErrnoException | null> {
+  try {
+    await (await opendir(dir)).close();
+    await stat(join(dir, '.'));
+    return null;
+  } catch (e) {
+    return e as NodeJS.ErrnoException;
+  }
 }

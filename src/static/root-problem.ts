@@ -1,4 +1,5 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { listSync } from './root-location.js';
 import { asPolicyError, PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 
@@ -41,7 +42,7 @@ export function rootProblem(root: string): PolicyProblem | null {
   const problem = (reason: string, fix: string): PolicyProblem => ({ option: 'root', value: root, reason, fix });
   try {
     if (!statSync(root).isDirectory()) return problem('not a directory', 'pass the directory that holds the files to serve');
-    accessSync(root, constants.R_OK | constants.X_OK);
+    listSync(root);
     return null;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -53,3 +54,4 @@ export function rootProblem(root: string): PolicyProblem | null {
     return problem(`not a readable directory (${code ?? 'error'})`, 'pass an existing directory');
   }
 }
+
