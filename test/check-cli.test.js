@@ -267,6 +267,16 @@ test('--har, a Chromium export: no response (status 0/-1, _error), no Origin, sa
   assert.deepEqual(j.requests.map((x) => [x.entry, x.verdict]), [[1, 'not-cors'], [2, 'no-response'], [3, 'not-cors'], [5, 'blocked'], [6, 'no-response'], [7, 'allowed']]);
 });
 
+test('--har: a recorded Origin header that is no origin is named as the recorded header, not as a --origin never given', async () => {
+  const har = { log: { entries: [{ request: { method: 'GET', url: 'https://api.example/a', headers: hs({ Origin: 'notanorigin' }) }, response: { status: 200, headers: hs({ 'Access-Control-Allow-Origin': '*' }) } }] } };
+  const r = await harRun(har);
+  assert.match(r.out, /unknown: the recorded Origin header "notanorigin" is no http\(s\) origin this check can judge; give the page's origin as --origin/);
+  assert.doesNotMatch(r.out, /--origin "notanorigin"/);
+  // Given as --origin, it is the flag's problem, as before.
+  const flagged = await harRun(har, '--origin', 'https://app.example');
+  assert.doesNotMatch(flagged.out, /recorded Origin header/);
+});
+
 test('--har, a Firefox export: status 0 and no response.headers; a preflight that got no response', async () => {
   const har = { log: { version: '1.2', creator: { name: 'Firefox', version: '128.0' }, pages: [{ id: 'page_1', title: 'My app' }], entries: [
     { pageref: 'page_1', request: { method: 'GET', url: 'https://api.example/e', headers: hs({ Origin: ORIGIN }) }, response: { status: 0, statusText: '', httpVersion: '', content: { size: 0 } } },

@@ -221,7 +221,11 @@ function judge(index: EntryIndex, e: Entry, origin: string, o: HarOptions): Repo
       const what = err.kind === 'preflight' ? `its preflight (entry #${err.at.n}) got` : err.at === e ? 'the browser got' : `the request at entry #${err.at.n} got`;
       return { ...base, verdict: 'no-response', reason: `${what} no response${netError(err.at.error)}: blocked, failed or cancelled before an answer, and the HAR cannot say which`, fix: `check it over the network: ${checkCommand(e, origin)}` };
     }
-    return { ...base, verdict: 'unknown', reason: err instanceof CheckInputError ? err.message : `cannot judge it: ${String((err as Error)?.message ?? err)}`, fix: null };
+    if (!(err instanceof CheckInputError)) return { ...base, verdict: 'unknown', reason: `cannot judge it: ${String((err as Error)?.message ?? err)}`, fix: null };
+    // Without --origin, the origin judged is the recorded Origin header's: that is what was wrong, not a flag.
+    const recorded = o.origin === undefined && err.message.startsWith('--origin ');
+    const reason = recorded ? `the recorded Origin header ${JSON.stringify(origin)} is no http(s) origin this check can judge; give the page's origin as --origin` : err.message;
+    return { ...base, verdict: 'unknown', reason, fix: null };
   }
 }
 
