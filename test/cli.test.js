@@ -609,6 +609,12 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
     assert.equal(r.code, 2);
     assert.doesNotMatch(r.err, /[\u001b\u0007\u009b\u202e\u200b]/);
     assert.match(r.err, /\\x1b\[2Jclear = 1: unknown key/);
+    // An empty key is named as such, a huge one cut (not a 4 MB line).
+    writeFileSync(file, JSON.stringify({ root: 'example', '': 1, ['k'.repeat(100_000)]: 2 }));
+    const keys = await runCli(['serve', '--config', file]);
+    assert.match(keys.err, /  - "" = 1: unknown key/);
+    assert.match(keys.err, /  - k{100}\.\.\.\(99900 more\) = 2: unknown key/);
+    assert.ok(keys.err.length < 2000, `${keys.err.length} characters`);
     // A bidirectional override would show the rest of the line reversed (Trojan Source); a zero-width
     // space would print "port" for another key. ZWNJ, which Persian words need, stays as it is.
     assert.match(r.err, /\\u202eyek = 2: unknown key/);

@@ -343,8 +343,14 @@ export function unknownKeys(raw: Record<string, unknown>, specs: readonly Option
     .map((key) => {
       const meant = closestName(key, known);
       const fix = meant === undefined ? `remove it; known ones are ${known.join(', ')}` : `did you mean "${meant}"? Known ones are ${known.join(', ')}`;
-      return { option: key, value: raw[key], reason: `unknown ${what}`, fix };
+      return { option: keyShown(key), value: raw[key], reason: `unknown ${what}`, fix };
     });
+}
+
+/** A key as a problem names it: `""` when empty, and cut past 100 characters (a 4 MB key made a 4 MB line). */
+function keyShown(key: string): string {
+  if (key === '') return '""';
+  return key.length > 100 ? `${key.slice(0, 100)}...(${key.length - 100} more)` : key;
 }
 
 /**
