@@ -107,13 +107,21 @@ test('a body from disk is served while every thread-pool thread is busy', async 
   const fifos = Array.from({ length: threads }, (_, i) => join(s.root, `.fifo${i}`));
   for (const f of fifos) execFileSync('mkfifo', [f]);
   const held = fifos.map((f) => fs.promises.open(f, 'r'));
+  // The pool takes its work in order: a call queued after the opens runs only once a thread is free.
+  const probe = fs.promises.stat(s.root).then(() => 'ran');
   try {
+    assert.equal(await Promise.race([probe, new Promise((r) => setTimeout(() => r('queued'), 300))]), 'queued', 'every thread-pool thread is held');
     const res = await within(3000, request(s.port, { path: '/font.ttf', headers: { Range: 'bytes=300000-899999' } }));
     assert.equal(res.status, 206);
     assert.ok(res.body.equals(s.font.subarray(300_000, 900_000)), 'the ranged bytes, read on the main thread');
   } finally {
-    for (const f of fifos) closeSync(openSync(f, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+    // O_RDWR: a FIFO so opened never blocks and is a writer, for the readers already waiting and for
+    // any whose open has not started yet (a writer's O_NONBLOCK open fails with ENXIO before a reader
+    // has come, and the reader that came later held its thread forever: the test process never exited).
+    const writers = fifos.map((f) => openSync(f, fs.constants.O_RDWR));
     for (const h of await Promise.all(held)) await h.close();
+    for (const w of writers) closeSync(w);
+    await probe;
   }
 });
 

@@ -5,14 +5,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AssetTable } from '../dist/static/asset-table.js';
 import { defaultEtagCacheDir, etagCacheFile } from '../dist/static/etag-cache.js';
 import { validate } from '../dist/static/options.js';
-import { request, statGate } from './helpers.js';
+import { releaseFifo, request, statGate } from './helpers.js';
 import { serve } from '../dist/index.js';
 
 const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
@@ -560,7 +560,7 @@ describe('ETag cache', () => {
       clearTimeout(timer);
       if (outcome === 'stuck') {
         // Give the blocked open() its writer, so that this process can end.
-        closeSync(openSync(file, constants.O_WRONLY | constants.O_NONBLOCK));
+        releaseFifo(file);
         assert.fail('the scan still waited for a writer to the FIFO after 5 s');
       }
       assert.deepEqual([outcome.lastScan.hashed, outcome.lastScan.cached], [2, 0]);

@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -233,3 +233,22 @@ export async function freePort() {
   await new Promise((resolve) => probe.close(resolve));
   return port;
 }
+
+/**
+ * Lets go of every open waiting on the FIFO at `path`, then removes it. Opened O_RDWR, which never
+ * blocks and counts as a writer: an O_WRONLY | O_NONBLOCK open fails (ENXIO) while no reader has come
+ * yet, and a reader that came after it, between that and the removal, held its thread-pool thread
+ * forever, so the test process never exited (a CI run hung). The writer stays 1 s, unref'd, for an
+ * open that found the path just before it was removed.
+ */
+export function releaseFifo(path) {
+  let writer;
+  try {
+    writer = openSync(path, constants.O_RDWR);
+  } catch {
+    return; // gone already
+  }
+  rmSync(path, { force: true });
+  setTimeout(() => closeSync(writer), 1000).unref();
+}
+
