@@ -345,6 +345,13 @@ test('CLI: every problem of the command line at once, beside the options\' own',
   const negated = await runCli(['serve', 'example', '--no-watch=1', '--help=1']);
   assert.match(negated.err, /--no-watch takes no value\. Fix: write --no-watch alone\.\n/);
   assert.match(negated.err, /--help takes no value\. Fix: write --help alone\.\n/);
+  // With a space, the word is not taken as the root: the flag is named, with the form meant.
+  const spaced = await runCli(['serve', 'example', '--watch', 'false', '--credentials', 'yes', '--no-log', 'true', '--port', '0']);
+  assert.equal(spaced.code, 2, spaced.err);
+  assert.match(spaced.err, /arguments = "--watch false": --watch takes no value\. Fix: write --no-watch\./);
+  assert.match(spaced.err, /arguments = "--credentials yes": --credentials takes no value\. Fix: write --credentials alone\./);
+  assert.match(spaced.err, /arguments = "--no-log true": --no-log takes no value\. Fix: write --no-log\./);
+  assert.doesNotMatch(spaced.err, /only one root directory|no such directory/);
   // The whole list reaches a pipe before the exit (process.exit at once cut it at what the pipe took).
   const many = await runCli(['serve', 'example', ...Array.from({ length: 3000 }, (_, i) => `--origin${i}`)]);
   assert.equal(many.code, 2);
@@ -714,11 +721,11 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
     // Unquoted, the shell drops the empty word: the flag takes the root as its value, and the error says so.
     const swallowed = await runCli(['serve', '--port', '0', '--allowed-headers', 'example']);
     assert.equal(swallowed.code, 2, swallowed.err);
-    assert.match(swallowed.err, /root = null: no directory to serve\. Fix: .*\(--allowed-headers took "example" as its value: if that is the directory to serve, --allowed-headers is missing its own value/);
+    assert.match(swallowed.err, /root \(not given\): no directory to serve\. Fix: .*\(--allowed-headers took "example" as its value: if that is the directory to serve, --allowed-headers is missing its own value/);
     // A flag whose value is a directory by design says nothing of the root.
     const cache = await runCli(['serve', '--port', '0', '--etag-cache', 'example']);
     assert.doesNotMatch(cache.err, /took "example"/);
-    assert.match(cache.err, /root = null: no directory to serve/);
+    assert.match(cache.err, /root \(not given\): no directory to serve/);
     // The root may be any of a repeatable flag's values.
     const repeated = await runCli(['serve', '--port', '0', '--origin', 'https://a.example', '--origin', 'example']);
     assert.match(repeated.err, /\(--origin took "example" as its value/);
@@ -728,7 +735,7 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
     for (const value of [`public, max-age=${'9'.repeat(300)}`, `example${FONT}/x`, loop]) {
       const odd = await runCli(['serve', '--port', '0', '--allowed-headers', value]);
       assert.equal(odd.code, 2, odd.err);
-      assert.match(odd.err, /root = null: no directory to serve/);
+      assert.match(odd.err, /root \(not given\): no directory to serve/);
       assertNoStack(odd);
     }
   });

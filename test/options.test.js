@@ -165,6 +165,10 @@ test('a log callback that throws is reported once on stderr and the server keeps
   assert.deepEqual(written, ['xorigin: the log callback threw: disk full; continuing\n']);
 });
 
+test('port and host given to serve() are named as listen()\'s, not only as unknown', () => {
+  assert.throws(() => validate({ root: 'example', port: 8080, host: '0.0.0.0' }), (e) => e.problems.length === 2 && e.problems.every((p) => /unknown server option/.test(p.reason) && /give it to listen\(\), as for a node:http server/.test(p.fix)));
+});
+
 test('closestName: the known name a mistyped one most likely meant, or none', async () => {
   const { closestName } = await import('../dist/cors/closest-name.js');
   const known = ['port', 'host', 'root', 'maxAge', 'max-age', 'keepAliveTimeout', 'cors', 'log'];

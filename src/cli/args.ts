@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { PolicyProblem } from '../cors/errors.js';
 import { closestName } from '../cors/closest-name.js';
@@ -126,6 +127,23 @@ function wordTaken(token: OptionToken, spec: ParseSpec): number {
   return next !== undefined && FLAGGED.some((s) => s.flag.name === next && !isSwitch(s)) ? token.index + 2 : -1;
 }
 
+/** Words that say on or off: after an on/off flag, such a word is meant as its value, not as the root. */
+const ON_OFF = /^(true|false|yes|no|on|off|1|0)$/i;
+
+/**
+ * The word after an on/off flag that was meant as its value (`--watch false`: parseArgs takes `false`
+ * as the root), with the fix, or null; a word that names an existing directory is a root.
+ */
+function switchWord(token: OptionToken, tokens: readonly { kind: string; index: number; value?: unknown }[]): { index: number; value: string; fix: string } | null {
+  const next = tokens.find((t) => t.index === token.index + 1);
+  if (next?.kind !== 'positional' || typeof next.value !== 'string' || !ON_OFF.test(next.value) || existsSync(next.value)) return null;
+  const negated = token.name.startsWith('no-');
+  const name = negated ? token.name.slice(3) : token.name;
+  // `--watch false` and `--no-watch true` both mean off.
+  const off = negated !== /^(false|no|off|0)$/i.test(next.value);
+  return { index: next.index, value: next.value, fix: off ? `write --no-${name}` : `write --${name} alone` };
+}
+
 /**
  * Reads argv. What is wrong with it (an unknown flag, a missing value, a value given to an on/off
  * flag) is in `problems`, each named, beside everything else the command line sets.
@@ -160,6 +178,11 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       const negated = token.name.startsWith('no-');
       const flagSpec = FLAGGED.find((s) => isSwitch(s) && s.flag.name === (negated ? token.name.slice(3) : token.name));
       if (flagSpec !== undefined) options[flagSpec.name] = !negated;
+      const word = flagSpec === undefined ? null : switchWord(token, tokens);
+      if (word !== null) {
+        problems.push(problem({ ...token, value: word.value, inlineValue: false }, `${token.rawName} takes no value`, word.fix));
+        taken = word.index;
+      }
     }
   }
   for (const flagSpec of FLAGGED) {

@@ -225,7 +225,7 @@ function serverOptions(all: Layer, env: NodeJS.ProcessEnv, problems: PolicyProbl
 /** Every problem of the server options; the root must be a directory. */
 function checkServerOptions(options: ServerOptions, problems: PolicyProblem[]): void {
   const noRoot = options.root === undefined;
-  if (noRoot) problems.push({ option: 'root', value: null, reason: 'no directory to serve', fix: 'run "xorigin serve DIR" or set "root" in the config file' });
+  if (noRoot) problems.push({ option: 'root', value: undefined, reason: 'no directory to serve', fix: 'run "xorigin serve DIR" or set "root" in the config file' });
   try {
     // A placeholder root, so a missing one is reported once, in the CLI's words.
     validateServerOptions(noRoot ? { ...options, root: '.' } : options);
@@ -309,7 +309,7 @@ const DIRECTORY_FLAGS = ['etagCache', 'config', 'cert', 'key'];
  * `fonts`. Any other problem as it is.
  */
 function noRootHint(p: PolicyProblem, cmd: CommandLine): PolicyProblem {
-  if (p.option !== 'root' || p.value !== null) return p;
+  if (p.option !== 'root' || p.value !== undefined) return p;
   for (const [name, value] of Object.entries(cmd.options)) {
     if (DIRECTORY_FLAGS.includes(name)) continue;
     for (const text of Array.isArray(value) ? (value as unknown[]) : [value]) {

@@ -347,6 +347,12 @@ export function unknownKeys(raw: Record<string, unknown>, specs: readonly Option
     });
 }
 
+/** `port` and `host` given to serve(): they are listen()'s, as with node:http. */
+function listenHint(p: PolicyProblem): PolicyProblem {
+  if (p.option !== 'port' && p.option !== 'host') return p;
+  return { ...p, fix: `give it to listen(), as for a node:http server: (await serve(options)).listen(8080, '127.0.0.1')` };
+}
+
 /** A key as a problem names it: `""` when empty, and cut past 100 characters (a 4 MB key made a 4 MB line). */
 function keyShown(key: string): string {
   if (key === '') return '""';
@@ -440,7 +446,7 @@ function validateData(options: ServerOptions): ResolvedServerOptions {
     throw new PolicyError([{ option: '(options)', value: options, reason: 'the server options must be an object', fix: 'pass an object such as { root: "./fonts" }' }]);
   }
   const raw = options as unknown as Record<string, unknown>;
-  const problems = unknownKeys(raw, SERVER_SCHEMA, 'server option');
+  const problems = unknownKeys(raw, SERVER_SCHEMA, 'server option').map(listenHint);
   const bad = new Set<string>();
   for (const spec of SERVER_SCHEMA) {
     const problem = checkOption(spec, raw[spec.name]);
