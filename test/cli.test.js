@@ -352,6 +352,21 @@ test('CLI: every problem of the command line at once, beside the options\' own',
   assert.match(spaced.err, /arguments = "--credentials yes": --credentials takes no value\. Fix: write --credentials alone\./);
   assert.match(spaced.err, /arguments = "--no-log true": --no-log takes no value\. Fix: write --no-log\./);
   assert.doesNotMatch(spaced.err, /only one root directory|no such directory/);
+  // Refused, the flag is not set: no second problem about credentials with `*`.
+  assert.doesNotMatch(spaced.err, /cors\.origins = \["\*"\]/);
+  // A file named like the word is no root: still the flag's value. A directory so named is the root.
+  const cwd = mkdtempSync(join(tmpdir(), 'xorigin-cli-words-'));
+  try {
+    writeFileSync(join(cwd, 'off'), 'a file');
+    mkdirSync(join(cwd, 'on'));
+    const file = await runCli(['serve', join(process.cwd(), 'example'), '--watch', 'off', '--port', '0'], { cwd });
+    assert.match(file.err, /arguments = "--watch off": --watch takes no value\. Fix: write --no-watch\./);
+    const dir = await runCli(['serve', '--watch', 'on', '--port', '0'], { cwd, timeoutMs: 3000 });
+    assert.equal(dir.code, 'listening', dir.err);
+    await stop(dir);
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
   // The whole list reaches a pipe before the exit (process.exit at once cut it at what the pipe took).
   const many = await runCli(['serve', 'example', ...Array.from({ length: 3000 }, (_, i) => `--origin${i}`)]);
   assert.equal(many.code, 2);
@@ -622,6 +637,11 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
     assert.match(keys.err, /  - "" = 1: unknown key/);
     assert.match(keys.err, /  - k{100}\.\.\.\(99900 more\) = 2: unknown key/);
     assert.ok(keys.err.length < 2000, `${keys.err.length} characters`);
+    // Never cut between the halves of a surrogate pair (an emoji across the 100th character).
+    writeFileSync(file, JSON.stringify({ root: 'example', [`${'k'.repeat(99)}\u{1f600}${'k'.repeat(50)}`]: 3 }));
+    const emoji = await runCli(['serve', '--config', file]);
+    assert.match(emoji.err, /  - k{99}\.\.\.\(52 more\) = 3: unknown key/);
+    assert.doesNotMatch(emoji.err, /\ufffd/);
     // A bidirectional override would show the rest of the line reversed (Trojan Source); a zero-width
     // space would print "port" for another key. ZWNJ, which Persian words need, stays as it is.
     assert.match(r.err, /\\u202eyek = 2: unknown key/);

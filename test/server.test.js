@@ -535,6 +535,10 @@ test('serve() rejects a root that is missing, a file, or one this process may no
       .then((s) => { console.log('served'); return s.shutdown(); }, (e) => console.log(e.message));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000, uid: process.getuid?.() === 0 ? 65534 : undefined });
   assert.match(r.stdout, /root = ".*locked": this process( \(uid \d+\))? may not list it \(EACCES\)\. Fix: give the user xorigin runs as read and execute permission/, r.stderr);
+  // Readable but not searchable: listed, never entered (each file a 404).
+  chmodSync(locked, 0o444);
+  const unsearchable = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000, uid: process.getuid?.() === 0 ? 65534 : undefined });
+  assert.match(unsearchable.stdout, /root = ".*locked": this process( \(uid \d+\))? may not list it \(EACCES\)/, unsearchable.stderr);
 });
 
 test('serve() starts on a root its user may read only through CAP_DAC_READ_SEARCH (systemd AmbientCapabilities), and serves it', { skip: process.getuid?.() !== 0 && 'needs root to start a process as nobody with a capability' }, async (t) => {

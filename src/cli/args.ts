@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { PolicyProblem } from '../cors/errors.js';
 import { closestName } from '../cors/closest-name.js';
@@ -127,6 +127,15 @@ function wordTaken(token: OptionToken, spec: ParseSpec): number {
   return next !== undefined && FLAGGED.some((s) => s.flag.name === next && !isSwitch(s)) ? token.index + 2 : -1;
 }
 
+/** Whether `path` names a directory; any failure to tell (a name too long, a loop, no permission) is no. */
+export function isDirectory(path: string): boolean {
+  try {
+    return path !== '' && statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+  } catch {
+    return false;
+  }
+}
+
 /** Words that say on or off: after an on/off flag, such a word is meant as its value, not as the root. */
 const ON_OFF = /^(true|false|yes|no|on|off|1|0)$/i;
 
@@ -136,7 +145,7 @@ const ON_OFF = /^(true|false|yes|no|on|off|1|0)$/i;
  */
 function switchWord(token: OptionToken, tokens: readonly { kind: string; index: number; value?: unknown }[]): { index: number; value: string; fix: string } | null {
   const next = tokens.find((t) => t.index === token.index + 1);
-  if (next?.kind !== 'positional' || typeof next.value !== 'string' || !ON_OFF.test(next.value) || existsSync(next.value)) return null;
+  if (next?.kind !== 'positional' || typeof next.value !== 'string' || !ON_OFF.test(next.value) || isDirectory(next.value)) return null;
   const negated = token.name.startsWith('no-');
   const name = negated ? token.name.slice(3) : token.name;
   // `--watch false` and `--no-watch true` both mean off.
@@ -177,12 +186,12 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       // On/off flags in the order given: the last of `--x` and `--no-x` wins.
       const negated = token.name.startsWith('no-');
       const flagSpec = FLAGGED.find((s) => isSwitch(s) && s.flag.name === (negated ? token.name.slice(3) : token.name));
-      if (flagSpec !== undefined) options[flagSpec.name] = !negated;
       const word = flagSpec === undefined ? null : switchWord(token, tokens);
       if (word !== null) {
+        // Refused, so not set either: `--credentials no` would else also be told that credentials are on.
         problems.push(problem({ ...token, value: word.value, inlineValue: false }, `${token.rawName} takes no value`, word.fix));
         taken = word.index;
-      }
+      } else if (flagSpec !== undefined) options[flagSpec.name] = !negated;
     }
   }
   for (const flagSpec of FLAGGED) {

@@ -1,4 +1,3 @@
-import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { PolicyError, type PolicyProblem } from '../cors/errors.js';
@@ -8,7 +7,7 @@ import { defaultEtagCacheDir } from '../static/etag-cache.js';
 import { readSmallRegularFile } from '../static/operator-files.js';
 import { rootProblem } from '../static/root-problem.js';
 import { RESTART_ONLY } from '../static/reload.js';
-import type { CommandLine } from './args.js';
+import { isDirectory, type CommandLine } from './args.js';
 import { duplicateKeys } from './duplicate-keys.js';
 import { toStderr, toStdout } from './output.js';
 
@@ -319,15 +318,6 @@ function noRootHint(p: PolicyProblem, cmd: CommandLine): PolicyProblem {
     }
   }
   return p;
-}
-
-/** Whether `path` names a directory; any failure to tell (a name too long, a loop, no permission) is no. */
-function isDirectory(path: string): boolean {
-  try {
-    return path !== '' && statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -224,7 +224,7 @@ function judge(index: EntryIndex, e: Entry, origin: string, o: HarOptions): Repo
     if (!(err instanceof CheckInputError)) return { ...base, verdict: 'unknown', reason: `cannot judge it: ${String((err as Error)?.message ?? err)}`, fix: null };
     // Without --origin, the origin judged is the recorded Origin header's: that is what was wrong, not a flag.
     const recorded = o.origin === undefined && err.message.startsWith('--origin ');
-    const reason = recorded ? `the recorded Origin header ${JSON.stringify(origin)} is no http(s) origin this check can judge; give the page's origin as --origin` : err.message;
+    const reason = recorded ? `the recorded Origin header ${err.message.slice('--origin '.length)} (to judge it from another origin, pass the page's as --origin)` : err.message;
     return { ...base, verdict: 'unknown', reason, fix: null };
   }
 }

@@ -347,16 +347,21 @@ export function unknownKeys(raw: Record<string, unknown>, specs: readonly Option
     });
 }
 
-/** `port` and `host` given to serve(): they are listen()'s, as with node:http. */
+/** `port` and `host` given to serve() or createStaticHandler(): they are listen()'s, as with node:http. */
 function listenHint(p: PolicyProblem): PolicyProblem {
   if (p.option !== 'port' && p.option !== 'host') return p;
-  return { ...p, fix: `give it to listen(), as for a node:http server: (await serve(options)).listen(8080, '127.0.0.1')` };
+  return { ...p, fix: 'give it to listen(), as for a node:http server: (await serve(options)).listen(port, host); a handler from createStaticHandler() is mounted in your own server, which listens' };
 }
 
-/** A key as a problem names it: `""` when empty, and cut past 100 characters (a 4 MB key made a 4 MB line). */
+/**
+ * A key as a problem names it: `""` when empty, and cut past 100 characters (a 4 MB key made a 4 MB
+ * line), never between the two halves of a surrogate pair (an emoji would print as U+FFFD).
+ */
 function keyShown(key: string): string {
   if (key === '') return '""';
-  return key.length > 100 ? `${key.slice(0, 100)}...(${key.length - 100} more)` : key;
+  if (key.length <= 100) return key;
+  const cut = /[\ud800-\udbff]/.test(key[99] as string) ? 99 : 100;
+  return `${key.slice(0, cut)}...(${key.length - cut} more)`;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SERVER_SCHEMA, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { validateServable } from './root-problem.js';
@@ -29,15 +29,21 @@ function same(name: string, a: unknown, b: unknown): boolean {
   return comparable(a) === comparable(b);
 }
 
-/** One directory, by path or, named another way (a symlink, a bind mount), by device and inode. */
+/**
+ * One directory: the same path, or two paths without a symlink in them (a bind mount) to the same
+ * device and inode. A path through a symlink is another root even when it points at the same
+ * directory now: the server follows the path it was given (root-location.ts), so after the link
+ * is switched the two would serve different trees.
+ */
 function sameDirectory(a: string, b: string): boolean {
   if (resolve(a) === resolve(b)) return true;
   try {
-    const x = statSync(a, { throwIfNoEntry: false, bigint: true });
-    const y = statSync(b, { throwIfNoEntry: false, bigint: true });
-    return x !== undefined && y !== undefined && x.dev === y.dev && x.ino === y.ino;
+    if (realpathSync(a) !== resolve(a) || realpathSync(b) !== resolve(b)) return false;
+    const x = statSync(a, { bigint: true });
+    const y = statSync(b, { bigint: true });
+    return x.dev === y.dev && x.ino === y.ino;
   } catch {
-    return false; // a path that cannot be looked up (too long, a loop): rootProblem names it
+    return false; // a path that is gone or cannot be looked up (too long, a loop): rootProblem names it
   }
 }
 

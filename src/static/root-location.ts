@@ -1,6 +1,6 @@
 import { closeSync, open as openFd, opendirSync, statSync } from 'node:fs';
 import { opendir, readFile, realpath, stat } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { sep } from 'node:path';
 import { DENIED, errorCode } from './path-errors.js';
 
 /**
@@ -156,14 +156,20 @@ function mountPoint(line: string): string {
  */
 export function listSync(dir: string): void {
   opendirSync(dir).closeSync();
-  statSync(join(dir, '.'));
+  statSync(entered(dir));
 }
+
+/**
+ * `dir/.`, whose lookup needs search (x) permission on `dir`. Written out: path.join normalises it
+ * to `dir` itself, which a stat reaches without entering, so a 0444 root passed and served all 404.
+ */
+const entered = (dir: string): string => `${dir}${sep}.`;
 
 /** listSync, off the main thread: whether the served root may still be listed (AssetTable, RootLocation). */
 export async function mayList(dir: string): Promise<NodeJS.ErrnoException | null> {
   try {
     await (await opendir(dir)).close();
-    await stat(join(dir, '.'));
+    await stat(entered(dir));
     return null;
   } catch (e) {
     return e as NodeJS.ErrnoException;
