@@ -153,6 +153,25 @@ test('a root that could not be served is refused at start-up and by a reload tha
   assert.equal(generation(await request(s.port, { path: '/a.woff2', headers: { Origin: A } })), 'new');
 });
 
+test('a relative root is the directory it named at start: a reload after process.chdir() names another one (refused if missing, else needing a restart)', async (t) => {
+  const first = makeRoot();
+  const elsewhere = mkdtempSync(join(tmpdir(), 'xorigin-cwd-'));
+  const cwd = process.cwd();
+  process.chdir(first);
+  t.after(() => process.chdir(cwd));
+  const s = await start({ root: '.', ...OLD });
+  t.after(async () => {
+    await s.server.shutdown(500);
+    rmSync(first, { recursive: true, force: true });
+    rmSync(elsewhere, { recursive: true, force: true });
+  });
+  assert.deepEqual(s.server.reload({ root: '.', ...OLD }), { applied: [], needsRestart: [] });
+  process.chdir(elsewhere);
+  assert.deepEqual(s.server.reload({ root: '.', ...OLD }), { applied: [], needsRestart: ['root'] });
+  assert.throws(() => s.server.reload({ root: 'missing', ...OLD }), (e) => e.name === 'PolicyError' && e.problems[0].option === 'root');
+  assert.equal((await request(s.port, { path: '/a.woff2' })).status, 200, 'still serving the first directory');
+});
+
 test('a restart-only option given explicitly at the value in force is no change (compared as resolved: the default, a size in another form, the same root by another path)', async (t) => {
   const root = makeRoot();
   const s = await start({ root, ...OLD });

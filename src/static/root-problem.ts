@@ -1,11 +1,13 @@
 import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { listSync } from './root-location.js';
 import { asPolicyError, PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { validate, type ResolvedServerOptions, type ServerOptions } from './options.js';
 
 /**
  * validate(options), with the root checked too (rootProblem) unless `checkRoot` says it need not be
- * (a reload keeping the root in force): every problem in one PolicyError.
+ * (a reload keeping the root in force): every problem in one PolicyError. The root comes back
+ * absolute, resolved against the current directory.
  * @throws PolicyError listing every problem found.
  */
 export function validateServable(options: ServerOptions, checkRoot: (root: string) => boolean = () => true): ResolvedServerOptions {
@@ -20,7 +22,8 @@ export function validateServable(options: ServerOptions, checkRoot: (root: strin
   const problem = root !== null && checkRoot(root) ? rootProblem(root) : null;
   if (problem !== null) problems.push(problem);
   if (valid === null || problems.length > 0) throw new PolicyError(problems);
-  return valid;
+  // Absolute from here: a reload after process.chdir() compares the directory served, not a relative path.
+  return { ...valid, root: resolve(valid.root) };
 }
 
 /** The root of options validate() refused, when it is a path to check at all (the rest is validate's to report). */
