@@ -2,10 +2,10 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { KNOWN_OPTIONS } from '../cors/options.js';
-import { OPTION_SCHEMA, SERVER_SCHEMA, checkOption, unknownKeys, validateServerOptions, type OptionSpec, type ServerOptions } from '../static/options.js';
+import { OPTION_SCHEMA, SERVER_SCHEMA, checkOption, unknownKeys, type OptionSpec, type ServerOptions } from '../static/options.js';
 import { defaultEtagCacheDir } from '../static/etag-cache.js';
 import { readSmallRegularFile } from '../static/operator-files.js';
-import { rootProblem } from '../static/root-problem.js';
+import { validateServable } from '../static/root-problem.js';
 import { RESTART_ONLY } from '../static/reload.js';
 import { isDirectory, type CommandLine } from './args.js';
 import { duplicateKeys } from './duplicate-keys.js';
@@ -226,15 +226,11 @@ function checkServerOptions(options: ServerOptions, problems: PolicyProblem[]): 
   const noRoot = options.root === undefined;
   if (noRoot) problems.push({ option: 'root', value: undefined, reason: 'no directory to serve', fix: 'run "xorigin serve DIR" or set "root" in the config file' });
   try {
-    // A placeholder root, so a missing one is reported once, in the CLI's words.
-    validateServerOptions(noRoot ? { ...options, root: '.' } : options);
+    // A placeholder root, so a missing one is reported once, in the CLI's words (and not looked at).
+    validateServable(noRoot ? { ...options, root: '.' } : options, () => !noRoot);
   } catch (e) {
     if (!(e instanceof PolicyError)) throw e;
     problems.push(...e.problems);
-  }
-  if (typeof options.root === 'string' && options.root !== '') {
-    const problem = rootProblem(options.root);
-    if (problem !== null) problems.push(problem);
   }
 }
 

@@ -485,11 +485,3 @@ function validateData(options: ServerOptions): ResolvedServerOptions {
     http2: options.http2 ?? true,
   };
 }
-
-/**
- * Checks the options (and the policy inside) without scanning the root: throws a PolicyError
- * listing every problem. createServer runs the same checks.
- */
-export function validateServerOptions(options: ServerOptions): void {
-  validate(options);
-}

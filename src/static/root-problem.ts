@@ -41,7 +41,7 @@ function givenRoot(options: ServerOptions): string | null {
  * list or enter (which would start and answer 404 to everything, with nothing said). Checked at
  * start-up, and on a reload that changes the root: a restart with that root would fail.
  */
-export function rootProblem(root: string): PolicyProblem | null {
+function rootProblem(root: string): PolicyProblem | null {
   const problem = (reason: string, fix: string): PolicyProblem => ({ option: 'root', value: root, reason, fix });
   try {
     if (!statSync(root).isDirectory()) return problem('not a directory', 'pass the directory that holds the files to serve');
