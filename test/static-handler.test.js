@@ -92,6 +92,35 @@ test('standalone as a node:http listener: 404 and 405 are its own, with CORS', a
   }
 });
 
+test('under an app, req.headers as the app left them decide (a middleware dropping validators or Range), not the lines as received', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-rewrite-'));
+  writeFileSync(join(root, 'a.woff2'), 'font-a');
+  const handler = await createStaticHandler({ root, cors: { origins: [APP] } });
+  const forget = (req) => {
+    delete req.headers['if-none-match'];
+    delete req.headers.range;
+    req.headers.origin = APP;
+  };
+  const app = express();
+  app.use((req, res, next) => (forget(req), next()));
+  app.use(handler);
+  const mounted = await listen(app);
+  const plain = await listen((req, res) => (forget(req), handler(req, res)));
+  t.after(async () => {
+    await mounted.close();
+    await plain.close();
+    handler.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const etag = (await request(plain.port, { path: '/a.woff2' })).headers.etag;
+  for (const s of [mounted, plain]) {
+    const res = await request(s.port, { path: '/a.woff2', headers: { 'If-None-Match': etag, Range: 'bytes=0-1', Origin: 'https://other.example' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), 'font-a');
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+  }
+});
+
 describe('mounted beside other middleware (found by an adversarial review)', () => {
   let root;
   let handler;
