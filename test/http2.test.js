@@ -200,7 +200,7 @@ describe('HTTP/2 over TLS', () => {
         stream.on('error', reject);
         stream.end();
       });
-    for (const headers of [{ ':authority': 'localhost', host: 'other.example' }, { ':authority': 'user@localhost' }, { ':authority': 'localhost', host: 'user@localhost' }]) {
+    for (const headers of [{ ':authority': 'localhost', host: 'other.example' }, { ':authority': 'user@localhost' }, { ':authority': 'localhost', host: 'user@localhost' }, { ':authority': 'localhost:abc' }, { ':authority': '[::1' }]) {
       const r = await ask(headers);
       assert.equal(r.status, 400, JSON.stringify(headers));
       assert.equal(r.headers['access-control-allow-origin'], 'https://app.example');

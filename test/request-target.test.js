@@ -110,19 +110,38 @@ for (const [[authority, host, scheme], expected] of authorities) {
   test(`authorityValid(${authority}, ${host}, ${scheme}) is ${expected}`, () => assert.equal(authorityValid(authority, host, scheme), expected));
 }
 
-// Every code point a Host value may hold (RFC 9110 §7.2, RFC 3986 §3.2.2), and none other, checked
+// Every code point a reg-name may hold (RFC 9110 §7.2, RFC 3986 §3.2.2), and none other, checked
 // one by one at the start, the middle and the end of a value.
-test('a Host value is host [":" port] characters only: each of the 128 ASCII code points and some beyond', () => {
-  const allowed = new Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:[]");
+test('a Host reg-name is unreserved, sub-delims and pct-encoded characters only: each of the 128 ASCII code points and some beyond', () => {
+  const allowed = new Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=");
   for (let c = 0; c < 0x180; c++) {
     const ch = String.fromCharCode(c);
     for (const value of [`${ch}a`, `a${ch}a`, `a${ch}`]) {
-      assert.equal(hostLinesValid(['Host', value], true), allowed.has(ch), `Host ${JSON.stringify(value)}`);
-      assert.equal(authorityValid(value, undefined, 'https'), allowed.has(ch), `:authority ${JSON.stringify(value)}`);
+      // ":" is the port's separator: "a:" is a host with an empty port, the other two are not.
+      const expected = allowed.has(ch) || (ch === ':' && value === 'a:');
+      assert.equal(hostLinesValid(['Host', value], true), expected, `Host ${JSON.stringify(value)}`);
+      assert.equal(authorityValid(value, undefined, 'https'), expected, `:authority ${JSON.stringify(value)}`);
     }
   }
   assert.equal(hostLinesValid(['Host', 'a.example\n'], true), false);
 });
+
+// The structure of host [":" port]: one ":" outside brackets, digits after it, "[" "]" only around
+// an IPv6 address or IPvFuture (RFC 3986 §3.2.2, §3.2.3), "%" only as %HH.
+const structures = [
+  ['x:', true], ['x:99999', true], [':80', true], ['1.2.3.4:80', true], ['ex%41mple', true], ['[::1]', true],
+  ['[::1]:8080', true], ['[2001:db8::7]:', true], ['[::ffff:1.2.3.4]', true], ['[v1.a:b]', true], ['[V7F.x!]', true],
+  ['x:abc', false], ['x:80:80', false], ['::1', false], ['[::1', false], ['::1]', false], ['[::1]x', false],
+  ['[::1]:8a', false], ['[]', false], ['[x]', false], ['[1::2::3]', false], ['[fe80::1%eth0]', false],
+  ['[fe80::1%25eth0]', false], ['[v.x]', false], ['[v1.]', false], ['[vg.x]', false], ['[v1.a/b]', false],
+  ['a[b', false], ['a]', false], ['%zz', false], ['a%4', false], ['a%', false], ['x: 80', false],
+];
+for (const [value, expected] of structures) {
+  test(`Host ${JSON.stringify(value)} is ${expected ? 'a host [":" port]' : 'no Host value'}, as :authority too`, () => {
+    assert.equal(hostLinesValid(['Host', value], true), expected);
+    assert.equal(authorityValid(value, undefined, 'https'), expected);
+  });
+}
 
 const decoded = [
   ['/a.woff2', '/a.woff2'],

@@ -1,7 +1,8 @@
-// RFC 9110 lexical primitives (src/http/tokens.ts): tchar/token §5.6.2, OWS §5.6.3, ASCII case folding.
+// RFC 9110 lexical primitives (src/http/tokens.ts): tchar/token §5.6.2, OWS §5.6.3, ASCII case folding; and the Connection list (connection-options.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { equalsLower, equalsLowerAt, isOws, isTchar, isToken, rangeEqualsLower } from '../dist/http/tokens.js';
+import { hasCloseOption } from '../dist/http/connection-options.js';
 
 test('isTchar: exactly the 77 tchar code units of RFC 9110 §5.6.2', () => {
   const tchar = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -94,4 +95,9 @@ test('trimmed, withoutTrailing, withoutOws: each character looked at once at mos
   assert.equal(withoutTrailing(`a${'/'.repeat(60_000)}`, (c) => c === 0x2f), 'a');
   assert.equal(withoutTrailing(`/a//x//`, (c) => c === 0x2f, 1, 6), 'a//x');
   assert.equal(withoutOws('  a b  ', 1, 6), 'a b');
+});
+
+test('hasCloseOption: "close" as one element of a Connection list, any case, OWS and empty elements around it', () => {
+  for (const v of ['close', 'CLOSE', 'keep-alive, close', 'close,keep-alive', ' ,\tClose\t, ', 'a,,close']) assert.equal(hasCloseOption(v), true, v);
+  for (const v of ['', 'keep-alive', 'closed', 'clos', 'close-x', 'x close', '"close"', ',']) assert.equal(hasCloseOption(v), false, v);
 });

@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { equalsLower } from './tokens.js';
 
 /**
@@ -142,18 +143,65 @@ export function mergeSlashes(path: string): string {
   return path.includes('//') ? path.replace(/\/{2,}/g, '/') : path;
 }
 
-// Host = uri-host [ ":" port ] (RFC 9110 §7.2), uri-host being an IP-literal, IPv4 address or
-// reg-name (RFC 3986 §3.2.2): unreserved, pct-encoded, sub-delims, and ":" "[" "]" for the port and
-// IPv6 literals. Anything else (a space, "/", "@", "?", "#", "\\") is not a Host value.
-const HOST_CHAR = new Uint8Array(128);
-for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:[]") {
-  HOST_CHAR[c.charCodeAt(0)] = 1;
+// Host = uri-host [ ":" port ] (RFC 9110 §7.2), port = *DIGIT, and uri-host (RFC 3986 §3.2.2) an
+// IP-literal ("[" IPv6address / IPvFuture "]") or a reg-name (an IPv4 address is one too): unreserved,
+// pct-encoded and sub-delims. So one ":" at most outside brackets, digits after it, and "[" "]" only
+// around a literal. Anything else (a space, "/", "@", "?", "#", "\\", "x:abc", "::1") is no Host value.
+const REG_NAME_CHAR = new Uint8Array(128);
+for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=") {
+  REG_NAME_CHAR[c.charCodeAt(0)] = 1;
+}
+
+function isHexDigit(c: number): boolean {
+  return (c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 102);
+}
+
+/** Where the reg-name starting at `i` ends (at ":" or the end), or -1 when a character is no reg-name's. */
+function regNameEnd(value: string, i: number): number {
+  while (i < value.length) {
+    const c = value.charCodeAt(i);
+    if (c === 0x3a /* : */) return i;
+    if (c === 0x25 /* % */) {
+      if (!isHexDigit(value.charCodeAt(i + 1)) || !isHexDigit(value.charCodeAt(i + 2))) return -1;
+      i += 3;
+    } else if (c < 128 && REG_NAME_CHAR[c] === 1) i++;
+    else return -1;
+  }
+  return i;
+}
+
+/**
+ * IPv6address (node:net's parser, without a zone: RFC 3986 has none, and RFC 6874's "%25" zones are
+ * for URIs a user types, which browsers do not send) or IPvFuture, "v" 1*HEXDIG "." 1*( unreserved /
+ * sub-delims / ":" ).
+ */
+function isIpLiteral(inner: string): boolean {
+  if ((inner.charCodeAt(0) | 0x20) !== 118 /* v */) return !inner.includes('%') && isIPv6(inner);
+  const dot = inner.indexOf('.');
+  if (dot < 2 || dot === inner.length - 1) return false;
+  for (let i = 1; i < dot; i++) if (!isHexDigit(inner.charCodeAt(i))) return false;
+  for (let i = dot + 1; i < inner.length; i++) {
+    const c = inner.charCodeAt(i);
+    if (c !== 0x3a && (c >= 128 || REG_NAME_CHAR[c] !== 1)) return false;
+  }
+  return true;
 }
 
 function isHostValue(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
+  let i: number;
+  if (value.charCodeAt(0) === 0x5b /* [ */) {
+    const close = value.indexOf(']');
+    if (close === -1 || !isIpLiteral(value.slice(1, close))) return false;
+    i = close + 1;
+  } else {
+    i = regNameEnd(value, 0);
+    if (i === -1) return false;
+  }
+  if (i === value.length) return true;
+  if (value.charCodeAt(i) !== 0x3a) return false;
+  for (i++; i < value.length; i++) {
     const c = value.charCodeAt(i);
-    if (c >= 128 || HOST_CHAR[c] !== 1) return false;
+    if (c < 48 || c > 57) return false;
   }
   return true;
 }

@@ -14,6 +14,7 @@ import type { TlsMaterial } from './tls.js';
 import { resumptionOptions } from './ticket-keys.js';
 import type { ResolvedServerOptions, ServerOptions } from './options.js';
 import { validateServable } from './root-problem.js';
+import { hasCloseOption } from '../http/connection-options.js';
 import { keepRestartOnly, planReload, validateReload, type ReloadReport } from './reload.js';
 
 /**
@@ -122,10 +123,15 @@ async function createNodeServer(config: ResolvedServerOptions, handler: StaticHa
  * timeout its `Keep-Alive: timeout=N` field states. node:http copies it from the server's
  * keepAliveTimeout, which is 0 here (see applyHttp1Timeouts); clients such as undici read the field
  * to stop reusing a connection before the server closes it. `keepAlive.ms` changes with a reload.
+ * An HTTP/1.0 request's close option is honoured here too (node:http's parser does not).
  */
 function http1Listener(handler: StaticHandler, keepAlive: { ms: number }): RequestListener {
   return (req, res) => {
     (res as ServerResponse & { _keepAliveTimeout: number })._keepAliveTimeout = keepAlive.ms;
+    // node:http's parser keeps an HTTP/1.0 connection open whenever Connection lists keep-alive,
+    // even beside close. RFC 9112 §9.6: a "close" option MUST end the connection after this
+    // response (and node then says so: Connection: close). HTTP/1.1 closes on it already.
+    if (req.httpVersionMinor === 0 && res.shouldKeepAlive && hasCloseOption(req.headers.connection ?? '')) res.shouldKeepAlive = false;
     handler.answerFresh(req, res);
   };
 }
