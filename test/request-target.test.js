@@ -33,6 +33,15 @@ const targets = [
   ['https://', null],
   ['http://?x', null],
   ['http://:80/a', null],
+  // an authority that is no host [":" port] is no http(s) URI either, as a Host value (RFC 3986 §3.2.2-3)
+  ['http://x:abc/a', null],
+  ['https://x:1:2/a', null],
+  ['http://[::1/a', null],
+  ['http://::1/a', null],
+  ['http://a b/c', null],
+  ['http://[::1]:8080/a', '/a'],
+  ['http://[v1.x]/a?q', '/a'],
+  ['http://ex%41mple:/a', '/a'],
   // asterisk-form, authority-form, other schemes, relative references: no path to serve
   ['*', null],
   ['localhost:80', null],

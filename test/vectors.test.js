@@ -100,6 +100,8 @@ for (const server of SERVERS) {
       assertBadRequest(await send(get('Host: user@a.example\r\n')), 'userinfo in Host');
       // The structure of host [":" port] (RFC 3986 §3.2.2-3): found by a differential run against nginx.
       for (const host of ['x:abc', 'a.example:80:80', '::1', '[::1', '[::1]x', 'a.example:8a']) assertBadRequest(await send(get(`Host: ${host}\r\n`)), `Host: ${host}`);
+      // An absolute-form target's authority replaces Host (RFC 9112 §3.2.2), and is checked as Host is.
+      assertBadRequest(await send(`GET http://x:abc/font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\nConnection: close\r\n\r\n`), 'absolute-form x:abc');
       // The server goes on serving, on the same connection kinds.
       assert.equal((await send(get('Host: a.example\r\n'))).status, 200);
     });

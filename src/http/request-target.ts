@@ -9,8 +9,9 @@ import { equalsLower } from './tokens.js';
  * - absolute-form `http://host:8080/a?q` gives `/a`, and `http://host` gives `/`: §3.2.2 says a
  *   server must accept it (proxies and some clients send it). Its authority replaces Host, and
  *   like Host it does not matter here: every host name gets the same files.
- * - an absolute-form target with an empty host (`http:///a`) is invalid (RFC 9110 §4.2.1), and one
- *   with userinfo (`http://u:p@host/a`) is treated as an error (§4.2.4): null.
+ * - an absolute-form target with an empty host (`http:///a`) or an authority that is no host
+ *   [":" port] (`http://x:abc/a`, as a Host value) is invalid (RFC 9110 §4.2.1), and one with
+ *   userinfo (`http://u:p@host/a`) is treated as an error (§4.2.4): null.
  * - a `#` anywhere: a fragment is no part of a request target (RFC 9112 §3.2, RFC 9113 §8.3.1),
  *   so the target is invalid (§3: SHOULD get 400) rather than a file name with `#` in it: null.
  * - a `\` in the path: no URI character (RFC 3986 §2; a file name with one is asked for as `%5C`),
@@ -31,10 +32,11 @@ export function targetPath(target: string): string | null {
   if (scheme === 0) return null;
   const slash = target.indexOf('/', scheme);
   const authorityEnd = slash === -1 || slash > end ? end : slash;
-  // RFC 9110 §4.2.4: userinfo in an http(s) URI is to be treated as an error (it serves to
-  // disguise the authority), and §4.2.1: one with an empty host is invalid and must be rejected.
-  if (target.lastIndexOf('@', authorityEnd - 1) >= scheme) return null;
+  // RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid and must be rejected, and its
+  // authority is host [":" port] as Host's is (isHostValue); §4.2.4: userinfo, to be treated as an
+  // error (it serves to disguise the authority), has an "@", which no host has.
   if (scheme === authorityEnd || target.charCodeAt(scheme) === 58 /* : */) return null;
+  if (!isHostValue(target.slice(scheme, authorityEnd))) return null;
   return authorityEnd === end ? '/' : target.slice(slash, end);
 }
 
