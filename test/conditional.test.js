@@ -127,3 +127,15 @@ test('withoutDateLists: a date field on two lines (any case) is dropped, one lin
   const two = withoutDateLists({ 'if-unmodified-since': 'Thu, 01 Jan 1970 00:00:00 GMT' }, ['If-Unmodified-Since', 'Thu, 01 Jan 1970 00:00:00 GMT', 'If-Unmodified-Since', d]);
   assert.equal(evaluatePreconditions(two, V), 0);
 });
+
+test('a representation sent without Last-Modified (follows set) ignores If-Modified-Since and If-Unmodified-Since, never If-None-Match / If-Match', () => {
+  const undated = { ...V, follows: V.lastModified };
+  const later = new Date(V.lastModified + 3_600_000).toUTCString();
+  const earlier = new Date(V.lastModified - 3_600_000).toUTCString();
+  assert.equal(evaluatePreconditions({ 'if-modified-since': later }, V), 304);
+  assert.equal(evaluatePreconditions({ 'if-modified-since': later }, undated), 0);
+  assert.equal(evaluatePreconditions({ 'if-unmodified-since': earlier }, V), 412);
+  assert.equal(evaluatePreconditions({ 'if-unmodified-since': earlier }, undated), 0);
+  assert.equal(evaluatePreconditions({ 'if-none-match': V.etag }, undated), 304);
+  assert.equal(evaluatePreconditions({ 'if-match': '"other"' }, undated), 412);
+});

@@ -79,6 +79,10 @@ async function forgeTag(root, dir, otherBytes) {
 describe('ETag cache', () => {
   test('an unchanged tree restarts without reading any file; a changed file is read again', async () => {
     const root = tree(20);
+    // Dated an hour ago, so that its rewrite below is not read in the second it was dated (a version
+    // that cannot be dated after the one before it is not vouched for: see the next test).
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(join(root, 'fonts', 'f3.woff2'), hourAgo, hourAgo);
     const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
     try {
       const cold = await scanOnce(root, dir);
@@ -100,6 +104,30 @@ describe('ETag cache', () => {
       assert.deepEqual([again.lastScan.hashed, again.lastScan.cached], [0, 21], 'the rewritten cache has the new tag');
       assert.equal(again.info('/fonts/f3.woff2').etag, etagOf(Buffer.alloc(20_003, 99)));
     } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a version read in the second its predecessor was dated is not vouched for, and is remembered with the date it will get', async () => {
+    const root = tree(1);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    // Both scans within one second (AssetInfo.follows).
+    const second = Math.floor(Date.now() / 1000) * 1000;
+    const realNow = Date.now;
+    Date.now = () => second + 500;
+    try {
+      const first = await scanOnce(root, dir);
+      assert.equal(first.info('/small.css').lastModified, second);
+      writeFileSync(join(root, 'small.css'), 'b{}');
+      const after = await scanOnce(root, dir);
+      assert.equal(after.info('/small.css').follows, second);
+      const entry = readCache(etagCacheFile(dir, realpathSync(root))).entries.find((fields) => fields[0] === 'small.css');
+      assert.equal(entry[6], etagOf('b{}'));
+      assert.deepEqual(entry.slice(1, 6), ['0', '0', '0', '0', '0'], 'not vouched for (no identity): read again at the next start');
+      assert.equal(Number(entry[8]), second + 1000, 'the date it will get, not the one it shares with the bytes before');
+    } finally {
+      Date.now = realNow;
       rmSync(root, { recursive: true, force: true });
       rmSync(dir, { recursive: true, force: true });
     }

@@ -18,6 +18,15 @@ export interface AssetInfo {
    */
   readonly lastModified: number;
   readonly lastModifiedText: string;
+  /**
+   * The date of the other bytes its URL served before, when this version was read within that same
+   * second and so could not be dated after them (HTTP dates have whole seconds); else undefined.
+   * Such a version is sent without Last-Modified, and its date conditions are ignored (RFC 9110
+   * §13.1.3, §13.1.4): a cache revalidating by date only (curl -z, wget -N) would otherwise be told
+   * 304 for the new bytes. The table reads it again (as a racy file) and dates it once the clock has
+   * passed that second.
+   */
+  readonly follows: number | undefined;
   /** Strong, content-derived: the same bytes give the same tag on every replica. */
   readonly etag: string;
   /** When the bytes the ETag was computed from were read (ms since the epoch). */
@@ -89,9 +98,11 @@ export function describe(filePath: string, urlPath: string, read: Read, notBefor
   // New bytes stamped with an older or the same mtime (tar, rsync -a, cp -p of an old build, npm's
   // 1985 stamp, Nix's epoch + 1, a clock set back): a cache revalidating by date only (curl -z,
   // wget -N, some proxies) would be told 304 for them and keep the old bytes. They are dated when
-  // read instead; only two versions read within one second share a date, which HTTP dates cannot part.
+  // read instead; two versions read within one second cannot be parted by a date: see AssetInfo.follows.
   // A date past this read (a clock set back since, a forged cache line) is not carried on: never later than Date.
   if (notBefore !== undefined && lastModified <= notBefore) lastModified = readSecond;
+  // Read in the very second it must be dated after: no date parts the two yet (see AssetInfo.follows).
+  const follows = notBefore !== undefined && lastModified === notBefore ? notBefore : undefined;
   return {
     urlPath,
     filePath,
@@ -100,6 +111,7 @@ export function describe(filePath: string, urlPath: string, read: Read, notBefor
     mtimeMs,
     lastModified,
     lastModifiedText: new Date(lastModified).toUTCString(),
+    follows,
     etag: read.etag,
     readAtMs: read.readAtMs,
     contentType: contentTypeFor(urlPath),
