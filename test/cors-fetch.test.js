@@ -263,6 +263,19 @@ test('a handler that returns something other than a Response gets a 500 with the
   }
 });
 
+test('a handler that took a request with Upgrade over (Bun.serve\'s server.upgrade) and returned nothing: undefined is passed on, nothing reported', async () => {
+  // Found replaying peers' reports: every WebSocket connection behind withCors was logged as a 500.
+  const errors = [];
+  const wrapped = withCors({ origins: ['https://app.example.com'] }, () => undefined, { onError: (e) => errors.push(e) });
+  const upgrade = { Origin: 'https://app.example.com', Upgrade: 'websocket', Connection: 'Upgrade' };
+  assert.equal(await wrapped(new Request('http://x/ws', { headers: upgrade })), undefined);
+  assert.equal(errors.length, 0);
+  // Without Upgrade, nothing returned is still a handler bug: 500 with the CORS headers, reported.
+  const res = await wrapped(new Request('http://x/ws', { headers: { Origin: 'https://app.example.com' } }));
+  assert.equal(res.status, 500);
+  assert.equal(errors.length, 1);
+});
+
 test('a handler\'s own Timing-Allow-Origin grants: it goes with every CORS header the handler set, over a socket (found by a review)', async (t) => {
   const handler = withCors({ origins: [APP], credentials: true, timingAllowOrigin: true }, () =>
     new Response('ok', { headers: { 'Timing-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'x-secret' } }),

@@ -4,8 +4,15 @@ import { CorsEngine, RequestKind, classify } from './engine.js';
 import type { CorsOptions } from './options.js';
 import { GRANT, isCorsHeader, mergeVary } from './response-headers.js';
 
-/** Any Fetch handler: `(request, env?, ctx?) => Response | Promise<Response>`. */
-export type FetchHandler<Rest extends unknown[] = []> = (request: Request, ...rest: Rest) => Response | Promise<Response>;
+/**
+ * Any Fetch handler: `(request, env?, ctx?) => Response | Promise<Response>`. `R` includes
+ * `undefined` for Bun.serve's `fetch`, which returns nothing once `server.upgrade(request)` has taken
+ * the connection over (a WebSocket).
+ */
+export type FetchHandler<Rest extends unknown[] = [], R extends Response | undefined = Response> = (request: Request, ...rest: Rest) => R | Promise<R>;
+
+/** What withCors's handler resolves to: a Response, or also `undefined` when the wrapped handler may return it (R). */
+export type WithCorsResult<R extends Response | undefined> = [R] extends [Response] ? Response : Response | undefined;
 
 /** Where withCors reports an error thrown by the wrapped handler (the client only sees a 500). */
 export interface WithCorsHooks {
@@ -28,16 +35,18 @@ export interface WithCorsHooks {
  *   this policy's alone. Otherwise a header the handler set that grants nothing
  *   (Access-Control-Expose-Headers) is kept.
  * - A handler that throws or rejects becomes a 500 with the CORS headers and no error text, so the
- *   browser shows the real status instead of a CORS error.
+ *   browser shows the real status instead of a CORS error; so does one that returns no Response,
+ *   except for a request with `Upgrade` (Bun.serve's `server.upgrade`: the runtime has taken the
+ *   connection over, so `undefined` is passed on, and CORS does not apply to WebSockets).
  *
  * Every per-request array is fresh (`decidePreflight`, `actualHeaders`), so concurrent requests that
  * interleave at `await` never see each other's origin.
  */
-export function withCors<Rest extends unknown[]>(
+export function withCors<Rest extends unknown[], R extends Response | undefined = Response>(
   options: CorsOptions,
-  handler: FetchHandler<Rest>,
+  handler: FetchHandler<Rest, R>,
   hooks: WithCorsHooks = {},
-): (request: Request, ...rest: Rest) => Promise<Response> {
+): (request: Request, ...rest: Rest) => Promise<WithCorsResult<R>> {
   const engine = new CorsEngine(options);
   const onError = hooks.onError ?? defaultOnError;
   return async (request, ...rest) => {
@@ -49,9 +58,12 @@ export function withCors<Rest extends unknown[]>(
     }
     let response: Response;
     try {
-      response = await handler(request, ...rest);
+      const returned: Response | undefined = await handler(request, ...rest);
+      // Upgraded (Bun.serve): there is no response to decorate. The type says when this can happen (R).
+      if (returned === undefined && headers.has('upgrade')) return undefined as WithCorsResult<R>;
       // Outside the type, but JavaScript handlers do it: answer as for a throw, with the headers.
-      if (!isResponse(response)) throw new TypeError(`the handler returned ${response === null ? 'null' : typeof response}, not a Response`);
+      if (!isResponse(returned)) throw new TypeError(`the handler returned ${returned === null ? 'null' : typeof returned}, not a Response`);
+      response = returned;
     } catch (error) {
       report(onError, error, request);
       response = new Response('Internal Server Error', {

@@ -38,6 +38,9 @@ const fetchHandler: (request: Request) => Promise<Response> = withCors(options, 
 type Env = { readonly bucket: string };
 const worker = withCors(options, async (_request: Request, env: Env) => new Response(env.bucket));
 const answered: Promise<Response> = worker(new Request('https://x.example/'), { bucket: 'b' });
+// Bun.serve's fetch returns nothing once server.upgrade(request) took the connection.
+const upgrading = withCors(options, (request: Request) => (request.headers.has('upgrade') ? undefined : new Response('x')));
+const maybe: Promise<Response | undefined> = upgrading(new Request('https://x.example/'));
 
 // The server, the engine, errors, and the check.
 const server = await serve({ root: './fonts', cors: { origins: ['*'] } });
