@@ -270,10 +270,19 @@ test('a handler that took a request with Upgrade over (Bun.serve\'s server.upgra
   const upgrade = { Origin: 'https://app.example.com', Upgrade: 'websocket', Connection: 'Upgrade' };
   assert.equal(await wrapped(new Request('http://x/ws', { headers: upgrade })), undefined);
   assert.equal(errors.length, 0);
-  // Without Upgrade, nothing returned is still a handler bug: 500 with the CORS headers, reported.
-  const res = await wrapped(new Request('http://x/ws', { headers: { Origin: 'https://app.example.com' } }));
-  assert.equal(res.status, 500);
-  assert.equal(errors.length, 1);
+  assert.equal(await wrapped(new Request('http://x/ws', { headers: { ...upgrade, Upgrade: 'foo, WebSocket' } })), undefined);
+  assert.equal(errors.length, 0);
+  // Anything else, nothing returned is still a handler bug: 500 with the CORS headers, reported
+  // (an attack found `Upgrade: h2c` skipping it).
+  const others = [{ Origin: 'https://app.example.com' }, { ...upgrade, Upgrade: 'h2c' }, { ...upgrade, Upgrade: 'websockets' }];
+  for (const headers of others) {
+    const res = await wrapped(new Request('http://x/ws', { headers }));
+    assert.equal(res.status, 500, JSON.stringify(headers));
+    assert.equal(res.headers.get('access-control-allow-origin'), 'https://app.example.com');
+  }
+  const post = await wrapped(new Request('http://x/ws', { method: 'POST', headers: upgrade }));
+  assert.equal(post.status, 500);
+  assert.equal(errors.length, 4);
 });
 
 test('a handler\'s own Timing-Allow-Origin grants: it goes with every CORS header the handler set, over a socket (found by a review)', async (t) => {

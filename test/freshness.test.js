@@ -495,12 +495,13 @@ describe('two versions read within one second', () => {
     const second = Math.floor(Date.now() / 1000) * 1000;
     const realNow = Date.now;
     Date.now = () => second + 500;
-    writeStamped(file, 'AAAAAAAAAA', new Date(second + 100));
+    // npm's stamp: dated when read, so v1 carries this very second, and v2 cannot be dated after it yet.
+    writeStamped(file, 'AAAAAAAAAA');
     const s = await serve({ root });
     try {
       const v1 = await request(s.port, { path: '/v.txt' });
       assert.equal(Date.parse(v1.headers['last-modified']), second);
-      writeStamped(file, 'BBBBBBBBBB', new Date(second + 700));
+      writeStamped(file, 'BBBBBBBBBB');
       let v2 = null;
       for (let i = 0; i < 400 && v2 === null; i++) {
         const res = await request(s.port, { path: '/v.txt' });
@@ -541,6 +542,41 @@ describe('two versions read within one second', () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+});
+
+test('a restart within that second: the new bytes stay undated until the date they were to get, even without a watcher', async () => {
+  // Found by an attack on the fix above: a run started in the same second dated v2 with v1's date.
+  const root = tempRoot();
+  const etagCache = mkdtempSync(join(tmpdir(), 'xorigin-fresh-cache-'));
+  const file = join(root, 'w.txt');
+  const second = Math.floor(Date.now() / 1000) * 1000;
+  const realNow = Date.now;
+  Date.now = () => second + 500;
+  writeStamped(file, 'v1-bytes');
+  let s = await serve({ root, etagCache });
+  try {
+    const v1 = await request(s.port, { path: '/w.txt' });
+    assert.equal(Date.parse(v1.headers['last-modified']), second);
+    writeStamped(file, 'v2-bytes');
+    await until('v2 is served', async () => (await request(s.port, { path: '/w.txt' })).body.toString() === 'v2-bytes');
+    await s.close();
+    s = await serve({ root, etagCache, watch: false });
+    const again = await request(s.port, { path: '/w.txt' });
+    assert.equal(again.body.toString(), 'v2-bytes');
+    assert.equal(again.headers['last-modified'], undefined, 'not v1\'s date');
+    assert.equal((await request(s.port, { path: '/w.txt', headers: { 'If-Modified-Since': v1.headers['last-modified'] } })).status, 200);
+    Date.now = realNow;
+    const dated = await until('v2 gets a Last-Modified', async () => {
+      const res = await request(s.port, { path: '/w.txt' });
+      return res.headers['last-modified'] !== undefined && res;
+    });
+    assert.ok(Date.parse(dated.headers['last-modified']) >= second + 1000, `${dated.headers['last-modified']} after v1's ${v1.headers['last-modified']}`);
+  } finally {
+    Date.now = realNow;
+    await s.close();
+    rmSync(root, { recursive: true, force: true });
+    rmSync(etagCache, { recursive: true, force: true });
+  }
 });
 
 describe('watcher', () => {

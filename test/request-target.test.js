@@ -138,7 +138,7 @@ test('a Host reg-name is unreserved, sub-delims and pct-encoded characters only:
 // The structure of host [":" port]: one ":" outside brackets, digits after it, "[" "]" only around
 // an IPv6 address or IPvFuture (RFC 3986 §3.2.2, §3.2.3), "%" only as %HH.
 const structures = [
-  ['x:', true], ['x:99999', true], [':80', true], ['1.2.3.4:80', true], ['ex%41mple', true], ['[::1]', true],
+  ['x:', true], ['x:99999', true], [':80', false], [':', false], ['1.2.3.4:80', true], ['ex%41mple', true], ['[::1]', true],
   ['[::1]:8080', true], ['[2001:db8::7]:', true], ['[::ffff:1.2.3.4]', true], ['[v1.a:b]', true], ['[V7F.x!]', true],
   ['x:abc', false], ['x:80:80', false], ['::1', false], ['[::1', false], ['::1]', false], ['[::1]x', false],
   ['[::1]:8a', false], ['[]', false], ['[x]', false], ['[1::2::3]', false], ['[fe80::1%eth0]', false],

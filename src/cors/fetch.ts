@@ -9,10 +9,10 @@ import { GRANT, isCorsHeader, mergeVary } from './response-headers.js';
  * `undefined` for Bun.serve's `fetch`, which returns nothing once `server.upgrade(request)` has taken
  * the connection over (a WebSocket).
  */
-export type FetchHandler<Rest extends unknown[] = [], R extends Response | undefined = Response> = (request: Request, ...rest: Rest) => R | Promise<R>;
+export type FetchHandler<Rest extends unknown[] = [], R extends Response | undefined | void = Response> = (request: Request, ...rest: Rest) => R | Promise<R>;
 
-/** What withCors's handler resolves to: a Response, or also `undefined` when the wrapped handler may return it (R). */
-export type WithCorsResult<R extends Response | undefined> = [R] extends [Response] ? Response : Response | undefined;
+/** What withCors's handler resolves to: a Response, or also `undefined` when the wrapped handler may return nothing (R). */
+export type WithCorsResult<R extends Response | undefined | void> = [R] extends [Response] ? Response : Response | undefined;
 
 /** Where withCors reports an error thrown by the wrapped handler (the client only sees a 500). */
 export interface WithCorsHooks {
@@ -36,13 +36,14 @@ export interface WithCorsHooks {
  *   (Access-Control-Expose-Headers) is kept.
  * - A handler that throws or rejects becomes a 500 with the CORS headers and no error text, so the
  *   browser shows the real status instead of a CORS error; so does one that returns no Response,
- *   except for a request with `Upgrade` (Bun.serve's `server.upgrade`: the runtime has taken the
- *   connection over, so `undefined` is passed on, and CORS does not apply to WebSockets).
+ *   except for a WebSocket handshake (a GET with `Upgrade: websocket`; Bun.serve's `server.upgrade`:
+ *   the runtime has taken the connection over, so `undefined` is passed on, and CORS does not apply to
+ *   WebSockets).
  *
  * Every per-request array is fresh (`decidePreflight`, `actualHeaders`), so concurrent requests that
  * interleave at `await` never see each other's origin.
  */
-export function withCors<Rest extends unknown[], R extends Response | undefined = Response>(
+export function withCors<Rest extends unknown[], R extends Response | undefined | void = Response>(
   options: CorsOptions,
   handler: FetchHandler<Rest, R>,
   hooks: WithCorsHooks = {},
@@ -58,9 +59,9 @@ export function withCors<Rest extends unknown[], R extends Response | undefined 
     }
     let response: Response;
     try {
-      const returned: Response | undefined = await handler(request, ...rest);
-      // Upgraded (Bun.serve): there is no response to decorate. The type says when this can happen (R).
-      if (returned === undefined && headers.has('upgrade')) return undefined as WithCorsResult<R>;
+      const returned = (await handler(request, ...rest)) as Response | undefined;
+      // Upgraded to a WebSocket (Bun.serve): there is no response to decorate. The type says when this can happen (R).
+      if (returned === undefined && isWebSocketHandshake(request)) return undefined as WithCorsResult<R>;
       // Outside the type, but JavaScript handlers do it: answer as for a throw, with the headers.
       if (!isResponse(returned)) throw new TypeError(`the handler returned ${returned === null ? 'null' : typeof returned}, not a Response`);
       response = returned;
@@ -73,6 +74,13 @@ export function withCors<Rest extends unknown[], R extends Response | undefined 
     }
     return withHeaders(response, engine.actualHeaders(origin));
   };
+}
+
+/** A GET whose Upgrade lists `websocket` (RFC 6455 §4.1): what Bun's `server.upgrade` takes over. */
+function isWebSocketHandshake(request: Request): boolean {
+  if (request.method !== 'GET') return false;
+  for (const token of (request.headers.get('upgrade') ?? '').split(',')) if (token.trim().toLowerCase() === 'websocket') return true;
+  return false;
 }
 
 /** Duck-typed, so a Response from another realm or a polyfill counts too. */

@@ -63,10 +63,10 @@ export interface Validators {
   /** Last-Modified in ms, whole seconds. */
   readonly lastModified: number;
   /**
-   * Set when no Last-Modified is sent (the static server's AssetInfo.follows): the date conditions
+   * True when no Last-Modified is sent (the static server's AssetInfo.undated): the date conditions
    * are then ignored, as for a representation without a modification date (RFC 9110 §13.1.3, §13.1.4).
    */
-  readonly follows?: number | undefined;
+  readonly undated?: boolean;
 }
 
 export interface ConditionalHeaders {
@@ -101,7 +101,7 @@ export function evaluatePreconditions(h: ConditionalHeaders, v: Validators): Pre
     if (!etagListMatches(ifMatch, v.etag, false)) return Precondition.Failed;
   } else {
     const ius = h['if-unmodified-since'];
-    if (ius !== undefined && v.follows === undefined) {
+    if (ius !== undefined && v.undated !== true) {
       const date = parseHttpDate(ius);
       if (!Number.isNaN(date) && v.lastModified > date) return Precondition.Failed;
     }
@@ -111,7 +111,7 @@ export function evaluatePreconditions(h: ConditionalHeaders, v: Validators): Pre
     return etagListMatches(inm, v.etag, true) ? Precondition.NotModified : Precondition.Proceed;
   }
   const ims = h['if-modified-since'];
-  if (ims !== undefined && v.follows === undefined) {
+  if (ims !== undefined && v.undated !== true) {
     const date = parseHttpDate(ims);
     if (!Number.isNaN(date) && v.lastModified <= date) return Precondition.NotModified;
   }

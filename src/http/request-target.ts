@@ -197,7 +197,8 @@ function isHostValue(value: string): boolean {
     i = close + 1;
   } else {
     i = regNameEnd(value, 0);
-    if (i === -1) return false;
+    // An empty Host is allowed (a target without authority, RFC 9110 §7.2); a port after no host is not (§4.2.1).
+    if (i === -1 || (i === 0 && value.length > 0)) return false;
   }
   if (i === value.length) return true;
   if (value.charCodeAt(i) !== 0x3a) return false;

@@ -19,14 +19,14 @@ export interface AssetInfo {
   readonly lastModified: number;
   readonly lastModifiedText: string;
   /**
-   * The date of the other bytes its URL served before, when this version was read within that same
-   * second and so could not be dated after them (HTTP dates have whole seconds); else undefined.
-   * Such a version is sent without Last-Modified, and its date conditions are ignored (RFC 9110
-   * §13.1.3, §13.1.4): a cache revalidating by date only (curl -z, wget -N) would otherwise be told
-   * 304 for the new bytes. The table reads it again (as a racy file) and dates it once the clock has
-   * passed that second.
+   * True while this version cannot be dated yet: the date it must get, after what its URL served
+   * before, is still ahead of the clock (HTTP dates have whole seconds: new bytes read in the second
+   * the last ones were dated, or a restart within it). It is then sent without Last-Modified, and its
+   * date conditions are ignored (RFC 9110 §13.1.3, §13.1.4): a cache revalidating by date only
+   * (curl -z, wget -N) would otherwise be told 304 for other bytes. `lastModified` is the date it
+   * will get; the table reads it again (as a racy file, ~2 s later) and dates it then.
    */
-  readonly follows: number | undefined;
+  readonly undated: boolean;
   /** Strong, content-derived: the same bytes give the same tag on every replica. */
   readonly etag: string;
   /** When the bytes the ETag was computed from were read (ms since the epoch). */
@@ -74,8 +74,15 @@ function isConstantStamp(mtimeMs: number): boolean {
  * "Invalid Date").
  */
 function believable(ms: number, readSecond: number): boolean {
-  return ms >= BEFORE_REAL_MTIMES_MS && ms <= readSecond;
+  return ms >= BEFORE_REAL_MTIMES_MS && ms <= readSecond + PENDING_MS;
 }
+
+/**
+ * How far ahead of the clock a date from before may be and still hold: the date a version was to get
+ * once the clock reached it (AssetInfo.undated), kept by a run that stopped before then. The version
+ * is then sent undated until it can carry that date.
+ */
+const PENDING_MS = 2000;
 
 /**
  * The AssetInfo of a version just read (or known from the ETag cache), dated by the rules above;
@@ -98,11 +105,16 @@ export function describe(filePath: string, urlPath: string, read: Read, notBefor
   // New bytes stamped with an older or the same mtime (tar, rsync -a, cp -p of an old build, npm's
   // 1985 stamp, Nix's epoch + 1, a clock set back): a cache revalidating by date only (curl -z,
   // wget -N, some proxies) would be told 304 for them and keep the old bytes. They are dated when
-  // read instead; two versions read within one second cannot be parted by a date: see AssetInfo.follows.
+  // read instead, and always after what the URL served before (undated until the clock gets there).
   // A date past this read (a clock set back since, a forged cache line) is not carried on: never later than Date.
-  if (notBefore !== undefined && lastModified <= notBefore) lastModified = readSecond;
-  // Read in the very second it must be dated after: no date parts the two yet (see AssetInfo.follows).
-  const follows = notBefore !== undefined && lastModified === notBefore ? notBefore : undefined;
+  // The second after it when the clock is about to get there (undated until then: new bytes read in the
+  // second the last were dated); when it is further ahead (a clock set back, a forged line), the read time.
+  if (notBefore !== undefined && lastModified <= notBefore) {
+    const after = notBefore + 1000;
+    lastModified = after > readSecond && after - readSecond <= PENDING_MS ? after : readSecond;
+  }
+  // See AssetInfo.undated.
+  const undated = lastModified > readSecond;
   return {
     urlPath,
     filePath,
@@ -111,7 +123,7 @@ export function describe(filePath: string, urlPath: string, read: Read, notBefor
     mtimeMs,
     lastModified,
     lastModifiedText: new Date(lastModified).toUTCString(),
-    follows,
+    undated,
     etag: read.etag,
     readAtMs: read.readAtMs,
     contentType: contentTypeFor(urlPath),

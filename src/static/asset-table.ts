@@ -480,8 +480,9 @@ export class AssetTable<T> {
     if (scan.unsettled) this.scans.recheckIn(UNSETTLED_RECHECK_MS, true);
     this.noteFailures(scan);
     // A same-tick write to a racy file raises an event the scan may already have consumed; without this
-    // rescan it would wait for some unrelated change. With `watch: false` the table never rescans itself.
-    if (scan.racy.size > 0 && this.options.watch !== false) this.scans.recheckIn(RACY_RECHECK_MS, false);
+    // rescan it would wait for some unrelated change. With `watch: false` the table rescans itself only
+    // to date what it could not date yet (AssetInfo.undated: a build written just before the start).
+    if (scan.racy.size > 0 && (this.options.watch !== false || someUndated(scan.racy))) this.scans.recheckIn(RACY_RECHECK_MS, false);
     this.reader.backoff.prune(performance.now());
     this.scans.later(scan.later);
   }
@@ -641,4 +642,9 @@ export async function writeEtagCache(root: string, dir: string): Promise<ScanRep
   } finally {
     table.close();
   }
+}
+
+function someUndated(infos: ReadonlySet<AssetInfo>): boolean {
+  for (const info of infos) if (info.undated) return true;
+  return false;
 }

@@ -191,10 +191,7 @@ export class EtagCache {
 /** One line per URL path: each in `infos` (its tag unvouched when in `skip`), then each departed one. */
 function* entryLines(infos: ReadonlyMap<string, AssetInfo>, skip: ReadonlySet<AssetInfo>, departed: ReadonlyMap<string, Served>): Generator<string> {
   for (const [urlPath, info] of infos) {
-    // One not yet dated after what it replaced (AssetInfo.follows: in `skip`, re-read at the next start)
-    // is remembered with the date it will get, not the one it shares with what it replaced.
-    const date = info.follows === undefined ? info.lastModified : info.follows + 1000;
-    if (urlPath === info.urlPath) yield line(urlPath, skip.has(info) ? UNMATCHABLE : identityText(info.identity), info.etag, info.readAtMs, date);
+    if (urlPath === info.urlPath) yield line(urlPath, skip.has(info) ? UNMATCHABLE : identityText(info.identity), info.etag, info.readAtMs, info.lastModified);
   }
   for (const [urlPath, served] of departed) if (!infos.has(urlPath)) yield line(urlPath, UNMATCHABLE, served.etag, 0, served.lastModified);
 }

@@ -100,8 +100,8 @@ export class Representation {
   }
 
   private validators(): string[] {
-    // A version not yet dated after the bytes before it has no Last-Modified to send (AssetInfo.follows).
-    if (this.info.follows !== undefined) return ['ETag', this.info.etag, 'Cache-Control', this.blocks.cacheControl];
+    // A version not dated yet has no Last-Modified to send (AssetInfo.undated).
+    if (this.info.undated) return ['ETag', this.info.etag, 'Cache-Control', this.blocks.cacheControl];
     return ['ETag', this.info.etag, 'Last-Modified', this.info.lastModifiedText, 'Cache-Control', this.blocks.cacheControl];
   }
 

@@ -340,11 +340,11 @@ export class TreeReader {
       return;
     }
     // Read again only because it was racy, and unchanged: keep the entry, and its Last-Modified.
-    // One not yet dated after the bytes before it (AssetInfo.follows) is dated again.
-    const unchanged = same && previous.etag === read.etag && equalIdentities(previous.identity, read.identity) && previous.follows === undefined;
+    // One not dated yet (AssetInfo.undated) is dated now, if it can be.
+    const unchanged = same && previous.etag === read.etag && equalIdentities(previous.identity, read.identity) && !previous.undated;
     const info = unchanged ? previous : describe(filePath, urlPath, ...this.datedAfter(previous, urlPath, known, read));
     if (read.bytes !== undefined) this.options.readWhole?.(info, read.bytes);
-    if (isRacy(read.identity, read.readAtMs) || info.follows !== undefined) scan.racy.add(info);
+    if (isRacy(read.identity, read.readAtMs) || info.undated) scan.racy.add(info);
     scan.out.set(urlPath, info);
   }
 
@@ -363,8 +363,8 @@ export class TreeReader {
     const sibling = known === undefined && prior?.etag !== read.etag ? this.siblingsServed(urlPath) : undefined;
     if (prior === undefined) return [read, sibling, undefined];
     if (prior.etag !== read.etag) return [read, Math.max(prior.lastModified, sibling ?? 0), undefined];
-    // Read again to be dated after the bytes before it, which it could not be in their second.
-    if (previous?.follows !== undefined) return [read, previous.follows, undefined];
+    // Read again to be dated (AssetInfo.undated): never before the date it was to get.
+    if (previous?.undated === true) return [read, previous.lastModified - 1000, undefined];
     // The same bytes read again after a chmod, a touch, a new link (a ctime change): the representation
     // did not change, so neither does its date (a stamped mtime would otherwise be dated anew at each read,
     // and an If-Modified-Since revalidation get 200 for bytes it holds).

@@ -41,6 +41,11 @@ const answered: Promise<Response> = worker(new Request('https://x.example/'), { 
 // Bun.serve's fetch returns nothing once server.upgrade(request) took the connection.
 const upgrading = withCors(options, (request: Request) => (request.headers.has('upgrade') ? undefined : new Response('x')));
 const maybe: Promise<Response | undefined> = upgrading(new Request('https://x.example/'));
+const voidTyped = withCors(options, async (request: Request): Promise<Response | void> => {
+  if (request.headers.has('upgrade')) return;
+  return new Response('x');
+});
+const maybeToo: Promise<Response | undefined> = voidTyped(new Request('https://x.example/'));
 
 // The server, the engine, errors, and the check.
 const server = await serve({ root: './fonts', cors: { origins: ['*'] } });
