@@ -211,6 +211,9 @@ for (const server of SERVERS) {
       // chunked alone, in any case, is served; the connection stays usable for the next request.
       const ok = await send(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n${get('Host: a.example\r\n')}`);
       assert.deepEqual(statusLines(ok.raw), ['HTTP/1.1 200', 'HTTP/1.1 200'], ok.raw);
+      // Empty list elements count for nothing (RFC 9110 §5.6.1): ", chunked" is chunked alone.
+      const empties = await send(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: , chunked\r\n\r\n0\r\n\r\n${get('Host: a.example\r\n')}`);
+      assert.deepEqual(statusLines(empties.raw), ['HTTP/1.1 200', 'HTTP/1.1 200'], empties.raw);
     });
 
     test('a bad chunk size in the body of a GET already answered: that answer alone, then close (no second, unasked-for 400)', async () => {

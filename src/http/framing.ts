@@ -4,7 +4,8 @@
  * whose last coding is not chunked afterwards (so the request had been answered already, and the
  * client got two responses), and it frames an HTTP/1.0 body by Transfer-Encoding as if it were 1.1.
  */
-import { isOws, rangeEqualsLower } from './tokens.js';
+import { someListElement } from './field-list.js';
+import { rangeEqualsLower } from './tokens.js';
 
 /**
  * The status a request's Transfer-Encoding (node:http joins repeated lines with ", ") calls for,
@@ -21,21 +22,12 @@ export function transferEncodingStatus(value: string, http10: boolean): 0 | 400 
   if (http10) return 400;
   let codings = 0;
   let lastChunked = false;
-  let i = 0;
-  while (i < value.length) {
-    let end = value.indexOf(',', i);
-    if (end === -1) end = value.length;
-    let start = i;
-    let stop = end;
-    while (start < stop && isOws(value.charCodeAt(start))) start++;
-    while (stop > start && isOws(value.charCodeAt(stop - 1))) stop--;
-    if (stop > start) {
-      // An empty list element (", ,") counts for nothing (RFC 9110 §5.6.1).
-      codings++;
-      lastChunked = rangeEqualsLower(value, start, stop, 'chunked');
-    }
-    i = end + 1;
-  }
+  // An empty list element (", ,") counts for nothing (RFC 9110 §5.6.1).
+  someListElement(value, (start, stop) => {
+    codings++;
+    lastChunked = rangeEqualsLower(value, start, stop, 'chunked');
+    return false;
+  });
   if (!lastChunked) return 400;
   return codings === 1 ? 0 : 501;
 }
