@@ -529,6 +529,8 @@ test('RFC 9110 §13.1.3/§13.1.4: If-(Un)Modified-Since on two field lines is a 
   const size = 100; // a.woff2
   const past = 'Thu, 01 Jan 1970 00:00:00 GMT';
   const future = 'Thu, 01 Jan 2099 00:00:00 GMT';
+  // Written just before the start: dated (and its dates compared) once that second is over.
+  while ((await h2Request(s.port, { path: '/a.woff2' })).headers['last-modified'] === undefined) await new Promise((r) => setTimeout(r, 50));
   // One line each: the first a 412 (its 20-byte text), the second a 304 (no body).
   assert.equal((await rawH2Request(s.port, '/a.woff2', { fields: [['if-unmodified-since', past]] })).data, 'Precondition Failed\n'.length);
   assert.equal((await rawH2Request(s.port, '/a.woff2', { fields: [['if-modified-since', future]] })).data, 0);

@@ -3,7 +3,7 @@
 // BodyCache on real files, then a server on 127.0.0.1 whose stats are checked after every request.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
@@ -134,6 +134,9 @@ describe('BodyCache', () => {
 describe('per-file memory', () => {
   test('header blocks are built on first use, kept while the file is unchanged, rebuilt when it changes', async () => {
     const { root } = tree(50, 100);
+    // Dated when read (an mtime in a second that is over): a version waiting to be dated gets a new entry once it is.
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(join(root, 'f1.bin'), hourAgo, hourAgo);
     let built = 0;
     const table = new AssetTable(root, { watch: false }, (info) => {
       built++;

@@ -19,12 +19,15 @@ export interface AssetInfo {
   readonly lastModified: number;
   readonly lastModifiedText: string;
   /**
-   * True while this version cannot be dated yet: the date it must get, after what its URL served
-   * before, is still ahead of the clock (HTTP dates have whole seconds: new bytes read in the second
-   * the last ones were dated, or a restart within it). It is then sent without Last-Modified, and its
-   * date conditions are ignored (RFC 9110 §13.1.3, §13.1.4): a cache revalidating by date only
-   * (curl -z, wget -N) would otherwise be told 304 for other bytes. `lastModified` is the date it
-   * will get; the table reads it again (as a racy file, ~2 s later) and dates it then.
+   * True while this version cannot be dated yet: the second its date names is not over (HTTP dates
+   * have whole seconds: bytes written in the second they are read, npm's stamp dated when read, new
+   * bytes read in the second the last ones were dated, a restart within it). Another version may
+   * still get that second, in this process or another (`--workers`: each worker reads the tree
+   * itself), so it would be a weak validator (RFC 9110 §8.8.2.2; Apache makes such an ETag weak).
+   * It is sent without Last-Modified, and its date conditions are ignored (RFC 9110 §13.1.3,
+   * §13.1.4): a cache revalidating by date only (curl -z, wget -N) would otherwise be told 304 for
+   * other bytes. `lastModified` is the date it will get; the table looks at it again ~2 s later
+   * (reading it again only if it was read racily) and dates it then.
    */
   readonly undated: boolean;
   /** Strong, content-derived: the same bytes give the same tag on every replica. */
@@ -95,12 +98,14 @@ export function describe(filePath: string, urlPath: string, read: Read, notBefor
   // A read time from the ETag cache is not believed past now (a clock set back, a forged line).
   const readSecond = Math.floor(Math.min(read.readAtMs, Date.now()) / 1000) * 1000;
   // An mtime every version gets (npm's, Nix's) says nothing of when the bytes changed: dated when read.
-  const stamped = isConstantStamp(mtimeMs);
-  let lastModified = stamped ? readSecond : Math.min(Math.floor(mtimeMs / 1000) * 1000, readSecond);
-  // This version as an earlier run dated it (the ETag cache): the read-time date below would
-  // otherwise fall back to the mtime after a restart, older than what date-only caches hold.
+  const mtimeSecond = Math.floor(mtimeMs / 1000) * 1000;
+  const whenRead = isConstantStamp(mtimeMs) || mtimeSecond > readSecond;
+  let lastModified = whenRead ? readSecond : mtimeSecond;
+  // This version as an earlier run (or an earlier read) dated it (the ETag cache): the read-time date
+  // below would otherwise fall back to the mtime after a restart, older than what date-only caches
+  // hold; one dated when read keeps that first date.
   const served = read.lastModified;
-  if (served !== undefined && (served > lastModified || stamped) && believable(served, readSecond)) lastModified = Math.floor(served / 1000) * 1000;
+  if (served !== undefined && (served > lastModified || whenRead) && believable(served, readSecond)) lastModified = Math.floor(served / 1000) * 1000;
   if (floor !== undefined && floor > lastModified && believable(floor, readSecond)) lastModified = Math.floor(floor / 1000) * 1000;
   // New bytes stamped with an older or the same mtime (tar, rsync -a, cp -p of an old build, npm's
   // 1985 stamp, Nix's epoch + 1, a clock set back): a cache revalidating by date only (curl -z,
@@ -113,8 +118,8 @@ export function describe(filePath: string, urlPath: string, read: Read, notBefor
     const after = notBefore + 1000;
     lastModified = after > readSecond && after - readSecond <= PENDING_MS ? after : readSecond;
   }
-  // See AssetInfo.undated.
-  const undated = lastModified > readSecond;
+  // See AssetInfo.undated: a date is given once its second is over.
+  const undated = lastModified >= readSecond;
   return {
     urlPath,
     filePath,

@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { BigIntStats, Stats } from 'node:fs';
 import type { AssetInfo } from './asset-info.js';
-import type { FileIdentity } from './file-identity.js';
+import { isRacy, type FileIdentity } from './file-identity.js';
 import { READ_NONBLOCK } from './read-flags.js';
 
 /**
@@ -191,7 +191,9 @@ export class EtagCache {
 /** One line per URL path: each in `infos` (its tag unvouched when in `skip`), then each departed one. */
 function* entryLines(infos: ReadonlyMap<string, AssetInfo>, skip: ReadonlySet<AssetInfo>, departed: ReadonlyMap<string, Served>): Generator<string> {
   for (const [urlPath, info] of infos) {
-    if (urlPath === info.urlPath) yield line(urlPath, skip.has(info) ? UNMATCHABLE : identityText(info.identity), info.etag, info.readAtMs, info.lastModified);
+    // One in `skip` only to be dated (AssetInfo.undated, not read racily) is vouched for: its tag is sure.
+    const vouched = !skip.has(info) || !isRacy(info.identity, info.readAtMs);
+    if (urlPath === info.urlPath) yield line(urlPath, vouched ? identityText(info.identity) : UNMATCHABLE, info.etag, info.readAtMs, info.lastModified);
   }
   for (const [urlPath, served] of departed) if (!infos.has(urlPath)) yield line(urlPath, UNMATCHABLE, served.etag, 0, served.lastModified);
 }

@@ -313,6 +313,8 @@ export class TreeReader {
       scan.out.set(urlPath, previous);
       return;
     }
+    // (Not when a response found bytes that do not hash to its tag: AssetTable.refresh.)
+    if (same && previous.undated && !isRacy(previous.identity, previous.readAtMs) && !this.urgent.has(filePath)) return this.dateUnread(previous, s, scan);
     const known = this.table.known()?.get(urlPath, s);
     // Another URL path of this scan reached the file (a symlink) and read it: that read's backoff
     // must not keep this path on the old version, nor its failure (chmod 000) leave it served.
@@ -341,11 +343,29 @@ export class TreeReader {
     }
     // Read again only because it was racy, and unchanged: keep the entry, and its Last-Modified.
     // One not dated yet (AssetInfo.undated) is dated now, if it can be.
-    const unchanged = same && previous.etag === read.etag && equalIdentities(previous.identity, read.identity) && !previous.undated;
-    const info = unchanged ? previous : describe(filePath, urlPath, ...this.datedAfter(previous, urlPath, known, read));
+    const unchanged = same && previous.etag === read.etag && equalIdentities(previous.identity, read.identity);
+    const info = unchanged && !previous.undated ? previous : this.kept(previous, describe(filePath, urlPath, ...this.datedAfter(previous, urlPath, known, read)));
     if (read.bytes !== undefined) this.options.readWhole?.(info, read.bytes);
     if (isRacy(read.identity, read.readAtMs) || info.undated) scan.racy.add(info);
     scan.out.set(urlPath, info);
+  }
+
+  /**
+   * Dates a version that waited only for that (AssetInfo.undated: npm's 1985 stamp is dated when read,
+   * once that second is over) without reading it again: it was not racy when read, so its unchanged
+   * identity vouches for its bytes until now.
+   */
+  private dateUnread(previous: AssetInfo, s: BigIntStats, scan: Scan): void {
+    const now: Read = { identity: previous.identity, links: s.nlink, etag: previous.etag, readAtMs: Date.now() };
+    const info = this.kept(previous, describe(previous.filePath, previous.urlPath, ...this.datedAfter(previous, previous.urlPath, undefined, now)));
+    if (info.undated) scan.racy.add(info);
+    scan.out.set(previous.urlPath, info);
+  }
+
+  /** `previous` when `info` is the same version still waiting to be dated: its entry (header blocks) is kept. */
+  private kept(previous: AssetInfo | undefined, info: AssetInfo): AssetInfo {
+    const waiting = previous?.undated === true && info.undated && info.lastModified === previous.lastModified;
+    return waiting && info.etag === previous.etag && equalIdentities(info.identity, previous.identity) ? previous : info;
   }
 
   /**
@@ -364,7 +384,7 @@ export class TreeReader {
     if (prior === undefined) return [read, sibling, undefined];
     if (prior.etag !== read.etag) return [read, Math.max(prior.lastModified, sibling ?? 0), undefined];
     // Read again to be dated (AssetInfo.undated): never before the date it was to get.
-    if (previous?.undated === true) return [read, previous.lastModified - 1000, undefined];
+    if (previous?.undated === true) return [{ ...read, lastModified: previous.lastModified }, previous.lastModified - 1000, undefined];
     // The same bytes read again after a chmod, a touch, a new link (a ctime change): the representation
     // did not change, so neither does its date (a stamped mtime would otherwise be dated anew at each read,
     // and an If-Modified-Since revalidation get 200 for bytes it holds).
