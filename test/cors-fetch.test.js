@@ -129,6 +129,24 @@ describe('withCors under the Fetch API', () => {
     }
   });
 
+  test('a fetch()ed response whose body the handler read cannot be copied: a 500 with the CORS headers, and onError', async () => {
+    const upstream = await listen((req, res) => res.end('read already'));
+    try {
+      const seen = [];
+      const h = withCors(POLICY, async () => {
+        const res = await fetch(`http://127.0.0.1:${upstream.port}/`);
+        await res.text();
+        return res;
+      }, { onError: (error) => seen.push(error.name) });
+      const res = await h(get(APP));
+      assert.equal(res.status, 500);
+      assert.equal(res.headers.get('access-control-allow-origin'), APP);
+      assert.deepEqual(seen, ['TypeError']);
+    } finally {
+      await upstream.close();
+    }
+  });
+
   test('a handler that throws or rejects becomes a 500 with the CORS headers and no error text', async () => {
     const seen = [];
     const hooks = { onError: (error, req) => seen.push([error.message, req.method]) };

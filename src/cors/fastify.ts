@@ -30,7 +30,9 @@ import { VaryGuard } from './vary-guard.js';
  * FST_ERR_BAD_URL), a failing asynchronous route constraint (500), an over-long parameter (414)
  * and a request arriving while the app closes (503, `return503OnClosing`); give the first two the
  * headers with Fastify's own `frameworkErrors` option (see the README); and raw or hijacked
- * replies, which bypass reply headers.
+ * replies, which bypass reply headers: a hijacked route passes `reply.getHeaders()` to
+ * `reply.raw.writeHead` (setting them on the raw response here instead would change how node:http
+ * reads a header list a route gives writeHead: pairs throw, repeated names collapse).
  */
 const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => {
   let engine: CorsEngine;

@@ -67,13 +67,22 @@ export function withCors<Rest extends unknown[], R extends Response | undefined 
       response = returned;
     } catch (error) {
       report(onError, error, request);
-      response = new Response('Internal Server Error', {
-        status: 500,
-        headers: { 'Content-Type': 'text/plain; charset=utf-8' },
-      });
+      response = serverError();
     }
-    return withHeaders(response, engine.actualHeaders(origin));
+    const block = engine.actualHeaders(origin);
+    try {
+      return withHeaders(response, block);
+    } catch (error) {
+      // Immutable headers and a body already read (a fetched Response the handler consumed): it
+      // cannot be copied, and the host would answer its own 500 without CORS headers.
+      report(onError, error, request);
+      return withHeaders(serverError(), block);
+    }
   };
+}
+
+function serverError(): Response {
+  return new Response('Internal Server Error', { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
 }
 
 /** A GET whose Upgrade lists `websocket` (RFC 6455 §4.1): what Bun's `server.upgrade` takes over. */
