@@ -137,6 +137,25 @@ describe('ETag cache', () => {
     }
   });
 
+  test('a version dated when read (npm\'s stamp) keeps its date across a restart in a later second, dated at once', async () => {
+    // Found by an attack: the cached read time was taken for the restart's, so every restart sent it undated for ~2 s.
+    const root = tree(0);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    const npm = new Date('1985-10-26T08:15:00Z');
+    utimesSync(join(root, 'small.css'), npm, npm);
+    try {
+      const first = await scanOnce(root, dir);
+      const date = first.info('/small.css').lastModified;
+      assert.equal(first.info('/small.css').undated, true, 'read in the second it is dated with');
+      await new Promise((r) => setTimeout(r, date + 1100 - Date.now()));
+      const restarted = await scanOnce(root, dir);
+      assert.deepEqual([restarted.lastScan.hashed, restarted.info('/small.css').undated, restarted.info('/small.css').lastModified], [0, false, date]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('paths with a tab, a line break or a leading quote are read back; the root\'s cache of format 1 is deleted', async () => {
     const root = tree(1);
     const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));

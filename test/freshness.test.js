@@ -497,6 +497,15 @@ for (const [stamp, date] of [['npm\'s 1985 stamp', NPM_DATE], ['Yarn Berry\'s 19
   });
 }
 
+test('a second is over for dating once past a margin for file systems\' coarse clocks (a write 1 ms after it is stamped within it)', async () => {
+  const { describe: describeVersion } = await import('../dist/static/asset-info.js');
+  const second = Math.floor(Date.now() / 1000) * 1000 - 10_000;
+  const identity = { dev: 1n, ino: 2n, size: 3n, mtimeNs: BigInt(second + 400) * 1_000_000n, ctimeNs: BigInt(second + 400) * 1_000_000n };
+  const at = (readAtMs) => describeVersion('/x', '/x', { identity, links: 1n, etag: '"t"', readAtMs });
+  assert.deepEqual([at(second + 999).undated, at(second + 1010).undated, at(second + 1100).undated], [true, true, false]);
+  assert.equal(at(second + 1100).lastModified, second);
+});
+
 describe('two versions read within one second', () => {
   // Found replaying date-only revalidation reports against this server: the second version kept the
   // first's Last-Modified, so curl -z / wget -N were told 304 for its new bytes, and stayed so. Then by an
@@ -576,7 +585,8 @@ test('a version waiting to be dated keeps its entry (header blocks) across scans
     await table.rescan();
     assert.deepEqual([table.get('/k.txt') === first, built], [true, 1], 'read again in the same second: the same entry');
     Date.now = realNow;
-    await until('the next second', () => Date.now() >= second + 1000);
+    // The next second, past the margin for file systems' coarse clocks (50 ms).
+    await until('the next second', () => Date.now() >= second + 1100);
     await table.rescan();
     assert.deepEqual([table.get('/k.txt').info.undated, table.get('/k.txt').info.lastModified, built], [false, second, 2]);
   } finally {

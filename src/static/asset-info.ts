@@ -46,6 +46,11 @@ export interface Read {
   readonly links: bigint;
   readonly etag: string;
   readonly readAtMs: number;
+  /**
+   * When its identity was last found unchanged since that read, if later (a tag the ETag cache vouches
+   * for, a version only waiting to be dated): the bytes are known to be these until then.
+   */
+  readonly checkedAtMs?: number | undefined;
   /** The Last-Modified an earlier run served this version with (from the ETag cache). */
   readonly lastModified?: number | undefined;
   /** The bytes, when the file was small enough to be read whole on the main thread. */
@@ -87,6 +92,9 @@ function believable(ms: number, readSecond: number): boolean {
  */
 const PENDING_MS = 2000;
 
+/** How far the clock file systems stamp mtimes from may lag Date.now (Linux: one tick, 1-10 ms). */
+const COARSE_CLOCK_MS = 50;
+
 /**
  * The AssetInfo of a version just read (or known from the ETag cache), dated by the rules above;
  * `notBefore`, `floor`: see AssetTable.datedAfter.
@@ -118,8 +126,11 @@ export function describe(filePath: string, urlPath: string, read: Read, notBefor
     const after = notBefore + 1000;
     lastModified = after > readSecond && after - readSecond <= PENDING_MS ? after : readSecond;
   }
-  // See AssetInfo.undated: a date is given once its second is over.
-  const undated = lastModified >= readSecond;
+  // See AssetInfo.undated: a date is given once its second is over, by a margin: file systems stamp
+  // mtimes from a coarse clock, a tick behind the one Date.now reads (a write just after a second
+  // ends is stamped within it).
+  const checked = Math.min(read.checkedAtMs ?? read.readAtMs, Date.now());
+  const undated = checked - COARSE_CLOCK_MS < lastModified + 1000;
   return {
     urlPath,
     filePath,

@@ -331,7 +331,8 @@ export class TreeReader {
       scan.hashed++;
       scan.counts.bytesToHash += Number(s.size);
     }
-    const read = known !== undefined ? { identity: identityOf(s), links: s.nlink, ...known } : await (shared ?? this.readOnce(filePath, s, !same, scan));
+    // A tag the cache vouches for is found to match the file now (its identity is unchanged).
+    const read = known !== undefined ? { identity: identityOf(s), links: s.nlink, ...known, checkedAtMs: Date.now() } : await (shared ?? this.readOnce(filePath, s, !same, scan));
     if (known === undefined && shared === undefined) scan.counts.bytesHashed += Number(s.size);
     if (read === null) {
       // Still changing: keep the version known so far (its bytes and tag agree; the disk path checks
@@ -356,7 +357,7 @@ export class TreeReader {
    * identity vouches for its bytes until now.
    */
   private dateUnread(previous: AssetInfo, s: BigIntStats, scan: Scan): void {
-    const now: Read = { identity: previous.identity, links: s.nlink, etag: previous.etag, readAtMs: Date.now() };
+    const now: Read = { identity: previous.identity, links: s.nlink, etag: previous.etag, readAtMs: previous.readAtMs, checkedAtMs: Date.now() };
     const info = this.kept(previous, describe(previous.filePath, previous.urlPath, ...this.datedAfter(previous, previous.urlPath, undefined, now)));
     if (info.undated) scan.racy.add(info);
     scan.out.set(previous.urlPath, info);
