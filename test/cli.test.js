@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -847,6 +848,43 @@ test('CLI --workers 2 --port 0: every worker killed at once, the replacements li
   const exited = exitOf(r.child);
   r.child.kill('SIGTERM');
   assert.equal((await exited).code, 0);
+});
+
+test('CLI --workers 2 at a 64-descriptor limit: a burst of stalled downloads past it, then new clients are served again (found by a fault run)', async (t) => {
+  // Handed each connection by the primary (node:cluster's round robin), a worker out of descriptors could
+  // not receive one, never acknowledged it, and was never handed another: every later request hung.
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-cli-fds-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  for (let i = 0; i < 50; i++) writeFileSync(join(root, `f${i}.bin`), Buffer.alloc(300_000, i));
+  writeFileSync(join(root, 'ok.txt'), 'ok');
+  const child = spawn('prlimit', ['--nofile=64:64', '--', process.execPath, 'dist/cli/main.js', 'serve', root, '--port', '0', '--etag-cache', 'off', '--memory-budget', '0', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  await until(() => (err.match(/worker \d+ listening/g) ?? []).length === 2, 'two workers listening');
+  const port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out)[1]);
+  assert.equal((await request(port, { path: '/ok.txt' })).status, 200);
+  // 150 clients, each asking for a large file and reading none of it: both workers run out of descriptors.
+  const hogs = [];
+  for (let i = 0; i < 150; i++) {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(`GET /f${i % 50}.bin HTTP/1.1\r\nHost: x\r\n\r\n`));
+    socket.on('data', () => socket.pause());
+    socket.on('error', () => {});
+    hogs.push(socket);
+  }
+  await new Promise((r) => setTimeout(r, 3000));
+  for (const socket of hogs) socket.destroy();
+  // Each on a new connection (node:cluster deals connections, not requests): 10 in a row are served.
+  let served = 0;
+  const deadline = Date.now() + 15_000;
+  while (served < 10 && Date.now() < deadline) {
+    const res = await request(port, { path: '/ok.txt' }).catch(() => null);
+    served = res?.status === 200 ? served + 1 : 0;
+  }
+  assert.equal(served, 10, `new clients after the burst: ${err}`);
+  child.kill('SIGTERM');
 });
 
 test('CLI --workers 2: the primary hashes the tree once; each worker reads none of it (ETag cache)', async (t) => {

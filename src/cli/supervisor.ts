@@ -49,6 +49,13 @@ export function supervise(settings: Settings, reread: Reread, config: ConfigInFo
   const url = `${settings.options.tls === undefined ? 'http' : 'https'}://${urlHost(settings.host)}`;
   const state: State = { stopping: false, everListened: false, printed: false, quickDeaths: 0, listenedAt: new Map(), unserved: false, listenOn: settings.port, port: null };
   const env = workerEnv(settings);
+  // Each worker accepts its own connections (the kernel deals them out), not the primary handing each
+  // one over IPC (node:cluster's default on Linux): a worker out of file descriptors cannot receive a
+  // handed-over one, never acknowledges it, is never handed another, and the server stopped for good
+  // after one burst to the fd limit. Accepting itself, a worker at its limit closes what it cannot hold
+  // (libuv's reserve fd) and the others go on. New connections also skip the hop through the primary.
+  // A NODE_CLUSTER_SCHED_POLICY the user set is kept.
+  if (process.env['NODE_CLUSTER_SCHED_POLICY'] === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
   const fork = (): void => void cluster.fork(env);
 
   const scans = new Map<number, string>();
