@@ -275,6 +275,31 @@ test('with watch: false, a body held in memory keeps the bytes it was read with,
   }
 });
 
+test('with watch: false, a file a request found gone is served again once it is put back; a path never served is not looked for (found by a fault run)', async () => {
+  const { serve } = await import('../dist/index.js');
+  const { request } = await import('./helpers.js');
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
+  mkdirSync(join(root, 'fonts'));
+  writeFileSync(join(root, 'fonts', 'a b.woff2'), 'one');
+  const server = await serve({ root, watch: false, memoryBudget: 0 });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = server.address().port;
+    const path = '/fonts/a%20b.woff2';
+    assert.equal((await request(port, { path })).body.toString(), 'one');
+    rmSync(join(root, 'fonts', 'a b.woff2'));
+    assert.equal((await request(port, { path })).status, 404, 'gone: 404, and the path leaves the table');
+    writeFileSync(join(root, 'fonts', 'a b.woff2'), 'two');
+    const back = await request(port, { path });
+    assert.deepEqual([back.status, back.body.toString()], [200, 'two'], 'put back: no event says so, the request looks');
+    writeFileSync(join(root, 'new.woff2'), 'new');
+    assert.equal((await request(port, { path: '/new.woff2' })).status, 404, 'unwatched, a file added after the start is not served');
+  } finally {
+    await server.shutdown(500);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 /** A table driven by a fake watcher, resolving `nextPublish()` after each scan has replaced the table. */
 async function driven(root, options = {}) {
   const { watchTree, emit } = fakeWatcher();

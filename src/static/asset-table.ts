@@ -128,6 +128,8 @@ export class AssetTable<T> {
    * then put back with an older mtime (rm, then cp -p) is dated after it, as one replaced in place is.
    */
   private departed = new Map<string, Served>();
+  /** When a request last had a departed path looked for again (see lookAgain). */
+  private lookedAgain = new Map<string, number>();
   /** Every directory (URL path) some entry is under, and maybe some no longer: see TableDelta.deleteUnder. */
   private dirs = new Set<string>();
   /** Where the root really is, and whether it moved (see root-location.ts). */
@@ -387,6 +389,25 @@ export class AssetTable<T> {
   }
 
   /**
+   * Unwatched (`watch: false`), a path a request found gone or unreadable has left the table, and no
+   * event brings it back once it is restored (the file put back, a chmod undone): a request for a
+   * path the table served before (`departed`) looks for it again, at most once a second per path.
+   * Null when there is nothing to look for (watched, never served, or looked for within the second);
+   * else resolves once the table is up to date for it.
+   */
+  lookAgain(urlPath: string): Promise<void> | null {
+    if (this.options.watch !== false || !this.departed.has(urlPath)) return null;
+    const now = performance.now();
+    const last = this.lookedAgain.get(urlPath);
+    if (last !== undefined && now - last < LOOK_AGAIN_MS) return null;
+    this.lookedAgain.delete(urlPath);
+    this.lookedAgain.set(urlPath, now);
+    if (this.lookedAgain.size > DEPARTED_LIMIT) this.lookedAgain.delete(this.lookedAgain.keys().next().value as string);
+    this.scans.note(urlPath.slice(1).split('/').join(sep));
+    return this.runScans();
+  }
+
+  /**
    * Looks at one file again (found changed by a response reading it, before any watcher event), and
    * reads it again: only its path is stat'ed, unless the tree must be walked anyway. Resolves once
    * the table is up to date for it.
@@ -625,6 +646,9 @@ export class AssetTable<T> {
   }
 
 }
+
+/** How often a request may have one departed path looked for again, unwatched (AssetTable.lookAgain). */
+const LOOK_AGAIN_MS = 1000;
 
 /** How many removed URL paths the table remembers what they served (see AssetTable `departed`): ~100 bytes each. */
 const DEPARTED_LIMIT = 10_000;

@@ -380,7 +380,17 @@ class StaticFiles {
     // A directory named without its slash, as nginx, serve-static and Caddy do: 308 to `dir/`
     // (relative links in its index resolve against the slash).
     if (!path.endsWith('/') && this.table.get(`${path}/`) !== undefined) return this.redirect(req, res, origin);
-    this.sendError(res, 404, origin);
+    const lookup = this.table.lookAgain(path);
+    if (lookup === null) return this.sendError(res, 404, origin);
+    // Unwatched: a file a request found gone or unreadable, perhaps restored since (AssetTable.lookAgain).
+    const answer = (): void => {
+      if (res.destroyed || res.headersSent) return;
+      const again = this.table.get(path);
+      if (again === undefined) this.sendError(res, 404, origin);
+      else this.serveFile(req, res, path, again, origin, this.variantOf(origin), 0);
+    };
+    const failed = (): void => this.fail(res, origin);
+    lookup.then(answer, failed).catch(failed);
   }
 
   /**
