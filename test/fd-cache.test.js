@@ -10,6 +10,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
+import { FdCache } from '../dist/static/fd-cache.js';
 import { request } from './helpers.js';
 
 const MB = 1024 * 1024;
@@ -199,6 +200,83 @@ describe('open-fd cache', () => {
       await eventually(() => s.server.stats.cachedFds === 1, () => `cached fds: ${s.server.stats.cachedFds}`);
     } finally {
       await s.server.shutdown(500);
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('open-fd cache under descriptor pressure and idleness (found by a fault run)', () => {
+  const versionOf = (filePath) => ({ filePath });
+  const acquire = (cache, info) => new Promise((resolve) => cache.acquire(info, (err, fd) => resolve(err ?? fd)));
+  /** Whether `fd` is open on `path`'s file (a closed fd's number may be reused by the next open). */
+  const isOpen = (fd, path) => {
+    try {
+      return fs.fstatSync(fd).ino === fs.statSync(path).ino;
+    } catch {
+      return false;
+    }
+  };
+
+  test('out of descriptors (EMFILE), an open closes the idle cached fds and tries again', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'xorigin-fdcache-'));
+    for (const name of ['a', 'b', 'c']) writeFileSync(join(root, name), name);
+    const cache = new FdCache(8);
+    const original = fs.open;
+    try {
+      const a = await acquire(cache, versionOf(join(root, 'a')));
+      cache.release(a); // idle, kept
+      const c = await acquire(cache, versionOf(join(root, 'c')));
+      let failures = 1;
+      fs.open = (path, ...rest) => {
+        const done = rest.at(-1);
+        if (failures-- > 0) return process.nextTick(done, Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' }), -1);
+        return original(path, ...rest);
+      };
+      syncBuiltinESMExports();
+      const b = await acquire(cache, versionOf(join(root, 'b')));
+      assert.equal(typeof b, 'number', `an fd, not ${b}`);
+      assert.deepEqual([isOpen(a, join(root, 'a')), isOpen(c, join(root, 'c'))], [false, true], 'the idle one closed, the one a response holds kept');
+      // Nothing idle to close: the error is the response's (503).
+      failures = 1;
+      assert.equal((await acquire(cache, versionOf(join(root, 'a')))).code, 'EMFILE');
+      cache.release(b);
+      cache.release(c);
+    } finally {
+      fs.open = original;
+      syncBuiltinESMExports();
+      cache.clear();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a cached fd no response used for a whole sweep is closed (a deleted file\'s space freed with --no-watch)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'xorigin-fdcache-'));
+    writeFileSync(join(root, 'old'), 'old');
+    writeFileSync(join(root, 'hot'), 'hot');
+    const cache = new FdCache(8, 100);
+    try {
+      const old = await acquire(cache, versionOf(join(root, 'old')));
+      cache.release(old);
+      const oldIno = fs.fstatSync(old).ino;
+      unlinkSync(join(root, 'old'));
+      const hot = versionOf(join(root, 'hot'));
+      const fd = await acquire(cache, hot);
+      cache.release(fd);
+      const until = Date.now() + 350;
+      while (Date.now() < until) {
+        cache.release(await acquire(cache, hot)); // used in every sweep
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const stillOld = (() => {
+        try {
+          return fs.fstatSync(old).ino === oldIno && fs.fstatSync(old).nlink === 0;
+        } catch {
+          return false;
+        }
+      })();
+      assert.deepEqual([stillOld, isOpen(fd, join(root, 'hot')), cache.size], [false, true, 1]);
+    } finally {
+      cache.clear();
       rmSync(root, { recursive: true, force: true });
     }
   });

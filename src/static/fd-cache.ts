@@ -10,7 +10,16 @@ interface OpenFile {
   refs: number;
   /** Still in the cache; once out of it, it is closed as soon as no response holds it. */
   cached: boolean;
+  /** Acquired since the last idle sweep (see IDLE_SWEEP_MS). */
+  used: boolean;
 }
+
+/**
+ * How often cached fds no response used since the last look are closed (so after 30-60 s idle, as
+ * nginx's `open_file_cache inactive=`): unwatched (`--no-watch`) no scan closes the fd of a file
+ * deleted or replaced since, whose disk space it would hold until a request for its URL.
+ */
+const IDLE_SWEEP_MS = 30_000;
 
 type Opened = (err: Error | null, fd: number) => void;
 
@@ -25,6 +34,8 @@ type Opened = (err: Error | null, fd: number) => void;
  * file written in place, replaced by a rename or deleted changes the cached inode's ctime (or nlink),
  * so that check fails, the response calls `forget` and answers from a rescan. After each scan
  * `drop` (or `retain`) closes the fds of versions no longer in the table (a deleted file's space is then freed).
+ * Out of descriptors (EMFILE, ENFILE), an open first closes the idle cached ones and tries again:
+ * the cache must not be why a response fails.
  */
 export class FdCache {
   /** Cached files by version, least recently used first (Map order). */
@@ -35,9 +46,13 @@ export class FdCache {
   private readonly opening = new Map<AssetInfo, Opened[]>();
   /** Counts scans (`retain` and `drop` calls): an open begun before a scan may be of a version that scan dropped. */
   private generation = 0;
+  private idleSweep: NodeJS.Timeout | null = null;
 
-  /** `max`: file descriptors kept open while no response uses them; 0 disables the cache. */
-  constructor(private readonly max: number) {}
+  /** `max`: file descriptors kept open while no response uses them; 0 disables the cache. `idleSweepMs`: see IDLE_SWEEP_MS. */
+  constructor(
+    private readonly max: number,
+    private readonly idleSweepMs = IDLE_SWEEP_MS,
+  ) {}
 
   /** File descriptors open here now (held by responses or kept for later ones). */
   get size(): number {
@@ -52,6 +67,7 @@ export class FdCache {
     const file = this.cached.get(info);
     if (file !== undefined) {
       file.refs++;
+      file.used = true;
       this.cached.delete(info); // to the most recently used end
       this.cached.set(info, file);
       return done(null, file.fd);
@@ -59,8 +75,12 @@ export class FdCache {
     const waiting = this.opening.get(info);
     if (waiting !== undefined) return void waiting.push(done);
     this.opening.set(info, [done]);
+    this.open(info, true);
+  }
+
+  private open(info: AssetInfo, mayRetry: boolean): void {
     const generation = this.generation;
-    open(info.filePath, READ_BY_PATH, (err, fd) => this.opened(info, err, fd, generation === this.generation));
+    open(info.filePath, READ_BY_PATH, (err, fd) => this.opened(info, err, fd, generation === this.generation, mayRetry));
   }
 
   /** Gives back an fd from `acquire`; call exactly once per acquire. */
@@ -94,21 +114,46 @@ export class FdCache {
     for (const file of [...this.cached.values()]) this.evict(file);
   }
 
+  /** Closes the cached fds no response holds; returns how many. */
+  private evictIdle(): number {
+    let closed = 0;
+    for (const file of [...this.cached.values()]) {
+      if (file.refs > 0) continue;
+      this.evict(file);
+      closed++;
+    }
+    return closed;
+  }
+
   /** `keep`: no scan has run since the open began, so the version is still current and may be cached. */
-  private opened(info: AssetInfo, err: Error | null, fd: number, keep: boolean): void {
+  private opened(info: AssetInfo, err: NodeJS.ErrnoException | null, fd: number, keep: boolean, mayRetry: boolean): void {
+    if (err !== null && mayRetry && (err.code === 'EMFILE' || err.code === 'ENFILE') && this.evictIdle() > 0) return this.open(info, false);
     const waiting = this.opening.get(info) as Opened[];
     this.opening.delete(info);
     if (err !== null) {
       for (const done of waiting) done(err, -1);
       return;
     }
-    const file: OpenFile = { info, fd, refs: waiting.length, cached: keep && this.max > 0 };
+    const file: OpenFile = { info, fd, refs: waiting.length, cached: keep && this.max > 0, used: true };
     this.byFd.set(fd, file);
     if (file.cached) {
       this.cached.set(info, file);
       if (this.cached.size > this.max) this.evict(this.cached.values().next().value as OpenFile);
+      this.idleSweep ??= setInterval(() => this.sweepIdle(), this.idleSweepMs).unref();
     }
     for (const done of waiting) done(null, fd);
+  }
+
+  /** Closes the cached fds no response used since the last sweep; stops once none is cached. */
+  private sweepIdle(): void {
+    for (const file of [...this.cached.values()]) {
+      if (file.refs === 0 && !file.used) this.evict(file);
+      else file.used = false;
+    }
+    if (this.cached.size === 0 && this.idleSweep !== null) {
+      clearInterval(this.idleSweep);
+      this.idleSweep = null;
+    }
   }
 
   private evict(file: OpenFile): void {
