@@ -62,10 +62,11 @@ export interface StreamTracker {
   opened(stream: ServerHttp2Stream): number;
   /**
    * The stream has closed (`slot`: what opened() returned for it); `complete`: the answer had
-   * ended (its last byte handed to the stream). Returns its connection when the client abandoned
-   * it (the access log may count it there: AbandonedStreams), else null.
+   * ended (its last byte handed to the stream); `unsent`: body bytes handed to node:http2 that it had
+   * not reported written, at most what it still queued. Returns its connection when the client
+   * abandoned it (the access log may count it there: AbandonedStreams), else null.
    */
-  closed(stream: ServerHttp2Stream, slot: number, complete: boolean): AbandonedStreams | null;
+  closed(stream: ServerHttp2Stream, slot: number, complete: boolean, unsent: number): AbandonedStreams | null;
   /** A write of the stream's body (a slice, see SLICE) has been sent: the reader took it. */
   progressed(stream: ServerHttp2Stream): void;
 }
@@ -196,6 +197,8 @@ export class Http2Response {
   private readonly slot: number;
   /** Body bytes of the slices node:http2 reported sent (see SLICE); read by the access log. */
   bodyBytesSent = 0;
+  /** Body bytes of the slices handed to node:http2 (see streamClosed). */
+  private bodyBytesHanded = 0;
   /** Set at close when the client abandoned the stream: its connection (StreamTracker.closed). */
   abandonedOn: AbandonedStreams | null = null;
 
@@ -250,7 +253,8 @@ export class Http2Response {
 
   private streamClosed(): void {
     this.closed = true;
-    this.abandonedOn = this.tracker.closed(this.stream, this.slot, this.complete);
+    const unsent = this.stream.writableFinished ? 0 : this.bodyBytesHanded - this.bodyBytesSent;
+    this.abandonedOn = this.tracker.closed(this.stream, this.slot, this.complete, unsent);
     const self = this as unknown as ServerResponse;
     const first = this.onClose;
     const more = this.onCloseMore;
@@ -377,6 +381,7 @@ export class Http2Response {
   private writeSliced(b: Buffer, at: number, last: boolean, done?: (err?: Error | null) => void): void {
     const stream = this.stream;
     const next = Math.min(at + SLICE, b.length);
+    this.bodyBytesHanded += next - at;
     if (next === b.length && last) {
       stream.end(b.subarray(at));
       this.complete = true;

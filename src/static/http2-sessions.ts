@@ -68,6 +68,13 @@ export interface SessionTimeouts {
  */
 const ABANDONED_LOGGED_ALONE = 10;
 
+/**
+ * How many bytes left queued by closed streams a connection may account for (see chargeUnsent): an
+ * upper bound (the slice a stream was given when it closed, part of which nghttp2 may have taken), so
+ * 64 streams cancelled mid-slice; the 6 MB left of the 10 MB session memory is for the streams open.
+ */
+const UNSENT_LIMIT = 4 * 1024 * 1024;
+
 /** The smallest HEADERS frame that opens a stream: a 9-byte frame header and one byte of header block (RFC 9113 §4.1). */
 const HEADERS_MIN = 10;
 
@@ -112,6 +119,8 @@ class SessionState implements AbandonedStreams {
   private bytesRead = 0;
   /** Read on arrival: once the socket has closed, Node no longer tells it. */
   private readonly remote: string | undefined;
+  /** See chargeUnsent. */
+  private unsent = 0;
 
   /** The connection's own socket: session.socket is a proxy that refuses destroy(). */
   private readonly socket: Socket;
@@ -147,6 +156,18 @@ class SessionState implements AbandonedStreams {
       clearTimeout(this.linger);
       this.closeLingering();
     }
+  }
+
+  /**
+   * Bytes node:http2 still queued for streams that closed (reset by the client, or by the send
+   * timeout): it never takes them off the connection's session memory (Node 20), so a browser
+   * cancelling pages of font downloads on one connection had its later streams refused with
+   * ENHANCE_YOUR_CALM, which browsers do not retry. Past UNSENT_LIMIT the connection is told to go
+   * away (GOAWAY: its streams finish, new ones go to a new connection) before that can happen.
+   */
+  chargeUnsent(bytes: number): void {
+    this.unsent += bytes;
+    if (this.unsent > UNSENT_LIMIT && !this.session.closed && !this.session.destroyed) this.end(false);
   }
 
   /** (Re)starts the idle timer: it fires after `delay` ms (the keep-alive timeout by default). */
@@ -448,12 +469,13 @@ export class Http2Sessions implements StreamTracker {
    * reset with NO_ERROR, the code a destroyed session gives its streams), with no reset at all (the
    * connection closed), or reset by the send timeout (the client stopped reading).
    */
-  closed(stream: ServerHttp2Stream, slot: number, complete: boolean): AbandonedStreams | null {
+  closed(stream: ServerHttp2Stream, slot: number, complete: boolean, unsent: number): AbandonedStreams | null {
     const state = this.streams.remove(slot, stream);
     if (state === undefined) return null;
     if (this.progress.size !== 0) this.progress.delete(stream);
     if (state === null) return null;
     state.streamClosed();
+    if (unsent > 0) state.chargeUnsent(unsent);
     return complete || resetByServer(stream) || state.destroyedAtDeadline ? null : state;
   }
 
