@@ -289,11 +289,50 @@ test('with watch: false, a file a request found gone is served again once it is 
     assert.equal((await request(port, { path })).body.toString(), 'one');
     rmSync(join(root, 'fonts', 'a b.woff2'));
     assert.equal((await request(port, { path })).status, 404, 'gone: 404, and the path leaves the table');
+    // Still gone: asked for again a second later, no scan runs (a scan of a tree with a symlink is a walk).
+    const scanned = server.stats.lastScan;
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await request(port, { path })).status, 404);
+    assert.equal(server.stats.lastScan, scanned, 'a look at a path still gone costs no scan');
     writeFileSync(join(root, 'fonts', 'a b.woff2'), 'two');
+    await new Promise((r) => setTimeout(r, 1100));
     const back = await request(port, { path });
     assert.deepEqual([back.status, back.body.toString()], [200, 'two'], 'put back: no event says so, the request looks');
     writeFileSync(join(root, 'new.woff2'), 'new');
     assert.equal((await request(port, { path: '/new.woff2' })).status, 404, 'unwatched, a file added after the start is not served');
+    // Put back as a directory with an index: the first request is redirected to it.
+    rmSync(join(root, 'fonts', 'a b.woff2'));
+    assert.equal((await request(port, { path })).status, 404);
+    mkdirSync(join(root, 'fonts', 'a b.woff2'));
+    writeFileSync(join(root, 'fonts', 'a b.woff2', 'index.html'), 'dir');
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await request(port, { path })).status, 308);
+  } finally {
+    await server.shutdown(500);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('with watch: false, requests have at most 16 dropped paths looked for again a second, all paths together', async () => {
+  // A client's 404s must not make the table scan back to back (found by an attack on the look again).
+  const { serve } = await import('../dist/index.js');
+  const { request } = await import('./helpers.js');
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
+  for (let i = 0; i < 20; i++) writeFileSync(join(root, `f${i}.woff2`), `f${i}`);
+  const server = await serve({ root, watch: false, memoryBudget: 0 });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = server.address().port;
+    const all = () => Promise.all(Array.from({ length: 20 }, (_, i) => request(port, { path: `/f${i}.woff2` }).then((r) => r.status)));
+    assert.deepEqual(await all(), Array(20).fill(200));
+    for (let i = 0; i < 20; i++) rmSync(join(root, `f${i}.woff2`));
+    assert.deepEqual(await all(), Array(20).fill(404));
+    for (let i = 0; i < 20; i++) writeFileSync(join(root, `f${i}.woff2`), `f${i}`);
+    await new Promise((r) => setTimeout(r, 1100));
+    const first = await all();
+    assert.equal(first.filter((s) => s === 200).length, 16, first.join(' '));
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.deepEqual(await all(), Array(20).fill(200), 'the rest a second later');
   } finally {
     await server.shutdown(500);
     rmSync(root, { recursive: true, force: true });

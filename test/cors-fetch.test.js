@@ -129,6 +129,18 @@ describe('withCors under the Fetch API', () => {
     }
   });
 
+  test('a 101 (Deno.upgradeWebSocket, immutable headers) is passed on untouched: no CORS for a WebSocket handshake', async () => {
+    const immutable = new Headers({ Upgrade: 'websocket' });
+    immutable.set = immutable.append = immutable.delete = () => {
+      throw new TypeError('immutable');
+    };
+    const upgrade = { status: 101, type: 'default', headers: immutable, body: null };
+    const seen = [];
+    const h = withCors(POLICY, () => upgrade, { onError: (e) => seen.push(e) });
+    assert.equal(await h(new Request('https://api.test/ws', { headers: { Origin: APP, Upgrade: 'websocket', Connection: 'Upgrade' } })), upgrade);
+    assert.deepEqual(seen, []);
+  });
+
   test('a fetch()ed response whose body the handler read cannot be copied: a 500 with the CORS headers, and onError', async () => {
     const upstream = await listen((req, res) => res.end('read already'));
     try {

@@ -249,6 +249,36 @@ describe('open-fd cache under descriptor pressure and idleness (found by a fault
     }
   });
 
+  test('a retried open of a version a scan dropped meanwhile is not cached (closed once released)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'xorigin-fdcache-'));
+    for (const name of ['idle', 'gone']) writeFileSync(join(root, name), name);
+    const cache = new FdCache(8);
+    const original = fs.open;
+    try {
+      cache.release(await acquire(cache, versionOf(join(root, 'idle')))); // something idle to close
+      const gone = versionOf(join(root, 'gone'));
+      let failures = 1;
+      fs.open = (path, ...rest) => {
+        const done = rest.at(-1);
+        if (failures-- > 0) {
+          cache.drop([gone]); // a scan drops the version while its first open is failing
+          return process.nextTick(done, Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' }), -1);
+        }
+        return original(path, ...rest);
+      };
+      syncBuiltinESMExports();
+      const fd = await acquire(cache, gone);
+      assert.equal(typeof fd, 'number');
+      cache.release(fd);
+      assert.equal(cache.size, 0, 'not kept: the version is no longer the table\'s');
+    } finally {
+      fs.open = original;
+      syncBuiltinESMExports();
+      cache.clear();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('a cached fd no response used for a whole sweep is closed (a deleted file\'s space freed with --no-watch)', async () => {
     const root = mkdtempSync(join(tmpdir(), 'xorigin-fdcache-'));
     writeFileSync(join(root, 'old'), 'old');

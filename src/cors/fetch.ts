@@ -120,8 +120,9 @@ function preflightResponse(engine: CorsEngine, origin: string, method: string, r
 
 /** `response` with the flat `[name, value, ...]` block applied, copied first if its headers are immutable. */
 function withHeaders(response: Response, block: readonly string[]): Response {
-  // Response.error() (status 0) cannot be copied and is a network error to the client anyway.
-  if (response.type === 'error') return response;
+  // Response.error() (status 0) cannot be copied and is a network error to the client anyway; nor can
+  // a 101 (Deno.upgradeWebSocket's, immutable), and browsers apply no CORS to a WebSocket handshake.
+  if (response.type === 'error' || response.status === 101) return response;
   const h = response.headers;
   const other = h.has(GRANT.origin) || h.has(GRANT.credentials) || h.has(GRANT.timing);
   if (block.length === 0 && !other) return response;

@@ -1,6 +1,6 @@
-import type { BigIntStats, Dirent } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import { relative, resolve, sep } from 'node:path';
+import { constants, type BigIntStats, type Dirent } from 'node:fs';
+import { access, readdir, stat } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
 import type { AssetInfo } from './asset-info.js';
 import { EtagCacheWriter } from './etag-cache-writer.js';
 import { EtagCache, etagCacheFile, realDir, type Served } from './etag-cache.js';
@@ -128,8 +128,16 @@ export class AssetTable<T> {
    * then put back with an older mtime (rm, then cp -p) is dated after it, as one replaced in place is.
    */
   private departed = new Map<string, Served>();
-  /** When a request last had a departed path looked for again (see lookAgain). */
-  private lookedAgain = new Map<string, number>();
+  /**
+   * Unwatched: the URL paths served at start-up that a later scan dropped (a request found them gone
+   * or unreadable), and when a request last had each looked for again (-Infinity: not yet). See lookAgain.
+   */
+  private dropped = new Map<string, number>();
+  /** lookAgain's budget: the second it counts in, and the looks it allowed in it. */
+  private looksSince = 0;
+  private looks = 0;
+  /** The start-up scan is done (see `dropped`). */
+  private serving = false;
   /** Every directory (URL path) some entry is under, and maybe some no longer: see TableDelta.deleteUnder. */
   private dirs = new Set<string>();
   /** Where the root really is, and whether it moved (see root-location.ts). */
@@ -254,6 +262,7 @@ export class AssetTable<T> {
     }
     this.known?.release();
     this.known = null;
+    this.serving = true;
     if (this.options.watch === false || this.closed) return;
     // Ready means watched: a change made once open() resolved is seen.
     await this.watcher?.ready?.();
@@ -396,15 +405,35 @@ export class AssetTable<T> {
    * else resolves once the table is up to date for it.
    */
   lookAgain(urlPath: string): Promise<void> | null {
-    if (this.options.watch !== false || !this.departed.has(urlPath)) return null;
+    const last = this.dropped.get(urlPath);
+    if (last === undefined) return null;
     const now = performance.now();
-    const last = this.lookedAgain.get(urlPath);
-    if (last !== undefined && now - last < LOOK_AGAIN_MS) return null;
-    this.lookedAgain.delete(urlPath);
-    this.lookedAgain.set(urlPath, now);
-    if (this.lookedAgain.size > DEPARTED_LIMIT) this.lookedAgain.delete(this.lookedAgain.keys().next().value as string);
-    this.scans.note(urlPath.slice(1).split('/').join(sep));
-    return this.runScans();
+    if (now - last < LOOK_AGAIN_MS) return null;
+    // A budget for all paths, so that 404s a client asks for cannot make the table scan back to back.
+    if (now - this.looksSince >= LOOK_AGAIN_MS) {
+      this.looksSince = now;
+      this.looks = 0;
+    }
+    if (++this.looks > LOOKS_PER_SECOND) return null;
+    this.dropped.set(urlPath, now);
+    return this.lookIfBack(urlPath);
+  }
+
+  /**
+   * Scans `urlPath` only when it is back, readable (or a directory with a readable index.html): a scan
+   * of a tree with a symlink, or of a directory, is a walk, not one stat.
+   */
+  private async lookIfBack(urlPath: string): Promise<void> {
+    const filePath = join(this.rootAt.real, ...urlPath.slice(1).split('/'));
+    try {
+      const s = await stat(filePath);
+      await access(s.isDirectory() ? join(filePath, 'index.html') : filePath, constants.R_OK);
+    } catch {
+      return;
+    }
+    this.scans.note(relative(this.rootAt.real, filePath));
+    await this.runScans();
+    if (this.infos.has(urlPath)) this.dropped.delete(urlPath);
   }
 
   /**
@@ -610,6 +639,8 @@ export class AssetTable<T> {
 
   /** Remembers what `urlPath` served last, now that it is gone (see `departed`). */
   private depart(urlPath: string, info: AssetInfo): void {
+    // Unwatched, once serving (not the start-up scan's drops): see lookAgain.
+    if (this.options.watch === false && this.serving && this.dropped.size < DEPARTED_LIMIT) this.dropped.set(urlPath, -Infinity);
     // A directory's `/dir/` is its index.html's version: that path departs on its own.
     if (urlPath !== info.urlPath) return;
     this.departed.delete(urlPath);
@@ -647,8 +678,10 @@ export class AssetTable<T> {
 
 }
 
-/** How often a request may have one departed path looked for again, unwatched (AssetTable.lookAgain). */
+/** How often a request may have one dropped path looked for again, unwatched (AssetTable.lookAgain). */
 const LOOK_AGAIN_MS = 1000;
+/** How many dropped paths requests may have looked for again in a second, all paths together. */
+const LOOKS_PER_SECOND = 16;
 
 /** How many removed URL paths the table remembers what they served (see AssetTable `departed`): ~100 bytes each. */
 const DEPARTED_LIMIT = 10_000;

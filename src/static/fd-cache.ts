@@ -75,12 +75,12 @@ export class FdCache {
     const waiting = this.opening.get(info);
     if (waiting !== undefined) return void waiting.push(done);
     this.opening.set(info, [done]);
-    this.open(info, true);
+    this.open(info, this.generation, true);
   }
 
-  private open(info: AssetInfo, mayRetry: boolean): void {
-    const generation = this.generation;
-    open(info.filePath, READ_BY_PATH, (err, fd) => this.opened(info, err, fd, generation === this.generation, mayRetry));
+  /** `generation`: when the first try began (a scan since may have dropped the version: see opened). */
+  private open(info: AssetInfo, generation: number, mayRetry: boolean): void {
+    open(info.filePath, READ_BY_PATH, (err, fd) => this.opened(info, err, fd, generation, mayRetry));
   }
 
   /** Gives back an fd from `acquire`; call exactly once per acquire. */
@@ -125,9 +125,10 @@ export class FdCache {
     return closed;
   }
 
-  /** `keep`: no scan has run since the open began, so the version is still current and may be cached. */
-  private opened(info: AssetInfo, err: NodeJS.ErrnoException | null, fd: number, keep: boolean, mayRetry: boolean): void {
-    if (err !== null && mayRetry && (err.code === 'EMFILE' || err.code === 'ENFILE') && this.evictIdle() > 0) return this.open(info, false);
+  /** Cached only if no scan has run since the open began (`generation`): the version is then still current. */
+  private opened(info: AssetInfo, err: NodeJS.ErrnoException | null, fd: number, generation: number, mayRetry: boolean): void {
+    if (err !== null && mayRetry && (err.code === 'EMFILE' || err.code === 'ENFILE') && this.evictIdle() > 0) return this.open(info, generation, false);
+    const keep = generation === this.generation;
     const waiting = this.opening.get(info) as Opened[];
     this.opening.delete(info);
     if (err !== null) {

@@ -386,8 +386,9 @@ class StaticFiles {
     const answer = (): void => {
       if (res.destroyed || res.headersSent) return;
       const again = this.table.get(path);
-      if (again === undefined) this.sendError(res, 404, origin);
-      else this.serveFile(req, res, path, again, origin, this.variantOf(origin), 0);
+      if (again !== undefined) this.serveFile(req, res, path, again, origin, this.variantOf(origin), 0);
+      else if (!path.endsWith('/') && this.table.get(`${path}/`) !== undefined) this.redirect(req, res, origin);
+      else this.sendError(res, 404, origin);
     };
     const failed = (): void => this.fail(res, origin);
     lookup.then(answer, failed).catch(failed);
