@@ -1315,3 +1315,40 @@ test('a client cancelling rounds of large downloads (a browser leaving pages) is
   })));
   assert.deepEqual(statuses, Array(20).fill(200));
 });
+
+test('a connection that cancelled 55 downloads still answers a page of 128 at once (session memory with room for them)', async (t) => {
+  // Found by an attack on the GOAWAY above: under it, the cancelled streams' unsent slices and 128 open
+  // streams' slices passed Node's default 10 MB, and some of the 128 were refused ENHANCE_YOUR_CALM.
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-h2-'));
+  writeFileSync(join(root, 'f.woff2'), Buffer.alloc(600_000, 7));
+  const s = await start({ root });
+  t.after(async () => {
+    await s.server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const session = http2.connect(`https://127.0.0.1:${s.port}`, { ca: testCertificate().pem, settings: { initialWindowSize: 6 * 1024 * 1024 } });
+  t.after(() => session.destroy());
+  session.on('error', () => {});
+  await new Promise((resolve) => session.once('connect', resolve));
+  session.setLocalWindowSize(15 * 1024 * 1024);
+  let goaway = false;
+  session.on('goaway', () => (goaway = true));
+  const get = () => {
+    const stream = session.request({ ':path': '/f.woff2' });
+    const done = new Promise((resolve) => {
+      let bytes = 0;
+      stream.on('data', (d) => (bytes += d.length));
+      stream.on('end', () => resolve(bytes === 600_000 ? 'whole' : 'short'));
+      stream.on('error', () => resolve(`reset ${stream.rstCode}`));
+    });
+    return { stream, done };
+  };
+  const cancelled = Array.from({ length: 55 }, get);
+  await new Promise((r) => setTimeout(r, 50));
+  for (const { stream } of cancelled) stream.close(http2.constants.NGHTTP2_CANCEL);
+  await Promise.all(cancelled.map((c) => c.done));
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(goaway, false, 'under the GOAWAY line');
+  const results = await Promise.all(Array.from({ length: 128 }, () => get().done));
+  assert.deepEqual(results.filter((r) => r !== 'whole'), []);
+});

@@ -19,15 +19,17 @@ import { unsentBytes } from './connection-timeouts.js';
  * - Up to 512 header fields, so that the list size is what binds: HPACK counts each field as at
  *   least 32 bytes, so 16 KiB holds no more. Node's default of 128 refused a request well under the
  *   size limit whose cookies came as one field each, as RFC 9113 §8.2.3 lets a client send them.
- * - 10 MB of buffered session memory (Node's default, kept), past which new streams are refused
- *   until the client reads.
+ * - 16 MB of buffered session memory (Node's default is 10), past which new streams are refused
+ *   until the client reads: 128 streams each with a 64 KiB slice queued hold 8 MiB, and streams the
+ *   client reset may leave up to 4 MiB more that Node never gives back (see chargeUnsent); with 10,
+ *   a page's 128 downloads on a connection that had cancelled 40 were refused ENHANCE_YOUR_CALM.
  * Abuse of the protocol itself (a rapid-reset flood, CVE-2023-44487; floods of SETTINGS, PING or
  * empty frames) is cut by Node's nghttp2 with GOAWAY; test/http2.test.js shows it.
  */
 export const HTTP2_LIMITS = {
   settings: { maxConcurrentStreams: 128, maxHeaderListSize: 16 * 1024 },
   maxHeaderListPairs: (16 * 1024) / 32,
-  maxSessionMemory: 10,
+  maxSessionMemory: 16,
 } as const;
 
 /**
@@ -71,7 +73,7 @@ const ABANDONED_LOGGED_ALONE = 10;
 /**
  * How many bytes left queued by closed streams a connection may account for (see chargeUnsent): an
  * upper bound (the slice a stream was given when it closed, part of which nghttp2 may have taken), so
- * 64 streams cancelled mid-slice; the 6 MB left of the 10 MB session memory is for the streams open.
+ * 64 streams cancelled mid-slice; with 128 open streams' 8 MiB it stays under the 16 MB session memory.
  */
 const UNSENT_LIMIT = 4 * 1024 * 1024;
 
