@@ -92,6 +92,30 @@ test('standalone as a node:http listener: 404 and 405 are its own, with CORS', a
   }
 });
 
+test('mounted with watch: false, a file a request found gone is served again once it is put back; till then the app answers', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-mounted-nowatch-'));
+  writeFileSync(join(root, 'a.woff2'), 'one');
+  const handler = await createStaticHandler({ root, cors: { origins: ['*'] }, watch: false, memoryBudget: 0 });
+  const app = express();
+  app.use('/fonts', handler);
+  app.use((req, res) => res.status(404).send('the app'));
+  const s = await listen(app);
+  try {
+    assert.equal((await request(s.port, { path: '/fonts/a.woff2' })).body.toString(), 'one');
+    rmSync(join(root, 'a.woff2'));
+    await request(s.port, { path: '/fonts/a.woff2' }); // the handler finds it gone
+    assert.equal((await request(s.port, { path: '/fonts/a.woff2' })).body.toString(), 'the app');
+    writeFileSync(join(root, 'a.woff2'), 'two');
+    await new Promise((r) => setTimeout(r, 1100));
+    const back = await request(s.port, { path: '/fonts/a.woff2' });
+    assert.deepEqual([back.status, back.body.toString()], [200, 'two']);
+  } finally {
+    await s.close();
+    handler.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('under an app, req.headers as the app left them decide (a middleware dropping validators or Range), not the lines as received', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-rewrite-'));
   writeFileSync(join(root, 'a.woff2'), 'font-a');

@@ -271,7 +271,10 @@ class StaticFiles {
     if (next !== undefined) {
       this.mounted = true;
       if (!this.serves(req)) {
-        next();
+        // Unwatched: a path a request dropped, perhaps back (AssetTable.lookAgain); else the app's.
+        const lookup = req.method === 'GET' || req.method === 'HEAD' ? this.lookAgainAt(req.url) : null;
+        if (lookup === null) next();
+        else lookup.then(() => this.handle(req, res, next), next);
         return;
       }
       removeCorsHeaders(res);
@@ -296,6 +299,12 @@ class StaticFiles {
     // With a log the line waits for 'close', which knows how the response ended.
     if (res.writableFinished === true && !this.logged) this.responseDone(res);
     else this.watchClose(req, res);
+  }
+
+  /** See AssetTable.lookAgain: null when there is nothing to look for at `url`'s path. */
+  private lookAgainAt(url: string | undefined): Promise<void> | null {
+    const path = decodedPath(url ?? '');
+    return typeof path === 'string' ? this.table.lookAgain(path) : null;
   }
 
   /** Mounted: GET, HEAD and preflights for a path this handler has (or redirects); the rest is the app's. */
