@@ -281,6 +281,8 @@ test('with watch: false, a file a request found gone is served again once it is 
   const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
   mkdirSync(join(root, 'fonts'));
   writeFileSync(join(root, 'fonts', 'a b.woff2'), 'one');
+  mkdirSync(join(root, 'sub'));
+  writeFileSync(join(root, 'sub', 'index.html'), 'sub');
   const server = await serve({ root, watch: false, memoryBudget: 0 });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
@@ -307,6 +309,12 @@ test('with watch: false, a file a request found gone is served again once it is 
     writeFileSync(join(root, 'fonts', 'a b.woff2', 'index.html'), 'dir');
     await new Promise((r) => setTimeout(r, 1100));
     assert.equal((await request(port, { path })).status, 308);
+    // A directory moved away and back, asked for without its slash (it was dropped as `/sub/`).
+    renameSync(join(root, 'sub'), join(root, 'away'));
+    assert.equal((await request(port, { path: '/sub/' })).status, 404);
+    renameSync(join(root, 'away'), join(root, 'sub'));
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await request(port, { path: '/sub' })).status, 308);
   } finally {
     await server.shutdown(500);
     rmSync(root, { recursive: true, force: true });

@@ -405,6 +405,11 @@ export class AssetTable<T> {
    * else resolves once the table is up to date for it.
    */
   lookAgain(urlPath: string): Promise<void> | null {
+    // A directory (with or without its slash) is looked for by its index.html.
+    return this.lookAgainAt(urlPath) ?? this.lookAgainAt(`${urlPath.endsWith('/') ? urlPath : `${urlPath}/`}index.html`);
+  }
+
+  private lookAgainAt(urlPath: string): Promise<void> | null {
     const last = this.dropped.get(urlPath);
     if (last === undefined) return null;
     const now = performance.now();
