@@ -112,9 +112,9 @@ function completed(res: ServerResponse): boolean {
 /**
  * An HTTP/2 response's body bytes: what it declared when it ended normally. Cut short: the bytes
  * of the 64 KiB slices node:http2 reported written (ours), within a slice of what the client got
- * either way (node:http2 may report a slice that flow control still holds: a client that opens no
- * window is counted 65,536); unknown (null) under the compatibility API, whose stream's share of
- * the connection's bytes Node does not count.
+ * either way (node:http2 may report a slice that flow control still holds: a fault run's raw client
+ * that opened no window was counted 65,536); unknown (null) under the compatibility API, whose
+ * stream's share of the connection's bytes Node does not count.
  */
 function http2BodyBytes(req: IncomingMessage, res: ServerResponse): number | null {
   if (!completed(res)) return (res as ServerResponse & CountedResponse).bodyBytesSent ?? null;
