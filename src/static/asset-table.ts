@@ -399,14 +399,20 @@ export class AssetTable<T> {
 
   /**
    * Unwatched (`watch: false`), a path a request found gone or unreadable has left the table, and no
-   * event brings it back once it is restored (the file put back, a chmod undone): a request for a
-   * path the table served before (`departed`) looks for it again, at most once a second per path.
-   * Null when there is nothing to look for (watched, never served, or looked for within the second);
-   * else resolves once the table is up to date for it.
+   * event brings it back once it is restored (the file put back, a chmod undone): a request for such
+   * a path (`dropped`) looks for it again, at most once a second per path and LOOKS_PER_SECOND paths
+   * in all. Null when there is nothing to look for (none dropped, or looked for too lately); else
+   * resolves once the table is up to date for it.
    */
   lookAgain(urlPath: string): Promise<void> | null {
+    if (!this.hasDropped) return null;
     // A directory (with or without its slash) is looked for by its index.html.
     return this.lookAgainAt(urlPath) ?? this.lookAgainAt(`${urlPath.endsWith('/') ? urlPath : `${urlPath}/`}index.html`);
+  }
+
+  /** Whether lookAgain may find anything to look for: checked before a caller decodes a path for it. */
+  get hasDropped(): boolean {
+    return this.dropped.size !== 0;
   }
 
   private lookAgainAt(urlPath: string): Promise<void> | null {

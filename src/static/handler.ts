@@ -272,7 +272,8 @@ class StaticFiles {
       this.mounted = true;
       if (!this.serves(req)) {
         // Unwatched: a path a request dropped, perhaps back (AssetTable.lookAgain); else the app's.
-        const lookup = req.method === 'GET' || req.method === 'HEAD' ? this.lookAgainAt(req.url) : null;
+        // (Checked first: every request of the app that is not a file passes here.)
+        const lookup = this.table.hasDropped && (req.method === 'GET' || req.method === 'HEAD') ? this.lookAgainAt(req.url) : null;
         if (lookup === null) next();
         else lookup.then(() => this.handle(req, res, next), next);
         return;
