@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HashWorkers } from '../dist/static/hash-workers.js';
 import { FileHasher } from '../dist/static/file-hasher.js';
+import { runCli, stderrMatch, stopCli } from './helpers.js';
 
 test('many files hashed on threads give their SHA-256; a missing one rejects alone', async () => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
@@ -223,6 +224,42 @@ test('a server over a small tree never loads node:worker_threads (it costs each 
     assert.equal(run(false), '200 false');
     assert.equal(run(true), '200 true', 'past MAIN_BURST the hash runs on a thread');
   } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('no hashing thread can start (its script missing, as in a bundle): every job is hashed on the main thread, and that is said once', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
+  const said = [];
+  const hasher = new FileHasher(2, (e) => said.push(e.message), new URL('./no-such-hash-worker.js', import.meta.url));
+  t.after(() => {
+    hasher.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const files = tree(root, Array.from({ length: 24 }, (_, i) => MiB + i)); // past the 16 MiB burst
+  const digests = await Promise.all(files.map((f) => hasher.hash(f.path, f.bytes.length)));
+  files.forEach((f, i) => assert.deepEqual(digests[i], createHash('sha256').update(f.bytes).digest(), `f${i}`));
+  assert.equal(said.length, 1, said.join('\n'));
+  assert.match(said[0], /hashing threads unavailable/);
+  // A file's own error is still its own: it rejects, and is not hashed again here.
+  await assert.rejects(hasher.hash(join(root, 'missing'), 20 * MiB), { code: 'ENOENT' });
+});
+
+test('the server under Node\'s permission model without --allow-worker serves every file of a tree past the hashing burst, and says why its scan is slower', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-perm-'));
+  const files = Array.from({ length: 5 }, (_, i) => Buffer.alloc(5 * MiB, i + 1));
+  files.forEach((bytes, i) => writeFileSync(join(root, `f${i}.woff2`), bytes));
+  const r = await runCli(['serve', root, '--origin', '*', '--port', '0'], { env: { NODE_OPTIONS: '--experimental-permission --allow-fs-read=* --allow-fs-write=*' } });
+  try {
+    assert.equal(r.code, 'listening', r.err);
+    for (const [i, bytes] of files.entries()) {
+      const res = await fetch(`http://127.0.0.1:${r.port}/f${i}.woff2`);
+      assert.equal(res.status, 200, `f${i}.woff2`);
+      assert.ok(Buffer.from(await res.arrayBuffer()).equals(bytes), `f${i}.woff2: other bytes`);
+    }
+    await stderrMatch(r, /hashed on the main thread only, as no hashing thread could start/);
+  } finally {
+    await stopCli(r);
     rmSync(root, { recursive: true, force: true });
   }
 });

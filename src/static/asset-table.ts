@@ -202,7 +202,7 @@ export class AssetTable<T> {
       departed: () => this.departed,
       known: () => this.known,
       started: () => this.published !== -1,
-    }, { statFile, readDir: options.readDir ?? defaultReadDir, readWhole: options.readWhole });
+    }, { statFile, readDir: options.readDir ?? defaultReadDir, readWhole: options.readWhole, warn: (line) => this.warn(line) });
   }
 
   get size(): number {

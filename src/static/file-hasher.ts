@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { HashWorkers } from './hash-workers.js';
+import { HashWorkers, ThreadsUnavailable } from './hash-workers.js';
 import { READ_BY_PATH } from './read-flags.js';
 
 /**
@@ -31,10 +31,15 @@ export class FileHasher {
   private epoch = 0;
   private buffer: Buffer | null = null;
   private mainBytes = 0;
+  private told = false;
 
-  /** `threads`: at most this many worker threads (default: one per core, up to 8). */
-  constructor(threads?: number) {
-    this.threads = new HashWorkers(threads);
+  /**
+   * `threads`: at most this many worker threads (default: one per core, up to 8). `unavailable` is
+   * told once if no thread can run (see ThreadsUnavailable): everything is then hashed here, and
+   * every file is still served, only the scan takes longer. `script`: see HashWorkers.
+   */
+  constructor(threads?: number, private readonly unavailable?: (e: ThreadsUnavailable) => void, script?: URL) {
+    this.threads = new HashWorkers(threads, script);
   }
 
   /** Bytes hashed so far, on either side (for progress reports). */
@@ -53,7 +58,21 @@ export class FileHasher {
    * it cannot be read, or is no file (a FIFO: positioned reads fail with ESPIPE).
    */
   hash(path: string, size: number): Promise<Buffer> {
-    if (this.threads.active || this.burst + size > MAIN_BURST) return this.threads.hash(path, size);
+    if (this.threads.unavailable === null && (this.threads.active || this.burst + size > MAIN_BURST)) {
+      return this.threads.hash(path, size).catch((e: unknown) => this.takeBack(e, path, size));
+    }
+    return this.hashOnMain(path, size);
+  }
+
+  /** A job the threads gave back, as none can run: hashed here (said once). */
+  private takeBack(e: unknown, path: string, size: number): Promise<Buffer> {
+    if (!(e instanceof ThreadsUnavailable)) throw e;
+    if (!this.told) this.unavailable?.(e);
+    this.told = true;
+    return this.hashOnMain(path, size);
+  }
+
+  private hashOnMain(path: string, size: number): Promise<Buffer> {
     this.burst += size;
     this.queued++;
     const epoch = this.epoch;

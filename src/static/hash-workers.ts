@@ -32,6 +32,17 @@ interface Reply {
 }
 
 /**
+ * Why no thread can hash here: one could not start, or died (its script is not beside this module,
+ * as in a bundle; Node's permission model without --allow-worker). The jobs it held, and every
+ * later one, are rejected with it, for the caller to hash them itself (FileHasher).
+ */
+export class ThreadsUnavailable extends Error {
+  constructor(readonly reason: Error) {
+    super(`hashing threads unavailable: ${reason.message}`);
+  }
+}
+
+/**
  * SHA-256 of files, computed on worker threads so that a start-up scan uses every core and the
  * main thread stays free to serve. Threads start on the first file and stop once idle; they never
  * keep the process alive.
@@ -47,8 +58,14 @@ export class HashWorkers {
   bytes = 0;
   /** Threads started so far. */
   started = 0;
+  /** Set for good once a thread could not start or died: see ThreadsUnavailable. */
+  unavailable: ThreadsUnavailable | null = null;
 
-  constructor(private readonly size = Math.min(MAX_THREADS, Math.max(1, availableParallelism()))) {}
+  /** `script`: the thread's module (tests name one that cannot load). */
+  constructor(
+    private readonly size = Math.min(MAX_THREADS, Math.max(1, availableParallelism())),
+    private readonly script = new URL('./hash-worker.js', import.meta.url),
+  ) {}
 
   /** True while any thread runs (from the first file until they stop, idle). */
   get active(): boolean {
@@ -58,6 +75,7 @@ export class HashWorkers {
   /** The SHA-256 of the file's first `size` bytes (see FileHasher.hash); rejects when it cannot be read. */
   hash(path: string, size: number): Promise<Buffer> {
     return new Promise((resolve, reject) => {
+      if (this.unavailable !== null) return reject(this.unavailable);
       this.queue.push({ path, size, resolve, reject });
       this.dispatch();
     });
@@ -100,9 +118,15 @@ export class HashWorkers {
     return best;
   }
 
-  private start(): Worker {
-    workerThreads ??= require('node:worker_threads') as typeof import('node:worker_threads');
-    const thread = new workerThreads.Worker(new URL('./hash-worker.js', import.meta.url));
+  private start(): Worker | null {
+    let thread: Worker;
+    try {
+      workerThreads ??= require('node:worker_threads') as typeof import('node:worker_threads');
+      thread = new workerThreads.Worker(this.script);
+    } catch (e) {
+      this.giveUp(e as Error); // the permission model refuses at once (ERR_ACCESS_DENIED)
+      return null;
+    }
     thread.unref();
     this.started++;
     thread.on('message', (reply: Reply) => this.answered(thread, reply));
@@ -126,15 +150,20 @@ export class HashWorkers {
     this.dispatch();
   }
 
-  /** A thread that died takes its jobs down with it; the others carry on. */
+  /**
+   * A thread's uncaught error: a file's own errors are answered as replies (hash-worker.ts), so this
+   * is the thread itself failing, most often at its start (its script missing from a bundle). Every
+   * thread would fail the same way: hashing goes back to the caller's thread for good.
+   */
   private failed(thread: Worker, e: Error): void {
-    this.threads.splice(this.threads.indexOf(thread), 1);
-    this.load.delete(thread);
-    for (const [id, r] of this.running) {
-      if (r.thread !== thread) continue;
-      this.running.delete(id);
-      r.job.reject(e);
-    }
-    this.dispatch();
+    if (this.threads.includes(thread)) this.giveUp(e);
+  }
+
+  private giveUp(e: Error): void {
+    this.unavailable ??= new ThreadsUnavailable(e);
+    const lost = [...this.running.values()].map((r) => r.job).concat(this.queue.splice(0));
+    this.running.clear();
+    this.close();
+    for (const job of lost) job.reject(this.unavailable);
   }
 }

@@ -6,9 +6,12 @@
  * process ran out of descriptors (a flood of HTTP/2 streams each holding a file open), for a font
  * whose disk failed one read.
  */
-const ABSENT: ReadonlySet<string> = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EACCES', 'EPERM']);
-/** Not readable by this process: gone from what is served, and said (see AssetTable's deniedNotice). */
-export const DENIED: ReadonlySet<string> = new Set(['EACCES', 'EPERM']);
+const ABSENT: ReadonlySet<string> = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EACCES', 'EPERM', 'ERR_ACCESS_DENIED']);
+/**
+ * Not readable by this process: gone from what is served, and said (see AssetTable's deniedNotice).
+ * ERR_ACCESS_DENIED: Node's permission model (`--allow-fs-read` not covering the path).
+ */
+export const DENIED: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'ERR_ACCESS_DENIED']);
 /** Out of descriptors or memory: the process's own state, brief, and never worth a line on stderr. */
 export const EXHAUSTED: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOMEM']);
 
@@ -18,10 +21,13 @@ export function errorCode(e: unknown): string {
   return typeof code === 'string' ? code : '';
 }
 
-/** A system error that says nothing about the path (see ABSENT): keep what was known and look again. */
+/**
+ * An error that says nothing about the path (see ABSENT): keep what was known and look again. An
+ * error with no system code is one too: the file's absence is not what it says, and taking it for
+ * that dropped files with nothing said (a hashing thread that could not start).
+ */
 export function isTransient(e: unknown): boolean {
-  const code = errorCode(e);
-  return /^E[A-Z0-9]+$/.test(code) && !ABSENT.has(code);
+  return !ABSENT.has(errorCode(e));
 }
 
 /** For a `.catch`: a path that is gone reads as null; a transient error is passed on. */

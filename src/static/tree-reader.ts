@@ -81,6 +81,8 @@ export interface ReaderOptions {
   readonly readDir: (path: string) => Promise<Dirent[]>;
   /** Given the bytes of a small file read whole to hash them (see AssetTableOptions.readWhole). */
   readonly readWhole?: ((info: AssetInfo, bytes: Buffer) => void) | undefined;
+  /** Receives the line saying that no hashing thread could start (the table's warn). */
+  readonly warn: (line: string) => void;
 }
 
 /**
@@ -101,7 +103,7 @@ export class TreeReader {
   /** Found, to hash and hashed in the scan under way (or the last one): its progress. */
   counts: Scan['counts'] = { files: 0, bytesToHash: 0, bytesHashed: 0 };
   private inlineBytes = 0;
-  private readonly hashers = new FileHasher();
+  private readonly hashers: FileHasher;
   private readonly limit = new TaskLimit(SCAN_CONCURRENCY);
   /** Directories whose files are being visited at once (see walkFiles). */
   private readonly dirLimit = new TaskLimit(SCAN_CONCURRENCY);
@@ -110,7 +112,9 @@ export class TreeReader {
     private readonly rootAt: RootLocation,
     private readonly table: ReadFor,
     private readonly options: ReaderOptions,
-  ) {}
+  ) {
+    this.hashers = new FileHasher(undefined, (e) => options.warn(`xorigin: files are hashed on the main thread only, as no hashing thread could start (${e.reason.message}): every file is served, a large tree's scan takes longer`));
+  }
 
   /** Bytes of file content read to hash them, since the reader was made. */
   get bytesRead(): number {
@@ -292,7 +296,7 @@ export class TreeReader {
   private keepKnown(urlPath: string, scan: Scan, e: unknown): void {
     const code = errorCode(e);
     if (EXHAUSTED.has(code)) scan.unsettled = true;
-    else if (scan.failures++ === 0) scan.firstFailure = `${urlPath} (${code})`;
+    else if (scan.failures++ === 0) scan.firstFailure = `${urlPath} (${code === '' ? String((e as Error | null)?.message) : code})`;
     const below = `${urlPath}/`;
     for (const [path, info] of this.table.infos()) {
       if ((path === urlPath || path.startsWith(below)) && !scan.out.has(path)) scan.out.set(path, info);
