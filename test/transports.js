@@ -184,14 +184,19 @@ export function frame(type, flags, id, payload) {
 /**
  * One request on a raw HTTP/2 connection, over TLS (`secure`) or cleartext (node:http2's client
  * refuses to send a field twice): `fields` are [name, value] pairs (lower case, each under 127 bytes),
- * `paused` is called when the first 64 KiB window is full; it is opened wider once `paused` returns
- * (or the promise it returns settles). Resolves to its
+ * `paused` is called when the stream's first window (`window` bytes, default 65,535; the connection's
+ * is opened wide at once when it is larger) is full; it is opened by `grant` bytes (default 0x7f000000)
+ * once `paused` returns (or the promise it returns settles), and by `more` once that is used up too
+ * (a client that has read what it got). Resolves to its
  * answer as frames: DATA bytes, END_STREAM, RST_STREAM's code, and the first byte of the HEADERS
  * block (`statusByte`: 0x88 + n for the static table's :status, RFC 7541 Appendix A: 0x88 200,
  * 0x89 204, 0x8a 206, 0x8b 304, 0x8c 400, 0x8d 404; anything else is a literal).
  */
-export function rawH2Request(port, path, { paused, fields = [], method = 'GET', secure = true } = {}) {
-  const windowUpdate = (id) => frame(8, 0, id, Buffer.from([0x7f, 0, 0, 0]));
+export function rawH2Request(port, path, { paused, fields = [], method = 'GET', secure = true, window = 65_535, grant = 0x7f000000, more = 0 } = {}) {
+  const windowUpdate = (id, increment = 0x7f000000) => frame(8, 0, id, uint32(increment));
+  const uint32 = (n) => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+  // SETTINGS_INITIAL_WINDOW_SIZE (0x4) when not the default.
+  const settings = window === 65_535 ? Buffer.alloc(0) : Buffer.concat([Buffer.from([0, 4]), uint32(window)]);
   const p = Buffer.from(path);
   const authority = Buffer.from('localhost');
   // Each extra field a literal without indexing, new name, lengths under 127 (RFC 7541 §6.2.2).
@@ -202,7 +207,8 @@ export function rawH2Request(port, path, { paused, fields = [], method = 'GET', 
   const block = Buffer.concat([m, Buffer.from([secure ? 0x87 : 0x86, 0x04, p.length]), p, Buffer.from([0x01, authority.length]), authority, ...literals]);
   return new Promise((resolve, reject) => {
     const seen = { data: 0, endStream: false, rstCode: null, statusByte: null };
-    const start = () => socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0)), frame(1, 0x05, 1, block)]));
+    const wider = window > 65_535 ? windowUpdate(0) : Buffer.alloc(0);
+    const start = () => socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, settings), wider, frame(1, 0x05, 1, block)]));
     const socket = secure ? tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, start) : net.connect(port, '127.0.0.1', start);
     let buffered = Buffer.alloc(0);
     let opened = false;
@@ -230,12 +236,13 @@ export function rawH2Request(port, path, { paused, fields = [], method = 'GET', 
         if (type === 0) {
           seen.data += length;
           if (flags & 1) seen.endStream = true;
-          if (!opened && seen.data >= 65535) {
+          if (!opened && seen.data >= window) {
             opened = true;
             // Opened once `paused` has returned, or its promise settled (a client holding its window shut).
-            void Promise.resolve(paused()).then(() => socket.write(Buffer.concat([windowUpdate(0), windowUpdate(1)])));
+            void Promise.resolve(paused()).then(() => socket.write(Buffer.concat([wider.length === 0 ? windowUpdate(0) : wider.subarray(0, 0), windowUpdate(1, grant)])));
           }
           if (seen.endStream) return done();
+          if (more > 0 && seen.data === window + grant) socket.write(windowUpdate(1, more));
         }
         if (type === 3) {
           seen.rstCode = payload.readUInt32BE(0);

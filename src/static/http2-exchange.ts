@@ -216,6 +216,11 @@ export class Http2Response {
     // RST_STREAM(NO_ERROR) (RFC 9113 §8.1), as test/http2.test.js shows. Reading it (resume) was
     // also costly: a stream whose request had ended then closed before its last write's callback,
     // for which node:http2 builds an error object (9% of the CPU of a 1-byte GET).
+    // A request that came whole in its HEADERS (a GET) has no body to stop: paused, node:http2
+    // leaves its stream to close on the answer's END_STREAM. Its RST_STREAM(NO_ERROR) was sent once
+    // the last bytes were framed, before that END_STREAM when the client's window was used up
+    // exactly (an empty DATA frame waits for window): the answer ended in a reset, not an end.
+    if (stream.endAfterHeaders) stream.pause();
   }
 
   /**

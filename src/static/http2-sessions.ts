@@ -44,8 +44,6 @@ function tooLarge(rawHeaders: readonly string[]): boolean {
 
 /** How often streams are checked for progress (the send timeout's resolution). */
 const SWEEP_MS = 1000;
-/** Between the two GOAWAYs of a connection told to go away mid-life (see chargeUnsent): Go's server waits 1 s too. */
-const GOAWAY_NOTICE_MS = 1000;
 /** After our GOAWAY on a connection with no stream left, how long its socket may stay open (see closeLingering). */
 const GOAWAY_GRACE_MS = 1000;
 
@@ -125,7 +123,6 @@ class SessionState implements AbandonedStreams {
   private readonly remote: string | undefined;
   /** See chargeUnsent. */
   private unsent = 0;
-  private retiring = false;
 
   /** The connection's own socket: session.socket is a proxy that refuses destroy(). */
   private readonly socket: Socket;
@@ -172,15 +169,7 @@ class SessionState implements AbandonedStreams {
    */
   chargeUnsent(bytes: number): void {
     this.unsent += bytes;
-    if (this.unsent <= UNSENT_LIMIT || this.retiring || this.session.closed || this.session.destroyed) return;
-    this.retiring = true;
-    // Two GOAWAYs, as RFC 9113 §6.8 asks of a graceful close: the first, naming the highest stream ID,
-    // stops the client opening streams without refusing those already on their way (one GOAWAY naming
-    // the last stream processed refused them); the last, once they have had time to arrive.
-    this.session.goaway(constants.NGHTTP2_NO_ERROR, 2 ** 31 - 1);
-    setTimeout(() => {
-      if (!this.session.closed && !this.session.destroyed) this.end(false);
-    }, GOAWAY_NOTICE_MS).unref();
+    if (this.unsent > UNSENT_LIMIT && !this.session.closed && !this.session.destroyed) this.end(false);
   }
 
   /** (Re)starts the idle timer: it fires after `delay` ms (the keep-alive timeout by default). */
