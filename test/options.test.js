@@ -80,6 +80,12 @@ test('options sent as header values must be valid header values at start-up', as
   }
   // latin1 is a valid (if unwise) header value: Node sends it byte for byte.
   assert.deepEqual(problemsOf({ root: ROOT, cacheControl: 'public, max-age=60, café' }), []);
+  // Leading or trailing whitespace: sent as given, a malformed field over HTTP/2 (RFC 9113 §8.2.1).
+  for (const cacheControl of ['public, max-age=3600 ', '\tpublic', ' ']) {
+    const [problem, ...more] = problemsOf({ root: ROOT, cacheControl });
+    assert.deepEqual([problem.option, more], ['cacheControl', []], JSON.stringify(cacheControl));
+    assert.equal(problem.fix, `write it without them: ${JSON.stringify(cacheControl.trim())}`);
+  }
 });
 
 async function start(options) {

@@ -88,6 +88,38 @@ test('a broken configuration changes nothing, and every problem is reported', as
   rmSync(root, { recursive: true, force: true });
 });
 
+test('options are read once: what was validated is what is put in force, whatever a getter or Proxy answers on a later read', async (t) => {
+  const root = makeRoot();
+  /** `options` whose cacheControl reads `first`, then something invalid on every later read. */
+  const changing = (options, first) => {
+    let reads = 0;
+    return new Proxy(options, { get: (target, key) => (key === 'cacheControl' && reads++ > 0 ? 'max-age=5\r\nX-Bad: 1' : key === 'cacheControl' ? first : target[key]) });
+  };
+  const s = await start(changing({ root, ...OLD, cacheControl: 'public, max-age=1' }, 'public, max-age=1'));
+  t.after(async () => {
+    await s.server.shutdown(500);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const cacheControl = async () => {
+    const res = await request(s.port, { path: '/a.woff2', headers: { Origin: A } });
+    return `${res.status} ${res.headers['cache-control']}`;
+  };
+  assert.equal(await cacheControl(), '200 public, max-age=1');
+  assert.deepEqual(s.server.reload(changing({ root, ...OLD, cacheControl: 'public, max-age=2' }, 'public, max-age=2')).applied, ['cacheControl']);
+  assert.equal(await cacheControl(), '200 public, max-age=2');
+  // A class whose options are getters on its prototype is read as before.
+  class Options {
+    get root() {
+      return root;
+    }
+    get cacheControl() {
+      return 'public, max-age=3';
+    }
+  }
+  s.server.reload(new Options());
+  assert.equal(await cacheControl(), '200 public, max-age=3');
+});
+
 test('a new function (the log, cors.onDenied) is reported as applied; the same one as unchanged', async (t) => {
   const root = makeRoot();
   const lines = { a: [], b: [] };
@@ -219,6 +251,27 @@ function servedName(port) {
   });
 }
 
+/**
+ * What a TLS 1.2 client offering only `ciphers` gets, offering h2 first: `h2 <suite>`, or the
+ * handshake's error. RFC 9113 §9.2.2: HTTP/2 over TLS 1.2 uses no CBC suite (nor one without
+ * forward secrecy); those are not offered at all, so the answer is the same on HTTPS/1.1.
+ */
+function tls12With(port, ciphers) {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'], maxVersion: 'TLSv1.2', ciphers }, () => {
+      resolve(`${socket.alpnProtocol} ${socket.getCipher().standardName}`);
+      socket.destroy();
+    });
+    socket.on('error', (e) => resolve(e.code));
+  });
+}
+
+/** Checks the suites offered, by what two TLS 1.2 clients get: one with CBC and static-RSA suites only, one with an AEAD suite. */
+async function assertSuites(port, when) {
+  assert.equal(await tls12With(port, 'ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES256-SHA384:AES128-GCM-SHA256'), 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', when);
+  assert.match(await tls12With(port, 'ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256'), /^h2 TLS_ECDHE_(RSA|ECDSA)_WITH_AES_128_GCM_SHA256$/, when);
+}
+
 test('a renewed certificate is served to new handshakes; a mismatched key is refused and the old pair stays', async (t) => {
   const root = makeRoot();
   const dir = mkdtempSync(join(tmpdir(), 'xorigin-renew-'));
@@ -234,6 +287,7 @@ test('a renewed certificate is served to new handshakes; a mismatched key is ref
     rmSync(dir, { recursive: true, force: true });
   });
   assert.equal(await servedName(s.port), 'one.test');
+  await assertSuites(s.port, 'at start-up');
   // A keep-alive HTTPS/1.1 connection opened before the renewal lives on across it.
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false });
   const get = () => new Promise((resolve, reject) => https.get({ host: '127.0.0.1', port: s.port, path: '/a.woff2', agent }, (res) => {
@@ -246,6 +300,7 @@ test('a renewed certificate is served to new handshakes; a mismatched key is ref
   copyFileSync(two.key, files.key);
   assert.deepEqual(s.server.reload({ root, ...OLD, tls: files }).applied, ['tls']);
   assert.equal(await servedName(s.port), 'two.test');
+  await assertSuites(s.port, 'after the renewal (a new secure context)');
   assert.equal(await get(), before, 'the connection from before the renewal was kept');
   agent.destroy();
   // Half a renewal: the new certificate with the old key.

@@ -20,7 +20,7 @@ import { BodyCache, TEXT_BODY_LIMIT } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
 import { markLingering } from './lingering-close.js';
 import { FdCache } from './fd-cache.js';
-import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, readOnce, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { Http2Response } from './http2-exchange.js';
 import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, newBlock, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
 import { cutResponse, DiskBody, endHeld, type DiskCounters } from './send-body.js';
@@ -127,7 +127,8 @@ export interface StaticHandler {
  * list (rootProblem).
  */
 export async function createStaticHandler(options: ServerOptions): Promise<StaticHandler> {
-  return handlerFor(validateServable(options), options);
+  const given = readOnce(options);
+  return handlerFor(validateServable(given), given);
 }
 
 /** As createStaticHandler, from options already validated, root included (validateServable: the server validates once for both). */
@@ -137,7 +138,8 @@ export async function handlerFor(config: ResolvedServerOptions, given?: ServerOp
   // node:http2's compatibility objects have every member the handler uses, with node:http's meaning.
   const handler = ((req: NodeRequest, res: NodeResponse, next?: Next) => files.handle(req as IncomingMessage, res as ServerResponse, next)) as StaticHandler;
   let current = { given, config };
-  const reload = (options: ServerOptions): ReloadReport => {
+  const reload = (given: ServerOptions): ReloadReport => {
+    const options = readOnce(given);
     const fresh = validateReload(current.config, options);
     const before = current.given ?? options;
     const report = planReload(before, options, current.config, fresh);

@@ -316,8 +316,13 @@ export function checkOption(spec: OptionSpec, value: unknown, type: OptionType =
     return { option, value, reason: `must be ${expected(spec, type)}${quoted ? ', not a string' : ''}`, fix };
   }
   if (spec.header !== undefined) {
+    const text = value as string;
+    // Node sends it as given; RFC 9113 §8.2.1 makes such a field malformed over HTTP/2 (nghttp resets the stream).
+    if (text !== text.trim()) {
+      return { option, value, reason: `is sent as the ${spec.header} header, whose value may not start or end with a space or a tab`, fix: `write it without them: ${JSON.stringify(text.trim())}` };
+    }
     try {
-      validateHeaderValue(spec.header, value as string);
+      validateHeaderValue(spec.header, text);
     } catch {
       return {
         option,
@@ -432,6 +437,29 @@ function guardLog(log: ((line: string) => void) | undefined, what = 'log'): ((li
       process.stderr.write(`xorigin: the ${what} callback threw: ${terminalSafe(why)}; continuing\n`);
     }
   };
+}
+
+/**
+ * The options as read once, into plain objects (the top level, `cors` and `tls`): validated and put
+ * in force from this copy, each is what was checked. Read again at each use, an option given by a
+ * getter or a Proxy was validated with one value and served with another (a Cache-Control with a
+ * line break answered every request 500). Anything else is returned as given, for validation to
+ * report.
+ */
+export function readOnce(options: ServerOptions): ServerOptions {
+  if (!isPlainObject(options)) return options;
+  const copy = ownValues(options, SERVER_SCHEMA.map((spec) => spec.name));
+  if (isPlainObject(copy.cors)) copy.cors = ownValues(copy.cors, []); // as the policy is compiled: its own keys (compileCors)
+  if (isPlainObject(copy.tls)) copy.tls = ownValues(copy.tls, ['cert', 'key']);
+  return copy as unknown as ServerOptions;
+}
+
+/** Each own key's value, and each of `names` found up the prototype chain (a class's getter), read once. */
+function ownValues(object: object, names: readonly string[]): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(object)) copy[key] = (object as Record<string, unknown>)[key];
+  for (const key of names) if (!(key in copy) && key in object) copy[key] = (object as Record<string, unknown>)[key];
+  return copy;
 }
 
 /**

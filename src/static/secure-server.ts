@@ -9,8 +9,8 @@ import { answerStream } from './http2-exchange.js';
 import { HTTP2_LIMITS, Http2Sessions, type SessionTimeouts } from './http2-sessions.js';
 import type { ResolvedServerOptions } from './options.js';
 import { answerPlainHttp, type UnstartedConnections } from './plain-http-on-tls.js';
-import type { TlsMaterial } from './tls.js';
-import { resumptionOptions, ticketKeysForProcess } from './ticket-keys.js';
+import { secureContextOptions, type TlsMaterial } from './tls.js';
+import { ticketKeysForProcess } from './ticket-keys.js';
 
 /**
  * The server over TLS: node:http2's secure server, which also speaks HTTP/1.1 (ALPN `h2`, then
@@ -34,7 +34,7 @@ export const HANDSHAKE_TIMEOUT = 10_000;
  * HTTP request on this port needs (plain-http-on-tls.ts).
  */
 export function createSecureNodeServer(config: ResolvedServerOptions, material: TlsMaterial, { handler, http1 }: { handler: StaticHandler; http1: RequestListener }, common: { connectionsCheckingInterval: number; requireHostHeader: boolean }, clientErrors: ClientErrorContext): SecureServer {
-  const tls = { cert: material.cert, key: material.key, handshakeTimeout: HANDSHAKE_TIMEOUT, ...resumptionOptions(ticketKeysForProcess()) };
+  const tls = { ...secureContextOptions(material, ticketKeysForProcess()), handshakeTimeout: HANDSHAKE_TIMEOUT };
   if (!config.http2) {
     const server = createHttpsServer({ ...common, ...tls }, http1);
     prepareHttp1OverTls(server);

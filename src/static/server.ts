@@ -10,9 +10,8 @@ import { closeLingering, closeWhenAnswered, lingerWhenClosedSoon, markLingering,
 import type { Http2Sessions } from './http2-sessions.js';
 import type { UnstartedConnections } from './plain-http-on-tls.js';
 import type { SecureServer } from './secure-server.js';
-import type { TlsMaterial } from './tls.js';
-import { resumptionOptions } from './ticket-keys.js';
-import type { ResolvedServerOptions, ServerOptions } from './options.js';
+import { secureContextOptions, type TlsMaterial } from './tls.js';
+import { readOnce, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { validateServable } from './root-problem.js';
 import { hasCloseOption } from '../http/connection-options.js';
 import { keepRestartOnly, planReload, validateReload, type ReloadReport } from './reload.js';
@@ -56,8 +55,8 @@ type NodeServer = HttpServer | Http2SecureServer;
  * the options are invalid (an unreadable certificate, a key that does not match it, included).
  */
 export async function serve(options: ServerOptions): Promise<XoriginServer> {
-  let config = validateServable(options);
-  let given = options;
+  let given = readOnce(options);
+  let config = validateServable(given);
   const handler = await handlerFor(config);
   const clientErrors: ClientErrorContext = {
     cors: () => handler.corsBlocks,
@@ -79,7 +78,8 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
   Object.defineProperty(server, 'scheme', { value: config.tls === null ? 'http' : 'https' });
   Object.defineProperty(server, 'stats', { get: () => handler.stats });
   makeCloseGraceful(node, handler, sessions, unstarted);
-  server.reload = (next: ServerOptions): ReloadReport => {
+  server.reload = (options: ServerOptions): ReloadReport => {
+    const next = readOnce(options);
     const fresh = validateReload(config, next);
     const report = planReload(given, next, config, fresh);
     handler.reconfigure(fresh);
@@ -101,7 +101,7 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
  * else every client holding a ticket would pay a full handshake (see ticket-keys.ts).
  */
 function renewCertificate(server: TlsServer, tls: TlsMaterial): void {
-  server.setSecureContext({ cert: tls.cert, key: tls.key, ...resumptionOptions(server.getTicketKeys()) });
+  server.setSecureContext(secureContextOptions(tls, server.getTicketKeys()));
 }
 
 /**

@@ -2,6 +2,7 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { PolicyProblem } from '../cors/errors.js';
 import { readSmallRegularFile, validatedElsewhere } from './operator-files.js';
+import { resumptionOptions } from './ticket-keys.js';
 
 /** A certificate chain or key is a few KiB; past this the file is not one. */
 const PEM_LIMIT = 1024 * 1024;
@@ -12,6 +13,33 @@ export interface TlsFiles {
   cert: string;
   /** The leaf certificate's private key (`privkey.pem`), unencrypted. */
   key: string;
+}
+
+/**
+ * The cipher suites offered: TLS 1.3's (all AEAD), and for TLS 1.2 the ECDHE suites with AEAD only
+ * (Mozilla's "intermediate" set, less DHE, which needs parameters this server has none of). Node's
+ * default list also has CBC suites, which RFC 9113 §9.2.2 forbids HTTP/2 to use: a TLS 1.2 client
+ * that preferred one was served h2 over it. Clients that support none of these (before 2013:
+ * Internet Explorer 10, Android 4.3) are refused at the handshake, as by Caddy's defaults.
+ */
+const CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/**
+ * What a TLS server is given at start-up, and each setSecureContext() of a reload (which replaces
+ * the whole context: anything left out goes back to Node's default).
+ */
+export function secureContextOptions(material: TlsMaterial, ticketKeys: Buffer): { cert: Buffer; key: Buffer; ciphers: string; ticketKeys: Buffer; sessionIdContext: string } {
+  return { cert: material.cert, key: material.key, ciphers: CIPHERS, ...resumptionOptions(ticketKeys) };
 }
 
 /** A certificate and key read, parsed and checked to belong together: ready for a TLS server. */
