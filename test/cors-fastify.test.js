@@ -1,7 +1,8 @@
-// xorigin/fastify: the plugin in a real Fastify 5 app over real sockets.
+// xorigin/fastify: the plugin in real Fastify 5 and Fastify 4 apps (the peer range) over real sockets.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import Fastify from 'fastify';
+import Fastify5 from 'fastify';
+import Fastify4 from 'fastify4';
 import xoriginCors from '../dist/cors/fastify.js';
 import { PolicyError } from '../dist/cors/index.js';
 import http from 'node:http';
@@ -24,245 +25,267 @@ const APP = 'https://app.example.com';
 const POLICY = { origins: [APP, 'https://*.example.org'], methods: ['PUT'], allowedHeaders: ['content-type'], credentials: true, maxAge: 600 };
 const PREFLIGHT = { Origin: APP, 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'content-type' };
 
-async function start(register, policy = POLICY) {
-  const app = Fastify();
-  await app.register(xoriginCors, policy);
-  register(app);
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  return { app, port: app.server.address().port };
-}
-
-describe('fastify plugin', () => {
-  let s;
-  let routeRuns = 0;
-  before(async () => {
-    s = await start((app) => {
-      app.get('/items', async () => ({ items: [] }));
-      app.put('/items/:id', async (req) => (routeRuns++, { saved: req.params.id }));
-      app.get('/boom', async () => {
-        throw new Error('secret');
-      });
-      app.get('/vary', async (req, reply) => {
-        reply.header('Vary', 'Accept-Language'); // replaces what the plugin set in onRequest
-        return 'hi';
-      });
-      // An encapsulated sibling context registered after the plugin: the plugin must reach it too.
-      app.register(async (child) => {
-        child.get('/child', async () => 'child');
-      }, { prefix: '/nested' });
-    });
-  });
-  after(() => s.app.close());
-
-  test('a preflight is answered in onRequest, before the route runs', async () => {
-    const res = await request(s.port, { method: 'OPTIONS', path: '/items/1', headers: PREFLIGHT });
-    assert.equal(res.status, 204);
-    assert.equal(res.body.length, 0);
-    assert.deepEqual(Object.fromEntries(acHeaders(res).map((n) => [n, res.headers[n]])), {
-      'access-control-allow-origin': APP,
-      'access-control-allow-credentials': 'true',
-      'access-control-allow-methods': 'PUT',
-      'access-control-allow-headers': 'content-type',
-      'access-control-max-age': '600',
-    });
-    assert.equal(res.headers.vary, 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
-    assert.equal(routeRuns, 0);
-  });
-
-  test('a preflight to a URL with no route is still answered', async () => {
-    const res = await request(s.port, { method: 'OPTIONS', path: '/no/such/route', headers: PREFLIGHT });
-    assert.equal(res.status, 204);
-    assert.equal(res.headers['access-control-allow-origin'], APP);
-  });
-
-  test('a refused preflight is 403 with no Access-Control-* header', async () => {
-    for (const headers of [{ ...PREFLIGHT, Origin: 'https://evil.test' }, { ...PREFLIGHT, 'Access-Control-Request-Method': 'DELETE' }]) {
-      const res = await request(s.port, { method: 'OPTIONS', path: '/items/1', headers });
-      assert.equal(res.status, 403);
-      assert.deepEqual(acHeaders(res), []);
-    }
-  });
-
-  test('a route, Fastify\'s 404 and its error reply all carry the CORS headers', async () => {
-    for (const [path, status] of [['/items', 200], ['/missing', 404], ['/boom', 500], ['/nested/child', 200]]) {
-      const res = await request(s.port, { path, headers: { Origin: 'https://a.example.org' } });
-      assert.equal(res.status, status, path);
-      assert.equal(res.headers['access-control-allow-origin'], 'https://a.example.org', path);
-      assert.equal(res.headers['access-control-allow-credentials'], 'true', path);
-      assert.equal(res.headers.vary, 'Origin', path);
-    }
-  });
-
-  test('a disallowed or absent Origin: Vary: Origin and no Access-Control-* header', async () => {
-    for (const headers of [{ Origin: 'https://evil.test' }, {}]) {
-      const res = await request(s.port, { path: '/items', headers });
-      assert.deepEqual(acHeaders(res), []);
-      assert.equal(res.headers.vary, 'Origin');
-    }
-  });
-
-  test('a route that replaces Vary keeps its token and gets Origin back', async () => {
-    const res = await request(s.port, { path: '/vary', headers: { Origin: APP } });
-    assert.equal(res.headers.vary, 'Accept-Language, Origin');
-  });
-
-  test('an actual PUT runs the route and is decorated', async () => {
-    const res = await request(s.port, { method: 'PUT', path: '/items/4', headers: { Origin: APP } });
-    assert.equal(res.status, 200);
-    assert.deepEqual(JSON.parse(res.body), { saved: '4' });
-    assert.equal(res.headers['access-control-allow-origin'], APP);
-  });
-});
-
-test('fastify: a Vary set by an earlier onRequest hook is merged, not replaced', async () => {
-  const app = Fastify();
-  app.addHook('onRequest', async (req, reply) => {
-    reply.header('Vary', 'Accept-Encoding');
-  });
-  await app.register(xoriginCors, { origins: [APP] });
-  app.get('/', async () => 'x');
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  try {
-    const port = app.server.address().port;
-    const res = await request(port, { path: '/', headers: { Origin: APP } });
-    assert.equal(res.headers.vary, 'Accept-Encoding, Origin');
-    const pre = await request(port, { method: 'OPTIONS', path: '/', headers: { Origin: APP, 'Access-Control-Request-Method': 'GET' } });
-    assert.equal(pre.status, 204);
-    assert.equal(pre.headers.vary, 'Accept-Encoding, Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
-  } finally {
-    await app.close();
+/** Every test below, for each Fastify major the peer range admits. */
+function suite(Fastify, major) {
+  async function start(register, policy = POLICY) {
+    const app = Fastify();
+    await app.register(xoriginCors, policy);
+    register(app);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return { app, port: app.server.address().port };
   }
-});
 
-test('fastify: preflights pass an auth hook registered after the plugin; its 401 and body-parse 400s carry CORS headers', async () => {
-  // Browsers send preflights without credentials, so the answer must come before any auth hook;
-  // and errors raised before the handler (auth, content-type parsing) must still be readable.
-  const s = await start((app) => {
+  describe(`fastify ${major} plugin`, () => {
+    let s;
+    let routeRuns = 0;
+    before(async () => {
+      s = await start((app) => {
+        app.get('/items', async () => ({ items: [] }));
+        app.put('/items/:id', async (req) => (routeRuns++, { saved: req.params.id }));
+        app.get('/boom', async () => {
+          throw new Error('secret');
+        });
+        app.get('/vary', async (req, reply) => {
+          reply.header('Vary', 'Accept-Language'); // replaces what the plugin set in onRequest
+          return 'hi';
+        });
+        // An encapsulated sibling context registered after the plugin: the plugin must reach it too.
+        app.register(async (child) => {
+          child.get('/child', async () => 'child');
+        }, { prefix: '/nested' });
+      });
+    });
+    after(() => s.app.close());
+
+    test('a preflight is answered in onRequest, before the route runs', async () => {
+      const res = await request(s.port, { method: 'OPTIONS', path: '/items/1', headers: PREFLIGHT });
+      assert.equal(res.status, 204);
+      assert.equal(res.body.length, 0);
+      assert.deepEqual(Object.fromEntries(acHeaders(res).map((n) => [n, res.headers[n]])), {
+        'access-control-allow-origin': APP,
+        'access-control-allow-credentials': 'true',
+        'access-control-allow-methods': 'PUT',
+        'access-control-allow-headers': 'content-type',
+        'access-control-max-age': '600',
+      });
+      assert.equal(res.headers.vary, 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
+      assert.equal(routeRuns, 0);
+    });
+
+    test('a preflight to a URL with no route is still answered', async () => {
+      const res = await request(s.port, { method: 'OPTIONS', path: '/no/such/route', headers: PREFLIGHT });
+      assert.equal(res.status, 204);
+      assert.equal(res.headers['access-control-allow-origin'], APP);
+    });
+
+    test('a refused preflight is 403 with no Access-Control-* header', async () => {
+      for (const headers of [{ ...PREFLIGHT, Origin: 'https://evil.test' }, { ...PREFLIGHT, 'Access-Control-Request-Method': 'DELETE' }]) {
+        const res = await request(s.port, { method: 'OPTIONS', path: '/items/1', headers });
+        assert.equal(res.status, 403);
+        assert.deepEqual(acHeaders(res), []);
+      }
+    });
+
+    test('a route, Fastify\'s 404 and its error reply all carry the CORS headers', async () => {
+      for (const [path, status] of [['/items', 200], ['/missing', 404], ['/boom', 500], ['/nested/child', 200]]) {
+        const res = await request(s.port, { path, headers: { Origin: 'https://a.example.org' } });
+        assert.equal(res.status, status, path);
+        assert.equal(res.headers['access-control-allow-origin'], 'https://a.example.org', path);
+        assert.equal(res.headers['access-control-allow-credentials'], 'true', path);
+        assert.equal(res.headers.vary, 'Origin', path);
+      }
+    });
+
+    test('a disallowed or absent Origin: Vary: Origin and no Access-Control-* header', async () => {
+      for (const headers of [{ Origin: 'https://evil.test' }, {}]) {
+        const res = await request(s.port, { path: '/items', headers });
+        assert.deepEqual(acHeaders(res), []);
+        assert.equal(res.headers.vary, 'Origin');
+      }
+    });
+
+    test('a route that replaces Vary keeps its token and gets Origin back', async () => {
+      const res = await request(s.port, { path: '/vary', headers: { Origin: APP } });
+      assert.equal(res.headers.vary, 'Accept-Language, Origin');
+    });
+
+    test('an actual PUT runs the route and is decorated', async () => {
+      const res = await request(s.port, { method: 'PUT', path: '/items/4', headers: { Origin: APP } });
+      assert.equal(res.status, 200);
+      assert.deepEqual(JSON.parse(res.body), { saved: '4' });
+      assert.equal(res.headers['access-control-allow-origin'], APP);
+    });
+  });
+
+  test(`fastify ${major}: a Vary set by an earlier onRequest hook is merged, not replaced`, async () => {
+    const app = Fastify();
     app.addHook('onRequest', async (req, reply) => {
-      if (req.headers.authorization === undefined) return reply.code(401).send({ error: 'no credentials' });
+      reply.header('Vary', 'Accept-Encoding');
     });
-    app.post('/items', async (req) => req.body);
-  });
-  try {
-    const pre = await request(s.port, { method: 'OPTIONS', path: '/items', headers: PREFLIGHT });
-    assert.equal(pre.status, 204);
-    assert.equal(pre.headers['access-control-allow-origin'], APP);
-    const denied = await request(s.port, { method: 'POST', path: '/items', headers: { Origin: APP } });
-    assert.equal(denied.status, 401);
-    assert.equal(denied.headers['access-control-allow-origin'], APP);
-    const bad = await requestWithBody(s.port, '/items', { Origin: APP, Authorization: 'x', 'Content-Type': 'application/json' }, '{bad');
-    assert.equal(bad.status, 400);
-    assert.equal(bad.headers['access-control-allow-origin'], APP);
-  } finally {
-    await s.app.close();
-  }
-});
-
-test('fastify: the "*" policy sends * everywhere and no Vary: Origin; preflightStatus 200', async () => {
-  const s = await start((app) => app.get('/', async () => 'x'), { origins: ['*'], methods: ['PUT'], preflightStatus: 200 });
-  try {
-    const res = await request(s.port, { path: '/' });
-    assert.equal(res.headers['access-control-allow-origin'], '*');
-    assert.equal(res.headers.vary, undefined);
-    const pre = await request(s.port, { method: 'OPTIONS', path: '/', headers: { Origin: APP, 'Access-Control-Request-Method': 'PUT' } });
-    assert.equal(pre.status, 200);
-    assert.equal(pre.headers['content-length'], '0');
-    assert.equal(pre.headers['access-control-allow-origin'], '*');
-  } finally {
-    await s.app.close();
-  }
-});
-
-test('fastify: a bad policy fails registration with PolicyError', async () => {
-  const app = Fastify();
-  app.register(xoriginCors, { origins: ['https://app.example.com:443'] });
-  await assert.rejects(app.ready(), PolicyError);
-  await app.close();
-});
-
-test('fastify: the plugin carries fastify-plugin\'s markers', async () => {
-  assert.equal(xoriginCors[Symbol.for('skip-override')], true);
-  assert.equal(xoriginCors[Symbol.for('fastify.display-name')], 'xorigin-cors');
-});
-
-test('over HTTP/2 (http2: true), two Access-Control-Request-Method lines are no method, as over HTTP/1.1 (node:http2 kept the first)', async (t) => {
-  const app = Fastify({ http2: true });
-  await app.register(xoriginCors, POLICY);
-  app.get('/items', async () => ({ items: [] }));
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  t.after(() => app.close());
-  const preflight = async (...methods) => {
-    const fields = [['origin', APP], ...methods.map((m) => ['access-control-request-method', m])];
-    return (await rawH2Request(app.server.address().port, '/items', { fields, method: 'OPTIONS', secure: false })).statusByte;
-  };
-  assert.equal(await preflight('PUT'), 0x89); // 204
-  assert.notEqual(await preflight('PUT', 'PATCH'), 0x89);
-});
-
-/** One h2c request to a Fastify `http2: true` app: { status, vary, acao }. */
-function h2cRequest(port, path, headers) {
-  return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://127.0.0.1:${port}`);
-    session.on('error', reject);
-    const stream = session.request({ ':path': path, ...headers }, { endStream: true });
-    stream.on('response', (h) => {
-      stream.resume();
-      stream.on('end', () => {
-        session.close();
-        resolve({ status: h[':status'], vary: h.vary, acao: h['access-control-allow-origin'] });
-      });
-    });
-    stream.on('error', reject);
-  });
-}
-
-for (const http2Mode of [false, true]) {
-  test(`fastify${http2Mode ? ' (http2: true)' : ''}: hooks that run after the plugin's (a route's onSend, a child plugin's, a root one added later) cannot take Origin out of Vary`, async (t) => {
-    const app = Fastify({ http2: http2Mode });
     await app.register(xoriginCors, { origins: [APP] });
-    app.get('/route-hook', { onSend: async (req, reply, payload) => (reply.header('Vary', 'Accept-Encoding'), payload) }, async () => 'x');
-    app.register(async (child) => {
-      child.addHook('onSend', async (req, reply, payload) => (reply.removeHeader('vary'), payload));
-      child.get('/child-hook', async () => 'x');
+    app.get('/', async () => 'x');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const port = app.server.address().port;
+      const res = await request(port, { path: '/', headers: { Origin: APP } });
+      assert.equal(res.headers.vary, 'Accept-Encoding, Origin');
+      const pre = await request(port, { method: 'OPTIONS', path: '/', headers: { Origin: APP, 'Access-Control-Request-Method': 'GET' } });
+      assert.equal(pre.status, 204);
+      assert.equal(pre.headers.vary, 'Accept-Encoding, Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
+    } finally {
+      await app.close();
+    }
+  });
+
+  test(`fastify ${major}: preflights pass an auth hook registered after the plugin; its 401 and body-parse 400s carry CORS headers`, async () => {
+    // Browsers send preflights without credentials, so the answer must come before any auth hook;
+    // and errors raised before the handler (auth, content-type parsing) must still be readable.
+    const s = await start((app) => {
+      app.addHook('onRequest', async (req, reply) => {
+        if (req.headers.authorization === undefined) return reply.code(401).send({ error: 'no credentials' });
+      });
+      app.post('/items', async (req) => req.body);
     });
-    app.get('/late-root-hook', async () => 'x');
-    app.addHook('onSend', async (req, reply, payload) => (req.url === '/late-root-hook' && reply.header('Vary', ['Accept-Language', 'Accept-Encoding']), payload));
-    app.get('/hijacked', (req, reply) => {
-      reply.hijack();
-      reply.raw.writeHead(200, { Vary: 'Accept-Encoding', 'Content-Length': 1 });
-      reply.raw.end('x');
-    });
-    // Server-sent events as the README says to write them: the reply's headers passed on to the raw head.
-    app.get('/hijacked-sse', (req, reply) => {
-      reply.hijack();
-      reply.raw.writeHead(200, { ...reply.getHeaders(), 'Content-Type': 'text/event-stream' });
-      reply.raw.end('data: x\n\n');
-    });
-    // A list of pairs: node:http takes one only while no header is set, so Vary must go into the list.
-    app.get('/hijacked-pairs', (req, reply) => {
-      reply.hijack();
-      reply.raw.writeHead(200, [['Content-Type', 'text/plain']]); // one pair: an odd-length list once a header is set
-      reply.raw.end('x');
-    });
+    try {
+      const pre = await request(s.port, { method: 'OPTIONS', path: '/items', headers: PREFLIGHT });
+      assert.equal(pre.status, 204);
+      assert.equal(pre.headers['access-control-allow-origin'], APP);
+      const denied = await request(s.port, { method: 'POST', path: '/items', headers: { Origin: APP } });
+      assert.equal(denied.status, 401);
+      assert.equal(denied.headers['access-control-allow-origin'], APP);
+      const bad = await requestWithBody(s.port, '/items', { Origin: APP, Authorization: 'x', 'Content-Type': 'application/json' }, '{bad');
+      assert.equal(bad.status, 400);
+      assert.equal(bad.headers['access-control-allow-origin'], APP);
+    } finally {
+      await s.app.close();
+    }
+  });
+
+  test(`fastify ${major}: the "*" policy sends * everywhere and no Vary: Origin; preflightStatus 200`, async () => {
+    const s = await start((app) => app.get('/', async () => 'x'), { origins: ['*'], methods: ['PUT'], preflightStatus: 200 });
+    try {
+      const res = await request(s.port, { path: '/' });
+      assert.equal(res.headers['access-control-allow-origin'], '*');
+      assert.equal(res.headers.vary, undefined);
+      const pre = await request(s.port, { method: 'OPTIONS', path: '/', headers: { Origin: APP, 'Access-Control-Request-Method': 'PUT' } });
+      assert.equal(pre.status, 200);
+      assert.equal(pre.headers['content-length'], '0');
+      assert.equal(pre.headers['access-control-allow-origin'], '*');
+    } finally {
+      await s.app.close();
+    }
+  });
+
+  test(`fastify ${major}: a bad policy fails registration with PolicyError`, async () => {
+    const app = Fastify();
+    app.register(xoriginCors, { origins: ['https://app.example.com:443'] });
+    await assert.rejects(app.ready(), PolicyError);
+    await app.close();
+  });
+
+  test(`fastify ${major}: Fastify's own register options (prefix, logLevel, logSerializers) beside the policy are Fastify's, not unknown policy options`, async (t) => {
+    const app = Fastify();
+    await app.register(xoriginCors, { ...POLICY, prefix: '/api', logLevel: 'warn', logSerializers: {} });
+    app.get('/items', async () => ({ items: [] }));
     await app.listen({ port: 0, host: '127.0.0.1' });
     t.after(() => app.close());
     const port = app.server.address().port;
-    const expected = {
-      '/route-hook': 'Accept-Encoding, Origin',
-      '/child-hook': 'Origin',
-      '/late-root-hook': 'Accept-Language, Accept-Encoding, Origin',
-      '/hijacked': 'Accept-Encoding, Origin',
-      '/hijacked-pairs': 'Origin',
-      '/hijacked-sse': 'Origin',
-    };
-    for (const [path, vary] of Object.entries(expected)) {
-      for (const origin of [APP, 'https://other.example', undefined]) {
-        const headers = origin === undefined ? {} : { origin };
-        const res = http2Mode ? await h2cRequest(port, path, headers) : await request(port, { path, headers }).then((r) => ({ status: r.status, vary: r.headers.vary, acao: r.headers['access-control-allow-origin'] }));
-        assert.equal(res.status, 200, `${path} ${origin}`);
-        assert.equal(res.vary, vary, `${path} ${origin}`);
-        if (!path.startsWith('/hijacked') || path === '/hijacked-sse') assert.equal(res.acao, origin === APP ? APP : undefined, `${path} ${origin}`);
-      }
-    }
+    const preflight = await request(port, { method: 'OPTIONS', path: '/items', headers: PREFLIGHT });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers['access-control-allow-origin'], APP);
+    // Still checked: a misspelt policy option beside them fails registration.
+    const bad = Fastify();
+    bad.register(xoriginCors, { ...POLICY, prefix: '/api', orgins: [APP] });
+    await assert.rejects(bad.ready(), (e) => e instanceof PolicyError && /orgins/.test(e.message));
+    await bad.close();
   });
+
+  test(`fastify ${major}: the plugin carries fastify-plugin's markers`, async () => {
+    assert.equal(xoriginCors[Symbol.for('skip-override')], true);
+    assert.equal(xoriginCors[Symbol.for('fastify.display-name')], 'xorigin-cors');
+  });
+
+  test(`fastify ${major} over HTTP/2 (http2: true), two Access-Control-Request-Method lines are no method, as over HTTP/1.1 (node:http2 kept the first)`, async (t) => {
+    const app = Fastify({ http2: true });
+    await app.register(xoriginCors, POLICY);
+    app.get('/items', async () => ({ items: [] }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    t.after(() => app.close());
+    const preflight = async (...methods) => {
+      const fields = [['origin', APP], ...methods.map((m) => ['access-control-request-method', m])];
+      return (await rawH2Request(app.server.address().port, '/items', { fields, method: 'OPTIONS', secure: false })).statusByte;
+    };
+    assert.equal(await preflight('PUT'), 0x89); // 204
+    assert.notEqual(await preflight('PUT', 'PATCH'), 0x89);
+  });
+
+  /** One h2c request to a Fastify `http2: true` app: { status, vary, acao }. */
+  function h2cRequest(port, path, headers) {
+    return new Promise((resolve, reject) => {
+      const session = http2.connect(`http://127.0.0.1:${port}`);
+      session.on('error', reject);
+      const stream = session.request({ ':path': path, ...headers }, { endStream: true });
+      stream.on('response', (h) => {
+        stream.resume();
+        stream.on('end', () => {
+          session.close();
+          resolve({ status: h[':status'], vary: h.vary, acao: h['access-control-allow-origin'] });
+        });
+      });
+      stream.on('error', reject);
+    });
+  }
+
+  for (const http2Mode of [false, true]) {
+    test(`fastify ${major}${http2Mode ? ' (http2: true)' : ''}: hooks that run after the plugin's (a route's onSend, a child plugin's, a root one added later) cannot take Origin out of Vary`, async (t) => {
+      const app = Fastify({ http2: http2Mode });
+      await app.register(xoriginCors, { origins: [APP] });
+      app.get('/route-hook', { onSend: async (req, reply, payload) => (reply.header('Vary', 'Accept-Encoding'), payload) }, async () => 'x');
+      app.register(async (child) => {
+        child.addHook('onSend', async (req, reply, payload) => (reply.removeHeader('vary'), payload));
+        child.get('/child-hook', async () => 'x');
+      });
+      app.get('/late-root-hook', async () => 'x');
+      app.addHook('onSend', async (req, reply, payload) => (req.url === '/late-root-hook' && reply.header('Vary', ['Accept-Language', 'Accept-Encoding']), payload));
+      app.get('/hijacked', (req, reply) => {
+        reply.hijack();
+        reply.raw.writeHead(200, { Vary: 'Accept-Encoding', 'Content-Length': 1 });
+        reply.raw.end('x');
+      });
+      // Server-sent events as the README says to write them: the reply's headers passed on to the raw head.
+      app.get('/hijacked-sse', (req, reply) => {
+        reply.hijack();
+        reply.raw.writeHead(200, { ...reply.getHeaders(), 'Content-Type': 'text/event-stream' });
+        reply.raw.end('data: x\n\n');
+      });
+      // A list of pairs: node:http takes one only while no header is set, so Vary must go into the list.
+      app.get('/hijacked-pairs', (req, reply) => {
+        reply.hijack();
+        reply.raw.writeHead(200, [['Content-Type', 'text/plain']]); // one pair: an odd-length list once a header is set
+        reply.raw.end('x');
+      });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      t.after(() => app.close());
+      const port = app.server.address().port;
+      const expected = {
+        '/route-hook': 'Accept-Encoding, Origin',
+        '/child-hook': 'Origin',
+        '/late-root-hook': 'Accept-Language, Accept-Encoding, Origin',
+        '/hijacked': 'Accept-Encoding, Origin',
+        '/hijacked-pairs': 'Origin',
+        '/hijacked-sse': 'Origin',
+      };
+      for (const [path, vary] of Object.entries(expected)) {
+        for (const origin of [APP, 'https://other.example', undefined]) {
+          const headers = origin === undefined ? {} : { origin };
+          const res = http2Mode ? await h2cRequest(port, path, headers) : await request(port, { path, headers }).then((r) => ({ status: r.status, vary: r.headers.vary, acao: r.headers['access-control-allow-origin'] }));
+          assert.equal(res.status, 200, `${path} ${origin}`);
+          assert.equal(res.vary, vary, `${path} ${origin}`);
+          if (!path.startsWith('/hijacked') || path === '/hijacked-sse') assert.equal(res.acao, origin === APP ? APP : undefined, `${path} ${origin}`);
+        }
+      }
+    });
+  }
 }
+
+for (const [Fastify, major] of [[Fastify5, 5], [Fastify4, 4]]) suite(Fastify, major);

@@ -1,4 +1,4 @@
-// `xorigin/fastify`: the CORS engine as a Fastify 5 plugin. Only types come from 'fastify' (erased
+// `xorigin/fastify`: the CORS engine as a Fastify 4 and 5 plugin. Only types come from 'fastify' (erased
 // at build), so xorigin keeps zero runtime dependencies.
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
@@ -37,7 +37,7 @@ import { VaryGuard } from './vary-guard.js';
 const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => {
   let engine: CorsEngine;
   try {
-    engine = new CorsEngine(options);
+    engine = new CorsEngine(policyOf(options));
   } catch (error) {
     done(error as Error);
     return;
@@ -45,6 +45,17 @@ const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => 
   app.addHook('onRequest', onRequest(engine, new VaryGuard()));
   done();
 };
+
+/**
+ * The register options without those Fastify reads from any plugin's (prefix, logLevel,
+ * logSerializers), which it leaves in the object the plugin gets and its types accept beside the
+ * plugin's own: they are not unknown policy options.
+ */
+function policyOf(options: CorsOptions & { prefix?: unknown; logLevel?: unknown; logSerializers?: unknown }): CorsOptions {
+  if (!('prefix' in options || 'logLevel' in options || 'logSerializers' in options)) return options;
+  const { prefix, logLevel, logSerializers, ...policy } = options;
+  return policy;
+}
 
 function onRequest(engine: CorsEngine, varyGuard: VaryGuard) {
   return (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void => {

@@ -35,8 +35,7 @@ export class Cors extends CorsEngine {
       if (req.httpVersionMajor === 2) joinRepeatedLines(headers, req.rawHeaders);
       const method = headers['access-control-request-method'];
       if (method !== undefined) {
-        // node:http2's compatibility response has every member used (setHeader, writeHead, end), with node:http's meaning.
-        this.answerPreflight(res as ServerResponse, origin, method, headers['access-control-request-headers']);
+        this.answerPreflight(res, origin, method, headers['access-control-request-headers']);
         return true;
       }
     }
@@ -49,8 +48,8 @@ export class Cors extends CorsEngine {
     if (!this.handle(req, res)) next();
   };
 
-  /** Classifies a request without touching the response. */
-  classify(req: IncomingMessage): RequestKind {
+  /** Classifies a request (node:http's, or node:http2's compatibility one) without touching the response. */
+  classify(req: NodeRequest): RequestKind {
     const headers = req.headers;
     return classify(req.method ?? '', headers.origin, headers['access-control-request-method']);
   }
@@ -58,20 +57,21 @@ export class Cors extends CorsEngine {
   /**
    * Answers a preflight (status, headers, empty body) from its fields, read already: what handle()
    * does once it has read them, for a caller that classified the request itself (the static
-   * handler, which has also joined an HTTP/2 request's repeated lines).
+   * handler, which has also joined an HTTP/2 request's repeated lines). `res`: node:http's, or
+   * node:http2's compatibility response, which has every member used with node:http's meaning.
    */
-  answerPreflight(res: ServerResponse, origin: string, method: string, requestHeaders: string | undefined): void {
+  answerPreflight(res: NodeResponse, origin: string, method: string, requestHeaders: string | undefined): void {
     const block = this.preflightInPlace(origin, method, requestHeaders);
     if (block === null && this.onDenied !== null) this.onDenied({ kind: 'preflight', origin, method, requestHeaders });
     const status = block === null ? 403 : this.policy.preflightStatus;
     const headers = block ?? this.preflights.denied;
-    removeOtherPolicy(res);
+    removeOtherPolicy(res as ServerResponse);
     if (res.hasHeader('vary')) {
       // The application set Vary before us (middleware stacks do): merge, never replace.
-      setHeaderBlock(res, headers);
-      res.writeHead(status);
+      setHeaderBlock(res as ServerResponse, headers);
+      (res as ServerResponse).writeHead(status);
     } else {
-      res.writeHead(status, headers);
+      (res as ServerResponse).writeHead(status, headers);
     }
     res.end();
   }

@@ -5,7 +5,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
-import { createCors, CorsEngine, PolicyError, type CorsOptions, type NodeRequest, type NodeResponse } from 'xorigin/cors';
+import { createCors, CorsEngine, PolicyError, RequestKind, type CorsOptions, type NodeRequest, type NodeResponse } from 'xorigin/cors';
 import { withCors } from 'xorigin/fetch';
 import xoriginCors from 'xorigin/fastify';
 import { createStaticHandler, serve } from 'xorigin/static';
@@ -26,11 +26,16 @@ http2.createSecureServer({}, (req, res) => {
   if (cors.handle(req, res)) return;
   files(req, res);
 });
+// classify and answerPreflight take what handle takes (README API table).
+http2.createSecureServer({}, (req, res) => {
+  if (cors.classify(req) === RequestKind.Preflight) cors.answerPreflight(res, req.headers.origin ?? '', 'PUT', undefined);
+});
 const middleware: (req: NodeRequest, res: NodeResponse, next: (err?: unknown) => void) => void = cors.middleware;
 
 // Fastify.
 const app = Fastify();
 await app.register(xoriginCors, options);
+await app.register(xoriginCors, { ...options, prefix: '/api', logLevel: 'warn' }); // Fastify's own register options beside the policy
 
 // Fetch API: Hono, and a Workers-style handler with env and ctx.
 const hono = new Hono();
