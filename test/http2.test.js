@@ -665,15 +665,36 @@ test('a body that uses up the client\'s window exactly ends with END_STREAM once
   for (const memoryBudget of [undefined, 0]) {
     const { server, port } = await start({ root, memoryBudget });
     try {
-      // The last 5,000 bytes granted after a pause (the last slice's write still pending then), then
-      // one more byte of window once they are read: the empty END_STREAM frame needs none, but
-      // nghttp2 sends no DATA frame on a stream whose window is 0.
-      const seen = await rawH2Request(port, '/exact.bin', { window: 195_000, grant: 5_000, more: 1, paused: () => new Promise((r) => setTimeout(r, 200)) });
-      assert.deepEqual({ data: seen.data, endStream: seen.endStream, rstCode: seen.rstCode }, { data: bytes.length, endStream: true, rstCode: null }, `memoryBudget ${memoryBudget}`);
+      // The request ending on its HEADERS, or on an empty DATA frame after them (RFC 9113 §8.1 allows both).
+      for (const endOnData of [false, true]) {
+        // The last 5,000 bytes granted after a pause (the last slice's write still pending then), then
+        // one more byte of window once they are read: the empty END_STREAM frame needs none, but
+        // nghttp2 sends no DATA frame on a stream whose window is 0.
+        const seen = await rawH2Request(port, '/exact.bin', { window: 195_000, grant: 5_000, more: 1, endOnData, paused: () => new Promise((r) => setTimeout(r, 200)) });
+        assert.deepEqual({ data: seen.data, endStream: seen.endStream, rstCode: seen.rstCode }, { data: bytes.length, endStream: true, rstCode: null }, `memoryBudget ${memoryBudget}, endOnData ${endOnData}`);
+      }
     } finally {
       await server.shutdown(100);
     }
   }
+});
+
+test('a response left waiting only for window to send its END_STREAM is reset after the send timeout, however lively the client (PINGs), and gives back what it held', async (t) => {
+  // The pause above makes node:http2 wait for that frame; a client that never opens its window again
+  // would otherwise hold the stream, its buffer and its disk turn for as long as it sends anything.
+  const { root } = makeRoot();
+  const bytes = Buffer.alloc(200_000, 4);
+  writeFileSync(join(root, 'exact.bin'), bytes);
+  const { server, port } = await start({ root, memoryBudget: 0, sendTimeout: 1000 });
+  t.after(async () => {
+    await server.shutdown(100);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const never = () => new Promise(() => {});
+  const safety = new Promise((resolve) => setTimeout(resolve, 10_000, 'still open 10 s later').unref());
+  const seen = await Promise.race([rawH2Request(port, '/exact.bin', { window: bytes.length, paused: never, pingEvery: 250 }), safety]);
+  assert.deepEqual({ data: seen.data, endStream: seen.endStream, rstCode: seen.rstCode }, { data: bytes.length, endStream: false, rstCode: http2.constants.NGHTTP2_CANCEL });
+  assert.ok(await until(() => server.stats.inFlight === 0 && server.stats.openFiles === 0 && server.stats.buffersInUse === 0), JSON.stringify(server.stats));
 });
 
 test('a slow but steady reader is never reset, however large the write being read; a reader that stops is', async (t) => {
