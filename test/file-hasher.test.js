@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSyn
 import { execFile, execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { HashWorkers } from '../dist/static/hash-workers.js';
 import { FileHasher } from '../dist/static/file-hasher.js';
 import { runCli, stderrMatch, stopCli } from './helpers.js';
@@ -262,4 +263,22 @@ test('the server under Node\'s permission model without --allow-worker serves ev
     await stopCli(r);
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('a hashing thread that exits without an error (process.exit in it) gives its jobs back too: every digest is right, said once', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
+  const script = join(root, 'exits.mjs');
+  writeFileSync(script, "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => process.exit(0));\n");
+  const said = [];
+  const hasher = new FileHasher(2, (e) => said.push(e.message), pathToFileURL(script));
+  t.after(() => {
+    hasher.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const files = tree(mkdtempSync(join(root, 'files-')), Array.from({ length: 20 }, (_, i) => MiB + i));
+  const safety = new Promise((resolve) => setTimeout(resolve, 20_000, 'still hashing 20 s later').unref());
+  const digests = await Promise.race([Promise.all(files.map((f) => hasher.hash(f.path, f.bytes.length))), safety]);
+  assert.ok(Array.isArray(digests), digests);
+  files.forEach((f, i) => assert.deepEqual(digests[i], createHash('sha256').update(f.bytes).digest(), `f${i}`));
+  assert.deepEqual(said.map((m) => /exited \(code 0\)/.test(m)), [true]);
 });

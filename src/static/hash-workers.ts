@@ -131,6 +131,9 @@ export class HashWorkers {
     this.started++;
     thread.on('message', (reply: Reply) => this.answered(thread, reply));
     thread.on('error', (e) => this.failed(thread, e));
+    // Ended by no error of ours (process.exit in it, a resource limit): its jobs would wait for ever.
+    // One stopped here (close, idle) has left `threads` first.
+    thread.on('exit', (code) => this.failed(thread, new Error(`a hashing thread exited (code ${String(code)})`)));
     this.threads.push(thread);
     this.load.set(thread, 0);
     return thread;
