@@ -81,11 +81,12 @@ test('options sent as header values must be valid header values at start-up', as
   // latin1 is a valid (if unwise) header value: Node sends it byte for byte.
   assert.deepEqual(problemsOf({ root: ROOT, cacheControl: 'public, max-age=60, café' }), []);
   // Leading or trailing whitespace: sent as given, a malformed field over HTTP/2 (RFC 9113 §8.2.1).
-  for (const cacheControl of ['public, max-age=3600 ', '\tpublic', ' ']) {
+  for (const [cacheControl, fix] of [['public, max-age=3600 ', 'write it without them: "public, max-age=3600"'], ['\tpublic', 'write it without them: "public"'], [' ', 'e.g. "public, max-age=3600"']]) {
     const [problem, ...more] = problemsOf({ root: ROOT, cacheControl });
-    assert.deepEqual([problem.option, more], ['cacheControl', []], JSON.stringify(cacheControl));
-    assert.equal(problem.fix, `write it without them: ${JSON.stringify(cacheControl.trim())}`);
+    assert.deepEqual([problem.option, problem.fix, more], ['cacheControl', fix, []], JSON.stringify(cacheControl));
   }
+  // Only SP and HTAB (RFC 9110 §5.5 OWS): U+00A0 is obs-text, sent as the latin1 byte it is.
+  assert.deepEqual(problemsOf({ root: ROOT, cacheControl: 'public\u00a0' }), []);
 });
 
 async function start(options) {
@@ -211,6 +212,20 @@ test('options whose reading throws (a getter, a Proxy) are a PolicyError naming 
   const unprintable = (e) => e instanceof PolicyError && /cannot be printed/.test(e.message) ? true : assert.fail(String(e?.name));
   assert.throws(() => createCors({ get origins() { throw Object.create(null); } }), unprintable);
   assert.throws(() => createCors({ get origins() { throw Object.defineProperty(new Error(), 'message', { get() { throw new Error('no'); } }); } }), unprintable);
+});
+
+test('an own __proto__ key (JSON.parse makes one) is an unknown option, at the top level and in cors, not a prototype whose contents are put in force', async () => {
+  /** What serve() threw; a server it made instead is closed (it watches the root) and the test fails. */
+  const refusal = async (options) => {
+    const made = await serve(options).catch((e) => e);
+    if (made instanceof Error) return made;
+    made.close();
+    return assert.fail('served');
+  };
+  const top = await refusal(JSON.parse('{"root": "example", "__proto__": {"cacheControl": "no-store"}}'));
+  assert.deepEqual([top.name, top.problems.map((p) => p.option)], ['PolicyError', ['__proto__']]);
+  const nested = await refusal(JSON.parse('{"root": "example", "cors": {"origins": ["https://a.example"], "__proto__": {"exposedHeaders": ["x-a"]}}}'));
+  assert.match(`${nested.name}: ${nested.message}`, /^PolicyError: [\s\S]*cors\.__proto__ = .*unknown option/);
 });
 
 test('a value JSON cannot write is shown as given in a policy error: NaN, Infinity and a BigInt (not null, or 10 as if valid)', async () => {

@@ -317,9 +317,11 @@ export function checkOption(spec: OptionSpec, value: unknown, type: OptionType =
   }
   if (spec.header !== undefined) {
     const text = value as string;
-    // Node sends it as given; RFC 9113 §8.2.1 makes such a field malformed over HTTP/2 (nghttp resets the stream).
-    if (text !== text.trim()) {
-      return { option, value, reason: `is sent as the ${spec.header} header, whose value may not start or end with a space or a tab`, fix: `write it without them: ${JSON.stringify(text.trim())}` };
+    // Node sends it as given; RFC 9113 §8.2.1 makes such a field malformed over HTTP/2 (nghttp resets
+    // the stream). Only SP and HTAB: String.trim() would also take U+00A0, valid obs-text.
+    const trimmed = text.replace(/^[ \t]+|[ \t]+$/g, '');
+    if (trimmed !== text) {
+      return { option, value, reason: `is sent as the ${spec.header} header, whose value may not start or end with a space or a tab`, fix: trimmed === '' ? `e.g. ${spec.example}` : `write it without them: ${JSON.stringify(trimmed)}` };
     }
     try {
       validateHeaderValue(spec.header, text);
@@ -445,20 +447,30 @@ function guardLog(log: ((line: string) => void) | undefined, what = 'log'): ((li
  * getter or a Proxy was validated with one value and served with another (a Cache-Control with a
  * line break answered every request 500). Anything else is returned as given, for validation to
  * report.
+ * @throws PolicyError when reading an option throws.
  */
 export function readOnce(options: ServerOptions): ServerOptions {
   if (!isPlainObject(options)) return options;
-  const copy = ownValues(options, SERVER_SCHEMA.map((spec) => spec.name));
-  if (isPlainObject(copy.cors)) copy.cors = ownValues(copy.cors, []); // as the policy is compiled: its own keys (compileCors)
-  if (isPlainObject(copy.tls)) copy.tls = ownValues(copy.tls, ['cert', 'key']);
-  return copy as unknown as ServerOptions;
+  try {
+    const copy = ownValues(options, SERVER_SCHEMA.map((spec) => spec.name));
+    if (isPlainObject(copy.cors)) copy.cors = ownValues(copy.cors, []); // as the policy is compiled: its own keys (compileCors)
+    if (isPlainObject(copy.tls)) copy.tls = ownValues(copy.tls, ['cert', 'key']);
+    return copy as unknown as ServerOptions;
+  } catch (e) {
+    throw asPolicyError(e); // a getter or Proxy that throws, as validate() says it
+  }
 }
 
-/** Each own key's value, and each of `names` found up the prototype chain (a class's getter), read once. */
+/**
+ * Each own key's value, and each of `names` found up the prototype chain (a class's getter), read
+ * once. Defined, not assigned: an own `__proto__` key (JSON.parse makes one) stays a key, reported
+ * as unknown, instead of becoming the copy's prototype and its contents options.
+ */
 function ownValues(object: object, names: readonly string[]): Record<string, unknown> {
   const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(object)) copy[key] = (object as Record<string, unknown>)[key];
-  for (const key of names) if (!(key in copy) && key in object) copy[key] = (object as Record<string, unknown>)[key];
+  const put = (key: string): void => void Object.defineProperty(copy, key, { value: (object as Record<string, unknown>)[key], enumerable: true, writable: true, configurable: true });
+  for (const key of Object.keys(object)) put(key);
+  for (const key of names) if (!Object.hasOwn(copy, key) && key in object) put(key);
   return copy;
 }
 
