@@ -37,6 +37,8 @@ issue('old-intermediate', 'root', -1, true);
 issue('leaf-of-old', 'old-intermediate', 2, false);
 openssl('req', '-x509', ...EC, '-days', '2', '-subj', '/CN=127.0.0.1', '-keyout', 'self.key', '-out', 'self.pem');
 openssl('req', '-x509', ...EC, '-days', '2', '-subj', '/CN=plain', '-addext', 'keyUsage=digitalSignature', '-addext', 'basicConstraints=CA:FALSE', '-keyout', 'plain-self.key', '-out', 'plain-self.pem');
+openssl('req', '-x509', '-newkey', 'ed25519', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-keyout', 'ed.key', '-out', 'ed.pem');
+openssl('req', '-x509', '-newkey', 'rsa:512', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-keyout', 'rsa512.key', '-out', 'rsa512.pem');
 
 const CHAINS = {
   'a full chain': { chain: pem('leaf') + pem('intermediate'), key: 'leaf', note: null },
@@ -44,6 +46,7 @@ const CHAINS = {
   'the leaf alone (cert.pem)': { chain: pem('leaf'), key: 'leaf', note: /holds only the server's certificate, issued by CN=intermediate: unless that is a root your clients trust themselves .*fullchain\.pem/ },
   'a self-signed certificate without keyCertSign': { chain: pem('plain-self'), key: 'plain-self', note: null },
   'blocks out of order': { chain: pem('leaf') + pem('root') + pem('intermediate'), key: 'leaf', note: /certificate 2 \(chain test root\) did not issue certificate 1 \(leaf\): the chain is out of order/ },
+  'an Ed25519 key, which no browser accepts': { chain: pem('ed'), key: 'ed', note: /has an Ed25519 key, which no browser accepts .*ECDSA P-256 or RSA key/ },
   'an expired intermediate': { chain: pem('leaf-of-old') + pem('old-intermediate'), key: 'leaf-of-old', note: /certificate 2 \(old-intermediate\) expired on \d{4}-.*get the current chain from your CA/ },
 };
 
@@ -57,6 +60,13 @@ for (const [what, c] of Object.entries(CHAINS)) {
     }
   });
 }
+
+test('CLI: an RSA key the TLS library refuses as too small (512 bits; 1,024 passes Node\'s OpenSSL security level 1) is refused with the fix for a weak key, not a chain to complete', async () => {
+  const r = await runCli(['serve', root, '--port', '0', '--cert', join(dir, 'rsa512.pem'), '--key', join(dir, 'rsa512.key')]);
+  await stopCli(r); // (started: a failure to say, not a hang)
+  assert.equal(r.code, 2, r.err);
+  assert.match(r.err, /tls\.cert = .*the TLS library refuses the chain: .*too small.*Fix: issue a certificate with a 2048-bit \(or larger\) RSA key or an ECDSA P-256 key/);
+});
 
 test('CLI: a chain whose first certificate is not the server\'s (the key belongs to a later one) is refused as out of order, not as the wrong key', async () => {
   const cert = join(dir, 'reversed.pem');

@@ -175,7 +175,11 @@ function contextProblem(cert: Buffer, key: Buffer, path: string, mismatchReporte
     // A chain whose leaf is whole but whose intermediate was cut mid-write.
     const unfinished = unfinishedProblem(cert, 'tls.cert', path);
     if (unfinished !== null) return unfinished;
-    return { option: 'tls.cert', value: path, reason: `the TLS library refuses the chain: ${(e as Error).message}`, fix: 'pass the complete chain as your CA issued it (fullchain.pem: PEM blocks, each from BEGIN to END)' };
+    const message = (e as Error).message;
+    // OpenSSL's security level (RSA under 2048 bits, a SHA-1 or MD5 signature): another chain will not do.
+    const weak = /too small|too weak/.test(message);
+    const fix = weak ? 'issue a certificate with a 2048-bit (or larger) RSA key or an ECDSA P-256 key, signed with SHA-256' : 'pass the complete chain as your CA issued it (fullchain.pem: PEM blocks, each from BEGIN to END)';
+    return { option: 'tls.cert', value: path, reason: `the TLS library refuses the chain: ${message}`, fix };
   }
 }
 
@@ -215,6 +219,10 @@ export function chainNotes(cert: Buffer, path: string, now = Date.now()): string
   const leaf = chain[0];
   if (leaf === undefined) return [];
   const notes: string[] = [];
+  const keyType = leaf.publicKey.asymmetricKeyType;
+  if (keyType === 'ed25519' || keyType === 'ed448') {
+    notes.push(`${path}: the server's certificate has an ${keyType === 'ed25519' ? 'Ed25519' : 'Ed448'} key, which no browser accepts (curl and OpenSSL do): browsers fail the handshake; issue it with an ECDSA P-256 or RSA key`);
+  }
   // Self-issued (subject = issuer; checkIssued would also want keyCertSign, which a self-signed leaf may lack): no chain to add.
   if (chain.length === 1 && leaf.issuer !== leaf.subject) {
     notes.push(`${path} holds only the server's certificate, issued by ${leaf.issuer.replace(/\n/g, ', ')}: unless that is a root your clients trust themselves (a private CA, mkcert), add the intermediate certificates that sign it, since browsers may fill the gap but curl, Node and Android clients refuse the connection (certbot: fullchain.pem, not cert.pem)`);
