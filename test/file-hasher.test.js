@@ -258,7 +258,7 @@ test('the server under Node\'s permission model without --allow-worker serves ev
       assert.equal(res.status, 200, `f${i}.woff2`);
       assert.ok(Buffer.from(await res.arrayBuffer()).equals(bytes), `f${i}.woff2: other bytes`);
     }
-    await stderrMatch(r, /hashed on the main thread only, as no hashing thread could start/);
+    await stderrMatch(r, /hashed on the main thread only, as hashing threads cannot run here \(Access to this API has been restricted\)/);
   } finally {
     await stopCli(r);
     rmSync(root, { recursive: true, force: true });

@@ -113,7 +113,7 @@ export class TreeReader {
     private readonly table: ReadFor,
     private readonly options: ReaderOptions,
   ) {
-    this.hashers = new FileHasher(undefined, (e) => options.warn(`xorigin: files are hashed on the main thread only, as no hashing thread could start (${e.reason.message}): every file is served, a large tree's scan takes longer`));
+    this.hashers = new FileHasher(undefined, (e) => options.warn(`xorigin: files are hashed on the main thread only, as hashing threads cannot run here (${e.reason.message}): every file is served, a large tree's scan takes longer`));
   }
 
   /** Bytes of file content read to hash them, since the reader was made. */
