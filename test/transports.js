@@ -187,14 +187,13 @@ export function frame(type, flags, id, payload) {
  * `paused` is called when the stream's first window (`window` bytes, default 65,535; the connection's
  * is opened wide at once when it is larger) is full; it is opened by `grant` bytes (default 0x7f000000)
  * once `paused` returns (or the promise it returns settles), and by `more` once that is used up too
- * (a client that has read what it got). `endOnData`: the request ends on an empty DATA frame, not on
- * its HEADERS (RFC 9113 §8.1 allows both); `pingEvery` ms a PING is sent (a live client, not reading).
+ * (a client that has read what it got). Every `pingEvery` ms a PING is sent (a live client, not reading).
  * Resolves to its
  * answer as frames: DATA bytes, END_STREAM, RST_STREAM's code, and the first byte of the HEADERS
  * block (`statusByte`: 0x88 + n for the static table's :status, RFC 7541 Appendix A: 0x88 200,
  * 0x89 204, 0x8a 206, 0x8b 304, 0x8c 400, 0x8d 404; anything else is a literal).
  */
-export function rawH2Request(port, path, { paused, fields = [], method = 'GET', secure = true, window = 65_535, grant = 0x7f000000, more = 0, endOnData = false, pingEvery = 0 } = {}) {
+export function rawH2Request(port, path, { paused, fields = [], method = 'GET', secure = true, window = 65_535, grant = 0x7f000000, more = 0, pingEvery = 0 } = {}) {
   const windowUpdate = (id, increment = 0x7f000000) => frame(8, 0, id, uint32(increment));
   const uint32 = (n) => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
   // SETTINGS_INITIAL_WINDOW_SIZE (0x4) when not the default.
@@ -210,8 +209,7 @@ export function rawH2Request(port, path, { paused, fields = [], method = 'GET', 
   return new Promise((resolve, reject) => {
     const seen = { data: 0, endStream: false, rstCode: null, statusByte: null };
     const wider = window > 65_535 ? windowUpdate(0) : Buffer.alloc(0);
-    const request = endOnData ? [frame(1, 0x04, 1, block), frame(0, 0x01, 1, Buffer.alloc(0))] : [frame(1, 0x05, 1, block)];
-    const start = () => socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, settings), wider, ...request]));
+    const start = () => socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, settings), wider, frame(1, 0x05, 1, block)]));
     const socket = secure ? tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, start) : net.connect(port, '127.0.0.1', start);
     let buffered = Buffer.alloc(0);
     let opened = false;

@@ -220,11 +220,10 @@ export class Http2Response {
     // leaves its stream to close on the answer's END_STREAM. Its RST_STREAM(NO_ERROR) was sent once
     // the last bytes were framed, before that END_STREAM when the client's window was used up
     // exactly (an empty DATA frame waits for window): the answer ended in a reset, not an end.
-    // A GET or HEAD ending on a DATA frame (RFC 9113 §8.1 allows it; rare) is read to that end, as
-    // one with a body would be: dropped. A stream left waiting for window to end is reset by the
-    // send timeout (Http2Sessions.sweep).
+    // A stream left waiting for window to end is reset by the send timeout (Http2Sessions.sweep).
+    // A request that goes on after its HEADERS keeps node's reset: read to its end instead, a GET
+    // whose client left its side open held its stream, and the connection's disk turn, until then.
     if (stream.endAfterHeaders) stream.pause();
-    else if (req.method === 'GET' || req.method === 'HEAD') stream.resume();
   }
 
   /**

@@ -503,8 +503,9 @@ export class Http2Sessions implements StreamTracker {
         return;
       }
       // A response whose bytes are all framed, still waiting for window to send its END_STREAM
-      // (http2-exchange.ts), stalls as a write does: counted as queued (-1), never as moving.
-      const queued = stream.bufferSize === 0 && stream.writableFinished ? -1 : stream.bufferSize;
+      // (http2-exchange.ts), stalls as a write does: counted as queued (-1), never as moving. Not
+      // once END_STREAM is out (localClose): what is left open then is the client's side.
+      const queued = stream.bufferSize === 0 && stream.writableFinished && stream.state.localClose === 0 ? -1 : stream.bufferSize;
       const p = this.progress.get(stream);
       if (p === undefined) {
         if (queued !== 0) this.progress.set(stream, { queued, since: now, moved: false });
