@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssetTable } from '../dist/static/asset-table.js';
-import { fakeWatcher } from './helpers.js';
+import { fakeWatcher, request } from './helpers.js';
 
 const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
 
@@ -226,125 +226,106 @@ test('a chmod of a directory of 1,100 directories walks that directory, not the 
   }
 });
 
-test('a file a response finds changed (before any watcher event) is looked at alone, then served fresh', async () => {
+/**
+ * A server that does not watch (`watch: false`, and `options`) over a new root that `fill(root)` writes,
+ * listening on 127.0.0.1; shut down and removed after the test.
+ */
+async function unwatched(t, fill, options = {}) {
   const { serve } = await import('../dist/index.js');
-  const { request } = await import('./helpers.js');
   const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
-  for (let f = 0; f < 100; f++) writeFileSync(join(root, `f${f}.woff2`), Buffer.alloc(1000, f));
-  const server = await serve({ root, watch: false, memoryBudget: 0 });
+  fill(root);
+  const server = await serve({ root, watch: false, ...options });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  try {
-    const port = server.address().port;
-    assert.ok((await request(port, { path: '/f5.woff2' })).body.equals(Buffer.alloc(1000, 5)));
-    writeFileSync(join(root, 'f5.woff2'), Buffer.alloc(1000, 55));
-    const fresh = await request(port, { path: '/f5.woff2' });
-    assert.ok(fresh.body.equals(Buffer.alloc(1000, 55)));
-    assert.equal(fresh.headers.etag, etagOf(Buffer.alloc(1000, 55)));
-    assert.deepEqual([server.stats.lastScan.stated, server.stats.lastScan.hashed], [1, 1]);
-    // Changed again at once: its backoff (see read-backoff.ts) would put the read off, but a response is
-    // waiting for it, so it is read now.
-    writeFileSync(join(root, 'f5.woff2'), Buffer.alloc(1000, 56));
-    const again = await request(port, { path: '/f5.woff2' });
-    assert.equal(again.status, 200);
-    assert.ok(again.body.equals(Buffer.alloc(1000, 56)));
-  } finally {
+  t.after(async () => {
     await server.shutdown(500);
     rmSync(root, { recursive: true, force: true });
-  }
+  });
+  return { root, server, port: server.address().port };
+}
+
+test('a file a response finds changed (before any watcher event) is looked at alone, then served fresh', async (t) => {
+  const { root, server, port } = await unwatched(t, (root) => {
+    for (let f = 0; f < 100; f++) writeFileSync(join(root, `f${f}.woff2`), Buffer.alloc(1000, f));
+  }, { memoryBudget: 0 });
+  assert.ok((await request(port, { path: '/f5.woff2' })).body.equals(Buffer.alloc(1000, 5)));
+  writeFileSync(join(root, 'f5.woff2'), Buffer.alloc(1000, 55));
+  const fresh = await request(port, { path: '/f5.woff2' });
+  assert.ok(fresh.body.equals(Buffer.alloc(1000, 55)));
+  assert.equal(fresh.headers.etag, etagOf(Buffer.alloc(1000, 55)));
+  assert.deepEqual([server.stats.lastScan.stated, server.stats.lastScan.hashed], [1, 1]);
+  // Changed again at once: its backoff (see read-backoff.ts) would put the read off, but a response is
+  // waiting for it, so it is read now.
+  writeFileSync(join(root, 'f5.woff2'), Buffer.alloc(1000, 56));
+  const again = await request(port, { path: '/f5.woff2' });
+  assert.equal(again.status, 200);
+  assert.ok(again.body.equals(Buffer.alloc(1000, 56)));
 });
 
-test('with watch: false, a body held in memory keeps the bytes it was read with, and the ETag of those bytes', async () => {
+test('with watch: false, a body held in memory keeps the bytes it was read with, and the ETag of those bytes', async (t) => {
   // As the README's --no-watch says: the tree as the start-up scan found it, never a mix of versions.
-  const { serve } = await import('../dist/index.js');
-  const { request } = await import('./helpers.js');
-  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
-  writeFileSync(join(root, 'a.woff2'), Buffer.alloc(1000, 1));
-  const server = await serve({ root, watch: false });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  try {
-    const port = server.address().port;
-    assert.ok((await request(port, { path: '/a.woff2' })).body.equals(Buffer.alloc(1000, 1)));
-    assert.equal(server.stats.filesInMemory, 1);
-    writeFileSync(join(root, 'a.woff2'), Buffer.alloc(1000, 2));
-    const kept = await request(port, { path: '/a.woff2' });
-    assert.ok(kept.body.equals(Buffer.alloc(1000, 1)));
-    assert.equal(kept.headers.etag, etagOf(Buffer.alloc(1000, 1)));
-  } finally {
-    await server.shutdown(500);
-    rmSync(root, { recursive: true, force: true });
-  }
+  const { root, server, port } = await unwatched(t, (root) => {
+    writeFileSync(join(root, 'a.woff2'), Buffer.alloc(1000, 1));
+  });
+  assert.ok((await request(port, { path: '/a.woff2' })).body.equals(Buffer.alloc(1000, 1)));
+  assert.equal(server.stats.filesInMemory, 1);
+  writeFileSync(join(root, 'a.woff2'), Buffer.alloc(1000, 2));
+  const kept = await request(port, { path: '/a.woff2' });
+  assert.ok(kept.body.equals(Buffer.alloc(1000, 1)));
+  assert.equal(kept.headers.etag, etagOf(Buffer.alloc(1000, 1)));
 });
 
-test('with watch: false, a file a request found gone is served again once it is put back; a path never served is not looked for (found by a fault run)', async () => {
-  const { serve } = await import('../dist/index.js');
-  const { request } = await import('./helpers.js');
-  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
-  mkdirSync(join(root, 'fonts'));
-  writeFileSync(join(root, 'fonts', 'a b.woff2'), 'one');
-  mkdirSync(join(root, 'sub'));
-  writeFileSync(join(root, 'sub', 'index.html'), 'sub');
-  const server = await serve({ root, watch: false, memoryBudget: 0 });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  try {
-    const port = server.address().port;
-    const path = '/fonts/a%20b.woff2';
-    assert.equal((await request(port, { path })).body.toString(), 'one');
-    rmSync(join(root, 'fonts', 'a b.woff2'));
-    assert.equal((await request(port, { path })).status, 404, 'gone: 404, and the path leaves the table');
-    // Still gone: asked for again a second later, no scan runs (a scan of a tree with a symlink is a walk).
-    const scanned = server.stats.lastScan;
-    await new Promise((r) => setTimeout(r, 1100));
-    assert.equal((await request(port, { path })).status, 404);
-    assert.equal(server.stats.lastScan, scanned, 'a look at a path still gone costs no scan');
-    writeFileSync(join(root, 'fonts', 'a b.woff2'), 'two');
-    await new Promise((r) => setTimeout(r, 1100));
-    const back = await request(port, { path });
-    assert.deepEqual([back.status, back.body.toString()], [200, 'two'], 'put back: no event says so, the request looks');
-    writeFileSync(join(root, 'new.woff2'), 'new');
-    assert.equal((await request(port, { path: '/new.woff2' })).status, 404, 'unwatched, a file added after the start is not served');
-    // Put back as a directory with an index: the first request is redirected to it.
-    rmSync(join(root, 'fonts', 'a b.woff2'));
-    assert.equal((await request(port, { path })).status, 404);
-    mkdirSync(join(root, 'fonts', 'a b.woff2'));
-    writeFileSync(join(root, 'fonts', 'a b.woff2', 'index.html'), 'dir');
-    await new Promise((r) => setTimeout(r, 1100));
-    assert.equal((await request(port, { path })).status, 308);
-    // A directory moved away and back, asked for without its slash (it was dropped as `/sub/`).
-    renameSync(join(root, 'sub'), join(root, 'away'));
-    assert.equal((await request(port, { path: '/sub/' })).status, 404);
-    renameSync(join(root, 'away'), join(root, 'sub'));
-    await new Promise((r) => setTimeout(r, 1100));
-    assert.equal((await request(port, { path: '/sub' })).status, 308);
-  } finally {
-    await server.shutdown(500);
-    rmSync(root, { recursive: true, force: true });
-  }
+test('with watch: false, a file a request found gone is served again once it is put back; a path never served is not looked for (found by a fault run)', async (t) => {
+  const { root, server, port } = await unwatched(t, (root) => {
+    mkdirSync(join(root, 'fonts'));
+    writeFileSync(join(root, 'fonts', 'a b.woff2'), 'one');
+    mkdirSync(join(root, 'sub'));
+    writeFileSync(join(root, 'sub', 'index.html'), 'sub');
+  }, { memoryBudget: 0 });
+  const path = '/fonts/a%20b.woff2';
+  assert.equal((await request(port, { path })).body.toString(), 'one');
+  rmSync(join(root, 'fonts', 'a b.woff2'));
+  assert.equal((await request(port, { path })).status, 404, 'gone: 404, and the path leaves the table');
+  // Still gone: asked for again a second later, no scan runs (a scan of a tree with a symlink is a walk).
+  const scanned = server.stats.lastScan;
+  await new Promise((r) => setTimeout(r, 1100));
+  assert.equal((await request(port, { path })).status, 404);
+  assert.equal(server.stats.lastScan, scanned, 'a look at a path still gone costs no scan');
+  writeFileSync(join(root, 'fonts', 'a b.woff2'), 'two');
+  await new Promise((r) => setTimeout(r, 1100));
+  const back = await request(port, { path });
+  assert.deepEqual([back.status, back.body.toString()], [200, 'two'], 'put back: no event says so, the request looks');
+  writeFileSync(join(root, 'new.woff2'), 'new');
+  assert.equal((await request(port, { path: '/new.woff2' })).status, 404, 'unwatched, a file added after the start is not served');
+  // Put back as a directory with an index: the first request is redirected to it.
+  rmSync(join(root, 'fonts', 'a b.woff2'));
+  assert.equal((await request(port, { path })).status, 404);
+  mkdirSync(join(root, 'fonts', 'a b.woff2'));
+  writeFileSync(join(root, 'fonts', 'a b.woff2', 'index.html'), 'dir');
+  await new Promise((r) => setTimeout(r, 1100));
+  assert.equal((await request(port, { path })).status, 308);
+  // A directory moved away and back, asked for without its slash (it was dropped as `/sub/`).
+  renameSync(join(root, 'sub'), join(root, 'away'));
+  assert.equal((await request(port, { path: '/sub/' })).status, 404);
+  renameSync(join(root, 'away'), join(root, 'sub'));
+  await new Promise((r) => setTimeout(r, 1100));
+  assert.equal((await request(port, { path: '/sub' })).status, 308);
 });
 
-test('with watch: false, requests have at most 16 dropped paths looked for again a second, all paths together', async () => {
+test('with watch: false, requests have at most 16 dropped paths looked for again a second, all paths together', async (t) => {
   // A client's 404s must not make the table scan back to back (found by an attack on the look again).
-  const { serve } = await import('../dist/index.js');
-  const { request } = await import('./helpers.js');
-  const root = mkdtempSync(join(tmpdir(), 'xorigin-changes-'));
-  for (let i = 0; i < 20; i++) writeFileSync(join(root, `f${i}.woff2`), `f${i}`);
-  const server = await serve({ root, watch: false, memoryBudget: 0 });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  try {
-    const port = server.address().port;
-    const all = () => Promise.all(Array.from({ length: 20 }, (_, i) => request(port, { path: `/f${i}.woff2` }).then((r) => r.status)));
-    assert.deepEqual(await all(), Array(20).fill(200));
-    for (let i = 0; i < 20; i++) rmSync(join(root, `f${i}.woff2`));
-    assert.deepEqual(await all(), Array(20).fill(404));
+  const { root, port } = await unwatched(t, (root) => {
     for (let i = 0; i < 20; i++) writeFileSync(join(root, `f${i}.woff2`), `f${i}`);
-    await new Promise((r) => setTimeout(r, 1100));
-    const first = await all();
-    assert.equal(first.filter((s) => s === 200).length, 16, first.join(' '));
-    await new Promise((r) => setTimeout(r, 1100));
-    assert.deepEqual(await all(), Array(20).fill(200), 'the rest a second later');
-  } finally {
-    await server.shutdown(500);
-    rmSync(root, { recursive: true, force: true });
-  }
+  }, { memoryBudget: 0 });
+  const all = () => Promise.all(Array.from({ length: 20 }, (_, i) => request(port, { path: `/f${i}.woff2` }).then((r) => r.status)));
+  assert.deepEqual(await all(), Array(20).fill(200));
+  for (let i = 0; i < 20; i++) rmSync(join(root, `f${i}.woff2`));
+  assert.deepEqual(await all(), Array(20).fill(404));
+  for (let i = 0; i < 20; i++) writeFileSync(join(root, `f${i}.woff2`), `f${i}`);
+  await new Promise((r) => setTimeout(r, 1100));
+  const first = await all();
+  assert.equal(first.filter((s) => s === 200).length, 16, first.join(' '));
+  await new Promise((r) => setTimeout(r, 1100));
+  assert.deepEqual(await all(), Array(20).fill(200), 'the rest a second later');
 });
 
 /** A table driven by a fake watcher, resolving `nextPublish()` after each scan has replaced the table. */

@@ -208,8 +208,9 @@ export function rawH2Request(port, path, { paused, fields = [], method = 'GET', 
   const block = Buffer.concat([m, Buffer.from([secure ? 0x87 : 0x86, 0x04, p.length]), p, Buffer.from([0x01, authority.length]), authority, ...literals]);
   return new Promise((resolve, reject) => {
     const seen = { data: 0, endStream: false, rstCode: null, statusByte: null };
-    const wider = window > 65_535 ? windowUpdate(0) : Buffer.alloc(0);
-    const start = () => socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, settings), wider, frame(1, 0x05, 1, block)]));
+    // The connection's window: opened wide at once for a larger stream window, else with the stream's.
+    const [connectionNow, connectionLater] = window > 65_535 ? [windowUpdate(0), Buffer.alloc(0)] : [Buffer.alloc(0), windowUpdate(0)];
+    const start = () => socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, settings), connectionNow, frame(1, 0x05, 1, block)]));
     const socket = secure ? tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, start) : net.connect(port, '127.0.0.1', start);
     let buffered = Buffer.alloc(0);
     let opened = false;
@@ -242,7 +243,7 @@ export function rawH2Request(port, path, { paused, fields = [], method = 'GET', 
           if (!opened && seen.data >= window) {
             opened = true;
             // Opened once `paused` has returned, or its promise settled (a client holding its window shut).
-            void Promise.resolve(paused()).then(() => socket.write(Buffer.concat([wider.length === 0 ? windowUpdate(0) : wider.subarray(0, 0), windowUpdate(1, grant)])));
+            void Promise.resolve(paused()).then(() => socket.write(Buffer.concat([connectionLater, windowUpdate(1, grant)])));
           }
           if (seen.endStream) return done();
           if (more > 0 && seen.data === window + grant) socket.write(windowUpdate(1, more));
