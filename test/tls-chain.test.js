@@ -38,6 +38,8 @@ issue('leaf-of-old', 'old-intermediate', 2, false);
 openssl('req', '-x509', ...EC, '-days', '2', '-subj', '/CN=127.0.0.1', '-keyout', 'self.key', '-out', 'self.pem');
 openssl('req', '-x509', ...EC, '-days', '2', '-subj', '/CN=plain', '-addext', 'keyUsage=digitalSignature', '-addext', 'basicConstraints=CA:FALSE', '-keyout', 'plain-self.key', '-out', 'plain-self.pem');
 openssl('req', '-x509', '-newkey', 'ed25519', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-keyout', 'ed.key', '-out', 'ed.pem');
+openssl('req', '-x509', '-newkey', 'rsa:1024', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-keyout', 'rsa1024.key', '-out', 'rsa1024.pem');
+openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-keyout', 'rsa2048.key', '-out', 'rsa2048.pem');
 openssl('req', '-x509', '-newkey', 'rsa:512', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-keyout', 'rsa512.key', '-out', 'rsa512.pem');
 
 const CHAINS = {
@@ -47,6 +49,8 @@ const CHAINS = {
   'a self-signed certificate without keyCertSign': { chain: pem('plain-self'), key: 'plain-self', note: null },
   'blocks out of order': { chain: pem('leaf') + pem('root') + pem('intermediate'), key: 'leaf', note: /certificate 2 \(chain test root\) did not issue certificate 1 \(leaf\): the chain is out of order/ },
   'an Ed25519 key, which no browser accepts': { chain: pem('ed'), key: 'ed', note: /has an Ed25519 key, which no browser accepts .*ECDSA P-256 or RSA key/ },
+  'a 1024-bit RSA key, which Node accepts and Debian\'s OpenSSL refuses': { chain: pem('rsa1024'), key: 'rsa1024', note: /has a 1024-bit RSA key: clients at OpenSSL security level 2 .*refuse keys under 2,048 bits; issue it with a 2048-bit/ },
+  'a 2048-bit RSA key': { chain: pem('rsa2048'), key: 'rsa2048', note: null },
   'an expired intermediate': { chain: pem('leaf-of-old') + pem('old-intermediate'), key: 'leaf-of-old', note: /certificate 2 \(old-intermediate\) expired on \d{4}-.*get the current chain from your CA/ },
 };
 

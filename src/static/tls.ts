@@ -223,6 +223,12 @@ export function chainNotes(cert: Buffer, path: string, now = Date.now()): string
   if (keyType === 'ed25519' || keyType === 'ed448') {
     notes.push(`${path}: the server's certificate has an ${keyType === 'ed25519' ? 'Ed25519' : 'Ed448'} key, which no browser accepts (curl and OpenSSL do): browsers fail the handshake; issue it with an ECDSA P-256 or RSA key`);
   }
+  // Node's OpenSSL (security level 1) takes 1,024 bits; Debian's (level 2: curl, wget, python) and the
+  // CA/Browser Forum's rules (public CAs since 2014) want 2,048, so some clients refuse the handshake.
+  const bits = keyType === 'rsa' || keyType === 'rsa-pss' ? leaf.publicKey.asymmetricKeyDetails?.modulusLength : undefined;
+  if (bits !== undefined && bits < 2048) {
+    notes.push(`${path}: the server's certificate has a ${String(bits)}-bit RSA key: clients at OpenSSL security level 2 (Debian's curl, wget and Python) refuse keys under 2,048 bits; issue it with a 2048-bit (or larger) RSA key or an ECDSA P-256 key`);
+  }
   // Self-issued (subject = issuer; checkIssued would also want keyCertSign, which a self-signed leaf may lack): no chain to add.
   if (chain.length === 1 && leaf.issuer !== leaf.subject) {
     notes.push(`${path} holds only the server's certificate, issued by ${leaf.issuer.replace(/\n/g, ', ')}: unless that is a root your clients trust themselves (a private CA, mkcert), add the intermediate certificates that sign it, since browsers may fill the gap but curl, Node and Android clients refuse the connection (certbot: fullchain.pem, not cert.pem)`);
