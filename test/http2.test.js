@@ -676,6 +676,25 @@ test('a body that uses up the client\'s window exactly ends with END_STREAM once
   }
 });
 
+test('an empty file ends in its HEADERS frame, so a client whose window is 0 still sees its end (raw client)', async (t) => {
+  // An empty DATA frame with END_STREAM waits for window in nghttp2 like any other: with the client's
+  // initial window 0 it was never sent.
+  const { root } = makeRoot();
+  writeFileSync(join(root, 'empty.txt'), '');
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  for (const memoryBudget of [undefined, 0]) {
+    const { server, port } = await start({ root, memoryBudget });
+    try {
+      const never = () => new Promise(() => {});
+      const safety = new Promise((resolve) => setTimeout(resolve, 5_000, 'no END_STREAM 5 s later').unref());
+      const seen = await Promise.race([rawH2Request(port, '/empty.txt', { window: 0, paused: never }), safety]);
+      assert.deepEqual({ status: seen.statusByte, data: seen.data, endStream: seen.endStream, rstCode: seen.rstCode }, { status: 0x88, data: 0, endStream: true, rstCode: null }, `memoryBudget ${memoryBudget}`);
+    } finally {
+      await server.shutdown(100);
+    }
+  }
+});
+
 test('GETs whose clients leave their side open (endStream: false) are each answered whole at once, and give back their disk turns', async (t) => {
   // Read to the client's end, such a stream held its disk turn until the send timeout: a connection's
   // 9th and 10th disk bodies got no answer, then everything was reset (found by an attack).

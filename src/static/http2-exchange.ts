@@ -153,6 +153,8 @@ export interface Resettable {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** respond() options ending the stream with its HEADERS frame (node:http2 copies them). */
+const END_IN_HEADERS = Object.freeze({ endStream: true });
 
 /**
  * Resets `stream` with INTERNAL_ERROR, remembered as the server's own reset (see resetByServer).
@@ -356,7 +358,10 @@ export class Http2Response {
     // Kept for getHeader (the access log's Content-Length); a block's object is shared, but only its
     // :status and origin values change between responses.
     this.sent = headers;
-    this.stream.respond(headers);
+    // An empty body ends in the HEADERS frame: an empty DATA frame carrying END_STREAM waits, like
+    // any DATA frame in nghttp2, for window, so a client whose window is 0 saw no end to a 0-byte file.
+    if (headers['content-length'] === '0') this.stream.respond(headers, END_IN_HEADERS);
+    else this.stream.respond(headers);
   }
 
   end(body?: string | Buffer, encoding?: BufferEncoding): this {
