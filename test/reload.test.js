@@ -120,6 +120,23 @@ test('options are read once: what was validated is what is put in force, whateve
   assert.equal(await cacheControl(), '200 public, max-age=3');
 });
 
+test('reload() once shutdown() began throws ERR_SERVER_NOT_RUNNING and changes nothing, as the CLI refuses a SIGHUP then', async () => {
+  const root = makeRoot();
+  const s = await start({ root, ...OLD });
+  // A response in flight keeps the server stopping (not stopped) while reload() is called.
+  const socket = net.connect(s.port, '127.0.0.1');
+  await new Promise((resolve) => socket.on('connect', resolve));
+  const stopped = s.server.shutdown(500);
+  assert.throws(() => s.server.reload({ root, ...NEW }), (e) => {
+    assert.equal(e.code, 'ERR_SERVER_NOT_RUNNING');
+    assert.match(e.message, /reload\(\) not applied: the server is stopping/);
+    return true;
+  });
+  socket.destroy();
+  await stopped;
+  rmSync(root, { recursive: true, force: true });
+});
+
 test('a new function (the log, cors.onDenied) is reported as applied; the same one as unchanged', async (t) => {
   const root = makeRoot();
   const lines = { a: [], b: [] };

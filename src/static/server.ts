@@ -38,7 +38,8 @@ export interface XoriginServer extends NetServer {
    * them all and nothing changes. Otherwise the swap is atomic (each request is answered wholly
    * under the old or wholly under the new options), a new certificate applies to new handshakes,
    * and the report names what changed and what only a restart can change (root, smallFileLimit,
-   * watch, http2, TLS on or off).
+   * watch, http2, TLS on or off). Once shutdown() or close() was called, it throws an Error with code
+   * ERR_SERVER_NOT_RUNNING and changes nothing, as the CLI refuses a SIGHUP then.
    */
   reload(options: ServerOptions): ReloadReport;
   /** What the server holds right now; every count returns to 0 when no response is in flight. */
@@ -77,8 +78,9 @@ export async function serve(options: ServerOptions): Promise<XoriginServer> {
   Object.defineProperty(server, 'root', { value: handler.root });
   Object.defineProperty(server, 'scheme', { value: config.tls === null ? 'http' : 'https' });
   Object.defineProperty(server, 'stats', { get: () => handler.stats });
-  makeCloseGraceful(node, handler, sessions, unstarted);
+  const stopping = makeCloseGraceful(node, handler, sessions, unstarted);
   server.reload = (options: ServerOptions): ReloadReport => {
+    if (stopping()) throw notRunning();
     const next = readOnce(options);
     const fresh = validateReload(config, next);
     const report = planReload(given, next, config, fresh);
@@ -244,9 +246,11 @@ function settleWithin(work: Promise<unknown>, ms: number, done: () => void): voi
  * close() is made graceful too: Node's own close() destroys the connections it deems idle, among
  * them one whose last answer is still being written (see closeWhenAnswered). Stop accepting, let
  * in-flight responses finish and their bytes go out (or the deadline pass), then close what is left.
+ * Returns whether that has begun.
  */
-function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: Http2Sessions | null, unstarted: UnstartedConnections | null): void {
+function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: Http2Sessions | null, unstarted: UnstartedConnections | null): () => boolean {
   const server = node as unknown as XoriginServer;
+  let closing = false;
   const nativeClose = node.close.bind(node) as (callback?: (err?: Error) => void) => void;
   // Node's close() calls it, and the shutdown again once every response has ended: a connection
   // with no request coming in and no answer being produced closes once its answers are out. One
@@ -259,6 +263,7 @@ function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: H
     }
   };
   const gracefulClose = (graceMs: number, callback?: (err?: Error) => void): void => {
+    closing = true;
     handler.drain();
     sessions?.drain();
     // Closes their clients did not ask for: they linger (RFC 9112 §9.6), as a request may be on its way.
@@ -285,4 +290,12 @@ function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: H
     gracefulClose(10_000, callback);
     return server;
   };
+  return () => closing;
+}
+
+/** reload() after shutdown() began: node's code for acting on a server that is not running. */
+function notRunning(): Error {
+  const e = new Error('reload() not applied: the server is stopping (shutdown() or close() was called); start a new server with the new options instead') as NodeJS.ErrnoException;
+  e.code = 'ERR_SERVER_NOT_RUNNING';
+  return e;
 }
