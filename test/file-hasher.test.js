@@ -282,3 +282,20 @@ test('a hashing thread that exits without an error (process.exit in it) gives it
   files.forEach((f, i) => assert.deepEqual(digests[i], createHash('sha256').update(f.bytes).digest(), `f${i}`));
   assert.deepEqual(said.map((m) => /exited \(code 0\)/.test(m)), [true]);
 });
+
+test('jobs waiting only on a hashing thread keep the process alive until they are answered: one that exits then does not end the process with the scan unfinished', async (t) => {
+  // Files past the main thread's burst all go to threads. Were the threads unref'd while holding
+  // jobs, nothing would be left to keep the event loop alive once this one exited: the process
+  // (here the test's) ended before its 'exit' was seen, and the scan never finished.
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
+  const script = join(root, 'exits.mjs');
+  writeFileSync(script, "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => process.exit(0));\n");
+  const hasher = new FileHasher(1, () => {}, pathToFileURL(script));
+  t.after(() => {
+    hasher.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const files = tree(mkdtempSync(join(root, 'files-')), [20 * MiB, MiB]);
+  const digests = await Promise.all(files.map((f) => hasher.hash(f.path, f.bytes.length)));
+  files.forEach((f, i) => assert.deepEqual(digests[i], createHash('sha256').update(f.bytes).digest(), `f${i}`));
+});

@@ -44,8 +44,8 @@ export class ThreadsUnavailable extends Error {
 
 /**
  * SHA-256 of files, computed on worker threads so that a start-up scan uses every core and the
- * main thread stays free to serve. Threads start on the first file and stop once idle; they never
- * keep the process alive.
+ * main thread stays free to serve. Threads start on the first file and stop once idle; an idle one
+ * never keeps the process alive.
  */
 export class HashWorkers {
   private readonly threads: Worker[] = [];
@@ -101,7 +101,11 @@ export class HashWorkers {
       const job = this.queue.shift() as Job;
       const id = this.nextId++;
       this.running.set(id, { job, thread });
-      this.load.set(thread, (this.load.get(thread) ?? 0) + 1);
+      const load = this.load.get(thread) ?? 0;
+      // Held while it has jobs: unref'd, a thread that exited with jobs of a scan waiting for it (and
+      // nothing else pending) let the process end before its 'exit' was seen, the scan unfinished.
+      if (load === 0) thread.ref();
+      this.load.set(thread, load + 1);
       thread.postMessage({ id, path: job.path, size: job.size });
     }
     if (this.running.size === 0) {
@@ -143,7 +147,9 @@ export class HashWorkers {
     const running = this.running.get(reply.id);
     if (running === undefined) return;
     this.running.delete(reply.id);
-    this.load.set(thread, (this.load.get(thread) ?? 1) - 1);
+    const load = (this.load.get(thread) ?? 1) - 1;
+    if (load === 0) thread.unref();
+    this.load.set(thread, load);
     if (reply.digest !== undefined) {
       this.bytes += reply.bytes ?? 0;
       running.job.resolve(Buffer.from(reply.digest));
