@@ -9,7 +9,7 @@ import net from 'node:net';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, rawRequest, request, runCli, stopCli as stop } from './helpers.js';
+import { freePort, rawRequest, request, runCli, stderrMatch, stopCli as stop } from './helpers.js';
 
 const ROOT = 'example';
 const APP = 'https://app.example.com';
@@ -772,6 +772,24 @@ test('CLI: prints the URL, serves, and exits 0 on SIGTERM', async () => {
   const exited = exitOf(r.child);
   r.child.kill('SIGTERM');
   assert.equal((await exited).code, 0);
+});
+
+test('CLI: SIGUSR1 opens no debugger and SIGUSR2 ends nothing (each said on stderr, the server goes on serving); SIGQUIT stops gracefully with exit 0', async (t) => {
+  // nginx's habits: logrotate sends USR1 (reopen logs), USR2 is its binary upgrade, QUIT its graceful stop.
+  // Node's defaults: USR1 opens the inspector (here on a free port, said on stderr), USR2 and QUIT end the process.
+  const r = await runCli(['serve', 'example', '--port', '0'], { env: { NODE_OPTIONS: '--inspect-port=0' } });
+  t.after(() => r.child?.kill('SIGKILL'));
+  assert.equal(r.code, 'listening', r.err);
+  r.child.kill('SIGUSR1');
+  await stderrMatch(r, /SIGUSR1 ignored: the access log goes to stdout/);
+  r.child.kill('SIGUSR2');
+  await stderrMatch(r, /SIGUSR2 ignored: there is no binary upgrade/);
+  assert.equal((await request(r.port, { path: FONT })).status, 200);
+  assert.doesNotMatch(r.err, /Debugger listening/);
+  const exited = exitOf(r.child);
+  r.child.kill('SIGQUIT');
+  assert.equal((await exited).code, 0);
+  assert.match(r.err, /stopping: responses in flight finish/);
 });
 
 test('CLI --workers: a worker dying at once is restarted after a delay even when the wall clock has just stepped forward an hour', async (t) => {

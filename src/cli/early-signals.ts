@@ -16,3 +16,16 @@ export function takeEarlySighup(): boolean {
   process.off('SIGHUP', note);
   return seen;
 }
+
+/**
+ * Signals whose default would hurt a server reached by habits from nginx: SIGUSR1 (nginx: reopen the
+ * logs, sent by logrotate recipes) opens Node's inspector on 127.0.0.1:9229, with no authentication,
+ * through which any local user could run code in the server and read its TLS key; SIGUSR2 (nginx:
+ * binary upgrade) ends the process at once, cutting every response. A listener of their own keeps
+ * both from their default; each one received is said on stderr.
+ */
+const ignored = (signal: string, why: string) => (): void => {
+  process.stderr.write(`xorigin: ${signal} ignored: ${why}\n`);
+};
+process.on('SIGUSR1', ignored('SIGUSR1', 'the access log goes to stdout, so there is no log file to reopen (and no debugger is opened by a signal here: start node with --inspect to debug)'));
+process.on('SIGUSR2', ignored('SIGUSR2', 'there is no binary upgrade; SIGHUP reloads the configuration and certificates, SIGTERM stops gracefully'));

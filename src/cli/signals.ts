@@ -5,7 +5,7 @@ export const INTERRUPTED = 130;
 let startingStop: (() => void) | null = null;
 
 /**
- * SIGTERM and a first SIGINT call `graceful` (once), after writing `announce` (if any) on stderr:
+ * SIGTERM, SIGQUIT (nginx's graceful stop, `nginx -s quit`) and a first SIGINT call `graceful` (once), after writing `announce` (if any) on stderr:
  * a server finishing a long download would otherwise seem to ignore the Ctrl-C. A SIGINT while
  * already stopping is the user insisting: `abort` runs (the cluster primary kills its workers) and
  * the process exits at once with 130. A repeated SIGTERM changes nothing: supervisors send it,
@@ -22,6 +22,7 @@ export function onStopSignals(graceful: () => void, abort: () => void = () => {}
     graceful();
   };
   process.on('SIGTERM', stop);
+  process.on('SIGQUIT', stop);
   process.on('SIGINT', () => {
     if (!stopping) {
       stop();
@@ -33,7 +34,7 @@ export function onStopSignals(graceful: () => void, abort: () => void = () => {}
 }
 
 /**
- * Until onStopSignals takes over: SIGTERM or SIGINT while the server is starting (the first scan of
+ * Until onStopSignals takes over: SIGTERM, SIGQUIT or SIGINT while the server is starting (the first scan of
  * a large tree takes seconds) ends the process with a line and exit 0, as later, where the signal's
  * default action ended it silently with 143 or 130. Nothing listens yet, so nothing is cut.
  */
@@ -43,9 +44,11 @@ export function stopWhileStarting(): void {
     process.exit(0);
   };
   process.on('SIGTERM', stop);
+  process.on('SIGQUIT', stop);
   process.on('SIGINT', stop);
   startingStop = () => {
     process.off('SIGTERM', stop);
+    process.off('SIGQUIT', stop);
     process.off('SIGINT', stop);
   };
 }
