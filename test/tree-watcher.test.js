@@ -4,6 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { watch, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
@@ -118,6 +119,36 @@ describe('tree watcher', () => {
       assert.equal(t.table.info('/d0/sub/deep.txt').etag, etagOf('deep'), 'its neighbour is kept');
     } finally {
       t.close();
+    }
+  });
+
+  test('what is written while the start-up walk runs is served: a file in a directory already listed, a new directory and what is written in it later', async () => {
+    // Watches opened only after the walk missed whatever was made in a directory between its listing
+    // and its watch: such a file stayed 404 until a restart. The stat of d4/f2.txt (its directory
+    // listed by then, like the root and d0) is where the walk is held while the tree changes.
+    const root = makeTree();
+    let changedDuringWalk = false;
+    const statFile = async (path) => {
+      if (path === join(root, 'd4', 'f2.txt') && !changedDuringWalk) {
+        changedDuringWalk = true;
+        writeFileSync(join(root, 'late.txt'), 'late');
+        writeFileSync(join(root, 'd0', 'late.txt'), 'late in d0');
+        mkdirSync(join(root, 'made'));
+        writeFileSync(join(root, 'made', 'x.txt'), 'x');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return stat(path, { bigint: true });
+    };
+    const table = new AssetTable(root, { statFile, pollIntervalMs: 50 }, (info) => info);
+    try {
+      await table.open();
+      assert.ok(changedDuringWalk);
+      await until('written during the walk', () => table.info('/late.txt')?.etag === etagOf('late') && table.info('/d0/late.txt')?.etag === etagOf('late in d0') && table.info('/made/x.txt')?.etag === etagOf('x'));
+      writeFileSync(join(root, 'made', 'y.txt'), 'y');
+      await until('written later in the directory made during the walk', () => table.info('/made/y.txt')?.etag === etagOf('y'));
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
     }
   });
 

@@ -23,13 +23,15 @@ export interface TreeWatch {
   close(): void;
   /** Resolves once every directory found so far is watched (when watches are opened asynchronously). */
   ready?(): Promise<void>;
+  /** Watches one more directory (relative to the root) now, before the table's walk lists it. */
+  add?(dir: string): void;
 }
 
 /**
  * Starts watching a directory tree, calling `onChange` on any change below it with the changed path
  * relative to `dir` when the platform says which (null or undefined: something changed, somewhere).
- * `dirs`: the directories (relative to `dir`, `''` for itself) the table's walk just found, so the
- * watcher need not walk the tree again.
+ * `dirs`: the directories (relative to `dir`, `''` for itself) to watch now; the table passes none and
+ * adds each directory as its walk reaches it (TreeWatch.add), so the watcher need not walk the tree.
  */
 export type WatchTree = (dir: string, onChange: (event?: string, filename?: string | null) => void, dirs?: readonly string[]) => TreeWatch;
 
@@ -302,21 +304,31 @@ export class AssetTable<T> {
     return this.cacheWrites.flush();
   }
 
-  /** Starts watching the directories a walk just found (real paths under the root). */
-  private startWatcher(dirs: readonly string[]): void {
+  /**
+   * Starts watching the root, before the walk `scan` lists it, and has the walk add each directory's
+   * watch before it lists that one. Watches opened after the walk (as they were) missed whatever was
+   * made in a directory between its listing and its watch: a file written while the start-up scan
+   * ran stayed 404 until a restart. Events during the walk are noted, and looked at once it is done.
+   */
+  private startWatcher(scan: Scan): void {
     this.watcherWanted = false;
     if (this.closed || this.poll !== null) return;
     try {
-      const rels = dirs.map((dir) => relative(this.rootAt.real, dir));
-      const watcher = (this.options.watchTree ?? defaultWatchTree)(this.rootAt.real, (_event, filename) => {
+      const real = this.rootAt.real;
+      const watcher = (this.options.watchTree ?? defaultWatchTree)(real, (_event, filename) => {
         this.scans.note(typeof filename === 'string' ? filename : null);
         this.scans.soon();
-      }, rels);
+      }, []);
       this.watcher = watcher;
       watcher.on('error', (e) => this.pollInstead(e.message));
+      if (watcher.add !== undefined) scan.watchDir = (dir) => this.watcher === watcher && watcher.add?.(relative(real, dir));
     } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // A root this process may not read may not be watched either: once the root check finds it
+      // listable again, the walk that follows starts the watcher.
+      if (code === 'EACCES' || code === 'EPERM') this.watcherWanted = true;
       // No recursive watch on this platform, or no inotify watches left.
-      this.pollInstead((e as Error).message);
+      else this.pollInstead((e as Error).message);
     }
   }
 
@@ -493,7 +505,10 @@ export class AssetTable<T> {
         }
         this.publish(scan);
         this.lastScan = { files: scan.counts.files, stated: scan.stated, hashed: scan.hashed, cached: scan.cached, ms: performance.now() - started };
-      } while (this.dirty);
+      } while (this.dirty && this.serving);
+      // Changes seen while the start-up scan ran get a scan of their own once it is in force: the
+      // start-up report (its line, lastScan) describes the walk, not the few paths looked at after it.
+      if (this.dirty) this.scans.soon();
     })().finally(() => {
       this.scanning = null;
       this.reader.readNow = false;
@@ -507,17 +522,21 @@ export class AssetTable<T> {
     scan.out = new Map();
     scan.racy.clear();
     scan.linked = false;
-    scan.dirs = this.watcherWanted ? [] : null;
+    scan.watchDir = null;
     await this.rootAt.walkStarts();
+    const starting = this.watcherWanted;
+    if (starting) this.startWatcher(scan);
     await this.reader.walk(this.rootAt.real, '', scan);
+    scan.watchDir = null;
     this.linked = scan.linked;
     this.rootAt.denied = scan.denied.includes('/');
     this.undecodableNotice.note(scan.undecodable, true);
     this.deniedNotice.note(scan.denied, true);
-    // A root this process may not list may not be watched either: once the root check finds it
-    // listable again, the walk that follows starts the watcher.
-    if (scan.dirs !== null && this.rootAt.denied) this.watcherWanted = true;
-    else if (scan.dirs !== null) this.startWatcher(scan.dirs);
+    // A root this process may not list is not watched either (see startWatcher).
+    if (starting && this.rootAt.denied && this.watcher !== null) {
+      this.stopWatcher();
+      this.watcherWanted = true;
+    }
   }
 
   /**

@@ -46,8 +46,11 @@ export interface Scan {
   counts: { files: number; bytesToHash: number; bytesHashed: number };
   /** Some entry was reached through a symlink: a change to its target raises an event under another path. */
   linked: boolean;
-  /** Directories walked (real paths), collected when the watcher is to be started from this walk. */
-  dirs: string[] | null;
+  /**
+   * Called with each directory (its real path) before it is listed, when the watcher is started by
+   * this walk: watched first, a file made in it after the listing still raises an event.
+   */
+  watchDir: ((dir: string) => void) | null;
   /** Files that changed again too soon after their last read (see read-backoff.ts): ms until each is looked at again. */
   readonly later: Map<string, number>;
   /** URL paths of entries whose name is not valid UTF-8 (see visit), which no request can name. */
@@ -128,7 +131,7 @@ export class TreeReader {
   /** A new scan's state: `out`, a new Map for a walk or the changes to the live table for a targeted scan. */
   newScan(out: Map<string, AssetInfo> | TableDelta, racy: Set<AssetInfo>): Scan {
     this.counts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
-    return { out, racy, unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.counts, linked: false, dirs: null, later: new Map(), undecodable: [], denied: [], reads: new Map(), failures: 0, firstFailure: '' };
+    return { out, racy, unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.counts, linked: false, watchDir: null, later: new Map(), undecodable: [], denied: [], reads: new Map(), failures: 0, firstFailure: '' };
   }
 
   /**
@@ -211,7 +214,7 @@ export class TreeReader {
 
   /** Walks `dir` (served at `urlDir`) into the scan: its files added, its subdirectories walked. */
   async walk(dir: string, urlDir: string, scan: Scan): Promise<void> {
-    scan.dirs?.push(dir);
+    scan.watchDir?.(dir);
     const others = await this.dirLimit.run(() => this.walkFiles(dir, urlDir, scan));
     // Outside the directory's slot: a subdirectory waiting for one must not hold its parent's. A
     // few at a time: 8,000 subdirectories stat'ed at once each held its stat until it got a slot.

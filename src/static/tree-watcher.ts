@@ -111,6 +111,15 @@ export class TreeWatcher {
     if (!walk) for (const rel of options.dirs) if (rel !== '') this.enqueue({ rel, list: false, report: false });
   }
 
+  /**
+   * Watches directory `rel` (relative to the root) now, for a caller that walks the tree itself and
+   * lists `rel` next: anything made in it after this call raises an event. Its subdirectories are the
+   * caller's to add.
+   */
+  add(rel: string): void {
+    this.open({ rel, list: false, report: false }, false);
+  }
+
   /** Only 'error' is emitted: once, when watching has stopped for want of kernel resources. */
   on(event: 'error', listener: (error: Error) => void): this {
     if (event !== 'error') throw new TypeError(`TreeWatcher emits only 'error', not '${String(event)}'`);
