@@ -133,6 +133,32 @@ for (const [name, req, responses, expected, browser = 'standard'] of cases) {
   });
 }
 
+test('a method listed in another case: the fix offers the script only a form it can send (fetch() upper-cases six methods itself)', () => {
+  const preflight = (method, listed) => evaluateCors({ url: U, origin: O, method, responses: [ok([acao(), ['Access-Control-Allow-Methods', listed]], 204)] });
+  const patch = preflight('PATCH', 'patch, put');
+  assert.match(patch.reason, /fetch\(\) sends "PATCH" as the script wrote it \(it upper-cases only DELETE, GET, HEAD, OPTIONS, POST, PUT\)/);
+  assert.doesNotMatch(patch.fix, /have the script send/, patch.fix);
+  const put = preflight('put', 'put');
+  assert.match(put.reason, /fetch\(\) sends "PUT" \(it upper-cases PUT in whatever case the script wrote it\)/);
+  assert.equal(put.fix, 'List "PUT" exactly as the browser sends it (Access-Control-Allow-Methods: put, PUT).');
+  const lower = preflight('patch', 'PATCH');
+  assert.match(lower.fix, /List "patch" exactly .*, or have the script send "PATCH"\.$/);
+});
+
+test('a page whose own origin is opaque (--origin null) is told to answer "null"; only a redirect\'s "null" is blamed on the redirect', () => {
+  const page = evaluateCors({ url: U, origin: 'null', responses: [ok([acao()])] });
+  assert.equal(page.verdict, 'blocked');
+  assert.match(page.reason, /the page's own origin is opaque/);
+  assert.doesNotMatch(`${page.reason} ${page.fix}`, /redirect/);
+  assert.match(page.fix, /answer "Access-Control-Allow-Origin: null" \(or "\*" without credentials\)/);
+  const preflighted = evaluateCors({ url: U, origin: 'null', method: 'PUT', responses: [ok([acao(), ['Access-Control-Allow-Methods', 'PUT']], 204)] });
+  assert.match(preflighted.fix, /Access-Control-Allow-Origin: null/);
+  assert.equal(evaluateCors({ url: U, origin: 'null', credentials: 'include', responses: [ok([acao('null'), ['Access-Control-Allow-Credentials', 'true']])] }).verdict, 'allowed');
+  const redirected = evaluateCors({ url: U, origin: O, responses: [ok([acao(), ['Location', 'https://other.example/x']], 302), ok([acao()])] });
+  assert.match(redirected.reason, /a cross-origin redirect made the request origin "null"/);
+  assert.match(redirected.fix, /must answer "Access-Control-Allow-Origin: \*" \(without credentials\) or "null"/);
+});
+
 test('too few answers: pending, with the next request to send', () => {
   const v = evaluateCors({ url: U, origin: O, method: 'PUT', headers: [['X-B', '1'], ['x-a', '2'], ['Accept', 'x']], responses: [] });
   assert.equal(v.verdict, 'pending');

@@ -29,10 +29,11 @@ const refusedOriginHint = (response: ServerResponse, origin: string): string =>
 
 /**
  * Fetch §4.10 "CORS check" (https://fetch.spec.whatwg.org/#cors-check). `origin` is the serialised
- * request origin (`null` once a redirect tainted it); `rules`, the engine's (the standard's by
- * default). Returns null on success.
+ * request origin (`null` once a redirect tainted it, or the page's own when `opaquePage`: a sandboxed
+ * or data: page, whose fix differs); `rules`, the engine's (the standard's by default). Returns null
+ * on success.
  */
-export function corsCheck(response: ServerResponse, origin: string, credentials: Credentials, what: string, rules: EngineRules = STANDARD_RULES): Failure | null {
+export function corsCheck(response: ServerResponse, origin: string, credentials: Credentials, what: string, rules: EngineRules = STANDARD_RULES, opaquePage = false): Failure | null {
   const acao = getHeader(response.headers, 'Access-Control-Allow-Origin');
   const at = spec('cors-check');
   if (acao === null) {
@@ -65,13 +66,15 @@ export function corsCheck(response: ServerResponse, origin: string, credentials:
     let hint = '';
     if (withoutTrailing(acao, (c) => c === 0x2f /* / */) === origin) hint = ' (a trailing slash: an origin has no path)';
     else if (acao.toLowerCase() === origin.toLowerCase()) hint = ' (the comparison is byte for byte, case included)';
-    else if (origin === 'null') hint = ' (a cross-origin redirect made the request origin "null")';
+    else if (origin === 'null') hint = opaquePage ? ' (the page\'s own origin is opaque: a sandboxed iframe, a data: URL or a file: page sends "Origin: null")' : ' (a cross-origin redirect made the request origin "null")';
     return {
       check: 'CORS check: Access-Control-Allow-Origin',
       reason: `the ${what}'s Access-Control-Allow-Origin "${acao}" is not the request's origin "${origin}"${hint}`,
-      fix: origin === 'null'
-        ? 'After a cross-origin redirect the browser sends "Origin: null": the redirect target must answer "Access-Control-Allow-Origin: *" (without credentials), or link the API directly instead of redirecting.'
-        : `Answer "Access-Control-Allow-Origin: ${origin}" exactly (scheme, host and port, no path) for this origin.`,
+      fix: origin !== 'null'
+        ? `Answer "Access-Control-Allow-Origin: ${origin}" exactly (scheme, host and port, no path) for this origin.`
+        : opaquePage
+          ? 'A page with an opaque origin sends "Origin: null": answer "Access-Control-Allow-Origin: null" (or "*" without credentials); every sandboxed page and data: URL sends the same "null", so that allows them all. Better: load the page from a real origin and allow that one.'
+          : 'After a cross-origin redirect the browser sends "Origin: null": the redirect target must answer "Access-Control-Allow-Origin: *" (without credentials) or "null" (which every sandboxed page sends too), or link the API directly instead of redirecting.',
       spec: at,
     };
   }

@@ -151,7 +151,7 @@ class Evaluation {
     const location = this.redirectLocation(res);
     const isRedirect = location !== null;
     // HTTP fetch step 4: the CORS check applies to every response, redirects included.
-    const failure = corsCheck(res, requestOrigin, credentials, isRedirect ? 'redirect response' : 'response', this.rules);
+    const failure = corsCheck(res, requestOrigin, credentials, isRedirect ? 'redirect response' : 'response', this.rules, this.origin === 'null');
     const mattered = ['Access-Control-Allow-Origin', ...(credentials === 'include' ? ['Access-Control-Allow-Credentials'] : []), ...(isRedirect ? ['Location'] : ['Access-Control-Expose-Headers'])]
       .map((n) => shown(res.headers, n));
     this.steps.push({ request: req, response: res, outcome: failure !== null ? 'failed' : isRedirect ? 'redirect' : 'passed', mattered });
@@ -221,7 +221,7 @@ class Evaluation {
     const req = preflightRequest(this.url.href, origin, method, unsafe);
     const res = this.answer(req);
     if (res === null) return this.pending(req);
-    const failure = checkPreflight(rules, res, origin, credentials, method, headers.map(([n]) => n), unsafe);
+    const failure = checkPreflight(rules, res, origin, credentials, method, headers.map(([n]) => n), unsafe, this.origin === 'null');
     const mattered = ['Access-Control-Allow-Origin', ...(credentials === 'include' ? ['Access-Control-Allow-Credentials'] : []), 'Access-Control-Allow-Methods', 'Access-Control-Allow-Headers', 'Access-Control-Max-Age']
       .map((n) => shown(res.headers, n));
     this.steps.push({ request: req, response: res, outcome: failure === null ? 'passed' : 'failed', mattered });

@@ -2,7 +2,7 @@
 import { corsCheck, type Failure } from './cors-check.js';
 import { countHeader, extractList, getHeader, nonEmptyLines } from './headers.js';
 import type { UnsafeHeaders } from './request.js';
-import { isSafelistedMethod } from './request.js';
+import { isSafelistedMethod, NORMALIZED_METHODS } from './request.js';
 import type { EngineRules } from './rules.js';
 import { spec, type Credentials, type HeaderPair, type OutgoingRequest, type ServerResponse } from './types.js';
 
@@ -25,7 +25,8 @@ export const isOkStatus = (status: number): boolean => status >= 200 && status <
  * CORS check and an ok status; ACAM and ACAH parsed as header lists (a malformed one fails); the
  * method listed byte for byte (case-sensitive), or `*` without credentials, unless it is safelisted;
  * `authorization` listed by name (never covered by `*`); every unsafe header name listed
- * (case-insensitively) or `*` without credentials. Returns null when the preflight passes.
+ * (case-insensitively) or `*` without credentials. `opaquePage`: the page's own origin is "null" (not a
+ * redirect's taint), for the fix. Returns null when the preflight passes.
  */
 export function checkPreflight(
   rules: EngineRules,
@@ -35,8 +36,9 @@ export function checkPreflight(
   method: string,
   scriptHeaderNames: readonly string[],
   unsafe: UnsafeHeaders,
+  opaquePage = false,
 ): Failure | null {
-  const first = statusAndCorsProblem(response, corsCheck(response, origin, credentials, 'preflight response', rules));
+  const first = statusAndCorsProblem(response, corsCheck(response, origin, credentials, 'preflight response', rules, opaquePage));
   if (first !== null) return first;
   const methods = extractList(response.headers, 'Access-Control-Allow-Methods');
   if (methods === 'failure') return notAList(response, 'Access-Control-Allow-Methods', 'methods', 'GET, PUT, PATCH');
@@ -104,15 +106,27 @@ function methodProblem(methods: string[] | null, method: string, credentials: Cr
   return {
     check: 'Access-Control-Allow-Methods',
     reason: caseOnly
-      ? `the method "${method}" is not in Access-Control-Allow-Methods "${ms.join(', ')}": methods compare case-sensitively, and fetch() sends "${method}" as written`
+      ? `the method "${method}" is not in Access-Control-Allow-Methods "${ms.join(', ')}": methods compare case-sensitively, and fetch() sends "${method}" ${normalizedMethod(method) ? `(it upper-cases ${method} in whatever case the script wrote it)` : `as the script wrote it (it upper-cases only ${NORMALIZED_METHODS.join(', ')})`}`
       : starCred
         ? `Access-Control-Allow-Methods "*" is a literal name when the request has credentials, so "${method}" is not allowed`
         : `the method "${method}" is not in Access-Control-Allow-Methods${methods === null ? ' (absent)' : ` "${ms.join(', ')}"`}`,
     fix: caseOnly
-      ? `List "${method}" exactly as the browser sends it (Access-Control-Allow-Methods: ${[...ms, method].join(', ')}), or have the script send "${method.toUpperCase()}".`
+      ? `List "${method}" exactly as the browser sends it (Access-Control-Allow-Methods: ${[...ms, method].join(', ')})${scriptMaySend(ms, method)}.`
       : `Add ${method} to Access-Control-Allow-Methods on the preflight response${starCred ? ' by name' : ''}.`,
     spec: spec('cors-preflight-fetch'),
   };
+}
+
+const normalizedMethod = (method: string): boolean => NORMALIZED_METHODS.includes(method);
+
+/**
+ * The other way to a match: the script writing the method as the server lists it, offered only when
+ * the script can (a method fetch() does not upper-case) and the listed form is upper case (the one
+ * other servers expect too).
+ */
+function scriptMaySend(listed: readonly string[], method: string): string {
+  const upper = method.toUpperCase();
+  return upper !== method && !normalizedMethod(upper) && listed.includes(upper) ? `, or have the script send "${upper}"` : '';
 }
 
 /** `authorization` listed by name (never covered by `*` in the standard); every unsafe name listed, or `*` without credentials. */

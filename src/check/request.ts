@@ -10,11 +10,14 @@ import { CheckInputError, type HeaderPair } from './types.js';
  * DELETE, GET, HEAD, OPTIONS, POST and PUT are upper-cased; `patch` stays `patch`. A forbidden
  * method (CONNECT, TRACE, TRACK) or a non-token is a CheckInputError, as fetch() throws a TypeError.
  */
+/** Fetch §2.2.1 "normalize a method": the methods fetch() upper-cases, whatever case they are written in. */
+export const NORMALIZED_METHODS: readonly string[] = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
+
 export function normalizeMethod(method: string): string {
   if (!isToken(method)) throw new CheckInputError(`--method ${JSON.stringify(method)}: not a valid HTTP method`);
   const upper = method.toUpperCase();
   if (['CONNECT', 'TRACE', 'TRACK'].includes(upper)) throw new CheckInputError(`--method ${method}: a forbidden method; fetch() throws a TypeError`);
-  return ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'].includes(upper) ? upper : method;
+  return NORMALIZED_METHODS.includes(upper) ? upper : method;
 }
 
 /** Fetch §2.2.1 "CORS-safelisted method" (https://fetch.spec.whatwg.org/#cors-safelisted-method): `GET`, `HEAD`, `POST`, byte for byte. */
