@@ -35,6 +35,17 @@ before(async () => {
       else res.writeHead(200, h);
       return res.end();
     }
+    if (u.pathname === '/many-headers') {
+      // A preflight answer listing 3,000 header names (~27 KB): past node:http's default 16 KiB, within Chromium's 256 KiB.
+      const h = { 'Access-Control-Allow-Origin': ORIGIN };
+      if (req.method === 'OPTIONS') res.writeHead(204, { ...h, 'Access-Control-Allow-Methods': 'PUT', 'Access-Control-Allow-Headers': [...Array.from({ length: 3000 }, (_, i) => `x-h${i}`), 'x-a'].join(', ') });
+      else res.writeHead(200, h);
+      return res.end();
+    }
+    if (u.pathname === '/huge-headers') {
+      res.writeHead(200, { 'Access-Control-Allow-Origin': ORIGIN, 'X-Big': 'a'.repeat(300 * 1024) });
+      return res.end();
+    }
     if (u.pathname === '/broken') {
       res.writeHead(500, { 'Content-Type': 'text/plain' });
       return res.end('boom');
@@ -165,6 +176,15 @@ test('--deadline is kept on a monotonic clock: the wall clock stepped an hour fo
   } finally {
     Date.now = wall;
   }
+});
+
+test('response headers are read up to 256 KiB, as Chromium reads them: a 27 KB preflight answer is judged; past the limit, one line saying so and the fix, exit 2', async () => {
+  const many = await cli(`${base}/many-headers`, '--origin', ORIGIN, '--method', 'PUT', '--header', 'X-A: 1');
+  assert.equal(many.status, 0, many.stderr);
+  assert.match(many.stdout, /allowed/);
+  const huge = await cli(`${base}/huge-headers`, '--origin', ORIGIN);
+  assert.equal(huge.status, 2);
+  assert.equal(huge.stderr.trim(), `xorigin check: cannot GET ${base}/huge-headers: the response's header section is larger than 256 KiB, which Chromium refuses too (ERR_RESPONSE_HEADERS_TOO_BIG); server operator: send fewer or shorter header fields (a preflight need list only the methods and headers asked for) (HPE_HEADER_OVERFLOW)`);
 });
 
 test('a refused connection says so, and what to check', async () => {

@@ -14,6 +14,12 @@ export class NetworkError extends Error {
 }
 
 const BODY_LIMIT = 1 << 20;
+/**
+ * The most response header bytes read, as Chromium reads HTTP/1.1 (256 KiB, past which it fails the
+ * request with ERR_RESPONSE_HEADERS_TOO_BIG); node:http's default, 16 KiB, failed answers both
+ * browsers accept (a preflight listing a few thousand header names).
+ */
+export const HEADER_LIMIT = 256 * 1024;
 
 /**
  * Sends `req` and resolves the response's status and raw header fields; the body is read and dropped.
@@ -41,7 +47,7 @@ export function send(req: OutgoingRequest, timeoutMs: number): Promise<ServerRes
       clearTimeout(timer);
       reject(new NetworkError(`cannot ${req.method} ${url.href}: ${explainNetworkFailure(e.code, e.message, url)}`, e.code));
     };
-    const r = client.request(url, { method: req.method, agent: false }, (res) => {
+    const r = client.request(url, { method: req.method, agent: false, maxHeaderSize: HEADER_LIMIT }, (res) => {
       let size = 0;
       const headers: [string, string][] = [];
       for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.push([res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string]);

@@ -26,6 +26,7 @@ const KNOWN: Readonly<Record<string, (url: URL) => string>> = {
   ENOTFOUND: (url) => `the host name ${hostOf(url)} does not resolve (DNS); check its spelling, or this machine's resolver`,
   EAI_AGAIN: (url) => `the host name ${hostOf(url)} could not be resolved now (DNS did not answer); try again, or check this machine's resolver`,
   ECONNRESET: () => 'the server closed the connection before answering (a crash, a proxy, or TLS refused on its side)',
+  HPE_HEADER_OVERFLOW: () => "the response's header section is larger than 256 KiB, which Chromium refuses too (ERR_RESPONSE_HEADERS_TOO_BIG); server operator: send fewer or shorter header fields (a preflight need list only the methods and headers asked for)",
 };
 
 /**
