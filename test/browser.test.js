@@ -12,6 +12,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
+import { evaluateCors } from '../dist/check/index.js';
 import { testCertificate } from './transports.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
@@ -338,6 +339,27 @@ describe('real browser (Chromium)', { skip }, () => {
     assert.equal(api.preflights('/data.json'), 1, 'the custom header made Chromium send a preflight');
     assert.deepEqual(protocols, ['h2', 'h2']);
     assert.ok(api.log.every((l) => l.protocol === 'HTTP/2.0'), JSON.stringify(api.log.map((l) => l.protocol)));
+  });
+
+  test('16. from an HTTPS page, a plain-HTTP URL is mixed content: blocked before anything is sent, whatever its CORS headers, as xorigin check says; loopback is not', async () => {
+    const c = testCertificate();
+    const securePage = await xorigin({ origins: ['*'] }, { tls: { cert: c.cert, key: c.key } });
+    const plain = await xorigin({ origins: ['*'] });
+    const port = new URL(plain.url).port;
+    const { page, close } = await openPage(securePage.url);
+    const remote = await pageFetch(page, `http://${WILD}:${port}/data.json`);
+    const loopback = await pageFetch(page, `http://localhost:${port}/data.json`);
+    await close();
+    assert.deepEqual(remote, { error: 'TypeError' });
+    assert.equal(loopback.status, 200, JSON.stringify(loopback));
+    // Only the loopback request reached the server: the blocked one was never sent.
+    assert.equal(plain.log.length, 1, JSON.stringify(plain.log));
+    const origin = new URL(securePage.url).origin;
+    for (const browserRules of ['standard', 'chromium']) {
+      const blocked = evaluateCors({ url: `http://${WILD}:${port}/data.json`, origin, browser: browserRules, responses: [] });
+      assert.deepEqual([blocked.verdict, blocked.failedStep], ['blocked', 'request: mixed content']);
+      assert.equal(evaluateCors({ url: `http://localhost:${port}/data.json`, origin, browser: browserRules, responses: [{ status: 200, headers: [['Access-Control-Allow-Origin', '*']] }] }).verdict, 'allowed');
+    }
   });
 
   test('13. the bundled example (npm start) renders its page with the font from the other origin', async (t) => {

@@ -28,6 +28,16 @@ export function parseOrigin(text: string): string {
   return url.origin;
 }
 
+/**
+ * A host whose plain-HTTP URLs an HTTPS page may still fetch (Secure Contexts §3.1 "potentially
+ * trustworthy origin"): localhost and its subdomains, 127.0.0.0/8 and ::1. `hostname` as URL gives
+ * it (IPv6 in brackets, IPv4 in dotted decimal).
+ */
+export function potentiallyTrustworthyHost(hostname: string): boolean {
+  const h = hostname.toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || h === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
 /** The request URL: absolute http(s). */
 export function parseUrl(text: string): URL {
   let url: URL;
@@ -117,10 +127,33 @@ class Evaluation {
 
   run(): CorsVerdict {
     for (;;) {
+      const mixed = this.mixedContent();
+      if (mixed !== null) return this.blocked(mixed);
       // Main fetch step 12: same-origin with "basic" tainting needs no CORS; anything else is CORS from here on.
       const verdict = !this.cors && this.url.origin === this.origin ? this.sameOrigin() : this.crossOrigin();
       if (verdict !== null) return verdict;
     }
+  }
+
+  /**
+   * Main fetch step 7 ("should request be blocked as mixed content", Mixed Content §4.3): a page served
+   * over HTTPS gets a network error, nothing sent, for a plain-HTTP URL whose host is not potentially
+   * trustworthy (localhost, 127.0.0.0/8 and ::1 are), a redirect's target included. Fonts and fetch()
+   * are blockable content: no browser upgrades them to HTTPS.
+   */
+  private mixedContent(): Blocked | null {
+    const url = this.url;
+    if (!this.origin.startsWith('https:') || url.protocol !== 'http:' || potentiallyTrustworthyHost(url.hostname)) return null;
+    const redirected = this.redirects > 0;
+    return {
+      where: redirected ? 'redirect' : 'request',
+      failure: {
+        check: 'mixed content',
+        reason: `the page (${this.origin}) is served over HTTPS and ${redirected ? 'the redirect goes to' : 'the request is for'} ${url.href}, over plain HTTP: the browser blocks it before sending anything (mixed content)`,
+        fix: `Serve ${url.host} over HTTPS and ${redirected ? 'redirect to' : 'request'} https://${url.host}${url.pathname}${url.search}; no CORS header can allow a plain-HTTP request from an HTTPS page.`,
+        spec: spec('main-fetch'),
+      },
+    };
   }
 
   private sameOrigin(): CorsVerdict | null {
