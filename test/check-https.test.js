@@ -99,7 +99,7 @@ test('each TLS failure is one line naming it, with the fix for the operator or t
     [{}, servers.privateCa.url, /signed by an unknown CA.*send the whole chain.*NODE_EXTRA_CA_CERTS=ca\.pem xorigin check .*\(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)$/],
     [ca, servers.expired.url, /the server's certificate has expired .*server operator: renew it.*\(CERT_HAS_EXPIRED\)$/],
     [ca, servers.otherHost.url, /not for the host name 127\.0\.0\.1; .*add 127\.0\.0\.1 to the certificate's subjectAltName \(ERR_TLS_CERT_ALTNAME_INVALID\)$/],
-    [{}, `https://127.0.0.1:${plain.address().port}/`, /does not speak TLS on this port .*use http:\/\/ .*\(EPROTO\)$/],
+    [{}, `https://127.0.0.1:${plain.address().port}/`, /does not speak TLS on this port .*use http:\/\/ .*\(ERR_SSL_WRONG_VERSION_NUMBER\)$/],
   ];
   try {
     for (const [env, target, line] of cases) {
@@ -114,5 +114,84 @@ test('each TLS failure is one line naming it, with the fix for the operator or t
   } finally {
     for (const s of Object.values(servers)) s.close();
     plain.close();
+  }
+});
+
+/**
+ * A TLS server offering h2 and http/1.1 by ALPN. Over HTTP/2 it answers with node:http2's framing
+ * when `h2Fields` is null, else with a hand-written HEADERS frame carrying `h2Fields` as literal
+ * fields (what node:http2 refuses to send: an upper-case name, a connection-specific field). Over
+ * HTTP/1.1 it answers the same CORS headers, well formed. Records the protocol of each request.
+ */
+async function alpnServer(h2Fields) {
+  const http2 = await import('node:http2');
+  const tls = await import('node:tls');
+  const seen = [];
+  const cors = { 'access-control-allow-origin': 'https://app.example' };
+  const h1 = http.createServer((req, res) => {
+    seen.push(`HTTP/${req.httpVersion}`);
+    res.writeHead(200, cors);
+    res.end('ok');
+  });
+  const h2 = http2.createServer();
+  h2.on('stream', (stream) => {
+    seen.push('HTTP/2');
+    stream.respond({ ':status': 200, ...cors }, { endStream: true });
+  });
+  const key = readFileSync(join(dir, 'key.pem'));
+  const cert = readFileSync(join(dir, 'cert.pem'));
+  const s = tls.createServer({ key, cert, ALPNProtocols: ['h2', 'http/1.1'] }, (socket) => {
+    if (socket.alpnProtocol !== 'h2') return h1.emit('connection', socket);
+    if (h2Fields === null) return h2.emit('connection', socket);
+    // Raw frames: SETTINGS, then for the first HEADERS a response of :status 200 (indexed) and the
+    // fields as literals without indexing, new names (RFC 7541 §6.2.2), ending the stream.
+    const frame = (type, flags, id, payload) => Buffer.concat([Buffer.from([payload.length >> 16, (payload.length >> 8) & 0xff, payload.length & 0xff, type, flags, 0, 0, 0, id]), payload]);
+    socket.write(frame(4, 0, 0, Buffer.alloc(0)));
+    let buffered = Buffer.alloc(0);
+    let preface = false;
+    socket.on('data', (d) => {
+      buffered = Buffer.concat([buffered, d]);
+      if (!preface && buffered.length >= 24) [buffered, preface] = [buffered.subarray(24), true];
+      while (preface && buffered.length >= 9 && buffered.length >= 9 + buffered.readUIntBE(0, 3)) {
+        const [length, type, flags] = [buffered.readUIntBE(0, 3), buffered[3], buffered[4]];
+        const id = buffered.readUInt32BE(5) & 0x7fffffff;
+        buffered = buffered.subarray(9 + length);
+        if (type === 4 && (flags & 1) === 0) socket.write(frame(4, 1, 0, Buffer.alloc(0)));
+        if (type === 1) {
+          seen.push('HTTP/2');
+          const literals = h2Fields.map(([n, v]) => Buffer.concat([Buffer.from([0, n.length]), Buffer.from(n), Buffer.from([v.length]), Buffer.from(v)]));
+          socket.write(frame(1, 0x05, id, Buffer.concat([Buffer.from([0x88]), ...literals])));
+        }
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  return { url: `https://127.0.0.1:${s.address().port}/items`, seen, close: () => s.close() };
+}
+
+test('HTTPS: HTTP/2 when the server offers it by ALPN, as browsers choose it, and each step says which protocol answered', { skip }, async () => {
+  const s = await alpnServer(null);
+  try {
+    const r = await cli({ NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') }, s.url, '--origin', 'https://app.example');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^ {3}< HTTP\/2 200$/m);
+    assert.deepEqual(s.seen, ['HTTP/2']);
+    const h1 = await cli({ NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') }, url, '--origin', 'https://app.example');
+    assert.match(h1.stdout, /^ {3}< HTTP\/1\.1 200$/m, 'a server offering only http/1.1 is checked over it');
+  } finally {
+    s.close();
+  }
+});
+
+test('HTTPS: an HTTP/2 answer node:http2 refuses as malformed (an upper-case field name) is judged from the same request over HTTP/1.1, and the step says why', { skip }, async () => {
+  const s = await alpnServer([['Access-Control-Allow-Origin', 'https://app.example']]);
+  try {
+    const r = await cli({ NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') }, s.url, '--origin', 'https://app.example');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^ {3}< HTTP\/1\.1 200\n {3}note: the server's HTTP\/2 answer broke RFC 9113 §8\.2 .*Chromium fails an upper-case name or Transfer-Encoding with ERR_HTTP2_PROTOCOL_ERROR/m);
+    assert.deepEqual(s.seen, ['HTTP/2', 'HTTP/1.1']);
+  } finally {
+    s.close();
   }
 });

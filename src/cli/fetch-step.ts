@@ -1,7 +1,12 @@
-// The command's network side: sends one request as the browser would put it on the wire
-// (node:http / node:https), with a bounded timeout, and returns the status and header fields.
+// The command's network side: sends one request as the browser would put it on the wire, over the
+// protocol a browser would use (HTTPS: HTTP/2 when the server offers it by ALPN, else HTTP/1.1; plain
+// HTTP: HTTP/1.1), with a bounded timeout, and returns the status, header fields and protocol.
 import http from 'node:http';
+import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 import https from 'node:https';
+import { isIP } from 'node:net';
+import type { Readable } from 'node:stream';
+import tls, { type TLSSocket } from 'node:tls';
 import { CheckInputError, type OutgoingRequest, type ServerResponse } from '../check/index.js';
 import { explainNetworkFailure } from './network-failure.js';
 
@@ -21,63 +26,162 @@ const BODY_LIMIT = 1 << 20;
  */
 export const HEADER_LIMIT = 256 * 1024;
 
+/** One exchange's end: settled once, by an answer or a failure, its timer cleared either way. */
+interface Exchange {
+  readonly url: URL;
+  readonly req: OutgoingRequest;
+  /** The request's fields by lower-case name, as written (repeated names keep their order). */
+  readonly fields: Map<string, { name: string; values: string[] }>;
+  answer: (response: ServerResponse) => void;
+  fail(e: Error & { code?: string }): void;
+  /** Called on timeout, to release the connection. */
+  onTimeout: () => void;
+}
+
 /**
- * Sends `req` and resolves the response's status and raw header fields; the body is read and dropped.
- * A header value node:http will not send is a CheckInputError (the check cannot be made), said before
- * anything is sent.
+ * Sends `req` and resolves the response's status, raw header fields and protocol; the body is read
+ * and dropped. A header value node:http will not send is a CheckInputError (the check cannot be
+ * made), said before anything is sent.
  */
 export function send(req: OutgoingRequest, timeoutMs: number): Promise<ServerResponse> {
   for (const [n, v] of req.headers) unsendableValue(n, v);
   const url = new URL(req.url);
-  const client = url.protocol === 'https:' ? https : http;
-  // One setHeader per name (repeated names as an array, so each goes on its own line, order kept).
-  const byName = new Map<string, { name: string; values: string[] }>();
+  const fields = new Map<string, { name: string; values: string[] }>();
   for (const [n, v] of [...req.headers, ['User-Agent', 'xorigin-check'] as const]) {
-    const entry = byName.get(n.toLowerCase());
-    if (entry === undefined) byName.set(n.toLowerCase(), { name: n, values: [v] });
+    const entry = fields.get(n.toLowerCase());
+    if (entry === undefined) fields.set(n.toLowerCase(), { name: n, values: [v] });
     else entry.values.push(v);
   }
   return new Promise((resolve, reject) => {
     let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const fail = (e: Error & { code?: string }): void => {
-      if (settled) return;
-      settled = true;
-      // Whatever failed (the request, or the response mid-body), the timer must not keep the process alive.
-      clearTimeout(timer);
-      reject(new NetworkError(`cannot ${req.method} ${url.href}: ${explainNetworkFailure(e.code, e.message, url)}`, e.code));
-    };
-    const r = client.request(url, { method: req.method, agent: false, maxHeaderSize: HEADER_LIMIT }, (res) => {
-      let size = 0;
-      const headers: [string, string][] = [];
-      for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.push([res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string]);
-      const done = (): void => {
+    const exchange: Exchange = {
+      url,
+      req,
+      fields,
+      answer: (response) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, headers });
-      };
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > BODY_LIMIT) {
-          done();
-          res.destroy();
-        }
-      });
-      res.on('end', done);
-      res.on('error', (e) => (size > BODY_LIMIT ? done() : fail(e)));
-    });
-    timer = setTimeout(() => {
-      fail(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'timeout' }));
-      r.destroy();
+        resolve(response);
+      },
+      fail: (e) => {
+        if (settled) return;
+        settled = true;
+        // Whatever failed (the request, or the response mid-body), the timer must not keep the process alive.
+        clearTimeout(timer);
+        reject(new NetworkError(`cannot ${req.method} ${url.href}: ${explainNetworkFailure(e.code, e.message, url)}`, e.code));
+      },
+      onTimeout: () => {},
+    };
+    const timer = setTimeout(() => {
+      exchange.fail(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'timeout' }));
+      exchange.onTimeout();
     }, timeoutMs);
-    r.on('error', fail);
-    for (const { name, values } of byName.values()) r.setHeader(name, values.length === 1 ? (values[0] as string) : values);
-    // node:http upper-cases the method; a browser sends `patch` as the script wrote it. The request
-    // line is written at end(), from this property.
-    r.method = req.method;
-    r.end();
+    if (url.protocol === 'https:') sendSecure(exchange);
+    else sendHttp1(exchange, http, undefined);
   });
+}
+
+/**
+ * TLS first, offering h2 and http/1.1 by ALPN as browsers do, then the exchange over what the server
+ * chose. Certificates are verified as https.request verifies them (NODE_EXTRA_CA_CERTS included).
+ */
+function sendSecure(x: Exchange, protocols = ['h2', 'http/1.1']): void {
+  const host = x.url.hostname.replace(/^\[|\]$/g, '');
+  const socket = tls.connect({
+    host,
+    port: Number(x.url.port || 443),
+    // SNI names a host, never an IP address (RFC 6066 §3).
+    ...(isIP(host) === 0 ? { servername: host } : {}),
+    ALPNProtocols: protocols,
+  });
+  x.onTimeout = () => socket.destroy();
+  socket.on('error', x.fail);
+  socket.once('secureConnect', () => {
+    if (socket.alpnProtocol === 'h2') void sendHttp2(x, socket);
+    else sendHttp1(x, https, socket);
+  });
+}
+
+/**
+ * node:http2 resets a stream whose response breaks RFC 9113 §8.2 (an upper-case field name, a
+ * connection-specific field) with PROTOCOL_ERROR. Browsers differ on which of these they refuse
+ * (Chromium fails an upper-case name or Transfer-Encoding with ERR_HTTP2_PROTOCOL_ERROR, and accepts
+ * Connection and Keep-Alive), so the request is sent again over HTTP/1.1 to judge its CORS headers,
+ * and the answer says why.
+ */
+const MALFORMED_H2 = 'the server\'s HTTP/2 answer broke RFC 9113 §8.2 (node:http2 reset it with PROTOCOL_ERROR: an upper-case field name, or a connection-specific field such as Connection, Keep-Alive or Transfer-Encoding); Chromium fails an upper-case name or Transfer-Encoding with ERR_HTTP2_PROTOCOL_ERROR and accepts Connection and Keep-Alive; this answer is the server\'s over HTTP/1.1, to the same request sent again; server operator: send lower-case field names and no connection-specific field over HTTP/2';
+
+/** HTTP/1.1, on a connection of its own (or the TLS socket `socket` already negotiated). */
+function sendHttp1(x: Exchange, client: typeof http | typeof https, socket: TLSSocket | undefined): void {
+  const r = client.request(x.url, { method: x.req.method, agent: false, maxHeaderSize: HEADER_LIMIT, ...(socket === undefined ? {} : { createConnection: () => socket }) }, (res) => {
+    const headers: [string, string][] = [];
+    for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.push([res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string]);
+    readBodyThen(res, x, () => {
+      x.answer({ status: res.statusCode ?? 0, headers, protocol: 'HTTP/1.1' });
+      // A socket given to node:http is not closed by it after the answer (one of its own is): nothing more goes over it.
+      socket?.destroy();
+    }, () => res.destroy());
+  });
+  x.onTimeout = () => r.destroy();
+  r.on('error', x.fail);
+  // One setHeader per name (repeated names as an array, so each goes on its own line, order kept).
+  for (const { name, values } of x.fields.values()) r.setHeader(name, values.length === 1 ? (values[0] as string) : values);
+  // node:http upper-cases the method; a browser sends `patch` as the script wrote it. The request
+  // line is written at end(), from this property.
+  r.method = x.req.method;
+  r.end();
+}
+
+/**
+ * HTTP/2 (RFC 9113) on the negotiated socket. Field names go in lower case (§8.2.2), a repeated
+ * name as one field joined by ", " (as browsers send fetch()'s combined values). node:http2 is loaded
+ * only here, for a server that chose it.
+ */
+async function sendHttp2(x: Exchange, socket: TLSSocket): Promise<void> {
+  const http2 = await import('node:http2');
+  // Header fields: node:http2 takes 128 by default; a browser takes a header block of HEADER_LIMIT bytes.
+  const session = http2.connect(x.url.origin, { createConnection: () => socket, maxHeaderListPairs: 10_000, settings: { maxHeaderListSize: HEADER_LIMIT } });
+  x.onTimeout = () => session.destroy();
+  session.on('error', x.fail);
+  const headers: Record<string, string> = { ':method': x.req.method, ':path': `${x.url.pathname}${x.url.search}` };
+  for (const [lower, { values }] of x.fields) headers[lower] = values.join(', ');
+  let stream: ClientHttp2Stream;
+  try {
+    stream = session.request(headers, { endStream: true });
+  } catch (e) {
+    session.destroy();
+    return x.fail(e as Error);
+  }
+  stream.on('error', (e) => {
+    session.destroy();
+    if (!e.message.includes('NGHTTP2_PROTOCOL_ERROR')) return x.fail(e);
+    const answer = x.answer;
+    x.answer = (response) => answer({ ...response, note: MALFORMED_H2 });
+    sendSecure(x, ['http/1.1']);
+  });
+  stream.on('response', (object: IncomingHttpHeaders, _flags: number, raw: string[]) => {
+    const fields: [string, string][] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) if (!(raw[i] as string).startsWith(':')) fields.push([raw[i] as string, raw[i + 1] as string]);
+    readBodyThen(stream, x, () => {
+      x.answer({ status: Number(object[':status']), headers: fields, protocol: 'HTTP/2' });
+      session.close();
+    }, () => session.destroy());
+  });
+}
+
+/** Reads the body up to BODY_LIMIT and drops it, then `done` (also when the limit cut it: `cut` releases the rest). */
+function readBodyThen(body: Readable, x: Exchange, done: () => void, cut: () => void): void {
+  let size = 0;
+  body.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size > BODY_LIMIT) {
+      done();
+      cut();
+    }
+  });
+  body.on('end', done);
+  body.on('error', (e: Error) => (size > BODY_LIMIT ? done() : x.fail(e)));
 }
 
 /**
