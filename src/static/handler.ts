@@ -337,6 +337,11 @@ class StaticFiles {
   /** A response still being written (or logged): done when it closes, however it ends. */
   private watchClose(req: IncomingMessage, res: ServerResponse): void {
     res.on('close', this.onResponseClose);
+    const stream = (res as ServerResponse & { stream?: AbortableStream }).stream;
+    // node:http2's compatibility response, in an app's own server: a stream its client resets with
+    // NO_ERROR mid-body is left open by Node 20 until the request is read (never, here), so no 'close'
+    // came, and the body's fd, buffer and count were held until the send timeout. 'aborted' says it.
+    if (stream !== undefined && !(res instanceof Http2Response)) stream.once('aborted', () => stream.destroy());
     if (res.socket === null) {
       // Queued behind another response on a pipelining connection: if the socket closes first,
       // Node emits no 'close' for this response, only for its request.
@@ -666,4 +671,10 @@ interface DiskAnswer {
   readonly status: number;
   readonly start: number;
   readonly end: number;
+}
+
+/** node:http2's stream under a compatibility response: what watchClose uses of it. */
+interface AbortableStream {
+  once(event: 'aborted', listener: () => void): unknown;
+  destroy(): void;
 }
