@@ -125,6 +125,7 @@ const cases = [
   ['... a redirect to plain HTTP is blocked at that hop', {}, [ok([acao('*'), ['Location', 'http://api.example/x']], 302)], { verdict: 'blocked', failedStep: 'redirect: mixed content' }],
   ['... loopback is potentially trustworthy: allowed', { url: 'http://127.0.0.1:8787/items' }, [ok([acao()])], { verdict: 'allowed' }],
   ['... so is localhost', { url: 'http://localhost:8787/items' }, [ok([acao()])], { verdict: 'allowed' }],
+  ['... written fully qualified, with its dot', { url: 'http://app.localhost.:8787/items' }, [ok([acao()])], { verdict: 'allowed' }],
   ['... and an HTTP page may fetch plain HTTP', { url: 'http://api.example/items', origin: 'http://app.example' }, [ok([acao('http://app.example')])], { verdict: 'allowed' }],
   ['Chromium fails a request with DEL in a header value after its preflight', { headers: [['Accept', 'a\x7fb']] }, [ok([acao(), ['Access-Control-Allow-Headers', 'accept']], 204)], { verdict: 'blocked', preflight: true, failedStep: 'actual request: header value' }, 'chromium'],
   ['... the standard sends it', { headers: [['Accept', 'a\x7fb']] }, [ok([acao(), ['Access-Control-Allow-Headers', 'accept']], 204), ok([acao()])], { verdict: 'allowed', preflight: true }, 'standard'],
@@ -163,6 +164,14 @@ test('a page whose own origin is opaque (--origin null) is told to answer "null"
   const redirected = evaluateCors({ url: U, origin: O, responses: [ok([acao(), ['Location', 'https://other.example/x']], 302), ok([acao()])] });
   assert.match(redirected.reason, /a cross-origin redirect made the request origin "null"/);
   assert.match(redirected.fix, /must answer "Access-Control-Allow-Origin: \*" \(without credentials\) or "null"/);
+});
+
+test('a redirect that cannot be followed (to plain HTTP from an HTTPS page, to another scheme) is the failed step, with no note about a request never sent', () => {
+  const mixed = evaluateCors({ url: U, origin: O, responses: [ok([acao('*'), ['Location', 'http://api.example/x']], 302)] });
+  assert.deepEqual([mixed.verdict, mixed.failedStep, mixed.steps.map((s) => s.outcome)], ['blocked', 'redirect: mixed content', ['failed']]);
+  assert.deepEqual(mixed.notes.filter((n) => /taints/.test(n)), []);
+  const scheme = evaluateCors({ url: U, origin: O, responses: [ok([acao('*'), ['Location', 'ftp://api.example/x']], 302)] });
+  assert.deepEqual(scheme.steps.map((s) => s.outcome), ['failed']);
 });
 
 test('too few answers: pending, with the next request to send', () => {

@@ -34,7 +34,8 @@ export function parseOrigin(text: string): string {
  * it (IPv6 in brackets, IPv4 in dotted decimal).
  */
 export function potentiallyTrustworthyHost(hostname: string): boolean {
-  const h = hostname.toLowerCase();
+  // A fully qualified name may end in a dot (`localhost.`): the same host (Secure Contexts §3.1 lists both).
+  const h = hostname.toLowerCase().replace(/\.$/, '');
   return h === 'localhost' || h.endsWith('.localhost') || h === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
@@ -126,9 +127,9 @@ class Evaluation {
   }
 
   run(): CorsVerdict {
+    const mixed = this.mixedContent(this.url, false);
+    if (mixed !== null) return this.blocked(mixed);
     for (;;) {
-      const mixed = this.mixedContent();
-      if (mixed !== null) return this.blocked(mixed);
       // Main fetch step 12: same-origin with "basic" tainting needs no CORS; anything else is CORS from here on.
       const verdict = !this.cors && this.url.origin === this.origin ? this.sameOrigin() : this.crossOrigin();
       if (verdict !== null) return verdict;
@@ -138,13 +139,11 @@ class Evaluation {
   /**
    * Main fetch step 7 ("should request be blocked as mixed content", Mixed Content §4.3): a page served
    * over HTTPS gets a network error, nothing sent, for a plain-HTTP URL whose host is not potentially
-   * trustworthy (localhost, 127.0.0.0/8 and ::1 are), a redirect's target included. Fonts and fetch()
-   * are blockable content: no browser upgrades them to HTTPS.
+   * trustworthy (localhost, 127.0.0.0/8 and ::1 are), a redirect's target included (`redirected`).
+   * Fonts and fetch() are blockable content: no browser upgrades them to HTTPS.
    */
-  private mixedContent(): Blocked | null {
-    const url = this.url;
+  private mixedContent(url: URL, redirected: boolean): Blocked | null {
     if (!this.origin.startsWith('https:') || url.protocol !== 'http:' || potentiallyTrustworthyHost(url.hostname)) return null;
-    const redirected = this.redirects > 0;
     return {
       where: redirected ? 'redirect' : 'request',
       failure: {
@@ -290,7 +289,11 @@ class Evaluation {
   /** Follows a redirect: null to go round main fetch again, or the verdict when it cannot be followed. */
   private redirect(res: ServerResponse, location: string): CorsVerdict | null {
     const next = this.follow(res, location);
-    return 'failure' in next ? this.blocked(next) : null;
+    if (!('failure' in next)) return null;
+    // Not followed after all: the redirect's step is where the check failed.
+    const last = this.steps.pop();
+    if (last !== undefined) this.steps.push({ ...last, outcome: 'failed' });
+    return this.blocked(next);
   }
 
   /** Fetch §4.4 "HTTP-redirect fetch" (https://fetch.spec.whatwg.org/#http-redirect-fetch). Updates url, method, headers, tainted. */
@@ -311,6 +314,8 @@ class Evaluation {
     if (this.cors && (target.username !== '' || target.password !== '')) {
       return { where: 'redirect', failure: { check: 'Location', reason: 'the redirect target has a user name or password in it', fix: 'Redirect to a URL without user:password@.', spec: at } };
     }
+    const mixed = this.mixedContent(target, true);
+    if (mixed !== null) return mixed;
     if (target.origin !== this.url.origin && this.url.origin !== this.origin) {
       if (!this.tainted) this.notes.push(`the redirect from ${this.url.origin} to ${target.origin} taints the request's origin: from here the browser sends "Origin: null"`);
       this.tainted = true;

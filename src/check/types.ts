@@ -37,8 +37,6 @@ export interface ServerResponse {
   readonly headers: readonly HeaderPair[];
   /** `HTTP/1.1` or `HTTP/2`, as the answer came (`xorigin check` fills it in); shown, never judged. */
   readonly protocol?: string;
-  /** What the transport saw that the verdict does not judge (a malformed HTTP/2 answer); shown with the step. */
-  readonly note?: string;
 }
 
 export interface CorsInput extends CheckRequest {

@@ -191,7 +191,6 @@ export function renderText(request: CheckRequest, result: CheckResult): string {
     lines.push(`${i + 1}. ${s.request.kind === 'preflight' ? 'preflight' : 'request'}: ${s.request.method} ${s.request.url}`);
     for (const [n, val] of sent) lines.push(indent(`> ${n}: ${val}`, 3));
     lines.push(indent(`< ${s.response.protocol === undefined ? '' : `${s.response.protocol} `}${s.response.status}`, 3));
-    if (s.response.note !== undefined) lines.push(indent(`note: ${s.response.note}`, 3));
     for (const m of s.mattered) lines.push(indent(`< ${m}`, 3));
     lines.push(indent(s.outcome === 'passed' ? 'passed' : s.outcome === 'redirect' ? 'redirect, followed' : 'FAILED', 3), '');
   });
@@ -228,7 +227,7 @@ export function toJson(result: CheckResult): Record<string, unknown> {
     spec: v.spec,
     maxAge: v.maxAge,
     notes: v.notes,
-    steps: v.steps.map((s) => ({ kind: s.request.kind, method: s.request.method, url: s.request.url, sent: s.request.headers, status: s.response.status, protocol: s.response.protocol ?? null, note: s.response.note ?? null, mattered: s.mattered, outcome: s.outcome })),
+    steps: v.steps.map((s) => ({ kind: s.request.kind, method: s.request.method, url: s.request.url, sent: s.request.headers, status: s.response.status, protocol: s.response.protocol ?? null, mattered: s.mattered, outcome: s.outcome })),
     browsers: Object.fromEntries(BROWSERS.map((b) => [b, { verdict: result.all[b].verdict, preflight: result.all[b].preflight, reason: result.all[b].reason }])),
     disagreement: disagreement(result.all),
   };

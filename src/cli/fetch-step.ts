@@ -33,7 +33,7 @@ interface Exchange {
   /** The request's fields by lower-case name, as written (repeated names keep their order). */
   readonly fields: Map<string, { name: string; values: string[] }>;
   answer: (response: ServerResponse) => void;
-  fail(e: Error & { code?: string }): void;
+  fail: (e: Error & { code?: string }) => void;
   /** Called on timeout, to release the connection. */
   onTimeout: () => void;
 }
@@ -83,8 +83,9 @@ export function send(req: OutgoingRequest, timeoutMs: number): Promise<ServerRes
 }
 
 /**
- * TLS first, offering h2 and http/1.1 by ALPN as browsers do, then the exchange over what the server
- * chose. Certificates are verified as https.request verifies them (NODE_EXTRA_CA_CERTS included).
+ * TLS first, offering h2 and http/1.1 by ALPN as browsers do (`protocols`), then the exchange over
+ * what the server chose. Certificates are verified as https.request verifies them
+ * (NODE_EXTRA_CA_CERTS included). The socket is destroyed whenever the exchange fails or times out.
  */
 function sendSecure(x: Exchange, protocols = ['h2', 'http/1.1']): void {
   const host = x.url.hostname.replace(/^\[|\]$/g, '');
@@ -96,6 +97,11 @@ function sendSecure(x: Exchange, protocols = ['h2', 'http/1.1']): void {
     ALPNProtocols: protocols,
   });
   x.onTimeout = () => socket.destroy();
+  const fail = x.fail;
+  x.fail = (e) => {
+    fail(e);
+    socket.destroy();
+  };
   socket.on('error', x.fail);
   socket.once('secureConnect', () => {
     if (socket.alpnProtocol === 'h2') void sendHttp2(x, socket);
@@ -103,18 +109,11 @@ function sendSecure(x: Exchange, protocols = ['h2', 'http/1.1']): void {
   });
 }
 
-/**
- * node:http2 resets a stream whose response breaks RFC 9113 §8.2 (an upper-case field name, a
- * connection-specific field) with PROTOCOL_ERROR. Browsers differ on which of these they refuse
- * (Chromium fails an upper-case name or Transfer-Encoding with ERR_HTTP2_PROTOCOL_ERROR, and accepts
- * Connection and Keep-Alive), so the request is sent again over HTTP/1.1 to judge its CORS headers,
- * and the answer says why.
- */
-const MALFORMED_H2 = 'the server\'s HTTP/2 answer broke RFC 9113 §8.2 (node:http2 reset it with PROTOCOL_ERROR: an upper-case field name, or a connection-specific field such as Connection, Keep-Alive or Transfer-Encoding); Chromium fails an upper-case name or Transfer-Encoding with ERR_HTTP2_PROTOCOL_ERROR and accepts Connection and Keep-Alive; this answer is the server\'s over HTTP/1.1, to the same request sent again; server operator: send lower-case field names and no connection-specific field over HTTP/2';
-
 /** HTTP/1.1, on a connection of its own (or the TLS socket `socket` already negotiated). */
 function sendHttp1(x: Exchange, client: typeof http | typeof https, socket: TLSSocket | undefined): void {
-  const r = client.request(x.url, { method: x.req.method, agent: false, maxHeaderSize: HEADER_LIMIT, ...(socket === undefined ? {} : { createConnection: () => socket }) }, (res) => {
+  // A connection of its own: `agent: false`. Given one: no agent at all, or node:http would open another.
+  const connection = socket === undefined ? { agent: false as const } : { createConnection: () => socket };
+  const r = client.request(x.url, { method: x.req.method, maxHeaderSize: HEADER_LIMIT, ...connection }, (res) => {
     const headers: [string, string][] = [];
     for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.push([res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string]);
     readBodyThen(res, x, () => {
@@ -133,10 +132,16 @@ function sendHttp1(x: Exchange, client: typeof http | typeof https, socket: TLSS
   r.end();
 }
 
+/** RST_STREAM codes (RFC 9113 §7) a stream may end with before its answer, by number. */
+const H2_ERRORS = ['NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED', 'FRAME_SIZE_ERROR', 'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM', 'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED'];
+const HTTP_1_1_REQUIRED = 0xd;
+
 /**
  * HTTP/2 (RFC 9113) on the negotiated socket. Field names go in lower case (§8.2.2), a repeated
  * name as one field joined by ", " (as browsers send fetch()'s combined values). node:http2 is loaded
- * only here, for a server that chose it.
+ * only here, for a server that chose it. A stream that ends without an answer is a network error
+ * naming its code (ERR_HTTP2_STREAM_CLOSED, see network-failure.ts), except HTTP_1_1_REQUIRED, after
+ * which browsers send the request again over HTTP/1.1, and so does this.
  */
 async function sendHttp2(x: Exchange, socket: TLSSocket): Promise<void> {
   const http2 = await import('node:http2');
@@ -150,17 +155,25 @@ async function sendHttp2(x: Exchange, socket: TLSSocket): Promise<void> {
   try {
     stream = session.request(headers, { endStream: true });
   } catch (e) {
-    session.destroy();
     return x.fail(e as Error);
   }
-  stream.on('error', (e) => {
-    session.destroy();
-    if (!e.message.includes('NGHTTP2_PROTOCOL_ERROR')) return x.fail(e);
-    const answer = x.answer;
-    x.answer = (response) => answer({ ...response, note: MALFORMED_H2 });
-    sendSecure(x, ['http/1.1']);
+  let answered = false;
+  stream.on('error', () => {}); // said at 'close', with the stream's code
+  // A GOAWAY whose last stream is below ours: the request was not processed, and no stream event follows.
+  session.on('goaway', (code: number, lastStreamId: number) => {
+    if (!answered && (stream.id ?? 0) > lastStreamId) x.fail(Object.assign(new Error(`the server sent GOAWAY (${H2_ERRORS[code] ?? `error code ${String(code)}`}) without processing the request`), { code: 'ERR_HTTP2_GOAWAY' }));
+  });
+  stream.on('close', () => {
+    if (answered) return;
+    const code = stream.rstCode ?? 0;
+    if (code === HTTP_1_1_REQUIRED) {
+      session.destroy();
+      return sendSecure(x, ['http/1.1']);
+    }
+    x.fail(Object.assign(new Error(`the stream ended with ${H2_ERRORS[code] ?? `error code ${String(code)}`} before an answer`), { code: 'ERR_HTTP2_STREAM_CLOSED', rstCode: code }));
   });
   stream.on('response', (object: IncomingHttpHeaders, _flags: number, raw: string[]) => {
+    answered = true;
     const fields: [string, string][] = [];
     for (let i = 0; i + 1 < raw.length; i += 2) if (!(raw[i] as string).startsWith(':')) fields.push([raw[i] as string, raw[i + 1] as string]);
     readBodyThen(stream, x, () => {

@@ -34,7 +34,19 @@ const KNOWN: Readonly<Record<string, (url: URL) => string>> = {
  * Node code; undefined for others), `message` its message, `url` the request's. Known codes say what
  * happened and the fix, with the code in parentheses; others keep the code and message.
  */
+/** Why an HTTP/2 stream ended before its answer, by the RST_STREAM code its message names (fetch-step.ts). */
+function streamClosed(message: string): string {
+  if (message.includes(' PROTOCOL_ERROR ')) {
+    return `${message}: the server reset it, or its answer broke RFC 9113 §8.2 and node:http2 refused it (an upper-case field name, or a connection-specific field such as Connection, Keep-Alive or Transfer-Encoding); Chromium fails an upper-case name or Transfer-Encoding too (ERR_HTTP2_PROTOCOL_ERROR), and accepts Connection and Keep-Alive; server operator: send lower-case field names and no connection-specific field over HTTP/2`;
+  }
+  if (message.includes(' ENHANCE_YOUR_CALM ')) return `${message}: node:http2 ends a stream so when the answer's header section is larger than 256 KiB, which Chromium refuses too; server operator: send fewer or shorter header fields`;
+  if (message.includes(' REFUSED_STREAM ')) return `${message}: the server refused the stream without processing the request (overloaded, or at its stream limit); try again`;
+  return `${message}: the server (or a proxy in front of it) ended the stream without answering`;
+}
+
 export function explainNetworkFailure(code: string | undefined, message: string, url: URL): string {
+  if (code === 'ERR_HTTP2_STREAM_CLOSED') return `${streamClosed(message)} (${code})`;
+  if (code === 'ERR_HTTP2_GOAWAY') return `${message}: it is closing the connection (a restart, a reload, a limit); try again (${code})`;
   // OpenSSL's reason ("wrong version number") inside Node's EPROTO message, without the file and line.
   const ssl = /:SSL routines:[^:]*:([^:]+)/.exec(message)?.[1];
   const key = code === 'EPROTO' && ssl === 'wrong version number' ? 'ERR_SSL_WRONG_VERSION_NUMBER' : code;
