@@ -144,6 +144,7 @@ async function alpnServer(h2Fields) {
   const s = tls.createServer({ key, cert, ALPNProtocols: ['h2', 'http/1.1'] }, (socket) => {
     if (socket.alpnProtocol !== 'h2') return h1.emit('connection', socket);
     if (h2Fields === null) return h2.emit('connection', socket);
+    if (h2Fields === 'close') return void socket.destroy();
     if (h2Fields === 'http/1.1 required') {
       const once = http2.createServer();
       once.on('stream', (stream) => {
@@ -237,5 +238,18 @@ test('HTTPS: a server that chose HTTP/1.1 by ALPN and never answers ends the che
     assert.equal(connections, 1);
   } finally {
     silent.close();
+  }
+});
+
+test('HTTPS: a server that chose HTTP/2 and then closes the connection is one line at once, not a wait for --timeout', { skip }, async () => {
+  const s = await alpnServer('close');
+  try {
+    const started = Date.now();
+    const r = await cli({ NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') }, s.url, '--origin', 'https://app.example', '--timeout', '10000');
+    assert.equal(r.status, 2, r.stdout);
+    assert.match(r.stderr.trim(), /^xorigin check: cannot GET \S+: (the stream ended with \w+ before an answer: the server \(or a proxy in front of it\) ended the stream without answering \(ERR_HTTP2_STREAM_CLOSED\)|the server closed the connection before answering .*\(ECONNRESET\))$/);
+    assert.ok(Date.now() - started < 5000, `${Date.now() - started} ms`);
+  } finally {
+    s.close();
   }
 });
