@@ -118,3 +118,48 @@ test('a file served from disk, replaced by a FIFO (no watcher): requests for it 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+/**
+ * A root holding a.txt and a directory x (x/1.txt, x/2.txt), and beside it an outside directory with
+ * the same names; `swapAt` is the path whose stat swaps x for a symlink to outside, during the start-up walk.
+ */
+async function directorySwappedDuringWalk(t, swapAt) {
+  const base = realpathSync(mkdtempSync(join(tmpdir(), 'xorigin-dirswap-')));
+  const root = join(base, 'root');
+  const outside = join(base, 'outside');
+  execFileSync('mkdir', ['-p', join(root, 'x'), outside]);
+  writeFileSync(join(root, 'a.txt'), 'a');
+  for (const name of ['1.txt', '2.txt']) {
+    writeFileSync(join(root, 'x', name), `inside ${name}`);
+    writeFileSync(join(outside, name), `SECRET ${name}`);
+  }
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  let swapped = false;
+  const statFile = async (path) => {
+    if (!swapped && path === join(root, swapAt)) {
+      swapped = true;
+      execFileSync('mv', [join(root, 'x'), join(base, 'x-away')]);
+      symlinkSync(outside, join(root, 'x'));
+    }
+    return stat(path, { bigint: true });
+  };
+  const table = new AssetTable(root, { statFile, watch: false }, (info) => info);
+  await table.open();
+  t.after(() => table.close());
+  assert.ok(swapped);
+  return table;
+}
+
+test('a directory swapped for a symlink out of the root after its parent was listed, before its own listing: nothing of the target is served', async (t) => {
+  const table = await directorySwappedDuringWalk(t, 'a.txt');
+  assert.equal(table.info('/x/1.txt'), undefined);
+  assert.equal(table.info('/x/2.txt'), undefined);
+  assert.equal(table.info('/a.txt')?.etag, etagOf('a'));
+});
+
+test('a directory swapped for a symlink out of the root while its files are read: none of them is served, not even those read before', async (t) => {
+  const table = await directorySwappedDuringWalk(t, join('x', '1.txt'));
+  assert.equal(table.info('/x/1.txt'), undefined);
+  assert.equal(table.info('/x/2.txt'), undefined);
+  assert.equal(table.info('/a.txt')?.etag, etagOf('a'));
+});

@@ -88,6 +88,12 @@ export interface ReaderOptions {
   readonly warn: (line: string) => void;
 }
 
+/** True while `dir` is still the directory `before` described (same device and inode, not a symlink). */
+async function sameDirectory(dir: string, before: BigIntStats): Promise<boolean> {
+  const now = await lstat(dir, { bigint: true }).catch(() => null);
+  return now !== null && now.isDirectory() && now.ino === before.ino && now.dev === before.dev;
+}
+
 /**
  * Reads the tree under the root into a scan: walks directories, stats files, and hashes those whose
  * identity is new (on the main thread when small, else on the hashing threads), so that the table
@@ -212,9 +218,16 @@ export class TreeReader {
     }
   }
 
-  /** Walks `dir` (served at `urlDir`) into the scan: its files added, its subdirectories walked. */
+  /**
+   * Walks `dir` (served at `urlDir`) into the scan: its files added, its subdirectories walked. A
+   * directory below the root is the same directory, no symlink, before it is listed and after its
+   * last file was read (sameDirectory): replaced by a symlink between its parent's listing and its
+   * own, its path led outside the root, whose files were served under it until a later walk.
+   */
   async walk(dir: string, urlDir: string, scan: Scan): Promise<void> {
     scan.watchDir?.(dir);
+    const before = urlDir === '' ? null : await lstat(dir, { bigint: true }).catch(() => null);
+    if (urlDir !== '' && before?.isDirectory() !== true) return this.replacedWhileWalked(urlDir, scan);
     const others = await this.dirLimit.run(() => this.walkFiles(dir, urlDir, scan));
     // Outside the directory's slot: a subdirectory waiting for one must not hold its parent's. A
     // few at a time: 8,000 subdirectories stat'ed at once each held its stat until it got a slot.
@@ -223,9 +236,24 @@ export class TreeReader {
       while (next < others.length) await this.visit(others[next++] as Dirent, dir, urlDir, scan);
     };
     await Promise.all(Array.from({ length: Math.min(others.length, SCAN_CONCURRENCY) }, visitNext));
+    if (before !== null && !(await sameDirectory(dir, before))) return this.replacedWhileWalked(urlDir, scan);
     // Directory index: /dir/ and / serve index.html when present.
     const index = scan.out.get(`${urlDir}/index.html`);
     if (index !== undefined) scan.out.set(`${urlDir}/`, index);
+  }
+
+  /**
+   * A directory that was another (or a symlink) by the time the walk listed or finished it: nothing
+   * under it goes in force, and the tree counts as linked (every change walks it: a symlink's target
+   * raises events under another path) until a walk finds no symlink; its parent's event rescans it.
+   */
+  private replacedWhileWalked(urlDir: string, scan: Scan): void {
+    scan.linked = true;
+    scan.unsettled = true;
+    const out = scan.out;
+    if (!(out instanceof Map)) return out.deleteUnder(urlDir);
+    const below = `${urlDir}/`;
+    for (const path of [...out.keys()]) if (path.startsWith(below)) out.delete(path);
   }
 
   /**
