@@ -240,7 +240,7 @@ export function helpText(): string {
     'SIGHUP (kill -HUP on the node process, not on npx or npm) re-reads the config file and the',
     'certificate files without dropping connections; if anything is invalid, nothing changes.',
     'SIGUSR1 and SIGUSR2 are ignored (said on stderr): no log file to reopen, no binary upgrade,',
-    'and no debugger opened by a signal.',
+    'and no debugger opened by a signal once the CLI runs (within ~0.1 s of start).',
     '',
     'xorigin check URL --origin O [...]: what a browser decides about a cross-origin request, and why',
     '(see xorigin check --help).',
