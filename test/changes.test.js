@@ -159,6 +159,42 @@ describe('changes cost what changed', () => {
     }
   });
 
+  test('in a linked tree the first change after start is not held back by the start-up walk, and no wait exceeds 1 s however long the last walk took (a large file hashed)', async () => {
+    // The start-up walk hashes every file, and a walk that hashed a 3 GiB file took 30 s: waiting three
+    // times either held the next change back 17 s and 90 s. Here the start-up walk and one later walk take 1.5 s.
+    const root = makeTree();
+    symlinkSync(join(root, 'd1', 'f1.txt'), join(root, 'link.txt'));
+    let slow = true;
+    const statFile = async (path) => {
+      if (slow && path.endsWith(join('d0', 'f0.txt'))) await new Promise((r) => setTimeout(r, 1500));
+      return stat(path, { bigint: true });
+    };
+    const { watchTree, emit } = fakeWatcher();
+    const table = new AssetTable(root, { watchTree, statFile }, (info) => info);
+    await table.open();
+    try {
+      slow = false;
+      let started = Date.now();
+      writeFileSync(join(root, 'd2', 'f2.txt'), 'after start');
+      emit('d2/f2.txt');
+      await until('the first change after start', () => table.info('/d2/f2.txt')?.etag === etagOf('after start'), 5000);
+      assert.ok(Date.now() - started < 1200, `${Date.now() - started} ms`);
+      slow = true; // this walk takes 1.5 s, as one hashing a large new file would
+      writeFileSync(join(root, 'd2', 'f3.txt'), 'slow walk');
+      emit('d2/f3.txt');
+      await until('the slow walk', () => table.info('/d2/f3.txt')?.etag === etagOf('slow walk'), 5000);
+      slow = false;
+      started = Date.now();
+      writeFileSync(join(root, 'd2', 'f4.txt'), 'after the slow walk');
+      emit('d2/f4.txt');
+      await until('the change after it', () => table.info('/d2/f4.txt')?.etag === etagOf('after the slow walk'), 8000);
+      assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms: waited more than the 1 s cap`);
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('a tree polled for want of watches, whose walk outlasts the poll period, is walked with pauses of three walks between, not back to back', async () => {
     // Out of inotify watches, a 20,000-directory tree polled every 2 s took more than 2 s a walk: the
     // walks ran back to back, over a core for good. Here a walk takes 200 ms and the period is 50 ms.

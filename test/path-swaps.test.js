@@ -163,3 +163,35 @@ test('a directory swapped for a symlink out of the root while its files are read
   assert.equal(table.info('/x/2.txt'), undefined);
   assert.equal(table.info('/a.txt')?.etag, etagOf('a'));
 });
+
+test('a directory swapped for a new one while a walk reads it (a deploy\'s atomic swap): its files stay served as they were, then as they are', async (t) => {
+  const base = realpathSync(mkdtempSync(join(tmpdir(), 'xorigin-deployswap-')));
+  const root = join(base, 'root');
+  execFileSync('mkdir', ['-p', join(root, 'current'), join(base, 'next')]);
+  for (const name of ['1.txt', '2.txt']) {
+    writeFileSync(join(root, 'current', name), `v1 ${name}`);
+    writeFileSync(join(base, 'next', name), `v2 ${name}`);
+  }
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  let armed = false;
+  const statFile = async (path) => {
+    if (armed && path === join(root, 'current', '1.txt')) {
+      armed = false;
+      execFileSync('mv', [join(root, 'current'), join(base, 'previous')]);
+      execFileSync('mv', [join(base, 'next'), join(root, 'current')]);
+    }
+    return stat(path, { bigint: true });
+  };
+  const table = new AssetTable(root, { statFile, watch: false }, (info) => info);
+  await table.open();
+  t.after(() => table.close());
+  armed = true;
+  await table.rescan();
+  // Left as they were by the walk that saw the swap, never 404 (a deploy's swap made them so for seconds)...
+  assert.equal(table.info('/current/2.txt')?.etag, etagOf('v1 2.txt'));
+  // ...and the new ones once the tree is looked at again, soon.
+  await within((async () => {
+    while (table.info('/current/2.txt')?.etag !== etagOf('v2 2.txt')) await new Promise((r) => setTimeout(r, 20));
+  })(), 'the new version served');
+  assert.equal(table.info('/current/1.txt')?.etag, etagOf('v2 1.txt'));
+});

@@ -77,6 +77,12 @@ export interface AssetTableOptions {
 const POLL_DEFAULT_MS = 2000;
 /** A walk made only because the tree has symlinks, or is polled, waits this many times the last walk's length after it (see paceWalk). */
 const WALK_SPACING = 3;
+/**
+ * The longest such a wait gets: a walk that hashed a large new file (30 s for 3 GiB) is no measure of
+ * the next one, and every change after it waited three times that. Walks longer than a third of this
+ * then take more than a quarter of a core.
+ */
+const WALK_WAIT_MAX_MS = 1000;
 /** How often a watched root is checked for having moved (a switched symlink, a replaced directory). */
 const ROOT_CHECK_MS = 2000;
 /** How long after a scan that found racy files the next one runs: once the window has surely passed. */
@@ -514,7 +520,8 @@ export class AssetTable<T> {
           this.deniedNotice.note(scan.denied, false);
         }
         this.publish(scan);
-        if (scan.out instanceof Map) [this.walkEndedAt, this.walkMs] = [performance.now(), performance.now() - started];
+        // Paced by the walks made while serving only: the start-up walk (every file hashed) is no guide.
+        if (scan.out instanceof Map && this.serving) [this.walkEndedAt, this.walkMs] = [performance.now(), performance.now() - started];
         this.lastScan = { files: scan.counts.files, stated: scan.stated, hashed: scan.hashed, cached: scan.cached, ms: performance.now() - started };
       } while (this.dirty && this.serving);
       // Changes seen while the start-up scan ran get a scan of their own once it is in force: the
@@ -529,12 +536,12 @@ export class AssetTable<T> {
   }
 
   /**
-   * Waits until the last walk's end plus WALK_SPACING times its length: a linked or polled tree's
-   * walks then take at most 1 / (1 + WALK_SPACING) of a core, and a change is served after at most
-   * that wait plus a walk.
+   * Waits until the last walk's end plus WALK_SPACING times its length (at most WALK_WAIT_MAX_MS): a
+   * linked or polled tree's walks then take at most 1 / (1 + WALK_SPACING) of a core (when a walk takes
+   * under a third of a second), and a change is served after at most that wait plus a walk.
    */
   private paceWalk(): Promise<void> {
-    const wait = this.walkEndedAt + WALK_SPACING * this.walkMs - performance.now();
+    const wait = this.walkEndedAt + Math.min(WALK_SPACING * this.walkMs, WALK_WAIT_MAX_MS) - performance.now();
     if (wait <= 0 || this.closed) return Promise.resolve();
     return new Promise((resolve) => setTimeout(resolve, wait).unref());
   }

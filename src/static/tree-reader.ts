@@ -244,16 +244,18 @@ export class TreeReader {
 
   /**
    * A directory that was another (or a symlink) by the time the walk listed or finished it: nothing
-   * under it goes in force, and the tree counts as linked (every change walks it: a symlink's target
-   * raises events under another path) until a walk finds no symlink; its parent's event rescans it.
+   * the walk found under it goes in force; what the table served there before stays (as after a
+   * transient error: a deploy's atomic swap of a directory left it 404 for seconds), and the tree is
+   * walked again soon (unsettled).
    */
   private replacedWhileWalked(urlDir: string, scan: Scan): void {
-    scan.linked = true;
     scan.unsettled = true;
     const out = scan.out;
-    if (!(out instanceof Map)) return out.deleteUnder(urlDir);
     const below = `${urlDir}/`;
-    for (const path of [...out.keys()]) if (path.startsWith(below)) out.delete(path);
+    if (out instanceof Map) {
+      for (const path of [...out.keys()]) if (path.startsWith(below)) out.delete(path);
+    } else out.deleteUnder(urlDir);
+    for (const [path, info] of this.table.infos()) if (path === urlDir || path.startsWith(below)) out.set(path, info);
   }
 
   /**
