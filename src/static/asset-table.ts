@@ -79,10 +79,10 @@ const POLL_DEFAULT_MS = 2000;
 const WALK_SPACING = 3;
 /**
  * The longest such a wait gets: a walk that hashed a large new file (30 s for 3 GiB) is no measure of
- * the next one, and every change after it waited three times that. Walks longer than a third of this
- * then take more than a quarter of a core.
+ * the next one, and every change after it waited three times that. Walks longer than a second then
+ * take more than a quarter of a core.
  */
-const WALK_WAIT_MAX_MS = 1000;
+const WALK_WAIT_MAX_MS = 3000;
 /** How often a watched root is checked for having moved (a switched symlink, a replaced directory). */
 const ROOT_CHECK_MS = 2000;
 /** How long after a scan that found racy files the next one runs: once the window has surely passed. */
@@ -538,7 +538,7 @@ export class AssetTable<T> {
   /**
    * Waits until the last walk's end plus WALK_SPACING times its length (at most WALK_WAIT_MAX_MS): a
    * linked or polled tree's walks then take at most 1 / (1 + WALK_SPACING) of a core (when a walk takes
-   * under a third of a second), and a change is served after at most that wait plus a walk.
+   * under a second), and a change is served after at most that wait plus a walk.
    */
   private paceWalk(): Promise<void> {
     const wait = this.walkEndedAt + Math.min(WALK_SPACING * this.walkMs, WALK_WAIT_MAX_MS) - performance.now();
