@@ -135,6 +135,7 @@ function sendHttp1(x: Exchange, client: typeof http | typeof https, socket: TLSS
 /** RST_STREAM codes (RFC 9113 §7) a stream may end with before its answer, by number. */
 const H2_ERRORS = ['NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED', 'FRAME_SIZE_ERROR', 'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM', 'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED'];
 const HTTP_1_1_REQUIRED = 0xd;
+const CANCEL = 0x8;
 
 /**
  * HTTP/2 (RFC 9113) on the negotiated socket. Field names go in lower case (§8.2.2), a repeated
@@ -158,10 +159,14 @@ async function sendHttp2(x: Exchange, socket: TLSSocket): Promise<void> {
     return x.fail(e as Error);
   }
   let answered = false;
-  stream.on('error', () => {}); // said at 'close', with the stream's code
-  // A GOAWAY whose last stream is below ours: the request was not processed, and no stream event follows.
+  // Said at 'close': a reset by the server as the stream's code; an error of node:http2's own (bytes
+  // that are not HTTP/2) as itself.
+  let streamError: (Error & { code?: string }) | null = null;
+  stream.on('error', (e: Error & { code?: string }) => (streamError = e));
+  // A GOAWAY with an error, or whose last stream is below ours (the request was not processed): no
+  // stream event may follow.
   session.on('goaway', (code: number, lastStreamId: number) => {
-    if (!answered && (stream.id ?? 0) > lastStreamId) x.fail(Object.assign(new Error(`the server sent GOAWAY (${H2_ERRORS[code] ?? `error code ${String(code)}`}) without processing the request`), { code: 'ERR_HTTP2_GOAWAY' }));
+    if (!answered && (code !== 0 || (stream.id ?? 0) > lastStreamId)) x.fail(Object.assign(new Error(`the server sent GOAWAY (${H2_ERRORS[code] ?? `error code ${String(code)}`}) ${code === 0 ? 'without processing the request' : 'before an answer'}`), { code: 'ERR_HTTP2_GOAWAY' }));
   });
   stream.on('close', () => {
     if (answered) return;
@@ -170,7 +175,14 @@ async function sendHttp2(x: Exchange, socket: TLSSocket): Promise<void> {
       session.destroy();
       return sendSecure(x, ['http/1.1']);
     }
-    x.fail(Object.assign(new Error(`the stream ended with ${H2_ERRORS[code] ?? `error code ${String(code)}`} before an answer`), { code: 'ERR_HTTP2_STREAM_CLOSED', rstCode: code }));
+    // The session's own error or GOAWAY, when one comes in the same turn, says more than the code
+    // node:http2 gave the stream as it closed it (CANCEL for a closed connection, INTERNAL_ERROR for
+    // a server that sent HTTP/1.1 bytes): it settles the exchange first.
+    setImmediate(() => {
+      if (streamError !== null && streamError.code !== 'ERR_HTTP2_STREAM_ERROR') return x.fail(streamError);
+      if (session.destroyed && code === CANCEL) return x.fail(Object.assign(new Error('the connection closed before an answer'), { code: 'ECONNRESET' }));
+      x.fail(Object.assign(new Error(`the stream ended with ${H2_ERRORS[code] ?? `error code ${String(code)}`} before an answer`), { code: 'ERR_HTTP2_STREAM_CLOSED', rstCode: code }));
+    });
   });
   stream.on('response', (object: IncomingHttpHeaders, _flags: number, raw: string[]) => {
     answered = true;

@@ -26,6 +26,7 @@ const KNOWN: Readonly<Record<string, (url: URL) => string>> = {
   ENOTFOUND: (url) => `the host name ${hostOf(url)} does not resolve (DNS); check its spelling, or this machine's resolver`,
   EAI_AGAIN: (url) => `the host name ${hostOf(url)} could not be resolved now (DNS did not answer); try again, or check this machine's resolver`,
   ECONNRESET: () => 'the server closed the connection before answering (a crash, a proxy, or TLS refused on its side)',
+  ERR_HTTP2_ERROR: () => 'the server chose HTTP/2 by ALPN, but what it sent is not HTTP/2 that node:http2 can read (a server or proxy fault: HTTP/1.1 bytes, a broken frame); browsers fail the request too; server operator: offer h2 by ALPN only where HTTP/2 is spoken',
   HPE_HEADER_OVERFLOW: () => "the response's header section is larger than 256 KiB, which Chromium refuses too (ERR_RESPONSE_HEADERS_TOO_BIG); server operator: send fewer or shorter header fields (a preflight need list only the methods and headers asked for)",
 };
 
@@ -46,7 +47,7 @@ function streamClosed(message: string): string {
 
 export function explainNetworkFailure(code: string | undefined, message: string, url: URL): string {
   if (code === 'ERR_HTTP2_STREAM_CLOSED') return `${streamClosed(message)} (${code})`;
-  if (code === 'ERR_HTTP2_GOAWAY') return `${message}: it is closing the connection (a restart, a reload, a limit); try again (${code})`;
+  if (code === 'ERR_HTTP2_GOAWAY') return `${message}: it is closing the connection (${message.includes('(NO_ERROR)') ? 'a restart, a reload, a limit; try again' : 'for an error of the connection: a proxy or server fault, or a framing it refused'}) (${code})`;
   // OpenSSL's reason ("wrong version number") inside Node's EPROTO message, without the file and line.
   const ssl = /:SSL routines:[^:]*:([^:]+)/.exec(message)?.[1];
   const key = code === 'EPROTO' && ssl === 'wrong version number' ? 'ERR_SSL_WRONG_VERSION_NUMBER' : code;
