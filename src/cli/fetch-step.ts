@@ -134,6 +134,7 @@ function sendHttp1(x: Exchange, client: typeof http | typeof https, socket: TLSS
 
 /** RST_STREAM codes (RFC 9113 §7) a stream may end with before its answer, by number. */
 const H2_ERRORS = ['NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED', 'FRAME_SIZE_ERROR', 'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM', 'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED'];
+const h2ErrorName = (code: number): string => H2_ERRORS[code] ?? `error code ${String(code)}`;
 const HTTP_1_1_REQUIRED = 0xd;
 const CANCEL = 0x8;
 
@@ -166,7 +167,7 @@ async function sendHttp2(x: Exchange, socket: TLSSocket): Promise<void> {
   // A GOAWAY with an error, or whose last stream is below ours (the request was not processed): no
   // stream event may follow.
   session.on('goaway', (code: number, lastStreamId: number) => {
-    if (!answered && (code !== 0 || (stream.id ?? 0) > lastStreamId)) x.fail(Object.assign(new Error(`the server sent GOAWAY (${H2_ERRORS[code] ?? `error code ${String(code)}`}) ${code === 0 ? 'without processing the request' : 'before an answer'}`), { code: 'ERR_HTTP2_GOAWAY' }));
+    if (!answered && (code !== 0 || (stream.id ?? 0) > lastStreamId)) x.fail(Object.assign(new Error(`the server sent GOAWAY (${h2ErrorName(code)}) ${code === 0 ? 'without processing the request' : 'before an answer'}`), { code: 'ERR_HTTP2_GOAWAY' }));
   });
   stream.on('close', () => {
     if (answered) return;
@@ -181,7 +182,7 @@ async function sendHttp2(x: Exchange, socket: TLSSocket): Promise<void> {
     setImmediate(() => {
       if (streamError !== null && streamError.code !== 'ERR_HTTP2_STREAM_ERROR') return x.fail(streamError);
       if (session.destroyed && code === CANCEL) return x.fail(Object.assign(new Error('the connection closed before an answer'), { code: 'ECONNRESET' }));
-      x.fail(Object.assign(new Error(`the stream ended with ${H2_ERRORS[code] ?? `error code ${String(code)}`} before an answer`), { code: 'ERR_HTTP2_STREAM_CLOSED', rstCode: code }));
+      x.fail(Object.assign(new Error(`the stream ended with ${h2ErrorName(code)} before an answer`), { code: 'ERR_HTTP2_STREAM_CLOSED', rstCode: code }));
     });
   });
   stream.on('response', (object: IncomingHttpHeaders, _flags: number, raw: string[]) => {

@@ -30,11 +30,6 @@ const KNOWN: Readonly<Record<string, (url: URL) => string>> = {
   HPE_HEADER_OVERFLOW: () => "the response's header section is larger than 256 KiB, which Chromium refuses too (ERR_RESPONSE_HEADERS_TOO_BIG); server operator: send fewer or shorter header fields (a preflight need list only the methods and headers asked for)",
 };
 
-/**
- * One line for a request that got no answer: `code` is the error's `code` (a system, OpenSSL or
- * Node code; undefined for others), `message` its message, `url` the request's. Known codes say what
- * happened and the fix, with the code in parentheses; others keep the code and message.
- */
 /** Why an HTTP/2 stream ended before its answer, by the RST_STREAM code its message names (fetch-step.ts). */
 function streamClosed(message: string): string {
   if (message.includes(' PROTOCOL_ERROR ')) {
@@ -45,6 +40,11 @@ function streamClosed(message: string): string {
   return `${message}: the server (or a proxy in front of it) ended the stream without answering`;
 }
 
+/**
+ * One line for a request that got no answer: `code` is the error's `code` (a system, OpenSSL or
+ * Node code; undefined for others), `message` its message, `url` the request's. Known codes say what
+ * happened and the fix, with the code in parentheses; others keep the code and message.
+ */
 export function explainNetworkFailure(code: string | undefined, message: string, url: URL): string {
   if (code === 'ERR_HTTP2_STREAM_CLOSED') return `${streamClosed(message)} (${code})`;
   if (code === 'ERR_HTTP2_GOAWAY') return `${message}: it is closing the connection (${message.includes('(NO_ERROR)') ? 'a restart, a reload, a limit; try again' : 'for an error of the connection: a proxy or server fault, or a framing it refused'}) (${code})`;

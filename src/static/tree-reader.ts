@@ -255,7 +255,7 @@ export class TreeReader {
     if (out instanceof Map) {
       for (const path of [...out.keys()]) if (path.startsWith(below)) out.delete(path);
     } else out.deleteUnder(urlDir);
-    for (const [path, info] of this.table.infos()) if (path === urlDir || path.startsWith(below)) out.set(path, info);
+    this.keepServed(urlDir, scan);
   }
 
   /**
@@ -330,6 +330,11 @@ export class TreeReader {
     const code = errorCode(e);
     if (EXHAUSTED.has(code)) scan.unsettled = true;
     else if (scan.failures++ === 0) scan.firstFailure = `${urlPath} (${code === '' ? String((e as Error | null)?.message) : code})`;
+    this.keepServed(urlPath, scan);
+  }
+
+  /** What the table serves at `urlPath` (a file, or everything under the directory) goes into the scan as it is. */
+  private keepServed(urlPath: string, scan: Scan): void {
     const below = `${urlPath}/`;
     for (const [path, info] of this.table.infos()) {
       if ((path === urlPath || path.startsWith(below)) && !scan.out.has(path)) scan.out.set(path, info);
