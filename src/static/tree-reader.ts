@@ -88,6 +88,13 @@ export interface ReaderOptions {
   readonly warn: (line: string) => void;
 }
 
+/** A read as another URL path of the scan gets it: the version, not the bytes (see TreeReader.readOnce). */
+function withoutBytes(read: Read | null): Read | null {
+  if (read?.bytes === undefined) return read;
+  const { bytes, ...version } = read;
+  return version;
+}
+
 /** True while `dir` is still the directory `before` described (same device and inode, not a symlink). */
 async function sameDirectory(dir: string, before: BigIntStats): Promise<boolean> {
   const now = await lstat(dir, { bigint: true }).catch(() => null);
@@ -465,10 +472,16 @@ export class TreeReader {
     return true;
   }
 
-  /** Reads `filePath` for this scan, recorded so that its other URL paths get the same version (or error). */
+  /**
+   * Reads `filePath` for this scan, recorded so that its other URL paths get the same version (or
+   * error). The record leaves out the bytes: held until the scan ended, a cold start of 100,000 font
+   * files kept every small file's bytes, 380 MB more RSS at ready (bench/startup.js).
+   */
   private readOnce(filePath: string, s: BigIntStats, changed: boolean, scan: Scan): Promise<Read | null> {
     const read = this.readSettled(filePath, s, changed);
-    scan.reads.set(filePath, read);
+    const shared = read.then(withoutBytes);
+    shared.catch(() => {}); // awaited only if a symlink reaches the file: its error is seen there
+    scan.reads.set(filePath, shared);
     return read;
   }
 
