@@ -77,6 +77,11 @@ const invalid = [
   ['http://[zz::1]', 'not a valid IPv6', 'IPv6'],
   ['http://127.1', 'four plain decimal', '"http://127.0.0.1"'],
   ['http://0x7f.0.0.1', 'decimal', '"http://127.0.0.1"'],
+  // a last label in hex is a number too (URL Standard, "ends in a number checker")
+  ['http://0x7f000001:3000', 'four plain decimal', '"http://127.0.0.1:3000"'],
+  ['https://app.0xff', 'ends in a number', 'last label is not a number'],
+  ['https://*.example.0x1f', 'ends in a number', 'last label is not a number'],
+  ['https://app.0x', 'ends in a number', 'last label is not a number'],
   ['https://*.com', 'top-level domain', '*.example.com'],
   ['https://*', 'only allowed as a leading', '*.example.com'],
   ['https://a.*.example.com', 'only allowed as a leading', '*.example.com'],

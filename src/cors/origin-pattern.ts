@@ -64,6 +64,11 @@ let suggestionDepth = 0;
 const LABEL = /^[a-z0-9_-]{1,63}$/;
 const HAS_NON_ASCII = /[^\x00-\x7f]/;
 const DIGITS = /^[0-9]+$/;
+/**
+ * A last label that makes the URL parser read the host as IPv4 (URL Standard, "ends in a number
+ * checker"): decimal digits, or `0x` and hex digits (`0x7f000001` is 127.0.0.1; `app.0xff` no host).
+ */
+const ENDS_IN_NUMBER = /^(\d+|0x[\da-f]*)$/;
 
 /** The canonical host as the WHATWG URL parser (and so every browser) would serialise it, or null. */
 function canonicalHost(host: string): string | null {
@@ -150,13 +155,8 @@ function parseAppOrigin(source: string, scheme: string, rest: string): PatternRe
       'list each app origin exactly, e.g. "capacitor://localhost"',
     );
   }
-  const at = rest.indexOf('@');
-  if (at !== -1) return failSuggesting('an origin never has userinfo (user:password@)', `${scheme}://${rest.slice(at + 1)}`);
-  const end = rest.search(/[/?#]/);
-  if (end !== -1) {
-    const what = rest[end] === '/' && end === rest.length - 1 ? 'a trailing slash' : 'a path, query or fragment';
-    return failSuggesting(`an origin never has ${what}: browsers send scheme://host[:port] only`, `${scheme}://${rest.slice(0, end)}`);
-  }
+  const extra = beyondAuthority(scheme, rest);
+  if (extra !== null) return extra;
   const badHost = fail(
     'not a valid app host: labels of A-Z, a-z, 0-9, "-" and "_", joined by single dots (no IP literals, no trailing dot)',
     `write the host exactly as the app sends it, e.g. ${example}`,
@@ -254,16 +254,8 @@ export function parseOriginPattern(source: string): PatternResult {
 
 /** An http(s) origin or pattern: `rest` is what follows `scheme://`. */
 function parseWebOrigin(source: string, scheme: 'http' | 'https', rest: string): PatternResult {
-  const at = rest.indexOf('@');
-  if (at !== -1) {
-    return failSuggesting('an origin never has userinfo (user:password@)', `${scheme}://${rest.slice(at + 1)}`);
-  }
-  const end = rest.search(/[/?#]/);
-  if (end !== -1) {
-    const authority = rest.slice(0, end);
-    const what = rest[end] === '/' && end === rest.length - 1 ? 'a trailing slash' : 'a path, query or fragment';
-    return failSuggesting(`an origin never has ${what}: browsers send scheme://host[:port] only`, `${scheme}://${authority}`);
-  }
+  const extra = beyondAuthority(scheme, rest);
+  if (extra !== null) return extra;
   const split = splitHostPort(rest);
   if ('ok' in split) return split;
   const { host, portText } = split;
@@ -272,6 +264,16 @@ function parseWebOrigin(source: string, scheme: 'http' | 'https', rest: string):
   const portSuffix = portText === null ? '' : `:${portText}`;
   if (host.startsWith('[')) return ipv6Origin(source, scheme, host, port, portSuffix);
   return namedOrigin(source, scheme, host, port, portSuffix);
+}
+
+/** Userinfo, a path, a query or a fragment after `scheme://` (`rest`): never in an origin, whatever the scheme. */
+function beyondAuthority(scheme: string, rest: string): PatternResult | null {
+  const at = rest.indexOf('@');
+  if (at !== -1) return failSuggesting('an origin never has userinfo (user:password@)', `${scheme}://${rest.slice(at + 1)}`);
+  const end = rest.search(/[/?#]/);
+  if (end === -1) return null;
+  const what = rest[end] === '/' && end === rest.length - 1 ? 'a trailing slash' : 'a path, query or fragment';
+  return failSuggesting(`an origin never has ${what}: browsers send scheme://host[:port] only`, `${scheme}://${rest.slice(0, end)}`);
 }
 
 /** Host and port text of an authority. An IPv6 literal carries colons inside its brackets. */
@@ -351,7 +353,7 @@ function namedOrigin(source: string, scheme: string, host: string, port: number,
       'correct the host name',
     );
   }
-  const problem = DIGITS.test(labels[labels.length - 1] as string) ? ipv4Problem(scheme, base, subdomains, portSuffix) : null;
+  const problem = ENDS_IN_NUMBER.test(labels[labels.length - 1] as string) ? ipv4Problem(scheme, base, subdomains, portSuffix) : null;
   if (problem !== null) return problem;
   if (subdomains && labels.length < 2 && base !== 'localhost') {
     return fail(`"*.${base}" would allow every site under a top-level domain`, `name your own domain, e.g. "${scheme}://*.example.${base}"`);
@@ -377,9 +379,11 @@ const NOT_LABEL_ASCII = /[\x00-\x2c\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]/;
 
 /** A host ending in a number is an IPv4 address: it must be canonical, and never under `*.`. */
 function ipv4Problem(scheme: string, base: string, subdomains: boolean, portSuffix: string): PatternResult | null {
-  if (subdomains) return fail('"*." cannot apply to an IP address', 'list each address as its own exact origin');
   const canonical = canonicalHost(base);
-  if (canonical === null) return fail(`"${base}" is not a valid IPv4 address`, 'write the address as four decimal numbers, e.g. 127.0.0.1');
+  if (canonical === null) {
+    return fail(`"${base}" ends in a number, so browsers read it as an IPv4 address, and it is not a valid one`, 'write an address as four decimal numbers (127.0.0.1), or a host name whose last label is not a number');
+  }
+  if (subdomains) return fail('"*." cannot apply to an IP address', 'list each address as its own exact origin');
   if (canonical !== base) {
     return failSuggesting('browsers send IPv4 addresses as four plain decimal numbers, so this entry would never match', `${scheme}://${canonical}${portSuffix}`);
   }
