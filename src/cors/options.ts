@@ -25,7 +25,8 @@ export interface CorsOptions {
    * uppercase them); every other method is matched exactly as written, as browsers send it. So a
    * lowercase or mixed-case spelling of a registered method (`"patch"`, `"Propfind"`) is refused
    * with the fix (`"PATCH"`): scripts send `PATCH`, and the entry would never match. If a client of
-   * yours really sends `patch`, set `caseSensitiveMethods: true` and list both spellings.
+   * yours really sends `patch`, set `caseSensitiveMethods: true` and list both spellings (on a
+   * Fetch-API host: node:http's parser answers `patch` itself with a 400, before any handler).
    */
   methods?: readonly string[] | undefined;
   /**
