@@ -25,11 +25,6 @@ export const UNSETTLED_RECHECK_MS = 100;
  * thread and back would cost more than the hash), larger ones on the hashing threads.
  */
 const INLINE_HASH_LIMIT = 16 * 1024;
-/**
- * Walks of a directory found replaced while walked (a deploy's atomic swap), its first included,
- * before what the table served under it is kept and the tree is walked again later.
- */
-const WALK_ATTEMPTS = 2;
 /** Files stat'ed and hashed at once during a scan: enough to keep every thread and the disk busy. */
 const SCAN_CONCURRENCY = 64;
 
@@ -91,18 +86,6 @@ export interface ReaderOptions {
   readonly readWhole?: ((info: AssetInfo, bytes: Buffer) => void) | undefined;
   /** Receives the line saying that no hashing thread could start (the table's warn). */
   readonly warn: (line: string) => void;
-}
-
-/** What a scan found under `urlDir` goes, and with `dir` its reads of files there (see TreeReader.walk). */
-function dropUnder(scan: Scan, urlDir: string, dir: string | null): void {
-  const out = scan.out;
-  const below = `${urlDir}/`;
-  if (out instanceof Map) {
-    for (const path of [...out.keys()]) if (path.startsWith(below)) out.delete(path);
-  } else out.deleteUnder(urlDir);
-  if (dir === null) return;
-  const files = `${dir}${sep}`;
-  for (const path of [...scan.reads.keys()]) if (path.startsWith(files)) scan.reads.delete(path);
 }
 
 /** A read as another URL path of the scan gets it: the version, not the bytes (see TreeReader.readOnce). */
@@ -248,7 +231,7 @@ export class TreeReader {
    * last file was read (sameDirectory): replaced by a symlink between its parent's listing and its
    * own, its path led outside the root, whose files were served under it until a later walk.
    */
-  async walk(dir: string, urlDir: string, scan: Scan, attempts = WALK_ATTEMPTS): Promise<void> {
+  async walk(dir: string, urlDir: string, scan: Scan): Promise<void> {
     scan.watchDir?.(dir);
     const before = urlDir === '' ? null : await lstat(dir, { bigint: true }).catch(() => null);
     if (urlDir !== '' && before?.isDirectory() !== true) return this.replacedWhileWalked(urlDir, scan);
@@ -260,13 +243,7 @@ export class TreeReader {
       while (next < others.length) await this.visit(others[next++] as Dirent, dir, urlDir, scan);
     };
     await Promise.all(Array.from({ length: Math.min(others.length, SCAN_CONCURRENCY) }, visitNext));
-    if (before !== null && !(await sameDirectory(dir, before))) {
-      if (attempts <= 1) return this.replacedWhileWalked(urlDir, scan);
-      // Replaced by another directory (a deploy's swap): that one is walked at once, alone, not the
-      // tree after a wait; and none of the first attempt's reads stands for a file under it now.
-      dropUnder(scan, urlDir, dir);
-      return this.walk(dir, urlDir, scan, attempts - 1);
-    }
+    if (before !== null && !(await sameDirectory(dir, before))) return this.replacedWhileWalked(urlDir, scan);
     // Directory index: /dir/ and / serve index.html when present.
     const index = scan.out.get(`${urlDir}/index.html`);
     if (index !== undefined) scan.out.set(`${urlDir}/`, index);
@@ -280,7 +257,11 @@ export class TreeReader {
    */
   private replacedWhileWalked(urlDir: string, scan: Scan): void {
     scan.unsettled = true;
-    dropUnder(scan, urlDir, null);
+    const out = scan.out;
+    const below = `${urlDir}/`;
+    if (out instanceof Map) {
+      for (const path of [...out.keys()]) if (path.startsWith(below)) out.delete(path);
+    } else out.deleteUnder(urlDir);
     this.keepServed(urlDir, scan);
   }
 
