@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
@@ -194,4 +194,58 @@ test('a directory swapped for a new one while a walk reads it (a deploy\'s atomi
     while (table.info('/current/2.txt')?.etag !== etagOf('v2 2.txt')) await new Promise((r) => setTimeout(r, 20));
   })(), 'the new version served');
   assert.equal(table.info('/current/1.txt')?.etag, etagOf('v2 1.txt'));
+});
+
+test('a symlink whose file another path of the walk read is not given that read when the file changed in between (a directory swapped out of the root and back)', async (t) => {
+  // zlink -> current/1.txt is stat'ed after the walk of current/ read 1.txt while current/ was a symlink
+  // to a directory outside the root; current/ is a real directory again when zlink's stat runs, so
+  // zlink's path is inside the root: it took the outside file's read (its tag and size, and before
+  // ed1fbd1 its bytes) as its own.
+  const base = realpathSync(mkdtempSync(join(tmpdir(), 'xorigin-sharedread-')));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const root = join(base, 'root');
+  for (const dir of ['root/current', 'v3', 'outside']) execFileSync('mkdir', ['-p', join(base, dir)]);
+  const secret = 'SECRET outside the root';
+  for (const name of ['1.txt', '2.txt']) {
+    writeFileSync(join(root, 'current', name), `v1 ${name}`);
+    writeFileSync(join(base, 'v3', name), `v3 ${name}`);
+    writeFileSync(join(base, 'outside', name), secret);
+  }
+  symlinkSync('current/1.txt', join(root, 'zlink'));
+  const one = join(root, 'current', '1.txt');
+  let release;
+  const gate = new Promise((resolve) => (release = resolve));
+  let oneStats = -1; // armed (0) once the table is open: the race is in a rescan
+  let swappedOut = false;
+  const outsideStats = new Map();
+  const statFile = async (path) => {
+    if (path === one && oneStats >= 0 && ++oneStats === 1) await gate; // the first stat of it (zlink's or the walk's) waits
+    const s = await stat(path, { bigint: true });
+    if (swappedOut) outsideStats.set(path, (outsideStats.get(path) ?? 0) + 1);
+    // Each outside file stat'ed before and after its read (the read settled): current/ is real again.
+    if (swappedOut && outsideStats.get(one) === 2 && outsideStats.get(join(root, 'current', '2.txt')) === 2) {
+      swappedOut = false;
+      execFileSync('rm', [join(root, 'current')]);
+      execFileSync('mv', [join(base, 'v3'), join(root, 'current')]);
+      setTimeout(release, 20);
+    }
+    return s;
+  };
+  const readDir = async (path) => {
+    if (path === join(root, 'current') && !swappedOut && oneStats === 1) {
+      swappedOut = true;
+      execFileSync('mv', [join(root, 'current'), join(base, 'v1')]);
+      symlinkSync(join(base, 'outside'), join(root, 'current'));
+    }
+    return readdir(path, { withFileTypes: true });
+  };
+  const published = [];
+  const table = new AssetTable(root, { statFile, readDir, watch: false, published: () => published.push(table.info('/zlink')?.etag) }, (info) => info);
+  t.after(() => table.close());
+  await table.open();
+  published.length = 0;
+  oneStats = 0;
+  await within(table.rescan(), 'the rescan ended');
+  assert.equal(oneStats >= 2, true, 'both paths stat\'ed current/1.txt');
+  assert.ok(published.length > 0 && !published.includes(etagOf(secret)), `the link took the outside file's read (${published.join(', ')})`);
 });
