@@ -2,7 +2,7 @@
 // operator-facing reason and fix.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CheckInputError, evaluateCors, isSimpleRange, mimeEssence, normalizeMethod, unsafeHeaderNames, rulesFor, readableHeaders } from '../dist/check/index.js';
+import { CheckInputError, evaluateCors, parseOrigin, isSimpleRange, mimeEssence, normalizeMethod, unsafeHeaderNames, rulesFor, readableHeaders } from '../dist/check/index.js';
 
 const O = 'https://app.example';
 const U = 'https://api.example/items';
@@ -231,6 +231,17 @@ test('an origin with its scheme\'s default port is refused for that reason, not 
   }
   // Another port is part of the origin.
   assert.doesNotThrow(() => evaluateCors({ url: U, origin: 'https://app.example:8443', responses: [ok([acao()])] }));
+});
+
+test('an origin written in another form of its host is the origin a browser sends, not "a path"', () => {
+  // The page at http://0x7f000001:3000 sends Origin: http://127.0.0.1:3000; the rest of the text was
+  // once read past the serialised origin's length, and these were refused as having a path.
+  for (const [text, origin] of [
+    ['http://0x7f000001:3000', 'http://127.0.0.1:3000'], ['http://2130706433:3000', 'http://127.0.0.1:3000'], ['http://127.1:3000', 'http://127.0.0.1:3000'],
+    ['https://ex%41mple.com', 'https://example.com'], ['HTTPS://App.Example.com/', 'https://app.example.com'],
+  ]) assert.equal(parseOrigin(text), origin, text);
+  assert.throws(() => parseOrigin('http://[::1]:80'), /:80 is the default port for http/);
+  assert.throws(() => parseOrigin('https://a.example?x'), /no path, query or fragment/);
 });
 
 test('forbidden request headers are dropped with a note', () => {

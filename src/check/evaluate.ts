@@ -20,9 +20,11 @@ export function parseOrigin(text: string): string {
     throw new CheckInputError(`--origin ${JSON.stringify(text)}: not an origin; write it as scheme://host[:port], e.g. https://app.example.com`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CheckInputError(`--origin ${JSON.stringify(text)}: an origin for this check is http: or https:`);
-  const rest = text.slice(url.origin.length);
+  // Read from the text as written: the origin URL serialises may be shorter or longer (a host written
+  // 0x7f000001 or in uppercase is the origin the browser sends, 127.0.0.1 or lowercase).
+  const [, port = '', rest = ''] = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*?(:\d+)?([/?#].*)?$/is.exec(text) ?? [];
   // URL drops the scheme's default port (":443" for https): said as such, not as a path.
-  if (/^:\d+\/?$/.test(rest)) throw new CheckInputError(`--origin ${JSON.stringify(text)}: ${rest.replace(/\/$/, '')} is the default port for ${url.protocol.slice(0, -1)}, which an origin never includes; did you mean ${url.origin}?`);
+  if (port !== '' && url.port === '') throw new CheckInputError(`--origin ${JSON.stringify(text)}: ${port} is the default port for ${url.protocol.slice(0, -1)}, which an origin never includes; did you mean ${url.origin}?`);
   if (rest !== '' && rest !== '/') throw new CheckInputError(`--origin ${JSON.stringify(text)}: an origin has no path, query or fragment; did you mean ${url.origin}?`);
   if (url.username !== '' || url.password !== '') throw new CheckInputError(`--origin ${JSON.stringify(text)}: an origin has no user or password`);
   return url.origin;
