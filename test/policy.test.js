@@ -78,6 +78,17 @@ test('http origins with credentials: loopback allowed, others refused unless tol
   assert.doesNotThrow(() => compilePolicy({ origins: ['http://app.example.com'] }));
 });
 
+test('"*." over a shared suffix (github.io, co.uk) is refused with credentials: every site there could read users\' responses', () => {
+  for (const o of ['https://*.github.io', 'https://*.vercel.app', 'https://*.co.uk', 'https://*.com.au']) {
+    one({ origins: [o], credentials: true }, 'origins[0]', /anyone can publish a site under/);
+    assert.doesNotThrow(() => compilePolicy({ origins: [o] }), `${o} without credentials`);
+  }
+  // A domain of one's own under the suffix, and a site on the shared host, are what the fix says to write.
+  for (const o of ['https://*.example.co.uk', 'https://myapp.github.io', 'https://*.myorg.github.io']) {
+    assert.doesNotThrow(() => compilePolicy({ origins: [o], credentials: true }), o);
+  }
+});
+
 test('methods: forbidden and invalid methods refused; normalised names uppercased; safelisted dropped', () => {
   one({ ...ok, methods: ['CONNECT'] }, 'methods[0]', /forbidden/);
   one({ ...ok, methods: ['trace'] }, 'methods[0]', /forbidden/);

@@ -281,12 +281,34 @@ function compileOriginList(list: readonly string[], credentials: boolean, tolera
       );
       return;
     }
+    if (credentials && p.subdomains && SHARED_SUFFIXES.has(p.host)) {
+      report(
+        option,
+        source,
+        `anyone can publish a site under ${p.host}, and with credentials each of them could read your users' responses`,
+        `write the domain you own under it ("https://*.example.${p.host}", or one site: "https://example.${p.host}"), or set credentials: false`,
+      );
+      return;
+    }
     if (seen.has(p.source)) return;
     seen.add(p.source);
     patterns.push(p);
   });
   return patterns;
 }
+
+/**
+ * The most used suffixes under which anyone gets a site (shared hosts, and country registries'
+ * second levels): some entries of the Public Suffix List, not all of it (8,300 multi-label rules,
+ * twice the engine), so `*.` over one of these is refused with credentials, and over another is not.
+ */
+const SHARED_SUFFIXES = new Set(
+  ('github.io gitlab.io pages.dev workers.dev vercel.app netlify.app herokuapp.com web.app firebaseapp.com ' +
+    'appspot.com azurewebsites.net azurestaticapps.net cloudfront.net amazonaws.com s3.amazonaws.com ' +
+    'blogspot.com glitch.me onrender.com fly.dev deno.dev railway.app surge.sh ngrok.io ngrok-free.app ' +
+    'trycloudflare.com csb.app stackblitz.io replit.app repl.co wordpress.com myshopify.com ' +
+    'co.uk org.uk ac.uk gov.uk com.au net.au co.nz co.jp ne.jp com.br com.cn co.in co.za com.mx co.kr com.tr').split(' '),
+);
 
 function compileMethods(value: unknown, caseSensitive: boolean, report: Report): { any: boolean; list: string[] } {
   const list: string[] = [];
