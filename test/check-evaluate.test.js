@@ -242,6 +242,10 @@ test('an origin written in another form of its host is the origin a browser send
   ]) assert.equal(parseOrigin(text), origin, text);
   assert.throws(() => parseOrigin('http://[::1]:80'), /:80 is the default port for http/);
   assert.throws(() => parseOrigin('https://a.example?x'), /no path, query or fragment/);
+  // A backslash ends the authority as "/" does; a text that is not scheme://… is no origin as written.
+  assert.throws(() => parseOrigin('http://a.example\\path'), /no path, query or fragment/);
+  assert.throws(() => parseOrigin('https://a.example:443\\'), /:443 is the default port for https/);
+  for (const text of ['http:a.example', 'http:/a.example', ' http://a.example']) assert.throws(() => parseOrigin(text), /not an origin/, text);
 });
 
 test('forbidden request headers are dropped with a note', () => {

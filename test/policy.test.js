@@ -79,14 +79,19 @@ test('http origins with credentials: loopback allowed, others refused unless tol
 });
 
 test('"*." over a shared suffix (github.io, co.uk) is refused with credentials: every site there could read users\' responses', () => {
-  for (const o of ['https://*.github.io', 'https://*.vercel.app', 'https://*.co.uk', 'https://*.com.au']) {
+  for (const o of ['https://*.github.io', 'https://*.vercel.app', 'https://*.co.uk', 'https://*.com.au', 'https://*.s3.us-east-1.amazonaws.com', 'https://*.example.com.s3.amazonaws.com']) {
     one({ origins: [o], credentials: true }, 'origins[0]', /anyone can publish a site under/);
     assert.doesNotThrow(() => compilePolicy({ origins: [o] }), `${o} without credentials`);
   }
-  // A domain of one's own under the suffix, and a site on the shared host, are what the fix says to write.
-  for (const o of ['https://*.example.co.uk', 'https://myapp.github.io', 'https://*.myorg.github.io']) {
+  // A domain of one's own under the suffix, a site on the shared host, and a registry whose registrants
+  // are vetted (gov.uk, ac.uk) compile.
+  for (const o of ['https://*.example.co.uk', 'https://myapp.github.io', 'https://*.myorg.github.io', 'https://*.gov.uk', 'https://*.ac.uk']) {
     assert.doesNotThrow(() => compilePolicy({ origins: [o], credentials: true }), o);
   }
+  // The fix keeps the entry's scheme and port, and compiles.
+  const [problem] = problems({ origins: ['https://*.github.io:8443'], credentials: true });
+  assert.match(problem.fix, /"https:\/\/\*\.example\.github\.io:8443", or one site: "https:\/\/example\.github\.io:8443"/);
+  assert.doesNotThrow(() => compilePolicy({ origins: ['https://*.example.github.io:8443'], credentials: true }));
 });
 
 test('methods: forbidden and invalid methods refused; normalised names uppercased; safelisted dropped', () => {

@@ -22,7 +22,10 @@ export function parseOrigin(text: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CheckInputError(`--origin ${JSON.stringify(text)}: an origin for this check is http: or https:`);
   // Read from the text as written: the origin URL serialises may be shorter or longer (a host written
   // 0x7f000001 or in uppercase is the origin the browser sends, 127.0.0.1 or lowercase).
-  const [, port = '', rest = ''] = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*?(:\d+)?([/?#].*)?$/is.exec(text) ?? [];
+  // (A backslash ends the authority as "/" does, in http(s) URLs.)
+  const parts = /^[a-z][a-z0-9+.-]*:\/\/[^/?#\\]*?(:\d+)?([/?#\\].*)?$/is.exec(text);
+  if (parts === null) throw new CheckInputError(`--origin ${JSON.stringify(text)}: not an origin as a browser writes one; write it as scheme://host[:port], e.g. ${url.origin}`);
+  const [, port = '', rest = ''] = parts;
   // URL drops the scheme's default port (":443" for https): said as such, not as a path.
   if (port !== '' && url.port === '') throw new CheckInputError(`--origin ${JSON.stringify(text)}: ${port} is the default port for ${url.protocol.slice(0, -1)}, which an origin never includes; did you mean ${url.origin}?`);
   if (rest !== '' && rest !== '/') throw new CheckInputError(`--origin ${JSON.stringify(text)}: an origin has no path, query or fragment; did you mean ${url.origin}?`);

@@ -281,12 +281,13 @@ function compileOriginList(list: readonly string[], credentials: boolean, tolera
       );
       return;
     }
-    if (credentials && p.subdomains && SHARED_SUFFIXES.has(p.host)) {
+    // Every name under amazonaws.com is some AWS customer's (S3 buckets, API Gateway, load balancers).
+    if (credentials && p.subdomains && (SHARED_SUFFIXES.has(p.host) || p.host.endsWith('.amazonaws.com'))) {
       report(
         option,
         source,
         `anyone can publish a site under ${p.host}, and with credentials each of them could read your users' responses`,
-        `write the domain you own under it ("https://*.example.${p.host}", or one site: "https://example.${p.host}"), or set credentials: false`,
+        `write the domain you own under it ("${source.replace('*.', '*.example.')}", or one site: "${source.replace('*.', 'example.')}"), or set credentials: false`,
       );
       return;
     }
@@ -298,16 +299,17 @@ function compileOriginList(list: readonly string[], credentials: boolean, tolera
 }
 
 /**
- * The most used suffixes under which anyone gets a site (shared hosts, and country registries'
- * second levels): some entries of the Public Suffix List, not all of it (8,300 multi-label rules,
- * twice the engine), so `*.` over one of these is refused with credentials, and over another is not.
+ * The most used suffixes under which anyone gets a site (shared hosts, and country registries' open
+ * second levels: not gov.uk or ac.uk, whose registrants are vetted): some entries of the Public Suffix
+ * List, not all of it (8,300 multi-label rules, twice the engine), so `*.` over one of these (or under
+ * amazonaws.com) is refused with credentials, and over another is not.
  */
 const SHARED_SUFFIXES = new Set(
   ('github.io gitlab.io pages.dev workers.dev vercel.app netlify.app herokuapp.com web.app firebaseapp.com ' +
-    'appspot.com azurewebsites.net azurestaticapps.net cloudfront.net amazonaws.com s3.amazonaws.com ' +
+    'appspot.com azurewebsites.net azurestaticapps.net cloudfront.net amazonaws.com ' +
     'blogspot.com glitch.me onrender.com fly.dev deno.dev railway.app surge.sh ngrok.io ngrok-free.app ' +
-    'trycloudflare.com csb.app stackblitz.io replit.app repl.co wordpress.com myshopify.com ' +
-    'co.uk org.uk ac.uk gov.uk com.au net.au co.nz co.jp ne.jp com.br com.cn co.in co.za com.mx co.kr com.tr').split(' '),
+    'trycloudflare.com csb.app stackblitz.io replit.app repl.co wordpress.com myshopify.com app.github.dev ' +
+    'r.appspot.com co.uk org.uk me.uk com.au net.au co.nz co.jp com.br com.cn co.in co.za com.mx co.kr com.tr').split(' '),
 );
 
 function compileMethods(value: unknown, caseSensitive: boolean, report: Report): { any: boolean; list: string[] } {
