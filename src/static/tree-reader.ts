@@ -384,7 +384,10 @@ export class TreeReader {
     let read = known !== undefined ? { identity: identityOf(s), links: s.nlink, ...known, checkedAtMs: Date.now() } : await (shared ?? this.readOnce(filePath, s, !same, scan));
     // The other path's read is this path's only while the file is the one this path stat'ed: a directory
     // swapped between the two (for a symlink out of the root, and back) gave a link the outside file's tag.
-    if (shared !== undefined && read !== null && !sameIdentity(read.identity, s)) read = await this.readOnce(filePath, s, !same, scan);
+    if (shared !== undefined && read !== null && !sameIdentity(read.identity, s)) {
+      scan.hashed++;
+      read = await this.readOnce(filePath, s, !same, scan);
+    }
     if (known === undefined && shared === undefined) scan.counts.bytesHashed += Number(s.size);
     if (read === null) {
       // Still changing: keep the version known so far (its bytes and tag agree; the disk path checks
