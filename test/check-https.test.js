@@ -182,6 +182,17 @@ async function alpnServer(h2Fields) {
   return { url: `https://127.0.0.1:${s.address().port}/items`, seen, close: () => s.close() };
 }
 
+/** `xorigin check` of https://app.example's fetch from an alpnServer(mode) (then closed), with `args` added: its exit, output and the protocols the server saw. */
+async function checkThroughAlpn(mode, ...args) {
+  const s = await alpnServer(mode);
+  try {
+    const r = await cli({ NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') }, s.url, '--origin', 'https://app.example', ...args);
+    return { ...r, seen: s.seen };
+  } finally {
+    s.close();
+  }
+}
+
 test('HTTPS: HTTP/2 when the server offers it by ALPN, as browsers choose it, and each step says which protocol answered', { skip }, async () => {
   const s = await alpnServer(null);
   try {
@@ -197,27 +208,17 @@ test('HTTPS: HTTP/2 when the server offers it by ALPN, as browsers choose it, an
 });
 
 test('HTTPS: an HTTP/2 answer node:http2 refuses as malformed (an upper-case field name) is one line naming PROTOCOL_ERROR and what Chromium does, exit 2; the request is not sent again', { skip }, async () => {
-  const s = await alpnServer([['Access-Control-Allow-Origin', 'https://app.example']]);
-  try {
-    const r = await cli({ NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') }, s.url, '--origin', 'https://app.example');
-    assert.equal(r.status, 2, r.stdout);
-    assert.match(r.stderr.trim(), /^xorigin check: cannot GET \S+: the stream ended with PROTOCOL_ERROR before an answer: .*Chromium fails an upper-case name or Transfer-Encoding too \(ERR_HTTP2_PROTOCOL_ERROR\).* \(ERR_HTTP2_STREAM_CLOSED\)$/);
-    assert.deepEqual(s.seen, ['HTTP/2']);
-  } finally {
-    s.close();
-  }
+  const r = await checkThroughAlpn([['Access-Control-Allow-Origin', 'https://app.example']]);
+  assert.equal(r.status, 2, r.stdout);
+  assert.match(r.stderr.trim(), /^xorigin check: cannot GET \S+: the stream ended with PROTOCOL_ERROR before an answer: .*Chromium fails an upper-case name or Transfer-Encoding too \(ERR_HTTP2_PROTOCOL_ERROR\).* \(ERR_HTTP2_STREAM_CLOSED\)$/);
+  assert.deepEqual(r.seen, ['HTTP/2']);
 });
 
 test('HTTPS: a stream reset with HTTP_1_1_REQUIRED is sent again over HTTP/1.1, as browsers do', { skip }, async () => {
-  const s = await alpnServer('http/1.1 required');
-  try {
-    const r = await cli({ NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') }, s.url, '--origin', 'https://app.example');
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^ {3}< HTTP\/1\.1 200$/m);
-    assert.deepEqual(s.seen, ['HTTP/2', 'HTTP/1.1']);
-  } finally {
-    s.close();
-  }
+  const r = await checkThroughAlpn('http/1.1 required');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^ {3}< HTTP\/1\.1 200$/m);
+  assert.deepEqual(r.seen, ['HTTP/2', 'HTTP/1.1']);
 });
 
 test('HTTPS: a server that chose HTTP/1.1 by ALPN and never answers ends the check at --timeout, and the process exits; one connection is opened', { skip }, async () => {
@@ -243,25 +244,15 @@ test('HTTPS: a server that chose HTTP/1.1 by ALPN and never answers ends the che
 });
 
 test('HTTPS: a server that chose HTTP/2 and then closes the connection is one line at once, not a wait for --timeout', { skip }, async () => {
-  const s = await alpnServer('close');
-  try {
-    const started = Date.now();
-    const r = await cli({ NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') }, s.url, '--origin', 'https://app.example', '--timeout', '10000');
-    assert.equal(r.status, 2, r.stdout);
-    assert.match(r.stderr.trim(), /^xorigin check: cannot GET \S+: (the stream ended with \w+ before an answer: the server \(or a proxy in front of it\) ended the stream without answering \(ERR_HTTP2_STREAM_CLOSED\)|the server closed the connection before answering .*\(ECONNRESET\))$/);
-    assert.ok(Date.now() - started < 5000, `${Date.now() - started} ms`);
-  } finally {
-    s.close();
-  }
+  const started = Date.now();
+  const r = await checkThroughAlpn('close', '--timeout', '10000');
+  assert.equal(r.status, 2, r.stdout);
+  assert.match(r.stderr.trim(), /^xorigin check: cannot GET \S+: (the stream ended with \w+ before an answer: the server \(or a proxy in front of it\) ended the stream without answering \(ERR_HTTP2_STREAM_CLOSED\)|the server closed the connection before answering .*\(ECONNRESET\))$/);
+  assert.ok(Date.now() - started < 5000, `${Date.now() - started} ms`);
 });
 
 test('HTTPS: a server that chose HTTP/2 by ALPN and sends HTTP/1.1 bytes is named for that, not for a reset it never sent', { skip }, async () => {
-  const s = await alpnServer('http/1.1 bytes');
-  try {
-    const r = await cli({ NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') }, s.url, '--origin', 'https://app.example');
-    assert.equal(r.status, 2, r.stdout);
-    assert.match(r.stderr.trim(), /: the server chose HTTP\/2 by ALPN, but what it sent is not HTTP\/2 that node:http2 can read .*\(ERR_HTTP2_ERROR\)$/);
-  } finally {
-    s.close();
-  }
+  const r = await checkThroughAlpn('http/1.1 bytes');
+  assert.equal(r.status, 2, r.stdout);
+  assert.match(r.stderr.trim(), /: the server chose HTTP\/2 by ALPN, but what it sent is not HTTP\/2 that node:http2 can read .*\(ERR_HTTP2_ERROR\)$/);
 });
