@@ -44,10 +44,21 @@ export class ScanSchedule {
 
   /** Records a path (relative to the root) to look at in the next scan; null: walk the whole tree. */
   note(rel: string | null): void {
-    if (rel === null || this.changed === null || this.changed.size >= TARGETED_MAX) this.changed = null;
+    if (rel === null || this.changed === null) {
+      this.changed = null;
+      return;
+    }
     // Under a directory already noted it is walked with it, and does not count towards the limit: a
     // chmod of a directory of 1,100 directories names each of them again after it.
-    else if (!hasAncestorIn(rel, this.changed)) this.changed.add(rel);
+    if (hasAncestorIn(rel, this.changed)) return;
+    if (this.changed.size < TARGETED_MAX) {
+      this.changed.add(rel);
+      return;
+    }
+    // Past the limit, one directory holding them all is walked, not the tree: that chmod's names come
+    // after the scan of the directory itself took its path, when they land in the next set (1 in 8 runs).
+    const common = commonDirectory(this.changed, rel);
+    this.changed = common === '' ? null : new Set([common]);
   }
 
   /** The paths noted since the last call (null: walk the whole tree); from now on nothing is noted. */
@@ -136,6 +147,18 @@ export class ScanSchedule {
     }, Math.max(0, next - performance.now()));
     this.dueTimer.unref();
   }
+}
+
+/** The deepest path that is `rel` or a directory above it and above every path of `paths` ('' for the root). */
+function commonDirectory(paths: ReadonlySet<string>, rel: string): string {
+  let common = rel;
+  for (const path of paths) {
+    while (common !== '' && path !== common && !path.startsWith(`${common}${sep}`)) {
+      const end = common.lastIndexOf(sep);
+      common = end === -1 ? '' : common.slice(0, end);
+    }
+  }
+  return common;
 }
 
 /** True when a directory above `rel` (not the root: it is walked only when it changed) is one of `paths`. */
