@@ -152,6 +152,19 @@ for (const [value, expected] of structures) {
   });
 }
 
+// isHostValue keeps the last value it accepted: a value that differs from it by one character, or
+// one refused before, is still checked in full.
+test('the Host value accepted last is remembered, and nothing near it is taken for it', () => {
+  const sequence = [
+    ['fonts.example:8443', true], ['fonts.example:8443', true], ['fonts.example:844x', false], ['fonts.example:8443 ', false],
+    ['fonts.example:844x', false], ['fonts.example:8443', true], ['[::1]:8443', true], ['fonts.example:8443', true], ['', true], [' ', false], ['', true],
+  ];
+  for (const [value, expected] of sequence) {
+    assert.equal(hostLinesValid(['Host', value], true), expected, `Host ${JSON.stringify(value)}`);
+    assert.equal(authorityValid(value, undefined, 'https'), expected, `:authority ${JSON.stringify(value)}`);
+  }
+});
+
 const decoded = [
   ['/a.woff2', '/a.woff2'],
   ['/fonts/a.woff2?v=1&x=/y', '/fonts/a.woff2'],
