@@ -8,6 +8,7 @@ import { loadTls, type TlsFiles, type TlsMaterial } from './tls.js';
 import { ticketKeysProblem } from './ticket-keys.js';
 import { closestName } from '../cors/closest-name.js';
 import { terminalSafe } from '../http/terminal-safe.js';
+import { withoutOws } from '../http/whitespace.js';
 
 export interface ServerOptions {
   /** Directory to serve. */
@@ -318,8 +319,9 @@ export function checkOption(spec: OptionSpec, value: unknown, type: OptionType =
   if (spec.header !== undefined) {
     const text = value as string;
     // Node sends it as given; RFC 9113 §8.2.1 makes such a field malformed over HTTP/2 (nghttp resets
-    // the stream). Only SP and HTAB: String.trim() would also take U+00A0, valid obs-text.
-    const trimmed = text.replace(/^[ \t]+|[ \t]+$/g, '');
+    // the stream). Only SP and HTAB: String.trim() would also take U+00A0, valid obs-text. Not by a
+    // regex: see whitespace.ts (a value with a long run of spaces inside took seconds).
+    const trimmed = withoutOws(text);
     if (trimmed !== text) {
       return { option, value, reason: `is sent as the ${spec.header} header, whose value may not start or end with a space or a tab`, fix: trimmed === '' ? `e.g. ${spec.example}` : `write it without them: ${JSON.stringify(trimmed)}` };
     }
