@@ -16,6 +16,8 @@ const narrow = compilePolicy({ origins: ['https://app.example'], allowedHeaders:
 test('sanitize: controls, C1, DEL, U+2028/9, quotes and backslashes escaped; long values cut', () => {
   assert.equal(sanitize('a\x00b\x1b[31mc\x7f\x85\u2028\u2029"\\'), 'a\\x00b\\x1b[31mc\\x7f\\x85\\u2028\\u2029\\"\\\\');
   assert.equal(sanitize('é and 日本'), 'é and 日本');
+  // What terminalSafe escapes: an origin with a no-break space, a soft hyphen or a bidi override must not print like another.
+  assert.equal(sanitize('https://a\u00a0.example\u00ad\u202e\u200b\tx'), 'https://a\\xa0.example\\xad\\u202e\\u200b\\x09x');
   const long = sanitize('x'.repeat(250));
   assert.equal(long, `${'x'.repeat(100)}...(150 more)`);
 });

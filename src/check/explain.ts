@@ -5,6 +5,7 @@ import type { CompiledPolicy } from '../cors/options.js';
 import { NO_MATCH } from '../cors/origin-matcher.js';
 import { allowsMethod, miscasedRegisteredMethod } from '../cors/methods.js';
 import { MAX_REQUEST_HEADERS_BYTES, MAX_REQUEST_HEADERS_ELEMENTS } from '../cors/request-headers.js';
+import { hex, UNSAFE } from '../http/terminal-safe.js';
 import { isToken } from '../http/tokens.js';
 import { withoutOws } from '../http/whitespace.js';
 
@@ -28,19 +29,23 @@ export interface DenialExplained {
 
 const LIMIT = 100;
 
+/** What sanitize escapes besides `"` and `\`: what terminalSafe escapes, and tab and newline too. */
+const UNSAFE_CHAR = new RegExp(`[\\x09\\x0a${UNSAFE}]`);
+
 /**
- * A request-supplied value made safe for one log line: C0 controls, DEL, C1 controls, U+2028/U+2029,
- * `"` and `\` escaped; longer than `max` characters, cut with the count of what was left out.
+ * A request-supplied value made safe for one log line: the characters terminalSafe escapes (controls,
+ * bidirectional controls, characters that show as nothing, so two origins never print alike), tab,
+ * newline, `"` and `\` escaped; longer than `max` characters, cut with the count of what was left out.
  */
 export function sanitize(value: string, max = LIMIT): string {
   const cut = value.length > max ? value.slice(0, max) : value;
   let out = '';
   for (let i = 0; i < cut.length; i++) {
     const c = cut.charCodeAt(i);
-    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else if (c === 0x2028 || c === 0x2029) out += `\\u${c.toString(16)}`;
-    else if (c === 0x22 || c === 0x5c) out += `\\${cut[i] as string}`;
-    else out += cut[i];
+    const ch = cut[i] as string;
+    if (c === 0x22 || c === 0x5c) out += `\\${ch}`;
+    else if (UNSAFE_CHAR.test(ch)) out += c > 0xff ? `\\u${hex(c, 4)}` : `\\x${hex(c, 2)}`;
+    else out += ch;
   }
   return value.length > max ? `${out}...(${value.length - max} more)` : out;
 }
