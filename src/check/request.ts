@@ -5,14 +5,14 @@ import { isToken, normalizeValue } from './headers.js';
 import { STANDARD_RULES, type EngineRules, type RangeRules } from './rules.js';
 import { CheckInputError, type HeaderPair } from './types.js';
 
+/** Fetch §2.2.1 "normalize a method": the methods fetch() upper-cases, whatever case they are written in. */
+export const NORMALIZED_METHODS: readonly string[] = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
+
 /**
  * Fetch §2.2.1 "normalize" a method (https://fetch.spec.whatwg.org/#concept-method-normalize): only
  * DELETE, GET, HEAD, OPTIONS, POST and PUT are upper-cased; `patch` stays `patch`. A forbidden
  * method (CONNECT, TRACE, TRACK) or a non-token is a CheckInputError, as fetch() throws a TypeError.
  */
-/** Fetch §2.2.1 "normalize a method": the methods fetch() upper-cases, whatever case they are written in. */
-export const NORMALIZED_METHODS: readonly string[] = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
-
 export function normalizeMethod(method: string): string {
   if (!isToken(method)) throw new CheckInputError(`--method ${JSON.stringify(method)}: not a valid HTTP method`);
   const upper = method.toUpperCase();

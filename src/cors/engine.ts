@@ -4,7 +4,6 @@ import { allowsMethod } from './methods.js';
 import {
   buildActualBlocks,
   buildPreflightBlocks,
-  ORIGIN_SLOT,
   type ActualBlocks,
   type PreflightBlock,
   type PreflightBlocks,
@@ -88,7 +87,7 @@ export class CorsEngine {
   /**
    * Puts a new policy in force without a restart (DESIGN.md "Reload"). `options` is compiled and
    * validated completely first: on any problem a PolicyError lists them all and the current policy
-   * stays. The swap is three assignments in one synchronous call, and every decision reads the
+   * stays. The swap is four assignments in one synchronous call, and every decision reads the
    * policy synchronously, so each request is decided wholly by the old or wholly by the new one.
    */
   reconfigure(options: CorsOptions): void {
@@ -165,5 +164,3 @@ export class CorsEngine {
   }
 
 }
-
-export { ORIGIN_SLOT };

@@ -7,7 +7,8 @@ export { NO_MATCH };
  * Matches a request's Origin against the compiled origins and returns the entry id (an index into
  * `patterns`) or NO_MATCH.
  *
- * Exact origins are looked up in a Map keyed by the whole serialised origin; patterns (`*.`, `:*`)
+ * Exact origins are compared whole with === when there are few (up to LINEAR_LIMIT), else looked up
+ * in a Map keyed by the whole serialised origin; patterns (`*.`, `:*`)
  * are walked in the OriginTrie. bench/origin-matcher.js measures why: V8 hashes a header string
  * once and the Map probe is a single comparison, which beats walking ~20 trie nodes for exact
  * origins at every policy size, while the trie beats a regex alternation for patterns by a wide

@@ -65,7 +65,7 @@ function guardedWriteHead(vary: string): WriteHead {
   };
 }
 
-/** Calls `writeHead` with the tokens of `vary` (null: none, a `*` policy) put back in Vary if missing. */
+/** Calls `writeHead` with the tokens of `vary` put back in Vary if missing. */
 function sendHeadKeepingVary(res: ServerResponse, writeHead: WriteHead, vary: string, statusCode: number, reason?: string | HeadersArgument, headers?: HeadersArgument): ServerResponse {
   if (res.headersSent) return writeHead.call(res, statusCode, reason, headers);
   if (typeof reason === 'string') return writeHead.call(res, statusCode, reason, varyKept(res, vary, headers));

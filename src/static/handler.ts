@@ -106,8 +106,8 @@ export interface StaticHandler {
   flush(): Promise<void>;
   /**
    * Puts new options in force (see XoriginServer.reload): validated completely first (a
-   * PolicyError and no change on any problem), then swapped atomically. The root, smallFileLimit
-   * and watch stay until a restart; the report says so when they were changed.
+   * PolicyError and no change on any problem), then swapped atomically. The options only a restart
+   * changes (RESTART_ONLY in reload.ts) stay; the report's `needsRestart` names those that were changed.
    */
   reload(options: ServerOptions): ReloadReport;
   /** As reload, from options validated already (the server validates once for everything it changes). */

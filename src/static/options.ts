@@ -16,7 +16,8 @@ export interface ServerOptions {
   /**
    * CORS policy (the core's options). Default: `{ origins: ["*"] }`. The server fills in only what the
    * policy says nothing about: `allowedHeaders` absent → `["range"]`; `exposedHeaders` absent →
-   * `["content-range", "accept-ranges", "content-length"]`. An explicit list, even `[]`, is taken as is.
+   * `["content-range", "accept-ranges", "content-length", "etag"]`; `timingAllowOrigin` absent in a
+   * policy whose `origins` is `["*"]` → `true`. An explicit value, even `[]`, is taken as is.
    */
   cors?: CorsOptions | undefined;
   /** Cache-Control for files and 304s. Default `public, max-age=3600`. */

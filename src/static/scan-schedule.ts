@@ -6,7 +6,8 @@ const DEBOUNCE_MS = 30;
 const DEBOUNCE_MAX_MS = 300;
 /**
  * Up to this many paths named by the watcher are looked at alone (a stat each, a walk of a new
- * directory); past it, or when one of them is a symlink, the whole tree is walked again.
+ * directory); past it, the deepest directory holding them all is walked (the whole tree when that is
+ * the root). A path that turns out to be a symlink makes the tree reader walk the whole tree.
  */
 const TARGETED_MAX = 1000;
 

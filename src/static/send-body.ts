@@ -83,7 +83,7 @@ export interface DiskSend {
   /** Gives back an fd from `openFile`; called exactly once for each. */
   readonly closeFile: (fd: number) => void;
   /**
-   * True when `s` is still the file the prepared headers describe (identity: see assets.ts).
+   * True when `s` is still the file the prepared headers describe (identity: see file-identity.ts).
    * `open`: asked about the file already being read, where an unlink since does not matter.
    */
   readonly describes: (s: BigIntStats, open: boolean) => boolean;

@@ -37,8 +37,8 @@ export interface XoriginServer extends NetServer {
    * validated completely first, certificate files included: on any problem a PolicyError lists
    * them all and nothing changes. Otherwise the swap is atomic (each request is answered wholly
    * under the old or wholly under the new options), a new certificate applies to new handshakes,
-   * and the report names what changed and what only a restart can change (root, smallFileLimit,
-   * watch, http2, TLS on or off). Once shutdown() or close() was called, it throws an Error with code
+   * and the report names what changed and what only a restart can change (RESTART_ONLY in
+   * reload.ts: root, smallFileLimit, memoryBudget, etagCache, watch, http2; and TLS on or off). Once shutdown() or close() was called, it throws an Error with code
    * ERR_SERVER_NOT_RUNNING and changes nothing, as the CLI refuses a SIGHUP then.
    */
   reload(options: ServerOptions): ReloadReport;
@@ -113,7 +113,7 @@ function renewCertificate(server: TlsServer, tls: TlsMaterial): void {
 async function createNodeServer(config: ResolvedServerOptions, handler: StaticHandler, http1: RequestListener, clientErrors: ClientErrorContext): Promise<SecureServer> {
   // Timeouts are enforced by a periodic sweep (default every 30 s, which made the 10 s headers
   // timeout up to 40 s): sweep every second.
-  // requireHostHeader: the handler answers a missing Host itself, with the CORS headers (hostValid).
+  // requireHostHeader: the handler answers a missing Host itself, with the CORS headers (framingError: hostLinesValid, authorityValid).
   const common = { connectionsCheckingInterval: 1000, requireHostHeader: false };
   if (config.tls === null) return { node: createHttpServer(common, http1), sessions: null, unstarted: null };
   const { createSecureNodeServer } = await import('./secure-server.js');
