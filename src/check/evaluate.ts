@@ -2,7 +2,7 @@
 import { corsCheck, type Failure } from './cors-check.js';
 import { getHeader, shown } from './headers.js';
 import { checkPreflight, isOkStatus, preflightMaxAge, preflightRequest } from './preflight.js';
-import { readableHeaders } from './readable.js';
+import { isForbiddenResponseName, readableHeaders } from './readable.js';
 import { isSafelistedMethod, normalizeMethod, scriptHeaders, unsafeHeaderNames } from './request.js';
 import { rulesFor } from './rules.js';
 import {
@@ -173,7 +173,7 @@ class Evaluation {
     this.notes.push('same-origin: no CORS checks apply');
     const noFont = this.fontProblem(res);
     if (noFont !== null) return this.blocked(noFont);
-    return this.result({ verdict: 'allowed', status: res.status, readable: [...new Set(res.headers.map(([n]) => n.toLowerCase()))].filter((n) => n !== 'set-cookie' && n !== 'set-cookie2').sort() });
+    return this.result({ verdict: 'allowed', status: res.status, readable: [...new Set(res.headers.map(([n]) => n.toLowerCase()))].filter((n) => !isForbiddenResponseName(n)).sort() });
   }
 
   private crossOrigin(): CorsVerdict | null {

@@ -1,11 +1,10 @@
 // Header-list primitives of the Fetch standard, on name/value pairs as received.
+import { isToken } from '../http/tokens.js';
 import { isHttpWhitespace, trimmed, withoutOws } from '../http/whitespace.js';
 import { CheckInputError, type HeaderPair } from './types.js';
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-/** An HTTP token (RFC 9110 §5.6.2): a method or a header name. */
-export const isToken = (s: string): boolean => TOKEN.test(s);
+// An HTTP token (RFC 9110 §5.6.2), a method or a header name: the one tchar table of src/http.
+export { isToken };
 
 /** Fetch §2.2 "HTTP whitespace" stripped from both ends (https://fetch.spec.whatwg.org/#concept-header-value-normalize). */
 export const normalizeValue = (v: string): string => trimmed(v, isHttpWhitespace);

@@ -6,7 +6,10 @@ import type { Credentials, ServerResponse } from './types.js';
 export const SAFELISTED_RESPONSE = ['cache-control', 'content-language', 'content-length', 'content-type', 'expires', 'last-modified', 'pragma'];
 
 /** Fetch §2.2.2 "forbidden response-header name": never readable. */
-const FORBIDDEN_RESPONSE = new Set(['set-cookie', 'set-cookie2']);
+export const FORBIDDEN_RESPONSE = new Set(['set-cookie', 'set-cookie2']);
+
+/** True for a forbidden response-header name (Fetch §2.2.2), given in lower case. */
+export const isForbiddenResponseName = (lower: string): boolean => FORBIDDEN_RESPONSE.has(lower);
 
 /**
  * Fetch §4.1 "main fetch" step 14 and §2.2.5 "CORS filtered response"

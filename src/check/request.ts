@@ -23,7 +23,7 @@ export function normalizeMethod(method: string): string {
 /** Fetch §2.2.1 "CORS-safelisted method" (https://fetch.spec.whatwg.org/#cors-safelisted-method): `GET`, `HEAD`, `POST`, byte for byte. */
 export const isSafelistedMethod = (method: string): boolean => method === 'GET' || method === 'HEAD' || method === 'POST';
 
-const FORBIDDEN_HEADERS = new Set([
+export const FORBIDDEN_HEADERS = new Set([
   'accept-charset', 'accept-encoding', 'access-control-request-headers', 'access-control-request-method', 'connection',
   'content-length', 'cookie', 'cookie2', 'date', 'dnt', 'expect', 'host', 'keep-alive', 'origin', 'referer',
   'set-cookie', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'via',
@@ -55,8 +55,6 @@ const hasUnsafeByte = (v: string): boolean => {
   return false;
 };
 
-const HTTP_TOKEN_CP = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
 /**
  * The essence of a MIME type, per MIME Sniffing §4.4 "parse a MIME type"
  * (https://mimesniff.spec.whatwg.org/#parse-a-mime-type), or null on failure. Parameters never make it fail.
@@ -68,7 +66,8 @@ export function mimeEssence(value: string): string | null {
   const type = v.slice(0, slash);
   const semi = v.indexOf(';', slash + 1);
   const subtype = withoutTrailing(v, isHttpWhitespace, slash + 1, semi === -1 ? v.length : semi);
-  if (!HTTP_TOKEN_CP.test(type) || !HTTP_TOKEN_CP.test(subtype)) return null;
+  // MIME Sniffing's "HTTP token code points" are RFC 9110's tchar.
+  if (!isToken(type) || !isToken(subtype)) return null;
   return `${type}/${subtype}`.toLowerCase();
 }
 

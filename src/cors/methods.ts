@@ -1,6 +1,8 @@
 /**
- * Request methods as the Fetch standard treats them. The one home of these lists: the policy
- * compiler and the engine both import them.
+ * Request methods as the Fetch standard treats them. The one home of these lists for the server
+ * side: the policy compiler and the engine both import them. `xorigin check` (src/check), the
+ * browser's side, keeps its own spelling of them, which its corpus runs against Chromium and
+ * Firefox; test/fetch-lists.test.js holds the two sides to the same lists.
  */
 import { equalsLower, isToken } from '../http/tokens.js';
 import { MAX_REQUEST_HEADERS_BYTES } from './request-headers.js';

@@ -109,7 +109,7 @@ export const KNOWN_OPTIONS: readonly string[] = [
 
 
 /** Fetch's forbidden request-header names: a script cannot set them, so a preflight never asks. */
-const FORBIDDEN_REQUEST_HEADERS = [
+export const FORBIDDEN_REQUEST_HEADERS = [
   'accept-charset',
   'accept-encoding',
   'access-control-request-headers',
@@ -134,7 +134,7 @@ const FORBIDDEN_REQUEST_HEADERS = [
 ];
 
 /** Fetch's forbidden response-header names: never exposed to scripts, whatever the server says. */
-const FORBIDDEN_RESPONSE_HEADERS = ['set-cookie', 'set-cookie2'];
+export const FORBIDDEN_RESPONSE_HEADERS = ['set-cookie', 'set-cookie2'];
 
 /** Option names a hurried author (or another CORS library) might use, mapped to ours. */
 const LIKELY_MEANT: Readonly<Record<string, string>> = {
