@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { AssetInfo } from './asset-info.js';
-import { etagOf } from './etag.js';
+import { etagOf, newEtagHash } from './etag.js';
 import { sameIdentity } from './file-identity.js';
 import { READ_BY_PATH } from './read-flags.js';
 
@@ -214,7 +213,7 @@ async function readVersion(info: AssetInfo): Promise<Buffer | null> {
       filled += bytesRead;
     }
     if (!sameIdentity(info.identity, await file.stat({ bigint: true }))) return null;
-    return etagOf(createHash('sha256').update(body).digest()) === info.etag ? body : null;
+    return etagOf(newEtagHash().update(body).digest()) === info.etag ? body : null;
   } finally {
     await file.close();
   }

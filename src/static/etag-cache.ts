@@ -5,6 +5,7 @@ import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { BigIntStats, Stats } from 'node:fs';
 import type { AssetInfo } from './asset-info.js';
 import { isRacy, type FileIdentity } from './file-identity.js';
+import { ETAG_LENGTH } from './etag.js';
 import { READ_NONBLOCK } from './read-flags.js';
 
 /**
@@ -19,8 +20,7 @@ import { READ_NONBLOCK } from './read-flags.js';
 const FORMAT = 'xorigin-etags/3';
 const DECIMAL = '(?:0|-?[1-9]\\d{0,29})';
 /** Everything after the path: the identity in canonical decimals, the tag, when it was read, the date served. */
-const ENTRY = new RegExp(`^(?:${DECIMAL}\\t){5}"[A-Za-z0-9_-]{27}"\\t\\d{1,16}\\t-?\\d{1,16}$`);
-const TAG_LENGTH = 29;
+const ENTRY = new RegExp(`^(?:${DECIMAL}\\t){5}"[A-Za-z0-9_-]{${ETAG_LENGTH - 2}}"\\t\\d{1,16}\\t-?\\d{1,16}$`);
 /**
  * Lines are read this many bytes at a time; a longer line makes the file ignored (a path is at most
  * PATH_MAX, 4,096 bytes, six times that JSON-escaped): format 1 was one line of megabytes.
@@ -329,7 +329,7 @@ function addEntry(data: Buffer, start: number, end: number, known: Map<string, K
   // The rest is ASCII: as many bytes as characters, counted back from the end of the line.
   const restAt = end - rest.length;
   const dateAt = restAt + rest.lastIndexOf('\t') + 1;
-  const tagAt = restAt + rest.lastIndexOf('\t', dateAt - restAt - 2) - TAG_LENGTH;
+  const tagAt = restAt + rest.lastIndexOf('\t', dateAt - restAt - 2) - ETAG_LENGTH;
   let path: unknown;
   try {
     path = quoted ? JSON.parse(line.slice(0, tab)) : data.toString('utf8', start, restAt - 1);
@@ -338,9 +338,9 @@ function addEntry(data: Buffer, start: number, end: number, known: Map<string, K
   }
   // save() writes each path once: a second line for one (which would win) is not its work.
   if (typeof path !== 'string' || !isPlainRelative(path) || known.has(path)) return false;
-  const readAtMs = Number(data.toString('latin1', tagAt + TAG_LENGTH + 1, dateAt - 1));
+  const readAtMs = Number(data.toString('latin1', tagAt + ETAG_LENGTH + 1, dateAt - 1));
   const lastModified = Number(data.toString('latin1', dateAt, end));
-  known.set(path, { identity: data.toString('latin1', restAt, tagAt), etag: data.toString('latin1', tagAt, tagAt + TAG_LENGTH), readAtMs, lastModified });
+  known.set(path, { identity: data.toString('latin1', restAt, tagAt), etag: data.toString('latin1', tagAt, tagAt + ETAG_LENGTH), readAtMs, lastModified });
   return true;
 }
 

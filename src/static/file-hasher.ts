@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { newEtagHash } from './etag.js';
 import { HashWorkers, ThreadsUnavailable } from './hash-workers.js';
 import { READ_BY_PATH } from './read-flags.js';
 
@@ -105,7 +105,7 @@ export class FileHasher {
     const buffer = (this.buffer ??= Buffer.allocUnsafeSlow(SLICE));
     const file = await open(path, READ_BY_PATH);
     try {
-      const hash = createHash('sha256');
+      const hash = newEtagHash();
       for (let at = 0, n; at < size; at += n, this.mainBytes += n) {
         if (epoch !== this.epoch) throw new Error('hashing stopped');
         n = (await file.read(buffer, 0, Math.min(SLICE, size - at), at)).bytesRead;

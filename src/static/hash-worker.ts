@@ -3,9 +3,9 @@
  * reads into one reused buffer and answers its SHA-256. Synchronous reads are the fastest here:
  * this thread has nothing else to do, and the main thread stays free.
  */
-import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+import { newEtagHash } from './etag.js';
 import { READ_BY_PATH } from './read-flags.js';
 
 const CHUNK = 1024 * 1024;
@@ -15,7 +15,7 @@ const buffer = Buffer.allocUnsafeSlow(CHUNK);
 function sha256(path: string, size: number): { digest: Buffer; bytes: number } {
   const fd = openSync(path, READ_BY_PATH);
   try {
-    const hash = createHash('sha256');
+    const hash = newEtagHash();
     let bytes = 0;
     for (let n; bytes < size && (n = readSync(fd, buffer, 0, Math.min(CHUNK, size - bytes), bytes)) > 0; bytes += n) hash.update(buffer.subarray(0, n));
     return { digest: hash.digest(), bytes };

@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { BigIntStats, Dirent, Stats } from 'node:fs';
 import { lstat, realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
 import { describe, type AssetInfo, type Read } from './asset-info.js';
-import { etagOf } from './etag.js';
+import { etagOf, newEtagHash } from './etag.js';
 import type { EtagCache, KnownTag, Served } from './etag-cache.js';
 import { equalIdentities, identityOf, isRacy, sameIdentity } from './file-identity.js';
 import { FileHasher } from './file-hasher.js';
@@ -506,7 +505,7 @@ export class TreeReader {
         this.reads++;
         const bytes = before.size <= BigInt(INLINE_HASH_LIMIT) ? await readStated(filePath, Number(before.size)) : undefined;
         this.inlineBytes += bytes?.length ?? 0;
-        const digest = bytes !== undefined ? createHash('sha256').update(bytes).digest() : await this.hashers.hash(filePath, Number(before.size));
+        const digest = bytes !== undefined ? newEtagHash().update(bytes).digest() : await this.hashers.hash(filePath, Number(before.size));
         const after = await this.options.statFile(filePath);
         if (sameIdentity(identityOf(before), after)) return { identity: identityOf(after), links: after.nlink, etag: etagOf(digest), readAtMs, bytes };
         if (attempt >= attempts || !after.isFile()) return null;
