@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { KNOWN_OPTIONS } from '../cors/options.js';
-import { OPTION_SCHEMA, SERVER_SCHEMA, checkOption, unknownKeys, type OptionSpec, type ServerOptions } from '../static/options.js';
+import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_WORKERS, OPTION_SCHEMA, SERVER_SCHEMA, checkOption, unknownKeys, type OptionSpec, type ServerOptions } from '../static/options.js';
 import { defaultEtagCacheDir } from '../static/etag-cache.js';
 import { readSmallRegularFile } from '../static/operator-files.js';
 import { validateServable } from '../static/root-problem.js';
@@ -158,7 +158,7 @@ function overlay(lower: Layer, higher: Layer): Layer {
  */
 function cliSettings(all: Layer, from: { portFromEnv: boolean; hostFromFlag: boolean }, problems: PolicyProblem[]): { port: number; host: string; workers: number } {
   const given = (name: string, otherwise: unknown): unknown => (all[name] === undefined ? otherwise : all[name]);
-  const resolved = { port: given('port', 8080), host: given('host', '127.0.0.1'), workers: given('workers', 1) };
+  const resolved = { port: given('port', DEFAULT_PORT), host: given('host', DEFAULT_HOST), workers: given('workers', DEFAULT_WORKERS) };
   for (const [name, value] of Object.entries(resolved)) {
     const problem = checkOption(spec(name), value) ?? (name === 'host' ? hostProblem(value as string, from.hostFromFlag) : null);
     if (problem === null) continue;
