@@ -20,6 +20,7 @@ export interface DeniedRequest {
   readonly target?: string | undefined;
 }
 
+/** Why a policy refused a request (explainDenied). */
 export interface DenialExplained {
   /** What failed: the origin, the method, one request header, the header list's bounds or its syntax. */
   readonly reason: 'origin' | 'method' | 'header' | 'header-list-bound' | 'header-list-syntax' | 'none';

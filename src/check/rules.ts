@@ -3,6 +3,7 @@
 // browser, or is marked as documented and not observable in a test (the preflight cache caps).
 import type { Browser } from './types.js';
 
+/** How one engine (the standard, Chromium, Firefox) applies the Fetch standard's CORS rules. */
 export interface EngineRules {
   readonly browser: Browser;
   /**
@@ -180,6 +181,7 @@ const FIREFOX: EngineRules = {
 /** The standard's rules, for the entry points that take an engine's rules optionally. */
 export const STANDARD_RULES = STANDARD;
 
+/** The rules of `browser`: Chromium's, Firefox's, or the standard's for `standard`. */
 export function rulesFor(browser: Browser): EngineRules {
   return browser === 'chromium' ? CHROMIUM : browser === 'firefox' ? FIREFOX : STANDARD;
 }

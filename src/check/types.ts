@@ -39,7 +39,9 @@ export interface ServerResponse {
   readonly protocol?: string;
 }
 
+/** The input of evaluateCors(): a request as a script makes it, the engine, and the server's answers. */
 export interface CorsInput extends CheckRequest {
+  /** Whose rules decide (default `standard`: the Fetch standard's). */
   readonly browser?: Browser;
   /**
    * The server's answers, in the order the browser sends its requests (see `next` in the verdict),
@@ -58,7 +60,9 @@ export interface Step {
   readonly mattered: readonly string[];
 }
 
+/** What the browser decides (Fetch §4.8 CORS-preflight fetch, §4.9 CORS check) and why. */
 export interface CorsVerdict {
+  /** `pending` when an answer the browser would need was not given. */
   readonly verdict: 'allowed' | 'blocked' | 'pending';
   readonly browser: Browser;
   /** Whether a preflight goes on the wire (for the first URL or after a redirect). */

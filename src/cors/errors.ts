@@ -42,6 +42,7 @@ function sentence(s: string): string {
  * found, never only the first, so a configuration can be fixed in one pass.
  */
 export class PolicyError extends Error {
+  /** Every problem found, in the order the options were read. */
   readonly problems: readonly PolicyProblem[];
 
   constructor(problems: readonly PolicyProblem[]) {

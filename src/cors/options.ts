@@ -62,7 +62,9 @@ export interface CorsOptions {
 
 /** A refusal, as `onDenied` gets it: the request's values as received (not sanitised). */
 export interface DeniedInfo {
+  /** A refused preflight, or an actual request whose origin the policy does not allow. */
   readonly kind: 'preflight' | 'actual';
+  /** The request's Origin, as received. */
   readonly origin: string;
   /** A preflight's Access-Control-Request-Method. */
   readonly method?: string | undefined;
@@ -74,19 +76,27 @@ export interface DeniedInfo {
 export interface CompiledPolicy {
   /** `origins: ["*"]`: every origin, answered with `Access-Control-Allow-Origin: *`. */
   readonly anyOrigin: boolean;
+  /** The `origins` entries as parsed (exact origins, `*.` and `:*` patterns), in the order given. */
   readonly origins: readonly OriginPattern[];
+  /** The compiled matcher of `origins` (exact list, Map and trie; internal shape, use `match()`). */
   readonly matcher: OriginMatcher;
   /** Allowed non-safelisted methods, normalised, deduplicated. */
   readonly methods: readonly string[];
+  /** `methods: ["*"]`: any method a preflight asks for (without credentials; see CorsOptions). */
   readonly anyMethod: boolean;
+  /** The compiled `allowedHeaders` (an internal set; `allowsList()` checks a request's list). */
   readonly allowedHeaders: HeaderNameSet;
   /** Exposed header names, lowercase, deduplicated (empty with `anyExposed`). */
   readonly exposedHeaders: readonly string[];
+  /** `exposedHeaders: ["*"]`: every response header readable (without credentials). */
   readonly anyExposed: boolean;
+  /** `credentials: true`: Access-Control-Allow-Credentials is sent to allowed origins. */
   readonly credentials: boolean;
   /** The value to send in Access-Control-Max-Age, or null for no header. */
   readonly maxAge: number | null;
+  /** The status of an approved preflight. */
   readonly preflightStatus: 200 | 204;
+  /** Timing-Allow-Origin is sent beside Access-Control-Allow-Origin. */
   readonly timingAllowOrigin: boolean;
 }
 

@@ -53,6 +53,7 @@ const RETRIES = 3;
 /** Connect/Express-style `next`: called for what the handler does not serve, when mounted in an app. */
 export type Next = (err?: unknown) => void;
 
+/** What the handler holds now: every count returns to zero when nothing is in flight (see README, Reliability). */
 export interface StaticStats {
   /** Responses begun and not yet ended (finished, aborted, or dropped with their connection). */
   readonly inFlight: number;
@@ -83,13 +84,14 @@ export interface StaticHandler {
   (req: NodeRequest, res: NodeResponse, next?: Next): void;
   /** The directory served, resolved. */
   readonly root: string;
+  /** What the handler holds now (a new object on each read). */
   readonly stats: StaticStats;
-  /** The CORS blocks every response carries (for answers written outside the handler). */
+  /** @internal The CORS blocks every response carries (for the server's answers written outside the handler). */
   readonly corsBlocks: ActualBlocks;
   /**
-   * True when a response to a request from `origin` echoes it in Access-Control-Allow-Origin (the
-   * policy lists or matches it; under `*` every response says `*` instead): for answers written
-   * outside the handler, with `corsBlocks.allowed`.
+   * @internal True when a response to a request from `origin` echoes it in Access-Control-Allow-Origin
+   * (the policy lists or matches it; under `*` every response says `*` instead): for the server's
+   * answers written outside the handler, with `corsBlocks.allowed`.
    */
   echoesOrigin(origin: string): boolean;
   /** From now on, responses carry `Connection: close` (HTTP/1.1 keep-alive clients reconnect). */
@@ -110,12 +112,12 @@ export interface StaticHandler {
    * changes (RESTART_ONLY in reload.ts) stay; the report's `needsRestart` names those that were changed.
    */
   reload(options: ServerOptions): ReloadReport;
-  /** As reload, from options validated already (the server validates once for everything it changes). */
+  /** @internal As reload, from options validated already (the server validates once for everything it changes). */
   reconfigure(config: ResolvedServerOptions): void;
   /** Stops watching the root. */
   close(): void;
   /**
-   * For xorigin's own server: as `handler(req, res)`, for a response nothing was set on before, so
+   * @internal For xorigin's own server: as `handler(req, res)`, for a response nothing was set on before, so
    * without the look for another CORS layer's headers (three lookups on every request).
    */
   answerFresh(req: IncomingMessage, res: ServerResponse): void;

@@ -10,6 +10,7 @@ import { closestName } from '../cors/closest-name.js';
 import { terminalSafe } from '../http/terminal-safe.js';
 import { withoutOws } from '../http/whitespace.js';
 
+/** The options of serve() and createStaticHandler() (the README's Options tables list each, with its default). */
 export interface ServerOptions {
   /** Directory to serve. */
   root: string;
@@ -107,7 +108,9 @@ export interface ResolvedServerOptions {
   readonly http2: boolean;
 }
 
+/** Cache-Control of files and 304s unless `cacheControl` says otherwise (RFC 9111 §5.2.2). */
 export const DEFAULT_CACHE_CONTROL = 'public, max-age=3600';
+/** Cache-Control with `immutable: true`: for URLs that change when the file does (RFC 8246). */
 export const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 export const DEFAULT_SMALL_FILE_LIMIT = 4 * 1024 * 1024;
 export const DEFAULT_MEMORY_BUDGET = 64 * 1024 * 1024;

@@ -46,6 +46,7 @@ export interface XoriginServer extends NetServer {
   readonly stats: ServerStats;
 }
 
+/** `server.stats`: the handler's StaticStats. */
 export type ServerStats = StaticStats;
 
 type NodeServer = HttpServer | Http2SecureServer;
