@@ -208,9 +208,13 @@ export class ResponseBlocks {
   /** One small text body per status, sent in one write with the headers (see body-cache.ts TEXT_BODY_LIMIT). */
   private addError(status: number, text: string, extra: readonly string[] = []): void {
     const body = `${text}\n`;
-    const base = ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length), 'X-Content-Type-Options', 'nosniff', 'Cache-Control', 'no-store', ...extra];
-    this.errors.set(status, { body, blocks: both(base, this.cors) });
+    this.errors.set(status, { body, blocks: both([...errorFields(body), ...extra], this.cors) });
   }
+}
+
+/** The fields of every plain-text error answer, before its CORS headers: never cached, never sniffed. */
+function errorFields(body: string): string[] {
+  return ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(body.length), 'X-Content-Type-Options', 'nosniff', 'Cache-Control', 'no-store'];
 }
 
 /**
@@ -222,13 +226,12 @@ export class ResponseBlocks {
  * phrase by default.
  */
 export function rawErrorResponse(cors: ActualBlocks, status: number, reason: string, origin: string | undefined, body = `${reason}\n`): { text: string; bodyBytes: number } {
-  const b = block([], cors, origin === undefined ? 0 : 1, false, NO_VALUES);
+  const b = block(errorFields(body), cors, origin === undefined ? 0 : 1, false, NO_VALUES);
   const h = b.h;
   for (const slot of b.slots) h[slot] = origin as string;
   let fields = '';
   for (let i = 0; i < h.length; i += 2) fields += `${h[i] as string}: ${h[i + 1] as string}\r\n`;
   const text =
-    `HTTP/1.1 ${status} ${reason}\r\nDate: ${new Date().toUTCString()}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-    `Content-Length: ${body.length}\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n${fields}Connection: close\r\n\r\n${body}`;
+    `HTTP/1.1 ${status} ${reason}\r\nDate: ${new Date().toUTCString()}\r\n${fields}Connection: close\r\n\r\n${body}`;
   return { text, bodyBytes: body.length };
 }
