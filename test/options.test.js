@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve } from '../dist/index.js';
-import { validate } from '../dist/static/options.js';
+import { OPTION_SCHEMA, validate } from '../dist/static/options.js';
 import { request } from './helpers.js';
 
 const APP = 'https://app.example.com';
@@ -248,4 +248,19 @@ test('a value JSON cannot write is shown as given in a policy error: NaN, Infini
   for (const [value, shown] of [[Number.NaN, 'NaN'], [Number.POSITIVE_INFINITY, 'Infinity'], [10n, '10n']]) {
     assert.throws(() => createCors({ origins: ['https://a.example'], maxAge: value }), (e) => e instanceof PolicyError && e.message.includes(`maxAge = ${shown}:`) ? true : assert.fail(e.message));
   }
+});
+
+// The --config row of the options table lists the config file's keys by hand: held here to the schema
+// (every option of the server or the CLI but --config itself, TLS's inside "tls", the policy's inside
+// "cors"), and the keys it says have no flag to the schema's flags.
+test('the config file keys the --config docs list are the schema\'s', () => {
+  const doc = OPTION_SCHEMA.find((s) => s.name === 'config').doc;
+  const listed = /^JSON: `\{ (.*) \}`;/.exec(doc)[1];
+  const top = listed.replace(/"cors": \{ [^}]* \}/, '"cors"').replace(/"tls": \{ ([^}]*) \}/, '"tls"');
+  const names = (text) => [...text.matchAll(/"([A-Za-z0-9]+)"/g)].map((m) => m[1]).sort();
+  const keys = (scope) => OPTION_SCHEMA.filter((s) => scope.includes(s.scope) && s.configType !== null).map((s) => s.name).sort();
+  assert.deepEqual(names(top), keys(['server', 'cli']));
+  assert.deepEqual(names(/"tls": \{ ([^}]*) \}/.exec(listed)[1]), keys(['tls']));
+  const noFlag = /; (`"[A-Za-z]+"`(?:, `"[A-Za-z]+"`| and `"[A-Za-z]+"`)*) have no flag/.exec(doc)[1];
+  assert.deepEqual(names(noFlag.replaceAll('`', '')), OPTION_SCHEMA.filter((s) => s.scope === 'server' && s.flag === undefined && !['root', 'cors', 'tls'].includes(s.name)).map((s) => s.name).sort());
 });
