@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePolicy } from '../dist/cors/index.js';
-import { explainDenied, sanitize } from '../dist/check/explain.js';
+import { explainDenied, sanitize } from '../dist/cors/explain.js';
 import { serve } from '../dist/index.js';
 import { rawRequest } from './helpers.js';
 

@@ -6,7 +6,7 @@ export { checkPreflight, preflightMaxAge, preflightRequest } from './preflight.j
 export { readableHeaders, SAFELISTED_RESPONSE } from './readable.js';
 export { rulesFor, type EngineRules } from './rules.js';
 export { parseHeaderLine } from './headers.js';
-export { explainDenied, sanitize, type DeniedRequest, type DenialExplained } from './explain.js';
+export { explainDenied, sanitize, type DeniedRequest, type DenialExplained } from '../cors/explain.js';
 export {
   CheckInputError, type Browser, type CheckRequest, type CorsInput, type CorsVerdict, type Credentials, type HeaderPair,
   type OutgoingRequest, type ServerResponse, type Step,

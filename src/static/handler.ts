@@ -15,7 +15,7 @@ import { AssetTable, type ScanReport } from './asset-table.js';
 import { fdHasEtag } from './etag.js';
 import { sameIdentity, unchangedOnlyBecauseUnlinked, unchangedWhileOpen } from './file-identity.js';
 import { logResponse, noteArrival } from './access-log.js';
-import { explainDenied } from '../check/explain.js';
+import { explainDenied } from '../cors/explain.js';
 import { BodyCache, TEXT_BODY_LIMIT } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
 import { markLingering } from './lingering-close.js';

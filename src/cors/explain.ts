@@ -1,10 +1,11 @@
 // Explain mode, the server's side: why a policy refused a preflight or an actual request, as one
-// sanitised line. Outside the engine on purpose: xorigin/cors does not load it (its size is capped),
-// the server loads it, and calls it only when `debug` is on.
-import type { CompiledPolicy } from '../cors/options.js';
-import { NO_MATCH } from '../cors/origin-matcher.js';
-import { allowsMethod, miscasedRegisteredMethod } from '../cors/methods.js';
-import { MAX_REQUEST_HEADERS_BYTES, MAX_REQUEST_HEADERS_ELEMENTS } from '../cors/request-headers.js';
+// sanitised line. Beside the engine, whose compiled policy it reads, but not part of it:
+// xorigin/cors does not load it (its size is capped); the server loads it and calls it only when
+// `debug` is on, and xorigin/check exports it.
+import type { CompiledPolicy } from './options.js';
+import { NO_MATCH } from './origin-matcher.js';
+import { allowsMethod, miscasedRegisteredMethod } from './methods.js';
+import { MAX_REQUEST_HEADERS_BYTES, MAX_REQUEST_HEADERS_ELEMENTS } from './request-headers.js';
 import { hex, UNSAFE } from '../http/terminal-safe.js';
 import { isToken } from '../http/tokens.js';
 import { withoutOws } from '../http/whitespace.js';
