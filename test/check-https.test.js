@@ -145,6 +145,17 @@ async function alpnServer(h2Fields) {
     if (socket.alpnProtocol !== 'h2') return h1.emit('connection', socket);
     if (h2Fields === null) return h2.emit('connection', socket);
     if (h2Fields === 'close') return void socket.destroy();
+    if (h2Fields === 'huge header') {
+      const huge = http2.createServer({ maxSendHeaderBlockLength: 4 * 1024 * 1024 });
+      huge.on('stream', (stream) => {
+        seen.push('HTTP/2');
+        stream.on('error', () => {});
+        const fields = { ':status': 200, ...cors };
+        for (let i = 0; i < 300; i++) fields[`x-filler-${i}`] = 'a'.repeat(1000);
+        stream.respond(fields, { endStream: true });
+      });
+      return huge.emit('connection', socket);
+    }
     if (h2Fields === 'http/1.1 bytes') return void socket.end('HTTP/1.1 200 OK\r\naccess-control-allow-origin: https://app.example\r\ncontent-length: 0\r\n\r\n');
     if (h2Fields === 'http/1.1 required') {
       const once = http2.createServer();
@@ -249,6 +260,17 @@ test('HTTPS: a server that chose HTTP/2 and then closes the connection is one li
   assert.equal(r.status, 2, r.stdout);
   assert.match(r.stderr.trim(), /^xorigin check: cannot GET \S+: (the stream ended with \w+ before an answer: the server \(or a proxy in front of it\) ended the stream without answering \(ERR_HTTP2_STREAM_CLOSED\)|the server closed the connection before answering .*\(ECONNRESET\))$/);
   assert.ok(Date.now() - started < 5000, `${Date.now() - started} ms`);
+});
+
+// node:http2 refuses a header block sent in more CONTINUATION frames than it reads (~256 KiB): the
+// line says the header section is too large, as for HTTP/1.1, not that the server spoke no HTTP/2.
+test('HTTPS: an HTTP/2 answer with a 300 KB header section is one line saying it is too large, at once', { skip }, async () => {
+  const started = Date.now();
+  const r = await checkThroughAlpn('huge header', '--timeout', '10000');
+  assert.equal(r.status, 2, r.stdout);
+  assert.match(r.stderr.trim(), /^xorigin check: cannot GET \S+: the response's header section is larger than 256 KiB, which Chromium refuses too .*\(ERR_HTTP2_ERROR: Too many CONTINUATION frames/);
+  assert.deepEqual(r.seen, ['HTTP/2']);
+  assert.ok(Date.now() - started < 5000, `${Date.now() - started} ms: a hang guard, not a speed check`);
 });
 
 test('HTTPS: a server that chose HTTP/2 by ALPN and sends HTTP/1.1 bytes is named for that, not for a reset it never sent', { skip }, async () => {

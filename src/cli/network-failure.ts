@@ -11,6 +11,9 @@ const hostOf = (url: URL): string => url.hostname.replace(/^\[|\]$/g, '');
 const unknownCa = (): string =>
   `the server's certificate is signed by an unknown CA, or the server does not send its intermediate certificates; server operator: send the whole chain (certificate, then intermediates); ${TRUST}`;
 
+const HEADER_SECTION_TOO_LARGE =
+  "the response's header section is larger than 256 KiB, which Chromium refuses too (ERR_RESPONSE_HEADERS_TOO_BIG); server operator: send fewer or shorter header fields (a preflight need list only the methods and headers asked for)";
+
 /** Known failures: what happened, and the fix. Codes are OpenSSL's (as Node reports them) or Node's. */
 const KNOWN: Readonly<Record<string, (url: URL) => string>> = {
   DEPTH_ZERO_SELF_SIGNED_CERT: () => `the server's certificate is self-signed, so a browser refuses it too; server operator: use a certificate from a CA browsers trust; to check this server anyway, trust its certificate for the run: NODE_EXTRA_CA_CERTS=cert.pem xorigin check ...`,
@@ -27,7 +30,7 @@ const KNOWN: Readonly<Record<string, (url: URL) => string>> = {
   EAI_AGAIN: (url) => `the host name ${hostOf(url)} could not be resolved now (DNS did not answer); try again, or check this machine's resolver`,
   ECONNRESET: () => 'the server closed the connection before answering (a crash, a proxy, or TLS refused on its side)',
   ERR_HTTP2_ERROR: () => 'the server chose HTTP/2 by ALPN, but what it sent is not HTTP/2 that node:http2 can read (a server or proxy fault: HTTP/1.1 bytes, a broken frame); browsers fail the request too; server operator: offer h2 by ALPN only where HTTP/2 is spoken',
-  HPE_HEADER_OVERFLOW: () => "the response's header section is larger than 256 KiB, which Chromium refuses too (ERR_RESPONSE_HEADERS_TOO_BIG); server operator: send fewer or shorter header fields (a preflight need list only the methods and headers asked for)",
+  HPE_HEADER_OVERFLOW: () => HEADER_SECTION_TOO_LARGE,
 };
 
 /** Why an HTTP/2 stream ended before its answer, by the RST_STREAM code its message names (fetch-step.ts). */
@@ -47,6 +50,10 @@ function streamClosed(message: string): string {
  */
 export function explainNetworkFailure(code: string | undefined, message: string, url: URL): string {
   if (code === 'ERR_HTTP2_STREAM_CLOSED') return `${streamClosed(message)} (${code})`;
+  // nghttp2 reads a header block in a bounded number of CONTINUATION frames (its guard against
+  // CONTINUATION floods): a header section of about 256 KiB or more fails so, as ERR_HTTP2_ERROR,
+  // which is no framing fault of the server's.
+  if (code === 'ERR_HTTP2_ERROR' && message.includes('CONTINUATION')) return `${HEADER_SECTION_TOO_LARGE} (${code}: ${message})`;
   if (code === 'ERR_HTTP2_GOAWAY') return `${message}: it is closing the connection (${message.includes('(NO_ERROR)') ? 'a restart, a reload, a limit; try again' : 'for an error of the connection: a proxy or server fault, or a framing it refused'}) (${code})`;
   // OpenSSL's reason ("wrong version number") inside Node's EPROTO message, without the file and line.
   const ssl = /:SSL routines:[^:]*:([^:]+)/.exec(message)?.[1];
