@@ -82,7 +82,7 @@ export interface CompiledPolicy {
   readonly matcher: OriginMatcher;
   /** Allowed non-safelisted methods, normalised, deduplicated. */
   readonly methods: readonly string[];
-  /** `methods: ["*"]`: any method a preflight asks for (without credentials; see CorsOptions). */
+  /** `methods: ["*"]`: any method a preflight asks for (with credentials, where browsers read `*` literally, the method asked for is echoed). */
   readonly anyMethod: boolean;
   /** The compiled `allowedHeaders` (an internal set; `allowsList()` checks a request's list). */
   readonly allowedHeaders: HeaderNameSet;
