@@ -53,7 +53,7 @@ const RETRIES = 3;
 /** Connect/Express-style `next`: called for what the handler does not serve, when mounted in an app. */
 export type Next = (err?: unknown) => void;
 
-/** What the handler holds now: every count returns to zero when nothing is in flight (see README, Reliability). */
+/** What the handler holds now; inFlight, openFiles and buffersInUse return to zero whenever nothing is being served. */
 export interface StaticStats {
   /** Responses begun and not yet ended (finished, aborted, or dropped with their connection). */
   readonly inFlight: number;
