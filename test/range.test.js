@@ -30,6 +30,18 @@ const ranges = [
   ['bytes=-500', 100, r(0, 99)],
   ['bytes=99-', 100, r(99, 99)],
   ['bytes=99-99', 100, r(99, 99)],
+  // last-pos at and just past the last byte: size - 1 is the last, size and size + 1 are clamped to it
+  ['bytes=0-98', 100, r(0, 98)],
+  ['bytes=0-99', 100, r(0, 99)],
+  ['bytes=0-100', 100, r(0, 99)],
+  ['bytes=0-101', 100, r(0, 99)],
+  ['bytes=98-100', 100, r(98, 99)],
+  ['bytes=-99', 100, r(1, 99)],
+  ['bytes=-100', 100, r(0, 99)],
+  ['bytes=-101', 100, r(0, 99)],
+  ['bytes=0-0', 1, r(0, 0)],
+  ['bytes=0-1', 1, r(0, 0)],
+  ['bytes=1-', 1, U],
   // unsatisfiable (§14.1.2: first-pos not below the length; a suffix-length of zero)
   ['bytes=100-', 100, U],
   ['bytes=100-200', 100, U],
@@ -148,11 +160,20 @@ function referenceRange(value, size) {
 
 test('parseRange agrees with a plain BigInt reference on 200,000 random and adversarial values (positions around 2^53 and 2^64, leading zeros, OWS, empty elements)', () => {
   let seed = 20260;
-  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+  // mulberry32: 32-bit integer arithmetic throughout (Math.imul), so the low bits stay random.
+  const rnd = () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
   const pick = (a) => a[Math.floor(rnd() * a.length)];
   const around = (base) => (base + BigInt(Math.floor(rnd() * 9)) - 4n).toString();
+  let size = 0;
   const position = () =>
     pick([
+      // the last byte, the length, one past it: where an off-by-one in clamping shows
+      () => String(Math.max(0, size - 1 + Math.floor(rnd() * 3))),
       () => String(Math.floor(rnd() * 3000)),
       () => String(Math.floor(rnd() * 2 ** 53)),
       () => around(2n ** 53n),
@@ -166,17 +187,20 @@ test('parseRange agrees with a plain BigInt reference on 200,000 random and adve
   const rarely = (...noise) => (rnd() < 0.08 ? pick(noise) : '');
   const sizes = [0, 1, 2, 100, 2999, 2 ** 53 - 2, 2 ** 53 - 1];
   let satisfiable = 0;
+  let clamped = 0;
   for (let k = 0; k < 200_000; k++) {
+    size = rnd() < 0.3 ? Math.floor(rnd() * 3000) : pick(sizes);
     let value = (rnd() < 0.9 ? pick(['bytes=', 'BYTES=', 'Bytes=']) : pick(['bytes =', 'items=', 'bytes=\t', 'bytes= '])) + rarely(',', ', ', ',,');
     const specs = rnd() < 0.9 ? 1 : pick([0, 2]);
     for (let s = 0; s < specs; s++) {
       value += (s > 0 ? `${ows()},${ows()}` : '') + rarely(' ', 'x', '+') + position() + (rnd() < 0.95 ? '-' : pick(['--', '', ' -'])) + position();
     }
     value += rarely(ows(), ',', `${ows()},${ows()}`, 'x', '\u0660', ' x');
-    const size = rnd() < 0.3 ? Math.floor(rnd() * 3000) : pick(sizes);
     const expected = referenceRange(value, size);
     if (typeof expected === 'object') satisfiable++;
+    if (typeof expected === 'object' && expected.end === size - 1 && new RegExp(`-0*${size}(?![0-9])`).test(value)) clamped++;
     assert.deepEqual(parseRange(value, size), expected, `${JSON.stringify(value)} on ${size} bytes`);
   }
   assert.ok(satisfiable > 20_000, `only ${satisfiable} satisfiable cases: the generator no longer reaches them`);
+  assert.ok(clamped > 1_000, `only ${clamped} ranges ending at the length itself`);
 });
