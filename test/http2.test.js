@@ -699,7 +699,6 @@ test('GETs whose clients leave their side open (endStream: false) are each answe
   // Read to the client's end, such a stream held its disk turn until the send timeout: a connection's
   // 9th and 10th disk bodies got no answer, then everything was reset (found by an attack).
   const { s, session } = await fromDisk(t);
-  const started = performance.now();
   const safety = new Promise((resolve) => setTimeout(resolve, 10_000, 'not all answered 10 s later').unref());
   const answers = await Promise.race([safety, Promise.all(Array.from({ length: 10 }, () => new Promise((resolve) => {
     const stream = session.request({ ':path': '/big.otf' }, { endStream: false });
@@ -710,8 +709,8 @@ test('GETs whose clients leave their side open (endStream: false) are each answe
     stream.on('close', () => resolve(`${status} ${bytes} ${stream.rstCode}`));
     stream.on('error', () => {});
   })))]);
+  // All ten whole within 10 s: a disk turn held until the send timeout (60 s here) misses that by far.
   assert.deepEqual(answers, Array(10).fill(`200 ${BIG} ${http2.constants.NGHTTP2_NO_ERROR}`));
-  assert.ok(performance.now() - started < 3000, `${Math.round(performance.now() - started)} ms`);
   assert.ok(await until(() => s.server.stats.inFlight === 0 && s.server.stats.openFiles === 0 && s.server.stats.buffersInUse === 0), JSON.stringify(s.server.stats));
 });
 
