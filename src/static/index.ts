@@ -3,4 +3,6 @@ export { createStaticHandler, type StaticHandler, type StaticStats, type Next } 
 export { serve, type XoriginServer, type ServerStats } from './server.js';
 export type { ReloadReport } from './reload.js';
 export type { ScanReport } from './asset-table.js';
+export type { TlsFiles } from './tls.js';
+export type { LogFormat } from './access-log.js';
 export { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, type ServerOptions } from './options.js';
