@@ -86,6 +86,9 @@ test('options sent as header values must be valid header values at start-up', as
     const [problem, ...more] = problemsOf({ root: ROOT, cacheControl });
     assert.deepEqual([problem.option, problem.fix, more], ['cacheControl', fix, []], JSON.stringify(cacheControl));
   }
+  // A long value is not written out again in the fix (a 4 MB value made a 4 MB line).
+  const [long] = problemsOf({ root: ROOT, cacheControl: `public, ${'x'.repeat(5000)} ` });
+  assert.equal(long.fix, 'write it without the spaces and tabs at its start and end');
   // Only SP and HTAB (RFC 9110 §5.5 OWS): U+00A0 is obs-text, sent as the latin1 byte it is.
   assert.deepEqual(problemsOf({ root: ROOT, cacheControl: 'public\u00a0' }), []);
 });

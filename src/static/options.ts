@@ -331,7 +331,9 @@ export function checkOption(spec: OptionSpec, value: unknown, type: OptionType =
     // regex: see whitespace.ts (a value with a long run of spaces inside took seconds).
     const trimmed = withoutOws(text);
     if (trimmed !== text) {
-      return { option, value, reason: `is sent as the ${spec.header} header, whose value may not start or end with a space or a tab`, fix: trimmed === '' ? `e.g. ${spec.example}` : `write it without them: ${JSON.stringify(trimmed)}` };
+      // A long value is not written out again (a 4 MB one made a 4 MB line on stderr).
+      const fix = trimmed === '' ? `e.g. ${spec.example}` : trimmed.length > 200 ? 'write it without the spaces and tabs at its start and end' : `write it without them: ${JSON.stringify(trimmed)}`;
+      return { option, value, reason: `is sent as the ${spec.header} header, whose value may not start or end with a space or a tab`, fix };
     }
     try {
       validateHeaderValue(spec.header, text);
