@@ -11,3 +11,4 @@ export {
   CheckInputError, type Browser, type CheckRequest, type CorsInput, type CorsVerdict, type Credentials, type HeaderPair,
   type OutgoingRequest, type ServerResponse, type Step,
 } from './types.js';
+export type * from '../cors/public-types.js';

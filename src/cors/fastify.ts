@@ -110,3 +110,4 @@ Object.defineProperty(xoriginCors, Symbol.for('fastify.display-name'), { value: 
 
 export default xoriginCors;
 export { xoriginCors };
+export type * from './public-types.js';

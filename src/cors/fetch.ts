@@ -166,3 +166,4 @@ function setBlock(headers: Headers, block: readonly string[]): void {
 function appendBlock(headers: Headers, block: readonly string[]): void {
   for (let i = 0; i < block.length; i += 2) headers.append(block[i] as string, block[i + 1] as string);
 }
+export type * from './public-types.js';

@@ -6,3 +6,4 @@ export type { ScanReport } from './asset-table.js';
 export type { TlsFiles } from './tls.js';
 export type { LogFormat } from './access-log.js';
 export { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, type ServerOptions } from './options.js';
+export type * from '../cors/public-types.js';
