@@ -14,6 +14,9 @@ const unknownCa = (): string =>
 const HEADER_SECTION_TOO_LARGE =
   "the response's header section is larger than 256 KiB, which Chromium refuses too (ERR_RESPONSE_HEADERS_TOO_BIG); server operator: send fewer or shorter header fields (a preflight need list only the methods and headers asked for)";
 
+const HEADER_BLOCK_TOO_MANY_FRAMES =
+  "the response's header block came in more HTTP/2 frames than node:http2 reads (a HEADERS frame and 8 CONTINUATION frames, ~144 KiB of encoded fields), so this check cannot judge the answer; Chromium reads header sections up to 256 KiB and may accept it; server operator: send fewer or shorter header fields";
+
 /** Known failures: what happened, and the fix. Codes are OpenSSL's (as Node reports them) or Node's. */
 const KNOWN: Readonly<Record<string, (url: URL) => string>> = {
   DEPTH_ZERO_SELF_SIGNED_CERT: () => `the server's certificate is self-signed, so a browser refuses it too; server operator: use a certificate from a CA browsers trust; to check this server anyway, trust its certificate for the run: NODE_EXTRA_CA_CERTS=cert.pem xorigin check ...`,
@@ -50,10 +53,10 @@ function streamClosed(message: string): string {
  */
 export function explainNetworkFailure(code: string | undefined, message: string, url: URL): string {
   if (code === 'ERR_HTTP2_STREAM_CLOSED') return `${streamClosed(message)} (${code})`;
-  // nghttp2 reads a header block in a bounded number of CONTINUATION frames (its guard against
-  // CONTINUATION floods): a header section of about 256 KiB or more fails so, as ERR_HTTP2_ERROR,
-  // which is no framing fault of the server's.
-  if (code === 'ERR_HTTP2_ERROR' && message.includes('CONTINUATION')) return `${HEADER_SECTION_TOO_LARGE} (${code}: ${message})`;
+  // nghttp2 reads a header block in at most 9 frames (HEADERS and 8 CONTINUATION, its guard against
+  // CONTINUATION floods): ~144 KiB of encoded fields in 16 KiB frames. A larger block fails so, as
+  // ERR_HTTP2_ERROR, which is no framing fault of the server's, and which Chromium may still read.
+  if (code === 'ERR_HTTP2_ERROR' && message.includes('CONTINUATION')) return `${HEADER_BLOCK_TOO_MANY_FRAMES} (${code}: ${message})`;
   if (code === 'ERR_HTTP2_GOAWAY') return `${message}: it is closing the connection (${message.includes('(NO_ERROR)') ? 'a restart, a reload, a limit; try again' : 'for an error of the connection: a proxy or server fault, or a framing it refused'}) (${code})`;
   // OpenSSL's reason ("wrong version number") inside Node's EPROTO message, without the file and line.
   const ssl = /:SSL routines:[^:]*:([^:]+)/.exec(message)?.[1];
