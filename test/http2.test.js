@@ -368,7 +368,8 @@ test('streams that are never read are reset after the send timeout, and give bac
   // the 8 stalled bodies, as no body of their connection moved. (They were timed only once they had
   // their turn: 8 at a time, a timeout apart, 5 rounds here, 16 for 128 streams.)
   assert.ok(await until(() => s.server.stats.inFlight === 0 && s.server.stats.openFiles === 0 && s.server.stats.buffersInUse === 0, 15000), JSON.stringify(s.server.stats));
-  assert.ok(Date.now() - turnsTaken < 3800, `every stream reset ${Date.now() - turnsTaken} ms after the turns were taken`);
+  // 2.0-3.0 s measured on a loaded machine (t22); the bug took 5 rounds of the 1 s timeout and its sweeps (5 s and more).
+  assert.ok(Date.now() - turnsTaken < 4500, `every stream reset ${Date.now() - turnsTaken} ms after the turns were taken`);
   // The client learns of each reset a moment after the server has given everything back.
   assert.ok(await until(() => streams.every((st) => st.destroyed || st.closed)), 'every stalled stream was ended by the server');
 });
