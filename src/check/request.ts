@@ -8,6 +8,9 @@ import { CheckInputError, type HeaderPair } from './types.js';
 /** Fetch §2.2.1 "normalize a method": the methods fetch() upper-cases, whatever case they are written in. */
 export const NORMALIZED_METHODS: readonly string[] = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
 
+/** Fetch §2.2.1 "forbidden method": fetch() throws for these, in any case. */
+const FORBIDDEN_METHODS: readonly string[] = ['CONNECT', 'TRACE', 'TRACK'];
+
 /**
  * Fetch §2.2.1 "normalize" a method (https://fetch.spec.whatwg.org/#concept-method-normalize): only
  * DELETE, GET, HEAD, OPTIONS, POST and PUT are upper-cased; `patch` stays `patch`. A forbidden
@@ -16,7 +19,7 @@ export const NORMALIZED_METHODS: readonly string[] = ['DELETE', 'GET', 'HEAD', '
 export function normalizeMethod(method: string): string {
   if (!isToken(method)) throw new CheckInputError(`--method ${JSON.stringify(method)}: not a valid HTTP method`);
   const upper = method.toUpperCase();
-  if (['CONNECT', 'TRACE', 'TRACK'].includes(upper)) throw new CheckInputError(`--method ${method}: a forbidden method; fetch() throws a TypeError`);
+  if (FORBIDDEN_METHODS.includes(upper)) throw new CheckInputError(`--method ${method}: a forbidden method; fetch() throws a TypeError`);
   return NORMALIZED_METHODS.includes(upper) ? upper : method;
 }
 
@@ -37,7 +40,7 @@ export function isForbiddenRequestHeader(name: string, value: string): boolean {
   const lower = name.toLowerCase();
   if (FORBIDDEN_HEADERS.has(lower) || lower.startsWith('proxy-') || lower.startsWith('sec-')) return true;
   if (['x-http-method', 'x-http-method-override', 'x-method-override'].includes(lower)) {
-    return value.split(',').some((m) => ['CONNECT', 'TRACE', 'TRACK'].includes(normalizeValue(m).toUpperCase()));
+    return value.split(',').some((m) => FORBIDDEN_METHODS.includes(normalizeValue(m).toUpperCase()));
   }
   return false;
 }

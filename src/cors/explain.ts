@@ -4,7 +4,7 @@
 // `debug` is on, and xorigin/check exports it.
 import type { CompiledPolicy } from './options.js';
 import { NO_MATCH } from './origin-matcher.js';
-import { allowsMethod, miscasedRegisteredMethod } from './methods.js';
+import { allowsMethod, miscasedRegisteredMethod, SAFELISTED_METHODS } from './methods.js';
 import { MAX_REQUEST_HEADERS_BYTES, MAX_REQUEST_HEADERS_ELEMENTS } from './request-headers.js';
 import { hex, UNSAFE } from '../http/terminal-safe.js';
 import { isToken } from '../http/tokens.js';
@@ -97,7 +97,7 @@ export function explainDenied(policy: CompiledPolicy, request: DeniedRequest): D
     if (!allowsMethod(policy, method)) {
       const upper = miscasedRegisteredMethod(method);
       const hint = upper !== null && policy.methods.includes(upper) ? `; the policy has ${q(upper)}, methods compare case-sensitively` : '';
-      return line('method', `method ${q(method)} not allowed (methods: GET, HEAD, POST${policy.anyMethod ? ', *' : policy.methods.length > 0 ? `, ${list(policy.methods)}` : ''})${hint}`);
+      return line('method', `method ${q(method)} not allowed (methods: ${SAFELISTED_METHODS.join(', ')}${policy.anyMethod ? ', *' : policy.methods.length > 0 ? `, ${list(policy.methods)}` : ''})${hint}`);
     }
     if (request.requestHeaders !== undefined && request.requestHeaders.length > 0) {
       const problem = headerProblem(policy, request.requestHeaders);
