@@ -187,6 +187,14 @@ async function sendHttp2(x: Exchange, socket: TLSSocket): Promise<void> {
   });
   stream.on('response', (object: IncomingHttpHeaders, _flags: number, raw: string[]) => {
     answered = true;
+    // node:http2 does not hold an answer to the maxHeaderListSize advertised above; a browser does:
+    // counted as RFC 9113 §6.5.2 counts a header list (name, value and 32 bytes per field line).
+    let listSize = 0;
+    for (let i = 0; i + 1 < raw.length; i += 2) listSize += (raw[i] as string).length + (raw[i + 1] as string).length + 32;
+    if (listSize > HEADER_LIMIT) {
+      session.destroy();
+      return x.fail(Object.assign(new Error(`the response's header list is ${listSize} bytes`), { code: 'ERR_HTTP2_HEADER_LIST_TOO_LARGE' }));
+    }
     const fields: [string, string][] = [];
     for (let i = 0; i + 1 < raw.length; i += 2) if (!(raw[i] as string).startsWith(':')) fields.push([raw[i] as string, raw[i + 1] as string]);
     readBodyThen(stream, x, () => {

@@ -15,7 +15,7 @@ const HEADER_SECTION_TOO_LARGE =
   "the response's header section is larger than 256 KiB, which Chromium refuses too (ERR_RESPONSE_HEADERS_TOO_BIG); server operator: send fewer or shorter header fields (a preflight need list only the methods and headers asked for)";
 
 const HEADER_BLOCK_TOO_MANY_FRAMES =
-  "the response's header block came in more HTTP/2 frames than node:http2 reads (a HEADERS frame and 8 CONTINUATION frames, ~144 KiB of encoded fields), so this check cannot judge the answer; Chromium reads header sections up to 256 KiB and may accept it; server operator: send fewer or shorter header fields";
+  "the response's header block came in more HTTP/2 frames than node:http2 reads (a HEADERS frame and 8 CONTINUATION frames, ~144 KiB of encoded fields), so this check cannot judge the answer; Chromium accepts it if its fields come to less than 256 KiB; server operator: send fewer or shorter header fields";
 
 /** Known failures: what happened, and the fix. Codes are OpenSSL's (as Node reports them) or Node's. */
 const KNOWN: Readonly<Record<string, (url: URL) => string>> = {
@@ -34,6 +34,7 @@ const KNOWN: Readonly<Record<string, (url: URL) => string>> = {
   ECONNRESET: () => 'the server closed the connection before answering (a crash, a proxy, or TLS refused on its side)',
   ERR_HTTP2_ERROR: () => 'the server chose HTTP/2 by ALPN, but what it sent is not HTTP/2 that node:http2 can read (a server or proxy fault: HTTP/1.1 bytes, a broken frame); browsers fail the request too; server operator: offer h2 by ALPN only where HTTP/2 is spoken',
   HPE_HEADER_OVERFLOW: () => HEADER_SECTION_TOO_LARGE,
+  ERR_HTTP2_HEADER_LIST_TOO_LARGE: () => HEADER_SECTION_TOO_LARGE,
 };
 
 /** Why an HTTP/2 stream ended before its answer, by the RST_STREAM code its message names (fetch-step.ts). */
