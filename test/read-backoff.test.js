@@ -126,6 +126,32 @@ describe('read backoff', () => {
     }
   });
 
+  test('a file put off by its backoff is not read early by the look for changes no event reports (each second)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'xorigin-unseen-'));
+    const file = join(root, 'a.txt');
+    writeFileSync(file, 'v1');
+    const statFile = async (path) => Object.assign(await stat(path, { bigint: true }), { mtimeNs: 1_000_000_000n, ctimeNs: 1_000_000_000n });
+    // A 3 s wait after each read, so that the once-a-second look (revalidation.ts) comes twice while v3 waits.
+    const table = new AssetTable(root, { statFile, readBackoff: { base: 3000, cap: 3000 } }, (info) => info);
+    try {
+      await table.open();
+      writeFileSync(file, 'v2, read at once');
+      await until('v2 served', () => table.info('/a.txt')?.etag === etagOf('v2, read at once'));
+      const reads = table.reads;
+      const putOffAt = performance.now();
+      writeFileSync(file, 'v3, put off for 3 s');
+      await new Promise((r) => setTimeout(r, 2200));
+      if (performance.now() - putOffAt < 2900) {
+        assert.equal(table.reads, reads, 'the file was read again before its backoff had passed');
+        assert.equal(table.info('/a.txt').etag, etagOf('v2, read at once'));
+      }
+      await until('v3 served once its backoff has passed', () => table.info('/a.txt')?.etag === etagOf('v3, put off for 3 s'));
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('a file appended to for 4 s is read a bounded number of times, and its final bytes are served once writing stops', async () => {
     const root = mkdtempSync(join(tmpdir(), 'xorigin-growing-'));
     const file = join(root, 'growing.bin');

@@ -5,6 +5,7 @@ import type { AssetInfo } from './asset-info.js';
 import { EtagCacheWriter } from './etag-cache-writer.js';
 import { EtagCache, etagCacheFile, realDir, type Served } from './etag-cache.js';
 import { addSiblingBase, NO_VARIANTS, sameVariants, siblingBases, touchedBy, variantsOf, type Variants } from './precompressed-siblings.js';
+import type { ReadBackoffOptions } from './read-backoff.js';
 import { Revalidation } from './revalidation.js';
 import { mayList, RootLocation } from './root-location.js';
 import { reportScan, type ProgressOut } from './scan-progress.js';
@@ -72,6 +73,8 @@ export interface AssetTableOptions {
   readonly progress?: ProgressOut | undefined;
   /** How directories are listed (default: `fs.promises.readdir` with file types); tests inject failures. */
   readonly readDir?: ((path: string) => Promise<Dirent[]>) | undefined;
+  /** How long a file that keeps changing waits between reads (default: read-backoff.ts's); tests lengthen it. */
+  readonly readBackoff?: ReadBackoffOptions | undefined;
 }
 
 const POLL_DEFAULT_MS = 2000;
@@ -208,14 +211,14 @@ export class AssetTable<T> {
       relative: (filePath) => this.relativeToRoot(filePath),
     });
     const statFile = options.statFile ?? defaultStat;
-    this.revalidation = new Revalidation({ infos: () => this.infos, statFile, isCurrent: this.isCurrent, refresh: (info) => this.refresh(info) });
+    this.revalidation = new Revalidation({ infos: () => this.infos, statFile, isCurrent: this.isCurrent, changed: (info) => this.changedUnseen(info) });
     this.reader = new TreeReader(this.rootAt, {
       infos: () => this.infos,
       racy: () => this.racy,
       departed: () => this.departed,
       known: () => this.known,
       started: () => this.published !== -1,
-    }, { statFile, readDir: options.readDir ?? defaultReadDir, readWhole: options.readWhole, warn: (line) => this.warn(line) });
+    }, { statFile, readDir: options.readDir ?? defaultReadDir, readWhole: options.readWhole, warn: (line) => this.warn(line), backoff: options.readBackoff });
   }
 
   get size(): number {
@@ -481,6 +484,16 @@ export class AssetTable<T> {
     // the identity alone would keep forever.
     this.racy.add(info);
     this.reader.urgent.add(info.filePath);
+    this.scans.note(this.relativeToRoot(info.filePath));
+    return this.runScans();
+  }
+
+  /**
+   * Looks at one file again that revalidation.ts found changed with no event: as a watcher event
+   * would have it looked at, so its backoff holds. (Not `refresh`: a file appended to all the time was
+   * read at once at each revalidation, whatever its backoff said.)
+   */
+  private changedUnseen(info: AssetInfo): Promise<void> {
     this.scans.note(this.relativeToRoot(info.filePath));
     return this.runScans();
   }

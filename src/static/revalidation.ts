@@ -24,8 +24,8 @@ export interface RevalidatedTable {
   readonly statFile: (path: string) => Promise<BigIntStats>;
   /** True when `info` is still the version served at its URL path. */
   readonly isCurrent: (info: AssetInfo) => boolean;
-  /** Reads `info`'s file again: it was found changed. */
-  readonly refresh: (info: AssetInfo) => Promise<void>;
+  /** Looks at `info`'s file again: its identity changed (or it cannot be stat'ed) and no event said so. */
+  readonly changed: (info: AssetInfo) => Promise<void>;
 }
 
 /**
@@ -105,7 +105,7 @@ export class Revalidation {
     for (let i = 0; i < n && !this.closed; i++, next = (next + 1) % list.length) {
       const info = list[next] as AssetInfo;
       const s = await table.statFile(info.filePath).catch(() => null);
-      if (table.isCurrent(info) && (s === null || !sameIdentity(info.identity, s))) void table.refresh(info).catch(() => {});
+      if (table.isCurrent(info) && (s === null || !sameIdentity(info.identity, s))) void table.changed(info).catch(() => {});
     }
     return next;
   }

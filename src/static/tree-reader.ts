@@ -8,7 +8,7 @@ import type { EtagCache, KnownTag, Served } from './etag-cache.js';
 import { equalIdentities, identityOf, isRacy, sameIdentity } from './file-identity.js';
 import { FileHasher } from './file-hasher.js';
 import { DENIED, errorCode, EXHAUSTED, goneOrThrow, isTransient } from './path-errors.js';
-import { ReadBackoff } from './read-backoff.js';
+import { ReadBackoff, type ReadBackoffOptions } from './read-backoff.js';
 import { readStated } from './read-stated.js';
 import type { RootLocation } from './root-location.js';
 import { hasAncestorIn } from './scan-schedule.js';
@@ -85,6 +85,8 @@ export interface ReaderOptions {
   readonly readWhole?: ((info: AssetInfo, bytes: Buffer) => void) | undefined;
   /** Receives the line saying that no hashing thread could start (the table's warn). */
   readonly warn: (line: string) => void;
+  /** The backoff's waits (AssetTableOptions.readBackoff). */
+  readonly backoff?: ReadBackoffOptions | undefined;
 }
 
 /** A read as another URL path of the scan gets it: the version, not the bytes (see TreeReader.readOnce). */
@@ -114,7 +116,7 @@ export class TreeReader {
   readNow = false;
   /** Files a response found changed: read at once, whatever their backoff says. */
   readonly urgent = new Set<string>();
-  readonly backoff = new ReadBackoff();
+  readonly backoff: ReadBackoff;
   /** Found, to hash and hashed in the scan under way (or the last one): its progress. */
   counts: Scan['counts'] = { files: 0, bytesToHash: 0, bytesHashed: 0 };
   private inlineBytes = 0;
@@ -128,6 +130,7 @@ export class TreeReader {
     private readonly table: ReadFor,
     private readonly options: ReaderOptions,
   ) {
+    this.backoff = new ReadBackoff(options.backoff);
     this.hashers = new FileHasher(undefined, (e) => options.warn(`xorigin: files are hashed on the main thread only, as hashing threads cannot run here (${e.reason.message}): every file is served, a large tree's scan takes longer`));
   }
 
