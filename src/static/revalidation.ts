@@ -11,9 +11,10 @@ const REVALIDATE_MS = 1000;
 const LINKED_PER_CHECK = 1000;
 const ANY_PER_CHECK = 100;
 /**
- * The lists gone through are made again at most this often after the table changed: for 100,000
- * files that is ~20 ms of the event loop, which at every publish (a file appended to every 100 ms)
- * cost 4-5 times the CPU of the changes themselves. Meanwhile versions replaced are skipped.
+ * The lists gone through are made again at most this often after a targeted scan changed the table
+ * (its new versions are added to them at once): for 100,000 files that is ~20 ms of the event loop,
+ * which at every publish (a file appended to every 100 ms) cost 4-5 times the CPU of the changes
+ * themselves. Meanwhile versions replaced are skipped. After a walk they are made again at once.
  */
 const RELIST_MS = 10_000;
 
@@ -64,6 +65,10 @@ export class Revalidation {
    */
   published(changes: ReadonlyMap<string, AssetInfo | null> | null): void {
     this.stale = true;
+    // After a walk the lists are made again at the next look, whatever RELIST_MS says: its new versions are
+    // nowhere else, and a walk costs more than the listing (with a symlink in the root every scan walks, so a
+    // hard link rewritten twice went unseen the second time until the 10 s relisting).
+    if (changes === null) this.versions = null;
     if (changes === null || this.versions === null) return;
     for (const [urlPath, info] of changes) {
       if (info === null || urlPath !== info.urlPath) continue;
