@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,6 +148,34 @@ describe('read backoff', () => {
         assert.equal(table.info('/a.txt').etag, etagOf('v2, read at once'));
       }
       await until('v3 served once its backoff has passed', () => table.info('/a.txt')?.etag === etagOf('v3, put off for 3 s'));
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a file removed and put back while its backoff runs is served at once: it has no version to keep serving, so no 404 meanwhile', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'xorigin-putback-'));
+    const file = join(root, 'a.txt');
+    writeFileSync(file, 'v1');
+    // Real times an hour back: nothing is racily clean. A 3 s wait after each read makes the difference plain.
+    const statFile = async (path) => {
+      const s = await stat(path, { bigint: true });
+      return Object.assign(s, { mtimeNs: s.mtimeNs - 3_600_000_000_000n, ctimeNs: s.ctimeNs - 3_600_000_000_000n });
+    };
+    const table = new AssetTable(root, { statFile, readBackoff: { base: 3000, cap: 3000 } }, (info) => info);
+    try {
+      await table.open();
+      writeFileSync(file, 'v2, read at once');
+      await until('v2 served', () => table.info('/a.txt')?.etag === etagOf('v2, read at once'));
+      rmSync(file);
+      await until('a.txt gone', () => table.info('/a.txt') === undefined);
+      writeFileSync(join(root, '.staged'), 'v3, put back whole');
+      renameSync(join(root, '.staged'), file);
+      const back = performance.now();
+      await until('v3 served', () => table.info('/a.txt')?.etag === etagOf('v3, put back whole'));
+      const ms = performance.now() - back;
+      assert.ok(ms < 1500, `the file put back was not served for ${Math.round(ms)} ms (its backoff: 3,000 ms)`);
     } finally {
       table.close();
       rmSync(root, { recursive: true, force: true });

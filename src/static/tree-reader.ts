@@ -370,11 +370,14 @@ export class TreeReader {
     // Another URL path of this scan reached the file (a symlink) and read it: that read's backoff
     // must not keep this path on the old version, nor its failure (chmod 000) leave it served.
     const shared = known === undefined ? scan.reads.get(filePath) : undefined;
-    if (known === undefined && shared === undefined && this.postponed(filePath, scan)) {
+    // Only a file with a version to keep serving waits for its backoff: one removed and put back (rm, then a
+    // copy) has none, and waiting left its URL path a 404 while the file existed.
+    const served = previous !== undefined && previous.filePath === filePath;
+    if (known === undefined && shared === undefined && served && this.postponed(filePath, scan)) {
       // Changed again soon after its last read: the version known so far (bytes and tag agree; the disk
       // path checks its identity before sending) is served until the backoff has passed.
-      if (previous !== undefined && previous.filePath === filePath) scan.out.set(urlPath, previous);
-      if (previous !== undefined && this.table.racy().has(previous)) scan.racy.add(previous);
+      scan.out.set(urlPath, previous);
+      if (this.table.racy().has(previous)) scan.racy.add(previous);
       return;
     }
     if (known !== undefined) scan.cached++;
