@@ -526,11 +526,12 @@ test('a client that keeps sending after a 400 holds the connection 10 s at most'
   const { socket } = await halfOpenExchange(s.port, 'GARBAGE\r\n\r\n');
   try {
     const ended = performance.now();
-    // A byte every 1.9 s: each would push the 2 s idle limit on forever, and the last before 10 s
-    // pushed it to 11.5 s when the total was checked only as bytes came.
-    while (serverClosed === null && performance.now() - ended < 20_000) {
+    // A byte every 1.6 s (at fixed times, so one late timer does not shift the rest): each would push the
+    // 2 s idle limit on forever, and when the total was checked only as bytes came, the last before 10 s
+    // (9.6 s) held it until the next (11.2 s). The 0.4 s to spare keeps a late timer from ending it by idleness.
+    for (let k = 1; serverClosed === null && performance.now() - ended < 20_000; k++) {
       socket.write('M');
-      await new Promise((r) => setTimeout(r, 1900));
+      await new Promise((r) => setTimeout(r, Math.max(0, ended + k * 1600 - performance.now())));
     }
     const held = (serverClosed ?? Infinity) - ended;
     assert.ok(held > 9500 && held < 10_800, `closed ${Math.round(held)} ms after the 400`);
