@@ -152,7 +152,8 @@ async function connections(port, mode, seconds) {
 
 /** The requests (or, for tls-*, the connections) counted: warm-up, then counting on, the load, off, dumped. */
 async function countedLoad(server, scenario, headers, status) {
-  const on = () => run('callgrind_control', ['-i', 'on', String(server.pid)]);
+  const vgdb = `--vgdb-prefix=${server.vgdbPrefix}`;
+  const on = () => run('callgrind_control', [vgdb, '-i', 'on', String(server.pid)]);
   let n = REQUESTS;
   if (scenario.mode !== undefined) {
     await connections(server.port, scenario.mode, CONNECTION_SECONDS);
@@ -163,8 +164,8 @@ async function countedLoad(server, scenario, headers, status) {
     await on();
     await load(server.port, scenario, headers, REQUESTS, status);
   }
-  await run('callgrind_control', ['-i', 'off', String(server.pid)]);
-  await run('callgrind_control', ['-d', String(server.pid)]);
+  await run('callgrind_control', [vgdb, '-i', 'off', String(server.pid)]);
+  await run('callgrind_control', [vgdb, '-d', String(server.pid)]);
   return n;
 }
 
@@ -173,9 +174,12 @@ async function count(c, scenario, canned, status) {
   const out = join(fixture.work, `callgrind-${c.id}-${scenario.id}`);
   // The perf map names the JIT code; V8 also writes a code-event log then, kept in the fixture.
   const names = FUNCTIONS > 0 ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(fixture.work, 'v8.log')}`] : [];
-  const vg = ['--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${out}.%p`, node, ...names, ...serverArgs(c, scenario)];
+  // valgrind's gdbserver pipes go in the fixture (removed with it), not /tmp: the server is killed, so
+  // valgrind never removes them itself.
+  const vgdbPrefix = join(fixture.work, 'vgdb');
+  const vg = ['--tool=callgrind', `--vgdb-prefix=${vgdbPrefix}`, '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${out}.%p`, node, ...names, ...serverArgs(c, scenario)];
   const env = { BENCH_ROOT: fixture.root, BENCH_POLICY: join(fixture.work, `policy-${scenario.policy}.json`), BENCH_CANNED: canned, BENCH_CERT: fixture.cert ?? '', BENCH_KEY: fixture.key ?? '' };
-  const server = await startProcess(c.id, { cmd: pin(0, which('valgrind'), vg), env, readyTimeoutMs: 120_000 });
+  const server = Object.assign(await startProcess(c.id, { cmd: pin(0, which('valgrind'), vg), env, readyTimeoutMs: 120_000 }), { vgdbPrefix });
   let n;
   try {
     const headers = scenario.mode === undefined ? await requestHeaders(server.port, scenario, PROTO) : {};
