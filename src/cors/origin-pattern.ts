@@ -26,6 +26,8 @@ export const PORT_NONE = -1;
 export const PORT_ANY = -2;
 
 export const DEFAULT_PORTS: Readonly<Record<'http' | 'https', number>> = { http: 80, https: 443 };
+/** The longest host a DNS name can have (RFC 1035 §2.3.4), so the longest a policy accepts (origin-trie.ts relies on it). */
+export const MAX_HOST_LENGTH = 253;
 
 export interface PatternProblem {
   readonly reason: string;
@@ -173,7 +175,7 @@ function parseAppOrigin(source: string, scheme: string, rest: string): PatternRe
     }
     port = Number(portText);
   }
-  if (HAS_NON_ASCII.test(host) || host.length > 253 || !APP_HOST.test(host)) return badHost;
+  if (HAS_NON_ASCII.test(host) || host.length > MAX_HOST_LENGTH || !APP_HOST.test(host)) return badHost;
   if (scheme === 'chrome-extension' && (port !== PORT_NONE || !CHROME_EXTENSION_ID.test(host))) {
     return fail('a Chrome extension id is 32 letters from a to p, and its origin has no port', 'copy the id from chrome://extensions: "chrome-extension://<id>"');
   }
@@ -346,8 +348,8 @@ function namedOrigin(source: string, scheme: string, host: string, port: number,
     return failSuggesting('a trailing dot makes a different origin from the one browsers send', `${scheme}://${host.slice(0, -1)}${portSuffix}`);
   }
   const labels = base.split('.');
-  // A host has at most 253 characters (RFC 1035 §2.3.4) and "*." adds a label and a dot to its base.
-  if (base.length > (subdomains ? 251 : 253) || !labels.every((l) => LABEL.test(l))) {
+  // "*." adds a label and a dot to its base.
+  if (base.length > (subdomains ? MAX_HOST_LENGTH - 2 : MAX_HOST_LENGTH) || !labels.every((l) => LABEL.test(l))) {
     return fail(
       'not a valid host: labels are 1 to 63 of a-z, 0-9, "-" and "_", joined by single dots, at most 253 characters (251 after "*.")',
       'correct the host name',

@@ -1,4 +1,4 @@
-import { DEFAULT_PORTS, PORT_ANY, PORT_NONE, type OriginPattern } from './origin-pattern.js';
+import { DEFAULT_PORTS, MAX_HOST_LENGTH, PORT_ANY, PORT_NONE, type OriginPattern } from './origin-pattern.js';
 
 /** Returned by `match` when no configured origin allows the request's Origin. */
 export const NO_MATCH = -1;
@@ -87,8 +87,6 @@ class TrieNode {
   }
 }
 
-/** The longest host a policy accepts and a DNS name can have (origin-pattern.ts refuses longer ones). */
-const MAX_HOST_LENGTH = 253;
 /** ":65535". */
 const MAX_PORT_SUFFIX = 6;
 
