@@ -100,6 +100,18 @@ describe('read backoff', () => {
     }
   });
 
+  test('a file with no version served meanwhile waits only for the floor: readFactor times its last read', () => {
+    const b = new ReadBackoff({ base: 250, cap: 1000, readFactor: 4 });
+    b.read('f', 0, 50);
+    assert.equal(b.delay('f', 10), 240, 'served meanwhile: the whole wait');
+    assert.equal(b.delay('f', 10, false), 190, 'nothing served meanwhile: 4 x 50 ms');
+    // A read that took no time (the file was gone) does not lower the floor while the file keeps changing.
+    b.read('f', 300, 0);
+    assert.equal(b.delay('f', 310, false), 190);
+    b.read('g', 0, 1);
+    assert.equal(b.delay('g', 10, false), 0);
+  });
+
   test('a file put off by its backoff is still read in time when the wall clock is set back an hour', async () => {
     const root = mkdtempSync(join(tmpdir(), 'xorigin-clock-'));
     const file = join(root, 'a.txt');
@@ -176,6 +188,41 @@ describe('read backoff', () => {
       await until('v3 served', () => table.info('/a.txt')?.etag === etagOf('v3, put back whole'));
       const ms = performance.now() - back;
       assert.ok(ms < 1500, `the file put back was not served for ${Math.round(ms)} ms (its backoff: 3,000 ms)`);
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a file removed and put back over and over is read at most once per floor (4 x its read time), not at each put-back', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'xorigin-putbacks-'));
+    const file = join(root, 'a.txt');
+    writeFileSync(file, 'v0');
+    // Each read of a.txt takes 60 ms or more (its stat after the read is slowed): the floor is 240 ms or more.
+    const statFile = async (path) => {
+      const s = await stat(path, { bigint: true });
+      if (path === file) await new Promise((r) => setTimeout(r, 60));
+      return Object.assign(s, { mtimeNs: s.mtimeNs - 3_600_000_000_000n, ctimeNs: s.ctimeNs - 3_600_000_000_000n });
+    };
+    const table = new AssetTable(root, { statFile }, (info) => info);
+    try {
+      await table.open();
+      const before = table.reads;
+      const started = performance.now();
+      let last = '';
+      for (let i = 1; performance.now() - started < 3000; i++) {
+        rmSync(file);
+        await new Promise((r) => setTimeout(r, 40)); // a scan sees it gone: no version left to serve
+        last = `v${i}, put back`;
+        writeFileSync(join(root, '.staged'), last);
+        renameSync(join(root, '.staged'), file);
+        await new Promise((r) => setTimeout(r, 40));
+      }
+      const reads = table.reads - before;
+      // 3 s at one read per 240 ms or more, the first at once, and what the first look may take (3 attempts): 16.
+      // Read at each put-back it was 20 and more.
+      assert.ok(reads <= 16, `${reads} reads of a file put back every 80 ms for 3 s`);
+      await until('the last version served', () => table.info('/a.txt')?.etag === etagOf(last));
     } finally {
       table.close();
       rmSync(root, { recursive: true, force: true });

@@ -7,7 +7,9 @@
  * its first read, twice as long after each further read, at most `cap`, and never less than
  * `readFactor` times as long as its last read took, so hashing one growing file takes at most
  * 1 / (1 + readFactor) of a hashing thread's time. Once writes stop, the final version is read
- * within the wait in force then: at most max(`cap`, `readFactor` × read time).
+ * within the wait in force then: at most max(`cap`, `readFactor` × read time). A file with no version
+ * to serve meanwhile (removed and put back) waits only for that floor, `readFactor` × its last read
+ * time: the doubling waits would leave it a 404 while it exists, the floor keeps the bound on hashing.
  */
 export interface ReadBackoffOptions {
   /** ms; default 250. */
@@ -23,6 +25,8 @@ interface LastRead {
   readonly at: number;
   /** How long after `at` the next read may start. */
   readonly wait: number;
+  /** `readFactor` × how long the read took: the least wait, also for a file with nothing to serve meanwhile. */
+  readonly floor: number;
 }
 
 export class ReadBackoff {
@@ -37,11 +41,14 @@ export class ReadBackoff {
     this.readFactor = options.readFactor ?? 4;
   }
 
-  /** Milliseconds until `key` may be read again; 0: now. */
-  delay(key: string, now: number): number {
+  /**
+   * Milliseconds until `key` may be read again; 0: now. `served`: false when no version of it is
+   * served meanwhile, which then waits only for the floor.
+   */
+  delay(key: string, now: number, served = true): number {
     const last = this.reads.get(key);
     if (last === undefined || this.isQuiet(last, now)) return 0;
-    return Math.max(0, last.at + last.wait - now);
+    return Math.max(0, last.at + (served ? last.wait : last.floor) - now);
   }
 
   /** True when `key` was read recently enough that a change to it now would have to wait. */
@@ -53,8 +60,12 @@ export class ReadBackoff {
   /** Records a read of `key` that started at `at` and took `tookMs`. */
   read(key: string, at: number, tookMs: number): void {
     const last = this.reads.get(key);
-    const doubled = last === undefined || this.isQuiet(last, at) ? this.base : Math.min(this.cap, last.wait * 2);
-    this.reads.set(key, { at, wait: Math.max(doubled, Math.ceil(tookMs * this.readFactor)) });
+    const fresh = last === undefined || this.isQuiet(last, at);
+    const doubled = fresh ? this.base : Math.min(this.cap, last.wait * 2);
+    // Never lowered while the file keeps changing: a read that found it gone took no time, and let the
+    // next full read of a file removed and put back start at once.
+    const floor = Math.max(Math.ceil(tookMs * this.readFactor), fresh ? 0 : last.floor);
+    this.reads.set(key, { at, wait: Math.max(doubled, floor), floor });
   }
 
   /** Forgets the files that have been quiet long enough to be read at once again (bounds the memory held). */

@@ -370,14 +370,14 @@ export class TreeReader {
     // Another URL path of this scan reached the file (a symlink) and read it: that read's backoff
     // must not keep this path on the old version, nor its failure (chmod 000) leave it served.
     const shared = known === undefined ? scan.reads.get(filePath) : undefined;
-    // Only a file with a version to keep serving waits for its backoff: one removed and put back (rm, then a
-    // copy) has none, and waiting left its URL path a 404 while the file existed.
+    // A file with no version to keep serving (removed and put back: rm, then a copy) waits only for its
+    // backoff's floor: the whole backoff left its URL path a 404 while the file existed.
     const served = previous !== undefined && previous.filePath === filePath;
-    if (known === undefined && shared === undefined && served && this.postponed(filePath, scan)) {
+    if (known === undefined && shared === undefined && this.postponed(filePath, scan, served)) {
       // Changed again soon after its last read: the version known so far (bytes and tag agree; the disk
       // path checks its identity before sending) is served until the backoff has passed.
-      scan.out.set(urlPath, previous);
-      if (this.table.racy().has(previous)) scan.racy.add(previous);
+      if (served) scan.out.set(urlPath, previous);
+      if (previous !== undefined && this.table.racy().has(previous)) scan.racy.add(previous);
       return;
     }
     if (known !== undefined) scan.cached++;
@@ -474,10 +474,11 @@ export class TreeReader {
   /**
    * True when `filePath` changed again too soon after its last read (see read-backoff.ts): it is
    * then put in `scan.later`. A file a response found changed (AssetTable.refresh: `urgent`) is never postponed.
+   * `served`: whether a version of it is served meanwhile (see ReadBackoff.delay).
    */
-  private postponed(filePath: string, scan: Scan): boolean {
+  private postponed(filePath: string, scan: Scan, served: boolean): boolean {
     if (this.urgent.delete(filePath) || this.readNow) return false;
-    const wait = this.backoff.delay(filePath, performance.now());
+    const wait = this.backoff.delay(filePath, performance.now(), served);
     if (wait === 0) return false;
     scan.later.set(filePath, wait);
     return true;
