@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
@@ -693,6 +693,36 @@ test('shutdown() resolves only once every fd and buffer is back', async () => {
   assert.deepEqual(heldStats(s.server.stats), { inFlight: 0, openFiles: 0, buffersInUse: 0 });
   for (const socket of sockets) socket.destroy();
   rmSync(root, { recursive: true, force: true });
+});
+
+test('a new version renamed over a file with a hard link elsewhere, mid-download, lets the download finish with the old bytes', async () => {
+  const root = tempDir();
+  const body = Buffer.alloc(16 * MIB, 5);
+  writeFileSync(join(root, 'big.bin'), body);
+  // The inode keeps a name after the rename (nlink 2 -> 1, not 0): a pnpm store, a `cp -al` release tree.
+  linkSync(join(root, 'big.bin'), `${root}.elsewhere`);
+  const s = await start(root);
+  try {
+    const res = await new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: s.port, path: '/big.bin', agent: false }, (r) => {
+        r.pause();
+        setTimeout(() => {
+          writeFileSync(join(root, '.next'), Buffer.alloc(16 * MIB, 6));
+          renameSync(join(root, '.next'), join(root, 'big.bin'));
+          const chunks = [];
+          r.on('data', (c) => chunks.push(c));
+          r.on('end', () => resolve(Buffer.concat(chunks)));
+          r.on('error', reject);
+          r.resume();
+        }, 100);
+      }).on('error', reject);
+    });
+    assert.ok(res.equals(body), `${res.length} bytes, not the old version whole`);
+  } finally {
+    await s.server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+    rmSync(`${root}.elsewhere`, { force: true });
+  }
 });
 
 test('unlinking a file mid-download lets the download finish with the old bytes', async () => {

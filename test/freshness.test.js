@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, linkSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -698,7 +698,8 @@ describe('watcher', () => {
   });
 });
 
-test('a file written in place with its mtime put back, then renamed over mid-download, is cut, never ended mixed', async (t) => {
+for (const linked of [false, true]) {
+test(`a file written in place with its mtime put back, then renamed over mid-download, is cut, never ended mixed${linked ? ' (a hard link elsewhere keeps it named)' : ''}`, async (t) => {
   // `cp -p` / `rsync --inplace -t` / SOURCE_DATE_EPOCH builds write new bytes and restore the mtime to
   // the nanosecond; a rename deploy then unlinks the inode, and an unlinked inode's ctime (the only
   // trace of the write) is not compared. Found by the second hostile review: 200, full length, a
@@ -710,10 +711,13 @@ test('a file written in place with its mtime put back, then renamed over mid-dow
   const BIG = 8 * 1024 * 1024;
   const file = join(root, 'big.woff2');
   writeFileSync(file, Buffer.alloc(BIG, 1));
+  // Renamed over, an inode with another name is not unlinked (nlink 1): its content is hashed all the same.
+  if (linked) linkSync(file, `${root}.elsewhere`);
   const { server, port } = await serve({ root, memoryBudget: 0, watch: false });
   t.after(async () => {
     await server.shutdown(300);
     rmSync(root, { recursive: true, force: true });
+    rmSync(`${root}.elsewhere`, { force: true });
   });
   const res = await new Promise((resolve, reject) => http.get({ host: '127.0.0.1', port, path: '/big.woff2', agent: false }, resolve).on('error', reject));
   res.pause();
@@ -741,3 +745,5 @@ test('a file written in place with its mtime put back, then renamed over mid-dow
   assert.ok(!(ended && res.complete), `ended as complete with ${body.length} bytes, ${body.includes(2) ? 'mixed' : 'one version'}`);
   assert.ok(body.length < BIG);
 });
+}
+

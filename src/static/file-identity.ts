@@ -25,18 +25,21 @@ export function sameIdentity(a: FileIdentity, s: BigIntStats): boolean {
 
 /**
  * For a file already open and being read: true when its bytes are still those of `a`. As
- * `sameIdentity`, except that an inode unlinked meanwhile (nlink 0: deleted, or replaced by a
- * rename, as rsync, npm and most deploy tools do) may have a newer ctime, since unlinking changes
- * it; its size and mtime must still match. Nobody can open an unlinked file by name to write it.
+ * `sameIdentity`, except that an inode that lost a name meanwhile (deleted, or replaced by a rename,
+ * as rsync, npm and most deploy tools do: fewer than the `links` it had when read) may have a newer
+ * ctime, since unlinking changes it; its size and mtime must still match. Unlinked to nlink 0, nobody
+ * can open it by name to write it; one with another name left (a hard link elsewhere: `cp -al`
+ * trees, a pnpm store) could be written through that name with its mtime put back, which is why the
+ * caller then hashes the open content (see unchangedOnlyBecauseUnlinked).
  */
-export function unchangedWhileOpen(a: FileIdentity, s: BigIntStats): boolean {
+export function unchangedWhileOpen(a: FileIdentity, s: BigIntStats, links: number): boolean {
   if (equalIdentities(a, s)) return true;
-  return s.nlink === 0n && a.ino === s.ino && a.mtimeNs === s.mtimeNs && a.size === s.size && a.dev === s.dev;
+  return s.nlink < BigInt(links) && a.ino === s.ino && a.mtimeNs === s.mtimeNs && a.size === s.size && a.dev === s.dev;
 }
 
 /** True when `s` passes unchangedWhileOpen only through its unlinked-inode exception. */
-export function unchangedOnlyBecauseUnlinked(a: FileIdentity, s: BigIntStats): boolean {
-  return !equalIdentities(a, s) && unchangedWhileOpen(a, s);
+export function unchangedOnlyBecauseUnlinked(a: FileIdentity, s: BigIntStats, links: number): boolean {
+  return !equalIdentities(a, s) && unchangedWhileOpen(a, s, links);
 }
 
 export function equalIdentities(a: FileIdentity, b: FileIdentity): boolean {
