@@ -105,9 +105,12 @@ describe('read backoff', () => {
     b.read('f', 0, 50);
     assert.equal(b.delay('f', 10), 240, 'served meanwhile: the whole wait');
     assert.equal(b.delay('f', 10, false), 190, 'nothing served meanwhile: 4 x 50 ms');
-    // A read that took no time (the file was gone) does not lower the floor while the file keeps changing.
-    b.read('f', 300, 0);
+    // A read that failed at once (the file was gone) does not lower the floor while the file keeps changing;
+    // one that read a smaller version does (a 2 KB file after a 400 MB one is not held back for seconds).
+    b.read('f', 300, 0, true);
     assert.equal(b.delay('f', 310, false), 190);
+    b.read('f', 600, 2);
+    assert.equal(b.delay('f', 610, false), 0);
     b.read('g', 0, 1);
     assert.equal(b.delay('g', 10, false), 0);
   });

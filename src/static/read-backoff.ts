@@ -57,14 +57,16 @@ export class ReadBackoff {
     return last !== undefined && !this.isQuiet(last, now);
   }
 
-  /** Records a read of `key` that started at `at` and took `tookMs`. */
-  read(key: string, at: number, tookMs: number): void {
+  /**
+   * Records a read of `key` that started at `at` and took `tookMs`. `failed`: it ended in an error
+   * (the file gone) rather than with bytes read: it keeps the floor of the read before, as its few ms
+   * would let the next full read of a file removed and put back start at once.
+   */
+  read(key: string, at: number, tookMs: number, failed = false): void {
     const last = this.reads.get(key);
     const fresh = last === undefined || this.isQuiet(last, at);
     const doubled = fresh ? this.base : Math.min(this.cap, last.wait * 2);
-    // Never lowered while the file keeps changing: a read that found it gone took no time, and let the
-    // next full read of a file removed and put back start at once.
-    const floor = Math.max(Math.ceil(tookMs * this.readFactor), fresh ? 0 : last.floor);
+    const floor = Math.max(Math.ceil(tookMs * this.readFactor), failed && !fresh ? last.floor : 0);
     this.reads.set(key, { at, wait: Math.max(doubled, floor), floor });
   }
 

@@ -506,6 +506,7 @@ export class TreeReader {
   private async readSettled(filePath: string, before: BigIntStats, changed: boolean): Promise<Read | null> {
     const started = performance.now();
     const attempts = this.backoff.isHot(filePath, started) ? 1 : READ_ATTEMPTS;
+    let failed = true;
     try {
       for (let attempt = 1; ; attempt++) {
         const readAtMs = Date.now();
@@ -514,6 +515,7 @@ export class TreeReader {
         this.inlineBytes += bytes?.length ?? 0;
         const digest = bytes !== undefined ? newEtagHash().update(bytes).digest() : await this.hashers.hash(filePath, Number(before.size));
         const after = await this.options.statFile(filePath);
+        failed = false;
         if (sameIdentity(identityOf(before), after)) return { identity: identityOf(after), links: after.nlink, etag: etagOf(digest), readAtMs, bytes };
         if (attempt >= attempts || !after.isFile()) return null;
         before = after;
@@ -521,7 +523,7 @@ export class TreeReader {
     } finally {
       // Only a read of a changed file after the start-up scan says a file keeps changing (not a racy
       // file read again to be sure, nor the start-up scan, which reads every file).
-      if (changed && this.table.started()) this.backoff.read(filePath, started, performance.now() - started);
+      if (changed && this.table.started()) this.backoff.read(filePath, started, performance.now() - started, failed);
     }
   }
 }
