@@ -24,22 +24,20 @@ export function sameIdentity(a: FileIdentity, s: BigIntStats): boolean {
 }
 
 /**
- * For a file already open and being read: true when its bytes are still those of `a`. As
- * `sameIdentity`, except that an inode that lost a name meanwhile (deleted, or replaced by a rename,
- * as rsync, npm and most deploy tools do: fewer than the `links` it had when read) may have a newer
- * ctime, since unlinking changes it; its size and mtime must still match. Unlinked to nlink 0, nobody
- * can open it by name to write it; one with another name left (a hard link elsewhere: `cp -al`
- * trees, a pnpm store) could be written through that name with its mtime put back, which is why the
- * caller then hashes the open content (see unchangedOnlyBecauseUnlinked).
+ * For a file already open and being read: true when its bytes may still be those of `a`. As
+ * `sameIdentity`, except that the ctime may be newer: a name removed or added changes it (a rename
+ * deploy unlinks the old inode; `cp -al`, `rsync --link-dest` and a pnpm store link it), as does a
+ * chmod, none of which touch the bytes; its device, inode, size and mtime must still match. A write
+ * with its mtime put back changes only the ctime too, so the caller hashes the open content when
+ * only the ctime differs (see unchangedButCtime).
  */
-export function unchangedWhileOpen(a: FileIdentity, s: BigIntStats, links: number): boolean {
-  if (equalIdentities(a, s)) return true;
-  return s.nlink < BigInt(links) && a.ino === s.ino && a.mtimeNs === s.mtimeNs && a.size === s.size && a.dev === s.dev;
+export function unchangedWhileOpen(a: FileIdentity, s: BigIntStats): boolean {
+  return a.ino === s.ino && a.mtimeNs === s.mtimeNs && a.size === s.size && a.dev === s.dev;
 }
 
-/** True when `s` passes unchangedWhileOpen only through its unlinked-inode exception. */
-export function unchangedOnlyBecauseUnlinked(a: FileIdentity, s: BigIntStats, links: number): boolean {
-  return !equalIdentities(a, s) && unchangedWhileOpen(a, s, links);
+/** True when `s` passes unchangedWhileOpen only because its ctime is all that changed. */
+export function unchangedButCtime(a: FileIdentity, s: BigIntStats): boolean {
+  return !equalIdentities(a, s) && unchangedWhileOpen(a, s);
 }
 
 export function equalIdentities(a: FileIdentity, b: FileIdentity): boolean {

@@ -13,7 +13,7 @@ import { fieldLines, joinRepeatedLines } from '../http/field-lines.js';
 import type { AssetInfo } from './asset-info.js';
 import { AssetTable, type ScanReport } from './asset-table.js';
 import { fdHasEtag } from './etag.js';
-import { sameIdentity, unchangedOnlyBecauseUnlinked, unchangedWhileOpen } from './file-identity.js';
+import { sameIdentity, unchangedButCtime, unchangedWhileOpen } from './file-identity.js';
 import { logResponse, noteArrival } from './access-log.js';
 import { explainDenied } from '../cors/explain.js';
 import { BodyCache, TEXT_BODY_LIMIT } from './body-cache.js';
@@ -607,8 +607,8 @@ class StaticFiles {
       filePath: info.filePath,
       openFile: (done) => this.fds.acquire(info, done),
       closeFile: (fd) => this.fds.release(fd),
-      describes: (s: BigIntStats, open: boolean) => (open ? unchangedWhileOpen(identity, s, info.links) : sameIdentity(identity, s)),
-      onlyUnlinked: (s: BigIntStats) => unchangedOnlyBecauseUnlinked(identity, s, info.links),
+      describes: (s: BigIntStats, open: boolean) => (open ? unchangedWhileOpen(identity, s) : sameIdentity(identity, s)),
+      onlyCtimeChanged: (s: BigIntStats) => unchangedButCtime(identity, s),
       contentMatches: (fd, done) => fdHasEtag(fd, info.size, info.etag, done),
       start,
       end,

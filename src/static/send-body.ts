@@ -84,15 +84,16 @@ export interface DiskSend {
   readonly closeFile: (fd: number) => void;
   /**
    * True when `s` is still the file the prepared headers describe (identity: see file-identity.ts).
-   * `open`: asked about the file already being read, where an unlink since does not matter.
+   * `open`: asked about the file already being read, where a ctime change alone (a name removed or
+   * added) does not end it.
    */
   readonly describes: (s: BigIntStats, open: boolean) => boolean;
   /**
-   * True when `s` passes `describes` only because the file was unlinked while open (a rename
-   * deploy changes the old inode's ctime). Its ctime then no longer tells an in-place write apart,
-   * so before the body ends its content is hashed and compared with the ETag (`contentMatches`).
+   * True when `s` passes `describes` only because its ctime is all that changed while open (a rename
+   * deploy unlinks the old inode, a link deploy links it). The ctime then no longer tells an in-place
+   * write apart, so before the body ends its content is hashed and compared with the ETag (`contentMatches`).
    */
-  readonly onlyUnlinked: (s: BigIntStats) => boolean;
+  readonly onlyCtimeChanged: (s: BigIntStats) => boolean;
   /** Hashes the open file's whole content; calls back with whether it still has the ETag's bytes. */
   readonly contentMatches: (fd: number, done: (same: boolean) => void) => void;
   /** First and last byte, inclusive. */
@@ -290,15 +291,16 @@ export class DiskBody {
     // Headers (and maybe bytes) are out: never end a response short or with another version's bytes.
     if (!good) return void this.cut();
     if (first && !this.writeHead()) return;
-    if (last && this.send.onlyUnlinked(s)) return void this.confirmContent(n);
+    if (last && this.send.onlyCtimeChanged(s)) return void this.confirmContent(n);
     if (last) this.closeFd();
     this.writeChunk(n, last);
   }
 
   /**
-   * The last chunk of a file unlinked while it was read: rare (a deploy renamed a new version over
-   * it mid-download) and then the ctime cannot show an in-place write before the unlink. The file's
-   * content, still readable through the fd, must hash to the ETag, or the body is cut.
+   * The last chunk of a file whose ctime alone changed while it was read: rare (a deploy renamed a
+   * new version over it, or linked it, mid-download) and then the ctime cannot show an in-place write
+   * with its mtime put back. The file's content, still readable through the fd, must hash to the
+   * ETag, or the body is cut.
    */
   private confirmContent(n: number): void {
     this.busy = true;
