@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssetTable } from '../dist/static/asset-table.js';
-import { fakeWatcher, request } from './helpers.js';
+import { fakeWatcher, request, statHourAgo } from './helpers.js';
 
 const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
 
@@ -489,13 +489,9 @@ for (const withSymlink of [false, true]) {
     writeFileSync(join(root, 'sub', 'font.txt'), 'version 1');
     if (withSymlink) symlinkSync(join(root, '0.txt'), join(root, 'alias.txt'));
     linkSync(join(root, 'sub', 'font.txt'), join(base, 'elsewhere.txt'));
-    // Real times an hour back: no version is racily clean, and each, written a second after the last, gets its
-    // own date (a version dated in the second of the one before is looked at again 2.1 s later anyway).
-    const hourAgo = async (path) => {
-      const s = await stat(path, { bigint: true });
-      return Object.assign(s, { mtimeNs: s.mtimeNs - 3_600_000_000_000n, ctimeNs: s.ctimeNs - 3_600_000_000_000n });
-    };
-    const { table } = await driven(root, { statFile: hourAgo });
+    // Each version, written a second after the last, gets its own date (one dated in the second of the one
+    // before is looked at again 2.1 s later anyway).
+    const { table } = await driven(root, { statFile: statHourAgo() });
     const rewrite = async (text) => {
       await new Promise((r) => setTimeout(r, 1100));
       const before = table.get('/sub/font.txt').info.etag;

@@ -5,6 +5,7 @@ import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -62,6 +63,19 @@ export function statGate(suffix, statFile) {
     return { reached, release };
   };
   return { statFile: gated, arm };
+}
+
+/**
+ * A `statFile` for an AssetTable giving real times an hour back: no file is racily clean (read within the
+ * second it was written), and each version written a second after the last gets its own date. `slowFor`:
+ * a path whose every stat takes `slowMs` more (a read of it, which ends with a stat, then takes that long).
+ */
+export function statHourAgo({ slowFor = null, slowMs = 0 } = {}) {
+  return async (path) => {
+    const s = await stat(path, { bigint: true });
+    if (path === slowFor) await new Promise((r) => setTimeout(r, slowMs));
+    return Object.assign(s, { mtimeNs: s.mtimeNs - 3_600_000_000_000n, ctimeNs: s.ctimeNs - 3_600_000_000_000n });
+  };
 }
 
 /** Starts a node:http server on 127.0.0.1 with an ephemeral port. */

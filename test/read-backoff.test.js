@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { serve } from '../dist/index.js';
 import { AssetTable } from '../dist/static/asset-table.js';
 import { ReadBackoff } from '../dist/static/read-backoff.js';
-import { request } from './helpers.js';
+import { request, statHourAgo } from './helpers.js';
 
 const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
 
@@ -173,12 +173,8 @@ describe('read backoff', () => {
     const root = mkdtempSync(join(tmpdir(), 'xorigin-putback-'));
     const file = join(root, 'a.txt');
     writeFileSync(file, 'v1');
-    // Real times an hour back: nothing is racily clean. A 3 s wait after each read makes the difference plain.
-    const statFile = async (path) => {
-      const s = await stat(path, { bigint: true });
-      return Object.assign(s, { mtimeNs: s.mtimeNs - 3_600_000_000_000n, ctimeNs: s.ctimeNs - 3_600_000_000_000n });
-    };
-    const table = new AssetTable(root, { statFile, readBackoff: { base: 3000, cap: 3000 } }, (info) => info);
+    // A 3 s wait after each read makes the difference plain.
+    const table = new AssetTable(root, { statFile: statHourAgo(), readBackoff: { base: 3000, cap: 3000 } }, (info) => info);
     try {
       await table.open();
       writeFileSync(file, 'v2, read at once');
@@ -202,12 +198,7 @@ describe('read backoff', () => {
     const file = join(root, 'a.txt');
     writeFileSync(file, 'v0');
     // Each read of a.txt takes 60 ms or more (its stat after the read is slowed): the floor is 240 ms or more.
-    const statFile = async (path) => {
-      const s = await stat(path, { bigint: true });
-      if (path === file) await new Promise((r) => setTimeout(r, 60));
-      return Object.assign(s, { mtimeNs: s.mtimeNs - 3_600_000_000_000n, ctimeNs: s.ctimeNs - 3_600_000_000_000n });
-    };
-    const table = new AssetTable(root, { statFile }, (info) => info);
+    const table = new AssetTable(root, { statFile: statHourAgo({ slowFor: file, slowMs: 60 }) }, (info) => info);
     try {
       await table.open();
       const before = table.reads;
