@@ -698,6 +698,59 @@ describe('watcher', () => {
   });
 });
 
+test('a file written in place ahead of a download, then put back with its old bytes and mtime after the download read it, is cut', async (t) => {
+  // An rsync --inplace rollback: the bytes sent in between were the write's, and only the final content can be
+  // hashed, which matches. With one name, a newer ctime is a write: the download is cut (attack b23c, on a rule
+  // that let any ctime-only change through: 64 MB sent whole, one MB of it zeros).
+  const { execFileSync } = await import('node:child_process');
+  const { closeSync, openSync, writeSync } = await import('node:fs');
+  const http = (await import('node:http')).default;
+  const root = tempRoot();
+  const BIG = 16 * 1024 * 1024;
+  const AT = 12 * 1024 * 1024;
+  const file = join(root, 'big.woff2');
+  writeFileSync(file, Buffer.alloc(BIG, 1));
+  const ref = join(root, '.ref');
+  writeFileSync(ref, '');
+  execFileSync('touch', ['-r', file, ref]);
+  const { server, port } = await serve({ root, memoryBudget: 0, watch: false });
+  t.after(async () => {
+    await server.shutdown(300);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const writeAt = (byte) => {
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.alloc(1024 * 1024, byte), 0, 1024 * 1024, AT);
+    closeSync(fd);
+  };
+  const res = await new Promise((resolve, reject) => http.get({ host: '127.0.0.1', port, path: '/big.woff2', agent: false }, resolve).on('error', reject));
+  res.pause();
+  writeAt(0); // ahead of the reader; its mtime moves
+  const chunks = [];
+  let received = 0;
+  let ended = false;
+  let rolledBack = false;
+  res.on('end', () => (ended = true));
+  res.on('error', () => {});
+  res.on('aborted', () => {});
+  const closed = new Promise((r) => res.on('close', r));
+  res.on('data', (c) => {
+    chunks.push(c);
+    received += c.length;
+    if (!rolledBack && received >= AT + 1024 * 1024) {
+      // The zeros are read and sent: put the old bytes and mtime back before the rest is read.
+      rolledBack = true;
+      writeAt(1);
+      execFileSync('touch', ['-r', ref, file]);
+    }
+  });
+  res.resume();
+  await closed;
+  const body = Buffer.concat(chunks);
+  assert.ok(rolledBack, `the download ended at ${body.length} bytes, before the rollback`);
+  assert.ok(!(ended && res.complete), `ended as complete with ${body.length} bytes, ${body.includes(0) ? 'mixed' : 'one version'}`);
+});
+
 for (const linked of [false, true]) {
 test(`a file written in place with its mtime put back, then renamed over mid-download, is cut, never ended mixed${linked ? ' (a hard link elsewhere keeps it named)' : ''}`, async (t) => {
   // `cp -p` / `rsync --inplace -t` / SOURCE_DATE_EPOCH builds write new bytes and restore the mtime to

@@ -25,19 +25,22 @@ export function sameIdentity(a: FileIdentity, s: BigIntStats): boolean {
 
 /**
  * For a file already open and being read: true when its bytes may still be those of `a`. As
- * `sameIdentity`, except that the ctime may be newer: a name removed or added changes it (a rename
- * deploy unlinks the old inode; `cp -al`, `rsync --link-dest` and a pnpm store link it), as does a
- * chmod, none of which touch the bytes; its device, inode, size and mtime must still match. A write
- * with its mtime put back changes only the ctime too, so the caller hashes the open content when
- * only the ctime differs (see unchangedButCtime).
+ * `sameIdentity`, except that the ctime may be newer when the number of names differs from the
+ * `links` it had when read: a rename deploy unlinks the old inode, `cp -al`, `rsync --link-dest` and
+ * a pnpm store link it, none of which touch the bytes; its device, inode, size and mtime must still
+ * match. A write with its mtime put back changes only the ctime too, so the caller hashes the open
+ * content when the ctime differs (see unchangedButCtime). With the same number of names a newer
+ * ctime is a write (or a chmod): cut, since only the final content can be hashed, not what was sent
+ * before a rollback.
  */
-export function unchangedWhileOpen(a: FileIdentity, s: BigIntStats): boolean {
-  return a.ino === s.ino && a.mtimeNs === s.mtimeNs && a.size === s.size && a.dev === s.dev;
+export function unchangedWhileOpen(a: FileIdentity, s: BigIntStats, links: number): boolean {
+  if (equalIdentities(a, s)) return true;
+  return s.nlink !== BigInt(links) && a.ino === s.ino && a.mtimeNs === s.mtimeNs && a.size === s.size && a.dev === s.dev;
 }
 
-/** True when `s` passes unchangedWhileOpen only because its ctime is all that changed. */
-export function unchangedButCtime(a: FileIdentity, s: BigIntStats): boolean {
-  return !equalIdentities(a, s) && unchangedWhileOpen(a, s);
+/** True when `s` passes unchangedWhileOpen only through its ctime exception. */
+export function unchangedButCtime(a: FileIdentity, s: BigIntStats, links: number): boolean {
+  return !equalIdentities(a, s) && unchangedWhileOpen(a, s, links);
 }
 
 export function equalIdentities(a: FileIdentity, b: FileIdentity): boolean {

@@ -84,8 +84,8 @@ export interface DiskSend {
   readonly closeFile: (fd: number) => void;
   /**
    * True when `s` is still the file the prepared headers describe (identity: see file-identity.ts).
-   * `open`: asked about the file already being read, where a ctime change alone (a name removed or
-   * added) does not end it.
+   * `open`: asked about the file already being read, where a ctime change that came with a name
+   * removed or added does not end it.
    */
   readonly describes: (s: BigIntStats, open: boolean) => boolean;
   /**
