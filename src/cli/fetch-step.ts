@@ -190,13 +190,17 @@ async function sendHttp2(x: Exchange, socket: TLSSocket): Promise<void> {
     // node:http2 does not hold an answer to the maxHeaderListSize advertised above; a browser does:
     // counted as RFC 9113 §6.5.2 counts a header list (name, value and 32 bytes per field line).
     let listSize = 0;
-    for (let i = 0; i + 1 < raw.length; i += 2) listSize += (raw[i] as string).length + (raw[i + 1] as string).length + 32;
+    const fields: [string, string][] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i] as string;
+      const value = raw[i + 1] as string;
+      listSize += name.length + value.length + 32;
+      if (!name.startsWith(':')) fields.push([name, value]);
+    }
     if (listSize > HEADER_LIMIT) {
       session.destroy();
       return x.fail(Object.assign(new Error(`the response's header list is ${listSize} bytes`), { code: 'ERR_HTTP2_HEADER_LIST_TOO_LARGE' }));
     }
-    const fields: [string, string][] = [];
-    for (let i = 0; i + 1 < raw.length; i += 2) if (!(raw[i] as string).startsWith(':')) fields.push([raw[i] as string, raw[i + 1] as string]);
     readBodyThen(stream, x, () => {
       x.answer({ status: Number(object[':status']), headers: fields, protocol: 'HTTP/2' });
       session.close();

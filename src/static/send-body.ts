@@ -89,9 +89,10 @@ export interface DiskSend {
    */
   readonly describes: (s: BigIntStats, open: boolean) => boolean;
   /**
-   * True when `s` passes `describes` only because its ctime is all that changed while open (a rename
-   * deploy unlinks the old inode, a link deploy links it). The ctime then no longer tells an in-place
-   * write apart, so before the body ends its content is hashed and compared with the ETag (`contentMatches`).
+   * True when `s` passes `describes` only because its ctime changed along with its number of names
+   * while open (a rename deploy unlinks the old inode, a link deploy links it). The ctime then no longer
+   * tells an in-place write apart, so before the body ends its content is hashed and compared with the
+   * ETag (`contentMatches`).
    */
   readonly onlyCtimeChanged: (s: BigIntStats) => boolean;
   /** Hashes the open file's whole content; calls back with whether it still has the ETag's bytes. */
@@ -297,7 +298,7 @@ export class DiskBody {
   }
 
   /**
-   * The last chunk of a file whose ctime alone changed while it was read: rare (a deploy renamed a
+   * The last chunk of a file that gained or lost a name while it was read: rare (a deploy renamed a
    * new version over it, or linked it, mid-download) and then the ctime cannot show an in-place write
    * with its mtime put back. The file's content, still readable through the fd, must hash to the
    * ETag, or the body is cut.
