@@ -223,6 +223,39 @@ describe('read backoff', () => {
     }
   });
 
+  test('a file that keeps growing, found changed by response after response, is read at most once per floor (4 x its read time), not once per response', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'xorigin-polled-'));
+    const file = join(root, 'g.bin');
+    writeFileSync(file, 'v0');
+    // Each read of g.bin takes 60 ms or more (its stat after the read is slowed): with a read factor of 20 the
+    // floor is 1.2 s or more. The doubling waits are 3 s, so any read past the first look comes from refresh().
+    const table = new AssetTable(root, { statFile: statHourAgo({ slowFor: file, slowMs: 60 }), readBackoff: { base: 3000, cap: 3000, readFactor: 20 } }, (info) => info);
+    try {
+      await table.open();
+      const before = table.reads;
+      let polling = true;
+      // What the disk path does for each response that finds the file changed since the scan (handler.ts).
+      const poll = (async () => {
+        while (polling) {
+          await table.refresh(table.info('/g.bin'));
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
+      const written = Buffer.concat([Buffer.from('v0'), await append(file, 3000, Buffer.alloc(1024, 7))]);
+      polling = false;
+      await poll;
+      const reads = table.reads - before;
+      // The first look's 3 attempts, then 3 s at one read per 1.2 s or more, and one more: 7. Read at once for
+      // each response (each look is two slowed stats, 120 ms or more), it was 16.
+      assert.ok(reads <= 7, `${reads} reads of a file appended to for 3 s while responses kept finding it changed`);
+      await table.refresh(table.info('/g.bin'));
+      await until('the final bytes served', () => table.info('/g.bin').etag === etagOf(written));
+    } finally {
+      table.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('a file appended to for 4 s is read a bounded number of times, and its final bytes are served once writing stops', async () => {
     const root = mkdtempSync(join(tmpdir(), 'xorigin-growing-'));
     const file = join(root, 'growing.bin');

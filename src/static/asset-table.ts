@@ -475,8 +475,9 @@ export class AssetTable<T> {
 
   /**
    * Looks at one file again (found changed by a response reading it, before any watcher event), and
-   * reads it again: only its path is stat'ed, unless the tree must be walked anyway. Resolves once
-   * the table is up to date for it.
+   * reads it again once its backoff's floor allows (ReadBackoff.delay: 4 × its last read time, at once
+   * for a font): only its path is stat'ed, unless the tree must be walked anyway. Resolves once the
+   * table is up to date for it, or its read is put off.
    */
   refresh(info: AssetInfo): Promise<void> {
     // Read again even if its identity is unchanged: the caller found bytes that do not hash to its
