@@ -696,44 +696,61 @@ test('shutdown() resolves only once every fd and buffer is back', async () => {
 });
 
 // A name removed or added changes the inode's ctime and not its bytes: an unlink, a rename deploy over a file that keeps
-// a name elsewhere (a pnpm store: nlink 2 -> 1), a `cp -al` / `rsync --link-dest` snapshot of the tree (1 -> 2).
+// a name elsewhere (a pnpm store: nlink 2 -> 1), a `cp -al` / `rsync --link-dest` snapshot of the tree (1 -> 2). Each
+// case gives what to do at 1 MiB into the download and, for some, at 8 MiB (a name gained, then lost: as many names
+// at the end as when read, which an end-only check took for a write).
+const elsewhere = (root) => `${root}.elsewhere`;
 const nameChanges = {
-  'the file unlinked': (root) => () => unlinkSync(join(root, 'big.bin')),
+  'the file unlinked': (root) => [() => unlinkSync(join(root, 'big.bin'))],
   'a new version renamed over a file with a hard link elsewhere': (root) => {
-    linkSync(join(root, 'big.bin'), `${root}.elsewhere`);
-    return () => {
+    linkSync(join(root, 'big.bin'), elsewhere(root));
+    return [() => {
       writeFileSync(join(root, '.next'), Buffer.alloc(16 * MIB, 6));
       renameSync(join(root, '.next'), join(root, 'big.bin'));
-    };
+    }];
   },
-  'a hard link to the file made elsewhere': (root) => () => linkSync(join(root, 'big.bin'), `${root}.elsewhere`),
+  'a hard link to the file made elsewhere': (root) => [() => linkSync(join(root, 'big.bin'), elsewhere(root))],
+  'a hard link made elsewhere, then removed (rsync --link-dest, then the old release pruned)': (root) => [
+    () => linkSync(join(root, 'big.bin'), elsewhere(root)),
+    () => unlinkSync(elsewhere(root)),
+  ],
+  'a hard link elsewhere removed, then made again (a pnpm store pruned, then relinked)': (root) => {
+    linkSync(join(root, 'big.bin'), elsewhere(root));
+    return [() => unlinkSync(elsewhere(root)), () => linkSync(join(root, 'big.bin'), elsewhere(root))];
+  },
 };
 for (const [change, prepare] of Object.entries(nameChanges)) {
   test(`${change}, mid-download, lets the download finish with the old bytes`, async () => {
     const root = tempDir();
     const body = Buffer.alloc(16 * MIB, 5);
     writeFileSync(join(root, 'big.bin'), body);
-    const act = prepare(root);
+    const steps = prepare(root);
     const s = await start(root);
     try {
+      let done = 0;
       const res = await new Promise((resolve, reject) => {
         http.get({ host: '127.0.0.1', port: s.port, path: '/big.bin', agent: false }, (r) => {
-          r.pause();
-          setTimeout(() => {
-            act();
-            const chunks = [];
-            r.on('data', (c) => chunks.push(c));
-            r.on('end', () => resolve(Buffer.concat(chunks)));
-            r.on('error', reject);
-            r.resume();
-          }, 100);
+          const chunks = [];
+          let received = 0;
+          r.on('data', (c) => {
+            chunks.push(c);
+            received += c.length;
+            if (done === steps.length || received < [MIB, 8 * MIB][done]) return;
+            steps[done++]();
+            // A pause after each step: the server reads chunks between the two, as in a deploy that takes a while.
+            r.pause();
+            setTimeout(() => r.resume(), 100);
+          });
+          r.on('end', () => resolve(Buffer.concat(chunks)));
+          r.on('error', reject);
         }).on('error', reject);
       });
+      assert.equal(done, steps.length, 'the download ended before every change was made');
       assert.ok(res.equals(body), `${res.length} bytes, not the old version whole`);
     } finally {
       await s.server.shutdown(200);
       rmSync(root, { recursive: true, force: true });
-      rmSync(`${root}.elsewhere`, { force: true });
+      rmSync(elsewhere(root), { force: true });
     }
   });
 }

@@ -24,23 +24,41 @@ export function sameIdentity(a: FileIdentity, s: BigIntStats): boolean {
 }
 
 /**
- * For a file already open and being read: true when its bytes may still be those of `a`. As
- * `sameIdentity`, except that the ctime may be newer when the number of names differs from the
- * `links` it had when read: a rename deploy unlinks the old inode, `cp -al`, `rsync --link-dest` and
- * a pnpm store link it, none of which touch the bytes; its device, inode, size and mtime must still
- * match. A write with its mtime put back changes only the ctime too, so the caller hashes the open
- * content when the ctime differs (see unchangedButCtime). With the same number of names a newer
- * ctime is a write (or a chmod): cut, since only the final content can be hashed, not what was sent
- * before a rollback.
+ * The version a download from disk is sending, followed through the fstat made after each chunk it
+ * reads: true from `check` while the bytes read so far may all be that version's. Device, inode,
+ * size and mtime must stay those of `identity`. The ctime may move only along with the number of
+ * names, within the same interval between two chunks: a rename deploy unlinks the old inode, `cp -al`,
+ * `rsync --link-dest` and a pnpm store link it, none of which touch the bytes. A ctime that moved
+ * with as many names as at the chunk before is a write or a chmod: the caller cuts, since bytes
+ * already sent cannot be checked again (an `rsync --inplace` rollback puts the old bytes and mtime
+ * back after the reader sent the new ones). Checked at every chunk, not only the first and last: a
+ * name gained then lost (a link deploy, then the old release pruned) left as many names as when read
+ * and cut the download. A write in the same interval as a name change shows only in the content,
+ * which the caller hashes before the body ends when `namesChanged`.
  */
-export function unchangedWhileOpen(a: FileIdentity, s: BigIntStats, links: number): boolean {
-  if (equalIdentities(a, s)) return true;
-  return s.nlink !== BigInt(links) && a.ino === s.ino && a.mtimeNs === s.mtimeNs && a.size === s.size && a.dev === s.dev;
-}
+export class OpenVersion {
+  /** A name was added or removed while open: the content must hash to the ETag before the end. */
+  namesChanged = false;
+  private ctimeNs: bigint;
+  private links = -1n;
 
-/** True when `s` passes unchangedWhileOpen only through its ctime exception. */
-export function unchangedButCtime(a: FileIdentity, s: BigIntStats, links: number): boolean {
-  return !equalIdentities(a, s) && unchangedWhileOpen(a, s, links);
+  constructor(private readonly identity: FileIdentity) {
+    this.ctimeNs = identity.ctimeNs;
+  }
+
+  /** `s`: an fstat of the open file after a chunk was read from it. */
+  check(s: BigIntStats): boolean {
+    const a = this.identity;
+    if (s.ino !== a.ino || s.mtimeNs !== a.mtimeNs || s.size !== a.size || s.dev !== a.dev) return false;
+    const links = this.links;
+    this.links = s.nlink;
+    if (s.ctimeNs === this.ctimeNs) return true;
+    // The first chunk is checked against the table's identity as it is (the headers are not out yet).
+    if (links === -1n || s.nlink === links) return false;
+    this.ctimeNs = s.ctimeNs;
+    this.namesChanged = true;
+    return true;
+  }
 }
 
 export function equalIdentities(a: FileIdentity, b: FileIdentity): boolean {

@@ -1,5 +1,4 @@
 import { IncomingMessage, METHODS, type ServerResponse } from 'node:http';
-import type { BigIntStats } from 'node:fs';
 import { resolve } from 'node:path';
 import { RequestKind } from '../cors/engine.js';
 import type { Cors, NodeRequest, NodeResponse } from '../cors/node.js';
@@ -13,7 +12,6 @@ import { fieldLines, joinRepeatedLines } from '../http/field-lines.js';
 import type { AssetInfo } from './asset-info.js';
 import { AssetTable, type ScanReport } from './asset-table.js';
 import { fdHasEtag } from './etag.js';
-import { sameIdentity, unchangedButCtime, unchangedWhileOpen } from './file-identity.js';
 import { logResponse, noteArrival } from './access-log.js';
 import { explainDenied } from '../cors/explain.js';
 import { BodyCache, TEXT_BODY_LIMIT } from './body-cache.js';
@@ -601,14 +599,12 @@ class StaticFiles {
   private serveFromDisk(req: IncomingMessage, res: ServerResponse, d: DiskAnswer): void {
     const { rep, origin, variant, status, start, end } = d;
     const info = rep.info;
-    const identity = info.identity;
     const headOnly = req.method === 'HEAD' || end < start;
     const body = new DiskBody(res, {
       filePath: info.filePath,
       openFile: (done) => this.fds.acquire(info, done),
       closeFile: (fd) => this.fds.release(fd),
-      describes: (s: BigIntStats, open: boolean) => (open ? unchangedWhileOpen(identity, s, info.links) : sameIdentity(identity, s)),
-      onlyCtimeChanged: (s: BigIntStats) => unchangedButCtime(identity, s, info.links),
+      identity: info.identity,
       contentMatches: (fd, done) => fdHasEtag(fd, info.size, info.etag, done),
       start,
       end,

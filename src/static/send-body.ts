@@ -2,6 +2,7 @@ import { fstatSync, read, readSync, stat, type BigIntStats } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlockingReads } from './blocking-reads.js';
 import type { BufferPool } from './buffer-pool.js';
+import { OpenVersion, sameIdentity, type FileIdentity } from './file-identity.js';
 import { Http2Response, resetWithInternalError, type Resettable } from './http2-exchange.js';
 import { cutHttp1Response } from './lingering-close.js';
 
@@ -83,18 +84,11 @@ export interface DiskSend {
   /** Gives back an fd from `openFile`; called exactly once for each. */
   readonly closeFile: (fd: number) => void;
   /**
-   * True when `s` is still the file the prepared headers describe (identity: see file-identity.ts).
-   * `open`: asked about the file already being read, where a ctime change that came with a name
-   * removed or added does not end it.
+   * The version the prepared headers describe (see file-identity.ts). While it is read, a ctime
+   * changed along with the number of names is let through (OpenVersion), and the content is then
+   * hashed and compared with the ETag before the body ends (`contentMatches`).
    */
-  readonly describes: (s: BigIntStats, open: boolean) => boolean;
-  /**
-   * True when `s` passes `describes` only because its ctime changed along with its number of names
-   * while open (a rename deploy unlinks the old inode, a link deploy links it). The ctime then no longer
-   * tells an in-place write apart, so before the body ends its content is hashed and compared with the
-   * ETag (`contentMatches`).
-   */
-  readonly onlyCtimeChanged: (s: BigIntStats) => boolean;
+  readonly identity: FileIdentity;
   /** Hashes the open file's whole content; calls back with whether it still has the ETag's bytes. */
   readonly contentMatches: (fd: number, done: (same: boolean) => void) => void;
   /** First and last byte, inclusive. */
@@ -152,8 +146,8 @@ function fstatOrNull(fd: number): BigIntStats | null {
  *
  * A read never lands in a buffer or fd that has been released (the release waits for the pending
  * call), and a body is never ended short of its Content-Length or mixed from two versions of the
- * file: the file's identity is checked after the first read (before the headers go out) and after
- * the last (before the body ends); a mismatch mid-body cuts the connection.
+ * file: the file's identity is checked after every read (the first before the headers go out; see
+ * OpenVersion); a mismatch mid-body cuts the connection.
  */
 export class DiskBody {
   private fd = -1;
@@ -178,6 +172,8 @@ export class DiskBody {
   /** With a stallLimit: when the last chunk was handed to the response, and the timer that checks it. */
   private handedAt = 0;
   private stallTimer: NodeJS.Timeout | null = null;
+  /** The version being sent, checked after each chunk read. */
+  private readonly version: OpenVersion;
 
   constructor(
     private readonly res: ServerResponse,
@@ -187,6 +183,7 @@ export class DiskBody {
     private readonly blocking: BlockingReads,
   ) {
     this.pos = send.start;
+    this.version = new OpenVersion(send.identity);
     this.wrapped = Object.hasOwn(res, 'write');
     res.once('close', () => {
       this.closed = true;
@@ -204,7 +201,7 @@ export class DiskBody {
     this.busy = true;
     statBig(this.send.filePath, (err, s) => {
       if (this.settle()) return;
-      if (err !== null || !this.send.describes(s, false)) return this.send.stale();
+      if (err !== null || !sameIdentity(this.send.identity, s)) return this.send.stale();
       if (this.writeHead()) this.res.end();
     });
   }
@@ -263,27 +260,20 @@ export class DiskBody {
     return bytesRead;
   }
 
-  /** `bytesRead` of the `n` asked for (-1: the read failed). */
+  /**
+   * `bytesRead` of the `n` asked for (-1: the read failed), then an fstat: the bytes read belong to
+   * the version the headers describe. Synchronous: on an open fd it reads the inode in memory (no
+   * disk access on a local file system, as nginx does it too), and on the thread pool it was a second
+   * round trip per small file: a 1-byte GET with --memory-budget 0 went from 17,500-20,600 to
+   * 23,400-24,400 responses/s (wrk, 32 connections, server on one core).
+   */
   private chunkRead(first: boolean, n: number, bytesRead: number): void {
     // Short: truncated since the scan (or since the last chunk), so the headers are no longer true.
     const short = bytesRead !== n;
     this.pos += n;
     const last = this.pos > this.send.end;
-    if (first || last) this.verify(first, last, short, n);
-    else if (short) this.cut();
-    else this.writeChunk(n, false);
-  }
-
-  /**
-   * fstat after a read: the bytes read belong to the version the headers describe. Synchronous: on
-   * an open fd it reads the inode in memory (no disk access on a local file system, as nginx does it
-   * too), and on the thread pool it was a second round trip per small file: a 1-byte GET with
-   * --memory-budget 0 went from 17,500-20,600 to 23,400-24,400 responses/s (wrk, 32 connections,
-   * server on one core).
-   */
-  private verify(first: boolean, last: boolean, short: boolean, n: number): void {
     const s = short ? null : fstatOrNull(this.fd);
-    const good = s !== null && this.send.describes(s, !first);
+    const good = s !== null && this.version.check(s);
     if (first && !good) {
       this.release();
       this.send.stale();
@@ -292,7 +282,7 @@ export class DiskBody {
     // Headers (and maybe bytes) are out: never end a response short or with another version's bytes.
     if (!good) return void this.cut();
     if (first && !this.writeHead()) return;
-    if (last && this.send.onlyCtimeChanged(s)) return void this.confirmContent(n);
+    if (last && this.version.namesChanged) return void this.confirmContent(n);
     if (last) this.closeFd();
     this.writeChunk(n, last);
   }
@@ -300,8 +290,8 @@ export class DiskBody {
   /**
    * The last chunk of a file that gained or lost a name while it was read: rare (a deploy renamed a
    * new version over it, or linked it, mid-download) and then the ctime cannot show an in-place write
-   * with its mtime put back. The file's content, still readable through the fd, must hash to the
-   * ETag, or the body is cut.
+   * with its mtime put back made in the same interval. The file's content, still readable through the
+   * fd, must hash to the ETag, or the body is cut.
    */
   private confirmContent(n: number): void {
     this.busy = true;
