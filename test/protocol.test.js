@@ -18,6 +18,8 @@ function makeRoot() {
   mkdirSync(join(root, 'fonts'));
   mkdirSync(join(root, 'sub'));
   mkdirSync(join(root, 'sub', 'inner.woff2')); // a directory named like the file below
+  mkdirSync(join(root, 'q{b}')); // a name with characters a URI may not carry as they are
+  writeFileSync(join(root, 'q{b}', 'index.html'), 'q');
   writeFileSync(join(root, 'font.woff2'), 'wOF2-font');
   writeFileSync(join(root, 'sub', 'x.woff2'), 'sub-x');
   writeFileSync(join(root, 'fonts', 'index.html'), '<h1>fonts</h1>');
@@ -136,6 +138,20 @@ for (const [name, cors, expectAcao] of [
       // A file is never redirected, and a name that is neither is a plain 404.
       assert.equal((await rawRequest(s.port, 'GET /font.woff2 HTTP/1.1\r\nHost: x\r\n\r\n')).status, 200);
       assert.equal((await rawRequest(s.port, 'GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n')).status, 404);
+    });
+
+    test('a redirect\'s Location is a valid URI reference: what the target carried that a URI may not is pct-encoded (RFC 9110 §10.2.2, RFC 9112 §3)', async () => {
+      // Found replaying serve-handler#72 / serve-static's encodeurl: `Location: /q{b}/?a<b>"c"` was sent as it came.
+      for (const [target, location] of [
+        ['/q{b}?a<b>"c"|d^e`f%zz%4', '/q%7Bb%7D/?a%3Cb%3E%22c%22%7Cd%5Ee%60f%25zz%254'],
+        ['/q%7Bb%7D?x=%41&y=[1]', '/q%7Bb%7D/?x=%41&y=%5B1%5D'],
+        ['/fonts?back\\slash', '/fonts/?back%5Cslash'],
+        ["/fonts?keep=!$&'()*+,;=:@/?~-._", "/fonts/?keep=!$&'()*+,;=:@/?~-._"],
+      ]) {
+        const res = await rawRequest(s.port, `GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        assert.equal(res.status, 308, target);
+        assert.equal(res.get('location'), location, target);
+      }
     });
 
     test('a 416 has no Content-Type or Content-Encoding on its empty body', async () => {

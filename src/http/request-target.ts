@@ -135,6 +135,20 @@ export function hasEncodedSlash(path: string): boolean {
   return false;
 }
 
+/** Characters RFC 3986 allows as they are in a path or query (§3.3, §3.4), besides a valid pct-encoding. */
+const NOT_IN_URI = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]|%(?![0-9A-Fa-f]{2})/g;
+
+/**
+ * `target` (a path and query as the client sent them) as a URI reference fit for `Location` (RFC
+ * 9110 §10.2.2): every character RFC 3986 does not allow there, and a `%` not starting a
+ * pct-encoding, is pct-encoded, as RFC 9112 §3 asks of a redirect for an invalid target. Node gives
+ * the target's bytes as latin1 characters, so each character is one byte. What is already encoded
+ * stays as it is. A browser repairs `"`, `<`, `{`, `|`... itself; strict URI parsers refuse them.
+ */
+export function uriReference(target: string): string {
+  return target.replace(NOT_IN_URI, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+
 /**
  * The path with each run of slashes made one (`//fonts///a.woff2` → `/fonts/a.woff2`), as nginx
  * (`merge_slashes`, on by default) and Caddy do: a link built as `${base}/${file}` from a base that

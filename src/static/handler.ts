@@ -6,7 +6,7 @@ import { buildActualBlocks, mergeVary, removeCorsHeaders, removeOtherPolicy, typ
 import { evaluatePreconditions, Precondition, withoutDateLists } from '../http/conditional.js';
 import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
-import { authorityValid, decodedPath, hostLinesValid, mergeSlashes, targetPath } from '../http/request-target.js';
+import { authorityValid, decodedPath, hostLinesValid, mergeSlashes, targetPath, uriReference } from '../http/request-target.js';
 import { transferEncodingStatus } from '../http/framing.js';
 import { fieldLines, joinRepeatedLines } from '../http/field-lines.js';
 import type { AssetInfo } from './asset-info.js';
@@ -461,7 +461,7 @@ class StaticFiles {
     const path = targetPath(url);
     if (path === null) return this.sendError(res, 400, origin);
     const q = url.indexOf('?');
-    const location = `${mergeSlashes(path)}/${q === -1 ? '' : url.slice(q)}`;
+    const location = uriReference(`${mergeSlashes(path)}/${q === -1 ? '' : url.slice(q)}`);
     this.head(res, 308, extend(this.blocks.redirect[this.variantOf(origin)], 'Location', location), origin);
     res.end();
   }
