@@ -11,11 +11,11 @@ import { transferEncodingStatus } from '../http/framing.js';
 import { fieldLines, joinRepeatedLines } from '../http/field-lines.js';
 import type { AssetInfo } from './asset-info.js';
 import { AssetTable, type ScanReport } from './asset-table.js';
-import { fdHasEtag } from './etag.js';
 import { logResponse, noteArrival } from './access-log.js';
 import { explainDenied } from '../cors/explain.js';
 import { BodyCache, TEXT_BODY_LIMIT } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
+import { ContentChecks } from './content-checks.js';
 import { markLingering } from './lingering-close.js';
 import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, readOnce, type ResolvedServerOptions, type ServerOptions } from './options.js';
@@ -183,6 +183,8 @@ class StaticFiles {
   /** Ever called with `next`: mounted in an app, whose middleware may have set headers before us. */
   private mounted = false;
   private readonly pool = new BufferPool(DISK_CHUNK, DISK_BUFFERS);
+  /** The hashes that end a download whose file gained or lost a name, one per file state (content-checks.ts). */
+  readonly contentChecks = new ContentChecks();
   private readonly bodies: BodyCache;
   private readonly fds = new FdCache(FD_CACHE_SIZE);
   /** Whether bodies from disk are read on the main thread (while reads are fast) or the thread pool. */
@@ -605,7 +607,7 @@ class StaticFiles {
       openFile: (done) => this.fds.acquire(info, done),
       closeFile: (fd) => this.fds.release(fd),
       identity: info.identity,
-      contentMatches: (fd, done) => fdHasEtag(fd, info.size, info.etag, done),
+      contentMatches: (fd, s, done) => this.contentChecks.matches(fd, s, info.size, info.etag, done),
       start,
       end,
       headOnly,

@@ -89,8 +89,11 @@ export interface DiskSend {
    * hashed and compared with the ETag before the body ends (`contentMatches`).
    */
   readonly identity: FileIdentity;
-  /** Hashes the open file's whole content; calls back with whether it still has the ETag's bytes. */
-  readonly contentMatches: (fd: number, done: (same: boolean) => void) => void;
+  /**
+   * Hashes the open file's whole content (`s`: its fstat now); calls back with whether it still has
+   * the ETag's bytes.
+   */
+  readonly contentMatches: (fd: number, s: BigIntStats, done: (same: boolean) => void) => void;
   /** First and last byte, inclusive. */
   readonly start: number;
   readonly end: number;
@@ -282,7 +285,7 @@ export class DiskBody {
     // Headers (and maybe bytes) are out: never end a response short or with another version's bytes.
     if (!good) return void this.cut();
     if (first && !this.writeHead()) return;
-    if (last && this.version.namesChanged) return void this.confirmContent(n);
+    if (last && this.version.namesChanged) return void this.confirmContent(n, s);
     if (last) this.closeFd();
     this.writeChunk(n, last);
   }
@@ -291,13 +294,15 @@ export class DiskBody {
    * The last chunk of a file that gained or lost a name while it was read: rare (a deploy renamed a
    * new version over it, or linked it, mid-download) and then the ctime cannot show an in-place write
    * with its mtime put back made in the same interval. The file's content, still readable through the
-   * fd, must hash to the ETag, or the body is cut.
+   * fd, must hash to the ETag, and the file must not have changed while it was hashed, or the body is
+   * cut.
    */
-  private confirmContent(n: number): void {
+  private confirmContent(n: number, s: BigIntStats): void {
     this.busy = true;
-    this.send.contentMatches(this.fd, (same) => {
+    this.send.contentMatches(this.fd, s, (same) => {
       if (this.settle()) return;
-      if (!same) return void this.cut();
+      const after = fstatOrNull(this.fd);
+      if (!same || after === null || !this.version.check(after)) return void this.cut();
       this.closeFd();
       this.writeChunk(n, true);
     });
