@@ -1,14 +1,18 @@
 // Downloads in flight across a deploy: N downloads of one large file from disk are started and paused, a new
 // version is renamed over the file (the old inode is unlinked: its ctime moves, its bytes do not), then all are
-// resumed. Each must finish whole with the old bytes, and the file's content is hashed against its ETag before
-// the ends (send-body.ts confirmContent), once per file state, shared by every response (content-checks.ts).
+// resumed. Each must finish whole with the old bytes: at the first chunk each reads after the deploy, the file's
+// content is hashed against its ETag (send-body.ts recheck), once per file state, shared by every response
+// (content-checks.ts).
 //
 //   npm run build && node bench/deploy.js [--downloads 16] [--mb 256] [--rounds 2] [--before DIST]
 //
-// Prints, per round and build: downloads finished whole, CPU seconds and wall seconds from the deploy until the
-// last download ended. Server and clients run in this one process (the clients' share, receiving N × MB, is the
-// same for every build). --before DIST (a dist/ directory built from another commit) runs the same against it.
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// Prints, per round and build: downloads finished whole, whole-file hashes run (counted where the build has
+// content-checks.js; builds before it hashed once per download), CPU seconds and wall seconds from the deploy
+// until the last download ended. Server and clients run in this one process (the clients' share, receiving
+// N × MB, is the same for every build, and its garbage collection makes the CPU figure vary by ±40% from one
+// round to the next: the hash count is the steady figure). --before DIST (a dist/ directory built from another
+// commit) runs the same against it.
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -59,7 +63,26 @@ function finish(res) {
   });
 }
 
+/** Counts the hashes of every ContentChecks the build at `dist` makes, or null when it has none. */
+async function hashCounter(dist) {
+  const module = join(resolve(dist), 'static/content-checks.js');
+  if (!existsSync(module)) return null;
+  const { ContentChecks } = await import(pathToFileURL(module).href);
+  const made = new Set();
+  const matches = ContentChecks.prototype.matches;
+  ContentChecks.prototype.matches = function (...args) {
+    made.add(this);
+    return matches.apply(this, args);
+  };
+  return () => [...made].reduce((sum, checks) => sum + checks.hashes, 0);
+}
+
+const counters = new Map();
+
 async function round(dist) {
+  if (!counters.has(dist)) counters.set(dist, await hashCounter(dist));
+  const hashes = counters.get(dist);
+  const hashedBefore = hashes?.() ?? 0;
   const { serve } = await import(pathToFileURL(join(resolve(dist), 'index.js')).href);
   const root = mkdtempSync(join(tmpdir(), 'xorigin-deploy-'));
   writeFileSync(join(root, 'big.bin'), Buffer.alloc(SIZE, 5));
@@ -74,7 +97,8 @@ async function round(dist) {
     const started = performance.now();
     const whole = (await Promise.all(downloads.map(finish))).filter(Boolean).length;
     const used = process.cpuUsage(cpu);
-    return { whole, cpuS: (used.user + used.system) / 1e6, wallS: (performance.now() - started) / 1000 };
+    const hashed = hashes === null ? `${DOWNLOADS} (one per download)` : String(hashes() - hashedBefore);
+    return { whole, hashed, cpuS: (used.user + used.system) / 1e6, wallS: (performance.now() - started) / 1000 };
   } finally {
     await server.shutdown(100);
     rmSync(root, { recursive: true, force: true });
@@ -84,7 +108,7 @@ async function round(dist) {
 const builds = [['this build', join(PROJECT, 'dist')], ...(args.before === undefined ? [] : [['--before', args.before]])];
 for (let r = 1; r <= Number(args.rounds); r++) {
   for (const [label, dist] of builds) {
-    const { whole, cpuS, wallS } = await round(dist);
-    console.log(`round ${r} ${label.padEnd(10)} ${whole}/${DOWNLOADS} whole, CPU ${cpuS.toFixed(1)} s, wall ${wallS.toFixed(1)} s`);
+    const { whole, hashed, cpuS, wallS } = await round(dist);
+    console.log(`round ${r} ${label.padEnd(10)} ${whole}/${DOWNLOADS} whole, ${hashed} hash(es), CPU ${cpuS.toFixed(1)} s, wall ${wallS.toFixed(1)} s`);
   }
 }

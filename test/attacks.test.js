@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
-import { linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
@@ -696,9 +696,13 @@ test('shutdown() resolves only once every fd and buffer is back', async () => {
 });
 
 // A name removed or added changes the inode's ctime and not its bytes: an unlink, a rename deploy over a file that keeps
-// a name elsewhere (a pnpm store: nlink 2 -> 1), a `cp -al` / `rsync --link-dest` snapshot of the tree (1 -> 2). Each
-// case gives what to do at 1 MiB into the download and, for some, at 8 MiB (a name gained, then lost: as many names
-// at the end as when read, which an end-only check took for a write).
+// a name elsewhere (a pnpm store: nlink 2 -> 1), a `cp -al` / `rsync --link-dest` snapshot of the tree (1 -> 2); so
+// does a chmod. Each case gives what to do at 1 MiB into the download and, for some, 12 MiB later (a name gained, then
+// lost: as many names at the end as when read, which a check of the number of names took for a write). The content
+// is hashed against the ETag at each, and the download goes on. The steps are further apart than the socket buffers
+// hold (up to ~10 MiB on loopback), so the server has read on, and hashed, between them: a change while it hashes is
+// another matter (cut).
+const STEP = 12 * MIB;
 const elsewhere = (root) => `${root}.elsewhere`;
 const nameChanges = {
   'the file unlinked': (root) => [() => unlinkSync(join(root, 'big.bin'))],
@@ -718,11 +722,16 @@ const nameChanges = {
     linkSync(join(root, 'big.bin'), elsewhere(root));
     return [() => unlinkSync(elsewhere(root)), () => linkSync(join(root, 'big.bin'), elsewhere(root))];
   },
+  'a hard link made elsewhere and removed at once (between two chunks)': (root) => [() => {
+    linkSync(join(root, 'big.bin'), elsewhere(root));
+    unlinkSync(elsewhere(root));
+  }],
+  'a chmod': (root) => [() => chmodSync(join(root, 'big.bin'), 0o600)],
 };
 for (const [change, prepare] of Object.entries(nameChanges)) {
   test(`${change}, mid-download, lets the download finish with the old bytes`, async () => {
     const root = tempDir();
-    const body = Buffer.alloc(16 * MIB, 5);
+    const body = Buffer.alloc(32 * MIB, 5);
     writeFileSync(join(root, 'big.bin'), body);
     const steps = prepare(root);
     const s = await start(root);
@@ -735,7 +744,7 @@ for (const [change, prepare] of Object.entries(nameChanges)) {
           r.on('data', (c) => {
             chunks.push(c);
             received += c.length;
-            if (done === steps.length || received < [MIB, 8 * MIB][done]) return;
+            if (done === steps.length || received < MIB + done * STEP) return;
             steps[done++]();
             // A pause after each step: the server reads chunks between the two, as in a deploy that takes a while.
             r.pause();
@@ -754,4 +763,37 @@ for (const [change, prepare] of Object.entries(nameChanges)) {
     }
   });
 }
+
+test('a download whose file\'s ctime keeps moving (a chmod loop) is hashed for at most 4 of them, then cut', async () => {
+  const root = tempDir();
+  const file = join(root, 'big.bin');
+  writeFileSync(file, Buffer.alloc(72 * MIB, 5));
+  const s = await start(root);
+  try {
+    const { received, complete } = await new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: s.port, path: '/big.bin', agent: false }, (r) => {
+        let got = 0;
+        let chmods = 0;
+        r.on('data', (c) => {
+          got += c.length;
+          if (got < MIB + chmods * STEP) return;
+          chmodSync(file, chmods++ % 2 === 0 ? 0o600 : 0o644);
+          // Paused after each: the server reads a chunk between two chmods, and hashes the file for each.
+          r.pause();
+          setTimeout(() => r.resume(), 100);
+        });
+        r.on('end', () => resolve({ received: got, complete: r.complete }));
+        r.on('aborted', () => {});
+        r.on('error', () => {});
+        r.on('close', () => resolve({ received: got, complete: r.complete }));
+      }).on('error', reject);
+    });
+    assert.equal(complete, false, `${received} bytes, complete`);
+    // Cut at the fifth chmod (at 49 MiB): four were hashed and let through.
+    assert.ok(received >= MIB + 4 * STEP && received < 72 * MIB, `cut at ${received} bytes`);
+  } finally {
+    await s.server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
 

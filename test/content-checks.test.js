@@ -1,6 +1,6 @@
-// The hash that ends a download whose file gained or lost a name (send-body.ts confirmContent) is run once per
-// file state and shared by every response that asks, running or done: a deploy renamed over a 512 MB file with 16
-// downloads paused on it hashed it 16 times (attack b23b F3). A file changed since is hashed again.
+// The hash a download runs when its file's ctime moved alone (send-body.ts recheck) is run once per file state and
+// shared by every response that asks, running or done: a deploy renamed over a 512 MB file with 16 downloads paused
+// on it hashed it 16 times (attack b23b F3). A file changed since is hashed again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

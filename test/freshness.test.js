@@ -699,9 +699,10 @@ describe('watcher', () => {
 });
 
 test('a file written in place ahead of a download with its mtime put back, then put back with its old bytes after the download read it, is cut', async (t) => {
-  // An rsync --inplace -t rollback: the bytes sent in between were the write's, and only the final content can be
-  // hashed, which matches. With as many names as before, a newer ctime is a write: the download is cut at the
-  // next chunk (attack b23c, on a rule that let any ctime-only change through: 64 MB sent whole, one MB of it zeros).
+  // An rsync --inplace -t rollback: had the write's bytes been sent, a hash of the final content would match. The
+  // ctime moved alone at the chunk after the write: the content is hashed then, holds the zeros, and the download
+  // is cut before any goes out (attack b23c, on a rule that let any ctime-only change through unhashed until the
+  // end: 64 MB sent whole, one MB of it zeros).
   const { execFileSync } = await import('node:child_process');
   const { closeSync, openSync, writeSync } = await import('node:fs');
   const http = (await import('node:http')).default;

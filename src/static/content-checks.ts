@@ -5,9 +5,9 @@ import { fdHasEtag } from './etag.js';
 const KEPT = 256;
 
 /**
- * Whether an open file's content still hashes to an ETag (send-body.ts confirmContent: the end of a
- * download whose file gained or lost a name while it was read), decided once per inode and state,
- * not once per response. A deploy renamed over a 512 MB file with 16 downloads paused on it hashed
+ * Whether an open file's content still hashes to an ETag (send-body.ts recheck: a download whose
+ * file's ctime moved alone while it was read), decided once per inode and state, not once per
+ * response. A deploy renamed over a 512 MB file with 16 downloads paused on it hashed
  * it 16 times, 8 GB on the main thread (attack b23b F3); the responses now share one hash, running
  * or done. The state is the fstat before the hash: device, inode, size, mtime and ctime. A verdict
  * is kept only if the file's state after the hash is still that one: a write during the hash moves

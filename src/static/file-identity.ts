@@ -23,41 +23,47 @@ export function sameIdentity(a: FileIdentity, s: BigIntStats): boolean {
   return equalIdentities(a, s);
 }
 
+/** What an fstat made after a chunk was read says of the version a download is sending (OpenVersion.check). */
+export const enum OpenState {
+  /** Nothing changed since the last check: the chunk is that version's. */
+  Same,
+  /**
+   * Only the ctime moved (device, inode, size and mtime as they were): a name added or removed (a rename
+   * deploy unlinks the old inode; `cp -al`, `rsync --link-dest`, a pnpm store link it), a chmod, an
+   * xattr, or a write with its mtime put back. Only the content can tell them apart.
+   */
+  CtimeOnly,
+  /** Another file, or other bytes: the headers no longer describe it. */
+  Changed,
+}
+
 /**
  * The version a download from disk is sending, followed through the fstat made after each chunk it
- * reads: true from `check` while the bytes read so far may all be that version's. Device, inode,
- * size and mtime must stay those of `identity`. The ctime may move only along with the number of
- * names, within the same interval between two chunks: a rename deploy unlinks the old inode, `cp -al`,
- * `rsync --link-dest` and a pnpm store link it, none of which touch the bytes. A ctime that moved
- * with as many names as at the chunk before is a write or a chmod: the caller cuts, since bytes
- * already sent cannot be checked again (an `rsync --inplace` rollback puts the old bytes and mtime
- * back after the reader sent the new ones). Checked at every chunk, not only the first and last: a
- * name gained then lost (a link deploy, then the old release pruned) left as many names as when read
- * and cut the download. A write in the same interval as a name change shows only in the content,
- * which the caller hashes before the body ends when `namesChanged`.
+ * reads. A ctime that moved alone (OpenState.CtimeOnly) cannot say whether bytes changed: the caller
+ * hashes the open content against the ETag before sending that chunk, and if it matches, `accept`s
+ * the new ctime and reads the chunk again. The chunks sent before were each read before the ctime
+ * moved (a write updates the ctime before it copies its bytes in), so they are the version's; the
+ * chunk read again comes from content that hashed to the ETag. So a rollback (`rsync --inplace`) that
+ * puts the old bytes back after a write leaves nothing of the write in the body, and a name gained
+ * then lost within one chunk, which leaves as many names as before, no longer cuts the download.
  */
 export class OpenVersion {
-  /** A name was added or removed while open: the content must hash to the ETag before the end. */
-  namesChanged = false;
   private ctimeNs: bigint;
-  private links = -1n;
 
   constructor(private readonly identity: FileIdentity) {
     this.ctimeNs = identity.ctimeNs;
   }
 
   /** `s`: an fstat of the open file after a chunk was read from it. */
-  check(s: BigIntStats): boolean {
+  check(s: BigIntStats): OpenState {
     const a = this.identity;
-    if (s.ino !== a.ino || s.mtimeNs !== a.mtimeNs || s.size !== a.size || s.dev !== a.dev) return false;
-    const links = this.links;
-    this.links = s.nlink;
-    if (s.ctimeNs === this.ctimeNs) return true;
-    // The first chunk is checked against the table's identity as it is (the headers are not out yet).
-    if (links === -1n || s.nlink === links) return false;
+    if (s.ino !== a.ino || s.mtimeNs !== a.mtimeNs || s.size !== a.size || s.dev !== a.dev) return OpenState.Changed;
+    return s.ctimeNs === this.ctimeNs ? OpenState.Same : OpenState.CtimeOnly;
+  }
+
+  /** The content at ctime `s.ctimeNs` hashed to the ETag: later chunks are checked against that ctime. */
+  accept(s: BigIntStats): void {
     this.ctimeNs = s.ctimeNs;
-    this.namesChanged = true;
-    return true;
   }
 }
 

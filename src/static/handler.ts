@@ -183,7 +183,7 @@ class StaticFiles {
   /** Ever called with `next`: mounted in an app, whose middleware may have set headers before us. */
   private mounted = false;
   private readonly pool = new BufferPool(DISK_CHUNK, DISK_BUFFERS);
-  /** The hashes that end a download whose file gained or lost a name, one per file state (content-checks.ts). */
+  /** The hashes a download runs when its file's ctime moved alone, one per file state (content-checks.ts). */
   readonly contentChecks = new ContentChecks();
   private readonly bodies: BodyCache;
   private readonly fds = new FdCache(FD_CACHE_SIZE);

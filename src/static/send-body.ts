@@ -2,7 +2,7 @@ import { fstatSync, read, readSync, stat, type BigIntStats } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlockingReads } from './blocking-reads.js';
 import type { BufferPool } from './buffer-pool.js';
-import { OpenVersion, sameIdentity, type FileIdentity } from './file-identity.js';
+import { OpenState, OpenVersion, sameIdentity, type FileIdentity } from './file-identity.js';
 import { Http2Response, resetWithInternalError, type Resettable } from './http2-exchange.js';
 import { cutHttp1Response } from './lingering-close.js';
 
@@ -84,9 +84,8 @@ export interface DiskSend {
   /** Gives back an fd from `openFile`; called exactly once for each. */
   readonly closeFile: (fd: number) => void;
   /**
-   * The version the prepared headers describe (see file-identity.ts). While it is read, a ctime
-   * changed along with the number of names is let through (OpenVersion), and the content is then
-   * hashed and compared with the ETag before the body ends (`contentMatches`).
+   * The version the prepared headers describe (see file-identity.ts). While it is read, a ctime that
+   * moved alone is let through once the content hashes to the ETag (OpenVersion, `contentMatches`).
    */
   readonly identity: FileIdentity;
   /**
@@ -115,6 +114,12 @@ export interface DiskSend {
    */
   readonly stallLimit: number;
 }
+
+/**
+ * Times one body may find its file's ctime moved alone (and hash it) before it is cut: a chmod loop on a
+ * large file would otherwise have it hashed over and over for one response.
+ */
+const CTIME_RECHECKS = 4;
 
 /** Bytes per read when the pool is empty: each such response allocates its own, smaller buffer. */
 const UNPOOLED_CHUNK = 64 * 1024;
@@ -177,6 +182,8 @@ export class DiskBody {
   private stallTimer: NodeJS.Timeout | null = null;
   /** The version being sent, checked after each chunk read. */
   private readonly version: OpenVersion;
+  /** Hashes run for this body because the ctime moved alone (CTIME_RECHECKS). */
+  private rechecks = 0;
 
   constructor(
     private readonly res: ServerResponse,
@@ -276,35 +283,36 @@ export class DiskBody {
     this.pos += n;
     const last = this.pos > this.send.end;
     const s = short ? null : fstatOrNull(this.fd);
-    const good = s !== null && this.version.check(s);
-    if (first && !good) {
+    const state = s === null ? OpenState.Changed : this.version.check(s);
+    if (first && state !== OpenState.Same) {
       this.release();
       this.send.stale();
       return;
     }
     // Headers (and maybe bytes) are out: never end a response short or with another version's bytes.
-    if (!good) return void this.cut();
+    if (state === OpenState.Changed) return void this.cut();
+    if (state === OpenState.CtimeOnly) return void this.recheck(n, s as BigIntStats);
     if (first && !this.writeHead()) return;
-    if (last && this.version.namesChanged) return void this.confirmContent(n, s);
     if (last) this.closeFd();
     this.writeChunk(n, last);
   }
 
   /**
-   * The last chunk of a file that gained or lost a name while it was read: rare (a deploy renamed a
-   * new version over it, or linked it, mid-download) and then the ctime cannot show an in-place write
-   * with its mtime put back made in the same interval. The file's content, still readable through the
-   * fd, must hash to the ETag, and the file must not have changed while it was hashed, or the body is
-   * cut.
+   * The ctime moved alone since the last chunk (OpenState.CtimeOnly: rare, a deploy renamed a new
+   * version over the file or linked it, or a chmod): the chunk just read is not sent. The open content
+   * must hash to the ETag, and the file must not have changed while it was hashed; then the chunk is
+   * read again and the body goes on. Else, or after CTIME_RECHECKS such hashes, the body is cut.
    */
-  private confirmContent(n: number, s: BigIntStats): void {
+  private recheck(n: number, s: BigIntStats): void {
+    if (++this.rechecks > CTIME_RECHECKS) return void this.cut();
     this.busy = true;
     this.send.contentMatches(this.fd, s, (same) => {
       if (this.settle()) return;
       const after = fstatOrNull(this.fd);
-      if (!same || after === null || !this.version.check(after)) return void this.cut();
-      this.closeFd();
-      this.writeChunk(n, true);
+      if (!same || after === null || after.ctimeNs !== s.ctimeNs || this.version.check(after) === OpenState.Changed) return void this.cut();
+      this.version.accept(s);
+      this.pos -= n;
+      this.readChunk(false);
     });
   }
 
