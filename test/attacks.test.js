@@ -764,6 +764,46 @@ for (const [change, prepare] of Object.entries(nameChanges)) {
   });
 }
 
+test('a name added, then removed while the download hashes the file for the first change, lets the download finish', async () => {
+  // A deploy script's `ln` then `rm` a few ms apart: the second moves the ctime again during the hash the first
+  // started. The file is hashed again, not cut (attack b24, `rsync --link-dest` then an immediate prune over HTTP/2).
+  const root = tempDir();
+  const file = join(root, 'big.bin');
+  const body = Buffer.alloc(128 * MIB, 5);
+  writeFileSync(file, body);
+  const s = await start(root);
+  try {
+    const res = await new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: s.port, path: '/big.bin', agent: false }, (r) => {
+        let received = 0;
+        let linked = false;
+        const chunks = [];
+        r.on('data', (c) => {
+          chunks.push(c);
+          received += c.length;
+          if (linked || received < MIB) return;
+          linked = true;
+          r.pause();
+          linkSync(file, elsewhere(root));
+          // Resumed, the server reads on, finds the ctime moved and hashes 128 MiB (100 ms and more); the name
+          // goes 20 ms into that.
+          setTimeout(() => {
+            r.resume();
+            setTimeout(() => unlinkSync(elsewhere(root)), 20);
+          }, 100);
+        });
+        r.on('end', () => resolve(Buffer.concat(chunks)));
+        r.on('error', reject);
+      }).on('error', reject);
+    });
+    assert.ok(res.equals(body), `${res.length} bytes, not the old version whole`);
+  } finally {
+    await s.server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+    rmSync(elsewhere(root), { force: true });
+  }
+});
+
 test('a download whose file\'s ctime keeps moving (a chmod loop) is hashed for at most 4 of them, then cut', async () => {
   const root = tempDir();
   const file = join(root, 'big.bin');

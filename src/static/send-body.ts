@@ -300,8 +300,9 @@ export class DiskBody {
   /**
    * The ctime moved alone since the last chunk (OpenState.CtimeOnly: rare, a deploy renamed a new
    * version over the file or linked it, or a chmod): the chunk just read is not sent. The open content
-   * must hash to the ETag, and the file must not have changed while it was hashed; then the chunk is
-   * read again and the body goes on. Else, or after CTIME_RECHECKS such hashes, the body is cut.
+   * must hash to the ETag, and the file must not have changed while it was hashed (its ctime moved
+   * again: hashed again); then the chunk is read again and the body goes on. Else, or after
+   * CTIME_RECHECKS such hashes, the body is cut.
    */
   private recheck(n: number, s: BigIntStats): void {
     if (++this.rechecks > CTIME_RECHECKS) return void this.cut();
@@ -309,7 +310,9 @@ export class DiskBody {
     this.send.contentMatches(this.fd, s, (same) => {
       if (this.settle()) return;
       const after = fstatOrNull(this.fd);
-      if (!same || after === null || after.ctimeNs !== s.ctimeNs || this.version.check(after) === OpenState.Changed) return void this.cut();
+      if (!same || after === null || this.version.check(after) === OpenState.Changed) return void this.cut();
+      // Moved again while hashed (a deploy's `ln` then `rm` a few ms apart): what was hashed may be stale.
+      if (after.ctimeNs !== s.ctimeNs) return void this.recheck(n, after);
       this.version.accept(s);
       this.pos -= n;
       this.readChunk(false);
