@@ -369,6 +369,32 @@ test('a file a response finds changed (before any watcher event) is looked at al
   assert.ok(again.body.equals(Buffer.alloc(1000, 56)));
 });
 
+test('a large file found changed again moments after its last read is answered in its new version once its backoff\'s floor has passed, not 503', async (t) => {
+  // A file read moments ago is read again only after 4 x its last read time (read-backoff.ts): the response waits
+  // for that read instead of spinning through its three tries at once to a 503 (attack b24).
+  const { closeSync, openSync, writeSync } = await import('node:fs');
+  const big = (byte) => Buffer.alloc(64 * 1024 * 1024, byte);
+  const v2Bytes = big(2);
+  const v3Bytes = Buffer.from(v2Bytes);
+  v3Bytes[0] = 3;
+  const { root, port } = await unwatched(t, (root) => writeFileSync(join(root, 'big.woff2'), big(1)), { memoryBudget: 0 });
+  assert.equal((await request(port, { path: '/big.woff2', method: 'HEAD' })).status, 200);
+  writeFileSync(join(root, 'big.woff2'), v2Bytes);
+  // HEAD: no body to wait for, so v3 is written within the floor of v2's read (4 x the ~50 ms it takes).
+  const v2 = await request(port, { path: '/big.woff2', method: 'HEAD' });
+  assert.equal(v2.status, 200);
+  assert.equal(v2.headers.etag, etagOf(v2Bytes));
+  // Changed again at once (one byte, in place: a write of 64 MiB would outlast the floor): v2's read ended a
+  // moment ago, so v3's waits for the floor. Without the wait: 503 within 5 ms.
+  const fd = openSync(join(root, 'big.woff2'), 'r+');
+  writeSync(fd, Buffer.from([3]), 0, 1, 0);
+  closeSync(fd);
+  const v3 = await request(port, { path: '/big.woff2' });
+  assert.equal(v3.status, 200);
+  assert.equal(v3.headers.etag, etagOf(v3Bytes));
+  assert.ok(v3.body.equals(v3Bytes));
+});
+
 test('with watch: false, a body held in memory keeps the bytes it was read with, and the ETag of those bytes', async (t) => {
   // As the README's --no-watch says: the tree as the start-up scan found it, never a mix of versions.
   const { root, server, port } = await unwatched(t, (root) => {

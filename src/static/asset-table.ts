@@ -489,6 +489,11 @@ export class AssetTable<T> {
     return this.runScans();
   }
 
+  /** ms until `refresh(info)` would read the file (0: at once): its backoff's floor (ReadBackoff.delay). */
+  refreshDelay(info: AssetInfo): number {
+    return this.reader.backoff.delay(info.filePath, performance.now(), false);
+  }
+
   /**
    * Looks at one file again that revalidation.ts found changed with no event: as a watcher event
    * would have it looked at, so its backoff holds. (Not `refresh`: a file appended to all the time was
