@@ -10,7 +10,8 @@
  * within the wait in force then: at most max(`cap`, `readFactor` × read time). A file with no version
  * to serve meanwhile (removed and put back) waits only for that floor, `readFactor` × its last read
  * time: the doubling waits would leave it a 404 while it exists, the floor keeps the bound on hashing.
- * So does one a response found changed (tree-reader.ts `urgent`), which is answered 503 meanwhile.
+ * So does one a response found changed (tree-reader.ts `urgent`), which waits for that read (up to
+ * 1 s, handler.ts retryAfterRescan).
  */
 export interface ReadBackoffOptions {
   /** ms; default 250. */
