@@ -727,6 +727,10 @@ const nameChanges = {
     unlinkSync(elsewhere(root));
   }],
   'a chmod': (root) => [() => chmodSync(join(root, 'big.bin'), 0o600)],
+  'the file moved aside (mv big.bin big.bin.old) and a new one put in its place': (root) => [() => {
+    renameSync(join(root, 'big.bin'), join(root, 'big.bin.old'));
+    writeFileSync(join(root, 'big.bin'), 'new');
+  }],
 };
 for (const [change, prepare] of Object.entries(nameChanges)) {
   test(`${change}, mid-download, lets the download finish with the old bytes`, async () => {
