@@ -808,36 +808,63 @@ test('a name added, then removed while the download hashes the file for the firs
   }
 });
 
-test('a download whose file\'s ctime keeps moving (a chmod loop) is hashed for at most 4 of them, then cut', async () => {
+test('a deploy in six steps, each moving the ctime, lets a long download finish; a chmod loop faster than the hash cuts it', async (t) => {
+  // A release flow a second apart: cp -al, chmod -R, chown -R, an xattr, the old release removed... Each step is one
+  // hash, and the download goes on (attack b24b: a flat limit of 4 per download cut the fifth). Only hashes in a row,
+  // with no chunk sent between them, are limited: a chmod every 2 ms moves the ctime during every hash.
   const root = tempDir();
   const file = join(root, 'big.bin');
-  writeFileSync(file, Buffer.alloc(72 * MIB, 5));
+  const body = Buffer.alloc(96 * MIB, 5);
+  writeFileSync(file, body);
   const s = await start(root);
-  try {
-    const { received, complete } = await new Promise((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: s.port, path: '/big.bin', agent: false }, (r) => {
-        let got = 0;
-        let chmods = 0;
-        r.on('data', (c) => {
-          got += c.length;
-          if (got < MIB + chmods * STEP) return;
-          chmodSync(file, chmods++ % 2 === 0 ? 0o600 : 0o644);
-          // Paused after each: the server reads a chunk between two chmods, and hashes the file for each.
-          r.pause();
-          setTimeout(() => r.resume(), 100);
-        });
-        r.on('end', () => resolve({ received: got, complete: r.complete }));
-        r.on('aborted', () => {});
-        r.on('error', () => {});
-        r.on('close', () => resolve({ received: got, complete: r.complete }));
-      }).on('error', reject);
-    });
-    assert.equal(complete, false, `${received} bytes, complete`);
-    // Cut at the fifth chmod (at 49 MiB): four were hashed and let through.
-    assert.ok(received >= MIB + 4 * STEP && received < 72 * MIB, `cut at ${received} bytes`);
-  } finally {
+  t.after(async () => {
     await s.server.shutdown(200);
     rmSync(root, { recursive: true, force: true });
-  }
+    rmSync(elsewhere(root), { force: true });
+  });
+  const download = (onData) => new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: s.port, path: '/big.bin', agent: false }, (r) => {
+      const chunks = [];
+      let received = 0;
+      r.on('data', (c) => {
+        chunks.push(c);
+        received += c.length;
+        onData(r, received);
+      });
+      const done = () => resolve({ bytes: Buffer.concat(chunks), complete: r.complete });
+      r.on('end', done);
+      r.on('close', done);
+      r.on('aborted', () => {});
+      r.on('error', () => {});
+    }).on('error', reject);
+  });
+  const steps = [
+    () => linkSync(file, elsewhere(root)),
+    () => chmodSync(file, 0o600),
+    () => chmodSync(file, 0o644),
+    () => unlinkSync(elsewhere(root)),
+    () => linkSync(file, elsewhere(root)),
+    () => unlinkSync(elsewhere(root)),
+  ];
+  let done = 0;
+  const deployed = await download((r, received) => {
+    if (done === steps.length || received < MIB + done * STEP) return;
+    steps[done++]();
+    r.pause();
+    setTimeout(() => r.resume(), 100);
+  });
+  assert.equal(done, steps.length);
+  assert.ok(deployed.complete && deployed.bytes.equals(body), `${deployed.bytes.length} bytes, not the old version whole`);
+
+  let loop = null;
+  const looped = await download((r, received) => {
+    if (loop !== null || received < MIB) return;
+    let mode = 0o600;
+    loop = setInterval(() => chmodSync(file, (mode ^= 0o044)), 2);
+    // Stopped after 3 s whatever happens: with no limit the download would then end whole.
+    setTimeout(() => clearInterval(loop), 3000).unref();
+  });
+  clearInterval(loop);
+  assert.equal(looped.complete, false, `${looped.bytes.length} bytes, complete through a chmod every 2 ms`);
 });
 

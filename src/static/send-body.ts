@@ -116,8 +116,10 @@ export interface DiskSend {
 }
 
 /**
- * Times one body may find its file's ctime moved alone (and hash it) before it is cut: a chmod loop on a
- * large file would otherwise have it hashed over and over for one response.
+ * Hashes in a row one body may run because its file's ctime moved alone, with no chunk sent between
+ * them, before it is cut: a chmod loop faster than the hash would otherwise hold it forever. Counted
+ * in a row, not per body: a deploy in five steps a second apart (`cp -al`, `chmod -R`, `chown -R`,
+ * an xattr, the old release removed) cut a 16 s download at its fifth step (attack b24b).
  */
 const CTIME_RECHECKS = 4;
 
@@ -182,7 +184,7 @@ export class DiskBody {
   private stallTimer: NodeJS.Timeout | null = null;
   /** The version being sent, checked after each chunk read. */
   private readonly version: OpenVersion;
-  /** Hashes run for this body because the ctime moved alone (CTIME_RECHECKS). */
+  /** Hashes run in a row for this body because the ctime moved alone (CTIME_RECHECKS). */
   private rechecks = 0;
 
   constructor(
@@ -292,6 +294,7 @@ export class DiskBody {
     // Headers (and maybe bytes) are out: never end a response short or with another version's bytes.
     if (state === OpenState.Changed) return void this.cut();
     if (state === OpenState.CtimeOnly) return void this.recheck(n, s as BigIntStats);
+    this.rechecks = 0; // a chunk goes out: the next move of the ctime starts a new count
     if (first && !this.writeHead()) return;
     if (last) this.closeFd();
     this.writeChunk(n, last);
@@ -302,7 +305,7 @@ export class DiskBody {
    * version over the file or linked it, or a chmod): the chunk just read is not sent. The open content
    * must hash to the ETag, and the file must not have changed while it was hashed (its ctime moved
    * again: hashed again); then the chunk is read again and the body goes on. Else, or after
-   * CTIME_RECHECKS such hashes, the body is cut.
+   * CTIME_RECHECKS such hashes in a row, the body is cut.
    */
   private recheck(n: number, s: BigIntStats): void {
     if (++this.rechecks > CTIME_RECHECKS) return void this.cut();
