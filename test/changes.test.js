@@ -395,6 +395,29 @@ test('a large file found changed again moments after its last read is answered i
   assert.ok(v3.body.equals(v3Bytes));
 });
 
+test('a file served from disk whose ctime moved alone (a chmod) is hashed by the response and served, not rescanned; one renamed over is answered in its new version', async (t) => {
+  // The response hashes the content itself instead of waiting for the table to read it again, which at a deploy may
+  // be queued behind every file a `chmod -R` touched (attack b24b). Only if the path still names that inode: the fd
+  // of a file renamed over stays cached and open, and its old bytes would hash to the old tag.
+  const { renameSync } = await import('node:fs');
+  const { chmodSync } = await import('node:fs');
+  const big = (byte) => Buffer.alloc(4 * 1024 * 1024, byte);
+  const { root, server, port } = await unwatched(t, (root) => writeFileSync(join(root, 'big.woff2'), big(1)), { memoryBudget: 0 });
+  const first = await request(port, { path: '/big.woff2' });
+  assert.equal(first.headers.etag, etagOf(big(1)));
+  const scanned = server.stats.lastScan;
+  chmodSync(join(root, 'big.woff2'), 0o600);
+  const chmodded = await request(port, { path: '/big.woff2' });
+  assert.equal(chmodded.status, 200);
+  assert.ok(chmodded.body.equals(big(1)));
+  assert.equal(server.stats.lastScan, scanned, 'the table was scanned again for a chmod');
+  writeFileSync(join(root, '.next'), big(2));
+  renameSync(join(root, '.next'), join(root, 'big.woff2'));
+  const renamed = await request(port, { path: '/big.woff2' });
+  assert.equal(renamed.headers.etag, etagOf(big(2)));
+  assert.ok(renamed.body.equals(big(2)));
+});
+
 test('with watch: false, a body held in memory keeps the bytes it was read with, and the ETag of those bytes', async (t) => {
   // As the README's --no-watch says: the tree as the start-up scan found it, never a mix of versions.
   const { root, server, port } = await unwatched(t, (root) => {

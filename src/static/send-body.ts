@@ -286,14 +286,9 @@ export class DiskBody {
     const last = this.pos > this.send.end;
     const s = short ? null : fstatOrNull(this.fd);
     const state = s === null ? OpenState.Changed : this.version.check(s);
-    if (first && state !== OpenState.Same) {
-      this.release();
-      this.send.stale();
-      return;
-    }
-    // Headers (and maybe bytes) are out: never end a response short or with another version's bytes.
-    if (state === OpenState.Changed) return void this.cut();
-    if (state === OpenState.CtimeOnly) return void this.recheck(n, s as BigIntStats);
+    if (state === OpenState.Changed) return void this.giveUp(first);
+    if (state === OpenState.CtimeOnly && first) return void this.recheckIfNamed(n, s as BigIntStats);
+    if (state === OpenState.CtimeOnly) return void this.recheck(false, n, s as BigIntStats);
     this.rechecks = 0; // a chunk goes out: the next move of the ctime starts a new count
     if (first && !this.writeHead()) return;
     if (last) this.closeFd();
@@ -305,21 +300,48 @@ export class DiskBody {
    * version over the file or linked it, or a chmod): the chunk just read is not sent. The open content
    * must hash to the ETag, and the file must not have changed while it was hashed (its ctime moved
    * again: hashed again); then the chunk is read again and the body goes on. Else, or after
-   * CTIME_RECHECKS such hashes in a row, the body is cut.
+   * CTIME_RECHECKS such hashes in a row, the body is given up (giveUp).
    */
-  private recheck(n: number, s: BigIntStats): void {
-    if (++this.rechecks > CTIME_RECHECKS) return void this.cut();
+  private recheck(first: boolean, n: number, s: BigIntStats): void {
+    if (++this.rechecks > CTIME_RECHECKS) return void this.giveUp(first);
     this.busy = true;
     this.send.contentMatches(this.fd, s, (same) => {
       if (this.settle()) return;
       const after = fstatOrNull(this.fd);
-      if (!same || after === null || this.version.check(after) === OpenState.Changed) return void this.cut();
+      if (!same || after === null || this.version.check(after) === OpenState.Changed) return void this.giveUp(first);
       // Moved again while hashed (a deploy's `ln` then `rm` a few ms apart): what was hashed may be stale.
-      if (after.ctimeNs !== s.ctimeNs) return void this.recheck(n, after);
+      if (after.ctimeNs !== s.ctimeNs) return void this.recheck(first, n, after);
       this.version.accept(s);
       this.pos -= n;
-      this.readChunk(false);
+      this.readChunk(first);
     });
+  }
+
+  /**
+   * The first chunk, before any header: the ctime moved alone since the table read the file (a
+   * `chmod -R` or `cp -al` of the tree at a deploy). Its content is hashed here (shared, as above) if
+   * the path still names this inode, instead of waiting for the table to read it again, which may be
+   * queued behind every other file the deploy touched (b24b: a chmod loop on a 256 MB file gave 503s).
+   * A path that names another inode now (renamed over, this fd cached) is a new version: answered
+   * afresh.
+   */
+  private recheckIfNamed(n: number, s: BigIntStats): void {
+    this.busy = true;
+    statBig(this.send.filePath, (err, named) => {
+      if (this.settle()) return;
+      if (err !== null || named.ino !== s.ino || named.dev !== s.dev) return this.giveUp(true);
+      this.recheck(true, n, s);
+    });
+  }
+
+  /**
+   * The file is no longer the version the headers describe: before they go out, it is looked at again
+   * and answered afresh (`stale`); after, the body is cut.
+   */
+  private giveUp(first: boolean): void {
+    if (!first) return void this.cut();
+    this.release();
+    this.send.stale();
   }
 
   /** Ends the response short of its body (cutResponse). */
