@@ -703,6 +703,29 @@ test('shutdown() resolves only once every fd and buffer is back', async () => {
 // hold (up to ~10 MiB on loopback), so the server has read on, and hashed, between them: a change while it hashes is
 // another matter (cut).
 const STEP = 12 * MIB;
+
+/**
+ * Downloads /big.bin, calling `onData(res, bytesSoFar)` after each chunk; resolves with the bytes and whether the
+ * response ended complete (a cut resolves too, incomplete).
+ */
+function downloadBig(port, onData) {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/big.bin', agent: false }, (r) => {
+      const chunks = [];
+      let received = 0;
+      r.on('data', (c) => {
+        chunks.push(c);
+        received += c.length;
+        onData(r, received);
+      });
+      const done = () => resolve({ bytes: Buffer.concat(chunks), complete: r.complete });
+      r.on('end', done);
+      r.on('close', done);
+      r.on('aborted', () => {});
+      r.on('error', () => {});
+    }).on('error', reject);
+  });
+}
 const elsewhere = (root) => `${root}.elsewhere`;
 const nameChanges = {
   'the file unlinked': (root) => [() => unlinkSync(join(root, 'big.bin'))],
@@ -741,25 +764,15 @@ for (const [change, prepare] of Object.entries(nameChanges)) {
     const s = await start(root);
     try {
       let done = 0;
-      const res = await new Promise((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port: s.port, path: '/big.bin', agent: false }, (r) => {
-          const chunks = [];
-          let received = 0;
-          r.on('data', (c) => {
-            chunks.push(c);
-            received += c.length;
-            if (done === steps.length || received < MIB + done * STEP) return;
-            steps[done++]();
-            // A pause after each step: the server reads chunks between the two, as in a deploy that takes a while.
-            r.pause();
-            setTimeout(() => r.resume(), 100);
-          });
-          r.on('end', () => resolve(Buffer.concat(chunks)));
-          r.on('error', reject);
-        }).on('error', reject);
+      const res = await downloadBig(s.port, (r, received) => {
+        if (done === steps.length || received < MIB + done * STEP) return;
+        steps[done++]();
+        // A pause after each step: the server reads chunks between the two, as in a deploy that takes a while.
+        r.pause();
+        setTimeout(() => r.resume(), 100);
       });
       assert.equal(done, steps.length, 'the download ended before every change was made');
-      assert.ok(res.equals(body), `${res.length} bytes, not the old version whole`);
+      assert.ok(res.complete && res.bytes.equals(body), `${res.bytes.length} bytes, not the old version whole`);
     } finally {
       await s.server.shutdown(200);
       rmSync(root, { recursive: true, force: true });
@@ -777,30 +790,20 @@ test('a name added, then removed while the download hashes the file for the firs
   writeFileSync(file, body);
   const s = await start(root);
   try {
-    const res = await new Promise((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: s.port, path: '/big.bin', agent: false }, (r) => {
-        let received = 0;
-        let linked = false;
-        const chunks = [];
-        r.on('data', (c) => {
-          chunks.push(c);
-          received += c.length;
-          if (linked || received < MIB) return;
-          linked = true;
-          r.pause();
-          linkSync(file, elsewhere(root));
-          // Resumed, the server reads on, finds the ctime moved and hashes 128 MiB (100 ms and more); the name
-          // goes 20 ms into that.
-          setTimeout(() => {
-            r.resume();
-            setTimeout(() => unlinkSync(elsewhere(root)), 20);
-          }, 100);
-        });
-        r.on('end', () => resolve(Buffer.concat(chunks)));
-        r.on('error', reject);
-      }).on('error', reject);
+    let linked = false;
+    const res = await downloadBig(s.port, (r, received) => {
+      if (linked || received < MIB) return;
+      linked = true;
+      r.pause();
+      linkSync(file, elsewhere(root));
+      // Resumed, the server reads on, finds the ctime moved and hashes 128 MiB (100 ms and more); the name goes
+      // 20 ms into that.
+      setTimeout(() => {
+        r.resume();
+        setTimeout(() => unlinkSync(elsewhere(root)), 20);
+      }, 100);
     });
-    assert.ok(res.equals(body), `${res.length} bytes, not the old version whole`);
+    assert.ok(res.complete && res.bytes.equals(body), `${res.bytes.length} bytes, not the old version whole`);
   } finally {
     await s.server.shutdown(200);
     rmSync(root, { recursive: true, force: true });
@@ -822,22 +825,6 @@ test('a deploy in six steps, each moving the ctime, lets a long download finish;
     rmSync(root, { recursive: true, force: true });
     rmSync(elsewhere(root), { force: true });
   });
-  const download = (onData) => new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port: s.port, path: '/big.bin', agent: false }, (r) => {
-      const chunks = [];
-      let received = 0;
-      r.on('data', (c) => {
-        chunks.push(c);
-        received += c.length;
-        onData(r, received);
-      });
-      const done = () => resolve({ bytes: Buffer.concat(chunks), complete: r.complete });
-      r.on('end', done);
-      r.on('close', done);
-      r.on('aborted', () => {});
-      r.on('error', () => {});
-    }).on('error', reject);
-  });
   const steps = [
     () => linkSync(file, elsewhere(root)),
     () => chmodSync(file, 0o600),
@@ -847,7 +834,7 @@ test('a deploy in six steps, each moving the ctime, lets a long download finish;
     () => unlinkSync(elsewhere(root)),
   ];
   let done = 0;
-  const deployed = await download((r, received) => {
+  const deployed = await downloadBig(s.port, (r, received) => {
     if (done === steps.length || received < MIB + done * STEP) return;
     steps[done++]();
     r.pause();
@@ -857,7 +844,7 @@ test('a deploy in six steps, each moving the ctime, lets a long download finish;
   assert.ok(deployed.complete && deployed.bytes.equals(body), `${deployed.bytes.length} bytes, not the old version whole`);
 
   let loop = null;
-  const looped = await download((r, received) => {
+  const looped = await downloadBig(s.port, (r, received) => {
     if (loop !== null || received < MIB) return;
     let mode = 0o600;
     loop = setInterval(() => chmodSync(file, (mode ^= 0o044)), 2);
