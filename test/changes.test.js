@@ -399,23 +399,60 @@ test('a file served from disk whose ctime moved alone (a chmod) is hashed by the
   // The response hashes the content itself instead of waiting for the table to read it again, which at a deploy may
   // be queued behind every file a `chmod -R` touched (attack b24b). Only if the path still names that inode: the fd
   // of a file renamed over stays cached and open, and its old bytes would hash to the old tag.
-  const { renameSync } = await import('node:fs');
-  const { chmodSync } = await import('node:fs');
+  // It then has the table look at the file, as no watcher does here: later responses neither hash nor wait.
+  const { chmodSync, renameSync } = await import('node:fs');
+  const { ContentChecks } = await import('../dist/static/content-checks.js');
+  const matches = ContentChecks.prototype.matches;
+  let checks = 0;
+  ContentChecks.prototype.matches = function (...args) {
+    checks++;
+    return matches.apply(this, args);
+  };
+  t.after(() => (ContentChecks.prototype.matches = matches));
   const big = (byte) => Buffer.alloc(4 * 1024 * 1024, byte);
   const { root, server, port } = await unwatched(t, (root) => writeFileSync(join(root, 'big.woff2'), big(1)), { memoryBudget: 0 });
   const first = await request(port, { path: '/big.woff2' });
   assert.equal(first.headers.etag, etagOf(big(1)));
+  // A file read within 2 s of its ctime is read again once that is over ("racily clean"): let that pass first.
+  await new Promise((r) => setTimeout(r, 2500));
   const scanned = server.stats.lastScan;
   chmodSync(join(root, 'big.woff2'), 0o600);
   const chmodded = await request(port, { path: '/big.woff2' });
   assert.equal(chmodded.status, 200);
   assert.ok(chmodded.body.equals(big(1)));
-  assert.equal(server.stats.lastScan, scanned, 'the table was scanned again for a chmod');
+  assert.equal(checks, 1, 'the response did not hash the file itself');
+  await until('the table looked at the file again', () => server.stats.lastScan !== scanned);
+  assert.deepEqual([server.stats.lastScan.stated, server.stats.lastScan.hashed], [1, 1]);
+  const caughtUp = server.stats.lastScan;
+  assert.ok((await request(port, { path: '/big.woff2' })).body.equals(big(1)));
+  assert.equal(checks, 1, 'a response after the table caught up hashed the file again');
+  assert.equal(server.stats.lastScan, caughtUp);
   writeFileSync(join(root, '.next'), big(2));
   renameSync(join(root, '.next'), join(root, 'big.woff2'));
   const renamed = await request(port, { path: '/big.woff2' });
   assert.equal(renamed.headers.etag, etagOf(big(2)));
   assert.ok(renamed.body.equals(big(2)));
+});
+
+test('a file renamed over while a response hashes it for a chmod is answered in its new version, not the old one', async (t) => {
+  // The path is asked again after the hash, before the headers: asked only before it, a rename during the hash of a
+  // 200 MB file had the old version sent after the rename (attack b24d, 6 of 6).
+  const { chmodSync, linkSync, renameSync } = await import('node:fs');
+  const old = Buffer.alloc(128 * 1024 * 1024, 1);
+  const { root, port } = await unwatched(t, (root) => writeFileSync(join(root, 'big.woff2'), old), { memoryBudget: 0 });
+  // Another name keeps the old inode's content reachable, as a release tree or a pnpm store does.
+  linkSync(join(root, 'big.woff2'), `${root}.elsewhere`);
+  t.after(() => rmSync(`${root}.elsewhere`, { force: true }));
+  assert.equal((await request(port, { path: '/big.woff2', method: 'HEAD' })).status, 200);
+  chmodSync(join(root, 'big.woff2'), 0o600);
+  const asked = request(port, { path: '/big.woff2', method: 'GET' });
+  // 20 ms in, the response is hashing 128 MiB (100 ms and more).
+  await new Promise((r) => setTimeout(r, 20));
+  writeFileSync(join(root, '.next'), 'the new version');
+  renameSync(join(root, '.next'), join(root, 'big.woff2'));
+  const res = await asked;
+  assert.equal(res.status, 200);
+  assert.equal(res.body.toString(), 'the new version', `${res.body.length} bytes of the old version`);
 });
 
 test('with watch: false, a body held in memory keeps the bytes it was read with, and the ETag of those bytes', async (t) => {

@@ -64,3 +64,22 @@ test('a verdict is not kept when the file changed while it was hashed', async (t
   assert.equal(checks.hashes, 2, 'the state asked about again was hashed again');
   assert.equal(later, false);
 });
+
+test('past 256 verdicts the oldest is forgotten, not all of them', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-content-checks-'));
+  const file = join(root, 'small.woff2');
+  writeFileSync(file, 'x');
+  const fd = openSync(file, 'r');
+  t.after(() => {
+    closeSync(fd);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const checks = new ContentChecks();
+  // One file, 257 tags asked about: 257 questions, each hashed once.
+  for (let i = 0; i <= 256; i++) assert.equal(await verdict(checks, fd, 1, `"tag-${i}"`), false);
+  assert.equal(checks.hashes, 257);
+  await verdict(checks, fd, 1, '"tag-1"');
+  assert.equal(checks.hashes, 257, 'the second oldest was forgotten too');
+  await verdict(checks, fd, 1, '"tag-0"');
+  assert.equal(checks.hashes, 258, 'the oldest was kept past 256');
+});

@@ -495,11 +495,12 @@ export class AssetTable<T> {
   }
 
   /**
-   * Looks at one file again that revalidation.ts found changed with no event: as a watcher event
-   * would have it looked at, so its backoff holds. (Not `refresh`: a file appended to all the time was
-   * read at once at each revalidation, whatever its backoff said.)
+   * Looks at one file again that was found changed with no event (by revalidation.ts, or by a response
+   * that found only its ctime moved: send-body.ts): as a watcher event would have it looked at, so its
+   * backoff holds. (Not `refresh`: a file appended to all the time was read at once at each
+   * revalidation, whatever its backoff said.)
    */
-  private changedUnseen(info: AssetInfo): Promise<void> {
+  changedUnseen(info: AssetInfo): Promise<void> {
     this.scans.note(this.relativeToRoot(info.filePath));
     return this.runScans();
   }

@@ -1,7 +1,7 @@
 import { fstatSync, type BigIntStats } from 'node:fs';
 import { fdHasEtag } from './etag.js';
 
-/** Verdicts kept; past it they are all forgotten (a deploy names a few files, each checked once). */
+/** Verdicts kept; past it the oldest is forgotten. */
 const KEPT = 256;
 
 /**
@@ -37,7 +37,8 @@ export class ContentChecks {
   }
 
   private keep(key: string, same: boolean): void {
-    if (this.verdicts.size >= KEPT) this.verdicts.clear();
+    // A Map iterates in insertion order: its first key is the oldest verdict.
+    if (this.verdicts.size >= KEPT) this.verdicts.delete(this.verdicts.keys().next().value as string);
     this.verdicts.set(key, same);
   }
 }

@@ -613,6 +613,7 @@ class StaticFiles {
       closeFile: (fd) => this.fds.release(fd),
       identity: info.identity,
       contentMatches: (fd, s, done) => this.contentChecks.matches(fd, s, info.size, info.etag, done),
+      ctimeMoved: () => void this.table.changedUnseen(info).catch(() => {}),
       start,
       end,
       headOnly,

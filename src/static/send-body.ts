@@ -93,6 +93,12 @@ export interface DiskSend {
    * the ETag's bytes.
    */
   readonly contentMatches: (fd: number, s: BigIntStats, done: (same: boolean) => void) => void;
+  /**
+   * The file's ctime moved alone and its content still hashes to the ETag: the table, whose version
+   * still has the old ctime, should look at the file again (no watcher may have told it), or every
+   * later response would hash it again.
+   */
+  readonly ctimeMoved: () => void;
   /** First and last byte, inclusive. */
   readonly start: number;
   readonly end: number;
@@ -311,10 +317,17 @@ export class DiskBody {
       if (!same || after === null || this.version.check(after) === OpenState.Changed) return void this.giveUp(first);
       // Moved again while hashed (a deploy's `ln` then `rm` a few ms apart): what was hashed may be stale.
       if (after.ctimeNs !== s.ctimeNs) return void this.recheck(first, n, after);
-      this.version.accept(s);
-      this.pos -= n;
-      this.readChunk(first);
+      if (first) return void this.whenNamed(s, () => this.readAgain(first, n, s));
+      this.readAgain(first, n, s);
     });
+  }
+
+  /** The content at `s` hashed to the ETag: later chunks are checked against its ctime, from this one on. */
+  private readAgain(first: boolean, n: number, s: BigIntStats): void {
+    this.version.accept(s);
+    this.send.ctimeMoved();
+    this.pos -= n;
+    this.readChunk(first);
   }
 
   /**
@@ -326,11 +339,20 @@ export class DiskBody {
    * afresh.
    */
   private recheckIfNamed(n: number, s: BigIntStats): void {
+    this.whenNamed(s, () => this.recheck(true, n, s));
+  }
+
+  /**
+   * Calls `then` if the path still names the inode `s` describes, else answers afresh. Asked before
+   * the hash and again after it, before the headers: a rename over the path while a 200 MB file was
+   * hashed had the old version sent after the rename (attack b24d, 6 of 6).
+   */
+  private whenNamed(s: BigIntStats, then: () => void): void {
     this.busy = true;
     statBig(this.send.filePath, (err, named) => {
       if (this.settle()) return;
       if (err !== null || named.ino !== s.ino || named.dev !== s.dev) return this.giveUp(true);
-      this.recheck(true, n, s);
+      then();
     });
   }
 
