@@ -214,11 +214,16 @@ export class DiskBody {
     else this.open();
   }
 
-  /** HEAD or an empty body: one stat by path, no fd. */
+  /**
+   * HEAD or an empty body: one stat by path, no fd. When only the ctime moved (a chmod at a deploy),
+   * the file is opened and checked as a GET's first chunk is (hashed: recheckIfNamed), not sent back
+   * to the table: HEAD got 503s under a chmod loop where GET did not (attack b24e).
+   */
   private checkOnly(): void {
     this.busy = true;
     statBig(this.send.filePath, (err, s) => {
       if (this.settle()) return;
+      if (err === null && this.version.check(s) === OpenState.CtimeOnly) return this.open();
       if (err !== null || !sameIdentity(this.send.identity, s)) return this.send.stale();
       if (this.writeHead()) this.res.end();
     });
@@ -297,6 +302,7 @@ export class DiskBody {
     if (state === OpenState.CtimeOnly) return void this.recheck(false, n, s as BigIntStats);
     this.rechecks = 0; // a chunk goes out: the next move of the ctime starts a new count
     if (first && !this.writeHead()) return;
+    if (this.send.headOnly) return void this.endHeadOnly();
     if (last) this.closeFd();
     this.writeChunk(n, last);
   }
@@ -354,6 +360,12 @@ export class DiskBody {
       if (err !== null || named.ino !== s.ino || named.dev !== s.dev) return this.giveUp(true);
       then();
     });
+  }
+
+  /** HEAD (or an empty body) opened only to check a moved ctime: the headers are out, no byte follows. */
+  private endHeadOnly(): void {
+    this.closeFd();
+    this.res.end();
   }
 
   /**
