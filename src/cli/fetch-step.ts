@@ -187,16 +187,8 @@ async function sendHttp2(x: Exchange, socket: TLSSocket): Promise<void> {
   });
   stream.on('response', (object: IncomingHttpHeaders, _flags: number, raw: string[]) => {
     answered = true;
-    // node:http2 does not hold an answer to the maxHeaderListSize advertised above; a browser does:
-    // counted as RFC 9113 §6.5.2 counts a header list (name, value and 32 bytes per field line).
-    let listSize = 0;
-    const fields: [string, string][] = [];
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      const name = raw[i] as string;
-      const value = raw[i + 1] as string;
-      listSize += name.length + value.length + 32;
-      if (!name.startsWith(':')) fields.push([name, value]);
-    }
+    // node:http2 does not hold an answer to the maxHeaderListSize advertised above; a browser does.
+    const { fields, listSize } = http2Fields(raw);
     if (listSize > HEADER_LIMIT) {
       session.destroy();
       return x.fail(Object.assign(new Error(`the response's header list is ${listSize} bytes`), { code: 'ERR_HTTP2_HEADER_LIST_TOO_LARGE' }));
@@ -206,6 +198,22 @@ async function sendHttp2(x: Exchange, socket: TLSSocket): Promise<void> {
       session.close();
     }, () => session.destroy());
   });
+}
+
+/**
+ * An HTTP/2 answer's raw header list (name, value, name, value...): its fields without the
+ * pseudo-headers, and its size as RFC 9113 §6.5.2 counts it (name, value and 32 bytes per field line).
+ */
+function http2Fields(raw: string[]): { fields: [string, string][]; listSize: number } {
+  let listSize = 0;
+  const fields: [string, string][] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    listSize += name.length + value.length + 32;
+    if (!name.startsWith(':')) fields.push([name, value]);
+  }
+  return { fields, listSize };
 }
 
 /** Reads the body up to BODY_LIMIT and drops it, then `done` (also when the limit cut it: `cut` releases the rest). */

@@ -216,7 +216,7 @@ export class DiskBody {
 
   /**
    * HEAD or an empty body: one stat by path, no fd. When only the ctime moved (a chmod at a deploy),
-   * the file is opened and checked as a GET's first chunk is (hashed: recheckIfNamed), not sent back
+   * the file is opened and checked as a GET's first chunk is (hashed: whenNamed, recheck), not sent back
    * to the table: HEAD got 503s under a chmod loop where GET did not (attack b24e).
    */
   private checkOnly(): void {
@@ -298,8 +298,12 @@ export class DiskBody {
     const s = short ? null : fstatOrNull(this.fd);
     const state = s === null ? OpenState.Changed : this.version.check(s);
     if (state === OpenState.Changed) return void this.giveUp(first);
-    if (state === OpenState.CtimeOnly && first) return void this.recheckIfNamed(n, s as BigIntStats);
-    if (state === OpenState.CtimeOnly) return void this.recheck(false, n, s as BigIntStats);
+    if (state === OpenState.CtimeOnly) {
+      const moved = s as BigIntStats;
+      // Before any header, only while the path still names this inode (whenNamed).
+      if (first) return void this.whenNamed(moved, () => this.recheck(true, n, moved));
+      return void this.recheck(false, n, moved);
+    }
     this.rechecks = 0; // a chunk goes out: the next move of the ctime starts a new count
     if (first && !this.writeHead()) return;
     if (this.send.headOnly) return void this.endHeadOnly();
@@ -337,21 +341,13 @@ export class DiskBody {
   }
 
   /**
-   * The first chunk, before any header: the ctime moved alone since the table read the file (a
-   * `chmod -R` or `cp -al` of the tree at a deploy). Its content is hashed here (shared, as above) if
-   * the path still names this inode, instead of waiting for the table to read it again, which may be
-   * queued behind every other file the deploy touched (b24b: a chmod loop on a 256 MB file gave 503s).
-   * A path that names another inode now (renamed over, this fd cached) is a new version: answered
-   * afresh.
-   */
-  private recheckIfNamed(n: number, s: BigIntStats): void {
-    this.whenNamed(s, () => this.recheck(true, n, s));
-  }
-
-  /**
-   * Calls `then` if the path still names the inode `s` describes, else answers afresh. Asked before
-   * the hash and again after it, before the headers: a rename over the path while a 200 MB file was
-   * hashed had the old version sent after the rename (attack b24d, 6 of 6).
+   * For the first chunk, before any header, when the ctime moved alone since the table read the file
+   * (a `chmod -R` or `cp -al` of the tree at a deploy): the content is hashed here (recheck) instead
+   * of waiting for the table to read it again, which may be queued behind every other file the deploy
+   * touched (b24b: a chmod loop on a 256 MB file gave 503s). Only while the path still names the inode
+   * `s` describes: else (renamed over, this fd cached) it is a new version, answered afresh. Asked
+   * before the hash and again after it, before the headers: a rename over the path while a 200 MB
+   * file was hashed had the old version sent after the rename (attack b24d, 6 of 6).
    */
   private whenNamed(s: BigIntStats, then: () => void): void {
     this.busy = true;
