@@ -187,13 +187,14 @@ function cacheHome() {
 /**
  * Runs the CLI; resolves at exit, or once it prints its URL (then with the child still running).
  * `env` is added to a copy of this process's environment without PORT (`PORT: undefined` keeps it out).
+ * `nodeArgs` go to node, before the CLI's path.
  */
-export function runCli(args, { env = {}, cwd = process.cwd(), timeoutMs = 8000, uid } = {}) {
+export function runCli(args, { env = {}, cwd = process.cwd(), timeoutMs = 8000, uid, nodeArgs = [] } = {}) {
   return new Promise((resolve) => {
     const childEnv = { ...process.env, XDG_CACHE_HOME: cacheHome() };
     delete childEnv.PORT;
     for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv, cwd, uid });
+    const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv, cwd, uid });
     const r = { code: null, out: '', err: '', child };
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

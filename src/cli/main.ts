@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// The only static import: evaluated before the rest of the CLI is even loaded (early-signals.ts).
+// The only static imports: evaluated before the rest of the CLI is even loaded (young-generation.ts,
+// early-signals.ts).
+import './young-generation.js';
 import './early-signals.js';
 
 await import('./cli.js');

@@ -7,6 +7,7 @@ import { speaker } from './output.js';
 import { onStopSignals } from './signals.js';
 import { reloadOnSignal, type HeldReloads, type Reread } from './reload.js';
 import { askForPort } from './worker-start.js';
+import { releaseYoungGeneration } from './young-generation.js';
 
 /** How long a stopping server lets responses in flight finish (XoriginServer.shutdown's default). */
 export const SHUTDOWN_GRACE = 10_000;
@@ -52,6 +53,8 @@ export async function serve(settings: Settings, files: ReadonlyMap<string, Buffe
     process.exit(1);
   });
   server.listen(port, host, () => {
+    // Start-up is over: from here V8 sizes its young generation for serving (young-generation.ts).
+    releaseYoungGeneration();
     if (cluster.isWorker) return;
     const address = server.address();
     const actual = typeof address === 'object' && address !== null ? address.port : port;
