@@ -252,7 +252,7 @@ describe('another CORS layer\'s grant is removed before the policy applies', () 
     });
   }
 
-  test('a header the app sets alone, granting nothing (Access-Control-Expose-Headers), is left to it', async () => {
+  test('a header the app sets alone on an actual response, granting no reader (Access-Control-Expose-Headers), is left to it', async () => {
     const strict = createCors(STRICT);
     const s = await listen((req, res) => {
       res.setHeader('Access-Control-Expose-Headers', 'x-total');
@@ -266,4 +266,58 @@ describe('another CORS layer\'s grant is removed before the policy applies', () 
       await s.close();
     }
   });
+});
+
+// A layer in front that sets Access-Control-Allow-Methods or -Allow-Headers (or -Max-Age) and no origin:
+// on a preflight's answer they grant by themselves, as the browser caches the methods and header names
+// listed there for the Max-Age and sends such requests with no preflight (Fetch §4.9 step 7). So on a
+// preflight they go whole, even when this policy's own answer has no such header (attack c25 F1).
+describe('on a preflight, another layer\'s Allow-Methods, Allow-Headers and Max-Age go with no origin granted', () => {
+  const POLICY = { origins: [APP], methods: ['PUT'], allowedHeaders: [], maxAge: 600 };
+  const STRAY = { 'Access-Control-Allow-Methods': 'GET, PUT, DELETE', 'Access-Control-Allow-Headers': '*', 'Access-Control-Max-Age': '86400' };
+  const setStray = (set) => { for (const [n, v] of Object.entries(STRAY)) set(n, v); };
+  const faces = {};
+  const closers = [];
+  before(async () => {
+    const cors = createCors(POLICY);
+    const plain = await listen((req, res) => {
+      setStray((n, v) => res.setHeader(n, v));
+      if (!cors.handle(req, res)) res.end('x');
+    });
+    const app = express();
+    app.use((req, res, next) => (setStray((n, v) => res.set(n, v)), next()));
+    app.use(cors.middleware);
+    app.all('/', (req, res) => res.send('x'));
+    const viaExpress = await listen(app);
+    const fastify = Fastify();
+    fastify.addHook('onRequest', async (req, reply) => setStray((n, v) => reply.header(n, v)));
+    await fastify.register(xoriginCors, POLICY);
+    fastify.all('/', async () => 'x');
+    await fastify.listen({ port: 0, host: '127.0.0.1' });
+    closers.push(plain.close, viaExpress.close, () => fastify.close());
+    faces['node:http handle'] = plain.port;
+    faces.Express = viaExpress.port;
+    faces.Fastify = fastify.server.address().port;
+  });
+  after(async () => {
+    for (const close of closers) await close();
+  });
+  const preflight = (port, method, requestHeaders) =>
+    request(port, { method: 'OPTIONS', headers: { Origin: APP, 'Access-Control-Request-Method': method, ...(requestHeaders ? { 'Access-Control-Request-Headers': requestHeaders } : {}) } });
+  const corsNames = (res) => Object.keys(res.headers).filter((n) => n.startsWith('access-control-')).sort();
+
+  for (const face of ['node:http handle', 'Express', 'Fastify']) {
+    test(face, async () => {
+      const allowed = await preflight(faces[face], 'PUT');
+      assert.equal(allowed.status, 204);
+      assert.equal(allowed.headers['access-control-allow-methods'], 'PUT');
+      assert.equal(allowed.headers['access-control-max-age'], '600');
+      assert.deepEqual(corsNames(allowed), ['access-control-allow-methods', 'access-control-allow-origin', 'access-control-max-age']);
+      // Refused: a header, then a method, the policy does not allow; no Access-Control-* header at all.
+      for (const refused of [await preflight(faces[face], 'PUT', 'x-secret'), await preflight(faces[face], 'DELETE')]) {
+        assert.equal(refused.status, 403);
+        assert.deepEqual(corsNames(refused), []);
+      }
+    });
+  }
 });

@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { CorsEngine, RequestKind, classify } from './engine.js';
 import type { CorsOptions } from './options.js';
-import { GRANT, isCorsHeader, mergeVary } from './response-headers.js';
+import { GRANT, isCorsHeader, mergeVary, PREFLIGHT_GRANT } from './response-headers.js';
 import { joinRepeatedLines } from '../http/field-lines.js';
 import { VaryGuard } from './vary-guard.js';
 
@@ -65,26 +65,30 @@ function onRequest(engine: CorsEngine, varyGuard: VaryGuard) {
     if (vary !== null) varyGuard.keep(reply.raw as ServerResponse, vary);
     // Two Access-Control-Request-Method lines are no method: node:http joins them, node:http2 kept the first.
     if (raw.httpVersionMajor === 2 && request.method === 'OPTIONS') joinRepeatedLines(raw.headers, raw.rawHeaders);
-    removeOtherPolicy(reply);
     const headers = request.headers;
     const origin = headers.origin;
     const acrm = headers['access-control-request-method'];
     if (classify(request.method, origin, typeof acrm === 'string' ? acrm : undefined) === RequestKind.Preflight) {
+      removeOtherPolicy(reply, PREFLIGHT_GRANT);
       const answer = engine.decidePreflight(origin as string, acrm as string, headers['access-control-request-headers']);
       setBlock(reply, answer.headers);
       // Sending from onRequest ends the request here: no routing, no handler, no `next()`.
       reply.code(answer.status).send();
       return;
     }
+    removeOtherPolicy(reply, GRANT);
     setBlock(reply, engine.actualHeaders(origin));
     next();
   };
 }
 
 /** A CORS plugin's headers set before ours (@fastify/cors registered first) go when they grant anything. */
-function removeOtherPolicy(reply: FastifyReply): void {
-  if (!reply.hasHeader(GRANT.origin) && !reply.hasHeader(GRANT.credentials) && !reply.hasHeader(GRANT.timing)) return;
-  for (const name of Object.keys(reply.getHeaders())) if (isCorsHeader(name)) reply.removeHeader(name);
+function removeOtherPolicy(reply: FastifyReply, grants: readonly string[]): void {
+  for (let i = 0; i < grants.length; i++) {
+    if (!reply.hasHeader(grants[i] as string)) continue;
+    for (const name of Object.keys(reply.getHeaders())) if (isCorsHeader(name)) reply.removeHeader(name);
+    return;
+  }
 }
 
 /** Applies a flat `[name, value, ...]` block to the reply, merging Vary with one set before us. */

@@ -3,7 +3,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { CorsEngine, RequestKind, classify } from './engine.js';
 import type { CorsOptions } from './options.js';
 import { joinRepeatedLines } from '../http/field-lines.js';
-import { appendVary, ORIGIN_SLOT, removeOtherPolicy, setHeaderBlock } from './response-headers.js';
+import { appendVary, ORIGIN_SLOT, PREFLIGHT_GRANT, removeOtherPolicy, setHeaderBlock } from './response-headers.js';
 import { VaryGuard } from './vary-guard.js';
 
 /** Connect/Express-style `next`. */
@@ -65,7 +65,7 @@ export class Cors extends CorsEngine {
     if (block === null && this.onDenied !== null) this.onDenied({ kind: 'preflight', origin, method, requestHeaders });
     const status = block === null ? 403 : this.policy.preflightStatus;
     const headers = block ?? this.preflights.denied;
-    removeOtherPolicy(res as ServerResponse);
+    removeOtherPolicy(res as ServerResponse, PREFLIGHT_GRANT);
     if (res.hasHeader('vary')) {
       // The application set Vary before us (middleware stacks do): merge, never replace.
       setHeaderBlock(res as ServerResponse, headers);
