@@ -207,32 +207,23 @@ export function isCorsHeader(name: string): boolean {
 }
 
 /**
- * The headers by which a layer grants a cross-origin reader something on any response (Fetch
- * §3.2.3 CORS check; Resource Timing's Timing-Allow-Origin): another layer's policy that set one
- * goes whole, in every face. (Access-Control-Expose-Headers widens what an allowed reader reads,
- * never who reads: alone it is the app's, see README "One policy per answer".)
+ * The headers by which a layer grants a cross-origin reader something (Fetch §3.2.3; Resource
+ * Timing's Timing-Allow-Origin): another layer's policy that set one goes whole, in every face.
  */
 export const GRANT: readonly string[] = ['access-control-allow-origin', 'access-control-allow-credentials', 'timing-allow-origin'];
 
 /**
- * What grants on a preflight's answer, GRANT and more: the browser caches the methods and header
- * names its Access-Control-Allow-Methods and -Allow-Headers list, for its Max-Age (Fetch §4.9
- * CORS-preflight fetch, step 7), and then sends such requests with no preflight. So on a preflight
- * another layer's Access-Control-* header of any of these names means its policy goes whole.
+ * GRANT on a preflight's answer: also the headers whose methods and names the browser caches and
+ * then sends with no preflight (Fetch §4.9 step 7).
  */
 export const PREFLIGHT_GRANT: readonly string[] = [
   ...GRANT,
-  'access-control-allow-methods',
-  'access-control-allow-headers',
-  'access-control-max-age',
-  'access-control-expose-headers',
-  'access-control-allow-private-network',
+  ...['allow-methods', 'allow-headers', 'max-age', 'expose-headers', 'allow-private-network'].map((name) => `access-control-${name}`),
 ];
 
 /**
  * removeCorsHeaders, when another layer (an app-wide CORS middleware before this one) granted
- * anything (`grants`: GRANT on an actual response, PREFLIGHT_GRANT on a preflight's answer). A
- * lookup per name when none did (every request).
+ * anything (`grants`; PREFLIGHT_GRANT on a preflight). A lookup per name when none did.
  */
 export function removeOtherPolicy(res: ServerResponse, grants: readonly string[] = GRANT): void {
   for (let i = 0; i < grants.length; i++) {
