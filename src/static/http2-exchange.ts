@@ -103,12 +103,30 @@ function ignore(): void {}
  * added one by one, cost 5-7% of a preflight's server CPU over HTTP/2 (median of 10 paired runs,
  * h2load -c16 -m8, server pinned to one core).
  */
-const headerObjects = new WeakMap<readonly string[], { headers: OutgoingHttpHeaders; names: readonly string[] }>();
+const headerObjects = new WeakMap<readonly string[], KeptHeaders>();
 
-function keepHeaderObject(block: readonly string[]): { headers: OutgoingHttpHeaders; names: readonly string[] } {
+/**
+ * A block's header object and what it holds now: `values[i]` is `names[i]`'s value, `status` and
+ * `date` the last set. writeHead stores into the object only what differs from these, compared in
+ * plain fields: a store into it by a name that varies is a megamorphic keyed store in V8 (~200
+ * instructions each), and most values are the block's constants, the same string every time.
+ */
+interface KeptHeaders {
+  headers: OutgoingHttpHeaders;
+  names: readonly string[];
+  values: (string | undefined)[];
+  status: number;
+  date: string;
+}
+
+function keepHeaderObject(block: readonly string[]): KeptHeaders {
   const names: string[] = [];
-  for (let i = 0; i < block.length; i += 2) names.push((block[i] as string).toLowerCase());
-  const kept = { headers: toHttp2Block(block, []).headers, names };
+  const values: (string | undefined)[] = [];
+  for (let i = 0; i < block.length; i += 2) {
+    names.push((block[i] as string).toLowerCase());
+    values.push(block[i + 1]);
+  }
+  const kept = { headers: toHttp2Block(block, []).headers, names, values, status: 0, date: '' };
   headerObjects.set(block, kept);
   return kept;
 }
@@ -308,10 +326,15 @@ export class Http2Response {
     }
     const kept = headerObjects.get(block) ?? keepHeaderObject(block);
     const headers = kept.headers;
-    headers[':status'] = status;
-    headers.date = currentHttpDate();
+    if (kept.status !== status) headers[':status'] = kept.status = status;
+    const date = currentHttpDate();
+    if (kept.date !== date) headers.date = kept.date = date;
     const names = kept.names;
-    for (let i = 0; i < names.length; i++) headers[names[i] as string] = block[2 * i + 1];
+    const values = kept.values;
+    for (let i = 0; i < names.length; i++) {
+      const value = block[2 * i + 1];
+      if (values[i] !== value) headers[names[i] as string] = values[i] = value;
+    }
     this.respond(status, headers);
     return this;
   }
