@@ -1097,3 +1097,24 @@ test('a negative number after a flag is its value: --max-age -1 sends Access-Con
   assert.match(bad.err, /arguments = .*--max-age/);
   assertNoStack(bad);
 });
+
+// `npm start` runs its script under sh -c, and npm passes SIGTERM and SIGINT on to that shell only. When
+// the shell waited for node as its child, the shell died of the signal and left the server running,
+// detached (found by the newcomer walkthrough nc25). The script's last step is `exec node ...`, so the
+// shell becomes the server. Run here with its earlier steps (the build, the font) replaced by `true`.
+test('npm start: the server is the script\'s own process, so the SIGTERM npm passes on stops it', async (t) => {
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+  const steps = pkg.scripts.start.split(' && ');
+  const script = [...steps.slice(0, -1).map(() => 'true'), steps.at(-1)].join(' && ');
+  const shell = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PORT: '0', XDG_CACHE_HOME: join(tempDir(t), 'cache') } });
+  t.after(() => shell.kill('SIGKILL'));
+  let out = '';
+  shell.stdout.on('data', (d) => (out += d));
+  await until(() => /listening on .* \(pid \d+\)/.test(out), 'the server listening');
+  const server = Number(/\(pid (\d+)\)/.exec(out)[1]);
+  // Without the exec, the server outlives the shell.
+  t.after(() => gone(server) || process.kill(server, 'SIGKILL'));
+  assert.equal(server, shell.pid, `the server's pid is the shell's: ${script}`);
+  shell.kill('SIGTERM');
+  assert.deepEqual(await exitOf(shell), { code: 0, signal: null });
+});
