@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,3 +46,36 @@ for (const name of ['portable', 'portable-sub']) {
     }
   });
 }
+
+// TypeScript's older resolution (`moduleResolution: node10`, still the default of `module: commonjs`)
+// reads no "exports": the subpaths resolve through package.json "typesVersions" (found by the newcomer
+// walkthrough nc25: TS2307 for each subpath). A project in a temp directory with xorigin installed as
+// a link to this package, as `npm install` of a folder would.
+test('every entry point resolves, with its types, under moduleResolution node10 (package.json typesVersions)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-node10-'));
+  try {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(root, join(dir, 'node_modules', 'xorigin'));
+    for (const dep of ['@types', 'fastify']) symlinkSync(join(root, 'node_modules', dep), join(dir, 'node_modules', dep));
+    writeFileSync(join(dir, 'a.ts'), [
+      "import { createCors, type CorsOptions } from 'xorigin/cors';",
+      "import { withCors } from 'xorigin/fetch';",
+      "import xoriginCors from 'xorigin/fastify';",
+      "import { createStaticHandler } from 'xorigin/static';",
+      "import { evaluateCors } from 'xorigin/check';",
+      "import { serve } from 'xorigin';",
+      "const options: CorsOptions = { origins: ['https://app.example.com'] };",
+      'export const all = [createCors(options), withCors, xoriginCors, createStaticHandler, evaluateCors, serve];',
+    ].join('\n'));
+    const args = [tsc, '--strict', '--noEmit', '--module', 'esnext', '--moduleResolution', 'node10', '--target', 'es2022', '--types', 'node', '--esModuleInterop', join(dir, 'a.ts')];
+    const { code, out } = await new Promise((resolve) => {
+      execFile(process.execPath, args, { encoding: 'utf8', timeout: 60_000, cwd: dir }, (error, stdout, stderr) =>
+        resolve({ code: error === null ? 0 : (error.code ?? error.signal), out: stdout + stderr }),
+      );
+    });
+    assert.equal(code, 0, out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -19,7 +19,7 @@ export function urlHost(host: string): string {
 
 /** What to do about the listen errors an operator meets, appended to node's own message. */
 const LISTEN_FIXES: Readonly<Record<string, string>> = {
-  EADDRINUSE: '; fix: stop what listens there, or pass another --port',
+  EADDRINUSE: '; fix: stop what listens there, or pass another --port (or set $PORT)',
   EACCES: '; fix: a port below 1024 needs privileges (setcap cap_net_bind_service=+ep on node, or a higher --port behind a proxy)',
   EADDRNOTAVAIL: '; fix: --host must be an address of this machine (127.0.0.1, 0.0.0.0 for every IPv4 interface, :: for every interface)',
   ENOTFOUND: '; fix: --host names no address; pass one of this machine\'s (127.0.0.1, 0.0.0.0, ::)',
