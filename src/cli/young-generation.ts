@@ -3,8 +3,8 @@
  * default 2) whenever the bytes that survived its scavenges since the last doubling exceed its
  * size; while the process keeps allocating, it does not give it back. A server's start-up is such a
  * burst: the CLI's ~85 modules, the compiled policy and the asset table all survive. So xorigin met
- * its first request with a young generation doubled by start-up alone, and the load doubled it
- * again: 8 MiB of new space where `cors + sirv` ends with 4, ~3 MB of RSS (bench/rss.js).
+ * its first request with a young generation doubled by start-up alone (4 MiB of new space, 1 in a
+ * bare node process), and the load doubled it again, to 8: ~3 MB of RSS (`bench/rss.js --heap`).
  *
  * So the growth factor is 1 from the first line of main.ts until the server listens (serve.ts
  * calls releaseYoungGeneration), and from then on V8 sizes the young generation for the load as
