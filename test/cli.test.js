@@ -277,6 +277,24 @@ for (const extra of [[], ['--workers', '2']]) {
   });
 }
 
+// A terminal's Ctrl-C reaches the whole foreground group, and npm passes its own on to the server its
+// script exec'd (`npm start`): two SIGINTs ~5 ms apart are one Ctrl-C, a graceful stop (attack b25 F2:
+// with the exec, one Ctrl-C cut downloads in flight and exited 130).
+test('signals: two SIGINTs at once (one Ctrl-C, passed on again by npm) stop gracefully; one 0.3 s later exits 130', async (t) => {
+  const r = await runCli(['serve', bigRoot(t), '--port', '0']);
+  t.after(() => r.child?.kill('SIGKILL'));
+  assert.equal(r.code, 'listening', r.err);
+  const req = await holdDownload(r.port);
+  t.after(() => req.destroy());
+  const exited = exitOf(r.child);
+  r.child.kill('SIGINT');
+  r.child.kill('SIGINT');
+  const early = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve(null), 500))]);
+  assert.equal(early, null, `exited on one Ctrl-C delivered twice: ${JSON.stringify(early)} ${r.err}`);
+  r.child.kill('SIGINT');
+  assert.equal((await exited).code, 130);
+});
+
 test('signals: a single SIGINT with nothing in flight exits 0', async () => {
   const r = await runCli(['serve', ROOT, '--port', '0']);
   assert.equal(r.code, 'listening', r.err);

@@ -1,15 +1,22 @@
 /** 128 + SIGINT's number: the exit status shells report for a process ended by Ctrl-C. */
 export const INTERRUPTED = 130;
 
+/**
+ * A SIGINT this soon after the first is the same Ctrl-C delivered twice, not the user insisting: a
+ * terminal signals its whole foreground process group, and npm, in it, passes its own SIGINT on to
+ * the server its script exec'd (`npm start`), ~5 ms later. A second press takes a person longer.
+ */
+const SAME_CTRL_C_MS = 250;
+
 /** Removes the handlers stopWhileStarting installed; null once onStopSignals took over. */
 let startingStop: (() => void) | null = null;
 
 /**
  * SIGTERM, SIGQUIT (nginx's graceful stop, `nginx -s quit`) and a first SIGINT call `graceful` (once), after writing `announce` (if any) on stderr:
  * a server finishing a long download would otherwise seem to ignore the Ctrl-C. A SIGINT while
- * already stopping is the user insisting: `abort` runs (the cluster primary kills its workers) and
- * the process exits at once with 130. A repeated SIGTERM changes nothing: supervisors send it,
- * then SIGKILL at their deadline.
+ * already stopping (SAME_CTRL_C_MS after the first, or any after a SIGTERM) is the user insisting:
+ * `abort` runs (the cluster primary kills its workers) and the process exits at once with 130. A
+ * repeated SIGTERM changes nothing: supervisors send it, then SIGKILL at their deadline.
  */
 export function onStopSignals(graceful: () => void, abort: () => void = () => {}, announce?: string): void {
   startingStop?.();
@@ -23,11 +30,14 @@ export function onStopSignals(graceful: () => void, abort: () => void = () => {}
   };
   process.on('SIGTERM', stop);
   process.on('SIGQUIT', stop);
+  let firstInterrupt = -Infinity;
   process.on('SIGINT', () => {
     if (!stopping) {
+      firstInterrupt = performance.now();
       stop();
       return;
     }
+    if (performance.now() - firstInterrupt < SAME_CTRL_C_MS) return;
     abort();
     process.exit(INTERRUPTED);
   });
