@@ -286,6 +286,81 @@ function suite(Fastify, major) {
       }
     });
   }
+
+  // A permissive CORS layer in front writing to reply.raw, as a Connect middleware through
+  // @fastify/middie or @fastify/express does: Fastify 4's removeHeader left the raw response's, so a
+  // refused origin read the response by its '*' and the allowed preflight kept its Allow-Headers: *
+  // (attack b25 F1).
+  test(`fastify ${major}: another layer's CORS headers on reply.raw go before the policy applies`, async (t) => {
+    const app = Fastify();
+    app.addHook('onRequest', (request, reply, done) => {
+      const raw = reply.raw;
+      raw.setHeader('Access-Control-Allow-Origin', '*');
+      raw.setHeader('Access-Control-Allow-Headers', '*');
+      raw.setHeader('Access-Control-Allow-Methods', 'GET, PUT, DELETE');
+      raw.setHeader('Access-Control-Max-Age', '86400');
+      done();
+    });
+    await app.register(xoriginCors, { origins: [APP], methods: ['PUT'], maxAge: 600 });
+    app.all('/x', async () => 'x');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    t.after(() => app.close());
+    const port = app.server.address().port;
+    const preflight = (origin, extra = {}) => request(port, { method: 'OPTIONS', path: '/x', headers: { Origin: origin, 'Access-Control-Request-Method': 'PUT', ...extra } });
+    const corsOf = (res) => Object.fromEntries(Object.entries(res.headers).filter(([n]) => n.startsWith('access-control-')));
+    assert.deepEqual(corsOf(await preflight(APP)), { 'access-control-allow-origin': APP, 'access-control-allow-methods': 'PUT', 'access-control-max-age': '600' });
+    for (const refused of [await preflight(APP, { 'Access-Control-Request-Headers': 'x-secret' }), await preflight('https://evil.example')]) {
+      assert.equal(refused.status, 403);
+      assert.deepEqual(corsOf(refused), {});
+    }
+    const read = await request(port, { path: '/x', headers: { Origin: 'https://evil.example' } });
+    assert.equal(read.status, 200);
+    assert.deepEqual(corsOf(read), {});
+  });
+
+  // A layer whose onSend hook comes after the plugin's answer (registered later) added its own CORS
+  // headers to the preflight's 204, which the browser caches for the Max-Age (attack b25 F3): the
+  // answer is now written past onSend. onResponse hooks still run, and a non-CORS header set before
+  // the plugin answered is kept.
+  test(`fastify ${major}: a preflight's answer carries the policy's CORS headers alone, whatever a later onSend hook adds`, async (t) => {
+    const app = Fastify();
+    app.addHook('onRequest', (request, reply, done) => {
+      reply.header('X-Frame-Options', 'DENY');
+      done();
+    });
+    await app.register(xoriginCors, { origins: [APP], methods: ['PUT'], maxAge: 600 });
+    let onSend = 0;
+    let onResponse = 0;
+    app.addHook('onSend', (request, reply, payload, done) => {
+      onSend++;
+      reply.header('Access-Control-Allow-Headers', '*');
+      reply.header('Access-Control-Allow-Origin', '*');
+      done(null, payload);
+    });
+    app.addHook('onResponse', (request, reply, done) => {
+      onResponse++;
+      done();
+    });
+    app.all('/x', async () => 'x');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    t.after(() => app.close());
+    const port = app.server.address().port;
+    const corsOf = (res) => Object.fromEntries(Object.entries(res.headers).filter(([n]) => n.startsWith('access-control-')));
+    const allowed = await request(port, { method: 'OPTIONS', path: '/x', headers: { Origin: APP, 'Access-Control-Request-Method': 'PUT' } });
+    assert.equal(allowed.status, 204);
+    assert.deepEqual(corsOf(allowed), { 'access-control-allow-origin': APP, 'access-control-allow-methods': 'PUT', 'access-control-max-age': '600' });
+    assert.equal(allowed.headers['x-frame-options'], 'DENY');
+    assert.equal(allowed.headers.vary, 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
+    const refused = await request(port, { method: 'OPTIONS', path: '/x', headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'PUT' } });
+    assert.equal(refused.status, 403);
+    assert.deepEqual(corsOf(refused), {});
+    assert.equal(onSend, 0);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(onResponse, 2);
+    // An actual request goes through Fastify's lifecycle as before: its onSend hook runs.
+    await request(port, { path: '/x', headers: { Origin: APP } });
+    assert.equal(onSend, 1);
+  });
 }
 
 for (const [Fastify, major] of [[Fastify5, 5], [Fastify4, 4]]) suite(Fastify, major);

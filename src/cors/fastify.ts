@@ -1,6 +1,6 @@
 // `xorigin/fastify`: the CORS engine as a Fastify 4 and 5 plugin. Only types come from 'fastify' (erased
 // at build), so xorigin keeps zero runtime dependencies.
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { CorsEngine, RequestKind, classify } from './engine.js';
 import type { CorsOptions } from './options.js';
@@ -72,8 +72,9 @@ function onRequest(engine: CorsEngine, varyGuard: VaryGuard) {
       removeOtherPolicy(reply, PREFLIGHT_GRANT);
       const answer = engine.decidePreflight(origin as string, acrm as string, headers['access-control-request-headers']);
       setBlock(reply, answer.headers);
-      // Sending from onRequest ends the request here: no routing, no handler, no `next()`.
-      reply.code(answer.status).send();
+      answerRaw(reply, answer.status);
+      // Hijacked: `next()` lets Fastify end the lifecycle here (no routing, no handler, no onSend).
+      next();
       return;
     }
     removeOtherPolicy(reply, GRANT);
@@ -82,13 +83,34 @@ function onRequest(engine: CorsEngine, varyGuard: VaryGuard) {
   };
 }
 
-/** A CORS plugin's headers set before ours (@fastify/cors registered first) go when they grant anything. */
+/**
+ * A CORS plugin's headers set before ours (@fastify/cors registered first) go when they grant
+ * anything. From reply.raw too: Connect middleware (@fastify/middie, @fastify/express) sets its
+ * headers there, and Fastify 4's removeHeader leaves the raw response's (its hasHeader sees them).
+ */
 function removeOtherPolicy(reply: FastifyReply, grants: readonly string[]): void {
   for (let i = 0; i < grants.length; i++) {
     if (!reply.hasHeader(grants[i] as string)) continue;
-    for (const name of Object.keys(reply.getHeaders())) if (isCorsHeader(name)) reply.removeHeader(name);
+    for (const name of Object.keys(reply.getHeaders())) {
+      if (!isCorsHeader(name)) continue;
+      reply.removeHeader(name);
+      reply.raw.removeHeader(name);
+    }
     return;
   }
+}
+
+/**
+ * Sends a preflight's answer from the reply's headers (the policy's block, and the other layers'
+ * non-CORS headers set so far) on the raw response, past Fastify's onSend hooks: one registered
+ * after this plugin's could add its own Access-Control-Allow-Headers: * to the answer the browser
+ * caches for the Max-Age (attack b25 F3). onResponse hooks and Fastify's log still see it.
+ */
+function answerRaw(reply: FastifyReply, status: number): void {
+  const headers = reply.getHeaders();
+  reply.hijack();
+  reply.raw.writeHead(status, headers as OutgoingHttpHeaders);
+  reply.raw.end();
 }
 
 /** Applies a flat `[name, value, ...]` block to the reply, merging Vary with one set before us. */
