@@ -361,6 +361,28 @@ function suite(Fastify, major) {
     await request(port, { path: '/x', headers: { Origin: APP } });
     assert.equal(onSend, 1);
   });
+
+  // The answer is written before the reply is hijacked: a header value node refuses, set by a layer
+  // before the plugin (a newline decoded from the query string), made writeHead throw after hijack(),
+  // and the preflight got no answer at all, unlogged, its connection held (attack b25b F1).
+  test(`fastify ${major}: a preflight whose head node refuses gets Fastify's 500, and the connection goes on`, async (t) => {
+    const app = Fastify();
+    app.addHook('onRequest', (request, reply, done) => {
+      reply.header('Content-Language', request.query.lang ?? 'en');
+      done();
+    });
+    await app.register(xoriginCors, { origins: [APP], methods: ['PUT'] });
+    app.all('/x', async () => 'x');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    t.after(() => app.close());
+    const port = app.server.address().port;
+    const within = (promise) => Promise.race([promise, new Promise((resolve, reject) => setTimeout(() => reject(new Error('no answer in 5 s')), 5000))]);
+    const refused = await within(request(port, { method: 'OPTIONS', path: '/x?lang=%0A', headers: { Origin: APP, 'Access-Control-Request-Method': 'PUT' } }));
+    assert.equal(refused.status, 500);
+    const fine = await within(request(port, { method: 'OPTIONS', path: '/x?lang=fr', headers: { Origin: APP, 'Access-Control-Request-Method': 'PUT' } }));
+    assert.equal(fine.status, 204);
+    assert.equal(fine.headers['content-language'], 'fr');
+  });
 }
 
 for (const [Fastify, major] of [[Fastify5, 5], [Fastify4, 4]]) suite(Fastify, major);

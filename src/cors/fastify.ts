@@ -72,9 +72,9 @@ function onRequest(engine: CorsEngine, varyGuard: VaryGuard) {
       removeOtherPolicy(reply, PREFLIGHT_GRANT);
       const answer = engine.decidePreflight(origin as string, acrm as string, headers['access-control-request-headers']);
       setBlock(reply, answer.headers);
-      answerRaw(reply, answer.status);
-      // Hijacked: `next()` lets Fastify end the lifecycle here (no routing, no handler, no onSend).
-      next();
+      // Hijacked once its head is written: `next()` ends the lifecycle here (no routing, no handler,
+      // no onSend). A head node refuses goes to Fastify's error handling, as a reply's send would.
+      next(answerRaw(reply, answer.status) ?? undefined);
       return;
     }
     removeOtherPolicy(reply, GRANT);
@@ -104,13 +104,20 @@ function removeOtherPolicy(reply: FastifyReply, grants: readonly string[]): void
  * Sends a preflight's answer from the reply's headers (the policy's block, and the other layers'
  * non-CORS headers set so far) on the raw response, past Fastify's onSend hooks: one registered
  * after this plugin's could add its own Access-Control-Allow-Headers: * to the answer the browser
- * caches for the Max-Age (attack b25 F3). onResponse hooks and Fastify's log still see it.
+ * caches for the Max-Age (attack b25 F3). onResponse hooks and Fastify's log still see it. Returns
+ * the error when node refused the head (nothing was sent; see above).
  */
-function answerRaw(reply: FastifyReply, status: number): void {
-  const headers = reply.getHeaders();
+function answerRaw(reply: FastifyReply, status: number): Error | null {
+  try {
+    // Before hijack(): a value another layer set that node refuses (a newline from a query string)
+    // throws here, and a hijacked reply could then send nothing, holding the connection, unlogged.
+    reply.raw.writeHead(status, reply.getHeaders() as OutgoingHttpHeaders);
+  } catch (e) {
+    return e as Error;
+  }
   reply.hijack();
-  reply.raw.writeHead(status, headers as OutgoingHttpHeaders);
   reply.raw.end();
+  return null;
 }
 
 /** Applies a flat `[name, value, ...]` block to the reply, merging Vary with one set before us. */
