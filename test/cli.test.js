@@ -322,6 +322,7 @@ test('--log writes Common Log Format lines; --log-format json (or "logFormat" in
     const j = await runCli(['serve', ...(how === 'flag' ? [ROOT] : []), '--port', '0', ...args]);
     try {
       assert.equal(j.code, 'listening', j.err);
+      assert.doesNotMatch(j.err, /warning/, how);
       await request(j.port, { path: FONT, headers: { Origin: APP } });
       await until(() => j.out.includes(FONT), 'a log line');
       const entry = JSON.parse(j.out.split('\n').find((l) => l.includes(FONT)));
@@ -333,6 +334,16 @@ test('--log writes Common Log Format lines; --log-format json (or "logFormat" in
     } finally {
       await stop(j);
     }
+  }
+  // A format with the log off would otherwise start silently without the log asked for.
+  const idle = await runCli(['serve', ROOT, '--port', '0', '--log-format', 'json']);
+  try {
+    assert.equal(idle.code, 'listening', idle.err);
+    assert.match(idle.err, /warning: logFormat = "json" has no effect: the access log is off; fix: add --log/);
+    await request(idle.port, { path: FONT, headers: { Origin: APP } });
+    assert.doesNotMatch(idle.out, new RegExp(FONT.replace(/[.]/g, '\\.')));
+  } finally {
+    await stop(idle);
   }
   const bad = await runCli(['serve', ROOT, '--log-format', 'combined']);
   assert.equal(bad.code, 2);

@@ -30,6 +30,15 @@ function version(): string {
   return pkg.version;
 }
 
+/**
+ * Says on stderr which options given do nothing as combined, since the server would otherwise start
+ * as if they were not there: a log format with the access log off (`--log-format json` alone).
+ */
+function printIdleOptions({ options }: Settings): void {
+  if (options.logFormat === undefined || options.log !== undefined) return;
+  process.stderr.write(`xorigin: warning: logFormat = "${options.logFormat}" has no effect: the access log is off; fix: add --log (config: "log": true)\n`);
+}
+
 /** `xorigin serve`: settings from every source, then one process, or a cluster primary that forks. */
 async function run(cmd: CommandLine): Promise<void> {
   const command = cmd.positionals[0];
@@ -52,6 +61,7 @@ async function run(cmd: CommandLine): Promise<void> {
   const first = recordingReads(reread);
   const settings = first.value;
   printChainNotes(settings, first.files);
+  printIdleOptions(settings);
   if (settings.workers === 1) {
     await serve(settings, first.files, reread, held);
     return;
