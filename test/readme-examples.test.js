@@ -131,3 +131,24 @@ describe('README Library examples', () => {
     });
   }
 });
+
+/** GitHub's heading anchor: lower case, inline markup and punctuation dropped, spaces to hyphens. */
+function slug(heading) {
+  return heading.replace(/<[^>]*>/g, '').trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+}
+
+test('README: every link to a section (#anchor) names a heading or an <a id> of the README', () => {
+  const readme = readFileSync(`${root}README.md`, 'utf8');
+  const anchors = new Set();
+  let fenced = false;
+  for (const line of readme.split('\n')) {
+    if (line.startsWith('```')) fenced = !fenced;
+    // A `#` line inside a code block is a shell comment, not a heading.
+    else if (!fenced && /^#{1,6} /.test(line)) anchors.add(slug(line.replace(/^#+ /, '')));
+    for (const m of line.matchAll(/<a id="([^"]+)">/g)) anchors.add(m[1]);
+  }
+  const links = [...readme.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1]);
+  assert.ok(links.length > 20, `only ${String(links.length)} section links found`);
+  const broken = [...new Set(links.filter((l) => !anchors.has(l)))];
+  assert.deepEqual(broken, [], `links to no section; the anchors are: ${[...anchors].join(' ')}`);
+});
