@@ -126,3 +126,41 @@ test('a fullchain cut inside its intermediate (a renewal caught mid-write) is na
   assert.equal(r.code, 2, r.err);
   assert.match(r.err, /tls\.cert = ".*fullchain-cut\.pem": the file ends inside a PEM block[^\n]*\. Fix: a write may still be under way/);
 });
+
+test('a chain over 100 KiB as TLS sends it (a CA bundle appended) is refused at start-up and on SIGHUP, naming its size; one under it is served (found by a fault review: every handshake failed with "excessive message size")', async (t) => {
+  const { X509Certificate } = await import('node:crypto');
+  // The leaf, its intermediate, then copies of the root until the TLS 1.3 Certificate message passes a size.
+  const chainOver = (kib) => {
+    const entry = (p) => 5 + new X509Certificate(p).raw.length;
+    let chain = pem('leaf') + pem('intermediate');
+    let bytes = 4 + entry(pem('leaf')) + entry(pem('intermediate'));
+    while (bytes <= kib * 1024) {
+      chain += pem('root');
+      bytes += entry(pem('root'));
+    }
+    return chain;
+  };
+  const big = join(dir, 'bundle.pem');
+  writeFileSync(big, chainOver(100));
+  const r = await runCli(['serve', root, '--port', '0', '--cert', big, '--key', join(dir, 'leaf.key')]);
+  t.after(() => stopCli(r)); // (started: a failure to say, not a hang)
+  assert.equal(r.code, 2, r.err);
+  assert.match(r.err, /tls\.cert = ".*bundle\.pem": its \d+ certificates make a 100\.\d KiB certificate message, over the 100 KiB TLS clients take .*excessive message size.*Fix: pass the server's certificate and the intermediates that sign it \(fullchain\.pem\), not a bundle of CA certificates/);
+  // Just under the limit: served, and a handshake completes with it.
+  const served = join(dir, 'large.pem');
+  writeFileSync(served, chainOver(95).replace(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n?$/, ''));
+  const s = await runCli(['serve', root, '--port', '0', '--cert', served, '--key', join(dir, 'leaf.key')]);
+  t.after(() => stopCli(s));
+  assert.equal(s.code, 'listening', s.err);
+  const { request } = await import('node:https');
+  const get = () => new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port: s.port, path: '/a.txt', rejectUnauthorized: false, agent: false }, (res) => resolve(res.statusCode)).on('error', reject).end();
+  });
+  assert.equal(await get(), 200);
+  // Swapped for the bundle and reloaded: refused, and the chain in force still answers.
+  writeFileSync(served, chainOver(100));
+  s.child.kill('SIGHUP');
+  await stderrMatch(s, /reload refused, the running configuration stays in force: [^]*certificate message, over the 100 KiB/);
+  assert.equal(await get(), 200);
+  await stopCli(s);
+});

@@ -125,7 +125,7 @@ export function loadTls(files: TlsFiles, problems: PolicyProblem[]): TlsMaterial
   const privateKey = createPrivateKey(key);
   const mismatched = !leaf.checkPrivateKey(privateKey);
   if (mismatched) problems.push(keyMismatch(leaf, cert, privateKey, files));
-  const refused = contextProblem(cert, key, files.cert, mismatched);
+  const refused = contextProblem(cert, key, files.cert, mismatched) ?? sizeProblem(cert, files.cert);
   if (refused !== null) problems.push(refused);
   const validTo = new Date(leaf.validTo);
   if (!validatedElsewhere()) validityProblems(leaf, validTo, files.cert, problems);
@@ -181,6 +181,31 @@ function contextProblem(cert: Buffer, key: Buffer, path: string, mismatchReporte
     const fix = weak ? 'issue a certificate with a 2048-bit (or larger) RSA key or an ECDSA P-256 key, signed with SHA-256' : 'pass the complete chain as your CA issued it (fullchain.pem: PEM blocks, each from BEGIN to END)';
     return { option: 'tls.cert', value: path, reason: `the TLS library refuses the chain: ${message}`, fix };
   }
+}
+
+/**
+ * The largest Certificate message body OpenSSL's clients take unless told otherwise (its
+ * SSL_CTX_set_max_cert_list default, 100 KiB), which curl, wget, Node and Python keep. Past it every
+ * handshake fails ("excessive message size") while the server looks healthy: most often a CA bundle
+ * appended to the chain (`cat cert.pem /etc/ssl/certs/ca-certificates.crt`).
+ */
+const MAX_CERTIFICATE_MESSAGE = 100 * 1024;
+
+/**
+ * The chain is too large for clients to take (see MAX_CERTIFICATE_MESSAGE), or null. Counted as TLS 1.3
+ * frames it (RFC 8446 §4.4.2): an empty request context (1 byte), the list's length (3), and per
+ * certificate its length (3), its DER and its extensions' length (2, none sent); TLS 1.2's is smaller.
+ */
+function sizeProblem(cert: Buffer, path: string): PolicyProblem | null {
+  const chain = certificatesIn(cert);
+  const bytes = chain.reduce((sum, c) => sum + 5 + c.raw.length, 4);
+  if (bytes <= MAX_CERTIFICATE_MESSAGE) return null;
+  return {
+    option: 'tls.cert',
+    value: path,
+    reason: `its ${String(chain.length)} certificates make a ${(bytes / 1024).toFixed(1)} KiB certificate message, over the 100 KiB TLS clients take (OpenSSL's limit: curl, wget, Node and Python fail every handshake with "excessive message size")`,
+    fix: "pass the server's certificate and the intermediates that sign it (fullchain.pem), not a bundle of CA certificates",
+  };
 }
 
 /**
