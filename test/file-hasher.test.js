@@ -299,3 +299,37 @@ test('jobs waiting only on a hashing thread keep the process alive until they ar
   const digests = await Promise.all(files.map((f) => hasher.hash(f.path, f.bytes.length)));
   files.forEach((f, i) => assert.deepEqual(digests[i], createHash('sha256').update(f.bytes).digest(), `f${i}`));
 });
+
+test('a hashing thread that could not start for a passing shortage (EMFILE at the descriptor limit) is tried again after the retry delay, not given up on until a restart (found by a fault review); a missing script still is', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-hash-'));
+  const marker = join(root, 'emfile-once');
+  writeFileSync(marker, '');
+  process.env.XORIGIN_EMFILE_MARKER = marker; // a thread's environment is a copy of this one
+  const said = [];
+  const hasher = new FileHasher(1, (e) => said.push(e), new URL('./fixtures/hash-worker-emfile-once.js', import.meta.url), 300);
+  const gone = new FileHasher(1, (e) => said.push(e), new URL('./no-such-hash-worker.js', import.meta.url), 300);
+  t.after(() => {
+    hasher.close();
+    gone.close();
+    delete process.env.XORIGIN_EMFILE_MARKER;
+    rmSync(root, { recursive: true, force: true });
+  });
+  const [f] = tree(root, [20 * MiB]); // past the main thread's burst: a thread is asked for
+  const digest = createHash('sha256').update(f.bytes).digest();
+  assert.deepEqual(await hasher.hash(f.path, f.bytes.length), digest);
+  assert.equal(said.length, 1);
+  assert.equal(said[0].passing, true, said[0].message);
+  assert.match(said[0].message, /EMFILE/);
+  assert.equal(hasher.threadsStarted, 1);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.deepEqual(await hasher.hash(f.path, f.bytes.length), digest);
+  assert.equal(hasher.threadsStarted, 2, 'a thread was started again once the delay had passed');
+  assert.equal(said.length, 1, 'the second thread ran: nothing more said');
+  // A script that is not there is no passing shortage: given up on for good.
+  assert.deepEqual(await gone.hash(f.path, f.bytes.length), digest);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.deepEqual(await gone.hash(f.path, f.bytes.length), digest);
+  assert.equal(gone.threadsStarted, 1);
+  assert.equal(said.length, 2);
+  assert.equal(said[1].passing, false);
+});

@@ -31,15 +31,16 @@ export class FileHasher {
   private epoch = 0;
   private buffer: Buffer | null = null;
   private mainBytes = 0;
-  private told = false;
+  /** The failure last said (see takeBack). */
+  private told: ThreadsUnavailable | null = null;
 
   /**
    * `threads`: at most this many worker threads (default: one per core, up to 8). `unavailable` is
-   * told once if no thread can run (see ThreadsUnavailable): everything is then hashed here, and
-   * every file is still served, only the scan takes longer. `script`: see HashWorkers.
+   * told when no thread can run (see ThreadsUnavailable), once per failure: everything is then hashed
+   * here, and every file is still served, only the scan takes longer. `script`, `retryMs`: see HashWorkers.
    */
-  constructor(threads?: number, private readonly unavailable?: (e: ThreadsUnavailable) => void, script?: URL) {
-    this.threads = new HashWorkers(threads, script);
+  constructor(threads?: number, private readonly unavailable?: (e: ThreadsUnavailable) => void, script?: URL, retryMs?: number) {
+    this.threads = new HashWorkers(threads, script, retryMs);
   }
 
   /** Bytes hashed so far, on either side (for progress reports). */
@@ -64,11 +65,11 @@ export class FileHasher {
     return this.hashOnMain(path, size);
   }
 
-  /** A job the threads gave back, as none can run: hashed here (said once). */
+  /** A job the threads gave back, as none can run: hashed here (said once per failure: a passing one may recur). */
   private takeBack(e: unknown, path: string, size: number): Promise<Buffer> {
     if (!(e instanceof ThreadsUnavailable)) throw e;
-    if (!this.told) this.unavailable?.(e);
-    this.told = true;
+    if (this.told !== e) this.unavailable?.(e);
+    this.told = e;
     return this.hashOnMain(path, size);
   }
 

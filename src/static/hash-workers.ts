@@ -15,6 +15,10 @@ const MAX_THREADS = 8;
 const DEPTH = 2;
 /** Threads idle this long are stopped: they are needed only while a scan runs. */
 const IDLE_MS = 1000;
+/** How long after a passing shortage (ThreadsUnavailable.passing) threads are tried again. */
+export const RETRY_MS = 30_000;
+/** A thread that could not start for these lacked a resource for a while, not the means to run. */
+const PASSING_SHORTAGES = ['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN'];
 
 interface Job {
   readonly path: string;
@@ -37,8 +41,17 @@ interface Reply {
  * later one, are rejected with it, for the caller to hash them itself (FileHasher).
  */
 export class ThreadsUnavailable extends Error {
+  /**
+   * The process lacked descriptors, memory or threads when one started (EMFILE at `ulimit -n`, a burst
+   * of connections): threads are tried again after RETRY_MS, not given up on until a restart.
+   */
+  readonly passing: boolean;
+
   constructor(readonly reason: Error) {
     super(`hashing threads unavailable: ${reason.message}`);
+    const code = (reason as { code?: unknown }).code;
+    // A thread's own error may reach here as its message alone.
+    this.passing = PASSING_SHORTAGES.some((c) => c === code || reason.message.startsWith(`${c}:`));
   }
 }
 
@@ -58,14 +71,24 @@ export class HashWorkers {
   bytes = 0;
   /** Threads started so far. */
   started = 0;
-  /** Set for good once a thread could not start or died: see ThreadsUnavailable. */
-  unavailable: ThreadsUnavailable | null = null;
+  private failure: ThreadsUnavailable | null = null;
+  private failedAt = 0;
 
-  /** `script`: the thread's module (tests name one that cannot load). */
+  /** `script`: the thread's module (tests name one that cannot load); `retryMs`: see RETRY_MS. */
   constructor(
     private readonly size = Math.min(MAX_THREADS, Math.max(1, availableParallelism())),
     private readonly script = new URL('./hash-worker.js', import.meta.url),
+    private readonly retryMs = RETRY_MS,
   ) {}
+
+  /**
+   * Why no thread can run now (see ThreadsUnavailable), or null: set once a thread could not start or
+   * died; for good, unless it was a passing shortage, which lasts `retryMs`.
+   */
+  get unavailable(): ThreadsUnavailable | null {
+    if (this.failure?.passing === true && performance.now() - this.failedAt >= this.retryMs) this.failure = null;
+    return this.failure;
+  }
 
   /** True while any thread runs (from the first file until they stop, idle). */
   get active(): boolean {
@@ -169,10 +192,14 @@ export class HashWorkers {
   }
 
   private giveUp(e: Error): void {
-    this.unavailable ??= new ThreadsUnavailable(e);
+    if (this.failure === null) {
+      this.failure = new ThreadsUnavailable(e);
+      this.failedAt = performance.now();
+    }
+    const failure = this.failure;
     const lost = [...this.running.values()].map((r) => r.job).concat(this.queue.splice(0));
     this.running.clear();
     this.close();
-    for (const job of lost) job.reject(this.unavailable);
+    for (const job of lost) job.reject(failure);
   }
 }

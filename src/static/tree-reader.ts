@@ -7,6 +7,7 @@ import { etagOf, newEtagHash } from './etag.js';
 import type { EtagCache, KnownTag, Served } from './etag-cache.js';
 import { equalIdentities, identityOf, isRacy, sameIdentity } from './file-identity.js';
 import { FileHasher } from './file-hasher.js';
+import { RETRY_MS } from './hash-workers.js';
 import { DENIED, errorCode, EXHAUSTED, goneOrThrow, isTransient } from './path-errors.js';
 import { ReadBackoff, type ReadBackoffOptions } from './read-backoff.js';
 import { readStated } from './read-stated.js';
@@ -136,7 +137,9 @@ export class TreeReader {
     private readonly options: ReaderOptions,
   ) {
     this.backoff = new ReadBackoff(options.backoff);
-    this.hashers = new FileHasher(undefined, (e) => options.warn(`xorigin: files are hashed on the main thread only, as hashing threads cannot run here (${e.reason.message}): every file is served, a large tree's scan takes longer`));
+    this.hashers = new FileHasher(undefined, (e) => options.warn(e.passing
+      ? `xorigin: files are hashed on the main thread for now, as a hashing thread could not start (${e.reason.message}): every file is served; threads are tried again in ${String(RETRY_MS / 1000)} s`
+      : `xorigin: files are hashed on the main thread only, as hashing threads cannot run here (${e.reason.message}): every file is served, a large tree's scan takes longer`));
   }
 
   /** Bytes of file content read to hash them, since the reader was made. */
