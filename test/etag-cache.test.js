@@ -565,7 +565,7 @@ describe('ETag cache', () => {
     });
   });
 
-  test('a date served before that is past now (a clock set back, a forged line) is not carried to the next version', async () => {
+  test('a date served before that is past now (a clock set back since, by NTP or between two runs) makes the next version undated until the clock is past it, then dated after it; one no HTTP date can name (a forged line), or before 1970, is not carried (found by a fault review: such a version was dated when read, before what date-only clients held, and told them 304)', async () => {
     const root = tree(1);
     const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
     const css = join(root, 'small.css');
@@ -574,12 +574,19 @@ describe('ETag cache', () => {
       const file = etagCacheFile(dir, realpathSync(root));
       const cache = readCache(file);
       const entry = cache.entries.find((fields) => fields[0] === 'small.css');
-      for (const future of [String(Date.now() + 86_400_000), '9999999999999999', '-9999999999999999', '-1000']) {
+      const ahead = Date.now() + 86_400_000;
+      for (const future of [String(ahead), '9999999999999999', '-9999999999999999', '-1000']) {
         entry[8] = future;
         writeFileSync(file, cacheText(cache));
         writeFileSync(css, `other bytes ${future}`);
         const info = (await scanOnce(root, dir, undefined, async (path) => settledStat(path))).info('/small.css');
-        assert.ok(Number.isFinite(info.lastModified) && info.lastModified <= Date.now() && info.lastModified > 0, `${info.lastModifiedText} is past now or before 1970`);
+        if (future === String(ahead)) {
+          // Sent without Last-Modified (its date conditions ignored) until the clock gets past that date.
+          assert.equal(info.undated, true, info.lastModifiedText);
+          assert.equal(info.lastModified, Math.floor(ahead / 1000) * 1000 + 1000, info.lastModifiedText);
+          continue;
+        }
+        assert.ok(Number.isFinite(info.lastModified) && info.lastModified <= Date.now() && info.lastModified > 0, `${future}: ${info.lastModifiedText} is past now or before 1970`);
       }
       // The line of the same version (its identity unchanged), npm-stamped, whose served date is believed.
       utimesSync(css, new Date('1985-10-26T08:15:00Z'), new Date('1985-10-26T08:15:00Z'));

@@ -632,6 +632,43 @@ test('a restart within that second: the new bytes stay undated until the date th
   }
 });
 
+test('a clock stepped back (NTP, a restored VM) after a version was dated ahead of it: the next version is undated until the clock is past that date, so a date-only client gets 200, and it is not stat\'ed every 2 s meanwhile (found by a fault review: it was dated by this clock, before the date clients held, and got 304)', async (t) => {
+  const root = tempRoot();
+  const file = join(root, 'w.txt');
+  const realNow = Date.now;
+  const ahead = realNow() + 3_600_000;
+  t.after(() => {
+    Date.now = realNow;
+    rmSync(root, { recursive: true, force: true });
+  });
+  // v1 written and read while this host's clock was an hour ahead.
+  Date.now = () => realNow() + 3_600_000;
+  writeStamped(file, 'v1-bytes', new Date(ahead - 60_000));
+  let stats = 0;
+  const statFile = (path) => {
+    if (path.endsWith('w.txt')) stats++;
+    return stat(path, { bigint: true });
+  };
+  const table = new assets.AssetTable(root, { watch: false, statFile }, (info) => info);
+  t.after(() => table.close());
+  await table.open();
+  const v1 = table.info('/w.txt');
+  assert.deepEqual([v1.undated, v1.lastModified], [false, Math.floor((ahead - 60_000) / 1000) * 1000]);
+  // The clock steps back an hour; v2 is written now, stamped by it.
+  Date.now = realNow;
+  writeFileSync(file, 'v2-bytes-');
+  // Past the racy window (a file changed in the last 2 s is looked at again 2 s later anyway).
+  await new Promise((resolve) => setTimeout(resolve, 2100));
+  await table.rescan();
+  const v2 = table.info('/w.txt');
+  assert.notEqual(v2.etag, v1.etag);
+  assert.equal(v2.undated, true, `${v2.lastModifiedText}: undated (no Last-Modified, its date conditions ignored)`);
+  assert.equal(v2.lastModified, v1.lastModified + 1000, 'the date it gets once the clock is past it');
+  const before = stats;
+  await new Promise((resolve) => setTimeout(resolve, 2600));
+  assert.equal(stats, before, 'not looked at again until it can be dated');
+});
+
 describe('watcher', () => {
   test('a file appended to every 10 ms does not keep another file stale', async () => {
     const root = tempRoot();

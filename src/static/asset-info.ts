@@ -95,6 +95,17 @@ const PENDING_MS = 2000;
 /** How far the clock file systems stamp mtimes from may lag Date.now (Linux: one tick, 1-10 ms). */
 const COARSE_CLOCK_MS = 50;
 
+/** 9999-12-31T23:59:59Z, the last date an HTTP date can name: past it, a date from before is no date (a forged cache line). */
+const LAST_HTTP_DATE_MS = 253_402_300_799_000;
+
+/**
+ * How long from `now` until `info`, sent undated (AssetInfo.undated), can be dated: 0 when it could be
+ * now (the table looks at it again after its usual delay), more when its date is ahead of the clock.
+ */
+export function untilDatable(info: AssetInfo, now = Date.now()): number {
+  return info.undated ? Math.max(0, info.lastModified + 1000 + COARSE_CLOCK_MS - now) : 0;
+}
+
 /**
  * The AssetInfo of a version just read (or known from the ETag cache), dated by the rules above;
  * `notBefore`, `floor`: see AssetTable.datedAfter.
@@ -118,14 +129,12 @@ export function describe(filePath: string, urlPath: string, read: Read, notBefor
   // New bytes stamped with an older or the same mtime (tar, rsync -a, cp -p of an old build, npm's
   // 1985 stamp, Nix's epoch + 1, a clock set back): a cache revalidating by date only (curl -z,
   // wget -N, some proxies) would be told 304 for them and keep the old bytes. They are dated when
-  // read instead, and always after what the URL served before (undated until the clock gets there).
-  // A date past this read (a clock set back since, a forged cache line) is not carried on: never later than Date.
-  // The second after it when the clock is about to get there (undated until then: new bytes read in the
-  // second the last were dated); when it is further ahead (a clock set back, a forged line), the read time.
-  if (notBefore !== undefined && lastModified <= notBefore) {
-    const after = notBefore + 1000;
-    lastModified = after > readSecond && after - readSecond <= PENDING_MS ? after : readSecond;
-  }
+  // read instead, and always after what the URL served before: when that date is this second or ahead
+  // of the clock, the second after it, undated until the clock gets there (new bytes read in the second
+  // the last were dated; a clock stepped back since the last were dated, by NTP or a restored VM, or
+  // between two runs: until it has caught up, a date-only client holding the old bytes would be told
+  // 304 for any earlier date).
+  if (notBefore !== undefined && lastModified <= notBefore && notBefore < LAST_HTTP_DATE_MS) lastModified = Math.max(Math.floor(notBefore / 1000) * 1000 + 1000, readSecond);
   // See AssetInfo.undated: a date is given once its second is over, by a margin: file systems stamp
   // mtimes from a coarse clock, a tick behind the one Date.now reads (a write just after a second
   // ends is stamped within it).

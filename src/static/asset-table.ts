@@ -1,7 +1,8 @@
 import { constants, type BigIntStats, type Dirent } from 'node:fs';
 import { access, readdir, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
-import type { AssetInfo } from './asset-info.js';
+import { untilDatable, type AssetInfo } from './asset-info.js';
+import { isRacy } from './file-identity.js';
 import { EtagCacheWriter } from './etag-cache-writer.js';
 import { EtagCache, etagCacheFile, realDir, type Served } from './etag-cache.js';
 import { addSiblingBase, NO_VARIANTS, sameVariants, siblingBases, touchedBy, variantsOf, type Variants } from './precompressed-siblings.js';
@@ -611,7 +612,7 @@ export class AssetTable<T> {
     // A same-tick write to a racy file raises an event the scan may already have consumed; without this
     // rescan it would wait for some unrelated change. With `watch: false` the table rescans itself only
     // to date what it could not date yet (AssetInfo.undated: a build written just before the start).
-    if (scan.racy.size > 0 && (this.options.watch !== false || someUndated(scan.racy))) this.scans.recheckIn(RACY_RECHECK_MS, false);
+    if (scan.racy.size > 0 && (this.options.watch !== false || someUndated(scan.racy))) this.scans.recheckIn(recheckDelay(scan.racy), false);
     this.reader.backoff.prune(performance.now());
     this.scans.later(scan.later);
   }
@@ -778,6 +779,27 @@ export async function writeEtagCache(root: string, dir: string): Promise<ScanRep
   } finally {
     table.close();
   }
+}
+
+/** The longest timer node keeps (2^31 - 1 ms, ~24.8 days): a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * When the racy files are looked at again: after RACY_RECHECK_MS, or, when each waits only for the
+ * clock to reach its date (a clock stepped back: AssetInfo.undated), when the first can be dated. A
+ * stat of each every 2 s for as long as the clock lags (an hour, after a restored VM) cost what a
+ * rescan of them does, for nothing.
+ */
+function recheckDelay(racy: ReadonlySet<AssetInfo>): number {
+  const now = Date.now();
+  let soonest = MAX_TIMER_MS;
+  for (const info of racy) {
+    // Racy by its change, not by its read: a version kept waiting keeps the time of its first read.
+    const wait = isRacy(info.identity, now) ? 0 : untilDatable(info, now);
+    if (wait <= RACY_RECHECK_MS) return RACY_RECHECK_MS;
+    soonest = Math.min(soonest, wait);
+  }
+  return soonest;
 }
 
 function someUndated(infos: ReadonlySet<AssetInfo>): boolean {
