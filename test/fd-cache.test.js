@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs, { mkdtempSync, readdirSync, renameSync, rmSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -310,4 +311,51 @@ describe('open-fd cache under descriptor pressure and idleness (found by a fault
       rmSync(root, { recursive: true, force: true });
     }
   });
+});
+
+test('out of file descriptors, the server says so on stderr once, names its limit, and serves again once they are free (found by a fault review: resets and 503s with a clean log)', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const { runCli, stderrMatch, stopCli } = await import('./helpers.js');
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-fd-limit-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  // Sparse, and larger than what the sockets' buffers take: a download stays unfinished while its client waits.
+  for (let i = 0; i < 4; i++) {
+    writeFileSync(join(root, `f${i}.woff2`), String(i));
+    truncateSync(join(root, `f${i}.woff2`), 64 * MB);
+  }
+  // Bodies from disk: every download holds an open file while its client does not read.
+  const r = await runCli(['serve', root, '--origin', '*', '--port', '0', '--memory-budget', '0', '--no-watch', '--etag-cache', 'off']);
+  t.after(() => stopCli(r));
+  assert.equal(r.code, 'listening', r.err);
+  const held = [];
+  t.after(() => held.forEach((req) => req.destroy()));
+  const answered = (path) => new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port: r.port, path, agent: false }, (res) => {
+      res.pause(); // its file stays open while the client does not read
+      resolve(res.statusCode);
+    });
+    req.on('error', () => resolve(0));
+    held.push(req);
+  });
+  for (let i = 0; i < 3; i++) assert.equal(await answered(`/f${i}.woff2`), 200);
+  // One descriptor left: the next connection takes it, and its file cannot be opened. The limit is
+  // one above the highest descriptor number a process may get, so free numbers below it are taken
+  // first, by bare connections the server accepts and holds.
+  const numbers = () => readdirSync(`/proc/${r.child.pid}/fd`).map(Number);
+  const limit = Math.max(...numbers()) + 2;
+  execFileSync('prlimit', ['--pid', String(r.child.pid), `--nofile=${limit}:${limit}`]);
+  const free = limit - numbers().filter((n) => n < limit).length;
+  for (let i = 0; i < free - 1; i++) held.push(net.connect(r.port, '127.0.0.1').on('error', () => {}));
+  for (let i = 0; i < 100 && limit - numbers().filter((n) => n < limit).length > 1; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(await answered('/f3.woff2'), 503);
+  await stderrMatch(r, new RegExp(`xorigin: out of file descriptors \\(EMFILE: this process (?:may|could) open \\d+(?: at start)?\\): files read from disk answer 503 and new connections are closed at once until some are free; raise the limit \\(systemd LimitNOFILE=, ulimit -n\\)`));
+  held.splice(0).forEach((req) => req.destroy());
+  // Free again: served, and said only once.
+  let status = 0;
+  for (let i = 0; i < 50 && status !== 200; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    status = (await request(r.port, { method: 'HEAD', path: '/f0.woff2' }).catch(() => ({ status: 0 }))).status;
+  }
+  assert.equal(status, 200);
+  assert.equal(r.err.match(/out of file descriptors/g).length, 1, r.err);
 });

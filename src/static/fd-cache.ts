@@ -48,10 +48,14 @@ export class FdCache {
   private generation = 0;
   private idleSweep: NodeJS.Timeout | null = null;
 
-  /** `max`: file descriptors kept open while no response uses them; 0 disables the cache. `idleSweepMs`: see IDLE_SWEEP_MS. */
+  /**
+   * `max`: file descriptors kept open while no response uses them; 0 disables the cache. `idleSweepMs`:
+   * see IDLE_SWEEP_MS. `exhausted`: told of an open that failed for want of descriptors (EMFILE, ENFILE).
+   */
   constructor(
     private readonly max: number,
     private readonly idleSweepMs = IDLE_SWEEP_MS,
+    private readonly exhausted?: (code: string) => void,
   ) {}
 
   /** File descriptors open here now (held by responses or kept for later ones). */
@@ -132,6 +136,7 @@ export class FdCache {
     const waiting = this.opening.get(info) as Opened[];
     this.opening.delete(info);
     if (err !== null) {
+      if (err.code === 'EMFILE' || err.code === 'ENFILE') this.exhausted?.(err.code);
       for (const done of waiting) done(err, -1);
       return;
     }

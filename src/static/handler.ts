@@ -17,6 +17,7 @@ import { BodyCache, TEXT_BODY_LIMIT } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
 import { ContentChecks } from './content-checks.js';
 import { markLingering } from './lingering-close.js';
+import { noteDescriptorShortage } from './descriptor-shortage.js';
 import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, readOnce, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { Http2Response } from './http2-exchange.js';
@@ -191,7 +192,7 @@ class StaticFiles {
   /** The hashes a download runs when its file's ctime moved alone, one per file state (content-checks.ts). */
   readonly contentChecks = new ContentChecks();
   private readonly bodies: BodyCache;
-  private readonly fds = new FdCache(FD_CACHE_SIZE);
+  private readonly fds = new FdCache(FD_CACHE_SIZE, undefined, noteDescriptorShortage);
   /** Whether bodies from disk are read on the main thread (while reads are fast) or the thread pool. */
   private readonly blockingReads = new BlockingReads();
   private readonly counters: DiskCounters = { openFiles: 0, released: () => this.checkReleased() };
