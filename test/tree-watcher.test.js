@@ -223,6 +223,24 @@ describe('tree watcher', () => {
     }
   });
 
+  test('the root moved away is said once on stderr (every request is 404 until it is back), and its return too (found by a fault review: a failed deploy left a silent server answering 404)', async () => {
+    const t = await openTable(makeTree());
+    const root = t.table.root;
+    const away = `${root}-away`;
+    try {
+      renameSync(root, away);
+      await until('the root said gone', () => t.warnings.some((l) => /the root .* is gone \(ENOENT\): every request is answered 404 until a directory is there again/.test(l)), 10_000);
+      await until('nothing served', () => t.table.info('/d0/f0.txt') === undefined, 10_000);
+      renameSync(away, root);
+      await until('the root said back', () => t.warnings.some((l) => /the root .* is back: serving it again/.test(l)), 10_000);
+      await until('served again', () => t.table.info('/d0/f0.txt') !== undefined, 10_000);
+      assert.equal(t.warnings.filter((l) => /is gone/.test(l)).length, 1, t.warnings.join('\n'));
+    } finally {
+      rmSync(away, { recursive: true, force: true });
+      t.close();
+    }
+  });
+
   test('a renamed directory is served at its new path only, and edits in it are reported there', async () => {
     const t = await openTable(makeTree());
     try {

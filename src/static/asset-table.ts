@@ -205,7 +205,7 @@ export class AssetTable<T> {
     private readonly options: AssetTableOptions,
     private build: (info: AssetInfo, variants: Variants) => T,
   ) {
-    this.rootAt = new RootLocation(root);
+    this.rootAt = new RootLocation(root, (line) => this.warn(line));
     this.scans = new ScanSchedule({
       run: () => void this.runScans().catch(() => {}),
       racyFiles: () => Array.from(this.racy, (info) => info.filePath),

@@ -32,15 +32,24 @@ export class RootLocation {
   /** The mount table as last read (Linux's /proc/self/mountinfo; '' where there is none): see mountedUnder. */
   private mounts = '';
   private closed = false;
+  /** The last look found no root at its path (removed, renamed away): said once until it is back. */
+  private gone = false;
 
-  /** `path`: the root as the operator named it (it may be, or go through, a symlink). */
-  constructor(readonly path: string) {}
+  /**
+   * `path`: the root as the operator named it (it may be, or go through, a symlink). `say`: where a
+   * root gone and back is told (the table's warn).
+   */
+  constructor(
+    readonly path: string,
+    private readonly say: (line: string) => void = () => {},
+  ) {}
 
   /** True when the root now resolves to another directory than the one located (and watched). */
   async moved(): Promise<boolean> {
     try {
       const real = await realpath(this.path);
       const s = await stat(real, { bigint: true });
+      this.found();
       return real !== this.real || s.ino !== this.ino || s.dev !== this.dev;
     } catch (e) {
       // No longer reachable by this process (a parent directory's chmod): walked once, which finds it
@@ -50,8 +59,21 @@ export class RootLocation {
         this.denied = true; // even before the walk says so: a walk a targeted scan runs may come first
         return first;
       }
-      return false; // gone for now (rm -rf, then recreated): the walk finds nothing, the next check retries
+      // Gone for now (rm -rf, then recreated; a deploy that moved it away and failed): the walk finds
+      // nothing, the next check retries. Every request is a 404 meanwhile, which the operator is told.
+      if (!this.gone && this.real !== '') {
+        this.gone = true;
+        this.say(`xorigin: the root ${this.path} is gone (${errorCode(e) || 'unreachable'}): every request is answered 404 until a directory is there again, then served within seconds`);
+      }
+      return false;
     }
+  }
+
+  /** The root is at its path again after a look that found it gone: said. */
+  private found(): void {
+    if (!this.gone) return;
+    this.gone = false;
+    this.say(`xorigin: the root ${this.path} is back: serving it again`);
   }
 
   /** Resolves the root again: true when it was not located yet or has moved (see moved), and is found now. */
