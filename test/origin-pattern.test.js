@@ -88,7 +88,7 @@ const invalid = [
   ['https://*example.com', 'only allowed as a leading', '*.example.com'],
   ['https://*.*.example.com', 'only allowed as a leading', '*.example.com'],
   ['https://*.10.0.0.1', 'IP address', 'exact origin'],
-  ['https://example.com.', 'trailing dot', '"https://example.com"'],
+  ['https://example.com.', 'a trailing dot names another origin than the host without it (one a browser sends only from a page loaded by the dotted name)', '"https://example.com"'],
   ['https://exa mple.com', 'not a valid host', 'host'],
   ['https://a..example.com', 'not a valid host', 'host'],
   // a host has at most 253 characters, and "*." adds at least two to its base

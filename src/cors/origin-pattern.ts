@@ -345,7 +345,7 @@ function namedOrigin(source: string, scheme: string, host: string, port: number,
     return failSuggesting('browsers send the host in lowercase, so this entry would never match', `${scheme}://${prefix}${base.toLowerCase()}${portSuffix}`);
   }
   if (base.endsWith('.')) {
-    return failSuggesting('a trailing dot makes a different origin from the one browsers send', `${scheme}://${host.slice(0, -1)}${portSuffix}`);
+    return failSuggesting('a trailing dot names another origin than the host without it (one a browser sends only from a page loaded by the dotted name), and origins cannot list it: only "*" allows such pages', `${scheme}://${host.slice(0, -1)}${portSuffix}`);
   }
   const labels = base.split('.');
   // "*." adds a label and a dot to its base.
