@@ -333,3 +333,12 @@ test('a hashing thread that could not start for a passing shortage (EMFILE at th
   assert.equal(said.length, 2);
   assert.equal(said[1].passing, false);
 });
+
+test('a thread Node could not initialise for want of descriptors (ERR_WORKER_INIT_FAILED naming EMFILE in its message) is a passing shortage too; another initialisation failure is not (found by a review of the retry)', async () => {
+  const { ThreadsUnavailable } = await import('../dist/static/hash-workers.js');
+  const failure = (message, code) => new ThreadsUnavailable(Object.assign(new Error(message), { code }));
+  assert.equal(failure('Worker initialization failure: EMFILE', 'ERR_WORKER_INIT_FAILED').passing, true);
+  assert.equal(failure("EMFILE: too many open files, open 'hash-worker.js'", 'EMFILE').passing, true);
+  assert.equal(failure('Worker initialization failure: ENOSYS', 'ERR_WORKER_INIT_FAILED').passing, false);
+  assert.equal(failure("Cannot find module '/x/hash-worker.js'", 'ERR_MODULE_NOT_FOUND').passing, false);
+});

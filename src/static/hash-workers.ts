@@ -50,8 +50,9 @@ export class ThreadsUnavailable extends Error {
   constructor(readonly reason: Error) {
     super(`hashing threads unavailable: ${reason.message}`);
     const code = (reason as { code?: unknown }).code;
-    // A thread's own error may reach here as its message alone.
-    this.passing = PASSING_SHORTAGES.some((c) => c === code || reason.message.startsWith(`${c}:`));
+    // A thread's own error may reach here as its message alone, and Node's ERR_WORKER_INIT_FAILED names
+    // the shortage only in its message ("Worker initialization failure: EMFILE").
+    this.passing = PASSING_SHORTAGES.some((c) => c === code || new RegExp(`\\b${c}\\b`).test(reason.message));
   }
 }
 
