@@ -203,7 +203,7 @@ function sizeProblem(cert: Buffer, path: string): PolicyProblem | null {
   return {
     option: 'tls.cert',
     value: path,
-    reason: `its ${String(chain.length)} certificates make a ${(bytes / 1024).toFixed(1)} KiB certificate message, over the 100 KiB TLS clients take (OpenSSL's limit: curl, wget, Node and Python fail every handshake with "excessive message size")`,
+    reason: `its ${String(chain.length)} certificates make a certificate message of ${bytes.toLocaleString('en-US')} bytes, over the ${MAX_CERTIFICATE_MESSAGE.toLocaleString('en-US')} (100 KiB) TLS clients take (OpenSSL's limit: curl, wget, Node and Python fail every handshake with "excessive message size")`,
     fix: "pass the server's certificate and the intermediates that sign it (fullchain.pem), not a bundle of CA certificates",
   };
 }
