@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { watch, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { watch, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { AssetTable } from '../dist/static/asset-table.js';
@@ -235,9 +235,36 @@ describe('tree watcher', () => {
       await until('the root said back', () => t.warnings.some((l) => /the root .* is back: serving it again/.test(l)), 10_000);
       await until('served again', () => t.table.info('/d0/f0.txt') !== undefined, 10_000);
       assert.equal(t.warnings.filter((l) => /is gone/.test(l)).length, 1, t.warnings.join('\n'));
+      // A file put in its place serves nothing either: gone, not back.
+      renameSync(root, away);
+      writeFileSync(root, 'not a directory');
+      await until('a file in its place said gone', () => t.warnings.some((l) => /the root .* is gone \(ENOTDIR\)/.test(l)), 10_000);
+      assert.equal(t.warnings.filter((l) => /is back/.test(l)).length, 1, t.warnings.join('\n'));
+      rmSync(root);
+      renameSync(away, root);
+      await until('served once more', () => t.table.info('/d0/f0.txt') !== undefined, 10_000);
     } finally {
       rmSync(away, { recursive: true, force: true });
       t.close();
+    }
+  });
+
+  test('a symlinked root re-pointed at a release that is not there: the release found before is still served, and that is what stderr says', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'xorigin-releases-'));
+    const release = makeTree();
+    const current = join(base, 'current');
+    symlinkSync(release, current);
+    const t = await openTable(current);
+    try {
+      rmSync(current);
+      symlinkSync(join(base, 'missing'), current);
+      await until('said', () => t.warnings.some((l) => l.includes(`the root ${current} no longer leads to a directory (ENOENT): ${release}, where it led before, is still served until it does again`)), 10_000);
+      assert.notEqual(t.table.info('/d0/f0.txt'), undefined);
+      assert.ok(!t.warnings.some((l) => /404/.test(l)), t.warnings.join('\n'));
+    } finally {
+      t.close();
+      rmSync(base, { recursive: true, force: true });
+      rmSync(release, { recursive: true, force: true });
     }
   });
 

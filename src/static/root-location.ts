@@ -49,6 +49,8 @@ export class RootLocation {
     try {
       const real = await realpath(this.path);
       const s = await stat(real, { bigint: true });
+      // A file where the directory was serves nothing either (the walk lists nothing).
+      if (!s.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
       this.found();
       return real !== this.real || s.ino !== this.ino || s.dev !== this.dev;
     } catch (e) {
@@ -63,10 +65,23 @@ export class RootLocation {
       // nothing, the next check retries. Every request is a 404 meanwhile, which the operator is told.
       if (!this.gone && this.real !== '') {
         this.gone = true;
-        this.say(`xorigin: the root ${this.path} is gone (${errorCode(e) || 'unreachable'}): every request is answered 404 until a directory is there again, then served within seconds`);
+        void this.sayGone(errorCode(e) || 'unreachable');
       }
       return false;
     }
+  }
+
+  /**
+   * Says what a root gone means: a path that no longer resolves (a `current` symlink re-pointed at a
+   * release not there) leaves the directory found before served, while it is there; otherwise every
+   * request is a 404.
+   */
+  private async sayGone(code: string): Promise<void> {
+    const before = this.real;
+    const kept = await stat(before).then((s) => s.isDirectory() && before !== this.path, () => false);
+    this.say(kept
+      ? `xorigin: the root ${this.path} no longer leads to a directory (${code}): ${before}, where it led before, is still served until it does again`
+      : `xorigin: the root ${this.path} is gone (${code}): every request is answered 404 until a directory is there again, then served within seconds`);
   }
 
   /** The root is at its path again after a look that found it gone: said. */
