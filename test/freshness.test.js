@@ -649,7 +649,9 @@ test('a clock stepped back (NTP, a restored VM) after a version was dated ahead 
     if (path.endsWith('w.txt')) stats++;
     return stat(path, { bigint: true });
   };
-  const table = new assets.AssetTable(root, { watch: false, statFile }, (info) => info);
+  const etagCache = mkdtempSync(join(tmpdir(), 'xorigin-fresh-cache-'));
+  t.after(() => rmSync(etagCache, { recursive: true, force: true }));
+  const table = new assets.AssetTable(root, { watch: false, statFile, etagCache }, (info) => info);
   t.after(() => table.close());
   await table.open();
   const v1 = table.info('/w.txt');
@@ -667,6 +669,17 @@ test('a clock stepped back (NTP, a restored VM) after a version was dated ahead 
   const before = stats;
   await new Promise((resolve) => setTimeout(resolve, 2600));
   assert.equal(stats, before, 'not looked at again until it can be dated');
+  // Restarted, twice (the date it is to get comes from the ETag cache): still undated, never dated by its mtime.
+  await table.flush();
+  table.close();
+  for (const run of [1, 2]) {
+    const again = new assets.AssetTable(root, { watch: false, etagCache }, (info) => info);
+    await again.open();
+    const v2Again = again.info('/w.txt');
+    await again.flush();
+    again.close();
+    assert.deepEqual([v2Again.etag, v2Again.undated, v2Again.lastModified], [v2.etag, true, v1.lastModified + 1000], `restart ${run}: ${v2Again.lastModifiedText}`);
+  }
 });
 
 describe('watcher', () => {

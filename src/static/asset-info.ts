@@ -77,20 +77,15 @@ function isConstantStamp(mtimeMs: number): boolean {
 }
 
 /**
- * Whether a date from the ETag cache can be one this server sent: not past this read (a clock set back,
- * a forged line) and not before 1980 (no version is dated so now: a forged or negative line printed
- * "Invalid Date").
+ * Whether a date from the ETag cache can be one this server sent: an HTTP date (not past 9999, not
+ * before 1980: no version is dated so now, and a forged or negative line printed "Invalid Date"). One
+ * ahead of this clock is believed: a run whose clock was ahead served it, or it is the date a version
+ * was to get once the clock reached it (AssetInfo.undated), and date-only clients may hold it, so no
+ * later version may be dated before it. The version is sent undated until the clock gets there.
  */
-function believable(ms: number, readSecond: number): boolean {
-  return ms >= BEFORE_REAL_MTIMES_MS && ms <= readSecond + PENDING_MS;
+function believable(ms: number): boolean {
+  return ms >= BEFORE_REAL_MTIMES_MS && ms < LAST_HTTP_DATE_MS;
 }
-
-/**
- * How far ahead of the clock a date from before may be and still hold: the date a version was to get
- * once the clock reached it (AssetInfo.undated), kept by a run that stopped before then. The version
- * is then sent undated until it can carry that date.
- */
-const PENDING_MS = 2000;
 
 /** How far the clock file systems stamp mtimes from may lag Date.now (Linux: one tick, 1-10 ms). */
 const COARSE_CLOCK_MS = 50;
@@ -124,8 +119,8 @@ export function describe(filePath: string, urlPath: string, read: Read, notBefor
   // below would otherwise fall back to the mtime after a restart, older than what date-only caches
   // hold; one dated when read keeps that first date.
   const served = read.lastModified;
-  if (served !== undefined && (served > lastModified || whenRead) && believable(served, readSecond)) lastModified = Math.floor(served / 1000) * 1000;
-  if (floor !== undefined && floor > lastModified && believable(floor, readSecond)) lastModified = Math.floor(floor / 1000) * 1000;
+  if (served !== undefined && (served > lastModified || whenRead) && believable(served)) lastModified = Math.floor(served / 1000) * 1000;
+  if (floor !== undefined && floor > lastModified && believable(floor)) lastModified = Math.floor(floor / 1000) * 1000;
   // New bytes stamped with an older or the same mtime (tar, rsync -a, cp -p of an old build, npm's
   // 1985 stamp, Nix's epoch + 1, a clock set back): a cache revalidating by date only (curl -z,
   // wget -N, some proxies) would be told 304 for them and keep the old bytes. They are dated when
@@ -134,7 +129,7 @@ export function describe(filePath: string, urlPath: string, read: Read, notBefor
   // the last were dated; a clock stepped back since the last were dated, by NTP or a restored VM, or
   // between two runs: until it has caught up, a date-only client holding the old bytes would be told
   // 304 for any earlier date).
-  if (notBefore !== undefined && lastModified <= notBefore && notBefore < LAST_HTTP_DATE_MS) lastModified = Math.max(Math.floor(notBefore / 1000) * 1000 + 1000, readSecond);
+  if (notBefore !== undefined && lastModified <= notBefore && believable(notBefore)) lastModified = Math.max(Math.floor(notBefore / 1000) * 1000 + 1000, readSecond);
   // See AssetInfo.undated: a date is given once its second is over, by a margin: file systems stamp
   // mtimes from a coarse clock, a tick behind the one Date.now reads (a write just after a second
   // ends is stamped within it).

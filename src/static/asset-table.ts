@@ -781,8 +781,11 @@ export async function writeEtagCache(root: string, dir: string): Promise<ScanRep
   }
 }
 
-/** The longest timer node keeps (2^31 - 1 ms, ~24.8 days): a longer one fires at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * The longest wait for a version to become datable: the wait is measured on the wall clock, which may
+ * jump forward meanwhile (NTP, a VM resumed), and the version was then left undated for the whole span.
+ */
+const LONGEST_DATING_WAIT_MS = 600_000;
 
 /**
  * When the racy files are looked at again: after RACY_RECHECK_MS, or, when each waits only for the
@@ -792,7 +795,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 function recheckDelay(racy: ReadonlySet<AssetInfo>): number {
   const now = Date.now();
-  let soonest = MAX_TIMER_MS;
+  let soonest = LONGEST_DATING_WAIT_MS;
   for (const info of racy) {
     // Racy by its change, not by its read: a version kept waiting keeps the time of its first read.
     const wait = isRacy(info.identity, now) ? 0 : untilDatable(info, now);
