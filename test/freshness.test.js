@@ -333,13 +333,16 @@ describe('file identity', () => {
       if (path === failStat) throw emfile();
       return stat(path, { bigint: true });
     };
-    const table = await openTable(root, { watch: false, readDir, statFile });
+    const told = [];
+    const table = await openTable(root, { watch: false, readDir, statFile, exhausted: (code) => told.push(code) });
     const known = ['/a.txt', '/sub/', '/sub/index.html', '/sub/b.txt'];
     try {
       for (const [what, set] of [['the root cannot be listed', () => (failDir = root)], ['a directory cannot be listed', () => (failDir = join(root, 'sub'))], ['a file cannot be stat\'ed', () => (failStat = join(root, 'a.txt'))]]) {
         set();
         await table.rescan();
         for (const path of known) assert.ok(table.info(path), `${what}: ${path} is still served`);
+        // Said (the server's stderr line: descriptor-shortage.ts), as an open of a file to serve says it.
+        assert.equal(told.pop(), 'EMFILE', what);
         failDir = failStat = null;
       }
       // A file really gone is still dropped.

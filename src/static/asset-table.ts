@@ -44,6 +44,8 @@ export interface AssetTableOptions {
   readonly pollIntervalMs?: number | undefined;
   /** Receives the one line saying watching failed (default: written to stderr). */
   readonly warn?: ((line: string) => void) | undefined;
+  /** Told when a scan found the process out of file descriptors (EMFILE, ENFILE): see descriptor-shortage.ts. */
+  readonly exhausted?: ((code: string) => void) | undefined;
   /** How the tree is watched (default: a TreeWatcher, see tree-watcher.ts); tests inject one to make it fail. */
   readonly watchTree?: WatchTree | undefined;
   /**
@@ -219,7 +221,7 @@ export class AssetTable<T> {
       departed: () => this.departed,
       known: () => this.known,
       started: () => this.published !== -1,
-    }, { statFile, readDir: options.readDir ?? defaultReadDir, readWhole: options.readWhole, warn: (line) => this.warn(line), backoff: options.readBackoff });
+    }, { statFile, readDir: options.readDir ?? defaultReadDir, readWhole: options.readWhole, warn: (line) => this.warn(line), exhausted: options.exhausted, backoff: options.readBackoff });
   }
 
   get size(): number {

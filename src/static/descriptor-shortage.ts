@@ -21,7 +21,7 @@ const LIMIT_AT_START = openFilesLimit();
 
 /**
  * Says on stderr, at most once a minute, that the process is out of file descriptors (`code`: EMFILE
- * or ENFILE, an open of a file to serve failed): files read from disk answer 503 meanwhile, and libuv
+ * or ENFILE, an open of a file to serve or a scan of the tree failed): files read from disk answer 503 meanwhile, and libuv
  * closes new connections at once, which no listener hears of. Otherwise an operator whose limit is too
  * low saw clients fail with a clean log (found by a fault review).
  */
@@ -33,5 +33,5 @@ export function noteDescriptorShortage(code: string): void {
   const limit = current !== null ? `: this process may open ${current}` : LIMIT_AT_START !== null ? `: this process could open ${LIMIT_AT_START} at start` : '';
   const whose = code === 'ENFILE' ? 'the system is out of file descriptors (ENFILE)' : `out of file descriptors (EMFILE${limit})`;
   const fix = code === 'ENFILE' ? 'raise fs.file-max, or lower the load' : 'raise the limit (systemd LimitNOFILE=, ulimit -n), or lower the load';
-  process.stderr.write(`xorigin: ${whose}: files read from disk answer 503 and new connections are closed at once until some are free; ${fix}; said at most once a minute\n`);
+  process.stderr.write(`xorigin: ${whose}: files read from disk answer 503, changes to the tree wait, and new connections are closed at once until some are free; ${fix}; said at most once a minute\n`);
 }

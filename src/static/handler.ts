@@ -216,7 +216,7 @@ class StaticFiles {
         this.fds.drop(dropped);
       }
     };
-    this.table = new AssetTable<Entry>(resolve(config.root), { watch: config.watch, published, etagCache: config.etagCache, readWhole: (info, bytes) => this.bodies.offer(info, bytes) }, this.blocks.entry);
+    this.table = new AssetTable<Entry>(resolve(config.root), { watch: config.watch, published, etagCache: config.etagCache, readWhole: (info, bytes) => this.bodies.offer(info, bytes), exhausted: noteDescriptorShortage }, this.blocks.entry);
     const files = this;
     this.onResponseClose = function (this: ServerResponse) {
       files.responseDone(this);

@@ -86,6 +86,8 @@ export interface ReaderOptions {
   readonly readWhole?: ((info: AssetInfo, bytes: Buffer) => void) | undefined;
   /** Receives the line saying that no hashing thread could start (the table's warn). */
   readonly warn: (line: string) => void;
+  /** Told when a scan found the process out of file descriptors (EMFILE, ENFILE). */
+  readonly exhausted?: ((code: string) => void) | undefined;
   /** The backoff's waits (AssetTableOptions.readBackoff). */
   readonly backoff?: ReadBackoffOptions | undefined;
 }
@@ -345,8 +347,10 @@ export class TreeReader {
    */
   private keepKnown(urlPath: string, scan: Scan, e: unknown): void {
     const code = errorCode(e);
-    if (EXHAUSTED.has(code)) scan.unsettled = true;
-    else if (scan.failures++ === 0) scan.firstFailure = `${urlPath} (${code === '' ? String((e as Error | null)?.message) : code})`;
+    if (EXHAUSTED.has(code)) {
+      scan.unsettled = true;
+      if (code !== 'ENOMEM') this.options.exhausted?.(code);
+    } else if (scan.failures++ === 0) scan.firstFailure = `${urlPath} (${code === '' ? String((e as Error | null)?.message) : code})`;
     this.keepServed(urlPath, scan);
   }
 
