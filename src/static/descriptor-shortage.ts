@@ -21,9 +21,10 @@ const LIMIT_AT_START = openFilesLimit();
 
 /**
  * Says on stderr, at most once a minute, that the process is out of file descriptors (`code`: EMFILE
- * or ENFILE, an open of a file to serve or a scan of the tree failed): files read from disk answer 503 meanwhile, and libuv
- * closes new connections at once, which no listener hears of. Otherwise an operator whose limit is too
- * low saw clients fail with a clean log (found by a fault review).
+ * or ENFILE; an open of a file to serve, or a scan of the tree, failed): files read from disk answer
+ * 503 meanwhile, changes wait for the next scan, and libuv closes new connections at once, which no
+ * listener hears of. Otherwise an operator whose limit is too low saw clients fail with a clean log
+ * (found by a fault review).
  */
 export function noteDescriptorShortage(code: string): void {
   const now = performance.now();
