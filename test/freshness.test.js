@@ -685,6 +685,28 @@ test('a clock stepped back (NTP, a restored VM) after a version was dated ahead 
   }
 });
 
+test('unwatched, a conditional request for a file read from disk is answered from the file as it is: a 304 only for the bytes the validators name, new bytes in full (found by a review: v1\'s If-None-Match and If-Modified-Since got 304 for v2 until a plain GET read it)', async (t) => {
+  const root = tempRoot();
+  const file = join(root, 'w.css');
+  writeStamped(file, 'a{--v:"1"}\n', new Date('2020-01-01T00:00:00Z'));
+  const s = await serve({ root, watch: false, memoryBudget: 0 });
+  t.after(async () => {
+    await s.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const v1 = await request(s.port, { path: '/w.css' });
+  assert.equal(v1.status, 200);
+  const same = await request(s.port, { path: '/w.css', headers: { 'If-None-Match': v1.headers.etag } });
+  assert.equal(same.status, 304, 'unchanged: still a 304');
+  writeStamped(file, 'a{--v:"22"}\n', new Date('2020-01-02T00:00:00Z'));
+  for (const headers of [{ 'If-None-Match': v1.headers.etag }, { 'If-Modified-Since': v1.headers['last-modified'] }]) {
+    const res = await request(s.port, { path: '/w.css', headers });
+    assert.deepEqual([res.status, res.body.toString()], [200, 'a{--v:"22"}\n'], JSON.stringify(headers));
+  }
+  const v2 = await request(s.port, { path: '/w.css' });
+  assert.equal((await request(s.port, { path: '/w.css', headers: { 'If-None-Match': v2.headers.etag } })).status, 304, 'v2\'s own tag: a 304');
+});
+
 describe('watcher', () => {
   test('a file appended to every 10 ms does not keep another file stale', async () => {
     const root = tempRoot();

@@ -1,5 +1,6 @@
 import { IncomingMessage, METHODS, type ServerResponse } from 'node:http';
 import { resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
 import { RequestKind } from '../cors/engine.js';
 import type { Cors, NodeRequest, NodeResponse } from '../cors/node.js';
 import { buildActualBlocks, mergeVary, removeCorsHeaders, removeOtherPolicy, type ActualBlocks } from '../cors/response-headers.js';
@@ -10,6 +11,7 @@ import { authorityValid, decodedPath, hostLinesValid, mergeSlashes, targetPath, 
 import { transferEncodingStatus } from '../http/framing.js';
 import { fieldLines, joinRepeatedLines } from '../http/field-lines.js';
 import type { AssetInfo } from './asset-info.js';
+import { sameIdentity } from './file-identity.js';
 import { AssetTable, type ScanReport } from './asset-table.js';
 import { logResponse, noteArrival } from './access-log.js';
 import { explainDenied } from '../cors/explain.js';
@@ -193,6 +195,8 @@ class StaticFiles {
   readonly contentChecks = new ContentChecks();
   private readonly bodies: BodyCache;
   private readonly fds = new FdCache(FD_CACHE_SIZE, undefined, noteDescriptorShortage);
+  /** `watch: false` (a restart-only option): no watcher tells the table of a change. */
+  private readonly unwatched: boolean;
   /** Whether bodies from disk are read on the main thread (while reads are fast) or the thread pool. */
   private readonly blockingReads = new BlockingReads();
   private readonly counters: DiskCounters = { openFiles: 0, released: () => this.checkReleased() };
@@ -216,6 +220,7 @@ class StaticFiles {
         this.fds.drop(dropped);
       }
     };
+    this.unwatched = config.watch === false;
     this.table = new AssetTable<Entry>(resolve(config.root), { watch: config.watch, published, etagCache: config.etagCache, readWhole: (info, bytes) => this.bodies.offer(info, bytes), exhausted: noteDescriptorShortage }, this.blocks.entry);
     const files = this;
     this.onResponseClose = function (this: ServerResponse) {
@@ -547,6 +552,9 @@ class StaticFiles {
     const info = rep.info;
     const pre = evaluatePreconditions(withoutDateLists(headers, req.rawHeaders), info);
     if (pre === Precondition.NotModified) {
+      // Unwatched, a body from disk is checked against the file before a 304 vouches for it, as its
+      // read would be: a 304 reads nothing, and was sent for bytes changed since (review r26b).
+      if (this.unwatched && rep.memory.body === null && retries === 0) return this.notModifiedIfUnchanged(req, res, path, rep, origin, variant);
       this.head(res, 304, rep.notModified[variant], origin);
       res.end();
       return;
@@ -598,6 +606,22 @@ class StaticFiles {
       }
       this.head(res, 206, b, origin);
     }
+  }
+
+  /**
+   * A 304 for a file served from disk without a watcher: sent once a stat finds the version the
+   * validators describe; a changed or vanished file is looked at again and the request answered anew
+   * (a 200 with the new bytes, or a 404).
+   */
+  private notModifiedIfUnchanged(req: IncomingMessage, res: ServerResponse, path: string, rep: Representation, origin: string | undefined, variant: Variant): void {
+    const info = rep.info;
+    const changed = (): void => this.retryAfterRescan(req, res, { path, rep, origin, variant, retries: 0, status: 200, start: 0, end: info.size - 1 });
+    stat(info.filePath, { bigint: true }).then((s) => {
+      if (res.destroyed || res.headersSent) return;
+      if (!sameIdentity(info.identity, s)) return changed();
+      this.head(res, 304, rep.notModified[variant], origin);
+      res.end();
+    }, changed).catch(() => this.fail(res, origin));
   }
 
   /**
