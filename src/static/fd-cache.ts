@@ -1,5 +1,6 @@
 import { close, open } from 'node:fs';
 import type { AssetInfo } from './asset-info.js';
+import { errorCode, OUT_OF_DESCRIPTORS } from './path-errors.js';
 import { READ_BY_PATH } from './read-flags.js';
 
 /** One open file, shared by the responses reading it (positioned reads do not move a shared offset). */
@@ -131,12 +132,13 @@ export class FdCache {
 
   /** Cached only if no scan has run since the open began (`generation`): the version is then still current. */
   private opened(info: AssetInfo, err: NodeJS.ErrnoException | null, fd: number, generation: number, mayRetry: boolean): void {
-    if (err !== null && mayRetry && (err.code === 'EMFILE' || err.code === 'ENFILE') && this.evictIdle() > 0) return this.open(info, generation, false);
+    const outOfDescriptors = err !== null && OUT_OF_DESCRIPTORS.has(errorCode(err));
+    if (outOfDescriptors && mayRetry && this.evictIdle() > 0) return this.open(info, generation, false);
     const keep = generation === this.generation;
     const waiting = this.opening.get(info) as Opened[];
     this.opening.delete(info);
     if (err !== null) {
-      if (err.code === 'EMFILE' || err.code === 'ENFILE') this.exhausted?.(err.code);
+      if (outOfDescriptors) this.exhausted?.(errorCode(err));
       for (const done of waiting) done(err, -1);
       return;
     }

@@ -18,7 +18,7 @@ const IDLE_MS = 1000;
 /** How long after a passing shortage (ThreadsUnavailable.passing) threads are tried again. */
 export const RETRY_MS = 30_000;
 /** A thread that could not start for these lacked a resource for a while, not the means to run. */
-const PASSING_SHORTAGES = ['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN'];
+const PASSING_SHORTAGE = /\b(?:EMFILE|ENFILE|ENOMEM|EAGAIN)\b/;
 
 interface Job {
   readonly path: string;
@@ -52,7 +52,7 @@ export class ThreadsUnavailable extends Error {
     const code = (reason as { code?: unknown }).code;
     // A thread's own error may reach here as its message alone, and Node's ERR_WORKER_INIT_FAILED names
     // the shortage only in its message ("Worker initialization failure: EMFILE").
-    this.passing = PASSING_SHORTAGES.some((c) => c === code || new RegExp(`\\b${c}\\b`).test(reason.message));
+    this.passing = PASSING_SHORTAGE.test(`${String(code)} ${reason.message}`);
   }
 }
 

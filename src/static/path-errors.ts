@@ -12,8 +12,10 @@ const ABSENT: ReadonlySet<string> = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAM
  * ERR_ACCESS_DENIED: Node's permission model (`--allow-fs-read` not covering the path).
  */
 export const DENIED: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'ERR_ACCESS_DENIED']);
-/** Out of descriptors or memory: the process's own state, brief, and never worth a line on stderr. */
+/** Out of descriptors or memory: the process's own state, brief; the scan keeps what it knew. */
 export const EXHAUSTED: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE', 'ENOMEM']);
+/** Out of file descriptors, the process's (EMFILE) or the system's (ENFILE): said on stderr (descriptor-shortage.ts). */
+export const OUT_OF_DESCRIPTORS: ReadonlySet<string> = new Set(['EMFILE', 'ENFILE']);
 
 /** A system error's code (`ENOENT`…), or '' for anything else. */
 export function errorCode(e: unknown): string {

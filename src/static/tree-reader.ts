@@ -8,7 +8,7 @@ import type { EtagCache, KnownTag, Served } from './etag-cache.js';
 import { equalIdentities, identityOf, isRacy, sameIdentity } from './file-identity.js';
 import { FileHasher } from './file-hasher.js';
 import { RETRY_MS } from './hash-workers.js';
-import { DENIED, errorCode, EXHAUSTED, goneOrThrow, isTransient } from './path-errors.js';
+import { DENIED, errorCode, EXHAUSTED, goneOrThrow, isTransient, OUT_OF_DESCRIPTORS } from './path-errors.js';
 import { ReadBackoff, type ReadBackoffOptions } from './read-backoff.js';
 import { readStated } from './read-stated.js';
 import type { RootLocation } from './root-location.js';
@@ -349,7 +349,7 @@ export class TreeReader {
     const code = errorCode(e);
     if (EXHAUSTED.has(code)) {
       scan.unsettled = true;
-      if (code !== 'ENOMEM') this.options.exhausted?.(code);
+      if (OUT_OF_DESCRIPTORS.has(code)) this.options.exhausted?.(code);
     } else if (scan.failures++ === 0) scan.firstFailure = `${urlPath} (${code === '' ? String((e as Error | null)?.message) : code})`;
     this.keepServed(urlPath, scan);
   }
