@@ -554,7 +554,7 @@ class StaticFiles {
     if (pre === Precondition.NotModified) {
       // Unwatched, a body from disk is checked against the file before a 304 vouches for it, as its
       // read would be: a 304 reads nothing, and was sent for bytes changed since (review r26b).
-      if (this.unwatched && rep.memory.body === null && retries === 0) return this.notModifiedIfUnchanged(req, res, path, rep, origin, variant);
+      if (this.unwatched && rep.memory.body === null) return this.notModifiedIfUnchanged(req, res, { path, rep, origin, variant, retries, status: 304, start: 0, end: rep.info.size - 1 });
       this.head(res, 304, rep.notModified[variant], origin);
       res.end();
       return;
@@ -611,14 +611,15 @@ class StaticFiles {
   /**
    * A 304 for a file served from disk without a watcher: sent once a stat finds the version the
    * validators describe; a changed or vanished file is looked at again and the request answered anew
-   * (a 200 with the new bytes, or a 404).
+   * (a 200 with the new bytes, a 404, or after RETRIES changes a 503), a retry checked as the first was:
+   * a file changing again while it was read leaves the table with the old version (review r26c).
    */
-  private notModifiedIfUnchanged(req: IncomingMessage, res: ServerResponse, path: string, rep: Representation, origin: string | undefined, variant: Variant): void {
-    const info = rep.info;
-    const changed = (): void => this.retryAfterRescan(req, res, { path, rep, origin, variant, retries: 0, status: 200, start: 0, end: info.size - 1 });
-    stat(info.filePath, { bigint: true }).then((s) => {
+  private notModifiedIfUnchanged(req: IncomingMessage, res: ServerResponse, d: DiskAnswer): void {
+    const { rep, origin, variant } = d;
+    const changed = (): void => this.retryAfterRescan(req, res, d);
+    stat(rep.info.filePath, { bigint: true }).then((s) => {
       if (res.destroyed || res.headersSent) return;
-      if (!sameIdentity(info.identity, s)) return changed();
+      if (!sameIdentity(rep.info.identity, s)) return changed();
       this.head(res, 304, rep.notModified[variant], origin);
       res.end();
     }, changed).catch(() => this.fail(res, origin));
