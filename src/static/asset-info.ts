@@ -84,7 +84,7 @@ function isConstantStamp(mtimeMs: number): boolean {
  * later version may be dated before it. The version is sent undated until the clock gets there.
  */
 function believable(ms: number): boolean {
-  return ms >= BEFORE_REAL_MTIMES_MS && ms < LAST_HTTP_DATE_MS;
+  return ms >= BEFORE_REAL_MTIMES_MS && ms <= LAST_HTTP_DATE_MS;
 }
 
 /** How far the clock file systems stamp mtimes from may lag Date.now (Linux: one tick, 1-10 ms). */
