@@ -955,6 +955,23 @@ test('CLI --workers 2: the primary hashes the tree once; each worker reads none 
   assert.equal((await exited).code, 0);
 });
 
+test('CLI --workers 2: a worker\'s line about its table names the worker (each keeps its own, so each says it)', async (t) => {
+  const parent = mkdtempSync(join(tmpdir(), 'xorigin-cli-gone-'));
+  t.after(() => rmSync(parent, { recursive: true, force: true }));
+  const root = join(parent, 'site');
+  mkdirSync(root);
+  writeFileSync(join(root, 'a.txt'), 'a');
+  const r = await runCli(['serve', root, '--port', '0', '--workers', '2']);
+  t.after(() => stop(r));
+  assert.equal(r.code, 'listening', r.err);
+  await until(() => (r.err.match(/worker \d+ listening/g) ?? []).length === 2, 'two workers listening');
+  const pids = [...r.err.matchAll(/worker (\d+) listening/g)].map((m) => m[1]).sort();
+  rmSync(root, { recursive: true, force: true });
+  const said = /^xorigin: worker (\d+): the root .* is gone \(ENOENT\)/gm;
+  await until(() => [...r.err.matchAll(said)].length === 2, 'both workers say the root is gone', 15_000);
+  assert.deepEqual([...r.err.matchAll(said)].map((m) => m[1]).sort(), pids, r.err);
+});
+
 test('CLI --workers: a bad count exits 2 naming it; a port in use exits 1 without a restart loop; a worker killed before it listens is named with its signal', async (t) => {
   const bad = await runCli(['serve', 'example', '--workers', '0']);
   assert.equal(bad.code, 2);

@@ -7,7 +7,7 @@
  * are dropped instead, and stderr says so once (while it has a reader).
  */
 
-import cluster from 'node:cluster';
+import { speaker } from '../static/stderr-line.js';
 
 /** Queued on stdout past this, access-log lines are dropped until the reader catches up. */
 const QUEUE_LIMIT = 16 * 1024 * 1024;
@@ -15,13 +15,7 @@ const QUEUE_LIMIT = 16 * 1024 * 1024;
 let dropped = 0;
 let guarded = false;
 
-/**
- * `xorigin: `, and under --workers `xorigin: worker PID: ` in a worker: the primary's line about a
- * worker that died names its pid, and the worker's own lines must be matched to it.
- */
-export function speaker(): string {
-  return cluster.isWorker ? `xorigin: worker ${String(process.pid)}: ` : 'xorigin: ';
-}
+export { speaker };
 
 function note(line: string): void {
   if (process.stderr.writable) process.stderr.write(`${speaker()}${line}\n`);

@@ -12,6 +12,7 @@ import { mayList, RootLocation } from './root-location.js';
 import { reportScan, type ProgressOut } from './scan-progress.js';
 import { ScanSchedule } from './scan-schedule.js';
 import { SkippedPaths } from './skipped-paths.js';
+import { sayOnStderr } from './stderr-line.js';
 import { addDirsOf, TableDelta } from './table-delta.js';
 import { terminalSafe } from '../http/terminal-safe.js';
 import { isServableName, TreeReader, UNSETTLED_RECHECK_MS, type Scan } from './tree-reader.js';
@@ -103,7 +104,6 @@ const defaultWatchTree: WatchTree = (dir, onChange, dirs) =>
 const defaultStat = (path: string): Promise<BigIntStats> => stat(path, { bigint: true });
 const defaultReadDir = (path: string): Promise<Dirent[]> => readdir(path, { withFileTypes: true });
 
-const writeStderr = (line: string): void => void process.stderr.write(`${line}\n`);
 
 function formatInterval(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
@@ -377,7 +377,7 @@ export class AssetTable<T> {
    * the cache directory and the errors of the file system (which quote paths) may hold control characters.
    */
   private warn(line: string): void {
-    (this.options.warn ?? writeStderr)(terminalSafe(line));
+    (this.options.warn ?? sayOnStderr)(terminalSafe(line));
   }
 
   /** Stops watching and every timer; a scan already running completes but schedules nothing. */

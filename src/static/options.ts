@@ -9,6 +9,7 @@ import { ticketKeysProblem } from './ticket-keys.js';
 import { closestName } from '../cors/closest-name.js';
 import { terminalSafe } from '../http/terminal-safe.js';
 import { withoutOws } from '../http/whitespace.js';
+import { sayOnStderr } from './stderr-line.js';
 
 /** The options of serve() and createStaticHandler() (the README's Options tables list each, with its default). */
 export interface ServerOptions {
@@ -235,7 +236,7 @@ export const OPTION_SCHEMA: readonly OptionSpec[] = [
   { name: 'workers', scope: 'cli', type: 'integer', min: 1, max: 256, default: String(DEFAULT_WORKERS), flag: { name: 'workers', arg: 'N' }, help: `run N server processes (node:cluster); a worker that dies is\nreplaced (default ${DEFAULT_WORKERS}: a single process, no cluster)`, example: '2 (one per CPU core is the usual choice)', doc: 'run N processes with `node:cluster` sharing the port; the primary first hashes the tree once into the ETag cache, so the workers read no file it knows (with `--etag-cache off`, each worker hashes the tree); a worker that dies is replaced (with a growing delay while they keep dying before listening or within a second of it; if every worker dies at once, node:cluster lets the port go until a replacement listens, on the same port, `--port 0` included, and the primary says so: `no worker is serving`, then `serving again` (a process that binds the port in that gap keeps it: replacements then fail, each line naming its worker, and are retried with the growing delay until it lets go); the replacement serves the configuration in force: the bytes of the last reload the primary validated, with the settings that need a restart as at start-up, not the files as edited since); if none ever starts listening, the CLI exits 1' },
   { name: 'log', scope: 'server', type: 'function', configType: 'boolean', default: 'off', flag: { name: 'log' }, help: 'access log on stdout, one line per request', example: 'true', doc: 'one access-log line per request on stdout (see [Access log](#access-log))', apiDefault: 'none', apiDoc: '`(line) => void`, one access-log line per request; if it throws, the server reports that once on stderr and keeps serving' },
   { name: 'debug', scope: 'server', type: 'function', configType: 'boolean', default: 'off', flag: { name: 'debug' }, help: 'explain each CORS refusal on stderr, one line each (never on the wire)', example: 'true', doc: 'one line on stderr per refused preflight or disallowed origin, saying why (origin, method, which request header, the header list\'s bounds); request values escaped and truncated; the response is unchanged', apiDefault: 'none', apiDoc: '`(line) => void`: explain mode, one line per CORS refusal, saying why; never on the wire' },
-  { name: 'logFormat', scope: 'server', type: 'string', values: LOG_FORMATS, default: 'clf', flag: { name: 'log-format', arg: 'F' }, help: 'clf (Common Log Format, the default) or json (one object per line)', example: '"json"', doc: '`clf` (Common Log Format) or `json` (one object per line); takes effect with `--log` (without it, a warning at start-up)', apiDoc: '`clf` or `json` ([Access log](#access-log))' },
+  { name: 'logFormat', scope: 'server', type: 'string', values: LOG_FORMATS, default: 'clf', flag: { name: 'log-format', arg: 'F' }, help: 'clf (Common Log Format, the default) or json (one object per line)', example: '"json"', doc: '`clf` (Common Log Format) or `json` (one object per line); takes effect with `--log` (without it, a warning at start-up and on reload)', apiDoc: '`clf` or `json` ([Access log](#access-log))' },
 ];
 
 export const SERVER_SCHEMA: readonly OptionSpec[] = OPTION_SCHEMA.filter((s) => s.scope === 'server');
@@ -448,7 +449,7 @@ function guardLog(log: ((line: string) => void) | undefined, what = 'log'): ((li
       } catch {
         why = 'a value that cannot be printed';
       }
-      process.stderr.write(`xorigin: the ${what} callback threw: ${terminalSafe(why)}; continuing\n`);
+      sayOnStderr(`xorigin: the ${what} callback threw: ${terminalSafe(why)}; continuing`);
     }
   };
 }
