@@ -19,7 +19,7 @@ import { BodyCache, TEXT_BODY_LIMIT } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
 import { ContentChecks } from './content-checks.js';
 import { markLingering } from './lingering-close.js';
-import { noteDescriptorShortage } from './descriptor-shortage.js';
+import { noteDescriptorShortage, watchDescriptorLimit } from './descriptor-shortage.js';
 import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, readOnce, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { Http2Response } from './http2-exchange.js';
@@ -207,6 +207,7 @@ class StaticFiles {
   private readonly onResponseClose: (this: ServerResponse) => void;
 
   constructor(config: ResolvedServerOptions) {
+    watchDescriptorLimit();
     const stale = (info: AssetInfo): void => void this.table.refresh(info).catch(() => {});
     this.bodies = new BodyCache({ budget: config.memoryBudget, fileLimit: config.smallFileLimit, stale });
     this.configure(config);
