@@ -456,6 +456,12 @@ for (const workers of [1, 2]) {
     r.child.kill('SIGHUP');
     await stderrMatch(r, /reload refused[^]*cors = \{"maxAge":600\}: is given 2 times in one object of the config file/);
     for (let i = 0; i < 4; i++) assert.equal(await acao('https://elsewhere.example'), undefined, 'not widened to *');
+    // What the new configuration sets to no effect is warned of as at start-up, once (by the primary).
+    assert.doesNotMatch(r.err, /warning: logFormat/);
+    writeFileSync(config, JSON.stringify({ root, cors: { origins: [B] }, logFormat: 'json' }));
+    r.child.kill('SIGHUP');
+    await stderrMatch(r, workers > 1 ? /(worker \d+: reloaded[^]*){4}/ : /(reloaded: [^]*){2}/);
+    assert.equal(r.err.match(/warning: logFormat = "json" has no effect: the access log is off; fix: add --log/g)?.length, 1, r.err);
     assert.equal(r.child.exitCode, null, 'still running');
   });
 }

@@ -12,7 +12,7 @@ import { stopWhileStarting } from './signals.js';
 import { askForStartFiles, ConfigInForce } from './worker-start.js';
 import { readingFrom, recordingReads } from '../static/operator-files.js';
 import { supervise } from './supervisor.js';
-import { printChainNotes } from './chain-notes.js';
+import { printConfigNotes } from './config-notes.js';
 import { guardOutput, speaker } from './output.js';
 
 /**
@@ -28,15 +28,6 @@ async function scanOnceForWorkers({ options }: Settings): Promise<void> {
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
-}
-
-/**
- * Says on stderr which options given do nothing as combined, since the server would otherwise start
- * as if they were not there: a log format with the access log off (`--log-format json` alone).
- */
-function printIdleOptions({ options }: Settings): void {
-  if (options.logFormat === undefined || options.log !== undefined) return;
-  process.stderr.write(`xorigin: warning: logFormat = "${options.logFormat}" has no effect: the access log is off; fix: add --log (config: "log": true)\n`);
 }
 
 /** `xorigin serve`: settings from every source, then one process, or a cluster primary that forks. */
@@ -60,8 +51,7 @@ async function run(cmd: CommandLine): Promise<void> {
   // The same checks with and without --workers, before anything listens or forks.
   const first = recordingReads(reread);
   const settings = first.value;
-  printChainNotes(settings, first.files);
-  printIdleOptions(settings);
+  printConfigNotes(settings, first.files);
   if (settings.workers === 1) {
     await serve(settings, first.files, reread, held);
     return;

@@ -3,12 +3,29 @@ import { terminalSafe } from '../http/terminal-safe.js';
 import type { Settings } from './config.js';
 
 /**
- * Prints on stderr what is doubtful in the certificate chain about to be put in force (see
- * chainNotes): at start-up, and after a reload that validated. Only a single process or the primary
- * says it, from the bytes it validated (`files`: by path, as read); workers never do, so it is said
- * once. Advice only: a failure here is swallowed, never the end of a reload or of the process.
+ * Prints on stderr the warnings about a configuration about to be put in force, valid but doubtful:
+ * at start-up, and after a reload that validated. Only a single process or the primary says them,
+ * from the bytes it validated (`files`: by path, as read); workers never do, so each is said once.
  */
-export function printChainNotes(settings: Settings, files: ReadonlyMap<string, Buffer>): void {
+export function printConfigNotes(settings: Settings, files: ReadonlyMap<string, Buffer>): void {
+  printChainNotes(settings, files);
+  printIdleOptions(settings);
+}
+
+/**
+ * An option given that does nothing as combined, since the server would otherwise run as if it were
+ * not there: a log format with the access log off (`--log-format json` alone).
+ */
+function printIdleOptions({ options }: Settings): void {
+  if (options.logFormat === undefined || options.log !== undefined) return;
+  process.stderr.write(`xorigin: warning: logFormat = "${options.logFormat}" has no effect: the access log is off; fix: add --log (config: "log": true), or remove the format\n`);
+}
+
+/**
+ * What is doubtful in the certificate chain (see chainNotes). Advice only: a failure here is
+ * swallowed, never the end of a reload or of the process.
+ */
+function printChainNotes(settings: Settings, files: ReadonlyMap<string, Buffer>): void {
   try {
     const path = settings.options.tls?.cert;
     const bytes = path === undefined ? undefined : files.get(path);

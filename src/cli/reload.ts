@@ -3,7 +3,7 @@ import { PolicyError } from '../cors/errors.js';
 import { describeReload } from '../static/reload.js';
 import { readingFrom, recordingReads, validatedElsewhere } from '../static/operator-files.js';
 import type { XoriginServer } from '../static/server.js';
-import { printChainNotes } from './chain-notes.js';
+import { printConfigNotes } from './config-notes.js';
 import { BOUND, type Settings } from './config.js';
 import { takeEarlySighup } from './early-signals.js';
 import { fromWire, toWire, type ConfigInForce, type WireFiles } from './worker-start.js';
@@ -81,7 +81,7 @@ export function reloadServer(server: XoriginServer, running: { settings: Setting
     applying = true;
     // A worker's reload comes from bytes its primary validated: keep that said (readingFrom's `validated`).
     const report = readingFrom(read.files, () => server.reload(options), validatedElsewhere());
-    if (!cluster.isWorker) printChainNotes(next, read.files);
+    if (!cluster.isWorker) printConfigNotes(next, read.files);
     const bound = BOUND.filter((name) => next[name] !== running.settings[name]);
     running.settings = { ...next, port: running.settings.port, host: running.settings.host, workers: running.settings.workers };
     const line = describeReload({ applied: report.applied, needsRestart: [...report.needsRestart, ...bound] });
@@ -188,7 +188,7 @@ export function forwardReloads(workers: () => Worker[], reread: Reread, config: 
       return;
     }
     const files = read.files;
-    printChainNotes(read.value, files);
+    printConfigNotes(read.value, files);
     config.reloaded(files, read.value);
     // The workers reload from the bytes validated here: a file rewritten meanwhile would otherwise
     // give each worker whichever version it read (two policies behind one port).
