@@ -7,7 +7,8 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { request } from './helpers.js';
 
@@ -151,4 +152,12 @@ test('README: every link to a section (#anchor) names a heading or an <a id> of 
   assert.ok(links.length > 20, `only ${String(links.length)} section links found`);
   const broken = [...new Set(links.filter((l) => !anchors.has(l)))];
   assert.deepEqual(broken, [], `links to no section; the anchors are: ${[...anchors].join(' ')}`);
+});
+
+test('README: the source layout names every module under src/ (a reader finds each from the file list)', () => {
+  const readme = readFileSync(`${root}README.md`, 'utf8');
+  const modules = readdirSync(`${root}src`, { recursive: true }).filter((f) => f.endsWith('.ts'));
+  assert.ok(modules.length > 50, `only ${String(modules.length)} modules found`);
+  const unnamed = modules.filter((f) => !readme.includes(basename(f)));
+  assert.deepEqual(unnamed, [], 'modules the README\'s layout does not name');
 });

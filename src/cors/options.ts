@@ -26,7 +26,9 @@ export interface CorsOptions {
    * lowercase or mixed-case spelling of a registered method (`"patch"`, `"Propfind"`) is refused
    * with the fix (`"PATCH"`): scripts send `PATCH`, and the entry would never match. If a client of
    * yours really sends `patch`, set `caseSensitiveMethods: true` and list both spellings (on a
-   * Fetch-API host: node:http's parser answers `patch` itself with a 400, before any handler).
+   * Fetch-API host: node:http's parser answers `patch` itself with a 400, before any handler). So it
+   * does any method not in node:http's `http.METHODS` (`X-CUSTOM`): list one only for a Fetch-API
+   * host, as under node:http, Express and Fastify its requests never reach a handler.
    */
   methods?: readonly string[] | undefined;
   /**
