@@ -6,10 +6,15 @@ import type { Settings } from './config.js';
  * Prints on stderr the warnings about a configuration about to be put in force, valid but doubtful:
  * at start-up, and after a reload that validated. Only a single process or the primary says them,
  * from the bytes it validated (`files`: by path, as read); workers never do, so each is said once.
+ * Advice only: a failure here is swallowed, never the end of a reload or of the process.
  */
 export function printConfigNotes(settings: Settings, files: ReadonlyMap<string, Buffer>): void {
-  printChainNotes(settings, files);
-  printIdleOptions(settings);
+  try {
+    printIdleOptions(settings);
+    printChainNotes(settings, files);
+  } catch {
+    // Nothing to say, then.
+  }
 }
 
 /**
@@ -21,18 +26,11 @@ function printIdleOptions({ options }: Settings): void {
   process.stderr.write(`xorigin: warning: logFormat = "${options.logFormat}" has no effect: the access log is off; fix: add --log (config: "log": true), or remove the format\n`);
 }
 
-/**
- * What is doubtful in the certificate chain (see chainNotes). Advice only: a failure here is
- * swallowed, never the end of a reload or of the process.
- */
+/** What is doubtful in the certificate chain (see chainNotes). */
 function printChainNotes(settings: Settings, files: ReadonlyMap<string, Buffer>): void {
-  try {
-    const path = settings.options.tls?.cert;
-    const bytes = path === undefined ? undefined : files.get(path);
-    if (path === undefined || bytes === undefined) return;
-    // A certificate's names and the file's path may hold control characters.
-    for (const note of chainNotes(bytes, path)) process.stderr.write(`xorigin: warning: ${terminalSafe(note)}\n`);
-  } catch {
-    // Nothing to say, then.
-  }
+  const path = settings.options.tls?.cert;
+  const bytes = path === undefined ? undefined : files.get(path);
+  if (path === undefined || bytes === undefined) return;
+  // A certificate's names and the file's path may hold control characters.
+  for (const note of chainNotes(bytes, path)) process.stderr.write(`xorigin: warning: ${terminalSafe(note)}\n`);
 }
