@@ -52,30 +52,40 @@ export function firstBytesOf(b: Buffer): FirstBytes {
 function ignore(): void {}
 
 /**
- * The connections that have asked nothing yet: still in the peek, or in the TLS handshake.
- * `shutdown()` closes them at once (`dropAll`), as node:http closes idle keep-alive connections:
- * otherwise each holds it until the handshake timeout, and none of them has a response to finish.
+ * The connections that have asked nothing yet: still in the peek, or in the TLS handshake. Each is
+ * closed `limitMs` after it was accepted unless its handshake has finished (or its HTTP request was
+ * answered) by then: a deadline from the accept, not from the last byte. socket.setTimeout, which
+ * node:tls's own handshakeTimeout is, restarts on every byte, so a client sending one every 9 s
+ * held a socket for minutes in the peek and for as long as it liked in the handshake (review h27
+ * #5). `shutdown()` closes them at once (`dropAll`), as node:http closes idle keep-alive
+ * connections: none of them has a response to finish.
  */
 export class UnstartedConnections {
-  readonly #sockets = new Set<Socket>();
+  readonly #deadlines = new Map<Socket, NodeJS.Timeout>();
+
+  constructor(private readonly limitMs: number) {}
 
   add(socket: Socket): void {
-    this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
+    const deadline = setTimeout(() => socket.destroy(), this.limitMs);
+    deadline.unref();
+    this.#deadlines.set(socket, deadline);
+    socket.once('close', () => this.started(socket));
   }
 
   started(socket: Socket): void {
-    this.#sockets.delete(socket);
+    const deadline = this.#deadlines.get(socket);
+    if (deadline === undefined) return;
+    clearTimeout(deadline);
+    this.#deadlines.delete(socket);
   }
 
   dropAll(): void {
-    for (const socket of this.#sockets) socket.destroy();
-    this.#sockets.clear();
+    for (const [socket, deadline] of this.#deadlines) {
+      clearTimeout(deadline);
+      socket.destroy();
+    }
+    this.#deadlines.clear();
   }
-}
-
-function destroyOnTimeout(this: Socket): void {
-  this.destroy();
 }
 
 /**
@@ -86,12 +96,11 @@ function destroyOnTimeout(this: Socket): void {
  *
  * node:tls's own 'connection' listener (which wraps the socket in a TLSSocket) is taken off the
  * server and called once the first byte is 0x16, with that byte put back (`unshift`: the TLSSocket
- * feeds what its socket has buffered to OpenSSL first). Until then the connection is under the
- * handshake timeout, as a TLS handshake is: one that sends nothing, or a byte and stalls, is cut
- * after `handshakeTimeout` ms of silence either way.
+ * feeds what its socket has buffered to OpenSSL first). The peek and the handshake together must end
+ * within `handshakeTimeout` ms of the accept (UnstartedConnections).
  */
 export function answerPlainHttp(server: TlsServer, handshakeTimeout: number, context: ClientErrorContext): UnstartedConnections {
-  const unstarted = new UnstartedConnections();
+  const unstarted = new UnstartedConnections(handshakeTimeout);
   // The TLSSocket's _parent is the socket node:tls wrapped (Node's own field, not in its typings).
   server.on('secureConnection', (tls: { _parent?: Socket }) => tls._parent && unstarted.started(tls._parent));
   const listeners = server.listeners('connection');
@@ -100,7 +109,6 @@ export function answerPlainHttp(server: TlsServer, handshakeTimeout: number, con
   server.removeListener('connection', startTls);
   server.on('connection', (socket: Socket) => {
     unstarted.add(socket);
-    socket.setTimeout(handshakeTimeout, destroyOnTimeout);
     socket.on('error', ignore);
     let seen: Buffer | null = null;
     const onData = (chunk: Buffer): void => {
@@ -110,7 +118,6 @@ export function answerPlainHttp(server: TlsServer, handshakeTimeout: number, con
       socket.removeListener('data', onData);
       if (kind === 'tls') {
         socket.removeListener('error', ignore);
-        socket.setTimeout(0, destroyOnTimeout);
         socket.pause();
         socket.unshift(seen);
         startTls.call(server, socket);
