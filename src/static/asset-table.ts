@@ -104,7 +104,6 @@ const defaultWatchTree: WatchTree = (dir, onChange, dirs) =>
 const defaultStat = (path: string): Promise<BigIntStats> => stat(path, { bigint: true });
 const defaultReadDir = (path: string): Promise<Dirent[]> => readdir(path, { withFileTypes: true });
 
-
 function formatInterval(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
