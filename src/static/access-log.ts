@@ -92,7 +92,6 @@ export interface AbandonedStreams {
 /** What our HTTP/2 response (http2-exchange.ts Http2Response) adds. */
 interface CountedResponse {
   readonly bodyBytesSent?: number;
-  readonly endedNormally?: boolean;
   /** Set when its client abandoned the stream: the connection that may count it. */
   readonly abandonedOn?: AbandonedStreams | null;
 }
@@ -107,8 +106,7 @@ function streamOf(res: ServerResponse): StreamState | undefined {
  */
 function completed(res: ServerResponse): boolean {
   const stream = streamOf(res);
-  if (stream === undefined) return res.writableFinished;
-  return res.headersSent && stream.rstCode === 0 && (stream.writableFinished === true || (res as ServerResponse & CountedResponse).endedNormally === true);
+  return stream === undefined ? res.writableFinished : res.headersSent && stream.rstCode === 0 && stream.writableFinished === true;
 }
 
 /**

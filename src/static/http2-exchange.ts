@@ -217,22 +217,16 @@ export class Http2Response {
   private readonly slot: number;
   /** Body bytes of the slices node:http2 reported sent (see SLICE); read by the access log. */
   bodyBytesSent = 0;
-  /** Set at close: the stream closed with NO_ERROR after this answer ended (see streamClosed); read by the access log. */
-  endedNormally = false;
   /** Body bytes of the slices handed to node:http2 (see streamClosed). */
   private bodyBytesHanded = 0;
   /** Set at close when the client abandoned the stream: its connection (StreamTracker.closed). */
   abandonedOn: AbandonedStreams | null = null;
-
-  /** The stream's session, kept for its close: node:http2 lets go of it before 'close'. */
-  private readonly session: ServerHttp2Stream['session'];
 
   constructor(
     readonly stream: ServerHttp2Stream,
     readonly req: Http2Request,
     private readonly tracker: StreamTracker,
   ) {
-    this.session = stream.session;
     this.slot = tracker.opened(stream);
     // A reset or a protocol error ends the stream with 'error' then 'close'; 'close' is what every
     // holder of resources listens to. Without a listener, 'error' would end the process.
@@ -287,19 +281,7 @@ export class Http2Response {
 
   private streamClosed(): void {
     this.closed = true;
-    // nghttp2 closes a stream we ended only once its END_STREAM has gone out, after every DATA frame:
-    // closed with NO_ERROR, the answer was sent whole, even when node:http2 reports its last write
-    // only after 'close' (the last slice goes with end(), which has no callback). Under load it did
-    // so for ~2% of a fast client's streams: each counted its last slice unsent, ~110 of them passed
-    // UNSENT_LIMIT and the connection was sent GOAWAY, and the log said each was cut short (review
-    // h27 #1). A client's own reset with NO_ERROR after end() reads the same (node gives no other
-    // sign); browsers cancel with CANCEL. A session destroyed (the shutdown's deadline, the socket
-    // gone) closes its streams with NO_ERROR too, sent or not: the session is read for that.
-    if (this.complete && this.stream.rstCode === 0 && this.session?.destroyed === false) {
-      this.endedNormally = true;
-      this.bodyBytesSent = this.bodyBytesHanded;
-    }
-    const unsent = this.endedNormally || this.stream.writableFinished ? 0 : this.bodyBytesHanded - this.bodyBytesSent;
+    const unsent = this.stream.writableFinished ? 0 : this.bodyBytesHanded - this.bodyBytesSent;
     this.abandonedOn = this.tracker.closed(this.stream, this.slot, this.complete, unsent);
     const self = this as unknown as ServerResponse;
     const first = this.onClose;
