@@ -9,28 +9,12 @@ import type { ServerResponse } from 'node:http';
  */
 export const DISK_BODIES_PER_CONNECTION = 8;
 
-/**
- * Bodies read from disk that all HTTP/2 connections together may have in progress: each may hold a
- * 64 KiB read buffer for the send timeout. Per connection the bound is 8, but only the descriptor
- * limit bounds the connections: one client's 1,252 connections of never-read streams held 906 MB
- * (review h27 #2). Past this count a stream waits, holding nothing, as past its connection's 8; the
- * turns given back go to the waiting connections in rotation, one each, so a client's own
- * connections do not keep them. 64 MiB of buffers at most; a body held in memory takes no turn.
- */
-export const DISK_BODIES_IN_ALL = 1024;
-
 /** The disk bodies of one connection: how many are running, and the starts waiting their turn. */
 interface Turns {
   running: number;
   /** `since`: when it began waiting (performance.now() ms). */
   waiting: { readonly res: ServerResponse; readonly start: () => void; readonly since: number }[];
-  /** In `rotation`: it has a stream that would run but for DISK_BODIES_IN_ALL. */
-  queued: boolean;
 }
-
-let runningInAll = 0;
-/** The connections waiting for a turn of DISK_BODIES_IN_ALL, each once, in the order they are to get one. */
-const rotation: Turns[] = [];
 
 /** What the disk turns read of an HTTP/2 response's stream; `session` is unset once it has closed. */
 interface StreamState {
@@ -80,32 +64,21 @@ export function whenDiskTurn(res: ServerResponse, start: () => void, bodyless = 
   if (holding.has(res)) return start();
   let turns = bySession.get(session);
   if (turns === undefined) {
-    turns = { running: 0, waiting: [], queued: false };
+    turns = { running: 0, waiting: [] };
     bySession.set(session, turns);
   }
-  if (turns.running < DISK_BODIES_PER_CONNECTION && runningInAll < DISK_BODIES_IN_ALL) return run(turns, res, start);
-  turns.waiting.push({ res, start, since: performance.now() });
-  if (turns.running < DISK_BODIES_PER_CONNECTION) enqueue(turns);
+  if (turns.running < DISK_BODIES_PER_CONNECTION) run(turns, res, start);
+  else turns.waiting.push({ res, start, since: performance.now() });
 }
 
 function run(turns: Turns, res: ServerResponse, start: () => void): void {
   turns.running++;
-  runningInAll++;
   holding.add(res);
   res.once('close', () => {
     turns.running--;
-    runningInAll--;
-    if (turns.waiting.length > 0) enqueue(turns);
-    nextSoon();
+    next(turns);
   });
   start();
-}
-
-/** Puts `turns` in the rotation, at its end, unless it is there already. */
-function enqueue(turns: Turns): void {
-  if (turns.queued) return;
-  turns.queued = true;
-  rotation.push(turns);
 }
 
 /**
@@ -121,38 +94,10 @@ export function takeWaiting(session: object, since: number): ServerResponse[] {
   return taken.map((w) => w.res);
 }
 
-let nextScheduled = false;
-
-/**
- * next(), once the event loop has handled the rest of what is ready: a client leaving with hundreds
- * of connections closes them one after another in one turn of the loop, and a turn given back at
- * once went to a stream of a connection about to close, whose read (a 64 KiB buffer, a read on
- * the thread pool) was wasted: 1,500 such connections leaving took RSS from 309 MB to 551.
- */
-function nextSoon(): void {
-  if (nextScheduled) return;
-  nextScheduled = true;
-  setImmediate(() => {
-    nextScheduled = false;
-    next();
-  });
-}
-
-/**
- * Gives the turns free to the connections in the rotation, one each in turn: the first waiting
- * response still open of each starts, and a connection with more waiting (and below its own 8)
- * goes back to the end of the rotation.
- */
-function next(): void {
-  while (runningInAll < DISK_BODIES_IN_ALL && rotation.length > 0) {
-    const turns = rotation.shift() as Turns;
-    turns.queued = false;
-    while (turns.running < DISK_BODIES_PER_CONNECTION && turns.waiting.length > 0) {
-      const w = turns.waiting.shift() as { res: ServerResponse; start: () => void };
-      if (ended(w.res)) continue;
-      run(turns, w.res, w.start);
-      break;
-    }
-    if (turns.running < DISK_BODIES_PER_CONNECTION && turns.waiting.length > 0) enqueue(turns);
+/** The next waiting response still open takes the turn given back. */
+function next(turns: Turns): void {
+  while (turns.running < DISK_BODIES_PER_CONNECTION && turns.waiting.length > 0) {
+    const w = turns.waiting.shift() as { res: ServerResponse; start: () => void };
+    if (!ended(w.res)) run(turns, w.res, w.start);
   }
 }
