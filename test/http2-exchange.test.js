@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { answerStream } from '../dist/static/http2-exchange.js';
-import { whenDiskTurn } from '../dist/static/disk-turns.js';
+import { DISK_BODIES_PER_CONNECTION, takeWaiting, whenDiskTurn } from '../dist/static/disk-turns.js';
 import { testCertificate } from './transports.js';
 
 /** A server whose first stream is handed over unanswered, with the client's session. */
@@ -78,4 +78,25 @@ test('a request answered in full when the handler returns lets go of its headers
       await stop();
     }
   }
+});
+
+test('a connection\'s streams that close while waiting for a disk turn do not pile up in its queue (found by a review: a client holding its 8 turns and resetting streams meanwhile grew it by 82,000 entries in 25 s)', () => {
+  const session = {};
+  /** A response as the disk turns see it: its stream, and its 'close' (never emitted here: the 8 keep their turns). */
+  const response = () => ({ stream: { closed: false, destroyed: false, session }, once() {} });
+  let started = 0;
+  for (let i = 0; i < DISK_BODIES_PER_CONNECTION; i++) whenDiskTurn(response(), () => started++);
+  assert.equal(started, DISK_BODIES_PER_CONNECTION);
+  // 10,000 streams wait, each reset a moment later (its stream closed), as the client opens the next.
+  for (let i = 0; i < 10_000; i++) {
+    const res = response();
+    whenDiskTurn(res, () => started++);
+    res.stream.closed = res.stream.destroyed = true;
+  }
+  const live = response();
+  whenDiskTurn(live, () => started++);
+  assert.equal(started, DISK_BODIES_PER_CONNECTION, 'no turn was given');
+  const queued = takeWaiting(session, Infinity);
+  assert.ok(queued.length <= 256, `${queued.length} entries queued for one connection`);
+  assert.ok(queued.includes(live), 'the stream still open is still queued');
 });
