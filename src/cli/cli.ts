@@ -13,7 +13,8 @@ import { askForStartFiles, ConfigInForce } from './worker-start.js';
 import { readingFrom, recordingReads } from '../static/operator-files.js';
 import { supervise } from './supervisor.js';
 import { printConfigNotes } from './config-notes.js';
-import { guardOutput, speaker } from './output.js';
+import { guardOutput } from './output.js';
+import { speaker } from '../static/stderr-line.js';
 
 /**
  * Under --workers, the primary hashes the tree once into the ETag cache before forking, so each

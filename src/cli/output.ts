@@ -15,8 +15,6 @@ const QUEUE_LIMIT = 16 * 1024 * 1024;
 let dropped = 0;
 let guarded = false;
 
-export { speaker };
-
 function note(line: string): void {
   if (process.stderr.writable) process.stderr.write(`${speaker()}${line}\n`);
 }

@@ -3,7 +3,7 @@ import { PolicyError } from '../cors/errors.js';
 import { readingFrom } from '../static/operator-files.js';
 import { serve as serveFiles, type XoriginServer } from '../static/server.js';
 import type { Settings } from './config.js';
-import { speaker } from './output.js';
+import { speaker } from '../static/stderr-line.js';
 import { onStopSignals } from './signals.js';
 import { reloadOnSignal, type HeldReloads, type Reread } from './reload.js';
 import { askForPort } from './worker-start.js';
