@@ -92,6 +92,8 @@ export interface AbandonedStreams {
 /** What our HTTP/2 response (http2-exchange.ts Http2Response) adds. */
 interface CountedResponse {
   readonly bodyBytesSent?: number;
+  /** node:http2 framed the body's last byte: the stream may close before its last write reports. */
+  readonly framedWhole?: boolean;
   /** Set when its client abandoned the stream: the connection that may count it. */
   readonly abandonedOn?: AbandonedStreams | null;
 }
@@ -102,11 +104,13 @@ function streamOf(res: ServerResponse): StreamState | undefined {
 
 /**
  * True when the whole response reached the connection. Over HTTP/2 a stream closed by its session's
- * destruction (the shutdown's deadline) has rstCode 0 too: only writableFinished tells it was cut.
+ * destruction (the shutdown's deadline) has rstCode 0 too: only writableFinished (or our response's
+ * framedWhole) tells it was cut.
  */
 function completed(res: ServerResponse): boolean {
   const stream = streamOf(res);
-  return stream === undefined ? res.writableFinished : res.headersSent && stream.rstCode === 0 && stream.writableFinished === true;
+  if (stream === undefined) return res.writableFinished;
+  return res.headersSent && stream.rstCode === 0 && (stream.writableFinished === true || (res as ServerResponse & CountedResponse).framedWhole === true);
 }
 
 /**
