@@ -297,5 +297,5 @@ export function sessionEventLine(remote: string | undefined, kind: SessionEventK
     const entry = { time: new Date(now).toISOString(), remote: remote ?? null, method: null, target: null, protocol: 'HTTP/2.0', status: null, bytes: 0, origin: null, durationMs: null, completed: false, event: kind, streams };
     return JSON.stringify(entry);
   }
-  return `${escapeField(remote ?? '-', false)} - - ${clfDate(now)} "HTTP/2 ${kind} ${streams} streams" - -`;
+  return `${escapeField(remote ?? '-', false)} - - ${clfDate(now)} "HTTP/2 ${kind} ${streams} ${streams === 1 ? 'stream' : 'streams'}" - -`;
 }
