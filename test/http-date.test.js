@@ -111,3 +111,13 @@ test('currentHttpDate: a new second is seen at once, even when the event loop wa
   assert.notEqual(now, first, 'the cached date of the second before was given');
   assert.equal(parseHttpDate(now), Math.floor(Date.now() / 1000) * 1000, now);
 });
+
+test('currentHttpDate: a clock set back is seen at once, not after it has caught up with the date given last', (t) => {
+  const real = Date.now;
+  t.after(() => (Date.now = real));
+  const first = currentHttpDate();
+  const stepped = real() - 3_600_000;
+  Date.now = () => stepped;
+  const now = currentHttpDate();
+  assert.equal(parseHttpDate(now, stepped), Math.floor(stepped / 1000) * 1000, `${now} after ${first}, the clock an hour back`);
+});

@@ -1510,3 +1510,15 @@ test('a connection that cancelled 55 downloads still answers a page of 128 at on
   const results = await Promise.all(Array.from({ length: 128 }, () => get().done));
   assert.deepEqual(results.filter((r) => r !== 'whole'), []);
 });
+
+test('a clock set back an hour (NTP, a restored VM) shows in the next answer\'s Date, not an hour later', async (t) => {
+  const s = await startOwn(t);
+  const before = await h2Request(s.port, { path: '/a.woff2' });
+  const real = Date.now;
+  t.after(() => (Date.now = real));
+  Date.now = () => real() - 3_600_000;
+  const after = await h2Request(s.port, { path: '/a.woff2' });
+  Date.now = real;
+  const at = Date.parse(after.headers.date);
+  assert.ok(Math.abs(at - (real() - 3_600_000)) < 5000, `Date ${after.headers.date} after ${before.headers.date}, the clock an hour back`);
+});

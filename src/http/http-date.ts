@@ -54,10 +54,12 @@ let currentEnd = 0;
  * Now as an IMF-fixdate, for a response's Date (RFC 9110 §6.6.1): made once a second at most. The
  * clock is read on every call, not left to a timer to say the second is over: a timer runs only
  * between turns of the event loop, and a busy loop would give the last second's date meanwhile.
+ * A clock set back (NTP, a restored VM) is seen at once too: waiting for `currentEnd` alone, every
+ * answer carried the second before the step until the clock got back there (an hour for an hour).
  */
 export function currentHttpDate(): string {
   const now = Date.now();
-  if (now >= currentEnd) {
+  if (now >= currentEnd || now < currentEnd - 1000) {
     currentText = new Date(now).toUTCString();
     currentEnd = now - (now % 1000) + 1000;
   }
