@@ -412,6 +412,34 @@ describe('Last-Modified', () => {
     }
   });
 
+  test('a clock set back behind a version\'s date (NTP, a restored VM): no Last-Modified until it is there again (RFC 9110 §8.8.2.1), and If-Modified-Since still answered', async () => {
+    const root = tempRoot();
+    const hourAgo = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
+    writeStamped(join(root, 'a.css'), 'a{}\n', hourAgo);
+    writeFileSync(join(root, 'big.bin'), Buffer.alloc(300_000, 1));
+    utimesSync(join(root, 'big.bin'), hourAgo, hourAgo);
+    const s = await serve({ root, memoryBudget: 0 });
+    const realNow = Date.now;
+    try {
+      const before = await request(s.port, { path: '/a.css' });
+      assert.equal(before.headers['last-modified'], hourAgo.toUTCString());
+      Date.now = () => realNow() - 2 * 3_600_000;
+      for (const path of ['/a.css', '/big.bin']) {
+        const behind = await request(s.port, { path });
+        assert.deepEqual([behind.status, behind.headers['last-modified']], [200, undefined], `${path} with the clock two hours back`);
+        assert.equal((await request(s.port, { path, headers: { Range: 'bytes=0-0' } })).headers['last-modified'], undefined, `${path} 206`);
+        const revalidated = await request(s.port, { path, headers: { 'If-Modified-Since': hourAgo.toUTCString() } });
+        assert.deepEqual([revalidated.status, revalidated.headers['last-modified']], [304, undefined], `${path} 304`);
+      }
+      Date.now = realNow;
+      assert.equal((await request(s.port, { path: '/a.css' })).headers['last-modified'], hourAgo.toUTCString(), 'once the clock is past it again');
+    } finally {
+      Date.now = realNow;
+      await s.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('a new version stamped with an older mtime (tar, rsync -a of an old build) still revalidates by date', async () => {
     const root = tempRoot();
     const file = join(root, 'lib.css');
