@@ -1522,3 +1522,94 @@ test('a clock set back an hour (NTP, a restored VM) shows in the next answer\'s 
   const at = Date.parse(after.headers.date);
   assert.ok(Math.abs(at - (real() - 3_600_000)) < 5000, `Date ${after.headers.date} after ${before.headers.date}, the clock an hour back`);
 });
+
+test('a client that opens wide windows and never reads holds at most the send budget in node:http2 per connection, not a slice per stream (128 × 64 KiB)', async (t) => {
+  // Over TLS, what node:http2 frames is encrypted at once and kept until the socket takes it: 128 streams
+  // of a 1 MB font held ~10 MB per such connection, and 20 connections took the server from 60 to 270 MB.
+  const tree = makeRoot();
+  writeFileSync(join(tree.root, 'm.woff2'), Buffer.alloc(1_000_000, 9));
+  const s = await start({ root: tree.root });
+  t.after(async () => {
+    await s.server.shutdown(100);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
+  // Held in memory once asked for (a body from disk has its own bound: 8 per connection, disk-turns.ts).
+  assert.equal((await h2Request(s.port, { path: '/m.woff2' })).body.length, 1_000_000);
+  const streams = [];
+  s.server.on('stream', (stream) => streams.push(stream));
+  const uint32 = (n) => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+  const path = Buffer.from('/m.woff2');
+  const authority = Buffer.from('localhost');
+  const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, path.length]), path, Buffer.from([0x01, authority.length]), authority]);
+  const socket = tls.connect({ host: '127.0.0.1', port: s.port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, () => {
+    const settings = frame(4, 0, 0, Buffer.concat([Buffer.from([0, 4]), uint32(0x7fffffff)]));
+    const headers = Array.from({ length: 128 }, (_, i) => frame(1, 0x05, 1 + 2 * i, block));
+    socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), settings, frame(8, 0, 0, uint32(0x7f000000)), ...headers]));
+    socket.pause(); // never read again
+  });
+  socket.on('error', () => {});
+  t.after(() => socket.destroy());
+  // Bytes written to each stream whose callback has not come: handed to node:http2, not yet to the socket.
+  const queued = () => streams.reduce((sum, stream) => sum + (stream.closed || stream.destroyed ? 0 : stream.writableLength), 0);
+  assert.ok(await until(() => streams.length === 128), `${streams.length} streams`);
+  // Let the kernel's buffers fill and node:http2 take what it is given.
+  let last = -1;
+  for (let i = 0; i < 40 && queued() !== last; i++) {
+    last = queued();
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  assert.ok(queued() > 0, 'the client is stalled: bytes are waiting');
+  // The budget (1 MiB, README "HTTP/2 limits"), overshot by at most the slice that found room.
+  assert.ok(queued() <= 1024 * 1024 + 64 * 1024, `${queued()} bytes queued in node:http2 on one connection`);
+  // Another client is served meanwhile.
+  const other = await h2Request(s.port, { path: '/m.woff2' });
+  assert.deepEqual([other.status, other.body.length], [200, 1_000_000]);
+});
+
+test('downloads whose windows a client keeps shut do not hold up its other downloads on the connection: what waits for window is not counted against the send budget', async (t) => {
+  const tree = makeRoot();
+  writeFileSync(join(tree.root, 'm.woff2'), Buffer.alloc(1_000_000, 4));
+  const s = await start({ root: tree.root, sendTimeout: 60_000 });
+  t.after(async () => {
+    await s.server.shutdown(100);
+    rmSync(tree.root, { recursive: true, force: true });
+  });
+  assert.equal((await h2Request(s.port, { path: '/m.woff2' })).body.length, 1_000_000); // held in memory from now
+  const uint32 = (n) => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+  const path = Buffer.from('/m.woff2');
+  const authority = Buffer.from('localhost');
+  const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, path.length]), path, Buffer.from([0x01, authority.length]), authority]);
+  // 24 streams that get their first 64 KiB (the default window) and no more: each has its next
+  // slice queued behind its shut window, 1.5 MiB in all, past the 1 MiB budget. The client reads
+  // its socket and opens the connection's window: only the streams' windows stay shut.
+  const LAST = 49;
+  const got = new Promise((resolve, reject) => {
+    let buffered = Buffer.alloc(0);
+    let bytes = 0;
+    const socket = tls.connect({ host: '127.0.0.1', port: s.port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, () => {
+      const shut = Array.from({ length: 24 }, (_, i) => frame(1, 0x05, 1 + 2 * i, block));
+      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0)), frame(8, 0, 0, uint32(0x7f000000)), ...shut]));
+      // Then one the client reads whole, once the others have had time to fill their windows.
+      setTimeout(() => socket.write(Buffer.concat([frame(1, 0x05, LAST, block), frame(8, 0, LAST, uint32(0x7f000000))])), 300);
+    });
+    t.after(() => socket.destroy());
+    socket.on('error', reject);
+    socket.on('data', (d) => {
+      buffered = Buffer.concat([buffered, d]);
+      while (buffered.length >= 9 && buffered.length >= 9 + buffered.readUIntBE(0, 3)) {
+        const length = buffered.readUIntBE(0, 3);
+        const [type, flags] = [buffered[3], buffered[4]];
+        const id = buffered.readUInt32BE(5) & 0x7fffffff;
+        buffered = buffered.subarray(9 + length);
+        if (type === 4 && (flags & 1) === 0) socket.write(frame(4, 1, 0, Buffer.alloc(0)));
+        if (type === 0 && length > 0) socket.write(frame(8, 0, 0, uint32(length))); // the connection's window, given back
+        if (id === LAST && type === 0) {
+          bytes += length;
+          if (flags & 1) resolve(bytes);
+        }
+      }
+    });
+    setTimeout(() => resolve(`${bytes} bytes after 10 s, no END_STREAM`), 10_000).unref();
+  });
+  assert.equal(await got, 1_000_000);
+});

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { ServerHttp2Stream } from 'node:http2';
 import { currentHttpDate } from '../http/http-date.js';
+import { UNCOUNTED_WRITE, type BudgetUser, type SendBudget } from './send-budget.js';
 import type { AbandonedStreams } from './access-log.js';
 
 /**
@@ -69,6 +70,8 @@ export interface StreamTracker {
   closed(stream: ServerHttp2Stream, slot: number, complete: boolean, unsent: number): AbandonedStreams | null;
   /** A write of the stream's body (a slice, see SLICE) has been sent: the reader took it. */
   progressed(stream: ServerHttp2Stream): void;
+  /** The send budget of the stream's connection (send-budget.ts), null when its connection is unknown. */
+  sendBudget(slot: number): SendBudget | null;
 }
 
 /** A listener of the response's 'close', called with the response as `this`, as node:http calls it. */
@@ -203,7 +206,7 @@ export function resetByServer(stream: object): boolean {
  * stream, a `once` wrapper per listener and a second listener on the stream cost ~1.5 µs of a
  * 1-byte GET's ~25 µs.
  */
-export class Http2Response {
+export class Http2Response implements BudgetUser {
   statusCode = 200;
   headersSent = false;
   /** Only read by HTTP/1.1 code; an HTTP/2 connection is told to go away by GOAWAY instead. */
@@ -232,6 +235,13 @@ export class Http2Response {
   private telling = false;
   /** Set at close when the client abandoned the stream: its connection (StreamTracker.closed). */
   abandonedOn: AbandonedStreams | null = null;
+  /** Its connection's send budget (send-budget.ts), and the body bytes counted against it and not yet given back. */
+  private readonly budget: SendBudget | null;
+  private counted = 0;
+  /** Bumped when the budget forgives what is counted: a write's report from before then is ignored. */
+  private countedSince = 0;
+  /** The write waiting for room under the budget (one at a time: each waits for the last's callback). */
+  private parkedWrite: (() => void) | null = null;
 
   constructor(
     readonly stream: ServerHttp2Stream,
@@ -239,6 +249,7 @@ export class Http2Response {
     private readonly tracker: StreamTracker,
   ) {
     this.slot = tracker.opened(stream);
+    this.budget = tracker.sendBudget(this.slot);
     // A reset or a protocol error ends the stream with 'error' then 'close'; 'close' is what every
     // holder of resources listens to. Without a listener, 'error' would end the process.
     stream.on('error', ignore);
@@ -292,6 +303,13 @@ export class Http2Response {
 
   private streamClosed(): void {
     this.closed = true;
+    this.parkedWrite = null;
+    // What is left counted was written, or never will be: a closed stream holds nothing in node:http2.
+    if (this.counted > 0) {
+      const bytes = this.counted;
+      this.counted = 0;
+      (this.budget as SendBudget).written(this, bytes, true);
+    }
     const unsent = this.framedWhole || this.stream.writableFinished ? 0 : this.bodyBytesHanded - this.bodyBytesSent;
     this.abandonedOn = this.tracker.closed(this.stream, this.slot, this.complete, unsent);
     const self = this as unknown as ServerResponse;
@@ -445,13 +463,54 @@ export class Http2Response {
       this.ending = true;
       this.writeSliced(typeof body === 'string' ? Buffer.from(body, encoding ?? 'utf8') : body, 0, true);
     }
+    else if (this.budget === null || this.budget.room || body.length < UNCOUNTED_WRITE) this.endWith(body, encoding);
     else {
-      if (this.telling) this.bodyBytesHanded += typeof body === 'string' ? Buffer.byteLength(body, encoding) : body.length;
-      if (encoding === undefined) s.end(body);
-      else s.end(body, encoding);
+      this.ending = true;
+      this.park(() => this.endWith(body, encoding));
     }
     if (!this.ending) this.complete = true;
     return this;
+  }
+
+  /** Ends the stream with a body of at most one slice. */
+  private endWith(body: string | Buffer, encoding: BufferEncoding | undefined): void {
+    // A string's length stands for its size: the budget is a bound, not a count of bytes sent.
+    this.count(body.length);
+    if (this.telling) this.bodyBytesHanded += typeof body === 'string' ? Buffer.byteLength(body, encoding) : body.length;
+    if (encoding === undefined) this.stream.end(body);
+    else this.stream.end(body, encoding);
+    this.complete = true;
+  }
+
+  /** Counts `bytes` handed to node:http2 against the connection's budget, until written or the stream closes. */
+  private count(bytes: number): void {
+    if (this.budget === null || bytes < UNCOUNTED_WRITE) return;
+    this.budget.handed(this, bytes);
+    this.counted += bytes;
+  }
+
+  /** `bytes` counted at `since` were written (a slice's callback). */
+  private uncount(bytes: number, since: number): void {
+    if (this.closed || since !== this.countedSince || bytes < UNCOUNTED_WRITE) return;
+    this.counted -= bytes;
+    (this.budget as SendBudget).written(this, bytes, this.counted === 0);
+  }
+
+  forgive(): void {
+    this.counted = 0;
+    this.countedSince++;
+  }
+
+  /** `write` once the connection's budget has room (resumeParked). */
+  private park(write: () => void): void {
+    this.parkedWrite = write;
+    (this.budget as SendBudget).park(this);
+  }
+
+  resumeParked(): void {
+    const write = this.parkedWrite;
+    this.parkedWrite = null;
+    if (write !== null && !this.closed && !this.stream.closed && !this.stream.destroyed) write();
   }
 
   /** `callback` once the whole chunk has been sent (in slices: see SLICE). */
@@ -462,15 +521,21 @@ export class Http2Response {
 
   /** Writes `b` from `at` one slice after another; `last`: the final slice ends the stream. */
   private writeSliced(b: Buffer, at: number, last: boolean, done?: (err?: Error | null) => void): void {
+    if (this.budget !== null && !this.budget.room && b.length - at >= UNCOUNTED_WRITE) return this.park(() => this.writeSliced(b, at, last, done));
     const stream = this.stream;
     const next = Math.min(at + SLICE, b.length);
-    this.bodyBytesHanded += next - at;
+    const n = next - at;
+    this.bodyBytesHanded += n;
+    this.count(n);
     if (next === b.length && last) {
       stream.end(b.subarray(at));
       this.complete = true;
       return;
     }
+    const since = this.countedSince;
     stream.write(b.subarray(at, next), (err) => {
+      // Written (or cut): given back to the budget, unless the stream's close gave back all it held.
+      if (this.budget !== null) this.uncount(n, since);
       if (err == null) {
         this.bodyBytesSent += next - at;
         this.tracker.progressed(stream);

@@ -4,6 +4,7 @@ import { sessionEventLine, type AbandonedStreams, type LogFormat, type LogSink }
 import type { ClientErrorContext } from './client-error.js';
 import { resetByServer, type StreamTracker } from './http2-exchange.js';
 import { takeWaiting } from './disk-turns.js';
+import { SendBudget } from './send-budget.js';
 import { SlotTable } from './slot-table.js';
 import { SweepClock } from './sweep-clock.js';
 import { unsentBytes } from './connection-timeouts.js';
@@ -123,6 +124,8 @@ class SessionState implements AbandonedStreams {
   private readonly remote: string | undefined;
   /** See chargeUnsent. */
   private unsent = 0;
+  /** Body bytes handed to node:http2 and not yet written (send-budget.ts). */
+  readonly budget = new SendBudget(() => unsentBytes(this.socket) === 0);
 
   /** The connection's own socket: session.socket is a proxy that refuses destroy(). */
   private readonly socket: Socket;
@@ -458,6 +461,10 @@ export class Http2Sessions implements StreamTracker {
     return slot;
   }
 
+  sendBudget(slot: number): SendBudget | null {
+    return this.streams.get(slot)?.budget ?? null;
+  }
+
   /** A slice of the stream's body was sent (http2-exchange.ts SLICE). */
   progressed(stream: ServerHttp2Stream): void {
     const p = this.progress.get(stream);
@@ -523,6 +530,7 @@ export class Http2Sessions implements StreamTracker {
     for (const state of this.sessions.values()) {
       state.noteBodies(now);
       state.quiet(now);
+      state.budget.lookAgain();
     }
     for (const state of stalled) state.resetWaiting(now);
     if (this.streams.size === 0 && this.sweeper !== null) {

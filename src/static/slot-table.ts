@@ -33,6 +33,11 @@ export class SlotTable<K extends object, V> {
     return slot;
   }
 
+  /** The value held in `slot`, undefined when it holds none. */
+  get(slot: number): V | undefined {
+    return this.keys[slot] === null ? undefined : (this.values[slot] as V | undefined);
+  }
+
   /**
    * Lets go of `key` held in `slot` and returns its value; returns undefined, and changes nothing,
    * when the slot does not hold that key (removed already).
