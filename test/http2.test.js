@@ -10,7 +10,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
-import { frame, h2Request, negotiated, rawH2Request, testCertificate } from './transports.js';
+import { PREFACE, frame, getBlock, h2Request, negotiated, onFrames, rawH2Request, testCertificate, uint32 } from './transports.js';
 
 const BIG = 4 * 1024 * 1024;
 const warnings = [];
@@ -1537,14 +1537,11 @@ test('a client that opens wide windows and never reads holds at most the send bu
   assert.equal((await h2Request(s.port, { path: '/m.woff2' })).body.length, 1_000_000);
   const streams = [];
   s.server.on('stream', (stream) => streams.push(stream));
-  const uint32 = (n) => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
-  const path = Buffer.from('/m.woff2');
-  const authority = Buffer.from('localhost');
-  const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, path.length]), path, Buffer.from([0x01, authority.length]), authority]);
+  const block = getBlock('/m.woff2');
   const socket = tls.connect({ host: '127.0.0.1', port: s.port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, () => {
     const settings = frame(4, 0, 0, Buffer.concat([Buffer.from([0, 4]), uint32(0x7fffffff)]));
     const headers = Array.from({ length: 128 }, (_, i) => frame(1, 0x05, 1 + 2 * i, block));
-    socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), settings, frame(8, 0, 0, uint32(0x7f000000)), ...headers]));
+    socket.write(Buffer.concat([PREFACE, settings, frame(8, 0, 0, uint32(0x7f000000)), ...headers]));
     socket.pause(); // never read again
   });
   socket.on('error', () => {});
@@ -1575,39 +1572,28 @@ test('downloads whose windows a client keeps shut do not hold up its other downl
     rmSync(tree.root, { recursive: true, force: true });
   });
   assert.equal((await h2Request(s.port, { path: '/m.woff2' })).body.length, 1_000_000); // held in memory from now
-  const uint32 = (n) => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
-  const path = Buffer.from('/m.woff2');
-  const authority = Buffer.from('localhost');
-  const block = Buffer.concat([Buffer.from([0x82, 0x87, 0x04, path.length]), path, Buffer.from([0x01, authority.length]), authority]);
+  const block = getBlock('/m.woff2');
   // 24 streams that get their first 64 KiB (the default window) and no more: each has its next
   // slice queued behind its shut window, 1.5 MiB in all, past the 1 MiB budget. The client reads
   // its socket and opens the connection's window: only the streams' windows stay shut.
   const LAST = 49;
   const got = new Promise((resolve, reject) => {
-    let buffered = Buffer.alloc(0);
     let bytes = 0;
     const socket = tls.connect({ host: '127.0.0.1', port: s.port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, () => {
       const shut = Array.from({ length: 24 }, (_, i) => frame(1, 0x05, 1 + 2 * i, block));
-      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0)), frame(8, 0, 0, uint32(0x7f000000)), ...shut]));
+      socket.write(Buffer.concat([PREFACE, frame(4, 0, 0, Buffer.alloc(0)), frame(8, 0, 0, uint32(0x7f000000)), ...shut]));
       // Then one the client reads whole, once the others have had time to fill their windows.
       setTimeout(() => socket.write(Buffer.concat([frame(1, 0x05, LAST, block), frame(8, 0, LAST, uint32(0x7f000000))])), 300);
     });
     t.after(() => socket.destroy());
     socket.on('error', reject);
-    socket.on('data', (d) => {
-      buffered = Buffer.concat([buffered, d]);
-      while (buffered.length >= 9 && buffered.length >= 9 + buffered.readUIntBE(0, 3)) {
-        const length = buffered.readUIntBE(0, 3);
-        const [type, flags] = [buffered[3], buffered[4]];
-        const id = buffered.readUInt32BE(5) & 0x7fffffff;
-        buffered = buffered.subarray(9 + length);
-        if (type === 4 && (flags & 1) === 0) socket.write(frame(4, 1, 0, Buffer.alloc(0)));
-        if (type === 0 && length > 0) socket.write(frame(8, 0, 0, uint32(length))); // the connection's window, given back
-        if (id === LAST && type === 0) {
-          bytes += length;
-          if (flags & 1) resolve(bytes);
-        }
+    onFrames(socket, (type, flags, id, payload) => {
+      if (type === 0 && payload.length > 0) socket.write(frame(8, 0, 0, uint32(payload.length))); // the connection's window, given back
+      if (id === LAST && type === 0) {
+        bytes += payload.length;
+        if (flags & 1) resolve(bytes);
       }
+      return false;
     });
     setTimeout(() => resolve(`${bytes} bytes after 10 s, no END_STREAM`), 10_000).unref();
   });

@@ -193,9 +193,41 @@ export function frame(type, flags, id, payload) {
  * block (`statusByte`: 0x88 + n for the static table's :status, RFC 7541 Appendix A: 0x88 200,
  * 0x89 204, 0x8a 206, 0x8b 304, 0x8c 400, 0x8d 404; anything else is a literal).
  */
+/** `n` as 4 bytes, big-endian (a window increment, a SETTINGS value). */
+export const uint32 = (n) => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+
+/** The client connection preface (RFC 9113 §3.4). */
+export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+/** A HEADERS block for GET https://localhost`path` (`path` under 127 bytes; RFC 7541 static table and literals). */
+export function getBlock(path) {
+  const p = Buffer.from(path);
+  const authority = Buffer.from('localhost');
+  return Buffer.concat([Buffer.from([0x82, 0x87, 0x04, p.length]), p, Buffer.from([0x01, authority.length]), authority]);
+}
+
+/**
+ * Calls `visit(type, flags, id, payload)` for each whole HTTP/2 frame read from `socket`, after
+ * acknowledging a SETTINGS frame of the server's; `visit` returning true stops reading that chunk.
+ */
+export function onFrames(socket, visit) {
+  let buffered = Buffer.alloc(0);
+  socket.on('data', (d) => {
+    buffered = Buffer.concat([buffered, d]);
+    while (buffered.length >= 9 && buffered.length >= 9 + buffered.readUIntBE(0, 3)) {
+      const length = buffered.readUIntBE(0, 3);
+      const [type, flags] = [buffered[3], buffered[4]];
+      const id = buffered.readUInt32BE(5) & 0x7fffffff;
+      const payload = buffered.subarray(9, 9 + length);
+      buffered = buffered.subarray(9 + length);
+      if (type === 4 && (flags & 1) === 0) socket.write(frame(4, 1, 0, Buffer.alloc(0)));
+      if (visit(type, flags, id, payload) === true) return;
+    }
+  });
+}
+
 export function rawH2Request(port, path, { paused, fields = [], method = 'GET', secure = true, window = 65_535, grant = 0x7f000000, more = 0, pingEvery = 0 } = {}) {
   const windowUpdate = (id, increment = 0x7f000000) => frame(8, 0, id, uint32(increment));
-  const uint32 = (n) => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
   // SETTINGS_INITIAL_WINDOW_SIZE (0x4) when not the default.
   const settings = window === 65_535 ? Buffer.alloc(0) : Buffer.concat([Buffer.from([0, 4]), uint32(window)]);
   const p = Buffer.from(path);
@@ -210,9 +242,8 @@ export function rawH2Request(port, path, { paused, fields = [], method = 'GET', 
     const seen = { data: 0, endStream: false, rstCode: null, statusByte: null };
     // The connection's window: opened wide at once for a larger stream window, else with the stream's.
     const [connectionNow, connectionLater] = window > 65_535 ? [windowUpdate(0), Buffer.alloc(0)] : [Buffer.alloc(0), windowUpdate(0)];
-    const start = () => socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, settings), connectionNow, frame(1, 0x05, 1, block)]));
+    const start = () => socket.write(Buffer.concat([PREFACE, frame(4, 0, 0, settings), connectionNow, frame(1, 0x05, 1, block)]));
     const socket = secure ? tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, start) : net.connect(port, '127.0.0.1', start);
-    let buffered = Buffer.alloc(0);
     let opened = false;
     const pinging = pingEvery > 0 ? setInterval(() => socket.write(frame(6, 0, 0, Buffer.alloc(8))), pingEvery) : null;
     const done = () => {
@@ -220,39 +251,36 @@ export function rawH2Request(port, path, { paused, fields = [], method = 'GET', 
       socket.destroy();
       resolve(seen);
     };
-    socket.on('data', (d) => {
-      buffered = Buffer.concat([buffered, d]);
-      while (buffered.length >= 9 && buffered.length >= 9 + buffered.readUIntBE(0, 3)) {
-        const length = buffered.readUIntBE(0, 3);
-        const [type, flags] = [buffered[3], buffered[4]];
-        const id = buffered.readUInt32BE(5) & 0x7fffffff;
-        const payload = buffered.subarray(9, 9 + length);
-        buffered = buffered.subarray(9 + length);
-        if (type === 4 && (flags & 1) === 0) socket.write(frame(4, 1, 0, Buffer.alloc(0)));
-        if (id !== 1) continue;
-        if (type === 1 && seen.statusByte === null) {
-          seen.statusByte = payload[0];
-          if (flags & 1) {
-            seen.endStream = true;
-            return done();
-          }
-        }
-        if (type === 0) {
-          seen.data += length;
-          if (flags & 1) seen.endStream = true;
-          if (!opened && seen.data >= window) {
-            opened = true;
-            // Opened once `paused` has returned, or its promise settled (a client holding its window shut).
-            void Promise.resolve(paused()).then(() => socket.write(Buffer.concat([connectionLater, windowUpdate(1, grant)])));
-          }
-          if (seen.endStream) return done();
-          if (more > 0 && seen.data === window + grant) socket.write(windowUpdate(1, more));
-        }
-        if (type === 3) {
-          seen.rstCode = payload.readUInt32BE(0);
-          return done();
+    onFrames(socket, (type, flags, id, payload) => {
+      if (id !== 1) return false;
+      if (type === 1 && seen.statusByte === null) {
+        seen.statusByte = payload[0];
+        if (flags & 1) {
+          seen.endStream = true;
+          done();
+          return true;
         }
       }
+      if (type === 0) {
+        seen.data += payload.length;
+        if (flags & 1) seen.endStream = true;
+        if (!opened && seen.data >= window) {
+          opened = true;
+          // Opened once `paused` has returned, or its promise settled (a client holding its window shut).
+          void Promise.resolve(paused()).then(() => socket.write(Buffer.concat([connectionLater, windowUpdate(1, grant)])));
+        }
+        if (seen.endStream) {
+          done();
+          return true;
+        }
+        if (more > 0 && seen.data === window + grant) socket.write(windowUpdate(1, more));
+      }
+      if (type === 3) {
+        seen.rstCode = payload.readUInt32BE(0);
+        done();
+        return true;
+      }
+      return false;
     });
     socket.on('error', reject);
     socket.on('close', () => {
