@@ -319,6 +319,35 @@ describe('ETag cache', () => {
     }
   });
 
+  test('dates from the cache far ahead of the clock are said once on stderr (how many, the latest, what to do); a few minutes ahead are not', async () => {
+    const root = tree(2);
+    const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
+    try {
+      await scanOnce(root, dir);
+      const file = etagCacheFile(dir, realpathSync(root));
+      const cache = readCache(file);
+      const at = (ms) => {
+        for (const entry of cache.entries) entry[8] = String(Date.now() + ms);
+        writeFileSync(file, cacheText(cache));
+      };
+      at(2 * 60_000);
+      const near = [];
+      await scanOnce(root, dir, (line) => near.push(line));
+      assert.deepEqual(near.filter((l) => /ahead/.test(l)), [], 'two minutes ahead: nothing said');
+      at(86_400_000);
+      const far = [];
+      const table = await scanOnce(root, dir, (line) => far.push(line));
+      const said = far.filter((l) => /ahead/.test(l));
+      assert.equal(said.length, 1, far.join('\n'));
+      assert.ok(said[0].startsWith(`xorigin: ${table.lastScan.cached} files are dated ahead of this machine's clock, the latest ${new Date(Math.floor(Number(cache.entries[0][8]) / 1000) * 1000).toISOString().slice(0, 10)}`), said[0]);
+      assert.match(said[0], /without Last-Modified/);
+      assert.ok(said[0].includes(dir), said[0]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a version dated when read (its mtime older than its predecessor\'s) keeps that date after a restart; a kept date ahead of the clock is kept too, the version undated until the clock gets there', async () => {
     // Otherwise a date-only client (curl -z, wget -N) holding that date would be told 304 after the
     // restart for a next version whose mtime lies between the two.

@@ -169,6 +169,8 @@ export class AssetTable<T> {
   private readonly reader: TreeReader;
   private poll: NodeJS.Timeout | null = null;
   private closed = false;
+  /** noteDatedAhead has spoken (once per run). */
+  private saidAhead = false;
   private scanning: Promise<void> | null = null;
   private dirty = false;
   /** The last walk reached some entry through a symlink (so events cannot be trusted to name it). */
@@ -614,8 +616,32 @@ export class AssetTable<T> {
     // rescan it would wait for some unrelated change. With `watch: false` the table rescans itself only
     // to date what it could not date yet (AssetInfo.undated: a build written just before the start).
     if (scan.racy.size > 0 && (this.options.watch !== false || someUndated(scan.racy))) this.scans.recheckIn(recheckDelay(scan.racy), false);
+    this.noteDatedAhead(scan.racy);
     this.reader.backoff.prune(performance.now());
     this.scans.later(scan.later);
+  }
+
+  /**
+   * Says once per run that versions wait undated for a date far ahead of the clock (asset-info.ts
+   * describe): a date kept from a run whose clock was ahead, or a clock set back since. They go
+   * without Last-Modified until the clock gets there, however many restarts later, and an operator
+   * saw nothing say why (review r26b #4).
+   */
+  private noteDatedAhead(racy: ReadonlySet<AssetInfo>): void {
+    if (this.saidAhead || racy.size === 0) return;
+    const now = Date.now();
+    let count = 0;
+    let latest = 0;
+    for (const info of racy) {
+      if (!info.undated || info.lastModified - now <= DATED_AHEAD_NOTE_MS) continue;
+      count++;
+      latest = Math.max(latest, info.lastModified);
+    }
+    if (count === 0) return;
+    this.saidAhead = true;
+    const files = count === 1 ? '1 file is' : `${count} files are`;
+    const cache = this.options.etagCache === undefined ? '' : `, or delete the ETag cache in ${this.options.etagCache} to date them anew`;
+    this.warn(`xorigin: ${files} dated ahead of this machine's clock, the latest ${new Date(latest).toISOString()} (a date kept from a run whose clock was ahead, or the clock set back since): sent without Last-Modified until the clock gets there; check the clock${cache}`);
   }
 
   /**
@@ -787,6 +813,9 @@ export async function writeEtagCache(root: string, dir: string): Promise<ScanRep
  * jump forward meanwhile (NTP, a VM resumed), and the version was then left undated for the whole span.
  */
 const LONGEST_DATING_WAIT_MS = 600_000;
+
+/** How far ahead of the clock a date must be for noteDatedAhead to say so: a step of an NTP correction is not news. */
+const DATED_AHEAD_NOTE_MS = 600_000;
 
 /**
  * When the racy files are looked at again: after RACY_RECHECK_MS, or, when each waits only for the
