@@ -4,9 +4,9 @@
  * that batch is encrypted at once and kept until the socket takes it. A client that opens wide
  * flow-control windows and never reads (128 streams of a 1 MB font each) so held a 64 KiB slice of
  * ciphertext per stream, ~10 MB per connection: 20 such connections took the server from 60 to
- * 268 MB (with the budget: 135-139 MB). Past this budget a body waits, holding nothing in node:http2, until bytes handed earlier
- * on its connection are written; a client that reads keeps the kernel's socket buffer (megabytes)
- * full, so the budget is not what paces it.
+ * 268 MB (with the budget: 135-139 MB). Past this budget a body waits, holding nothing in
+ * node:http2, until bytes handed earlier on its connection are written; a client that reads keeps
+ * the kernel's socket buffer (megabytes) full, so the budget is not what paces it.
  */
 export const SEND_BUDGET = 1024 * 1024;
 
