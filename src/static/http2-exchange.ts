@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { ServerHttp2Stream } from 'node:http2';
 import { currentHttpDate } from '../http/http-date.js';
-import { UNCOUNTED_WRITE, type BudgetUser, type SendBudget } from './send-budget.js';
+import { UNCOUNTED_WRITE, type ParkedWrite, type SendBudget } from './send-budget.js';
 import type { AbandonedStreams } from './access-log.js';
 
 /**
@@ -206,7 +206,7 @@ export function resetByServer(stream: object): boolean {
  * stream, a `once` wrapper per listener and a second listener on the stream cost ~1.5 µs of a
  * 1-byte GET's ~25 µs.
  */
-export class Http2Response implements BudgetUser {
+export class Http2Response implements ParkedWrite {
   statusCode = 200;
   headersSent = false;
   /** Only read by HTTP/1.1 code; an HTTP/2 connection is told to go away by GOAWAY instead. */
@@ -238,8 +238,6 @@ export class Http2Response implements BudgetUser {
   /** Its connection's send budget (send-budget.ts), and the body bytes counted against it and not yet given back. */
   private readonly budget: SendBudget | null;
   private counted = 0;
-  /** Bumped when the budget forgives what is counted: a write's report from before then is ignored. */
-  private countedSince = 0;
   /** The write waiting for room under the budget (one at a time: each waits for the last's callback). */
   private parkedWrite: (() => void) | null = null;
 
@@ -308,7 +306,7 @@ export class Http2Response implements BudgetUser {
     if (this.counted > 0) {
       const bytes = this.counted;
       this.counted = 0;
-      (this.budget as SendBudget).written(this, bytes, true);
+      (this.budget as SendBudget).written(bytes);
     }
     const unsent = this.framedWhole || this.stream.writableFinished ? 0 : this.bodyBytesHanded - this.bodyBytesSent;
     this.abandonedOn = this.tracker.closed(this.stream, this.slot, this.complete, unsent);
@@ -485,20 +483,15 @@ export class Http2Response implements BudgetUser {
   /** Counts `bytes` handed to node:http2 against the connection's budget, until written or the stream closes. */
   private count(bytes: number): void {
     if (this.budget === null || bytes < UNCOUNTED_WRITE) return;
-    this.budget.handed(this, bytes);
+    this.budget.handed(bytes);
     this.counted += bytes;
   }
 
-  /** `bytes` counted at `since` were written (a slice's callback). */
-  private uncount(bytes: number, since: number): void {
-    if (this.closed || since !== this.countedSince || bytes < UNCOUNTED_WRITE) return;
+  /** `bytes` counted were written (a slice's callback). */
+  private uncount(bytes: number): void {
+    if (this.closed || bytes < UNCOUNTED_WRITE) return;
     this.counted -= bytes;
-    (this.budget as SendBudget).written(this, bytes, this.counted === 0);
-  }
-
-  forgive(): void {
-    this.counted = 0;
-    this.countedSince++;
+    (this.budget as SendBudget).written(bytes);
   }
 
   /** `write` once the connection's budget has room (resumeParked). */
@@ -532,10 +525,9 @@ export class Http2Response implements BudgetUser {
       this.complete = true;
       return;
     }
-    const since = this.countedSince;
     stream.write(b.subarray(at, next), (err) => {
       // Written (or cut): given back to the budget, unless the stream's close gave back all it held.
-      if (this.budget !== null) this.uncount(n, since);
+      if (this.budget !== null) this.uncount(n);
       if (err == null) {
         this.bodyBytesSent += next - at;
         this.tracker.progressed(stream);
