@@ -48,10 +48,11 @@ const LOOK_LONGEST_MS = 640;
  * node:http2 reports them written only once the client opens the window. Counted, 16 such streams (a
  * client pausing downloads it may resume) filled the budget and every other stream of the connection
  * waited for them, up to the send timeout. So when the budget is full, a body waits, and the socket has
- * nothing left to write at two looks with nothing reported written between, what is counted cannot
- * be waiting for the socket: it is excused, up to EXCUSED_LIMIT. The socket is looked at on the next
- * turn of the event loop, then again after 10 ms, doubling to 640 ms while bodies wait (it may drain
- * with nothing of ours reported written), and at each 1 s sweep (http2-sessions.ts).
+ * had nothing to write for 10 ms with nothing reported written meanwhile, what is counted cannot be
+ * waiting for the socket: it is excused, up to EXCUSED_LIMIT. The socket is looked at on the next turn
+ * of the event loop, then every 10 ms while quiet, and from 10 ms doubling to 640 ms while it has bytes
+ * to write (it may drain with nothing of ours reported written), and at each 1 s sweep
+ * (http2-sessions.ts).
  */
 export class SendBudget {
   private sending = 0;
