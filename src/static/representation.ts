@@ -100,7 +100,8 @@ export class Representation {
    * dated yet (AssetInfo.undated); If-Modified-Since is still evaluated against the date. Versions
    * dated after the step are dated after what was served before it (asset-info.ts describe). The
    * dates are whole seconds, so "later than Date's second" is "later than now". One clock read per
-   * answer (~20 ns): a timer watching for steps would leave a window after each.
+   * answer (~55 ns: 2e7 calls timed with node -e), where a timer watching for steps would leave a
+   * window after each.
    */
   private aheadOfClock(): boolean {
     return !this.info.undated && this.info.lastModified > Date.now();
