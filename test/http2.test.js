@@ -1400,6 +1400,67 @@ test(`a client cancelling rounds of large downloads with ${name} (a browser leav
   assert.deepEqual(statuses, Array(20).fill(200));
 });
 
+test('a client resetting downloads with NO_ERROR while their last slice waits for window never has new streams refused: each reset stream is let go at once (raw client)', async (t) => {
+  // node:http2 waits for a reset stream's queued write, which never completes, and counts the stream
+  // among the connection's 128 until then: with 100 such streams a second, the next were refused
+  // ENHANCE_YOUR_CALM (RST_STREAM code 11). Window 80 KiB, body 100 kB: the last slice waits.
+  const { root } = makeRoot();
+  writeFileSync(join(root, 'f.woff2'), Buffer.alloc(100_000, 7));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const WINDOW = 80 * 1024;
+  for (const memoryBudget of [undefined, 0]) {
+    const { server, port } = await start({ root, memoryBudget });
+    try {
+      const seen = await new Promise((resolve) => {
+        const got = new Map();
+        const refused = [];
+        let [next, reset, goaway] = [1, 0, null];
+        const socket = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, servername: 'localhost', ALPNProtocols: ['h2'] }, () => {
+          const settings = Buffer.concat([Buffer.from([0, 4]), uint32(WINDOW)]);
+          socket.write(Buffer.concat([PREFACE, frame(4, 0, 0, settings), frame(8, 0, 0, uint32(0x7f000000))]));
+          open(50);
+        });
+        const finish = () => {
+          socket.destroy();
+          resolve({ refused, reset, goaway, opened: (next - 1) / 2 });
+        };
+        // 50 GETs at a time, the next 50 once 50 were reset: under 128 open, as the client counts them.
+        const open = (n) => {
+          const frames = [];
+          for (let i = 0; i < n && next < 600; i++, next += 2) {
+            got.set(next, 0);
+            frames.push(frame(1, 0x05, next, getBlock('/f.woff2')));
+          }
+          socket.write(Buffer.concat(frames));
+        };
+        socket.on('error', () => {});
+        const safety = setTimeout(finish, 8_000);
+        onFrames(socket, (type, flags, id, payload) => {
+          if (type === 7 && goaway === null) goaway = payload.readUInt32BE(4);
+          if (type === 3 && payload.readUInt32BE(0) === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM) refused.push(id);
+          if (type !== 0 || !got.has(id)) return false;
+          socket.write(frame(8, 0, 0, uint32(Math.max(1, payload.length))));
+          const bytes = got.get(id) + payload.length;
+          got.set(id, bytes);
+          if (bytes < WINDOW) return false;
+          socket.write(frame(3, 0, id, uint32(http2.constants.NGHTTP2_NO_ERROR)));
+          got.delete(id);
+          if (++reset % 50 === 0) open(50);
+          if (reset === 250 || (goaway !== null && got.size === 0)) {
+            clearTimeout(safety);
+            finish();
+          }
+          return false;
+        });
+      });
+      assert.deepEqual(seen.refused, [], `memoryBudget ${memoryBudget}: streams refused ENHANCE_YOUR_CALM (${JSON.stringify(seen)})`);
+      assert.ok(seen.reset >= 150, `memoryBudget ${memoryBudget}: more resets than the 128 streams a connection may hold (${JSON.stringify(seen)})`);
+    } finally {
+      await server.shutdown(100);
+    }
+  }
+});
+
 /**
  * A well-behaved client, in a process of its own (it keeps the server's socket writes pending as a
  * remote client does, where one sharing the server's event loop read each batch at once): `total`

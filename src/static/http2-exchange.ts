@@ -445,6 +445,21 @@ export class Http2Response implements ParkedWrite {
       this.bodyBytesSent = this.bodyBytesHanded;
       if (!stream.closed && !stream.destroyed) stream.sendTrailers(NO_TRAILERS);
     });
+    stream.once('end', () => this.letGoIfCut());
+  }
+
+  /**
+   * A stream closed before its body's last byte was framed was reset (by the client, or by us): let
+   * it go now. node:http2 waits for the write it had queued, which never completes after a client's
+   * RST_STREAM(NO_ERROR) (node:http2's own req.close() and Envoy's resets send that code). Until the
+   * sweep let it go (up to 1 s), Node counted it among the connection's 128 streams: a client
+   * cancelling 100 downloads a second had its next streams refused with ENHANCE_YOUR_CALM. 'end'
+   * comes when the stream closes with NO_ERROR (node:http2 then reads the paused request's end);
+   * any other code destroys it at once.
+   */
+  private letGoIfCut(): void {
+    const stream = this.stream;
+    if (stream.closed && !stream.destroyed && !this.framedWhole) stream.destroy();
   }
 
   end(body?: string | Buffer, encoding?: BufferEncoding): this {
