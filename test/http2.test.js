@@ -722,7 +722,8 @@ test('a response left waiting only for window to send its END_STREAM is reset af
   const { root } = makeRoot();
   const bytes = Buffer.alloc(200_000, 4);
   writeFileSync(join(root, 'exact.bin'), bytes);
-  const { server, port } = await start({ root, memoryBudget: 0, sendTimeout: 1000 });
+  const lines = [];
+  const { server, port } = await start({ root, memoryBudget: 0, sendTimeout: 1000, log: (l) => lines.push(JSON.parse(l)), logFormat: 'json' });
   t.after(async () => {
     await server.shutdown(100);
     rmSync(root, { recursive: true, force: true });
@@ -732,6 +733,32 @@ test('a response left waiting only for window to send its END_STREAM is reset af
   const seen = await Promise.race([rawH2Request(port, '/exact.bin', { window: bytes.length, paused: never, pingEvery: 250 }), safety]);
   assert.deepEqual({ data: seen.data, endStream: seen.endStream, rstCode: seen.rstCode }, { data: bytes.length, endStream: false, rstCode: http2.constants.NGHTTP2_CANCEL });
   assert.ok(await until(() => server.stats.inFlight === 0 && server.stats.openFiles === 0 && server.stats.buffersInUse === 0), JSON.stringify(server.stats));
+  // Logged as cut (no END_STREAM went out), with every byte the client got: the last slice's write had
+  // reported, though 'wantTrailers' never came (review r28: it said 65536).
+  assert.ok(await until(() => lines.length > 0), 'no log line');
+  assert.deepEqual(lines.map((l) => [l.target, l.bytes, l.completed]), [['/exact.bin', bytes.length, false]]);
+});
+
+test('the same response cut by the shutdown deadline is logged the same way: every byte, not completed (review r28)', async (t) => {
+  // Its session destroyed, the stream closes with code 0 and every write reported: it was logged as
+  // complete, though its client never saw END_STREAM.
+  const { root } = makeRoot();
+  const bytes = Buffer.alloc(200_000, 4);
+  writeFileSync(join(root, 'exact.bin'), bytes);
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  for (const memoryBudget of [undefined, 0]) {
+    const lines = [];
+    const { server, port } = await start({ root, memoryBudget, log: (l) => lines.push(JSON.parse(l)), logFormat: 'json' });
+    let full;
+    const reached = new Promise((resolve) => (full = resolve));
+    const request = rawH2Request(port, '/exact.bin', { window: bytes.length, paused: () => (full(), new Promise(() => {})) });
+    const safety = new Promise((resolve) => setTimeout(resolve, 10_000, 'no body 10 s later').unref());
+    assert.equal(await Promise.race([reached, safety]), undefined);
+    await server.shutdown(300);
+    const seen = await request;
+    assert.deepEqual({ data: seen.data, endStream: seen.endStream }, { data: bytes.length, endStream: false }, `memoryBudget ${memoryBudget}`);
+    assert.deepEqual(lines.map((l) => [l.target, l.bytes, l.completed]), [['/exact.bin', bytes.length, false]], `memoryBudget ${memoryBudget}`);
+  }
 });
 
 test('a slow but steady reader is never reset, however large the write being read; a reader that stops is', async (t) => {

@@ -92,8 +92,11 @@ export interface AbandonedStreams {
 /** What our HTTP/2 response (http2-exchange.ts Http2Response) adds. */
 interface CountedResponse {
   readonly bodyBytesSent?: number;
-  /** node:http2 framed the body's last byte: the stream may close before its last write reports. */
-  readonly framedWhole?: boolean;
+  /**
+   * Its stream closed without error with the body framed whole (true), or not (false); it may close
+   * before its last write reports. Null when the write callbacks tell.
+   */
+  readonly endedWhole?: boolean | null;
   /** Set when its client abandoned the stream: the connection that may count it. */
   readonly abandonedOn?: AbandonedStreams | null;
 }
@@ -105,12 +108,13 @@ function streamOf(res: ServerResponse): StreamState | undefined {
 /**
  * True when the whole response reached the connection. Over HTTP/2 a stream closed by its session's
  * destruction (the shutdown's deadline) has rstCode 0 too: only writableFinished (or our response's
- * framedWhole) tells it was cut.
+ * endedWhole) tells it was cut.
  */
 function completed(res: ServerResponse): boolean {
   const stream = streamOf(res);
   if (stream === undefined) return res.writableFinished;
-  return res.headersSent && stream.rstCode === 0 && (stream.writableFinished === true || (res as ServerResponse & CountedResponse).framedWhole === true);
+  const whole = (res as ServerResponse & CountedResponse).endedWhole;
+  return res.headersSent && stream.rstCode === 0 && (whole === true || (whole == null && stream.writableFinished === true));
 }
 
 /**

@@ -230,7 +230,15 @@ export class Http2Response implements ParkedWrite {
    * node:http2 has framed the body's last byte ('wantTrailers', see respond): nothing of it is left
    * in the stream's queue, whatever the write callbacks have yet to report.
    */
-  framedWhole = false;
+  private framedWhole = false;
+  /**
+   * For a body that asked for that word (over one slice): whether its stream closed without error once
+   * its body was framed whole (its END_STREAM sent, or a client's RST_STREAM(NO_ERROR) after every byte).
+   * False when anything else closed it: a reset before the last byte, the send timeout, the shutdown's
+   * deadline destroying its session while its END_STREAM waited for window. Null for other answers,
+   * whose write callbacks say it (access-log.ts completed()).
+   */
+  endedWhole: boolean | null = null;
   /** respond() asked for that word: the last write, end(chunk), is counted as handed too. */
   private telling = false;
   /** Set at close when the client abandoned the stream: its connection (StreamTracker.closed). */
@@ -302,6 +310,9 @@ export class Http2Response implements ParkedWrite {
   private streamClosed(): void {
     this.closed = true;
     this.parkedWrite = null;
+    // Every write reported done: all that was handed reached the socket, the end(chunk) slice of a body
+    // whose 'wantTrailers' never came too (its END_STREAM waiting for window when the send timeout cut it).
+    if (this.stream.writableFinished) this.bodyBytesSent = this.bodyBytesHanded;
     // What is left counted was written, or never will be: a closed stream holds nothing in node:http2.
     if (this.counted > 0) {
       const bytes = this.counted;
@@ -439,13 +450,14 @@ export class Http2Response implements ParkedWrite {
   private respondTelling(headers: OutgoingHttpHeaders): void {
     const stream = this.stream;
     this.telling = true;
+    this.endedWhole = false;
     stream.respond(headers, WAIT_FOR_TRAILERS);
     stream.once('wantTrailers', () => {
       this.framedWhole = true;
       this.bodyBytesSent = this.bodyBytesHanded;
       if (!stream.closed && !stream.destroyed) stream.sendTrailers(NO_TRAILERS);
     });
-    stream.once('end', () => this.letGoIfCut());
+    stream.once('end', () => this.closedWithoutError());
   }
 
   /**
@@ -455,11 +467,13 @@ export class Http2Response implements ParkedWrite {
    * sweep let it go (up to 1 s), Node counted it among the connection's 128 streams: a client
    * cancelling 100 downloads a second had its next streams refused with ENHANCE_YOUR_CALM. 'end'
    * comes when the stream closes with NO_ERROR (node:http2 then reads the paused request's end);
-   * any other code destroys it at once.
+   * any other code destroys it at once, and so does the destruction of its session.
    */
-  private letGoIfCut(): void {
+  private closedWithoutError(): void {
     const stream = this.stream;
-    if (stream.closed && !stream.destroyed && !this.framedWhole) stream.destroy();
+    if (!stream.closed) return;
+    if (this.framedWhole) this.endedWhole = true;
+    else if (!stream.destroyed) stream.destroy();
   }
 
   end(body?: string | Buffer, encoding?: BufferEncoding): this {
