@@ -1071,6 +1071,30 @@ test('a client that stops reading its socket is cut at the send timeout though i
   assert.ok(await until(() => server.stats.inFlight === 0 && server.stats.openFiles === 0 && server.stats.buffersInUse === 0), JSON.stringify(server.stats));
 });
 
+test('a client gone mid-download (its socket closed with bytes unread: an RST) is let go within two sweeps, not at the keep-alive probe', async (t) => {
+  // node:http2 writes to its socket natively and swallows the write error that says the client is
+  // gone: the session, its streams and their fds stayed until the PING probe after the keep-alive
+  // timeout (60 s here).
+  for (const memoryBudget of [undefined, 0]) {
+    const { server, port } = await startOwn(t, { memoryBudget, smallFileLimit: BIG, sendTimeout: 60_000, keepAliveTimeout: 60_000 });
+    const sessionClosed = new Promise((resolve) => server.once('session', (session) => session.once('close', resolve)));
+    const raw = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, servername: 'localhost', ALPNProtocols: ['h2'] });
+    raw.on('error', () => {});
+    await new Promise((resolve) => raw.once('secureConnect', resolve));
+    const settings = Buffer.concat([Buffer.from([0, 4]), uint32(0x7fffffff)]);
+    const frames = [PREFACE, frame(4, 0, 0, settings), frame(8, 0, 0, uint32(0x7fffffff - 65535))];
+    for (let id = 1; id <= 15; id += 2) frames.push(frame(1, 0x05, id, getBlock('/big.otf')));
+    raw.write(Buffer.concat(frames));
+    raw.pause(); // never read: the server's writes wait on full socket buffers
+    assert.ok(await until(() => server.stats.inFlight === 8), `memoryBudget ${memoryBudget}: ${JSON.stringify(server.stats)}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    raw.destroy(); // closed with bytes unread: the kernel sends RST
+    const safety = new Promise((resolve) => setTimeout(resolve, 5000, 'still open 5 s later').unref());
+    assert.equal(await Promise.race([sessionClosed.then(() => 'closed'), safety]), 'closed', `memoryBudget ${memoryBudget}`);
+    assert.ok(await until(() => server.stats.inFlight === 0 && server.stats.openFiles === 0 && server.stats.buffersInUse === 0), JSON.stringify(server.stats));
+  }
+});
+
 test('a reload gives connections already open the new send timeout (a silent connection with a stream in flight is cut by it)', async (t) => {
   const { server, port, options } = await startOwn(t, { sendTimeout: 60_000, keepAliveTimeout: 60_000 });
   const session = connect(port);

@@ -37,6 +37,8 @@ export interface Http1Timeouts {
 /** A socket's handle; over TLS, a TLSWrap, whose `_parent` is the TCP handle under it. */
 interface Handle {
   readonly writeQueueSize?: number;
+  /** libuv's uv_tcp_getpeername: 0, or a negative errno (UV_ENOTCONN once the connection is gone). */
+  readonly getpeername?: (out: object) => number;
   readonly _parent?: Handle;
 }
 
@@ -49,6 +51,23 @@ export function unsentBytes(socket: Socket): number {
   const h = (socket as unknown as { _handle?: Handle | null })._handle;
   if (h == null) return 0;
   return (h._parent ?? h).writeQueueSize ?? 0;
+}
+
+/** getpeername's out-parameter: filled and never read (only the return code is). */
+const PEER_OUT = {};
+
+/**
+ * True when the kernel says the connection is gone (getpeername fails: ENOTCONN after the client's
+ * RST). node:http2 writes to its socket natively and swallows the write error that reports it: the
+ * session, its streams, their fds and waiting bodies stayed until a timeout noticed (the PING probe,
+ * ~7 s with the default keep-alive), and bodies waiting for room in the send budget were resumed into
+ * the dead session, reading from disk for it. A client that only half-closed (FIN) is still connected.
+ */
+export function peerGone(socket: Socket): boolean {
+  const h = (socket as unknown as { _handle?: Handle | null })._handle;
+  if (h == null) return socket.destroyed;
+  const tcp = h._parent ?? h;
+  return typeof tcp.getpeername === 'function' && tcp.getpeername(PEER_OUT) !== 0;
 }
 
 /**

@@ -7,7 +7,7 @@ import { takeWaiting } from './disk-turns.js';
 import { SendBudget } from './send-budget.js';
 import { SlotTable } from './slot-table.js';
 import { SweepClock } from './sweep-clock.js';
-import { unsentBytes } from './connection-timeouts.js';
+import { peerGone, unsentBytes } from './connection-timeouts.js';
 
 /**
  * The HTTP/2 limits the server announces (SETTINGS) or enforces, chosen rather than inherited:
@@ -125,7 +125,8 @@ class SessionState implements AbandonedStreams {
   /** See chargeUnsent. */
   private unsent = 0;
   /** Body bytes handed to node:http2 and not yet written (send-budget.ts). */
-  readonly budget = new SendBudget(() => unsentBytes(this.socket) === 0);
+  /** A socket whose client is gone is never idle: its parked bodies stay parked until the sweep ends it. */
+  readonly budget = new SendBudget(() => unsentBytes(this.socket) === 0 && !peerGone(this.socket));
 
   /** The connection's own socket: session.socket is a proxy that refuses destroy(). */
   private readonly socket: Socket;
@@ -256,6 +257,8 @@ class SessionState implements AbandonedStreams {
       this.trafficSince = now;
       this.probedAt = -1;
     } else if (now - this.trafficSince >= this.timeouts.send) this.end(true);
+    // Nothing moved since the last sweep, nothing waits in libuv: a client gone (RST) is seen now.
+    else if (unsentBytes(socket) === 0 && peerGone(socket)) this.end(true);
     // After our GOAWAY (a shutdown, a reload's drain) node:http2 takes a PING and writes nothing: a
     // probe would read a live client, its download paused through a shutdown, as dead, and cut it
     // seconds into the grace it is owed. The send timeout and the linger timer bound those.
