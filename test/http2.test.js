@@ -733,34 +733,50 @@ test('a response left waiting only for window to send its END_STREAM is reset af
   const seen = await Promise.race([rawH2Request(port, '/exact.bin', { window: bytes.length, paused: never, pingEvery: 250 }), safety]);
   assert.deepEqual({ data: seen.data, endStream: seen.endStream, rstCode: seen.rstCode }, { data: bytes.length, endStream: false, rstCode: http2.constants.NGHTTP2_CANCEL });
   assert.ok(await until(() => server.stats.inFlight === 0 && server.stats.openFiles === 0 && server.stats.buffersInUse === 0), JSON.stringify(server.stats));
-  // Logged as cut (no END_STREAM went out), with every byte the client got: the last slice's write had
-  // reported, though 'wantTrailers' never came (review r28: it said 65536).
+  // Every byte went out (only END_STREAM waited): logged whole, as over HTTP/1.1 (review r28: it said
+  // 65536 bytes, not completed, though the last slice's write had reported).
   assert.ok(await until(() => lines.length > 0), 'no log line');
-  assert.deepEqual(lines.map((l) => [l.target, l.bytes, l.completed]), [['/exact.bin', bytes.length, false]]);
+  assert.deepEqual(lines.map((l) => [l.target, l.bytes, l.completed]), [['/exact.bin', bytes.length, true]]);
 });
 
-test('the same response cut by the shutdown deadline is logged the same way: every byte, not completed (review r28)', async (t) => {
-  // Its session destroyed, the stream closes with code 0 and every write reported: it was logged as
-  // complete, though its client never saw END_STREAM.
+test('an answer whose bytes all went out is logged whole however it ended while its END_STREAM waited for window (reviews r28, r29)', async (t) => {
+  // The shutdown's deadline logged it complete and the send timeout cut; a client that got every byte
+  // and reset with NO_ERROR, or closed the connection as curl does, was logged cut too.
   const { root } = makeRoot();
   const bytes = Buffer.alloc(200_000, 4);
   writeFileSync(join(root, 'exact.bin'), bytes);
   t.after(() => rmSync(root, { recursive: true, force: true }));
   for (const memoryBudget of [undefined, 0]) {
-    const lines = [];
-    const { server, port } = await start({ root, memoryBudget, log: (l) => lines.push(JSON.parse(l)), logFormat: 'json' });
-    let full;
-    const reached = new Promise((resolve) => (full = resolve));
-    const request = rawH2Request(port, '/exact.bin', { window: bytes.length, paused: () => (full(), new Promise(() => {})) });
-    const safety = new Promise((resolve) => setTimeout(resolve, 10_000, 'no body 10 s later').unref());
-    assert.equal(await Promise.race([reached, safety]), undefined);
-    await server.shutdown(300);
-    const seen = await request;
-    assert.deepEqual({ data: seen.data, endStream: seen.endStream }, { data: bytes.length, endStream: false }, `memoryBudget ${memoryBudget}`);
-    assert.deepEqual(lines.map((l) => [l.target, l.bytes, l.completed]), [['/exact.bin', bytes.length, false]], `memoryBudget ${memoryBudget}`);
+    for (const end of ['client RST_STREAM(NO_ERROR)', 'client closes the connection', 'shutdown deadline']) {
+      const lines = [];
+      const { server, port } = await start({ root, memoryBudget, log: (l) => lines.push(JSON.parse(l)), logFormat: 'json' });
+      const socket = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, servername: 'localhost', ALPNProtocols: ['h2'] });
+      socket.on('error', () => {});
+      try {
+        await new Promise((resolve) => socket.once('secureConnect', resolve));
+        // The stream's window is the body's size: its END_STREAM then waits for window.
+        const settings = Buffer.concat([Buffer.from([0, 4]), uint32(bytes.length)]);
+        socket.write(Buffer.concat([PREFACE, frame(4, 0, 0, settings), frame(8, 0, 0, uint32(0x7f000000)), frame(1, 0x05, 1, getBlock('/exact.bin'))]));
+        let data = 0;
+        const all = new Promise((resolve) => onFrames(socket, (type, flags, id, payload) => {
+          if (type === 0 && id === 1 && (data += payload.length) >= bytes.length) resolve('all');
+          return false;
+        }));
+        const safety = new Promise((resolve) => setTimeout(resolve, 10_000, `${data} bytes 10 s later`).unref());
+        assert.equal(await Promise.race([all, safety]), 'all', end);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (end === 'shutdown deadline') await server.shutdown(300);
+        else if (end === 'client closes the connection') socket.destroy();
+        else socket.write(frame(3, 0, 1, uint32(http2.constants.NGHTTP2_NO_ERROR)));
+        assert.ok(await until(() => lines.length > 0), `${end}, memoryBudget ${memoryBudget}: no line`);
+        assert.deepEqual(lines.map((l) => [l.target, l.bytes, l.completed]), [['/exact.bin', bytes.length, true]], `${end}, memoryBudget ${memoryBudget}`);
+      } finally {
+        socket.destroy();
+        await server.shutdown(100);
+      }
+    }
   }
 });
-
 test('a slow but steady reader is never reset, however large the write being read; a reader that stops is', async (t) => {
   // From disk, 256 KiB per write: at 100 KB/s one write takes 2.6 s to be read, longer than the
   // send timeout plus a sweep (2 s), so only progress within a write keeps the stream alive. (The

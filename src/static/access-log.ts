@@ -92,11 +92,8 @@ export interface AbandonedStreams {
 /** What our HTTP/2 response (http2-exchange.ts Http2Response) adds. */
 interface CountedResponse {
   readonly bodyBytesSent?: number;
-  /**
-   * Its stream closed without error with the body framed whole (true), or not (false); it may close
-   * before its last write reports. Null when the write callbacks tell.
-   */
-  readonly endedWhole?: boolean | null;
+  /** Its stream closed normally with the body framed whole, perhaps before its last write reported. */
+  readonly endedWhole?: boolean;
   /** Set when its client abandoned the stream: the connection that may count it. */
   readonly abandonedOn?: AbandonedStreams | null;
 }
@@ -106,15 +103,19 @@ function streamOf(res: ServerResponse): StreamState | undefined {
 }
 
 /**
- * True when the whole response reached the connection. Over HTTP/2 a stream closed by its session's
- * destruction (the shutdown's deadline) has rstCode 0 too: only writableFinished (or our response's
- * endedWhole) tells it was cut.
+ * True when the whole response reached the connection: every byte written to the socket, as
+ * writableFinished says over HTTP/1.x and of an HTTP/2 stream. Over HTTP/2 whether its END_STREAM
+ * followed does not decide it (nor the stream's code): a client may reset the stream or close the
+ * connection once it has Content-Length bytes (curl closes before an empty END_STREAM frame comes),
+ * and a stream whose END_STREAM waited for window when the send timeout or the shutdown's deadline
+ * ended it had its bytes out; a stream its session's destruction cut mid-body has writes unfinished.
+ * Our HTTP/2 response also counts when its stream closed normally once its body was framed whole,
+ * its last write yet to report (endedWhole: under load).
  */
 function completed(res: ServerResponse): boolean {
   const stream = streamOf(res);
   if (stream === undefined) return res.writableFinished;
-  const whole = (res as ServerResponse & CountedResponse).endedWhole;
-  return res.headersSent && stream.rstCode === 0 && (whole === true || (whole == null && stream.writableFinished === true));
+  return res.headersSent && (stream.writableFinished === true || (res as ServerResponse & CountedResponse).endedWhole === true);
 }
 
 /**

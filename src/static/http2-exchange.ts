@@ -232,13 +232,10 @@ export class Http2Response implements ParkedWrite {
    */
   private framedWhole = false;
   /**
-   * For a body that asked for that word (over one slice): whether its stream closed without error once
-   * its body was framed whole (its END_STREAM sent, or a client's RST_STREAM(NO_ERROR) after every byte).
-   * False when anything else closed it: a reset before the last byte, the send timeout, the shutdown's
-   * deadline destroying its session while its END_STREAM waited for window. Null for other answers,
-   * whose write callbacks say it (access-log.ts completed()).
+   * Its stream closed normally (its END_STREAM sent, or a client's RST_STREAM(NO_ERROR)) once its body
+   * was framed whole: complete, though its last write may not have reported yet (access-log.ts).
    */
-  endedWhole: boolean | null = null;
+  endedWhole = false;
   /** respond() asked for that word: the last write, end(chunk), is counted as handed too. */
   private telling = false;
   /** Set at close when the client abandoned the stream: its connection (StreamTracker.closed). */
@@ -450,7 +447,6 @@ export class Http2Response implements ParkedWrite {
   private respondTelling(headers: OutgoingHttpHeaders): void {
     const stream = this.stream;
     this.telling = true;
-    this.endedWhole = false;
     stream.respond(headers, WAIT_FOR_TRAILERS);
     stream.once('wantTrailers', () => {
       this.framedWhole = true;
