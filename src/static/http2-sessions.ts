@@ -124,8 +124,10 @@ class SessionState implements AbandonedStreams {
   private readonly remote: string | undefined;
   /** See chargeUnsent. */
   private unsent = 0;
-  /** Body bytes handed to node:http2 and not yet written (send-budget.ts). */
-  /** A socket whose client is gone is never idle: its parked bodies stay parked until the sweep ends it. */
+  /**
+   * Body bytes handed to node:http2 and not yet written (send-budget.ts). A socket whose client is gone
+   * is never idle to it: its parked bodies stay parked until the sweep ends the connection.
+   */
   readonly budget = new SendBudget(() => unsentBytes(this.socket) === 0 && !peerGone(this.socket));
 
   /** The connection's own socket: session.socket is a proxy that refuses destroy(). */
