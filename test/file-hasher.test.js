@@ -246,11 +246,14 @@ test('no hashing thread can start (its script missing, as in a bundle): every jo
   await assert.rejects(hasher.hash(join(root, 'missing'), 20 * MiB), { code: 'ENOENT' });
 });
 
+/** The permission model's flag: experimental in Node 20, `--permission` from Node 22.13 / 23.5 (the old name refused in NODE_OPTIONS by Node 24). */
+const PERMISSION_FLAG = process.allowedNodeEnvironmentFlags.has('--permission') ? '--permission' : '--experimental-permission';
+
 test('the server under Node\'s permission model without --allow-worker serves every file of a tree past the hashing burst, and says why its scan is slower', async () => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-perm-'));
   const files = Array.from({ length: 5 }, (_, i) => Buffer.alloc(5 * MiB, i + 1));
   files.forEach((bytes, i) => writeFileSync(join(root, `f${i}.woff2`), bytes));
-  const r = await runCli(['serve', root, '--origin', '*', '--port', '0'], { env: { NODE_OPTIONS: '--experimental-permission --allow-fs-read=* --allow-fs-write=*' } });
+  const r = await runCli(['serve', root, '--origin', '*', '--port', '0'], { env: { NODE_OPTIONS: `${PERMISSION_FLAG} --allow-fs-read=* --allow-fs-write=*` } });
   try {
     assert.equal(r.code, 'listening', r.err);
     for (const [i, bytes] of files.entries()) {
@@ -258,7 +261,7 @@ test('the server under Node\'s permission model without --allow-worker serves ev
       assert.equal(res.status, 200, `f${i}.woff2`);
       assert.ok(Buffer.from(await res.arrayBuffer()).equals(bytes), `f${i}.woff2: other bytes`);
     }
-    await stderrMatch(r, /hashed on the main thread only, as hashing threads cannot run here \(Access to this API has been restricted\)/);
+    await stderrMatch(r, /hashed on the main thread only, as hashing threads cannot run here \(Access to this API has been restricted/);
   } finally {
     await stopCli(r);
     rmSync(root, { recursive: true, force: true });

@@ -36,7 +36,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** JSON.parse says where by offset ("at position 101"): the line and column are what an editor shows. */
 function withLineAndColumn(message: string, text: string): string {
   const m = /position (\d+)/.exec(message);
-  if (m === null) return message;
+  // Node 22 and later name the line and column themselves: "at position 23 (line 3 column 1)".
+  if (m === null || /\(line \d+ column \d+\)/.test(message)) return message;
   const before = text.slice(0, Number(m[1]));
   const line = before.split('\n').length;
   const column = before.length - before.lastIndexOf('\n');
