@@ -45,7 +45,8 @@ export function createSecureNodeServer(config: ResolvedServerOptions, material: 
   prepareHttp1OverTls(server);
   const unstarted = answerPlainHttp(server, HANDSHAKE_TIMEOUT, clientErrors);
   // The HTTP/1.1 side of this server reads these as node:http does; they are not constructor options here.
-  (server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = common.connectionsCheckingInterval;
+  // Node 24 sets requireHostHeader on it (true, node:http's default): a missing Host got node's 400, without CORS.
+  Object.assign(server as unknown as typeof common, common);
   return { node: server, unstarted, sessions: answerStreams(server, handler, { keepAlive: config.keepAliveTimeout, send: config.sendTimeout }, clientErrors) };
 }
 
