@@ -322,7 +322,8 @@ test('a rapid-reset flood (CVE-2023-44487: streams opened and reset at once) cos
     rmSync(tree.root, { recursive: true, force: true });
   });
   const opened = await rapidReset(session, 200);
-  assert.ok(opened >= 1000, `the flood sent ${opened} streams`);
+  // Node 20's nghttp2 ends such a connection after about 1,000 streams, Node 24's after about 500.
+  assert.ok(opened >= 400, `the flood sent ${opened} streams`);
   // Meanwhile and after, a normal client is served in full.
   const res = await h2Request(s.port, { path: '/big.otf' });
   assert.equal(res.status, 200);
