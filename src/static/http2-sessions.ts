@@ -132,8 +132,12 @@ class SessionState implements AbandonedStreams {
 
   /** The connection's own socket: session.socket is a proxy that refuses destroy(). */
   private readonly socket: Socket;
-  /** The socket's bytes read and written when a sweep last saw them change, and when (see quiet()). */
+  /**
+   * The socket's bytes read and written (only written while bytes wait in libuv) and the bytes waiting,
+   * when a sweep last saw them change, and when (see quiet()).
+   */
   private traffic = -1;
+  private unsentSeen = 0;
   private trafficSince = 0;
   /** When a silent connection was sent a PING (see probe), -1 when none is pending. */
   private probedAt = -1;
@@ -253,20 +257,24 @@ class SessionState implements AbandonedStreams {
       return;
     }
     const socket = this.socket;
-    const traffic = socket.bytesRead + socket.bytesWritten;
-    if (traffic !== this.traffic) {
+    // While bytes wait on the socket only their going out is progress: Node 24's node:http2 reads while a
+    // write is pending, so a client that stopped reading but sent PINGs counted as traffic, never cut.
+    const unsent = unsentBytes(socket);
+    const traffic = unsent > 0 ? socket.bytesWritten : socket.bytesRead + socket.bytesWritten;
+    if (traffic !== this.traffic || unsent !== this.unsentSeen) {
       this.traffic = traffic;
+      this.unsentSeen = unsent;
       this.trafficSince = now;
       this.probedAt = -1;
     } else if (now - this.trafficSince >= this.timeouts.send) this.end(true);
     // Nothing moved since the last sweep, nothing waits in libuv: a client gone (RST) is seen now.
-    else if (unsentBytes(socket) === 0 && peerGone(socket)) this.end(true);
+    else if (unsent === 0 && peerGone(socket)) this.end(true);
     // After our GOAWAY (a shutdown, a reload's drain) node:http2 takes a PING and writes nothing: a
     // probe would read a live client, its download paused through a shutdown, as dead, and cut it
     // seconds into the grace it is owed. The send timeout and the linger timer bound those.
     else if (this.session.closed) this.probedAt = -1;
     else if (this.probedAt !== -1) this.end(true); // the PING was not even written: nghttp2 has stopped
-    else if (now - this.trafficSince >= this.timeouts.keepAlive && unsentBytes(socket) === 0) this.probe(now);
+    else if (now - this.trafficSince >= this.timeouts.keepAlive && unsent === 0) this.probe(now);
   }
 
   /**
