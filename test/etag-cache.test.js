@@ -112,8 +112,9 @@ describe('ETag cache', () => {
   test('a version that cannot be dated yet is remembered with the date it will get, its tag vouched for by its identity', async () => {
     const root = tree(1);
     const dir = mkdtempSync(join(tmpdir(), 'xorigin-etag-dir-'));
-    // Both scans within one second (AssetInfo.follows).
-    const second = Math.floor(Date.now() / 1000) * 1000;
+    // Both scans within one second (AssetInfo.follows): the second small.css was written in (from the clock
+    // read before it was written, a test that crossed into the next second meanwhile dated it: a CI flake).
+    const second = Math.floor((await stat(join(root, 'small.css'))).mtimeMs / 1000) * 1000;
     const realNow = Date.now;
     Date.now = () => second + 500;
     try {
