@@ -316,7 +316,8 @@ export class Http2Response implements ParkedWrite {
       this.counted = 0;
       (this.budget as SendBudget).written(bytes);
     }
-    const unsent = this.framedWhole || this.stream.writableFinished ? 0 : this.bodyBytesHanded - this.bodyBytesSent;
+    // Nothing when framed whole or all written: 'wantTrailers' and the line above made sent what was handed.
+    const unsent = this.bodyBytesHanded - this.bodyBytesSent;
     this.abandonedOn = this.tracker.closed(this.stream, this.slot, this.complete, unsent);
     const self = this as unknown as ServerResponse;
     const first = this.onClose;
