@@ -296,15 +296,28 @@ test('the close at the keep-alive timeout waits for the poll: a request read in 
   assert.deepEqual([quiet.destroyed, spoken.destroyed], [true, false]);
 });
 
-test('the close at the keep-alive timeout is not put off by blank lines read in that loop turn (a client sending CRLF without pause)', async () => {
-  // node's parser: duration() 0 between messages, more once a request line has begun.
-  const socket = (begun) => Object.assign(new EventEmitter(), { bytesRead: 100, bytesWritten: 500, _httpMessage: null, parser: { duration: () => (begun ? 3 : 0) }, destroyed: false, destroy() { this.destroyed = true; } });
-  const blank = socket(false);
-  const request = socket(true);
-  closeAfterPoll(blank);
-  closeAfterPoll(request);
-  blank.bytesRead += 2; // "\r\n": llhttp skips it, no message begins
-  request.bytesRead += 6; // "GET /a"
+test('the close at the keep-alive timeout is not put off by blank lines read in that loop turn (a client sending CRLF without pause)', async (t) => {
+  const server = await keepAliveServer(t, 60_000);
+  const accepted = [];
+  server.on('connection', (socket) => accepted.push(socket));
+  const blank = rawConnection(server.address().port);
+  const request = rawConnection(server.address().port);
+  for (const c of [blank, request]) {
+    const answer = c.answered();
+    c.socket.write('GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+    await answer;
+  }
+  // From a timer: the poll phase that reads what the clients write here comes before closeAfterPoll's immediate.
+  await new Promise((r) => setTimeout(r, 20));
+  blank.socket.write('\r\n\r\n\r\n'); // llhttp skips these: no message begins (RFC 9112 section 2.2)
+  request.socket.write('GET /a'); // a next request has begun
+  const [blankSide, requestSide] = accepted;
+  const read = [blankSide.bytesRead, requestSide.bytesRead];
+  closeAfterPoll(blankSide);
+  closeAfterPoll(requestSide);
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual([blank.destroyed, request.destroyed], [true, false]);
+  assert.deepEqual([blankSide.bytesRead > read[0], requestSide.bytesRead > read[1]], [true, true], 'both writes were read in that turn');
+  assert.deepEqual([blankSide.destroyed, requestSide.destroyed], [true, false]);
+  blank.socket.destroy();
+  request.socket.destroy();
 });

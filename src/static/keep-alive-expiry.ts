@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { knowsMessages, messageBegan } from './message-clock.js';
 import { answering, type Http1Socket } from './unread-request-timeout.js';
 
 /**
@@ -34,5 +35,5 @@ function requestCameIn(socket: Socket, read: number, wrote: number): boolean {
  */
 export function messageBegun(socket: Socket): boolean {
   const parser = (socket as unknown as Http1Socket).parser;
-  return typeof parser?.duration !== 'function' || parser.duration() > 0;
+  return parser == null || !knowsMessages(parser) || !Number.isNaN(messageBegan(parser));
 }

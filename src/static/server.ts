@@ -4,6 +4,8 @@ import type { Http2SecureServer } from 'node:http2';
 import type { Server as NetServer, Socket } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import { ConnectionTimeouts } from './connection-timeouts.js';
+import { clockMessages } from './message-clock.js';
+import type { Http1Socket } from './unread-request-timeout.js';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
 import { answerClientError, closeAfterAnswer, type ClientErrorContext } from './client-error.js';
 import { closeLingering, closeWhenAnswered, lingerWhenClosedSoon, markLingering, stopLingering } from './lingering-close.js';
@@ -204,7 +206,12 @@ function applyHttp1Timeouts(server: NodeServer): void {
  */
 function watchConnections(node: NodeServer, config: ResolvedServerOptions): ConnectionTimeouts {
   const timeouts = new ConnectionTimeouts({ send: config.sendTimeout, keepAlive: config.keepAliveTimeout });
-  node.on(config.tls === null ? 'connection' : 'secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => timeouts.add(socket, socket.alpnProtocol !== 'h2'));
+  node.on(config.tls === null ? 'connection' : 'secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
+    const http1 = socket.alpnProtocol !== 'h2';
+    timeouts.add(socket, http1);
+    // After node:http's own listener, which gave the socket its parser.
+    if (http1) clockMessages(socket as unknown as Http1Socket);
+  });
   return timeouts;
 }
 

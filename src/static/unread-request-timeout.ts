@@ -1,5 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { headParsed, knowsMessages, messageBegan, type Http1Parser } from './message-clock.js';
 
 /** What node:http puts on the sockets it serves (its connectionListener), as far as used here. */
 export type Http1Socket = Duplex & {
@@ -8,16 +9,6 @@ export type Http1Socket = Duplex & {
   _httpMessage?: ServerResponse | null;
   [RETIMER]?: Retimer | undefined;
 };
-
-/**
- * node:http's parser: the last request parsed, whether the message being parsed has its head, and
- * `duration()`, the ms since that message began (0 between messages).
- */
-interface Http1Parser {
-  incoming?: IncomingMessage | null;
-  headersCompleted?: () => boolean;
-  duration?: () => number;
-}
 
 const RETIMER = Symbol('xorigin.retimer');
 
@@ -54,13 +45,13 @@ export function retimeBehindAnswers(socket: Http1Socket, expired: () => void): b
  */
 export function timeMessage(socket: Http1Socket, expired: () => void): boolean {
   const parser = socket.parser;
-  if (parser == null || typeof parser.headersCompleted !== 'function' || typeof parser.duration !== 'function') return false;
+  if (parser == null || !knowsMessages(parser)) return false;
   const headersMs = socket.server?.headersTimeout ?? 0;
   const requestMs = socket.server?.requestTimeout ?? 0;
   if (headersMs <= 0 && requestMs <= 0) return false;
   let retimer = socket[RETIMER];
   if (retimer === undefined) {
-    retimer = new Retimer(socket, parser as Required<Http1Parser>);
+    retimer = new Retimer(socket, parser);
     socket[RETIMER] = retimer;
   }
   retimer.time(headersMs, requestMs, expired);
@@ -95,13 +86,13 @@ class Retimer {
 
   constructor(
     private readonly socket: Http1Socket,
-    private readonly parser: Required<Http1Parser>,
+    private readonly parser: Http1Parser,
   ) {
     socket.once('close', this.stop);
   }
 
   time(headersMs: number, requestMs: number, expired: () => void): void {
-    this.began = performance.now() - this.parser.duration();
+    this.began = messageBegan(this.parser);
     this.headersMs = headersMs > 0 ? headersMs : Infinity;
     this.requestMs = requestMs > 0 ? requestMs : Infinity;
     this.expired = expired;
@@ -131,7 +122,7 @@ class Retimer {
     this.timer = null;
     if (this.whole()) return this.stop();
     const now = performance.now();
-    const headDone = this.parser.headersCompleted();
+    const headDone = headParsed(this.parser);
     const head = headDone ? Infinity : this.from + this.headersMs - now;
     const left = Math.min(head, this.from + this.requestMs - now);
     if (left <= 0) return this.expireAfterPoll(headDone);
@@ -153,7 +144,7 @@ class Retimer {
       if (this.deferred !== token) return; // stopped, or timing a later strike, meanwhile
       this.deferred = null;
       if (this.whole()) return this.stop();
-      if (!headDone && this.parser.headersCompleted()) {
+      if (!headDone && headParsed(this.parser)) {
         this.from = performance.now();
         return this.check();
       }
@@ -163,17 +154,14 @@ class Retimer {
   }
 
   /**
-   * True once the message timed is whole or gone: a later one has begun (told by its start: node
-   * reported this one a timeout after its start, and a later one begins after that), or its head
-   * and its body are in.
+   * True once the message timed is whole (its head and body are in) or gone: the connection, or a
+   * later message has begun (told by its start: node reported this one a timeout after its start, and
+   * a later one begins after that; Node 20's reading of a start moves by microseconds).
    */
   private whole(): boolean {
     const { socket, parser } = this;
     if (socket.destroyed || socket.parser !== parser) return true;
-    const duration = parser.duration();
-    if (duration === 0 || Math.abs(performance.now() - duration - this.began) > Math.min(this.headersMs, this.requestMs) / 2) return true;
-    if (!parser.headersCompleted()) return false;
-    const request = parser.incoming;
-    return request == null || request.complete;
+    const began = messageBegan(parser);
+    return Number.isNaN(began) || Math.abs(began - this.began) > Math.min(this.headersMs, this.requestMs) / 2;
   }
 }
