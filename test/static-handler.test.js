@@ -450,12 +450,18 @@ test('under the compatibility API, a failure after the head resets the stream wi
   const stream = client.request({ ':path': '/a.woff2', origin: APP });
   const closed = new Promise((resolve) => stream.on('close', resolve));
   stream.on('error', () => {}); // the reset, read below as rstCode
-  const [head] = await once(stream, 'response');
-  assert.equal(head[':status'], 200);
+  let status = null;
+  let ended = false;
+  stream.on('response', (head) => (status = head[':status']));
+  stream.on('end', () => (ended = true));
+  stream.resume();
   await closed;
+  // Node 20 sends the head before the reset; Node 22's nghttp2 drops a head still queued when the stream is reset.
+  assert.ok(status === 200 || status === null, `status ${status}`);
   // NO_ERROR (what destroy() without an error sends) would tell a client that reads no
   // Content-Length that the empty body was all of it.
   assert.equal(stream.rstCode, http2.constants.NGHTTP2_INTERNAL_ERROR);
+  assert.equal(ended, false, 'the body read as complete');
 });
 
 test('a middleware whose write throws while a body comes from disk costs that response, not the process', async (t) => {
