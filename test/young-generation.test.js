@@ -3,10 +3,11 @@
 // preloaded probe when sent SIGWINCH, a signal xorigin leaves alone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { runCli, stderrMatch, stopCli } from './helpers.js';
 
-const PROBE = "import v8 from'node:v8';process.on('SIGWINCH',()=>{const s=v8.getHeapSpaceStatistics().find((x)=>x.space_name==='new_space');process.stderr.write(`new_space ${s.space_size}\\n`)})";
+// From the second report on, the probe first makes objects that survive scavenges, past what the new space holds
+// many times over: V8 grows the young generation for that, unless the growth is still held (factor 1).
+const PROBE = "import v8 from'node:v8';let n=0;const keep=[];process.on('SIGWINCH',()=>{if(n++>0){for(let i=0;i<3e6;i++){const o={a:i,b:[i,i+1]};if(i%3===0)keep.push(o);if(keep.length>2e5)keep.length=0}keep.length=0}const s=v8.getHeapSpaceStatistics().find((x)=>x.space_name==='new_space');process.stderr.write(`new_space ${s.space_size}\\n`)})";
 
 /** The CLI started with `nodeArgs` and the probe preloaded. */
 async function startProbed(t, nodeArgs) {
@@ -36,19 +37,11 @@ test('CLI: start-up does not grow V8\'s young generation; with a growth factor t
   assert.ok(held < operators, `new space when listening: ${held} bytes with growth held over start-up, ${operators} with V8's growth`);
 });
 
-test('CLI: once listening, V8 grows the young generation for the load again (the hold is released)', async (t) => {
+test('CLI: once listening, V8 grows the young generation again as the process needs (the hold is released)', async (t) => {
   const r = await startProbed(t, []);
   const held = await newSpace(r, 0);
-  // 16 keep-alive clients, 1,000 GETs each: what survives the scavenges meanwhile exceeds the new
-  // space many times over, so V8's default factor grows it; with the hold kept (factor 1) it never would.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  t.after(() => agent.destroy());
-  const get = () => new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port: r.port, path: '/fonts/xorigin-blocks.ttf', agent, headers: { Origin: 'https://app.example' } }, (res) => res.resume().on('end', resolve)).on('error', reject);
-  });
-  await Promise.all(Array.from({ length: 16 }, async () => {
-    for (let i = 0; i < 1000; i++) await get();
-  }));
-  const loaded = await newSpace(r, 1);
-  assert.ok(loaded > held, `new space: ${held} bytes when listening, ${loaded} after 16,000 requests`);
+  // Not requests: how much of a request survives a scavenge differs by V8 (on Node 24, 16,000 GETs
+  // never grew it, held or not); the probe's survivors would grow it on any V8 that grows it at all.
+  const grown = await newSpace(r, 1);
+  assert.ok(grown > held, `new space: ${held} bytes when listening, ${grown} after survivors made in the server`);
 });
