@@ -1439,10 +1439,15 @@ test('a stream the client resets with NO_ERROR mid-body gives back its fd, buffe
   const { server } = s;
   const idle = () => server.stats.inFlight === 0 && server.stats.openFiles === 0 && server.stats.buffersInUse === 0;
   // node:http2 closes such a stream but waits for its queued write, which never completes.
+  // Node 24's client emits no 'close' for a stream it reset with NO_ERROR while DATA still comes (its
+  // own copy of the fault): then the next reset follows once the server holds nothing.
   const resetOnResponse = () => new Promise((resolve) => {
     const stream = session.request({ ':path': '/big.otf' });
     stream.on('error', () => {});
-    stream.on('response', () => stream.close(http2.constants.NGHTTP2_NO_ERROR));
+    stream.on('response', () => {
+      stream.close(http2.constants.NGHTTP2_NO_ERROR);
+      void until(() => server.stats.inFlight === 0, 5000).then(resolve);
+    });
     stream.on('close', resolve);
   });
   // More than the connection's disk turns (8): each reset must give its turn back.
