@@ -321,3 +321,47 @@ test('the close at the keep-alive timeout is not put off by blank lines read in 
   blank.socket.destroy();
   request.socket.destroy();
 });
+
+test('a client reading a large file steadily but slowly is not cut by the send timeout while the kernel holds MBs for it; one that stops reading is (Linux: the kernel\'s send queue)', { skip: process.platform !== 'linux' && 'reads /proc/net/tcp' }, async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-slow-reader-'));
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(24 * 1024 * 1024, 7));
+  const server = await serve({ root, etagCache: 'off', memoryBudget: 0, sendTimeout: 2000 });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const accepted = [];
+  server.on('connection', (socket) => accepted.push(socket));
+  t.after(async () => {
+    await server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const ask = () => {
+    const socket = net.connect(server.address().port, '127.0.0.1');
+    socket.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+    socket.pause();
+    return socket;
+  };
+  const reader = ask();
+  const stopper = ask();
+  // The reader takes 20 KB every 50 ms (400 KB/s): less than the third of a 4 MB send buffer per 2 s
+  // timeout that the kernel must drain before it lets the server write again; the bytes it acknowledges
+  // move in steps of ~93 KB, several per second. The stopper takes 200 KB, then nothing.
+  let readBytes = 0;
+  const pace = setInterval(() => {
+    const chunk = reader.read(20_000);
+    if (chunk !== null) readBytes += chunk.length;
+  }, 50);
+  let stopped = 0;
+  while (stopped < 200_000) {
+    await new Promise((r) => setTimeout(r, 10));
+    for (let chunk; (chunk = stopper.read()) !== null; ) stopped += chunk.length;
+  }
+  t.after(() => {
+    clearInterval(pace);
+    reader.destroy();
+    stopper.destroy();
+  });
+  await new Promise((r) => setTimeout(r, 8000));
+  const [readerSide, stopperSide] = accepted;
+  assert.ok(readBytes > 2_400_000, `the reader read ${readBytes} bytes in 8 s`);
+  assert.equal(stopperSide.destroyed, true, 'the client that stopped reading was cut');
+  assert.equal(readerSide.destroyed, false, `the steady reader was cut (it had read ${readBytes} bytes; ${readerSide.bytesWritten} handed to the kernel)`);
+});

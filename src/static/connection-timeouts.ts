@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { closeAfterPoll, messageBegun } from './keep-alive-expiry.js';
+import { KernelSendQueues } from './kernel-send-queue.js';
 import { SlotTable } from './slot-table.js';
 import { SweepClock } from './sweep-clock.js';
 import { answering, type Http1Socket } from './unread-request-timeout.js';
@@ -16,6 +17,8 @@ interface Progress {
    * server's own pauses (see sweep-clock.ts).
    */
   since: number;
+  /** The kernel's unacknowledged bytes half a send timeout into a stall (-1: not looked yet; -2: unknown). */
+  kernel: number;
   /** False for an HTTP/2 connection: node:http2 times its idle sessions (Http2Sessions), not this. */
   readonly keptAlive: boolean;
   /** Its bytesRead at the last sweep. */
@@ -99,13 +102,16 @@ const periodFor = (t: Http1Timeouts): number => Math.min(1000, Math.max(25, Math
  *   node has read what waits on it: keep-alive-expiry.ts). A request's head and body stay node's
  *   to time (headersTimeout, requestTimeout).
  * Either closes a connection between its limit and the limit plus two periods of the sweep (a
- * period: a quarter of the shorter limit, at most 1 s) after it stopped; never before.
+ * period: a quarter of the shorter limit, at most 1 s) after it stopped; never before. Where the
+ * kernel's send queue can be read (Linux), the client must not have read from it either over the
+ * second half of the send timeout.
  */
 export class ConnectionTimeouts {
   /** Not a Map: a connection per request (`Connection: close`) is churn too (see slot-table.ts). */
   private readonly watched = new SlotTable<Socket, Progress>();
   private sweeper: NodeJS.Timeout | null = null;
   private readonly clock: SweepClock;
+  private readonly kernel = new KernelSendQueues();
 
   constructor(private ms: Http1Timeouts) {
     this.clock = new SweepClock(periodFor(ms));
@@ -123,7 +129,7 @@ export class ConnectionTimeouts {
 
   /** Watches a connection until it closes; `keptAlive` false for one speaking HTTP/2. */
   add(socket: Socket, keptAlive = true): void {
-    const slot = this.watched.add(socket, { queued: 0, written: 0, unsent: 0, since: -1, keptAlive, read: 0, wrote: 0, idleSince: -1 });
+    const slot = this.watched.add(socket, { queued: 0, written: 0, unsent: 0, since: -1, kernel: -1, keptAlive, read: 0, wrote: 0, idleSince: -1 });
     socket.once('close', () => this.watched.remove(slot, socket));
     this.start();
   }
@@ -137,6 +143,7 @@ export class ConnectionTimeouts {
 
   private sweep(): void {
     const now = this.clock.tick();
+    this.kernel.clear();
     this.watched.forEach((socket, p) => {
       if (socket.writableLength === 0) {
         p.since = -1;
@@ -162,9 +169,28 @@ export class ConnectionTimeouts {
       p.written = written;
       p.unsent = unsent;
       p.since = now;
-    } else if (now - p.since >= this.ms.send) {
+      p.kernel = -1;
+    } else if (now - p.since >= this.ms.send / 2 && !this.clientReadFromKernel(socket, p, now)) {
       socket.destroy();
     }
+  }
+
+  /**
+   * Once half the send timeout has passed with nothing written, notes the kernel's count of bytes the
+   * client has not acknowledged (kernel-send-queue.ts); at the timeout, a count that moved since means
+   * the client is reading, though nothing more could be written: it has the timeout again. Only a
+   * move counts: a client whose window opens in steps further apart than half the timeout (Linux's
+   * receiver advertises more only once its window would double) still looks stalled. False (cut) at
+   * the timeout where the count is unknown (not Linux, an IPv6 peer) or did not move.
+   */
+  private clientReadFromKernel(socket: Socket, p: Progress, now: number): boolean {
+    if (p.kernel === -1) p.kernel = this.kernel.bytes(socket) ?? -2;
+    if (now - p.since < this.ms.send) return true;
+    const bytes = p.kernel === -2 ? null : this.kernel.bytes(socket);
+    if (bytes === null || bytes === p.kernel) return false;
+    p.since = now;
+    p.kernel = -1;
+    return true;
   }
 
   /**
