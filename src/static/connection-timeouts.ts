@@ -17,7 +17,7 @@ interface Progress {
    * server's own pauses (see sweep-clock.ts).
    */
   since: number;
-  /** The kernel's unacknowledged bytes half a send timeout into a stall (-1: not looked yet; -2: unknown). */
+  /** The kernel's unacknowledged bytes, noted from half a send timeout into a stall (-1: not, or unknown). */
   kernel: number;
   /** False for an HTTP/2 connection: node:http2 times its idle sessions (Http2Sessions), not this. */
   readonly keptAlive: boolean;
@@ -181,12 +181,13 @@ export class ConnectionTimeouts {
    * the client is reading, though nothing more could be written: it has the timeout again. Only a
    * move counts: a client whose window opens in steps further apart than half the timeout (Linux's
    * receiver advertises more only once its window would double) still looks stalled. False (cut) at
-   * the timeout where the count is unknown (not Linux, an IPv6 peer) or did not move.
+   * the timeout where the count is unknown (not Linux, an IPv6 peer, the tables not read: see
+   * KernelSendQueues) or did not move.
    */
   private clientReadFromKernel(socket: Socket, p: Progress, now: number): boolean {
-    if (p.kernel === -1) p.kernel = this.kernel.bytes(socket) ?? -2;
+    if (p.kernel === -1) p.kernel = this.kernel.bytes(socket) ?? -1;
     if (now - p.since < this.ms.send) return true;
-    const bytes = p.kernel === -2 ? null : this.kernel.bytes(socket);
+    const bytes = p.kernel === -1 ? null : this.kernel.bytes(socket);
     if (bytes === null || bytes === p.kernel) return false;
     p.since = now;
     p.kernel = -1;
