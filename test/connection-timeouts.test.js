@@ -365,3 +365,52 @@ test('a client reading a large file steadily but slowly is not cut by the send t
   assert.equal(stopperSide.destroyed, true, 'the client that stopped reading was cut');
   assert.equal(readerSide.destroyed, false, `the steady reader was cut (it had read ${readBytes} bytes; ${readerSide.bytesWritten} handed to the kernel)`);
 });
+
+test('a client that never reads cannot borrow the kernel count of another connection of its own (same source port, another local address): it is cut at the send timeout', { skip: process.platform !== 'linux' && 'reads /proc/net/tcp' }, async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-borrowed-count-'));
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(24 * 1024 * 1024, 7));
+  const server = await serve({ root, etagCache: 'off', memoryBudget: 0, sendTimeout: 2000 });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = server.address().port;
+  const accepted = [];
+  server.on('connection', (socket) => accepted.push(socket));
+  // Partners on the same port at other loopback addresses, each sending without end to a client that
+  // reads steadily: their lines in /proc/net/tcp differ from the stalled one's only in the local address.
+  const partners = [];
+  const clients = [];
+  t.after(async () => {
+    for (const c of clients) c.destroy();
+    for (const p of partners) p.close();
+    await server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const sourcePort = 40_000 + Math.floor(Math.random() * 10_000);
+  for (const address of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) {
+    const partner = net.createServer((c) => {
+      c.on('error', () => {});
+      const block = Buffer.alloc(65536, 1);
+      const fill = () => {
+        while (c.writable && c.write(block));
+      };
+      c.on('drain', fill);
+      fill();
+    });
+    await new Promise((resolve) => partner.listen(port, address, resolve));
+    partners.push(partner);
+    const reader = net.connect({ host: address, port, localAddress: '127.0.0.1', localPort: sourcePort });
+    reader.on('error', () => {});
+    await new Promise((resolve) => reader.once('connect', resolve));
+    reader.pause();
+    const pace = setInterval(() => reader.read(20_000), 50);
+    reader.on('close', () => clearInterval(pace));
+    clients.push(reader);
+  }
+  const stalled = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.1', localPort: sourcePort });
+  stalled.on('error', () => {});
+  clients.push(stalled);
+  stalled.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+  stalled.pause();
+  await new Promise((r) => setTimeout(r, 5000));
+  assert.equal(accepted.length, 1);
+  assert.equal(accepted[0].destroyed, true, 'a client that read nothing kept its connection 5 s past a 2 s send timeout');
+});
