@@ -1770,3 +1770,54 @@ test('downloads whose windows a client keeps shut do not hold up its other downl
   });
   assert.equal(await got, 1_000_000);
 });
+
+test('a client reading a large file steadily but slowly over HTTP/2 keeps its stream and connection while the kernel holds MBs for it; one that stops reading is cut (Linux: the kernel\'s send queue)', { skip: process.platform !== 'linux' && 'reads /proc/net/tcp' }, async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-h2-slow-reader-'));
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(24 * 1024 * 1024, 7));
+  const { server, port } = await start({ root, etagCache: 'off', memoryBudget: 0, sendTimeout: 2000 });
+  const accepted = [];
+  server.on('secureConnection', (socket) => accepted.push(socket));
+  t.after(async () => {
+    await server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  });
+  // Raw HTTP/2 with every window opened wide, so that only TCP paces the body: the client reads its
+  // TLS socket at its own pace, as a slow link would.
+  const ask = () => {
+    const settings = frame(4, 0, 0, Buffer.concat([Buffer.from([0, 4]), uint32(0x7fffffff)]));
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, () => {
+      socket.write(Buffer.concat([PREFACE, settings, frame(8, 0, 0, uint32(0x7fff0000)), frame(1, 0x05, 1, getBlock('/big.bin'))]));
+      // The server's SETTINGS, acknowledged unread (it is sent first, on every connection).
+      setTimeout(() => socket.write(frame(4, 1, 0, Buffer.alloc(0))), 50);
+    });
+    socket.on('error', () => {});
+    socket.pause();
+    return socket;
+  };
+  const reader = ask();
+  const stopper = ask();
+  // 20 KB every 50 ms (400 KB/s): with a 2 s timeout, less than the third of a 4 MB send buffer the
+  // kernel must drain before node:http2 may write again. The stopper takes 200 KB, then nothing.
+  let readBytes = 0;
+  const pace = setInterval(() => {
+    const chunk = reader.read(20_000) ?? reader.read();
+    if (chunk !== null) readBytes += chunk.length;
+  }, 50);
+  let stopped = 0;
+  while (stopped < 200_000) {
+    await new Promise((r) => setTimeout(r, 10));
+    for (let chunk; (chunk = stopper.read()) !== null; ) stopped += chunk.length;
+  }
+  t.after(() => {
+    clearInterval(pace);
+    reader.destroy();
+    stopper.destroy();
+  });
+  await new Promise((r) => setTimeout(r, 8000));
+  assert.equal(accepted.length, 2);
+  const [readerSide, stopperSide] = accepted[0].localPort === reader.remotePort && accepted[0].remotePort === reader.localPort ? accepted : [accepted[1], accepted[0]];
+  assert.ok(readBytes > 2_400_000, `the reader read ${readBytes} bytes in 8 s`);
+  assert.equal(stopperSide.destroyed, true, 'the client that stopped reading was not cut');
+  assert.equal(readerSide.destroyed, false, `the steady reader was cut (it had read ${readBytes} bytes; ${readerSide.bytesWritten} handed to the kernel)`);
+  assert.equal(server.stats.inFlight, 1, "the steady reader's stream was reset (its connection kept)");
+});

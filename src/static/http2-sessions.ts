@@ -8,6 +8,7 @@ import { SendBudget } from './send-budget.js';
 import { SlotTable } from './slot-table.js';
 import { SweepClock } from './sweep-clock.js';
 import { peerGone, unsentBytes } from './connection-timeouts.js';
+import { KernelSendQueues } from './kernel-send-queue.js';
 
 /**
  * The HTTP/2 limits the server announces (SETTINGS) or enforces, chosen rather than inherited:
@@ -141,6 +142,13 @@ class SessionState implements AbandonedStreams {
   private trafficSince = 0;
   /** When a silent connection was sent a PING (see probe), -1 when none is pending. */
   private probedAt = -1;
+  /** The kernel's unacknowledged bytes for the socket when a sweep last read them while it was stuck; -1: not stuck. */
+  private kernelSeen = -1;
+  /**
+   * When a sweep last saw that count change (sweep ms; -1 never): the client took bytes then, though
+   * nothing more could be written. Read by quiet() and by the streams' send timeout (Http2Sessions.sweep).
+   */
+  kernelMovedAt = -1;
 
   constructor(
     private readonly session: ServerHttp2Session,
@@ -234,6 +242,30 @@ class SessionState implements AbandonedStreams {
   }
 
   /**
+   * Called by each sweep before it looks at the streams: while bytes have waited on the socket since
+   * the last sweep with none going out, reads the kernel's count of bytes the client has not
+   * acknowledged (kernel-send-queue.ts), and notes when it moves. Once the kernel's send buffer is
+   * full, Linux wakes node:http2's write only when about a third of it has drained, so a client
+   * reading a large file at 400 KB/s moved nothing the server can see for seconds: with
+   * `--send-timeout 2000`, its stream was reset and its connection cut at ~3 s while it read. Every
+   * stream of the connection is blocked then (node:http2 frames nothing while a write is pending), so
+   * the move excuses them all; a stream whose own window is shut is excused only while the socket is
+   * blocked by the others' bytes, which the client is taking.
+   */
+  watchKernel(now: number, kernel: KernelSendQueues): void {
+    const socket = this.socket;
+    const unsent = unsentBytes(socket);
+    if (this.open === 0 || unsent === 0 || unsent !== this.unsentSeen || socket.bytesWritten !== this.traffic) {
+      this.kernelSeen = -1;
+      return;
+    }
+    const bytes = kernel.bytes(socket);
+    if (bytes === null) return; // unknown this sweep (see KernelSendQueues): the last count is kept
+    if (this.kernelSeen !== -1 && bytes !== this.kernelSeen) this.kernelMovedAt = now;
+    this.kernelSeen = bytes;
+  }
+
+  /**
    * Called by each sweep (`now`: performance.now() ms): a connection with a stream being answered and
    * no byte received or sent for the send timeout is stuck, and is cut. An idle one is left to the
    * keep-alive timeout (checkIdle), which may be the longer: cut here, `--keep-alive-timeout 65000`
@@ -266,7 +298,7 @@ class SessionState implements AbandonedStreams {
       this.unsentSeen = unsent;
       this.trafficSince = now;
       this.probedAt = -1;
-    } else if (now - this.trafficSince >= this.timeouts.send) this.end(true);
+    } else if (now - Math.max(this.trafficSince, this.kernelMovedAt) >= this.timeouts.send) this.end(true);
     // Nothing moved since the last sweep, nothing waits in libuv: a client gone (RST) is seen now.
     else if (unsent === 0 && peerGone(socket)) this.end(true);
     // After our GOAWAY (a shutdown, a reload's drain) node:http2 takes a PING and writes nothing: a
@@ -428,6 +460,7 @@ export class Http2Sessions implements StreamTracker {
   private readonly progress = new Map<ServerHttp2Stream, Progress>();
   private sweeper: NodeJS.Timeout | null = null;
   private readonly clock = new SweepClock(SWEEP_MS);
+  private readonly kernel = new KernelSendQueues();
   private draining = false;
 
   constructor(
@@ -514,6 +547,8 @@ export class Http2Sessions implements StreamTracker {
   private sweep(): void {
     const now = this.clock.tick(); // monotonic, and without the server's own pauses (sweep-clock.ts)
     const stalled = new Set<SessionState>();
+    this.kernel.clear();
+    for (const state of this.sessions.values()) state.watchKernel(now, this.kernel);
     this.streams.forEach((stream, state) => {
       if (stream.closed && !stream.destroyed) {
         // Reset by the client with NO_ERROR while a write was queued: node:http2 closes the stream
@@ -534,7 +569,7 @@ export class Http2Sessions implements StreamTracker {
         p.since = now;
         p.moved = false;
         if (state !== null) state.bodyMoved = true;
-      } else if (now - p.since >= this.timeouts.send) {
+      } else if (now - Math.max(p.since, state?.kernelMovedAt ?? -1) >= this.timeouts.send) {
         if (state !== null) stalled.add(state);
         // Not marked as our own reset: a client that stopped reading abandoned the stream.
         stream.close(constants.NGHTTP2_CANCEL);

@@ -11,8 +11,10 @@ const TABLES = ['/proc/net/tcp', '/proc/net/tcp6'];
  * 4 MB by default), Linux wakes the writer only when about a third of it has drained, so a client
  * reading steadily at 50 KB/s moved neither bytesWritten nor libuv's queue for 5 s and was cut by
  * the send timeout while it read (README, "A client that stops reading").
- * One read of the tables per sweep, and only when a connection is due to be cut (`clear()` starts a
- * sweep); null where there are none (not Linux), or for a connection not found in them.
+ * At most one read of the tables per sweep (`clear()` starts a sweep), and only for a connection
+ * whose output has not moved (HTTP/1.x: for half the send timeout, connection-timeouts.ts; HTTP/2:
+ * since the last sweep, http2-sessions.ts); null where there are none (not Linux), or for a
+ * connection not found in them.
  */
 export class KernelSendQueues {
   private table: Map<string, number> | null = null;
