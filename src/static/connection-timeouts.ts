@@ -181,7 +181,7 @@ export class ConnectionTimeouts {
    * the client is reading, though nothing more could be written: it has the timeout again. Only a
    * move counts: a client whose window opens in steps further apart than half the timeout (Linux's
    * receiver advertises more only once its window would double) still looks stalled. False (cut) at
-   * the timeout where the count is unknown (not Linux, an IPv6 peer, the tables not read: see
+   * the timeout where the count is unknown (not Linux, an address form not understood, the tables not read: see
    * KernelSendQueues) or did not move.
    */
   private clientReadFromKernel(socket: Socket, p: Progress, now: number): boolean {

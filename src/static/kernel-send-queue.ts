@@ -85,15 +85,44 @@ function connectionKey(socket: Socket): string | null {
 }
 
 /**
- * An IPv4 address as the tables write it: one 32-bit word in host order (little-endian: 127.0.0.1 is
- * 0100007F); on a socket listening on `::` both ends are IPv4-mapped, in tcp6. IPv6: null (unknown),
- * those connections timed as where there are no tables.
+ * An address as the tables write it. IPv4 (tcp): one 32-bit word in host order (little-endian:
+ * 127.0.0.1 is 0100007F). IPv6 (tcp6): four such words (::1 is 00000000000000000000000001000000);
+ * on a socket listening on `::` an IPv4 client's is IPv4-mapped (::ffff:127.0.0.1). Null for a form
+ * not understood: those connections are timed as where there are no tables.
  */
 function procAddress(address: string): string | null {
-  const v4 = /^(::ffff:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/i.exec(address);
-  if (v4 === null) return null;
-  const word = hex(Number(v4[5]), 2) + hex(Number(v4[4]), 2) + hex(Number(v4[3]), 2) + hex(Number(v4[2]), 2);
-  return v4[1] === undefined ? word : `0000000000000000FFFF0000${word}`;
+  const v4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(address);
+  if (v4 !== null) return wordHex([Number(v4[1]), Number(v4[2]), Number(v4[3]), Number(v4[4])]);
+  const bytes = ipv6Bytes(address);
+  if (bytes === null) return null;
+  let text = '';
+  for (let i = 0; i < 16; i += 4) text += wordHex(bytes.slice(i, i + 4));
+  return text;
 }
+
+/** The 16 bytes of an IPv6 address as node writes one (RFC 5952; a dotted IPv4 tail; a `%zone`), or null. */
+function ipv6Bytes(address: string): number[] | null {
+  let text = address.replace(/%.*$/, '');
+  const dotted = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted !== null) {
+    const [a, b, c, d] = [dotted[2], dotted[3], dotted[4], dotted[5]].map(Number) as [number, number, number, number];
+    text = `${dotted[1] as string}${(a * 256 + b).toString(16)}:${(c * 256 + d).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const head = halves[0] === '' ? [] : (halves[0] as string).split(':');
+  const tail = halves.length === 1 || halves[1] === '' ? [] : (halves[1] as string).split(':');
+  const zeros = 8 - head.length - tail.length;
+  if (halves.length === 1 ? zeros !== 0 : zeros < 1) return null;
+  const groups = [...head, ...new Array<string>(zeros).fill('0'), ...tail];
+  if (!groups.every((g) => /^[0-9a-f]{1,4}$/i.test(g))) return null;
+  return groups.flatMap((g) => {
+    const n = Number.parseInt(g, 16);
+    return [n >> 8, n & 0xff];
+  });
+}
+
+/** Four bytes in network order as the tables write the word they make: in host (little-endian) order. */
+const wordHex = (bytes: readonly number[]): string => bytes.map((b) => hex(b, 2)).reverse().join('');
 
 const hex = (n: number, width: number): string => n.toString(16).toUpperCase().padStart(width, '0');
