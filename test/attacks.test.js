@@ -855,3 +855,28 @@ test('a deploy in six steps, each moving the ctime, lets a long download finish;
   assert.equal(looped.complete, false, `${looped.bytes.length} bytes, complete through a chmod every 2 ms`);
 });
 
+
+for (const wire of HTTP1_WIRES) {
+  test(`${wire.name}: a request pipelined behind one asking to upgrade (Connection: upgrade) is not left unanswered: the connection closes after the first answer, at once`, async (t) => {
+    // node:http's parser stops at such a request, and node drops the bytes read past it: the GET
+    // behind it was never answered, its connection held until the keep-alive timeout (60 s here).
+    const root = tempDir();
+    writeFileSync(join(root, 'a.txt'), 'aaa');
+    const s = await start(root, { ...wire.options(), keepAliveTimeout: 60_000 });
+    t.after(async () => {
+      await s.server.shutdown(200);
+      rmSync(root, { recursive: true, force: true });
+    });
+    const GET = 'GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n';
+    const started = performance.now();
+    const asked = await rawExchange(s.port, `GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n${GET}`, { wire, ms: 5000 });
+    const closedAfter = performance.now() - started;
+    assert.deepEqual(statusLines(asked), ['HTTP/1.1 200 OK']);
+    assert.match(asked, /\r\nConnection: close\r\n/i);
+    assert.ok(closedAfter < 3000, `the connection was still open ${Math.round(closedAfter)} ms on`);
+    // An Upgrade field alone asks for nothing on this connection (RFC 9110 §7.8): both answered, kept alive.
+    const announced = await rawExchange(s.port, `GET /a.txt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n${GET}`, { wire, ms: 1500 });
+    assert.deepEqual(statusLines(announced), ['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']);
+    assert.doesNotMatch(announced, /\r\nConnection: close\r\n/i);
+  });
+}

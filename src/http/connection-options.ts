@@ -9,3 +9,11 @@ import { rangeEqualsLower } from './tokens.js';
 export function hasCloseOption(value: string): boolean {
   return someListElement(value, (start, stop) => rangeEqualsLower(value, start, stop, 'close'));
 }
+
+/**
+ * True when a Connection field value has the option `upgrade`, in any case: beside an Upgrade field,
+ * the client asks to switch protocols on this connection (RFC 9110 §7.8).
+ */
+export function hasUpgradeOption(value: string): boolean {
+  return someListElement(value, (start, stop) => rangeEqualsLower(value, start, stop, 'upgrade'));
+}

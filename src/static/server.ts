@@ -15,7 +15,7 @@ import type { SecureServer } from './secure-server.js';
 import { secureContextOptions, type TlsMaterial } from './tls.js';
 import { readOnce, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { validateServable } from './root-problem.js';
-import { hasCloseOption } from '../http/connection-options.js';
+import { hasCloseOption, hasUpgradeOption } from '../http/connection-options.js';
 import { keepRestartOnly, planReload, validateReload, type ReloadReport } from './reload.js';
 
 /**
@@ -124,6 +124,21 @@ async function createNodeServer(config: ResolvedServerOptions, handler: StaticHa
 }
 
 /**
+ * A request asking to switch protocols (Upgrade, and `upgrade` among its Connection options) is
+ * answered as any other, as RFC 9110 §7.8 lets a server that switches to nothing: but node:http's
+ * parser stops reading at it (the bytes after it are the new protocol's), and node, with no
+ * 'upgrade' listener, drops what it had read past the request: a GET pipelined behind one was never
+ * answered, its connection held until the keep-alive timeout. So the connection closes after the
+ * answer, which tells a pipelining client to send the rest again (RFC 9112 §9.3.2), and closes
+ * lingering, as the client did not ask for it and may still be writing.
+ */
+function closeAfterUpgradeRequest(req: IncomingMessage, res: ServerResponse): void {
+  if (!hasUpgradeOption(req.headers.connection ?? '')) return;
+  res.shouldKeepAlive = false;
+  markLingering(req.socket);
+}
+
+/**
  * What node:http calls for an HTTP/1.x request: the handler, once the response knows the keep-alive
  * timeout its `Keep-Alive: timeout=N` field states. node:http copies it from the server's
  * keepAliveTimeout, which is 0 here (see applyHttp1Timeouts); clients such as undici read the field
@@ -137,6 +152,7 @@ function http1Listener(handler: StaticHandler, keepAlive: { ms: number }): Reque
     // even beside close. RFC 9112 §9.6: a "close" option MUST end the connection after this
     // response (and node then says so: Connection: close). HTTP/1.1 closes on it already.
     if (req.httpVersionMinor === 0 && res.shouldKeepAlive && hasCloseOption(req.headers.connection ?? '')) res.shouldKeepAlive = false;
+    if (req.headers.upgrade !== undefined && res.shouldKeepAlive) closeAfterUpgradeRequest(req, res);
     handler.answerFresh(req, res);
   };
 }
