@@ -1771,22 +1771,29 @@ test('downloads whose windows a client keeps shut do not hold up its other downl
   assert.equal(await got, 1_000_000);
 });
 
-test('a client reading a large file steadily but slowly over HTTP/2 keeps its stream and connection while the kernel holds MBs for it; one that stops reading is cut (Linux: the kernel\'s send queue)', { skip: process.platform !== 'linux' && 'reads /proc/net/tcp' }, async (t) => {
+test('a client reading a large file steadily but slowly over HTTP/2 keeps its stream and connection while the kernel holds MBs for it; its streams whose windows it keeps shut, and a client that stops reading, are cut (Linux: the kernel\'s send queue)', { skip: process.platform !== 'linux' && 'reads /proc/net/tcp' }, async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-h2-slow-reader-'));
   writeFileSync(join(root, 'big.bin'), Buffer.alloc(24 * 1024 * 1024, 7));
   const { server, port } = await start({ root, etagCache: 'off', memoryBudget: 0, sendTimeout: 2000 });
   const accepted = [];
   server.on('secureConnection', (socket) => accepted.push(socket));
+  const open = new Set();
+  server.on('stream', (stream) => {
+    open.add(stream);
+    stream.on('close', () => open.delete(stream));
+  });
   t.after(async () => {
     await server.shutdown(200);
     rmSync(root, { recursive: true, force: true });
   });
-  // Raw HTTP/2 with every window opened wide, so that only TCP paces the body: the client reads its
-  // TLS socket at its own pace, as a slow link would.
-  const ask = () => {
-    const settings = frame(4, 0, 0, Buffer.concat([Buffer.from([0, 4]), uint32(0x7fffffff)]));
+  // Raw HTTP/2 with stream 1's window opened wide, so that only TCP paces its body: the client reads
+  // its TLS socket at its own pace, as a slow link would. `shut` more streams keep a window of 0.
+  const ask = (shut) => {
+    const settings = frame(4, 0, 0, Buffer.concat([Buffer.from([0, 4]), uint32(0)]));
+    const heads = [frame(1, 0x05, 1, getBlock('/big.bin')), frame(8, 0, 1, uint32(0x7fffffff))];
+    for (let i = 1; i <= shut; i++) heads.push(frame(1, 0x05, 1 + 2 * i, getBlock('/big.bin')));
     const socket = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, () => {
-      socket.write(Buffer.concat([PREFACE, settings, frame(8, 0, 0, uint32(0x7fff0000)), frame(1, 0x05, 1, getBlock('/big.bin'))]));
+      socket.write(Buffer.concat([PREFACE, settings, frame(8, 0, 0, uint32(0x7fff0000)), ...heads]));
       // The server's SETTINGS, acknowledged unread (it is sent first, on every connection).
       setTimeout(() => socket.write(frame(4, 1, 0, Buffer.alloc(0))), 50);
     });
@@ -1794,8 +1801,8 @@ test('a client reading a large file steadily but slowly over HTTP/2 keeps its st
     socket.pause();
     return socket;
   };
-  const reader = ask();
-  const stopper = ask();
+  const reader = ask(4);
+  const stopper = ask(0);
   // 20 KB every 50 ms (400 KB/s): with a 2 s timeout, less than the third of a 4 MB send buffer the
   // kernel must drain before node:http2 may write again. The stopper takes 200 KB, then nothing.
   let readBytes = 0;
@@ -1819,5 +1826,8 @@ test('a client reading a large file steadily but slowly over HTTP/2 keeps its st
   assert.ok(readBytes > 2_400_000, `the reader read ${readBytes} bytes in 8 s`);
   assert.equal(stopperSide.destroyed, true, 'the client that stopped reading was not cut');
   assert.equal(readerSide.destroyed, false, `the steady reader was cut (it had read ${readBytes} bytes; ${readerSide.bytesWritten} handed to the kernel)`);
-  assert.equal(server.stats.inFlight, 1, "the steady reader's stream was reset (its connection kept)");
+  // Its four shut streams stalled for their own windows, not for the socket: reset at the send timeout.
+  const left = [...open].map((stream) => `${stream.session?.socket?.remotePort === readerSide.remotePort ? 'reader' : 'other'} ${stream.id}`);
+  assert.deepEqual(left, ['reader 1'], "the steady reader's stream was reset (its connection kept), or its shut streams were kept");
+  assert.equal(server.stats.inFlight, 1);
 });

@@ -49,11 +49,15 @@ const SWEEP_MS = 1000;
 /** After our GOAWAY on a connection with no stream left, how long its socket may stay open (see closeLingering). */
 const GOAWAY_GRACE_MS = 1000;
 
-/** What a stream had queued when last seen, and since when; `moved`: a slice was sent since. */
+/**
+ * What a stream had queued when last seen, and since when; `moved`: a slice was sent since;
+ * `movedAt`: when a sweep last saw it move (-1: never, since it was first seen with bytes queued).
+ */
 interface Progress {
   queued: number;
   since: number;
   moved: boolean;
+  movedAt: number;
 }
 
 export interface SessionTimeouts {
@@ -146,9 +150,17 @@ class SessionState implements AbandonedStreams {
   private kernelSeen = -1;
   /**
    * When a sweep last saw that count change (sweep ms; -1 never): the client took bytes then, though
-   * nothing more could be written. Read by quiet() and by the streams' send timeout (Http2Sessions.sweep).
+   * nothing more could be written. Read by quiet() and by the streams' send timeout (kernelExcuse).
    */
   kernelMovedAt = -1;
+
+  /**
+   * Since when the socket has shown no progress (sweep ms): nothing written, and nothing read either
+   * while no bytes wait on it (see quiet()).
+   */
+  get quietSince(): number {
+    return this.trafficSince;
+  }
 
   constructor(
     private readonly session: ServerHttp2Session,
@@ -247,10 +259,8 @@ class SessionState implements AbandonedStreams {
    * acknowledged (kernel-send-queue.ts), and notes when it moves. Once the kernel's send buffer is
    * full, Linux wakes node:http2's write only when about a third of it has drained, so a client
    * reading a large file at 400 KB/s moved nothing the server can see for seconds: with
-   * `--send-timeout 2000`, its stream was reset and its connection cut at ~3 s while it read. Every
-   * stream of the connection is blocked then (node:http2 frames nothing while a write is pending), so
-   * the move excuses them all; a stream whose own window is shut is excused only while the socket is
-   * blocked by the others' bytes, which the client is taking.
+   * `--send-timeout 2000`, its stream was reset and its connection cut at ~3 s while it read. The
+   * move excuses the connection, and those of its streams the socket blocks (kernelExcuse).
    */
   watchKernel(now: number, kernel: KernelSendQueues): void {
     const socket = this.socket;
@@ -440,6 +450,21 @@ class SessionState implements AbandonedStreams {
 }
 
 /**
+ * When the client last took bytes from the kernel (SessionState.watchKernel) for a stream the socket
+ * blocks, or -1: a move on the connection's socket excuses a stream's stall only when the stream itself
+ * moved as late as the socket did (within a sweep), so that it stalled with the socket, and not
+ * earlier, for its own window. node:http2 frames nothing while a write to the socket is pending, so
+ * every stream waits then; but a stream whose window the client keeps shut would wait anyway: excused
+ * with the rest, 127 such streams beside one read at 1.4 KB/s held their buffers and 8 fds for as long as
+ * the client kept reading (review r31), where the send timeout used to reset them. A stream never seen to
+ * move is not excused at all (window 0 from the start).
+ */
+function kernelExcuse(p: Progress, state: SessionState | null): number {
+  if (state === null || p.movedAt === -1 || p.movedAt + SWEEP_MS < state.quietSince) return -1;
+  return state.kernelMovedAt;
+}
+
+/**
  * The HTTP/2 connections of a server: the same timeouts as HTTP/1 (a connection idle for the
  * keep-alive timeout is closed; a stream that makes no progress for the send timeout is reset,
  * which releases what its response held; see sweep()), GOAWAY to every connection when the server
@@ -515,6 +540,10 @@ export class Http2Sessions implements StreamTracker {
   progressed(stream: ServerHttp2Stream): void {
     const p = this.progress.get(stream);
     if (p !== undefined) p.moved = true;
+    // Not yet seen by a sweep: noted as moving, so that the first sweep counts it as moving then. A
+    // stream whose socket stalls before the first sweep stalled with it (kernelExcuse), though no
+    // sweep saw it move: 4 MB can go out to a slow reader's kernel buffers within that second.
+    else this.progress.set(stream, { queued: 0, since: -1, moved: true, movedAt: -1 });
   }
 
   /**
@@ -563,13 +592,14 @@ export class Http2Sessions implements StreamTracker {
       const queued = stream.bufferSize === 0 && stream.writableFinished && stream.state.localClose === 0 ? -1 : stream.bufferSize;
       const p = this.progress.get(stream);
       if (p === undefined) {
-        if (queued !== 0) this.progress.set(stream, { queued, since: now, moved: false });
+        if (queued !== 0) this.progress.set(stream, { queued, since: now, moved: false, movedAt: -1 });
       } else if (queued === 0 || queued !== p.queued || p.moved) {
         p.queued = queued;
         p.since = now;
         p.moved = false;
+        p.movedAt = now;
         if (state !== null) state.bodyMoved = true;
-      } else if (now - Math.max(p.since, state?.kernelMovedAt ?? -1) >= this.timeouts.send) {
+      } else if (now - Math.max(p.since, kernelExcuse(p, state)) >= this.timeouts.send) {
         if (state !== null) stalled.add(state);
         // Not marked as our own reset: a client that stopped reading abandoned the stream.
         stream.close(constants.NGHTTP2_CANCEL);
