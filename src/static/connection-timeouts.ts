@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { closeAfterPoll, messageBegun } from './keep-alive-expiry.js';
-import { KernelSendQueues } from './kernel-send-queue.js';
+import { kernelSendQueues } from './kernel-send-queue.js';
 import { SlotTable } from './slot-table.js';
 import { SweepClock } from './sweep-clock.js';
 import { answering, type Http1Socket } from './unread-request-timeout.js';
@@ -19,6 +19,8 @@ interface Progress {
   since: number;
   /** The kernel's unacknowledged bytes, noted from half a send timeout into a stall (-1: not, or unknown). */
   kernel: number;
+  /** The generation of the reading `kernel` came from (see kernel-send-queue.ts). */
+  kernelReading: number;
   /** False for an HTTP/2 connection: node:http2 times its idle sessions (Http2Sessions), not this. */
   readonly keptAlive: boolean;
   /** Its bytesRead at the last sweep. */
@@ -111,7 +113,6 @@ export class ConnectionTimeouts {
   private readonly watched = new SlotTable<Socket, Progress>();
   private sweeper: NodeJS.Timeout | null = null;
   private readonly clock: SweepClock;
-  private readonly kernel = new KernelSendQueues();
 
   constructor(private ms: Http1Timeouts) {
     this.clock = new SweepClock(periodFor(ms));
@@ -129,7 +130,7 @@ export class ConnectionTimeouts {
 
   /** Watches a connection until it closes; `keptAlive` false for one speaking HTTP/2. */
   add(socket: Socket, keptAlive = true): void {
-    const slot = this.watched.add(socket, { queued: 0, written: 0, unsent: 0, since: -1, kernel: -1, keptAlive, read: 0, wrote: 0, idleSince: -1 });
+    const slot = this.watched.add(socket, { queued: 0, written: 0, unsent: 0, since: -1, kernel: -1, kernelReading: 0, keptAlive, read: 0, wrote: 0, idleSince: -1 });
     socket.once('close', () => this.watched.remove(slot, socket));
     this.start();
   }
@@ -143,7 +144,6 @@ export class ConnectionTimeouts {
 
   private sweep(): void {
     const now = this.clock.tick();
-    this.kernel.clear();
     this.watched.forEach((socket, p) => {
       if (socket.writableLength === 0) {
         p.since = -1;
@@ -181,13 +181,21 @@ export class ConnectionTimeouts {
    * the client is reading, though nothing more could be written: it has the timeout again. Only a
    * move counts: a client whose window opens in steps further apart than half the timeout (Linux's
    * receiver advertises more only once its window would double) still looks stalled. False (cut) at
-   * the timeout where the count is unknown (not Linux, an address form not understood, the tables not read: see
-   * KernelSendQueues) or did not move.
+   * the timeout where the count is unknown (not Linux, an address form not understood, a connection
+   * not in the tables: see kernel-send-queue.ts) or did not move.
    */
   private clientReadFromKernel(socket: Socket, p: Progress, now: number): boolean {
-    if (p.kernel === -1) p.kernel = this.kernel.bytes(socket) ?? -1;
+    if (p.kernel === -1) {
+      p.kernel = kernelSendQueues.bytes(socket) ?? -1;
+      p.kernelReading = kernelSendQueues.generation;
+    }
     if (now - p.since < this.ms.send) return true;
-    const bytes = p.kernel === -1 ? null : this.kernel.bytes(socket);
+    if (p.kernel === -1) return false;
+    const bytes = kernelSendQueues.bytes(socket);
+    // No reading since the note (the tables are read at most once per 10 times the last read took):
+    // the count cannot have moved in it. Wait for the next, which comes within that bound: a large
+    // host table once cut a client reading at 400 KB/s, its count unread at the timeout.
+    if (kernelSendQueues.generation === p.kernelReading) return true;
     if (bytes === null || bytes === p.kernel) return false;
     p.since = now;
     p.kernel = -1;

@@ -8,7 +8,7 @@ import { SendBudget } from './send-budget.js';
 import { SlotTable } from './slot-table.js';
 import { SweepClock } from './sweep-clock.js';
 import { peerGone, unsentBytes } from './connection-timeouts.js';
-import { KernelSendQueues } from './kernel-send-queue.js';
+import { kernelSendQueues } from './kernel-send-queue.js';
 
 /**
  * The HTTP/2 limits the server announces (SETTINGS) or enforces, chosen rather than inherited:
@@ -262,15 +262,16 @@ class SessionState implements AbandonedStreams {
    * `--send-timeout 2000`, its stream was reset and its connection cut at ~3 s while it read. The
    * move excuses the connection, and those of its streams the socket blocks (kernelExcuse).
    */
-  watchKernel(now: number, kernel: KernelSendQueues): void {
+  watchKernel(now: number): void {
     const socket = this.socket;
     const unsent = unsentBytes(socket);
     if (this.open === 0 || unsent === 0 || unsent !== this.unsentSeen || socket.bytesWritten !== this.traffic) {
       this.kernelSeen = -1;
       return;
     }
-    const bytes = kernel.bytes(socket);
-    if (bytes === null) return; // unknown this sweep (see KernelSendQueues): the last count is kept
+    const bytes = kernelSendQueues.bytes(socket);
+    // Unknown: the last count is kept. (A reading kept from an earlier sweep gives the same count: no move.)
+    if (bytes === null) return;
     if (this.kernelSeen !== -1 && bytes !== this.kernelSeen) this.kernelMovedAt = now;
     this.kernelSeen = bytes;
   }
@@ -485,7 +486,6 @@ export class Http2Sessions implements StreamTracker {
   private readonly progress = new Map<ServerHttp2Stream, Progress>();
   private sweeper: NodeJS.Timeout | null = null;
   private readonly clock = new SweepClock(SWEEP_MS);
-  private readonly kernel = new KernelSendQueues();
   private draining = false;
 
   constructor(
@@ -576,8 +576,7 @@ export class Http2Sessions implements StreamTracker {
   private sweep(): void {
     const now = this.clock.tick(); // monotonic, and without the server's own pauses (sweep-clock.ts)
     const stalled = new Set<SessionState>();
-    this.kernel.clear();
-    for (const state of this.sessions.values()) state.watchKernel(now, this.kernel);
+    for (const state of this.sessions.values()) state.watchKernel(now);
     this.streams.forEach((stream, state) => {
       if (stream.closed && !stream.destroyed) {
         // Reset by the client with NO_ERROR while a write was queued: node:http2 closes the stream

@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { endianness } from 'node:os';
 
-const TABLES = ['/proc/net/tcp', '/proc/net/tcp6'];
+/** The tables, with the width of an address and port in each (tcp: 8 hex digits, tcp6: 32; then `:PORT`). */
+const TABLES = [
+  ['/proc/net/tcp', 13],
+  ['/proc/net/tcp6', 37],
+] as const;
 
 /**
  * The bytes the kernel holds for a TCP connection that its peer has not acknowledged: Linux's
@@ -11,42 +15,47 @@ const TABLES = ['/proc/net/tcp', '/proc/net/tcp6'];
  * 4 MB by default), Linux wakes the writer only when about a third of it has drained, so a client
  * reading steadily at 50 KB/s moved neither bytesWritten nor libuv's queue for 5 s and was cut by
  * the send timeout while it read (README, "A client that stops reading").
- * At most one read of the tables per sweep (`clear()` starts a sweep), and only for a connection
- * whose output has not moved (HTTP/1.x: for half the send timeout, connection-timeouts.ts; HTTP/2:
- * since the last sweep, http2-sessions.ts); null where there are none (not Linux), or for a
- * connection not found in them.
+ *
+ * One reading of the tables for the process, shared by the HTTP/1.x and the HTTP/2 sweep: the
+ * tables list every TCP socket of the host, not only the server's, and 10,000 took ~28 ms for the
+ * kernel to write and as long again to split into fields (reviews k30, r31; now read at fixed
+ * offsets). A reading is made only when a sweep asks for a connection whose output has not moved
+ * (HTTP/1.x: for half the send timeout, connection-timeouts.ts; HTTP/2: since the last sweep,
+ * http2-sessions.ts), and only once the last is REUSE_MS old; after one of d ms none is made for
+ * 10·d ms, at most a tenth of the loop. Until then the last reading answers, with its `generation`:
+ * a caller comparing two counts must see a newer generation before it reads "no move" as a stall.
+ * Null where there are no tables (not Linux), or for a connection not found in the reading.
  */
-export class KernelSendQueues {
+class SendQueueReading {
   private table: Map<string, number> | null = null;
+  private readAt = Number.NEGATIVE_INFINITY;
+  private nextReadAt = 0;
+  /** Counts the readings made; 0 before the first. */
+  generation = 0;
   // The tables write addresses in host order: read only where that is the little-endian order procAddress writes.
   private readonly readable = process.platform === 'linux' && endianness() === 'LE';
-  /**
-   * The tables list every TCP socket of the host, not only the server's: 5,192 took 26 ms to read
-   * and parse (review k30). After a read of d ms none is made for 10·d ms (at most a tenth of the
-   * loop, on a host with tens of thousands of sockets); connections looked at meanwhile read as unknown.
-   */
-  private nextReadAt = 0;
-
-  /** Forgets the last reading: the next `bytes()` reads the tables afresh. */
-  clear(): void {
-    this.table = null;
-  }
 
   bytes(socket: Socket): number | null {
     if (!this.readable) return null;
     const key = connectionKey(socket);
     if (key === null) return null;
-    if (this.table === null) {
-      const start = performance.now();
-      if (start < this.nextReadAt) return null;
+    const start = performance.now();
+    if (start - this.readAt >= REUSE_MS && start >= this.nextReadAt) {
       this.table = readTables();
+      this.generation++;
+      this.readAt = start;
       this.nextReadAt = start + 10 * (performance.now() - start);
     }
-    const bytes = this.table.get(key);
+    const bytes = this.table?.get(key);
     // NaN: two established connections under one key, which cannot tell them apart.
     return bytes === undefined || Number.isNaN(bytes) ? null : bytes;
   }
 }
+
+/** How old a reading may be and still answer a sweep (sweeps come at most once every 25 ms, and at least once a second). */
+const REUSE_MS = 20;
+
+export const kernelSendQueues = new SendQueueReading();
 
 /**
  * Each established connection's tx_queue, by its local and remote address and port as the tables
@@ -55,23 +64,35 @@ export class KernelSendQueues {
  */
 function readTables(): Map<string, number> {
   const table = new Map<string, number>();
-  for (const path of TABLES) {
+  for (const [path, addressLength] of TABLES) {
     let text: string;
     try {
       text = readFileSync(path, 'latin1');
     } catch {
       continue; // no IPv6, /proc not mounted, or not allowed (node's permission model): read as unknown
     }
-    for (const line of text.split('\n').slice(1)) {
-      // "  sl  local_address rem_address   st tx_queue:rx_queue ..."; st 01 is ESTABLISHED.
-      const fields = line.trim().split(/\s+/);
-      if (fields.length < 5 || fields[3] !== '01') continue;
-      const key = `${fields[1] as string}|${fields[2] as string}`;
-      const queues = fields[4] as string;
-      table.set(key, table.has(key) ? Number.NaN : Number.parseInt(queues.slice(0, queues.indexOf(':')), 16));
-    }
+    fileLines(text, addressLength, table);
   }
   return table;
+}
+
+/**
+ * Files the established lines of one table: "%4d: LOCAL REMOTE ST TX_QUEUE:RX_QUEUE ...", each
+ * address hex words and ":PORT", of fixed width (tcp 13, tcp6 37 characters); st 01 is ESTABLISHED.
+ * Read at fixed offsets, not split into fields: that took as long as the kernel's writing of them.
+ * A line not so shaped is skipped (its connection reads as unknown).
+ */
+function fileLines(text: string, addressLength: number, table: Map<string, number>): void {
+  const keyLength = 2 * addressLength + 1;
+  for (let at = text.indexOf('\n') + 1; at > 0 && at < text.length; at = text.indexOf('\n', at) + 1) {
+    const local = text.indexOf(':', at) + 2;
+    const state = local + keyLength + 1;
+    if (local === 1 || text.charCodeAt(state) !== 0x30 || text.charCodeAt(state + 1) !== 0x31 || text.charCodeAt(state + 2) !== 0x20) continue;
+    if (text.charCodeAt(local + addressLength) !== 0x20) continue;
+    const key = text.slice(local, local + keyLength);
+    const queued = Number.parseInt(text.slice(state + 3, state + 11), 16);
+    table.set(key, table.has(key) ? Number.NaN : queued);
+  }
 }
 
 /** The key readTables files a connection under, or null when the socket does not say its addresses. */
@@ -81,7 +102,7 @@ function connectionKey(socket: Socket): string | null {
   const local = procAddress(localAddress);
   const remote = procAddress(remoteAddress);
   if (local === null || remote === null) return null;
-  return `${local}:${hex(localPort, 4)}|${remote}:${hex(remotePort, 4)}`;
+  return `${local}:${hex(localPort, 4)} ${remote}:${hex(remotePort, 4)}`;
 }
 
 /**
