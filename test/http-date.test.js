@@ -22,6 +22,15 @@ test('parseHttpDate: an rfc850 two-digit year more than 50 years ahead is in the
   assert.equal(parseHttpDate('Friday, 01-Jan-76 00:00:00 GMT', NOW), Date.UTC(2076, 0, 1)); // 50 years ahead: kept
   assert.equal(parseHttpDate('Monday, 01-Jan-77 00:00:00 GMT', NOW), Date.UTC(1977, 0, 1)); // 51 ahead: 1977
   assert.equal(parseHttpDate('Monday, 01-Jan-05 00:00:00 GMT', Date.UTC(2090, 0, 1)), Date.UTC(2105, 0, 1));
+  // The timestamp decides, not the year (review v31): on 6 Dec 2026, a 76 date after 6 Dec is over 50 years ahead.
+  const DEC6 = Date.UTC(2026, 11, 6, 20);
+  assert.equal(parseHttpDate('Friday, 31-Dec-76 00:00:00 GMT', DEC6), Date.UTC(1976, 11, 31));
+  assert.equal(parseHttpDate('Tuesday, 07-Dec-76 00:00:00 GMT', DEC6), Date.UTC(1976, 11, 7));
+  assert.equal(parseHttpDate('Sunday, 06-Dec-76 19:59:59 GMT', DEC6), Date.UTC(2076, 11, 6, 19, 59, 59));
+  assert.equal(parseHttpDate('Sunday, 06-Dec-76 20:00:01 GMT', DEC6), Date.UTC(1976, 11, 6, 20, 0, 1));
+  // 29 Feb: the century is chosen first, then the day checked in it (2000 had one, 2100 will not).
+  assert.equal(parseHttpDate('Tuesday, 29-Feb-00 00:00:00 GMT', DEC6), Date.UTC(2000, 1, 29));
+  assert.ok(Number.isNaN(parseHttpDate('Monday, 29-Feb-00 00:00:00 GMT', Date.UTC(2060, 0, 1))), '2100 has no 29 Feb');
 });
 
 test('parseHttpDate: anything else is not a date (NaN), whatever Date.parse would make of it', () => {

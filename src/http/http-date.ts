@@ -26,20 +26,38 @@ export function parseHttpDate(value: string, now = Date.now()): number {
   else return NaN;
   const day = Number((f[0] as string).trim());
   const month = MONTH_INDEX.get(f[1] as string) as number;
-  let year = Number(f[2]);
+  const year = Number(f[2]);
   const hour = Number(f[3]);
   const minute = Number(f[4]);
   const second = Number(f[5]);
-  if ((f[2] as string).length === 2) {
-    // rfc850: a two-digit year more than 50 years ahead is the most recent past year with those digits.
-    const current = new Date(now).getUTCFullYear();
-    year += Math.floor(current / 100) * 100;
-    if (year > current + 50) year -= 100;
-    else if (year + 100 <= current + 50) year += 100;
-  }
   if (hour > 23 || minute > 59 || second > 60) return NaN; // 60: a leap second
-  // setUTCFullYear, not Date.UTC, which reads years below 100 as 19xx. A day the month does not
-  // have (31 Feb) rolls over, and is rejected.
+  if ((f[2] as string).length === 2) return rfc850Instant(year, month, day, hour, minute, second, now);
+  return instant(year, month, day, hour, minute, second);
+}
+
+/**
+ * A two-digit rfc850 year: read in the current century, then, as RFC 9110 §5.6.7 asks, a timestamp
+ * more than 50 years after `now` is in the most recent past year with those digits (and one more than
+ * a century before that 50-year mark is a century later). The timestamp, not the year: on 6 Dec 2026,
+ * 31-Dec-76 is 1976, and 01-Jan-76 is 2076.
+ */
+function rfc850Instant(yy: number, month: number, day: number, hour: number, minute: number, second: number, now: number): number {
+  const mark = new Date(now);
+  mark.setUTCFullYear(mark.getUTCFullYear() + 50);
+  const limit = mark.getTime();
+  let year = Math.floor(new Date(now).getUTCFullYear() / 100) * 100 + yy;
+  // Compared as given, a 29 Feb rolled over if need be: which century has that day is asked last.
+  const at = (y: number): number => new Date(0).setUTCFullYear(y, month, day) + ((hour * 60 + minute) * 60 + second) * 1000;
+  if (at(year) > limit) year -= 100;
+  else if (at(year + 100) <= limit) year += 100;
+  return instant(year, month, day, hour, minute, second);
+}
+
+/**
+ * The instant in ms, or NaN for a day the month does not have (31 Feb rolls over, and is refused; so
+ * does 29 Feb outside a leap year). setUTCFullYear, not Date.UTC, which reads years below 100 as 19xx.
+ */
+function instant(year: number, month: number, day: number, hour: number, minute: number, second: number): number {
   const date = new Date(0);
   date.setUTCFullYear(year, month, day);
   if (date.getUTCMonth() !== month || date.getUTCDate() !== day) return NaN;
