@@ -75,6 +75,22 @@ for (const [name, cors, expectAcao] of [
       rmSync(root, { recursive: true, force: true });
     });
 
+    test('OPTIONS, a preflight or not, to a target GET refuses as malformed is 400 with CORS headers, not granted; any well-formed path and `*` get 204', async () => {
+      const ask = (target, preflight) => rawRequest(s.port, `OPTIONS ${target} HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\n${preflight ? 'Access-Control-Request-Method: GET\r\n' : ''}\r\n`);
+      for (const target of ['/%zz', '/../x', '/a#b', '/a\\b', 'http:///a', 'http://u@x/a']) {
+        assert.equal((await rawRequest(s.port, `GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`)).status, 400, `GET ${target}`);
+        for (const preflight of [true, false]) {
+          const res = await ask(target, preflight);
+          assert.equal(res.status, 400, `OPTIONS ${target}${preflight ? ' (preflight)' : ''}`);
+          assert.equal(res.get('access-control-allow-origin'), expectAcao);
+          assert.equal(res.get('access-control-allow-methods'), undefined);
+        }
+      }
+      for (const target of ['*', '/', '/no-such-file', '/font.woff2']) {
+        for (const preflight of [true, false]) assert.equal((await ask(target, preflight)).status, 204, `OPTIONS ${target}${preflight ? ' (preflight)' : ''}`);
+      }
+    });
+
     test('absolute-form targets are served as their path (RFC 9112 §3.2.2)', async () => {
       const res = await rawRequest(s.port, `GET http://localhost/font.woff2 HTTP/1.1\r\nHost: other\r\nOrigin: ${APP}\r\n\r\n`);
       assert.equal(res.status, 200);

@@ -383,6 +383,10 @@ class StaticFiles {
     const method = req.method;
     const refused = this.framingError(req, res);
     if (refused !== 0) return this.sendError(res, refused, origin);
+    // OPTIONS is answered for any path, the table unread, but not for a target GET would refuse as
+    // malformed (a bad percent-encoding, `..` above the root, userinfo, no host): a preflight for
+    // `/%zz` was granted. `*` (asterisk-form, RFC 9112 §3.2.4) asks about the server.
+    if (method === 'OPTIONS' && req.url !== '*' && decodedPath(req.url ?? '') === 400) return this.sendError(res, 400, origin);
     if (method === 'OPTIONS' && this.cors.classify(req) === RequestKind.Preflight) {
       // Classified a preflight, its lines joined (handle): answered from the fields, not read again.
       const h = req.headers;
