@@ -3,7 +3,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -26,6 +26,8 @@ function makeRoot() {
   writeFileSync(join(root, 'fonts', 'a.woff2'), 'a-font');
   writeFileSync(join(root, 'x#y.woff2'), 'hash-font'); // named as an invalid target would read
   writeFileSync(join(root, 'empty.txt'), '');
+  writeFileSync(join(root, 'dated.txt'), 'dated'); // old enough to be sent with its Last-Modified
+  utimesSync(join(root, 'dated.txt'), new Date('2020-01-01T00:00:00Z'), new Date('2020-01-01T00:00:00Z'));
   const css = Buffer.from('body{}\n'.repeat(50));
   writeFileSync(join(root, 'app.css'), css);
   writeFileSync(join(root, 'app.css.gz'), gzipSync(css));
@@ -88,6 +90,31 @@ for (const [name, cors, expectAcao] of [
       }
       for (const target of ['*', '/', '/no-such-file', '/font.woff2']) {
         for (const preflight of [true, false]) assert.equal((await ask(target, preflight)).status, 204, `OPTIONS ${target}${preflight ? ' (preflight)' : ''}`);
+      }
+    });
+
+    test('an OPTIONS that is not a preflight evaluates its preconditions (RFC 9110 §13.2.1): 412 with CORS headers when one fails; If-Modified-Since does not apply', async () => {
+      const etag = (await rawRequest(s.port, 'GET /font.woff2 HTTP/1.1\r\nHost: x\r\n\r\n')).get('etag');
+      assert.ok(etag);
+      const cases = [
+        ['/font.woff2', 'If-Match: "nomatch"', 412],
+        ['/font.woff2', `If-Match: ${etag}`, 204],
+        ['/font.woff2', 'If-Match: *', 204],
+        ['/font.woff2', `If-None-Match: ${etag}`, 412],
+        ['/font.woff2', 'If-None-Match: *', 412],
+        ['/font.woff2', 'If-None-Match: "other"', 204],
+        ['/dated.txt', 'If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT', 412],
+        ['/dated.txt', 'If-Unmodified-Since: Fri, 01 Jan 2100 00:00:00 GMT', 204],
+        ['/dated.txt', 'If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT', 204],
+        ['/no-such-file', 'If-Match: *', 412],
+        ['/no-such-file', 'If-None-Match: *', 204],
+        ['/no-such-file', 'If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT', 204],
+        ['*', 'If-Match: *', 412],
+      ];
+      for (const [target, field, status] of cases) {
+        const res = await rawRequest(s.port, `OPTIONS ${target} HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\n${field}\r\n\r\n`);
+        assert.equal(res.status, status, `OPTIONS ${target} with ${field}`);
+        assert.equal(res.get('access-control-allow-origin'), expectAcao);
       }
     });
 
