@@ -12,6 +12,7 @@ import { serve } from '../dist/index.js';
 import { ConnectionTimeouts } from '../dist/static/connection-timeouts.js';
 import { closeAfterPoll } from '../dist/static/keep-alive-expiry.js';
 import { testCertificate } from './transports.js';
+import { readSteadilyBesideStopped } from './helpers.js';
 
 /**
  * A socket in the middle of one large write: writableLength and bytesWritten stay as they are; the
@@ -348,22 +349,7 @@ for (const host of ['127.0.0.1', '::1']) {
     // The reader takes 20 KB every 50 ms (400 KB/s): less than the third of a 4 MB send buffer per 2 s
     // timeout that the kernel must drain before it lets the server write again; the bytes it acknowledges
     // move in steps of ~93 KB, several per second. The stopper takes 200 KB, then nothing.
-    let readBytes = 0;
-    const pace = setInterval(() => {
-      const chunk = reader.read(20_000);
-      if (chunk !== null) readBytes += chunk.length;
-    }, 50);
-    let stopped = 0;
-    while (stopped < 200_000) {
-      await new Promise((r) => setTimeout(r, 10));
-      for (let chunk; (chunk = stopper.read()) !== null; ) stopped += chunk.length;
-    }
-    t.after(() => {
-      clearInterval(pace);
-      reader.destroy();
-      stopper.destroy();
-    });
-    await new Promise((r) => setTimeout(r, 8000));
+    const readBytes = await readSteadilyBesideStopped(t, reader, stopper, 8000);
     const [readerSide, stopperSide] = accepted;
     assert.ok(readBytes > 2_400_000, `the reader read ${readBytes} bytes in 8 s`);
     assert.equal(stopperSide.destroyed, true, 'the client that stopped reading was cut');

@@ -267,3 +267,27 @@ export function releaseFifo(path) {
   setTimeout(() => closeSync(writer), 1000).unref();
 }
 
+/**
+ * A steady slow reader beside one that stops: reads the paused socket `reader` at 400 KB/s (20 KB
+ * every 50 ms) and `stopper` until it has 200 KB, then never again, and resolves, `ms` later, to the
+ * bytes the reader read. Both are destroyed when the test ends.
+ */
+export async function readSteadilyBesideStopped(t, reader, stopper, ms) {
+  let readBytes = 0;
+  const pace = setInterval(() => {
+    const chunk = reader.read(20_000) ?? reader.read();
+    if (chunk !== null) readBytes += chunk.length;
+  }, 50);
+  t.after(() => {
+    clearInterval(pace);
+    reader.destroy();
+    stopper.destroy();
+  });
+  let stopped = 0;
+  while (stopped < 200_000) {
+    await new Promise((r) => setTimeout(r, 10));
+    for (let chunk; (chunk = stopper.read()) !== null; ) stopped += chunk.length;
+  }
+  await new Promise((r) => setTimeout(r, ms));
+  return readBytes;
+}

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
 import { PREFACE, frame, getBlock, h2Request, negotiated, onFrames, rawH2Request, testCertificate, uint32 } from './transports.js';
+import { readSteadilyBesideStopped } from './helpers.js';
 
 const BIG = 4 * 1024 * 1024;
 const warnings = [];
@@ -1805,22 +1806,7 @@ test('a client reading a large file steadily but slowly over HTTP/2 keeps its st
   const stopper = ask(0);
   // 20 KB every 50 ms (400 KB/s): with a 2 s timeout, less than the third of a 4 MB send buffer the
   // kernel must drain before node:http2 may write again. The stopper takes 200 KB, then nothing.
-  let readBytes = 0;
-  const pace = setInterval(() => {
-    const chunk = reader.read(20_000) ?? reader.read();
-    if (chunk !== null) readBytes += chunk.length;
-  }, 50);
-  let stopped = 0;
-  while (stopped < 200_000) {
-    await new Promise((r) => setTimeout(r, 10));
-    for (let chunk; (chunk = stopper.read()) !== null; ) stopped += chunk.length;
-  }
-  t.after(() => {
-    clearInterval(pace);
-    reader.destroy();
-    stopper.destroy();
-  });
-  await new Promise((r) => setTimeout(r, 8000));
+  const readBytes = await readSteadilyBesideStopped(t, reader, stopper, 8000);
   assert.equal(accepted.length, 2);
   const [readerSide, stopperSide] = accepted[0].localPort === reader.remotePort && accepted[0].remotePort === reader.localPort ? accepted : [accepted[1], accepted[0]];
   assert.ok(readBytes > 2_400_000, `the reader read ${readBytes} bytes in 8 s`);
