@@ -802,6 +802,8 @@ test('CLI: prints the URL, serves, and exits 0 on SIGTERM', async () => {
   const exited = exitOf(r.child);
   r.child.kill('SIGTERM');
   assert.equal((await exited).code, 0);
+  // No Ctrl-C was pressed: the way to stop at once is named, not "again".
+  assert.match(r.err, /xorigin: stopping: responses in flight finish \(up to 10 s\); a SIGINT \(Ctrl-C\) exits at once\n/);
 });
 
 test('CLI: SIGUSR1 opens no debugger and SIGUSR2 ends nothing (each said on stderr, the server goes on serving); SIGQUIT stops gracefully with exit 0', async (t) => {

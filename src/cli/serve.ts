@@ -64,7 +64,7 @@ export async function serve(settings: Settings, files: ReadonlyMap<string, Buffe
   let stopping = false;
   reloadOnSignal(server, settings, reread, held, () => stopping);
   // A worker stops when its primary says so, and the primary says it for all of them.
-  const announce = cluster.isWorker ? undefined : `xorigin: stopping: responses in flight finish (up to ${String(SHUTDOWN_GRACE / 1000)} s); Ctrl-C again exits at once`;
+  const announce = cluster.isWorker ? undefined : `xorigin: stopping: responses in flight finish (up to ${String(SHUTDOWN_GRACE / 1000)} s)`;
   onStopSignals(() => {
     stopping = true;
     void server.shutdown(SHUTDOWN_GRACE).then(() => process.exit(0));

@@ -12,29 +12,31 @@ const SAME_CTRL_C_MS = 250;
 let startingStop: (() => void) | null = null;
 
 /**
- * SIGTERM, SIGQUIT (nginx's graceful stop, `nginx -s quit`) and a first SIGINT call `graceful` (once), after writing `announce` (if any) on stderr:
- * a server finishing a long download would otherwise seem to ignore the Ctrl-C. A SIGINT while
- * already stopping (SAME_CTRL_C_MS after the first, or any after a SIGTERM) is the user insisting:
- * `abort` runs (the cluster primary kills its workers) and the process exits at once with 130. A
- * repeated SIGTERM changes nothing: supervisors send it, then SIGKILL at their deadline.
+ * SIGTERM, SIGQUIT (nginx's graceful stop, `nginx -s quit`) and a first SIGINT call `graceful` (once),
+ * after writing `announce` (if any) on stderr, with how to stop at once: a server finishing a long
+ * download would otherwise seem to ignore the Ctrl-C. A SIGINT while already stopping
+ * (SAME_CTRL_C_MS after the first, or any after a SIGTERM) is the user insisting: `abort` runs (the
+ * cluster primary kills its workers) and the process exits at once with 130. A repeated SIGTERM
+ * changes nothing: supervisors send it, then SIGKILL at their deadline.
  */
 export function onStopSignals(graceful: () => void, abort: () => void = () => {}, announce?: string): void {
   startingStop?.();
   startingStop = null;
   let stopping = false;
-  const stop = (): void => {
+  const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
-    if (announce !== undefined) process.stderr.write(`${announce}\n`);
+    // "again" only after a Ctrl-C: after a supervisor's SIGTERM it read as if one had been pressed.
+    if (announce !== undefined) process.stderr.write(`${announce}; ${signal === 'SIGINT' ? 'Ctrl-C again' : 'a SIGINT (Ctrl-C)'} exits at once\n`);
     graceful();
   };
   process.on('SIGTERM', stop);
   process.on('SIGQUIT', stop);
   let firstInterrupt = -Infinity;
-  process.on('SIGINT', () => {
+  process.on('SIGINT', (signal) => {
     if (!stopping) {
       firstInterrupt = performance.now();
-      stop();
+      stop(signal);
       return;
     }
     if (performance.now() - firstInterrupt < SAME_CTRL_C_MS) return;

@@ -90,7 +90,7 @@ export function supervise(settings: Settings, reread: Reread, config: ConfigInFo
     () => {
       for (const w of liveWorkers()) w.process.kill('SIGKILL');
     },
-    `xorigin: stopping ${String(count)} workers: responses in flight finish (up to ${String(SHUTDOWN_GRACE / 1000)} s; a worker still running at ${String(STOP_DEADLINE / 1000)} s is killed); Ctrl-C again exits at once`,
+    `xorigin: stopping ${String(count)} workers: responses in flight finish (up to ${String(SHUTDOWN_GRACE / 1000)} s; a worker still running at ${String(STOP_DEADLINE / 1000)} s is killed)`,
   );
   return reload;
 }
