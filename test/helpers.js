@@ -268,19 +268,21 @@ export function releaseFifo(path) {
 }
 
 /**
- * A steady slow reader beside one that stops: reads the paused socket `reader` at 400 KB/s (20 KB
+ * Steady slow readers beside one that stops: reads each paused socket of `readers` at 400 KB/s (20 KB
  * every 50 ms) and `stopper` until it has 200 KB, then never again, and resolves, `ms` later, to the
- * bytes the reader read. Both are destroyed when the test ends.
+ * bytes each reader read. All are destroyed when the test ends.
  */
-export async function readSteadilyBesideStopped(t, reader, stopper, ms) {
-  let readBytes = 0;
+export async function readSteadilyBesideStopped(t, readers, stopper, ms) {
+  const read = readers.map(() => 0);
   const pace = setInterval(() => {
-    const chunk = reader.read(20_000) ?? reader.read();
-    if (chunk !== null) readBytes += chunk.length;
+    readers.forEach((reader, i) => {
+      const chunk = reader.read(20_000) ?? reader.read();
+      if (chunk !== null) read[i] += chunk.length;
+    });
   }, 50);
   t.after(() => {
     clearInterval(pace);
-    reader.destroy();
+    for (const reader of readers) reader.destroy();
     stopper.destroy();
   });
   let stopped = 0;
@@ -289,5 +291,5 @@ export async function readSteadilyBesideStopped(t, reader, stopper, ms) {
     for (let chunk; (chunk = stopper.read()) !== null; ) stopped += chunk.length;
   }
   await new Promise((r) => setTimeout(r, ms));
-  return readBytes;
+  return read;
 }

@@ -1806,7 +1806,7 @@ test('a client reading a large file steadily but slowly over HTTP/2 keeps its st
   const stopper = ask(0);
   // 20 KB every 50 ms (400 KB/s): with a 2 s timeout, less than the third of a 4 MB send buffer the
   // kernel must drain before node:http2 may write again. The stopper takes 200 KB, then nothing.
-  const readBytes = await readSteadilyBesideStopped(t, reader, stopper, 8000);
+  const [readBytes] = await readSteadilyBesideStopped(t, [reader], stopper, 8000);
   assert.equal(accepted.length, 2);
   const [readerSide, stopperSide] = accepted[0].localPort === reader.remotePort && accepted[0].remotePort === reader.localPort ? accepted : [accepted[1], accepted[0]];
   assert.ok(readBytes > 2_400_000, `the reader read ${readBytes} bytes in 8 s`);
@@ -1816,4 +1816,32 @@ test('a client reading a large file steadily but slowly over HTTP/2 keeps its st
   const left = [...open].map((stream) => `${stream.session?.socket?.remotePort === readerSide.remotePort ? 'reader' : 'other'} ${stream.id}`);
   assert.deepEqual(left, ['reader 1'], "the steady reader's stream was reset (its connection kept), or its shut streams were kept");
   assert.equal(server.stats.inFlight, 1);
+});
+
+test('streams the client cancels mid-download leave nothing behind in the send-timeout bookkeeping (a slice reported sent after the stream closed)', async (t) => {
+  // Http2Sessions keeps, per stream seen moving, what it had queued; a cancelled stream's last write
+  // reports after the stream has closed, and noting it then kept the entry, and the stream, for good.
+  const { Http2Sessions } = await import('../dist/static/http2-sessions.js');
+  let sessions = null;
+  const progressed = Http2Sessions.prototype.progressed;
+  Http2Sessions.prototype.progressed = function (stream) {
+    sessions = this;
+    return progressed.call(this, stream);
+  };
+  t.after(() => {
+    Http2Sessions.prototype.progressed = progressed;
+  });
+  const { session } = await withSession(t, { memoryBudget: 0, sendTimeout: 60_000 });
+  const cancelled = Array.from({ length: 60 }, () => new Promise((resolve) => {
+    const req = session.request({ ':path': '/big.otf' });
+    req.on('data', () => req.close(http2.constants.NGHTTP2_CANCEL));
+    req.on('close', resolve);
+    req.on('error', resolve);
+    req.end();
+  }));
+  await Promise.all(cancelled);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.notEqual(sessions, null, 'no slice was reported sent');
+  const left = [...sessions.progress.keys()].filter((stream) => stream.closed || stream.destroyed).length;
+  assert.equal(left, 0, `${left} closed streams still tracked`);
 });

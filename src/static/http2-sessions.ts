@@ -542,8 +542,10 @@ export class Http2Sessions implements StreamTracker {
     if (p !== undefined) p.moved = true;
     // Not yet seen by a sweep: noted as moving, so that the first sweep counts it as moving then. A
     // stream whose socket stalls before the first sweep stalled with it (kernelExcuse), though no
-    // sweep saw it move: 4 MB can go out to a slow reader's kernel buffers within that second.
-    else this.progress.set(stream, { queued: 0, since: -1, moved: true, movedAt: -1 });
+    // sweep saw it move: 4 MB can go out to a slow reader's kernel buffers within that second. Not
+    // once closed: a cancelled stream's last callback comes after closed(), and its entry would stay
+    // for good, the stream with it (review r31b: 2,000 cancels, 2,000 entries, +8.8 MB of heap).
+    else if (!stream.closed && !stream.destroyed) this.progress.set(stream, { queued: 0, since: -1, moved: true, movedAt: -1 });
   }
 
   /**
