@@ -327,7 +327,7 @@ const HAS_IPV6_LOOPBACK = Object.values(networkInterfaces()).some((list) => list
 
 for (const host of ['127.0.0.1', '::1']) {
   const skip = process.platform !== 'linux' ? 'reads /proc/net/tcp' : host === '::1' && !HAS_IPV6_LOOPBACK ? 'no IPv6 loopback' : false;
-  test(`a client reading a large file steadily but slowly is not cut by the send timeout while the kernel holds MBs for it; one that stops reading is (Linux: the kernel's send queue; ${host})`, { skip }, async (t) => {
+  test(`a client reading a large file steadily but slowly is not cut by the send timeout while the kernel holds MBs for it, nor one that half-closed after its request; one that stops reading is (Linux: the kernel's send queue; ${host})`, { skip }, async (t) => {
     const root = mkdtempSync(join(tmpdir(), 'xorigin-slow-reader-'));
     writeFileSync(join(root, 'big.bin'), Buffer.alloc(24 * 1024 * 1024, 7));
     const server = await serve({ root, etagCache: 'off', memoryBudget: 0, sendTimeout: 2000 });
@@ -338,22 +338,26 @@ for (const host of ['127.0.0.1', '::1']) {
       await server.shutdown(200);
       rmSync(root, { recursive: true, force: true });
     });
-    const ask = () => {
+    const ask = (halfClose = false) => {
       const socket = net.connect(server.address().port, host);
       socket.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+      // A FIN after the request: the server's side of it is in CLOSE_WAIT, no longer ESTABLISHED.
+      if (halfClose) socket.end();
       socket.pause();
       return socket;
     };
     const reader = ask();
+    const halfClosed = ask(true);
     const stopper = ask();
     // The reader takes 20 KB every 50 ms (400 KB/s): less than the third of a 4 MB send buffer per 2 s
     // timeout that the kernel must drain before it lets the server write again; the bytes it acknowledges
     // move in steps of ~93 KB, several per second. The stopper takes 200 KB, then nothing.
-    const readBytes = await readSteadilyBesideStopped(t, reader, stopper, 8000);
-    const [readerSide, stopperSide] = accepted;
-    assert.ok(readBytes > 2_400_000, `the reader read ${readBytes} bytes in 8 s`);
-    assert.equal(stopperSide.destroyed, true, 'the client that stopped reading was cut');
-    assert.equal(readerSide.destroyed, false, `the steady reader was cut (it had read ${readBytes} bytes; ${readerSide.bytesWritten} handed to the kernel)`);
+    const [readBytes, halfBytes] = await readSteadilyBesideStopped(t, [reader, halfClosed], stopper, 8000);
+    const sideOf = (client) => accepted.find((side) => side.remotePort === client.localPort);
+    assert.ok(readBytes > 2_400_000 && halfBytes > 2_400_000, `the readers read ${readBytes} and ${halfBytes} bytes in 8 s`);
+    assert.equal(sideOf(stopper).destroyed, true, 'the client that stopped reading was cut');
+    assert.equal(sideOf(reader).destroyed, false, `the steady reader was cut (it had read ${readBytes} bytes)`);
+    assert.equal(sideOf(halfClosed).destroyed, false, `the steady reader that half-closed was cut (it had read ${halfBytes} bytes)`);
   });
 }
 

@@ -47,7 +47,7 @@ class SendQueueReading {
       this.nextReadAt = start + 10 * (performance.now() - start);
     }
     const bytes = this.table?.get(key);
-    // NaN: two established connections under one key, which cannot tell them apart.
+    // NaN: two live connections under one key, which cannot tell them apart.
     return bytes === undefined || Number.isNaN(bytes) ? null : bytes;
   }
 }
@@ -58,7 +58,7 @@ const REUSE_MS = 20;
 export const kernelSendQueues = new SendQueueReading();
 
 /**
- * Each established connection's tx_queue, by its local and remote address and port as the tables
+ * The tx_queue of each live connection (LIVE_STATES), by its local and remote address and port as the tables
  * write them. Both ends: a client could else pair a connection that reads nothing with one of its own
  * to another local address from the same source port, and be judged by that one's count.
  */
@@ -77,8 +77,16 @@ function readTables(): Map<string, number> {
 }
 
 /**
- * Files the established lines of one table: "%4d: LOCAL REMOTE ST TX_QUEUE:RX_QUEUE ...", each
- * address hex words and ":PORT", of fixed width (tcp 13, tcp6 37 characters); st 01 is ESTABLISHED.
+ * The second digit of the states whose lines are read: 01 ESTABLISHED, and 08 CLOSE_WAIT, a client
+ * that half-closed after its request (FIN) and still reads (it was cut while it read: review r31b).
+ * Not the states a 4-tuple may linger in after its socket is gone (TIME_WAIT), which could give a
+ * live connection's key a second line.
+ */
+const LIVE_STATES = [0x31, 0x38];
+
+/**
+ * Files the live lines of one table: "%4d: LOCAL REMOTE ST TX_QUEUE:RX_QUEUE ...", each address
+ * hex words and ":PORT", of fixed width (tcp 13, tcp6 37 characters); st as LIVE_STATES.
  * Read at fixed offsets, not split into fields: that took as long as the kernel's writing of them.
  * A line not so shaped is skipped (its connection reads as unknown).
  */
@@ -87,7 +95,7 @@ function fileLines(text: string, addressLength: number, table: Map<string, numbe
   for (let at = text.indexOf('\n') + 1; at > 0 && at < text.length; at = text.indexOf('\n', at) + 1) {
     const local = text.indexOf(':', at) + 2;
     const state = local + keyLength + 1;
-    if (local === 1 || text.charCodeAt(state) !== 0x30 || text.charCodeAt(state + 1) !== 0x31 || text.charCodeAt(state + 2) !== 0x20) continue;
+    if (local === 1 || text.charCodeAt(state) !== 0x30 || !LIVE_STATES.includes(text.charCodeAt(state + 1)) || text.charCodeAt(state + 2) !== 0x20) continue;
     if (text.charCodeAt(local + addressLength) !== 0x20) continue;
     const key = text.slice(local, local + keyLength);
     const queued = Number.parseInt(text.slice(state + 3, state + 11), 16);
