@@ -2,18 +2,14 @@ import { someListElement } from './field-list.js';
 import { rangeEqualsLower } from './tokens.js';
 
 /**
- * True when a Connection field value (RFC 9110 §7.6.1: a list of connection options) has the option
- * `close`, in any case: the sender will close the connection after this message, and a server MUST
- * too (RFC 9112 §9.6).
+ * True when a Connection field value (RFC 9110 §7.6.1: a list of connection options) has `option`, in
+ * any case: `close` (the sender will close the connection after this message, and a server MUST too,
+ * RFC 9112 §9.6), or `upgrade` (beside an Upgrade field, the client asks to switch protocols on this
+ * connection, RFC 9110 §7.8).
  */
-export function hasCloseOption(value: string): boolean {
-  return someListElement(value, (start, stop) => rangeEqualsLower(value, start, stop, 'close'));
+export function hasConnectionOption(value: string, option: 'close' | 'upgrade'): boolean {
+  return someListElement(value, (start, stop) => rangeEqualsLower(value, start, stop, option));
 }
 
-/**
- * True when a Connection field value has the option `upgrade`, in any case: beside an Upgrade field,
- * the client asks to switch protocols on this connection (RFC 9110 §7.8).
- */
-export function hasUpgradeOption(value: string): boolean {
-  return someListElement(value, (start, stop) => rangeEqualsLower(value, start, stop, 'upgrade'));
-}
+/** hasConnectionOption(value, 'close'). */
+export const hasCloseOption = (value: string): boolean => hasConnectionOption(value, 'close');

@@ -43,9 +43,9 @@ export function parseHttpDate(value: string, now = Date.now()): number {
  */
 function rfc850Instant(yy: number, month: number, day: number, hour: number, minute: number, second: number, now: number): number {
   const mark = new Date(now);
-  mark.setUTCFullYear(mark.getUTCFullYear() + 50);
-  const limit = mark.getTime();
-  let year = Math.floor(new Date(now).getUTCFullYear() / 100) * 100 + yy;
+  const current = mark.getUTCFullYear();
+  const limit = mark.setUTCFullYear(current + 50);
+  let year = Math.floor(current / 100) * 100 + yy;
   // Compared as given, a 29 Feb rolled over if need be: which century has that day is asked last.
   const at = (y: number): number => new Date(0).setUTCFullYear(y, month, day) + ((hour * 60 + minute) * 60 + second) * 1000;
   if (at(year) > limit) year -= 100;

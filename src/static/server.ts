@@ -15,7 +15,7 @@ import type { SecureServer } from './secure-server.js';
 import { secureContextOptions, type TlsMaterial } from './tls.js';
 import { readOnce, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { validateServable } from './root-problem.js';
-import { hasCloseOption, hasUpgradeOption } from '../http/connection-options.js';
+import { hasCloseOption, hasConnectionOption } from '../http/connection-options.js';
 import { keepRestartOnly, planReload, validateReload, type ReloadReport } from './reload.js';
 
 /**
@@ -133,7 +133,7 @@ async function createNodeServer(config: ResolvedServerOptions, handler: StaticHa
  * lingering, as the client did not ask for it and may still be writing.
  */
 function closeAfterUpgradeRequest(req: IncomingMessage, res: ServerResponse): void {
-  if (!hasUpgradeOption(req.headers.connection ?? '')) return;
+  if (!hasConnectionOption(req.headers.connection ?? '', 'upgrade')) return;
   res.shouldKeepAlive = false;
   markLingering(req.socket);
 }
