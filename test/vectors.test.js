@@ -174,6 +174,21 @@ for (const server of SERVERS) {
       assert.equal(r.body, 'wOF2-font');
     });
 
+    test('Expect: 100-continue on a request whose framing announces no content keeps the connection: requests pipelined behind are answered (RFC 9110 §10.1.1)', async () => {
+      const expecting = (method, extra = '') => `${method} /font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\nExpect: 100-continue\r\n${extra}\r\n`;
+      const r = await send(expecting('GET') + expecting('HEAD', 'Content-Length: 0\r\n') + expecting('GET') + get('Host: a.example\r\n'));
+      // A body runs into the next status line: no ^ anchor.
+      const statuses = [...r.raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+      assert.deepEqual(statuses, ['200', '200', '200', '200'], r.raw);
+      assert.equal((r.raw.match(/^Connection: close/gim) ?? []).length, 1, `only the last answer closes: ${r.raw}`);
+      // Content announced and not read: the client, told no 100, may still send it, so the connection closes after the answer.
+      const post = await send(expecting('POST', 'Content-Length: 5\r\n') + get('Host: a.example\r\n'));
+      assert.deepEqual([...post.raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]), ['405'], post.raw);
+      assert.equal(post.head.connection, 'close');
+      const chunked = await send(expecting('POST', 'Transfer-Encoding: chunked\r\n') + '0\r\n\r\n' + get('Host: a.example\r\n'));
+      assert.deepEqual([...chunked.raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]), ['405'], chunked.raw);
+    });
+
     test('RFC 9112 §3: a target past the 16 KiB limit gets 414, not 431; a long header field still 431', async () => {
       const long = await send(`GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\n\r\n`);
       assert.equal(long.status, 414, long.raw.slice(0, 200));

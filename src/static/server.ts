@@ -172,7 +172,14 @@ function answerHttp1Oddities(node: NodeServer, handler: RequestListener): void {
   // `Expect: 100-continue` is answered at once, with no interim 100 (RFC 9110 §10.1.1 lets a server
   // that sends a final status omit it): nothing here reads a request body, so node's default 100
   // only had a client upload a body that a 405 then discarded.
-  node.on('checkContinue', handler);
+  node.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    // Node then closes the connection, as a client told no 100 may still send the body it announced.
+    // Framing that announces none (no Transfer-Encoding, no or a zero Content-Length) leaves nothing
+    // to come: the connection stays, and requests pipelined behind are answered (§10.1.1 lets a
+    // server omit the 100 when "the framing indicates that there is no content").
+    if (!announcesContent(req)) (res as ServerResponse & { _expect_continue: boolean })._expect_continue = false;
+    handler(req, res);
+  });
   node.on('connect', (req: IncomingMessage, socket: Duplex) => {
     // node:http has taken its own 'error' listener off the socket: without one, a reset would throw.
     socket.on('error', () => socket.destroy());
@@ -190,6 +197,12 @@ function answerHttp1Oddities(node: NodeServer, handler: RequestListener): void {
     // the client kept its side open.
     closeLingering(socket);
   });
+}
+
+/** Whether an HTTP/1.x request's framing announces content (RFC 9112 §6.3): node's parser has checked both fields. */
+function announcesContent(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && Number(length) !== 0);
 }
 
 /** The HTTP/1.x limits and timeouts (the HTTP/2 secure server applies them to its HTTP/1.1 connections too). */
