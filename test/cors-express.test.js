@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import express from 'express';
 import { createCors } from '../dist/index.js';
 import { acHeaders, listen, request } from './helpers.js';
+import { oldOnHeaders } from './fixtures/old-on-headers.js';
 
 const APP = 'https://app.example.com';
 
@@ -101,5 +102,44 @@ describe('express middleware', () => {
     const res = await request(s.port, { path: '/missing', headers: { Origin: APP } });
     assert.equal(res.status, 404);
     assert.equal(res.headers['access-control-allow-origin'], APP);
+  });
+});
+
+describe('behind a writeHead wrapper that reads an array as [name, value] pairs (on-headers < 1.1.0, under morgan 1.10.0 and others)', () => {
+  let s;
+  before(async () => {
+    const cors = createCors({ origins: [APP], methods: ['PUT'], allowedHeaders: ['content-type'], maxAge: 600 });
+    const app = express();
+    app.use(oldOnHeaders);
+    app.use(cors.middleware);
+    app.get('/data', (req, res) => res.json({ ok: true }));
+    s = await listen(app);
+  });
+  after(() => s.close());
+
+  test('an allowed preflight keeps every header of the answer, and no stray one (the flat list was read as pairs)', async () => {
+    const res = await request(s.port, {
+      method: 'OPTIONS',
+      path: '/data',
+      headers: { Origin: APP, 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'content-type' },
+    });
+    assert.equal(res.status, 204);
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    assert.equal(res.headers['access-control-allow-methods'], 'PUT');
+    assert.equal(res.headers['access-control-allow-headers'], 'content-type');
+    assert.equal(res.headers['access-control-max-age'], '600');
+    assert.equal(res.headers.vary, 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers');
+    const stray = Object.keys(res.headers).filter((name) => name.length === 1);
+    assert.deepEqual(stray, []);
+  });
+
+  test('a refused preflight: 403 with Vary and no Access-Control-*; an actual request decorated', async () => {
+    const refused = await request(s.port, { method: 'OPTIONS', path: '/data', headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'PUT' } });
+    assert.equal(refused.status, 403);
+    assert.deepEqual(acHeaders(refused), []);
+    assert.match(refused.headers.vary, /Origin/);
+    const actual = await request(s.port, { path: '/data', headers: { Origin: APP } });
+    assert.equal(actual.headers['access-control-allow-origin'], APP);
+    assert.equal(actual.headers.vary, 'Origin');
   });
 });

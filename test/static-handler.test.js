@@ -17,6 +17,7 @@ import { createStaticHandler } from '../dist/static/index.js';
 import { createCors } from '../dist/cors/index.js';
 import { acHeaders, eventually, listen, rawRequest, request } from './helpers.js';
 import { frame, rawH2Request, testCertificate } from './transports.js';
+import { oldOnHeaders } from './fixtures/old-on-headers.js';
 
 const APP = 'https://app.example.com';
 
@@ -787,5 +788,36 @@ describe('mounted behind a middleware that wraps write (found by a hostile revie
       await new Promise((resolve) => setImmediate(resolve));
       assert.deepEqual(warnings.filter((w) => w === 'MaxListenersExceededWarning'), []);
     });
+  }
+});
+
+test('mounted behind a writeHead wrapper that reads an array as [name, value] pairs (on-headers < 1.1.0): every header of its answers survives', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-old-on-headers-'));
+  writeFileSync(join(root, 'a.woff2'), 'font-a');
+  const handler = await createStaticHandler({ root, cors: { origins: [APP] } });
+  const app = express();
+  app.use(oldOnHeaders);
+  app.use(handler);
+  const s = await listen(app);
+  try {
+    const res = await request(s.port, { path: '/a.woff2', headers: { Origin: APP } });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), 'font-a');
+    assert.equal(res.headers['content-type'], 'font/woff2');
+    assert.equal(res.headers['content-length'], '6');
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    assert.equal(res.headers.vary, 'Origin');
+    assert.deepEqual(Object.keys(res.headers).filter((name) => name.length === 1), []);
+    const again = await request(s.port, { path: '/a.woff2', headers: { Origin: APP, 'If-None-Match': res.headers.etag } });
+    assert.equal(again.status, 304);
+    assert.equal(again.headers['access-control-allow-origin'], APP);
+    const preflight = await request(s.port, { method: 'OPTIONS', path: '/a.woff2', headers: { Origin: APP, 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'range' } });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers['access-control-allow-origin'], APP);
+    assert.equal(preflight.headers['access-control-allow-headers'], 'range');
+  } finally {
+    await s.close();
+    handler.close();
+    rmSync(root, { recursive: true, force: true });
   }
 });

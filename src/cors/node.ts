@@ -4,7 +4,7 @@ import { CorsEngine, RequestKind, classify } from './engine.js';
 import type { CorsOptions } from './options.js';
 import { joinRepeatedLines } from '../http/field-lines.js';
 import { appendVary, ORIGIN_SLOT, PREFLIGHT_GRANT, removeOtherPolicy, setHeaderBlock } from './response-headers.js';
-import { VaryGuard } from './vary-guard.js';
+import { takesFlatHeaders, VaryGuard } from './vary-guard.js';
 
 /** Connect/Express-style `next`. */
 export type NextFunction = (err?: unknown) => void;
@@ -66,8 +66,9 @@ export class Cors extends CorsEngine {
     const status = block === null ? 403 : this.policy.preflightStatus;
     const headers = block ?? this.preflights.denied;
     removeOtherPolicy(res as ServerResponse, PREFLIGHT_GRANT);
-    if (res.hasHeader('vary')) {
-      // The application set Vary before us (middleware stacks do): merge, never replace.
+    if (res.hasHeader('vary') || !takesFlatHeaders(res as ServerResponse)) {
+      // The application set Vary before us (middleware stacks do): merge, never replace. Or a
+      // layer's writeHead that may misread the flat list (takesFlatHeaders) is in the way.
       setHeaderBlock(res as ServerResponse, headers);
       (res as ServerResponse).writeHead(status);
     } else {

@@ -45,6 +45,7 @@ export class VaryGuard {
     if (this.current === null || this.current.vary !== vary) {
       const writeHead = guardedWriteHead(vary);
       varyKeepers.add(writeHead);
+      directKeepers.add(writeHead);
       this.current = { vary, writeHead };
     }
     return this.current.writeHead;
@@ -52,6 +53,20 @@ export class VaryGuard {
 }
 
 const varyKeepers = new WeakSet<WriteHead>();
+/** The keepers that send the head through the prototype's writeHead (guardedWriteHead's). */
+const directKeepers = new WeakSet<WriteHead>();
+
+/**
+ * Whether `res.writeHead` reads a flat `[name, value, …]` list as node's does: node's own (or
+ * Express's, which inherits it), or a VaryGuard keeper over it. Any other layer's wrapper gets
+ * its headers set one by one instead: on-headers before 1.1.0 (CVE-2025-7339), which morgan,
+ * compression, express-session and response-time of before mid-2025 put on every response,
+ * reads such a list as [name, value] pairs, and a preflight behind it went out with `a: c`,
+ * `h: t`… and no Access-Control-* header at all.
+ */
+export function takesFlatHeaders(res: ServerResponse): boolean {
+  return !Object.hasOwn(res, 'writeHead') || directKeepers.has(res.writeHead as WriteHead);
+}
 
 /**
  * A writeHead sending the head through the one it shadows (the prototype's: node's, Express's),

@@ -15,6 +15,7 @@ import { sameIdentity } from './file-identity.js';
 import { AssetTable, type ScanReport } from './asset-table.js';
 import { logResponse, noteArrival } from './access-log.js';
 import { explainDenied } from '../cors/explain.js';
+import { takesFlatHeaders } from '../cors/vary-guard.js';
 import { BodyCache, TEXT_BODY_LIMIT } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
 import { ContentChecks } from './content-checks.js';
@@ -23,7 +24,7 @@ import { noteDescriptorShortage, watchDescriptorLimit } from './descriptor-short
 import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, readOnce, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { Http2Response } from './http2-exchange.js';
-import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, newBlock, ResponseBlocks, writeBlock, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
+import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, newBlock, ResponseBlocks, writeBlock, writeBlockByName, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
 import { cutResponse, DiskBody, endHeld, type DiskCounters } from './send-body.js';
 import { whenDiskTurn } from './disk-turns.js';
 import { BlockingReads } from './blocking-reads.js';
@@ -506,10 +507,13 @@ class StaticFiles {
    */
   private head(res: ServerResponse, status: number, b: Block, origin: string | undefined): void {
     if (this.draining) res.shouldKeepAlive = false;
-    // Mounted in an app, a middleware before this one may have set Vary: writeHead would replace
-    // it, so merge (DESIGN.md: Vary is appended, never replaced). Standalone nothing else sets
-    // headers, and the check (a name validation and lookup per response) is skipped.
-    if (this.mounted && res.hasHeader('vary')) writeBlock(res, status, withMergedVary(b, res.getHeader('vary')), origin);
+    // Standalone nothing else touches the response, and the checks below are skipped. Mounted in
+    // an app, a middleware before this one may have wrapped writeHead in a way that misreads a flat
+    // list (takesFlatHeaders), or set Vary, which writeHead would replace: merge (DESIGN.md: Vary
+    // is appended, never replaced).
+    if (!this.mounted) writeBlock(res, status, b, origin);
+    else if (!takesFlatHeaders(res)) writeBlockByName(res, status, b, origin);
+    else if (res.hasHeader('vary')) writeBlock(res, status, withMergedVary(b, res.getHeader('vary')), origin);
     else writeBlock(res, status, b, origin);
   }
 

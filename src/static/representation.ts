@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { ActualBlocks } from '../cors/response-headers.js';
+import { setHeaderBlock, type ActualBlocks } from '../cors/response-headers.js';
 import { ENCODINGS } from '../http/encoding.js';
 import type { AssetInfo } from './asset-info.js';
 import type { Variants } from './precompressed-siblings.js';
@@ -171,10 +171,25 @@ export function extend(b: Block, ...extra: string[]): Block {
  */
 export function writeBlock(res: ServerResponse, status: number, b: Block, origin: string | undefined): void {
   if (res instanceof Http2Response) return res.writeBlock(status, b, origin);
+  res.writeHead(status, filled(b, origin));
+}
+
+/**
+ * writeBlock for a response whose writeHead another layer wrapped in a way that may misread a flat
+ * list (takesFlatHeaders): the block's headers are set one by one, Vary merged with one set before
+ * (the blocks name each header once), then writeHead gets the status alone.
+ */
+export function writeBlockByName(res: ServerResponse, status: number, b: Block, origin: string | undefined): void {
+  setHeaderBlock(res, filled(b, origin));
+  res.writeHead(status);
+}
+
+/** The block's array with the origin in its slots, filled in place. */
+function filled(b: Block, origin: string | undefined): string[] {
   const h = b.h;
   const slots = b.slots;
   for (let i = 0; i < slots.length; i++) h[slots[i] as number] = origin as string;
-  res.writeHead(status, h);
+  return h;
 }
 
 /**
