@@ -200,6 +200,51 @@ function suite(Fastify, major) {
     await bad.close();
   });
 
+  test(`fastify ${major}: registered inside a child plugin, preflights to the child's prefix are answered (no OPTIONS route needed), other URLs are not covered`, async (t) => {
+    const app = Fastify();
+    let ownOptionsRuns = 0;
+    app.register(async (child) => {
+      await child.register(xoriginCors, POLICY);
+      child.put('/items', async () => 'saved');
+    }, { prefix: '/api' });
+    // A second child without a prefix, with an OPTIONS route of its own declared first: no clash.
+    app.register(async (child) => {
+      child.options('/*', async () => (ownOptionsRuns++, 'own'));
+      await child.register(xoriginCors, POLICY);
+      child.put('/things', async () => 'saved');
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    t.after(() => app.close());
+    const port = app.server.address().port;
+    for (const path of ['/api/items', '/api', '/api/', '/api/no/route']) {
+      const preflight = await request(port, { method: 'OPTIONS', path, headers: PREFLIGHT });
+      assert.equal(preflight.status, 204, path);
+      assert.equal(preflight.headers['access-control-allow-origin'], APP, path);
+      assert.equal(preflight.headers['access-control-allow-methods'], 'PUT', path);
+    }
+    const refused = await request(port, { method: 'OPTIONS', path: '/api/items', headers: { ...PREFLIGHT, Origin: 'https://evil.example' } });
+    assert.equal(refused.status, 403);
+    assert.deepEqual(acHeaders(refused), []);
+    // An OPTIONS that is no preflight: Fastify's 404, as with no route.
+    const plain = await request(port, { method: 'OPTIONS', path: '/api/items', headers: { Origin: APP } });
+    assert.equal(plain.status, 404);
+    const put = await request(port, { method: 'PUT', path: '/api/items', headers: { Origin: APP } });
+    assert.equal(put.status, 200);
+    assert.equal(put.headers['access-control-allow-origin'], APP);
+    const things = await request(port, { method: 'OPTIONS', path: '/things', headers: PREFLIGHT });
+    assert.equal(things.status, 204);
+    assert.equal(things.headers['access-control-allow-origin'], APP);
+    assert.equal(ownOptionsRuns, 0, 'the preflight is answered in the hook, before the app\'s own OPTIONS route');
+    assert.equal((await request(port, { method: 'OPTIONS', path: '/things' })).body.toString(), 'own');
+    // At the root nothing is routed: an app's own catch-all declared after the plugin does not clash (fastify-cors#380).
+    const root = Fastify();
+    await root.register(xoriginCors, POLICY);
+    root.options('/*', async () => 'own');
+    root.options('/', async () => 'own');
+    await root.ready();
+    await root.close();
+  });
+
   test(`fastify ${major}: the plugin carries fastify-plugin's markers`, async () => {
     assert.equal(xoriginCors[Symbol.for('skip-override')], true);
     assert.equal(xoriginCors[Symbol.for('fastify.display-name')], 'xorigin-cors');

@@ -1,7 +1,7 @@
 // `xorigin/fastify`: the CORS engine as a Fastify 4 and 5 plugin. Only types come from 'fastify' (erased
 // at build), so xorigin keeps zero runtime dependencies.
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyInstance, FastifyPluginCallback, FastifySchema, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { CorsEngine, RequestKind, classify } from './engine.js';
 import type { CorsOptions } from './options.js';
 import { GRANT, isCorsHeader, mergeVary, PREFLIGHT_GRANT } from './response-headers.js';
@@ -24,7 +24,7 @@ import { VaryGuard } from './vary-guard.js';
  *
  * The plugin skips Fastify's encapsulation (as fastify-plugin does): registered at the root, before
  * the routes, its hooks reach every route and the 404 handler. Registered inside a child plugin it
- * covers that child only, as any fastify-plugin-style plugin.
+ * covers that child's routes, and preflights to its prefix (routePreflightsToChild).
  *
  * Not covered: replies Fastify writes before any hook runs, for a malformed URL (400
  * FST_ERR_BAD_URL), a failing asynchronous route constraint (500), an over-long parameter (414)
@@ -43,8 +43,27 @@ const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => 
     return;
   }
   app.addHook('onRequest', onRequest(engine, new VaryGuard()));
+  // The root instance is the one object no other instance is the prototype of (Fastify 4 and 5).
+  if (Object.getPrototypeOf(app) !== Object.prototype) routePreflightsToChild(app);
   done();
 };
+
+/**
+ * Registered inside a child plugin, the hook runs only for requests routed to the child: a
+ * preflight to one of its URLs without an OPTIONS route went to Fastify's 404 handler, which runs
+ * the root's hooks, and was answered 404 without a CORS header (review l32 F1; fastify-cors#281).
+ * An OPTIONS route for the child's prefix and every URL under it brings preflights to the hook
+ * (which answers them before the handler); an OPTIONS that is no preflight gets Fastify's 404, as
+ * without the route. A route the app declared already is left alone. At the root the hook runs
+ * before routing for every URL and no route is added (one would clash with the app's own).
+ */
+function routePreflightsToChild(app: FastifyInstance): void {
+  for (const url of ['/', '/*']) {
+    if (app.hasRoute({ method: 'OPTIONS', url })) continue;
+    // `hide` keeps it out of @fastify/swagger's documents (as @fastify/cors's own OPTIONS route); Fastify's types do not name it.
+    app.route({ method: 'OPTIONS', url, schema: { hide: true } as FastifySchema, handler: (_request, reply) => reply.callNotFound() });
+  }
+}
 
 /**
  * The register options without those Fastify reads from any plugin's (prefix, logLevel,
