@@ -133,7 +133,7 @@ test('onDenied in the library: each refused preflight and disallowed origin, raw
   const cors = createCors({ origins: ['https://app.example'], methods: ['PUT'], onDenied: (info) => seen.push(info) });
   const res = () => {
     const h = {};
-    return { statusCode: 200, hasHeader: (n) => n.toLowerCase() in h, setHeader: (n, v) => (h[n.toLowerCase()] = v), writeHead: () => {}, end: () => {} };
+    return { statusCode: 200, hasHeader: (n) => n.toLowerCase() in h, getHeader: (n) => h[n.toLowerCase()], setHeader: (n, v) => (h[n.toLowerCase()] = v), writeHead: () => {}, end: () => {} };
   };
   const req = (method, headers) => ({ method, headers, url: '/x' });
   cors.handle(req('OPTIONS', { origin: 'https://app.example', 'access-control-request-method': 'DELETE', 'access-control-request-headers': 'x-a' }), res());
@@ -184,7 +184,38 @@ test('an onDenied that throws costs nothing but one report: the refusal is still
     await s.close();
   }
   assert.equal(reports.length, 1);
-  assert.match(reports[0], /onDenied callback threw/);
+  assert.match(reports[0], /onDenied callback failed/);
+});
+
+test('an async onDenied that rejects (an audit log down): reported once, the refusal answered, no unhandled rejection', async () => {
+  const { createCors } = await import('../dist/cors/index.js');
+  const { listen, request } = await import('./helpers.js');
+  const reports = [];
+  const unhandled = [];
+  const original = console.error;
+  const listener = (e) => unhandled.push(e);
+  console.error = (...args) => reports.push(args.join(' '));
+  process.on('unhandledRejection', listener);
+  const cors = createCors({ origins: ['https://app.example'], onDenied: async () => { throw new Error('audit log down'); } });
+  const s = await listen((req, res) => {
+    if (!cors.handle(req, res)) res.end('ok');
+  });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const pf = await request(s.port, { method: 'OPTIONS', headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'GET' } });
+      assert.equal(pf.status, 403);
+      const get = await request(s.port, { headers: { Origin: 'https://evil.example' } });
+      assert.equal(get.status, 200);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  } finally {
+    console.error = original;
+    process.off('unhandledRejection', listener);
+    await s.close();
+  }
+  assert.deepEqual(unhandled, []);
+  assert.equal(reports.length, 1);
+  assert.match(reports[0], /onDenied callback failed.*audit log down/);
 });
 
 test("serve(): the policy's onDenied sees refused actual requests too (the file server writes its own headers), in the engine's shape", async () => {

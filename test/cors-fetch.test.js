@@ -188,6 +188,22 @@ describe('withCors under the Fetch API', () => {
     assert.equal(res.headers.get('access-control-allow-origin'), APP);
   });
 
+  test('an async onError that rejects: the 500 with CORS headers, and no unhandled rejection (which ends a Node process)', async () => {
+    const unhandled = [];
+    const listener = (e) => unhandled.push(e);
+    process.on('unhandledRejection', listener);
+    try {
+      const h = withCors(POLICY, () => Promise.reject(new Error('x')), { onError: async () => { throw new Error('logger down'); } });
+      const res = await h(get(APP));
+      assert.equal(res.status, 500);
+      assert.equal(res.headers.get('access-control-allow-origin'), APP);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+  });
+
   test('concurrent requests interleaving at await each get their own origin', async () => {
     // The first request's handler resumes after the others have been decided: a shared, in-place
     // filled array would hand it the last origin.

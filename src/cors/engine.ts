@@ -30,22 +30,33 @@ export function classify(method: string, origin: string | undefined, requestMeth
 
 /**
  * The policy's `onDenied`, made safe to call on the request path: a throw from it would otherwise
- * reach the caller's request listener (and end a plain node:http process). It is reported once,
- * with console.error (there is no node: module here), and the request is answered as if it had not.
+ * reach the caller's request listener (and end a plain node:http process), and an async one's
+ * rejection, unobserved, ends the process too (Node's default for an unhandled rejection). Either
+ * is reported once, with console.error (there is no node: module here), and the request is
+ * answered as if it had not happened.
  */
-function guarded(hook: ((info: DeniedInfo) => void) | undefined): ((info: DeniedInfo) => void) | null {
+function guarded(hook: ((info: DeniedInfo) => void | PromiseLike<void>) | undefined): ((info: DeniedInfo) => void) | null {
   if (hook === undefined) return null;
   let reported = false;
+  const failed = (e: unknown): void => {
+    if (reported) return;
+    reported = true;
+    console.error('xorigin: the onDenied callback failed; refusals are still answered, reported once:', e);
+  };
   return (info) => {
     try {
-      hook(info);
+      observeRejection(hook(info), failed);
     } catch (e) {
-      if (!reported) {
-        reported = true;
-        console.error('xorigin: the onDenied callback threw; refusals are still answered, reported once:', e);
-      }
+      failed(e);
     }
   };
+}
+
+/** Hands a rejection of `result`, when it is a promise (an async callback's), to `onRejected`. */
+export function observeRejection(result: unknown, onRejected: (e: unknown) => void): void {
+  if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+    (result as PromiseLike<unknown>).then(undefined, onRejected);
+  }
 }
 
 /** A preflight's answer, owned by the caller (safe to keep across `await`). */

@@ -1,6 +1,6 @@
 // `xorigin/fetch`: the CORS engine for Fetch API handlers (Hono's app.fetch, Bun.serve, Deno.serve,
 // Cloudflare Workers). No node: import here: this module must load where only the Fetch API exists.
-import { CorsEngine, RequestKind, classify } from './engine.js';
+import { CorsEngine, RequestKind, classify, observeRejection } from './engine.js';
 import type { CorsOptions } from './options.js';
 import { GRANT, isCorsHeader, mergeVary } from './response-headers.js';
 
@@ -16,8 +16,8 @@ export type WithCorsResult<R extends Response | undefined | void> = [R] extends 
 
 /** Where withCors reports an error thrown by the wrapped handler (the client only sees a 500). */
 export interface WithCorsHooks {
-  /** Called with the error and the request; defaults to `console.error`. Its own throw is ignored. */
-  readonly onError?: ((error: unknown, request: Request) => void) | undefined;
+  /** Called with the error and the request; defaults to `console.error`. May be async; its own throw or rejection is ignored. */
+  readonly onError?: ((error: unknown, request: Request) => void | PromiseLike<void>) | undefined;
 }
 
 /**
@@ -102,13 +102,16 @@ function defaultOnError(error: unknown): void {
   console.error('xorigin/fetch: the handler threw; answered 500', error);
 }
 
-function report(onError: (error: unknown, request: Request) => void, error: unknown, request: Request): void {
+function report(onError: (error: unknown, request: Request) => void | PromiseLike<void>, error: unknown, request: Request): void {
   try {
-    onError(error, request);
+    // An async logger's rejection, unobserved, would end a Node process (unhandled rejection).
+    observeRejection(onError(error, request), ignore);
   } catch {
     // A failing logger must not turn a 500 into an unhandled rejection without CORS headers.
   }
 }
+
+function ignore(): void {}
 
 function preflightResponse(engine: CorsEngine, origin: string, method: string, requestHeaders: string | null): Response {
   // Headers.get joins repeated lines with ", " as Node does, which the header-list scan accepts.

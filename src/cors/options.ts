@@ -58,8 +58,10 @@ export interface CorsOptions {
    * Called with each refused preflight and each actual request from an origin the policy does not
    * allow; never on the wire, and with it absent a refusal costs one null check. The engine only
    * reports; `explainDenied(cors.policy, info)` from `xorigin/check` says why, as one sanitised line.
+   * It may be async: the refusal is answered without waiting, and a throw or a rejection is reported
+   * once on the console, never passed on.
    */
-  onDenied?: ((info: DeniedInfo) => void) | undefined;
+  onDenied?: ((info: DeniedInfo) => void | PromiseLike<void>) | undefined;
 }
 
 /** A refusal, as `onDenied` gets it: the request's values as received (not sanitised). */
