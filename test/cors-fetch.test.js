@@ -159,6 +159,21 @@ describe('withCors under the Fetch API', () => {
     }
   });
 
+  test('a Response of its own whose body the handler read: a 500 with the CORS headers and onError, not the host\'s bare 500', async () => {
+    const seen = [];
+    const h = withCors(POLICY, async () => {
+      const res = new Response('read already', { headers: { 'X-Own': '1' } });
+      await res.text();
+      return res;
+    }, { onError: (error) => seen.push(error.message) });
+    const res = await h(get(APP));
+    assert.equal(res.status, 500);
+    assert.equal(res.headers.get('access-control-allow-origin'), APP);
+    assert.equal(await res.text(), 'Internal Server Error');
+    assert.equal(seen.length, 1);
+    assert.match(seen[0], /body it had already read/);
+  });
+
   test('a handler that throws or rejects becomes a 500 with the CORS headers and no error text', async () => {
     const seen = [];
     const hooks = { onError: (error, req) => seen.push([error.message, req.method]) };

@@ -35,7 +35,8 @@ export interface WithCorsHooks {
  *   this policy's alone. Otherwise a header the handler set that grants nothing
  *   (Access-Control-Expose-Headers) is kept.
  * - A handler that throws or rejects becomes a 500 with the CORS headers and no error text, so the
- *   browser shows the real status instead of a CORS error; so does one that returns no Response,
+ *   browser shows the real status instead of a CORS error; so does one that returns a Response whose
+ *   body was already read (which the host could not send), or no Response,
  *   except for a WebSocket handshake (a GET with `Upgrade: websocket`; Bun.serve's `server.upgrade`:
  *   the runtime has taken the connection over, so `undefined` is passed on, and CORS does not apply to
  *   WebSockets).
@@ -64,6 +65,8 @@ export function withCors<Rest extends unknown[], R extends Response | undefined 
       if (returned === undefined && isWebSocketHandshake(request)) return undefined as WithCorsResult<R>;
       // Outside the type, but JavaScript handlers do it: answer as for a throw, with the headers.
       if (!isResponse(returned)) throw new TypeError(`the handler returned ${returned === null ? 'null' : typeof returned}, not a Response`);
+      // The host cannot send that body and answers its own 500, without the CORS headers (@hono/node-server).
+      if (returned.bodyUsed === true) throw new TypeError('the handler returned a Response whose body it had already read; return a new Response (or response.clone() before reading it)');
       response = returned;
     } catch (error) {
       report(onError, error, request);
