@@ -510,3 +510,29 @@ test('a Timing-Allow-Origin another layer set before handle() is a grant: it goe
     await s.close();
   }
 });
+
+test('handle() after the head was sent (a route decorating late): no throw into the listener, the response completes, reported once', async () => {
+  const cors = createCors({ origins: [APP] });
+  const reports = [];
+  const original = console.error;
+  console.error = (...args) => reports.push(args.join(' '));
+  const s = await listen((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.write('streamed ');
+    if (!cors.handle(req, res)) res.end('then done');
+  });
+  try {
+    const actual = await request(s.port, { headers: { Origin: APP } });
+    assert.equal(actual.status, 200);
+    assert.equal(actual.body.toString(), 'streamed then done');
+    assert.deepEqual(acHeaders(actual), []);
+    const preflight = await request(s.port, { method: 'OPTIONS', headers: { Origin: APP, 'Access-Control-Request-Method': 'GET' } });
+    assert.equal(preflight.status, 200);
+    assert.equal(preflight.body.toString(), 'streamed then done');
+  } finally {
+    console.error = original;
+    await s.close();
+  }
+  assert.equal(reports.length, 1);
+  assert.match(reports[0], /after the response's head was sent/);
+});

@@ -25,9 +25,13 @@ export class Cors extends CorsEngine {
    * body) and `true` is returned: the caller must not respond again. Any other request gets its
    * CORS headers set on `res` and `false` is returned, so the caller's handler runs. CORS headers
    * another layer set before (an app-wide CORS middleware) are removed first when they grant
-   * anything: the answer carries this policy's alone.
+   * anything: the answer carries this policy's alone. Called once the head was sent, it can do
+   * nothing: it says so on the console (once) and returns `false`.
    */
   readonly handle = (req: NodeRequest, res: NodeResponse): boolean => {
+    // Called once the head is out (a streaming route decorating late): setting a header would throw
+    // ERR_HTTP_HEADERS_SENT into the caller's listener and end a plain node:http process.
+    if (res.headersSent) return headLeftAlready();
     const headers = req.headers;
     const origin = headers.origin;
     if (origin !== undefined && req.method === 'OPTIONS') {
@@ -96,6 +100,17 @@ export class Cors extends CorsEngine {
       res.setHeader(block[i] as string, value === ORIGIN_SLOT ? (origin as string) : value);
     }
   }
+}
+
+let lateReported = false;
+
+/** handle() on a response whose head was sent: reported once, the response left as it is. */
+function headLeftAlready(): false {
+  if (!lateReported) {
+    lateReported = true;
+    console.error("xorigin: cors.handle() was called after the response's head was sent, so it could not set the CORS headers; call it before writing (reported once)");
+  }
+  return false;
 }
 
 /**
