@@ -155,13 +155,20 @@ test('the policy is honoured exactly: the range headers are exposed only when th
   assert.equal(await expose({ origins: [APP], exposedHeaders: ['etag'] }), 'etag');
 });
 
-test('a log callback that throws is reported once on stderr and the server keeps serving', async () => {
+for (const [how, log] of [
+  ['throws', () => { throw new Error('disk full'); }],
+  ['is async and rejects (no unhandled rejection, which would end the process)', async () => { throw new Error('disk full'); }],
+]) {
+test(`a log callback that ${how} is reported once on stderr and the server keeps serving`, async () => {
+  const unhandled = [];
+  const onUnhandled = (e) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
   let calls = 0;
   const s = await start({
     root: ROOT,
-    log: () => {
+    log: (line) => {
       calls++;
-      throw new Error('disk full');
+      return log(line);
     },
   });
   const written = [];
@@ -185,10 +192,13 @@ test('a log callback that throws is reported once on stderr and the server keeps
   } finally {
     process.stderr.write = write;
     await s.server.shutdown(100);
+    process.off('unhandledRejection', onUnhandled);
   }
+  assert.deepEqual(unhandled, []);
   assert.equal(calls, 3, 'the callback is still called after it threw');
-  assert.deepEqual(written, ['xorigin: the log callback threw: disk full; continuing\n']);
+  assert.deepEqual(written, ['xorigin: the log callback failed: disk full; continuing\n']);
 });
+}
 
 test('port and host given to serve() are named as listen()\'s, not only as unknown', () => {
   assert.throws(() => validate({ root: 'example', port: 8080, host: '0.0.0.0' }), (e) => e.problems.length === 2 && e.problems.every((p) => /unknown server option/.test(p.reason) && /give it to listen\(\), as for a node:http server/.test(p.fix)));

@@ -2,6 +2,7 @@ import { validateHeaderValue } from 'node:http';
 import { resolve } from 'node:path';
 import { asPolicyError, PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { Cors } from '../cors/node.js';
+import { observeRejection } from '../cors/engine.js';
 import { MAX_AGE_LIMIT, type CorsOptions } from '../cors/options.js';
 import { LOG_FORMATS, type LogFormat } from './access-log.js';
 import { loadTls, type TlsFiles, type TlsMaterial } from './tls.js';
@@ -51,7 +52,7 @@ export interface ServerOptions {
    * Access log: one line per request to this function (default none). A throw from it is caught and
    * reported once on stderr; the server keeps serving.
    */
-  log?: ((line: string) => void) | undefined;
+  log?: ((line: string) => void | PromiseLike<void>) | undefined;
   /**
    * The access log's format: `clf` (Common Log Format, the default) or `json` (one JSON object per
    * line). See access-log.ts for the fields.
@@ -63,7 +64,7 @@ export interface ServerOptions {
    * header list's bounds), request values escaped and truncated. Never on the wire; off by default,
    * and then the refusal path does nothing more. A throw from it is reported once on stderr.
    */
-  debug?: ((line: string) => void) | undefined;
+  debug?: ((line: string) => void | PromiseLike<void>) | undefined;
   /**
    * Send (inactivity) timeout in ms, like nginx's `send_timeout`: a connection on which nothing could
    * be written for this long is closed, and everything its response held is released. Default 60000.
@@ -234,7 +235,7 @@ export const OPTION_SCHEMA: readonly OptionSpec[] = [
   { name: 'key', scope: 'tls', type: 'string', required: true, default: 'none', flag: { name: 'key', arg: 'FILE' }, help: 'the private key of --cert (PEM, unencrypted)', example: '"/etc/tls/privkey.pem"', doc: 'the certificate\'s private key (PEM, unencrypted); a key that does not match the certificate is a start-up error' },
   { name: 'http2', scope: 'server', type: 'boolean', default: 'on', flag: { name: 'http2' }, help: 'with --cert: offer HTTP/2 as well as HTTP/1.1 (default on)', example: 'false', doc: 'with `--cert`: offer HTTP/2 (ALPN `h2`) and HTTP/1.1; `--no-http2` offers HTTP/1.1 only. Without TLS it changes nothing (browsers speak HTTP/2 only over TLS)', apiDefault: 'true', apiDoc: 'with `tls`: offer HTTP/2 and HTTP/1.1 (ALPN); false: HTTP/1.1 only' },
   { name: 'workers', scope: 'cli', type: 'integer', min: 1, max: 256, default: String(DEFAULT_WORKERS), flag: { name: 'workers', arg: 'N' }, help: `run N server processes (node:cluster); a worker that dies is\nreplaced (default ${DEFAULT_WORKERS}: a single process, no cluster)`, example: '2 (one per CPU core is the usual choice)', doc: 'run N processes with `node:cluster` sharing the port; the primary first hashes the tree once into the ETag cache, so the workers read no file it knows (with `--etag-cache off`, each worker hashes the tree); a worker that dies is replaced (with a growing delay while they keep dying before listening or within a second of it; if every worker dies at once, node:cluster lets the port go until a replacement listens, on the same port, `--port 0` included, and the primary says so: `no worker is serving`, then `serving again` (a process that binds the port in that gap keeps it: replacements then fail, each line naming its worker, and are retried with the growing delay until it lets go); the replacement serves the configuration in force: the bytes of the last reload the primary validated, with the settings that need a restart as at start-up, not the files as edited since); if none ever starts listening, the CLI exits 1' },
-  { name: 'log', scope: 'server', type: 'function', configType: 'boolean', default: 'off', flag: { name: 'log' }, help: 'access log on stdout, one line per request', example: 'true', doc: 'one access-log line per request on stdout (see [Access log](#access-log))', apiDefault: 'none', apiDoc: '`(line) => void`, one access-log line per request; if it throws, the server reports that once on stderr and keeps serving' },
+  { name: 'log', scope: 'server', type: 'function', configType: 'boolean', default: 'off', flag: { name: 'log' }, help: 'access log on stdout, one line per request', example: 'true', doc: 'one access-log line per request on stdout (see [Access log](#access-log))', apiDefault: 'none', apiDoc: '`(line) => void`, one access-log line per request; it may be async; if it throws or rejects, the server reports that once on stderr and keeps serving' },
   { name: 'debug', scope: 'server', type: 'function', configType: 'boolean', default: 'off', flag: { name: 'debug' }, help: 'explain each CORS refusal on stderr, one line each (never on the wire)', example: 'true', doc: 'one line on stderr per refused preflight or disallowed origin, saying why (origin, method, which request header, the header list\'s bounds); request values escaped and truncated; the response is unchanged', apiDefault: 'none', apiDoc: '`(line) => void`: explain mode, one line per CORS refusal, saying why; never on the wire' },
   { name: 'logFormat', scope: 'server', type: 'string', values: LOG_FORMATS, default: 'clf', flag: { name: 'log-format', arg: 'F' }, help: 'clf (Common Log Format, the default) or json (one object per line)', example: '"json"', doc: '`clf` (Common Log Format) or `json` (one object per line); takes effect with `--log` (without it, a warning at start-up and on reload)', apiDoc: '`clf` or `json` ([Access log](#access-log))' },
 ];
@@ -432,24 +433,28 @@ function checkTls(tls: TlsFiles | undefined, problems: PolicyProblem[]): TlsMate
 
 /**
  * Wraps the user's access-log callback: a throw from it must not reach the response's 'close'
- * listener (where it would take the process down). It is reported once, not once per request.
+ * listener (where it would take the process down), nor may an async one's rejection go unobserved
+ * (an unhandled rejection ends the process too). Either is reported once, not once per request.
  */
-function guardLog(log: ((line: string) => void) | undefined, what = 'log'): ((line: string) => void) | undefined {
+function guardLog(log: ((line: string) => void | PromiseLike<void>) | undefined, what = 'log'): ((line: string) => void) | undefined {
   if (log === undefined) return undefined;
   let reported = false;
+  const failed = (e: unknown): void => {
+    if (reported) return;
+    reported = true;
+    let why: string;
+    try {
+      why = e instanceof Error ? e.message : String(e);
+    } catch {
+      why = 'a value that cannot be printed';
+    }
+    sayOnStderr(`xorigin: the ${what} callback failed: ${terminalSafe(why)}; continuing`);
+  };
   return (line) => {
     try {
-      log(line);
+      observeRejection(log(line), failed);
     } catch (e) {
-      if (reported) return;
-      reported = true;
-      let why: string;
-      try {
-        why = e instanceof Error ? e.message : String(e);
-      } catch {
-        why = 'a value that cannot be printed';
-      }
-      sayOnStderr(`xorigin: the ${what} callback threw: ${terminalSafe(why)}; continuing`);
+      failed(e);
     }
   };
 }
