@@ -45,6 +45,9 @@ export const DEVIATIONS = {
     'range-uint64-max-plus-1': 'chromium: blocked, preflight; standard: allowed, no preflight',
     'user-agent': 'chromium: allowed, no preflight; standard: blocked, preflight',
     'redirect-empty-location': 'chromium: allowed, no preflight; standard: blocked, no preflight',
+    'redirect-two-same-location': 'chromium: allowed, no preflight; standard: blocked, no preflight',
+    'redirect-two-empty-location': 'chromium: allowed, no preflight; standard: blocked, no preflight',
+    'private-network-request-header': 'chromium: allowed, no preflight; standard: blocked, preflight',
   },
 
   firefox: {
@@ -58,6 +61,7 @@ export const DEVIATIONS = {
     'cred-acac-empty-and-true': 'firefox: allowed, no preflight; standard: blocked, no preflight',
     'redirect-cross-put-null-preflight': 'firefox: blocked, preflight; standard: allowed, preflight',
     'redirect-cross-put-page-preflight-null-actual': 'firefox: allowed, preflight; standard: blocked, preflight',
+    'redirect-two-same-location': 'firefox: allowed, no preflight; standard: blocked, no preflight',
   },
 };
 

@@ -164,6 +164,15 @@ export const CASES = {
   'cred-acac-empty-and-true': get(r(200, A, ['Access-Control-Allow-Credentials', ''], ACAC), { credentials: 'include' }),
   // A 3xx with an empty Location (Chromium hands it to script; the standard loops to the limit).
   'redirect-empty-location': get(r(302, A, ['Location', ''])),
+  // Location given twice (Fetch §2.2: a single-value field, so a network error; engines follow
+  // lines that are all the same). Found by a differential fuzz (x32).
+  'redirect-two-same-location': { request: {}, routes: { '': { actual: r(302, A, ['Location', '{PATH}/target'], ['Location', '{PATH}/target']) }, '/target': { actual: r(200, A) } } },
+  'redirect-two-different-location': { request: {}, routes: { '': { actual: r(302, A, ['Location', '{PATH}/target?a'], ['Location', '{PATH}/target?b']) }, '/target': { actual: r(200, A) } } },
+  'redirect-two-empty-location': get(r(302, A, ['Location', ''], ['Location', ''])),
+  // A redirect to a port the Fetch standard blocks (§2.9; 6000 is X11): nothing is sent there.
+  'redirect-to-bad-port': get(r(302, A, ['Location', 'http://127.0.0.1:6000/x'])),
+  // A request header Chromium drops from what script sets (no preflight for it), as User-Agent.
+  'private-network-request-header': pre({ headers: [['Access-Control-Request-Private-Network', 'true']] }, r(204, A)),
   // The preflight after a cross-origin redirect (Firefox sends and checks the page's origin, not null).
   'redirect-cross-put-null-preflight': {
     request: { method: 'PUT' },

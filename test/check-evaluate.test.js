@@ -127,6 +127,16 @@ const cases = [
   ['... so is localhost', { url: 'http://localhost:8787/items' }, [ok([acao()])], { verdict: 'allowed' }],
   ['... written fully qualified, with its dot', { url: 'http://app.localhost.:8787/items' }, [ok([acao()])], { verdict: 'allowed' }],
   ['... and an HTTP page may fetch plain HTTP', { url: 'http://api.example/items', origin: 'http://app.example' }, [ok([acao('http://app.example')])], { verdict: 'allowed' }],
+  // Found by a differential fuzz against Chromium 150 (x32).
+  ['a URL on a bad port (Fetch §2.9: 6000 is X11) is blocked, nothing sent', { url: 'https://api.example:6000/items' }, [], { verdict: 'blocked', failedStep: 'request: bad port', steps: [] }],
+  ['... so is a redirect to one, at that hop', {}, [ok([acao('*'), ['Location', 'https://api.example:6667/x']], 302)], { verdict: 'blocked', failedStep: 'redirect: bad port' }],
+  ['... a port not on the list is fetched', { url: 'https://api.example:6001/items' }, [ok([acao()])], { verdict: 'allowed' }],
+  ['two Location fields that differ: a network error', {}, [ok([acao(), ['Location', '/a'], ['Location', '/b']], 302)], { verdict: 'blocked', failedStep: 'redirect: Location' }, 'chromium'],
+  ['... the same twice: Chromium follows it', {}, [ok([acao(), ['Location', '/a'], ['Location', '/a']], 302), ok([acao()])], { verdict: 'allowed' }, 'chromium'],
+  ['... the standard does not (Location takes one value)', {}, [ok([acao(), ['Location', '/a'], ['Location', '/a']], 302)], { verdict: 'blocked', failedStep: 'redirect: Location' }, 'standard'],
+  ['... nor same-origin', { url: `${O}/x` }, [ok([['Location', '/a'], ['Location', '/b']], 302)], { verdict: 'blocked', failedStep: 'redirect: Location' }, 'standard'],
+  ['... and a CORS failure on that redirect is named first', {}, [ok([['Location', '/a'], ['Location', '/b']], 302)], { verdict: 'blocked', failedStep: 'redirect: CORS check: Access-Control-Allow-Origin' }, 'standard'],
+  ['Chromium drops Access-Control-Request-Private-Network set by script: no preflight', { headers: [['Access-Control-Request-Private-Network', 'true']] }, [ok([acao()])], { verdict: 'allowed', preflight: false }, 'chromium'],
   ['Chromium fails a request with DEL in a header value after its preflight', { headers: [['Accept', 'a\x7fb']] }, [ok([acao(), ['Access-Control-Allow-Headers', 'accept']], 204)], { verdict: 'blocked', preflight: true, failedStep: 'actual request: header value' }, 'chromium'],
   ['... the standard sends it', { headers: [['Accept', 'a\x7fb']] }, [ok([acao(), ['Access-Control-Allow-Headers', 'accept']], 204), ok([acao()])], { verdict: 'allowed', preflight: true }, 'standard'],
 ];

@@ -1,6 +1,6 @@
 // evaluateCors: the browser's CORS decision for one fetch, from the server's answers, step by step.
 import { corsCheck, type Failure } from './cors-check.js';
-import { getHeader, shown } from './headers.js';
+import { normalizeValue, shown } from './headers.js';
 import { checkPreflight, isOkStatus, preflightMaxAge, preflightRequest } from './preflight.js';
 import { isForbiddenResponseName, readableHeaders } from './readable.js';
 import { isSafelistedMethod, normalizeMethod, scriptHeaders, unsafeHeaderNames } from './request.js';
@@ -59,6 +59,14 @@ export function parseUrl(text: string): URL {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Fetch §2.9 "port blocking": ports of other protocols that no fetch may connect to. */
+const BAD_PORTS = new Set([
+  '1', '7', '9', '11', '13', '15', '17', '19', '20', '21', '22', '23', '25', '37', '42', '43', '53', '69', '77', '79', '87', '95',
+  '101', '102', '103', '104', '109', '110', '111', '113', '115', '117', '119', '123', '135', '137', '139', '143', '161', '179',
+  '389', '427', '465', '512', '513', '514', '515', '526', '530', '531', '532', '540', '548', '554', '556', '563', '587', '601',
+  '636', '989', '990', '993', '995', '1719', '1720', '1723', '2049', '3659', '4045', '4190', '5060', '5061', '6000', '6566',
+  '6665', '6666', '6667', '6668', '6669', '6679', '6697', '10080',
+]);
 /** Fetch §2.2.2 "request-body-header name": dropped when a redirect turns the request into a GET. */
 const BODY_HEADERS = new Set(['content-encoding', 'content-language', 'content-location', 'content-type']);
 
@@ -132,8 +140,8 @@ class Evaluation {
   }
 
   run(): CorsVerdict {
-    const mixed = this.mixedContent(this.url, false);
-    if (mixed !== null) return this.blocked(mixed);
+    const refused = this.badPort(this.url, false) ?? this.mixedContent(this.url, false);
+    if (refused !== null) return this.blocked(refused);
     for (;;) {
       // Main fetch step 12: same-origin with "basic" tainting needs no CORS; anything else is CORS from here on.
       const verdict = !this.cors && this.url.origin === this.origin ? this.sameOrigin() : this.crossOrigin();
@@ -160,14 +168,31 @@ class Evaluation {
     };
   }
 
+  /**
+   * Main fetch step 7 ("block bad port", Fetch §2.9): a URL on a port of another protocol (6000 for
+   * X11, 6667 for IRC...) is a network error before anything is sent, a redirect's target included.
+   */
+  private badPort(url: URL, redirected: boolean): Blocked | null {
+    if (!BAD_PORTS.has(url.port)) return null;
+    return {
+      where: redirected ? 'redirect' : 'request',
+      failure: {
+        check: 'bad port',
+        reason: `${redirected ? 'the redirect goes to' : 'the request is for'} ${url.href}, on port ${url.port}, one the Fetch standard reserves for other protocols: the browser refuses to connect, nothing is sent (Chromium: ERR_UNSAFE_PORT)`,
+        fix: `Serve ${url.hostname} on another port (443, 8443, 8080...); no header can allow port ${url.port}.`,
+        spec: spec('block-bad-port'),
+      },
+    };
+  }
+
   private sameOrigin(): CorsVerdict | null {
     const req: OutgoingRequest = { kind: 'actual', url: this.url.href, method: this.method, headers: this.headers };
     const res = this.answer(req);
     if (res === null) return this.pending(req);
     const location = this.redirectLocation(res);
     if (location !== null) {
-      this.steps.push({ request: req, response: res, outcome: 'redirect', mattered: [shown(res.headers, 'Location')] });
-      return this.redirect(res, location);
+      this.steps.push({ request: req, response: res, outcome: typeof location === 'string' ? 'redirect' : 'failed', mattered: [shown(res.headers, 'Location')] });
+      return typeof location === 'string' ? this.redirect(res, location) : this.blocked(location);
     }
     this.steps.push({ request: req, response: res, outcome: 'passed', mattered: [] });
     this.notes.push('same-origin: no CORS checks apply');
@@ -191,8 +216,10 @@ class Evaluation {
     const failure = corsCheck(res, requestOrigin, credentials, isRedirect ? 'redirect response' : 'response', this.rules, this.origin === 'null');
     const mattered = ['Access-Control-Allow-Origin', ...(credentials === 'include' ? ['Access-Control-Allow-Credentials'] : []), ...(isRedirect ? ['Location'] : ['Access-Control-Expose-Headers'])]
       .map((n) => shown(res.headers, n));
-    this.steps.push({ request: req, response: res, outcome: failure !== null ? 'failed' : isRedirect ? 'redirect' : 'passed', mattered });
+    const unfollowable = typeof location === 'object' && location !== null;
+    this.steps.push({ request: req, response: res, outcome: failure !== null || unfollowable ? 'failed' : isRedirect ? 'redirect' : 'passed', mattered });
     if (failure !== null) return this.blocked({ failure, where: isRedirect ? 'redirect' : 'actual request' });
+    if (unfollowable) return this.blocked(location);
     if (isRedirect) return this.redirect(res, location);
     const noFont = this.fontProblem(res);
     if (noFont !== null) return this.blocked(noFont);
@@ -200,12 +227,28 @@ class Evaluation {
   }
 
   /**
-   * The Location of a redirect to follow, or null when `res` is the response script gets: not a
-   * redirect status, no Location, or (EngineRules.emptyLocationEndsRedirects) an empty one.
+   * The Location of a redirect to follow; null when `res` is the response script gets (not a
+   * redirect status, no Location, or (EngineRules.emptyLocationEndsRedirects) an empty one); or why
+   * it cannot be followed: Location lines that are not one value (Fetch §2.2 "extract header list
+   * values" fails for a single-value field given twice; EngineRules.sameLocationLinesAreOne).
    */
-  private redirectLocation(res: ServerResponse): string | null {
+  private redirectLocation(res: ServerResponse): string | null | Blocked {
     if (!REDIRECTS.has(res.status)) return null;
-    const location = getHeader(res.headers, 'Location');
+    const lines = res.headers.filter(([n]) => n.toLowerCase() === 'location').map(([, v]) => normalizeValue(v));
+    const location = lines[0];
+    if (location === undefined) return null;
+    if (lines.length > 1 && !(this.rules.sameLocationLinesAreOne && lines.every((v) => v === location))) {
+      const values = lines.map((v) => JSON.stringify(v)).join(', ');
+      return {
+        where: 'redirect',
+        failure: {
+          check: 'Location',
+          reason: `the redirect has ${lines.length} Location fields (${values}); Location takes one URL, so the browser fails the request (a network error)${this.rules.sameLocationLinesAreOne ? `, unless they are all the same, as ${this.browser} allows` : ''}`,
+          fix: 'Send one Location field: two layers (an app and a proxy in front) may each be adding one.',
+          spec: spec('extract-header-list-values'),
+        },
+      };
+    }
     return location === '' && this.rules.emptyLocationEndsRedirects ? null : location;
   }
 
@@ -319,8 +362,8 @@ class Evaluation {
     if (this.cors && (target.username !== '' || target.password !== '')) {
       return { where: 'redirect', failure: { check: 'Location', reason: 'the redirect target has a user name or password in it', fix: 'Redirect to a URL without user:password@.', spec: at } };
     }
-    const mixed = this.mixedContent(target, true);
-    if (mixed !== null) return mixed;
+    const refused = this.badPort(target, true) ?? this.mixedContent(target, true);
+    if (refused !== null) return refused;
     if (target.origin !== this.url.origin && this.url.origin !== this.origin) {
       if (!this.tainted) this.notes.push(`the redirect from ${this.url.origin} to ${target.origin} taints the request's origin: from here the browser sends "Origin: null"`);
       this.tainted = true;

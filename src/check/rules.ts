@@ -48,7 +48,8 @@ export interface EngineRules {
   readonly range: RangeRules;
   /**
    * Request-header names the engine drops from what script sets, where the standard sends them (and
-   * preflights them). Chromium 150: `user-agent` (observed; crbug.com/571722).
+   * preflights them). Chromium 150: `user-agent` (observed; crbug.com/571722) and
+   * `access-control-request-private-network` (observed: no preflight for it).
    */
   readonly droppedHeaders: ReadonlySet<string>;
   /**
@@ -69,6 +70,13 @@ export interface EngineRules {
    * 3xx to script (observed).
    */
   readonly emptyLocationEndsRedirects: boolean;
+  /**
+   * Whether a redirect with several Location lines of one same value is followed to it. The
+   * standard: Location allows one value, so two lines are a network error whatever they say
+   * (§2.2 "extract header list values"). Chromium 150 follows lines that are all the same (observed;
+   * different ones fail, ERR_RESPONSE_HEADERS_MULTIPLE_LOCATION).
+   */
+  readonly sameLocationLinesAreOne: boolean;
   /**
    * Whether, once a cross-origin redirect has made the request's origin `null`, a preflight still
    * sends the page's origin and is checked against it. The standard (and Chromium): `null` for the
@@ -116,6 +124,7 @@ const STANDARD: EngineRules = {
   highBytesUnsafe: false,
   skipsEmptyFieldLines: false,
   emptyLocationEndsRedirects: false,
+  sameLocationLinesAreOne: false,
   preflightKeepsPageOrigin: false,
   refusesDelInValues: false,
 };
@@ -146,10 +155,11 @@ const CHROMIUM: EngineRules = {
   maxAgeDefault: 5,
   invalidMaxAge: (v) => (/^-\d+$/.test(v) ? 0 : 5),
   range: { unitAnyCase: true, plusSign: true, maxPosition: 2n ** 63n - 1n },
-  droppedHeaders: new Set(['user-agent']),
+  droppedHeaders: new Set(['user-agent', 'access-control-request-private-network']),
   highBytesUnsafe: false,
   skipsEmptyFieldLines: false,
   emptyLocationEndsRedirects: true,
+  sameLocationLinesAreOne: true,
   preflightKeepsPageOrigin: false,
   refusesDelInValues: true,
 };
@@ -174,6 +184,7 @@ const FIREFOX: EngineRules = {
   highBytesUnsafe: true,
   skipsEmptyFieldLines: true,
   emptyLocationEndsRedirects: false,
+  sameLocationLinesAreOne: true,
   preflightKeepsPageOrigin: true,
   refusesDelInValues: true,
 };
