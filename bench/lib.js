@@ -471,8 +471,10 @@ export async function runScenario({ scenario, contenders, rounds, start, equival
             console.error(`  ${scenario.id} r${round + 1} ${c.id}: ${g.name} failed: ${err.message}`);
             m.gen[g.key] = { rps: null, p99: null, cpu: null, error: err.message };
           }
+          // The server's CPU share while this generator ran: its CPU per request is steadier than req/s.
+          m.gen[g.key].serverCpu = m.gen[g.key].rps === null ? null : (procStats(s.pid).cpuMs - before.cpuMs) / (seconds * 1000);
           if (i === 0) {
-            if (m.gen[g.key].rps !== null) m.serverCpu = (procStats(s.pid).cpuMs - before.cpuMs) / (seconds * 1000);
+            m.serverCpu = m.gen[g.key].serverCpu;
             m.rss = procStats(s.pid).rss;
           }
         } finally {
@@ -498,16 +500,23 @@ const GEN_SATURATED = 0.9; // a generator using ≥ 90% of its core may be what 
 export const fmt = (n, d = 0) => (n === null || n === undefined ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
 
 /** Field names in results.json: the first generator's are rps/ratio/p99/genCpu, the others' are prefixed with their key. */
-const fieldsOf = (g, i) => (i === 0 ? { rps: 'rps', ratio: 'ratio', p99: 'p99', cpu: 'genCpu' } : { rps: `${g.key}Rps`, ratio: `${g.key}Ratio`, p99: `${g.key}P99`, cpu: `${g.key}Cpu` });
+const fieldsOf = (g, i) => (i === 0 ? { rps: 'rps', ratio: 'ratio', p99: 'p99', cpu: 'genCpu', serverUs: 'serverUs' } : { rps: `${g.key}Rps`, ratio: `${g.key}Ratio`, p99: `${g.key}P99`, cpu: `${g.key}Cpu`, serverUs: `${g.key}ServerUs` });
+
+/** The server's CPU time per request under generator `key` in one round, in µs. */
+const serverUsOf = (x, key) => {
+  const gen = x.gen[key];
+  return gen?.serverCpu != null && gen.rps ? (gen.serverCpu * 1e6) / gen.rps : null;
+};
 
 export function summarize(results, generators) {
   return results.map((r) => {
     const m = (f) => median(r.rounds.map(f));
     // The server's CPU time per request (its CPU share over the first generator's req/s): steadier
     // than req/s on a shared machine, where another process can take the cores.
-    const s = { ...r, serverCpu: m((x) => x.serverCpu), serverUs: m((x) => (x.serverCpu !== null && x.gen[generators[0].key]?.rps ? (x.serverCpu * 1e6) / x.gen[generators[0].key].rps : null)), rss: m((x) => x.rss) };
+    const s = { ...r, serverCpu: m((x) => x.serverCpu), rss: m((x) => x.rss) };
     generators.forEach((g, i) => {
       const f = fieldsOf(g, i);
+      s[f.serverUs] = m((x) => serverUsOf(x, g.key));
       s[f.rps] = m((x) => x.gen[g.key]?.rps ?? null);
       s[f.ratio] = m((x) => x.ratio[g.key]);
       s[f.p99] = m((x) => x.gen[g.key]?.p99 ?? null);
@@ -547,31 +556,31 @@ export function writeReport({ out, suffix, title, command, npmScript, started, m
   lines.push(`- Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`);
   lines.push(`- Node ${process.version}; ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   lines.push(...intro);
-  lines.push(`- **server µs/req** is the server process's CPU time per request: its CPU use while ${generators[0].name} ran, over ${generators[0].name}'s req/s (the warm-up counted at the same rate). Steadier than req/s when other processes share the machine.`);
-  lines.push('- Before timing, each contender\'s answer is checked for the status, CORS headers and bytes a browser needs; one that answers differently is listed as not equivalent and not timed.', '');
   const [first, ...others] = generators;
-  const head = `| contender | ${first.name} req/s | ratio | p99 ms | gen CPU | server CPU | server µs/req | RSS MB |${others.map((g) => ` ${g.name} req/s | ${g.name} ratio | ${g.name} p99 ms | ${g.name} CPU |`).join('')}`;
-  const blank = ` | | | | | | |${others.map(() => ' | | | |').join('')}`;
+  lines.push(`- **server µs/req** is the server process's CPU time per request: its CPU use while ${generators[0].name} ran, over ${generators[0].name}'s req/s (the warm-up counted at the same rate)${others.length ? `; likewise for ${others.map((g) => g.name).join(', ')} in its own columns` : ''}. Steadier than req/s when other processes share the machine.`);
+  lines.push('- Before timing, each contender\'s answer is checked for the status, CORS headers and bytes a browser needs; one that answers differently is listed as not equivalent and not timed.', '');
+  const head = `| contender | ${first.name} req/s | ratio | p99 ms | gen CPU | server CPU | server µs/req | RSS MB |${others.map((g) => ` ${g.name} req/s | ${g.name} ratio | ${g.name} p99 ms | ${g.name} CPU | ${g.name} server µs/req |`).join('')}`;
+  const blank = ` | | | | | | |${others.map(() => ' | | | | |').join('')}`;
   const genCells = (r, g, i) => {
     const f = fieldsOf(g, i);
     const cpu = r[f.cpu];
     const sat = cpu !== null && cpu >= GEN_SATURATED ? ' ⚠' : '';
-    return [fmt(r[f.rps]), fmt(r[f.ratio], 2), fmt(r[f.p99], g.p99Digits), `${fmt(cpu === null ? null : cpu * 100)}%${sat}`];
+    return [fmt(r[f.rps]), fmt(r[f.ratio], 2), fmt(r[f.p99], g.p99Digits), `${fmt(cpu === null ? null : cpu * 100)}%${sat}`, fmt(r[f.serverUs], 1)];
   };
   for (const scenario of scenarios) {
     lines.push(`## ${scenario.title}`, '');
     lines.push(`\`${scenario.method} ${scenario.path}\` with ${Object.entries(scenario.headers).map(([k, v]) => `\`${k}: ${v}\``).join(', ')}${scenario.etag ? ', `If-None-Match: <its ETag>`' : ''}.`, '');
     lines.push(head);
-    lines.push(`|---|--:|--:|--:|--:|--:|--:|--:|${others.map(() => '--:|--:|--:|--:|').join('')}`);
+    lines.push(`|---|--:|--:|--:|--:|--:|--:|--:|${others.map(() => '--:|--:|--:|--:|--:|').join('')}`);
     const rows = summary.filter((r) => r.scenario === scenario.id).sort((a, b) => (b.rps ?? -1) - (a.rps ?? -1));
     for (const r of rows) {
       if (!r.equivalent) {
         lines.push(`| ${label(r.contender)} | not equivalent: ${r.diff.join('; ')}${blank}`);
         continue;
       }
-      const [rps, ratio, p99, cpu] = genCells(r, first, 0);
+      const [rps, ratio, p99, cpu, serverUs] = genCells(r, first, 0);
       const name = r.contender === 'xorigin' ? `**${label(r.contender)}**` : label(r.contender);
-      lines.push(`| ${name} | ${rps} | ${ratio} | ${p99} | ${cpu} | ${fmt(r.serverCpu === null ? null : r.serverCpu * 100)}% | ${fmt(r.serverUs, 1)} | ${fmt(r.rss === null ? null : r.rss / 2 ** 20, 1)} |${others.map((g, i) => ` ${genCells(r, g, i + 1).join(' | ')} |`).join('')}`);
+      lines.push(`| ${name} | ${rps} | ${ratio} | ${p99} | ${cpu} | ${fmt(r.serverCpu === null ? null : r.serverCpu * 100)}% | ${serverUs} | ${fmt(r.rss === null ? null : r.rss / 2 ** 20, 1)} |${others.map((g, i) => ` ${genCells(r, g, i + 1).join(' | ')} |`).join('')}`);
     }
     const xo = rows.find((r) => r.contender === 'xorigin');
     const peers = rows.filter((r) => r.equivalent && peer(r.contender) && r.rps !== null);
@@ -600,6 +609,7 @@ export function writeReport({ out, suffix, title, command, npmScript, started, m
     generators.forEach((g, i) => {
       const f = fieldsOf(g, i);
       o[f.rps] = m.gen[g.key]?.rps ?? null;
+      o[f.serverUs] = serverUsOf(m, g.key);
     });
     o.rss = m.rss;
     generators.forEach((g, i) => {
