@@ -41,7 +41,7 @@ function guarded(hook: ((info: DeniedInfo) => void | PromiseLike<void>) | undefi
   const failed = (e: unknown): void => {
     if (reported) return;
     reported = true;
-    console.error('xorigin: the onDenied callback failed; refusals are still answered, reported once:', e);
+    console.error('xorigin: onDenied failed; refusals still answered (reported once):', e);
   };
   return (info) => {
     try {
@@ -54,9 +54,8 @@ function guarded(hook: ((info: DeniedInfo) => void | PromiseLike<void>) | undefi
 
 /** Hands a rejection of `result`, when it is a promise (an async callback's), to `onRejected`. */
 export function observeRejection(result: unknown, onRejected: (e: unknown) => void): void {
-  if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
-    (result as PromiseLike<unknown>).then(undefined, onRejected);
-  }
+  const thenable = result as PromiseLike<unknown> | null | undefined;
+  if (typeof thenable?.then === 'function') thenable.then(undefined, onRejected);
 }
 
 /** A preflight's answer, owned by the caller (safe to keep across `await`). */

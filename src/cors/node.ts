@@ -108,7 +108,7 @@ let lateReported = false;
 function headLeftAlready(): false {
   if (!lateReported) {
     lateReported = true;
-    console.error("xorigin: cors.handle() was called after the response's head was sent, so it could not set the CORS headers; call it before writing (reported once)");
+    console.error('xorigin: cors.handle() after the head was sent set no CORS headers (reported once)');
   }
   return false;
 }
