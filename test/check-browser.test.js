@@ -223,6 +223,8 @@ async function runCorpus(t, browser, newPage) {
  * evaluateCors's maxAge under that browser's rules is 0. Three PUTs to other URLs go first: a fresh
  * Firefox context did not cache its first two preflights, even with a valid Max-Age.
  */
+/** Request headers that make a request conditional (RFC 9110 §13.1), each sent with one PUT pair. */
+const CONDITIONAL = [['If-None-Match', '"e"'], ['If-Modified-Since', 'Sat, 01 Jan 2000 00:00:00 GMT'], ['If-Match', '"e"'], ['If-Unmodified-Since', 'Sat, 01 Jan 2000 00:00:00 GMT'], ['If-Range', '"e"']];
 const MAX_AGES = [['5'], ['0'], ['-1'], ['-0'], ['1.5'], ['abc'], [''], ['+5'], [' 5'], ['05'], ['5, 5'], ['1e3'], [], ['5', '5'], ['5', '']];
 async function runMaxAges(browser, newPage) {
   const hits = [];
@@ -233,10 +235,10 @@ async function runMaxAges(browser, newPage) {
   const page = await listen((req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html>'));
   const pageOrigin = `http://127.0.0.1:${page.address().port}`;
   const api = await listen((req, res) => {
-    const i = /^\/m\/(w?\d+)$/.exec(req.url)?.[1];
+    const i = /^\/m\/([wc]?\d+)$/.exec(req.url)?.[1];
     hits.push({ i, method: req.method });
-    const flat = ['Access-Control-Allow-Origin', pageOrigin, 'Access-Control-Allow-Methods', 'PUT'];
-    if (req.method === 'OPTIONS' && i !== undefined && !i.startsWith('w')) for (const v of MAX_AGES[Number(i)]) flat.push('Access-Control-Max-Age', v);
+    const flat = ['Access-Control-Allow-Origin', pageOrigin, 'Access-Control-Allow-Methods', 'PUT', 'Access-Control-Allow-Headers', [...CONDITIONAL.map(([n]) => n), 'X-Token'].join(', ')];
+    if (req.method === 'OPTIONS' && i !== undefined && !i.startsWith('w')) for (const v of i.startsWith('c') ? ['600'] : MAX_AGES[Number(i)]) flat.push('Access-Control-Max-Age', v);
     res.writeHead(req.method === 'OPTIONS' ? 204 : 200, flat).end();
   });
   const base = `http://127.0.0.1:${api.address().port}/m/`;
@@ -252,6 +254,16 @@ async function runMaxAges(browser, newPage) {
       const sent = hits.filter((h) => h.i === String(i) && h.method === 'OPTIONS').length;
       const { all } = await checkCors({ url: base + i, origin: pageOrigin, method: 'PUT', browser, timeoutMs: 5000 });
       rows.push({ lines, preflights: sent, expected: all[browser].maxAge > 0 ? 1 : 2, maxAge: all[browser].maxAge });
+    }
+    // A conditional request (and a control with a plain custom header), Max-Age 600.
+    for (const [k, header] of [...CONDITIONAL, ['X-Token', 'x']].entries()) {
+      const url = `${base}c${k}`;
+      await evaluate(async ([u, h]) => {
+        for (let n = 0; n < 2; n++) await (await fetch(u, { method: 'PUT', headers: [h] })).text();
+      }, [url, header]);
+      const sent = hits.filter((h) => h.i === `c${k}` && h.method === 'OPTIONS').length;
+      const { all } = await checkCors({ url, origin: pageOrigin, method: 'PUT', headers: [header], browser, timeoutMs: 5000 });
+      rows.push({ lines: [`600, with ${header[0]}`], preflights: sent, expected: all[browser].maxAge > 0 ? 1 : 2, maxAge: all[browser].maxAge });
     }
   } finally {
     await close();

@@ -59,6 +59,8 @@ export function parseUrl(text: string): URL {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** RFC 9110 §13.1: the request fields that make a request conditional. */
+const CONDITIONAL_HEADERS = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range']);
 /** Fetch §2.9 "port blocking": ports of other protocols that no fetch may connect to. */
 const BAD_PORTS = new Set([
   '1', '7', '9', '11', '13', '15', '17', '19', '20', '21', '22', '23', '25', '37', '42', '43', '53', '69', '77', '79', '87', '95',
@@ -308,8 +310,22 @@ class Evaluation {
     const why = [sticky ? `${this.browser} preflights a redirected request that was preflighted` : '', !isSafelistedMethod(method) ? `the method ${method} is not GET, HEAD or POST` : '', ...unsafe.names.map((n) => `${n}: ${unsafe.why.get(n)}`)].filter((w) => w !== '');
     this.notes.push(`a preflight goes out to ${this.url.href} because ${why.join('; ')}`);
     if (failure !== null) return this.blocked({ failure: origin === requestOrigin ? failure : splitOriginFix(failure, this.browser, origin), where: 'preflight' });
-    this.maxAge = preflightMaxAge(res, rules);
+    this.maxAge = this.preflightCacheSkipped() ? 0 : preflightMaxAge(res, rules);
     return null;
+  }
+
+  /** Whether the engine keeps this preflight out of its cache whatever Max-Age says (EngineRules), noted if so. */
+  private preflightCacheSkipped(): boolean {
+    const conditional = this.headers.find(([n]) => CONDITIONAL_HEADERS.has(n.toLowerCase()));
+    if (conditional !== undefined && this.rules.conditionalSkipsPreflightCache) {
+      this.notes.push(`${this.browser} never caches the preflight of a request with ${conditional[0]} (a conditional request): each such request is preflighted`);
+      return true;
+    }
+    if (this.origin === 'null' && this.rules.opaqueOriginSkipsPreflightCache) {
+      this.notes.push(`${this.browser} never caches a preflight from a page whose origin is opaque ("null"): each request is preflighted`);
+      return true;
+    }
+    return false;
   }
 
   private answer(req: OutgoingRequest): ServerResponse | null {
