@@ -48,6 +48,7 @@ export const DEVIATIONS = {
     'redirect-two-same-location': 'chromium: allowed, no preflight; standard: blocked, no preflight',
     'redirect-two-empty-location': 'chromium: allowed, no preflight; standard: blocked, no preflight',
     'private-network-request-header': 'chromium: allowed, no preflight; standard: blocked, preflight',
+    'client-hint-dpr-invalid-redirect': 'chromium: allowed, preflight; standard: blocked, preflight',
   },
 
   firefox: {

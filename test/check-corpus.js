@@ -169,6 +169,9 @@ export const CASES = {
   'redirect-two-same-location': { request: {}, routes: { '': { actual: r(302, A, ['Location', '{PATH}/target'], ['Location', '{PATH}/target']) }, '/target': { actual: r(200, A) } } },
   'redirect-two-different-location': { request: {}, routes: { '': { actual: r(302, A, ['Location', '{PATH}/target?a'], ['Location', '{PATH}/target?b']) }, '/target': { actual: r(200, A) } } },
   'redirect-two-empty-location': get(r(302, A, ['Location', ''], ['Location', ''])),
+  // A legacy client hint with a value Chromium does not safelist (so preflighted), then a 307: Chromium
+  // drops it on the redirect, the standard preflights the target again (it has no preflight answer).
+  'client-hint-dpr-invalid-redirect': { request: { headers: [['DPR', 'two']] }, routes: { '': { preflight: r(204, A, acah('DPR')), actual: r(307, A, ['Location', '{PATH}/target']) }, '/target': { actual: r(200, A) } } },
   // A redirect to a port the Fetch standard blocks (§2.9; 6000 is X11): nothing is sent there.
   'redirect-to-bad-port': get(r(302, A, ['Location', 'http://127.0.0.1:6000/x'])),
   // A request header Chromium drops from what script sets (no preflight for it), as User-Agent.

@@ -390,6 +390,11 @@ class Evaluation {
       this.headers = this.headers.filter(([n]) => !BODY_HEADERS.has(n.toLowerCase()));
     }
     if (target.origin !== this.url.origin) this.headers = this.headers.filter(([n]) => n.toLowerCase() !== 'authorization');
+    const dropped = this.headers.filter(([n]) => this.rules.droppedOnRedirect.has(n.toLowerCase()));
+    if (dropped.length > 0) {
+      this.notes.push(`${this.browser} drops ${dropped.map(([n]) => n).join(', ')} when it follows the redirect (the standard keeps them)`);
+      this.headers = this.headers.filter((h) => !dropped.includes(h));
+    }
     this.url = target;
     this.url.hash = '';
     return { ok: true };
