@@ -200,42 +200,70 @@ function suite(Fastify, major) {
     await bad.close();
   });
 
-  test(`fastify ${major}: registered inside a child plugin, preflights to the child's prefix are answered (no OPTIONS route needed), other URLs are not covered`, async (t) => {
+  test(`fastify ${major}: registered inside a child plugin with a prefix, preflights to the prefix are answered by that child's policy alone`, async (t) => {
+    const B = 'https://b.example.com';
     const app = Fastify();
     let ownOptionsRuns = 0;
+    // A root catch-all of the app's own, routed before the children load.
+    app.options('/*', async () => 'root-own');
+    app.delete('/admin/users/:id', async () => 'deleted');
     app.register(async (child) => {
       await child.register(xoriginCors, POLICY);
       child.put('/items', async () => 'saved');
     }, { prefix: '/api' });
-    // A second child without a prefix, with an OPTIONS route of its own declared first: no clash.
+    // A sibling with a policy of its own, and an OPTIONS route of its own declared first.
     app.register(async (child) => {
       child.options('/*', async () => (ownOptionsRuns++, 'own'));
+      await child.register(xoriginCors, { origins: [B], methods: ['PUT'], allowedHeaders: ['content-type'] });
+      child.put('/items', async () => 'saved');
+    }, { prefix: '/b' });
+    // A child without a prefix: its routes only (a /* route of its own would be every URL's).
+    app.register(async (child) => {
       await child.register(xoriginCors, POLICY);
       child.put('/things', async () => 'saved');
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     t.after(() => app.close());
     const port = app.server.address().port;
+    const preflight = (path, origin = APP) => request(port, { method: 'OPTIONS', path, headers: { ...PREFLIGHT, Origin: origin } });
     for (const path of ['/api/items', '/api', '/api/', '/api/no/route']) {
-      const preflight = await request(port, { method: 'OPTIONS', path, headers: PREFLIGHT });
-      assert.equal(preflight.status, 204, path);
-      assert.equal(preflight.headers['access-control-allow-origin'], APP, path);
-      assert.equal(preflight.headers['access-control-allow-methods'], 'PUT', path);
+      const answer = await preflight(path);
+      assert.equal(answer.status, 204, path);
+      assert.equal(answer.headers['access-control-allow-origin'], APP, path);
+      assert.equal(answer.headers['access-control-allow-methods'], 'PUT', path);
     }
-    const refused = await request(port, { method: 'OPTIONS', path: '/api/items', headers: { ...PREFLIGHT, Origin: 'https://evil.example' } });
+    const refused = await preflight('/api/items', 'https://evil.example');
     assert.equal(refused.status, 403);
     assert.deepEqual(acHeaders(refused), []);
-    // An OPTIONS that is no preflight: Fastify's 404, as with no route.
-    const plain = await request(port, { method: 'OPTIONS', path: '/api/items', headers: { Origin: APP } });
-    assert.equal(plain.status, 404);
+    // Each child's own policy: /b allows B only.
+    assert.equal((await preflight('/b/items', B)).headers['access-control-allow-origin'], B);
+    assert.equal((await preflight('/b/items', APP)).status, 403);
+    assert.equal(ownOptionsRuns, 0, 'the preflight is answered in the hook, before the child\'s own OPTIONS route');
+    // Outside every prefix: no child's policy grants anything (the browser then sends no DELETE).
+    for (const path of ['/admin/users/1', '/things']) {
+      const outside = await preflight(path);
+      assert.equal(outside.headers['access-control-allow-origin'], undefined, path);
+      assert.equal(outside.body.toString(), 'root-own', path);
+    }
+    // An OPTIONS that is no preflight, under the prefix: Fastify's 404, as with no route.
+    assert.equal((await request(port, { method: 'OPTIONS', path: '/api/items', headers: { Origin: APP } })).status, 404);
     const put = await request(port, { method: 'PUT', path: '/api/items', headers: { Origin: APP } });
     assert.equal(put.status, 200);
     assert.equal(put.headers['access-control-allow-origin'], APP);
-    const things = await request(port, { method: 'OPTIONS', path: '/things', headers: PREFLIGHT });
-    assert.equal(things.status, 204);
+    const things = await request(port, { method: 'PUT', path: '/things', headers: { Origin: APP } });
     assert.equal(things.headers['access-control-allow-origin'], APP);
-    assert.equal(ownOptionsRuns, 0, 'the preflight is answered in the hook, before the app\'s own OPTIONS route');
-    assert.equal((await request(port, { method: 'OPTIONS', path: '/things' })).body.toString(), 'own');
+    // Without a root catch-all, a child without a prefix still grants nothing outside it.
+    const bare = Fastify();
+    bare.delete('/admin/users/:id', async () => 'deleted');
+    bare.register(async (child) => {
+      await child.register(xoriginCors, POLICY);
+      child.put('/things', async () => 'saved');
+    });
+    await bare.listen({ port: 0, host: '127.0.0.1' });
+    t.after(() => bare.close());
+    const admin = await request(bare.server.address().port, { method: 'OPTIONS', path: '/admin/users/1', headers: PREFLIGHT });
+    assert.equal(admin.status, 404);
+    assert.deepEqual(acHeaders(admin), []);
     // At the root nothing is routed: an app's own catch-all declared after the plugin does not clash (fastify-cors#380).
     const root = Fastify();
     await root.register(xoriginCors, POLICY);

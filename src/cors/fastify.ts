@@ -24,7 +24,7 @@ import { VaryGuard } from './vary-guard.js';
  *
  * The plugin skips Fastify's encapsulation (as fastify-plugin does): registered at the root, before
  * the routes, its hooks reach every route and the 404 handler. Registered inside a child plugin it
- * covers that child's routes, and preflights to its prefix (routePreflightsToChild).
+ * covers that child's routes, and preflights to its prefix if it has one (routePreflightsToChild).
  *
  * Not covered: replies Fastify writes before any hook runs, for a malformed URL (400
  * FST_ERR_BAD_URL), a failing asynchronous route constraint (500), an over-long parameter (414)
@@ -54,14 +54,21 @@ const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => 
  * the root's hooks, and was answered 404 without a CORS header (review l32 F1; fastify-cors#281).
  * An OPTIONS route for the child's prefix and every URL under it brings preflights to the hook
  * (which answers them before the handler); an OPTIONS that is no preflight gets Fastify's 404, as
- * without the route. A route the app declared already is left alone. At the root the hook runs
- * before routing for every URL and no route is added (one would clash with the app's own).
+ * without the route. Routes are the whole app's, only hooks are the child's: a child without a
+ * prefix gets none (its `/*` would be every URL's, granting preflights to routes outside it). A
+ * URL the app routed for OPTIONS already keeps its route: Fastify refuses the second at once
+ * (`hasRoute` cannot say so beforehand: Fastify 4's matches URLs, `/*` "has" `/api/*`). At the root
+ * the hook runs before routing for every URL and no route is added (one would clash with the app's).
  */
 function routePreflightsToChild(app: FastifyInstance): void {
+  if (app.prefix === '') return;
   for (const url of ['/', '/*']) {
-    if (app.hasRoute({ method: 'OPTIONS', url })) continue;
-    // `hide` keeps it out of @fastify/swagger's documents (as @fastify/cors's own OPTIONS route); Fastify's types do not name it.
-    app.route({ method: 'OPTIONS', url, schema: { hide: true } as FastifySchema, handler: (_request, reply) => reply.callNotFound() });
+    try {
+      // `hide` keeps it out of @fastify/swagger's documents (as @fastify/cors's own OPTIONS route); Fastify's types do not name it.
+      app.route({ method: 'OPTIONS', url, schema: { hide: true } as FastifySchema, handler: (_request, reply) => reply.callNotFound() });
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'FST_ERR_DUPLICATED_ROUTE') throw e;
+    }
   }
 }
 
