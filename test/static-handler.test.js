@@ -821,3 +821,56 @@ test('mounted behind a writeHead wrapper that reads an array as [name, value] pa
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('called as (req, res) from an app\'s own listener (not mounted): a wrapped writeHead and the app\'s Vary are respected too', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-listener-wrapped-'));
+  writeFileSync(join(root, 'a.woff2'), 'font-a');
+  const handler = await createStaticHandler({ root, cors: { origins: [APP] } });
+  const s = await listen((req, res) => oldOnHeaders(req, res, () => {
+    res.setHeader('Vary', 'Accept-Encoding');
+    handler(req, res);
+  }));
+  try {
+    const res = await request(s.port, { path: '/a.woff2', headers: { Origin: APP } });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), 'font-a');
+    assert.equal(res.headers['content-type'], 'font/woff2');
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    assert.equal(res.headers.vary, 'Accept-Encoding, Origin');
+    assert.deepEqual(Object.keys(res.headers).filter((name) => name.length === 1), []);
+  } finally {
+    await s.close();
+    handler.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('behind a writeHead an app set on Express\'s response prototype (app.response.writeHead, reading arrays as pairs): heads intact', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-proto-wrapped-'));
+  writeFileSync(join(root, 'a.woff2'), 'font-a');
+  const handler = await createStaticHandler({ root, cors: { origins: [APP] } });
+  const cors = createCors({ origins: [APP], methods: ['PUT'] });
+  const app = express();
+  const node = app.response.writeHead;
+  app.response.writeHead = function writeHead(status, headers) {
+    if (Array.isArray(headers)) for (const pair of headers) this.setHeader(pair[0], pair[1]);
+    return node.call(this, status);
+  };
+  app.use('/api', cors.middleware);
+  app.use(handler);
+  const s = await listen(app);
+  try {
+    const res = await request(s.port, { path: '/a.woff2', headers: { Origin: APP } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'font/woff2');
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    const preflight = await request(s.port, { method: 'OPTIONS', path: '/api/items', headers: { Origin: APP, 'Access-Control-Request-Method': 'PUT' } });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers['access-control-allow-origin'], APP);
+    assert.equal(preflight.headers['access-control-allow-methods'], 'PUT');
+  } finally {
+    await s.close();
+    handler.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});

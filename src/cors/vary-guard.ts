@@ -58,14 +58,24 @@ const directKeepers = new WeakSet<WriteHead>();
 
 /**
  * Whether `res.writeHead` reads a flat `[name, value, …]` list as node's does: node's own (or
- * Express's, which inherits it), or a VaryGuard keeper over it. Any other layer's wrapper gets
+ * Express's, which inherits it), or a VaryGuard keeper over it; walks the prototype chain (a few
+ * lookups, on the preflight path and a mounted file server's). Any other layer's wrapper gets
  * its headers set one by one instead: on-headers before 1.1.0 (CVE-2025-7339), which morgan,
  * compression, express-session and response-time of before mid-2025 put on every response,
  * reads such a list as [name, value] pairs, and a preflight behind it went out with `a: c`,
  * `h: t`… and no Access-Control-* header at all.
  */
 export function takesFlatHeaders(res: ServerResponse): boolean {
-  return !Object.hasOwn(res, 'writeHead') || directKeepers.has(res.writeHead as WriteHead);
+  let at: object | null = res;
+  if (Object.hasOwn(res, 'writeHead')) {
+    if (!directKeepers.has(res.writeHead as WriteHead)) return false;
+    at = Object.getPrototypeOf(res) as object | null; // the keeper calls its prototype's
+  }
+  // The writeHead in effect must be the one definition on the chain (node's): one an app set on a
+  // prototype (Express's `app.response.writeHead = …`) shadows node's, as an own one does.
+  let definitions = 0;
+  for (; at !== null; at = Object.getPrototypeOf(at) as object | null) if (Object.hasOwn(at, 'writeHead') && ++definitions > 1) return false;
+  return true;
 }
 
 /**

@@ -140,9 +140,12 @@ export async function createStaticHandler(options: ServerOptions): Promise<Stati
   return handlerFor(validateServable(given), given);
 }
 
-/** As createStaticHandler, from options already validated, root included (validateServable: the server validates once for both). */
-export async function handlerFor(config: ResolvedServerOptions, given?: ServerOptions): Promise<StaticHandler> {
-  const files = new StaticFiles(config);
+/**
+ * As createStaticHandler, from options already validated, root included (validateServable: the
+ * server validates once for both); `ownServer` for serve()'s own server (see StaticFiles).
+ */
+export async function handlerFor(config: ResolvedServerOptions, given?: ServerOptions, ownServer = false): Promise<StaticHandler> {
+  const files = new StaticFiles(config, ownServer);
   await files.table.open();
   // node:http2's compatibility objects have every member the handler uses, with node:http's meaning.
   const handler = ((req: NodeRequest, res: NodeResponse, next?: Next) => files.handle(req as IncomingMessage, res as ServerResponse, next)) as StaticHandler;
@@ -207,7 +210,11 @@ class StaticFiles {
   /** One shared listener (it reads the response from `this`) instead of a closure per request. */
   private readonly onResponseClose: (this: ServerResponse) => void;
 
-  constructor(config: ResolvedServerOptions) {
+  /**
+   * `ownServer`: the handler of serve()'s own server, whose responses nothing else touches. Any other
+   * caller (an app's listener, mounted or not) may have wrapped writeHead or set Vary before us.
+   */
+  constructor(config: ResolvedServerOptions, private readonly ownServer: boolean) {
     watchDescriptorLimit();
     const stale = (info: AssetInfo): void => void this.table.refresh(info).catch(() => {});
     this.bodies = new BodyCache({ budget: config.memoryBudget, fileLimit: config.smallFileLimit, stale });
@@ -507,11 +514,11 @@ class StaticFiles {
    */
   private head(res: ServerResponse, status: number, b: Block, origin: string | undefined): void {
     if (this.draining) res.shouldKeepAlive = false;
-    // Standalone nothing else touches the response, and the checks below are skipped. Mounted in
-    // an app, a middleware before this one may have wrapped writeHead in a way that misreads a flat
-    // list (takesFlatHeaders), or set Vary, which writeHead would replace: merge (DESIGN.md: Vary
-    // is appended, never replaced).
-    if (!this.mounted) writeBlock(res, status, b, origin);
+    // serve()'s own server: nothing else touches the response, and the checks below are skipped.
+    // In an app's listener, mounted or not, a layer before this one may have wrapped writeHead in a
+    // way that misreads a flat list (takesFlatHeaders), or set Vary, which writeHead would replace:
+    // merge (DESIGN.md: Vary is appended, never replaced).
+    if (this.ownServer) writeBlock(res, status, b, origin);
     else if (!takesFlatHeaders(res)) writeBlockByName(res, status, b, origin);
     else if (res.hasHeader('vary')) writeBlock(res, status, withMergedVary(b, res.getHeader('vary')), origin);
     else writeBlock(res, status, b, origin);

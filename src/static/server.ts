@@ -61,7 +61,7 @@ type NodeServer = HttpServer | Http2SecureServer;
 export async function serve(options: ServerOptions): Promise<XoriginServer> {
   let given = readOnce(options);
   let config = validateServable(given);
-  const handler = await handlerFor(config);
+  const handler = await handlerFor(config, undefined, true);
   const clientErrors: ClientErrorContext = {
     cors: () => handler.corsBlocks,
     echoes: (origin) => handler.echoesOrigin(origin),
