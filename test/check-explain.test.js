@@ -187,6 +187,30 @@ test('an onDenied that throws costs nothing but one report: the refusal is still
   assert.match(reports[0], /onDenied failed/);
 });
 
+test('an onDenied whose failure the console cannot print (a throwing inspect): the refusal answered, the process kept', async () => {
+  const { createCors } = await import('../dist/cors/index.js');
+  const { listen, request } = await import('./helpers.js');
+  const unhandled = [];
+  const original = console.error;
+  const listener = (e) => unhandled.push(e);
+  console.error = () => { throw new Error('cannot inspect'); };
+  process.on('unhandledRejection', listener);
+  const cors = createCors({ origins: ['https://app.example'], onDenied: async () => { throw new Error('x'); } });
+  const s = await listen((req, res) => {
+    if (!cors.handle(req, res)) res.end('ok');
+  });
+  try {
+    const pf = await request(s.port, { method: 'OPTIONS', headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'GET' } });
+    assert.equal(pf.status, 403);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  } finally {
+    console.error = original;
+    process.off('unhandledRejection', listener);
+    await s.close();
+  }
+  assert.deepEqual(unhandled, []);
+});
+
 test('an async onDenied that rejects (an audit log down): reported once, the refusal answered, no unhandled rejection', async () => {
   const { createCors } = await import('../dist/cors/index.js');
   const { listen, request } = await import('./helpers.js');

@@ -174,6 +174,21 @@ describe('withCors under the Fetch API', () => {
     assert.match(seen[0], /body it had already read/);
   });
 
+  test('... or locked (a reader taken, or tee()d) without reading it', async () => {
+    for (const lock of [(body) => body.getReader(), (body) => body.tee()]) {
+      const seen = [];
+      const h = withCors(POLICY, async () => {
+        const res = new Response('locked');
+        lock(res.body);
+        return res;
+      }, { onError: (error) => seen.push(error.message) });
+      const res = await h(get(APP));
+      assert.equal(res.status, 500);
+      assert.equal(res.headers.get('access-control-allow-origin'), APP);
+      assert.match(seen[0], /already read or locked/);
+    }
+  });
+
   test('a handler that throws or rejects becomes a 500 with the CORS headers and no error text', async () => {
     const seen = [];
     const hooks = { onError: (error, req) => seen.push([error.message, req.method]) };

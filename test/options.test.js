@@ -155,9 +155,12 @@ test('the policy is honoured exactly: the range headers are exposed only when th
   assert.equal(await expose({ origins: [APP], exposedHeaders: ['etag'] }), 'etag');
 });
 
-for (const [how, log] of [
+const oddError = () => Object.assign(new Error(), { message: 42 });
+for (const [how, log, said = 'disk full'] of [
   ['throws', () => { throw new Error('disk full'); }],
   ['is async and rejects (no unhandled rejection, which would end the process)', async () => { throw new Error('disk full'); }],
+  ['rejects with an Error whose message is not a string', async () => { throw oddError(); }, '42'],
+  ['rejects with a value that cannot be printed', async () => { throw { toString() { throw new Error('no'); } }; }, 'a value that cannot be printed'],
 ]) {
 test(`a log callback that ${how} is reported once on stderr and the server keeps serving`, async () => {
   const unhandled = [];
@@ -196,7 +199,7 @@ test(`a log callback that ${how} is reported once on stderr and the server keeps
   }
   assert.deepEqual(unhandled, []);
   assert.equal(calls, 3, 'the callback is still called after it threw');
-  assert.deepEqual(written, ['xorigin: the log callback failed: disk full; continuing\n']);
+  assert.deepEqual(written, [`xorigin: the log callback failed: ${said}; continuing\n`]);
 });
 }
 

@@ -41,7 +41,11 @@ function guarded(hook: ((info: DeniedInfo) => void | PromiseLike<void>) | undefi
   const failed = (e: unknown): void => {
     if (reported) return;
     reported = true;
-    console.error('xorigin: onDenied failed; refusals still answered (reported once):', e);
+    try {
+      console.error('xorigin: onDenied failed; refusals still answered (reported once):', e);
+    } catch {
+      // A value the console cannot print (a throwing inspect): the report is lost, the process kept.
+    }
   };
   return (info) => {
     try {

@@ -66,7 +66,7 @@ export function withCors<Rest extends unknown[], R extends Response | undefined 
       // Outside the type, but JavaScript handlers do it: answer as for a throw, with the headers.
       if (!isResponse(returned)) throw new TypeError(`the handler returned ${returned === null ? 'null' : typeof returned}, not a Response`);
       // The host cannot send that body and answers its own 500, without the CORS headers (@hono/node-server).
-      if (returned.bodyUsed === true) throw new TypeError('the handler returned a Response whose body it had already read; return a new Response (or response.clone() before reading it)');
+      if (returned.bodyUsed === true || returned.body?.locked === true) throw new TypeError('the handler returned a Response whose body it had already read or locked; return a new Response (or response.clone() before reading it)');
       response = returned;
     } catch (error) {
       report(onError, error, request);

@@ -444,11 +444,11 @@ function guardLog(log: ((line: string) => void | PromiseLike<void>) | undefined,
     reported = true;
     let why: string;
     try {
-      why = e instanceof Error ? e.message : String(e);
+      why = terminalSafe(String(e instanceof Error ? e.message : e));
     } catch {
       why = 'a value that cannot be printed';
     }
-    sayOnStderr(`xorigin: the ${what} callback failed: ${terminalSafe(why)}; continuing`);
+    sayOnStderr(`xorigin: the ${what} callback failed: ${why}; continuing`);
   };
   return (line) => {
     try {
