@@ -49,6 +49,9 @@ export const DEVIATIONS = {
     'redirect-two-empty-location': 'chromium: allowed, no preflight; standard: blocked, no preflight',
     'private-network-request-header': 'chromium: allowed, no preflight; standard: blocked, preflight',
     'client-hint-dpr-invalid-redirect': 'chromium: allowed, preflight; standard: blocked, preflight',
+    'two-different-location-on-200': 'chromium: blocked, no preflight; standard: allowed, no preflight',
+    'two-different-content-disposition': 'chromium: blocked, no preflight; standard: allowed, no preflight',
+    'preflight-two-different-location': 'chromium: blocked, preflight; standard: allowed, preflight',
   },
 
   firefox: {
@@ -63,6 +66,9 @@ export const DEVIATIONS = {
     'redirect-cross-put-null-preflight': 'firefox: blocked, preflight; standard: allowed, preflight',
     'redirect-cross-put-page-preflight-null-actual': 'firefox: allowed, preflight; standard: blocked, preflight',
     'redirect-two-same-location': 'firefox: allowed, no preflight; standard: blocked, no preflight',
+    'two-different-location-on-200': 'firefox: blocked, no preflight; standard: allowed, no preflight',
+    'two-different-content-disposition': 'firefox: blocked, no preflight; standard: allowed, no preflight',
+    'preflight-two-different-location': 'firefox: blocked, preflight; standard: allowed, preflight',
   },
 };
 

@@ -6,7 +6,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listen } from './helpers.js';
+import { freePort, listen } from './helpers.js';
 import { checkCors, runCheck } from '../dist/cli/check.js';
 import { NetworkError, send } from '../dist/cli/fetch-step.js';
 import { evaluateCors } from '../dist/check/index.js';
@@ -188,12 +188,22 @@ test('response headers are read up to 256 KiB, as Chromium reads them: a 27 KB p
 });
 
 test('a refused connection says so, and what to check', async () => {
-  const r = await cli('http://127.0.0.1:1/', '--origin', ORIGIN);
+  // A port just freed (not on Fetch's list of blocked ports, which check refuses before connecting).
+  const port = await freePort();
+  const r = await cli(`http://127.0.0.1:${port}/`, '--origin', ORIGIN);
   assert.equal(r.status, 2);
-  assert.equal(r.stderr.trim(), 'xorigin check: cannot GET http://127.0.0.1:1/: nothing listens on 127.0.0.1:1: the connection was refused; check the port, and that the server is running (ECONNREFUSED)');
+  assert.equal(r.stderr.trim(), `xorigin check: cannot GET http://127.0.0.1:${port}/: nothing listens on 127.0.0.1:${port}: the connection was refused; check the port, and that the server is running (ECONNREFUSED)`);
+});
+
+test('a URL on a port browsers refuse (Fetch §2.9) is a verdict, not a connection attempt', async () => {
+  const r = await cli('http://127.0.0.1:1/', '--origin', ORIGIN);
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /failed step: request: bad port/);
+  assert.match(r.stdout, /port 1, one the Fetch standard reserves for other protocols/);
 });
 
 test('bad input and network errors: one line on stderr, exit 2, never a stack trace', async () => {
+  const refused = `http://127.0.0.1:${await freePort()}/`;
   const bad = [
     ['--origin', ORIGIN],
     [`${base}/items`],
@@ -204,7 +214,7 @@ test('bad input and network errors: one line on stderr, exit 2, never a stack tr
     [`${base}/items`, '--origin', ORIGIN, '--method', 'TRACE'],
     [`${base}/items`, '--origin', ORIGIN, '--bogus'],
     ['not-a-url', '--origin', ORIGIN],
-    ['http://127.0.0.1:1/', '--origin', ORIGIN],
+    [refused, '--origin', ORIGIN],
     [`${base}/slow`, '--origin', ORIGIN, '--timeout', '300'],
     [`${base}/items`, '--origin', ORIGIN, '--deadline', '0'],
     [`${base}/items`, '--origin', ORIGIN, '--deadline', '600001'],

@@ -174,6 +174,12 @@ export const CASES = {
   'client-hint-dpr-invalid-redirect': { request: { headers: [['DPR', 'two']] }, routes: { '': { preflight: r(204, A, acah('DPR')), actual: r(307, A, ['Location', '{PATH}/target']) }, '/target': { actual: r(200, A) } } },
   // A redirect to a port the Fetch standard blocks (§2.9; 6000 is X11): nothing is sent there.
   'redirect-to-bad-port': get(r(302, A, ['Location', 'http://127.0.0.1:6000/x'])),
+  // Two different values of a field both engines take one of, on a response that is no redirect (r32):
+  // each fails it, whatever its status; the standard reads Location only on a redirect.
+  'two-different-location-on-200': get(r(200, A, ['Location', '/a'], ['Location', '/b'])),
+  'two-different-content-disposition': get(r(200, A, ['Content-Disposition', 'inline'], ['Content-Disposition', 'attachment'])),
+  'preflight-two-different-location': pre({ method: 'PUT' }, r(204, A, acam('PUT'), ['Location', '/a'], ['Location', '/b'])),
+  'redirect-to-port-0': get(r(302, A, ['Location', 'http://127.0.0.1:0/x'])),
   // A request header Chromium drops from what script sets (no preflight for it), as User-Agent.
   'private-network-request-header': pre({ headers: [['Access-Control-Request-Private-Network', 'true']] }, r(204, A)),
   // The preflight after a cross-origin redirect (Firefox sends and checks the page's origin, not null).

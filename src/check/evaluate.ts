@@ -61,14 +61,6 @@ export function parseUrl(text: string): URL {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** RFC 9110 §13.1: the request fields that make a request conditional. */
 const CONDITIONAL_HEADERS = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range']);
-/** Fetch §2.9 "port blocking": ports of other protocols that no fetch may connect to. */
-const BAD_PORTS = new Set([
-  '1', '7', '9', '11', '13', '15', '17', '19', '20', '21', '22', '23', '25', '37', '42', '43', '53', '69', '77', '79', '87', '95',
-  '101', '102', '103', '104', '109', '110', '111', '113', '115', '117', '119', '123', '135', '137', '139', '143', '161', '179',
-  '389', '427', '465', '512', '513', '514', '515', '526', '530', '531', '532', '540', '548', '554', '556', '563', '587', '601',
-  '636', '989', '990', '993', '995', '1719', '1720', '1723', '2049', '3659', '4045', '4190', '5060', '5061', '6000', '6566',
-  '6665', '6666', '6667', '6668', '6669', '6679', '6697', '10080',
-]);
 /** Fetch §2.2.2 "request-body-header name": dropped when a redirect turns the request into a GET. */
 const BODY_HEADERS = new Set(['content-encoding', 'content-language', 'content-location', 'content-type']);
 
@@ -175,22 +167,47 @@ class Evaluation {
    * X11, 6667 for IRC...) is a network error before anything is sent, a redirect's target included.
    */
   private badPort(url: URL, redirected: boolean): Blocked | null {
-    if (!BAD_PORTS.has(url.port)) return null;
+    if (!this.rules.badPorts.has(url.port)) return null;
     return {
       where: redirected ? 'redirect' : 'request',
       failure: {
         check: 'bad port',
-        reason: `${redirected ? 'the redirect goes to' : 'the request is for'} ${url.href}, on port ${url.port}, one the Fetch standard reserves for other protocols: the browser refuses to connect, nothing is sent (Chromium: ERR_UNSAFE_PORT)`,
+        reason: `${redirected ? 'the redirect goes to' : 'the request is for'} ${url.href}, on port ${url.port}, ${url.port === '0' ? 'which no server listens on' : 'one the Fetch standard reserves for other protocols'}: the browser refuses to connect, nothing is sent (Chromium: ERR_UNSAFE_PORT)`,
         fix: `Serve ${url.hostname} on another port (443, 8443, 8080...); no header can allow port ${url.port}.`,
         spec: spec('block-bad-port'),
       },
     };
   }
 
+  /**
+   * EngineRules.conflictingFieldsFail: a response with two different values of such a field is a
+   * network error in the engine, whatever its status and CORS headers (the step is recorded failed).
+   */
+  private conflicting(req: OutgoingRequest, res: ServerResponse, where: string): CorsVerdict | null {
+    for (const name of this.rules.conflictingFieldsFail) {
+      const values = res.headers.filter(([n]) => n.toLowerCase() === name).map(([, v]) => normalizeValue(v));
+      if (values.every((v) => v === values[0])) continue;
+      this.steps.push({ request: req, response: res, outcome: 'failed', mattered: [shown(res.headers, name)] });
+      const field = res.headers.find(([n]) => n.toLowerCase() === name)?.[0] ?? name;
+      return this.blocked({
+        where,
+        failure: {
+          check: field,
+          reason: `the response has ${values.length} ${field} fields with different values (${values.map((v) => JSON.stringify(v)).join(', ')}): ${this.browser} fails it with a network error, whatever its status and CORS headers`,
+          fix: `Send one ${field} field: two layers (an app and a proxy in front) may each be adding one.`,
+          spec: spec('extract-header-list-values'),
+        },
+      });
+    }
+    return null;
+  }
+
   private sameOrigin(): CorsVerdict | null {
     const req: OutgoingRequest = { kind: 'actual', url: this.url.href, method: this.method, headers: this.headers };
     const res = this.answer(req);
     if (res === null) return this.pending(req);
+    const conflict = this.conflicting(req, res, REDIRECTS.has(res.status) ? 'redirect' : 'request');
+    if (conflict !== null) return conflict;
     const location = this.redirectLocation(res);
     if (location !== null) {
       this.steps.push({ request: req, response: res, outcome: typeof location === 'string' ? 'redirect' : 'failed', mattered: [shown(res.headers, 'Location')] });
@@ -212,6 +229,8 @@ class Evaluation {
     const req: OutgoingRequest = { kind: 'actual', url: this.url.href, method: this.method, headers: [['Origin', requestOrigin], ...this.headers] };
     const res = this.answer(req);
     if (res === null) return this.pending(req);
+    const conflict = this.conflicting(req, res, REDIRECTS.has(res.status) ? 'redirect' : 'actual request');
+    if (conflict !== null) return conflict;
     const location = this.redirectLocation(res);
     const isRedirect = location !== null;
     // HTTP fetch step 4: the CORS check applies to every response, redirects included.
@@ -303,6 +322,8 @@ class Evaluation {
     const req = preflightRequest(this.url.href, origin, method, unsafe);
     const res = this.answer(req);
     if (res === null) return this.pending(req);
+    const conflict = this.conflicting(req, res, 'preflight');
+    if (conflict !== null) return conflict;
     const failure = checkPreflight(rules, res, origin, credentials, method, headers.map(([n]) => n), unsafe, this.origin === 'null');
     const mattered = ['Access-Control-Allow-Origin', ...(credentials === 'include' ? ['Access-Control-Allow-Credentials'] : []), 'Access-Control-Allow-Methods', 'Access-Control-Allow-Headers', 'Access-Control-Max-Age']
       .map((n) => shown(res.headers, n));

@@ -99,6 +99,18 @@ export interface EngineRules {
    */
   readonly sameLocationLinesAreOne: boolean;
   /**
+   * Response fields of which the engine fails any response with two different values (a network
+   * error, before CORS), whatever its status. The standard: none (only a redirect's Location must be
+   * one value). Chromium 150 and Firefox ESR: Location and Content-Disposition (observed by a review,
+   * r32, and by the differential test).
+   */
+  readonly conflictingFieldsFail: readonly string[];
+  /**
+   * The ports a fetch may not connect to: Fetch §2.9's list, and port 0, which no server listens on
+   * (both browsers refuse it). Chromium 150 connects to 4190 and 6679, on the standard's list (observed).
+   */
+  readonly badPorts: ReadonlySet<string>;
+  /**
    * Whether, once a cross-origin redirect has made the request's origin `null`, a preflight still
    * sends the page's origin and is checked against it. The standard (and Chromium): `null` for the
    * preflight as for the request. Firefox ESR 153: the page's origin (observed on the wire).
@@ -126,6 +138,17 @@ export interface RangeRules {
   readonly maxPosition: bigint | null;
 }
 
+/** Fetch §2.9 "port blocking": ports of other protocols that no fetch may connect to. */
+const FETCH_BAD_PORTS = [
+  '1', '7', '9', '11', '13', '15', '17', '19', '20', '21', '22', '23', '25', '37', '42', '43', '53', '69', '77', '79', '87', '95',
+  '101', '102', '103', '104', '109', '110', '111', '113', '115', '117', '119', '123', '135', '137', '139', '143', '161', '179',
+  '389', '427', '465', '512', '513', '514', '515', '526', '530', '531', '532', '540', '548', '554', '556', '563', '587', '601',
+  '636', '989', '990', '993', '995', '1719', '1720', '1723', '2049', '3659', '4045', '4190', '5060', '5061', '6000', '6566',
+  '6665', '6666', '6667', '6668', '6669', '6679', '6697', '10080',
+];
+const BAD_PORTS = new Set(['0', ...FETCH_BAD_PORTS]);
+const CHROMIUM_BAD_PORTS = new Set([...BAD_PORTS].filter((p) => p !== '4190' && p !== '6679'));
+
 const double = (v: string): boolean => /^\d+(\.\d+)?$/.test(v);
 const int = (v: string): boolean => /^\d+$/.test(v);
 
@@ -149,6 +172,8 @@ const STANDARD: EngineRules = {
   skipsEmptyFieldLines: false,
   emptyLocationEndsRedirects: false,
   sameLocationLinesAreOne: false,
+  conflictingFieldsFail: [],
+  badPorts: BAD_PORTS,
   preflightKeepsPageOrigin: false,
   refusesDelInValues: false,
 };
@@ -187,6 +212,8 @@ const CHROMIUM: EngineRules = {
   skipsEmptyFieldLines: false,
   emptyLocationEndsRedirects: true,
   sameLocationLinesAreOne: true,
+  conflictingFieldsFail: ['location', 'content-disposition'],
+  badPorts: CHROMIUM_BAD_PORTS,
   preflightKeepsPageOrigin: false,
   refusesDelInValues: true,
 };
@@ -215,6 +242,8 @@ const FIREFOX: EngineRules = {
   skipsEmptyFieldLines: true,
   emptyLocationEndsRedirects: false,
   sameLocationLinesAreOne: true,
+  conflictingFieldsFail: ['location', 'content-disposition'],
+  badPorts: BAD_PORTS,
   preflightKeepsPageOrigin: true,
   refusesDelInValues: true,
 };
