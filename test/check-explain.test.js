@@ -161,85 +161,59 @@ test('onDenied in the library: each refused preflight and disallowed origin, raw
   assert.throws(() => createCors({ origins: ['*'], onDenied: 'log' }), (e) => e instanceof PolicyError && /onDenied/.test(e.message));
 });
 
-test('an onDenied that throws costs nothing but one report: the refusal is still answered, the server lives on', async () => {
+/**
+ * A node:http server whose policy has `onDenied`, sent `rounds` refused preflights and refused GETs
+ * (each asserted answered), with console.error replaced by `consoleError` (default: collect) and
+ * unhandled rejections collected. Resolves { reports, unhandled }.
+ */
+async function refusedWith(onDenied, { rounds = 3, consoleError } = {}) {
   const { createCors } = await import('../dist/cors/index.js');
   const { listen, request } = await import('./helpers.js');
   const reports = [];
+  const unhandled = [];
   const original = console.error;
-  console.error = (...args) => reports.push(args.join(' '));
-  const cors = createCors({ origins: ['https://app.example'], onDenied: () => { throw new Error('log sink down'); } });
+  const listener = (e) => unhandled.push(e);
+  console.error = consoleError ?? ((...args) => reports.push(args.join(' ')));
+  process.on('unhandledRejection', listener);
+  const cors = createCors({ origins: ['https://app.example'], onDenied });
   const s = await listen((req, res) => {
     if (!cors.handle(req, res)) res.end('ok');
   });
   try {
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < rounds; i++) {
       const pf = await request(s.port, { method: 'OPTIONS', headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'GET' } });
       assert.equal(pf.status, 403);
       const get = await request(s.port, { headers: { Origin: 'https://evil.example' } });
       assert.equal(get.status, 200);
       assert.equal(get.headers['access-control-allow-origin'], undefined);
     }
-  } finally {
-    console.error = original;
-    await s.close();
-  }
-  assert.equal(reports.length, 1);
-  assert.match(reports[0], /onDenied failed/);
-});
-
-test('an onDenied whose failure the console cannot print (a throwing inspect): the refusal answered, the process kept', async () => {
-  const { createCors } = await import('../dist/cors/index.js');
-  const { listen, request } = await import('./helpers.js');
-  const unhandled = [];
-  const original = console.error;
-  const listener = (e) => unhandled.push(e);
-  console.error = () => { throw new Error('cannot inspect'); };
-  process.on('unhandledRejection', listener);
-  const cors = createCors({ origins: ['https://app.example'], onDenied: async () => { throw new Error('x'); } });
-  const s = await listen((req, res) => {
-    if (!cors.handle(req, res)) res.end('ok');
-  });
-  try {
-    const pf = await request(s.port, { method: 'OPTIONS', headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'GET' } });
-    assert.equal(pf.status, 403);
+    // A rejection is handled (or not) a few ticks after the answer.
     await new Promise((resolve) => setTimeout(resolve, 20));
   } finally {
     console.error = original;
     process.off('unhandledRejection', listener);
     await s.close();
   }
+  return { reports, unhandled };
+}
+
+test('an onDenied that throws costs nothing but one report: the refusal is still answered, the server lives on', async () => {
+  const { reports, unhandled } = await refusedWith(() => { throw new Error('log sink down'); });
   assert.deepEqual(unhandled, []);
+  assert.equal(reports.length, 1);
+  assert.match(reports[0], /onDenied failed.*log sink down/);
 });
 
 test('an async onDenied that rejects (an audit log down): reported once, the refusal answered, no unhandled rejection', async () => {
-  const { createCors } = await import('../dist/cors/index.js');
-  const { listen, request } = await import('./helpers.js');
-  const reports = [];
-  const unhandled = [];
-  const original = console.error;
-  const listener = (e) => unhandled.push(e);
-  console.error = (...args) => reports.push(args.join(' '));
-  process.on('unhandledRejection', listener);
-  const cors = createCors({ origins: ['https://app.example'], onDenied: async () => { throw new Error('audit log down'); } });
-  const s = await listen((req, res) => {
-    if (!cors.handle(req, res)) res.end('ok');
-  });
-  try {
-    for (let i = 0; i < 3; i++) {
-      const pf = await request(s.port, { method: 'OPTIONS', headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'GET' } });
-      assert.equal(pf.status, 403);
-      const get = await request(s.port, { headers: { Origin: 'https://evil.example' } });
-      assert.equal(get.status, 200);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  } finally {
-    console.error = original;
-    process.off('unhandledRejection', listener);
-    await s.close();
-  }
+  const { reports, unhandled } = await refusedWith(async () => { throw new Error('audit log down'); });
   assert.deepEqual(unhandled, []);
   assert.equal(reports.length, 1);
   assert.match(reports[0], /onDenied failed.*audit log down/);
+});
+
+test('an onDenied whose failure the console cannot print (a throwing inspect): the refusal answered, the process kept', async () => {
+  const { unhandled } = await refusedWith(async () => { throw new Error('x'); }, { rounds: 1, consoleError: () => { throw new Error('cannot inspect'); } });
+  assert.deepEqual(unhandled, []);
 });
 
 test("serve(): the policy's onDenied sees refused actual requests too (the file server writes its own headers), in the engine's shape", async () => {
