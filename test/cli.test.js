@@ -806,6 +806,27 @@ test('CLI: prints the URL, serves, and exits 0 on SIGTERM', async () => {
   assert.match(r.err, /xorigin: stopping: responses in flight finish \(up to 10 s\); a SIGINT \(Ctrl-C\) exits at once\n/);
 });
 
+test('CLI: a download still stalled at the 10 s shutdown deadline is cut, and stderr says so; exit 0', async (t) => {
+  const dir = tempDir(t);
+  // More than loopback buffers absorb, so a client that never reads keeps the response in flight.
+  writeFileSync(join(dir, 'big.ttf'), Buffer.alloc(64 * 1024 * 1024, 7));
+  const r = await runCli(['serve', dir, '--port', '0', '--origin', '*']);
+  t.after(() => r.child?.kill('SIGKILL'));
+  assert.equal(r.code, 'listening', r.err);
+  const socket = net.connect(r.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.pause();
+  socket.write('GET /big.ttf HTTP/1.1\r\nHost: x\r\n\r\n');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const exited = exitOf(r.child);
+  const signalled = performance.now();
+  r.child.kill('SIGTERM');
+  assert.equal((await exited).code, 0);
+  assert.ok(performance.now() - signalled >= 9_500, 'the stalled download was waited for');
+  assert.match(r.err, /xorigin: 1 response still in flight was cut at the 10 s shutdown deadline\n/);
+});
+
 test('CLI: SIGUSR1 opens no debugger and SIGUSR2 ends nothing (each said on stderr, the server goes on serving); SIGQUIT stops gracefully with exit 0', async (t) => {
   // nginx's habits: logrotate sends USR1 (reopen logs), USR2 is its binary upgrade, QUIT its graceful stop.
   // Node's defaults: USR1 opens the inspector (here on a free port, said on stderr), USR2 and QUIT end the process.

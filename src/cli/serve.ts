@@ -67,6 +67,15 @@ export async function serve(settings: Settings, files: ReadonlyMap<string, Buffe
   const announce = cluster.isWorker ? undefined : `xorigin: stopping: responses in flight finish (up to ${String(SHUTDOWN_GRACE / 1000)} s)`;
   onStopSignals(() => {
     stopping = true;
+    // Set before shutdown() sets its deadline of the same length, so it runs first and sees what that cuts.
+    setTimeout(() => sayCut(server.stats.inFlight), SHUTDOWN_GRACE).unref();
     void server.shutdown(SHUTDOWN_GRACE).then(() => process.exit(0));
   }, undefined, announce);
+}
+
+/** At the shutdown deadline: says how many responses it cut (a stalled client's download), if any. */
+function sayCut(inFlight: number): void {
+  if (inFlight === 0) return;
+  const what = inFlight === 1 ? '1 response still in flight was' : `${String(inFlight)} responses still in flight were`;
+  process.stderr.write(`xorigin: ${what} cut at the ${String(SHUTDOWN_GRACE / 1000)} s shutdown deadline\n`);
 }
