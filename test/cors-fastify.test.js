@@ -273,6 +273,31 @@ function suite(Fastify, major) {
     await root.close();
   });
 
+  test(`fastify ${major}: in children whose prefix is not a fixed path (a parameter, /), nothing outside them is granted; two children with one prefix are a start-up error`, async (t) => {
+    for (const prefix of ['/:tenant', '/']) {
+      const app = Fastify();
+      app.delete('/admin/users/:id', async () => 'deleted');
+      app.register(async (child) => {
+        await child.register(xoriginCors, POLICY);
+        child.put('/items', async () => 'saved');
+      }, { prefix });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      t.after(() => app.close());
+      const admin = await request(app.server.address().port, { method: 'OPTIONS', path: '/admin/users/1', headers: PREFLIGHT });
+      assert.equal(admin.status, 404, prefix);
+      assert.deepEqual(acHeaders(admin), [], prefix);
+    }
+    const twice = Fastify();
+    for (const origins of [[APP], ['https://b.example.com']]) {
+      twice.register(async (child) => {
+        await child.register(xoriginCors, { origins });
+        child.put(`/${origins.length}${origins[0].length}`, async () => 'saved');
+      }, { prefix: '/api' });
+    }
+    await assert.rejects(twice.ready(), /xorigin-cors is registered in two child plugins with the prefix \/api/);
+    await twice.close();
+  });
+
   test(`fastify ${major}: the plugin carries fastify-plugin's markers`, async () => {
     assert.equal(xoriginCors[Symbol.for('skip-override')], true);
     assert.equal(xoriginCors[Symbol.for('fastify.display-name')], 'xorigin-cors');

@@ -44,8 +44,7 @@ const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => 
   }
   app.addHook('onRequest', onRequest(engine, new VaryGuard()));
   // The root instance is the one object no other instance is the prototype of (Fastify 4 and 5).
-  if (Object.getPrototypeOf(app) !== Object.prototype) routePreflightsToChild(app);
-  done();
+  done(Object.getPrototypeOf(app) === Object.prototype ? undefined : (routePreflightsToChild(app) ?? undefined));
 };
 
 /**
@@ -54,14 +53,22 @@ const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => 
  * the root's hooks, and was answered 404 without a CORS header (review l32 F1; fastify-cors#281).
  * An OPTIONS route for the child's prefix and every URL under it brings preflights to the hook
  * (which answers them before the handler); an OPTIONS that is no preflight gets Fastify's 404, as
- * without the route. Routes are the whole app's, only hooks are the child's: a child without a
- * prefix gets none (its `/*` would be every URL's, granting preflights to routes outside it). A
- * URL the app routed for OPTIONS already keeps its route: Fastify refuses the second at once
- * (`hasRoute` cannot say so beforehand: Fastify 4's matches URLs, `/*` "has" `/api/*`). At the root
- * the hook runs before routing for every URL and no route is added (one would clash with the app's).
+ * without the route. Routes are the whole app's, only hooks are the child's, so only a prefix that
+ * is a fixed path gets them: without one, or with `/` or a parameter or wildcard in it, `prefix/*`
+ * would reach routes outside the child and grant preflights there. A URL the app routed for OPTIONS
+ * already keeps its route (Fastify refuses the second at once; `hasRoute` cannot say so beforehand:
+ * Fastify 4's matches URLs); one this plugin routed for another child with the same prefix is a
+ * start-up error, as that child's policy would answer this one's preflights. Returns that error.
  */
-function routePreflightsToChild(app: FastifyInstance): void {
-  if (app.prefix === '') return;
+function routePreflightsToChild(app: FastifyInstance): Error | null {
+  const prefix = app.prefix;
+  if (!/^(\/[^/:*]+)+\/?$/.test(prefix)) return null;
+  let routed = preflightRoutes.get(app.server);
+  if (routed === undefined) preflightRoutes.set(app.server, (routed = new Set()));
+  if (routed.has(prefix)) {
+    return new Error(`xorigin-cors is registered in two child plugins with the prefix ${prefix}: the first one's policy would answer the other's preflights. Register it once for that prefix (in a parent plugin with the prefix), or give the children different prefixes`);
+  }
+  routed.add(prefix);
   for (const url of ['/', '/*']) {
     try {
       // `hide` keeps it out of @fastify/swagger's documents (as @fastify/cors's own OPTIONS route); Fastify's types do not name it.
@@ -70,7 +77,11 @@ function routePreflightsToChild(app: FastifyInstance): void {
       if ((e as { code?: unknown }).code !== 'FST_ERR_DUPLICATED_ROUTE') throw e;
     }
   }
+  return null;
 }
+
+/** The prefixes this plugin has routed preflights for, per app (its server, which all its instances share). */
+const preflightRoutes = new WeakMap<object, Set<string>>();
 
 /**
  * The register options without those Fastify reads from any plugin's (prefix, logLevel,
