@@ -52,6 +52,7 @@ export const DEVIATIONS = {
     'two-different-location-on-200': 'chromium: blocked, no preflight; standard: allowed, no preflight',
     'two-different-content-disposition': 'chromium: blocked, no preflight; standard: allowed, no preflight',
     'preflight-two-different-location': 'chromium: blocked, preflight; standard: allowed, preflight',
+    'content-disposition-comma-in-one-line': 'chromium: blocked, no preflight; standard: allowed, no preflight',
   },
 
   firefox: {
@@ -69,6 +70,7 @@ export const DEVIATIONS = {
     'two-different-location-on-200': 'firefox: blocked, no preflight; standard: allowed, no preflight',
     'two-different-content-disposition': 'firefox: blocked, no preflight; standard: allowed, no preflight',
     'preflight-two-different-location': 'firefox: blocked, preflight; standard: allowed, preflight',
+    'content-disposition-same-value-split': 'firefox: blocked, no preflight; standard: allowed, no preflight',
   },
 };
 

@@ -179,6 +179,10 @@ export const CASES = {
   'two-different-location-on-200': get(r(200, A, ['Location', '/a'], ['Location', '/b'])),
   'two-different-content-disposition': get(r(200, A, ['Content-Disposition', 'inline'], ['Content-Disposition', 'attachment'])),
   'preflight-two-different-location': pre({ method: 'PUT' }, r(204, A, acam('PUT'), ['Location', '/a'], ['Location', '/b'])),
+  // Chromium splits Content-Disposition at commas outside quotes; Firefox compares lines (r32b).
+  'content-disposition-comma-in-one-line': get(r(200, A, ['Content-Disposition', 'attachment; filename=a,b.txt'])),
+  'content-disposition-same-value-split': get(r(200, A, ['Content-Disposition', 'inline'], ['Content-Disposition', 'inline, inline'])),
+  'content-disposition-comma-quoted': get(r(200, A, ['Content-Disposition', 'attachment; filename="a,b.txt"'])),
   'redirect-to-port-0': get(r(302, A, ['Location', 'http://127.0.0.1:0/x'])),
   // A request header Chromium drops from what script sets (no preflight for it), as User-Agent.
   'private-network-request-header': pre({ headers: [['Access-Control-Request-Private-Network', 'true']] }, r(204, A)),

@@ -59,6 +59,24 @@ export function parseUrl(text: string): URL {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** A field line's values as an engine that splits it at commas outside double quotes reads them, trimmed. */
+function commaSeparated(line: string): string[] {
+  const values: string[] = [];
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === '\\' && quoted) i++;
+    else if (c === '"') quoted = !quoted;
+    else if (c === ',' && !quoted) {
+      values.push(line.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  values.push(line.slice(start).trim());
+  return values;
+}
+
 /** RFC 9110 §13.1: the request fields that make a request conditional. */
 const CONDITIONAL_HEADERS = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range']);
 /** Fetch §2.2.2 "request-body-header name": dropped when a redirect turns the request into a GET. */
@@ -184,8 +202,9 @@ class Evaluation {
    * network error in the engine, whatever its status and CORS headers (the step is recorded failed).
    */
   private conflicting(req: OutgoingRequest, res: ServerResponse, where: string): CorsVerdict | null {
-    for (const name of this.rules.conflictingFieldsFail) {
-      const values = res.headers.filter(([n]) => n.toLowerCase() === name).map(([, v]) => normalizeValue(v));
+    for (const { name, splitsCommas } of this.rules.conflictingFieldsFail) {
+      const lines = res.headers.filter(([n]) => n.toLowerCase() === name).map(([, v]) => normalizeValue(v));
+      const values = splitsCommas ? lines.flatMap(commaSeparated) : lines;
       if (values.every((v) => v === values[0])) continue;
       this.steps.push({ request: req, response: res, outcome: 'failed', mattered: [shown(res.headers, name)] });
       const field = res.headers.find(([n]) => n.toLowerCase() === name)?.[0] ?? name;
@@ -193,7 +212,7 @@ class Evaluation {
         where,
         failure: {
           check: field,
-          reason: `the response has ${values.length} ${field} fields with different values (${values.map((v) => JSON.stringify(v)).join(', ')}): ${this.browser} fails it with a network error, whatever its status and CORS headers`,
+          reason: `the response's ${field} has ${values.length} different values (${values.map((v) => JSON.stringify(v)).join(', ')}${splitsCommas ? `, ${this.browser} splitting its lines at commas outside quotes` : ''}): ${this.browser} fails it with a network error, whatever its status and CORS headers`,
           fix: `Send one ${field} field: two layers (an app and a proxy in front) may each be adding one.`,
           spec: spec('extract-header-list-values'),
         },

@@ -100,11 +100,14 @@ export interface EngineRules {
   readonly sameLocationLinesAreOne: boolean;
   /**
    * Response fields of which the engine fails any response with two different values (a network
-   * error, before CORS), whatever its status. The standard: none (only a redirect's Location must be
-   * one value). Chromium 150 and Firefox ESR: Location and Content-Disposition (observed by a review,
-   * r32, and by the differential test).
+   * error, before CORS), whatever its status: the field's lower-case name, and whether the engine
+   * splits its lines at commas outside quotes into values first. The standard: none (only a
+   * redirect's Location must be one value). Chromium 150 and Firefox ESR: Location and
+   * Content-Disposition, Chromium splitting Content-Disposition (`inline,` is two values, `inline`
+   * beside `inline, inline` one); Firefox compares lines (observed by reviews r32, r32b, and by the
+   * differential test).
    */
-  readonly conflictingFieldsFail: readonly string[];
+  readonly conflictingFieldsFail: readonly { readonly name: string; readonly splitsCommas: boolean }[];
   /**
    * The ports a fetch may not connect to: Fetch §2.9's list, and port 0, which no server listens on
    * (both browsers refuse it). Chromium 150 connects to 4190 and 6679, on the standard's list (observed).
@@ -212,7 +215,7 @@ const CHROMIUM: EngineRules = {
   skipsEmptyFieldLines: false,
   emptyLocationEndsRedirects: true,
   sameLocationLinesAreOne: true,
-  conflictingFieldsFail: ['location', 'content-disposition'],
+  conflictingFieldsFail: [{ name: 'location', splitsCommas: false }, { name: 'content-disposition', splitsCommas: true }],
   badPorts: CHROMIUM_BAD_PORTS,
   preflightKeepsPageOrigin: false,
   refusesDelInValues: true,
@@ -242,7 +245,7 @@ const FIREFOX: EngineRules = {
   skipsEmptyFieldLines: true,
   emptyLocationEndsRedirects: false,
   sameLocationLinesAreOne: true,
-  conflictingFieldsFail: ['location', 'content-disposition'],
+  conflictingFieldsFail: [{ name: 'location', splitsCommas: false }, { name: 'content-disposition', splitsCommas: false }],
   badPorts: BAD_PORTS,
   preflightKeepsPageOrigin: true,
   refusesDelInValues: true,
