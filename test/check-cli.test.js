@@ -200,6 +200,16 @@ test('a URL on a port browsers refuse (Fetch §2.9) is a verdict, not a connecti
   assert.equal(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout, /failed step: request: bad port/);
   assert.match(r.stdout, /port 1, one the Fetch standard reserves for other protocols/);
+  // 4190: on the standard's list, not on Chromium's. Chromium's connection, refused here, is the
+  // command's network error only when Chromium's verdict is the one asked for.
+  for (const browser of ['standard', 'firefox']) {
+    const other = await cli('http://127.0.0.1:4190/', '--origin', ORIGIN, '--browser', browser);
+    assert.equal(other.status, 1, `${browser}: ${other.stdout}${other.stderr}`);
+    assert.match(other.stdout, /failed step: request: bad port/);
+  }
+  const chromium = await cli('http://127.0.0.1:4190/', '--origin', ORIGIN, '--browser', 'chromium');
+  assert.equal(chromium.status, 2, chromium.stdout + chromium.stderr);
+  assert.match(chromium.stderr, /cannot GET http:\/\/127\.0\.0\.1:4190\//);
 });
 
 test('bad input and network errors: one line on stderr, exit 2, never a stack trace', async () => {

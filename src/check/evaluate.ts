@@ -190,7 +190,7 @@ class Evaluation {
       where: redirected ? 'redirect' : 'request',
       failure: {
         check: 'bad port',
-        reason: `${redirected ? 'the redirect goes to' : 'the request is for'} ${url.href}, on port ${url.port}, ${url.port === '0' ? 'which no server listens on' : 'one the Fetch standard reserves for other protocols'}: the browser refuses to connect, nothing is sent (Chromium: ERR_UNSAFE_PORT)`,
+        reason: `${redirected ? 'the redirect goes to' : 'the request is for'} ${url.href}, on port ${url.port}, ${url.port === '0' ? 'which no server listens on' : 'one the Fetch standard reserves for other protocols'}: the browser refuses to connect, nothing is sent${this.browser === 'chromium' ? ' (ERR_UNSAFE_PORT)' : ''}`,
         fix: `Serve ${url.hostname} on another port (443, 8443, 8080...); no header can allow port ${url.port}.`,
         spec: spec('block-bad-port'),
       },

@@ -66,24 +66,33 @@ const keyOf = (r: OutgoingRequest): string => JSON.stringify([r.kind, r.method, 
 export async function checkCors(options: CheckOptions): Promise<CheckResult> {
   const ask = withDeadline(options.timeoutMs ?? DEFAULT_TIMEOUT, options.deadlineMs ?? DEFAULT_DEADLINE);
   const cache = new Map<string, ServerResponse>();
-  const all = {} as Record<Browser, CorsVerdict>;
-  for (const browser of BROWSERS) {
+  const found = new Map<Browser, CorsVerdict>();
+  // The chosen engine first: its network error is the command's; another engine's (Chromium
+  // connects to ports 4190 and 6679, which the others refuse unsent) leaves that one pending.
+  for (const browser of [options.browser, ...BROWSERS.filter((b) => b !== options.browser)]) {
     const answers: ServerResponse[] = [];
     for (;;) {
       const v = evaluateCors({ ...options, browser, responses: answers });
       if (v.verdict !== 'pending' || v.next === null) {
-        all[browser] = v;
+        found.set(browser, v);
         break;
       }
       const key = keyOf(v.next);
       let res = cache.get(key);
       if (res === undefined) {
-        res = await ask(v.next);
+        try {
+          res = await ask(v.next);
+        } catch (e) {
+          if (browser === options.browser || !(e instanceof NetworkError) || e.code === 'deadline') throw e;
+          found.set(browser, v);
+          break;
+        }
         cache.set(key, res);
       }
       answers.push(res);
     }
   }
+  const all = Object.fromEntries(BROWSERS.map((b) => [b, found.get(b) as CorsVerdict])) as Record<Browser, CorsVerdict>;
   return { verdict: all[options.browser], all };
 }
 
