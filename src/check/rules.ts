@@ -94,8 +94,8 @@ export interface EngineRules {
   /**
    * Whether a redirect with several Location lines of one same value is followed to it. The
    * standard: Location allows one value, so two lines are a network error whatever they say
-   * (§2.2 "extract header list values"). Chromium 150 follows lines that are all the same (observed;
-   * different ones fail, ERR_RESPONSE_HEADERS_MULTIPLE_LOCATION).
+   * (§2.2 "extract header list values"). Chromium 150 and Firefox ESR follow lines that are all the
+   * same (observed; different ones fail, Chromium's ERR_RESPONSE_HEADERS_MULTIPLE_LOCATION).
    */
   readonly sameLocationLinesAreOne: boolean;
   /**
