@@ -53,6 +53,9 @@ export const DEVIATIONS = {
     'two-different-content-disposition': 'chromium: blocked, no preflight; standard: allowed, no preflight',
     'preflight-two-different-location': 'chromium: blocked, preflight; standard: allowed, preflight',
     'content-disposition-comma-in-one-line': 'chromium: blocked, no preflight; standard: allowed, no preflight',
+    'font-300': 'chromium: allowed, no preflight; standard: blocked, no preflight',
+    'font-302-without-location': 'chromium: allowed, no preflight; standard: blocked, no preflight',
+    'font-399': 'chromium: allowed, no preflight; standard: blocked, no preflight',
   },
 
   firefox: {

@@ -172,6 +172,10 @@ export const CASES = {
   // A legacy client hint with a value Chromium does not safelist (so preflighted), then a 307: Chromium
   // drops it on the redirect, the standard preflights the target again (it has no preflight answer).
   'client-hint-dpr-invalid-redirect': { request: { headers: [['DPR', 'two']] }, routes: { '': { preflight: r(204, A, acah('DPR')), actual: r(307, A, ['Location', '{PATH}/target']) }, '/target': { actual: r(200, A) } } },
+  // A font from a 3xx that is not followed (x32): Chromium loads it, from any status below 400.
+  'font-300': get(r(300, STAR), { as: 'font' }),
+  'font-302-without-location': get(r(302, STAR), { as: 'font' }),
+  'font-399': get(r(399, STAR), { as: 'font' }),
   // A redirect to a port the Fetch standard blocks (§2.9; 6000 is X11): nothing is sent there.
   'redirect-to-bad-port': get(r(302, A, ['Location', 'http://127.0.0.1:6000/x'])),
   // Two different values of a field both engines take one of, on a response that is no redirect (r32):

@@ -317,12 +317,14 @@ class Evaluation {
    * observed: FontFace.load() rejects).
    */
   private fontProblem(res: ServerResponse): Blocked | null {
-    if (this.input.as !== 'font' || (isOkStatus(res.status) && res.status !== 204 && res.status !== 205)) return null;
+    const loads = isOkStatus(res.status) || (res.status >= 300 && res.status <= this.rules.fontLoadsUpTo && res.status !== 304);
+    if (this.input.as !== 'font' || (loads && res.status !== 204 && res.status !== 205)) return null;
+    const from = this.rules.fontLoadsUpTo > 299 ? `a status from 200 to ${this.rules.fontLoadsUpTo} (${this.browser})` : 'an ok status (200-299)';
     return {
       where: 'font load',
       failure: {
         check: 'status',
-        reason: `the font's response is a ${res.status}: the browser loads a font only from an ok status (200-299) with a body, so the load fails (not a CORS failure)`,
+        reason: `the font's response is a ${res.status}: the browser loads a font only from ${from} with a body, so the load fails (not a CORS failure)`,
         fix: `Serve the font file itself at this URL with 200 (it got ${res.status}: a wrong path, a missing file, or an error in front of it).`,
         spec: spec('ok-status'),
       },
