@@ -1,6 +1,6 @@
 // evaluateCors: the browser's CORS decision for one fetch, from the server's answers, step by step.
 import { corsCheck, type Failure } from './cors-check.js';
-import { normalizeValue, shown } from './headers.js';
+import { fieldLines, shown } from './headers.js';
 import { checkPreflight, isOkStatus, preflightMaxAge, preflightRequest } from './preflight.js';
 import { isForbiddenResponseName, readableHeaders } from './readable.js';
 import { isSafelistedMethod, normalizeMethod, scriptHeaders, unsafeHeaderNames } from './request.js';
@@ -203,7 +203,7 @@ class Evaluation {
    */
   private conflicting(req: OutgoingRequest, res: ServerResponse, where: string): CorsVerdict | null {
     for (const { name, splitsCommas } of this.rules.conflictingFieldsFail) {
-      const lines = res.headers.filter(([n]) => n.toLowerCase() === name).map(([, v]) => normalizeValue(v));
+      const lines = fieldLines(res.headers, name);
       const values = splitsCommas ? lines.flatMap(commaSeparated) : lines;
       if (values.every((v) => v === values[0])) continue;
       this.steps.push({ request: req, response: res, outcome: 'failed', mattered: [shown(res.headers, name)] });
@@ -274,7 +274,7 @@ class Evaluation {
    */
   private redirectLocation(res: ServerResponse): string | null | Blocked {
     if (!REDIRECTS.has(res.status)) return null;
-    const lines = res.headers.filter(([n]) => n.toLowerCase() === 'location').map(([, v]) => normalizeValue(v));
+    const lines = fieldLines(res.headers, 'Location');
     const location = lines[0];
     if (location === undefined) return null;
     if (lines.length > 1 && !(this.rules.sameLocationLinesAreOne && lines.every((v) => v === location))) {

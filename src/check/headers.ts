@@ -15,9 +15,14 @@ export const normalizeValue = (v: string): string => trimmed(v, isHttpWhitespace
  * value "a, b".
  */
 export function getHeader(headers: readonly HeaderPair[], name: string): string | null {
-  const lower = name.toLowerCase();
-  const values = headers.filter(([n]) => n.toLowerCase() === lower).map(([, v]) => normalizeValue(v));
+  const values = fieldLines(headers, name);
   return values.length === 0 ? null : values.join(', ');
+}
+
+/** The values of every field line named `name`, each normalized, in order (none: an empty list). */
+export function fieldLines(headers: readonly HeaderPair[], name: string): string[] {
+  const lower = name.toLowerCase();
+  return headers.filter(([n]) => n.toLowerCase() === lower).map(([, v]) => normalizeValue(v));
 }
 
 /**
