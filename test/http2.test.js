@@ -1496,7 +1496,17 @@ test(`a client cancelling rounds of large downloads with ${name} (a browser leav
         });
       })),
     );
-  for (let i = 0; i < 4 && goaway === null && !session.closed && !session.destroyed; i++) await round();
+  // How many rounds it takes depends on how much of each body the client had read before its reset
+  // (what is left queued is what counts): 2 to 5 seen, under Node 20 and 24 alike. Every round must be
+  // free of refusals, so more rounds only make the test stricter. Between rounds the client waits
+  // 20 ms, as a browser's next page does (its HTML comes first): in this one process, Node 24's client
+  // otherwise sent the next 100 HEADERS before the server's loop had turned once after the resets, and
+  // node:http2 counts a reset stream among the 128 until the turn after it closed (a race of node's,
+  // for a client that resets and opens in one write; not seen with client and server in two processes).
+  for (let i = 0; i < 12 && goaway === null && !session.closed && !session.destroyed; i++) {
+    await round();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   assert.deepEqual(refused, [], 'streams refused ENHANCE_YOUR_CALM');
   assert.equal(goaway, http2.constants.NGHTTP2_NO_ERROR, 'GOAWAY (NO_ERROR): the next page gets a new connection');
   // That new connection serves a page's worth of fonts.
