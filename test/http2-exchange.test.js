@@ -31,7 +31,7 @@ test('a response whose stream the client reset reads as destroyed, and gets no d
   const { stream, headers, req, stop } = await oneStream();
   try {
     const closed = [];
-    const res = answerStream(stream, headers, undefined, { opened: () => 7, closed: (s, slot) => closed.push([s, slot]), progressed: () => {}, sendBudget: () => null }, () => {});
+    const res = answerStream(stream, headers, undefined, { opened: () => 7, closed: (s, slot) => closed.push([s, slot]), progressed: () => {}, sendBudget: () => null, reachesSocket: () => true }, () => {});
     assert.equal(res.destroyed, false, 'an open stream is not destroyed');
     const gone = new Promise((resolve) => res.on('close', resolve));
     req.close(http2.constants.NGHTTP2_CANCEL);
@@ -49,7 +49,7 @@ test('a response whose stream the client reset reads as destroyed, and gets no d
   }
 });
 
-const tracker = { opened: () => 0, closed: () => {}, progressed: () => {}, sendBudget: () => null };
+const tracker = { opened: () => 0, closed: () => {}, progressed: () => {}, sendBudget: () => null, reachesSocket: () => true };
 
 test('a request answered in full when the handler returns lets go of its headers; one still being answered keeps them', async () => {
   for (const complete of [true, false]) {

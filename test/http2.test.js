@@ -1063,6 +1063,53 @@ test('a stream the client resets mid-body is logged with the bytes sent, within 
   }
 });
 
+/**
+ * A raw client asking for `count` big.otf at once, with windows wide enough for all of them, that
+ * closes its side of the connection (TLS close_notify, then FIN) `after` ms in and reads on until
+ * the server closes. Resolves with the body bytes each stream got.
+ */
+function halfClosingClient(port, count, after) {
+  return new Promise((resolve, reject) => {
+    const got = new Map();
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, () => {
+      const settings = frame(4, 0, 0, Buffer.concat([Buffer.from([0, 4]), uint32(0x7fffffff)]));
+      const frames = [PREFACE, settings, frame(8, 0, 0, uint32(0x40000000))];
+      for (let i = 0; i < count; i++) frames.push(frame(1, 0x05, 2 * i + 1, getBlock('/big.otf')));
+      socket.write(Buffer.concat(frames));
+      setTimeout(() => socket.end(), after);
+    });
+    onFrames(socket, (type, _flags, id, payload) => {
+      if (type === 0) got.set(id, (got.get(id) ?? 0) + payload.length);
+    });
+    socket.on('close', () => resolve([...got.values()]));
+    socket.on('error', reject);
+  });
+}
+
+test('a client that closes its side of the connection mid-body: no stream logged complete, none with more bytes than it got', async (t) => {
+  for (const [where, extra] of BODY_FROM) {
+    const { s, lines } = await startLoggedWith(t, extra);
+    // Held in memory, a 4 MiB body goes out in one run of slices: warmed by a first GET.
+    if (extra.smallFileLimit !== undefined) await h2Request(s.port, { path: '/big.otf' });
+    const warmed = lines.length;
+    const got = await halfClosingClient(s.port, 128, 50);
+    const entries = () => lines.slice(warmed).map((l) => JSON.parse(l));
+    const counted = () => entries().filter((e) => e.event === 'reset-early').reduce((n, e) => n + e.streams, 0);
+    const alone = () => entries().filter((e) => e.method === 'GET');
+    assert.ok(await until(() => alone().length + counted() === 128), `${where}: ${alone().length} alone + ${counted()} counted of 128`);
+    assert.ok(got.every((n) => n < BIG), `${where}: a stream got its whole body; the client closed too late to cut any`);
+    // node:http2 went on framing the streams' writes after the client's FIN and said them written.
+    assert.deepEqual(alone().filter((e) => e.completed), [], `${where}: logged complete`);
+    // Each stream logged alone got at least what its line says: the largest line no more than the
+    // most any stream got, the second no more than the second most, and so on.
+    const logged = alone().map((e) => e.bytes).sort((a, b) => b - a);
+    const most = got.sort((a, b) => b - a);
+    logged.forEach((bytes, i) => assert.ok(bytes <= (most[i] ?? 0), `${where}: lines ${logged} against streams that got ${most.slice(0, logged.length)}`));
+    // Its bodies stopped with the connection, abandoned (counted past the first 10), not sent whole to nobody.
+    assert.equal(alone().length, 10, where);
+  }
+});
+
 test('a client that skips stream IDs cannot make the log claim refusals its bytes could not have carried', async (t) => {
   // RFC 9113 §5.1.1 lets a client open stream 2^31 - 15 after stream 1: counted by IDs, that is a
   // billion streams refused. Each refused stream needs a HEADERS frame of 10 bytes or more.
@@ -1833,13 +1880,13 @@ test('streams the client cancels mid-download leave nothing behind in the send-t
   // reports after the stream has closed, and noting it then kept the entry, and the stream, for good.
   const { Http2Sessions } = await import('../dist/static/http2-sessions.js');
   let sessions = null;
-  const progressed = Http2Sessions.prototype.progressed;
-  Http2Sessions.prototype.progressed = function (stream) {
+  const opened = Http2Sessions.prototype.opened;
+  Http2Sessions.prototype.opened = function (stream) {
     sessions = this;
-    return progressed.call(this, stream);
+    return opened.call(this, stream);
   };
   t.after(() => {
-    Http2Sessions.prototype.progressed = progressed;
+    Http2Sessions.prototype.opened = opened;
   });
   const { session } = await withSession(t, { memoryBudget: 0, sendTimeout: 60_000 });
   const cancelled = Array.from({ length: 60 }, () => new Promise((resolve) => {
@@ -1851,7 +1898,7 @@ test('streams the client cancels mid-download leave nothing behind in the send-t
   }));
   await Promise.all(cancelled);
   await new Promise((r) => setTimeout(r, 500));
-  assert.notEqual(sessions, null, 'no slice was reported sent');
+  assert.notEqual(sessions, null, 'no stream was opened');
   const left = [...sessions.progress.keys()].filter((stream) => stream.closed || stream.destroyed).length;
   assert.equal(left, 0, `${left} closed streams still tracked`);
 });

@@ -92,7 +92,7 @@ export interface AbandonedStreams {
 /** What our HTTP/2 response (http2-exchange.ts Http2Response) adds. */
 interface CountedResponse {
   readonly bodyBytesSent?: number;
-  /** Its stream closed normally with the body framed whole, perhaps before its last write reported. */
+  /** Set when its stream closes: the whole answer reached the connection (Http2Response.endedWhole). */
   readonly endedWhole?: boolean;
   /** Set when its client abandoned the stream: the connection that may count it. */
   readonly abandonedOn?: AbandonedStreams | null;
@@ -109,13 +109,17 @@ function streamOf(res: ServerResponse): StreamState | undefined {
  * connection once it has Content-Length bytes (curl closes before an empty END_STREAM frame comes),
  * and a stream whose END_STREAM waited for window when the send timeout or the shutdown's deadline
  * ended it had its bytes out; a stream its session's destruction cut mid-body has writes unfinished.
- * Our HTTP/2 response also counts when its stream closed normally once its body was framed whole,
- * its last write yet to report (endedWhole: under load).
+ * Our HTTP/2 response says it (endedWhole), counting what node:http2 reported written only while the
+ * socket took bytes, and a body framed whole as out though its last write has yet to report (under load).
  */
 function completed(res: ServerResponse): boolean {
   const stream = streamOf(res);
   if (stream === undefined) return res.writableFinished;
-  return res.headersSent && (stream.writableFinished === true || (res as ServerResponse & CountedResponse).endedWhole === true);
+  const ours = (res as ServerResponse & CountedResponse).endedWhole;
+  if (ours !== undefined) return ours;
+  // The compatibility API: node:http2 ends a stream it closes, and the writes it had taken then
+  // report done, so a stream cut mid-body can show finished; an answer the handler never ended cannot.
+  return res.headersSent && res.writableEnded && stream.writableFinished === true;
 }
 
 /**

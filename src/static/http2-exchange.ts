@@ -72,6 +72,12 @@ export interface StreamTracker {
   progressed(stream: ServerHttp2Stream): void;
   /** The send budget of the stream's connection (send-budget.ts), null when its connection is unknown. */
   sendBudget(slot: number): SendBudget | null;
+  /**
+   * False once the stream's connection takes no more bytes (its socket ended or destroyed), for good.
+   * node:http2 goes on framing a stream's writes until it destroys the session, and reports them
+   * written, without error: bytes the client never got.
+   */
+  reachesSocket(slot: number): boolean;
 }
 
 /** A listener of the response's 'close', called with the response as `this`, as node:http calls it. */
@@ -98,6 +104,9 @@ export function toHttp2Block(h: readonly string[], slots: readonly number[], val
 }
 
 function ignore(): void {}
+
+/** What a body's writes end with once the connection takes no more bytes (Http2Response.written). */
+const CONNECTION_ENDED = new Error('the connection takes no more bytes: its socket ended or was destroyed');
 
 /**
  * The header object of each block given to writeHead, and the block's names in lower case (as
@@ -222,7 +231,7 @@ export class Http2Response implements ParkedWrite {
   private onCloseMore: CloseListener[] | null = null;
   /** The tracker's number for this stream. */
   private readonly slot: number;
-  /** Body bytes of the slices node:http2 reported sent (see SLICE); read by the access log. */
+  /** Body bytes of the slices node:http2 reported sent while its socket took bytes (see SLICE); read by the access log. */
   bodyBytesSent = 0;
   /** Body bytes of the slices handed to node:http2 (see streamClosed). */
   private bodyBytesHanded = 0;
@@ -232,8 +241,10 @@ export class Http2Response implements ParkedWrite {
    */
   private framedWhole = false;
   /**
-   * Its stream closed normally (its END_STREAM sent, or a client's RST_STREAM(NO_ERROR)) once its body
-   * was framed whole: complete, though its last write may not have reported yet (access-log.ts).
+   * The whole answer reached the connection (access-log.ts), decided when the stream closes: ended
+   * here, and its body framed whole, or every write reported done while its socket took bytes. Not
+   * node:http2's writableFinished alone: closing a stream, node:http2 ends it, and the writes it had
+   * taken report done, so a body cut after four slices of 64 showed finished (review h33 F2).
    */
   endedWhole = false;
   /** respond() asked for that word: the last write, end(chunk), is counted as handed too. */
@@ -307,9 +318,13 @@ export class Http2Response implements ParkedWrite {
   private streamClosed(): void {
     this.closed = true;
     this.parkedWrite = null;
-    // Every write reported done: all that was handed reached the socket, the end(chunk) slice of a body
-    // whose 'wantTrailers' never came too (its END_STREAM waiting for window when the send timeout cut it).
-    if (this.stream.writableFinished) this.bodyBytesSent = this.bodyBytesHanded;
+    // A body counted write by write (over one slice): its last write reported, or its body framed
+    // whole, while the socket took bytes (its END_STREAM may have waited for window until the send
+    // timeout cut it). One sent in a single write, or none (HEAD, 204, 304): that write done and the
+    // socket still taking bytes now, as when such a stream ends normally (END_STREAM with its bytes);
+    // a stream closing with its connection's end was cut by it.
+    if (this.bodyBytesHanded > 0) this.endedWhole = this.complete && this.bodyBytesSent === this.bodyBytesHanded;
+    else this.endedWhole = this.complete && this.stream.writableFinished && this.tracker.reachesSocket(this.slot);
     // What is left counted was written, or never will be: a closed stream holds nothing in node:http2.
     if (this.counted > 0) {
       const bytes = this.counted;
@@ -450,6 +465,8 @@ export class Http2Response implements ParkedWrite {
     this.telling = true;
     stream.respond(headers, WAIT_FOR_TRAILERS);
     stream.once('wantTrailers', () => {
+      // Framed for a socket that takes no more bytes: the end of a body the client never got.
+      if (!this.tracker.reachesSocket(this.slot)) return;
       this.framedWhole = true;
       this.bodyBytesSent = this.bodyBytesHanded;
       if (!stream.closed && !stream.destroyed) stream.sendTrailers(NO_TRAILERS);
@@ -468,9 +485,7 @@ export class Http2Response implements ParkedWrite {
    */
   private closedWithoutError(): void {
     const stream = this.stream;
-    if (!stream.closed) return;
-    if (this.framedWhole) this.endedWhole = true;
-    else if (!stream.destroyed) stream.destroy();
+    if (stream.closed && !this.framedWhole && !stream.destroyed) stream.destroy();
   }
 
   end(body?: string | Buffer, encoding?: BufferEncoding): this {
@@ -500,8 +515,12 @@ export class Http2Response implements ParkedWrite {
   private endWith(body: string | Buffer, encoding: BufferEncoding | undefined): void {
     // A string's length stands for its size: the budget is a bound, not a count of bytes sent.
     this.count(body.length);
-    if (this.telling) this.bodyBytesHanded += typeof body === 'string' ? Buffer.byteLength(body, encoding) : body.length;
-    if (encoding === undefined) this.stream.end(body);
+    if (this.telling) {
+      // The last write of a body over one slice is counted as its slices are (see written).
+      this.bodyBytesHanded += typeof body === 'string' ? Buffer.byteLength(body, encoding) : body.length;
+      this.stream.write(body, encoding ?? 'utf8', (err) => this.written(0, err));
+      this.stream.end();
+    } else if (encoding === undefined) this.stream.end(body);
     else this.stream.end(body, encoding);
     this.complete = true;
   }
@@ -546,21 +565,35 @@ export class Http2Response implements ParkedWrite {
     const n = next - at;
     this.bodyBytesHanded += n;
     this.count(n);
-    if (next === b.length && last) {
-      stream.end(b.subarray(at));
-      this.complete = true;
-      return;
-    }
     stream.write(b.subarray(at, next), (err) => {
-      // Written (or cut): given back to the budget, unless the stream's close gave back all it held.
-      if (this.budget !== null) this.uncount(n);
-      if (err == null) {
-        this.bodyBytesSent += next - at;
-        this.tracker.progressed(stream);
-      }
-      if (err != null || next === b.length) done?.(err);
+      const failed = this.written(n, err);
+      if (failed !== null || next === b.length) done?.(failed);
       else this.writeSliced(b, next, last, done);
     });
+    if (next === b.length && last) {
+      stream.end();
+      this.complete = true;
+    }
+  }
+
+  /**
+   * node:http2 reported a write of the body done (a slice, or a told body's last write): `counted`
+   * of its bytes go back to the budget. Its bytes count as sent only while the socket takes bytes
+   * (see reachesSocket), and before the stream closes (the access log has read the count then).
+   * Each write waits for the last's report, so once one is written all that was handed is.
+   * Returns the error that ends the body's writes, or null to go on: a socket that takes no more
+   * bytes is one (node:http2 would frame the rest of the body for nobody: 4 MiB each of 128 streams
+   * when a client closed its side of the connection).
+   */
+  private written(counted: number, err: Error | null | undefined): Error | null {
+    // Given back to the budget, unless the stream's close gave back all it held.
+    if (this.budget !== null) this.uncount(counted);
+    if (err != null) return err;
+    if (this.closed) return null;
+    if (!this.tracker.reachesSocket(this.slot)) return CONNECTION_ENDED;
+    this.bodyBytesSent = this.bodyBytesHanded;
+    this.tracker.progressed(this.stream);
+    return null;
   }
 
   destroy(): void {

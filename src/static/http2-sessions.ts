@@ -154,6 +154,11 @@ class SessionState implements AbandonedStreams {
    */
   kernelMovedAt = -1;
 
+  /** False once the socket takes no more bytes: ended (the client's FIN ends it too) or destroyed. */
+  get socketWritable(): boolean {
+    return this.socket.writable;
+  }
+
   /**
    * Since when the socket has shown no progress (sweep ms): nothing written, and nothing read either
    * while no bytes wait on it (see quiet()).
@@ -534,6 +539,11 @@ export class Http2Sessions implements StreamTracker {
 
   sendBudget(slot: number): SendBudget | null {
     return this.streams.get(slot)?.budget ?? null;
+  }
+
+  reachesSocket(slot: number): boolean {
+    const state = this.streams.get(slot);
+    return state == null || state.socketWritable;
   }
 
   /** A slice of the stream's body was sent (http2-exchange.ts SLICE). */
