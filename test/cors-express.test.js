@@ -105,6 +105,31 @@ describe('express middleware', () => {
   });
 });
 
+test('a writeHead an app sets on its response prototype after preflights were answered is seen at the next preflight (the check is remembered per prototype)', async () => {
+  const cors = createCors({ origins: [APP], methods: ['PUT'], allowedHeaders: ['content-type'] });
+  const app = express();
+  app.use(cors.middleware);
+  const s = await listen(app);
+  const preflight = () => request(s.port, { method: 'OPTIONS', path: '/data', headers: { Origin: APP, 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'content-type' } });
+  try {
+    for (let i = 0; i < 3; i++) assert.equal((await preflight()).headers['access-control-allow-methods'], 'PUT');
+    // Same prototype, another writeHead in effect: one that reads an array as [name, value] pairs.
+    const node = app.response.writeHead;
+    app.response.writeHead = function writeHead(status, headers) {
+      if (Array.isArray(headers)) for (const pair of headers) this.setHeader(pair[0], pair[1]);
+      return node.call(this, status);
+    };
+    const res = await preflight();
+    assert.equal(res.status, 204);
+    assert.equal(res.headers['access-control-allow-origin'], APP);
+    assert.equal(res.headers['access-control-allow-methods'], 'PUT');
+    assert.equal(res.headers['access-control-allow-headers'], 'content-type');
+    assert.deepEqual(Object.keys(res.headers).filter((name) => name.length === 1), []);
+  } finally {
+    await s.close();
+  }
+});
+
 describe('behind a writeHead wrapper that reads an array as [name, value] pairs (on-headers < 1.1.0, under morgan 1.10.0 and others)', () => {
   let s;
   before(async () => {
