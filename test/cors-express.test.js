@@ -1,6 +1,7 @@
 // The same compiled policy as Connect/Express middleware, over real sockets.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import express from 'express';
 import { createCors } from '../dist/index.js';
 import { acHeaders, listen, request } from './helpers.js';
@@ -127,6 +128,34 @@ test('a writeHead an app sets on its response prototype after preflights were an
     assert.deepEqual(Object.keys(res.headers).filter((name) => name.length === 1), []);
   } finally {
     await s.close();
+  }
+});
+
+test('a writeHead that reads arrays as pairs set in place of node\'s own, on node:http\'s response prototype: preflights keep every header (review h34)', async () => {
+  const cors = createCors({ origins: [APP], methods: ['PUT'], allowedHeaders: ['content-type'] });
+  const app = express();
+  app.use(cors.middleware);
+  const plain = http.createServer((req, res) => cors.handle(req, res) || res.end());
+  const servers = [await listen(app), await new Promise((resolve) => plain.listen(0, '127.0.0.1', () => resolve({ port: plain.address().port, close: () => plain.close() })))];
+  const node = http.ServerResponse.prototype.writeHead;
+  const preflight = (port) => request(port, { method: 'OPTIONS', path: '/data', headers: { Origin: APP, 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'content-type' } });
+  try {
+    for (const s of servers) assert.equal((await preflight(s.port)).headers['access-control-allow-methods'], 'PUT');
+    http.ServerResponse.prototype.writeHead = function writeHead(status, headers) {
+      if (Array.isArray(headers)) for (const pair of headers) this.setHeader(pair[0], pair[1]);
+      return node.call(this, status);
+    };
+    for (const s of servers) {
+      const res = await preflight(s.port);
+      assert.equal(res.status, 204);
+      assert.equal(res.headers['access-control-allow-origin'], APP);
+      assert.equal(res.headers['access-control-allow-methods'], 'PUT');
+      assert.equal(res.headers['access-control-allow-headers'], 'content-type');
+      assert.deepEqual(Object.keys(res.headers).filter((name) => name.length === 1), []);
+    }
+  } finally {
+    http.ServerResponse.prototype.writeHead = node;
+    for (const s of servers) await s.close();
   }
 });
 

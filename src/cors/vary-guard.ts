@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { ServerResponse, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
 import { equalsLower } from '../http/tokens.js';
 import { appendVary, mergeVary } from './response-headers.js';
 
@@ -91,11 +91,20 @@ function walkFindsOneWriteHead(res: ServerResponse): boolean {
     at = Object.getPrototypeOf(res) as object | null; // the keeper calls its prototype's
   }
   // The writeHead in effect must be the one definition on the chain (node's): one an app set on a
-  // prototype (Express's `app.response.writeHead = …`) shadows node's, as an own one does.
+  // prototype (Express's `app.response.writeHead = …`) shadows node's, as an own one does, and one
+  // set in place of node's own on node:http's prototype is no longer node's (review h34).
   let definitions = 0;
-  for (; at !== null; at = Object.getPrototypeOf(at) as object | null) if (Object.hasOwn(at, 'writeHead') && ++definitions > 1) return false;
+  for (; at !== null; at = Object.getPrototypeOf(at) as object | null) {
+    if (!Object.hasOwn(at, 'writeHead')) continue;
+    if (++definitions > 1) return false;
+    if (at === NODE_RESPONSE && (at as { writeHead: unknown }).writeHead !== NODE_WRITE_HEAD) return false;
+  }
   return true;
 }
+
+/** node:http's response prototype, and its writeHead as this module found it when loaded. */
+const NODE_RESPONSE: object = ServerResponse.prototype;
+const NODE_WRITE_HEAD: unknown = ServerResponse.prototype.writeHead;
 
 /**
  * A writeHead sending the head through the one it shadows (the prototype's: node's, Express's),

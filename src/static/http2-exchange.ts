@@ -75,8 +75,8 @@ export interface StreamTracker {
   sendBudget(slot: number): SendBudget | null;
   /**
    * False once the stream's connection takes no more bytes (its socket ended or destroyed), for good.
-   * node:http2 goes on framing a stream's writes until it destroys the session, and reports them
-   * written, without error: bytes the client never got.
+   * node:http2 goes on taking and framing a stream's writes until it destroys the session, and
+   * reports them written, without error: bytes the client never got.
    */
   reachesSocket(slot: number): boolean;
 }
@@ -332,12 +332,11 @@ export class Http2Response implements ParkedWrite {
     this.closed = true;
     this.parkedWrite = null;
     // A body counted write by write (over one slice): its last write reported, or its body framed
-    // whole, while the socket took bytes (its END_STREAM may have waited for window until the send
-    // timeout cut it). One sent in a single write, or none (HEAD, 204, 304): that write done and the
-    // socket still taking bytes now, as when such a stream ends normally (END_STREAM with its bytes);
-    // a stream closing with its connection's end was cut by it.
+    // whole (its END_STREAM may have waited for window until the send timeout cut it), all of it
+    // handed while the socket took bytes. One sent in a single write, or none (HEAD, 204, 304): that
+    // write done.
     if (this.bodyBytesHanded > 0) this.endedWhole = this.complete && this.bodyBytesSent === this.bodyBytesHanded;
-    else this.endedWhole = this.complete && this.stream.writableFinished && this.tracker.reachesSocket(this.slot);
+    else this.endedWhole = this.complete && this.stream.writableFinished;
     // What is left counted was written, or never will be: a closed stream holds nothing in node:http2.
     if (this.counted > 0) {
       const bytes = this.counted;
@@ -478,8 +477,6 @@ export class Http2Response implements ParkedWrite {
     this.telling = true;
     stream.respond(headers, WAIT_FOR_TRAILERS);
     stream.once('wantTrailers', () => {
-      // Framed for a socket that takes no more bytes: the end of a body the client never got.
-      if (!this.tracker.reachesSocket(this.slot)) return;
       this.framedWhole = true;
       this.bodyBytesSent = this.bodyBytesHanded;
       if (!stream.closed && !stream.destroyed) stream.sendTrailers(NO_TRAILERS);
@@ -529,6 +526,12 @@ export class Http2Response implements ParkedWrite {
     // A string's length stands for its size: the budget is a bound, not a count of bytes sent.
     this.count(body.length);
     if (this.telling) {
+      // As writeSliced: not handed to a socket that takes no more bytes. The answer never completes;
+      // the stream closes with its session.
+      if (!this.tracker.reachesSocket(this.slot)) {
+        this.ending = true;
+        return;
+      }
       // The last write of a body over one slice is counted as its slices are (see written).
       this.bodyBytesHanded += typeof body === 'string' ? Buffer.byteLength(body, encoding) : body.length;
       this.stream.write(body, encoding ?? 'utf8', (err) => this.written(0, err));
@@ -572,6 +575,8 @@ export class Http2Response implements ParkedWrite {
 
   /** Writes `b` from `at` one slice after another; `last`: the final slice ends the stream. */
   private writeSliced(b: Buffer, at: number, last: boolean, done?: (err?: Error | null) => void): void {
+    // Nothing more for a socket that takes no more bytes: node:http2 would report it written (see written).
+    if (!this.tracker.reachesSocket(this.slot)) return done?.(CONNECTION_ENDED);
     if (this.budget !== null && !this.budget.room && b.length - at >= UNCOUNTED_WRITE) return this.park(() => this.writeSliced(b, at, last, done));
     const stream = this.stream;
     const next = Math.min(at + SLICE, b.length);
@@ -591,22 +596,23 @@ export class Http2Response implements ParkedWrite {
 
   /**
    * node:http2 reported a write of the body done (a slice, or a told body's last write): `counted`
-   * of its bytes go back to the budget. Its bytes count as sent only while the socket takes bytes
-   * (see reachesSocket), and before the stream closes (the access log has read the count then).
-   * Each write waits for the last's report, so once one is written all that was handed is.
+   * of its bytes go back to the budget. Its bytes count as sent if reported before the stream closed
+   * (the access log has read the count then), whenever the socket took no more bytes after: writes are
+   * only handed to a socket that takes bytes (writeSliced, endWith), and what was handed before the
+   * client's FIN can reach it after (node writes it out before its own FIN). Each write waits for the
+   * last's report, so once one is written all that was handed is.
    * Returns the error that ends the body's writes, or null to go on: a socket that takes no more
-   * bytes is one (node:http2 would frame the rest of the body for nobody: 4 MiB each of 128 streams
-   * when a client closed its side of the connection).
+   * bytes is one (node:http2 framed the rest of the body for nobody, and reported it written: 4 MiB
+   * each of 128 streams when a client closed its side of the connection).
    */
   private written(counted: number, err: Error | null | undefined): Error | null {
     // Given back to the budget, unless the stream's close gave back all it held.
     if (this.budget !== null) this.uncount(counted);
     if (err != null) return err;
     if (this.closed) return null;
-    if (!this.tracker.reachesSocket(this.slot)) return CONNECTION_ENDED;
     this.bodyBytesSent = this.bodyBytesHanded;
     this.tracker.progressed(this.stream);
-    return null;
+    return this.tracker.reachesSocket(this.slot) ? null : CONNECTION_ENDED;
   }
 
   destroy(): void {

@@ -154,7 +154,7 @@ class SessionState implements AbandonedStreams {
    */
   kernelMovedAt = -1;
 
-  /** False once the socket takes no more bytes: ended (the client's FIN ends it too) or destroyed. */
+  /** False once the socket takes no more bytes: ended (on the client's FIN too) or destroyed. */
   get socketWritable(): boolean {
     return this.socket.writable;
   }
