@@ -105,6 +105,8 @@ class SessionState implements AbandonedStreams {
    */
   private idleSince = performance.now();
   private idle: NodeJS.Timeout | null = null;
+  /** The client has ended its side of the connection (its FIN). */
+  private peerEnded = false;
   /** After our GOAWAY: destroys the socket if it outlives the session (see closeLingering). */
   private linger: NodeJS.Timeout | null = null;
   /** Streams handed to the server ('stream'). */
@@ -177,6 +179,12 @@ class SessionState implements AbandonedStreams {
     // The proxy binds the socket's methods to the socket, so prependListener returns the socket
     // itself (EventEmitter's `return this`).
     this.socket = session.socket.prependListener('close', () => this.noteLast()) as unknown as Socket;
+    // The client ended its side (FIN; the socket is half-open, secure-server.ts): no stream can come,
+    // so the connection ends once those under way are answered.
+    this.socket.once('end', () => {
+      this.peerEnded = true;
+      if (this.open === 0) this.end(false);
+    });
   }
 
   streamOpened(id: number): void {
@@ -188,6 +196,7 @@ class SessionState implements AbandonedStreams {
   streamClosed(): void {
     if (--this.open !== 0) return;
     this.idleSince = performance.now();
+    if (this.peerEnded) return this.end(false);
     // The last stream after our GOAWAY: the socket gets the short grace now (closeLingering).
     if (this.linger !== null) {
       clearTimeout(this.linger);

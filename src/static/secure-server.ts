@@ -64,12 +64,15 @@ export function createSecureNodeServer(config: ResolvedServerOptions, material: 
  *   (wrk, 1-byte GETs, 20.2k against 22.5k), and most never pause.
  * - A TLSSocket is not half-open: the client's close_notify and FIN after its last request ended
  *   the server's writing too, and the answers still queued were lost (1 of 3). node:http answers
- *   them and then closes (httpAllowHalfOpen, set in server.ts), as over cleartext.
+ *   them and then closes (httpAllowHalfOpen, set in server.ts), as over cleartext. Over HTTP/2 too
+ *   (Http2Sessions ends a connection whose client has ended its side once no stream is open): Node
+ *   ended the socket at the client's FIN and node:http2 went on framing answers for nobody, reporting
+ *   them written (review h34b: bodies logged complete that never left).
  */
 function prepareHttp1OverTls(server: TlsServer): void {
   server.prependListener('secureConnection', (socket: TLSSocket) => {
-    if (socket.alpnProtocol === 'h2') return;
     socket.allowHalfOpen = true;
+    if (socket.alpnProtocol === 'h2') return;
     // Registered before node:http's own pause handler, which stops the handle reading.
     socket.once('pause', () => readAsStream(socket));
   });
