@@ -1,4 +1,4 @@
-import { ServerResponse, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { equalsLower } from '../http/tokens.js';
 import { appendVary, mergeVary } from './response-headers.js';
 
@@ -97,14 +97,25 @@ function walkFindsOneWriteHead(res: ServerResponse): boolean {
   for (; at !== null; at = Object.getPrototypeOf(at) as object | null) {
     if (!Object.hasOwn(at, 'writeHead')) continue;
     if (++definitions > 1) return false;
-    if (at === NODE_RESPONSE && (at as { writeHead: unknown }).writeHead !== NODE_WRITE_HEAD) return false;
+    if (at === NODE_RESPONSE && NODE_RESPONSE.writeHead !== NODE_WRITE_HEAD) return false;
   }
   return true;
 }
 
-/** node:http's response prototype, and its writeHead as this module found it when loaded. */
-const NODE_RESPONSE: object = ServerResponse.prototype;
-const NODE_WRITE_HEAD: unknown = ServerResponse.prototype.writeHead;
+/**
+ * node:http's response prototype, and its writeHead as this module found it when loaded; null where
+ * process.getBuiltinModule is missing (Node before 20.16, other runtimes). Not imported: xorigin/cors
+ * loads no node: module (Workers, Deno, Bun).
+ */
+const NODE_RESPONSE = nodeResponsePrototype();
+const NODE_WRITE_HEAD = NODE_RESPONSE?.writeHead;
+
+function nodeResponsePrototype(): { readonly writeHead: unknown } | null {
+  const runtime = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  if (typeof runtime?.getBuiltinModule !== 'function') return null;
+  const http = runtime.getBuiltinModule('node:http') as { ServerResponse?: { prototype: { writeHead: unknown } } } | undefined;
+  return http?.ServerResponse?.prototype ?? null;
+}
 
 /**
  * A writeHead sending the head through the one it shadows (the prototype's: node's, Express's),
