@@ -109,8 +109,8 @@ function streamOf(res: ServerResponse): StreamState | undefined {
  * connection once it has Content-Length bytes (curl closes before an empty END_STREAM frame comes),
  * and a stream whose END_STREAM waited for window when the send timeout or the shutdown's deadline
  * ended it had its bytes out; a stream its session's destruction cut mid-body has writes unfinished.
- * Our HTTP/2 response says it (endedWhole), counting what node:http2 reported written only while the
- * socket took bytes, and a body framed whole as out though its last write has yet to report (under load).
+ * Our HTTP/2 response says it (endedWhole): every write it handed reported done before its stream
+ * closed, or its body framed whole though its last write has yet to report (under load).
  */
 function completed(res: ServerResponse): boolean {
   const stream = streamOf(res);

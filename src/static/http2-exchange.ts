@@ -74,9 +74,9 @@ export interface StreamTracker {
   /** The send budget of the stream's connection (send-budget.ts), null when its connection is unknown. */
   sendBudget(slot: number): SendBudget | null;
   /**
-   * False once the stream's connection takes no more bytes (its socket ended or destroyed), for good.
-   * node:http2 goes on taking and framing a stream's writes until it destroys the session, and
-   * reports them written, without error: bytes the client never got.
+   * False once the stream's connection takes no more bytes (its socket ended by this server, or
+   * destroyed), for good. node:http2 goes on taking and framing a stream's writes until it destroys
+   * the session, and reports them written, without error: bytes the client never got.
    */
   reachesSocket(slot: number): boolean;
 }
@@ -234,7 +234,7 @@ export class Http2Response implements ParkedWrite {
   private onCloseMore: CloseListener[] | null = null;
   /** The tracker's number for this stream. */
   private readonly slot: number;
-  /** Body bytes of the slices node:http2 reported sent while its socket took bytes (see SLICE); read by the access log. */
+  /** Body bytes of the writes node:http2 reported sent before the stream closed (see written); read by the access log. */
   bodyBytesSent = 0;
   /** Body bytes of the slices handed to node:http2 (see streamClosed). */
   private bodyBytesHanded = 0;
@@ -245,7 +245,7 @@ export class Http2Response implements ParkedWrite {
   private framedWhole = false;
   /**
    * The whole answer reached the connection (access-log.ts), decided when the stream closes: ended
-   * here, and its body framed whole, or every write reported done while its socket took bytes. Not
+   * here, and its body framed whole, or every write reported done. Not
    * node:http2's writableFinished alone: closing a stream, node:http2 ends it, and the writes it had
    * taken report done, so a body cut after four slices of 64 showed finished (review h33 F2).
    */
@@ -597,13 +597,11 @@ export class Http2Response implements ParkedWrite {
   /**
    * node:http2 reported a write of the body done (a slice, or a told body's last write): `counted`
    * of its bytes go back to the budget. Its bytes count as sent if reported before the stream closed
-   * (the access log has read the count then), whenever the socket took no more bytes after: writes are
-   * only handed to a socket that takes bytes (writeSliced, endWith), and what was handed before the
-   * client's FIN can reach it after (node writes it out before its own FIN). Each write waits for the
-   * last's report, so once one is written all that was handed is.
+   * (the access log has read the count then); writes are only handed to a socket that takes bytes
+   * (writeSliced, endWith). Each write waits for the last's report, so once one is written all that
+   * was handed is.
    * Returns the error that ends the body's writes, or null to go on: a socket that takes no more
-   * bytes is one (node:http2 framed the rest of the body for nobody, and reported it written: 4 MiB
-   * each of 128 streams when a client closed its side of the connection).
+   * bytes is one (node:http2 would frame the rest of the body for nobody, and report it written).
    */
   private written(counted: number, err: Error | null | undefined): Error | null {
     // Given back to the budget, unless the stream's close gave back all it held.

@@ -156,7 +156,7 @@ class SessionState implements AbandonedStreams {
    */
   kernelMovedAt = -1;
 
-  /** False once the socket takes no more bytes: ended (on the client's FIN too) or destroyed. */
+  /** False once the socket takes no more bytes: ended by this server, or destroyed (the client's FIN leaves it half-open). */
   get socketWritable(): boolean {
     return this.socket.writable;
   }

@@ -37,12 +37,12 @@ export function createSecureNodeServer(config: ResolvedServerOptions, material: 
   const tls = { ...secureContextOptions(material, ticketKeysForProcess()), handshakeTimeout: HANDSHAKE_TIMEOUT };
   if (!config.http2) {
     const server = createHttpsServer({ ...common, ...tls }, http1);
-    prepareHttp1OverTls(server);
+    prepareTlsConnections(server);
     const unstarted = answerPlainHttp(server, HANDSHAKE_TIMEOUT, clientErrors);
     return { node: server as unknown as HttpServer, sessions: null, unstarted };
   }
   const server = createSecureServer({ ...tls, allowHTTP1: true, settings: HTTP2_LIMITS.settings, maxHeaderListPairs: HTTP2_LIMITS.maxHeaderListPairs, maxSessionMemory: HTTP2_LIMITS.maxSessionMemory }, http1 as never);
-  prepareHttp1OverTls(server);
+  prepareTlsConnections(server);
   const unstarted = answerPlainHttp(server, HANDSHAKE_TIMEOUT, clientErrors);
   // The HTTP/1.1 side of this server reads these as node:http does; they are not constructor options here.
   // Node 24 sets requireHostHeader on it (true, node:http's default): a missing Host got node's 400, without CORS.
@@ -51,9 +51,8 @@ export function createSecureNodeServer(config: ResolvedServerOptions, material: 
 }
 
 /**
- * Two things node:http gets wrong on a TLS connection speaking HTTP/1.1 (Node 20.20; a bare
- * node:https server the same), set right on each as it starts. HTTP/2 connections are left alone:
- * node:http2 reads and closes them itself.
+ * Two things Node gets wrong on a TLS connection (Node 20.20; a bare node:https server the same),
+ * set right on each as it starts; the first concerns HTTP/1.1 only (node:http2 reads its own).
  * - Its parser reads the TLS layer directly (it "consumes" the handle), and while answers queue it
  *   pauses and stops the handle reading. The TLS layer still hands over the rest of what it had
  *   decrypted, one TLS record at a time: the paused parser refuses each (HPE_PAUSED), its bytes are
@@ -69,7 +68,7 @@ export function createSecureNodeServer(config: ResolvedServerOptions, material: 
  *   ended the socket at the client's FIN and node:http2 went on framing answers for nobody, reporting
  *   them written (review h34b: bodies logged complete that never left).
  */
-function prepareHttp1OverTls(server: TlsServer): void {
+function prepareTlsConnections(server: TlsServer): void {
   server.prependListener('secureConnection', (socket: TLSSocket) => {
     socket.allowHalfOpen = true;
     if (socket.alpnProtocol === 'h2') return;
