@@ -10,7 +10,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
-import { PREFACE, frame, getBlock, h2Request, negotiated, onFrames, rawH2Request, testCertificate, uint32 } from './transports.js';
+import { PREFACE, frame, getBlock, h2Request, heldHandshake, negotiated, onFrames, rawH2Request, testCertificate, uint32 } from './transports.js';
 import { readSteadilyBesideStopped } from './helpers.js';
 
 const BIG = 4 * 1024 * 1024;
@@ -715,6 +715,42 @@ test('a body that uses up the client\'s window exactly ends with END_STREAM once
       await server.shutdown(100);
     }
   }
+});
+
+test('a shutdown that begins during a connection\'s TLS handshake answers the streams sent with its end, then GOAWAY', async (t) => {
+  // The session began once the shutdown had: node:http2 was told to close it at once, its GOAWAY
+  // named no stream, and the requests the client sent with the handshake's end (a browser's first
+  // flight) failed. Over HTTP/1.1 the same request is answered, saying close (attacks.test.js).
+  const { server, port } = await startOwn(t);
+  const late = heldHandshake(port, 'h2');
+  const session = http2.connect(`https://127.0.0.1:${port}`, { createConnection: () => late.socket });
+  const errors = [];
+  session.on('error', (e) => errors.push(e.code));
+  const goaways = [];
+  session.on('goaway', (code, lastStreamID) => goaways.push({ code, lastStreamID }));
+  const closed = new Promise((r) => session.once('close', r));
+  const answers = ['/a.woff2', '/big.otf'].map((path) => {
+    const req = session.request({ ':path': path });
+    return new Promise((resolve) => {
+      let bytes = 0;
+      let status = null;
+      req.on('response', (h) => (status = h[':status']));
+      req.on('data', (d) => (bytes += d.length));
+      req.on('end', () => resolve({ status, bytes }));
+      req.on('error', (e) => resolve({ error: e.code }));
+    });
+  });
+  await late.held;
+  const closing = server.shutdown(30_000);
+  setTimeout(late.release, 100);
+  assert.deepEqual(await Promise.all(answers), [
+    { status: 200, bytes: 100 },
+    { status: 200, bytes: BIG },
+  ]);
+  await closed;
+  await closing;
+  assert.deepEqual(goaways, [{ code: http2.constants.NGHTTP2_NO_ERROR, lastStreamID: 3 }]);
+  assert.deepEqual(errors, []);
 });
 
 test('an empty file ends in its HEADERS frame, so a client whose window is 0 still sees its end (raw client)', async (t) => {

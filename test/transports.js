@@ -8,6 +8,7 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
+import { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate, createHash } from 'node:crypto';
@@ -120,6 +121,44 @@ export const HTTP1_WIRES = [
 
 function tlsHttp1(port) {
   return tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+}
+
+/**
+ * A TLS client whose handshake ends when the test says: its ClientHello goes out, what it sends
+ * after (its Finished) is held until `release()`. `held` resolves once something is held.
+ */
+export function heldHandshake(port, alpn = 'http/1.1') {
+  const raw = net.connect({ host: '127.0.0.1', port });
+  let first = true;
+  let holding = [];
+  let hold;
+  const held = new Promise((resolve) => (hold = resolve));
+  const transport = new Duplex({
+    read() {},
+    write(chunk, _encoding, callback) {
+      if (first || holding === null) {
+        first = false;
+        raw.write(chunk, callback);
+        return;
+      }
+      holding.push(chunk);
+      hold();
+      callback();
+    },
+    final(callback) {
+      raw.end(callback);
+    },
+  });
+  raw.on('data', (d) => transport.push(d));
+  raw.on('end', () => transport.push(null));
+  raw.on('error', (e) => transport.destroy(e));
+  raw.on('close', () => transport.destroy());
+  const socket = tls.connect({ socket: transport, ca: testCertificate().pem, servername: 'localhost', ALPNProtocols: [alpn] });
+  const release = () => {
+    for (const chunk of holding) raw.write(chunk);
+    holding = null;
+  };
+  return { socket, held, release };
 }
 
 /** The protocol ALPN picks when the client offers h2 and http/1.1. */

@@ -480,6 +480,28 @@ function kernelExcuse(p: Progress, state: SessionState | null): number {
 }
 
 /**
+ * A session whose handshake ended once a shutdown had begun: the streams its client opened with the
+ * handshake's end (a browser's first flight, read with its SETTINGS) are answered, then GOAWAY, as
+ * for the sessions open at the shutdown; closed at once, the GOAWAY named no stream, and those
+ * requests failed. A client whose SETTINGS have not come two turns of the event loop in is sent
+ * GOAWAY then, as an idle one, rather than hold the shutdown for the keep-alive timeout.
+ */
+function endOnceFirstFlightIsRead(session: ServerHttp2Session, state: SessionState): void {
+  let settings = false;
+  let ended = false;
+  const end = (): void => {
+    if (ended) return;
+    ended = true;
+    state.end(false);
+  };
+  session.once('remoteSettings', () => {
+    settings = true;
+    setImmediate(end);
+  });
+  setImmediate(() => setImmediate(() => settings || end()));
+}
+
+/**
  * The HTTP/2 connections of a server: the same timeouts as HTTP/1 (a connection idle for the
  * keep-alive timeout is closed; a stream that makes no progress for the send timeout is reset,
  * which releases what its response held; see sweep()), GOAWAY to every connection when the server
@@ -515,10 +537,6 @@ export class Http2Sessions implements StreamTracker {
   }
 
   private add(session: ServerHttp2Session): void {
-    if (this.draining) {
-      session.close();
-      return;
-    }
     // A connection with a stream and no traffic at all for the send timeout is cut by the sweep
     // (SessionState.quiet), not by node:http2's `timeout` (0 here; the HTTP/1.x side has its own,
     // ConnectionTimeouts).
@@ -532,6 +550,7 @@ export class Http2Sessions implements StreamTracker {
       this.sessions.delete(session);
     });
     state.arm();
+    if (this.draining) endOnceFirstFlightIsRead(session, state);
   }
 
   /** A stream is being answered; returns the slot closed() is to be given. */

@@ -57,8 +57,8 @@ function ignore(): void {}
  * answered) by then: a deadline from the accept, not from the last byte. socket.setTimeout, which
  * node:tls's own handshakeTimeout is, restarts on every byte, so a client sending one every 9 s
  * held a socket for minutes in the peek and for as long as it liked in the handshake (review h27
- * #5). `shutdown()` closes them at once (`dropAll`), as node:http closes idle keep-alive
- * connections: none of them has a response to finish.
+ * #5). A shutdown closes those that have sent nothing at once (`closeSilent`), as node:http closes
+ * idle keep-alive connections, and the rest at its deadline (`dropAll`).
  */
 export class UnstartedConnections {
   readonly #deadlines = new Map<Socket, NodeJS.Timeout>();
@@ -77,6 +77,21 @@ export class UnstartedConnections {
     if (deadline === undefined) return;
     clearTimeout(deadline);
     this.#deadlines.delete(socket);
+  }
+
+  /**
+   * A shutdown began. A handshake under way goes on, under its deadline: the client may have sent
+   * its first request with the handshake's end (its 'secureConnect' comes before the server reads
+   * its Finished), and that request is answered, saying close, as over cleartext; destroyed, the
+   * socket with those bytes unread sent a reset.
+   */
+  closeSilent(): void {
+    for (const [socket, deadline] of this.#deadlines) {
+      if (socket.bytesRead > 0) continue;
+      clearTimeout(deadline);
+      this.#deadlines.delete(socket);
+      socket.destroy();
+    }
   }
 
   dropAll(): void {

@@ -270,6 +270,26 @@ function http1Connections(node: NodeServer, which: 'all' | 'idle'): { socket: So
   return list === undefined ? [] : list[which]();
 }
 
+/**
+ * Closes, once its answers are out, each HTTP/1.x connection with no request coming in and no
+ * answer being produced. One whose answer is still being produced stays open meanwhile, as in node:
+ * its client may reuse it and be told Connection: close, rather than lose the race with the close.
+ * During a shutdown, so do the connections that have sent nothing yet (a browser's preconnect):
+ * node counts them as in a request (its headers timeout runs from the accept), and one held a
+ * shutdown for its whole grace (10 s); and those still before their TLS handshake (`unstarted`).
+ */
+function closeIdleHttp1(node: NodeServer, unstarted: UnstartedConnections | null, closing: boolean): void {
+  for (const { socket } of http1Connections(node, 'idle')) {
+    const answer = (socket as Http1Socket)._httpMessage;
+    if (answer == null || answer.writableEnded) closeWhenAnswered(socket);
+  }
+  if (!closing) return;
+  for (const { socket } of http1Connections(node, 'all')) {
+    if ((socket as Http1Socket)._httpMessage == null && socket.bytesRead === 0) closeWhenAnswered(socket);
+  }
+  unstarted?.closeSilent();
+}
+
 /** Calls `done` once `work` has settled, or `ms` later if it has not by then. */
 function settleWithin(work: Promise<unknown>, ms: number, done: () => void): void {
   const deadline = setTimeout(done, ms);
@@ -289,15 +309,11 @@ function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: H
   const server = node as unknown as XoriginServer;
   let closing = false;
   const nativeClose = node.close.bind(node) as (callback?: (err?: Error) => void) => void;
-  // Node's close() calls it, and the shutdown again once every response has ended: a connection
-  // with no request coming in and no answer being produced closes once its answers are out. One
-  // whose answer is still being produced stays open meanwhile, as in node: its client may reuse it
-  // and be told Connection: close, rather than lose the race with the close.
+  // Node's close() calls it, and the shutdown again once every response has ended. After the event
+  // loop's next poll for I/O (a check phase, then the next one: the first may come before it), so
+  // a connection whose first request had come when the shutdown began is answered (saying close).
   (node as { closeIdleConnections?: () => void }).closeIdleConnections = () => {
-    for (const { socket } of http1Connections(node, 'idle')) {
-      const answer = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-      if (answer == null || answer.writableEnded) closeWhenAnswered(socket);
-    }
+    setImmediate(() => setImmediate(() => closeIdleHttp1(node, closing ? unstarted : null, closing)));
   };
   const gracefulClose = (graceMs: number, callback?: (err?: Error) => void): void => {
     closing = true;
@@ -306,7 +322,6 @@ function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: H
     // Closes their clients did not ask for: they linger (RFC 9112 §9.6), as a request may be on its way.
     for (const c of http1Connections(node, 'all')) markLingering(c.socket);
     nativeClose(callback);
-    unstarted?.dropAll();
     // Every response has ended: the keep-alive connections left open close too. HTTP/2 sessions
     // were sent GOAWAY and close themselves once their last bytes are out; destroying them now could
     // cut a response's final frames still queued for the socket.
@@ -315,9 +330,11 @@ function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: H
       stopLingering(node);
       HttpServer.prototype.closeAllConnections.call(node);
       sessions?.destroyAll();
+      unstarted?.dropAll();
     };
     setTimeout(deadline, graceMs).unref();
   };
+  if (unstarted !== null) closeLateHandshakes(node, () => closing);
   // Resolves once the server has closed, every response has given back what it held, and the ETag
   // cache is written (the table's close(), on 'close', started a write pending after a rescan), or
   // the grace period has passed: a cache on a hung file system must not keep the process from ending.
@@ -328,6 +345,20 @@ function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: H
     return server;
   };
   return () => closing;
+}
+
+/**
+ * A TLS handshake that ends once the shutdown has begun (UnstartedConnections.closeSilent lets it
+ * go on): its HTTP/1.x connection closes as the idle ones did, once the request sent with the
+ * handshake's end, if one was, is answered (saying close: the handler is draining). HTTP/2
+ * sessions: Http2Sessions.add.
+ */
+function closeLateHandshakes(node: NodeServer, closing: () => boolean): void {
+  node.on('secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
+    if (!closing() || socket.alpnProtocol === 'h2') return;
+    markLingering(socket);
+    (node as HttpServer).closeIdleConnections();
+  });
 }
 
 /** reload() after shutdown() began: node's code for acting on a server that is not running. */
