@@ -1106,12 +1106,12 @@ test('a stream the client resets mid-body is logged with the bytes sent, within 
  * `afterBytes` body bytes have come, and reads on until the server closes. Resolves with the body
  * bytes each stream got.
  */
-function halfClosingClient(port, path, count, { afterMs, afterBytes }) {
+function halfClosingClient(port, path, count, { afterMs, afterBytes, window = 0x7fffffff }) {
   return new Promise((resolve, reject) => {
     const got = new Map();
     let total = 0;
     const socket = tls.connect({ host: '127.0.0.1', port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, () => {
-      const settings = frame(4, 0, 0, Buffer.concat([Buffer.from([0, 4]), uint32(0x7fffffff)]));
+      const settings = frame(4, 0, 0, Buffer.concat([Buffer.from([0, 4]), uint32(window)]));
       const frames = [PREFACE, settings, frame(8, 0, 0, uint32(0x40000000))];
       for (let i = 0; i < count; i++) frames.push(frame(1, 0x05, 2 * i + 1, getBlock(path)));
       socket.write(Buffer.concat(frames));
@@ -1162,6 +1162,24 @@ test('a client that closes its side of the connection once some bodies came whol
     const whole = got.filter((n) => n === SIZE).length;
     const complete = alone().filter((e) => e.completed && e.bytes === SIZE).length;
     assert.ok(complete >= whole, `${where}: ${complete} lines complete, ${whole} streams got the whole body (${got})`);
+  }
+});
+
+test('a client that closes its side leaving its streams no window is cut at once, not at the send timeout (review h35)', async (t) => {
+  // After its FIN the client can send no WINDOW_UPDATE: streams waiting for window never move, and
+  // each held its buffers and fd, and the connection its socket, for the whole send timeout.
+  for (const [where, extra] of BODY_FROM) {
+    const { s, lines } = await startLoggedWith(t, { ...extra, sendTimeout: 60_000 });
+    if (extra.smallFileLimit !== undefined) await h2Request(s.port, { path: '/big.otf' });
+    lines.splice(0);
+    const began = Date.now();
+    const got = await halfClosingClient(s.port, '/big.otf', 4, { afterMs: 50, window: 16_384 });
+    assert.ok(Date.now() - began < 10_000, `${where}: closed ${Date.now() - began} ms in`);
+    assert.deepEqual(got, Array(4).fill(16_384), `${where}: what the windows let through`);
+    const entries = () => lines.map((l) => JSON.parse(l)).filter((e) => e.method === 'GET');
+    assert.ok(await until(() => entries().length === 4), `${where}: ${entries().length} lines of 4`);
+    assert.deepEqual(entries().filter((e) => e.completed), [], `${where}: none logged complete`);
+    assert.deepEqual(s.server.stats.inFlight, 0, `${where}: nothing in flight`);
   }
 });
 

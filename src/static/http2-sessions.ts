@@ -243,6 +243,16 @@ class SessionState implements AbandonedStreams {
     });
   }
 
+  /**
+   * Whether a stream of this connection that did not move since the last sweep never will: its
+   * client has ended its side (no WINDOW_UPDATE can come) and nothing waits on the socket, so what
+   * holds the stream is its flow-control window. Held to the send timeout, 100 such connections of
+   * 128 streams each kept 229 MB and 124 fds for it (review h35 F1).
+   */
+  stuckForGood(): boolean {
+    return this.peerEnded && unsentBytes(this.socket) === 0;
+  }
+
   /** A body of this connection moved since the last sweep (set by Http2Sessions.sweep). */
   bodyMoved = false;
   /** When a sweep last saw a body of this connection move, or first saw the connection (sweep ms); -1 before. */
@@ -638,7 +648,7 @@ export class Http2Sessions implements StreamTracker {
         p.moved = false;
         p.movedAt = now;
         if (state !== null) state.bodyMoved = true;
-      } else if (now - Math.max(p.since, kernelExcuse(p, state)) >= this.timeouts.send) {
+      } else if (now - Math.max(p.since, kernelExcuse(p, state)) >= this.timeouts.send || state?.stuckForGood() === true) {
         if (state !== null) stalled.add(state);
         // Not marked as our own reset: a client that stopped reading abandoned the stream.
         stream.close(constants.NGHTTP2_CANCEL);
