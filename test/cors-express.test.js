@@ -2,6 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { execFile } from 'node:child_process';
 import express from 'express';
 import { createCors } from '../dist/index.js';
 import { acHeaders, listen, request } from './helpers.js';
@@ -154,6 +155,33 @@ test('a writeHead that reads arrays as pairs set in place of node\'s own, on nod
     http.ServerResponse.prototype.writeHead = node;
     for (const s of servers) await s.close();
   }
+});
+
+test('the same writeHead set on node:http\'s response prototype before xorigin is loaded: preflights keep every header (review h34b)', async () => {
+  // Taken for node's own when xorigin captured the prototype's writeHead at load. Node's own is the
+  // one its deprecated alias writeHeader still names. Import order needs a process of its own.
+  const script = `
+    import http from 'node:http';
+    const node = http.ServerResponse.prototype.writeHead;
+    http.ServerResponse.prototype.writeHead = function writeHead(status, headers) {
+      if (Array.isArray(headers)) for (const pair of headers) this.setHeader(pair[0], pair[1]);
+      return node.call(this, status);
+    };
+    const { createCors } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+    const cors = createCors({ origins: [${JSON.stringify(APP)}], methods: ['PUT'], allowedHeaders: ['content-type'] });
+    const server = http.createServer((req, res) => cors.handle(req, res) || res.end());
+    server.listen(0, '127.0.0.1', () => {
+      const headers = { Origin: ${JSON.stringify(APP)}, 'Access-Control-Request-Method': 'PUT', 'Access-Control-Request-Headers': 'content-type' };
+      http.request({ host: '127.0.0.1', port: server.address().port, method: 'OPTIONS', path: '/data', headers }, (res) => {
+        res.resume();
+        console.log(JSON.stringify({ status: res.statusCode, headers: res.headers }));
+        server.close();
+      }).end();
+    });`;
+  const out = await new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout)));
+  });
+  assertWholeGrant(JSON.parse(out));
 });
 
 describe('behind a writeHead wrapper that reads an array as [name, value] pairs (on-headers < 1.1.0, under morgan 1.10.0 and others)', () => {

@@ -97,9 +97,16 @@ function walkFindsOneWriteHead(res: ServerResponse): boolean {
   for (; at !== null; at = Object.getPrototypeOf(at) as object | null) {
     if (!Object.hasOwn(at, 'writeHead')) continue;
     if (++definitions > 1) return false;
-    if (at === NODE_RESPONSE && NODE_RESPONSE.writeHead !== NODE_WRITE_HEAD) return false;
+    if (at === NODE_RESPONSE && !isNodeWriteHead(NODE_RESPONSE)) return false;
   }
   return true;
+}
+
+/** node:http's response prototype, as far as read here. */
+interface NodeResponse {
+  readonly writeHead: unknown;
+  /** Node's deprecated alias (DEP0063), set to its writeHead when node:http loads. */
+  readonly writeHeader: unknown;
 }
 
 /**
@@ -110,11 +117,20 @@ function walkFindsOneWriteHead(res: ServerResponse): boolean {
 const NODE_RESPONSE = nodeResponsePrototype();
 const NODE_WRITE_HEAD = NODE_RESPONSE?.writeHead;
 
-function nodeResponsePrototype(): { readonly writeHead: unknown } | null {
+function nodeResponsePrototype(): NodeResponse | null {
   const runtime = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   if (typeof runtime?.getBuiltinModule !== 'function') return null;
-  const http = runtime.getBuiltinModule('node:http') as { ServerResponse?: { prototype: { writeHead: unknown } } } | undefined;
+  const http = runtime.getBuiltinModule('node:http') as { ServerResponse?: { prototype: NodeResponse } } | undefined;
   return http?.ServerResponse?.prototype ?? null;
+}
+
+/**
+ * Whether node:http's prototype still has node's own writeHead: the one found at load, and the one
+ * its alias writeHeader names, which a wrapper set on writeHead before this module loaded leaves
+ * (one found at load was taken for node's: review h34b).
+ */
+function isNodeWriteHead(proto: NodeResponse): boolean {
+  return proto.writeHead === NODE_WRITE_HEAD && proto.writeHead === proto.writeHeader;
 }
 
 /**
