@@ -10,6 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, sy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, rawRequest, request, runCli, stderrMatch, stopCli as stop } from './helpers.js';
+import { testCertificate } from './transports.js';
 
 const ROOT = 'example';
 const APP = 'https://app.example.com';
@@ -718,6 +719,23 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
     const r = await runCli(['serve', '--config', writeConfig(tempDir(t), { root: 'example', port: null, host: null, workers: null, etagCache: null })]);
     assert.equal(r.code, 2);
     for (const key of ['port', 'host', 'workers', 'etagCache']) assert.match(r.err, new RegExp(`  - ${key} = null: must be `));
+  });
+
+  test('a config file value of the wrong type is reported though a flag or $PORT sets that option over the file (it would fail the day the flag goes)', async (t) => {
+    const file = writeConfig(tempDir(t), { root: 'example', port: '8080', cors: { methods: 'PUT' }, tls: { cert: 5 } });
+    const c = testCertificate();
+    const r = await runCli(['serve', '--config', file, '--port', '0', '--methods', 'PUT', '--cert', c.cert, '--key', c.key]);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /port = "8080": must be a whole number from 0 to 65535, not a string \(in the config file, though --port sets it over the file now\)\. Fix: write it without quotes: 8080/);
+    assert.match(r.err, /cors\.methods = "PUT": must be .*\(in the config file, though --methods sets it over the file now\)/);
+    assert.match(r.err, /tls\.cert = 5: must be .*\(in the config file, though --cert sets it over the file now\)/);
+    const env = await runCli(['serve', '--config', writeConfig(tempDir(t), { root: 'example', port: '8080' })], { env: { PORT: '0' } });
+    assert.equal(env.code, 2, env.err);
+    assert.match(env.err, /port = "8080": .*\(in the config file, though \$PORT sets it over the file now\)/);
+    // A valid value under a flag is no problem.
+    const fine = await runCli(['serve', '--config', writeConfig(tempDir(t), { root: join(process.cwd(), 'example'), port: 8080 }), '--port', '0'], { timeoutMs: 3000 });
+    assert.match(fine.out, /listening on http:\/\/127\.0\.0\.1:\d+/);
+    await stop(fine);
   });
 
   test('messages: a quoted number out of range is not told to drop its quotes; NaN-like values are shown as given; a policy key outside "cors" and a typo inside it are named', async (t) => {

@@ -287,6 +287,7 @@ export function resolveSettings(cmd: CommandLine, env: NodeJS.ProcessEnv, pinned
   }
   const fromEnv = envLayer(env);
   const flags = flagLayer(cmd);
+  checkCovered(config, fromEnv, flags, problems);
   const layered = overlay(overlay(config, fromEnv), flags);
   const all = pinned === undefined ? layered : pin(layered, pinned);
   const { port, host, workers } = cliSettings(all, { portFromEnv: flags.port === undefined && fromEnv.port !== undefined, hostFromFlag: flags.host !== undefined }, problems);
@@ -294,6 +295,29 @@ export function resolveSettings(cmd: CommandLine, env: NodeJS.ProcessEnv, pinned
   checkServerOptions(options, problems);
   if (problems.length > 0) throw new PolicyError(problems.map((p) => inFlagTerms(noRootHint(p, cmd), cmd)));
   return { options, port, host, workers };
+}
+
+/**
+ * The config file's values that a flag or `$PORT` sets over, checked all the same (type and range):
+ * every value of the file must be valid, or the file that starts today, its mistake covered by a
+ * flag, fails the day the flag is dropped (a `"port": "8080"` under `--port`).
+ */
+function checkCovered(config: Layer, fromEnv: Layer, flags: Layer, problems: PolicyProblem[]): void {
+  const check = (name: string, value: unknown, option: string, by: string): void => {
+    const s = OPTION_SCHEMA.find((o) => o.name === name);
+    const problem = s === undefined ? null : checkOption(s, value, s.configType ?? s.type);
+    if (problem !== null) problems.push({ ...problem, option, reason: `${problem.reason} (in the config file, though ${by} sets it over the file now)` });
+  };
+  const flagOf = (name: string): string => `--${spec(name).flag?.name ?? name}`;
+  for (const [name, value] of Object.entries(config)) {
+    const over = flags[name] ?? fromEnv[name];
+    if (over === undefined) continue;
+    const by = flags[name] !== undefined ? flagOf(name) : '$PORT';
+    if (!NESTED.includes(name)) check(name, value, name, by);
+    else if (isPlainObject(value) && isPlainObject(over)) {
+      for (const [key, inner] of Object.entries(value)) if (over[key] !== undefined) check(key, inner, `${name}.${key}`, flagOf(key));
+    }
+  }
 }
 
 /** Flags whose value is a directory by design: one of them naming a directory says nothing of the root. */
