@@ -787,6 +787,13 @@ describe('CLI: start-up validation found by a hostile review of the options', ()
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
       assert.match(r.err, /names nothing \(an empty list\)\. Fix: name at least one/);
     }
+    // An empty item, as `--methods "PUT,$M,DELETE"` with M unset makes, was dropped, unsaid.
+    for (const [args, fix] of [[['--methods', 'PUT,,DELETE'], 'PUT,DELETE'], [['--allowed-headers=x-a,'], 'x-a'], [['--exposed-headers', ' ,etag'], 'etag']]) {
+      const r = await runCli(['serve', 'example', '--port', '0', ...args]);
+      await stop(r); // started (the fault): not left running
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, new RegExp(`has an empty item .*Fix: name every item, or leave the empty one out: --[a-z-]+ ${fix}\\.`));
+    }
     // Unquoted, the shell drops the empty word: the flag takes the root as its value, and the error says so.
     const swallowed = await runCli(['serve', '--port', '0', '--allowed-headers', 'example']);
     assert.equal(swallowed.code, 2, swallowed.err);

@@ -52,6 +52,22 @@ function emptyList(spec: OptionSpec): PolicyProblem {
   return { option: flag, value: '', reason: 'names nothing (an empty list)', fix: `name at least one (${flag} ${spec.flag?.arg ?? 'LIST'}), leave the flag out for the default, or set "${spec.name}": [] in a config file's "cors" object for none` };
 }
 
+/** A list with an item left out between commas, or before or after them (`PUT,,DELETE`, `PUT,`). */
+function hasEmptyItem(text: string): boolean {
+  const items = text.split(',');
+  return items.length > 1 && items.some((item) => item.trim() === '');
+}
+
+/**
+ * A list flag with an empty item: `--methods "PUT,$M,DELETE"` with M unset. Dropping it, as was
+ * done, started a server without the method meant, unsaid.
+ */
+function emptyItem(spec: OptionSpec, text: string): PolicyProblem {
+  const flag = `--${spec.flag?.name ?? spec.name}`;
+  const items = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return { option: flag, value: text, reason: 'has an empty item (two commas together, or one at the start or end): a value left out, as when an unset shell variable is in the list', fix: `name every item, or leave the empty one out: ${flag} ${items.join(',')}` };
+}
+
 /** The flags that take a value, as typed: `--max-age`, and a short form (`-p`) where there is one. */
 const VALUED = new Set(FLAGGED.filter((s) => !isSwitch(s)).flatMap(({ flag }) => (flag.short === undefined ? [`--${flag.name}`] : [`--${flag.name}`, `-${flag.short}`])));
 
@@ -201,6 +217,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     const value = flagValue(flagSpec, flagSpec.flag.multiple === true ? given : (given.at(-1) as string));
     // `--allowed-headers "$HDRS"` with HDRS unset would otherwise replace the default list by none, unsaid.
     if (Array.isArray(value) && value.length === 0) problems.push(emptyList(flagSpec));
+    else if (flagSpec.flag.list === true && hasEmptyItem(given.at(-1) as string)) problems.push(emptyItem(flagSpec, given.at(-1) as string));
     else options[flagSpec.name] = value;
   }
   return { help, version, positionals, options, problems };
