@@ -1002,6 +1002,12 @@ test('CLI: --cert/--key serve HTTPS and HTTP/2 (also under --workers; URL printe
   const half = await runCli(['serve', root, '--cert', c.cert]);
   assert.equal(half.code, 2);
   assert.match(half.err, /tls\.key \(not given\): is required when cert is given .*Fix: give it too: --key /);
+  // Every problem at once: the file given alone is read all the same.
+  const halfUnreadable = await runCli(['serve', root, '--cert', join(root, 'nope.pem')]);
+  assert.equal(halfUnreadable.code, 2);
+  assert.match(halfUnreadable.err, /\(2 problems\)/);
+  assert.match(halfUnreadable.err, /tls\.key \(not given\): is required when cert is given/);
+  assert.match(halfUnreadable.err, /tls\.cert = ".*nope\.pem": cannot read the file/);
   const swapped = await runCli(['serve', root, '--cert', c.key, '--key', c.cert]);
   assert.equal(swapped.code, 2);
   assert.match(swapped.err, /tls\.cert = .*not a PEM certificate/);

@@ -5,7 +5,7 @@ import { Cors } from '../cors/node.js';
 import { observeRejection } from '../cors/engine.js';
 import { MAX_AGE_LIMIT, type CorsOptions } from '../cors/options.js';
 import { LOG_FORMATS, type LogFormat } from './access-log.js';
-import { loadTls, type TlsFiles, type TlsMaterial } from './tls.js';
+import { loadTls, reportUnreadable, type TlsFiles, type TlsMaterial } from './tls.js';
 import { ticketKeysProblem } from './ticket-keys.js';
 import { closestName } from '../cors/closest-name.js';
 import { terminalSafe } from '../http/terminal-safe.js';
@@ -428,7 +428,9 @@ function checkTls(tls: TlsFiles | undefined, problems: PolicyProblem[]): TlsMate
   problems.push(...found.map((p) => ({ ...p, option: `tls.${p.option}` })));
   const keys = ticketKeysProblem();
   if (keys !== null) problems.push(keys);
-  return found.length > 0 ? null : loadTls(tls, problems);
+  if (found.length === 0) return loadTls(tls, problems);
+  reportUnreadable(raw, problems);
+  return null;
 }
 
 /**

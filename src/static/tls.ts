@@ -108,6 +108,18 @@ function keyProblem(key: Buffer, path: string): PolicyProblem | null {
 }
 
 /**
+ * The files of a `tls` object that is wrong as given (one of the pair missing): each file that is
+ * given is read all the same, so that one that cannot be read is reported now with the rest, not
+ * after the first problem is fixed.
+ */
+export function reportUnreadable(files: Partial<Record<'cert' | 'key', unknown>>, problems: PolicyProblem[]): void {
+  for (const name of ['cert', 'key'] as const) {
+    const path = files[name];
+    if (typeof path === 'string' && path !== '') readPem(path, `tls.${name}`, `--${name}`, problems);
+  }
+}
+
+/**
  * Reads the certificate chain and key, and checks what can be checked before a client connects:
  * both readable and PEM, the key unencrypted, the key belonging to the leaf certificate, the
  * certificate within its validity period (unless a cluster primary checked these bytes already:
