@@ -51,6 +51,17 @@ async function until(what, probe, ms = 10_000) {
   }
 }
 
+/** A connection over `wire` read as it comes: its socket, error codes, chunks, and a promise of its close. */
+function reading(wire, port) {
+  const socket = wire.connect(port);
+  const errors = [];
+  socket.on('error', (e) => errors.push(e.code));
+  const closed = new Promise((r) => socket.once('close', r));
+  const chunks = [];
+  socket.on('data', (d) => chunks.push(d));
+  return { socket, errors, closed, chunks };
+}
+
 /** Sends raw bytes, half-closes or not, and collects everything until the server closes (`wire`: transports.js). */
 function rawExchange(port, text, { halfClose = false, ms = 5000, wire = HTTP1_WIRES[0] } = {}) {
   return new Promise((resolve, reject) => {
@@ -359,12 +370,7 @@ for (const wire of HTTP1_WIRES) {
     try {
       const s = await start(root, wire.options());
       const accepted = new Promise((r) => s.server.once('connection', r));
-      const socket = wire.connect(s.port);
-      const errors = [];
-      socket.on('error', (e) => errors.push(e.code));
-      const closed = new Promise((r) => socket.once('close', r));
-      const chunks = [];
-      socket.on('data', (d) => chunks.push(d));
+      const { socket, errors, closed, chunks } = reading(wire, s.port);
       await Promise.all([accepted, new Promise((resolve) => socket.once(wire.ready, resolve))]);
       // Both at once, with no turn of the event loop between: the server reads the requests (and,
       // over TLS, the handshake's end) only once the shutdown has begun.
@@ -489,12 +495,7 @@ for (const wire of HTTP1_WIRES) {
       // Asked for once first, so its answer is written at once (held in memory), not after an open.
       await rawExchange(s.port, 'GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { wire });
       for (let run = 0; run < 6; run++) {
-        const socket = wire.connect(s.port);
-        const errors = [];
-        socket.on('error', (e) => errors.push(e.code));
-        const closed = new Promise((r) => socket.once('close', r));
-        const chunks = [];
-        socket.on('data', (d) => chunks.push(d));
+        const { socket, errors, closed, chunks } = reading(wire, s.port);
         await new Promise((resolve) => socket.once(wire.ready, resolve));
         socket.write(pipeline);
         const more = setInterval(() => socket.writable && socket.write('x'.repeat(16)), 10);
