@@ -1183,6 +1183,37 @@ test('a client that closes its side leaving its streams no window is cut at once
   }
 });
 
+test('streams a client that reads late got whole are logged whole, not cut by the sweep while their last bytes waited on the socket (review h36)', async (t) => {
+  // A stream closed whole (its END_STREAM framed) has its last writes reported once the socket
+  // takes them: the sweep destroyed such streams as if reset by the client, and logged 16 of 100
+  // that a slow reader got whole with 0 bytes, not completed.
+  const { s, lines } = await startLoggedWith(t, {}, { 'k1.bin': Buffer.alloc(1000, 1), 'k64.bin': Buffer.alloc(65_536, 2) });
+  const paths = Array.from({ length: 128 }, (_, i) => (i % 2 === 0 ? '/k1.bin' : '/k64.bin'));
+  const got = await new Promise((resolve, reject) => {
+    const bytes = new Map();
+    let ended = 0;
+    const socket = tls.connect({ host: '127.0.0.1', port: s.port, ca: testCertificate().pem, ALPNProtocols: ['h2'] }, () => {
+      const settings = frame(4, 0, 0, Buffer.concat([Buffer.from([0, 4]), uint32(0x7fffffff)]));
+      socket.write(Buffer.concat([PREFACE, settings, frame(8, 0, 0, uint32(0x40000000)), ...paths.map((p, i) => frame(1, 0x05, 2 * i + 1, getBlock(p)))]));
+      // Nothing read for 2.5 s (two sweeps): the answers queue on the server's socket meanwhile.
+      socket.pause();
+      setTimeout(() => socket.resume(), 2500);
+    });
+    onFrames(socket, (type, flags, id, payload) => {
+      if (type === 0) bytes.set(id, (bytes.get(id) ?? 0) + payload.length);
+      if ((type === 0 || type === 1) && (flags & 1) !== 0 && ++ended === paths.length) {
+        socket.end();
+        resolve(paths.map((_, i) => bytes.get(2 * i + 1) ?? 0));
+      }
+    });
+    socket.on('error', reject);
+  });
+  assert.deepEqual(got, paths.map((p) => (p === '/k1.bin' ? 1000 : 65_536)), 'what the client got');
+  const entries = () => lines.map((l) => JSON.parse(l)).filter((e) => e.method === 'GET');
+  assert.ok(await until(() => entries().length === paths.length), `${entries().length} lines of ${paths.length}`);
+  assert.deepEqual(entries().filter((e) => !e.completed || e.bytes !== (e.target === '/k1.bin' ? 1000 : 65_536)), []);
+});
+
 test('a client that skips stream IDs cannot make the log claim refusals its bytes could not have carried', async (t) => {
   // RFC 9113 §5.1.1 lets a client open stream 2^31 - 15 after stream 1: counted by IDs, that is a
   // billion streams refused. Each refused stream needs a HEADERS frame of 10 bytes or more.
