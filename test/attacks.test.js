@@ -391,11 +391,11 @@ for (const wire of HTTP1_WIRES) {
 }
 
 for (const wire of HTTP1_WIRES) {
-  test(`${wire.name}: a shutdown closes at once the connections that have sent nothing (a preconnect), with no reset`, async () => {
+  test(`${wire.name}: a shutdown closes at once the connections that have sent nothing (a preconnect), and soon one stalled in its TLS handshake, with no reset`, async () => {
     // Node counts a connection that has sent nothing as in a request (its headers timeout runs from
     // the accept), so its close() left it: one such client held the shutdown for its whole grace.
     // Over TLS: one whose handshake was done, one whose handshake ended after the shutdown began,
-    // and one that has not begun its handshake.
+    // one that has not begun its handshake, and one that stopped one byte into it.
     const s = await start(tempDir(), wire.options());
     const clients = [];
     const watch = (socket) => {
@@ -411,7 +411,7 @@ for (const wire of HTTP1_WIRES) {
       s.server.on('connection', () => ++seen === n && resolve());
     });
     const tls = wire.ready === 'secureConnect';
-    const all = accepted(tls ? 3 : 1);
+    const all = accepted(tls ? 4 : 1);
     const done = watch(wire.connect(s.port));
     await new Promise((r) => done.once(wire.ready, r));
     let late = null;
@@ -419,9 +419,11 @@ for (const wire of HTTP1_WIRES) {
       watch(net.connect({ host: '127.0.0.1', port: s.port }));
       late = heldHandshake(s.port);
       watch(late.socket);
+      // One byte of a ClientHello, and nothing more: it held the shutdown for its 10 s handshake deadline.
+      watch(net.connect({ host: '127.0.0.1', port: s.port })).write(Buffer.from([0x16]));
     }
     await all;
-    if (tls) await late.held;
+    if (tls) await Promise.all([late.held, new Promise((r) => setTimeout(r, 200))]);
     const closing = s.server.shutdown(30_000);
     if (tls) setTimeout(late.release, 300);
     const outcome = await Promise.race([
