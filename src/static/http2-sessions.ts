@@ -535,6 +535,8 @@ export class Http2Sessions implements StreamTracker {
   private readonly streams = new SlotTable<ServerHttp2Stream, SessionState | null>();
   /** Streams a sweep found with bytes queued, and since when those bytes have not moved. */
   private readonly progress = new Map<ServerHttp2Stream, Progress>();
+  /** When a sweep first saw a stream closed but not destroyed (sweep ms). */
+  private readonly closedSeen = new WeakMap<ServerHttp2Stream, number>();
   private sweeper: NodeJS.Timeout | null = null;
   private readonly clock = new SweepClock(SWEEP_MS);
   private draining = false;
@@ -639,8 +641,11 @@ export class Http2Sessions implements StreamTracker {
         // turn) would be held until the send timeout, after its connection too. Let it go now. Not
         // while bytes wait on the socket: a stream closed whole (its END_STREAM framed) has its last
         // writes reported once they are out, and destroyed before, 16 of 100 streams a slow reader
-        // got whole were logged with 0 bytes, not completed (review h36 F4).
-        if (state === null || state.socketDrained()) stream.destroy();
+        // got whole were logged with 0 bytes, not completed (review h36 F4). Held no longer than the
+        // send timeout, though: another stream may keep the socket busy for ever (review h37).
+        let since = this.closedSeen.get(stream);
+        if (since === undefined) this.closedSeen.set(stream, (since = now));
+        if (state === null || state.socketDrained() || now - since >= this.timeouts.send) stream.destroy();
         return;
       }
       // A response whose bytes are all framed, still waiting for window to send its END_STREAM
