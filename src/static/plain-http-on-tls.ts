@@ -60,8 +60,8 @@ const HANDSHAKE_AT_SHUTDOWN_MS = 2000;
  * answered) by then: a deadline from the accept, not from the last byte. socket.setTimeout, which
  * node:tls's own handshakeTimeout is, restarts on every byte, so a client sending one every 9 s
  * held a socket for minutes in the peek and for as long as it liked in the handshake (review h27
- * #5). A shutdown closes those that have sent nothing at once (`closeSilent`), as node:http closes
- * idle keep-alive connections, and the rest at its deadline (`dropAll`).
+ * #5). A shutdown closes those that have sent nothing at once, as node:http closes idle keep-alive
+ * connections, and gives a handshake under way 2 s more (`closeSilent`); its deadline drops the rest (`dropAll`).
  */
 export class UnstartedConnections {
   readonly #deadlines = new Map<Socket, NodeJS.Timeout>();
