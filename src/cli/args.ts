@@ -62,9 +62,8 @@ function hasEmptyItem(text: string): boolean {
  * A list flag with an empty item: `--methods "PUT,$M,DELETE"` with M unset. Dropping it, as was
  * done, started a server without the method meant, unsaid.
  */
-function emptyItem(spec: OptionSpec, text: string): PolicyProblem {
+function emptyItem(spec: OptionSpec, text: string, items: readonly string[]): PolicyProblem {
   const flag = `--${spec.flag?.name ?? spec.name}`;
-  const items = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
   return { option: flag, value: text, reason: 'has an empty item (two commas together, or one at the start or end): a value left out, as when an unset shell variable is in the list', fix: `name every item, or leave the empty one out: ${flag} ${items.join(',')}` };
 }
 
@@ -217,7 +216,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     const value = flagValue(flagSpec, flagSpec.flag.multiple === true ? given : (given.at(-1) as string));
     // `--allowed-headers "$HDRS"` with HDRS unset would otherwise replace the default list by none, unsaid.
     if (Array.isArray(value) && value.length === 0) problems.push(emptyList(flagSpec));
-    else if (flagSpec.flag.list === true && hasEmptyItem(given.at(-1) as string)) problems.push(emptyItem(flagSpec, given.at(-1) as string));
+    else if (flagSpec.flag.list === true && hasEmptyItem(given.at(-1) as string)) problems.push(emptyItem(flagSpec, given.at(-1) as string, value as string[]));
     else options[flagSpec.name] = value;
   }
   return { help, version, positionals, options, problems };

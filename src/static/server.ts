@@ -313,7 +313,7 @@ function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: H
   // loop's next poll for I/O (a check phase, then the next one: the first may come before it), so
   // a connection whose first request had come when the shutdown began is answered (saying close).
   (node as { closeIdleConnections?: () => void }).closeIdleConnections = () => {
-    setImmediate(() => setImmediate(() => closeIdleHttp1(node, closing ? unstarted : null, closing)));
+    setImmediate(() => setImmediate(() => closeIdleHttp1(node, unstarted, closing)));
   };
   const gracefulClose = (graceMs: number, callback?: (err?: Error) => void): void => {
     closing = true;
