@@ -117,17 +117,3 @@ export function evaluatePreconditions(h: ConditionalHeaders, v: Validators): Pre
   }
   return Precondition.Proceed;
 }
-
-/**
- * RFC 9110 §13.2.2 for a method other than GET and HEAD (the static server's OPTIONS, whose answer
- * without the conditions is a 204): true when every precondition holds. If-Modified-Since does not
- * apply (§13.1.3), and an If-None-Match that matches fails (412, not 304). `v` null: the target has no
- * current representation, so If-Match fails (even `*`), If-None-Match holds, and If-Unmodified-Since,
- * with no date to compare, is ignored (§13.1.1, §13.1.2, §13.1.4).
- */
-export function preconditionsHold(h: ConditionalHeaders, v: Validators | null): boolean {
-  const ifMatch = h['if-match'];
-  if (v === null) return ifMatch === undefined;
-  if (ifMatch === undefined && h['if-unmodified-since'] === undefined && h['if-none-match'] === undefined) return true;
-  return evaluatePreconditions({ 'if-match': ifMatch, 'if-unmodified-since': h['if-unmodified-since'], 'if-none-match': h['if-none-match'] }, v) === Precondition.Proceed;
-}

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { RequestKind } from '../cors/engine.js';
 import type { Cors, NodeRequest, NodeResponse } from '../cors/node.js';
 import { buildActualBlocks, mergeVary, removeCorsHeaders, removeOtherPolicy, type ActualBlocks } from '../cors/response-headers.js';
-import { evaluatePreconditions, Precondition, preconditionsHold, withoutDateLists } from '../http/conditional.js';
+import { evaluatePreconditions, Precondition, withoutDateLists } from '../http/conditional.js';
 import { ifRangeAllows, parseRange } from '../http/range.js';
 import { negotiateEncoding } from '../http/encoding.js';
 import { authorityValid, decodedPath, hostLinesValid, mergeSlashes, targetPath, uriReference } from '../http/request-target.js';
@@ -326,20 +326,6 @@ class StaticFiles {
     else this.watchClose(req, res);
   }
 
-  /**
-   * The preconditions of an OPTIONS that is not a preflight (RFC 9110 §13.2.1: its answer without them
-   * is a 204, so a server MUST evaluate them), against the representation a GET would select; `*` and
-   * a path with no file have none. Nothing is looked up without a precondition field.
-   */
-  private optionsPreconditionsHold(req: IncomingMessage): boolean {
-    const h = req.headers;
-    if (h['if-match'] === undefined && h['if-none-match'] === undefined && h['if-unmodified-since'] === undefined) return true;
-    const path = req.url === '*' ? null : decodedPath(req.url ?? '');
-    const entry = typeof path === 'string' ? this.table.get(path) : undefined;
-    const rep = entry === undefined ? undefined : entry.available === 0 ? entry.reps[0] : entry.reps[negotiateEncoding(h['accept-encoding'], entry.available)];
-    return preconditionsHold(withoutDateLists(h, req.rawHeaders), rep === undefined ? null : rep.info);
-  }
-
   /** See AssetTable.lookAgain: null when there is nothing to look for at `url`'s path. */
   private lookAgainAt(url: string | undefined): Promise<void> | null {
     const path = decodedPath(url ?? '');
@@ -419,8 +405,8 @@ class StaticFiles {
     const variant = this.variantOf(origin);
     if (variant === 0 && origin !== undefined && !this.anyOrigin) this.refused(req, origin);
     if (method === 'OPTIONS') {
-      // Not a preflight: the methods this resource allows.
-      if (!this.optionsPreconditionsHold(req)) return this.sendError(res, 412, origin);
+      // Not a preflight: the methods this resource allows. Its If-* fields are ignored: OPTIONS
+      // selects no representation (RFC 9110 §13.2.1, last paragraph).
       this.head(res, 204, this.blocks.options[variant], origin);
       res.end();
       return;
