@@ -263,7 +263,7 @@ for (const wire of HTTP1_WIRES) {
     const closing = (path) => GET(path).replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n');
     try {
       const cases = [
-        { name: 'answers before a malformed request', first: GET('/small.txt').repeat(40) + GET('/mid.bin').repeat(4) + 'GARBAGE\r\n\r\n', statuses: [...Array(44).fill('200')], bytes: 40 * 2000 + 4 * 200_000 },
+        { name: 'answers before a malformed request, then its 400', first: GET('/small.txt').repeat(40) + GET('/mid.bin').repeat(4) + 'GARBAGE\r\n\r\n', statuses: [...Array(44).fill('200'), '400'], bytes: 40 * 2000 + 4 * 200_000 },
         { name: 'the 400 to a malformed request', first: 'GARBAGE\r\n\r\n', statuses: ['400'], bytes: -1 },
         { name: 'a request with Connection: close', first: closing('/big.bin'), statuses: ['200'], bytes: 16 * MIB },
         { name: 'an HTTP/1.0 request', first: 'GET /big.bin HTTP/1.0\r\n\r\n', statuses: ['200'], bytes: 16 * MIB },
@@ -291,8 +291,11 @@ for (const wire of HTTP1_WIRES) {
         assert.deepEqual(statuses, c.statuses, c.name);
         assert.deepEqual(errors, [], `${c.name}: no reset`);
         if (c.bytes >= 0) {
-          const heads = got.match(/HTTP\/1\.[01] 200 OK\r\n[\s\S]*?\r\n\r\n/g) ?? [];
-          assert.equal(got.length - heads.reduce((n, h) => n + h.length, 0), c.bytes, `${c.name}: whole bodies`);
+          // The 200s' bodies, up to the 400 after them (if any).
+          const other = got.search(/HTTP\/1\.[01] (?!200 )\d{3} /);
+          const answers = other === -1 ? got : got.slice(0, other);
+          const heads = answers.match(/HTTP\/1\.[01] 200 OK\r\n[\s\S]*?\r\n\r\n/g) ?? [];
+          assert.equal(answers.length - heads.reduce((n, h) => n + h.length, 0), c.bytes, `${c.name}: whole bodies`);
         }
       }
     } finally {
@@ -565,9 +568,9 @@ test('a connection closed while its client is still sending reads and drops the 
   const s = await start(root);
   const cases = [
     { name: 'a 400', request: 'GARBAGE\r\n\r\n', statuses: ['400'] },
-    // The answer (from disk) has no head yet at the error: it says Connection: close, and node:http closes after it.
-    { name: 'the answer before a malformed request', request: 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n', statuses: ['200'] },
-    { name: 'the answers before a malformed request', request: 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /small.txt HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n', statuses: ['200', '200'] },
+    // The answers before a malformed request, then its own 400 (RFC 9112 §5.1), which closes.
+    { name: 'the answer before a malformed request', request: 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n', statuses: ['200', '400'] },
+    { name: 'the answers before a malformed request', request: 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /small.txt HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n', statuses: ['200', '200', '400'] },
     // Answered (405) before its body is in; the client then sends the rest of its upload.
     // The server closes after a Transfer-Encoding it cannot frame (501) though the client did not ask it to.
     { name: 'a 501 to a Transfer-Encoding', request: 'GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\nPOST /small.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n', statuses: ['200', '501'] },
@@ -680,30 +683,40 @@ test('during shutdown, a pipelined disk response written after it began says Con
   assert.match(heads[1], /Connection: close/i);
 });
 
-test('valid requests pipelined before a malformed one get their own whole responses, not the 400', async () => {
+test('valid requests pipelined before a malformed one get their own whole responses, then the malformed one its 4xx (RFC 9112 §5.1, §9.3.2)', async () => {
   const root = tempDir();
   writeFileSync(join(root, 'big.bin'), Buffer.alloc(MIB, 3));
   const s = await start(root);
   try {
-    for (const bad of ['GARBAGE\r\n\r\n', `GET / HTTP/1.1\r\nX: ${'a'.repeat(20_000)}\r\n\r\n`]) {
+    const malformed = [
+      ['GARBAGE\r\n\r\n', 'HTTP/1.1 400 Bad Request'],
+      ['GET / HTTP/1.1\r\nHost: x\r\nX-A : b\r\n\r\n', 'HTTP/1.1 400 Bad Request'],
+      ['GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', 'HTTP/1.1 400 Bad Request'],
+      [`GET / HTTP/1.1\r\nX: ${'a'.repeat(20_000)}\r\n\r\n`, 'HTTP/1.1 431 Request Header Fields Too Large'],
+      ['get / HTTP/1.1\r\nHost: x\r\n\r\n', 'HTTP/1.1 501 Not Implemented'],
+    ];
+    for (const [bad, status] of malformed) {
       const began = performance.now();
+      // One write: node:http parses the bad request while the first answer is still being written.
       const wire = await rawExchange(s.port, `GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n${bad}`);
-      assert.deepEqual(statusLines(wire), ['HTTP/1.1 200 OK']);
-      assert.equal(wire.length - wire.indexOf('\r\n\r\n') - 4, MIB);
-      // Then the server closes the connection (its headers may already have said keep-alive: the body
-      // of a file in the page cache starts before the malformed request is parsed). rawExchange gives
-      // up after 5 s, so sooner means the server closed it.
-      assert.ok(performance.now() - began < 4000, 'the connection was closed after the 200');
+      assert.deepEqual(statusLines(wire), ['HTTP/1.1 200 OK', status], JSON.stringify(bad.slice(0, 40)));
+      const error = wire.indexOf(status);
+      assert.equal(error - wire.indexOf('\r\n\r\n') - 4, MIB, 'the whole body before the error');
+      assert.match(wire.slice(error), /\r\nConnection: close\r\n/i);
+      assert.match(wire.slice(error), /\r\nAccess-Control-Allow-Origin: \*\r\n/);
+      // Then the server closes the connection. rawExchange gives up after 5 s, so sooner means the server closed it.
+      assert.ok(performance.now() - began < 4000, 'the connection was closed after the 4xx');
     }
-    // Three valid requests before the malformed one: all three answers, whole, then the close (the
-    // connection used to be closed after the first).
+    // Three valid requests before the malformed one: all three answers, whole, then its 400 and the
+    // close (the connection used to be closed after the first).
     const began = performance.now();
     const three = 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /big.bin?2 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\n';
     const wire = await rawExchange(s.port, `${three}GARBAGE\r\n\r\n`);
-    assert.deepEqual(statusLines(wire), ['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']);
-    const heads = wire.match(/HTTP\/1\.1 200 OK\r\n[\s\S]*?\r\n\r\n/g) ?? [];
-    assert.equal(wire.length - heads.reduce((n, h) => n + h.length, 0), 2 * MIB, 'two whole bodies (and HEAD none)');
-    assert.ok(performance.now() - began < 4000, 'the connection was closed after the last answer');
+    assert.deepEqual(statusLines(wire), ['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK', 'HTTP/1.1 200 OK', 'HTTP/1.1 400 Bad Request']);
+    const answers = wire.slice(0, wire.indexOf('HTTP/1.1 400'));
+    const heads = answers.match(/HTTP\/1\.1 200 OK\r\n[\s\S]*?\r\n\r\n/g) ?? [];
+    assert.equal(answers.length - heads.reduce((n, h) => n + h.length, 0), 2 * MIB, 'two whole bodies (and HEAD none)');
+    assert.ok(performance.now() - began < 4000, 'the connection was closed after the 400');
     assert.equal((await get(s.port, '/big.bin')).status, 200);
   } finally {
     await s.server.shutdown(200);
@@ -733,15 +746,16 @@ test('a client sending garbage behind a download costs one close, not one listen
     }
     const listeners = serverSide._httpMessage.listenerCount('close');
     assert.ok(listeners <= 4, `'close' listeners on the download: ${listeners}`);
-    // The download still arrives whole, alone, and then the connection closes.
+    // The download still arrives whole, then the first malformed request's 400 (one: the later ones
+    // change nothing), and the connection closes.
     const chunks = [];
     socket.on('data', (c) => chunks.push(c));
     const closed = new Promise((r) => socket.once('close', r));
     socket.resume();
     await closed;
     const wire = Buffer.concat(chunks).toString('latin1');
-    assert.deepEqual(statusLines(wire), ['HTTP/1.1 200 OK']);
-    assert.equal(wire.length - wire.indexOf('\r\n\r\n') - 4, 16 * MIB);
+    assert.deepEqual(statusLines(wire), ['HTTP/1.1 200 OK', 'HTTP/1.1 400 Bad Request']);
+    assert.equal(wire.indexOf('HTTP/1.1 400') - wire.indexOf('\r\n\r\n') - 4, 16 * MIB);
   } finally {
     socket.destroy();
     await s.server.shutdown(200);

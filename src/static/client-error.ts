@@ -156,13 +156,17 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
       });
       return;
     }
-    if (closeAfterAnswer(socket)) return;
+    if (closing.has(socket)) return;
     const [status, reason] = targetTooLong(err) ? URI_TOO_LONG : (requestLineStatus(err) ?? CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request']);
     const e = err as NodeJS.ErrnoException & { rawPacket?: unknown; bytesParsed?: unknown };
     const answer = rawErrorResponse(context.cors(), status, reason, echoedOrigin(e.rawPacket, e.bytesParsed, context));
-    socket.write(answer.text);
-    closeLingering(socket);
-    // Logged too: probes with malformed requests must leave a trace.
+    const after = closeAfterAnswer(socket as Http1Socket, answer.text);
+    if (after === AfterAnswers.Nothing) return;
+    if (after === AfterAnswers.None) {
+      socket.write(answer.text);
+      closeLingering(socket);
+    }
+    // Logged too (when written now or queued): probes with malformed requests must leave a trace.
     const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
     context.log()?.(clientErrorLine(remote, status, answer.bodyBytes, context.logFormat()));
   };
@@ -172,51 +176,67 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
 /** The connections closeAfterAnswer has set to close. */
 const closing = new WeakSet<Duplex>();
 
+/** What closeAfterAnswer did: see there. */
+export const enum AfterAnswers {
+  /** No answer under way and no request being read: the caller answers now. */
+  None,
+  /** The error's own answer is written after the answers under way, then the connection closes. */
+  Queued,
+  /** The connection closes after the answers under way, and the error gets no answer of its own. */
+  Nothing,
+}
+
 /**
- * True when the error needs no answer of its own, the connection being closed after the answers under
- * way. The responses to the requests pipelined before the bad one (the one being written, its body
- * perhaps still read from disk, and those queued behind it) are let finish, the last with
- * Connection: close if its head is not written yet: an answer to the bad request would take the
- * first one's place on the wire, and closing after the first one lost the others (3 valid
- * requests before a malformed one: 1 answer). And a fault in the body of a request node:http has
- * already handed to the handler (a bad chunk size, a Transfer-Encoding it rejects
- * only after the head) belongs to that request, whose answer is given or under way: a second
- * response to it would be read by a pipelining client as the answer to its next request.
- * Once a connection is to close so, later errors on it change nothing: node:http goes on parsing
- * what the client sends, and a client sending garbage behind a long download raised one error per
- * write, each of which added a 'close' listener (49 in 50 writes; MaxListenersExceededWarning).
- * server.ts calls it too for a CONNECT pipelined behind answers, which gets none of its own.
+ * Closes the connection after the answers under way, if any. The responses to the requests pipelined
+ * before the bad one (the one being written, its body perhaps still read from disk, and those queued
+ * behind it) are let finish: an answer to the bad request written now would take the first one's
+ * place on the wire, and closing after the first one lost the others (3 valid requests before a
+ * malformed one: 1 answer). A fault in the head of a request node:http had not handed over yet gets
+ * `reply` after them (RFC 9112 §9.3.2: answers in the order of the requests; §5.1: a 400 for a
+ * malformed head). A fault in the body of a request already handed to the handler (a bad chunk size,
+ * a Transfer-Encoding node:http rejects only after the head) belongs to that request, whose answer
+ * is given or under way: a second response to it would be read by a pipelining client as the answer
+ * to its next request, so it gets nothing, and its own answer says Connection: close if its head is
+ * not written yet. Once a connection is to close so, later errors on it change nothing: node:http
+ * goes on parsing what the client sends, and a client sending garbage behind a long download raised
+ * one error per write, each of which added a 'close' listener (49 in 50 writes;
+ * MaxListenersExceededWarning). server.ts calls it too, without a reply, for a CONNECT pipelined
+ * behind answers, which gets none of its own.
  */
-export function closeAfterAnswer(socket: Http1Socket): boolean {
-  if (closing.has(socket)) return true;
+export function closeAfterAnswer(socket: Http1Socket, reply?: string): AfterAnswers {
+  if (closing.has(socket)) return AfterAnswers.Nothing;
   const current = answering(socket);
+  const incoming = socket.parser?.incoming ?? null;
   if (current !== null) {
     closing.add(socket);
     // The client is sending past the answers: node:http's close after the last must linger.
     markLingering(socket);
-    closeAfterLast(socket, current, socket.parser?.incoming ?? null);
-    return true;
+    const own = reply !== undefined && (incoming === null || incoming.complete) ? reply : null;
+    closeAfterLast(socket, current, own === null ? incoming : null, own);
+    return own === null ? AfterAnswers.Nothing : AfterAnswers.Queued;
   }
-  const incoming = socket.parser?.incoming;
-  if (incoming == null || incoming.complete) return false;
+  if (incoming === null || incoming.complete) return AfterAnswers.None;
   closing.add(socket);
   closeLingering(socket);
-  return true;
+  return AfterAnswers.Nothing;
 }
 
 /**
  * Follows the answers from `answer` on, each taking the socket in turn as the one before finishes,
- * and closes the connection after the last, lingering (the client may still be sending). `last`:
- * the last request parsed before the error (null once node has let it go, its answer then done):
- * its answer says Connection: close, which makes node close the connection after it, so it is not
- * said on an earlier one.
+ * and closes the connection after the last, lingering (the client may still be sending). With a
+ * `reply` (the bad request's own answer, which says Connection: close) it is written after the last
+ * answer, whose head may then say keep-alive. Without one, `last`, the last request parsed before
+ * the error (null once node has let it go, its answer then done): its answer says Connection: close,
+ * which makes node close the connection after it, so it is not said on an earlier one.
  */
-function closeAfterLast(socket: Http1Socket, answer: ServerResponse, last: IncomingMessage | null): void {
-  if (!answer.headersSent && (last === null || answer.req === last)) answer.shouldKeepAlive = false;
+function closeAfterLast(socket: Http1Socket, answer: ServerResponse, last: IncomingMessage | null, reply: string | null): void {
+  if (reply === null && !answer.headersSent && (last === null || answer.req === last)) answer.shouldKeepAlive = false;
   answer.once('close', () => {
     const next = answering(socket);
-    if (next !== null && next !== answer) closeAfterLast(socket, next, last);
-    else closeLingering(socket);
+    if (next !== null && next !== answer) return closeAfterLast(socket, next, last, reply);
+    // Not writable: the client reset it, or node is closing it after an answer that said close.
+    if (reply !== null && socket.writable) socket.write(reply);
+    closeLingering(socket);
   });
 }
 

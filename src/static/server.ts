@@ -7,7 +7,7 @@ import { ConnectionTimeouts } from './connection-timeouts.js';
 import { clockMessages } from './message-clock.js';
 import type { Http1Socket } from './unread-request-timeout.js';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
-import { answerClientError, closeAfterAnswer, type ClientErrorContext } from './client-error.js';
+import { AfterAnswers, answerClientError, closeAfterAnswer, type ClientErrorContext } from './client-error.js';
 import { closeLingering, closeWhenAnswered, lingerWhenClosedSoon, markLingering, stopLingering } from './lingering-close.js';
 import type { Http2Sessions } from './http2-sessions.js';
 import type { UnstartedConnections } from './plain-http-on-tls.js';
@@ -184,9 +184,10 @@ function answerHttp1Oddities(node: NodeServer, handler: RequestListener): void {
     // node:http has taken its own 'error' listener off the socket: without one, a reset would throw.
     socket.on('error', () => socket.destroy());
     // Pipelined behind answers still being written (`GET …` then `CONNECT …` in one write), it gets
-    // none of its own: they finish, then the connection closes, as after a malformed request.
+    // none of its own (the handler writes it, on a socket that is theirs): they finish, then the
+    // connection closes.
     // Taking the socket from them threw (ERR_HTTP_SOCKET_ASSIGNED) and ended the process.
-    if (closeAfterAnswer(socket)) return;
+    if (closeAfterAnswer(socket as Http1Socket) !== AfterAnswers.None) return;
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
     res.assignSocket(socket as Socket);
