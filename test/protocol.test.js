@@ -26,6 +26,7 @@ function makeRoot() {
   writeFileSync(join(root, 'fonts', 'a.woff2'), 'a-font');
   writeFileSync(join(root, 'x#y.woff2'), 'hash-font'); // named as an invalid target would read
   writeFileSync(join(root, 'empty.txt'), '');
+  writeFileSync(join(root, 'cafe\u0301.txt'), 'nfd'); // é decomposed, as macOS tools write it
   writeFileSync(join(root, 'dated.txt'), 'dated'); // old enough to be sent with its Last-Modified
   utimesSync(join(root, 'dated.txt'), new Date('2020-01-01T00:00:00Z'), new Date('2020-01-01T00:00:00Z'));
   const css = Buffer.from('body{}\n'.repeat(50));
@@ -132,6 +133,13 @@ for (const [name, cors, expectAcao] of [
       } finally {
         s.server.headersTimeout = before;
       }
+    });
+
+    test('names are matched byte for byte (README): a decomposed é is found by its own bytes, not by the composed form', async () => {
+      assert.equal((await rawRequest(s.port, 'GET /cafe%CC%81.txt HTTP/1.1\r\nHost: x\r\n\r\n')).status, 200);
+      const nfc = await rawRequest(s.port, `GET /caf%C3%A9.txt HTTP/1.1\r\nHost: x\r\nOrigin: ${APP}\r\n\r\n`);
+      assert.equal(nfc.status, 404);
+      assert.equal(nfc.get('access-control-allow-origin'), expectAcao);
     });
 
     test('absolute-form targets are served as their path (RFC 9112 §3.2.2)', async () => {
