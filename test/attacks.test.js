@@ -724,6 +724,48 @@ test('valid requests pipelined before a malformed one get their own whole respon
   }
 });
 
+test('the access log has a malformed pipelined request\'s 4xx when it is written, after the answers before it, and not when it is never sent', async () => {
+  const root = tempDir();
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(MIB, 3));
+  writeFileSync(join(root, 'huge.bin'), Buffer.alloc(16 * MIB, 3)); // more than loopback buffers absorb
+  const log = [];
+  const s = await start(root, { logFormat: 'json', log: (line) => log.push(JSON.parse(line)) });
+  try {
+    const cases = [
+      // The 400 follows the 200 on the wire, and in the log.
+      { request: 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n', wire: ['200', '400'] },
+      // The answer says close (the client asked for it, or spoke HTTP/1.0): the bytes after it get nothing.
+      { request: 'GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGARBAGE\r\n\r\n', wire: ['200'] },
+      { request: 'GET /big.bin HTTP/1.0\r\n\r\nGARBAGE\r\n\r\n', wire: ['200'] },
+      { request: 'GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n', wire: ['200'] },
+    ];
+    for (const c of cases) {
+      log.length = 0;
+      const wire = await rawExchange(s.port, c.request);
+      assert.deepEqual([...wire.matchAll(/HTTP\/1\.[01] (\d{3}) /g)].map((m) => m[1]), c.wire, JSON.stringify(c.request));
+      await until('the log lines', () => log.length >= c.wire.length);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(log.map((l) => String(l.status)), c.wire, `the log, ${JSON.stringify(c.request)}`);
+    }
+    // A client that resets while the answer before the malformed request is still being written: the
+    // queued 400 is never sent, so it is not logged either.
+    log.length = 0;
+    const socket = net.connect(s.port, '127.0.0.1');
+    socket.on('error', () => {});
+    await new Promise((r) => socket.once('connect', r));
+    socket.pause();
+    socket.write('GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 300));
+    socket.resetAndDestroy();
+    await until('the download\'s log line', () => log.length >= 1);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(log.map((l) => `${l.status} ${l.completed}`), ['200 false']);
+  } finally {
+    await s.server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('a client sending garbage behind a download costs one close, not one listener per write', async () => {
   const root = tempDir();
   writeFileSync(join(root, 'big.bin'), Buffer.alloc(16 * MIB, 3)); // more than loopback buffers absorb

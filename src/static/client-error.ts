@@ -160,21 +160,28 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
     const [status, reason] = targetTooLong(err) ? URI_TOO_LONG : (requestLineStatus(err) ?? CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request']);
     const e = err as NodeJS.ErrnoException & { rawPacket?: unknown; bytesParsed?: unknown };
     const answer = rawErrorResponse(context.cors(), status, reason, echoedOrigin(e.rawPacket, e.bytesParsed, context));
-    const after = closeAfterAnswer(socket as Http1Socket, answer.text);
-    if (after === AfterAnswers.Nothing) return;
-    if (after === AfterAnswers.None) {
-      socket.write(answer.text);
-      closeLingering(socket);
-    }
-    // Logged too (when written now or queued): probes with malformed requests must leave a trace.
+    // Logged too, once written: probes with malformed requests must leave a trace. (The address is
+    // read now: once the socket has closed it is gone.)
     const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
-    context.log()?.(clientErrorLine(remote, status, answer.bodyBytes, context.logFormat()));
+    const sent = (): void => context.log()?.(clientErrorLine(remote, status, answer.bodyBytes, context.logFormat()));
+    // Bytes after a request that said Connection: close are no request of their own: nothing to answer.
+    const reply = err.code === 'HPE_CLOSED_CONNECTION' ? undefined : { text: answer.text, sent };
+    if (closeAfterAnswer(socket as Http1Socket, reply) !== AfterAnswers.None) return;
+    socket.write(answer.text);
+    closeLingering(socket);
+    sent();
   };
   return handle;
 }
 
 /** The connections closeAfterAnswer has set to close. */
 const closing = new WeakSet<Duplex>();
+
+/** A bad request's own answer, written after the answers before it; `sent` is called once it is. */
+export interface QueuedReply {
+  readonly text: string;
+  readonly sent: () => void;
+}
 
 /** What closeAfterAnswer did: see there. */
 export const enum AfterAnswers {
@@ -203,7 +210,7 @@ export const enum AfterAnswers {
  * MaxListenersExceededWarning). server.ts calls it too, without a reply, for a CONNECT pipelined
  * behind answers, which gets none of its own.
  */
-export function closeAfterAnswer(socket: Http1Socket, reply?: string): AfterAnswers {
+export function closeAfterAnswer(socket: Http1Socket, reply?: QueuedReply): AfterAnswers {
   if (closing.has(socket)) return AfterAnswers.Nothing;
   const current = answering(socket);
   const incoming = socket.parser?.incoming ?? null;
@@ -229,13 +236,16 @@ export function closeAfterAnswer(socket: Http1Socket, reply?: string): AfterAnsw
  * the error (null once node has let it go, its answer then done): its answer says Connection: close,
  * which makes node close the connection after it, so it is not said on an earlier one.
  */
-function closeAfterLast(socket: Http1Socket, answer: ServerResponse, last: IncomingMessage | null, reply: string | null): void {
+function closeAfterLast(socket: Http1Socket, answer: ServerResponse, last: IncomingMessage | null, reply: QueuedReply | null): void {
   if (reply === null && !answer.headersSent && (last === null || answer.req === last)) answer.shouldKeepAlive = false;
   answer.once('close', () => {
     const next = answering(socket);
     if (next !== null && next !== answer) return closeAfterLast(socket, next, last, reply);
     // Not writable: the client reset it, or node is closing it after an answer that said close.
-    if (reply !== null && socket.writable) socket.write(reply);
+    if (reply !== null && socket.writable) {
+      socket.write(reply.text);
+      reply.sent();
+    }
     closeLingering(socket);
   });
 }
