@@ -686,6 +686,8 @@ test('during shutdown, a pipelined disk response written after it began says Con
 test('valid requests pipelined before a malformed one get their own whole responses, then the malformed one its 4xx (RFC 9112 §5.1, §9.3.2)', async () => {
   const root = tempDir();
   writeFileSync(join(root, 'big.bin'), Buffer.alloc(MIB, 3));
+  writeFileSync(join(root, 'huge.bin'), Buffer.alloc(16 * MIB, 3)); // more than loopback buffers absorb
+  writeFileSync(join(root, 'small.txt'), 'small');
   const s = await start(root);
   try {
     const malformed = [
@@ -706,6 +708,12 @@ test('valid requests pipelined before a malformed one get their own whole respon
       assert.match(wire.slice(error), /\r\nAccess-Control-Allow-Origin: \*\r\n/);
       // Then the server closes the connection. rawExchange gives up after 5 s, so sooner means the server closed it.
       assert.ok(performance.now() - began < 4000, 'the connection was closed after the 4xx');
+    }
+    // A client that half-closes after its requests (`printf … | nc -N`): node makes the answer under way
+    // the connection's last, and the 400 still follows it.
+    for (const path of ['/huge.bin', '/small.txt']) {
+      const half = await rawExchange(s.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nX-A : b\r\n\r\n`, { halfClose: true });
+      assert.deepEqual(statusLines(half), ['HTTP/1.1 200 OK', 'HTTP/1.1 400 Bad Request'], `${path}, half-closed`);
     }
     // Three valid requests before the malformed one: all three answers, whole, then its 400 and the
     // close (the connection used to be closed after the first).

@@ -219,7 +219,7 @@ export function closeAfterAnswer(socket: Http1Socket, reply?: QueuedReply): Afte
     // The client is sending past the answers: node:http's close after the last must linger.
     markLingering(socket);
     const own = reply !== undefined && (incoming === null || incoming.complete) ? reply : null;
-    closeAfterLast(socket, current, own === null ? incoming : null, own);
+    closeAfterLast(socket, current, incoming, own);
     return own === null ? AfterAnswers.Nothing : AfterAnswers.Queued;
   }
   if (incoming === null || incoming.complete) return AfterAnswers.None;
@@ -230,24 +230,42 @@ export function closeAfterAnswer(socket: Http1Socket, reply?: QueuedReply): Afte
 
 /**
  * Follows the answers from `answer` on, each taking the socket in turn as the one before finishes,
- * and closes the connection after the last, lingering (the client may still be sending). With a
- * `reply` (the bad request's own answer, which says Connection: close) it is written after the last
- * answer, whose head may then say keep-alive. Without one, `last`, the last request parsed before
- * the error (null once node has let it go, its answer then done): its answer says Connection: close,
- * which makes node close the connection after it, so it is not said on an earlier one.
+ * and closes the connection after the last, lingering (the client may still be sending). `last`: the
+ * last request parsed before the error (null once node has let it go, its answer then done). Without
+ * a `reply`, its answer says Connection: close, which makes node close the connection after it, so it
+ * is not said on an earlier one. With one (the bad request's own answer, which says Connection:
+ * close), that answer keeps its keep-alive and the reply follows it.
  */
 function closeAfterLast(socket: Http1Socket, answer: ServerResponse, last: IncomingMessage | null, reply: QueuedReply | null): void {
-  if (reply === null && !answer.headersSent && (last === null || answer.req === last)) answer.shouldKeepAlive = false;
+  const isLast = last === null || answer.req === last;
+  if (reply === null && isLast && !answer.headersSent) answer.shouldKeepAlive = false;
+  let sent = false;
+  if (reply !== null && isLast) {
+    // Written once the last answer is all handed to the socket, before node:http acts on its end: a
+    // client that half-closed (`printf … | nc -N`) has had node make that answer the connection's
+    // last, and node ends the connection after it. (A queued answer may have finished already.)
+    if (answer.writableFinished) sent = sendReply(socket, answer, reply);
+    else answer.prependOnceListener('finish', () => (sent = sendReply(socket, answer, reply)));
+  }
   answer.once('close', () => {
     const next = answering(socket);
-    if (next !== null && next !== answer) return closeAfterLast(socket, next, last, reply);
-    // Not writable: the client reset it, or node is closing it after an answer that said close.
-    if (reply !== null && socket.writable) {
-      socket.write(reply.text);
-      reply.sent();
-    }
+    if (!sent && next !== null && next !== answer) return closeAfterLast(socket, next, last, reply);
+    // Nothing left to answer before it (`last`'s answer may have gone by before this one closed).
+    if (reply !== null && !sent) sent = sendReply(socket, answer, reply);
+    // Logged here, after the answer's own line (the handler listened first).
+    if (sent) (reply as QueuedReply).sent();
     closeLingering(socket);
   });
+}
+
+/**
+ * Writes the queued reply after `answer`, and says whether it did: not when that answer said close
+ * (asked by its client, or decided by the server), nor on a socket gone.
+ */
+function sendReply(socket: Http1Socket, answer: ServerResponse, reply: QueuedReply): boolean {
+  if (!answer.shouldKeepAlive || !socket.writable) return false;
+  socket.write(reply.text);
+  return true;
 }
 
 /** An error of Node's HTTP/1 parser or its request timeout, as opposed to one of TLS. */
