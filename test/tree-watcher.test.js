@@ -310,3 +310,40 @@ describe('tree watcher', () => {
     }
   });
 });
+
+test('a storm of rename events on a few names costs one lstat at a time per name, and the state after it is what counts', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-storm-'));
+  let listener;
+  const watchDir = (path, l) => {
+    if (path === root) listener = l;
+    return { on() {}, close() {} };
+  };
+  const calls = [];
+  const lstatOf = (path) => new Promise((resolve, reject) => calls.push({ path, resolve, reject }));
+  const watcher = new TreeWatcher(root, () => {}, { dirs: [], watchDir, lstat: lstatOf });
+  try {
+    // 10,000 renames back and forth (mv f g; mv g f): two names, 20,000 events.
+    for (let i = 0; i < 10_000; i++) {
+      listener('rename', 'f');
+      listener('rename', 'g');
+    }
+    assert.equal(calls.length, 2, 'one lstat under way per name');
+    // The answers come: more events came meanwhile, so each name is looked at once more, and only once.
+    const enoent = () => Object.assign(new Error('gone'), { code: 'ENOENT' });
+    for (const c of calls.splice(0)) c.reject(enoent());
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(calls.map((c) => c.path).sort(), [join(root, 'f'), join(root, 'g')]);
+    // At the end of the storm `g` is a directory: it is watched, as after a single event.
+    mkdirSync(join(root, 'g'));
+    const dir = await stat(join(root, 'g'));
+    for (const c of calls.splice(0)) (c.path.endsWith('g') ? c.resolve(dir) : c.reject(enoent()));
+    await new Promise((r) => setImmediate(r));
+    await watcher.ready();
+    assert.equal(calls.length, 0, 'nothing looked at again without a new event');
+    assert.equal(watcher.size, 2, 'the root and g watched');
+  } finally {
+    watcher.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+

@@ -33,6 +33,7 @@ export class ScanSchedule {
   private changed: Set<string> | null = null;
   private pending: NodeJS.Timeout | null = null;
   private burstStart = 0;
+  private lastEvent = 0;
   private recheck: NodeJS.Timeout | null = null;
   private recheckAt = 0;
   private recheckWalk = false;
@@ -82,13 +83,21 @@ export class ScanSchedule {
   soon(): void {
     if (this.closed) return;
     const now = performance.now();
-    if (this.pending === null) this.burstStart = now;
-    else clearTimeout(this.pending);
-    const wait = Math.max(0, Math.min(DEBOUNCE_MS, this.burstStart + DEBOUNCE_MAX_MS - now));
+    this.lastEvent = now;
+    // One timer per burst, not one per event (a rename storm brings 20,000 a second): it looks at
+    // the last event's time when it fires.
+    if (this.pending !== null) return;
+    this.burstStart = now;
+    this.armScan(DEBOUNCE_MS);
+  }
+
+  private armScan(ms: number): void {
     this.pending = setTimeout(() => {
       this.pending = null;
-      this.table.run();
-    }, wait);
+      const due = Math.min(this.lastEvent + DEBOUNCE_MS, this.burstStart + DEBOUNCE_MAX_MS) - performance.now();
+      if (due >= 1 && !this.closed) this.armScan(due);
+      else this.table.run();
+    }, ms);
     this.pending.unref();
   }
 

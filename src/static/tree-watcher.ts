@@ -1,4 +1,4 @@
-import { watch, type Dirent } from 'node:fs';
+import { watch, type Dirent, type Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 
@@ -13,6 +13,8 @@ export interface TreeWatcherOptions {
   readonly ignore?: ((name: string, parentRel: string) => boolean) | undefined;
   /** How one directory is watched (default: non-recursive `fs.watch`); tests inject failures. */
   readonly watchDir?: WatchDir | undefined;
+  /** How a renamed name is looked at (default: `fs.promises.lstat`); tests count the calls. */
+  readonly lstat?: ((path: string) => Promise<Stats>) | undefined;
 }
 
 /** One directory's watch: what `fs.watch(path, listener)` returns, as far as this module uses it. */
@@ -84,6 +86,7 @@ export class TreeWatcher {
   private readonly openedAt = new Map<string, number>();
   private clock = 0;
   private readonly watchDir: WatchDir;
+  private readonly lstat: (path: string) => Promise<Stats>;
   private readonly ignore: (name: string, parentRel: string) => boolean;
   private closed = false;
   /**
@@ -96,6 +99,13 @@ export class TreeWatcher {
   private draining: NodeJS.Immediate | null = null;
   private idleWaiters: (() => void)[] = [];
   private listing = 0;
+  /**
+   * Names a 'rename' event named whose lstat is under way, with the clock of the latest event for
+   * each: a storm of events on a few names (10,000 renames a second) costs one lstat at a time per
+   * name, not one per event. One per event queued them in libuv's thread pool faster than it ran
+   * them, ahead of the file server's reads: answers waited seconds, and the queue held ~700 MB.
+   */
+  private readonly checking = new Map<string, Check>();
 
   constructor(
     readonly root: string,
@@ -104,6 +114,7 @@ export class TreeWatcher {
   ) {
     this.rootName = basename(root);
     this.watchDir = options.watchDir ?? defaultWatchDir;
+    this.lstat = options.lstat ?? lstat;
     this.ignore = options.ignore ?? (() => false);
     // The root's own watch is opened now, so a failure to watch at all is thrown to the caller.
     const walk = options.dirs === undefined;
@@ -245,12 +256,33 @@ export class TreeWatcher {
     if (dirRel === '' && name === this.rootName) this.onChange(event, '');
     this.onChange(event, rel);
     // A name that appeared or went away may be a directory: only 'rename' events say so on inotify.
-    if (event === 'rename') void this.renamed(rel, name, dirRel, ++this.clock);
+    if (event === 'rename') this.renamed(rel, name, dirRel);
   }
 
-  /** A name appeared or went away: a new directory is watched and listed, a vanished one released. */
-  private async renamed(rel: string, name: string, parentRel: string, at: number): Promise<void> {
-    const s = await lstat(join(this.root, rel)).catch(() => null);
+  /** A name appeared or went away: looked at once its lstat under way, if any, has answered. */
+  private renamed(rel: string, name: string, parentRel: string): void {
+    const at = ++this.clock;
+    const check = this.checking.get(rel);
+    if (check !== undefined) {
+      check.at = at;
+      check.again = true;
+      return;
+    }
+    const fresh: Check = { at, again: false };
+    this.checking.set(rel, fresh);
+    void this.lookAt(rel, name, parentRel, fresh);
+  }
+
+  /** A new directory is watched and listed, a vanished one released; again while events come for it. */
+  private async lookAt(rel: string, name: string, parentRel: string, check: Check): Promise<void> {
+    let s: Stats | null;
+    let at: number;
+    do {
+      at = check.at;
+      check.again = false;
+      s = await this.lstat(join(this.root, rel)).catch(() => null);
+    } while (check.again && !this.closed);
+    this.checking.delete(rel);
     if (this.closed) return;
     if (s?.isDirectory() === true) {
       if ((this.openedAt.get(rel) ?? 0) > at || !this.watches.has(parentRel) || this.ignore(name, parentRel)) return;
@@ -260,7 +292,9 @@ export class TreeWatcher {
       this.enqueue({ rel, list: true, report: true });
       return;
     }
-    this.unwatch(rel);
+    // Not a directory (now): a watched one went away. (Checked first: a file's event would otherwise
+    // look through every watch.)
+    if (this.watches.has(rel)) this.unwatch(rel);
   }
 
   /** Releases the watches of `rel` and of every directory under it. */
@@ -285,6 +319,13 @@ export class TreeWatcher {
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+interface Check {
+  /** The clock of the latest event for the name. */
+  at: number;
+  /** Another event came while its lstat was under way: look again. */
+  again: boolean;
 }
 
 interface Queued {
