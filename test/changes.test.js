@@ -780,3 +780,26 @@ test('a file read again only because it was racily clean is not held back when i
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('a table closed while a rescan hashes a file says nothing of reads that failed by being stopped', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-close-'));
+  writeFileSync(join(root, 'a.txt'), 'a');
+  const warnings = [];
+  let closed;
+  const closing = new Promise((r) => (closed = r));
+  let table;
+  // The rescan stats the new file, then hashes it: close() comes 30 ms into that (128 MiB take longer).
+  const statFile = async (path) => {
+    const s = await stat(path, { bigint: true });
+    if (path.endsWith('big.bin')) setTimeout(() => closed(table.close()), 30);
+    return s;
+  };
+  table = new AssetTable(root, { statFile, warn: (line) => warnings.push(line) }, (info) => info);
+  await table.open();
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(128 * 1024 * 1024, 1));
+  await closing;
+  await new Promise((r) => setTimeout(r, 1000));
+  rmSync(root, { recursive: true, force: true });
+  assert.deepEqual(warnings.filter((w) => w.includes('cannot read')), []);
+});
+

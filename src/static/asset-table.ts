@@ -651,6 +651,8 @@ export class AssetTable<T> {
    * disk that stays broken costs a walk every 10 s, not every 0.1 s.
    */
   private noteFailures(scan: Scan): void {
+    // A scan cut short by close() (a shutdown during a rescan) failed its reads by being stopped: no disk to report.
+    if (this.closed) return;
     if (scan.failures === 0) {
       // Only a walk looks at every path: a targeted scan of another file says nothing of the failed ones.
       if (scan.out instanceof Map) this.failedDelay = UNSETTLED_RECHECK_MS;
