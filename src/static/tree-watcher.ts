@@ -273,17 +273,23 @@ export class TreeWatcher {
     void this.lookAt(rel, name, parentRel, fresh);
   }
 
-  /** A new directory is watched and listed, a vanished one released; again while events come for it. */
+  /**
+   * Looks at `rel` until no event came for it during the last lstat, acting on each answer (so a name
+   * that never stops changing is still followed, one lstat at a time).
+   */
   private async lookAt(rel: string, name: string, parentRel: string, check: Check): Promise<void> {
-    let s: Stats | null;
-    let at: number;
     do {
-      at = check.at;
+      const at = check.at;
       check.again = false;
-      s = await this.lstat(join(this.root, rel)).catch(() => null);
-    } while (check.again && !this.closed);
+      const s = await this.lstat(join(this.root, rel)).catch(() => null);
+      if (this.closed) break;
+      this.follow(rel, name, parentRel, s, at);
+    } while (check.again);
     this.checking.delete(rel);
-    if (this.closed) return;
+  }
+
+  /** What an lstat of `rel` made after event `at` saw: a new directory is watched and listed, a vanished one released. */
+  private follow(rel: string, name: string, parentRel: string, s: Stats | null, at: number): void {
     if (s?.isDirectory() === true) {
       if ((this.openedAt.get(rel) ?? 0) > at || !this.watches.has(parentRel) || this.ignore(name, parentRel)) return;
       // Maybe watched under this name, but another directory (rm -rf x && mkdir x): the watch of the
