@@ -166,7 +166,7 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
     const sent = (): void => context.log()?.(clientErrorLine(remote, status, answer.bodyBytes, context.logFormat()));
     // Bytes after a request that said Connection: close are no request of their own: nothing to answer.
     const reply = err.code === 'HPE_CLOSED_CONNECTION' ? undefined : { text: answer.text, sent };
-    if (closeAfterAnswer(socket as Http1Socket, reply) !== AfterAnswers.None) return;
+    if (closeAfterAnswer(socket as Http1Socket, reply)) return;
     socket.write(answer.text);
     closeLingering(socket);
     sent();
@@ -183,18 +183,9 @@ export interface QueuedReply {
   readonly sent: () => void;
 }
 
-/** What closeAfterAnswer did: see there. */
-export const enum AfterAnswers {
-  /** No answer under way and no request being read: the caller answers now. */
-  None,
-  /** The error's own answer is written after the answers under way, then the connection closes. */
-  Queued,
-  /** The connection closes after the answers under way, and the error gets no answer of its own. */
-  Nothing,
-}
-
 /**
- * Closes the connection after the answers under way, if any. The responses to the requests pipelined
+ * True when the connection is closed after the answers under way (the caller answers nothing now);
+ * false when none is under way and no request is being read. The responses to the requests pipelined
  * before the bad one (the one being written, its body perhaps still read from disk, and those queued
  * behind it) are let finish: an answer to the bad request written now would take the first one's
  * place on the wire, and closing after the first one lost the others (3 valid requests before a
@@ -210,8 +201,8 @@ export const enum AfterAnswers {
  * MaxListenersExceededWarning). server.ts calls it too, without a reply, for a CONNECT pipelined
  * behind answers, which gets none of its own.
  */
-export function closeAfterAnswer(socket: Http1Socket, reply?: QueuedReply): AfterAnswers {
-  if (closing.has(socket)) return AfterAnswers.Nothing;
+export function closeAfterAnswer(socket: Http1Socket, reply?: QueuedReply): boolean {
+  if (closing.has(socket)) return true;
   const current = answering(socket);
   const incoming = socket.parser?.incoming ?? null;
   if (current !== null) {
@@ -220,12 +211,12 @@ export function closeAfterAnswer(socket: Http1Socket, reply?: QueuedReply): Afte
     markLingering(socket);
     const own = reply !== undefined && (incoming === null || incoming.complete) ? reply : null;
     closeAfterLast(socket, current, incoming, own);
-    return own === null ? AfterAnswers.Nothing : AfterAnswers.Queued;
+    return true;
   }
-  if (incoming === null || incoming.complete) return AfterAnswers.None;
+  if (incoming === null || incoming.complete) return false;
   closing.add(socket);
   closeLingering(socket);
-  return AfterAnswers.Nothing;
+  return true;
 }
 
 /**

@@ -7,7 +7,7 @@ import { ConnectionTimeouts } from './connection-timeouts.js';
 import { clockMessages } from './message-clock.js';
 import type { Http1Socket } from './unread-request-timeout.js';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
-import { AfterAnswers, answerClientError, closeAfterAnswer, type ClientErrorContext } from './client-error.js';
+import { answerClientError, closeAfterAnswer, type ClientErrorContext } from './client-error.js';
 import { closeLingering, closeWhenAnswered, lingerWhenClosedSoon, markLingering, stopLingering } from './lingering-close.js';
 import type { Http2Sessions } from './http2-sessions.js';
 import type { UnstartedConnections } from './plain-http-on-tls.js';
@@ -187,7 +187,7 @@ function answerHttp1Oddities(node: NodeServer, handler: RequestListener): void {
     // none of its own (the handler writes it, on a socket that is theirs): they finish, then the
     // connection closes.
     // Taking the socket from them threw (ERR_HTTP_SOCKET_ASSIGNED) and ended the process.
-    if (closeAfterAnswer(socket as Http1Socket) !== AfterAnswers.None) return;
+    if (closeAfterAnswer(socket as Http1Socket)) return;
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
     res.assignSocket(socket as Socket);
