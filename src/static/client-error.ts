@@ -226,11 +226,26 @@ export function closeAfterAnswer(socket: Http1Socket, reply?: QueuedReply): bool
  * a `reply`, its answer says Connection: close, which makes node close the connection after it, so it
  * is not said on an earlier one. With one (the bad request's own answer, which says Connection:
  * close), that answer keeps its keep-alive and the reply follows it.
+ *
+ * The next answer is taken at this one's 'finish', after node:http's own listener (added first) has
+ * handed it the socket, not at this one's 'close' (a tick later): over TLS, the write callbacks of
+ * two answers can come in one turn, so the next answer had finished, and node had ended the
+ * connection of a client that half-closed, before the first one's 'close' (review h44: the 4xx lost
+ * in 20 of 20 tries behind a 1 MiB answer and a short one). The reply's log line waits for the
+ * 'close' of the answer it follows, which comes after that answer's own line (the handler listened
+ * first).
  */
 function closeAfterLast(socket: Http1Socket, answer: ServerResponse, last: IncomingMessage | null, reply: QueuedReply | null): void {
   const isLast = last === null || answer.req === last;
   if (reply === null && isLast && !answer.headersSent) answer.shouldKeepAlive = false;
   let sent = false;
+  let followed = false;
+  const follow = (): void => {
+    const next = answering(socket);
+    if (followed || sent || next === null || next === answer) return;
+    followed = true;
+    closeAfterLast(socket, next, last, reply);
+  };
   if (reply !== null && isLast) {
     // Written once the last answer is all handed to the socket, before node:http acts on its end: a
     // client that half-closed (`printf … | nc -N`) has had node make that answer the connection's
@@ -238,12 +253,13 @@ function closeAfterLast(socket: Http1Socket, answer: ServerResponse, last: Incom
     if (answer.writableFinished) sent = sendReply(socket, answer, reply);
     else answer.prependOnceListener('finish', () => (sent = sendReply(socket, answer, reply)));
   }
+  answer.once('finish', follow);
   answer.once('close', () => {
-    const next = answering(socket);
-    if (!sent && next !== null && next !== answer) return closeAfterLast(socket, next, last, reply);
+    // An answer that had finished before it was followed here gets no 'finish': the next is taken now.
+    follow();
+    if (followed) return;
     // Nothing left to answer before it (`last`'s answer may have gone by before this one closed).
     if (reply !== null && !sent) sent = sendReply(socket, answer, reply);
-    // Logged here, after the answer's own line (the handler listened first).
     if (sent) (reply as QueuedReply).sent();
     closeLingering(socket);
   });
