@@ -240,6 +240,25 @@ test('a next request read a byte at a time keeps the connection past the keep-al
   c.socket.destroy();
 });
 
+test('a partial next request head sent after an answer, then silence, gets the head timeout\'s 408, not a silent close at the keep-alive timeout', async (t) => {
+  // The sweep counted the connection idle once no more bytes came, though node's parser held a begun
+  // head: it closed it at the keep-alive timeout, with no answer and nothing logged (review h41 O1).
+  const server = await keepAliveServer(t, 300);
+  server.headersTimeout = 2500;
+  const c = rawConnection(server.address().port);
+  const answer = c.answered();
+  c.socket.write('GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+  await answer;
+  let after = '';
+  c.socket.on('data', (chunk) => (after += chunk));
+  const at = performance.now();
+  c.socket.write('GET /a.txt HTTP/1.1\r\nHost: x\r\n');
+  const closedAfter = (await c.closed) - at;
+  // The idle limit is 1.3 s, swept every 325 ms; node checks its head timeout every second.
+  assert.ok(closedAfter >= 2400 && closedAfter <= 2500 + 1000 + 500, `closed ${Math.round(closedAfter)} ms after the partial head (head timeout 2.5 s)`);
+  assert.match(after, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+});
+
 test('a connection asked again and again within the idle limit stays open: each answer restarts its idle time', async (t) => {
   const server = await keepAliveServer(t, 300);
   const c = rawConnection(server.address().port);

@@ -37,3 +37,13 @@ export function messageBegun(socket: Socket): boolean {
   const parser = (socket as unknown as Http1Socket).parser;
   return parser == null || !knowsMessages(parser) || !Number.isNaN(messageBegan(parser));
 }
+
+/**
+ * Whether node's parser is known to be inside a message (a next request's head or body begun and not
+ * yet whole): node times that message (headersTimeout, requestTimeout, answered 408), not the
+ * keep-alive timeout. False when the parser cannot tell.
+ */
+export function messageUnderWay(socket: Socket): boolean {
+  const parser = (socket as unknown as Http1Socket).parser;
+  return parser != null && knowsMessages(parser) && !Number.isNaN(messageBegan(parser));
+}
