@@ -608,6 +608,66 @@ test('a connection closed while its client is still sending reads and drops the 
   }
 });
 
+for (const wire of HTTP1_WIRES) {
+  test(`${wire.name}: a client reading slowly that sends more after a malformed request gets all the kernel held of its answers when the lingering limits pass`, async () => {
+    // The limits count from the output's hand-over to the kernel. Destroyed then, with the client still
+    // sending, the connection was reset and the kernel dropped the rest of the answers (review h41 F2:
+    // 576 KB of 1 MiB at 50 KB/s, no 400); node's head timeout, still timing the malformed head, did the same.
+    const root = tempDir();
+    writeFileSync(join(root, 'm1.bin'), Buffer.alloc(MIB, 5)); // less than loopback buffers absorb
+    const s = await start(root, wire.options());
+    s.server.headersTimeout = 1000;
+    try {
+      const socket = wire.connect(s.port);
+      const errors = [];
+      socket.on('error', (e) => errors.push(e.code));
+      await new Promise((r) => socket.once(wire.ready, r));
+      socket.pause();
+      socket.write('GET /m1.bin HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n');
+      // Nothing read past the 2 s a lingering connection waits for input, and node's 1 s head timeout; then more input.
+      await new Promise((r) => setTimeout(r, 2600));
+      socket.write('more garbage\r\n');
+      await new Promise((r) => setTimeout(r, 300));
+      const chunks = [];
+      socket.on('data', (d) => chunks.push(d));
+      const closed = new Promise((r) => socket.once('close', r));
+      socket.resume();
+      await closed;
+      const got = Buffer.concat(chunks).toString('latin1');
+      assert.deepEqual(statusLines(got), ['HTTP/1.1 200 OK', 'HTTP/1.1 400 Bad Request']);
+      assert.equal(got.indexOf('HTTP/1.1 400') - got.indexOf('\r\n\r\n') - 4, MIB, 'the whole body');
+      assert.deepEqual(errors, [], 'no reset');
+    } finally {
+      await s.server.shutdown(200);
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+}
+
+test('a lingering connection whose client reads no more of what the kernel holds closes once the send timeout passes', async () => {
+  const root = tempDir();
+  writeFileSync(join(root, 'm1.bin'), Buffer.alloc(MIB, 5)); // less than loopback buffers absorb
+  const s = await start(root, { sendTimeout: 1500 });
+  let serverClosed = null;
+  s.server.once('connection', (socket) => socket.once('close', () => (serverClosed = performance.now())));
+  const socket = net.connect(s.port, '127.0.0.1');
+  socket.on('error', () => {});
+  try {
+    await new Promise((r) => socket.once('connect', r));
+    socket.pause();
+    const sent = performance.now();
+    socket.write('GET /m1.bin HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n');
+    await until('the server closed', () => serverClosed !== null, 10_000);
+    // 2 s of no input, then 1.5 s of no reading, seen by a check every second.
+    const after = serverClosed - sent;
+    assert.ok(after >= 3400 && after <= 3500 + 1000 + 700, `closed ${Math.round(after)} ms after the requests`);
+  } finally {
+    socket.destroy();
+    await s.server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('a client that keeps sending after a 400 holds the connection 10 s at most', async () => {
   const root = tempDir();
   const s = await start(root);

@@ -4,7 +4,7 @@ import type { ActualBlocks } from '../cors/response-headers.js';
 import { equalsLower } from '../http/tokens.js';
 import { withoutOws } from '../http/whitespace.js';
 import { clientErrorLine, type LogFormat } from './access-log.js';
-import { closeLingering, markLingering } from './lingering-close.js';
+import { closeLingering, isLingering, markLingering } from './lingering-close.js';
 import { rawErrorResponse } from './representation.js';
 import { answering, retimeBehindAnswers, timeMessage, type Http1Socket } from './unread-request-timeout.js';
 
@@ -136,6 +136,10 @@ export interface ClientErrorContext {
  */
 export function answerClientError(context: ClientErrorContext): (err: NodeJS.ErrnoException, socket: Duplex) => void {
   const handle = (err: NodeJS.ErrnoException, socket: Duplex, retimed = false): void => {
+    // node:http still times the message it was parsing when the connection began to close (a malformed
+    // head never completes): its timeout struck a lingering connection whose client was still reading
+    // the answers, and destroyed it with them in the kernel (review h41 F2). The lingering close bounds it.
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && isLingering(socket)) return;
     if (err.code === 'ECONNRESET' || !socket.writable || !isHttpError(err)) {
       socket.destroy();
       return;

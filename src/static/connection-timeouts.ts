@@ -118,6 +118,11 @@ export class ConnectionTimeouts {
     this.clock = new SweepClock(periodFor(ms));
   }
 
+  /** The send timeout in force, in ms. */
+  get sendMs(): number {
+    return this.ms.send;
+  }
+
   /** Changes the timeouts (a reload); connections already open get them from the next sweep. */
   retime(ms: Http1Timeouts): void {
     this.ms = ms;

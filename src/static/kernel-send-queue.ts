@@ -77,12 +77,14 @@ function readTables(): Map<string, number> {
 }
 
 /**
- * The second digit of the states whose lines are read: 01 ESTABLISHED, and 08 CLOSE_WAIT, a client
- * that half-closed after its request (FIN) and still reads (it was cut while it read: review r31b).
- * Not the states a 4-tuple may linger in after its socket is gone (TIME_WAIT), which could give a
- * live connection's key a second line.
+ * The second digit of the states whose lines are read: 01 ESTABLISHED; 08 CLOSE_WAIT, a client
+ * that half-closed after its request (FIN) and still reads (it was cut while it read: review r31b);
+ * 04 FIN_WAIT1, a connection whose output the server has ended and the client not all read (a
+ * lingering close waits for it: lingering-close.ts). Not the states a 4-tuple may linger in after
+ * its socket is gone (TIME_WAIT), which could give a live connection's key a second line (a
+ * FIN_WAIT1 socket holds its 4-tuple: no new connection can take it meanwhile).
  */
-const LIVE_STATES = [0x31, 0x38];
+const LIVE_STATES = [0x31, 0x34, 0x38];
 
 /**
  * Files the live lines of one table: "%4d: LOCAL REMOTE ST TX_QUEUE:RX_QUEUE ...", each address

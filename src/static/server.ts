@@ -8,7 +8,7 @@ import { clockMessages } from './message-clock.js';
 import type { Http1Socket } from './unread-request-timeout.js';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
 import { answerClientError, closeAfterAnswer, type ClientErrorContext } from './client-error.js';
-import { closeLingering, closeWhenAnswered, lingerWhenClosedSoon, markLingering, stopLingering } from './lingering-close.js';
+import { closeLingering, closeWhenAnswered, lingerUnderSendTimeout, lingerWhenClosedSoon, markLingering, stopLingering } from './lingering-close.js';
 import type { Http2Sessions } from './http2-sessions.js';
 import type { UnstartedConnections } from './plain-http-on-tls.js';
 import type { SecureServer } from './secure-server.js';
@@ -236,6 +236,7 @@ function applyHttp1Timeouts(server: NodeServer): void {
  */
 function watchConnections(node: NodeServer, config: ResolvedServerOptions): ConnectionTimeouts {
   const timeouts = new ConnectionTimeouts({ send: config.sendTimeout, keepAlive: config.keepAliveTimeout });
+  lingerUnderSendTimeout(node, () => timeouts.sendMs);
   node.on(config.tls === null ? 'connection' : 'secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
     const http1 = socket.alpnProtocol !== 'h2';
     timeouts.add(socket, http1);
