@@ -617,6 +617,8 @@ for (const wire of HTTP1_WIRES) {
     writeFileSync(join(root, 'm1.bin'), Buffer.alloc(MIB, 5)); // less than loopback buffers absorb
     const s = await start(root, wire.options());
     s.server.headersTimeout = 1000;
+    let raw = null;
+    s.server.once('connection', (c) => (raw = c));
     try {
       const socket = wire.connect(s.port);
       const errors = [];
@@ -627,16 +629,22 @@ for (const wire of HTTP1_WIRES) {
       // Nothing read past the 2 s a lingering connection waits for input, and node's 1 s head timeout; then more input.
       await new Promise((r) => setTimeout(r, 2600));
       socket.write('more garbage\r\n');
-      await new Promise((r) => setTimeout(r, 300));
+      // From now on the server does not read: 8 MB more sent stop at TCP's flow control (read and dropped, a
+      // client sending at full speed while reading slowly kept a core busy for as long: review h45 F1).
+      const readBefore = raw.bytesRead;
+      socket.write(Buffer.alloc(8 * MIB, 0x61));
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok(raw.bytesRead - readBefore < 4 * MIB, `the server read ${raw.bytesRead - readBefore} bytes past its limits`);
       const chunks = [];
       socket.on('data', (d) => chunks.push(d));
-      const closed = new Promise((r) => socket.once('close', r));
+      const closed = new Promise((r) => socket.once('close', () => r(true)));
       socket.resume();
-      await closed;
+      assert.ok(await Promise.race([closed, new Promise((r) => setTimeout(() => r(false), 10_000))]), 'closed once all was read');
       const got = Buffer.concat(chunks).toString('latin1');
       assert.deepEqual(statusLines(got), ['HTTP/1.1 200 OK', 'HTTP/1.1 400 Bad Request']);
       assert.equal(got.indexOf('HTTP/1.1 400') - got.indexOf('\r\n\r\n') - 4, MIB, 'the whole body');
-      assert.deepEqual(errors, [], 'no reset');
+      // Its 8 MB, still being written at the close, may meet the reset its unread bytes cause: after every answer.
+      assert.ok(errors.every((code) => code === 'EPIPE' || code === 'ECONNRESET'), `errors: ${errors}`);
     } finally {
       await s.server.shutdown(200);
       rmSync(root, { recursive: true, force: true });

@@ -259,6 +259,25 @@ test('a partial next request head sent after an answer, then silence, gets the h
   assert.match(after, /^HTTP\/1\.1 408 Request Timeout\r\n/);
 });
 
+test('a request body dripped after its answer is closed at the keep-alive timeout, not held to node\'s 30 s request timeout', async (t) => {
+  // Only a next request's *head* is node's to time: a body's request is answered (405 here), and counting
+  // it as under way held such a connection 30 s whatever the keep-alive timeout (review h45 F2).
+  const server = await keepAliveServer(t, 300);
+  const c = rawConnection(server.address().port);
+  const answer = c.answered();
+  c.socket.write('GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n');
+  await answer;
+  let after = '';
+  c.socket.on('data', (chunk) => (after += chunk));
+  const at = performance.now();
+  c.socket.write(`POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n${'b'.repeat(10)}`);
+  const closedAfter = (await Promise.race([c.closed, new Promise((r) => setTimeout(() => r(Infinity), 8000))])) - at;
+  assert.match(after, /^HTTP\/1\.1 405 /);
+  // The idle limit is 1.3 s, swept every 325 ms.
+  assert.ok(closedAfter <= 1300 + 2 * 325 + 500, `closed ${Math.round(closedAfter)} ms after the body stalled`);
+  c.socket.destroy();
+});
+
 test('a connection asked again and again within the idle limit stays open: each answer restarts its idle time', async (t) => {
   const server = await keepAliveServer(t, 300);
   const c = rawConnection(server.address().port);

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { closeAfterPoll, messageBegun, messageUnderWay } from './keep-alive-expiry.js';
+import { closeAfterPoll, headUnderWay, messageBegun } from './keep-alive-expiry.js';
 import { kernelSendQueues } from './kernel-send-queue.js';
 import { SlotTable } from './slot-table.js';
 import { SweepClock } from './sweep-clock.js';
@@ -210,16 +210,16 @@ export class ConnectionTimeouts {
   /**
    * Idle: answered before (node's keep-alive timer starts at the end of a response; a connection
    * that never had one is under the head timeout), no response under way or queued, not closing
-   * (an ended one is lingering-close.ts's), no next request begun (node times its head and body, and
-   * answers 408: a partial head sent after an answer was closed silently at the keep-alive timeout,
-   * review h41 O1), and no activity since the last sweep: an answer written, or bytes read of a next
-   * request where the parser cannot tell a begun one (node's timer restarted at each read too).
+   * (an ended one is lingering-close.ts's), no next request head begun (node times it and answers
+   * 408: a partial head sent after an answer was closed silently at the keep-alive timeout, review
+   * h41 O1), and no activity since the last sweep: an answer written, or bytes read of a next
+   * request, its body's too (node's timer restarted at each read too).
    * Counted from the first sweep that saw it so, which is after the connection's last activity.
    */
   private checkIdle(socket: Socket, p: Progress, now: number): void {
     const read = socket.bytesRead;
     const wrote = socket.bytesWritten;
-    if (wrote === 0 || socket.writableEnded || answering(socket as unknown as Http1Socket) !== null || messageUnderWay(socket)) {
+    if (wrote === 0 || socket.writableEnded || answering(socket as unknown as Http1Socket) !== null || headUnderWay(socket)) {
       p.idleSince = -1;
     } else if (p.idleSince === -1 || wrote !== p.wrote || (read !== p.read && messageBegun(socket))) {
       p.idleSince = now;

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { knowsMessages, messageBegan } from './message-clock.js';
+import { headParsed, knowsMessages, messageBegan } from './message-clock.js';
 import { answering, type Http1Socket } from './unread-request-timeout.js';
 
 /**
@@ -39,11 +39,12 @@ export function messageBegun(socket: Socket): boolean {
 }
 
 /**
- * Whether node's parser is known to be inside a message (a next request's head or body begun and not
- * yet whole): node times that message (headersTimeout, requestTimeout, answered 408), not the
- * keep-alive timeout. False when the parser cannot tell.
+ * Whether node's parser is known to be reading a next request's head (begun, not yet whole): node
+ * times it (headersTimeout) and answers 408, not the keep-alive timeout. Not a body: its request is
+ * answered, or being answered, and a body dripped after the answer closes at the keep-alive timeout
+ * as before, not at node's 30 s request timeout (review h45 F2). False when the parser cannot tell.
  */
-export function messageUnderWay(socket: Socket): boolean {
+export function headUnderWay(socket: Socket): boolean {
   const parser = (socket as unknown as Http1Socket).parser;
-  return parser != null && knowsMessages(parser) && !Number.isNaN(messageBegan(parser));
+  return parser != null && knowsMessages(parser) && !Number.isNaN(messageBegan(parser)) && !headParsed(parser);
 }
