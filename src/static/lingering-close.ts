@@ -175,7 +175,9 @@ let drainCheck: NodeJS.Timeout | null = null;
 
 /**
  * Destroys a lingering socket once its client has read all its output, has read none of it for the
- * send timeout, or where the kernel cannot tell (not Linux: at once). The limits count from the
+ * send timeout, or where the kernel cannot tell (not Linux: at once): RFC 9112 §9.6 has a server
+ * that closes wait until "its own TCP stack has received the client's acknowledgement of the
+ * packet(s) containing the server's last response", whichever limit passed. The limits count from the
  * output's hand-over to the kernel, which may still hold seconds of it for a client that reads
  * slowly; destroyed while that client is still sending (its bytes unread), the connection is reset
  * and the kernel drops what it held: at 50 KB/s with garbage sent behind a malformed request, 576 KB
