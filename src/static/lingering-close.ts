@@ -177,7 +177,7 @@ let drainCheck: NodeJS.Timeout | null = null;
  * Destroys a lingering socket once its client has read all its output, has read none of it for the
  * send timeout, or where the kernel cannot tell (not Linux: at once): RFC 9112 §9.6 has a server
  * that closes wait until "its own TCP stack has received the client's acknowledgement of the
- * packet(s) containing the server's last response", whichever limit passed. The limits count from the
+ * packet(s) containing the server's last response", after either limit. The limits count from the
  * output's hand-over to the kernel, which may still hold seconds of it for a client that reads
  * slowly; destroyed while that client is still sending (its bytes unread), the connection is reset
  * and the kernel drops what it held: at 50 KB/s with garbage sent behind a malformed request, 576 KB
@@ -196,7 +196,7 @@ function destroyOnceRead(socket: Duplex): void {
   }
   socket.pause();
   draining.set(socket, { held, movedAt: performance.now(), limitMs });
-  socket.once('close', () => draining.delete(socket));
+  socket.once('close', () => drained(socket));
   drainCheck ??= setInterval(checkDraining, READ_CHECK_MS);
 }
 
@@ -204,14 +204,14 @@ function checkDraining(): void {
   const now = performance.now();
   for (const [socket, d] of draining) {
     const held = kernelSendQueues.bytes(socket as Socket);
-    if (held === null || held === 0 || (held === d.held && now - d.movedAt >= d.limitMs)) {
-      draining.delete(socket);
-      socket.destroy();
-    } else if (held !== d.held) {
-      d.held = held;
-      d.movedAt = now;
-    }
+    if (held === null || held === 0 || (held === d.held && now - d.movedAt >= d.limitMs)) socket.destroy();
+    else if (held !== d.held) ((d.held = held), (d.movedAt = now));
   }
+}
+
+/** Its socket has closed; the timer stops with the last, so that it holds no process open (a shutdown's exit). */
+function drained(socket: Duplex): void {
+  draining.delete(socket);
   if (draining.size === 0 && drainCheck !== null) {
     clearInterval(drainCheck);
     drainCheck = null;
