@@ -676,6 +676,32 @@ test('a lingering connection whose client reads no more of what the kernel holds
   }
 });
 
+test('a client past the lingering limits that sends more, then half-closes, is let go at its FIN, not held to the send timeout', async () => {
+  // Past the limits the connection is not read (its sends stop at flow control), and a FIN behind the unread
+  // bytes was never seen: the connection was held 57 s after it (review h46 G1).
+  const root = tempDir();
+  writeFileSync(join(root, 'm1.bin'), Buffer.alloc(MIB, 5)); // less than loopback buffers absorb
+  const s = await start(root);
+  let serverClosed = null;
+  s.server.once('connection', (socket) => socket.once('close', () => (serverClosed = performance.now())));
+  const socket = net.connect(s.port, '127.0.0.1');
+  socket.on('error', () => {});
+  try {
+    await new Promise((r) => socket.once('connect', r));
+    socket.pause();
+    socket.write('GET /m1.bin HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 2600)); // past the 2 s without input
+    socket.end(Buffer.alloc(300_000, 0x61));
+    const ended = performance.now();
+    await until('the server closed', () => serverClosed !== null, 8000);
+    assert.ok(serverClosed - ended < 4000, `closed ${Math.round(serverClosed - ended)} ms after the FIN`);
+  } finally {
+    socket.destroy();
+    await s.server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('a client that keeps sending after a 400 holds the connection 10 s at most', async () => {
   const root = tempDir();
   const s = await start(root);

@@ -205,8 +205,22 @@ function checkDraining(): void {
   for (const [socket, d] of draining) {
     const held = kernelSendQueues.bytes(socket as Socket);
     if (held === null || held === 0 || (held === d.held && now - d.movedAt >= d.limitMs)) socket.destroy();
-    else if (held !== d.held) ((d.held = held), (d.movedAt = now));
+    else {
+      if (held !== d.held) ((d.held = held), (d.movedAt = now));
+      readOnce(socket);
+    }
   }
+}
+
+/**
+ * Reads what has come in (one poll's worth) and pauses again: a FIN the client sent behind bytes
+ * left unread stayed behind them, and a client that had half-closed was held to the send timeout
+ * (review h46 G1: 57 s after its FIN); its 'end' now frees it (closeLingering). At most one poll's
+ * reads a second: the cost stays bounded for a client sending at full speed.
+ */
+function readOnce(socket: Duplex): void {
+  socket.resume();
+  setImmediate(() => socket.pause());
 }
 
 /** Its socket has closed; the timer stops with the last, so that it holds no process open (a shutdown's exit). */
