@@ -181,11 +181,11 @@ let drainCheck: NodeJS.Timeout | null = null;
  * output's hand-over to the kernel, which may still hold seconds of it for a client that reads
  * slowly; destroyed while that client is still sending (its bytes unread), the connection is reset
  * and the kernel drops what it held: at 50 KB/s with garbage sent behind a malformed request, 576 KB
- * of a 1 MiB answer came and not the 4xx (review h41 F2). Meanwhile the connection is no longer read:
- * read and dropped for as long as the client read a little, a client sending garbage at full speed
- * kept a core busy for the whole of its slow read (review h45 F1: 47 s of CPU where the limits gave
- * 10); unread, its sends stop at TCP's flow control. The reset its unread bytes cause at the destroy
- * then drops nothing: the client's kernel has acknowledged all the output by then.
+ * of a 1 MiB answer came and not the 4xx (review h41 F2). Meanwhile the connection is read only once a
+ * second (readOnce): read and dropped throughout for as long as the client read a little, a client
+ * sending garbage at full speed kept a core busy for the whole of its slow read (review h45 F1: 47 s of
+ * CPU where the limits gave 10); paused, its sends stop at TCP's flow control. The reset its unread
+ * bytes cause at the destroy then drops nothing: the client's kernel has acknowledged all the output.
  */
 function destroyOnceRead(socket: Duplex): void {
   const held = kernelSendQueues.bytes(socket as Socket);
