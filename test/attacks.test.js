@@ -652,53 +652,55 @@ for (const wire of HTTP1_WIRES) {
   });
 }
 
-test('a lingering connection whose client reads no more of what the kernel holds closes once the send timeout passes', async () => {
+/**
+ * A server with a 1 MiB file (less than loopback buffers absorb) and a client that asked for it and then
+ * sent a malformed request, reading nothing: the answers wait in the kernel while the connection lingers.
+ * `closed.at`: when the server's side closed (performance.now()), `sent`: when the requests went.
+ */
+async function lingeringClient(options = {}) {
   const root = tempDir();
-  writeFileSync(join(root, 'm1.bin'), Buffer.alloc(MIB, 5)); // less than loopback buffers absorb
-  const s = await start(root, { sendTimeout: 1500 });
-  let serverClosed = null;
-  s.server.once('connection', (socket) => socket.once('close', () => (serverClosed = performance.now())));
+  writeFileSync(join(root, 'm1.bin'), Buffer.alloc(MIB, 5));
+  const s = await start(root, options);
+  const closed = { at: null };
+  s.server.once('connection', (c) => c.once('close', () => (closed.at = performance.now())));
   const socket = net.connect(s.port, '127.0.0.1');
   socket.on('error', () => {});
-  try {
-    await new Promise((r) => socket.once('connect', r));
-    socket.pause();
-    const sent = performance.now();
-    socket.write('GET /m1.bin HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n');
-    await until('the server closed', () => serverClosed !== null, 10_000);
-    // 2 s of no input, then 1.5 s of no reading, seen by a check every second.
-    const after = serverClosed - sent;
-    assert.ok(after >= 3400 && after <= 3500 + 1000 + 700, `closed ${Math.round(after)} ms after the requests`);
-  } finally {
+  await new Promise((r) => socket.once('connect', r));
+  socket.pause();
+  const sent = performance.now();
+  socket.write('GET /m1.bin HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n');
+  const done = async () => {
     socket.destroy();
     await s.server.shutdown(200);
     rmSync(root, { recursive: true, force: true });
+  };
+  return { socket, closed, sent, done };
+}
+
+test('a lingering connection whose client reads no more of what the kernel holds closes once the send timeout passes', async () => {
+  const c = await lingeringClient({ sendTimeout: 1500 });
+  try {
+    await until('the server closed', () => c.closed.at !== null, 10_000);
+    // 2 s of no input, then 1.5 s of no reading, seen by a check every second.
+    const after = c.closed.at - c.sent;
+    assert.ok(after >= 3400 && after <= 3500 + 1000 + 700, `closed ${Math.round(after)} ms after the requests`);
+  } finally {
+    await c.done();
   }
 });
 
 test('a client past the lingering limits that sends more, then half-closes, is let go at its FIN, not held to the send timeout', async () => {
-  // Past the limits the connection is not read (its sends stop at flow control), and a FIN behind the unread
-  // bytes was never seen: the connection was held 57 s after it (review h46 G1).
-  const root = tempDir();
-  writeFileSync(join(root, 'm1.bin'), Buffer.alloc(MIB, 5)); // less than loopback buffers absorb
-  const s = await start(root);
-  let serverClosed = null;
-  s.server.once('connection', (socket) => socket.once('close', () => (serverClosed = performance.now())));
-  const socket = net.connect(s.port, '127.0.0.1');
-  socket.on('error', () => {});
+  // Past the limits the connection is read once a second (its sends stop at flow control between), and a
+  // FIN behind bytes left unread was never seen when it was not read at all: held 57 s after it (review h46 G1).
+  const c = await lingeringClient();
   try {
-    await new Promise((r) => socket.once('connect', r));
-    socket.pause();
-    socket.write('GET /m1.bin HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n');
     await new Promise((r) => setTimeout(r, 2600)); // past the 2 s without input
-    socket.end(Buffer.alloc(300_000, 0x61));
+    c.socket.end(Buffer.alloc(300_000, 0x61));
     const ended = performance.now();
-    await until('the server closed', () => serverClosed !== null, 8000);
-    assert.ok(serverClosed - ended < 4000, `closed ${Math.round(serverClosed - ended)} ms after the FIN`);
+    await until('the server closed', () => c.closed.at !== null, 8000);
+    assert.ok(c.closed.at - ended < 4000, `closed ${Math.round(c.closed.at - ended)} ms after the FIN`);
   } finally {
-    socket.destroy();
-    await s.server.shutdown(200);
-    rmSync(root, { recursive: true, force: true });
+    await c.done();
   }
 });
 

@@ -240,11 +240,8 @@ test('a next request read a byte at a time keeps the connection past the keep-al
   c.socket.destroy();
 });
 
-test('a partial next request head sent after an answer, then silence, gets the head timeout\'s 408, not a silent close at the keep-alive timeout', async (t) => {
-  // The sweep counted the connection idle once no more bytes came, though node's parser held a begun
-  // head: it closed it at the keep-alive timeout, with no answer and nothing logged (review h41 O1).
-  const server = await keepAliveServer(t, 300);
-  server.headersTimeout = 2500;
+/** A connection that has had one answer and then sends `next`; `after()` is what came back since, `at` when `next` went. */
+async function afterOneAnswer(server, next) {
   const c = rawConnection(server.address().port);
   const answer = c.answered();
   c.socket.write('GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n');
@@ -252,27 +249,29 @@ test('a partial next request head sent after an answer, then silence, gets the h
   let after = '';
   c.socket.on('data', (chunk) => (after += chunk));
   const at = performance.now();
-  c.socket.write('GET /a.txt HTTP/1.1\r\nHost: x\r\n');
+  c.socket.write(next);
+  return { c, at, after: () => after };
+}
+
+test('a partial next request head sent after an answer, then silence, gets the head timeout\'s 408, not a silent close at the keep-alive timeout', async (t) => {
+  // The sweep counted the connection idle once no more bytes came, though node's parser held a begun
+  // head: it closed it at the keep-alive timeout, with no answer and nothing logged (review h41 O1).
+  const server = await keepAliveServer(t, 300);
+  server.headersTimeout = 2500;
+  const { c, at, after } = await afterOneAnswer(server, 'GET /a.txt HTTP/1.1\r\nHost: x\r\n');
   const closedAfter = (await c.closed) - at;
   // The idle limit is 1.3 s, swept every 325 ms; node checks its head timeout every second.
   assert.ok(closedAfter >= 2400 && closedAfter <= 2500 + 1000 + 500, `closed ${Math.round(closedAfter)} ms after the partial head (head timeout 2.5 s)`);
-  assert.match(after, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+  assert.match(after(), /^HTTP\/1\.1 408 Request Timeout\r\n/);
 });
 
 test('a request body dripped after its answer is closed at the keep-alive timeout, not held to node\'s 30 s request timeout', async (t) => {
   // Only a next request's *head* is node's to time: a body's request is answered (405 here), and counting
   // it as under way held such a connection 30 s whatever the keep-alive timeout (review h45 F2).
   const server = await keepAliveServer(t, 300);
-  const c = rawConnection(server.address().port);
-  const answer = c.answered();
-  c.socket.write('GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n');
-  await answer;
-  let after = '';
-  c.socket.on('data', (chunk) => (after += chunk));
-  const at = performance.now();
-  c.socket.write(`POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n${'b'.repeat(10)}`);
+  const { c, at, after } = await afterOneAnswer(server, `POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n${'b'.repeat(10)}`);
   const closedAfter = (await Promise.race([c.closed, new Promise((r) => setTimeout(() => r(Infinity), 8000))])) - at;
-  assert.match(after, /^HTTP\/1\.1 405 /);
+  assert.match(after(), /^HTTP\/1\.1 405 /);
   // The idle limit is 1.3 s, swept every 325 ms.
   assert.ok(closedAfter <= 1300 + 2 * 325 + 500, `closed ${Math.round(closedAfter)} ms after the body stalled`);
   c.socket.destroy();
