@@ -3,13 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import tls from 'node:tls';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { chmodSync, linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
-import { HTTP1_WIRES, heldHandshake } from './transports.js';
+import { HTTP1_WIRES, heldHandshake, testCertificate } from './transports.js';
 
 const MIB = 1024 * 1024;
 
@@ -701,6 +702,34 @@ test('a client past the lingering limits that sends more, then half-closes, is l
     assert.ok(c.closed.at - ended < 4000, `closed ${Math.round(c.closed.at - ended)} ms after the FIN`);
   } finally {
     await c.done();
+  }
+});
+
+test('HTTPS: a lingering connection whose client sends bytes that are no TLS record is let go, not held to the send timeout', async () => {
+  // The TLS layer refuses everything after them, and node:http listens to a connection's first error only:
+  // the connection, its client reading nothing, was held to the send timeout (review h47 N1: 57 s).
+  const root = tempDir();
+  writeFileSync(join(root, 'm1.bin'), Buffer.alloc(MIB, 5)); // less than loopback buffers absorb
+  const s = await start(root, HTTP1_WIRES[1].options());
+  let serverClosed = null;
+  s.server.once('connection', (c) => c.once('close', () => (serverClosed = performance.now())));
+  const raw = net.connect(s.port, '127.0.0.1');
+  raw.on('error', () => {});
+  const socket = tls.connect({ socket: raw, ca: testCertificate().pem, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+  socket.on('error', () => {});
+  try {
+    await new Promise((r) => socket.once('secureConnect', r));
+    socket.pause();
+    socket.write('GET /m1.bin HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 2600)); // past the 2 s without input
+    raw.write(Buffer.alloc(300_000, 0x61)); // under the TLS layer: no record
+    const sent = performance.now();
+    await until('the server closed', () => serverClosed !== null, 8000);
+    assert.ok(serverClosed - sent < 4000, `closed ${Math.round(serverClosed - sent)} ms after the bytes`);
+  } finally {
+    socket.destroy();
+    await s.server.shutdown(200);
+    rmSync(root, { recursive: true, force: true });
   }
 });
 

@@ -84,6 +84,10 @@ export function closeLingering(socket: Duplex): void {
   socket.removeAllListeners('end');
   // The client closed its side: nothing more can come once the output is out (lingerAfterOutput).
   socket.once('end', () => socket.writableFinished && socket.destroy());
+  // A failed connection (a reset, or bytes that are no TLS record: the TLS layer refuses all that
+  // follows) has nothing more to wait for. node:http stops listening after a connection's first error,
+  // so such a socket, its client not reading, was held to the send timeout (review h47 N1: 57 s).
+  socket.once('error', () => socket.destroy());
   restartReading(socket);
   socket.resume();
   afterOutput(socket, lingerAfterOutput);
