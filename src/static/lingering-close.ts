@@ -128,7 +128,7 @@ function lingerAfterOutput(socket: Duplex): void {
   let timer: NodeJS.Timeout | null = null;
   const close = (): void => {
     timer = null;
-    destroyOnceRead(socket);
+    destroyOnceAcknowledged(socket);
   };
   // One timer, pushed on by each read (refresh() reuses it) until less than the idle time is left
   // of the total; then one for what is left, which reads no longer move.
@@ -191,7 +191,7 @@ let drainCheck: NodeJS.Timeout | null = null;
  * CPU where the limits gave 10); paused, its sends stop at TCP's flow control. The reset its unread
  * bytes cause at the destroy then drops nothing: the client's kernel has acknowledged all the output.
  */
-function destroyOnceRead(socket: Duplex): void {
+function destroyOnceAcknowledged(socket: Duplex): void {
   const held = kernelSendQueues.bytes(socket as Socket);
   const limitMs = sendTimeouts.get(serverOf(socket) as object)?.() ?? 0;
   if (held === null || held === 0 || limitMs <= 0) {
