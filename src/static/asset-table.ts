@@ -70,7 +70,8 @@ export interface AssetTableOptions {
   readonly etagCache?: string | undefined;
   /**
    * Given the bytes of a small file the scan read whole to hash them (identity unchanged across the
-   * read, so they are exactly the version `info` describes), to keep if there is room.
+   * read, so they are exactly the version `info` describes), to keep if there is room. Not those a
+   * hashing thread read for a large tree's walk (file-probe.ts): they stay there.
    */
   readonly readWhole?: ((info: AssetInfo, bytes: Buffer) => void) | undefined;
   /** Where a start-up scan longer than a second reports its progress (default stderr). */
@@ -114,6 +115,8 @@ export interface ScanReport {
   readonly files: number;
   /** Paths stat'ed (files and directories). */
   readonly stated: number;
+  /** Of those, files stat'ed (and the small ones read) in batches on the hashing threads (file-probe.ts). */
+  readonly probed: number;
   /** Files read and hashed. */
   readonly hashed: number;
   /** Files whose tag came from the ETag cache instead. */
@@ -222,7 +225,7 @@ export class AssetTable<T> {
       departed: () => this.departed,
       known: () => this.known,
       started: () => this.published !== -1,
-    }, { statFile, readDir: options.readDir ?? defaultReadDir, readWhole: options.readWhole, warn: (line) => this.warn(line), exhausted: options.exhausted, backoff: options.readBackoff });
+    }, { statFile, probe: options.statFile === undefined, readDir: options.readDir ?? defaultReadDir, readWhole: options.readWhole, warn: (line) => this.warn(line), exhausted: options.exhausted, backoff: options.readBackoff });
   }
 
   get size(): number {
@@ -546,7 +549,7 @@ export class AssetTable<T> {
         this.publish(scan);
         // Paced by the walks made while serving only: the start-up walk (every file hashed) is no guide.
         if (scan.out instanceof Map && this.serving) [this.walkEndedAt, this.walkMs] = [performance.now(), performance.now() - started];
-        this.lastScan = { files: scan.counts.files, stated: scan.stated, hashed: scan.hashed, cached: scan.cached, ms: performance.now() - started };
+        this.lastScan = { files: scan.counts.files, stated: scan.stated, probed: scan.probed, hashed: scan.hashed, cached: scan.cached, ms: performance.now() - started };
       } while (this.dirty && this.serving);
       // Changes seen while the start-up scan ran get a scan of their own once it is in force: the
       // start-up report (its line, lastScan) describes the walk, not the few paths looked at after it.

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, realpath, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import type { BigIntStats, Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import type { AssetInfo } from './asset-info.js';
 import { isRacy, type FileIdentity } from './file-identity.js';
 import { ETAG_LENGTH } from './etag.js';
@@ -128,7 +128,7 @@ export class EtagCache {
   }
 
   /** The tag served at `urlPath` when `s` is exactly the file version it was computed for. */
-  get(urlPath: string, s: BigIntStats): KnownTag | undefined {
+  get(urlPath: string, s: FileIdentity): KnownTag | undefined {
     const known = this.known.get(urlPath.slice(1));
     return known !== undefined && known.identity === identityText(s) ? { etag: known.etag, readAtMs: known.readAtMs, lastModified: known.lastModified } : undefined;
   }

@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { newEtagHash } from './etag.js';
+import type { ProbeReply, ProbeRequest } from './file-probe.js';
 import { HashWorkers, ThreadsUnavailable } from './hash-workers.js';
 import { READ_BY_PATH } from './read-flags.js';
 
@@ -65,12 +66,31 @@ export class FileHasher {
     return this.hashOnMain(path, size);
   }
 
-  /** A job the threads gave back, as none can run: hashed here (said once per failure: a passing one may recur). */
+  /**
+   * A batch of a directory's files stat'ed and the small ones read, on a thread (file-probe.ts); null
+   * when no thread can take it, or it failed: the caller then stats and reads them one by one.
+   */
+  async probe(request: ProbeRequest): Promise<ProbeReply | null> {
+    if (this.threads.unavailable !== null) return null;
+    try {
+      return await this.threads.probe(request);
+    } catch (e) {
+      if (e instanceof ThreadsUnavailable) this.tell(e);
+      return null;
+    }
+  }
+
+  /** A job the threads gave back, as none can run: hashed here. */
   private takeBack(e: unknown, path: string, size: number): Promise<Buffer> {
     if (!(e instanceof ThreadsUnavailable)) throw e;
+    this.tell(e);
+    return this.hashOnMain(path, size);
+  }
+
+  /** Says why no thread can run, once per failure (a passing one may recur). */
+  private tell(e: ThreadsUnavailable): void {
     if (this.told !== e) this.unavailable?.(e);
     this.told = e;
-    return this.hashOnMain(path, size);
   }
 
   private hashOnMain(path: string, size: number): Promise<Buffer> {

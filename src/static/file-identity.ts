@@ -13,13 +13,23 @@ export interface FileIdentity {
   readonly ctimeNs: bigint;
 }
 
+/**
+ * What a scan needs of a file's stat: its identity, its link count and its type. A `BigIntStats` has
+ * them, and so has a stat made on a hashing thread (file-probe.ts).
+ */
+export interface FileStats extends FileIdentity {
+  readonly nlink: bigint;
+  isFile(): boolean;
+  isDirectory(): boolean;
+}
+
 /** The identity of a file from a `stat(path, { bigint: true })` (or `fstat`) result. */
-export function identityOf(s: BigIntStats): FileIdentity {
+export function identityOf(s: FileIdentity): FileIdentity {
   return { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs };
 }
 
 /** True when `s` (a bigint stat) still describes the file version `a` was taken from. */
-export function sameIdentity(a: FileIdentity, s: BigIntStats): boolean {
+export function sameIdentity(a: FileIdentity, s: FileIdentity): boolean {
   return equalIdentities(a, s);
 }
 

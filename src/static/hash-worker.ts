@@ -1,11 +1,13 @@
 /**
  * The body of one hashing thread (see hash-workers.ts): reads each file it is sent with positioned
- * reads into one reused buffer and answers its SHA-256. Synchronous reads are the fastest here:
- * this thread has nothing else to do, and the main thread stays free.
+ * reads into one reused buffer and answers its SHA-256, or probes a batch of a directory's files
+ * (file-probe.ts). Synchronous reads are the fastest here: this thread has nothing else to do, and
+ * the main thread stays free.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { newEtagHash } from './etag.js';
+import { probe, type ProbeRequest } from './file-probe.js';
 import { READ_BY_PATH } from './read-flags.js';
 
 const CHUNK = 1024 * 1024;
@@ -24,9 +26,17 @@ function sha256(path: string, size: number): { digest: Buffer; bytes: number } {
   }
 }
 
-parentPort?.on('message', ({ id, path, size }: { id: number; path: string; size: number }) => {
+type Message = { id: number; path: string; size: number } | ({ id: number; probe: true } & ProbeRequest);
+
+parentPort?.on('message', (message: Message) => {
+  const { id } = message;
   try {
-    const { digest, bytes } = sha256(path, size);
+    if ('probe' in message) {
+      const { reply, transfer } = probe(message);
+      parentPort?.postMessage({ id, probed: reply, bytes: reply.bytes }, transfer);
+      return;
+    }
+    const { digest, bytes } = sha256(message.path, message.size);
     parentPort?.postMessage({ id, digest, bytes });
   } catch (e) {
     // The code too: EMFILE and its kin say nothing about the file (the table keeps what it knew).

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
+import type { ProbeReply, ProbeRequest } from './file-probe.js';
 
 /**
  * node:worker_threads, loaded on the first thread started: a tree small enough to be hashed on the
@@ -20,16 +21,21 @@ export const RETRY_MS = 30_000;
 /** A thread that could not start for these lacked a resource for a while, not the means to run. */
 const PASSING_SHORTAGE = /\b(?:EMFILE|ENFILE|ENOMEM|EAGAIN)\b/;
 
+/** What a thread is sent (hash-worker.ts), less the id it answers with. */
+type Task = { readonly path: string; readonly size: number } | ({ readonly probe: true } & ProbeRequest);
+
 interface Job {
-  readonly path: string;
-  readonly size: number;
-  readonly resolve: (digest: Buffer) => void;
+  readonly task: Task;
+  readonly resolve: (reply: Reply) => void;
   readonly reject: (error: Error) => void;
 }
 
 interface Reply {
   readonly id: number;
   readonly digest?: Uint8Array;
+  readonly probed?: ProbeReply;
+  /** Bytes the thread read for the task. */
+  readonly bytes?: number;
   readonly error?: string;
   /** The error's code (ENOENT, EMFILE…): the scan tells a file gone from a process out of descriptors by it. */
   readonly code?: string;
@@ -97,10 +103,20 @@ export class HashWorkers {
   }
 
   /** The SHA-256 of the file's first `size` bytes (see FileHasher.hash); rejects when it cannot be read. */
-  hash(path: string, size: number): Promise<Buffer> {
+  async hash(path: string, size: number): Promise<Buffer> {
+    return Buffer.from((await this.run({ path, size })).digest as Uint8Array);
+  }
+
+  /** A batch of a directory's files stat'ed, the small ones read (see file-probe.ts). */
+  async probe(request: ProbeRequest): Promise<ProbeReply> {
+    return (await this.run({ probe: true, ...request })).probed as ProbeReply;
+  }
+
+  /** The thread's answer to `task`; rejects with the error it answered, or with ThreadsUnavailable. */
+  private run(task: Task): Promise<Reply> {
     return new Promise((resolve, reject) => {
       if (this.unavailable !== null) return reject(this.unavailable);
-      this.queue.push({ path, size, resolve, reject });
+      this.queue.push({ task, resolve, reject });
       this.dispatch();
     });
   }
@@ -130,7 +146,7 @@ export class HashWorkers {
       // nothing else pending) let the process end before its 'exit' was seen, the scan unfinished.
       if (load === 0) thread.ref();
       this.load.set(thread, load + 1);
-      thread.postMessage({ id, path: job.path, size: job.size });
+      thread.postMessage({ id, ...job.task });
     }
     if (this.running.size === 0) {
       this.idle = setTimeout(() => this.close(), IDLE_MS);
@@ -167,16 +183,16 @@ export class HashWorkers {
     return thread;
   }
 
-  private answered(thread: Worker, reply: Reply & { bytes?: number }): void {
+  private answered(thread: Worker, reply: Reply): void {
     const running = this.running.get(reply.id);
     if (running === undefined) return;
     this.running.delete(reply.id);
     const load = (this.load.get(thread) ?? 1) - 1;
     if (load === 0) thread.unref();
     this.load.set(thread, load);
-    if (reply.digest !== undefined) {
+    if (reply.error === undefined) {
       this.bytes += reply.bytes ?? 0;
-      running.job.resolve(Buffer.from(reply.digest));
+      running.job.resolve(reply);
     } else {
       running.job.reject(Object.assign(new Error(reply.error ?? 'hashing failed'), reply.code === undefined ? {} : { code: reply.code }));
     }

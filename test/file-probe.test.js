@@ -1,0 +1,168 @@
+// The walk of a large tree stats its files, and reads and hashes the small ones, in batches on the
+// hashing threads (file-probe.ts): what it finds is what the file-by-file walk finds (the same tags,
+// the same bytes served), a file it cannot read is looked at again the usual way, and a file the table
+// or the ETag cache knows is not read ahead (a warm start probes nothing).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { AssetTable } from '../dist/static/asset-table.js';
+import { FileHasher } from '../dist/static/file-hasher.js';
+import { probedAt } from '../dist/static/file-probe.js';
+import { PROBE_AFTER } from '../dist/static/tree-reader.js';
+import { request, runCli, stopCli } from './helpers.js';
+
+const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest();
+
+function tempDir(t) {
+  const dir = mkdtempSync(join(tmpdir(), 'xorigin-probe-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * A tree past PROBE_AFTER files in a few directories: small files of various sizes (empty too), and
+ * some past the size read whole (16 KiB), hashed on the threads; returns URL path → bytes.
+ */
+function largeTree(root) {
+  const files = new Map();
+  for (let d = 0; d < 4; d++) {
+    mkdirSync(join(root, `d${d}`));
+    for (let i = 0; i < PROBE_AFTER / 2; i++) {
+      const size = i % 97 === 0 ? 20_000 + i : i % 50 === 0 ? 0 : 1 + ((i * 37) % 3000);
+      const bytes = Buffer.alloc(size, `${d}:${i};`);
+      writeFileSync(join(root, `d${d}`, `f${i}.txt`), bytes);
+      files.set(`/d${d}/f${i}.txt`, bytes);
+    }
+  }
+  return files;
+}
+
+function openTable(t, root, options = {}) {
+  const table = new AssetTable(root, { watch: false, ...options }, (info) => info);
+  t.after(() => table.close());
+  return table;
+}
+
+test('a probe answers each name\'s stat, and reads and hashes just the small regular files asked for', async (t) => {
+  const dir = tempDir(t);
+  const outside = tempDir(t);
+  const small = Buffer.from('small font bytes');
+  writeFileSync(join(dir, 'small'), small);
+  writeFileSync(join(dir, 'not-asked'), small);
+  writeFileSync(join(dir, 'large'), Buffer.alloc(5000, 1));
+  writeFileSync(join(dir, 'empty'), '');
+  mkdirSync(join(dir, 'sub'));
+  writeFileSync(join(outside, 'secret'), 'outside the root');
+  symlinkSync(join(outside, 'secret'), join(dir, 'link')); // a name a file was, replaced by a symlink since the listing
+  execFileSync('mkfifo', [join(dir, 'fifo')]);
+  const names = ['small', 'not-asked', 'large', 'empty', 'sub', 'gone', 'link', 'fifo'];
+  const hasher = new FileHasher(1);
+  t.after(() => hasher.close());
+  const reply = await hasher.probe({ dir, names, read: Uint8Array.from([1, 0, 1, 1, 1, 1, 1, 1]), readUpTo: 4096 });
+  assert.notEqual(reply, null, 'the thread answered');
+  const at = (name) => probedAt(reply, names.indexOf(name));
+
+  const s = statSync(join(dir, 'small'), { bigint: true });
+  const probed = at('small');
+  for (const field of ['dev', 'ino', 'size', 'mtimeNs', 'ctimeNs', 'nlink']) assert.equal(probed.stats[field], s[field], field);
+  assert.deepEqual([probed.stats.isFile(), probed.stats.isDirectory()], [true, false]);
+  assert.deepEqual(probed.read.digest, sha256(small));
+  assert.equal(probed.read.after.ino, s.ino);
+  assert.ok(Math.abs(probed.read.readAtMs - Date.now()) < 10_000, 'read at: ms since the epoch');
+
+  assert.equal(at('not-asked').read, undefined, 'stat only');
+  assert.equal(at('not-asked').stats.size, BigInt(small.length));
+  assert.equal(at('large').read, undefined, 'past readUpTo');
+  assert.equal(at('large').stats.size, 5000n);
+  assert.deepEqual(at('empty').read.digest, sha256(Buffer.alloc(0)));
+  assert.deepEqual([at('sub').stats.isDirectory(), at('sub').read], [true, undefined]);
+  assert.equal(at('gone'), null, 'a failed stat: the walk stats it again and sees why');
+  assert.equal(at('link').read, undefined, 'never read through a symlink (O_NOFOLLOW): the walk reads it the usual way and sees ELOOP');
+  assert.deepEqual([at('fifo').stats.isFile(), at('fifo').read], [false, undefined]);
+});
+
+test('a probe no thread can take (its thread exits) answers null, for the walk to go file by file; said once', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'a'), 'a');
+  const script = join(dir, 'exits.mjs');
+  writeFileSync(script, "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => process.exit(0));\n");
+  const said = [];
+  const hasher = new FileHasher(1, (e) => said.push(e.message), pathToFileURL(script));
+  t.after(() => hasher.close());
+  const request = { dir, names: ['a'], read: Uint8Array.of(1), readUpTo: 10 };
+  assert.equal(await hasher.probe(request), null);
+  assert.equal(await hasher.probe(request), null, 'and at once while threads are unavailable');
+  assert.deepEqual(said.map((m) => /exited \(code 0\)/.test(m)), [true]);
+});
+
+test(`a walk past ${PROBE_AFTER} files probes them in batches: every tag and every body served is the file's; a small tree and an injected statFile go file by file`, async (t) => {
+  const root = tempDir(t);
+  const files = largeTree(root);
+  const table = openTable(t, root);
+  await table.open();
+  assert.equal(table.size >= files.size, true);
+  for (const [path, bytes] of files) assert.equal(table.info(path)?.etag, etagOf(bytes), path);
+  const report = table.lastScan;
+  assert.ok(report.probed >= files.size - PROBE_AFTER, `only ${report.probed} of ${files.size} files probed`);
+  assert.equal(report.hashed, files.size);
+
+  // The injected statFile must see every stat (tests land writers between a read and its stat with it).
+  const seen = [];
+  const injected = openTable(t, root, { statFile: (path) => (seen.push(path), stat(path, { bigint: true })) });
+  await injected.open();
+  assert.equal(injected.lastScan.probed, 0);
+  assert.ok(seen.length >= 2 * files.size, `${seen.length} stats seen for ${files.size} files read`);
+  for (const [path, bytes] of files) assert.equal(injected.info(path)?.etag, etagOf(bytes), path);
+
+  const smallRoot = tempDir(t);
+  writeFileSync(join(smallRoot, 'a.css'), 'a{}');
+  const smallTable = openTable(t, smallRoot);
+  await smallTable.open();
+  assert.equal(smallTable.lastScan.probed, 0, 'a small tree starts no thread');
+});
+
+test('the server serves a probed tree: each body, small or large, is the file\'s, with its tag', async (t) => {
+  const root = tempDir(t);
+  const files = largeTree(root);
+  const r = await runCli(['serve', root, '--origin', '*', '--port', '0'], { timeoutMs: 30_000 });
+  t.after(() => stopCli(r));
+  assert.equal(r.code, 'listening', r.err);
+  const port = r.port;
+  const paths = [...files.keys()].filter((_, i) => i % 7 === 0);
+  for (const path of paths) {
+    const res = await request(port, { path });
+    assert.equal(res.status, 200, path);
+    assert.deepEqual(res.body, files.get(path), path);
+    assert.equal(res.headers.etag, etagOf(files.get(path)), path);
+  }
+});
+
+test('a warm start reads nothing ahead and probes nothing (a thread for stats alone costs more than it saves): every file the ETag cache knows is stat\'ed only; a file changed since is read', async (t) => {
+  const root = tempDir(t);
+  const cache = tempDir(t);
+  const files = largeTree(root);
+  // Read more than 2 s after their last change, or they are racily clean and not cached (file-identity.ts).
+  await new Promise((resolve) => setTimeout(resolve, 2100));
+  const first = openTable(t, root, { etagCache: cache });
+  await first.open();
+  await first.flush();
+  first.close();
+  const changed = Buffer.from('changed while the server was stopped');
+  writeFileSync(join(root, 'd1', 'f3.txt'), changed);
+
+  const warm = openTable(t, root, { etagCache: cache });
+  await warm.open();
+  assert.equal(warm.lastScan.hashed, 1, 'the changed file only');
+  assert.equal(warm.lastScan.cached, files.size - 1);
+  assert.equal(warm.lastScan.probed, 0);
+  assert.equal(warm.bytesRead, changed.length, 'bytes read: the changed file\'s, nothing ahead');
+  assert.equal(warm.info('/d1/f3.txt').etag, etagOf(changed));
+  assert.equal(warm.info('/d2/f5.txt').etag, etagOf(files.get('/d2/f5.txt')));
+});
