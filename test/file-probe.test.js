@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,4 +165,47 @@ test('a warm start reads nothing ahead and probes nothing (a thread for stats al
   assert.equal(warm.bytesRead, changed.length, 'bytes read: the changed file\'s, nothing ahead');
   assert.equal(warm.info('/d1/f3.txt').etag, etagOf(changed));
   assert.equal(warm.info('/d2/f5.txt').etag, etagOf(files.get('/d2/f5.txt')));
+});
+
+/**
+ * A directory of `count` files whose names at `swapped` become directories (each holding inner.txt) right
+ * after the walk lists it (an injected readDir makes the race certain), and a table over it.
+ */
+async function swappedAfterListing(t, count, swapped) {
+  const root = tempDir(t);
+  const big = join(root, 'big');
+  mkdirSync(big);
+  const name = (i) => `f${String(i).padStart(5, '0')}`;
+  for (let i = 0; i < count; i++) writeFileSync(join(big, name(i)), `x${i}`);
+  let listed = false;
+  const readDir = async (dir) => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    if (dir.endsWith('/big') && !listed) {
+      listed = true;
+      for (const i of swapped) {
+        unlinkSync(join(big, name(i)));
+        mkdirSync(join(big, name(i)));
+        writeFileSync(join(big, name(i), 'inner.txt'), 'inner');
+      }
+    }
+    return entries;
+  };
+  const table = openTable(t, root, { readDir });
+  const opened = await Promise.race([table.open().then(() => 'ready'), new Promise((resolve) => setTimeout(resolve, 15_000, 'still scanning 15 s later').unref())]);
+  return { table, opened, name };
+}
+
+test('names listed as files that are directories by the time they are visited are walked: the scan ends (found by a review: four such names in the probes\' slots, or 64 in the file slots, each waiting for a slot for its own files, stopped it for good)', async (t) => {
+  const probed = await swappedAfterListing(t, PROBE_AFTER + 4 * 256, [0, 256, 512, 768]);
+  assert.equal(probed.opened, 'ready');
+  assert.ok(probed.table.lastScan.probed > 0);
+  assert.equal(probed.table.info(`/big/${probed.name(256)}/inner.txt`)?.etag, etagOf(Buffer.from('inner')));
+  assert.equal(probed.table.info(`/big/${probed.name(256)}`), undefined);
+  assert.equal(probed.table.info(`/big/${probed.name(1)}`)?.etag, etagOf(Buffer.from('x1')));
+
+  const oneByOne = await swappedAfterListing(t, 300, Array.from({ length: 70 }, (_, i) => i));
+  assert.equal(oneByOne.opened, 'ready');
+  assert.equal(oneByOne.table.lastScan.probed, 0);
+  assert.equal(oneByOne.table.info(`/big/${oneByOne.name(69)}/inner.txt`)?.etag, etagOf(Buffer.from('inner')));
+  assert.equal(oneByOne.table.info(`/big/${oneByOne.name(70)}`)?.etag, etagOf(Buffer.from('x70')));
 });

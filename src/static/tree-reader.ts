@@ -329,14 +329,17 @@ export class TreeReader {
       else others.push(entry);
     }
     scan.listed += files.length;
-    if (this.options.probe && scan.listed > PROBE_AFTER) await this.visitProbed(files, dir, urlDir, scan);
-    else await this.visitEach(files, dir, urlDir, scan);
+    if (this.options.probe && scan.listed > PROBE_AFTER) await this.visitProbed(files, dir, urlDir, scan, others);
+    else await this.visitEach(files, dir, urlDir, scan, others);
     return others;
   }
 
-  /** Visits files one by one, SCAN_CONCURRENCY at a time. */
-  private async visitEach(files: Dirent[], dir: string, urlDir: string, scan: Scan, probed: ProbeReply | null = null): Promise<void> {
-    await Promise.all(files.map((entry, i) => this.limit.run(() => this.visit(entry, dir, urlDir, scan, probed === null ? null : probedAt(probed, i)))));
+  /**
+   * Visits files, SCAN_CONCURRENCY at a time; one that is a directory by now goes into `others` (see visit).
+   * `probed`: their probe's reply, if any.
+   */
+  private async visitEach(files: Dirent[], dir: string, urlDir: string, scan: Scan, others: Dirent[], probed: ProbeReply | null = null): Promise<void> {
+    await Promise.all(files.map((entry, i) => this.limit.run(() => this.visit(entry, dir, urlDir, scan, probed === null ? null : probedAt(probed, i), others))));
   }
 
   /**
@@ -345,18 +348,18 @@ export class TreeReader {
    * cache knows is read only if its stat says it changed. A batch with nothing to read is stat'ed one by
    * one: a thread started for stats alone cost a warm start of 10,000 font files 1.2 s and 70 MB more.
    */
-  private async visitProbed(files: Dirent[], dir: string, urlDir: string, scan: Scan): Promise<void> {
+  private async visitProbed(files: Dirent[], dir: string, urlDir: string, scan: Scan, others: Dirent[]): Promise<void> {
     const batches: Promise<void>[] = [];
     for (let at = 0; at < files.length; at += PROBE_BATCH) {
       const batch = files.slice(at, at + PROBE_BATCH);
       const read = Uint8Array.from(batch, (entry) => (this.unknown(`${urlDir}/${entry.name}`) ? 1 : 0));
       if (!read.includes(1)) {
-        batches.push(this.visitEach(batch, dir, urlDir, scan));
+        batches.push(this.visitEach(batch, dir, urlDir, scan, others));
         continue;
       }
       const names = batch.map((entry) => entry.name);
       // The slot is held until the batch is visited: probes run no further ahead of the walk than this.
-      batches.push(this.probeLimit.run(async () => this.visitEach(batch, dir, urlDir, scan, await this.hashers.probe({ dir, names, read, readUpTo: INLINE_HASH_LIMIT }))));
+      batches.push(this.probeLimit.run(async () => this.visitEach(batch, dir, urlDir, scan, others, await this.hashers.probe({ dir, names, read, readUpTo: INLINE_HASH_LIMIT }))));
     }
     await Promise.all(batches);
   }
@@ -369,8 +372,12 @@ export class TreeReader {
   /**
    * One directory entry: a directory is walked, a file added; the entries of a directory go in
    * parallel. `probed`: a regular file's stat (and read) made ahead by a probe, or null when that failed.
+   * `later`: for an entry listed as a file, visited in a slot of `limit`, where a directory it has become
+   * since the listing goes, to be walked by the caller once the slot is let go: walked in it, its own
+   * files waited for slots that such entries held, and the scan never ended (64 of them, or 4 holding
+   * the probes' slots).
    */
-  private async visit(entry: Dirent, dir: string, urlDir: string, scan: Scan, probed: Probed | null = null): Promise<void> {
+  private async visit(entry: Dirent, dir: string, urlDir: string, scan: Scan, probed: Probed | null = null, later: Dirent[] | null = null): Promise<void> {
     const urlPath = `${urlDir}/${entry.name}`;
     try {
       if (entry.isSymbolicLink()) scan.linked = true;
@@ -384,7 +391,9 @@ export class TreeReader {
         // served at their own paths, whatever the order the walk meets the two in. Followed, it took
         // them away from those paths when met first (a cycle guard that remembered it), and a chain of
         // such links can name one directory under exponentially many URL paths.
-        if (!entry.isSymbolicLink()) await this.walk(target, urlPath, scan);
+        if (entry.isSymbolicLink()) return;
+        if (later !== null) later.push(entry);
+        else await this.walk(target, urlPath, scan);
       } else if (s.isFile()) {
         await this.addFile(target, urlPath, s, scan, probed?.read);
       }
