@@ -4,7 +4,7 @@
 // waiting for a writer. Real files, FIFOs made with mkfifo, real sockets on 127.0.0.1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -117,6 +117,48 @@ test('a file served from disk, replaced by a FIFO (no watcher): requests for it 
     await server.shutdown(500);
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('a response that looks at its file again waits for one pass of the scans, not for a stream of changes to end (found by a review: 10.7 s, a name flipping between a file and a FIFO in a tree a symlink makes walked at every event)', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-swap-'));
+  for (let i = 0; i < 2000; i++) writeFileSync(join(root, `x${i}.txt`), `x${i}`);
+  symlinkSync(join(root, 'x1.txt'), join(root, 'link.txt'));
+  writeFileSync(join(root, 'flip.bin'), 'flip');
+  const server = await serve({ root, memoryBudget: 0 });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = server.address().port;
+  const FLIP_MS = 12_000;
+  const flipper = spawn(process.execPath, ['-e', `
+    const fs = require('node:fs'), { execFileSync } = require('node:child_process');
+    const f = ${JSON.stringify(join(root, 'flip.bin'))}, others = ${JSON.stringify(join(root, 'x'))};
+    for (let n = 0, end = Date.now() + ${FLIP_MS}; Date.now() < end; n++) {
+      fs.rmSync(f, { force: true }); execFileSync('mkfifo', [f]);
+      for (let i = 0; i < 20; i++) fs.writeFileSync(others + i + '.txt', 'x' + i + ' ' + n);
+      fs.rmSync(f, { force: true }); fs.writeFileSync(f, 'flip ' + n);
+    }`], { stdio: 'ignore', detached: true });
+  const flipperExit = new Promise((resolve) => flipper.on('exit', resolve));
+  t.after(async () => {
+    // Its group: a mkfifo it started would still make its FIFO while the tree is removed.
+    try {
+      process.kill(-flipper.pid, 'SIGKILL');
+    } catch {}
+    await flipperExit;
+    releaseFifo(join(root, 'flip.bin'));
+    await server.shutdown(500);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const started = Date.now();
+  let longest = 0;
+  let answered = 0;
+  while (Date.now() - started < FLIP_MS / 2) {
+    const sent = Date.now();
+    const r = await request(port, { path: '/flip.bin' });
+    assert.ok([200, 404, 503].includes(r.status), String(r.status));
+    longest = Math.max(longest, Date.now() - sent);
+    answered++;
+  }
+  if (process.env.SHOW) console.log({ longest, answered });
+  assert.ok(longest < FLIP_MS / 2, `a request waited ${longest} ms (the flips ran ${FLIP_MS} ms); ${answered} answered`);
 });
 
 /**

@@ -28,7 +28,7 @@ export function identityOf(s: FileIdentity): FileIdentity {
   return { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs };
 }
 
-/** True when `s` (a bigint stat) still describes the file version `a` was taken from. */
+/** True when `s` (a bigint stat's identity, see FileStats) still describes the file version `a` was taken from. */
 export function sameIdentity(a: FileIdentity, s: FileIdentity): boolean {
   return equalIdentities(a, s);
 }
