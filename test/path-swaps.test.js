@@ -6,13 +6,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
 import { AssetTable } from '../dist/static/asset-table.js';
-import { releaseFifo, request } from './helpers.js';
+import { eventually, releaseFifo, request } from './helpers.js';
 
 const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
 
@@ -327,3 +327,60 @@ test('a symlink whose file another path of the walk read is not given that read 
   assert.notEqual(published, null, 'the race never happened in 6 tries: the walk of current/ always came before zlink\'s stat');
   assert.ok(published.length > 0 && !published.includes(etagOf(SECRET)), `the link took the outside file's read (${published.join(', ')})`);
 });
+
+/**
+ * A directory deep/ of `count` files renamed away right after the walk lists it, a symlink to an outside
+ * directory with the same names (their bytes SECRET) put in its place, and deep/ renamed back (its inode
+ * unchanged; with a new entry if `addEntry`, which moves its mtime) when the walk lists deep/zz, before
+ * its check after its last file: a table over it, and the bytes it offered to be held in memory.
+ */
+async function swappedOutAndBack(t, count, { addEntry, statFile }) {
+  const base = realpathSync(mkdtempSync(join(tmpdir(), 'xorigin-swap-')));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const [root, outside] = [join(base, 'root'), join(base, 'outside')];
+  const deep = join(root, 'deep');
+  mkdirSync(join(deep, 'zz'), { recursive: true });
+  mkdirSync(join(outside, 'zz'), { recursive: true });
+  for (let i = 0; i < count; i++) {
+    writeFileSync(join(deep, `f${i}.txt`), `inside ${i}`);
+    writeFileSync(join(outside, `f${i}.txt`), `${SECRET} ${i}`);
+  }
+  let state = 'listing';
+  const readDir = async (dir) => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    if (dir === deep && state === 'listing') {
+      state = 'out';
+      renameSync(deep, `${deep}.away`);
+      symlinkSync(outside, deep);
+    } else if (dir === join(deep, 'zz') && state === 'out') {
+      state = 'back';
+      unlinkSync(deep);
+      if (addEntry) writeFileSync(join(`${deep}.away`, 'new.txt'), 'new');
+      renameSync(`${deep}.away`, deep);
+    }
+    return entries;
+  };
+  const held = [];
+  const table = new AssetTable(root, { watch: false, readDir, statFile, readWhole: (info, bytes) => held.push(bytes.toString()) }, (info) => info);
+  t.after(() => table.close());
+  await table.open();
+  assert.equal(state, 'back', 'the swap and the swap back were made during the walk');
+  return { table, held };
+}
+
+for (const [how, count, options] of [
+  ['file by file, the directory held open: a new entry too', 5, { addEntry: true }],
+  ['probed in batches, the directory held open: a new entry too', 1200, { addEntry: true }],
+  ['file by file by path (a statFile of the caller\'s): its ctime moved alone', 5, { addEntry: false, statFile: (path) => stat(path, { bigint: true }) }],
+]) {
+  test(`a directory renamed away, a symlink out of the root in its place, then renamed back during its walk: no outside file's tag is kept, nor (held open) is one read (${how}; found by a review)`, async (t) => {
+    const { table, held } = await swappedOutAndBack(t, count, options);
+    const leaked = () => [...Array(count).keys()].filter((i) => table.info(`/deep/f${i}.txt`)?.etag === etagOf(Buffer.from(`${SECRET} ${i}`)));
+    assert.deepEqual(leaked(), []);
+    // By path, the outside bytes were read (and offered) before the check after the walk let none of it go in force.
+    if (options.statFile === undefined) assert.deepEqual(held.filter((bytes) => bytes.startsWith(SECRET)), [], 'an outside file was read at all');
+    // Walked again (what the walk found there did not go in force): then served as it is.
+    await eventually(() => table.info(`/deep/f${count - 1}.txt`)?.etag === etagOf(Buffer.from(`inside ${count - 1}`)), () => 'deep/ never served after the swap back');
+    assert.deepEqual(leaked(), []);
+  });
+}

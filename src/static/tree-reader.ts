@@ -3,6 +3,7 @@ import { lstat, realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { ENCODINGS } from '../http/encoding.js';
 import { describe, type AssetInfo, type Read } from './asset-info.js';
+import { holdDirectory } from './directory-handle.js';
 import { etagOf, newEtagHash } from './etag.js';
 import type { EtagCache, KnownTag, Served } from './etag-cache.js';
 import { equalIdentities, identityOf, isRacy, sameIdentity, type FileStats } from './file-identity.js';
@@ -45,6 +46,16 @@ interface ContentRead {
   readonly digest: Buffer;
   readonly bytes?: Buffer | undefined;
   readonly after: FileStats;
+}
+
+/** A directory whose files are being visited: its path, its URL path, how its files are reached, and its other entries. */
+interface Listing {
+  readonly dir: string;
+  readonly urlDir: string;
+  /** The directory by its descriptor (directory-handle.ts), or `dir` where it is not held. */
+  readonly via: string;
+  /** Entries the caller visits (see visit). */
+  readonly others: Dirent[];
 }
 
 /** What one scan of the tree (a walk, or a look at the paths the watcher named) collects. */
@@ -127,10 +138,16 @@ function withoutBytes(read: Read | null): Read | null {
   return version;
 }
 
-/** True while `dir` is still the directory `before` described (same device and inode, not a symlink). */
+/**
+ * True while `dir` is still the directory `before` described: same device and inode, not a symlink, and
+ * not renamed since. A rename moves the ctime alone (an entry added or removed moves the mtime too): a
+ * directory renamed away, a symlink out of the root put in its place, then the directory renamed back
+ * had its files stat'ed and hashed through the symlink in between, the outside files' tags kept.
+ */
 async function sameDirectory(dir: string, before: BigIntStats): Promise<boolean> {
   const now = await lstat(dir, { bigint: true }).catch(() => null);
-  return now !== null && now.isDirectory() && now.ino === before.ino && now.dev === before.dev;
+  if (now === null || !now.isDirectory() || now.ino !== before.ino || now.dev !== before.dev) return false;
+  return now.ctimeNs === before.ctimeNs || now.mtimeNs !== before.mtimeNs;
 }
 
 /**
@@ -276,7 +293,7 @@ export class TreeReader {
     scan.watchDir?.(dir);
     const before = urlDir === '' ? null : await lstat(dir, { bigint: true }).catch(() => null);
     if (urlDir !== '' && before?.isDirectory() !== true) return this.replacedWhileWalked(urlDir, scan);
-    const others = await this.dirLimit.run(() => this.walkFiles(dir, urlDir, scan));
+    const others = await this.dirLimit.run(() => this.walkFiles(dir, urlDir, scan, before));
     // Outside the directory's slot: a subdirectory waiting for one must not hold its parent's. A
     // few at a time: 8,000 subdirectories stat'ed at once each held its stat until it got a slot.
     let next = 0;
@@ -313,33 +330,46 @@ export class TreeReader {
    * 100,000 files' tasks and their directories' entries were most of the 200 MB a warm start of
    * such a tree allocated.
    */
-  private async walkFiles(dir: string, urlDir: string, scan: Scan): Promise<Dirent[]> {
-    let names;
+  private async walkFiles(dir: string, urlDir: string, scan: Scan, before: BigIntStats | null): Promise<Dirent[]> {
+    // Its files are reached through it, held open (not with a statFile of the caller's, which sees paths).
+    const held = this.options.probe ? await holdDirectory(dir) : undefined;
+    // No longer the directory the walk's lstat found: as when one changes during its walk. (The root's
+    // own troubles are the root checks', root-location.ts.)
+    if (before !== null && (held === null || (held !== undefined && (held.ino !== before.ino || held.dev !== before.dev)))) {
+      held?.close();
+      this.replacedWhileWalked(urlDir, scan);
+      return [];
+    }
     try {
-      names = await this.options.readDir(dir);
-    } catch (e) {
-      this.couldNotRead(urlDir, scan, e, `${urlDir}/`);
-      return []; // removed while walking, or unreadable: serve nothing from it
+      let names;
+      try {
+        names = await this.options.readDir(dir);
+      } catch (e) {
+        this.couldNotRead(urlDir, scan, e, `${urlDir}/`);
+        return []; // removed while walking, or unreadable: serve nothing from it
+      }
+      const files: Dirent[] = [];
+      const listing: Listing = { dir, urlDir, via: held?.via ?? dir, others: [] };
+      for (const entry of names) {
+        if (!isServableName(entry.name, urlDir === '')) continue;
+        if (entry.isFile()) files.push(entry);
+        else listing.others.push(entry);
+      }
+      scan.listed += files.length;
+      if (this.options.probe && scan.listed > PROBE_AFTER) await this.visitProbed(files, listing, scan);
+      else await this.visitEach(files, listing, scan);
+      return listing.others;
+    } finally {
+      held?.close();
     }
-    const files: Dirent[] = [];
-    const others: Dirent[] = [];
-    for (const entry of names) {
-      if (!isServableName(entry.name, urlDir === '')) continue;
-      if (entry.isFile()) files.push(entry);
-      else others.push(entry);
-    }
-    scan.listed += files.length;
-    if (this.options.probe && scan.listed > PROBE_AFTER) await this.visitProbed(files, dir, urlDir, scan, others);
-    else await this.visitEach(files, dir, urlDir, scan, others);
-    return others;
   }
 
   /**
-   * Visits files, SCAN_CONCURRENCY at a time; one that is a directory by now goes into `others` (see visit).
-   * `probed`: their probe's reply, if any.
+   * Visits files of `at`, SCAN_CONCURRENCY at a time; one that is a directory by now goes into its
+   * `others` (see visit). `probed`: their probe's reply, if any.
    */
-  private async visitEach(files: Dirent[], dir: string, urlDir: string, scan: Scan, others: Dirent[], probed: ProbeReply | null = null): Promise<void> {
-    await Promise.all(files.map((entry, i) => this.limit.run(() => this.visit(entry, dir, urlDir, scan, probed === null ? null : probedAt(probed, i), others))));
+  private async visitEach(files: Dirent[], at: Listing, scan: Scan, probed: ProbeReply | null = null): Promise<void> {
+    await Promise.all(files.map((entry, i) => this.limit.run(() => this.visit(entry, at.dir, at.urlDir, scan, probed === null ? null : probedAt(probed, i), at))));
   }
 
   /**
@@ -348,18 +378,18 @@ export class TreeReader {
    * cache knows is read only if its stat says it changed. A batch with nothing to read is stat'ed one by
    * one: a thread started for stats alone cost a warm start of 10,000 font files 1.2 s and 70 MB more.
    */
-  private async visitProbed(files: Dirent[], dir: string, urlDir: string, scan: Scan, others: Dirent[]): Promise<void> {
+  private async visitProbed(files: Dirent[], at: Listing, scan: Scan): Promise<void> {
     const batches: Promise<void>[] = [];
-    for (let at = 0; at < files.length; at += PROBE_BATCH) {
-      const batch = files.slice(at, at + PROBE_BATCH);
-      const read = Uint8Array.from(batch, (entry) => (this.unknown(`${urlDir}/${entry.name}`) ? 1 : 0));
+    for (let from = 0; from < files.length; from += PROBE_BATCH) {
+      const batch = files.slice(from, from + PROBE_BATCH);
+      const read = Uint8Array.from(batch, (entry) => (this.unknown(`${at.urlDir}/${entry.name}`) ? 1 : 0));
       if (!read.includes(1)) {
-        batches.push(this.visitEach(batch, dir, urlDir, scan, others));
+        batches.push(this.visitEach(batch, at, scan));
         continue;
       }
       const names = batch.map((entry) => entry.name);
       // The slot is held until the batch is visited: probes run no further ahead of the walk than this.
-      batches.push(this.probeLimit.run(async () => this.visitEach(batch, dir, urlDir, scan, others, await this.hashers.probe({ dir, names, read, readUpTo: INLINE_HASH_LIMIT }))));
+      batches.push(this.probeLimit.run(async () => this.visitEach(batch, at, scan, await this.hashers.probe({ dir: at.via, names, read, readUpTo: INLINE_HASH_LIMIT }))));
     }
     await Promise.all(batches);
   }
@@ -372,12 +402,12 @@ export class TreeReader {
   /**
    * One directory entry: a directory is walked, a file added; the entries of a directory go in
    * parallel. `probed`: a regular file's stat (and read) made ahead by a probe, or null when that failed.
-   * `later`: for an entry listed as a file, visited in a slot of `limit`, where a directory it has become
-   * since the listing goes, to be walked by the caller once the slot is let go: walked in it, its own
-   * files waited for slots that such entries held, and the scan never ended (64 of them, or 4 holding
-   * the probes' slots).
+   * `listing`: for an entry listed as a file, visited in a slot of `limit`, how it is reached (`via`),
+   * and where a directory it has become since the listing goes (`others`), to be walked by the caller
+   * once the slot is let go: walked in it, its own files waited for slots that such entries held, and the
+   * scan never ended (64 of them, or 4 holding the probes' slots).
    */
-  private async visit(entry: Dirent, dir: string, urlDir: string, scan: Scan, probed: Probed | null = null, later: Dirent[] | null = null): Promise<void> {
+  private async visit(entry: Dirent, dir: string, urlDir: string, scan: Scan, probed: Probed | null = null, listing: Listing | null = null): Promise<void> {
     const urlPath = `${urlDir}/${entry.name}`;
     try {
       if (entry.isSymbolicLink()) scan.linked = true;
@@ -385,17 +415,18 @@ export class TreeReader {
       if (target === null) return;
       scan.stated++;
       if (probed !== null) scan.probed++;
-      const s = probed?.stats ?? (await this.options.statFile(target));
+      const via = listing === null ? target : childPath(listing.via, entry.name);
+      const s = probed?.stats ?? (await this.options.statFile(via));
       if (s.isDirectory()) {
         // A symlink to a directory is not followed (README, "No path from the URL"): its files are
         // served at their own paths, whatever the order the walk meets the two in. Followed, it took
         // them away from those paths when met first (a cycle guard that remembered it), and a chain of
         // such links can name one directory under exponentially many URL paths.
         if (entry.isSymbolicLink()) return;
-        if (later !== null) later.push(entry);
+        if (listing !== null) listing.others.push(entry);
         else await this.walk(target, urlPath, scan);
       } else if (s.isFile()) {
-        await this.addFile(target, urlPath, s, scan, probed?.read);
+        await this.addFile(target, urlPath, s, scan, probed?.read, via);
       }
     } catch (e) {
       // Vanished between readdir and stat, or a dangling symlink: not servable.
@@ -444,8 +475,11 @@ export class TreeReader {
     return this.rootAt.holds(target) ? target : null;
   }
 
-  /** `ahead`: the file read by a probe (file-probe.ts) with `s` its stat then, used if the scan reads it. */
-  private async addFile(filePath: string, urlPath: string, s: FileStats, scan: Scan, ahead?: ProbedRead): Promise<void> {
+  /**
+   * `ahead`: the file read by a probe (file-probe.ts) with `s` its stat then, used if the scan reads it.
+   * `via`: the path it is read by (its directory's descriptor: see directory-handle.ts).
+   */
+  private async addFile(filePath: string, urlPath: string, s: FileStats, scan: Scan, ahead?: ProbedRead, via = filePath): Promise<void> {
     scan.counts.files++;
     const previous = this.table.infos().get(urlPath);
     const same = previous !== undefined && previous.filePath === filePath && sameIdentity(previous.identity, s);
@@ -475,12 +509,12 @@ export class TreeReader {
       scan.counts.bytesToHash += Number(s.size);
     }
     // A tag the cache vouches for is found to match the file now (its identity is unchanged).
-    let read = known !== undefined ? { identity: identityOf(s), links: s.nlink, ...known, checkedAtMs: Date.now() } : await (shared ?? this.readOnce(filePath, s, !same, scan, ahead));
+    let read = known !== undefined ? { identity: identityOf(s), links: s.nlink, ...known, checkedAtMs: Date.now() } : await (shared ?? this.readOnce(filePath, s, !same, scan, ahead, via));
     // The other path's read is this path's only while the file is the one this path stat'ed: a directory
     // swapped between the two (for a symlink out of the root, and back) gave a link the outside file's tag.
     if (shared !== undefined && read !== null && !sameIdentity(read.identity, s)) {
       scan.hashed++;
-      read = await this.readOnce(filePath, s, !same, scan);
+      read = await this.readOnce(filePath, s, !same, scan, undefined, via);
     }
     if (known === undefined && shared === undefined) scan.counts.bytesHashed += Number(s.size);
     if (read === null) {
@@ -579,8 +613,8 @@ export class TreeReader {
    * error). The record leaves out the bytes: held until the scan ended, a cold start of 100,000 font
    * files kept every small file's bytes, 380 MB more RSS at ready (bench/startup.js).
    */
-  private readOnce(filePath: string, s: FileStats, changed: boolean, scan: Scan, ahead?: ProbedRead): Promise<Read | null> {
-    const read = this.readSettled(filePath, s, changed, ahead);
+  private readOnce(filePath: string, s: FileStats, changed: boolean, scan: Scan, ahead?: ProbedRead, via = filePath): Promise<Read | null> {
+    const read = this.readSettled(filePath, s, changed, ahead, via);
     const shared = read.then(withoutBytes);
     shared.catch(() => {}); // awaited only if a symlink reaches the file: its error is seen there
     scan.reads.set(filePath, shared);
@@ -593,7 +627,7 @@ export class TreeReader {
    * it changed during each of READ_ATTEMPTS reads, or during the one read of a file that keeps
    * changing (read recently: reading it again at once would most likely be wasted too).
    */
-  private async readSettled(filePath: string, before: FileStats, changed: boolean, ahead?: ProbedRead): Promise<Read | null> {
+  private async readSettled(filePath: string, before: FileStats, changed: boolean, ahead?: ProbedRead, via = filePath): Promise<Read | null> {
     const started = performance.now();
     const attempts = this.backoff.isHot(filePath, started) ? 1 : READ_ATTEMPTS;
     let failed = true;
@@ -601,7 +635,7 @@ export class TreeReader {
       for (let attempt = 1; ; attempt++) {
         this.reads++;
         // A probe's read was made of the version `before` describes (its stat): the first attempt's.
-        const { readAtMs, bytes, digest, after }: ContentRead = attempt === 1 && ahead !== undefined ? ahead : await this.readAndStat(filePath, before.size);
+        const { readAtMs, bytes, digest, after }: ContentRead = attempt === 1 && ahead !== undefined ? ahead : await this.readAndStat(via, before.size);
         failed = false;
         if (sameIdentity(identityOf(before), after)) return { identity: identityOf(after), links: after.nlink, etag: etagOf(digest), readAtMs, bytes };
         if (attempt >= attempts || !after.isFile()) return null;

@@ -1,0 +1,47 @@
+import { close, constants, fstat, open, type BigIntStats } from 'node:fs';
+
+/**
+ * Linux names an open descriptor's directory under /proc/self/fd: `/proc/self/fd/N/name` is the entry
+ * `name` of that very directory, wherever it has been renamed to and whatever its old path names now.
+ */
+const BY_DESCRIPTOR = process.platform === 'linux' ? '/proc/self/fd/' : null;
+/** A directory only, never through a symlink at its last component. */
+const OPEN_DIRECTORY = constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | (constants.O_NOFOLLOW ?? 0);
+
+/** A directory held open while the walk stats and reads its files through it (see holdDirectory). */
+export interface DirectoryHandle {
+  /** The directory's path through its descriptor: files are `via/name`. */
+  readonly via: string;
+  /** Device and inode of the directory held. */
+  readonly dev: bigint;
+  readonly ino: bigint;
+  close(): void;
+}
+
+/**
+ * Opens the directory at `dir` for the walk of its files (openat(2), as Node has none): a file stat'ed
+ * and read as `via/name` is the directory's own, even if `dir` is renamed away and a symlink out of the
+ * root put in its place meanwhile. By path, such a swap and back (the directory's inode unchanged, so
+ * the checks around its walk saw nothing) had the outside files stat'ed, hashed and their bytes held in
+ * memory under the directory's URL paths. Resolves null where no directory is there to hold (ELOOP: a
+ * symlink now; ENOENT, ENOTDIR), `undefined` where one cannot be held (not Linux, out of descriptors:
+ * the walk goes by path, as it did).
+ */
+export function holdDirectory(dir: string): Promise<DirectoryHandle | null | undefined> {
+  if (BY_DESCRIPTOR === null) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    open(dir, OPEN_DIRECTORY, (err, fd) => {
+      if (err !== null) return resolve(GONE.has(err.code ?? '') ? null : undefined);
+      fstat(fd, { bigint: true }, (e, s: BigIntStats) => {
+        if (e !== null) {
+          close(fd, () => {});
+          return resolve(undefined);
+        }
+        resolve({ via: `${BY_DESCRIPTOR}${String(fd)}`, dev: s.dev, ino: s.ino, close: () => close(fd, () => {}) });
+      });
+    });
+  });
+}
+
+/** What an open of a path the walk listed as a directory says when it is no directory now. */
+const GONE: ReadonlySet<string> = new Set(['ELOOP', 'ENOENT', 'ENOTDIR']);
