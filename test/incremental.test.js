@@ -299,3 +299,26 @@ test('a directory removed under a server: its entries, bodies held and cached fd
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('a scan pass that throws rejects its callers and nothing else: no unhandled rejection ends the process, and the next scan runs (found by a review)', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-pass-'));
+  writeFileSync(join(root, 'a.css'), 'a{}');
+  let passes = 0;
+  const table = new AssetTable(root, { watch: false, published: () => {
+    if (++passes === 2) throw new Error('boom in pass');
+  } }, (info) => info);
+  const unhandled = [];
+  const listener = (e) => unhandled.push(e);
+  process.on('unhandledRejection', listener);
+  t.after(() => {
+    process.off('unhandledRejection', listener);
+    table.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  await table.open();
+  await assert.rejects(table.rescan(), /boom in pass/);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(unhandled.map(String), []);
+  await table.rescan();
+  assert.equal(passes, 3);
+});

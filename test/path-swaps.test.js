@@ -4,7 +4,7 @@
 // waiting for a writer. Real files, FIFOs made with mkfifo, real sockets on 127.0.0.1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -384,3 +384,34 @@ for (const [how, count, options] of [
     assert.deepEqual(leaked(), []);
   });
 }
+
+const unshared = spawnSync('unshare', ['-Urm', 'sh', '-c', 'mount -t tmpfs none /proc'], { stdio: 'ignore' }).status === 0;
+
+test('with no /proc mounted (a chroot, a minimal container), files are reached by path: served, not 404 (found by a review)', { skip: unshared ? false : 'needs unshare -Urm (user and mount namespaces)' }, async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-noproc-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, 'sub'));
+  writeFileSync(join(root, 'a.txt'), 'top');
+  writeFileSync(join(root, 'sub', 'b.txt'), 'below');
+  const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
+  // Its own mount namespace, /proc covered by an empty tmpfs: the server's only view of it.
+  const child = spawn('unshare', ['-Urm', 'sh', '-c', `mount -t tmpfs none /proc && exec "${process.execPath}" "${cli}" serve "${root}" --origin '*' --port 0`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  t.after(async () => {
+    child.kill();
+    await exited;
+  });
+  let out = '';
+  const port = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    exited.then((code) => reject(new Error(`the server exited (${String(code)}) before listening: ${out}`)));
+  });
+  for (const [path, body] of [['/a.txt', 'top'], ['/sub/b.txt', 'below']]) {
+    const r = await request(port, { path });
+    assert.deepEqual([r.status, r.body.toString()], [200, body], path);
+  }
+});

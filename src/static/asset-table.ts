@@ -579,8 +579,9 @@ export class AssetTable<T> {
       if (this.dirty) this.scans.soon();
       this.settleNextPass(null);
     } catch (e) {
+      // Said to the callers waiting (the pass's, and those since); the loop's own promise never rejects:
+      // nothing awaits it, and a rejection left unhandled ended the process (review h49).
       this.settleNextPass(e);
-      throw e;
     } finally {
       this.scanning = null;
       this.reader.readNow = false;

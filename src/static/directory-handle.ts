@@ -1,4 +1,4 @@
-import { close, constants, fstat, open, type BigIntStats } from 'node:fs';
+import { close, constants, fstat, open, stat, type BigIntStats } from 'node:fs';
 
 /**
  * Linux names an open descriptor's directory under /proc/self/fd: `/proc/self/fd/N/name` is the entry
@@ -24,8 +24,8 @@ export interface DirectoryHandle {
  * root put in its place meanwhile. By path, such a swap and back (the directory's inode unchanged, so
  * the checks around its walk saw nothing) had the outside files stat'ed, hashed and their bytes held in
  * memory under the directory's URL paths. Resolves null where no directory is there to hold (ELOOP: a
- * symlink now; ENOENT, ENOTDIR), `undefined` where one cannot be held (not Linux, out of descriptors:
- * the walk goes by path, as it did).
+ * symlink now; ENOENT, ENOTDIR), `undefined` where one cannot be held (not Linux, no /proc mounted, as in
+ * a chroot; out of descriptors: the walk goes by path, as it did).
  */
 export function holdDirectory(dir: string): Promise<DirectoryHandle | null | undefined> {
   if (BY_DESCRIPTOR === null) return Promise.resolve(undefined);
@@ -33,14 +33,22 @@ export function holdDirectory(dir: string): Promise<DirectoryHandle | null | und
     open(dir, OPEN_DIRECTORY, (err, fd) => {
       if (err !== null) return resolve(GONE.has(err.code ?? '') ? null : undefined);
       fstat(fd, { bigint: true }, (e, s: BigIntStats) => {
-        if (e !== null) {
-          close(fd, () => {});
-          return resolve(undefined);
-        }
-        resolve({ via: `${BY_DESCRIPTOR}${String(fd)}`, dev: s.dev, ino: s.ino, close: () => close(fd, () => {}) });
+        const via = `${BY_DESCRIPTOR}${String(fd)}`;
+        if (e !== null) return giveUp(fd, resolve);
+        // The path must name the directory held: without /proc every file under it was a 404 (review h49).
+        stat(via, { bigint: true }, (notThere, named: BigIntStats) => {
+          if (notThere !== null || named.ino !== s.ino || named.dev !== s.dev) return giveUp(fd, resolve);
+          resolve({ via, dev: s.dev, ino: s.ino, close: () => close(fd, () => {}) });
+        });
       });
     });
   });
+}
+
+/** Closes `fd` and resolves that no directory is held: the walk goes by path. */
+function giveUp(fd: number, resolve: (held: undefined) => void): void {
+  close(fd, () => {});
+  resolve(undefined);
 }
 
 /** What an open of a path the walk listed as a directory says when it is no directory now. */

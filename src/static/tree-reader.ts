@@ -30,6 +30,11 @@ const INLINE_HASH_LIMIT = 16 * 1024;
 /** Files stat'ed and hashed at once during a scan: enough to keep every thread and the disk busy. */
 const SCAN_CONCURRENCY = 64;
 /**
+ * Directories whose files are visited at once, each held open meanwhile (directory-handle.ts): at 64, a
+ * busy server at `ulimit -n 256` walking 20,000 directories ran out of descriptors (review h49).
+ */
+const DIRECTORY_CONCURRENCY = 16;
+/**
  * Files a walk lists before it probes them on the hashing threads in batches (file-probe.ts): a
  * thread takes ~35 ms to start and leaves ~2.5 MB resident after, in which the main thread stats and
  * reads ~200 small files one by one. A small tree never starts one.
@@ -176,7 +181,7 @@ export class TreeReader {
   private readonly hashers: FileHasher;
   private readonly limit = new TaskLimit(SCAN_CONCURRENCY);
   /** Directories whose files are being visited at once (see walkFiles). */
-  private readonly dirLimit = new TaskLimit(SCAN_CONCURRENCY);
+  private readonly dirLimit = new TaskLimit(DIRECTORY_CONCURRENCY);
   private readonly probeLimit = new TaskLimit(PROBE_CONCURRENCY);
 
   constructor(
