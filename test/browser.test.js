@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
 import { evaluateCors } from '../dist/check/index.js';
+import { listeningPort } from './helpers.js';
 import { testCertificate } from './transports.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
@@ -365,15 +366,8 @@ describe('real browser (Chromium)', { skip }, () => {
   test('13. the bundled example (npm start) renders its page with the font from the other origin', async (t) => {
     const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', 'example', '--origin', '*', '--port', '0', '--log', '--log-format', 'json', '--etag-cache', 'off'], { stdio: ['ignore', 'pipe', 'inherit'] });
     t.after(() => child.kill('SIGTERM'));
-    let out = '';
-    const port = await new Promise((resolve, reject) => {
-      child.stdout.on('data', (d) => {
-        out += d;
-        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-        if (m) resolve(Number(m[1]));
-      });
-      child.on('exit', (code) => reject(new Error(`xorigin exited with ${code}`)));
-    });
+    const seen = { out: '' };
+    const port = await listeningPort(child, seen);
     const context = await browser.newContext({ viewport: { width: 900, height: 500 } });
     const page = await context.newPage();
     await page.goto(`http://127.0.0.1:${port}/`);
@@ -389,10 +383,10 @@ describe('real browser (Chromium)', { skip }, () => {
     assert.equal(state.font, 'loaded', state.status);
     assert.equal(state.fontOrigin, `http://localhost:${port}`);
     // The access log shows the font fetched cross-origin, as WOFF2, from the page's origin.
-    const entries = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const entries = seen.out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
     assert.ok(
       entries.some((e) => e.method === 'GET' && e.target === '/fonts/xorigin-blocks.woff2' && e.status === 200 && e.origin === `http://127.0.0.1:${port}`),
-      out,
+      seen.out,
     );
   });
 });

@@ -293,3 +293,18 @@ export async function readSteadilyBesideStopped(t, readers, stopper, ms) {
   await new Promise((r) => setTimeout(r, ms));
   return read;
 }
+
+/**
+ * The port a server child prints in its `listening on http://127.0.0.1:PORT` line on stdout; rejects if it
+ * exits first (with what it printed). `seen.out` gathers its stdout, then and after.
+ */
+export function listeningPort(child, seen = { out: '' }) {
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      seen.out += d;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(seen.out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`the server exited (${String(code)}) before listening: ${seen.out}`)));
+  });
+}

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../dist/index.js';
 import { AssetTable } from '../dist/static/asset-table.js';
-import { eventually, releaseFifo, request } from './helpers.js';
+import { eventually, listeningPort, releaseFifo, request } from './helpers.js';
 
 const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
 
@@ -401,15 +401,7 @@ test('with no /proc mounted (a chroot, a minimal container), files are reached b
     child.kill();
     await exited;
   });
-  let out = '';
-  const port = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    exited.then((code) => reject(new Error(`the server exited (${String(code)}) before listening: ${out}`)));
-  });
+  const port = await listeningPort(child);
   for (const [path, body] of [['/a.txt', 'top'], ['/sub/b.txt', 'below']]) {
     const r = await request(port, { path });
     assert.deepEqual([r.status, r.body.toString()], [200, body], path);
