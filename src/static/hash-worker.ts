@@ -4,27 +4,8 @@
  * (file-probe.ts). Synchronous reads are the fastest here: this thread has nothing else to do, and
  * the main thread stays free.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { newEtagHash } from './etag.js';
-import { probe, type ProbeRequest } from './file-probe.js';
-import { READ_BY_PATH } from './read-flags.js';
-
-const CHUNK = 1024 * 1024;
-const buffer = Buffer.allocUnsafeSlow(CHUNK);
-
-/** Reads up to `size` (the scan's stat; it stats again after), not until EOF: a file appended to forever would hold this thread. */
-function sha256(path: string, size: number): { digest: Buffer; bytes: number } {
-  const fd = openSync(path, READ_BY_PATH);
-  try {
-    const hash = newEtagHash();
-    let bytes = 0;
-    for (let n; bytes < size && (n = readSync(fd, buffer, 0, Math.min(CHUNK, size - bytes), bytes)) > 0; bytes += n) hash.update(buffer.subarray(0, n));
-    return { digest: hash.digest(), bytes };
-  } finally {
-    closeSync(fd);
-  }
-}
+import { hashUpTo, probe, type ProbeRequest } from './file-probe.js';
 
 type Message = { id: number; path: string; size: number } | ({ id: number; probe: true } & ProbeRequest);
 
@@ -36,7 +17,7 @@ parentPort?.on('message', (message: Message) => {
       parentPort?.postMessage({ id, probed: reply, bytes: reply.bytes }, transfer);
       return;
     }
-    const { digest, bytes } = sha256(message.path, message.size);
+    const { digest, bytes } = hashUpTo(message.path, message.size);
     parentPort?.postMessage({ id, digest, bytes });
   } catch (e) {
     // The code too: EMFILE and its kin say nothing about the file (the table keeps what it knew).

@@ -8,7 +8,7 @@ import { etagOf, newEtagHash } from './etag.js';
 import type { EtagCache, KnownTag, Served } from './etag-cache.js';
 import { equalIdentities, identityOf, isRacy, sameIdentity, type FileStats } from './file-identity.js';
 import { FileHasher } from './file-hasher.js';
-import { probedAt, type Probed, type ProbedRead, type ProbeReply } from './file-probe.js';
+import { childPath, probedAt, type Probed, type ProbedRead, type ProbeReply } from './file-probe.js';
 import { RETRY_MS } from './hash-workers.js';
 import { DENIED, errorCode, EXHAUSTED, goneOrThrow, isTransient, OUT_OF_DESCRIPTORS } from './path-errors.js';
 import { ReadBackoff, type ReadBackoffOptions } from './read-backoff.js';
@@ -663,13 +663,6 @@ export class TreeReader {
   }
 }
 
-/**
- * The path of the entry `name` of directory `dir`, a real path with no `.`, `..` or doubled
- * separator: path.join would normalise it again, ~0.6 KB of garbage per file of a walk.
- */
-function childPath(dir: string, name: string): string {
-  return dir.endsWith(sep) ? dir + name : dir + sep + name;
-}
 
 /** Whether a name may be served: no dotfile (.env, .git, .htpasswd) but a top-level `.well-known`. */
 export function isServableName(name: string, isTopLevel: boolean): boolean {
