@@ -135,6 +135,8 @@ export interface ScanReport {
   readonly stated: number;
   /** Of those, files stat'ed (and the small ones read) in batches on the hashing threads (file-probe.ts). */
   readonly probed: number;
+  /** Of the files read, those read ahead by a probe (see probed). */
+  readonly readAhead: number;
   /** Files read and hashed. */
   readonly hashed: number;
   /** Files whose tag came from the ETag cache instead. */
@@ -621,7 +623,7 @@ export class AssetTable<T> {
     this.publish(scan);
     // Paced by the walks made while serving only: the start-up walk (every file hashed) is no guide.
     if (scan.out instanceof Map && this.serving) [this.walkEndedAt, this.walkMs] = [performance.now(), performance.now() - started];
-    this.lastScan = { files: scan.counts.files, stated: scan.stated, probed: scan.probed, hashed: scan.hashed, cached: scan.cached, ms: performance.now() - started };
+    this.lastScan = { files: scan.counts.files, stated: scan.stated, probed: scan.probed, readAhead: scan.readAhead, hashed: scan.hashed, cached: scan.cached, ms: performance.now() - started };
   }
 
   /**
