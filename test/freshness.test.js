@@ -356,6 +356,54 @@ describe('file identity', () => {
     }
   });
 
+  test('at start-up, a walk that ran out of descriptors is walked again before the table opens, while each walk finds more: no file that exists is missing (review h51: at ulimit -n 48-64, up to 58% of the tree was 404 for 5-40 s); one that never stops failing does not hold the start', async () => {
+    const root = tempRoot();
+    for (let d = 0; d < 6; d++) {
+      mkdirSync(join(root, `d${d}`));
+      for (let f = 0; f < 5; f++) writeFileSync(join(root, `d${d}`, `f${f}.txt`), `${d}.${f}`);
+    }
+    const emfile = () => Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+    // Each directory's first listing, and each file's first stat in d0, fail: a second walk finds them.
+    const failures = new Map([...Array(6).keys()].map((d) => [join(root, `d${d}`), 1]));
+    for (let f = 0; f < 5; f++) failures.set(join(root, 'd0', `f${f}.txt`), 1);
+    const failOnce = (path) => {
+      const left = failures.get(path) ?? 0;
+      if (left > 0) failures.set(path, left - 1);
+      return left > 0;
+    };
+    const readDir = async (path) => {
+      if (failOnce(path)) throw emfile();
+      return readdir(path, { withFileTypes: true });
+    };
+    const statFile = async (path) => {
+      if (failOnce(path)) throw emfile();
+      return stat(path, { bigint: true });
+    };
+    const table = await openTable(root, { watch: false, readDir, statFile, exhausted: () => {} });
+    try {
+      for (let d = 0; d < 6; d++) for (let f = 0; f < 5; f++) assert.ok(table.info(`/d${d}/f${f}.txt`), `/d${d}/f${f}.txt is served`);
+    } finally {
+      table.close();
+    }
+    // A directory that can never be listed: the table opens without it, after a walk that found nothing more.
+    let listings = 0;
+    const never = join(root, 'd3');
+    const failing = async (path) => {
+      if (path !== never) return readdir(path, { withFileTypes: true });
+      listings++;
+      throw emfile();
+    };
+    const stuck = await openTable(root, { watch: false, readDir: failing, exhausted: () => {} });
+    try {
+      assert.equal(stuck.info('/d3/f0.txt'), undefined);
+      assert.ok(stuck.info('/d4/f0.txt'));
+      assert.ok(listings >= 2 && listings <= 3, `${listings} listings of the directory that always fails`);
+    } finally {
+      stuck.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('a racily clean file is read again on the next scan, and rescanned after the window without any event', async () => {
     const root = tempRoot();
     const file = join(root, 'lib.css');

@@ -224,6 +224,8 @@ export class AssetTable<T> {
   );
   /** Entries in the table after the last scan (a scan that only removed files also rewrites the cache). */
   private published = -1;
+  /** The last scan put in force left paths as they were for want of descriptors or memory (see walkWhileExhausted). */
+  private exhausted = false;
   /** How long until a walk tries again paths that could not be read, and when that was last said (see noteFailures). */
   private failedDelay = UNSETTLED_RECHECK_MS;
   private failureSaidAt = -Infinity;
@@ -299,9 +301,12 @@ export class AssetTable<T> {
     this.known = await this.openTags();
     this.cacheWrites.writeTo(this.known);
     this.watcherWanted = this.options.watch !== false;
-    const stop = reportScan(() => this.reader.counts, this.options.progress ?? process.stderr);
+    // Bytes hashed by the walks before the last (see walkWhileExhausted), for the summary line.
+    const earlier = { bytesToHash: 0, bytesHashed: 0 };
+    const stop = reportScan(() => ({ ...this.reader.counts, bytesToHash: earlier.bytesToHash + this.reader.counts.bytesToHash, bytesHashed: earlier.bytesHashed + this.reader.counts.bytesHashed }), this.options.progress ?? process.stderr);
     try {
       await this.rescan();
+      await this.walkWhileExhausted(earlier);
     } finally {
       stop();
     }
@@ -317,6 +322,24 @@ export class AssetTable<T> {
     this.rootCheck = setInterval(() => void this.rootChanged().then((changed) => changed && this.scans.walkSoon()), ROOT_CHECK_MS);
     this.rootCheck.unref();
     this.revalidation.start();
+  }
+
+  /**
+   * At start-up, walks again while the last walk ran out of descriptors (or memory) and found more than
+   * the one before: each keeps what the last found, so a table with holes fills up before the server
+   * answers. Published with them, it answered 404 for files that exist (review h51: at `ulimit -n` 48
+   * to 64 the scan's own descriptors ran out, and up to 58% of the tree was 404 for 5 to 40 s). A walk
+   * that finds nothing more means the limit is too low for the scan: the server starts with what it
+   * has, said on stderr (noteDescriptorShortage), and walks again soon, as it would have.
+   */
+  private async walkWhileExhausted(earlier: { bytesToHash: number; bytesHashed: number }): Promise<void> {
+    let found = -1;
+    while (this.exhausted && this.infos.size > found && !this.closed) {
+      found = this.infos.size;
+      earlier.bytesToHash += this.reader.counts.bytesToHash;
+      earlier.bytesHashed += this.reader.counts.bytesHashed;
+      await this.rescan();
+    }
   }
 
   /** Reads of a file's content (each attempt counts), since the table was made. */
@@ -678,6 +701,7 @@ export class AssetTable<T> {
     this.published = this.infos.size;
     // A file left out is missing from the table: look again soon, watched or not.
     if (scan.unsettled) this.scans.recheckIn(UNSETTLED_RECHECK_MS, true);
+    this.exhausted = scan.exhausted;
     this.noteFailures(scan);
     // A same-tick write to a racy file raises an event the scan may already have consumed; without this
     // rescan it would wait for some unrelated change. With `watch: false` the table rescans itself only

@@ -84,6 +84,8 @@ export interface Scan {
   readonly racy: Set<AssetInfo>;
   /** Some file kept changing while read and was left out. */
   unsettled: boolean;
+  /** Some path could not be read for want of descriptors or memory (EXHAUSTED), and was left as it was. */
+  exhausted: boolean;
   /** Files whose content was read (not known from the table or the ETag cache). */
   hashed: number;
   /** Paths stat'ed. */
@@ -225,7 +227,7 @@ export class TreeReader {
   /** A new scan's state: `out`, a new Map for a walk or the changes to the live table for a targeted scan. */
   newScan(out: Map<string, AssetInfo> | TableDelta, racy: Set<AssetInfo>): Scan {
     this.counts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
-    return { out, racy, unsettled: false, hashed: 0, stated: 0, cached: 0, counts: this.counts, listed: 0, probed: 0, readAhead: 0, knownStated: 0, knownChanged: 0, linked: false, watchDir: null, later: new Map(), undecodable: [], denied: [], reads: new Map(), failures: 0, firstFailure: '' };
+    return { out, racy, unsettled: false, exhausted: false, hashed: 0, stated: 0, cached: 0, counts: this.counts, listed: 0, probed: 0, readAhead: 0, knownStated: 0, knownChanged: 0, linked: false, watchDir: null, later: new Map(), undecodable: [], denied: [], reads: new Map(), failures: 0, firstFailure: '' };
   }
 
   /**
@@ -501,6 +503,7 @@ export class TreeReader {
     const code = errorCode(e);
     if (EXHAUSTED.has(code)) {
       scan.unsettled = true;
+      scan.exhausted = true;
       if (OUT_OF_DESCRIPTORS.has(code)) this.options.exhausted?.(code);
     } else if (scan.failures++ === 0) scan.firstFailure = `${urlPath} (${code === '' ? String((e as Error | null)?.message) : code})`;
     this.keepServed(urlPath, scan);
