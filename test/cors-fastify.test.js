@@ -298,6 +298,41 @@ function suite(Fastify, major) {
     await twice.close();
   });
 
+  test(`fastify ${major}: prefixes the router matches alike (a trailing slash; another case without case sensitivity), and a registration inside another's reach, are start-up errors (review h50: the first policy answered the other's preflights)`, async (t) => {
+    const refused = async (options, build, pattern) => {
+      const app = Fastify(options);
+      build(app);
+      await assert.rejects(app.ready(), pattern);
+      await app.close();
+    };
+    const child = (app, prefix, origins) => app.register(async (c) => {
+      await c.register(xoriginCors, { origins, methods: ['DELETE'] });
+      c.delete('/two', async () => 'deleted');
+    }, { prefix });
+    const alike = /xorigin-cors is registered in two child plugins with the prefix \/(api|API)\/? \(or one the router matches alike/;
+    for (const [first, second] of [['/api', '/api/'], ['/api/', '/api']]) {
+      await refused({}, (app) => (child(app, first, [APP]), child(app, second, ['https://b.example.com'])), alike);
+    }
+    await refused({ caseSensitive: false }, (app) => (child(app, '/api', [APP]), child(app, '/API', ['https://b.example.com'])), alike);
+    await refused({}, (app) => app.register(async (outer) => {
+      await outer.register(xoriginCors, { origins: [APP] });
+      child(outer, '/v1', ['https://b.example.com']);
+    }, { prefix: '/api' }), /registered in the plugin with the prefix \/api\/v1 and in its parent with the prefix \/api: the first registration's hook answers every preflight there/);
+    await refused({}, (app) => (app.register(xoriginCors, { origins: [APP] }), child(app, '/v1', ['https://b.example.com'])), /registered in the plugin with the prefix \/v1 and at the root/);
+    await refused({}, (app) => (app.register(xoriginCors, { origins: [APP] }), app.register(xoriginCors, { origins: ['https://b.example.com'] })), /registered twice at the root/);
+    // Case-sensitive routes (the default): /api and /API are two paths, each child its own.
+    const apart = Fastify();
+    child(apart, '/api', [APP]);
+    child(apart, '/API', ['https://b.example.com']);
+    await apart.listen({ port: 0, host: '127.0.0.1' });
+    t.after(() => apart.close());
+    const port = apart.server.address().port;
+    const preflight = (path, origin) => request(port, { method: 'OPTIONS', path, headers: { Origin: origin, 'Access-Control-Request-Method': 'DELETE' } });
+    assert.equal((await preflight('/API/two', 'https://b.example.com')).status, 204);
+    assert.equal((await preflight('/API/two', APP)).status, 403);
+    assert.equal((await preflight('/api/two', APP)).status, 204);
+  });
+
   test(`fastify ${major}: the plugin carries fastify-plugin's markers`, async () => {
     assert.equal(xoriginCors[Symbol.for('skip-override')], true);
     assert.equal(xoriginCors[Symbol.for('fastify.display-name')], 'xorigin-cors');

@@ -42,10 +42,37 @@ const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => 
     done(error as Error);
     return;
   }
+  const outer = registeredAround(app);
+  if (outer !== null) {
+    done(registeredTwice(app, outer));
+    return;
+  }
+  registered.add(app);
   app.addHook('onRequest', onRequest(engine, new VaryGuard()));
   // The root instance is the one object no other instance is the prototype of (Fastify 4 and 5).
   done(Object.getPrototypeOf(app) === Object.prototype ? undefined : (routePreflightsToChild(app) ?? undefined));
 };
+
+function registeredTwice(app: FastifyInstance, outer: FastifyInstance): Error {
+  const where = (instance: FastifyInstance): string => (instance.prefix === '' ? 'at the root' : `in the plugin with the prefix ${instance.prefix}`);
+  const both = outer === app ? `twice ${where(app)}` : `${where(app)} and ${where(outer).replace(/^in the plugin/, 'in its parent')}`;
+  return new Error(`xorigin-cors is registered ${both}: the first registration's hook answers every preflight there, with its policy, while the second decides the actual responses. Register it once on the way to each route: in the parent only, or only in children with distinct prefixes`);
+}
+
+/** The instances the plugin is registered in (not encapsulated: the instance itself, see below). */
+const registered = new WeakSet<object>();
+
+/**
+ * The instance the plugin is registered in already that `app` inherits hooks from (itself, or a
+ * parent: Fastify makes a child plugin's instance with its parent as prototype), or null. Its hook
+ * runs first, so its policy, not this one's, would answer preflights to `app`'s routes (review h50).
+ */
+function registeredAround(app: FastifyInstance): FastifyInstance | null {
+  for (let at: object | null = app; at !== null && at !== Object.prototype; at = Object.getPrototypeOf(at) as object | null) {
+    if (registered.has(at)) return at as FastifyInstance;
+  }
+  return null;
+}
 
 /**
  * Registered inside a child plugin, the hook runs only for requests routed to the child: a
@@ -65,10 +92,14 @@ function routePreflightsToChild(app: FastifyInstance): Error | null {
   if (!/^(\/[^/:*]+)+\/?$/.test(prefix)) return null;
   let routed = preflightRoutes.get(app.server);
   if (routed === undefined) preflightRoutes.set(app.server, (routed = new Set()));
-  if (routed.has(prefix)) {
-    return new Error(`xorigin-cors is registered in two child plugins with the prefix ${prefix}: the first one's policy would answer the other's preflights. Register it once for that prefix (in a parent plugin with the prefix), or give the children different prefixes`);
+  // Keyed as the router matches paths: `/api` and `/api/` (and `/API` without case sensitivity) get
+  // the same routes, and the second child's duplicated-route error below was taken for an app's own
+  // route (review h50).
+  const key = routedPath(app, prefix);
+  if (routed.has(key)) {
+    return new Error(`xorigin-cors is registered in two child plugins with the prefix ${prefix} (or one the router matches alike: a trailing slash, or another case): the first one's policy would answer the other's preflights. Register it once for that prefix (in a parent plugin with the prefix), or give the children different prefixes`);
   }
-  routed.add(prefix);
+  routed.add(key);
   for (const url of ['/', '/*']) {
     try {
       // `hide` keeps it out of @fastify/swagger's documents (as @fastify/cors's own OPTIONS route); Fastify's types do not name it.
@@ -78,6 +109,13 @@ function routePreflightsToChild(app: FastifyInstance): Error | null {
     }
   }
   return null;
+}
+
+/** `prefix` as the router matches it: without its trailing slash, and in lower case unless routes are case-sensitive. */
+function routedPath(app: FastifyInstance, prefix: string): string {
+  const config = app.initialConfig as { caseSensitive?: boolean; routerOptions?: { caseSensitive?: boolean } };
+  const path = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  return config.caseSensitive === false || config.routerOptions?.caseSensitive === false ? path.toLowerCase() : path;
 }
 
 /** The prefixes this plugin has routed preflights for, per app (its server, which all its instances share). */
