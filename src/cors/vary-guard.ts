@@ -26,18 +26,9 @@ export class VaryGuard {
    * another layer wrapped before us (on-headers does) is wrapped in turn.
    */
   keep(res: ServerResponse, vary: string): void {
-    if (!Object.hasOwn(res, 'writeHead')) {
-      (res as { writeHead: unknown }).writeHead = this.writeHeadKeeping(vary);
-      return;
-    }
-    const wrapped = res.writeHead as WriteHead;
+    if (!Object.hasOwn(res, 'writeHead')) (res as { writeHead: unknown }).writeHead = this.writeHeadKeeping(vary);
     // Guarded twice (a handler mounted twice): its writeHead keeps Vary already.
-    if (varyKeepers.has(wrapped)) return;
-    const keeper: WriteHead = function (this: ServerResponse, statusCode, reason, headers) {
-      return sendHeadKeepingVary(this, wrapped, vary, statusCode, reason, headers);
-    };
-    varyKeepers.add(keeper);
-    (res as { writeHead: WriteHead }).writeHead = keeper;
+    else if (!varyKeepers.has(res.writeHead as WriteHead)) wrapWriteHead(res, vary);
   }
 
   /** One function for every response of a policy (no closure per response on the common path). */
@@ -50,6 +41,20 @@ export class VaryGuard {
     }
     return this.current.writeHead;
   }
+}
+
+/**
+ * Wraps a writeHead another layer set on `res`. Apart from keep: a closure there, over its parameter,
+ * made V8 allocate its context on every call, on the common path too (review h50: 23-47 collections
+ * per million actual requests in bench/alloc.js, against 0).
+ */
+function wrapWriteHead(res: ServerResponse, vary: string): void {
+  const wrapped = res.writeHead as WriteHead;
+  const keeper: WriteHead = function (this: ServerResponse, statusCode, reason, headers) {
+    return sendHeadKeepingVary(this, wrapped, vary, statusCode, reason, headers);
+  };
+  varyKeepers.add(keeper);
+  (res as { writeHead: WriteHead }).writeHead = keeper;
 }
 
 const varyKeepers = new WeakSet<WriteHead>();
