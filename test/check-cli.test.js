@@ -364,6 +364,19 @@ test('--har: any JSON, however shaped, is read without a crash: exit 0 or 1 with
   }
 });
 
+test('--har: an entry with no request to judge, or whose URL does not parse, gets its own unknown line; a data: URL none (review h51: they were left out without a word)', async () => {
+  const judged = { request: { method: 'GET', url: 'https://api.example/a', headers: [{ name: 'Origin', value: ORIGIN }] }, response: { status: 200, headers: [{ name: 'Access-Control-Allow-Origin', value: ORIGIN }] } };
+  const entries = [judged, 1, null, { request: 5 }, { request: { method: 'GET', url: '::::', headers: [{ name: 'Origin', value: ORIGIN }] }, response: { status: 200, headers: [] } }, { request: { method: 'GET', url: 'data:,x', headers: [] }, response: { status: 200, headers: [] } }];
+  const text = await harRun({ log: { entries } });
+  assert.equal(text.code, 0, text.err);
+  const shown = text.out.split('\n');
+  for (const n of [2, 3, 4]) assert.ok(shown.includes(`#${n} ? ?: unknown: no request to judge: the entry has no request.method or request.url (as strings)`), text.out);
+  assert.ok(shown.includes(`#5 GET :::: (from ${ORIGIN}): unknown: its URL does not parse, so it names no server to judge`), text.out);
+  assert.ok(!text.out.includes('#6'), text.out);
+  const json = JSON.parse((await harRun({ log: { entries } }, '--json')).out);
+  assert.deepEqual(json.requests.map((r) => [r.entry, r.verdict]), [[1, 'allowed'], [2, 'unknown'], [3, 'unknown'], [4, 'unknown'], [5, 'unknown']]);
+});
+
 test('values from the server or a HAR reach the terminal escaped: no control sequence gets through', async () => {
   // An 8-bit CSI (U+009B, what a latin1 header byte 0x9B reads as) passes node's parser; ESC arrives through a HAR's JSON.
   const hostile = await listen((req, res) => {

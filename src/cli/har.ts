@@ -231,10 +231,18 @@ function judge(index: EntryIndex, e: Entry, origin: string, o: HarOptions): Repo
 
 const SAME_ORIGIN = 'not a CORS request: same-origin';
 
-/** Same-origin, no Origin header, `Origin: null` or not http(s): not judged, and why (null: say nothing). */
+/** An entry with no request method or URL to judge (review h51: it was left out without a line). */
+function unreadable(n: number): Report {
+  return { entry: n, method: '?', url: '?', origin: null, verdict: 'unknown', reason: 'no request to judge: the entry has no request.method or request.url (as strings)', fix: null };
+}
+
+/**
+ * Same-origin, no Origin header, `Origin: null` or not http(s): not judged, and why (null: say nothing,
+ * for a `data:` or `blob:` URL, which goes to no server). A URL that does not parse is said to be one.
+ */
 function notCors(e: Entry, pageOrigin: string | null, target: string | null): Report | null {
   const base = { entry: e.n, method: e.method, url: e.url, origin: pageOrigin, verdict: 'not-cors' as const, fix: null };
-  if (target === null) return null;
+  if (target === null) return URL.canParse(e.url) ? null : { ...base, verdict: 'unknown', reason: 'its URL does not parse, so it names no server to judge' };
   if (pageOrigin === 'null') return { ...base, reason: 'Origin: null (a sandboxed or file: page, or a hop after a cross-origin redirect, judged with the request that redirected): not judged on its own' };
   if (pageOrigin === target) return { ...base, reason: SAME_ORIGIN };
   return {
@@ -271,7 +279,7 @@ function lines(r: Report): string[] {
 export function runHar(o: HarOptions, io: Io): number {
   const entries = readHar(o.file);
   const index = new EntryIndex(entries);
-  const reports = entries.flatMap((e) => (e === null ? [] : (reportOn(index, e, o) ?? [])));
+  const reports = entries.flatMap((e, i) => (e === null ? [unreadable(i + 1)] : (reportOn(index, e, o) ?? [])));
   const blocked = reports.filter((r) => r.verdict === 'blocked').length;
   if (o.json) {
     io.out(safeJson({ verdict: blocked > 0 ? 'blocked' : 'allowed', requests: reports }));
