@@ -9,8 +9,9 @@
 // autocannon benchmarks (issue 4) cover the whole path.
 import { PerformanceObserver } from 'node:perf_hooks';
 import { createCors } from '../dist/index.js';
+import { scriptArgs, wholeNumber } from './args.js';
 
-const N = Number(process.argv[2] ?? 1_000_000);
+const N = wholeNumber(scriptArgs({}, 1).positionals[0] ?? '1000000', 'decisions per outcome');
 if (typeof globalThis.gc !== 'function') {
   console.error('run with node --expose-gc (npm run bench:alloc does)');
   process.exit(2);

@@ -17,16 +17,14 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { scriptArgs } from './args.js';
 
 const PROJECT = dirname(dirname(fileURLToPath(import.meta.url)));
-const { values: args } = parseArgs({
-  options: {
-    downloads: { type: 'string', default: '16' },
-    mb: { type: 'string', default: '256' },
-    rounds: { type: 'string', default: '2' },
-    before: { type: 'string' },
-  },
+const { values: args } = scriptArgs({
+  downloads: { type: 'string', default: '16' },
+  mb: { type: 'string', default: '256' },
+  rounds: { type: 'string', default: '2' },
+  before: { type: 'string' },
 });
 for (const option of ['downloads', 'mb', 'rounds']) {
   if (!/^[1-9]\d*$/.test(args[option])) {

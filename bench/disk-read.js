@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { scriptArgs } from './args.js';
 import { median, pin, pinShell, which } from './lib.js';
 
 const SERVER = `
@@ -57,7 +57,7 @@ const WAYS = [
   ['fs.readSync 1 MiB', 'readSync', 1 << 20],
 ];
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '2' } } });
+const { values } = scriptArgs({ rounds: { type: 'string', default: '2' } });
 const WRK = which('wrk');
 if (WRK === null) throw new Error('bench/disk-read.js needs wrk (apt-get install -y wrk)');
 const work = mkdtempSync(join(tmpdir(), 'xorigin-disk-read-'));

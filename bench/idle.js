@@ -24,7 +24,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { scriptArgs, wholeNumber } from './args.js';
 
 const PROJECT = dirname(dirname(fileURLToPath(import.meta.url)));
 const KEEP_ALIVE_MS = 120_000;
@@ -65,15 +65,13 @@ if (process.argv[2] === '--serve') {
 }
 
 async function main() {
-  const { values: args } = parseArgs({
-    options: {
-      connections: { type: 'string', default: '10000' },
-      servers: { type: 'string', default: 'xorigin,bare' },
-      out: { type: 'string' },
-      'fd-raised': { type: 'boolean', default: false },
-    },
+  const { values: args } = scriptArgs({
+    connections: { type: 'string', default: '10000' },
+    servers: { type: 'string', default: 'xorigin,bare' },
+    out: { type: 'string' },
+    'fd-raised': { type: 'boolean', default: false },
   });
-  const N = Number(args.connections);
+  const N = wholeNumber(args.connections, '--connections');
   const need = N + 1024;
   // Node raises its own soft fd limit to the hard limit at start, so the hard limit is what counts.
   const soft = Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? Infinity);

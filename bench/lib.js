@@ -11,21 +11,14 @@ import net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { scriptArgs, wholeNumber } from './args.js';
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
 export const PROJECT = dirname(HERE);
 
-/** A script's opening comment, which says how to run it and what it measures: its --help. */
-function leadingComment(file) {
-  const lines = readFileSync(file, 'utf8').split('\n');
-  const end = lines.findIndex((line) => !line.startsWith('//'));
-  return lines.slice(0, end === -1 ? lines.length : end).map((line) => line.replace(/^\/\/ ?/, '')).join('\n');
-}
-
 /** The options every run takes, plus its own; a run limited to some scenarios or contenders is partial. */
 export function benchArgs(own = {}, partialIf = []) {
-  const options = {
+  const { values: args } = scriptArgs({
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '1' },
@@ -35,29 +28,9 @@ export function benchArgs(own = {}, partialIf = []) {
     'no-wrk': { type: 'boolean', default: false },
     out: { type: 'string' },
     ...own,
-    help: { type: 'boolean', short: 'h', default: false },
-  };
-  const script = process.argv[1] ?? 'bench';
-  let args;
-  try {
-    ({ values: args } = parseArgs({ options }));
-  } catch (e) {
-    // node:util's message names the option (unknown, or missing its value); a stack trace said no more.
-    console.error(`bench/${script.split('/').pop()}: ${e.message}\n(--help for the options)`);
-    process.exit(2);
-  }
-  if (args.help) {
-    console.log(leadingComment(script));
-    process.exit(0);
-  }
+  });
   // Number('abc') is NaN and Number('') 0: a mistyped count ran a benchmark of nothing, or looped on NaN.
-  for (const [option, min] of [['rounds', 0], ['duration', 1], ['warmup', 0], ['connections', 1]]) {
-    const n = Number(args[option]);
-    if (!/^\d+$/.test(args[option]) || n < min) {
-      console.error(`--${option}: ${JSON.stringify(args[option])} is not a whole number of at least ${min}; e.g. --${option} ${min === 0 ? 1 : 3}`);
-      process.exit(2);
-    }
-  }
+  for (const [option, min] of [['rounds', 0], ['duration', 1], ['warmup', 0], ['connections', 1]]) wholeNumber(args[option], `--${option}`, min);
   const partial = args.scenarios !== undefined || args.contenders !== undefined || partialIf.some((o) => args[o]);
   return {
     args,

@@ -23,20 +23,19 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
+import { scriptArgs } from './args.js';
 import { fontPath, fontTree, MIB, random, sizes } from './font-tree.js';
 import { HERE, median, node, pin, procStats, PROJECT, startProcess, which } from './lib.js';
 
-const { values: args } = parseArgs({
-  options: {
-    files: { type: 'string', default: '1000,10000,100000' },
-    budgets: { type: 'string', default: '0,64MiB,256MiB' },
-    duration: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '1' },
-    out: { type: 'string', default: join(HERE, 'partial') },
-    part: { type: 'string', default: 'load' },
-    before: { type: 'string' },
-  },
+const { values: args } = scriptArgs({
+  files: { type: 'string', default: '1000,10000,100000' },
+  budgets: { type: 'string', default: '0,64MiB,256MiB' },
+  duration: { type: 'string', default: '10' },
+  rounds: { type: 'string', default: '1' },
+  out: { type: 'string', default: join(HERE, 'partial') },
+  part: { type: 'string', default: 'load' },
+  before: { type: 'string' },
 });
 const WRK = which('wrk');
 if (WRK === null && args.part !== 'startup') {

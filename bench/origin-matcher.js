@@ -8,8 +8,9 @@
 import { parseOriginPattern } from '../dist/cors/origin-pattern.js';
 import { OriginTrie } from '../dist/cors/origin-trie.js';
 import { OriginMatcher } from '../dist/cors/origin-matcher.js';
+import { scriptArgs, wholeNumber } from './args.js';
 
-const ROUNDS = Number(process.argv[2] ?? 7);
+const ROUNDS = wholeNumber(scriptArgs({}, 1).positionals[0] ?? '7', 'rounds');
 const COPIES = 100_000;
 
 function parse(list) {

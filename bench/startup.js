@@ -16,18 +16,16 @@ import http from 'node:http';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { scriptArgs } from './args.js';
 import { fontTree, MIB } from './font-tree.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PROJECT = dirname(HERE);
-const { values: args } = parseArgs({
-  options: {
-    files: { type: 'string', default: '1000,10000,100000' },
-    rounds: { type: 'string', default: '3' },
-    out: { type: 'string', default: join(HERE, 'partial') },
-    fresh: { type: 'boolean', default: false },
-  },
+const { values: args } = scriptArgs({
+  files: { type: 'string', default: '1000,10000,100000' },
+  rounds: { type: 'string', default: '3' },
+  out: { type: 'string', default: join(HERE, 'partial') },
+  fresh: { type: 'boolean', default: false },
 });
 const COUNTS = args.files.split(',').map(Number);
 const ROUNDS = Number(args.rounds);

@@ -34,22 +34,20 @@ import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync, mkdtempSy
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { scriptArgs } from './args.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PROJECT = dirname(HERE);
-const { values: args } = parseArgs({
-  options: {
-    part: { type: 'string', default: 'tree' },
-    files: { type: 'string', default: '1000,10000,100000' },
-    rounds: { type: 'string', default: '3' },
-    seconds: { type: 'string', default: '6' },
-    before: { type: 'string' },
-    out: { type: 'string', default: join(HERE, 'partial') },
-    child: { type: 'string' },
-    contender: { type: 'string' },
-    dist: { type: 'string', default: join(PROJECT, 'dist') },
-  },
+const { values: args } = scriptArgs({
+  part: { type: 'string', default: 'tree' },
+  files: { type: 'string', default: '1000,10000,100000' },
+  rounds: { type: 'string', default: '3' },
+  seconds: { type: 'string', default: '6' },
+  before: { type: 'string' },
+  out: { type: 'string', default: join(HERE, 'partial') },
+  child: { type: 'string' },
+  contender: { type: 'string' },
+  dist: { type: 'string', default: join(PROJECT, 'dist') },
 });
 const PER_DIR = 100;
 const CONTENDERS = ['node-recursive', 'tree-walk', 'tree-fed'];

@@ -62,7 +62,7 @@ for (const [script, env] of SCRIPTS) {
       const r = bench(script, args, env);
       assert.equal(r.status, 2, r.stderr);
       const option = args[0].replace(/=$/, '');
-      assert.match(r.stderr, new RegExp(`^${option}: ".*" is not a whole number of at least \\d`, 'm'));
+      assert.match(r.stderr, new RegExp(`^(bench/${script.replace('.', '\\.')}: )?${option}: ".*" is not a whole number of at least \\d`, 'm'));
       assert.deepEqual(r.left, [], 'no fixture made');
     });
   }
@@ -136,6 +136,26 @@ for (const [script, env] of SCRIPTS) {
       assert.match(r.stderr, /^\(--help for the options\)$/m);
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
       assert.deepEqual(r.left, [], 'no fixture made');
+    }
+  });
+}
+
+// Every other bench script takes its options the same way (bench/args.js): --help printed a stack
+// trace, or ran alloc.js with NaN decisions (review h51).
+for (const script of ['alloc.js', 'origin-matcher.js', 'deploy.js', 'disk-read.js', 'idle.js', 'memory.js', 'startup.js', 'watch.js', 'gc.js', 'rss.js']) {
+  test(`${script} --help prints its opening comment; an unknown option or a count that is no number is refused in one line`, () => {
+    const run = (args) => spawnSync(process.execPath, [join(BENCH, script), ...args], { encoding: 'utf8', timeout: 60_000 });
+    const help = run(['--help']);
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, new RegExp(`bench/${script.replace('.', '\\.')}`));
+    assert.doesNotMatch(help.stdout, /^\/\//m);
+    const counts = { 'alloc.js': ['abc'], 'origin-matcher.js': ['1.5'], 'idle.js': ['--connections', 'x'] };
+    for (const args of [['--bogus'], ...(script in counts ? [counts[script]] : [])]) {
+      const r = run(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^bench/${script.replace('.', '\\.')}: .*(--bogus|not a whole number)`, 'm'));
+      assert.match(r.stderr, /^\(--help for the options\)$/m);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     }
   });
 }
