@@ -1117,6 +1117,16 @@ test('CLI: --send-timeout and --keep-alive-timeout (and their config keys) reach
   } finally {
     await stop(ok);
   }
+  assert.doesNotMatch(r.err + ok.err, /keepAliveTimeout/);
+  // Under a second, the advertised timeout is 0 (review h51): said, and served as asked.
+  const brief = await runCli(['serve', ROOT, '--port', '0', '--keep-alive-timeout', '500']);
+  try {
+    assert.equal(brief.code, 'listening', brief.err);
+    assert.match(brief.err, /warning: keepAliveTimeout = 500 ms is advertised as "Keep-Alive: timeout=0" \(whole seconds, rounded down\), which a client may read as "do not reuse this connection"; fix: give 1000 or more/);
+    assert.equal((await rawRequest(brief.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')).get('keep-alive'), 'timeout=0');
+  } finally {
+    await stop(brief);
+  }
   const bad = await runCli(['serve', ROOT, '--send-timeout', 'soon', '--keep-alive-timeout', '0']);
   await stop(bad);
   assert.equal(bad.code, 2);

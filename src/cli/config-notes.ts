@@ -11,6 +11,7 @@ import type { Settings } from './config.js';
 export function printConfigNotes(settings: Settings, files: ReadonlyMap<string, Buffer>): void {
   try {
     printIdleOptions(settings);
+    printSubsecondKeepAlive(settings);
     printChainNotes(settings, files);
   } catch {
     // Nothing to say, then.
@@ -24,6 +25,16 @@ export function printConfigNotes(settings: Settings, files: ReadonlyMap<string, 
 function printIdleOptions({ options }: Settings): void {
   if (options.logFormat === undefined || options.log !== undefined) return;
   process.stderr.write(`xorigin: warning: logFormat = "${options.logFormat}" has no effect: the access log is off; fix: add --log (config: "log": true), or remove the format\n`);
+}
+
+/**
+ * A keep-alive timeout under a second, which `Keep-Alive: timeout=` (whole seconds, rounded down, as
+ * node:http writes it) advertises as 0: a client may take that as "do not reuse" (review h51).
+ */
+function printSubsecondKeepAlive({ options }: Settings): void {
+  const ms = options.keepAliveTimeout;
+  if (ms === undefined || ms >= 1000) return;
+  process.stderr.write(`xorigin: warning: keepAliveTimeout = ${ms} ms is advertised as "Keep-Alive: timeout=0" (whole seconds, rounded down), which a client may read as "do not reuse this connection"; fix: give 1000 or more\n`);
 }
 
 /** What is doubtful in the certificate chain (see chainNotes). */
