@@ -309,11 +309,14 @@ function suite(Fastify, major) {
       await c.register(xoriginCors, { origins, methods: ['DELETE'] });
       c.delete('/two', async () => 'deleted');
     }, { prefix });
-    const alike = /xorigin-cors is registered in two child plugins with the prefix \/(api|API)\/? \(or one the router matches alike/;
+    const alike = /xorigin-cors is registered in two child plugins with the prefix \/+(api|API)\/* \(or one the router matches alike/;
     for (const [first, second] of [['/api', '/api/'], ['/api/', '/api']]) {
       await refused({}, (app) => (child(app, first, [APP]), child(app, second, ['https://b.example.com'])), alike);
     }
     await refused({ caseSensitive: false }, (app) => (child(app, '/api', [APP]), child(app, '/API', ['https://b.example.com'])), alike);
+    // Repeated slashes, where the router ignores them (review h52).
+    for (const second of ['//api', '/api//']) await refused({ ignoreDuplicateSlashes: true }, (app) => (child(app, '/api', [APP]), child(app, second, ['https://b.example.com'])), alike);
+    if (major === 5) await refused({ routerOptions: { ignoreDuplicateSlashes: true } }, (app) => (child(app, '/api', [APP]), child(app, '//api', ['https://b.example.com'])), alike);
     await refused({}, (app) => app.register(async (outer) => {
       await outer.register(xoriginCors, { origins: [APP] });
       child(outer, '/v1', ['https://b.example.com']);

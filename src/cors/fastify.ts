@@ -89,15 +89,15 @@ function registeredAround(app: FastifyInstance): FastifyInstance | null {
  */
 function routePreflightsToChild(app: FastifyInstance): Error | null {
   const prefix = app.prefix;
-  if (!/^(\/[^/:*]+)+\/?$/.test(prefix)) return null;
+  // Keyed as the router matches paths: `/api` and `/api/` (and `/API` without case sensitivity, `//api`
+  // where repeated slashes are ignored) get the same routes, and the second child's duplicated-route
+  // error below was taken for an app's own route (reviews h50, h52).
+  const key = routedPath(app, prefix);
+  if (!/^(\/[^/:*]+)+$/.test(key)) return null;
   let routed = preflightRoutes.get(app.server);
   if (routed === undefined) preflightRoutes.set(app.server, (routed = new Set()));
-  // Keyed as the router matches paths: `/api` and `/api/` (and `/API` without case sensitivity) get
-  // the same routes, and the second child's duplicated-route error below was taken for an app's own
-  // route (review h50).
-  const key = routedPath(app, prefix);
   if (routed.has(key)) {
-    return new Error(`xorigin-cors is registered in two child plugins with the prefix ${prefix} (or one the router matches alike: a trailing slash, or another case): the first one's policy would answer the other's preflights. Register it once for that prefix (in a parent plugin with the prefix), or give the children different prefixes`);
+    return new Error(`xorigin-cors is registered in two child plugins with the prefix ${prefix} (or one the router matches alike: a trailing slash, another case, repeated slashes): the first one's policy would answer the other's preflights. Register it once for that prefix (in a parent plugin with the prefix), or give the children different prefixes`);
   }
   routed.add(key);
   for (const url of ['/', '/*']) {
@@ -111,11 +111,18 @@ function routePreflightsToChild(app: FastifyInstance): Error | null {
   return null;
 }
 
-/** `prefix` as the router matches it: without its trailing slash, and in lower case unless routes are case-sensitive. */
+/**
+ * `prefix` as the router matches it: repeated slashes as one when it ignores them (`ignoreDuplicateSlashes`:
+ * `//api` and `/api//` are `/api`, review h52), without its trailing slash, and in lower case unless routes
+ * are case-sensitive. Fastify 4 and 5 take these options at the top level, Fastify 5 in `routerOptions` too.
+ */
 function routedPath(app: FastifyInstance, prefix: string): string {
-  const config = app.initialConfig as { caseSensitive?: boolean; routerOptions?: { caseSensitive?: boolean } };
-  const path = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
-  return config.caseSensitive === false || config.routerOptions?.caseSensitive === false ? path.toLowerCase() : path;
+  type RouterFlags = { caseSensitive?: boolean; ignoreDuplicateSlashes?: boolean };
+  const config = app.initialConfig as RouterFlags & { routerOptions?: RouterFlags };
+  const set = (flag: keyof RouterFlags, value: boolean): boolean => config[flag] === value || config.routerOptions?.[flag] === value;
+  let path = set('ignoreDuplicateSlashes', true) ? prefix.replace(/\/{2,}/g, '/') : prefix;
+  if (path.endsWith('/')) path = path.slice(0, -1);
+  return set('caseSensitive', false) ? path.toLowerCase() : path;
 }
 
 /** The prefixes this plugin has routed preflights for, per app (its server, which all its instances share). */
