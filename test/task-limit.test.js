@@ -28,3 +28,28 @@ test('at most max at once, all run, in order, and a failing task frees its slot'
   // Drained: the next task starts at once.
   assert.equal(await limit.run(async () => 'again'), 'again');
 });
+
+test('halved while full, a limit lets the tasks under way finish and starts none until fewer than the new limit run', async () => {
+  const limit = new TaskLimit(4);
+  let running = 0;
+  let halved = false;
+  const startedAt = []; // how many ran, this one included, when each task started after the halving
+  const releases = [];
+  const all = Array.from({ length: 10 }, () => limit.run(async () => {
+    running++;
+    if (halved) startedAt.push(running);
+    await new Promise((resolve) => releases.push(resolve));
+    running--;
+  }));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(running, 4);
+  limit.halve(1);
+  halved = true;
+  while (releases.length > 0) {
+    releases.shift()();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await Promise.all(all);
+  assert.equal(startedAt.length, 6, 'every task ran');
+  assert.ok(startedAt.every((n) => n <= 2), `started with ${startedAt.join(', ')} running`);
+});

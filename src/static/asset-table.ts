@@ -95,6 +95,12 @@ const WALK_WAIT_MAX_MS = 3000;
 const ROOT_CHECK_MS = 2000;
 /** How long after a scan that found racy files the next one runs: once the window has surely passed. */
 const RACY_RECHECK_MS = 2100;
+/**
+ * Walks at start-up after one that ran out of descriptors (see walkWhileExhausted), at most: each finds
+ * less than the one before, and under `ulimit -n` 44-48, where no hashing thread could start, walks that
+ * each added a few files held the start for 16-46 s at full CPU, out of descriptors still (review h52).
+ */
+const EXHAUSTED_WALKS = 3;
 /** The longest wait before a walk retries paths the disk would not read (see noteFailures). */
 const FAILED_RECHECK_MAX_MS = 10_000;
 /** Paths that could not be read are said at most this often. */
@@ -330,14 +336,17 @@ export class AssetTable<T> {
    * answers. Published with them, it answered 404 for files that exist (review h51: at `ulimit -n` 48
    * to 64 the scan's own descriptors ran out, and up to 58% of the tree was 404 for 5 to 40 s). A walk
    * that finds nothing more means the limit is too low for the scan: the server starts with what it
-   * has, said on stderr (noteDescriptorShortage), and walks again soon, as it would have.
+   * has, said on stderr (noteDescriptorShortage), and walks again soon, as it would have. So does one
+   * after EXHAUSTED_WALKS walks. Each walk again holds half as many files and directories open at once
+   * (TreeReader.narrow), for the rest of the process: the limit that starved it stays.
    */
   private async walkWhileExhausted(earlier: { bytesToHash: number; bytesHashed: number }): Promise<void> {
     let found = -1;
-    while (this.exhausted && this.infos.size > found && !this.closed) {
+    for (let walks = 0; walks < EXHAUSTED_WALKS && this.exhausted && this.infos.size > found && !this.closed; walks++) {
       found = this.infos.size;
       earlier.bytesToHash += this.reader.counts.bytesToHash;
       earlier.bytesHashed += this.reader.counts.bytesHashed;
+      this.reader.narrow();
       await this.rescan();
     }
   }

@@ -8,7 +8,12 @@ export class TaskLimit {
   private waiting: (() => void)[] = [];
   private head = 0;
 
-  constructor(private readonly max: number) {}
+  constructor(private max: number) {}
+
+  /** Halves the tasks run at once, not below `floor` (at least 1): those under way finish, and none starts until fewer run. */
+  halve(floor = 1): void {
+    this.max = Math.max(1, floor, this.max >> 1);
+  }
 
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.running >= this.max) await new Promise<void>((go) => this.waiting.push(go));
@@ -16,8 +21,8 @@ export class TaskLimit {
     try {
       return await task();
     } finally {
-      // The slot passes straight to the next task, so `running` never overshoots `max`.
-      const next = this.next();
+      // The slot passes straight to the next task, so `running` never overshoots `max` (unless narrowed since).
+      const next = this.running <= this.max ? this.next() : undefined;
       if (next !== undefined) next();
       else this.running--;
     }

@@ -224,6 +224,16 @@ export class TreeReader {
     this.hashers.close();
   }
 
+  /**
+   * Halves how many files and directories a walk looks at at once (not below 4 and 1): after a walk
+   * that ran out of descriptors at start-up, the next one (see AssetTable.walkWhileExhausted) holds
+   * fewer, so it can get further under a very low `ulimit -n`.
+   */
+  narrow(): void {
+    this.limit.halve(4);
+    this.dirLimit.halve();
+  }
+
   /** A new scan's state: `out`, a new Map for a walk or the changes to the live table for a targeted scan. */
   newScan(out: Map<string, AssetInfo> | TableDelta, racy: Set<AssetInfo>): Scan {
     this.counts = { files: 0, bytesToHash: 0, bytesHashed: 0 };
