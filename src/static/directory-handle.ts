@@ -35,15 +35,27 @@ export function holdDirectory(dir: string): Promise<DirectoryHandle | null | und
       fstat(fd, { bigint: true }, (e, s: BigIntStats) => {
         const via = `${BY_DESCRIPTOR}${String(fd)}`;
         if (e !== null) return giveUp(fd, resolve);
+        const held = { via, dev: s.dev, ino: s.ino, close: () => close(fd, () => {}) };
+        if (performance.now() < namesHeldUntil) return resolve(held);
         // The path must name the directory held: without /proc every file under it was a 404 (review h49).
         stat(via, { bigint: true }, (notThere, named: BigIntStats) => {
           if (notThere !== null || named.ino !== s.ino || named.dev !== s.dev) return giveUp(fd, resolve);
-          resolve({ via, dev: s.dev, ino: s.ino, close: () => close(fd, () => {}) });
+          namesHeldUntil = performance.now() + TRUSTED_MS;
+          resolve(held);
         });
       });
     });
   });
 }
+
+/**
+ * How long a descriptor path found to name the directory held is trusted for the next ones: /proc is
+ * mounted for the whole process or not at all, so checking each of a walk's 8,000 directories cost a
+ * system call each (one of the nine a directory costs) for nothing. Checked again after this long, for
+ * a /proc unmounted under a running server.
+ */
+const TRUSTED_MS = 1000;
+let namesHeldUntil = -Infinity;
 
 /** Closes `fd` and resolves that no directory is held: the walk goes by path. */
 function giveUp(fd: number, resolve: (held: undefined) => void): void {
