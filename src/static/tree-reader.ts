@@ -42,10 +42,11 @@ const DIRECTORY_CONCURRENCY = 16;
 export const PROBE_AFTER = 1000;
 /**
  * Files a walk lists before it probes even files it knows (table, ETag cache) for their stats alone:
- * a warm start of 100,000 one-byte files was ready in 1.8-1.9 s so, against 4.2-4.9 s stat'ed one by
- * one, but one of 10,000 font files 110-150 ms later and 35 MB larger at ready (the threads).
+ * a warm start of 100,000 one-byte files was ready in 2.0-2.2 s so, against 5.7-7.7 s stat'ed one by
+ * one, but one of 10,000 font files 70-230 ms later and 35 MB larger at ready (the threads), and one of
+ * 18,300 files no sooner, 30-45 MB larger (review h52).
  */
-export const PROBE_STATS_AFTER = 10_000;
+export const PROBE_STATS_AFTER = 20_000;
 /**
  * Files a scan found changed, of those it knew by name, before it reads ahead every small file of a
  * probe (a deploy replaced the tree while the server was stopped, or under it): read one by one on the
