@@ -41,3 +41,8 @@ export function wholeNumber(text, what, min = 1) {
   if (!/^\d+$/.test(text) || Number(text) < min) refuse(`${what}: ${JSON.stringify(text)} is not a whole number of at least ${min}; e.g. ${what.startsWith('--') ? `${what} ` : ''}${Math.max(min, 3)}`);
   return Number(text);
 }
+
+/** `text`, a comma-separated list, as whole numbers of at least `min` each, or the script ends naming `what` (exit 2). */
+export function wholeNumbers(text, what, min = 1) {
+  return text.split(',').map((item) => wholeNumber(item, what, min));
+}

@@ -24,7 +24,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import os from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { scriptArgs } from './args.js';
+import { scriptArgs, wholeNumber, wholeNumbers } from './args.js';
 import { fontPath, fontTree, MIB, random, sizes } from './font-tree.js';
 import { HERE, median, node, pin, procStats, PROJECT, startProcess, which } from './lib.js';
 
@@ -42,10 +42,10 @@ if (WRK === null && args.part !== 'startup') {
   console.error('bench/memory.js needs wrk (Debian: apt-get install wrk)');
   process.exit(2);
 }
-const COUNTS = args.files.split(',').map(Number);
+const COUNTS = wholeNumbers(args.files, '--files');
 const BUDGETS = args.budgets.split(',');
-const DURATION = Number(args.duration);
-const ROUNDS = Number(args.rounds);
+const DURATION = wholeNumber(args.duration, '--duration');
+const ROUNDS = wholeNumber(args.rounds, '--rounds');
 const SAMPLES = 50_000;
 const run = promisify(execFile);
 

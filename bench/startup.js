@@ -16,7 +16,7 @@ import http from 'node:http';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { scriptArgs } from './args.js';
+import { scriptArgs, wholeNumber, wholeNumbers } from './args.js';
 import { fontTree, MIB } from './font-tree.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -27,8 +27,8 @@ const { values: args } = scriptArgs({
   out: { type: 'string', default: join(HERE, 'partial') },
   fresh: { type: 'boolean', default: false },
 });
-const COUNTS = args.files.split(',').map(Number);
-const ROUNDS = Number(args.rounds);
+const COUNTS = wholeNumbers(args.files, '--files');
+const ROUNDS = wholeNumber(args.rounds, '--rounds');
 const tree = (count) => fontTree(count, args.fresh);
 /** Runs `cmd` and resolves the ms until it prints `ready`, and its resident memory then (MB). */
 function startUntilReady(cmd, cmdArgs, ready, cwd = HERE) {

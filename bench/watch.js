@@ -34,7 +34,7 @@ import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync, mkdtempSy
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { scriptArgs } from './args.js';
+import { scriptArgs, wholeNumber, wholeNumbers } from './args.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PROJECT = dirname(HERE);
@@ -49,6 +49,10 @@ const { values: args } = scriptArgs({
   contender: { type: 'string' },
   dist: { type: 'string', default: join(PROJECT, 'dist') },
 });
+// Checked before anything is made: `--files 1.5` made a tree named for it, then threw.
+wholeNumbers(args.files, '--files');
+wholeNumber(args.rounds, '--rounds', 0);
+wholeNumber(args.seconds, '--seconds');
 const PER_DIR = 100;
 const CONTENDERS = ['node-recursive', 'tree-walk', 'tree-fed'];
 const etagOf = (bytes) => `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;

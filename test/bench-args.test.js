@@ -149,7 +149,7 @@ for (const script of ['alloc.js', 'origin-matcher.js', 'deploy.js', 'disk-read.j
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, new RegExp(`bench/${script.replace('.', '\\.')}`));
     assert.doesNotMatch(help.stdout, /^\/\//m);
-    const counts = { 'alloc.js': ['abc'], 'origin-matcher.js': ['1.5'], 'idle.js': ['--connections', 'x'] };
+    const counts = { 'alloc.js': ['abc'], 'origin-matcher.js': ['1.5'], 'idle.js': ['--connections', 'x'], 'startup.js': ['--files', '1.5'], 'memory.js': ['--files', '1000,x'], 'watch.js': ['--files', '0'] };
     for (const args of [['--bogus'], ...(script in counts ? [counts[script]] : [])]) {
       const r = run(args);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
