@@ -66,7 +66,7 @@ test('a probe answers each name\'s stat, and reads and hashes just the small reg
   const names = ['small', 'not-asked', 'large', 'empty', 'sub', 'gone', 'link', 'fifo'];
   const hasher = new FileHasher(1);
   t.after(() => hasher.close());
-  const reply = await hasher.probe({ dir, names, read: Uint8Array.from([1, 0, 1, 1, 1, 1, 1, 1]), readUpTo: 4096 });
+  const reply = await hasher.probe({ paths: names.map((name) => join(dir, name)), read: Uint8Array.from([1, 0, 1, 1, 1, 1, 1, 1]), readUpTo: 4096 });
   assert.notEqual(reply, null, 'the thread answered');
   const at = (name) => probedAt(reply, names.indexOf(name));
 
@@ -97,7 +97,7 @@ test('a probe no thread can take (its thread exits) answers null, for the walk t
   const said = [];
   const hasher = new FileHasher(1, (e) => said.push(e.message), pathToFileURL(script));
   t.after(() => hasher.close());
-  const request = { dir, names: ['a'], read: Uint8Array.of(1), readUpTo: 10 };
+  const request = { paths: [join(dir, 'a')], read: Uint8Array.of(1), readUpTo: 10 };
   assert.equal(await hasher.probe(request), null);
   assert.equal(await hasher.probe(request), null, 'and at once while threads are unavailable');
   assert.deepEqual(said.map((m) => /exited \(code 0\)/.test(m)), [true]);

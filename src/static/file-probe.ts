@@ -5,8 +5,8 @@ import type { FileStats } from './file-identity.js';
 import { READ_BY_PATH } from './read-flags.js';
 
 /**
- * A batch of a directory's files stat'ed, and the small ones read and hashed, in one message to a
- * hashing thread (hash-worker.ts), for a walk of a large tree. Each file costs a cold scan five
+ * A batch of files stat'ed, and the small ones read and hashed, in one message to a hashing thread
+ * (hash-worker.ts), for a walk of a large tree (the files of several directories: probe-batcher.ts). Each file costs a cold scan five
  * promise-based `node:fs` calls on the main thread otherwise (a stat, open, read, close, and the stat
  * after the read), each a round trip through libuv's pool: 100,000 one-byte files took 18 s to scan
  * where `sha256sum` takes 1 s. On the thread they are plain system calls, and the main thread gets
@@ -21,11 +21,9 @@ import { READ_BY_PATH } from './read-flags.js';
  * the thread's malloc arena 38 MB larger after a cold start of 100,000 font files.
  */
 export interface ProbeRequest {
-  /** The directory (a real path, as the walk lists it). */
-  readonly dir: string;
-  /** Names of regular files in it (as readdir gave them). */
-  readonly names: readonly string[];
-  /** Per name, 1 to read the file when it is a regular file of at most `readUpTo` bytes (0: stat only). */
+  /** The files, as the walk reaches them (through their directory's descriptor: directory-handle.ts); of several directories. */
+  readonly paths: readonly string[];
+  /** Per path, 1 to read the file when it is a regular file of at most `readUpTo` bytes (0: stat only). */
   readonly read: Uint8Array;
   readonly readUpTo: number;
 }
@@ -90,7 +88,7 @@ export function hashUpTo(path: string, size: number): { digest: Buffer; bytes: n
  * gave, never until EOF (see read-stated.ts), by READ_BY_PATH (no symlink, no wait for a FIFO).
  */
 export function probe(request: ProbeRequest): { reply: ProbeReply; transfer: ArrayBuffer[] } {
-  const n = request.names.length;
+  const n = request.paths.length;
   const reply = {
     stats: new BigInt64Array(2 * STAT_FIELDS * n),
     states: new Uint8Array(n),
@@ -99,7 +97,7 @@ export function probe(request: ProbeRequest): { reply: ProbeReply; transfer: Arr
     bytes: 0,
   };
   for (let i = 0; i < n; i++) {
-    const path = childPath(request.dir, request.names[i] as string);
+    const path = request.paths[i] as string;
     const s = statOrUndefined(path);
     if (s === undefined) continue;
     putStats(reply.stats, 2 * STAT_FIELDS * i, s);

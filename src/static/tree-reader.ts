@@ -8,9 +8,10 @@ import { etagOf, newEtagHash } from './etag.js';
 import type { EtagCache, KnownTag, Served } from './etag-cache.js';
 import { equalIdentities, identityOf, isRacy, sameIdentity, type FileStats } from './file-identity.js';
 import { FileHasher } from './file-hasher.js';
-import { childPath, probedAt, type Probed, type ProbedRead, type ProbeReply, type ProbeRequest } from './file-probe.js';
+import { childPath, probedAt, type Probed, type ProbedRead, type ProbeReply } from './file-probe.js';
 import { RETRY_MS } from './hash-workers.js';
 import { DENIED, errorCode, EXHAUSTED, goneOrThrow, isTransient, OUT_OF_DESCRIPTORS } from './path-errors.js';
+import { PROBE_BATCH, ProbeBatcher } from './probe-batcher.js';
 import { ReadBackoff, type ReadBackoffOptions } from './read-backoff.js';
 import { readStated } from './read-stated.js';
 import type { RootLocation } from './root-location.js';
@@ -54,8 +55,6 @@ export const PROBE_STATS_AFTER = 20_000;
  * start. A few changed files are read as they are found.
  */
 const STALE_AFTER = 32;
-/** Files per probe: one message each way per this many files. */
-const PROBE_BATCH = 256;
 /** Probes under way at once: enough for two threads (two jobs each, see HashWorkers); more measured no faster. */
 const PROBE_CONCURRENCY = 4;
 
@@ -203,7 +202,7 @@ export class TreeReader {
   private readonly limit = new TaskLimit(SCAN_CONCURRENCY);
   /** Directories whose files are being visited at once (see walkFiles). */
   private readonly dirLimit = new TaskLimit(DIRECTORY_CONCURRENCY);
-  private readonly probeLimit = new TaskLimit(PROBE_CONCURRENCY);
+  private readonly probes = new ProbeBatcher((request) => this.hashers.probe(request), new TaskLimit(PROBE_CONCURRENCY), INLINE_HASH_LIMIT);
 
   constructor(
     private readonly rootAt: RootLocation,
@@ -404,8 +403,8 @@ export class TreeReader {
    * Visits files of `at`, SCAN_CONCURRENCY at a time; one that is a directory by now goes into its
    * `others` (see visit). `probed`: their probe's reply, if any.
    */
-  private async visitEach(files: Dirent[], at: Listing, scan: Scan, probed: ProbeReply | null = null): Promise<void> {
-    await Promise.all(files.map((entry, i) => this.limit.run(() => this.visit(entry, at.dir, at.urlDir, scan, probed === null ? null : probedAt(probed, i), at))));
+  private async visitEach(files: Dirent[], at: Listing, scan: Scan, probed: ProbeReply | null = null, from = 0): Promise<void> {
+    await Promise.all(files.map((entry, i) => this.limit.run(() => this.visit(entry, at.dir, at.urlDir, scan, probed === null ? null : probedAt(probed, from + i), at))));
   }
 
   /**
@@ -424,8 +423,8 @@ export class TreeReader {
         continue;
       }
       const batch = files.slice(from, (from += PROBE_BATCH));
-      // The slot is held until the batch is visited: probes run no further ahead of the walk than this.
-      probes.push(this.probeLimit.run(async () => this.visitEach(batch, at, scan, await this.hashers.probe(this.probeOf(batch, at, scan)))));
+      const paths = batch.map((entry) => childPath(at.via, entry.name));
+      probes.push(this.probes.run(paths, () => this.readAhead(batch, at, scan), (reply, first) => this.visitEach(batch, at, scan, reply, first)));
     }
     await Promise.all(probes);
   }
@@ -437,14 +436,13 @@ export class TreeReader {
   }
 
   /**
-   * What a probe of `batch` asks for: stats, and the reads of files nothing is known of, or of every
-   * small file once this scan found many known ones changed (stale). Decided when the probe is sent,
-   * so that what the batches before it found counts (one directory may hold the whole tree).
+   * Which files of `batch` a probe reads ahead: those nothing is known of, or every small file once this
+   * scan found many known ones changed (stale). Decided when the probe is sent, so that what the probes
+   * before it found counts (one directory may hold the whole tree).
    */
-  private probeOf(batch: Dirent[], at: Listing, scan: Scan): ProbeRequest {
+  private readAhead(batch: Dirent[], at: Listing, scan: Scan): Uint8Array {
     const stale = this.stale(scan);
-    const read = Uint8Array.from(batch, (entry) => (stale || this.unknown(`${at.urlDir}/${entry.name}`) ? 1 : 0));
-    return { dir: at.via, names: batch.map((entry) => entry.name), read, readUpTo: INLINE_HASH_LIMIT };
+    return Uint8Array.from(batch, (entry) => (stale || this.unknown(`${at.urlDir}/${entry.name}`) ? 1 : 0));
   }
 
   /** True when a good part of the files this scan knew by name changed (see STALE_AFTER). */
