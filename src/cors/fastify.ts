@@ -54,8 +54,8 @@ const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => 
 };
 
 function registeredTwice(app: FastifyInstance, outer: FastifyInstance): Error {
-  const where = (instance: FastifyInstance): string => (instance.prefix === '' ? 'at the root' : `in the plugin with the prefix ${instance.prefix}`);
-  const both = outer === app ? `twice ${where(app)}` : `${where(app)} and ${where(outer).replace(/^in the plugin/, 'in its parent')}`;
+  const where = (instance: FastifyInstance, plugin: string): string => (instance.prefix === '' ? 'at the root' : `in ${plugin} with the prefix ${instance.prefix}`);
+  const both = outer === app ? `twice ${where(app, 'the plugin')}` : `${where(app, 'the plugin')} and ${where(outer, 'its parent')}`;
   return new Error(`xorigin-cors is registered ${both}: the first registration's hook answers every preflight there, with its policy, while the second decides the actual responses. Register it once on the way to each route: in the parent only, or only in children with distinct prefixes`);
 }
 
