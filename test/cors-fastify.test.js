@@ -316,6 +316,8 @@ function suite(Fastify, major) {
     await refused({ caseSensitive: false }, (app) => (child(app, '/api', [APP]), child(app, '/API', ['https://b.example.com'])), alike);
     // Repeated slashes, where the router ignores them (review h52).
     for (const second of ['//api', '/api//']) await refused({ ignoreDuplicateSlashes: true }, (app) => (child(app, '/api', [APP]), child(app, second, ['https://b.example.com'])), alike);
+    // Where it does not ignore them, such a prefix is no fixed path, and /api/* caught its preflights (review h53).
+    for (const second of ['/api//', '/api//v1']) await refused({}, (app) => (child(app, '/api', [APP]), child(app, second, ['https://b.example.com'])), /with the prefix \/api\/\/(v1)?, whose repeated slashes keep it from being routed as \/api(\/v1)?:/);
     if (major === 5) await refused({ routerOptions: { ignoreDuplicateSlashes: true } }, (app) => (child(app, '/api', [APP]), child(app, '//api', ['https://b.example.com'])), alike);
     await refused({}, (app) => app.register(async (outer) => {
       await outer.register(xoriginCors, { origins: [APP] });

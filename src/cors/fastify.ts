@@ -93,7 +93,13 @@ function routePreflightsToChild(app: FastifyInstance): Error | null {
   // where repeated slashes are ignored) get the same routes, and the second child's duplicated-route
   // error below was taken for an app's own route (reviews h50, h52).
   const key = routedPath(app, prefix);
-  if (!/^(\/[^/:*]+)+$/.test(key)) return null;
+  if (!FIXED_PATH.test(key)) {
+    // Repeated slashes make no fixed path here, but another child's `/api/*` route matches `/api//x`: that
+    // child's policy answered this one's preflights (review h53). Such a prefix is refused, not routed.
+    const plain = prefix.replace(/\/{2,}/g, '/').replace(/\/$/, '');
+    if (FIXED_PATH.test(plain)) return new Error(`xorigin-cors is registered in a plugin with the prefix ${prefix}, whose repeated slashes keep it from being routed as ${plain}: a route under a shorter prefix (another child's) would answer its preflights. Give the plugin the prefix ${plain}`);
+    return null;
+  }
   let routed = preflightRoutes.get(app.server);
   if (routed === undefined) preflightRoutes.set(app.server, (routed = new Set()));
   if (routed.has(key)) {
@@ -110,6 +116,9 @@ function routePreflightsToChild(app: FastifyInstance): Error | null {
   }
   return null;
 }
+
+/** A prefix made of fixed segments only (no parameter, wildcard or empty segment). */
+const FIXED_PATH = /^(\/[^/:*]+)+$/;
 
 /**
  * `prefix` as the router matches it: repeated slashes as one when it ignores them (`ignoreDuplicateSlashes`:
