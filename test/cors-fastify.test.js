@@ -7,7 +7,7 @@ import xoriginCors from '../dist/cors/fastify.js';
 import { PolicyError } from '../dist/cors/index.js';
 import http from 'node:http';
 import http2 from 'node:http2';
-import { acHeaders, request } from './helpers.js';
+import { POLICY_CHANGE, acHeaders, acrossChange, assertOneChange, request } from './helpers.js';
 import { rawH2Request } from './transports.js';
 
 function requestWithBody(port, path, headers, body) {
@@ -336,6 +336,40 @@ function suite(Fastify, major) {
     assert.equal((await preflight('/API/two', 'https://b.example.com')).status, 204);
     assert.equal((await preflight('/API/two', APP)).status, 403);
     assert.equal((await preflight('/api/two', APP)).status, 204);
+  });
+
+  test(`fastify ${major}: app.xoriginCors.reconfigure changes the policy at one point under a steady stream of requests, with no failure and no mix; an invalid policy throws and changes nothing`, async (t) => {
+    const app = Fastify();
+    await app.register(xoriginCors, POLICY_CHANGE.old);
+    app.get('/items', async () => 'ok');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    t.after(() => app.close());
+    const port = app.server.address().port;
+    const seen = await acrossChange(port, { requestOf: (i) => POLICY_CHANGE.requestOf(i), change: () => app.xoriginCors.reconfigure(POLICY_CHANGE.new) });
+    assertOneChange(seen);
+    assert.deepEqual(app.xoriginCors.policy.methods, ['PUT', 'DELETE']);
+    assert.throws(() => app.xoriginCors.reconfigure({ origins: ['*'], credentials: true }), (e) => e instanceof PolicyError && e.problems.length > 0);
+    for (let i = 0; i < 2; i++) assert.equal(POLICY_CHANGE.generation(await request(port, POLICY_CHANGE.requestOf(i))), 'new');
+  });
+
+  test(`fastify ${major}: registered in a child plugin, the child's xoriginCors changes that child's policy alone`, async (t) => {
+    const app = Fastify();
+    let child;
+    await app.register(async (api) => {
+      await api.register(xoriginCors, { origins: [APP] });
+      api.get('/items', async () => 'ok');
+      child = api;
+    }, { prefix: '/api' });
+    app.get('/items', async () => 'root');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    t.after(() => app.close());
+    const port = app.server.address().port;
+    assert.equal(app.xoriginCors, undefined, 'the root has no policy of its own');
+    child.xoriginCors.reconfigure({ ...POLICY_CHANGE.new, prefix: '/ignored' });
+    const inChild = await request(port, { path: '/api/items', headers: { Origin: APP } });
+    assert.equal(inChild.headers['access-control-allow-origin'], '*');
+    const outside = await request(port, { path: '/items', headers: { Origin: APP } });
+    assert.deepEqual(acHeaders(outside), []);
   });
 
   test(`fastify ${major}: the plugin carries fastify-plugin's markers`, async () => {

@@ -7,7 +7,7 @@ import { Hono } from 'hono';
 import { createAdaptorServer } from '@hono/node-server';
 import { withCors } from '../dist/cors/fetch.js';
 import { PolicyError } from '../dist/cors/index.js';
-import { listen, request } from './helpers.js';
+import { POLICY_CHANGE, acrossChange, assertOneChange, listen, request } from './helpers.js';
 
 const APP = 'https://app.example.com';
 const POLICY = { origins: [APP, 'https://*.example.org'], methods: ['PUT'], allowedHeaders: ['content-type'], exposedHeaders: ['x-request-id'] };
@@ -376,4 +376,37 @@ test('a handler\'s own Timing-Allow-Origin grants: it goes with every CORS heade
   assert.equal(allowed.headers['timing-allow-origin'], APP);
   assert.equal(allowed.headers['access-control-allow-origin'], APP);
   assert.equal(allowed.headers['access-control-expose-headers'], undefined);
+});
+
+/** A Fetch handler served over a socket by @hono/node-server; closed after the test. */
+async function served(t, handler) {
+  const server = createAdaptorServer({ fetch: handler });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  return server.address().port;
+}
+
+test('reconfigure: under a steady stream of requests the policy changes at one point, with no failure and no mix; an invalid policy throws and changes nothing', async (t) => {
+  const handler = withCors(POLICY_CHANGE.old, () => new Response('ok'));
+  const port = await served(t, handler);
+  const seen = await acrossChange(port, { requestOf: (i) => POLICY_CHANGE.requestOf(i), change: () => handler.reconfigure(POLICY_CHANGE.new) });
+  assertOneChange(seen);
+  assert.deepEqual(handler.policy.methods, ['PUT', 'DELETE']);
+  assert.throws(() => handler.reconfigure({ origins: ['*'], credentials: true }), (e) => e instanceof PolicyError && e.problems.length > 0);
+  assert.deepEqual(handler.policy.methods, ['PUT', 'DELETE'], 'the refused policy changed nothing');
+  for (let i = 0; i < 2; i++) assert.equal(POLICY_CHANGE.generation(await request(port, POLICY_CHANGE.requestOf(i))), 'new');
+});
+
+test('reconfigure while a handler runs: its response carries the policy in force when it is decorated, whole', async () => {
+  let release;
+  const gate = new Promise((resolve) => (release = resolve));
+  let started;
+  const running = new Promise((resolve) => (started = resolve));
+  const handler = withCors(POLICY_CHANGE.old, async () => (started(), await gate, new Response('ok')));
+  const pending = handler(get(POLICY_CHANGE.origin));
+  await running;
+  handler.reconfigure(POLICY_CHANGE.new);
+  release();
+  const res = await pending;
+  assert.equal(POLICY_CHANGE.generation({ headers: Object.fromEntries(res.headers) }), 'new');
 });

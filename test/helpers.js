@@ -308,3 +308,76 @@ export function listeningPort(child, seen = { out: '' }) {
     child.on('exit', (code) => reject(new Error(`the server exited (${String(code)}) before listening: ${seen.out}`)));
   });
 }
+
+/**
+ * A steady stream of requests across a policy change: `loops` keep-alive connections each send `perLoop`
+ * requests (`requestOf(i)` gives `{ method, path, headers }`), and `change()` is called once `changeAfter`
+ * responses are in. Resolves each response as `{ res, sentAfter }`, where `sentAfter` says the request was
+ * sent after change() had returned (so the new policy must answer it). A failed request rejects.
+ */
+export async function acrossChange(port, { requestOf, change, loops = 4, perLoop = 50, changeAfter = 40 }) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: loops });
+  const seen = [];
+  let changed = false;
+  const one = (i) => new Promise((resolve, reject) => {
+    const { method = 'GET', path = '/', headers = {} } = requestOf(i);
+    const sentAfter = changed;
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ res: { status: res.statusCode, headers: res.headers }, sentAfter }));
+      res.on('error', reject);
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+  const loop = async (l) => {
+    for (let i = 0; i < perLoop; i++) {
+      seen.push(await one(l * perLoop + i));
+      if (!changed && seen.length >= changeAfter) {
+        change();
+        changed = true;
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: loops }, (_, l) => loop(l)));
+  } finally {
+    agent.destroy();
+  }
+  assert.ok(changed, 'the change was made');
+  return seen;
+}
+
+/**
+ * Two policies that differ in every header they grant, and which of them answered a response: a
+ * response mixing them (the old origin without its credentials, say) is neither. `requestOf` alternates
+ * an actual GET and a preflight for PUT, both from `ORIGIN`, which each policy allows.
+ */
+export const POLICY_CHANGE = {
+  origin: 'https://a.example',
+  old: { origins: ['https://a.example'], credentials: true, methods: ['PUT'], exposedHeaders: ['x-old'] },
+  new: { origins: ['*'], methods: ['PUT', 'DELETE'], exposedHeaders: ['x-new'] },
+  requestOf(i) {
+    const headers = { Origin: this.origin };
+    return i % 2 === 0 ? { path: '/items', headers } : { method: 'OPTIONS', path: '/items', headers: { ...headers, 'Access-Control-Request-Method': 'PUT' } };
+  },
+  generation(res) {
+    const h = res.headers;
+    const preflight = h['access-control-allow-methods'] !== undefined;
+    const own = preflight ? h['access-control-allow-methods'] : h['access-control-expose-headers'];
+    const vary = h.vary ?? '';
+    if (h['access-control-allow-origin'] === this.origin && h['access-control-allow-credentials'] === 'true' && own === (preflight ? 'PUT' : 'x-old') && vary.includes('Origin')) return 'old';
+    if (h['access-control-allow-origin'] === '*' && h['access-control-allow-credentials'] === undefined && own === (preflight ? 'PUT, DELETE' : 'x-new')) return 'new';
+    return `mixed: ${JSON.stringify(h)}`;
+  },
+};
+
+/** Asserts what acrossChange saw: no failure, no mix, both policies, and the new one for every request sent after the change. */
+export function assertOneChange(seen) {
+  const generations = seen.map(({ res }) => POLICY_CHANGE.generation(res));
+  assert.deepEqual(seen.filter(({ res }) => res.status >= 300), [], 'no request failed');
+  assert.deepEqual(generations.filter((g) => g !== 'old' && g !== 'new'), [], 'no response mixes the two policies');
+  assert.deepEqual(seen.filter(({ sentAfter }, i) => sentAfter && generations[i] !== 'new').length, 0, 'a request sent after the change is answered by the new policy');
+  assert.ok(generations.includes('old') && generations.includes('new'), 'both policies answered');
+}

@@ -3,15 +3,39 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyPluginCallback, FastifySchema, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { CorsEngine, RequestKind, classify } from './engine.js';
-import type { CorsOptions } from './options.js';
+import type { CompiledPolicy, CorsOptions } from './options.js';
 import { GRANT, isCorsHeader, mergeVary, PREFLIGHT_GRANT } from './response-headers.js';
 import { joinRepeatedLines } from '../http/field-lines.js';
 import { VaryGuard } from './vary-guard.js';
 
+/** The policy of the plugin registered in an instance: `app.xoriginCors`. */
+export interface XoriginCorsControl {
+  /**
+   * Puts a new policy in force (DESIGN.md "Reload"): `options` (CorsOptions; Fastify's register
+   * options beside them are ignored, as at registration) is validated and compiled whole first (a
+   * PolicyError listing every problem, and the current policy stays), then swapped in one step. Each
+   * request's headers are set in one synchronous hook, so every response carries one policy's.
+   */
+  reconfigure(options: CorsOptions): void;
+  /** The policy in force, as compiled (replaced whole by `reconfigure`). */
+  readonly policy: CompiledPolicy;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * The xorigin-cors policy of this instance: set where the plugin is registered, and seen by the
+     * instances that instance creates afterwards (undefined elsewhere).
+     */
+    xoriginCors: XoriginCorsControl;
+  }
+}
+
 /**
  * Fastify plugin: `app.register(xoriginCors, { origins: [...] })`; the register options are the
  * CorsOptions, validated at registration (a bad policy makes `register`/`ready` reject with
- * PolicyError).
+ * PolicyError). The instance it is registered in gets `xoriginCors` (XoriginCorsControl), whose
+ * `reconfigure(options)` changes the policy at run time.
  *
  * - An `onRequest` hook, which runs before routing decides anything, answers every CORS-preflight
  *   request (Fetch §3.2.2) itself: 204/200 with the Access-Control-* headers or 403 with none
@@ -48,10 +72,18 @@ const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => 
     return;
   }
   registered.add(app);
+  app.decorate('xoriginCors', control(engine));
   app.addHook('onRequest', onRequest(engine, new VaryGuard()));
   // The root instance is the one object no other instance is the prototype of (Fastify 4 and 5).
   done(Object.getPrototypeOf(app) === Object.prototype ? undefined : (routePreflightsToChild(app) ?? undefined));
 };
+
+function control(engine: CorsEngine): XoriginCorsControl {
+  return Object.defineProperties({} as XoriginCorsControl, {
+    reconfigure: { value: (options: CorsOptions) => engine.reconfigure(policyOf(options)), enumerable: true },
+    policy: { get: () => engine.policy, enumerable: true },
+  });
+}
 
 function registeredTwice(app: FastifyInstance, outer: FastifyInstance): Error {
   const where = (instance: FastifyInstance, plugin: string): string => (instance.prefix === '' ? 'at the root' : `in ${plugin} with the prefix ${instance.prefix}`);

@@ -1,7 +1,7 @@
 // `xorigin/fetch`: the CORS engine for Fetch API handlers (Hono's app.fetch, Bun.serve, Deno.serve,
 // Cloudflare Workers). No node: import here: this module must load where only the Fetch API exists.
 import { CorsEngine, RequestKind, classify, observeRejection } from './engine.js';
-import type { CorsOptions } from './options.js';
+import type { CompiledPolicy, CorsOptions } from './options.js';
 import { GRANT, isCorsHeader, mergeVary } from './response-headers.js';
 
 /**
@@ -13,6 +13,23 @@ export type FetchHandler<Rest extends unknown[] = [], R extends Response | undef
 
 /** What withCors's handler resolves to: a Response, or also `undefined` when the wrapped handler may return nothing (R). */
 export type WithCorsResult<R extends Response | undefined | void> = [R] extends [Response] ? Response : Response | undefined;
+
+/**
+ * What withCors returns: the wrapped handler, with the CORS policy, which `reconfigure` replaces
+ * without a restart.
+ */
+export type CorsFetchHandler<Rest extends unknown[] = [], R extends Response | undefined | void = Response> = ((request: Request, ...rest: Rest) => Promise<WithCorsResult<R>>) & {
+  /**
+   * Puts a new policy in force (DESIGN.md "Reload"): `options` is validated and compiled whole first
+   * (a PolicyError listing every problem, and the current policy stays), then swapped in one step. A
+   * preflight is decided, and an actual response decorated, in one synchronous step each, so every
+   * response carries the CORS headers of one policy; a request whose handler is still running when the
+   * policy changes gets the new policy's headers on its response.
+   */
+  reconfigure(options: CorsOptions): void;
+  /** The policy in force, as compiled (replaced whole by `reconfigure`). */
+  readonly policy: CompiledPolicy;
+};
 
 /** Where withCors reports an error thrown by the wrapped handler (the client only sees a 500). */
 export interface WithCorsHooks {
@@ -42,16 +59,17 @@ export interface WithCorsHooks {
  *   WebSockets).
  *
  * Every per-request array is fresh (`decidePreflight`, `actualHeaders`), so concurrent requests that
- * interleave at `await` never see each other's origin.
+ * interleave at `await` never see each other's origin. The returned handler's `reconfigure(options)`
+ * changes the policy at run time.
  */
 export function withCors<Rest extends unknown[], R extends Response | undefined | void = Response>(
   options: CorsOptions,
   handler: FetchHandler<Rest, R>,
   hooks: WithCorsHooks = {},
-): (request: Request, ...rest: Rest) => Promise<WithCorsResult<R>> {
+): CorsFetchHandler<Rest, R> {
   const engine = new CorsEngine(options);
   const onError = hooks.onError ?? defaultOnError;
-  return async (request, ...rest) => {
+  const wrapped = async (request: Request, ...rest: Rest): Promise<WithCorsResult<R>> => {
     const headers = request.headers;
     const origin = headers.get('origin') ?? undefined;
     const acrm = headers.get('access-control-request-method') ?? undefined;
@@ -82,6 +100,10 @@ export function withCors<Rest extends unknown[], R extends Response | undefined 
       return withHeaders(serverError(), block);
     }
   };
+  return Object.defineProperties(wrapped, {
+    reconfigure: { value: (next: CorsOptions) => engine.reconfigure(next) },
+    policy: { get: () => engine.policy },
+  }) as CorsFetchHandler<Rest, R>;
 }
 
 function serverError(): Response {

@@ -5,7 +5,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
-import { createCors, CorsEngine, PolicyError, RequestKind, type CorsOptions, type NodeRequest, type NodeResponse } from 'xorigin/cors';
+import { createCors, CorsEngine, PolicyError, RequestKind, type CompiledPolicy, type CorsOptions, type NodeRequest, type NodeResponse } from 'xorigin/cors';
 import { withCors } from 'xorigin/fetch';
 import xoriginCors from 'xorigin/fastify';
 import { createStaticHandler, serve } from 'xorigin/static';
@@ -36,6 +36,8 @@ const middleware: (req: NodeRequest, res: NodeResponse, next: (err?: unknown) =>
 const app = Fastify();
 await app.register(xoriginCors, options);
 await app.register(xoriginCors, { ...options, prefix: '/api', logLevel: 'warn' }); // Fastify's own register options beside the policy
+app.xoriginCors.reconfigure({ ...options, maxAge: 60 }); // the policy changed at run time
+const fastifyPolicy: CompiledPolicy = app.xoriginCors.policy;
 
 // Fetch API: Hono, and a Workers-style handler with env and ctx.
 const hono = new Hono();
@@ -43,6 +45,8 @@ const fetchHandler: (request: Request) => Promise<Response> = withCors(options, 
 type Env = { readonly bucket: string };
 const worker = withCors(options, async (_request: Request, env: Env) => new Response(env.bucket));
 const answered: Promise<Response> = worker(new Request('https://x.example/'), { bucket: 'b' });
+worker.reconfigure({ origins: ['*'] });
+const fetchPolicy: CompiledPolicy = worker.policy;
 // Bun.serve's fetch returns nothing once server.upgrade(request) took the connection.
 const upgrading = withCors(options, (request: Request) => (request.headers.has('upgrade') ? undefined : new Response('x')));
 const maybe: Promise<Response | undefined> = upgrading(new Request('https://x.example/'));
@@ -61,4 +65,4 @@ try {
 } catch (error) {
   if (error instanceof PolicyError) console.log(error.problems.map((p) => p.fix));
 }
-console.log(middleware, fetchHandler, answered, decided, typeof evaluateCors);
+console.log(middleware, fetchHandler, answered, decided, typeof evaluateCors, fastifyPolicy, fetchPolicy);
