@@ -12,6 +12,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scriptArgs, wholeNumber } from './args.js';
+import { line, rect, svgDocument, text } from './svg.js';
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
 export const PROJECT = dirname(HERE);
@@ -596,7 +597,7 @@ export function writeReport({ out, suffix, title, command, npmScript, started, m
 }
 
 /** Grouped horizontal bars: per scenario, each contender's ratio to the ceiling (`chartKey`'s generator when it has figures). */
-function chart({ rows, scenarios, contenders, generators, chartKey, chartTitle, rounds, ceiling }) {
+export function chart({ rows, scenarios, contenders, generators, chartKey, chartTitle, rounds, ceiling }) {
   const index = generators.findIndex((g) => g.key === chartKey);
   const f = fieldsOf(generators[index] ?? generators[0], index < 0 ? 0 : index);
   const useKey = rows.some((r) => r[f.ratio] !== null && r[f.ratio] !== undefined);
@@ -613,26 +614,23 @@ function chart({ rows, scenarios, contenders, generators, chartKey, chartTitle, 
   const plotW = width - left - 60;
   const max = Math.max(1, ...rows.map((r) => value(r) ?? 0));
   const height = 60 + scenarios.length * groupH + 20;
-  const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="system-ui, sans-serif" font-size="11">`];
-  out.push(`<rect width="100%" height="100%" fill="#fff"/>`);
-  out.push(`<text x="10" y="20" font-size="12" font-weight="bold">${chartTitle} (${genName}, median of ${rounds} rounds; longer is faster)</text>`);
+  const out = [text(10, 20, `${chartTitle} (${genName}, median of ${rounds} rounds; longer is faster)`, { 'font-size': 12, 'font-weight': 'bold' })];
   const x1 = left + plotW / max;
-  out.push(`<line x1="${x1}" y1="30" x2="${x1}" y2="${height - 10}" stroke="#999" stroke-dasharray="3,3"/><text x="${x1 + 3}" y="40" fill="#666">1.0 = bare</text>`);
+  out.push(line(x1, 30, x1, height - 10, { stroke: '#999', 'stroke-dasharray': '3,3' }) + text(x1 + 3, 40, '1.0 = bare', { fill: '#666' }));
   scenarios.forEach((s, gi) => {
     const y0 = 50 + gi * groupH;
-    out.push(`<text x="10" y="${y0 + 12}" font-weight="bold">${s.title.replace(/&/g, '&amp;')}</text>`);
+    out.push(text(10, y0 + 12, s.title, { 'font-weight': 'bold' }));
     ids.forEach((id, i) => {
       const r = rows.find((x) => x.scenario === s.id && x.contender === id);
       const y = y0 + 18 + i * barH;
-      out.push(`<text x="${left - 6}" y="${y + 9}" text-anchor="end">${label(id)}</text>`);
+      out.push(text(left - 6, y + 9, label(id), { 'text-anchor': 'end' }));
       if (r === undefined || !r.equivalent || value(r) === null) {
-        out.push(`<text x="${left + 4}" y="${y + 9}" fill="#c92a2a">${r && !r.equivalent ? 'not equivalent' : 'no figure'}</text>`);
+        out.push(text(left + 4, y + 9, r && !r.equivalent ? 'not equivalent' : 'no figure', { fill: '#c92a2a' }));
         return;
       }
       const w = (value(r) / max) * plotW;
-      out.push(`<rect x="${left}" y="${y + 1}" width="${w.toFixed(1)}" height="${barH - 2}" fill="${colors[id] ?? '#868e96'}"/><text x="${left + w + 4}" y="${y + 9}">${value(r).toFixed(2)}</text>`);
+      out.push(rect(left, y + 1, w.toFixed(1), barH - 2, colors[id] ?? '#868e96') + text(left + w + 4, y + 9, value(r).toFixed(2)));
     });
   });
-  out.push('</svg>');
-  return `${out.join('\n')}\n`;
+  return svgDocument(width, height, out);
 }
