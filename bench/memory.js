@@ -10,7 +10,12 @@
 // The server is pinned to core 0 and wrk (32 connections, one thread, a Lua script walking 50,000
 // paths drawn from the distribution) to core 1. RSS is sampled every 250 ms. Every tree's ETag cache
 // is written by a first start that is not measured, so every measured start is warm (as a restart). Results go to
-// DIR/memory.json and a Markdown table on stdout (DIR defaults to bench/partial/).
+// DIR/memory.json, a Markdown table on stdout (DIR defaults to bench/partial/) and DIR/memory.svg: RSS
+// peak per tree and budget, with each budget's ceiling (the budget + the baseline's peak) marked.
+//
+//   node bench/memory.js --chart-from FILE.json [--out DIR]
+//
+// Draws memory.svg again from a memory.json (the load part's), measuring nothing (into DIR, or beside it).
 //
 //   node bench/memory.js --part startup [--files 10000,100000] [--rounds 3] [--before DIST]
 //
@@ -20,23 +25,41 @@
 // used at that moment, and the heap still used after a full GC then (live). --before DIST runs a
 // dist/ built from another commit too, interleaved round by round. Results in DIR/startup-memory.json.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { scriptArgs, wholeNumber, wholeNumbers } from './args.js';
+import { refuse, scriptArgs, wholeNumber, wholeNumbers } from './args.js';
 import { fontPath, fontTree, MIB, random, sizes } from './font-tree.js';
 import { HERE, median, node, pin, procStats, PROJECT, startProcess, which } from './lib.js';
+import { memoryChart } from './svg.js';
 
 const { values: args } = scriptArgs({
   files: { type: 'string', default: '1000,10000,100000' },
   budgets: { type: 'string', default: '0,64MiB,256MiB' },
   duration: { type: 'string', default: '10' },
   rounds: { type: 'string', default: '1' },
-  out: { type: 'string', default: join(HERE, 'partial') },
+  out: { type: 'string' },
   part: { type: 'string', default: 'load' },
   before: { type: 'string' },
+  'chart-from': { type: 'string' },
 });
+if (args['chart-from'] !== undefined) {
+  if (args.part !== 'load') refuse(`--chart-from draws the load part's memory.json; --part ${args.part} has no chart`);
+  const from = resolve(args['chart-from']);
+  let svg;
+  try {
+    svg = memoryChart(JSON.parse(readFileSync(from, 'utf8')));
+  } catch (e) {
+    refuse(`--chart-from ${args['chart-from']}: ${e.message}`);
+  }
+  const dir = args.out ?? dirname(from);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'memory.svg'), svg);
+  console.error(`wrote ${join(dir, 'memory.svg')}`);
+  process.exit(0);
+}
+args.out ??= join(HERE, 'partial');
 const WRK = which('wrk');
 if (WRK === null && args.part !== 'startup') {
   console.error('bench/memory.js needs wrk (Debian: apt-get install wrk)');
@@ -245,4 +268,6 @@ const table = [
 ].join('\n');
 console.log(table);
 mkdirSync(args.out, { recursive: true });
-writeFileSync(join(args.out, 'memory.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, duration: DURATION, rounds: ROUNDS, rows }, null, 2));
+const results = { date: new Date().toISOString(), node: process.version, duration: DURATION, rounds: ROUNDS, command: `node bench/memory.js ${process.argv.slice(2).join(' ')}`.trim(), rows };
+writeFileSync(join(args.out, 'memory.json'), JSON.stringify(results, null, 2));
+writeFileSync(join(args.out, 'memory.svg'), memoryChart(results));

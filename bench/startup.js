@@ -9,24 +9,46 @@
 // (median 20 KiB, most between 5 and 80 KiB, a tail of CJK-sized files up to 8 MiB; seeded, so every run
 // has the same tree). The files stay in the page cache between runs (dropping it needs root), so "cold"
 // means the ETag cache is cold, not the disk. Results go to DIR/startup.json and a Markdown table on stdout
-// (DIR defaults to bench/partial/; nothing published is overwritten).
+// (DIR defaults to bench/partial/; nothing published is overwritten), and DIR/startup.svg, a chart of
+// them: (a) ms until ready per tree (log scale), (b) RSS at ready.
+//
+//   node bench/startup.js --chart-from FILE.json [--out DIR]
+//
+// Draws startup.svg again from a startup.json, measuring nothing (into DIR, or beside FILE.json).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { scriptArgs, wholeNumber, wholeNumbers } from './args.js';
+import { refuse, scriptArgs, wholeNumber, wholeNumbers } from './args.js';
 import { fontTree, MIB } from './font-tree.js';
+import { startupChart } from './svg.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PROJECT = dirname(HERE);
 const { values: args } = scriptArgs({
   files: { type: 'string', default: '1000,10000,100000' },
   rounds: { type: 'string', default: '3' },
-  out: { type: 'string', default: join(HERE, 'partial') },
+  out: { type: 'string' },
   fresh: { type: 'boolean', default: false },
+  'chart-from': { type: 'string' },
 });
+if (args['chart-from'] !== undefined) {
+  const from = resolve(args['chart-from']);
+  let svg;
+  try {
+    svg = startupChart(JSON.parse(readFileSync(from, 'utf8')));
+  } catch (e) {
+    refuse(`--chart-from ${args['chart-from']}: ${e.message}`);
+  }
+  const dir = args.out ?? dirname(from);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'startup.svg'), svg);
+  console.error(`wrote ${join(dir, 'startup.svg')}`);
+  process.exit(0);
+}
+args.out ??= join(HERE, 'partial');
 const COUNTS = wholeNumbers(args.files, '--files');
 const ROUNDS = wholeNumber(args.rounds, '--rounds');
 const tree = (count) => fontTree(count, args.fresh);
@@ -170,5 +192,7 @@ const table = [
   'so it understates the hashing rate itself. sirv reads no contents (its ETag is built from size and mtime).',
 ].join('\n');
 mkdirSync(args.out, { recursive: true });
-writeFileSync(join(args.out, 'startup.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: os.availableParallelism(), rounds: ROUNDS, rows }, null, 2));
+const results = { date: new Date().toISOString(), node: process.version, cores: os.availableParallelism(), rounds: ROUNDS, command: `node bench/startup.js ${process.argv.slice(2).join(' ')}`.trim(), rows };
+writeFileSync(join(args.out, 'startup.json'), JSON.stringify(results, null, 2));
+writeFileSync(join(args.out, 'startup.svg'), startupChart(results));
 process.stdout.write(`${table}\n`);
