@@ -129,6 +129,25 @@ export function barPanel({ x, y, width, title, axisLabel, groups, series, log = 
   return { parts, height: bottom + 34 - y };
 }
 
+/**
+ * A chart's heading: `title` in bold, then the command that measured (without --out, which says
+ * nothing of the figures; wrapped at spaces to the width) and `details`. Returns { parts, bottom }.
+ */
+export function heading(title, command, details, width) {
+  const parts = [text(10, 18, title, { 'font-size': 13, 'font-weight': 'bold' })];
+  const words = command.replace(/\s--out(?:=|\s+)\S+/g, '').split(' ');
+  const perLine = Math.floor((width - 20) / 6.6);
+  const lines = [''];
+  for (const w of words) {
+    if (lines.at(-1) !== '' && lines.at(-1).length + 1 + w.length > perLine) lines.push('');
+    lines[lines.length - 1] += `${lines.at(-1) === '' ? '' : ' '}${w}`;
+  }
+  let y = 18;
+  for (const l of lines) parts.push(text(10, (y += 16), l, { 'font-family': 'ui-monospace, monospace', 'font-size': 11 }));
+  parts.push(text(10, (y += 16), details, { fill: '#495057' }));
+  return { parts, bottom: y + 10 };
+}
+
 const SERIES_COLORS = { cold: '#d9480f', warm: '#f08c00', sirv: '#1971c2', sha: '#868e96' };
 const files = (n) => `${figure(n)} files`;
 const size = (mib) => (mib >= 1024 ? `${figure(mib / 1024, 1)} GiB` : `${figure(mib)} MiB`);
@@ -156,9 +175,11 @@ export function startupChart(data) {
   const half = (width - 30) / 2;
   const groups = rows.map((r) => [files(r.files), size(r.mib)]);
   const cores = data.cores ? `, ${data.cores} cores` : '';
+  const head = heading('Start-up of xorigin serve: ms until it answers and RSS then, per tree', data.command ?? 'node bench/startup.js',
+    `node ${data.node ?? '?'}${cores}, ${String(data.date ?? '?').slice(0, 10)}, median of ${data.rounds ?? '?'} round${data.rounds === 1 ? '' : 's'}; files in the page cache (cold = ETag cache cold, not the disk)`, width);
   const shaMs = rows.map((r) => (r.sha256sumAllCoresMbPerS > 0 ? (r.mib / r.sha256sumAllCoresMbPerS) * 1000 : null));
   const time = barPanel({
-    x: 10, y: 44, width: half, title: '(a) until ready', axisLabel: 'ms from spawn to ready', log: true, unit: ' ms', groups,
+    x: 10, y: head.bottom, width: half, title: '(a) until ready', axisLabel: 'ms from spawn to ready', log: true, unit: ' ms', groups,
     series: [
       { label: 'xorigin, ETag cache cold', color: SERIES_COLORS.cold, values: rows.map((r) => r.coldMs) },
       { label: 'xorigin, ETag cache warm', color: SERIES_COLORS.warm, values: rows.map((r) => r.warmMs) },
@@ -167,14 +188,14 @@ export function startupChart(data) {
     ],
   });
   const rss = barPanel({
-    x: 20 + half, y: 44, width: half, title: '(b) resident memory at ready', axisLabel: 'RSS, MB', unit: ' MB', groups, digits: () => 1,
+    x: 20 + half, y: head.bottom, width: half, title: '(b) resident memory at ready', axisLabel: 'RSS, MB', unit: ' MB', groups, digits: () => 1,
     series: [
       { label: 'xorigin, ETag cache cold', color: SERIES_COLORS.cold, values: rows.map((r) => r.coldRssMb) },
       { label: 'xorigin, ETag cache warm', color: SERIES_COLORS.warm, values: rows.map((r) => r.warmRssMb) },
       { label: 'sirv', color: SERIES_COLORS.sirv, values: rows.map((r) => r.sirvRssMb) },
     ],
   });
-  const bottom = 44 + Math.max(time.height, rss.height);
+  const bottom = head.bottom + Math.max(time.height, rss.height);
   const key = legend(10, bottom + 14, [
     { label: 'xorigin serve, ETag cache cold', color: SERIES_COLORS.cold },
     { label: 'xorigin serve, ETag cache warm', color: SERIES_COLORS.warm },
@@ -182,8 +203,7 @@ export function startupChart(data) {
     { label: 'sha256sum over the same bytes, all cores (a floor for hashing)', color: SERIES_COLORS.sha },
   ], { maxWidth: width - 20 });
   const parts = [
-    text(10, 18, `Start-up of xorigin serve: ${data.command ?? 'node bench/startup.js'}`, { 'font-size': 13, 'font-weight': 'bold' }),
-    text(10, 34, `node ${data.node ?? '?'}${cores}, ${String(data.date ?? '?').slice(0, 10)}, median of ${data.rounds ?? '?'} round${data.rounds === 1 ? '' : 's'}; files in the page cache (cold = ETag cache cold, not the disk)`, { fill: '#495057' }),
+    ...head.parts,
     ...time.parts,
     ...rss.parts,
     ...key.parts,
@@ -217,8 +237,10 @@ export function memoryChart(data) {
   const series = budgets.map((b, i) => ({ label: label(b), color: palette[i % palette.length], values: counts.map((n) => at(n, b)?.peakRssMib ?? null) }));
   const markers = counts.map((n) => budgets.map((b) => ceiling(at(n, b))));
   const width = 900;
+  const head = heading('Memory of xorigin serve under load, per tree and --memory-budget', data.command ?? 'node bench/memory.js',
+    `node ${data.node ?? '?'}, ${String(data.date ?? '?').slice(0, 10)}, ${data.rounds ?? '?'} round${data.rounds === 1 ? '' : 's'} of ${data.duration ?? '?'} s under wrk (Zipf requests); RSS sampled every 250 ms, median over rounds`, width);
   const panel = barPanel({
-    x: 10, y: 44, width, title: 'RSS peak under load (bars); the budget + the baseline\'s peak, what must hold (black ticks)', axisLabel: 'RSS, MiB', unit: ' MiB',
+    x: 10, y: head.bottom, width, title: 'RSS peak under load (bars); the budget + the baseline\'s peak, what must hold (black ticks)', axisLabel: 'RSS, MiB', unit: ' MiB',
     groups: counts.map((n) => [files(n), `${size(all.find((r) => r.files === n).treeMib)} tree`]),
     series, markers, digits: () => 1, valueRoom: 230, labelWidth: 100,
     note: (g, i) => {
@@ -229,11 +251,10 @@ export function memoryChart(data) {
       return over > 0 ? { text: `over ${figure(c, 1)} by ${figure(over, 1)}`, color: '#c92a2a' } : { text: `≤ ${figure(c, 1)}, held`, color: '#2b8a3e' };
     },
   });
-  const bottom = 44 + panel.height;
+  const bottom = head.bottom + panel.height;
   const key = legend(10, bottom + 14, [...series.map((s) => ({ label: s.label, color: s.color })), { label: 'budget + baseline peak', color: '#212529', marker: true }], { maxWidth: width - 20 });
   const parts = [
-    text(10, 18, `Memory under load: ${data.command ?? 'node bench/memory.js'}`, { 'font-size': 13, 'font-weight': 'bold' }),
-    text(10, 34, `node ${data.node ?? '?'}, ${String(data.date ?? '?').slice(0, 10)}, ${data.rounds ?? '?'} round${data.rounds === 1 ? '' : 's'} of ${data.duration ?? '?'} s under wrk (Zipf requests); RSS sampled every 250 ms, median over rounds`, { fill: '#495057' }),
+    ...head.parts,
     ...panel.parts,
     ...key.parts,
   ];

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { budgetMib, esc, memoryChart, scale, startupChart } from '../bench/svg.js';
+import { budgetMib, esc, heading, memoryChart, scale, startupChart } from '../bench/svg.js';
 
 const BENCH = join(dirname(dirname(fileURLToPath(import.meta.url))), 'bench');
 const dir = mkdtempSync(join(tmpdir(), 'xorigin-bench-svg-'));
@@ -43,7 +43,7 @@ const values = (svg) => [...svg.matchAll(/class="value">([^<]*)</g)].map((m) => 
 const markers = (svg) => [...svg.matchAll(/<line x1="([^"]*)"[^>]*data-marker="([^"]*)"/g)].map((m) => ({ x: Number(m[1]), value: Number(m[2]) }));
 
 const STARTUP = {
-  date: '2026-12-07T12:00:00.000Z', node: 'v20.0.0', cores: 2, rounds: 3, command: 'node bench/startup.js --files 1000,10000 --out <dir> & co',
+  date: '2026-12-07T12:00:00.000Z', node: 'v20.0.0', cores: 2, rounds: 3, command: 'node bench/startup.js --files 1000,10000 --label "<a> & b" --out /tmp/x',
   rows: [
     { files: 1000, mib: 37.4, coldMs: 1100, coldRssMb: 90.1, warmMs: 700, warmRssMb: 88.2, sirvMs: 230, sirvRssMb: 53.9, sha256sumAllCoresMbPerS: 150 },
     { files: 10000, mib: 364.3, coldMs: 6800, coldRssMb: 140.2, warmMs: 1900, warmRssMb: 120.5, sirvMs: 260, sirvRssMb: 55.1, sha256sumAllCoresMbPerS: 300 },
@@ -58,7 +58,7 @@ test('startup.svg: well-formed; per tree 4 bars of ms (sha256sum: MiB over its M
   assert.equal(values(svg).length, b.length);
   assert.deepEqual(b.filter((x) => x.series.startsWith('sha256sum')).map((x) => Math.round(x.value)), [Math.round((37.4 / 150) * 1000), Math.round((364.3 / 300) * 1000)]);
   assert.ok(values(svg).includes('6,800 ms') && values(svg).includes('140.2 MB'));
-  assert.match(svg, /--out &lt;dir&gt; &amp; co/, 'the command is in the title, escaped');
+  assert.match(svg, /--files 1000,10000 --label &quot;&lt;a&gt; &amp; b&quot;</, 'the command is in the heading, escaped, without --out');
   assert.match(svg, /node v20\.0\.0, 2 cores, 2026-12-07, median of 3 rounds/);
   for (const label of ['1,000 files', '10,000 files', 'ms from spawn to ready (log scale)', 'RSS, MB', 'ETag cache cold', 'ETag cache warm', 'sirv', 'sha256sum']) assert.ok(svg.includes(label), label);
 });
@@ -119,6 +119,15 @@ test('budgets and scales', () => {
   assert.equal(log.at(1000), 100);
   assert.deepEqual(scale({ min: 0, max: 564, from: 0, to: 100 }).ticks, [0, 200, 400, 600]);
   assert.equal(esc(`a<b & "c" 'd'>`), 'a&lt;b &amp; &quot;c&quot; &#39;d&#39;&gt;');
+});
+
+test('the heading drops --out DIR from the command and wraps a long one at spaces', () => {
+  const command = `node bench/startup.js --out /tmp/x ${'--files 1000,10000 '.repeat(12)}--out=/tmp/y --rounds 3`;
+  const head = heading('T', command, 'details', 400);
+  const lines = head.parts.filter((p) => p.includes('monospace')).map((p) => />(.*)</.exec(p)[1]);
+  assert.ok(lines.length > 1);
+  assert.ok(lines.every((l) => l.length <= Math.floor(380 / 6.6)), lines.join('\n'));
+  assert.equal(lines.join(' '), command.replace(' --out /tmp/x', '').replace(' --out=/tmp/y', ''));
 });
 
 for (const [script, data, svgName] of [['startup.js', STARTUP, 'startup.svg'], ['memory.js', MEMORY, 'memory.svg']]) {
