@@ -385,6 +385,60 @@ for (const [how, count, options] of [
   });
 }
 
+/**
+ * A root holding a.txt and a directory x (x/1.txt, x/2.txt); once the walk has listed the root (x listed
+ * as a directory), x is replaced by `replace(x)` before its own walk opens it. The walk's own stats (the
+ * directory held open, opened as one: no stat of x first): a table over it, and the bytes it read whole.
+ */
+async function replacedAfterListing(t, replace) {
+  const base = realpathSync(mkdtempSync(join(tmpdir(), 'xorigin-listed-')));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const [root, outside] = [join(base, 'root'), join(base, 'outside')];
+  mkdirSync(join(root, 'x'), { recursive: true });
+  mkdirSync(outside);
+  writeFileSync(join(root, 'a.txt'), 'a');
+  for (const name of ['1.txt', '2.txt']) {
+    writeFileSync(join(root, 'x', name), `inside ${name}`);
+    writeFileSync(join(outside, name), `${SECRET} ${name}`);
+  }
+  let replaced = false;
+  const readDir = async (dir) => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    if (dir === root && !replaced) {
+      replaced = true;
+      renameSync(join(root, 'x'), join(base, 'x-away'));
+      replace(join(root, 'x'), outside);
+    }
+    return entries;
+  };
+  const held = [];
+  const table = new AssetTable(root, { watch: false, readDir, readWhole: (info, bytes) => held.push(bytes.toString()) }, (info) => info);
+  t.after(() => table.close());
+  await table.open();
+  assert.ok(replaced);
+  return { table, held };
+}
+
+test('a directory its parent listed, swapped for a symlink out of the root before its own walk: nothing of the target is read or served (the walk opens it as a directory, no stat first)', async (t) => {
+  const { table, held } = await replacedAfterListing(t, (x, outside) => symlinkSync(outside, x));
+  assert.equal(table.info('/x/1.txt'), undefined);
+  assert.equal(table.info('/x/2.txt'), undefined);
+  assert.equal(table.info('/a.txt')?.etag, etagOf('a'));
+  assert.deepEqual(held.filter((bytes) => bytes.startsWith(SECRET)), [], 'an outside file was read');
+});
+
+test('a directory its parent listed, replaced by a file or another directory before its own walk: what is there then is served', async (t) => {
+  const asFile = await replacedAfterListing(t, (x) => writeFileSync(x, 'a file now'));
+  assert.equal(asFile.table.info('/x')?.etag, etagOf('a file now'));
+  assert.equal(asFile.table.info('/x/1.txt'), undefined);
+  const asDirectory = await replacedAfterListing(t, (x) => {
+    mkdirSync(x);
+    writeFileSync(join(x, '3.txt'), 'new directory');
+  });
+  assert.equal(asDirectory.table.info('/x/3.txt')?.etag, etagOf('new directory'));
+  assert.equal(asDirectory.table.info('/x/1.txt'), undefined);
+});
+
 const unshared = spawnSync('unshare', ['-Urm', 'sh', '-c', 'mount -t tmpfs none /proc'], { stdio: 'ignore' }).status === 0;
 
 test('with no /proc mounted (a chroot, a minimal container), files are reached by path: served, not 404 (found by a review)', { skip: unshared ? false : 'needs unshare -Urm (user and mount namespaces)' }, async (t) => {

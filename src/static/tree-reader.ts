@@ -156,6 +156,16 @@ export interface ReaderOptions {
   readonly backoff?: ReadBackoffOptions | undefined;
 }
 
+/**
+ * A directory's walk so far: its entries other than regular files, for the caller to visit, and the
+ * identity its files were read under (null where nothing more is to be checked: it was found replaced,
+ * or could not be listed).
+ */
+interface Walked {
+  readonly others: Dirent[];
+  readonly before: BigIntStats | null;
+}
+
 /** A read as another URL path of the scan gets it: the version, not the bytes (see TreeReader.readOnce). */
 function withoutBytes(read: Read | null): Read | null {
   if (read?.bytes === undefined) return read;
@@ -328,7 +338,27 @@ export class TreeReader {
     scan.watchDir?.(dir);
     const before = urlDir === '' ? null : await lstat(dir, { bigint: true }).catch(() => null);
     if (urlDir !== '' && before?.isDirectory() !== true) return this.replacedWhileWalked(urlDir, scan);
-    const others = await this.dirLimit.run(() => this.walkFiles(dir, urlDir, scan, before));
+    await this.walkFrom(dir, urlDir, scan, await this.dirLimit.run(() => this.walkFiles(dir, urlDir, scan, before)));
+  }
+
+  /**
+   * As walk, for an entry its parent listed as a directory, with no stat of it first: opened as a
+   * directory, never through a symlink (holdDirectory), it is one, and the descriptor's fstat is the
+   * identity its walk keeps (a stat and an lstat fewer, of the seven system calls a directory cost the
+   * main thread). False when nothing was walked because it is no directory now (or cannot be held and is
+   * none by its lstat): the caller then visits it as any entry.
+   */
+  private async walkListed(dir: string, urlDir: string, scan: Scan): Promise<boolean> {
+    const walked = await this.dirLimit.run(() => this.walkFiles(dir, urlDir, scan, null, true));
+    if (walked === null) return false;
+    await this.walkFrom(dir, urlDir, scan, walked);
+    return true;
+  }
+
+  /** The rest of a directory's walk once its files are visited: its other entries, then the checks that it stayed itself. */
+  private async walkFrom(dir: string, urlDir: string, scan: Scan, walked: Walked | null): Promise<void> {
+    if (walked === null) return;
+    const { others, before } = walked;
     // Outside the directory's slot: a subdirectory waiting for one must not hold its parent's. A
     // few at a time: 8,000 subdirectories stat'ed at once each held its stat until it got a slot.
     let next = 0;
@@ -365,15 +395,23 @@ export class TreeReader {
    * 100,000 files' tasks and their directories' entries were most of the 200 MB a warm start of
    * such a tree allocated.
    */
-  private async walkFiles(dir: string, urlDir: string, scan: Scan, before: BigIntStats | null): Promise<Dirent[]> {
+  private async walkFiles(dir: string, urlDir: string, scan: Scan, given: BigIntStats | null, listed = false): Promise<Walked | null> {
     // Its files are reached through it, held open (not with a statFile of the caller's, which sees paths).
     const held = this.options.probe ? await holdDirectory(dir) : undefined;
+    let before = given;
+    if (listed) {
+      if (held === null) return null;
+      // Held, the descriptor is the directory; else (out of descriptors) the walk goes by path, as walk's.
+      before = held === undefined ? await lstat(dir, { bigint: true }).catch(() => null) : held.stats;
+      if (before?.isDirectory() !== true) return null;
+      scan.watchDir?.(dir); // before its listing, as walk's: a file added meanwhile is then seen
+    }
     // No longer the directory the walk's lstat found: as when one changes during its walk. (The root's
     // own troubles are the root checks', root-location.ts.)
-    if (before !== null && (held === null || (held !== undefined && (held.ino !== before.ino || held.dev !== before.dev)))) {
+    if (before !== null && (held === null || (held !== undefined && (held.stats.ino !== before.ino || held.stats.dev !== before.dev)))) {
       held?.close();
       this.replacedWhileWalked(urlDir, scan);
-      return [];
+      return { others: [], before: null };
     }
     try {
       let names;
@@ -381,7 +419,7 @@ export class TreeReader {
         names = await this.options.readDir(dir);
       } catch (e) {
         this.couldNotRead(urlDir, scan, e, `${urlDir}/`);
-        return []; // removed while walking, or unreadable: serve nothing from it
+        return { others: [], before: null }; // removed while walking, or unreadable: serve nothing from it
       }
       const files: Dirent[] = [];
       const listing: Listing = { dir, urlDir, via: held?.via ?? dir, others: [] };
@@ -393,7 +431,7 @@ export class TreeReader {
       scan.listed += files.length;
       if (this.options.probe && scan.listed > PROBE_AFTER) await this.visitProbed(files, listing, scan);
       else await this.visitEach(files, listing, scan);
-      return listing.others;
+      return { others: listing.others, before };
     } finally {
       held?.close();
     }
@@ -470,6 +508,7 @@ export class TreeReader {
       const target = entry.isSymbolicLink() ? await this.linkTarget(childPath(dir, entry.name)) : childPath(dir, entry.name);
       if (target === null) return;
       scan.stated++;
+      if (listing === null && entry.isDirectory() && this.options.probe && (await this.walkListed(target, urlPath, scan))) return;
       if (probed !== null) scan.probed++;
       const via = listing === null ? target : childPath(listing.via, entry.name);
       const s = probed?.stats ?? (await this.options.statFile(via));
