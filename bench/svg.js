@@ -3,8 +3,13 @@
 // bench/startup.js (startup.svg) and bench/memory.js (memory.svg) draw with it; the last two's charts
 // are the functions at the end, so they can be drawn again from a JSON file (--chart-from) and tested.
 
-/** `value` with the five XML specials escaped, for text content and attribute values. */
-export const esc = (value) => String(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+/**
+ * `value` with the five XML specials escaped, for text content and attribute values, and the
+ * characters XML 1.0 allows nowhere, not even as references (controls other than tab, newline and
+ * return; lone surrogates; U+FFFE, U+FFFF), written as U+FFFD: a JSON string holding one made an
+ * SVG no parser reads (review h56).
+ */
+export const esc = (value) => String(value).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
 /** ` name="value"` for each entry whose value is not undefined, in order. */
 const attrs = (extra) => Object.entries(extra).filter(([, v]) => v !== undefined).map(([k, v]) => ` ${k}="${esc(v)}"`).join('');
@@ -24,11 +29,20 @@ const px = (n) => Math.round(n * 10) / 10;
 /** 12,345 / 1,234.5 / 0.42: a value as written beside a bar. */
 export const figure = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
+/** The largest figure a scale takes, and the least on a log scale (ms, MiB: a bench's are far inside). */
+const MAX_FIGURE = 1e15;
+const MIN_LOG = 1e-6;
+
 /**
  * Maps [min, max] onto [from, to] px, linearly or on a log scale, and gives the ticks to draw:
  * 1-2-5 steps on a linear scale, powers of ten (and 2× and 5× them while there are few) on a log one.
  */
 export function scale({ min, max, from, to, log = false }) {
+  // Past these the bounds overflow to Infinity (or a log's low one to 0) and the tick loops never end:
+  // a JSON with 1.7e308 in it grew the heap until V8 gave up (review h56).
+  if (!(Number.isFinite(min) && Number.isFinite(max) && Math.abs(min) <= MAX_FIGURE && Math.abs(max) <= MAX_FIGURE) || (log && !(min >= MIN_LOG && max >= min))) {
+    throw new RangeError(`cannot draw figures from ${min} to ${max}: each must be a finite number up to ${MAX_FIGURE}${log ? `, and at least ${MIN_LOG} on a log scale` : ''}`);
+  }
   if (log) {
     const lo = 10 ** Math.floor(Math.log10(min));
     const hi = 10 ** Math.ceil(Math.log10(max));
@@ -135,7 +149,7 @@ export function barPanel({ x, y, width, title, axisLabel, groups, series, log = 
  */
 export function heading(title, command, details, width) {
   const parts = [text(10, 18, title, { 'font-size': 13, 'font-weight': 'bold' })];
-  const words = command.replace(/\s--out(?:=|\s+)\S+/g, '').split(' ');
+  const words = String(command).replace(/\s--out(?:=|\s+)\S+/g, '').split(' ');
   const perLine = Math.floor((width - 20) / 6.6);
   const lines = [''];
   for (const w of words) {

@@ -153,3 +153,23 @@ test('memory.js --chart-from with --part startup is refused: only the load part 
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, /^bench\/memory\.js: --chart-from draws the load part's memory\.json; --part startup has no chart$/m);
 });
+
+test('characters XML allows nowhere (controls, U+FFFE, lone surrogates) are drawn as U+FFFD, so the SVG still parses (review h56)', () => {
+  assert.equal(esc('a\u0000b\u001bc\ufffe\ud800d\tok'), 'a\ufffdb\ufffdc\ufffd\ufffdd\tok');
+  assert.equal(esc('\ud83d\ude00'), '\ud83d\ude00', 'a surrogate pair is one character, kept');
+  const svg = startupChart({ ...STARTUP, command: 'node bench/startup.js --label \u0001\uffff', node: 'v20\u0000' });
+  assertWellFormed(svg);
+  assert.doesNotMatch(svg, /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/);
+});
+
+test('a figure no scale can draw (past 1e15, or under 1e-6 on a log scale) is refused in one line, not drawn for ever (review h56: 1.7e308 grew the heap until V8 gave up)', () => {
+  // In a child first: without the check the scale never returns (and its heap grows), so only a child can fail.
+  const huge = join(dir, 'huge.json');
+  writeFileSync(huge, JSON.stringify({ ...STARTUP, rows: [{ ...STARTUP.rows[0], coldMs: 1.7e308 }] }));
+  const r = spawnSync(process.execPath, ['--max-old-space-size=128', join(BENCH, 'startup.js'), '--chart-from', huge, '--out', dir], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^bench\/startup\.js: --chart-from .*huge\.json: cannot draw figures from .* to 1\.7e\+308/m);
+  assert.throws(() => scale({ min: 1, max: 1.7e308, from: 0, to: 100, log: true }), RangeError);
+  assert.throws(() => scale({ min: 5e-324, max: 100, from: 0, to: 100, log: true }), RangeError);
+  assert.throws(() => scale({ min: 0, max: 1.7e308, from: 0, to: 100 }), RangeError);
+});
