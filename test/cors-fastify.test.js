@@ -349,6 +349,7 @@ function suite(Fastify, major) {
     assertOneChange(seen);
     assert.deepEqual(app.xoriginCors.policy.methods, ['PUT', 'DELETE']);
     assert.throws(() => app.xoriginCors.reconfigure({ origins: ['*'], credentials: true }), (e) => e instanceof PolicyError && e.problems.length > 0);
+    for (const notAPolicy of [null, undefined, 'x']) assert.throws(() => app.xoriginCors.reconfigure(notAPolicy), PolicyError, String(notAPolicy));
     for (let i = 0; i < 2; i++) assert.equal(POLICY_CHANGE.generation(await request(port, POLICY_CHANGE.requestOf(i))), 'new');
   });
 

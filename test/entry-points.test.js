@@ -25,8 +25,10 @@ const pkg = (await import('../package.json', { with: { type: 'json' } })).defaul
 // by header behind a writeHead another layer wrapped (on-headers before 1.1.0 misread the flat list),
 // an async onDenied's rejection to be observed, and handle() after the head to be reported rather
 // than throw (2026-12-06: 66.0 KiB), and from 67 KiB when the check of a response's writeHead began to
-// be remembered per prototype and to require node's own writeHead on node's prototype (2026-12-07: 67.3 KiB).
-const SIZE_LIMIT = 68 * 1024;
+// be remembered per prototype and to require node's own writeHead on node's prototype (2026-12-07: 67.3 KiB),
+// and from 68 KiB when a policy's options began to be read once (a getter read again after the swap) and
+// onDenied to be told after the answer (an onDenied that reconfigures changed it half-way; 2026-12-07: 68.2 KiB).
+const SIZE_LIMIT = 69 * 1024;
 
 test('the exports map names every face, types first, and every target exists', () => {
   assert.deepEqual(Object.keys(pkg.exports), ['.', './cors', './fetch', './fastify', './static', './check', './package.json']);

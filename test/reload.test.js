@@ -1200,3 +1200,59 @@ if (cluster.isWorker) ConnectionTimeouts.prototype.retime = function (ms) {
   assert.deepEqual(await answers(r.port, '/a.woff2', B, 16), [`200 ${B}`], 'every answer under the new policy');
 });
 
+
+test('an onDenied that reconfigures: the refusal it is told about was answered wholly under the policy that refused it, on the node:http face, the Fetch face and the file server (review h56)', async (t) => {
+  const { withCors } = await import('../dist/cors/fetch.js');
+  const Q = 'https://q.example';
+  const OLD_VARY = 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers';
+  const preflight = { method: 'OPTIONS', path: '/a.woff2', headers: { Origin: Q, 'Access-Control-Request-Method': 'GET' } };
+  /** An allow-list policy whose onDenied puts `*` in force through `swap`, once. */
+  const swapping = (swap) => {
+    let swapped = false;
+    return { origins: [A], onDenied: () => !swapped && ((swapped = true), swap()) };
+  };
+  // node:http face.
+  const cors = createCors(swapping(() => cors.reconfigure({ origins: ['*'] })));
+  const s = await listen((req, res) => void (cors.handle(req, res) || res.end('ok')));
+  t.after(() => s.close());
+  const viaNode = await request(s.port, preflight);
+  assert.deepEqual([viaNode.status, viaNode.headers.vary], [403, OLD_VARY]);
+  const cors2 = createCors(swapping(() => cors2.reconfigure({ origins: ['*'] })));
+  const s2 = await listen((req, res) => void (cors2.handle(req, res) || res.end('ok')));
+  t.after(() => s2.close());
+  const actual = await request(s2.port, { path: '/', headers: { Origin: Q } });
+  assert.deepEqual([actual.headers['access-control-allow-origin'], actual.headers.vary], [undefined, 'Origin'], 'a refused actual response keeps the old policy\'s Vary');
+  // Fetch face.
+  const handler = withCors(swapping(() => handler.reconfigure({ origins: ['*'] })), () => new Response('ok'));
+  const viaFetch = await handler(new Request('http://x.test/a.woff2', { method: 'OPTIONS', headers: preflight.headers }));
+  assert.deepEqual([viaFetch.status, viaFetch.headers.get('vary')], [403, OLD_VARY]);
+  // The file server, reloaded from onDenied: a refused GET is answered under the old policy.
+  const root = makeRoot();
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  let server;
+  const started = await start({ root, cors: swapping(() => server.reload({ root, cors: { origins: ['*'] } })) });
+  server = started.server;
+  t.after(() => server.shutdown(500));
+  const get = await request(started.port, { path: '/a.woff2', headers: { Origin: Q } });
+  assert.deepEqual([get.status, get.headers['access-control-allow-origin'], get.headers.vary], [200, undefined, 'Origin']);
+  const after = await request(started.port, { path: '/a.woff2', headers: { Origin: Q } });
+  assert.equal(after.headers['access-control-allow-origin'], '*', 'the reload went in force for the next request');
+});
+
+test('reconfigure reads each option once: a getter that throws on a second read changes nothing it should not, and a throwing first read leaves the old policy (review h56)', async () => {
+  const { withCors } = await import('../dist/cors/fetch.js');
+  let reads = 0;
+  const once = () => ({ origins: ['*'], get onDenied() { if (reads++ > 0) throw new Error('second read'); return undefined; } });
+  const cors = createCors({ origins: [A] });
+  cors.reconfigure(once());
+  assert.deepEqual([cors.policy.anyOrigin, reads], [true, 1]);
+  const handler = withCors({ origins: [A] }, () => new Response('ok'));
+  reads = 0;
+  handler.reconfigure(once());
+  assert.deepEqual([handler.policy.anyOrigin, reads], [true, 1]);
+  const first = { origins: ['*'], get onDenied() { throw new Error('first read'); } };
+  assert.throws(() => handler.reconfigure(first), (e) => e.name === 'PolicyError' && /first read/.test(e.message));
+  handler.reconfigure({ origins: [A] });
+  assert.throws(() => handler.reconfigure(first), (e) => e.name === 'PolicyError');
+  assert.equal(handler.policy.anyOrigin, false, 'the old policy stays');
+});

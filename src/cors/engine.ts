@@ -1,5 +1,5 @@
 import { NO_MATCH } from './origin-matcher.js';
-import { compilePolicy, type CompiledPolicy, type CorsOptions, type DeniedInfo } from './options.js';
+import { compilePolicy, readPolicyOnce, type CompiledPolicy, type CorsOptions, type DeniedInfo } from './options.js';
 import { allowsMethod } from './methods.js';
 import {
   buildActualBlocks,
@@ -92,10 +92,11 @@ export class CorsEngine {
 
   /** `prefix` names where the policy sits in a larger configuration (`cors.`), for error messages. */
   constructor(options: CorsOptions, private readonly prefix = '') {
-    this.compiled = compilePolicy(options, prefix);
+    const given = readPolicyOnce(options);
+    this.compiled = compilePolicy(given, prefix);
     this.preflights = buildPreflightBlocks(this.compiled);
     this.actualBlocks = buildActualBlocks(this.compiled);
-    this.onDenied = guarded(options.onDenied);
+    this.onDenied = guarded(given.onDenied);
   }
 
   /**
@@ -105,13 +106,15 @@ export class CorsEngine {
    * policy synchronously, so each request is decided wholly by the old or wholly by the new one.
    */
   reconfigure(options: CorsOptions): void {
-    const policy = compilePolicy(options, this.prefix);
+    const given = readPolicyOnce(options);
+    const policy = compilePolicy(given, this.prefix);
     const preflights = buildPreflightBlocks(policy);
     const actual = buildActualBlocks(policy);
+    const onDenied = guarded(given.onDenied);
     this.compiled = policy;
     this.preflights = preflights;
     this.actualBlocks = actual;
-    this.onDenied = guarded(options.onDenied);
+    this.onDenied = onDenied;
   }
 
   /**
@@ -134,11 +137,11 @@ export class CorsEngine {
    */
   decidePreflight(origin: string, method: string, requestHeaders: string | undefined): PreflightAnswer {
     const block = this.preflightInPlace(origin, method, requestHeaders);
-    if (block === null) {
-      if (this.onDenied !== null) this.onDenied({ kind: 'preflight', origin, method, requestHeaders });
-      return { allowed: false, status: 403, headers: this.preflights.denied.slice() };
-    }
-    return { allowed: true, status: this.policy.preflightStatus, headers: block.slice() };
+    if (block !== null) return { allowed: true, status: this.policy.preflightStatus, headers: block.slice() };
+    const answer = { allowed: false, status: 403, headers: this.preflights.denied.slice() };
+    // Told after: an onDenied that reconfigures must not change the answer half-way (review h56).
+    if (this.onDenied !== null) this.onDenied({ kind: 'preflight', origin, method, requestHeaders });
+    return answer;
   }
 
   /**
@@ -149,10 +152,10 @@ export class CorsEngine {
   actualHeaders(origin: string | undefined): string[] {
     const b = this.actualBlocks;
     const allowed = origin !== undefined && this.allows(origin);
-    if (!allowed && origin !== undefined) this.deniedActual(origin);
     const out = (allowed ? b.allowed : b.other).slice();
     if (allowed) for (const i of b.originSlots) out[i] = origin;
     if (b.vary !== null) out.push('Vary', b.vary);
+    if (!allowed && origin !== undefined) this.deniedActual(origin);
     return out;
   }
 

@@ -1,7 +1,7 @@
 // `xorigin/fastify`: the CORS engine as a Fastify 4 and 5 plugin. Only types come from 'fastify' (erased
 // at build), so xorigin keeps zero runtime dependencies.
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { FastifyInstance, FastifyPluginCallback, FastifySchema, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyInstance, FastifyPluginCallback, FastifySchema, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RegisterOptions } from 'fastify';
 import { CorsEngine, RequestKind, classify } from './engine.js';
 import type { CompiledPolicy, CorsOptions } from './options.js';
 import { GRANT, isCorsHeader, mergeVary, PREFLIGHT_GRANT } from './response-headers.js';
@@ -16,7 +16,7 @@ export interface XoriginCorsControl {
    * PolicyError listing every problem, and the current policy stays), then swapped in one step. Each
    * request's headers are set in one synchronous hook, so every response carries one policy's.
    */
-  reconfigure(options: CorsOptions): void;
+  reconfigure(options: CorsOptions & RegisterOptions): void;
   /** The policy in force, as compiled (replaced whole by `reconfigure`). */
   readonly policy: CompiledPolicy;
 }
@@ -80,7 +80,7 @@ const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => 
 
 function control(engine: CorsEngine): XoriginCorsControl {
   return Object.defineProperties({} as XoriginCorsControl, {
-    reconfigure: { value: (options: CorsOptions) => engine.reconfigure(policyOf(options)), enumerable: true },
+    reconfigure: { value: (options: CorsOptions & RegisterOptions) => engine.reconfigure(policyOf(options)), enumerable: true },
     policy: { get: () => engine.policy, enumerable: true },
   });
 }
@@ -175,6 +175,8 @@ const preflightRoutes = new WeakMap<object, Set<string>>();
  * plugin's own: they are not unknown policy options.
  */
 function policyOf(options: CorsOptions & { prefix?: unknown; logLevel?: unknown; logSerializers?: unknown }): CorsOptions {
+  // Anything but an object goes on as it is, for the engine's PolicyError (review h56: `in` threw a TypeError).
+  if (options === null || typeof options !== 'object') return options;
   if (!('prefix' in options || 'logLevel' in options || 'logSerializers' in options)) return options;
   const { prefix, logLevel, logSerializers, ...policy } = options;
   return policy;

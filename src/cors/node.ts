@@ -66,7 +66,6 @@ export class Cors extends CorsEngine {
    */
   answerPreflight(res: NodeResponse, origin: string, method: string, requestHeaders: string | undefined): void {
     const block = this.preflightInPlace(origin, method, requestHeaders);
-    if (block === null && this.onDenied !== null) this.onDenied({ kind: 'preflight', origin, method, requestHeaders });
     const status = block === null ? 403 : this.policy.preflightStatus;
     const headers = block ?? this.preflights.denied;
     removeOtherPolicy(res as ServerResponse, PREFLIGHT_GRANT);
@@ -79,6 +78,8 @@ export class Cors extends CorsEngine {
       (res as ServerResponse).writeHead(status, headers);
     }
     res.end();
+    // Told after: an onDenied that reconfigures must not change the answer half-way (review h56).
+    if (block === null && this.onDenied !== null) this.onDenied({ kind: 'preflight', origin, method, requestHeaders });
   }
 
   /** Keeps Vary: Origin on decorated responses whatever their handler does to Vary later. */
@@ -94,11 +95,11 @@ export class Cors extends CorsEngine {
       this.varyGuard.keep(res, b.vary);
     }
     const block = origin !== undefined && this.allows(origin) ? b.allowed : b.other;
-    if (block === b.other && origin !== undefined) this.deniedActual(origin);
     for (let i = 0; i < block.length; i += 2) {
       const value = block[i + 1] as string;
       res.setHeader(block[i] as string, value === ORIGIN_SLOT ? (origin as string) : value);
     }
+    if (block === b.other && origin !== undefined) this.deniedActual(origin);
   }
 }
 

@@ -178,6 +178,32 @@ type Report = (option: string, value: unknown, reason: string, fix: string) => v
  * the option, the value, the reason and the fix. Nothing is checked later, at request time. Each
  * option has its own small validator below, all reporting into one list.
  */
+/**
+ * Each own key's value, and each of `names` up the prototype chain (a class's getter), read once.
+ * Defined, not assigned: an own `__proto__` key (JSON.parse's) stays a key, not the copy's prototype.
+ */
+export function ownValues(object: object, names: readonly string[]): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  const put = (key: string): void => void Object.defineProperty(copy, key, { value: (object as Record<string, unknown>)[key], enumerable: true, writable: true, configurable: true });
+  for (const key of Object.keys(object)) put(key);
+  for (const key of names) if (!Object.hasOwn(copy, key) && key in object) put(key);
+  return copy;
+}
+
+/**
+ * The policy's own keys, each read once: what is validated is what goes in force, whatever a getter
+ * answers later (review h56). A non-object is passed on for compilePolicy to refuse; a throwing read is
+ * a PolicyError.
+ */
+export function readPolicyOnce(options: CorsOptions): CorsOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) return options;
+  try {
+    return ownValues(options, []) as unknown as CorsOptions;
+  } catch (e) {
+    throw asPolicyError(e);
+  }
+}
+
 export function compilePolicy(options: CorsOptions, prefix = ''): CompiledPolicy {
   try {
     return compile(options, prefix);

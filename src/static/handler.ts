@@ -403,7 +403,16 @@ class StaticFiles {
       return;
     }
     const variant = this.variantOf(origin);
-    if (variant === 0 && origin !== undefined && !this.anyOrigin) this.refused(req, origin);
+    const refusedOrigin = variant === 0 && origin !== undefined && !this.anyOrigin;
+    this.answerResource(req, res, origin, variant);
+    // Told once the answer is decided (written, or its file's read begun with its blocks in hand): an
+    // onDenied that reloads the server must not change the policy half-way through it (review h56).
+    if (refusedOrigin) this.refused(req, origin as string);
+  }
+
+  /** A request for a resource (not a preflight): OPTIONS, GET and HEAD answered, other methods refused. */
+  private answerResource(req: IncomingMessage, res: ServerResponse, origin: string | undefined, variant: Variant): void {
+    const method = req.method;
     if (method === 'OPTIONS') {
       // Not a preflight: the methods this resource allows. Its If-* fields are ignored: OPTIONS
       // selects no representation (RFC 9110 §13.2.1, last paragraph).

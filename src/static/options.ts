@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { asPolicyError, PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { Cors } from '../cors/node.js';
 import { observeRejection } from '../cors/engine.js';
-import { MAX_AGE_LIMIT, type CorsOptions } from '../cors/options.js';
+import { MAX_AGE_LIMIT, ownValues, type CorsOptions } from '../cors/options.js';
 import { LOG_FORMATS, type LogFormat } from './access-log.js';
 import { loadTls, reportUnreadable, type TlsFiles, type TlsMaterial } from './tls.js';
 import { ticketKeysProblem } from './ticket-keys.js';
@@ -481,18 +481,6 @@ export function readOnce(options: ServerOptions): ServerOptions {
   }
 }
 
-/**
- * Each own key's value, and each of `names` found up the prototype chain (a class's getter), read
- * once. Defined, not assigned: an own `__proto__` key (JSON.parse makes one) stays a key, reported
- * as unknown, instead of becoming the copy's prototype and its contents options.
- */
-function ownValues(object: object, names: readonly string[]): Record<string, unknown> {
-  const copy: Record<string, unknown> = {};
-  const put = (key: string): void => void Object.defineProperty(copy, key, { value: (object as Record<string, unknown>)[key], enumerable: true, writable: true, configurable: true });
-  for (const key of Object.keys(object)) put(key);
-  for (const key of names) if (!Object.hasOwn(copy, key) && key in object) put(key);
-  return copy;
-}
 
 /**
  * Validates the server options (and the policy inside), collecting every problem. Throws nothing

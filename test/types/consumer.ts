@@ -37,6 +37,7 @@ const app = Fastify();
 await app.register(xoriginCors, options);
 await app.register(xoriginCors, { ...options, prefix: '/api', logLevel: 'warn' }); // Fastify's own register options beside the policy
 app.xoriginCors.reconfigure({ ...options, maxAge: 60 }); // the policy changed at run time
+app.xoriginCors.reconfigure({ ...options, prefix: '/api' }); // Fastify's register options beside it, as at registration
 const fastifyPolicy: CompiledPolicy = app.xoriginCors.policy;
 
 // Fetch API: Hono, and a Workers-style handler with env and ctx.
