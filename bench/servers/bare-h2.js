@@ -6,6 +6,15 @@
 // API (`req, res`, as the Node peers do) with a header object; BENCH_H2_API=compat-array the same with
 // the flat [name, value, ...] array xorigin passes to writeHead (for profiling). HTTP/1.1 over TLS goes through node:http's
 // response either way, as for every Node contender.
+//
+// BENCH_H2_KEEPALIVE_TIMEOUT=MS sets the server's `keepAliveTimeout` (ms) for its HTTP/1.1 connections, as
+// xorigin sets it: node:http2's secure server leaves it unset, so by default this ceiling arms no idle timer
+// on a keep-alive socket after each response (and sends no `Keep-Alive: timeout=` header) where xorigin does.
+// The README's check that the timer does not explain xorigin's gap to this ceiling over HTTPS/1.1 runs the
+// ceiling both ways (bench/run-h2.js passes its environment on to the servers it starts):
+//   BENCH_H2_KEEPALIVE_TIMEOUT=5000 node bench/run-h2.js --contenders bare-stream,xorigin --scenarios get-1b --no-handshake
+//   node bench/run-h2.js --contenders bare-stream,xorigin --scenarios get-1b --no-handshake
+// A value that is no whole number of at least 1 ends the server at start-up. HTTP/2 sessions are not affected.
 import { createSecureServer } from 'node:http2';
 import { readFileSync } from 'node:fs';
 import { ready } from './common.js';
@@ -46,5 +55,11 @@ if (process.env.BENCH_H2_API === 'compat' || process.env.BENCH_H2_API === 'compa
       stream.end(bytes);
     }
   });
+}
+if (process.env.BENCH_H2_KEEPALIVE_TIMEOUT !== undefined) {
+  const ms = process.env.BENCH_H2_KEEPALIVE_TIMEOUT;
+  if (!/^[1-9]\d*$/.test(ms)) throw new Error(`BENCH_H2_KEEPALIVE_TIMEOUT: ${JSON.stringify(ms)} is not a whole number of ms of at least 1`);
+  // Read by node:http's connection handling, which serves the HTTP/1.1 connections (allowHTTP1).
+  server.keepAliveTimeout = Number(ms);
 }
 ready(server);
