@@ -51,13 +51,14 @@ for (let i = 0; i < FILES; i++) {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 let port = 0;
-function get(path) {
+/** GET of `path` on a kept-alive connection; again on a new one when the server had just closed it (idle). */
+function get(path, tries = 3) {
   return new Promise((resolve, reject) => {
     http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('latin1') }));
-    }).on('error', reject);
+    }).on('error', (e) => (tries > 1 && e.code === 'ECONNRESET' ? resolve(get(path, tries - 1)) : reject(e)));
   });
 }
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
