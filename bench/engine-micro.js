@@ -16,7 +16,8 @@
 //   one length sharing 25 characters (bench/alloc.js's rows of the same names) asked for all 40, and
 //   128 elements naming the last in uppercase; 256 allowed names of 1,018 characters crafted to share
 //   one hash under the multiplier 31 ('a~' and 'b_' pairs), the list naming the last in uppercase as
-//   often as 4 KiB holds (4 elements), beside 256 names of the same length and shape not crafted.
+//   often as 4 KiB holds (4 elements), beside 256 names of the same length and shape not crafted;
+//   an actual GET from a new 16,000-character Origin against 9 exact origins.
 //   HeaderNameSet picks a multiplier at start-up under which no two allowed names share a hash; the
 //   row says which it picked.
 // --dist DIR runs the same against another build's dist/ (a build of an older commit), if that build
@@ -156,13 +157,29 @@ const multiplierOf = (names) => new HeaderNameSet(names, false).multiplier;
 preflightCase(`256 names sharing a hash under 31 (multiplier picked: ${multiplierOf(crafted)}), 4 elements naming the last`, crafted, fourOf(crafted[255]));
 preflightCase(`256 names of that shape not crafted (multiplier picked: ${multiplierOf(plain)}), 4 elements naming the last`, plain, fourOf(plain[255]));
 
+// A new 16,000-character Origin on an actual GET, policy of 9 exact origins (a Map: V8 hashes the whole string
+// for a lookup; one longer than every exact origin is not looked up).
+{
+  const nine = Array.from({ length: 9 }, (_, i) => `https://app${i}.example.com`);
+  const cors = createCors({ origins: nine });
+  const res = new ResponseStub();
+  const long = `https://${'a'.repeat(16_000 - 'https://'.length - '.example.com'.length)}.example.com`;
+  const make = (count) => fresh(long, count).map((origin) => ({ method: 'GET', headers: { origin } }));
+  const run = (reqs) => {
+    let refused = 0;
+    for (let i = 0; i < reqs.length; i++) if (!cors.handle(reqs[i], res)) refused++;
+    return refused;
+  };
+  cases.push(['actual GET, a new 16,000-character Origin, 9 exact origins (refused)', Math.floor(CALLS / 100), make, run, Math.max(1, BATCH / 100)]);
+}
+
 const tick = () => new Promise((r) => setTimeout(r, 10));
 console.log(`# engine micro-benchmark: ns per call, median of ${ROUNDS} rounds (${CALLS.toLocaleString('en')} fresh strings a round, made 1,000 at a time; long lists ${Math.floor(CALLS / 100).toLocaleString('en')}, 10 at a time)`);
 console.log(`node ${process.version}, ${process.platform}/${process.arch}, dist ${values.dist ?? 'dist/'}${process.env.XORIGIN_ENGINE_MICRO_PINNED === '1' ? ', pinned to core 1' : ', not pinned (no taskset, or one core)'}\n`);
 console.log('| case | calls a round | ns per call (median) | rounds |');
 console.log('|---|---:|---:|---|');
 for (const [label, n, make, run, batch] of cases) {
-  for (let i = 0; i < 20; i++) run(make(batch)); // warm up: let the JIT settle
+  for (let done = 0; done < n / 5; done += batch) run(make(batch)); // warm up (a fifth of a round, as bench/alloc.js): let the JIT settle
   const ns = [];
   for (let round = 0; round < ROUNDS; round++) {
     globalThis.gc?.();
