@@ -1255,4 +1255,13 @@ test('reconfigure reads each option once: a getter that throws on a second read 
   handler.reconfigure({ origins: [A] });
   assert.throws(() => handler.reconfigure(first), (e) => e.name === 'PolicyError');
   assert.equal(handler.policy.anyOrigin, false, 'the old policy stays');
+  // A class whose options are getters on its prototype is read as compilePolicy reads it (a regression of the read-once copy).
+  class Policy {
+    get origins() { return ['https://b.example']; }
+    get methods() { return ['PUT']; }
+  }
+  const fromClass = createCors(new Policy());
+  assert.deepEqual([fromClass.allows('https://b.example'), fromClass.policy.methods], [true, ['PUT']]);
+  handler.reconfigure(new Policy());
+  assert.deepEqual(handler.policy.methods, ['PUT']);
 });

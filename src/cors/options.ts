@@ -191,14 +191,15 @@ export function ownValues(object: object, names: readonly string[]): Record<stri
 }
 
 /**
- * The policy's own keys, each read once: what is validated is what goes in force, whatever a getter
- * answers later (review h56). A non-object is passed on for compilePolicy to refuse; a throwing read is
- * a PolicyError.
+ * The policy's own keys and the known options up its prototype chain (a class's getters, as
+ * compilePolicy reads them), each read once: what is validated is what goes in force, whatever a
+ * getter answers later (review h56). A non-object is passed on for compilePolicy to refuse; a throwing
+ * read is a PolicyError.
  */
 export function readPolicyOnce(options: CorsOptions): CorsOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) return options;
   try {
-    return ownValues(options, []) as unknown as CorsOptions;
+    return ownValues(options, KNOWN_OPTIONS) as unknown as CorsOptions;
   } catch (e) {
     throw asPolicyError(e);
   }
