@@ -324,7 +324,9 @@ function suite(Fastify, major) {
       child(outer, '/v1', ['https://b.example.com']);
     }, { prefix: '/api' }), /registered in the plugin with the prefix \/api\/v1 and in its parent with the prefix \/api: the first registration's hook answers every preflight there/);
     await refused({}, (app) => (app.register(xoriginCors, { origins: [APP] }), child(app, '/v1', ['https://b.example.com'])), /registered in the plugin with the prefix \/v1 and at the root/);
-    await refused({}, (app) => (app.register(xoriginCors, { origins: [APP] }), app.register(xoriginCors, { origins: ['https://b.example.com'] })), /registered twice at the root/);
+    await refused({}, (app) => (app.register(xoriginCors, { origins: [APP] }), app.register(xoriginCors, { origins: ['https://b.example.com'] })), /registered twice at the root: (?![\s\S]*does not scope)/);
+    // Two prefixes in the register options read as two scoped policies: the message says they are not.
+    await refused({}, (app) => (app.register(xoriginCors, { origins: [APP], prefix: '/a' }), app.register(xoriginCors, { origins: ['https://b.example.com'], prefix: '/b' })), /registered twice at the root: [\s\S]*a `prefix` in its register options does not scope it: register it inside a child plugin that has the prefix\)$/);
     // Case-sensitive routes (the default): /api and /API are two paths, each child its own.
     const apart = Fastify();
     child(apart, '/api', [APP]);

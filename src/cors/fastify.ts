@@ -68,7 +68,7 @@ const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => 
   }
   const outer = registeredAround(app);
   if (outer !== null) {
-    done(registeredTwice(app, outer));
+    done(registeredTwice(app, outer, 'prefix' in options));
     return;
   }
   registered.add(app);
@@ -85,10 +85,12 @@ function control(engine: CorsEngine): XoriginCorsControl {
   });
 }
 
-function registeredTwice(app: FastifyInstance, outer: FastifyInstance): Error {
+function registeredTwice(app: FastifyInstance, outer: FastifyInstance, prefixGiven: boolean): Error {
   const where = (instance: FastifyInstance, plugin: string): string => (instance.prefix === '' ? 'at the root' : `in ${plugin} with the prefix ${instance.prefix}`);
   const both = outer === app ? `twice ${where(app, 'the plugin')}` : `${where(app, 'the plugin')} and ${where(outer, 'its parent')}`;
-  return new Error(`xorigin-cors is registered ${both}: the first registration's hook answers every preflight there, with its policy, while the second decides the actual responses. Register it once on the way to each route: in the parent only, or only in children with distinct prefixes`);
+  // `app.register(xoriginCors, { prefix })` reads as scoping the policy; it does not (the plugin is not encapsulated).
+  const prefixNote = prefixGiven ? ' (a `prefix` in its register options does not scope it: register it inside a child plugin that has the prefix)' : '';
+  return new Error(`xorigin-cors is registered ${both}: the first registration's hook answers every preflight there, with its policy, while the second decides the actual responses. Register it once on the way to each route: in the parent only, or only in children with distinct prefixes${prefixNote}`);
 }
 
 /** The instances the plugin is registered in (not encapsulated: the instance itself, see below). */
