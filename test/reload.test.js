@@ -1264,4 +1264,20 @@ test('reconfigure reads each option once: a getter that throws on a second read 
   assert.deepEqual([fromClass.allows('https://b.example'), fromClass.policy.methods], [true, ['PUT']]);
   handler.reconfigure(new Policy());
   assert.deepEqual(handler.policy.methods, ['PUT']);
+  // A Proxy with a get trap alone answers the options it is asked for (review h57: `in` asked its has trap, which denied them).
+  const proxied = new Proxy({}, { get: (target, key) => (key === 'origins' ? ['https://c.example'] : undefined) });
+  assert.equal(createCors(proxied).allows('https://c.example'), true);
+  // The file server reads its cors policy the same way (it took own keys only: review h57).
+  const root = makeRoot();
+  try {
+    for (const policy of [new Policy(), proxied]) {
+      const s = await start({ root, cors: policy, watch: false });
+      const origin = policy === proxied ? 'https://c.example' : 'https://b.example';
+      const res = await request(s.port, { path: '/a.woff2', headers: { Origin: origin } });
+      assert.equal(res.headers['access-control-allow-origin'], origin);
+      await s.server.shutdown(500);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -179,14 +179,19 @@ type Report = (option: string, value: unknown, reason: string, fix: string) => v
  * option has its own small validator below, all reporting into one list.
  */
 /**
- * Each own key's value, and each of `names` up the prototype chain (a class's getter), read once.
- * Defined, not assigned: an own `__proto__` key (JSON.parse's) stays a key, not the copy's prototype.
+ * Each own key's value, and each of `names` the object answers (a class's getter, a Proxy's `get`
+ * trap: read, not asked with `in`, which a Proxy without a `has` trap denies), read once. Defined, not
+ * assigned: an own `__proto__` key (JSON.parse's) stays a key, not the copy's prototype.
  */
 export function ownValues(object: object, names: readonly string[]): Record<string, unknown> {
   const copy: Record<string, unknown> = {};
-  const put = (key: string): void => void Object.defineProperty(copy, key, { value: (object as Record<string, unknown>)[key], enumerable: true, writable: true, configurable: true });
-  for (const key of Object.keys(object)) put(key);
-  for (const key of names) if (!Object.hasOwn(copy, key) && key in object) put(key);
+  const put = (key: string, value: unknown): void => void Object.defineProperty(copy, key, { value, enumerable: true, writable: true, configurable: true });
+  for (const key of Object.keys(object)) put(key, (object as Record<string, unknown>)[key]);
+  for (const key of names) {
+    if (Object.hasOwn(copy, key)) continue;
+    const value = (object as Record<string, unknown>)[key];
+    if (value !== undefined) put(key, value);
+  }
   return copy;
 }
 

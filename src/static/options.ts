@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { asPolicyError, PolicyError, type PolicyProblem } from '../cors/errors.js';
 import { Cors } from '../cors/node.js';
 import { observeRejection } from '../cors/engine.js';
-import { MAX_AGE_LIMIT, ownValues, type CorsOptions } from '../cors/options.js';
+import { MAX_AGE_LIMIT, ownValues, readPolicyOnce, type CorsOptions } from '../cors/options.js';
 import { LOG_FORMATS, type LogFormat } from './access-log.js';
 import { loadTls, reportUnreadable, type TlsFiles, type TlsMaterial } from './tls.js';
 import { ticketKeysProblem } from './ticket-keys.js';
@@ -473,7 +473,7 @@ export function readOnce(options: ServerOptions): ServerOptions {
   if (!isPlainObject(options)) return options;
   try {
     const copy = ownValues(options, SERVER_SCHEMA.map((spec) => spec.name));
-    if (isPlainObject(copy.cors)) copy.cors = ownValues(copy.cors, []); // as the policy is compiled: its own keys (compileCors)
+    if (isPlainObject(copy.cors)) copy.cors = readPolicyOnce(copy.cors as unknown as CorsOptions); // as createCors reads a policy
     if (isPlainObject(copy.tls)) copy.tls = ownValues(copy.tls, ['cert', 'key']);
     return copy as unknown as ServerOptions;
   } catch (e) {
