@@ -10,6 +10,7 @@
 import { PerformanceObserver } from 'node:perf_hooks';
 import { createCors } from '../dist/index.js';
 import { scriptArgs, wholeNumber } from './args.js';
+import { ResponseStub } from './lib.js';
 
 const N = wholeNumber(scriptArgs({}, 1).positionals[0] ?? '1000000', 'decisions per outcome');
 if (typeof globalThis.gc !== 'function') {
@@ -22,26 +23,6 @@ new PerformanceObserver((list) => {
   gcRuns += list.getEntries().length;
 }).observe({ entryTypes: ['gc'] });
 
-// A response stub: every method a no-op that allocates nothing, on a prototype as node:http's are
-// (handle() makes writeHead the response's own until the head is sent: see cors/node.ts keepVary).
-class ResponseStub {
-  lastStatus = 0;
-  lastHeaders = null;
-  headersSent = false;
-  writeHead(status, headers) {
-    this.lastStatus = status;
-    this.lastHeaders = headers;
-    return this;
-  }
-  end() {}
-  setHeader() {}
-  hasHeader() {
-    return false;
-  }
-  getHeader() {
-    return undefined;
-  }
-}
 // One per outcome (see the loop below).
 let res = new ResponseStub();
 

@@ -27,7 +27,7 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { refuse, scriptArgs, wholeNumber } from './args.js';
-import { median, PROJECT, TASKSET } from './lib.js';
+import { median, PROJECT, ResponseStub, TASKSET } from './lib.js';
 
 const { values } = scriptArgs({
   rounds: { type: 'string', default: '5' },
@@ -55,21 +55,6 @@ function fresh(text, n) {
   const out = new Array(n);
   for (let i = 0; i < n; i++) out[i] = buf.latin1Slice(0, buf.length);
   return out;
-}
-
-class ResponseStub {
-  headersSent = false;
-  writeHead() {
-    return this;
-  }
-  end() {}
-  setHeader() {}
-  hasHeader() {
-    return false;
-  }
-  getHeader() {
-    return undefined;
-  }
 }
 
 const ORIGIN = 'https://app.example.com';

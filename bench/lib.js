@@ -634,3 +634,28 @@ export function chart({ rows, scenarios, contenders, generators, chartKey, chart
   });
   return svgDocument(width, height, out);
 }
+
+/**
+ * A response stub for calling the engine's node:http face without a server (bench/alloc.js,
+ * bench/engine-micro.js): every method a no-op that allocates nothing, on a prototype as node:http's
+ * are (handle() makes writeHead the response's own until the head is sent: see cors/node.ts keepVary);
+ * writeHead keeps what it was given, so the call cannot be optimised away.
+ */
+export class ResponseStub {
+  lastStatus = 0;
+  lastHeaders = null;
+  headersSent = false;
+  writeHead(status, headers) {
+    this.lastStatus = status;
+    this.lastHeaders = headers;
+    return this;
+  }
+  end() {}
+  setHeader() {}
+  hasHeader() {
+    return false;
+  }
+  getHeader() {
+    return undefined;
+  }
+}

@@ -25,14 +25,14 @@
 // used at that moment, and the heap still used after a full GC then (live). --before DIST runs a
 // dist/ built from another commit too, interleaved round by round. Results in DIR/startup-memory.json.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { refuse, scriptArgs, wholeNumber, wholeNumbers } from './args.js';
 import { fontPath, fontTree, MIB, random, sizes } from './font-tree.js';
 import { HERE, median, node, pin, procStats, PROJECT, startProcess, which } from './lib.js';
-import { memoryChart } from './svg.js';
+import { memoryChart, redrawFrom } from './svg.js';
 
 const { values: args } = scriptArgs({
   files: { type: 'string', default: '1000,10000,100000' },
@@ -46,18 +46,7 @@ const { values: args } = scriptArgs({
 });
 if (args['chart-from'] !== undefined) {
   if (args.part !== 'load') refuse(`--chart-from draws the load part's memory.json; --part ${args.part} has no chart`);
-  const from = resolve(args['chart-from']);
-  let svg;
-  try {
-    svg = memoryChart(JSON.parse(readFileSync(from, 'utf8')));
-  } catch (e) {
-    refuse(`--chart-from ${args['chart-from']}: ${e.message}`);
-  }
-  const dir = args.out ?? dirname(from);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'memory.svg'), svg);
-  console.error(`wrote ${join(dir, 'memory.svg')}`);
-  process.exit(0);
+  redrawFrom(args['chart-from'], args.out, 'memory.svg', memoryChart);
 }
 args.out ??= join(HERE, 'partial');
 const WRK = which('wrk');

@@ -19,11 +19,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { refuse, scriptArgs, wholeNumber, wholeNumbers } from './args.js';
+import { scriptArgs, wholeNumber, wholeNumbers } from './args.js';
 import { fontTree, MIB } from './font-tree.js';
-import { startupChart } from './svg.js';
+import { redrawFrom, startupChart } from './svg.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PROJECT = dirname(HERE);
@@ -35,18 +35,7 @@ const { values: args } = scriptArgs({
   'chart-from': { type: 'string' },
 });
 if (args['chart-from'] !== undefined) {
-  const from = resolve(args['chart-from']);
-  let svg;
-  try {
-    svg = startupChart(JSON.parse(readFileSync(from, 'utf8')));
-  } catch (e) {
-    refuse(`--chart-from ${args['chart-from']}: ${e.message}`);
-  }
-  const dir = args.out ?? dirname(from);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'startup.svg'), svg);
-  console.error(`wrote ${join(dir, 'startup.svg')}`);
-  process.exit(0);
+  redrawFrom(args['chart-from'], args.out, 'startup.svg', startupChart);
 }
 args.out ??= join(HERE, 'partial');
 const COUNTS = wholeNumbers(args.files, '--files');

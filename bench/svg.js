@@ -3,6 +3,10 @@
 // bench/startup.js (startup.svg) and bench/memory.js (memory.svg) draw with it; the last two's charts
 // are the functions at the end, so they can be drawn again from a JSON file (--chart-from) and tested.
 
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { refuse } from './args.js';
+
 /**
  * `value` with the five XML specials escaped, for text content and attribute values, and the
  * characters XML 1.0 allows nowhere, not even as references (controls other than tab, newline and
@@ -273,4 +277,24 @@ export function memoryChart(data) {
     ...key.parts,
   ];
   return svgDocument(width, key.bottom + 10, parts);
+}
+
+/**
+ * `--chart-from FILE.json [--out DIR]`: draws `name` (an .svg) from a results JSON with `draw`, without
+ * measuring, into DIR (beside the JSON by default), then ends the process. A file that cannot be read or
+ * drawn is refused in one line (exit 2).
+ */
+export function redrawFrom(file, outDir, name, draw) {
+  const from = resolve(file);
+  let svg;
+  try {
+    svg = draw(JSON.parse(readFileSync(from, 'utf8')));
+  } catch (e) {
+    refuse(`--chart-from ${file}: ${e.message}`);
+  }
+  const dir = outDir ?? dirname(from);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, name), svg);
+  console.error(`wrote ${join(dir, name)}`);
+  process.exit(0);
 }
