@@ -174,11 +174,6 @@ function isStringArray(value: unknown): value is readonly string[] {
 type Report = (option: string, value: unknown, reason: string, fix: string) => void;
 
 /**
- * Validates a policy and compiles it. Throws a PolicyError listing every problem found, each with
- * the option, the value, the reason and the fix. Nothing is checked later, at request time. Each
- * option has its own small validator below, all reporting into one list.
- */
-/**
  * Each own key's value, and each of `names` the object answers (a class's getter, a Proxy's `get`
  * trap: read, not asked with `in`, which a Proxy without a `has` trap denies), read once. Defined, not
  * assigned: an own `__proto__` key (JSON.parse's) stays a key, not the copy's prototype.
@@ -210,6 +205,11 @@ export function readPolicyOnce(options: CorsOptions): CorsOptions {
   }
 }
 
+/**
+ * Validates a policy and compiles it. Throws a PolicyError listing every problem found, each with
+ * the option, the value, the reason and the fix. Nothing is checked later, at request time. Each
+ * option has its own small validator below, all reporting into one list.
+ */
 export function compilePolicy(options: CorsOptions, prefix = ''): CompiledPolicy {
   try {
     return compile(options, prefix);

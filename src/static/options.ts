@@ -481,7 +481,6 @@ export function readOnce(options: ServerOptions): ServerOptions {
   }
 }
 
-
 /**
  * Validates the server options (and the policy inside), collecting every problem. Throws nothing
  * but a PolicyError, whatever it is given.
