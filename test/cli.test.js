@@ -598,6 +598,13 @@ test('CLI: a mistyped flag or config key gets the one it most likely meant', asy
   const key = await runCli(['serve', '--config', writeConfig(tempDir(t), { root: 'example', prot: 1 })]);
   assert.equal(key.code, 2);
   assert.match(key.err, /prot = 1: unknown key in the config file\. Fix: did you mean "port"\?/);
+  // Names of Object.prototype's members, under a flag that sets over the file: unknown keys too, not a crash (review h58).
+  for (const [config, said] of [[{ root: 'example', constructor: 1 }, /constructor = 1: unknown key in the config file/], [{ root: 'example', cors: { origins: ['*'], toString: 1 } }, /cors\.toString = 1: unknown option/]]) {
+    const r = await runCli(['serve', '--config', writeConfig(tempDir(t), config), '--origin', APP, '--port', '0']);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, said);
+    assertNoStack(r);
+  }
 });
 
 test('CLI: the fix of a policy problem from a flag is said in flags', async (t) => {

@@ -309,13 +309,16 @@ function checkCovered(config: Layer, fromEnv: Layer, flags: Layer, problems: Pol
     if (problem !== null) problems.push({ ...problem, option, reason: `${problem.reason} (in the config file, though ${by} sets it over the file now)` });
   };
   const flagOf = (name: string): string => `--${spec(name).flag?.name ?? name}`;
+  // Own keys only: a file's "constructor" or "toString" found Object.prototype's member in a plain
+  // object's lookup, no flag's, and crashed the CLI instead of its unknown-key error (review h58).
+  const own = (layer: Layer, key: string): unknown => (Object.hasOwn(layer, key) ? layer[key] : undefined);
   for (const [name, value] of Object.entries(config)) {
-    const over = flags[name] ?? fromEnv[name];
+    const over = own(flags, name) ?? own(fromEnv, name);
     if (over === undefined) continue;
-    const by = flags[name] !== undefined ? flagOf(name) : '$PORT';
+    const by = own(flags, name) !== undefined ? flagOf(name) : '$PORT';
     if (!NESTED.includes(name)) check(name, value, name, by);
     else if (isPlainObject(value) && isPlainObject(over)) {
-      for (const [key, inner] of Object.entries(value)) if (over[key] !== undefined) check(key, inner, `${name}.${key}`, flagOf(key));
+      for (const [key, inner] of Object.entries(value)) if (own(over as Layer, key) !== undefined) check(key, inner, `${name}.${key}`, flagOf(key));
     }
   }
 }
