@@ -68,7 +68,7 @@ const xoriginCors: FastifyPluginCallback<CorsOptions> = (app, options, done) => 
   }
   const outer = registeredAround(app);
   if (outer !== null) {
-    done(registeredTwice(app, outer, 'prefix' in options));
+    done(registeredTwice(app, outer, (options as { prefix?: unknown }).prefix !== undefined));
     return;
   }
   registered.add(app);
