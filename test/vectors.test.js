@@ -118,6 +118,31 @@ for (const server of SERVERS) {
       }
     });
 
+    test('RFC 9112 §9.3, §9.6: Connection read as the RFC reads it where node:http\'s parser does not: close followed by a tab, Proxy-Connection on HTTP/1.0 and beside Upgrade', async () => {
+      // Found by a review against the RFCs (h59): node:http kept each of these connections open, and
+      // answered the request pipelined behind (or, after the upgrade, left it unanswered until the
+      // keep-alive timeout). Proxy-Connection is no HTTP field, but node's parser reads it as Connection.
+      const cases = [
+        ['HTTP/1.1', 'Connection: close\t\r\n'],
+        ['HTTP/1.1', 'Connection: keep-alive,\tclose\t\r\n'],
+        ['HTTP/1.0', 'Proxy-Connection: keep-alive\r\n'],
+        ['HTTP/1.1', 'Proxy-Connection: upgrade\r\nUpgrade: websocket\r\n'],
+      ];
+      for (const [version, lines] of cases) {
+        const r = await send(`GET /font.woff2 ${version}\r\nHost: a.example\r\n${lines}Origin: ${APP}\r\n\r\nGET /font.woff2 HTTP/1.1\r\nHost: a.example\r\n\r\n`);
+        const what = `${version} ${JSON.stringify(lines)}`;
+        assert.deepEqual(r.raw.match(/HTTP\/1\.1 \d{3}/g), ['HTTP/1.1 200'], `${what}: ${r.raw}`);
+        assert.equal(r.head.connection, 'close', what);
+        assert.equal(r.head['access-control-allow-origin'], APP, what);
+      }
+      // Connection: keep-alive on HTTP/1.0, with Proxy-Connection beside it or not, keeps the connection.
+      for (const lines of ['Connection: keep-alive\r\n', 'Connection: Keep-Alive\t\r\nProxy-Connection: keep-alive\r\n']) {
+        const r = await send(`GET /font.woff2 HTTP/1.0\r\nHost: a.example\r\n${lines}Origin: ${APP}\r\n\r\n${get('Host: a.example\r\n')}`);
+        assert.deepEqual(r.raw.match(/HTTP\/1\.1 \d{3}/g), ['HTTP/1.1 200', 'HTTP/1.1 200'], `${JSON.stringify(lines)}: ${r.raw}`);
+        assert.equal(r.head.connection, 'keep-alive', JSON.stringify(lines));
+      }
+    });
+
     test('valid Host values, and HTTP/1.0 without Host, are served', async () => {
       for (const host of ['a.example', 'a.example:8443', '127.0.0.1:1', '[::1]:8080', 'xn--bcher-kva.example', '']) {
         const r = await send(get(`Host: ${host}\r\n`));

@@ -124,6 +124,20 @@ async function createNodeServer(config: ResolvedServerOptions, handler: StaticHa
 }
 
 /**
+ * Whether the connection may stay open after answering `req`, where node:http's parser says it may:
+ * its reading of Connection differs from RFC 9112 §9.3 and §9.6 on a few spellings, each of which
+ * closes here. A "close" option MUST end the connection after this response, but the parser misses
+ * one followed by a tab (`close\t`, OWS), and on HTTP/1.0 one beside keep-alive (node then says
+ * Connection: close itself). An HTTP/1.0 connection stays open only when Connection lists
+ * keep-alive, but the parser also takes Proxy-Connection (no field of HTTP's) for it.
+ */
+function keepsAlive(req: IncomingMessage): boolean {
+  const connection = req.headers.connection;
+  if (req.httpVersionMinor === 0) return connection !== undefined && hasConnectionOption(connection, 'keep-alive') && !hasCloseOption(connection);
+  return connection === undefined || !hasCloseOption(connection);
+}
+
+/**
  * A request asking to switch protocols (Upgrade, and `upgrade` among its Connection options) is
  * answered as any other, as RFC 9110 §7.8 lets a server that switches to nothing: but node:http's
  * parser stops reading at it (the bytes after it are the new protocol's), and node, with no
@@ -133,7 +147,9 @@ async function createNodeServer(config: ResolvedServerOptions, handler: StaticHa
  * lingering, as the client did not ask for it and may still be writing.
  */
 function closeAfterUpgradeRequest(req: IncomingMessage, res: ServerResponse): void {
-  if (!hasConnectionOption(req.headers.connection ?? '', 'upgrade')) return;
+  // node:http's parser reads Proxy-Connection (no field of HTTP's) as Connection: an upgrade asked there stops it too.
+  const h = req.headers;
+  if (!hasConnectionOption(h.connection ?? '', 'upgrade') && !hasConnectionOption((h['proxy-connection'] as string | undefined) ?? '', 'upgrade')) return;
   res.shouldKeepAlive = false;
   markLingering(req.socket);
 }
@@ -143,15 +159,12 @@ function closeAfterUpgradeRequest(req: IncomingMessage, res: ServerResponse): vo
  * timeout its `Keep-Alive: timeout=N` field states. node:http copies it from the server's
  * keepAliveTimeout, which is 0 here (see applyHttp1Timeouts); clients such as undici read the field
  * to stop reusing a connection before the server closes it. `keepAlive.ms` changes with a reload.
- * An HTTP/1.0 request's close option is honoured here too (node:http's parser does not).
+ * Connection is read again (keepsAlive) where node:http's parser reads it otherwise than RFC 9112.
  */
 function http1Listener(handler: StaticHandler, keepAlive: { ms: number }): RequestListener {
   return (req, res) => {
     (res as ServerResponse & { _keepAliveTimeout: number })._keepAliveTimeout = keepAlive.ms;
-    // node:http's parser keeps an HTTP/1.0 connection open whenever Connection lists keep-alive,
-    // even beside close. RFC 9112 §9.6: a "close" option MUST end the connection after this
-    // response (and node then says so: Connection: close). HTTP/1.1 closes on it already.
-    if (req.httpVersionMinor === 0 && res.shouldKeepAlive && hasCloseOption(req.headers.connection ?? '')) res.shouldKeepAlive = false;
+    if (res.shouldKeepAlive && !keepsAlive(req)) res.shouldKeepAlive = false;
     if (req.headers.upgrade !== undefined && res.shouldKeepAlive) closeAfterUpgradeRequest(req, res);
     handler.answerFresh(req, res);
   };
