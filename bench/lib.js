@@ -216,13 +216,34 @@ export async function requestHeaders(port, scenario, proto = 'http') {
   return first.headers.etag === undefined ? scenario.headers : { ...scenario.headers, 'If-None-Match': first.headers.etag };
 }
 
+/** Fields the ceilings never replay: node writes Date itself, and the connection's own fields differ by protocol. */
+const NOT_REPLAYED = /^(date|connection|keep-alive|transfer-encoding)$/i;
+
 /** Writes what a response carried (less Date and the connection-specific headers) for a ceiling to replay. */
 export function writeCanned(file, res) {
   const headers = [];
   for (let i = 0; i < res.raw.length; i += 2) {
-    if (!/^(date|connection|keep-alive|transfer-encoding)$/i.test(res.raw[i])) headers.push(res.raw[i], res.raw[i + 1]);
+    if (!NOT_REPLAYED.test(res.raw[i])) headers.push(res.raw[i], res.raw[i + 1]);
   }
   writeFileSync(file, JSON.stringify({ status: res.status, headers, body: res.body.toString('base64') }));
+}
+
+/**
+ * Differences between a response's fields and the canned ones the ceilings replay; empty when the
+ * same (names without case, in any order). For xorigin and the ceilings, which must write the same
+ * fields for their ratio to compare like with like: until 2026-12-08 the fixture's files were
+ * sampled in the second they were written, without Last-Modified, which xorigin sent for the rest
+ * of the run (one field more to write per GET: ~1,500 instructions over HTTPS/1.1).
+ */
+export function cannedDifferences(file, res) {
+  const fields = (flat) => {
+    const out = [];
+    for (let i = 0; i < flat.length; i += 2) if (!NOT_REPLAYED.test(flat[i])) out.push(`${flat[i].toLowerCase()}: ${flat[i + 1]}`);
+    return out;
+  };
+  const want = fields(JSON.parse(readFileSync(file, 'utf8')).headers);
+  const got = fields(res.raw);
+  return [...want.filter((f) => !got.includes(f)).map((f) => `lacks the replayed ${f}`), ...got.filter((f) => !want.includes(f)).map((f) => `sends ${f}, which the replay lacks`)];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -409,7 +430,7 @@ export const median = (xs) => {
 /**
  * Interleaved rounds for one scenario: every contender once per round, the starting point rotated
  * each round, a fresh server process per measurement. In round 1 each contender's answer is
- * checked first (`equivalence` resolves the differences); one that differs is reported and never
+ * checked first (`equivalence(port, scenario, contender)` resolves the differences); one that differs is reported and never
  * timed. `generators` ([{ key, run(port, scenario) }]) run one after the other, each on a fresh
  * process; the server's CPU and RSS are read around the first. Ratios are to the contender
  * `ceiling` in the same round.
@@ -426,7 +447,7 @@ export async function runScenario({ scenario, contenders, rounds, start, equival
       if (round === 0) {
         const s = await start(c, scenario);
         try {
-          row.diff = await equivalence(s.port, scenario);
+          row.diff = await equivalence(s.port, scenario, c);
         } finally {
           await s.stop();
         }
