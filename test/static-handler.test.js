@@ -788,6 +788,30 @@ describe('mounted behind a middleware that wraps write (found by a hostile revie
       await new Promise((resolve) => setImmediate(resolve));
       assert.deepEqual(warnings.filter((w) => w === 'MaxListenersExceededWarning'), []);
     });
+
+    test(`compression() leaves a 206 alone: its bytes are the range Content-Range names, not gzip of them (expressjs/compression#185; ${memoryBudget === 0 ? 'from disk' : 'default budget'})`, async (t) => {
+      const handler = await createStaticHandler({ root, watch: false, memoryBudget, cacheControl: 'public, max-age=60' });
+      const app = express();
+      app.use(compression(), handler);
+      const s = await listen(app);
+      t.after(async () => {
+        await s.close();
+        handler.close();
+      });
+      for (const [from, to] of [[100, 5099], [0, 200_000]]) {
+        const r = await request(s.port, { path: '/big.css', headers: { 'Accept-Encoding': 'gzip', Range: `bytes=${from}-${to}` } });
+        assert.equal(r.status, 206);
+        assert.equal(r.headers['content-encoding'], undefined, `bytes=${from}-${to}`);
+        assert.equal(r.headers['content-range'], `bytes ${from}-${to}/${text.length}`);
+        assert.ok(r.body.equals(text.subarray(from, to + 1)), `bytes=${from}-${to}: ${r.body.length} bytes`);
+        assert.equal(r.headers['cache-control'], 'public, max-age=60, no-transform');
+      }
+      // The whole file is still compressed, and its Cache-Control is the option's.
+      const whole = await request(s.port, { path: '/big.css', headers: { 'Accept-Encoding': 'gzip' } });
+      assert.equal(whole.headers['content-encoding'], 'gzip');
+      assert.ok(gunzipSync(whole.body).equals(text));
+      assert.equal(whole.headers['cache-control'], 'public, max-age=60');
+    });
   }
 });
 

@@ -24,7 +24,7 @@ import { noteDescriptorShortage, watchDescriptorLimit } from './descriptor-short
 import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, readOnce, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { Http2Response } from './http2-exchange.js';
-import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, newBlock, ResponseBlocks, writeBlock, writeBlockByName, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
+import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, newBlock, ResponseBlocks, withNoTransform, writeBlock, writeBlockByName, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
 import { cutResponse, DiskBody, endHeld, type DiskCounters } from './send-body.js';
 import { whenDiskTurn } from './disk-turns.js';
 import { BlockingReads } from './blocking-reads.js';
@@ -630,7 +630,8 @@ class StaticFiles {
         b.rangeStart = start;
         b.rangeEnd = end;
       }
-      this.head(res, 206, b, origin);
+      // Mounted behind a layer that made write its own (compression()), which may encode the bytes.
+      this.head(res, 206, this.ownServer || !Object.hasOwn(res, 'write') ? b : withNoTransform(b), origin);
     }
   }
 

@@ -166,6 +166,19 @@ export function extend(b: Block, ...extra: string[]): Block {
 }
 
 /**
+ * A copy of the block whose Cache-Control also says `no-transform` (RFC 9111 §5.2.2.6), for a 206
+ * going through a layer that wrapped write: compression() encodes a range's bytes as any body, while
+ * Content-Range still counts the file's (expressjs/compression#185), and honours no-transform.
+ */
+export function withNoTransform(b: Block): Block {
+  const h = b.h.slice();
+  const at = h.findIndex((name, i) => i % 2 === 0 && name.toLowerCase() === 'cache-control');
+  if (at === -1) h.push('Cache-Control', 'no-transform');
+  else if (!/(?:^|,)[ \t]*no-transform[ \t]*(?:,|$)/i.test(h[at + 1] as string)) h[at + 1] = `${h[at + 1] as string}, no-transform`;
+  return newBlock(h, b.slots, b.values);
+}
+
+/**
  * Writes a prebuilt block: fills the origin slots in place, then writeHead. Node copies the array
  * synchronously and keeps no reference, so one shared array serves every request.
  */
