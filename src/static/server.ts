@@ -163,12 +163,22 @@ function closeAfterUpgradeRequest(req: IncomingMessage, res: ServerResponse): vo
  */
 function http1Listener(handler: StaticHandler, keepAlive: { ms: number }): RequestListener {
   return (req, res) => {
+    const socket = req.socket as Socket & { [LAST_ANSWERED]?: true };
+    // RFC 9112 §9.6: no request after the one whose answer closes the connection is processed. Node's
+    // parser stops at a close it reads itself; where this server decides the close (keepsAlive, an
+    // upgrade, a framing error), it reads on, and the requests pipelined behind were answered into
+    // a queue never sent (and logged as 200s).
+    if (socket[LAST_ANSWERED] === true) return;
     (res as ServerResponse & { _keepAliveTimeout: number })._keepAliveTimeout = keepAlive.ms;
     if (res.shouldKeepAlive && !keepsAlive(req)) res.shouldKeepAlive = false;
     if (req.headers.upgrade !== undefined && res.shouldKeepAlive) closeAfterUpgradeRequest(req, res);
     handler.answerFresh(req, res);
+    if (!res.shouldKeepAlive) socket[LAST_ANSWERED] = true;
   };
 }
+
+/** Set on an HTTP/1.x socket once a response on it says Connection: close (http1Listener). */
+const LAST_ANSWERED = Symbol('xorigin.lastAnswered');
 
 /**
  * HTTP/1.x requests node:http would answer or drop without the handler, so without the CORS
