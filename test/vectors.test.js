@@ -481,6 +481,12 @@ for (const server of SERVERS) {
     try {
       await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
       const port = s.address().port;
+      // Whether the connection still read on when a request behind was dropped (this listener runs after
+      // the server's): with nothing queued for it, node would go on reading and parsing requests.
+      const readingOn = [];
+      s.on('request', (req) => {
+        if (req.url.includes('behind')) readingOn.push(!req.socket.isPaused());
+      });
       const cases = [
         ['HTTP/1.1', 'Connection: close\t\r\n'],
         ['HTTP/1.0', 'Connection: keep-alive, close\r\n'],
@@ -499,6 +505,8 @@ for (const server of SERVERS) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       assert.equal(log.length, cases.length, log.join('\n'));
       assert.deepEqual(log.filter((line) => line.includes('behind')), []);
+      // The three whose close node's parser did not see parsed the request behind; it stopped reading there.
+      assert.deepEqual(readingOn, [false, false, false]);
     } finally {
       await s.shutdown(1000);
       rmSync(root, { recursive: true, force: true });

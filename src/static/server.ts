@@ -168,7 +168,7 @@ function http1Listener(handler: StaticHandler, keepAlive: { ms: number }): Reque
     // parser stops at a close it reads itself; where this server decides the close (keepsAlive, an
     // upgrade, a framing error), it reads on, and the requests pipelined behind were answered into
     // a queue never sent (and logged as 200s).
-    if (socket[LAST_ANSWERED] === true) return;
+    if (socket[LAST_ANSWERED] === true) return void stopReading(socket);
     (res as ServerResponse & { _keepAliveTimeout: number })._keepAliveTimeout = keepAlive.ms;
     if (res.shouldKeepAlive && !keepsAlive(req)) res.shouldKeepAlive = false;
     if (req.headers.upgrade !== undefined && res.shouldKeepAlive) closeAfterUpgradeRequest(req, res);
@@ -179,6 +179,18 @@ function http1Listener(handler: StaticHandler, keepAlive: { ms: number }): Reque
 
 /** Set on an HTTP/1.x socket once a response on it says Connection: close (http1Listener). */
 const LAST_ANSWERED = Symbol('xorigin.lastAnswered');
+
+/**
+ * Reads no more from a connection whose last answer is being written, as node:http does once answers
+ * queue up (its `_paused`, which also keeps a request's resume from reading on): a request left
+ * unprocessed queues nothing, so node would read and parse on for as long as that answer takes (a
+ * read from a slow disk), holding each request in memory. The close that follows reads again to
+ * linger, or destroys the socket.
+ */
+function stopReading(socket: Socket & { _paused?: boolean }): void {
+  socket._paused = true;
+  socket.pause();
+}
 
 /**
  * HTTP/1.x requests node:http would answer or drop without the handler, so without the CORS
