@@ -53,6 +53,19 @@ export function isLingering(socket: Duplex): boolean {
 function drop(): void {}
 
 /**
+ * Has what the client sends next on an HTTP/1.x connection read and dropped (a 'data' listener of
+ * ours takes node:http's place, as in closeLingering), while its last answer is still being written:
+ * requests after it are neither parsed nor held. node:http's own pause does not hold there: it reads
+ * on at each 'drain' while less output is queued than the socket's mark, and unprocessed requests
+ * queue none (review h62 F2: ~2,000 requests parsed and held per drain of a slow download).
+ */
+export function dropInput(socket: Duplex): void {
+  if (socket.destroyed || lingering.has(socket)) return;
+  socket.removeAllListeners('data');
+  socket.on('data', drop);
+}
+
+/**
  * Closes an HTTP/1.x connection without losing the answers already written (RFC 9112 §9.6, nginx's
  * lingering close): the output is ended (a FIN after the last answer), then what the client still
  * sends is read and dropped until it closes its side, sends nothing for LINGER_IDLE_MS, or

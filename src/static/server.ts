@@ -8,7 +8,7 @@ import { clockMessages } from './message-clock.js';
 import type { Http1Socket } from './unread-request-timeout.js';
 import { handlerFor, type StaticHandler, type StaticStats } from './handler.js';
 import { answerClientError, closeAfterAnswer, type ClientErrorContext } from './client-error.js';
-import { closeLingering, closeWhenAnswered, lingerUnderSendTimeout, lingerWhenClosedSoon, markLingering, stopLingering } from './lingering-close.js';
+import { closeLingering, closeWhenAnswered, dropInput, lingerUnderSendTimeout, lingerWhenClosedSoon, markLingering, stopLingering } from './lingering-close.js';
 import type { Http2Sessions } from './http2-sessions.js';
 import type { UnstartedConnections } from './plain-http-on-tls.js';
 import type { SecureServer } from './secure-server.js';
@@ -168,29 +168,26 @@ function http1Listener(handler: StaticHandler, keepAlive: { ms: number }): Reque
     // parser stops at a close it reads itself; where this server decides the close (keepsAlive, an
     // upgrade, a framing error), it reads on, and the requests pipelined behind were answered into
     // a queue never sent (and logged as 200s).
-    if (socket[LAST_ANSWERED] === true) return void stopReading(socket);
+    if (socket[LAST_ANSWERED] === true) return void dropInput(socket);
     (res as ServerResponse & { _keepAliveTimeout: number })._keepAliveTimeout = keepAlive.ms;
-    if (res.shouldKeepAlive && !keepsAlive(req)) res.shouldKeepAlive = false;
+    if (res.shouldKeepAlive && !keepsAlive(req)) {
+      res.shouldKeepAlive = false;
+      // Unasked (an HTTP/1.0 keep-alive said in Proxy-Connection): the client may be pipelining.
+      if (!hasCloseOption(req.headers.connection ?? '')) markLingering(socket);
+    }
     if (req.headers.upgrade !== undefined && res.shouldKeepAlive) closeAfterUpgradeRequest(req, res);
     handler.answerFresh(req, res);
-    if (!res.shouldKeepAlive) socket[LAST_ANSWERED] = true;
+    // node decides a close itself as it writes a head: an HTTP/1.0 keep-alive answer without
+    // Content-Length (a 304, a preflight's 204) is its last (`_last`). The client asked to keep the
+    // connection and may be pipelining, so it closes lingering (it was reset, the answer lost).
+    const last = (res as ServerResponse & { _last?: boolean })._last === true;
+    if (last && res.shouldKeepAlive) markLingering(socket);
+    if (last || !res.shouldKeepAlive) socket[LAST_ANSWERED] = true;
   };
 }
 
 /** Set on an HTTP/1.x socket once a response on it says Connection: close (http1Listener). */
 const LAST_ANSWERED = Symbol('xorigin.lastAnswered');
-
-/**
- * Reads no more from a connection whose last answer is being written, as node:http does once answers
- * queue up (its `_paused`, which also keeps a request's resume from reading on): a request left
- * unprocessed queues nothing, so node would read and parse on for as long as that answer takes (a
- * read from a slow disk), holding each request in memory. The close that follows reads again to
- * linger, or destroys the socket.
- */
-function stopReading(socket: Socket & { _paused?: boolean }): void {
-  socket._paused = true;
-  socket.pause();
-}
 
 /**
  * HTTP/1.x requests node:http would answer or drop without the handler, so without the CORS
