@@ -41,7 +41,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { largestDifferences, selfCosts } from './callgrind-functions.js';
-import { benchArgs, cannedDifferences, HERE, makeFixture, median, node, pin, PROJECT, request, requestHeaders, SCENARIOS, startProcess, which, writeCanned } from './lib.js';
+import { benchArgs, cannedDifferences, HERE, makeFixture, median, node, pin, PROJECT, request, requestHeaders, SCENARIOS, startProcess, which, writeCanned, writesReplay } from './lib.js';
 
 const run = promisify(execFile);
 const opts = benchArgs({ warm: { type: 'string', default: '40000' }, requests: { type: 'string', default: '20000' }, h2: { type: 'boolean', default: false }, https: { type: 'boolean', default: false }, functions: { type: 'string' } });
@@ -187,7 +187,7 @@ async function count(c, scenario, canned, status) {
     // CORS headers, which a browser refuses all the same): every answer must be its own first one's.
     const first = scenario.mode === undefined ? await request(server.port, scenario, headers, PROTO) : null;
     // xorigin and the ceiling must write the same fields, or their counts compare unlike work.
-    const unlike = first !== null && (c.id === 'bare' || c.id === 'xorigin') ? cannedDifferences(canned, first) : [];
+    const unlike = first !== null && writesReplay(c.id) ? cannedDifferences(canned, first) : [];
     if (unlike.length > 0) throw new Error(`${c.id} on ${scenario.id} does not answer as the ceiling replays: ${unlike.join('; ')}`);
     const expected = c.peer && first !== null ? first.status : status;
     n = await countedLoad(server, scenario, headers, expected);

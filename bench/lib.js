@@ -228,6 +228,9 @@ export function writeCanned(file, res) {
   writeFileSync(file, JSON.stringify({ status: res.status, headers, body: res.body.toString('base64') }));
 }
 
+/** The contenders that must write the replayed fields: xorigin and the ceilings (`bare`, `bare-stream`, `bare-compat`). */
+export const writesReplay = (id) => id === 'xorigin' || id === 'bare' || id.startsWith('bare-');
+
 /**
  * Differences between a response's fields and the canned ones the ceilings replay; empty when the
  * same (names without case, in any order). For xorigin and the ceilings, which must write the same

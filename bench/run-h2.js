@@ -19,7 +19,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import {
   benchArgs, check, fmt, freePort, HERE, makeFixture, median, nginxConf, NGINX, node, pin, pinShell, procStats, PROJECT, request,
-  runScenario, runWrk, SCENARIOS, startProcess, summarize, TASKSET, timedShell, versions, which, writeCanned, writeReport, cannedDifferences,
+  runScenario, runWrk, SCENARIOS, startProcess, summarize, TASKSET, timedShell, versions, which, writeCanned, writeReport, cannedDifferences, writesReplay,
 } from './lib.js';
 
 const opts = benchArgs({
@@ -88,7 +88,7 @@ async function startContender(c, scenario, cannedFile) {
  */
 async function equivalence(port, scenario, c) {
   const diff = [];
-  const replayed = c.id === 'xorigin' || c.id.startsWith('bare-') ? canned.get(scenario.id) : undefined;
+  const replayed = writesReplay(c.id) ? canned.get(scenario.id) : undefined;
   for (const [proto, name] of [['h2', 'HTTP/2'], ['https', 'HTTPS/1.1']]) {
     try {
       const res = await request(port, scenario, {}, proto);

@@ -19,7 +19,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import {
   benchArgs, check, HERE, makeFixture, nginxConf, NGINX, node, pin, PROJECT, request, requestHeaders, runScenario, runWrk,
-  SCENARIOS, startProcess, summarize, TASKSET, versions, which, writeCanned, writeReport, cannedDifferences,
+  SCENARIOS, startProcess, summarize, TASKSET, versions, which, writeCanned, writeReport, cannedDifferences, writesReplay,
 } from './lib.js';
 
 const opts = benchArgs();
@@ -85,7 +85,7 @@ for (const scenario of scenarios) {
     equivalence: async (port, s, c) => {
       const res = await request(port, s, await requestHeaders(port, s));
       // xorigin and the ceiling must write the same fields, or the ratio compares unlike work.
-      return [...check(s, res), ...(c.id === 'xorigin' || c.id === 'bare' ? cannedDifferences(cannedFile, res) : [])];
+      return [...check(s, res), ...(writesReplay(c.id) ? cannedDifferences(cannedFile, res) : [])];
     },
     generators,
     ceiling: 'bare',

@@ -165,9 +165,9 @@ function http1Listener(handler: StaticHandler, keepAlive: { ms: number }): Reque
   return (req, res) => {
     const socket = req.socket as Socket & { [LAST_ANSWERED]?: true };
     // RFC 9112 §9.6: no request after the one whose answer closes the connection is processed. Node's
-    // parser stops at a close it reads itself; where this server decides the close (keepsAlive, an
-    // upgrade, a framing error), it reads on, and the requests pipelined behind were answered into
-    // a queue never sent (and logged as 200s).
+    // parser stops at a close it reads itself; where the close is decided after parsing (keepsAlive, an
+    // upgrade, a framing error, node's `_last` below), it reads on, and the requests pipelined behind
+    // were answered into a queue never sent (and logged as 200s). Their input is dropped (dropInput).
     if (socket[LAST_ANSWERED] === true) return void dropInput(socket);
     (res as ServerResponse & { _keepAliveTimeout: number })._keepAliveTimeout = keepAlive.ms;
     if (res.shouldKeepAlive && !keepsAlive(req)) {
