@@ -541,3 +541,40 @@ for (const server of SERVERS) {
     }
   });
 }
+
+for (const server of SERVERS) {
+  test(`${server.name}: the answer that closes the connection reaches a client that pipelined behind it and keeps sending, reading late (review h63)`, async () => {
+    // Its input dropped (dropInput) and closed at once, the connection was reset under the client's
+    // later bytes, and the answer it had not read yet was lost with it.
+    const root = mkdtempSync(join(tmpdir(), 'xorigin-keeps-sending-'));
+    writeFileSync(join(root, 'font.woff2'), 'wOF2-font');
+    const s = await serve({ root, cors: { origins: [APP] }, ...server.options() });
+    try {
+      await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
+      for (const [version, lines] of [['HTTP/1.1', 'Connection: close\t\r\n'], ['HTTP/1.0', 'Connection: keep-alive, close\r\n']]) {
+        const got = await new Promise((resolve) => {
+          const client = server.connect(s.address().port);
+          let data = '';
+          let error = null;
+          client.setEncoding('latin1');
+          client.on('data', (d) => (data += d));
+          client.on('error', (e) => (error = e.code));
+          client.once(client.encrypted ? 'secureConnect' : 'connect', () => {
+            client.write(`GET /font.woff2 ${version}\r\nHost: a.example\r\n${lines}\r\nGET /font.woff2?behind HTTP/1.1\r\nHost: a.example\r\n\r\n`);
+            client.pause();
+            const more = setInterval(() => client.writable && client.write('GET /font.woff2?more HTTP/1.1\r\nHost: a.example\r\n\r\n'), 1);
+            setTimeout(() => client.resume(), 300);
+            client.on('close', () => {
+              clearInterval(more);
+              resolve({ data, error });
+            });
+          });
+        });
+        assert.match(got.data, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nwOF2-font$/, `${version} ${JSON.stringify(lines)}: ${JSON.stringify(got)}`);
+      }
+    } finally {
+      await s.shutdown(500);
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+}

@@ -63,6 +63,8 @@ export function dropInput(socket: Duplex): void {
   if (socket.destroyed || lingering.has(socket)) return;
   socket.removeAllListeners('data');
   socket.on('data', drop);
+  // The client is still sending: closed at once, unread bytes would reset the answer (review h63).
+  mustLinger.add(socket);
 }
 
 /**
