@@ -257,10 +257,60 @@ for (const server of SERVERS) {
       assert.deepEqual(statusLines(empties.raw), ['HTTP/1.1 200', 'HTTP/1.1 200'], empties.raw);
     });
 
-    test('a bad chunk size in the body of a GET already answered: that answer alone, then close (no second, unasked-for 400)', async () => {
-      const r = await send(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n`);
-      assert.deepEqual(statusLines(r.raw), ['HTTP/1.1 200'], r.raw);
-      assert.equal(r.body, 'wOF2-font');
+    test('a chunked request whose framing node:http\'s parser refuses after the head: one 400 with CORS and close, never a keep-alive answer and a drop (review h59 D4, D5)', async () => {
+      // Each is sent with a request pipelined behind it. node:http hands the head over, then refuses the
+      // framing in the same read: `chunked` followed by a tab (node drops the tab from the value it
+      // hands over), an empty-but-for-a-comma Transfer-Encoding line after chunked, chunk extensions
+      // with whitespace (RFC 9112 §7.1.1 allows it; node's parser does not), a chunk size that is no
+      // number. The answer was a keep-alive 200 or 405 and then a closed connection.
+      const cases = [
+        ['GET', 'Transfer-Encoding: chunked\t\r\n', '3\r\nabc\r\n0\r\n\r\n'],
+        ['POST', 'Transfer-Encoding: chunked \t\r\n', '3\r\nabc\r\n0\r\n\r\n'],
+        ['GET', 'Transfer-Encoding: chunked\t\r\nTransfer-Encoding: \r\n', '0\r\n\r\n'],
+        ['GET', 'Transfer-Encoding: chunked\r\nTransfer-Encoding: ,\r\n', '0\r\n\r\n'],
+        ['POST', 'Transfer-Encoding: chunked\r\n', '3 ;a=b\r\nabc\r\n0\r\n\r\n'],
+        ['GET', 'Transfer-Encoding: chunked\r\n', '3\t;a\r\nabc\r\n0\r\n\r\n'],
+        ['GET', 'Transfer-Encoding: chunked\r\n', 'zz\r\n\r\n'],
+      ];
+      for (const [method, lines, body] of cases) {
+        const what = `${method} ${JSON.stringify(lines)} ${JSON.stringify(body)}`;
+        const r = await send(`${method} /font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\n${lines}\r\n${body}GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\n\r\n`);
+        assert.deepEqual(statusLines(r.raw), ['HTTP/1.1 400'], `${what}: ${r.raw}`);
+        assertBadRequest(r, what);
+        assert.equal(r.head.connection, 'close', what);
+      }
+      // Chunk extensions past node's 16 KiB limit: 413. (Over TLS a record holds 16 KiB, head included, so
+      // the limit is passed in a later read, after the answer: cleartext only.)
+      if (server.name === 'HTTP/1.1') {
+        const r = await send(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\nTransfer-Encoding: chunked\r\n\r\n3;a=${'b'.repeat(20_000)}\r\nabc\r\n0\r\n\r\n${get('Host: a.example\r\n')}`);
+        assert.deepEqual(statusLines(r.raw), ['HTTP/1.1 413'], r.raw.slice(0, 300));
+        assert.equal(r.head['access-control-allow-origin'], APP);
+        assert.equal(r.head.connection, 'close');
+      }
+      // The same framing, valid: both requests answered, on one connection.
+      for (const body of ['3\r\nabc\r\n0\r\n\r\n', '3;a=b\r\nabc\r\n0\r\n\r\n']) {
+        const ok = await send(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked \r\n\r\n${body}${get('Host: a.example\r\n')}`);
+        assert.deepEqual(statusLines(ok.raw), ['HTTP/1.1 200', 'HTTP/1.1 200'], ok.raw);
+      }
+    });
+
+    test('a bad chunk size that comes after the answer was written: that answer alone, then close (no second, unasked-for 400)', async () => {
+      const socket = server.connect(port);
+      let raw = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (d) => (raw += d));
+      socket.on('error', () => {});
+      const closed = new Promise((resolve) => socket.on('close', resolve));
+      socket.write(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      for (const deadline = Date.now() + 5000; !raw.includes('wOF2-font'); ) {
+        assert.ok(Date.now() < deadline, `no answer within 5 s: ${raw}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      socket.write('zz\r\n\r\n');
+      const timer = setTimeout(() => socket.destroy(), 5000);
+      await closed;
+      clearTimeout(timer);
+      assert.deepEqual(statusLines(raw), ['HTTP/1.1 200'], raw);
     });
 
     test('RFC 9110 §9.1: a method node:http does not know (FOO, lowercase get, a long one) -> 501 with CORS, not 400; TRACE 405', async () => {

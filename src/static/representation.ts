@@ -230,6 +230,7 @@ export class ResponseBlocks {
     this.addError(404, 'Not Found');
     this.addError(405, 'Method Not Allowed', ['Allow', ALLOW]);
     this.addError(412, 'Precondition Failed');
+    this.addError(413, 'Payload Too Large');
     this.addError(500, 'Internal Server Error');
     this.addError(501, 'Not Implemented');
     this.addError(503, 'Service Unavailable', ['Retry-After', '1']);
