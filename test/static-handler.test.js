@@ -812,6 +812,44 @@ describe('mounted behind a middleware that wraps write (found by a hostile revie
       assert.ok(gunzipSync(whole.body).equals(text));
       assert.equal(whole.headers['cache-control'], 'public, max-age=60');
     });
+
+    test(`compression() gzips a 200 under its ETag: the ETag is weak there, strong where nothing wraps write; revalidation still hits (expressjs/compression#45; ${memoryBudget === 0 ? 'from disk' : 'default budget'})`, async (t) => {
+      const siblings = mkdtempSync(join(tmpdir(), 'xorigin-weak-'));
+      writeFileSync(join(siblings, 'big.css'), text);
+      writeFileSync(join(siblings, 'big.css.br'), Buffer.from('brotli bytes, served as they are'));
+      const handler = await createStaticHandler({ root: siblings, watch: false, memoryBudget });
+      const app = express();
+      app.use('/c', compression(), handler);
+      app.use('/p', handler);
+      const s = await listen(app);
+      t.after(async () => {
+        await s.close();
+        handler.close();
+        rmSync(siblings, { recursive: true, force: true });
+      });
+      const plain = await request(s.port, { path: '/p/big.css' });
+      const strong = plain.headers.etag;
+      assert.match(strong, /^"[^"]+"$/, 'nothing wraps write: the ETag stays strong');
+      const gzipped = await request(s.port, { path: '/c/big.css', headers: { 'Accept-Encoding': 'gzip' } });
+      assert.equal(gzipped.headers['content-encoding'], 'gzip');
+      assert.ok(gunzipSync(gzipped.body).equals(text));
+      assert.equal(gzipped.headers.etag, `W/${strong}`);
+      const identity = await request(s.port, { path: '/c/big.css' });
+      assert.ok(identity.body.equals(text));
+      assert.equal(identity.headers.etag, `W/${strong}`);
+      // If-None-Match compares weakly (RFC 9110 §13.1.2): the weak tag, or the strong one cached before, gets a 304 that repeats the weak one.
+      for (const tag of [`W/${strong}`, strong]) {
+        const again = await request(s.port, { path: '/c/big.css', headers: { 'Accept-Encoding': 'gzip', 'If-None-Match': tag } });
+        assert.equal(again.status, 304, tag);
+        assert.equal(again.headers.etag, `W/${strong}`, tag);
+      }
+      // A precompressed sibling says Content-Encoding itself, which compression() leaves alone: its own ETag stays strong.
+      const br = await request(s.port, { path: '/c/big.css', headers: { 'Accept-Encoding': 'br' } });
+      assert.equal(br.headers['content-encoding'], 'br');
+      assert.equal(br.body.toString(), 'brotli bytes, served as they are');
+      assert.match(br.headers.etag, /^"[^"]+"$/);
+      assert.notEqual(br.headers.etag, strong);
+    });
   }
 });
 

@@ -25,7 +25,7 @@ import { noteDescriptorShortage, watchDescriptorLimit } from './descriptor-short
 import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, readOnce, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { Http2Response } from './http2-exchange.js';
-import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, newBlock, ResponseBlocks, withNoTransform, writeBlock, writeBlockByName, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
+import { CONTENT_LENGTH_VALUE, CONTENT_RANGE_VALUE, extend, newBlock, ResponseBlocks, withNoTransform, withWeakValidator, writeBlock, writeBlockByName, type Block, type Entry, type ErrorAnswer, type Representation, type Variant } from './representation.js';
 import { cutResponse, DiskBody, endHeld, type DiskCounters } from './send-body.js';
 import { whenDiskTurn } from './disk-turns.js';
 import { BlockingReads } from './blocking-reads.js';
@@ -611,7 +611,7 @@ class StaticFiles {
       // Unwatched, a body from disk is checked against the file before a 304 vouches for it, as its
       // read would be: a 304 reads nothing, and was sent for bytes changed since (review r26b).
       if (this.unwatched && rep.memory.body === null) return this.notModifiedIfUnchanged(req, res, { path, rep, origin, variant, retries, status: 304, start: 0, end: rep.info.size - 1 });
-      this.head(res, 304, rep.notModified[variant], origin);
+      this.head(res, 304, this.validatorsFor(res, rep, rep.notModified[variant]), origin);
       res.end();
       return;
     }
@@ -651,7 +651,7 @@ class StaticFiles {
 
   /** Status line and headers of a 200 or 206 (Content-Range and Content-Length built for the range). */
   private writeFileHead(res: ServerResponse, rep: Representation, variant: Variant, origin: string | undefined, status: number, start: number, end: number): void {
-    if (status === 200) this.head(res, 200, rep.ok[variant], origin);
+    if (status === 200) this.head(res, 200, this.validatorsFor(res, rep, rep.ok[variant]), origin);
     else {
       const b = rep.partial[variant];
       if (start !== b.rangeStart || end !== b.rangeEnd) {
@@ -666,6 +666,14 @@ class StaticFiles {
   }
 
   /**
+   * The block as it is, or, mounted behind a layer that made write its own (compression()), which may
+   * encode an identity representation's bytes, with its ETag weak (withWeakValidator).
+   */
+  private validatorsFor(res: ServerResponse, rep: Representation, b: Block): Block {
+    return this.ownServer || rep.contentCoded || !Object.hasOwn(res, 'write') ? b : withWeakValidator(b);
+  }
+
+  /**
    * A 304 for a file served from disk without a watcher: sent once a stat finds the version the
    * validators describe; a changed or vanished file is looked at again and the request answered anew
    * (a 200 with the new bytes, a 404, or after RETRIES changes a 503), a retry checked as the first was:
@@ -677,7 +685,7 @@ class StaticFiles {
     stat(rep.info.filePath, { bigint: true }).then((s) => {
       if (res.destroyed || res.headersSent) return;
       if (!sameIdentity(rep.info.identity, s)) return changed();
-      this.head(res, 304, rep.notModified[variant], origin);
+      this.head(res, 304, this.validatorsFor(res, rep, rep.notModified[variant]), origin);
       res.end();
     }, changed).catch(() => this.fail(res, origin));
   }

@@ -111,6 +111,11 @@ export class Representation {
     return (this.undatedCopy ??= new Representation({ ...this.info, undated: true }, this.memory, this.contentType, this.encoding, this.negotiated, this.blocks));
   }
 
+  /** True for a precompressed sibling, whose answers say Content-Encoding (a layer such as compression() leaves those alone). */
+  get contentCoded(): boolean {
+    return this.encoding !== null;
+  }
+
   /** A 416: no Content-Type or Content-Encoding, as it has no body of this representation. */
   get unsatisfiable(): Blocks {
     return (this.unsatisfiableBlocks ??= this.both(['Accept-Ranges', 'bytes', 'X-Content-Type-Options', 'nosniff', 'Cache-Control', 'no-store', 'Content-Range', `bytes */${this.info.size}`, 'Content-Length', '0']));
@@ -175,6 +180,20 @@ export function withNoTransform(b: Block): Block {
   const at = h.findIndex((name, i) => i % 2 === 0 && name.toLowerCase() === 'cache-control');
   if (at === -1) h.push('Cache-Control', 'no-transform');
   else if (!/(?:^|,)[ \t]*no-transform[ \t]*(?:,|$)/i.test(h[at + 1] as string)) h[at + 1] = `${h[at + 1] as string}, no-transform`;
+  return newBlock(h, b.slots, b.values);
+}
+
+/**
+ * A copy of the block whose ETag is weak (`W/"…"`), for a 200 or 304 going through a layer that wrapped
+ * write: compression() gzips the body and keeps the ETag (expressjs/compression#45), and a strong
+ * validator shared by the identity and the gzipped bytes claims they are the same bytes (RFC 9110
+ * §8.8.1, §8.8.3); a weak one says only that they are equivalent, as nginx, Caddy and Django's
+ * GZipMiddleware make it when they compress. If-None-Match compares weakly, so revalidation still hits.
+ */
+export function withWeakValidator(b: Block): Block {
+  const h = b.h.slice();
+  const at = h.findIndex((name, i) => i % 2 === 0 && name === 'ETag');
+  if (at !== -1 && !(h[at + 1] as string).startsWith('W/')) h[at + 1] = `W/${h[at + 1] as string}`;
   return newBlock(h, b.slots, b.values);
 }
 
