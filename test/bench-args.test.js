@@ -142,14 +142,14 @@ for (const [script, env] of SCRIPTS) {
 
 // Every other bench script takes its options the same way (bench/args.js): --help printed a stack
 // trace, or ran alloc.js with NaN decisions (review h51).
-for (const script of ['alloc.js', 'engine-micro.js', 'origin-matcher.js', 'deploy.js', 'disk-read.js', 'rename.js', 'idle.js', 'memory.js', 'startup.js', 'watch.js', 'gc.js', 'rss.js']) {
+for (const script of ['alloc.js', 'engine-micro.js', 'origin-matcher.js', 'deploy.js', 'disk-read.js', 'rename.js', 'idle.js', 'memory.js', 'startup.js', 'watch.js', 'gc.js', 'rss.js', 'cpu-split.js']) {
   test(`${script} --help prints its opening comment; an unknown option or a count that is no number is refused in one line`, () => {
     const run = (args) => spawnSync(process.execPath, [join(BENCH, script), ...args], { encoding: 'utf8', timeout: 60_000 });
     const help = run(['--help']);
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, new RegExp(`bench/${script.replace('.', '\\.')}`));
     assert.doesNotMatch(help.stdout, /^\/\//m);
-    const counts = { 'alloc.js': ['abc'], 'engine-micro.js': ['--rounds', 'x'], 'origin-matcher.js': ['1.5'], 'idle.js': ['--connections', 'x'], 'startup.js': ['--files', '1.5'], 'memory.js': ['--files', '1000,x'], 'watch.js': ['--files', '0'], 'rename.js': ['--files', '0'] };
+    const counts = { 'alloc.js': ['abc'], 'engine-micro.js': ['--rounds', 'x'], 'origin-matcher.js': ['1.5'], 'idle.js': ['--connections', 'x'], 'startup.js': ['--files', '1.5'], 'memory.js': ['--files', '1000,x'], 'watch.js': ['--files', '0'], 'rename.js': ['--files', '0'], 'cpu-split.js': ['--spin-us', '1.5'] };
     for (const args of [['--bogus'], ...(script in counts ? [counts[script]] : [])]) {
       const r = run(args);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);

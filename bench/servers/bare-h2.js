@@ -17,7 +17,7 @@
 // A value that is no whole number of at least 1 ends the server at start-up. HTTP/2 sessions are not affected.
 import { createSecureServer } from 'node:http2';
 import { readFileSync } from 'node:fs';
-import { ready } from './common.js';
+import { ready, spinning } from './common.js';
 
 const canned = JSON.parse(readFileSync(process.env.BENCH_CANNED, 'utf8'));
 const bytes = Buffer.from(canned.body, 'base64');
@@ -29,10 +29,11 @@ for (let i = 0; i < flat.length; i += 2) object[flat[i].toLowerCase()] = flat[i 
 const h2Headers = { ...object, ':status': status };
 const tls = { cert: readFileSync(process.env.BENCH_CERT), key: readFileSync(process.env.BENCH_KEY), allowHTTP1: true };
 
-const http1 = (req, res) => {
+// BENCH_SPIN_US (HTTP/1.1 only): see common.js spinning and bench/cpu-split.js.
+const http1 = spinning((req, res) => {
   res.writeHead(status, flat);
   res.end(body, 'latin1');
-};
+});
 let server;
 if (process.env.BENCH_H2_API === 'compat' || process.env.BENCH_H2_API === 'compat-array') {
   const given = process.env.BENCH_H2_API === 'compat' ? object : flat;
