@@ -93,6 +93,31 @@ test('standalone as a node:http listener: 404 and 405 are its own, with CORS', a
   }
 });
 
+test('standalone in an app\'s own node:http listener, a file held in memory is answered before the handler returns, a chunked request too (review h65)', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-sync-'));
+  writeFileSync(join(root, 'a.woff2'), 'font-a');
+  const handler = await createStaticHandler({ root, cors: { origins: ['*'] } });
+  const seen = [];
+  // An app's listener that falls back when nothing was written: serve()'s own server answers a chunked
+  // request a tick later (handler.ts routeFramed), which would have had this one send its fallback.
+  const s = await listen((req, res) => {
+    handler(req, res);
+    seen.push(res.writableEnded);
+    if (!res.headersSent) res.end('fallback');
+  });
+  t.after(async () => {
+    await s.close();
+    handler.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  for (const headers of [{}, { 'Transfer-Encoding': 'chunked' }]) {
+    const r = await request(s.port, { path: '/a.woff2', headers });
+    assert.equal(r.status, 200, JSON.stringify(headers));
+    assert.equal(r.body.toString(), 'font-a');
+  }
+  assert.deepEqual(seen, [true, true]);
+});
+
 test('mounted with watch: false, a file a request found gone is served again once it is put back; till then the app answers', async () => {
   const root = mkdtempSync(join(tmpdir(), 'xorigin-mounted-nowatch-'));
   writeFileSync(join(root, 'a.woff2'), 'one');

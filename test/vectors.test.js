@@ -287,6 +287,14 @@ for (const server of SERVERS) {
         assert.equal(r.head['access-control-allow-origin'], APP);
         assert.equal(r.head.connection, 'close');
       }
+      // Behind an answer still being written (another chunked request's, or any over TLS), the 400 was
+      // queued saying keep-alive, and the connection closed after it all the same (review h65).
+      const bad = `GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`;
+      for (const before of [`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, 'GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\n\r\n']) {
+        const r = await send(before + bad + get('Host: a.example\r\n'));
+        assert.deepEqual(statusLines(r.raw), ['HTTP/1.1 200', 'HTTP/1.1 400'], r.raw);
+        assert.deepEqual(r.raw.match(/^Connection: .*$/gim), ['Connection: keep-alive', 'Connection: close'], r.raw);
+      }
       // The same framing, valid: both requests answered, on one connection.
       for (const body of ['3\r\nabc\r\n0\r\n\r\n', '3;a=b\r\nabc\r\n0\r\n\r\n']) {
         const ok = await send(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked \r\n\r\n${body}${get('Host: a.example\r\n')}`);

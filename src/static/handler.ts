@@ -403,14 +403,19 @@ class StaticFiles {
    * it cannot parse (a chunk extension with whitespace). Answered at once, the request got a
    * keep-alive success and then a dropped connection, its pipelined followers lost. By now any such
    * fault in the bytes of this read is known: it gets its 400 (or 413) and the connection closes
-   * (client-error.ts); a fault in a later read still finds the answer written.
+   * (client-error.ts); a fault in a later read still finds the answer written. serve()'s own server only.
    */
   private readonly routeFramed = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.socket.destroyed || res.writableEnded) return;
     const fault = bodyFault(req);
     try {
-      if (fault !== undefined) this.sendError(res, this.blocks.errors.has(fault) ? fault : 400, req.headers.origin);
-      else this.routeValid(req, res);
+      if (fault === undefined) this.routeValid(req, res);
+      else {
+        // The connection closes after it (client-error.ts), which it must say: queued behind an answer
+        // still being written (over TLS, or behind another chunked request), it was left saying keep-alive (review h65).
+        res.shouldKeepAlive = false;
+        this.sendError(res, this.blocks.errors.has(fault) ? fault : 400, req.headers.origin);
+      }
     } catch {
       this.fail(res, req.headers.origin);
     }
@@ -514,7 +519,9 @@ class StaticFiles {
       }
     }
     if (!hostLinesValid(req.rawHeaders, minor === 1)) return 400;
-    return te === undefined ? 0 : AFTER_PARSER;
+    // Only on serve()'s own server, whose clientError listener records the fault; in an app's server
+    // the answer stays synchronous, as its listener may look at the response once the handler returns.
+    return te === undefined || !this.ownServer ? 0 : AFTER_PARSER;
   }
 
   /**
