@@ -1,10 +1,11 @@
 // Where a request's server CPU goes, by sampling (Linux `perf`, Debian `linux-perf`): xorigin against
 // the bare ceiling, and against the ceiling slowed by a busy spin in each request (BENCH_SPIN_US) to
 // about xorigin's rate. Why: on this 2-core machine the wall-clock ratios of the HTTPS/1.1 GETs missed
-// their target by more than the instruction counts explained. The split shows the kernel's share of a
-// request, most of it the one write() (loopback delivery and waking the load generator on the other
-// core), growing as the request rate falls: the slowed ceiling pays what xorigin pays there, so that part
-// of the gap follows from the rate, not from xorigin's own code (bench/TARGETS.md, 2026-12-08).
+// their target by more than the instruction counts explained. The split tells the kernel's share of a
+// request (most of it the one write(): loopback delivery and waking the load generator on the other
+// core), which moves with the request rate and the generator's timing, from the server's own code; the
+// slowed ceiling shows what the kernel's share does at a lower rate with no change of code
+// (bench/TARGETS.md, 2026-12-08: by ±2 µs of ~37, in either direction from run to run).
 //
 //   node bench/cpu-split.js [--http] [--scenarios get-1b] [--rounds 3] [--duration 4] [--warmup 2]
 //                           [--connections 32] [--spin-us 4] [--frequency 999]
