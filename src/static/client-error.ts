@@ -5,6 +5,7 @@ import { equalsLower } from '../http/tokens.js';
 import { withoutOws } from '../http/whitespace.js';
 import { clientErrorLine, type LogFormat } from './access-log.js';
 import { closeLingering, isLingering, markLingering } from './lingering-close.js';
+import { recordBodyFault } from './body-verdict.js';
 import { rawErrorResponse } from './representation.js';
 import { answering, retimeBehindAnswers, timeMessage, type Http1Socket } from './unread-request-timeout.js';
 
@@ -162,7 +163,7 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
     }
     // A fault in the body of a request the handler holds (its head was whole): that request's own answer says so.
     const incoming = (socket as Http1Socket).parser?.incoming;
-    if (incoming != null && !incoming.complete && !bodyFaults.has(incoming)) bodyFaults.set(incoming, CLIENT_ERRORS[err.code ?? '']?.[0] ?? 400);
+    if (incoming != null && !incoming.complete) recordBodyFault(incoming, CLIENT_ERRORS[err.code ?? '']?.[0] ?? 400);
     if (closing.has(socket)) return;
     const [status, reason] = targetTooLong(err) ? URI_TOO_LONG : (requestLineStatus(err) ?? CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request']);
     const e = err as NodeJS.ErrnoException & { rawPacket?: unknown; bytesParsed?: unknown };
@@ -179,18 +180,6 @@ export function answerClientError(context: ClientErrorContext): (err: NodeJS.Err
     sent();
   };
   return handle;
-}
-
-/** Requests whose body (or framing) node:http's parser refused after handing over their head: the status. */
-const bodyFaults = new WeakMap<IncomingMessage, number>();
-
-/**
- * The status (400, or 413 for chunk extensions past node's limit) for a request whose body node:http's
- * parser refused after handing its head to the handler; undefined for any other. Known once the read
- * holding the fault has been parsed (the handler waits a tick for a chunked request: handler.ts routeFramed).
- */
-export function bodyFault(req: IncomingMessage): number | undefined {
-  return bodyFaults.get(req);
 }
 
 /** The connections closeAfterAnswer has set to close. */

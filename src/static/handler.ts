@@ -20,7 +20,7 @@ import { BodyCache, TEXT_BODY_LIMIT } from './body-cache.js';
 import { BufferPool } from './buffer-pool.js';
 import { ContentChecks } from './content-checks.js';
 import { markLingering } from './lingering-close.js';
-import { bodyFault } from './client-error.js';
+import { afterBody, bodyFault } from './body-verdict.js';
 import { noteDescriptorShortage, watchDescriptorLimit } from './descriptor-shortage.js';
 import { FdCache } from './fd-cache.js';
 import { DEFAULT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, readOnce, type ResolvedServerOptions, type ServerOptions } from './options.js';
@@ -50,8 +50,10 @@ const DISK_BUFFERS = 64;
 const FD_CACHE_SIZE = 128;
 /** The methods node:http's parser accepts (llhttp's list): the ones this server recognizes. */
 const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
-/** framingError's verdict for a chunked request: answered once node's parser has judged its framing (routeFramed). */
+/** framingError's verdict for a chunked request: answered once node's parser has judged its body (routeAfterBody). */
 const AFTER_PARSER = 1;
+/** How long a chunked request's answer waits for its body when the server states no head timeout (ms). */
+const BODY_WAIT = 10_000;
 /** Rescans a response may wait for when its file keeps changing under it. */
 const RETRIES = 3;
 /**
@@ -391,26 +393,40 @@ class StaticFiles {
 
   private route(req: IncomingMessage, res: ServerResponse): void {
     const refused = this.framingError(req, res);
-    if (refused === AFTER_PARSER) process.nextTick(this.routeFramed, req, res);
+    if (refused === AFTER_PARSER) this.routeAfterBody(req, res);
     else if (refused !== 0) this.sendError(res, refused, req.headers.origin);
     else this.routeValid(req, res);
   }
 
   /**
-   * A chunked request, a tick after its head: node:http's parser hands the head over before it has
-   * judged the framing, and goes on in the same read to refuse some it does not frame as chunked
-   * (`chunked` and a tab: node drops the tab from the value, so no check here can see it) or a body
-   * it cannot parse (a chunk extension with whitespace). Answered at once, the request got a
-   * keep-alive success and then a dropped connection, its pipelined followers lost. By now any such
-   * fault in the bytes of this read is known: it gets its 400 (or 413) and the connection closes
-   * (client-error.ts); a fault in a later read still finds the answer written. serve()'s own server only.
+   * A chunked request is answered once node:http's parser has judged its body (body-verdict.ts): read
+   * whole, refused, or still coming after the head timeout. A tick was not enough: over TLS each record
+   * the client writes is parsed on its own turn, so a body written after its head was judged after the
+   * answer (review h66). Not when node closes the connection after the answer anyway (`Expect:
+   * 100-continue` with content, answered with no interim 100: the client may be waiting for one).
    */
-  private readonly routeFramed = (req: IncomingMessage, res: ServerResponse): void => {
+  private routeAfterBody(req: IncomingMessage, res: ServerResponse): void {
+    if ((res as ServerResponse & { _expect_continue?: boolean })._expect_continue === true) return this.routeValid(req, res);
+    const server = (req.socket as typeof req.socket & { server?: { headersTimeout?: number } }).server;
+    afterBody(req, server?.headersTimeout || BODY_WAIT, (late) => this.routeFramed(req, res, late));
+  }
+
+  /**
+   * A chunked request once its body is judged: a fault the parser found gets its 400 (413, 408) and the
+   * connection closes (client-error.ts); a body still coming (`late`) gets its answer, and the connection
+   * closes after it, lingering.
+   */
+  private routeFramed(req: IncomingMessage, res: ServerResponse, late: boolean): void {
     if (req.socket.destroyed || res.writableEnded) return;
     const fault = bodyFault(req);
     try {
-      if (fault === undefined) this.routeValid(req, res);
-      else {
+      if (fault === undefined) {
+        if (late) {
+          res.shouldKeepAlive = false;
+          markLingering(req.socket);
+        }
+        this.routeValid(req, res);
+      } else {
         // The connection closes after it (client-error.ts), which it must say: queued behind an answer
         // still being written (over TLS, or behind another chunked request), it was left saying keep-alive (review h65).
         res.shouldKeepAlive = false;
@@ -419,7 +435,7 @@ class StaticFiles {
     } catch {
       this.fail(res, req.headers.origin);
     }
-  };
+  }
 
   private routeValid(req: IncomingMessage, res: ServerResponse): void {
     const origin = req.headers.origin;
@@ -495,7 +511,7 @@ class StaticFiles {
    * must name the same one: authorityValid). A Transfer-Encoding node:http frames
    * wrongly or rejects only after the handler has answered gets 400 or 501, and the connection
    * closes after it (RFC 9112 §6.1, §6.3; see framing.ts). A chunked one that passes is answered
-   * after node's parser has had its say (AFTER_PARSER, routeFramed).
+   * once node's parser has judged its body (AFTER_PARSER, routeAfterBody).
    */
   private framingError(req: IncomingMessage, res: ServerResponse): 0 | typeof AFTER_PARSER | 400 | 501 | 505 {
     if (this.mounted) return 0;
@@ -520,7 +536,8 @@ class StaticFiles {
     }
     if (!hostLinesValid(req.rawHeaders, minor === 1)) return 400;
     // Only on serve()'s own server, whose clientError listener records the fault; in an app's server
-    // the answer stays synchronous, as its listener may look at the response once the handler returns.
+    // the answer stays synchronous, as its listener may look at the response once the handler returns,
+    // and the body is the app's to read.
     return te === undefined || !this.ownServer ? 0 : AFTER_PARSER;
   }
 

@@ -248,6 +248,7 @@ export class ResponseBlocks {
     this.addError(400, 'Bad Request');
     this.addError(404, 'Not Found');
     this.addError(405, 'Method Not Allowed', ['Allow', ALLOW]);
+    this.addError(408, 'Request Timeout');
     this.addError(412, 'Precondition Failed');
     this.addError(413, 'Payload Too Large');
     this.addError(500, 'Internal Server Error');
