@@ -219,6 +219,11 @@ for (const server of SERVERS) {
       const waits = await send(expecting('GET', 'Transfer-Encoding: chunked\r\n'));
       assert.deepEqual(statusLines(waits.raw), ['HTTP/1.1 200'], waits.raw);
       assert.ok(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`);
+      // Its framing is still judged in the head's own read: refused, it gets the 400, not the file (review h67 F2).
+      for (const [lines, body] of [['Transfer-Encoding: chunked\t\r\n', '3\r\nabc\r\n0\r\n\r\n'], ['Transfer-Encoding: chunked\r\n', 'zz\r\n']]) {
+        const r = await send(expecting('GET', lines) + body);
+        assert.deepEqual(statusLines(r.raw), ['HTTP/1.1 400'], `${JSON.stringify(lines)}: ${r.raw}`);
+      }
     });
 
     test('RFC 9112 §3: a target past the 16 KiB limit gets 414, not 431; a long header field still 431', async () => {
@@ -501,6 +506,35 @@ for (const [what, code, packet, at, expected] of lineErrors) {
   test(`requestLineStatus: ${what} -> ${expected ?? 'null (400)'}`, () => {
     const err = Object.assign(new Error('Parse Error'), { code, rawPacket: Buffer.from(packet, 'latin1'), bytesParsed: at });
     assert.equal(requestLineStatus(err)?.[0] ?? null, expected);
+  });
+}
+
+for (const server of SERVERS) {
+  test(`${server.name}: a chunked request waiting for its body when the shutdown begins is answered then (Connection: close), not cut at the deadline (review h67)`, async (t) => {
+    const root = mkdtempSync(join(tmpdir(), 'xorigin-vectors-'));
+    writeFileSync(join(root, 'font.woff2'), 'wOF2-font');
+    const s = await serve({ root, cors: { origins: [APP] }, ...server.options() });
+    await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
+    t.after(() => rmSync(root, { recursive: true, force: true }));
+    const socket = server.connect(s.address().port);
+    let raw = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d) => (raw += d));
+    socket.on('error', () => {});
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    socket.write(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(raw, '', 'no answer before its body');
+    const started = Date.now();
+    await s.shutdown(5000);
+    const took = Date.now() - started;
+    const timer = setTimeout(() => socket.destroy(), 5000);
+    await closed;
+    clearTimeout(timer);
+    assert.match(raw, /^HTTP\/1\.1 200 /, raw);
+    assert.match(raw, /^Connection: close$/im);
+    assert.ok(raw.endsWith('wOF2-font'), raw);
+    assert.ok(took < 3000, `the shutdown took ${took} ms`);
   });
 }
 

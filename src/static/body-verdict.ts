@@ -35,9 +35,9 @@ export function bodyFault(req: IncomingMessage): number | undefined {
  * Calls `then` once, when the parser has read `req`'s whole body (dropped as it comes), refused it
  * (bodyFault says with what), or the request was closed; or after `waitMs` (a body still coming then
  * is no reason to hold its answer longer: the caller closes the connection after it instead, and
- * `then` gets `true`).
+ * `then` gets `true`). Returns a function that ends the wait now, as the timer would (a shutdown).
  */
-export function afterBody(req: IncomingMessage, waitMs: number, then: (late: boolean) => void): void {
+export function afterBody(req: IncomingMessage, waitMs: number, then: (late: boolean) => void): (late: boolean) => void {
   let done = false;
   const finish = (late: boolean): void => {
     if (done) return;
@@ -56,4 +56,5 @@ export function afterBody(req: IncomingMessage, waitMs: number, then: (late: boo
   // Flowing with no 'data' listener: the body is read and dropped, so a large one neither stalls the
   // socket (node stops reading when a request's buffer is full) nor is held.
   req.resume();
+  return finish;
 }

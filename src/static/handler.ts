@@ -171,7 +171,7 @@ export async function handlerFor(config: ResolvedServerOptions, given?: ServerOp
     echoesOrigin: { value: (origin: string) => files.echoesOrigin(origin) },
     reload: { value: reload },
     reconfigure: { value: (fresh: ResolvedServerOptions) => files.reconfigure(fresh) },
-    drain: { value: () => void (files.draining = true) },
+    drain: { value: () => files.drain() },
     whenIdle: { value: (callback: () => void) => files.whenIdle(callback) },
     whenReleased: { value: (callback: () => void) => files.whenReleased(callback) },
     flush: { value: () => files.table.flush() },
@@ -197,6 +197,8 @@ class StaticFiles {
   private logged = false;
   readonly table: AssetTable<Entry>;
   draining = false;
+  /** Chunked requests waiting for their body (routeAfterBody): each ended at once by a shutdown (drain). */
+  private readonly awaitingBody = new Set<(late: boolean) => void>();
   /** Ever called with `next`: mounted in an app, whose middleware may have set headers before us. */
   private mounted = false;
   private readonly pool = new BufferPool(DISK_CHUNK, DISK_BUFFERS);
@@ -403,12 +405,29 @@ class StaticFiles {
    * whole, refused, or still coming after the head timeout. A tick was not enough: over TLS each record
    * the client writes is parsed on its own turn, so a body written after its head was judged after the
    * answer (review h66). Not when node closes the connection after the answer anyway (`Expect:
-   * 100-continue` with content, answered with no interim 100: the client may be waiting for one).
+   * 100-continue` with content, answered with no interim 100: the client may be waiting for one), nor
+   * once shutting down.
    */
   private routeAfterBody(req: IncomingMessage, res: ServerResponse): void {
-    if ((res as ServerResponse & { _expect_continue?: boolean })._expect_continue === true) return this.routeValid(req, res);
+    // A tick still: a fault in the head's own read is known by then (review h67 F2). Shutting down, no
+    // wait for a body either: the answer says close.
+    const expects = (res as ServerResponse & { _expect_continue?: boolean })._expect_continue === true;
+    if (expects || this.draining) return void process.nextTick(() => this.routeFramed(req, res, !expects));
     const server = (req.socket as typeof req.socket & { server?: { headersTimeout?: number } }).server;
-    afterBody(req, server?.headersTimeout || BODY_WAIT, (late) => this.routeFramed(req, res, late));
+    const finish = afterBody(req, server?.headersTimeout || BODY_WAIT, (late) => {
+      this.awaitingBody.delete(finish);
+      this.routeFramed(req, res, late);
+    });
+    this.awaitingBody.add(finish);
+  }
+
+  /**
+   * Shutting down: answers from now on say Connection: close (head), and a chunked request waiting for
+   * its body is answered now, not cut at the deadline with nothing (review h67 F1).
+   */
+  drain(): void {
+    this.draining = true;
+    for (const finish of [...this.awaitingBody]) finish(true);
   }
 
   /**
