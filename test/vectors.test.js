@@ -510,30 +510,44 @@ for (const [what, code, packet, at, expected] of lineErrors) {
 }
 
 for (const server of SERVERS) {
-  test(`${server.name}: a chunked request waiting for its body when the shutdown begins is answered then (Connection: close), not cut at the deadline (review h67)`, async (t) => {
+  test(`${server.name}: a chunked request waiting for its body when the shutdown begins is answered then (Connection: close), not cut at the deadline (review h67); one whose head comes after still has its body judged (review h68)`, async (t) => {
     const root = mkdtempSync(join(tmpdir(), 'xorigin-vectors-'));
     writeFileSync(join(root, 'font.woff2'), 'wOF2-font');
     const s = await serve({ root, cors: { origins: [APP] }, ...server.options() });
     await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
     t.after(() => rmSync(root, { recursive: true, force: true }));
-    const socket = server.connect(s.address().port);
-    let raw = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (d) => (raw += d));
-    socket.on('error', () => {});
-    const closed = new Promise((resolve) => socket.on('close', resolve));
-    socket.write(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    const open = () => {
+      const socket = server.connect(s.address().port);
+      const c = { socket, raw: '' };
+      socket.setEncoding('latin1');
+      socket.on('data', (d) => (c.raw += d));
+      socket.on('error', () => {});
+      c.closed = new Promise((resolve) => socket.on('close', resolve));
+      return c;
+    };
+    const waiting = open();
+    waiting.socket.write(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    // Half a head before the shutdown; the rest, then a bad chunk size in a later write, after it began.
+    const late = open();
+    late.socket.write(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\n`);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.equal(raw, '', 'no answer before its body');
+    assert.equal(waiting.raw, '', 'no answer before its body');
     const started = Date.now();
-    await s.shutdown(5000);
+    const shutdown = s.shutdown(5000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    late.socket.write(`Origin: ${APP}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    late.socket.write('zz\r\n\r\n');
+    await shutdown;
     const took = Date.now() - started;
-    const timer = setTimeout(() => socket.destroy(), 5000);
-    await closed;
+    const timer = setTimeout(() => [waiting, late].forEach((c) => c.socket.destroy()), 5000);
+    await Promise.all([waiting.closed, late.closed]);
     clearTimeout(timer);
-    assert.match(raw, /^HTTP\/1\.1 200 /, raw);
-    assert.match(raw, /^Connection: close$/im);
-    assert.ok(raw.endsWith('wOF2-font'), raw);
+    assert.match(waiting.raw, /^HTTP\/1\.1 200 /, waiting.raw);
+    assert.match(waiting.raw, /^Connection: close$/im);
+    assert.ok(waiting.raw.endsWith('wOF2-font'), waiting.raw);
+    assert.match(late.raw, /^HTTP\/1\.1 400 /, late.raw);
+    assert.match(late.raw, /^Connection: close$/im);
     assert.ok(took < 3000, `the shutdown took ${took} ms`);
   });
 }

@@ -54,6 +54,8 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
 const AFTER_PARSER = 1;
 /** How long a chunked request's answer waits for its body when the server states no head timeout (ms). */
 const BODY_WAIT = 10_000;
+/** The same once a shutdown has begun (ms): well inside its grace, which it must not use up. */
+const DRAINING_BODY_WAIT = 1000;
 /** Rescans a response may wait for when its file keeps changing under it. */
 const RETRIES = 3;
 /**
@@ -405,16 +407,16 @@ class StaticFiles {
    * whole, refused, or still coming after the head timeout. A tick was not enough: over TLS each record
    * the client writes is parsed on its own turn, so a body written after its head was judged after the
    * answer (review h66). Not when node closes the connection after the answer anyway (`Expect:
-   * 100-continue` with content, answered with no interim 100: the client may be waiting for one), nor
-   * once shutting down.
+   * 100-continue` with content, answered with no interim 100: the client may be waiting for one); once
+   * shutting down, only briefly.
    */
   private routeAfterBody(req: IncomingMessage, res: ServerResponse): void {
-    // A tick still: a fault in the head's own read is known by then (review h67 F2). Shutting down, no
-    // wait for a body either: the answer says close.
-    const expects = (res as ServerResponse & { _expect_continue?: boolean })._expect_continue === true;
-    if (expects || this.draining) return void process.nextTick(() => this.routeFramed(req, res, !expects));
+    // A tick still: a fault in the head's own read is known by then (review h67 F2).
+    if ((res as ServerResponse & { _expect_continue?: boolean })._expect_continue === true) return void process.nextTick(() => this.routeFramed(req, res, false));
+    // Shutting down, a body on its way is still judged, briefly (review h68): the answer says close anyway.
     const server = (req.socket as typeof req.socket & { server?: { headersTimeout?: number } }).server;
-    const finish = afterBody(req, server?.headersTimeout || BODY_WAIT, (late) => {
+    const waitMs = this.draining ? DRAINING_BODY_WAIT : server?.headersTimeout || BODY_WAIT;
+    const finish = afterBody(req, waitMs, (late) => {
       this.awaitingBody.delete(finish);
       this.routeFramed(req, res, late);
     });
