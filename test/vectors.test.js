@@ -510,7 +510,8 @@ for (const [what, code, packet, at, expected] of lineErrors) {
 }
 
 for (const server of SERVERS) {
-  test(`${server.name}: a chunked request waiting for its body when the shutdown begins is answered then (Connection: close), not cut at the deadline (review h67); one whose head comes after still has its body judged (review h68)`, async (t) => {
+  /** serve() over this wire, and a way to open raw connections to it that record what they read. */
+  const started = async (t) => {
     const root = mkdtempSync(join(tmpdir(), 'xorigin-vectors-'));
     writeFileSync(join(root, 'font.woff2'), 'wOF2-font');
     const s = await serve({ root, cors: { origins: [APP] }, ...server.options() });
@@ -525,30 +526,56 @@ for (const server of SERVERS) {
       c.closed = new Promise((resolve) => socket.on('close', resolve));
       return c;
     };
-    const waiting = open();
-    waiting.socket.write(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\nTransfer-Encoding: chunked\r\n\r\n`);
-    // Half a head before the shutdown; the rest, then a bad chunk size in a later write, after it began.
-    const late = open();
-    late.socket.write(`GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\n`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.equal(waiting.raw, '', 'no answer before its body');
-    const started = Date.now();
+    return { s, open };
+  };
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const chunkedHead = `GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\nOrigin: ${APP}\r\nTransfer-Encoding: chunked\r\n\r\n`;
+
+  test(`${server.name}: chunked requests waiting for their body when a shutdown begins, or whose head comes during it, are answered before its deadline, their bodies still judged (reviews h67, h68, h69)`, async (t) => {
+    const { s, open } = await started(t);
+    const silent = open(); // its body never comes
+    silent.socket.write(chunkedHead);
+    const before = open(); // its bad chunk comes once the shutdown has begun
+    before.socket.write(chunkedHead);
+    const after = open(); // half its head before the shutdown, the rest and a bad chunk after
+    after.socket.write('GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\n');
+    await sleep(200);
+    assert.equal(silent.raw + before.raw, '', 'no answer before the body');
+    const begun = Date.now();
     const shutdown = s.shutdown(5000);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    late.socket.write(`Origin: ${APP}\r\nTransfer-Encoding: chunked\r\n\r\n`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    late.socket.write('zz\r\n\r\n');
+    await sleep(50);
+    before.socket.write('zz\r\n\r\n');
+    after.socket.write(`Origin: ${APP}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    await sleep(50);
+    after.socket.write('zz\r\n\r\n');
     await shutdown;
-    const took = Date.now() - started;
-    const timer = setTimeout(() => [waiting, late].forEach((c) => c.socket.destroy()), 5000);
-    await Promise.all([waiting.closed, late.closed]);
+    const took = Date.now() - begun;
+    const timer = setTimeout(() => [silent, before, after].forEach((c) => c.socket.destroy()), 5000);
+    await Promise.all([silent, before, after].map((c) => c.closed));
     clearTimeout(timer);
-    assert.match(waiting.raw, /^HTTP\/1\.1 200 /, waiting.raw);
-    assert.match(waiting.raw, /^Connection: close$/im);
-    assert.ok(waiting.raw.endsWith('wOF2-font'), waiting.raw);
-    assert.match(late.raw, /^HTTP\/1\.1 400 /, late.raw);
-    assert.match(late.raw, /^Connection: close$/im);
+    assert.match(silent.raw, /^HTTP\/1\.1 200 /, silent.raw);
+    assert.ok(silent.raw.endsWith('wOF2-font'), silent.raw);
+    assert.match(before.raw, /^HTTP\/1\.1 400 /, before.raw);
+    assert.match(after.raw, /^HTTP\/1\.1 400 /, after.raw);
+    for (const c of [silent, before, after]) assert.match(c.raw, /^Connection: close$/im);
     assert.ok(took < 3000, `the shutdown took ${took} ms`);
+  });
+
+  test(`${server.name}: a chunked head finished in the last moments of a shutdown's grace is answered before the deadline, not cut (review h69)`, async (t) => {
+    const { s, open } = await started(t);
+    const late = open();
+    late.socket.write('GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\n');
+    await sleep(100);
+    const shutdown = s.shutdown(1500);
+    await sleep(1300);
+    late.socket.write(`Origin: ${APP}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    await shutdown;
+    const timer = setTimeout(() => late.socket.destroy(), 5000);
+    await late.closed;
+    clearTimeout(timer);
+    assert.match(late.raw, /^HTTP\/1\.1 200 /, late.raw);
+    assert.match(late.raw, /^Connection: close$/im);
+    assert.ok(late.raw.endsWith('wOF2-font'), late.raw);
   });
 }
 

@@ -54,8 +54,9 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);
 const AFTER_PARSER = 1;
 /** How long a chunked request's answer waits for its body when the server states no head timeout (ms). */
 const BODY_WAIT = 10_000;
-/** The same once a shutdown has begun (ms): well inside its grace, which it must not use up. */
+/** The same once a shutdown has begun (ms), and never later than DEADLINE_MARGIN before its deadline. */
 const DRAINING_BODY_WAIT = 1000;
+const DEADLINE_MARGIN = 250;
 /** Rescans a response may wait for when its file keeps changing under it. */
 const RETRIES = 3;
 /**
@@ -108,8 +109,11 @@ export interface StaticHandler {
    * answers written outside the handler, with `corsBlocks.allowed`.
    */
   echoesOrigin(origin: string): boolean;
-  /** From now on, responses carry `Connection: close` (HTTP/1.1 keep-alive clients reconnect). */
-  drain(): void;
+  /**
+   * From now on, responses carry `Connection: close` (HTTP/1.1 keep-alive clients reconnect). `graceMs`:
+   * the time the shutdown allows; a chunked request waiting for its body is answered within it.
+   */
+  drain(graceMs?: number): void;
   /** Calls `callback` once no response is in flight (at once if none is). */
   whenIdle(callback: () => void): void;
   /** Calls `callback` once no response is in flight and every fd and buffer is back (at once if so). */
@@ -173,7 +177,7 @@ export async function handlerFor(config: ResolvedServerOptions, given?: ServerOp
     echoesOrigin: { value: (origin: string) => files.echoesOrigin(origin) },
     reload: { value: reload },
     reconfigure: { value: (fresh: ResolvedServerOptions) => files.reconfigure(fresh) },
-    drain: { value: () => files.drain() },
+    drain: { value: (graceMs?: number) => files.drain(graceMs) },
     whenIdle: { value: (callback: () => void) => files.whenIdle(callback) },
     whenReleased: { value: (callback: () => void) => files.whenReleased(callback) },
     flush: { value: () => files.table.flush() },
@@ -199,8 +203,10 @@ class StaticFiles {
   private logged = false;
   readonly table: AssetTable<Entry>;
   draining = false;
-  /** Chunked requests waiting for their body (routeAfterBody): each ended at once by a shutdown (drain). */
+  /** Chunked requests waiting for their body (routeAfterBody): each ended within a shutdown's grace (drain). */
   private readonly awaitingBody = new Set<(late: boolean) => void>();
+  /** Shutting down: when a chunked request's wait for its body must be over (ms since the epoch). */
+  private drainingUntil = 0;
   /** Ever called with `next`: mounted in an app, whose middleware may have set headers before us. */
   private mounted = false;
   private readonly pool = new BufferPool(DISK_CHUNK, DISK_BUFFERS);
@@ -415,7 +421,7 @@ class StaticFiles {
     if ((res as ServerResponse & { _expect_continue?: boolean })._expect_continue === true) return void process.nextTick(() => this.routeFramed(req, res, false));
     // Shutting down, a body on its way is still judged, briefly (review h68): the answer says close anyway.
     const server = (req.socket as typeof req.socket & { server?: { headersTimeout?: number } }).server;
-    const waitMs = this.draining ? DRAINING_BODY_WAIT : server?.headersTimeout || BODY_WAIT;
+    const waitMs = this.draining ? this.bodyWaitWhileDraining() : server?.headersTimeout || BODY_WAIT;
     const finish = afterBody(req, waitMs, (late) => {
       this.awaitingBody.delete(finish);
       this.routeFramed(req, res, late);
@@ -424,12 +430,20 @@ class StaticFiles {
   }
 
   /**
-   * Shutting down: answers from now on say Connection: close (head), and a chunked request waiting for
-   * its body is answered now, not cut at the deadline with nothing (review h67 F1).
+   * Shutting down: answers from now on say Connection: close (head). A chunked request waiting for its
+   * body gets a short wait more (its body may be on its way: review h69), then its answer, before the
+   * shutdown's deadline: cut there, it got nothing (review h67).
    */
-  drain(): void {
+  drain(graceMs = DRAINING_BODY_WAIT + DEADLINE_MARGIN): void {
     this.draining = true;
-    for (const finish of [...this.awaitingBody]) finish(true);
+    this.drainingUntil = Date.now() + graceMs - DEADLINE_MARGIN;
+    const waits = [...this.awaitingBody];
+    if (waits.length > 0) setTimeout(() => waits.forEach((finish) => finish(true)), this.bodyWaitWhileDraining());
+  }
+
+  /** How long a chunked request may still wait for its body, shutting down: briefly, and never past the deadline. */
+  private bodyWaitWhileDraining(): number {
+    return Math.max(0, Math.min(DRAINING_BODY_WAIT, this.drainingUntil - Date.now()));
   }
 
   /**

@@ -351,7 +351,7 @@ function makeCloseGraceful(node: NodeServer, handler: StaticHandler, sessions: H
   };
   const gracefulClose = (graceMs: number, callback?: (err?: Error) => void): void => {
     closing = true;
-    handler.drain();
+    handler.drain(graceMs);
     sessions?.drain();
     // Closes their clients did not ask for: they linger (RFC 9112 §9.6), as a request may be on its way.
     for (const c of http1Connections(node, 'all')) markLingering(c.socket);
