@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { spawn } from 'node:child_process';
 import tls from 'node:tls';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -577,7 +578,57 @@ for (const server of SERVERS) {
     assert.match(late.raw, /^Connection: close$/im);
     assert.ok(late.raw.endsWith('wOF2-font'), late.raw);
   });
+
+  test(`${server.name}: a close() after shutdown(300) keeps the first deadline for the waits: a chunked head finished after it is answered, not cut (review h70)`, async (t) => {
+    const { s, open } = await started(t);
+    const late = open();
+    late.socket.write('GET /font.woff2 HTTP/1.1\r\nHost: a.example\r\n');
+    await sleep(100);
+    const shutdown = s.shutdown(300);
+    await sleep(10);
+    s.close();
+    await sleep(110);
+    late.socket.write(`Origin: ${APP}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    await shutdown;
+    const timer = setTimeout(() => late.socket.destroy(), 5000);
+    await late.closed;
+    clearTimeout(timer);
+    assert.match(late.raw, /^HTTP\/1\.1 200 /, late.raw);
+    assert.match(late.raw, /^Connection: close$/im);
+  });
 }
+
+test('a process embedding serve() exits once shutdown() resolves, though a chunked request was waiting for its body when it began (review h70)', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'xorigin-vectors-'));
+  writeFileSync(join(root, 'font.woff2'), 'wOF2-font');
+  const script = `
+    import net from 'node:net';
+    import { serve } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+    const s = await serve({ root: ${JSON.stringify(root)}, cors: { origins: ['*'] } });
+    await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
+    const c = net.connect(s.address().port, '127.0.0.1');
+    c.on('error', () => {});
+    c.write('GET /font.woff2 HTTP/1.1\\r\\nHost: x\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const done = s.shutdown(2000);
+    setTimeout(() => c.write('zz\\r\\n\\r\\n'), 30);
+    // Read the 400 and hang up, as a client does: the shutdown then has nothing left to wait for.
+    c.on('data', () => c.destroy());
+    await done;
+    c.destroy();
+    process.stdout.write('resolved\\n');
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let resolvedAt = 0;
+  child.stdout.on('data', (d) => {
+    if (String(d).includes('resolved')) resolvedAt = Date.now();
+  });
+  const code = await new Promise((resolve) => child.on('exit', resolve));
+  rmSync(root, { recursive: true, force: true });
+  assert.equal(code, 0);
+  assert.ok(resolvedAt > 0, 'shutdown() resolved');
+  assert.ok(Date.now() - resolvedAt < 400, `the process exited ${Date.now() - resolvedAt} ms after shutdown() resolved`);
+});
 
 describe('CONNECT: the socket node:http hands over', () => {
   let root;

@@ -435,10 +435,13 @@ class StaticFiles {
    * shutdown's deadline: cut there, it got nothing (review h67).
    */
   drain(graceMs = DRAINING_BODY_WAIT + DEADLINE_MARGIN): void {
+    // A second shutdown or close() with a longer grace leaves the first deadline standing (review h70).
+    const until = Date.now() + graceMs - DEADLINE_MARGIN;
+    this.drainingUntil = this.draining ? Math.min(this.drainingUntil, until) : until;
     this.draining = true;
-    this.drainingUntil = Date.now() + graceMs - DEADLINE_MARGIN;
     const waits = [...this.awaitingBody];
-    if (waits.length > 0) setTimeout(() => waits.forEach((finish) => finish(true)), this.bodyWaitWhileDraining());
+    // Unref'd: each wait has its own timer; this one must not keep a process whose waits all ended alive.
+    if (waits.length > 0) setTimeout(() => waits.forEach((finish) => finish(true)), this.bodyWaitWhileDraining()).unref();
   }
 
   /** How long a chunked request may still wait for its body, shutting down: briefly, and never past the deadline. */
