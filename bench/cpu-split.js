@@ -18,10 +18,10 @@
 // binary, OpenSSL included; V8's compiled JavaScript; the C library), and the time inside write() with
 // what the kernel does in it. The sampling itself slows every server alike (~10%).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { wholeNumber } from './args.js';
-import { benchArgs, HERE, makeFixture, median, node, pin, pinShell, procStats, PROJECT, request, SCENARIOS, startProcess, which, writeCanned } from './lib.js';
+import { answersWithError, benchArgs, HERE, makeFixture, median, node, pin, pinShell, procStats, PROJECT, request, SCENARIOS, startProcess, which, writeCanned, wrkScript } from './lib.js';
 
 const opts = benchArgs({
   http: { type: 'boolean', default: false },
@@ -73,9 +73,7 @@ async function measure(c, scenario, lua) {
     const cpuMs = procStats(server.pid).cpuMs - before;
     const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
     if (!(requests > 0)) throw new Error(`${c.label}: wrk output not understood: ${out}`);
-    // As bench/lib.js runWrk: a scenario whose answer is itself a 4xx is all "non-2xx" to wrk.
-    const expectsError = scenario.expect?.ok === undefined || scenario.expect.ok.some((status) => status >= 400);
-    if (/Non-2xx or 3xx responses/.test(out) && !expectsError) throw new Error(`${c.label}: wrk saw failed answers: ${out}`);
+    if (/Non-2xx or 3xx responses/.test(out) && !answersWithError(scenario)) throw new Error(`${c.label}: wrk saw failed answers: ${out}`);
     const us = (cpuMs * 1000) / requests;
     return { rps: requests / opts.duration, usPerReq: us, split: shares(data, us), write: writeShare(data) * us };
   } finally {
@@ -120,8 +118,7 @@ for (const scenario of scenarios) {
   const canned = join(fixture.work, `canned-${scenario.id}.json`);
   writeCanned(canned, await request(sample.port, scenario, {}, TLS ? 'h2' : 'http'));
   await sample.stop();
-  const lua = join(fixture.work, `wrk-${scenario.id}.lua`);
-  writeFileSync(lua, `wrk.method = "${scenario.method}"\n${Object.entries(scenario.headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join('\n')}\n`);
+  const lua = wrkScript(fixture.work, scenario, scenario.headers);
   const list = contenders(scenario, canned);
   const runs = list.map(() => []);
   for (let round = 0; round < opts.rounds; round++) {

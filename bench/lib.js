@@ -403,18 +403,25 @@ export function timedShell(cmd, warm, warmupSeconds) {
   });
 }
 
+/** Writes wrk's Lua script for the scenario's method and `headers` into `work`; returns its path. */
+export function wrkScript(work, scenario, headers) {
+  const lua = join(work, `wrk-${scenario.id}.lua`);
+  writeFileSync(lua, `wrk.method = ${JSON.stringify(scenario.method)}\n${Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join('\n')}\n`);
+  return lua;
+}
+
+/** True when wrk's "Non-2xx or 3xx responses" line is expected: the scenario's answer is itself a 4xx (a refused preflight's 403). */
+export const answersWithError = (scenario) => scenario.expect?.ok === undefined || scenario.expect.ok.some((status) => status >= 400);
+
 /** wrk (one thread) against `url` with the scenario's method and headers; { rps, p99, cpu }. */
 export async function runWrk(wrk, url, scenario, headers, { work, connections, duration, warmup }) {
-  const lua = join(work, `wrk-${scenario.id}.lua`);
-  writeFileSync(lua, `wrk.method = "${scenario.method}"\n${Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join('\n')}\n`);
+  const lua = wrkScript(work, scenario, headers);
   const base = `${pinShell(1)}${wrk} -t1 -c${connections}`;
   const { out, cpu } = await timedShell(`${base} -d${duration}s --latency -s ${lua} ${url}`, warmup > 0 ? `${base} -d${warmup}s -s ${lua} ${url}` : null, warmup);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
   if (!rps) throw new Error(`wrk output not understood: ${out}`);
-  // A scenario whose answer is itself a 4xx (a refused preflight's 403) is all "non-2xx" to wrk.
   const errors = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
-  const expectsError = scenario.expect?.ok === undefined || scenario.expect.ok.some((status) => status >= 400);
-  if (errors && !expectsError) throw new Error(`wrk: ${errors[1]} non-2xx/3xx responses`);
+  if (errors && !answersWithError(scenario)) throw new Error(`wrk: ${errors[1]} non-2xx/3xx responses`);
   const p99 = /99%\s+([\d.]+)(us|ms|s)\b/.exec(out);
   const scale = { us: 0.001, ms: 1, s: 1000 };
   return { rps: Number(rps[1]), p99: p99 ? Number(p99[1]) * scale[p99[2]] : null, cpu };

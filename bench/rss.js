@@ -8,11 +8,11 @@
 //
 // Prints one line per start; nothing is written. Needs wrk.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { benchArgs, HERE, makeFixture, node, pin, pinShell, PROJECT, request, requestHeaders, SCENARIOS, startProcess, which, writeCanned } from './lib.js';
+import { benchArgs, HERE, makeFixture, node, pin, pinShell, PROJECT, request, requestHeaders, SCENARIOS, startProcess, which, writeCanned, wrkScript } from './lib.js';
 
 const opts = benchArgs({ heap: { type: 'boolean', default: false } });
 const WRK = which('wrk');
@@ -47,8 +47,7 @@ async function heap(pid) {
 }
 
 function load(port, scenario, headers) {
-  const script = join(fixture.work, 'rss.lua');
-  writeFileSync(script, `wrk.method = ${JSON.stringify(scenario.method)}\n${Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join('\n')}\n`);
+  const script = wrkScript(fixture.work, scenario, headers);
   execFileSync('sh', ['-c', `${pinShell(1)}${WRK} -t1 -c32 -d3s -s ${script} http://127.0.0.1:${port}${scenario.path}`], { stdio: 'ignore' });
 }
 

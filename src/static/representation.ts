@@ -176,11 +176,7 @@ export function extend(b: Block, ...extra: string[]): Block {
  * Content-Range still counts the file's (expressjs/compression#185), and honours no-transform.
  */
 export function withNoTransform(b: Block): Block {
-  const h = b.h.slice();
-  const at = h.findIndex((name, i) => i % 2 === 0 && name.toLowerCase() === 'cache-control');
-  if (at === -1) h.push('Cache-Control', 'no-transform');
-  else if (!/(?:^|,)[ \t]*no-transform[ \t]*(?:,|$)/i.test(h[at + 1] as string)) h[at + 1] = `${h[at + 1] as string}, no-transform`;
-  return newBlock(h, b.slots, b.values);
+  return withField(b, 'Cache-Control', (value) => (value === undefined ? 'no-transform' : /(?:^|,)[ \t]*no-transform[ \t]*(?:,|$)/i.test(value) ? value : `${value}, no-transform`));
 }
 
 /**
@@ -191,9 +187,21 @@ export function withNoTransform(b: Block): Block {
  * GZipMiddleware make it when they compress. If-None-Match compares weakly, so revalidation still hits.
  */
 export function withWeakValidator(b: Block): Block {
+  return withField(b, 'ETag', (value) => (value === undefined || value.startsWith('W/') ? value : `W/${value}`));
+}
+
+/**
+ * A copy of the block (per request, for the rare responses that need one) whose field `name` (found
+ * without case) has the value `change` gives for its value, or undefined when it has none: a field it
+ * lacks is added when `change` gives one.
+ */
+function withField(b: Block, name: string, change: (value: string | undefined) => string | undefined): Block {
   const h = b.h.slice();
-  const at = h.findIndex((name, i) => i % 2 === 0 && name === 'ETag');
-  if (at !== -1 && !(h[at + 1] as string).startsWith('W/')) h[at + 1] = `W/${h[at + 1] as string}`;
+  const lower = name.toLowerCase();
+  const at = h.findIndex((field, i) => i % 2 === 0 && field.toLowerCase() === lower);
+  const value = change(at === -1 ? undefined : (h[at + 1] as string));
+  if (value !== undefined && at === -1) h.push(name, value);
+  else if (value !== undefined) h[at + 1] = value;
   return newBlock(h, b.slots, b.values);
 }
 
