@@ -5,7 +5,7 @@
 // request (most of it the one write(): loopback delivery and waking the load generator on the other
 // core), which moves with the request rate and the generator's timing, from the server's own code; the
 // slowed ceiling shows what the kernel's share does at a lower rate with no change of code
-// (bench/TARGETS.md, 2026-12-08: by ±2 µs of ~37, in either direction from run to run).
+// (bench/TARGETS.md, 2026-12-08: by 2–3 µs of ~37, in either direction from run to run).
 //
 //   node bench/cpu-split.js [--http] [--scenarios get-1b] [--rounds 3] [--duration 4] [--warmup 2]
 //                           [--connections 32] [--spin-us 4] [--frequency 999]
